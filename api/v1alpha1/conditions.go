@@ -1,0 +1,68 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// Condition types shared by several kinds.
+const (
+	// ReadyCondition summarises an object: True when it is usable for what it is for.
+	ReadyCondition = "Ready"
+)
+
+// Reasons shared by several kinds.
+const (
+	// ReasonInternalError means a controller hit an unexpected error; details are in its logs.
+	ReasonInternalError = "InternalError"
+	// ReasonReady means every check passed.
+	ReasonReady = "Ready"
+	// ReasonDeleting means the object is being deleted.
+	ReasonDeleting = "Deleting"
+)
+
+// Labels and annotations PiNet puts on objects.
+const (
+	// LabelHypervisor names the Hypervisor an Instance is bound to; the scheduler writes it so that
+	// node agents can watch only their own instances.
+	LabelHypervisor = "cloud.pinet.io/hypervisor"
+	// LabelProject marks a namespace as the home of a Project.
+	LabelProject = "cloud.pinet.io/project"
+	// LabelReservationID groups the Instances made by one RunInstances call.
+	LabelReservationID = "cloud.pinet.io/reservation-id"
+	// LabelClassIsolation on a Hypervisor ("true") keeps tiny-class and standard-class instances
+	// from sharing it: the node hosts one class at a time.
+	LabelClassIsolation = "cloud.pinet.io/class-isolation"
+	// AnnotationClientToken records the ClientToken an object was created with.
+	AnnotationClientToken = "cloud.pinet.io/client-token"
+)
+
+// Finalizers.
+const (
+	// InstanceFinalizer is held by the instance controller until the instance's resources
+	// (addresses, volumes, domain) are released.
+	InstanceFinalizer = "cloud.pinet.io/instance"
+	// DomainFinalizer is held by the node agent while a libvirt domain may exist for the instance.
+	DomainFinalizer = "cloud.pinet.io/domain"
+)
+
+// ConditionsAccessor is implemented by every PiNet kind so that shared code (the patch helper,
+// condition setters) can reach status.conditions.
+// +kubebuilder:object:generate=false
+type ConditionsAccessor interface {
+	GetConditions() []metav1.Condition
+	SetConditions([]metav1.Condition)
+}

@@ -1,0 +1,236 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// Image reasons.
+const (
+	ReasonImagePending     = "Pending"
+	ReasonImageAvailable   = "Available"
+	ReasonFetchFailed      = "FetchFailed"
+	ReasonBadManifest      = "BadManifest"
+	ReasonBadSignature     = "BadSignature"
+	ReasonDigestMismatch   = "DigestMismatch"
+	ReasonMissingPart      = "MissingPart"
+	ReasonNotForThisCloud  = "NotEncryptedToThisCloud"
+	ReasonKernelNotFound   = "KernelNotFound"
+	ReasonRamdiskNotFound  = "RamdiskNotFound"
+	ReasonSourceNotFound   = "SourceNotFound"
+	ReasonUnsupportedImage = "UnsupportedImage"
+)
+
+// ImageType is the EC2 image type; it decides the id prefix (ami-, aki-, ari-).
+// +kubebuilder:validation:Enum=machine;kernel;ramdisk
+type ImageType string
+
+const (
+	ImageTypeMachine ImageType = "machine"
+	ImageTypeKernel  ImageType = "kernel"
+	ImageTypeRamdisk ImageType = "ramdisk"
+)
+
+// ImageFormat is how the image is stored at its location.
+// +kubebuilder:validation:Enum=Bundle;Raw
+type ImageFormat string
+
+const (
+	// ImageFormatBundle is an EC2 bundle: the location is its manifest.xml.
+	ImageFormatBundle ImageFormat = "Bundle"
+	// ImageFormatRaw is a plain image object (operators only).
+	ImageFormatRaw ImageFormat = "Raw"
+)
+
+// ImageState is the EC2 image state.
+// +kubebuilder:validation:Enum=pending;available;failed
+type ImageState string
+
+const (
+	ImageStatePending   ImageState = "pending"
+	ImageStateAvailable ImageState = "available"
+	ImageStateFailed    ImageState = "failed"
+)
+
+// LaunchPermission says who besides the owner may launch an image.
+type LaunchPermission struct {
+	// public lets every project launch the image (EC2 group "all").
+	// +optional
+	Public bool `json:"public,omitempty"`
+
+	// projects may launch the image (EC2 user ids).
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:items:MaxLength=63
+	Projects []string `json:"projects,omitempty"`
+}
+
+// ImageSpec describes a registered image.
+// +kubebuilder:validation:XValidation:rule="self.type == 'machine' || (!has(self.kernelId) && !has(self.ramdiskId))",message="only machine images reference a kernel or ramdisk"
+type ImageSpec struct {
+	// imageLocation is bucket/key of the bundle manifest (format Bundle) or of the plain image
+	// (format Raw) in the object store.
+	// +required
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:Pattern=`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="imageLocation is immutable"
+	ImageLocation string `json:"imageLocation"`
+
+	// format is how the image is stored at imageLocation.
+	// +optional
+	// +kubebuilder:default=Bundle
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="format is immutable"
+	Format ImageFormat `json:"format,omitempty"`
+
+	// type is machine, kernel or ramdisk.
+	// +optional
+	// +kubebuilder:default=machine
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="type is immutable"
+	Type ImageType `json:"type,omitempty"`
+
+	// name is the EC2 image name.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Name string `json:"name,omitempty"`
+
+	// description is free text.
+	// +optional
+	// +kubebuilder:validation:MaxLength=255
+	Description string `json:"description,omitempty"`
+
+	// architecture of the image.
+	// +optional
+	// +kubebuilder:default=x86_64
+	// +kubebuilder:validation:Enum=x86_64;i386;arm64
+	Architecture string `json:"architecture,omitempty"`
+
+	// kernelId is the default kernel (aki-) for a machine image booted directly.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^aki-[0-9a-f]{8,17}$`
+	KernelID string `json:"kernelId,omitempty"`
+
+	// ramdiskId is the default ramdisk (ari-) for a machine image booted directly.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^ari-[0-9a-f]{8,17}$`
+	RamdiskID string `json:"ramdiskId,omitempty"`
+
+	// rootDeviceName is the device the root disk appears as.
+	// +optional
+	// +kubebuilder:default=/dev/sda1
+	// +kubebuilder:validation:MaxLength=32
+	RootDeviceName string `json:"rootDeviceName,omitempty"`
+
+	// launchPermission lists who besides the owning project may launch the image; empty is private.
+	// +optional
+	LaunchPermission LaunchPermission `json:"launchPermission,omitempty"`
+}
+
+// StoredImage is where the plain, verified image is kept for nodes to download.
+type StoredImage struct {
+	// bucket and key of the plain image in the object store.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Bucket string `json:"bucket,omitempty"`
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Key string `json:"key,omitempty"`
+	// md5 is the hex MD5 of the plain image; nodes verify downloads against it.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[0-9a-f]{32}$`
+	MD5 string `json:"md5,omitempty"`
+	// sizeBytes is the size of the plain image.
+	// +optional
+	SizeBytes int64 `json:"sizeBytes,omitempty"`
+}
+
+// ImageStatus is what the image controller observed.
+type ImageStatus struct {
+	// observedGeneration is the generation the status was computed from.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// imageId is the EC2 id (ami-, aki- or ari- and 17 hex digits), assigned once.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^a[mkr]i-[0-9a-f]{17}$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="imageId never changes"
+	ImageID string `json:"imageId,omitempty"`
+
+	// ownerId is the project that registered the image.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	OwnerID string `json:"ownerId,omitempty"`
+
+	// state is the EC2 image state.
+	// +optional
+	State ImageState `json:"state,omitempty"`
+
+	// stateReason says why the image failed.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	StateReason string `json:"stateReason,omitempty"`
+
+	// stored is the verified plain image.
+	// +optional
+	Stored *StoredImage `json:"stored,omitempty"`
+
+	// conditions: Ready.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// Image is a registered machine, kernel or ramdisk image.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=ami,categories=pinet
+// +kubebuilder:printcolumn:name="ID",type=string,JSONPath=`.status.imageId`
+// +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
+// +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
+// +kubebuilder:printcolumn:name="Public",type=boolean,JSONPath=`.spec.launchPermission.public`
+// +kubebuilder:printcolumn:name="Location",type=string,JSONPath=`.spec.imageLocation`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Image struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec ImageSpec `json:"spec"`
+	// +optional
+	Status ImageStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// ImageList is a list of Images.
+type ImageList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Image `json:"items"`
+}
+
+// GetConditions returns status.conditions.
+func (i *Image) GetConditions() []metav1.Condition { return i.Status.Conditions }
+
+// SetConditions sets status.conditions.
+func (i *Image) SetConditions(c []metav1.Condition) { i.Status.Conditions = c }
+
+func init() {
+	SchemeBuilder.Register(&Image{}, &ImageList{})
+}

@@ -1,0 +1,370 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// Instance condition types. Each has one writer.
+const (
+	// InstanceReferencesResolved is owned by the instance controller: True once the instance type,
+	// image, kernel, ramdisk and key pair the spec names exist and may be used by the project.
+	// The scheduler waits for it.
+	InstanceReferencesResolved = "ReferencesResolved"
+	// InstanceScheduled is owned by the scheduler: True once the instance is bound to a hypervisor.
+	InstanceScheduled = "Scheduled"
+	// InstanceDomainDefined is owned by the node agent: True while a libvirt domain exists for the
+	// instance.
+	InstanceDomainDefined = "DomainDefined"
+	// InstanceGuestRunning is owned by the node agent: True while the domain is running.
+	InstanceGuestRunning = "GuestRunning"
+	// Ready (ReadyCondition) is owned by the instance controller and summarises the others.
+)
+
+// Instance condition reasons.
+const (
+	ReasonInstanceTypeNotFound  = "InstanceTypeNotFound"
+	ReasonImageNotFound         = "ImageNotFound"
+	ReasonImageNotAvailable     = "ImageNotAvailable"
+	ReasonKeyPairNotFound       = "KeyPairNotFound"
+	ReasonInsufficientCapacity  = "InsufficientInstanceCapacity"
+	ReasonNoHypervisors         = "NoHypervisors"
+	ReasonScheduled             = "Scheduled"
+	ReasonResolved              = "Resolved"
+	ReasonWaitingForReferences  = "WaitingForReferences"
+	ReasonWaitingForScheduling  = "WaitingForScheduling"
+	ReasonDomainDefined         = "DomainDefined"
+	ReasonDomainMissing         = "DomainMissing"
+	ReasonDefineFailed          = "DefineFailed"
+	ReasonStartFailed           = "StartFailed"
+	ReasonRunning               = "Running"
+	ReasonStopped               = "Stopped"
+	ReasonShutdownByGuest       = "ShutdownByGuest"
+	ReasonLaunching             = "Launching"
+	ReasonStopping              = "Stopping"
+	ReasonTerminating           = "Terminating"
+	ReasonTerminated            = "Terminated"
+	ReasonAgentUnavailable      = "AgentUnavailable"
+	ReasonUserRequestedStop     = "UserRequestedStop"
+	ReasonUserRequestedShutdown = "UserRequestedShutdown"
+)
+
+// DesiredState is what the user asks of an instance.
+// +kubebuilder:validation:Enum=Running;Stopped;Terminated
+type DesiredState string
+
+const (
+	// DesiredRunning asks for a running guest.
+	DesiredRunning DesiredState = "Running"
+	// DesiredStopped asks for the guest to be shut down, keeping its disks.
+	DesiredStopped DesiredState = "Stopped"
+	// DesiredTerminated asks for the guest and its disks to be removed; the object stays visible as
+	// terminated for a retention period, then is deleted.
+	DesiredTerminated DesiredState = "Terminated"
+)
+
+// InstanceState is an EC2 instance state name.
+// +kubebuilder:validation:Enum=pending;running;shutting-down;terminated;stopping;stopped
+type InstanceState string
+
+// EC2 instance states.
+const (
+	InstanceStatePending      InstanceState = "pending"
+	InstanceStateRunning      InstanceState = "running"
+	InstanceStateShuttingDown InstanceState = "shutting-down"
+	InstanceStateTerminated   InstanceState = "terminated"
+	InstanceStateStopping     InstanceState = "stopping"
+	InstanceStateStopped      InstanceState = "stopped"
+)
+
+// Code is the EC2 numeric code of the state (the low byte of instanceState.code).
+func (s InstanceState) Code() int32 {
+	switch s {
+	case InstanceStateRunning:
+		return 16
+	case InstanceStateShuttingDown:
+		return 32
+	case InstanceStateTerminated:
+		return 48
+	case InstanceStateStopping:
+		return 64
+	case InstanceStateStopped:
+		return 80
+	default:
+		return 0
+	}
+}
+
+// ShutdownBehavior is what happens when the guest powers itself off.
+// +kubebuilder:validation:Enum=stop;terminate
+type ShutdownBehavior string
+
+const (
+	ShutdownBehaviorStop      ShutdownBehavior = "stop"
+	ShutdownBehaviorTerminate ShutdownBehavior = "terminate"
+)
+
+// EBSBlockDevice asks for a new volume made at launch.
+type EBSBlockDevice struct {
+	// volumeSize is the size of the volume in GiB.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=16384
+	VolumeSize int32 `json:"volumeSize"`
+
+	// deleteOnTermination removes the volume when the instance terminates.
+	// +optional
+	// +kubebuilder:default=true
+	DeleteOnTermination *bool `json:"deleteOnTermination,omitempty"`
+}
+
+// BlockDeviceMapping attaches a device to the instance at launch.
+// +kubebuilder:validation:XValidation:rule="has(self.virtualName) != has(self.ebs)",message="exactly one of virtualName and ebs must be set"
+type BlockDeviceMapping struct {
+	// deviceName is the device the guest sees, e.g. /dev/sdb or /dev/vdb.
+	// +required
+	// +kubebuilder:validation:Pattern=`^/dev/(sd|vd|xvd)[a-z]{1,2}[0-9]*$`
+	// +kubebuilder:validation:MaxLength=32
+	DeviceName string `json:"deviceName"`
+
+	// virtualName maps an instance store: ephemeral0 or swap.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^(ephemeral[0-9]|swap)$`
+	VirtualName *string `json:"virtualName,omitempty"`
+
+	// ebs creates a volume at launch.
+	// +optional
+	EBS *EBSBlockDevice `json:"ebs,omitempty"`
+}
+
+// InstanceSpec is what the user asks for.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.availabilityZone) || (has(self.availabilityZone) && self.availabilityZone == oldSelf.availabilityZone)",message="availabilityZone is immutable"
+// +kubebuilder:validation:XValidation:rule="oldSelf.desiredState != 'Terminated' || self.desiredState == 'Terminated'",message="a terminated instance cannot be started or stopped"
+type InstanceSpec struct {
+	// imageId is the machine image to boot: an ami- id, or the name of an Image in the same
+	// namespace.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="imageId is immutable"
+	ImageID string `json:"imageId"`
+
+	// instanceType is the name of an InstanceType. It can change only while the instance is stopped.
+	// +optional
+	// +kubebuilder:default=m1.small
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	InstanceType string `json:"instanceType,omitempty"`
+
+	// kernelId overrides the image's kernel (an aki- id).
+	// +optional
+	// +kubebuilder:validation:Pattern=`^aki-[0-9a-f]{8,17}$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="kernelId is immutable"
+	KernelID string `json:"kernelId,omitempty"`
+
+	// ramdiskId overrides the image's ramdisk (an ari- id).
+	// +optional
+	// +kubebuilder:validation:Pattern=`^ari-[0-9a-f]{8,17}$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="ramdiskId is immutable"
+	RamdiskID string `json:"ramdiskId,omitempty"`
+
+	// keyName is the key pair whose public key is offered to the guest.
+	// +optional
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="keyName is immutable"
+	KeyName string `json:"keyName,omitempty"`
+
+	// userData is handed to the guest through the metadata service (at most 16 KiB).
+	// +optional
+	// +kubebuilder:validation:MaxLength=21848
+	UserData []byte `json:"userData,omitempty"`
+
+	// securityGroups are the names or sg- ids of the groups the instance belongs to; empty means
+	// the project's default group.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=255
+	SecurityGroups []string `json:"securityGroups,omitempty"`
+
+	// availabilityZone pins the instance to a zone; empty lets the scheduler choose.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	AvailabilityZone string `json:"availabilityZone,omitempty"`
+
+	// blockDeviceMappings adds instance-store and EBS devices at launch.
+	// +optional
+	// +listType=map
+	// +listMapKey=deviceName
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="blockDeviceMappings are immutable"
+	BlockDeviceMappings []BlockDeviceMapping `json:"blockDeviceMappings,omitempty"`
+
+	// desiredState asks for the guest to run, stop (keeping its disks) or terminate.
+	// +optional
+	// +kubebuilder:default=Running
+	DesiredState DesiredState `json:"desiredState,omitempty"`
+
+	// shutdownBehavior is what a guest-initiated power-off means: stop (EC2's default) or terminate.
+	// +optional
+	// +kubebuilder:default=stop
+	ShutdownBehavior ShutdownBehavior `json:"shutdownBehavior,omitempty"`
+}
+
+// DomainStatus is what the node agent observed of the instance's libvirt domain.
+type DomainStatus struct {
+	// name is the libvirt domain name.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Name string `json:"name,omitempty"`
+
+	// state is the libvirt domain state (running, paused, shutoff, crashed, …).
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	State string `json:"state,omitempty"`
+
+	// vcpus and memoryMiB are what libvirt gave the domain.
+	// +optional
+	VCPUs int32 `json:"vcpus,omitempty"`
+	// +optional
+	MemoryMiB int64 `json:"memoryMiB,omitempty"`
+
+	// startTime is when the domain was last started.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+}
+
+// InstanceStatus is what PiNet observed of an instance. Each field has one writer: the instance
+// controller (ids, state, Ready), the scheduler (placement, Scheduled), the node agent (domain,
+// DomainDefined, GuestRunning), the network controller (addresses).
+type InstanceStatus struct {
+	// observedGeneration is the generation the instance controller last acted on.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// instanceId is the EC2 id (i- and 17 hex digits), assigned once.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^i-[0-9a-f]{17}$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="instanceId never changes"
+	InstanceID string `json:"instanceId,omitempty"`
+
+	// reservationId groups the instances launched together.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^r-[0-9a-f]{17}$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="reservationId never changes"
+	ReservationID string `json:"reservationId,omitempty"`
+
+	// ownerId is the project (EC2 account) that owns the instance.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	OwnerID string `json:"ownerId,omitempty"`
+
+	// state is the EC2 state name, derived from the conditions.
+	// +optional
+	State InstanceState `json:"state,omitempty"`
+
+	// stateReason explains the last state change.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	StateReason string `json:"stateReason,omitempty"`
+
+	// launchTime is when the instance was first started.
+	// +optional
+	LaunchTime *metav1.Time `json:"launchTime,omitempty"`
+
+	// terminatedTime is when the instance reached terminated; it is deleted after the retention
+	// period.
+	// +optional
+	TerminatedTime *metav1.Time `json:"terminatedTime,omitempty"`
+
+	// hypervisor is the node the scheduler bound the instance to.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Hypervisor string `json:"hypervisor,omitempty"`
+
+	// availabilityZone is the zone of the hypervisor.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	AvailabilityZone string `json:"availabilityZone,omitempty"`
+
+	// privateIpAddress is the instance's address on its project's network.
+	// +optional
+	// +kubebuilder:validation:MaxLength=45
+	PrivateIPAddress string `json:"privateIpAddress,omitempty"`
+
+	// publicIpAddress is the elastic IP associated with the instance.
+	// +optional
+	// +kubebuilder:validation:MaxLength=45
+	PublicIPAddress string `json:"publicIpAddress,omitempty"`
+
+	// macAddress is the MAC of the instance's network interface.
+	// +optional
+	// +kubebuilder:validation:MaxLength=17
+	MACAddress string `json:"macAddress,omitempty"`
+
+	// domain is what the node agent observed in libvirt.
+	// +optional
+	Domain *DomainStatus `json:"domain,omitempty"`
+
+	// conditions: Ready, ReferencesResolved, Scheduled, DomainDefined, GuestRunning.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// Instance is a virtual machine.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=inst,categories=pinet
+// +kubebuilder:printcolumn:name="ID",type=string,JSONPath=`.status.instanceId`
+// +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
+// +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.instanceType`
+// +kubebuilder:printcolumn:name="Image",type=string,JSONPath=`.spec.imageId`
+// +kubebuilder:printcolumn:name="Node",type=string,JSONPath=`.status.hypervisor`
+// +kubebuilder:printcolumn:name="Private IP",type=string,JSONPath=`.status.privateIpAddress`
+// +kubebuilder:printcolumn:name="Public IP",type=string,JSONPath=`.status.publicIpAddress`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.spec.instanceType) || self.spec.instanceType == oldSelf.spec.instanceType || (has(oldSelf.status) && has(oldSelf.status.state) && oldSelf.status.state == 'stopped')",message="spec.instanceType can change only while the instance is stopped"
+type Instance struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec InstanceSpec `json:"spec"`
+	// +optional
+	Status InstanceStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// InstanceList is a list of Instances.
+type InstanceList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Instance `json:"items"`
+}
+
+// GetConditions returns status.conditions.
+func (i *Instance) GetConditions() []metav1.Condition { return i.Status.Conditions }
+
+// SetConditions sets status.conditions.
+func (i *Instance) SetConditions(c []metav1.Condition) { i.Status.Conditions = c }
+
+func init() {
+	SchemeBuilder.Register(&Instance{}, &InstanceList{})
+}

@@ -1,0 +1,136 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// Project condition types and reasons.
+const (
+	// ProjectNamespaceReady is True once the project's namespace, RBAC and default group exist.
+	ProjectNamespaceReady = "NamespaceReady"
+
+	ReasonNamespaceOwnedElsewhere = "NamespaceOwnedElsewhere"
+	ReasonHasResources            = "HasResources"
+)
+
+// ProjectQuota bounds what a project may use; a zero or missing field means no limit.
+type ProjectQuota struct {
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Instances *int32 `json:"instances,omitempty"`
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	VCPUs *int32 `json:"vcpus,omitempty"`
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	MemoryMiB *int64 `json:"memoryMiB,omitempty"`
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Volumes *int32 `json:"volumes,omitempty"`
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	VolumeGiB *int64 `json:"volumeGiB,omitempty"`
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Addresses *int32 `json:"addresses,omitempty"`
+}
+
+// ProjectSpec is a tenant.
+type ProjectSpec struct {
+	// description is free text.
+	// +optional
+	// +kubebuilder:validation:MaxLength=255
+	Description string `json:"description,omitempty"`
+
+	// manager is the user who manages the project.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Manager string `json:"manager,omitempty"`
+
+	// quota bounds the project's resources.
+	// +optional
+	Quota ProjectQuota `json:"quota,omitempty"`
+}
+
+// ProjectStatus is what the project controller set up.
+type ProjectStatus struct {
+	// observedGeneration is the generation the status was computed from.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// namespace holds the project's cloud objects.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+
+	// segmentId is the project's network segment (VXLAN VNI or VLAN id).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=16777215
+	SegmentID int32 `json:"segmentId,omitempty"`
+
+	// subnet is the project's private IPv4 subnet.
+	// +optional
+	// +kubebuilder:validation:MaxLength=18
+	Subnet string `json:"subnet,omitempty"`
+
+	// conditions: Ready, NamespaceReady.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// Project is a tenant (an EC2 account). Its name is its account id and its namespace's name.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=proj,categories=pinet
+// +kubebuilder:printcolumn:name="Namespace",type=string,JSONPath=`.status.namespace`
+// +kubebuilder:printcolumn:name="Segment",type=integer,JSONPath=`.status.segmentId`
+// +kubebuilder:printcolumn:name="Subnet",type=string,JSONPath=`.status.subnet`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$')",message="project names are DNS labels (they name the project's namespace)"
+type Project struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +optional
+	Spec ProjectSpec `json:"spec,omitempty"`
+	// +optional
+	Status ProjectStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// ProjectList is a list of Projects.
+type ProjectList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Project `json:"items"`
+}
+
+// GetConditions returns status.conditions.
+func (p *Project) GetConditions() []metav1.Condition { return p.Status.Conditions }
+
+// SetConditions sets status.conditions.
+func (p *Project) SetConditions(c []metav1.Condition) { p.Status.Conditions = c }
+
+func init() {
+	SchemeBuilder.Register(&Project{}, &ProjectList{})
+}

@@ -1,0 +1,189 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// Volume condition types.
+const (
+	// VolumeExported is owned by the storage agent: True while the volume is exported over AoE.
+	VolumeExported = "Exported"
+	// VolumeAttached is owned by the node agent of the attached instance.
+	VolumeAttached = "Attached"
+)
+
+// VolumeState is the EC2 volume state.
+// +kubebuilder:validation:Enum=creating;available;in-use;deleting;deleted;error
+type VolumeState string
+
+const (
+	VolumeStateCreating  VolumeState = "creating"
+	VolumeStateAvailable VolumeState = "available"
+	VolumeStateInUse     VolumeState = "in-use"
+	VolumeStateDeleting  VolumeState = "deleting"
+	VolumeStateDeleted   VolumeState = "deleted"
+	VolumeStateError     VolumeState = "error"
+)
+
+// AttachmentState is the EC2 attachment state.
+// +kubebuilder:validation:Enum=attaching;attached;detaching;detached
+type AttachmentState string
+
+const (
+	AttachmentAttaching AttachmentState = "attaching"
+	AttachmentAttached  AttachmentState = "attached"
+	AttachmentDetaching AttachmentState = "detaching"
+	AttachmentDetached  AttachmentState = "detached"
+)
+
+// VolumeAttachTarget asks for the volume to be attached to an instance.
+type VolumeAttachTarget struct {
+	// instanceId is the EC2 id of the instance.
+	// +required
+	// +kubebuilder:validation:Pattern=`^i-[0-9a-f]{17}$`
+	InstanceID string `json:"instanceId"`
+
+	// device is the device name the guest should see.
+	// +required
+	// +kubebuilder:validation:Pattern=`^/dev/(sd|vd|xvd)[a-z]{1,2}[0-9]*$`
+	// +kubebuilder:validation:MaxLength=32
+	Device string `json:"device"`
+}
+
+// VolumeSpec is a block volume.
+type VolumeSpec struct {
+	// sizeGiB is the size of the volume; it can grow, never shrink.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=16384
+	// +kubebuilder:validation:XValidation:rule="self >= oldSelf",message="sizeGiB cannot shrink"
+	SizeGiB int32 `json:"sizeGiB"`
+
+	// availabilityZone is where the volume lives; empty lets the controller choose.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="availabilityZone is immutable"
+	AvailabilityZone string `json:"availabilityZone,omitempty"`
+
+	// attachTo attaches the volume to an instance; removing it detaches the volume.
+	// +optional
+	AttachTo *VolumeAttachTarget `json:"attachTo,omitempty"`
+}
+
+// AoEAddress is where a volume is exported.
+type AoEAddress struct {
+	// shelf is the AoE major address.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=65534
+	Shelf int32 `json:"shelf"`
+	// slot is the AoE minor address.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=254
+	Slot int32 `json:"slot"`
+	// node is the storage node exporting the volume.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Node string `json:"node,omitempty"`
+}
+
+// VolumeAttachment is the observed attachment.
+type VolumeAttachment struct {
+	// +optional
+	InstanceID string `json:"instanceId,omitempty"`
+	// +optional
+	Device string `json:"device,omitempty"`
+	// +optional
+	State AttachmentState `json:"state,omitempty"`
+	// +optional
+	AttachTime *metav1.Time `json:"attachTime,omitempty"`
+}
+
+// VolumeStatus is what PiNet observed of a volume.
+type VolumeStatus struct {
+	// observedGeneration is the generation the status was computed from.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// volumeId is the EC2 id (vol- and 17 hex digits).
+	// +optional
+	// +kubebuilder:validation:Pattern=`^vol-[0-9a-f]{17}$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="volumeId never changes"
+	VolumeID string `json:"volumeId,omitempty"`
+
+	// state is the EC2 volume state.
+	// +optional
+	State VolumeState `json:"state,omitempty"`
+
+	// availabilityZone is the zone the volume was placed in.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	AvailabilityZone string `json:"availabilityZone,omitempty"`
+
+	// aoe is where the volume is exported.
+	// +optional
+	AoE *AoEAddress `json:"aoe,omitempty"`
+
+	// attachment is the observed attachment.
+	// +optional
+	Attachment *VolumeAttachment `json:"attachment,omitempty"`
+
+	// conditions: Ready, Exported, Attached.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// Volume is a block volume exported over ATA over Ethernet.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=vol,categories=pinet
+// +kubebuilder:printcolumn:name="ID",type=string,JSONPath=`.status.volumeId`
+// +kubebuilder:printcolumn:name="Size GiB",type=integer,JSONPath=`.spec.sizeGiB`
+// +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
+// +kubebuilder:printcolumn:name="Zone",type=string,JSONPath=`.status.availabilityZone`
+// +kubebuilder:printcolumn:name="Instance",type=string,JSONPath=`.status.attachment.instanceId`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Volume struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec VolumeSpec `json:"spec"`
+	// +optional
+	Status VolumeStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// VolumeList is a list of Volumes.
+type VolumeList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Volume `json:"items"`
+}
+
+// GetConditions returns status.conditions.
+func (v *Volume) GetConditions() []metav1.Condition { return v.Status.Conditions }
+
+// SetConditions sets status.conditions.
+func (v *Volume) SetConditions(c []metav1.Condition) { v.Status.Conditions = c }
+
+func init() {
+	SchemeBuilder.Register(&Volume{}, &VolumeList{})
+}

@@ -1,0 +1,62 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command nodeagent runs PiNet's agent on a hypervisor.
+package main
+
+import (
+	"flag"
+	"os"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"pinet.io/pinet/internal/version"
+	"pinet.io/pinet/nodeagent"
+)
+
+func main() {
+	var cfg nodeagent.Config
+	hostname, _ := os.Hostname()
+	flag.StringVar(&cfg.NodeName, "node-name", hostname, "Name of this node's Hypervisor object.")
+	flag.StringVar(&cfg.LibvirtURI, "libvirt-uri", "qemu:///system", "libvirt connection URI (test:///default simulates a node).")
+	flag.StringVar(&cfg.Zone, "zone", "pinet-1a", "Availability zone recorded when the node registers.")
+	var maxInstances int
+	flag.IntVar(&maxInstances, "max-instances", 64, "Instance quota recorded when the node registers.")
+	var vcpus int
+	flag.IntVar(&vcpus, "vcpus", 0, "Override the number of CPUs offered to guests (0: what libvirt reports).")
+	flag.Int64Var(&cfg.MemoryMiB, "memory-mib", 0, "Override the memory offered to guests in MiB (0: what libvirt reports).")
+	flag.StringVar(&cfg.DomainType, "domain-type", "", "Force the libvirt domain type (kvm or qemu); empty detects it.")
+	flag.StringVar(&cfg.StateDir, "state-dir", "/var/lib/pinet", "Directory for per-instance files.")
+	flag.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", time.Minute, "Longest time between two status reports.")
+	flag.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", time.Minute, "How long a stopping guest may take to power off.")
+	flag.StringVar(&cfg.HealthProbeAddr, "health-probe-bind-address", ":8082", "Address of /healthz and /readyz (0 disables).")
+	opts := zap.Options{}
+	opts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	cfg.MaxInstances = int32(maxInstances)
+	cfg.VCPUs = int32(vcpus)
+	cfg.Version = version.String()
+
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	log := ctrl.Log.WithName("setup")
+	log.Info("Starting node agent", "node", cfg.NodeName, "libvirt", cfg.LibvirtURI, "version", cfg.Version)
+	if err := nodeagent.Run(ctrl.SetupSignalHandler(), cfg, ctrl.GetConfigOrDie()); err != nil {
+		log.Error(err, "Node agent failed")
+		os.Exit(1)
+	}
+}

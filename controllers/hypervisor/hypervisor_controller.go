@@ -1,0 +1,177 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package hypervisor holds the Hypervisor reconciler: it judges the node agent's heartbeat, sums
+// what the instances bound to the node claim, and sets Ready. The agent owns capacity and the
+// heartbeat; this controller owns allocated, instances and the conditions.
+package hypervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/capacity"
+	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/index"
+	"pinet.io/pinet/internal/patch"
+)
+
+// DefaultHeartbeatTimeout is how long a node may stay silent before it is not ready. Agents
+// report at least once a minute.
+const DefaultHeartbeatTimeout = 150 * time.Second
+
+// Reconciler reconciles Hypervisors.
+type Reconciler struct {
+	Client           client.Client
+	Recorder         events.EventRecorder
+	Clock            clock.PassiveClock
+	HeartbeatTimeout time.Duration
+}
+
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=hypervisors,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=hypervisors/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances;instancetypes,verbs=get;list;watch
+
+// Reconcile updates one hypervisor's status.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, reterr error) {
+	hv := &cloudv1.Hypervisor{}
+	if err := r.Client.Get(ctx, req.NamespacedName, hv); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	helper, err := patch.NewHelper(hv, r.Client)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	wasReady := conditions.IsTrue(hv, cloudv1.ReadyCondition)
+	defer func() {
+		if err := helper.Patch(ctx, hv); err != nil {
+			reterr = errors.Join(reterr, err)
+			return
+		}
+		if isReady := conditions.IsTrue(hv, cloudv1.ReadyCondition); isReady != wasReady && r.Recorder != nil {
+			if isReady {
+				r.Recorder.Eventf(hv, nil, "Normal", "NodeReady", "Heartbeat", "Hypervisor is ready")
+			} else {
+				r.Recorder.Eventf(hv, nil, "Warning", "NodeNotReady", "Heartbeat", "%s",
+					conditions.Get(hv, cloudv1.ReadyCondition).Message)
+			}
+		}
+	}()
+
+	if err := r.sumAllocations(ctx, hv); err != nil {
+		return reconcile.Result{}, err
+	}
+	now := r.Clock.Now()
+	requeue := r.judgeHeartbeat(hv, now)
+	r.setReady(hv, metav1.NewTime(now))
+	hv.Status.ObservedGeneration = hv.Generation
+	return reconcile.Result{RequeueAfter: requeue}, nil
+}
+
+func (r *Reconciler) sumAllocations(ctx context.Context, hv *cloudv1.Hypervisor) error {
+	insts := &cloudv1.InstanceList{}
+	if err := r.Client.List(ctx, insts, client.MatchingFields{index.InstanceHypervisor: hv.Name}); err != nil {
+		return fmt.Errorf("listing instances on %s: %w", hv.Name, err)
+	}
+	types := &cloudv1.InstanceTypeList{}
+	if err := r.Client.List(ctx, types); err != nil {
+		return fmt.Errorf("listing instance types: %w", err)
+	}
+	byName := make(map[string]*cloudv1.InstanceType, len(types.Items))
+	for i := range types.Items {
+		byName[types.Items[i].Name] = &types.Items[i]
+	}
+	var used cloudv1.Resources
+	var count int32
+	for i := range insts.Items {
+		inst := &insts.Items[i]
+		if !capacity.Holds(inst) {
+			continue
+		}
+		count++
+		if it := byName[inst.Spec.InstanceType]; it != nil {
+			used.VCPUs += it.Spec.VCPUs
+			used.MemoryMiB += int64(it.Spec.MemoryMiB)
+			used.DiskGiB += int64(it.Spec.RootDiskGiB + it.Spec.EphemeralDiskGiB)
+		}
+	}
+	hv.Status.Allocated = used
+	hv.Status.Instances = count
+	return nil
+}
+
+// judgeHeartbeat sets AgentConnected and returns when to look again: the moment a fresh
+// heartbeat would turn stale.
+func (r *Reconciler) judgeHeartbeat(hv *cloudv1.Hypervisor, now time.Time) time.Duration {
+	t := metav1.NewTime(now)
+	hb := hv.Status.LastHeartbeatTime
+	if hb == nil {
+		conditions.MarkFalse(hv, cloudv1.HypervisorAgentConnected, cloudv1.ReasonNeverReported,
+			"The node agent has not reported yet", t)
+		return 0
+	}
+	age := now.Sub(hb.Time)
+	if age > r.HeartbeatTimeout {
+		conditions.MarkFalse(hv, cloudv1.HypervisorAgentConnected, cloudv1.ReasonHeartbeatStale,
+			fmt.Sprintf("No heartbeat from the node agent since %s", hb.UTC().Format(time.RFC3339)), t)
+		return 0
+	}
+	conditions.MarkTrue(hv, cloudv1.HypervisorAgentConnected, cloudv1.ReasonHeartbeatFresh, "", t)
+	return r.HeartbeatTimeout - age + time.Second
+}
+
+func (r *Reconciler) setReady(hv *cloudv1.Hypervisor, now metav1.Time) {
+	if c := conditions.Get(hv, cloudv1.HypervisorAgentConnected); c.Status != metav1.ConditionTrue {
+		conditions.MarkFalse(hv, cloudv1.ReadyCondition, c.Reason, c.Message, now)
+		return
+	}
+	if hv.Status.Capacity.VCPUs == 0 || hv.Status.Capacity.MemoryMiB == 0 {
+		conditions.MarkFalse(hv, cloudv1.ReadyCondition, cloudv1.ReasonNeverReported, "The node agent has not reported capacity", now)
+		return
+	}
+	conditions.MarkTrue(hv, cloudv1.ReadyCondition, cloudv1.ReasonReady, "", now)
+}
+
+// SetupWithManager registers the reconciler; instance changes re-sum their hypervisor.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	if r.HeartbeatTimeout == 0 {
+		r.HeartbeatTimeout = DefaultHeartbeatTimeout
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&cloudv1.Hypervisor{}).
+		Watches(&cloudv1.Instance{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			if hv := o.(*cloudv1.Instance).Status.Hypervisor; hv != "" {
+				return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: hv}}}
+			}
+			return nil
+		})).
+		Named("hypervisor").
+		Complete(r)
+}

@@ -1,0 +1,215 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package instance holds the Instance reconciler: it assigns EC2 ids, resolves the references an
+// instance makes, derives the EC2 state from the conditions the scheduler and node agent report,
+// and removes terminated instances after their retention period.
+package instance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/patch"
+)
+
+// DefaultTerminatedRetention is how long a terminated instance stays visible, as in EC2.
+const DefaultTerminatedRetention = time.Hour
+
+// Reconciler reconciles Instances.
+type Reconciler struct {
+	Client   client.Client
+	Recorder events.EventRecorder
+	Clock    clock.PassiveClock
+	// TerminatedRetention is how long terminated instances stay before they are deleted.
+	TerminatedRetention time.Duration
+}
+
+// scope holds what one reconcile found out about an instance.
+type scope struct {
+	instance     *cloudv1.Instance
+	instanceType *cloudv1.InstanceType
+	image        *cloudv1.Image
+	// resolving is set when this reconcile checked the references; refErr is why they could not
+	// be resolved and refReason its condition reason.
+	resolving bool
+	refErr    error
+	refReason string
+	now       metav1.Time
+}
+
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances,verbs=get;list;watch;update;patch;delete
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances/status;instances/finalizers,verbs=get;update;patch
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=instancetypes;images;keypairs,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile moves one Instance towards its spec.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, reterr error) {
+	logger := log.FromContext(ctx)
+
+	inst := &cloudv1.Instance{}
+	if err := r.Client.Get(ctx, req.NamespacedName, inst); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if inst.Status.Hypervisor != "" {
+		logger = logger.WithValues("hypervisor", klog.KRef("", inst.Status.Hypervisor))
+		ctx = log.IntoContext(ctx, logger)
+	}
+
+	helper, err := patch.NewHelper(inst, r.Client)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	before := inst.Status.State
+	s := &scope{instance: inst, now: metav1.NewTime(r.Clock.Now())}
+	defer func() {
+		r.updateStatus(s)
+		if err := helper.Patch(ctx, inst); err != nil {
+			reterr = errors.Join(reterr, err)
+			return
+		}
+		r.recordTransition(inst, before)
+	}()
+
+	if !inst.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, s)
+	}
+	if !controllerutil.ContainsFinalizer(inst, cloudv1.InstanceFinalizer) {
+		controllerutil.AddFinalizer(inst, cloudv1.InstanceFinalizer)
+		return reconcile.Result{}, nil
+	}
+
+	r.assignIDs(s)
+	if err := r.resolveReferences(ctx, s); err != nil {
+		return reconcile.Result{}, err
+	}
+	return r.reconcileRetention(ctx, s)
+}
+
+// reconcileDelete releases what the instance holds. The node agent removes its domain finalizer
+// once the domain is gone; only then does the instance's own finalizer go.
+func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (reconcile.Result, error) {
+	inst := s.instance
+	if controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer) {
+		log.FromContext(ctx).V(1).Info("Waiting for the node agent to remove the domain")
+		return reconcile.Result{}, nil
+	}
+	controllerutil.RemoveFinalizer(inst, cloudv1.InstanceFinalizer)
+	return reconcile.Result{}, nil
+}
+
+// reconcileRetention deletes a terminated instance once its retention period is over.
+func (r *Reconciler) reconcileRetention(ctx context.Context, s *scope) (reconcile.Result, error) {
+	inst := s.instance
+	if inst.Spec.DesiredState != cloudv1.DesiredTerminated || controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer) {
+		return reconcile.Result{}, nil
+	}
+	if inst.Status.TerminatedTime == nil {
+		// updateStatus stamps the time; come back when the retention is over.
+		return reconcile.Result{RequeueAfter: r.TerminatedRetention}, nil
+	}
+	remaining := inst.Status.TerminatedTime.Add(r.TerminatedRetention).Sub(s.now.Time)
+	if remaining > 0 {
+		return reconcile.Result{RequeueAfter: remaining}, nil
+	}
+	log.FromContext(ctx).Info("Deleting terminated instance after its retention period")
+	if err := r.Client.Delete(ctx, inst); err != nil && !apierrors.IsNotFound(err) {
+		return reconcile.Result{}, fmt.Errorf("deleting terminated instance: %w", err)
+	}
+	return reconcile.Result{}, nil
+}
+
+func (r *Reconciler) recordTransition(inst *cloudv1.Instance, before cloudv1.InstanceState) {
+	after := inst.Status.State
+	if after == before || r.Recorder == nil {
+		return
+	}
+	eventType := "Normal"
+	if after == cloudv1.InstanceStatePending && before != "" && before != cloudv1.InstanceStateStopped {
+		eventType = "Warning"
+	}
+	r.Recorder.Eventf(inst, nil, eventType, stateEventReason(after), "StateChange",
+		"Instance %s is %s", inst.Status.InstanceID, after)
+}
+
+func stateEventReason(s cloudv1.InstanceState) string {
+	switch s {
+	case cloudv1.InstanceStateRunning:
+		return "Running"
+	case cloudv1.InstanceStateStopped:
+		return "Stopped"
+	case cloudv1.InstanceStateStopping:
+		return "Stopping"
+	case cloudv1.InstanceStateShuttingDown:
+		return "ShuttingDown"
+	case cloudv1.InstanceStateTerminated:
+		return "Terminated"
+	default:
+		return "Pending"
+	}
+}
+
+// SetupWithManager registers the reconciler. It watches Instances and, for references that
+// appear after the instance, InstanceTypes and Images.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.TerminatedRetention == 0 {
+		r.TerminatedRetention = DefaultTerminatedRetention
+	}
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&cloudv1.Instance{}).
+		Watches(&cloudv1.InstanceType{}, handler.EnqueueRequestsFromMapFunc(r.instancesWaitingForReferences),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&cloudv1.Image{}, handler.EnqueueRequestsFromMapFunc(r.instancesWaitingForReferences)).
+		Named("instance").
+		Complete(r)
+}
+
+// instancesWaitingForReferences enqueues every instance whose references are not resolved yet.
+func (r *Reconciler) instancesWaitingForReferences(ctx context.Context, _ client.Object) []reconcile.Request {
+	list := &cloudv1.InstanceList{}
+	if err := r.Client.List(ctx, list); err != nil {
+		log.FromContext(ctx).Error(err, "Listing instances waiting for references")
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		inst := &list.Items[i]
+		if c := findCondition(inst, cloudv1.InstanceReferencesResolved); c == nil || c.Status != metav1.ConditionTrue {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(inst)})
+		}
+	}
+	return reqs
+}

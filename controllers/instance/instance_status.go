@@ -1,0 +1,140 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package instance
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/conditions"
+)
+
+func findCondition(inst *cloudv1.Instance, t string) *metav1.Condition {
+	return meta.FindStatusCondition(inst.Status.Conditions, t)
+}
+
+// updateStatus computes the conditions this controller owns and the EC2 state from the scope and
+// from the conditions the scheduler and node agent reported.
+func (r *Reconciler) updateStatus(s *scope) {
+	inst := s.instance
+	r.setReferencesResolved(s)
+
+	prev := inst.Status.State
+	state, reason := deriveState(inst)
+	inst.Status.State = state
+	if state != prev {
+		inst.Status.StateReason = reason
+		if prev == cloudv1.InstanceStateStopped && state == cloudv1.InstanceStatePending {
+			// EC2 reports the latest start as the launch time.
+			inst.Status.LaunchTime = &s.now
+		}
+	}
+	if state == cloudv1.InstanceStateTerminated && inst.Status.TerminatedTime == nil {
+		inst.Status.TerminatedTime = &s.now
+	}
+	setReady(inst, s.now)
+	if s.refErr == nil {
+		inst.Status.ObservedGeneration = inst.Generation
+	}
+}
+
+func (r *Reconciler) setReferencesResolved(s *scope) {
+	inst := s.instance
+	switch {
+	case !s.resolving:
+		return
+	case s.refErr != nil:
+		conditions.MarkFalse(inst, cloudv1.InstanceReferencesResolved, s.refReason, s.refErr.Error(), s.now)
+	default:
+		conditions.MarkTrue(inst, cloudv1.InstanceReferencesResolved, cloudv1.ReasonResolved, "", s.now)
+	}
+}
+
+// deriveState maps the instance's spec, finalizers and conditions to an EC2 state, with a reason.
+func deriveState(inst *cloudv1.Instance) (cloudv1.InstanceState, string) {
+	terminating := !inst.DeletionTimestamp.IsZero() || inst.Spec.DesiredState == cloudv1.DesiredTerminated
+	hasDomain := controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer)
+	running := conditions.IsTrue(inst, cloudv1.InstanceGuestRunning)
+
+	switch {
+	case terminating && hasDomain:
+		return cloudv1.InstanceStateShuttingDown, "User initiated"
+	case terminating:
+		return cloudv1.InstanceStateTerminated, "User initiated"
+	case !conditions.IsTrue(inst, cloudv1.InstanceScheduled):
+		return cloudv1.InstanceStatePending, ""
+	case inst.Spec.DesiredState == cloudv1.DesiredStopped && running:
+		return cloudv1.InstanceStateStopping, "User initiated"
+	case inst.Spec.DesiredState == cloudv1.DesiredStopped:
+		return cloudv1.InstanceStateStopped, "User initiated"
+	case running:
+		return cloudv1.InstanceStateRunning, ""
+	default:
+		// Launching, or starting again after a stop: EC2 shows pending until the guest runs.
+		return cloudv1.InstanceStatePending, ""
+	}
+}
+
+// setReady summarises the chain ReferencesResolved → Scheduled → DomainDefined → GuestRunning;
+// the first check that fails gives the reason.
+func setReady(inst *cloudv1.Instance, now metav1.Time) {
+	switch inst.Status.State {
+	case cloudv1.InstanceStateRunning:
+		conditions.MarkTrue(inst, cloudv1.ReadyCondition, cloudv1.ReasonRunning, "", now)
+		return
+	case cloudv1.InstanceStateTerminated:
+		conditions.MarkFalse(inst, cloudv1.ReadyCondition, cloudv1.ReasonTerminated, "The instance is terminated", now)
+		return
+	case cloudv1.InstanceStateShuttingDown:
+		conditions.MarkFalse(inst, cloudv1.ReadyCondition, cloudv1.ReasonTerminating, "The instance is shutting down", now)
+		return
+	case cloudv1.InstanceStateStopping:
+		conditions.MarkFalse(inst, cloudv1.ReadyCondition, cloudv1.ReasonStopping, "The instance is stopping", now)
+		return
+	case cloudv1.InstanceStateStopped:
+		conditions.MarkFalse(inst, cloudv1.ReadyCondition, cloudv1.ReasonStopped, "The instance is stopped", now)
+		return
+	}
+	for _, t := range []string{cloudv1.InstanceReferencesResolved, cloudv1.InstanceScheduled,
+		cloudv1.InstanceDomainDefined, cloudv1.InstanceGuestRunning} {
+		c := findCondition(inst, t)
+		if c == nil {
+			conditions.MarkFalse(inst, cloudv1.ReadyCondition, waitingReason(t), fmt.Sprintf("Waiting for %s", t), now)
+			return
+		}
+		if c.Status != metav1.ConditionTrue {
+			conditions.MarkFalse(inst, cloudv1.ReadyCondition, c.Reason, c.Message, now)
+			return
+		}
+	}
+	conditions.MarkFalse(inst, cloudv1.ReadyCondition, cloudv1.ReasonLaunching, "The instance is starting", now)
+}
+
+func waitingReason(condType string) string {
+	switch condType {
+	case cloudv1.InstanceReferencesResolved:
+		return cloudv1.ReasonWaitingForReferences
+	case cloudv1.InstanceScheduled:
+		return cloudv1.ReasonWaitingForScheduling
+	default:
+		return cloudv1.ReasonLaunching
+	}
+}

@@ -1,0 +1,104 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package index registers the cache field indexes PiNet's controllers, node agent and EC2 shim
+// look objects up by: EC2 ids, placements and names.
+package index
+
+import (
+	"context"
+	"fmt"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+)
+
+// Field index names.
+const (
+	// InstanceID indexes Instances by status.instanceId.
+	InstanceID = "status.instanceId"
+	// InstanceHypervisor indexes Instances by status.hypervisor.
+	InstanceHypervisor = "status.hypervisor"
+	// ImageID indexes Images by status.imageId.
+	ImageID = "status.imageId"
+	// KeyName indexes KeyPairs by their effective EC2 key name.
+	KeyName = "keyName"
+	// GroupID indexes SecurityGroups by status.groupId.
+	GroupID = "status.groupId"
+	// GroupName indexes SecurityGroups by their effective EC2 group name.
+	GroupName = "groupName"
+	// VolumeID indexes Volumes by status.volumeId.
+	VolumeID = "status.volumeId"
+	// AllocationID indexes Addresses by status.allocationId.
+	AllocationID = "status.allocationId"
+	// AccessKeyID indexes Users by each of their access key ids.
+	AccessKeyID = "status.accessKeys.accessKeyId"
+)
+
+func one(v string) []string {
+	if v == "" {
+		return nil
+	}
+	return []string{v}
+}
+
+// Register adds the PiNet field indexes of the given kinds to an indexer (a manager's or a
+// cache's); with no kinds, the indexes of every kind. Indexing a kind starts an informer for it,
+// so a node agent names only what it watches.
+func Register(ctx context.Context, fi client.FieldIndexer, kinds ...client.Object) error {
+	wanted := func(o client.Object) bool {
+		if len(kinds) == 0 {
+			return true
+		}
+		for _, k := range kinds {
+			if fmt.Sprintf("%T", k) == fmt.Sprintf("%T", o) {
+				return true
+			}
+		}
+		return false
+	}
+	indexes := []struct {
+		obj   client.Object
+		field string
+		fn    client.IndexerFunc
+	}{
+		{&cloudv1.Instance{}, InstanceID, func(o client.Object) []string { return one(o.(*cloudv1.Instance).Status.InstanceID) }},
+		{&cloudv1.Instance{}, InstanceHypervisor, func(o client.Object) []string { return one(o.(*cloudv1.Instance).Status.Hypervisor) }},
+		{&cloudv1.Image{}, ImageID, func(o client.Object) []string { return one(o.(*cloudv1.Image).Status.ImageID) }},
+		{&cloudv1.KeyPair{}, KeyName, func(o client.Object) []string { return one(o.(*cloudv1.KeyPair).EffectiveKeyName()) }},
+		{&cloudv1.SecurityGroup{}, GroupID, func(o client.Object) []string { return one(o.(*cloudv1.SecurityGroup).Status.GroupID) }},
+		{&cloudv1.SecurityGroup{}, GroupName, func(o client.Object) []string { return one(o.(*cloudv1.SecurityGroup).EffectiveGroupName()) }},
+		{&cloudv1.Volume{}, VolumeID, func(o client.Object) []string { return one(o.(*cloudv1.Volume).Status.VolumeID) }},
+		{&cloudv1.Address{}, AllocationID, func(o client.Object) []string { return one(o.(*cloudv1.Address).Status.AllocationID) }},
+		{&cloudv1.User{}, AccessKeyID, func(o client.Object) []string {
+			var keys []string
+			for _, k := range o.(*cloudv1.User).Status.AccessKeys {
+				keys = append(keys, k.AccessKeyID)
+			}
+			return keys
+		}},
+	}
+	for _, ix := range indexes {
+		if !wanted(ix.obj) {
+			continue
+		}
+		if err := fi.IndexField(ctx, ix.obj, ix.field, ix.fn); err != nil {
+			return fmt.Errorf("indexing %T by %s: %w", ix.obj, ix.field, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,155 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package patch
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/testenv"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) { testenv.Main(m, &env) }
+
+func newInstance(t *testing.T, name string) *cloudv1.Instance {
+	t.Helper()
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "patch-"}}
+	if err := env.Client.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	inst := &cloudv1.Instance{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns.Name},
+		Spec:       cloudv1.InstanceSpec{ImageID: "ami-0123456789abcdef0"},
+	}
+	if err := env.Client.Create(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	return inst
+}
+
+func now() metav1.Time { return metav1.NewTime(time.Now().Truncate(time.Second)) }
+
+// Two writers that each own some condition types keep each other's conditions, even when the
+// second writes from a stale read.
+func TestConditionsFromTwoWritersMerge(t *testing.T) {
+	ctx := context.Background()
+	inst := newInstance(t, "two-writers")
+
+	stale := inst.DeepCopy()
+	h1, err := NewHelper(inst, env.Client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conditions.MarkTrue(inst, cloudv1.InstanceScheduled, cloudv1.ReasonScheduled, "on hv1", now())
+	inst.Status.Hypervisor = "hv1"
+	if err := h1.Patch(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+
+	h2, err := NewHelper(stale, env.Client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conditions.MarkTrue(stale, cloudv1.InstanceDomainDefined, cloudv1.ReasonDomainDefined, "", now())
+	stale.Status.Domain = &cloudv1.DomainStatus{Name: "i-1", State: "running"}
+	if err := h2.Patch(ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+
+	got := &cloudv1.Instance{}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), got); err != nil {
+		t.Fatal(err)
+	}
+	if !conditions.IsTrue(got, cloudv1.InstanceScheduled) || !conditions.IsTrue(got, cloudv1.InstanceDomainDefined) {
+		t.Fatalf("conditions lost: %+v", got.Status.Conditions)
+	}
+	if got.Status.Hypervisor != "hv1" || got.Status.Domain == nil || got.Status.Domain.Name != "i-1" {
+		t.Fatalf("status fields lost: %+v", got.Status)
+	}
+}
+
+// A finalizer added from a stale read is refused rather than erasing another writer's finalizer.
+func TestFinalizerChangesAreLocked(t *testing.T) {
+	ctx := context.Background()
+	inst := newInstance(t, "finalizers")
+	stale := inst.DeepCopy()
+
+	h1, _ := NewHelper(inst, env.Client)
+	controllerutil.AddFinalizer(inst, cloudv1.InstanceFinalizer)
+	if err := h1.Patch(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	h2, _ := NewHelper(stale, env.Client)
+	controllerutil.AddFinalizer(stale, cloudv1.DomainFinalizer)
+	if err := h2.Patch(ctx, stale); err == nil {
+		t.Fatal("stale finalizer patch succeeded; it would have dropped the first finalizer")
+	}
+	got := &cloudv1.Instance{}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), got); err != nil {
+		t.Fatal(err)
+	}
+	if !controllerutil.ContainsFinalizer(got, cloudv1.InstanceFinalizer) {
+		t.Fatalf("finalizer lost: %v", got.Finalizers)
+	}
+}
+
+// Nothing changed means nothing is sent: the resourceVersion stays.
+func TestNoChangeNoWrite(t *testing.T) {
+	ctx := context.Background()
+	inst := newInstance(t, "no-change")
+	rv := inst.ResourceVersion
+	h, _ := NewHelper(inst, env.Client)
+	if err := h.Patch(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	if inst.ResourceVersion != rv {
+		t.Fatalf("resourceVersion moved from %s to %s with nothing to patch", rv, inst.ResourceVersion)
+	}
+}
+
+// Removing a condition this writer owns removes it on the server.
+func TestRemoveCondition(t *testing.T) {
+	ctx := context.Background()
+	inst := newInstance(t, "remove")
+	h, _ := NewHelper(inst, env.Client)
+	conditions.MarkFalse(inst, cloudv1.ReadyCondition, cloudv1.ReasonLaunching, "", now())
+	conditions.MarkTrue(inst, cloudv1.InstanceScheduled, cloudv1.ReasonScheduled, "", now())
+	if err := h.Patch(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	h, _ = NewHelper(inst, env.Client)
+	conditions.Delete(inst, cloudv1.InstanceScheduled)
+	if err := h.Patch(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	got := &cloudv1.Instance{}
+	_ = env.Client.Get(ctx, client.ObjectKeyFromObject(inst), got)
+	if conditions.Get(got, cloudv1.InstanceScheduled) != nil || conditions.Get(got, cloudv1.ReadyCondition) == nil {
+		t.Fatalf("conditions after removal: %+v", got.Status.Conditions)
+	}
+}

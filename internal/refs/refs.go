@@ -1,0 +1,105 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package refs resolves the cross-references between PiNet objects (image ids, key names,
+// instance ids) with the visibility rules of EC2: a project sees its own objects and images
+// shared with it, and nothing else.
+package refs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/internal/index"
+)
+
+// ErrNotFound means the reference names nothing the project can see.
+var ErrNotFound = errors.New("not found")
+
+// ImageVisibleTo reports whether project may see and launch img.
+func ImageVisibleTo(img *cloudv1.Image, project string) bool {
+	return img.Namespace == project || img.Spec.LaunchPermission.Public ||
+		slices.Contains(img.Spec.LaunchPermission.Projects, project)
+}
+
+// Image resolves ref for project: an ami-/aki-/ari- id of an image the project can see, or the
+// name of an Image in the project's namespace.
+func Image(ctx context.Context, r client.Reader, project, ref string) (*cloudv1.Image, error) {
+	switch ids.Prefix(ref) {
+	case ids.Machine, ids.Kernel, ids.Ramdisk:
+		list := &cloudv1.ImageList{}
+		if err := r.List(ctx, list, client.MatchingFields{index.ImageID: ref}); err != nil {
+			return nil, fmt.Errorf("listing images with id %s: %w", ref, err)
+		}
+		for i := range list.Items {
+			if ImageVisibleTo(&list.Items[i], project) {
+				return &list.Items[i], nil
+			}
+		}
+		return nil, fmt.Errorf("image %s: %w", ref, ErrNotFound)
+	}
+	img := &cloudv1.Image{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: project, Name: ref}, img); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("image %s: %w", ref, ErrNotFound)
+		}
+		return nil, fmt.Errorf("getting image %s/%s: %w", project, ref, err)
+	}
+	return img, nil
+}
+
+// InstanceType gets an instance type by name.
+func InstanceType(ctx context.Context, r client.Reader, name string) (*cloudv1.InstanceType, error) {
+	it := &cloudv1.InstanceType{}
+	if err := r.Get(ctx, client.ObjectKey{Name: name}, it); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("instance type %s: %w", name, ErrNotFound)
+		}
+		return nil, fmt.Errorf("getting instance type %s: %w", name, err)
+	}
+	return it, nil
+}
+
+// KeyPair finds the key pair with the EC2 key name in the project.
+func KeyPair(ctx context.Context, r client.Reader, project, keyName string) (*cloudv1.KeyPair, error) {
+	list := &cloudv1.KeyPairList{}
+	if err := r.List(ctx, list, client.InNamespace(project), client.MatchingFields{index.KeyName: keyName}); err != nil {
+		return nil, fmt.Errorf("listing key pairs named %s: %w", keyName, err)
+	}
+	if len(list.Items) == 0 {
+		return nil, fmt.Errorf("key pair %s: %w", keyName, ErrNotFound)
+	}
+	return &list.Items[0], nil
+}
+
+// Instance finds the instance with the EC2 id in the project.
+func Instance(ctx context.Context, r client.Reader, project, id string) (*cloudv1.Instance, error) {
+	list := &cloudv1.InstanceList{}
+	if err := r.List(ctx, list, client.InNamespace(project), client.MatchingFields{index.InstanceID: id}); err != nil {
+		return nil, fmt.Errorf("listing instances with id %s: %w", id, err)
+	}
+	if len(list.Items) == 0 {
+		return nil, fmt.Errorf("instance %s: %w", id, ErrNotFound)
+	}
+	return &list.Items[0], nil
+}

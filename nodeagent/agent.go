@@ -1,0 +1,190 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package nodeagent is the per-hypervisor agent. It registers its node as a Hypervisor, reports
+// the node's capacity and a heartbeat, and realises the Instances bound to the node as libvirt
+// domains: it defines, starts, stops and removes them and reports what libvirt says.
+package nodeagent
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/index"
+	"pinet.io/pinet/nodeagent/libvirt"
+)
+
+// Config is how one agent is set up.
+type Config struct {
+	// NodeName names the Hypervisor object.
+	NodeName string
+	// LibvirtURI is the libvirt connection (test:///default, qemu:///system).
+	LibvirtURI string
+	// Zone and MaxInstances fill in the Hypervisor's spec when the agent registers it.
+	Zone         string
+	MaxInstances int32
+	// VCPUs and MemoryMiB override the capacity libvirt reports (simulated nodes); 0 keeps it.
+	VCPUs     int32
+	MemoryMiB int64
+	// DomainType forces kvm or qemu; empty detects it.
+	DomainType string
+	// StateDir holds per-instance files (console logs, later disks).
+	StateDir string
+	// HeartbeatInterval is the longest the agent stays silent; MinReportInterval the shortest gap
+	// between two reports; FactsInterval how often it looks at the host for changes.
+	HeartbeatInterval time.Duration
+	MinReportInterval time.Duration
+	FactsInterval     time.Duration
+	// ResyncInterval is how often every domain is compared with the Instances.
+	ResyncInterval time.Duration
+	// ShutdownGrace is how long a guest gets to power off before it is destroyed.
+	ShutdownGrace time.Duration
+	// HealthProbeAddr serves /healthz and /readyz; empty or "0" disables it.
+	HealthProbeAddr string
+	// Version is reported in the Hypervisor's status.
+	Version string
+}
+
+func (c *Config) defaults() {
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = time.Minute
+	}
+	if c.MinReportInterval == 0 {
+		c.MinReportInterval = time.Second
+	}
+	if c.FactsInterval == 0 {
+		c.FactsInterval = 5 * time.Second
+	}
+	if c.ResyncInterval == 0 {
+		c.ResyncInterval = 30 * time.Second
+	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = time.Minute
+	}
+	if c.MaxInstances == 0 {
+		c.MaxInstances = 64
+	}
+	if c.Zone == "" {
+		c.Zone = "pinet-1a"
+	}
+}
+
+// virt is the libvirt side the agent drives; *libvirt.Conn implements it.
+type virt interface {
+	URI() string
+	Host() (libvirt.Host, error)
+	Lookup(name string) (libvirt.Domain, error)
+	List() ([]libvirt.Domain, error)
+	Define(xml string) error
+	Start(name string) error
+	Shutdown(name string) error
+	Destroy(name string) error
+	Undefine(name string) error
+	Events() <-chan string
+}
+
+// Run connects to libvirt and the API server and runs the agent until ctx ends.
+func Run(ctx context.Context, cfg Config, restCfg *rest.Config) error {
+	cfg.defaults()
+	if cfg.NodeName == "" {
+		return fmt.Errorf("the node name is required")
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.StateDir, "instances"), 0o750); err != nil {
+		return fmt.Errorf("creating state dir: %w", err)
+	}
+	conn, err := libvirt.Open(ctx, cfg.LibvirtURI)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return run(ctx, cfg, restCfg, conn)
+}
+
+// run runs the agent on an open libvirt connection.
+func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error {
+	cfg.defaults()
+	scheme := runtimeScheme()
+	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: probeAddr(cfg.HealthProbeAddr),
+		Cache: cache.Options{
+			ByObject: map[client.Object]cache.ByObject{
+				// Only this node's instances: the agent never sees the rest of the cloud.
+				&cloudv1.Instance{}:   {Label: labels.SelectorFromSet(labels.Set{cloudv1.LabelHypervisor: cfg.NodeName})},
+				&cloudv1.Hypervisor{}: {Field: fieldsByName(cfg.NodeName)},
+			},
+		},
+		Logger: ctrl.Log.WithName("nodeagent").WithValues("hypervisor", cfg.NodeName),
+		// Simulated nodes run several agents in one process.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		return fmt.Errorf("creating agent manager: %w", err)
+	}
+	if err := index.Register(ctx, mgr.GetFieldIndexer(), &cloudv1.Instance{}); err != nil {
+		return err
+	}
+	if cfg.HealthProbeAddr != "" && cfg.HealthProbeAddr != "0" {
+		if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+			return err
+		}
+		if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+			return err
+		}
+	}
+
+	clk := clock.RealClock{}
+	rep := &reporter{client: mgr.GetClient(), virt: conn, cfg: cfg, clock: clk}
+	if err := mgr.Add(rep); err != nil {
+		return err
+	}
+	sync := &instanceSync{
+		client:    mgr.GetClient(),
+		apiReader: mgr.GetAPIReader(),
+		virt:      conn,
+		cfg:       cfg,
+		clock:     clk,
+		recorder:  mgr.GetEventRecorder("pinet-nodeagent"),
+		facts:     rep,
+	}
+	if err := sync.setupWithManager(mgr); err != nil {
+		return err
+	}
+	return mgr.Start(ctx)
+}
+
+func probeAddr(a string) string {
+	if a == "" {
+		return "0"
+	}
+	return a
+}

@@ -1,0 +1,135 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package domainxml converts an instance's launch facts into a libvirt domain definition. It is
+// pure: it touches no libvirt, disk or network, so its output can be checked against golden
+// files.
+package domainxml
+
+import (
+	"encoding/xml"
+	"fmt"
+	"strings"
+
+	"libvirt.org/go/libvirtxml"
+)
+
+// Namespace is the XML namespace of PiNet's element in a domain's <metadata>.
+const Namespace = "https://pinet.io/xmlns/domain/1"
+
+// Owner identifies the Instance a domain belongs to.
+type Owner struct {
+	XMLName    xml.Name `xml:"https://pinet.io/xmlns/domain/1 instance"`
+	Namespace  string   `xml:"namespace"`
+	Name       string   `xml:"name"`
+	UID        string   `xml:"uid"`
+	InstanceID string   `xml:"instanceId"`
+}
+
+// Spec is what the domain must be.
+type Spec struct {
+	// Name is the domain name: the instance's EC2 id.
+	Name string
+	// UUID is the domain UUID: the Instance's UID, so one instance can never have two domains.
+	UUID      string
+	Owner     Owner
+	VCPUs     int32
+	MemoryMiB int32
+	// ConsoleLog is the file the serial console is written to.
+	ConsoleLog string
+}
+
+// Host is what the converter needs to know about the node.
+type Host struct {
+	// DomainType is kvm, qemu (TCG) or test.
+	DomainType string
+	// Machine is the machine type (q35); empty lets libvirt choose.
+	Machine string
+}
+
+// Convert builds the domain definition.
+func Convert(s Spec, h Host) (*libvirtxml.Domain, error) {
+	meta, err := xml.Marshal(s.Owner)
+	if err != nil {
+		return nil, fmt.Errorf("encoding owner metadata: %w", err)
+	}
+	d := &libvirtxml.Domain{
+		Type:     h.DomainType,
+		Name:     s.Name,
+		UUID:     s.UUID,
+		Title:    s.Owner.Namespace + "/" + s.Owner.Name,
+		Metadata: &libvirtxml.DomainMetadata{XML: string(meta)},
+		Memory:   &libvirtxml.DomainMemory{Value: uint(s.MemoryMiB), Unit: "MiB"},
+		VCPU:     &libvirtxml.DomainVCPU{Placement: "static", Value: uint(s.VCPUs)},
+		OS: &libvirtxml.DomainOS{
+			Type:        &libvirtxml.DomainOSType{Arch: "x86_64", Machine: h.Machine, Type: "hvm"},
+			BootDevices: []libvirtxml.DomainBootDevice{{Dev: "hd"}},
+		},
+		Features:   &libvirtxml.DomainFeatureList{ACPI: &libvirtxml.DomainFeature{}},
+		OnPoweroff: "destroy",
+		OnReboot:   "restart",
+		OnCrash:    "destroy",
+		Devices:    &libvirtxml.DomainDeviceList{},
+	}
+	configureConsole(d, s)
+	return d, nil
+}
+
+// configureConsole captures the first serial port to a file the agent reads console output from.
+func configureConsole(d *libvirtxml.Domain, s Spec) {
+	if s.ConsoleLog == "" {
+		return
+	}
+	port := uint(0)
+	d.Devices.Serials = append(d.Devices.Serials, libvirtxml.DomainSerial{
+		Source: &libvirtxml.DomainChardevSource{File: &libvirtxml.DomainChardevSourceFile{Path: s.ConsoleLog, Append: "on"}},
+		Target: &libvirtxml.DomainSerialTarget{Port: &port},
+	})
+}
+
+// Marshal renders the definition as libvirt XML.
+func Marshal(d *libvirtxml.Domain) (string, error) {
+	out, err := d.Marshal()
+	if err != nil {
+		return "", fmt.Errorf("encoding domain %s: %w", d.Name, err)
+	}
+	return out, nil
+}
+
+// OwnerOf reads the PiNet owner from a domain definition; ok is false for domains PiNet did not
+// make.
+func OwnerOf(domainXML string) (Owner, bool) {
+	d := &libvirtxml.Domain{}
+	if err := d.Unmarshal(domainXML); err != nil || d.Metadata == nil {
+		return Owner{}, false
+	}
+	dec := xml.NewDecoder(strings.NewReader(d.Metadata.XML))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return Owner{}, false
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok || se.Name.Space != Namespace || se.Name.Local != "instance" {
+			continue
+		}
+		var o Owner
+		if err := dec.DecodeElement(&o, &se); err != nil || o.UID == "" {
+			return Owner{}, false
+		}
+		return o, true
+	}
+}

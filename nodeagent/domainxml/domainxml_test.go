@@ -1,0 +1,109 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package domainxml
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func sampleSpec() Spec {
+	return Spec{
+		Name: "i-0123456789abcdef0",
+		UUID: "6f1c1b8e-6a55-4a55-9d55-2b0d1b8e6a55",
+		Owner: Owner{
+			Namespace: "proj-a", Name: "web-1", UID: "6f1c1b8e-6a55-4a55-9d55-2b0d1b8e6a55",
+			InstanceID: "i-0123456789abcdef0",
+		},
+		VCPUs: 2, MemoryMiB: 4096,
+		ConsoleLog: "/var/lib/pinet/instances/i-0123456789abcdef0/console.log",
+	}
+}
+
+func TestConvertGolden(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		spec Spec
+		host Host
+	}{
+		{"qemu-q35", sampleSpec(), Host{DomainType: "qemu", Machine: "q35"}},
+		{"kvm-q35", sampleSpec(), Host{DomainType: "kvm", Machine: "q35"}},
+		{"test-noconsole", func() Spec { s := sampleSpec(); s.ConsoleLog = ""; return s }(), Host{DomainType: "test"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := Convert(tc.spec, tc.host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Marshal(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", tc.name+".xml")
+			if *update {
+				if err := os.WriteFile(golden, []byte(got+"\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("reading golden file (run with -update to create): %v", err)
+			}
+			if got+"\n" != string(want) {
+				t.Fatalf("domain XML differs from %s:\n%s", golden, got)
+			}
+		})
+	}
+}
+
+func TestOwnerRoundTrip(t *testing.T) {
+	s := sampleSpec()
+	d, err := Convert(s, Host{DomainType: "qemu", Machine: "q35"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, ok := OwnerOf(x)
+	if !ok {
+		t.Fatal("owner not found in our own XML")
+	}
+	if o.Namespace != s.Owner.Namespace || o.Name != s.Owner.Name || o.UID != s.Owner.UID || o.InstanceID != s.Owner.InstanceID {
+		t.Fatalf("owner %+v, want %+v", o, s.Owner)
+	}
+	// The form libvirt hands back: a prefixed element.
+	relabelled := `<domain type="qemu"><name>x</name><metadata><pn:instance xmlns:pn="` + Namespace +
+		`"><pn:namespace>ns</pn:namespace><pn:name>n</pn:name><pn:uid>u</pn:uid><pn:instanceId>i-1</pn:instanceId></pn:instance></metadata></domain>`
+	if o, ok := OwnerOf(relabelled); !ok || o.Namespace != "ns" || o.UID != "u" {
+		t.Fatalf("prefixed metadata: %+v %v", o, ok)
+	}
+	for _, foreign := range []string{
+		`<domain type="kvm"><name>other</name></domain>`,
+		`<domain type="kvm"><name>other</name><metadata><x:instance xmlns:x="urn:other"><x:uid>u</x:uid></x:instance></metadata></domain>`,
+		`not xml`,
+	} {
+		if _, ok := OwnerOf(foreign); ok {
+			t.Errorf("OwnerOf claimed a foreign domain: %s", foreign)
+		}
+	}
+}

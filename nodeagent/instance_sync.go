@@ -1,0 +1,437 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package nodeagent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/index"
+	"pinet.io/pinet/internal/patch"
+	"pinet.io/pinet/internal/refs"
+	"pinet.io/pinet/nodeagent/domainxml"
+	"pinet.io/pinet/nodeagent/libvirt"
+)
+
+// factsSource hands the sync loop the node facts the reporter gathered.
+type factsSource interface {
+	Facts() *nodeFacts
+}
+
+// instanceSync realises the node's Instances as libvirt domains. Each reconcile compares the
+// instance with its domain, performs at most one action, and reports what libvirt shows.
+type instanceSync struct {
+	client    client.Client
+	apiReader client.Reader
+	virt      virt
+	cfg       Config
+	clock     clock.PassiveClock
+	recorder  events.EventRecorder
+	facts     factsSource
+
+	// shutdowns remembers when a graceful shutdown was asked for, per instance UID.
+	mu        sync.Mutex
+	shutdowns map[types.UID]time.Time
+}
+
+// syncScope is one reconcile's view of an instance and its domain.
+type syncScope struct {
+	inst   *cloudv1.Instance
+	domain *libvirt.Domain
+	// actionErr is the failure of this reconcile's action, reported in the conditions.
+	actionErr    error
+	actionReason string
+	now          metav1.Time
+}
+
+// Reconcile brings one instance's domain in line with the instance.
+func (s *instanceSync) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, reterr error) {
+	inst := &cloudv1.Instance{}
+	if err := s.client.Get(ctx, req.NamespacedName, inst); err != nil {
+		// A vanished instance's domain, if any, is removed by the orphan sweep.
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if inst.Status.Hypervisor != s.cfg.NodeName {
+		return reconcile.Result{}, nil
+	}
+	if inst.Status.InstanceID == "" {
+		return reconcile.Result{}, nil // the instance controller has not named it yet
+	}
+
+	helper, err := patch.NewHelper(inst, s.client)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	sc := &syncScope{inst: inst, now: metav1.NewTime(s.clock.Now())}
+	defer func() {
+		if err := s.observe(sc); err != nil {
+			reterr = errors.Join(reterr, err)
+		}
+		s.updateStatus(sc)
+		if err := helper.Patch(ctx, inst); err != nil {
+			reterr = errors.Join(reterr, err)
+		}
+	}()
+
+	if !inst.DeletionTimestamp.IsZero() || inst.Spec.DesiredState == cloudv1.DesiredTerminated {
+		return s.reconcileRemove(ctx, sc)
+	}
+	if !controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer) {
+		// Hold the instance before anything exists in libvirt, so it can't vanish while its
+		// domain lives.
+		controllerutil.AddFinalizer(inst, cloudv1.DomainFinalizer)
+		return reconcile.Result{}, nil
+	}
+	if err := s.observe(sc); err != nil {
+		return reconcile.Result{}, err
+	}
+	if sc.domain == nil {
+		return reconcile.Result{}, s.define(ctx, sc)
+	}
+	switch inst.Spec.DesiredState {
+	case cloudv1.DesiredStopped:
+		return s.stop(ctx, sc)
+	default:
+		return s.start(ctx, sc)
+	}
+}
+
+// observe reads the instance's domain from libvirt into the scope.
+func (s *instanceSync) observe(sc *syncScope) error {
+	d, err := s.virt.Lookup(sc.inst.Status.InstanceID)
+	switch {
+	case errors.Is(err, libvirt.ErrNotFound):
+		sc.domain = nil
+		return nil
+	case err != nil:
+		return err
+	}
+	if o, ok := domainxml.OwnerOf(d.XML); !ok || o.UID != string(sc.inst.UID) {
+		return fmt.Errorf("domain %s exists but belongs to another object", d.Name)
+	}
+	sc.domain = &d
+	return nil
+}
+
+// define writes the domain definition.
+func (s *instanceSync) define(ctx context.Context, sc *syncScope) error {
+	inst := sc.inst
+	it, err := refs.InstanceType(ctx, s.client, inst.Spec.InstanceType)
+	if err != nil {
+		sc.actionReason, sc.actionErr = cloudv1.ReasonInstanceTypeNotFound, err
+		if errors.Is(err, refs.ErrNotFound) {
+			return nil // watched: the type's return brings the instance back
+		}
+		return err
+	}
+	f := s.facts.Facts()
+	if f == nil {
+		return errors.New("host facts not gathered yet")
+	}
+	spec := domainxml.Spec{
+		Name: inst.Status.InstanceID,
+		UUID: string(inst.UID),
+		Owner: domainxml.Owner{
+			Namespace: inst.Namespace, Name: inst.Name, UID: string(inst.UID), InstanceID: inst.Status.InstanceID,
+		},
+		VCPUs:      it.Spec.VCPUs,
+		MemoryMiB:  it.Spec.MemoryMiB,
+		ConsoleLog: s.consoleLog(inst),
+	}
+	host := domainxml.Host{DomainType: string(f.domainType)}
+	if f.domainType != cloudv1.DomainTypeTest {
+		host.Machine = "q35"
+	}
+	dom, err := domainxml.Convert(spec, host)
+	if err != nil {
+		return err
+	}
+	x, err := domainxml.Marshal(dom)
+	if err != nil {
+		return err
+	}
+	log.FromContext(ctx).Info("Defining domain", "domain", spec.Name)
+	if err := s.virt.Define(x); err != nil {
+		sc.actionReason, sc.actionErr = cloudv1.ReasonDefineFailed, err
+		s.event(inst, "Warning", "FailedDefine", "Define", "Defining domain failed: %v", err)
+		return err
+	}
+	s.event(inst, "Normal", "Defined", "Define", "Defined domain %s", spec.Name)
+	return nil
+}
+
+func (s *instanceSync) consoleLog(inst *cloudv1.Instance) string {
+	return filepath.Join(s.cfg.StateDir, "instances", inst.Status.InstanceID, "console.log")
+}
+
+// start boots the domain unless it runs.
+func (s *instanceSync) start(ctx context.Context, sc *syncScope) (reconcile.Result, error) {
+	s.forgetShutdown(sc.inst.UID)
+	if sc.domain.State == "running" || sc.domain.State == "blocked" {
+		return reconcile.Result{}, nil
+	}
+	log.FromContext(ctx).Info("Starting domain", "domain", sc.domain.Name)
+	if err := s.virt.Start(sc.domain.Name); err != nil {
+		sc.actionReason, sc.actionErr = cloudv1.ReasonStartFailed, err
+		s.event(sc.inst, "Warning", "FailedStart", "Start", "Starting domain failed: %v", err)
+		return reconcile.Result{}, err
+	}
+	s.event(sc.inst, "Normal", "Started", "Start", "Started domain %s", sc.domain.Name)
+	return reconcile.Result{}, nil
+}
+
+// stop asks the guest to power off and destroys it once the grace period is over.
+func (s *instanceSync) stop(ctx context.Context, sc *syncScope) (reconcile.Result, error) {
+	if sc.domain.State == "shutoff" {
+		s.forgetShutdown(sc.inst.UID)
+		return reconcile.Result{}, nil
+	}
+	asked, ok := s.shutdownAsked(sc.inst.UID, sc.now.Time)
+	if !ok {
+		log.FromContext(ctx).Info("Shutting down domain", "domain", sc.domain.Name)
+		if err := s.virt.Shutdown(sc.domain.Name); err != nil && !errors.Is(err, libvirt.ErrNotFound) {
+			log.FromContext(ctx).V(1).Info("Graceful shutdown refused; destroying", "error", err.Error())
+			return reconcile.Result{}, s.destroy(ctx, sc)
+		}
+		return reconcile.Result{RequeueAfter: s.cfg.ShutdownGrace}, nil
+	}
+	if left := s.cfg.ShutdownGrace - sc.now.Sub(asked); left > 0 {
+		return reconcile.Result{RequeueAfter: left}, nil
+	}
+	log.FromContext(ctx).Info("Guest did not power off in time; destroying", "domain", sc.domain.Name)
+	return reconcile.Result{}, s.destroy(ctx, sc)
+}
+
+func (s *instanceSync) destroy(ctx context.Context, sc *syncScope) error {
+	if err := s.virt.Destroy(sc.domain.Name); err != nil && !errors.Is(err, libvirt.ErrNotFound) {
+		return err
+	}
+	s.forgetShutdown(sc.inst.UID)
+	return nil
+}
+
+// reconcileRemove destroys and undefines the domain, then lets the instance go.
+func (s *instanceSync) reconcileRemove(ctx context.Context, sc *syncScope) (reconcile.Result, error) {
+	if !controllerutil.ContainsFinalizer(sc.inst, cloudv1.DomainFinalizer) {
+		return reconcile.Result{}, nil
+	}
+	if err := s.removeDomain(ctx, sc.inst.Status.InstanceID); err != nil {
+		return reconcile.Result{}, err
+	}
+	s.forgetShutdown(sc.inst.UID)
+	controllerutil.RemoveFinalizer(sc.inst, cloudv1.DomainFinalizer)
+	s.event(sc.inst, "Normal", "Removed", "Remove", "Removed domain %s", sc.inst.Status.InstanceID)
+	return reconcile.Result{}, nil
+}
+
+// removeDomain destroys and undefines a domain; a missing domain is already removed.
+func (s *instanceSync) removeDomain(ctx context.Context, name string) error {
+	log.FromContext(ctx).Info("Removing domain", "domain", name)
+	if err := s.virt.Destroy(name); err != nil && !errors.Is(err, libvirt.ErrNotFound) {
+		return fmt.Errorf("destroying domain %s: %w", name, err)
+	}
+	if err := s.virt.Undefine(name); err != nil && !errors.Is(err, libvirt.ErrNotFound) {
+		return fmt.Errorf("undefining domain %s: %w", name, err)
+	}
+	return nil
+}
+
+func (s *instanceSync) shutdownAsked(uid types.UID, now time.Time) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.shutdowns[uid]; ok {
+		return t, true
+	}
+	if s.shutdowns == nil {
+		s.shutdowns = map[types.UID]time.Time{}
+	}
+	s.shutdowns[uid] = now
+	return now, false
+}
+
+func (s *instanceSync) forgetShutdown(uid types.UID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.shutdowns, uid)
+}
+
+func (s *instanceSync) event(inst *cloudv1.Instance, typ, reason, action, note string, args ...any) {
+	if s.recorder != nil {
+		s.recorder.Eventf(inst, nil, typ, reason, action, note, args...)
+	}
+}
+
+// updateStatus reports the domain and the agent's conditions: DomainDefined and GuestRunning.
+func (s *instanceSync) updateStatus(sc *syncScope) {
+	inst, d, now := sc.inst, sc.domain, sc.now
+	if d == nil {
+		inst.Status.Domain = nil
+		reason, msg := cloudv1.ReasonDomainMissing, "No domain is defined"
+		if sc.actionErr != nil {
+			reason, msg = sc.actionReason, sc.actionErr.Error()
+		} else if !inst.DeletionTimestamp.IsZero() || inst.Spec.DesiredState == cloudv1.DesiredTerminated {
+			reason, msg = cloudv1.ReasonTerminated, "The domain was removed"
+		}
+		conditions.MarkFalse(inst, cloudv1.InstanceDomainDefined, reason, msg, now)
+		conditions.MarkFalse(inst, cloudv1.InstanceGuestRunning, reason, msg, now)
+		return
+	}
+	ds := &cloudv1.DomainStatus{Name: d.Name, State: d.State, VCPUs: d.VCPUs, MemoryMiB: d.MemoryMiB}
+	if prev := inst.Status.Domain; prev != nil && prev.StartTime != nil {
+		ds.StartTime = prev.StartTime
+	}
+	running := d.State == "running" || d.State == "blocked"
+	if running && (inst.Status.Domain == nil || inst.Status.Domain.State != d.State || ds.StartTime == nil) &&
+		!conditions.IsTrue(inst, cloudv1.InstanceGuestRunning) {
+		ds.StartTime = &now
+	}
+	inst.Status.Domain = ds
+	conditions.MarkTrue(inst, cloudv1.InstanceDomainDefined, cloudv1.ReasonDomainDefined,
+		fmt.Sprintf("Domain %s is defined on %s", d.Name, s.cfg.NodeName), now)
+	switch {
+	case running:
+		conditions.MarkTrue(inst, cloudv1.InstanceGuestRunning, cloudv1.ReasonRunning, "", now)
+	case sc.actionErr != nil:
+		conditions.MarkFalse(inst, cloudv1.InstanceGuestRunning, sc.actionReason, sc.actionErr.Error(), now)
+	case inst.Spec.DesiredState == cloudv1.DesiredStopped:
+		conditions.MarkFalse(inst, cloudv1.InstanceGuestRunning, cloudv1.ReasonStopped, "The domain is "+d.State, now)
+	default:
+		conditions.MarkFalse(inst, cloudv1.InstanceGuestRunning, cloudv1.ReasonLaunching, "The domain is "+d.State, now)
+	}
+}
+
+// setupWithManager wires the two inputs — Instance changes and libvirt domain events, plus a
+// periodic full resync — into one queue.
+func (s *instanceSync) setupWithManager(mgr ctrl.Manager) error {
+	domainEvents := make(chan event.TypedGenericEvent[*cloudv1.Instance], 1024)
+	sweeper := &orphanSweeper{sync: s, out: domainEvents}
+	if err := mgr.Add(sweeper); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("nodeagent-instance").
+		For(&cloudv1.Instance{}).
+		WatchesRawSource(source.Channel(domainEvents, &handler.TypedEnqueueRequestForObject[*cloudv1.Instance]{})).
+		Complete(s)
+}
+
+// orphanSweeper turns libvirt events into instance requests and, every ResyncInterval, compares
+// every domain with the Instances: domains PiNet made whose instance is gone are removed.
+type orphanSweeper struct {
+	sync *instanceSync
+	out  chan<- event.TypedGenericEvent[*cloudv1.Instance]
+}
+
+// NeedLeaderElection is false: each agent owns its node.
+func (o *orphanSweeper) NeedLeaderElection() bool { return false }
+
+// Start runs until ctx ends.
+func (o *orphanSweeper) Start(ctx context.Context) error {
+	logger := log.FromContext(ctx).WithName("sweeper")
+	ticker := time.NewTicker(o.sync.cfg.ResyncInterval)
+	defer ticker.Stop()
+	o.sweep(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case name := <-o.sync.virt.Events():
+			if name == "" {
+				logger.Info("Libvirt reconnected; resyncing every domain")
+				o.sweep(ctx)
+				continue
+			}
+			o.enqueueByInstanceID(ctx, name)
+		case <-ticker.C:
+			o.sweep(ctx)
+		}
+	}
+}
+
+func (o *orphanSweeper) enqueueByInstanceID(ctx context.Context, id string) {
+	list := &cloudv1.InstanceList{}
+	if err := o.sync.client.List(ctx, list, client.MatchingFields{index.InstanceID: id}); err != nil {
+		log.FromContext(ctx).Error(err, "Mapping a domain event to its instance", "domain", id)
+		return
+	}
+	for i := range list.Items {
+		o.out <- event.TypedGenericEvent[*cloudv1.Instance]{Object: &list.Items[i]}
+	}
+}
+
+func (o *orphanSweeper) sweep(ctx context.Context) {
+	logger := log.FromContext(ctx).WithName("sweeper")
+	doms, err := o.sync.virt.List()
+	if err != nil {
+		logger.Error(err, "Listing domains")
+		return
+	}
+	for _, d := range doms {
+		owner, ok := domainxml.OwnerOf(d.XML)
+		if !ok {
+			continue // not ours
+		}
+		if o.orphaned(ctx, owner) {
+			logger.Info("Removing orphaned domain", "domain", d.Name, "instance", owner.Namespace+"/"+owner.Name)
+			if err := o.sync.removeDomain(ctx, d.Name); err != nil {
+				logger.Error(err, "Removing orphaned domain", "domain", d.Name)
+			}
+		}
+	}
+	list := &cloudv1.InstanceList{}
+	if err := o.sync.client.List(ctx, list); err != nil {
+		logger.Error(err, "Listing instances for resync")
+		return
+	}
+	for i := range list.Items {
+		o.out <- event.TypedGenericEvent[*cloudv1.Instance]{Object: &list.Items[i]}
+	}
+}
+
+// orphaned asks the API server (not the cache, which may lag) whether the domain's instance is
+// gone or was bound elsewhere.
+func (o *orphanSweeper) orphaned(ctx context.Context, owner domainxml.Owner) bool {
+	inst := &cloudv1.Instance{}
+	err := o.sync.apiReader.Get(ctx, client.ObjectKey{Namespace: owner.Namespace, Name: owner.Name}, inst)
+	switch {
+	case apierrors.IsNotFound(err):
+		return true
+	case err != nil:
+		return false
+	}
+	return string(inst.UID) != owner.UID || (inst.Status.Hypervisor != "" && inst.Status.Hypervisor != o.sync.cfg.NodeName)
+}
