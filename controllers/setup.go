@@ -45,6 +45,11 @@ type Options struct {
 	Clock clock.PassiveClock
 }
 
+// The manager is the cloud controller: it reads every PiNet kind (its caches index them all).
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=*,verbs=get;list;watch
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
 // Setup registers the field indexes and every reconciler with mgr.
 func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	clk := opts.Clock

@@ -26,6 +26,8 @@ import (
 	"path/filepath"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
@@ -153,6 +155,10 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 	if err := index.Register(ctx, mgr.GetFieldIndexer(), &cloudv1.Instance{}); err != nil {
 		return err
 	}
+	cloudID, err := cloudIdentity(ctx, mgr.GetAPIReader())
+	if err != nil {
+		return err
+	}
 	if cfg.HealthProbeAddr != "" && cfg.HealthProbeAddr != "0" {
 		if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 			return err
@@ -172,6 +178,7 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 		apiReader: mgr.GetAPIReader(),
 		virt:      conn,
 		cfg:       cfg,
+		cloudID:   cloudID,
 		clock:     clk,
 		recorder:  mgr.GetEventRecorder("pinet-nodeagent"),
 		facts:     rep,
@@ -180,6 +187,16 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 		return err
 	}
 	return mgr.Start(ctx)
+}
+
+// cloudIdentity is the UID of the kube-system namespace: it tells this cloud's domains from those
+// of another cloud whose agent shares the libvirtd.
+func cloudIdentity(ctx context.Context, r client.Reader) (string, error) {
+	ns := &corev1.Namespace{}
+	if err := r.Get(ctx, client.ObjectKey{Name: metav1.NamespaceSystem}, ns); err != nil {
+		return "", fmt.Errorf("reading the cloud's identity (namespace kube-system): %w", err)
+	}
+	return string(ns.UID), nil
 }
 
 func probeAddr(a string) string {

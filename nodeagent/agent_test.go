@@ -464,17 +464,26 @@ func TestAgentRestart(t *testing.T) {
 	}
 }
 
-// A domain PiNet made whose instance is gone is removed by the sweep; a domain PiNet did not
-// make is left alone.
+// A domain of this cloud whose instance is gone is removed by the sweep; domains PiNet did not
+// make, or another cloud's agent made on a shared libvirtd, are left alone.
 func TestOrphanSweep(t *testing.T) {
 	startControllers(t)
 	node := startNode(t, "orphan-1", "zone-orphan", 2, 4096)
-	orphan := `<domain type="test"><name>i-00000000000000001</name><uuid>11111111-2222-3333-4444-555555555555</uuid>
-<metadata><instance xmlns="https://pinet.io/xmlns/domain/1"><namespace>nowhere</namespace><name>gone</name>
-<uid>11111111-2222-3333-4444-555555555555</uid><instanceId>i-00000000000000001</instanceId></instance></metadata>
+	ks := &corev1.Namespace{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Name: "kube-system"}, ks); err != nil {
+		t.Fatal(err)
+	}
+	owned := func(name, cloud string) string {
+		return `<domain type="test"><name>` + name + `</name>
+<metadata><instance xmlns="https://pinet.io/xmlns/domain/1"><cloud>` + cloud + `</cloud><namespace>nowhere</namespace>
+<name>gone</name><uid>11111111-2222-3333-4444-555555555555</uid><instanceId>` + name + `</instanceId></instance></metadata>
 <memory unit="MiB">64</memory><os><type arch="x86_64">hvm</type></os></domain>`
-	foreign := `<domain type="test"><name>not-ours</name><memory unit="MiB">64</memory><os><type arch="x86_64">hvm</type></os></domain>`
-	for _, x := range []string{orphan, foreign} {
+	}
+	for _, x := range []string{
+		owned("i-00000000000000001", string(ks.UID)),
+		owned("i-00000000000000002", "another-cloud"),
+		`<domain type="test"><name>not-ours</name><memory unit="MiB">64</memory><os><type arch="x86_64">hvm</type></os></domain>`,
+	} {
 		if err := node.conn.Define(x); err != nil {
 			t.Fatal(err)
 		}
@@ -483,7 +492,9 @@ func TestOrphanSweep(t *testing.T) {
 		_, ok := node.domains(t)["i-00000000000000001"]
 		return !ok, nil
 	})
-	if _, ok := node.domains(t)["not-ours"]; !ok {
-		t.Fatal("the sweep removed a domain PiNet did not make")
+	for _, keep := range []string{"not-ours", "i-00000000000000002"} {
+		if _, ok := node.domains(t)[keep]; !ok {
+			t.Fatalf("the sweep removed %s, which this cloud did not make", keep)
+		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -59,6 +60,7 @@ type instanceSync struct {
 	apiReader client.Reader
 	virt      virt
 	cfg       Config
+	cloudID   string
 	clock     clock.PassiveClock
 	recorder  events.EventRecorder
 	facts     factsSource
@@ -72,11 +74,20 @@ type instanceSync struct {
 type syncScope struct {
 	inst   *cloudv1.Instance
 	domain *libvirt.Domain
-	// actionErr is the failure of this reconcile's action, reported in the conditions.
-	actionErr    error
+	// actionReason and actionMsg describe the failure of this reconcile's action for the
+	// conditions; details go to events and logs.
 	actionReason string
+	actionMsg    string
 	now          metav1.Time
 }
+
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=instancetypes,verbs=get;list;watch
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=hypervisors,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=hypervisors/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings one instance's domain in line with the instance.
 func (s *instanceSync) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, reterr error) {
@@ -119,6 +130,10 @@ func (s *instanceSync) Reconcile(ctx context.Context, req reconcile.Request) (_ 
 	if err := s.observe(sc); err != nil {
 		return reconcile.Result{}, err
 	}
+	// The domain's files (console log, later disks) live here; libvirt will not create it.
+	if err := os.MkdirAll(s.instanceDir(inst.Status.InstanceID), 0o750); err != nil {
+		return reconcile.Result{}, fmt.Errorf("creating the instance directory: %w", err)
+	}
 	if sc.domain == nil {
 		return reconcile.Result{}, s.define(ctx, sc)
 	}
@@ -140,7 +155,7 @@ func (s *instanceSync) observe(sc *syncScope) error {
 	case err != nil:
 		return err
 	}
-	if o, ok := domainxml.OwnerOf(d.XML); !ok || o.UID != string(sc.inst.UID) {
+	if o, ok := domainxml.OwnerOf(d.XML); !ok || o.Cloud != s.cloudID || o.UID != string(sc.inst.UID) {
 		return fmt.Errorf("domain %s exists but belongs to another object", d.Name)
 	}
 	sc.domain = &d
@@ -152,7 +167,7 @@ func (s *instanceSync) define(ctx context.Context, sc *syncScope) error {
 	inst := sc.inst
 	it, err := refs.InstanceType(ctx, s.client, inst.Spec.InstanceType)
 	if err != nil {
-		sc.actionReason, sc.actionErr = cloudv1.ReasonInstanceTypeNotFound, err
+		sc.actionReason, sc.actionMsg = cloudv1.ReasonInstanceTypeNotFound, err.Error()
 		if errors.Is(err, refs.ErrNotFound) {
 			return nil // watched: the type's return brings the instance back
 		}
@@ -162,11 +177,12 @@ func (s *instanceSync) define(ctx context.Context, sc *syncScope) error {
 	if f == nil {
 		return errors.New("host facts not gathered yet")
 	}
+
 	spec := domainxml.Spec{
 		Name: inst.Status.InstanceID,
 		UUID: string(inst.UID),
 		Owner: domainxml.Owner{
-			Namespace: inst.Namespace, Name: inst.Name, UID: string(inst.UID), InstanceID: inst.Status.InstanceID,
+			Cloud: s.cloudID, Namespace: inst.Namespace, Name: inst.Name, UID: string(inst.UID), InstanceID: inst.Status.InstanceID,
 		},
 		VCPUs:      it.Spec.VCPUs,
 		MemoryMiB:  it.Spec.MemoryMiB,
@@ -186,7 +202,7 @@ func (s *instanceSync) define(ctx context.Context, sc *syncScope) error {
 	}
 	log.FromContext(ctx).Info("Defining domain", "domain", spec.Name)
 	if err := s.virt.Define(x); err != nil {
-		sc.actionReason, sc.actionErr = cloudv1.ReasonDefineFailed, err
+		sc.actionReason, sc.actionMsg = cloudv1.ReasonDefineFailed, "Defining the domain failed; see the instance's events and the node agent's log"
 		s.event(inst, "Warning", "FailedDefine", "Define", "Defining domain failed: %v", err)
 		return err
 	}
@@ -194,8 +210,13 @@ func (s *instanceSync) define(ctx context.Context, sc *syncScope) error {
 	return nil
 }
 
+// instanceDir holds an instance's files on this node: console log, and later its disks.
+func (s *instanceSync) instanceDir(instanceID string) string {
+	return filepath.Join(s.cfg.StateDir, "instances", instanceID)
+}
+
 func (s *instanceSync) consoleLog(inst *cloudv1.Instance) string {
-	return filepath.Join(s.cfg.StateDir, "instances", inst.Status.InstanceID, "console.log")
+	return filepath.Join(s.instanceDir(inst.Status.InstanceID), "console.log")
 }
 
 // start boots the domain unless it runs.
@@ -206,7 +227,7 @@ func (s *instanceSync) start(ctx context.Context, sc *syncScope) (reconcile.Resu
 	}
 	log.FromContext(ctx).Info("Starting domain", "domain", sc.domain.Name)
 	if err := s.virt.Start(sc.domain.Name); err != nil {
-		sc.actionReason, sc.actionErr = cloudv1.ReasonStartFailed, err
+		sc.actionReason, sc.actionMsg = cloudv1.ReasonStartFailed, "Starting the domain failed; see the instance's events and the node agent's log"
 		s.event(sc.inst, "Warning", "FailedStart", "Start", "Starting domain failed: %v", err)
 		return reconcile.Result{}, err
 	}
@@ -267,6 +288,9 @@ func (s *instanceSync) removeDomain(ctx context.Context, name string) error {
 	if err := s.virt.Undefine(name); err != nil && !errors.Is(err, libvirt.ErrNotFound) {
 		return fmt.Errorf("undefining domain %s: %w", name, err)
 	}
+	if err := os.RemoveAll(s.instanceDir(name)); err != nil {
+		return fmt.Errorf("removing the files of %s: %w", name, err)
+	}
 	return nil
 }
 
@@ -301,8 +325,8 @@ func (s *instanceSync) updateStatus(sc *syncScope) {
 	if d == nil {
 		inst.Status.Domain = nil
 		reason, msg := cloudv1.ReasonDomainMissing, "No domain is defined"
-		if sc.actionErr != nil {
-			reason, msg = sc.actionReason, sc.actionErr.Error()
+		if sc.actionReason != "" {
+			reason, msg = sc.actionReason, sc.actionMsg
 		} else if !inst.DeletionTimestamp.IsZero() || inst.Spec.DesiredState == cloudv1.DesiredTerminated {
 			reason, msg = cloudv1.ReasonTerminated, "The domain was removed"
 		}
@@ -325,8 +349,8 @@ func (s *instanceSync) updateStatus(sc *syncScope) {
 	switch {
 	case running:
 		conditions.MarkTrue(inst, cloudv1.InstanceGuestRunning, cloudv1.ReasonRunning, "", now)
-	case sc.actionErr != nil:
-		conditions.MarkFalse(inst, cloudv1.InstanceGuestRunning, sc.actionReason, sc.actionErr.Error(), now)
+	case sc.actionReason != "":
+		conditions.MarkFalse(inst, cloudv1.InstanceGuestRunning, sc.actionReason, sc.actionMsg, now)
 	case inst.Spec.DesiredState == cloudv1.DesiredStopped:
 		conditions.MarkFalse(inst, cloudv1.InstanceGuestRunning, cloudv1.ReasonStopped, "The domain is "+d.State, now)
 	default:
@@ -402,8 +426,8 @@ func (o *orphanSweeper) sweep(ctx context.Context) {
 	}
 	for _, d := range doms {
 		owner, ok := domainxml.OwnerOf(d.XML)
-		if !ok {
-			continue // not ours
+		if !ok || owner.Cloud != o.sync.cloudID {
+			continue // not this cloud's
 		}
 		if o.orphaned(ctx, owner) {
 			logger.Info("Removing orphaned domain", "domain", d.Name, "instance", owner.Namespace+"/"+owner.Name)

@@ -32,11 +32,14 @@ const Namespace = "https://pinet.io/xmlns/domain/1"
 
 // Owner identifies the Instance a domain belongs to.
 type Owner struct {
-	XMLName    xml.Name `xml:"https://pinet.io/xmlns/domain/1 instance"`
-	Namespace  string   `xml:"namespace"`
-	Name       string   `xml:"name"`
-	UID        string   `xml:"uid"`
-	InstanceID string   `xml:"instanceId"`
+	XMLName xml.Name `xml:"https://pinet.io/xmlns/domain/1 instance"`
+	// Cloud identifies the cloud (its API server) the instance lives in, so that agents of two
+	// clouds sharing one libvirtd never touch each other's domains.
+	Cloud      string `xml:"cloud"`
+	Namespace  string `xml:"namespace"`
+	Name       string `xml:"name"`
+	UID        string `xml:"uid"`
+	InstanceID string `xml:"instanceId"`
 }
 
 // Spec is what the domain must be.

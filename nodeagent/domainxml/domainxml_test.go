@@ -30,6 +30,7 @@ func sampleSpec() Spec {
 		Name: "i-0123456789abcdef0",
 		UUID: "6f1c1b8e-6a55-4a55-9d55-2b0d1b8e6a55",
 		Owner: Owner{
+			Cloud:     "0b6f3c1e-1d2a-4c55-9a55-2b0d1b8e6a00",
 			Namespace: "proj-a", Name: "web-1", UID: "6f1c1b8e-6a55-4a55-9d55-2b0d1b8e6a55",
 			InstanceID: "i-0123456789abcdef0",
 		},
@@ -88,7 +89,7 @@ func TestOwnerRoundTrip(t *testing.T) {
 	if !ok {
 		t.Fatal("owner not found in our own XML")
 	}
-	if o.Namespace != s.Owner.Namespace || o.Name != s.Owner.Name || o.UID != s.Owner.UID || o.InstanceID != s.Owner.InstanceID {
+	if o.Cloud != s.Owner.Cloud || o.Namespace != s.Owner.Namespace || o.Name != s.Owner.Name || o.UID != s.Owner.UID || o.InstanceID != s.Owner.InstanceID {
 		t.Fatalf("owner %+v, want %+v", o, s.Owner)
 	}
 	// The form libvirt hands back: a prefixed element.

@@ -1,0 +1,153 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/testenv"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) { testenv.Main(m, &env) }
+
+func namespace(t *testing.T) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "api-"}}
+	if err := env.Client.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	return ns.Name
+}
+
+func expectRefused(t *testing.T, obj client.Object, want string) {
+	t.Helper()
+	err := env.Client.Create(context.Background(), obj)
+	if err == nil {
+		t.Fatalf("accepted %T %s; want an error naming %q", obj, obj.GetName(), want)
+	}
+	if !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %q does not mention %q", err, want)
+	}
+}
+
+func TestCreateValidation(t *testing.T) {
+	ns := namespace(t)
+	meta := func(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: name, Namespace: ns} }
+	cluster := func(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: name} }
+	for _, tc := range []struct {
+		name string
+		obj  client.Object
+		want string
+	}{
+		{"instance without image", &cloudv1.Instance{ObjectMeta: meta("a")}, "spec.imageId"},
+		{"instance bad kernel id", &cloudv1.Instance{ObjectMeta: meta("b"), Spec: cloudv1.InstanceSpec{ImageID: "x", KernelID: "ami-0123456789abcdef0"}}, "spec.kernelId"},
+		{"instance bad state", &cloudv1.Instance{ObjectMeta: meta("c"), Spec: cloudv1.InstanceSpec{ImageID: "x", DesiredState: "Paused"}}, "spec.desiredState"},
+		{"instance block device with both", &cloudv1.Instance{ObjectMeta: meta("d"), Spec: cloudv1.InstanceSpec{ImageID: "x",
+			BlockDeviceMappings: []cloudv1.BlockDeviceMapping{{DeviceName: "/dev/sdb", VirtualName: ptr.To("ephemeral0"), EBS: &cloudv1.EBSBlockDevice{VolumeSize: 1}}}}},
+			"exactly one of virtualName and ebs"},
+		{"instance block device bad name", &cloudv1.Instance{ObjectMeta: meta("e"), Spec: cloudv1.InstanceSpec{ImageID: "x",
+			BlockDeviceMappings: []cloudv1.BlockDeviceMapping{{DeviceName: "sdb", VirtualName: ptr.To("ephemeral0")}}}}, "deviceName"},
+		{"instance type negative vcpus", &cloudv1.InstanceType{ObjectMeta: cluster("neg"), Spec: cloudv1.InstanceTypeSpec{VCPUs: -1, MemoryMiB: 512}}, "spec.vcpus"},
+		{"instance type negative swap", &cloudv1.InstanceType{ObjectMeta: cluster("negswap"), Spec: cloudv1.InstanceTypeSpec{VCPUs: 1, MemoryMiB: 512, SwapMiB: -1}}, "spec.swapMiB"},
+		{"instance type tiny memory", &cloudv1.InstanceType{ObjectMeta: cluster("tinymem"), Spec: cloudv1.InstanceTypeSpec{VCPUs: 1, MemoryMiB: 8}}, "spec.memoryMiB"},
+		{"image kernel on kernel", &cloudv1.Image{ObjectMeta: meta("k"), Spec: cloudv1.ImageSpec{ImageLocation: "bucket/k.xml", Type: cloudv1.ImageTypeKernel, KernelID: "aki-0123456789abcdef0"}}, "only machine images"},
+		{"image bad location", &cloudv1.Image{ObjectMeta: meta("loc"), Spec: cloudv1.ImageSpec{ImageLocation: "no-slash"}}, "spec.imageLocation"},
+		{"volume zero size", &cloudv1.Volume{ObjectMeta: meta("v0"), Spec: cloudv1.VolumeSpec{SizeGiB: 0}}, "spec.sizeGiB"},
+		{"volume bad attach id", &cloudv1.Volume{ObjectMeta: meta("v1"), Spec: cloudv1.VolumeSpec{SizeGiB: 1, AttachTo: &cloudv1.VolumeAttachTarget{InstanceID: "web", Device: "/dev/sdf"}}}, "instanceId"},
+		{"pool bad cidr", &cloudv1.AddressPool{ObjectMeta: cluster("badpool"), Spec: cloudv1.AddressPoolSpec{CIDRs: []string{"300.1.1.0/24"}}}, "IPv4 CIDR"},
+		{"pool v6", &cloudv1.AddressPool{ObjectMeta: cluster("v6pool"), Spec: cloudv1.AddressPoolSpec{CIDRs: []string{"2001:db8::/64"}}}, "IPv4 CIDR"},
+		{"sg ports reversed", &cloudv1.SecurityGroup{ObjectMeta: meta("sg1"), Spec: cloudv1.SecurityGroupSpec{Ingress: []cloudv1.IngressRule{
+			{Protocol: cloudv1.ProtocolTCP, FromPort: ptr.To[int32](90), ToPort: ptr.To[int32](80), CIDRIPs: []string{"0.0.0.0/0"}}}}}, "fromPort must not exceed toPort"},
+		{"sg rule without source", &cloudv1.SecurityGroup{ObjectMeta: meta("sg2"), Spec: cloudv1.SecurityGroupSpec{Ingress: []cloudv1.IngressRule{
+			{Protocol: cloudv1.ProtocolTCP, FromPort: ptr.To[int32](80), ToPort: ptr.To[int32](80)}}}}, "at least one cidrIp or sourceGroup"},
+		{"sg tcp without ports", &cloudv1.SecurityGroup{ObjectMeta: meta("sg3"), Spec: cloudv1.SecurityGroupSpec{Ingress: []cloudv1.IngressRule{
+			{Protocol: cloudv1.ProtocolTCP, CIDRIPs: []string{"10.0.0.0/8"}}}}}, "fromPort and toPort are required"},
+		{"project bad name", &cloudv1.Project{ObjectMeta: cluster("Bad.Name")}, "DNS labels"},
+		{"keypair short key", &cloudv1.KeyPair{ObjectMeta: meta("kp"), Spec: cloudv1.KeyPairSpec{PublicKey: "ssh-rsa"}}, "spec.publicKey"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { expectRefused(t, tc.obj, tc.want) })
+	}
+}
+
+func TestTransitionRules(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t)
+	inst := &cloudv1.Instance{
+		ObjectMeta: metav1.ObjectMeta{Name: "t", Namespace: ns},
+		Spec:       cloudv1.InstanceSpec{ImageID: "img", InstanceType: "m1.small"},
+	}
+	if err := env.Client.Create(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	update := func(mut func(*cloudv1.Instance), want string) {
+		t.Helper()
+		cur := &cloudv1.Instance{}
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), cur); err != nil {
+			t.Fatal(err)
+		}
+		mut(cur)
+		err := env.Client.Update(ctx, cur)
+		switch {
+		case want == "" && err != nil:
+			t.Fatalf("update refused: %v", err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Fatalf("update: got %v, want an error with %q", err, want)
+		}
+	}
+	update(func(i *cloudv1.Instance) { i.Spec.ImageID = "other" }, "imageId is immutable")
+	update(func(i *cloudv1.Instance) { i.Spec.InstanceType = "m1.large" }, "only while the instance is stopped")
+	// Once stopped, the type may change.
+	cur := &cloudv1.Instance{}
+	_ = env.Client.Get(ctx, client.ObjectKeyFromObject(inst), cur)
+	cur.Status.State = cloudv1.InstanceStateStopped
+	if err := env.Client.Status().Update(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	update(func(i *cloudv1.Instance) { i.Spec.InstanceType = "m1.large" }, "")
+	update(func(i *cloudv1.Instance) { i.Spec.DesiredState = cloudv1.DesiredTerminated }, "")
+	update(func(i *cloudv1.Instance) { i.Spec.DesiredState = cloudv1.DesiredRunning }, "cannot be started or stopped")
+
+	vol := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "v", Namespace: ns}, Spec: cloudv1.VolumeSpec{SizeGiB: 5}}
+	if err := env.Client.Create(ctx, vol); err != nil {
+		t.Fatal(err)
+	}
+	vol.Spec.SizeGiB = 4
+	if err := env.Client.Update(ctx, vol); err == nil || !strings.Contains(err.Error(), "cannot shrink") {
+		t.Fatalf("shrinking a volume: %v", err)
+	}
+
+	// EC2 ids in status never change once set.
+	_ = env.Client.Get(ctx, client.ObjectKeyFromObject(inst), cur)
+	cur.Status.InstanceID = "i-0123456789abcdef0"
+	if err := env.Client.Status().Update(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	cur.Status.InstanceID = "i-0123456789abcdef1"
+	if err := env.Client.Status().Update(ctx, cur); err == nil || !strings.Contains(err.Error(), "never changes") {
+		t.Fatalf("changing an instance id: %v", err)
+	}
+}

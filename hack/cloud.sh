@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Copyright 2026 The PiNet Authors. Licensed under the Apache License, Version 2.0.
+#
+# The local cloud: `cloud.sh up` installs what is missing, builds, and starts etcd, kube-apiserver,
+# the manager, one node agent (and libvirtd) in the background, then waits until the cloud is
+# ready; `cloud.sh down` stops exactly the processes `up` started, by pid. State (etcd data, PKI,
+# logs, instance files) lives in $PINET_DIR and survives down/up.
+#
+# Settings (environment): PINET_DIR (.pinet), PINET_ETCD_PORT (2379), PINET_APISERVER_PORT (6443),
+# PINET_EC2_PORT (8773), PINET_S3_PORT (3333), PINET_LIBVIRT_URI (qemu:///system; test:///default
+# simulates the node), PINET_NODE_NAME (node-1), PINET_NODE_VCPUS / PINET_NODE_MEMORY_MIB
+# (capacity overrides), PINET_SKIP_DEPS=1 (do not apt-get).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+DIR=${PINET_DIR:-$ROOT/.pinet}
+mkdir -p "$DIR"
+DIR=$(cd "$DIR" && pwd)
+ETCD_PORT=${PINET_ETCD_PORT:-2379}
+ETCD_PEER_PORT=${PINET_ETCD_PEER_PORT:-$((ETCD_PORT + 1))}
+API_PORT=${PINET_APISERVER_PORT:-6443}
+EC2_PORT=${PINET_EC2_PORT:-8773}
+S3_PORT=${PINET_S3_PORT:-3333}
+MANAGER_PROBE_PORT=${PINET_MANAGER_PROBE_PORT:-8081}
+AGENT_PROBE_PORT=${PINET_AGENT_PROBE_PORT:-8082}
+LIBVIRT_URI=${PINET_LIBVIRT_URI:-qemu:///system}
+NODE_NAME=${PINET_NODE_NAME:-node-1}
+REGION=${PINET_REGION:-pinet}
+PIDS=$DIR/pids
+LOGS=$DIR/logs
+KUBECTL="$ROOT/bin/kubectl --kubeconfig $DIR/kubeconfig"
+
+log() { echo "pinet: $*" >&2; }
+alive() { [ -f "$PIDS/$1.pid" ] && kill -0 "$(cat "$PIDS/$1.pid")" 2>/dev/null; }
+
+# start NAME CMD...: runs CMD in the background with its log in $LOGS/NAME.log, unless running.
+start() {
+  local name=$1; shift
+  if alive "$name"; then
+    log "$name already running (pid $(cat "$PIDS/$name.pid"))"
+    return 0
+  fi
+  log "starting $name"
+  setsid "$@" >>"$LOGS/$name.log" 2>&1 < /dev/null &
+  echo $! > "$PIDS/$name.pid"
+}
+
+# wait_for WHAT SECONDS CMD...: retries CMD until it succeeds.
+wait_for() {
+  local what=$1 secs=$2; shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ]; then
+      log "timed out waiting for $what; see $LOGS"
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+
+up() {
+  mkdir -p "$PIDS" "$LOGS" "$DIR/state"
+  if [ "${PINET_SKIP_DEPS:-}" != 1 ]; then
+    "$ROOT/hack/deps.sh"
+  fi
+  "$ROOT/hack/tools.sh"
+  make -s -C "$ROOT" build
+
+  "$ROOT/bin/pinet-pki" -dir "$DIR/pki" -kubeconfig-dir "$DIR" \
+    -server "https://127.0.0.1:$API_PORT" -namespace admin
+
+  start etcd "$ROOT/bin/etcd" --name pinet --data-dir "$DIR/etcd" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "pinet=http://127.0.0.1:$ETCD_PEER_PORT" --log-level warn
+  wait_for etcd 60 curl -sf "http://127.0.0.1:$ETCD_PORT/health"
+
+  start kube-apiserver "$ROOT/bin/kube-apiserver" --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+    --bind-address 127.0.0.1 --secure-port "$API_PORT" \
+    --tls-cert-file "$DIR/pki/apiserver.crt" --tls-private-key-file "$DIR/pki/apiserver.key" \
+    --client-ca-file "$DIR/pki/ca.crt" --authorization-mode Node,RBAC \
+    --service-account-issuer https://kubernetes.default.svc \
+    --service-account-key-file "$DIR/pki/sa.pub" --service-account-signing-key-file "$DIR/pki/sa.key" \
+    --service-cluster-ip-range 10.96.0.0/16 --disable-admission-plugins ServiceAccount \
+    --endpoint-reconciler-type none --advertise-address 127.0.0.1 --cert-dir "$DIR/pki"
+  wait_for kube-apiserver 120 curl -sf --cacert "$DIR/pki/ca.crt" --cert "$DIR/pki/admin.crt" \
+    --key "$DIR/pki/admin.key" "https://127.0.0.1:$API_PORT/readyz"
+
+  log "installing CRDs and RBAC"
+  "$ROOT/bin/kustomize" build config/local | $KUBECTL apply --server-side --force-conflicts -f - >/dev/null
+  $KUBECTL wait --for condition=Established --timeout 60s crd -l app.kubernetes.io/part-of=pinet >/dev/null
+  $KUBECTL get namespace admin >/dev/null 2>&1 || $KUBECTL create namespace admin >/dev/null
+
+  if [[ $LIBVIRT_URI == qemu:///system ]]; then
+    "$ROOT/hack/libvirtd.sh" "$PIDS"
+  fi
+
+  start manager "$ROOT/bin/manager" --kubeconfig "$DIR/manager.kubeconfig" \
+    --health-probe-bind-address "127.0.0.1:$MANAGER_PROBE_PORT"
+  agent_args=(--kubeconfig "$DIR/nodeagent.kubeconfig" --node-name "$NODE_NAME" --libvirt-uri "$LIBVIRT_URI"
+    --state-dir "$DIR/state" --health-probe-bind-address "127.0.0.1:$AGENT_PROBE_PORT")
+  [ -n "${PINET_NODE_VCPUS:-}" ] && agent_args+=(--vcpus "$PINET_NODE_VCPUS")
+  [ -n "${PINET_NODE_MEMORY_MIB:-}" ] && agent_args+=(--memory-mib "$PINET_NODE_MEMORY_MIB")
+  start nodeagent "$ROOT/bin/nodeagent" "${agent_args[@]}"
+
+  wait_for manager 60 curl -sf "http://127.0.0.1:$MANAGER_PROBE_PORT/readyz"
+  wait_for "hypervisor $NODE_NAME" 120 $KUBECTL wait --for condition=Ready --timeout 5s "hypervisor/$NODE_NAME"
+  wait_for "instance types" 60 $KUBECTL get instancetype m1.small
+
+  $KUBECTL get namespace kube-system -o jsonpath='{.metadata.uid}' > "$DIR/cloud-id"
+  log "registering the sample image"
+  $KUBECTL apply -n admin -f config/samples/image.yaml >/dev/null
+
+  write_rc
+  log "ready: source $DIR/pinetrc; kubectl get pinet -A"
+}
+
+write_rc() {
+  cat > "$DIR/pinetrc" <<RC
+# PiNet local cloud — source this file.
+export KUBECONFIG=$DIR/kubeconfig
+export EC2_URL=http://127.0.0.1:$EC2_PORT
+export S3_URL=http://127.0.0.1:$S3_PORT
+export AWS_DEFAULT_REGION=$REGION
+export PATH=$ROOT/bin:\$PATH
+RC
+}
+
+# stop_guests destroys the running guests this cloud's agent started (their definitions and disks
+# stay; the agent starts them again on the next `up`). Guests of other clouds are left alone.
+stop_guests() {
+  [[ $LIBVIRT_URI == qemu:///* ]] && [ -s "$DIR/cloud-id" ] || return 0
+  local id dom
+  id=$(cat "$DIR/cloud-id")
+  virsh -c "$LIBVIRT_URI" version >/dev/null 2>&1 || return 0
+  for dom in $(virsh -c "$LIBVIRT_URI" list --name 2>/dev/null); do
+    if virsh -c "$LIBVIRT_URI" metadata "$dom" https://pinet.io/xmlns/domain/1 2>/dev/null | grep -q "<cloud>$id</cloud>"; then
+      log "stopping guest $dom"
+      virsh -c "$LIBVIRT_URI" destroy "$dom" >/dev/null 2>&1 || true
+    fi
+  done
+}
+
+down() {
+  [ -d "$PIDS" ] || { log "nothing to stop"; return 0; }
+  stop_process nodeagent
+  stop_guests
+  for name in manager kube-apiserver etcd libvirtd virtlogd; do
+    stop_process "$name"
+  done
+}
+
+stop_process() {
+  local name=$1 pid
+  [ -f "$PIDS/$name.pid" ] || return 0
+  pid=$(cat "$PIDS/$name.pid")
+  if kill -0 "$pid" 2>/dev/null; then
+    log "stopping $name (pid $pid)"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$PIDS/$name.pid"
+}
+
+case ${1:-} in
+  up) up ;;
+  down) down ;;
+  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+esac
