@@ -48,6 +48,7 @@ vet: ## Run go vet.
 build: ## Build the manager, node agent and helper binaries into bin/.
 	go build -ldflags "$(LDFLAGS)" -o $(BIN)/manager ./cmd/manager
 	go build -ldflags "$(LDFLAGS)" -o $(BIN)/nodeagent ./cmd/nodeagent
+	go build -ldflags "$(LDFLAGS)" -o $(BIN)/pinetctl ./cmd/pinetctl
 	go build -o $(BIN)/pinet-pki ./hack/pki
 
 .PHONY: test

@@ -23,13 +23,24 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
 
 	"pinet.io/pinet/controllers/hypervisor"
 	"pinet.io/pinet/controllers/instance"
 	"pinet.io/pinet/controllers/instancetype"
+	"pinet.io/pinet/controllers/project"
 	"pinet.io/pinet/controllers/scheduler"
+	"pinet.io/pinet/controllers/user"
+	"pinet.io/pinet/internal/cloudca"
 	"pinet.io/pinet/internal/index"
 )
 
@@ -41,8 +52,24 @@ type Options struct {
 	HeartbeatTimeout time.Duration
 	// SeedInstanceTypes creates the default instance types in a cloud that has none.
 	SeedInstanceTypes bool
+	// SystemNamespace holds the cloud CA and the users' credentials.
+	SystemNamespace string
 	// Clock is the controllers' clock; nil is the real one.
 	Clock clock.PassiveClock
+}
+
+// DefaultSystemNamespace is where PiNet keeps its secrets unless told otherwise.
+const DefaultSystemNamespace = "pinet-system"
+
+// CacheOptions limits what the manager caches of Kubernetes' own kinds: the Secrets of the system
+// namespace, and the role bindings PiNet made.
+func CacheOptions(systemNamespace string) cache.Options {
+	managed := labels.SelectorFromSet(labels.Set{cloudv1.LabelManagedBy: cloudv1.ManagedByPiNet})
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.Secret{}:             {Namespaces: map[string]cache.Config{systemNamespace: {}}},
+		&rbacv1.RoleBinding{}:        {Label: managed},
+		&rbacv1.ClusterRoleBinding{}: {Label: managed},
+	}}
 }
 
 // The manager is the cloud controller: it reads every PiNet kind (its caches index them all).
@@ -50,16 +77,29 @@ type Options struct {
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
 // Setup registers the field indexes and every reconciler with mgr.
 func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	clk := opts.Clock
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
+	if opts.SystemNamespace == "" {
+		opts.SystemNamespace = DefaultSystemNamespace
+	}
 	if err := index.Register(ctx, mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
 	c := mgr.GetClient()
+	ca := func(ctx context.Context) (*cloudca.CA, error) { return cloudca.Ensure(ctx, c, opts.SystemNamespace) }
+	// The cloud CA exists from the first start on, whether or not a user needs it yet.
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		_, err := ca(ctx)
+		return err
+	})); err != nil {
+		return err
+	}
 	setups := []struct {
 		name  string
 		setup func(ctrl.Manager) error
@@ -76,6 +116,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			HeartbeatTimeout: opts.HeartbeatTimeout,
 		}).SetupWithManager},
 		{"instancetype", (&instancetype.Reconciler{Client: c, Clock: clk}).SetupWithManager},
+		{"project", (&project.Reconciler{
+			Client: c, Recorder: mgr.GetEventRecorder("pinet-project"), Clock: clk,
+		}).SetupWithManager},
+		{"user", (&user.Reconciler{
+			Client: c, Recorder: mgr.GetEventRecorder("pinet-user"), Clock: clk,
+			SystemNamespace: opts.SystemNamespace, CA: ca,
+		}).SetupWithManager},
 	}
 	for _, s := range setups {
 		if err := s.setup(mgr); err != nil {

@@ -87,10 +87,17 @@ up() {
   wait_for kube-apiserver 120 curl -sf --cacert "$DIR/pki/ca.crt" --cert "$DIR/pki/admin.crt" \
     --key "$DIR/pki/admin.key" "https://127.0.0.1:$API_PORT/readyz"
 
+  # The controller manager finishes namespace deletions, collects garbage and signs user
+  # certificate requests; it serves nothing.
+  start kube-controller-manager "$ROOT/bin/kube-controller-manager" --kubeconfig "$DIR/kubeconfig" \
+    --secure-port 0 --leader-elect=false --use-service-account-credentials=false \
+    --service-account-private-key-file "$DIR/pki/sa.key" --root-ca-file "$DIR/pki/ca.crt" \
+    --cluster-signing-cert-file "$DIR/pki/ca.crt" --cluster-signing-key-file "$DIR/pki/ca.key" \
+    --controllers namespace-controller,garbage-collector-controller,serviceaccount-controller,serviceaccount-token-controller,root-ca-certificate-publisher-controller,clusterrole-aggregation-controller,certificatesigningrequest-signing-controller,certificatesigningrequest-approving-controller,certificatesigningrequest-cleaner-controller
+
   log "installing CRDs and RBAC"
   "$ROOT/bin/kustomize" build config/local | $KUBECTL apply --server-side --force-conflicts -f - >/dev/null
   $KUBECTL wait --for condition=Established --timeout 60s crd -l app.kubernetes.io/part-of=pinet >/dev/null
-  $KUBECTL get namespace admin >/dev/null 2>&1 || $KUBECTL create namespace admin >/dev/null
 
   if [[ $LIBVIRT_URI == qemu:///system ]]; then
     "$ROOT/hack/libvirtd.sh" "$PIDS"
@@ -108,6 +115,20 @@ up() {
   wait_for "hypervisor $NODE_NAME" 120 $KUBECTL wait --for condition=Ready --timeout 5s "hypervisor/$NODE_NAME"
   wait_for "instance types" 60 $KUBECTL get instancetype m1.small
 
+  log "seeding project admin and admin user admin"
+  $KUBECTL apply -f - >/dev/null <<YAML
+apiVersion: cloud.pinet.io/v1alpha1
+kind: Project
+metadata: {name: admin}
+spec: {description: "The cloud operators' project", manager: admin}
+---
+apiVersion: cloud.pinet.io/v1alpha1
+kind: User
+metadata: {name: admin}
+spec: {admin: true, projects: [admin]}
+YAML
+  wait_for "project admin" 60 $KUBECTL wait --for condition=Ready --timeout 5s project/admin
+  wait_for "user admin" 60 $KUBECTL wait --for condition=Ready --timeout 5s user/admin
   $KUBECTL get namespace kube-system -o jsonpath='{.metadata.uid}' > "$DIR/cloud-id"
   log "registering the sample image"
   $KUBECTL apply -n admin -f config/samples/image.yaml >/dev/null
@@ -116,15 +137,13 @@ up() {
   log "ready: source $DIR/pinetrc; kubectl get pinet -A"
 }
 
+# write_rc writes $DIR/pinetrc: the admin user's credentials in project admin (from pinetctl), the
+# admin kubeconfig, and bin/ on the PATH.
 write_rc() {
-  cat > "$DIR/pinetrc" <<RC
-# PiNet local cloud — source this file.
-export KUBECONFIG=$DIR/kubeconfig
-export EC2_URL=http://127.0.0.1:$EC2_PORT
-export S3_URL=http://127.0.0.1:$S3_PORT
-export AWS_DEFAULT_REGION=$REGION
-export PATH=$ROOT/bin:\$PATH
-RC
+  "$ROOT/bin/pinetctl" --kubeconfig "$DIR/kubeconfig" user credentials admin --project admin \
+    --dir "$DIR" --ec2-url "http://127.0.0.1:$EC2_PORT" --s3-url "http://127.0.0.1:$S3_PORT" \
+    --region "$REGION" --rc-kubeconfig "$DIR/kubeconfig"
+  echo "export PATH=$ROOT/bin:\$PATH" >> "$DIR/pinetrc"
 }
 
 # stop_guests destroys the running guests this cloud's agent started (their definitions and disks
@@ -146,7 +165,7 @@ down() {
   [ -d "$PIDS" ] || { log "nothing to stop"; return 0; }
   stop_process nodeagent
   stop_guests
-  for name in manager kube-apiserver etcd libvirtd virtlogd; do
+  for name in manager kube-controller-manager kube-apiserver etcd libvirtd virtlogd; do
     stop_process "$name"
   done
 }

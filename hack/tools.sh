@@ -15,9 +15,10 @@ KUSTOMIZE_VERSION=v5.8.2
 
 ldflags="-X k8s.io/component-base/version.gitVersion=${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 -X k8s.io/client-go/pkg/version.gitVersion=${K8S_VERSION}"
 
-if [ ! -x "$BIN/kube-apiserver" ] || [ ! -x "$BIN/kubectl" ]; then
-  echo "Building kube-apiserver and kubectl ${K8S_VERSION} (first time: several minutes)"
-  (cd hack/tools && go build -ldflags "$ldflags" -o "$BIN/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl)
+if [ ! -x "$BIN/kube-apiserver" ] || [ ! -x "$BIN/kubectl" ] || [ ! -x "$BIN/kube-controller-manager" ]; then
+  echo "Building kube-apiserver, kube-controller-manager and kubectl ${K8S_VERSION} (first time: several minutes)"
+  (cd hack/tools && go build -ldflags "$ldflags" -o "$BIN/" k8s.io/kubernetes/cmd/kube-apiserver \
+    k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl)
 fi
 if [ ! -x "$BIN/etcd" ]; then
   echo "Building etcd"

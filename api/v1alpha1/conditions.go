@@ -30,6 +30,8 @@ const (
 	ReasonInternalError = "InternalError"
 	// ReasonReady means every check passed.
 	ReasonReady = "Ready"
+	// ReasonPending means the controller has not finished yet.
+	ReasonPending = "Pending"
 	// ReasonDeleting means the object is being deleted.
 	ReasonDeleting = "Deleting"
 )
@@ -48,10 +50,22 @@ const (
 	LabelClassIsolation = "cloud.pinet.io/class-isolation"
 	// AnnotationClientToken records the ClientToken an object was created with.
 	AnnotationClientToken = "cloud.pinet.io/client-token"
+	// LabelUser names the User an object (credentials Secret, role binding) belongs to.
+	LabelUser = "cloud.pinet.io/user"
+	// LabelManagedBy marks the Kubernetes objects PiNet's controllers create; the manager caches
+	// only those Secrets and role bindings.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// ManagedByPiNet is the value of LabelManagedBy on those objects.
+	ManagedByPiNet = "pinet"
 )
 
 // Finalizers.
 const (
+	// UserFinalizer is held until a user's credentials and role bindings are removed.
+	UserFinalizer = "cloud.pinet.io/user"
+	// ProjectFinalizer is held until a project's namespace can be removed: no instances or volumes
+	// remain in it.
+	ProjectFinalizer = "cloud.pinet.io/project"
 	// InstanceFinalizer is held by the instance controller until the instance's resources
 	// (addresses, volumes, domain) are released.
 	InstanceFinalizer = "cloud.pinet.io/instance"

@@ -24,6 +24,24 @@ const (
 	UserCredentialsIssued = "CredentialsIssued"
 	// UserRBACBound is True once the user's role bindings exist in every member project.
 	UserRBACBound = "RBACBound"
+
+	ReasonIssued          = "Issued"
+	ReasonBound           = "Bound"
+	ReasonProjectNotFound = "ProjectNotFound"
+)
+
+// Kubernetes identities of PiNet users, used in role bindings and access reviews.
+const (
+	// UserPrefix prefixes a user's name: the user alice is pinet:user:alice.
+	UserPrefix = "pinet:user:"
+	// ProjectGroupPrefix prefixes a project's name: members of research are in pinet:project:research.
+	ProjectGroupPrefix = "pinet:project:"
+	// AdminsGroup holds the admin users.
+	AdminsGroup = "pinet:admins"
+	// MemberRole is the ClusterRole bound in a project's namespace for its members.
+	MemberRole = "pinet-member"
+	// AdminRole is the ClusterRole bound cluster-wide for admins.
+	AdminRole = "pinet-admin"
 )
 
 // AccessKeyState is the state of an access key.

@@ -46,6 +46,7 @@ func main() {
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so only one manager acts at a time.")
 	flag.BoolVar(&seedTypes, "seed-instance-types", true, "Create the m1.* instance types in a cloud that has none.")
 	flag.DurationVar(&opts.TerminatedRetention, "terminated-retention", time.Hour, "How long terminated instances stay visible.")
+	flag.StringVar(&opts.SystemNamespace, "system-namespace", controllers.DefaultSystemNamespace, "Namespace of the cloud CA and the users' credentials.")
 	flag.DurationVar(&opts.HeartbeatTimeout, "heartbeat-timeout", 150*time.Second, "How long a node agent may stay silent.")
 	zopts := zap.Options{}
 	zopts.BindFlags(flag.CommandLine)
@@ -65,11 +66,13 @@ func main() {
 		os.Exit(1)
 	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
-		HealthProbeBindAddress: probeAddr,
-		LeaderElection:         leaderElect,
-		LeaderElectionID:       "manager.cloud.pinet.io",
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: metricsAddr},
+		HealthProbeBindAddress:  probeAddr,
+		LeaderElection:          leaderElect,
+		LeaderElectionID:        "manager.cloud.pinet.io",
+		LeaderElectionNamespace: opts.SystemNamespace,
+		Cache:                   controllers.CacheOptions(opts.SystemNamespace),
 	})
 	if err != nil {
 		log.Error(err, "Creating manager")

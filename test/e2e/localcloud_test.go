@@ -39,7 +39,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-
 func jsonpath(t *testing.T, kind, name, path string) string {
 	t.Helper()
 	out, err := cloud.Kubectl("", "get", kind, name, "-o", "jsonpath="+path)
@@ -153,4 +152,3 @@ func TestDownUpKeepsObjects(t *testing.T) {
 		t.Fatalf("%v: %s", err, out)
 	}
 }
-

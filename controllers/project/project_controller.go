@@ -1,0 +1,272 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package project holds the Project reconciler: a project owns a namespace of the same name, a
+// default security group in it, and the role binding that gives its members (group
+// pinet:project:<name>) the member role there. A project with instances or volumes left is not
+// removed; once they are gone its namespace is deleted.
+package project
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/patch"
+)
+
+// membersBinding is the RoleBinding in a project's namespace for its members' group.
+const membersBinding = "pinet-members"
+
+// Reconciler reconciles Projects.
+type Reconciler struct {
+	Client   client.Client
+	Recorder events.EventRecorder
+	Clock    clock.PassiveClock
+}
+
+type scope struct {
+	project *cloudv1.Project
+	// nsReason/nsMessage explain a namespace the project cannot use; empty when it is ready.
+	nsReason, nsMessage string
+	// blocked says what keeps a deleted project from going.
+	blocked string
+	now     metav1.Time
+}
+
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=projects,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=projects/status;projects/finalizers,verbs=get;update;patch
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=securitygroups,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind,resourceNames=pinet-member
+
+// Reconcile sets up, or tears down, one project.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, reterr error) {
+	p := &cloudv1.Project{}
+	if err := r.Client.Get(ctx, req.NamespacedName, p); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	helper, err := patch.NewHelper(p, r.Client)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	s := &scope{project: p, now: metav1.NewTime(r.Clock.Now())}
+	wasBlocked := conditions.Get(p, cloudv1.ReadyCondition)
+	defer func() {
+		r.updateStatus(s, reterr)
+		if err := helper.Patch(ctx, p); err != nil {
+			reterr = errors.Join(reterr, err)
+			return
+		}
+		if s.blocked != "" && (wasBlocked == nil || wasBlocked.Reason != cloudv1.ReasonHasResources) && r.Recorder != nil {
+			r.Recorder.Eventf(p, nil, "Warning", "DeleteBlocked", "Delete", "%s", s.blocked)
+		}
+	}()
+
+	if !p.DeletionTimestamp.IsZero() {
+		return reconcile.Result{}, r.reconcileDelete(ctx, s)
+	}
+	if !controllerutil.ContainsFinalizer(p, cloudv1.ProjectFinalizer) {
+		controllerutil.AddFinalizer(p, cloudv1.ProjectFinalizer)
+		return reconcile.Result{}, nil
+	}
+	if err := r.reconcileNamespace(ctx, s); err != nil || s.nsReason != "" {
+		return reconcile.Result{}, err
+	}
+	if err := r.reconcileMembersBinding(ctx, p); err != nil {
+		return reconcile.Result{}, err
+	}
+	return reconcile.Result{}, r.reconcileDefaultGroup(ctx, p)
+}
+
+func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) error {
+	p := s.project
+	ns := &corev1.Namespace{}
+	err := r.Client.Get(ctx, client.ObjectKey{Name: p.Name}, ns)
+	if apierrors.IsNotFound(err) {
+		ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+			Name:   p.Name,
+			Labels: map[string]string{cloudv1.LabelProject: p.Name, cloudv1.LabelManagedBy: cloudv1.ManagedByPiNet},
+		}}
+		if err := controllerutil.SetOwnerReference(p, ns, r.Client.Scheme()); err != nil {
+			return err
+		}
+		log.FromContext(ctx).Info("Creating the project's namespace")
+		if err := r.Client.Create(ctx, ns); err != nil {
+			return fmt.Errorf("creating namespace %s: %w", p.Name, err)
+		}
+		p.Status.Namespace = p.Name
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading namespace %s: %w", p.Name, err)
+	}
+	switch {
+	case !ns.DeletionTimestamp.IsZero():
+		s.nsReason, s.nsMessage = cloudv1.ReasonDeleting, fmt.Sprintf("Namespace %s is still being deleted", p.Name)
+	case ns.Labels[cloudv1.LabelProject] != p.Name:
+		s.nsReason, s.nsMessage = cloudv1.ReasonNamespaceOwnedElsewhere,
+			fmt.Sprintf("Namespace %s exists and does not belong to this project", p.Name)
+	default:
+		p.Status.Namespace = p.Name
+	}
+	return nil
+}
+
+func (r *Reconciler) reconcileMembersBinding(ctx context.Context, p *cloudv1.Project) error {
+	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: p.Name, Name: membersBinding}}
+	_, err := controllerutil.CreateOrUpdate(ctx, r.Client, rb, func() error {
+		rb.Labels = map[string]string{cloudv1.LabelProject: p.Name, cloudv1.LabelManagedBy: cloudv1.ManagedByPiNet}
+		rb.RoleRef = rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: cloudv1.MemberRole}
+		rb.Subjects = []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: cloudv1.ProjectGroupPrefix + p.Name}}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("binding the members of %s: %w", p.Name, err)
+	}
+	return nil
+}
+
+// reconcileDefaultGroup creates the project's "default" security group once; its rules belong to
+// the project afterwards.
+func (r *Reconciler) reconcileDefaultGroup(ctx context.Context, p *cloudv1.Project) error {
+	sg := &cloudv1.SecurityGroup{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: p.Name, Name: cloudv1.DefaultSecurityGroupName}, sg)
+	if !apierrors.IsNotFound(err) {
+		return err
+	}
+	sg = &cloudv1.SecurityGroup{
+		ObjectMeta: metav1.ObjectMeta{Namespace: p.Name, Name: cloudv1.DefaultSecurityGroupName},
+		Spec: cloudv1.SecurityGroupSpec{
+			GroupName:   cloudv1.DefaultSecurityGroupName,
+			Description: "default group",
+		},
+	}
+	if err := r.Client.Create(ctx, sg); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating the default security group of %s: %w", p.Name, err)
+	}
+	return nil
+}
+
+// reconcileDelete lets a project go only when no instances or volumes remain in it; then it deletes
+// the project's namespace.
+func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) error {
+	p := s.project
+	insts := &cloudv1.InstanceList{}
+	if err := r.Client.List(ctx, insts, client.InNamespace(p.Name)); err != nil {
+		return fmt.Errorf("listing the instances of %s: %w", p.Name, err)
+	}
+	vols := &cloudv1.VolumeList{}
+	if err := r.Client.List(ctx, vols, client.InNamespace(p.Name)); err != nil {
+		return fmt.Errorf("listing the volumes of %s: %w", p.Name, err)
+	}
+	if len(insts.Items)+len(vols.Items) > 0 {
+		var parts []string
+		if n := len(insts.Items); n > 0 {
+			parts = append(parts, plural(n, "instance"))
+		}
+		if n := len(vols.Items); n > 0 {
+			parts = append(parts, plural(n, "volume"))
+		}
+		s.blocked = fmt.Sprintf("Project %s still has %s; delete them before the project", p.Name, strings.Join(parts, " and "))
+		return nil
+	}
+	ns := &corev1.Namespace{}
+	err := r.Client.Get(ctx, client.ObjectKey{Name: p.Name}, ns)
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return fmt.Errorf("reading namespace %s: %w", p.Name, err)
+	case ns.Labels[cloudv1.LabelProject] == p.Name && ns.DeletionTimestamp.IsZero():
+		log.FromContext(ctx).Info("Deleting the project's namespace")
+		if err := r.Client.Delete(ctx, ns); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting namespace %s: %w", p.Name, err)
+		}
+	}
+	controllerutil.RemoveFinalizer(p, cloudv1.ProjectFinalizer)
+	return nil
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+func (r *Reconciler) updateStatus(s *scope, reconcileErr error) {
+	p := s.project
+	switch {
+	case s.blocked != "":
+		conditions.MarkFalse(p, cloudv1.ReadyCondition, cloudv1.ReasonHasResources, s.blocked, s.now)
+		return
+	case !p.DeletionTimestamp.IsZero():
+		return
+	case s.nsReason != "":
+		conditions.MarkFalse(p, cloudv1.ProjectNamespaceReady, s.nsReason, s.nsMessage, s.now)
+	case p.Status.Namespace != "":
+		conditions.MarkTrue(p, cloudv1.ProjectNamespaceReady, cloudv1.ReasonReady, "", s.now)
+	}
+	nsc := conditions.Get(p, cloudv1.ProjectNamespaceReady)
+	switch {
+	case reconcileErr != nil:
+		conditions.MarkFalse(p, cloudv1.ReadyCondition, cloudv1.ReasonInternalError, "Reconciling the project failed; see the manager's log", s.now)
+	case nsc == nil:
+		conditions.MarkFalse(p, cloudv1.ReadyCondition, cloudv1.ReasonPending, "Creating the project's namespace", s.now)
+	case nsc.Status != metav1.ConditionTrue:
+		conditions.MarkFalse(p, cloudv1.ReadyCondition, nsc.Reason, nsc.Message, s.now)
+	default:
+		conditions.MarkTrue(p, cloudv1.ReadyCondition, cloudv1.ReasonReady, "", s.now)
+		p.Status.ObservedGeneration = p.Generation
+	}
+}
+
+// SetupWithManager registers the reconciler; instances and volumes leaving a project being
+// deleted, and its namespace changing, bring it back.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	byNamespace := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+		return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: o.GetNamespace()}}}
+	})
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&cloudv1.Project{}).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: o.GetName()}}}
+		})).
+		Watches(&cloudv1.Instance{}, byNamespace).
+		Watches(&cloudv1.Volume{}, byNamespace).
+		Named("project").
+		Complete(r)
+}
