@@ -34,14 +34,19 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 
+	"pinet.io/pinet/controllers/address"
+	"pinet.io/pinet/controllers/addresspool"
 	"pinet.io/pinet/controllers/hypervisor"
 	"pinet.io/pinet/controllers/instance"
 	"pinet.io/pinet/controllers/instancetype"
+	"pinet.io/pinet/controllers/keypair"
 	"pinet.io/pinet/controllers/project"
 	"pinet.io/pinet/controllers/scheduler"
+	"pinet.io/pinet/controllers/securitygroup"
 	"pinet.io/pinet/controllers/user"
 	"pinet.io/pinet/internal/cloudca"
 	"pinet.io/pinet/internal/index"
+	"pinet.io/pinet/internal/ipam"
 )
 
 // Options tune the controllers.
@@ -100,6 +105,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	})); err != nil {
 		return err
 	}
+	allocator := &ipam.Allocator{Client: c, Reader: mgr.GetAPIReader(), Namespace: opts.SystemNamespace}
 	setups := []struct {
 		name  string
 		setup func(ctrl.Manager) error
@@ -116,6 +122,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			HeartbeatTimeout: opts.HeartbeatTimeout,
 		}).SetupWithManager},
 		{"instancetype", (&instancetype.Reconciler{Client: c, Clock: clk}).SetupWithManager},
+		{"address", (&address.Reconciler{Client: c, Allocator: allocator, Recorder: mgr.GetEventRecorder("pinet-address"), Clock: clk}).SetupWithManager},
+		{"addresspool", (&addresspool.Reconciler{Client: c, Allocator: allocator, Clock: clk}).SetupWithManager},
+		{"keypair", (&keypair.Reconciler{Client: c, Recorder: mgr.GetEventRecorder("pinet-keypair"), Clock: clk}).SetupWithManager},
+		{"securitygroup", (&securitygroup.Reconciler{Client: c, Clock: clk}).SetupWithManager},
 		{"project", (&project.Reconciler{
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-project"), Clock: clk,
 		}).SetupWithManager},

@@ -103,3 +103,19 @@ func Instance(ctx context.Context, r client.Reader, project, id string) (*cloudv
 	}
 	return &list.Items[0], nil
 }
+
+// SecurityGroup finds a group in the project by sg- id or by EC2 group name.
+func SecurityGroup(ctx context.Context, r client.Reader, project, ref string) (*cloudv1.SecurityGroup, error) {
+	field := index.GroupName
+	if ids.Valid(ids.SecurityGroup, ref) {
+		field = index.GroupID
+	}
+	list := &cloudv1.SecurityGroupList{}
+	if err := r.List(ctx, list, client.InNamespace(project), client.MatchingFields{field: ref}); err != nil {
+		return nil, fmt.Errorf("listing security groups %s: %w", ref, err)
+	}
+	if len(list.Items) == 0 {
+		return nil, fmt.Errorf("security group %s: %w", ref, ErrNotFound)
+	}
+	return &list.Items[0], nil
+}

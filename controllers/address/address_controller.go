@@ -1,0 +1,300 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package address holds the Address reconciler: it claims an elastic IP from a pool (exclusively,
+// through internal/ipam), keeps it until the Address is deleted, and records the association with
+// an instance in the Address and in the instance's status.publicIpAddress. Node agents realise the
+// association as NAT.
+package address
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/internal/ipam"
+	"pinet.io/pinet/internal/patch"
+	"pinet.io/pinet/internal/refs"
+)
+
+// AddressFinalizer is held until the address's claim is released.
+const AddressFinalizer = "cloud.pinet.io/address"
+
+// Reconciler reconciles Addresses.
+type Reconciler struct {
+	Client    client.Client
+	Allocator *ipam.Allocator
+	Recorder  events.EventRecorder
+	Clock     clock.PassiveClock
+}
+
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=addresses,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=addresses/status;addresses/finalizers,verbs=get;update;patch
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=addresspools,verbs=get;list;watch
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;delete
+
+// Reconcile allocates, associates or releases one address.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, reterr error) {
+	a := &cloudv1.Address{}
+	if err := r.Client.Get(ctx, req.NamespacedName, a); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	helper, err := patch.NewHelper(a, r.Client)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	now := metav1.NewTime(r.Clock.Now())
+	defer func() {
+		if a.DeletionTimestamp.IsZero() {
+			setReady(a, reterr, now)
+		}
+		if err := helper.Patch(ctx, a); err != nil {
+			reterr = errors.Join(reterr, err)
+		}
+	}()
+
+	if !a.DeletionTimestamp.IsZero() {
+		return reconcile.Result{}, r.reconcileDelete(ctx, a)
+	}
+	if !controllerutil.ContainsFinalizer(a, AddressFinalizer) {
+		controllerutil.AddFinalizer(a, AddressFinalizer)
+		return reconcile.Result{}, nil
+	}
+	if a.Status.AllocationID == "" {
+		a.Status.AllocationID = ids.New(ids.Allocation)
+		if ids.Valid(ids.Allocation, a.Name) {
+			a.Status.AllocationID = a.Name
+		}
+	}
+	if err := r.allocate(ctx, a, now); err != nil || a.Status.PublicIP == "" {
+		return reconcile.Result{}, err
+	}
+	return reconcile.Result{}, r.associate(ctx, a, now)
+}
+
+func (r *Reconciler) allocate(ctx context.Context, a *cloudv1.Address, now metav1.Time) error {
+	if a.Status.PublicIP != "" {
+		return nil
+	}
+	pool, err := r.pool(ctx, a)
+	if errors.Is(err, refs.ErrNotFound) {
+		conditions.MarkFalse(a, cloudv1.AddressAllocated, cloudv1.ReasonPoolNotFound, err.Error(), now)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	set, err := ipam.NewSet(pool.Name, pool.Spec.CIDRs, pool.Spec.Exclude)
+	if err != nil {
+		return err
+	}
+	ip, err := r.Allocator.Allocate(ctx, set, string(a.UID))
+	if errors.Is(err, ipam.ErrExhausted) {
+		conditions.MarkFalse(a, cloudv1.AddressAllocated, cloudv1.ReasonPoolExhausted,
+			fmt.Sprintf("Every address of pool %s is allocated", pool.Name), now)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	a.Status.PublicIP, a.Status.Pool = ip.String(), pool.Name
+	conditions.MarkTrue(a, cloudv1.AddressAllocated, cloudv1.ReasonReady, fmt.Sprintf("Allocated from pool %s", pool.Name), now)
+	if r.Recorder != nil {
+		r.Recorder.Eventf(a, nil, "Normal", "Allocated", "Allocate", "Allocated %s from pool %s", ip, pool.Name)
+	}
+	return nil
+}
+
+// pool returns the named pool, or the default one.
+func (r *Reconciler) pool(ctx context.Context, a *cloudv1.Address) (*cloudv1.AddressPool, error) {
+	if a.Spec.Pool != "" {
+		p := &cloudv1.AddressPool{}
+		if err := r.Client.Get(ctx, client.ObjectKey{Name: a.Spec.Pool}, p); err != nil {
+			if client.IgnoreNotFound(err) == nil {
+				return nil, fmt.Errorf("address pool %s: %w", a.Spec.Pool, refs.ErrNotFound)
+			}
+			return nil, err
+		}
+		return p, nil
+	}
+	pools := &cloudv1.AddressPoolList{}
+	if err := r.Client.List(ctx, pools); err != nil {
+		return nil, err
+	}
+	for i := range pools.Items {
+		if pools.Items[i].Spec.Default {
+			return &pools.Items[i], nil
+		}
+	}
+	return nil, fmt.Errorf("no default address pool: %w", refs.ErrNotFound)
+}
+
+// associate records the association the spec asks for, and mirrors it into the instance.
+func (r *Reconciler) associate(ctx context.Context, a *cloudv1.Address, now metav1.Time) error {
+	var inst *cloudv1.Instance
+	if a.Spec.InstanceID != "" {
+		i, err := refs.Instance(ctx, r.Client, a.Namespace, a.Spec.InstanceID)
+		switch {
+		case errors.Is(err, refs.ErrNotFound):
+		case err != nil:
+			return err
+		case i.DeletionTimestamp.IsZero() && i.Spec.DesiredState != cloudv1.DesiredTerminated:
+			inst = i
+		}
+	}
+	prev := a.Status.InstanceID
+	if inst == nil {
+		a.Status.InstanceID, a.Status.AssociationID, a.Status.PrivateIPAddress = "", "", ""
+		if a.Spec.InstanceID != "" {
+			conditions.MarkFalse(a, cloudv1.AddressAssociated, cloudv1.ReasonInstanceNotFound,
+				fmt.Sprintf("Instance %s does not exist or is terminated", a.Spec.InstanceID), now)
+		} else {
+			conditions.Delete(a, cloudv1.AddressAssociated)
+		}
+	} else {
+		a.Status.InstanceID = inst.Status.InstanceID
+		a.Status.AssociationID = ids.Derive(ids.Association, a.Status.AllocationID+"/"+inst.Status.InstanceID)
+		a.Status.PrivateIPAddress = inst.Status.PrivateIPAddress
+		conditions.MarkTrue(a, cloudv1.AddressAssociated, cloudv1.ReasonReady, "", now)
+		if err := r.setInstanceIP(ctx, inst, a.Status.PublicIP); err != nil {
+			return err
+		}
+	}
+	if prev != "" && prev != a.Status.InstanceID {
+		return r.clearInstanceIP(ctx, a.Namespace, prev, a.Status.PublicIP)
+	}
+	return nil
+}
+
+func (r *Reconciler) setInstanceIP(ctx context.Context, inst *cloudv1.Instance, ip string) error {
+	if inst.Status.PublicIPAddress == ip {
+		return nil
+	}
+	h, err := patch.NewHelper(inst, r.Client)
+	if err != nil {
+		return err
+	}
+	inst.Status.PublicIPAddress = ip
+	return h.Patch(ctx, inst)
+}
+
+// clearInstanceIP removes ip from the instance's status if it is still there.
+func (r *Reconciler) clearInstanceIP(ctx context.Context, namespace, instanceID, ip string) error {
+	inst, err := refs.Instance(ctx, r.Client, namespace, instanceID)
+	if errors.Is(err, refs.ErrNotFound) {
+		return nil
+	}
+	if err != nil || inst.Status.PublicIPAddress != ip {
+		return err
+	}
+	h, err := patch.NewHelper(inst, r.Client)
+	if err != nil {
+		return err
+	}
+	inst.Status.PublicIPAddress = ""
+	return h.Patch(ctx, inst)
+}
+
+func (r *Reconciler) reconcileDelete(ctx context.Context, a *cloudv1.Address) error {
+	if a.Status.InstanceID != "" {
+		if err := r.clearInstanceIP(ctx, a.Namespace, a.Status.InstanceID, a.Status.PublicIP); err != nil {
+			return err
+		}
+	}
+	if a.Status.Pool != "" {
+		if err := r.Allocator.Release(ctx, a.Status.Pool, string(a.UID)); err != nil {
+			return err
+		}
+	}
+	controllerutil.RemoveFinalizer(a, AddressFinalizer)
+	return nil
+}
+
+func setReady(a *cloudv1.Address, err error, now metav1.Time) {
+	switch {
+	case err != nil:
+		conditions.MarkFalse(a, cloudv1.ReadyCondition, cloudv1.ReasonInternalError, "Reconciling the address failed; see the manager's log", now)
+	case !conditions.IsTrue(a, cloudv1.AddressAllocated):
+		c := conditions.Get(a, cloudv1.AddressAllocated)
+		if c == nil {
+			conditions.MarkFalse(a, cloudv1.ReadyCondition, cloudv1.ReasonPending, "Allocating", now)
+			return
+		}
+		conditions.MarkFalse(a, cloudv1.ReadyCondition, c.Reason, c.Message, now)
+	default:
+		conditions.MarkTrue(a, cloudv1.ReadyCondition, cloudv1.ReasonReady, "", now)
+		a.Status.ObservedGeneration = a.Generation
+	}
+}
+
+// SetupWithManager registers the reconciler; instance changes update associations, and a pool
+// appearing or growing retries addresses waiting for one.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&cloudv1.Address{}).
+		Watches(&cloudv1.Instance{}, handler.EnqueueRequestsFromMapFunc(r.addressesOf)).
+		Watches(&cloudv1.AddressPool{}, handler.EnqueueRequestsFromMapFunc(r.unallocated)).
+		Named("address").
+		Complete(r)
+}
+
+// addressesOf enqueues the addresses in the instance's namespace that name it.
+func (r *Reconciler) addressesOf(ctx context.Context, o client.Object) []reconcile.Request {
+	inst := o.(*cloudv1.Instance)
+	list := &cloudv1.AddressList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(inst.Namespace)); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		a := &list.Items[i]
+		if id := inst.Status.InstanceID; id != "" && (a.Spec.InstanceID == id || a.Status.InstanceID == id) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(a)})
+		}
+	}
+	return reqs
+}
+
+func (r *Reconciler) unallocated(ctx context.Context, _ client.Object) []reconcile.Request {
+	list := &cloudv1.AddressList{}
+	if err := r.Client.List(ctx, list); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		if list.Items[i].Status.PublicIP == "" {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return reqs
+}
+

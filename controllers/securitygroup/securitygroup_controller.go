@@ -1,0 +1,121 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package securitygroup holds the SecurityGroup reconciler: it gives a group its EC2 id and owner
+// and checks that the groups its rules admit exist in the same project. Node agents turn the rules
+// into packet filters.
+package securitygroup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/internal/patch"
+	"pinet.io/pinet/internal/refs"
+)
+
+// ReasonSourceGroupNotFound: a rule admits a group that does not exist in the project.
+const ReasonSourceGroupNotFound = "SourceGroupNotFound"
+
+// Reconciler reconciles SecurityGroups.
+type Reconciler struct {
+	Client client.Client
+	Clock  clock.PassiveClock
+}
+
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=securitygroups,verbs=get;list;watch
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=securitygroups/status,verbs=get;update;patch
+
+// Reconcile computes one group's status.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, reterr error) {
+	sg := &cloudv1.SecurityGroup{}
+	if err := r.Client.Get(ctx, req.NamespacedName, sg); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	helper, err := patch.NewHelper(sg, r.Client)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	defer func() {
+		if err := helper.Patch(ctx, sg); err != nil {
+			reterr = errors.Join(reterr, err)
+		}
+	}()
+	now := metav1.NewTime(r.Clock.Now())
+	if sg.Status.GroupID == "" {
+		sg.Status.GroupID = ids.New(ids.SecurityGroup)
+		if ids.Valid(ids.SecurityGroup, sg.Name) {
+			sg.Status.GroupID = sg.Name
+		}
+	}
+	sg.Status.OwnerID = sg.Namespace
+
+	var missing []string
+	for _, rule := range sg.Spec.Ingress {
+		for _, src := range rule.SourceGroups {
+			if _, err := refs.SecurityGroup(ctx, r.Client, sg.Namespace, src); err != nil {
+				if !errors.Is(err, refs.ErrNotFound) {
+					return reconcile.Result{}, err
+				}
+				missing = append(missing, src)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		conditions.MarkFalse(sg, cloudv1.ReadyCondition, ReasonSourceGroupNotFound,
+			fmt.Sprintf("Rules admit groups that do not exist: %s", strings.Join(missing, ", ")), now)
+		return reconcile.Result{}, nil
+	}
+	conditions.MarkTrue(sg, cloudv1.ReadyCondition, cloudv1.ReasonReady, "", now)
+	sg.Status.ObservedGeneration = sg.Generation
+	return reconcile.Result{}, nil
+}
+
+// SetupWithManager registers the reconciler; any group changing in a namespace re-checks the others.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&cloudv1.SecurityGroup{}).
+		Watches(&cloudv1.SecurityGroup{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			list := &cloudv1.SecurityGroupList{}
+			if err := r.Client.List(ctx, list, client.InNamespace(o.GetNamespace())); err != nil {
+				return nil
+			}
+			var reqs []reconcile.Request
+			for i := range list.Items {
+				if len(list.Items[i].Spec.Ingress) > 0 && list.Items[i].UID != o.GetUID() {
+					reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+				}
+			}
+			return reqs
+		})).
+		Named("securitygroup").
+		Complete(r)
+}
