@@ -53,6 +53,19 @@ type Spec struct {
 	MemoryMiB int32
 	// ConsoleLog is the file the serial console is written to.
 	ConsoleLog string
+	// Disks are attached in order as vda, vdb, …; the first is the root disk.
+	Disks []Disk
+	// Kernel, Initrd and Cmdline boot the guest directly (aki-/ari- images); without a kernel the
+	// guest boots from its root disk.
+	Kernel, Initrd, Cmdline string
+}
+
+// Disk is a file-backed virtio disk.
+type Disk struct {
+	Path   string
+	Format string // qcow2 or raw
+	// Serial shows up in the guest (/dev/disk/by-id); empty leaves it out.
+	Serial string
 }
 
 // Host is what the converter needs to know about the node.
@@ -78,8 +91,7 @@ func Convert(s Spec, h Host) (*libvirtxml.Domain, error) {
 		Memory:   &libvirtxml.DomainMemory{Value: uint(s.MemoryMiB), Unit: "MiB"},
 		VCPU:     &libvirtxml.DomainVCPU{Placement: "static", Value: uint(s.VCPUs)},
 		OS: &libvirtxml.DomainOS{
-			Type:        &libvirtxml.DomainOSType{Arch: "x86_64", Machine: h.Machine, Type: "hvm"},
-			BootDevices: []libvirtxml.DomainBootDevice{{Dev: "hd"}},
+			Type: &libvirtxml.DomainOSType{Arch: "x86_64", Machine: h.Machine, Type: "hvm"},
 		},
 		Features:   &libvirtxml.DomainFeatureList{ACPI: &libvirtxml.DomainFeature{}},
 		OnPoweroff: "destroy",
@@ -87,8 +99,48 @@ func Convert(s Spec, h Host) (*libvirtxml.Domain, error) {
 		OnCrash:    "destroy",
 		Devices:    &libvirtxml.DomainDeviceList{},
 	}
+	configureBoot(d, s)
+	configureSMBIOS(d, s)
+	configureDisks(d, s)
 	configureConsole(d, s)
 	return d, nil
+}
+
+// configureBoot boots the kernel directly when there is one, otherwise from the root disk.
+func configureBoot(d *libvirtxml.Domain, s Spec) {
+	if s.Kernel == "" {
+		d.OS.BootDevices = []libvirtxml.DomainBootDevice{{Dev: "hd"}}
+		return
+	}
+	d.OS.Kernel, d.OS.Initrd, d.OS.Cmdline = s.Kernel, s.Initrd, s.Cmdline
+}
+
+// configureSMBIOS puts the instance id in the SMBIOS system serial number, where a guest finds
+// it without a network.
+func configureSMBIOS(d *libvirtxml.Domain, s Spec) {
+	if s.Owner.InstanceID == "" {
+		return
+	}
+	d.SysInfo = []libvirtxml.DomainSysInfo{{SMBIOS: &libvirtxml.DomainSysInfoSMBIOS{
+		System: &libvirtxml.DomainSysInfoSystem{Entry: []libvirtxml.DomainSysInfoEntry{
+			{Name: "manufacturer", Value: "PiNet"},
+			{Name: "product", Value: "PiNet instance"},
+			{Name: "serial", Value: s.Owner.InstanceID},
+		}},
+	}}}
+	d.OS.SMBios = &libvirtxml.DomainSMBios{Mode: "sysinfo"}
+}
+
+func configureDisks(d *libvirtxml.Domain, s Spec) {
+	for i, disk := range s.Disks {
+		d.Devices.Disks = append(d.Devices.Disks, libvirtxml.DomainDisk{
+			Device: "disk",
+			Driver: &libvirtxml.DomainDiskDriver{Name: "qemu", Type: disk.Format, Discard: "unmap"},
+			Source: &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: disk.Path}},
+			Target: &libvirtxml.DomainDiskTarget{Dev: "vd" + string(rune('a'+i)), Bus: "virtio"},
+			Serial: disk.Serial,
+		})
+	}
 }
 
 // configureConsole captures the first serial port to a file the agent reads console output from.

@@ -36,6 +36,13 @@ func sampleSpec() Spec {
 		},
 		VCPUs: 2, MemoryMiB: 4096,
 		ConsoleLog: "/var/lib/pinet/instances/i-0123456789abcdef0/console.log",
+		Disks: []Disk{
+			{Path: "/var/lib/pinet/instances/i-0123456789abcdef0/root.qcow2", Format: "qcow2", Serial: "root"},
+			{Path: "/var/lib/pinet/instances/i-0123456789abcdef0/ephemeral0.img", Format: "raw", Serial: "ephemeral0"},
+		},
+		Kernel:  "/var/lib/pinet/images/aki-0123456789abcdef0/image",
+		Initrd:  "/var/lib/pinet/images/ari-0123456789abcdef0/image",
+		Cmdline: "root=/dev/vda console=ttyS0 pinet.instance_id=i-0123456789abcdef0",
 	}
 }
 
@@ -47,7 +54,8 @@ func TestConvertGolden(t *testing.T) {
 	}{
 		{"qemu-q35", sampleSpec(), Host{DomainType: "qemu", Machine: "q35"}},
 		{"kvm-q35", sampleSpec(), Host{DomainType: "kvm", Machine: "q35"}},
-		{"test-noconsole", func() Spec { s := sampleSpec(); s.ConsoleLog = ""; return s }(), Host{DomainType: "test"}},
+		{"test-noconsole", func() Spec { s := sampleSpec(); s.ConsoleLog = ""; s.Disks = nil; s.Kernel = ""; return s }(), Host{DomainType: "test"}},
+		{"qemu-diskboot", func() Spec { s := sampleSpec(); s.Kernel, s.Initrd, s.Cmdline = "", "", ""; return s }(), Host{DomainType: "qemu", Machine: "q35"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := Convert(tc.spec, tc.host)

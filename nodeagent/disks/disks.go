@@ -1,0 +1,160 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package disks makes an instance's disks on its node: a copy-on-write qcow2 root disk over the
+// cached image, grown to the instance type's root size, and sparse ephemeral (ext4) and swap disks
+// of the type's sizes. Nothing is copied byte by byte: qemu-img makes overlays, and new disks are
+// sparse files.
+package disks
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// File names inside an instance's directory.
+const (
+	RootFile      = "root.qcow2"
+	EphemeralFile = "ephemeral0.img"
+	SwapFile      = "swap.img"
+)
+
+// Spec is what disks an instance gets.
+type Spec struct {
+	// Dir is the instance's directory.
+	Dir string
+	// Base is the cached image the root disk is an overlay of.
+	Base string
+	// RootBytes is the root disk's size; the image's own size if larger.
+	RootBytes      int64
+	EphemeralBytes int64
+	SwapBytes      int64
+}
+
+// Made lists the disks that exist after Ensure, in the order they are attached.
+type Made struct {
+	Root      string
+	Ephemeral string // "" if none
+	Swap      string // "" if none
+}
+
+// Ensure creates what is missing; existing disks (a stopped instance's) are kept as they are,
+// except that the root disk grows when the type's root size grew.
+func Ensure(ctx context.Context, s Spec) (Made, error) {
+	var m Made
+	if err := os.MkdirAll(s.Dir, 0o750); err != nil {
+		return m, err
+	}
+	m.Root = filepath.Join(s.Dir, RootFile)
+	if err := ensureRoot(ctx, m.Root, s.Base, s.RootBytes); err != nil {
+		return m, err
+	}
+	if s.EphemeralBytes > 0 {
+		m.Ephemeral = filepath.Join(s.Dir, EphemeralFile)
+		if err := ensureFormatted(ctx, m.Ephemeral, s.EphemeralBytes, "mke2fs", "-q", "-F", "-t", "ext4", "-L", "ephemeral0",
+			"-E", "lazy_itable_init=1,lazy_journal_init=1"); err != nil {
+			return m, err
+		}
+	}
+	if s.SwapBytes > 0 {
+		m.Swap = filepath.Join(s.Dir, SwapFile)
+		if err := ensureFormatted(ctx, m.Swap, s.SwapBytes, "mkswap", "-L", "swap"); err != nil {
+			return m, err
+		}
+	}
+	return m, nil
+}
+
+type imageInfo struct {
+	Format      string `json:"format"`
+	VirtualSize int64  `json:"virtual-size"`
+}
+
+// Info reads a disk image's format and virtual size with qemu-img.
+func Info(ctx context.Context, path string) (format string, virtualSize int64, err error) {
+	out, err := run(ctx, "qemu-img", "info", "--output=json", path)
+	if err != nil {
+		return "", 0, err
+	}
+	var info imageInfo
+	if err := json.Unmarshal([]byte(out), &info); err != nil {
+		return "", 0, fmt.Errorf("parsing qemu-img info of %s: %w", path, err)
+	}
+	return info.Format, info.VirtualSize, nil
+}
+
+func ensureRoot(ctx context.Context, path, base string, size int64) error {
+	baseFormat, baseSize, err := Info(ctx, base)
+	if err != nil {
+		return err
+	}
+	size = max(size, baseSize)
+	if _, err := os.Stat(path); err == nil {
+		_, cur, err := Info(ctx, path)
+		if err != nil {
+			return err
+		}
+		if cur < size {
+			_, err = run(ctx, "qemu-img", "resize", "-f", "qcow2", path, fmt.Sprint(size))
+		}
+		return err
+	}
+	tmp := path + ".new"
+	_ = os.Remove(tmp)
+	if _, err := run(ctx, "qemu-img", "create", "-q", "-f", "qcow2", "-F", baseFormat, "-b", base, tmp, fmt.Sprint(size)); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// ensureFormatted makes a sparse file of size and formats it with mkfs, unless it exists.
+func ensureFormatted(ctx context.Context, path string, size int64, mkfs ...string) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	tmp := path + ".new"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(size)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	if _, err := run(ctx, mkfs[0], append(mkfs[1:], tmp)...); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func run(ctx context.Context, name string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return string(out), nil
+}
