@@ -23,8 +23,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/minio/minio-go/v7"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -37,6 +40,7 @@ import (
 	"pinet.io/pinet/controllers/address"
 	"pinet.io/pinet/controllers/addresspool"
 	"pinet.io/pinet/controllers/hypervisor"
+	"pinet.io/pinet/controllers/image"
 	"pinet.io/pinet/controllers/instance"
 	"pinet.io/pinet/controllers/instancetype"
 	"pinet.io/pinet/controllers/keypair"
@@ -47,6 +51,7 @@ import (
 	"pinet.io/pinet/internal/cloudca"
 	"pinet.io/pinet/internal/index"
 	"pinet.io/pinet/internal/ipam"
+	"pinet.io/pinet/internal/s3client"
 )
 
 // Options tune the controllers.
@@ -59,6 +64,11 @@ type Options struct {
 	SeedInstanceTypes bool
 	// SystemNamespace holds the cloud CA and the users' credentials.
 	SystemNamespace string
+	// ObjectStoreURL is the S3 endpoint images are read from and stored in; empty disables the
+	// image controller.
+	ObjectStoreURL string
+	// Region is the cloud's region name.
+	Region string
 	// Clock is the controllers' clock; nil is the real one.
 	Clock clock.PassiveClock
 }
@@ -82,6 +92,16 @@ func CacheOptions(systemNamespace string) cache.Options {
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
+// ensureSystemUser creates the admin user PiNet's components use in the object store.
+func ensureSystemUser(ctx context.Context, c client.Client) error {
+	u := &cloudv1.User{ObjectMeta: metav1.ObjectMeta{Name: s3client.SystemUser}, Spec: cloudv1.UserSpec{Admin: true}}
+	if err := c.Create(ctx, u); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating the system user: %w", err)
+	}
+	return nil
+}
+
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=users,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
 // Setup registers the field indexes and every reconciler with mgr.
@@ -106,6 +126,12 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	allocator := &ipam.Allocator{Client: c, Reader: mgr.GetAPIReader(), Namespace: opts.SystemNamespace}
+	// PiNet's own components act in the object store as the system user.
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		return ensureSystemUser(ctx, c)
+	})); err != nil {
+		return err
+	}
 	setups := []struct {
 		name  string
 		setup func(ctrl.Manager) error
@@ -133,6 +159,17 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-user"), Clock: clk,
 			SystemNamespace: opts.SystemNamespace, CA: ca,
 		}).SetupWithManager},
+	}
+	if opts.ObjectStoreURL != "" {
+		storeCfg := s3client.Config{Endpoint: opts.ObjectStoreURL, Region: opts.Region, SystemNamespace: opts.SystemNamespace}
+		setups = append(setups, struct {
+			name  string
+			setup func(ctrl.Manager) error
+		}{"image", (&image.Reconciler{
+			Client: c, Recorder: mgr.GetEventRecorder("pinet-image"), Clock: clk, CA: ca,
+			Store:           func(ctx context.Context) (*minio.Client, error) { return s3client.New(ctx, c, storeCfg) },
+			SystemNamespace: opts.SystemNamespace,
+		}).SetupWithManager})
 	}
 	for _, s := range setups {
 		if err := s.setup(mgr); err != nil {

@@ -297,4 +297,3 @@ func (r *Reconciler) unallocated(ctx context.Context, _ client.Object) []reconci
 	}
 	return reqs
 }
-

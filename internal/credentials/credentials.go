@@ -79,8 +79,9 @@ func (s *Store) Lookup(ctx context.Context, accessKeyID string) (awsauth.Credent
 	if project == "" && len(u.Spec.Projects) > 0 {
 		project = u.Spec.Projects[0]
 	}
-	if project == "" || (!u.Spec.Admin && !slices.Contains(u.Spec.Projects, project)) {
-		// A key naming a project its user is not in is no valid key at all.
+	if !u.Spec.Admin && (project == "" || !slices.Contains(u.Spec.Projects, project)) {
+		// A key naming a project its user is not in is no valid key at all. Admins may act in
+		// any project, or (PiNet's system user) in none.
 		return awsauth.Credential{}, fmt.Errorf("access key %s is not valid for project %q: %w", key, project, awsauth.ErrUnknownKey)
 	}
 	return awsauth.Credential{

@@ -1,0 +1,275 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package image
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/minio/minio-go/v7"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/controllers/user"
+	"pinet.io/pinet/internal/bundle"
+	"pinet.io/pinet/internal/cloudca"
+	"pinet.io/pinet/internal/ids"
+)
+
+// failure is a verdict on what was registered: the image fails for good.
+type failure struct {
+	reason, message string
+}
+
+func (f *failure) Error() string { return f.reason + ": " + f.message }
+
+func failed(reason, format string, args ...any) *failure {
+	return &failure{reason: reason, message: fmt.Sprintf(format, args...)}
+}
+
+// store verifies what the image's location holds and writes the plain image to the store bucket.
+// It writes to a temporary key and renames (copies) it into place only when everything checked
+// out, so a failure leaves nothing usable.
+func (r *Reconciler) store(ctx context.Context, img *cloudv1.Image) (*cloudv1.StoredImage, error) {
+	mc, err := r.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureBucket(ctx, mc, r.StoreBucket); err != nil {
+		return nil, err
+	}
+	bucket, key, _ := strings.Cut(img.Spec.ImageLocation, "/")
+	final := img.Status.ImageID
+	tmp := "incoming/" + final + "-" + ids.New("tmp")
+	var size int64
+	var sum string
+	if img.Spec.Format == cloudv1.ImageFormatRaw {
+		size, sum, err = r.copyRaw(ctx, mc, bucket, key, tmp)
+	} else {
+		size, sum, err = r.unbundle(ctx, mc, img, bucket, key, tmp)
+	}
+	if err != nil {
+		_ = mc.RemoveObject(ctx, r.StoreBucket, tmp, minio.RemoveObjectOptions{})
+		return nil, err
+	}
+	defer func() { _ = mc.RemoveObject(ctx, r.StoreBucket, tmp, minio.RemoveObjectOptions{}) }()
+	if _, err := mc.CopyObject(ctx, minio.CopyDestOptions{Bucket: r.StoreBucket, Object: final},
+		minio.CopySrcOptions{Bucket: r.StoreBucket, Object: tmp}); err != nil {
+		return nil, fmt.Errorf("moving the verified image into place: %w", err)
+	}
+	return &cloudv1.StoredImage{Bucket: r.StoreBucket, Key: final, MD5: sum, SizeBytes: size}, nil
+}
+
+func ensureBucket(ctx context.Context, mc *minio.Client, bucket string) error {
+	ok, err := mc.BucketExists(ctx, bucket)
+	if err != nil {
+		return fmt.Errorf("checking the store bucket: %w", err)
+	}
+	if ok {
+		return nil
+	}
+	if err := mc.MakeBucket(ctx, bucket, minio.MakeBucketOptions{}); err != nil {
+		if code := minio.ToErrorResponse(err).Code; code != "BucketAlreadyOwnedByYou" && code != "BucketAlreadyExists" {
+			return fmt.Errorf("creating the store bucket: %w", err)
+		}
+	}
+	return nil
+}
+
+// sourceErr classifies an error reading the registered location: missing is the user's to fix.
+func sourceErr(what string, err error) error {
+	switch minio.ToErrorResponse(err).Code {
+	case "NoSuchKey", "NoSuchBucket":
+		return failed(cloudv1.ReasonSourceNotFound, "%s does not exist", what)
+	case "AccessDenied":
+		return failed(cloudv1.ReasonFetchFailed, "%s cannot be read", what)
+	}
+	return fmt.Errorf("reading %s: %w", what, err)
+}
+
+// copyRaw streams a plain image object into the store, hashing it.
+func (r *Reconciler) copyRaw(ctx context.Context, mc *minio.Client, bucket, key, tmp string) (int64, string, error) {
+	what := bucket + "/" + key
+	st, err := mc.StatObject(ctx, bucket, key, minio.StatObjectOptions{})
+	if err != nil {
+		return 0, "", sourceErr(what, err)
+	}
+	if st.Size > r.MaxImageBytes {
+		return 0, "", failed(cloudv1.ReasonUnsupportedImage, "%s is %d bytes, over the limit of %d", what, st.Size, r.MaxImageBytes)
+	}
+	obj, err := mc.GetObject(ctx, bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return 0, "", sourceErr(what, err)
+	}
+	defer obj.Close()
+	h := md5.New()
+	info, err := mc.PutObject(ctx, r.StoreBucket, tmp, io.TeeReader(obj, h), st.Size, minio.PutObjectOptions{ContentType: "application/octet-stream"})
+	if err != nil {
+		return 0, "", fmt.Errorf("copying %s into the store: %w", what, err)
+	}
+	return info.Size, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// unbundle checks and unpacks a bundle into the store.
+func (r *Reconciler) unbundle(ctx context.Context, mc *minio.Client, img *cloudv1.Image, bucket, key, tmp string) (int64, string, error) {
+	what := bucket + "/" + key
+	obj, err := mc.GetObject(ctx, bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return 0, "", sourceErr(what, err)
+	}
+	data, err := io.ReadAll(io.LimitReader(obj, bundle.MaxManifestSize+1))
+	obj.Close()
+	if err != nil {
+		return 0, "", sourceErr(what, err)
+	}
+	m, err := bundle.ParseManifest(data)
+	if err != nil {
+		return 0, "", failed(cloudv1.ReasonBadManifest, "%v", err)
+	}
+	if want := string(img.Spec.Type); m.Type != "" && m.Type != want {
+		return 0, "", failed(cloudv1.ReasonBadManifest, "the bundle is a %s image, registered as %s", m.Type, want)
+	}
+	if m.Size > r.MaxImageBytes {
+		return 0, "", failed(cloudv1.ReasonUnsupportedImage, "the image is %d bytes, over the limit of %d", m.Size, r.MaxImageBytes)
+	}
+	if err := r.verifySigner(ctx, img, m); err != nil {
+		return 0, "", err
+	}
+	ca, err := r.CA(ctx)
+	if err != nil {
+		return 0, "", err
+	}
+	aesKey, iv, err := m.DecryptKey(ca.Key)
+	if err != nil {
+		return 0, "", failed(cloudv1.ReasonNotForThisCloud, "the bundle's key is not encrypted to this cloud's certificate")
+	}
+	dir := path.Dir(key)
+	open := func(name string) (io.ReadCloser, error) {
+		partKey := path.Join(dir, name)
+		if dir == "." {
+			partKey = name
+		}
+		o, err := mc.GetObject(ctx, bucket, partKey, minio.GetObjectOptions{})
+		if err == nil {
+			_, err = o.Stat()
+		}
+		if err != nil {
+			if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+				return nil, fmt.Errorf("part %s: %w", name, fs.ErrNotExist)
+			}
+			return nil, err
+		}
+		return o, nil
+	}
+
+	pr, pw := io.Pipe()
+	type result struct {
+		size int64
+		sum  string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		size, sum, err := bundle.Unbundle(m, aesKey, iv, open, pw)
+		pw.CloseWithError(err)
+		done <- result{size, sum, err}
+	}()
+	_, putErr := mc.PutObject(ctx, r.StoreBucket, tmp, pr, -1, minio.PutObjectOptions{ContentType: "application/octet-stream"})
+	pr.CloseWithError(putErr)
+	res := <-done
+	if res.err != nil {
+		return 0, "", classify(res.err)
+	}
+	if putErr != nil {
+		return 0, "", fmt.Errorf("storing the unbundled image: %w", putErr)
+	}
+	return res.size, res.sum, nil
+}
+
+// classify turns the bundle package's verdicts into image failure reasons; other errors are
+// transient and retried.
+func classify(err error) error {
+	for _, c := range []struct {
+		target error
+		reason string
+	}{
+		{bundle.ErrMissingPart, cloudv1.ReasonMissingPart},
+		{fs.ErrNotExist, cloudv1.ReasonMissingPart},
+		{bundle.ErrPartDigest, cloudv1.ReasonDigestMismatch},
+		{bundle.ErrImageDigest, cloudv1.ReasonDigestMismatch},
+		{bundle.ErrCorrupt, cloudv1.ReasonDigestMismatch},
+		{bundle.ErrBadManifest, cloudv1.ReasonBadManifest},
+	} {
+		if errors.Is(err, c.target) {
+			return failed(c.reason, "%v", err)
+		}
+	}
+	return err
+}
+
+// verifySigner checks the manifest's signature against the certificates of the owning project's
+// members and the admins, the user who registered the image first.
+func (r *Reconciler) verifySigner(ctx context.Context, img *cloudv1.Image, m *bundle.Manifest) error {
+	users := &cloudv1.UserList{}
+	if err := r.Client.List(ctx, users); err != nil {
+		return err
+	}
+	registeredBy := img.Annotations[AnnotationRegisteredBy]
+	var candidates []string
+	for _, u := range users.Items {
+		switch {
+		case !u.Spec.Admin && !slices.Contains(u.Spec.Projects, img.Namespace):
+			// Only the owning project's members (and admins) may sign its images.
+		case u.Name == registeredBy:
+			candidates = append([]string{u.Name}, candidates...)
+		default:
+			candidates = append(candidates, u.Name)
+		}
+	}
+	ca, err := r.CA(ctx)
+	if err != nil {
+		return err
+	}
+	for _, name := range candidates {
+		cert, err := r.userCert(ctx, name)
+		if err != nil || ca.Verify(cert) != nil {
+			continue
+		}
+		if m.VerifySignature(cert) == nil {
+			return nil
+		}
+	}
+	return failed(cloudv1.ReasonBadSignature, "the manifest is not signed by a user of project %s", img.Namespace)
+}
+
+func (r *Reconciler) userCert(ctx context.Context, name string) (*x509.Certificate, error) {
+	sec := &corev1.Secret{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: r.SystemNamespace, Name: user.SecretName(name)}, sec); err != nil {
+		return nil, err
+	}
+	return cloudca.ParseCertificate(sec.Data[user.SecretCertKey])
+}

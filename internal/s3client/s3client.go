@@ -1,0 +1,76 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package s3client gives PiNet's own components (the image controller, node agents) a minio-go
+// client for the object store, signed with the system user's access key.
+package s3client
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+
+	"github.com/minio/minio-go/v7"
+	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/controllers/user"
+)
+
+// SystemUser is the admin user PiNet's components act as in the object store.
+const SystemUser = "pinet-system"
+
+// Config says where the store is and whose key to use.
+type Config struct {
+	// Endpoint is the store's URL (http://127.0.0.1:3333).
+	Endpoint string
+	// Region is the store's region name.
+	Region string
+	// SystemNamespace holds the user's credentials Secret.
+	SystemNamespace string
+}
+
+// New builds a client from the system user's current access key.
+func New(ctx context.Context, r client.Reader, cfg Config) (*minio.Client, error) {
+	sec := &corev1.Secret{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: cfg.SystemNamespace, Name: user.SecretName(SystemUser)}, sec); err != nil {
+		return nil, fmt.Errorf("reading the system user's credentials: %w", err)
+	}
+	keys, err := user.ReadKeys(sec)
+	if err != nil {
+		return nil, err
+	}
+	var id, secret string
+	for _, k := range keys {
+		if k.State == string(cloudv1.AccessKeyActive) {
+			id, secret = k.AccessKeyID, k.SecretAccessKey
+		}
+	}
+	if id == "" {
+		return nil, fmt.Errorf("the system user has no active access key yet")
+	}
+	u, err := url.Parse(cfg.Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("object store endpoint %q: %w", cfg.Endpoint, err)
+	}
+	return minio.New(u.Host, &minio.Options{
+		Creds:  miniocreds.NewStaticV4(id, secret, ""),
+		Secure: u.Scheme == "https",
+		Region: cfg.Region,
+	})
+}
