@@ -104,7 +104,8 @@ up() {
   fi
 
   start manager "$ROOT/bin/manager" --kubeconfig "$DIR/manager.kubeconfig" \
-    --health-probe-bind-address "127.0.0.1:$MANAGER_PROBE_PORT"
+    --health-probe-bind-address "127.0.0.1:$MANAGER_PROBE_PORT" --region "$REGION" \
+    --s3-bind-address "127.0.0.1:$S3_PORT" --s3-data-dir "$DIR/objects"
   agent_args=(--kubeconfig "$DIR/nodeagent.kubeconfig" --node-name "$NODE_NAME" --libvirt-uri "$LIBVIRT_URI"
     --state-dir "$DIR/state" --health-probe-bind-address "127.0.0.1:$AGENT_PROBE_PORT")
   [ -n "${PINET_NODE_VCPUS:-}" ] && agent_args+=(--vcpus "$PINET_NODE_VCPUS")

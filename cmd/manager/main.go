@@ -32,7 +32,11 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/controllers"
+	"pinet.io/pinet/internal/authz"
+	"pinet.io/pinet/internal/awsauth"
+	"pinet.io/pinet/internal/credentials"
 	"pinet.io/pinet/internal/version"
+	"pinet.io/pinet/objectstore"
 )
 
 func main() {
@@ -40,6 +44,8 @@ func main() {
 		metricsAddr, probeAddr string
 		leaderElect, seedTypes bool
 		opts                   controllers.Options
+		s3Addr, s3DataDir      string
+		authzTTL               time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "Address of the metrics endpoint (0 disables).")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of /healthz and /readyz.")
@@ -48,6 +54,11 @@ func main() {
 	flag.DurationVar(&opts.TerminatedRetention, "terminated-retention", time.Hour, "How long terminated instances stay visible.")
 	flag.StringVar(&opts.SystemNamespace, "system-namespace", controllers.DefaultSystemNamespace, "Namespace of the cloud CA and the users' credentials.")
 	flag.DurationVar(&opts.HeartbeatTimeout, "heartbeat-timeout", 150*time.Second, "How long a node agent may stay silent.")
+	flag.StringVar(&s3Addr, "s3-bind-address", "127.0.0.1:3333", "Address of the S3 object store (empty disables it).")
+	flag.StringVar(&s3DataDir, "s3-data-dir", "/var/lib/pinet/objects", "Directory of the object store's buckets.")
+	flag.StringVar(&opts.ObjectStoreURL, "s3-url", "", "URL PiNet's components reach the object store at (default: the local store).")
+	flag.StringVar(&opts.Region, "region", "pinet", "The cloud's region name.")
+	flag.DurationVar(&authzTTL, "authz-cache-ttl", 5*time.Second, "How long an access decision is reused.")
 	zopts := zap.Options{}
 	zopts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -82,6 +93,30 @@ func main() {
 	if err := controllers.Setup(ctx, mgr, opts); err != nil {
 		log.Error(err, "Setting up controllers")
 		os.Exit(1)
+	}
+	if s3Addr != "" {
+		if opts.ObjectStoreURL == "" {
+			opts.ObjectStoreURL = "http://" + s3Addr
+		}
+		store, err := objectstore.New(objectstore.Config{
+			DataDir: s3DataDir,
+			Address: s3Addr,
+			Region:  opts.Region,
+			Auth: objectstore.VerifierAuthenticator{Verifier: &awsauth.Verifier{
+				Store:   &credentials.Store{Client: mgr.GetClient(), SystemNamespace: opts.SystemNamespace},
+				Service: "s3",
+			}},
+			Authz:  authz.Buckets{Authorizer: &authz.Authorizer{Client: mgr.GetClient(), TTL: authzTTL}},
+			Logger: ctrl.Log.WithName("objectstore"),
+		})
+		if err != nil {
+			log.Error(err, "Creating the object store")
+			os.Exit(1)
+		}
+		if err := mgr.Add(store); err != nil {
+			log.Error(err, "Adding the object store")
+			os.Exit(1)
+		}
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		log.Error(err, "Adding health check")

@@ -129,3 +129,12 @@ func (a *Authorizer) now() time.Time {
 	}
 	return a.Clock.Now()
 }
+
+// Buckets answers the object store's questions ("may p do verb on the buckets of project") with
+// the same reviews: buckets are a resource of the project's namespace in the roles.
+type Buckets struct{ *Authorizer }
+
+// Allowed reviews verb on buckets in project.
+func (b Buckets) Allowed(ctx context.Context, p awsauth.Principal, verb, project string) (bool, error) {
+	return b.Authorizer.Allowed(ctx, p, verb, "buckets", project)
+}

@@ -22,6 +22,7 @@ package awsauth
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Principal is who a request acts as: a user working in one project.
@@ -65,4 +66,40 @@ var (
 	ErrExpired = errors.New("request expired")
 	// ErrPayloadMismatch: the payload does not match the hash or chunk signatures it was signed with.
 	ErrPayloadMismatch = errors.New("payload does not match its signature")
+)
+
+// Methods of authentication, as reported in Identity.Method.
+const (
+	MethodSigV4Header = "sigv4-header"
+	MethodSigV4Query  = "sigv4-query"
+	MethodSigV2Header = "sigv2-header"
+	MethodSigV2Query  = "sigv2-query"
+)
+
+// Payload hashes an S3 request may declare in x-amz-content-sha256 instead of a hex SHA-256.
+const (
+	// UnsignedPayload: the signature does not cover the payload.
+	UnsignedPayload = "UNSIGNED-PAYLOAD"
+	// StreamingPayload: aws-chunked, every chunk signed.
+	StreamingPayload = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+	// StreamingPayloadTrailer: aws-chunked, every chunk and the trailer signed.
+	StreamingPayloadTrailer = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+	// StreamingUnsignedPayloadTrailer: aws-chunked without signatures, with a checksum trailer.
+	StreamingUnsignedPayloadTrailer = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+)
+
+// Services a Verifier may serve: the service name the SigV4 credential scope must carry.
+const (
+	ServiceEC2 = "ec2"
+	ServiceS3  = "s3"
+)
+
+// Defaults and limits of verification.
+const (
+	// DefaultMaxSkew is how far a request's date may be from the server's clock.
+	DefaultMaxSkew = 15 * time.Minute
+	// DefaultMaxBody is the largest body Verify reads to hash for services other than S3.
+	DefaultMaxBody int64 = 1 << 20
+	// MaxPresignExpiry is the longest validity a presigned SigV4 request may ask for.
+	MaxPresignExpiry = 7 * 24 * time.Hour
 )

@@ -1,0 +1,144 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package objectstore
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"pinet.io/pinet/objectstore/fsstore"
+)
+
+// bucket loads the request's bucket and checks that the caller may do the operation's verb on
+// the buckets of its owner project.
+func (s *Server) bucket(q *request) (fsstore.BucketInfo, error) {
+	b, err := s.store.Bucket(q.route.Bucket)
+	if err != nil {
+		return fsstore.BucketInfo{}, err
+	}
+	if err := s.allowed(q.ctx(), q.principal(), q.route.Op.verb(), b.Project); err != nil {
+		return fsstore.BucketInfo{}, err
+	}
+	return b, nil
+}
+
+func (s *Server) listBuckets(q *request) error {
+	all, err := s.store.ListBuckets()
+	if err != nil {
+		return err
+	}
+	p := q.principal()
+	prefix := q.r.URL.Query().Get("prefix")
+	// One decision per project: a user sees a few projects' buckets, not one check per bucket.
+	mayList := map[string]bool{}
+	res := listBucketsResult{Xmlns: s3Namespace, Owner: owner{ID: p.Project, DisplayName: p.User}}
+	for _, b := range all {
+		if !strings.HasPrefix(b.Name, prefix) {
+			continue
+		}
+		ok, decided := mayList[b.Project]
+		if !decided {
+			err := s.allowed(q.ctx(), p, VerbList, b.Project)
+			var ae *apiError
+			if err != nil && !(errors.As(err, &ae) && ae.code == CodeAccessDenied) {
+				return err
+			}
+			ok = err == nil
+			mayList[b.Project] = ok
+		}
+		if ok {
+			res.Buckets = append(res.Buckets, bucketEntry{Name: b.Name, CreationDate: s3Time(b.Created), BucketRegion: b.Region})
+		}
+	}
+	s.writeXML(q, http.StatusOK, res)
+	return nil
+}
+
+func (s *Server) createBucket(q *request) error {
+	p := q.principal()
+	if p.Project == "" {
+		return s3Error(CodeAccessDenied, "Buckets belong to a project, and the caller acts in none.")
+	}
+	if err := s.allowed(q.ctx(), p, VerbCreate, p.Project); err != nil {
+		return err
+	}
+	if err := refuseUnsupported(q.r.Header); err != nil {
+		return err
+	}
+	body, err := readXMLBody(q)
+	if err != nil {
+		return err
+	}
+	loc, err := parseCreateBucketConfiguration(body)
+	if err != nil {
+		return err
+	}
+	if loc != "" && loc != s.region {
+		return s3Error(CodeInvalidLocationConstraint, "The specified location constraint is not valid: this store serves only region "+s.region+".")
+	}
+	_, err = s.store.CreateBucket(q.route.Bucket, p.Project, s.region)
+	var exists *fsstore.BucketExistsError
+	if errors.As(err, &exists) {
+		if exists.Owner == p.Project {
+			return s3Error(CodeBucketAlreadyOwnedByYou)
+		}
+		return s3Error(CodeBucketAlreadyExists)
+	}
+	if err != nil {
+		return err
+	}
+	q.w.Header().Set("Location", "/"+q.route.Bucket)
+	q.w.Header().Set("Content-Length", "0")
+	q.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) deleteBucket(q *request) error {
+	if _, err := s.bucket(q); err != nil {
+		return err
+	}
+	if err := s.store.DeleteBucket(q.route.Bucket); err != nil {
+		return err
+	}
+	q.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) headBucket(q *request) error {
+	b, err := s.bucket(q)
+	if err != nil {
+		return err
+	}
+	q.w.Header().Set("x-amz-bucket-region", b.Region)
+	q.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) getBucketLocation(q *request) error {
+	b, err := s.bucket(q)
+	if err != nil {
+		return err
+	}
+	// S3 reports its original region as an empty constraint.
+	region := b.Region
+	if region == defaultRegion {
+		region = ""
+	}
+	s.writeXML(q, http.StatusOK, locationResult{Xmlns: s3Namespace, Region: region})
+	return nil
+}

@@ -1,0 +1,207 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package fsstore
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const bucketFile = "bucket.json"
+
+// BucketInfo describes a bucket.
+type BucketInfo struct {
+	Name string `json:"name"`
+	// Project owns the bucket.
+	Project string    `json:"project"`
+	Region  string    `json:"region"`
+	Created time.Time `json:"created"`
+}
+
+// ValidBucketName reports why name breaks the S3 bucket naming rules, or nil.
+func ValidBucketName(name string) error {
+	if len(name) < 3 || len(name) > 63 {
+		return errors.New("bucket names must be between 3 and 63 characters long")
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+			return errors.New("bucket names may contain only lower-case letters, digits, dots and hyphens")
+		}
+	}
+	if !alnum(name[0]) || !alnum(name[len(name)-1]) {
+		return errors.New("bucket names must begin and end with a letter or digit")
+	}
+	if strings.Contains(name, "..") {
+		return errors.New("bucket names must not contain two adjacent periods")
+	}
+	if addr, err := netip.ParseAddr(name); err == nil && addr.Is4() {
+		return errors.New("bucket names must not be formatted as an IP address")
+	}
+	for _, p := range []string{"xn--", "sthree-", "amzn-s3-demo-"} {
+		if strings.HasPrefix(name, p) {
+			return fmt.Errorf("bucket names must not start with %q", p)
+		}
+	}
+	for _, suf := range []string{"-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"} {
+		if strings.HasSuffix(name, suf) {
+			return fmt.Errorf("bucket names must not end with %q", suf)
+		}
+	}
+	return nil
+}
+
+func alnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+
+// CreateBucket creates a bucket owned by project. A taken name is a *BucketExistsError.
+func (s *Store) CreateBucket(name, project, region string) (BucketInfo, error) {
+	if err := ValidBucketName(name); err != nil {
+		return BucketInfo{}, fmt.Errorf("bucket %q: %w", name, err)
+	}
+	info := BucketInfo{Name: name, Project: project, Region: region, Created: s.opts.Now().UTC()}
+	if existing, err := s.Bucket(name); err == nil {
+		return BucketInfo{}, &BucketExistsError{Bucket: name, Owner: existing.Project}
+	}
+	// Build the whole bucket in tmp/ and rename it into place: the rename decides races and a
+	// crash leaves either no bucket or a complete one.
+	staging, err := os.MkdirTemp(s.tmpDir(), "bucket-*")
+	if err != nil {
+		return BucketInfo{}, fmt.Errorf("creating bucket %q: %w", name, err)
+	}
+	defer os.RemoveAll(staging)
+	for _, d := range []string{"objects", "uploads"} {
+		if err := os.Mkdir(filepath.Join(staging, d), 0o750); err != nil {
+			return BucketInfo{}, fmt.Errorf("creating bucket %q: %w", name, err)
+		}
+	}
+	data, err := json.Marshal(info)
+	if err != nil {
+		return BucketInfo{}, fmt.Errorf("encoding bucket %q: %w", name, err)
+	}
+	if err := s.writeFileAtomic(filepath.Join(staging, bucketFile), data); err != nil {
+		return BucketInfo{}, err
+	}
+	if err := syncDir(staging); err != nil {
+		return BucketInfo{}, err
+	}
+	if err := os.Rename(staging, s.bucketDir(name)); err != nil {
+		if errors.Is(err, syscall.EEXIST) || errors.Is(err, syscall.ENOTEMPTY) {
+			existing, lerr := s.Bucket(name)
+			if lerr != nil {
+				return BucketInfo{}, fmt.Errorf("creating bucket %q: %w", name, err)
+			}
+			return BucketInfo{}, &BucketExistsError{Bucket: name, Owner: existing.Project}
+		}
+		return BucketInfo{}, fmt.Errorf("creating bucket %q: %w", name, err)
+	}
+	if err := syncDir(s.bucketsDir()); err != nil {
+		return BucketInfo{}, err
+	}
+	return info, nil
+}
+
+// Bucket returns a bucket's description, or ErrNoSuchBucket.
+func (s *Store) Bucket(name string) (BucketInfo, error) {
+	if ValidBucketName(name) != nil {
+		return BucketInfo{}, ErrNoSuchBucket
+	}
+	data, err := os.ReadFile(filepath.Join(s.bucketDir(name), bucketFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return BucketInfo{}, ErrNoSuchBucket
+	}
+	if err != nil {
+		return BucketInfo{}, fmt.Errorf("reading bucket %q: %w", name, err)
+	}
+	var info BucketInfo
+	if err := json.Unmarshal(data, &info); err != nil {
+		return BucketInfo{}, fmt.Errorf("decoding bucket %q: %w", name, err)
+	}
+	return info, nil
+}
+
+// ListBuckets returns every bucket, sorted by name.
+func (s *Store) ListBuckets() ([]BucketInfo, error) {
+	names, err := readNames(s.bucketsDir())
+	if err != nil {
+		return nil, fmt.Errorf("listing buckets: %w", err)
+	}
+	sort.Strings(names)
+	out := make([]BucketInfo, 0, len(names))
+	for _, n := range names {
+		info, err := s.Bucket(n)
+		if errors.Is(err, ErrNoSuchBucket) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// DeleteBucket removes an empty bucket and its unfinished multipart uploads.
+func (s *Store) DeleteBucket(name string) error {
+	if _, err := s.Bucket(name); err != nil {
+		return err
+	}
+	lock := s.bucketLock(name)
+	lock.Lock()
+	defer lock.Unlock()
+	empty, err := s.isEmpty(name)
+	if err != nil {
+		return err
+	}
+	if !empty {
+		return ErrBucketNotEmpty
+	}
+	// Renaming first makes the bucket vanish at once; the files go afterwards (or at the next
+	// Open, if this process dies first).
+	trash, err := os.MkdirTemp(s.tmpDir(), "deleted-*")
+	if err != nil {
+		return fmt.Errorf("deleting bucket %q: %w", name, err)
+	}
+	gone := filepath.Join(trash, name)
+	if err := os.Rename(s.bucketDir(name), gone); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return ErrNoSuchBucket
+		}
+		return fmt.Errorf("deleting bucket %q: %w", name, err)
+	}
+	if err := syncDir(s.bucketsDir()); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(trash); err != nil {
+		return fmt.Errorf("removing deleted bucket %q: %w", name, err)
+	}
+	return nil
+}
+
+// isEmpty reports whether a bucket holds no object (empty directories left by crashes do not
+// count).
+func (s *Store) isEmpty(name string) (bool, error) {
+	found, err := hasObjectAfter(s.objectsDir(name), "", "", "")
+	return !found, err
+}

@@ -1,0 +1,266 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package fsstore
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// ListQuery selects the objects of a listing.
+type ListQuery struct {
+	// Prefix limits the listing to keys that start with it.
+	Prefix string
+	// Delimiter, when set, rolls keys that contain it after the prefix up into common prefixes.
+	Delimiter string
+	// After skips keys up to and including it (S3's marker, start-after and continuation token).
+	// If it is itself a common prefix, every key under it is skipped.
+	After string
+	// MaxKeys bounds the number of objects plus common prefixes returned.
+	MaxKeys int
+}
+
+// ListResult is one page of a listing, in lexicographic key order.
+type ListResult struct {
+	Objects        []ObjectInfo
+	CommonPrefixes []string
+	// IsTruncated says there is more; list again with After set to Next.
+	IsTruncated bool
+	// Next is the last key or common prefix returned.
+	Next string
+}
+
+// List lists a bucket's objects.
+func (s *Store) List(bucket string, q ListQuery) (ListResult, error) {
+	if _, err := s.Bucket(bucket); err != nil {
+		return ListResult{}, err
+	}
+	if q.MaxKeys <= 0 {
+		return ListResult{}, nil
+	}
+	l := &lister{q: q}
+	if q.Delimiter != "" && q.After != "" && l.commonPrefix(q.After) == q.After {
+		l.skip = q.After
+	}
+	dir, dirPrefix := prefixDir(q.Prefix)
+	if err := l.walk(filepath.Join(s.objectsDir(bucket), dir), dirPrefix); err != nil {
+		return ListResult{}, fmt.Errorf("listing bucket %q: %w", bucket, err)
+	}
+	return l.res, nil
+}
+
+type lister struct {
+	q   ListQuery
+	res ListResult
+	// skip is a common prefix already returned: nothing under it is listed again.
+	skip string
+	done bool
+}
+
+// child is a directory entry with its key (objects) or key prefix (directories, ending in "/").
+type child struct {
+	entry
+	full string
+}
+
+// children reads dir's entries, keyed and sorted. A missing dir has none.
+func children(dir, prefix string) ([]child, error) {
+	names, err := readNames(dir)
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]child, 0, len(names))
+	for _, n := range names {
+		e, ok := parseEntry(n)
+		if !ok {
+			continue
+		}
+		if e.long {
+			seg, ok := longSegment(filepath.Join(dir, n), e.dir, prefix)
+			if !ok {
+				continue
+			}
+			e.seg = seg
+		}
+		c := child{entry: e, full: prefix + e.seg}
+		if e.dir {
+			c.full += "/"
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].full < out[j].full })
+	return out, nil
+}
+
+// longSegment reads the segment a hashed entry stands for; ok is false when it cannot be read
+// (a directory whose name file was never written holds nothing yet).
+func longSegment(path string, dir bool, prefix string) (string, bool) {
+	if dir {
+		b, err := os.ReadFile(filepath.Join(path, longDirNameFile))
+		return string(b), err == nil
+	}
+	info, err := statFile(path)
+	if err != nil || !strings.HasPrefix(info.Key, prefix) {
+		return "", false
+	}
+	return info.Key[len(prefix):], true
+}
+
+func (l *lister) walk(dir, prefix string) error {
+	kids, err := children(dir, prefix)
+	if err != nil {
+		return err
+	}
+	for _, c := range kids {
+		if l.done {
+			return nil
+		}
+		p := filepath.Join(dir, c.name)
+		if !c.dir {
+			if err := l.visitObject(p, c.full); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := l.visitDir(p, c.full); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *lister) visitObject(path, key string) error {
+	if !strings.HasPrefix(key, l.q.Prefix) || key <= l.q.After || l.skipped(key) {
+		return nil
+	}
+	if cp := l.commonPrefix(key); cp != "" {
+		l.addPrefix(cp)
+		return nil
+	}
+	info, err := statFile(path)
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, errCorrupt) {
+		return nil // deleted since the directory was read, or never an object
+	}
+	if err != nil {
+		return err
+	}
+	info.Key = key
+	l.add(func() { l.res.Objects = append(l.res.Objects, info) }, key)
+	return nil
+}
+
+// visitDir lists the subtree of keys starting with p (which ends in "/").
+func (l *lister) visitDir(path, p string) error {
+	if !strings.HasPrefix(p, l.q.Prefix) && !strings.HasPrefix(l.q.Prefix, p) {
+		return nil
+	}
+	if p <= l.q.After && !strings.HasPrefix(l.q.After, p) {
+		return nil // every key under p sorts before After
+	}
+	if l.skipped(p) {
+		return nil
+	}
+	if strings.HasPrefix(p, l.q.Prefix) {
+		// All keys under p share p's common prefix, if it has one: report it once, if any
+		// key under p is listable, without reading the whole subtree.
+		if cp := l.commonPrefix(p); cp != "" {
+			found, err := hasObjectAfter(path, p, l.q.After, l.skip)
+			if err != nil || !found {
+				return err
+			}
+			l.addPrefix(cp)
+			return nil
+		}
+	}
+	return l.walk(path, p)
+}
+
+// skipped reports whether key lies under a common prefix already returned.
+func (l *lister) skipped(key string) bool {
+	return l.skip != "" && strings.HasPrefix(key, l.skip)
+}
+
+// commonPrefix is the prefix key rolls up into, or "".
+func (l *lister) commonPrefix(key string) string {
+	if l.q.Delimiter == "" || !strings.HasPrefix(key, l.q.Prefix) {
+		return ""
+	}
+	rest := key[len(l.q.Prefix):]
+	i := strings.Index(rest, l.q.Delimiter)
+	if i < 0 {
+		return ""
+	}
+	return l.q.Prefix + rest[:i+len(l.q.Delimiter)]
+}
+
+func (l *lister) addPrefix(cp string) {
+	if l.skipped(cp) {
+		return
+	}
+	l.add(func() { l.res.CommonPrefixes = append(l.res.CommonPrefixes, cp) }, cp)
+	l.skip = cp
+}
+
+func (l *lister) add(appendItem func(), item string) {
+	if len(l.res.Objects)+len(l.res.CommonPrefixes) == l.q.MaxKeys {
+		l.res.IsTruncated = true
+		l.done = true
+		return
+	}
+	appendItem()
+	l.res.Next = item
+}
+
+// hasObjectAfter reports whether the subtree dir (whose keys start with prefix) holds an object
+// whose key sorts after after and does not start with skip.
+func hasObjectAfter(dir, prefix, after, skip string) (bool, error) {
+	kids, err := children(dir, prefix)
+	if err != nil {
+		return false, err
+	}
+	for _, c := range kids {
+		if skip != "" && strings.HasPrefix(c.full, skip) {
+			continue
+		}
+		p := filepath.Join(dir, c.name)
+		if !c.dir {
+			if c.full <= after {
+				continue
+			}
+			if _, err := os.Stat(p); err == nil {
+				return true, nil
+			}
+			continue
+		}
+		if c.full <= after && !strings.HasPrefix(after, c.full) {
+			continue
+		}
+		found, err := hasObjectAfter(p, c.full, after, skip)
+		if err != nil || found {
+			return found, err
+		}
+	}
+	return false, nil
+}

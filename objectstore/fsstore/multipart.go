@@ -1,0 +1,358 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package fsstore
+
+import (
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	uploadFile = "upload.json"
+	// MaxPartNumber is the highest part number S3 accepts.
+	MaxPartNumber = 10000
+	uploadIDLen   = 32
+)
+
+// UploadInfo describes a multipart upload in progress.
+type UploadInfo struct {
+	ID        string     `json:"id"`
+	Key       string     `json:"key"`
+	Initiated time.Time  `json:"initiated"`
+	Meta      ObjectMeta `json:"meta"`
+	// Initiator names who started the upload.
+	Initiator string `json:"initiator"`
+}
+
+// PartInfo describes an uploaded part.
+type PartInfo struct {
+	Number   int
+	Size     int64
+	ETag     string
+	Modified time.Time
+}
+
+// CompletePart names a part to assemble and the ETag the client got for it.
+type CompletePart struct {
+	Number int
+	ETag   string
+}
+
+// CreateUpload starts a multipart upload of key and returns its description.
+func (s *Store) CreateUpload(bucket, key string, meta ObjectMeta, initiator string) (UploadInfo, error) {
+	if err := ValidKey(key); err != nil {
+		return UploadInfo{}, err
+	}
+	var id [uploadIDLen / 2]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return UploadInfo{}, fmt.Errorf("making upload id: %w", err)
+	}
+	info := UploadInfo{ID: hex.EncodeToString(id[:]), Key: key, Initiated: s.opts.Now().UTC(), Meta: meta, Initiator: initiator}
+	data, err := json.Marshal(info)
+	if err != nil {
+		return UploadInfo{}, fmt.Errorf("encoding upload: %w", err)
+	}
+	staging, err := os.MkdirTemp(s.tmpDir(), "upload-*")
+	if err != nil {
+		return UploadInfo{}, fmt.Errorf("creating upload: %w", err)
+	}
+	defer os.RemoveAll(staging)
+	if err := s.writeFileAtomic(filepath.Join(staging, uploadFile), data); err != nil {
+		return UploadInfo{}, err
+	}
+	lock := s.bucketLock(bucket)
+	lock.RLock()
+	defer lock.RUnlock()
+	if _, err := s.Bucket(bucket); err != nil {
+		return UploadInfo{}, err
+	}
+	if err := os.Rename(staging, s.uploadDir(bucket, info.ID)); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return UploadInfo{}, ErrNoSuchBucket
+		}
+		return UploadInfo{}, fmt.Errorf("creating upload: %w", err)
+	}
+	return info, syncDir(s.uploadsDir(bucket))
+}
+
+// Upload returns the upload id of key, or ErrNoSuchUpload.
+func (s *Store) Upload(bucket, key, id string) (UploadInfo, error) {
+	if _, err := s.Bucket(bucket); err != nil {
+		return UploadInfo{}, err
+	}
+	info, err := s.readUpload(bucket, id)
+	if err != nil {
+		return UploadInfo{}, err
+	}
+	if info.Key != key {
+		return UploadInfo{}, ErrNoSuchUpload
+	}
+	return info, nil
+}
+
+func (s *Store) readUpload(bucket, id string) (UploadInfo, error) {
+	if !validUploadID(id) {
+		return UploadInfo{}, ErrNoSuchUpload
+	}
+	data, err := os.ReadFile(filepath.Join(s.uploadDir(bucket, id), uploadFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return UploadInfo{}, ErrNoSuchUpload
+	}
+	if err != nil {
+		return UploadInfo{}, fmt.Errorf("reading upload %s: %w", id, err)
+	}
+	var info UploadInfo
+	if err := json.Unmarshal(data, &info); err != nil {
+		return UploadInfo{}, fmt.Errorf("decoding upload %s: %w", id, err)
+	}
+	return info, nil
+}
+
+// validUploadID keeps ids that come from a request from naming anything but an upload.
+func validUploadID(id string) bool {
+	if len(id) != uploadIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if !(id[i] >= '0' && id[i] <= '9' || id[i] >= 'a' && id[i] <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func partName(n int) string { return fmt.Sprintf("p%05d", n) }
+
+// PutPart stores part n of an upload from r, replacing an earlier upload of that part.
+func (s *Store) PutPart(bucket, key, id string, n int, r io.Reader) (PartInfo, error) {
+	if n < 1 || n > MaxPartNumber {
+		return PartInfo{}, ErrInvalidPartNum
+	}
+	if _, err := s.Upload(bucket, key, id); err != nil {
+		return PartInfo{}, err
+	}
+	t, err := newTempFile(s.tmpDir(), "part-*")
+	if err != nil {
+		return PartInfo{}, err
+	}
+	defer t.discard()
+	if err := t.copyFrom(r); err != nil {
+		return PartInfo{}, err
+	}
+	info := ObjectInfo{Size: t.size, ETag: t.md5Hex(), Modified: s.opts.Now().UTC()}
+	if err := t.finish(info); err != nil {
+		return PartInfo{}, err
+	}
+	dir := s.uploadDir(bucket, id)
+	if err := os.Rename(t.f.Name(), filepath.Join(dir, partName(n))); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return PartInfo{}, ErrNoSuchUpload // aborted or completed meanwhile
+		}
+		return PartInfo{}, fmt.Errorf("storing part %d: %w", n, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return PartInfo{}, err
+	}
+	return PartInfo{Number: n, Size: info.Size, ETag: info.ETag, Modified: info.Modified}, nil
+}
+
+// ListParts returns the parts of an upload numbered above marker, at most limit of them, and
+// whether there are more.
+func (s *Store) ListParts(bucket, key, id string, marker, limit int) ([]PartInfo, bool, error) {
+	if _, err := s.Upload(bucket, key, id); err != nil {
+		return nil, false, err
+	}
+	nums, err := s.partNumbers(bucket, id)
+	if err != nil {
+		return nil, false, err
+	}
+	var out []PartInfo
+	for _, n := range nums {
+		if n <= marker {
+			continue
+		}
+		if len(out) == limit {
+			return out, true, nil
+		}
+		info, err := statFile(filepath.Join(s.uploadDir(bucket, id), partName(n)))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, PartInfo{Number: n, Size: info.Size, ETag: info.ETag, Modified: info.Modified})
+	}
+	return out, false, nil
+}
+
+// partNumbers lists the numbers of an upload's parts in ascending order.
+func (s *Store) partNumbers(bucket, id string) ([]int, error) {
+	names, err := readNames(s.uploadDir(bucket, id))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNoSuchUpload
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing parts of %s: %w", id, err)
+	}
+	var nums []int
+	for _, name := range names {
+		if len(name) != 6 || name[0] != 'p' {
+			continue
+		}
+		if n, err := strconv.Atoi(name[1:]); err == nil {
+			nums = append(nums, n)
+		}
+	}
+	sort.Ints(nums)
+	return nums, nil
+}
+
+// CompleteUpload assembles the named parts, in order, into the object and ends the upload.
+func (s *Store) CompleteUpload(bucket, key, id string, parts []CompletePart) (ObjectInfo, error) {
+	up, err := s.Upload(bucket, key, id)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	if err := s.checkParts(bucket, id, parts); err != nil {
+		return ObjectInfo{}, err
+	}
+	t, err := newTempFile(s.tmpDir(), "complete-*")
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	defer t.discard()
+	sums := md5.New()
+	for _, p := range parts {
+		sum, err := s.appendPart(t, bucket, id, p)
+		if err != nil {
+			return ObjectInfo{}, err
+		}
+		sums.Write(sum)
+	}
+	info := ObjectInfo{
+		Key:      key,
+		Size:     t.size,
+		ETag:     fmt.Sprintf("%s-%d", hex.EncodeToString(sums.Sum(nil)), len(parts)),
+		Modified: s.opts.Now().UTC(),
+		Meta:     up.Meta,
+		Parts:    len(parts),
+	}
+	if err := t.finish(info); err != nil {
+		return ObjectInfo{}, err
+	}
+	if err := s.commitObject(bucket, key, t.f.Name()); err != nil {
+		return ObjectInfo{}, err
+	}
+	if err := s.removeUpload(bucket, id); err != nil && !errors.Is(err, ErrNoSuchUpload) {
+		return ObjectInfo{}, err
+	}
+	return info, nil
+}
+
+// checkParts validates a completion request against the stored parts before anything is read.
+func (s *Store) checkParts(bucket, id string, parts []CompletePart) error {
+	for i := 1; i < len(parts); i++ {
+		if parts[i].Number <= parts[i-1].Number {
+			return ErrInvalidPartOrder
+		}
+	}
+	var total int64
+	for i, p := range parts {
+		info, err := statFile(filepath.Join(s.uploadDir(bucket, id), partName(p.Number)))
+		if errors.Is(err, os.ErrNotExist) || p.Number < 1 || p.Number > MaxPartNumber {
+			return fmt.Errorf("%w: part %d was not uploaded", ErrInvalidPart, p.Number)
+		}
+		if err != nil {
+			return err
+		}
+		if normalETag(p.ETag) != info.ETag {
+			return fmt.Errorf("%w: part %d has a different ETag", ErrInvalidPart, p.Number)
+		}
+		if i < len(parts)-1 && info.Size < s.opts.MinPartSize {
+			return fmt.Errorf("%w: part %d is %d bytes", ErrEntityTooSmall, p.Number, info.Size)
+		}
+		total += info.Size
+	}
+	if total > s.opts.MaxObjectSize {
+		return ErrEntityTooLarge
+	}
+	return nil
+}
+
+// appendPart copies a part into the object being assembled and returns the part's binary MD5.
+// It reads the part's ETag again from the file it copies, in case the part was replaced.
+func (s *Store) appendPart(t *tempFile, bucket, id string, p CompletePart) ([]byte, error) {
+	f, err := os.Open(filepath.Join(s.uploadDir(bucket, id), partName(p.Number)))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNoSuchUpload
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening part %d: %w", p.Number, err)
+	}
+	defer f.Close()
+	info, err := readTrailer(f)
+	if err != nil {
+		return nil, err
+	}
+	if normalETag(p.ETag) != info.ETag {
+		return nil, fmt.Errorf("%w: part %d changed", ErrInvalidPart, p.Number)
+	}
+	if err := t.copyFrom(io.NewSectionReader(f, 0, info.Size)); err != nil {
+		return nil, fmt.Errorf("copying part %d: %w", p.Number, err)
+	}
+	return hex.DecodeString(info.ETag)
+}
+
+func normalETag(etag string) string {
+	return strings.ToLower(strings.Trim(strings.TrimSpace(etag), `"`))
+}
+
+// AbortUpload discards an upload and its parts.
+func (s *Store) AbortUpload(bucket, key, id string) error {
+	if _, err := s.Upload(bucket, key, id); err != nil {
+		return err
+	}
+	return s.removeUpload(bucket, id)
+}
+
+// removeUpload renames the upload away at once, then deletes its files.
+func (s *Store) removeUpload(bucket, id string) error {
+	trash, err := os.MkdirTemp(s.tmpDir(), "aborted-*")
+	if err != nil {
+		return fmt.Errorf("removing upload %s: %w", id, err)
+	}
+	defer os.RemoveAll(trash)
+	if err := os.Rename(s.uploadDir(bucket, id), filepath.Join(trash, id)); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return ErrNoSuchUpload
+		}
+		return fmt.Errorf("removing upload %s: %w", id, err)
+	}
+	return syncDir(s.uploadsDir(bucket))
+}

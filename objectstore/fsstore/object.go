@@ -1,0 +1,153 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package fsstore
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// PutObject stores the data r yields as key, replacing any object of that key once r is
+// exhausted. If r fails, nothing changes and the error is a *ReadError wrapping r's error.
+func (s *Store) PutObject(bucket, key string, r io.Reader, meta ObjectMeta) (ObjectInfo, error) {
+	if err := ValidKey(key); err != nil {
+		return ObjectInfo{}, err
+	}
+	if _, err := s.Bucket(bucket); err != nil {
+		return ObjectInfo{}, err
+	}
+	t, err := newTempFile(s.tmpDir(), "put-*")
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	defer t.discard()
+	if err := t.copyFrom(r); err != nil {
+		return ObjectInfo{}, err
+	}
+	info := ObjectInfo{Key: key, Size: t.size, ETag: t.md5Hex(), Modified: s.opts.Now().UTC(), Meta: meta}
+	if err := t.finish(info); err != nil {
+		return ObjectInfo{}, err
+	}
+	if err := s.commitObject(bucket, key, t.f.Name()); err != nil {
+		return ObjectInfo{}, err
+	}
+	return info, nil
+}
+
+// commitObject moves a finished object file into place as key.
+func (s *Store) commitObject(bucket, key, tmp string) error {
+	lock := s.bucketLock(bucket)
+	lock.RLock()
+	defer lock.RUnlock()
+	file, dirs := keyPath(key)
+	return s.commitFile(tmp, s.objectsDir(bucket), file, dirs, ErrNoSuchBucket)
+}
+
+// Object is an open object. Its data stays readable even if the object is replaced or deleted
+// while it is open.
+type Object struct {
+	Info ObjectInfo
+	f    *os.File
+}
+
+// Section returns a reader of n bytes of the data from off.
+func (o *Object) Section(off, n int64) io.Reader { return io.NewSectionReader(o.f, off, n) }
+
+// Close releases the object.
+func (o *Object) Close() error { return o.f.Close() }
+
+// OpenObject opens key for reading.
+func (s *Store) OpenObject(bucket, key string) (*Object, error) {
+	if err := ValidKey(key); err != nil {
+		return nil, err
+	}
+	file, _ := keyPath(key)
+	f, err := os.Open(filepath.Join(s.objectsDir(bucket), file))
+	if err != nil {
+		return nil, s.missingObject(bucket, key, err)
+	}
+	info, err := readTrailer(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("reading object %q: %w", key, err)
+	}
+	return &Object{Info: info, f: f}, nil
+}
+
+// StatObject returns key's description.
+func (s *Store) StatObject(bucket, key string) (ObjectInfo, error) {
+	o, err := s.OpenObject(bucket, key)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	defer o.Close()
+	return o.Info, nil
+}
+
+// missingObject turns an open failure into ErrNoSuchBucket or ErrNoSuchKey when it is one.
+func (s *Store) missingObject(bucket, key string, err error) error {
+	// ENOTDIR: a segment of the key names an object file where a directory would be.
+	if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+		return fmt.Errorf("opening object %q: %w", key, err)
+	}
+	if _, berr := s.Bucket(bucket); berr != nil {
+		return berr
+	}
+	return ErrNoSuchKey
+}
+
+// DeleteObject removes key; removing a missing key succeeds, as in S3.
+func (s *Store) DeleteObject(bucket, key string) error {
+	if err := ValidKey(key); err != nil {
+		return err
+	}
+	if _, err := s.Bucket(bucket); err != nil {
+		return err
+	}
+	lock := s.bucketLock(bucket)
+	lock.RLock()
+	defer lock.RUnlock()
+	base := s.objectsDir(bucket)
+	file, dirs := keyPath(key)
+	err := os.Remove(filepath.Join(base, file))
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("deleting object %q: %w", key, err)
+	}
+	if err := syncDir(filepath.Dir(filepath.Join(base, file))); err != nil {
+		return err
+	}
+	s.pruneDirs(base, dirs)
+	return nil
+}
+
+// pruneDirs removes the now empty directories above a deleted object, innermost first. Long
+// directories keep their name file and stay; listing skips empty directories anyway.
+func (s *Store) pruneDirs(base string, dirs []dirStep) {
+	for i := len(dirs) - 1; i >= 0; i-- {
+		p := filepath.Join(base, dirs[i].rel)
+		if filepath.Base(p)[0] == longDirTag || os.Remove(p) != nil {
+			return
+		}
+	}
+}

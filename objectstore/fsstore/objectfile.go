@@ -1,0 +1,192 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package fsstore
+
+import (
+	"crypto/md5"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"time"
+)
+
+// An object file (and a multipart part file) is the data followed by a trailer: the object's
+// metadata as JSON, its length as a big-endian uint32, and trailerMagic. Data and metadata are
+// therefore committed by one rename and can never disagree.
+const (
+	trailerMagic   = "PNO1"
+	trailerTailLen = 4 + len(trailerMagic)
+	// maxMetaLen bounds the metadata a reader accepts; S3 user metadata is at most 2 KiB.
+	maxMetaLen = 64 << 10
+	copyBuffer = 1 << 20
+)
+
+// ObjectMeta is what a client says about an object when it writes it.
+type ObjectMeta struct {
+	ContentType        string `json:"contentType,omitempty"`
+	ContentEncoding    string `json:"contentEncoding,omitempty"`
+	ContentDisposition string `json:"contentDisposition,omitempty"`
+	ContentLanguage    string `json:"contentLanguage,omitempty"`
+	CacheControl       string `json:"cacheControl,omitempty"`
+	Expires            string `json:"expires,omitempty"`
+	// User holds the x-amz-meta-* headers by lower-case name without the prefix.
+	User map[string]string `json:"user,omitempty"`
+}
+
+// ObjectInfo describes a stored object or part.
+type ObjectInfo struct {
+	// Key is empty for parts.
+	Key  string `json:"key,omitempty"`
+	Size int64  `json:"size"`
+	// ETag is the hex MD5 of the data, or for a completed multipart upload the hex MD5 of the
+	// parts' MD5s followed by "-" and the number of parts. It carries no quotes.
+	ETag     string     `json:"etag"`
+	Modified time.Time  `json:"modified"`
+	Meta     ObjectMeta `json:"meta"`
+	// Parts is the number of parts of an object made by a multipart upload, else 0.
+	Parts int `json:"parts,omitempty"`
+}
+
+// tempFile is a file being written in the store's temporary directory.
+type tempFile struct {
+	f    *os.File
+	size int64
+	md5  hash.Hash
+}
+
+func newTempFile(dir, pattern string) (*tempFile, error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return nil, fmt.Errorf("creating temporary file: %w", err)
+	}
+	return &tempFile{f: f, md5: md5.New()}, nil
+}
+
+// copyFrom streams r into the file, hashing it.
+func (t *tempFile) copyFrom(r io.Reader) error {
+	buf := make([]byte, copyBuffer)
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			if _, err := t.f.Write(buf[:n]); err != nil {
+				return fmt.Errorf("writing %s: %w", t.f.Name(), err)
+			}
+			t.md5.Write(buf[:n])
+			t.size += int64(n)
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return &ReadError{Err: rerr}
+		}
+	}
+}
+
+// finish writes the trailer and makes the file durable; the file is then ready to be renamed.
+func (t *tempFile) finish(info ObjectInfo) error {
+	meta, err := json.Marshal(info)
+	if err != nil {
+		return fmt.Errorf("encoding object metadata: %w", err)
+	}
+	if len(meta) > maxMetaLen {
+		return fmt.Errorf("object metadata of %d bytes is too large", len(meta))
+	}
+	tail := make([]byte, 0, len(meta)+trailerTailLen)
+	tail = append(tail, meta...)
+	tail = binary.BigEndian.AppendUint32(tail, uint32(len(meta)))
+	tail = append(tail, trailerMagic...)
+	if _, err := t.f.Write(tail); err != nil {
+		return fmt.Errorf("writing %s: %w", t.f.Name(), err)
+	}
+	if err := t.f.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", t.f.Name(), err)
+	}
+	if err := t.f.Close(); err != nil {
+		return fmt.Errorf("closing %s: %w", t.f.Name(), err)
+	}
+	return nil
+}
+
+func (t *tempFile) md5Hex() string { return hex.EncodeToString(t.md5.Sum(nil)) }
+
+// discard removes an unfinished or uncommitted file.
+func (t *tempFile) discard() {
+	_ = t.f.Close()
+	_ = os.Remove(t.f.Name())
+}
+
+// readTrailer reads the metadata of an open object file and returns it with the data length.
+func readTrailer(f *os.File) (ObjectInfo, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return ObjectInfo{}, fmt.Errorf("stat %s: %w", f.Name(), err)
+	}
+	size := st.Size()
+	if size < int64(trailerTailLen) {
+		return ObjectInfo{}, fmt.Errorf("%s: %w: too short", f.Name(), errCorrupt)
+	}
+	var tail [trailerTailLen]byte
+	if _, err := f.ReadAt(tail[:], size-int64(trailerTailLen)); err != nil {
+		return ObjectInfo{}, fmt.Errorf("reading %s: %w", f.Name(), err)
+	}
+	if string(tail[4:]) != trailerMagic {
+		return ObjectInfo{}, fmt.Errorf("%s: %w: no trailer", f.Name(), errCorrupt)
+	}
+	metaLen := int64(binary.BigEndian.Uint32(tail[:4]))
+	if metaLen > maxMetaLen || metaLen > size-int64(trailerTailLen) {
+		return ObjectInfo{}, fmt.Errorf("%s: %w: bad metadata length", f.Name(), errCorrupt)
+	}
+	meta := make([]byte, metaLen)
+	if _, err := f.ReadAt(meta, size-int64(trailerTailLen)-metaLen); err != nil {
+		return ObjectInfo{}, fmt.Errorf("reading %s: %w", f.Name(), err)
+	}
+	var info ObjectInfo
+	if err := json.Unmarshal(meta, &info); err != nil {
+		return ObjectInfo{}, fmt.Errorf("%s: %w: %v", f.Name(), errCorrupt, err)
+	}
+	if info.Size != size-int64(trailerTailLen)-metaLen {
+		return ObjectInfo{}, fmt.Errorf("%s: %w: size disagrees with metadata", f.Name(), errCorrupt)
+	}
+	return info, nil
+}
+
+// statFile reads an object file's metadata; a missing file is os.ErrNotExist.
+func statFile(path string) (ObjectInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	defer f.Close()
+	return readTrailer(f)
+}
+
+// errCorrupt marks a file that is not an object file; the store never commits such a file.
+var errCorrupt = errors.New("corrupt object file")
+
+// ReadError is a failure of the reader a caller handed to the store, as opposed to a failure of
+// the store itself. The caller's reader decides what the error means (a client that went away,
+// a payload that does not match its signature, too much data).
+type ReadError struct{ Err error }
+
+func (e *ReadError) Error() string { return "reading request body: " + e.Err.Error() }
+func (e *ReadError) Unwrap() error { return e.Err }

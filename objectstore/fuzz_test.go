@@ -1,0 +1,149 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package objectstore
+
+import (
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+
+	"pinet.io/pinet/objectstore/fsstore"
+)
+
+// knownError fails the test unless err is nil or an S3 error with a known code.
+func knownError(t *testing.T, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		t.Fatalf("error %v is not an S3 error", err)
+	}
+	if _, ok := codes[ae.code]; !ok {
+		t.Fatalf("unknown error code %q", ae.code)
+	}
+}
+
+func FuzzRouteRequest(f *testing.F) {
+	f.Add("GET", "/", "", false)
+	f.Add("PUT", "/bucket/a/b", "partNumber=1&uploadId=abc", true)
+	f.Add("POST", "/bucket", "delete", false)
+	f.Add("GET", "/bucket", "list-type=2&continuation-token=x", false)
+	f.Fuzz(func(t *testing.T, method, path, rawQuery string, copySource bool) {
+		q, _ := url.ParseQuery(rawQuery)
+		r, err := routeRequest(method, path, q, copySource)
+		knownError(t, err)
+		if err != nil {
+			return
+		}
+		if r.Op == "" {
+			t.Fatal("a route without an operation")
+		}
+		if r.Op == OpListBuckets {
+			if r.Bucket != "" || r.Key != "" {
+				t.Fatalf("ListBuckets with bucket %q key %q", r.Bucket, r.Key)
+			}
+			return
+		}
+		if fsstore.ValidBucketName(r.Bucket) != nil {
+			t.Fatalf("routed to invalid bucket %q", r.Bucket)
+		}
+		if "/"+r.Bucket+"/"+r.Key != path && "/"+r.Bucket != path {
+			t.Fatalf("route %+v does not rebuild path %q", r, path)
+		}
+		objectOp := r.Key != ""
+		switch r.Op {
+		case OpCreateBucket, OpDeleteBucket, OpHeadBucket, OpGetBucketLocation, OpListObjects, OpListObjectsV2, OpListMultipartUploads, OpDeleteObjects:
+			if objectOp {
+				t.Fatalf("bucket operation %s on key %q", r.Op, r.Key)
+			}
+		default:
+			if !objectOp {
+				t.Fatalf("object operation %s without a key", r.Op)
+			}
+		}
+		if r.Op.verb() == "" {
+			t.Fatalf("operation %s has no verb", r.Op)
+		}
+	})
+}
+
+func FuzzParseCompleteMultipartUpload(f *testing.F) {
+	f.Add([]byte(`<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"abc"</ETag></Part></CompleteMultipartUpload>`))
+	f.Add([]byte(`<CompleteMultipartUpload/>`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		parts, err := parseCompleteMultipartUpload(body)
+		knownError(t, err)
+		if err == nil && (len(parts) == 0 || len(parts) > fsstore.MaxPartNumber) {
+			t.Fatalf("accepted %d parts", len(parts))
+		}
+	})
+}
+
+func FuzzParseDeleteObjects(f *testing.F) {
+	f.Add([]byte(`<Delete><Quiet>true</Quiet><Object><Key>a</Key></Object></Delete>`))
+	f.Add([]byte(`<Delete><Object><Key>a</Key><VersionId>null</VersionId></Object><Object><Key>b</Key></Object></Delete>`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		keys, _, err := parseDeleteObjects(body)
+		knownError(t, err)
+		if err == nil && (len(keys) == 0 || len(keys) > maxDeleteObjects) {
+			t.Fatalf("accepted %d keys", len(keys))
+		}
+	})
+}
+
+func FuzzParseCreateBucketConfiguration(f *testing.F) {
+	f.Add([]byte(`<CreateBucketConfiguration><LocationConstraint>us-east-1</LocationConstraint></CreateBucketConfiguration>`))
+	f.Add([]byte(``))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		_, err := parseCreateBucketConfiguration(body)
+		knownError(t, err)
+	})
+}
+
+func FuzzParseRange(f *testing.F) {
+	f.Add("bytes=0-10", int64(100))
+	f.Add("bytes=-5", int64(3))
+	f.Add("bytes=7-", int64(0))
+	f.Fuzz(func(t *testing.T, h string, size int64) {
+		if size < 0 {
+			return
+		}
+		start, length, partial, err := parseRange(h, size)
+		knownError(t, err)
+		if err != nil {
+			return
+		}
+		if start < 0 || length < 0 || start+length > size || (!partial && (start != 0 || length != size)) {
+			t.Fatalf("parseRange(%q, %d) = %d+%d partial %v", h, size, start, length, partial)
+		}
+	})
+}
+
+func FuzzParseCopySource(f *testing.F) {
+	f.Add("/bucket/key")
+	f.Add("bucket/a%2Fb?versionId=null")
+	f.Fuzz(func(t *testing.T, v string) {
+		r, err := parseCopySource(v)
+		knownError(t, err)
+		if err == nil && (r.Key == "" || fsstore.ValidBucketName(r.Bucket) != nil || strings.Contains(r.Bucket, "/")) {
+			t.Fatalf("parseCopySource(%q) = %+v", v, r)
+		}
+	})
+}

@@ -1,0 +1,228 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package objectstore
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"pinet.io/pinet/objectstore/fsstore"
+)
+
+func (s *Server) putObject(q *request) error {
+	if _, err := s.bucket(q); err != nil {
+		return err
+	}
+	if err := fsstore.ValidKey(q.route.Key); err != nil {
+		return err
+	}
+	if err := refuseUnsupported(q.r.Header); err != nil {
+		return err
+	}
+	meta, err := metaFromHeaders(q.r.Header)
+	if err != nil {
+		return err
+	}
+	body, err := payload(q, min(maxSinglePut, s.maxObjectSize))
+	if err != nil {
+		return err
+	}
+	info, err := s.store.PutObject(q.route.Bucket, q.route.Key, body, meta)
+	if err != nil {
+		return err
+	}
+	q.w.Header().Set("ETag", quoteETag(info.ETag))
+	q.w.Header().Set("Content-Length", "0")
+	q.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// getObject serves GetObject and HeadObject.
+func (s *Server) getObject(q *request) error {
+	if _, err := s.bucket(q); err != nil {
+		return err
+	}
+	obj, err := s.store.OpenObject(q.route.Bucket, q.route.Key)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	info := obj.Info
+	h := q.w.Header()
+	notModified, err := readConditions(q.r.Header).check(info)
+	if err != nil {
+		return err
+	}
+	if notModified {
+		h.Set("ETag", quoteETag(info.ETag))
+		h.Set("Last-Modified", info.Modified.UTC().Format(http.TimeFormat))
+		q.w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	start, length, partial, err := parseRange(q.r.Header.Get("Range"), info.Size)
+	if err != nil {
+		h.Set("Content-Range", "bytes */"+strconv.FormatInt(info.Size, 10))
+		return err
+	}
+	setObjectHeaders(h, info)
+	if q.route.Op == OpGetObject {
+		applyOverrides(h, q.r.URL.Query())
+	}
+	h.Set("Content-Length", strconv.FormatInt(length, 10))
+	status := http.StatusOK
+	if partial {
+		h.Set("Content-Range", "bytes "+strconv.FormatInt(start, 10)+"-"+strconv.FormatInt(start+length-1, 10)+"/"+strconv.FormatInt(info.Size, 10))
+		status = http.StatusPartialContent
+	}
+	q.w.WriteHeader(status)
+	if q.r.Method == http.MethodHead {
+		return nil
+	}
+	if _, err := io.Copy(q.w, obj.Section(start, length)); err != nil {
+		// The client went away or the disk failed mid-body; the status is sent, so only log.
+		s.log.V(1).Info("Object body not sent whole", "requestID", q.id, "error", err.Error())
+	}
+	return nil
+}
+
+func (s *Server) deleteObject(q *request) error {
+	if _, err := s.bucket(q); err != nil {
+		return err
+	}
+	if err := s.store.DeleteObject(q.route.Bucket, q.route.Key); err != nil {
+		return err
+	}
+	q.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) deleteObjects(q *request) error {
+	if _, err := s.bucket(q); err != nil {
+		return err
+	}
+	body, err := readXMLBody(q)
+	if err != nil {
+		return err
+	}
+	keys, quiet, err := parseDeleteObjects(body)
+	if err != nil {
+		return err
+	}
+	res := deleteResult{Xmlns: s3Namespace}
+	for _, key := range keys {
+		if err := s.store.DeleteObject(q.route.Bucket, key); err != nil {
+			ae, internal := toAPIError(err)
+			if internal {
+				s.log.Error(err, "Deleting object", "requestID", q.id, "bucket", q.route.Bucket, "key", key)
+			}
+			res.Errors = append(res.Errors, deleteError{Key: key, Code: ae.code, Message: ae.message})
+			continue
+		}
+		if !quiet {
+			res.Deleted = append(res.Deleted, deletedObject{Key: key})
+		}
+	}
+	s.writeXML(q, http.StatusOK, res)
+	return nil
+}
+
+// copySource opens the object a copy reads, checking that the caller may read it and that its
+// preconditions hold. The caller closes it.
+func (s *Server) copySource(q *request) (*fsstore.Object, target, error) {
+	src, err := parseCopySource(q.r.Header.Get("x-amz-copy-source"))
+	if err != nil {
+		return nil, target{}, err
+	}
+	b, err := s.store.Bucket(src.Bucket)
+	if err != nil {
+		return nil, target{}, err
+	}
+	if err := s.allowed(q.ctx(), q.principal(), VerbGet, b.Project); err != nil {
+		return nil, target{}, err
+	}
+	obj, err := s.store.OpenObject(src.Bucket, src.Key)
+	if err != nil {
+		return nil, target{}, err
+	}
+	if _, err := copyConditions(q.r.Header).check(obj.Info); err != nil {
+		obj.Close()
+		return nil, target{}, err
+	}
+	return obj, src, nil
+}
+
+// parseCopySource reads x-amz-copy-source: "[/]bucket/key[?versionId=null]", URL-encoded.
+func parseCopySource(v string) (target, error) {
+	path, version, hasVersion := strings.Cut(v, "?versionId=")
+	if hasVersion && version != "null" {
+		return target{}, s3Error(CodeNotImplemented, "Copying a version other than null is not implemented: buckets are not versioned.")
+	}
+	path, err := url.PathUnescape(path)
+	if err != nil {
+		return target{}, s3Error(CodeInvalidArgument, "Invalid copy source encoding.")
+	}
+	bucket, key, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	if bucket == "" || key == "" {
+		return target{}, s3Error(CodeInvalidArgument, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey.")
+	}
+	if err := fsstore.ValidBucketName(bucket); err != nil {
+		return target{}, s3Error(CodeInvalidBucketName, "The specified copy source bucket is not valid: "+err.Error())
+	}
+	return target{Bucket: bucket, Key: key}, nil
+}
+
+func (s *Server) copyObject(q *request) error {
+	if _, err := s.bucket(q); err != nil {
+		return err
+	}
+	if err := fsstore.ValidKey(q.route.Key); err != nil {
+		return err
+	}
+	if err := refuseUnsupported(q.r.Header); err != nil {
+		return err
+	}
+	obj, src, err := s.copySource(q)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	meta := obj.Info.Meta
+	switch d := q.r.Header.Get("x-amz-metadata-directive"); d {
+	case "", "COPY":
+		if src.Bucket == q.route.Bucket && src.Key == q.route.Key {
+			return s3Error(CodeInvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
+		}
+	case "REPLACE":
+		if meta, err = metaFromHeaders(q.r.Header); err != nil {
+			return err
+		}
+	default:
+		return s3Error(CodeInvalidArgument, "Unknown metadata directive "+d+".")
+	}
+	if obj.Info.Size > maxSinglePut {
+		return s3Error(CodeInvalidRequest, "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120.")
+	}
+	info, err := s.store.PutObject(q.route.Bucket, q.route.Key, obj.Section(0, obj.Info.Size), meta)
+	if err != nil {
+		return err
+	}
+	s.writeXML(q, http.StatusOK, copyObjectResult{Xmlns: s3Namespace, ETag: quoteETag(info.ETag), LastModified: s3Time(info.Modified)})
+	return nil
+}

@@ -1,0 +1,210 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package objectstore
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"pinet.io/pinet/objectstore/fsstore"
+)
+
+// Operation names an S3 operation, as the API model spells it.
+type Operation string
+
+// The operations the store serves.
+const (
+	OpListBuckets             Operation = "ListBuckets"
+	OpCreateBucket            Operation = "CreateBucket"
+	OpDeleteBucket            Operation = "DeleteBucket"
+	OpHeadBucket              Operation = "HeadBucket"
+	OpGetBucketLocation       Operation = "GetBucketLocation"
+	OpListObjects             Operation = "ListObjects"
+	OpListObjectsV2           Operation = "ListObjectsV2"
+	OpListMultipartUploads    Operation = "ListMultipartUploads"
+	OpDeleteObjects           Operation = "DeleteObjects"
+	OpPutObject               Operation = "PutObject"
+	OpCopyObject              Operation = "CopyObject"
+	OpGetObject               Operation = "GetObject"
+	OpHeadObject              Operation = "HeadObject"
+	OpDeleteObject            Operation = "DeleteObject"
+	OpCreateMultipartUpload   Operation = "CreateMultipartUpload"
+	OpUploadPart              Operation = "UploadPart"
+	OpUploadPartCopy          Operation = "UploadPartCopy"
+	OpCompleteMultipartUpload Operation = "CompleteMultipartUpload"
+	OpAbortMultipartUpload    Operation = "AbortMultipartUpload"
+	OpListParts               Operation = "ListParts"
+)
+
+// target is what a request asks for: an operation on a bucket and key.
+type target struct {
+	Op     Operation
+	Bucket string
+	Key    string
+}
+
+// Subresources of S3 the store does not have. A request naming one gets NotImplemented rather
+// than being mistaken for a plain bucket or object request.
+var (
+	bucketSubresources = []string{
+		"accelerate", "acl", "analytics", "cors", "encryption", "intelligent-tiering", "inventory",
+		"lifecycle", "logging", "metadataTable", "metrics", "notification", "object-lock",
+		"ownershipControls", "policy", "policyStatus", "publicAccessBlock", "replication",
+		"requestPayment", "session", "tagging", "versioning", "versions", "website",
+	}
+	objectSubresources = []string{
+		"acl", "attributes", "legal-hold", "renameObject", "restore", "retention", "select",
+		"tagging", "torrent",
+	}
+)
+
+// routeRequest decides which operation a path-style request is. path is the request's decoded
+// URL path; copySource says whether the x-amz-copy-source header is present.
+func routeRequest(method, path string, query url.Values, copySource bool) (target, error) {
+	if !strings.HasPrefix(path, "/") {
+		return target{}, s3Error(CodeInvalidRequest, "The request path must begin with a slash.")
+	}
+	bucket, key, _ := strings.Cut(path[1:], "/")
+	if bucket == "" {
+		if method == http.MethodGet {
+			return target{Op: OpListBuckets}, nil
+		}
+		return target{}, s3Error(CodeMethodNotAllowed)
+	}
+	if err := fsstore.ValidBucketName(bucket); err != nil {
+		return target{}, s3Error(CodeInvalidBucketName, "The specified bucket is not valid: "+err.Error())
+	}
+	var (
+		op  Operation
+		err error
+	)
+	if key == "" {
+		op, err = bucketOperation(method, query)
+	} else {
+		op, err = objectOperation(method, query, copySource)
+	}
+	if err != nil {
+		return target{}, err
+	}
+	return target{Op: op, Bucket: bucket, Key: key}, nil
+}
+
+func bucketOperation(method string, q url.Values) (Operation, error) {
+	if sub := firstPresent(q, bucketSubresources); sub != "" {
+		return "", s3Error(CodeNotImplemented, "The bucket subresource "+sub+" is not implemented.")
+	}
+	switch method {
+	case http.MethodGet:
+		switch {
+		case q.Has("location"):
+			return OpGetBucketLocation, nil
+		case q.Has("uploads"):
+			return OpListMultipartUploads, nil
+		case q.Has("list-type"):
+			if q.Get("list-type") != "2" {
+				return "", s3Error(CodeInvalidArgument, "Invalid list-type: only 2 is supported.")
+			}
+			return OpListObjectsV2, nil
+		}
+		return OpListObjects, nil
+	case http.MethodPut:
+		return OpCreateBucket, nil
+	case http.MethodDelete:
+		return OpDeleteBucket, nil
+	case http.MethodHead:
+		return OpHeadBucket, nil
+	case http.MethodPost:
+		if q.Has("delete") {
+			return OpDeleteObjects, nil
+		}
+		return "", s3Error(CodeNotImplemented, "POST object uploads from browser forms are not implemented.")
+	}
+	return "", s3Error(CodeMethodNotAllowed)
+}
+
+func objectOperation(method string, q url.Values, copySource bool) (Operation, error) {
+	if sub := firstPresent(q, objectSubresources); sub != "" {
+		return "", s3Error(CodeNotImplemented, "The object subresource "+sub+" is not implemented.")
+	}
+	if v := q.Get("versionId"); v != "" && v != "null" {
+		return "", s3Error(CodeInvalidArgument, "Invalid version id specified: buckets are not versioned.")
+	}
+	upload, part := q.Has("uploadId"), q.Has("partNumber")
+	switch method {
+	case http.MethodGet, http.MethodHead:
+		if part {
+			return "", s3Error(CodeNotImplemented, "Reading a single part of an object is not implemented.")
+		}
+		if method == http.MethodHead {
+			return OpHeadObject, nil
+		}
+		if upload {
+			return OpListParts, nil
+		}
+		return OpGetObject, nil
+	case http.MethodPut:
+		switch {
+		case upload && part && copySource:
+			return OpUploadPartCopy, nil
+		case upload && part:
+			return OpUploadPart, nil
+		case upload || part:
+			return "", s3Error(CodeInvalidArgument, "Uploading a part needs both uploadId and partNumber.")
+		case copySource:
+			return OpCopyObject, nil
+		}
+		return OpPutObject, nil
+	case http.MethodDelete:
+		if upload {
+			return OpAbortMultipartUpload, nil
+		}
+		return OpDeleteObject, nil
+	case http.MethodPost:
+		switch {
+		case q.Has("uploads"):
+			return OpCreateMultipartUpload, nil
+		case upload:
+			return OpCompleteMultipartUpload, nil
+		}
+	}
+	return "", s3Error(CodeMethodNotAllowed)
+}
+
+func firstPresent(q url.Values, names []string) string {
+	for _, n := range names {
+		if q.Has(n) {
+			return n
+		}
+	}
+	return ""
+}
+
+// verb is the authorization verb an operation needs on the buckets of the owner project.
+func (op Operation) verb() string {
+	switch op {
+	case OpHeadBucket, OpGetBucketLocation, OpGetObject, OpHeadObject:
+		return VerbGet
+	case OpListBuckets, OpListObjects, OpListObjectsV2, OpListMultipartUploads, OpListParts:
+		return VerbList
+	case OpCreateBucket:
+		return VerbCreate
+	case OpDeleteBucket:
+		return VerbDelete
+	}
+	return VerbUpdate
+}

@@ -1,0 +1,357 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package objectstore is PiNet's S3-compatible object store: path-style S3 over HTTP, requests
+// signed with PiNet's access keys, buckets owned by a project and private to it, objects kept
+// by package fsstore in a directory.
+//
+// The manager mounts it as a controller-runtime Runnable that listens on Config.Address:
+//
+//	srv, err := objectstore.New(objectstore.Config{
+//		DataDir: dataDir,
+//		Address: "127.0.0.1:3333",
+//		Auth: objectstore.VerifierAuthenticator{Verifier: &awsauth.Verifier{
+//			Store: credentials, Service: awsauth.ServiceS3}},
+//		Authz:  authorizer, // SubjectAccessReviews; objectstore.ProjectAuthorizer without RBAC
+//		Logger: log,
+//	})
+//	err = mgr.Add(srv) // Start serves until the manager stops; every replica serves
+//
+// Serve it with its own http.Server (Start and Serve do), not behind an http.ServeMux: the mux
+// cleans paths, and object keys may contain "//", "." and "..". PiNet's own components reach
+// it like any client, with a credential whose Principal.Admin is true.
+package objectstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"pinet.io/pinet/internal/awsauth"
+	"pinet.io/pinet/objectstore/fsstore"
+)
+
+// Config configures a Server.
+type Config struct {
+	// DataDir holds the buckets and objects.
+	DataDir string
+	// Auth verifies request signatures.
+	Auth Authenticator
+	// Authz decides what callers may do with the buckets of a project.
+	Authz Authorizer
+	// Region is the store's only region, reported for every bucket; "us-east-1" by default.
+	Region string
+	// MaxObjectSize bounds an object's size; 5 TiB by default. A single PUT (and a part) is
+	// further bounded by S3's 5 GiB.
+	MaxObjectSize int64
+	// Address is where Start listens, such as "127.0.0.1:3333".
+	Address string
+	// Domain, when set, is the store's host name: requests addressed to a name under it
+	// (virtual-hosted style, "bucket.Domain") are refused, since only path-style is served.
+	Domain string
+	// Logger receives the server's logs.
+	Logger logr.Logger
+	// Now is the clock; time.Now by default.
+	Now func() time.Time
+}
+
+const (
+	defaultRegion        = "us-east-1"
+	defaultMaxObjectSize = 5 << 40
+	// maxSinglePut is S3's bound on a PUT, a part and a copy source.
+	maxSinglePut = 5 << 30
+	// maxXMLBody bounds the XML request bodies the server reads (1000 keys of DeleteObjects at
+	// 1 KiB each, XML-escaped, fit).
+	maxXMLBody = 8 << 20
+	// maxUserMetadata is S3's bound on the x-amz-meta-* headers of an object.
+	maxUserMetadata = 2 << 10
+	shutdownTimeout = 10 * time.Second
+)
+
+// Server serves the S3 API.
+type Server struct {
+	store         *fsstore.Store
+	auth          Authenticator
+	authz         Authorizer
+	region        string
+	maxObjectSize int64
+	address       string
+	domain        string
+	log           logr.Logger
+	now           func() time.Time
+	ops           map[Operation]func(*request) error
+}
+
+// New opens the data directory (removing what crashed writes left there) and returns a server.
+func New(cfg Config) (*Server, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("objectstore: DataDir is required")
+	}
+	if cfg.Auth == nil || cfg.Authz == nil {
+		return nil, errors.New("objectstore: Auth and Authz are required")
+	}
+	if cfg.Region == "" {
+		cfg.Region = defaultRegion
+	}
+	if cfg.MaxObjectSize <= 0 {
+		cfg.MaxObjectSize = defaultMaxObjectSize
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	store, err := fsstore.Open(cfg.DataDir, fsstore.Options{Now: cfg.Now, MaxObjectSize: cfg.MaxObjectSize})
+	if err != nil {
+		return nil, fmt.Errorf("opening object store: %w", err)
+	}
+	s := &Server{
+		store:         store,
+		auth:          cfg.Auth,
+		authz:         cfg.Authz,
+		region:        cfg.Region,
+		maxObjectSize: cfg.MaxObjectSize,
+		address:       cfg.Address,
+		domain:        strings.ToLower(strings.TrimSuffix(cfg.Domain, ".")),
+		log:           cfg.Logger,
+		now:           cfg.Now,
+	}
+	s.ops = s.handlers()
+	return s, nil
+}
+
+// Start serves on Config.Address until ctx ends, then shuts down gracefully. It makes the
+// server a controller-runtime Runnable.
+func (s *Server) Start(ctx context.Context) error {
+	if s.address == "" {
+		return errors.New("objectstore: no Address to listen on")
+	}
+	ln, err := net.Listen("tcp", s.address)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", s.address, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx ends.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("Serving S3", "address", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving S3: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting down S3: %w", err)
+	}
+	return nil
+}
+
+// NeedLeaderElection says every replica serves (controller-runtime's LeaderElectionRunnable).
+func (s *Server) NeedLeaderElection() bool { return false }
+
+// request is one request in flight.
+type request struct {
+	r      *http.Request
+	w      *responseWriter
+	id     string
+	route  target
+	caller *Caller
+}
+
+func (q *request) ctx() context.Context { return q.r.Context() }
+
+// principal is the caller's principal.
+func (q *request) principal() awsauth.Principal { return q.caller.Principal }
+
+// responseWriter remembers whether the response has begun, so a late failure is not written
+// into the middle of a body.
+type responseWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *responseWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// ServeHTTP serves one S3 request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := &request{r: r, w: &responseWriter{ResponseWriter: w}, id: newRequestID()}
+	h := q.w.Header()
+	h.Set("x-amz-request-id", q.id)
+	h.Set("Server", "PiNet")
+	start := s.now()
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error(fmt.Errorf("panic: %v", v), "Handler panicked", "requestID", q.id, "operation", q.route.Op)
+			if q.w.status == 0 {
+				// Drop what the handler had set for the answer it never sent.
+				for name := range h {
+					if name != "X-Amz-Request-Id" && name != "Server" {
+						h.Del(name)
+					}
+				}
+				s.writeError(q, s3Error(CodeInternalError))
+			}
+		}
+		s.log.V(1).Info("Served request", "requestID", q.id, "method", r.Method, "operation", q.route.Op,
+			"bucket", q.route.Bucket, "key", q.route.Key, "status", q.w.status, "duration", s.now().Sub(start))
+	}()
+	if err := s.serve(q); err != nil {
+		s.fail(q, err)
+	}
+}
+
+func (s *Server) serve(q *request) error {
+	caller, err := s.auth.Authenticate(q.r)
+	if err != nil {
+		if ae := authError(err, isPresigned(q.r)); ae != nil {
+			return ae
+		}
+		return fmt.Errorf("authenticating: %w", err)
+	}
+	q.caller = caller
+	if s.virtualHosted(q.r.Host) {
+		return s3Error(CodeInvalidRequest, "Virtual-hosted-style requests are not supported; address buckets path-style, as http://"+s.domain+"/bucket/key.")
+	}
+	route, err := routeRequest(q.r.Method, q.r.URL.Path, q.r.URL.Query(), q.r.Header.Get("x-amz-copy-source") != "")
+	if err != nil {
+		return err
+	}
+	q.route = route
+	return s.ops[route.Op](q)
+}
+
+func (s *Server) handlers() map[Operation]func(*request) error {
+	return map[Operation]func(*request) error{
+		OpListBuckets:             s.listBuckets,
+		OpCreateBucket:            s.createBucket,
+		OpDeleteBucket:            s.deleteBucket,
+		OpHeadBucket:              s.headBucket,
+		OpGetBucketLocation:       s.getBucketLocation,
+		OpListObjects:             s.listObjects,
+		OpListObjectsV2:           s.listObjectsV2,
+		OpListMultipartUploads:    s.listUploads,
+		OpDeleteObjects:           s.deleteObjects,
+		OpPutObject:               s.putObject,
+		OpCopyObject:              s.copyObject,
+		OpGetObject:               s.getObject,
+		OpHeadObject:              s.getObject,
+		OpDeleteObject:            s.deleteObject,
+		OpCreateMultipartUpload:   s.createUpload,
+		OpUploadPart:              s.uploadPart,
+		OpUploadPartCopy:          s.uploadPartCopy,
+		OpCompleteMultipartUpload: s.completeUpload,
+		OpAbortMultipartUpload:    s.abortUpload,
+		OpListParts:               s.listParts,
+	}
+}
+
+// virtualHosted reports whether host names a bucket under the store's domain.
+func (s *Server) virtualHosted(host string) bool {
+	if s.domain == "" {
+		return false
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return strings.HasSuffix(strings.ToLower(strings.TrimSuffix(host, ".")), "."+s.domain)
+}
+
+// isPresigned reports whether r carries its signature in the query.
+func isPresigned(r *http.Request) bool {
+	q := r.URL.Query()
+	return q.Has("X-Amz-Signature") || q.Has("Signature")
+}
+
+// fail answers a handler's error, unless the response has already begun.
+func (s *Server) fail(q *request, err error) {
+	ae, internal := toAPIError(err)
+	if internal {
+		s.log.Error(err, "Request failed", "requestID", q.id, "operation", q.route.Op, "bucket", q.route.Bucket, "key", q.route.Key)
+	}
+	if q.w.status != 0 {
+		return
+	}
+	s.writeError(q, ae)
+}
+
+func (s *Server) writeError(q *request, ae *apiError) {
+	if q.r.Method == http.MethodHead {
+		q.w.WriteHeader(ae.status())
+		return
+	}
+	s.writeXML(q, ae.status(), errorResponse{
+		Code:      ae.code,
+		Message:   ae.message,
+		Resource:  q.r.URL.Path,
+		RequestID: q.id,
+	})
+}
+
+// writeXML sends an XML document.
+func (s *Server) writeXML(q *request, status int, v any) {
+	body, err := xml.Marshal(v)
+	if err != nil {
+		s.log.Error(err, "Encoding response", "requestID", q.id)
+		status = http.StatusInternalServerError
+		body, _ = xml.Marshal(errorResponse{Code: CodeInternalError, Message: codes[CodeInternalError].message, RequestID: q.id})
+	}
+	h := q.w.Header()
+	h.Set("Content-Type", "application/xml")
+	h.Set("Content-Length", fmt.Sprint(len(xml.Header)+len(body)))
+	q.w.WriteHeader(status)
+	_, _ = q.w.Write([]byte(xml.Header))
+	_, _ = q.w.Write(body)
+}
+
+// newRequestID makes a request id like S3's: 16 upper-case hex digits.
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return strings.ToUpper(hex.EncodeToString(b[:]))
+}
