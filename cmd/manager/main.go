@@ -20,6 +20,7 @@ package main
 
 import (
 	"flag"
+	"net"
 	"os"
 	"time"
 
@@ -32,11 +33,8 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/controllers"
-	"pinet.io/pinet/internal/authz"
-	"pinet.io/pinet/internal/awsauth"
-	"pinet.io/pinet/internal/credentials"
+	"pinet.io/pinet/internal/frontends"
 	"pinet.io/pinet/internal/version"
-	"pinet.io/pinet/objectstore"
 )
 
 func main() {
@@ -45,6 +43,8 @@ func main() {
 		leaderElect, seedTypes bool
 		opts                   controllers.Options
 		s3Addr, s3DataDir      string
+		ec2Addr, ec2Endpoint   string
+		consoleSA              string
 		authzTTL               time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "Address of the metrics endpoint (0 disables).")
@@ -58,6 +58,9 @@ func main() {
 	flag.StringVar(&s3DataDir, "s3-data-dir", "/var/lib/pinet/objects", "Directory of the object store's buckets.")
 	flag.StringVar(&opts.ObjectStoreURL, "s3-url", "", "URL PiNet's components reach the object store at (default: the local store).")
 	flag.StringVar(&opts.Region, "region", "pinet", "The cloud's region name.")
+	flag.StringVar(&ec2Addr, "ec2-bind-address", "127.0.0.1:8773", "Address of the EC2 API (empty disables it).")
+	flag.StringVar(&ec2Endpoint, "ec2-endpoint", "", "URL clients reach the EC2 API at (default: http://<ec2-bind-address>).")
+	flag.StringVar(&consoleSA, "console-service-account", "pinet-manager", "Service account (in the system namespace) the EC2 API reads consoles from node agents as.")
 	flag.DurationVar(&authzTTL, "authz-cache-ttl", 5*time.Second, "How long an access decision is reused.")
 	zopts := zap.Options{}
 	zopts.BindFlags(flag.CommandLine)
@@ -76,7 +79,8 @@ func main() {
 		log.Error(err, "Building scheme")
 		os.Exit(1)
 	}
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	restCfg := ctrl.GetConfigOrDie()
+	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress:  probeAddr,
@@ -90,33 +94,37 @@ func main() {
 		os.Exit(1)
 	}
 	ctx := ctrl.SetupSignalHandler()
+	if opts.ObjectStoreURL == "" && s3Addr != "" {
+		opts.ObjectStoreURL = "http://" + s3Addr
+	}
 	if err := controllers.Setup(ctx, mgr, opts); err != nil {
 		log.Error(err, "Setting up controllers")
 		os.Exit(1)
 	}
+	fe := frontends.Config{
+		SystemNamespace: opts.SystemNamespace, Region: opts.Region, S3DataDir: s3DataDir,
+		EC2Endpoint: ec2Endpoint, AuthzTTL: authzTTL, Logger: ctrl.Log,
+		ConsoleServiceAccount: consoleSA,
+	}
 	if s3Addr != "" {
-		if opts.ObjectStoreURL == "" {
-			opts.ObjectStoreURL = "http://" + s3Addr
-		}
-		store, err := objectstore.New(objectstore.Config{
-			DataDir: s3DataDir,
-			Address: s3Addr,
-			Region:  opts.Region,
-			Auth: objectstore.VerifierAuthenticator{Verifier: &awsauth.Verifier{
-				Store:   &credentials.Store{Client: mgr.GetClient(), SystemNamespace: opts.SystemNamespace},
-				Service: "s3",
-			}},
-			Authz:  authz.Buckets{Authorizer: &authz.Authorizer{Client: mgr.GetClient(), TTL: authzTTL}},
-			Logger: ctrl.Log.WithName("objectstore"),
-		})
-		if err != nil {
-			log.Error(err, "Creating the object store")
+		if fe.S3Listener, err = net.Listen("tcp", s3Addr); err != nil {
+			log.Error(err, "Listening for S3")
 			os.Exit(1)
 		}
-		if err := mgr.Add(store); err != nil {
-			log.Error(err, "Adding the object store")
+	}
+	if ec2Addr != "" {
+		if fe.EC2Listener, err = net.Listen("tcp", ec2Addr); err != nil {
+			log.Error(err, "Listening for EC2")
 			os.Exit(1)
 		}
+		if fe.EC2Endpoint == "" {
+			fe.EC2Endpoint = "http://" + ec2Addr
+		}
+	}
+	fe.ObjectStoreURL = opts.ObjectStoreURL
+	if err := frontends.Add(ctx, mgr, restCfg, fe); err != nil {
+		log.Error(err, "Setting up the EC2 API and the object store")
+		os.Exit(1)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		log.Error(err, "Adding health check")

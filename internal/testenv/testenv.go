@@ -20,6 +20,7 @@ package testenv
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -152,7 +153,14 @@ func (e *Env) Stop() error {
 
 // Main is a TestMain body: it starts the control plane, runs the tests, stops it. Controller logs
 // go to stderr when PINET_TEST_LOG is set.
+//
+// Fuzz workers (go test -fuzz runs the test binary once per worker) start no control plane: fuzz
+// targets test parsers, and a control plane per worker would crowd the machine.
 func Main(m *testing.M, env **Env) {
+	flag.Parse()
+	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+		os.Exit(m.Run())
+	}
 	if os.Getenv("PINET_TEST_LOG") != "" {
 		ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true)))
 	} else {

@@ -1,0 +1,235 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package ec2shim is PiNet's EC2 Query API (version 2016-11-15): it authenticates a call with the
+// caller's access key, checks it against Kubernetes RBAC for the caller's project, and turns it
+// into reads of the informer cache and writes of PiNet's custom resources. It never talks to
+// libvirt or a node directly, except to read a console through the node agent's authenticated
+// endpoint.
+package ec2shim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"sort"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/google/uuid"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"pinet.io/pinet/ec2shim/query"
+	"pinet.io/pinet/internal/authz"
+	"pinet.io/pinet/internal/awsauth"
+)
+
+// DefaultMaxBody bounds a request body (EC2's own limit is larger, but PiNet's calls are small).
+const DefaultMaxBody = 1 << 20
+
+// Versions the API accepts: the current one and the older ones clients still send.
+var supportedVersions = map[string]bool{
+	"2016-11-15": true, "2016-09-15": true, "2016-04-01": true, "2015-10-01": true,
+	"2014-10-01": true, "2013-10-15": true, "2012-12-01": true, "2010-08-31": true,
+	"2009-11-30": true, "2009-04-04": true,
+}
+
+// Config is what the API needs.
+type Config struct {
+	// Client writes objects and reads them through the manager's informer cache.
+	Client client.Client
+	// APIReader reads straight from the API server, where a cached read could be stale.
+	APIReader client.Reader
+	// Verifier authenticates requests (service "ec2").
+	Verifier *awsauth.Verifier
+	// Authz reviews each action against RBAC.
+	Authz *authz.Authorizer
+	// Credentials finds the caller's secret when the API acts for the caller in the object store.
+	Credentials awsauth.CredentialStore
+	// ObjectStoreURL is the S3 endpoint image manifests are read from.
+	ObjectStoreURL string
+	// Console reads an instance's console from its node.
+	Console ConsoleReader
+	// Region is the cloud's only region; Endpoint the URL clients reach this API at.
+	Region, Endpoint string
+	// Tokens makes NextToken values.
+	Tokens *query.PageTokens
+	// MaxBody bounds request bodies; 0 is DefaultMaxBody.
+	MaxBody int64
+	// WaitForCache bounds how long a call waits for the cache to show what it wrote.
+	WaitForCache time.Duration
+	Clock        clock.PassiveClock
+	Logger       logr.Logger
+}
+
+// Server serves the EC2 API.
+type Server struct {
+	cfg     Config
+	actions map[string]action
+}
+
+// action handles one call; its result is the response body (a struct with xml tags).
+type action func(ctx context.Context, c *call) (any, error)
+
+// call is one authenticated request.
+type call struct {
+	srv       *Server
+	req       *query.Request
+	identity  *awsauth.Identity
+	principal awsauth.Principal
+	// project is the namespace the call acts in.
+	project   string
+	requestID string
+}
+
+// New builds the server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Client == nil || cfg.Verifier == nil || cfg.Authz == nil || cfg.Tokens == nil {
+		return nil, errors.New("ec2shim: Client, Verifier, Authz and Tokens are required")
+	}
+	if cfg.APIReader == nil {
+		cfg.APIReader = cfg.Client
+	}
+	if cfg.MaxBody == 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.WaitForCache == 0 {
+		cfg.WaitForCache = 10 * time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.Region == "" {
+		cfg.Region = "pinet"
+	}
+	s := &Server{cfg: cfg}
+	s.actions = s.routes()
+	return s, nil
+}
+
+// Actions lists the actions the API serves, sorted.
+func (s *Server) Actions() []string {
+	names := make([]string, 0, len(s.actions))
+	for name := range s.actions {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// ServeHTTP answers one EC2 call. Every failure is an EC2 error body; a panic is a 500
+// InternalError, never a dropped connection.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	requestID := uuid.NewString()
+	logger := s.cfg.Logger.WithValues("requestID", requestID)
+	defer func() {
+		if p := recover(); p != nil {
+			logger.Error(fmt.Errorf("panic: %v", p), "EC2 handler panicked", "stack", string(debug.Stack()))
+			query.WriteError(w, query.Errorf(query.CodeInternalError, http.StatusInternalServerError,
+				"An internal error has occurred"), requestID)
+		}
+	}()
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
+
+	ident, err := s.cfg.Verifier.Verify(r)
+	if err != nil {
+		apiErr := authError(err)
+		if apiErr.Status >= 500 {
+			logger.Error(err, "Authenticating a request")
+		}
+		query.WriteError(w, apiErr, requestID)
+		return
+	}
+	req, err := query.Parse(r, s.cfg.MaxBody)
+	if err != nil {
+		query.WriteError(w, query.ErrorFrom(err), requestID)
+		return
+	}
+	if req.Version != "" && !supportedVersions[req.Version] {
+		query.WriteError(w, query.Errorf("InvalidParameterValue", http.StatusBadRequest,
+			"Version %q is not supported; use 2016-11-15", req.Version), requestID)
+		return
+	}
+	act, ok := s.actions[req.Action]
+	if !ok {
+		query.WriteError(w, query.Errorf(query.CodeInvalidAction, http.StatusBadRequest,
+			"The action %s is not valid for this web service.", req.Action), requestID)
+		return
+	}
+	c := &call{srv: s, req: req, identity: ident, principal: ident.Principal, project: ident.Principal.Project, requestID: requestID}
+	ctx := logr.NewContext(r.Context(), logger.WithValues("action", req.Action, "user", ident.Principal.User, "project", c.project))
+	if c.project == "" {
+		query.WriteError(w, query.Errorf("AuthFailure", http.StatusUnauthorized,
+			"The access key does not name a project to act in"), requestID)
+		return
+	}
+	body, err := act(ctx, c)
+	if err != nil {
+		apiErr := query.ErrorFrom(err)
+		if apiErr.Status >= 500 {
+			logger.Error(err, "EC2 action failed", "action", req.Action)
+		}
+		query.WriteError(w, apiErr, requestID)
+		return
+	}
+	if err := query.WriteResponse(w, req.Action, requestID, body); err != nil {
+		logger.Error(err, "Writing the response", "action", req.Action)
+		query.WriteError(w, query.Errorf(query.CodeInternalError, http.StatusInternalServerError,
+			"An internal error has occurred"), requestID)
+	}
+}
+
+// Serve answers on ln until ctx ends.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+	}()
+	s.cfg.Logger.Info("Serving the EC2 API", "address", ln.Addr().String())
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// decode fills an input shape from the request.
+func (c *call) decode(v any) error { return c.req.Decode(v) }
+
+// authorize checks the caller may do verb on resource in its project. With dryRun, an allowed
+// call ends here with DryRunOperation, as EC2's do.
+func (c *call) authorize(ctx context.Context, verb, resource string, dryRun bool) error {
+	ok, err := c.srv.cfg.Authz.Allowed(ctx, c.principal, verb, resource, c.project)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return query.Errorf(codeUnauthorized, http.StatusForbidden, "You are not authorized to perform this operation.")
+	}
+	if dryRun {
+		return query.Errorf(codeDryRun, http.StatusPreconditionFailed, "Request would have succeeded, but DryRun flag is set.")
+	}
+	return nil
+}
+
+// now is the server's clock.
+func (c *call) now() time.Time { return c.srv.cfg.Clock.Now() }

@@ -1,0 +1,534 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package ec2shim_test
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/ids"
+)
+
+func describeVolume(t *testing.T, cl *ec2.Client, id string) types.Volume {
+	t.Helper()
+	out, err := cl.DescribeVolumes(context.Background(), &ec2.DescribeVolumesInput{VolumeIds: []string{id}})
+	if err != nil {
+		t.Fatalf("describing %s: %v", id, err)
+	}
+	if len(out.Volumes) != 1 {
+		t.Fatalf("describing %s: %d volumes", id, len(out.Volumes))
+	}
+	return out.Volumes[0]
+}
+
+func volumeIDsOf(vols []types.Volume) []string {
+	var out []string
+	for _, v := range vols {
+		out = append(out, aws.ToString(v.VolumeId))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func attachmentString(v types.Volume) string {
+	if len(v.Attachments) == 0 {
+		return "none"
+	}
+	a := v.Attachments[0]
+	return fmt.Sprintf("%s %s %s", aws.ToString(a.InstanceId), aws.ToString(a.Device), a.State)
+}
+
+func newVolume(t *testing.T, cl *ec2.Client, zone string, size int32) string {
+	t.Helper()
+	out, err := cl.CreateVolume(context.Background(), &ec2.CreateVolumeInput{AvailabilityZone: aws.String(zone), Size: aws.Int32(size)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.VolumeId)
+}
+
+// launchIn starts one instance in the zone and returns its id.
+func launchIn(t *testing.T, cl *ec2.Client, ami, zone string) string {
+	t.Helper()
+	out, err := cl.RunInstances(context.Background(), &ec2.RunInstancesInput{ImageId: aws.String(ami), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+		InstanceType: "m1.tiny", Placement: &types.Placement{AvailabilityZone: aws.String(zone)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.Instances[0].InstanceId)
+}
+
+// reportAttachment plays the node agent's part: it records what the node observed.
+func reportAttachment(t *testing.T, project, id string, state cloudv1.VolumeState, att *cloudv1.VolumeAttachment) {
+	t.Helper()
+	v := &cloudv1.Volume{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: project, Name: id}, v); err != nil {
+		t.Fatal(err)
+	}
+	v.Status.State, v.Status.Attachment = state, att
+	if err := env.Client.Status().Update(context.Background(), v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestVolumeLifecycle(t *testing.T) {
+	c := theCloud(t)
+	c.AddProject(t, "vollife")
+	creds := c.AddUser(t, "vollife-user", false, "vollife")
+	c.AddNode(t, "vollife-node", "vollife-zone", 4, 8192)
+	ami := c.RegisterRawImage(t, creds, "vollife", "disk", []byte("0123456789"), false)
+	ctx := context.Background()
+	cl := c.EC2(creds)
+
+	before := time.Now().Add(-time.Minute)
+	created, err := cl.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String("vollife-zone"), Size: aws.Int32(10),
+		VolumeType: types.VolumeTypeGp2, TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeVolume,
+			Tags: []types.Tag{{Key: aws.String("Name"), Value: aws.String("data")}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := aws.ToString(created.VolumeId)
+	if !strings.HasPrefix(v1, "vol-") || aws.ToInt32(created.Size) != 10 || aws.ToString(created.AvailabilityZone) != "vollife-zone" ||
+		created.State != types.VolumeStateCreating || created.VolumeType != types.VolumeTypeStandard || aws.ToBool(created.Encrypted) ||
+		len(created.Tags) != 1 || created.CreateTime == nil || created.CreateTime.Before(before) {
+		t.Fatalf("created %+v", created)
+	}
+	// The Volume object is what was asked for, named by the id.
+	obj := &cloudv1.Volume{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "vollife", Name: v1}, obj); err != nil {
+		t.Fatal(err)
+	}
+	if obj.Spec.SizeGiB != 10 || obj.Spec.AvailabilityZone != "vollife-zone" || obj.Spec.AttachTo != nil {
+		t.Fatalf("volume object %+v", obj.Spec)
+	}
+	if got := describeVolume(t, cl, v1); got.State != types.VolumeStateCreating || aws.ToInt32(got.Size) != 10 || len(got.Attachments) != 0 {
+		t.Fatalf("described %+v", got)
+	}
+
+	inst := launchIn(t, cl, ami, "vollife-zone")
+	att, err := cl.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: aws.String(v1), InstanceId: aws.String(inst), Device: aws.String("/dev/sdf")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if att.State != types.VolumeAttachmentStateAttaching || aws.ToString(att.InstanceId) != inst || aws.ToString(att.Device) != "/dev/sdf" {
+		t.Fatalf("attach answered %+v", att)
+	}
+	if got := attachmentString(describeVolume(t, cl, v1)); got != inst+" /dev/sdf attaching" {
+		t.Fatalf("attachment %s", got)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "vollife", Name: v1}, obj); err != nil {
+		t.Fatal(err)
+	}
+	if at := obj.Spec.AttachTo; at == nil || at.InstanceID != inst || at.Device != "/dev/sdf" {
+		t.Fatalf("attachTo %+v", at)
+	}
+
+	// A volume, or a device, is used once.
+	v2 := newVolume(t, cl, "vollife-zone", 1)
+	for _, dev := range []string{"/dev/xvdf", "/dev/sdf1", "/dev/sda", "/dev/sda1"} {
+		_, err = cl.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: aws.String(v2), InstanceId: aws.String(inst), Device: aws.String(dev)})
+		expectCode(t, err, "InvalidParameterValue")
+	}
+	_, err = cl.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: aws.String(v1), InstanceId: aws.String(inst), Device: aws.String("/dev/sdg")})
+	expectCode(t, err, "VolumeInUse")
+	_, err = cl.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(v1)})
+	expectCode(t, err, "VolumeInUse")
+
+	// Filters.
+	for _, tc := range []struct {
+		name, value string
+		want        []string
+	}{
+		{"attachment.instance-id", inst, []string{v1}},
+		{"attachment.status", "attaching", []string{v1}},
+		{"attachment.device", "/dev/sd?", []string{v1}},
+		{"size", "1", []string{v2}},
+		{"status", "creating", sortedStrings(v1, v2)},
+		{"availability-zone", "vollife-zone", sortedStrings(v1, v2)},
+		{"volume-id", v2, []string{v2}},
+		{"tag:Name", "data", []string{v1}},
+		{"tag-key", "Name", []string{v1}},
+		{"volume-type", "standard", sortedStrings(v1, v2)},
+		{"create-time", "20*", sortedStrings(v1, v2)},
+		{"size", "2", nil},
+	} {
+		out, err := cl.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{Filters: []types.Filter{{Name: aws.String(tc.name), Values: []string{tc.value}}}})
+		if err != nil {
+			t.Fatalf("filter %s: %v", tc.name, err)
+		}
+		if got := volumeIDsOf(out.Volumes); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("filter %s=%s: %v, want %v", tc.name, tc.value, got, tc.want)
+		}
+	}
+
+	// Detaching: only what is attached, where it is attached.
+	_, err = cl.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(v1), InstanceId: aws.String("i-0123456789abcdef0")})
+	expectCode(t, err, "InvalidAttachment.NotFound")
+	_, err = cl.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(v1), Device: aws.String("/dev/sdz")})
+	expectCode(t, err, "InvalidAttachment.NotFound")
+	det, err := cl.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(v1), InstanceId: aws.String(inst), Force: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if det.State != types.VolumeAttachmentStateDetaching || aws.ToString(det.InstanceId) != inst || aws.ToString(det.Device) != "/dev/sdf" {
+		t.Fatalf("detach answered %+v", det)
+	}
+	if got := attachmentString(describeVolume(t, cl, v1)); got != "none" {
+		t.Fatalf("attachment after detaching a volume the node never attached: %s", got)
+	}
+	_, err = cl.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(v1)})
+	expectCode(t, err, "IncorrectState")
+
+	// What the node reports shows: in use and attached; then detaching once withdrawn.
+	if _, err := cl.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: aws.String(v2), InstanceId: aws.String(inst), Device: aws.String("/dev/sdf")}); err != nil {
+		t.Fatal(err)
+	}
+	attachedAt := metav1.NewTime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	reportAttachment(t, "vollife", v2, cloudv1.VolumeStateInUse,
+		&cloudv1.VolumeAttachment{InstanceID: inst, Device: "/dev/sdf", State: cloudv1.AttachmentAttached, AttachTime: &attachedAt})
+	eventually(t, shortWait, "the reported attachment", func() error {
+		v := describeVolume(t, cl, v2)
+		if v.State != types.VolumeStateInUse || attachmentString(v) != inst+" /dev/sdf attached" ||
+			v.Attachments[0].AttachTime == nil || !v.Attachments[0].AttachTime.Equal(attachedAt.Time) {
+			return fmt.Errorf("%s %s", v.State, attachmentString(v))
+		}
+		return nil
+	})
+	if _, err := cl.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(v2)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := attachmentString(describeVolume(t, cl, v2)); got != inst+" /dev/sdf detaching" {
+		t.Fatalf("attachment while detaching: %s", got)
+	}
+	_, err = cl.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(v2)})
+	expectCode(t, err, "VolumeInUse")
+	_, err = cl.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(v2)})
+	expectCode(t, err, "IncorrectState")
+	reportAttachment(t, "vollife", v2, cloudv1.VolumeStateAvailable, nil)
+	eventually(t, shortWait, "the volume to be available", func() error {
+		if v := describeVolume(t, cl, v2); v.State != types.VolumeStateAvailable || len(v.Attachments) != 0 {
+			return fmt.Errorf("%s %s", v.State, attachmentString(v))
+		}
+		return nil
+	})
+
+	// Delete both; they are gone at once.
+	for _, id := range []string{v1, v2} {
+		if _, err := cl.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(id)}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = cl.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{id}})
+		expectCode(t, err, "InvalidVolume.NotFound")
+	}
+	_, err = cl.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(v1)})
+	expectCode(t, err, "InvalidVolume.NotFound")
+
+	// An instance on its way out takes no volume.
+	v3 := newVolume(t, cl, "vollife-zone", 1)
+	if _, err := cl.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{inst}}); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, cl, inst, types.InstanceStateNameTerminated)
+	_, err = cl.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: aws.String(v3), InstanceId: aws.String(inst), Device: aws.String("/dev/sdh")})
+	expectCode(t, err, "IncorrectInstanceState")
+}
+
+func sortedStrings(s ...string) []string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
+}
+
+func TestVolumesRefuseBadInput(t *testing.T) {
+	c := theCloud(t)
+	c.AddProject(t, "volbad")
+	creds := c.AddUser(t, "volbad-user", false, "volbad")
+	c.AddNode(t, "volbad-node", "volbad-zone", 4, 8192)
+	ami := c.RegisterRawImage(t, creds, "volbad", "disk", []byte("0123456789"), false)
+	ctx := context.Background()
+	cl := c.EC2(creds)
+
+	create := func(mut func(*ec2.CreateVolumeInput)) error {
+		in := &ec2.CreateVolumeInput{AvailabilityZone: aws.String("volbad-zone"), Size: aws.Int32(1)}
+		mut(in)
+		_, err := cl.CreateVolume(ctx, in)
+		return err
+	}
+	for _, tc := range []struct {
+		name string
+		mut  func(*ec2.CreateVolumeInput)
+		code string
+	}{
+		{"no size", func(in *ec2.CreateVolumeInput) { in.Size = nil }, "MissingParameter"},
+		{"zero size", func(in *ec2.CreateVolumeInput) { in.Size = aws.Int32(0) }, "InvalidParameterValue"},
+		{"huge", func(in *ec2.CreateVolumeInput) { in.Size = aws.Int32(16385) }, "InvalidParameterValue"},
+		{"no zone", func(in *ec2.CreateVolumeInput) { in.AvailabilityZone = nil }, "MissingParameter"},
+		{"unknown zone", func(in *ec2.CreateVolumeInput) { in.AvailabilityZone = aws.String("mars-1a") }, "InvalidZone.NotFound"},
+		{"unknown zone id", func(in *ec2.CreateVolumeInput) {
+			in.AvailabilityZone, in.AvailabilityZoneId = nil, aws.String("mars-az9")
+		}, "InvalidZone.NotFound"},
+		{"zone and zone id", func(in *ec2.CreateVolumeInput) { in.AvailabilityZoneId = aws.String("pinet-az1") }, "InvalidParameterCombination"},
+		{"snapshot", func(in *ec2.CreateVolumeInput) { in.Size, in.SnapshotId = nil, aws.String("snap-0123456789abcdef0") }, "InvalidSnapshot.NotFound"},
+		{"encrypted", func(in *ec2.CreateVolumeInput) { in.Encrypted = aws.Bool(true) }, "UnsupportedOperation"},
+		{"unknown type", func(in *ec2.CreateVolumeInput) { in.VolumeType = "fast" }, "InvalidParameterValue"},
+		{"long token", func(in *ec2.CreateVolumeInput) { in.ClientToken = aws.String(strings.Repeat("t", 65)) }, "InvalidParameterValue"},
+		{"tags for instances", func(in *ec2.CreateVolumeInput) {
+			in.TagSpecifications = []types.TagSpecification{{ResourceType: types.ResourceTypeInstance, Tags: []types.Tag{{Key: aws.String("k")}}}}
+		}, "InvalidParameterValue"},
+		{"reserved tag", func(in *ec2.CreateVolumeInput) {
+			in.TagSpecifications = []types.TagSpecification{{ResourceType: types.ResourceTypeVolume, Tags: []types.Tag{{Key: aws.String("aws:x")}}}}
+		}, "InvalidParameterValue"},
+		{"dry run", func(in *ec2.CreateVolumeInput) { in.DryRun = aws.Bool(true) }, "DryRunOperation"},
+	} {
+		t.Run("create "+tc.name, func(t *testing.T) { expectCode(t, create(tc.mut), tc.code) })
+	}
+	if got := signedQuery(t, c, creds, "CreateVolume", url.Values{"AvailabilityZone": {"volbad-zone"}, "Size": {"1"}, "Iops": {"100"}}); got != "UnknownParameter" {
+		t.Fatalf("Iops: %q", got)
+	}
+
+	// The zone can be named by its id.
+	zones, err := cl.DescribeAvailabilityZones(ctx, &ec2.DescribeAvailabilityZonesInput{ZoneNames: []string{"volbad-zone"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID, err := cl.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZoneId: zones.AvailabilityZones[0].ZoneId, Size: aws.Int32(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vol := aws.ToString(byID.VolumeId)
+	if aws.ToString(byID.AvailabilityZone) != "volbad-zone" {
+		t.Fatalf("zone %s", aws.ToString(byID.AvailabilityZone))
+	}
+
+	for _, tc := range []struct {
+		name string
+		in   *ec2.DescribeVolumesInput
+		code string
+	}{
+		{"malformed id", &ec2.DescribeVolumesInput{VolumeIds: []string{"vol-1"}}, "InvalidVolumeID.Malformed"},
+		{"unknown id", &ec2.DescribeVolumesInput{VolumeIds: []string{vol, "vol-0123456789abcdef0"}}, "InvalidVolume.NotFound"},
+		{"unknown filter", &ec2.DescribeVolumesInput{Filters: []types.Filter{{Name: aws.String("iops"), Values: []string{"1"}}}}, "InvalidParameterValue"},
+		{"ids and paging", &ec2.DescribeVolumesInput{VolumeIds: []string{vol}, MaxResults: aws.Int32(5)}, "InvalidParameterValue"},
+		{"small page", &ec2.DescribeVolumesInput{MaxResults: aws.Int32(4)}, "InvalidParameterValue"},
+		{"forged token", &ec2.DescribeVolumesInput{MaxResults: aws.Int32(5), NextToken: aws.String("forged")}, "InvalidParameterValue"},
+	} {
+		t.Run("describe "+tc.name, func(t *testing.T) {
+			_, err := cl.DescribeVolumes(ctx, tc.in)
+			expectCode(t, err, tc.code)
+		})
+	}
+
+	inst := launchIn(t, cl, ami, "volbad-zone")
+	elsewhere := ids.New(ids.Volume)
+	if err := env.Client.Create(ctx, &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: elsewhere, Namespace: "volbad"},
+		Spec: cloudv1.VolumeSpec{SizeGiB: 1, AvailabilityZone: "other-zone"}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, shortWait, "the volume made by manifest", func() error {
+		_, err := cl.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{elsewhere}})
+		return err
+	})
+	attach := func(volume, instance, device string) error {
+		_, err := cl.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: aws.String(volume), InstanceId: aws.String(instance), Device: aws.String(device)})
+		return err
+	}
+	for _, tc := range []struct {
+		name                     string
+		volume, instance, device string
+		code                     string
+	}{
+		{"unknown volume", "vol-0123456789abcdef0", inst, "/dev/sdf", "InvalidVolume.NotFound"},
+		{"malformed volume", "vol", inst, "/dev/sdf", "InvalidVolumeID.Malformed"},
+		{"unknown instance", vol, "i-0123456789abcdef0", "/dev/sdf", "InvalidInstanceID.NotFound"},
+		{"malformed instance", vol, "i-1", "/dev/sdf", "InvalidInstanceID.Malformed"},
+		{"IDE device", vol, inst, "/dev/hda", "InvalidParameterValue"},
+		{"no /dev", vol, inst, "sdf", "InvalidParameterValue"},
+		{"empty device", vol, inst, "", "InvalidParameterValue"},
+		{"other zone", elsewhere, inst, "/dev/sdf", "InvalidVolume.ZoneMismatch"},
+	} {
+		t.Run("attach "+tc.name, func(t *testing.T) { expectCode(t, attach(tc.volume, tc.instance, tc.device), tc.code) })
+	}
+	_, err = cl.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(vol)})
+	expectCode(t, err, "IncorrectState")
+
+	// Nothing was half-made: the two volumes and no attachment.
+	out, err := cl.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := volumeIDsOf(out.Volumes); fmt.Sprint(got) != fmt.Sprint(sortedStrings(vol, elsewhere)) {
+		t.Fatalf("volumes after refused calls: %v", got)
+	}
+	for _, v := range out.Volumes {
+		if len(v.Attachments) != 0 {
+			t.Fatalf("%s is attached after refused calls", aws.ToString(v.VolumeId))
+		}
+	}
+	if v := describeVolume(t, cl, elsewhere); v.State != types.VolumeStateCreating || aws.ToString(v.AvailabilityZone) != "other-zone" {
+		t.Fatalf("volume made by manifest: %+v", v)
+	}
+}
+
+func TestVolumeClientTokenAndPaging(t *testing.T) {
+	c := theCloud(t)
+	c.AddProject(t, "voltok")
+	creds := c.AddUser(t, "voltok-user", false, "voltok")
+	c.AddNode(t, "voltok-node", "voltok-zone", 4, 8192)
+	ctx := context.Background()
+	cl := c.EC2(creds)
+	in := &ec2.CreateVolumeInput{AvailabilityZone: aws.String("voltok-zone"), Size: aws.Int32(3), ClientToken: aws.String("token-1")}
+	var wg sync.WaitGroup
+	got := make([]string, 10)
+	errs := make([]error, 10)
+	for i := range got {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			out, err := cl.CreateVolume(ctx, in)
+			got[i], errs[i] = aws.ToString(out.VolumeId), err
+		}(i)
+	}
+	wg.Wait()
+	for i := range got {
+		if errs[i] != nil || got[i] != got[0] {
+			t.Fatalf("call %d: %s (%v), call 0: %s", i, got[i], errs[i], got[0])
+		}
+	}
+	changed := *in
+	changed.Size = aws.Int32(4)
+	_, err := cl.CreateVolume(ctx, &changed)
+	expectCode(t, err, "IdempotentParameterMismatch")
+
+	for i := 0; i < 6; i++ {
+		newVolume(t, cl, "voltok-zone", int32(i+1))
+	}
+	seen := map[string]bool{}
+	pages := 0
+	p := ec2.NewDescribeVolumesPaginator(cl, &ec2.DescribeVolumesInput{MaxResults: aws.Int32(5)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, v := range page.Volumes {
+			if seen[aws.ToString(v.VolumeId)] {
+				t.Fatalf("%s on two pages", aws.ToString(v.VolumeId))
+			}
+			seen[aws.ToString(v.VolumeId)] = true
+		}
+	}
+	if len(seen) != 7 || pages != 2 {
+		t.Fatalf("%d volumes on %d pages", len(seen), pages)
+	}
+}
+
+func TestVolumeQuota(t *testing.T) {
+	c := theCloud(t)
+	c.AddProject(t, "volquota")
+	creds := c.AddUser(t, "volquota-user", false, "volquota")
+	c.AddNode(t, "volquota-node", "volquota-zone", 4, 8192)
+	ctx := context.Background()
+	cl := c.EC2(creds)
+	setQuota(t, cl, "volquota", cloudv1.ProjectQuota{Volumes: ptr.To[int32](2), VolumeGiB: ptr.To[int64](15)})
+
+	newVolume(t, cl, "volquota-zone", 10)
+	_, err := cl.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String("volquota-zone"), Size: aws.Int32(6)})
+	expectCode(t, err, "VolumeLimitExceeded")
+	newVolume(t, cl, "volquota-zone", 5)
+	_, err = cl.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String("volquota-zone"), Size: aws.Int32(1)})
+	expectCode(t, err, "VolumeLimitExceeded")
+	out, err := cl.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{})
+	if err != nil || len(out.Volumes) != 2 {
+		t.Fatalf("%d volumes within a quota of 2 (%v)", len(out.Volumes), err)
+	}
+}
+
+// setQuota sets a project's quota and waits until the API reads it (its address limit shows in
+// DescribeAccountAttributes, so every quota carries one).
+func setQuota(t *testing.T, cl *ec2.Client, project string, q cloudv1.ProjectQuota) {
+	t.Helper()
+	ctx := context.Background()
+	if q.Addresses == nil {
+		q.Addresses = ptr.To[int32](1000)
+	}
+	p := &cloudv1.Project{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: project}, p); err != nil {
+		t.Fatal(err)
+	}
+	p.Spec.Quota = q
+	if err := env.Client.Update(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprint(*q.Addresses)
+	eventually(t, shortWait, "the quota to be read", func() error {
+		out, err := cl.DescribeAccountAttributes(ctx, &ec2.DescribeAccountAttributesInput{AttributeNames: []types.AccountAttributeName{"max-elastic-ips"}})
+		if err != nil {
+			return err
+		}
+		if got := aws.ToString(out.AccountAttributes[0].AttributeValues[0].AttributeValue); got != want {
+			return fmt.Errorf("max-elastic-ips %s", got)
+		}
+		return nil
+	})
+}
+
+func TestVolumesAcrossProjects(t *testing.T) {
+	c := theCloud(t)
+	c.AddProject(t, "vol-a")
+	c.AddProject(t, "vol-b")
+	ca := c.AddUser(t, "vol-a-user", false, "vol-a")
+	a, b := c.EC2(ca), c.EC2(c.AddUser(t, "vol-b-user", false, "vol-b"))
+	c.AddNode(t, "volab-node", "volab-zone", 4, 8192)
+	ami := c.RegisterRawImage(t, ca, "vol-a", "disk", []byte("0123456789"), false)
+	ctx := context.Background()
+	vol := newVolume(t, a, "volab-zone", 1)
+	inst := launchIn(t, a, ami, "volab-zone")
+	mine := newVolume(t, b, "volab-zone", 1)
+
+	_, err := b.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{vol}})
+	expectCode(t, err, "InvalidVolume.NotFound")
+	_, err = b.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(vol)})
+	expectCode(t, err, "InvalidVolume.NotFound")
+	_, err = b.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: aws.String(vol), InstanceId: aws.String(inst), Device: aws.String("/dev/sdf")})
+	expectCode(t, err, "InvalidVolume.NotFound")
+	_, err = b.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: aws.String(mine), InstanceId: aws.String(inst), Device: aws.String("/dev/sdf")})
+	expectCode(t, err, "InvalidInstanceID.NotFound")
+	_, err = b.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(vol)})
+	expectCode(t, err, "InvalidVolume.NotFound")
+	out, err := b.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{})
+	if err != nil || fmt.Sprint(volumeIDsOf(out.Volumes)) != fmt.Sprint([]string{mine}) {
+		t.Fatalf("b sees %v (%v)", volumeIDsOf(out.Volumes), err)
+	}
+	if v := describeVolume(t, a, vol); len(v.Attachments) != 0 {
+		t.Fatalf("a's volume after b's calls: %+v", v)
+	}
+}

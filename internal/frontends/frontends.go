@@ -1,0 +1,135 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package frontends adds PiNet's client-facing servers — the EC2 API and the S3 object store — to a
+// manager, sharing one credential store and one access reviewer.
+package frontends
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/ec2shim"
+	"pinet.io/pinet/ec2shim/query"
+	"pinet.io/pinet/internal/authz"
+	"pinet.io/pinet/internal/awsauth"
+	"pinet.io/pinet/internal/consoleclient"
+	"pinet.io/pinet/internal/credentials"
+	"pinet.io/pinet/objectstore"
+)
+
+// Config says where the front ends listen and what they serve.
+type Config struct {
+	SystemNamespace string
+	Region          string
+	// EC2Listener and S3Listener are where the servers listen; nil disables that server.
+	EC2Listener, S3Listener net.Listener
+	// EC2Endpoint is the URL clients reach the EC2 API at; ObjectStoreURL the S3 endpoint the EC2
+	// API reads image manifests from.
+	EC2Endpoint, ObjectStoreURL string
+	// S3DataDir holds the object store's buckets.
+	S3DataDir string
+	// AuthzTTL is how long an access decision is reused.
+	AuthzTTL time.Duration
+	// ConsoleServiceAccount is the service account (in SystemNamespace) whose tokens the EC2 API
+	// presents to node agents to read consoles; empty disables GetConsoleOutput's reads.
+	ConsoleServiceAccount string
+	Logger                logr.Logger
+}
+
+// Add adds the configured servers to mgr. restCfg is used once, before the manager starts, to
+// read the page token key.
+func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config) error {
+	creds := &credentials.Store{Client: mgr.GetClient(), SystemNamespace: cfg.SystemNamespace}
+	az := &authz.Authorizer{Client: mgr.GetClient(), TTL: cfg.AuthzTTL}
+	if cfg.S3Listener != nil {
+		store, err := objectstore.New(objectstore.Config{
+			DataDir: cfg.S3DataDir,
+			Region:  cfg.Region,
+			Auth:    objectstore.VerifierAuthenticator{Verifier: &awsauth.Verifier{Store: creds, Service: awsauth.ServiceS3}},
+			Authz:   authz.Buckets{Authorizer: az},
+			Logger:  cfg.Logger.WithName("objectstore"),
+		})
+		if err != nil {
+			return fmt.Errorf("creating the object store: %w", err)
+		}
+		if err := mgr.Add(serving(func(ctx context.Context) error { return store.Serve(ctx, cfg.S3Listener) })); err != nil {
+			return err
+		}
+	}
+	if cfg.EC2Listener == nil {
+		return nil
+	}
+	direct, err := client.New(restCfg, client.Options{Scheme: mgr.GetScheme()})
+	if err != nil {
+		return err
+	}
+	key, err := ec2shim.PageKey(ctx, direct, cfg.SystemNamespace)
+	if err != nil {
+		return err
+	}
+	tokens, err := query.NewPageTokens(key)
+	if err != nil {
+		return err
+	}
+	var console ec2shim.ConsoleReader
+	if cfg.ConsoleServiceAccount != "" {
+		cs, err := kubernetes.NewForConfig(restCfg)
+		if err != nil {
+			return err
+		}
+		console = consoleReader{reader: mgr.GetClient(), creds: consoleclient.Credentials{
+			Token: consoleclient.ServiceAccountToken(cs, cfg.SystemNamespace, cfg.ConsoleServiceAccount),
+		}}
+	}
+	api, err := ec2shim.New(ec2shim.Config{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
+		Verifier:    &awsauth.Verifier{Store: creds, Service: awsauth.ServiceEC2},
+		Authz:       az,
+		Credentials: creds, ObjectStoreURL: cfg.ObjectStoreURL, Console: console,
+		Region: cfg.Region, Endpoint: cfg.EC2Endpoint, Tokens: tokens,
+		Logger: cfg.Logger.WithName("ec2"),
+	})
+	if err != nil {
+		return err
+	}
+	return mgr.Add(serving(func(ctx context.Context) error { return api.Serve(ctx, cfg.EC2Listener) }))
+}
+
+// serving is a runnable every replica runs (no leader election).
+type serving func(context.Context) error
+
+func (s serving) Start(ctx context.Context) error { return s(ctx) }
+func (s serving) NeedLeaderElection() bool        { return false }
+
+// consoleReader reads consoles from the node agents for the EC2 API.
+type consoleReader struct {
+	reader client.Reader
+	creds  consoleclient.Credentials
+}
+
+func (c consoleReader) Console(ctx context.Context, inst *cloudv1.Instance) ([]byte, time.Time, error) {
+	return consoleclient.Read(ctx, c.reader, inst, c.creds)
+}
