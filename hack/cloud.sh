@@ -7,7 +7,7 @@
 # logs, instance files) lives in $PINET_DIR and survives down/up.
 #
 # Settings (environment): PINET_DIR (.pinet), PINET_ETCD_PORT (2379), PINET_APISERVER_PORT (6443),
-# PINET_EC2_PORT (8773), PINET_S3_PORT (3333), PINET_LIBVIRT_URI (qemu:///system; test:///default
+# PINET_EC2_PORT (8773), PINET_S3_PORT (3333), PINET_CONSOLE_PORT (8443), PINET_LIBVIRT_URI (qemu:///system; test:///default
 # simulates the node), PINET_NODE_NAME (node-1), PINET_NODE_VCPUS / PINET_NODE_MEMORY_MIB
 # (capacity overrides), PINET_SKIP_DEPS=1 (do not apt-get).
 set -euo pipefail
@@ -24,6 +24,7 @@ EC2_PORT=${PINET_EC2_PORT:-8773}
 S3_PORT=${PINET_S3_PORT:-3333}
 MANAGER_PROBE_PORT=${PINET_MANAGER_PROBE_PORT:-8081}
 AGENT_PROBE_PORT=${PINET_AGENT_PROBE_PORT:-8082}
+CONSOLE_PORT=${PINET_CONSOLE_PORT:-8443}
 LIBVIRT_URI=${PINET_LIBVIRT_URI:-qemu:///system}
 NODE_NAME=${PINET_NODE_NAME:-node-1}
 REGION=${PINET_REGION:-pinet}
@@ -105,9 +106,12 @@ up() {
 
   start manager "$ROOT/bin/manager" --kubeconfig "$DIR/manager.kubeconfig" \
     --health-probe-bind-address "127.0.0.1:$MANAGER_PROBE_PORT" --region "$REGION" \
-    --s3-bind-address "127.0.0.1:$S3_PORT" --s3-data-dir "$DIR/objects"
+    --s3-bind-address "127.0.0.1:$S3_PORT" --s3-data-dir "$DIR/objects" \
+    --ec2-bind-address "127.0.0.1:$EC2_PORT"
   agent_args=(--kubeconfig "$DIR/nodeagent.kubeconfig" --node-name "$NODE_NAME" --libvirt-uri "$LIBVIRT_URI"
-    --state-dir "$DIR/state" --health-probe-bind-address "127.0.0.1:$AGENT_PROBE_PORT")
+    --state-dir "$DIR/state" --health-probe-bind-address "127.0.0.1:$AGENT_PROBE_PORT"
+    --s3-url "http://127.0.0.1:$S3_PORT" --region "$REGION"
+    --console-bind-address "127.0.0.1:$CONSOLE_PORT" --client-ca-file "$DIR/pki/ca.crt")
   [ -n "${PINET_NODE_VCPUS:-}" ] && agent_args+=(--vcpus "$PINET_NODE_VCPUS")
   [ -n "${PINET_NODE_MEMORY_MIB:-}" ] && agent_args+=(--memory-mib "$PINET_NODE_MEMORY_MIB")
   start nodeagent "$ROOT/bin/nodeagent" "${agent_args[@]}"
@@ -131,11 +135,34 @@ YAML
   wait_for "project admin" 60 $KUBECTL wait --for condition=Ready --timeout 5s project/admin
   wait_for "user admin" 60 $KUBECTL wait --for condition=Ready --timeout 5s user/admin
   $KUBECTL get namespace kube-system -o jsonpath='{.metadata.uid}' > "$DIR/cloud-id"
-  log "registering the sample image"
-  $KUBECTL apply -n admin -f config/samples/image.yaml >/dev/null
-
   write_rc
+  register_sample_image
   log "ready: source $DIR/pinetrc; kubectl get pinet -A"
+}
+
+# register_sample_image builds the sample image (once), bundles it as the admin user, uploads it
+# to the admin project's bucket and registers it (config/samples/image.yaml), unless it is already
+# available.
+register_sample_image() {
+  if [ "$($KUBECTL get image sample -n admin -o jsonpath='{.status.state}' 2>/dev/null)" = available ]; then
+    return 0
+  fi
+  log "building the sample image (first time: a minute)"
+  local out=$ROOT/.cache/guestimage bundles=$DIR/bundles
+  "$ROOT/hack/guestimage/build.sh" "$out" >>"$LOGS/guestimage.log" 2>&1 || { log "building the sample image failed; see $LOGS/guestimage.log"; return 1; }
+  log "bundling and uploading the sample image"
+  (
+    set -e
+    # shellcheck disable=SC1091
+    source "$DIR/pinetrc"
+    for part in kernel:vmlinuz:sample-kernel ramdisk:initrd.img:sample-ramdisk machine:root.img:sample; do
+      IFS=: read -r type file prefix <<<"$part"
+      "$ROOT/bin/pinetctl" bundle-image --image "$out/$file" --type "$type" --prefix "$prefix" -d "$bundles" >/dev/null
+      "$ROOT/bin/pinetctl" upload-bundle --bucket pinet-images --prefix sample --manifest "$bundles/$prefix.manifest.xml" >/dev/null
+    done
+  ) >>"$LOGS/guestimage.log" 2>&1 || { log "uploading the sample image failed; see $LOGS/guestimage.log"; return 1; }
+  $KUBECTL apply -n admin -f config/samples/image.yaml >/dev/null
+  wait_for "the sample image" 300 $KUBECTL wait --for condition=Ready --timeout 5s -n admin image/sample
 }
 
 # write_rc writes $DIR/pinetrc: the admin user's credentials in project admin (from pinetctl), the

@@ -41,6 +41,8 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/index"
+	"pinet.io/pinet/internal/s3client"
+	"pinet.io/pinet/nodeagent/imagecache"
 	"pinet.io/pinet/nodeagent/libvirt"
 )
 
@@ -69,6 +71,18 @@ type Config struct {
 	ResyncInterval time.Duration
 	// ShutdownGrace is how long a guest gets to power off before it is destroyed.
 	ShutdownGrace time.Duration
+	// ObjectStoreURL is where images are downloaded from; Region its region.
+	ObjectStoreURL, Region string
+	// SystemNamespace holds the credentials of the system user the agent downloads as.
+	SystemNamespace string
+	// ImageCacheBytes bounds the images the node keeps that no instance uses (0: no bound).
+	ImageCacheBytes int64
+	// ConsoleAddr is where instance consoles are served (HTTPS); empty disables it.
+	// ConsoleAdvertiseHost is the host clients reach it at (default: its address, or 127.0.0.1).
+	ConsoleAddr, ConsoleAdvertiseHost string
+	// ClientCAFile verifies client certificates presented to the console server (the cluster CA);
+	// without it only bearer tokens are accepted.
+	ClientCAFile string
 	// HealthProbeAddr serves /healthz and /readyz; empty or "0" disables it.
 	HealthProbeAddr string
 	// Version is reported in the Hypervisor's status.
@@ -97,6 +111,12 @@ func (c *Config) defaults() {
 	if c.Zone == "" {
 		c.Zone = "pinet-1a"
 	}
+	if c.SystemNamespace == "" {
+		c.SystemNamespace = "pinet-system"
+	}
+	if c.Region == "" {
+		c.Region = "pinet"
+	}
 }
 
 // virt is the libvirt side the agent drives; *libvirt.Conn implements it.
@@ -107,6 +127,7 @@ type virt interface {
 	List() ([]libvirt.Domain, error)
 	Define(xml string) error
 	Start(name string) error
+	Reboot(name string) error
 	Shutdown(name string) error
 	Destroy(name string) error
 	Undefine(name string) error
@@ -127,10 +148,15 @@ func Run(ctx context.Context, cfg Config, restCfg *rest.Config) error {
 		return err
 	}
 	defer conn.Close()
+	return RunWith(ctx, cfg, restCfg, conn)
+}
+
+// RunWith runs the agent on an open libvirt connection, which outlives it: a restarted agent
+// finds the domains where it left them, as with a real libvirtd.
+func RunWith(ctx context.Context, cfg Config, restCfg *rest.Config, conn *libvirt.Conn) error {
 	return run(ctx, cfg, restCfg, conn)
 }
 
-// run runs the agent on an open libvirt connection.
 func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error {
 	cfg.defaults()
 	scheme := runtimeScheme()
@@ -152,7 +178,7 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 	if err != nil {
 		return fmt.Errorf("creating agent manager: %w", err)
 	}
-	if err := index.Register(ctx, mgr.GetFieldIndexer(), &cloudv1.Instance{}); err != nil {
+	if err := index.Register(ctx, mgr.GetFieldIndexer(), &cloudv1.Instance{}, &cloudv1.Image{}, &cloudv1.KeyPair{}); err != nil {
 		return err
 	}
 	cloudID, err := cloudIdentity(ctx, mgr.GetAPIReader())
@@ -170,6 +196,16 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 
 	clk := clock.RealClock{}
 	rep := &reporter{client: mgr.GetClient(), virt: conn, cfg: cfg, clock: clk}
+	if cfg.ConsoleAddr != "" {
+		cs, err := newConsoleServer(mgr.GetClient(), cfg, mgr.GetLogger().WithName("console"))
+		if err != nil {
+			return err
+		}
+		if err := mgr.Add(cs); err != nil {
+			return err
+		}
+		rep.console = cs.endpoint()
+	}
 	if err := mgr.Add(rep); err != nil {
 		return err
 	}
@@ -182,6 +218,14 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 		clock:     clk,
 		recorder:  mgr.GetEventRecorder("pinet-nodeagent"),
 		facts:     rep,
+		images: &imagecache.Cache{
+			Dir:   filepath.Join(cfg.StateDir, "images"),
+			Limit: cfg.ImageCacheBytes,
+			Source: storeSource{reader: mgr.GetAPIReader(), cfg: s3client.Config{
+				Endpoint: cfg.ObjectStoreURL, Region: cfg.Region, SystemNamespace: cfg.SystemNamespace,
+			}},
+			Log: ctrl.Log.WithName("imagecache").WithValues("hypervisor", cfg.NodeName),
+		},
 	}
 	if err := sync.setupWithManager(mgr); err != nil {
 		return err

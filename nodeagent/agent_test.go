@@ -14,13 +14,13 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package nodeagent
+package nodeagent_test
 
 import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,20 +28,19 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
-	"pinet.io/pinet/controllers"
 	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
-	"pinet.io/pinet/nodeagent/libvirt"
 )
 
-var env *testenv.Env
+var (
+	env   *testenv.Env
+	cloud *testcloud.Cloud
+	once  sync.Once
+)
 
 func TestMain(m *testing.M) { testenv.Main(m, &env) }
 
@@ -51,94 +50,19 @@ const (
 	longWait  = 3 * time.Minute
 )
 
-var managerOnce sync.Once
-
-// startControllers runs the real manager (every controller) once for the package.
-func startControllers(t *testing.T) {
+// startCloud runs the package's cloud (manager, object store, EC2 API) once; tests add
+// simulated nodes and images of their own.
+func startCloud(t *testing.T) *testcloud.Cloud {
 	t.Helper()
-	managerOnce.Do(func() {
-		mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-			Scheme:                 env.Scheme,
-			Metrics:                metricsserver.Options{BindAddress: "0"},
-			HealthProbeBindAddress: "0",
-			Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
-		})
+	once.Do(func() {
+		c, err := testcloud.Start(env, testcloud.Options{TerminatedRetention: 3 * time.Second})
 		if err != nil {
-			t.Fatal(err)
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
 		}
-		ctx := env.Ctx
-		if err := controllers.Setup(ctx, mgr, controllers.Options{
-			SeedInstanceTypes: true, HeartbeatTimeout: 20 * time.Second, TerminatedRetention: 3 * time.Second,
-		}); err != nil {
-			t.Fatal(err)
-		}
-		go func() {
-			if err := mgr.Start(ctx); err != nil {
-				fmt.Fprintln(os.Stderr, "manager:", err)
-			}
-		}()
+		cloud = c
 	})
-}
-
-// simNode is a simulated hypervisor: a real agent on its own libvirt test-driver connection. The
-// connection outlives agent restarts, as libvirtd outlives a node agent.
-type simNode struct {
-	cfg    Config
-	conn   *libvirt.Conn
-	cancel context.CancelFunc
-	done   chan error
-}
-
-func startNode(t *testing.T, name, zone string, vcpus int32, memMiB int64) *simNode {
-	t.Helper()
-	dir := t.TempDir()
-	nodeXML := filepath.Join(dir, "node.xml")
-	if err := os.WriteFile(nodeXML, []byte("<node></node>\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := libvirt.Open(context.Background(), "test://"+nodeXML)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := &simNode{conn: conn, cfg: Config{
-		NodeName: name, LibvirtURI: conn.URI(), Zone: zone, VCPUs: vcpus, MemoryMiB: memMiB,
-		StateDir: dir, HeartbeatInterval: 2 * time.Second, MinReportInterval: 200 * time.Millisecond,
-		FactsInterval: 200 * time.Millisecond, ResyncInterval: 2 * time.Second, ShutdownGrace: 2 * time.Second,
-	}}
-	n.start()
-	t.Cleanup(func() {
-		n.stop()
-		conn.Close()
-	})
-	return n
-}
-
-func (n *simNode) start() {
-	ctx, cancel := context.WithCancel(context.Background())
-	n.cancel, n.done = cancel, make(chan error, 1)
-	go func() { n.done <- run(ctx, n.cfg, env.Config, n.conn) }()
-}
-
-func (n *simNode) stop() {
-	if n.cancel == nil {
-		return
-	}
-	n.cancel()
-	<-n.done
-	n.cancel = nil
-}
-
-func (n *simNode) domains(t *testing.T) map[string]libvirt.Domain {
-	t.Helper()
-	list, err := n.conn.List()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]libvirt.Domain{}
-	for _, d := range list {
-		out[d.Name] = d
-	}
-	return out
+	return cloud
 }
 
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
@@ -156,22 +80,13 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool
 	t.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, lastErr)
 }
 
-// newProject makes a namespace with a machine image named "img" in it.
-func newProject(t *testing.T) string {
+// newProject makes a project with a user and an available machine image named "img".
+func newProject(t *testing.T, c *testcloud.Cloud, name string) string {
 	t.Helper()
-	ctx := context.Background()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "agent-"}}
-	if err := env.Client.Create(ctx, ns); err != nil {
-		t.Fatal(err)
-	}
-	img := &cloudv1.Image{
-		ObjectMeta: metav1.ObjectMeta{Name: "img", Namespace: ns.Name},
-		Spec:       cloudv1.ImageSpec{ImageLocation: "images/sample/manifest.xml"},
-	}
-	if err := env.Client.Create(ctx, img); err != nil {
-		t.Fatal(err)
-	}
-	return ns.Name
+	c.AddProject(t, name)
+	creds := c.AddUser(t, name+"-user", false, name)
+	c.RegisterRawImage(t, creds, name, "img", []byte(strings.Repeat("pinet", 1000)), false)
+	return name
 }
 
 func newInstance(t *testing.T, ns, name, itype, zone string) *cloudv1.Instance {
@@ -215,9 +130,9 @@ func waitGone(t *testing.T, key client.ObjectKey) {
 }
 
 func TestInstanceLifecycle(t *testing.T) {
-	startControllers(t)
-	node := startNode(t, "life-1", "zone-life", 4, 8192)
-	ns := newProject(t)
+	c := startCloud(t)
+	node := c.AddNode(t, "life-1", "zone-life", 4, 8192)
+	ns := newProject(t, c, "agent-life")
 	ctx := context.Background()
 
 	inst := newInstance(t, ns, "web", "m1.small", "zone-life")
@@ -233,7 +148,7 @@ func TestInstanceLifecycle(t *testing.T) {
 			t.Errorf("condition %s not True: %+v", c, conditions.Get(inst, c))
 		}
 	}
-	d, ok := node.domains(t)[id]
+	d, ok := node.Domains(t)[id]
 	if !ok || d.State != "running" || d.VCPUs != 1 || d.MemoryMiB != 2048 {
 		t.Fatalf("domain %s: %+v (found %v)", id, d, ok)
 	}
@@ -248,7 +163,7 @@ func TestInstanceLifecycle(t *testing.T) {
 	}
 	inst = waitState(t, key, cloudv1.InstanceStateStopped)
 	waitFor(t, shortWait, "domain to shut off", func() (bool, error) {
-		return node.domains(t)[id].State == "shutoff", nil
+		return node.Domains(t)[id].State == "shutoff", nil
 	})
 	inst.Spec.DesiredState = cloudv1.DesiredRunning
 	if err := env.Client.Update(ctx, inst); err != nil {
@@ -264,15 +179,15 @@ func TestInstanceLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitGone(t, key)
-	if _, ok := node.domains(t)[id]; ok {
+	if _, ok := node.Domains(t)[id]; ok {
 		t.Fatalf("domain %s still defined after delete", id)
 	}
 }
 
 func TestTerminateKeepsInstanceForRetention(t *testing.T) {
-	startControllers(t)
-	node := startNode(t, "term-1", "zone-term", 2, 4096)
-	ns := newProject(t)
+	c := startCloud(t)
+	node := c.AddNode(t, "term-1", "zone-term", 2, 4096)
+	ns := newProject(t, c, "agent-term")
 	inst := newInstance(t, ns, "short-lived", "m1.tiny", "zone-term")
 	key := client.ObjectKeyFromObject(inst)
 	inst = waitState(t, key, cloudv1.InstanceStateRunning)
@@ -286,7 +201,7 @@ func TestTerminateKeepsInstanceForRetention(t *testing.T) {
 	if inst.Status.TerminatedTime == nil {
 		t.Fatal("terminated instance has no terminatedTime")
 	}
-	if _, ok := node.domains(t)[id]; ok {
+	if _, ok := node.Domains(t)[id]; ok {
 		t.Fatal("terminated instance still has a domain")
 	}
 	// A terminated instance cannot be started again.
@@ -299,9 +214,9 @@ func TestTerminateKeepsInstanceForRetention(t *testing.T) {
 }
 
 func TestTooBigStaysPending(t *testing.T) {
-	startControllers(t)
-	startNode(t, "small-1", "zone-small", 2, 4096)
-	ns := newProject(t)
+	tc := startCloud(t)
+	tc.AddNode(t, "small-1", "zone-small", 2, 4096)
+	ns := newProject(t, tc, "agent-small")
 	inst := newInstance(t, ns, "huge", "m1.xlarge", "zone-small")
 	key := client.ObjectKeyFromObject(inst)
 	waitFor(t, longWait, "Scheduled=False with a capacity reason", func() (bool, error) {
@@ -319,7 +234,7 @@ func TestTooBigStaysPending(t *testing.T) {
 	if got.Status.State != cloudv1.InstanceStatePending || got.Status.Hypervisor != "" {
 		t.Fatalf("too-big instance is %s on %q", got.Status.State, got.Status.Hypervisor)
 	}
-	if want := "short of CPU"; !contains(c.Message, want) {
+	if want := "short of CPU"; !strings.Contains(c.Message, want) {
 		t.Fatalf("message %q does not name the shortage (%q)", c.Message, want)
 	}
 	if r := conditions.Get(got, cloudv1.ReadyCondition); r == nil || r.Status != metav1.ConditionFalse || r.Reason != cloudv1.ReasonInsufficientCapacity {
@@ -327,30 +242,18 @@ func TestTooBigStaysPending(t *testing.T) {
 	}
 }
 
-func contains(s, sub string) bool {
-	return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0)
-}
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
-}
-
 // Fifty instances across three simulated nodes: every instance runs on exactly the node its status
 // names, and no node takes more than it has.
 func TestFiftyInstancesAcrossThreeNodes(t *testing.T) {
-	startControllers(t)
+	c := startCloud(t)
 	const zone = "zone-fifty"
-	nodes := map[string]*simNode{
-		"fifty-1": startNode(t, "fifty-1", zone, 6, 16384),
-		"fifty-2": startNode(t, "fifty-2", zone, 6, 16384),
-		"fifty-3": startNode(t, "fifty-3", zone, 8, 16384),
+	nodes := map[string]*testcloud.Node{
+		"fifty-1": c.AddNode(t, "fifty-1", zone, 6, 16384),
+		"fifty-2": c.AddNode(t, "fifty-2", zone, 6, 16384),
+		"fifty-3": c.AddNode(t, "fifty-3", zone, 8, 16384),
 	}
-	ns := newProject(t)
+	capacity := map[string][2]int64{"fifty-1": {6, 16384}, "fifty-2": {6, 16384}, "fifty-3": {8, 16384}}
+	ns := newProject(t, c, "agent-fifty")
 	ctx := context.Background()
 	// m1.tiny claims 0.2 CPU and 512 MiB; m1.small 1 CPU and 2048 MiB. 40 tiny + 10 small need
 	// 18 of the 20 CPUs and 40960 of the 49152 MiB: the nodes are nearly full.
@@ -384,7 +287,7 @@ func TestFiftyInstancesAcrossThreeNodes(t *testing.T) {
 			t.Fatalf("%s bound to unknown node %q", inst.Name, inst.Status.Hypervisor)
 		}
 		for name, other := range nodes {
-			_, there := other.domains(t)[inst.Status.InstanceID]
+			_, there := other.Domains(t)[inst.Status.InstanceID]
 			if there != (name == inst.Status.Hypervisor) {
 				t.Fatalf("%s (%s): domain on %s is %v; status says %s", inst.Name, inst.Status.InstanceID, name, there, inst.Status.Hypervisor)
 			}
@@ -403,10 +306,10 @@ func TestFiftyInstancesAcrossThreeNodes(t *testing.T) {
 		if u == nil {
 			t.Fatalf("node %s got no instances", name)
 		}
-		if u.milliCPU > int64(n.cfg.VCPUs)*1000 || u.memMiB > n.cfg.MemoryMiB {
-			t.Fatalf("node %s over capacity: %d mCPU of %d, %d MiB of %d", name, u.milliCPU, n.cfg.VCPUs*1000, u.memMiB, n.cfg.MemoryMiB)
+		if u.milliCPU > capacity[name][0]*1000 || u.memMiB > capacity[name][1] {
+			t.Fatalf("node %s over capacity: %d mCPU of %d, %d MiB of %d", name, u.milliCPU, capacity[name][0]*1000, u.memMiB, capacity[name][1])
 		}
-		if got := len(n.domains(t)); got != int(countOn(list.Items, name)) {
+		if got := len(n.Domains(t)); got != int(countOn(list.Items, name)) {
 			t.Fatalf("node %s has %d domains, %d instances", name, got, countOn(list.Items, name))
 		}
 	}
@@ -425,17 +328,17 @@ func countOn(items []cloudv1.Instance, node string) int32 {
 // Killing the agent leaves running domains alone; when it comes back it re-reports, and a delete
 // made while it was down completes.
 func TestAgentRestart(t *testing.T) {
-	startControllers(t)
-	node := startNode(t, "restart-1", "zone-restart", 4, 8192)
-	ns := newProject(t)
+	c := startCloud(t)
+	node := c.AddNode(t, "restart-1", "zone-restart", 4, 8192)
+	ns := newProject(t, c, "agent-restart")
 	ctx := context.Background()
 	a := newInstance(t, ns, "stays", "m1.small", "zone-restart")
 	b := newInstance(t, ns, "goes", "m1.small", "zone-restart")
 	a = waitState(t, client.ObjectKeyFromObject(a), cloudv1.InstanceStateRunning)
 	b = waitState(t, client.ObjectKeyFromObject(b), cloudv1.InstanceStateRunning)
-	before := node.domains(t)
+	before := node.Domains(t)
 
-	node.stop()
+	node.Stop()
 	if err := env.Client.Delete(ctx, b); err != nil {
 		t.Fatal(err)
 	}
@@ -444,13 +347,13 @@ func TestAgentRestart(t *testing.T) {
 	if got, err := get(t, client.ObjectKeyFromObject(b)); err != nil || got.Status.State != cloudv1.InstanceStateShuttingDown {
 		t.Fatalf("deleted instance with its agent down: %v, state %q", err, got.Status.State)
 	}
-	if _, ok := node.domains(t)[b.Status.InstanceID]; !ok {
+	if _, ok := node.Domains(t)[b.Status.InstanceID]; !ok {
 		t.Fatal("domain vanished while the agent was down")
 	}
 
-	node.start()
+	node.Start()
 	waitGone(t, client.ObjectKeyFromObject(b))
-	after := node.domains(t)
+	after := node.Domains(t)
 	if _, ok := after[b.Status.InstanceID]; ok {
 		t.Fatal("domain of the deleted instance survived the agent's restart")
 	}
@@ -467,8 +370,8 @@ func TestAgentRestart(t *testing.T) {
 // A domain of this cloud whose instance is gone is removed by the sweep; domains PiNet did not
 // make, or another cloud's agent made on a shared libvirtd, are left alone.
 func TestOrphanSweep(t *testing.T) {
-	startControllers(t)
-	node := startNode(t, "orphan-1", "zone-orphan", 2, 4096)
+	c := startCloud(t)
+	node := c.AddNode(t, "orphan-1", "zone-orphan", 2, 4096)
 	ks := &corev1.Namespace{}
 	if err := env.Client.Get(context.Background(), client.ObjectKey{Name: "kube-system"}, ks); err != nil {
 		t.Fatal(err)
@@ -484,16 +387,16 @@ func TestOrphanSweep(t *testing.T) {
 		owned("i-00000000000000002", "another-cloud"),
 		`<domain type="test"><name>not-ours</name><memory unit="MiB">64</memory><os><type arch="x86_64">hvm</type></os></domain>`,
 	} {
-		if err := node.conn.Define(x); err != nil {
+		if err := node.Conn.Define(x); err != nil {
 			t.Fatal(err)
 		}
 	}
 	waitFor(t, shortWait, "the orphan to be removed", func() (bool, error) {
-		_, ok := node.domains(t)["i-00000000000000001"]
+		_, ok := node.Domains(t)["i-00000000000000001"]
 		return !ok, nil
 	})
 	for _, keep := range []string{"not-ours", "i-00000000000000002"} {
-		if _, ok := node.domains(t)[keep]; !ok {
+		if _, ok := node.Domains(t)[keep]; !ok {
 			t.Fatalf("the sweep removed %s, which this cloud did not make", keep)
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +33,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -45,6 +47,7 @@ import (
 	"pinet.io/pinet/internal/patch"
 	"pinet.io/pinet/internal/refs"
 	"pinet.io/pinet/nodeagent/domainxml"
+	"pinet.io/pinet/nodeagent/imagecache"
 	"pinet.io/pinet/nodeagent/libvirt"
 )
 
@@ -64,6 +67,7 @@ type instanceSync struct {
 	clock     clock.PassiveClock
 	recorder  events.EventRecorder
 	facts     factsSource
+	images    *imagecache.Cache
 
 	// shutdowns remembers when a graceful shutdown was asked for, per instance UID.
 	mu        sync.Mutex
@@ -78,12 +82,15 @@ type syncScope struct {
 	// conditions; details go to events and logs.
 	actionReason string
 	actionMsg    string
-	now          metav1.Time
+	// rebooted is the reboot request this reconcile carried out.
+	rebooted string
+	now      metav1.Time
 }
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=cloud.pinet.io,resources=instancetypes,verbs=get;list;watch
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=instancetypes;images;keypairs,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get,resourceNames=pinet-user-pinet-system
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=hypervisors,verbs=get;list;watch;create
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=hypervisors/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
@@ -162,7 +169,9 @@ func (s *instanceSync) observe(sc *syncScope) error {
 	return nil
 }
 
-// define writes the domain definition.
+// define writes the domain definition: it fetches the image (and kernel and ramdisk) into the
+// node's cache, makes the instance's disks, and defines (or redefines, for a stopped instance whose
+// type changed) the domain.
 func (s *instanceSync) define(ctx context.Context, sc *syncScope) error {
 	inst := sc.inst
 	it, err := refs.InstanceType(ctx, s.client, inst.Spec.InstanceType)
@@ -177,7 +186,10 @@ func (s *instanceSync) define(ctx context.Context, sc *syncScope) error {
 	if f == nil {
 		return errors.New("host facts not gathered yet")
 	}
-
+	boot, err := s.prepare(ctx, sc, it)
+	if err != nil || boot == nil {
+		return err
+	}
 	spec := domainxml.Spec{
 		Name: inst.Status.InstanceID,
 		UUID: string(inst.UID),
@@ -187,6 +199,10 @@ func (s *instanceSync) define(ctx context.Context, sc *syncScope) error {
 		VCPUs:      it.Spec.VCPUs,
 		MemoryMiB:  it.Spec.MemoryMiB,
 		ConsoleLog: s.consoleLog(inst),
+		Disks:      boot.disks,
+		Kernel:     boot.kernel,
+		Initrd:     boot.initrd,
+		Cmdline:    boot.cmdline,
 	}
 	host := domainxml.Host{DomainType: string(f.domainType)}
 	if f.domainType != cloudv1.DomainTypeTest {
@@ -200,14 +216,25 @@ func (s *instanceSync) define(ctx context.Context, sc *syncScope) error {
 	if err != nil {
 		return err
 	}
+	if sc.domain != nil && sc.domain.XML != "" && sameDefinition(sc.domain, spec) {
+		return nil
+	}
 	log.FromContext(ctx).Info("Defining domain", "domain", spec.Name)
 	if err := s.virt.Define(x); err != nil {
 		sc.actionReason, sc.actionMsg = cloudv1.ReasonDefineFailed, "Defining the domain failed; see the instance's events and the node agent's log"
 		s.event(inst, "Warning", "FailedDefine", "Define", "Defining domain failed: %v", err)
 		return err
 	}
-	s.event(inst, "Normal", "Defined", "Define", "Defined domain %s", spec.Name)
+	if sc.domain == nil {
+		s.event(inst, "Normal", "Defined", "Define", "Defined domain %s", spec.Name)
+	}
 	return nil
+}
+
+// sameDefinition reports whether the domain already has the spec's size, so a start need not
+// redefine it.
+func sameDefinition(d *libvirt.Domain, spec domainxml.Spec) bool {
+	return d.VCPUs == spec.VCPUs && d.MemoryMiB == int64(spec.MemoryMiB)
 }
 
 // instanceDir holds an instance's files on this node: console log, and later its disks.
@@ -219,11 +246,24 @@ func (s *instanceSync) consoleLog(inst *cloudv1.Instance) string {
 	return filepath.Join(s.instanceDir(inst.Status.InstanceID), "console.log")
 }
 
-// start boots the domain unless it runs.
+// start boots the domain unless it runs, and carries out a requested reboot of a running one.
+// A guest that powered itself off is not started again: the instance controller makes that
+// instance stopped (or terminated), as EC2 does.
 func (s *instanceSync) start(ctx context.Context, sc *syncScope) (reconcile.Result, error) {
 	s.forgetShutdown(sc.inst.UID)
 	if sc.domain.State == "running" || sc.domain.State == "blocked" {
+		return reconcile.Result{}, s.rebootIfAsked(ctx, sc)
+	}
+	if last := sc.inst.Status.Domain; sc.domain.State == "shutoff" && sc.domain.ShutoffReason == "shutdown" &&
+		last != nil && last.State == "running" {
+		log.FromContext(ctx).Info("The guest powered itself off", "domain", sc.domain.Name)
+		sc.actionReason, sc.actionMsg = cloudv1.ReasonShutdownByGuest, "The guest powered itself off"
+		s.event(sc.inst, "Normal", "ShutdownByGuest", "Observe", "The guest powered itself off")
 		return reconcile.Result{}, nil
+	}
+	// A stopped instance's type may have changed: bring the definition up to date first.
+	if err := s.define(ctx, sc); err != nil || sc.actionReason != "" {
+		return reconcile.Result{}, err
 	}
 	log.FromContext(ctx).Info("Starting domain", "domain", sc.domain.Name)
 	if err := s.virt.Start(sc.domain.Name); err != nil {
@@ -233,6 +273,21 @@ func (s *instanceSync) start(ctx context.Context, sc *syncScope) (reconcile.Resu
 	}
 	s.event(sc.inst, "Normal", "Started", "Start", "Started domain %s", sc.domain.Name)
 	return reconcile.Result{}, nil
+}
+
+// rebootIfAsked reboots a running guest once per reboot request.
+func (s *instanceSync) rebootIfAsked(ctx context.Context, sc *syncScope) error {
+	req := sc.inst.Annotations[cloudv1.AnnotationRebootRequested]
+	if req == "" || (sc.inst.Status.Domain != nil && sc.inst.Status.Domain.RebootRequest == req) {
+		return nil
+	}
+	log.FromContext(ctx).Info("Rebooting domain", "domain", sc.domain.Name)
+	if err := s.virt.Reboot(sc.domain.Name); err != nil {
+		return fmt.Errorf("rebooting %s: %w", sc.domain.Name, err)
+	}
+	sc.rebooted = req
+	s.event(sc.inst, "Normal", "Rebooted", "Reboot", "Rebooted domain %s", sc.domain.Name)
+	return nil
 }
 
 // stop asks the guest to power off and destroys it once the grace period is over.
@@ -334,9 +389,12 @@ func (s *instanceSync) updateStatus(sc *syncScope) {
 		conditions.MarkFalse(inst, cloudv1.InstanceGuestRunning, reason, msg, now)
 		return
 	}
-	ds := &cloudv1.DomainStatus{Name: d.Name, State: d.State, VCPUs: d.VCPUs, MemoryMiB: d.MemoryMiB}
-	if prev := inst.Status.Domain; prev != nil && prev.StartTime != nil {
-		ds.StartTime = prev.StartTime
+	ds := &cloudv1.DomainStatus{Name: d.Name, State: d.State, ShutoffReason: d.ShutoffReason, VCPUs: d.VCPUs, MemoryMiB: d.MemoryMiB}
+	if prev := inst.Status.Domain; prev != nil {
+		ds.StartTime, ds.RebootRequest = prev.StartTime, prev.RebootRequest
+	}
+	if sc.rebooted != "" {
+		ds.RebootRequest = sc.rebooted
 	}
 	running := d.State == "running" || d.State == "blocked"
 	if running && (inst.Status.Domain == nil || inst.Status.Domain.State != d.State || ds.StartTime == nil) &&
@@ -366,10 +424,25 @@ func (s *instanceSync) setupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.Add(sweeper); err != nil {
 		return err
 	}
+	// An image becoming available (or a type changing) moves instances waiting on it.
+	allInstances := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
+		list := &cloudv1.InstanceList{}
+		if err := s.client.List(ctx, list); err != nil {
+			return nil
+		}
+		reqs := make([]reconcile.Request, 0, len(list.Items))
+		for i := range list.Items {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+		return reqs
+	})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("nodeagent-instance").
 		For(&cloudv1.Instance{}).
+		Watches(&cloudv1.Image{}, allInstances).
+		Watches(&cloudv1.InstanceType{}, allInstances).
 		WatchesRawSource(source.Channel(domainEvents, &handler.TypedEnqueueRequestForObject[*cloudv1.Instance]{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Complete(s)
 }
 
@@ -443,6 +516,26 @@ func (o *orphanSweeper) sweep(ctx context.Context) {
 	}
 	for i := range list.Items {
 		o.out <- event.TypedGenericEvent[*cloudv1.Instance]{Object: &list.Items[i]}
+	}
+	o.evictImages(ctx)
+}
+
+// evictImages trims the image cache, keeping every image an instance on the node was made from:
+// each instance's directory records the images its disks and boot files came from.
+func (o *orphanSweeper) evictImages(ctx context.Context) {
+	used := map[string]bool{}
+	files, _ := filepath.Glob(filepath.Join(o.sync.cfg.StateDir, "instances", "*", usedImagesFile))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, id := range strings.Fields(string(data)) {
+			used[id] = true
+		}
+	}
+	if _, err := o.sync.images.Evict(func(id string) bool { return used[id] }); err != nil {
+		log.FromContext(ctx).Error(err, "Evicting images")
 	}
 }
 

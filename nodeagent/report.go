@@ -141,6 +141,9 @@ type reporter struct {
 	cfg    Config
 	clock  clock.WithTicker
 
+	// console is the console server's endpoint, reported in the Hypervisor's status.
+	console *cloudv1.ConsoleEndpoint
+
 	mu    sync.Mutex
 	facts *nodeFacts
 }
@@ -210,6 +213,7 @@ func (r *reporter) report(ctx context.Context, f nodeFacts, now time.Time) error
 	hv.Status.Addresses = f.addresses
 	hv.Status.LibvirtURI = r.virt.URI()
 	hv.Status.AgentVersion = r.cfg.Version
+	hv.Status.Console = r.console
 	hv.Status.LastHeartbeatTime = &t
 	if err := helper.Patch(ctx, hv); err != nil {
 		return fmt.Errorf("reporting hypervisor %s: %w", r.cfg.NodeName, err)

@@ -63,6 +63,16 @@ type Resources struct {
 	DiskGiB int64 `json:"diskGiB,omitempty"`
 }
 
+// ConsoleEndpoint is a node agent's console server.
+type ConsoleEndpoint struct {
+	// url is the server's base URL (https).
+	// +kubebuilder:validation:MaxLength=256
+	URL string `json:"url"`
+	// caBundle is the PEM certificate clients verify the server with.
+	// +kubebuilder:validation:MaxLength=8192
+	CABundle []byte `json:"caBundle"`
+}
+
 // HypervisorSpec is what the operator decides about a node. The node agent fills it in when it
 // registers the node; the operator may change it afterwards.
 type HypervisorSpec struct {
@@ -129,6 +139,11 @@ type HypervisorStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
 	AgentVersion string `json:"agentVersion,omitempty"`
+
+	// console is where the node agent serves instance consoles (authenticated: a Kubernetes
+	// token or client certificate allowed to get instances/console).
+	// +optional
+	Console *ConsoleEndpoint `json:"console,omitempty"`
 
 	// lastHeartbeatTime is when the agent last reported. The agent reports when something
 	// changed, at most once a second, and at least once a minute.

@@ -119,14 +119,18 @@ type ImageSpec struct {
 	// +kubebuilder:validation:Enum=x86_64;i386;arm64
 	Architecture string `json:"architecture,omitempty"`
 
-	// kernelId is the default kernel (aki-) for a machine image booted directly.
+	// kernelId is the default kernel for a machine image booted directly: an aki- id, or the name
+	// of a kernel Image in the same namespace.
 	// +optional
-	// +kubebuilder:validation:Pattern=`^aki-[0-9a-f]{8,17}$`
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^(aki-[0-9a-f]{8,17}|[a-z0-9]([-a-z0-9.]*[a-z0-9])?)$`
 	KernelID string `json:"kernelId,omitempty"`
 
-	// ramdiskId is the default ramdisk (ari-) for a machine image booted directly.
+	// ramdiskId is the default ramdisk: an ari- id, or the name of a ramdisk Image in the same
+	// namespace.
 	// +optional
-	// +kubebuilder:validation:Pattern=`^ari-[0-9a-f]{8,17}$`
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^(ari-[0-9a-f]{8,17}|[a-z0-9]([-a-z0-9.]*[a-z0-9])?)$`
 	RamdiskID string `json:"ramdiskId,omitempty"`
 
 	// rootDeviceName is the device the root disk appears as.

@@ -169,15 +169,19 @@ type InstanceSpec struct {
 	// +kubebuilder:validation:MaxLength=63
 	InstanceType string `json:"instanceType,omitempty"`
 
-	// kernelId overrides the image's kernel (an aki- id).
+	// kernelId overrides the image's kernel: an aki- id, or the name of a kernel Image in the
+	// same namespace.
 	// +optional
-	// +kubebuilder:validation:Pattern=`^aki-[0-9a-f]{8,17}$`
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^(aki-[0-9a-f]{8,17}|[a-z0-9]([-a-z0-9.]*[a-z0-9])?)$`
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="kernelId is immutable"
 	KernelID string `json:"kernelId,omitempty"`
 
-	// ramdiskId overrides the image's ramdisk (an ari- id).
+	// ramdiskId overrides the image's ramdisk: an ari- id, or the name of a ramdisk Image in the
+	// same namespace.
 	// +optional
-	// +kubebuilder:validation:Pattern=`^ari-[0-9a-f]{8,17}$`
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^(ari-[0-9a-f]{8,17}|[a-z0-9]([-a-z0-9.]*[a-z0-9])?)$`
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="ramdiskId is immutable"
 	RamdiskID string `json:"ramdiskId,omitempty"`
 
@@ -245,7 +249,22 @@ type DomainStatus struct {
 	// startTime is when the domain was last started.
 	// +optional
 	StartTime *metav1.Time `json:"startTime,omitempty"`
+
+	// shutoffReason says why a shut-off domain stopped (shutdown, destroyed, crashed, …).
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	ShutoffReason string `json:"shutoffReason,omitempty"`
+
+	// rebootRequest is the reboot request (annotation cloud.pinet.io/reboot-requested-at) the
+	// agent last carried out.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	RebootRequest string `json:"rebootRequest,omitempty"`
 }
+
+// AnnotationRebootRequested asks the node agent to reboot the guest; its value (a timestamp)
+// identifies the request.
+const AnnotationRebootRequested = "cloud.pinet.io/reboot-requested-at"
 
 // InstanceStatus is what PiNet observed of an instance. Each field has one writer: the instance
 // controller (ids, state, Ready), the scheduler (placement, Scheduled), the node agent (domain,

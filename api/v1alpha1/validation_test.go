@@ -64,7 +64,7 @@ func TestCreateValidation(t *testing.T) {
 		want string
 	}{
 		{"instance without image", &cloudv1.Instance{ObjectMeta: meta("a")}, "spec.imageId"},
-		{"instance bad kernel id", &cloudv1.Instance{ObjectMeta: meta("b"), Spec: cloudv1.InstanceSpec{ImageID: "x", KernelID: "ami-0123456789abcdef0"}}, "spec.kernelId"},
+		{"instance bad kernel id", &cloudv1.Instance{ObjectMeta: meta("b"), Spec: cloudv1.InstanceSpec{ImageID: "x", KernelID: "Not_A_Kernel"}}, "spec.kernelId"},
 		{"instance bad state", &cloudv1.Instance{ObjectMeta: meta("c"), Spec: cloudv1.InstanceSpec{ImageID: "x", DesiredState: "Paused"}}, "spec.desiredState"},
 		{"instance block device with both", &cloudv1.Instance{ObjectMeta: meta("d"), Spec: cloudv1.InstanceSpec{ImageID: "x",
 			BlockDeviceMappings: []cloudv1.BlockDeviceMapping{{DeviceName: "/dev/sdb", VirtualName: ptr.To("ephemeral0"), EBS: &cloudv1.EBSBlockDevice{VolumeSize: 1}}}}},

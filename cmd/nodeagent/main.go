@@ -44,6 +44,13 @@ func main() {
 	flag.StringVar(&cfg.StateDir, "state-dir", "/var/lib/pinet", "Directory for per-instance files.")
 	flag.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", time.Minute, "Longest time between two status reports.")
 	flag.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", time.Minute, "How long a stopping guest may take to power off.")
+	flag.StringVar(&cfg.ObjectStoreURL, "s3-url", "http://127.0.0.1:3333", "The object store images are downloaded from.")
+	flag.StringVar(&cfg.Region, "region", "pinet", "The cloud's region name.")
+	flag.StringVar(&cfg.SystemNamespace, "system-namespace", "pinet-system", "Namespace of PiNet's secrets.")
+	flag.Int64Var(&cfg.ImageCacheBytes, "image-cache-bytes", 20<<30, "Most bytes of cached images no instance uses.")
+	flag.StringVar(&cfg.ConsoleAddr, "console-bind-address", ":8443", "Address of the console server (empty disables it).")
+	flag.StringVar(&cfg.ConsoleAdvertiseHost, "console-advertise-host", "", "Host clients reach the console server at.")
+	flag.StringVar(&cfg.ClientCAFile, "client-ca-file", "", "CA of client certificates accepted by the console server.")
 	flag.StringVar(&cfg.HealthProbeAddr, "health-probe-bind-address", ":8082", "Address of /healthz and /readyz (0 disables).")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)

@@ -64,8 +64,8 @@ type scope struct {
 	// be resolved and refReason its condition reason.
 	resolving bool
 	refErr    error
-	refReason string
-	now       metav1.Time
+	refReason     string
+	now           metav1.Time
 }
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances,verbs=get;list;watch;update;patch;delete
@@ -113,6 +113,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	if err := r.resolveReferences(ctx, s); err != nil {
 		return reconcile.Result{}, err
 	}
+	r.reconcileGuestShutdown(ctx, s)
 	return r.reconcileRetention(ctx, s)
 }
 
@@ -126,6 +127,39 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (reconcile.R
 	}
 	controllerutil.RemoveFinalizer(inst, cloudv1.InstanceFinalizer)
 	return reconcile.Result{}, nil
+}
+
+// annotationShutdownByGuest marks an instance stopped (or terminated) because its guest powered
+// itself off, so its state reason says so however many reconciles later the state changes.
+const annotationShutdownByGuest = "cloud.pinet.io/shutdown-by-guest"
+
+// reconcileGuestShutdown makes an instance whose guest powered itself off stopped (or terminated,
+// as its shutdown behavior says), as EC2 does; the node agent reports the power-off and does not
+// start the guest again. A report older than the spec (the user started it again) is ignored.
+func (r *Reconciler) reconcileGuestShutdown(ctx context.Context, s *scope) {
+	inst := s.instance
+	if inst.Spec.DesiredState == cloudv1.DesiredRunning {
+		// Started again: the power-off is history.
+		delete(inst.Annotations, annotationShutdownByGuest)
+	}
+	c := findCondition(inst, cloudv1.InstanceGuestRunning)
+	if inst.Spec.DesiredState != cloudv1.DesiredRunning || c == nil || c.Status != metav1.ConditionFalse ||
+		c.Reason != cloudv1.ReasonShutdownByGuest || c.ObservedGeneration != inst.Generation {
+		return
+	}
+	want := cloudv1.DesiredStopped
+	if inst.Spec.ShutdownBehavior == cloudv1.ShutdownBehaviorTerminate {
+		want = cloudv1.DesiredTerminated
+	}
+	log.FromContext(ctx).Info("The guest powered itself off", "desiredState", want)
+	inst.Spec.DesiredState = want
+	if inst.Annotations == nil {
+		inst.Annotations = map[string]string{}
+	}
+	inst.Annotations[annotationShutdownByGuest] = "true"
+	if r.Recorder != nil {
+		r.Recorder.Eventf(inst, nil, "Normal", "ShutdownByGuest", "Shutdown", "The guest powered itself off; the instance is now %s", want)
+	}
 }
 
 // reconcileRetention deletes a terminated instance once its retention period is over.

@@ -40,6 +40,9 @@ func (r *Reconciler) updateStatus(s *scope) {
 	prev := inst.Status.State
 	state, reason := deriveState(inst)
 	inst.Status.State = state
+	if inst.Annotations[annotationShutdownByGuest] == "true" && inst.Spec.DesiredState != cloudv1.DesiredRunning {
+		reason = cloudv1.ReasonShutdownByGuest
+	}
 	if state != prev {
 		inst.Status.StateReason = reason
 		if prev == cloudv1.InstanceStateStopped && state == cloudv1.InstanceStatePending {

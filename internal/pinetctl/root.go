@@ -51,17 +51,23 @@ func NewRoot() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.kubeconfig, "kubeconfig", "", "Path to the kubeconfig (default: $KUBECONFIG or ~/.kube/config).")
 	root.PersistentFlags().StringVar(&g.systemNamespace, "system-namespace", controllers.DefaultSystemNamespace, "Namespace of PiNet's secrets.")
-	root.AddCommand(newUserCmd(g), newProjectCmd(g))
+	root.AddCommand(newUserCmd(g), newProjectCmd(g), newConsoleCmd(g),
+		newBundleImageCmd(g), newUploadBundleCmd(g), newRegisterCmd(g))
 	return root
 }
 
-// client builds a Kubernetes client from the kubeconfig.
-func (g *globals) client() (client.Client, error) {
+// loader loads the kubeconfig.
+func (g *globals) loader() clientcmd.ClientConfig {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	if g.kubeconfig != "" {
 		rules.ExplicitPath = g.kubeconfig
 	}
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{})
+}
+
+// client builds a Kubernetes client from the kubeconfig.
+func (g *globals) client() (client.Client, error) {
+	cfg, err := g.loader().ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("loading kubeconfig: %w", err)
 	}

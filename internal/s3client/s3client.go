@@ -68,8 +68,10 @@ func New(ctx context.Context, r client.Reader, cfg Config) (*minio.Client, error
 	if err != nil {
 		return nil, fmt.Errorf("object store endpoint %q: %w", cfg.Endpoint, err)
 	}
+	// The system user acts in the system namespace: buckets it makes belong to no project, so only
+	// admins reach them.
 	return minio.New(u.Host, &minio.Options{
-		Creds:  miniocreds.NewStaticV4(id, secret, ""),
+		Creds:  miniocreds.NewStaticV4(id+":"+cfg.SystemNamespace, secret, ""),
 		Secure: u.Scheme == "https",
 		Region: cfg.Region,
 	})

@@ -66,6 +66,8 @@ type Disk struct {
 	Format string // qcow2 or raw
 	// Serial shows up in the guest (/dev/disk/by-id); empty leaves it out.
 	Serial string
+	// ReadOnly attaches the disk read-only.
+	ReadOnly bool
 }
 
 // Host is what the converter needs to know about the node.
@@ -133,12 +135,17 @@ func configureSMBIOS(d *libvirtxml.Domain, s Spec) {
 
 func configureDisks(d *libvirtxml.Domain, s Spec) {
 	for i, disk := range s.Disks {
+		var ro *libvirtxml.DomainDiskReadOnly
+		if disk.ReadOnly {
+			ro = &libvirtxml.DomainDiskReadOnly{}
+		}
 		d.Devices.Disks = append(d.Devices.Disks, libvirtxml.DomainDisk{
-			Device: "disk",
-			Driver: &libvirtxml.DomainDiskDriver{Name: "qemu", Type: disk.Format, Discard: "unmap"},
-			Source: &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: disk.Path}},
-			Target: &libvirtxml.DomainDiskTarget{Dev: "vd" + string(rune('a'+i)), Bus: "virtio"},
-			Serial: disk.Serial,
+			ReadOnly: ro,
+			Device:   "disk",
+			Driver:   &libvirtxml.DomainDiskDriver{Name: "qemu", Type: disk.Format, Discard: "unmap"},
+			Source:   &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: disk.Path}},
+			Target:   &libvirtxml.DomainDiskTarget{Dev: "vd" + string(rune('a'+i)), Bus: "virtio"},
+			Serial:   disk.Serial,
 		})
 	}
 }

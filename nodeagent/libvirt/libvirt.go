@@ -67,12 +67,14 @@ type Host struct {
 
 // Domain is a libvirt domain as the agent sees it.
 type Domain struct {
-	Name      string
-	UUID      string
-	State     string
-	Reason    int
-	VCPUs     int32
-	MemoryMiB int64
+	Name  string
+	UUID  string
+	State string
+	// ShutoffReason says why a shut-off domain stopped: shutdown (the guest powered off, or was
+	// asked to), destroyed, crashed, failed, …; empty while it runs.
+	ShutoffReason string
+	VCPUs         int32
+	MemoryMiB     int64
 	// XML is the domain's current definition.
 	XML string
 }
@@ -311,7 +313,7 @@ func describe(d *lv.Domain) (Domain, error) {
 		return Domain{}, wrapDomainErr("reading definition of "+name, err)
 	}
 	return Domain{
-		Name: name, UUID: uuid, State: stateName(state), Reason: reason,
+		Name: name, UUID: uuid, State: stateName(state), ShutoffReason: shutoffReason(state, reason),
 		VCPUs: int32(info.NrVirtCpu), MemoryMiB: int64(info.MaxMem / 1024), XML: xml,
 	}, nil
 }
@@ -388,6 +390,28 @@ func (c *Conn) withDomain(name, what string, fn func(*lv.Domain) error) error {
 func isNoDomain(err error) bool {
 	var lerr lv.Error
 	return errors.As(err, &lerr) && lerr.Code == lv.ERR_NO_DOMAIN
+}
+
+func shutoffReason(s lv.DomainState, reason int) string {
+	if s != lv.DOMAIN_SHUTOFF {
+		return ""
+	}
+	switch lv.DomainShutoffReason(reason) {
+	case lv.DOMAIN_SHUTOFF_SHUTDOWN:
+		return "shutdown"
+	case lv.DOMAIN_SHUTOFF_DESTROYED:
+		return "destroyed"
+	case lv.DOMAIN_SHUTOFF_CRASHED:
+		return "crashed"
+	case lv.DOMAIN_SHUTOFF_FAILED:
+		return "failed"
+	case lv.DOMAIN_SHUTOFF_SAVED:
+		return "saved"
+	case lv.DOMAIN_SHUTOFF_DAEMON:
+		return "daemon"
+	default:
+		return "unknown"
+	}
 }
 
 func stateName(s lv.DomainState) string {

@@ -110,14 +110,18 @@ func (g *guest) boot() {
 	if id != "" {
 		g.banner(id, from)
 	}
+	g.reportSize()
 	var md *metadata
 	if g.startNetwork() {
 		md = g.readMetadata()
 	}
+	if md == nil {
+		md = g.readMetaDisk()
+	}
 	if id == "" {
 		if md != nil {
 			var ws []string
-			id, from, ws = chooseInstanceID(idSource{name: "metadata service", value: md.values["instance-id"]})
+			id, from, ws = chooseInstanceID(idSource{name: "meta-data", value: md.values["instance-id"]})
 			for _, w := range ws {
 				g.out.Printf("%s", w)
 			}

@@ -1,0 +1,160 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package nodeagent_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/conditions"
+)
+
+// An instance gets a copy-on-write root over the cached image and sparse ephemeral and swap disks
+// of its type's sizes; terminating it removes them.
+func TestDisksFollowTheInstanceType(t *testing.T) {
+	c := startCloud(t)
+	node := c.AddNode(t, "disks-1", "zone-disks", 4, 8192)
+	ns := newProject(t, c, "agent-disks")
+	inst := newInstance(t, ns, "vm", "m1.small", "zone-disks")
+	key := client.ObjectKeyFromObject(inst)
+	inst = waitState(t, key, cloudv1.InstanceStateRunning)
+	dir := filepath.Join(node.StateDir(), "instances", inst.Status.InstanceID)
+
+	out, err := exec.Command("qemu-img", "info", filepath.Join(dir, "root.qcow2")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("qemu-img info: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "virtual size: 10 GiB") || !strings.Contains(string(out), "backing file: "+filepath.Join(node.StateDir(), "images")) {
+		t.Fatalf("root disk is not a 10 GiB overlay of the cached image:\n%s", out)
+	}
+	for file, size := range map[string]int64{"ephemeral0.img": 20 << 30, "swap.img": 512 << 20} {
+		st, err := os.Stat(filepath.Join(dir, file))
+		if err != nil || st.Size() != size {
+			t.Fatalf("%s: %v, size %d want %d", file, err, st.Size(), size)
+		}
+	}
+	d := node.Domains(t)[inst.Status.InstanceID]
+	for _, want := range []string{"root.qcow2", "ephemeral0.img", "swap.img", "<entry name='serial'>" + inst.Status.InstanceID} {
+		if !strings.Contains(d.XML, want) {
+			t.Fatalf("domain XML lacks %q:\n%s", want, d.XML)
+		}
+	}
+
+	inst.Spec.DesiredState = cloudv1.DesiredTerminated
+	if err := env.Client.Update(context.Background(), inst); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, key, cloudv1.InstanceStateTerminated)
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("the instance's files survived its termination: %v", err)
+	}
+}
+
+// A cached image that changed on disk is checked against its MD5 and fetched again before a new
+// instance uses it.
+func TestCorruptedCachedImageIsFetchedAgain(t *testing.T) {
+	c := startCloud(t)
+	node := c.AddNode(t, "corrupt-1", "zone-corrupt", 4, 8192)
+	ns := newProject(t, c, "agent-corrupt")
+	first := waitState(t, client.ObjectKeyFromObject(newInstance(t, ns, "first", "m1.tiny", "zone-corrupt")), cloudv1.InstanceStateRunning)
+	img := &cloudv1.Image{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "img"}, img); err != nil {
+		t.Fatal(err)
+	}
+	cached := filepath.Join(node.StateDir(), "images", img.Status.ImageID, "image")
+	good, err := os.ReadFile(cached)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cached, []byte(strings.Repeat("X", len(good))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, client.ObjectKeyFromObject(newInstance(t, ns, "second", "m1.tiny", "zone-corrupt")), cloudv1.InstanceStateRunning)
+	now, _ := os.ReadFile(cached)
+	if string(now) != string(good) {
+		t.Fatal("the corrupted cached image is still in use")
+	}
+	_ = first
+}
+
+// A guest that powers itself off makes its instance stopped, as in EC2; starting it again works.
+func TestGuestPowerOffStopsTheInstance(t *testing.T) {
+	c := startCloud(t)
+	node := c.AddNode(t, "poweroff-1", "zone-poweroff", 2, 4096)
+	ns := newProject(t, c, "agent-poweroff")
+	inst := newInstance(t, ns, "vm", "m1.tiny", "zone-poweroff")
+	key := client.ObjectKeyFromObject(inst)
+	inst = waitState(t, key, cloudv1.InstanceStateRunning)
+	// What a guest's poweroff looks like to libvirt.
+	if err := node.Conn.Shutdown(inst.Status.InstanceID); err != nil {
+		t.Fatal(err)
+	}
+	inst = waitState(t, key, cloudv1.InstanceStateStopped)
+	if inst.Spec.DesiredState != cloudv1.DesiredStopped || inst.Status.StateReason != cloudv1.ReasonShutdownByGuest {
+		t.Fatalf("after a guest power-off: desired %s, reason %q", inst.Spec.DesiredState, inst.Status.StateReason)
+	}
+	time.Sleep(2 * time.Second)
+	if st := node.Domains(t)[inst.Status.InstanceID].State; st != "shutoff" {
+		t.Fatalf("the agent restarted a guest that powered itself off: %s", st)
+	}
+	update(t, key, func(i *cloudv1.Instance) { i.Spec.DesiredState = cloudv1.DesiredRunning })
+	waitState(t, key, cloudv1.InstanceStateRunning)
+
+	// A reboot request is carried out once.
+	request := time.Now().UTC().Format(time.RFC3339Nano)
+	update(t, key, func(i *cloudv1.Instance) { i.Annotations[cloudv1.AnnotationRebootRequested] = request })
+	waitFor(t, shortWait, "the reboot to be recorded", func() (bool, error) {
+		got, err := get(t, key)
+		if err != nil {
+			return false, err
+		}
+		return got.Status.Domain != nil && got.Status.Domain.RebootRequest == request,
+			fmt.Errorf("domain %+v", got.Status.Domain)
+	})
+	if got := waitState(t, key, cloudv1.InstanceStateRunning); !conditions.IsTrue(got, cloudv1.ReadyCondition) {
+		t.Fatalf("not ready after the reboot: %+v", got.Status.Conditions)
+	}
+}
+
+// update changes an instance, retrying when someone else changed it first.
+func update(t *testing.T, key client.ObjectKey, mutate func(*cloudv1.Instance)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		inst, err := get(t, key)
+		if err != nil {
+			return err
+		}
+		if inst.Annotations == nil {
+			inst.Annotations = map[string]string{}
+		}
+		mutate(inst)
+		return env.Client.Update(context.Background(), inst)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
