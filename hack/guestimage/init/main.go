@@ -121,7 +121,7 @@ func (g *guest) boot() {
 	if id == "" {
 		if md != nil {
 			var ws []string
-			id, from, ws = chooseInstanceID(idSource{name: "meta-data", value: md.values["instance-id"]})
+			id, from, ws = chooseInstanceID(idSource{name: md.source, value: md.values["instance-id"]})
 			for _, w := range ws {
 				g.out.Printf("%s", w)
 			}

@@ -116,8 +116,10 @@ func (c *metadataClient) getOnce(ctx context.Context, path string, limit int64) 
 	return body, false, nil
 }
 
-// metadata is what the guest learned from the metadata service.
+// metadata is what the guest learned from the metadata service or the meta-data disk.
 type metadata struct {
+	// source names where it came from, for the console: "metadata service" or "meta-data disk".
+	source string
 	// values holds the meta-data entries that exist, keyed by their path under meta-data/.
 	values map[string]string
 	// userData is the raw user data; nil when the instance has none.
@@ -130,7 +132,7 @@ type metadata struct {
 // read at all the service is taken to be unreachable and the error returned, so a guest without
 // one does not spend its boot retrying each key.
 func (c *metadataClient) fetchMetadata(ctx context.Context) (*metadata, error) {
-	md := &metadata{values: map[string]string{}}
+	md := &metadata{source: "metadata service", values: map[string]string{}}
 	for i, key := range metadataKeys() {
 		body, err := c.get(ctx, "meta-data/"+key, maxMetadataValue)
 		switch {

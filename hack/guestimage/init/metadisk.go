@@ -48,7 +48,7 @@ func findMetaDisk(sysBlock string) (string, bool) {
 // readMetaDir reads meta-data/<key> and user-data from a directory laid out like the metadata
 // service's paths.
 func readMetaDir(dir string) (*metadata, error) {
-	md := &metadata{values: map[string]string{}}
+	md := &metadata{source: "meta-data disk", values: map[string]string{}}
 	for _, key := range metadataKeys() {
 		data, err := os.ReadFile(filepath.Join(dir, "meta-data", key))
 		switch {
