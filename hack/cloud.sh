@@ -33,7 +33,10 @@ LOGS=$DIR/logs
 KUBECTL="$ROOT/bin/kubectl --kubeconfig $DIR/kubeconfig"
 
 log() { echo "pinet: $*" >&2; }
-alive() { [ -f "$PIDS/$1.pid" ] && kill -0 "$(cat "$PIDS/$1.pid")" 2>/dev/null; }
+# running PID: the process exists and is not a zombie (a killed daemon whose parent is an init
+# that has not reaped it yet still answers kill -0).
+running() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $st != Z* ]]; }
+alive() { [ -f "$PIDS/$1.pid" ] && running "$(cat "$PIDS/$1.pid")"; }
 
 # start NAME CMD...: runs CMD in the background with its log in $LOGS/NAME.log, unless running.
 start() {
@@ -202,10 +205,10 @@ stop_process() {
   local name=$1 pid
   [ -f "$PIDS/$name.pid" ] || return 0
   pid=$(cat "$PIDS/$name.pid")
-  if kill -0 "$pid" 2>/dev/null; then
+  if running "$pid"; then
     log "stopping $name (pid $pid)"
     kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 100); do running "$pid" || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   fi
   rm -f "$PIDS/$name.pid"

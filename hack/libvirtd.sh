@@ -15,7 +15,12 @@ if ! grep -q '^user = "root"' "$conf"; then
 fi
 mkdir -p /run/libvirt /var/lib/libvirt/qemu /var/log/libvirt/qemu
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# alive PIDFILE: its process exists and is not a zombie (a killed daemon whose parent is an init
+# that has not reaped it yet still answers kill -0).
+alive() {
+  local st
+  [ -f "$1" ] && st=$(ps -o stat= -p "$(cat "$1")" 2>/dev/null) && [[ $st != Z* ]]
+}
 
 if ! alive /run/virtlogd.pid; then
   virtlogd -d -p /run/virtlogd.pid
