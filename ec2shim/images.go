@@ -119,6 +119,21 @@ func imageOwner(img *cloudv1.Image) string {
 	return img.Namespace
 }
 
+// defaultImageIDs resolves an image's default kernel and ramdisk, which it may name by object name
+// in its own namespace, to their EC2 ids.
+func (s *Server) defaultImageIDs(ctx context.Context, img *cloudv1.Image) (kernel, ramdisk string) {
+	resolve := func(ref string) string {
+		if ref == "" || ids.Prefix(ref) != "" {
+			return ref
+		}
+		if k, err := refs.Image(ctx, s.cfg.Client, img.Namespace, ref); err == nil && k.Status.ImageID != "" {
+			return k.Status.ImageID
+		}
+		return ref
+	}
+	return resolve(img.Spec.KernelID), resolve(img.Spec.RamdiskID)
+}
+
 func toImageItem(img *cloudv1.Image) imageItem {
 	state := string(img.Status.State)
 	if state == "" {
@@ -312,6 +327,7 @@ func (s *Server) describeImages(ctx context.Context, c *call) (any, error) {
 	var items []imageItem
 	for _, img := range imgs {
 		item := toImageItem(img)
+		item.KernelID, item.RamdiskID = s.defaultImageIDs(ctx, img)
 		if inScope(img) && matcher.Match(imageAttrs(&item), tagsOf(img)) {
 			items = append(items, item)
 		}
@@ -490,9 +506,11 @@ func (s *Server) describeImageAttribute(ctx context.Context, c *call) (any, erro
 	case "description":
 		out.Description = val(img.Spec.Description)
 	case "kernel":
-		out.Kernel = val(img.Spec.KernelID)
+		kernel, _ := s.defaultImageIDs(ctx, img)
+		out.Kernel = val(kernel)
 	case "ramdisk":
-		out.Ramdisk = val(img.Spec.RamdiskID)
+		_, ramdisk := s.defaultImageIDs(ctx, img)
+		out.Ramdisk = val(ramdisk)
 	case "sriovNetSupport":
 		out.SriovNetSupport = val("")
 	case "bootMode":

@@ -177,7 +177,9 @@ func TestRunInstancesRefusesBadInput(t *testing.T) {
 		{"unknown key", func(in *ec2.RunInstancesInput) { in.KeyName = aws.String("nokey") }, "InvalidKeyPair.NotFound"},
 		{"unknown group", func(in *ec2.RunInstancesInput) { in.SecurityGroups = []string{"nogroup"} }, "InvalidGroup.NotFound"},
 		{"unknown group id", func(in *ec2.RunInstancesInput) { in.SecurityGroupIds = []string{"sg-0123456789abcdef0"} }, "InvalidGroupId.NotFound"},
-		{"unknown zone", func(in *ec2.RunInstancesInput) { in.Placement = &types.Placement{AvailabilityZone: aws.String("mars-1a")} }, "InvalidParameterValue"},
+		{"unknown zone", func(in *ec2.RunInstancesInput) {
+			in.Placement = &types.Placement{AvailabilityZone: aws.String("mars-1a")}
+		}, "InvalidParameterValue"},
 		{"huge user data", func(in *ec2.RunInstancesInput) {
 			in.UserData = aws.String(base64.StdEncoding.EncodeToString(make([]byte, 17<<10)))
 		}, "InvalidParameterValue"},

@@ -120,4 +120,3 @@ func waitState(t *testing.T, cl *ec2.Client, id string, want types.InstanceState
 		return nil
 	})
 }
-

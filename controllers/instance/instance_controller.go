@@ -64,8 +64,8 @@ type scope struct {
 	// be resolved and refReason its condition reason.
 	resolving bool
 	refErr    error
-	refReason     string
-	now           metav1.Time
+	refReason string
+	now       metav1.Time
 }
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances,verbs=get;list;watch;update;patch;delete
