@@ -62,6 +62,7 @@ func StartCloud() (*Cloud, error) {
 		"PINET_S3_PORT=13333",
 		"PINET_MANAGER_PROBE_PORT=18081",
 		"PINET_AGENT_PROBE_PORT=18082",
+		"PINET_CONSOLE_PORT=18443",
 		"PINET_NODE_NAME=e2e-node-1",
 		"PINET_LIBVIRT_URI="+c.URI,
 		"PINET_SKIP_DEPS=1",
@@ -163,4 +164,83 @@ func Eventually(t *testing.T, timeout time.Duration, what string, cond func() er
 		time.Sleep(250 * time.Millisecond)
 	}
 	t.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
+}
+
+// RC returns the variables the cloud's pinetrc exports (EC2_URL, S3_URL, AWS_*, …).
+func (c *Cloud) RC() (map[string]string, error) {
+	data, err := os.ReadFile(filepath.Join(c.Dir, "pinetrc"))
+	if err != nil {
+		return nil, err
+	}
+	vars := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		rest, ok := strings.CutPrefix(line, "export ")
+		if !ok {
+			continue
+		}
+		k, v, ok := strings.Cut(rest, "=")
+		if !ok || strings.Contains(v, "$") {
+			continue
+		}
+		vars[k] = strings.Trim(v, "'")
+	}
+	return vars, nil
+}
+
+// AWS runs the AWS CLI against the cloud's EC2 API as the admin user, and returns its output.
+func (c *Cloud) AWS(args ...string) (string, error) {
+	rc, err := c.RC()
+	if err != nil {
+		return "", err
+	}
+	env := append([]string{}, c.Env...)
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"} {
+		env = append(env, k+"="+rc[k])
+	}
+	env = append(env, "AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=")
+	return run(c.Root, env, "", "aws", append([]string{"--endpoint-url", rc["EC2_URL"], "--output", "json"}, args...)...)
+}
+
+// Pinetctl runs bin/pinetctl with the admin kubeconfig.
+func (c *Cloud) Pinetctl(args ...string) (string, error) {
+	return run(c.Root, c.Env, "", filepath.Join(c.Root, "bin", "pinetctl"),
+		append([]string{"--kubeconfig", filepath.Join(c.Dir, "kubeconfig")}, args...)...)
+}
+
+// AgentLog returns the node agent's log.
+func (c *Cloud) AgentLog() string {
+	data, _ := os.ReadFile(filepath.Join(c.Dir, "logs", "nodeagent.log"))
+	return string(data)
+}
+
+// StateDir is the node agent's state directory.
+func (c *Cloud) StateDir() string { return filepath.Join(c.Dir, "state") }
+
+// Kill kills one of the cloud's processes (as a crash would); `Up` starts it again.
+func (c *Cloud) Kill(name string) error {
+	data, err := os.ReadFile(filepath.Join(c.Dir, "pids", name+".pid"))
+	if err != nil {
+		return err
+	}
+	pid := strings.TrimSpace(string(data))
+	_, err = run(c.Root, c.Env, "", "kill", "-9", pid)
+	return err
+}
+
+// RestartLibvirtd kills libvirtd as a crash would and starts it again; running guests survive.
+func (c *Cloud) RestartLibvirtd() error {
+	data, err := os.ReadFile("/run/libvirtd.pid")
+	if err != nil {
+		return err
+	}
+	if _, err := run(c.Root, c.Env, "", "kill", "-9", strings.TrimSpace(string(data))); err != nil {
+		return err
+	}
+	args := []string{}
+	if _, err := os.Stat(filepath.Join(c.Dir, "pids", "libvirtd.pid")); err == nil {
+		args = append(args, filepath.Join(c.Dir, "pids"))
+	}
+	time.Sleep(500 * time.Millisecond)
+	_, err = run(c.Root, c.Env, "", filepath.Join(c.Root, "hack", "libvirtd.sh"), args...)
+	return err
 }
