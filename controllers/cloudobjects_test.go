@@ -110,6 +110,24 @@ func TestKeyPairs(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitReady(t, dup)
+
+	// A refused key holds no name: a valid key of the same name made after it is ready.
+	badNamesake := &cloudv1.KeyPair{ObjectMeta: metav1.ObjectMeta{Name: "broken", Namespace: ns}, Spec: cloudv1.KeyPairSpec{KeyName: "spare", PublicKey: "ssh-ed25519 AAAA"}}
+	if err := env.Client.Create(ctx, badNamesake); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, shortWait, "broken InvalidPublicKey", func() error {
+		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(badNamesake), badNamesake)
+		if c := conditions.Get(badNamesake, cloudv1.ReadyCondition); c == nil || c.Reason != cloudv1.ReasonInvalidPublicKey {
+			return fmt.Errorf("ready %+v", c)
+		}
+		return nil
+	})
+	spare := &cloudv1.KeyPair{ObjectMeta: metav1.ObjectMeta{Name: "spare", Namespace: ns}, Spec: cloudv1.KeyPairSpec{PublicKey: string(pub)}}
+	if err := env.Client.Create(ctx, spare); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, spare)
 }
 
 func TestSecurityGroups(t *testing.T) {

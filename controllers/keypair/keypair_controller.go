@@ -103,14 +103,25 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	return reconcile.Result{}, nil
 }
 
-// olderNamesake returns the name of an older key pair in the namespace with the same key name.
+// olderNamesake returns the name of a key pair in the namespace with the same key name that
+// comes before kp: the one holding the name (Ready) keeps it, so a newcomer never displaces it;
+// between two holders or two newcomers the older wins, then the lower object name. Creation
+// timestamps have one-second resolution, which is why holding the name comes first.
 func (r *Reconciler) olderNamesake(ctx context.Context, kp *cloudv1.KeyPair) (string, error) {
 	list := &cloudv1.KeyPairList{}
 	if err := r.Client.List(ctx, list, client.InNamespace(kp.Namespace), client.MatchingFields{index.KeyName: kp.EffectiveKeyName()}); err != nil {
 		return "", fmt.Errorf("listing key pairs named %s: %w", kp.EffectiveKeyName(), err)
 	}
-	for _, o := range list.Items {
-		if o.UID == kp.UID {
+	holds := conditions.IsTrue(kp, cloudv1.ReadyCondition)
+	for i := range list.Items {
+		o := &list.Items[i]
+		if o.UID == kp.UID || !o.DeletionTimestamp.IsZero() || invalidKey(o) {
+			continue // going, or never a usable key: it holds no name
+		}
+		if oHolds := conditions.IsTrue(o, cloudv1.ReadyCondition); oHolds != holds {
+			if oHolds {
+				return o.Name, nil
+			}
 			continue
 		}
 		if o.CreationTimestamp.Before(&kp.CreationTimestamp) || (o.CreationTimestamp.Equal(&kp.CreationTimestamp) && o.Name < kp.Name) {
@@ -143,4 +154,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&cloudv1.KeyPair{}, namesakes).
 		Named("keypair").
 		Complete(r)
+}
+
+// invalidKey reports whether kp was refused for its public key.
+func invalidKey(kp *cloudv1.KeyPair) bool {
+	c := conditions.Get(kp, cloudv1.ReadyCondition)
+	return c != nil && c.Reason == cloudv1.ReasonInvalidPublicKey
 }
