@@ -223,8 +223,7 @@ func TestAddressesComeFromTheirPoolOnce(t *testing.T) {
 			break
 		}
 	}
-	holder.Spec.InstanceID = inst.Status.InstanceID
-	if err := env.Client.Update(ctx, holder); err != nil {
+	if err := testenv.Update(ctx, env.Client, holder, func(a *cloudv1.Address) { a.Spec.InstanceID = inst.Status.InstanceID }); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, shortWait, "the association", func() error {

@@ -268,8 +268,7 @@ func TestUsersGetKeysCertificatesAndRBAC(t *testing.T) {
 	}
 
 	// Leaving a project revokes access.
-	alice.Spec.Projects = nil
-	if err := env.Client.Update(ctx, alice); err != nil {
+	if err := testenv.Update(ctx, env.Client, alice, func(u *cloudv1.User) { u.Spec.Projects = nil }); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, shortWait, "alice's team-a binding to go", func() error {
@@ -296,8 +295,7 @@ func TestKeyRotationAndRestartKeepCredentials(t *testing.T) {
 	}
 	first := u.Status.AccessKeys[0].AccessKeyID
 
-	u.Spec.KeyRotation = 1
-	if err := env.Client.Update(ctx, u); err != nil {
+	if err := testenv.Update(ctx, env.Client, u, func(u *cloudv1.User) { u.Spec.KeyRotation = 1 }); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, longWait, "a second key", func() error {

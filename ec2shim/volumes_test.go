@@ -35,6 +35,7 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/internal/testenv"
 )
 
 func describeVolume(t *testing.T, cl *ec2.Client, id string) types.Volume {
@@ -480,12 +481,8 @@ func setQuota(t *testing.T, cl *ec2.Client, project string, q cloudv1.ProjectQuo
 	if q.Addresses == nil {
 		q.Addresses = ptr.To[int32](1000)
 	}
-	p := &cloudv1.Project{}
-	if err := env.Client.Get(ctx, client.ObjectKey{Name: project}, p); err != nil {
-		t.Fatal(err)
-	}
-	p.Spec.Quota = q
-	if err := env.Client.Update(ctx, p); err != nil {
+	p := &cloudv1.Project{ObjectMeta: metav1.ObjectMeta{Name: project}}
+	if err := testenv.Update(ctx, env.Client, p, func(p *cloudv1.Project) { p.Spec.Quota = q }); err != nil {
 		t.Fatal(err)
 	}
 	want := fmt.Sprint(*q.Addresses)

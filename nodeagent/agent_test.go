@@ -157,18 +157,12 @@ func TestInstanceLifecycle(t *testing.T) {
 	}
 
 	// Stop, then start again: the id never changes.
-	inst.Spec.DesiredState = cloudv1.DesiredStopped
-	if err := env.Client.Update(ctx, inst); err != nil {
-		t.Fatal(err)
-	}
+	update(t, key, func(i *cloudv1.Instance) { i.Spec.DesiredState = cloudv1.DesiredStopped })
 	inst = waitState(t, key, cloudv1.InstanceStateStopped)
 	waitFor(t, shortWait, "domain to shut off", func() (bool, error) {
 		return node.Domains(t)[id].State == "shutoff", nil
 	})
-	inst.Spec.DesiredState = cloudv1.DesiredRunning
-	if err := env.Client.Update(ctx, inst); err != nil {
-		t.Fatal(err)
-	}
+	update(t, key, func(i *cloudv1.Instance) { i.Spec.DesiredState = cloudv1.DesiredRunning })
 	inst = waitState(t, key, cloudv1.InstanceStateRunning)
 	if inst.Status.InstanceID != id {
 		t.Fatalf("instance id changed from %s to %s", id, inst.Status.InstanceID)
@@ -193,10 +187,7 @@ func TestTerminateKeepsInstanceForRetention(t *testing.T) {
 	inst = waitState(t, key, cloudv1.InstanceStateRunning)
 	id := inst.Status.InstanceID
 
-	inst.Spec.DesiredState = cloudv1.DesiredTerminated
-	if err := env.Client.Update(context.Background(), inst); err != nil {
-		t.Fatal(err)
-	}
+	update(t, key, func(i *cloudv1.Instance) { i.Spec.DesiredState = cloudv1.DesiredTerminated })
 	inst = waitState(t, key, cloudv1.InstanceStateTerminated)
 	if inst.Status.TerminatedTime == nil {
 		t.Fatal("terminated instance has no terminatedTime")
@@ -205,9 +196,9 @@ func TestTerminateKeepsInstanceForRetention(t *testing.T) {
 		t.Fatal("terminated instance still has a domain")
 	}
 	// A terminated instance cannot be started again.
-	inst.Spec.DesiredState = cloudv1.DesiredRunning
-	if err := env.Client.Update(context.Background(), inst); err == nil {
-		t.Fatal("starting a terminated instance was accepted")
+	err := testenv.Update(context.Background(), env.Client, inst, func(i *cloudv1.Instance) { i.Spec.DesiredState = cloudv1.DesiredRunning })
+	if err == nil || !strings.Contains(err.Error(), "cannot be started or stopped") {
+		t.Fatalf("starting a terminated instance: %v", err)
 	}
 	// The package's manager keeps terminated instances for 3s.
 	waitGone(t, key)

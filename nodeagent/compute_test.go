@@ -64,10 +64,7 @@ func TestDisksFollowTheInstanceType(t *testing.T) {
 		}
 	}
 
-	inst.Spec.DesiredState = cloudv1.DesiredTerminated
-	if err := env.Client.Update(context.Background(), inst); err != nil {
-		t.Fatal(err)
-	}
+	update(t, key, func(i *cloudv1.Instance) { i.Spec.DesiredState = cloudv1.DesiredTerminated })
 	waitState(t, key, cloudv1.InstanceStateTerminated)
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Fatalf("the instance's files survived its termination: %v", err)
