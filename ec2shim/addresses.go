@@ -366,7 +366,9 @@ func (s *Server) addressQuota(ctx context.Context, c *call) (*quotaGate, error) 
 			}
 			items := make([]quotaItem, 0, len(list.Items))
 			for i := range list.Items {
-				items = append(items, quotaItem{created: list.Items[i].CreationTimestamp, name: list.Items[i].Name})
+				if a := &list.Items[i]; a.DeletionTimestamp.IsZero() {
+					items = append(items, quotaItem{created: a.CreationTimestamp, name: a.Name})
+				}
 			}
 			return items, nil
 		},
@@ -394,7 +396,8 @@ type quotaItem struct {
 
 // quotaGate bounds how many objects of a kind a project has, and how much they weigh in all (a
 // nil or zero limit is none). Objects are created first and admitted after: the API server is
-// the only place that sees every racing call's object.
+// the only place that sees every racing call's object. Objects being deleted do not count: they
+// were released or refused, and their finalizers may take a while.
 type quotaGate struct {
 	count  *int32
 	weight *int64

@@ -358,8 +358,9 @@ func (s *Server) volumeQuota(ctx context.Context, c *call) (*quotaGate, error) {
 			}
 			items := make([]quotaItem, 0, len(list.Items))
 			for i := range list.Items {
-				v := &list.Items[i]
-				items = append(items, quotaItem{created: v.CreationTimestamp, name: v.Name, weight: int64(v.Spec.SizeGiB)})
+				if v := &list.Items[i]; v.DeletionTimestamp.IsZero() {
+					items = append(items, quotaItem{created: v.CreationTimestamp, name: v.Name, weight: int64(v.Spec.SizeGiB)})
+				}
 			}
 			return items, nil
 		},
