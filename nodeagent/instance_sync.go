@@ -17,6 +17,7 @@ limitations under the License.
 package nodeagent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -119,7 +120,9 @@ func (s *instanceSync) Reconcile(ctx context.Context, req reconcile.Request) (_ 
 		if err := s.observe(sc); err != nil {
 			reterr = errors.Join(reterr, err)
 		}
-		s.updateStatus(sc)
+		if err := s.updateStatus(ctx, sc); err != nil {
+			reterr = errors.Join(reterr, err)
+		}
 		if err := helper.Patch(ctx, inst); err != nil {
 			reterr = errors.Join(reterr, err)
 		}
@@ -375,7 +378,7 @@ func (s *instanceSync) event(inst *cloudv1.Instance, typ, reason, action, note s
 }
 
 // updateStatus reports the domain and the agent's conditions: DomainDefined and GuestRunning.
-func (s *instanceSync) updateStatus(sc *syncScope) {
+func (s *instanceSync) updateStatus(ctx context.Context, sc *syncScope) error {
 	inst, d, now := sc.inst, sc.domain, sc.now
 	if d == nil {
 		inst.Status.Domain = nil
@@ -387,7 +390,7 @@ func (s *instanceSync) updateStatus(sc *syncScope) {
 		}
 		conditions.MarkFalse(inst, cloudv1.InstanceDomainDefined, reason, msg, now)
 		conditions.MarkFalse(inst, cloudv1.InstanceGuestRunning, reason, msg, now)
-		return
+		return nil
 	}
 	ds := &cloudv1.DomainStatus{Name: d.Name, State: d.State, ShutoffReason: d.ShutoffReason, VCPUs: d.VCPUs, MemoryMiB: d.MemoryMiB}
 	if prev := inst.Status.Domain; prev != nil {
@@ -399,7 +402,13 @@ func (s *instanceSync) updateStatus(sc *syncScope) {
 	running := d.State == "running" || d.State == "blocked"
 	if running && (inst.Status.Domain == nil || inst.Status.Domain.State != d.State || ds.StartTime == nil) &&
 		!conditions.IsTrue(inst, cloudv1.InstanceGuestRunning) {
-		ds.StartTime = &now
+		// The cache may not show this agent's last report yet; the start time is the first one
+		// reported for the running domain, so ask the API server before writing a new one.
+		start, err := s.reportedStart(ctx, inst, d.Name)
+		if err != nil {
+			return err
+		}
+		ds.StartTime = cmp.Or(start, &now)
 	}
 	inst.Status.Domain = ds
 	conditions.MarkTrue(inst, cloudv1.InstanceDomainDefined, cloudv1.ReasonDomainDefined,
@@ -414,6 +423,21 @@ func (s *instanceSync) updateStatus(sc *syncScope) {
 	default:
 		conditions.MarkFalse(inst, cloudv1.InstanceGuestRunning, cloudv1.ReasonLaunching, "The domain is "+d.State, now)
 	}
+	return nil
+}
+
+// reportedStart returns the start time the API server holds for the domain if it is reported
+// running there, or nil.
+func (s *instanceSync) reportedStart(ctx context.Context, inst *cloudv1.Instance, domain string) (*metav1.Time, error) {
+	live := &cloudv1.Instance{}
+	if err := s.apiReader.Get(ctx, client.ObjectKeyFromObject(inst), live); err != nil {
+		return nil, client.IgnoreNotFound(err)
+	}
+	if live.UID != inst.UID || live.Status.Domain == nil || live.Status.Domain.Name != domain ||
+		!conditions.IsTrue(live, cloudv1.InstanceGuestRunning) {
+		return nil, nil
+	}
+	return live.Status.Domain.StartTime, nil
 }
 
 // setupWithManager wires the two inputs — Instance changes and libvirt domain events, plus a
