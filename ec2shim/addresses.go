@@ -280,7 +280,7 @@ func (s *Server) allocateAddress(ctx context.Context, c *call) (any, error) {
 		err = s.awaitAllocation(ctx, a)
 	}
 	if err != nil {
-		if delErr := s.cfg.Client.Delete(ctx, a); delErr != nil && !apierrors.IsNotFound(delErr) {
+		if delErr := s.withdraw(ctx, a); delErr != nil {
 			return nil, fmt.Errorf("withdrawing address %s after %q: %w", a.Name, err.Error(), delErr)
 		}
 		return nil, err

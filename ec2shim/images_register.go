@@ -121,7 +121,7 @@ func (s *Server) registerImage(ctx context.Context, c *call) (any, error) {
 		return nil, apiError(err, "image "+in.Name)
 	}
 	if err := s.claimImageName(ctx, c, in.Name, img); err != nil {
-		if derr := s.cfg.Client.Delete(ctx, img); client.IgnoreNotFound(derr) != nil {
+		if derr := s.withdraw(ctx, img); derr != nil {
 			return nil, fmt.Errorf("withdrawing image %s: %w (after: %w)", img.Name, derr, err)
 		}
 		return nil, err

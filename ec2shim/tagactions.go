@@ -496,6 +496,16 @@ func (s *Server) awaitCache(ctx context.Context, obj client.Object) {
 	})
 }
 
+// withdraw deletes an object a failing call made, and waits (bounded) until the cache stops
+// showing it, so the caller's next Describe does not list what the failed call left behind.
+func (s *Server) withdraw(ctx context.Context, obj client.Object) error {
+	if err := s.cfg.Client.Delete(ctx, obj); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	s.awaitDeleted(ctx, obj)
+	return nil
+}
+
 // awaitDeleted waits (bounded) until the cache no longer shows obj, or shows it being deleted.
 func (s *Server) awaitDeleted(ctx context.Context, obj client.Object) {
 	cached := obj.DeepCopyObject().(client.Object)

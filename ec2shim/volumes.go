@@ -262,7 +262,7 @@ func (s *Server) createVolume(ctx context.Context, c *call) (any, error) {
 		return nil, apiError(err, "creating a volume")
 	}
 	if admitted, err := s.quotaAdmits(ctx, quota, v.Name); err != nil || !admitted {
-		if delErr := s.cfg.Client.Delete(ctx, v); delErr != nil && !apierrors.IsNotFound(delErr) {
+		if delErr := s.withdraw(ctx, v); delErr != nil {
 			return nil, fmt.Errorf("withdrawing volume %s over the quota: %w", v.Name, delErr)
 		}
 		return nil, cmp.Or(err, error(overQuota))
