@@ -269,10 +269,11 @@ func (s *Server) allocateAddress(ctx context.Context, c *call) (any, error) {
 		Spec:       cloudv1.AddressSpec{Pool: in.PublicIPv4Pool},
 	}
 	setTags(a, tags)
+	quota.markPending(a)
 	if err := s.cfg.Client.Create(ctx, a); err != nil {
 		return nil, apiError(err, "allocating an address")
 	}
-	admitted, err := s.quotaAdmits(ctx, quota, a.Name)
+	admitted, err := s.quotaAdmits(ctx, quota, a)
 	switch {
 	case err == nil && !admitted:
 		err = overQuota
@@ -358,6 +359,7 @@ func (s *Server) addressQuota(ctx context.Context, c *call) (*quotaGate, error) 
 		return nil, err
 	}
 	return &quotaGate{
+		kind: "addresses", project: c.project,
 		count: q.Addresses,
 		items: func(ctx context.Context, r client.Reader) ([]quotaItem, error) {
 			list := &cloudv1.AddressList{}
@@ -366,8 +368,8 @@ func (s *Server) addressQuota(ctx context.Context, c *call) (*quotaGate, error) 
 			}
 			items := make([]quotaItem, 0, len(list.Items))
 			for i := range list.Items {
-				if a := &list.Items[i]; a.DeletionTimestamp.IsZero() {
-					items = append(items, quotaItem{created: a.CreationTimestamp, name: a.Name})
+				if it, ok := newQuotaItem(&list.Items[i], 0); ok {
+					items = append(items, it)
 				}
 			}
 			return items, nil
@@ -385,89 +387,6 @@ func (c *call) projectQuota(ctx context.Context) (cloudv1.ProjectQuota, error) {
 		return cloudv1.ProjectQuota{}, fmt.Errorf("reading project %s: %w", c.project, err)
 	}
 	return p.Spec.Quota, nil
-}
-
-// quotaItem is an object counted against a quota.
-type quotaItem struct {
-	created metav1.Time
-	name    string
-	weight  int64
-}
-
-// quotaGate bounds how many objects of a kind a project has, and how much they weigh in all (a
-// nil or zero limit is none). Objects are created first and admitted after: the API server is
-// the only place that sees every racing call's object. Objects being deleted do not count: they
-// were released or refused, and their finalizers may take a while.
-type quotaGate struct {
-	count  *int32
-	weight *int64
-	// items lists the objects the quota counts.
-	items func(ctx context.Context, r client.Reader) ([]quotaItem, error)
-}
-
-func (g *quotaGate) unlimited() bool {
-	return (g.count == nil || *g.count == 0) && (g.weight == nil || *g.weight == 0)
-}
-
-// exceeded tells whether the items, counted in creation order up to and including the one named
-// upTo (all of them if it is empty), are over the limits.
-func (g *quotaGate) exceeded(items []quotaItem, upTo string) bool {
-	items = append([]quotaItem(nil), items...)
-	sort.SliceStable(items, func(i, j int) bool {
-		ti, tj := items[i].created, items[j].created
-		if !ti.Equal(&tj) {
-			return ti.Before(&tj)
-		}
-		return items[i].name < items[j].name
-	})
-	var count, weight int64
-	for _, it := range items {
-		count++
-		weight += it.weight
-		if upTo != "" && it.name == upTo {
-			break
-		}
-	}
-	return g.count != nil && *g.count > 0 && count > int64(*g.count) ||
-		g.weight != nil && *g.weight > 0 && weight > *g.weight
-}
-
-// room tells whether one more object of the weight fits, as the cache sees the project.
-func (s *Server) quotaRoom(ctx context.Context, g *quotaGate, weight int64) (bool, error) {
-	if g.unlimited() {
-		return true, nil
-	}
-	items, err := g.items(ctx, s.cfg.Client)
-	if err != nil {
-		return false, err
-	}
-	return !g.exceeded(append(items, quotaItem{weight: weight}), ""), nil
-}
-
-// quotaAdmits decides whether self, just created, may stay. It is admitted once the API server
-// holds no more than the quota allows (so calls admitted together never exceed it); it must go
-// if it ranks beyond the quota in creation order. While neither holds, objects ranked beyond it
-// are still withdrawing, so it looks again. An object that cannot be decided in time goes.
-func (s *Server) quotaAdmits(ctx context.Context, g *quotaGate, self string) (bool, error) {
-	if g.unlimited() {
-		return true, nil
-	}
-	admitted := false
-	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, s.cfg.WaitForCache, true, func(ctx context.Context) (bool, error) {
-		items, err := g.items(ctx, s.cfg.APIReader)
-		if err != nil {
-			return false, err
-		}
-		if !g.exceeded(items, "") {
-			admitted = true
-			return true, nil
-		}
-		return g.exceeded(items, self), nil
-	})
-	if err != nil && !wait.Interrupted(err) {
-		return false, err
-	}
-	return admitted, nil
 }
 
 type releaseAddressInput struct {

@@ -460,6 +460,11 @@ func TestAddressQuota(t *testing.T) {
 		if len(list.Items) != 3 {
 			return fmt.Errorf("%d Address objects", len(list.Items))
 		}
+		for _, a := range list.Items {
+			if _, pending := a.Annotations["cloud.pinet.io/quota-pending"]; pending {
+				return fmt.Errorf("admitted address %s is still marked pending", a.Name)
+			}
+		}
 		return nil
 	})
 	out, err := cl.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{})
@@ -475,6 +480,23 @@ func TestAddressQuota(t *testing.T) {
 		_, err := cl.AllocateAddress(ctx, &ec2.AllocateAddressInput{PublicIpv4Pool: aws.String("eipquota-pool")})
 		return err
 	})
+
+	// An address made with kubectl counts too: with one released, a kubectl-made one takes the
+	// room, and the API refuses the next.
+	out, err = cl.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.ReleaseAddress(ctx, &ec2.ReleaseAddressInput{AllocationId: out.Addresses[0].AllocationId}); err != nil {
+		t.Fatal(err)
+	}
+	byHand := &cloudv1.Address{ObjectMeta: metav1.ObjectMeta{Name: "by-hand", Namespace: "eipquota"}, Spec: cloudv1.AddressSpec{Pool: "eipquota-pool"}}
+	if err := env.Client.Create(ctx, byHand); err != nil {
+		t.Fatal(err)
+	}
+	// Admission reads the API server, not the cache: the next allocation is refused at once.
+	_, err = cl.AllocateAddress(ctx, &ec2.AllocateAddressInput{PublicIpv4Pool: aws.String("eipquota-pool")})
+	expectCode(t, err, "AddressLimitExceeded")
 }
 
 func TestAddressesAcrossProjects(t *testing.T) {

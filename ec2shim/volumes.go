@@ -253,6 +253,7 @@ func (s *Server) createVolume(ctx context.Context, c *call) (any, error) {
 		v.Annotations[cloudv1.AnnotationClientToken] = in.ClientToken
 	}
 	setTags(v, tags)
+	quota.markPending(v)
 	err = s.cfg.Client.Create(ctx, v)
 	if apierrors.IsAlreadyExists(err) && in.ClientToken != "" {
 		earlier, err := s.earlierVolume(ctx, c.project, name, hash)
@@ -261,7 +262,7 @@ func (s *Server) createVolume(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, apiError(err, "creating a volume")
 	}
-	if admitted, err := s.quotaAdmits(ctx, quota, v.Name); err != nil || !admitted {
+	if admitted, err := s.quotaAdmits(ctx, quota, v); err != nil || !admitted {
 		if delErr := s.withdraw(ctx, v); delErr != nil {
 			return nil, fmt.Errorf("withdrawing volume %s over the quota: %w", v.Name, delErr)
 		}
@@ -349,6 +350,7 @@ func (s *Server) volumeQuota(ctx context.Context, c *call) (*quotaGate, error) {
 		return nil, err
 	}
 	return &quotaGate{
+		kind: "volumes", project: c.project,
 		count:  q.Volumes,
 		weight: q.VolumeGiB,
 		items: func(ctx context.Context, r client.Reader) ([]quotaItem, error) {
@@ -358,8 +360,8 @@ func (s *Server) volumeQuota(ctx context.Context, c *call) (*quotaGate, error) {
 			}
 			items := make([]quotaItem, 0, len(list.Items))
 			for i := range list.Items {
-				if v := &list.Items[i]; v.DeletionTimestamp.IsZero() {
-					items = append(items, quotaItem{created: v.CreationTimestamp, name: v.Name, weight: int64(v.Spec.SizeGiB)})
+				if it, ok := newQuotaItem(&list.Items[i], int64(list.Items[i].Spec.SizeGiB)); ok {
+					items = append(items, it)
 				}
 			}
 			return items, nil
