@@ -23,9 +23,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -137,11 +139,11 @@ func (s *Server) quotaAdmits(ctx context.Context, g *quotaGate, obj client.Objec
 	if !admitted {
 		return false, nil
 	}
-	patch := client.RawPatch("application/merge-patch+json",
+	patch := client.RawPatch(types.MergePatchType,
 		[]byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:null}}}`, annotationQuotaPending)))
-	if err := s.cfg.Client.Patch(ctx, obj, patch); err != nil {
-		// Still listed in the ledger, the object keeps counting; only the mark stays behind.
-		return true, client.IgnoreNotFound(err)
+	if err := s.cfg.Client.Patch(ctx, obj, patch); client.IgnoreNotFound(err) != nil {
+		// Listed in the ledger, the object keeps counting; only the mark stays behind.
+		logr.FromContextOrDiscard(ctx).Info("Leaving the quota mark on an admitted object", "object", obj.GetName(), "error", err.Error())
 	}
 	return true, nil
 }
