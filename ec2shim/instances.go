@@ -126,6 +126,15 @@ func (c *call) projectInstances(ctx context.Context) ([]*cloudv1.Instance, error
 	return out, nil
 }
 
+// describedInstances is what a Describe call names: the instances with the ids, or with none
+// given, all of the project's.
+func (c *call) describedInstances(ctx context.Context, ids []string) ([]*cloudv1.Instance, error) {
+	if len(ids) > 0 {
+		return c.findInstances(ctx, ids)
+	}
+	return c.projectInstances(ctx)
+}
+
 // findInstances returns the project's instances with the ids, in order; any id that is malformed
 // or not the project's is an error naming it, as in EC2.
 func (c *call) findInstances(ctx context.Context, wanted []string) ([]*cloudv1.Instance, error) {
@@ -208,12 +217,7 @@ func (s *Server) describeInstances(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var insts []*cloudv1.Instance
-	if len(in.InstanceIDs) > 0 {
-		insts, err = c.findInstances(ctx, in.InstanceIDs)
-	} else {
-		insts, err = c.projectInstances(ctx)
-	}
+	insts, err := c.describedInstances(ctx, in.InstanceIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -430,12 +434,7 @@ func (s *Server) describeInstanceStatus(ctx context.Context, c *call) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	var insts []*cloudv1.Instance
-	if len(in.InstanceIDs) > 0 {
-		insts, err = c.findInstances(ctx, in.InstanceIDs)
-	} else {
-		insts, err = c.projectInstances(ctx)
-	}
+	insts, err := c.describedInstances(ctx, in.InstanceIDs)
 	if err != nil {
 		return nil, err
 	}
