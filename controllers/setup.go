@@ -48,6 +48,7 @@ import (
 	"pinet.io/pinet/controllers/scheduler"
 	"pinet.io/pinet/controllers/securitygroup"
 	"pinet.io/pinet/controllers/user"
+	"pinet.io/pinet/internal/claims"
 	"pinet.io/pinet/internal/cloudca"
 	"pinet.io/pinet/internal/index"
 	"pinet.io/pinet/internal/ipam"
@@ -132,6 +133,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	allocator := &ipam.Allocator{Client: c, Reader: mgr.GetAPIReader(), Namespace: opts.SystemNamespace}
+	idClaims := &claims.Claimer{Client: c, Reader: mgr.GetAPIReader(), Namespace: opts.SystemNamespace}
+	if err := mgr.Add(&claims.Sweeper{Claimer: idClaims, Clock: clk, Interval: 10 * time.Minute, Grace: 10 * time.Minute}); err != nil {
+		return fmt.Errorf("adding the id claim sweeper: %w", err)
+	}
 	// PiNet's own components act in the object store as the system user.
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		return ensureSystemUser(ctx, c)
@@ -144,7 +149,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}{
 		{"instance", (&instance.Reconciler{
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-instance"), Clock: clk,
-			TerminatedRetention: opts.TerminatedRetention,
+			TerminatedRetention: opts.TerminatedRetention, Claims: idClaims,
 		}).SetupWithManager},
 		{"scheduler", (&scheduler.Reconciler{
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-scheduler"), Clock: clk,
@@ -154,10 +159,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			HeartbeatTimeout: opts.HeartbeatTimeout,
 		}).SetupWithManager},
 		{"instancetype", (&instancetype.Reconciler{Client: c, Clock: clk}).SetupWithManager},
-		{"address", (&address.Reconciler{Client: c, Allocator: allocator, Recorder: mgr.GetEventRecorder("pinet-address"), Clock: clk}).SetupWithManager},
+		{"address", (&address.Reconciler{Client: c, Allocator: allocator, Recorder: mgr.GetEventRecorder("pinet-address"), Clock: clk, Claims: idClaims}).SetupWithManager},
 		{"addresspool", (&addresspool.Reconciler{Client: c, Allocator: allocator, Clock: clk}).SetupWithManager},
-		{"keypair", (&keypair.Reconciler{Client: c, Recorder: mgr.GetEventRecorder("pinet-keypair"), Clock: clk}).SetupWithManager},
-		{"securitygroup", (&securitygroup.Reconciler{Client: c, Clock: clk}).SetupWithManager},
+		{"keypair", (&keypair.Reconciler{Client: c, Recorder: mgr.GetEventRecorder("pinet-keypair"), Clock: clk, Claims: idClaims}).SetupWithManager},
+		{"securitygroup", (&securitygroup.Reconciler{Client: c, Clock: clk, Claims: idClaims}).SetupWithManager},
 		{"project", (&project.Reconciler{
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-project"), Clock: clk,
 		}).SetupWithManager},
@@ -174,7 +179,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		}{"image", (&image.Reconciler{
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-image"), Clock: clk, CA: ca,
 			Store:           func(ctx context.Context) (*minio.Client, error) { return s3client.New(ctx, c, storeCfg) },
-			SystemNamespace: opts.SystemNamespace,
+			SystemNamespace: opts.SystemNamespace, Claims: idClaims,
 		}).SetupWithManager})
 	}
 	for _, s := range setups {

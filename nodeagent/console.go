@@ -149,7 +149,13 @@ func (s *consoleServer) serveConsole(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such instance on this node", http.StatusNotFound)
 		return
 	}
-	data, at, err := tail(filepath.Join(s.cfg.StateDir, "instances", id, "console.log"), maxConsoleBytes)
+	dir := filepath.Join(s.cfg.StateDir, "instances", id)
+	if ok, err := ownedBy(dir, inst.UID); err != nil || !ok {
+		// The files of that name are another object's: this instance has no console yet.
+		http.Error(w, "no such instance on this node", http.StatusNotFound)
+		return
+	}
+	data, at, err := tail(filepath.Join(dir, "console.log"), maxConsoleBytes)
 	if err != nil && !os.IsNotExist(err) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return

@@ -141,8 +141,8 @@ func (s *instanceSync) Reconcile(ctx context.Context, req reconcile.Request) (_ 
 		return reconcile.Result{}, err
 	}
 	// The domain's files (console log, later disks) live here; libvirt will not create it.
-	if err := os.MkdirAll(s.instanceDir(inst.Status.InstanceID), 0o750); err != nil {
-		return reconcile.Result{}, fmt.Errorf("creating the instance directory: %w", err)
+	if err := ensureInstanceDir(s.instanceDir(inst.Status.InstanceID), inst.UID); err != nil {
+		return reconcile.Result{}, err
 	}
 	if sc.domain == nil {
 		return reconcile.Result{}, s.define(ctx, sc)
@@ -328,7 +328,7 @@ func (s *instanceSync) reconcileRemove(ctx context.Context, sc *syncScope) (reco
 	if !controllerutil.ContainsFinalizer(sc.inst, cloudv1.DomainFinalizer) {
 		return reconcile.Result{}, nil
 	}
-	if err := s.removeDomain(ctx, sc.inst.Status.InstanceID); err != nil {
+	if err := s.removeDomain(ctx, sc.inst.Status.InstanceID, sc.inst.UID); err != nil {
 		return reconcile.Result{}, err
 	}
 	s.forgetShutdown(sc.inst.UID)
@@ -337,16 +337,29 @@ func (s *instanceSync) reconcileRemove(ctx context.Context, sc *syncScope) (reco
 	return reconcile.Result{}, nil
 }
 
-// removeDomain destroys and undefines a domain; a missing domain is already removed.
-func (s *instanceSync) removeDomain(ctx context.Context, name string) error {
-	log.FromContext(ctx).Info("Removing domain", "domain", name)
-	if err := s.virt.Destroy(name); err != nil && !errors.Is(err, libvirt.ErrNotFound) {
-		return fmt.Errorf("destroying domain %s: %w", name, err)
+// removeDomain destroys and undefines the domain of the object with uid and removes its files; a
+// missing domain is already removed. A domain or files of that name that belong to another object
+// (its recorded owner UID is not uid) are left alone.
+func (s *instanceSync) removeDomain(ctx context.Context, name string, uid types.UID) error {
+	d, err := s.virt.Lookup(name)
+	switch {
+	case errors.Is(err, libvirt.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("looking up domain %s: %w", name, err)
+	default:
+		if o, ok := domainxml.OwnerOf(d.XML); !ok || o.Cloud != s.cloudID || o.UID != string(uid) {
+			log.FromContext(ctx).Info("Leaving a domain of the same name that belongs to another object", "domain", name)
+			return removeInstanceDir(s.instanceDir(name), uid)
+		}
+		log.FromContext(ctx).Info("Removing domain", "domain", name)
+		if err := s.virt.Destroy(name); err != nil && !errors.Is(err, libvirt.ErrNotFound) {
+			return fmt.Errorf("destroying domain %s: %w", name, err)
+		}
+		if err := s.virt.Undefine(name); err != nil && !errors.Is(err, libvirt.ErrNotFound) {
+			return fmt.Errorf("undefining domain %s: %w", name, err)
+		}
 	}
-	if err := s.virt.Undefine(name); err != nil && !errors.Is(err, libvirt.ErrNotFound) {
-		return fmt.Errorf("undefining domain %s: %w", name, err)
-	}
-	if err := os.RemoveAll(s.instanceDir(name)); err != nil {
+	if err := removeInstanceDir(s.instanceDir(name), uid); err != nil {
 		return fmt.Errorf("removing the files of %s: %w", name, err)
 	}
 	return nil
@@ -528,7 +541,7 @@ func (o *orphanSweeper) sweep(ctx context.Context) {
 		}
 		if o.orphaned(ctx, owner) {
 			logger.Info("Removing orphaned domain", "domain", d.Name, "instance", owner.Namespace+"/"+owner.Name)
-			if err := o.sync.removeDomain(ctx, d.Name); err != nil {
+			if err := o.sync.removeDomain(ctx, d.Name, types.UID(owner.UID)); err != nil {
 				logger.Error(err, "Removing orphaned domain", "domain", d.Name)
 			}
 		}

@@ -77,6 +77,25 @@ func (ProjectAuthorizer) Allowed(_ context.Context, p awsauth.Principal, _, proj
 	return p.Admin || (p.Project != "" && p.Project == project), nil
 }
 
+// HeaderActAsProject lets PiNet's own components (admin principals) read what a project names
+// with that project's rights and no more: the image controller fetches a registered image's
+// location so, and a project cannot make it read another project's private bucket. The request
+// is then judged as the project itself (a principal with no user), by the same Authorizer.
+const HeaderActAsProject = "X-Pinet-Act-As-Project"
+
+// actAsProject narrows an admin caller to the project the request names. Others may not use it.
+func actAsProject(r *http.Request, c *Caller) error {
+	project := r.Header.Get(HeaderActAsProject)
+	if project == "" {
+		return nil
+	}
+	if !c.Principal.Admin {
+		return s3Error(CodeAccessDenied, "Only PiNet's own components may act as a project.")
+	}
+	c.Principal = awsauth.Principal{Project: project}
+	return nil
+}
+
 // allowed asks the Authorizer, answering for admins itself.
 func (s *Server) allowed(ctx context.Context, p awsauth.Principal, verb, project string) error {
 	if p.Admin {

@@ -254,6 +254,9 @@ func (s *Server) serve(q *request) error {
 		}
 		return fmt.Errorf("authenticating: %w", err)
 	}
+	if err := actAsProject(q.r, caller); err != nil {
+		return err
+	}
 	q.caller = caller
 	if s.virtualHosted(q.r.Host) {
 		return s3Error(CodeInvalidRequest, "Virtual-hosted-style requests are not supported; address buckets path-style, as http://"+s.domain+"/bucket/key.")

@@ -20,18 +20,20 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 // Image reasons.
 const (
-	ReasonImagePending     = "Pending"
-	ReasonImageAvailable   = "Available"
-	ReasonFetchFailed      = "FetchFailed"
-	ReasonBadManifest      = "BadManifest"
-	ReasonBadSignature     = "BadSignature"
-	ReasonDigestMismatch   = "DigestMismatch"
-	ReasonMissingPart      = "MissingPart"
-	ReasonNotForThisCloud  = "NotEncryptedToThisCloud"
-	ReasonKernelNotFound   = "KernelNotFound"
-	ReasonRamdiskNotFound  = "RamdiskNotFound"
-	ReasonSourceNotFound   = "SourceNotFound"
-	ReasonUnsupportedImage = "UnsupportedImage"
+	ReasonImagePending    = "Pending"
+	ReasonImageAvailable  = "Available"
+	ReasonFetchFailed     = "FetchFailed"
+	ReasonBadManifest     = "BadManifest"
+	ReasonBadSignature    = "BadSignature"
+	ReasonDigestMismatch  = "DigestMismatch"
+	ReasonMissingPart     = "MissingPart"
+	ReasonNotForThisCloud = "NotEncryptedToThisCloud"
+	ReasonKernelNotFound  = "KernelNotFound"
+	ReasonRamdiskNotFound = "RamdiskNotFound"
+	ReasonSourceNotFound  = "SourceNotFound"
+	// ReasonSourceAccessDenied: the image's project may not read its location.
+	ReasonSourceAccessDenied = "SourceAccessDenied"
+	ReasonUnsupportedImage   = "UnsupportedImage"
 )
 
 // ImageType is the EC2 image type; it decides the id prefix (ami-, aki-, ari-).

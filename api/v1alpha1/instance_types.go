@@ -40,6 +40,7 @@ const (
 	ReasonImageNotFound         = "ImageNotFound"
 	ReasonImageNotAvailable     = "ImageNotAvailable"
 	ReasonKeyPairNotFound       = "KeyPairNotFound"
+	ReasonSecurityGroupNotFound = "SecurityGroupNotFound"
 	ReasonInsufficientCapacity  = "InsufficientInstanceCapacity"
 	ReasonNoHypervisors         = "NoHypervisors"
 	ReasonScheduled             = "Scheduled"

@@ -35,6 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/claims"
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/ids"
 	"pinet.io/pinet/internal/ipam"
@@ -51,6 +52,8 @@ type Reconciler struct {
 	Allocator *ipam.Allocator
 	Recorder  events.EventRecorder
 	Clock     clock.PassiveClock
+	// Claims makes allocation ids exclusive across the cluster.
+	Claims *claims.Claimer
 }
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=addresses,verbs=get;list;watch;update;patch
@@ -87,10 +90,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		return reconcile.Result{}, nil
 	}
 	if a.Status.AllocationID == "" {
-		a.Status.AllocationID = ids.New(ids.Allocation)
-		if ids.Valid(ids.Allocation, a.Name) {
-			a.Status.AllocationID = a.Name
+		id, _, err := r.Claims.Assign(ctx, ids.Allocation, a.Name, claims.HolderOf("Address", a))
+		if err != nil {
+			return reconcile.Result{}, fmt.Errorf("assigning an allocation id: %w", err)
 		}
+		a.Status.AllocationID = id
 	}
 	if err := r.allocate(ctx, a, now); err != nil || a.Status.PublicIP == "" {
 		return reconcile.Result{}, err
@@ -231,6 +235,9 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, a *cloudv1.Address) er
 		if err := r.Allocator.Release(ctx, a.Status.Pool, string(a.UID)); err != nil {
 			return err
 		}
+	}
+	if err := r.Claims.ReleaseAll(ctx, a.UID); err != nil {
+		return err
 	}
 	controllerutil.RemoveFinalizer(a, AddressFinalizer)
 	return nil

@@ -40,6 +40,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/claims"
 	"pinet.io/pinet/internal/cloudca"
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/ids"
@@ -69,6 +70,8 @@ type Reconciler struct {
 	SystemNamespace string
 	// MaxImageBytes bounds what a bundle may unpack to.
 	MaxImageBytes int64
+	// Claims makes image ids exclusive across the cluster.
+	Claims *claims.Claimer
 }
 
 // DefaultStoreBucket is where verified images are kept.
@@ -105,7 +108,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		controllerutil.AddFinalizer(img, ImageFinalizer)
 		return reconcile.Result{}, nil
 	}
-	r.assignIDs(img)
+	if err := r.assignIDs(ctx, img); err != nil {
+		return reconcile.Result{}, err
+	}
 
 	switch img.Status.State {
 	case cloudv1.ImageStateAvailable, cloudv1.ImageStateFailed:
@@ -143,7 +148,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	return reconcile.Result{}, nil
 }
 
-func (r *Reconciler) assignIDs(img *cloudv1.Image) {
+// assignIDs gives the image its ami-/aki-/ari- id, claimed cluster-wide: an Image named by an id
+// another object holds gets a new one.
+func (r *Reconciler) assignIDs(ctx context.Context, img *cloudv1.Image) error {
 	if img.Status.ImageID == "" {
 		prefix := map[cloudv1.ImageType]string{
 			cloudv1.ImageTypeMachine: ids.Machine, cloudv1.ImageTypeKernel: ids.Kernel, cloudv1.ImageTypeRamdisk: ids.Ramdisk,
@@ -151,12 +158,17 @@ func (r *Reconciler) assignIDs(img *cloudv1.Image) {
 		if prefix == "" {
 			prefix = ids.Machine
 		}
-		img.Status.ImageID = ids.New(prefix)
-		if ids.Valid(prefix, img.Name) {
-			img.Status.ImageID = img.Name
+		id, taken, err := r.Claims.Assign(ctx, prefix, img.Name, claims.HolderOf("Image", img))
+		if err != nil {
+			return fmt.Errorf("assigning an image id: %w", err)
 		}
+		if taken && r.Recorder != nil {
+			r.Recorder.Eventf(img, nil, "Warning", "IDTaken", "AssignID", "The name %s is the id of another object; the image's id is %s", img.Name, id)
+		}
+		img.Status.ImageID = id
 	}
 	img.Status.OwnerID = img.Namespace
+	return nil
 }
 
 // checkReferences waits for a machine image's default kernel and ramdisk to exist.
@@ -188,6 +200,9 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, img *cloudv1.Image) er
 		if err != nil && minio.ToErrorResponse(err).Code != "NoSuchKey" {
 			return fmt.Errorf("removing the stored image: %w", err)
 		}
+	}
+	if err := r.Claims.ReleaseAll(ctx, img.UID); err != nil {
+		return err
 	}
 	controllerutil.RemoveFinalizer(img, ImageFinalizer)
 	return nil

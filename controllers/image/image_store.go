@@ -38,6 +38,7 @@ import (
 	"pinet.io/pinet/internal/bundle"
 	"pinet.io/pinet/internal/cloudca"
 	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/objectstore"
 )
 
 // failure is a verdict on what was registered: the image fails for good.
@@ -62,15 +63,18 @@ func (r *Reconciler) store(ctx context.Context, img *cloudv1.Image) (*cloudv1.St
 	if err := ensureBucket(ctx, mc, r.StoreBucket); err != nil {
 		return nil, err
 	}
-	bucket, key, _ := strings.Cut(img.Spec.ImageLocation, "/")
-	final := img.Status.ImageID
+	// The stored copy is keyed by the image's UID as well as its id: nothing another object does
+	// with the same id (were it ever to have one) can touch it.
+	final := img.Status.ImageID + "." + string(img.UID)
 	tmp := "incoming/" + final + "-" + ids.New("tmp")
+	src := source{mc: mc, project: img.Namespace}
+	src.bucket, src.key, _ = strings.Cut(img.Spec.ImageLocation, "/")
 	var size int64
 	var sum string
 	if img.Spec.Format == cloudv1.ImageFormatRaw {
-		size, sum, err = r.copyRaw(ctx, mc, bucket, key, tmp)
+		size, sum, err = r.copyRaw(ctx, mc, src, tmp)
 	} else {
-		size, sum, err = r.unbundle(ctx, mc, img, bucket, key, tmp)
+		size, sum, err = r.unbundle(ctx, mc, img, src, tmp)
 	}
 	if err != nil {
 		_ = mc.RemoveObject(ctx, r.StoreBucket, tmp, minio.RemoveObjectOptions{})
@@ -100,30 +104,51 @@ func ensureBucket(ctx context.Context, mc *minio.Client, bucket string) error {
 	return nil
 }
 
-// sourceErr classifies an error reading the registered location: missing is the user's to fix.
-func sourceErr(what string, err error) error {
+// source is a registered image's location, read with the rights of the image's project and no
+// more: the store judges every read as that project (objectstore.HeaderActAsProject), so an
+// image can only be made from objects its own project may read.
+type source struct {
+	mc          *minio.Client
+	project     string
+	bucket, key string
+}
+
+func (s source) options() minio.GetObjectOptions {
+	var o minio.GetObjectOptions
+	o.Set(objectstore.HeaderActAsProject, s.project)
+	return o
+}
+
+// get opens key of the source's bucket as the project.
+func (s source) get(ctx context.Context, key string) (*minio.Object, error) {
+	return s.mc.GetObject(ctx, s.bucket, key, s.options())
+}
+
+// err classifies an error reading the registered location: missing or forbidden is the user's to
+// fix.
+func (s source) err(what string, err error) error {
 	switch minio.ToErrorResponse(err).Code {
 	case "NoSuchKey", "NoSuchBucket":
 		return failed(cloudv1.ReasonSourceNotFound, "%s does not exist", what)
 	case "AccessDenied":
-		return failed(cloudv1.ReasonFetchFailed, "%s cannot be read", what)
+		return failed(cloudv1.ReasonSourceAccessDenied, "%s cannot be read by project %s", what, s.project)
 	}
 	return fmt.Errorf("reading %s: %w", what, err)
 }
 
 // copyRaw streams a plain image object into the store, hashing it.
-func (r *Reconciler) copyRaw(ctx context.Context, mc *minio.Client, bucket, key, tmp string) (int64, string, error) {
-	what := bucket + "/" + key
-	st, err := mc.StatObject(ctx, bucket, key, minio.StatObjectOptions{})
+func (r *Reconciler) copyRaw(ctx context.Context, mc *minio.Client, src source, tmp string) (int64, string, error) {
+	what := src.bucket + "/" + src.key
+	st, err := mc.StatObject(ctx, src.bucket, src.key, src.options())
 	if err != nil {
-		return 0, "", sourceErr(what, err)
+		return 0, "", src.err(what, err)
 	}
 	if st.Size > r.MaxImageBytes {
 		return 0, "", failed(cloudv1.ReasonUnsupportedImage, "%s is %d bytes, over the limit of %d", what, st.Size, r.MaxImageBytes)
 	}
-	obj, err := mc.GetObject(ctx, bucket, key, minio.GetObjectOptions{})
+	obj, err := src.get(ctx, src.key)
 	if err != nil {
-		return 0, "", sourceErr(what, err)
+		return 0, "", src.err(what, err)
 	}
 	defer obj.Close()
 	h := md5.New()
@@ -135,16 +160,16 @@ func (r *Reconciler) copyRaw(ctx context.Context, mc *minio.Client, bucket, key,
 }
 
 // unbundle checks and unpacks a bundle into the store.
-func (r *Reconciler) unbundle(ctx context.Context, mc *minio.Client, img *cloudv1.Image, bucket, key, tmp string) (int64, string, error) {
-	what := bucket + "/" + key
-	obj, err := mc.GetObject(ctx, bucket, key, minio.GetObjectOptions{})
+func (r *Reconciler) unbundle(ctx context.Context, mc *minio.Client, img *cloudv1.Image, src source, tmp string) (int64, string, error) {
+	what := src.bucket + "/" + src.key
+	obj, err := src.get(ctx, src.key)
 	if err != nil {
-		return 0, "", sourceErr(what, err)
+		return 0, "", src.err(what, err)
 	}
 	data, err := io.ReadAll(io.LimitReader(obj, bundle.MaxManifestSize+1))
 	obj.Close()
 	if err != nil {
-		return 0, "", sourceErr(what, err)
+		return 0, "", src.err(what, err)
 	}
 	m, err := bundle.ParseManifest(data)
 	if err != nil {
@@ -167,13 +192,13 @@ func (r *Reconciler) unbundle(ctx context.Context, mc *minio.Client, img *cloudv
 	if err != nil {
 		return 0, "", failed(cloudv1.ReasonNotForThisCloud, "the bundle's key is not encrypted to this cloud's certificate")
 	}
-	dir := path.Dir(key)
+	dir := path.Dir(src.key)
 	open := func(name string) (io.ReadCloser, error) {
 		partKey := path.Join(dir, name)
 		if dir == "." {
 			partKey = name
 		}
-		o, err := mc.GetObject(ctx, bucket, partKey, minio.GetObjectOptions{})
+		o, err := src.get(ctx, partKey)
 		if err == nil {
 			_, err = o.Stat()
 		}

@@ -40,6 +40,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/claims"
 	"pinet.io/pinet/internal/patch"
 )
 
@@ -53,7 +54,12 @@ type Reconciler struct {
 	Clock    clock.PassiveClock
 	// TerminatedRetention is how long terminated instances stay before they are deleted.
 	TerminatedRetention time.Duration
+	// Claims makes instance and reservation ids exclusive across the cluster.
+	Claims *claims.Claimer
 }
+
+// Kind is the kind of the objects this controller reconciles, as id claims record it.
+const Kind = "Instance"
 
 // scope holds what one reconcile found out about an instance.
 type scope struct {
@@ -70,8 +76,9 @@ type scope struct {
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances,verbs=get;list;watch;update;patch;delete
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances/status;instances/finalizers,verbs=get;update;patch
-// +kubebuilder:rbac:groups=cloud.pinet.io,resources=instancetypes;images;keypairs,verbs=get;list;watch
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=instancetypes;images;keypairs;securitygroups,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
 
 // Reconcile moves one Instance towards its spec.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, reterr error) {
@@ -109,7 +116,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		return reconcile.Result{}, nil
 	}
 
-	r.assignIDs(s)
+	if err := r.assignIDs(ctx, s); err != nil {
+		return reconcile.Result{}, err
+	}
 	if err := r.resolveReferences(ctx, s); err != nil {
 		return reconcile.Result{}, err
 	}
@@ -124,6 +133,9 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (reconcile.R
 	if controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer) {
 		log.FromContext(ctx).V(1).Info("Waiting for the node agent to remove the domain")
 		return reconcile.Result{}, nil
+	}
+	if err := r.releaseIDs(ctx, inst); err != nil {
+		return reconcile.Result{}, err
 	}
 	controllerutil.RemoveFinalizer(inst, cloudv1.InstanceFinalizer)
 	return reconcile.Result{}, nil
@@ -183,6 +195,12 @@ func (r *Reconciler) reconcileRetention(ctx context.Context, s *scope) (reconcil
 	return reconcile.Result{}, nil
 }
 
+func (r *Reconciler) event(inst *cloudv1.Instance, typ, reason, note string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(inst, nil, typ, reason, "AssignID", note, args...)
+	}
+}
+
 func (r *Reconciler) recordTransition(inst *cloudv1.Instance, before cloudv1.InstanceState) {
 	after := inst.Status.State
 	if after == before || r.Recorder == nil {
@@ -227,6 +245,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&cloudv1.InstanceType{}, handler.EnqueueRequestsFromMapFunc(r.instancesWaitingForReferences),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&cloudv1.Image{}, handler.EnqueueRequestsFromMapFunc(r.instancesWaitingForReferences)).
+		Watches(&cloudv1.KeyPair{}, handler.EnqueueRequestsFromMapFunc(r.instancesWaitingForReferences)).
+		Watches(&cloudv1.SecurityGroup{}, handler.EnqueueRequestsFromMapFunc(r.instancesWaitingForReferences)).
 		Named("instance").
 		Complete(r)
 }

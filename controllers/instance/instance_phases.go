@@ -21,32 +21,41 @@ import (
 	"errors"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/claims"
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/ids"
 	"pinet.io/pinet/internal/refs"
 )
 
-// assignIDs gives the instance its EC2 ids, once. An object the EC2 shim made is named by its id
-// and keeps it; any other gets a new random one. A reservation id comes from the label the shim
-// sets on every instance of one RunInstances call, or is new.
-func (r *Reconciler) assignIDs(s *scope) {
+// assignIDs gives the instance its EC2 ids, once, each claimed cluster-wide (internal/claims).
+// An object the EC2 shim made is named by its id and keeps it; an object whose name is an id
+// another object holds (made with kubectl in another project, say) gets a new one, as does any
+// other. A reservation id comes from the label the shim sets on every instance of one
+// RunInstances call, and is held by the project; a label naming another project's reservation is
+// ignored.
+func (r *Reconciler) assignIDs(ctx context.Context, s *scope) error {
 	inst := s.instance
 	if inst.Status.InstanceID == "" {
-		if ids.Valid(ids.Instance, inst.Name) {
-			inst.Status.InstanceID = inst.Name
-		} else {
-			inst.Status.InstanceID = ids.New(ids.Instance)
+		id, taken, err := r.Claims.Assign(ctx, ids.Instance, inst.Name, claims.HolderOf(Kind, inst))
+		if err != nil {
+			return fmt.Errorf("assigning an instance id: %w", err)
 		}
+		if taken {
+			r.event(inst, "Warning", "IDTaken", "The name %s is the id of another object; the instance's id is %s", inst.Name, id)
+		}
+		inst.Status.InstanceID = id
 	}
 	if inst.Status.ReservationID == "" {
-		if r := inst.Labels[cloudv1.LabelReservationID]; ids.Valid(ids.Reservation, r) {
-			inst.Status.ReservationID = r
-		} else {
-			inst.Status.ReservationID = ids.New(ids.Reservation)
+		id, err := r.assignReservation(ctx, inst)
+		if err != nil {
+			return err
 		}
+		inst.Status.ReservationID = id
 	}
 	if inst.Status.OwnerID == "" {
 		inst.Status.OwnerID = inst.Namespace
@@ -55,6 +64,65 @@ func (r *Reconciler) assignIDs(s *scope) {
 		t := inst.CreationTimestamp
 		inst.Status.LaunchTime = &t
 	}
+	return nil
+}
+
+// assignReservation claims the reservation id of the instance's launch for its project.
+func (r *Reconciler) assignReservation(ctx context.Context, inst *cloudv1.Instance) (string, error) {
+	holder, err := r.projectHolder(ctx, inst.Namespace)
+	if err != nil {
+		return "", err
+	}
+	if want := inst.Labels[cloudv1.LabelReservationID]; ids.Valid(ids.Reservation, want) {
+		err := r.Claims.Claim(ctx, want, holder)
+		if err == nil {
+			return want, nil
+		}
+		if !errors.Is(err, claims.ErrTaken) {
+			return "", fmt.Errorf("claiming reservation %s: %w", want, err)
+		}
+		r.event(inst, "Warning", "IDTaken", "Reservation %s belongs to another project; the instance gets its own", want)
+	}
+	id, _, err := r.Claims.Assign(ctx, ids.Reservation, "", holder)
+	if err != nil {
+		return "", fmt.Errorf("assigning a reservation id: %w", err)
+	}
+	return id, nil
+}
+
+// projectHolder is the instance's namespace as the holder of reservation ids.
+func (r *Reconciler) projectHolder(ctx context.Context, namespace string) (claims.Holder, error) {
+	ns := &corev1.Namespace{}
+	if err := r.Claims.Reader.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
+		return claims.Holder{}, fmt.Errorf("reading namespace %s: %w", namespace, err)
+	}
+	return claims.Holder{Kind: claims.KindNamespace, Name: namespace, UID: ns.UID}, nil
+}
+
+// releaseIDs drops the instance's id claim, and its project's claim on the reservation id when
+// no other instance of the project carries it.
+func (r *Reconciler) releaseIDs(ctx context.Context, inst *cloudv1.Instance) error {
+	if err := r.Claims.ReleaseAll(ctx, inst.UID); err != nil {
+		return err
+	}
+	rid := inst.Status.ReservationID
+	if rid == "" {
+		return nil
+	}
+	list := &cloudv1.InstanceList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(inst.Namespace)); err != nil {
+		return fmt.Errorf("listing the instances of reservation %s: %w", rid, err)
+	}
+	for i := range list.Items {
+		if o := &list.Items[i]; o.UID != inst.UID && o.Status.ReservationID == rid {
+			return nil
+		}
+	}
+	holder, err := r.projectHolder(ctx, inst.Namespace)
+	if err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	return r.Claims.Release(ctx, rid, holder.UID)
 }
 
 // resolveReferences checks that what the spec names exists and may be used by the project. A
@@ -112,6 +180,12 @@ func (r *Reconciler) resolveReferences(ctx context.Context, s *scope) error {
 	if inst.Spec.KeyName != "" {
 		if _, err := refs.KeyPair(ctx, r.Client, project, inst.Spec.KeyName); err != nil {
 			return fail(cloudv1.ReasonKeyPairNotFound, err)
+		}
+	}
+	// Groups are named (or given by sg- id) in the instance's own project only.
+	for _, g := range inst.Spec.SecurityGroups {
+		if _, err := refs.SecurityGroup(ctx, r.Client, project, g); err != nil {
+			return fail(cloudv1.ReasonSecurityGroupNotFound, err)
 		}
 	}
 	return nil

@@ -32,6 +32,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/claims"
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/ids"
 	"pinet.io/pinet/internal/index"
@@ -48,6 +49,8 @@ type Reconciler struct {
 	Client   client.Client
 	Recorder events.EventRecorder
 	Clock    clock.PassiveClock
+	// Claims makes key pair ids exclusive across the cluster.
+	Claims *claims.Claimer
 }
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=keypairs,verbs=get;list;watch
@@ -70,10 +73,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	}()
 	now := metav1.NewTime(r.Clock.Now())
 	if kp.Status.KeyPairID == "" {
-		kp.Status.KeyPairID = ids.New(ids.KeyPair)
-		if ids.Valid(ids.KeyPair, kp.Name) {
-			kp.Status.KeyPairID = kp.Name
+		id, _, err := r.Claims.Assign(ctx, ids.KeyPair, kp.Name, claims.HolderOf("KeyPair", kp))
+		if err != nil {
+			return reconcile.Result{}, fmt.Errorf("assigning a key pair id: %w", err)
 		}
+		kp.Status.KeyPairID = id
 	}
 	key, err := sshkey.Parse([]byte(kp.Spec.PublicKey))
 	if err != nil {

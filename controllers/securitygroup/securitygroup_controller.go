@@ -33,6 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/claims"
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/ids"
 	"pinet.io/pinet/internal/patch"
@@ -46,6 +47,8 @@ const ReasonSourceGroupNotFound = "SourceGroupNotFound"
 type Reconciler struct {
 	Client client.Client
 	Clock  clock.PassiveClock
+	// Claims makes group ids exclusive across the cluster.
+	Claims *claims.Claimer
 }
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=securitygroups,verbs=get;list;watch
@@ -68,10 +71,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	}()
 	now := metav1.NewTime(r.Clock.Now())
 	if sg.Status.GroupID == "" {
-		sg.Status.GroupID = ids.New(ids.SecurityGroup)
-		if ids.Valid(ids.SecurityGroup, sg.Name) {
-			sg.Status.GroupID = sg.Name
+		id, _, err := r.Claims.Assign(ctx, ids.SecurityGroup, sg.Name, claims.HolderOf("SecurityGroup", sg))
+		if err != nil {
+			return reconcile.Result{}, fmt.Errorf("assigning a group id: %w", err)
 		}
+		sg.Status.GroupID = id
 	}
 	sg.Status.OwnerID = sg.Namespace
 

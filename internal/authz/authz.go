@@ -71,7 +71,12 @@ type decision struct {
 	expires time.Time
 }
 
-// Identity returns the Kubernetes user and groups a principal acts as.
+// ProjectActorPrefix names a project acting as itself, with its group's rights and no user's:
+// PiNet's components read what a project's objects name as this identity.
+const ProjectActorPrefix = "system:pinet:project:"
+
+// Identity returns the Kubernetes user and groups a principal acts as. A principal with a project
+// and no user is the project itself.
 func Identity(p awsauth.Principal) (string, []string) {
 	groups := []string{"system:authenticated"}
 	if p.Project != "" {
@@ -79,6 +84,9 @@ func Identity(p awsauth.Principal) (string, []string) {
 	}
 	if p.Admin {
 		groups = append(groups, cloudv1.AdminsGroup)
+	}
+	if p.User == "" && p.Project != "" {
+		return ProjectActorPrefix + p.Project, groups
 	}
 	return cloudv1.UserPrefix + p.User, groups
 }

@@ -66,7 +66,8 @@ type Cache struct {
 
 	mu       sync.Mutex
 	inflight map[string]*fetch
-	verified map[string]stamp
+	// verified records, per image id, the file it checked and the MD5 it checked it against.
+	verified map[string]verifiedCopy
 }
 
 type fetch struct {
@@ -100,7 +101,7 @@ func (c *Cache) Get(ctx context.Context, img Image) (string, error) {
 		c.mu.Lock()
 		if c.inflight == nil {
 			c.inflight = map[string]*fetch{}
-			c.verified = map[string]stamp{}
+			c.verified = map[string]verifiedCopy{}
 		}
 		if f, ok := c.inflight[img.ID]; ok {
 			c.mu.Unlock()
@@ -136,14 +137,16 @@ func (c *Cache) ensure(ctx context.Context, img Image) error {
 	path := c.Path(img.ID)
 	if fi, err := os.Stat(path); err == nil {
 		c.mu.Lock()
-		st, ok := c.verified[img.ID]
+		v, ok := c.verified[img.ID]
 		c.mu.Unlock()
-		if ok && st == stampOf(fi) {
+		// A hit is the file checked against this very image's MD5: an id alone says nothing of
+		// which bytes the image being launched has.
+		if ok && v.stamp == stampOf(fi) && v.md5 == img.MD5 {
 			return nil
 		}
 		sum, err := fileMD5(path)
 		if err == nil && sum == img.MD5 && fi.Size() == img.Size {
-			c.remember(img.ID, fi)
+			c.remember(img, fi)
 			return nil
 		}
 		c.Log.Info("Cached image is corrupt; fetching it again", "image", img.ID, "md5", sum, "want", img.MD5)
@@ -200,15 +203,21 @@ func (c *Cache) download(ctx context.Context, img Image) error {
 		return err
 	}
 	if fi, err := os.Stat(c.Path(img.ID)); err == nil {
-		c.remember(img.ID, fi)
+		c.remember(img, fi)
 	}
 	c.Log.Info("Downloaded image", "image", img.ID, "bytes", n)
 	return nil
 }
 
-func (c *Cache) remember(id string, fi os.FileInfo) {
+// verifiedCopy is a cached file that matched an MD5.
+type verifiedCopy struct {
+	stamp stamp
+	md5   string
+}
+
+func (c *Cache) remember(img Image, fi os.FileInfo) {
 	c.mu.Lock()
-	c.verified[id] = stampOf(fi)
+	c.verified[img.ID] = verifiedCopy{stamp: stampOf(fi), md5: img.MD5}
 	c.mu.Unlock()
 }
 

@@ -174,3 +174,27 @@ func TestEvictLeastRecentlyUsedUnusedImages(t *testing.T) {
 		t.Fatalf("evicted %v under the limit", removed)
 	}
 }
+
+// An image id names a file in the cache, but a launch gets the bytes of the image it launches:
+// a cached copy verified for another image of the same id (another object, other bytes) is no hit.
+func TestSameIDOtherImageIsNotAHit(t *testing.T) {
+	first, firstData := newImage(t, "ami-5", 4096)
+	second, secondData := newImage(t, "ami-5", 4096)
+	second.Key = "other-object"
+	src := &memSource{objects: map[string][]byte{"ami-5": firstData, "other-object": secondData}}
+	c := &Cache{Dir: t.TempDir(), Source: src, Log: logr.Discard()}
+	if _, err := c.Get(context.Background(), first); err != nil {
+		t.Fatal(err)
+	}
+	path, err := c.Get(context.Background(), second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	if !bytes.Equal(got, secondData) {
+		t.Fatal("the launch of the second image got the first image's bytes")
+	}
+	if n := src.opens.Load(); n != 2 {
+		t.Fatalf("%d downloads, want 2 (one per image)", n)
+	}
+}

@@ -1,0 +1,572 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package isolation tries, as an attacker in a second project would, every front door of a whole
+// cloud (the real API server, manager, EC2 API, object store and a node agent on libvirt's test
+// driver): kubectl as a member identity, the EC2 API and S3. Project A's objects, bytes, domains
+// and consoles must come out unchanged, and B must get a clear refusal or its own fresh id.
+package isolation_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go"
+	"github.com/minio/minio-go/v7"
+	"golang.org/x/crypto/ssh"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/testcloud"
+	"pinet.io/pinet/internal/testenv"
+	"pinet.io/pinet/objectstore"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) { testenv.Main(m, &env) }
+
+const (
+	shortWait = 30 * time.Second
+	longWait  = 3 * time.Minute
+)
+
+// world is project A's cloud as the attacker finds it.
+type world struct {
+	cloud      *testcloud.Cloud
+	node       *testcloud.Node
+	a, b       testcloud.Credentials
+	admin      testcloud.Credentials
+	bKube      client.Client // kubectl as pinet:user:iso-bob in group pinet:project:iso-b
+	secret     []byte        // the bytes of A's private image
+	amiA       string
+	keyA       string // key pair id
+	sgA        string // group id
+	instA      string // a running instance
+	resA       string // its reservation
+	domainUUID string
+}
+
+const (
+	projectA, projectB = "iso-a", "iso-b"
+	bucketA, bucketB   = "raw-iso-a", "raw-iso-b"
+)
+
+func setup(t *testing.T) *world {
+	t.Helper()
+	ctx := context.Background()
+	c, err := testcloud.Start(env, testcloud.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{cloud: c, secret: bytes.Repeat([]byte("project A's secret disk "), 4096)}
+	w.node = c.AddNode(t, "iso-node", "pinet-1a", 8, 16384)
+	c.AddProject(t, projectA)
+	c.AddProject(t, projectB)
+	w.a = c.AddUser(t, "iso-alice", false, projectA)
+	w.b = c.AddUser(t, "iso-bob", false, projectB)
+	w.admin = c.AddUser(t, "iso-admin", true, projectA)
+	cfg, err := env.AddUser(cloudv1.UserPrefix+"iso-bob", cloudv1.ProjectGroupPrefix+projectB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.bKube, err = client.New(cfg, client.Options{Scheme: env.Scheme}); err != nil {
+		t.Fatal(err)
+	}
+
+	w.amiA = c.RegisterRawImage(t, w.a, projectA, "secret-img", w.secret, false)
+	ea := c.EC2(w.a)
+	kp, err := ea.CreateKeyPair(ctx, &ec2.CreateKeyPairInput{KeyName: aws.String("alice-key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.keyA = aws.ToString(kp.KeyPairId)
+	sg, err := ea.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("alice-web"), Description: aws.String("web")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.sgA = aws.ToString(sg.GroupId)
+	run, err := ea.RunInstances(ctx, &ec2.RunInstancesInput{
+		ImageId: aws.String(w.amiA), InstanceType: types.InstanceType("m1.tiny"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+		KeyName: aws.String("alice-key"), SecurityGroupIds: []string{w.sgA},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.instA, w.resA = aws.ToString(run.Instances[0].InstanceId), aws.ToString(run.ReservationId)
+	w.waitState(t, ea, w.instA, types.InstanceStateNameRunning)
+	d, ok := w.node.Domains(t)[w.instA]
+	if !ok {
+		t.Fatalf("no domain %s on the node", w.instA)
+	}
+	w.domainUUID = d.UUID
+	return w
+}
+
+func TestTenantIsolation(t *testing.T) {
+	w := setup(t)
+	t.Run("kubectl image from another project's bucket is refused", w.rawFromOtherBucket)
+	t.Run("kubectl image from the system image store is refused", w.rawFromSystemStore)
+	t.Run("kubectl image named like another project's ami id", w.imageNamedLikeOthersID)
+	t.Run("kubectl instance named like another project's instance id", w.instanceNamedLikeOthersID)
+	t.Run("kubectl key pair, group and address named like another project's ids", w.objectsNamedLikeOthersIDs)
+	t.Run("kubectl instance referencing another project's objects", w.instanceReferencingOthers)
+	t.Run("kubectl reads and writes in another project's namespace", w.kubectlCrossNamespace)
+	t.Run("EC2 calls naming another project's ids", w.ec2CrossProject)
+	t.Run("S3 calls on another project's buckets", w.s3CrossProject)
+	w.checkAUnchanged(t)
+}
+
+// rawFromOtherBucket is the first reproduction: an Image in B made from A's private object.
+func (w *world) rawFromOtherBucket(t *testing.T) {
+	img := w.bImage(t, "steal-raw", bucketA+"/secret-img")
+	w.waitImageFailed(t, img, cloudv1.ReasonSourceAccessDenied)
+}
+
+// rawFromSystemStore asks for A's verified, decrypted copy in the system bucket.
+func (w *world) rawFromSystemStore(t *testing.T) {
+	stored := w.imageA(t).Status.Stored
+	img := w.bImage(t, "steal-store", stored.Bucket+"/"+stored.Key)
+	w.waitImageFailed(t, img, cloudv1.ReasonSourceAccessDenied)
+}
+
+// imageNamedLikeOthersID is the second reproduction: B's own image named by A's ami id gets its
+// own id, and neither it nor its deletion touches A's stored image.
+func (w *world) imageNamedLikeOthersID(t *testing.T) {
+	ctx := context.Background()
+	w.uploadB(t, "bob-img", []byte("bob's own disk"))
+	img := w.bImage(t, w.amiA, bucketB+"/bob-img")
+	w.waitImage(t, img, cloudv1.ImageStateAvailable)
+	if img.Status.ImageID == w.amiA {
+		t.Fatalf("B's image got A's id %s", w.amiA)
+	}
+	waitEvent(t, img, "IDTaken") // tells B why its image has another id
+	if err := w.bKube.Delete(ctx, img); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, shortWait, "B's image to be gone", func() error {
+		err := env.Client.Get(ctx, client.ObjectKeyFromObject(img), img)
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("still there: %v", err)
+	})
+	w.checkImageA(t)
+}
+
+// instanceNamedLikeOthersID is the third reproduction: B's instance named by A's running
+// instance's id, launched and then deleted, leaves A's domain, files and console alone.
+func (w *world) instanceNamedLikeOthersID(t *testing.T) {
+	ctx := context.Background()
+	w.uploadB(t, "bob-boot", []byte("bob's bootable disk"))
+	bImg := w.bImage(t, "bob-boot", bucketB+"/bob-boot")
+	w.waitImage(t, bImg, cloudv1.ImageStateAvailable)
+	inst := &cloudv1.Instance{
+		ObjectMeta: metav1.ObjectMeta{Name: w.instA, Namespace: projectB, Labels: map[string]string{cloudv1.LabelReservationID: w.resA}},
+		Spec:       cloudv1.InstanceSpec{ImageID: "bob-boot", InstanceType: "m1.tiny"},
+	}
+	if err := w.bKube.Create(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, longWait, "B's instance to run", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), inst); err != nil {
+			return err
+		}
+		if inst.Status.State != cloudv1.InstanceStateRunning {
+			return fmt.Errorf("state %q, conditions %+v", inst.Status.State, inst.Status.Conditions)
+		}
+		return nil
+	})
+	if inst.Status.InstanceID == w.instA || inst.Status.ReservationID == w.resA {
+		t.Fatalf("B's instance got A's ids: %s %s", inst.Status.InstanceID, inst.Status.ReservationID)
+	}
+	w.checkInstanceA(t)
+	if err := w.bKube.Delete(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, longWait, "B's instance to be gone", func() error {
+		err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), inst)
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("still there: %v", err)
+	})
+	w.checkInstanceA(t)
+}
+
+// objectsNamedLikeOthersIDs makes B's key pair and group named by A's ids.
+func (w *world) objectsNamedLikeOthersIDs(t *testing.T) {
+	ctx := context.Background()
+	kp := &cloudv1.KeyPair{ObjectMeta: metav1.ObjectMeta{Name: w.keyA, Namespace: projectB},
+		Spec: cloudv1.KeyPairSpec{PublicKey: publicKey(t)}}
+	sg := &cloudv1.SecurityGroup{ObjectMeta: metav1.ObjectMeta{Name: w.sgA, Namespace: projectB},
+		Spec: cloudv1.SecurityGroupSpec{Description: "bob's"}}
+	for _, o := range []client.Object{kp, sg} {
+		if err := w.bKube.Create(ctx, o); err != nil {
+			t.Fatalf("creating %T: %v", o, err)
+		}
+	}
+	eventually(t, shortWait, "B's key pair and group to get ids", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(kp), kp); err != nil {
+			return err
+		}
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(sg), sg); err != nil {
+			return err
+		}
+		if kp.Status.KeyPairID == "" || sg.Status.GroupID == "" {
+			return errors.New("no ids yet")
+		}
+		return nil
+	})
+	if kp.Status.KeyPairID == w.keyA || sg.Status.GroupID == w.sgA {
+		t.Fatalf("B got A's ids: key pair %s, group %s", kp.Status.KeyPairID, sg.Status.GroupID)
+	}
+	eb := w.cloud.EC2(w.b)
+	out, err := eb.DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{KeyPairIds: []string{w.keyA}})
+	if err == nil && len(out.KeyPairs) > 0 {
+		t.Fatalf("B describes A's key pair id: %+v", out.KeyPairs)
+	}
+	for _, o := range []client.Object{kp, sg} {
+		if err := w.bKube.Delete(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ea := w.cloud.EC2(w.a)
+	if out, err := ea.DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{KeyPairIds: []string{w.keyA}}); err != nil || len(out.KeyPairs) != 1 {
+		t.Fatalf("A's key pair after B's games: %v %+v", err, out)
+	}
+	if out, err := ea.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: []string{w.sgA}}); err != nil || len(out.SecurityGroups) != 1 {
+		t.Fatalf("A's group after B's games: %v %+v", err, out)
+	}
+}
+
+// instanceReferencingOthers names A's private image, key pair and group in B's instances.
+func (w *world) instanceReferencingOthers(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		spec   cloudv1.InstanceSpec
+		reason string
+	}{
+		{"steal-image", cloudv1.InstanceSpec{ImageID: w.amiA, InstanceType: "m1.tiny"}, cloudv1.ReasonImageNotFound},
+		{"steal-key", cloudv1.InstanceSpec{ImageID: "bob-boot", InstanceType: "m1.tiny", KeyName: "alice-key"}, cloudv1.ReasonKeyPairNotFound},
+		{"steal-group", cloudv1.InstanceSpec{ImageID: "bob-boot", InstanceType: "m1.tiny", SecurityGroups: []string{w.sgA}}, cloudv1.ReasonSecurityGroupNotFound},
+	} {
+		inst := &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: tc.name, Namespace: projectB}, Spec: tc.spec}
+		if err := w.bKube.Create(ctx, inst); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		eventually(t, shortWait, tc.name+" to be refused", func() error {
+			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), inst); err != nil {
+				return err
+			}
+			c := conditions.Get(inst, cloudv1.InstanceReferencesResolved)
+			if c == nil || c.Status != metav1.ConditionFalse || c.Reason != tc.reason {
+				return fmt.Errorf("ReferencesResolved %+v", c)
+			}
+			return nil
+		})
+		if inst.Status.Hypervisor != "" {
+			t.Fatalf("%s was scheduled to %s", tc.name, inst.Status.Hypervisor)
+		}
+		if err := w.bKube.Delete(ctx, inst); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// kubectlCrossNamespace: B's member identity reaches nothing in A's namespace.
+func (w *world) kubectlCrossNamespace(t *testing.T) {
+	ctx := context.Background()
+	for _, list := range []client.ObjectList{&cloudv1.InstanceList{}, &cloudv1.ImageList{}, &cloudv1.KeyPairList{}, &cloudv1.SecurityGroupList{}} {
+		if err := w.bKube.List(ctx, list, client.InNamespace(projectA)); !apierrors.IsForbidden(err) {
+			t.Fatalf("listing %T in A's namespace: %v, want Forbidden", list, err)
+		}
+	}
+	inst := &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: "planted", Namespace: projectA},
+		Spec: cloudv1.InstanceSpec{ImageID: w.amiA, InstanceType: "m1.tiny"}}
+	if err := w.bKube.Create(ctx, inst); !apierrors.IsForbidden(err) {
+		t.Fatalf("creating an instance in A's namespace: %v, want Forbidden", err)
+	}
+}
+
+// ec2CrossProject: B names A's ids through the EC2 API.
+func (w *world) ec2CrossProject(t *testing.T) {
+	ctx := context.Background()
+	eb := w.cloud.EC2(w.b)
+	run := func(in *ec2.RunInstancesInput) error {
+		in.InstanceType, in.MinCount, in.MaxCount = types.InstanceType("m1.tiny"), aws.Int32(1), aws.Int32(1)
+		_, err := eb.RunInstances(ctx, in)
+		return err
+	}
+	expectCode(t, run(&ec2.RunInstancesInput{ImageId: aws.String(w.amiA)}), "InvalidAMIID.NotFound")
+	bImage := w.bImageID(t, "bob-boot")
+	expectCode(t, run(&ec2.RunInstancesInput{ImageId: aws.String(bImage), SecurityGroupIds: []string{w.sgA}}), "InvalidGroupId.NotFound")
+	expectCode(t, run(&ec2.RunInstancesInput{ImageId: aws.String(bImage), KeyName: aws.String("alice-key")}), "InvalidKeyPair.NotFound")
+	_, err := eb.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{w.instA}})
+	expectCode(t, err, "InvalidInstanceID.NotFound")
+	_, err = eb.GetConsoleOutput(ctx, &ec2.GetConsoleOutputInput{InstanceId: aws.String(w.instA)})
+	expectCode(t, err, "InvalidInstanceID.NotFound")
+	_, err = eb.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{w.instA}})
+	expectCode(t, err, "InvalidInstanceID.NotFound")
+	_, err = eb.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{w.instA}})
+	expectCode(t, err, "InvalidInstanceID.NotFound")
+	_, err = eb.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: aws.String(w.amiA)})
+	expectCode(t, err, "InvalidAMIID.NotFound")
+	_, err = eb.ModifyImageAttribute(ctx, &ec2.ModifyImageAttributeInput{ImageId: aws.String(w.amiA),
+		LaunchPermission: &types.LaunchPermissionModifications{Add: []types.LaunchPermission{{Group: types.PermissionGroupAll}}}})
+	expectCode(t, err, "InvalidAMIID.NotFound")
+	_, err = eb.DeleteSecurityGroup(ctx, &ec2.DeleteSecurityGroupInput{GroupId: aws.String(w.sgA)})
+	expectCode(t, err, "InvalidGroup.NotFound")
+	_, err = eb.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{w.instA}, Tags: []types.Tag{{Key: aws.String("owned"), Value: aws.String("bob")}}})
+	if err == nil {
+		t.Fatal("B tagged A's instance")
+	}
+	_, err = eb.RegisterImage(ctx, &ec2.RegisterImageInput{Name: aws.String("stolen"), ImageLocation: aws.String(bucketA + "/secret-img.manifest.xml")})
+	if err == nil {
+		t.Fatal("B registered an image from A's bucket")
+	}
+}
+
+// s3CrossProject: B reads and writes A's buckets, and the system store, through S3.
+func (w *world) s3CrossProject(t *testing.T) {
+	ctx := context.Background()
+	mb := w.cloud.S3(t, w.b)
+	stored := w.imageA(t).Status.Stored
+	for _, o := range []struct{ bucket, key string }{{bucketA, "secret-img"}, {stored.Bucket, stored.Key}} {
+		obj, err := mb.GetObject(ctx, o.bucket, o.key, minio.GetObjectOptions{})
+		if err == nil {
+			_, err = io.ReadAll(obj)
+		}
+		if code := minio.ToErrorResponse(err).Code; code != "AccessDenied" {
+			t.Fatalf("B reading %s/%s: %v, want AccessDenied", o.bucket, o.key, err)
+		}
+	}
+	// Claiming to act as A's project is for PiNet's own components only.
+	opts := minio.GetObjectOptions{}
+	opts.Set(objectstore.HeaderActAsProject, projectA)
+	obj, err := mb.GetObject(ctx, bucketA, "secret-img", opts)
+	if err == nil {
+		_, err = io.ReadAll(obj)
+	}
+	if code := minio.ToErrorResponse(err).Code; code != "AccessDenied" {
+		t.Fatalf("B acting as A: %v, want AccessDenied", err)
+	}
+	_, err = mb.PutObject(ctx, bucketA, "secret-img", bytes.NewReader([]byte("overwritten")), 11, minio.PutObjectOptions{})
+	if code := minio.ToErrorResponse(err).Code; code != "AccessDenied" {
+		t.Fatalf("B overwriting A's object: %v, want AccessDenied", err)
+	}
+	err = mb.RemoveObject(ctx, stored.Bucket, stored.Key, minio.RemoveObjectOptions{})
+	if code := minio.ToErrorResponse(err).Code; code != "AccessDenied" {
+		t.Fatalf("B deleting A's stored image: %v, want AccessDenied", err)
+	}
+}
+
+// checkAUnchanged checks all of A's objects at the end.
+func (w *world) checkAUnchanged(t *testing.T) {
+	w.checkImageA(t)
+	w.checkInstanceA(t)
+}
+
+// checkImageA: A's image is available, its id its own, and its stored bytes are A's.
+func (w *world) checkImageA(t *testing.T) {
+	t.Helper()
+	img := w.imageA(t)
+	if img.Status.State != cloudv1.ImageStateAvailable || img.Status.ImageID != w.amiA {
+		t.Fatalf("A's image is %s with id %s", img.Status.State, img.Status.ImageID)
+	}
+	obj, err := w.cloud.S3(t, w.admin).GetObject(context.Background(), img.Status.Stored.Bucket, img.Status.Stored.Key, minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(obj)
+	if err != nil {
+		t.Fatalf("reading A's stored image: %v", err)
+	}
+	if !bytes.Equal(data, w.secret) {
+		t.Fatalf("A's stored image holds %d other bytes", len(data))
+	}
+}
+
+// checkInstanceA: A's domain runs with its UUID, its files are there, its console answers.
+func (w *world) checkInstanceA(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	d, ok := w.node.Domains(t)[w.instA]
+	if !ok || d.UUID != w.domainUUID || d.State != "running" {
+		t.Fatalf("A's domain %s: present %v, UUID %s (want %s), state %s", w.instA, ok, d.UUID, w.domainUUID, d.State)
+	}
+	dir := filepath.Join(w.node.StateDir(), "instances", w.instA)
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("A's instance files: %v", err)
+	}
+	ea := w.cloud.EC2(w.a)
+	if _, err := ea.GetConsoleOutput(ctx, &ec2.GetConsoleOutputInput{InstanceId: aws.String(w.instA)}); err != nil {
+		t.Fatalf("A's console: %v", err)
+	}
+	w.waitState(t, ea, w.instA, types.InstanceStateNameRunning)
+}
+
+func (w *world) imageA(t *testing.T) *cloudv1.Image {
+	t.Helper()
+	img := &cloudv1.Image{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: projectA, Name: "secret-img"}, img); err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func (w *world) bImageID(t *testing.T, name string) string {
+	t.Helper()
+	img := &cloudv1.Image{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: projectB, Name: name}, img); err != nil {
+		t.Fatal(err)
+	}
+	return img.Status.ImageID
+}
+
+// uploadB puts an object into B's own bucket.
+func (w *world) uploadB(t *testing.T, key string, data []byte) {
+	t.Helper()
+	ctx := context.Background()
+	mb := w.cloud.S3(t, w.b)
+	if ok, _ := mb.BucketExists(ctx, bucketB); !ok {
+		if err := mb.MakeBucket(ctx, bucketB, minio.MakeBucketOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := mb.PutObject(ctx, bucketB, key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// bImage creates a raw machine image in B's project with kubectl's identity.
+func (w *world) bImage(t *testing.T, name, location string) *cloudv1.Image {
+	t.Helper()
+	img := &cloudv1.Image{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: projectB},
+		Spec:       cloudv1.ImageSpec{ImageLocation: location, Format: cloudv1.ImageFormatRaw, Type: cloudv1.ImageTypeMachine},
+	}
+	if err := w.bKube.Create(context.Background(), img); err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func (w *world) waitImage(t *testing.T, img *cloudv1.Image, state cloudv1.ImageState) {
+	t.Helper()
+	eventually(t, longWait, fmt.Sprintf("image %s to be %s", img.Name, state), func() error {
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(img), img); err != nil {
+			return err
+		}
+		if img.Status.State != state {
+			return fmt.Errorf("state %q: %+v", img.Status.State, img.Status.Conditions)
+		}
+		return nil
+	})
+}
+
+func (w *world) waitImageFailed(t *testing.T, img *cloudv1.Image, reason string) {
+	t.Helper()
+	w.waitImage(t, img, cloudv1.ImageStateFailed)
+	if c := conditions.Get(img, cloudv1.ReadyCondition); c == nil || c.Reason != reason {
+		t.Fatalf("image %s failed with %+v, want reason %s", img.Name, c, reason)
+	}
+	if img.Status.Stored != nil {
+		t.Fatalf("a refused image has a stored copy: %+v", img.Status.Stored)
+	}
+}
+
+func (w *world) waitState(t *testing.T, cl *ec2.Client, id string, want types.InstanceStateName) {
+	t.Helper()
+	eventually(t, longWait, fmt.Sprintf("%s to be %s", id, want), func() error {
+		out, err := cl.DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+		if err != nil {
+			return err
+		}
+		if got := out.Reservations[0].Instances[0].State.Name; got != want {
+			return fmt.Errorf("state %s", got)
+		}
+		return nil
+	})
+}
+
+// waitEvent waits for an event of reason about obj.
+func waitEvent(t *testing.T, obj client.Object, reason string) {
+	t.Helper()
+	eventually(t, shortWait, "an event "+reason, func() error {
+		list := &eventsv1.EventList{}
+		if err := env.Client.List(context.Background(), list, client.InNamespace(obj.GetNamespace())); err != nil {
+			return err
+		}
+		for _, e := range list.Items {
+			if e.Regarding.UID == obj.GetUID() && e.Reason == reason {
+				return nil
+			}
+		}
+		return errors.New("none yet")
+	})
+}
+
+func expectCode(t *testing.T, err error, code string) {
+	t.Helper()
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != code {
+		t.Fatalf("error %v, want code %s", err, code)
+	}
+}
+
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = cond(); err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
+}
+
+func publicKey(t *testing.T) string {
+	t.Helper()
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(ssh.MarshalAuthorizedKey(k))
+}
