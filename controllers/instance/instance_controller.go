@@ -53,6 +53,9 @@ type Reconciler struct {
 	Clock    clock.PassiveClock
 	// TerminatedRetention is how long terminated instances stay before they are deleted.
 	TerminatedRetention time.Duration
+
+	// APIReader reads the API server itself, for quota admission; nil is the manager's.
+	APIReader client.Reader
 }
 
 // scope holds what one reconcile found out about an instance.
@@ -66,6 +69,9 @@ type scope struct {
 	refErr    error
 	refReason string
 	now       metav1.Time
+
+	// quota is what admitQuota decided.
+	quota quotaDecision
 }
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances,verbs=get;list;watch;update;patch;delete
@@ -113,8 +119,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	if err := r.resolveReferences(ctx, s); err != nil {
 		return reconcile.Result{}, err
 	}
+	quotaRes, quotaErr := r.admitQuota(ctx, s)
 	r.reconcileGuestShutdown(ctx, s)
-	return r.reconcileRetention(ctx, s)
+	res, err := r.reconcileRetention(ctx, s)
+	return soonest(res, quotaRes), errors.Join(err, quotaErr)
 }
 
 // reconcileDelete releases what the instance holds. The node agent removes its domain finalizer
@@ -222,8 +230,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&cloudv1.Instance{}).
+		Watches(&cloudv1.Instance{}, r.quotaReleases()).
+		Watches(&cloudv1.Project{}, r.quotaChanges()).
 		Watches(&cloudv1.InstanceType{}, handler.EnqueueRequestsFromMapFunc(r.instancesWaitingForReferences),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&cloudv1.Image{}, handler.EnqueueRequestsFromMapFunc(r.instancesWaitingForReferences)).
