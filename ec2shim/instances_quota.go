@@ -45,6 +45,36 @@ func (s *Server) launchQuota(ctx context.Context, c *call, spec *cloudv1.Instanc
 	return quota.Instances(c.project, q), quota.InstanceUse(it), nil
 }
 
+// checkResize refuses growing a stopped instance beyond the project's vCPU or memory quota, as
+// the cache sees the project.
+func (s *Server) checkResize(ctx context.Context, c *call, inst *cloudv1.Instance, to *cloudv1.InstanceType) error {
+	q, err := c.projectQuota(ctx)
+	if err != nil {
+		return err
+	}
+	gate := quota.Instances(c.project, q)
+	if gate.Unlimited() {
+		return nil
+	}
+	var from *cloudv1.InstanceType
+	if it, err := refs.InstanceType(ctx, s.cfg.Client, inst.Spec.InstanceType); err == nil {
+		from = it
+	}
+	// The instance counts with its present type; it grows by the difference.
+	grow := quota.InstanceUse(to)
+	for i, was := range quota.InstanceUse(from) {
+		grow[i] -= was
+	}
+	_, refused, err := gate.Room(ctx, s.cfg.Client, grow, 1, 1)
+	if err != nil {
+		return err
+	}
+	if refused != nil {
+		return instanceLimit(refused)
+	}
+	return nil
+}
+
 // instanceLimit is EC2's refusal of a launch beyond the project's quota, naming the limit.
 func instanceLimit(ex *quota.Exceeded) error {
 	if ex == nil {

@@ -152,6 +152,52 @@ func TestRunInstancesQuota(t *testing.T) {
 	}
 }
 
+// Resizing a stopped instance beyond the vCPU quota is refused; within it, allowed.
+func TestResizeWithinQuota(t *testing.T) {
+	c := theCloud(t)
+	const project = "iquota-resize"
+	c.AddProject(t, project)
+	creds := c.AddUser(t, "iquota-resize-user", false, project)
+	c.AddNode(t, "iquota-resize-node", "iquota-resize-zone", 8, 16384)
+	ami := c.RegisterRawImage(t, creds, project, "disk", []byte("0123456789"), false)
+	ctx := context.Background()
+	cl := c.EC2(creds)
+	setQuota(t, cl, project, cloudv1.ProjectQuota{VCPUs: ptr.To[int32](3)})
+
+	out, err := run(ctx, cl, ami, types.InstanceTypeM1Small, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := aws.ToString(out.Instances[0].InstanceId)
+	waitState(t, cl, id, types.InstanceStateNameRunning)
+	if _, err := cl.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{id}}); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, cl, id, types.InstanceStateNameStopped)
+	resize := func(to types.InstanceType) error {
+		_, err := cl.ModifyInstanceAttribute(ctx, &ec2.ModifyInstanceAttributeInput{InstanceId: aws.String(id),
+			InstanceType: &types.AttributeValue{Value: aws.String(string(to))}})
+		return err
+	}
+	expectLimit(t, resize(types.InstanceTypeM1Large), "vcpus")
+	if err := resize(types.InstanceTypeM1Medium); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, shortWait, "the new type in the cache", func() error {
+		d, err := cl.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+		if err != nil {
+			return err
+		}
+		if got := d.Reservations[0].Instances[0].InstanceType; got != types.InstanceTypeM1Medium {
+			return fmt.Errorf("type %s", got)
+		}
+		return nil
+	})
+	// The resized instance counts with its new size: another m1.medium no longer fits.
+	_, err = run(ctx, cl, ami, types.InstanceTypeM1Medium, 1, 1)
+	expectLimit(t, err, "vcpus")
+}
+
 // Racing launches never exceed the quota, and the refused ones leave nothing behind.
 func TestConcurrentRunInstancesStayWithinQuota(t *testing.T) {
 	c := theCloud(t)

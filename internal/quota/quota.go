@@ -123,7 +123,8 @@ func (g *Gate) usage(items []Item) []int64 {
 // fits tells whether n more of use fit on top of used, or which limit refuses them.
 func (g *Gate) fits(used, use []int64, n int64) *Exceeded {
 	for i, l := range g.Limits {
-		if i < len(use) && l.Max > 0 && used[i]+n*use[i] > l.Max {
+		// What takes nothing of a limit never exceeds it, even one lowered below its use.
+		if i < len(use) && use[i] > 0 && l.Max > 0 && used[i]+n*use[i] > l.Max {
 			return &Exceeded{Limit: l, InUse: used[i], Need: n * use[i]}
 		}
 	}
