@@ -150,6 +150,24 @@ func TestRunInstancesQuota(t *testing.T) {
 		terminateAll(t, cl, again)
 		expectLive(t, project, 0)
 	}
+
+	// A retry of a partial launch answers with what the first call kept, though nothing fits now.
+	setQuota(t, cl, project, cloudv1.ProjectQuota{Instances: ptr.To[int32](2)})
+	in := &ec2.RunInstancesInput{ImageId: aws.String(ami), InstanceType: types.InstanceTypeM1Small,
+		MinCount: aws.Int32(1), MaxCount: aws.Int32(4), ClientToken: aws.String("partial")}
+	first, err := cl.RunInstances(ctx, in)
+	if err != nil || len(first.Instances) != 2 {
+		t.Fatalf("partial launch: %v", err)
+	}
+	retry, err := cl.RunInstances(ctx, in)
+	if err != nil {
+		t.Fatalf("retrying a partial launch: %v", err)
+	}
+	if len(retry.Instances) != 2 || aws.ToString(retry.ReservationId) != aws.ToString(first.ReservationId) ||
+		aws.ToString(retry.Instances[1].InstanceId) != aws.ToString(first.Instances[1].InstanceId) {
+		t.Fatalf("the retry answered %+v, the first call %+v", retry.Instances, first.Instances)
+	}
+	expectLive(t, project, 2)
 }
 
 // Resizing a stopped instance beyond the vCPU quota is refused; within it, allowed.
