@@ -64,7 +64,7 @@ func setup(b *testing.B) *fixture {
 			fixtureErr = err
 			return
 		}
-		c.AddProject(b, project)
+		c.AddProjectWithQuota(b, project, testcloud.NoQuota())
 		creds := c.AddUser(b, "bencher", false, project)
 		c.AddNode(b, "bench-node", "", 64, 256*1024)
 		image := c.RegisterRawImage(b, creds, project, "bench-image", bytes.Repeat([]byte{0}, 1<<16), false)

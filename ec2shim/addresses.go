@@ -33,6 +33,7 @@ import (
 	"pinet.io/pinet/ec2shim/query"
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/internal/quota"
 )
 
 // Elastic IPs are Address objects. The address controller claims the IP from a pool and records
@@ -256,12 +257,13 @@ func (s *Server) allocateAddress(ctx context.Context, c *call) (any, error) {
 	if err := s.checkPool(ctx, in.PublicIPv4Pool); err != nil {
 		return nil, err
 	}
-	quota, err := s.addressQuota(ctx, c)
+	q, err := c.projectQuota(ctx)
 	if err != nil {
 		return nil, err
 	}
+	gate := quota.Addresses(c.project, q)
 	overQuota := badRequest(codeAddressLimit, "The maximum number of addresses has been reached.")
-	if ok, err := s.quotaRoom(ctx, quota, 0); err != nil || !ok {
+	if fit, _, err := gate.Room(ctx, s.cfg.Client, []int64{1}, 1, 1); err != nil || fit == 0 {
 		return nil, cmp.Or(err, error(overQuota))
 	}
 	a := &cloudv1.Address{
@@ -269,11 +271,13 @@ func (s *Server) allocateAddress(ctx context.Context, c *call) (any, error) {
 		Spec:       cloudv1.AddressSpec{Pool: in.PublicIPv4Pool},
 	}
 	setTags(a, tags)
-	quota.markPending(a)
+	if !gate.Unlimited() {
+		quota.MarkPending(a)
+	}
 	if err := s.cfg.Client.Create(ctx, a); err != nil {
 		return nil, apiError(err, "allocating an address")
 	}
-	admitted, err := s.quotaAdmits(ctx, quota, a)
+	admitted, err := s.admitOne(ctx, gate, a)
 	switch {
 	case err == nil && !admitted:
 		err = overQuota
@@ -350,43 +354,6 @@ func (s *Server) awaitAllocation(ctx context.Context, a *cloudv1.Address) error 
 		return unavailable("No address could be allocated in time; try again.")
 	}
 	return nil
-}
-
-// addressQuota is the gate of the project's address quota.
-func (s *Server) addressQuota(ctx context.Context, c *call) (*quotaGate, error) {
-	q, err := c.projectQuota(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &quotaGate{
-		kind: "addresses", project: c.project,
-		count: q.Addresses,
-		items: func(ctx context.Context, r client.Reader) ([]quotaItem, error) {
-			list := &cloudv1.AddressList{}
-			if err := r.List(ctx, list, client.InNamespace(c.project)); err != nil {
-				return nil, fmt.Errorf("listing addresses: %w", err)
-			}
-			items := make([]quotaItem, 0, len(list.Items))
-			for i := range list.Items {
-				if it, ok := newQuotaItem(&list.Items[i], 0); ok {
-					items = append(items, it)
-				}
-			}
-			return items, nil
-		},
-	}, nil
-}
-
-// projectQuota is the caller's project's quota (none if the project is unknown).
-func (c *call) projectQuota(ctx context.Context) (cloudv1.ProjectQuota, error) {
-	p := &cloudv1.Project{}
-	if err := c.srv.cfg.Client.Get(ctx, clientKey(c.project), p); err != nil {
-		if isNotFound(err) {
-			return cloudv1.ProjectQuota{}, nil
-		}
-		return cloudv1.ProjectQuota{}, fmt.Errorf("reading project %s: %w", c.project, err)
-	}
-	return p.Spec.Quota, nil
 }
 
 type releaseAddressInput struct {

@@ -40,6 +40,7 @@ const (
 	codeIdempotentMismatch   = "IdempotentParameterMismatch"
 	codeIncorrectState       = "IncorrectInstanceState"
 	codeInsufficientCapacity = "InsufficientInstanceCapacity"
+	codeInstanceLimit        = "InstanceLimitExceeded"
 	codeInstanceNotFound     = "InvalidInstanceID.NotFound"
 	codeInstanceMalformed    = "InvalidInstanceID.Malformed"
 	codeAMINotFound          = "InvalidAMIID.NotFound"

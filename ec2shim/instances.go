@@ -618,8 +618,12 @@ func (s *Server) modifyInstanceAttribute(ctx context.Context, c *call) (any, err
 		if !stopped {
 			return nil, badRequest(codeIncorrectState, "The instance '%s' is not in the 'stopped' state.", instanceID(inst))
 		}
-		if _, err := refs.InstanceType(ctx, s.cfg.Client, in.InstanceType.Value); err != nil {
+		it, err := refs.InstanceType(ctx, s.cfg.Client, in.InstanceType.Value)
+		if err != nil {
 			return nil, invalidParam("The instance type '%s' does not exist", in.InstanceType.Value)
+		}
+		if err := s.checkResize(ctx, c, inst, it); err != nil {
+			return nil, err
 		}
 		inst.Spec.InstanceType = in.InstanceType.Value
 	case in.UserData != nil:

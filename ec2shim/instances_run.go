@@ -38,6 +38,7 @@ import (
 	"pinet.io/pinet/internal/capacity"
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/internal/quota"
 	"pinet.io/pinet/internal/refs"
 )
 
@@ -115,6 +116,13 @@ func (s *Server) runInstances(ctx context.Context, c *call) (any, error) {
 		case err == nil && first.Annotations[annotationRequestHash] != hash:
 			return nil, badRequest(codeIdempotentMismatch,
 				"Arguments on this idempotent request are inconsistent with arguments used in previous request(s).")
+		case err == nil && !quota.IsMarkedPending(first):
+			// The earlier call finished: answer with what it launched.
+			earlier, err := s.earlierLaunch(ctx, c.project, ids.Derive(ids.Reservation, c.project+"/"+in.ClientToken))
+			if err != nil {
+				return nil, unavailable("The instances of an earlier call with this ClientToken went away meanwhile; try again.")
+			}
+			return s.launchOutput(ctx, c.project, earlier)
 		case err != nil && !apierrors.IsNotFound(err):
 			return nil, fmt.Errorf("reading the instance of an earlier call: %w", err)
 		}
@@ -127,71 +135,130 @@ func (s *Server) runInstances(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// As many as fit between MinCount and MaxCount, as the cache sees the project; the ledger
+	// decides below.
+	gate, use, err := s.launchQuota(ctx, c, spec)
+	if err != nil {
+		return nil, err
+	}
+	count, refused, err := gate.Room(ctx, s.cfg.Client, use, int(in.MinCount), count)
+	if err != nil {
+		return nil, err
+	}
+	if refused != nil {
+		return nil, instanceLimit(refused)
+	}
 
-	reservation := ids.New(ids.Reservation)
-	names := make([]string, count)
-	for i := range names {
-		names[i] = ids.New(ids.Instance)
+	l := &launch{project: c.project, clientToken: in.ClientToken, hash: hash, spec: spec, tags: tags,
+		reservation: ids.New(ids.Reservation), names: make([]string, count), mark: !gate.Unlimited()}
+	for i := range l.names {
+		l.names[i] = ids.New(ids.Instance)
 	}
 	if in.ClientToken != "" {
 		seed := c.project + "/" + in.ClientToken
-		reservation = ids.Derive(ids.Reservation, seed)
-		for i := range names {
-			names[i] = ids.Derive(ids.Instance, seed+"/"+strconv.Itoa(i))
+		l.reservation = ids.Derive(ids.Reservation, seed)
+		for i := range l.names {
+			l.names[i] = ids.Derive(ids.Instance, seed+"/"+strconv.Itoa(i))
 		}
 	}
+	created, err := s.createLaunch(ctx, l)
+	if err != nil {
+		return nil, err
+	}
+	created, err = s.admitLaunch(ctx, gate, created, int(in.MinCount))
+	if err != nil {
+		return nil, err
+	}
+	return s.launchOutput(ctx, c.project, created)
+}
 
-	created := make([]*cloudv1.Instance, 0, count)
-	for i, name := range names {
+// launch is what one RunInstances call creates.
+type launch struct {
+	project, clientToken, hash, reservation string
+	names                                   []string
+	spec                                    *cloudv1.InstanceSpec
+	tags                                    map[string]string
+	// mark marks the instances pending: the call admits them under the quota.
+	mark bool
+}
+
+// createLaunch creates the instances of a launch named by its ids; with a ClientToken, those an
+// earlier attempt of the same call made are taken over. If one cannot be created, the ones this
+// call made are withdrawn.
+func (s *Server) createLaunch(ctx context.Context, l *launch) ([]*cloudv1.Instance, error) {
+	created := make([]*cloudv1.Instance, 0, len(l.names))
+	var made []*cloudv1.Instance
+	fail := func(err error) ([]*cloudv1.Instance, error) {
+		for _, inst := range made {
+			if delErr := s.withdraw(ctx, inst); delErr != nil {
+				return nil, fmt.Errorf("withdrawing instance %s after %q: %w", inst.Name, err.Error(), delErr)
+			}
+		}
+		return nil, err
+	}
+	for i, name := range l.names {
 		inst := &cloudv1.Instance{
 			ObjectMeta: metav1.ObjectMeta{
 				Name:      name,
-				Namespace: c.project,
-				Labels:    map[string]string{cloudv1.LabelReservationID: reservation},
+				Namespace: l.project,
+				Labels:    map[string]string{cloudv1.LabelReservationID: l.reservation},
 				Annotations: map[string]string{
 					launchIndexAnnotation: strconv.Itoa(i),
-					annotationRequestHash: hash,
+					annotationRequestHash: l.hash,
 				},
 			},
-			Spec: *spec.DeepCopy(),
+			Spec: *l.spec.DeepCopy(),
 		}
-		if in.ClientToken != "" {
-			inst.Annotations[cloudv1.AnnotationClientToken] = in.ClientToken
+		if l.clientToken != "" {
+			inst.Annotations[cloudv1.AnnotationClientToken] = l.clientToken
 		}
-		setTags(inst, tags)
+		setTags(inst, l.tags)
+		if l.mark {
+			quota.MarkPending(inst)
+		}
 		err := s.cfg.Client.Create(ctx, inst)
-		if apierrors.IsAlreadyExists(err) && in.ClientToken != "" {
+		if apierrors.IsAlreadyExists(err) && l.clientToken != "" {
 			existing := &cloudv1.Instance{}
 			if err := s.cfg.APIReader.Get(ctx, client.ObjectKeyFromObject(inst), existing); err != nil {
-				return nil, fmt.Errorf("reading the instance of an earlier call: %w", err)
+				return fail(fmt.Errorf("reading the instance of an earlier call: %w", err))
 			}
-			if existing.Annotations[annotationRequestHash] != hash {
-				return nil, badRequest(codeIdempotentMismatch,
-					"Arguments on this idempotent request are inconsistent with arguments used in previous request(s).")
+			if existing.Annotations[annotationRequestHash] != l.hash {
+				return fail(badRequest(codeIdempotentMismatch,
+					"Arguments on this idempotent request are inconsistent with arguments used in previous request(s)."))
 			}
 			created = append(created, existing)
 			continue
 		}
 		if err != nil {
-			return nil, apiError(err, "launching an instance")
+			return fail(apiError(err, "launching an instance"))
 		}
-		created = append(created, inst)
+		created, made = append(created, inst), append(made, inst)
 	}
-	if err := s.waitForCache(ctx, c.project, names); err != nil {
+	return created, nil
+}
+
+// launchOutput waits until the cache shows the launched instances and describes their
+// reservation.
+func (s *Server) launchOutput(ctx context.Context, project string, launched []*cloudv1.Instance) (any, error) {
+	names := make([]string, len(launched))
+	for i, inst := range launched {
+		names[i] = inst.Name
+	}
+	if err := s.waitForCache(ctx, project, names); err != nil {
 		return nil, err
 	}
-	groups := &groupResolver{ctx: ctx, r: s.cfg.Client, project: c.project}
-	images := &imageIDs{ctx: ctx, r: s.cfg.Client, project: c.project}
-	items := make([]instanceItem, len(created))
-	for i, inst := range created {
+	groups := &groupResolver{ctx: ctx, r: s.cfg.Client, project: project}
+	images := &imageIDs{ctx: ctx, r: s.cfg.Client, project: project}
+	items := make([]instanceItem, len(launched))
+	for i, inst := range launched {
 		items[i] = toInstanceItem(inst, images.of(inst.Spec.ImageID), groups)
 		items[i].AmiLaunchIndex = i
 	}
-	res := reservations(c.project, created, items, groups)
+	res := reservations(project, launched, items, groups)
 	if len(res) != 1 {
 		return nil, errors.New("launched instances span several reservations")
 	}
-	res[0].GroupSet = groups.groups(created[0])
+	res[0].GroupSet = groups.groups(launched[0])
 	return &res[0], nil
 }
 

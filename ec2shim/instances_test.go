@@ -27,6 +27,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"pinet.io/pinet/internal/testcloud"
 )
 
 func TestInstanceLifecycle(t *testing.T) {
@@ -246,7 +248,7 @@ func TestClientTokenIdempotency(t *testing.T) {
 
 func TestPaginationOver250Instances(t *testing.T) {
 	c := theCloud(t)
-	c.AddProject(t, "many")
+	c.AddProjectWithQuota(t, "many", testcloud.NoQuota())
 	creds := c.AddUser(t, "many-user", false, "many")
 	c.AddNode(t, "many-node", "many-zone", 2, 4096)
 	ami := c.RegisterRawImage(t, creds, "many", "disk", []byte("0123456789"), false)

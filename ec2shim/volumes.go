@@ -35,6 +35,7 @@ import (
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/ec2shim/query"
 	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/internal/quota"
 )
 
 // Volumes are Volume objects. No storage exists behind them yet: a volume shows the state its
@@ -236,12 +237,13 @@ func (s *Server) createVolume(ctx context.Context, c *call) (any, error) {
 			return s.earlierVolumeItem(ctx, earlier, err)
 		}
 	}
-	quota, err := s.volumeQuota(ctx, c)
+	q, err := c.projectQuota(ctx)
 	if err != nil {
 		return nil, err
 	}
+	gate := quota.Volumes(c.project, q)
 	overQuota := badRequest(codeVolumeLimit, "The volume quota of project %s is used up.", c.project)
-	if ok, err := s.quotaRoom(ctx, quota, int64(*in.Size)); err != nil || !ok {
+	if fit, _, err := gate.Room(ctx, s.cfg.Client, []int64{1, int64(*in.Size)}, 1, 1); err != nil || fit == 0 {
 		return nil, cmp.Or(err, error(overQuota))
 	}
 	v := &cloudv1.Volume{
@@ -253,7 +255,9 @@ func (s *Server) createVolume(ctx context.Context, c *call) (any, error) {
 		v.Annotations[cloudv1.AnnotationClientToken] = in.ClientToken
 	}
 	setTags(v, tags)
-	quota.markPending(v)
+	if !gate.Unlimited() {
+		quota.MarkPending(v)
+	}
 	err = s.cfg.Client.Create(ctx, v)
 	if apierrors.IsAlreadyExists(err) && in.ClientToken != "" {
 		earlier, err := s.earlierVolume(ctx, c.project, name, hash)
@@ -262,7 +266,7 @@ func (s *Server) createVolume(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, apiError(err, "creating a volume")
 	}
-	if admitted, err := s.quotaAdmits(ctx, quota, v); err != nil || !admitted {
+	if admitted, err := s.admitOne(ctx, gate, v); err != nil || !admitted {
 		if delErr := s.withdraw(ctx, v); delErr != nil {
 			return nil, fmt.Errorf("withdrawing volume %s over the quota: %w", v.Name, delErr)
 		}
@@ -341,32 +345,6 @@ func (s *Server) validateVolume(ctx context.Context, in *createVolumeInput) (str
 		return "", badRequest(codeZoneNotFound, "The zone ID '%s' does not exist.", clipID(in.AvailabilityZoneID))
 	}
 	return "", badRequest(codeZoneNotFound, "The zone '%s' does not exist.", clipID(in.AvailabilityZone))
-}
-
-// volumeQuota is the gate of the project's volume quota: a count and a total size.
-func (s *Server) volumeQuota(ctx context.Context, c *call) (*quotaGate, error) {
-	q, err := c.projectQuota(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &quotaGate{
-		kind: "volumes", project: c.project,
-		count:  q.Volumes,
-		weight: q.VolumeGiB,
-		items: func(ctx context.Context, r client.Reader) ([]quotaItem, error) {
-			list := &cloudv1.VolumeList{}
-			if err := r.List(ctx, list, client.InNamespace(c.project)); err != nil {
-				return nil, fmt.Errorf("listing volumes: %w", err)
-			}
-			items := make([]quotaItem, 0, len(list.Items))
-			for i := range list.Items {
-				if it, ok := newQuotaItem(&list.Items[i], int64(list.Items[i].Spec.SizeGiB)); ok {
-					items = append(items, it)
-				}
-			}
-			return items, nil
-		},
-	}, nil
 }
 
 // hashParams fingerprints a request's parameters (its input shape, DryRun cleared by the caller),

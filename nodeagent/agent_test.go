@@ -83,7 +83,8 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool
 // newProject makes a project with a user and an available machine image named "img".
 func newProject(t *testing.T, c *testcloud.Cloud, name string) string {
 	t.Helper()
-	c.AddProject(t, name)
+	// The agent's tests launch more than a project's default quota allows.
+	c.AddProjectWithQuota(t, name, testcloud.NoQuota())
 	creds := c.AddUser(t, name+"-user", false, name)
 	c.RegisterRawImage(t, creds, name, "img", []byte(strings.Repeat("pinet", 1000)), false)
 	return name

@@ -27,24 +27,63 @@ const (
 	ReasonHasResources            = "HasResources"
 )
 
-// ProjectQuota bounds what a project may use; a zero or missing field means no limit.
+// Default project quotas, as a new project gets them: EC2's five elastic IPs, and for the rest
+// the original cloud's defaults (10 instances, 20 cores, 50 GiB of RAM, 10 volumes, 1000 GiB).
+const (
+	DefaultQuotaInstances = 10
+	DefaultQuotaVCPUs     = 20
+	DefaultQuotaMemoryMiB = 51200
+	DefaultQuotaVolumes   = 10
+	DefaultQuotaVolumeGiB = 1000
+	DefaultQuotaAddresses = 5
+)
+
+// InstanceQuotaAdmitted is an Instance condition owned by the instance controller: True once the
+// instance is admitted under its project's quota (instances, vCPUs, memory). The scheduler does
+// not place an instance before.
+const InstanceQuotaAdmitted = "QuotaAdmitted"
+
+// Quota condition reasons.
+const (
+	// ReasonQuotaExceeded means the object waits until its project's quota has room for it.
+	ReasonQuotaExceeded = "QuotaExceeded"
+	// ReasonAdmitted means the object fits its project's quota.
+	ReasonAdmitted = "Admitted"
+	// ReasonWaitingForQuota means the object has not been admitted under its quota yet.
+	ReasonWaitingForQuota = "WaitingForQuota"
+)
+
+// ProjectQuota bounds what a project may use. A missing field takes its default; 0 means no
+// limit. What a project holds beyond a lowered limit stays; only new objects wait or are refused.
 type ProjectQuota struct {
+	// instances bounds the instances that are not terminated (stopped ones count).
 	// +optional
+	// +kubebuilder:default=10
 	// +kubebuilder:validation:Minimum=0
 	Instances *int32 `json:"instances,omitempty"`
+	// vcpus bounds the vCPUs of those instances, by their instance types.
 	// +optional
+	// +kubebuilder:default=20
 	// +kubebuilder:validation:Minimum=0
 	VCPUs *int32 `json:"vcpus,omitempty"`
+	// memoryMiB bounds the memory of those instances, by their instance types.
 	// +optional
+	// +kubebuilder:default=51200
 	// +kubebuilder:validation:Minimum=0
 	MemoryMiB *int64 `json:"memoryMiB,omitempty"`
+	// volumes bounds the number of volumes.
 	// +optional
+	// +kubebuilder:default=10
 	// +kubebuilder:validation:Minimum=0
 	Volumes *int32 `json:"volumes,omitempty"`
+	// volumeGiB bounds the total size of the volumes.
 	// +optional
+	// +kubebuilder:default=1000
 	// +kubebuilder:validation:Minimum=0
 	VolumeGiB *int64 `json:"volumeGiB,omitempty"`
+	// addresses bounds the elastic IPs.
 	// +optional
+	// +kubebuilder:default=5
 	// +kubebuilder:validation:Minimum=0
 	Addresses *int32 `json:"addresses,omitempty"`
 }
@@ -61,8 +100,9 @@ type ProjectSpec struct {
 	// +kubebuilder:validation:MaxLength=63
 	Manager string `json:"manager,omitempty"`
 
-	// quota bounds the project's resources.
+	// quota bounds the project's resources; an admin raises or lowers it.
 	// +optional
+	// +kubebuilder:default={}
 	Quota ProjectQuota `json:"quota,omitempty"`
 }
 
@@ -111,6 +151,7 @@ type Project struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// +optional
+	// +kubebuilder:default={}
 	Spec ProjectSpec `json:"spec,omitempty"`
 	// +optional
 	Status ProjectStatus `json:"status,omitempty"`

@@ -56,6 +56,8 @@ type Reconciler struct {
 	TerminatedRetention time.Duration
 	// Claims makes instance and reservation ids exclusive across the cluster.
 	Claims *claims.Claimer
+	// APIReader reads the API server itself, for quota admission; nil is the manager's.
+	APIReader client.Reader
 }
 
 // Kind is the kind of the objects this controller reconciles, as id claims record it.
@@ -72,6 +74,9 @@ type scope struct {
 	refErr    error
 	refReason string
 	now       metav1.Time
+
+	// quota is what admitQuota decided.
+	quota quotaDecision
 }
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances,verbs=get;list;watch;update;patch;delete
@@ -122,8 +127,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	if err := r.resolveReferences(ctx, s); err != nil {
 		return reconcile.Result{}, err
 	}
+	quotaRes, quotaErr := r.admitQuota(ctx, s)
 	r.reconcileGuestShutdown(ctx, s)
-	return r.reconcileRetention(ctx, s)
+	res, err := r.reconcileRetention(ctx, s)
+	return soonest(res, quotaRes), errors.Join(err, quotaErr)
 }
 
 // reconcileDelete releases what the instance holds. The node agent removes its domain finalizer
@@ -240,8 +247,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&cloudv1.Instance{}).
+		Watches(&cloudv1.Instance{}, r.quotaReleases()).
+		Watches(&cloudv1.Project{}, r.quotaChanges()).
 		Watches(&cloudv1.InstanceType{}, handler.EnqueueRequestsFromMapFunc(r.instancesWaitingForReferences),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&cloudv1.Image{}, handler.EnqueueRequestsFromMapFunc(r.instancesWaitingForReferences)).

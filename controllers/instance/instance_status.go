@@ -36,6 +36,7 @@ func findCondition(inst *cloudv1.Instance, t string) *metav1.Condition {
 func (r *Reconciler) updateStatus(s *scope) {
 	inst := s.instance
 	r.setReferencesResolved(s)
+	r.setQuotaAdmitted(s)
 
 	prev := inst.Status.State
 	state, reason := deriveState(inst)
@@ -96,7 +97,8 @@ func deriveState(inst *cloudv1.Instance) (cloudv1.InstanceState, string) {
 	}
 }
 
-// setReady summarises the chain ReferencesResolved → Scheduled → DomainDefined → GuestRunning;
+// setReady summarises the chain ReferencesResolved → QuotaAdmitted → Scheduled → DomainDefined →
+// GuestRunning;
 // the first check that fails gives the reason.
 func setReady(inst *cloudv1.Instance, now metav1.Time) {
 	switch inst.Status.State {
@@ -116,8 +118,8 @@ func setReady(inst *cloudv1.Instance, now metav1.Time) {
 		conditions.MarkFalse(inst, cloudv1.ReadyCondition, cloudv1.ReasonStopped, "The instance is stopped", now)
 		return
 	}
-	for _, t := range []string{cloudv1.InstanceReferencesResolved, cloudv1.InstanceScheduled,
-		cloudv1.InstanceDomainDefined, cloudv1.InstanceGuestRunning} {
+	for _, t := range []string{cloudv1.InstanceReferencesResolved, cloudv1.InstanceQuotaAdmitted,
+		cloudv1.InstanceScheduled, cloudv1.InstanceDomainDefined, cloudv1.InstanceGuestRunning} {
 		c := findCondition(inst, t)
 		if c == nil {
 			conditions.MarkFalse(inst, cloudv1.ReadyCondition, waitingReason(t), fmt.Sprintf("Waiting for %s", t), now)
@@ -135,6 +137,8 @@ func waitingReason(condType string) string {
 	switch condType {
 	case cloudv1.InstanceReferencesResolved:
 		return cloudv1.ReasonWaitingForReferences
+	case cloudv1.InstanceQuotaAdmitted:
+		return cloudv1.ReasonWaitingForQuota
 	case cloudv1.InstanceScheduled:
 		return cloudv1.ReasonWaitingForScheduling
 	default:

@@ -114,6 +114,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 			"Waiting for the instance's references to resolve", now)
 		return reconcile.Result{}, nil
 	}
+	if !conditions.IsTrue(inst, cloudv1.InstanceQuotaAdmitted) {
+		conditions.MarkFalse(inst, cloudv1.InstanceScheduled, cloudv1.ReasonWaitingForQuota,
+			"Waiting for the instance to be admitted under its project's quota", now)
+		return reconcile.Result{}, nil
+	}
 	it, err := refs.InstanceType(ctx, r.Client, inst.Spec.InstanceType)
 	if errors.Is(err, refs.ErrNotFound) {
 		conditions.MarkFalse(inst, cloudv1.InstanceScheduled, cloudv1.ReasonInstanceTypeNotFound, err.Error(), now)
@@ -155,7 +160,7 @@ func (r *Reconciler) recordOutcome(inst *cloudv1.Instance, before *metav1.Condit
 	case metav1.ConditionTrue:
 		r.Recorder.Eventf(inst, nil, "Normal", "Scheduled", "Schedule", "Bound to hypervisor %s", inst.Status.Hypervisor)
 	default:
-		if after.Reason != cloudv1.ReasonWaitingForReferences {
+		if after.Reason != cloudv1.ReasonWaitingForReferences && after.Reason != cloudv1.ReasonWaitingForQuota {
 			r.Recorder.Eventf(inst, nil, "Warning", "FailedScheduling", "Schedule", "%s", after.Message)
 		}
 	}

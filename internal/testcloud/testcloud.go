@@ -131,10 +131,25 @@ type Credentials struct {
 	AccessKeyID, SecretAccessKey string
 }
 
-// AddProject creates a project and waits until it is ready.
+// AddProject creates a project with the default quota and waits until it is ready.
 func (c *Cloud) AddProject(t testing.TB, name string) {
 	t.Helper()
-	p := &cloudv1.Project{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	c.AddProjectWithQuota(t, name, cloudv1.ProjectQuota{})
+}
+
+// NoQuota lifts every limit of a project's quota.
+func NoQuota() cloudv1.ProjectQuota {
+	return cloudv1.ProjectQuota{
+		Instances: ptr.To[int32](0), VCPUs: ptr.To[int32](0), MemoryMiB: ptr.To[int64](0),
+		Volumes: ptr.To[int32](0), VolumeGiB: ptr.To[int64](0), Addresses: ptr.To[int32](0),
+	}
+}
+
+// AddProjectWithQuota creates a project with a quota (missing limits take their defaults) and
+// waits until it is ready.
+func (c *Cloud) AddProjectWithQuota(t testing.TB, name string, q cloudv1.ProjectQuota) {
+	t.Helper()
+	p := &cloudv1.Project{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: cloudv1.ProjectSpec{Quota: q}}
 	if err := c.Env.Client.Create(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}

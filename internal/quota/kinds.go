@@ -1,0 +1,152 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package quota
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/conditions"
+)
+
+// Of reads a project's quota; a namespace that belongs to no project has none.
+func Of(ctx context.Context, r client.Reader, project string) (cloudv1.ProjectQuota, error) {
+	p := &cloudv1.Project{}
+	if err := r.Get(ctx, client.ObjectKey{Name: project}, p); err != nil {
+		if apierrors.IsNotFound(err) {
+			return cloudv1.ProjectQuota{}, nil
+		}
+		return cloudv1.ProjectQuota{}, fmt.Errorf("reading project %s: %w", project, err)
+	}
+	return p.Spec.Quota, nil
+}
+
+func limit[T int32 | int64](field, unit string, v *T) Limit {
+	l := Limit{Field: field, Unit: unit}
+	if v != nil {
+		l.Max = int64(*v)
+	}
+	return l
+}
+
+// Addresses is the gate of a project's elastic IPs: their number.
+func Addresses(project string, q cloudv1.ProjectQuota) *Gate {
+	return &Gate{
+		Kind: "addresses", Project: project,
+		Limits: []Limit{limit("addresses", "address(es)", q.Addresses)},
+		Items: func(ctx context.Context, r client.Reader) ([]Item, error) {
+			list := &cloudv1.AddressList{}
+			if err := r.List(ctx, list, client.InNamespace(project)); err != nil {
+				return nil, fmt.Errorf("listing addresses: %w", err)
+			}
+			items := make([]Item, 0, len(list.Items))
+			for i := range list.Items {
+				a := &list.Items[i]
+				if a.DeletionTimestamp.IsZero() {
+					items = append(items, Item{Name: a.Name, Use: []int64{1}, Pending: IsMarkedPending(a)})
+				}
+			}
+			return items, nil
+		},
+	}
+}
+
+// Volumes is the gate of a project's volumes: their number and total size.
+func Volumes(project string, q cloudv1.ProjectQuota) *Gate {
+	return &Gate{
+		Kind: "volumes", Project: project,
+		Limits: []Limit{limit("volumes", "volume(s)", q.Volumes), limit("volumeGiB", "GiB of volumes", q.VolumeGiB)},
+		Items: func(ctx context.Context, r client.Reader) ([]Item, error) {
+			list := &cloudv1.VolumeList{}
+			if err := r.List(ctx, list, client.InNamespace(project)); err != nil {
+				return nil, fmt.Errorf("listing volumes: %w", err)
+			}
+			items := make([]Item, 0, len(list.Items))
+			for i := range list.Items {
+				v := &list.Items[i]
+				if v.DeletionTimestamp.IsZero() {
+					items = append(items, Item{Name: v.Name, Use: []int64{1, int64(v.Spec.SizeGiB)}, Pending: IsMarkedPending(v)})
+				}
+			}
+			return items, nil
+		},
+	}
+}
+
+// Instances is the gate of a project's instances: their number, and the vCPUs and memory of
+// their instance types. An instance holds its share until it is terminated or being deleted
+// (a stopped one keeps it). It is pending until the instance controller reports it admitted
+// (condition QuotaAdmitted), or while it is not placed on a hypervisor.
+func Instances(project string, q cloudv1.ProjectQuota) *Gate {
+	return &Gate{
+		Kind: "instances", Project: project,
+		Limits: []Limit{
+			limit("instances", "running instance(s)", q.Instances),
+			limit("vcpus", "vCPU(s)", q.VCPUs),
+			limit("memoryMiB", "MiB of memory", q.MemoryMiB),
+		},
+		Items: func(ctx context.Context, r client.Reader) ([]Item, error) {
+			list := &cloudv1.InstanceList{}
+			if err := r.List(ctx, list, client.InNamespace(project)); err != nil {
+				return nil, fmt.Errorf("listing instances: %w", err)
+			}
+			types := &cloudv1.InstanceTypeList{}
+			if err := r.List(ctx, types); err != nil {
+				return nil, fmt.Errorf("listing instance types: %w", err)
+			}
+			sizes := make(map[string]*cloudv1.InstanceType, len(types.Items))
+			for i := range types.Items {
+				sizes[types.Items[i].Name] = &types.Items[i]
+			}
+			items := make([]Item, 0, len(list.Items))
+			for i := range list.Items {
+				inst := &list.Items[i]
+				if !HoldsInstanceQuota(inst) {
+					continue
+				}
+				items = append(items, Item{Name: inst.Name, Use: InstanceUse(sizes[inst.Spec.InstanceType]),
+					Pending: !InstanceAdmitted(inst)})
+			}
+			return items, nil
+		},
+	}
+}
+
+// InstanceUse is what one instance of the type takes of the instance gate's limits; an unknown
+// type (deleted since) counts as an instance only.
+func InstanceUse(it *cloudv1.InstanceType) []int64 {
+	if it == nil {
+		return []int64{1, 0, 0}
+	}
+	return []int64{1, int64(it.Spec.VCPUs), int64(it.Spec.MemoryMiB)}
+}
+
+// HoldsInstanceQuota tells whether an instance counts against its project's quota once
+// admitted: until it is terminated or being deleted.
+func HoldsInstanceQuota(inst *cloudv1.Instance) bool {
+	return inst.DeletionTimestamp.IsZero() && inst.Spec.DesiredState != cloudv1.DesiredTerminated
+}
+
+// InstanceAdmitted tells whether an instance is shown admitted: by its condition, or by being
+// placed (instances placed before quotas were enforced count as admitted).
+func InstanceAdmitted(inst *cloudv1.Instance) bool {
+	return conditions.IsTrue(inst, cloudv1.InstanceQuotaAdmitted) || inst.Status.Hypervisor != ""
+}
