@@ -31,8 +31,10 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/controllers/instance"
+	"pinet.io/pinet/internal/claims"
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/quota"
+	"pinet.io/pinet/internal/testenv"
 )
 
 // An instance an EC2 call created and never admitted (the manager crashed mid-launch) is left to
@@ -69,7 +71,8 @@ func TestInstanceOfACrashedLaunchIsAdmittedLater(t *testing.T) {
 	// The manager's own controller leaves it to its creator; a reconcile at a later time (the
 	// creator gone for good) decides.
 	clk := clocktesting.NewFakePassiveClock(left.CreationTimestamp.Add(10 * time.Second))
-	r := &instance.Reconciler{Client: env.Client, APIReader: env.Client, Clock: clk, TerminatedRetention: time.Hour}
+	r := &instance.Reconciler{Client: env.Client, APIReader: env.Client, Clock: clk, TerminatedRetention: time.Hour,
+		Claims: &claims.Claimer{Client: env.Client, Reader: env.Client, Namespace: testenv.SystemNamespace}}
 	reconcileUntil := func(inst *cloudv1.Instance, what string, done func(*cloudv1.Instance, reconcile.Result) error) {
 		t.Helper()
 		eventually(t, shortWait, what, func() error {
