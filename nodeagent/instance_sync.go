@@ -47,6 +47,7 @@ import (
 	"pinet.io/pinet/internal/index"
 	"pinet.io/pinet/internal/patch"
 	"pinet.io/pinet/internal/refs"
+	"pinet.io/pinet/nodeagent/disks"
 	"pinet.io/pinet/nodeagent/domainxml"
 	"pinet.io/pinet/nodeagent/imagecache"
 	"pinet.io/pinet/nodeagent/libvirt"
@@ -141,7 +142,7 @@ func (s *instanceSync) Reconcile(ctx context.Context, req reconcile.Request) (_ 
 		return reconcile.Result{}, err
 	}
 	// The domain's files (console log, later disks) live here; libvirt will not create it.
-	if err := os.MkdirAll(s.instanceDir(inst.Status.InstanceID), 0o750); err != nil {
+	if err := os.MkdirAll(s.instanceDir(inst.Status.InstanceID), disks.DirMode); err != nil {
 		return reconcile.Result{}, fmt.Errorf("creating the instance directory: %w", err)
 	}
 	if sc.domain == nil {
