@@ -104,6 +104,10 @@ func TestCheckIssuedRefusesAnotherIdentity(t *testing.T) {
 	if err := checkIssued(selfSigned(t, want), want); err != nil {
 		t.Fatal(err)
 	}
+	reordered := pkix.Name{CommonName: want.CommonName, Organization: []string{"pinet:admins", "pinet:project:p1"}}
+	if err := checkIssued(selfSigned(t, reordered), pkix.Name{CommonName: want.CommonName, Organization: []string{"pinet:project:p1", "pinet:admins"}}); err != nil {
+		t.Fatalf("groups in another order: %v", err)
+	}
 	for _, got := range []pkix.Name{
 		{CommonName: "pinet:user:bob", Organization: want.Organization},
 		{CommonName: want.CommonName, Organization: []string{"pinet:project:p1", "pinet:admins"}},
