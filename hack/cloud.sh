@@ -164,9 +164,13 @@ YAML
 # that one user pass (not list). The agent makes its directories 0711 and its files 0600; those
 # an older agent made are changed to match.
 open_state_to_qemu() {
-  local d=$DIR/state p mode
-  find "$d" -type d ! -perm 0711 -exec chmod 0711 {} +
-  find "$d" -type f -perm /0077 -exec chmod go-rwx {} +
+  local d=$DIR/state p mode sub
+  chmod 0711 "$d"
+  for sub in instances images; do
+    [ -d "$d/$sub" ] || continue
+    find "$d/$sub" -type d ! -perm 0711 -exec chmod 0711 {} +
+    find "$d/$sub" -type f -perm /0077 -exec chmod go-rwx {} +
+  done
   p=$d
   while p=$(dirname "$p"); [ "$p" != / ]; do
     mode=$(stat -c %a "$p")

@@ -25,6 +25,14 @@ if [ "$(grep -E '^[[:space:]]*(user|group|dynamic_ownership|remember_owner)[[:sp
   conf_changed=1
 fi
 mkdir -p /run/libvirt /var/lib/libvirt/qemu /var/log/libvirt/qemu
+# QEMU's user opens /dev/kvm through the kvm group, as udev arranges on a systemd host; libvirt
+# probes QEMU again on every call while that user cannot open it.
+if [ -e /dev/kvm ]; then
+  getent group kvm >/dev/null || groupadd --system kvm
+  id -nG libvirt-qemu | grep -qw kvm || usermod -a -G kvm libvirt-qemu
+  chgrp kvm /dev/kvm
+  chmod 0660 /dev/kvm
+fi
 
 # alive PIDFILE: its process exists and is not a zombie (a killed daemon whose parent is an init
 # that has not reaped it yet still answers kill -0).
