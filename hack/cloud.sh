@@ -89,6 +89,7 @@ up() {
     --peer-cert-file "$etcd_pki/server.crt" --peer-key-file "$etcd_pki/server.key" \
     --peer-client-cert-auth --peer-trusted-ca-file "$etcd_pki/ca.crt" --log-level warn
   wait_for etcd 60 curl -sf "${etcd_client[@]}" "https://127.0.0.1:$ETCD_PORT/health"
+  advertise_etcd_peer_tls "${etcd_client[@]}"
 
   start kube-apiserver "$ROOT/bin/kube-apiserver" --etcd-servers "https://127.0.0.1:$ETCD_PORT" \
     --etcd-cafile "$etcd_pki/ca.crt" --etcd-certfile "$etcd_pki/apiserver-etcd-client.crt" \
@@ -178,6 +179,17 @@ open_state_to_qemu() {
     command -v setfacl >/dev/null || { log "setfacl is missing (apt-get install acl): libvirt-qemu cannot reach $d"; return 1; }
     setfacl -m u:libvirt-qemu:x "$p"
   done
+}
+
+# advertise_etcd_peer_tls CURL_TLS_ARGS...: the member an older `make up` created still advertises
+# its plain http peer URL (a single member never dials it); it now advertises the https one.
+advertise_etcd_peer_tls() {
+  local api=https://127.0.0.1:$ETCD_PORT/v3/cluster/member members id
+  members=$(curl -sf "$@" -X POST "$api/list" -d '{}')
+  [[ $members == *'"peerURLs":["http://'* ]] || return 0
+  id=$(grep -o '"ID":"[0-9]*"' <<<"$members" | head -1 | cut -d'"' -f4)
+  log "etcd: advertising the https peer URL"
+  curl -sf "$@" -X POST "$api/update" -d "{\"ID\":\"$id\",\"peerURLs\":[\"https://127.0.0.1:$ETCD_PEER_PORT\"]}" >/dev/null
 }
 
 # encrypt_old_secrets rewrites, once, the Secrets a cloud made before it encrypted Secrets at rest
