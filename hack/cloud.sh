@@ -193,13 +193,17 @@ advertise_etcd_peer_tls() {
 }
 
 # encrypt_old_secrets rewrites, once, the Secrets a cloud made before it encrypted Secrets at rest
-# (an older `make up`), so they are stored encrypted too. It runs before any controller starts.
+# (an older `make up`), so they are stored encrypted too. It runs before `up` starts controllers;
+# if a Secret changed meanwhile (a manager still running), the next `up` tries again.
 encrypt_old_secrets() {
   local done=$DIR/pki/secrets-encrypted
   [ -f "$done" ] && return 0
   if [ -n "$($KUBECTL get secrets --all-namespaces -o name)" ]; then
     log "encrypting the Secrets stored so far"
-    $KUBECTL get secrets --all-namespaces -o json | $KUBECTL replace -f - >/dev/null
+    if ! $KUBECTL get secrets --all-namespaces -o json | $KUBECTL replace -f - >/dev/null; then
+      log "some Secrets could not be rewritten encrypted yet; the next up tries again"
+      return 0
+    fi
   fi
   touch "$done"
 }
