@@ -74,13 +74,27 @@ up() {
   "$ROOT/bin/pinet-pki" -dir "$DIR/pki" -kubeconfig-dir "$DIR" \
     -server "https://127.0.0.1:$API_PORT" -namespace admin
 
+  # An etcd and API server an older `make up` started without TLS and encryption start again with them.
+  restart_if_lacking kube-apiserver --encryption-provider-config
+  restart_if_lacking etcd --client-cert-auth
+  # etcd serves only TLS clients with a certificate of its own CA (pki/etcd): the API server.
+  local etcd_pki=$DIR/pki/etcd
+  local etcd_client=(--cacert "$etcd_pki/ca.crt" --cert "$etcd_pki/apiserver-etcd-client.crt" --key "$etcd_pki/apiserver-etcd-client.key")
   start etcd "$ROOT/bin/etcd" --name pinet --data-dir "$DIR/etcd" \
-    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
-    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
-    --initial-cluster "pinet=http://127.0.0.1:$ETCD_PEER_PORT" --log-level warn
-  wait_for etcd 60 curl -sf "http://127.0.0.1:$ETCD_PORT/health"
+    --listen-client-urls "https://127.0.0.1:$ETCD_PORT" --advertise-client-urls "https://127.0.0.1:$ETCD_PORT" \
+    --cert-file "$etcd_pki/server.crt" --key-file "$etcd_pki/server.key" \
+    --client-cert-auth --trusted-ca-file "$etcd_pki/ca.crt" \
+    --listen-peer-urls "https://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "https://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "pinet=https://127.0.0.1:$ETCD_PEER_PORT" \
+    --peer-cert-file "$etcd_pki/server.crt" --peer-key-file "$etcd_pki/server.key" \
+    --peer-client-cert-auth --peer-trusted-ca-file "$etcd_pki/ca.crt" --log-level warn
+  wait_for etcd 60 curl -sf "${etcd_client[@]}" "https://127.0.0.1:$ETCD_PORT/health"
+  advertise_etcd_peer_tls "${etcd_client[@]}"
 
-  start kube-apiserver "$ROOT/bin/kube-apiserver" --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+  start kube-apiserver "$ROOT/bin/kube-apiserver" --etcd-servers "https://127.0.0.1:$ETCD_PORT" \
+    --etcd-cafile "$etcd_pki/ca.crt" --etcd-certfile "$etcd_pki/apiserver-etcd-client.crt" \
+    --etcd-keyfile "$etcd_pki/apiserver-etcd-client.key" \
+    --encryption-provider-config "$DIR/pki/encryption-config.yaml" \
     --bind-address 127.0.0.1 --secure-port "$API_PORT" \
     --tls-cert-file "$DIR/pki/apiserver.crt" --tls-private-key-file "$DIR/pki/apiserver.key" \
     --client-ca-file "$DIR/pki/ca.crt" --authorization-mode Node,RBAC \
@@ -90,6 +104,7 @@ up() {
     --endpoint-reconciler-type none --advertise-address 127.0.0.1 --cert-dir "$DIR/pki"
   wait_for kube-apiserver 120 curl -sf --cacert "$DIR/pki/ca.crt" --cert "$DIR/pki/admin.crt" \
     --key "$DIR/pki/admin.key" "https://127.0.0.1:$API_PORT/readyz"
+  encrypt_old_secrets
 
   # The controller manager finishes namespace deletions, collects garbage and signs user
   # certificate requests; it serves nothing.
@@ -105,6 +120,7 @@ up() {
 
   if [[ $LIBVIRT_URI == qemu:///system ]]; then
     "$ROOT/hack/libvirtd.sh" "$PIDS"
+    open_state_to_qemu
   fi
 
   start manager "$ROOT/bin/manager" --kubeconfig "$DIR/manager.kubeconfig" \
@@ -141,6 +157,55 @@ YAML
   write_rc
   register_sample_image
   log "ready: source $DIR/pinetrc; kubectl get pinet -A"
+}
+
+# open_state_to_qemu lets QEMU, which runs as libvirt's unprivileged libvirt-qemu user, reach the
+# node agent's state dir (disks, images, meta-data disks): a directory above it that others may
+# not pass through (a checkout under /root, a 0700 temporary directory) gets an ACL entry letting
+# that one user pass (not list). The agent makes its directories 0711 and its files 0600; those
+# an older agent made are changed to match.
+open_state_to_qemu() {
+  local d=$DIR/state p mode sub
+  chmod 0711 "$d"
+  for sub in instances images; do
+    [ -d "$d/$sub" ] || continue
+    find "$d/$sub" -type d ! -perm 0711 -exec chmod 0711 {} +
+    find "$d/$sub" -type f -perm /0077 -exec chmod go-rwx {} +
+  done
+  p=$d
+  while p=$(dirname "$p"); [ "$p" != / ]; do
+    mode=$(stat -c %a "$p")
+    (( 8#$mode & 1 )) && continue
+    command -v setfacl >/dev/null || { log "setfacl is missing (apt-get install acl): libvirt-qemu cannot reach $d"; return 1; }
+    setfacl -m u:libvirt-qemu:x "$p"
+  done
+}
+
+# advertise_etcd_peer_tls CURL_TLS_ARGS...: the member an older `make up` created still advertises
+# its plain http peer URL (a single member never dials it); it now advertises the https one.
+advertise_etcd_peer_tls() {
+  local api=https://127.0.0.1:$ETCD_PORT/v3/cluster/member members id
+  members=$(curl -sf "$@" -X POST "$api/list" -d '{}')
+  [[ $members == *'"peerURLs":["http://'* ]] || return 0
+  id=$(grep -o '"ID":"[0-9]*"' <<<"$members" | head -1 | cut -d'"' -f4)
+  log "etcd: advertising the https peer URL"
+  curl -sf "$@" -X POST "$api/update" -d "{\"ID\":\"$id\",\"peerURLs\":[\"https://127.0.0.1:$ETCD_PEER_PORT\"]}" >/dev/null
+}
+
+# encrypt_old_secrets rewrites, once, the Secrets a cloud made before it encrypted Secrets at rest
+# (an older `make up`), so they are stored encrypted too. It runs before `up` starts controllers;
+# if a Secret changed meanwhile (a manager still running), the next `up` tries again.
+encrypt_old_secrets() {
+  local done=$DIR/pki/secrets-encrypted
+  [ -f "$done" ] && return 0
+  if [ -n "$($KUBECTL get secrets --all-namespaces -o name)" ]; then
+    log "encrypting the Secrets stored so far"
+    if ! $KUBECTL get secrets --all-namespaces -o json | $KUBECTL replace -f - >/dev/null; then
+      log "some Secrets could not be rewritten encrypted yet; the next up tries again"
+      return 0
+    fi
+  fi
+  touch "$done"
 }
 
 # register_sample_image builds the sample image (once), bundles it as the admin user, uploads it
@@ -199,6 +264,14 @@ down() {
   for name in manager kube-controller-manager kube-apiserver etcd libvirtd virtlogd; do
     stop_process "$name"
   done
+}
+
+# restart_if_lacking NAME FLAG: stops NAME if it runs without FLAG, so `up` starts it as it is now.
+restart_if_lacking() {
+  local name=$1 flag=$2
+  alive "$name" || return 0
+  tr '\0' '\n' < "/proc/$(cat "$PIDS/$name.pid")/cmdline" | grep -qx -- "$flag" && return 0
+  stop_process "$name"
 }
 
 stop_process() {

@@ -42,6 +42,7 @@ import (
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/index"
 	"pinet.io/pinet/internal/s3client"
+	"pinet.io/pinet/nodeagent/disks"
 	"pinet.io/pinet/nodeagent/imagecache"
 	"pinet.io/pinet/nodeagent/libvirt"
 )
@@ -140,7 +141,7 @@ func Run(ctx context.Context, cfg Config, restCfg *rest.Config) error {
 	if cfg.NodeName == "" {
 		return fmt.Errorf("the node name is required")
 	}
-	if err := os.MkdirAll(filepath.Join(cfg.StateDir, "instances"), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Join(cfg.StateDir, "instances"), disks.DirMode); err != nil {
 		return fmt.Errorf("creating state dir: %w", err)
 	}
 	conn, err := libvirt.Open(ctx, cfg.LibvirtURI)

@@ -149,7 +149,7 @@ func (s *instanceSync) writeMeta(ctx context.Context, inst *cloudv1.Instance, it
 const usedImagesFile = "images"
 
 func recordUsedImages(dir string, ids ...string) error {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, disks.DirMode); err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, usedImagesFile), []byte(strings.Join(ids, "\n")+"\n"), 0o640)

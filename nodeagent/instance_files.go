@@ -25,6 +25,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
+
+	"pinet.io/pinet/nodeagent/disks"
 )
 
 // ownerFile, in an instance's directory, records the UID of the Instance the files belong to.
@@ -39,7 +41,7 @@ var errNotOwner = errors.New("the instance's directory belongs to another object
 // ensureInstanceDir creates the directory of an instance's files, bound to uid, and checks that
 // an existing one is bound to it. A directory from before owners were recorded is taken over.
 func ensureInstanceDir(dir string, uid types.UID) error {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, disks.DirMode); err != nil {
 		return fmt.Errorf("creating the instance directory: %w", err)
 	}
 	owner, err := dirOwner(dir)
@@ -51,7 +53,7 @@ func ensureInstanceDir(dir string, uid types.UID) error {
 	case owner != "":
 		return fmt.Errorf("%s: %w (%s)", dir, errNotOwner, owner)
 	}
-	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(uid), 0o640); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(uid), 0o600); err != nil {
 		return fmt.Errorf("recording the owner of %s: %w", dir, err)
 	}
 	return nil

@@ -16,7 +16,9 @@ limitations under the License.
 
 // Command pki makes the local cloud's control-plane PKI: a cluster CA, the API server's serving
 // certificate, client certificates for the admin, the manager and the node agent, the service
-// account key, and a kubeconfig per client. Existing files are kept, so running it again is safe.
+// account key, and a kubeconfig per client; a separate etcd CA with etcd's serving certificate and
+// the API server's etcd client certificate; and the key that encrypts Secrets at rest. Existing
+// files are kept, so running it again is safe.
 package main
 
 import (
@@ -60,8 +62,14 @@ func run(dir, kubeDir, server, namespace string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	caCert, caKey, err := loadOrMakeCA(dir)
+	caCert, caKey, err := loadOrMakeCA(dir, "pinet-local-ca")
 	if err != nil {
+		return err
+	}
+	if err := ensureEtcd(filepath.Join(dir, "etcd")); err != nil {
+		return err
+	}
+	if err := ensureEncryptionConfig(filepath.Join(dir, encryptionConfigFile)); err != nil {
 		return err
 	}
 	if err := ensureLeaf(dir, "apiserver", caCert, caKey, pkix.Name{CommonName: "kube-apiserver"},
@@ -97,7 +105,7 @@ func run(dir, kubeDir, server, namespace string) error {
 	return nil
 }
 
-func loadOrMakeCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+func loadOrMakeCA(dir, cn string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	certPath, keyPath := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key")
 	if _, err := os.Stat(certPath); err == nil {
 		return loadPair(certPath, keyPath)
@@ -108,7 +116,7 @@ func loadOrMakeCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: "pinet-local-ca"},
+		Subject:               pkix.Name{CommonName: cn},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().AddDate(10, 0, 0),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
@@ -127,7 +135,7 @@ func loadOrMakeCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 }
 
 func ensureLeaf(dir, name string, ca *x509.Certificate, caKey *ecdsa.PrivateKey, subject pkix.Name,
-	dns []string, ips []net.IP, usage x509.ExtKeyUsage) error {
+	dns []string, ips []net.IP, usages ...x509.ExtKeyUsage) error {
 	certPath, keyPath := filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
 	if _, err := os.Stat(certPath); err == nil {
 		return nil
@@ -142,7 +150,7 @@ func ensureLeaf(dir, name string, ca *x509.Certificate, caKey *ecdsa.PrivateKey,
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().AddDate(5, 0, 0),
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+		ExtKeyUsage:  usages,
 		DNSNames:     dns,
 		IPAddresses:  ips,
 	}

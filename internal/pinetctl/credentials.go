@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
@@ -44,6 +45,10 @@ type credentialsOptions struct {
 	s3URL      string
 	region     string
 	kubeconfig string
+	// kubeconfigOut also writes the user's kubeconfig there; certValidity is how long its
+	// certificate is valid.
+	kubeconfigOut string
+	certValidity  time.Duration
 }
 
 // bundleFiles are the files of a credentials bundle, like the original cloud's novarc and certs.
@@ -53,12 +58,17 @@ func newCredentialsCmd(g *globals) *cobra.Command {
 	o := &credentialsOptions{}
 	cmd := &cobra.Command{
 		Use:   "credentials NAME",
-		Short: "Write a user's credentials: pinetrc (EC2/S3 endpoints and keys), certificate, key and the cloud certificate",
+		Short: "Write a user's credentials: pinetrc (EC2/S3 endpoints and keys), kubeconfig, certificate, key and the cloud certificate",
 		Long: `Write a user's credentials as a zip (--output) or into a directory (--dir): pinetrc exports the
-AWS_* and EC2_* variables the AWS CLI, SDKs and euca2ools read; cert.pem and pk.pem are the user's
-certificate and key (for bundling images); cloud-cert.pem is the cloud's certificate bundles are
-encrypted to. With --project the access key acts in that project (KEY:project); without, in the
-user's first project.`,
+AWS_* and EC2_* variables the AWS CLI, SDKs and euca2ools read, and KUBECONFIG; user.kubeconfig
+lets kubectl act as the user (pinet:user:NAME in the groups of its projects), with a new client
+certificate requested through the CertificateSigningRequest API, approved by you (an admin) and
+signed by the cluster; cert.pem and pk.pem are the user's certificate and key (for bundling
+images); cloud-cert.pem is the cloud's certificate bundles are encrypted to. The access key acts in
+the user's first project; with --project naming another, pinetrc says KEY:project.
+
+The kubeconfig certificate carries the user's project groups until it expires (--cert-validity):
+after removing a user from a project, let it expire or rotate the cluster's trust.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (o.output == "") == (o.dir == "") {
@@ -68,14 +78,28 @@ user's first project.`,
 			if err != nil {
 				return err
 			}
+			restCfg, err := g.loader().ClientConfig()
+			if err != nil {
+				return fmt.Errorf("loading kubeconfig: %w", err)
+			}
 			files, err := credentialFiles(cmd.Context(), c, g.systemNamespace, args[0], o)
 			if err != nil {
 				return err
 			}
-			if o.dir != "" {
-				return writeDir(o.dir, files)
+			kubeconfig, err := userKubeconfig(cmd.Context(), restCfg, files.user, files.project, o.certValidity)
+			if err != nil {
+				return err
 			}
-			return writeZip(o.output, files)
+			files.files[userKubeconfigFile] = kubeconfig
+			if o.kubeconfigOut != "" {
+				if err := os.WriteFile(o.kubeconfigOut, kubeconfig, 0o600); err != nil {
+					return fmt.Errorf("writing the kubeconfig: %w", err)
+				}
+			}
+			if o.dir != "" {
+				return writeDir(o.dir, files.files)
+			}
+			return writeZip(o.output, files.files)
 		},
 	}
 	cmd.Flags().StringVar(&o.project, "project", "", "Project the credentials act in (default: the user's first).")
@@ -84,11 +108,20 @@ user's first project.`,
 	cmd.Flags().StringVar(&o.ec2URL, "ec2-url", "http://127.0.0.1:8773", "The EC2 API endpoint.")
 	cmd.Flags().StringVar(&o.s3URL, "s3-url", "http://127.0.0.1:3333", "The S3 endpoint.")
 	cmd.Flags().StringVar(&o.region, "region", "pinet", "The region name.")
-	cmd.Flags().StringVar(&o.kubeconfig, "rc-kubeconfig", "", "Also export KUBECONFIG=PATH in pinetrc.")
+	cmd.Flags().StringVar(&o.kubeconfig, "rc-kubeconfig", "", "Export KUBECONFIG=PATH in pinetrc instead of the user's own kubeconfig.")
+	cmd.Flags().StringVar(&o.kubeconfigOut, "kubeconfig-out", "", "Also write the user's kubeconfig to this file.")
+	cmd.Flags().DurationVar(&o.certValidity, "cert-validity", 30*24*time.Hour, "How long the kubeconfig's certificate is valid (the cluster may cap it).")
 	return cmd
 }
 
-func credentialFiles(ctx context.Context, c client.Client, systemNS, name string, o *credentialsOptions) (bundleFiles, error) {
+// credentials are a user's files, the user, and the project they act in.
+type credentials struct {
+	files   bundleFiles
+	user    *cloudv1.User
+	project string
+}
+
+func credentialFiles(ctx context.Context, c client.Client, systemNS, name string, o *credentialsOptions) (*credentials, error) {
 	u := &cloudv1.User{}
 	if err := c.Get(ctx, client.ObjectKey{Name: name}, u); err != nil {
 		return nil, fmt.Errorf("reading user %s: %w", name, err)
@@ -124,17 +157,26 @@ func credentialFiles(ctx context.Context, c client.Client, systemNS, name string
 	if err := c.Get(ctx, client.ObjectKey{Namespace: systemNS, Name: cloudca.SecretName}, caSec); err != nil {
 		return nil, fmt.Errorf("reading the cloud certificate: %w", err)
 	}
-	accessKey := active.AccessKeyID + ":" + project
+	accessKey := rcAccessKey(u, active.AccessKeyID, o.project)
 	rc := renderRC(rcValues{
 		AccessKey: accessKey, SecretKey: active.SecretAccessKey, Project: project, User: name,
 		EC2URL: o.ec2URL, S3URL: o.s3URL, Region: o.region, Kubeconfig: o.kubeconfig,
 	})
-	return bundleFiles{
+	return &credentials{user: u, project: project, files: bundleFiles{
 		"pinetrc":        []byte(rc),
 		"cert.pem":       sec.Data[user.SecretCertKey],
 		"pk.pem":         sec.Data[user.SecretCertKeyKey],
 		"cloud-cert.pem": caSec.Data[corev1.TLSCertKey],
-	}, nil
+	}}, nil
+}
+
+// rcAccessKey is the access key pinetrc exports: the plain key, which acts in the user's first
+// project, or KEY:project when another project was chosen.
+func rcAccessKey(u *cloudv1.User, key, chosen string) string {
+	if chosen == "" || slices.Equal(u.Spec.Projects, []string{chosen}) {
+		return key
+	}
+	return key + ":" + chosen
 }
 
 type rcValues struct {
@@ -160,6 +202,9 @@ func renderRC(v rcValues) string {
 	}
 	for _, e := range exports {
 		fmt.Fprintf(&b, "export %s=%s\n", e[0], shellQuote(e[1]))
+	}
+	if v.Kubeconfig == "" {
+		b.WriteString("export KUBECONFIG=${PINET_KEY_DIR}/" + userKubeconfigFile + "\n")
 	}
 	b.WriteString("export EC2_CERT=${PINET_KEY_DIR}/cert.pem\n")
 	b.WriteString("export EC2_PRIVATE_KEY=${PINET_KEY_DIR}/pk.pem\n")

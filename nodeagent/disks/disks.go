@@ -30,6 +30,15 @@ import (
 	"strings"
 )
 
+// DirMode is the mode of the directories on a guest's path (the state dir, instance and image
+// directories): QEMU runs as an unprivileged user (libvirt's qemu user) and must pass through
+// them to open the disks libvirt hands it, but nobody else may list them.
+const DirMode os.FileMode = 0o711
+
+// FileMode is the mode of the files the agent makes for a guest: only root reads them until
+// libvirt gives them to the qemu user for the guest's life.
+const FileMode os.FileMode = 0o600
+
 // File names inside an instance's directory.
 const (
 	RootFile      = "root.qcow2"
@@ -60,7 +69,7 @@ type Made struct {
 // except that the root disk grows when the type's root size grew.
 func Ensure(ctx context.Context, s Spec) (Made, error) {
 	var m Made
-	if err := os.MkdirAll(s.Dir, 0o750); err != nil {
+	if err := os.MkdirAll(s.Dir, DirMode); err != nil {
 		return m, err
 	}
 	m.Root = filepath.Join(s.Dir, RootFile)
@@ -122,6 +131,9 @@ func ensureRoot(ctx context.Context, path, base string, size int64) error {
 	if _, err := run(ctx, "qemu-img", "create", "-q", "-f", "qcow2", "-F", baseFormat, "-b", base, tmp, fmt.Sprint(size)); err != nil {
 		return err
 	}
+	if err := os.Chmod(tmp, FileMode); err != nil {
+		return err
+	}
 	return os.Rename(tmp, path)
 }
 
@@ -131,7 +143,7 @@ func ensureFormatted(ctx context.Context, path string, size int64, mkfs ...strin
 		return nil
 	}
 	tmp := path + ".new"
-	f, err := os.Create(tmp)
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, FileMode)
 	if err != nil {
 		return err
 	}
@@ -185,7 +197,7 @@ func WriteMeta(ctx context.Context, dir string, files map[string][]byte) (string
 	out := filepath.Join(dir, MetaFile)
 	tmp := out + ".new"
 	_ = os.Remove(tmp)
-	f, err := os.Create(tmp)
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, FileMode)
 	if err != nil {
 		return "", err
 	}

@@ -106,3 +106,32 @@ func mustStat(t *testing.T, p string) os.FileInfo {
 	}
 	return st
 }
+
+// QEMU runs as an unprivileged user: it can pass through the instance's directory (libvirt hands
+// it the files), but no other user can list the directory or read a disk.
+func TestDisksAreRootsOnlyInATraversableDir(t *testing.T) {
+	need(t, "qemu-img", "mke2fs", "mkswap")
+	ctx := context.Background()
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.img")
+	if err := os.WriteFile(base, make([]byte, 1<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inst := filepath.Join(dir, "i-1")
+	m, err := Ensure(ctx, Spec{Dir: inst, Base: base, RootBytes: 1 << 30, EphemeralBytes: 1 << 30, SwapBytes: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := WriteMeta(ctx, inst, map[string][]byte{"meta-data/instance-id": []byte("i-1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mustStat(t, inst).Mode().Perm(); got != DirMode {
+		t.Fatalf("instance directory mode %v, want %v", got, DirMode)
+	}
+	for _, p := range []string{m.Root, m.Ephemeral, m.Swap, meta} {
+		if got := mustStat(t, p).Mode().Perm(); got != FileMode {
+			t.Errorf("%s mode %v, want %v", filepath.Base(p), got, FileMode)
+		}
+	}
+}

@@ -172,7 +172,9 @@ func (c *Cache) ensure(ctx context.Context, img Image) error {
 // only when the MD5 and size match.
 func (c *Cache) download(ctx context.Context, img Image) error {
 	dir := filepath.Join(c.Dir, img.ID)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	// QEMU, running as libvirt's unprivileged qemu user, passes through to the image (a root
+	// disk's backing file, a kernel); the image itself is 0600 until libvirt hands it over.
+	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return err
 	}
 	rc, err := c.Source.Open(ctx, img.Bucket, img.Key)

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -88,6 +89,17 @@ func TestConcurrentGetsDownloadOnce(t *testing.T) {
 	got, _ := os.ReadFile(paths[0])
 	if !bytes.Equal(got, data) {
 		t.Fatal("cached bytes differ")
+	}
+	// QEMU (an unprivileged user) may pass through the image's directory, only root reads the
+	// image until libvirt hands it over.
+	for path, want := range map[string]os.FileMode{filepath.Dir(paths[0]): 0o711, paths[0]: 0o600} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != want {
+			t.Fatalf("%s: mode %v, want %v", path, fi.Mode().Perm(), want)
+		}
 	}
 }
 

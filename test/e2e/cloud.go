@@ -38,6 +38,8 @@ type Cloud struct {
 	Dir  string // the cloud's state directory (PINET_DIR)
 	Env  []string
 	URI  string // libvirt URI of its node
+	// EtcdAddr is etcd's client address (TLS, client certificates of pki/etcd).
+	EtcdAddr string
 }
 
 func repoRoot() string {
@@ -53,7 +55,7 @@ func StartCloud() (*Cloud, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cloud{Root: root, Dir: dir, URI: "qemu:///system"}
+	c := &Cloud{Root: root, Dir: dir, URI: "qemu:///system", EtcdAddr: "127.0.0.1:23790"}
 	c.Env = append(os.Environ(),
 		"PINET_DIR="+dir,
 		"PINET_ETCD_PORT=23790",

@@ -72,6 +72,7 @@ func TestSampleInstanceRunsAndGoes(t *testing.T) {
 	if out, err := cloud.Virsh("domstate", id); err != nil || strings.TrimSpace(out) != "running" {
 		t.Fatalf("libvirt domain %s: %q %v", id, out, err)
 	}
+	assertQEMUNotRoot(t, id)
 	printed, err := cloud.Kubectl("", "get", "instances")
 	if err != nil || !strings.Contains(printed, id) || !strings.Contains(printed, "running") {
 		t.Fatalf("kubectl get instances does not show the instance: %v\n%s", err, printed)
