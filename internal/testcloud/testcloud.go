@@ -38,6 +38,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -202,12 +203,15 @@ func (c *Cloud) S3(t testing.TB, creds Credentials) *minio.Client {
 }
 
 // Node is a simulated hypervisor: a real node agent on its own libvirt test-driver connection,
-// which outlives agent restarts as libvirtd outlives a node agent.
+// which outlives agent restarts as libvirtd outlives a node agent. The agent acts as its node's
+// own identity (testenv.NodeUser in testenv.NodeAgentsGroup), under the node agents' role and
+// admission policies, as on a real cloud.
 type Node struct {
 	Name   string
 	Conn   *libvirt.Conn
 	cfg    nodeagent.Config
 	env    *testenv.Env
+	rest   *rest.Config
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -220,11 +224,15 @@ func (c *Cloud) AddNode(t testing.TB, name, zone string, vcpus int32, memMiB int
 	if err := os.WriteFile(nodeXML, []byte("<node></node>\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	restCfg, err := c.Env.AddUser(testenv.NodeUser(name), testenv.NodeAgentsGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
 	conn, err := libvirt.Open(c.Env.Ctx, "test://"+nodeXML)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &Node{Name: name, Conn: conn, env: c.Env, cfg: nodeagent.Config{
+	n := &Node{Name: name, Conn: conn, env: c.Env, rest: restCfg, cfg: nodeagent.Config{
 		NodeName: name, LibvirtURI: conn.URI(), Zone: zone, VCPUs: vcpus, MemoryMiB: memMiB,
 		StateDir: dir, HeartbeatInterval: 5 * time.Second, MinReportInterval: 200 * time.Millisecond,
 		FactsInterval: 500 * time.Millisecond, ResyncInterval: 3 * time.Second, ShutdownGrace: 2 * time.Second,
@@ -243,7 +251,7 @@ func (c *Cloud) AddNode(t testing.TB, name, zone string, vcpus int32, memMiB int
 func (n *Node) Start() {
 	ctx, cancel := context.WithCancel(n.env.Ctx)
 	n.cancel, n.done = cancel, make(chan error, 1)
-	go func() { n.done <- nodeagent.RunWith(ctx, n.cfg, n.env.Config, n.Conn) }()
+	go func() { n.done <- nodeagent.RunWith(ctx, n.cfg, n.rest, n.Conn) }()
 }
 
 // Stop kills the node's agent; its domains stay.
