@@ -161,4 +161,3 @@ func waitForPolicies(ctx context.Context, cfg *rest.Config) error {
 	}
 	return nil
 }
-
