@@ -100,9 +100,9 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 		if err != nil {
 			return err
 		}
-		console = consoleReader{reader: mgr.GetClient(), creds: consoleclient.Credentials{
+		console = consoleReader{consoleclient.New(mgr.GetClient(), consoleclient.Credentials{
 			Token: consoleclient.ServiceAccountToken(cs, cfg.SystemNamespace, cfg.ConsoleServiceAccount),
-		}}
+		})}
 	}
 	api, err := ec2shim.New(ec2shim.Config{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
@@ -124,12 +124,9 @@ type serving func(context.Context) error
 func (s serving) Start(ctx context.Context) error { return s(ctx) }
 func (s serving) NeedLeaderElection() bool        { return false }
 
-// consoleReader reads consoles from the node agents for the EC2 API.
-type consoleReader struct {
-	reader client.Reader
-	creds  consoleclient.Credentials
-}
+// consoleReader reads consoles from the node agents for the EC2 API, over one transport per node.
+type consoleReader struct{ client *consoleclient.Client }
 
 func (c consoleReader) Console(ctx context.Context, inst *cloudv1.Instance) ([]byte, time.Time, error) {
-	return consoleclient.Read(ctx, c.reader, inst, c.creds)
+	return c.client.Read(ctx, inst)
 }

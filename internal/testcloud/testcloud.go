@@ -58,6 +58,10 @@ import (
 // Region is the test cloud's region.
 const Region = "pinet"
 
+// ConsoleServiceAccount is the service account (config/local) whose console tokens the EC2 API
+// presents to node agents.
+const ConsoleServiceAccount = "pinet-manager"
+
 // Cloud is a running in-process cloud.
 type Cloud struct {
 	Env    *testenv.Env
@@ -112,6 +116,7 @@ func Start(env *testenv.Env, opts Options) (*Cloud, error) {
 		SystemNamespace: testenv.SystemNamespace, Region: Region,
 		EC2Listener: ec2ln, S3Listener: s3ln, EC2Endpoint: c.EC2URL, ObjectStoreURL: c.S3URL,
 		S3DataDir: filepath.Join(dir, "objects"), AuthzTTL: time.Second, Logger: logr.Discard(),
+		ConsoleServiceAccount: ConsoleServiceAccount,
 	}); err != nil {
 		return nil, err
 	}
@@ -237,6 +242,7 @@ func (c *Cloud) AddNode(t testing.TB, name, zone string, vcpus int32, memMiB int
 		StateDir: dir, HeartbeatInterval: 5 * time.Second, MinReportInterval: 200 * time.Millisecond,
 		FactsInterval: 500 * time.Millisecond, ResyncInterval: 3 * time.Second, ShutdownGrace: 2 * time.Second,
 		ObjectStoreURL: c.S3URL, Region: Region, SystemNamespace: testenv.SystemNamespace,
+		ConsoleAddr: "127.0.0.1:0",
 	}}
 	n.Start()
 	t.Cleanup(func() {
