@@ -18,6 +18,8 @@ package nodeagent_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -29,6 +31,8 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/testenv"
+	"pinet.io/pinet/nodeagent"
+	"pinet.io/pinet/nodeagent/libvirt"
 )
 
 // clientAs is a client acting as a user of its own (a client certificate of the test's API
@@ -266,5 +270,33 @@ func TestConsoleEndpointOnlyFromItsNode(t *testing.T) {
 	mustDo(t, "reading node-5", env.Client.Get(ctx, client.ObjectKeyFromObject(hv), got))
 	if got.Status.Console == nil || got.Status.Console.URL != "https://127.0.0.1:5" {
 		t.Fatalf("node-5's console is %+v", got.Status.Console)
+	}
+}
+
+// TestAgentRefusesAnotherNodesIdentity checks that an agent started with another node's
+// credentials stops at once with a clear error instead of running and being refused everything.
+func TestAgentRefusesAnotherNodesIdentity(t *testing.T) {
+	dir := t.TempDir()
+	nodeXML := filepath.Join(dir, "node.xml")
+	if err := os.WriteFile(nodeXML, []byte("<node></node>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := libvirt.Open(env.Ctx, "test://"+nodeXML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cfg, err := env.AddUser(testenv.NodeUser("node-7"), testenv.NodeAgentsGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(env.Ctx, longWait)
+	defer cancel()
+	err = nodeagent.RunWith(ctx, nodeagent.Config{NodeName: "node-8", LibvirtURI: conn.URI(), StateDir: dir}, cfg, conn)
+	if err == nil || !strings.Contains(err.Error(), "runs with the credentials of node node-7") {
+		t.Fatalf("want a refusal to run as node-7, got %v", err)
+	}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Name: "node-8"}, &cloudv1.Hypervisor{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("node-8 was registered: %v", err)
 	}
 }
