@@ -75,7 +75,8 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// ObjectStoreURL is where images are downloaded from; Region its region.
 	ObjectStoreURL, Region string
-	// SystemNamespace holds the credentials of the system user the agent downloads as.
+	// SystemNamespace holds the credentials of the image reader, the read-only system user the
+	// agent downloads images as.
 	SystemNamespace string
 	// ImageCacheBytes bounds the images the node keeps that no instance uses (0: no bound).
 	ImageCacheBytes int64
@@ -90,6 +91,9 @@ type Config struct {
 	// Version is reported in the Hypervisor's status.
 	Version string
 }
+
+// The agent reads the image reader's credentials, and no other Secret.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get,resourceNames=pinet-user-pinet-image-reader
 
 func (c *Config) defaults() {
 	if c.HeartbeatInterval == 0 {
@@ -228,6 +232,7 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 			Limit: cfg.ImageCacheBytes,
 			Source: storeSource{reader: mgr.GetAPIReader(), cfg: s3client.Config{
 				Endpoint: cfg.ObjectStoreURL, Region: cfg.Region, SystemNamespace: cfg.SystemNamespace,
+				User: s3client.ImageReaderUser,
 			}},
 			Log: ctrl.Log.WithName("imagecache").WithValues("hypervisor", cfg.NodeName),
 		},

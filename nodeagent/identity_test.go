@@ -18,11 +18,15 @@ package nodeagent_test
 
 import (
 	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/minio/minio-go/v7"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -30,6 +34,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/controllers/user"
+	"pinet.io/pinet/internal/s3client"
+	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
 	"pinet.io/pinet/nodeagent"
 	"pinet.io/pinet/nodeagent/libvirt"
@@ -183,6 +190,9 @@ func TestNodeAgentRole(t *testing.T) {
 		{attrs("list", "secrets", "", "", ""), false},
 		{attrs("get", "secrets", "", testenv.SystemNamespace, "pinet-cloud-ca"), false},
 		{attrs("get", "secrets", "", testenv.SystemNamespace, "pinet-user-admin"), false},
+		{attrs("get", "secrets", "", testenv.SystemNamespace, "pinet-user-pinet-system"), false},
+		{attrs("get", "secrets", "", testenv.SystemNamespace, "pinet-user-pinet-image-reader"), true},
+		{attrs("update", "secrets", "", testenv.SystemNamespace, "pinet-user-pinet-image-reader"), false},
 		{attrs("create", "users", "", "", ""), false},
 		{attrs("update", "users", "", "", "admin"), false},
 		{attrs("patch", "users", "status", "", "admin"), false},
@@ -298,5 +308,77 @@ func TestAgentRefusesAnotherNodesIdentity(t *testing.T) {
 	}
 	if err := env.Client.Get(context.Background(), client.ObjectKey{Name: "node-8"}, &cloudv1.Hypervisor{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("node-8 was registered: %v", err)
+	}
+}
+
+// TestImageReaderCredential checks the credential node agents download images with: it reads the
+// image bucket's objects and can do nothing else in the store, nor use the EC2 API.
+func TestImageReaderCredential(t *testing.T) {
+	ctx := context.Background()
+	c := startCloud(t)
+	name := newProject(t, c, "readerp")
+	img := &cloudv1.Image{}
+	mustDo(t, "reading the image", env.Client.Get(ctx, client.ObjectKey{Namespace: name, Name: "img"}, img))
+	stored := img.Status.Stored
+	if stored == nil {
+		t.Fatal("the image has no stored copy")
+	}
+
+	node1 := clientAs(t, testenv.NodeUser("node-1"), testenv.NodeAgentsGroup)
+	cfg := s3client.Config{Endpoint: c.S3URL, Region: testcloud.Region, SystemNamespace: testenv.SystemNamespace, User: s3client.ImageReaderUser}
+	var mc *minio.Client
+	waitFor(t, shortWait, "the image reader's key", func() (bool, error) {
+		var err error
+		mc, err = s3client.New(ctx, node1, cfg)
+		return err == nil, err
+	})
+	var data []byte
+	waitFor(t, shortWait, "the image reader to read the image", func() (bool, error) {
+		obj, err := mc.GetObject(ctx, stored.Bucket, stored.Key, minio.GetObjectOptions{})
+		if err != nil {
+			return false, err
+		}
+		defer obj.Close()
+		data, err = io.ReadAll(obj)
+		return err == nil, err
+	})
+	if string(data) != strings.Repeat("pinet", 1000) {
+		t.Fatalf("read %d bytes", len(data))
+	}
+
+	denied := func(what string, err error) {
+		t.Helper()
+		if code := minio.ToErrorResponse(err).Code; code != "AccessDenied" {
+			t.Errorf("%s: want AccessDenied, got %v", what, err)
+		}
+	}
+	_, err := mc.ListBuckets(ctx)
+	denied("listing buckets", err)
+	_, err = mc.PutObject(ctx, stored.Bucket, "planted", strings.NewReader("x"), 1, minio.PutObjectOptions{})
+	denied("writing the image bucket", err)
+	denied("deleting an image", mc.RemoveObject(ctx, stored.Bucket, stored.Key, minio.RemoveObjectOptions{}))
+	for o := range mc.ListObjects(ctx, stored.Bucket, minio.ListObjectsOptions{}) {
+		denied("listing the image bucket", o.Err)
+	}
+	_, err = mc.StatObject(ctx, "raw-"+name, "img", minio.StatObjectOptions{})
+	denied("reading a project's bucket", err)
+
+	// The system user's (admin) key is out of the node's reach.
+	_, err = s3client.New(ctx, node1, s3client.Config{Endpoint: c.S3URL, Region: testcloud.Region, SystemNamespace: testenv.SystemNamespace})
+	if !apierrors.IsForbidden(errors.Unwrap(err)) {
+		t.Fatalf("a node reading the system user's key: want Forbidden, got %v", err)
+	}
+
+	// Nor does the key open the EC2 API.
+	sec := &corev1.Secret{}
+	mustDo(t, "reading the reader's secret", node1.Get(ctx, client.ObjectKey{Namespace: testenv.SystemNamespace, Name: "pinet-user-" + s3client.ImageReaderUser}, sec))
+	keys, err := user.ReadKeys(sec)
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("keys: %v", err)
+	}
+	_, err = c.EC2(testcloud.Credentials{AccessKeyID: keys[len(keys)-1].AccessKeyID, SecretAccessKey: keys[len(keys)-1].SecretAccessKey}).
+		DescribeInstances(ctx, &ec2.DescribeInstancesInput{})
+	if err == nil || !strings.Contains(err.Error(), "InvalidClientTokenId") {
+		t.Fatalf("the reader's key on the EC2 API: want InvalidClientTokenId, got %v", err)
 	}
 }

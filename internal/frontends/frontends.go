@@ -31,12 +31,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/controllers/image"
 	"pinet.io/pinet/ec2shim"
 	"pinet.io/pinet/ec2shim/query"
 	"pinet.io/pinet/internal/authz"
 	"pinet.io/pinet/internal/awsauth"
 	"pinet.io/pinet/internal/consoleclient"
 	"pinet.io/pinet/internal/credentials"
+	"pinet.io/pinet/internal/s3client"
 	"pinet.io/pinet/objectstore"
 )
 
@@ -65,12 +67,16 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 	creds := &credentials.Store{Client: mgr.GetClient(), SystemNamespace: cfg.SystemNamespace}
 	az := &authz.Authorizer{Client: mgr.GetClient(), TTL: cfg.AuthzTTL}
 	if cfg.S3Listener != nil {
+		// Node agents download images as the image reader, which may only read the image bucket.
+		s3creds := &credentials.Store{Client: mgr.GetClient(), SystemNamespace: cfg.SystemNamespace,
+			ReadOnlyUsers: []string{s3client.ImageReaderUser}}
 		store, err := objectstore.New(objectstore.Config{
-			DataDir: cfg.S3DataDir,
-			Region:  cfg.Region,
-			Auth:    objectstore.VerifierAuthenticator{Verifier: &awsauth.Verifier{Store: creds, Service: awsauth.ServiceS3}},
-			Authz:   authz.Buckets{Authorizer: az},
-			Logger:  cfg.Logger.WithName("objectstore"),
+			DataDir:  cfg.S3DataDir,
+			Region:   cfg.Region,
+			Auth:     objectstore.VerifierAuthenticator{Verifier: &awsauth.Verifier{Store: s3creds, Service: awsauth.ServiceS3}},
+			Authz:    authz.Buckets{Authorizer: az},
+			ReadOnly: []objectstore.ReadOnlyGrant{{User: s3client.ImageReaderUser, Bucket: image.DefaultStoreBucket}},
+			Logger:   cfg.Logger.WithName("objectstore"),
 		})
 		if err != nil {
 			return fmt.Errorf("creating the object store: %w", err)
