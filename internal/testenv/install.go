@@ -27,6 +27,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -72,7 +73,7 @@ func installBase(cfg *rest.Config, c client.Client) error {
 			return err
 		}
 	}
-	return waitForPolicies(ctx, cfg)
+	return waitForPolicies(ctx, cfg, c)
 }
 
 // kustomizationResources lists the files a kustomization directory names.
@@ -125,23 +126,33 @@ func createFromFile(ctx context.Context, c client.Client, path string) error {
 // waitForPolicies waits until the API server enforces the admission policies: it loads them in
 // the background. It probes with dry-run writes as impersonated users the policies refuse (in
 // system:masters, so that authorization lets the writes reach admission).
-func waitForPolicies(ctx context.Context, cfg *rest.Config) error {
+func waitForPolicies(ctx context.Context, cfg *rest.Config, c client.Client) error {
+	// The console policy guards updates: it is probed on a Hypervisor removed afterwards.
+	probeHV := &cloudv1.Hypervisor{ObjectMeta: metav1.ObjectMeta{Name: "testenv-probe"}}
+	if err := c.Create(ctx, probeHV); err != nil {
+		return fmt.Errorf("creating the policy probe: %w", err)
+	}
+	defer func() { _ = c.Delete(ctx, probeHV) }()
 	probes := []struct {
 		user   string
 		groups []string
-		obj    func() client.Object
+		write  func(context.Context, client.Client) error
 		want   string
 	}{
-		{NodeUser("testenv-probe"), []string{"system:masters", NodeAgentsGroup}, func() client.Object {
-			return &cloudv1.Hypervisor{ObjectMeta: metav1.ObjectMeta{Name: "testenv-probe-other"}}
+		{NodeUser("testenv-probe-other"), []string{"system:masters", NodeAgentsGroup}, func(ctx context.Context, ic client.Client) error {
+			return ic.Create(ctx, &cloudv1.Hypervisor{ObjectMeta: metav1.ObjectMeta{Name: "testenv-probe-2"}}, client.DryRunAll)
 		}, "may write only its own Hypervisor"},
-		{"testenv-probe", []string{"system:masters"}, func() client.Object {
-			return &cloudv1.Instance{
+		{"testenv-probe", []string{"system:masters"}, func(ctx context.Context, ic client.Client) error {
+			return ic.Create(ctx, &cloudv1.Instance{
 				ObjectMeta: metav1.ObjectMeta{Name: "testenv-probe", Namespace: SystemNamespace,
 					Labels: map[string]string{cloudv1.LabelHypervisor: "testenv-probe"}},
 				Spec: cloudv1.InstanceSpec{ImageID: "probe"},
-			}
+			}, client.DryRunAll)
 		}, "set only by the scheduler"},
+		{"testenv-probe", []string{"system:masters"}, func(ctx context.Context, ic client.Client) error {
+			return ic.Status().Patch(ctx, probeHV.DeepCopy(), client.RawPatch(types.MergePatchType,
+				[]byte(`{"status":{"console":{"url":"https://127.0.0.1:1","caBundle":"eA=="}}}`)), client.DryRunAll)
+		}, "reported only by its own node agent"},
 	}
 	for _, p := range probes {
 		icfg := rest.CopyConfig(cfg)
@@ -152,7 +163,7 @@ func waitForPolicies(ctx context.Context, cfg *rest.Config) error {
 		}
 		var last error
 		err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-			last = ic.Create(ctx, p.obj(), client.DryRunAll)
+			last = p.write(ctx, ic)
 			return last != nil && strings.Contains(last.Error(), p.want), nil
 		})
 		if err != nil {
