@@ -31,6 +31,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
@@ -385,4 +386,33 @@ func TestImageReaderCredential(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "InvalidClientTokenId") {
 		t.Fatalf("the reader's key on the EC2 API: want InvalidClientTokenId, got %v", err)
 	}
+}
+
+// TestServiceAccountNodeIdentity checks the in-cluster identity: the DaemonSet's service account,
+// whose pod-bound tokens name the pod's node, writes only that node's Hypervisor; without a node
+// it writes none.
+func TestServiceAccountNodeIdentity(t *testing.T) {
+	ctx := context.Background()
+	as := func(extra map[string][]string) client.Client {
+		cfg := rest.CopyConfig(env.Config)
+		// system:masters stands in for the service account's role binding (config/rbac), which
+		// the test's API server does not have.
+		cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:pinet-system:pinet-nodeagent",
+			Groups: []string{"system:serviceaccounts", "system:masters"}, Extra: extra}
+		c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	onNode3 := as(map[string][]string{"authentication.kubernetes.io/node-name": {"node-3"}})
+	mustDo(t, "the agent on node-3 registering it",
+		onNode3.Create(ctx, &cloudv1.Hypervisor{ObjectMeta: metav1.ObjectMeta{Name: "node-3"}}))
+	mustDo(t, "the agent on node-3 reporting its console", onNode3.Status().Patch(ctx,
+		&cloudv1.Hypervisor{ObjectMeta: metav1.ObjectMeta{Name: "node-3"}}, client.RawPatch("application/merge-patch+json",
+			[]byte(`{"status":{"console":{"url":"https://127.0.0.1:3","caBundle":"Y2VydA=="}}}`))))
+	wantRefused(t, "the agent on node-3 registering node-4",
+		onNode3.Create(ctx, &cloudv1.Hypervisor{ObjectMeta: metav1.ObjectMeta{Name: "node-4"}}), "may write only its own Hypervisor")
+	wantRefused(t, "the service account without a node",
+		as(nil).Create(ctx, &cloudv1.Hypervisor{ObjectMeta: metav1.ObjectMeta{Name: "node-4"}}), "a node agent acts as")
 }
