@@ -93,11 +93,17 @@ func CacheOptions(systemNamespace string) cache.Options {
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// ensureSystemUser creates the admin user PiNet's components use in the object store.
+// ensureSystemUser creates the admin user PiNet's components use in the object store, and the
+// image reader node agents download images as (no admin, no project: the object store lets it
+// only read the image bucket).
 func ensureSystemUser(ctx context.Context, c client.Client) error {
-	u := &cloudv1.User{ObjectMeta: metav1.ObjectMeta{Name: s3client.SystemUser}, Spec: cloudv1.UserSpec{Admin: true}}
-	if err := c.Create(ctx, u); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating the system user: %w", err)
+	for _, u := range []*cloudv1.User{
+		{ObjectMeta: metav1.ObjectMeta{Name: s3client.SystemUser}, Spec: cloudv1.UserSpec{Admin: true}},
+		{ObjectMeta: metav1.ObjectMeta{Name: s3client.ImageReaderUser}},
+	} {
+		if err := c.Create(ctx, u); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating system user %s: %w", u.Name, err)
+		}
 	}
 	return nil
 }

@@ -72,7 +72,7 @@ up() {
   make -s -C "$ROOT" build
 
   "$ROOT/bin/pinet-pki" -dir "$DIR/pki" -kubeconfig-dir "$DIR" \
-    -server "https://127.0.0.1:$API_PORT" -namespace admin
+    -server "https://127.0.0.1:$API_PORT" -namespace admin -nodes "$NODE_NAME"
 
   # An etcd and API server an older `make up` started without TLS and encryption start again with them.
   restart_if_lacking kube-apiserver --encryption-provider-config
@@ -127,7 +127,8 @@ up() {
     --health-probe-bind-address "127.0.0.1:$MANAGER_PROBE_PORT" --region "$REGION" \
     --s3-bind-address "127.0.0.1:$S3_PORT" --s3-data-dir "$DIR/objects" \
     --ec2-bind-address "127.0.0.1:$EC2_PORT"
-  agent_args=(--kubeconfig "$DIR/nodeagent.kubeconfig" --node-name "$NODE_NAME" --libvirt-uri "$LIBVIRT_URI"
+  # The agent acts as its node's own identity, pinet:node:$NODE_NAME (group pinet:nodeagents).
+  agent_args=(--kubeconfig "$DIR/nodeagent-$NODE_NAME.kubeconfig" --node-name "$NODE_NAME" --libvirt-uri "$LIBVIRT_URI"
     --state-dir "$DIR/state" --health-probe-bind-address "127.0.0.1:$AGENT_PROBE_PORT"
     --s3-url "http://127.0.0.1:$S3_PORT" --region "$REGION"
     --console-bind-address "127.0.0.1:$CONSOLE_PORT" --client-ca-file "$DIR/pki/ca.crt")

@@ -24,8 +24,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -74,7 +76,8 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// ObjectStoreURL is where images are downloaded from; Region its region.
 	ObjectStoreURL, Region string
-	// SystemNamespace holds the credentials of the system user the agent downloads as.
+	// SystemNamespace holds the credentials of the image reader, the read-only system user the
+	// agent downloads images as.
 	SystemNamespace string
 	// ImageCacheBytes bounds the images the node keeps that no instance uses (0: no bound).
 	ImageCacheBytes int64
@@ -89,6 +92,9 @@ type Config struct {
 	// Version is reported in the Hypervisor's status.
 	Version string
 }
+
+// The agent reads the image reader's credentials, and no other Secret.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get,resourceNames=pinet-user-pinet-image-reader
 
 func (c *Config) defaults() {
 	if c.HeartbeatInterval == 0 {
@@ -182,6 +188,9 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 	if err := index.Register(ctx, mgr.GetFieldIndexer(), &cloudv1.Instance{}, &cloudv1.Image{}, &cloudv1.KeyPair{}); err != nil {
 		return err
 	}
+	if err := checkIdentity(ctx, mgr.GetClient(), cfg.NodeName); err != nil {
+		return err
+	}
 	cloudID, err := cloudIdentity(ctx, mgr.GetAPIReader())
 	if err != nil {
 		return err
@@ -224,6 +233,7 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 			Limit: cfg.ImageCacheBytes,
 			Source: storeSource{reader: mgr.GetAPIReader(), cfg: s3client.Config{
 				Endpoint: cfg.ObjectStoreURL, Region: cfg.Region, SystemNamespace: cfg.SystemNamespace,
+				User: s3client.ImageReaderUser,
 			}},
 			Log: ctrl.Log.WithName("imagecache").WithValues("hypervisor", cfg.NodeName),
 		},
@@ -242,6 +252,26 @@ func cloudIdentity(ctx context.Context, r client.Reader) (string, error) {
 		return "", fmt.Errorf("reading the cloud's identity (namespace kube-system): %w", err)
 	}
 	return string(ns.UID), nil
+}
+
+// nodeUserPrefix starts the user name of a node agent's own identity (pinet:node:<node>).
+const nodeUserPrefix = "pinet:node:"
+
+// checkIdentity asks the API server who the agent is and refuses to run with another node's
+// identity: the admission policies would refuse every write, and the agent would look dead.
+// Other identities (the DaemonSet's service account, whose tokens name the pod's node) are
+// logged and trusted to the policies.
+func checkIdentity(ctx context.Context, c client.Client, nodeName string) error {
+	ssr := &authenticationv1.SelfSubjectReview{}
+	if err := c.Create(ctx, ssr); err != nil {
+		return fmt.Errorf("asking the API server who this agent is: %w", err)
+	}
+	user := ssr.Status.UserInfo.Username
+	if node, ok := strings.CutPrefix(user, nodeUserPrefix); ok && node != nodeName {
+		return fmt.Errorf("the agent of node %s runs with the credentials of node %s (%s)", nodeName, node, user)
+	}
+	ctrl.LoggerFrom(ctx).WithValues("hypervisor", nodeName).Info("Acting as", "user", user, "groups", ssr.Status.UserInfo.Groups)
+	return nil
 }
 
 func probeAddr(a string) string {

@@ -33,6 +33,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/consoleclient"
 	"pinet.io/pinet/internal/index"
 )
 
@@ -50,8 +52,9 @@ import (
 const maxConsoleBytes = 64 << 10
 
 // consoleServer serves instance consoles over HTTPS to callers Kubernetes says may read them:
-// a bearer token is checked with a TokenReview, a client certificate against the cluster CA,
-// and either identity with a SubjectAccessReview for get on instances/console.
+// a bearer token is checked with a TokenReview for the console audience (consoleclient.Audience:
+// a token meant for the API server or anything else is refused), a client certificate against
+// the cluster CA, and either identity with a SubjectAccessReview for get on instances/console.
 type consoleServer struct {
 	client   client.Client
 	cfg      Config
@@ -112,7 +115,8 @@ func (s *consoleServer) Start(ctx context.Context) error {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/consoles/{instanceID}", s.serveConsole)
-	srv := &http.Server{Handler: mux, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: mux, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()
@@ -172,12 +176,14 @@ func (s *consoleServer) serveConsole(w http.ResponseWriter, r *http.Request) {
 // authenticate returns the caller's Kubernetes user and groups.
 func (s *consoleServer) authenticate(ctx context.Context, r *http.Request) (string, []string, error) {
 	if token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		tr := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: token}}
+		tr := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{
+			Token: token, Audiences: []string{consoleclient.Audience},
+		}}
 		if err := s.client.Create(ctx, tr); err != nil {
 			return "", nil, err
 		}
-		if !tr.Status.Authenticated {
-			return "", nil, errors.New("token not authenticated")
+		if !tr.Status.Authenticated || !slices.Contains(tr.Status.Audiences, consoleclient.Audience) {
+			return "", nil, errors.New("token not authenticated for the console audience")
 		}
 		return tr.Status.User.Username, tr.Status.User.Groups, nil
 	}

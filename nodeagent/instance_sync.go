@@ -91,10 +91,9 @@ type syncScope struct {
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=instancetypes;images;keypairs,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get,resourceNames=pinet-user-pinet-system
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=hypervisors,verbs=get;list;watch;create
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=hypervisors/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get,resourceNames=kube-system
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings one instance's domain in line with the instance.

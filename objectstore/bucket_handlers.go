@@ -25,11 +25,14 @@ import (
 )
 
 // bucket loads the request's bucket and checks that the caller may do the operation's verb on
-// the buckets of its owner project.
+// the buckets of its owner project (or reads under its read-only grant, checked by serve).
 func (s *Server) bucket(q *request) (fsstore.BucketInfo, error) {
 	b, err := s.store.Bucket(q.route.Bucket)
 	if err != nil {
 		return fsstore.BucketInfo{}, err
+	}
+	if q.readGrant {
+		return b, nil
 	}
 	if err := s.allowed(q.ctx(), q.principal(), q.route.Op.verb(), b.Project); err != nil {
 		return fsstore.BucketInfo{}, err

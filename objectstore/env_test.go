@@ -56,6 +56,8 @@ var (
 	// chaos's requests make the test authorizer panic.
 	chaos    = testUser{"AKIACHAOS00000000001", "chaos-secret-key-0000000000000000000000", awsauth.Principal{User: "chaos", Project: "proj-a"}}
 	stranger = testUser{"AKIANOBODY0000000001", "nobody-secret-key-000000000000000000000", awsauth.Principal{}}
+	// reader acts in no project; a ReadOnlyGrant may let it read one bucket.
+	reader = testUser{"AKIAREADER0000000001", "reader-secret-key-000000000000000000000", awsauth.Principal{User: "image-reader"}}
 )
 
 // credentials is an in-memory awsauth.CredentialStore.
@@ -100,7 +102,7 @@ type testEnv struct {
 // testAuthenticator is the real verifier over the test users' credentials.
 func testAuthenticator() Authenticator {
 	users := credentials{}
-	for _, u := range []testUser{alice, carol, bob, admin, retired, chaos, stranger} {
+	for _, u := range []testUser{alice, carol, bob, admin, retired, chaos, stranger, reader} {
 		users[u.ak] = u
 	}
 	return VerifierAuthenticator{Verifier: &awsauth.Verifier{Store: users, Service: awsauth.ServiceS3}}

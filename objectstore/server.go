@@ -75,6 +75,15 @@ type Config struct {
 	Logger logr.Logger
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
+	// ReadOnly names users who may only read the objects of one bucket each (GetObject and
+	// HeadObject) and do nothing else; the Authorizer is not asked about them.
+	ReadOnly []ReadOnlyGrant
+}
+
+// ReadOnlyGrant lets User read the objects of Bucket, and nothing more: such as the node agents'
+// image credential on the system image bucket.
+type ReadOnlyGrant struct {
+	User, Bucket string
 }
 
 const (
@@ -102,6 +111,8 @@ type Server struct {
 	log           logr.Logger
 	now           func() time.Time
 	ops           map[Operation]func(*request) error
+	// readOnly maps a read-only user to the bucket it may read.
+	readOnly map[string]string
 }
 
 // New opens the data directory (removing what crashed writes left there) and returns a server.
@@ -121,6 +132,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	readOnly := map[string]string{}
+	for _, g := range cfg.ReadOnly {
+		if g.User == "" || g.Bucket == "" {
+			return nil, errors.New("objectstore: a read-only grant needs a user and a bucket")
+		}
+		readOnly[g.User] = g.Bucket
+	}
 	store, err := fsstore.Open(cfg.DataDir, fsstore.Options{Now: cfg.Now, MaxObjectSize: cfg.MaxObjectSize})
 	if err != nil {
 		return nil, fmt.Errorf("opening object store: %w", err)
@@ -135,6 +153,7 @@ func New(cfg Config) (*Server, error) {
 		domain:        strings.ToLower(strings.TrimSuffix(cfg.Domain, ".")),
 		log:           cfg.Logger,
 		now:           cfg.Now,
+		readOnly:      readOnly,
 	}
 	s.ops = s.handlers()
 	return s, nil
@@ -187,6 +206,8 @@ type request struct {
 	id     string
 	route  target
 	caller *Caller
+	// readGrant is set when the caller reads under a ReadOnlyGrant.
+	readGrant bool
 }
 
 func (q *request) ctx() context.Context { return q.r.Context() }
@@ -266,6 +287,12 @@ func (s *Server) serve(q *request) error {
 		return err
 	}
 	q.route = route
+	if bucket, ok := s.readOnly[caller.Principal.User]; ok && caller.Principal.User != "" {
+		if (route.Op != OpGetObject && route.Op != OpHeadObject) || route.Bucket != bucket {
+			return s3Error(CodeAccessDenied)
+		}
+		q.readGrant = true
+	}
 	return s.ops[route.Op](q)
 }
 

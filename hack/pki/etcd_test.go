@@ -56,7 +56,7 @@ func pool(certs ...*x509.Certificate) *x509.CertPool {
 func TestEtcdPKIHasItsOwnCA(t *testing.T) {
 	dir := t.TempDir()
 	pki := filepath.Join(dir, "pki")
-	if err := run(pki, dir, "https://127.0.0.1:6443", ""); err != nil {
+	if err := run(pki, dir, "https://127.0.0.1:6443", "", []string{"node-1"}); err != nil {
 		t.Fatal(err)
 	}
 	etcdCA, clusterCA := readCert(t, filepath.Join(pki, "etcd", "ca.crt")), readCert(t, filepath.Join(pki, "ca.crt"))
@@ -90,7 +90,7 @@ func TestEtcdPKIHasItsOwnCA(t *testing.T) {
 func TestEncryptionConfigIsMadeOnce(t *testing.T) {
 	dir := t.TempDir()
 	pki := filepath.Join(dir, "pki")
-	if err := run(pki, dir, "https://127.0.0.1:6443", ""); err != nil {
+	if err := run(pki, dir, "https://127.0.0.1:6443", "", []string{"node-1"}); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(pki, encryptionConfigFile)
@@ -114,7 +114,7 @@ func TestEncryptionConfigIsMadeOnce(t *testing.T) {
 		t.Fatal("identity comes first: new Secrets would be stored in plain text")
 	}
 	etcdCA, _ := os.ReadFile(filepath.Join(pki, "etcd", "ca.crt"))
-	if err := run(pki, dir, "https://127.0.0.1:6443", ""); err != nil {
+	if err := run(pki, dir, "https://127.0.0.1:6443", "", []string{"node-1"}); err != nil {
 		t.Fatal(err)
 	}
 	again, _ := os.ReadFile(path)

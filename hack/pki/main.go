@@ -15,10 +15,14 @@ limitations under the License.
 */
 
 // Command pki makes the local cloud's control-plane PKI: a cluster CA, the API server's serving
-// certificate, client certificates for the admin, the manager and the node agent, the service
+// certificate, client certificates for the admin, the manager and each node's agent, the service
 // account key, and a kubeconfig per client; a separate etcd CA with etcd's serving certificate and
 // the API server's etcd client certificate; and the key that encrypts Secrets at rest. Existing
 // files are kept, so running it again is safe.
+//
+// A node agent's identity is its node's own: user pinet:node:<node> in group pinet:nodeagents
+// (files nodeagent-<node>.crt and .key, nodeagent-<node>.kubeconfig), which the node restriction
+// admission policy (config/admission) limits to its own Hypervisor and the Instances bound to it.
 package main
 
 import (
@@ -35,6 +39,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
@@ -51,14 +56,31 @@ func main() {
 	kubeDir := flag.String("kubeconfig-dir", ".pinet", "Directory for the kubeconfigs.")
 	server := flag.String("server", "https://127.0.0.1:6443", "API server URL written into the kubeconfigs.")
 	namespace := flag.String("namespace", "", "Default namespace of the admin kubeconfig.")
+	nodes := flag.String("nodes", "node-1", "Comma-separated names of the nodes whose agents get an identity.")
 	flag.Parse()
-	if err := run(*dir, *kubeDir, *server, *namespace); err != nil {
+	if err := run(*dir, *kubeDir, *server, *namespace, splitNodes(*nodes)); err != nil {
 		fmt.Fprintln(os.Stderr, "pki:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir, kubeDir, server, namespace string) error {
+// splitNodes parses the -nodes list.
+func splitNodes(list string) []string {
+	var out []string
+	for _, n := range strings.Split(list, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// nodeClient is the identity of a node's agent.
+func nodeClient(node string) client {
+	return client{"nodeagent-" + node, "pinet:node:" + node, []string{"pinet:nodeagents"}}
+}
+
+func run(dir, kubeDir, server, namespace string, nodes []string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -83,7 +105,12 @@ func run(dir, kubeDir, server, namespace string) error {
 	clients := []client{
 		{"admin", "pinet-admin", []string{"system:masters"}},
 		{"manager", "system:pinet:manager", nil},
-		{"nodeagent", "system:pinet:nodeagent", []string{"pinet:nodeagents"}},
+	}
+	for _, n := range nodes {
+		if strings.ContainsAny(n, "/:") || n == "." || n == ".." {
+			return fmt.Errorf("node name %q cannot name a file or an identity", n)
+		}
+		clients = append(clients, nodeClient(n))
 	}
 	for _, c := range clients {
 		if err := ensureLeaf(dir, c.file, caCert, caKey, pkix.Name{CommonName: c.cn, Organization: c.groups},

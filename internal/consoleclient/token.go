@@ -29,7 +29,8 @@ import (
 )
 
 // ServiceAccountToken returns a token source for a service account (the manager's own), asking
-// the API server for a new short-lived token when the last one is about to expire.
+// the API server for a new short-lived token for the console Audience when the last one is about
+// to expire. Such a token is good only at node agents' console servers, not at the API server.
 func ServiceAccountToken(cs kubernetes.Interface, namespace, name string) func(context.Context) (string, error) {
 	var mu sync.Mutex
 	var token string
@@ -41,7 +42,7 @@ func ServiceAccountToken(cs kubernetes.Interface, namespace, name string) func(c
 			return token, nil
 		}
 		tr, err := cs.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name, &authenticationv1.TokenRequest{
-			Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](600)},
+			Spec: authenticationv1.TokenRequestSpec{Audiences: []string{Audience}, ExpirationSeconds: ptr.To[int64](600)},
 		}, metav1.CreateOptions{})
 		if err != nil {
 			return "", fmt.Errorf("requesting a token for %s/%s: %w", namespace, name, err)

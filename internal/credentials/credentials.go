@@ -40,6 +40,9 @@ import (
 type Store struct {
 	Client          client.Reader
 	SystemNamespace string
+	// ReadOnlyUsers are system users that act in no project (such as the node agents' image
+	// reader); what they may do is the store's read-only grant. Their keys name no project.
+	ReadOnlyUsers []string
 }
 
 var _ awsauth.CredentialStore = (*Store)(nil)
@@ -75,6 +78,16 @@ func (s *Store) Lookup(ctx context.Context, accessKeyID string) (awsauth.Credent
 	}
 	if keys[i].State != string(cloudv1.AccessKeyActive) {
 		return awsauth.Credential{}, fmt.Errorf("access key %s: %w", key, awsauth.ErrRetiredKey)
+	}
+	if !u.Spec.Admin && slices.Contains(s.ReadOnlyUsers, u.Name) {
+		if project != "" {
+			return awsauth.Credential{}, fmt.Errorf("access key %s acts in no project, not %q: %w", key, project, awsauth.ErrUnknownKey)
+		}
+		return awsauth.Credential{
+			AccessKeyID:     accessKeyID,
+			SecretAccessKey: keys[i].SecretAccessKey,
+			Principal:       awsauth.Principal{User: u.Name},
+		}, nil
 	}
 	if project == "" && len(u.Spec.Projects) > 0 {
 		project = u.Spec.Projects[0]

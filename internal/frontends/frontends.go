@@ -31,12 +31,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/controllers/image"
 	"pinet.io/pinet/ec2shim"
 	"pinet.io/pinet/ec2shim/query"
 	"pinet.io/pinet/internal/authz"
 	"pinet.io/pinet/internal/awsauth"
 	"pinet.io/pinet/internal/consoleclient"
 	"pinet.io/pinet/internal/credentials"
+	"pinet.io/pinet/internal/s3client"
 	"pinet.io/pinet/objectstore"
 )
 
@@ -65,12 +67,16 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 	creds := &credentials.Store{Client: mgr.GetClient(), SystemNamespace: cfg.SystemNamespace}
 	az := &authz.Authorizer{Client: mgr.GetClient(), TTL: cfg.AuthzTTL}
 	if cfg.S3Listener != nil {
+		// Node agents download images as the image reader, which may only read the image bucket.
+		s3creds := &credentials.Store{Client: mgr.GetClient(), SystemNamespace: cfg.SystemNamespace,
+			ReadOnlyUsers: []string{s3client.ImageReaderUser}}
 		store, err := objectstore.New(objectstore.Config{
-			DataDir: cfg.S3DataDir,
-			Region:  cfg.Region,
-			Auth:    objectstore.VerifierAuthenticator{Verifier: &awsauth.Verifier{Store: creds, Service: awsauth.ServiceS3}},
-			Authz:   authz.Buckets{Authorizer: az},
-			Logger:  cfg.Logger.WithName("objectstore"),
+			DataDir:  cfg.S3DataDir,
+			Region:   cfg.Region,
+			Auth:     objectstore.VerifierAuthenticator{Verifier: &awsauth.Verifier{Store: s3creds, Service: awsauth.ServiceS3}},
+			Authz:    authz.Buckets{Authorizer: az},
+			ReadOnly: []objectstore.ReadOnlyGrant{{User: s3client.ImageReaderUser, Bucket: image.DefaultStoreBucket}},
+			Logger:   cfg.Logger.WithName("objectstore"),
 		})
 		if err != nil {
 			return fmt.Errorf("creating the object store: %w", err)
@@ -100,9 +106,9 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 		if err != nil {
 			return err
 		}
-		console = consoleReader{reader: mgr.GetClient(), creds: consoleclient.Credentials{
+		console = consoleReader{consoleclient.New(mgr.GetClient(), consoleclient.Credentials{
 			Token: consoleclient.ServiceAccountToken(cs, cfg.SystemNamespace, cfg.ConsoleServiceAccount),
-		}}
+		})}
 	}
 	api, err := ec2shim.New(ec2shim.Config{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
@@ -124,12 +130,9 @@ type serving func(context.Context) error
 func (s serving) Start(ctx context.Context) error { return s(ctx) }
 func (s serving) NeedLeaderElection() bool        { return false }
 
-// consoleReader reads consoles from the node agents for the EC2 API.
-type consoleReader struct {
-	reader client.Reader
-	creds  consoleclient.Credentials
-}
+// consoleReader reads consoles from the node agents for the EC2 API, over one transport per node.
+type consoleReader struct{ client *consoleclient.Client }
 
 func (c consoleReader) Console(ctx context.Context, inst *cloudv1.Instance) ([]byte, time.Time, error) {
-	return consoleclient.Read(ctx, c.reader, inst, c.creds)
+	return c.client.Read(ctx, inst)
 }

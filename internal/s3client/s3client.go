@@ -35,6 +35,11 @@ import (
 // SystemUser is the admin user PiNet's components act as in the object store.
 const SystemUser = "pinet-system"
 
+// ImageReaderUser is the system user node agents download images as: the object store lets it
+// only get and head the objects of the system image bucket, and the node agents' role lets them
+// read only its credentials Secret.
+const ImageReaderUser = "pinet-image-reader"
+
 // Config says where the store is and whose key to use.
 type Config struct {
 	// Endpoint is the store's URL (http://127.0.0.1:3333).
@@ -43,13 +48,20 @@ type Config struct {
 	Region string
 	// SystemNamespace holds the user's credentials Secret.
 	SystemNamespace string
+	// User is the system user to act as: SystemUser (the default, an admin acting in the system
+	// namespace) or ImageReaderUser (acting in no project).
+	User string
 }
 
 // New builds a client from the system user's current access key.
 func New(ctx context.Context, r client.Reader, cfg Config) (*minio.Client, error) {
+	name := cfg.User
+	if name == "" {
+		name = SystemUser
+	}
 	sec := &corev1.Secret{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: cfg.SystemNamespace, Name: user.SecretName(SystemUser)}, sec); err != nil {
-		return nil, fmt.Errorf("reading the system user's credentials: %w", err)
+	if err := r.Get(ctx, client.ObjectKey{Namespace: cfg.SystemNamespace, Name: user.SecretName(name)}, sec); err != nil {
+		return nil, fmt.Errorf("reading the credentials of system user %s: %w", name, err)
 	}
 	keys, err := user.ReadKeys(sec)
 	if err != nil {
@@ -62,16 +74,19 @@ func New(ctx context.Context, r client.Reader, cfg Config) (*minio.Client, error
 		}
 	}
 	if id == "" {
-		return nil, fmt.Errorf("the system user has no active access key yet")
+		return nil, fmt.Errorf("system user %s has no active access key yet", name)
 	}
 	u, err := url.Parse(cfg.Endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("object store endpoint %q: %w", cfg.Endpoint, err)
 	}
 	// The system user acts in the system namespace: buckets it makes belong to no project, so only
-	// admins reach them.
+	// admins reach them. The image reader acts in none.
+	if name == SystemUser {
+		id += ":" + cfg.SystemNamespace
+	}
 	return minio.New(u.Host, &minio.Options{
-		Creds:  miniocreds.NewStaticV4(id+":"+cfg.SystemNamespace, secret, ""),
+		Creds:  miniocreds.NewStaticV4(id, secret, ""),
 		Secure: u.Scheme == "https",
 		Region: cfg.Region,
 	})

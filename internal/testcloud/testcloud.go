@@ -38,6 +38,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -56,6 +57,10 @@ import (
 
 // Region is the test cloud's region.
 const Region = "pinet"
+
+// ConsoleServiceAccount is the service account (config/local) whose console tokens the EC2 API
+// presents to node agents.
+const ConsoleServiceAccount = "pinet-manager"
 
 // Cloud is a running in-process cloud.
 type Cloud struct {
@@ -111,6 +116,7 @@ func Start(env *testenv.Env, opts Options) (*Cloud, error) {
 		SystemNamespace: testenv.SystemNamespace, Region: Region,
 		EC2Listener: ec2ln, S3Listener: s3ln, EC2Endpoint: c.EC2URL, ObjectStoreURL: c.S3URL,
 		S3DataDir: filepath.Join(dir, "objects"), AuthzTTL: time.Second, Logger: logr.Discard(),
+		ConsoleServiceAccount: ConsoleServiceAccount,
 	}); err != nil {
 		return nil, err
 	}
@@ -217,12 +223,15 @@ func (c *Cloud) S3(t testing.TB, creds Credentials) *minio.Client {
 }
 
 // Node is a simulated hypervisor: a real node agent on its own libvirt test-driver connection,
-// which outlives agent restarts as libvirtd outlives a node agent.
+// which outlives agent restarts as libvirtd outlives a node agent. The agent acts as its node's
+// own identity (testenv.NodeUser in testenv.NodeAgentsGroup), under the node agents' role and
+// admission policies, as on a real cloud.
 type Node struct {
 	Name   string
 	Conn   *libvirt.Conn
 	cfg    nodeagent.Config
 	env    *testenv.Env
+	rest   *rest.Config
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -235,15 +244,20 @@ func (c *Cloud) AddNode(t testing.TB, name, zone string, vcpus int32, memMiB int
 	if err := os.WriteFile(nodeXML, []byte("<node></node>\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	restCfg, err := c.Env.AddUser(testenv.NodeUser(name), testenv.NodeAgentsGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
 	conn, err := libvirt.Open(c.Env.Ctx, "test://"+nodeXML)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &Node{Name: name, Conn: conn, env: c.Env, cfg: nodeagent.Config{
+	n := &Node{Name: name, Conn: conn, env: c.Env, rest: restCfg, cfg: nodeagent.Config{
 		NodeName: name, LibvirtURI: conn.URI(), Zone: zone, VCPUs: vcpus, MemoryMiB: memMiB,
 		StateDir: dir, HeartbeatInterval: 5 * time.Second, MinReportInterval: 200 * time.Millisecond,
 		FactsInterval: 500 * time.Millisecond, ResyncInterval: 3 * time.Second, ShutdownGrace: 2 * time.Second,
 		ObjectStoreURL: c.S3URL, Region: Region, SystemNamespace: testenv.SystemNamespace,
+		ConsoleAddr: "127.0.0.1:0",
 	}}
 	n.Start()
 	t.Cleanup(func() {
@@ -258,7 +272,7 @@ func (c *Cloud) AddNode(t testing.TB, name, zone string, vcpus int32, memMiB int
 func (n *Node) Start() {
 	ctx, cancel := context.WithCancel(n.env.Ctx)
 	n.cancel, n.done = cancel, make(chan error, 1)
-	go func() { n.done <- nodeagent.RunWith(ctx, n.cfg, n.env.Config, n.Conn) }()
+	go func() { n.done <- nodeagent.RunWith(ctx, n.cfg, n.rest, n.Conn) }()
 }
 
 // Stop kills the node's agent; its domains stay.

@@ -25,15 +25,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
 
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -106,42 +101,12 @@ func Start() (*Env, error) {
 		_ = e.Stop()
 		return nil, fmt.Errorf("building client: %w", err)
 	}
-	if err := installBase(c); err != nil {
+	if err := installBase(cfg, c); err != nil {
 		_ = e.Stop()
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Env{Config: cfg, Client: c, Scheme: s, Ctx: ctx, cancel: cancel, env: e}, nil
-}
-
-// SystemNamespace is the namespace tests run PiNet's system objects in.
-const SystemNamespace = "pinet-system"
-
-// installBase creates what an installed cloud has besides the CRDs: the system namespace and the
-// users' roles (config/rbac/users).
-func installBase(c client.Client) error {
-	ctx := context.Background()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: SystemNamespace}}
-	if err := c.Create(ctx, ns); err != nil {
-		return fmt.Errorf("creating %s: %w", SystemNamespace, err)
-	}
-	data, err := os.ReadFile(filepath.Join(RepoRoot(), "config", "rbac", "users", "roles.yaml"))
-	if err != nil {
-		return err
-	}
-	for _, doc := range strings.Split(string(data), "\n---") {
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
-			return fmt.Errorf("parsing roles.yaml: %w", err)
-		}
-		if len(u.Object) == 0 {
-			continue
-		}
-		if err := c.Create(ctx, u); err != nil {
-			return fmt.Errorf("creating %s %s: %w", u.GetKind(), u.GetName(), err)
-		}
-	}
-	return nil
 }
 
 // Stop ends Ctx, gives what ran under it a moment to finish, and shuts the control plane down.
