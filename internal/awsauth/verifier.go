@@ -230,6 +230,16 @@ func (v *Verifier) checkExpiry(expiry time.Time) error {
 	return nil
 }
 
+// checkExpiryV2 checks the absolute Expires of a SigV2 request: not passed, and no further
+// ahead than a presigned SigV4 request may be valid (a week, plus the clock skew allowed).
+func (v *Verifier) checkExpiryV2(expiry time.Time) error {
+	if ahead := expiry.Sub(v.now()); ahead > MaxPresignExpiry+v.maxSkew() {
+		return fmt.Errorf("%w: Expires %s is more than a week (%s) ahead of the server's time; presign for a week at most",
+			ErrMalformed, expiry.UTC().Format(time.RFC3339), MaxPresignExpiry)
+	}
+	return v.checkExpiry(expiry)
+}
+
 // quoted quotes a client-supplied value for an error message, cut to a readable length.
 func quoted(s string) string {
 	const max = 96
