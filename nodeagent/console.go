@@ -112,7 +112,11 @@ func (s *consoleServer) Start(ctx context.Context) error {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/consoles/{instanceID}", s.serveConsole)
-	srv := &http.Server{Handler: mux, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second}
+	// Console reads carry no body: the whole request must arrive within ReadTimeout.
+	srv := &http.Server{
+		Handler: mux, TLSConfig: tlsCfg,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+	}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()

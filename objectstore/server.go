@@ -75,7 +75,22 @@ type Config struct {
 	Logger logr.Logger
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
+	// ReadTimeout bounds reading a request's headers, and its body until the request is
+	// authenticated; DefaultReadTimeout by default.
+	ReadTimeout time.Duration
+	// BodyProgressTimeout bounds how long an authenticated request's body may stall: each read
+	// of it has this long, so an upload of any size streams as long as it keeps moving;
+	// DefaultBodyProgressTimeout by default.
+	BodyProgressTimeout time.Duration
 }
+
+// Connection timeouts.
+const (
+	DefaultReadTimeout         = time.Minute
+	DefaultBodyProgressTimeout = time.Minute
+	defaultReadHeaderTimeout   = 30 * time.Second
+	defaultIdleTimeout         = 2 * time.Minute
+)
 
 const (
 	defaultRegion        = "us-east-1"
@@ -101,6 +116,8 @@ type Server struct {
 	domain        string
 	log           logr.Logger
 	now           func() time.Time
+	readTimeout   time.Duration
+	bodyProgress  time.Duration
 	ops           map[Operation]func(*request) error
 }
 
@@ -121,6 +138,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	if cfg.BodyProgressTimeout <= 0 {
+		cfg.BodyProgressTimeout = DefaultBodyProgressTimeout
+	}
 	store, err := fsstore.Open(cfg.DataDir, fsstore.Options{Now: cfg.Now, MaxObjectSize: cfg.MaxObjectSize})
 	if err != nil {
 		return nil, fmt.Errorf("opening object store: %w", err)
@@ -135,6 +158,8 @@ func New(cfg Config) (*Server, error) {
 		domain:        strings.ToLower(strings.TrimSuffix(cfg.Domain, ".")),
 		log:           cfg.Logger,
 		now:           cfg.Now,
+		readTimeout:   cfg.ReadTimeout,
+		bodyProgress:  cfg.BodyProgressTimeout,
 	}
 	s.ops = s.handlers()
 	return s, nil
@@ -157,8 +182,11 @@ func (s *Server) Start(ctx context.Context) error {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: min(defaultReadHeaderTimeout, s.readTimeout),
+		// Until authenticated, a request has ReadTimeout in all; after, its body streams under
+		// per-read deadlines (progressBody).
+		ReadTimeout: s.readTimeout,
+		IdleTimeout: defaultIdleTimeout,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
 	errc := make(chan error, 1)
@@ -247,7 +275,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serve(q *request) error {
+	body := &progressBody{ReadCloser: q.r.Body, rc: http.NewResponseController(q.w.ResponseWriter), idle: s.bodyProgress}
+	if q.r.Body != nil && q.r.Body != http.NoBody {
+		q.r.Body = body
+	}
 	caller, err := s.auth.Authenticate(q.r)
+	if err == nil {
+		body.arm()
+	}
 	if err != nil {
 		if ae := authError(err, isPresigned(q.r)); ae != nil {
 			return ae

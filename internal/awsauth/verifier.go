@@ -171,13 +171,22 @@ func (v *Verifier) capturePayload(r *http.Request) ([]byte, error) {
 	if limit <= 0 {
 		limit = DefaultMaxBody
 	}
+	tooLarge := fmt.Errorf("%w: the request body is larger than %d bytes, the most this endpoint reads to verify a signature", ErrBodyTooLarge, limit)
+	if r.ContentLength > limit {
+		// Refused before a byte of it is read.
+		return nil, tooLarge
+	}
 	buf, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	r.Body = replayedBody{Reader: io.MultiReader(bytes.NewReader(buf), r.Body), Closer: r.Body}
-	if err != nil {
+	var maxBytes *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxBytes):
+		// The server's own bound on the body is lower than the verifier's.
+		return nil, fmt.Errorf("%w: the request body is larger than %d bytes", ErrBodyTooLarge, maxBytes.Limit)
+	case err != nil:
 		return nil, fmt.Errorf("%w: reading the request body: %w", ErrMalformed, err)
-	}
-	if int64(len(buf)) > limit {
-		return nil, fmt.Errorf("%w: the request body is larger than %d bytes, the most this endpoint reads to verify a signature", ErrMalformed, limit)
+	case int64(len(buf)) > limit:
+		return nil, tooLarge
 	}
 	return buf, nil
 }

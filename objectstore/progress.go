@@ -1,0 +1,46 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package objectstore
+
+import (
+	"io"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// progressBody is a request body read under the server's whole-request ReadTimeout until the
+// request is authenticated; once armed, every read moves the connection's read deadline to
+// idle from now, so an authenticated upload of any size streams as long as it keeps moving,
+// and one that stalls is cut off. Network deadlines are wall-clock times, hence time.Now.
+type progressBody struct {
+	io.ReadCloser
+	rc    *http.ResponseController
+	idle  time.Duration
+	armed atomic.Bool
+}
+
+func (b *progressBody) arm() { b.armed.Store(true) }
+
+func (b *progressBody) Read(p []byte) (int, error) {
+	if b.armed.Load() {
+		// An error means the connection has no deadlines to move (not a net.Conn); the read
+		// still happens.
+		_ = b.rc.SetReadDeadline(time.Now().Add(b.idle))
+	}
+	return b.ReadCloser.Read(p)
+}
