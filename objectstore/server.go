@@ -187,7 +187,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		// per-read deadlines (progressBody).
 		ReadTimeout: s.readTimeout,
 		IdleTimeout: defaultIdleTimeout,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		BaseContext: func(net.Listener) context.Context { return ctx },
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
