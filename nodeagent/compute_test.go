@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -154,4 +155,65 @@ func update(t *testing.T, key client.ObjectKey, mutate func(*cloudv1.Instance)) 
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// An instance whose key pair is gone by the time its node defines it is not booted without the
+// key: it stays pending with the reason, and boots with the key once a key pair of that name is
+// back.
+func TestMissingKeyPairFailsTheLaunch(t *testing.T) {
+	c := startCloud(t)
+	ns := newProject(t, c, "agent-keyless")
+	ctx := context.Background()
+	kp := &cloudv1.KeyPair{
+		ObjectMeta: metav1.ObjectMeta{Name: "mykey", Namespace: ns},
+		Spec:       cloudv1.KeyPairSpec{PublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEl6bm9QWzhrFsd2w6vL3JbYmbQm5ytq3ww6w5+3cO7N keyless"},
+	}
+	if err := env.Client.Create(ctx, kp); err != nil {
+		t.Fatal(err)
+	}
+	// No node serves the zone yet: the instance resolves its references and waits to be placed.
+	inst := &cloudv1.Instance{
+		ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: ns},
+		Spec:       cloudv1.InstanceSpec{ImageID: "img", InstanceType: "m1.tiny", AvailabilityZone: "zone-keyless", KeyName: "mykey"},
+	}
+	if err := env.Client.Create(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(inst)
+	waitFor(t, longWait, "the references to resolve", func() (bool, error) {
+		got, err := get(t, key)
+		if err != nil {
+			return false, err
+		}
+		return conditions.IsTrue(got, cloudv1.InstanceReferencesResolved), fmt.Errorf("conditions %v", got.Status.Conditions)
+	})
+	if err := env.Client.Delete(ctx, kp); err != nil {
+		t.Fatal(err)
+	}
+	node := c.AddNode(t, "keyless-1", "zone-keyless", 2, 4096)
+
+	waitFor(t, longWait, "the launch to fail for the key pair", func() (bool, error) {
+		got, err := get(t, key)
+		if err != nil {
+			return false, err
+		}
+		cond := conditions.Get(got, cloudv1.InstanceDomainDefined)
+		return cond != nil && cond.Reason == cloudv1.ReasonKeyPairNotFound, fmt.Errorf("conditions %v", got.Status.Conditions)
+	})
+	got, err := get(t, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.State != cloudv1.InstanceStatePending || conditions.IsTrue(got, cloudv1.ReadyCondition) {
+		t.Fatalf("state %s, ready %v: want pending", got.Status.State, conditions.IsTrue(got, cloudv1.ReadyCondition))
+	}
+	if d, ok := node.Domains(t)[got.Status.InstanceID]; ok {
+		t.Fatalf("a domain was defined without the key pair: %+v", d)
+	}
+
+	kp = &cloudv1.KeyPair{ObjectMeta: metav1.ObjectMeta{Name: "mykey-again", Namespace: ns}, Spec: cloudv1.KeyPairSpec{KeyName: "mykey", PublicKey: kp.Spec.PublicKey}}
+	if err := env.Client.Create(ctx, kp); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, key, cloudv1.InstanceStateRunning)
 }

@@ -448,7 +448,7 @@ func (s *instanceSync) setupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.Add(sweeper); err != nil {
 		return err
 	}
-	// An image becoming available (or a type changing) moves instances waiting on it.
+	// An image becoming available (or a type or key pair changing) moves instances waiting on it.
 	allInstances := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
 		list := &cloudv1.InstanceList{}
 		if err := s.client.List(ctx, list); err != nil {
@@ -465,6 +465,7 @@ func (s *instanceSync) setupWithManager(mgr ctrl.Manager) error {
 		For(&cloudv1.Instance{}).
 		Watches(&cloudv1.Image{}, allInstances).
 		Watches(&cloudv1.InstanceType{}, allInstances).
+		Watches(&cloudv1.KeyPair{}, allInstances).
 		WatchesRawSource(source.Channel(domainEvents, &handler.TypedEnqueueRequestForObject[*cloudv1.Instance]{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Complete(s)
