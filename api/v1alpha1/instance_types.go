@@ -34,6 +34,10 @@ const (
 	// Ready (ReadyCondition) is owned by the instance controller and summarises the others.
 )
 
+// ReasonNodeLost: the instance was removed without its node's cleanup, because the node is gone
+// for good (its Hypervisor deleted, or not ready for the node-lost timeout).
+const ReasonNodeLost = "NodeLost"
+
 // Instance condition reasons.
 const (
 	ReasonInstanceTypeNotFound  = "InstanceTypeNotFound"

@@ -53,6 +53,10 @@ type Reconciler struct {
 	Clock    clock.PassiveClock
 	// TerminatedRetention is how long terminated instances stay before they are deleted.
 	TerminatedRetention time.Duration
+	// NodeLostTimeout is how long an instance being removed waits for a node that is not ready
+	// before its domain is given up; 0 is DefaultNodeLostTimeout. A deleted Hypervisor is gone
+	// at once.
+	NodeLostTimeout time.Duration
 }
 
 // scope holds what one reconcile found out about an instance.
@@ -118,12 +122,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 }
 
 // reconcileDelete releases what the instance holds. The node agent removes its domain finalizer
-// once the domain is gone; only then does the instance's own finalizer go.
+// once the domain is gone; only then does the instance's own finalizer go. A node gone for good
+// cannot: its domain is given up (releaseLostDomain).
 func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (reconcile.Result, error) {
 	inst := s.instance
+	res, err := r.releaseLostDomain(ctx, s)
+	if err != nil {
+		return res, err
+	}
 	if controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer) {
 		log.FromContext(ctx).V(1).Info("Waiting for the node agent to remove the domain")
-		return reconcile.Result{}, nil
+		return res, nil
 	}
 	controllerutil.RemoveFinalizer(inst, cloudv1.InstanceFinalizer)
 	return reconcile.Result{}, nil
@@ -165,8 +174,11 @@ func (r *Reconciler) reconcileGuestShutdown(ctx context.Context, s *scope) {
 // reconcileRetention deletes a terminated instance once its retention period is over.
 func (r *Reconciler) reconcileRetention(ctx context.Context, s *scope) (reconcile.Result, error) {
 	inst := s.instance
-	if inst.Spec.DesiredState != cloudv1.DesiredTerminated || controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer) {
+	if inst.Spec.DesiredState != cloudv1.DesiredTerminated {
 		return reconcile.Result{}, nil
+	}
+	if res, err := r.releaseLostDomain(ctx, s); err != nil || controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer) {
+		return res, err
 	}
 	if inst.Status.TerminatedTime == nil {
 		// updateStatus stamps the time; come back when the retention is over.
@@ -227,6 +239,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&cloudv1.InstanceType{}, handler.EnqueueRequestsFromMapFunc(r.instancesWaitingForReferences),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&cloudv1.Image{}, handler.EnqueueRequestsFromMapFunc(r.instancesWaitingForReferences)).
+		Watches(&cloudv1.Hypervisor{}, handler.EnqueueRequestsFromMapFunc(r.instancesOnLostNode),
+			builder.WithPredicates(hypervisorReadinessChanged())).
 		Named("instance").
 		Complete(r)
 }
