@@ -138,43 +138,46 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (reconcile.R
 	return reconcile.Result{}, nil
 }
 
-// annotationShutdownByGuest marks an instance stopped (or terminated) because its guest powered
-// itself off, so its state reason says so however many reconciles later the state changes.
-const annotationShutdownByGuest = "cloud.pinet.io/shutdown-by-guest"
-
-// reconcileGuestShutdown makes an instance whose guest powered itself off stopped (or terminated,
-// as its shutdown behavior says), as EC2 does; the node agent reports the power-off and does not
-// start the guest again. A report older than the spec (the user started it again) is ignored.
+// reconcileGuestShutdown makes an instance whose guest powered itself off stopped (or
+// terminated, as its shutdown behavior says), as EC2 does. The spec stays as its writer left it:
+// the fact goes in status.guestShutdown, which the derived state and the node agent read. A start
+// request (annotation) or a spec change starts a stopped instance again. The node agent reports
+// the power-off (GuestRunning=False/ShutdownByGuest) with the start request current at the time;
+// a report older than the spec or than the latest start request is ignored.
 func (r *Reconciler) reconcileGuestShutdown(ctx context.Context, s *scope) {
 	inst := s.instance
-	if inst.Spec.DesiredState == cloudv1.DesiredRunning {
-		// Started again: the power-off is history.
-		delete(inst.Annotations, annotationShutdownByGuest)
+	startRequest := inst.Annotations[cloudv1.AnnotationStartRequested]
+	if gs := inst.Status.GuestShutdown; gs != nil {
+		if gs.State == cloudv1.InstanceStateStopped &&
+			(gs.ObservedGeneration != inst.Generation || gs.StartRequest != startRequest) {
+			log.FromContext(ctx).Info("Starting an instance its guest had stopped")
+			inst.Status.GuestShutdown = nil
+		}
+		return
 	}
 	c := findCondition(inst, cloudv1.InstanceGuestRunning)
 	if inst.Spec.DesiredState != cloudv1.DesiredRunning || c == nil || c.Status != metav1.ConditionFalse ||
-		c.Reason != cloudv1.ReasonShutdownByGuest || c.ObservedGeneration != inst.Generation {
+		c.Reason != cloudv1.ReasonShutdownByGuest || c.ObservedGeneration != inst.Generation ||
+		inst.Status.Domain == nil || inst.Status.Domain.StartRequest != startRequest {
 		return
 	}
-	want := cloudv1.DesiredStopped
+	state := cloudv1.InstanceStateStopped
 	if inst.Spec.ShutdownBehavior == cloudv1.ShutdownBehaviorTerminate {
-		want = cloudv1.DesiredTerminated
+		state = cloudv1.InstanceStateTerminated
 	}
-	log.FromContext(ctx).Info("The guest powered itself off", "desiredState", want)
-	inst.Spec.DesiredState = want
-	if inst.Annotations == nil {
-		inst.Annotations = map[string]string{}
+	log.FromContext(ctx).Info("The guest powered itself off", "state", state)
+	inst.Status.GuestShutdown = &cloudv1.GuestShutdown{
+		Time: s.now, ObservedGeneration: inst.Generation, State: state, StartRequest: startRequest,
 	}
-	inst.Annotations[annotationShutdownByGuest] = "true"
 	if r.Recorder != nil {
-		r.Recorder.Eventf(inst, nil, "Normal", "ShutdownByGuest", "Shutdown", "The guest powered itself off; the instance is now %s", want)
+		r.Recorder.Eventf(inst, nil, "Normal", "ShutdownByGuest", "Shutdown", "The guest powered itself off; the instance is now %s", state)
 	}
 }
 
 // reconcileRetention deletes a terminated instance once its retention period is over.
 func (r *Reconciler) reconcileRetention(ctx context.Context, s *scope) (reconcile.Result, error) {
 	inst := s.instance
-	if inst.Spec.DesiredState != cloudv1.DesiredTerminated {
+	if inst.EffectiveDesiredState() != cloudv1.DesiredTerminated {
 		return reconcile.Result{}, nil
 	}
 	if res, err := r.releaseLostDomain(ctx, s); err != nil || controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer) {

@@ -336,7 +336,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 func needsScheduling(o client.Object) bool {
 	inst, ok := o.(*cloudv1.Instance)
 	return ok && inst.Status.Hypervisor == "" && inst.DeletionTimestamp.IsZero() &&
-		inst.Spec.DesiredState != cloudv1.DesiredTerminated
+		inst.EffectiveDesiredState() != cloudv1.DesiredTerminated
 }
 
 func (r *Reconciler) enqueuePending(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
