@@ -87,7 +87,7 @@ type syncScope struct {
 	rebooted string
 	// poweredOff is set when this reconcile found that the guest powered itself off.
 	poweredOff bool
-	now      metav1.Time
+	now        metav1.Time
 }
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances,verbs=get;list;watch;update;patch
