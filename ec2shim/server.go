@@ -181,6 +181,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		query.WriteError(w, query.ErrorFrom(err), requestID)
 		return
 	}
+	// The request is read in full: lift its read deadline, which the server's background read
+	// of the idle connection would otherwise hit during a long call and cancel its context.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	if req.Version != "" && !supportedVersions[req.Version] {
 		query.WriteError(w, query.Errorf("InvalidParameterValue", http.StatusBadRequest,
 			"Version %q is not supported; use 2016-11-15", req.Version), requestID)

@@ -34,13 +34,26 @@ type progressBody struct {
 	armed atomic.Bool
 }
 
-func (b *progressBody) arm() { b.armed.Store(true) }
+// arm is called once the request is authenticated. A request without a body has been read in
+// full: its read deadline is lifted, since the server's background read of an idle connection
+// would otherwise hit it during a long response and cancel the request's context.
+func (b *progressBody) arm(hasBody bool) {
+	b.armed.Store(true)
+	if !hasBody {
+		// An error means the connection has no deadlines (not a net.Conn).
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+}
 
 func (b *progressBody) Read(p []byte) (int, error) {
-	if b.armed.Load() {
-		// An error means the connection has no deadlines to move (not a net.Conn); the read
-		// still happens.
+	armed := b.armed.Load()
+	if armed {
 		_ = b.rc.SetReadDeadline(time.Now().Add(b.idle))
 	}
-	return b.ReadCloser.Read(p)
+	n, err := b.ReadCloser.Read(p)
+	if armed && err == io.EOF {
+		// Read in full: lift the deadline, as for a request without a body.
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }

@@ -276,12 +276,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) serve(q *request) error {
 	body := &progressBody{ReadCloser: q.r.Body, rc: http.NewResponseController(q.w.ResponseWriter), idle: s.bodyProgress}
-	if q.r.Body != nil && q.r.Body != http.NoBody {
+	hasBody := q.r.Body != nil && q.r.Body != http.NoBody
+	if hasBody {
 		q.r.Body = body
 	}
 	caller, err := s.auth.Authenticate(q.r)
 	if err == nil {
-		body.arm()
+		body.arm(hasBody)
 	}
 	if err != nil {
 		if ae := authError(err, isPresigned(q.r)); ae != nil {
