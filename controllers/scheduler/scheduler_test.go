@@ -25,6 +25,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -109,8 +110,14 @@ func pendingInstance(t *testing.T, ns, name, zone string) *cloudv1.Instance {
 	if err := env.Client.Create(ctx, inst); err != nil {
 		t.Fatal(err)
 	}
-	conditions.MarkTrue(inst, cloudv1.InstanceReferencesResolved, cloudv1.ReasonResolved, "", metav1.Now())
-	if err := env.Client.Status().Update(ctx, inst); err != nil {
+	// The scheduler may have written its condition already: retry on its newer version.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), inst); err != nil {
+			return err
+		}
+		conditions.MarkTrue(inst, cloudv1.InstanceReferencesResolved, cloudv1.ReasonResolved, "", metav1.Now())
+		return env.Client.Status().Update(ctx, inst)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	return inst
