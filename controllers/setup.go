@@ -61,6 +61,9 @@ type Options struct {
 	TerminatedRetention time.Duration
 	// HeartbeatTimeout is how long a node agent may stay silent before its node is not ready.
 	HeartbeatTimeout time.Duration
+	// NodeLostTimeout is how long a node may stay not ready before the domains of instances
+	// being removed from it are given up; 0 is instance.DefaultNodeLostTimeout.
+	NodeLostTimeout time.Duration
 	// SeedInstanceTypes creates the default instance types in a cloud that has none.
 	SeedInstanceTypes bool
 	// SystemNamespace holds the cloud CA and the users' credentials.
@@ -155,7 +158,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}{
 		{"instance", (&instance.Reconciler{
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-instance"), Clock: clk,
-			TerminatedRetention: opts.TerminatedRetention, Claims: idClaims,
+			TerminatedRetention: opts.TerminatedRetention, NodeLostTimeout: opts.NodeLostTimeout, Claims: idClaims,
 		}).SetupWithManager},
 		{"scheduler", (&scheduler.Reconciler{
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-scheduler"), Clock: clk,

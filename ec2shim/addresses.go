@@ -90,7 +90,7 @@ func (c *call) liveInstances(ctx context.Context) (map[string]*cloudv1.Instance,
 	}
 	live := map[string]*cloudv1.Instance{}
 	for _, inst := range insts {
-		if inst.DeletionTimestamp.IsZero() && inst.Spec.DesiredState != cloudv1.DesiredTerminated {
+		if inst.DeletionTimestamp.IsZero() && inst.EffectiveDesiredState() != cloudv1.DesiredTerminated {
 			live[instanceID(inst)] = inst
 		}
 	}

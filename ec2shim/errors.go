@@ -109,6 +109,8 @@ func authError(err error) *query.Error {
 			"The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.")
 	case errors.Is(err, awsauth.ErrExpired):
 		return query.Errorf(codeRequestExpired, http.StatusBadRequest, "Request has expired.")
+	case errors.Is(err, awsauth.ErrBodyTooLarge):
+		return query.Errorf(query.CodeRequestTooLarge, http.StatusRequestEntityTooLarge, "%s", authDetail(err))
 	}
 	return query.Errorf(query.CodeInternalError, http.StatusInternalServerError, "An internal error has occurred")
 }

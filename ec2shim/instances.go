@@ -289,7 +289,7 @@ func (s *Server) changeDesiredState(ctx context.Context, c *call, want cloudv1.D
 		return nil, err
 	}
 	for _, inst := range insts {
-		if inst.Spec.DesiredState == cloudv1.DesiredTerminated && want != cloudv1.DesiredTerminated {
+		if inst.EffectiveDesiredState() == cloudv1.DesiredTerminated && want != cloudv1.DesiredTerminated {
 			return nil, badRequest(codeIncorrectState, "The instance '%s' is not in a state from which it can be %s.",
 				instanceID(inst), map[cloudv1.DesiredState]string{cloudv1.DesiredRunning: "started", cloudv1.DesiredStopped: "stopped"}[want])
 		}
@@ -298,12 +298,21 @@ func (s *Server) changeDesiredState(ctx context.Context, c *call, want cloudv1.D
 	for _, inst := range insts {
 		prev := stateOf(inst.Status.State)
 		cur := prev
-		if inst.Spec.DesiredState != want {
+		// An instance its guest stopped still has a spec that says running: a start request
+		// starts it again.
+		restart := want == cloudv1.DesiredRunning && inst.Spec.DesiredState == want && inst.EffectiveDesiredState() == cloudv1.DesiredStopped
+		if inst.Spec.DesiredState != want || restart {
 			h, err := patch.NewHelper(inst, s.cfg.Client)
 			if err != nil {
 				return nil, err
 			}
 			inst.Spec.DesiredState = want
+			if restart {
+				if inst.Annotations == nil {
+					inst.Annotations = map[string]string{}
+				}
+				inst.Annotations[cloudv1.AnnotationStartRequested] = c.now().UTC().Format(time.RFC3339Nano)
+			}
 			if err := h.Patch(ctx, inst); err != nil {
 				return nil, apiError(err, "instance "+instanceID(inst))
 			}

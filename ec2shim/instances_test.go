@@ -316,3 +316,43 @@ func TestProjectsCannotSeeEachOther(t *testing.T) {
 	}
 	_ = fmt.Sprint()
 }
+
+// A guest that powers itself off leaves its instance stopped (Client.InstanceInitiatedShutdown)
+// with the user's spec untouched, and StartInstances starts it again.
+func TestStartAfterGuestPowerOff(t *testing.T) {
+	c := theCloud(t)
+	c.AddProject(t, "gstop")
+	creds := c.AddUser(t, "gstop-user", false, "gstop")
+	node := c.AddNode(t, "gstop-node", "gstop-zone", 2, 4096)
+	ami := c.RegisterRawImage(t, creds, "gstop", "disk", []byte(strings.Repeat("x", 4096)), false)
+	ctx := context.Background()
+	cl := c.EC2(creds)
+	out, err := cl.RunInstances(ctx, &ec2.RunInstancesInput{
+		ImageId: aws.String(ami), MinCount: aws.Int32(1), MaxCount: aws.Int32(1), InstanceType: types.InstanceType("m1.tiny"),
+		Placement: &types.Placement{AvailabilityZone: aws.String("gstop-zone")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := aws.ToString(out.Instances[0].InstanceId)
+	waitState(t, cl, id, types.InstanceStateNameRunning)
+	if err := node.Conn.Shutdown(id); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, cl, id, types.InstanceStateNameStopped)
+	d, err := cl.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := d.Reservations[0].Instances[0].StateReason; r == nil || aws.ToString(r.Code) != "Client.InstanceInitiatedShutdown" {
+		t.Errorf("state reason %+v", r)
+	}
+	started, err := cl.StartInstances(ctx, &ec2.StartInstancesInput{InstanceIds: []string{id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := started.StartingInstances[0]; st.PreviousState.Name != types.InstanceStateNameStopped || st.CurrentState.Name != types.InstanceStateNamePending {
+		t.Errorf("start: %s -> %s", st.PreviousState.Name, st.CurrentState.Name)
+	}
+	waitState(t, cl, id, types.InstanceStateNameRunning)
+}

@@ -44,6 +44,14 @@ import (
 // DefaultMaxBody bounds a request body (EC2's own limit is larger, but PiNet's calls are small).
 const DefaultMaxBody = 1 << 20
 
+// Connection timeouts. A call's body is at most DefaultMaxBody and is read before the call is
+// authenticated, so the whole request must arrive within the read timeout.
+const (
+	DefaultReadHeaderTimeout = 30 * time.Second
+	DefaultReadTimeout       = time.Minute
+	DefaultIdleTimeout       = 2 * time.Minute
+)
+
 // Versions the API accepts: the current one and the older ones clients still send.
 var supportedVersions = map[string]bool{
 	"2016-11-15": true, "2016-09-15": true, "2016-04-01": true, "2015-10-01": true,
@@ -73,6 +81,11 @@ type Config struct {
 	Tokens *query.PageTokens
 	// MaxBody bounds request bodies; 0 is DefaultMaxBody.
 	MaxBody int64
+	// ReadTimeout bounds reading a request, headers and body; 0 is DefaultReadTimeout.
+	ReadTimeout time.Duration
+	// IdleTimeout bounds how long a kept-alive connection waits for its next request; 0 is
+	// DefaultIdleTimeout.
+	IdleTimeout time.Duration
 	// WaitForCache bounds how long a call waits for the cache to show what it wrote.
 	WaitForCache time.Duration
 	Clock        clock.PassiveClock
@@ -109,6 +122,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxBody == 0 {
 		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
 	}
 	if cfg.WaitForCache == 0 {
 		cfg.WaitForCache = 10 * time.Second
@@ -162,6 +181,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		query.WriteError(w, query.ErrorFrom(err), requestID)
 		return
 	}
+	// The request is read in full: lift its read deadline, which the server's background read
+	// of the idle connection would otherwise hit during a long call and cancel its context.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	if req.Version != "" && !supportedVersions[req.Version] {
 		query.WriteError(w, query.Errorf("InvalidParameterValue", http.StatusBadRequest,
 			"Version %q is not supported; use 2016-11-15", req.Version), requestID)
@@ -198,7 +220,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Serve answers on ln until ctx ends.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second}
+	srv := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: min(DefaultReadHeaderTimeout, s.cfg.ReadTimeout),
+		ReadTimeout:       s.cfg.ReadTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+	}
 	go func() {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -569,7 +569,7 @@ func (s *Server) checkAttachable(ctx context.Context, c *call, v *cloudv1.Volume
 	case cloudv1.InstanceStateShuttingDown, cloudv1.InstanceStateTerminated:
 		return badRequest(codeIncorrectState, "Instance '%s' is not 'running'.", id)
 	}
-	if inst.Spec.DesiredState == cloudv1.DesiredTerminated || !inst.DeletionTimestamp.IsZero() {
+	if inst.EffectiveDesiredState() == cloudv1.DesiredTerminated || !inst.DeletionTimestamp.IsZero() {
 		return badRequest(codeIncorrectState, "Instance '%s' is not 'running'.", id)
 	}
 	zone := inst.Status.AvailabilityZone

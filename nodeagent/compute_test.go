@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -110,16 +111,26 @@ func TestGuestPowerOffStopsTheInstance(t *testing.T) {
 	if err := node.Conn.Shutdown(inst.Status.InstanceID); err != nil {
 		t.Fatal(err)
 	}
+	generation := inst.Generation
 	inst = waitState(t, key, cloudv1.InstanceStateStopped)
-	if inst.Spec.DesiredState != cloudv1.DesiredStopped || inst.Status.StateReason != cloudv1.ReasonShutdownByGuest {
-		t.Fatalf("after a guest power-off: desired %s, reason %q", inst.Spec.DesiredState, inst.Status.StateReason)
+	if inst.Status.StateReason != cloudv1.ReasonShutdownByGuest || inst.Status.GuestShutdown == nil {
+		t.Fatalf("after a guest power-off: reason %q, guest shutdown %+v", inst.Status.StateReason, inst.Status.GuestShutdown)
+	}
+	// The spec is the user's: no controller rewrote it.
+	if inst.Spec.DesiredState != cloudv1.DesiredRunning || inst.Generation != generation {
+		t.Fatalf("a controller rewrote the spec: desired %s, generation %d (was %d)", inst.Spec.DesiredState, inst.Generation, generation)
 	}
 	time.Sleep(2 * time.Second)
 	if st := node.Domains(t)[inst.Status.InstanceID].State; st != "shutoff" {
 		t.Fatalf("the agent restarted a guest that powered itself off: %s", st)
 	}
-	update(t, key, func(i *cloudv1.Instance) { i.Spec.DesiredState = cloudv1.DesiredRunning })
-	waitState(t, key, cloudv1.InstanceStateRunning)
+	// A start request (what StartInstances sends) starts it again.
+	update(t, key, func(i *cloudv1.Instance) {
+		i.Annotations[cloudv1.AnnotationStartRequested] = time.Now().UTC().Format(time.RFC3339Nano)
+	})
+	if got := waitState(t, key, cloudv1.InstanceStateRunning); got.Status.GuestShutdown != nil {
+		t.Fatalf("running with a guest shutdown recorded: %+v", got.Status.GuestShutdown)
+	}
 
 	// A reboot request is carried out once.
 	request := time.Now().UTC().Format(time.RFC3339Nano)
@@ -135,6 +146,40 @@ func TestGuestPowerOffStopsTheInstance(t *testing.T) {
 	if got := waitState(t, key, cloudv1.InstanceStateRunning); !conditions.IsTrue(got, cloudv1.ReadyCondition) {
 		t.Fatalf("not ready after the reboot: %+v", got.Status.Conditions)
 	}
+}
+
+// A guest that powers itself off with shutdown behavior terminate ends terminated, its domain
+// removed, its spec untouched.
+func TestGuestPowerOffTerminatesTheInstance(t *testing.T) {
+	c := startCloud(t)
+	node := c.AddNode(t, "poweroff-term-1", "zone-poweroff-term", 2, 4096)
+	ns := newProject(t, c, "agent-poweroff-term")
+	inst := &cloudv1.Instance{
+		ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: ns},
+		Spec: cloudv1.InstanceSpec{ImageID: "img", InstanceType: "m1.tiny", AvailabilityZone: "zone-poweroff-term",
+			ShutdownBehavior: cloudv1.ShutdownBehaviorTerminate},
+	}
+	if err := env.Client.Create(context.Background(), inst); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(inst)
+	inst = waitState(t, key, cloudv1.InstanceStateRunning)
+	generation := inst.Generation
+	if err := node.Conn.Shutdown(inst.Status.InstanceID); err != nil {
+		t.Fatal(err)
+	}
+	inst = waitState(t, key, cloudv1.InstanceStateTerminated)
+	if inst.Spec.DesiredState != cloudv1.DesiredRunning || inst.Generation != generation {
+		t.Fatalf("a controller rewrote the spec: desired %s, generation %d (was %d)", inst.Spec.DesiredState, inst.Generation, generation)
+	}
+	if inst.Status.StateReason != cloudv1.ReasonShutdownByGuest {
+		t.Errorf("state reason %q", inst.Status.StateReason)
+	}
+	waitFor(t, longWait, "the domain to be removed", func() (bool, error) {
+		_, ok := node.Domains(t)[inst.Status.InstanceID]
+		return !ok, nil
+	})
+	waitGone(t, key) // after the retention period
 }
 
 // update changes an instance, retrying when someone else changed it first.
@@ -154,4 +199,65 @@ func update(t *testing.T, key client.ObjectKey, mutate func(*cloudv1.Instance)) 
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// An instance whose key pair is gone by the time its node defines it is not booted without the
+// key: it stays pending with the reason, and boots with the key once a key pair of that name is
+// back.
+func TestMissingKeyPairFailsTheLaunch(t *testing.T) {
+	c := startCloud(t)
+	ns := newProject(t, c, "agent-keyless")
+	ctx := context.Background()
+	kp := &cloudv1.KeyPair{
+		ObjectMeta: metav1.ObjectMeta{Name: "mykey", Namespace: ns},
+		Spec:       cloudv1.KeyPairSpec{PublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEl6bm9QWzhrFsd2w6vL3JbYmbQm5ytq3ww6w5+3cO7N keyless"},
+	}
+	if err := env.Client.Create(ctx, kp); err != nil {
+		t.Fatal(err)
+	}
+	// No node serves the zone yet: the instance resolves its references and waits to be placed.
+	inst := &cloudv1.Instance{
+		ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: ns},
+		Spec:       cloudv1.InstanceSpec{ImageID: "img", InstanceType: "m1.tiny", AvailabilityZone: "zone-keyless", KeyName: "mykey"},
+	}
+	if err := env.Client.Create(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(inst)
+	waitFor(t, longWait, "the references to resolve", func() (bool, error) {
+		got, err := get(t, key)
+		if err != nil {
+			return false, err
+		}
+		return conditions.IsTrue(got, cloudv1.InstanceReferencesResolved), fmt.Errorf("conditions %v", got.Status.Conditions)
+	})
+	if err := env.Client.Delete(ctx, kp); err != nil {
+		t.Fatal(err)
+	}
+	node := c.AddNode(t, "keyless-1", "zone-keyless", 2, 4096)
+
+	waitFor(t, longWait, "the launch to fail for the key pair", func() (bool, error) {
+		got, err := get(t, key)
+		if err != nil {
+			return false, err
+		}
+		cond := conditions.Get(got, cloudv1.InstanceDomainDefined)
+		return cond != nil && cond.Reason == cloudv1.ReasonKeyPairNotFound, fmt.Errorf("conditions %v", got.Status.Conditions)
+	})
+	got, err := get(t, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.State != cloudv1.InstanceStatePending || conditions.IsTrue(got, cloudv1.ReadyCondition) {
+		t.Fatalf("state %s, ready %v: want pending", got.Status.State, conditions.IsTrue(got, cloudv1.ReadyCondition))
+	}
+	if d, ok := node.Domains(t)[got.Status.InstanceID]; ok {
+		t.Fatalf("a domain was defined without the key pair: %+v", d)
+	}
+
+	kp = &cloudv1.KeyPair{ObjectMeta: metav1.ObjectMeta{Name: "mykey-again", Namespace: ns}, Spec: cloudv1.KeyPairSpec{KeyName: "mykey", PublicKey: kp.Spec.PublicKey}}
+	if err := env.Client.Create(ctx, kp); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, key, cloudv1.InstanceStateRunning)
 }

@@ -115,8 +115,12 @@ func (s *consoleServer) Start(ctx context.Context) error {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/consoles/{instanceID}", s.serveConsole)
-	srv := &http.Server{Handler: mux, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
+	// Console reads carry no body: the whole request must arrive within ReadTimeout.
+	srv := &http.Server{
+		Handler: mux, TLSConfig: tlsCfg, MaxHeaderBytes: 64 << 10,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
+		IdleTimeout: 2 * time.Minute,
+	}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()

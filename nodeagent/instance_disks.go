@@ -102,8 +102,8 @@ func (s *instanceSync) prepare(ctx context.Context, sc *syncScope, it *cloudv1.I
 	if err != nil {
 		return nil, fmt.Errorf("making the disks of %s: %w", inst.Status.InstanceID, err)
 	}
-	meta, err := s.writeMeta(ctx, inst, it)
-	if err != nil {
+	meta, err := s.writeMeta(ctx, sc, it)
+	if err != nil || meta == "" {
 		return nil, err
 	}
 	plan.disks = append(plan.disks, domainxml.Disk{Path: made.Root, Format: "qcow2", Serial: "root"})
@@ -118,8 +118,10 @@ func (s *instanceSync) prepare(ctx context.Context, sc *syncScope, it *cloudv1.I
 }
 
 // writeMeta makes the instance's meta-data disk: what the metadata service would answer, for
-// guests without a network to reach it.
-func (s *instanceSync) writeMeta(ctx context.Context, inst *cloudv1.Instance, it *cloudv1.InstanceType) (string, error) {
+// guests without a network to reach it. An instance whose key pair is missing is not booted
+// without it: that is reported in the scope and yields no disk.
+func (s *instanceSync) writeMeta(ctx context.Context, sc *syncScope, it *cloudv1.InstanceType) (string, error) {
+	inst := sc.inst
 	files := map[string][]byte{
 		"meta-data/instance-id":                 []byte(inst.Status.InstanceID),
 		"meta-data/instance-type":               []byte(it.Name),
@@ -130,9 +132,16 @@ func (s *instanceSync) writeMeta(ctx context.Context, inst *cloudv1.Instance, it
 		"meta-data/placement/availability-zone": []byte(inst.Status.AvailabilityZone),
 	}
 	if inst.Spec.KeyName != "" {
-		if kp, err := refs.KeyPair(ctx, s.client, inst.Namespace, inst.Spec.KeyName); err == nil {
-			files["meta-data/public-keys/0/openssh-key"] = []byte(kp.Spec.PublicKey + "\n")
+		kp, err := s.keyPair(ctx, inst)
+		switch {
+		case errors.Is(err, refs.ErrNotFound):
+			sc.actionReason, sc.actionMsg = cloudv1.ReasonKeyPairNotFound, err.Error()
+			s.event(inst, "Warning", "KeyPairNotFound", "Define", "Not booting without key pair %s: %v", inst.Spec.KeyName, err)
+			return "", nil
+		case err != nil:
+			return "", err
 		}
+		files["meta-data/public-keys/0/openssh-key"] = []byte(kp.Spec.PublicKey + "\n")
 	}
 	if len(inst.Spec.UserData) > 0 {
 		files["user-data"] = inst.Spec.UserData
@@ -142,6 +151,25 @@ func (s *instanceSync) writeMeta(ctx context.Context, inst *cloudv1.Instance, it
 		return "", fmt.Errorf("making the meta-data disk of %s: %w", inst.Status.InstanceID, err)
 	}
 	return meta, nil
+}
+
+// keyPair finds the instance's key pair. The cache may not show a key pair made a moment ago,
+// so its answer that there is none is checked with the API server.
+func (s *instanceSync) keyPair(ctx context.Context, inst *cloudv1.Instance) (*cloudv1.KeyPair, error) {
+	kp, err := refs.KeyPair(ctx, s.client, inst.Namespace, inst.Spec.KeyName)
+	if !errors.Is(err, refs.ErrNotFound) || s.apiReader == nil {
+		return kp, err
+	}
+	list := &cloudv1.KeyPairList{}
+	if err := s.apiReader.List(ctx, list, client.InNamespace(inst.Namespace)); err != nil {
+		return nil, fmt.Errorf("listing key pairs: %w", err)
+	}
+	for i := range list.Items {
+		if list.Items[i].EffectiveKeyName() == inst.Spec.KeyName && list.Items[i].DeletionTimestamp.IsZero() {
+			return &list.Items[i], nil
+		}
+	}
+	return nil, err
 }
 
 // usedImagesFile, in an instance's directory, lists the cached images the instance was made from;

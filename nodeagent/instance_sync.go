@@ -85,7 +85,9 @@ type syncScope struct {
 	actionMsg    string
 	// rebooted is the reboot request this reconcile carried out.
 	rebooted string
-	now      metav1.Time
+	// poweredOff is set when this reconcile found that the guest powered itself off.
+	poweredOff bool
+	now        metav1.Time
 }
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances,verbs=get;list;watch;update;patch
@@ -127,7 +129,7 @@ func (s *instanceSync) Reconcile(ctx context.Context, req reconcile.Request) (_ 
 		}
 	}()
 
-	if !inst.DeletionTimestamp.IsZero() || inst.Spec.DesiredState == cloudv1.DesiredTerminated {
+	if !inst.DeletionTimestamp.IsZero() || inst.EffectiveDesiredState() == cloudv1.DesiredTerminated {
 		return s.reconcileRemove(ctx, sc)
 	}
 	if !controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer) {
@@ -146,7 +148,7 @@ func (s *instanceSync) Reconcile(ctx context.Context, req reconcile.Request) (_ 
 	if sc.domain == nil {
 		return reconcile.Result{}, s.define(ctx, sc)
 	}
-	switch inst.Spec.DesiredState {
+	switch inst.EffectiveDesiredState() {
 	case cloudv1.DesiredStopped:
 		return s.stop(ctx, sc)
 	default:
@@ -260,7 +262,14 @@ func (s *instanceSync) start(ctx context.Context, sc *syncScope) (reconcile.Resu
 		last != nil && last.State == "running" {
 		log.FromContext(ctx).Info("The guest powered itself off", "domain", sc.domain.Name)
 		sc.actionReason, sc.actionMsg = cloudv1.ReasonShutdownByGuest, "The guest powered itself off"
+		sc.poweredOff = true
 		s.event(sc.inst, "Normal", "ShutdownByGuest", "Observe", "The guest powered itself off")
+		return reconcile.Result{}, nil
+	}
+	if sc.domain.State == "shutoff" && shutByGuest(sc.inst) {
+		// Reported, and neither the spec nor a start request has changed since: the instance
+		// controller is about to mark it stopped; it stays off.
+		sc.actionReason, sc.actionMsg = cloudv1.ReasonShutdownByGuest, "The guest powered itself off"
 		return reconcile.Result{}, nil
 	}
 	// A stopped instance's type may have changed: bring the definition up to date first.
@@ -275,6 +284,15 @@ func (s *instanceSync) start(ctx context.Context, sc *syncScope) (reconcile.Resu
 	}
 	s.event(sc.inst, "Normal", "Started", "Start", "Started domain %s", sc.domain.Name)
 	return reconcile.Result{}, nil
+}
+
+// shutByGuest is true when this agent reported the guest's power-off under the current spec and
+// start request.
+func shutByGuest(inst *cloudv1.Instance) bool {
+	c := conditions.Get(inst, cloudv1.InstanceGuestRunning)
+	return c != nil && c.Status == metav1.ConditionFalse && c.Reason == cloudv1.ReasonShutdownByGuest &&
+		c.ObservedGeneration == inst.Generation && inst.Status.Domain != nil &&
+		inst.Status.Domain.StartRequest == inst.Annotations[cloudv1.AnnotationStartRequested]
 }
 
 // rebootIfAsked reboots a running guest once per reboot request.
@@ -397,7 +415,7 @@ func (s *instanceSync) updateStatus(ctx context.Context, sc *syncScope) error {
 		reason, msg := cloudv1.ReasonDomainMissing, "No domain is defined"
 		if sc.actionReason != "" {
 			reason, msg = sc.actionReason, sc.actionMsg
-		} else if !inst.DeletionTimestamp.IsZero() || inst.Spec.DesiredState == cloudv1.DesiredTerminated {
+		} else if !inst.DeletionTimestamp.IsZero() || inst.EffectiveDesiredState() == cloudv1.DesiredTerminated {
 			reason, msg = cloudv1.ReasonTerminated, "The domain was removed"
 		}
 		conditions.MarkFalse(inst, cloudv1.InstanceDomainDefined, reason, msg, now)
@@ -406,7 +424,10 @@ func (s *instanceSync) updateStatus(ctx context.Context, sc *syncScope) error {
 	}
 	ds := &cloudv1.DomainStatus{Name: d.Name, State: d.State, ShutoffReason: d.ShutoffReason, VCPUs: d.VCPUs, MemoryMiB: d.MemoryMiB}
 	if prev := inst.Status.Domain; prev != nil {
-		ds.StartTime, ds.RebootRequest = prev.StartTime, prev.RebootRequest
+		ds.StartTime, ds.RebootRequest, ds.StartRequest = prev.StartTime, prev.RebootRequest, prev.StartRequest
+	}
+	if sc.poweredOff {
+		ds.StartRequest = inst.Annotations[cloudv1.AnnotationStartRequested]
 	}
 	if sc.rebooted != "" {
 		ds.RebootRequest = sc.rebooted
@@ -430,7 +451,7 @@ func (s *instanceSync) updateStatus(ctx context.Context, sc *syncScope) error {
 		conditions.MarkTrue(inst, cloudv1.InstanceGuestRunning, cloudv1.ReasonRunning, "", now)
 	case sc.actionReason != "":
 		conditions.MarkFalse(inst, cloudv1.InstanceGuestRunning, sc.actionReason, sc.actionMsg, now)
-	case inst.Spec.DesiredState == cloudv1.DesiredStopped:
+	case inst.EffectiveDesiredState() == cloudv1.DesiredStopped:
 		conditions.MarkFalse(inst, cloudv1.InstanceGuestRunning, cloudv1.ReasonStopped, "The domain is "+d.State, now)
 	default:
 		conditions.MarkFalse(inst, cloudv1.InstanceGuestRunning, cloudv1.ReasonLaunching, "The domain is "+d.State, now)
@@ -460,7 +481,7 @@ func (s *instanceSync) setupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.Add(sweeper); err != nil {
 		return err
 	}
-	// An image becoming available (or a type changing) moves instances waiting on it.
+	// An image becoming available (or a type or key pair changing) moves instances waiting on it.
 	allInstances := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
 		list := &cloudv1.InstanceList{}
 		if err := s.client.List(ctx, list); err != nil {
@@ -477,6 +498,7 @@ func (s *instanceSync) setupWithManager(mgr ctrl.Manager) error {
 		For(&cloudv1.Instance{}).
 		Watches(&cloudv1.Image{}, allInstances).
 		Watches(&cloudv1.InstanceType{}, allInstances).
+		Watches(&cloudv1.KeyPair{}, allInstances).
 		WatchesRawSource(source.Channel(domainEvents, &handler.TypedEnqueueRequestForObject[*cloudv1.Instance]{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Complete(s)

@@ -78,6 +78,13 @@ type Config struct {
 	// ReadOnly names users who may only read the objects of one bucket each (GetObject and
 	// HeadObject) and do nothing else; the Authorizer is not asked about them.
 	ReadOnly []ReadOnlyGrant
+	// ReadTimeout bounds reading a request's headers, and its body until the request is
+	// authenticated; DefaultReadTimeout by default.
+	ReadTimeout time.Duration
+	// BodyProgressTimeout bounds how long an authenticated request's body may stall: each read
+	// of it has this long, so an upload of any size streams as long as it keeps moving;
+	// DefaultBodyProgressTimeout by default.
+	BodyProgressTimeout time.Duration
 }
 
 // ReadOnlyGrant lets User read the objects of Bucket, and nothing more: such as the node agents'
@@ -85,6 +92,14 @@ type Config struct {
 type ReadOnlyGrant struct {
 	User, Bucket string
 }
+
+// Connection timeouts.
+const (
+	DefaultReadTimeout         = time.Minute
+	DefaultBodyProgressTimeout = time.Minute
+	defaultReadHeaderTimeout   = 30 * time.Second
+	defaultIdleTimeout         = 2 * time.Minute
+)
 
 const (
 	defaultRegion        = "us-east-1"
@@ -110,6 +125,8 @@ type Server struct {
 	domain        string
 	log           logr.Logger
 	now           func() time.Time
+	readTimeout   time.Duration
+	bodyProgress  time.Duration
 	ops           map[Operation]func(*request) error
 	// readOnly maps a read-only user to the bucket it may read.
 	readOnly map[string]string
@@ -139,6 +156,12 @@ func New(cfg Config) (*Server, error) {
 		}
 		readOnly[g.User] = g.Bucket
 	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	if cfg.BodyProgressTimeout <= 0 {
+		cfg.BodyProgressTimeout = DefaultBodyProgressTimeout
+	}
 	store, err := fsstore.Open(cfg.DataDir, fsstore.Options{Now: cfg.Now, MaxObjectSize: cfg.MaxObjectSize})
 	if err != nil {
 		return nil, fmt.Errorf("opening object store: %w", err)
@@ -154,6 +177,8 @@ func New(cfg Config) (*Server, error) {
 		log:           cfg.Logger,
 		now:           cfg.Now,
 		readOnly:      readOnly,
+		readTimeout:   cfg.ReadTimeout,
+		bodyProgress:  cfg.BodyProgressTimeout,
 	}
 	s.ops = s.handlers()
 	return s, nil
@@ -176,9 +201,12 @@ func (s *Server) Start(ctx context.Context) error {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ReadHeaderTimeout: min(defaultReadHeaderTimeout, s.readTimeout),
+		// Until authenticated, a request has ReadTimeout in all; after, its body streams under
+		// per-read deadlines (progressBody).
+		ReadTimeout: s.readTimeout,
+		IdleTimeout: defaultIdleTimeout,
+		BaseContext: func(net.Listener) context.Context { return ctx },
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -268,7 +296,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serve(q *request) error {
+	body := &progressBody{ReadCloser: q.r.Body, rc: http.NewResponseController(q.w.ResponseWriter), idle: s.bodyProgress}
+	hasBody := q.r.Body != nil && q.r.Body != http.NoBody
+	if hasBody {
+		q.r.Body = body
+	}
 	caller, err := s.auth.Authenticate(q.r)
+	if err == nil {
+		body.arm(hasBody)
+	}
 	if err != nil {
 		if ae := authError(err, isPresigned(q.r)); ae != nil {
 			return ae

@@ -34,6 +34,10 @@ const (
 	// Ready (ReadyCondition) is owned by the instance controller and summarises the others.
 )
 
+// ReasonNodeLost: the instance was removed without its node's cleanup, because the node is gone
+// for good (its Hypervisor deleted, or not ready for the node-lost timeout).
+const ReasonNodeLost = "NodeLost"
+
 // Instance condition reasons.
 const (
 	ReasonInstanceTypeNotFound  = "InstanceTypeNotFound"
@@ -261,11 +265,58 @@ type DomainStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
 	RebootRequest string `json:"rebootRequest,omitempty"`
+
+	// startRequest is the start request (annotation cloud.pinet.io/start-requested-at) that was
+	// current when the guest last powered itself off; only a different one starts it again.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	StartRequest string `json:"startRequest,omitempty"`
+}
+
+// GuestShutdown records that an instance's guest powered itself off while its spec said
+// running. The spec is left as the user wrote it; the instance is stopped (or terminated, as its
+// shutdown behavior says) until a start request or a spec change.
+type GuestShutdown struct {
+	// time is when the instance controller saw the power-off.
+	// +required
+	Time metav1.Time `json:"time"`
+
+	// observedGeneration is the spec generation the power-off happened under.
+	// +required
+	ObservedGeneration int64 `json:"observedGeneration"`
+
+	// state is what the instance became.
+	// +required
+	// +kubebuilder:validation:Enum=stopped;terminated
+	State InstanceState `json:"state"`
+
+	// startRequest is the start request (annotation cloud.pinet.io/start-requested-at) current
+	// at the power-off; a different one starts a stopped instance again.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	StartRequest string `json:"startRequest,omitempty"`
+}
+
+// EffectiveDesiredState is the state the instance is to be in: its spec's, unless its guest
+// powered itself off since, which made it stopped or terminated.
+func (i *Instance) EffectiveDesiredState() DesiredState {
+	if gs := i.Status.GuestShutdown; gs != nil && i.Spec.DesiredState == DesiredRunning {
+		if gs.State == InstanceStateTerminated {
+			return DesiredTerminated
+		}
+		return DesiredStopped
+	}
+	return i.Spec.DesiredState
 }
 
 // AnnotationRebootRequested asks the node agent to reboot the guest; its value (a timestamp)
 // identifies the request.
 const AnnotationRebootRequested = "cloud.pinet.io/reboot-requested-at"
+
+// AnnotationStartRequested asks for an instance stopped by its guest's own power-off (its spec
+// still says running) to start again; each new value (a timestamp) is a new request.
+// StartInstances sets it.
+const AnnotationStartRequested = "cloud.pinet.io/start-requested-at"
 
 // InstanceStatus is what PiNet observed of an instance. Each field has one writer: the instance
 // controller (ids, state, Ready), the scheduler (placement, Scheduled), the node agent (domain,
@@ -309,6 +360,11 @@ type InstanceStatus struct {
 	// period.
 	// +optional
 	TerminatedTime *metav1.Time `json:"terminatedTime,omitempty"`
+
+	// guestShutdown is set while the instance is stopped or terminated because its guest powered
+	// itself off; the instance controller writes it.
+	// +optional
+	GuestShutdown *GuestShutdown `json:"guestShutdown,omitempty"`
 
 	// hypervisor is the node the scheduler bound the instance to.
 	// +optional

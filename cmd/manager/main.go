@@ -54,6 +54,8 @@ func main() {
 	flag.DurationVar(&opts.TerminatedRetention, "terminated-retention", time.Hour, "How long terminated instances stay visible.")
 	flag.StringVar(&opts.SystemNamespace, "system-namespace", controllers.DefaultSystemNamespace, "Namespace of the cloud CA and the users' credentials.")
 	flag.DurationVar(&opts.HeartbeatTimeout, "heartbeat-timeout", 150*time.Second, "How long a node agent may stay silent.")
+	flag.DurationVar(&opts.NodeLostTimeout, "node-lost-timeout", 24*time.Hour,
+		"How long a node may stay not ready before the domains of instances being deleted from it are given up.")
 	flag.StringVar(&s3Addr, "s3-bind-address", "127.0.0.1:3333", "Address of the S3 object store (empty disables it).")
 	flag.StringVar(&s3DataDir, "s3-data-dir", "/var/lib/pinet/objects", "Directory of the object store's buckets.")
 	flag.StringVar(&opts.ObjectStoreURL, "s3-url", "", "URL PiNet's components reach the object store at (default: the local store).")

@@ -168,7 +168,7 @@ func (r *Reconciler) associate(ctx context.Context, a *cloudv1.Address, now meta
 		case errors.Is(err, refs.ErrNotFound):
 		case err != nil:
 			return err
-		case i.DeletionTimestamp.IsZero() && i.Spec.DesiredState != cloudv1.DesiredTerminated:
+		case i.DeletionTimestamp.IsZero() && i.EffectiveDesiredState() != cloudv1.DesiredTerminated:
 			inst = i
 		}
 	}

@@ -23,9 +23,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -45,11 +47,25 @@ import (
 const DefaultHeartbeatTimeout = 150 * time.Second
 
 // Reconciler reconciles Hypervisors.
+//
+// A node's liveness is judged on the manager's clock alone, as Kubernetes' node lifecycle
+// controller does: the agent's heartbeat timestamp is only a token that changes with every
+// report; when the manager sees it change is what counts. An agent whose clock is skewed is
+// judged like any other.
 type Reconciler struct {
 	Client           client.Client
 	Recorder         events.EventRecorder
 	Clock            clock.PassiveClock
 	HeartbeatTimeout time.Duration
+
+	mu sync.Mutex
+	// renewals is, per Hypervisor UID, the last heartbeat seen and when (manager's clock).
+	renewals map[types.UID]renewal
+}
+
+type renewal struct {
+	heartbeat time.Time
+	seenAt    time.Time
 }
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=hypervisors,verbs=get;list;watch;create;update;patch;delete
@@ -86,6 +102,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		return reconcile.Result{}, err
 	}
 	now := r.Clock.Now()
+	if !hv.DeletionTimestamp.IsZero() {
+		r.forget(hv.UID)
+	}
 	requeue := r.judgeHeartbeat(hv, now)
 	r.setReady(hv, metav1.NewTime(now))
 	hv.Status.ObservedGeneration = hv.Generation
@@ -134,14 +153,39 @@ func (r *Reconciler) judgeHeartbeat(hv *cloudv1.Hypervisor, now time.Time) time.
 			"The node agent has not reported yet", t)
 		return 0
 	}
-	age := now.Sub(hb.Time)
+	seen := r.observe(hv.UID, hb.Time, now)
+	age := now.Sub(seen)
 	if age > r.HeartbeatTimeout {
 		conditions.MarkFalse(hv, cloudv1.HypervisorAgentConnected, cloudv1.ReasonHeartbeatStale,
-			fmt.Sprintf("No heartbeat from the node agent since %s", hb.UTC().Format(time.RFC3339)), t)
+			fmt.Sprintf("No heartbeat from the node agent for %s (since %s by the manager's clock)",
+				age.Truncate(time.Second), seen.UTC().Format(time.RFC3339)), t)
 		return 0
 	}
 	conditions.MarkTrue(hv, cloudv1.HypervisorAgentConnected, cloudv1.ReasonHeartbeatFresh, "", t)
 	return r.HeartbeatTimeout - age + time.Second
+}
+
+// observe records the heartbeat the agent wrote and returns when (on the manager's clock) it
+// was first seen with that value. A heartbeat seen for the first time — a new node, or a
+// restarted manager — counts as seen now, which gives an agent a full timeout to report again.
+func (r *Reconciler) observe(uid types.UID, heartbeat, now time.Time) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.renewals == nil {
+		r.renewals = map[types.UID]renewal{}
+	}
+	prev, ok := r.renewals[uid]
+	if ok && prev.heartbeat.Equal(heartbeat) {
+		return prev.seenAt
+	}
+	r.renewals[uid] = renewal{heartbeat: heartbeat, seenAt: now}
+	return now
+}
+
+func (r *Reconciler) forget(uid types.UID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.renewals, uid)
 }
 
 func (r *Reconciler) setReady(hv *cloudv1.Hypervisor, now metav1.Time) {

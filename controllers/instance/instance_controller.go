@@ -58,6 +58,10 @@ type Reconciler struct {
 	Claims *claims.Claimer
 	// APIReader reads the API server itself, for quota admission; nil is the manager's.
 	APIReader client.Reader
+	// NodeLostTimeout is how long an instance being removed waits for a node that is not ready
+	// before its domain is given up; 0 is DefaultNodeLostTimeout. A deleted Hypervisor is gone
+	// at once.
+	NodeLostTimeout time.Duration
 }
 
 // Kind is the kind of the objects this controller reconciles, as id claims record it.
@@ -134,12 +138,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 }
 
 // reconcileDelete releases what the instance holds. The node agent removes its domain finalizer
-// once the domain is gone; only then does the instance's own finalizer go.
+// once the domain is gone; only then does the instance's own finalizer go. A node gone for good
+// cannot: its domain is given up (releaseLostDomain).
 func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (reconcile.Result, error) {
 	inst := s.instance
+	res, err := r.releaseLostDomain(ctx, s)
+	if err != nil {
+		return res, err
+	}
 	if controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer) {
 		log.FromContext(ctx).V(1).Info("Waiting for the node agent to remove the domain")
-		return reconcile.Result{}, nil
+		return res, nil
 	}
 	if err := r.releaseIDs(ctx, inst); err != nil {
 		return reconcile.Result{}, err
@@ -148,44 +157,50 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (reconcile.R
 	return reconcile.Result{}, nil
 }
 
-// annotationShutdownByGuest marks an instance stopped (or terminated) because its guest powered
-// itself off, so its state reason says so however many reconciles later the state changes.
-const annotationShutdownByGuest = "cloud.pinet.io/shutdown-by-guest"
-
-// reconcileGuestShutdown makes an instance whose guest powered itself off stopped (or terminated,
-// as its shutdown behavior says), as EC2 does; the node agent reports the power-off and does not
-// start the guest again. A report older than the spec (the user started it again) is ignored.
+// reconcileGuestShutdown makes an instance whose guest powered itself off stopped (or
+// terminated, as its shutdown behavior says), as EC2 does. The spec stays as its writer left it:
+// the fact goes in status.guestShutdown, which the derived state and the node agent read. A start
+// request (annotation) or a spec change starts a stopped instance again. The node agent reports
+// the power-off (GuestRunning=False/ShutdownByGuest) with the start request current at the time;
+// a report older than the spec or than the latest start request is ignored.
 func (r *Reconciler) reconcileGuestShutdown(ctx context.Context, s *scope) {
 	inst := s.instance
-	if inst.Spec.DesiredState == cloudv1.DesiredRunning {
-		// Started again: the power-off is history.
-		delete(inst.Annotations, annotationShutdownByGuest)
+	startRequest := inst.Annotations[cloudv1.AnnotationStartRequested]
+	if gs := inst.Status.GuestShutdown; gs != nil {
+		if gs.State == cloudv1.InstanceStateStopped &&
+			(gs.ObservedGeneration != inst.Generation || gs.StartRequest != startRequest) {
+			log.FromContext(ctx).Info("Starting an instance its guest had stopped")
+			inst.Status.GuestShutdown = nil
+		}
+		return
 	}
 	c := findCondition(inst, cloudv1.InstanceGuestRunning)
 	if inst.Spec.DesiredState != cloudv1.DesiredRunning || c == nil || c.Status != metav1.ConditionFalse ||
-		c.Reason != cloudv1.ReasonShutdownByGuest || c.ObservedGeneration != inst.Generation {
+		c.Reason != cloudv1.ReasonShutdownByGuest || c.ObservedGeneration != inst.Generation ||
+		inst.Status.Domain == nil || inst.Status.Domain.StartRequest != startRequest {
 		return
 	}
-	want := cloudv1.DesiredStopped
+	state := cloudv1.InstanceStateStopped
 	if inst.Spec.ShutdownBehavior == cloudv1.ShutdownBehaviorTerminate {
-		want = cloudv1.DesiredTerminated
+		state = cloudv1.InstanceStateTerminated
 	}
-	log.FromContext(ctx).Info("The guest powered itself off", "desiredState", want)
-	inst.Spec.DesiredState = want
-	if inst.Annotations == nil {
-		inst.Annotations = map[string]string{}
+	log.FromContext(ctx).Info("The guest powered itself off", "state", state)
+	inst.Status.GuestShutdown = &cloudv1.GuestShutdown{
+		Time: s.now, ObservedGeneration: inst.Generation, State: state, StartRequest: startRequest,
 	}
-	inst.Annotations[annotationShutdownByGuest] = "true"
 	if r.Recorder != nil {
-		r.Recorder.Eventf(inst, nil, "Normal", "ShutdownByGuest", "Shutdown", "The guest powered itself off; the instance is now %s", want)
+		r.Recorder.Eventf(inst, nil, "Normal", "ShutdownByGuest", "Shutdown", "The guest powered itself off; the instance is now %s", state)
 	}
 }
 
 // reconcileRetention deletes a terminated instance once its retention period is over.
 func (r *Reconciler) reconcileRetention(ctx context.Context, s *scope) (reconcile.Result, error) {
 	inst := s.instance
-	if inst.Spec.DesiredState != cloudv1.DesiredTerminated || controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer) {
+	if inst.EffectiveDesiredState() != cloudv1.DesiredTerminated {
 		return reconcile.Result{}, nil
+	}
+	if res, err := r.releaseLostDomain(ctx, s); err != nil || controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer) {
+		return res, err
 	}
 	if inst.Status.TerminatedTime == nil {
 		// updateStatus stamps the time; come back when the retention is over.
@@ -259,6 +274,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&cloudv1.Image{}, handler.EnqueueRequestsFromMapFunc(r.instancesWaitingForReferences)).
 		Watches(&cloudv1.KeyPair{}, handler.EnqueueRequestsFromMapFunc(r.instancesWaitingForReferences)).
 		Watches(&cloudv1.SecurityGroup{}, handler.EnqueueRequestsFromMapFunc(r.instancesWaitingForReferences)).
+		Watches(&cloudv1.Hypervisor{}, handler.EnqueueRequestsFromMapFunc(r.instancesOnLostNode),
+			builder.WithPredicates(hypervisorReadinessChanged())).
 		Named("instance").
 		Complete(r)
 }

@@ -41,7 +41,7 @@ func (r *Reconciler) updateStatus(s *scope) {
 	prev := inst.Status.State
 	state, reason := deriveState(inst)
 	inst.Status.State = state
-	if inst.Annotations[annotationShutdownByGuest] == "true" && inst.Spec.DesiredState != cloudv1.DesiredRunning {
+	if inst.Status.GuestShutdown != nil && inst.Spec.DesiredState == cloudv1.DesiredRunning {
 		reason = cloudv1.ReasonShutdownByGuest
 	}
 	if state != prev {
@@ -72,9 +72,11 @@ func (r *Reconciler) setReferencesResolved(s *scope) {
 	}
 }
 
-// deriveState maps the instance's spec, finalizers and conditions to an EC2 state, with a reason.
+// deriveState maps the instance's desired state (its spec's, or what its guest's power-off
+// made it), finalizers and conditions to an EC2 state, with a reason.
 func deriveState(inst *cloudv1.Instance) (cloudv1.InstanceState, string) {
-	terminating := !inst.DeletionTimestamp.IsZero() || inst.Spec.DesiredState == cloudv1.DesiredTerminated
+	desired := inst.EffectiveDesiredState()
+	terminating := !inst.DeletionTimestamp.IsZero() || desired == cloudv1.DesiredTerminated
 	hasDomain := controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer)
 	running := conditions.IsTrue(inst, cloudv1.InstanceGuestRunning)
 
@@ -85,9 +87,9 @@ func deriveState(inst *cloudv1.Instance) (cloudv1.InstanceState, string) {
 		return cloudv1.InstanceStateTerminated, "User initiated"
 	case !conditions.IsTrue(inst, cloudv1.InstanceScheduled):
 		return cloudv1.InstanceStatePending, ""
-	case inst.Spec.DesiredState == cloudv1.DesiredStopped && running:
+	case desired == cloudv1.DesiredStopped && running:
 		return cloudv1.InstanceStateStopping, "User initiated"
-	case inst.Spec.DesiredState == cloudv1.DesiredStopped:
+	case desired == cloudv1.DesiredStopped:
 		return cloudv1.InstanceStateStopped, "User initiated"
 	case running:
 		return cloudv1.InstanceStateRunning, ""

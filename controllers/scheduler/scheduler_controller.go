@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -49,20 +50,30 @@ import (
 	"pinet.io/pinet/internal/refs"
 )
 
+// DefaultAssumeTTL bounds how long a binding is remembered when no event shows it: longer than
+// any cache lag, short enough that a lost event cannot hold an instance for long.
+const DefaultAssumeTTL = 2 * time.Minute
+
 // Reconciler schedules Instances. It runs one reconcile at a time, and remembers the bindings it
 // made until its cache shows them, so two instances are never placed against one stale view.
+// Those assumptions are keyed by the instance's UID (a new instance of the same name is another
+// instance), dropped by the event handler when the cache shows the binding or the instance is
+// deleted, and expire after AssumeTTL in any case.
 type Reconciler struct {
 	Client   client.Client
 	Recorder events.EventRecorder
 	Clock    clock.PassiveClock
+	// AssumeTTL is how long an assumption lasts; 0 is DefaultAssumeTTL.
+	AssumeTTL time.Duration
 
 	mu      sync.Mutex
-	assumed map[types.NamespacedName]binding
+	assumed map[types.UID]binding
 }
 
 type binding struct {
-	node  string
-	claim capacity.Claim
+	node    string
+	claim   capacity.Claim
+	expires time.Time
 }
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances,verbs=get;list;watch;update;patch
@@ -74,21 +85,17 @@ type binding struct {
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, reterr error) {
 	inst := &cloudv1.Instance{}
 	if err := r.Client.Get(ctx, req.NamespacedName, inst); err != nil {
-		r.forget(req.NamespacedName)
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	if !inst.DeletionTimestamp.IsZero() || inst.Spec.DesiredState == cloudv1.DesiredTerminated {
-		r.forget(req.NamespacedName)
+	if !needsScheduling(inst) {
+		// Bound (the cache shows it), deleted or terminated: nothing to assume any more.
+		r.forget(inst.UID)
 		return reconcile.Result{}, nil
 	}
-	if inst.Status.Hypervisor != "" {
-		// The cache shows the binding: the assumption is no longer needed.
-		r.forget(req.NamespacedName)
-		return reconcile.Result{}, nil
-	}
-	if r.isAssumed(req.NamespacedName) {
-		// Bound a moment ago; the cache has not caught up yet.
-		return reconcile.Result{}, nil
+	if left, ok := r.assumedFor(inst.UID); ok {
+		// Bound a moment ago; the cache has not caught up yet. The update event ends the
+		// assumption; if it never comes, the assumption expires and the instance is placed again.
+		return reconcile.Result{RequeueAfter: left}, nil
 	}
 
 	helper, err := patch.NewHelper(inst, r.Client)
@@ -104,7 +111,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 			return
 		}
 		if bound != nil {
-			r.assume(req.NamespacedName, *bound)
+			r.assume(inst.UID, *bound)
 		}
 		r.recordOutcome(inst, wasScheduled)
 	}()
@@ -206,10 +213,10 @@ func (r *Reconciler) snapshot(ctx context.Context) ([]*node, error) {
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	now := r.Clock.Now()
 	for i := range insts.Items {
 		inst := &insts.Items[i]
-		key := client.ObjectKeyFromObject(inst)
-		if a, ok := r.assumed[key]; ok && inst.Status.Hypervisor == "" {
+		if a, ok := r.assumed[inst.UID]; ok && inst.Status.Hypervisor == "" && now.Before(a.expires) {
 			if n := byName[a.node]; n != nil {
 				n.add(a.claim)
 			}
@@ -230,26 +237,57 @@ func (r *Reconciler) snapshot(ctx context.Context) ([]*node, error) {
 	return nodes, nil
 }
 
-func (r *Reconciler) assume(key types.NamespacedName, b binding) {
+func (r *Reconciler) assume(uid types.UID, b binding) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.assumed == nil {
-		r.assumed = map[types.NamespacedName]binding{}
+		r.assumed = map[types.UID]binding{}
 	}
-	r.assumed[key] = b
+	now := r.Clock.Now()
+	b.expires = now.Add(r.assumeTTL())
+	r.assumed[uid] = b
+	// Drop what expired, so the map stays as small as the bindings in flight.
+	for k, a := range r.assumed {
+		if !now.Before(a.expires) {
+			delete(r.assumed, k)
+		}
+	}
 }
 
-func (r *Reconciler) forget(key types.NamespacedName) {
+func (r *Reconciler) forget(uid types.UID) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.assumed, key)
+	delete(r.assumed, uid)
 }
 
-func (r *Reconciler) isAssumed(key types.NamespacedName) bool {
+// assumedFor reports whether the instance has a live assumption, and how long it has left.
+func (r *Reconciler) assumedFor(uid types.UID) (time.Duration, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	_, ok := r.assumed[key]
-	return ok
+	a, ok := r.assumed[uid]
+	if !ok {
+		return 0, false
+	}
+	left := a.expires.Sub(r.Clock.Now())
+	if left <= 0 {
+		delete(r.assumed, uid)
+		return 0, false
+	}
+	return left, true
+}
+
+func (r *Reconciler) assumeTTL() time.Duration {
+	if r.AssumeTTL > 0 {
+		return r.AssumeTTL
+	}
+	return DefaultAssumeTTL
+}
+
+// assumptions is how many bindings the scheduler remembers.
+func (r *Reconciler) assumptions() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.assumed)
 }
 
 // SetupWithManager registers the scheduler: it reconciles unscheduled instances, and retries them
@@ -263,11 +301,17 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&cloudv1.Instance{}, builder.WithPredicates(predicate.NewPredicateFuncs(needsScheduling))).
 		Watches(&cloudv1.Instance{}, handler.Funcs{
 			UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-				if capacity.Holds(e.ObjectOld.(*cloudv1.Instance)) && !capacity.Holds(e.ObjectNew.(*cloudv1.Instance)) {
+				cur := e.ObjectNew.(*cloudv1.Instance)
+				if !needsScheduling(cur) {
+					// The cache shows the binding (or the instance is going): stop assuming it.
+					r.forget(cur.UID)
+				}
+				if capacity.Holds(e.ObjectOld.(*cloudv1.Instance)) && !capacity.Holds(cur) {
 					r.enqueuePending(ctx, q)
 				}
 			},
 			DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				r.forget(e.Object.GetUID())
 				r.enqueuePending(ctx, q)
 			},
 		}).
@@ -297,7 +341,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 func needsScheduling(o client.Object) bool {
 	inst, ok := o.(*cloudv1.Instance)
 	return ok && inst.Status.Hypervisor == "" && inst.DeletionTimestamp.IsZero() &&
-		inst.Spec.DesiredState != cloudv1.DesiredTerminated
+		inst.EffectiveDesiredState() != cloudv1.DesiredTerminated
 }
 
 func (r *Reconciler) enqueuePending(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {

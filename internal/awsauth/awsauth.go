@@ -66,6 +66,8 @@ var (
 	ErrExpired = errors.New("request expired")
 	// ErrPayloadMismatch: the payload does not match the hash or chunk signatures it was signed with.
 	ErrPayloadMismatch = errors.New("payload does not match its signature")
+	// ErrBodyTooLarge: the body is larger than the verifier reads to hash it.
+	ErrBodyTooLarge = errors.New("request body too large")
 )
 
 // Methods of authentication, as reported in Identity.Method.

@@ -225,7 +225,13 @@ func shapeRefusals(now time.Time, cred, sig string) []refusal {
 			r := signedPost(t, now, testKey, testSecret, ServiceEC2)
 			r.Body = readCloser(refusalForm + strings.Repeat("&A=B", 1<<18))
 			return r
-		}, kind: ErrMalformed, mention: "1048576"},
+		}, kind: ErrBodyTooLarge, mention: "1048576"},
+		{name: "declared length larger than MaxBody", build: func(t *testing.T) *http.Request {
+			r := signedPost(t, now, testKey, testSecret, ServiceEC2)
+			r.ContentLength = 2 << 20
+			r.Body = readCloser("")
+			return r
+		}, kind: ErrBodyTooLarge, mention: "1048576"},
 		{name: "header and query signatures", build: func(t *testing.T) *http.Request {
 			r := presigned(t, ServiceEC2, now, time.Minute)
 			r.Header.Set("Authorization", "AWS4-HMAC-SHA256 "+cred+", SignedHeaders=host, "+sig)

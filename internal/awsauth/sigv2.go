@@ -82,7 +82,8 @@ func (v *Verifier) parseEC2V2(params queryParams) (*ec2V2, error) {
 	return p, v.checkEC2V2Time(params)
 }
 
-// checkEC2V2Time checks the Timestamp (within the skew) or Expires (not passed) of a request.
+// checkEC2V2Time checks the Timestamp (within the skew) or Expires (not passed, at most a week
+// ahead) of a request.
 func (v *Verifier) checkEC2V2Time(params queryParams) error {
 	timestamp, hasTimestamp, err := params.get("Timestamp")
 	if err != nil {
@@ -106,7 +107,7 @@ func (v *Verifier) checkEC2V2Time(params queryParams) error {
 		if err != nil {
 			return err
 		}
-		return v.checkExpiry(t)
+		return v.checkExpiryV2(t)
 	}
 	return fmt.Errorf("%w: the request has neither Timestamp nor Expires", ErrMalformed)
 }
@@ -231,7 +232,7 @@ func (v *Verifier) verifyS3V2Query(r *http.Request, query queryParams) (*Identit
 	if err != nil {
 		return nil, fmt.Errorf("%w: Expires %s is not a Unix time in seconds", ErrMalformed, quoted(values["Expires"]))
 	}
-	if err := v.checkExpiry(time.Unix(expires, 0)); err != nil {
+	if err := v.checkExpiryV2(time.Unix(expires, 0)); err != nil {
 		return nil, err
 	}
 	return v.checkS3V2(r, values["AWSAccessKeyId"], sig, stringToSignS3V2(r, values["Expires"], query), MethodSigV2Query)

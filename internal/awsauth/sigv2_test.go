@@ -128,6 +128,11 @@ func s3V2Cases(now time.Time) []s3V2Case {
 			return overTheWire(t, signer.SignV2(*r, "AKIANOSUCHKEYEXAMPLE", testSecret, false))
 		}},
 		{name: "presigned, expired", at: now.Add(time.Hour), kind: ErrExpired, mention: "expired", build: func(t *testing.T) *http.Request { return minioPresignV2(t, target) }},
+		{name: "presigned, valid for more than a week", at: now.Add(-8 * 24 * time.Hour), kind: ErrMalformed, mention: "a week",
+			build: func(t *testing.T) *http.Request { return minioPresignV2(t, target) }},
+		{name: "presigned, Expires far in the future", kind: ErrMalformed, mention: "a week", build: func(t *testing.T) *http.Request {
+			return withQuery(minioPresignV2(t, target), func(q url.Values) { q.Set("Expires", "4102444800") })
+		}},
 		{name: "presigned, Expires not a time", kind: ErrMalformed, mention: "Expires", build: func(t *testing.T) *http.Request {
 			return withQuery(minioPresignV2(t, target), func(q url.Values) { q.Set("Expires", "soon") })
 		}},
@@ -170,6 +175,14 @@ func TestEC2SigV2Refusals(t *testing.T) {
 			q.Del("Timestamp")
 			q.Set("Expires", now.Add(-time.Minute).Format("2006-01-02T15:04:05"))
 		}, kind: ErrExpired, mention: "expired"},
+		{name: "expires in a year", change: func(q url.Values) {
+			q.Del("Timestamp")
+			q.Set("Expires", now.AddDate(1, 0, 0).Format(time.RFC3339))
+		}, kind: ErrMalformed, mention: "a week"},
+		{name: "expires in six days", change: func(q url.Values) {
+			q.Del("Timestamp")
+			q.Set("Expires", now.Add(6*24*time.Hour).Format(time.RFC3339))
+		}, kind: ErrSignatureMismatch},
 		{name: "bad signature", change: func(q url.Values) {}, kind: ErrSignatureMismatch},
 		{name: "no signature", change: func(q url.Values) { q.Del("Signature") }, kind: ErrMalformed, mention: "Signature"},
 		{name: "nothing", change: func(q url.Values) {

@@ -71,7 +71,7 @@ func (s *memStore) Lookup(_ context.Context, accessKeyID string) (Credential, er
 	return c, nil
 }
 
-var errorKinds = []error{ErrMissingAuth, ErrMalformed, ErrUnknownKey, ErrRetiredKey, ErrSignatureMismatch, ErrExpired, ErrPayloadMismatch}
+var errorKinds = []error{ErrMissingAuth, ErrMalformed, ErrUnknownKey, ErrRetiredKey, ErrSignatureMismatch, ErrExpired, ErrPayloadMismatch, ErrBodyTooLarge}
 
 // assertKind fails unless err wraps kind and no other kind, and leaks none of the secrets.
 func assertKind(t *testing.T, err, kind error, secrets ...string) {

@@ -171,13 +171,22 @@ func (v *Verifier) capturePayload(r *http.Request) ([]byte, error) {
 	if limit <= 0 {
 		limit = DefaultMaxBody
 	}
+	tooLarge := fmt.Errorf("%w: the request body is larger than %d bytes, the most this endpoint reads to verify a signature", ErrBodyTooLarge, limit)
+	if r.ContentLength > limit {
+		// Refused before a byte of it is read.
+		return nil, tooLarge
+	}
 	buf, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	r.Body = replayedBody{Reader: io.MultiReader(bytes.NewReader(buf), r.Body), Closer: r.Body}
-	if err != nil {
+	var maxBytes *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxBytes):
+		// The server's own bound on the body is lower than the verifier's.
+		return nil, fmt.Errorf("%w: the request body is larger than %d bytes", ErrBodyTooLarge, maxBytes.Limit)
+	case err != nil:
 		return nil, fmt.Errorf("%w: reading the request body: %w", ErrMalformed, err)
-	}
-	if int64(len(buf)) > limit {
-		return nil, fmt.Errorf("%w: the request body is larger than %d bytes, the most this endpoint reads to verify a signature", ErrMalformed, limit)
+	case int64(len(buf)) > limit:
+		return nil, tooLarge
 	}
 	return buf, nil
 }
@@ -228,6 +237,16 @@ func (v *Verifier) checkExpiry(expiry time.Time) error {
 			ErrExpired, expiry.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
 	return nil
+}
+
+// checkExpiryV2 checks the absolute Expires of a SigV2 request: not passed, and no further
+// ahead than a presigned SigV4 request may be valid (a week, plus the clock skew allowed).
+func (v *Verifier) checkExpiryV2(expiry time.Time) error {
+	if ahead := expiry.Sub(v.now()); ahead > MaxPresignExpiry+v.maxSkew() {
+		return fmt.Errorf("%w: Expires %s is more than a week (%s) ahead of the server's time; presign for a week at most",
+			ErrMalformed, expiry.UTC().Format(time.RFC3339), MaxPresignExpiry)
+	}
+	return v.checkExpiry(expiry)
 }
 
 // quoted quotes a client-supplied value for an error message, cut to a readable length.

@@ -61,7 +61,7 @@ func Holds(inst *cloudv1.Instance) bool {
 	if inst.Status.Hypervisor == "" {
 		return false
 	}
-	terminating := !inst.DeletionTimestamp.IsZero() || inst.Spec.DesiredState == cloudv1.DesiredTerminated
+	terminating := !inst.DeletionTimestamp.IsZero() || inst.EffectiveDesiredState() == cloudv1.DesiredTerminated
 	return !terminating || controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer)
 }
 

@@ -142,7 +142,7 @@ func InstanceUse(it *cloudv1.InstanceType) []int64 {
 // HoldsInstanceQuota tells whether an instance counts against its project's quota once
 // admitted: until it is terminated or being deleted.
 func HoldsInstanceQuota(inst *cloudv1.Instance) bool {
-	return inst.DeletionTimestamp.IsZero() && inst.Spec.DesiredState != cloudv1.DesiredTerminated
+	return inst.DeletionTimestamp.IsZero() && inst.EffectiveDesiredState() != cloudv1.DesiredTerminated
 }
 
 // InstanceAdmitted tells whether an instance is shown admitted: by its condition, or by being
