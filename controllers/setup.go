@@ -48,6 +48,7 @@ import (
 	"pinet.io/pinet/controllers/scheduler"
 	"pinet.io/pinet/controllers/securitygroup"
 	"pinet.io/pinet/controllers/user"
+	"pinet.io/pinet/controllers/volume"
 	"pinet.io/pinet/internal/claims"
 	"pinet.io/pinet/internal/cloudca"
 	"pinet.io/pinet/internal/index"
@@ -172,6 +173,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		{"addresspool", (&addresspool.Reconciler{Client: c, Allocator: allocator, Clock: clk}).SetupWithManager},
 		{"keypair", (&keypair.Reconciler{Client: c, Recorder: mgr.GetEventRecorder("pinet-keypair"), Clock: clk, Claims: idClaims}).SetupWithManager},
 		{"securitygroup", (&securitygroup.Reconciler{Client: c, Clock: clk, Claims: idClaims}).SetupWithManager},
+		{"volume", (&volume.Reconciler{Client: c, Claims: idClaims}).SetupWithManager},
 		{"project", (&project.Reconciler{
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-project"), Clock: clk,
 		}).SetupWithManager},

@@ -71,6 +71,7 @@ type world struct {
 	amiA       string
 	keyA       string // key pair id
 	sgA        string // group id
+	volA       string // a volume
 	instA      string // a running instance
 	resA       string // its reservation
 	domainUUID string
@@ -115,6 +116,11 @@ func setup(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w.sgA = aws.ToString(sg.GroupId)
+	vol, err := ea.CreateVolume(ctx, &ec2.CreateVolumeInput{Size: aws.Int32(1), AvailabilityZone: aws.String("pinet-1a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.volA = aws.ToString(vol.VolumeId)
 	run, err := ea.RunInstances(ctx, &ec2.RunInstancesInput{
 		ImageId: aws.String(w.amiA), InstanceType: types.InstanceType("m1.tiny"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
 		KeyName: aws.String("alice-key"), SecurityGroupIds: []string{w.sgA},
@@ -223,9 +229,29 @@ func (w *world) instanceNamedLikeOthersID(t *testing.T) {
 	w.checkInstanceA(t)
 }
 
-// objectsNamedLikeOthersIDs makes B's key pair and group named by A's ids.
+// objectsNamedLikeOthersIDs makes B's key pair, group and volume named by A's ids.
 func (w *world) objectsNamedLikeOthersIDs(t *testing.T) {
 	ctx := context.Background()
+	vol := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: w.volA, Namespace: projectB},
+		Spec: cloudv1.VolumeSpec{SizeGiB: 1, AvailabilityZone: "pinet-1a"}}
+	if err := w.bKube.Create(ctx, vol); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, shortWait, "B's volume to get an id", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(vol), vol); err != nil {
+			return err
+		}
+		if vol.Status.VolumeID == "" {
+			return errors.New("no id yet")
+		}
+		return nil
+	})
+	if vol.Status.VolumeID == w.volA {
+		t.Fatalf("B's volume got A's id %s", w.volA)
+	}
+	if err := w.bKube.Delete(ctx, vol); err != nil {
+		t.Fatal(err)
+	}
 	kp := &cloudv1.KeyPair{ObjectMeta: metav1.ObjectMeta{Name: w.keyA, Namespace: projectB},
 		Spec: cloudv1.KeyPairSpec{PublicKey: publicKey(t)}}
 	sg := &cloudv1.SecurityGroup{ObjectMeta: metav1.ObjectMeta{Name: w.sgA, Namespace: projectB},
@@ -266,6 +292,9 @@ func (w *world) objectsNamedLikeOthersIDs(t *testing.T) {
 	}
 	if out, err := ea.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: []string{w.sgA}}); err != nil || len(out.SecurityGroups) != 1 {
 		t.Fatalf("A's group after B's games: %v %+v", err, out)
+	}
+	if out, err := ea.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{w.volA}}); err != nil || len(out.Volumes) != 1 {
+		t.Fatalf("A's volume after B's games: %v %+v", err, out)
 	}
 }
 
@@ -347,6 +376,10 @@ func (w *world) ec2CrossProject(t *testing.T) {
 	expectCode(t, err, "InvalidAMIID.NotFound")
 	_, err = eb.DeleteSecurityGroup(ctx, &ec2.DeleteSecurityGroupInput{GroupId: aws.String(w.sgA)})
 	expectCode(t, err, "InvalidGroup.NotFound")
+	_, err = eb.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{w.volA}})
+	expectCode(t, err, "InvalidVolume.NotFound")
+	_, err = eb.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(w.volA)})
+	expectCode(t, err, "InvalidVolume.NotFound")
 	_, err = eb.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{w.instA}, Tags: []types.Tag{{Key: aws.String("owned"), Value: aws.String("bob")}}})
 	if err == nil {
 		t.Fatal("B tagged A's instance")
