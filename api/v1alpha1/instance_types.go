@@ -298,12 +298,16 @@ type GuestShutdown struct {
 }
 
 // EffectiveDesiredState is the state the instance is to be in: its spec's, unless its guest
-// powered itself off since, which made it stopped or terminated.
+// powered itself off since, which made it stopped (while the spec says running) or terminated
+// (for good, whatever the spec says later).
 func (i *Instance) EffectiveDesiredState() DesiredState {
-	if gs := i.Status.GuestShutdown; gs != nil && i.Spec.DesiredState == DesiredRunning {
-		if gs.State == InstanceStateTerminated {
-			return DesiredTerminated
-		}
+	gs := i.Status.GuestShutdown
+	switch {
+	case gs == nil:
+		return i.Spec.DesiredState
+	case gs.State == InstanceStateTerminated:
+		return DesiredTerminated
+	case i.Spec.DesiredState == DesiredRunning:
 		return DesiredStopped
 	}
 	return i.Spec.DesiredState

@@ -41,7 +41,7 @@ func (r *Reconciler) updateStatus(s *scope) {
 	prev := inst.Status.State
 	state, reason := deriveState(inst)
 	inst.Status.State = state
-	if inst.Status.GuestShutdown != nil && inst.Spec.DesiredState == cloudv1.DesiredRunning {
+	if inst.Status.GuestShutdown != nil {
 		reason = cloudv1.ReasonShutdownByGuest
 	}
 	if state != prev {
