@@ -72,6 +72,7 @@ type world struct {
 	keyA       string // key pair id
 	sgA        string // group id
 	volA       string // a volume
+	allocA     string // an elastic IP
 	instA      string // a running instance
 	resA       string // its reservation
 	domainUUID string
@@ -121,6 +122,25 @@ func setup(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w.volA = aws.ToString(vol.VolumeId)
+	pool := &cloudv1.AddressPool{ObjectMeta: metav1.ObjectMeta{Name: "iso-pool"},
+		Spec: cloudv1.AddressPoolSpec{CIDRs: []string{"198.51.100.0/28"}, Default: true}}
+	if err := env.Client.Create(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, shortWait, "the address pool to be counted", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(pool), pool); err != nil {
+			return err
+		}
+		if pool.Status.Total == 0 {
+			return errors.New("not counted yet")
+		}
+		return nil
+	})
+	addr, err := ea.AllocateAddress(ctx, &ec2.AllocateAddressInput{Domain: types.DomainTypeVpc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.allocA = aws.ToString(addr.AllocationId)
 	run, err := ea.RunInstances(ctx, &ec2.RunInstancesInput{
 		ImageId: aws.String(w.amiA), InstanceType: types.InstanceType("m1.tiny"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
 		KeyName: aws.String("alice-key"), SecurityGroupIds: []string{w.sgA},
@@ -144,7 +164,7 @@ func TestTenantIsolation(t *testing.T) {
 	t.Run("kubectl image from the system image store is refused", w.rawFromSystemStore)
 	t.Run("kubectl image named like another project's ami id", w.imageNamedLikeOthersID)
 	t.Run("kubectl instance named like another project's instance id", w.instanceNamedLikeOthersID)
-	t.Run("kubectl key pair, group and address named like another project's ids", w.objectsNamedLikeOthersIDs)
+	t.Run("kubectl key pair, group, volume and address named like another project's ids", w.objectsNamedLikeOthersIDs)
 	t.Run("kubectl instance referencing another project's objects", w.instanceReferencingOthers)
 	t.Run("kubectl reads and writes in another project's namespace", w.kubectlCrossNamespace)
 	t.Run("EC2 calls naming another project's ids", w.ec2CrossProject)
@@ -229,28 +249,36 @@ func (w *world) instanceNamedLikeOthersID(t *testing.T) {
 	w.checkInstanceA(t)
 }
 
-// objectsNamedLikeOthersIDs makes B's key pair, group and volume named by A's ids.
+// objectsNamedLikeOthersIDs makes B's key pair, group, volume and address named by A's ids.
 func (w *world) objectsNamedLikeOthersIDs(t *testing.T) {
 	ctx := context.Background()
 	vol := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: w.volA, Namespace: projectB},
 		Spec: cloudv1.VolumeSpec{SizeGiB: 1, AvailabilityZone: "pinet-1a"}}
-	if err := w.bKube.Create(ctx, vol); err != nil {
-		t.Fatal(err)
+	addr := &cloudv1.Address{ObjectMeta: metav1.ObjectMeta{Name: w.allocA, Namespace: projectB}}
+	for _, o := range []client.Object{vol, addr} {
+		if err := w.bKube.Create(ctx, o); err != nil {
+			t.Fatalf("creating %T: %v", o, err)
+		}
 	}
-	eventually(t, shortWait, "B's volume to get an id", func() error {
+	eventually(t, shortWait, "B's volume and address to get ids", func() error {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(vol), vol); err != nil {
 			return err
 		}
-		if vol.Status.VolumeID == "" {
-			return errors.New("no id yet")
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(addr), addr); err != nil {
+			return err
+		}
+		if vol.Status.VolumeID == "" || addr.Status.AllocationID == "" {
+			return errors.New("no ids yet")
 		}
 		return nil
 	})
-	if vol.Status.VolumeID == w.volA {
-		t.Fatalf("B's volume got A's id %s", w.volA)
+	if vol.Status.VolumeID == w.volA || addr.Status.AllocationID == w.allocA {
+		t.Fatalf("B got A's ids: volume %s, allocation %s", vol.Status.VolumeID, addr.Status.AllocationID)
 	}
-	if err := w.bKube.Delete(ctx, vol); err != nil {
-		t.Fatal(err)
+	for _, o := range []client.Object{vol, addr} {
+		if err := w.bKube.Delete(ctx, o); err != nil {
+			t.Fatal(err)
+		}
 	}
 	kp := &cloudv1.KeyPair{ObjectMeta: metav1.ObjectMeta{Name: w.keyA, Namespace: projectB},
 		Spec: cloudv1.KeyPairSpec{PublicKey: publicKey(t)}}
@@ -295,6 +323,9 @@ func (w *world) objectsNamedLikeOthersIDs(t *testing.T) {
 	}
 	if out, err := ea.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{w.volA}}); err != nil || len(out.Volumes) != 1 {
 		t.Fatalf("A's volume after B's games: %v %+v", err, out)
+	}
+	if out, err := ea.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{AllocationIds: []string{w.allocA}}); err != nil || len(out.Addresses) != 1 {
+		t.Fatalf("A's address after B's games: %v %+v", err, out)
 	}
 }
 
@@ -380,6 +411,12 @@ func (w *world) ec2CrossProject(t *testing.T) {
 	expectCode(t, err, "InvalidVolume.NotFound")
 	_, err = eb.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(w.volA)})
 	expectCode(t, err, "InvalidVolume.NotFound")
+	_, err = eb.ReleaseAddress(ctx, &ec2.ReleaseAddressInput{AllocationId: aws.String(w.allocA)})
+	expectCode(t, err, "InvalidAllocationID.NotFound")
+	_, err = eb.AssociateAddress(ctx, &ec2.AssociateAddressInput{AllocationId: aws.String(w.allocA), InstanceId: aws.String(w.instA)})
+	if err == nil {
+		t.Fatal("B associated A's address with A's instance")
+	}
 	_, err = eb.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{w.instA}, Tags: []types.Tag{{Key: aws.String("owned"), Value: aws.String("bob")}}})
 	if err == nil {
 		t.Fatal("B tagged A's instance")
