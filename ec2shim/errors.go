@@ -18,78 +18,76 @@ package ec2shim
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-
+	"pinet.io/pinet/cloud"
 	"pinet.io/pinet/ec2shim/query"
 	"pinet.io/pinet/internal/awsauth"
 )
 
-// EC2 error codes the actions answer with (the query package has the protocol's own).
+// EC2 error codes, as the service names them.
 const (
-	codeAuthFailure          = "AuthFailure"
-	codeSignatureMismatch    = "SignatureDoesNotMatch"
-	codeRequestExpired       = "RequestExpired"
-	codeInvalidClientTokenID = "InvalidClientTokenId"
-	codeIncompleteSignature  = "IncompleteSignature"
-	codeMissingAuthToken     = "MissingAuthenticationToken"
-	codeUnauthorized         = "UnauthorizedOperation"
-	codeDryRun               = "DryRunOperation"
-	codeIdempotentMismatch   = "IdempotentParameterMismatch"
-	codeIncorrectState       = "IncorrectInstanceState"
-	codeInsufficientCapacity = "InsufficientInstanceCapacity"
-	codeInstanceLimit        = "InstanceLimitExceeded"
-	codeInstanceNotFound     = "InvalidInstanceID.NotFound"
-	codeInstanceMalformed    = "InvalidInstanceID.Malformed"
-	codeAMINotFound          = "InvalidAMIID.NotFound"
-	codeAMIMalformed         = "InvalidAMIID.Malformed"
-	codeAMIUnavailable       = "InvalidAMIID.Unavailable"
-	codeKeyPairNotFound      = "InvalidKeyPair.NotFound"
-	codeKeyPairDuplicate     = "InvalidKeyPair.Duplicate"
-	codeKeyFormat            = "InvalidKey.Format"
-	codeGroupNotFound        = "InvalidGroup.NotFound"
-	codeGroupIDNotFound      = "InvalidGroupId.NotFound"
-	codeGroupDuplicate       = "InvalidGroup.Duplicate"
-	codeGroupInUse           = "InvalidGroup.InUse"
-	codeCannotDelete         = "CannotDelete"
-	codePermissionDuplicate  = "InvalidPermission.Duplicate"
-	codePermissionNotFound   = "InvalidPermission.NotFound"
-	codeVolumeNotFound       = "InvalidVolume.NotFound"
-	codeVolumeInUse          = "VolumeInUse"
-	codeAttachmentNotFound   = "InvalidAttachment.NotFound"
-	codeAllocationNotFound   = "InvalidAllocationID.NotFound"
-	codeAssociationNotFound  = "InvalidAssociationID.NotFound"
-	codeAddressNotFound      = "InvalidAddress.NotFound"
-	codeAddressInUse         = "InvalidIPAddress.InUse"
-	codeAddressLimit         = "AddressLimitExceeded"
-	codeInvalidZone          = "InvalidAvailabilityZone"
-	codeInvalidID            = "InvalidID"
-	codeTagLimit             = "TagLimitExceeded"
-	codeManifestNotFound     = "InvalidManifest"
-	codeInvalidParameter     = query.CodeInvalidParameterValue
-	codeMissingParameter     = query.CodeMissingParameter
-	codeVolumeMalformed      = "InvalidVolumeID.Malformed"
-	codeVolumeZoneMismatch   = "InvalidVolume.ZoneMismatch"
-	codeIncorrectResource    = "IncorrectState"
-	codeSnapshotNotFound     = "InvalidSnapshot.NotFound"
-	codeZoneNotFound         = "InvalidZone.NotFound"
-	codeUnsupported          = "UnsupportedOperation"
-	codeVolumeLimit          = "VolumeLimitExceeded"
-	codeParamCombination     = "InvalidParameterCombination"
-	codeAllocationMalformed  = "InvalidAllocationID.Malformed"
-	codeAlreadyAssociated    = "Resource.AlreadyAssociated"
-	codeAddressCapacity      = "InsufficientAddressCapacity"
-	codePoolNotFound         = "InvalidPublicIpv4PoolID.NotFound"
-	codeDependencyViolation  = "DependencyViolation"
-	codeGroupIDMalformed     = "InvalidGroupId.Malformed"
-	codeRulesLimit           = "RulesPerSecurityGroupLimitExceeded"
-	codeAMINameDuplicate     = "InvalidAMIName.Duplicate"
-	codeAMINameMalformed     = "InvalidAMIName.Malformed"
-	codeAMIAttributeItem     = "InvalidAMIAttributeItemValue"
-	codeUserIDMalformed      = "InvalidUserID.Malformed"
-	codeRuleNotFound         = "InvalidSecurityGroupRuleId.NotFound"
+	codeAuthFailure          = cloud.CodeAuthFailure
+	codeSignatureMismatch    = cloud.CodeSignatureMismatch
+	codeRequestExpired       = cloud.CodeRequestExpired
+	codeInvalidClientTokenID = cloud.CodeInvalidClientTokenID
+	codeIncompleteSignature  = cloud.CodeIncompleteSignature
+	codeMissingAuthToken     = cloud.CodeMissingAuthToken
+	codeUnauthorized         = cloud.CodeUnauthorized
+	codeDryRun               = cloud.CodeDryRun
+	codeIdempotentMismatch   = cloud.CodeIdempotentMismatch
+	codeIncorrectState       = cloud.CodeIncorrectState
+	codeInsufficientCapacity = cloud.CodeInsufficientCapacity
+	codeInstanceLimit        = cloud.CodeInstanceLimit
+	codeInstanceNotFound     = cloud.CodeInstanceNotFound
+	codeInstanceMalformed    = cloud.CodeInstanceMalformed
+	codeAMINotFound          = cloud.CodeAMINotFound
+	codeAMIMalformed         = cloud.CodeAMIMalformed
+	codeAMIUnavailable       = cloud.CodeAMIUnavailable
+	codeKeyPairNotFound      = cloud.CodeKeyPairNotFound
+	codeKeyPairDuplicate     = cloud.CodeKeyPairDuplicate
+	codeKeyFormat            = cloud.CodeKeyFormat
+	codeGroupNotFound        = cloud.CodeGroupNotFound
+	codeGroupIDNotFound      = cloud.CodeGroupIDNotFound
+	codeGroupDuplicate       = cloud.CodeGroupDuplicate
+	codeGroupInUse           = cloud.CodeGroupInUse
+	codeCannotDelete         = cloud.CodeCannotDelete
+	codePermissionDuplicate  = cloud.CodePermissionDuplicate
+	codePermissionNotFound   = cloud.CodePermissionNotFound
+	codeVolumeNotFound       = cloud.CodeVolumeNotFound
+	codeVolumeInUse          = cloud.CodeVolumeInUse
+	codeAttachmentNotFound   = cloud.CodeAttachmentNotFound
+	codeAllocationNotFound   = cloud.CodeAllocationNotFound
+	codeAssociationNotFound  = cloud.CodeAssociationNotFound
+	codeAddressNotFound      = cloud.CodeAddressNotFound
+	codeAddressInUse         = cloud.CodeAddressInUse
+	codeAddressLimit         = cloud.CodeAddressLimit
+	codeInvalidZone          = cloud.CodeInvalidZone
+	codeInvalidID            = cloud.CodeInvalidID
+	codeTagLimit             = cloud.CodeTagLimit
+	codeManifestNotFound     = cloud.CodeManifestNotFound
+	codeInvalidParameter     = cloud.CodeInvalidParameter
+	codeMissingParameter     = cloud.CodeMissingParameter
+	codeVolumeMalformed      = cloud.CodeVolumeMalformed
+	codeVolumeZoneMismatch   = cloud.CodeVolumeZoneMismatch
+	codeIncorrectResource    = cloud.CodeIncorrectResource
+	codeSnapshotNotFound     = cloud.CodeSnapshotNotFound
+	codeZoneNotFound         = cloud.CodeZoneNotFound
+	codeUnsupported          = cloud.CodeUnsupported
+	codeVolumeLimit          = cloud.CodeVolumeLimit
+	codeParamCombination     = cloud.CodeParamCombination
+	codeAllocationMalformed  = cloud.CodeAllocationMalformed
+	codeAlreadyAssociated    = cloud.CodeAlreadyAssociated
+	codeAddressCapacity      = cloud.CodeAddressCapacity
+	codePoolNotFound         = cloud.CodePoolNotFound
+	codeDependencyViolation  = cloud.CodeDependencyViolation
+	codeGroupIDMalformed     = cloud.CodeGroupIDMalformed
+	codeRulesLimit           = cloud.CodeRulesLimit
+	codeAMINameDuplicate     = cloud.CodeAMINameDuplicate
+	codeAMINameMalformed     = cloud.CodeAMINameMalformed
+	codeAMIAttributeItem     = cloud.CodeAMIAttributeItem
+	codeUserIDMalformed      = cloud.CodeUserIDMalformed
+	codeRuleNotFound         = cloud.CodeRuleNotFound
 )
 
 // authError maps an authentication failure to EC2's code. A failure of the credential store
@@ -119,45 +117,13 @@ func authError(err error) *query.Error {
 func authDetail(err error) string { return err.Error() }
 
 func badRequest(code, format string, args ...any) *query.Error {
-	return query.Errorf(code, http.StatusBadRequest, format, args...)
+	return cloud.BadRequest(code, format, args...)
 }
 
 func invalidParam(format string, args ...any) *query.Error {
-	return badRequest(codeInvalidParameter, format, args...)
+	return cloud.InvalidParam(format, args...)
 }
 
-func notFound(code, kind, id string) *query.Error {
-	return badRequest(code, "The %s ID '%s' does not exist", kind, id)
-}
+func notFound(code, kind, id string) *query.Error { return cloud.NotFound(code, kind, id) }
 
-// apiError turns a Kubernetes API error from a write into what EC2 would say; anything it does not
-// know is internal.
-func apiError(err error, what string) error {
-	switch {
-	case apierrors.IsInvalid(err):
-		return invalidParam("%s: %s", what, invalidCauses(err))
-	case apierrors.IsForbidden(err):
-		return query.Errorf(codeUnauthorized, http.StatusForbidden, "You are not authorized to perform this operation.")
-	case apierrors.IsConflict(err):
-		return query.Errorf("IncorrectState", http.StatusConflict, "%s changed while the request was processed; try again", what)
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
-
-// invalidCauses lists the messages of a validation failure (they name fields, never internals).
-func invalidCauses(err error) string {
-	var status apierrors.APIStatus
-	if errors.As(err, &status) && status.Status().Details != nil {
-		var out string
-		for i, c := range status.Status().Details.Causes {
-			if i > 0 {
-				out += "; "
-			}
-			out += c.Message
-		}
-		if out != "" {
-			return out
-		}
-	}
-	return "the value is not valid"
-}
+func apiError(err error, what string) error { return cloud.APIError(err, what) }

@@ -458,7 +458,7 @@ func (s *Server) createSecurityGroup(ctx context.Context, c *call) (any, error) 
 	// Instances name groups by id through an index of status.groupId: wait (bounded) for the
 	// controller to record it, so a launch right after this call finds the group.
 	cached := &cloudv1.SecurityGroup{}
-	s.awaitCacheUntil(ctx, client.ObjectKeyFromObject(sg), cached, func(found bool) bool {
+	s.svc.AwaitCacheUntil(ctx, client.ObjectKeyFromObject(sg), cached, func(found bool) bool {
 		return found && cached.Status.GroupID != ""
 	})
 	return &createSecurityGroupOutput{GroupID: sg.Name, TagSet: tagList(tags)}, nil

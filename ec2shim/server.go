@@ -36,6 +36,7 @@ import (
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"pinet.io/pinet/cloud"
 	"pinet.io/pinet/ec2shim/query"
 	"pinet.io/pinet/internal/authz"
 	"pinet.io/pinet/internal/awsauth"
@@ -95,6 +96,7 @@ type Config struct {
 // Server serves the EC2 API.
 type Server struct {
 	cfg     Config
+	svc     *cloud.Service
 	actions map[string]action
 }
 
@@ -138,7 +140,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Region == "" {
 		cfg.Region = "pinet"
 	}
-	s := &Server{cfg: cfg}
+	svc, err := cloud.New(cloud.Config{Client: cfg.Client, APIReader: cfg.APIReader, Authz: cfg.Authz,
+		WaitForCache: cfg.WaitForCache, Clock: cfg.Clock})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, svc: svc}
 	s.actions = s.routes()
 	return s, nil
 }
@@ -257,6 +264,9 @@ func (c *call) authorize(ctx context.Context, verb, resource string, dryRun bool
 	}
 	return nil
 }
+
+// caller is the call's caller as the cloud service knows it.
+func (c *call) caller() cloud.Caller { return cloud.Caller{Principal: c.principal} }
 
 // now is the server's clock.
 func (c *call) now() time.Time { return c.srv.cfg.Clock.Now() }

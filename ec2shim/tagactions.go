@@ -19,18 +19,14 @@ package ec2shim
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sort"
-	"strconv"
 	"strings"
-	"time"
 
-	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/cloud"
 	"pinet.io/pinet/ec2shim/query"
 	"pinet.io/pinet/internal/ids"
 )
@@ -253,8 +249,8 @@ func (s *Server) createTags(ctx context.Context, c *call) (any, error) {
 		for k, v := range add {
 			tags[k] = v
 		}
-		if len(tags) > maxTags {
-			return badRequest(codeTagLimit, "The maximum number of tags for a resource is %d", maxTags)
+		if len(tags) > cloud.MaxTags {
+			return badRequest(codeTagLimit, "The maximum number of tags for a resource is %d", cloud.MaxTags)
 		}
 		setTags(obj, tags)
 		return nil
@@ -426,119 +422,22 @@ func onePage[T any](c *call, items []T, size int, token string) ([]T, string, er
 	return page, tokens.Encode(c.pageScope(), query.Cursor{Offset: next}), nil
 }
 
-// Writing objects the API changes. A change is made to the newest version the API server has and
-// sent with an optimistic lock: a merge patch replaces lists whole, so two calls changing one
-// group's rules (or one object's tags) at once would otherwise lose one of the changes.
+// The service writes and waits; these are its steps for the actions not moved into it yet.
 
-// latestBackoff spaces out the attempts of a change that keeps losing races, and bounds them:
-// every round one of the racing writers wins, so a few dozen attempts suffice for many writers.
-func latestBackoff() wait.Backoff {
-	return wait.Backoff{Duration: 5 * time.Millisecond, Factor: 1.5, Jitter: 1, Steps: 32, Cap: 500 * time.Millisecond}
-}
-
-// changeLatest reads obj afresh from the API server, lets change modify it (or refuse, with the
-// error it returns), and patches the difference under an optimistic lock, retrying on conflict.
-// A NotFound error is returned as is. On success obj holds what the server stored.
 func (s *Server) changeLatest(ctx context.Context, obj client.Object, change func() error) error {
-	key := client.ObjectKeyFromObject(obj)
-	return retryConflicts(ctx, func() error {
-		if err := s.cfg.APIReader.Get(ctx, key, obj); err != nil {
-			return err
-		}
-		before := obj.DeepCopyObject().(client.Object)
-		if err := change(); err != nil {
-			return err
-		}
-		return s.cfg.Client.Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
-	})
+	return s.svc.ChangeLatest(ctx, obj, change)
 }
 
-// deleteLatest reads obj afresh, lets check refuse the deletion, and deletes exactly the version
-// checked, retrying if it changed meanwhile. A NotFound error is returned as is.
 func (s *Server) deleteLatest(ctx context.Context, obj client.Object, check func() error) error {
-	key := client.ObjectKeyFromObject(obj)
-	return retryConflicts(ctx, func() error {
-		if err := s.cfg.APIReader.Get(ctx, key, obj); err != nil {
-			return err
-		}
-		if err := check(); err != nil {
-			return err
-		}
-		uid, rv := obj.GetUID(), obj.GetResourceVersion()
-		return s.cfg.Client.Delete(ctx, obj, client.Preconditions{UID: &uid, ResourceVersion: &rv})
-	})
+	return s.svc.DeleteLatest(ctx, obj, check)
 }
 
-// retryConflicts runs attempt again while it fails with a conflict, within latestBackoff.
-func retryConflicts(ctx context.Context, attempt func() error) error {
-	backoff := latestBackoff()
-	for {
-		err := attempt()
-		if !apierrors.IsConflict(err) || backoff.Steps <= 1 {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff.Step()):
-		}
-	}
-}
+func (s *Server) awaitCache(ctx context.Context, obj client.Object) { s.svc.AwaitCache(ctx, obj) }
 
-// awaitCache waits (bounded) until the informer cache holds obj at least at the version just
-// written, so that the caller's next Describe shows its change. The write has happened either
-// way; a cache that lags longer only delays what Describe shows, so the wait never fails the call.
-func (s *Server) awaitCache(ctx context.Context, obj client.Object) {
-	want := obj.GetResourceVersion()
-	cached := obj.DeepCopyObject().(client.Object)
-	s.awaitCacheUntil(ctx, client.ObjectKeyFromObject(obj), cached, func(found bool) bool {
-		return found && atLeastVersion(cached.GetResourceVersion(), want)
-	})
-}
-
-// withdraw deletes an object a failing call made, and waits (bounded) until the cache stops
-// showing it, so the caller's next Describe does not list what the failed call left behind.
 func (s *Server) withdraw(ctx context.Context, obj client.Object) error {
-	if err := s.cfg.Client.Delete(ctx, obj); err != nil {
-		return client.IgnoreNotFound(err)
-	}
-	s.awaitDeleted(ctx, obj)
-	return nil
+	return s.svc.Withdraw(ctx, obj)
 }
 
-// awaitDeleted waits (bounded) until the cache no longer shows obj, or shows it being deleted.
-func (s *Server) awaitDeleted(ctx context.Context, obj client.Object) {
-	cached := obj.DeepCopyObject().(client.Object)
-	s.awaitCacheUntil(ctx, client.ObjectKeyFromObject(obj), cached, func(found bool) bool {
-		return !found || cached.GetUID() != obj.GetUID() || !cached.GetDeletionTimestamp().IsZero()
-	})
-}
+func (s *Server) awaitDeleted(ctx context.Context, obj client.Object) { s.svc.AwaitDeleted(ctx, obj) }
 
-func (s *Server) awaitCacheUntil(ctx context.Context, key client.ObjectKey, into client.Object, done func(found bool) bool) {
-	err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, s.cfg.WaitForCache, true, func(ctx context.Context) (bool, error) {
-		err := s.cfg.Client.Get(ctx, key, into)
-		if err != nil && !apierrors.IsNotFound(err) {
-			return false, err
-		}
-		return done(err == nil), nil
-	})
-	if err != nil {
-		logr.FromContextOrDiscard(ctx).Info("The cache did not show a write in time", "object", key.String(), "error", err.Error())
-	}
-}
-
-// atLeastVersion compares resource versions. They are opaque to clients, but this API server's
-// are etcd revisions, which only grow; anything that does not parse must match exactly.
-func atLeastVersion(have, want string) bool {
-	h, errH := strconv.ParseUint(have, 10, 64)
-	w, errW := strconv.ParseUint(want, 10, 64)
-	if errH != nil || errW != nil {
-		return have == want
-	}
-	return h >= w
-}
-
-// unavailable is EC2's answer when a controller PiNet waits on did not act in time.
-func unavailable(format string, args ...any) error {
-	return query.Errorf("Unavailable", http.StatusServiceUnavailable, format, args...)
-}
+func unavailable(format string, args ...any) error { return cloud.Unavailable(format, args...) }

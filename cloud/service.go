@@ -1,0 +1,109 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package cloud is PiNet's typed cloud service: the operations every front door offers (the EC2
+// Query API today, the dashboard next), with plain Go inputs and outputs. An operation authorizes
+// its caller with a SubjectAccessReview in the caller's project, validates, resolves references
+// with the caller's visibility, writes custom resources, waits until the manager's cache shows
+// the write, and converts what it wrote back into EC2's terms. Front doors own only their wire
+// format: they decode a request, call one operation and encode its result or error.
+//
+// Failures are *query.Error values carrying the EC2 error code and HTTP status (the ec2shim/query
+// package holds that vocabulary, with EC2's filters and page tokens, which any front door shares);
+// anything else is an internal error.
+package cloud
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"pinet.io/pinet/ec2shim/query"
+	"pinet.io/pinet/internal/authz"
+	"pinet.io/pinet/internal/awsauth"
+)
+
+// Config is what the service needs.
+type Config struct {
+	// Client writes objects and reads them through the manager's informer cache.
+	Client client.Client
+	// APIReader reads straight from the API server, where a cached read could be stale.
+	APIReader client.Reader
+	// Authz reviews each operation against RBAC.
+	Authz *authz.Authorizer
+	// WaitForCache bounds how long an operation waits for the cache to show what it wrote.
+	WaitForCache time.Duration
+	Clock        clock.PassiveClock
+}
+
+// Service runs the operations.
+type Service struct {
+	cfg Config
+}
+
+// New builds the service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Client == nil || cfg.Authz == nil {
+		return nil, errors.New("cloud: Client and Authz are required")
+	}
+	if cfg.APIReader == nil {
+		cfg.APIReader = cfg.Client
+	}
+	if cfg.WaitForCache == 0 {
+		cfg.WaitForCache = 10 * time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	return &Service{cfg: cfg}, nil
+}
+
+// Caller is who calls an operation: an authenticated principal acting in one project.
+type Caller struct {
+	Principal awsauth.Principal
+}
+
+// Project is the namespace the caller acts in.
+func (c Caller) Project() string { return c.Principal.Project }
+
+// authorize checks the caller may do verb on resource in its project. With dryRun, an allowed
+// operation ends here with DryRunOperation, as EC2's do.
+func (s *Service) authorize(ctx context.Context, c Caller, verb, resource string, dryRun bool) error {
+	if c.Project() == "" {
+		return query.Errorf(CodeAuthFailure, http.StatusUnauthorized, "The access key does not name a project to act in")
+	}
+	ok, err := s.cfg.Authz.Allowed(ctx, c.Principal, verb, resource, c.Project())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return query.Errorf(CodeUnauthorized, http.StatusForbidden, "You are not authorized to perform this operation.")
+	}
+	if dryRun {
+		return query.Errorf(CodeDryRun, http.StatusPreconditionFailed, "Request would have succeeded, but DryRun flag is set.")
+	}
+	return nil
+}
+
+// Authorize is authorize for operations the front doors still carry themselves while they move
+// into the service.
+func (s *Service) Authorize(ctx context.Context, c Caller, verb, resource string, dryRun bool) error {
+	return s.authorize(ctx, c, verb, resource, dryRun)
+}
