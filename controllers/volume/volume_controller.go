@@ -14,7 +14,6 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-
 // Package volume holds the Volume reconciler. For now it gives a volume its vol- id, claimed
 // cluster-wide like every EC2 id; storage, export and attachment come with the AoE volume work.
 package volume
