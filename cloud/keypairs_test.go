@@ -76,7 +76,8 @@ func service(t *testing.T) *cloud.Service {
 			fmt.Fprintln(os.Stderr, "the cache never synced")
 			os.Exit(1)
 		}
-		s, err := cloud.New(cloud.Config{Client: mgr.GetClient(), APIReader: env.Client, Authz: &authz.Authorizer{Client: env.Client}})
+		s, err := cloud.New(cloud.Config{Client: mgr.GetClient(), APIReader: env.Client, Authz: &authz.Authorizer{Client: env.Client},
+			Region: "svc-region", Endpoint: "http://ec2.svc.test"})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -264,3 +265,16 @@ func TestConcurrentCreatesOfOneName(t *testing.T) {
 
 // testKey is an ed25519 public key in authorized_keys form.
 const testKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBr7mMz0uH6jyW1w4E6B3N9d8wB6n7m9l0C1a2b3c4d5 test"
+
+// eventually polls cond until it holds, for what the manager's cache shows a moment later.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}

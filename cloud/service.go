@@ -48,6 +48,8 @@ type Config struct {
 	APIReader client.Reader
 	// Authz reviews each operation against RBAC.
 	Authz *authz.Authorizer
+	// Region is the cloud's only region; Endpoint the URL its EC2 API is reached at.
+	Region, Endpoint string
 	// WaitForCache bounds how long an operation waits for the cache to show what it wrote.
 	WaitForCache time.Duration
 	Clock        clock.PassiveClock

@@ -18,29 +18,14 @@ package ec2shim
 
 import (
 	"context"
-	"fmt"
-	"sort"
-	"strconv"
+	"slices"
 
-	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/cloud"
 	"pinet.io/pinet/ec2shim/query"
-	"pinet.io/pinet/internal/conditions"
 )
 
-// zones returns the availability zones of the registered hypervisors, and whether each has a
-// ready one.
-func (s *Server) zones(ctx context.Context) (map[string]bool, error) {
-	hvs := &cloudv1.HypervisorList{}
-	if err := s.cfg.Client.List(ctx, hvs); err != nil {
-		return nil, fmt.Errorf("listing hypervisors: %w", err)
-	}
-	zones := map[string]bool{}
-	for i := range hvs.Items {
-		hv := &hvs.Items[i]
-		zones[hv.Spec.Zone] = zones[hv.Spec.Zone] || (conditions.IsTrue(hv, cloudv1.ReadyCondition) && !hv.Spec.Unschedulable)
-	}
-	return zones, nil
-}
+// zones returns the availability zones and whether each takes instances.
+func (s *Server) zones(ctx context.Context) (map[string]bool, error) { return s.svc.Zones(ctx) }
 
 type regionItem struct {
 	RegionName     string `xml:"regionName"`
@@ -64,26 +49,13 @@ func (s *Server) describeRegions(ctx context.Context, c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	if in.DryRun {
-		return nil, c.authorize(ctx, "list", "instances", true)
-	}
-	matcher, err := query.NewMatcher(in.Filters, []string{"region-name", "endpoint", "opt-in-status"})
+	regions, err := s.svc.DescribeRegions(ctx, c.caller(), cloud.DescribeRegionsInput{Names: in.RegionNames, Filters: in.Filters, DryRun: in.DryRun})
 	if err != nil {
 		return nil, err
 	}
-	region := regionItem{RegionName: s.cfg.Region, RegionEndpoint: s.cfg.Endpoint, OptInStatus: "opt-in-not-required"}
-	for _, name := range in.RegionNames {
-		if name != s.cfg.Region {
-			return nil, invalidParam("Invalid region: %s", name)
-		}
-	}
 	out := &describeRegionsOutput{RegionInfo: query.NewList[regionItem]()}
-	attrs := func(name string) []string {
-		return map[string][]string{"region-name": {region.RegionName}, "endpoint": {region.RegionEndpoint},
-			"opt-in-status": {region.OptInStatus}}[name]
-	}
-	if matcher.Match(attrs, nil) {
-		out.RegionInfo.Items = append(out.RegionInfo.Items, region)
+	for _, r := range regions {
+		out.RegionInfo.Items = append(out.RegionInfo.Items, regionItem{RegionName: r.Name, RegionEndpoint: r.Endpoint, OptInStatus: r.OptInStatus})
 	}
 	return out, nil
 }
@@ -116,63 +88,19 @@ func (s *Server) describeAvailabilityZones(ctx context.Context, c *call) (any, e
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	if in.DryRun {
-		return nil, c.authorize(ctx, "list", "instances", true)
-	}
-	matcher, err := query.NewMatcher(in.Filters, []string{"zone-name", "zone-id", "state", "region-name", "zone-type"})
+	zones, err := s.svc.DescribeAvailabilityZones(ctx, c.caller(), cloud.DescribeZonesInput{Names: in.ZoneNames, IDs: in.ZoneIDs,
+		Filters: in.Filters, DryRun: in.DryRun})
 	if err != nil {
 		return nil, err
-	}
-	zones, err := s.zones(ctx)
-	if err != nil {
-		return nil, err
-	}
-	names := make([]string, 0, len(zones))
-	for z := range zones {
-		names = append(names, z)
-	}
-	sort.Strings(names)
-	wanted := map[string]bool{}
-	for _, z := range in.ZoneNames {
-		if _, ok := zones[z]; !ok {
-			return nil, invalidParam("The zone '%s' does not exist.", z)
-		}
-		wanted[z] = true
-	}
-	for _, id := range in.ZoneIDs {
-		found := false
-		for i, z := range names {
-			if zoneID(s.cfg.Region, i) == id {
-				wanted[z], found = true, true
-			}
-		}
-		if !found {
-			return nil, invalidParam("The zone ID '%s' does not exist.", id)
-		}
 	}
 	out := &describeZonesOutput{AvailabilityZoneInfo: query.NewList[zoneItem]()}
-	for i, z := range names {
-		if len(wanted) > 0 && !wanted[z] {
-			continue
-		}
-		state := "unavailable"
-		if zones[z] {
-			state = "available"
-		}
-		item := zoneItem{ZoneName: z, ZoneState: state, RegionName: s.cfg.Region, ZoneID: zoneID(s.cfg.Region, i),
-			ZoneType: "availability-zone", OptInStatus: "opt-in-not-required", GroupName: s.cfg.Region, NetworkBorderGroup: s.cfg.Region}
-		attrs := func(name string) []string {
-			return map[string][]string{"zone-name": {item.ZoneName}, "zone-id": {item.ZoneID}, "state": {item.ZoneState},
-				"region-name": {item.RegionName}, "zone-type": {item.ZoneType}}[name]
-		}
-		if matcher.Match(attrs, nil) {
-			out.AvailabilityZoneInfo.Items = append(out.AvailabilityZoneInfo.Items, item)
-		}
+	for _, z := range zones {
+		out.AvailabilityZoneInfo.Items = append(out.AvailabilityZoneInfo.Items, zoneItem{ZoneName: z.Name, ZoneState: z.State,
+			RegionName: z.Region, ZoneID: z.ID, ZoneType: z.Type, OptInStatus: z.OptInStatus, GroupName: z.GroupName,
+			NetworkBorderGroup: z.NetworkBorderGroup})
 	}
 	return out, nil
 }
-
-func zoneID(region string, i int) string { return region + "-az" + strconv.Itoa(i+1) }
 
 type accountAttributeValue struct {
 	AttributeValue string `xml:"attributeValue"`
@@ -197,54 +125,19 @@ func (s *Server) describeAccountAttributes(ctx context.Context, c *call) (any, e
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	if in.DryRun {
-		return nil, c.authorize(ctx, "list", "instances", true)
-	}
-	p := &cloudv1.Project{}
-	if err := s.cfg.Client.Get(ctx, clientKey(c.project), p); err != nil && !isNotFound(err) {
+	attrs, err := s.svc.DescribeAccountAttributes(ctx, c.caller(), cloud.DescribeAccountAttributesInput{Names: in.AttributeNames, DryRun: in.DryRun})
+	if err != nil {
 		return nil, err
 	}
-	limit := func(v *int32) string {
-		if v == nil || *v == 0 {
-			return "unlimited"
-		}
-		return strconv.Itoa(int(*v))
-	}
-	all := []accountAttribute{
-		attr("supported-platforms", "EC2"),
-		attr("default-vpc", "none"),
-		attr("max-instances", limit(p.Spec.Quota.Instances)),
-		attr("max-elastic-ips", limit(p.Spec.Quota.Addresses)),
-		attr("vpc-max-elastic-ips", limit(p.Spec.Quota.Addresses)),
-		attr("vpc-max-security-groups-per-interface", "16"),
-	}
 	out := &describeAccountAttributesOutput{AccountAttributeSet: query.NewList[accountAttribute]()}
-	for _, a := range all {
-		if len(in.AttributeNames) == 0 || contains(in.AttributeNames, a.AttributeName) {
-			out.AccountAttributeSet.Items = append(out.AccountAttributeSet.Items, a)
+	for _, a := range attrs {
+		item := accountAttribute{AttributeName: a.Name, AttributeValues: query.NewList[accountAttributeValue]()}
+		for _, v := range a.Values {
+			item.AttributeValues.Items = append(item.AttributeValues.Items, accountAttributeValue{AttributeValue: v})
 		}
-	}
-	for _, name := range in.AttributeNames {
-		found := false
-		for _, a := range all {
-			found = found || a.AttributeName == name
-		}
-		if !found {
-			return nil, invalidParam("Value (%s) for parameter attributeName is invalid.", name)
-		}
+		out.AccountAttributeSet.Items = append(out.AccountAttributeSet.Items, item)
 	}
 	return out, nil
 }
 
-func attr(name, value string) accountAttribute {
-	return accountAttribute{AttributeName: name, AttributeValues: query.NewList(accountAttributeValue{AttributeValue: value})}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
+func contains(list []string, s string) bool { return slices.Contains(list, s) }

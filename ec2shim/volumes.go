@@ -33,6 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/cloud"
 	"pinet.io/pinet/ec2shim/query"
 	"pinet.io/pinet/internal/ids"
 	"pinet.io/pinet/internal/quota"
@@ -337,7 +338,7 @@ func (s *Server) validateVolume(ctx context.Context, in *createVolumeInput) (str
 	}
 	sort.Strings(names)
 	for i, z := range names {
-		if z == in.AvailabilityZone || zoneID(s.cfg.Region, i) == in.AvailabilityZoneID {
+		if z == in.AvailabilityZone || cloud.ZoneID(s.cfg.Region, i) == in.AvailabilityZoneID {
 			return z, nil
 		}
 	}

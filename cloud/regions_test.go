@@ -1,0 +1,80 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package cloud_test
+
+import (
+	"context"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/cloud"
+	"pinet.io/pinet/ec2shim/query"
+)
+
+func TestRegionsZonesAndAccountAttributes(t *testing.T) {
+	s := service(t)
+	ctx := context.Background()
+	regions, err := s.DescribeRegions(ctx, alice, cloud.DescribeRegionsInput{})
+	if err != nil || len(regions) != 1 || regions[0].Name != "svc-region" || regions[0].Endpoint != "http://ec2.svc.test" {
+		t.Fatalf("regions %+v %v", regions, err)
+	}
+	_, err = s.DescribeRegions(ctx, alice, cloud.DescribeRegionsInput{Names: []string{"us-east-1"}})
+	expectCode(t, err, cloud.CodeInvalidParameter)
+	if none, err := s.DescribeRegions(ctx, alice, cloud.DescribeRegionsInput{
+		Filters: []query.Filter{{Name: "region-name", Values: []string{"elsewhere"}}}}); err != nil || len(none) != 0 {
+		t.Fatalf("filtered regions %+v %v", none, err)
+	}
+	_, err = s.DescribeRegions(ctx, alice, cloud.DescribeRegionsInput{DryRun: true})
+	expectCode(t, err, cloud.CodeDryRun)
+	_, err = s.DescribeRegions(ctx, stranger, cloud.DescribeRegionsInput{DryRun: true})
+	expectCode(t, err, cloud.CodeUnauthorized)
+
+	// A hypervisor with no agent behind it makes its zone known but unavailable.
+	hv := &cloudv1.Hypervisor{ObjectMeta: metav1.ObjectMeta{Name: "svc-hv"}, Spec: cloudv1.HypervisorSpec{Zone: "svc-zone"}}
+	if err := env.Client.Create(ctx, hv); err != nil {
+		t.Fatal(err)
+	}
+	var zone cloud.Zone
+	eventually(t, "the zone to show", func() bool {
+		zones, err := s.DescribeAvailabilityZones(ctx, bob, cloud.DescribeZonesInput{Names: []string{"svc-zone"}})
+		if err != nil || len(zones) != 1 {
+			return false
+		}
+		zone = zones[0]
+		return true
+	})
+	if zone.State != "unavailable" || zone.Region != "svc-region" || zone.ID == "" {
+		t.Fatalf("zone %+v", zone)
+	}
+	byID, err := s.DescribeAvailabilityZones(ctx, bob, cloud.DescribeZonesInput{IDs: []string{zone.ID}})
+	if err != nil || len(byID) != 1 || byID[0].Name != "svc-zone" {
+		t.Fatalf("by id %+v %v", byID, err)
+	}
+	_, err = s.DescribeAvailabilityZones(ctx, bob, cloud.DescribeZonesInput{Names: []string{"no-such-zone"}})
+	expectCode(t, err, cloud.CodeInvalidParameter)
+	_, err = s.DescribeAvailabilityZones(ctx, bob, cloud.DescribeZonesInput{IDs: []string{"svc-region-az99"}})
+	expectCode(t, err, cloud.CodeInvalidParameter)
+
+	attrs, err := s.DescribeAccountAttributes(ctx, alice, cloud.DescribeAccountAttributesInput{Names: []string{"max-instances", "max-elastic-ips"}})
+	if err != nil || len(attrs) != 2 || attrs[0].Values[0] != "10" || attrs[1].Values[0] != "5" {
+		t.Fatalf("account attributes (the project's default quota) %+v %v", attrs, err)
+	}
+	_, err = s.DescribeAccountAttributes(ctx, alice, cloud.DescribeAccountAttributesInput{Names: []string{"max-snowflakes"}})
+	expectCode(t, err, cloud.CodeInvalidParameter)
+}
