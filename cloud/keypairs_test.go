@@ -76,8 +76,13 @@ func service(t *testing.T) *cloud.Service {
 			fmt.Fprintln(os.Stderr, "the cache never synced")
 			os.Exit(1)
 		}
+		tokens, err := query.NewPageTokens([]byte("a page token key for the service's own tests"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 		s, err := cloud.New(cloud.Config{Client: mgr.GetClient(), APIReader: env.Client, Authz: &authz.Authorizer{Client: env.Client},
-			Region: "svc-region", Endpoint: "http://ec2.svc.test"})
+			Tokens: tokens, Region: "svc-region", Endpoint: "http://ec2.svc.test"})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)

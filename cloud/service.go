@@ -48,6 +48,8 @@ type Config struct {
 	APIReader client.Reader
 	// Authz reviews each operation against RBAC.
 	Authz *authz.Authorizer
+	// Tokens makes and checks the NextToken values of paged Describes.
+	Tokens *query.PageTokens
 	// Region is the cloud's only region; Endpoint the URL its EC2 API is reached at.
 	Region, Endpoint string
 	// WaitForCache bounds how long an operation waits for the cache to show what it wrote.
@@ -62,8 +64,8 @@ type Service struct {
 
 // New builds the service.
 func New(cfg Config) (*Service, error) {
-	if cfg.Client == nil || cfg.Authz == nil {
-		return nil, errors.New("cloud: Client and Authz are required")
+	if cfg.Client == nil || cfg.Authz == nil || cfg.Tokens == nil {
+		return nil, errors.New("cloud: Client, Authz and Tokens are required")
 	}
 	if cfg.APIReader == nil {
 		cfg.APIReader = cfg.Client

@@ -18,13 +18,11 @@ package ec2shim
 
 import (
 	"context"
-	"sort"
-	"strconv"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/cloud"
 	"pinet.io/pinet/ec2shim/query"
 )
 
@@ -84,99 +82,40 @@ type describeInstanceTypesOutput struct {
 	NextToken       string                       `xml:"nextToken,omitempty"`
 }
 
-var instanceTypeFilters = []string{"instance-type", "vcpu-info.default-vcpus", "memory-info.size-in-mib",
-	"instance-storage-supported", "instance-storage-info.total-size-in-gb", "current-generation"}
-
 func (s *Server) describeInstanceTypes(ctx context.Context, c *call) (any, error) {
 	var in describeInstanceTypesInput
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	if err := c.authorize(ctx, "list", "instances", in.DryRun); err != nil {
-		return nil, err
-	}
-	size, err := query.PageSize(in.MaxResults, 5, 100, 0)
+	types, next, err := s.svc.DescribeInstanceTypes(ctx, c.caller(), cloud.DescribeInstanceTypesInput{Names: in.InstanceTypes,
+		Filters: in.Filters, DryRun: in.DryRun, Page: cloud.Page{MaxResults: in.MaxResults, NextToken: in.NextToken}})
 	if err != nil {
 		return nil, err
 	}
-	matcher, err := query.NewMatcher(in.Filters, instanceTypeFilters)
-	if err != nil {
-		return nil, err
-	}
-	list := &cloudv1.InstanceTypeList{}
-	if err := s.cfg.Client.List(ctx, list); err != nil {
-		return nil, err
-	}
-	byName := map[string]*cloudv1.InstanceType{}
-	for i := range list.Items {
-		byName[list.Items[i].Name] = &list.Items[i]
-	}
-	names := in.InstanceTypes
-	if len(names) == 0 {
-		for n := range byName {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-	}
-	var items []instanceTypeItem
-	for _, n := range names {
-		it, ok := byName[n]
-		if !ok {
-			return nil, invalidParam("The following supplied instance types do not exist: [%s]", n)
-		}
-		item := typeItem(it)
-		attrs := func(name string) []string {
-			switch name {
-			case "instance-type":
-				return []string{item.InstanceType}
-			case "vcpu-info.default-vcpus":
-				return []string{strconv.Itoa(int(item.VCpuInfo.DefaultVCpus))}
-			case "memory-info.size-in-mib":
-				return []string{strconv.FormatInt(item.MemoryInfo.SizeInMiB, 10)}
-			case "instance-storage-supported":
-				return []string{strconv.FormatBool(item.InstanceStorageSupported)}
-			case "instance-storage-info.total-size-in-gb":
-				if item.InstanceStorageInfo != nil {
-					return []string{strconv.FormatInt(item.InstanceStorageInfo.TotalSizeInGB, 10)}
-				}
-			case "current-generation":
-				return []string{"true"}
-			}
-			return nil
-		}
-		if matcher.Match(attrs, nil) {
-			items = append(items, item)
-		}
-	}
-	cur, err := s.cfg.Tokens.Decode(c.pageScope(), in.NextToken)
-	if err != nil {
-		return nil, err
-	}
-	page, next, more := query.Page(items, cur.Offset, size)
-	out := &describeInstanceTypesOutput{InstanceTypeSet: query.NewList(page...)}
-	if more {
-		out.NextToken = s.cfg.Tokens.Encode(c.pageScope(), query.Cursor{Offset: next})
+	out := &describeInstanceTypesOutput{InstanceTypeSet: query.NewList[instanceTypeItem](), NextToken: next}
+	for _, t := range types {
+		out.InstanceTypeSet.Items = append(out.InstanceTypeSet.Items, typeItem(t))
 	}
 	return out, nil
 }
 
-func typeItem(it *cloudv1.InstanceType) instanceTypeItem {
+func typeItem(t cloud.InstanceType) instanceTypeItem {
 	item := instanceTypeItem{
-		InstanceType:             it.Name,
+		InstanceType:             t.Name,
 		CurrentGeneration:        true,
 		SupportedRootDeviceTypes: query.NewList("instance-store"),
 		SupportedVirtualization:  query.NewList("hvm"),
 		Hypervisor:               "xen",
 		ProcessorInfo:            processorInfo{SupportedArchitectures: query.NewList("x86_64")},
-		VCpuInfo:                 vcpuInfo{DefaultVCpus: it.Spec.VCPUs, DefaultCores: it.Spec.VCPUs, DefaultThreadsPerCore: 1},
-		MemoryInfo:               memoryInfo{SizeInMiB: int64(it.Spec.MemoryMiB)},
-		InstanceStorageSupported: it.Spec.EphemeralDiskGiB > 0,
-		FreeTierEligible:         it.Spec.Class == cloudv1.InstanceClassTiny,
+		VCpuInfo:                 vcpuInfo{DefaultVCpus: t.VCPUs, DefaultCores: t.VCPUs, DefaultThreadsPerCore: 1},
+		MemoryInfo:               memoryInfo{SizeInMiB: t.MemoryMiB},
+		InstanceStorageSupported: t.EphemeralGiB > 0,
+		FreeTierEligible:         t.FreeTierEligible,
 	}
-	if it.Spec.EphemeralDiskGiB > 0 {
+	if t.EphemeralGiB > 0 {
 		item.InstanceStorageInfo = &instanceStorageInfo{
-			TotalSizeInGB: int64(it.Spec.EphemeralDiskGiB),
-			Disks:         query.NewList(diskInfo{SizeInGB: int64(it.Spec.EphemeralDiskGiB), Count: 1, Type: "hdd"}),
+			TotalSizeInGB: t.EphemeralGiB,
+			Disks:         query.NewList(diskInfo{SizeInGB: t.EphemeralGiB, Count: 1, Type: "hdd"}),
 		}
 	}
 	return item

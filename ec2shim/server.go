@@ -141,7 +141,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Region = "pinet"
 	}
 	svc, err := cloud.New(cloud.Config{Client: cfg.Client, APIReader: cfg.APIReader, Authz: cfg.Authz,
-		Region: cfg.Region, Endpoint: cfg.Endpoint, WaitForCache: cfg.WaitForCache, Clock: cfg.Clock})
+		Tokens: cfg.Tokens, Region: cfg.Region, Endpoint: cfg.Endpoint, WaitForCache: cfg.WaitForCache, Clock: cfg.Clock})
 	if err != nil {
 		return nil, err
 	}

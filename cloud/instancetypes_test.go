@@ -1,0 +1,87 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+
+package cloud_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/cloud"
+	"pinet.io/pinet/ec2shim/query"
+)
+
+func TestInstanceTypesPageByPage(t *testing.T) {
+	s := service(t)
+	ctx := context.Background()
+	for i := 1; i <= 6; i++ {
+		it := &cloudv1.InstanceType{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("svc.size%d", i)},
+			Spec: cloudv1.InstanceTypeSpec{VCPUs: int32(i), MemoryMiB: 256}}
+		if err := env.Client.Create(ctx, it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var all []cloud.InstanceType
+	eventually(t, "the new types to show", func() bool {
+		got, _, err := s.DescribeInstanceTypes(ctx, alice, cloud.DescribeInstanceTypesInput{})
+		all = got
+		return err == nil && len(got) >= 11 // the five m1 types and six more
+	})
+	in := cloud.DescribeInstanceTypesInput{Page: cloud.Page{MaxResults: ptr.To[int32](5)}}
+	var paged []cloud.InstanceType
+	for page := 0; ; page++ {
+		items, next, err := s.DescribeInstanceTypes(ctx, alice, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(items) > 5 || page > 10 {
+			t.Fatalf("page %d has %d items", page, len(items))
+		}
+		paged = append(paged, items...)
+		if next == "" {
+			break
+		}
+		// Another caller cannot use the token.
+		_, _, err = s.DescribeInstanceTypes(ctx, bob, cloud.DescribeInstanceTypesInput{Page: cloud.Page{MaxResults: ptr.To[int32](5), NextToken: next}})
+		expectCode(t, err, query.CodeInvalidParameterValue)
+		in.NextToken = next
+	}
+	if len(paged) != len(all) {
+		t.Fatalf("paging gave %d types, one call %d", len(paged), len(all))
+	}
+	for i := range all {
+		if paged[i].Name != all[i].Name {
+			t.Fatalf("type %d: %s paged, %s at once", i, paged[i].Name, all[i].Name)
+		}
+	}
+	two, _, err := s.DescribeInstanceTypes(ctx, alice, cloud.DescribeInstanceTypesInput{
+		Filters: []query.Filter{{Name: "vcpu-info.default-vcpus", Values: []string{"2"}}, {Name: "memory-info.size-in-mib", Values: []string{"256"}}}})
+	if err != nil || len(two) != 1 || two[0].Name != "svc.size2" {
+		t.Fatalf("filtered %+v %v", two, err)
+	}
+	_, _, err = s.DescribeInstanceTypes(ctx, alice, cloud.DescribeInstanceTypesInput{Names: []string{"svc.nosuch"}})
+	expectCode(t, err, cloud.CodeInvalidParameter)
+	_, _, err = s.DescribeInstanceTypes(ctx, alice, cloud.DescribeInstanceTypesInput{Page: cloud.Page{MaxResults: ptr.To[int32](1000)}})
+	expectCode(t, err, cloud.CodeInvalidParameter)
+	_, _, err = s.DescribeInstanceTypes(ctx, stranger, cloud.DescribeInstanceTypesInput{})
+	expectCode(t, err, cloud.CodeUnauthorized)
+}

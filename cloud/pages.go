@@ -1,0 +1,49 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package cloud
+
+import (
+	"pinet.io/pinet/ec2shim/query"
+)
+
+// Page asks for one page of a Describe: at most MaxResults items, from where NextToken says.
+type Page struct {
+	MaxResults *int32
+	NextToken  string
+}
+
+// size checks MaxResults against an operation's limits and returns the page size: fallback when
+// the caller gave none (0 means everything).
+func (p Page) size(min, max, fallback int32) (int, error) {
+	return query.PageSize(p.MaxResults, min, max, fallback)
+}
+
+// pageOf returns the page of items a request asks for and the token of the next page ("" at the
+// end). A token is bound to the operation and query it was made for (scope: everything that
+// selects the items) and to the caller, so it cannot be replayed against another listing.
+func pageOf[T any](s *Service, c Caller, scope string, p Page, size int, items []T) ([]T, string, error) {
+	scope += "\x00" + c.Principal.User + "\x00" + c.Project()
+	cur, err := s.cfg.Tokens.Decode(scope, p.NextToken)
+	if err != nil {
+		return nil, "", err
+	}
+	page, next, more := query.Page(items, cur.Offset, size)
+	if !more {
+		return page, "", nil
+	}
+	return page, s.cfg.Tokens.Encode(scope, query.Cursor{Offset: next}), nil
+}
