@@ -34,7 +34,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
-	"pinet.io/pinet/controllers/keypair"
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/ipam"
 	"pinet.io/pinet/internal/sshkey"
@@ -78,7 +77,7 @@ func TestKeyPairs(t *testing.T) {
 		t.Fatal(err)
 	}
 	gen := &cloudv1.KeyPair{ObjectMeta: metav1.ObjectMeta{Name: "key-0123456789abcdef0", Namespace: ns,
-		Annotations: map[string]string{keypair.AnnotationGeneratedFingerprint: g.Fingerprint}},
+		Annotations: map[string]string{cloudv1.AnnotationGeneratedFingerprint: g.Fingerprint}},
 		Spec: cloudv1.KeyPairSpec{KeyName: "generated", PublicKey: g.Public}}
 	if err := env.Client.Create(ctx, gen); err != nil {
 		t.Fatal(err)

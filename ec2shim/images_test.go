@@ -40,7 +40,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
-	"pinet.io/pinet/controllers/image"
 	"pinet.io/pinet/controllers/user"
 	"pinet.io/pinet/internal/bundle"
 	"pinet.io/pinet/internal/cloudca"
@@ -219,7 +218,7 @@ func TestRegisterBundledImages(t *testing.T) {
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "imgreg-a", Name: web}, obj); err != nil {
 		t.Fatal(err)
 	}
-	if obj.Annotations[image.AnnotationRegisteredBy] != "imgreg-a-user" || obj.Spec.Format != cloudv1.ImageFormatBundle {
+	if obj.Annotations[cloudv1.AnnotationRegisteredBy] != "imgreg-a-user" || obj.Spec.Format != cloudv1.ImageFormatBundle {
 		t.Fatalf("the Image object: %+v", obj.ObjectMeta)
 	}
 

@@ -263,7 +263,7 @@ func (r *Reconciler) verifySigner(ctx context.Context, img *cloudv1.Image, m *bu
 	if err := r.Client.List(ctx, users); err != nil {
 		return err
 	}
-	registeredBy := img.Annotations[AnnotationRegisteredBy]
+	registeredBy := img.Annotations[cloudv1.AnnotationRegisteredBy]
 	var candidates []string
 	for _, u := range users.Items {
 		switch {

@@ -40,6 +40,10 @@ const SystemUser = "pinet-system"
 // read only its credentials Secret.
 const ImageReaderUser = "pinet-image-reader"
 
+// ImageStoreBucket is the system bucket the image controller keeps verified images in, the only
+// one the image reader may read.
+const ImageStoreBucket = "pinet-image-store"
+
 // Config says where the store is and whose key to use.
 type Config struct {
 	// Endpoint is the store's URL (http://127.0.0.1:3333).
