@@ -34,7 +34,6 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/controllers"
-	"pinet.io/pinet/controllers/user"
 	"pinet.io/pinet/internal/authz"
 	"pinet.io/pinet/internal/awsauth"
 	"pinet.io/pinet/internal/cloudca"
@@ -84,7 +83,7 @@ func waitReady(t *testing.T, obj readyObject) {
 func userSecret(t *testing.T, name string) *corev1.Secret {
 	t.Helper()
 	sec := &corev1.Secret{}
-	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: testenv.SystemNamespace, Name: user.SecretName(name)}, sec); err != nil {
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: testenv.SystemNamespace, Name: credentials.SecretName(name)}, sec); err != nil {
 		t.Fatal(err)
 	}
 	return sec
@@ -170,7 +169,7 @@ func TestUsersGetKeysCertificatesAndRBAC(t *testing.T) {
 	if !regexp.MustCompile(`^AKIA[A-Z2-7]{16}$`).MatchString(keyID) {
 		t.Fatalf("access key id %q", keyID)
 	}
-	keys, err := user.ReadKeys(userSecret(t, "alice"))
+	keys, err := credentials.ReadKeys(userSecret(t, "alice"))
 	if err != nil || len(keys) != 1 || len(keys[0].SecretAccessKey) != 40 {
 		t.Fatalf("stored keys %+v %v", keys, err)
 	}
@@ -188,7 +187,7 @@ func TestUsersGetKeysCertificatesAndRBAC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := cloudca.ParseCertificate(userSecret(t, "alice").Data[user.SecretCertKey])
+	cert, err := cloudca.ParseCertificate(userSecret(t, "alice").Data[credentials.SecretCertKey])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,10 +40,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
-	"pinet.io/pinet/controllers/user"
 	"pinet.io/pinet/internal/bundle"
 	"pinet.io/pinet/internal/cloudca"
 	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/credentials"
 	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
 )
@@ -73,14 +73,14 @@ func makeBundle(t *testing.T, c *testcloud.Cloud, creds testcloud.Credentials, u
 	t.Helper()
 	ctx := context.Background()
 	sec := &corev1.Secret{}
-	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: testenv.SystemNamespace, Name: user.SecretName(userName)}, sec); err != nil {
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: testenv.SystemNamespace, Name: credentials.SecretName(userName)}, sec); err != nil {
 		t.Fatal(err)
 	}
-	cert, err := cloudca.ParseCertificate(sec.Data[user.SecretCertKey])
+	cert, err := cloudca.ParseCertificate(sec.Data[credentials.SecretCertKey])
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := cloudca.ParsePrivateKey(sec.Data[user.SecretCertKeyKey])
+	key, err := cloudca.ParsePrivateKey(sec.Data[credentials.SecretCertKeyKey])
 	if err != nil {
 		t.Fatal(err)
 	}

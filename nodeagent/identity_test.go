@@ -35,7 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
-	"pinet.io/pinet/controllers/user"
+	"pinet.io/pinet/internal/credentials"
 	"pinet.io/pinet/internal/s3client"
 	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
@@ -377,7 +377,7 @@ func TestImageReaderCredential(t *testing.T) {
 	// Nor does the key open the EC2 API.
 	sec := &corev1.Secret{}
 	mustDo(t, "reading the reader's secret", node1.Get(ctx, client.ObjectKey{Namespace: testenv.SystemNamespace, Name: "pinet-user-" + s3client.ImageReaderUser}, sec))
-	keys, err := user.ReadKeys(sec)
+	keys, err := credentials.ReadKeys(sec)
 	if err != nil || len(keys) == 0 {
 		t.Fatalf("keys: %v", err)
 	}
