@@ -36,6 +36,10 @@ const (
 	ReasonDeleting = "Deleting"
 )
 
+// DefaultSystemNamespace is where PiNet keeps its own secrets (the cloud CA, users' credentials)
+// unless told otherwise.
+const DefaultSystemNamespace = "pinet-system"
+
 // Labels and annotations PiNet puts on objects.
 const (
 	// LabelHypervisor names the Hypervisor an Instance is bound to; the scheduler writes it so that
