@@ -14,9 +14,9 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package pinetctl holds the commands of the pinetctl CLI: operators manage users and projects and
+// Package cli holds the commands of the pinetctl CLI: operators manage users and projects and
 // hand out credentials; users upload and register images and read consoles.
-package pinetctl
+package cli
 
 import (
 	"fmt"
