@@ -69,7 +69,7 @@ type readyObject interface {
 
 func waitReady(t *testing.T, obj readyObject) {
 	t.Helper()
-	eventually(t, longWait, fmt.Sprintf("%T %s to be Ready", obj, obj.GetName()), func() error {
+	testenv.Eventually(t, longWait, fmt.Sprintf("%T %s to be Ready", obj, obj.GetName()), func() error {
 		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
 			return err
 		}
@@ -144,7 +144,7 @@ func TestProjectSetsUpItsNamespace(t *testing.T) {
 	if err := env.Client.Create(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, longWait, "NamespaceOwnedElsewhere", func() error {
+	testenv.Eventually(t, longWait, "NamespaceOwnedElsewhere", func() error {
 		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(p), p)
 		if c := conditions.Get(p, cloudv1.ReadyCondition); c == nil || c.Reason != cloudv1.ReasonNamespaceOwnedElsewhere {
 			return fmt.Errorf("ready %+v", c)
@@ -205,7 +205,7 @@ func TestUsersGetKeysCertificatesAndRBAC(t *testing.T) {
 		t.Fatal(err)
 	}
 	manifest := `{"apiVersion":"cloud.pinet.io/v1alpha1","kind":"Instance","metadata":{"name":"mine"},"spec":{"imageId":"img"}}`
-	eventually(t, shortWait, "alice may create instances in team-a", func() error {
+	testenv.Eventually(t, shortWait, "alice may create instances in team-a", func() error {
 		_, err := kubectl(t, aliceCfg, manifest, "-n", "team-a", "apply", "-f", "-")
 		return err
 	})
@@ -225,7 +225,7 @@ func TestUsersGetKeysCertificatesAndRBAC(t *testing.T) {
 	if _, err := kubectl(t, aliceCfg, "", "get", "instancetypes"); err != nil {
 		t.Fatalf("alice cannot read the instance types: %v", err)
 	}
-	eventually(t, shortWait, "root may act on both projects", func() error {
+	testenv.Eventually(t, shortWait, "root may act on both projects", func() error {
 		for _, ns := range []string{"team-a", "team-b"} {
 			if _, err := kubectl(t, rootCfg, manifest, "-n", ns, "apply", "-f", "-"); err != nil {
 				return err
@@ -270,7 +270,7 @@ func TestUsersGetKeysCertificatesAndRBAC(t *testing.T) {
 	if err := testenv.Update(ctx, env.Client, alice, func(u *cloudv1.User) { u.Spec.Projects = nil }); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, shortWait, "alice's team-a binding to go", func() error {
+	testenv.Eventually(t, shortWait, "alice's team-a binding to go", func() error {
 		rb := &rbacv1.RoleBinding{}
 		err := env.Client.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "pinet-user-alice"}, rb)
 		if apierrors.IsNotFound(err) {
@@ -297,7 +297,7 @@ func TestKeyRotationAndRestartKeepCredentials(t *testing.T) {
 	if err := testenv.Update(ctx, env.Client, u, func(u *cloudv1.User) { u.Spec.KeyRotation = 1 }); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, longWait, "a second key", func() error {
+	testenv.Eventually(t, longWait, "a second key", func() error {
 		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(u), u)
 		if len(u.Status.AccessKeys) != 2 {
 			return fmt.Errorf("keys %+v", u.Status.AccessKeys)
@@ -310,7 +310,7 @@ func TestKeyRotationAndRestartKeepCredentials(t *testing.T) {
 	}
 	second := u.Status.AccessKeys[1].AccessKeyID
 	store := &credentials.Store{Client: cachedReader(t), SystemNamespace: testenv.SystemNamespace}
-	eventually(t, shortWait, "the store to see the rotation", func() error {
+	testenv.Eventually(t, shortWait, "the store to see the rotation", func() error {
 		if _, err := store.Lookup(ctx, first); !errors.Is(err, awsauth.ErrRetiredKey) {
 			return fmt.Errorf("retired key: %v", err)
 		}
@@ -322,7 +322,7 @@ func TestKeyRotationAndRestartKeepCredentials(t *testing.T) {
 	// A new manager keeps the CA and every key.
 	stop()
 	startManager(t)
-	eventually(t, longWait, "the user to be reconciled again", func() error {
+	testenv.Eventually(t, longWait, "the user to be reconciled again", func() error {
 		cur := &cloudv1.User{}
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(u), cur); err != nil {
 			return err
@@ -357,7 +357,7 @@ func TestProjectWithInstancesIsNotDeleted(t *testing.T) {
 	if err := env.Client.Delete(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, longWait, "HasResources", func() error {
+	testenv.Eventually(t, longWait, "HasResources", func() error {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(p), p); err != nil {
 			return err
 		}
@@ -374,7 +374,7 @@ func TestProjectWithInstancesIsNotDeleted(t *testing.T) {
 	if err := env.Client.Delete(ctx, inst); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, longWait, "the project to go", func() error {
+	testenv.Eventually(t, longWait, "the project to go", func() error {
 		err := env.Client.Get(ctx, client.ObjectKeyFromObject(p), p)
 		if apierrors.IsNotFound(err) {
 			return nil

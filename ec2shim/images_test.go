@@ -141,7 +141,7 @@ func describeImage(t *testing.T, cl *ec2.Client, id string) types.Image {
 func waitImageState(t *testing.T, cl *ec2.Client, id string, want types.ImageState) types.Image {
 	t.Helper()
 	var img types.Image
-	eventually(t, longWait, fmt.Sprintf("image %s to be %s", id, want), func() error {
+	testenv.Eventually(t, longWait, fmt.Sprintf("image %s to be %s", id, want), func() error {
 		out, err := cl.DescribeImages(context.Background(), &ec2.DescribeImagesInput{ImageIds: []string{id}})
 		if err != nil {
 			return err
@@ -367,7 +367,7 @@ func TestRegisterBundledImages(t *testing.T) {
 	expectCode(t, err, "InvalidAMIID.NotFound")
 	_, err = ca.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: aws.String("ami-nope")})
 	expectCode(t, err, "InvalidAMIID.Malformed")
-	eventually(t, shortWait, "the deregistered Image object to go", func() error {
+	testenv.Eventually(t, shortWait, "the deregistered Image object to go", func() error {
 		err := env.Client.Get(ctx, client.ObjectKey{Namespace: "imgreg-a", Name: web2}, &cloudv1.Image{})
 		if apierrors.IsNotFound(err) {
 			return nil
@@ -429,7 +429,7 @@ func TestConcurrentRegistrationsOfOneName(t *testing.T) {
 	if err := env.Client.Delete(ctx, &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Namespace: "imgrace", Name: got[0]}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, shortWait, "the deleted image to leave Describe", func() error {
+	testenv.Eventually(t, shortWait, "the deleted image to leave Describe", func() error {
 		if n := len(racy()); n != 0 {
 			return fmt.Errorf("%d images named racy", n)
 		}
@@ -453,7 +453,7 @@ func TestImageVisibilityAcrossProjects(t *testing.T) {
 	}
 	a := c.AddUser(t, "imgvis-a-user", false, "imgvis-a")
 	c.AddNode(t, "imgvis-node", "imgvis-zone", 8, 16384)
-	eventually(t, shortWait, "m1.small to fit a hypervisor", func() error {
+	testenv.Eventually(t, shortWait, "m1.small to fit a hypervisor", func() error {
 		it := &cloudv1.InstanceType{}
 		if err := env.Client.Get(context.Background(), client.ObjectKey{Name: "m1.small"}, it); err != nil {
 			return err

@@ -332,20 +332,20 @@ func TestImageReaderCredential(t *testing.T) {
 	node1 := clientAs(t, testenv.NodeUser("node-1"), testenv.NodeAgentsGroup)
 	cfg := s3client.Config{Endpoint: c.S3URL, Region: testcloud.Region, SystemNamespace: testenv.SystemNamespace, User: s3client.ImageReaderUser}
 	var mc *minio.Client
-	waitFor(t, shortWait, "the image reader's key", func() (bool, error) {
+	testenv.Eventually(t, shortWait, "the image reader's key", func() error {
 		var err error
 		mc, err = s3client.New(ctx, node1, cfg)
-		return err == nil, err
+		return err
 	})
 	var data []byte
-	waitFor(t, shortWait, "the image reader to read the image", func() (bool, error) {
+	testenv.Eventually(t, shortWait, "the image reader to read the image", func() error {
 		obj, err := mc.GetObject(ctx, stored.Bucket, stored.Key, minio.GetObjectOptions{})
 		if err != nil {
-			return false, err
+			return err
 		}
 		defer obj.Close()
 		data, err = io.ReadAll(obj)
-		return err == nil, err
+		return err
 	})
 	if string(data) != strings.Repeat("pinet", 1000) {
 		t.Fatalf("read %d bytes", len(data))
