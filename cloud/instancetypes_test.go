@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -27,6 +28,7 @@ import (
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/cloud"
 	"pinet.io/pinet/ec2shim/query"
+	"pinet.io/pinet/internal/testenv"
 )
 
 func TestInstanceTypesPageByPage(t *testing.T) {
@@ -40,10 +42,15 @@ func TestInstanceTypesPageByPage(t *testing.T) {
 		}
 	}
 	var all []cloud.InstanceType
-	eventually(t, "the new types to show", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the new types to show", func() error {
 		got, _, err := s.DescribeInstanceTypes(ctx, alice, cloud.DescribeInstanceTypesInput{})
-		all = got
-		return err == nil && len(got) >= 11 // the five m1 types and six more
+		if err != nil {
+			return err
+		}
+		if all = got; len(got) < 11 { // the five m1 types and six more
+			return fmt.Errorf("%d types", len(got))
+		}
+		return nil
 	})
 	in := cloud.DescribeInstanceTypesInput{Page: cloud.Page{MaxResults: ptr.To[int32](5)}}
 	var paged []cloud.InstanceType

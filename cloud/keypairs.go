@@ -28,7 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
-	"pinet.io/pinet/controllers/keypair"
+
 	"pinet.io/pinet/ec2shim/query"
 	"pinet.io/pinet/internal/ids"
 	"pinet.io/pinet/internal/refs"
@@ -200,7 +200,7 @@ func (s *Service) storeKeyPair(ctx context.Context, c Caller, keyName, publicKey
 	}
 	SetTags(kp, tags)
 	if generatedFingerprint != "" {
-		kp.Annotations[keypair.AnnotationGeneratedFingerprint] = generatedFingerprint
+		kp.Annotations[cloudv1.AnnotationGeneratedFingerprint] = generatedFingerprint
 	}
 	if err := s.cfg.Client.Create(ctx, kp); err != nil {
 		if apierrors.IsAlreadyExists(err) {
@@ -390,7 +390,7 @@ func keyPairFacts(kp *cloudv1.KeyPair) (keyType, fingerprint string) {
 	if err != nil {
 		return "", ""
 	}
-	fingerprint = kp.Annotations[keypair.AnnotationGeneratedFingerprint]
+	fingerprint = kp.Annotations[cloudv1.AnnotationGeneratedFingerprint]
 	if fingerprint == "" {
 		if fingerprint, err = key.ImportedFingerprint(); err != nil {
 			return key.Type, ""

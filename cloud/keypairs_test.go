@@ -270,16 +270,3 @@ func TestConcurrentCreatesOfOneName(t *testing.T) {
 
 // testKey is an ed25519 public key in authorized_keys form.
 const testKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBr7mMz0uH6jyW1w4E6B3N9d8wB6n7m9l0C1a2b3c4d5 test"
-
-// eventually polls cond until it holds, for what the manager's cache shows a moment later.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}

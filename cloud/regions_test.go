@@ -18,13 +18,16 @@ package cloud_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/cloud"
 	"pinet.io/pinet/ec2shim/query"
+	"pinet.io/pinet/internal/testenv"
 )
 
 func TestRegionsZonesAndAccountAttributes(t *testing.T) {
@@ -51,13 +54,16 @@ func TestRegionsZonesAndAccountAttributes(t *testing.T) {
 		t.Fatal(err)
 	}
 	var zone cloud.Zone
-	eventually(t, "the zone to show", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the zone to show", func() error {
 		zones, err := s.DescribeAvailabilityZones(ctx, bob, cloud.DescribeZonesInput{Names: []string{"svc-zone"}})
-		if err != nil || len(zones) != 1 {
-			return false
+		if err != nil {
+			return err
+		}
+		if len(zones) != 1 {
+			return fmt.Errorf("%d zones", len(zones))
 		}
 		zone = zones[0]
-		return true
+		return nil
 	})
 	if zone.State != "unavailable" || zone.Region != "svc-region" || zone.ID == "" {
 		t.Fatalf("zone %+v", zone)

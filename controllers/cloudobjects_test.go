@@ -34,7 +34,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
-	"pinet.io/pinet/controllers/keypair"
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/ipam"
 	"pinet.io/pinet/internal/sshkey"
@@ -78,7 +77,7 @@ func TestKeyPairs(t *testing.T) {
 		t.Fatal(err)
 	}
 	gen := &cloudv1.KeyPair{ObjectMeta: metav1.ObjectMeta{Name: "key-0123456789abcdef0", Namespace: ns,
-		Annotations: map[string]string{keypair.AnnotationGeneratedFingerprint: g.Fingerprint}},
+		Annotations: map[string]string{cloudv1.AnnotationGeneratedFingerprint: g.Fingerprint}},
 		Spec: cloudv1.KeyPairSpec{KeyName: "generated", PublicKey: g.Public}}
 	if err := env.Client.Create(ctx, gen); err != nil {
 		t.Fatal(err)
@@ -97,7 +96,7 @@ func TestKeyPairs(t *testing.T) {
 		}
 	}
 	for kp, reason := range map[*cloudv1.KeyPair]string{bad: cloudv1.ReasonInvalidPublicKey, dup: cloudv1.ReasonDuplicateKeyName} {
-		eventually(t, shortWait, kp.Name+" "+reason, func() error {
+		testenv.Eventually(t, shortWait, kp.Name+" "+reason, func() error {
 			_ = env.Client.Get(ctx, client.ObjectKeyFromObject(kp), kp)
 			if c := conditions.Get(kp, cloudv1.ReadyCondition); c == nil || c.Reason != reason {
 				return fmt.Errorf("ready %+v", c)
@@ -116,7 +115,7 @@ func TestKeyPairs(t *testing.T) {
 	if err := env.Client.Create(ctx, badNamesake); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, shortWait, "broken InvalidPublicKey", func() error {
+	testenv.Eventually(t, shortWait, "broken InvalidPublicKey", func() error {
 		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(badNamesake), badNamesake)
 		if c := conditions.Get(badNamesake, cloudv1.ReadyCondition); c == nil || c.Reason != cloudv1.ReasonInvalidPublicKey {
 			return fmt.Errorf("ready %+v", c)
@@ -140,7 +139,7 @@ func TestSecurityGroups(t *testing.T) {
 	if err := env.Client.Create(ctx, web); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, shortWait, "SourceGroupNotFound", func() error {
+	testenv.Eventually(t, shortWait, "SourceGroupNotFound", func() error {
 		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(web), web)
 		if c := conditions.Get(web, cloudv1.ReadyCondition); c == nil || c.Reason != "SourceGroupNotFound" || !strings.Contains(c.Message, "lb") {
 			return fmt.Errorf("ready %+v", c)
@@ -176,7 +175,7 @@ func TestAddressesComeFromTheirPoolOnce(t *testing.T) {
 	}
 	// Three addresses fit; the fourth says the pool is exhausted.
 	seen := map[string]bool{}
-	eventually(t, longWait, "three allocations and one exhausted", func() error {
+	testenv.Eventually(t, longWait, "three allocations and one exhausted", func() error {
 		seen = map[string]bool{}
 		exhausted := 0
 		for _, a := range addrs {
@@ -196,7 +195,7 @@ func TestAddressesComeFromTheirPoolOnce(t *testing.T) {
 	if seen["203.0.113.0"] {
 		t.Fatal("an excluded address was handed out")
 	}
-	eventually(t, shortWait, "pool counts", func() error {
+	testenv.Eventually(t, shortWait, "pool counts", func() error {
 		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(pool), pool)
 		if pool.Status.Total != 3 || pool.Status.Allocated != 3 {
 			return fmt.Errorf("pool status %+v", pool.Status)
@@ -209,7 +208,7 @@ func TestAddressesComeFromTheirPoolOnce(t *testing.T) {
 	if err := env.Client.Create(ctx, inst); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, shortWait, "the instance id", func() error {
+	testenv.Eventually(t, shortWait, "the instance id", func() error {
 		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(inst), inst)
 		if inst.Status.InstanceID == "" {
 			return fmt.Errorf("no id yet")
@@ -226,7 +225,7 @@ func TestAddressesComeFromTheirPoolOnce(t *testing.T) {
 	if err := testenv.Update(ctx, env.Client, holder, func(a *cloudv1.Address) { a.Spec.InstanceID = inst.Status.InstanceID }); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, shortWait, "the association", func() error {
+	testenv.Eventually(t, shortWait, "the association", func() error {
 		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(inst), inst)
 		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(holder), holder)
 		if inst.Status.PublicIPAddress != holder.Status.PublicIP || holder.Status.InstanceID != inst.Status.InstanceID ||
@@ -239,7 +238,7 @@ func TestAddressesComeFromTheirPoolOnce(t *testing.T) {
 	if err := env.Client.Delete(ctx, holder); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, longWait, "the freed address to go to the waiting one", func() error {
+	testenv.Eventually(t, longWait, "the freed address to go to the waiting one", func() error {
 		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(inst), inst)
 		for _, a := range addrs {
 			if a == holder {

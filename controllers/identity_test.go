@@ -34,7 +34,6 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/controllers"
-	"pinet.io/pinet/controllers/user"
 	"pinet.io/pinet/internal/authz"
 	"pinet.io/pinet/internal/awsauth"
 	"pinet.io/pinet/internal/cloudca"
@@ -70,7 +69,7 @@ type readyObject interface {
 
 func waitReady(t *testing.T, obj readyObject) {
 	t.Helper()
-	eventually(t, longWait, fmt.Sprintf("%T %s to be Ready", obj, obj.GetName()), func() error {
+	testenv.Eventually(t, longWait, fmt.Sprintf("%T %s to be Ready", obj, obj.GetName()), func() error {
 		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
 			return err
 		}
@@ -84,7 +83,7 @@ func waitReady(t *testing.T, obj readyObject) {
 func userSecret(t *testing.T, name string) *corev1.Secret {
 	t.Helper()
 	sec := &corev1.Secret{}
-	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: testenv.SystemNamespace, Name: user.SecretName(name)}, sec); err != nil {
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: testenv.SystemNamespace, Name: credentials.SecretName(name)}, sec); err != nil {
 		t.Fatal(err)
 	}
 	return sec
@@ -145,7 +144,7 @@ func TestProjectSetsUpItsNamespace(t *testing.T) {
 	if err := env.Client.Create(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, longWait, "NamespaceOwnedElsewhere", func() error {
+	testenv.Eventually(t, longWait, "NamespaceOwnedElsewhere", func() error {
 		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(p), p)
 		if c := conditions.Get(p, cloudv1.ReadyCondition); c == nil || c.Reason != cloudv1.ReasonNamespaceOwnedElsewhere {
 			return fmt.Errorf("ready %+v", c)
@@ -170,7 +169,7 @@ func TestUsersGetKeysCertificatesAndRBAC(t *testing.T) {
 	if !regexp.MustCompile(`^AKIA[A-Z2-7]{16}$`).MatchString(keyID) {
 		t.Fatalf("access key id %q", keyID)
 	}
-	keys, err := user.ReadKeys(userSecret(t, "alice"))
+	keys, err := credentials.ReadKeys(userSecret(t, "alice"))
 	if err != nil || len(keys) != 1 || len(keys[0].SecretAccessKey) != 40 {
 		t.Fatalf("stored keys %+v %v", keys, err)
 	}
@@ -188,7 +187,7 @@ func TestUsersGetKeysCertificatesAndRBAC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := cloudca.ParseCertificate(userSecret(t, "alice").Data[user.SecretCertKey])
+	cert, err := cloudca.ParseCertificate(userSecret(t, "alice").Data[credentials.SecretCertKey])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +205,7 @@ func TestUsersGetKeysCertificatesAndRBAC(t *testing.T) {
 		t.Fatal(err)
 	}
 	manifest := `{"apiVersion":"cloud.pinet.io/v1alpha1","kind":"Instance","metadata":{"name":"mine"},"spec":{"imageId":"img"}}`
-	eventually(t, shortWait, "alice may create instances in team-a", func() error {
+	testenv.Eventually(t, shortWait, "alice may create instances in team-a", func() error {
 		_, err := kubectl(t, aliceCfg, manifest, "-n", "team-a", "apply", "-f", "-")
 		return err
 	})
@@ -226,7 +225,7 @@ func TestUsersGetKeysCertificatesAndRBAC(t *testing.T) {
 	if _, err := kubectl(t, aliceCfg, "", "get", "instancetypes"); err != nil {
 		t.Fatalf("alice cannot read the instance types: %v", err)
 	}
-	eventually(t, shortWait, "root may act on both projects", func() error {
+	testenv.Eventually(t, shortWait, "root may act on both projects", func() error {
 		for _, ns := range []string{"team-a", "team-b"} {
 			if _, err := kubectl(t, rootCfg, manifest, "-n", ns, "apply", "-f", "-"); err != nil {
 				return err
@@ -271,7 +270,7 @@ func TestUsersGetKeysCertificatesAndRBAC(t *testing.T) {
 	if err := testenv.Update(ctx, env.Client, alice, func(u *cloudv1.User) { u.Spec.Projects = nil }); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, shortWait, "alice's team-a binding to go", func() error {
+	testenv.Eventually(t, shortWait, "alice's team-a binding to go", func() error {
 		rb := &rbacv1.RoleBinding{}
 		err := env.Client.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "pinet-user-alice"}, rb)
 		if apierrors.IsNotFound(err) {
@@ -298,7 +297,7 @@ func TestKeyRotationAndRestartKeepCredentials(t *testing.T) {
 	if err := testenv.Update(ctx, env.Client, u, func(u *cloudv1.User) { u.Spec.KeyRotation = 1 }); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, longWait, "a second key", func() error {
+	testenv.Eventually(t, longWait, "a second key", func() error {
 		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(u), u)
 		if len(u.Status.AccessKeys) != 2 {
 			return fmt.Errorf("keys %+v", u.Status.AccessKeys)
@@ -311,7 +310,7 @@ func TestKeyRotationAndRestartKeepCredentials(t *testing.T) {
 	}
 	second := u.Status.AccessKeys[1].AccessKeyID
 	store := &credentials.Store{Client: cachedReader(t), SystemNamespace: testenv.SystemNamespace}
-	eventually(t, shortWait, "the store to see the rotation", func() error {
+	testenv.Eventually(t, shortWait, "the store to see the rotation", func() error {
 		if _, err := store.Lookup(ctx, first); !errors.Is(err, awsauth.ErrRetiredKey) {
 			return fmt.Errorf("retired key: %v", err)
 		}
@@ -323,7 +322,7 @@ func TestKeyRotationAndRestartKeepCredentials(t *testing.T) {
 	// A new manager keeps the CA and every key.
 	stop()
 	startManager(t)
-	eventually(t, longWait, "the user to be reconciled again", func() error {
+	testenv.Eventually(t, longWait, "the user to be reconciled again", func() error {
 		cur := &cloudv1.User{}
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(u), cur); err != nil {
 			return err
@@ -358,7 +357,7 @@ func TestProjectWithInstancesIsNotDeleted(t *testing.T) {
 	if err := env.Client.Delete(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, longWait, "HasResources", func() error {
+	testenv.Eventually(t, longWait, "HasResources", func() error {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(p), p); err != nil {
 			return err
 		}
@@ -375,7 +374,7 @@ func TestProjectWithInstancesIsNotDeleted(t *testing.T) {
 	if err := env.Client.Delete(ctx, inst); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, longWait, "the project to go", func() error {
+	testenv.Eventually(t, longWait, "the project to go", func() error {
 		err := env.Client.Get(ctx, client.ObjectKeyFromObject(p), p)
 		if apierrors.IsNotFound(err) {
 			return nil

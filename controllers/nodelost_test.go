@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/testenv"
 )
 
 // Deleting an instance whose node is down waits for the node; once its Hypervisor is deleted
@@ -62,7 +63,7 @@ func TestDeletingAnInstanceOfALostNodeCompletes(t *testing.T) {
 	if err := env.Client.Delete(ctx, inst); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, longWait, "the deletion to be taken up", func() error {
+	testenv.Eventually(t, longWait, "the deletion to be taken up", func() error {
 		if err := env.Client.Get(ctx, key, inst); err != nil {
 			return err
 		}
@@ -79,14 +80,14 @@ func TestDeletingAnInstanceOfALostNodeCompletes(t *testing.T) {
 	if err := env.Client.Delete(ctx, hv); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, longWait, "the instance to go", func() error {
+	testenv.Eventually(t, longWait, "the instance to go", func() error {
 		err := env.Client.Get(ctx, key, &cloudv1.Instance{})
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
 		return fmt.Errorf("still there: %v", err)
 	})
-	eventually(t, longWait, "a NodeLost event", func() error {
+	testenv.Eventually(t, longWait, "a NodeLost event", func() error {
 		list := &eventsv1.EventList{}
 		if err := env.Client.List(ctx, list, client.InNamespace("lost")); err != nil {
 			return err

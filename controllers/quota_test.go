@@ -49,7 +49,7 @@ func TestInstanceOfACrashedLaunchIsAdmittedLater(t *testing.T) {
 	if err := env.Client.Create(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, shortWait, "the project's namespace", func() error {
+	testenv.Eventually(t, shortWait, "the project's namespace", func() error {
 		return env.Client.Get(ctx, client.ObjectKey{Name: project}, &corev1.Namespace{})
 	})
 	img := &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "img", Namespace: project},
@@ -75,7 +75,7 @@ func TestInstanceOfACrashedLaunchIsAdmittedLater(t *testing.T) {
 		Claims: &claims.Claimer{Client: env.Client, Reader: env.Client, Namespace: testenv.SystemNamespace}}
 	reconcileUntil := func(inst *cloudv1.Instance, what string, done func(*cloudv1.Instance, reconcile.Result) error) {
 		t.Helper()
-		eventually(t, shortWait, what, func() error {
+		testenv.Eventually(t, shortWait, what, func() error {
 			res, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(inst)})
 			if err != nil {
 				return err

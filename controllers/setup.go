@@ -78,9 +78,6 @@ type Options struct {
 	Clock clock.PassiveClock
 }
 
-// DefaultSystemNamespace is where PiNet keeps its secrets unless told otherwise.
-const DefaultSystemNamespace = "pinet-system"
-
 // CacheOptions limits what the manager caches of Kubernetes' own kinds: the Secrets of the system
 // namespace, and the role bindings PiNet made.
 func CacheOptions(systemNamespace string) cache.Options {
@@ -128,7 +125,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		clk = clock.RealClock{}
 	}
 	if opts.SystemNamespace == "" {
-		opts.SystemNamespace = DefaultSystemNamespace
+		opts.SystemNamespace = cloudv1.DefaultSystemNamespace
 	}
 	if err := index.Register(ctx, mgr.GetFieldIndexer()); err != nil {
 		return err

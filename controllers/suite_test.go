@@ -83,19 +83,6 @@ func startManager(t *testing.T) (stop func()) {
 	return stop
 }
 
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
-}
-
 // kubectl runs the real kubectl (bin/kubectl) with the identity of cfg.
 func kubectl(t *testing.T, cfg *rest.Config, stdin string, args ...string) (string, error) {
 	t.Helper()

@@ -37,6 +37,7 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/internal/testenv"
 )
 
 // Address pools are cluster-wide and shared by every test of the binary: each test draws from a
@@ -55,7 +56,7 @@ func addAddressPool(t *testing.T, name string, isDefault bool, cidrs ...string) 
 	if err := env.Client.Create(ctx, pool); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
-	eventually(t, shortWait, "pool "+name+" to be counted", func() error {
+	testenv.Eventually(t, shortWait, "pool "+name+" to be counted", func() error {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(pool), pool); err != nil {
 			return err
 		}
@@ -105,7 +106,7 @@ func instanceIP(cl *ec2.Client, id string) (string, error) {
 
 func waitInstanceIP(t *testing.T, cl *ec2.Client, id, want string) {
 	t.Helper()
-	eventually(t, shortWait, fmt.Sprintf("%s to have public IP %q", id, want), func() error {
+	testenv.Eventually(t, shortWait, fmt.Sprintf("%s to have public IP %q", id, want), func() error {
 		got, err := instanceIP(cl, id)
 		if err != nil {
 			return err
@@ -255,7 +256,7 @@ func TestAddressLifecycle(t *testing.T) {
 	if _, err := cl.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{inst1}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, shortWait, "the terminated instance's address to be free", func() error {
+	testenv.Eventually(t, shortWait, "the terminated instance's address to be free", func() error {
 		if d := describeAddress(t, cl, a1); aws.ToString(d.InstanceId) != "" {
 			return fmt.Errorf("still associated with %s", aws.ToString(d.InstanceId))
 		}
@@ -275,7 +276,7 @@ func TestAddressLifecycle(t *testing.T) {
 	expectCode(t, err, "InvalidAddress.NotFound")
 	_, err = cl.ReleaseAddress(ctx, &ec2.ReleaseAddressInput{AllocationId: aws.String(a1)})
 	expectCode(t, err, "InvalidAllocationID.NotFound")
-	eventually(t, shortWait, "the released addresses to go", func() error {
+	testenv.Eventually(t, shortWait, "the released addresses to go", func() error {
 		list := &cloudv1.AddressList{}
 		if err := env.Client.List(ctx, list, client.InNamespace("eiplife")); err != nil {
 			return err
@@ -374,7 +375,7 @@ func TestAddressPools(t *testing.T) {
 		addAddressPool(t, "eip-default", true, defaultPoolCIDR)
 	}
 	var fromDefault *ec2.AllocateAddressOutput
-	eventually(t, shortWait, "an address from the default pool", func() error {
+	testenv.Eventually(t, shortWait, "an address from the default pool", func() error {
 		out, err := cl.AllocateAddress(ctx, &ec2.AllocateAddressInput{})
 		fromDefault = out
 		return err
@@ -391,7 +392,7 @@ func TestAddressPools(t *testing.T) {
 	}
 	_, err := cl.AllocateAddress(ctx, &ec2.AllocateAddressInput{PublicIpv4Pool: aws.String("eipcap-tiny")})
 	expectCode(t, err, "InsufficientAddressCapacity")
-	eventually(t, shortWait, "the refused Address to go", func() error {
+	testenv.Eventually(t, shortWait, "the refused Address to go", func() error {
 		list := &cloudv1.AddressList{}
 		if err := env.Client.List(ctx, list, client.InNamespace("eipcap")); err != nil {
 			return err
@@ -405,7 +406,7 @@ func TestAddressPools(t *testing.T) {
 	if _, err := cl.ReleaseAddress(ctx, &ec2.ReleaseAddressInput{AllocationId: only.AllocationId}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, shortWait, "the released address to be allocated again", func() error {
+	testenv.Eventually(t, shortWait, "the released address to be allocated again", func() error {
 		out, err := cl.AllocateAddress(ctx, &ec2.AllocateAddressInput{PublicIpv4Pool: aws.String("eipcap-tiny")})
 		if err != nil {
 			return err
@@ -452,7 +453,7 @@ func TestAddressQuota(t *testing.T) {
 	if won != 3 {
 		t.Fatalf("%d of 8 racing allocations succeeded under a quota of 3", won)
 	}
-	eventually(t, shortWait, "three Address objects", func() error {
+	testenv.Eventually(t, shortWait, "three Address objects", func() error {
 		list := &cloudv1.AddressList{}
 		if err := env.Client.List(ctx, list, client.InNamespace("eipquota")); err != nil {
 			return err
@@ -476,7 +477,7 @@ func TestAddressQuota(t *testing.T) {
 	if _, err := cl.ReleaseAddress(ctx, &ec2.ReleaseAddressInput{AllocationId: out.Addresses[0].AllocationId}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, shortWait, "room under the quota", func() error {
+	testenv.Eventually(t, shortWait, "room under the quota", func() error {
 		_, err := cl.AllocateAddress(ctx, &ec2.AllocateAddressInput{PublicIpv4Pool: aws.String("eipquota-pool")})
 		return err
 	})
@@ -549,7 +550,7 @@ func TestAddressMadeWithKubectl(t *testing.T) {
 		t.Fatal(err)
 	}
 	var found types.Address
-	eventually(t, shortWait, "the address to be described", func() error {
+	testenv.Eventually(t, shortWait, "the address to be described", func() error {
 		out, err := cl.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{})
 		if err != nil {
 			return err

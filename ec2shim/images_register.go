@@ -37,7 +37,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
-	"pinet.io/pinet/controllers/image"
 	"pinet.io/pinet/ec2shim/query"
 	"pinet.io/pinet/internal/bundle"
 	"pinet.io/pinet/internal/ids"
@@ -116,7 +115,7 @@ func (s *Server) registerImage(ctx context.Context, c *call) (any, error) {
 		Spec: *spec,
 	}
 	setTags(img, tags)
-	img.Annotations[image.AnnotationRegisteredBy] = c.principal.User
+	img.Annotations[cloudv1.AnnotationRegisteredBy] = c.principal.User
 	if err := s.cfg.Client.Create(ctx, img); err != nil {
 		return nil, apiError(err, "image "+in.Name)
 	}

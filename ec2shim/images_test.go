@@ -40,11 +40,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
-	"pinet.io/pinet/controllers/image"
-	"pinet.io/pinet/controllers/user"
 	"pinet.io/pinet/internal/bundle"
 	"pinet.io/pinet/internal/cloudca"
 	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/credentials"
 	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
 )
@@ -74,14 +73,14 @@ func makeBundle(t *testing.T, c *testcloud.Cloud, creds testcloud.Credentials, u
 	t.Helper()
 	ctx := context.Background()
 	sec := &corev1.Secret{}
-	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: testenv.SystemNamespace, Name: user.SecretName(userName)}, sec); err != nil {
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: testenv.SystemNamespace, Name: credentials.SecretName(userName)}, sec); err != nil {
 		t.Fatal(err)
 	}
-	cert, err := cloudca.ParseCertificate(sec.Data[user.SecretCertKey])
+	cert, err := cloudca.ParseCertificate(sec.Data[credentials.SecretCertKey])
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := cloudca.ParsePrivateKey(sec.Data[user.SecretCertKeyKey])
+	key, err := cloudca.ParsePrivateKey(sec.Data[credentials.SecretCertKeyKey])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +141,7 @@ func describeImage(t *testing.T, cl *ec2.Client, id string) types.Image {
 func waitImageState(t *testing.T, cl *ec2.Client, id string, want types.ImageState) types.Image {
 	t.Helper()
 	var img types.Image
-	eventually(t, longWait, fmt.Sprintf("image %s to be %s", id, want), func() error {
+	testenv.Eventually(t, longWait, fmt.Sprintf("image %s to be %s", id, want), func() error {
 		out, err := cl.DescribeImages(context.Background(), &ec2.DescribeImagesInput{ImageIds: []string{id}})
 		if err != nil {
 			return err
@@ -219,7 +218,7 @@ func TestRegisterBundledImages(t *testing.T) {
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "imgreg-a", Name: web}, obj); err != nil {
 		t.Fatal(err)
 	}
-	if obj.Annotations[image.AnnotationRegisteredBy] != "imgreg-a-user" || obj.Spec.Format != cloudv1.ImageFormatBundle {
+	if obj.Annotations[cloudv1.AnnotationRegisteredBy] != "imgreg-a-user" || obj.Spec.Format != cloudv1.ImageFormatBundle {
 		t.Fatalf("the Image object: %+v", obj.ObjectMeta)
 	}
 
@@ -368,7 +367,7 @@ func TestRegisterBundledImages(t *testing.T) {
 	expectCode(t, err, "InvalidAMIID.NotFound")
 	_, err = ca.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: aws.String("ami-nope")})
 	expectCode(t, err, "InvalidAMIID.Malformed")
-	eventually(t, shortWait, "the deregistered Image object to go", func() error {
+	testenv.Eventually(t, shortWait, "the deregistered Image object to go", func() error {
 		err := env.Client.Get(ctx, client.ObjectKey{Namespace: "imgreg-a", Name: web2}, &cloudv1.Image{})
 		if apierrors.IsNotFound(err) {
 			return nil
@@ -430,7 +429,7 @@ func TestConcurrentRegistrationsOfOneName(t *testing.T) {
 	if err := env.Client.Delete(ctx, &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Namespace: "imgrace", Name: got[0]}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, shortWait, "the deleted image to leave Describe", func() error {
+	testenv.Eventually(t, shortWait, "the deleted image to leave Describe", func() error {
 		if n := len(racy()); n != 0 {
 			return fmt.Errorf("%d images named racy", n)
 		}
@@ -454,7 +453,7 @@ func TestImageVisibilityAcrossProjects(t *testing.T) {
 	}
 	a := c.AddUser(t, "imgvis-a-user", false, "imgvis-a")
 	c.AddNode(t, "imgvis-node", "imgvis-zone", 8, 16384)
-	eventually(t, shortWait, "m1.small to fit a hypervisor", func() error {
+	testenv.Eventually(t, shortWait, "m1.small to fit a hypervisor", func() error {
 		it := &cloudv1.InstanceType{}
 		if err := env.Client.Get(context.Background(), client.ObjectKey{Name: "m1.small"}, it); err != nil {
 			return err

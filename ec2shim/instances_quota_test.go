@@ -57,7 +57,7 @@ func liveInstances(ctx context.Context, project string) ([]cloudv1.Instance, err
 // expectLive waits until the project holds exactly n instances.
 func expectLive(t *testing.T, project string, n int) {
 	t.Helper()
-	eventually(t, shortWait, fmt.Sprintf("%d instances in %s", n, project), func() error {
+	testenv.Eventually(t, shortWait, fmt.Sprintf("%d instances in %s", n, project), func() error {
 		live, err := liveInstances(context.Background(), project)
 		if err != nil {
 			return err
@@ -143,7 +143,7 @@ func TestRunInstancesQuota(t *testing.T) {
 		// Terminating releases the quota.
 		terminateAll(t, cl, out)
 		var again *ec2.RunInstancesOutput
-		eventually(t, shortWait, tc.field+" released by terminating", func() error {
+		testenv.Eventually(t, shortWait, tc.field+" released by terminating", func() error {
 			again, err = run(ctx, cl, ami, tc.itype, tc.fits, tc.fits)
 			return err
 		})
@@ -201,7 +201,7 @@ func TestResizeWithinQuota(t *testing.T) {
 	if err := resize(types.InstanceTypeM1Medium); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, shortWait, "the new type in the cache", func() error {
+	testenv.Eventually(t, shortWait, "the new type in the cache", func() error {
 		d, err := cl.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
 		if err != nil {
 			return err
@@ -329,7 +329,7 @@ func admission(ctx context.Context, project, name string) (admitted, ready *meta
 
 func waitAdmitted(t *testing.T, project, name string) {
 	t.Helper()
-	eventually(t, longWait, name+" admitted and placed", func() error {
+	testenv.Eventually(t, longWait, name+" admitted and placed", func() error {
 		admitted, _, node, err := admission(context.Background(), project, name)
 		switch {
 		case err != nil:
@@ -347,7 +347,7 @@ func waitAdmitted(t *testing.T, project, name string) {
 // is not placed.
 func waitHeldBack(t *testing.T, project, name, field string) {
 	t.Helper()
-	eventually(t, shortWait, name+" held back by the quota", func() error {
+	testenv.Eventually(t, shortWait, name+" held back by the quota", func() error {
 		admitted, ready, node, err := admission(context.Background(), project, name)
 		switch {
 		case err != nil:

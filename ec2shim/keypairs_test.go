@@ -43,6 +43,7 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/testcloud"
+	"pinet.io/pinet/internal/testenv"
 )
 
 // keyTool runs a shell pipeline with the system's ssh-keygen and openssl, the tools AWS documents
@@ -138,7 +139,7 @@ func TestCreateKeyPairFingerprintsMatchOpenSSH(t *testing.T) {
 			!strings.HasPrefix(aws.ToString(k.PublicKey), tc.publicKey) || k.CreateTime == nil {
 			t.Fatalf("described %+v, want id %s fingerprint %s type %s", k, tc.id, tc.fingerprint, tc.keyType)
 		}
-		eventually(t, shortWait, "the controller to confirm "+tc.name, func() error {
+		testenv.Eventually(t, shortWait, "the controller to confirm "+tc.name, func() error {
 			kp := &cloudv1.KeyPair{}
 			if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "kpgen", Name: tc.id}, kp); err != nil {
 				return err
@@ -404,7 +405,7 @@ func TestKubectlKeyPairsShowUp(t *testing.T) {
 	}
 	want := keyTool(t, "ssh-keygen -e -m PKCS8 -f '"+filepath.Join(dir, "id.pub")+"' | openssl pkey -pubin -outform DER | openssl md5 -c | sed 's/^.*= //'")
 	var id string
-	eventually(t, shortWait, "the kubectl key pair in DescribeKeyPairs", func() error {
+	testenv.Eventually(t, shortWait, "the kubectl key pair in DescribeKeyPairs", func() error {
 		out, err := cl.DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{})
 		if err != nil {
 			return err

@@ -41,6 +41,7 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/testcloud"
+	"pinet.io/pinet/internal/testenv"
 )
 
 var errorCode = regexp.MustCompile(`<Code>([^<]*)</Code>`)
@@ -153,7 +154,7 @@ func TestSecurityGroupLifecycle(t *testing.T) {
 		len(web.IpPermissions) != 0 || len(web.IpPermissionsEgress) != 1 || aws.ToString(web.IpPermissionsEgress[0].IpRanges[0].CidrIp) != "0.0.0.0/0" {
 		t.Fatalf("described %+v", web)
 	}
-	eventually(t, shortWait, "the default group to have an id", func() error {
+	testenv.Eventually(t, shortWait, "the default group to have an id", func() error {
 		out, err := cl.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{})
 		if err != nil {
 			return err
@@ -414,7 +415,7 @@ func TestSecurityGroupsRefuseBadInput(t *testing.T) {
 	expectCode(t, err, "InvalidParameterValue")
 
 	// Nothing was half-made: the project has its two groups, and web no rules.
-	eventually(t, shortWait, "the project's two groups", func() error {
+	testenv.Eventually(t, shortWait, "the project's two groups", func() error {
 		out, err := cl.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{})
 		if err != nil {
 			return err
@@ -514,7 +515,7 @@ func TestSecurityGroupMadeWithKubectl(t *testing.T) {
 		t.Fatal(err)
 	}
 	var described types.SecurityGroup
-	eventually(t, shortWait, "the group to be described", func() error {
+	testenv.Eventually(t, shortWait, "the group to be described", func() error {
 		out, err := cl.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupNames: []string{"kube"}})
 		if err != nil {
 			return err
@@ -606,7 +607,7 @@ func TestSecurityGroupConcurrentCalls(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, shortWait, "8 groups on 2 pages", func() error {
+	testenv.Eventually(t, shortWait, "8 groups on 2 pages", func() error {
 		seen := map[string]bool{}
 		pages := 0
 		p := ec2.NewDescribeSecurityGroupsPaginator(cl, &ec2.DescribeSecurityGroupsInput{MaxResults: aws.Int32(5)})

@@ -82,19 +82,6 @@ func expectCode(t *testing.T, err error, code string) {
 	}
 }
 
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
-}
-
 // stateOf returns an instance's state as DescribeInstances reports it.
 func stateOf(ctx context.Context, cl *ec2.Client, id string) (types.InstanceStateName, error) {
 	out, err := cl.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
@@ -109,7 +96,7 @@ func stateOf(ctx context.Context, cl *ec2.Client, id string) (types.InstanceStat
 
 func waitState(t *testing.T, cl *ec2.Client, id string, want types.InstanceStateName) {
 	t.Helper()
-	eventually(t, longWait, fmt.Sprintf("%s to be %s", id, want), func() error {
+	testenv.Eventually(t, longWait, fmt.Sprintf("%s to be %s", id, want), func() error {
 		got, err := stateOf(context.Background(), cl, id)
 		if err != nil {
 			return err

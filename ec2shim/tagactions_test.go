@@ -38,6 +38,7 @@ import (
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/sshkey"
 	"pinet.io/pinet/internal/testcloud"
+	"pinet.io/pinet/internal/testenv"
 )
 
 // taggables are one object of each kind that takes tags.
@@ -72,7 +73,7 @@ func makeTaggables(t *testing.T, c *testcloud.Cloud, creds testcloud.Credentials
 	if err := env.Client.Create(ctx, kp); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, shortWait, "the key pair's id", func() error {
+	testenv.Eventually(t, shortWait, "the key pair's id", func() error {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(kp), kp); err != nil {
 			return err
 		}
@@ -83,7 +84,7 @@ func makeTaggables(t *testing.T, c *testcloud.Cloud, creds testcloud.Credentials
 	})
 	tg.keyPair = kp.Status.KeyPairID
 	// The API reads through its cache: wait until it knows the key pair.
-	eventually(t, shortWait, "the API to know the key pair", func() error {
+	testenv.Eventually(t, shortWait, "the API to know the key pair", func() error {
 		_, err := cl.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{tg.keyPair}, Tags: []types.Tag{{Key: aws.String("seen"), Value: aws.String("")}}})
 		return err
 	})

@@ -215,7 +215,7 @@ func TestVolumeLifecycle(t *testing.T) {
 	attachedAt := metav1.NewTime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	reportAttachment(t, "vollife", v2, cloudv1.VolumeStateInUse,
 		&cloudv1.VolumeAttachment{InstanceID: inst, Device: "/dev/sdf", State: cloudv1.AttachmentAttached, AttachTime: &attachedAt})
-	eventually(t, shortWait, "the reported attachment", func() error {
+	testenv.Eventually(t, shortWait, "the reported attachment", func() error {
 		v := describeVolume(t, cl, v2)
 		if v.State != types.VolumeStateInUse || attachmentString(v) != inst+" /dev/sdf attached" ||
 			v.Attachments[0].AttachTime == nil || !v.Attachments[0].AttachTime.Equal(attachedAt.Time) {
@@ -234,7 +234,7 @@ func TestVolumeLifecycle(t *testing.T) {
 	_, err = cl.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(v2)})
 	expectCode(t, err, "IncorrectState")
 	reportAttachment(t, "vollife", v2, cloudv1.VolumeStateAvailable, nil)
-	eventually(t, shortWait, "the volume to be available", func() error {
+	testenv.Eventually(t, shortWait, "the volume to be available", func() error {
 		if v := describeVolume(t, cl, v2); v.State != types.VolumeStateAvailable || len(v.Attachments) != 0 {
 			return fmt.Errorf("%s %s", v.State, attachmentString(v))
 		}
@@ -353,7 +353,7 @@ func TestVolumesRefuseBadInput(t *testing.T) {
 		Spec: cloudv1.VolumeSpec{SizeGiB: 1, AvailabilityZone: "other-zone"}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, shortWait, "the volume made by manifest", func() error {
+	testenv.Eventually(t, shortWait, "the volume made by manifest", func() error {
 		_, err := cl.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{elsewhere}})
 		return err
 	})
@@ -486,7 +486,7 @@ func setQuota(t *testing.T, cl *ec2.Client, project string, q cloudv1.ProjectQuo
 		t.Fatal(err)
 	}
 	want := fmt.Sprint(*q.Addresses)
-	eventually(t, shortWait, "the quota to be read", func() error {
+	testenv.Eventually(t, shortWait, "the quota to be read", func() error {
 		out, err := cl.DescribeAccountAttributes(ctx, &ec2.DescribeAccountAttributesInput{AttributeNames: []types.AccountAttributeName{"max-elastic-ips"}})
 		if err != nil {
 			return err

@@ -18,6 +18,7 @@ package nodeagent_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -65,21 +66,6 @@ func startCloud(t *testing.T) *testcloud.Cloud {
 	return cloud
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var lastErr error
-	for time.Now().Before(deadline) {
-		ok, err := cond()
-		if ok {
-			return
-		}
-		lastErr = err
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, lastErr)
-}
-
 // newProject makes a project with a user and an available machine image named "img".
 func newProject(t *testing.T, c *testcloud.Cloud, name string) string {
 	t.Helper()
@@ -111,22 +97,31 @@ func get(t *testing.T, key client.ObjectKey) (*cloudv1.Instance, error) {
 func waitState(t *testing.T, key client.ObjectKey, state cloudv1.InstanceState) *cloudv1.Instance {
 	t.Helper()
 	var inst *cloudv1.Instance
-	waitFor(t, longWait, fmt.Sprintf("%s to be %s", key, state), func() (bool, error) {
+	testenv.Eventually(t, longWait, fmt.Sprintf("%s to be %s", key, state), func() error {
 		var err error
 		inst, err = get(t, key)
 		if err != nil {
-			return false, err
+			return err
 		}
-		return inst.Status.State == state, fmt.Errorf("state %q, conditions %v", inst.Status.State, inst.Status.Conditions)
+		if inst.Status.State == state {
+			return nil
+		}
+		return fmt.Errorf("state %q, conditions %v", inst.Status.State, inst.Status.Conditions)
 	})
 	return inst
 }
 
 func waitGone(t *testing.T, key client.ObjectKey) {
 	t.Helper()
-	waitFor(t, longWait, fmt.Sprintf("%s to be deleted", key), func() (bool, error) {
+	testenv.Eventually(t, longWait, fmt.Sprintf("%s to be deleted", key), func() error {
 		_, err := get(t, key)
-		return apierrors.IsNotFound(err), err
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err == nil {
+			return errors.New("it still exists")
+		}
+		return err
 	})
 }
 
@@ -160,8 +155,11 @@ func TestInstanceLifecycle(t *testing.T) {
 	// Stop, then start again: the id never changes.
 	update(t, key, func(i *cloudv1.Instance) { i.Spec.DesiredState = cloudv1.DesiredStopped })
 	inst = waitState(t, key, cloudv1.InstanceStateStopped)
-	waitFor(t, shortWait, "domain to shut off", func() (bool, error) {
-		return node.Domains(t)[id].State == "shutoff", nil
+	testenv.Eventually(t, shortWait, "domain to shut off", func() error {
+		if state := node.Domains(t)[id].State; state != "shutoff" {
+			return fmt.Errorf("domain state %q", state)
+		}
+		return nil
 	})
 	update(t, key, func(i *cloudv1.Instance) { i.Spec.DesiredState = cloudv1.DesiredRunning })
 	inst = waitState(t, key, cloudv1.InstanceStateRunning)
@@ -211,13 +209,16 @@ func TestTooBigStaysPending(t *testing.T) {
 	ns := newProject(t, tc, "agent-small")
 	inst := newInstance(t, ns, "huge", "m1.xlarge", "zone-small")
 	key := client.ObjectKeyFromObject(inst)
-	waitFor(t, longWait, "Scheduled=False with a capacity reason", func() (bool, error) {
+	testenv.Eventually(t, longWait, "Scheduled=False with a capacity reason", func() error {
 		got, err := get(t, key)
 		if err != nil {
-			return false, err
+			return err
 		}
 		c := conditions.Get(got, cloudv1.InstanceScheduled)
-		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == cloudv1.ReasonInsufficientCapacity, fmt.Errorf("%+v", c)
+		if c != nil && c.Status == metav1.ConditionFalse && c.Reason == cloudv1.ReasonInsufficientCapacity {
+			return nil
+		}
+		return fmt.Errorf("%+v", c)
 	})
 	// It stays pending, and the reason names the shortage.
 	time.Sleep(2 * time.Second)
@@ -257,9 +258,9 @@ func TestFiftyInstancesAcrossThreeNodes(t *testing.T) {
 		newInstance(t, ns, fmt.Sprintf("vm-%02d", i), itype, zone)
 	}
 	var list cloudv1.InstanceList
-	waitFor(t, longWait, "all 50 instances running", func() (bool, error) {
+	testenv.Eventually(t, longWait, "all 50 instances running", func() error {
 		if err := env.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
-			return false, err
+			return err
 		}
 		running := 0
 		for _, inst := range list.Items {
@@ -267,7 +268,10 @@ func TestFiftyInstancesAcrossThreeNodes(t *testing.T) {
 				running++
 			}
 		}
-		return running == 50, fmt.Errorf("%d running", running)
+		if running == 50 {
+			return nil
+		}
+		return fmt.Errorf("%d running", running)
 	})
 
 	type use struct{ milliCPU, memMiB int64 }
@@ -383,9 +387,11 @@ func TestOrphanSweep(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, shortWait, "the orphan to be removed", func() (bool, error) {
-		_, ok := node.Domains(t)["i-00000000000000001"]
-		return !ok, nil
+	testenv.Eventually(t, shortWait, "the orphan to be removed", func() error {
+		if _, ok := node.Domains(t)["i-00000000000000001"]; ok {
+			return errors.New("it is still defined")
+		}
+		return nil
 	})
 	for _, keep := range []string{"not-ours", "i-00000000000000002"} {
 		if _, ok := node.Domains(t)[keep]; !ok {

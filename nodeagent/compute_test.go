@@ -18,6 +18,7 @@ package nodeagent_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -32,6 +33,7 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/testenv"
 )
 
 // An instance gets a copy-on-write root over the cached image and sparse ephemeral and swap disks
@@ -135,13 +137,15 @@ func TestGuestPowerOffStopsTheInstance(t *testing.T) {
 	// A reboot request is carried out once.
 	request := time.Now().UTC().Format(time.RFC3339Nano)
 	update(t, key, func(i *cloudv1.Instance) { i.Annotations[cloudv1.AnnotationRebootRequested] = request })
-	waitFor(t, shortWait, "the reboot to be recorded", func() (bool, error) {
+	testenv.Eventually(t, shortWait, "the reboot to be recorded", func() error {
 		got, err := get(t, key)
 		if err != nil {
-			return false, err
+			return err
 		}
-		return got.Status.Domain != nil && got.Status.Domain.RebootRequest == request,
-			fmt.Errorf("domain %+v", got.Status.Domain)
+		if got.Status.Domain != nil && got.Status.Domain.RebootRequest == request {
+			return nil
+		}
+		return fmt.Errorf("domain %+v", got.Status.Domain)
 	})
 	if got := waitState(t, key, cloudv1.InstanceStateRunning); !conditions.IsTrue(got, cloudv1.ReadyCondition) {
 		t.Fatalf("not ready after the reboot: %+v", got.Status.Conditions)
@@ -175,9 +179,11 @@ func TestGuestPowerOffTerminatesTheInstance(t *testing.T) {
 	if inst.Status.StateReason != cloudv1.ReasonShutdownByGuest {
 		t.Errorf("state reason %q", inst.Status.StateReason)
 	}
-	waitFor(t, longWait, "the domain to be removed", func() (bool, error) {
-		_, ok := node.Domains(t)[inst.Status.InstanceID]
-		return !ok, nil
+	testenv.Eventually(t, longWait, "the domain to be removed", func() error {
+		if _, ok := node.Domains(t)[inst.Status.InstanceID]; ok {
+			return errors.New("it is still defined")
+		}
+		return nil
 	})
 	waitGone(t, key) // after the retention period
 }
@@ -224,25 +230,31 @@ func TestMissingKeyPairFailsTheLaunch(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := client.ObjectKeyFromObject(inst)
-	waitFor(t, longWait, "the references to resolve", func() (bool, error) {
+	testenv.Eventually(t, longWait, "the references to resolve", func() error {
 		got, err := get(t, key)
 		if err != nil {
-			return false, err
+			return err
 		}
-		return conditions.IsTrue(got, cloudv1.InstanceReferencesResolved), fmt.Errorf("conditions %v", got.Status.Conditions)
+		if conditions.IsTrue(got, cloudv1.InstanceReferencesResolved) {
+			return nil
+		}
+		return fmt.Errorf("conditions %v", got.Status.Conditions)
 	})
 	if err := env.Client.Delete(ctx, kp); err != nil {
 		t.Fatal(err)
 	}
 	node := c.AddNode(t, "keyless-1", "zone-keyless", 2, 4096)
 
-	waitFor(t, longWait, "the launch to fail for the key pair", func() (bool, error) {
+	testenv.Eventually(t, longWait, "the launch to fail for the key pair", func() error {
 		got, err := get(t, key)
 		if err != nil {
-			return false, err
+			return err
 		}
 		cond := conditions.Get(got, cloudv1.InstanceDomainDefined)
-		return cond != nil && cond.Reason == cloudv1.ReasonKeyPairNotFound, fmt.Errorf("conditions %v", got.Status.Conditions)
+		if cond != nil && cond.Reason == cloudv1.ReasonKeyPairNotFound {
+			return nil
+		}
+		return fmt.Errorf("conditions %v", got.Status.Conditions)
 	})
 	got, err := get(t, key)
 	if err != nil {

@@ -35,7 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
-	"pinet.io/pinet/controllers/user"
+	"pinet.io/pinet/internal/credentials"
 	"pinet.io/pinet/internal/s3client"
 	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
@@ -332,20 +332,20 @@ func TestImageReaderCredential(t *testing.T) {
 	node1 := clientAs(t, testenv.NodeUser("node-1"), testenv.NodeAgentsGroup)
 	cfg := s3client.Config{Endpoint: c.S3URL, Region: testcloud.Region, SystemNamespace: testenv.SystemNamespace, User: s3client.ImageReaderUser}
 	var mc *minio.Client
-	waitFor(t, shortWait, "the image reader's key", func() (bool, error) {
+	testenv.Eventually(t, shortWait, "the image reader's key", func() error {
 		var err error
 		mc, err = s3client.New(ctx, node1, cfg)
-		return err == nil, err
+		return err
 	})
 	var data []byte
-	waitFor(t, shortWait, "the image reader to read the image", func() (bool, error) {
+	testenv.Eventually(t, shortWait, "the image reader to read the image", func() error {
 		obj, err := mc.GetObject(ctx, stored.Bucket, stored.Key, minio.GetObjectOptions{})
 		if err != nil {
-			return false, err
+			return err
 		}
 		defer obj.Close()
 		data, err = io.ReadAll(obj)
-		return err == nil, err
+		return err
 	})
 	if string(data) != strings.Repeat("pinet", 1000) {
 		t.Fatalf("read %d bytes", len(data))
@@ -377,7 +377,7 @@ func TestImageReaderCredential(t *testing.T) {
 	// Nor does the key open the EC2 API.
 	sec := &corev1.Secret{}
 	mustDo(t, "reading the reader's secret", node1.Get(ctx, client.ObjectKey{Namespace: testenv.SystemNamespace, Name: "pinet-user-" + s3client.ImageReaderUser}, sec))
-	keys, err := user.ReadKeys(sec)
+	keys, err := credentials.ReadKeys(sec)
 	if err != nil || len(keys) == 0 {
 		t.Fatalf("keys: %v", err)
 	}

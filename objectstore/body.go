@@ -17,44 +17,15 @@ limitations under the License.
 package objectstore
 
 import (
-	"bytes"
-	"crypto/md5"
-	"crypto/sha1"
-	"crypto/sha256"
-	"encoding/base64"
+	"errors"
 	"fmt"
-	"hash"
-	"hash/crc32"
-	"hash/crc64"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"pinet.io/pinet/internal/awsauth"
 )
-
-// crc64NVMEPoly is the CRC-64/NVME polynomial in the reversed form hash/crc64 takes.
-const crc64NVMEPoly = 0x9a6c9329ac4bc9b5
-
-// checksumHeaders are the flexible checksums S3 clients send, and how to compute them.
-var checksumHeaders = []struct {
-	header string
-	hash   func() hash.Hash
-}{
-	{"x-amz-checksum-crc32", func() hash.Hash { return crc32.NewIEEE() }},
-	{"x-amz-checksum-crc32c", func() hash.Hash { return crc32.New(crc32.MakeTable(crc32.Castagnoli)) }},
-	{"x-amz-checksum-crc64nvme", func() hash.Hash { return crc64.New(crc64.MakeTable(crc64NVMEPoly)) }},
-	{"x-amz-checksum-sha1", sha1.New},
-	{"x-amz-checksum-sha256", sha256.New},
-}
-
-// digest is a hash of the payload and the value the client said it has.
-type digest struct {
-	name string
-	h    hash.Hash
-	want []byte
-	// err is the failure a mismatch is.
-	err *apiError
-}
 
 // checkedBody reads a write's payload and, instead of io.EOF, fails when the payload is not
 // what the headers declared: its length, its Content-MD5, its checksums. It also stops a
@@ -62,7 +33,7 @@ type digest struct {
 type checkedBody struct {
 	r       io.Reader
 	n, want int64
-	digests []digest
+	digests awsauth.Digests
 }
 
 func (b *checkedBody) Read(p []byte) (int, error) {
@@ -71,19 +42,15 @@ func (b *checkedBody) Read(p []byte) (int, error) {
 	if b.n > b.want {
 		return 0, s3Error(CodeIncompleteBody, "The payload is longer than its declared length.")
 	}
-	for _, d := range b.digests {
-		d.h.Write(p[:n])
-	}
+	b.digests.Write(p[:n])
 	if err != io.EOF {
 		return n, err
 	}
 	if b.n != b.want {
 		return n, s3Error(CodeIncompleteBody)
 	}
-	for _, d := range b.digests {
-		if !bytes.Equal(d.h.Sum(nil), d.want) {
-			return n, d.err
-		}
+	if err := b.digests.Verify(); err != nil {
+		return n, digestError(err)
 	}
 	return n, io.EOF
 }
@@ -97,9 +64,9 @@ func payload(q *request, limit int64) (io.Reader, error) {
 	if size > limit {
 		return nil, s3Error(CodeEntityTooLarge, fmt.Sprintf("Your proposed upload of %d bytes exceeds the maximum allowed size of %d bytes.", size, limit))
 	}
-	digests, err := requestDigests(q.r.Header)
+	digests, err := awsauth.DeclaredDigests(q.r.Header)
 	if err != nil {
-		return nil, err
+		return nil, digestError(err)
 	}
 	return &checkedBody{r: q.caller.Body, want: size, digests: digests}, nil
 }
@@ -120,31 +87,24 @@ func declaredLength(r *http.Request) (int64, error) {
 	return r.ContentLength, nil
 }
 
-// requestDigests reads Content-MD5 and the x-amz-checksum-* headers.
-func requestDigests(h http.Header) ([]digest, error) {
-	var out []digest
-	if v := h.Get("Content-MD5"); v != "" {
-		want, err := base64.StdEncoding.DecodeString(v)
-		if err != nil || len(want) != md5.Size {
-			return nil, s3Error(CodeInvalidDigest)
-		}
-		out = append(out, digest{name: "Content-MD5", h: md5.New(), want: want, err: s3Error(CodeBadDigest)})
+// digestError is the S3 error for a declared digest (Content-MD5, x-amz-checksum-*) that is
+// malformed or does not match the payload.
+func digestError(err error) error {
+	var de *awsauth.DigestError
+	if !errors.As(err, &de) {
+		return err
 	}
-	for _, c := range checksumHeaders {
-		v := h.Get(c.header)
-		if v == "" {
-			continue
-		}
-		hh := c.hash()
-		want, err := base64.StdEncoding.DecodeString(v)
-		if err != nil || len(want) != hh.Size() {
-			return nil, s3Error(CodeInvalidRequest, "Value for "+c.header+" header is invalid.")
-		}
-		algo := strings.ToUpper(strings.TrimPrefix(c.header, "x-amz-checksum-"))
-		out = append(out, digest{name: c.header, h: hh, want: want,
-			err: s3Error(CodeBadDigest, "The "+algo+" you specified did not match the calculated checksum.")})
+	switch {
+	case de.Name == "Content-MD5" && de.Malformed:
+		return s3Error(CodeInvalidDigest)
+	case de.Name == "Content-MD5":
+		return s3Error(CodeBadDigest)
+	case de.Malformed:
+		return s3Error(CodeInvalidRequest, "Value for "+de.Name+" header is invalid.")
+	default:
+		algo := strings.ToUpper(strings.TrimPrefix(de.Name, "x-amz-checksum-"))
+		return s3Error(CodeBadDigest, "The "+algo+" you specified did not match the calculated checksum.")
 	}
-	return out, nil
 }
 
 // readXMLBody reads a small XML request body whole, bounded by maxXMLBody.

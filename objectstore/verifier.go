@@ -50,8 +50,8 @@ func (a VerifierAuthenticator) Authenticate(r *http.Request) (*Caller, error) {
 func withoutDigestHeaders(r *http.Request) *http.Request {
 	c := r.Clone(r.Context())
 	c.Header.Del("Content-MD5")
-	for _, h := range checksumHeaders {
-		c.Header.Del(h.header)
+	for _, h := range awsauth.ChecksumHeaders() {
+		c.Header.Del(h)
 	}
 	return c
 }

@@ -36,6 +36,10 @@ const (
 	ReasonDeleting = "Deleting"
 )
 
+// DefaultSystemNamespace is where PiNet keeps its own secrets (the cloud CA, users' credentials)
+// unless told otherwise.
+const DefaultSystemNamespace = "pinet-system"
+
 // Labels and annotations PiNet puts on objects.
 const (
 	// LabelHypervisor names the Hypervisor an Instance is bound to; the scheduler writes it so that
@@ -50,6 +54,13 @@ const (
 	LabelClassIsolation = "cloud.pinet.io/class-isolation"
 	// AnnotationClientToken records the ClientToken an object was created with.
 	AnnotationClientToken = "cloud.pinet.io/client-token"
+	// AnnotationRegisteredBy names the user who registered an Image (the EC2 API writes it); the
+	// image controller tries that user's certificate first when checking a bundle's signature.
+	AnnotationRegisteredBy = "cloud.pinet.io/registered-by"
+	// AnnotationGeneratedFingerprint carries the fingerprint of a KeyPair EC2 generated
+	// (CreateKeyPair): it is computed from the private key, which is kept nowhere, so the EC2 API
+	// records it at creation and the key pair controller reports it.
+	AnnotationGeneratedFingerprint = "cloud.pinet.io/generated-fingerprint"
 	// LabelUser names the User an object (credentials Secret, role binding) belongs to.
 	LabelUser = "cloud.pinet.io/user"
 	// LabelManagedBy marks the Kubernetes objects PiNet's controllers create; the manager caches

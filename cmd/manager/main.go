@@ -52,7 +52,7 @@ func main() {
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so only one manager acts at a time.")
 	flag.BoolVar(&seedTypes, "seed-instance-types", true, "Create the m1.* instance types in a cloud that has none.")
 	flag.DurationVar(&opts.TerminatedRetention, "terminated-retention", time.Hour, "How long terminated instances stay visible.")
-	flag.StringVar(&opts.SystemNamespace, "system-namespace", controllers.DefaultSystemNamespace, "Namespace of the cloud CA and the users' credentials.")
+	flag.StringVar(&opts.SystemNamespace, "system-namespace", cloudv1.DefaultSystemNamespace, "Namespace of the cloud CA and the users' credentials.")
 	flag.DurationVar(&opts.HeartbeatTimeout, "heartbeat-timeout", 150*time.Second, "How long a node agent may stay silent.")
 	flag.DurationVar(&opts.NodeLostTimeout, "node-lost-timeout", 24*time.Hour,
 		"How long a node may stay not ready before the domains of instances being deleted from it are given up.")

@@ -23,13 +23,13 @@ import (
 	"os"
 	"os/signal"
 
-	"pinet.io/pinet/internal/pinetctl"
+	"pinet.io/pinet/cmd/pinetctl/internal/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := pinetctl.NewRoot().ExecuteContext(ctx); err != nil {
+	if err := cli.NewRoot().ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "pinetctl:", err)
 		os.Exit(1)
 	}

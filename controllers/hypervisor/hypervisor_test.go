@@ -97,20 +97,16 @@ func judge(t *testing.T, r *Reconciler, name string) bool {
 	if err := env.Client.Get(ctx, client.ObjectKey{Name: name}, want); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for {
+	testenv.Eventually(t, time.Minute, "the cache to show the heartbeat", func() error {
 		got := &cloudv1.Hypervisor{}
 		if err := r.Client.Get(ctx, client.ObjectKey{Name: name}, got); err != nil {
-			t.Fatal(err)
+			return err
 		}
-		if got.Status.LastHeartbeatTime.Equal(want.Status.LastHeartbeatTime) {
-			break
+		if !got.Status.LastHeartbeatTime.Equal(want.Status.LastHeartbeatTime) {
+			return fmt.Errorf("heartbeat %v, want %v", got.Status.LastHeartbeatTime, want.Status.LastHeartbeatTime)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the cache never showed the heartbeat")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	if _, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKey{Name: name}}); err != nil {
 		t.Fatal(err)
 	}

@@ -46,14 +46,11 @@ import (
 	"pinet.io/pinet/internal/ids"
 	"pinet.io/pinet/internal/patch"
 	"pinet.io/pinet/internal/refs"
+	"pinet.io/pinet/internal/s3client"
 )
 
 // ImageFinalizer is held until the stored copy of an image is removed.
 const ImageFinalizer = "cloud.pinet.io/image"
-
-// AnnotationRegisteredBy names the user who registered an image; its certificate is tried first
-// when checking a bundle's signature.
-const AnnotationRegisteredBy = "cloud.pinet.io/registered-by"
 
 // Reconciler reconciles Images.
 type Reconciler struct {
@@ -73,9 +70,6 @@ type Reconciler struct {
 	// Claims makes image ids exclusive across the cluster.
 	Claims *claims.Claimer
 }
-
-// DefaultStoreBucket is where verified images are kept.
-const DefaultStoreBucket = "pinet-image-store"
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=images,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=images/status;images/finalizers,verbs=get;update;patch
@@ -227,7 +221,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.Clock = clock.RealClock{}
 	}
 	if r.StoreBucket == "" {
-		r.StoreBucket = DefaultStoreBucket
+		r.StoreBucket = s3client.ImageStoreBucket
 	}
 	if r.MaxImageBytes == 0 {
 		r.MaxImageBytes = 64 << 30

@@ -34,9 +34,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
-	"pinet.io/pinet/controllers/user"
 	"pinet.io/pinet/internal/bundle"
 	"pinet.io/pinet/internal/cloudca"
+	"pinet.io/pinet/internal/credentials"
 	"pinet.io/pinet/internal/ids"
 	"pinet.io/pinet/objectstore"
 )
@@ -263,7 +263,7 @@ func (r *Reconciler) verifySigner(ctx context.Context, img *cloudv1.Image, m *bu
 	if err := r.Client.List(ctx, users); err != nil {
 		return err
 	}
-	registeredBy := img.Annotations[AnnotationRegisteredBy]
+	registeredBy := img.Annotations[cloudv1.AnnotationRegisteredBy]
 	var candidates []string
 	for _, u := range users.Items {
 		switch {
@@ -293,8 +293,8 @@ func (r *Reconciler) verifySigner(ctx context.Context, img *cloudv1.Image, m *bu
 
 func (r *Reconciler) userCert(ctx context.Context, name string) (*x509.Certificate, error) {
 	sec := &corev1.Secret{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: r.SystemNamespace, Name: user.SecretName(name)}, sec); err != nil {
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: r.SystemNamespace, Name: credentials.SecretName(name)}, sec); err != nil {
 		return nil, err
 	}
-	return cloudca.ParseCertificate(sec.Data[user.SecretCertKey])
+	return cloudca.ParseCertificate(sec.Data[credentials.SecretCertKey])
 }

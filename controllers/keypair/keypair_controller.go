@@ -40,10 +40,6 @@ import (
 	"pinet.io/pinet/internal/sshkey"
 )
 
-// AnnotationGeneratedFingerprint carries the fingerprint of a key pair EC2 generated (CreateKeyPair):
-// it is computed from the private key, which is kept nowhere, so the EC2 API records it at creation.
-const AnnotationGeneratedFingerprint = "cloud.pinet.io/generated-fingerprint"
-
 // Reconciler reconciles KeyPairs.
 type Reconciler struct {
 	Client   client.Client
@@ -84,7 +80,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		conditions.MarkFalse(kp, cloudv1.ReadyCondition, cloudv1.ReasonInvalidPublicKey, err.Error(), now)
 		return reconcile.Result{}, nil
 	}
-	fp := kp.Annotations[AnnotationGeneratedFingerprint]
+	fp := kp.Annotations[cloudv1.AnnotationGeneratedFingerprint]
 	if fp == "" {
 		if fp, err = key.ImportedFingerprint(); err != nil {
 			return reconcile.Result{}, err

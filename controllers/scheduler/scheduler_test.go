@@ -71,19 +71,6 @@ func startScheduler(t *testing.T) *Reconciler {
 	return r
 }
 
-func eventually(t *testing.T, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(longWait)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s: %v", longWait, what, err)
-}
-
 // registeredNode makes a ready hypervisor in zone with room for many instances.
 func registeredNode(t *testing.T, name, zone string) {
 	t.Helper()
@@ -149,7 +136,7 @@ func TestAssumptionsEndWithTheirBindings(t *testing.T) {
 	for i := range n {
 		pendingInstance(t, ns, fmt.Sprintf("vm-%02d", i), "zone-assume")
 	}
-	eventually(t, "every instance to be bound", func() error {
+	testenv.Eventually(t, longWait, "every instance to be bound", func() error {
 		list := &cloudv1.InstanceList{}
 		if err := env.Client.List(context.Background(), list, client.InNamespace(ns)); err != nil {
 			return err
@@ -165,7 +152,7 @@ func TestAssumptionsEndWithTheirBindings(t *testing.T) {
 		}
 		return nil
 	})
-	eventually(t, "no binding to stay assumed", func() error {
+	testenv.Eventually(t, longWait, "no binding to stay assumed", func() error {
 		if got := r.assumptions(); got != 0 {
 			return fmt.Errorf("%d bindings still assumed", got)
 		}
@@ -180,7 +167,7 @@ func TestAssumptionsEndWithTheirBindings(t *testing.T) {
 	if err := env.Client.Delete(context.Background(), old); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "vm-00 to be gone", func() error {
+	testenv.Eventually(t, longWait, "vm-00 to be gone", func() error {
 		err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(old), &cloudv1.Instance{})
 		if client.IgnoreNotFound(err) != nil {
 			return err
@@ -191,7 +178,7 @@ func TestAssumptionsEndWithTheirBindings(t *testing.T) {
 		return nil
 	})
 	again := pendingInstance(t, ns, "vm-00", "zone-assume")
-	eventually(t, "the new vm-00 to be bound", func() error {
+	testenv.Eventually(t, longWait, "the new vm-00 to be bound", func() error {
 		got := &cloudv1.Instance{}
 		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(again), got); err != nil {
 			return err

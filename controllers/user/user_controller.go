@@ -41,6 +41,7 @@ import (
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/cloudca"
 	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/credentials"
 	"pinet.io/pinet/internal/patch"
 )
 
@@ -56,7 +57,7 @@ type Reconciler struct {
 
 type scope struct {
 	user *cloudv1.User
-	keys []StoredKey
+	keys []credentials.StoredKey
 	// missingProjects are member projects without a ready namespace.
 	missingProjects []string
 	now             metav1.Time
@@ -107,7 +108,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) error {
 	if err := r.pruneBindings(ctx, s.user.Name, nil, false); err != nil {
 		return err
 	}
-	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: r.SystemNamespace, Name: SecretName(s.user.Name)}}
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: r.SystemNamespace, Name: credentials.SecretName(s.user.Name)}}
 	if err := r.Client.Delete(ctx, sec); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("deleting the credentials of %s: %w", s.user.Name, err)
 	}
@@ -127,7 +128,7 @@ func (r *Reconciler) updateStatus(s *scope, reconcileErr error) {
 			})
 		}
 		u.Status.KeyRotation = u.Spec.KeyRotation
-		u.Status.CredentialsSecret = SecretName(u.Name)
+		u.Status.CredentialsSecret = credentials.SecretName(u.Name)
 		conditions.MarkTrue(u, cloudv1.UserCredentialsIssued, cloudv1.ReasonIssued, "", s.now)
 	} else if conditions.Get(u, cloudv1.UserCredentialsIssued) == nil {
 		conditions.MarkFalse(u, cloudv1.UserCredentialsIssued, cloudv1.ReasonPending, "Issuing credentials", s.now)

@@ -30,6 +30,7 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/cloudca"
+	"pinet.io/pinet/internal/credentials"
 )
 
 // annotationKeyRotation records, in the Secret, the spec.keyRotation its keys were issued for.
@@ -44,7 +45,7 @@ const maxStoredKeys = 16
 func (r *Reconciler) reconcileCredentials(ctx context.Context, s *scope) error {
 	u := s.user
 	sec := &corev1.Secret{}
-	key := client.ObjectKey{Namespace: r.SystemNamespace, Name: SecretName(u.Name)}
+	key := client.ObjectKey{Namespace: r.SystemNamespace, Name: credentials.SecretName(u.Name)}
 	err := r.Client.Get(ctx, key, sec)
 	creating := apierrors.IsNotFound(err)
 	switch {
@@ -55,7 +56,7 @@ func (r *Reconciler) reconcileCredentials(ctx context.Context, s *scope) error {
 	}
 	before := sec.DeepCopy()
 
-	keys, err := ReadKeys(sec)
+	keys, err := credentials.ReadKeys(sec)
 	if err != nil {
 		return err
 	}
@@ -65,11 +66,11 @@ func (r *Reconciler) reconcileCredentials(ctx context.Context, s *scope) error {
 		return err
 	}
 	if changed {
-		if err := writeKeys(sec, keys); err != nil {
+		if err := credentials.WriteKeys(sec, keys); err != nil {
 			return err
 		}
 	}
-	if len(sec.Data[SecretCertKey]) == 0 || len(sec.Data[SecretCertKeyKey]) == 0 {
+	if len(sec.Data[credentials.SecretCertKey]) == 0 || len(sec.Data[credentials.SecretCertKeyKey]) == 0 {
 		if err := r.issueCertificate(ctx, u.Name, sec); err != nil {
 			return err
 		}
@@ -103,7 +104,7 @@ func (r *Reconciler) reconcileCredentials(ctx context.Context, s *scope) error {
 		}
 	}
 	s.keys = keys
-	if cert, err := cloudca.ParseCertificate(sec.Data[SecretCertKey]); err == nil {
+	if cert, err := cloudca.ParseCertificate(sec.Data[credentials.SecretCertKey]); err == nil {
 		na := metav1.NewTime(cert.NotAfter)
 		u.Status.Certificate = &cloudv1.CertificateInfo{SerialNumber: cert.SerialNumber.Text(16), NotAfter: &na}
 	}
@@ -112,7 +113,7 @@ func (r *Reconciler) reconcileCredentials(ctx context.Context, s *scope) error {
 
 // rotate returns the keys with one active key, and with every older key retired if the requested
 // rotation is newer than the one the keys were issued for.
-func (r *Reconciler) rotate(keys []StoredKey, issuedFor int, requested int32) ([]StoredKey, bool, error) {
+func (r *Reconciler) rotate(keys []credentials.StoredKey, issuedFor int, requested int32) ([]credentials.StoredKey, bool, error) {
 	active := 0
 	for _, k := range keys {
 		if k.State == string(cloudv1.AccessKeyActive) {
@@ -148,8 +149,8 @@ func (r *Reconciler) issueCertificate(ctx context.Context, user string, sec *cor
 	if sec.Data == nil {
 		sec.Data = map[string][]byte{}
 	}
-	sec.Data[SecretCertKey] = certPEM
-	sec.Data[SecretCertKeyKey] = keyPEM
+	sec.Data[credentials.SecretCertKey] = certPEM
+	sec.Data[credentials.SecretCertKeyKey] = keyPEM
 	return nil
 }
 

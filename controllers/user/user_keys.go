@@ -18,60 +18,12 @@ package user
 
 import (
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"math/big"
-	"sort"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
+	"pinet.io/pinet/internal/credentials"
 )
-
-// Keys in a user's credentials Secret.
-const (
-	// SecretKeysKey holds the user's access keys as JSON (see StoredKey).
-	SecretKeysKey = "keys.json"
-	// SecretCertKey and SecretCertKeyKey hold the user's certificate and RSA key (PEM).
-	SecretCertKey    = "tls.crt"
-	SecretCertKeyKey = "tls.key"
-)
-
-// StoredKey is an access key as kept in the credentials Secret, the keys' source of truth.
-type StoredKey struct {
-	AccessKeyID     string    `json:"accessKeyId"`
-	SecretAccessKey string    `json:"secretAccessKey"`
-	State           string    `json:"state"`
-	Created         time.Time `json:"created"`
-}
-
-// SecretName is the name of a user's credentials Secret in the system namespace.
-func SecretName(user string) string { return "pinet-user-" + user }
-
-// ReadKeys decodes the access keys stored in a credentials Secret.
-func ReadKeys(sec *corev1.Secret) ([]StoredKey, error) {
-	data, ok := sec.Data[SecretKeysKey]
-	if !ok {
-		return nil, nil
-	}
-	var keys []StoredKey
-	if err := json.Unmarshal(data, &keys); err != nil {
-		return nil, fmt.Errorf("decoding the access keys of %s: %w", sec.Name, err)
-	}
-	sort.SliceStable(keys, func(i, j int) bool { return keys[i].Created.Before(keys[j].Created) })
-	return keys, nil
-}
-
-func writeKeys(sec *corev1.Secret, keys []StoredKey) error {
-	data, err := json.Marshal(keys)
-	if err != nil {
-		return fmt.Errorf("encoding access keys: %w", err)
-	}
-	if sec.Data == nil {
-		sec.Data = map[string][]byte{}
-	}
-	sec.Data[SecretKeysKey] = data
-	return nil
-}
 
 const (
 	keyIDAlphabet  = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -80,16 +32,16 @@ const (
 
 // newAccessKey makes an access key id (AKIA and 16 characters, 20 in all, upper case) and a
 // 40-character secret from crypto/rand.
-func newAccessKey(now time.Time) (StoredKey, error) {
+func newAccessKey(now time.Time) (credentials.StoredKey, error) {
 	id, err := randomString(keyIDAlphabet, 16)
 	if err != nil {
-		return StoredKey{}, err
+		return credentials.StoredKey{}, err
 	}
 	secret, err := randomString(secretAlphabet, 40)
 	if err != nil {
-		return StoredKey{}, err
+		return credentials.StoredKey{}, err
 	}
-	return StoredKey{AccessKeyID: "AKIA" + id, SecretAccessKey: secret, State: "Active", Created: now.UTC().Truncate(time.Second)}, nil
+	return credentials.StoredKey{AccessKeyID: "AKIA" + id, SecretAccessKey: secret, State: "Active", Created: now.UTC().Truncate(time.Second)}, nil
 }
 
 func randomString(alphabet string, n int) (string, error) {

@@ -17,25 +17,14 @@ limitations under the License.
 package awsauth
 
 import (
-	"bytes"
-	"crypto/md5"
-	"crypto/sha1"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"hash"
-	"hash/crc32"
-	"hash/crc64"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 )
-
-// crc64NVMEPoly is the CRC-64/NVME polynomial (0xad93d23594c93659) bit-reversed, the form
-// hash/crc64 takes.
-const crc64NVMEPoly = 0x9a6c9329ac4bc9b5
 
 // Body returns a reader for r's payload that checks it against what was signed, and against
 // the digests the request declares (Content-MD5, x-amz-checksum-*):
@@ -75,78 +64,6 @@ func (id *Identity) Body(r *http.Request) (io.Reader, error) {
 		return src, nil
 	}
 	return &digestReader{src: src, digests: digests}, nil
-}
-
-// digest is one hash a payload must match.
-type digest struct {
-	// name is the header or trailer that declared the value.
-	name string
-	h    hash.Hash
-	// want is the declared value; a trailer's arrives only after the payload.
-	want []byte
-}
-
-type digestSet []*digest
-
-func (d digestSet) write(p []byte) {
-	for _, dg := range d {
-		dg.h.Write(p)
-	}
-}
-
-func (d digestSet) verify() error {
-	for _, dg := range d {
-		if dg.want == nil {
-			return fmt.Errorf("%w: the declared trailer %s never arrived", ErrPayloadMismatch, dg.name)
-		}
-		if !bytes.Equal(dg.h.Sum(nil), dg.want) {
-			return fmt.Errorf("%w: the payload does not match its %s", ErrPayloadMismatch, dg.name)
-		}
-	}
-	return nil
-}
-
-// newChecksum returns the hash behind an x-amz-checksum-* header name.
-func newChecksum(name string) (hash.Hash, bool) {
-	switch name {
-	case "x-amz-checksum-crc32":
-		return crc32.NewIEEE(), true
-	case "x-amz-checksum-crc32c":
-		return crc32.New(crc32.MakeTable(crc32.Castagnoli)), true
-	case "x-amz-checksum-crc64nvme":
-		return crc64.New(crc64.MakeTable(crc64NVMEPoly)), true
-	case "x-amz-checksum-sha1":
-		return sha1.New(), true
-	case "x-amz-checksum-sha256":
-		return sha256.New(), true
-	}
-	return nil, false
-}
-
-// declaredDigests collects the digests the request headers declare: Content-MD5 and any
-// x-amz-checksum-<algorithm>, each base64.
-func declaredDigests(header http.Header) (digestSet, error) {
-	var set digestSet
-	if value := header.Get("Content-Md5"); value != "" {
-		want, err := base64.StdEncoding.DecodeString(value)
-		if err != nil || len(want) != md5.Size {
-			return nil, fmt.Errorf("%w: Content-MD5 %s is not a base64 MD5 digest", ErrPayloadMismatch, quoted(value))
-		}
-		set = append(set, &digest{name: "Content-MD5", h: md5.New(), want: want})
-	}
-	for _, name := range []string{"x-amz-checksum-crc32", "x-amz-checksum-crc32c", "x-amz-checksum-crc64nvme", "x-amz-checksum-sha1", "x-amz-checksum-sha256"} {
-		value := header.Get(name)
-		if value == "" {
-			continue
-		}
-		h, _ := newChecksum(name)
-		want, err := base64.StdEncoding.DecodeString(value)
-		if err != nil || len(want) != h.Size() {
-			return nil, fmt.Errorf("%w: %s %s is not a base64 checksum of %d bytes", ErrPayloadMismatch, name, quoted(value), h.Size())
-		}
-		set = append(set, &digest{name: name, h: h, want: want})
-	}
-	return set, nil
 }
 
 // digestReader hashes a payload as it is read and checks it at the end.

@@ -19,6 +19,7 @@ package consoleclient_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -32,7 +33,6 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -85,9 +85,14 @@ func startNode(t *testing.T, name string) *node {
 		conn.Close()
 	})
 	hv := &cloudv1.Hypervisor{}
-	waitFor(t, "node "+name+" to publish its console", func(ctx context.Context) (bool, error) {
-		err := env.Client.Get(ctx, client.ObjectKey{Name: name}, hv)
-		return err == nil && hv.Status.Console != nil, client.IgnoreNotFound(err)
+	testenv.Eventually(t, waitTimeout, "node "+name+" to publish its console", func() error {
+		if err := env.Client.Get(context.Background(), client.ObjectKey{Name: name}, hv); err != nil {
+			return err
+		}
+		if hv.Status.Console == nil {
+			return errors.New("no console endpoint in its status yet")
+		}
+		return nil
 	})
 	return &node{name: name, stateDir: dir}
 }
@@ -118,13 +123,6 @@ func (n *node) instanceOn(t *testing.T, ns, id, console string) *cloudv1.Instanc
 	return inst
 }
 
-func waitFor(t *testing.T, what string, cond func(context.Context) (bool, error)) {
-	t.Helper()
-	if err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, waitTimeout, true, cond); err != nil {
-		t.Fatalf("waiting for %s: %v", what, err)
-	}
-}
-
 func namespace(t *testing.T, name string) {
 	t.Helper()
 	if err := env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
@@ -147,14 +145,11 @@ func managerTokens(t *testing.T) (kubernetes.Interface, func(context.Context) (s
 func readWhenAllowed(t *testing.T, c *consoleclient.Client, inst *cloudv1.Instance) []byte {
 	t.Helper()
 	var data []byte
-	var last error
-	waitFor(t, "the console of "+inst.Name, func(ctx context.Context) (bool, error) {
-		data, _, last = c.Read(ctx, inst)
-		return last == nil, nil
+	testenv.Eventually(t, waitTimeout, "the console of "+inst.Name, func() error {
+		var err error
+		data, _, err = c.Read(context.Background(), inst)
+		return err
 	})
-	if last != nil {
-		t.Fatal(last)
-	}
 	return data
 }
 
@@ -292,14 +287,12 @@ func TestConsoleReadsReuseConnections(t *testing.T) {
 	const tolerance = 10
 	settled := func(what string) {
 		t.Helper()
-		var last int
-		err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, waitTimeout, true, func(context.Context) (bool, error) {
-			last = runtime.NumGoroutine()
-			return last <= before+tolerance, nil
+		testenv.Eventually(t, waitTimeout, "the goroutines to settle "+what, func() error {
+			if now := runtime.NumGoroutine(); now > before+tolerance {
+				return fmt.Errorf("%d before 200 reads, %d %s", before, now, what)
+			}
+			return nil
 		})
-		if err != nil {
-			t.Fatalf("goroutines: %d before 200 reads, %d %s", before, last, what)
-		}
 	}
 	settled("after them")
 	c.CloseIdleConnections()

@@ -31,7 +31,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
-	"pinet.io/pinet/controllers/user"
 	"pinet.io/pinet/internal/awsauth"
 	"pinet.io/pinet/internal/index"
 )
@@ -65,14 +64,14 @@ func (s *Store) Lookup(ctx context.Context, accessKeyID string) (awsauth.Credent
 	}
 	u := &users.Items[0]
 	sec := &corev1.Secret{}
-	if err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.SystemNamespace, Name: user.SecretName(u.Name)}, sec); err != nil {
+	if err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.SystemNamespace, Name: SecretName(u.Name)}, sec); err != nil {
 		return awsauth.Credential{}, fmt.Errorf("access key %s: reading its secret: %w", key, err)
 	}
-	keys, err := user.ReadKeys(sec)
+	keys, err := ReadKeys(sec)
 	if err != nil {
 		return awsauth.Credential{}, err
 	}
-	i := slices.IndexFunc(keys, func(k user.StoredKey) bool { return k.AccessKeyID == key })
+	i := slices.IndexFunc(keys, func(k StoredKey) bool { return k.AccessKeyID == key })
 	if i < 0 {
 		return awsauth.Credential{}, fmt.Errorf("access key %s: %w", key, awsauth.ErrUnknownKey)
 	}

@@ -31,7 +31,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
-	"pinet.io/pinet/controllers/image"
 	"pinet.io/pinet/ec2shim"
 	"pinet.io/pinet/ec2shim/query"
 	"pinet.io/pinet/internal/authz"
@@ -75,7 +74,7 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 			Region:   cfg.Region,
 			Auth:     objectstore.VerifierAuthenticator{Verifier: &awsauth.Verifier{Store: s3creds, Service: awsauth.ServiceS3}},
 			Authz:    authz.Buckets{Authorizer: az},
-			ReadOnly: []objectstore.ReadOnlyGrant{{User: s3client.ImageReaderUser, Bucket: image.DefaultStoreBucket}},
+			ReadOnly: []objectstore.ReadOnlyGrant{{User: s3client.ImageReaderUser, Bucket: s3client.ImageStoreBucket}},
 			Logger:   cfg.Logger.WithName("objectstore"),
 		})
 		if err != nil {

@@ -29,7 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
-	"pinet.io/pinet/controllers/user"
+	"pinet.io/pinet/internal/credentials"
 )
 
 // SystemUser is the admin user PiNet's components act as in the object store.
@@ -39,6 +39,10 @@ const SystemUser = "pinet-system"
 // only get and head the objects of the system image bucket, and the node agents' role lets them
 // read only its credentials Secret.
 const ImageReaderUser = "pinet-image-reader"
+
+// ImageStoreBucket is the system bucket the image controller keeps verified images in, the only
+// one the image reader may read.
+const ImageStoreBucket = "pinet-image-store"
 
 // Config says where the store is and whose key to use.
 type Config struct {
@@ -60,10 +64,10 @@ func New(ctx context.Context, r client.Reader, cfg Config) (*minio.Client, error
 		name = SystemUser
 	}
 	sec := &corev1.Secret{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: cfg.SystemNamespace, Name: user.SecretName(name)}, sec); err != nil {
+	if err := r.Get(ctx, client.ObjectKey{Namespace: cfg.SystemNamespace, Name: credentials.SecretName(name)}, sec); err != nil {
 		return nil, fmt.Errorf("reading the credentials of system user %s: %w", name, err)
 	}
-	keys, err := user.ReadKeys(sec)
+	keys, err := credentials.ReadKeys(sec)
 	if err != nil {
 		return nil, err
 	}

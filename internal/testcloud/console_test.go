@@ -19,6 +19,8 @@ package testcloud_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -29,7 +31,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"k8s.io/apimachinery/pkg/util/wait"
 
 	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
@@ -40,13 +41,6 @@ var env *testenv.Env
 func TestMain(m *testing.M) { testenv.Main(m, &env) }
 
 const waitTimeout = 3 * time.Minute
-
-func poll(t *testing.T, what string, cond func(context.Context) (bool, error)) {
-	t.Helper()
-	if err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, waitTimeout, true, cond); err != nil {
-		t.Fatalf("waiting for %s: %v", what, err)
-	}
-}
 
 // TestGetConsoleOutputLeavesGoroutines reads a running instance's console through the EC2 API
 // 200 times: the manager (EC2 API, console client) and the node agent, both in this process,
@@ -68,12 +62,18 @@ func TestGetConsoleOutputLeavesGoroutines(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := aws.ToString(run.Instances[0].InstanceId)
-	poll(t, id+" to run", func(ctx context.Context) (bool, error) {
+	testenv.Eventually(t, waitTimeout, id+" to run", func() error {
 		out, err := cl.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
-		if err != nil || len(out.Reservations) == 0 {
-			return false, nil
+		if err != nil {
+			return err
 		}
-		return out.Reservations[0].Instances[0].State.Name == types.InstanceStateNameRunning, nil
+		if len(out.Reservations) == 0 {
+			return errors.New("not listed yet")
+		}
+		if state := out.Reservations[0].Instances[0].State.Name; state != types.InstanceStateNameRunning {
+			return fmt.Errorf("state %s", state)
+		}
+		return nil
 	})
 	// The test driver writes no console; write one where the guest's serial console goes.
 	if err := os.WriteFile(filepath.Join(node.StateDir(), "instances", id, "console.log"), []byte("login: "), 0o644); err != nil {
@@ -93,7 +93,7 @@ func TestGetConsoleOutputLeavesGoroutines(t *testing.T) {
 		}
 		return nil
 	}
-	poll(t, "the console", func(context.Context) (bool, error) { return read() == nil, nil })
+	testenv.Eventually(t, waitTimeout, "the console", read)
 	time.Sleep(2 * time.Second)
 	before := runtime.NumGoroutine()
 
@@ -107,12 +107,10 @@ func TestGetConsoleOutputLeavesGoroutines(t *testing.T) {
 		hc.CloseIdleConnections()
 	}
 	const tolerance = 10
-	var last int
-	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, waitTimeout, true, func(context.Context) (bool, error) {
-		last = runtime.NumGoroutine()
-		return last <= before+tolerance, nil
+	testenv.Eventually(t, waitTimeout, "the goroutines to settle", func() error {
+		if now := runtime.NumGoroutine(); now > before+tolerance {
+			return fmt.Errorf("%d before 200 GetConsoleOutput calls, %d after", before, now)
+		}
+		return nil
 	})
-	if err != nil {
-		t.Fatalf("goroutines: %d before 200 GetConsoleOutput calls, %d after", before, last)
-	}
 }

@@ -47,8 +47,8 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/controllers"
-	"pinet.io/pinet/controllers/user"
 	"pinet.io/pinet/internal/conditions"
+	usercreds "pinet.io/pinet/internal/credentials"
 	"pinet.io/pinet/internal/frontends"
 	"pinet.io/pinet/internal/testenv"
 	"pinet.io/pinet/nodeagent"
@@ -171,10 +171,10 @@ func (c *Cloud) AddUser(t testing.TB, name string, admin bool, projects ...strin
 	}
 	c.waitReady(t, u)
 	sec := &corev1.Secret{}
-	if err := c.Env.Client.Get(context.Background(), client.ObjectKey{Namespace: testenv.SystemNamespace, Name: user.SecretName(name)}, sec); err != nil {
+	if err := c.Env.Client.Get(context.Background(), client.ObjectKey{Namespace: testenv.SystemNamespace, Name: usercreds.SecretName(name)}, sec); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := user.ReadKeys(sec)
+	keys, err := usercreds.ReadKeys(sec)
 	if err != nil || len(keys) == 0 {
 		t.Fatalf("keys of %s: %v", name, err)
 	}

@@ -28,7 +28,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"testing"
 	"time"
 )
 
@@ -152,20 +151,6 @@ func run(dir string, env []string, stdin, name string, args ...string) (string, 
 		return stdout.String() + stderr.String(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, stderr.String())
 	}
 	return stdout.String(), nil
-}
-
-// Eventually polls cond until it holds or the timeout passes.
-func Eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
-			return
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
 }
 
 // RC returns the variables the cloud's pinetrc exports (EC2_URL, S3_URL, AWS_*, …).

@@ -25,6 +25,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pinet.io/pinet/internal/testenv"
 )
 
 func runInstances(t *testing.T, args ...string) []string {
@@ -128,7 +130,7 @@ func TestPinetctlConsole(t *testing.T) {
 	}
 	defer func() { _, _ = cloud.Kubectl("", "delete", "instance", "console-demo", "--wait=false") }()
 	id := ""
-	Eventually(t, guestBoot, "the banner through pinetctl console", func() error {
+	testenv.Eventually(t, guestBoot, "the banner through pinetctl console", func() error {
 		out, err := cloud.Kubectl("", "get", "instance", "console-demo", "-o", "jsonpath={.status.instanceId}")
 		if err != nil {
 			return err
@@ -153,7 +155,7 @@ func TestImageCacheDownloadsOnceAndHeals(t *testing.T) {
 	var reg struct{ ImageId string }
 	awsJSON(t, &reg, "ec2", "register-image", "--image-location", "pinet-images/sample/sample.manifest.xml",
 		"--name", "cache-test", "--kernel-id", kernelOf(t, ami), "--ramdisk-id", ramdiskOf(t, ami))
-	Eventually(t, 3*time.Minute, "the new image to be available", func() error {
+	testenv.Eventually(t, 3*time.Minute, "the new image to be available", func() error {
 		var out struct{ Images []struct{ State string } }
 		awsJSON(t, &out, "ec2", "describe-images", "--image-ids", reg.ImageId)
 		if len(out.Images) != 1 || out.Images[0].State != "available" {
@@ -215,7 +217,7 @@ func TestTenInstancesSurviveAgentAndLibvirtdRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitInstances(t, ids, "running")
-	Eventually(t, time.Minute, "exactly ten domains", func() error {
+	testenv.Eventually(t, time.Minute, "exactly ten domains", func() error {
 		n := 0
 		for _, id := range ids {
 			out, err := cloud.Virsh("domstate", id)

@@ -23,6 +23,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pinet.io/pinet/internal/testenv"
 )
 
 // guestBoot is how long a TCG guest may take to print its banner on a loaded two-core machine.
@@ -78,7 +80,7 @@ func describe(t *testing.T, args ...string) []instanceJSON {
 
 func waitInstances(t *testing.T, ids []string, state string) {
 	t.Helper()
-	Eventually(t, guestBoot, fmt.Sprintf("%v to be %s", ids, state), func() error {
+	testenv.Eventually(t, guestBoot, fmt.Sprintf("%v to be %s", ids, state), func() error {
 		for _, inst := range describe(t, append([]string{"--instance-ids"}, ids...)...) {
 			if inst.State.Name != state {
 				return fmt.Errorf("%s is %s", inst.InstanceID, inst.State.Name)
@@ -103,7 +105,7 @@ func consoleOf(t *testing.T, id string) string {
 func waitConsole(t *testing.T, id, want string) string {
 	t.Helper()
 	var text string
-	Eventually(t, guestBoot, fmt.Sprintf("%q on the console of %s", want, id), func() error {
+	testenv.Eventually(t, guestBoot, fmt.Sprintf("%q on the console of %s", want, id), func() error {
 		text = consoleOf(t, id)
 		if !strings.Contains(text, want) {
 			lines := strings.Split(strings.TrimSpace(text), "\n")

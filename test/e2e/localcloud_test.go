@@ -23,6 +23,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pinet.io/pinet/internal/testenv"
 )
 
 var cloud *Cloud
@@ -112,7 +114,7 @@ func TestInvalidManifestsAreRefused(t *testing.T) {
 		t.Fatalf("%v: %s", err, out)
 	}
 	defer func() { _, _ = cloud.Kubectl("", "delete", "instance", "unknown-type", "--wait=false") }()
-	Eventually(t, time.Minute, "Ready=False InstanceTypeNotFound", func() error {
+	testenv.Eventually(t, time.Minute, "Ready=False InstanceTypeNotFound", func() error {
 		got := jsonpath(t, "instance", "unknown-type", `{.status.conditions[?(@.type=="Ready")].reason}`)
 		if got != "InstanceTypeNotFound" {
 			return fmt.Errorf("reason %q", got)

@@ -34,6 +34,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pinet.io/pinet/internal/testenv"
 )
 
 // etcdClient is an HTTPS client for the cloud's etcd that trusts its CA, with the API server's
@@ -198,7 +200,7 @@ func TestUserKubeconfigActsAsTheUser(t *testing.T) {
 		t.Fatalf("the kubeconfig acts as %s in %v", ui.Username, ui.Groups)
 	}
 	// The project's member binding may still be on its way.
-	Eventually(t, time.Minute, "instances listed in the user's project", func() error {
+	testenv.Eventually(t, time.Minute, "instances listed in the user's project", func() error {
 		_, err := asUser("get", "instances")
 		return err
 	})

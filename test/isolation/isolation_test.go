@@ -127,7 +127,7 @@ func setup(t *testing.T) *world {
 	if err := env.Client.Create(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, shortWait, "the address pool to be counted", func() error {
+	testenv.Eventually(t, shortWait, "the address pool to be counted", func() error {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(pool), pool); err != nil {
 			return err
 		}
@@ -199,7 +199,7 @@ func (w *world) imageNamedLikeOthersID(t *testing.T) {
 	if err := w.bKube.Delete(ctx, img); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, shortWait, "B's image to be gone", func() error {
+	testenv.Eventually(t, shortWait, "B's image to be gone", func() error {
 		err := env.Client.Get(ctx, client.ObjectKeyFromObject(img), img)
 		if apierrors.IsNotFound(err) {
 			return nil
@@ -223,7 +223,7 @@ func (w *world) instanceNamedLikeOthersID(t *testing.T) {
 	if err := w.bKube.Create(ctx, inst); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, longWait, "B's instance to run", func() error {
+	testenv.Eventually(t, longWait, "B's instance to run", func() error {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), inst); err != nil {
 			return err
 		}
@@ -239,7 +239,7 @@ func (w *world) instanceNamedLikeOthersID(t *testing.T) {
 	if err := w.bKube.Delete(ctx, inst); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, longWait, "B's instance to be gone", func() error {
+	testenv.Eventually(t, longWait, "B's instance to be gone", func() error {
 		err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), inst)
 		if apierrors.IsNotFound(err) {
 			return nil
@@ -260,7 +260,7 @@ func (w *world) objectsNamedLikeOthersIDs(t *testing.T) {
 			t.Fatalf("creating %T: %v", o, err)
 		}
 	}
-	eventually(t, shortWait, "B's volume and address to get ids", func() error {
+	testenv.Eventually(t, shortWait, "B's volume and address to get ids", func() error {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(vol), vol); err != nil {
 			return err
 		}
@@ -289,7 +289,7 @@ func (w *world) objectsNamedLikeOthersIDs(t *testing.T) {
 			t.Fatalf("creating %T: %v", o, err)
 		}
 	}
-	eventually(t, shortWait, "B's key pair and group to get ids", func() error {
+	testenv.Eventually(t, shortWait, "B's key pair and group to get ids", func() error {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(kp), kp); err != nil {
 			return err
 		}
@@ -345,7 +345,7 @@ func (w *world) instanceReferencingOthers(t *testing.T) {
 		if err := w.bKube.Create(ctx, inst); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		eventually(t, shortWait, tc.name+" to be refused", func() error {
+		testenv.Eventually(t, shortWait, tc.name+" to be refused", func() error {
 			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), inst); err != nil {
 				return err
 			}
@@ -554,7 +554,7 @@ func (w *world) bImage(t *testing.T, name, location string) *cloudv1.Image {
 
 func (w *world) waitImage(t *testing.T, img *cloudv1.Image, state cloudv1.ImageState) {
 	t.Helper()
-	eventually(t, longWait, fmt.Sprintf("image %s to be %s", img.Name, state), func() error {
+	testenv.Eventually(t, longWait, fmt.Sprintf("image %s to be %s", img.Name, state), func() error {
 		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(img), img); err != nil {
 			return err
 		}
@@ -578,7 +578,7 @@ func (w *world) waitImageFailed(t *testing.T, img *cloudv1.Image, reason string)
 
 func (w *world) waitState(t *testing.T, cl *ec2.Client, id string, want types.InstanceStateName) {
 	t.Helper()
-	eventually(t, longWait, fmt.Sprintf("%s to be %s", id, want), func() error {
+	testenv.Eventually(t, longWait, fmt.Sprintf("%s to be %s", id, want), func() error {
 		out, err := cl.DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
 		if err != nil {
 			return err
@@ -593,7 +593,7 @@ func (w *world) waitState(t *testing.T, cl *ec2.Client, id string, want types.In
 // waitEvent waits for an event of reason about obj.
 func waitEvent(t *testing.T, obj client.Object, reason string) {
 	t.Helper()
-	eventually(t, shortWait, "an event "+reason, func() error {
+	testenv.Eventually(t, shortWait, "an event "+reason, func() error {
 		list := &eventsv1.EventList{}
 		if err := env.Client.List(context.Background(), list, client.InNamespace(obj.GetNamespace())); err != nil {
 			return err
@@ -613,19 +613,6 @@ func expectCode(t *testing.T, err error, code string) {
 	if !errors.As(err, &ae) || ae.ErrorCode() != code {
 		t.Fatalf("error %v, want code %s", err, code)
 	}
-}
-
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
 }
 
 func publicKey(t *testing.T) string {

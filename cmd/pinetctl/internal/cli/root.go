@@ -14,9 +14,9 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package pinetctl holds the commands of the pinetctl CLI: operators manage users and projects and
+// Package cli holds the commands of the pinetctl CLI: operators manage users and projects and
 // hand out credentials; users upload and register images and read consoles.
-package pinetctl
+package cli
 
 import (
 	"fmt"
@@ -30,7 +30,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
-	"pinet.io/pinet/controllers"
 )
 
 // globals are the flags every command shares.
@@ -50,7 +49,7 @@ func NewRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.kubeconfig, "kubeconfig", "", "Path to the kubeconfig (default: $KUBECONFIG or ~/.kube/config).")
-	root.PersistentFlags().StringVar(&g.systemNamespace, "system-namespace", controllers.DefaultSystemNamespace, "Namespace of PiNet's secrets.")
+	root.PersistentFlags().StringVar(&g.systemNamespace, "system-namespace", cloudv1.DefaultSystemNamespace, "Namespace of PiNet's secrets.")
 	root.AddCommand(newUserCmd(g), newProjectCmd(g), newConsoleCmd(g),
 		newBundleImageCmd(g), newUploadBundleCmd(g), newRegisterCmd(g))
 	return root

@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package pinetctl
+package cli
 
 import (
 	"archive/zip"
@@ -32,8 +32,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
-	"pinet.io/pinet/controllers/user"
 	"pinet.io/pinet/internal/cloudca"
+	usercreds "pinet.io/pinet/internal/credentials"
 )
 
 // credentialsOptions are the settings of `pinetctl user credentials`.
@@ -137,14 +137,14 @@ func credentialFiles(ctx context.Context, c client.Client, systemNS, name string
 		project = u.Spec.Projects[0]
 	}
 	sec := &corev1.Secret{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: systemNS, Name: user.SecretName(name)}, sec); err != nil {
+	if err := c.Get(ctx, client.ObjectKey{Namespace: systemNS, Name: usercreds.SecretName(name)}, sec); err != nil {
 		return nil, fmt.Errorf("reading the credentials of %s (are they issued yet?): %w", name, err)
 	}
-	keys, err := user.ReadKeys(sec)
+	keys, err := usercreds.ReadKeys(sec)
 	if err != nil {
 		return nil, err
 	}
-	var active *user.StoredKey
+	var active *usercreds.StoredKey
 	for i := range keys {
 		if keys[i].State == string(cloudv1.AccessKeyActive) {
 			active = &keys[i]
@@ -164,8 +164,8 @@ func credentialFiles(ctx context.Context, c client.Client, systemNS, name string
 	})
 	return &credentials{user: u, project: project, files: bundleFiles{
 		"pinetrc":        []byte(rc),
-		"cert.pem":       sec.Data[user.SecretCertKey],
-		"pk.pem":         sec.Data[user.SecretCertKeyKey],
+		"cert.pem":       sec.Data[usercreds.SecretCertKey],
+		"pk.pem":         sec.Data[usercreds.SecretCertKeyKey],
 		"cloud-cert.pem": caSec.Data[corev1.TLSCertKey],
 	}}, nil
 }
