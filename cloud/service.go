@@ -51,6 +51,8 @@ type Config struct {
 	// WaitForCache bounds how long an operation waits for the cache to show what it wrote.
 	WaitForCache time.Duration
 	Clock        clock.PassiveClock
+	// Region is the cloud's only region (also its only network border group); "pinet" if unset.
+	Region string
 }
 
 // Service runs the operations.
@@ -71,6 +73,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.Region == "" {
+		cfg.Region = "pinet"
 	}
 	return &Service{cfg: cfg}, nil
 }

@@ -141,7 +141,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Region = "pinet"
 	}
 	svc, err := cloud.New(cloud.Config{Client: cfg.Client, APIReader: cfg.APIReader, Authz: cfg.Authz,
-		WaitForCache: cfg.WaitForCache, Clock: cfg.Clock})
+		WaitForCache: cfg.WaitForCache, Clock: cfg.Clock, Region: cfg.Region})
 	if err != nil {
 		return nil, err
 	}
