@@ -111,6 +111,14 @@ func Unavailable(format string, args ...any) error {
 	return query.Errorf("Unavailable", http.StatusServiceUnavailable, format, args...)
 }
 
+// ClipID keeps an id (or any value a caller sent) that goes back into a message short.
+func ClipID(id string) string {
+	if len(id) > 64 {
+		return id[:64] + "..."
+	}
+	return id
+}
+
 // APIError turns a Kubernetes API error from a write into what EC2 would say; anything it does not
 // know is internal.
 func APIError(err error, what string) error {

@@ -50,7 +50,8 @@ type Config struct {
 	Authz *authz.Authorizer
 	// Tokens makes and checks the NextToken values of paged Describes.
 	Tokens *query.PageTokens
-	// Region is the cloud's only region; Endpoint the URL its EC2 API is reached at.
+	// Region is the cloud's only region (also its only network border group), "pinet" if unset;
+	// Endpoint the URL its EC2 API is reached at.
 	Region, Endpoint string
 	// WaitForCache bounds how long an operation waits for the cache to show what it wrote.
 	WaitForCache time.Duration
@@ -75,6 +76,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.Region == "" {
+		cfg.Region = "pinet"
 	}
 	return &Service{cfg: cfg}, nil
 }

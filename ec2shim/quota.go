@@ -19,49 +19,23 @@ package ec2shim
 import (
 	"context"
 
-	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/quota"
 )
 
-// A call that creates an object under a project quota creates it marked pending (quota
-// package), then admits it through the project's ledger for the kind before it answers;
-// refused, the object is withdrawn. Objects made with kubectl are counted (addresses, volumes)
-// or admitted by their controller (instances).
+// Quota admission is the cloud service's (cloud/quota.go); these delegates serve the actions that
+// have not moved into it yet (volumes, instances).
 
-// ledger admits objects through the API server itself, never the cache.
-func (s *Server) ledger() *quota.Ledger {
-	return &quota.Ledger{Reader: s.cfg.APIReader, Writer: s.cfg.Client}
-}
+func (s *Server) ledger() *quota.Ledger { return s.svc.Ledger() }
 
-// projectQuota is the caller's project's quota (none if the project is unknown).
 func (c *call) projectQuota(ctx context.Context) (cloudv1.ProjectQuota, error) {
-	return quota.Of(ctx, c.srv.cfg.Client, c.project)
+	return c.srv.svc.ProjectQuota(ctx, c.project)
 }
 
-// admitOne decides whether obj, created marked pending, may stay; admitted, it loses the mark.
 func (s *Server) admitOne(ctx context.Context, g *quota.Gate, obj client.Object) (bool, error) {
-	if g.Unlimited() {
-		return true, nil
-	}
-	admitted, _, err := s.ledger().Admit(ctx, g, []string{obj.GetName()}, 1, s.cfg.WaitForCache)
-	if err != nil {
-		logr.FromContextOrDiscard(ctx).Info("Admitting under the quota failed", "object", obj.GetName(), "error", err.Error())
-		return false, unavailable("The quota of project %s could not be checked in time; try again.", g.Project)
-	}
-	if len(admitted) == 0 {
-		return false, nil
-	}
-	s.unmark(ctx, obj)
-	return true, nil
+	return s.svc.AdmitOne(ctx, g, obj)
 }
 
-// unmark drops the pending mark of an admitted object. Listed in the ledger, the object counts
-// whether or not the mark goes; a mark left behind is only cosmetic.
-func (s *Server) unmark(ctx context.Context, obj client.Object) {
-	if err := quota.Unmark(ctx, s.cfg.Client, obj); err != nil {
-		logr.FromContextOrDiscard(ctx).Info("Leaving the quota mark on an admitted object", "object", obj.GetName(), "error", err.Error())
-	}
-}
+func (s *Server) unmark(ctx context.Context, obj client.Object) { s.svc.Unmark(ctx, obj) }

@@ -83,12 +83,7 @@ func (s *Server) kindOfID(id string) (*taggableKind, error) {
 }
 
 // clipID keeps an id that goes back into a message short.
-func clipID(id string) string {
-	if len(id) > 64 {
-		return id[:64] + "..."
-	}
-	return id
-}
+func clipID(id string) string { return cloud.ClipID(id) }
 
 func (s *Server) taggedInstances(ctx context.Context, c *call) ([]taggedObject, error) {
 	insts, err := c.projectInstances(ctx)
@@ -148,13 +143,13 @@ func (s *Server) taggedGroups(ctx context.Context, c *call) ([]taggedObject, err
 }
 
 func (s *Server) taggedAddresses(ctx context.Context, c *call) ([]taggedObject, error) {
-	addrs, err := c.projectAddresses(ctx, false)
+	addrs, err := s.svc.ProjectAddresses(ctx, c.caller())
 	if err != nil {
 		return nil, err
 	}
 	out := make([]taggedObject, 0, len(addrs))
 	for _, a := range addrs {
-		out = append(out, taggedObject{id: allocationID(a), obj: a})
+		out = append(out, taggedObject{id: cloud.AllocationID(a), obj: a})
 	}
 	return out, nil
 }

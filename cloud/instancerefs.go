@@ -1,0 +1,98 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package cloud
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/ids"
+)
+
+// Operations on other resources name instances by their EC2 id, which resolves only among the
+// caller's project's instances.
+
+// InstanceID is the instance's EC2 id: the controller's, else its name when that is one.
+func InstanceID(inst *cloudv1.Instance) string {
+	if inst.Status.InstanceID != "" {
+		return inst.Status.InstanceID
+	}
+	if ids.Valid(ids.Instance, inst.Name) {
+		return inst.Name
+	}
+	return ""
+}
+
+// projectInstances lists the project's instances that have an EC2 id, oldest first.
+func (s *Service) projectInstances(ctx context.Context, c Caller) ([]*cloudv1.Instance, error) {
+	list := &cloudv1.InstanceList{}
+	if err := s.cfg.Client.List(ctx, list, client.InNamespace(c.Project())); err != nil {
+		return nil, fmt.Errorf("listing instances: %w", err)
+	}
+	out := make([]*cloudv1.Instance, 0, len(list.Items))
+	for i := range list.Items {
+		if InstanceID(&list.Items[i]) != "" {
+			out = append(out, &list.Items[i])
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		ti, tj := out[i].CreationTimestamp, out[j].CreationTimestamp
+		if !ti.Equal(&tj) {
+			return ti.Before(&tj)
+		}
+		return InstanceID(out[i]) < InstanceID(out[j])
+	})
+	return out, nil
+}
+
+// findInstance returns the project's instance with the id; an id that is malformed or not the
+// project's is an error naming it, as in EC2.
+func (s *Service) findInstance(ctx context.Context, c Caller, id string) (*cloudv1.Instance, error) {
+	if !ids.Valid(ids.Instance, id) {
+		return nil, BadRequest(CodeInstanceMalformed, "Invalid id: \"%s\"", id)
+	}
+	all, err := s.projectInstances(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	for _, inst := range all {
+		if InstanceID(inst) == id {
+			return inst, nil
+		}
+	}
+	return nil, BadRequest(CodeInstanceNotFound, "The instance ID '%s' does not exist", id)
+}
+
+// liveInstances maps the ids of the project's instances that can hold an address, as the address
+// controller decides it: not terminated and not being deleted.
+func (s *Service) liveInstances(ctx context.Context, c Caller) (map[string]*cloudv1.Instance, error) {
+	insts, err := s.projectInstances(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	live := map[string]*cloudv1.Instance{}
+	for _, inst := range insts {
+		if inst.DeletionTimestamp.IsZero() && inst.EffectiveDesiredState() != cloudv1.DesiredTerminated {
+			live[InstanceID(inst)] = inst
+		}
+	}
+	return live, nil
+}
