@@ -1,0 +1,476 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package cloud
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/ec2shim/query"
+	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/internal/refs"
+)
+
+// Security groups are SecurityGroup objects; their ingress rules are spec.ingress. A rule there
+// may admit several ranges and groups; the service works on single permissions (a protocol, a
+// port range and one source) and stores them regrouped, so the same permission is never stored
+// twice.
+
+// maxGroupText bounds group names and descriptions, as EC2 does.
+const maxGroupText = 255
+
+// SecurityGroup is a security group as EC2 shows it.
+type SecurityGroup struct {
+	ID, Name, Description string
+	// OwnerID is the project.
+	OwnerID string
+	Ingress []IPPermission
+	// Egress is what PiNet applies: groups filter inbound traffic only.
+	Egress []IPPermission
+	Tags   map[string]string
+}
+
+// SecurityGroupRule is one permission an operation added, as EC2 shows it.
+type SecurityGroupRule struct {
+	ID, GroupID, GroupOwnerID string
+	IsEgress                  bool
+	Protocol                  string
+	// FromPort and ToPort are -1 for protocol -1.
+	FromPort, ToPort int32
+	// CIDR is the source range; else the source is the referenced group.
+	CIDR                                     string
+	ReferencedGroupID, ReferencedGroupUserID string
+}
+
+// groupID is the group's EC2 id: the one in status, else its name when that is one.
+func groupID(sg *cloudv1.SecurityGroup) string {
+	if sg.Status.GroupID != "" {
+		return sg.Status.GroupID
+	}
+	if ids.Valid(ids.SecurityGroup, sg.Name) {
+		return sg.Name
+	}
+	return ""
+}
+
+// GroupID is groupID for the actions that name groups and have not moved into the service.
+func GroupID(sg *cloudv1.SecurityGroup) string { return groupID(sg) }
+
+// projectGroups lists the project's groups that have an EC2 id, oldest first.
+func (s *Service) projectGroups(ctx context.Context, c Caller) ([]*cloudv1.SecurityGroup, error) {
+	list := &cloudv1.SecurityGroupList{}
+	if err := s.cfg.Client.List(ctx, list, client.InNamespace(c.Project())); err != nil {
+		return nil, fmt.Errorf("listing security groups: %w", err)
+	}
+	out := make([]*cloudv1.SecurityGroup, 0, len(list.Items))
+	for i := range list.Items {
+		if groupID(&list.Items[i]) != "" && list.Items[i].DeletionTimestamp.IsZero() {
+			out = append(out, &list.Items[i])
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		ti, tj := out[i].CreationTimestamp, out[j].CreationTimestamp
+		if !ti.Equal(&tj) {
+			return ti.Before(&tj)
+		}
+		return groupID(out[i]) < groupID(out[j])
+	})
+	return out, nil
+}
+
+// ProjectGroups is projectGroups for the actions that list groups and have not moved into the
+// service (the caller has been authorized by them).
+func (s *Service) ProjectGroups(ctx context.Context, c Caller) ([]*cloudv1.SecurityGroup, error) {
+	return s.projectGroups(ctx, c)
+}
+
+// groupIndex resolves what rules and requests call groups (names or ids) within a project.
+type groupIndex struct {
+	project string
+	byRef   map[string]*cloudv1.SecurityGroup
+}
+
+func newGroupIndex(project string, groups []*cloudv1.SecurityGroup) *groupIndex {
+	x := &groupIndex{project: project, byRef: map[string]*cloudv1.SecurityGroup{}}
+	for _, sg := range groups {
+		x.byRef[groupID(sg)] = sg
+	}
+	for _, sg := range groups {
+		if _, taken := x.byRef[sg.EffectiveGroupName()]; !taken {
+			x.byRef[sg.EffectiveGroupName()] = sg
+		}
+	}
+	return x
+}
+
+// canonical names the group a reference stands for; a reference to nothing stands for itself.
+func (x *groupIndex) canonical(ref string) string {
+	if sg := x.byRef[ref]; sg != nil {
+		return "group " + sg.Name
+	}
+	return "ref " + ref
+}
+
+func (x *groupIndex) pair(ref string) GroupPair {
+	if sg := x.byRef[ref]; sg != nil {
+		return GroupPair{UserID: x.project, GroupID: groupID(sg), GroupName: sg.EffectiveGroupName()}
+	}
+	if ids.Valid(ids.SecurityGroup, ref) {
+		return GroupPair{UserID: x.project, GroupID: ref}
+	}
+	return GroupPair{UserID: x.project, GroupName: ref}
+}
+
+// findGroup finds one of the project's groups by id, or else by name.
+func (s *Service) findGroup(ctx context.Context, c Caller, name, id string) (*cloudv1.SecurityGroup, *groupIndex, error) {
+	groups, err := s.projectGroups(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	x := newGroupIndex(c.Project(), groups)
+	ref := id
+	switch {
+	case id != "" && !ids.Valid(ids.SecurityGroup, id):
+		return nil, nil, BadRequest(CodeGroupIDMalformed, "Invalid id: \"%s\" (expecting \"sg-...\")", clipGroupRef(id))
+	case id == "" && name == "":
+		return nil, nil, BadRequest(CodeMissingParameter, "The request must contain the parameter groupName or groupId")
+	case id == "":
+		ref = name
+	}
+	sg := x.byRef[ref]
+	if sg == nil || id == "" && sg.EffectiveGroupName() != name || id != "" && groupID(sg) != id {
+		return nil, nil, BadRequest(CodeGroupNotFound, "The security group '%s' does not exist", clipGroupRef(ref))
+	}
+	return sg, x, nil
+}
+
+// allowAllEgress is the egress PiNet applies: groups filter inbound traffic only.
+func allowAllEgress() []IPPermission {
+	return []IPPermission{{Protocol: string(cloudv1.ProtocolAll), CIDRs: []string{"0.0.0.0/0"}}}
+}
+
+func toSecurityGroup(sg *cloudv1.SecurityGroup, x *groupIndex) SecurityGroup {
+	out := SecurityGroup{ID: groupID(sg), Name: sg.EffectiveGroupName(), Description: sg.Spec.Description,
+		OwnerID: sg.Namespace, Ingress: []IPPermission{}, Egress: allowAllEgress(), Tags: TagsOf(sg)}
+	for _, rule := range sg.Spec.Ingress {
+		p := IPPermission{Protocol: string(rule.Protocol)}
+		if rule.Protocol != cloudv1.ProtocolAll {
+			p.FromPort, p.ToPort = rule.FromPort, rule.ToPort
+		}
+		p.CIDRs = append(p.CIDRs, rule.CIDRIPs...)
+		for _, ref := range rule.SourceGroups {
+			p.Groups = append(p.Groups, x.pair(ref))
+		}
+		out.Ingress = append(out.Ingress, p)
+	}
+	return out
+}
+
+// groupWriteError maps the error of a write to a group.
+func groupWriteError(err error, sg *cloudv1.SecurityGroup) error {
+	var qe *query.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &qe):
+		return err
+	case apierrors.IsNotFound(err):
+		return BadRequest(CodeGroupNotFound, "The security group '%s' does not exist", groupID(sg))
+	}
+	return APIError(err, "security group "+groupID(sg))
+}
+
+// CreateSecurityGroupInput asks for a new group.
+type CreateSecurityGroupInput struct {
+	Name, Description string
+	TagSpecifications []TagSpecification
+	DryRun            bool
+}
+
+// CreateSecurityGroup makes a group named by an id derived from its name, so the API server lets
+// only one of two racing calls for a name succeed. The new group admits nothing yet.
+func (s *Service) CreateSecurityGroup(ctx context.Context, c Caller, in CreateSecurityGroupInput) (*SecurityGroup, error) {
+	if err := s.authorize(ctx, c, "create", "securitygroups", in.DryRun); err != nil {
+		return nil, err
+	}
+	if err := validateGroupText(in.Name, "GroupName"); err != nil {
+		return nil, err
+	}
+	if err := validateGroupText(in.Description, "GroupDescription"); err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(strings.ToLower(in.Name), "sg-") {
+		return nil, InvalidParam("Group names may not be in the format sg-*.")
+	}
+	tags, err := SpecTags(in.TagSpecifications, "security-group")
+	if err != nil {
+		return nil, err
+	}
+	duplicate := BadRequest(CodeGroupDuplicate, "The security group '%s' already exists", in.Name)
+	if in.Name == cloudv1.DefaultSecurityGroupName {
+		return nil, duplicate
+	}
+	if _, err := refs.SecurityGroup(ctx, s.cfg.Client, c.Project(), in.Name); err == nil {
+		return nil, duplicate
+	} else if !errors.Is(err, refs.ErrNotFound) {
+		return nil, err
+	}
+	sg := &cloudv1.SecurityGroup{
+		ObjectMeta: metav1.ObjectMeta{Name: ids.Derive(ids.SecurityGroup, c.Project()+"/"+in.Name), Namespace: c.Project()},
+		Spec:       cloudv1.SecurityGroupSpec{GroupName: in.Name, Description: in.Description},
+	}
+	SetTags(sg, tags)
+	if err := s.cfg.Client.Create(ctx, sg); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return nil, duplicate
+		}
+		return nil, APIError(err, "creating a security group")
+	}
+	// Instances name groups by id through an index of status.groupId: wait (bounded) for the
+	// controller to record it, so a launch right after this call finds the group.
+	cached := &cloudv1.SecurityGroup{}
+	s.AwaitCacheUntil(ctx, client.ObjectKeyFromObject(sg), cached, func(found bool) bool {
+		return found && cached.Status.GroupID != ""
+	})
+	return &SecurityGroup{ID: sg.Name, Name: in.Name, Description: in.Description, OwnerID: sg.Namespace,
+		Ingress: []IPPermission{}, Egress: allowAllEgress(), Tags: tags}, nil
+}
+
+// validateGroupText checks a group name or description as EC2 does.
+func validateGroupText(v, param string) error {
+	switch {
+	case v == "":
+		return BadRequest(CodeMissingParameter, "The request must contain the parameter %s", param)
+	case len(v) > maxGroupText:
+		return InvalidParam("Value for parameter %s is too long; the limit is %d characters", param, maxGroupText)
+	}
+	for _, r := range v {
+		if r < 0x20 || r > 0x7e {
+			return InvalidParam("Value for parameter %s is invalid. Character sets beyond ASCII are not supported.", param)
+		}
+	}
+	return nil
+}
+
+// GroupInput names a group by id, or else by name.
+type GroupInput struct {
+	GroupName, GroupID string
+	DryRun             bool
+}
+
+// DeleteSecurityGroup deletes a group no live instance and no other group's rule depends on, and
+// returns its id. The project's default group cannot be deleted.
+func (s *Service) DeleteSecurityGroup(ctx context.Context, c Caller, in GroupInput) (string, error) {
+	if err := s.authorize(ctx, c, "delete", "securitygroups", in.DryRun); err != nil {
+		return "", err
+	}
+	found, x, err := s.findGroup(ctx, c, in.GroupName, in.GroupID)
+	if err != nil {
+		return "", err
+	}
+	id := groupID(found)
+	if found.EffectiveGroupName() == cloudv1.DefaultSecurityGroupName {
+		return "", BadRequest(CodeCannotDelete, "the specified group: \"%s\" name: \"default\" cannot be deleted by a user", id)
+	}
+	if err := s.checkGroupUnused(ctx, c, found, x); err != nil {
+		return "", err
+	}
+	sg := found.DeepCopy()
+	if err := groupWriteError(s.DeleteLatest(ctx, sg, func() error { return nil }), found); err != nil {
+		return "", err
+	}
+	s.AwaitDeleted(ctx, sg)
+	return id, nil
+}
+
+// checkGroupUnused refuses to delete a group that an instance which is not terminated is in, or
+// that another group's rule admits.
+func (s *Service) checkGroupUnused(ctx context.Context, c Caller, sg *cloudv1.SecurityGroup, x *groupIndex) error {
+	id := groupID(sg)
+	inUse := BadRequest(CodeDependencyViolation, "resource %s has a dependent object", id)
+	insts := &cloudv1.InstanceList{}
+	if err := s.cfg.Client.List(ctx, insts, client.InNamespace(c.Project())); err != nil {
+		return fmt.Errorf("listing instances: %w", err)
+	}
+	for _, inst := range insts.Items {
+		hasID := inst.Status.InstanceID != "" || ids.Valid(ids.Instance, inst.Name)
+		if !hasID || inst.Status.State == cloudv1.InstanceStateTerminated {
+			continue
+		}
+		memberOf := inst.Spec.SecurityGroups
+		if len(memberOf) == 0 {
+			memberOf = []string{cloudv1.DefaultSecurityGroupName}
+		}
+		for _, ref := range memberOf {
+			if x.byRef[ref] == sg || ref == id {
+				return inUse
+			}
+		}
+	}
+	for _, other := range x.byRef {
+		if other == sg {
+			continue
+		}
+		for _, p := range expand(other.Spec.Ingress) {
+			if p.cidr == "" && (x.byRef[p.group] == sg || p.group == id) {
+				return inUse
+			}
+		}
+	}
+	return nil
+}
+
+// DescribeSecurityGroupsInput selects groups: by name, by id, by filter. MaxResults (5 to 1000)
+// is checked here; the front door pages the answer.
+type DescribeSecurityGroupsInput struct {
+	Names, IDs []string
+	Filters    []query.Filter
+	MaxResults *int32
+	DryRun     bool
+}
+
+// SecurityGroups is the groups a Describe selected, oldest first, and the page size it asked for
+// (0: all).
+type SecurityGroups struct {
+	Items    []SecurityGroup
+	PageSize int
+}
+
+var securityGroupFilters = []string{
+	"group-name", "group-id", "description", "owner-id", "ip-permission.protocol",
+	"ip-permission.from-port", "ip-permission.to-port", "ip-permission.cidr", "ip-permission.group-id",
+	"ip-permission.group-name", "ip-permission.user-id", "egress.ip-permission.protocol",
+	"egress.ip-permission.cidr",
+}
+
+// DescribeSecurityGroups shows the project's groups. Each name and id asked for must be one of
+// them.
+func (s *Service) DescribeSecurityGroups(ctx context.Context, c Caller, in DescribeSecurityGroupsInput) (*SecurityGroups, error) {
+	if err := s.authorize(ctx, c, "list", "securitygroups", in.DryRun); err != nil {
+		return nil, err
+	}
+	size, err := query.PageSize(in.MaxResults, 5, 1000, 0)
+	if err != nil {
+		return nil, err
+	}
+	matcher, err := query.NewMatcher(in.Filters, securityGroupFilters)
+	if err != nil {
+		return nil, err
+	}
+	groups, err := s.projectGroups(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	x := newGroupIndex(c.Project(), groups)
+	if len(in.Names)+len(in.IDs) > 0 {
+		if groups, err = s.pickGroups(ctx, c, groups, x, in.Names, in.IDs); err != nil {
+			return nil, err
+		}
+	}
+	out := &SecurityGroups{PageSize: size}
+	for _, sg := range groups {
+		item := toSecurityGroup(sg, x)
+		if matcher.Match(groupAttrs(&item), item.Tags) {
+			out.Items = append(out.Items, item)
+		}
+	}
+	return out, nil
+}
+
+// pickGroups keeps the groups named by name or id, in order; each must exist.
+func (s *Service) pickGroups(ctx context.Context, c Caller, groups []*cloudv1.SecurityGroup, x *groupIndex, names, groupIDs []string) ([]*cloudv1.SecurityGroup, error) {
+	wanted := map[*cloudv1.SecurityGroup]bool{}
+	for _, name := range names {
+		sg, _, err := s.findGroup(ctx, c, name, "")
+		if err != nil {
+			return nil, err
+		}
+		wanted[x.byRef[groupID(sg)]] = true
+	}
+	for _, id := range groupIDs {
+		if _, _, err := s.findGroup(ctx, c, "", id); err != nil {
+			return nil, err
+		}
+		wanted[x.byRef[id]] = true
+	}
+	kept := groups[:0:0]
+	for _, sg := range groups {
+		if wanted[sg] {
+			kept = append(kept, sg)
+		}
+	}
+	return kept, nil
+}
+
+func groupAttrs(sg *SecurityGroup) query.Attributes {
+	return func(name string) []string {
+		switch name {
+		case "group-name":
+			return []string{sg.Name}
+		case "group-id":
+			return []string{sg.ID}
+		case "description":
+			return []string{sg.Description}
+		case "owner-id":
+			return []string{sg.OwnerID}
+		}
+		perms := sg.Ingress
+		if rest, ok := strings.CutPrefix(name, "egress."); ok {
+			perms, name = sg.Egress, rest
+		}
+		var out []string
+		for _, p := range perms {
+			switch name {
+			case "ip-permission.protocol":
+				out = append(out, p.Protocol)
+			case "ip-permission.from-port":
+				out = append(out, portString(p.FromPort))
+			case "ip-permission.to-port":
+				out = append(out, portString(p.ToPort))
+			case "ip-permission.cidr":
+				out = append(out, p.CIDRs...)
+			}
+			for _, g := range p.Groups {
+				switch name {
+				case "ip-permission.group-id":
+					out = append(out, g.GroupID)
+				case "ip-permission.group-name":
+					out = append(out, g.GroupName)
+				case "ip-permission.user-id":
+					out = append(out, g.UserID)
+				}
+			}
+		}
+		return out
+	}
+}
+
+func portString(p *int32) string {
+	if p == nil {
+		return ""
+	}
+	return strconv.Itoa(int(*p))
+}
