@@ -166,7 +166,7 @@ func TestAddressesAcrossProjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !ids.Valid(ids.Allocation, theirs.AllocationID) || theirs.PublicIP == "" || theirs.Domain != "vpc" ||
-		theirs.Pool != "svc-eip-ab" || theirs.NetworkBorderGroup != "pinet" {
+		theirs.Pool != "svc-eip-ab" || theirs.NetworkBorderGroup != "svc-region" {
 		t.Fatalf("allocated %+v", theirs)
 	}
 	aliceVM, bobVM := kubectlInstance(t, "svc-a", "eip-vm"), kubectlInstance(t, "svc-b", "eip-vm")
