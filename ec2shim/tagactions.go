@@ -119,13 +119,13 @@ func (s *Server) taggedImages(ctx context.Context, c *call) ([]taggedObject, err
 }
 
 func (s *Server) taggedVolumes(ctx context.Context, c *call) ([]taggedObject, error) {
-	vols, err := c.projectVolumes(ctx)
+	vols, err := s.svc.ProjectVolumes(ctx, c.caller())
 	if err != nil {
 		return nil, err
 	}
 	out := make([]taggedObject, 0, len(vols))
 	for _, v := range vols {
-		out = append(out, taggedObject{id: volumeID(v), obj: v})
+		out = append(out, taggedObject{id: cloud.VolumeID(v), obj: v})
 	}
 	return out, nil
 }
