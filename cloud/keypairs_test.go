@@ -27,6 +27,7 @@ import (
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"pinet.io/pinet/cloud"
@@ -45,6 +46,10 @@ func TestMain(m *testing.M) { testenv.Main(m, &env) }
 var (
 	startOnce sync.Once
 	svc       *cloud.Service
+	// svcCloud and svcCache are the cloud and the informer-cached client the service runs over,
+	// for tests that need the object store or build a service of their own.
+	svcCloud *testcloud.Cloud
+	svcCache client.Client
 )
 
 // service runs the whole cloud's controllers (for projects' and users' roles) once and returns a
@@ -87,7 +92,7 @@ func service(t *testing.T) *cloud.Service {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		svc = s
+		svc, svcCloud, svcCache = s, c, mgr.GetClient()
 	})
 	if svc == nil {
 		t.Fatal("the service did not start")

@@ -53,6 +53,11 @@ type Config struct {
 	// Region is the cloud's only region (also its only network border group), "pinet" if unset;
 	// Endpoint the URL its EC2 API is reached at.
 	Region, Endpoint string
+	// Credentials finds the caller's secret when the service acts for the caller in the object
+	// store; ObjectStoreURL is the S3 endpoint image manifests are read from. Without them,
+	// RegisterImage answers UnsupportedOperation.
+	Credentials    awsauth.CredentialStore
+	ObjectStoreURL string
 	// WaitForCache bounds how long an operation waits for the cache to show what it wrote.
 	WaitForCache time.Duration
 	Clock        clock.PassiveClock
@@ -86,6 +91,9 @@ func New(cfg Config) (*Service, error) {
 // Caller is who calls an operation: an authenticated principal acting in one project.
 type Caller struct {
 	Principal awsauth.Principal
+	// AccessKeyID is the key the caller signed with: the service acts as the caller in the object
+	// store with its secret (RegisterImage reads the manifest so).
+	AccessKeyID string
 }
 
 // Project is the namespace the caller acts in.

@@ -141,7 +141,8 @@ func New(cfg Config) (*Server, error) {
 		cfg.Region = "pinet"
 	}
 	svc, err := cloud.New(cloud.Config{Client: cfg.Client, APIReader: cfg.APIReader, Authz: cfg.Authz,
-		Tokens: cfg.Tokens, Region: cfg.Region, Endpoint: cfg.Endpoint, WaitForCache: cfg.WaitForCache, Clock: cfg.Clock})
+		Tokens: cfg.Tokens, Region: cfg.Region, Endpoint: cfg.Endpoint, WaitForCache: cfg.WaitForCache, Clock: cfg.Clock,
+		Credentials: cfg.Credentials, ObjectStoreURL: cfg.ObjectStoreURL})
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +267,9 @@ func (c *call) authorize(ctx context.Context, verb, resource string, dryRun bool
 }
 
 // caller is the call's caller as the cloud service knows it.
-func (c *call) caller() cloud.Caller { return cloud.Caller{Principal: c.principal} }
+func (c *call) caller() cloud.Caller {
+	return cloud.Caller{Principal: c.principal, AccessKeyID: c.identity.AccessKeyID}
+}
 
 // now is the server's clock.
 func (c *call) now() time.Time { return c.srv.cfg.Clock.Now() }
