@@ -19,16 +19,9 @@ package ec2shim
 import (
 	"context"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	"pinet.io/pinet/cloud"
 	"pinet.io/pinet/ec2shim/query"
 )
-
-func clientKey(name string) client.ObjectKey { return client.ObjectKey{Name: name} }
-
-func isNotFound(err error) bool { return apierrors.IsNotFound(err) }
 
 type vcpuInfo struct {
 	DefaultVCpus          int32 `xml:"defaultVCpus"`

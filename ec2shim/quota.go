@@ -26,16 +26,12 @@ import (
 )
 
 // Quota admission is the cloud service's (cloud/quota.go); these delegates serve the actions that
-// have not moved into it yet (volumes, instances).
+// have not moved into it yet (instances).
 
 func (s *Server) ledger() *quota.Ledger { return s.svc.Ledger() }
 
 func (c *call) projectQuota(ctx context.Context) (cloudv1.ProjectQuota, error) {
 	return c.srv.svc.ProjectQuota(ctx, c.project)
-}
-
-func (s *Server) admitOne(ctx context.Context, g *quota.Gate, obj client.Object) (bool, error) {
-	return s.svc.AdmitOne(ctx, g, obj)
 }
 
 func (s *Server) unmark(ctx context.Context, obj client.Object) { s.svc.Unmark(ctx, obj) }

@@ -423,16 +423,10 @@ func (s *Server) changeLatest(ctx context.Context, obj client.Object, change fun
 	return s.svc.ChangeLatest(ctx, obj, change)
 }
 
-func (s *Server) deleteLatest(ctx context.Context, obj client.Object, check func() error) error {
-	return s.svc.DeleteLatest(ctx, obj, check)
-}
-
 func (s *Server) awaitCache(ctx context.Context, obj client.Object) { s.svc.AwaitCache(ctx, obj) }
 
 func (s *Server) withdraw(ctx context.Context, obj client.Object) error {
 	return s.svc.Withdraw(ctx, obj)
 }
-
-func (s *Server) awaitDeleted(ctx context.Context, obj client.Object) { s.svc.AwaitDeleted(ctx, obj) }
 
 func unavailable(format string, args ...any) error { return cloud.Unavailable(format, args...) }
