@@ -343,20 +343,20 @@ func (s *Service) checkGroupUnused(ctx context.Context, c Caller, sg *cloudv1.Se
 	return nil
 }
 
-// DescribeSecurityGroupsInput selects groups: by name, by id, by filter. MaxResults (5 to 1000)
-// is checked here; the front door pages the answer.
+// DescribeSecurityGroupsInput selects groups: by name, by id, by filter, a page (5 to 1000) at a
+// time.
 type DescribeSecurityGroupsInput struct {
 	Names, IDs []string
 	Filters    []query.Filter
-	MaxResults *int32
 	DryRun     bool
+	Page
 }
 
-// SecurityGroups is the groups a Describe selected, oldest first, and the page size it asked for
-// (0: all).
+// SecurityGroups is one page of the groups a Describe selected, oldest first, and the token of
+// the next page ("" at the end).
 type SecurityGroups struct {
-	Items    []SecurityGroup
-	PageSize int
+	Items     []SecurityGroup
+	NextToken string
 }
 
 var securityGroupFilters = []string{
@@ -372,7 +372,7 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, c Caller, in Descr
 	if err := s.authorize(ctx, c, "list", "securitygroups", in.DryRun); err != nil {
 		return nil, err
 	}
-	size, err := query.PageSize(in.MaxResults, 5, 1000, 0)
+	size, err := in.size(5, 1000, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -390,14 +390,18 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, c Caller, in Descr
 			return nil, err
 		}
 	}
-	out := &SecurityGroups{PageSize: size}
+	var items []SecurityGroup
 	for _, sg := range groups {
 		item := toSecurityGroup(sg, x)
 		if matcher.Match(groupAttrs(&item), item.Tags) {
-			out.Items = append(out.Items, item)
+			items = append(items, item)
 		}
 	}
-	return out, nil
+	page, next, err := pageOf(s, c, fmt.Sprint("DescribeSecurityGroups", in.Names, in.IDs, in.Filters), in.Page, size, items)
+	if err != nil {
+		return nil, err
+	}
+	return &SecurityGroups{Items: page, NextToken: next}, nil
 }
 
 // pickGroups keeps the groups named by name or id, in order; each must exist.

@@ -264,7 +264,7 @@ func TestSecurityGroupRefusalsMakeNothing(t *testing.T) {
 			return err
 		}, cloud.CodeDryRun},
 		{"describe a page too small", func() error {
-			_, err := s.DescribeSecurityGroups(ctx, alice, cloud.DescribeSecurityGroupsInput{MaxResults: port(4)})
+			_, err := s.DescribeSecurityGroups(ctx, alice, cloud.DescribeSecurityGroupsInput{Page: cloud.Page{MaxResults: port(4)}})
 			return err
 		}, cloud.CodeInvalidParameter},
 		{"describe with an unknown filter", func() error {

@@ -234,17 +234,13 @@ func (s *Server) describeSecurityGroups(ctx context.Context, c *call) (any, erro
 		return nil, err
 	}
 	groups, err := s.svc.DescribeSecurityGroups(ctx, c.caller(), cloud.DescribeSecurityGroupsInput{Names: in.GroupNames,
-		IDs: in.GroupIDs, Filters: in.Filters, MaxResults: in.MaxResults, DryRun: in.DryRun})
+		IDs: in.GroupIDs, Filters: in.Filters, DryRun: in.DryRun, Page: cloud.Page{MaxResults: in.MaxResults, NextToken: in.NextToken}})
 	if err != nil {
 		return nil, err
 	}
-	items := make([]securityGroupItem, 0, len(groups.Items))
+	out := &describeSecurityGroupsOutput{SecurityGroups: query.NewList[securityGroupItem](), NextToken: groups.NextToken}
 	for _, sg := range groups.Items {
-		items = append(items, toGroupItem(sg))
+		out.SecurityGroups.Items = append(out.SecurityGroups.Items, toGroupItem(sg))
 	}
-	page, next, err := onePage(c, items, groups.PageSize, in.NextToken)
-	if err != nil {
-		return nil, err
-	}
-	return &describeSecurityGroupsOutput{SecurityGroups: query.NewList(page...), NextToken: next}, nil
+	return out, nil
 }
