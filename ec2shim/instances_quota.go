@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/cloud"
 	"pinet.io/pinet/internal/quota"
 	"pinet.io/pinet/internal/refs"
 )
@@ -148,3 +149,9 @@ func (s *Server) earlierLaunch(ctx context.Context, project, reservation string)
 	sort.Slice(out, func(i, j int) bool { return index(out[i]) < index(out[j]) })
 	return out, nil
 }
+
+func (s *Server) withdraw(ctx context.Context, obj client.Object) error {
+	return s.svc.Withdraw(ctx, obj)
+}
+
+func unavailable(format string, args ...any) error { return cloud.Unavailable(format, args...) }

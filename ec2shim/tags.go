@@ -74,10 +74,6 @@ func toTagSpecifications(specs []tagSpecification) []cloud.TagSpecification {
 	return out
 }
 
-func validateTags(items []tagItem) (map[string]string, error) {
-	return cloud.ValidateTags(toTags(items))
-}
-
 func specTags(specs []tagSpecification, resourceType string, allowed ...string) (map[string]string, error) {
 	return cloud.SpecTags(toTagSpecifications(specs), resourceType, allowed...)
 }

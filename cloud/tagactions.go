@@ -1,0 +1,364 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package cloud
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/ec2shim/query"
+	"pinet.io/pinet/internal/ids"
+)
+
+// Tags can be set on the objects of every taggable kind by their EC2 ids; an id resolves only
+// among the caller's project's objects.
+
+// taggedObject is an object of the project with its EC2 id.
+type taggedObject struct {
+	id  string
+	obj client.Object
+}
+
+// taggableKind is a kind whose objects carry tags.
+type taggableKind struct {
+	// resource is what RBAC calls it; resourceType what EC2 does.
+	resource, resourceType string
+	// notFound is EC2's code for an id of this kind that names nothing; what names the kind in
+	// its message.
+	notFound, what string
+	list           func(ctx context.Context, c Caller) ([]taggedObject, error)
+}
+
+// taggableKinds are the kinds with tags, in the order DescribeTags lists them.
+func (s *Service) taggableKinds() []*taggableKind {
+	return []*taggableKind{
+		{"instances", "instance", CodeInstanceNotFound, "instance", s.taggedInstances},
+		{"images", "image", CodeAMINotFound, "image", s.taggedImages},
+		{"volumes", "volume", CodeVolumeNotFound, "volume", s.taggedVolumes},
+		{"securitygroups", "security-group", CodeGroupNotFound, "security group", s.taggedGroups},
+		{"addresses", "elastic-ip", CodeAllocationNotFound, "allocation", s.taggedAddresses},
+		{"keypairs", "key-pair", CodeKeyPairNotFound, "key pair", s.taggedKeyPairs},
+	}
+}
+
+// taggableKindOf returns the kind an EC2 id names, by its prefix.
+func (s *Service) taggableKindOf(id string) (*taggableKind, error) {
+	want := map[string]string{
+		ids.Instance: "instance", ids.Machine: "image", ids.Kernel: "image", ids.Ramdisk: "image",
+		ids.Volume: "volume", ids.SecurityGroup: "security-group", ids.Allocation: "elastic-ip",
+		ids.KeyPair: "key-pair",
+	}[ids.Prefix(id)]
+	for _, k := range s.taggableKinds() {
+		if want != "" && k.resourceType == want {
+			return k, nil
+		}
+	}
+	return nil, BadRequest(CodeInvalidID, "The ID '%s' is not valid", ClipID(id))
+}
+
+// tagged pairs each object with its id.
+func tagged[T client.Object](objs []T, id func(T) string) []taggedObject {
+	out := make([]taggedObject, 0, len(objs))
+	for _, o := range objs {
+		if i := id(o); i != "" {
+			out = append(out, taggedObject{id: i, obj: o})
+		}
+	}
+	return out
+}
+
+func (s *Service) taggedInstances(ctx context.Context, c Caller) ([]taggedObject, error) {
+	insts, err := s.projectInstances(ctx, c)
+	return tagged(insts, InstanceID), err
+}
+
+// taggedImages are the project's own images: shared and public images of other projects can be
+// seen and launched, not tagged.
+func (s *Service) taggedImages(ctx context.Context, c Caller) ([]taggedObject, error) {
+	list := &cloudv1.ImageList{}
+	if err := s.cfg.Client.List(ctx, list, client.InNamespace(c.Project())); err != nil {
+		return nil, fmt.Errorf("listing images: %w", err)
+	}
+	imgs := make([]*cloudv1.Image, len(list.Items))
+	for i := range list.Items {
+		imgs[i] = &list.Items[i]
+	}
+	return tagged(imgs, func(img *cloudv1.Image) string {
+		if p := ids.Prefix(img.Name); img.Status.ImageID == "" && (p == ids.Machine || p == ids.Kernel || p == ids.Ramdisk) {
+			return img.Name
+		}
+		return img.Status.ImageID
+	}), nil
+}
+
+func (s *Service) taggedVolumes(ctx context.Context, c Caller) ([]taggedObject, error) {
+	vols, err := s.ProjectVolumes(ctx, c)
+	return tagged(vols, VolumeID), err
+}
+
+func (s *Service) taggedGroups(ctx context.Context, c Caller) ([]taggedObject, error) {
+	groups, err := s.projectGroups(ctx, c)
+	return tagged(groups, groupID), err
+}
+
+func (s *Service) taggedAddresses(ctx context.Context, c Caller) ([]taggedObject, error) {
+	addrs, err := s.ProjectAddresses(ctx, c)
+	return tagged(addrs, AllocationID), err
+}
+
+func (s *Service) taggedKeyPairs(ctx context.Context, c Caller) ([]taggedObject, error) {
+	list := &cloudv1.KeyPairList{}
+	if err := s.cfg.Client.List(ctx, list, client.InNamespace(c.Project())); err != nil {
+		return nil, fmt.Errorf("listing key pairs: %w", err)
+	}
+	kps := make([]*cloudv1.KeyPair, len(list.Items))
+	for i := range list.Items {
+		kps[i] = &list.Items[i]
+	}
+	return tagged(kps, keyPairID), nil
+}
+
+// resolveTagTargets finds the objects the ids name, after checking the caller may update each
+// kind. Every id is checked before anything changes, so a bad one changes nothing.
+func (s *Service) resolveTagTargets(ctx context.Context, c Caller, resourceIDs []string, dryRun bool) ([]taggedObject, error) {
+	if len(resourceIDs) == 0 {
+		return nil, BadRequest(CodeMissingParameter, "The request must contain the parameter ResourceId")
+	}
+	kinds := make([]*taggableKind, len(resourceIDs))
+	var resources []string
+	for i, id := range resourceIDs {
+		k, err := s.taggableKindOf(id)
+		if err != nil {
+			return nil, err
+		}
+		kinds[i] = k
+		if !slices.Contains(resources, k.resource) {
+			resources = append(resources, k.resource)
+		}
+	}
+	for i, res := range resources {
+		if err := s.authorize(ctx, c, "update", res, dryRun && i == len(resources)-1); err != nil {
+			return nil, err
+		}
+	}
+	listed := map[string]map[string]client.Object{}
+	out := make([]taggedObject, 0, len(resourceIDs))
+	seen := map[string]bool{}
+	for i, id := range resourceIDs {
+		k := kinds[i]
+		if listed[k.resourceType] == nil {
+			objs, err := k.list(ctx, c)
+			if err != nil {
+				return nil, err
+			}
+			listed[k.resourceType] = map[string]client.Object{}
+			for _, o := range objs {
+				listed[k.resourceType][o.id] = o.obj
+			}
+		}
+		obj, ok := listed[k.resourceType][id]
+		if !ok {
+			return nil, NotFound(k.notFound, k.what, id)
+		}
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, taggedObject{id: id, obj: obj})
+		}
+	}
+	return out, nil
+}
+
+// CreateTagsInput adds or overwrites tags on resources of any taggable kind.
+type CreateTagsInput struct {
+	ResourceIDs []string
+	Tags        []Tag
+	DryRun      bool
+}
+
+// CreateTags adds the tags to every resource, or to none when one cannot take them.
+func (s *Service) CreateTags(ctx context.Context, c Caller, in CreateTagsInput) error {
+	targets, err := s.resolveTagTargets(ctx, c, in.ResourceIDs, in.DryRun)
+	if err != nil {
+		return err
+	}
+	add, err := ValidateTags(in.Tags)
+	if err != nil {
+		return err
+	}
+	merge := func(obj client.Object) error {
+		tags := TagsOf(obj)
+		for k, v := range add {
+			tags[k] = v
+		}
+		if len(tags) > MaxTags {
+			return BadRequest(CodeTagLimit, "The maximum number of tags for a resource is %d", MaxTags)
+		}
+		SetTags(obj, tags)
+		return nil
+	}
+	for _, t := range targets {
+		if err := merge(t.obj.DeepCopyObject().(client.Object)); err != nil {
+			return err
+		}
+	}
+	return s.retagAll(ctx, targets, merge)
+}
+
+// TagToDelete names a tag DeleteTags removes: with a Value, only where the tag has that value.
+type TagToDelete struct {
+	Key   string
+	Value *string
+}
+
+// DeleteTagsInput removes tags from resources of any taggable kind.
+type DeleteTagsInput struct {
+	ResourceIDs []string
+	// Tags are the tags to remove; none removes every tag.
+	Tags   []TagToDelete
+	DryRun bool
+}
+
+// DeleteTags removes the named keys (only where the value matches, when one is given), or every
+// tag when no Tag is named.
+func (s *Service) DeleteTags(ctx context.Context, c Caller, in DeleteTagsInput) error {
+	targets, err := s.resolveTagTargets(ctx, c, in.ResourceIDs, in.DryRun)
+	if err != nil {
+		return err
+	}
+	for _, t := range in.Tags {
+		switch {
+		case t.Key == "":
+			return InvalidParam("Tag key must not be empty")
+		case strings.HasPrefix(t.Key, "aws:"):
+			return InvalidParam("Tag keys starting with 'aws:' are reserved for internal use")
+		}
+	}
+	return s.retagAll(ctx, targets, func(obj client.Object) error {
+		tags := TagsOf(obj)
+		if len(in.Tags) == 0 {
+			clear(tags)
+		}
+		for _, t := range in.Tags {
+			if v, ok := tags[t.Key]; ok && (t.Value == nil || *t.Value == v) {
+				delete(tags, t.Key)
+			}
+		}
+		SetTags(obj, tags)
+		return nil
+	})
+}
+
+// retagAll applies retag to each target's newest version, then waits for the cache to show them.
+func (s *Service) retagAll(ctx context.Context, targets []taggedObject, retag func(client.Object) error) error {
+	for _, t := range targets {
+		obj := t.obj.DeepCopyObject().(client.Object)
+		err := s.ChangeLatest(ctx, obj, func() error { return retag(obj) })
+		if apierrors.IsNotFound(err) {
+			continue // deleted meanwhile: nothing left to tag
+		}
+		if err != nil {
+			return APIError(err, t.id)
+		}
+		s.AwaitCache(ctx, obj)
+	}
+	return nil
+}
+
+// DescribeTagsInput lists the tags of the project's resources.
+type DescribeTagsInput struct {
+	Filters []query.Filter
+	DryRun  bool
+	Page
+}
+
+// TagDescription is one tag of one resource.
+type TagDescription struct {
+	ResourceID, ResourceType, Key, Value string
+}
+
+var tagFilters = []string{"resource-id", "resource-type", "key", "value"}
+
+// DescribeTags lists the tags of every kind the caller may list, by kind, then id, then key, and
+// returns the page asked for with the token of the next. A tag:<key> filter matches the tag
+// itself (its key and value), as key and value filters do.
+func (s *Service) DescribeTags(ctx context.Context, c Caller, in DescribeTagsInput) ([]TagDescription, string, error) {
+	var kinds []*taggableKind
+	for _, k := range s.taggableKinds() {
+		ok, err := s.cfg.Authz.Allowed(ctx, c.Principal, "list", k.resource, c.Project())
+		if err != nil {
+			return nil, "", err
+		}
+		if ok {
+			kinds = append(kinds, k)
+		}
+	}
+	if len(kinds) == 0 {
+		return nil, "", s.authorize(ctx, c, "list", "instances", in.DryRun)
+	}
+	if in.DryRun {
+		return nil, "", s.authorize(ctx, c, "list", kinds[0].resource, true)
+	}
+	size, err := in.Page.size(5, 1000, 0)
+	if err != nil {
+		return nil, "", err
+	}
+	matcher, err := query.NewMatcher(in.Filters, tagFilters)
+	if err != nil {
+		return nil, "", err
+	}
+	var items []TagDescription
+	for _, k := range kinds {
+		objs, err := k.list(ctx, c)
+		if err != nil {
+			return nil, "", err
+		}
+		sort.Slice(objs, func(i, j int) bool { return objs[i].id < objs[j].id })
+		for _, o := range objs {
+			items = append(items, matchingTags(matcher, k.resourceType, o)...)
+		}
+	}
+	return pageOf(s, c, fmt.Sprint("DescribeTags", in.Filters), in.Page, size, items)
+}
+
+// matchingTags are the object's tags the filters match, by key.
+func matchingTags(matcher *query.Matcher, resourceType string, o taggedObject) []TagDescription {
+	tags := TagsOf(o.obj)
+	keys := make([]string, 0, len(tags))
+	for key := range tags {
+		keys = append(keys, key)
+	}
+	sort.Strings(keys)
+	var out []TagDescription
+	for _, key := range keys {
+		item := TagDescription{ResourceID: o.id, ResourceType: resourceType, Key: key, Value: tags[key]}
+		attrs := func(name string) []string {
+			return map[string][]string{"resource-id": {item.ResourceID}, "resource-type": {item.ResourceType},
+				"key": {item.Key}, "value": {item.Value}}[name]
+		}
+		if matcher.Match(attrs, map[string]string{key: item.Value}) {
+			out = append(out, item)
+		}
+	}
+	return out
+}
