@@ -708,17 +708,3 @@ func (s *Server) getConsoleOutput(ctx context.Context, c *call) (any, error) {
 	}
 	return out, nil
 }
-
-// onePage cuts the page a NextToken asks for out of items, and makes the token of the next.
-func onePage[T any](c *call, items []T, size int, token string) ([]T, string, error) {
-	tokens := c.srv.cfg.Tokens
-	cur, err := tokens.Decode(c.pageScope(), token)
-	if err != nil {
-		return nil, "", err
-	}
-	page, next, more := query.Page(items, cur.Offset, size)
-	if !more {
-		return page, "", nil
-	}
-	return page, tokens.Encode(c.pageScope(), query.Cursor{Offset: next}), nil
-}
