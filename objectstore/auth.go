@@ -22,6 +22,7 @@ import (
 	"io"
 	"net/http"
 
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/awsauth"
 )
 
@@ -77,15 +78,11 @@ func (ProjectAuthorizer) Allowed(_ context.Context, p awsauth.Principal, _, proj
 	return p.Admin || (p.Project != "" && p.Project == project), nil
 }
 
-// HeaderActAsProject lets PiNet's own components (admin principals) read what a project names
-// with that project's rights and no more: the image controller fetches a registered image's
-// location so, and a project cannot make it read another project's private bucket. The request
-// is then judged as the project itself (a principal with no user), by the same Authorizer.
-const HeaderActAsProject = "X-Pinet-Act-As-Project"
-
-// actAsProject narrows an admin caller to the project the request names. Others may not use it.
+// actAsProject narrows an admin caller to the project the request names (cloudv1.HeaderActAsProject):
+// it is then judged as the project itself (a principal with no user), by the same Authorizer.
+// Others may not use it.
 func actAsProject(r *http.Request, c *Caller) error {
-	project := r.Header.Get(HeaderActAsProject)
+	project := r.Header.Get(cloudv1.HeaderActAsProject)
 	if project == "" {
 		return nil
 	}

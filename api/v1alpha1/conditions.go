@@ -70,6 +70,12 @@ const (
 	ManagedByPiNet = "pinet"
 )
 
+// HeaderActAsProject, on a request to PiNet's object store, lets PiNet's own components (admin
+// principals) read what a project names with that project's rights and no more: the image
+// controller fetches a registered image's location so, and a project cannot make it read another
+// project's private bucket. The store then judges the request as the project itself.
+const HeaderActAsProject = "X-Pinet-Act-As-Project"
+
 // Finalizers.
 const (
 	// UserFinalizer is held until a user's credentials and role bindings are removed.

@@ -38,7 +38,6 @@ import (
 	"pinet.io/pinet/internal/cloudca"
 	"pinet.io/pinet/internal/credentials"
 	"pinet.io/pinet/internal/ids"
-	"pinet.io/pinet/objectstore"
 )
 
 // failure is a verdict on what was registered: the image fails for good.
@@ -105,7 +104,7 @@ func ensureBucket(ctx context.Context, mc *minio.Client, bucket string) error {
 }
 
 // source is a registered image's location, read with the rights of the image's project and no
-// more: the store judges every read as that project (objectstore.HeaderActAsProject), so an
+// more: the store judges every read as that project (cloudv1.HeaderActAsProject), so an
 // image can only be made from objects its own project may read.
 type source struct {
 	mc          *minio.Client
@@ -115,7 +114,7 @@ type source struct {
 
 func (s source) options() minio.GetObjectOptions {
 	var o minio.GetObjectOptions
-	o.Set(objectstore.HeaderActAsProject, s.project)
+	o.Set(cloudv1.HeaderActAsProject, s.project)
 	return o
 }
 

@@ -48,7 +48,6 @@ import (
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
-	"pinet.io/pinet/objectstore"
 )
 
 var env *testenv.Env
@@ -443,7 +442,7 @@ func (w *world) s3CrossProject(t *testing.T) {
 	}
 	// Claiming to act as A's project is for PiNet's own components only.
 	opts := minio.GetObjectOptions{}
-	opts.Set(objectstore.HeaderActAsProject, projectA)
+	opts.Set(cloudv1.HeaderActAsProject, projectA)
 	obj, err := mb.GetObject(ctx, bucketA, "secret-img", opts)
 	if err == nil {
 		_, err = io.ReadAll(obj)
