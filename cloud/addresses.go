@@ -21,7 +21,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sort"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -54,13 +53,7 @@ type Address struct {
 
 // AllocationID is the address's EC2 id: the one in status, else its name when that is one.
 func AllocationID(a *cloudv1.Address) string {
-	if a.Status.AllocationID != "" {
-		return a.Status.AllocationID
-	}
-	if ids.Valid(ids.Allocation, a.Name) {
-		return a.Name
-	}
-	return ""
+	return idOr(a.Status.AllocationID, a.Name, ids.Allocation)
 }
 
 func addressPool(a *cloudv1.Address) string {
@@ -117,21 +110,9 @@ func (s *Service) projectAddresses(ctx context.Context, c Caller, allocated bool
 	if err := s.cfg.Client.List(ctx, list, client.InNamespace(c.Project())); err != nil {
 		return nil, fmt.Errorf("listing addresses: %w", err)
 	}
-	out := make([]*cloudv1.Address, 0, len(list.Items))
-	for i := range list.Items {
-		a := &list.Items[i]
-		if AllocationID(a) != "" && a.DeletionTimestamp.IsZero() && (!allocated || a.Status.PublicIP != "") {
-			out = append(out, a)
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		ti, tj := out[i].CreationTimestamp, out[j].CreationTimestamp
-		if !ti.Equal(&tj) {
-			return ti.Before(&tj)
-		}
-		return AllocationID(out[i]) < AllocationID(out[j])
-	})
-	return out, nil
+	return liveByAge(pointers(list.Items), AllocationID, func(a *cloudv1.Address) bool {
+		return !allocated || a.Status.PublicIP != ""
+	}), nil
 }
 
 // findAddress finds one of the project's allocated addresses by allocation id or public IP

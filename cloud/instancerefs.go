@@ -32,13 +32,7 @@ import (
 
 // InstanceID is the instance's EC2 id: the controller's, else its name when that is one.
 func InstanceID(inst *cloudv1.Instance) string {
-	if inst.Status.InstanceID != "" {
-		return inst.Status.InstanceID
-	}
-	if ids.Valid(ids.Instance, inst.Name) {
-		return inst.Name
-	}
-	return ""
+	return idOr(inst.Status.InstanceID, inst.Name, ids.Instance)
 }
 
 // projectInstances lists the project's instances that have an EC2 id, oldest first.

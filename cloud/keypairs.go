@@ -367,15 +367,7 @@ func (s *Service) projectKeyPairs(ctx context.Context, c Caller) ([]*cloudv1.Key
 
 // keyPairID is the key pair's EC2 id: the controller's, or the object's name when the API made
 // it and the controller has not caught up.
-func keyPairID(kp *cloudv1.KeyPair) string {
-	if kp.Status.KeyPairID != "" {
-		return kp.Status.KeyPairID
-	}
-	if ids.Valid(ids.KeyPair, kp.Name) {
-		return kp.Name
-	}
-	return ""
-}
+func keyPairID(kp *cloudv1.KeyPair) string { return idOr(kp.Status.KeyPairID, kp.Name, ids.KeyPair) }
 
 // KeyPairID is keyPairID for the actions that name key pairs and have not moved into the service.
 func KeyPairID(kp *cloudv1.KeyPair) string { return keyPairID(kp) }

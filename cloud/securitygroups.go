@@ -20,7 +20,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -67,13 +66,7 @@ type SecurityGroupRule struct {
 
 // groupID is the group's EC2 id: the one in status, else its name when that is one.
 func groupID(sg *cloudv1.SecurityGroup) string {
-	if sg.Status.GroupID != "" {
-		return sg.Status.GroupID
-	}
-	if ids.Valid(ids.SecurityGroup, sg.Name) {
-		return sg.Name
-	}
-	return ""
+	return idOr(sg.Status.GroupID, sg.Name, ids.SecurityGroup)
 }
 
 // GroupID is groupID for the actions that name groups and have not moved into the service.
@@ -85,20 +78,7 @@ func (s *Service) projectGroups(ctx context.Context, c Caller) ([]*cloudv1.Secur
 	if err := s.cfg.Client.List(ctx, list, client.InNamespace(c.Project())); err != nil {
 		return nil, fmt.Errorf("listing security groups: %w", err)
 	}
-	out := make([]*cloudv1.SecurityGroup, 0, len(list.Items))
-	for i := range list.Items {
-		if groupID(&list.Items[i]) != "" && list.Items[i].DeletionTimestamp.IsZero() {
-			out = append(out, &list.Items[i])
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		ti, tj := out[i].CreationTimestamp, out[j].CreationTimestamp
-		if !ti.Equal(&tj) {
-			return ti.Before(&tj)
-		}
-		return groupID(out[i]) < groupID(out[j])
-	})
-	return out, nil
+	return liveByAge(pointers(list.Items), groupID, nil), nil
 }
 
 // ProjectGroups is projectGroups for the actions that list groups and have not moved into the
@@ -315,8 +295,9 @@ func (s *Service) checkGroupUnused(ctx context.Context, c Caller, sg *cloudv1.Se
 	if err := s.cfg.Client.List(ctx, insts, client.InNamespace(c.Project())); err != nil {
 		return fmt.Errorf("listing instances: %w", err)
 	}
-	for _, inst := range insts.Items {
-		hasID := inst.Status.InstanceID != "" || ids.Valid(ids.Instance, inst.Name)
+	for i := range insts.Items {
+		inst := &insts.Items[i]
+		hasID := InstanceID(inst) != ""
 		if !hasID || inst.Status.State == cloudv1.InstanceStateTerminated {
 			continue
 		}

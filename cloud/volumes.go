@@ -83,15 +83,7 @@ type Volume struct {
 
 // VolumeID is the volume's EC2 id: the one in status, else its name when that is one (the API
 // names volumes by their ids).
-func VolumeID(v *cloudv1.Volume) string {
-	if v.Status.VolumeID != "" {
-		return v.Status.VolumeID
-	}
-	if ids.Valid(ids.Volume, v.Name) {
-		return v.Name
-	}
-	return ""
-}
+func VolumeID(v *cloudv1.Volume) string { return idOr(v.Status.VolumeID, v.Name, ids.Volume) }
 
 func volumeZone(v *cloudv1.Volume) string {
 	if v.Spec.AvailabilityZone != "" {
@@ -150,20 +142,7 @@ func (s *Service) ProjectVolumes(ctx context.Context, c Caller) ([]*cloudv1.Volu
 	if err := s.cfg.Client.List(ctx, list, client.InNamespace(c.Project())); err != nil {
 		return nil, fmt.Errorf("listing volumes: %w", err)
 	}
-	out := make([]*cloudv1.Volume, 0, len(list.Items))
-	for i := range list.Items {
-		if VolumeID(&list.Items[i]) != "" && list.Items[i].DeletionTimestamp.IsZero() {
-			out = append(out, &list.Items[i])
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		ti, tj := out[i].CreationTimestamp, out[j].CreationTimestamp
-		if !ti.Equal(&tj) {
-			return ti.Before(&tj)
-		}
-		return VolumeID(out[i]) < VolumeID(out[j])
-	})
-	return out, nil
+	return liveByAge(pointers(list.Items), VolumeID, nil), nil
 }
 
 // findVolumes returns the project's volumes with the ids, in order.
