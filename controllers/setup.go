@@ -166,13 +166,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			HeartbeatTimeout: opts.HeartbeatTimeout,
 		}).SetupWithManager},
 		{"instancetype", (&instancetype.Reconciler{Client: c, Clock: clk}).SetupWithManager},
-		{"address", (&address.Reconciler{Client: c, Allocator: allocator, Recorder: mgr.GetEventRecorder("pinet-address"), Clock: clk, Claims: idClaims}).SetupWithManager},
+		{"address", (&address.Reconciler{Client: c, APIReader: mgr.GetAPIReader(), Allocator: allocator, Recorder: mgr.GetEventRecorder("pinet-address"), Clock: clk, Claims: idClaims}).SetupWithManager},
 		{"addresspool", (&addresspool.Reconciler{Client: c, Allocator: allocator, Clock: clk}).SetupWithManager},
 		{"keypair", (&keypair.Reconciler{Client: c, Recorder: mgr.GetEventRecorder("pinet-keypair"), Clock: clk, Claims: idClaims}).SetupWithManager},
 		{"securitygroup", (&securitygroup.Reconciler{Client: c, Clock: clk, Claims: idClaims}).SetupWithManager},
 		{"volume", (&volume.Reconciler{Client: c, Claims: idClaims}).SetupWithManager},
 		{"project", (&project.Reconciler{
-			Client: c, Recorder: mgr.GetEventRecorder("pinet-project"), Clock: clk,
+			Client: c, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("pinet-project"), Clock: clk,
 		}).SetupWithManager},
 		{"user", (&user.Reconciler{
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-user"), Clock: clk,

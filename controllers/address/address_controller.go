@@ -48,7 +48,10 @@ const AddressFinalizer = "cloud.pinet.io/address"
 
 // Reconciler reconciles Addresses.
 type Reconciler struct {
-	Client    client.Client
+	Client client.Client
+	// APIReader re-reads an instance before its public IP is cleared: the cache may not show yet
+	// the IP this controller set a moment ago, and a stale "already clear" would leave it there.
+	APIReader client.Reader
 	Allocator *ipam.Allocator
 	Recorder  events.EventRecorder
 	Clock     clock.PassiveClock
@@ -214,8 +217,16 @@ func (r *Reconciler) clearInstanceIP(ctx context.Context, namespace, instanceID,
 	if errors.Is(err, refs.ErrNotFound) {
 		return nil
 	}
-	if err != nil || inst.Status.PublicIPAddress != ip {
+	if err != nil {
 		return err
+	}
+	if r.APIReader != nil {
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(inst), inst); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+	}
+	if inst.Status.PublicIPAddress != ip {
+		return nil
 	}
 	h, err := patch.NewHelper(inst, r.Client)
 	if err != nil {

@@ -49,9 +49,13 @@ const membersBinding = "pinet-members"
 
 // Reconciler reconciles Projects.
 type Reconciler struct {
-	Client   client.Client
-	Recorder events.EventRecorder
-	Clock    clock.PassiveClock
+	Client client.Client
+	// APIReader reads past the cache: deleting a project's namespace cannot be undone, so the
+	// "nothing left" that allows it is confirmed live (an instance made a moment before the
+	// project's deletion may not be in the cache yet).
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Clock     clock.PassiveClock
 }
 
 type scope struct {
@@ -182,27 +186,19 @@ func (r *Reconciler) reconcileDefaultGroup(ctx context.Context, p *cloudv1.Proje
 // the project's namespace.
 func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) error {
 	p := s.project
-	insts := &cloudv1.InstanceList{}
-	if err := r.Client.List(ctx, insts, client.InNamespace(p.Name)); err != nil {
-		return fmt.Errorf("listing the instances of %s: %w", p.Name, err)
+	blocked, err := r.remaining(ctx, r.Client, p.Name)
+	if err == nil && blocked == "" && r.APIReader != nil {
+		blocked, err = r.remaining(ctx, r.APIReader, p.Name)
 	}
-	vols := &cloudv1.VolumeList{}
-	if err := r.Client.List(ctx, vols, client.InNamespace(p.Name)); err != nil {
-		return fmt.Errorf("listing the volumes of %s: %w", p.Name, err)
+	if err != nil {
+		return err
 	}
-	if len(insts.Items)+len(vols.Items) > 0 {
-		var parts []string
-		if n := len(insts.Items); n > 0 {
-			parts = append(parts, plural(n, "instance"))
-		}
-		if n := len(vols.Items); n > 0 {
-			parts = append(parts, plural(n, "volume"))
-		}
-		s.blocked = fmt.Sprintf("Project %s still has %s; delete them before the project", p.Name, strings.Join(parts, " and "))
+	if blocked != "" {
+		s.blocked = fmt.Sprintf("Project %s still has %s; delete them before the project", p.Name, blocked)
 		return nil
 	}
 	ns := &corev1.Namespace{}
-	err := r.Client.Get(ctx, client.ObjectKey{Name: p.Name}, ns)
+	err = r.Client.Get(ctx, client.ObjectKey{Name: p.Name}, ns)
 	switch {
 	case apierrors.IsNotFound(err):
 	case err != nil:
@@ -215,6 +211,26 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) error {
 	}
 	controllerutil.RemoveFinalizer(p, cloudv1.ProjectFinalizer)
 	return nil
+}
+
+// remaining says which instances and volumes are left in a project ("" when none), as reader sees them.
+func (r *Reconciler) remaining(ctx context.Context, reader client.Reader, project string) (string, error) {
+	insts := &cloudv1.InstanceList{}
+	if err := reader.List(ctx, insts, client.InNamespace(project)); err != nil {
+		return "", fmt.Errorf("listing the instances of %s: %w", project, err)
+	}
+	vols := &cloudv1.VolumeList{}
+	if err := reader.List(ctx, vols, client.InNamespace(project)); err != nil {
+		return "", fmt.Errorf("listing the volumes of %s: %w", project, err)
+	}
+	var parts []string
+	if n := len(insts.Items); n > 0 {
+		parts = append(parts, plural(n, "instance"))
+	}
+	if n := len(vols.Items); n > 0 {
+		parts = append(parts, plural(n, "volume"))
+	}
+	return strings.Join(parts, " and "), nil
 }
 
 func plural(n int, what string) string {
