@@ -22,6 +22,7 @@ package domainxml
 import (
 	"encoding/xml"
 	"fmt"
+	"net"
 	"strings"
 
 	"libvirt.org/go/libvirtxml"
@@ -58,6 +59,19 @@ type Spec struct {
 	// Kernel, Initrd and Cmdline boot the guest directly (aki-/ari- images); without a kernel the
 	// guest boots from its root disk.
 	Kernel, Initrd, Cmdline string
+	// NICs are virtio network interfaces, each a tap on a bridge of the node's datapath.
+	NICs []NIC
+}
+
+// NIC is a guest network interface: a tap device that libvirt creates and enslaves to Bridge.
+type NIC struct {
+	// MAC is the interface's address, the one DHCP answers for.
+	MAC string
+	// Bridge is the segment's bridge on the node.
+	Bridge string
+	// Tap names the host side, so the node's packet filter can match the guest's port before the
+	// domain exists; at most 15 characters and not libvirt's reserved vnet/vif prefixes.
+	Tap string
 }
 
 // Disk is a file-backed virtio disk.
@@ -105,6 +119,9 @@ func Convert(s Spec, h Host) (*libvirtxml.Domain, error) {
 	configureSMBIOS(d, s)
 	configureDisks(d, s)
 	configureConsole(d, s)
+	if err := configureNICs(d, s); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -148,6 +165,25 @@ func configureDisks(d *libvirtxml.Domain, s Spec) {
 			Serial:   disk.Serial,
 		})
 	}
+}
+
+func configureNICs(d *libvirtxml.Domain, s Spec) error {
+	for _, nic := range s.NICs {
+		if _, err := net.ParseMAC(nic.MAC); err != nil {
+			return fmt.Errorf("network interface of %s: %w", s.Name, err)
+		}
+		if nic.Bridge == "" || len(nic.Tap) == 0 || len(nic.Tap) > 15 ||
+			strings.HasPrefix(nic.Tap, "vnet") || strings.HasPrefix(nic.Tap, "vif") {
+			return fmt.Errorf("network interface %s of %s: bridge %q and tap %q are not usable", nic.MAC, s.Name, nic.Bridge, nic.Tap)
+		}
+		d.Devices.Interfaces = append(d.Devices.Interfaces, libvirtxml.DomainInterface{
+			MAC:    &libvirtxml.DomainInterfaceMAC{Address: nic.MAC},
+			Source: &libvirtxml.DomainInterfaceSource{Bridge: &libvirtxml.DomainInterfaceSourceBridge{Bridge: nic.Bridge}},
+			Target: &libvirtxml.DomainInterfaceTarget{Dev: nic.Tap},
+			Model:  &libvirtxml.DomainInterfaceModel{Type: "virtio"},
+		})
+	}
+	return nil
 }
 
 // configureConsole captures the first serial port to a file the agent reads console output from.

@@ -55,6 +55,11 @@ func TestConvertGolden(t *testing.T) {
 		{"qemu-q35", sampleSpec(), Host{DomainType: "qemu", Machine: "q35"}},
 		{"kvm-q35", sampleSpec(), Host{DomainType: "kvm", Machine: "q35"}},
 		{"test-noconsole", func() Spec { s := sampleSpec(); s.ConsoleLog = ""; s.Disks = nil; s.Kernel = ""; return s }(), Host{DomainType: "test"}},
+		{"qemu-nic", func() Spec {
+			s := sampleSpec()
+			s.NICs = []NIC{{MAC: "02:00:0a:80:05:07", Bridge: "pbr101", Tap: "pt0123456789abc"}}
+			return s
+		}(), Host{DomainType: "qemu", Machine: "q35"}},
 		{"qemu-diskboot", func() Spec { s := sampleSpec(); s.Kernel, s.Initrd, s.Cmdline = "", "", ""; return s }(), Host{DomainType: "qemu", Machine: "q35"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,6 +85,24 @@ func TestConvertGolden(t *testing.T) {
 				t.Fatalf("domain XML differs from %s:\n%s", golden, got)
 			}
 		})
+	}
+}
+
+// A NIC the node could not build, or that would collide with libvirt's own taps, is refused
+// before any domain is defined.
+func TestConvertRefusesBadNICs(t *testing.T) {
+	for _, nic := range []NIC{
+		{MAC: "not-a-mac", Bridge: "pbr101", Tap: "pt1"},
+		{MAC: "02:00:0a:80:05:07", Bridge: "", Tap: "pt1"},
+		{MAC: "02:00:0a:80:05:07", Bridge: "pbr101", Tap: ""},
+		{MAC: "02:00:0a:80:05:07", Bridge: "pbr101", Tap: "pt0123456789abcdef"},
+		{MAC: "02:00:0a:80:05:07", Bridge: "pbr101", Tap: "vnet0"},
+	} {
+		s := sampleSpec()
+		s.NICs = []NIC{nic}
+		if d, err := Convert(s, Host{DomainType: "qemu"}); err == nil {
+			t.Errorf("%+v: converted to %+v", nic, d.Devices.Interfaces)
+		}
 	}
 }
 
