@@ -17,8 +17,8 @@ limitations under the License.
 package cli
 
 import (
-	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"os"
 
@@ -97,11 +97,14 @@ func findInstance(cmd *cobra.Command, c client.Client, namespace, ref string) (*
 	return nil, fmt.Errorf("no instance %s in namespace %s", ref, namespace)
 }
 
-// credentialsOf turns the kubeconfig's credentials into what the node agent accepts.
+// credentialsOf turns the kubeconfig's client certificate into what the node agent accepts. A
+// node agent takes only certificates or tokens minted for its own audience: a kubeconfig's bearer
+// token is good at the API server, and handing it to a node would let that node replay it there.
 func credentialsOf(cfg *rest.Config) (consoleclient.Credentials, error) {
-	if cfg.BearerToken != "" {
-		token := cfg.BearerToken
-		return consoleclient.Credentials{Token: func(context.Context) (string, error) { return token, nil }}, nil
+	if len(cfg.CertData) == 0 && cfg.CertFile == "" && (cfg.BearerToken != "" || cfg.BearerTokenFile != "" || cfg.ExecProvider != nil || cfg.AuthProvider != nil) {
+		return consoleclient.Credentials{}, errors.New("this kubeconfig signs in with a token for the API server, which node agents " +
+			"do not accept (a node must never hold a token it could replay); use a kubeconfig with a client certificate " +
+			"(`pinetctl user credentials` writes one) or read the console with `aws ec2 get-console-output`")
 	}
 	certPEM, keyPEM := cfg.CertData, cfg.KeyData
 	var err error
