@@ -8,7 +8,8 @@ CONTROLLER_GEN := $(BIN)/controller-gen
 KUSTOMIZE := $(BIN)/kustomize
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
 LDFLAGS := -X pinet.io/pinet/internal/version.gitVersion=$(VERSION)
-IMG ?= pinet:latest
+IMG_MANAGER ?= pinet-manager:latest
+IMG_NODEAGENT ?= pinet-nodeagent:latest
 # Test binaries find kube-apiserver, etcd and kubectl here.
 export KUBEBUILDER_ASSETS := $(BIN)
 TEST_TIMEOUT ?= 40m
@@ -73,8 +74,9 @@ down: ## Stop everything `make up` started.
 ##@ Deployment
 
 .PHONY: docker-build
-docker-build: ## Build the container image.
-	docker build -t $(IMG) .
+docker-build: ## Build the manager and node agent images.
+	docker build --target manager -t $(IMG_MANAGER) .
+	docker build --target nodeagent -t $(IMG_NODEAGENT) .
 
 .PHONY: deploy
 deploy: tools ## Install PiNet on the cluster in the current kubeconfig.
