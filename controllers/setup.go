@@ -47,6 +47,7 @@ import (
 	"pinet.io/pinet/controllers/project"
 	"pinet.io/pinet/controllers/scheduler"
 	"pinet.io/pinet/controllers/securitygroup"
+	"pinet.io/pinet/controllers/snapshot"
 	"pinet.io/pinet/controllers/user"
 	"pinet.io/pinet/controllers/volume"
 	"pinet.io/pinet/internal/claims"
@@ -150,6 +151,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	})); err != nil {
 		return err
 	}
+	// systemStore is the object store as the system user, for the controllers that keep objects
+	// there; nil when the cloud runs without a store.
+	var systemStore func(context.Context) (*minio.Client, error)
+	if opts.ObjectStoreURL != "" {
+		storeCfg := s3client.Config{Endpoint: opts.ObjectStoreURL, Region: opts.Region, SystemNamespace: opts.SystemNamespace}
+		systemStore = func(ctx context.Context) (*minio.Client, error) { return s3client.New(ctx, c, storeCfg) }
+	}
 	setups := []struct {
 		name  string
 		setup func(ctrl.Manager) error
@@ -171,6 +179,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		{"keypair", (&keypair.Reconciler{Client: c, Recorder: mgr.GetEventRecorder("pinet-keypair"), Clock: clk, Claims: idClaims}).SetupWithManager},
 		{"securitygroup", (&securitygroup.Reconciler{Client: c, Clock: clk, Claims: idClaims}).SetupWithManager},
 		{"volume", (&volume.Reconciler{Client: c, Claims: idClaims}).SetupWithManager},
+		{"snapshot", (&snapshot.Reconciler{
+			Client: c, Recorder: mgr.GetEventRecorder("pinet-snapshot"), Clock: clk, Claims: idClaims, Store: systemStore,
+		}).SetupWithManager},
 		{"project", (&project.Reconciler{
 			Client: c, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("pinet-project"), Clock: clk,
 		}).SetupWithManager},
@@ -180,13 +191,12 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		}).SetupWithManager},
 	}
 	if opts.ObjectStoreURL != "" {
-		storeCfg := s3client.Config{Endpoint: opts.ObjectStoreURL, Region: opts.Region, SystemNamespace: opts.SystemNamespace}
 		setups = append(setups, struct {
 			name  string
 			setup func(ctrl.Manager) error
 		}{"image", (&image.Reconciler{
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-image"), Clock: clk, CA: ca,
-			Store:           func(ctx context.Context) (*minio.Client, error) { return s3client.New(ctx, c, storeCfg) },
+			Store:           systemStore,
 			SystemNamespace: opts.SystemNamespace, Claims: idClaims,
 		}).SetupWithManager})
 	}

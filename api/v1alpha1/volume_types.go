@@ -65,6 +65,7 @@ type VolumeAttachTarget struct {
 }
 
 // VolumeSpec is a block volume.
+// +kubebuilder:validation:XValidation:rule="has(self.snapshotId) == has(oldSelf.snapshotId)",message="snapshotId is immutable"
 type VolumeSpec struct {
 	// sizeGiB is the size of the volume; it can grow, never shrink.
 	// +required
@@ -78,6 +79,13 @@ type VolumeSpec struct {
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="availabilityZone is immutable"
 	AvailabilityZone string `json:"availabilityZone,omitempty"`
+
+	// snapshotId fills the new volume with a completed snapshot of the same project; sizeGiB must
+	// be at least the snapshot's volume size.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^snap-[0-9a-f]{17}$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="snapshotId is immutable"
+	SnapshotID string `json:"snapshotId,omitempty"`
 
 	// attachTo attaches the volume to an instance; removing it detaches the volume.
 	// +optional

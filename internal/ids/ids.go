@@ -34,6 +34,7 @@ const (
 	Ramdisk       = "ari"
 	KeyPair       = "key"
 	Volume        = "vol"
+	Snapshot      = "snap"
 	Allocation    = "eipalloc"
 	Association   = "eipassoc"
 	SecurityGroup = "sg"

@@ -43,6 +43,10 @@ const (
 	GroupName = "groupName"
 	// VolumeID indexes Volumes by status.volumeId.
 	VolumeID = "status.volumeId"
+	// SnapshotID indexes Snapshots by status.snapshotId.
+	SnapshotID = "status.snapshotId"
+	// SnapshotVolume indexes Snapshots by spec.volumeId.
+	SnapshotVolume = "spec.volumeId"
 	// AllocationID indexes Addresses by status.allocationId.
 	AllocationID = "status.allocationId"
 	// AccessKeyID indexes Users by each of their access key ids.
@@ -83,6 +87,8 @@ func Register(ctx context.Context, fi client.FieldIndexer, kinds ...client.Objec
 		{&cloudv1.SecurityGroup{}, GroupID, func(o client.Object) []string { return one(o.(*cloudv1.SecurityGroup).Status.GroupID) }},
 		{&cloudv1.SecurityGroup{}, GroupName, func(o client.Object) []string { return one(o.(*cloudv1.SecurityGroup).EffectiveGroupName()) }},
 		{&cloudv1.Volume{}, VolumeID, func(o client.Object) []string { return one(o.(*cloudv1.Volume).Status.VolumeID) }},
+		{&cloudv1.Snapshot{}, SnapshotID, func(o client.Object) []string { return one(o.(*cloudv1.Snapshot).Status.SnapshotID) }},
+		{&cloudv1.Snapshot{}, SnapshotVolume, func(o client.Object) []string { return one(o.(*cloudv1.Snapshot).Spec.VolumeID) }},
 		{&cloudv1.Address{}, AllocationID, func(o client.Object) []string { return one(o.(*cloudv1.Address).Status.AllocationID) }},
 		{&cloudv1.User{}, AccessKeyID, func(o client.Object) []string {
 			var keys []string

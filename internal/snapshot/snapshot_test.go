@@ -34,7 +34,7 @@ import (
 
 	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
-	"pinet.io/pinet/nodeagent/snapshot"
+	"pinet.io/pinet/internal/snapshot"
 )
 
 var env *testenv.Env

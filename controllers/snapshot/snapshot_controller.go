@@ -1,0 +1,214 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package snapshot holds the Snapshot reconciler. It gives a snapshot its snap- id (claimed
+// cluster-wide like every EC2 id), finds its volume among its own project's volumes only, and
+// hands the copy to the storage node that exports the volume (status.node); that node's agent
+// writes the chunks and reports progress. Deleting a snapshot removes its objects from the store.
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/claims"
+	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/internal/index"
+	"pinet.io/pinet/internal/patch"
+	"pinet.io/pinet/internal/snapshot"
+)
+
+// Finalizer is held until the snapshot's objects and id claim are gone.
+const Finalizer = "cloud.pinet.io/snapshot"
+
+// Bucket is the system bucket snapshots are kept in, under "<project>/<snap-id>/": only the
+// system reaches it, so a snapshot is private to its project by construction.
+const Bucket = "pinet-snapshots"
+
+// copyGrace is how long a deleted snapshot still being copied waits for its storage node to stop
+// before its objects are removed anyway (the node may be gone for good).
+const copyGrace = 10 * time.Minute
+
+// Reconciler reconciles Snapshots.
+type Reconciler struct {
+	Client   client.Client
+	Recorder events.EventRecorder
+	Clock    clock.PassiveClock
+	// Claims makes snapshot ids exclusive across the cluster.
+	Claims *claims.Claimer
+	// Store returns a client of the object store acting as the system user; nil when the cloud
+	// runs without one (the objects then cannot exist).
+	Store func(context.Context) (*minio.Client, error)
+}
+
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=snapshots,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=snapshots/status;snapshots/finalizers,verbs=get;update;patch
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=volumes,verbs=get;list;watch
+
+// Reconcile assigns, places or removes one snapshot.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, reterr error) {
+	s := &cloudv1.Snapshot{}
+	if err := r.Client.Get(ctx, req.NamespacedName, s); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	helper, err := patch.NewHelper(s, r.Client)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	now := metav1.NewTime(r.Clock.Now())
+	defer func() {
+		if s.DeletionTimestamp.IsZero() {
+			setReady(s, reterr, now)
+		}
+		if err := helper.Patch(ctx, s); err != nil && !(apierrors.IsNotFound(err) && !s.DeletionTimestamp.IsZero()) {
+			reterr = errors.Join(reterr, err)
+		}
+	}()
+	if !s.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, s, now)
+	}
+	if !controllerutil.ContainsFinalizer(s, Finalizer) {
+		controllerutil.AddFinalizer(s, Finalizer)
+	}
+	if s.Status.SnapshotID == "" {
+		id, _, err := r.Claims.Assign(ctx, ids.Snapshot, s.Name, claims.HolderOf("Snapshot", s))
+		if err != nil {
+			return reconcile.Result{}, fmt.Errorf("assigning a snapshot id: %w", err)
+		}
+		s.Status.SnapshotID = id
+	}
+	if s.Status.State == "" || (s.Status.State == cloudv1.SnapshotPending && s.Status.Node == "") {
+		return reconcile.Result{}, r.place(ctx, s, now)
+	}
+	return reconcile.Result{}, nil
+}
+
+// place hands the copy to the node exporting the volume, once the volume is found in the
+// snapshot's own project and has storage.
+func (r *Reconciler) place(ctx context.Context, s *cloudv1.Snapshot, now metav1.Time) error {
+	s.Status.State = cloudv1.SnapshotPending
+	if s.Status.StartTime == nil {
+		s.Status.StartTime = &now
+	}
+	list := &cloudv1.VolumeList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(s.Namespace), client.MatchingFields{index.VolumeID: s.Spec.VolumeID}); err != nil {
+		return fmt.Errorf("finding volume %s: %w", s.Spec.VolumeID, err)
+	}
+	if len(list.Items) == 0 || !list.Items[0].DeletionTimestamp.IsZero() {
+		s.Status.State = cloudv1.SnapshotError
+		conditions.MarkFalse(s, cloudv1.ReadyCondition, cloudv1.ReasonVolumeNotFound,
+			fmt.Sprintf("Volume %s does not exist in project %s", s.Spec.VolumeID, s.Namespace), now)
+		return nil
+	}
+	v := &list.Items[0]
+	s.Status.VolumeSizeGiB = v.Spec.SizeGiB
+	if v.Status.AoE == nil || v.Status.AoE.Node == "" {
+		conditions.MarkFalse(s, cloudv1.ReadyCondition, cloudv1.ReasonVolumeNotExported,
+			fmt.Sprintf("Volume %s has no storage yet; the snapshot starts when it has", s.Spec.VolumeID), now)
+		return nil
+	}
+	s.Status.Node = v.Status.AoE.Node
+	return nil
+}
+
+func (r *Reconciler) reconcileDelete(ctx context.Context, s *cloudv1.Snapshot, now metav1.Time) (reconcile.Result, error) {
+	if !controllerutil.ContainsFinalizer(s, Finalizer) {
+		return reconcile.Result{}, nil
+	}
+	// A node still copying would write chunks after they were removed: let it notice the
+	// deletion and stop, for a while.
+	if s.Status.State == cloudv1.SnapshotPending && s.Status.Node != "" {
+		if wait := s.DeletionTimestamp.Add(copyGrace).Sub(now.Time); wait > 0 {
+			return reconcile.Result{RequeueAfter: wait}, nil
+		}
+	}
+	if s.Status.SnapshotID != "" && r.Store != nil {
+		mc, err := r.Store(ctx)
+		if err != nil {
+			return reconcile.Result{}, err
+		}
+		store := &snapshot.Store{Client: mc, Bucket: Bucket, Prefix: s.Namespace + "/"}
+		if err := store.Delete(ctx, s.Status.SnapshotID); err != nil && minio.ToErrorResponse(err).Code != "NoSuchBucket" {
+			return reconcile.Result{}, fmt.Errorf("deleting the objects of %s: %w", s.Status.SnapshotID, err)
+		}
+	}
+	if err := r.Claims.ReleaseAll(ctx, s.UID); err != nil {
+		return reconcile.Result{}, err
+	}
+	controllerutil.RemoveFinalizer(s, Finalizer)
+	return reconcile.Result{}, nil
+}
+
+func setReady(s *cloudv1.Snapshot, err error, now metav1.Time) {
+	switch {
+	case err != nil:
+		conditions.MarkFalse(s, cloudv1.ReadyCondition, cloudv1.ReasonInternalError, "Reconciling the snapshot failed; see the manager's log", now)
+	case s.Status.State == cloudv1.SnapshotCompleted:
+		conditions.MarkTrue(s, cloudv1.ReadyCondition, cloudv1.ReasonReady, "", now)
+		s.Status.ObservedGeneration = s.Generation
+	case s.Status.State == cloudv1.SnapshotPending && s.Status.Node != "":
+		conditions.MarkFalse(s, cloudv1.ReadyCondition, cloudv1.ReasonPending,
+			fmt.Sprintf("Node %s is copying the volume", s.Status.Node), now)
+	}
+}
+
+// SetupWithManager registers the reconciler; a volume gaining storage starts the snapshots that
+// wait for it.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&cloudv1.Snapshot{}).
+		Watches(&cloudv1.Volume{}, handler.EnqueueRequestsFromMapFunc(r.waitingOn)).
+		Named("snapshot").
+		Complete(r)
+}
+
+// waitingOn enqueues the snapshots of the volume that have no node yet.
+func (r *Reconciler) waitingOn(ctx context.Context, o client.Object) []reconcile.Request {
+	v := o.(*cloudv1.Volume)
+	if v.Status.VolumeID == "" {
+		return nil
+	}
+	list := &cloudv1.SnapshotList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(v.Namespace), client.MatchingFields{index.SnapshotVolume: v.Status.VolumeID}); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		s := &list.Items[i]
+		if s.Status.Node == "" {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(s)})
+		}
+	}
+	return reqs
+}

@@ -1,0 +1,158 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/testenv"
+)
+
+// snapshotReason waits until the snapshot's Ready condition has the reason, and returns it.
+func snapshotReason(t *testing.T, s *cloudv1.Snapshot, reason string) *cloudv1.Snapshot {
+	t.Helper()
+	testenv.Eventually(t, shortWait, s.Name+" "+reason, func() error {
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(s), s); err != nil {
+			return err
+		}
+		if c := conditions.Get(s, cloudv1.ReadyCondition); c == nil || c.Reason != reason {
+			return fmt.Errorf("ready %+v, status %+v", c, s.Status)
+		}
+		return nil
+	})
+	return s
+}
+
+// A snapshot gets its id and waits for its volume's storage, then goes to the node exporting
+// the volume. A snapshot in another project naming the volume's id never sees it, and one named
+// like another project's snapshot id gets an id of its own.
+func TestSnapshotsFindTheirVolumeInTheirOwnProjectOnly(t *testing.T) {
+	startManager(t)
+	ctx := context.Background()
+	a, b := newNamespace(t), newNamespace(t)
+
+	vol := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "data", Namespace: a}, Spec: cloudv1.VolumeSpec{SizeGiB: 3}}
+	if err := env.Client.Create(ctx, vol); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, shortWait, "a volume id", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(vol), vol); err != nil || vol.Status.VolumeID == "" {
+			return fmt.Errorf("volume %+v %v", vol.Status, err)
+		}
+		return nil
+	})
+
+	own := &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: "own", Namespace: a}, Spec: cloudv1.SnapshotSpec{VolumeID: vol.Status.VolumeID}}
+	if err := env.Client.Create(ctx, own); err != nil {
+		t.Fatal(err)
+	}
+	snapshotReason(t, own, cloudv1.ReasonVolumeNotExported)
+	if !strings.HasPrefix(own.Status.SnapshotID, "snap-") || own.Status.State != cloudv1.SnapshotPending ||
+		own.Status.VolumeSizeGiB != 3 || own.Status.StartTime == nil || own.Status.Node != "" {
+		t.Fatalf("a snapshot waiting for storage: %+v", own.Status)
+	}
+
+	// Another project names a's volume and a's snapshot id: it gets neither.
+	thief := &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: own.Status.SnapshotID, Namespace: b},
+		Spec: cloudv1.SnapshotSpec{VolumeID: vol.Status.VolumeID}}
+	if err := env.Client.Create(ctx, thief); err != nil {
+		t.Fatal(err)
+	}
+	snapshotReason(t, thief, cloudv1.ReasonVolumeNotFound)
+	if thief.Status.State != cloudv1.SnapshotError || thief.Status.SnapshotID == own.Status.SnapshotID ||
+		thief.Status.Node != "" || thief.Status.VolumeSizeGiB != 0 {
+		t.Fatalf("another project's snapshot of the volume: %+v", thief.Status)
+	}
+
+	// The volume gets storage (as its storage node's agent reports it): the snapshot goes there.
+	vol.Status.AoE = &cloudv1.AoEAddress{Shelf: 1, Slot: 2, Node: "store-1"}
+	if err := env.Client.Status().Update(ctx, vol); err != nil {
+		t.Fatal(err)
+	}
+	snapshotReason(t, own, cloudv1.ReasonPending)
+	if own.Status.Node != "store-1" || own.Status.State != cloudv1.SnapshotPending {
+		t.Fatalf("a snapshot of an exported volume: %+v", own.Status)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(thief), thief); err != nil || thief.Status.Node != "" {
+		t.Fatalf("the other project's snapshot went to a node: %+v %v", thief.Status, err)
+	}
+
+	// Deleting a snapshot its node is still copying waits for the node; once it has stopped, the
+	// snapshot and its id go.
+	if err := env.Client.Delete(ctx, own); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(own), own); err != nil || own.DeletionTimestamp.IsZero() {
+		t.Fatalf("a snapshot being copied went at once: %v", err)
+	}
+	own.Status.State = cloudv1.SnapshotError
+	if err := env.Client.Status().Update(ctx, own); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, shortWait, "the deleted snapshot to go", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(own), own); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("still there: %v", err)
+		}
+		return nil
+	})
+	// Its id is free again: a snapshot named by it now gets it.
+	again := &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: thief.Name, Namespace: a}, Spec: cloudv1.SnapshotSpec{VolumeID: vol.Status.VolumeID}}
+	if err := env.Client.Create(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	snapshotReason(t, again, cloudv1.ReasonPending)
+	if again.Status.SnapshotID != thief.Name {
+		t.Fatalf("the released id %s went to %s", thief.Name, again.Status.SnapshotID)
+	}
+}
+
+// Bad specs are refused by the API server: nothing is stored.
+func TestSnapshotSpecValidation(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t)
+	for _, vol := range []string{"", "vol-123", "snap-0123456789abcdef0"} {
+		s := &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: "bad", Namespace: ns}, Spec: cloudv1.SnapshotSpec{VolumeID: vol}}
+		if err := env.Client.Create(ctx, s); !apierrors.IsInvalid(err) {
+			t.Errorf("volume id %q: %v", vol, err)
+		}
+	}
+	s := &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: "ok", Namespace: ns}, Spec: cloudv1.SnapshotSpec{VolumeID: "vol-0123456789abcdef0"}}
+	if err := env.Client.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	s.Spec.VolumeID = "vol-0123456789abcdef1"
+	if err := env.Client.Update(ctx, s); !apierrors.IsInvalid(err) {
+		t.Fatalf("changing the volume of a snapshot: %v", err)
+	}
+	v := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "v", Namespace: ns}, Spec: cloudv1.VolumeSpec{SizeGiB: 1}}
+	if err := env.Client.Create(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	v.Spec.SnapshotID = "snap-0123456789abcdef0"
+	if err := env.Client.Update(ctx, v); !apierrors.IsInvalid(err) {
+		t.Fatalf("giving an existing volume a snapshot: %v", err)
+	}
+}
