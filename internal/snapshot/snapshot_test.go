@@ -32,9 +32,9 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"pinet.io/pinet/internal/snapshot"
 	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
-	"pinet.io/pinet/internal/snapshot"
 )
 
 var env *testenv.Env
