@@ -72,7 +72,7 @@ func (c *converger) ensureLink(want netlink.Link) (netlink.Link, error) {
 		err := c.act(name, "create "+describe(want), func() error {
 			err := c.h.LinkAdd(cloneLink(want))
 			if errors.Is(err, unix.EOPNOTSUPP) {
-				return fmt.Errorf("%w: this kernel has no %s device support", err, kindName(want))
+				return fmt.Errorf("%w: this kernel has no %s", err, kindName(want))
 			}
 			return err
 		})
@@ -121,9 +121,9 @@ func cloneLink(l netlink.Link) netlink.Link {
 
 func kindName(l netlink.Link) string {
 	if _, ok := l.(*netlink.Vlan); ok {
-		return "802.1Q VLAN (use vxlan mode)"
+		return "802.1Q VLAN device support (use vxlan mode)"
 	}
-	return l.Type()
+	return l.Type() + " device support"
 }
 
 // describe names a device's kind and creation-time parameters for logs and changes.
@@ -257,8 +257,11 @@ func (c *converger) port(p portPlan, mtu int) error {
 		return nil
 	}
 	br, err := c.linkByName(p.Bridge)
-	if err != nil || br == nil {
-		return fmt.Errorf("port %s: bridge %s is not there: %w", p.Name, p.Bridge, err)
+	if err != nil {
+		return fmt.Errorf("port %s: %w", p.Name, err)
+	}
+	if br == nil {
+		return fmt.Errorf("port %s: bridge %s is not there", p.Name, p.Bridge)
 	}
 	if err := c.fixLink(l, linkWant{MTU: mtu, Master: br.Attrs().Index, MasterName: p.Bridge}); err != nil {
 		return fmt.Errorf("port %s: %w", p.Name, err)

@@ -142,7 +142,7 @@ type converger struct {
 func (c *converger) act(device, action string, do func() error) error {
 	log.FromContext(c.ctx).Info("Changing network device", "device", device, "action", action)
 	if err := do(); err != nil {
-		return fmt.Errorf("%s %s: %w", action, device, err)
+		return fmt.Errorf("%s: %s: %w", device, action, err)
 	}
 	c.res.Changes = append(c.res.Changes, Change{Device: device, Action: action})
 	return nil

@@ -258,6 +258,9 @@ func snapshot(t *testing.T, n *testNS) map[string]devState {
 			t.Fatal(err)
 		}
 		for _, ad := range addrs {
+			if ad.IP.To4() == nil && ad.IP.IsLinkLocalUnicast() {
+				continue // the kernel adds these on its own time
+			}
 			s.Addrs = append(s.Addrs, ad.IPNet.String())
 		}
 		sort.Strings(s.Addrs)
