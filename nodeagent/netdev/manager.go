@@ -148,14 +148,17 @@ func (c *converger) act(device, action string, do func() error) error {
 	return nil
 }
 
-// removeStale deletes PiNet devices the plan does not call for. Bridges go first, so their
-// members are released before their uplinks disappear.
+// removeStale deletes PiNet devices the plan does not call for (never the underlay or a desired
+// port). Bridges go first, so their members are released before their uplinks disappear.
 func (c *converger) removeStale(p *plan) error {
 	links, err := c.h.LinkList()
 	if err != nil {
 		return fmt.Errorf("list links: %w", err)
 	}
-	wanted := map[string]bool{}
+	wanted := map[string]bool{p.Underlay: true}
+	for _, port := range p.Ports {
+		wanted[port.Name] = true
+	}
 	for _, s := range p.Segments {
 		wanted[s.Bridge.Name] = true
 		wanted[s.Uplink.Attrs().Name] = true

@@ -21,7 +21,7 @@ limitations under the License.
 // enslaved to their segment's bridge.
 //
 // The package owns only the devices whose names it makes (pbr<id>, pvx<id>, pvl<id>) or whose
-// alias starts with "pinet:"; everything else on the host is left alone, except that desired
+// alias starts with "pinet:segment:"; everything else on the host is left alone, except that desired
 // ports are enslaved to their bridge (and given its MTU) and foreign members of a PiNet bridge
 // are released from it.
 package netdev
@@ -55,9 +55,10 @@ const (
 	bridgePrefix = "pbr"
 	vxlanPrefix  = "pvx"
 	vlanPrefix   = "pvl"
-	// aliasPrefix marks a device as PiNet's; the alias of a segment's devices is
-	// aliasPrefix + "segment:<id>".
-	aliasPrefix = "pinet:"
+	// aliasPrefix marks a device as a PiNet segment's: its alias is aliasPrefix + "<id>". The
+	// kernel ignores an alias given at creation, so a device can be left without one by a crash;
+	// its reserved name still marks it.
+	aliasPrefix = "pinet:segment:"
 	// ifNameSize is the longest interface name Linux accepts (IFNAMSIZ without the NUL).
 	ifNameSize = 15
 )
@@ -125,7 +126,7 @@ func vxlanName(segment int32) string { return vxlanPrefix + strconv.FormatInt(in
 func vlanName(segment int32) string { return vlanPrefix + strconv.FormatInt(int64(segment), 10) }
 
 func segmentAlias(segment int32) string {
-	return aliasPrefix + "segment:" + strconv.FormatInt(int64(segment), 10)
+	return aliasPrefix + strconv.FormatInt(int64(segment), 10)
 }
 
 // gatewayMAC is the bridge's fixed, locally administered MAC: 02:70:6e ("pn") and the segment id.

@@ -41,6 +41,8 @@ type underlay struct {
 
 // plan is the complete set of netlink objects a desired state calls for on one node.
 type plan struct {
+	// Underlay is the underlay's name: never removed, whatever its alias.
+	Underlay string
 	MTU      int
 	Segments []segmentPlan
 	Ports    []portPlan
@@ -77,7 +79,7 @@ func buildPlan(d Desired, u underlay) (*plan, error) {
 	if mtu < minMTU {
 		return nil, fmt.Errorf("underlay MTU %d leaves %d for the segments, below the minimum %d", u.MTU, mtu, minMTU)
 	}
-	p := &plan{MTU: mtu}
+	p := &plan{Underlay: d.Underlay, MTU: mtu}
 	for _, s := range d.Segments {
 		sp, err := buildSegment(d, s, u, mtu)
 		if err != nil {

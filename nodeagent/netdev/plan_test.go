@@ -143,6 +143,7 @@ func TestOwnership(t *testing.T) {
 		{"pbrx", "", false},
 		{"br0", "", false},
 		{"eth0", "pinetx", false},
+		{"pinet-ul", "pinet:underlay", false},
 		{"vnet3", "", false},
 	} {
 		if got := ownedDevice(c.name, c.alias); got != c.owned {
