@@ -89,6 +89,10 @@ func (s *Server) Serve(ctx context.Context) error {
 			continue
 		}
 		reply, to, note := s.respond(req)
+		if req.Type() == Decline && reply == nil && note != "unknown MAC" {
+			// Another host answers ARP for the client's address: worth an operator's look.
+			logger.Info("A client declined its address: another host uses it", "mac", req.CHAddr.String(), "address", requestedAddr(req).String())
+		}
 		logger.V(1).Info("DHCP message", "type", req.Type().String(), "mac", req.CHAddr.String(), "note", note)
 		if reply == nil {
 			continue

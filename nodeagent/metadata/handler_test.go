@@ -29,7 +29,7 @@ import (
 
 var epoch = time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
 
-func newTestServer(t *testing.T, lk Lookup) (*Server, *clocktesting.FakePassiveClock) {
+func newTestServer(t testing.TB, lk Lookup) (*Server, *clocktesting.FakePassiveClock) {
 	t.Helper()
 	clk := clocktesting.NewFakePassiveClock(epoch)
 	s, err := New(Config{Lookup: lk, Clock: clk})
