@@ -21,6 +21,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -59,9 +60,13 @@ func run(t *testing.T, args ...string) {
 	}
 }
 
-// newSegment makes the node namespace with bridge br0 (holding the gateway address) and a
-// guest namespace whose eth0 (with MAC mac) is plugged into it.
-func newSegment(t *testing.T, mac string) *segment {
+// lab is a node namespace with bridges, and guest namespaces plugged into them.
+type lab struct {
+	id, node, script string
+	guests           int
+}
+
+func newLab(t *testing.T) *lab {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to make network namespaces")
@@ -73,20 +78,9 @@ func newSegment(t *testing.T, mac string) *segment {
 	}
 	id := make([]byte, 4)
 	_, _ = rand.Read(id)
-	s := &segment{node: "pt-dhcp-" + hex.EncodeToString(id) + "-n", guest: "pt-dhcp-" + hex.EncodeToString(id) + "-g"}
-	for _, ns := range []string{s.node, s.guest} {
-		run(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-		run(t, "ip", "-n", ns, "link", "set", "lo", "up")
-	}
-	run(t, "ip", "-n", s.node, "link", "add", "br0", "type", "bridge")
-	run(t, "ip", "-n", s.node, "addr", "add", gateway.String()+"/24", "dev", "br0")
-	run(t, "ip", "-n", s.node, "link", "set", "br0", "up")
-	run(t, "ip", "-n", s.node, "link", "add", "vguest", "type", "veth", "peer", "name", "eth0", "netns", s.guest)
-	run(t, "ip", "-n", s.node, "link", "set", "vguest", "master", "br0", "up")
-	run(t, "ip", "-n", s.guest, "link", "set", "eth0", "address", mac, "up")
-
-	s.script = filepath.Join(t.TempDir(), "udhcpc.sh")
+	l := &lab{id: "pt-dhcp-" + hex.EncodeToString(id)}
+	l.node = l.namespace(t, "n")
+	l.script = filepath.Join(t.TempDir(), "udhcpc.sh")
 	script := `#!/bin/sh
 echo "event=$1 ip=$ip subnet=$subnet router=$router mtu=$mtu dns=$dns hostname=$hostname lease=$lease serverid=$serverid"
 case "$1" in
@@ -94,19 +88,64 @@ bound|renew) ip addr flush dev "$interface"; ip addr add "$ip/${mask:-24}" dev "
 deconfig) ip addr flush dev "$interface" ;;
 esac
 `
-	if err := os.WriteFile(s.script, []byte(script), 0o755); err != nil {
+	if err := os.WriteFile(l.script, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	return l
+}
+
+func (l *lab) namespace(t *testing.T, suffix string) string {
+	t.Helper()
+	ns := l.id + "-" + suffix
+	run(t, "ip", "netns", "add", ns)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	run(t, "ip", "-n", ns, "link", "set", "lo", "up")
+	return ns
+}
+
+// bridge adds a bridge to the node, holding addr when it is valid.
+func (l *lab) bridge(t *testing.T, name string, addr netip.Prefix) {
+	t.Helper()
+	run(t, "ip", "-n", l.node, "link", "add", name, "type", "bridge")
+	if addr.IsValid() {
+		run(t, "ip", "-n", l.node, "addr", "add", addr.String(), "dev", name)
+	}
+	run(t, "ip", "-n", l.node, "link", "set", name, "up")
+}
+
+// guest makes a guest namespace whose eth0 (with MAC mac) is a port of the bridge.
+func (l *lab) guest(t *testing.T, bridge, mac string) *segment {
+	t.Helper()
+	l.guests++
+	s := &segment{node: l.node, guest: l.namespace(t, fmt.Sprintf("g%d", l.guests)), script: l.script}
+	port := fmt.Sprintf("vg%d", l.guests)
+	run(t, "ip", "-n", l.node, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", s.guest)
+	run(t, "ip", "-n", l.node, "link", "set", port, "master", bridge, "up")
+	run(t, "ip", "-n", s.guest, "link", "set", "eth0", "address", mac, "up")
 	return s
 }
 
-// startServer serves the segment until the test ends.
+// newSegment makes a node namespace with bridge br0 holding the gateway address and one
+// guest on it whose eth0 has MAC mac.
+func newSegment(t *testing.T, mac string) *segment {
+	t.Helper()
+	l := newLab(t)
+	l.bridge(t, "br0", netip.PrefixFrom(gateway, 24))
+	return l.guest(t, "br0", mac)
+}
+
+// startServer serves br0 of the segment until the test ends.
 func startServer(t *testing.T, s *segment, leases ...Lease) *Server {
 	t.Helper()
-	srv, err := New(Config{
+	return serve(t, Config{
 		Interface: "br0", NetNS: "/run/netns/" + s.node, ServerIP: gateway, Subnet: subnet,
 		Router: gateway, DNS: []netip.Addr{gateway}, MTU: 1450, LeaseTime: 10 * time.Minute,
-	})
+	}, leases...)
+}
+
+func serve(t *testing.T, cfg Config, leases ...Lease) *Server {
+	t.Helper()
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,5 +298,37 @@ func TestRenewAfterAddressChange(t *testing.T) {
 	got := waitFor("event=bound ")
 	if !strings.HasPrefix(got, "event=bound ip=10.128.5.9 ") || !strings.Contains(got, " hostname=ip-10-128-5-9 ") {
 		t.Fatalf("after the move the client bound %q", got)
+	}
+}
+
+// TestServersPerBridge: two segments' servers in one node namespace each answer only their
+// own bridge, and a bridge without any address (br1) is served too.
+func TestServersPerBridge(t *testing.T) {
+	l := newLab(t)
+	l.bridge(t, "br0", netip.PrefixFrom(gateway, 24))
+	l.bridge(t, "br1", netip.Prefix{})
+	mac0, mac1 := "52:54:00:00:00:10", "52:54:00:00:00:11"
+	serve(t, Config{Interface: "br0", NetNS: "/run/netns/" + l.node, ServerIP: gateway, Subnet: subnet, Router: gateway},
+		Lease{MAC: mustMAC(t, mac0), IP: assigned}, Lease{MAC: mustMAC(t, mac1), IP: netip.MustParseAddr("10.128.5.8")})
+	serve(t, Config{Interface: "br1", NetNS: "/run/netns/" + l.node, ServerIP: netip.MustParseAddr("10.129.0.1"),
+		Subnet: netip.MustParsePrefix("10.129.0.0/24"), MTU: 1450},
+		Lease{MAC: mustMAC(t, mac1), IP: netip.MustParseAddr("10.129.0.5")})
+
+	for _, c := range []struct {
+		bridge, mac, want string
+	}{
+		{"br0", mac0, "event=bound ip=10.128.5.7 subnet=255.255.255.0 router=10.128.5.1 mtu= dns= hostname=ip-10-128-5-7 lease=3600 serverid=10.128.5.1"},
+		{"br1", mac1, "event=bound ip=10.129.0.5 subnet=255.255.255.0 router= mtu=1450 dns= hostname=ip-10-129-0-5 lease=3600 serverid=10.129.0.1"},
+		{"br1", mac0, ""}, // known on br0 only: br0's server must not hear it
+	} {
+		g := l.guest(t, c.bridge, c.mac)
+		tries := []string{"-t", "5", "-T", "2"}
+		if c.want == "" {
+			tries = []string{"-t", "2", "-T", "1"}
+		}
+		lines, err := g.udhcpc(t, tries...)
+		if got := boundLine(lines); got != c.want {
+			t.Errorf("%s on %s bound %q (udhcpc: %v), want %q", c.mac, c.bridge, got, err, c.want)
+		}
 	}
 }
