@@ -122,6 +122,10 @@ func TestDatapath(t *testing.T) {
 
 	t.Run("authorize opens a port, revoke closes it", func(t *testing.T) {
 		apply(t, f, withRules(basePolicy(), "sg-web",
+			Rule{Protocol: ProtocolTCP, FromPort: 8000, ToPort: 8100, CIDRs: []string{"192.0.2.0/30"}}))
+		expectReach(t, n.world, pub8080, "")
+		expectDropped(t, n.guestB, a8080, "") // 10.0.0.11 is outside 192.0.2.0/30
+		apply(t, f, withRules(basePolicy(), "sg-web",
 			Rule{Protocol: ProtocolTCP, FromPort: 8000, ToPort: 8100, CIDRs: []string{"10.0.0.0/24", "192.0.2.0/30"}}))
 		expectReach(t, n.guestB, a8080, "")
 		expectReach(t, n.world, pub8080, "")
@@ -136,7 +140,7 @@ func TestDatapath(t *testing.T) {
 		apply(t, f, p)
 		expectReach(t, n.guestB, a8080, "")
 		expectDropped(t, n.world, pub8080, "") // the world is no member of sg-b
-		p.Groups[1].Members = nil             // B leaves sg-b's member list
+		p.Groups[1].Members = nil              // B leaves sg-b's member list
 		apply(t, f, p)
 		expectDropped(t, n.guestB, a8080, "")
 	})
