@@ -94,6 +94,15 @@ func expectDropped(t *testing.T, ns netns.NsHandle, addr, from string) {
 	}
 }
 
+func expectPingDropped(t *testing.T, ns netns.NsHandle, dst string) {
+	t.Helper()
+	err := ping(ns, dst)
+	var ne net.Error
+	if err == nil || !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("ping %s: got %v, want a timeout (dropped)", dst, err)
+	}
+}
+
 func TestDatapath(t *testing.T) {
 	n := newTestNet(t)
 	serveEcho(t, n.guestA, ":22")
@@ -166,6 +175,32 @@ func TestDatapath(t *testing.T) {
 		}
 		// B has no elastic IP: its traffic leaves unchanged and the world has no route back.
 		expectDropped(t, n.guestB, worldIP+":9000", "")
+	})
+
+	t.Run("icmp type and code", func(t *testing.T) {
+		fromB := []string{guestBIP + "/32"}
+		apply(t, f, withRules(basePolicy(), "sg-web", Rule{Protocol: ProtocolICMP, FromPort: 8, ToPort: 0, CIDRs: fromB}))
+		eventually(t, "ping with echo-request code 0 allowed", func() error { return ping(n.guestB, guestAIP) })
+		apply(t, f, withRules(basePolicy(), "sg-web", Rule{Protocol: ProtocolICMP, FromPort: 0, ToPort: -1, CIDRs: fromB}))
+		expectPingDropped(t, n.guestB, guestAIP) // only echo-reply admitted
+		apply(t, f, withRules(basePolicy(), "sg-web", Rule{Protocol: ProtocolICMP, FromPort: 8, ToPort: 3, CIDRs: fromB}))
+		expectPingDropped(t, n.guestB, guestAIP) // echo-request, but code 3
+		apply(t, f, withRules(basePolicy(), "sg-web", Rule{Protocol: ProtocolICMP, FromPort: -1, ToPort: -1, CIDRs: fromB}))
+		eventually(t, "ping with all icmp allowed", func() error { return ping(n.guestB, guestAIP) })
+		apply(t, f, withRules(basePolicy(), "sg-web", Rule{Protocol: ProtocolAll, CIDRs: fromB}))
+		eventually(t, "ping with every protocol allowed", func() error { return ping(n.guestB, guestAIP) })
+		apply(t, f, basePolicy())
+		expectPingDropped(t, n.guestB, guestAIP)
+	})
+
+	t.Run("guests cannot reach each other over IPv6", func(t *testing.T) {
+		serveEcho(t, n.guestA, "[::]:2222")
+		addrA := "[" + linkLocal(t, n.guestA) + "%eth0]:2222"
+		linkLocal(t, n.guestB)
+		apply(t, f, Policy{}) // no guests: nothing filtered, the path works
+		expectReach(t, n.guestB, addrA, "")
+		apply(t, f, basePolicy())
+		expectDropped(t, n.guestB, addrA, "")
 	})
 
 	t.Run("metadata reaches the node's listener with the guest's address", func(t *testing.T) {

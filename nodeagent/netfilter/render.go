@@ -118,9 +118,10 @@ func (b *builder) addRule(c *nftables.Chain, parts ...[]expr.Any) {
 	b.rs.rules = append(b.rs.rules, &nftables.Rule{Table: b.table, Chain: c, Exprs: exprs})
 }
 
-// renderBridge pins each guest port to its guest's address: IPv4 and ARP from a guest port must
-// carry the guest's own address (or 0.0.0.0 for DHCP and ARP probes), so source-group and CIDR
-// rules can trust source addresses.
+// renderBridge pins each guest port to its guest's address. A guest port may send only IPv4 from
+// the guest's address (or DHCP from 0.0.0.0) and ARP for that address (or a 0.0.0.0 probe);
+// everything else it sends, IPv6 included, is dropped. So source-group and CIDR rules can trust
+// source addresses, and no guest reaches another past its security groups by another protocol.
 func (b *builder) renderBridge(guests []Guest) {
 	b.addTable(nftables.TableFamilyBridge, TableName)
 	var portElems, bindElems []nftables.SetElement
@@ -137,22 +138,19 @@ func (b *builder) renderBridge(guests []Guest) {
 	c := b.addChain("prerouting", nftables.ChainTypeFilter, nftables.ChainHookPrerouting, -200)
 
 	fromGuest := []expr.Any{metaLoad(expr.MetaKeyIIFNAME, reg1), lookup(reg1, ports, false)}
+	accept := []expr.Any{verdict(expr.VerdictAccept)}
 	unspecified := []byte{0, 0, 0, 0}
+	bound := func(offset uint32) []expr.Any {
+		return []expr.Any{metaLoad(expr.MetaKeyIIFNAME, reg1), networkLoad(offset, 4, reg32at4), lookup(reg1, bindings, false)}
+	}
 	b.addRule(c, fromGuest, matchEtherType(etherTypeIP),
 		[]expr.Any{networkLoad(offIPSaddr, 4, reg1), cmpEq(reg1, unspecified)},
-		matchL4(unix.IPPROTO_UDP), []expr.Any{transportLoad(offDport, 2), cmpEq(reg1, be16(67))},
-		[]expr.Any{verdict(expr.VerdictAccept)})
-	b.addRule(c, fromGuest, matchEtherType(etherTypeIP), []expr.Any{
-		metaLoad(expr.MetaKeyIIFNAME, reg1), networkLoad(offIPSaddr, 4, reg32at4),
-		lookup(reg1, bindings, true), verdict(expr.VerdictDrop),
-	})
-	b.addRule(c, fromGuest, matchEtherType(etherTypeARP), []expr.Any{
-		networkLoad(offARPSpa, 4, reg1), cmpEq(reg1, unspecified), verdict(expr.VerdictAccept),
-	})
-	b.addRule(c, fromGuest, matchEtherType(etherTypeARP), []expr.Any{
-		metaLoad(expr.MetaKeyIIFNAME, reg1), networkLoad(offARPSpa, 4, reg32at4),
-		lookup(reg1, bindings, true), verdict(expr.VerdictDrop),
-	})
+		matchL4(unix.IPPROTO_UDP), []expr.Any{transportLoad(offDport, 2), cmpEq(reg1, be16(67))}, accept)
+	b.addRule(c, fromGuest, matchEtherType(etherTypeIP), bound(offIPSaddr), accept)
+	b.addRule(c, fromGuest, matchEtherType(etherTypeARP),
+		[]expr.Any{networkLoad(offARPSpa, 4, reg1), cmpEq(reg1, unspecified)}, accept)
+	b.addRule(c, fromGuest, matchEtherType(etherTypeARP), bound(offARPSpa), accept)
+	b.addRule(c, fromGuest, []expr.Any{verdict(expr.VerdictDrop)})
 }
 
 // renderFilter compiles the security groups. Traffic forwarded to a guest's address jumps, through

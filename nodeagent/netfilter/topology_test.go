@@ -28,11 +28,13 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // testNet is the topology the datapath tests run on, all in namespaces the test creates:
@@ -207,14 +209,18 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// serveEcho listens on addr inside ns; each connection is answered with one line
+// serveEcho listens on addr inside ns (tcp4, or tcp6 for a bracketed address); each connection is answered with one line
 // "<local address> <remote address>" as the server sees them, then closed.
 func serveEcho(t *testing.T, ns netns.NsHandle, addr string) {
 	t.Helper()
+	network := "tcp4"
+	if strings.HasPrefix(addr, "[") {
+		network = "tcp6"
+	}
 	var l net.Listener
 	must(t, inNS(ns, func() error {
 		var err error
-		l, err = net.Listen("tcp4", addr)
+		l, err = net.Listen(network, addr)
 		return err
 	}))
 	t.Cleanup(func() { _ = l.Close() })
@@ -243,7 +249,7 @@ func probe(ns netns.NsHandle, addr, from string) (local, remote string, err erro
 			d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
 		}
 		var err error
-		c, err = d.Dial("tcp4", addr)
+		c, err = d.Dial("tcp", addr)
 		return err
 	})
 	if err != nil {
@@ -286,4 +292,75 @@ func hostOf(addr string) string {
 		return addr
 	}
 	return ap.Addr().String()
+}
+
+var pingID atomic.Uint32
+
+// ping sends one ICMP echo request from ns to dst over a raw socket and waits (bounded) for the
+// matching echo reply.
+func ping(ns netns.NsHandle, dst string) error {
+	var c net.PacketConn
+	if err := inNS(ns, func() error {
+		var err error
+		c, err = net.ListenPacket("ip4:icmp", "0.0.0.0")
+		return err
+	}); err != nil {
+		return err
+	}
+	defer c.Close()
+	// A fresh identifier per call: conntrack would take a repeated one for the earlier exchange.
+	id := uint16(pingID.Add(1))
+	msg := []byte{8, 0, 0, 0, byte(id >> 8), byte(id), 0, 1, 'p', 'i', 'n', 'e', 't'}
+	sum := icmpChecksum(msg)
+	msg[2], msg[3] = byte(sum>>8), byte(sum)
+	if _, err := c.WriteTo(msg, &net.IPAddr{IP: net.ParseIP(dst)}); err != nil {
+		return err
+	}
+	_ = c.SetReadDeadline(time.Now().Add(dialTimeout))
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := c.ReadFrom(buf)
+		if err != nil {
+			return err
+		}
+		if n >= 8 && buf[0] == 0 && uint16(buf[4])<<8|uint16(buf[5]) == id && from.String() == dst {
+			return nil
+		}
+	}
+}
+
+func icmpChecksum(b []byte) uint16 {
+	var sum uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	if len(b)%2 == 1 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	for sum>>16 != 0 {
+		sum = sum&0xffff + sum>>16
+	}
+	return ^uint16(sum)
+}
+
+// linkLocal waits until the IPv6 link-local address of eth0 in ns has passed duplicate address
+// detection and returns it.
+func linkLocal(t *testing.T, ns netns.NsHandle) string {
+	t.Helper()
+	h := nlHandle(t, ns)
+	var addr string
+	eventually(t, "a usable IPv6 link-local address", func() error {
+		addrs, err := h.AddrList(mustLink(t, h, "eth0"), netlink.FAMILY_V6)
+		if err != nil {
+			return err
+		}
+		for _, a := range addrs {
+			if a.IP.IsLinkLocalUnicast() && a.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED) == 0 {
+				addr = a.IP.String()
+				return nil
+			}
+		}
+		return fmt.Errorf("none yet among %v", addrs)
+	})
+	return addr
 }
