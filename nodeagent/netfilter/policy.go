@@ -20,14 +20,31 @@ limitations under the License.
 //
 // PiNet owns three tables and touches nothing else:
 //
-//	table bridge pinet      anti-spoofing: a guest's port may only send from the guest's own IPv4
+//	table bridge pinet      guest ports may send only IPv4 from their own address, and ARP for it
 //	table inet pinet        ingress filtering of traffic forwarded to guests (security groups)
 //	table ip pinet-nat      elastic-IP DNAT/SNAT and the 169.254.169.254:80 redirect
 //
-// Guest-to-guest traffic on one bridge is filtered in the inet table through the bridge's
-// netfilter hooks (net.bridge.bridge-nf-call-iptables, on by default in a new namespace, or the
-// bridge's own nf_call_iptables option); the guest is identified by its destination address,
-// which PiNet's address management keeps unique cloud-wide.
+// Semantics: traffic forwarded to a guest's address is accepted when it belongs to a tracked
+// connection (established or related) or when any rule of any of the guest's groups admits it;
+// anything else new to the guest is dropped. Guests' own outbound traffic is not restricted.
+// Revoking a rule stops new flows; flows already tracked go on, as in EC2. Traffic from a guest to
+// the node itself (input) and the node's own traffic are not filtered.
+//
+// Chains: "forward" looks the destination up in the verdict map "ingress" (guest IP -> one chain
+// per distinct combination of groups, "ingress_<n>"), which jumps to "group_<id>" for each group
+// and then drops. Rules grow with groups and their rules, never with guests.
+//
+// What the node must provide (the datapath's job, not this package's):
+//   - net.ipv4.ip_forward=1 in the namespace;
+//   - bridged traffic through the IPv4 hooks: net.bridge.bridge-nf-call-iptables=1 in the
+//     namespace (the kernel's default in a new namespace) or the bridge's nf_call_iptables option;
+//     guest-to-guest traffic on one bridge is otherwise not filtered;
+//   - public addresses routed (or answered by ARP) to the node on PublicInterface;
+//   - a metadata listener on an address of the node (see Policy.MetadataListener).
+//
+// Guests are identified by address (the destination of ingress, members of source groups), which
+// PiNet's address management keeps unique cloud-wide; the bridge table stops a guest from
+// claiming another's.
 package netfilter
 
 import (

@@ -187,10 +187,10 @@ func (b *builder) renderFilter(guests []Guest, groups map[string]*Group) {
 
 	comboChain := map[string]string{}
 	for i, key := range slices.Sorted(maps.Keys(combos)) {
-		c := b.addChain("in_"+strconv.Itoa(i), "", nil, 0)
+		c := b.addChain("ingress_"+strconv.Itoa(i), "", nil, 0)
 		comboChain[key] = c.Name
 		for _, id := range combos[key] {
-			b.addRule(c, []expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: "sg_" + id}})
+			b.addRule(c, []expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: "group_" + id}})
 		}
 		b.addRule(c, []expr.Any{verdict(expr.VerdictDrop)})
 	}
@@ -209,9 +209,10 @@ func (b *builder) renderFilter(guests []Guest, groups map[string]*Group) {
 	b.addRule(fwd, matchIPv4(), []expr.Any{networkLoad(offIPDaddr, 4, reg1), mapLookup(reg1, 0, ingress)})
 }
 
-// renderGroup adds chain sg_<id>: one accepting rule per rule and source.
+// renderGroup adds chain group_<id>: one accepting rule per rule and source; a rule's CIDRs form
+// one interval set cidrs_<id>_<rule index>, a source group's members the set members_<id>.
 func (b *builder) renderGroup(g *Group, members map[string]setRef) {
-	c := b.addChain("sg_"+g.ID, "", nil, 0)
+	c := b.addChain("group_"+g.ID, "", nil, 0)
 	for i, r := range g.Rules {
 		var srcs [][]expr.Any
 		if len(r.CIDRs) > 0 {
@@ -219,7 +220,7 @@ func (b *builder) renderGroup(g *Group, members map[string]setRef) {
 			if len(ranges) == 1 && ranges[0] == (addrRange{0, 0xffffffff}) {
 				srcs = append(srcs, nil) // anyone
 			} else {
-				set := b.addSet(&nftables.Set{Name: "sg_" + g.ID + "_" + strconv.Itoa(i),
+				set := b.addSet(&nftables.Set{Name: "cidrs_" + g.ID + "_" + strconv.Itoa(i),
 					KeyType: nftables.TypeIPAddr, Interval: true, KeyByteOrder: binaryutil.BigEndian},
 					intervalElems(ranges))
 				srcs = append(srcs, fromSet(set))

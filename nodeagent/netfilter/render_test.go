@@ -216,7 +216,7 @@ func TestRenderCIDRSets(t *testing.T) {
 			var got []string
 			found := false
 			for _, s := range rs.sets {
-				if s.set.Name != "sg_sg-b_0" {
+				if s.set.Name != "cidrs_sg-b_0" {
 					continue
 				}
 				found = true
@@ -257,19 +257,19 @@ func TestRenderGroupChains(t *testing.T) {
 	}
 	// One chain per group, one per distinct combination of groups (the empty one for a guest in no
 	// group), and the base chain.
-	want := []string{"sg_sg-b", "sg_sg-web", "in_0", "in_1", "in_2", "in_3", "forward"}
+	want := []string{"group_sg-b", "group_sg-web", "ingress_0", "ingress_1", "ingress_2", "ingress_3", "forward"}
 	if !slices.Equal(chains, want) {
 		t.Errorf("chains %v, want %v", chains, want)
 	}
 	jumps := map[string]int{}
 	for _, r := range rs.rules {
-		if strings.HasPrefix(r.Chain.Name, "in_") {
+		if strings.HasPrefix(r.Chain.Name, "ingress_") {
 			jumps[r.Chain.Name]++
 		}
 	}
 	// Combinations sorted: "" (only the final drop), "sg-b", "sg-b,sg-web" (two jumps and the
 	// drop; C's repeated group counts once), "sg-web".
-	if want := map[string]int{"in_0": 1, "in_1": 2, "in_2": 3, "in_3": 2}; !maps.Equal(jumps, want) {
+	if want := map[string]int{"ingress_0": 1, "ingress_1": 2, "ingress_2": 3, "ingress_3": 2}; !maps.Equal(jumps, want) {
 		t.Errorf("rules per combination chain %v, want %v", jumps, want)
 	}
 }
