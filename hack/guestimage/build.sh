@@ -266,7 +266,11 @@ if stale "$out/root.img" "${common_inputs[@]}" "${sshdebs[@]}"; then
   # dropbear: the server and its key generator, their libraries and the dynamic loader. Root has
   # no password ("*" never matches): logins are by the metadata service's key only.
   stage_elf "$work/ssh" "$stage" /usr/sbin/dropbear /usr/bin/dropbearkey
-  mkdir -p "$stage/etc/dropbear"
+  # Login records: dropbear's logins write them, and complain to the console when they are missing.
+  mkdir -p "$stage/etc/dropbear" "$stage/var/log"
+  ln -sfn /run "$stage/var/run"
+  : > "$stage/var/log/lastlog"
+  : > "$stage/var/log/wtmp"
   printf '/bin/sh\n' > "$stage/etc/shells"
   printf 'root:*:19000:0:99999:7:::\n' > "$stage/etc/shadow"
   chmod 0600 "$stage/etc/shadow"

@@ -173,7 +173,7 @@ func consoleHostKeys(t *testing.T, vm *guestVM) (fingerprints, keys []string) {
 // TestSSHIntoGuest boots the root filesystem on QEMU's user network with the guest's port 22
 // forwarded to the host's loopback and the test's public key in the meta-data, logs in as root
 // with the private half, runs commands, and checks that the host key is the one the console
-// showed and that another key is refused.
+// showed, that another key is refused and that the server comes back when it is killed.
 func TestSSHIntoGuest(t *testing.T) {
 	t.Parallel()
 	img := buildImage(t)
@@ -235,4 +235,20 @@ func TestSSHIntoGuest(t *testing.T) {
 	}
 
 	refusedLogin(t, addr, newClientKey(t))
+
+	// The guest's init restarts the server when it ends; connections made before go on.
+	run(t, client, "kill $(cat /run/dropbear.pid)")
+	vm.waitFor(
+		"PiNet guest: ready",
+		"PiNet guest: ssh: dropbear exited with ",
+		"PiNet guest: sshd listening on port 22",
+	)
+	if got := run(t, client, "echo still here"); got != "still here\n" {
+		t.Errorf("the first connection answered %q after the restart, want \"still here\"", got)
+	}
+	again, err := dialGuest(t, addr, key, nil)
+	if err != nil {
+		t.Fatalf("ssh after dropbear's restart: %v", err)
+	}
+	_ = again.Close()
 }

@@ -33,6 +33,7 @@ const (
 	dropbearkeyPath = "/usr/bin/dropbearkey"
 	hostKeyDir      = "/etc/dropbear"
 	sshdPidFile     = "/run/dropbear.pid"
+	utmpFile        = "/run/utmp"
 	rootHome        = "/root"
 	sshPort         = 22
 	openSSHKey      = "public-keys/0/openssh-key"
@@ -61,6 +62,10 @@ func (g *guest) startSSH(md *metadata) {
 		return
 	}
 	installAuthorizedKey(md, rootHome, 0, 0, g.out)
+	// The login records of the running system live in /run, a fresh tmpfs each boot.
+	if f, err := os.OpenFile(utmpFile, os.O_WRONLY|os.O_CREATE, 0o664); err == nil {
+		_ = f.Close()
+	}
 	var files []string
 	for _, t := range hostKeyTypes() {
 		key, err := g.hostKey(t)
@@ -80,7 +85,6 @@ func (g *guest) startSSH(md *metadata) {
 	done, err := g.startSSHD(argv)
 	if err != nil {
 		g.out.Printf("ssh: %v", err)
-		return
 	}
 	go g.superviseSSHD(argv, done)
 }
@@ -151,7 +155,8 @@ func (g *guest) hostKey(t string) (publicKey, error) {
 	return key, nil
 }
 
-// startSSHD starts dropbear and waits for it to listen on sshPort; done reports its end.
+// startSSHD starts dropbear and waits for it to listen on sshPort; done, when not nil, reports
+// its end.
 func (g *guest) startSSHD(argv []string) (<-chan syscall.WaitStatus, error) {
 	pid, done, err := g.children.spawn(argv, g.env(), g.out.primaryFile())
 	if err != nil {
@@ -160,7 +165,9 @@ func (g *guest) startSSHD(argv []string) (<-chan syscall.WaitStatus, error) {
 	deadline := time.Now().Add(sshListenWait)
 	for !tcpListening(sshPort) {
 		if time.Now().After(deadline) {
-			return done, fmt.Errorf("dropbear (pid %d) is not listening on port %d after %s", pid, sshPort, sshListenWait)
+			// Killed, it ends up in done like any other end, and its supervisor starts another.
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			return done, fmt.Errorf("dropbear (pid %d) was not listening on port %d after %s; killed it", pid, sshPort, sshListenWait)
 		}
 		// Before reapForever runs nobody else reaps it, so its early end is polled for here too.
 		ws, ended := g.children.poll(pid)
