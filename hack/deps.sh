@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev pkg-config
   qemu-system-x86 qemu-utils dnsmasq-base vblade iproute2 nftables busybox-static cpio
-  awscli python3-boto3 cloud-init curl ca-certificates procps acl
+  awscli python3-boto3 cloud-init curl ca-certificates procps acl binutils
 )
 missing=()
 for p in "${packages[@]}"; do

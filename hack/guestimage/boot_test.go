@@ -351,15 +351,21 @@ type metadataServer struct {
 	served []string
 }
 
-func newMetadataServer(t *testing.T, instanceID, userData string) *metadataServer {
+// badOpenSSHKey is a public key the guest must refuse to install: its base64 is cut short.
+const badOpenSSHKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPiNetTestKey test@pinet"
+
+func newMetadataServer(t *testing.T, instanceID, userData, openSSHKey string) *metadataServer {
 	t.Helper()
 	entries := map[string]string{
 		"/latest/meta-data/instance-id":               instanceID,
 		"/latest/meta-data/local-ipv4":                "169.254.2.15",
 		"/latest/meta-data/public-ipv4":               "203.0.113.7",
 		"/latest/meta-data/hostname":                  "pinet-test-guest",
-		"/latest/meta-data/public-keys/0/openssh-key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPiNetTestKey test@pinet\n",
+		"/latest/meta-data/public-keys/0/openssh-key": openSSHKey + "\n",
 		"/latest/user-data":                           userData,
+	}
+	if userData == "" {
+		delete(entries, "/latest/user-data")
 	}
 	s := &metadataServer{}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -387,8 +393,9 @@ func (s *metadataServer) servedPaths() []string {
 // 169.254.169.254:80 reaches srv. libslirp only forwards addresses inside its own network, so
 // the network is 169.254.0.0/16; guestfwd to a tcp: chardev serves a single connection, so each
 // guest connection runs this test binary as a proxy (cmd:) instead. restrict=on keeps the guest
-// from reaching anything else.
-func metadataNetwork(t *testing.T, srv *metadataServer) (args, env []string) {
+// from reaching anything else. Each hostfwd (QEMU's "tcp:HOSTADDR:PORT-:GUESTPORT") forwards a
+// host port to the guest.
+func metadataNetwork(t *testing.T, srv *metadataServer, hostfwds ...string) (args, env []string) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -398,6 +405,9 @@ func metadataNetwork(t *testing.T, srv *metadataServer) (args, env []string) {
 		t.Fatalf("test binary path %q cannot be passed to guestfwd", exe)
 	}
 	netdev := "user,id=net0,restrict=on,net=169.254.0.0/16,guestfwd=tcp:169.254.169.254:80-cmd:" + exe
+	for _, fwd := range hostfwds {
+		netdev += ",hostfwd=" + fwd
+	}
 	args = []string{"-netdev", netdev, "-device", "virtio-net-pci,netdev=net0"}
 	return args, []string{proxyEnv + "=" + srv.Listener.Addr().String()}
 }
@@ -408,8 +418,9 @@ func TestBootWithMetadataService(t *testing.T) {
 	t.Parallel()
 	img := buildImage(t)
 	userData := "#!/bin/sh\necho \"user-data-marker on $(hostname)\"\nexit 0\n"
-	srv := newMetadataServer(t, "i-0fedcba9876543210", userData)
-	netArgs, env := metadataNetwork(t, srv)
+	srv := newMetadataServer(t, "i-0fedcba9876543210", userData, badOpenSSHKey)
+	sshAddr := freeLoopbackAddr(t)
+	netArgs, env := metadataNetwork(t, srv, sshForward(sshAddr))
 	vm := boot(t, img, bootOptions{
 		cmdline: "console=ttyS0",
 		disks:   []string{diskCopy(t, img.root)},
@@ -422,9 +433,11 @@ func TestBootWithMetadataService(t *testing.T) {
 		"PiNet guest: meta-data local-ipv4=169.254.2.15",
 		"PiNet guest: meta-data public-ipv4=203.0.113.7",
 		"PiNet guest: meta-data hostname=pinet-test-guest",
-		"PiNet guest: meta-data public-keys/0/openssh-key=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPiNetTestKey test@pinet",
+		"PiNet guest: meta-data public-keys/0/openssh-key="+badOpenSSHKey,
 		"PiNet guest: instance i-0fedcba9876543210 booted",
 		"PiNet guest: instance id from metadata service",
+		"PiNet guest: ssh: public-keys/0/openssh-key not installed: line 1: ssh-ed25519 key: bad base64",
+		"PiNet guest: sshd listening on port 22",
 		"user-data-marker on pinet-test-guest",
 		"PiNet guest: user-data exit 0",
 		"PiNet guest: ready",
@@ -436,13 +449,15 @@ func TestBootWithMetadataService(t *testing.T) {
 			t.Errorf("metadata server served %s, want %s among them", served, path)
 		}
 	}
+	// The key was refused, so nobody gets in: not even with a key, and passwords are off.
+	refusedLogin(t, sshAddr, newClientKey(t))
 }
 
 // TestGuestStopsItself has user data run shutdown -h, which must power the guest off.
 func TestGuestStopsItself(t *testing.T) {
 	t.Parallel()
 	img := buildImage(t)
-	srv := newMetadataServer(t, "i-0123456789abcdef0", "#!/bin/sh\necho stopping myself\nshutdown -h now\nsleep 600\n")
+	srv := newMetadataServer(t, "i-0123456789abcdef0", "#!/bin/sh\necho stopping myself\nshutdown -h now\nsleep 600\n", badOpenSSHKey)
 	netArgs, env := metadataNetwork(t, srv)
 	vm := boot(t, img, bootOptions{
 		cmdline: "console=ttyS0 pinet.instance_id=i-0123456789abcdef0",

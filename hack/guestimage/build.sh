@@ -6,8 +6,9 @@
 #   OUTDIR/vmlinuz     the Debian cloud kernel (registered as an aki- image)
 #   OUTDIR/initrd.img  a gzip'd cpio initramfs with static busybox, the virtio/AoE/ACPI modules and
 #                      an /init that mounts the root disk or runs the guest program (an ari- image)
-#   OUTDIR/root.img    a small ext4 filesystem with busybox and the guest program as
-#                      /sbin/pinet-init (an ami- image)
+#   OUTDIR/root.img    a small ext4 filesystem with busybox, the guest program as
+#                      /sbin/pinet-init and the dropbear ssh server with only the shared
+#                      libraries it needs (an ami- image)
 # It runs as root on Debian 12 (apt-get, mke2fs -d and cpio need to own the files as root) and is
 # idempotent: the .debs are kept in OUTDIR/cache (delete it to pick up a newer kernel), and each
 # output is only rebuilt when one of its inputs is newer. All temporary work stays in OUTDIR/work.
@@ -19,7 +20,7 @@ die() { echo "guestimage: $*" >&2; exit 1; }
 
 [ $# -eq 1 ] || usage
 [ "$(id -u)" = 0 ] || die "run as root: the image's files must belong to root"
-for tool in apt-get apt-cache dpkg-deb cpio gzip mke2fs flock go; do
+for tool in apt-get apt-cache dpkg-deb readelf chroot cpio gzip mke2fs flock go; do
   command -v "$tool" >/dev/null || die "$tool is missing"
 done
 
@@ -77,23 +78,46 @@ kernel_package() {
     grep . || die "cannot resolve linux-image-cloud-amd64 (run apt-get update?)"
 }
 
-# extract DEB DIR unpacks DEB into DIR unless DIR holds an unpacking at least as new.
+# ssh_packages prints dropbear-bin and the packages it depends on, recursively: the list cached
+# from an earlier build, else apt-cache's answer, which is then cached with the .debs.
+ssh_packages() {
+  local list=$cache/dropbear.packages
+  if [ ! -s "$list" ]; then
+    apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+      --no-replaces --no-enhances dropbear-bin 2>/dev/null |
+      awk '/^[a-z0-9]/ { print $1 }' | LC_ALL=C sort -u > "$list.tmp"
+    grep -qx dropbear-bin "$list.tmp" || { rm -f "$list.tmp"; die "cannot resolve dropbear-bin (run apt-get update?)"; }
+    mv "$list.tmp" "$list"
+  fi
+  cat "$list"
+}
+
+# extract DIR DEB... unpacks the DEBs into DIR unless DIR holds an unpacking at least as new.
 extract() {
-  local deb=$1 dir=$2
-  if stale "$dir/.unpacked" "$deb"; then
+  local dir=$1 deb
+  shift
+  if stale "$dir/.unpacked" "$@"; then
     rm -rf "$dir"
     mkdir -p "$dir"
-    dpkg-deb -x "$deb" "$dir"
+    for deb in "$@"; do
+      dpkg-deb -x "$deb" "$dir"
+      say "unpacked $(basename "$deb")"
+    done
     touch "$dir/.unpacked"
-    say "unpacked $(basename "$deb")"
   fi
 }
 
 kpkg=$(kernel_package)
 kdeb=$(fetch "$kpkg")
 bbdeb=$(fetch busybox-static)
-extract "$kdeb" "$work/kernel"
-extract "$bbdeb" "$work/busybox"
+mapfile -t sshpkgs < <(ssh_packages)
+sshdebs=()
+for p in "${sshpkgs[@]}"; do
+  sshdebs+=("$(fetch "$p")")
+done
+extract "$work/kernel" "$kdeb"
+extract "$work/busybox" "$bbdeb"
+extract "$work/ssh" "${sshdebs[@]}"
 kver=${kpkg#linux-image-}
 kdir=$work/kernel/lib/modules/$kver
 bb=$work/busybox/bin/busybox
@@ -162,6 +186,51 @@ stage_common() {
   mknod -m 0666 "$dir/dev/null" c 1 3
 }
 
+# The libraries' directories in the unpacked packages, which the dynamic loader searches.
+libdirs=(lib/x86_64-linux-gnu usr/lib/x86_64-linux-gnu)
+
+# stage_elf ROOT DIR FILE... copies each FILE (a path inside the unpacked packages at ROOT) into
+# DIR and, recursively, the shared libraries it needs (DT_NEEDED, from the multiarch library
+# directories) and its interpreter. Symbolic links are copied as links along with their targets.
+# Nothing else of the packages is copied.
+stage_elf() {
+  local root=$1 dir=$2 file link lib libdir found interp
+  shift 2
+  local -a queue=("$@")
+  local -A staged=()
+  while [ ${#queue[@]} -gt 0 ]; do
+    file=${queue[0]}
+    queue=("${queue[@]:1}")
+    [ -z "${staged[$file]:-}" ] || continue
+    staged[$file]=1
+    mkdir -p "$dir$(dirname "$file")"
+    if [ -L "$root$file" ]; then
+      link=$(readlink "$root$file")
+      ln -sfn "$link" "$dir$file"
+      case "$link" in
+        /*) queue+=("$link") ;;
+        *) queue+=("$(dirname "$file")/$link") ;;
+      esac
+      continue
+    fi
+    [ -f "$root$file" ] || die "$file is not in the packages ${sshpkgs[*]}"
+    install -m 0755 "$root$file" "$dir$file"
+    interp=$(readelf -lW "$dir$file" | sed -n 's/.*Requesting program interpreter: \(.*\)]$/\1/p')
+    [ -z "$interp" ] || queue+=("$interp")
+    for lib in $(readelf -dW "$dir$file" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p'); do
+      found=
+      for libdir in "${libdirs[@]}"; do
+        if [ -e "$root/$libdir/$lib" ] || [ -L "$root/$libdir/$lib" ]; then
+          found=/$libdir/$lib
+          break
+        fi
+      done
+      [ -n "$found" ] || die "$file needs $lib, which no package of ${sshpkgs[*]} holds"
+      queue+=("$found")
+    done
+  done
+}
+
 common_inputs=("$init_bin" "$bbdeb" "$here/udhcpc.script" "$here/build.sh")
 
 if stale "$out/vmlinuz" "$kdeb"; then
@@ -189,11 +258,24 @@ else
   say "initrd.img is up to date"
 fi
 
-if stale "$out/root.img" "${common_inputs[@]}"; then
+if stale "$out/root.img" "${common_inputs[@]}" "${sshdebs[@]}"; then
   stage=$work/rootfs
   stage_common "$stage"
   mkdir -p "$stage/var/tmp" "$stage/home"
   echo pinet-guest > "$stage/etc/hostname"
+  # dropbear: the server and its key generator, their libraries and the dynamic loader. Root has
+  # no password ("*" never matches): logins are by the metadata service's key only.
+  stage_elf "$work/ssh" "$stage" /usr/sbin/dropbear /usr/bin/dropbearkey
+  # Login records: dropbear's logins write them, and complain to the console when they are missing.
+  mkdir -p "$stage/etc/dropbear" "$stage/var/log"
+  ln -sfn /run "$stage/var/run"
+  : > "$stage/var/log/lastlog"
+  : > "$stage/var/log/wtmp"
+  printf '/bin/sh\n' > "$stage/etc/shells"
+  printf 'root:*:19000:0:99999:7:::\n' > "$stage/etc/shadow"
+  chmod 0600 "$stage/etc/shadow"
+  chroot "$stage" /usr/sbin/dropbear -V >/dev/null 2>&1 ||
+    die "dropbear does not run in the staged root: $(chroot "$stage" /usr/sbin/dropbear -V 2>&1 | head -n 3)"
   # Room for the files, the journal and what user data writes; the image is sparse on disk.
   used_kib=$(du -sk "$stage" | cut -f1)
   size_mib=$(( (used_kib / 1024) + 8 ))
@@ -205,6 +287,6 @@ else
   say "root.img is up to date"
 fi
 
-say "packages: $(basename "$kdeb") $(basename "$bbdeb")"
+say "packages: $(basename "$kdeb") $(basename "$bbdeb") $(for d in "${sshdebs[@]}"; do basename "$d"; done | tr '\n' ' ')"
 say "outputs in $out:"
 ls -l "$out/vmlinuz" "$out/initrd.img" "$out/root.img" | awk '{ print "guestimage:   " $NF " " $5 " bytes" }'

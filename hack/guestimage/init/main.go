@@ -15,8 +15,8 @@ limitations under the License.
 */
 
 // Command pinet-init is the init of PiNet's sample guest image. It prints a banner with the
-// instance id, configures the network with DHCP, reads the EC2 metadata service, runs a user-data
-// script, reports the attached disks, prints "PiNet guest: ready" and then stays up as PID 1,
+// instance id, configures the network with DHCP, reads the EC2 metadata service, starts the ssh
+// server with the instance's key as root's, runs a user-data script, reports the attached disks, prints "PiNet guest: ready" and then stays up as PID 1,
 // reaping orphans and powering off on poweroff, shutdown -h or the ACPI power button.
 //
 // Started as "shutdown" (the image links /sbin/shutdown to it) it is the shutdown command.
@@ -51,6 +51,7 @@ const (
 type guest struct {
 	out      *console
 	busybox  string
+	children *children
 	stopOnce sync.Once
 	// stopping is set once a power-off or reboot has begun; boot steps then stay quiet.
 	stopping atomic.Bool
@@ -66,8 +67,9 @@ func main() {
 	}
 	mountErrs := ensureMounts()
 	g := &guest{
-		out:     openConsole("/dev", "/sys/class/tty/console/active", os.Stdout),
-		busybox: busyboxPath,
+		out:      openConsole("/dev", "/sys/class/tty/console/active", os.Stdout),
+		busybox:  busyboxPath,
+		children: newChildren(),
 	}
 	for _, err := range mountErrs {
 		g.out.Printf("%v", err)
@@ -78,7 +80,7 @@ func main() {
 	if !g.stopping.Load() {
 		g.out.Printf("ready")
 	}
-	reapForever()
+	reapForever(g.children.reaped)
 }
 
 // stop powers the guest off or reboots it, once, however many requests arrive.
@@ -112,7 +114,8 @@ func (g *guest) boot() {
 	}
 	g.reportSize()
 	var md *metadata
-	if g.startNetwork() {
+	networked := g.startNetwork()
+	if networked {
 		md = g.readMetadata()
 	}
 	if md == nil {
@@ -127,6 +130,9 @@ func (g *guest) boot() {
 			}
 		}
 		g.banner(id, from)
+	}
+	if networked {
+		g.startSSH(md)
 	}
 	if md != nil && md.userData != nil {
 		g.userData(md.userData)

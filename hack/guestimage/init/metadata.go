@@ -126,13 +126,15 @@ type metadata struct {
 	userData []byte
 	// warnings are entries that could not be read for reasons other than not existing.
 	warnings []string
+	// unreadable holds the keys of those entries: whether they exist is unknown.
+	unreadable map[string]bool
 }
 
 // fetchMetadata reads every metadataKeys entry and the user data. When the first entry cannot be
 // read at all the service is taken to be unreachable and the error returned, so a guest without
 // one does not spend its boot retrying each key.
 func (c *metadataClient) fetchMetadata(ctx context.Context) (*metadata, error) {
-	md := &metadata{source: "metadata service", values: map[string]string{}}
+	md := &metadata{source: "metadata service", values: map[string]string{}, unreadable: map[string]bool{}}
 	for i, key := range metadataKeys() {
 		body, err := c.get(ctx, "meta-data/"+key, maxMetadataValue)
 		switch {
@@ -143,6 +145,7 @@ func (c *metadataClient) fetchMetadata(ctx context.Context) (*metadata, error) {
 			return nil, fmt.Errorf("metadata service unreachable: %w", err)
 		default:
 			md.warnings = append(md.warnings, err.Error())
+			md.unreadable[key] = true
 		}
 	}
 	body, err := c.get(ctx, "user-data", maxUserData)

@@ -121,6 +121,10 @@ func TestFetchMetadataErrors(t *testing.T) {
 		if !reflect.DeepEqual(md.warnings, want) {
 			t.Errorf("warnings = %q, want %q", md.warnings, want)
 		}
+		// Unreadable is not missing: the ssh key, say, must not be taken for absent.
+		if want := map[string]bool{"hostname": true}; !reflect.DeepEqual(md.unreadable, want) {
+			t.Errorf("unreadable = %v, want %v", md.unreadable, want)
+		}
 	})
 	t.Run("oversized user data", func(t *testing.T) {
 		_, client := newFakeMetadata(t, map[string]string{

@@ -211,8 +211,8 @@ func reapUntilGone(limit time.Duration) {
 
 // reapForever is init's last duty: it collects every orphan that exits, so none stays a zombie.
 // It must only start once the program runs no more commands of its own, whose exit statuses it
-// would otherwise steal.
-func reapForever() {
+// would otherwise steal; supervised children's statuses go to reaped.
+func reapForever(reaped func(pid int, ws syscall.WaitStatus)) {
 	sigchld := make(chan os.Signal, 1)
 	signal.Notify(sigchld, syscall.SIGCHLD)
 	for {
@@ -222,6 +222,7 @@ func reapForever() {
 			if pid <= 0 || err != nil {
 				break
 			}
+			reaped(pid, ws)
 		}
 		<-sigchld
 	}
