@@ -1,0 +1,192 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package deploy checks the installation manifests (config/default) against a real API server:
+// they apply cleanly, and each component's service account may do what the component does and
+// not what it must not.
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"pinet.io/pinet/internal/testenv"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) { testenv.Main(m, &env) }
+
+// tool runs a binary of the repository's bin/ in the repository's root.
+func tool(t *testing.T, stdin, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(testenv.RepoRoot(), "bin", name), args...)
+	cmd.Dir = testenv.RepoRoot()
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// kubeconfig writes a kubeconfig for cfg and returns its path.
+func kubeconfig(t *testing.T, cfg *rest.Config) string {
+	t.Helper()
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["c"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	kc.AuthInfos["u"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
+	kc.Contexts["c"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
+	kc.CurrentContext = "c"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// The whole install, applied server-side as a dry run: the API server validates every object
+// (CRD schemas, RBAC rules, admission policies, the DaemonSet's privileged pod template).
+func TestDefaultInstallAppliesCleanly(t *testing.T) {
+	manifests := tool(t, "", "kustomize", "build", "config/default")
+	docs := 0
+	for _, doc := range strings.Split(manifests, "\n---\n") {
+		if strings.Contains(doc, "\nkind: ") || strings.HasPrefix(doc, "kind: ") {
+			docs++
+		}
+	}
+	out := tool(t, manifests, "kubectl", "--kubeconfig", kubeconfig(t, env.Config),
+		"apply", "--server-side", "--force-conflicts", "--field-manager=pinet-deploy-test", "--dry-run=server", "-f", "-")
+	applied := strings.Count(out, "(server dry run)")
+	if applied != docs || docs < 20 {
+		t.Fatalf("%d of %d objects applied:\n%s", applied, docs, out)
+	}
+	for _, kind := range []string{"customresourcedefinition", "deployment.apps/pinet-manager", "daemonset.apps/pinet-nodeagent",
+		"validatingadmissionpolicy", "clusterrole.rbac.authorization.k8s.io/pinet-nodeagent"} {
+		if !strings.Contains(out, kind) {
+			t.Errorf("the install has no %s:\n%s", kind, out)
+		}
+	}
+}
+
+type access struct {
+	verb, group, resource, subresource, namespace, name string
+}
+
+func (a access) String() string {
+	r := a.resource
+	if a.subresource != "" {
+		r += "/" + a.subresource
+	}
+	if a.group != "" {
+		r += "." + a.group
+	}
+	return fmt.Sprintf("%s %s %s/%s", a.verb, r, a.namespace, a.name)
+}
+
+// allowed asks the API server whether the service account may do a.
+func allowed(t *testing.T, sa string, a access) bool {
+	t.Helper()
+	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		User:   "system:serviceaccount:" + testenv.SystemNamespace + ":" + sa,
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + testenv.SystemNamespace, "system:authenticated"},
+		ResourceAttributes: &authorizationv1.ResourceAttributes{
+			Verb: a.verb, Group: a.group, Resource: a.resource, Subresource: a.subresource, Namespace: a.namespace, Name: a.name,
+		},
+	}}
+	if err := env.Client.Create(context.Background(), sar); err != nil {
+		t.Fatal(err)
+	}
+	return sar.Status.Allowed
+}
+
+const cloudGroup = "cloud.pinet.io"
+
+// The service accounts of config/rbac, bound as the install binds them: each may do its
+// component's work, and the node agent none of what would let one node reach beyond itself.
+func TestComponentRBAC(t *testing.T) {
+	rbac := tool(t, "", "kustomize", "build", "config/rbac")
+	tool(t, rbac, "kubectl", "--kubeconfig", kubeconfig(t, env.Config),
+		"apply", "--server-side", "--force-conflicts", "--field-manager=pinet-deploy-test", "-f", "-")
+	sys := testenv.SystemNamespace
+	for _, tc := range []struct {
+		sa      string
+		allowed []access
+		denied  []access
+	}{
+		{"pinet-nodeagent",
+			[]access{
+				{"watch", cloudGroup, "instances", "", "p1", ""},
+				{"patch", cloudGroup, "instances", "status", "p1", "vm"},
+				{"create", cloudGroup, "hypervisors", "", "", ""},
+				{"get", "", "secrets", "", sys, "pinet-user-pinet-image-reader"},
+				{"create", "authentication.k8s.io", "tokenreviews", "", "", ""},
+				{"create", "authorization.k8s.io", "subjectaccessreviews", "", "", ""},
+			},
+			[]access{
+				{"create", cloudGroup, "users", "", "", ""},
+				{"create", cloudGroup, "instances", "", "p1", ""},
+				{"delete", cloudGroup, "instances", "", "p1", "vm"},
+				{"update", cloudGroup, "projects", "", "", "p1"},
+				{"get", "", "secrets", "", "p1", "anything"},
+				{"list", "", "secrets", "", sys, ""},
+				{"get", "", "secrets", "", sys, "pinet-user-admin"},
+				{"get", "", "secrets", "", sys, "pinet-cloud-ca"},
+				{"create", "", "pods", "", sys, ""},
+				{"create", "coordination.k8s.io", "leases", "", sys, ""},
+				{"create", "rbac.authorization.k8s.io", "rolebindings", "", "p1", ""},
+				{"bind", "rbac.authorization.k8s.io", "clusterroles", "", "", "pinet-admin"},
+				{"create", "", "serviceaccounts", "token", sys, "pinet-manager"},
+			}},
+		{"pinet-manager",
+			[]access{
+				{"create", "", "namespaces", "", "", ""},
+				{"get", "", "secrets", "", sys, "pinet-cloud-ca"},
+				{"create", "coordination.k8s.io", "leases", "", sys, ""},
+				{"update", cloudGroup, "instances", "status", "p1", "vm"},
+				{"create", cloudGroup, "instances", "", "p1", ""},
+				{"bind", "rbac.authorization.k8s.io", "clusterroles", "", "", "pinet-member"},
+				{"create", "", "serviceaccounts", "token", sys, "pinet-manager"},
+			},
+			[]access{
+				{"create", "", "pods", "", sys, ""},
+				{"create", "", "serviceaccounts", "token", sys, "pinet-nodeagent"},
+				{"bind", "rbac.authorization.k8s.io", "clusterroles", "", "", "cluster-admin"},
+				{"escalate", "rbac.authorization.k8s.io", "clusterroles", "", "", ""},
+				{"create", "apps", "deployments", "", sys, ""},
+			}},
+	} {
+		for _, a := range tc.allowed {
+			if !allowed(t, tc.sa, a) {
+				t.Errorf("%s may not %s", tc.sa, a)
+			}
+		}
+		for _, a := range tc.denied {
+			if allowed(t, tc.sa, a) {
+				t.Errorf("%s may %s", tc.sa, a)
+			}
+		}
+	}
+}
