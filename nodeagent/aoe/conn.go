@@ -107,3 +107,19 @@ func (c *Conn) write(b []byte) error {
 func (c *Conn) interrupt() {
 	_ = c.pc.SetReadDeadline(time.Unix(1, 0))
 }
+
+// ReadFrame reads one AoE frame addressed to this interface or broadcast
+// into b, for callers speaking the protocol themselves (Decode parses it).
+func (c *Conn) ReadFrame(b []byte) (int, error) { return c.read(b) }
+
+// WriteFrame sends one encoded frame (see Frame.Marshal) to the destination
+// address in its first six bytes.
+func (c *Conn) WriteFrame(b []byte) error {
+	if len(b) < ethernetHeaderLen {
+		return errShortFrame
+	}
+	return c.write(b)
+}
+
+// SetReadDeadline bounds ReadFrame.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.pc.SetReadDeadline(t) }
