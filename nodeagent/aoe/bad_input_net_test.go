@@ -279,6 +279,12 @@ func TestInitiatorErrors(t *testing.T) {
 	if err := d.ReadSectors(context.Background(), 0, make([]byte, 100)); err == nil {
 		t.Error("a read of a partial sector was accepted")
 	}
+	if _, err := d.ReadAt(make([]byte, 10), -1); err == nil {
+		t.Error("a read at a negative offset was accepted")
+	}
+	if _, err := d.WriteAt(make([]byte, 10), -1); err == nil {
+		t.Error("a write at a negative offset was accepted")
+	}
 
 	// Nothing answers e8.9: the dial times out with ErrTimeout.
 	dl := aoe.Dialer{Conn: p.ListenB(t), Timeout: time.Second, Retransmit: 100 * time.Millisecond}

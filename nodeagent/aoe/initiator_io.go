@@ -102,8 +102,12 @@ func (d *Device) ata(ctx context.Context, a *ATAArg) (*ATAArg, error) {
 		return nil, fmt.Errorf("aoe %s: ATA answer without an ATA argument", d)
 	}
 	if st := resp.ATA.CmdStatus; st&(statusBSY|statusDF|statusDRQ|statusERR) != 0 {
+		lba := a.LBA & 0xffffffffffff
+		if !a.Extended {
+			lba &= maxLBA28 // without the device register's bits
+		}
 		return nil, &ATAError{
-			Shelf: d.shelf, Slot: d.slot, Command: a.CmdStatus, LBA: a.LBA & 0xffffffffffff,
+			Shelf: d.shelf, Slot: d.slot, Command: a.CmdStatus, LBA: lba,
 			Sectors: int(a.SectorCount), Status: st, Err: resp.ATA.ErrFeature,
 		}
 	}

@@ -314,3 +314,30 @@ func TestRetransmit(t *testing.T) {
 		t.Errorf("Size() = %d", r.d.Size())
 	}
 }
+
+// TestTargetAnnounces: a starting target broadcasts its configuration, as
+// vblade does, so initiators already listening learn of it.
+func TestTargetAnnounces(t *testing.T) {
+	p := aoetest.NewPair(t, "pt-aoe-ann", 1500)
+	probe := p.ListenB(t)
+	serve(t, p, &aoe.Target{Shelf: 10, Slot: 11, Backing: sparseFile(t, 1<<20), Size: 1 << 20, Config: []byte("hi")})
+	if err := probe.SetReadDeadline(time.Now().Add(dialTimeout)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1600)
+	for {
+		n, err := probe.ReadFrame(buf)
+		if err != nil {
+			t.Fatalf("no announcement: %v", err)
+		}
+		f, err := aoe.Decode(buf[:n])
+		if err != nil || !f.Response || f.Command != aoe.CommandQueryConfig {
+			continue
+		}
+		if f.Shelf != 10 || f.Slot != 11 || f.Tag != 0 || f.Config == nil || string(f.Config.Config) != "hi" ||
+			!bytes.Equal(f.Dst, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}) {
+			t.Errorf("announcement %+v %+v", f.Header, f.Config)
+		}
+		return
+	}
+}
