@@ -1,0 +1,143 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package aoetest builds what AoE tests need: a veth pair between two network
+// namespaces made for one test, and AoE sockets opened inside them.
+package aoetest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"pinet.io/pinet/nodeagent/aoe"
+)
+
+// Pair is a veth pair: interface IfaceA in namespace NSA, its peer IfaceB in
+// NSB. Both namespaces are removed when the test ends.
+type Pair struct {
+	NSA, NSB       string
+	IfaceA, IfaceB string
+}
+
+// NewPair makes two namespaces named after prefix with a random suffix and a
+// veth pair of the given MTU between them, both ends up. It skips the test
+// when it cannot make namespaces (not root, no ip).
+func NewPair(t testing.TB, prefix string, mtu int) *Pair {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("network namespaces need root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("no ip command")
+	}
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	id := hex.EncodeToString(suffix)
+	p := &Pair{NSA: prefix + "-a-" + id, NSB: prefix + "-b-" + id, IfaceA: "aoea", IfaceB: "aoeb"}
+	for _, ns := range []string{p.NSA, p.NSB} {
+		run(t, "ip", "netns", "add", ns)
+		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	}
+	run(t, "ip", "-n", p.NSA, "link", "add", p.IfaceA, "mtu", fmt.Sprint(mtu), "type", "veth",
+		"peer", "name", p.IfaceB, "mtu", fmt.Sprint(mtu), "netns", p.NSB)
+	run(t, "ip", "-n", p.NSA, "link", "set", p.IfaceA, "up")
+	run(t, "ip", "-n", p.NSB, "link", "set", p.IfaceB, "up")
+	return p
+}
+
+func run(t testing.TB, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
+	}
+}
+
+// ListenA opens an AoE socket on IfaceA in NSA; ListenB on IfaceB in NSB.
+// The socket is closed when the test ends unless its owner closed it first.
+func (p *Pair) ListenA(t testing.TB) *aoe.Conn { return listenT(t, p.NSA, p.IfaceA) }
+
+// ListenB: see ListenA.
+func (p *Pair) ListenB(t testing.TB) *aoe.Conn { return listenT(t, p.NSB, p.IfaceB) }
+
+func listenT(t testing.TB, ns, iface string) *aoe.Conn {
+	t.Helper()
+	c, err := ListenIn(ns, iface)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// ListenIn opens an AoE socket on an interface of the named namespace. The
+// socket stays in that namespace; the calling goroutine's thread is switched
+// there only while it opens the socket.
+func ListenIn(ns, iface string) (*aoe.Conn, error) {
+	type result struct {
+		c   *aoe.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		// The thread is not unlocked on failure to switch back: the runtime
+		// then discards it with the goroutine.
+		c, restored, err := listenInLocked(ns, iface)
+		if restored {
+			runtime.UnlockOSThread()
+		}
+		ch <- result{c, err}
+	}()
+	r := <-ch
+	return r.c, r.err
+}
+
+func listenInLocked(ns, iface string) (*aoe.Conn, bool, error) {
+	self, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+	if err != nil {
+		return nil, true, err
+	}
+	defer func() { _ = self.Close() }()
+	target, err := os.Open("/run/netns/" + ns)
+	if err != nil {
+		return nil, true, err
+	}
+	defer func() { _ = target.Close() }()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		return nil, true, fmt.Errorf("entering namespace %s: %w", ns, err)
+	}
+	c, lerr := aoe.Listen(iface)
+	if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
+		if c != nil {
+			_ = c.Close()
+		}
+		return nil, false, fmt.Errorf("leaving namespace %s: %w", ns, err)
+	}
+	return c, true, lerr
+}
+
+// Command is a command run inside namespace ns.
+func Command(ns, name string, args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...)
+}
