@@ -234,3 +234,61 @@ func TestPurge(t *testing.T) {
 		t.Fatalf("%d claims left, want 2", len(list.Items))
 	}
 }
+
+// Allocators racing for one holder (two managers reconciling one project) all return the same
+// item, and the holder is left with that one claim.
+func TestConcurrentAllocationsForOneHolderAgree(t *testing.T) {
+	ctx := context.Background()
+	als := allocators(t, 2)
+	set := HostSet(netip.MustParsePrefix("10.96.0.0/24"))
+	for round := range 5 {
+		holder := fmt.Sprintf("one-%d", round)
+		got, errs := make([]netip.Addr, 8), make([]error, 8)
+		var wg sync.WaitGroup
+		for i := range got {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				got[i], errs[i] = als[i%2].Allocate(ctx, set, holder)
+			}(i)
+		}
+		wg.Wait()
+		for i := range got {
+			if errs[i] != nil {
+				t.Fatal(errs[i])
+			}
+			if got[i] != got[0] {
+				t.Fatalf("round %d: one holder got %s and %s", round, got[0], got[i])
+			}
+		}
+		held, err := als[0].Held(ctx, set.Name, holder)
+		if err != nil || len(held) != 1 || held[0] != got[0].String() {
+			t.Fatalf("round %d: holder holds %v (%v), was given %s", round, held, err, got[0])
+		}
+	}
+}
+
+// ReleaseAll gives back what a holder holds in every pool, and nothing of others.
+func TestReleaseAll(t *testing.T) {
+	ctx := context.Background()
+	al := allocators(t, 1)[0]
+	one, two := HostSet(netip.MustParsePrefix("10.95.0.0/29")), HostSet(netip.MustParsePrefix("10.95.0.8/29"))
+	for _, h := range []string{"a", "b"} {
+		for _, s := range []*Set{one, two} {
+			if _, err := al.Allocate(ctx, s, h); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := al.ReleaseAll(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*Set{one, two} {
+		if held, _ := al.Held(ctx, s.Name, "a"); len(held) != 0 {
+			t.Fatalf("a still holds %v in %s", held, s.Name)
+		}
+		if held, _ := al.Held(ctx, s.Name, "b"); len(held) != 1 {
+			t.Fatalf("b holds %v in %s", held, s.Name)
+		}
+	}
+}

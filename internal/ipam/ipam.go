@@ -31,6 +31,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -87,27 +88,39 @@ func (al *Allocator) Held(ctx context.Context, label, holder string) ([]string, 
 	return heldBy(claims, holder), nil
 }
 
-// heldBy returns the values of holder's claims, the earliest first (ties by name), so that every
-// allocator that sees the same claims picks the same one.
+// heldBy returns the values of holder's claims, the earliest made first.
 func heldBy(claims []coordinationv1.Lease, holder string) []string {
+	mine := ownClaims(claims, holder)
+	out := make([]string, len(mine))
+	for i, l := range mine {
+		out[i] = value(l)
+	}
+	return out
+}
+
+// ownClaims returns holder's claims, the earliest made first. Claims are never updated, so their
+// resourceVersion is the revision that made them: every allocator that lists them agrees on the
+// order, to the write.
+func ownClaims(claims []coordinationv1.Lease, holder string) []*coordinationv1.Lease {
 	var mine []*coordinationv1.Lease
 	for i := range claims {
 		if claims[i].Labels[LabelHolder] == holder && value(&claims[i]) != "" {
 			mine = append(mine, &claims[i])
 		}
 	}
-	sort.Slice(mine, func(i, j int) bool {
-		a, b := mine[i].CreationTimestamp, mine[j].CreationTimestamp
-		if !a.Equal(&b) {
-			return a.Before(&b)
-		}
-		return mine[i].Name < mine[j].Name
-	})
-	out := make([]string, len(mine))
-	for i, l := range mine {
-		out[i] = value(l)
+	sort.Slice(mine, func(i, j int) bool { return madeBefore(mine[i], mine[j]) })
+	return mine
+}
+
+func madeBefore(a, b *coordinationv1.Lease) bool {
+	if c, err := resourceversion.CompareResourceVersion(a.ResourceVersion, b.ResourceVersion); err == nil {
+		return c < 0
 	}
-	return out
+	ta, tb := a.CreationTimestamp, b.CreationTimestamp
+	if !ta.Equal(&tb) {
+		return ta.Before(&tb)
+	}
+	return a.Name < b.Name
 }
 
 func value(l *coordinationv1.Lease) string {
@@ -135,16 +148,17 @@ func (al *Allocator) take(ctx context.Context, p Pool, holder string) (string, e
 		taken[claims[i].Name] = true
 		claimed = append(claimed, value(&claims[i]))
 	}
-	var got string
+	var got *coordinationv1.Lease
 	var lastErr error
 	p.candidates(claimed, func(name, v string) bool {
 		if taken[name] {
 			return true
 		}
-		err := al.Client.Create(ctx, al.newClaim(p.Label(), name, v, holder))
+		claim := al.newClaim(p.Label(), name, v, holder)
+		err := al.Client.Create(ctx, claim)
 		switch {
 		case err == nil:
-			got = v
+			got = claim
 			return false
 		case apierrors.IsAlreadyExists(err):
 			return true // claimed since we listed
@@ -156,10 +170,29 @@ func (al *Allocator) take(ctx context.Context, p Pool, holder string) (string, e
 	if lastErr != nil {
 		return "", fmt.Errorf("claiming in %s: %w", p.Label(), lastErr)
 	}
-	if got == "" {
+	if got == nil {
 		return "", fmt.Errorf("%s: %w", p.Label(), ErrExhausted)
 	}
-	return got, nil
+	return al.settle(ctx, p.Label(), holder, got)
+}
+
+// settle resolves a race between allocators claiming for one holder at once (two managers
+// reconciling one object): of the holder's claims the earliest made is its own, and a later one
+// this allocator just made is given back. The earliest claim is never given back by this rule,
+// and a list that shows a later claim shows it too, so racing allocators all return it.
+func (al *Allocator) settle(ctx context.Context, label, holder string, made *coordinationv1.Lease) (string, error) {
+	claims, err := al.Claims(ctx, label)
+	if err != nil {
+		return "", err // the claim stays the holder's; the next call finds it
+	}
+	mine := ownClaims(claims, holder)
+	if len(mine) == 0 || mine[0].UID == made.UID {
+		return value(made), nil
+	}
+	if err := al.deleteExactly(ctx, made); err != nil {
+		return "", err
+	}
+	return value(mine[0]), nil
 }
 
 func (al *Allocator) newClaim(label, name, v, holder string) *coordinationv1.Lease {
@@ -185,6 +218,21 @@ func (al *Allocator) Release(ctx context.Context, label, holder string) error {
 			continue
 		}
 		if err := al.deleteExactly(ctx, &claims[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReleaseAll deletes every claim holder has, in any pool: for a holder that may have lost track
+// of which pool it drew from.
+func (al *Allocator) ReleaseAll(ctx context.Context, holder string) error {
+	list := &coordinationv1.LeaseList{}
+	if err := al.Reader.List(ctx, list, client.InNamespace(al.Namespace), client.MatchingLabels{LabelHolder: holder}); err != nil {
+		return fmt.Errorf("listing the claims of %s: %w", holder, err)
+	}
+	for i := range list.Items {
+		if err := al.deleteExactly(ctx, &list.Items[i]); err != nil {
 			return err
 		}
 	}
