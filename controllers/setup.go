@@ -77,6 +77,45 @@ type Options struct {
 	Region string
 	// Clock is the controllers' clock; nil is the real one.
 	Clock clock.PassiveClock
+	// SegmentRange is the segment ids (VXLAN VNIs or VLAN ids) projects get, "FIRST-LAST";
+	// empty is DefaultSegmentRange.
+	SegmentRange string
+	// TenantSupernet is the IPv4 range projects' subnets are carved from; empty is
+	// DefaultTenantSupernet.
+	TenantSupernet string
+	// TenantSubnetPrefix is the prefix length of a project's subnet; 0 is
+	// DefaultTenantSubnetPrefix.
+	TenantSubnetPrefix int
+}
+
+// Defaults of the tenant networks: VLAN-safe segment ids, and a /24 per project out of
+// 10.128.0.0/10 (16384 projects of 253 instances).
+const (
+	DefaultSegmentRange       = "100-4000"
+	DefaultTenantSupernet     = "10.128.0.0/10"
+	DefaultTenantSubnetPrefix = 24
+)
+
+// tenantNetworks parses the network options.
+func tenantNetworks(opts Options, al *ipam.Allocator) (*project.Network, error) {
+	if opts.SegmentRange == "" {
+		opts.SegmentRange = DefaultSegmentRange
+	}
+	if opts.TenantSupernet == "" {
+		opts.TenantSupernet = DefaultTenantSupernet
+	}
+	if opts.TenantSubnetPrefix == 0 {
+		opts.TenantSubnetPrefix = DefaultTenantSubnetPrefix
+	}
+	segs, err := ipam.ParseRange(opts.SegmentRange)
+	if err != nil {
+		return nil, err
+	}
+	subnets, err := ipam.NewSubnets(opts.TenantSupernet, opts.TenantSubnetPrefix)
+	if err != nil {
+		return nil, err
+	}
+	return &project.Network{Allocator: al, Segments: segs, Subnets: subnets}, nil
 }
 
 // CacheOptions limits what the manager caches of Kubernetes' own kinds: the Secrets of the system
@@ -128,6 +167,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if opts.SystemNamespace == "" {
 		opts.SystemNamespace = cloudv1.DefaultSystemNamespace
 	}
+	allocator := &ipam.Allocator{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Namespace: opts.SystemNamespace}
+	network, err := tenantNetworks(opts, allocator)
+	if err != nil {
+		return fmt.Errorf("configuring tenant networks: %w", err)
+	}
 	if err := index.Register(ctx, mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
@@ -140,7 +184,6 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	})); err != nil {
 		return err
 	}
-	allocator := &ipam.Allocator{Client: c, Reader: mgr.GetAPIReader(), Namespace: opts.SystemNamespace}
 	idClaims := &claims.Claimer{Client: c, Reader: mgr.GetAPIReader(), Namespace: opts.SystemNamespace}
 	if err := mgr.Add(&claims.Sweeper{Claimer: idClaims, Clock: clk, Interval: 10 * time.Minute, Grace: 10 * time.Minute}); err != nil {
 		return fmt.Errorf("adding the id claim sweeper: %w", err)
@@ -165,6 +208,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		{"instance", (&instance.Reconciler{
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-instance"), Clock: clk,
 			TerminatedRetention: opts.TerminatedRetention, NodeLostTimeout: opts.NodeLostTimeout, Claims: idClaims,
+			Addresses: allocator, Region: opts.Region,
 		}).SetupWithManager},
 		{"scheduler", (&scheduler.Reconciler{
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-scheduler"), Clock: clk,
@@ -184,6 +228,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		}).SetupWithManager},
 		{"project", (&project.Reconciler{
 			Client: c, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("pinet-project"), Clock: clk,
+			Network: network,
 		}).SetupWithManager},
 		{"user", (&user.Reconciler{
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-user"), Clock: clk,

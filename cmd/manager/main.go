@@ -60,6 +60,10 @@ func main() {
 	flag.StringVar(&s3DataDir, "s3-data-dir", "/var/lib/pinet/objects", "Directory of the object store's buckets.")
 	flag.StringVar(&opts.ObjectStoreURL, "s3-url", "", "URL PiNet's components reach the object store at (default: the local store).")
 	flag.StringVar(&opts.Region, "region", "pinet", "The cloud's region name.")
+	flag.StringVar(&opts.SegmentRange, "segment-range", controllers.DefaultSegmentRange,
+		"Segment ids (VXLAN VNIs, or VLAN ids: keep within 1-4094 for vlan-mode nodes) projects get, FIRST-LAST.")
+	flag.StringVar(&opts.TenantSupernet, "tenant-supernet", controllers.DefaultTenantSupernet, "IPv4 range projects' subnets are carved from.")
+	flag.IntVar(&opts.TenantSubnetPrefix, "tenant-subnet-prefix", controllers.DefaultTenantSubnetPrefix, "Prefix length of a project's subnet (at most 30).")
 	flag.StringVar(&ec2Addr, "ec2-bind-address", "127.0.0.1:8773", "Address of the EC2 API (empty disables it).")
 	flag.StringVar(&ec2Endpoint, "ec2-endpoint", "", "URL clients reach the EC2 API at (default: http://<ec2-bind-address>).")
 	flag.StringVar(&consoleSA, "console-service-account", "pinet-manager", "Service account (in the system namespace) the EC2 API reads consoles from node agents as.")
