@@ -58,6 +58,9 @@ type Config struct {
 	// RegisterImage answers UnsupportedOperation.
 	Credentials    awsauth.CredentialStore
 	ObjectStoreURL string
+	// Console reads an instance's console from its node; without it, GetConsoleOutput answers
+	// with no output.
+	Console ConsoleReader
 	// WaitForCache bounds how long an operation waits for the cache to show what it wrote.
 	WaitForCache time.Duration
 	Clock        clock.PassiveClock
