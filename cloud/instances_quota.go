@@ -1,0 +1,159 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package cloud
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/internal/quota"
+	"pinet.io/pinet/internal/refs"
+)
+
+// Instances under the project's quota: a launch creates its instances marked pending and admits
+// them through the project's instance ledger, in launch order; a resize of a stopped instance is
+// checked against the vCPU and memory limits as the cache sees the project.
+
+// launchQuota is the project's instance gate and what one instance of the launch takes of it.
+func (s *Service) launchQuota(ctx context.Context, c Caller, spec *cloudv1.InstanceSpec) (*quota.Gate, []int64, error) {
+	q, err := s.ProjectQuota(ctx, c.Project())
+	if err != nil {
+		return nil, nil, err
+	}
+	it, err := refs.InstanceType(ctx, s.cfg.Client, spec.InstanceType)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading instance type %s: %w", spec.InstanceType, err)
+	}
+	return quota.Instances(c.Project(), q), quota.InstanceUse(it), nil
+}
+
+// checkResize refuses growing a stopped instance beyond the project's vCPU or memory quota, as
+// the cache sees the project.
+func (s *Service) checkResize(ctx context.Context, c Caller, inst *cloudv1.Instance, to *cloudv1.InstanceType) error {
+	q, err := s.ProjectQuota(ctx, c.Project())
+	if err != nil {
+		return err
+	}
+	gate := quota.Instances(c.Project(), q)
+	if gate.Unlimited() {
+		return nil
+	}
+	var from *cloudv1.InstanceType
+	if it, err := refs.InstanceType(ctx, s.cfg.Client, inst.Spec.InstanceType); err == nil {
+		from = it
+	}
+	// The instance counts with its present type; it grows by the difference.
+	grow := quota.InstanceUse(to)
+	for i, was := range quota.InstanceUse(from) {
+		grow[i] -= was
+	}
+	_, refused, err := gate.Room(ctx, s.cfg.Client, grow, 1, 1)
+	if err != nil {
+		return err
+	}
+	if refused != nil {
+		return instanceLimit(refused)
+	}
+	return nil
+}
+
+// instanceLimit is EC2's refusal of a launch beyond the project's quota, naming the limit.
+func instanceLimit(ex *quota.Exceeded) error {
+	if ex == nil {
+		return Unavailable("The instances of this launch were withdrawn meanwhile; try again.")
+	}
+	return BadRequest(CodeInstanceLimit, "Your quota allows for %d more %s (project quota %s: %d). You requested at least %d.",
+		ex.Left(), ex.Limit.Unit, ex.Limit.Field, ex.Limit.Max, ex.Need)
+}
+
+// admitLaunch admits the instances of one launch, created marked pending, in launch order: as
+// many as fit, at least minimum, or none. The admitted ones lose the mark; the others are
+// withdrawn, so a refused launch leaves nothing behind.
+func (s *Service) admitLaunch(ctx context.Context, g *quota.Gate, created []*cloudv1.Instance, minimum int) ([]*cloudv1.Instance, error) {
+	if g.Unlimited() {
+		return created, nil
+	}
+	names := make([]string, len(created))
+	for i, inst := range created {
+		names[i] = inst.Name
+	}
+	admitted, refused, err := s.admitPending(ctx, g, names, minimum)
+	if err == nil && len(admitted) == 0 {
+		err = instanceLimit(refused)
+	}
+	var kept []*cloudv1.Instance
+	for _, inst := range created {
+		if err == nil && slices.Contains(admitted, inst.Name) {
+			kept = append(kept, inst)
+			continue
+		}
+		if delErr := s.Withdraw(ctx, inst); delErr != nil {
+			return nil, fmt.Errorf("withdrawing instance %s beyond the quota: %w", inst.Name, delErr)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, inst := range kept {
+		s.Unmark(ctx, inst)
+	}
+	return kept, nil
+}
+
+// earlierLaunch returns the instances an earlier, finished call with the ClientToken kept, in
+// launch order: a retry answers with them and launches no more, whatever the quota says now.
+// It returns none when there was no earlier call, or it has not finished (this call takes its
+// instances over); a different request reusing the token is IdempotentParameterMismatch.
+func (s *Service) earlierLaunch(ctx context.Context, c Caller, clientToken, hash string) ([]*cloudv1.Instance, error) {
+	seed := c.Project() + "/" + clientToken
+	first := &cloudv1.Instance{}
+	err := s.cfg.APIReader.Get(ctx, client.ObjectKey{Namespace: c.Project(), Name: ids.Derive(ids.Instance, seed+"/0")}, first)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading the instance of an earlier call: %w", err)
+	case first.Annotations[annotationRequestHash] != hash:
+		return nil, idempotentMismatch()
+	case quota.IsMarkedPending(first):
+		return nil, nil
+	}
+	gone := Unavailable("The instances of an earlier call with this ClientToken went away meanwhile; try again.")
+	list := &cloudv1.InstanceList{}
+	if err := s.cfg.APIReader.List(ctx, list, client.InNamespace(c.Project()),
+		client.MatchingLabels{cloudv1.LabelReservationID: ids.Derive(ids.Reservation, seed)}); err != nil {
+		return nil, gone
+	}
+	var out []*cloudv1.Instance
+	for i := range list.Items {
+		if inst := &list.Items[i]; inst.DeletionTimestamp.IsZero() && !quota.IsMarkedPending(inst) {
+			out = append(out, inst)
+		}
+	}
+	if len(out) == 0 {
+		return nil, gone
+	}
+	sort.Slice(out, func(i, j int) bool { return launchIndex(out[i]) < launchIndex(out[j]) })
+	return out, nil
+}
