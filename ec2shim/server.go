@@ -142,7 +142,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	svc, err := cloud.New(cloud.Config{Client: cfg.Client, APIReader: cfg.APIReader, Authz: cfg.Authz,
 		Tokens: cfg.Tokens, Region: cfg.Region, Endpoint: cfg.Endpoint, WaitForCache: cfg.WaitForCache, Clock: cfg.Clock,
-		Credentials: cfg.Credentials, ObjectStoreURL: cfg.ObjectStoreURL})
+		Credentials: cfg.Credentials, ObjectStoreURL: cfg.ObjectStoreURL, Console: cfg.Console})
 	if err != nil {
 		return nil, err
 	}
