@@ -120,9 +120,3 @@ func (s *Service) authorize(ctx context.Context, c Caller, verb, resource string
 	}
 	return nil
 }
-
-// Authorize is authorize for operations the front doors still carry themselves while they move
-// into the service.
-func (s *Service) Authorize(ctx context.Context, c Caller, verb, resource string, dryRun bool) error {
-	return s.authorize(ctx, c, verb, resource, dryRun)
-}
