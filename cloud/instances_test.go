@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -62,6 +63,26 @@ func instanceObject(t *testing.T, project, id string) *cloudv1.Instance {
 		t.Fatalf("instance %s: %v", id, err)
 	}
 	return inst
+}
+
+// removeAfter deletes obj when the test ends and waits until it is gone (its finalizers done),
+// so the tests after it find the projects as they were.
+func removeAfter(t *testing.T, obj client.Object) {
+	t.Helper()
+	t.Cleanup(func() {
+		ctx := context.Background()
+		if err := env.Client.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
+			t.Error(err)
+			return
+		}
+		testenv.Eventually(t, instanceWait, "removing "+obj.GetName(), func() error {
+			err := env.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			return fmt.Errorf("still there (%v)", err)
+		})
+	})
 }
 
 // launchWhenCached runs instances, retrying while the service's cache does not show the node, its
@@ -134,6 +155,7 @@ func TestInstances(t *testing.T) {
 	imageService(t)
 	svcCloud.AddNode(t, "svc-inst-node", instanceTestZone, 8, 16384)
 	ami := svcCloud.RegisterRawImage(t, imageAliceKeys, "svc-a", "svc-inst-disk", []byte(strings.Repeat("i", 4096)), false)
+	removeAfter(t, &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "svc-inst-disk", Namespace: "svc-a"}})
 	ctx := context.Background()
 	userData := []byte("#!/bin/sh\necho hello\n")
 	launch := cloud.RunInstancesInput{ImageID: ami, MinCount: 2, MaxCount: 2, InstanceType: "m1.tiny",
@@ -141,11 +163,9 @@ func TestInstances(t *testing.T) {
 		TagSpecifications: []cloud.TagSpecification{{ResourceType: "instance", Tags: []cloud.Tag{{Key: "Name", Value: "svc-inst"}}}}}
 	res := launchWhenCached(t, s, alice, launch)
 	ids := reservationIDs(res)
-	t.Cleanup(func() {
-		for _, id := range ids {
-			_ = env.Client.Delete(context.Background(), &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: id, Namespace: "svc-a"}})
-		}
-	})
+	for _, id := range ids {
+		removeAfter(t, &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: id, Namespace: "svc-a"}})
+	}
 
 	t.Run("lifecycle", func(t *testing.T) { instanceLifecycle(t, s, launch, res) })
 	t.Run("other projects", func(t *testing.T) { instancesHiddenFromOtherProjects(t, s, ami, ids) })
@@ -189,49 +209,8 @@ func instanceLifecycle(t *testing.T, s *cloud.Service, launch cloud.RunInstances
 		}
 	}
 
-	// A retry meets the launch; the token with other parameters is refused and makes nothing.
-	again, err := s.RunInstances(ctx, alice, launch)
-	if err != nil || again.ReservationID != res.ReservationID || !slices.Equal(reservationIDs(again), ids) {
-		t.Fatalf("retried launch %+v %v", again, err)
-	}
-	other := launch
-	other.MaxCount = 3
-	_, err = s.RunInstances(ctx, alice, other)
-	expectCode(t, err, cloud.CodeIdempotentMismatch)
-	reserved := 0
-	for _, obj := range instanceObjects(t, "svc-a") {
-		if obj.Labels[cloudv1.LabelReservationID] == res.ReservationID {
-			reserved++
-		}
-	}
-	if reserved != 2 {
-		t.Fatalf("the reservation has %d instances", reserved)
-	}
-
-	// Describe by filter and page by page.
-	byTag, _, err := s.DescribeInstances(ctx, alice, cloud.DescribeInstancesInput{
-		Filters: []query.Filter{{Name: "tag:Name", Values: []string{"svc-inst"}}}})
-	if err != nil || len(byTag) != 1 || !slices.Equal(reservationIDs(&byTag[0]), ids) {
-		t.Fatalf("described by tag: %+v %v", byTag, err)
-	}
-	var paged []string
-	page := cloud.Page{MaxResults: ptr.To[int32](5)}
-	for {
-		rs, next, err := s.DescribeInstances(ctx, alice, cloud.DescribeInstancesInput{Page: page})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range rs {
-			paged = append(paged, reservationIDs(&rs[i])...)
-		}
-		if next == "" {
-			break
-		}
-		page.NextToken = next
-	}
-	if !slices.Contains(paged, ids[0]) || !slices.Contains(paged, ids[1]) || len(slices.Compact(slices.Sorted(slices.Values(paged)))) != len(paged) {
-		t.Fatalf("pages listed %v", paged)
-	}
+	launchIsIdempotent(t, s, launch, res)
+	describedByFilterAndPage(t, s, ids)
 
 	untilInstancesAre(t, s, alice, ids, "running")
 	statuses, _, err := s.DescribeInstanceStatus(ctx, alice, cloud.DescribeInstanceStatusInput{InstanceIDs: ids})
@@ -273,8 +252,63 @@ func instanceLifecycle(t *testing.T, s *cloud.Service, launch cloud.RunInstances
 	untilInstancesAre(t, s, alice, ids, "running")
 }
 
+// launchIsIdempotent retries a launch: the same parameters meet it, others are refused and make
+// nothing.
+func launchIsIdempotent(t *testing.T, s *cloud.Service, launch cloud.RunInstancesInput, res *cloud.Reservation) {
+	t.Helper()
+	ctx := context.Background()
+	ids := reservationIDs(res)
+	again, err := s.RunInstances(ctx, alice, launch)
+	if err != nil || again.ReservationID != res.ReservationID || !slices.Equal(reservationIDs(again), ids) {
+		t.Fatalf("retried launch %+v %v", again, err)
+	}
+	other := launch
+	other.MaxCount = 3
+	_, err = s.RunInstances(ctx, alice, other)
+	expectCode(t, err, cloud.CodeIdempotentMismatch)
+	reserved := 0
+	for _, obj := range instanceObjects(t, "svc-a") {
+		if obj.Labels[cloudv1.LabelReservationID] == res.ReservationID {
+			reserved++
+		}
+	}
+	if reserved != 2 {
+		t.Fatalf("the reservation has %d instances", reserved)
+	}
+}
+
+// describedByFilterAndPage finds the instances by tag and page by page.
+func describedByFilterAndPage(t *testing.T, s *cloud.Service, ids []string) {
+	t.Helper()
+	ctx := context.Background()
+	byTag, _, err := s.DescribeInstances(ctx, alice, cloud.DescribeInstancesInput{
+		Filters: []query.Filter{{Name: "tag:Name", Values: []string{"svc-inst"}}}})
+	if err != nil || len(byTag) != 1 || !slices.Equal(reservationIDs(&byTag[0]), ids) {
+		t.Fatalf("described by tag: %+v %v", byTag, err)
+	}
+	var paged []string
+	page := cloud.Page{MaxResults: ptr.To[int32](5)}
+	for {
+		rs, next, err := s.DescribeInstances(ctx, alice, cloud.DescribeInstancesInput{Page: page})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range rs {
+			paged = append(paged, reservationIDs(&rs[i])...)
+		}
+		if next == "" {
+			break
+		}
+		page.NextToken = next
+	}
+	if !slices.Contains(paged, ids[0]) || !slices.Contains(paged, ids[1]) || len(slices.Compact(slices.Sorted(slices.Values(paged)))) != len(paged) {
+		t.Fatalf("pages listed %v", paged)
+	}
+}
+
 // instanceAttributes reads and changes a running instance's attributes.
 func instanceAttributes(t *testing.T, s *cloud.Service, id string, userData []byte) {
+	t.Helper()
 	ctx := context.Background()
 	for attr, want := range map[string]string{"instanceType": "m1.tiny", "userData": base64.StdEncoding.EncodeToString(userData),
 		"instanceInitiatedShutdownBehavior": "stop", "rootDeviceName": "/dev/sda1"} {
@@ -393,9 +427,15 @@ func instancesHiddenFromOtherProjects(t *testing.T, s *cloud.Service, ami string
 func refusedLaunchesLeaveNothing(t *testing.T, s *cloud.Service, ami string) {
 	ctx := context.Background()
 	public := svcCloud.RegisterRawImage(t, imageAliceKeys, "svc-a", "svc-inst-public", []byte(strings.Repeat("p", 4096)), true)
+	removeAfter(t, &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "svc-inst-public", Namespace: "svc-a"}})
 	if _, err := s.CreateKeyPair(ctx, alice, cloud.CreateKeyPairInput{Name: "svc-inst-key"}); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if _, err := s.DeleteKeyPair(context.Background(), alice, cloud.DeleteKeyPairInput{Name: "svc-inst-key"}); err != nil {
+			t.Error(err)
+		}
+	})
 	groups, err := s.DescribeSecurityGroups(ctx, alice, cloud.DescribeSecurityGroupsInput{Names: []string{cloudv1.DefaultSecurityGroupName}})
 	if err != nil || len(groups.Items) != 1 {
 		t.Fatalf("alice's default group: %+v %v", groups, err)
@@ -403,9 +443,7 @@ func refusedLaunchesLeaveNothing(t *testing.T, s *cloud.Service, ami string) {
 	alicesGroup := groups.Items[0].ID
 	// Bob can launch the public image: his refusals below are for what he names, not the image.
 	ok := launchWhenCached(t, s, bob, cloud.RunInstancesInput{ImageID: public, MinCount: 1, MaxCount: 1, InstanceType: "m1.tiny"})
-	t.Cleanup(func() {
-		_ = env.Client.Delete(context.Background(), &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: ok.Instances[0].InstanceID, Namespace: "svc-b"}})
-	})
+	removeAfter(t, &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: ok.Instances[0].InstanceID, Namespace: "svc-b"}})
 
 	run := func(mutate func(*cloud.RunInstancesInput)) cloud.RunInstancesInput {
 		in := cloud.RunInstancesInput{ImageID: ami, MinCount: 1, MaxCount: 1, InstanceType: "m1.tiny"}
