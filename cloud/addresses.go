@@ -98,13 +98,8 @@ func (s *Service) toAddress(a *cloudv1.Address, live map[string]*cloudv1.Instanc
 	}
 }
 
-// ProjectAddresses lists the project's addresses that have an allocation id and are not being
-// released, oldest first (for the tag actions, which name addresses by allocation id).
-func (s *Service) ProjectAddresses(ctx context.Context, c Caller) ([]*cloudv1.Address, error) {
-	return s.projectAddresses(ctx, c, false)
-}
-
-// projectAddresses is ProjectAddresses; allocated keeps only the addresses with an IP.
+// projectAddresses lists the project's addresses that have an allocation id and are not being
+// released, oldest first; allocated keeps only the addresses with an IP.
 func (s *Service) projectAddresses(ctx context.Context, c Caller, allocated bool) ([]*cloudv1.Address, error) {
 	list := &cloudv1.AddressList{}
 	if err := s.cfg.Client.List(ctx, list, client.InNamespace(c.Project())); err != nil {
@@ -144,7 +139,7 @@ func pickAddresses(all []*cloudv1.Address, allocIDs, publicIPs []string) ([]*clo
 			continue
 		}
 		if !ids.Valid(ids.Allocation, id) {
-			return nil, BadRequest(CodeAllocationMalformed, "Invalid id: \"%s\" (expecting \"eipalloc-...\")", ClipID(id))
+			return nil, BadRequest(CodeAllocationMalformed, "Invalid id: \"%s\" (expecting \"eipalloc-...\")", clipID(id))
 		}
 		i := indexOf(all, func(a *cloudv1.Address) bool { return AllocationID(a) == id })
 		if i < 0 {
@@ -158,7 +153,7 @@ func pickAddresses(all []*cloudv1.Address, allocIDs, publicIPs []string) ([]*clo
 		}
 		i := indexOf(all, func(a *cloudv1.Address) bool { return a.Status.PublicIP == ip })
 		if i < 0 {
-			return nil, BadRequest(CodeAddressNotFound, "Address '%s' not found.", ClipID(ip))
+			return nil, BadRequest(CodeAddressNotFound, "Address '%s' not found.", clipID(ip))
 		}
 		out = append(out, all[i])
 	}
@@ -198,9 +193,9 @@ func (s *Service) AllocateAddress(ctx context.Context, c Caller, in AllocateAddr
 	}
 	switch {
 	case in.Domain != "" && in.Domain != "vpc" && in.Domain != "standard":
-		return nil, InvalidParam("Value (%s) for parameter domain is invalid. Valid values are vpc and standard.", ClipID(in.Domain))
+		return nil, InvalidParam("Value (%s) for parameter domain is invalid. Valid values are vpc and standard.", clipID(in.Domain))
 	case in.NetworkBorderGroup != "" && in.NetworkBorderGroup != s.cfg.Region:
-		return nil, InvalidParam("The network border group '%s' does not exist; this cloud has only %s.", ClipID(in.NetworkBorderGroup), s.cfg.Region)
+		return nil, InvalidParam("The network border group '%s' does not exist; this cloud has only %s.", clipID(in.NetworkBorderGroup), s.cfg.Region)
 	}
 	tags, err := SpecTags(in.TagSpecifications, "elastic-ip")
 	if err != nil {
@@ -251,7 +246,7 @@ func (s *Service) checkPool(ctx context.Context, name string) error {
 	if name != "" {
 		if err := s.cfg.Client.Get(ctx, client.ObjectKey{Name: name}, &cloudv1.AddressPool{}); err != nil {
 			if apierrors.IsNotFound(err) {
-				return BadRequest(CodePoolNotFound, "The public IPv4 pool ID '%s' does not exist", ClipID(name))
+				return BadRequest(CodePoolNotFound, "The public IPv4 pool ID '%s' does not exist", clipID(name))
 			}
 			return fmt.Errorf("reading address pool %s: %w", name, err)
 		}
@@ -455,7 +450,7 @@ func (s *Service) DisassociateAddress(ctx context.Context, c Caller, in Disassoc
 		}
 		i := indexOf(all, func(a *cloudv1.Address) bool { return associationOf(a, live).associationID == in.AssociationID })
 		if i < 0 {
-			return BadRequest(CodeAssociationNotFound, "The association ID '%s' does not exist", ClipID(in.AssociationID))
+			return BadRequest(CodeAssociationNotFound, "The association ID '%s' does not exist", clipID(in.AssociationID))
 		}
 		found = all[i]
 	} else if found, err = s.findAddress(ctx, c, "", in.PublicIP); err != nil {

@@ -111,8 +111,8 @@ func Unavailable(format string, args ...any) error {
 	return query.Errorf("Unavailable", http.StatusServiceUnavailable, format, args...)
 }
 
-// ClipID keeps an id (or any value a caller sent) that goes back into a message short.
-func ClipID(id string) string {
+// clipID keeps an id (or any value a caller sent) that goes back into a message short.
+func clipID(id string) string {
 	if len(id) > 64 {
 		return id[:64] + "..."
 	}

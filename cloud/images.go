@@ -105,16 +105,19 @@ func imageOwner(img *cloudv1.Image) string {
 // defaultImageIDs resolves an image's default kernel and ramdisk, which it may name by object name
 // in its own namespace, to their EC2 ids.
 func (s *Service) defaultImageIDs(ctx context.Context, img *cloudv1.Image) (kernel, ramdisk string) {
-	resolve := func(ref string) string {
-		if ref == "" || ids.Prefix(ref) != "" {
-			return ref
-		}
-		if k, err := refs.Image(ctx, s.cfg.Client, img.Namespace, ref); err == nil && k.Status.ImageID != "" {
-			return k.Status.ImageID
-		}
+	return s.imageRefID(ctx, img.Namespace, img.Spec.KernelID), s.imageRefID(ctx, img.Namespace, img.Spec.RamdiskID)
+}
+
+// imageRefID is the EC2 id of what an object in namespace calls an image: ref itself when it is
+// an id (or empty), else the id of the Image of that name there; ref when it has none yet.
+func (s *Service) imageRefID(ctx context.Context, namespace, ref string) string {
+	if ref == "" || ids.Prefix(ref) != "" {
 		return ref
 	}
-	return resolve(img.Spec.KernelID), resolve(img.Spec.RamdiskID)
+	if img, err := refs.Image(ctx, s.cfg.Client, namespace, ref); err == nil && img.Status.ImageID != "" {
+		return img.Status.ImageID
+	}
+	return ref
 }
 
 func toImage(img *cloudv1.Image) Image {

@@ -40,9 +40,17 @@ func idOr(statusID, name, prefix string) string {
 // liveByAge keeps the objects that have an EC2 id and are not being deleted, and sorts them
 // oldest first, ties by id: the order every Describe of a kind lists in.
 func liveByAge[T client.Object](items []T, id func(T) string, keep func(T) bool) []T {
+	return byAge(items, id, func(o T) bool {
+		return o.GetDeletionTimestamp().IsZero() && (keep == nil || keep(o))
+	})
+}
+
+// byAge is liveByAge for kinds whose objects still show while they are deleted (instances show
+// as terminated until they go): it keeps those too.
+func byAge[T client.Object](items []T, id func(T) string, keep func(T) bool) []T {
 	out := make([]T, 0, len(items))
 	for _, o := range items {
-		if id(o) != "" && o.GetDeletionTimestamp().IsZero() && (keep == nil || keep(o)) {
+		if id(o) != "" && (keep == nil || keep(o)) {
 			out = append(out, o)
 		}
 	}

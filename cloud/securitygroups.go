@@ -69,9 +69,6 @@ func groupID(sg *cloudv1.SecurityGroup) string {
 	return idOr(sg.Status.GroupID, sg.Name, ids.SecurityGroup)
 }
 
-// GroupID is groupID for the actions that name groups and have not moved into the service.
-func GroupID(sg *cloudv1.SecurityGroup) string { return groupID(sg) }
-
 // projectGroups lists the project's groups that have an EC2 id, oldest first.
 func (s *Service) projectGroups(ctx context.Context, c Caller) ([]*cloudv1.SecurityGroup, error) {
 	list := &cloudv1.SecurityGroupList{}
@@ -79,12 +76,6 @@ func (s *Service) projectGroups(ctx context.Context, c Caller) ([]*cloudv1.Secur
 		return nil, fmt.Errorf("listing security groups: %w", err)
 	}
 	return liveByAge(pointers(list.Items), groupID, nil), nil
-}
-
-// ProjectGroups is projectGroups for the actions that list groups and have not moved into the
-// service (the caller has been authorized by them).
-func (s *Service) ProjectGroups(ctx context.Context, c Caller) ([]*cloudv1.SecurityGroup, error) {
-	return s.projectGroups(ctx, c)
 }
 
 // groupIndex resolves what rules and requests call groups (names or ids) within a project.

@@ -74,7 +74,7 @@ func (s *Service) taggableKindOf(id string) (*taggableKind, error) {
 			return k, nil
 		}
 	}
-	return nil, BadRequest(CodeInvalidID, "The ID '%s' is not valid", ClipID(id))
+	return nil, BadRequest(CodeInvalidID, "The ID '%s' is not valid", clipID(id))
 }
 
 // tagged pairs each object with its id.
@@ -113,8 +113,8 @@ func (s *Service) taggedImages(ctx context.Context, c Caller) ([]taggedObject, e
 }
 
 func (s *Service) taggedVolumes(ctx context.Context, c Caller) ([]taggedObject, error) {
-	vols, err := s.ProjectVolumes(ctx, c)
-	return tagged(vols, VolumeID), err
+	vols, err := s.projectVolumes(ctx, c)
+	return tagged(vols, volumeID), err
 }
 
 func (s *Service) taggedGroups(ctx context.Context, c Caller) ([]taggedObject, error) {
@@ -123,7 +123,7 @@ func (s *Service) taggedGroups(ctx context.Context, c Caller) ([]taggedObject, e
 }
 
 func (s *Service) taggedAddresses(ctx context.Context, c Caller) ([]taggedObject, error) {
-	addrs, err := s.ProjectAddresses(ctx, c)
+	addrs, err := s.projectAddresses(ctx, c, false)
 	return tagged(addrs, AllocationID), err
 }
 

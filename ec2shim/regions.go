@@ -24,9 +24,6 @@ import (
 	"pinet.io/pinet/ec2shim/query"
 )
 
-// zones returns the availability zones and whether each takes instances.
-func (s *Server) zones(ctx context.Context) (map[string]bool, error) { return s.svc.Zones(ctx) }
-
 type regionItem struct {
 	RegionName     string `xml:"regionName"`
 	RegionEndpoint string `xml:"regionEndpoint"`

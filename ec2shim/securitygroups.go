@@ -19,7 +19,6 @@ package ec2shim
 import (
 	"context"
 
-	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/cloud"
 	"pinet.io/pinet/ec2shim/query"
 )
@@ -34,14 +33,6 @@ func (s *Server) securityGroupRoutes() map[string]action {
 		"RevokeSecurityGroupIngress":    s.revokeIngress,
 		"DescribeSecurityGroups":        s.describeSecurityGroups,
 	}
-}
-
-// groupID is the group's EC2 id, for the actions that have not moved into the service.
-func groupID(sg *cloudv1.SecurityGroup) string { return cloud.GroupID(sg) }
-
-// projectGroups lists the project's groups that have an EC2 id, oldest first.
-func (c *call) projectGroups(ctx context.Context) ([]*cloudv1.SecurityGroup, error) {
-	return c.srv.svc.ProjectGroups(ctx, c.caller())
 }
 
 // Output shapes.
