@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strconv"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -129,13 +130,17 @@ func (s *Service) RunInstances(ctx context.Context, c Caller, in RunInstancesInp
 	if err != nil {
 		return nil, err
 	}
+	maxCount, err := s.subnetRoom(ctx, c.Project(), int(in.MinCount), int(in.MaxCount))
+	if err != nil {
+		return nil, err
+	}
 	// As many as fit between MinCount and MaxCount, as the cache sees the project; the ledger
 	// decides below.
 	gate, use, err := s.launchQuota(ctx, c, spec)
 	if err != nil {
 		return nil, err
 	}
-	count, refused, err := gate.Room(ctx, s.cfg.Client, use, int(in.MinCount), int(in.MaxCount))
+	count, refused, err := gate.Room(ctx, s.cfg.Client, use, int(in.MinCount), maxCount)
 	if err != nil {
 		return nil, err
 	}
@@ -489,6 +494,38 @@ func (s *Service) checkCapacity(ctx context.Context, it *cloudv1.InstanceType, z
 	}
 	return query.Errorf(CodeInsufficientCapacity, http.StatusServiceUnavailable,
 		"We currently do not have sufficient %s capacity in %s to fulfill your request.", it.Name, where)
+}
+
+// subnetRoom caps a launch at the private addresses left in the project's subnet, as the cache
+// sees it: every instance not terminated holds one, or will. Fewer than minCount left is EC2's
+// InsufficientFreeAddressesInSubnet, before anything is made. A project whose network is not
+// allocated yet is not capped: its instances wait for it.
+func (s *Service) subnetRoom(ctx context.Context, project string, minCount, maxCount int) (int, error) {
+	p := &cloudv1.Project{}
+	if err := s.cfg.Client.Get(ctx, client.ObjectKey{Name: project}, p); err != nil {
+		return 0, fmt.Errorf("reading project %s: %w", project, err)
+	}
+	subnet, err := netip.ParsePrefix(p.Status.Subnet)
+	if err != nil || !subnet.Addr().Is4() {
+		return maxCount, nil
+	}
+	hosts := 1<<(32-subnet.Bits()) - 3 // network, gateway and broadcast are never handed out
+	list := &cloudv1.InstanceList{}
+	if err := s.cfg.Client.List(ctx, list, client.InNamespace(project)); err != nil {
+		return 0, fmt.Errorf("listing the instances of %s: %w", project, err)
+	}
+	used := 0
+	for i := range list.Items {
+		if list.Items[i].Status.State != cloudv1.InstanceStateTerminated {
+			used++
+		}
+	}
+	free := max(hosts-used, 0)
+	if free < minCount {
+		return 0, query.Errorf(CodeInsufficientAddresses, http.StatusBadRequest,
+			"There are not enough free addresses in subnet '%s' to satisfy the requested number of instances.", subnet)
+	}
+	return min(maxCount, free), nil
 }
 
 // runRequestHash fingerprints the parameters that define a launch (not DryRun), so a retry with

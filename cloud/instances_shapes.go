@@ -191,9 +191,7 @@ func (sh *instanceShapes) instance(inst *cloudv1.Instance) Instance {
 	if out.Placement.AvailabilityZone == "" {
 		out.Placement.AvailabilityZone = inst.Spec.AvailabilityZone
 	}
-	if st.PrivateIPAddress != "" {
-		out.PrivateDNSName = "ip-" + strings.ReplaceAll(st.PrivateIPAddress, ".", "-") + ".pinet.internal"
-	}
+	out.PrivateDNSName = st.PrivateDNSName
 	if st.LaunchTime != nil {
 		out.LaunchTime = st.LaunchTime.Time
 	}

@@ -477,6 +477,8 @@ func refusedLaunchesLeaveNothing(t *testing.T, s *cloud.Service, ami string) {
 			in.BlockDeviceMappings = []cloud.BlockDeviceMappingInput{{DeviceName: "/dev/sdb", VirtualName: "ephemeral0"},
 				{DeviceName: "/dev/sdb", VirtualName: "ephemeral1"}}
 		}), cloud.CodeInvalidParameter},
+		// More than the project's /24 holds (253 addresses), refused before the quota is asked.
+		{"more than the subnet holds", alice, run(func(in *cloud.RunInstancesInput) { in.MinCount, in.MaxCount = 254, 254 }), cloud.CodeInsufficientAddresses},
 		// Over the project's quota of 10 instances (the default).
 		{"over quota", alice, run(func(in *cloud.RunInstancesInput) { in.MinCount, in.MaxCount = 11, 11 }), cloud.CodeInstanceLimit},
 		// Another project's key pair, group and private image are unknown to bob.
