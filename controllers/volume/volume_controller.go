@@ -51,7 +51,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	if err := r.Client.Get(ctx, req.NamespacedName, v); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	if v.Status.VolumeID != "" || !v.DeletionTimestamp.IsZero() {
+	if (v.Status.VolumeID != "" && v.Status.ObservedGeneration == v.Generation) || !v.DeletionTimestamp.IsZero() {
 		return reconcile.Result{}, nil
 	}
 	helper, err := patch.NewHelper(v, r.Client)
@@ -63,11 +63,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 			reterr = errors.Join(reterr, err)
 		}
 	}()
-	id, _, err := r.Claims.Assign(ctx, ids.Volume, v.Name, claims.HolderOf("Volume", v))
-	if err != nil {
-		return reconcile.Result{}, fmt.Errorf("assigning a volume id: %w", err)
+	if v.Status.VolumeID == "" {
+		id, _, err := r.Claims.Assign(ctx, ids.Volume, v.Name, claims.HolderOf("Volume", v))
+		if err != nil {
+			return reconcile.Result{}, fmt.Errorf("assigning a volume id: %w", err)
+		}
+		v.Status.VolumeID = id
 	}
-	v.Status.VolumeID = id
+	v.Status.ObservedGeneration = v.Generation
 	return reconcile.Result{}, nil
 }
 
