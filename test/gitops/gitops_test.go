@@ -254,10 +254,9 @@ func TestSamplesConvergeReapplyAndDelete(t *testing.T) {
 		}
 		generations[a] = u.GetGeneration()
 	}
-	for range 2 {
-		for _, a := range g.objects {
-			a.by.apply(t, a.manifest)
-		}
+	for _, a := range g.objects {
+		a.by.apply(t, a.manifest)
+		g.applyIsNoOp(a)
 	}
 	for _, a := range g.objects {
 		u, err := get(ctx, a.manifest)
@@ -274,6 +273,32 @@ func TestSamplesConvergeReapplyAndDelete(t *testing.T) {
 	}
 
 	g.deleteAll(hv)
+}
+
+// applyIsNoOp re-applies an unchanged manifest and checks that the API server wrote nothing: the
+// object's resourceVersion is the one read just before. A controller may write status between
+// the read and the apply, so a few tries are allowed; a manifest that fights a controller or a
+// default writes on every apply.
+func (g *gitops) applyIsNoOp(a *applied) {
+	t := g.t
+	t.Helper()
+	var before, after string
+	for range 5 {
+		u, err := get(context.Background(), a.manifest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before = u.GetResourceVersion()
+		out, err := a.by.kubectl(a.yaml(t), "apply", "--server-side", "--force-conflicts", "--field-manager="+fieldManager,
+			"-o", "jsonpath={.metadata.resourceVersion}", "-f", "-")
+		if err != nil {
+			t.Fatalf("re-applying %s: %v", a, err)
+		}
+		if after = strings.TrimSpace(out); after == before {
+			return
+		}
+	}
+	t.Errorf("re-applying %s unchanged writes it every time (resourceVersion %s, then %s)", a, before, after)
 }
 
 // applyBrokenSamples applies, as the member, objects git may hold that cannot work: each must say
