@@ -266,6 +266,8 @@ func TestSamplesConvergeReapplyAndDelete(t *testing.T) {
 		if u.GetGeneration() != generations[a] {
 			t.Errorf("re-applying %s moved its generation from %d to %d", a, generations[a], u.GetGeneration())
 		}
+		// The node agent created its Hypervisor, so it keeps the spec fields git does not set;
+		// that it never writes them again shows in the unchanged generation.
 		if owners := specOwners(u); len(owners) > 0 && a != hv {
 			t.Errorf("besides git, %v own spec fields of %s", owners, a)
 		}
