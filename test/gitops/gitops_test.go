@@ -280,10 +280,13 @@ func TestSamplesConvergeReapplyAndDelete(t *testing.T) {
 // applyIsNoOp re-applies an unchanged manifest and checks that the API server wrote nothing: the
 // object's resourceVersion is the one read just before. A controller may write status between
 // the read and the apply, so a few tries are allowed; a manifest that fights a controller or a
-// default writes on every apply.
+// default writes on every apply. Conflicts are not forced: once applied, git owns every field it
+// sets (on the Hypervisor its node agent created, the first apply took them over), and no
+// controller takes one back.
 func (g *gitops) applyIsNoOp(a *applied) {
 	t := g.t
 	t.Helper()
+	args := []string{"apply", "--server-side", "--field-manager=" + fieldManager, "-o", "jsonpath={.metadata.resourceVersion}", "-f", "-"}
 	var before, after string
 	for range 5 {
 		u, err := get(context.Background(), a.manifest)
@@ -291,8 +294,7 @@ func (g *gitops) applyIsNoOp(a *applied) {
 			t.Fatal(err)
 		}
 		before = u.GetResourceVersion()
-		out, err := a.by.kubectl(a.yaml(t), "apply", "--server-side", "--force-conflicts", "--field-manager="+fieldManager,
-			"-o", "jsonpath={.metadata.resourceVersion}", "-f", "-")
+		out, err := a.by.kubectl(a.yaml(t), args...)
 		if err != nil {
 			t.Fatalf("re-applying %s: %v", a, err)
 		}
