@@ -226,13 +226,7 @@ func TestSamplesConvergeReapplyAndDelete(t *testing.T) {
 	g.apply(g.sample("securitygroup.yaml", "", true), g.member, ready)
 	vol := g.apply(g.sample("volume.yaml", "", true), g.member, settled)
 	g.apply(g.sample("address.yaml", "", true), g.member, ready)
-	img := g.sample("image.yaml", "sample", true)
-	// The sample's bundle is built by `make up`; here the same image is a raw disk.
-	_ = unstructured.SetNestedField(img.obj.Object, bucket+"/"+rawImage, "spec", "imageLocation")
-	_ = unstructured.SetNestedField(img.obj.Object, string(cloudv1.ImageFormatRaw), "spec", "format")
-	unstructured.RemoveNestedField(img.obj.Object, "spec", "kernelId")
-	unstructured.RemoveNestedField(img.obj.Object, "spec", "ramdiskId")
-	g.apply(img, g.member, ready)
+	g.apply(g.rawImage("sample", bucket), g.member, ready)
 	g.apply(g.sample("instance.yaml", "", true), g.member, ready)
 	snap := g.sample("snapshot.yaml", "", true)
 	volLive, err := get(ctx, vol.manifest)
@@ -274,7 +268,61 @@ func TestSamplesConvergeReapplyAndDelete(t *testing.T) {
 		g.converge(a)
 	}
 
+	g.changeInGit(bucket)
 	g.deleteAll(hv)
+}
+
+// rawImage is the sample machine image as a raw disk in the bucket: the sample's bundle is built
+// by `make up`.
+func (g *gitops) rawImage(name, bucket string) manifest {
+	img := g.sample("image.yaml", "sample", true)
+	img.obj.SetName(name)
+	_ = unstructured.SetNestedField(img.obj.Object, bucket+"/"+rawImage, "spec", "imageLocation")
+	_ = unstructured.SetNestedField(img.obj.Object, string(cloudv1.ImageFormatRaw), "spec", "format")
+	unstructured.RemoveNestedField(img.obj.Object, "spec", "kernelId")
+	unstructured.RemoveNestedField(img.obj.Object, "spec", "ramdiskId")
+	return img
+}
+
+// changeInGit changes git: a new generation is observed and Current again, and what waited
+// (InProgress, not Failed) comes when what it waited for is added.
+func (g *gitops) changeInGit(bucket string) {
+	t := g.t
+	t.Helper()
+	find := func(kind, name string) *applied {
+		for _, a := range g.objects {
+			if a.obj.GetKind() == kind && a.obj.GetName() == name {
+				return a
+			}
+		}
+		t.Fatalf("no %s %s applied", kind, name)
+		return nil
+	}
+	proj := find("Project", project)
+	before, err := get(context.Background(), proj.manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = unstructured.SetNestedField(proj.obj.Object, "Changed in git", "spec", "description")
+	proj.by.apply(t, proj.manifest)
+	g.converge(proj)
+	after, err := get(context.Background(), proj.manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.GetGeneration() <= before.GetGeneration() {
+		t.Errorf("a changed description kept the project's generation %d", after.GetGeneration())
+	}
+
+	// The broken instance names an image that git now adds: it runs. The image goes before the
+	// instance in the order of deletion's reverse.
+	waiting := find("Instance", "broken")
+	g.apply(g.rawImage("no-such-image", bucket), g.member, ready)
+	img := g.objects[len(g.objects)-1]
+	g.objects = g.objects[:len(g.objects)-1]
+	g.objects = slices.Insert(g.objects, slices.Index(g.objects, waiting), img)
+	waiting.expect, waiting.reason = ready, ""
+	g.converge(waiting)
 }
 
 // applyIsNoOp re-applies an unchanged manifest and checks that the API server wrote nothing: the
