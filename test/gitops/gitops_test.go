@@ -188,6 +188,9 @@ func (g *gitops) converge(a *applied) {
 	}
 }
 
+// Every sample, applied from git with kubectl --server-side (cluster-scoped kinds as the
+// operator, the rest as a project member), converges to kstatus Current; broken variants say
+// why; re-applying changes nothing; deleting removes everything through the finalizers.
 func TestSamplesConvergeReapplyAndDelete(t *testing.T) {
 	ctx := context.Background()
 	cloud, err := testcloud.Start(env, testcloud.Options{})
@@ -238,8 +241,23 @@ func TestSamplesConvergeReapplyAndDelete(t *testing.T) {
 	g.apply(snap, g.member, settled)
 
 	g.applyBrokenSamples()
+	for file := range g.samples {
+		if !slices.ContainsFunc(g.objects, func(a *applied) bool { return a.file == file }) {
+			t.Errorf("config/samples/%s is not applied here: add it", file)
+		}
+	}
 
-	// Re-applying git changes nothing: no generation moves, no controller owns a spec field.
+	g.reapplyChangesNothing(hv)
+	g.changeInGit(bucket)
+	g.deleteAll(hv)
+}
+
+// reapplyChangesNothing re-applies git: no generation moves, nothing is written, no controller
+// owns a spec field, and every object is still what it was.
+func (g *gitops) reapplyChangesNothing(hv *applied) {
+	t := g.t
+	t.Helper()
+	ctx := context.Background()
 	generations := map[*applied]int64{}
 	for _, a := range g.objects {
 		u, err := get(ctx, a.manifest)
@@ -268,8 +286,6 @@ func TestSamplesConvergeReapplyAndDelete(t *testing.T) {
 		g.converge(a)
 	}
 
-	g.changeInGit(bucket)
-	g.deleteAll(hv)
 }
 
 // rawImage is the sample machine image as a raw disk in the bucket: the sample's bundle is built
