@@ -164,6 +164,7 @@ func TestComponentRBAC(t *testing.T) {
 			[]access{
 				{"create", "", "namespaces", "", "", ""},
 				{"get", "", "secrets", "", sys, "pinet-cloud-ca"},
+				{"watch", "", "secrets", "", sys, ""},
 				{"create", "coordination.k8s.io", "leases", "", sys, ""},
 				{"update", cloudGroup, "instances", "status", "p1", "vm"},
 				{"create", cloudGroup, "instances", "", "p1", ""},
@@ -171,6 +172,8 @@ func TestComponentRBAC(t *testing.T) {
 				{"create", "", "serviceaccounts", "token", sys, "pinet-manager"},
 			},
 			[]access{
+				{"get", "", "secrets", "", "p1", "anything"},
+				{"list", "", "secrets", "", "", ""},
 				{"create", "", "pods", "", sys, ""},
 				{"create", "", "serviceaccounts", "token", sys, "pinet-nodeagent"},
 				{"bind", "rbac.authorization.k8s.io", "clusterroles", "", "", "cluster-admin"},
