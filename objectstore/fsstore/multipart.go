@@ -256,17 +256,14 @@ func (s *Store) CompleteUpload(bucket, key, id string, parts []CompletePart) (Ob
 		sums.Write(sum)
 	}
 	info := ObjectInfo{
-		Key:      key,
-		Size:     t.size,
-		ETag:     fmt.Sprintf("%s-%d", hex.EncodeToString(sums.Sum(nil)), len(parts)),
-		Modified: s.opts.Now().UTC(),
-		Meta:     up.Meta,
-		Parts:    len(parts),
+		Key:   key,
+		Size:  t.size,
+		ETag:  fmt.Sprintf("%s-%d", hex.EncodeToString(sums.Sum(nil)), len(parts)),
+		Meta:  up.Meta,
+		Parts: len(parts),
 	}
-	if err := t.finish(info); err != nil {
-		return ObjectInfo{}, err
-	}
-	if err := s.commitObject(bucket, key, t.f.Name()); err != nil {
+	info, err = s.commitNew(bucket, key, t, info)
+	if err != nil {
 		return ObjectInfo{}, err
 	}
 	if err := s.removeUpload(bucket, id); err != nil && !errors.Is(err, ErrNoSuchUpload) {
