@@ -354,6 +354,9 @@ func (s *Server) handlers() map[Operation]func(*request) error {
 		OpCompleteMultipartUpload: s.completeUpload,
 		OpAbortMultipartUpload:    s.abortUpload,
 		OpListParts:               s.listParts,
+		OpGetBucketVersioning:     s.getBucketVersioning,
+		OpPutBucketVersioning:     s.putBucketVersioning,
+		OpListObjectVersions:      s.listObjectVersions,
 	}
 }
 
