@@ -161,7 +161,7 @@ func (s *Store) PutPart(bucket, key, id string, n int, r io.Reader) (PartInfo, e
 		return PartInfo{}, err
 	}
 	defer t.discard()
-	if err := t.copyFrom(r); err != nil {
+	if err := t.copyFrom(r, &s.buffers); err != nil {
 		return PartInfo{}, err
 	}
 	info := ObjectInfo{Size: t.size, ETag: t.md5Hex(), Modified: s.opts.Now().UTC()}
@@ -320,7 +320,7 @@ func (s *Store) appendPart(t *tempFile, bucket, id string, p CompletePart) ([]by
 	if normalETag(p.ETag) != info.ETag {
 		return nil, fmt.Errorf("%w: part %d changed", ErrInvalidPart, p.Number)
 	}
-	if err := t.copyFrom(io.NewSectionReader(f, 0, info.Size)); err != nil {
+	if err := t.copyFrom(io.NewSectionReader(f, 0, info.Size), &s.buffers); err != nil {
 		return nil, fmt.Errorf("copying part %d: %w", p.Number, err)
 	}
 	return hex.DecodeString(info.ETag)

@@ -41,7 +41,7 @@ func (s *Store) PutObject(bucket, key string, r io.Reader, meta ObjectMeta) (Obj
 		return ObjectInfo{}, err
 	}
 	defer t.discard()
-	if err := t.copyFrom(r); err != nil {
+	if err := t.copyFrom(r, &s.buffers); err != nil {
 		return ObjectInfo{}, err
 	}
 	info := ObjectInfo{Key: key, Size: t.size, ETag: t.md5Hex(), Meta: meta}

@@ -26,6 +26,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -91,9 +92,11 @@ func newTempFile(dir, pattern string) (*tempFile, error) {
 	return &tempFile{f: f, md5: md5.New()}, nil
 }
 
-// copyFrom streams r into the file, hashing it.
-func (t *tempFile) copyFrom(r io.Reader) error {
-	buf := make([]byte, copyBuffer)
+// copyFrom streams r into the file, hashing it, through a buffer of the pool's.
+func (t *tempFile) copyFrom(r io.Reader, pool *sync.Pool) error {
+	bp := pool.Get().(*[]byte)
+	defer pool.Put(bp)
+	buf := *bp
 	for {
 		n, rerr := r.Read(buf)
 		if n > 0 {

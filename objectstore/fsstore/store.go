@@ -95,6 +95,8 @@ type Store struct {
 	locks [lockStripes]sync.RWMutex
 	// keyLocks serialise the changes of one key's versions (striped by bucket and key).
 	keyLocks [keyLockStripes]sync.Mutex
+	// buffers holds the copy buffers data streams through (*[]byte of copyBuffer bytes).
+	buffers sync.Pool
 	// clock hands out version stamps: nanoseconds, strictly increasing in this process.
 	clock struct {
 		sync.Mutex
@@ -118,6 +120,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("resolving data directory %q: %w", dir, err)
 	}
 	s := &Store{root: abs, opts: opts}
+	s.buffers.New = func() any {
+		b := make([]byte, copyBuffer)
+		return &b
+	}
 	for _, d := range []string{s.root, s.bucketsDir(), s.tmpDir()} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
 			return nil, fmt.Errorf("creating %s: %w", d, err)
