@@ -297,3 +297,103 @@ func TestVersionErrors(t *testing.T) {
 		t.Fatalf("read %q", got)
 	}
 }
+
+// TestConcurrentVersionsOfOneKey writes one key from many goroutines at once, with deletes and
+// listings in between, and checks that no version is lost.
+func TestConcurrentVersionsOfOneKey(t *testing.T) {
+	s, _ := openStore(t, Options{})
+	if _, err := s.SetVersioning("bkt", VersioningEnabled); err != nil {
+		t.Fatal(err)
+	}
+	const writers, each = 6, 15
+	ids := make(chan string, writers*each*2)
+	errs := make(chan error, writers+1)
+	done := make(chan struct{})
+	go func() { // a reader listing while the writers write
+		defer func() { errs <- nil }()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if _, err := s.ListVersions("bkt", VersionQuery{MaxKeys: 1000}); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	var writersDone = make(chan struct{}, writers)
+	for w := range writers {
+		go func() {
+			defer func() { writersDone <- struct{}{} }()
+			for i := range each {
+				info, err := s.PutObject("bkt", "hot/key", strings.NewReader(fmt.Sprint(w, i)), ObjectMeta{})
+				if err != nil {
+					errs <- err
+					return
+				}
+				ids <- info.VersionID
+				if i%5 == 4 {
+					m, err := s.DeleteObject("bkt", "hot/key")
+					if err != nil {
+						errs <- err
+						return
+					}
+					ids <- m.VersionID
+				}
+			}
+		}()
+	}
+	for range writers {
+		<-writersDone
+	}
+	close(done)
+	close(ids)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for id := range ids {
+		want[id] = true
+	}
+	vs, _ := listAllVersions(t, s, VersionQuery{MaxKeys: 7})
+	if len(vs) != len(want) || len(want) != writers*each+writers*each/5 {
+		t.Fatalf("listed %d versions, wrote %d", len(vs), len(want))
+	}
+	for i, v := range vs {
+		if !want[v.VersionID] || v.IsLatest != (i == 0) {
+			t.Fatalf("listed version %+v", v)
+		}
+		if i > 0 && v.Stamp >= vs[i-1].Stamp {
+			t.Fatalf("versions out of order at %d", i)
+		}
+	}
+}
+
+func TestCompletedUploadIsAVersion(t *testing.T) {
+	s, _ := openStore(t, Options{MinPartSize: 1})
+	put(t, s, "mp", "before")
+	if _, err := s.SetVersioning("bkt", VersioningEnabled); err != nil {
+		t.Fatal(err)
+	}
+	up, err := s.CreateUpload("bkt", "mp", ObjectMeta{}, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.PutPart("bkt", "mp", up.ID, 1, strings.NewReader("after"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.CompleteUpload("bkt", "mp", up.ID, []CompletePart{{Number: 1, ETag: p.ETag}})
+	if err != nil || info.VersionID == "" || !info.IsLatest {
+		t.Fatalf("CompleteUpload = %+v, %v", info, err)
+	}
+	vs, _ := listAllVersions(t, s, VersionQuery{MaxKeys: 10})
+	if len(vs) != 2 || vs[0].VersionID != info.VersionID || vs[1].VersionID != "" || vs[0].Parts != 1 {
+		t.Fatalf("versions = %+v", vs)
+	}
+	if got := read(t, s, "mp"); got != "after" {
+		t.Fatalf("latest = %q", got)
+	}
+}
