@@ -127,13 +127,11 @@ func TestVersioningBoto3(t *testing.T) {
 	}
 }
 
-// TestVersioningAWSCLI drives versioning with the AWS CLI's s3api commands.
+// TestVersioningAWSCLI drives versioning with the AWS CLI's s3api commands (boto3, which the
+// CLI is built on, covers the rest: each CLI run costs seconds on a loaded machine).
 func TestVersioningAWSCLI(t *testing.T) {
 	e := newTestEnv(t)
 	runCLI(t, e, alice, "s3", "mb", "s3://cli-versions")
-	if out := runCLI(t, e, alice, "s3api", "get-bucket-versioning", "--bucket", "cli-versions"); strings.Contains(out, "Status") {
-		t.Fatalf("get-bucket-versioning of a new bucket = %q", out)
-	}
 	runCLI(t, e, alice, "s3api", "put-bucket-versioning", "--bucket", "cli-versions", "--versioning-configuration", "Status=Enabled")
 	var put struct{ VersionId string }
 	for range 2 {
@@ -156,9 +154,6 @@ func TestVersioningAWSCLI(t *testing.T) {
 	}
 	if len(list.Versions) != 2 || list.Versions[0].VersionId != put.VersionId || len(list.DeleteMarkers) != 1 || !list.DeleteMarkers[0].IsLatest {
 		t.Fatalf("list-object-versions = %+v", list)
-	}
-	if ls := runCLI(t, e, alice, "s3", "ls", "s3://cli-versions/"); strings.TrimSpace(ls) != "" {
-		t.Fatalf("aws s3 ls behind a delete marker = %q", ls)
 	}
 	if out, err := cli(t, e, alice, "s3api", "get-object", "--bucket", "cli-versions", "--key", "a b", "--version-id", "bad!", "/dev/null"); err == nil || !strings.Contains(out, "InvalidArgument") {
 		t.Fatalf("get-object of a bad version id = %v %q", err, out)
