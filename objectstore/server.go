@@ -15,8 +15,9 @@ limitations under the License.
 */
 
 // Package objectstore is PiNet's S3-compatible object store: path-style S3 over HTTP, requests
-// signed with PiNet's access keys, buckets owned by a project and private to it, objects kept
-// by package fsstore in a directory.
+// signed with PiNet's access keys, buckets owned by a project and private to it (versioned when
+// their owners enable S3 versioning), objects and their versions kept by package fsstore in a
+// directory.
 //
 // The manager mounts it as a controller-runtime Runnable that listens on Config.Address:
 //
@@ -354,6 +355,9 @@ func (s *Server) handlers() map[Operation]func(*request) error {
 		OpCompleteMultipartUpload: s.completeUpload,
 		OpAbortMultipartUpload:    s.abortUpload,
 		OpListParts:               s.listParts,
+		OpGetBucketVersioning:     s.getBucketVersioning,
+		OpPutBucketVersioning:     s.putBucketVersioning,
+		OpListObjectVersions:      s.listObjectVersions,
 	}
 }
 
