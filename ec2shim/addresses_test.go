@@ -22,9 +22,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -86,13 +84,7 @@ func allocate(t *testing.T, cl *ec2.Client, pool string) *ec2.AllocateAddressOut
 func describeAddress(t *testing.T, cl *ec2.Client, allocID string) types.Address {
 	t.Helper()
 	out, err := cl.DescribeAddresses(context.Background(), &ec2.DescribeAddressesInput{AllocationIds: []string{allocID}})
-	if err != nil {
-		t.Fatalf("describing %s: %v", allocID, err)
-	}
-	if len(out.Addresses) != 1 {
-		t.Fatalf("describing %s: %d addresses", allocID, len(out.Addresses))
-	}
-	return out.Addresses[0]
+	return only(t, "address "+allocID, err, func() []types.Address { return out.Addresses })
 }
 
 // instanceIP is an instance's public address as DescribeInstances reports it.
@@ -119,12 +111,7 @@ func waitInstanceIP(t *testing.T, cl *ec2.Client, id, want string) {
 }
 
 func allocationIDsOf(addrs []types.Address) []string {
-	var out []string
-	for _, a := range addrs {
-		out = append(out, aws.ToString(a.AllocationId))
-	}
-	sort.Strings(out)
-	return out
+	return idsOf(addrs, func(a types.Address) *string { return a.AllocationId })
 }
 
 func launchTwo(t *testing.T, cl *ec2.Client, ami string) (string, string) {
@@ -137,14 +124,11 @@ func launchTwo(t *testing.T, cl *ec2.Client, ami string) (string, string) {
 }
 
 func TestAddressLifecycle(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "eiplife")
-	creds := c.AddUser(t, "eiplife-user", false, "eiplife")
+	c, creds, cl := tenant(t, "eiplife")
 	c.AddNode(t, "eiplife-node", "eiplife-zone", 4, 8192)
 	ami := c.RegisterRawImage(t, creds, "eiplife", "disk", []byte("0123456789"), false)
 	addAddressPool(t, "eiplife-pool", false, "198.51.100.0/28")
 	ctx := context.Background()
-	cl := c.EC2(creds)
 	pool := netip.MustParsePrefix("198.51.100.0/28")
 
 	out, err := cl.AllocateAddress(ctx, &ec2.AllocateAddressInput{Domain: types.DomainTypeVpc, PublicIpv4Pool: aws.String("eiplife-pool"),
@@ -194,9 +178,9 @@ func TestAddressLifecycle(t *testing.T) {
 		{"association-id", assoc1, []string{a1}},
 		{"public-ip", ip2, []string{a2}},
 		{"allocation-id", a2, []string{a2}},
-		{"domain", "vpc", sortedStrings(a1, a2)},
-		{"network-border-group", "pinet", sortedStrings(a1, a2)},
-		{"public-ipv4-pool", "eiplife-pool", sortedStrings(a1, a2)},
+		{"domain", "vpc", sorted(a1, a2)},
+		{"network-border-group", "pinet", sorted(a1, a2)},
+		{"public-ipv4-pool", "eiplife-pool", sorted(a1, a2)},
 		{"tag:Name", "front", []string{a1}},
 		{"tag-key", "Name", []string{a1}},
 		{"domain", "standard", nil},
@@ -210,7 +194,7 @@ func TestAddressLifecycle(t *testing.T) {
 		}
 	}
 	byIP, err := cl.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{PublicIps: []string{ip2, ip1}})
-	if err != nil || fmt.Sprint(allocationIDsOf(byIP.Addresses)) != fmt.Sprint(sortedStrings(a1, a2)) {
+	if err != nil || fmt.Sprint(allocationIDsOf(byIP.Addresses)) != fmt.Sprint(sorted(a1, a2)) {
 		t.Fatalf("by public IP: %v (%v)", allocationIDsOf(byIP.Addresses), err)
 	}
 
@@ -289,14 +273,11 @@ func TestAddressLifecycle(t *testing.T) {
 }
 
 func TestAddressesRefuseBadInput(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "eipbad")
-	creds := c.AddUser(t, "eipbad-user", false, "eipbad")
+	c, creds, cl := tenant(t, "eipbad")
 	c.AddNode(t, "eipbad-node", "eipbad-zone", 4, 8192)
 	ami := c.RegisterRawImage(t, creds, "eipbad", "disk", []byte("0123456789"), false)
 	addAddressPool(t, "eipbad-pool", false, "198.51.100.16/28")
 	ctx := context.Background()
-	cl := c.EC2(creds)
 	inst, _ := launchTwo(t, cl, ami)
 
 	for _, tc := range []struct {
@@ -358,11 +339,8 @@ func TestAddressesRefuseBadInput(t *testing.T) {
 }
 
 func TestAddressPools(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "eipcap")
-	creds := c.AddUser(t, "eipcap-user", false, "eipcap")
+	_, _, cl := tenant(t, "eipcap")
 	ctx := context.Background()
-	cl := c.EC2(creds)
 
 	// Without a pool named, the default pool gives the address; without one, nothing does.
 	pools := &cloudv1.AddressPoolList{}
@@ -419,38 +397,17 @@ func TestAddressPools(t *testing.T) {
 }
 
 func TestAddressQuota(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "eipquota")
-	cl := c.EC2(c.AddUser(t, "eipquota-user", false, "eipquota"))
+	_, _, cl := tenant(t, "eipquota")
 	addAddressPool(t, "eipquota-pool", false, "198.51.100.32/28")
 	ctx := context.Background()
 	setQuota(t, cl, "eipquota", cloudv1.ProjectQuota{Addresses: ptr.To[int32](3)})
 
 	// Racing allocations stop at the quota.
-	var wg sync.WaitGroup
-	errs := make([]error, 8)
-	for i := range errs {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			_, errs[i] = cl.AllocateAddress(ctx, &ec2.AllocateAddressInput{PublicIpv4Pool: aws.String("eipquota-pool")})
-		}(i)
-	}
-	wg.Wait()
-	won := 0
-	for _, err := range errs {
-		switch apiCode(err) {
-		case "":
-			if err != nil {
-				t.Fatal(err)
-			}
-			won++
-		case "AddressLimitExceeded":
-		default:
-			t.Fatalf("racing allocation: %v", err)
-		}
-	}
-	if won != 3 {
+	errs := race(8, func(int) error {
+		_, err := cl.AllocateAddress(ctx, &ec2.AllocateAddressInput{PublicIpv4Pool: aws.String("eipquota-pool")})
+		return err
+	})
+	if won := winners(t, errs, "AddressLimitExceeded"); won != 3 {
 		t.Fatalf("%d of 8 racing allocations succeeded under a quota of 3", won)
 	}
 	testenv.Eventually(t, shortWait, "three Address objects", func() error {
@@ -540,9 +497,7 @@ func TestAddressesAcrossProjects(t *testing.T) {
 }
 
 func TestAddressMadeWithKubectl(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "eipkube")
-	cl := c.EC2(c.AddUser(t, "eipkube-user", false, "eipkube"))
+	_, _, cl := tenant(t, "eipkube")
 	addAddressPool(t, "eipkube-pool", false, "198.51.100.64/28")
 	ctx := context.Background()
 	a := &cloudv1.Address{ObjectMeta: metav1.ObjectMeta{Name: "from-manifest", Namespace: "eipkube"}, Spec: cloudv1.AddressSpec{Pool: "eipkube-pool"}}

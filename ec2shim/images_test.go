@@ -25,7 +25,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -129,13 +128,7 @@ func makeBundle(t *testing.T, c *testcloud.Cloud, creds testcloud.Credentials, u
 func describeImage(t *testing.T, cl *ec2.Client, id string) types.Image {
 	t.Helper()
 	out, err := cl.DescribeImages(context.Background(), &ec2.DescribeImagesInput{ImageIds: []string{id}})
-	if err != nil {
-		t.Fatalf("describing %s: %v", id, err)
-	}
-	if len(out.Images) != 1 {
-		t.Fatalf("describing %s: %d images", id, len(out.Images))
-	}
-	return out.Images[0]
+	return only(t, "image "+id, err, func() []types.Image { return out.Images })
 }
 
 func waitImageState(t *testing.T, cl *ec2.Client, id string, want types.ImageState) types.Image {
@@ -158,10 +151,8 @@ func waitImageState(t *testing.T, cl *ec2.Client, id string, want types.ImageSta
 	return img
 }
 
-func sorted(ids ...string) []string {
-	out := append([]string(nil), ids...)
-	sort.Strings(out)
-	return out
+func imageIDsOf(imgs []types.Image) []string {
+	return idsOf(imgs, func(img types.Image) *string { return img.ImageId })
 }
 
 // visibleTo lists, sorted, the ids of the images the client sees with the options.
@@ -171,11 +162,7 @@ func visibleTo(t *testing.T, cl *ec2.Client, in *ec2.DescribeImagesInput) []stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for _, img := range out.Images {
-		got = append(got, aws.ToString(img.ImageId))
-	}
-	return sorted(got...)
+	return imageIDsOf(out.Images)
 }
 
 func TestRegisterBundledImages(t *testing.T) {
@@ -392,30 +379,12 @@ func registerBundle(t *testing.T, c *testcloud.Cloud, creds testcloud.Credential
 }
 
 func TestConcurrentRegistrationsOfOneName(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "imgrace")
-	creds := c.AddUser(t, "imgrace-user", false, "imgrace")
-	cl := c.EC2(creds)
+	c, creds, cl := tenant(t, "imgrace")
 	b := makeBundle(t, c, creds, "imgrace-user", "imgrace", "imgrace-bundles", "disk.img", bundle.TypeMachine, imageBytes(3, 10<<10))
-	var wg sync.WaitGroup
-	errs := make([]error, 10)
-	for i := range errs {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			_, errs[i] = cl.RegisterImage(context.Background(), &ec2.RegisterImageInput{ImageLocation: aws.String(b.location), Name: aws.String("racy")})
-		}(i)
-	}
-	wg.Wait()
-	won := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			won++
-		case apiCode(err) != "InvalidAMIName.Duplicate":
-			t.Fatalf("concurrent registration: %v", err)
-		}
-	}
+	won := winners(t, race(10, func(int) error {
+		_, err := cl.RegisterImage(context.Background(), &ec2.RegisterImageInput{ImageLocation: aws.String(b.location), Name: aws.String("racy")})
+		return err
+	}), "InvalidAMIName.Duplicate")
 	racy := func() []string {
 		return visibleTo(t, cl, &ec2.DescribeImagesInput{Owners: []string{"self"}, Filters: []types.Filter{{Name: aws.String("name"), Values: []string{"racy"}}}})
 	}
@@ -600,10 +569,7 @@ func TestImageVisibilityAcrossProjects(t *testing.T) {
 }
 
 func TestImageAttributes(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "imgattr")
-	creds := c.AddUser(t, "imgattr-user", false, "imgattr")
-	cl := c.EC2(creds)
+	c, creds, cl := tenant(t, "imgattr")
 	ctx := context.Background()
 	ami := c.RegisterRawImage(t, creds, "imgattr", "attr-disk", []byte(strings.Repeat("y", 4096)), false)
 
@@ -682,33 +648,15 @@ func TestImageAttributes(t *testing.T) {
 }
 
 func TestDescribeImagesPagingAndFilters(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "imgpage")
-	creds := c.AddUser(t, "imgpage-user", false, "imgpage")
-	cl := c.EC2(creds)
+	c, creds, cl := tenant(t, "imgpage")
 	ctx := context.Background()
 	var all []string
 	for i := 0; i < 7; i++ {
 		all = append(all, c.RegisterRawImage(t, creds, "imgpage", fmt.Sprintf("page-%d", i), []byte("0123456789"), i == 0))
 	}
-	seen := map[string]bool{}
-	pages := 0
-	p := ec2.NewDescribeImagesPaginator(cl, &ec2.DescribeImagesInput{Owners: []string{"self"}, MaxResults: aws.Int32(5)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pages++
-		for _, img := range page.Images {
-			if seen[aws.ToString(img.ImageId)] {
-				t.Fatalf("%s on two pages", aws.ToString(img.ImageId))
-			}
-			seen[aws.ToString(img.ImageId)] = true
-		}
-	}
-	if len(seen) != 7 || pages != 2 {
-		t.Fatalf("%d images on %d pages", len(seen), pages)
+	if err := checkPages(ctx, ec2.NewDescribeImagesPaginator(cl, &ec2.DescribeImagesInput{Owners: []string{"self"}, MaxResults: aws.Int32(5)}),
+		func(o *ec2.DescribeImagesOutput) []string { return imageIDsOf(o.Images) }, 7, 2); err != nil {
+		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		in   *ec2.DescribeImagesInput
