@@ -20,14 +20,12 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/wait"
-
 	"pinet.io/pinet/cloud"
 	"pinet.io/pinet/ec2shim/query"
+	"pinet.io/pinet/internal/testenv"
 )
 
 func port(v int32) *int32 { return &v }
@@ -68,17 +66,17 @@ func ingressOf(t *testing.T, s *cloud.Service, c cloud.Caller, id string) string
 func awaitDefaultGroup(t *testing.T, s *cloud.Service, c cloud.Caller) string {
 	t.Helper()
 	var id string
-	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		got, err := s.DescribeSecurityGroups(ctx, c, cloud.DescribeSecurityGroupsInput{Names: []string{"default"}})
-		if err != nil || len(got.Items) != 1 {
-			return false, nil
+	testenv.Eventually(t, 2*time.Minute, c.Project()+"'s default group", func() error {
+		got, err := s.DescribeSecurityGroups(context.Background(), c, cloud.DescribeSecurityGroupsInput{Names: []string{"default"}})
+		if err != nil {
+			return err
+		}
+		if len(got.Items) != 1 {
+			return fmt.Errorf("%d groups named default", len(got.Items))
 		}
 		id = got.Items[0].ID
-		return true, nil
+		return nil
 	})
-	if err != nil {
-		t.Fatalf("%s's default group never appeared: %v", c.Project(), err)
-	}
 	return id
 }
 
@@ -323,18 +321,12 @@ func TestConcurrentAuthorizesAllLand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, 6)
-	for i := range errs {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			p := port(int32(8000 + i))
-			_, errs[i] = s.AuthorizeSecurityGroupIngress(ctx, bob, cloud.IngressInput{GroupID: sg.ID,
-				Permissions: []cloud.IPPermission{{Protocol: "tcp", FromPort: p, ToPort: p, CIDRs: []string{"198.51.100.0/24"}}}})
-		}(i)
-	}
-	wg.Wait()
+	errs := testenv.Race(6, func(i int) error {
+		p := port(int32(8000 + i))
+		_, err := s.AuthorizeSecurityGroupIngress(ctx, bob, cloud.IngressInput{GroupID: sg.ID,
+			Permissions: []cloud.IPPermission{{Protocol: "tcp", FromPort: p, ToPort: p, CIDRs: []string{"198.51.100.0/24"}}}})
+		return err
+	})
 	for _, err := range errs {
 		if err != nil {
 			t.Fatal(err)

@@ -170,10 +170,7 @@ func TestAddressLifecycle(t *testing.T) {
 	}
 
 	// Filters.
-	for _, tc := range []struct {
-		name, value string
-		want        []string
-	}{
+	expectFilters(t, []filterCase{
 		{"instance-id", inst1, []string{a1}},
 		{"association-id", assoc1, []string{a1}},
 		{"public-ip", ip2, []string{a2}},
@@ -184,15 +181,13 @@ func TestAddressLifecycle(t *testing.T) {
 		{"tag:Name", "front", []string{a1}},
 		{"tag-key", "Name", []string{a1}},
 		{"domain", "standard", nil},
-	} {
-		out, err := cl.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{Filters: []types.Filter{{Name: aws.String(tc.name), Values: []string{tc.value}}}})
+	}, func(f types.Filter) ([]string, error) {
+		out, err := cl.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{Filters: []types.Filter{f}})
 		if err != nil {
-			t.Fatalf("filter %s: %v", tc.name, err)
+			return nil, err
 		}
-		if got := allocationIDsOf(out.Addresses); fmt.Sprint(got) != fmt.Sprint(tc.want) {
-			t.Errorf("filter %s=%s: %v, want %v", tc.name, tc.value, got, tc.want)
-		}
-	}
+		return allocationIDsOf(out.Addresses), nil
+	})
 	byIP, err := cl.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{PublicIps: []string{ip2, ip1}})
 	if err != nil || fmt.Sprint(allocationIDsOf(byIP.Addresses)) != fmt.Sprint(sorted(a1, a2)) {
 		t.Fatalf("by public IP: %v (%v)", allocationIDsOf(byIP.Addresses), err)
@@ -403,7 +398,7 @@ func TestAddressQuota(t *testing.T) {
 	setQuota(t, cl, "eipquota", cloudv1.ProjectQuota{Addresses: ptr.To[int32](3)})
 
 	// Racing allocations stop at the quota.
-	errs := race(8, func(int) error {
+	errs := testenv.Race(8, func(int) error {
 		_, err := cl.AllocateAddress(ctx, &ec2.AllocateAddressInput{PublicIpv4Pool: aws.String("eipquota-pool")})
 		return err
 	})
@@ -458,11 +453,8 @@ func TestAddressQuota(t *testing.T) {
 }
 
 func TestAddressesAcrossProjects(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "eip-a")
-	c.AddProject(t, "eip-b")
-	ca := c.AddUser(t, "eip-a-user", false, "eip-a")
-	a, b := c.EC2(ca), c.EC2(c.AddUser(t, "eip-b-user", false, "eip-b"))
+	c, ca, a := tenant(t, "eip-a")
+	_, _, b := tenant(t, "eip-b")
 	c.AddNode(t, "eipab-node", "eipab-zone", 4, 8192)
 	ami := c.RegisterRawImage(t, ca, "eip-a", "disk", []byte("0123456789"), false)
 	addAddressPool(t, "eipab-pool", false, "198.51.100.48/28")

@@ -31,13 +31,13 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"pinet.io/pinet/internal/testcloud"
 )
@@ -80,21 +80,6 @@ func sorted(s ...string) []string {
 	out := append([]string(nil), s...)
 	sort.Strings(out)
 	return out
-}
-
-// race makes n calls at once and returns their errors, in call order.
-func race(n int, call func(i int) error) []error {
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range errs {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			errs[i] = call(i)
-		}(i)
-	}
-	wg.Wait()
-	return errs
 }
 
 // winners counts the racing calls that succeeded; every other one must have failed with loserCode.
@@ -247,6 +232,26 @@ func awsCLI(t *testing.T, c *testcloud.Cloud, creds testcloud.Credentials, out a
 	if out != nil && len(strings.TrimSpace(data)) > 0 {
 		if err := json.Unmarshal([]byte(data), out); err != nil {
 			t.Fatalf("aws ec2 %s printed %s: %v", strings.Join(args, " "), data, err)
+		}
+	}
+}
+
+// filterCase is one filter of a Describe and the ids (or names) it selects, sorted.
+type filterCase struct {
+	name, value string
+	want        []string
+}
+
+// expectFilters runs each filter through describe, which returns the ids it selected.
+func expectFilters(t *testing.T, cases []filterCase, describe func(f types.Filter) ([]string, error)) {
+	t.Helper()
+	for _, tc := range cases {
+		got, err := describe(types.Filter{Name: aws.String(tc.name), Values: []string{tc.value}})
+		if err != nil {
+			t.Fatalf("filter %s: %v", tc.name, err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("filter %s=%s: %v, want %v", tc.name, tc.value, got, tc.want)
 		}
 	}
 }

@@ -166,12 +166,8 @@ func visibleTo(t *testing.T, cl *ec2.Client, in *ec2.DescribeImagesInput) []stri
 }
 
 func TestRegisterBundledImages(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "imgreg-a")
-	c.AddProject(t, "imgreg-b")
-	a := c.AddUser(t, "imgreg-a-user", false, "imgreg-a")
-	b := c.AddUser(t, "imgreg-b-user", false, "imgreg-b")
-	ca, cb := c.EC2(a), c.EC2(b)
+	c, a, ca := tenant(t, "imgreg-a")
+	_, _, cb := tenant(t, "imgreg-b")
 	ctx := context.Background()
 	const bucket = "imgreg-a-bundles"
 	disk := makeBundle(t, c, a, "imgreg-a-user", "imgreg-a", bucket, "disk.img", bundle.TypeMachine, imageBytes(1, 300<<10))
@@ -381,7 +377,7 @@ func registerBundle(t *testing.T, c *testcloud.Cloud, creds testcloud.Credential
 func TestConcurrentRegistrationsOfOneName(t *testing.T) {
 	c, creds, cl := tenant(t, "imgrace")
 	b := makeBundle(t, c, creds, "imgrace-user", "imgrace", "imgrace-bundles", "disk.img", bundle.TypeMachine, imageBytes(3, 10<<10))
-	won := winners(t, race(10, func(int) error {
+	won := winners(t, testenv.Race(10, func(int) error {
 		_, err := cl.RegisterImage(context.Background(), &ec2.RegisterImageInput{ImageLocation: aws.String(b.location), Name: aws.String("racy")})
 		return err
 	}), "InvalidAMIName.Duplicate")
@@ -699,11 +695,8 @@ func TestDescribeImagesPagingAndFilters(t *testing.T) {
 }
 
 func TestImagesThroughTheCLI(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "imgcli")
-	c.AddProject(t, "imgcli-other")
-	creds := c.AddUser(t, "imgcli-user", false, "imgcli")
-	other := c.AddUser(t, "imgcli-other-user", false, "imgcli-other")
+	c, creds, _ := tenant(t, "imgcli")
+	_, other, _ := tenant(t, "imgcli-other")
 	b := makeBundle(t, c, creds, "imgcli-user", "imgcli", "imgcli-bundles", "cli.img", bundle.TypeMachine, imageBytes(4, 100<<10))
 
 	var reg struct{ ImageId string }

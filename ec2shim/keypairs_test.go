@@ -212,15 +212,12 @@ func TestImportKeyPair(t *testing.T) {
 }
 
 func TestKeyPairRulesAndIsolation(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "kpiso-a")
-	c.AddProject(t, "kpiso-b")
-	a := c.EC2(c.AddUser(t, "kpiso-a-user", false, "kpiso-a"))
-	b := c.EC2(c.AddUser(t, "kpiso-b-user", false, "kpiso-b"))
+	_, _, a := tenant(t, "kpiso-a")
+	_, _, b := tenant(t, "kpiso-b")
 	ctx := context.Background()
 
 	// Twenty concurrent creations of one name: exactly one wins.
-	errs := race(20, func(int) error {
+	errs := testenv.Race(20, func(int) error {
 		_, err := a.CreateKeyPair(ctx, &ec2.CreateKeyPairInput{KeyName: aws.String("shared"), KeyType: types.KeyTypeEd25519})
 		return err
 	})

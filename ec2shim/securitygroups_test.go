@@ -154,31 +154,26 @@ func TestSecurityGroupLifecycle(t *testing.T) {
 	}
 
 	// Filters.
-	for _, tc := range []struct {
-		name, value string
-		want        string
-	}{
-		{"ip-permission.from-port", "22", "[web]"},
-		{"ip-permission.cidr", "10.0.0.0/8", "[web]"},
-		{"ip-permission.group-name", "default", "[web]"},
-		{"ip-permission.protocol", "icmp", "[web]"},
-		{"description", "web*", "[web]"},
-		{"group-name", "def*", "[default]"},
-		{"group-id", webID, "[web]"},
-		{"owner-id", "sglife", "[default web]"},
-		{"tag:Name", "front", "[web]"},
-		{"tag-key", "Name", "[web]"},
-		{"egress.ip-permission.cidr", "0.0.0.0/0", "[default web]"},
-		{"ip-permission.to-port", "443", "[]"},
-	} {
-		out, err := cl.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: []types.Filter{{Name: aws.String(tc.name), Values: []string{tc.value}}}})
+	expectFilters(t, []filterCase{
+		{"ip-permission.from-port", "22", []string{"web"}},
+		{"ip-permission.cidr", "10.0.0.0/8", []string{"web"}},
+		{"ip-permission.group-name", "default", []string{"web"}},
+		{"ip-permission.protocol", "icmp", []string{"web"}},
+		{"description", "web*", []string{"web"}},
+		{"group-name", "def*", []string{"default"}},
+		{"group-id", webID, []string{"web"}},
+		{"owner-id", "sglife", []string{"default", "web"}},
+		{"tag:Name", "front", []string{"web"}},
+		{"tag-key", "Name", []string{"web"}},
+		{"egress.ip-permission.cidr", "0.0.0.0/0", []string{"default", "web"}},
+		{"ip-permission.to-port", "443", nil},
+	}, func(f types.Filter) ([]string, error) {
+		out, err := cl.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: []types.Filter{f}})
 		if err != nil {
-			t.Fatalf("filter %s: %v", tc.name, err)
+			return nil, err
 		}
-		if got := fmt.Sprint(groupNamesOf(out.SecurityGroups)); got != tc.want {
-			t.Errorf("filter %s=%s: %s, want %s", tc.name, tc.value, got, tc.want)
-		}
-	}
+		return groupNamesOf(out.SecurityGroups), nil
+	})
 
 	// Revoke by permission (both forms) and by rule id; a permission that is not there is NotFound.
 	if _, err := cl.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupName: aws.String("web"),
@@ -397,11 +392,8 @@ func TestSecurityGroupInUseByAnInstance(t *testing.T) {
 }
 
 func TestSecurityGroupsAcrossProjects(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "sg-a")
-	c.AddProject(t, "sg-b")
-	a := c.EC2(c.AddUser(t, "sg-a-user", false, "sg-a"))
-	b := c.EC2(c.AddUser(t, "sg-b-user", false, "sg-b"))
+	_, _, a := tenant(t, "sg-a")
+	_, _, b := tenant(t, "sg-b")
 	ctx := context.Background()
 	made, err := a.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("private"), Description: aws.String("a's")})
 	if err != nil {
@@ -483,7 +475,7 @@ func TestSecurityGroupConcurrentCalls(t *testing.T) {
 	ctx := context.Background()
 
 	// Racing creations of one name: exactly one wins.
-	errs := race(8, func(int) error {
+	errs := testenv.Race(8, func(int) error {
 		_, err := cl.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("busy"), Description: aws.String("busy")})
 		return err
 	})
@@ -492,7 +484,7 @@ func TestSecurityGroupConcurrentCalls(t *testing.T) {
 	}
 
 	// Racing authorizations of different ports: none is lost.
-	noErrors(t, race(10, func(i int) error {
+	noErrors(t, testenv.Race(10, func(i int) error {
 		_, err := cl.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupName: aws.String("busy"),
 			IpPermissions: []types.IpPermission{tcp(int32(8000+i), "0.0.0.0/0")}})
 		return err

@@ -232,11 +232,8 @@ func TestTagsOnEveryKind(t *testing.T) {
 }
 
 func TestTagsRefuseBadInput(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "tagbad")
-	c.AddProject(t, "tagother")
-	creds := c.AddUser(t, "tagbad-user", false, "tagbad")
-	other := c.AddUser(t, "tagother-user", false, "tagother")
+	c, creds, _ := tenant(t, "tagbad")
+	_, other, _ := tenant(t, "tagother")
 	c.AddNode(t, "tagbad-node", "tagbad-zone", 4, 8192)
 	addAddressPool(t, "tagbad-pool", false, "198.51.100.88/29")
 	tg := makeTaggables(t, c, creds, "tagbad", "tagbad-zone", "tagbad-pool")
@@ -329,7 +326,7 @@ func TestTagsConcurrentCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	noErrors(t, race(10, func(i int) error {
+	noErrors(t, testenv.Race(10, func(i int) error {
 		_, err := cl.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{aws.ToString(sg.GroupId)},
 			Tags: []types.Tag{{Key: aws.String(fmt.Sprintf("k%d", i)), Value: aws.String("v")}}})
 		return err

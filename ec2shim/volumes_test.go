@@ -148,10 +148,7 @@ func TestVolumeLifecycle(t *testing.T) {
 	expectCode(t, err, "VolumeInUse")
 
 	// Filters.
-	for _, tc := range []struct {
-		name, value string
-		want        []string
-	}{
+	expectFilters(t, []filterCase{
 		{"attachment.instance-id", inst, []string{v1}},
 		{"attachment.status", "attaching", []string{v1}},
 		{"attachment.device", "/dev/sd?", []string{v1}},
@@ -164,15 +161,13 @@ func TestVolumeLifecycle(t *testing.T) {
 		{"volume-type", "standard", sorted(v1, v2)},
 		{"create-time", "20*", sorted(v1, v2)},
 		{"size", "2", nil},
-	} {
-		out, err := cl.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{Filters: []types.Filter{{Name: aws.String(tc.name), Values: []string{tc.value}}}})
+	}, func(f types.Filter) ([]string, error) {
+		out, err := cl.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{Filters: []types.Filter{f}})
 		if err != nil {
-			t.Fatalf("filter %s: %v", tc.name, err)
+			return nil, err
 		}
-		if got := volumeIDsOf(out.Volumes); fmt.Sprint(got) != fmt.Sprint(tc.want) {
-			t.Errorf("filter %s=%s: %v, want %v", tc.name, tc.value, got, tc.want)
-		}
-	}
+		return volumeIDsOf(out.Volumes), nil
+	})
 
 	// Detaching: only what is attached, where it is attached.
 	_, err = cl.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(v1), InstanceId: aws.String("i-0123456789abcdef0")})
@@ -379,7 +374,7 @@ func TestVolumeClientTokenAndPaging(t *testing.T) {
 	ctx := context.Background()
 	in := &ec2.CreateVolumeInput{AvailabilityZone: aws.String("voltok-zone"), Size: aws.Int32(3), ClientToken: aws.String("token-1")}
 	got := make([]string, 10)
-	errs := race(len(got), func(i int) error {
+	errs := testenv.Race(len(got), func(i int) error {
 		out, err := cl.CreateVolume(ctx, in)
 		got[i] = aws.ToString(out.VolumeId)
 		return err
@@ -447,11 +442,8 @@ func setQuota(t *testing.T, cl *ec2.Client, project string, q cloudv1.ProjectQuo
 }
 
 func TestVolumesAcrossProjects(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "vol-a")
-	c.AddProject(t, "vol-b")
-	ca := c.AddUser(t, "vol-a-user", false, "vol-a")
-	a, b := c.EC2(ca), c.EC2(c.AddUser(t, "vol-b-user", false, "vol-b"))
+	c, ca, a := tenant(t, "vol-a")
+	_, _, b := tenant(t, "vol-b")
 	c.AddNode(t, "volab-node", "volab-zone", 4, 8192)
 	ami := c.RegisterRawImage(t, ca, "vol-a", "disk", []byte("0123456789"), false)
 	ctx := context.Background()
