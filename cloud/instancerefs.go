@@ -18,10 +18,6 @@ package cloud
 
 import (
 	"context"
-	"fmt"
-	"sort"
-
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/ids"
@@ -37,24 +33,8 @@ func InstanceID(inst *cloudv1.Instance) string {
 
 // projectInstances lists the project's instances that have an EC2 id, oldest first.
 func (s *Service) projectInstances(ctx context.Context, c Caller) ([]*cloudv1.Instance, error) {
-	list := &cloudv1.InstanceList{}
-	if err := s.cfg.Client.List(ctx, list, client.InNamespace(c.Project())); err != nil {
-		return nil, fmt.Errorf("listing instances: %w", err)
-	}
-	out := make([]*cloudv1.Instance, 0, len(list.Items))
-	for i := range list.Items {
-		if InstanceID(&list.Items[i]) != "" {
-			out = append(out, &list.Items[i])
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		ti, tj := out[i].CreationTimestamp, out[j].CreationTimestamp
-		if !ti.Equal(&tj) {
-			return ti.Before(&tj)
-		}
-		return InstanceID(out[i]) < InstanceID(out[j])
-	})
-	return out, nil
+	insts, err := projectList[*cloudv1.Instance](ctx, s, c, &cloudv1.InstanceList{}, "instances")
+	return byAge(insts, InstanceID), err
 }
 
 // findInstance returns the project's instance with the id; an id that is malformed or not the
@@ -67,10 +47,8 @@ func (s *Service) findInstance(ctx context.Context, c Caller, id string) (*cloud
 	if err != nil {
 		return nil, err
 	}
-	for _, inst := range all {
-		if InstanceID(inst) == id {
-			return inst, nil
-		}
+	if inst, ok := withID(all, id, InstanceID); ok {
+		return inst, nil
 	}
 	return nil, BadRequest(CodeInstanceNotFound, "The instance ID '%s' does not exist", id)
 }

@@ -118,10 +118,9 @@ func (s *Server) disassociateAddress(ctx context.Context, who cloud.Caller, in *
 }
 
 type describeAddressesInput struct {
-	PublicIPs     []string       `ec2:"PublicIp,list"`
-	AllocationIDs []string       `ec2:"AllocationId,list"`
-	Filters       []query.Filter `ec2:"Filter,list"`
-	DryRun        bool           `ec2:"DryRun"`
+	PublicIPs     []string `ec2:"PublicIp,list"`
+	AllocationIDs []string `ec2:"AllocationId,list"`
+	describeInput
 }
 
 type describeAddressesOutput struct {

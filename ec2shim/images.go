@@ -103,14 +103,12 @@ func (s *Server) registerImage(ctx context.Context, who cloud.Caller, in *regist
 }
 
 type describeImagesInput struct {
-	ImageIDs          []string       `ec2:"ImageId,list"`
-	Owners            []string       `ec2:"Owner,list"`
-	ExecutableUsers   []string       `ec2:"ExecutableBy,list"`
-	Filters           []query.Filter `ec2:"Filter,list"`
-	IncludeDeprecated bool           `ec2:"IncludeDeprecated"`
-	IncludeDisabled   bool           `ec2:"IncludeDisabled"`
-	DryRun            bool           `ec2:"DryRun"`
-	query.Paging
+	ImageIDs          []string `ec2:"ImageId,list"`
+	Owners            []string `ec2:"Owner,list"`
+	ExecutableUsers   []string `ec2:"ExecutableBy,list"`
+	IncludeDeprecated bool     `ec2:"IncludeDeprecated"`
+	IncludeDisabled   bool     `ec2:"IncludeDisabled"`
+	pagedDescribeInput
 }
 
 type describeImagesOutput struct {

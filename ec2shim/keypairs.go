@@ -99,11 +99,10 @@ func (s *Server) deleteKeyPair(ctx context.Context, who cloud.Caller, in *delete
 }
 
 type describeKeyPairsInput struct {
-	KeyNames         []string       `ec2:"KeyName,list"`
-	KeyPairIDs       []string       `ec2:"KeyPairId,list"`
-	Filters          []query.Filter `ec2:"Filter,list"`
-	IncludePublicKey bool           `ec2:"IncludePublicKey"`
-	DryRun           bool           `ec2:"DryRun"`
+	KeyNames         []string `ec2:"KeyName,list"`
+	KeyPairIDs       []string `ec2:"KeyPairId,list"`
+	IncludePublicKey bool     `ec2:"IncludePublicKey"`
+	describeInput
 }
 
 type keyPairItem struct {

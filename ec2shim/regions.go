@@ -33,10 +33,9 @@ type regionItem struct {
 }
 
 type describeRegionsInput struct {
-	RegionNames []string       `ec2:"RegionName,list"`
-	Filters     []query.Filter `ec2:"Filter,list"`
-	AllRegions  bool           `ec2:"AllRegions"`
-	DryRun      bool           `ec2:"DryRun"`
+	RegionNames []string `ec2:"RegionName,list"`
+	AllRegions  bool     `ec2:"AllRegions"`
+	describeInput
 }
 
 type describeRegionsOutput struct {
@@ -66,11 +65,10 @@ type zoneItem struct {
 }
 
 type describeZonesInput struct {
-	ZoneNames []string       `ec2:"ZoneName,list"`
-	ZoneIDs   []string       `ec2:"ZoneId,list"`
-	Filters   []query.Filter `ec2:"Filter,list"`
-	AllZones  bool           `ec2:"AllAvailabilityZones"`
-	DryRun    bool           `ec2:"DryRun"`
+	ZoneNames []string `ec2:"ZoneName,list"`
+	ZoneIDs   []string `ec2:"ZoneId,list"`
+	AllZones  bool     `ec2:"AllAvailabilityZones"`
+	describeInput
 }
 
 type describeZonesOutput struct {
@@ -167,10 +165,8 @@ type instanceTypeItem struct {
 }
 
 type describeInstanceTypesInput struct {
-	InstanceTypes []string       `ec2:"InstanceType,list"`
-	Filters       []query.Filter `ec2:"Filter,list"`
-	DryRun        bool           `ec2:"DryRun"`
-	query.Paging
+	InstanceTypes []string `ec2:"InstanceType,list"`
+	pagedDescribeInput
 }
 
 type describeInstanceTypesOutput struct {

@@ -88,6 +88,18 @@ func (s *Server) instanceRoutes() map[string]action {
 	}
 }
 
+// describeInput is what every Describe takes besides the ids or names it asks for.
+type describeInput struct {
+	Filters []query.Filter `ec2:"Filter,list"`
+	DryRun  bool           `ec2:"DryRun"`
+}
+
+// pagedDescribeInput is the describeInput of a Describe that answers in pages.
+type pagedDescribeInput struct {
+	describeInput
+	query.Paging
+}
+
 // handle makes an action of a handler that takes its input shape (a struct with ec2 tags)
 // decoded from the request, and the caller as the cloud service knows it.
 func handle[In any](h func(ctx context.Context, who cloud.Caller, in *In) (any, error)) action {

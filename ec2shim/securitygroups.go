@@ -225,11 +225,9 @@ func (s *Server) deleteSecurityGroup(ctx context.Context, who cloud.Caller, in *
 }
 
 type describeSecurityGroupsInput struct {
-	GroupNames []string       `ec2:"GroupName,list"`
-	GroupIDs   []string       `ec2:"GroupId,list"`
-	Filters    []query.Filter `ec2:"Filter,list"`
-	DryRun     bool           `ec2:"DryRun"`
-	query.Paging
+	GroupNames []string `ec2:"GroupName,list"`
+	GroupIDs   []string `ec2:"GroupId,list"`
+	pagedDescribeInput
 }
 
 type describeSecurityGroupsOutput struct {
@@ -237,11 +235,11 @@ type describeSecurityGroupsOutput struct {
 	NextToken      string                        `xml:"nextToken,omitempty"`
 }
 
-func toDescribeSecurityGroupsOutput(groups *cloud.SecurityGroups) *describeSecurityGroupsOutput {
-	return &describeSecurityGroupsOutput{SecurityGroups: listOf(groups.Items, toGroupItem), NextToken: groups.NextToken}
+func toDescribeSecurityGroupsOutput(groups []cloud.SecurityGroup, next string) *describeSecurityGroupsOutput {
+	return &describeSecurityGroupsOutput{SecurityGroups: listOf(groups, toGroupItem), NextToken: next}
 }
 
 func (s *Server) describeSecurityGroups(ctx context.Context, who cloud.Caller, in *describeSecurityGroupsInput) (any, error) {
-	return encoded(toDescribeSecurityGroupsOutput)(s.svc.DescribeSecurityGroups(ctx, who, cloud.DescribeSecurityGroupsInput{
+	return encodedPage(toDescribeSecurityGroupsOutput)(s.svc.DescribeSecurityGroups(ctx, who, cloud.DescribeSecurityGroupsInput{
 		Names: in.GroupNames, IDs: in.GroupIDs, Filters: in.Filters, DryRun: in.DryRun, Page: page(in.Paging)}))
 }

@@ -103,9 +103,7 @@ func (s *Server) deleteTags(ctx context.Context, who cloud.Caller, in *deleteTag
 }
 
 type describeTagsInput struct {
-	Filters []query.Filter `ec2:"Filter,list"`
-	DryRun  bool           `ec2:"DryRun"`
-	query.Paging
+	pagedDescribeInput
 }
 
 type tagDescription struct {

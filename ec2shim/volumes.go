@@ -101,10 +101,8 @@ func (s *Server) deleteVolume(ctx context.Context, who cloud.Caller, in *volumeI
 }
 
 type describeVolumesInput struct {
-	VolumeIDs []string       `ec2:"VolumeId,list"`
-	Filters   []query.Filter `ec2:"Filter,list"`
-	DryRun    bool           `ec2:"DryRun"`
-	query.Paging
+	VolumeIDs []string `ec2:"VolumeId,list"`
+	pagedDescribeInput
 }
 
 type describeVolumesOutput struct {
