@@ -255,16 +255,7 @@ func TestAddressLifecycle(t *testing.T) {
 	expectCode(t, err, "InvalidAddress.NotFound")
 	_, err = cl.ReleaseAddress(ctx, &ec2.ReleaseAddressInput{AllocationId: aws.String(a1)})
 	expectCode(t, err, "InvalidAllocationID.NotFound")
-	testenv.Eventually(t, shortWait, "the released addresses to go", func() error {
-		list := &cloudv1.AddressList{}
-		if err := env.Client.List(ctx, list, client.InNamespace("eiplife")); err != nil {
-			return err
-		}
-		if len(list.Items) != 0 {
-			return fmt.Errorf("%d addresses left", len(list.Items))
-		}
-		return nil
-	})
+	waitCount(t, "eiplife", &cloudv1.AddressList{}, 0, "the released addresses to go")
 }
 
 func TestAddressesRefuseBadInput(t *testing.T) {
@@ -305,11 +296,7 @@ func TestAddressesRefuseBadInput(t *testing.T) {
 		{"describe unknown IP", "DescribeAddresses", url.Values{"PublicIp.1": {"198.51.100.17"}}, "InvalidAddress.NotFound"},
 		{"describe bad filter", "DescribeAddresses", url.Values{"Filter.1.Name": {"vpc-id"}, "Filter.1.Value.1": {"x"}}, "InvalidParameterValue"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := signedQuery(t, c, creds, tc.action, tc.params); got != tc.code {
-				t.Fatalf("code %q, want %q", got, tc.code)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { expectQueryCode(t, c, creds, tc.action, tc.params, tc.code) })
 	}
 	a := allocate(t, cl, "eipbad-pool")
 	for _, tc := range []struct {
@@ -327,10 +314,7 @@ func TestAddressesRefuseBadInput(t *testing.T) {
 	if err != nil || len(out.Addresses) != 1 || aws.ToString(out.Addresses[0].InstanceId) != "" {
 		t.Fatalf("addresses after refused calls: %+v (%v)", out.Addresses, err)
 	}
-	list := &cloudv1.AddressList{}
-	if err := env.Client.List(ctx, list, client.InNamespace("eipbad")); err != nil || len(list.Items) != 1 {
-		t.Fatalf("%d Address objects after refused calls (%v)", len(list.Items), err)
-	}
+	expectCount(t, "eipbad", &cloudv1.AddressList{}, 1)
 }
 
 func TestAddressPools(t *testing.T) {
@@ -365,16 +349,7 @@ func TestAddressPools(t *testing.T) {
 	}
 	_, err := cl.AllocateAddress(ctx, &ec2.AllocateAddressInput{PublicIpv4Pool: aws.String("eipcap-tiny")})
 	expectCode(t, err, "InsufficientAddressCapacity")
-	testenv.Eventually(t, shortWait, "the refused Address to go", func() error {
-		list := &cloudv1.AddressList{}
-		if err := env.Client.List(ctx, list, client.InNamespace("eipcap")); err != nil {
-			return err
-		}
-		if len(list.Items) != 2 {
-			return fmt.Errorf("%d Address objects", len(list.Items))
-		}
-		return nil
-	})
+	waitCount(t, "eipcap", &cloudv1.AddressList{}, 2, "the refused Address to go")
 	// Released, the address can be allocated again.
 	if _, err := cl.ReleaseAddress(ctx, &ec2.ReleaseAddressInput{AllocationId: only.AllocationId}); err != nil {
 		t.Fatal(err)

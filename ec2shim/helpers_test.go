@@ -38,8 +38,11 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"pinet.io/pinet/internal/testcloud"
+	"pinet.io/pinet/internal/testenv"
 )
 
 // Helpers the per-kind tests share.
@@ -253,5 +256,72 @@ func expectFilters(t *testing.T, cases []filterCase, describe func(f types.Filte
 		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 			t.Errorf("filter %s=%s: %v, want %v", tc.name, tc.value, got, tc.want)
 		}
+	}
+}
+
+// expectQueryCode sends action with exactly params and checks the error code it answers.
+func expectQueryCode(t *testing.T, c *testcloud.Cloud, creds testcloud.Credentials, action string, params url.Values, code string) {
+	t.Helper()
+	if got := signedQuery(t, c, creds, action, params); got != code {
+		t.Fatalf("code %q, want %q", got, code)
+	}
+}
+
+// queryCase is a request's parameters and the error code it must answer.
+type queryCase struct {
+	name   string
+	params url.Values
+	code   string
+}
+
+// expectQueryCodes sends each case as action, in a subtest named label and the case's name.
+func expectQueryCodes(t *testing.T, c *testcloud.Cloud, creds testcloud.Credentials, label, action string, cases []queryCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(label+" "+tc.name, func(t *testing.T) { expectQueryCode(t, c, creds, action, tc.params, tc.code) })
+	}
+}
+
+// expectCount checks that a project holds n objects of list's kind, as the API server has them.
+func expectCount(t *testing.T, project string, list client.ObjectList, n int) {
+	t.Helper()
+	if err := countIs(project, list, n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitCount waits until a project holds n objects of list's kind.
+func waitCount(t *testing.T, project string, list client.ObjectList, n int, what string) {
+	t.Helper()
+	testenv.Eventually(t, shortWait, what, func() error { return countIs(project, list, n) })
+}
+
+func countIs(project string, list client.ObjectList, n int) error {
+	if err := env.Client.List(context.Background(), list, client.InNamespace(project)); err != nil {
+		return err
+	}
+	if got := meta.LenList(list); got != n {
+		return fmt.Errorf("%s holds %d %T items, want %d", project, got, list, n)
+	}
+	return nil
+}
+
+// refusal is one change to a valid input and the error code the changed input must answer.
+type refusal[In any] struct {
+	name string
+	mut  func(*In)
+	code string
+}
+
+// expectRefusals calls call with valid() changed by each refusal's mut, in a subtest named prefix
+// and the refusal's name, and checks the code it answers.
+func expectRefusals[In any](t *testing.T, prefix string, valid func() *In, call func(*In) error, cases []refusal[In]) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(prefix+tc.name, func(t *testing.T) {
+			in := valid()
+			tc.mut(in)
+			expectCode(t, call(in), tc.code)
+		})
 	}
 }

@@ -386,10 +386,7 @@ func TestKubectlKeyPairsShowUp(t *testing.T) {
 	if _, err := cl.DeleteKeyPair(ctx, &ec2.DeleteKeyPairInput{KeyName: aws.String("ops")}); err != nil {
 		t.Fatal(err)
 	}
-	list := &cloudv1.KeyPairList{}
-	if err := env.Client.List(ctx, list, client.InNamespace("kpkube")); err != nil || len(list.Items) != 0 {
-		t.Fatalf("%d key pairs left (%v)", len(list.Items), err)
-	}
+	expectCount(t, "kpkube", &cloudv1.KeyPairList{}, 0)
 }
 
 func TestKeyPairsThroughTheCLI(t *testing.T) {

@@ -234,11 +234,7 @@ func TestSecurityGroupsRefuseBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	for _, tc := range []struct {
-		name   string
-		params url.Values
-		code   string
-	}{
+	expectQueryCodes(t, c, creds, "create", "CreateSecurityGroup", []queryCase{
 		{"no name", url.Values{"GroupDescription": {"x"}}, "MissingParameter"},
 		{"no description", url.Values{"GroupName": {"x"}}, "MissingParameter"},
 		{"default", url.Values{"GroupName": {"default"}, "GroupDescription": {"x"}}, "InvalidGroup.Duplicate"},
@@ -250,13 +246,7 @@ func TestSecurityGroupsRefuseBadInput(t *testing.T) {
 			"TagSpecification.1.ResourceType": {"instance"}, "TagSpecification.1.Tag.1.Key": {"k"}}, "InvalidParameterValue"},
 		{"VPC", url.Values{"GroupName": {"x"}, "GroupDescription": {"x"}, "VpcId": {"vpc-1"}}, "UnknownParameter"},
 		{"dry run", url.Values{"GroupName": {"x"}, "GroupDescription": {"x"}, "DryRun": {"true"}}, "DryRunOperation"},
-	} {
-		t.Run("create "+tc.name, func(t *testing.T) {
-			if got := signedQuery(t, c, creds, "CreateSecurityGroup", tc.params); got != tc.code {
-				t.Fatalf("code %q, want %q", got, tc.code)
-			}
-		})
-	}
+	})
 
 	perm := func(kv ...string) url.Values {
 		v := url.Values{"GroupName": {"web"}}
@@ -265,11 +255,7 @@ func TestSecurityGroupsRefuseBadInput(t *testing.T) {
 		}
 		return v
 	}
-	for _, tc := range []struct {
-		name   string
-		params url.Values
-		code   string
-	}{
+	expectQueryCodes(t, c, creds, "authorize", "AuthorizeSecurityGroupIngress", []queryCase{
 		{"unknown protocol", perm("IpPermissions.1.IpProtocol", "gre", "IpPermissions.1.IpRanges.1.CidrIp", "0.0.0.0/0"), "InvalidParameterValue"},
 		{"no ports", perm("IpPermissions.1.IpProtocol", "tcp", "IpPermissions.1.IpRanges.1.CidrIp", "0.0.0.0/0"), "InvalidParameterValue"},
 		{"reversed ports", perm("IpPermissions.1.IpProtocol", "udp", "IpPermissions.1.FromPort", "90", "IpPermissions.1.ToPort", "80",
@@ -299,45 +285,19 @@ func TestSecurityGroupsRefuseBadInput(t *testing.T) {
 		{"dry run", perm("IpProtocol", "-1", "CidrIp", "0.0.0.0/0", "DryRun", "true"), "DryRunOperation"},
 		{"duplicate in one call", perm("IpPermissions.1.IpProtocol", "-1", "IpPermissions.1.IpRanges.1.CidrIp", "10.1.0.0/16",
 			"IpPermissions.1.IpRanges.2.CidrIp", "10.1.0.0/16"), "InvalidPermission.Duplicate"},
-	} {
-		t.Run("authorize "+tc.name, func(t *testing.T) {
-			if got := signedQuery(t, c, creds, "AuthorizeSecurityGroupIngress", tc.params); got != tc.code {
-				t.Fatalf("code %q, want %q", got, tc.code)
-			}
-		})
-	}
-	for _, tc := range []struct {
-		name   string
-		params url.Values
-		code   string
-	}{
+	})
+	expectQueryCodes(t, c, creds, "revoke", "RevokeSecurityGroupIngress", []queryCase{
 		{"nothing to revoke", url.Values{"GroupName": {"web"}}, "MissingParameter"},
 		{"unknown rule id", url.Values{"GroupName": {"web"}, "SecurityGroupRuleId.1": {"sgr-0123456789abcdef0"}}, "InvalidSecurityGroupRuleId.NotFound"},
 		{"absent permission", url.Values{"GroupName": {"web"}, "IpProtocol": {"-1"}, "CidrIp": {"0.0.0.0/0"}}, "InvalidPermission.NotFound"},
 		{"group that is gone", url.Values{"GroupName": {"web"}, "SourceSecurityGroupName": {"gone"}}, "InvalidPermission.NotFound"},
-	} {
-		t.Run("revoke "+tc.name, func(t *testing.T) {
-			if got := signedQuery(t, c, creds, "RevokeSecurityGroupIngress", tc.params); got != tc.code {
-				t.Fatalf("code %q, want %q", got, tc.code)
-			}
-		})
-	}
-	for _, tc := range []struct {
-		name   string
-		params url.Values
-		code   string
-	}{
+	})
+	expectQueryCodes(t, c, creds, "delete", "DeleteSecurityGroup", []queryCase{
 		{"neither", url.Values{}, "MissingParameter"},
 		{"unknown name", url.Values{"GroupName": {"nosuch"}}, "InvalidGroup.NotFound"},
 		{"unknown id", url.Values{"GroupId": {"sg-0123456789abcdef0"}}, "InvalidGroup.NotFound"},
 		{"malformed id", url.Values{"GroupId": {"web"}}, "InvalidGroupId.Malformed"},
-	} {
-		t.Run("delete "+tc.name, func(t *testing.T) {
-			if got := signedQuery(t, c, creds, "DeleteSecurityGroup", tc.params); got != tc.code {
-				t.Fatalf("code %q, want %q", got, tc.code)
-			}
-		})
-	}
+	})
 	_, err := cl.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupNames: []string{"web", "nosuch"}})
 	expectCode(t, err, "InvalidGroup.NotFound")
 	_, err = cl.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: []string{"sg-bad"}})

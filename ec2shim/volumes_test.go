@@ -247,17 +247,12 @@ func TestVolumesRefuseBadInput(t *testing.T) {
 	ami := c.RegisterRawImage(t, creds, "volbad", "disk", []byte("0123456789"), false)
 	ctx := context.Background()
 
-	create := func(mut func(*ec2.CreateVolumeInput)) error {
-		in := &ec2.CreateVolumeInput{AvailabilityZone: aws.String("volbad-zone"), Size: aws.Int32(1)}
-		mut(in)
+	expectRefusals(t, "create ", func() *ec2.CreateVolumeInput {
+		return &ec2.CreateVolumeInput{AvailabilityZone: aws.String("volbad-zone"), Size: aws.Int32(1)}
+	}, func(in *ec2.CreateVolumeInput) error {
 		_, err := cl.CreateVolume(ctx, in)
 		return err
-	}
-	for _, tc := range []struct {
-		name string
-		mut  func(*ec2.CreateVolumeInput)
-		code string
-	}{
+	}, []refusal[ec2.CreateVolumeInput]{
 		{"no size", func(in *ec2.CreateVolumeInput) { in.Size = nil }, "MissingParameter"},
 		{"zero size", func(in *ec2.CreateVolumeInput) { in.Size = aws.Int32(0) }, "InvalidParameterValue"},
 		{"huge", func(in *ec2.CreateVolumeInput) { in.Size = aws.Int32(16385) }, "InvalidParameterValue"},
@@ -278,9 +273,7 @@ func TestVolumesRefuseBadInput(t *testing.T) {
 			in.TagSpecifications = []types.TagSpecification{{ResourceType: types.ResourceTypeVolume, Tags: []types.Tag{{Key: aws.String("aws:x")}}}}
 		}, "InvalidParameterValue"},
 		{"dry run", func(in *ec2.CreateVolumeInput) { in.DryRun = aws.Bool(true) }, "DryRunOperation"},
-	} {
-		t.Run("create "+tc.name, func(t *testing.T) { expectCode(t, create(tc.mut), tc.code) })
-	}
+	})
 	if got := signedQuery(t, c, creds, "CreateVolume", url.Values{"AvailabilityZone": {"volbad-zone"}, "Size": {"1"}, "Iops": {"100"}}); got != "UnknownParameter" {
 		t.Fatalf("Iops: %q", got)
 	}
