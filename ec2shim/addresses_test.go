@@ -124,9 +124,7 @@ func launchTwo(t *testing.T, cl *ec2.Client, ami string) (string, string) {
 }
 
 func TestAddressLifecycle(t *testing.T) {
-	c, creds, cl := tenant(t, "eiplife")
-	c.AddNode(t, "eiplife-node", "eiplife-zone", 4, 8192)
-	ami := c.RegisterRawImage(t, creds, "eiplife", "disk", []byte("0123456789"), false)
+	_, _, cl, ami := tenantWithNode(t, "eiplife")
 	addAddressPool(t, "eiplife-pool", false, "198.51.100.0/28")
 	ctx := context.Background()
 	pool := netip.MustParsePrefix("198.51.100.0/28")
@@ -259,9 +257,7 @@ func TestAddressLifecycle(t *testing.T) {
 }
 
 func TestAddressesRefuseBadInput(t *testing.T) {
-	c, creds, cl := tenant(t, "eipbad")
-	c.AddNode(t, "eipbad-node", "eipbad-zone", 4, 8192)
-	ami := c.RegisterRawImage(t, creds, "eipbad", "disk", []byte("0123456789"), false)
+	c, creds, cl, ami := tenantWithNode(t, "eipbad")
 	addAddressPool(t, "eipbad-pool", false, "198.51.100.16/28")
 	ctx := context.Background()
 	inst, _ := launchTwo(t, cl, ami)

@@ -325,3 +325,12 @@ func expectRefusals[In any](t *testing.T, prefix string, valid func() *In, call 
 		})
 	}
 }
+
+// tenantWithNode is tenant plus what running instances takes: a node <project>-node in zone
+// <project>-zone and a raw machine image, whose id it returns.
+func tenantWithNode(t *testing.T, project string) (*testcloud.Cloud, testcloud.Credentials, *ec2.Client, string) {
+	t.Helper()
+	c, creds, cl := tenant(t, project)
+	c.AddNode(t, project+"-node", project+"-zone", 4, 8192)
+	return c, creds, cl, c.RegisterRawImage(t, creds, project, "disk", []byte("0123456789"), false)
+}

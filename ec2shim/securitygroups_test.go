@@ -322,9 +322,7 @@ func TestSecurityGroupsRefuseBadInput(t *testing.T) {
 }
 
 func TestSecurityGroupInUseByAnInstance(t *testing.T) {
-	c, creds, cl := tenant(t, "sguse")
-	c.AddNode(t, "sguse-node", "sguse-zone", 4, 8192)
-	ami := c.RegisterRawImage(t, creds, "sguse", "disk", []byte("0123456789"), false)
+	_, _, cl, ami := tenantWithNode(t, "sguse")
 	ctx := context.Background()
 	created, err := cl.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("app"), Description: aws.String("app")})
 	if err != nil {

@@ -88,9 +88,7 @@ func reportAttachment(t *testing.T, project, id string, state cloudv1.VolumeStat
 }
 
 func TestVolumeLifecycle(t *testing.T) {
-	c, creds, cl := tenant(t, "vollife")
-	c.AddNode(t, "vollife-node", "vollife-zone", 4, 8192)
-	ami := c.RegisterRawImage(t, creds, "vollife", "disk", []byte("0123456789"), false)
+	_, _, cl, ami := tenantWithNode(t, "vollife")
 	ctx := context.Background()
 
 	before := time.Now().Add(-time.Minute)
@@ -242,9 +240,7 @@ func TestVolumeLifecycle(t *testing.T) {
 }
 
 func TestVolumesRefuseBadInput(t *testing.T) {
-	c, creds, cl := tenant(t, "volbad")
-	c.AddNode(t, "volbad-node", "volbad-zone", 4, 8192)
-	ami := c.RegisterRawImage(t, creds, "volbad", "disk", []byte("0123456789"), false)
+	c, creds, cl, ami := tenantWithNode(t, "volbad")
 	ctx := context.Background()
 
 	expectRefusals(t, "create ", func() *ec2.CreateVolumeInput {
