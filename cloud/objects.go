@@ -23,7 +23,6 @@ import (
 	"sort"
 
 	"k8s.io/apimachinery/pkg/api/meta"
-
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"pinet.io/pinet/internal/ids"
@@ -102,7 +101,11 @@ func projectList[P client.Object](ctx context.Context, s *Service, c Caller, lis
 	}
 	out := make([]P, 0, len(items))
 	for _, o := range items {
-		out = append(out, o.(P))
+		p, ok := o.(P)
+		if !ok {
+			return nil, fmt.Errorf("listing %s: %T in a %T", what, o, list)
+		}
+		out = append(out, p)
 	}
 	return out, nil
 }
