@@ -66,26 +66,19 @@ func (s *Server) routes() map[string]action {
 		"DescribeRegions":           handle(s.describeRegions),
 		"DescribeAvailabilityZones": handle(s.describeAvailabilityZones),
 		"DescribeAccountAttributes": handle(s.describeAccountAttributes),
-	}
-	for name, act := range s.instanceRoutes() {
-		all[name] = act
+		// Instances
+		"RunInstances":              handle(s.runInstances),
+		"DescribeInstances":         handle(s.describeInstances),
+		"TerminateInstances":        changeState(s.svc.TerminateInstances),
+		"StopInstances":             changeState(s.svc.StopInstances),
+		"StartInstances":            changeState(s.svc.StartInstances),
+		"RebootInstances":           handle(s.rebootInstances),
+		"GetConsoleOutput":          handle(s.getConsoleOutput),
+		"DescribeInstanceStatus":    handle(s.describeInstanceStatus),
+		"DescribeInstanceAttribute": handle(s.describeInstanceAttribute),
+		"ModifyInstanceAttribute":   handle(s.modifyInstanceAttribute),
 	}
 	return all
-}
-
-func (s *Server) instanceRoutes() map[string]action {
-	return map[string]action{
-		"RunInstances":              s.runInstances,
-		"DescribeInstances":         s.describeInstances,
-		"TerminateInstances":        s.terminateInstances,
-		"StopInstances":             s.stopInstances,
-		"StartInstances":            s.startInstances,
-		"RebootInstances":           s.rebootInstances,
-		"GetConsoleOutput":          s.getConsoleOutput,
-		"DescribeInstanceStatus":    s.describeInstanceStatus,
-		"DescribeInstanceAttribute": s.describeInstanceAttribute,
-		"ModifyInstanceAttribute":   s.modifyInstanceAttribute,
-	}
 }
 
 // describeInput is what every Describe takes besides the ids or names it asks for.
