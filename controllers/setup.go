@@ -75,6 +75,8 @@ type Options struct {
 	ObjectStoreURL string
 	// Region is the cloud's region name.
 	Region string
+	// AoEShelves are the shelves volumes are given AoE addresses on; zero is 1-100.
+	AoEShelves ipam.AoEShelves
 	// Clock is the controllers' clock; nil is the real one.
 	Clock clock.PassiveClock
 }
@@ -178,7 +180,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		{"addresspool", (&addresspool.Reconciler{Client: c, Allocator: allocator, Clock: clk}).SetupWithManager},
 		{"keypair", (&keypair.Reconciler{Client: c, Recorder: mgr.GetEventRecorder("pinet-keypair"), Clock: clk, Claims: idClaims}).SetupWithManager},
 		{"securitygroup", (&securitygroup.Reconciler{Client: c, Clock: clk, Claims: idClaims}).SetupWithManager},
-		{"volume", (&volume.Reconciler{Client: c, Claims: idClaims}).SetupWithManager},
+		{"volume", (&volume.Reconciler{
+			Client: c, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("pinet-volume"), Clock: clk,
+			Claims: idClaims, Allocator: allocator, Shelves: opts.AoEShelves, NodeLostTimeout: opts.NodeLostTimeout,
+		}).SetupWithManager},
 		{"snapshot", (&snapshot.Reconciler{
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-snapshot"), Clock: clk, Claims: idClaims, Store: systemStore,
 		}).SetupWithManager},

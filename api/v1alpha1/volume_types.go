@@ -44,6 +44,9 @@ const (
 	ReasonExported = "Exported"
 	// ReasonExportFailed: the storage node could not make or serve the volume.
 	ReasonExportFailed = "ExportFailed"
+	// ReasonUnexported: the storage node stopped serving the deleted volume and removed its
+	// backing file (the storage agent sets Exported=False with it).
+	ReasonUnexported = "Unexported"
 	// ReasonWaitingForDetach: the volume is deleted but still attached; it goes once detached.
 	ReasonWaitingForDetach = "WaitingForDetach"
 )

@@ -16,7 +16,8 @@ limitations under the License.
 
 // Package snapshot holds the Snapshot reconciler. It gives a snapshot its snap- id (claimed
 // cluster-wide like every EC2 id), finds its volume among its own project's volumes only, and
-// hands the copy to the storage node that exports the volume (status.node); that node's agent
+// hands the copy to the storage node that exports the volume (status.node, and the label
+// cloud.pinet.io/storage-node its agent's cache selects by); that node's agent
 // writes the chunks and reports progress. Deleting a snapshot removes its objects from the store.
 package snapshot
 
@@ -136,6 +137,11 @@ func (r *Reconciler) place(ctx context.Context, s *cloudv1.Snapshot, now metav1.
 		return nil
 	}
 	s.Status.Node = v.Status.AoE.Node
+	// The node's agent watches only the snapshots labelled with its node.
+	if s.Labels == nil {
+		s.Labels = map[string]string{}
+	}
+	s.Labels[cloudv1.LabelStorageNode] = s.Status.Node
 	return nil
 }
 
@@ -174,6 +180,9 @@ func setReady(s *cloudv1.Snapshot, err error, now metav1.Time) {
 	case s.Status.State == cloudv1.SnapshotCompleted:
 		conditions.MarkTrue(s, cloudv1.ReadyCondition, cloudv1.ReasonReady, "", now)
 		s.Status.ObservedGeneration = s.Generation
+	case s.Status.State == cloudv1.SnapshotError && s.Status.Node != "":
+		conditions.MarkFalse(s, cloudv1.ReadyCondition, cloudv1.ReasonSnapshotFailed,
+			fmt.Sprintf("Node %s could not copy the volume; see its agent's log", s.Status.Node), now)
 	case s.Status.State == cloudv1.SnapshotPending && s.Status.Node != "":
 		conditions.MarkFalse(s, cloudv1.ReadyCondition, cloudv1.ReasonPending,
 			fmt.Sprintf("Node %s is copying the volume", s.Status.Node), now)
