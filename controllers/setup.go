@@ -97,13 +97,15 @@ func CacheOptions(systemNamespace string) cache.Options {
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// ensureSystemUser creates the admin user PiNet's components use in the object store, and the
+// ensureSystemUser creates the admin user PiNet's components use in the object store, the
 // image reader node agents download images as (no admin, no project: the object store lets it
-// only read the image bucket).
+// only read the image bucket) and the snapshot store user storage nodes copy snapshots as (only
+// the snapshot bucket's objects: get, head, put).
 func ensureSystemUser(ctx context.Context, c client.Client) error {
 	for _, u := range []*cloudv1.User{
 		{ObjectMeta: metav1.ObjectMeta{Name: s3client.SystemUser}, Spec: cloudv1.UserSpec{Admin: true}},
 		{ObjectMeta: metav1.ObjectMeta{Name: s3client.ImageReaderUser}},
+		{ObjectMeta: metav1.ObjectMeta{Name: s3client.SnapshotStoreUser}},
 	} {
 		if err := c.Create(ctx, u); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating system user %s: %w", u.Name, err)

@@ -44,6 +44,7 @@ import (
 	"pinet.io/pinet/internal/ids"
 	"pinet.io/pinet/internal/index"
 	"pinet.io/pinet/internal/patch"
+	"pinet.io/pinet/internal/s3client"
 	"pinet.io/pinet/internal/snapshot"
 )
 
@@ -52,7 +53,7 @@ const Finalizer = "cloud.pinet.io/snapshot"
 
 // Bucket is the system bucket snapshots are kept in, under "<project>/<snap-id>/": only the
 // system reaches it, so a snapshot is private to its project by construction.
-const Bucket = "pinet-snapshots"
+const Bucket = s3client.SnapshotBucket
 
 // copyGrace is how long a deleted snapshot still being copied waits for its storage node to stop
 // before its objects are removed anyway (the node may be gone for good).
@@ -136,12 +137,37 @@ func (r *Reconciler) place(ctx context.Context, s *cloudv1.Snapshot, now metav1.
 			fmt.Sprintf("Volume %s has no storage yet; the snapshot starts when it has", s.Spec.VolumeID), now)
 		return nil
 	}
+	if err := r.ensureBucket(ctx); err != nil {
+		return err
+	}
 	s.Status.Node = v.Status.AoE.Node
 	// The node's agent watches only the snapshots labelled with its node.
 	if s.Labels == nil {
 		s.Labels = map[string]string{}
 	}
 	s.Labels[cloudv1.LabelStorageNode] = s.Status.Node
+	return nil
+}
+
+// ensureBucket makes the snapshot bucket (as the system, so it belongs to no project) before a
+// storage node is asked to write into it; the node's credential may not create buckets.
+func (r *Reconciler) ensureBucket(ctx context.Context) error {
+	if r.Store == nil {
+		return nil
+	}
+	mc, err := r.Store(ctx)
+	if err != nil {
+		return err
+	}
+	ok, err := mc.BucketExists(ctx, Bucket)
+	if err != nil || ok {
+		return err
+	}
+	if err := mc.MakeBucket(ctx, Bucket, minio.MakeBucketOptions{}); err != nil {
+		if code := minio.ToErrorResponse(err).Code; code != "BucketAlreadyOwnedByYou" && code != "BucketAlreadyExists" {
+			return fmt.Errorf("creating the snapshot bucket: %w", err)
+		}
+	}
 	return nil
 }
 
