@@ -62,13 +62,13 @@ func setStatus(sc *scope, err error) {
 	case isExported:
 		v.Status.State = cloudv1.VolumeStateAvailable
 		conditions.MarkTrue(v, cloudv1.ReadyCondition, cloudv1.ReasonReady, "", now)
+	case v.Status.AoE == nil:
+		v.Status.State = cloudv1.VolumeStateCreating
+		conditions.MarkFalse(v, cloudv1.ReadyCondition, cloudv1.ReasonPending, "Volume waits to be placed", now)
 	default:
 		v.Status.State = cloudv1.VolumeStateCreating
-		msg := "Volume waits for a storage node"
-		if v.Status.AoE != nil {
-			msg = fmt.Sprintf("Storage node %s is making the volume", v.Status.AoE.Node)
-		}
-		conditions.MarkFalse(v, cloudv1.ReadyCondition, cloudv1.ReasonExporting, msg, now)
+		conditions.MarkFalse(v, cloudv1.ReadyCondition, cloudv1.ReasonExporting,
+			fmt.Sprintf("Storage node %s is making the volume", v.Status.AoE.Node), now)
 	}
 	v.Status.ObservedGeneration = v.Generation
 }
