@@ -228,14 +228,41 @@ func TestVolumeFromSnapshotIsResolvedInItsOwnProject(t *testing.T) {
 	}
 	volumeIs(t, early, cloudv1.VolumeStateCreating, cloudv1.ReasonExporting)
 	tooSmall := volumeIs(t, fromSnap(a, "too-small", 1), cloudv1.VolumeStateError, cloudv1.ReasonSizeTooSmall)
-	stolen := volumeIs(t, fromSnap(b, "stolen", 2), cloudv1.VolumeStateError, cloudv1.ReasonSnapshotNotFound)
-	for _, v := range []*cloudv1.Volume{tooSmall, stolen} {
+	// A kubectl user of project b names a's snapshot: it is not found, and nothing is made.
+	manifest := fmt.Sprintf(`apiVersion: cloud.pinet.io/v1alpha1
+kind: Volume
+metadata: {name: stolen, namespace: %s}
+spec: {sizeGiB: 2, availabilityZone: vs-a, snapshotId: %s}
+`, b, snap.Status.SnapshotID)
+	if _, err := kubectl(t, env.Config, manifest, "apply", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	stolen := volumeIs(t, &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "stolen", Namespace: b}},
+		cloudv1.VolumeStateError, cloudv1.ReasonSnapshotNotFound)
+
+	// A copy its node failed: the snapshot says so, and a volume from it is not made.
+	failed := &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: "failed", Namespace: a}, Spec: cloudv1.SnapshotSpec{VolumeID: src.Status.VolumeID}}
+	if err := env.Client.Create(ctx, failed); err != nil {
+		t.Fatal(err)
+	}
+	snapshotReason(t, failed, cloudv1.ReasonPending)
+	if err := updateStatus(failed, func(s *cloudv1.Snapshot) { s.Status.State = cloudv1.SnapshotError }); err != nil {
+		t.Fatal(err)
+	}
+	snapshotReason(t, failed, cloudv1.ReasonSnapshotFailed)
+	fromFailed := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "from-failed", Namespace: a},
+		Spec: cloudv1.VolumeSpec{SizeGiB: 2, AvailabilityZone: "vs-a", SnapshotID: failed.Status.SnapshotID}}
+	if err := env.Client.Create(ctx, fromFailed); err != nil {
+		t.Fatal(err)
+	}
+	volumeIs(t, fromFailed, cloudv1.VolumeStateError, cloudv1.ReasonSnapshotNotCompleted)
+	for _, v := range []*cloudv1.Volume{tooSmall, stolen, fromFailed} {
 		if v.Status.AoE != nil || v.Labels[cloudv1.LabelStorageNode] != "" {
 			t.Fatalf("%s was placed: %+v", v.Name, v.Status.AoE)
 		}
 	}
 	// Refused volumes go at once: they hold nothing.
-	for _, v := range []*cloudv1.Volume{tooSmall, stolen} {
+	for _, v := range []*cloudv1.Volume{tooSmall, stolen, fromFailed} {
 		if err := env.Client.Delete(ctx, v); err != nil {
 			t.Fatal(err)
 		}
