@@ -355,3 +355,67 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// A volume asked to attach to an instance bound to a node carries that node's attach label; once
+// the instance is terminated the label stays while the attach agent still reports the
+// attachment, and goes when it reports it detached.
+func TestVolumeAttachNodeLabel(t *testing.T) {
+	startManager(t)
+	ctx := context.Background()
+	ns := newNamespace(t)
+	inst := &cloudv1.Instance{
+		ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: ns, Labels: map[string]string{cloudv1.LabelHypervisor: "va-node"}},
+		Spec:       cloudv1.InstanceSpec{ImageID: "ami-00000000000000000", InstanceType: "m1.tiny"},
+	}
+	if err := env.Client.Create(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, shortWait, "an instance id", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), inst); err != nil || inst.Status.InstanceID == "" {
+			return fmt.Errorf("no id yet (%v)", err)
+		}
+		return nil
+	})
+	v := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "data", Namespace: ns}, Spec: cloudv1.VolumeSpec{SizeGiB: 1,
+		AttachTo: &cloudv1.VolumeAttachTarget{InstanceID: inst.Status.InstanceID, Device: "/dev/vdb"}}}
+	if err := env.Client.Create(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	label := func(want string) {
+		t.Helper()
+		testenv.Eventually(t, shortWait, "attach label "+want, func() error {
+			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(v), v); err != nil {
+				return err
+			}
+			if got := v.Labels[cloudv1.LabelAttachNode]; got != want {
+				return fmt.Errorf("label %q", got)
+			}
+			return nil
+		})
+	}
+	label("va-node")
+	// Another project's volume naming the instance's id gets no label.
+	thief := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "thief", Namespace: newNamespace(t)}, Spec: cloudv1.VolumeSpec{SizeGiB: 1,
+		AttachTo: &cloudv1.VolumeAttachTarget{InstanceID: inst.Status.InstanceID, Device: "/dev/vdb"}}}
+	if err := env.Client.Create(ctx, thief); err != nil {
+		t.Fatal(err)
+	}
+	volumeIs(t, thief, cloudv1.VolumeStateCreating, cloudv1.ReasonNoStorageNode)
+	if thief.Labels[cloudv1.LabelAttachNode] != "" {
+		t.Fatalf("another project's volume is labelled for the instance's node: %v", thief.Labels)
+	}
+
+	if err := updateStatus(v, func(v *cloudv1.Volume) {
+		v.Status.Attachment = &cloudv1.VolumeAttachment{InstanceID: inst.Status.InstanceID, Device: "/dev/vdb", State: cloudv1.AttachmentAttached}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := testenv.Update(ctx, env.Client, inst, func(i *cloudv1.Instance) { i.Spec.DesiredState = cloudv1.DesiredTerminated }); err != nil {
+		t.Fatal(err)
+	}
+	label("va-node") // still attached: the agent must see it to detach
+	if err := updateStatus(v, func(v *cloudv1.Volume) { v.Status.Attachment.State = cloudv1.AttachmentDetached }); err != nil {
+		t.Fatal(err)
+	}
+	label("")
+}
