@@ -32,7 +32,9 @@ import (
 	"pinet.io/pinet/internal/testenv"
 )
 
-func mergePatch(s string) client.Patch { return client.RawPatch("application/merge-patch+json", []byte(s)) }
+func mergePatch(s string) client.Patch {
+	return client.RawPatch("application/merge-patch+json", []byte(s))
+}
 
 // TestNodeAgentVolumeAndSnapshotRestriction checks, with real requests as vn-1's agent, that it
 // writes the status of the volumes stored or attached on its node and of the snapshots it copies,
