@@ -154,6 +154,14 @@ func (s *volumeSync) ensureBacking(ctx context.Context, v *cloudv1.Volume, size 
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("reading the backing file: %w", err)
 	}
+	// The snapshot is checked before anything is made, so a missing one leaves no file.
+	var src *snapshot.Store
+	if v.Spec.SnapshotID != "" {
+		var err error
+		if src, err = s.snapshotSource(ctx, v, size); err != nil {
+			return err
+		}
+	}
 	tmp := path + ".new"
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, volumeFileMode)
 	if err != nil {
@@ -161,12 +169,14 @@ func (s *volumeSync) ensureBacking(ctx context.Context, v *cloudv1.Volume, size 
 	}
 	defer func() { _ = f.Close() }()
 	if err := f.Truncate(size); err != nil {
+		_ = os.Remove(tmp)
 		return fmt.Errorf("sizing the backing file: %w", err)
 	}
-	if v.Spec.SnapshotID != "" {
-		if err := s.restore(ctx, v, f, size); err != nil {
+	if src != nil {
+		ctrl.LoggerFrom(ctx).Info("Restoring volume from snapshot", "snapshot", v.Spec.SnapshotID)
+		if _, err := src.Restore(ctx, v.Spec.SnapshotID, f, nil); err != nil {
 			_ = os.Remove(tmp)
-			return err
+			return fmt.Errorf("restoring snapshot %s: %w", v.Spec.SnapshotID, err)
 		}
 	}
 	if err := f.Sync(); err != nil {
@@ -178,28 +188,25 @@ func (s *volumeSync) ensureBacking(ctx context.Context, v *cloudv1.Volume, size 
 	return syncDir(filepath.Dir(path))
 }
 
-// restore fills f from the volume's snapshot.
-func (s *volumeSync) restore(ctx context.Context, v *cloudv1.Volume, f *os.File, size int64) error {
+// snapshotSource returns the store holding the volume's snapshot, in the volume's own project's
+// part of the snapshot bucket, once its manifest is read and fits the volume.
+func (s *volumeSync) snapshotSource(ctx context.Context, v *cloudv1.Volume, size int64) (*snapshot.Store, error) {
 	if s.store == nil {
-		return errors.New("restoring a snapshot: no object store configured")
+		return nil, errors.New("restoring a snapshot: no object store configured")
 	}
 	mc, err := s.store(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	st := &snapshot.Store{Client: mc, Bucket: s3client.SnapshotBucket, Prefix: v.Namespace + "/"}
 	m, err := st.Stat(ctx, v.Spec.SnapshotID)
 	if err != nil {
-		return fmt.Errorf("reading snapshot %s: %w", v.Spec.SnapshotID, err)
+		return nil, fmt.Errorf("reading snapshot %s: %w", v.Spec.SnapshotID, err)
 	}
 	if m.SizeBytes > size {
-		return fmt.Errorf("snapshot %s holds %d bytes, more than the volume's %d", v.Spec.SnapshotID, m.SizeBytes, size)
+		return nil, fmt.Errorf("snapshot %s holds %d bytes, more than the volume's %d", v.Spec.SnapshotID, m.SizeBytes, size)
 	}
-	ctrl.LoggerFrom(ctx).Info("Restoring volume from snapshot", "snapshot", v.Spec.SnapshotID, "bytes", m.SizeBytes)
-	if _, err := st.Restore(ctx, v.Spec.SnapshotID, f, nil); err != nil {
-		return fmt.Errorf("restoring snapshot %s: %w", v.Spec.SnapshotID, err)
-	}
-	return nil
+	return st, nil
 }
 
 // sweep removes the backing files of volumes no longer placed on this node (deleted while the

@@ -203,6 +203,62 @@ func TestStorageNodeExportsSnapshotsAndRemovesVolumes(t *testing.T) {
 		t.Fatalf("the restored volume has %d bytes", d3.Size())
 	}
 
+	// A snapshot said to be completed whose objects do not exist: the volume from it ends in
+	// error, and no backing file is left half-made.
+	ghost := &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: "ghost", Namespace: ns}, Spec: cloudv1.SnapshotSpec{VolumeID: "vol-0123456789abcdef0"}}
+	if err := env.Client.Create(ctx, ghost); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, shortWait, "the ghost snapshot failed", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(ghost), ghost); err != nil {
+			return err
+		}
+		if ghost.Status.State != cloudv1.SnapshotError {
+			return fmt.Errorf("status %+v", ghost.Status)
+		}
+		return nil
+	})
+	ghost.Status.State, ghost.Status.VolumeSizeGiB = cloudv1.SnapshotCompleted, 1
+	if err := env.Client.Status().Update(ctx, ghost); err != nil {
+		t.Fatal(err)
+	}
+	fromGhost := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "from-ghost", Namespace: ns},
+		Spec: cloudv1.VolumeSpec{SizeGiB: 1, AvailabilityZone: "zone-store", SnapshotID: ghost.Status.SnapshotID}}
+	if err := env.Client.Create(ctx, fromGhost); err != nil {
+		t.Fatal(err)
+	}
+	fromGhost = waitVolume(t, fromGhost, cloudv1.VolumeStateError)
+	if c := conditions.Get(fromGhost, cloudv1.VolumeExported); c == nil || c.Reason != cloudv1.ReasonExportFailed {
+		t.Fatalf("Exported %+v", c)
+	}
+	for _, p := range []string{backingFile(dir, fromGhost), backingFile(dir, fromGhost) + ".new"} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s is left: %v", p, err)
+		}
+	}
+
+	// Growing the volume grows the file and the device.
+	if err := testenv.Update(ctx, env.Client, restored, func(v *cloudv1.Volume) { v.Spec.SizeGiB = 13 }); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, longWait, "the grown device", func() error {
+		conn, err := aoetest.ListenIn(pair.NSB, pair.IfaceB)
+		if err != nil {
+			return err
+		}
+		dl := aoe.Dialer{Conn: conn, Timeout: 3e9}
+		d, err := dl.Dial(ctx, "", uint16(restored.Status.AoE.Shelf), uint8(restored.Status.AoE.Slot))
+		if err != nil {
+			return err
+		}
+		defer func() { _ = d.Close() }()
+		if d.Size() != 13<<30 {
+			return fmt.Errorf("the device has %d bytes", d.Size())
+		}
+		return nil
+	})
+	inFile(t, backingFile(dir, restored), off, pattern)
+
 	// Deleting: the export, the file and the address go.
 	claimName := fmt.Sprintf("aoe-%d-%d", addr.Shelf, addr.Slot)
 	path := backingFile(dir, v)
