@@ -50,6 +50,12 @@ const (
 // startManager runs the real manager with every controller until the test ends (or stop is called).
 func startManager(t *testing.T) (stop func()) {
 	t.Helper()
+	return startManagerWith(t, nil)
+}
+
+// startManagerWith is startManager with the controllers' options adjusted by configure.
+func startManagerWith(t *testing.T, configure func(*controllers.Options)) (stop func()) {
+	t.Helper()
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:                 env.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -61,9 +67,11 @@ func startManager(t *testing.T) (stop func()) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(env.Ctx)
-	if err := controllers.Setup(ctx, mgr, controllers.Options{
-		SeedInstanceTypes: true, SystemNamespace: testenv.SystemNamespace,
-	}); err != nil {
+	opts := controllers.Options{SeedInstanceTypes: true, SystemNamespace: testenv.SystemNamespace}
+	if configure != nil {
+		configure(&opts)
+	}
+	if err := controllers.Setup(ctx, mgr, opts); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)

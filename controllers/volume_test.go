@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 	"testing"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -30,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/controllers"
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/ipam"
 	"pinet.io/pinet/internal/testenv"
@@ -418,4 +420,45 @@ func TestVolumeAttachNodeLabel(t *testing.T) {
 		t.Fatal(err)
 	}
 	label("")
+}
+
+// With every AoE address of the configured shelves taken, a volume waits (AddressesExhausted)
+// and holds nothing; it gets the first address freed.
+func TestVolumeWaitsForAnAoEAddress(t *testing.T) {
+	startManagerWith(t, func(o *controllers.Options) { o.AoEShelves = ipam.AoEShelves{First: 65000, Last: 65000} })
+	ctx := context.Background()
+	ns := newNamespace(t)
+	storageNode(t, "vx-node", "vx-a", 10)
+	// Another allocator (a manager of the past, say) holds every address of the shelf.
+	al := &ipam.Allocator{Client: env.Client, Reader: env.Client, Namespace: testenv.SystemNamespace}
+	shelf := ipam.AoEShelves{First: 65000, Last: 65000}
+	for i := 0; i < 255; i++ {
+		if _, err := al.AllocateAoE(ctx, shelf, fmt.Sprintf("vx-holder-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for i := 0; i < 255; i++ {
+			_ = al.Release(context.Background(), ipam.AoELabel, fmt.Sprintf("vx-holder-%d", i))
+		}
+	})
+	v := volumeIs(t, newVolume(t, ns, "late", "vx-a", 1), cloudv1.VolumeStateCreating, cloudv1.ReasonAddressesExhausted)
+	if v.Status.AoE != nil || v.Labels[cloudv1.LabelStorageNode] != "" {
+		t.Fatalf("a volume without an address was placed: %+v %v", v.Status.AoE, v.Labels)
+	}
+	if held, err := al.Held(ctx, ipam.AoELabel, string(v.UID)); err != nil || len(held) != 0 {
+		t.Fatalf("the volume holds %v (%v)", held, err)
+	}
+	if err := al.Release(ctx, ipam.AoELabel, "vx-holder-42"); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 3*time.Minute, "the freed address taken", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(v), v); err != nil {
+			return err
+		}
+		if a := v.Status.AoE; a == nil || a.Shelf != 65000 || a.Slot != 42 {
+			return fmt.Errorf("aoe %+v", a)
+		}
+		return nil
+	})
 }
