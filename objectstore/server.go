@@ -89,9 +89,12 @@ type Config struct {
 }
 
 // ReadOnlyGrant lets User read the objects of Bucket, and nothing more: such as the node agents'
-// image credential on the system image bucket.
+// image credential on the system image bucket. With Put, the user may also write objects of the
+// bucket with single PUTs (no listing, deleting, copying or multipart uploads): the storage nodes'
+// snapshot credential on the system snapshot bucket.
 type ReadOnlyGrant struct {
 	User, Bucket string
+	Put          bool
 }
 
 // Connection timeouts.
@@ -129,8 +132,8 @@ type Server struct {
 	readTimeout   time.Duration
 	bodyProgress  time.Duration
 	ops           map[Operation]func(*request) error
-	// readOnly maps a read-only user to the bucket it may read.
-	readOnly map[string]string
+	// readOnly maps a read-only user to its grant.
+	readOnly map[string]ReadOnlyGrant
 }
 
 // New opens the data directory (removing what crashed writes left there) and returns a server.
@@ -150,12 +153,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	readOnly := map[string]string{}
+	readOnly := map[string]ReadOnlyGrant{}
 	for _, g := range cfg.ReadOnly {
 		if g.User == "" || g.Bucket == "" {
 			return nil, errors.New("objectstore: a read-only grant needs a user and a bucket")
 		}
-		readOnly[g.User] = g.Bucket
+		readOnly[g.User] = g
 	}
 	if cfg.ReadTimeout <= 0 {
 		cfg.ReadTimeout = DefaultReadTimeout
@@ -324,8 +327,9 @@ func (s *Server) serve(q *request) error {
 		return err
 	}
 	q.route = route
-	if bucket, ok := s.readOnly[caller.Principal.User]; ok && caller.Principal.User != "" {
-		if (route.Op != OpGetObject && route.Op != OpHeadObject) || route.Bucket != bucket {
+	if g, ok := s.readOnly[caller.Principal.User]; ok && caller.Principal.User != "" {
+		op := route.Op
+		if (op != OpGetObject && op != OpHeadObject && !(op == OpPutObject && g.Put)) || route.Bucket != g.Bucket {
 			return s3Error(CodeAccessDenied)
 		}
 		q.readGrant = true
