@@ -21,6 +21,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -101,13 +102,9 @@ func (s *Service) toAddress(a *cloudv1.Address, live map[string]*cloudv1.Instanc
 // projectAddresses lists the project's addresses that have an allocation id and are not being
 // released, oldest first; allocated keeps only the addresses with an IP.
 func (s *Service) projectAddresses(ctx context.Context, c Caller, allocated bool) ([]*cloudv1.Address, error) {
-	list := &cloudv1.AddressList{}
-	if err := s.cfg.Client.List(ctx, list, client.InNamespace(c.Project())); err != nil {
-		return nil, fmt.Errorf("listing addresses: %w", err)
-	}
-	return liveByAge(pointers(list.Items), AllocationID, func(a *cloudv1.Address) bool {
+	return liveInProject(ctx, s, c, &cloudv1.AddressList{}, "addresses", AllocationID, func(a *cloudv1.Address) bool {
 		return !allocated || a.Status.PublicIP != ""
-	}), nil
+	})
 }
 
 // findAddress finds one of the project's allocated addresses by allocation id or public IP
@@ -141,17 +138,17 @@ func pickAddresses(all []*cloudv1.Address, allocIDs, publicIPs []string) ([]*clo
 		if !ids.Valid(ids.Allocation, id) {
 			return nil, BadRequest(CodeAllocationMalformed, "Invalid id: \"%s\" (expecting \"eipalloc-...\")", clipID(id))
 		}
-		i := indexOf(all, func(a *cloudv1.Address) bool { return AllocationID(a) == id })
-		if i < 0 {
+		a, ok := withID(all, id, AllocationID)
+		if !ok {
 			return nil, allocationNotFound(id)
 		}
-		out = append(out, all[i])
+		out = append(out, a)
 	}
 	for _, ip := range publicIPs {
 		if ip == "" {
 			continue
 		}
-		i := indexOf(all, func(a *cloudv1.Address) bool { return a.Status.PublicIP == ip })
+		i := slices.IndexFunc(all, func(a *cloudv1.Address) bool { return a.Status.PublicIP == ip })
 		if i < 0 {
 			return nil, BadRequest(CodeAddressNotFound, "Address '%s' not found.", clipID(ip))
 		}
@@ -162,15 +159,6 @@ func pickAddresses(all []*cloudv1.Address, allocIDs, publicIPs []string) ([]*clo
 
 func allocationNotFound(id string) error {
 	return BadRequest(CodeAllocationNotFound, "The allocation ID '%s' does not exist", id)
-}
-
-func indexOf[T any](items []T, match func(T) bool) int {
-	for i, item := range items {
-		if match(item) {
-			return i
-		}
-	}
-	return -1
 }
 
 // AllocateAddressInput asks for an elastic IP.
@@ -374,7 +362,7 @@ func (s *Service) AssociateAddress(ctx context.Context, c Caller, in AssociateAd
 	}
 	allocID := AllocationID(found)
 	a := found.DeepCopy()
-	err = s.ChangeLatest(ctx, a, func() error {
+	err = s.change(ctx, a, func() error {
 		cur := associationOf(a, live)
 		if cur.instanceID != "" && cur.instanceID != in.InstanceID && !in.AllowReassociation {
 			return BadRequest(CodeAlreadyAssociated, "resource %s is already associated with associate-id %s", allocID, cur.associationID)
@@ -388,7 +376,6 @@ func (s *Service) AssociateAddress(ctx context.Context, c Caller, in AssociateAd
 	case err != nil:
 		return "", APIError(err, "address "+allocID)
 	}
-	s.AwaitCache(ctx, a)
 	if err := s.dropOtherAddresses(ctx, c, a); err != nil {
 		return "", err
 	}
@@ -406,7 +393,7 @@ func (s *Service) dropOtherAddresses(ctx context.Context, c Caller, a *cloudv1.A
 			continue
 		}
 		o := other.DeepCopy()
-		err := s.ChangeLatest(ctx, o, func() error {
+		err := s.change(ctx, o, func() error {
 			if o.Spec.InstanceID == a.Spec.InstanceID {
 				o.Spec.InstanceID = ""
 			}
@@ -414,9 +401,6 @@ func (s *Service) dropOtherAddresses(ctx context.Context, c Caller, a *cloudv1.A
 		})
 		if err != nil && !apierrors.IsNotFound(err) {
 			return APIError(err, "address "+AllocationID(other))
-		}
-		if err == nil {
-			s.AwaitCache(ctx, o)
 		}
 	}
 	return nil
@@ -448,7 +432,7 @@ func (s *Service) DisassociateAddress(ctx context.Context, c Caller, in Disassoc
 		if err != nil {
 			return err
 		}
-		i := indexOf(all, func(a *cloudv1.Address) bool { return associationOf(a, live).associationID == in.AssociationID })
+		i := slices.IndexFunc(all, func(a *cloudv1.Address) bool { return associationOf(a, live).associationID == in.AssociationID })
 		if i < 0 {
 			return BadRequest(CodeAssociationNotFound, "The association ID '%s' does not exist", clipID(in.AssociationID))
 		}
@@ -461,7 +445,7 @@ func (s *Service) DisassociateAddress(ctx context.Context, c Caller, in Disassoc
 		return nil
 	}
 	a := found.DeepCopy()
-	err = s.ChangeLatest(ctx, a, func() error {
+	err = s.change(ctx, a, func() error {
 		if a.Spec.InstanceID == want.instanceID {
 			a.Spec.InstanceID = ""
 		}
@@ -469,9 +453,6 @@ func (s *Service) DisassociateAddress(ctx context.Context, c Caller, in Disassoc
 	})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return APIError(err, "address "+AllocationID(found))
-	}
-	if err == nil {
-		s.AwaitCache(ctx, a)
 	}
 	return nil
 }
@@ -489,10 +470,7 @@ var addressFilters = []string{"allocation-id", "association-id", "domain", "inst
 // DescribeAddresses shows the project's allocated addresses, oldest first; each id or IP named
 // must be one of them.
 func (s *Service) DescribeAddresses(ctx context.Context, c Caller, in DescribeAddressesInput) ([]Address, error) {
-	if err := s.authorize(ctx, c, "list", "addresses", in.DryRun); err != nil {
-		return nil, err
-	}
-	matcher, err := query.NewMatcher(in.Filters, addressFilters)
+	matcher, _, err := s.startDescribe(ctx, c, listing{resource: "addresses", filters: addressFilters}, in.DryRun, in.Filters, Page{}, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -162,6 +162,9 @@ func toImage(img *cloudv1.Image) Image {
 	return out
 }
 
+var imageListing = listing{resource: "images", filters: imageFilters, minPage: 5, maxPage: 1000,
+	idsWithPage: "The parameter ImageIds cannot be used with the parameter MaxResults"}
+
 var imageFilters = []string{
 	"image-id", "image-type", "state", "name", "owner-id", "is-public", "architecture", "kernel-id",
 	"ramdisk-id", "description", "root-device-type", "root-device-name", "virtualization-type",
@@ -192,21 +195,9 @@ func (s *Service) visibleImages(ctx context.Context, c Caller) ([]*cloudv1.Image
 	if err := s.cfg.Client.List(ctx, list); err != nil {
 		return nil, fmt.Errorf("listing images: %w", err)
 	}
-	out := make([]*cloudv1.Image, 0, len(list.Items))
-	for i := range list.Items {
-		img := &list.Items[i]
-		if img.DeletionTimestamp.IsZero() && ImageID(img) != "" && refs.ImageVisibleTo(img, c.Project()) {
-			out = append(out, img)
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		ti, tj := out[i].CreationTimestamp, out[j].CreationTimestamp
-		if !ti.Equal(&tj) {
-			return ti.Before(&tj)
-		}
-		return ImageID(out[i]) < ImageID(out[j])
-	})
-	return out, nil
+	return liveByAge(pointers(list.Items), ImageID, func(img *cloudv1.Image) bool {
+		return refs.ImageVisibleTo(img, c.Project())
+	}), nil
 }
 
 func validImageID(id string) bool {
@@ -230,10 +221,8 @@ func (s *Service) visibleImage(ctx context.Context, c Caller, id string) (*cloud
 	if err != nil {
 		return nil, err
 	}
-	for _, img := range all {
-		if ImageID(img) == id {
-			return img, nil
-		}
+	if img, ok := withID(all, id, ImageID); ok {
+		return img, nil
 	}
 	return nil, imageNotFound(id)
 }
@@ -270,17 +259,7 @@ type DescribeImagesInput struct {
 // DescribeImages lists the visible images and the token of the next page ("" at the end). PiNet
 // images are never deprecated or disabled, so there is nothing to include or leave out for that.
 func (s *Service) DescribeImages(ctx context.Context, c Caller, in DescribeImagesInput) ([]Image, string, error) {
-	if err := s.authorize(ctx, c, "list", "images", in.DryRun); err != nil {
-		return nil, "", err
-	}
-	if len(in.IDs) > 0 && in.Page.MaxResults != nil {
-		return nil, "", InvalidParam("The parameter ImageIds cannot be used with the parameter MaxResults")
-	}
-	size, err := in.Page.size(5, 1000, 0)
-	if err != nil {
-		return nil, "", err
-	}
-	matcher, err := query.NewMatcher(in.Filters, imageFilters)
+	matcher, size, err := s.startDescribe(ctx, c, imageListing, in.DryRun, in.Filters, in.Page, len(in.IDs))
 	if err != nil {
 		return nil, "", err
 	}

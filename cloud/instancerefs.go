@@ -18,9 +18,6 @@ package cloud
 
 import (
 	"context"
-	"fmt"
-
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/ids"
@@ -37,11 +34,8 @@ func InstanceID(inst *cloudv1.Instance) string {
 // projectInstances lists the project's instances that have an EC2 id, oldest first, those being
 // deleted included (they show as terminated until they go).
 func (s *Service) projectInstances(ctx context.Context, c Caller) ([]*cloudv1.Instance, error) {
-	list := &cloudv1.InstanceList{}
-	if err := s.cfg.Client.List(ctx, list, client.InNamespace(c.Project())); err != nil {
-		return nil, fmt.Errorf("listing instances: %w", err)
-	}
-	return byAge(pointers(list.Items), InstanceID, nil), nil
+	insts, err := projectList[*cloudv1.Instance](ctx, s, c, &cloudv1.InstanceList{}, "instances")
+	return byAge(insts, InstanceID, nil), err
 }
 
 // findInstances returns the project's instances with the ids, in order; the first id that is

@@ -436,11 +436,11 @@ func refusedLaunchesLeaveNothing(t *testing.T, s *cloud.Service, ami string) {
 			t.Error(err)
 		}
 	})
-	groups, err := s.DescribeSecurityGroups(ctx, alice, cloud.DescribeSecurityGroupsInput{Names: []string{cloudv1.DefaultSecurityGroupName}})
-	if err != nil || len(groups.Items) != 1 {
+	groups, _, err := s.DescribeSecurityGroups(ctx, alice, cloud.DescribeSecurityGroupsInput{Names: []string{cloudv1.DefaultSecurityGroupName}})
+	if err != nil || len(groups) != 1 {
 		t.Fatalf("alice's default group: %+v %v", groups, err)
 	}
-	alicesGroup := groups.Items[0].ID
+	alicesGroup := groups[0].ID
 	// Bob can launch the public image: his refusals below are for what he names, not the image.
 	ok := launchWhenCached(t, s, bob, cloud.RunInstancesInput{ImageID: public, MinCount: 1, MaxCount: 1, InstanceType: "m1.tiny"})
 	removeAfter(t, &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: ok.Instances[0].InstanceID, Namespace: "svc-b"}})

@@ -91,6 +91,9 @@ func New(cfg Config) (*Service, error) {
 	return &Service{cfg: cfg}, nil
 }
 
+// Config is the service's configuration with its defaults filled in.
+func (s *Service) Config() Config { return s.cfg }
+
 // Caller is who calls an operation: an authenticated principal acting in one project.
 type Caller struct {
 	Principal awsauth.Principal

@@ -138,11 +138,7 @@ func toVolume(v *cloudv1.Volume) Volume {
 // projectVolumes lists the caller's project's volumes that have an EC2 id and are not being
 // deleted, oldest first.
 func (s *Service) projectVolumes(ctx context.Context, c Caller) ([]*cloudv1.Volume, error) {
-	list := &cloudv1.VolumeList{}
-	if err := s.cfg.Client.List(ctx, list, client.InNamespace(c.Project())); err != nil {
-		return nil, fmt.Errorf("listing volumes: %w", err)
-	}
-	return liveByAge(pointers(list.Items), volumeID, nil), nil
+	return liveInProject(ctx, s, c, &cloudv1.VolumeList{}, "volumes", volumeID, nil)
 }
 
 // findVolumes returns the project's volumes with the ids, in order.
@@ -379,6 +375,9 @@ type DescribeVolumesInput struct {
 	Page
 }
 
+var volumeListing = listing{resource: "volumes", filters: volumeFilters, minPage: 5, maxPage: 500,
+	idsWithPage: "The parameter volumeSet cannot be used with the parameter maxResults"}
+
 var volumeFilters = []string{
 	"volume-id", "status", "size", "availability-zone", "create-time", "volume-type", "encrypted",
 	"snapshot-id", "multi-attach-enabled", "attachment.instance-id", "attachment.device",
@@ -388,17 +387,7 @@ var volumeFilters = []string{
 // DescribeVolumes shows the caller's project's volumes, oldest first unless named, and the
 // token of the next page.
 func (s *Service) DescribeVolumes(ctx context.Context, c Caller, in DescribeVolumesInput) ([]Volume, string, error) {
-	if err := s.authorize(ctx, c, "list", "volumes", in.DryRun); err != nil {
-		return nil, "", err
-	}
-	if len(in.VolumeIDs) > 0 && in.MaxResults != nil {
-		return nil, "", InvalidParam("The parameter volumeSet cannot be used with the parameter maxResults")
-	}
-	size, err := in.size(5, 500, 0)
-	if err != nil {
-		return nil, "", err
-	}
-	matcher, err := query.NewMatcher(in.Filters, volumeFilters)
+	matcher, size, err := s.startDescribe(ctx, c, volumeListing, in.DryRun, in.Filters, in.Page, len(in.VolumeIDs))
 	if err != nil {
 		return nil, "", err
 	}
@@ -495,7 +484,7 @@ func (s *Service) AttachVolume(ctx context.Context, c Caller, in AttachVolumeInp
 	if err := s.checkAttachable(ctx, c, v, inst, in.Device); err != nil {
 		return nil, err
 	}
-	err = s.ChangeLatest(ctx, v, func() error {
+	err = s.change(ctx, v, func() error {
 		if err := checkVolumeFree(v); err != nil {
 			return err
 		}
@@ -505,7 +494,6 @@ func (s *Service) AttachVolume(ctx context.Context, c Caller, in AttachVolumeInp
 	if err != nil {
 		return nil, volumeWriteError(err, in.VolumeID)
 	}
-	s.AwaitCache(ctx, v)
 	return &VolumeAttachment{VolumeID: in.VolumeID, InstanceID: in.InstanceID, Device: in.Device,
 		State: string(cloudv1.AttachmentAttaching), AttachTime: s.cfg.Clock.Now()}, nil
 }
@@ -613,7 +601,7 @@ func (s *Service) DetachVolume(ctx context.Context, c Caller, in DetachVolumeInp
 		return nil, err
 	}
 	var detached cloudv1.VolumeAttachTarget
-	err = s.ChangeLatest(ctx, v, func() error {
+	err = s.change(ctx, v, func() error {
 		at := v.Spec.AttachTo
 		switch {
 		case at == nil && attachmentOf(v) != nil:
@@ -632,7 +620,6 @@ func (s *Service) DetachVolume(ctx context.Context, c Caller, in DetachVolumeInp
 	if err != nil {
 		return nil, volumeWriteError(err, in.VolumeID)
 	}
-	s.AwaitCache(ctx, v)
 	out := &VolumeAttachment{VolumeID: in.VolumeID, InstanceID: detached.InstanceID, Device: detached.Device,
 		State: string(cloudv1.AttachmentDetaching)}
 	if st := v.Status.Attachment; st != nil && st.AttachTime != nil && st.InstanceID == detached.InstanceID {

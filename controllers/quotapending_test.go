@@ -55,13 +55,32 @@ func quotaProject(t *testing.T, name string, q cloudv1.ProjectQuota, manager boo
 }
 
 // leftPending creates obj marked quota-pending, as an EC2 call does before it admits it, and
-// never decides: the call's manager crashed.
+// never decides: the call's manager crashed. The test's end deletes it, so that no later test's
+// manager places it.
 func leftPending(t *testing.T, obj client.Object) {
 	t.Helper()
 	quota.MarkPending(obj)
 	if err := env.Client.Create(context.Background(), obj); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { deleteAndWait(t, obj) })
+}
+
+// deleteAndWait deletes obj and waits until it is gone.
+func deleteAndWait(t *testing.T, obj client.Object) {
+	t.Helper()
+	ctx := context.Background()
+	if err := env.Client.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
+		t.Error(err)
+		return
+	}
+	testenv.Eventually(t, longWait, obj.GetName()+" gone", func() error {
+		err := env.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("still there (%v), finalizers %v", err, obj.GetFinalizers())
+	})
 }
 
 // Addresses and volumes an EC2 call created and never decided on are left to their creator for
@@ -81,6 +100,7 @@ func TestPendingAddressesAndVolumesOfACrashedCallAreDecided(t *testing.T) {
 	if err := env.Client.Create(ctx, kubectlMade); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { deleteAndWait(t, kubectlMade) })
 
 	clk := clocktesting.NewFakePassiveClock(first.CreationTimestamp.Add(10 * time.Second))
 	reconciler := func(k quotapending.Kind) *quotapending.Reconciler {

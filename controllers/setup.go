@@ -76,6 +76,8 @@ type Options struct {
 	ObjectStoreURL string
 	// Region is the cloud's region name.
 	Region string
+	// AoEShelves are the shelves volumes are given AoE addresses on; zero is 1-100.
+	AoEShelves ipam.AoEShelves
 	// Clock is the controllers' clock; nil is the real one.
 	Clock clock.PassiveClock
 	// SegmentRange is the segment ids (VXLAN VNIs or VLAN ids) projects get, "FIRST-LAST";
@@ -135,13 +137,15 @@ func CacheOptions(systemNamespace string) cache.Options {
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// ensureSystemUser creates the admin user PiNet's components use in the object store, and the
+// ensureSystemUser creates the admin user PiNet's components use in the object store, the
 // image reader node agents download images as (no admin, no project: the object store lets it
-// only read the image bucket).
+// only read the image bucket) and the snapshot store user storage nodes copy snapshots as (only
+// the snapshot bucket's objects: get, head, put).
 func ensureSystemUser(ctx context.Context, c client.Client) error {
 	for _, u := range []*cloudv1.User{
 		{ObjectMeta: metav1.ObjectMeta{Name: s3client.SystemUser}, Spec: cloudv1.UserSpec{Admin: true}},
 		{ObjectMeta: metav1.ObjectMeta{Name: s3client.ImageReaderUser}},
+		{ObjectMeta: metav1.ObjectMeta{Name: s3client.SnapshotStoreUser}},
 	} {
 		if err := c.Create(ctx, u); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating system user %s: %w", u.Name, err)
@@ -223,7 +227,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		{"addresspool", (&addresspool.Reconciler{Client: c, Allocator: allocator, Clock: clk}).SetupWithManager},
 		{"keypair", (&keypair.Reconciler{Client: c, Recorder: mgr.GetEventRecorder("pinet-keypair"), Clock: clk, Claims: idClaims}).SetupWithManager},
 		{"securitygroup", (&securitygroup.Reconciler{Client: c, Clock: clk, Claims: idClaims}).SetupWithManager},
-		{"volume", (&volume.Reconciler{Client: c, Claims: idClaims}).SetupWithManager},
+		{"volume", (&volume.Reconciler{
+			Client: c, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("pinet-volume"), Clock: clk,
+			Claims: idClaims, Allocator: allocator, Shelves: opts.AoEShelves, NodeLostTimeout: opts.NodeLostTimeout,
+		}).SetupWithManager},
 		{"quota-pending addresses", (&quotapending.Reconciler{Kind: quotapending.Addresses, Client: c, APIReader: mgr.GetAPIReader(),
 			Recorder: mgr.GetEventRecorder("pinet-quota"), Clock: clk}).SetupWithManager},
 		{"quota-pending volumes", (&quotapending.Reconciler{Kind: quotapending.Volumes, Client: c, APIReader: mgr.GetAPIReader(),

@@ -46,21 +46,14 @@ type describeInstancesOutput struct {
 	NextToken      string                  `xml:"nextToken,omitempty"`
 }
 
-func (s *Server) describeInstances(ctx context.Context, c *call) (any, error) {
-	var in describeInstancesInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	res, next, err := s.svc.DescribeInstances(ctx, c.caller(), cloud.DescribeInstancesInput{InstanceIDs: in.InstanceIDs,
+func (s *Server) describeInstances(ctx context.Context, who cloud.Caller, in *describeInstancesInput) (any, error) {
+	res, next, err := s.svc.DescribeInstances(ctx, who, cloud.DescribeInstancesInput{InstanceIDs: in.InstanceIDs,
 		Filters: in.Filters, DryRun: in.DryRun, Page: cloud.Page{MaxResults: in.MaxResults, NextToken: in.NextToken}})
 	if err != nil {
 		return nil, err
 	}
-	out := &describeInstancesOutput{ReservationSet: query.NewList[reservation](), NextToken: next}
-	for i := range res {
-		out.ReservationSet.Items = append(out.ReservationSet.Items, *toReservation(&res[i]))
-	}
-	return out, nil
+	return &describeInstancesOutput{NextToken: next,
+		ReservationSet: listOf(res, func(r cloud.Reservation) reservation { return *toReservation(&r) })}, nil
 }
 
 type instanceIDsInput struct {
@@ -87,46 +80,20 @@ type stateChangeOutput struct {
 }
 
 // changeState serves StartInstances, StopInstances and TerminateInstances: op is the service's.
-func (s *Server) changeState(op func(context.Context, cloud.Caller, cloud.InstanceIDsInput) ([]cloud.InstanceStateChange, error)) action {
-	return func(ctx context.Context, c *call) (any, error) {
-		var in instanceIDsInput
-		if err := c.decode(&in); err != nil {
-			return nil, err
-		}
-		changes, err := op(ctx, c.caller(), in.toService())
-		if err != nil {
-			return nil, err
-		}
-		out := &stateChangeOutput{InstancesSet: query.NewList[instanceStateChange]()}
-		for _, ch := range changes {
-			out.InstancesSet.Items = append(out.InstancesSet.Items, instanceStateChange{InstanceID: ch.InstanceID,
-				CurrentState: toInstanceState(ch.Current), PreviousState: toInstanceState(ch.Previous)})
-		}
-		return out, nil
-	}
+func changeState(op func(context.Context, cloud.Caller, cloud.InstanceIDsInput) ([]cloud.InstanceStateChange, error)) action {
+	return handle(func(ctx context.Context, who cloud.Caller, in *instanceIDsInput) (any, error) {
+		return encoded(toStateChanges)(op(ctx, who, in.toService()))
+	})
 }
 
-func (s *Server) startInstances(ctx context.Context, c *call) (any, error) {
-	return s.changeState(s.svc.StartInstances)(ctx, c)
+func toStateChanges(changes []cloud.InstanceStateChange) *stateChangeOutput {
+	return &stateChangeOutput{InstancesSet: listOf(changes, func(ch cloud.InstanceStateChange) instanceStateChange {
+		return instanceStateChange{InstanceID: ch.InstanceID, CurrentState: toInstanceState(ch.Current), PreviousState: toInstanceState(ch.Previous)}
+	})}
 }
 
-func (s *Server) stopInstances(ctx context.Context, c *call) (any, error) {
-	return s.changeState(s.svc.StopInstances)(ctx, c)
-}
-
-func (s *Server) terminateInstances(ctx context.Context, c *call) (any, error) {
-	return s.changeState(s.svc.TerminateInstances)(ctx, c)
-}
-
-func (s *Server) rebootInstances(ctx context.Context, c *call) (any, error) {
-	var in instanceIDsInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	if err := s.svc.RebootInstances(ctx, c.caller(), in.toService()); err != nil {
-		return nil, err
-	}
-	return &returnOutput{Return: true}, nil
+func (s *Server) rebootInstances(ctx context.Context, who cloud.Caller, in *instanceIDsInput) (any, error) {
+	return done(s.svc.RebootInstances(ctx, who, in.toService()))
 }
 
 type statusSummary struct {
@@ -140,11 +107,7 @@ type statusDetail struct {
 }
 
 func toStatusSummary(s cloud.StatusSummary) statusSummary {
-	out := statusSummary{Status: s.Status, Details: query.NewList[statusDetail]()}
-	for _, d := range s.Details {
-		out.Details.Items = append(out.Details.Items, statusDetail(d))
-	}
-	return out
+	return statusSummary{Status: s.Status, Details: listOf(s.Details, func(d cloud.StatusDetail) statusDetail { return statusDetail(d) })}
 }
 
 type instanceStatusItem struct {
@@ -168,24 +131,17 @@ type describeInstanceStatusOutput struct {
 	NextToken         string                         `xml:"nextToken,omitempty"`
 }
 
-func (s *Server) describeInstanceStatus(ctx context.Context, c *call) (any, error) {
-	var in describeInstanceStatusInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	statuses, next, err := s.svc.DescribeInstanceStatus(ctx, c.caller(), cloud.DescribeInstanceStatusInput{
+func (s *Server) describeInstanceStatus(ctx context.Context, who cloud.Caller, in *describeInstanceStatusInput) (any, error) {
+	statuses, next, err := s.svc.DescribeInstanceStatus(ctx, who, cloud.DescribeInstanceStatusInput{
 		InstanceIDs: in.InstanceIDs, Filters: in.Filters, IncludeAllInstances: in.IncludeAllInstances, DryRun: in.DryRun,
 		Page: cloud.Page{MaxResults: in.MaxResults, NextToken: in.NextToken}})
 	if err != nil {
 		return nil, err
 	}
-	out := &describeInstanceStatusOutput{InstanceStatusSet: query.NewList[instanceStatusItem](), NextToken: next}
-	for _, st := range statuses {
-		out.InstanceStatusSet.Items = append(out.InstanceStatusSet.Items, instanceStatusItem{InstanceID: st.InstanceID,
-			AvailabilityZone: st.AvailabilityZone, InstanceState: toInstanceState(st.State),
-			SystemStatus: toStatusSummary(st.System), InstanceStatus: toStatusSummary(st.Instance)})
-	}
-	return out, nil
+	return &describeInstanceStatusOutput{NextToken: next, InstanceStatusSet: listOf(statuses, func(st cloud.InstanceStatus) instanceStatusItem {
+		return instanceStatusItem{InstanceID: st.InstanceID, AvailabilityZone: st.AvailabilityZone, InstanceState: toInstanceState(st.State),
+			SystemStatus: toStatusSummary(st.System), InstanceStatus: toStatusSummary(st.Instance)}
+	})}, nil
 }
 
 type instanceAttributeInput struct {
@@ -205,17 +161,9 @@ type instanceAttributeOutput struct {
 	GroupSet                          *query.List[groupIdentifier] `xml:"groupSet,omitempty"`
 }
 
-func (s *Server) describeInstanceAttribute(ctx context.Context, c *call) (any, error) {
-	var in instanceAttributeInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	attr, err := s.svc.DescribeInstanceAttribute(ctx, c.caller(), cloud.InstanceAttributeInput{InstanceID: in.InstanceID,
-		Attribute: in.Attribute, DryRun: in.DryRun})
-	if err != nil {
-		return nil, err
-	}
-	return toInstanceAttributeOutput(attr), nil
+func (s *Server) describeInstanceAttribute(ctx context.Context, who cloud.Caller, in *instanceAttributeInput) (any, error) {
+	return encoded(toInstanceAttributeOutput)(s.svc.DescribeInstanceAttribute(ctx, who,
+		cloud.InstanceAttributeInput{InstanceID: in.InstanceID, Attribute: in.Attribute, DryRun: in.DryRun}))
 }
 
 // toInstanceAttributeOutput puts the one attribute asked for in its element.
@@ -256,20 +204,13 @@ type modifyInstanceAttributeInput struct {
 	DryRun           bool                  `ec2:"DryRun"`
 }
 
-func (s *Server) modifyInstanceAttribute(ctx context.Context, c *call) (any, error) {
-	var in modifyInstanceAttributeInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
+func (s *Server) modifyInstanceAttribute(ctx context.Context, who cloud.Caller, in *modifyInstanceAttributeInput) (any, error) {
 	mod := cloud.ModifyInstanceAttributeInput{InstanceID: in.InstanceID, Attribute: in.Attribute, Value: in.Value,
 		InstanceType: attributeValue(in.InstanceType), ShutdownBehavior: attributeValue(in.ShutdownBehavior), DryRun: in.DryRun}
 	if in.UserData != nil {
 		mod.UserData = &in.UserData.Value
 	}
-	if err := s.svc.ModifyInstanceAttribute(ctx, c.caller(), mod); err != nil {
-		return nil, err
-	}
-	return &returnOutput{Return: true}, nil
+	return done(s.svc.ModifyInstanceAttribute(ctx, who, mod))
 }
 
 // attributeValue is the value of an attribute given as Name.Value, nil if not given.
@@ -292,12 +233,8 @@ type getConsoleOutputOutput struct {
 	Output     string          `xml:"output"`
 }
 
-func (s *Server) getConsoleOutput(ctx context.Context, c *call) (any, error) {
-	var in getConsoleOutputInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	console, err := s.svc.GetConsoleOutput(ctx, c.caller(), cloud.GetConsoleOutputInput{InstanceID: in.InstanceID,
+func (s *Server) getConsoleOutput(ctx context.Context, who cloud.Caller, in *getConsoleOutputInput) (any, error) {
+	console, err := s.svc.GetConsoleOutput(ctx, who, cloud.GetConsoleOutputInput{InstanceID: in.InstanceID,
 		Latest: in.Latest, DryRun: in.DryRun})
 	if err != nil {
 		return nil, err

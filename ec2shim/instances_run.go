@@ -90,14 +90,6 @@ func (in *runInstancesInput) toService() cloud.RunInstancesInput {
 	return out
 }
 
-func (s *Server) runInstances(ctx context.Context, c *call) (any, error) {
-	var in runInstancesInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	res, err := s.svc.RunInstances(ctx, c.caller(), in.toService())
-	if err != nil {
-		return nil, err
-	}
-	return toReservation(res), nil
+func (s *Server) runInstances(ctx context.Context, who cloud.Caller, in *runInstancesInput) (any, error) {
+	return encoded(toReservation)(s.svc.RunInstances(ctx, who, in.toService()))
 }

@@ -44,6 +44,7 @@ import (
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/index"
 	"pinet.io/pinet/internal/s3client"
+	"pinet.io/pinet/nodeagent/aoe"
 	"pinet.io/pinet/nodeagent/disks"
 	"pinet.io/pinet/nodeagent/imagecache"
 	"pinet.io/pinet/nodeagent/libvirt"
@@ -89,6 +90,15 @@ type Config struct {
 	ClientCAFile string
 	// HealthProbeAddr serves /healthz and /readyz; empty or "0" disables it.
 	HealthProbeAddr string
+	// StorageCapacityGiB makes the node a storage node holding volumes of that many GiB in
+	// all (0: not a storage node); their backing files live in StorageDir (default
+	// <StateDir>/volumes) and are served over AoE on StorageInterface.
+	StorageCapacityGiB int64
+	StorageDir         string
+	StorageInterface   string
+	// ListenAoE opens the AoE socket of a target (default aoe.Listen); tests listen inside a
+	// network namespace.
+	ListenAoE func(iface string) (*aoe.Conn, error)
 	// Version is reported in the Hypervisor's status.
 	Version string
 }
@@ -123,6 +133,9 @@ func (c *Config) defaults() {
 	}
 	if c.Region == "" {
 		c.Region = "pinet"
+	}
+	if c.StorageDir == "" {
+		c.StorageDir = defaultStorageDir(c.StateDir)
 	}
 }
 
@@ -166,6 +179,9 @@ func RunWith(ctx context.Context, cfg Config, restCfg *rest.Config, conn *libvir
 
 func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error {
 	cfg.defaults()
+	if cfg.StorageCapacityGiB > 0 && cfg.StorageInterface == "" {
+		return fmt.Errorf("a storage node needs the interface to serve volumes on (--storage-interface)")
+	}
 	scheme := runtimeScheme()
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                 scheme,
@@ -240,6 +256,11 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 	}
 	if err := sync.setupWithManager(mgr); err != nil {
 		return err
+	}
+	if cfg.StorageCapacityGiB > 0 {
+		if err := setupStorage(ctx, mgr, restCfg, cfg, clk); err != nil {
+			return err
+		}
 	}
 	return mgr.Start(ctx)
 }

@@ -53,6 +53,9 @@ func main() {
 	flag.StringVar(&cfg.ClientCAFile, "client-ca-file", "", "CA of client certificates accepted by the console server.")
 	flag.StringVar(&cfg.HealthProbeAddr, "health-probe-bind-address", ":8082", "Address of /healthz and /readyz (0 disables).")
 	opts := zap.Options{}
+	flag.StringVar(&cfg.StorageDir, "storage-dir", "", "Directory of the backing files of the volumes this node stores (default <state-dir>/volumes).")
+	flag.Int64Var(&cfg.StorageCapacityGiB, "storage-capacity-gib", 0, "GiB of volumes this node may store (0: not a storage node).")
+	flag.StringVar(&cfg.StorageInterface, "storage-interface", "", "Network interface volumes are served on over AoE.")
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	cfg.MaxInstances = int32(maxInstances)
