@@ -45,6 +45,9 @@ const (
 	// LabelHypervisor names the Hypervisor an Instance is bound to; the scheduler writes it so that
 	// node agents can watch only their own instances.
 	LabelHypervisor = "cloud.pinet.io/hypervisor"
+	// LabelAttachNode names the node whose agent attaches a Volume to its instance; the volume
+	// controller writes it so that node agents can watch only the volumes meant for them.
+	LabelAttachNode = "cloud.pinet.io/attach-node"
 	// LabelProject marks a namespace as the home of a Project.
 	LabelProject = "cloud.pinet.io/project"
 	// LabelReservationID groups the Instances made by one RunInstances call.
