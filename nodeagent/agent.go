@@ -39,6 +39,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
@@ -91,6 +92,16 @@ type Config struct {
 	HealthProbeAddr string
 	// Version is reported in the Hypervisor's status.
 	Version string
+	// StorageInterface is the network interface of the storage network, where volumes are
+	// exported over AoE; StorageNetNS the network namespace (a name under /run/netns) it is in,
+	// empty for the agent's own.
+	StorageInterface, StorageNetNS string
+	// QEMUUser is the user QEMU runs as (libvirt-qemu); it alone may connect to the volumes' NBD
+	// sockets. Empty, or a user the node does not have, leaves them to root.
+	QEMUUser string
+	// AttachTimeout bounds reaching a volume's AoE target; DetachTimeout how long the guest gets
+	// to release an unplugged volume within one attempt.
+	AttachTimeout, DetachTimeout time.Duration
 }
 
 // The agent reads the image reader's credentials, and no other Secret.
@@ -111,6 +122,12 @@ func (c *Config) defaults() {
 	}
 	if c.ShutdownGrace == 0 {
 		c.ShutdownGrace = time.Minute
+	}
+	if c.AttachTimeout == 0 {
+		c.AttachTimeout = 10 * time.Second
+	}
+	if c.DetachTimeout == 0 {
+		c.DetachTimeout = 20 * time.Second
 	}
 	if c.MaxInstances == 0 {
 		c.MaxInstances = 64
@@ -138,6 +155,8 @@ type virt interface {
 	Shutdown(name string) error
 	Destroy(name string) error
 	Undefine(name string) error
+	AttachDevice(name, deviceXML string) error
+	DetachDevice(name, deviceXML string) error
 	Events() <-chan string
 }
 
@@ -176,6 +195,8 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 				// Only this node's instances: the agent never sees the rest of the cloud.
 				&cloudv1.Instance{}:   {Label: labels.SelectorFromSet(labels.Set{cloudv1.LabelHypervisor: cfg.NodeName})},
 				&cloudv1.Hypervisor{}: {Field: fieldsByName(cfg.NodeName)},
+				// Only the volumes this node attaches (the volume controller labels them).
+				&cloudv1.Volume{}: {Label: labels.SelectorFromSet(labels.Set{cloudv1.LabelAttachNode: cfg.NodeName})},
 			},
 		},
 		Logger: ctrl.Log.WithName("nodeagent").WithValues("hypervisor", cfg.NodeName),
@@ -219,7 +240,17 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 	if err := mgr.Add(rep); err != nil {
 		return err
 	}
+	// The volumes' chains serve until the agent stops, and end with it.
+	chains := newVolumeChains(ctx, cfg)
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		<-ctx.Done()
+		chains.stopAll()
+		return nil
+	})); err != nil {
+		return err
+	}
 	sync := &instanceSync{
+		volumes:   chains,
 		client:    mgr.GetClient(),
 		apiReader: mgr.GetAPIReader(),
 		virt:      conn,
@@ -239,6 +270,11 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 		},
 	}
 	if err := sync.setupWithManager(mgr); err != nil {
+		return err
+	}
+	attach := &volumeAttach{client: mgr.GetClient(), virt: conn, cfg: cfg, clock: clk,
+		recorder: mgr.GetEventRecorder("pinet-nodeagent"), chains: chains}
+	if err := attach.setupWithManager(mgr); err != nil {
 		return err
 	}
 	return mgr.Start(ctx)

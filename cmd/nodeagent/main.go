@@ -52,6 +52,9 @@ func main() {
 	flag.StringVar(&cfg.ConsoleAdvertiseHost, "console-advertise-host", "", "Host clients reach the console server at.")
 	flag.StringVar(&cfg.ClientCAFile, "client-ca-file", "", "CA of client certificates accepted by the console server.")
 	flag.StringVar(&cfg.HealthProbeAddr, "health-probe-bind-address", ":8082", "Address of /healthz and /readyz (0 disables).")
+	flag.StringVar(&cfg.StorageInterface, "storage-interface", "", "Network interface of the storage network (volumes over AoE).")
+	flag.StringVar(&cfg.StorageNetNS, "storage-netns", "", "Network namespace (under /run/netns) of the storage interface; empty: the agent's own.")
+	flag.StringVar(&cfg.QEMUUser, "qemu-user", "libvirt-qemu", "User QEMU runs as; it alone may connect to the volumes' NBD sockets.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
