@@ -19,6 +19,7 @@ package libvirt
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	lv "libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
@@ -70,7 +71,7 @@ func (c *Conn) isTestDriver() bool {
 		return false
 	}
 	t, err := conn.GetType()
-	return err == nil && t == "Test"
+	return err == nil && strings.EqualFold(t, "test")
 }
 
 // simulateDeviceChange adds or removes a disk in a test domain's definition and restarts a
