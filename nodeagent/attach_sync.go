@@ -22,15 +22,19 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
@@ -316,6 +320,20 @@ func (a *volumeAttach) event(vol *cloudv1.Volume, typ, reason, action, note stri
 	}
 }
 
+// exportChanged passes updates of what the storage side reports: the id, the AoE address and
+// the Exported condition.
+func exportChanged() predicate.Funcs {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		o, ok1 := e.ObjectOld.(*cloudv1.Volume)
+		n, ok2 := e.ObjectNew.(*cloudv1.Volume)
+		if !ok1 || !ok2 {
+			return true
+		}
+		return o.Status.VolumeID != n.Status.VolumeID || !equality.Semantic.DeepEqual(o.Status.AoE, n.Status.AoE) ||
+			conditions.IsTrue(o, cloudv1.VolumeExported) != conditions.IsTrue(n, cloudv1.VolumeExported)
+	}}
+}
+
 // setupWithManager watches this node's Volumes and, for the volumes that name them, its
 // Instances (their domains' state comes with them).
 func (a *volumeAttach) setupWithManager(mgr ctrl.Manager) error {
@@ -340,7 +358,9 @@ func (a *volumeAttach) setupWithManager(mgr ctrl.Manager) error {
 	})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("nodeagent-volume-attach").
-		For(&cloudv1.Volume{}).
+		// Its own writes (attachment, Attached) do not bring a volume back; what others change does.
+		For(&cloudv1.Volume{}, builder.WithPredicates(predicate.Or[client.Object](
+			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, exportChanged()))).
 		Watches(&cloudv1.Instance{}, byInstance).
 		// One at a time: two volumes asking for one device name never race.
 		WithOptions(controller.Options{MaxConcurrentReconciles: 1}).
