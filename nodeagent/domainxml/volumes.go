@@ -101,13 +101,18 @@ func DiskOf(domainXML, target string) (socket string, found bool, err error) {
 // disk needs a free one.
 const hotplugPorts = 8
 
-// configureHotplug adds the free root ports of a q35 domain.
+// configureHotplug gives a q35 domain a root port for each of its PCI devices (disks, volumes,
+// NICs, and libvirt's own: balloon, USB, and a spare) and hotplugPorts more, free.
 func configureHotplug(d *libvirtxml.Domain, h Host) {
 	if h.Machine != "q35" {
 		return
 	}
-	for range hotplugPorts {
-		d.Devices.Controllers = append(d.Devices.Controllers, libvirtxml.DomainController{Type: "pci", Model: "pcie-root-port"})
+	root := uint(0)
+	d.Devices.Controllers = append(d.Devices.Controllers, libvirtxml.DomainController{Type: "pci", Model: "pcie-root", Index: &root})
+	ports := len(d.Devices.Disks) + len(d.Devices.Interfaces) + 3 + hotplugPorts
+	for i := range ports {
+		idx := uint(i + 1)
+		d.Devices.Controllers = append(d.Devices.Controllers, libvirtxml.DomainController{Type: "pci", Model: "pcie-root-port", Index: &idx})
 	}
 }
 
