@@ -242,6 +242,9 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 	}
 	// The volumes' chains serve until the agent stops, and end with it.
 	chains := newVolumeChains(ctx, cfg)
+	if err := chains.removeStale(); err != nil {
+		return err
+	}
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		<-ctx.Done()
 		chains.stopAll()

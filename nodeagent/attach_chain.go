@@ -106,6 +106,21 @@ func newVolumeChains(base context.Context, cfg Config) *volumeChains {
 	}
 }
 
+// removeStale removes the sockets a previous run of the agent left (a crash leaves them): no
+// chain runs yet, and each attached volume's is rebuilt from its Volume.
+func (vc *volumeChains) removeStale() error {
+	stale, err := filepath.Glob(filepath.Join(vc.dir, "*.sock"))
+	if err != nil {
+		return err
+	}
+	for _, p := range stale {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing the stale socket %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
 // socketPath is where the NBD socket of a volume lives.
 func (vc *volumeChains) socketPath(volumeID string) string {
 	return filepath.Join(vc.dir, volumeID+".sock")

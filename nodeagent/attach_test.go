@@ -29,6 +29,7 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -444,5 +445,25 @@ func TestNodeVolumeIdentity(t *testing.T) {
 	mustDo(t, "reading theirs", env.Client.Get(ctx, client.ObjectKeyFromObject(theirs), got))
 	if got.Status.Attachment != nil || got.Labels[cloudv1.LabelAttachNode] != "vnode-2" {
 		t.Fatalf("vnode-2's volume changed: %+v %v", got.Status.Attachment, got.Labels)
+	}
+
+	// The role: read volumes, write their status; nothing else of them.
+	for _, tc := range []struct {
+		verb, sub string
+		allow     bool
+	}{
+		{"get", "", true}, {"list", "", true}, {"watch", "", true},
+		{"patch", "status", true}, {"update", "status", true},
+		{"update", "", false}, {"patch", "", false}, {"create", "", false}, {"delete", "", false},
+	} {
+		sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User: testenv.NodeUser("vnode-1"), Groups: []string{testenv.NodeAgentsGroup, "system:authenticated"},
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: tc.verb, Group: cloudv1.GroupVersion.Group,
+				Resource: "volumes", Subresource: tc.sub, Namespace: "pvol", Name: "mine"},
+		}}
+		mustDo(t, "reviewing", env.Client.Create(ctx, sar))
+		if sar.Status.Allowed != tc.allow {
+			t.Errorf("%s volumes/%s: allowed %v, want %v", tc.verb, tc.sub, sar.Status.Allowed, tc.allow)
+		}
 	}
 }
