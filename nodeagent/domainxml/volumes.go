@@ -37,10 +37,12 @@ type Volume struct {
 // deviceName is an EC2 device name: /dev/sdf, /dev/xvdf, /dev/vdf, /dev/sdf1, /dev/xvdba.
 var deviceName = regexp.MustCompile(`^/dev/(sd|xvd|vd)([a-z]{1,2})[0-9]*$`)
 
-// GuestTarget maps an EC2 device name to the virtio disk the guest sees. Like EC2's NVMe
-// instances, which rename /dev/sdf to /dev/nvme1n1, PiNet's guests see virtio disks: /dev/sdX,
-// /dev/xvdX and /dev/vdX all become vdX (a partition number is dropped), so /dev/sdf is the
-// guest's /dev/vdf and the volume id is its serial (/dev/disk/by-id/virtio-vol…).
+// GuestTarget maps an EC2 device name to the libvirt target of the volume's virtio disk. Like
+// EC2's NVMe instances, which rename /dev/sdf to /dev/nvme1n1, PiNet's guests see virtio disks:
+// /dev/sdX, /dev/xvdX and /dev/vdX all become target vdX (a partition number is dropped), which
+// keeps the requested names apart and ordered. The guest kernel names virtio disks in the order
+// it finds them, so a hot-plugged volume is the next free vdX there; a guest finds a volume for
+// certain by its serial, the volume id (/dev/disk/by-id/virtio-vol-…).
 func GuestTarget(device string) (string, error) {
 	m := deviceName.FindStringSubmatch(device)
 	if m == nil {
