@@ -249,7 +249,9 @@ func (a *volumeAttach) detach(ctx context.Context, sc *attachScope) (reconcile.R
 	conditions.MarkFalse(vol, cloudv1.VolumeAttached, cloudv1.ReasonVolumeDetached,
 		fmt.Sprintf("Detached from %s", cur.InstanceID), sc.now)
 	a.event(vol, "Normal", "Detached", "Detach", "Detached from %s (%s)", cur.InstanceID, cur.Device)
-	return reconcile.Result{}, nil
+	// Next: attach it where it was moved, or clear the attachment (this agent's own status write
+	// does not bring the volume back).
+	return reconcile.Result{RequeueAfter: time.Second}, nil
 }
 
 // unplug asks the domain to release the volume's disk and waits up to DetachTimeout for it to

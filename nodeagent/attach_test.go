@@ -301,8 +301,37 @@ func TestVolumeAttachOverAoE(t *testing.T) {
 		t.Fatalf("after the restart, disk vdf: %q %v", got, found)
 	}
 
+	// Moved to a second instance as /dev/xvdg: unplugged from the first, plugged into the second.
+	inst2 := waitState(t, client.ObjectKeyFromObject(newInstance(t, ns, "db2", "m1.tiny", "zone-att")), cloudv1.InstanceStateRunning)
+	id2 := inst2.Status.InstanceID
+	mustDo(t, "moving", testenv.Update(ctx, env.Client, again, func(v *cloudv1.Volume) {
+		v.Spec.AttachTo = &cloudv1.VolumeAttachTarget{InstanceID: id2, Device: "/dev/xvdg"}
+	}))
+	testenv.Eventually(t, longWait, "the volume to move", func() error {
+		got := &cloudv1.Volume{}
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(v), got); err != nil {
+			return err
+		}
+		if at := got.Status.Attachment; at == nil || at.InstanceID != id2 || at.State != cloudv1.AttachmentAttached ||
+			!conditions.IsTrue(got, cloudv1.VolumeAttached) {
+			return fmt.Errorf("attachment %+v", at)
+		}
+		return nil
+	})
+	if _, found := domainDisk(t, n, id, "vdf"); found {
+		t.Fatal("the first instance still has vdf")
+	}
+	if got, found := domainDisk(t, n, id2, "vdg"); !found || got != sock {
+		t.Fatalf("second instance's vdg: %q %v", got, found)
+	}
+	if out, err := qemuIO(t, sock, "read -P 0x5c 8M 4k"); err != nil {
+		t.Fatalf("reading after the move: %v\n%s", err, out)
+	}
+	id = id2
+	inst = inst2
+
 	// Detach: the disk, the socket and the AoE socket go.
-	mustDo(t, "detaching", testenv.Update(ctx, env.Client, again, func(v *cloudv1.Volume) { v.Spec.AttachTo = nil }))
+	mustDo(t, "detaching", testenv.Update(ctx, env.Client, v, func(v *cloudv1.Volume) { v.Spec.AttachTo = nil }))
 	testenv.Eventually(t, longWait, "the volume to be detached", func() error {
 		got := &cloudv1.Volume{}
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(v), got); err != nil {
@@ -316,8 +345,8 @@ func TestVolumeAttachOverAoE(t *testing.T) {
 		}
 		return nil
 	})
-	if _, found := domainDisk(t, n, id, "vdf"); found {
-		t.Fatal("the domain still has vdf")
+	if _, found := domainDisk(t, n, id, "vdg"); found {
+		t.Fatal("the domain still has vdg")
 	}
 	if _, err := os.Stat(sock); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("socket after detach: %v", err)
