@@ -21,6 +21,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -98,21 +99,12 @@ func (s *Service) toAddress(a *cloudv1.Address, live map[string]*cloudv1.Instanc
 	}
 }
 
-// ProjectAddresses lists the project's addresses that have an allocation id and are not being
-// released, oldest first (for the tag actions, which name addresses by allocation id).
-func (s *Service) ProjectAddresses(ctx context.Context, c Caller) ([]*cloudv1.Address, error) {
-	return s.projectAddresses(ctx, c, false)
-}
-
-// projectAddresses is ProjectAddresses; allocated keeps only the addresses with an IP.
+// projectAddresses lists the project's addresses that have an allocation id and are not being
+// released, oldest first; allocated keeps only the addresses with an IP.
 func (s *Service) projectAddresses(ctx context.Context, c Caller, allocated bool) ([]*cloudv1.Address, error) {
-	list := &cloudv1.AddressList{}
-	if err := s.cfg.Client.List(ctx, list, client.InNamespace(c.Project())); err != nil {
-		return nil, fmt.Errorf("listing addresses: %w", err)
-	}
-	return liveByAge(pointers(list.Items), AllocationID, func(a *cloudv1.Address) bool {
+	return liveInProject(ctx, s, c, &cloudv1.AddressList{}, "addresses", AllocationID, func(a *cloudv1.Address) bool {
 		return !allocated || a.Status.PublicIP != ""
-	}), nil
+	})
 }
 
 // findAddress finds one of the project's allocated addresses by allocation id or public IP
@@ -144,21 +136,21 @@ func pickAddresses(all []*cloudv1.Address, allocIDs, publicIPs []string) ([]*clo
 			continue
 		}
 		if !ids.Valid(ids.Allocation, id) {
-			return nil, BadRequest(CodeAllocationMalformed, "Invalid id: \"%s\" (expecting \"eipalloc-...\")", ClipID(id))
+			return nil, BadRequest(CodeAllocationMalformed, "Invalid id: \"%s\" (expecting \"eipalloc-...\")", clipID(id))
 		}
-		i := indexOf(all, func(a *cloudv1.Address) bool { return AllocationID(a) == id })
-		if i < 0 {
+		a, ok := withID(all, id, AllocationID)
+		if !ok {
 			return nil, allocationNotFound(id)
 		}
-		out = append(out, all[i])
+		out = append(out, a)
 	}
 	for _, ip := range publicIPs {
 		if ip == "" {
 			continue
 		}
-		i := indexOf(all, func(a *cloudv1.Address) bool { return a.Status.PublicIP == ip })
+		i := slices.IndexFunc(all, func(a *cloudv1.Address) bool { return a.Status.PublicIP == ip })
 		if i < 0 {
-			return nil, BadRequest(CodeAddressNotFound, "Address '%s' not found.", ClipID(ip))
+			return nil, BadRequest(CodeAddressNotFound, "Address '%s' not found.", clipID(ip))
 		}
 		out = append(out, all[i])
 	}
@@ -167,15 +159,6 @@ func pickAddresses(all []*cloudv1.Address, allocIDs, publicIPs []string) ([]*clo
 
 func allocationNotFound(id string) error {
 	return BadRequest(CodeAllocationNotFound, "The allocation ID '%s' does not exist", id)
-}
-
-func indexOf[T any](items []T, match func(T) bool) int {
-	for i, item := range items {
-		if match(item) {
-			return i
-		}
-	}
-	return -1
 }
 
 // AllocateAddressInput asks for an elastic IP.
@@ -198,9 +181,9 @@ func (s *Service) AllocateAddress(ctx context.Context, c Caller, in AllocateAddr
 	}
 	switch {
 	case in.Domain != "" && in.Domain != "vpc" && in.Domain != "standard":
-		return nil, InvalidParam("Value (%s) for parameter domain is invalid. Valid values are vpc and standard.", ClipID(in.Domain))
+		return nil, InvalidParam("Value (%s) for parameter domain is invalid. Valid values are vpc and standard.", clipID(in.Domain))
 	case in.NetworkBorderGroup != "" && in.NetworkBorderGroup != s.cfg.Region:
-		return nil, InvalidParam("The network border group '%s' does not exist; this cloud has only %s.", ClipID(in.NetworkBorderGroup), s.cfg.Region)
+		return nil, InvalidParam("The network border group '%s' does not exist; this cloud has only %s.", clipID(in.NetworkBorderGroup), s.cfg.Region)
 	}
 	tags, err := SpecTags(in.TagSpecifications, "elastic-ip")
 	if err != nil {
@@ -251,7 +234,7 @@ func (s *Service) checkPool(ctx context.Context, name string) error {
 	if name != "" {
 		if err := s.cfg.Client.Get(ctx, client.ObjectKey{Name: name}, &cloudv1.AddressPool{}); err != nil {
 			if apierrors.IsNotFound(err) {
-				return BadRequest(CodePoolNotFound, "The public IPv4 pool ID '%s' does not exist", ClipID(name))
+				return BadRequest(CodePoolNotFound, "The public IPv4 pool ID '%s' does not exist", clipID(name))
 			}
 			return fmt.Errorf("reading address pool %s: %w", name, err)
 		}
@@ -379,7 +362,7 @@ func (s *Service) AssociateAddress(ctx context.Context, c Caller, in AssociateAd
 	}
 	allocID := AllocationID(found)
 	a := found.DeepCopy()
-	err = s.ChangeLatest(ctx, a, func() error {
+	err = s.change(ctx, a, func() error {
 		cur := associationOf(a, live)
 		if cur.instanceID != "" && cur.instanceID != in.InstanceID && !in.AllowReassociation {
 			return BadRequest(CodeAlreadyAssociated, "resource %s is already associated with associate-id %s", allocID, cur.associationID)
@@ -393,7 +376,6 @@ func (s *Service) AssociateAddress(ctx context.Context, c Caller, in AssociateAd
 	case err != nil:
 		return "", APIError(err, "address "+allocID)
 	}
-	s.AwaitCache(ctx, a)
 	if err := s.dropOtherAddresses(ctx, c, a); err != nil {
 		return "", err
 	}
@@ -411,7 +393,7 @@ func (s *Service) dropOtherAddresses(ctx context.Context, c Caller, a *cloudv1.A
 			continue
 		}
 		o := other.DeepCopy()
-		err := s.ChangeLatest(ctx, o, func() error {
+		err := s.change(ctx, o, func() error {
 			if o.Spec.InstanceID == a.Spec.InstanceID {
 				o.Spec.InstanceID = ""
 			}
@@ -419,9 +401,6 @@ func (s *Service) dropOtherAddresses(ctx context.Context, c Caller, a *cloudv1.A
 		})
 		if err != nil && !apierrors.IsNotFound(err) {
 			return APIError(err, "address "+AllocationID(other))
-		}
-		if err == nil {
-			s.AwaitCache(ctx, o)
 		}
 	}
 	return nil
@@ -453,9 +432,9 @@ func (s *Service) DisassociateAddress(ctx context.Context, c Caller, in Disassoc
 		if err != nil {
 			return err
 		}
-		i := indexOf(all, func(a *cloudv1.Address) bool { return associationOf(a, live).associationID == in.AssociationID })
+		i := slices.IndexFunc(all, func(a *cloudv1.Address) bool { return associationOf(a, live).associationID == in.AssociationID })
 		if i < 0 {
-			return BadRequest(CodeAssociationNotFound, "The association ID '%s' does not exist", ClipID(in.AssociationID))
+			return BadRequest(CodeAssociationNotFound, "The association ID '%s' does not exist", clipID(in.AssociationID))
 		}
 		found = all[i]
 	} else if found, err = s.findAddress(ctx, c, "", in.PublicIP); err != nil {
@@ -466,7 +445,7 @@ func (s *Service) DisassociateAddress(ctx context.Context, c Caller, in Disassoc
 		return nil
 	}
 	a := found.DeepCopy()
-	err = s.ChangeLatest(ctx, a, func() error {
+	err = s.change(ctx, a, func() error {
 		if a.Spec.InstanceID == want.instanceID {
 			a.Spec.InstanceID = ""
 		}
@@ -474,9 +453,6 @@ func (s *Service) DisassociateAddress(ctx context.Context, c Caller, in Disassoc
 	})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return APIError(err, "address "+AllocationID(found))
-	}
-	if err == nil {
-		s.AwaitCache(ctx, a)
 	}
 	return nil
 }
@@ -494,10 +470,7 @@ var addressFilters = []string{"allocation-id", "association-id", "domain", "inst
 // DescribeAddresses shows the project's allocated addresses, oldest first; each id or IP named
 // must be one of them.
 func (s *Service) DescribeAddresses(ctx context.Context, c Caller, in DescribeAddressesInput) ([]Address, error) {
-	if err := s.authorize(ctx, c, "list", "addresses", in.DryRun); err != nil {
-		return nil, err
-	}
-	matcher, err := query.NewMatcher(in.Filters, addressFilters)
+	matcher, _, err := s.startDescribe(ctx, c, listing{resource: "addresses", filters: addressFilters}, in.DryRun, in.Filters, Page{}, 0)
 	if err != nil {
 		return nil, err
 	}

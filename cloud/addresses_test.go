@@ -21,13 +21,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -39,23 +36,6 @@ import (
 	"pinet.io/pinet/internal/testenv"
 )
 
-// addressWait bounds the waits of the address tests for controllers and caches (the machine is
-// loaded).
-const addressWait = time.Minute
-
-// untilAddress retries check until it succeeds or addressWait passes.
-func untilAddress(t *testing.T, what string, check func() error) {
-	t.Helper()
-	var last error
-	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, addressWait, true, func(context.Context) (bool, error) {
-		last = check()
-		return last == nil, nil
-	})
-	if err != nil {
-		t.Fatalf("waiting for %s: %v", what, last)
-	}
-}
-
 // addressPool creates an address pool over cidr and waits until the address controller counts it.
 func addressPool(t *testing.T, name, cidr string) {
 	t.Helper()
@@ -64,7 +44,7 @@ func addressPool(t *testing.T, name, cidr string) {
 	if err := env.Client.Create(ctx, pool); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
-	untilAddress(t, "pool "+name+" to be counted", func() error {
+	until(t, "pool "+name+" to be counted", func() error {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(pool), pool); err != nil {
 			return err
 		}
@@ -75,33 +55,11 @@ func addressPool(t *testing.T, name, cidr string) {
 	})
 }
 
-// kubectlInstance makes an Instance as kubectl would and returns the EC2 id its controller gives
-// it. Nothing runs it (the cloud has no nodes), but it lives: it can hold an address.
-func kubectlInstance(t *testing.T, project, name string) string {
-	t.Helper()
-	ctx := context.Background()
-	inst := &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: project}, Spec: cloudv1.InstanceSpec{ImageID: "img"}}
-	if err := env.Client.Create(ctx, inst); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), inst) })
-	untilAddress(t, "an id for instance "+name, func() error {
-		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), inst); err != nil {
-			return err
-		}
-		if inst.Status.InstanceID == "" {
-			return errors.New("no id yet")
-		}
-		return nil
-	})
-	return inst.Status.InstanceID
-}
-
 // associate associates, retrying while the service's cache does not show the new instance yet.
 func associate(t *testing.T, s *cloud.Service, c cloud.Caller, allocID, instanceID string) string {
 	t.Helper()
 	var assoc string
-	untilAddress(t, "associating "+allocID+" with "+instanceID, func() error {
+	until(t, "associating "+allocID+" with "+instanceID, func() error {
 		var err error
 		assoc, err = s.AssociateAddress(context.Background(), c, cloud.AssociateAddressInput{AllocationID: allocID, InstanceID: instanceID})
 		var qe *query.Error
@@ -125,18 +83,8 @@ func describeAddresses(t *testing.T, s *cloud.Service, c cloud.Caller) []cloud.A
 // addressObjects lists the Address objects of a project as the API server has them, but for
 // those being deleted (released ones wait for their controller to return the IP).
 func addressObjects(t *testing.T, project string) []cloudv1.Address {
-	t.Helper()
 	list := &cloudv1.AddressList{}
-	if err := env.Client.List(context.Background(), list, client.InNamespace(project)); err != nil {
-		t.Fatal(err)
-	}
-	var out []cloudv1.Address
-	for _, a := range list.Items {
-		if a.DeletionTimestamp.IsZero() {
-			out = append(out, a)
-		}
-	}
-	return out
+	return liveObjects(t, project, list, func() []cloudv1.Address { return list.Items })
 }
 
 // releaseAll releases what c's project holds, so the next test starts from nothing.
@@ -169,7 +117,7 @@ func TestAddressesAcrossProjects(t *testing.T) {
 		theirs.Pool != "svc-eip-ab" || theirs.NetworkBorderGroup != "svc-region" {
 		t.Fatalf("allocated %+v", theirs)
 	}
-	aliceVM, bobVM := kubectlInstance(t, "svc-a", "eip-vm"), kubectlInstance(t, "svc-b", "eip-vm")
+	aliceVM, bobVM := kubectlInstance(t, "svc-a", "eip-vm", ""), kubectlInstance(t, "svc-b", "eip-vm", "")
 	assoc := associate(t, s, alice, theirs.AllocationID, aliceVM)
 	mine, err := s.AllocateAddress(ctx, bob, cloud.AllocateAddressInput{Pool: "svc-eip-ab"})
 	if err != nil {
@@ -231,7 +179,7 @@ func TestAddressRefusalsMakeNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vm := kubectlInstance(t, "svc-a", "eip-bad-vm")
+	vm := kubectlInstance(t, "svc-a", "eip-bad-vm", "")
 	before := len(addressObjects(t, "svc-a"))
 	allocate := func(in cloud.AllocateAddressInput) func() error {
 		return func() error { _, err := s.AllocateAddress(ctx, alice, in); return err }
@@ -317,21 +265,7 @@ func TestAddressRefusalsMakeNothing(t *testing.T) {
 
 // setAddressQuota sets a project's address quota; cleanup restores the quota it had.
 func setAddressQuota(t *testing.T, project string, addresses int32) {
-	t.Helper()
-	ctx := context.Background()
-	p := &cloudv1.Project{ObjectMeta: metav1.ObjectMeta{Name: project}}
-	var was cloudv1.ProjectQuota
-	if err := testenv.Update(ctx, env.Client, p, func(p *cloudv1.Project) {
-		was = p.Spec.Quota
-		p.Spec.Quota.Addresses = ptr.To(addresses)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := testenv.Update(context.Background(), env.Client, p, func(p *cloudv1.Project) { p.Spec.Quota = was }); err != nil {
-			t.Error(err)
-		}
-	})
+	setQuota(t, project, func(q *cloudv1.ProjectQuota) { q.Addresses = ptr.To(addresses) })
 }
 
 // expectAddressObjects checks that the project's Address objects are exactly the allocations
@@ -354,7 +288,7 @@ func TestAddressQuotaRefusalLeavesNothing(t *testing.T) {
 	ctx := context.Background()
 	addressPool(t, "svc-eip-quota", "198.51.100.32/28")
 	releaseAll(t, s, bob)
-	untilAddress(t, "bob's released addresses to go", func() error {
+	until(t, "bob's released addresses to go", func() error {
 		if n := len(addressObjects(t, "svc-b")); n != 0 {
 			return fmt.Errorf("%d Address objects", n)
 		}
@@ -367,7 +301,7 @@ func TestAddressQuotaRefusalLeavesNothing(t *testing.T) {
 	// Until the service's cache shows the quota, allocations succeed unlimited; once it does, the
 	// next is refused. Every allocation that succeeded is there, and nothing else.
 	var won []string
-	untilAddress(t, "a refusal under an address quota of 1", func() error {
+	until(t, "a refusal under an address quota of 1", func() error {
 		a, err := s.AllocateAddress(ctx, bob, in)
 		if err == nil {
 			won = append(won, a.AllocationID)
@@ -382,17 +316,10 @@ func TestAddressQuotaRefusalLeavesNothing(t *testing.T) {
 	expectAddressObjects(t, "svc-b", won)
 
 	// Racing allocations at a full quota are all refused and leave nothing.
-	var wg sync.WaitGroup
-	errs := make([]error, 6)
-	for i := range errs {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			_, errs[i] = s.AllocateAddress(ctx, bob, in)
-		}(i)
-	}
-	wg.Wait()
-	for _, err := range errs {
+	for _, err := range testenv.Race(6, func(int) error {
+		_, err := s.AllocateAddress(ctx, bob, in)
+		return err
+	}) {
 		expectCode(t, err, cloud.CodeAddressLimit)
 	}
 	expectAddressObjects(t, "svc-b", won)
@@ -403,7 +330,7 @@ func TestAddressQuotaRefusalLeavesNothing(t *testing.T) {
 	// Released, the addresses make room again.
 	releaseAll(t, s, bob)
 	var again *cloud.Address
-	untilAddress(t, "room under the quota", func() error {
+	until(t, "room under the quota", func() error {
 		var err error
 		again, err = s.AllocateAddress(ctx, bob, in)
 		if err != nil {
@@ -411,7 +338,7 @@ func TestAddressQuotaRefusalLeavesNothing(t *testing.T) {
 		}
 		return err
 	})
-	untilAddress(t, "only the new allocation to remain", func() error {
+	until(t, "only the new allocation to remain", func() error {
 		if objs := addressObjects(t, "svc-b"); len(objs) != 1 || cloud.AllocationID(&objs[0]) != again.AllocationID {
 			return fmt.Errorf("%d Address objects", len(objs))
 		}

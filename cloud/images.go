@@ -105,16 +105,19 @@ func imageOwner(img *cloudv1.Image) string {
 // defaultImageIDs resolves an image's default kernel and ramdisk, which it may name by object name
 // in its own namespace, to their EC2 ids.
 func (s *Service) defaultImageIDs(ctx context.Context, img *cloudv1.Image) (kernel, ramdisk string) {
-	resolve := func(ref string) string {
-		if ref == "" || ids.Prefix(ref) != "" {
-			return ref
-		}
-		if k, err := refs.Image(ctx, s.cfg.Client, img.Namespace, ref); err == nil && k.Status.ImageID != "" {
-			return k.Status.ImageID
-		}
+	return s.imageRefID(ctx, img.Namespace, img.Spec.KernelID), s.imageRefID(ctx, img.Namespace, img.Spec.RamdiskID)
+}
+
+// imageRefID is the EC2 id of what an object in namespace calls an image: ref itself when it is
+// an id (or empty), else the id of the Image of that name there; ref when it has none yet.
+func (s *Service) imageRefID(ctx context.Context, namespace, ref string) string {
+	if ref == "" || ids.Prefix(ref) != "" {
 		return ref
 	}
-	return resolve(img.Spec.KernelID), resolve(img.Spec.RamdiskID)
+	if img, err := refs.Image(ctx, s.cfg.Client, namespace, ref); err == nil && img.Status.ImageID != "" {
+		return img.Status.ImageID
+	}
+	return ref
 }
 
 func toImage(img *cloudv1.Image) Image {
@@ -159,6 +162,9 @@ func toImage(img *cloudv1.Image) Image {
 	return out
 }
 
+var imageListing = listing{resource: "images", filters: imageFilters, minPage: 5, maxPage: 1000,
+	idsWithPage: "The parameter ImageIds cannot be used with the parameter MaxResults"}
+
 var imageFilters = []string{
 	"image-id", "image-type", "state", "name", "owner-id", "is-public", "architecture", "kernel-id",
 	"ramdisk-id", "description", "root-device-type", "root-device-name", "virtualization-type",
@@ -189,21 +195,9 @@ func (s *Service) visibleImages(ctx context.Context, c Caller) ([]*cloudv1.Image
 	if err := s.cfg.Client.List(ctx, list); err != nil {
 		return nil, fmt.Errorf("listing images: %w", err)
 	}
-	out := make([]*cloudv1.Image, 0, len(list.Items))
-	for i := range list.Items {
-		img := &list.Items[i]
-		if img.DeletionTimestamp.IsZero() && ImageID(img) != "" && refs.ImageVisibleTo(img, c.Project()) {
-			out = append(out, img)
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		ti, tj := out[i].CreationTimestamp, out[j].CreationTimestamp
-		if !ti.Equal(&tj) {
-			return ti.Before(&tj)
-		}
-		return ImageID(out[i]) < ImageID(out[j])
-	})
-	return out, nil
+	return liveByAge(pointers(list.Items), ImageID, func(img *cloudv1.Image) bool {
+		return refs.ImageVisibleTo(img, c.Project())
+	}), nil
 }
 
 func validImageID(id string) bool {
@@ -227,10 +221,8 @@ func (s *Service) visibleImage(ctx context.Context, c Caller, id string) (*cloud
 	if err != nil {
 		return nil, err
 	}
-	for _, img := range all {
-		if ImageID(img) == id {
-			return img, nil
-		}
+	if img, ok := withID(all, id, ImageID); ok {
+		return img, nil
 	}
 	return nil, imageNotFound(id)
 }
@@ -267,17 +259,7 @@ type DescribeImagesInput struct {
 // DescribeImages lists the visible images and the token of the next page ("" at the end). PiNet
 // images are never deprecated or disabled, so there is nothing to include or leave out for that.
 func (s *Service) DescribeImages(ctx context.Context, c Caller, in DescribeImagesInput) ([]Image, string, error) {
-	if err := s.authorize(ctx, c, "list", "images", in.DryRun); err != nil {
-		return nil, "", err
-	}
-	if len(in.IDs) > 0 && in.Page.MaxResults != nil {
-		return nil, "", InvalidParam("The parameter ImageIds cannot be used with the parameter MaxResults")
-	}
-	size, err := in.Page.size(5, 1000, 0)
-	if err != nil {
-		return nil, "", err
-	}
-	matcher, err := query.NewMatcher(in.Filters, imageFilters)
+	matcher, size, err := s.startDescribe(ctx, c, imageListing, in.DryRun, in.Filters, in.Page, len(in.IDs))
 	if err != nil {
 		return nil, "", err
 	}

@@ -139,7 +139,7 @@ func validateRegistration(in *RegisterImageInput) error {
 	case in.Location == "":
 		return BadRequest(CodeMissingParameter, "The request must contain the parameter ImageLocation")
 	case len(in.Location) > maxImageLocation || !imageLocationPattern.MatchString(in.Location):
-		return InvalidParam("Value (%s) for parameter ImageLocation is invalid. Expected bucket/path/name.manifest.xml.", ClipID(in.Location))
+		return InvalidParam("Value (%s) for parameter ImageLocation is invalid. Expected bucket/path/name.manifest.xml.", clipID(in.Location))
 	case !imageNamePattern.MatchString(in.Name):
 		return BadRequest(CodeAMINameMalformed, "AMI names must be between 3 and 128 characters long, and may contain letters, numbers, '(', ')', '.', '-', '/', '_', spaces, '[', ']', ''' and '@'")
 	case len(in.Description) > maxImageDescription:
@@ -149,7 +149,7 @@ func validateRegistration(in *RegisterImageInput) error {
 	case in.VirtualizationType != "" && in.VirtualizationType != "hvm":
 		return InvalidParam("Value (%s) for parameter virtualizationType is invalid. PiNet runs hvm guests only.", in.VirtualizationType)
 	case in.RootDeviceName != "" && (len(in.RootDeviceName) > maxRootDeviceName || !rootDevicePattern.MatchString(in.RootDeviceName)):
-		return InvalidParam("Value (%s) for parameter rootDeviceName is invalid. Expected a device such as /dev/sda1.", ClipID(in.RootDeviceName))
+		return InvalidParam("Value (%s) for parameter rootDeviceName is invalid. Expected a device such as /dev/sda1.", clipID(in.RootDeviceName))
 	}
 	return nil
 }

@@ -20,16 +20,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/minio/minio-go/v7"
 	coordinationv1 "k8s.io/api/coordination/v1"
-	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
@@ -38,7 +34,6 @@ import (
 	"pinet.io/pinet/internal/authz"
 	"pinet.io/pinet/internal/awsauth"
 	"pinet.io/pinet/internal/bundle"
-	"pinet.io/pinet/internal/cloudca"
 	"pinet.io/pinet/internal/credentials"
 	"pinet.io/pinet/internal/refs"
 	"pinet.io/pinet/internal/testcloud"
@@ -80,57 +75,6 @@ func imageService(t *testing.T) *cloud.Service {
 		t.Fatal("the image service did not start")
 	}
 	return imageSvc
-}
-
-// uploadImageBundle bundles a small image with the user's certificate and uploads it into the
-// bucket as the user; it returns the manifest's location.
-func uploadImageBundle(t *testing.T, userName string, keys testcloud.Credentials, bucket string) string {
-	t.Helper()
-	ctx := context.Background()
-	readSecret := func(name string) *corev1.Secret {
-		sec := &corev1.Secret{}
-		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: testenv.SystemNamespace, Name: name}, sec); err != nil {
-			t.Fatal(err)
-		}
-		return sec
-	}
-	userSec, caSec := readSecret(credentials.SecretName(userName)), readSecret(cloudca.SecretName)
-	cert, err := cloudca.ParseCertificate(userSec.Data[credentials.SecretCertKey])
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := cloudca.ParsePrivateKey(userSec.Data[credentials.SecretCertKeyKey])
-	if err != nil {
-		t.Fatal(err)
-	}
-	cloudCert, err := cloudca.ParseCertificate(caSec.Data[corev1.TLSCertKey])
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	imgPath := filepath.Join(dir, "disk.img")
-	if err := os.WriteFile(imgPath, []byte("a disk image of a test, small and plain"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "out")
-	if err := os.Mkdir(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	manifest, parts, err := bundle.Create(bundle.Params{ImagePath: imgPath, Type: "machine", AccountID: "svc-a",
-		UserCert: cert, UserKey: key, CloudCert: cloudCert, PartSize: 64 << 10}, out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mc := svcCloud.S3(t, keys)
-	if err := mc.MakeBucket(ctx, bucket, minio.MakeBucketOptions{}); err != nil {
-		t.Fatalf("making bucket %s: %v", bucket, err)
-	}
-	for _, f := range append(parts, manifest) {
-		if _, err := mc.FPutObject(ctx, bucket, filepath.Base(f), f, minio.PutObjectOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return bucket + "/" + filepath.Base(manifest)
 }
 
 // imageIDsSeenBy lists the ids of the images the caller sees.
@@ -180,7 +124,8 @@ func imageLaunchableIn(t *testing.T, project, id string) bool {
 func TestImagesAcrossProjects(t *testing.T) {
 	s := imageService(t)
 	ctx := context.Background()
-	location := uploadImageBundle(t, "svc-img-alice", imageAliceKeys, "svc-img-alices")
+	location := svcCloud.UploadBundle(t, imageAliceKeys, "svc-img-alice", "svc-a", "svc-img-alices", "disk.img", bundle.TypeMachine,
+		[]byte("a disk image of a test, small and plain")).Location
 	register := cloud.RegisterImageInput{Location: location, Name: "alices-image", Description: "alice's",
 		TagSpecifications: []cloud.TagSpecification{{ResourceType: "image", Tags: []cloud.Tag{{Key: "team", Value: "a"}}}}}
 

@@ -18,10 +18,6 @@ package cloud
 
 import (
 	"context"
-	"fmt"
-	"sort"
-
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/ids"
@@ -35,44 +31,49 @@ func InstanceID(inst *cloudv1.Instance) string {
 	return idOr(inst.Status.InstanceID, inst.Name, ids.Instance)
 }
 
-// projectInstances lists the project's instances that have an EC2 id, oldest first.
+// projectInstances lists the project's instances that have an EC2 id, oldest first, those being
+// deleted included (they show as terminated until they go).
 func (s *Service) projectInstances(ctx context.Context, c Caller) ([]*cloudv1.Instance, error) {
-	list := &cloudv1.InstanceList{}
-	if err := s.cfg.Client.List(ctx, list, client.InNamespace(c.Project())); err != nil {
-		return nil, fmt.Errorf("listing instances: %w", err)
-	}
-	out := make([]*cloudv1.Instance, 0, len(list.Items))
-	for i := range list.Items {
-		if InstanceID(&list.Items[i]) != "" {
-			out = append(out, &list.Items[i])
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		ti, tj := out[i].CreationTimestamp, out[j].CreationTimestamp
-		if !ti.Equal(&tj) {
-			return ti.Before(&tj)
-		}
-		return InstanceID(out[i]) < InstanceID(out[j])
-	})
-	return out, nil
+	insts, err := projectList[*cloudv1.Instance](ctx, s, c, &cloudv1.InstanceList{}, "instances")
+	return byAge(insts, InstanceID, nil), err
 }
 
-// findInstance returns the project's instance with the id; an id that is malformed or not the
-// project's is an error naming it, as in EC2.
-func (s *Service) findInstance(ctx context.Context, c Caller, id string) (*cloudv1.Instance, error) {
-	if !ids.Valid(ids.Instance, id) {
-		return nil, BadRequest(CodeInstanceMalformed, "Invalid id: \"%s\"", id)
-	}
+// findInstances returns the project's instances with the ids, in order; the first id that is
+// malformed or not the project's is an error naming it, as in EC2.
+func (s *Service) findInstances(ctx context.Context, c Caller, wanted []string) ([]*cloudv1.Instance, error) {
 	all, err := s.projectInstances(ctx, c)
 	if err != nil {
 		return nil, err
 	}
+	byID := make(map[string]*cloudv1.Instance, len(all))
 	for _, inst := range all {
-		if InstanceID(inst) == id {
-			return inst, nil
-		}
+		byID[InstanceID(inst)] = inst
 	}
-	return nil, BadRequest(CodeInstanceNotFound, "The instance ID '%s' does not exist", id)
+	out := make([]*cloudv1.Instance, 0, len(wanted))
+	for _, id := range wanted {
+		if !ids.Valid(ids.Instance, id) {
+			return nil, BadRequest(CodeInstanceMalformed, "Invalid id: \"%s\"", id)
+		}
+		inst, ok := byID[id]
+		if !ok {
+			return nil, instanceNotFound(id)
+		}
+		out = append(out, inst)
+	}
+	return out, nil
+}
+
+func instanceNotFound(id string) error {
+	return BadRequest(CodeInstanceNotFound, "The instance ID '%s' does not exist", id)
+}
+
+// findInstance is findInstances for one id.
+func (s *Service) findInstance(ctx context.Context, c Caller, id string) (*cloudv1.Instance, error) {
+	insts, err := s.findInstances(ctx, c, []string{id})
+	if err != nil {
+		return nil, err
+	}
+	return insts[0], nil
 }
 
 // liveInstances maps the ids of the project's instances that can hold an address, as the address

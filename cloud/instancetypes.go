@@ -51,14 +51,8 @@ var instanceTypeFilters = []string{"instance-type", "vcpu-info.default-vcpus", "
 // DescribeInstanceTypes shows the cloud's instance types, sorted by name unless named, and the
 // token of the next page.
 func (s *Service) DescribeInstanceTypes(ctx context.Context, c Caller, in DescribeInstanceTypesInput) ([]InstanceType, string, error) {
-	if err := s.authorize(ctx, c, "list", "instances", in.DryRun); err != nil {
-		return nil, "", err
-	}
-	size, err := in.size(5, 100, 0)
-	if err != nil {
-		return nil, "", err
-	}
-	matcher, err := query.NewMatcher(in.Filters, instanceTypeFilters)
+	matcher, size, err := s.startDescribe(ctx, c, listing{resource: "instances", filters: instanceTypeFilters,
+		minPage: 5, maxPage: 100}, in.DryRun, in.Filters, in.Page, 0)
 	if err != nil {
 		return nil, "", err
 	}

@@ -19,7 +19,6 @@ package cloud
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sort"
 	"time"
 
@@ -273,10 +272,7 @@ var keyPairFilters = []string{"key-name", "key-pair-id", "fingerprint", "key-typ
 // functions, so the answer never lags. One whose public key is invalid (the controller marks it
 // not Ready) is shown without type or fingerprint, so kubectl users see it is there.
 func (s *Service) DescribeKeyPairs(ctx context.Context, c Caller, in DescribeKeyPairsInput) ([]KeyPair, error) {
-	if err := s.authorize(ctx, c, "list", "keypairs", in.DryRun); err != nil {
-		return nil, err
-	}
-	matcher, err := query.NewMatcher(in.Filters, keyPairFilters)
+	matcher, _, err := s.startDescribe(ctx, c, listing{resource: "keypairs", filters: keyPairFilters}, in.DryRun, in.Filters, Page{}, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -345,24 +341,7 @@ func selectKeyPairs(holders []*cloudv1.KeyPair, byName map[string]*cloudv1.KeyPa
 
 // projectKeyPairs lists the project's key pairs, oldest first (ties by object name).
 func (s *Service) projectKeyPairs(ctx context.Context, c Caller) ([]*cloudv1.KeyPair, error) {
-	list := &cloudv1.KeyPairList{}
-	if err := s.cfg.Client.List(ctx, list, client.InNamespace(c.Project())); err != nil {
-		return nil, fmt.Errorf("listing key pairs: %w", err)
-	}
-	out := make([]*cloudv1.KeyPair, 0, len(list.Items))
-	for i := range list.Items {
-		if list.Items[i].DeletionTimestamp.IsZero() {
-			out = append(out, &list.Items[i])
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		ti, tj := out[i].CreationTimestamp, out[j].CreationTimestamp
-		if !ti.Equal(&tj) {
-			return ti.Before(&tj)
-		}
-		return out[i].Name < out[j].Name
-	})
-	return out, nil
+	return liveInProject(ctx, s, c, &cloudv1.KeyPairList{}, "key pairs", func(kp *cloudv1.KeyPair) string { return kp.Name }, nil)
 }
 
 // keyPairID is the key pair's EC2 id: the controller's, or the object's name when the API made

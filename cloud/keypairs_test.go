@@ -18,104 +18,15 @@ package cloud_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-
 	"pinet.io/pinet/cloud"
 	"pinet.io/pinet/ec2shim/query"
-	"pinet.io/pinet/internal/authz"
 	"pinet.io/pinet/internal/awsauth"
-	"pinet.io/pinet/internal/index"
-	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
 )
-
-var env *testenv.Env
-
-func TestMain(m *testing.M) { testenv.Main(m, &env) }
-
-var (
-	startOnce sync.Once
-	svc       *cloud.Service
-	// svcCloud and svcCache are the cloud and the informer-cached client the service runs over,
-	// for tests that need the object store or build a service of their own.
-	svcCloud *testcloud.Cloud
-	svcCache client.Client
-)
-
-// service runs the whole cloud's controllers (for projects' and users' roles) once and returns a
-// service over the real API server, called directly: no HTTP, no Query protocol.
-func service(t *testing.T) *cloud.Service {
-	t.Helper()
-	startOnce.Do(func() {
-		c, err := testcloud.Start(env, testcloud.Options{})
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		c.AddProject(t, "svc-a")
-		c.AddProject(t, "svc-b")
-		c.AddUser(t, "svc-alice", false, "svc-a")
-		c.AddUser(t, "svc-bob", false, "svc-b")
-		// The service reads through an informer cache with PiNet's field indexes, as in the manager.
-		mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme,
-			Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
-		if err == nil {
-			err = index.Register(env.Ctx, mgr.GetFieldIndexer())
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		go func() { _ = mgr.Start(env.Ctx) }()
-		if !mgr.GetCache().WaitForCacheSync(env.Ctx) {
-			fmt.Fprintln(os.Stderr, "the cache never synced")
-			os.Exit(1)
-		}
-		tokens, err := query.NewPageTokens([]byte("a page token key for the service's own tests"))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		s, err := cloud.New(cloud.Config{Client: mgr.GetClient(), APIReader: env.Client, Authz: &authz.Authorizer{Client: env.Client},
-			Tokens: tokens, Region: "svc-region", Endpoint: "http://ec2.svc.test"})
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		svc, svcCloud, svcCache = s, c, mgr.GetClient()
-	})
-	if svc == nil {
-		t.Fatal("the service did not start")
-	}
-	return svc
-}
-
-var (
-	alice = cloud.Caller{Principal: awsauth.Principal{User: "svc-alice", Project: "svc-a"}}
-	bob   = cloud.Caller{Principal: awsauth.Principal{User: "svc-bob", Project: "svc-b"}}
-	// stranger acts in a project no role binds: the front doors authenticate who calls, the
-	// service asks RBAC what they may do there.
-	stranger = cloud.Caller{Principal: awsauth.Principal{User: "svc-stranger", Project: "svc-nowhere"}}
-)
-
-// expectCode checks that err is an EC2 error with code.
-func expectCode(t *testing.T, err error, code string) {
-	t.Helper()
-	var qe *query.Error
-	if !errors.As(err, &qe) || qe.Code != code {
-		t.Fatalf("error %v, want code %s", err, code)
-	}
-}
 
 func describeKeys(t *testing.T, s *cloud.Service, c cloud.Caller) []cloud.KeyPair {
 	t.Helper()
@@ -250,16 +161,10 @@ func TestConcurrentCreatesOfOneName(t *testing.T) {
 	s := service(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var wg sync.WaitGroup
-	errs := make([]error, 8)
-	for i := range errs {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			_, errs[i] = s.CreateKeyPair(ctx, bob, cloud.CreateKeyPairInput{Name: "raced", Type: "ed25519"})
-		}(i)
-	}
-	wg.Wait()
+	errs := testenv.Race(8, func(int) error {
+		_, err := s.CreateKeyPair(ctx, bob, cloud.CreateKeyPairInput{Name: "raced", Type: "ed25519"})
+		return err
+	})
 	won := 0
 	for _, err := range errs {
 		if err == nil {

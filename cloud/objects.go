@@ -17,8 +17,12 @@ limitations under the License.
 package cloud
 
 import (
+	"context"
+	"fmt"
+	"slices"
 	"sort"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"pinet.io/pinet/internal/ids"
@@ -40,9 +44,17 @@ func idOr(statusID, name, prefix string) string {
 // liveByAge keeps the objects that have an EC2 id and are not being deleted, and sorts them
 // oldest first, ties by id: the order every Describe of a kind lists in.
 func liveByAge[T client.Object](items []T, id func(T) string, keep func(T) bool) []T {
+	return byAge(items, id, func(o T) bool {
+		return o.GetDeletionTimestamp().IsZero() && (keep == nil || keep(o))
+	})
+}
+
+// byAge is liveByAge for kinds whose objects still show while they are deleted (instances show
+// as terminated until they go): it keeps those too.
+func byAge[T client.Object](items []T, id func(T) string, keep func(T) bool) []T {
 	out := make([]T, 0, len(items))
 	for _, o := range items {
-		if id(o) != "" && o.GetDeletionTimestamp().IsZero() && (keep == nil || keep(o)) {
+		if id(o) != "" && (keep == nil || keep(o)) {
 			out = append(out, o)
 		}
 	}
@@ -56,6 +68,15 @@ func liveByAge[T client.Object](items []T, id func(T) string, keep func(T) bool)
 	return out
 }
 
+// withID returns the object among objs whose EC2 id (as idOf reads it) is id.
+func withID[T any](objs []T, id string, idOf func(T) string) (T, bool) {
+	if i := slices.IndexFunc(objs, func(o T) bool { return idOf(o) == id }); i >= 0 {
+		return objs[i], true
+	}
+	var none T
+	return none, false
+}
+
 // pointers returns pointers to a list's items.
 func pointers[T any](items []T) []*T {
 	out := make([]*T, len(items))
@@ -63,4 +84,36 @@ func pointers[T any](items []T) []*T {
 		out[i] = &items[i]
 	}
 	return out
+}
+
+// projectList lists the caller's project's objects of list's kind from the cache; what names the
+// kind in the error.
+func projectList[P client.Object](ctx context.Context, s *Service, c Caller, list client.ObjectList, what string) ([]P, error) {
+	if err := s.cfg.Client.List(ctx, list, client.InNamespace(c.Project())); err != nil {
+		return nil, fmt.Errorf("listing %s: %w", what, err)
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", what, err)
+	}
+	out := make([]P, 0, len(items))
+	for _, o := range items {
+		p, ok := o.(P)
+		if !ok {
+			return nil, fmt.Errorf("listing %s: %T in a %T", what, o, list)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// liveInProject is projectList narrowed by liveByAge: the live objects with an EC2 id (and that
+// keep keeps), oldest first.
+func liveInProject[P client.Object](ctx context.Context, s *Service, c Caller, list client.ObjectList, what string,
+	id func(P) string, keep func(P) bool) ([]P, error) {
+	objs, err := projectList[P](ctx, s, c, list, what)
+	if err != nil {
+		return nil, err
+	}
+	return liveByAge(objs, id, keep), nil
 }

@@ -17,6 +17,8 @@ limitations under the License.
 package cloud
 
 import (
+	"context"
+
 	"pinet.io/pinet/ec2shim/query"
 )
 
@@ -46,4 +48,42 @@ func pageOf[T any](s *Service, c Caller, scope string, p Page, size int, items [
 		return page, "", nil
 	}
 	return page, s.cfg.Tokens.Encode(scope, query.Cursor{Offset: next}), nil
+}
+
+// listing is what a kind's Describe is checked against before it lists anything.
+type listing struct {
+	// resource is the RBAC resource the caller must be allowed to list.
+	resource string
+	// filters are the filter names the kind knows.
+	filters []string
+	// minPage and maxPage bound MaxResults; maxPage 0 when the kind does not page.
+	minPage, maxPage int32
+	// idsWithPage is the error text when ids and MaxResults come together, "" when they may.
+	idsWithPage string
+}
+
+// startDescribe is how every Describe starts: the caller may list the kind (DryRun ends here),
+// ids and a page are not asked for together where the kind forbids it, the page is within the
+// kind's limits and the filters are ones it knows. It returns the filters' matcher and the page
+// size (0: everything).
+func (s *Service) startDescribe(ctx context.Context, c Caller, l listing, dryRun bool, filters []query.Filter,
+	p Page, ids int) (*query.Matcher, int, error) {
+	if err := s.authorize(ctx, c, "list", l.resource, dryRun); err != nil {
+		return nil, 0, err
+	}
+	if l.idsWithPage != "" && ids > 0 && p.MaxResults != nil {
+		return nil, 0, InvalidParam("%s", l.idsWithPage)
+	}
+	size := 0
+	if l.maxPage > 0 {
+		var err error
+		if size, err = p.size(l.minPage, l.maxPage, 0); err != nil {
+			return nil, 0, err
+		}
+	}
+	matcher, err := query.NewMatcher(filters, l.filters)
+	if err != nil {
+		return nil, 0, err
+	}
+	return matcher, size, nil
 }

@@ -46,16 +46,27 @@ func (s *Service) AdmitOne(ctx context.Context, g *quota.Gate, obj client.Object
 	if g.Unlimited() {
 		return true, nil
 	}
-	admitted, _, err := s.Ledger().Admit(ctx, g, []string{obj.GetName()}, 1, s.cfg.WaitForCache)
+	admitted, _, err := s.admitPending(ctx, g, []string{obj.GetName()}, 1)
 	if err != nil {
-		logr.FromContextOrDiscard(ctx).Info("Admitting under the quota failed", "object", obj.GetName(), "error", err.Error())
-		return false, Unavailable("The quota of project %s could not be checked in time; try again.", g.Project)
+		return false, err
 	}
 	if len(admitted) == 0 {
 		return false, nil
 	}
 	s.Unmark(ctx, obj)
 	return true, nil
+}
+
+// admitPending asks the project's ledger to admit the named objects, created marked pending, in
+// this order: as many as fit, at least minimum, or none (refused says which limit stopped them).
+// A ledger that cannot decide in time is Unavailable.
+func (s *Service) admitPending(ctx context.Context, g *quota.Gate, names []string, minimum int) ([]string, *quota.Exceeded, error) {
+	admitted, refused, err := s.Ledger().Admit(ctx, g, names, minimum, s.cfg.WaitForCache)
+	if err != nil {
+		logr.FromContextOrDiscard(ctx).Info("Admitting under the quota failed", "objects", names, "error", err.Error())
+		return nil, nil, Unavailable("The quota of project %s could not be checked in time; try again.", g.Project)
+	}
+	return admitted, refused, nil
 }
 
 // Unmark drops the pending mark of an admitted object. Listed in the ledger, the object counts

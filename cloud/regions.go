@@ -173,9 +173,6 @@ func (s *Service) wantedZones(zones map[string]bool, names, byName, byID []strin
 
 func zoneID(region string, i int) string { return region + "-az" + strconv.Itoa(i+1) }
 
-// ZoneID is the id of the i-th zone in name order, as DescribeAvailabilityZones numbers them.
-func ZoneID(region string, i int) string { return zoneID(region, i) }
-
 // AccountAttribute is one of EC2's account attributes, from the caller's project's quota.
 type AccountAttribute struct {
 	Name   string

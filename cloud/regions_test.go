@@ -23,6 +23,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/cloud"
@@ -83,4 +84,65 @@ func TestRegionsZonesAndAccountAttributes(t *testing.T) {
 	}
 	_, err = s.DescribeAccountAttributes(ctx, alice, cloud.DescribeAccountAttributesInput{Names: []string{"max-snowflakes"}})
 	expectCode(t, err, cloud.CodeInvalidParameter)
+}
+
+func TestInstanceTypesPageByPage(t *testing.T) {
+	s := service(t)
+	ctx := context.Background()
+	for i := 1; i <= 6; i++ {
+		it := &cloudv1.InstanceType{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("svc.size%d", i)},
+			Spec: cloudv1.InstanceTypeSpec{VCPUs: int32(i), MemoryMiB: 256}}
+		if err := env.Client.Create(ctx, it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var all []cloud.InstanceType
+	testenv.Eventually(t, 30*time.Second, "the new types to show", func() error {
+		got, _, err := s.DescribeInstanceTypes(ctx, alice, cloud.DescribeInstanceTypesInput{})
+		if err != nil {
+			return err
+		}
+		if all = got; len(got) < 11 { // the five m1 types and six more
+			return fmt.Errorf("%d types", len(got))
+		}
+		return nil
+	})
+	in := cloud.DescribeInstanceTypesInput{Page: cloud.Page{MaxResults: ptr.To[int32](5)}}
+	var paged []cloud.InstanceType
+	for page := 0; ; page++ {
+		items, next, err := s.DescribeInstanceTypes(ctx, alice, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(items) > 5 || page > 10 {
+			t.Fatalf("page %d has %d items", page, len(items))
+		}
+		paged = append(paged, items...)
+		if next == "" {
+			break
+		}
+		// Another caller cannot use the token.
+		_, _, err = s.DescribeInstanceTypes(ctx, bob, cloud.DescribeInstanceTypesInput{Page: cloud.Page{MaxResults: ptr.To[int32](5), NextToken: next}})
+		expectCode(t, err, query.CodeInvalidParameterValue)
+		in.NextToken = next
+	}
+	if len(paged) != len(all) {
+		t.Fatalf("paging gave %d types, one call %d", len(paged), len(all))
+	}
+	for i := range all {
+		if paged[i].Name != all[i].Name {
+			t.Fatalf("type %d: %s paged, %s at once", i, paged[i].Name, all[i].Name)
+		}
+	}
+	two, _, err := s.DescribeInstanceTypes(ctx, alice, cloud.DescribeInstanceTypesInput{
+		Filters: []query.Filter{{Name: "vcpu-info.default-vcpus", Values: []string{"2"}}, {Name: "memory-info.size-in-mib", Values: []string{"256"}}}})
+	if err != nil || len(two) != 1 || two[0].Name != "svc.size2" {
+		t.Fatalf("filtered %+v %v", two, err)
+	}
+	_, _, err = s.DescribeInstanceTypes(ctx, alice, cloud.DescribeInstanceTypesInput{Names: []string{"svc.nosuch"}})
+	expectCode(t, err, cloud.CodeInvalidParameter)
+	_, _, err = s.DescribeInstanceTypes(ctx, alice, cloud.DescribeInstanceTypesInput{Page: cloud.Page{MaxResults: ptr.To[int32](1000)}})
+	expectCode(t, err, cloud.CodeInvalidParameter)
+	_, _, err = s.DescribeInstanceTypes(ctx, stranger, cloud.DescribeInstanceTypesInput{})
+	expectCode(t, err, cloud.CodeUnauthorized)
 }

@@ -69,22 +69,9 @@ func groupID(sg *cloudv1.SecurityGroup) string {
 	return idOr(sg.Status.GroupID, sg.Name, ids.SecurityGroup)
 }
 
-// GroupID is groupID for the actions that name groups and have not moved into the service.
-func GroupID(sg *cloudv1.SecurityGroup) string { return groupID(sg) }
-
 // projectGroups lists the project's groups that have an EC2 id, oldest first.
 func (s *Service) projectGroups(ctx context.Context, c Caller) ([]*cloudv1.SecurityGroup, error) {
-	list := &cloudv1.SecurityGroupList{}
-	if err := s.cfg.Client.List(ctx, list, client.InNamespace(c.Project())); err != nil {
-		return nil, fmt.Errorf("listing security groups: %w", err)
-	}
-	return liveByAge(pointers(list.Items), groupID, nil), nil
-}
-
-// ProjectGroups is projectGroups for the actions that list groups and have not moved into the
-// service (the caller has been authorized by them).
-func (s *Service) ProjectGroups(ctx context.Context, c Caller) ([]*cloudv1.SecurityGroup, error) {
-	return s.projectGroups(ctx, c)
+	return liveInProject(ctx, s, c, &cloudv1.SecurityGroupList{}, "security groups", groupID, nil)
 }
 
 // groupIndex resolves what rules and requests call groups (names or ids) within a project.
@@ -333,13 +320,6 @@ type DescribeSecurityGroupsInput struct {
 	Page
 }
 
-// SecurityGroups is one page of the groups a Describe selected, oldest first, and the token of
-// the next page ("" at the end).
-type SecurityGroups struct {
-	Items     []SecurityGroup
-	NextToken string
-}
-
 var securityGroupFilters = []string{
 	"group-name", "group-id", "description", "owner-id", "ip-permission.protocol",
 	"ip-permission.from-port", "ip-permission.to-port", "ip-permission.cidr", "ip-permission.group-id",
@@ -347,28 +327,22 @@ var securityGroupFilters = []string{
 	"egress.ip-permission.cidr",
 }
 
-// DescribeSecurityGroups shows the project's groups. Each name and id asked for must be one of
-// them.
-func (s *Service) DescribeSecurityGroups(ctx context.Context, c Caller, in DescribeSecurityGroupsInput) (*SecurityGroups, error) {
-	if err := s.authorize(ctx, c, "list", "securitygroups", in.DryRun); err != nil {
-		return nil, err
-	}
-	size, err := in.size(5, 1000, 0)
+// DescribeSecurityGroups shows a page of the project's groups, oldest first, and the token of the
+// next page ("" at the end). Each name and id asked for must be one of them.
+func (s *Service) DescribeSecurityGroups(ctx context.Context, c Caller, in DescribeSecurityGroupsInput) ([]SecurityGroup, string, error) {
+	matcher, size, err := s.startDescribe(ctx, c, listing{resource: "securitygroups", filters: securityGroupFilters,
+		minPage: 5, maxPage: 1000}, in.DryRun, in.Filters, in.Page, 0)
 	if err != nil {
-		return nil, err
-	}
-	matcher, err := query.NewMatcher(in.Filters, securityGroupFilters)
-	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	groups, err := s.projectGroups(ctx, c)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	x := newGroupIndex(c.Project(), groups)
 	if len(in.Names)+len(in.IDs) > 0 {
 		if groups, err = s.pickGroups(ctx, c, groups, x, in.Names, in.IDs); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
 	var items []SecurityGroup
@@ -378,11 +352,7 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, c Caller, in Descr
 			items = append(items, item)
 		}
 	}
-	page, next, err := pageOf(s, c, fmt.Sprint("DescribeSecurityGroups", in.Names, in.IDs, in.Filters), in.Page, size, items)
-	if err != nil {
-		return nil, err
-	}
-	return &SecurityGroups{Items: page, NextToken: next}, nil
+	return pageOf(s, c, fmt.Sprint("DescribeSecurityGroups", in.Names, in.IDs, in.Filters), in.Page, size, items)
 }
 
 // pickGroups keeps the groups named by name or id, in order; each must exist.

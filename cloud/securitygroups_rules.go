@@ -194,7 +194,7 @@ func (s *Service) AuthorizeSecurityGroupIngress(ctx context.Context, c Caller, i
 	}
 	sg := found.DeepCopy()
 	var added []permission
-	err = s.ChangeLatest(ctx, sg, func() error {
+	err = s.change(ctx, sg, func() error {
 		var err error
 		added, err = addPermissions(sg, perms, x)
 		return err
@@ -202,7 +202,6 @@ func (s *Service) AuthorizeSecurityGroupIngress(ctx context.Context, c Caller, i
 	if err := groupWriteError(err, found); err != nil {
 		return nil, err
 	}
-	s.AwaitCache(ctx, sg)
 	out := make([]SecurityGroupRule, 0, len(added))
 	for _, p := range added {
 		r := SecurityGroupRule{ID: ruleIDOf(sg, p, x), GroupID: groupID(sg), GroupOwnerID: sg.Namespace,
@@ -271,12 +270,8 @@ func (s *Service) RevokeSecurityGroupIngress(ctx context.Context, c Caller, in R
 		return err
 	}
 	sg := found.DeepCopy()
-	err = s.ChangeLatest(ctx, sg, func() error { return removePermissions(sg, perms, in.RuleIDs, x) })
-	if err := groupWriteError(err, found); err != nil {
-		return err
-	}
-	s.AwaitCache(ctx, sg)
-	return nil
+	err = s.change(ctx, sg, func() error { return removePermissions(sg, perms, in.RuleIDs, x) })
+	return groupWriteError(err, found)
 }
 
 // removePermissions removes perms and the permissions of the rules ruleIDs from the group's

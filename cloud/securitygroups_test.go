@@ -20,14 +20,12 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/wait"
-
 	"pinet.io/pinet/cloud"
 	"pinet.io/pinet/ec2shim/query"
+	"pinet.io/pinet/internal/testenv"
 )
 
 func port(v int32) *int32 { return &v }
@@ -35,12 +33,12 @@ func port(v int32) *int32 { return &v }
 // describeGroups returns the caller's groups by id.
 func describeGroups(t *testing.T, s *cloud.Service, c cloud.Caller) map[string]cloud.SecurityGroup {
 	t.Helper()
-	got, err := s.DescribeSecurityGroups(context.Background(), c, cloud.DescribeSecurityGroupsInput{})
+	got, _, err := s.DescribeSecurityGroups(context.Background(), c, cloud.DescribeSecurityGroupsInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]cloud.SecurityGroup{}
-	for _, sg := range got.Items {
+	for _, sg := range got {
 		out[sg.ID] = sg
 	}
 	return out
@@ -68,17 +66,17 @@ func ingressOf(t *testing.T, s *cloud.Service, c cloud.Caller, id string) string
 func awaitDefaultGroup(t *testing.T, s *cloud.Service, c cloud.Caller) string {
 	t.Helper()
 	var id string
-	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		got, err := s.DescribeSecurityGroups(ctx, c, cloud.DescribeSecurityGroupsInput{Names: []string{"default"}})
-		if err != nil || len(got.Items) != 1 {
-			return false, nil
+	testenv.Eventually(t, 2*time.Minute, c.Project()+"'s default group", func() error {
+		got, _, err := s.DescribeSecurityGroups(context.Background(), c, cloud.DescribeSecurityGroupsInput{Names: []string{"default"}})
+		if err != nil {
+			return err
 		}
-		id = got.Items[0].ID
-		return true, nil
+		if len(got) != 1 {
+			return fmt.Errorf("%d groups named default", len(got))
+		}
+		id = got[0].ID
+		return nil
 	})
-	if err != nil {
-		t.Fatalf("%s's default group never appeared: %v", c.Project(), err)
-	}
 	return id
 }
 
@@ -102,9 +100,9 @@ func TestSecurityGroupsAcrossProjects(t *testing.T) {
 	if _, seen := describeGroups(t, s, bob)[id]; seen {
 		t.Fatalf("bob sees alice's group %s", id)
 	}
-	_, err = s.DescribeSecurityGroups(ctx, bob, cloud.DescribeSecurityGroupsInput{IDs: []string{id}})
+	_, _, err = s.DescribeSecurityGroups(ctx, bob, cloud.DescribeSecurityGroupsInput{IDs: []string{id}})
 	expectCode(t, err, cloud.CodeGroupNotFound)
-	_, err = s.DescribeSecurityGroups(ctx, bob, cloud.DescribeSecurityGroupsInput{Names: []string{"web"}})
+	_, _, err = s.DescribeSecurityGroups(ctx, bob, cloud.DescribeSecurityGroupsInput{Names: []string{"web"}})
 	expectCode(t, err, cloud.CodeGroupNotFound)
 	open := []cloud.IPPermission{{Protocol: "-1", CIDRs: []string{"0.0.0.0/0"}}}
 	_, err = s.AuthorizeSecurityGroupIngress(ctx, bob, cloud.IngressInput{GroupID: id, Permissions: open})
@@ -143,12 +141,12 @@ func TestSecurityGroupsAcrossProjects(t *testing.T) {
 		rules[0].FromPort != 22 || rules[0].GroupID != id || rules[0].ID == rules[1].ID {
 		t.Fatalf("rules %+v", rules)
 	}
-	byCIDR, err := s.DescribeSecurityGroups(ctx, alice, cloud.DescribeSecurityGroupsInput{
+	byCIDR, _, err := s.DescribeSecurityGroups(ctx, alice, cloud.DescribeSecurityGroupsInput{
 		Filters: []query.Filter{{Name: "ip-permission.cidr", Values: []string{"10.0.0.0/8"}}}})
-	if err != nil || len(byCIDR.Items) != 1 || byCIDR.Items[0].ID != id {
+	if err != nil || len(byCIDR) != 1 || byCIDR[0].ID != id {
 		t.Fatalf("by cidr: %+v %v", byCIDR, err)
 	}
-	if got := byCIDR.Items[0].Ingress; len(got) != 1 || len(got[0].Groups) != 1 || got[0].Groups[0] != (cloud.GroupPair{UserID: "svc-a", GroupID: id, GroupName: "web"}) {
+	if got := byCIDR[0].Ingress; len(got) != 1 || len(got[0].Groups) != 1 || got[0].Groups[0] != (cloud.GroupPair{UserID: "svc-a", GroupID: id, GroupName: "web"}) {
 		t.Fatalf("ingress %+v", got)
 	}
 	if err := s.RevokeSecurityGroupIngress(ctx, alice, cloud.RevokeIngressInput{IngressInput: cloud.IngressInput{GroupID: id},
@@ -260,15 +258,15 @@ func TestSecurityGroupRefusalsMakeNothing(t *testing.T) {
 			return err
 		}, cloud.CodeDryRun},
 		{"describe dry run", func() error {
-			_, err := s.DescribeSecurityGroups(ctx, alice, cloud.DescribeSecurityGroupsInput{DryRun: true})
+			_, _, err := s.DescribeSecurityGroups(ctx, alice, cloud.DescribeSecurityGroupsInput{DryRun: true})
 			return err
 		}, cloud.CodeDryRun},
 		{"describe a page too small", func() error {
-			_, err := s.DescribeSecurityGroups(ctx, alice, cloud.DescribeSecurityGroupsInput{Page: cloud.Page{MaxResults: port(4)}})
+			_, _, err := s.DescribeSecurityGroups(ctx, alice, cloud.DescribeSecurityGroupsInput{Page: cloud.Page{MaxResults: port(4)}})
 			return err
 		}, cloud.CodeInvalidParameter},
 		{"describe with an unknown filter", func() error {
-			_, err := s.DescribeSecurityGroups(ctx, alice, cloud.DescribeSecurityGroupsInput{Filters: []query.Filter{{Name: "vpc-id", Values: []string{"v"}}}})
+			_, _, err := s.DescribeSecurityGroups(ctx, alice, cloud.DescribeSecurityGroupsInput{Filters: []query.Filter{{Name: "vpc-id", Values: []string{"v"}}}})
 			return err
 		}, cloud.CodeInvalidParameter},
 	} {
@@ -323,18 +321,12 @@ func TestConcurrentAuthorizesAllLand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, 6)
-	for i := range errs {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			p := port(int32(8000 + i))
-			_, errs[i] = s.AuthorizeSecurityGroupIngress(ctx, bob, cloud.IngressInput{GroupID: sg.ID,
-				Permissions: []cloud.IPPermission{{Protocol: "tcp", FromPort: p, ToPort: p, CIDRs: []string{"198.51.100.0/24"}}}})
-		}(i)
-	}
-	wg.Wait()
+	errs := testenv.Race(6, func(i int) error {
+		p := port(int32(8000 + i))
+		_, err := s.AuthorizeSecurityGroupIngress(ctx, bob, cloud.IngressInput{GroupID: sg.ID,
+			Permissions: []cloud.IPPermission{{Protocol: "tcp", FromPort: p, ToPort: p, CIDRs: []string{"198.51.100.0/24"}}}})
+		return err
+	})
 	for _, err := range errs {
 		if err != nil {
 			t.Fatal(err)

@@ -58,6 +58,9 @@ type Config struct {
 	// RegisterImage answers UnsupportedOperation.
 	Credentials    awsauth.CredentialStore
 	ObjectStoreURL string
+	// Console reads an instance's console from its node; without it, GetConsoleOutput answers
+	// with no output.
+	Console ConsoleReader
 	// WaitForCache bounds how long an operation waits for the cache to show what it wrote.
 	WaitForCache time.Duration
 	Clock        clock.PassiveClock
@@ -88,6 +91,9 @@ func New(cfg Config) (*Service, error) {
 	return &Service{cfg: cfg}, nil
 }
 
+// Config is the service's configuration with its defaults filled in.
+func (s *Service) Config() Config { return s.cfg }
+
 // Caller is who calls an operation: an authenticated principal acting in one project.
 type Caller struct {
 	Principal awsauth.Principal
@@ -116,10 +122,4 @@ func (s *Service) authorize(ctx context.Context, c Caller, verb, resource string
 		return query.Errorf(CodeDryRun, http.StatusPreconditionFailed, "Request would have succeeded, but DryRun flag is set.")
 	}
 	return nil
-}
-
-// Authorize is authorize for operations the front doors still carry themselves while they move
-// into the service.
-func (s *Service) Authorize(ctx context.Context, c Caller, verb, resource string, dryRun bool) error {
-	return s.authorize(ctx, c, verb, resource, dryRun)
 }

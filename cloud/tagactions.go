@@ -74,7 +74,7 @@ func (s *Service) taggableKindOf(id string) (*taggableKind, error) {
 			return k, nil
 		}
 	}
-	return nil, BadRequest(CodeInvalidID, "The ID '%s' is not valid", ClipID(id))
+	return nil, BadRequest(CodeInvalidID, "The ID '%s' is not valid", clipID(id))
 }
 
 // tagged pairs each object with its id.
@@ -96,25 +96,18 @@ func (s *Service) taggedInstances(ctx context.Context, c Caller) ([]taggedObject
 // taggedImages are the project's own images: shared and public images of other projects can be
 // seen and launched, not tagged.
 func (s *Service) taggedImages(ctx context.Context, c Caller) ([]taggedObject, error) {
-	list := &cloudv1.ImageList{}
-	if err := s.cfg.Client.List(ctx, list, client.InNamespace(c.Project())); err != nil {
-		return nil, fmt.Errorf("listing images: %w", err)
-	}
-	imgs := make([]*cloudv1.Image, len(list.Items))
-	for i := range list.Items {
-		imgs[i] = &list.Items[i]
-	}
+	imgs, err := projectList[*cloudv1.Image](ctx, s, c, &cloudv1.ImageList{}, "images")
 	return tagged(imgs, func(img *cloudv1.Image) string {
 		if p := ids.Prefix(img.Name); img.Status.ImageID == "" && (p == ids.Machine || p == ids.Kernel || p == ids.Ramdisk) {
 			return img.Name
 		}
 		return img.Status.ImageID
-	}), nil
+	}), err
 }
 
 func (s *Service) taggedVolumes(ctx context.Context, c Caller) ([]taggedObject, error) {
-	vols, err := s.ProjectVolumes(ctx, c)
-	return tagged(vols, VolumeID), err
+	vols, err := s.projectVolumes(ctx, c)
+	return tagged(vols, volumeID), err
 }
 
 func (s *Service) taggedGroups(ctx context.Context, c Caller) ([]taggedObject, error) {
@@ -123,20 +116,13 @@ func (s *Service) taggedGroups(ctx context.Context, c Caller) ([]taggedObject, e
 }
 
 func (s *Service) taggedAddresses(ctx context.Context, c Caller) ([]taggedObject, error) {
-	addrs, err := s.ProjectAddresses(ctx, c)
+	addrs, err := s.projectAddresses(ctx, c, false)
 	return tagged(addrs, AllocationID), err
 }
 
 func (s *Service) taggedKeyPairs(ctx context.Context, c Caller) ([]taggedObject, error) {
-	list := &cloudv1.KeyPairList{}
-	if err := s.cfg.Client.List(ctx, list, client.InNamespace(c.Project())); err != nil {
-		return nil, fmt.Errorf("listing key pairs: %w", err)
-	}
-	kps := make([]*cloudv1.KeyPair, len(list.Items))
-	for i := range list.Items {
-		kps[i] = &list.Items[i]
-	}
-	return tagged(kps, keyPairID), nil
+	kps, err := projectList[*cloudv1.KeyPair](ctx, s, c, &cloudv1.KeyPairList{}, "key pairs")
+	return tagged(kps, keyPairID), err
 }
 
 // resolveTagTargets finds the objects the ids name, after checking the caller may update each
@@ -273,14 +259,10 @@ func (s *Service) DeleteTags(ctx context.Context, c Caller, in DeleteTagsInput) 
 func (s *Service) retagAll(ctx context.Context, targets []taggedObject, retag func(client.Object) error) error {
 	for _, t := range targets {
 		obj := t.obj.DeepCopyObject().(client.Object)
-		err := s.ChangeLatest(ctx, obj, func() error { return retag(obj) })
-		if apierrors.IsNotFound(err) {
-			continue // deleted meanwhile: nothing left to tag
-		}
-		if err != nil {
+		err := s.change(ctx, obj, func() error { return retag(obj) })
+		if err != nil && !apierrors.IsNotFound(err) { // one deleted meanwhile has nothing left to tag
 			return APIError(err, t.id)
 		}
-		s.AwaitCache(ctx, obj)
 	}
 	return nil
 }

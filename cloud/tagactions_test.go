@@ -38,7 +38,7 @@ func tagTestResources(t *testing.T, s *cloud.Service, prefix string) taggedResou
 	t.Helper()
 	ctx := context.Background()
 	out := taggedResources{}
-	instID := kubectlInstance(t, alice.Project(), prefix+"-inst")
+	instID := kubectlInstance(t, alice.Project(), prefix+"-inst", "")
 	out[instID] = &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: prefix + "-inst", Namespace: alice.Project()}}
 	img := &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: ids.New(ids.Machine), Namespace: alice.Project()},
 		Spec: cloudv1.ImageSpec{ImageLocation: "bucket/" + prefix + ".manifest.xml"}}
@@ -105,7 +105,7 @@ func describedTagsOf(t *testing.T, s *cloud.Service, c cloud.Caller, id string) 
 // tagWhenCached creates tags, retrying while the service's cache does not show the resource yet.
 func tagWhenCached(t *testing.T, s *cloud.Service, c cloud.Caller, id string, tags ...cloud.Tag) {
 	t.Helper()
-	untilVolume(t, "tagging "+id, func() error {
+	until(t, "tagging "+id, func() error {
 		err := s.CreateTags(context.Background(), c, cloud.CreateTagsInput{ResourceIDs: []string{id}, Tags: tags})
 		if err != nil && codeOf(err) != "" && !isTagNotFound(err) {
 			t.Fatalf("tagging %s: %v", id, err)
@@ -131,7 +131,7 @@ func TestTagsStayInTheirProject(t *testing.T) {
 		if got := tagsOnObject(t, obj); got["owner"] != "alice" || got["Name"] != id {
 			t.Fatalf("%s holds tags %v after alice tagged it", id, got)
 		}
-		untilVolume(t, "alice to see the tags of "+id, func() error {
+		until(t, "alice to see the tags of "+id, func() error {
 			if got := describedTagsOf(t, s, alice, id); len(got) != 2 || got["owner"] != "alice" {
 				return fmt.Errorf("alice sees %v", got)
 			}

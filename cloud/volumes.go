@@ -81,9 +81,9 @@ type Volume struct {
 	Tags                                            map[string]string
 }
 
-// VolumeID is the volume's EC2 id: the one in status, else its name when that is one (the API
+// volumeID is the volume's EC2 id: the one in status, else its name when that is one (the API
 // names volumes by their ids).
-func VolumeID(v *cloudv1.Volume) string { return idOr(v.Status.VolumeID, v.Name, ids.Volume) }
+func volumeID(v *cloudv1.Volume) string { return idOr(v.Status.VolumeID, v.Name, ids.Volume) }
 
 func volumeZone(v *cloudv1.Volume) string {
 	if v.Spec.AvailabilityZone != "" {
@@ -103,7 +103,7 @@ func volumeState(v *cloudv1.Volume) string {
 // detaching once the request is withdrawn; else the request, as attaching.
 func attachmentOf(v *cloudv1.Volume) *VolumeAttachment {
 	if st := v.Status.Attachment; st != nil && st.State != "" && st.State != cloudv1.AttachmentDetached {
-		a := &VolumeAttachment{VolumeID: VolumeID(v), InstanceID: st.InstanceID, Device: st.Device, State: string(st.State)}
+		a := &VolumeAttachment{VolumeID: volumeID(v), InstanceID: st.InstanceID, Device: st.Device, State: string(st.State)}
 		if st.AttachTime != nil {
 			a.AttachTime = st.AttachTime.Time
 		}
@@ -113,7 +113,7 @@ func attachmentOf(v *cloudv1.Volume) *VolumeAttachment {
 		return a
 	}
 	if at := v.Spec.AttachTo; at != nil {
-		return &VolumeAttachment{VolumeID: VolumeID(v), InstanceID: at.InstanceID, Device: at.Device,
+		return &VolumeAttachment{VolumeID: volumeID(v), InstanceID: at.InstanceID, Device: at.Device,
 			State: string(cloudv1.AttachmentAttaching)}
 	}
 	return nil
@@ -121,7 +121,7 @@ func attachmentOf(v *cloudv1.Volume) *VolumeAttachment {
 
 func toVolume(v *cloudv1.Volume) Volume {
 	out := Volume{
-		VolumeID:         VolumeID(v),
+		VolumeID:         volumeID(v),
 		SizeGiB:          v.Spec.SizeGiB,
 		AvailabilityZone: volumeZone(v),
 		State:            volumeState(v),
@@ -135,30 +135,26 @@ func toVolume(v *cloudv1.Volume) Volume {
 	return out
 }
 
-// ProjectVolumes lists the caller's project's volumes that have an EC2 id and are not being
+// projectVolumes lists the caller's project's volumes that have an EC2 id and are not being
 // deleted, oldest first.
-func (s *Service) ProjectVolumes(ctx context.Context, c Caller) ([]*cloudv1.Volume, error) {
-	list := &cloudv1.VolumeList{}
-	if err := s.cfg.Client.List(ctx, list, client.InNamespace(c.Project())); err != nil {
-		return nil, fmt.Errorf("listing volumes: %w", err)
-	}
-	return liveByAge(pointers(list.Items), VolumeID, nil), nil
+func (s *Service) projectVolumes(ctx context.Context, c Caller) ([]*cloudv1.Volume, error) {
+	return liveInProject(ctx, s, c, &cloudv1.VolumeList{}, "volumes", volumeID, nil)
 }
 
 // findVolumes returns the project's volumes with the ids, in order.
 func (s *Service) findVolumes(ctx context.Context, c Caller, wanted []string) ([]*cloudv1.Volume, error) {
-	all, err := s.ProjectVolumes(ctx, c)
+	all, err := s.projectVolumes(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	byID := map[string]*cloudv1.Volume{}
 	for _, v := range all {
-		byID[VolumeID(v)] = v
+		byID[volumeID(v)] = v
 	}
 	out := make([]*cloudv1.Volume, 0, len(wanted))
 	for _, id := range wanted {
 		if !ids.Valid(ids.Volume, id) {
-			return nil, BadRequest(CodeVolumeMalformed, "Invalid id: \"%s\" (expecting \"vol-...\")", ClipID(id))
+			return nil, BadRequest(CodeVolumeMalformed, "Invalid id: \"%s\" (expecting \"vol-...\")", clipID(id))
 		}
 		v, ok := byID[id]
 		if !ok {
@@ -306,7 +302,7 @@ func volumeRequestHash(in CreateVolumeInput) string {
 func (s *Service) validateVolume(ctx context.Context, in *CreateVolumeInput) (string, error) {
 	switch {
 	case in.SnapshotID != "":
-		return "", BadRequest(CodeSnapshotNotFound, "The snapshot '%s' does not exist (PiNet has no snapshots).", ClipID(in.SnapshotID))
+		return "", BadRequest(CodeSnapshotNotFound, "The snapshot '%s' does not exist (PiNet has no snapshots).", clipID(in.SnapshotID))
 	case in.SizeGiB == nil:
 		return "", BadRequest(CodeMissingParameter, "The request must contain the parameter size or snapshotId")
 	case *in.SizeGiB < 1 || *in.SizeGiB > maxVolumeGiB:
@@ -337,9 +333,9 @@ func (s *Service) validateVolume(ctx context.Context, in *CreateVolumeInput) (st
 		}
 	}
 	if in.AvailabilityZoneID != "" {
-		return "", BadRequest(CodeZoneNotFound, "The zone ID '%s' does not exist.", ClipID(in.AvailabilityZoneID))
+		return "", BadRequest(CodeZoneNotFound, "The zone ID '%s' does not exist.", clipID(in.AvailabilityZoneID))
 	}
-	return "", BadRequest(CodeZoneNotFound, "The zone '%s' does not exist.", ClipID(in.AvailabilityZone))
+	return "", BadRequest(CodeZoneNotFound, "The zone '%s' does not exist.", clipID(in.AvailabilityZone))
 }
 
 // VolumeIDInput names one volume.
@@ -379,6 +375,9 @@ type DescribeVolumesInput struct {
 	Page
 }
 
+var volumeListing = listing{resource: "volumes", filters: volumeFilters, minPage: 5, maxPage: 500,
+	idsWithPage: "The parameter volumeSet cannot be used with the parameter maxResults"}
+
 var volumeFilters = []string{
 	"volume-id", "status", "size", "availability-zone", "create-time", "volume-type", "encrypted",
 	"snapshot-id", "multi-attach-enabled", "attachment.instance-id", "attachment.device",
@@ -388,17 +387,7 @@ var volumeFilters = []string{
 // DescribeVolumes shows the caller's project's volumes, oldest first unless named, and the
 // token of the next page.
 func (s *Service) DescribeVolumes(ctx context.Context, c Caller, in DescribeVolumesInput) ([]Volume, string, error) {
-	if err := s.authorize(ctx, c, "list", "volumes", in.DryRun); err != nil {
-		return nil, "", err
-	}
-	if len(in.VolumeIDs) > 0 && in.MaxResults != nil {
-		return nil, "", InvalidParam("The parameter volumeSet cannot be used with the parameter maxResults")
-	}
-	size, err := in.size(5, 500, 0)
-	if err != nil {
-		return nil, "", err
-	}
-	matcher, err := query.NewMatcher(in.Filters, volumeFilters)
+	matcher, size, err := s.startDescribe(ctx, c, volumeListing, in.DryRun, in.Filters, in.Page, len(in.VolumeIDs))
 	if err != nil {
 		return nil, "", err
 	}
@@ -406,7 +395,7 @@ func (s *Service) DescribeVolumes(ctx context.Context, c Caller, in DescribeVolu
 	if len(in.VolumeIDs) > 0 {
 		vols, err = s.findVolumes(ctx, c, in.VolumeIDs)
 	} else {
-		vols, err = s.ProjectVolumes(ctx, c)
+		vols, err = s.projectVolumes(ctx, c)
 	}
 	if err != nil {
 		return nil, "", err
@@ -495,7 +484,7 @@ func (s *Service) AttachVolume(ctx context.Context, c Caller, in AttachVolumeInp
 	if err := s.checkAttachable(ctx, c, v, inst, in.Device); err != nil {
 		return nil, err
 	}
-	err = s.ChangeLatest(ctx, v, func() error {
+	err = s.change(ctx, v, func() error {
 		if err := checkVolumeFree(v); err != nil {
 			return err
 		}
@@ -505,7 +494,6 @@ func (s *Service) AttachVolume(ctx context.Context, c Caller, in AttachVolumeInp
 	if err != nil {
 		return nil, volumeWriteError(err, in.VolumeID)
 	}
-	s.AwaitCache(ctx, v)
 	return &VolumeAttachment{VolumeID: in.VolumeID, InstanceID: in.InstanceID, Device: in.Device,
 		State: string(cloudv1.AttachmentAttaching), AttachTime: s.cfg.Clock.Now()}, nil
 }
@@ -513,11 +501,11 @@ func (s *Service) AttachVolume(ctx context.Context, c Caller, in AttachVolumeInp
 // checkVolumeFree refuses a volume that is attached, or in a state nothing can attach.
 func checkVolumeFree(v *cloudv1.Volume) error {
 	if a := attachmentOf(v); a != nil {
-		return BadRequest(CodeVolumeInUse, "%s is already attached to an instance", VolumeID(v))
+		return BadRequest(CodeVolumeInUse, "%s is already attached to an instance", volumeID(v))
 	}
 	switch v.Status.State {
 	case cloudv1.VolumeStateError, cloudv1.VolumeStateDeleting, cloudv1.VolumeStateDeleted:
-		return BadRequest(CodeIncorrectResource, "Volume '%s' is in the '%s' state.", VolumeID(v), v.Status.State)
+		return BadRequest(CodeIncorrectResource, "Volume '%s' is in the '%s' state.", volumeID(v), v.Status.State)
 	}
 	return nil
 }
@@ -538,14 +526,14 @@ func (s *Service) checkAttachable(ctx context.Context, c Caller, v *cloudv1.Volu
 		return BadRequest(CodeIncorrectState, "Instance '%s' has not been placed in an availability zone yet; try again when it runs.", id)
 	}
 	if zone != volumeZone(v) {
-		return BadRequest(CodeVolumeZoneMismatch, "The volume '%s' is not in the same availability zone as instance '%s'", VolumeID(v), id)
+		return BadRequest(CodeVolumeZoneMismatch, "The volume '%s' is not in the same availability zone as instance '%s'", volumeID(v), id)
 	}
 	if err := checkVolumeFree(v); err != nil {
 		return err
 	}
 	slot, ok := DeviceSlot(device)
 	if !ok {
-		return InvalidParam("Value (%s) for parameter device is invalid. %s is not a valid EBS device name.", ClipID(device), ClipID(device))
+		return InvalidParam("Value (%s) for parameter device is invalid. %s is not a valid EBS device name.", clipID(device), clipID(device))
 	}
 	used, err := s.usedDeviceSlots(ctx, c, inst)
 	if err != nil {
@@ -568,7 +556,7 @@ func (s *Service) usedDeviceSlots(ctx context.Context, c Caller, inst *cloudv1.I
 			used[d] = true
 		}
 	}
-	vols, err := s.ProjectVolumes(ctx, c)
+	vols, err := s.projectVolumes(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -613,7 +601,7 @@ func (s *Service) DetachVolume(ctx context.Context, c Caller, in DetachVolumeInp
 		return nil, err
 	}
 	var detached cloudv1.VolumeAttachTarget
-	err = s.ChangeLatest(ctx, v, func() error {
+	err = s.change(ctx, v, func() error {
 		at := v.Spec.AttachTo
 		switch {
 		case at == nil && attachmentOf(v) != nil:
@@ -621,9 +609,9 @@ func (s *Service) DetachVolume(ctx context.Context, c Caller, in DetachVolumeInp
 		case at == nil:
 			return BadRequest(CodeIncorrectResource, "Volume '%s' is in the 'available' state.", in.VolumeID)
 		case in.InstanceID != "" && in.InstanceID != at.InstanceID:
-			return BadRequest(CodeAttachmentNotFound, "The volume '%s' is not attached to instance '%s'.", in.VolumeID, ClipID(in.InstanceID))
+			return BadRequest(CodeAttachmentNotFound, "The volume '%s' is not attached to instance '%s'.", in.VolumeID, clipID(in.InstanceID))
 		case in.Device != "" && in.Device != at.Device:
-			return BadRequest(CodeAttachmentNotFound, "The volume '%s' is not attached as %s.", in.VolumeID, ClipID(in.Device))
+			return BadRequest(CodeAttachmentNotFound, "The volume '%s' is not attached as %s.", in.VolumeID, clipID(in.Device))
 		}
 		detached = *at
 		v.Spec.AttachTo = nil
@@ -632,7 +620,6 @@ func (s *Service) DetachVolume(ctx context.Context, c Caller, in DetachVolumeInp
 	if err != nil {
 		return nil, volumeWriteError(err, in.VolumeID)
 	}
-	s.AwaitCache(ctx, v)
 	out := &VolumeAttachment{VolumeID: in.VolumeID, InstanceID: detached.InstanceID, Device: detached.Device,
 		State: string(cloudv1.AttachmentDetaching)}
 	if st := v.Status.Attachment; st != nil && st.AttachTime != nil && st.InstanceID == detached.InstanceID {

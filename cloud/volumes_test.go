@@ -21,11 +21,9 @@ import (
 	"errors"
 	"slices"
 	"testing"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -33,37 +31,10 @@ import (
 	"pinet.io/pinet/cloud"
 	"pinet.io/pinet/ec2shim/query"
 	"pinet.io/pinet/internal/quota"
-	"pinet.io/pinet/internal/testenv"
 )
-
-// volumeWait bounds the waits of the volume tests for controllers and caches (the machine is
-// loaded).
-const volumeWait = time.Minute
 
 // volumeTestZone is the zone of the volume tests' hypervisor.
 const volumeTestZone = "svc-vol-zone"
-
-// untilVolume retries check until it succeeds or volumeWait passes.
-func untilVolume(t *testing.T, what string, check func() error) {
-	t.Helper()
-	var last error
-	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, volumeWait, true, func(context.Context) (bool, error) {
-		last = check()
-		return last == nil, nil
-	})
-	if err != nil {
-		t.Fatalf("waiting for %s: %v", what, last)
-	}
-}
-
-// codeOf is the EC2 code of err, "" if it has none.
-func codeOf(err error) string {
-	var qe *query.Error
-	if errors.As(err, &qe) {
-		return qe.Code
-	}
-	return ""
-}
 
 // volumeHypervisor registers a hypervisor (no agent behind it) so that volumeTestZone exists.
 func volumeHypervisor(t *testing.T) {
@@ -80,7 +51,7 @@ func createTestVolume(t *testing.T, s *cloud.Service, c cloud.Caller, in cloud.C
 	t.Helper()
 	in.AvailabilityZone = volumeTestZone
 	var v *cloud.Volume
-	untilVolume(t, "a volume of "+c.Principal.User, func() error {
+	until(t, "a volume of "+c.Principal.User, func() error {
 		var err error
 		v, err = s.CreateVolume(context.Background(), c, in)
 		if err != nil && codeOf(err) != cloud.CodeZoneNotFound {
@@ -91,29 +62,6 @@ func createTestVolume(t *testing.T, s *cloud.Service, c cloud.Caller, in cloud.C
 	obj := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: v.VolumeID, Namespace: c.Project()}}
 	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), obj) })
 	return v
-}
-
-// volumeTestInstance makes an Instance in volumeTestZone as kubectl would and returns the EC2 id
-// its controller gives it. Nothing runs it, but it lives: volumes can be attached to it.
-func volumeTestInstance(t *testing.T, project, name string) string {
-	t.Helper()
-	ctx := context.Background()
-	inst := &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: project},
-		Spec: cloudv1.InstanceSpec{ImageID: "img", AvailabilityZone: volumeTestZone}}
-	if err := env.Client.Create(ctx, inst); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), inst) })
-	untilVolume(t, "an id for instance "+name, func() error {
-		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), inst); err != nil {
-			return err
-		}
-		if inst.Status.InstanceID == "" {
-			return errors.New("no id yet")
-		}
-		return nil
-	})
-	return inst.Status.InstanceID
 }
 
 // volumeObject reads a volume's object from the API server.
@@ -128,18 +76,8 @@ func volumeObject(t *testing.T, project, id string) *cloudv1.Volume {
 
 // liveVolumeObjects lists a project's Volume objects that are not being deleted.
 func liveVolumeObjects(t *testing.T, project string) []cloudv1.Volume {
-	t.Helper()
 	list := &cloudv1.VolumeList{}
-	if err := env.Client.List(context.Background(), list, client.InNamespace(project)); err != nil {
-		t.Fatal(err)
-	}
-	var out []cloudv1.Volume
-	for _, v := range list.Items {
-		if v.DeletionTimestamp.IsZero() {
-			out = append(out, v)
-		}
-	}
-	return out
+	return liveObjects(t, project, list, func() []cloudv1.Volume { return list.Items })
 }
 
 func describeVolumeIDs(t *testing.T, s *cloud.Service, c cloud.Caller) []string {
@@ -159,7 +97,7 @@ func describeVolumeIDs(t *testing.T, s *cloud.Service, c cloud.Caller) []string 
 func attachTestVolume(t *testing.T, s *cloud.Service, c cloud.Caller, in cloud.AttachVolumeInput) *cloud.VolumeAttachment {
 	t.Helper()
 	var a *cloud.VolumeAttachment
-	untilVolume(t, "attaching "+in.VolumeID+" to "+in.InstanceID, func() error {
+	until(t, "attaching "+in.VolumeID+" to "+in.InstanceID, func() error {
 		var err error
 		a, err = s.AttachVolume(context.Background(), c, in)
 		if err != nil && codeOf(err) != cloud.CodeInstanceNotFound {
@@ -180,8 +118,8 @@ func TestVolumesAcrossProjects(t *testing.T) {
 		t.Fatalf("created %+v", theirs)
 	}
 	mine := createTestVolume(t, s, bob, cloud.CreateVolumeInput{SizeGiB: ptr.To[int32](1)})
-	theirInstance := volumeTestInstance(t, "svc-a", "svc-vol-a")
-	myInstance := volumeTestInstance(t, "svc-b", "svc-vol-b")
+	theirInstance := kubectlInstance(t, "svc-a", "svc-vol-a", volumeTestZone)
+	myInstance := kubectlInstance(t, "svc-b", "svc-vol-b", volumeTestZone)
 
 	// Bob sees only his own volume; alice's is not found wherever he names it.
 	if got := describeVolumeIDs(t, s, bob); !slices.Contains(got, mine.VolumeID) || slices.Contains(got, theirs.VolumeID) {
@@ -241,7 +179,7 @@ func TestVolumeDryRunAndAuthorization(t *testing.T) {
 	ctx := context.Background()
 	volumeHypervisor(t)
 	v := createTestVolume(t, s, alice, cloud.CreateVolumeInput{SizeGiB: ptr.To[int32](1)})
-	inst := volumeTestInstance(t, "svc-a", "svc-vol-dry")
+	inst := kubectlInstance(t, "svc-a", "svc-vol-dry", volumeTestZone)
 	before := len(liveVolumeObjects(t, "svc-a"))
 
 	_, err := s.CreateVolume(ctx, alice, cloud.CreateVolumeInput{SizeGiB: ptr.To[int32](1), AvailabilityZone: volumeTestZone, DryRun: true})
@@ -270,20 +208,7 @@ func TestVolumeDryRunAndAuthorization(t *testing.T) {
 
 // setVolumeGiBQuota sets a project's volume size quota; cleanup restores the quota it had.
 func setVolumeGiBQuota(t *testing.T, project string, gib int64) {
-	t.Helper()
-	p := &cloudv1.Project{ObjectMeta: metav1.ObjectMeta{Name: project}}
-	var was cloudv1.ProjectQuota
-	if err := testenv.Update(context.Background(), env.Client, p, func(p *cloudv1.Project) {
-		was = p.Spec.Quota
-		p.Spec.Quota.VolumeGiB = ptr.To(gib)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := testenv.Update(context.Background(), env.Client, p, func(p *cloudv1.Project) { p.Spec.Quota = was }); err != nil {
-			t.Error(err)
-		}
-	})
+	setQuota(t, project, func(q *cloudv1.ProjectQuota) { q.VolumeGiB = ptr.To(gib) })
 }
 
 func TestVolumeRefusalsLeaveNothing(t *testing.T) {
@@ -291,7 +216,7 @@ func TestVolumeRefusalsLeaveNothing(t *testing.T) {
 	ctx := context.Background()
 	volumeHypervisor(t)
 	first := createTestVolume(t, s, bob, cloud.CreateVolumeInput{SizeGiB: ptr.To[int32](3), ClientToken: "svc-vol-token"})
-	inst := volumeTestInstance(t, "svc-b", "svc-vol-bad")
+	inst := kubectlInstance(t, "svc-b", "svc-vol-bad", volumeTestZone)
 	before := liveVolumeObjects(t, "svc-b")
 
 	for _, tc := range []struct {
@@ -322,7 +247,7 @@ func TestVolumeRefusalsLeaveNothing(t *testing.T) {
 		t.Fatalf("retried %+v %v, want %s", again, err, first.VolumeID)
 	}
 	// Once the service's cache shows the instance, attachments are refused for what they ask.
-	untilVolume(t, "instance "+inst+" in the cache", func() error {
+	until(t, "instance "+inst+" in the cache", func() error {
 		_, err := s.AttachVolume(ctx, bob, cloud.AttachVolumeInput{VolumeID: first.VolumeID, InstanceID: inst, Device: "/dev/hda"})
 		if codeOf(err) == cloud.CodeInstanceNotFound {
 			return err
@@ -363,7 +288,7 @@ func TestVolumeQuotaRefusalLeavesNothing(t *testing.T) {
 	setVolumeGiBQuota(t, "svc-b", used+5)
 	// Until the service's cache shows the quota, creations succeed unlimited; such a volume is
 	// deleted again and the call retried until the quota refuses it.
-	untilVolume(t, "a refusal under the volume size quota", func() error {
+	until(t, "a refusal under the volume size quota", func() error {
 		v, err := s.CreateVolume(ctx, bob, cloud.CreateVolumeInput{SizeGiB: ptr.To[int32](6), AvailabilityZone: volumeTestZone})
 		switch {
 		case err == nil:

@@ -54,6 +54,16 @@ func (s *Service) ChangeLatest(ctx context.Context, obj client.Object, change fu
 	})
 }
 
+// change is ChangeLatest followed, when it succeeds, by AwaitCache: the write step of an
+// operation that changes an object.
+func (s *Service) change(ctx context.Context, obj client.Object, change func() error) error {
+	if err := s.ChangeLatest(ctx, obj, change); err != nil {
+		return err
+	}
+	s.AwaitCache(ctx, obj)
+	return nil
+}
+
 // DeleteLatest reads obj afresh, lets check refuse the deletion, and deletes exactly the version
 // checked, retrying if it changed meanwhile. A NotFound error is returned as is.
 func (s *Service) DeleteLatest(ctx context.Context, obj client.Object, check func() error) error {

@@ -75,8 +75,49 @@ type Options struct {
 	ObjectStoreURL string
 	// Region is the cloud's region name.
 	Region string
+	// AoEShelves are the shelves volumes are given AoE addresses on; zero is 1-100.
+	AoEShelves ipam.AoEShelves
 	// Clock is the controllers' clock; nil is the real one.
 	Clock clock.PassiveClock
+	// SegmentRange is the segment ids (VXLAN VNIs or VLAN ids) projects get, "FIRST-LAST";
+	// empty is DefaultSegmentRange.
+	SegmentRange string
+	// TenantSupernet is the IPv4 range projects' subnets are carved from; empty is
+	// DefaultTenantSupernet.
+	TenantSupernet string
+	// TenantSubnetPrefix is the prefix length of a project's subnet; 0 is
+	// DefaultTenantSubnetPrefix.
+	TenantSubnetPrefix int
+}
+
+// Defaults of the tenant networks: VLAN-safe segment ids, and a /24 per project out of
+// 10.128.0.0/10 (16384 projects of 253 instances).
+const (
+	DefaultSegmentRange       = "100-4000"
+	DefaultTenantSupernet     = "10.128.0.0/10"
+	DefaultTenantSubnetPrefix = 24
+)
+
+// tenantNetworks parses the network options.
+func tenantNetworks(opts Options, al *ipam.Allocator) (*project.Network, error) {
+	if opts.SegmentRange == "" {
+		opts.SegmentRange = DefaultSegmentRange
+	}
+	if opts.TenantSupernet == "" {
+		opts.TenantSupernet = DefaultTenantSupernet
+	}
+	if opts.TenantSubnetPrefix == 0 {
+		opts.TenantSubnetPrefix = DefaultTenantSubnetPrefix
+	}
+	segs, err := ipam.ParseRange(opts.SegmentRange)
+	if err != nil {
+		return nil, err
+	}
+	subnets, err := ipam.NewSubnets(opts.TenantSupernet, opts.TenantSubnetPrefix)
+	if err != nil {
+		return nil, err
+	}
+	return &project.Network{Allocator: al, Segments: segs, Subnets: subnets}, nil
 }
 
 // CacheOptions limits what the manager caches of Kubernetes' own kinds: the Secrets of the system
@@ -95,13 +136,15 @@ func CacheOptions(systemNamespace string) cache.Options {
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// ensureSystemUser creates the admin user PiNet's components use in the object store, and the
+// ensureSystemUser creates the admin user PiNet's components use in the object store, the
 // image reader node agents download images as (no admin, no project: the object store lets it
-// only read the image bucket).
+// only read the image bucket) and the snapshot store user storage nodes copy snapshots as (only
+// the snapshot bucket's objects: get, head, put).
 func ensureSystemUser(ctx context.Context, c client.Client) error {
 	for _, u := range []*cloudv1.User{
 		{ObjectMeta: metav1.ObjectMeta{Name: s3client.SystemUser}, Spec: cloudv1.UserSpec{Admin: true}},
 		{ObjectMeta: metav1.ObjectMeta{Name: s3client.ImageReaderUser}},
+		{ObjectMeta: metav1.ObjectMeta{Name: s3client.SnapshotStoreUser}},
 	} {
 		if err := c.Create(ctx, u); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating system user %s: %w", u.Name, err)
@@ -128,6 +171,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if opts.SystemNamespace == "" {
 		opts.SystemNamespace = cloudv1.DefaultSystemNamespace
 	}
+	allocator := &ipam.Allocator{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Namespace: opts.SystemNamespace}
+	network, err := tenantNetworks(opts, allocator)
+	if err != nil {
+		return fmt.Errorf("configuring tenant networks: %w", err)
+	}
 	if err := index.Register(ctx, mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
@@ -140,7 +188,6 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	})); err != nil {
 		return err
 	}
-	allocator := &ipam.Allocator{Client: c, Reader: mgr.GetAPIReader(), Namespace: opts.SystemNamespace}
 	idClaims := &claims.Claimer{Client: c, Reader: mgr.GetAPIReader(), Namespace: opts.SystemNamespace}
 	if err := mgr.Add(&claims.Sweeper{Claimer: idClaims, Clock: clk, Interval: 10 * time.Minute, Grace: 10 * time.Minute}); err != nil {
 		return fmt.Errorf("adding the id claim sweeper: %w", err)
@@ -165,6 +212,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		{"instance", (&instance.Reconciler{
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-instance"), Clock: clk,
 			TerminatedRetention: opts.TerminatedRetention, NodeLostTimeout: opts.NodeLostTimeout, Claims: idClaims,
+			Addresses: allocator, Region: opts.Region,
 		}).SetupWithManager},
 		{"scheduler", (&scheduler.Reconciler{
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-scheduler"), Clock: clk,
@@ -178,12 +226,16 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		{"addresspool", (&addresspool.Reconciler{Client: c, Allocator: allocator, Clock: clk}).SetupWithManager},
 		{"keypair", (&keypair.Reconciler{Client: c, Recorder: mgr.GetEventRecorder("pinet-keypair"), Clock: clk, Claims: idClaims}).SetupWithManager},
 		{"securitygroup", (&securitygroup.Reconciler{Client: c, Clock: clk, Claims: idClaims}).SetupWithManager},
-		{"volume", (&volume.Reconciler{Client: c, Claims: idClaims}).SetupWithManager},
+		{"volume", (&volume.Reconciler{
+			Client: c, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("pinet-volume"), Clock: clk,
+			Claims: idClaims, Allocator: allocator, Shelves: opts.AoEShelves, NodeLostTimeout: opts.NodeLostTimeout,
+		}).SetupWithManager},
 		{"snapshot", (&snapshot.Reconciler{
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-snapshot"), Clock: clk, Claims: idClaims, Store: systemStore,
 		}).SetupWithManager},
 		{"project", (&project.Reconciler{
 			Client: c, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("pinet-project"), Clock: clk,
+			Network: network,
 		}).SetupWithManager},
 		{"user", (&user.Reconciler{
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-user"), Clock: clk,

@@ -50,6 +50,13 @@ const (
 // startManager runs the real manager with every controller until the test ends (or stop is called).
 func startManager(t *testing.T) (stop func()) {
 	t.Helper()
+	return startManagerWith(t, controllers.Options{})
+}
+
+// startManagerWith runs the manager with opts (the system namespace and instance types are the
+// suite's).
+func startManagerWith(t *testing.T, opts controllers.Options) (stop func()) {
+	t.Helper()
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:                 env.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -61,9 +68,8 @@ func startManager(t *testing.T) (stop func()) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(env.Ctx)
-	if err := controllers.Setup(ctx, mgr, controllers.Options{
-		SeedInstanceTypes: true, SystemNamespace: testenv.SystemNamespace,
-	}); err != nil {
+	opts.SeedInstanceTypes, opts.SystemNamespace = true, testenv.SystemNamespace
+	if err := controllers.Setup(ctx, mgr, opts); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)

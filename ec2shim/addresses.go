@@ -25,16 +25,6 @@ import (
 
 // Elastic IPs: the wire side of the cloud service's address operations.
 
-func (s *Server) addressRoutes() map[string]action {
-	return map[string]action{
-		"AllocateAddress":     s.allocateAddress,
-		"ReleaseAddress":      s.releaseAddress,
-		"AssociateAddress":    s.associateAddress,
-		"DisassociateAddress": s.disassociateAddress,
-		"DescribeAddresses":   s.describeAddresses,
-	}
-}
-
 // addressItem is EC2's Address.
 type addressItem struct {
 	PublicIP           string               `xml:"publicIp"`
@@ -46,6 +36,12 @@ type addressItem struct {
 	NetworkBorderGroup string               `xml:"networkBorderGroup"`
 	PublicIPv4Pool     string               `xml:"publicIpv4Pool,omitempty"`
 	TagSet             *query.List[tagItem] `xml:"tagSet,omitempty"`
+}
+
+func toAddressItem(a cloud.Address) addressItem {
+	return addressItem{PublicIP: a.PublicIP, AllocationID: a.AllocationID, Domain: a.Domain, InstanceID: a.InstanceID,
+		AssociationID: a.AssociationID, PrivateIPAddress: a.PrivateIP, NetworkBorderGroup: a.NetworkBorderGroup,
+		PublicIPv4Pool: a.Pool, TagSet: tagList(a.Tags)}
 }
 
 type allocateAddressInput struct {
@@ -64,19 +60,15 @@ type allocateAddressOutput struct {
 	Domain             string `xml:"domain"`
 }
 
-func (s *Server) allocateAddress(ctx context.Context, c *call) (any, error) {
-	var in allocateAddressInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	a, err := s.svc.AllocateAddress(ctx, c.caller(), cloud.AllocateAddressInput{Domain: in.Domain,
-		NetworkBorderGroup: in.NetworkBorderGroup, Pool: in.PublicIPv4Pool,
-		TagSpecifications: toTagSpecifications(in.TagSpecifications), DryRun: in.DryRun})
-	if err != nil {
-		return nil, err
-	}
-	return &allocateAddressOutput{PublicIP: a.PublicIP, AllocationID: a.AllocationID,
-		PublicIPv4Pool: a.Pool, NetworkBorderGroup: a.NetworkBorderGroup, Domain: a.Domain}, nil
+func toAllocateAddressOutput(a *cloud.Address) *allocateAddressOutput {
+	return &allocateAddressOutput{PublicIP: a.PublicIP, AllocationID: a.AllocationID, PublicIPv4Pool: a.Pool,
+		NetworkBorderGroup: a.NetworkBorderGroup, Domain: a.Domain}
+}
+
+func (s *Server) allocateAddress(ctx context.Context, who cloud.Caller, in *allocateAddressInput) (any, error) {
+	return encoded(toAllocateAddressOutput)(s.svc.AllocateAddress(ctx, who, cloud.AllocateAddressInput{
+		Domain: in.Domain, NetworkBorderGroup: in.NetworkBorderGroup, Pool: in.PublicIPv4Pool,
+		TagSpecifications: toTagSpecifications(in.TagSpecifications), DryRun: in.DryRun}))
 }
 
 type releaseAddressInput struct {
@@ -87,17 +79,9 @@ type releaseAddressInput struct {
 	DryRun             bool   `ec2:"DryRun"`
 }
 
-func (s *Server) releaseAddress(ctx context.Context, c *call) (any, error) {
-	var in releaseAddressInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	err := s.svc.ReleaseAddress(ctx, c.caller(), cloud.ReleaseAddressInput{AllocationID: in.AllocationID,
-		PublicIP: in.PublicIP, DryRun: in.DryRun})
-	if err != nil {
-		return nil, err
-	}
-	return &returnOutput{Return: true}, nil
+func (s *Server) releaseAddress(ctx context.Context, who cloud.Caller, in *releaseAddressInput) (any, error) {
+	return done(s.svc.ReleaseAddress(ctx, who, cloud.ReleaseAddressInput{AllocationID: in.AllocationID,
+		PublicIP: in.PublicIP, DryRun: in.DryRun}))
 }
 
 type associateAddressInput struct {
@@ -112,17 +96,14 @@ type associateAddressOutput struct {
 	AssociationID string `xml:"associationId"`
 }
 
-func (s *Server) associateAddress(ctx context.Context, c *call) (any, error) {
-	var in associateAddressInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	id, err := s.svc.AssociateAddress(ctx, c.caller(), cloud.AssociateAddressInput{AllocationID: in.AllocationID,
-		PublicIP: in.PublicIP, InstanceID: in.InstanceID, AllowReassociation: in.AllowReassociation, DryRun: in.DryRun})
-	if err != nil {
-		return nil, err
-	}
-	return &associateAddressOutput{AssociationID: id}, nil
+func toAssociateAddressOutput(id string) *associateAddressOutput {
+	return &associateAddressOutput{AssociationID: id}
+}
+
+func (s *Server) associateAddress(ctx context.Context, who cloud.Caller, in *associateAddressInput) (any, error) {
+	return encoded(toAssociateAddressOutput)(s.svc.AssociateAddress(ctx, who, cloud.AssociateAddressInput{
+		AllocationID: in.AllocationID, PublicIP: in.PublicIP, InstanceID: in.InstanceID,
+		AllowReassociation: in.AllowReassociation, DryRun: in.DryRun}))
 }
 
 type disassociateAddressInput struct {
@@ -131,45 +112,26 @@ type disassociateAddressInput struct {
 	DryRun        bool   `ec2:"DryRun"`
 }
 
-func (s *Server) disassociateAddress(ctx context.Context, c *call) (any, error) {
-	var in disassociateAddressInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	err := s.svc.DisassociateAddress(ctx, c.caller(), cloud.DisassociateAddressInput{AssociationID: in.AssociationID,
-		PublicIP: in.PublicIP, DryRun: in.DryRun})
-	if err != nil {
-		return nil, err
-	}
-	return &returnOutput{Return: true}, nil
+func (s *Server) disassociateAddress(ctx context.Context, who cloud.Caller, in *disassociateAddressInput) (any, error) {
+	return done(s.svc.DisassociateAddress(ctx, who, cloud.DisassociateAddressInput{AssociationID: in.AssociationID,
+		PublicIP: in.PublicIP, DryRun: in.DryRun}))
 }
 
 type describeAddressesInput struct {
-	PublicIPs     []string       `ec2:"PublicIp,list"`
-	AllocationIDs []string       `ec2:"AllocationId,list"`
-	Filters       []query.Filter `ec2:"Filter,list"`
-	DryRun        bool           `ec2:"DryRun"`
+	PublicIPs     []string `ec2:"PublicIp,list"`
+	AllocationIDs []string `ec2:"AllocationId,list"`
+	describeInput
 }
 
 type describeAddressesOutput struct {
 	Addresses query.List[addressItem] `xml:"addressesSet"`
 }
 
-func (s *Server) describeAddresses(ctx context.Context, c *call) (any, error) {
-	var in describeAddressesInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	addrs, err := s.svc.DescribeAddresses(ctx, c.caller(), cloud.DescribeAddressesInput{PublicIPs: in.PublicIPs,
-		AllocationIDs: in.AllocationIDs, Filters: in.Filters, DryRun: in.DryRun})
-	if err != nil {
-		return nil, err
-	}
-	out := &describeAddressesOutput{Addresses: query.NewList[addressItem]()}
-	for _, a := range addrs {
-		out.Addresses.Items = append(out.Addresses.Items, addressItem{PublicIP: a.PublicIP, AllocationID: a.AllocationID,
-			Domain: a.Domain, InstanceID: a.InstanceID, AssociationID: a.AssociationID, PrivateIPAddress: a.PrivateIP,
-			NetworkBorderGroup: a.NetworkBorderGroup, PublicIPv4Pool: a.Pool, TagSet: tagList(a.Tags)})
-	}
-	return out, nil
+func toDescribeAddressesOutput(addrs []cloud.Address) *describeAddressesOutput {
+	return &describeAddressesOutput{Addresses: listOf(addrs, toAddressItem)}
+}
+
+func (s *Server) describeAddresses(ctx context.Context, who cloud.Caller, in *describeAddressesInput) (any, error) {
+	return encoded(toDescribeAddressesOutput)(s.svc.DescribeAddresses(ctx, who, cloud.DescribeAddressesInput{
+		PublicIPs: in.PublicIPs, AllocationIDs: in.AllocationIDs, Filters: in.Filters, DryRun: in.DryRun}))
 }

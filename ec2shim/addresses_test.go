@@ -22,9 +22,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -86,13 +84,7 @@ func allocate(t *testing.T, cl *ec2.Client, pool string) *ec2.AllocateAddressOut
 func describeAddress(t *testing.T, cl *ec2.Client, allocID string) types.Address {
 	t.Helper()
 	out, err := cl.DescribeAddresses(context.Background(), &ec2.DescribeAddressesInput{AllocationIds: []string{allocID}})
-	if err != nil {
-		t.Fatalf("describing %s: %v", allocID, err)
-	}
-	if len(out.Addresses) != 1 {
-		t.Fatalf("describing %s: %d addresses", allocID, len(out.Addresses))
-	}
-	return out.Addresses[0]
+	return only(t, "address "+allocID, err, func() []types.Address { return out.Addresses })
 }
 
 // instanceIP is an instance's public address as DescribeInstances reports it.
@@ -119,12 +111,7 @@ func waitInstanceIP(t *testing.T, cl *ec2.Client, id, want string) {
 }
 
 func allocationIDsOf(addrs []types.Address) []string {
-	var out []string
-	for _, a := range addrs {
-		out = append(out, aws.ToString(a.AllocationId))
-	}
-	sort.Strings(out)
-	return out
+	return idsOf(addrs, func(a types.Address) *string { return a.AllocationId })
 }
 
 func launchTwo(t *testing.T, cl *ec2.Client, ami string) (string, string) {
@@ -137,14 +124,9 @@ func launchTwo(t *testing.T, cl *ec2.Client, ami string) (string, string) {
 }
 
 func TestAddressLifecycle(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "eiplife")
-	creds := c.AddUser(t, "eiplife-user", false, "eiplife")
-	c.AddNode(t, "eiplife-node", "eiplife-zone", 4, 8192)
-	ami := c.RegisterRawImage(t, creds, "eiplife", "disk", []byte("0123456789"), false)
+	_, _, cl, ami := tenantWithNode(t, "eiplife")
 	addAddressPool(t, "eiplife-pool", false, "198.51.100.0/28")
 	ctx := context.Background()
-	cl := c.EC2(creds)
 	pool := netip.MustParsePrefix("198.51.100.0/28")
 
 	out, err := cl.AllocateAddress(ctx, &ec2.AllocateAddressInput{Domain: types.DomainTypeVpc, PublicIpv4Pool: aws.String("eiplife-pool"),
@@ -186,31 +168,26 @@ func TestAddressLifecycle(t *testing.T) {
 	}
 
 	// Filters.
-	for _, tc := range []struct {
-		name, value string
-		want        []string
-	}{
+	expectFilters(t, []filterCase{
 		{"instance-id", inst1, []string{a1}},
 		{"association-id", assoc1, []string{a1}},
 		{"public-ip", ip2, []string{a2}},
 		{"allocation-id", a2, []string{a2}},
-		{"domain", "vpc", sortedStrings(a1, a2)},
-		{"network-border-group", "pinet", sortedStrings(a1, a2)},
-		{"public-ipv4-pool", "eiplife-pool", sortedStrings(a1, a2)},
+		{"domain", "vpc", sorted(a1, a2)},
+		{"network-border-group", "pinet", sorted(a1, a2)},
+		{"public-ipv4-pool", "eiplife-pool", sorted(a1, a2)},
 		{"tag:Name", "front", []string{a1}},
 		{"tag-key", "Name", []string{a1}},
 		{"domain", "standard", nil},
-	} {
-		out, err := cl.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{Filters: []types.Filter{{Name: aws.String(tc.name), Values: []string{tc.value}}}})
+	}, func(f types.Filter) ([]string, error) {
+		out, err := cl.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{Filters: []types.Filter{f}})
 		if err != nil {
-			t.Fatalf("filter %s: %v", tc.name, err)
+			return nil, err
 		}
-		if got := allocationIDsOf(out.Addresses); fmt.Sprint(got) != fmt.Sprint(tc.want) {
-			t.Errorf("filter %s=%s: %v, want %v", tc.name, tc.value, got, tc.want)
-		}
-	}
+		return allocationIDsOf(out.Addresses), nil
+	})
 	byIP, err := cl.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{PublicIps: []string{ip2, ip1}})
-	if err != nil || fmt.Sprint(allocationIDsOf(byIP.Addresses)) != fmt.Sprint(sortedStrings(a1, a2)) {
+	if err != nil || fmt.Sprint(allocationIDsOf(byIP.Addresses)) != fmt.Sprint(sorted(a1, a2)) {
 		t.Fatalf("by public IP: %v (%v)", allocationIDsOf(byIP.Addresses), err)
 	}
 
@@ -276,27 +253,13 @@ func TestAddressLifecycle(t *testing.T) {
 	expectCode(t, err, "InvalidAddress.NotFound")
 	_, err = cl.ReleaseAddress(ctx, &ec2.ReleaseAddressInput{AllocationId: aws.String(a1)})
 	expectCode(t, err, "InvalidAllocationID.NotFound")
-	testenv.Eventually(t, shortWait, "the released addresses to go", func() error {
-		list := &cloudv1.AddressList{}
-		if err := env.Client.List(ctx, list, client.InNamespace("eiplife")); err != nil {
-			return err
-		}
-		if len(list.Items) != 0 {
-			return fmt.Errorf("%d addresses left", len(list.Items))
-		}
-		return nil
-	})
+	waitCount(t, "eiplife", &cloudv1.AddressList{}, 0, "the released addresses to go")
 }
 
 func TestAddressesRefuseBadInput(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "eipbad")
-	creds := c.AddUser(t, "eipbad-user", false, "eipbad")
-	c.AddNode(t, "eipbad-node", "eipbad-zone", 4, 8192)
-	ami := c.RegisterRawImage(t, creds, "eipbad", "disk", []byte("0123456789"), false)
+	c, creds, cl, ami := tenantWithNode(t, "eipbad")
 	addAddressPool(t, "eipbad-pool", false, "198.51.100.16/28")
 	ctx := context.Background()
-	cl := c.EC2(creds)
 	inst, _ := launchTwo(t, cl, ami)
 
 	for _, tc := range []struct {
@@ -329,11 +292,7 @@ func TestAddressesRefuseBadInput(t *testing.T) {
 		{"describe unknown IP", "DescribeAddresses", url.Values{"PublicIp.1": {"198.51.100.17"}}, "InvalidAddress.NotFound"},
 		{"describe bad filter", "DescribeAddresses", url.Values{"Filter.1.Name": {"vpc-id"}, "Filter.1.Value.1": {"x"}}, "InvalidParameterValue"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := signedQuery(t, c, creds, tc.action, tc.params); got != tc.code {
-				t.Fatalf("code %q, want %q", got, tc.code)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { expectQueryCode(t, c, creds, tc.action, tc.params, tc.code) })
 	}
 	a := allocate(t, cl, "eipbad-pool")
 	for _, tc := range []struct {
@@ -351,18 +310,12 @@ func TestAddressesRefuseBadInput(t *testing.T) {
 	if err != nil || len(out.Addresses) != 1 || aws.ToString(out.Addresses[0].InstanceId) != "" {
 		t.Fatalf("addresses after refused calls: %+v (%v)", out.Addresses, err)
 	}
-	list := &cloudv1.AddressList{}
-	if err := env.Client.List(ctx, list, client.InNamespace("eipbad")); err != nil || len(list.Items) != 1 {
-		t.Fatalf("%d Address objects after refused calls (%v)", len(list.Items), err)
-	}
+	expectCount(t, "eipbad", &cloudv1.AddressList{}, 1)
 }
 
 func TestAddressPools(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "eipcap")
-	creds := c.AddUser(t, "eipcap-user", false, "eipcap")
+	_, _, cl := tenant(t, "eipcap")
 	ctx := context.Background()
-	cl := c.EC2(creds)
 
 	// Without a pool named, the default pool gives the address; without one, nothing does.
 	pools := &cloudv1.AddressPoolList{}
@@ -392,16 +345,7 @@ func TestAddressPools(t *testing.T) {
 	}
 	_, err := cl.AllocateAddress(ctx, &ec2.AllocateAddressInput{PublicIpv4Pool: aws.String("eipcap-tiny")})
 	expectCode(t, err, "InsufficientAddressCapacity")
-	testenv.Eventually(t, shortWait, "the refused Address to go", func() error {
-		list := &cloudv1.AddressList{}
-		if err := env.Client.List(ctx, list, client.InNamespace("eipcap")); err != nil {
-			return err
-		}
-		if len(list.Items) != 2 {
-			return fmt.Errorf("%d Address objects", len(list.Items))
-		}
-		return nil
-	})
+	waitCount(t, "eipcap", &cloudv1.AddressList{}, 2, "the refused Address to go")
 	// Released, the address can be allocated again.
 	if _, err := cl.ReleaseAddress(ctx, &ec2.ReleaseAddressInput{AllocationId: only.AllocationId}); err != nil {
 		t.Fatal(err)
@@ -419,38 +363,17 @@ func TestAddressPools(t *testing.T) {
 }
 
 func TestAddressQuota(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "eipquota")
-	cl := c.EC2(c.AddUser(t, "eipquota-user", false, "eipquota"))
+	_, _, cl := tenant(t, "eipquota")
 	addAddressPool(t, "eipquota-pool", false, "198.51.100.32/28")
 	ctx := context.Background()
 	setQuota(t, cl, "eipquota", cloudv1.ProjectQuota{Addresses: ptr.To[int32](3)})
 
 	// Racing allocations stop at the quota.
-	var wg sync.WaitGroup
-	errs := make([]error, 8)
-	for i := range errs {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			_, errs[i] = cl.AllocateAddress(ctx, &ec2.AllocateAddressInput{PublicIpv4Pool: aws.String("eipquota-pool")})
-		}(i)
-	}
-	wg.Wait()
-	won := 0
-	for _, err := range errs {
-		switch apiCode(err) {
-		case "":
-			if err != nil {
-				t.Fatal(err)
-			}
-			won++
-		case "AddressLimitExceeded":
-		default:
-			t.Fatalf("racing allocation: %v", err)
-		}
-	}
-	if won != 3 {
+	errs := testenv.Race(8, func(int) error {
+		_, err := cl.AllocateAddress(ctx, &ec2.AllocateAddressInput{PublicIpv4Pool: aws.String("eipquota-pool")})
+		return err
+	})
+	if won := winners(t, errs, "AddressLimitExceeded"); won != 3 {
 		t.Fatalf("%d of 8 racing allocations succeeded under a quota of 3", won)
 	}
 	testenv.Eventually(t, shortWait, "three Address objects", func() error {
@@ -501,11 +424,8 @@ func TestAddressQuota(t *testing.T) {
 }
 
 func TestAddressesAcrossProjects(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "eip-a")
-	c.AddProject(t, "eip-b")
-	ca := c.AddUser(t, "eip-a-user", false, "eip-a")
-	a, b := c.EC2(ca), c.EC2(c.AddUser(t, "eip-b-user", false, "eip-b"))
+	c, ca, a := tenant(t, "eip-a")
+	_, _, b := tenant(t, "eip-b")
 	c.AddNode(t, "eipab-node", "eipab-zone", 4, 8192)
 	ami := c.RegisterRawImage(t, ca, "eip-a", "disk", []byte("0123456789"), false)
 	addAddressPool(t, "eipab-pool", false, "198.51.100.48/28")
@@ -540,9 +460,7 @@ func TestAddressesAcrossProjects(t *testing.T) {
 }
 
 func TestAddressMadeWithKubectl(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "eipkube")
-	cl := c.EC2(c.AddUser(t, "eipkube-user", false, "eipkube"))
+	_, _, cl := tenant(t, "eipkube")
 	addAddressPool(t, "eipkube-pool", false, "198.51.100.64/28")
 	ctx := context.Background()
 	a := &cloudv1.Address{ObjectMeta: metav1.ObjectMeta{Name: "from-manifest", Namespace: "eipkube"}, Spec: cloudv1.AddressSpec{Pool: "eipkube-pool"}}

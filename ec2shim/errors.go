@@ -33,61 +33,7 @@ const (
 	codeInvalidClientTokenID = cloud.CodeInvalidClientTokenID
 	codeIncompleteSignature  = cloud.CodeIncompleteSignature
 	codeMissingAuthToken     = cloud.CodeMissingAuthToken
-	codeUnauthorized         = cloud.CodeUnauthorized
-	codeDryRun               = cloud.CodeDryRun
-	codeIdempotentMismatch   = cloud.CodeIdempotentMismatch
-	codeIncorrectState       = cloud.CodeIncorrectState
-	codeInsufficientCapacity = cloud.CodeInsufficientCapacity
-	codeInstanceLimit        = cloud.CodeInstanceLimit
-	codeInstanceNotFound     = cloud.CodeInstanceNotFound
-	codeInstanceMalformed    = cloud.CodeInstanceMalformed
-	codeAMINotFound          = cloud.CodeAMINotFound
-	codeAMIMalformed         = cloud.CodeAMIMalformed
-	codeAMIUnavailable       = cloud.CodeAMIUnavailable
-	codeKeyPairNotFound      = cloud.CodeKeyPairNotFound
-	codeKeyPairDuplicate     = cloud.CodeKeyPairDuplicate
 	codeKeyFormat            = cloud.CodeKeyFormat
-	codeGroupNotFound        = cloud.CodeGroupNotFound
-	codeGroupIDNotFound      = cloud.CodeGroupIDNotFound
-	codeGroupDuplicate       = cloud.CodeGroupDuplicate
-	codeGroupInUse           = cloud.CodeGroupInUse
-	codeCannotDelete         = cloud.CodeCannotDelete
-	codePermissionDuplicate  = cloud.CodePermissionDuplicate
-	codePermissionNotFound   = cloud.CodePermissionNotFound
-	codeVolumeNotFound       = cloud.CodeVolumeNotFound
-	codeVolumeInUse          = cloud.CodeVolumeInUse
-	codeAttachmentNotFound   = cloud.CodeAttachmentNotFound
-	codeAllocationNotFound   = cloud.CodeAllocationNotFound
-	codeAssociationNotFound  = cloud.CodeAssociationNotFound
-	codeAddressNotFound      = cloud.CodeAddressNotFound
-	codeAddressInUse         = cloud.CodeAddressInUse
-	codeAddressLimit         = cloud.CodeAddressLimit
-	codeInvalidZone          = cloud.CodeInvalidZone
-	codeInvalidID            = cloud.CodeInvalidID
-	codeTagLimit             = cloud.CodeTagLimit
-	codeManifestNotFound     = cloud.CodeManifestNotFound
-	codeInvalidParameter     = cloud.CodeInvalidParameter
-	codeMissingParameter     = cloud.CodeMissingParameter
-	codeVolumeMalformed      = cloud.CodeVolumeMalformed
-	codeVolumeZoneMismatch   = cloud.CodeVolumeZoneMismatch
-	codeIncorrectResource    = cloud.CodeIncorrectResource
-	codeSnapshotNotFound     = cloud.CodeSnapshotNotFound
-	codeZoneNotFound         = cloud.CodeZoneNotFound
-	codeUnsupported          = cloud.CodeUnsupported
-	codeVolumeLimit          = cloud.CodeVolumeLimit
-	codeParamCombination     = cloud.CodeParamCombination
-	codeAllocationMalformed  = cloud.CodeAllocationMalformed
-	codeAlreadyAssociated    = cloud.CodeAlreadyAssociated
-	codeAddressCapacity      = cloud.CodeAddressCapacity
-	codePoolNotFound         = cloud.CodePoolNotFound
-	codeDependencyViolation  = cloud.CodeDependencyViolation
-	codeGroupIDMalformed     = cloud.CodeGroupIDMalformed
-	codeRulesLimit           = cloud.CodeRulesLimit
-	codeAMINameDuplicate     = cloud.CodeAMINameDuplicate
-	codeAMINameMalformed     = cloud.CodeAMINameMalformed
-	codeAMIAttributeItem     = cloud.CodeAMIAttributeItem
-	codeUserIDMalformed      = cloud.CodeUserIDMalformed
-	codeRuleNotFound         = cloud.CodeRuleNotFound
 )
 
 // authError maps an authentication failure to EC2's code. A failure of the credential store
@@ -119,11 +65,3 @@ func authDetail(err error) string { return err.Error() }
 func badRequest(code, format string, args ...any) *query.Error {
 	return cloud.BadRequest(code, format, args...)
 }
-
-func invalidParam(format string, args ...any) *query.Error {
-	return cloud.InvalidParam(format, args...)
-}
-
-func notFound(code, kind, id string) *query.Error { return cloud.NotFound(code, kind, id) }
-
-func apiError(err error, what string) error { return cloud.APIError(err, what) }

@@ -25,17 +25,6 @@ import (
 
 // Images are served by the cloud service (cloud/images.go); these are their wire shapes.
 
-func (s *Server) imageRoutes() map[string]action {
-	return map[string]action{
-		"RegisterImage":          s.registerImage,
-		"DeregisterImage":        s.deregisterImage,
-		"DescribeImages":         s.describeImages,
-		"DescribeImageAttribute": s.describeImageAttribute,
-		"ModifyImageAttribute":   s.modifyImageAttribute,
-		"ResetImageAttribute":    s.resetImageAttribute,
-	}
-}
-
 // imageBlockDevice is EC2's BlockDeviceMapping in responses; PiNet images have none (their
 // disks come from the instance type), so lists of it are always empty.
 type imageBlockDevice struct {
@@ -81,15 +70,45 @@ func toImageItem(img cloud.Image) imageItem {
 	return item
 }
 
+type registerImageInput struct {
+	ImageLocation       string                    `ec2:"ImageLocation"`
+	Name                string                    `ec2:"Name,required"`
+	Description         string                    `ec2:"Description"`
+	Architecture        string                    `ec2:"Architecture"`
+	KernelID            string                    `ec2:"KernelId"`
+	RamdiskID           string                    `ec2:"RamdiskId"`
+	RootDeviceName      string                    `ec2:"RootDeviceName"`
+	VirtualizationType  string                    `ec2:"VirtualizationType"`
+	BlockDeviceMappings []blockDeviceMappingInput `ec2:"BlockDeviceMapping,list"`
+	TagSpecifications   []tagSpecification        `ec2:"TagSpecification,list"`
+	DryRun              bool                      `ec2:"DryRun"`
+}
+
+type registerImageOutput struct {
+	ImageID string `xml:"imageId"`
+}
+
+func toRegisterImageOutput(id string) *registerImageOutput { return &registerImageOutput{ImageID: id} }
+
+// registerImage registers a bundle (cloud.Service.RegisterImage reads its manifest as the caller).
+func (s *Server) registerImage(ctx context.Context, who cloud.Caller, in *registerImageInput) (any, error) {
+	devices := make([]cloud.ImageBlockDevice, 0, len(in.BlockDeviceMappings))
+	for _, m := range in.BlockDeviceMappings {
+		devices = append(devices, cloud.ImageBlockDevice{DeviceName: m.DeviceName, EBS: m.EBS != nil})
+	}
+	return encoded(toRegisterImageOutput)(s.svc.RegisterImage(ctx, who, cloud.RegisterImageInput{Location: in.ImageLocation,
+		Name: in.Name, Description: in.Description, Architecture: in.Architecture, KernelID: in.KernelID,
+		RamdiskID: in.RamdiskID, RootDeviceName: in.RootDeviceName, VirtualizationType: in.VirtualizationType,
+		BlockDeviceMappings: devices, TagSpecifications: toTagSpecifications(in.TagSpecifications), DryRun: in.DryRun}))
+}
+
 type describeImagesInput struct {
-	ImageIDs          []string       `ec2:"ImageId,list"`
-	Owners            []string       `ec2:"Owner,list"`
-	ExecutableUsers   []string       `ec2:"ExecutableBy,list"`
-	Filters           []query.Filter `ec2:"Filter,list"`
-	IncludeDeprecated bool           `ec2:"IncludeDeprecated"`
-	IncludeDisabled   bool           `ec2:"IncludeDisabled"`
-	DryRun            bool           `ec2:"DryRun"`
-	query.Paging
+	ImageIDs          []string `ec2:"ImageId,list"`
+	Owners            []string `ec2:"Owner,list"`
+	ExecutableUsers   []string `ec2:"ExecutableBy,list"`
+	IncludeDeprecated bool     `ec2:"IncludeDeprecated"`
+	IncludeDisabled   bool     `ec2:"IncludeDisabled"`
+	pagedDescribeInput
 }
 
 type describeImagesOutput struct {
@@ -97,24 +116,15 @@ type describeImagesOutput struct {
 	NextToken string                `xml:"nextToken,omitempty"`
 }
 
+func toDescribeImagesOutput(imgs []cloud.Image, next string) *describeImagesOutput {
+	return &describeImagesOutput{ImagesSet: listOf(imgs, toImageItem), NextToken: next}
+}
+
 // describeImages lists the visible images. PiNet images are never deprecated or disabled, so
 // IncludeDeprecated and IncludeDisabled change nothing.
-func (s *Server) describeImages(ctx context.Context, c *call) (any, error) {
-	var in describeImagesInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	imgs, next, err := s.svc.DescribeImages(ctx, c.caller(), cloud.DescribeImagesInput{IDs: in.ImageIDs,
-		Owners: in.Owners, ExecutableBy: in.ExecutableUsers, Filters: in.Filters,
-		Page: cloud.Page{MaxResults: in.MaxResults, NextToken: in.NextToken}, DryRun: in.DryRun})
-	if err != nil {
-		return nil, err
-	}
-	out := &describeImagesOutput{ImagesSet: query.NewList[imageItem](), NextToken: next}
-	for _, img := range imgs {
-		out.ImagesSet.Items = append(out.ImagesSet.Items, toImageItem(img))
-	}
-	return out, nil
+func (s *Server) describeImages(ctx context.Context, who cloud.Caller, in *describeImagesInput) (any, error) {
+	return encodedPage(toDescribeImagesOutput)(s.svc.DescribeImages(ctx, who, cloud.DescribeImagesInput{IDs: in.ImageIDs,
+		Owners: in.Owners, ExecutableBy: in.ExecutableUsers, Filters: in.Filters, Page: page(in.Paging), DryRun: in.DryRun}))
 }
 
 type deregisterImageInput struct {
@@ -123,15 +133,8 @@ type deregisterImageInput struct {
 	DryRun                    bool   `ec2:"DryRun"`
 }
 
-func (s *Server) deregisterImage(ctx context.Context, c *call) (any, error) {
-	var in deregisterImageInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	if err := s.svc.DeregisterImage(ctx, c.caller(), cloud.DeregisterImageInput{ID: in.ImageID, DryRun: in.DryRun}); err != nil {
-		return nil, err
-	}
-	return &returnOutput{Return: true}, nil
+func (s *Server) deregisterImage(ctx context.Context, who cloud.Caller, in *deregisterImageInput) (any, error) {
+	return done(s.svc.DeregisterImage(ctx, who, cloud.DeregisterImageInput{ID: in.ImageID, DryRun: in.DryRun}))
 }
 
 // launchPermissionItem is EC2's LaunchPermission, in requests and responses.
@@ -168,17 +171,9 @@ type imageAttributeOutput struct {
 	DeregistrationProtection *query.AttributeValue             `xml:"deregistrationProtection,omitempty"`
 }
 
-func (s *Server) describeImageAttribute(ctx context.Context, c *call) (any, error) {
-	var in describeImageAttributeInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	attr, err := s.svc.DescribeImageAttribute(ctx, c.caller(), cloud.DescribeImageAttributeInput{ID: in.ImageID,
-		Attribute: in.Attribute, DryRun: in.DryRun})
-	if err != nil {
-		return nil, err
-	}
-	return toImageAttributeOutput(attr), nil
+func (s *Server) describeImageAttribute(ctx context.Context, who cloud.Caller, in *describeImageAttributeInput) (any, error) {
+	return encoded(toImageAttributeOutput)(s.svc.DescribeImageAttribute(ctx, who, cloud.DescribeImageAttributeInput{
+		ID: in.ImageID, Attribute: in.Attribute, DryRun: in.DryRun}))
 }
 
 // toImageAttributeOutput puts the one attribute asked for in its element.
@@ -186,10 +181,9 @@ func toImageAttributeOutput(attr *cloud.ImageAttribute) *imageAttributeOutput {
 	out := &imageAttributeOutput{ImageID: attr.ImageID}
 	switch attr.Attribute {
 	case "launchPermission":
-		perms := query.NewList[launchPermissionItem]()
-		for _, p := range attr.LaunchPermissions {
-			perms.Items = append(perms.Items, launchPermissionItem{Group: p.Group, UserID: p.UserID})
-		}
+		perms := listOf(attr.LaunchPermissions, func(p cloud.LaunchPermission) launchPermissionItem {
+			return launchPermissionItem(p)
+		})
 		out.LaunchPermission = &perms
 		return out
 	case "blockDeviceMapping":
@@ -229,11 +223,7 @@ type modifyImageAttributeInput struct {
 	DryRun           bool                           `ec2:"DryRun"`
 }
 
-func (s *Server) modifyImageAttribute(ctx context.Context, c *call) (any, error) {
-	var in modifyImageAttributeInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
+func (s *Server) modifyImageAttribute(ctx context.Context, who cloud.Caller, in *modifyImageAttributeInput) (any, error) {
 	mod := cloud.ModifyImageAttributeInput{ID: in.ImageID, Attribute: in.Attribute, OperationType: in.OperationType,
 		UserGroups: in.UserGroups, UserIDs: in.UserIDs, Value: in.Value, ProductCodes: in.ProductCodes, DryRun: in.DryRun}
 	if in.Description != nil {
@@ -243,16 +233,13 @@ func (s *Server) modifyImageAttribute(ctx context.Context, c *call) (any, error)
 		mod.LaunchPermission = &cloud.LaunchPermissionChanges{Add: toLaunchPermissions(in.LaunchPermission.Add),
 			Remove: toLaunchPermissions(in.LaunchPermission.Remove)}
 	}
-	if err := s.svc.ModifyImageAttribute(ctx, c.caller(), mod); err != nil {
-		return nil, err
-	}
-	return &returnOutput{Return: true}, nil
+	return done(s.svc.ModifyImageAttribute(ctx, who, mod))
 }
 
 func toLaunchPermissions(items []launchPermissionItem) []cloud.LaunchPermission {
 	var out []cloud.LaunchPermission
 	for _, p := range items {
-		out = append(out, cloud.LaunchPermission{Group: p.Group, UserID: p.UserID})
+		out = append(out, cloud.LaunchPermission(p))
 	}
 	return out
 }
@@ -263,15 +250,7 @@ type resetImageAttributeInput struct {
 	DryRun    bool   `ec2:"DryRun"`
 }
 
-func (s *Server) resetImageAttribute(ctx context.Context, c *call) (any, error) {
-	var in resetImageAttributeInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	err := s.svc.ResetImageAttribute(ctx, c.caller(), cloud.ResetImageAttributeInput{ID: in.ImageID,
-		Attribute: in.Attribute, DryRun: in.DryRun})
-	if err != nil {
-		return nil, err
-	}
-	return &returnOutput{Return: true}, nil
+func (s *Server) resetImageAttribute(ctx context.Context, who cloud.Caller, in *resetImageAttributeInput) (any, error) {
+	return done(s.svc.ResetImageAttribute(ctx, who, cloud.ResetImageAttributeInput{ID: in.ImageID,
+		Attribute: in.Attribute, DryRun: in.DryRun}))
 }

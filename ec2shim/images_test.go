@@ -25,7 +25,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -34,16 +33,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/minio/minio-go/v7"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/bundle"
-	"pinet.io/pinet/internal/cloudca"
 	"pinet.io/pinet/internal/conditions"
-	"pinet.io/pinet/internal/credentials"
 	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
 )
@@ -58,84 +54,11 @@ func imageBytes(seed uint64, size int) []byte {
 	return data
 }
 
-// testBundle is a bundle made and uploaded as a user would with a bundling tool.
-type testBundle struct {
-	// location is what RegisterImage takes: bucket/key of the manifest.
-	location string
-	// dir holds the bundle's files; keys are the parts' object keys, in order.
-	dir, bucket string
-	parts       []string
-}
-
-// makeBundle bundles data with the user's certificate and key, for this cloud, and uploads it
-// under img/ in the bucket (made if need be) as the user.
-func makeBundle(t *testing.T, c *testcloud.Cloud, creds testcloud.Credentials, userName, project, bucket, prefix, typ string, data []byte) testBundle {
-	t.Helper()
-	ctx := context.Background()
-	sec := &corev1.Secret{}
-	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: testenv.SystemNamespace, Name: credentials.SecretName(userName)}, sec); err != nil {
-		t.Fatal(err)
-	}
-	cert, err := cloudca.ParseCertificate(sec.Data[credentials.SecretCertKey])
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := cloudca.ParsePrivateKey(sec.Data[credentials.SecretCertKeyKey])
-	if err != nil {
-		t.Fatal(err)
-	}
-	caSec := &corev1.Secret{}
-	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: testenv.SystemNamespace, Name: cloudca.SecretName}, caSec); err != nil {
-		t.Fatal(err)
-	}
-	cloudCert, err := cloudca.ParseCertificate(caSec.Data[corev1.TLSCertKey])
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	imgPath := filepath.Join(dir, prefix)
-	if err := os.WriteFile(imgPath, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "out")
-	if err := os.Mkdir(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	manifest, parts, err := bundle.Create(bundle.Params{ImagePath: imgPath, Type: typ, AccountID: project,
-		UserCert: cert, UserKey: key, CloudCert: cloudCert, PartSize: 64 << 10}, out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mc := c.S3(t, creds)
-	if ok, err := mc.BucketExists(ctx, bucket); err != nil || !ok {
-		if err := mc.MakeBucket(ctx, bucket, minio.MakeBucketOptions{}); err != nil {
-			t.Fatalf("making bucket %s: %v", bucket, err)
-		}
-	}
-	b := testBundle{location: bucket + "/img/" + filepath.Base(manifest), dir: out, bucket: bucket}
-	for _, f := range append(parts, manifest) {
-		key := "img/" + filepath.Base(f)
-		if _, err := mc.FPutObject(ctx, bucket, key, f, minio.PutObjectOptions{}); err != nil {
-			t.Fatalf("uploading %s: %v", key, err)
-		}
-		if f != manifest {
-			b.parts = append(b.parts, key)
-		}
-	}
-	return b
-}
-
 // describeImage returns what DescribeImages shows of one image.
 func describeImage(t *testing.T, cl *ec2.Client, id string) types.Image {
 	t.Helper()
 	out, err := cl.DescribeImages(context.Background(), &ec2.DescribeImagesInput{ImageIds: []string{id}})
-	if err != nil {
-		t.Fatalf("describing %s: %v", id, err)
-	}
-	if len(out.Images) != 1 {
-		t.Fatalf("describing %s: %d images", id, len(out.Images))
-	}
-	return out.Images[0]
+	return only(t, "image "+id, err, func() []types.Image { return out.Images })
 }
 
 func waitImageState(t *testing.T, cl *ec2.Client, id string, want types.ImageState) types.Image {
@@ -158,10 +81,8 @@ func waitImageState(t *testing.T, cl *ec2.Client, id string, want types.ImageSta
 	return img
 }
 
-func sorted(ids ...string) []string {
-	out := append([]string(nil), ids...)
-	sort.Strings(out)
-	return out
+func imageIDsOf(imgs []types.Image) []string {
+	return idsOf(imgs, func(img types.Image) *string { return img.ImageId })
 }
 
 // visibleTo lists, sorted, the ids of the images the client sees with the options.
@@ -171,28 +92,20 @@ func visibleTo(t *testing.T, cl *ec2.Client, in *ec2.DescribeImagesInput) []stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for _, img := range out.Images {
-		got = append(got, aws.ToString(img.ImageId))
-	}
-	return sorted(got...)
+	return imageIDsOf(out.Images)
 }
 
 func TestRegisterBundledImages(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "imgreg-a")
-	c.AddProject(t, "imgreg-b")
-	a := c.AddUser(t, "imgreg-a-user", false, "imgreg-a")
-	b := c.AddUser(t, "imgreg-b-user", false, "imgreg-b")
-	ca, cb := c.EC2(a), c.EC2(b)
+	c, a, ca := tenant(t, "imgreg-a")
+	_, _, cb := tenant(t, "imgreg-b")
 	ctx := context.Background()
 	const bucket = "imgreg-a-bundles"
-	disk := makeBundle(t, c, a, "imgreg-a-user", "imgreg-a", bucket, "disk.img", bundle.TypeMachine, imageBytes(1, 300<<10))
-	if len(disk.parts) < 3 {
-		t.Fatalf("the bundle has %d parts", len(disk.parts))
+	disk := c.UploadBundle(t, a, "imgreg-a-user", "imgreg-a", bucket, "disk.img", bundle.TypeMachine, imageBytes(1, 300<<10))
+	if len(disk.Parts) < 3 {
+		t.Fatalf("the bundle has %d parts", len(disk.Parts))
 	}
 
-	reg, err := ca.RegisterImage(ctx, &ec2.RegisterImageInput{ImageLocation: aws.String(disk.location), Name: aws.String("web (v1)"),
+	reg, err := ca.RegisterImage(ctx, &ec2.RegisterImageInput{ImageLocation: aws.String(disk.Location), Name: aws.String("web (v1)"),
 		Description: aws.String("the web image"), Architecture: types.ArchitectureValuesX8664,
 		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeImage,
 			Tags: []types.Tag{{Key: aws.String("Role"), Value: aws.String("web")}}}}})
@@ -206,7 +119,7 @@ func TestRegisterBundledImages(t *testing.T) {
 	// Shown at once, before the controller has verified it.
 	img := describeImage(t, ca, web)
 	if (img.State != types.ImageStatePending && img.State != types.ImageStateAvailable) || aws.ToString(img.Name) != "web (v1)" ||
-		aws.ToString(img.Description) != "the web image" || aws.ToString(img.ImageLocation) != disk.location ||
+		aws.ToString(img.Description) != "the web image" || aws.ToString(img.ImageLocation) != disk.Location ||
 		aws.ToString(img.OwnerId) != "imgreg-a" || img.ImageType != types.ImageTypeValuesMachine || aws.ToBool(img.Public) ||
 		img.RootDeviceType != types.DeviceTypeInstanceStore || aws.ToString(img.RootDeviceName) != "/dev/sda1" ||
 		img.Architecture != types.ArchitectureValuesX8664 || img.VirtualizationType != types.VirtualizationTypeHvm ||
@@ -228,7 +141,7 @@ func TestRegisterBundledImages(t *testing.T) {
 	if !strings.HasPrefix(kernel, "aki-") || !strings.HasPrefix(ramdisk, "ari-") {
 		t.Fatalf("kernel %s, ramdisk %s", kernel, ramdisk)
 	}
-	reg2, err := ca.RegisterImage(ctx, &ec2.RegisterImageInput{ImageLocation: aws.String(disk.location), Name: aws.String("web (v2)"),
+	reg2, err := ca.RegisterImage(ctx, &ec2.RegisterImageInput{ImageLocation: aws.String(disk.Location), Name: aws.String("web (v2)"),
 		KernelId: aws.String(kernel), RamdiskId: aws.String(ramdisk)})
 	if err != nil {
 		t.Fatal(err)
@@ -243,17 +156,12 @@ func TestRegisterBundledImages(t *testing.T) {
 	if _, err := c.S3(t, a).PutObject(ctx, bucket, junk, strings.NewReader("<manifest>garbage"), -1, minio.PutObjectOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	register := func(mut func(*ec2.RegisterImageInput)) error {
-		in := &ec2.RegisterImageInput{ImageLocation: aws.String(disk.location), Name: aws.String("refused")}
-		mut(in)
+	expectRefusals(t, "", func() *ec2.RegisterImageInput {
+		return &ec2.RegisterImageInput{ImageLocation: aws.String(disk.Location), Name: aws.String("refused")}
+	}, func(in *ec2.RegisterImageInput) error {
 		_, err := ca.RegisterImage(ctx, in)
 		return err
-	}
-	for _, tc := range []struct {
-		name string
-		mut  func(*ec2.RegisterImageInput)
-		code string
-	}{
+	}, []refusal[ec2.RegisterImageInput]{
 		{"taken name", func(in *ec2.RegisterImageInput) { in.Name = aws.String("web (v1)") }, "InvalidAMIName.Duplicate"},
 		{"short name", func(in *ec2.RegisterImageInput) { in.Name = aws.String("ab") }, "InvalidAMIName.Malformed"},
 		{"name with !", func(in *ec2.RegisterImageInput) { in.Name = aws.String("web!") }, "InvalidAMIName.Malformed"},
@@ -280,20 +188,18 @@ func TestRegisterBundledImages(t *testing.T) {
 			in.TagSpecifications = []types.TagSpecification{{ResourceType: types.ResourceTypeInstance, Tags: []types.Tag{{Key: aws.String("a"), Value: aws.String("b")}}}}
 		}, "InvalidParameterValue"},
 		{"dry run", func(in *ec2.RegisterImageInput) { in.DryRun = aws.Bool(true) }, "DryRunOperation"},
-	} {
-		t.Run(tc.name, func(t *testing.T) { expectCode(t, register(tc.mut), tc.code) })
-	}
+	})
 	// The SDK insists on a name; other clients may not.
 	if status, body := rawEC2(t, c, a, url.Values{"Action": {"RegisterImage"}, "Version": {"2016-11-15"},
-		"ImageLocation": {disk.location}}); status != http.StatusBadRequest || !strings.Contains(body, "<Code>MissingParameter</Code>") {
+		"ImageLocation": {disk.Location}}); status != http.StatusBadRequest || !strings.Contains(body, "<Code>MissingParameter</Code>") {
 		t.Fatalf("registering without a name: %d %s", status, body)
 	}
-	_, err = ca.RegisterImage(ctx, &ec2.RegisterImageInput{ImageLocation: aws.String(strings.Replace(disk.location, "disk.img", "vmlinuz", 1)),
+	_, err = ca.RegisterImage(ctx, &ec2.RegisterImageInput{ImageLocation: aws.String(strings.Replace(disk.Location, "disk.img", "vmlinuz", 1)),
 		Name: aws.String("kernel with kernel"), KernelId: aws.String(kernel)})
 	expectCode(t, err, "InvalidParameterValue")
 
 	// Another project cannot register a bundle it may not read, nor see these images.
-	_, err = cb.RegisterImage(ctx, &ec2.RegisterImageInput{ImageLocation: aws.String(disk.location), Name: aws.String("stolen")})
+	_, err = cb.RegisterImage(ctx, &ec2.RegisterImageInput{ImageLocation: aws.String(disk.Location), Name: aws.String("stolen")})
 	expectCode(t, err, "InvalidManifest")
 	if got := visibleTo(t, cb, &ec2.DescribeImagesInput{Owners: []string{"self"}}); len(got) != 0 {
 		t.Fatalf("b owns %v", got)
@@ -309,10 +215,7 @@ func TestRegisterBundledImages(t *testing.T) {
 		t.Fatalf("a owns %v, want %v", got, want)
 	}
 	for ns, n := range map[string]int{"imgreg-a": 4, "imgreg-b": 0} {
-		list := &cloudv1.ImageList{}
-		if err := env.Client.List(ctx, list, client.InNamespace(ns)); err != nil || len(list.Items) != n {
-			t.Fatalf("%s holds %d Image objects (%v), want %d", ns, len(list.Items), err, n)
-		}
+		expectCount(t, ns, &cloudv1.ImageList{}, n)
 	}
 	for _, tc := range []struct {
 		filter types.Filter
@@ -322,7 +225,7 @@ func TestRegisterBundledImages(t *testing.T) {
 		{types.Filter{Name: aws.String("image-type"), Values: []string{"kernel", "ramdisk"}}, sorted(kernel, ramdisk)},
 		{types.Filter{Name: aws.String("name"), Values: []string{"web (*"}}, sorted(web, web2)},
 		{types.Filter{Name: aws.String("kernel-id"), Values: []string{kernel}}, []string{web2}},
-		{types.Filter{Name: aws.String("manifest-location"), Values: []string{disk.location}}, sorted(web, web2)},
+		{types.Filter{Name: aws.String("manifest-location"), Values: []string{disk.Location}}, sorted(web, web2)},
 		{types.Filter{Name: aws.String("description"), Values: []string{"the web image"}}, []string{web}},
 	} {
 		got := visibleTo(t, ca, &ec2.DescribeImagesInput{Owners: []string{"self"}, Filters: []types.Filter{tc.filter}})
@@ -332,17 +235,17 @@ func TestRegisterBundledImages(t *testing.T) {
 	}
 
 	// A bundle with a tampered part registers, and then fails with the reason.
-	tampered := makeBundle(t, c, a, "imgreg-a-user", "imgreg-a", bucket, "tampered.img", bundle.TypeMachine, imageBytes(2, 200<<10))
-	part := filepath.Join(tampered.dir, filepath.Base(tampered.parts[1]))
+	tampered := c.UploadBundle(t, a, "imgreg-a-user", "imgreg-a", bucket, "tampered.img", bundle.TypeMachine, imageBytes(2, 200<<10))
+	part := filepath.Join(tampered.Dir, filepath.Base(tampered.Parts[1]))
 	data, err := os.ReadFile(part)
 	if err != nil {
 		t.Fatal(err)
 	}
 	data[100] ^= 0xff
-	if _, err := c.S3(t, a).PutObject(ctx, bucket, tampered.parts[1], strings.NewReader(string(data)), int64(len(data)), minio.PutObjectOptions{}); err != nil {
+	if _, err := c.S3(t, a).PutObject(ctx, bucket, tampered.Parts[1], strings.NewReader(string(data)), int64(len(data)), minio.PutObjectOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	bad, err := ca.RegisterImage(ctx, &ec2.RegisterImageInput{ImageLocation: aws.String(tampered.location), Name: aws.String("tampered")})
+	bad, err := ca.RegisterImage(ctx, &ec2.RegisterImageInput{ImageLocation: aws.String(tampered.Location), Name: aws.String("tampered")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +278,7 @@ func TestRegisterBundledImages(t *testing.T) {
 		return fmt.Errorf("still there: %v", err)
 	})
 	// Its name is free again.
-	if _, err := ca.RegisterImage(ctx, &ec2.RegisterImageInput{ImageLocation: aws.String(disk.location), Name: aws.String("web (v2)")}); err != nil {
+	if _, err := ca.RegisterImage(ctx, &ec2.RegisterImageInput{ImageLocation: aws.String(disk.Location), Name: aws.String("web (v2)")}); err != nil {
 		t.Fatalf("re-registering a deregistered name: %v", err)
 	}
 }
@@ -383,8 +286,8 @@ func TestRegisterBundledImages(t *testing.T) {
 // registerBundle bundles a small image of the type, registers it and returns its id.
 func registerBundle(t *testing.T, c *testcloud.Cloud, creds testcloud.Credentials, userName, project, bucket, prefix, typ, name string) string {
 	t.Helper()
-	b := makeBundle(t, c, creds, userName, project, bucket, prefix, typ, imageBytes(uint64(len(prefix)), 20<<10))
-	out, err := c.EC2(creds).RegisterImage(context.Background(), &ec2.RegisterImageInput{ImageLocation: aws.String(b.location), Name: aws.String(name)})
+	b := c.UploadBundle(t, creds, userName, project, bucket, prefix, typ, imageBytes(uint64(len(prefix)), 20<<10))
+	out, err := c.EC2(creds).RegisterImage(context.Background(), &ec2.RegisterImageInput{ImageLocation: aws.String(b.Location), Name: aws.String(name)})
 	if err != nil {
 		t.Fatalf("registering %s: %v", name, err)
 	}
@@ -392,30 +295,12 @@ func registerBundle(t *testing.T, c *testcloud.Cloud, creds testcloud.Credential
 }
 
 func TestConcurrentRegistrationsOfOneName(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "imgrace")
-	creds := c.AddUser(t, "imgrace-user", false, "imgrace")
-	cl := c.EC2(creds)
-	b := makeBundle(t, c, creds, "imgrace-user", "imgrace", "imgrace-bundles", "disk.img", bundle.TypeMachine, imageBytes(3, 10<<10))
-	var wg sync.WaitGroup
-	errs := make([]error, 10)
-	for i := range errs {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			_, errs[i] = cl.RegisterImage(context.Background(), &ec2.RegisterImageInput{ImageLocation: aws.String(b.location), Name: aws.String("racy")})
-		}(i)
-	}
-	wg.Wait()
-	won := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			won++
-		case apiCode(err) != "InvalidAMIName.Duplicate":
-			t.Fatalf("concurrent registration: %v", err)
-		}
-	}
+	c, creds, cl := tenant(t, "imgrace")
+	b := c.UploadBundle(t, creds, "imgrace-user", "imgrace", "imgrace-bundles", "disk.img", bundle.TypeMachine, imageBytes(3, 10<<10))
+	won := winners(t, testenv.Race(10, func(int) error {
+		_, err := cl.RegisterImage(context.Background(), &ec2.RegisterImageInput{ImageLocation: aws.String(b.Location), Name: aws.String("racy")})
+		return err
+	}), "InvalidAMIName.Duplicate")
 	racy := func() []string {
 		return visibleTo(t, cl, &ec2.DescribeImagesInput{Owners: []string{"self"}, Filters: []types.Filter{{Name: aws.String("name"), Values: []string{"racy"}}}})
 	}
@@ -435,14 +320,14 @@ func TestConcurrentRegistrationsOfOneName(t *testing.T) {
 		}
 		return nil
 	})
-	again, err := cl.RegisterImage(ctx, &ec2.RegisterImageInput{ImageLocation: aws.String(b.location), Name: aws.String("racy")})
+	again, err := cl.RegisterImage(ctx, &ec2.RegisterImageInput{ImageLocation: aws.String(b.Location), Name: aws.String("racy")})
 	if err != nil {
 		t.Fatalf("registering the name of an image deleted with kubectl: %v", err)
 	}
 	if got := racy(); len(got) != 1 || got[0] != aws.ToString(again.ImageId) {
 		t.Fatalf("images named racy: %v", got)
 	}
-	_, err = cl.RegisterImage(ctx, &ec2.RegisterImageInput{ImageLocation: aws.String(b.location), Name: aws.String("racy")})
+	_, err = cl.RegisterImage(ctx, &ec2.RegisterImageInput{ImageLocation: aws.String(b.Location), Name: aws.String("racy")})
 	expectCode(t, err, "InvalidAMIName.Duplicate")
 }
 
@@ -600,10 +485,7 @@ func TestImageVisibilityAcrossProjects(t *testing.T) {
 }
 
 func TestImageAttributes(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "imgattr")
-	creds := c.AddUser(t, "imgattr-user", false, "imgattr")
-	cl := c.EC2(creds)
+	c, creds, cl := tenant(t, "imgattr")
 	ctx := context.Background()
 	ami := c.RegisterRawImage(t, creds, "imgattr", "attr-disk", []byte(strings.Repeat("y", 4096)), false)
 
@@ -682,33 +564,15 @@ func TestImageAttributes(t *testing.T) {
 }
 
 func TestDescribeImagesPagingAndFilters(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "imgpage")
-	creds := c.AddUser(t, "imgpage-user", false, "imgpage")
-	cl := c.EC2(creds)
+	c, creds, cl := tenant(t, "imgpage")
 	ctx := context.Background()
 	var all []string
 	for i := 0; i < 7; i++ {
 		all = append(all, c.RegisterRawImage(t, creds, "imgpage", fmt.Sprintf("page-%d", i), []byte("0123456789"), i == 0))
 	}
-	seen := map[string]bool{}
-	pages := 0
-	p := ec2.NewDescribeImagesPaginator(cl, &ec2.DescribeImagesInput{Owners: []string{"self"}, MaxResults: aws.Int32(5)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pages++
-		for _, img := range page.Images {
-			if seen[aws.ToString(img.ImageId)] {
-				t.Fatalf("%s on two pages", aws.ToString(img.ImageId))
-			}
-			seen[aws.ToString(img.ImageId)] = true
-		}
-	}
-	if len(seen) != 7 || pages != 2 {
-		t.Fatalf("%d images on %d pages", len(seen), pages)
+	if err := checkPages(ctx, ec2.NewDescribeImagesPaginator(cl, &ec2.DescribeImagesInput{Owners: []string{"self"}, MaxResults: aws.Int32(5)}),
+		func(o *ec2.DescribeImagesOutput) []string { return imageIDsOf(o.Images) }, 7, 2); err != nil {
+		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		in   *ec2.DescribeImagesInput
@@ -751,15 +615,12 @@ func TestDescribeImagesPagingAndFilters(t *testing.T) {
 }
 
 func TestImagesThroughTheCLI(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "imgcli")
-	c.AddProject(t, "imgcli-other")
-	creds := c.AddUser(t, "imgcli-user", false, "imgcli")
-	other := c.AddUser(t, "imgcli-other-user", false, "imgcli-other")
-	b := makeBundle(t, c, creds, "imgcli-user", "imgcli", "imgcli-bundles", "cli.img", bundle.TypeMachine, imageBytes(4, 100<<10))
+	c, creds, _ := tenant(t, "imgcli")
+	_, other, _ := tenant(t, "imgcli-other")
+	b := c.UploadBundle(t, creds, "imgcli-user", "imgcli", "imgcli-bundles", "cli.img", bundle.TypeMachine, imageBytes(4, 100<<10))
 
 	var reg struct{ ImageId string }
-	if err := json.Unmarshal([]byte(cliEC2(t, c, creds, "register-image", "--image-location", b.location, "--name", "cli image",
+	if err := json.Unmarshal([]byte(cliEC2(t, c, creds, "register-image", "--image-location", b.Location, "--name", "cli image",
 		"--architecture", "x86_64")), &reg); err != nil || !strings.HasPrefix(reg.ImageId, "ami-") {
 		t.Fatalf("register-image: %+v %v", reg, err)
 	}

@@ -17,17 +17,11 @@ limitations under the License.
 package ec2shim
 
 import (
-	"context"
-	"sort"
-	"strings"
-
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/cloud"
 	"pinet.io/pinet/ec2shim/query"
-	"pinet.io/pinet/internal/ids"
-	"pinet.io/pinet/internal/refs"
 )
+
+// The XML shapes of instances, filled from the cloud service's.
 
 // instanceState is EC2's InstanceState.
 type instanceState struct {
@@ -35,16 +29,21 @@ type instanceState struct {
 	Name string `xml:"name"`
 }
 
-func stateOf(s cloudv1.InstanceState) instanceState {
-	if s == "" {
-		s = cloudv1.InstanceStatePending
-	}
-	return instanceState{Code: s.Code(), Name: string(s)}
+func toInstanceState(s cloud.InstanceState) instanceState {
+	return instanceState{Code: s.Code, Name: s.Name}
 }
 
 type groupIdentifier struct {
 	GroupID   string `xml:"groupId"`
 	GroupName string `xml:"groupName"`
+}
+
+func toGroupSet(groups []cloud.GroupPair) query.List[groupIdentifier] {
+	l := query.NewList[groupIdentifier]()
+	for _, g := range groups {
+		l.Items = append(l.Items, groupIdentifier{GroupID: g.GroupID, GroupName: g.GroupName})
+	}
+	return l
 }
 
 type placement struct {
@@ -102,6 +101,40 @@ type instanceItem struct {
 	Hypervisor         string                          `xml:"hypervisor"`
 }
 
+func toInstanceItem(i *cloud.Instance) instanceItem {
+	item := instanceItem{
+		InstanceID:         i.InstanceID,
+		ImageID:            i.ImageID,
+		InstanceState:      toInstanceState(i.State),
+		PrivateDNSName:     i.PrivateDNSName,
+		DNSName:            i.DNSName,
+		Reason:             i.Reason,
+		KeyName:            i.KeyName,
+		AmiLaunchIndex:     i.LaunchIndex,
+		InstanceType:       i.InstanceType,
+		LaunchTime:         query.NewTimestamp(i.LaunchTime),
+		Placement:          placement(i.Placement),
+		KernelID:           i.KernelID,
+		RamdiskID:          i.RamdiskID,
+		Monitoring:         monitoring{State: i.MonitoringState},
+		PrivateIPAddress:   i.PrivateIPAddress,
+		IPAddress:          i.PublicIPAddress,
+		GroupSet:           toGroupSet(i.Groups),
+		Architecture:       i.Architecture,
+		RootDeviceType:     i.RootDeviceType,
+		RootDeviceName:     i.RootDeviceName,
+		BlockDeviceMapping: query.NewList[instanceBlockDevice](),
+		VirtualizationType: i.VirtualizationType,
+		ClientToken:        i.ClientToken,
+		TagSet:             tagList(i.Tags),
+		Hypervisor:         i.Hypervisor,
+	}
+	if i.StateReason != nil {
+		item.StateReason = &stateReason{Code: i.StateReason.Code, Message: i.StateReason.Message}
+	}
+	return item
+}
+
 // reservation is EC2's Reservation.
 type reservation struct {
 	ReservationID string                      `xml:"reservationId"`
@@ -110,143 +143,11 @@ type reservation struct {
 	InstancesSet  query.List[instanceItem]    `xml:"instancesSet"`
 }
 
-// instanceID is the instance's EC2 id: the one the controller assigned, or the object's name
-// when the EC2 API made it and the controller has not caught up.
-func instanceID(inst *cloudv1.Instance) string {
-	if inst.Status.InstanceID != "" {
-		return inst.Status.InstanceID
-	}
-	if ids.Valid(ids.Instance, inst.Name) {
-		return inst.Name
-	}
-	return ""
-}
-
-// reservationID is the instance's reservation, likewise.
-func reservationID(inst *cloudv1.Instance) string {
-	if inst.Status.ReservationID != "" {
-		return inst.Status.ReservationID
-	}
-	return inst.Labels[cloudv1.LabelReservationID]
-}
-
-// launchIndexAnnotation records an instance's index within its reservation.
-const launchIndexAnnotation = "cloud.pinet.io/launch-index"
-
-// groupResolver finds security groups for responses, memoised per call.
-type groupResolver struct {
-	ctx     context.Context
-	r       client.Reader
-	project string
-	cache   map[string]groupIdentifier
-}
-
-func (g *groupResolver) resolve(ref string) groupIdentifier {
-	if gi, ok := g.cache[ref]; ok {
-		return gi
-	}
-	gi := groupIdentifier{GroupName: ref}
-	if ids.Valid(ids.SecurityGroup, ref) {
-		gi = groupIdentifier{GroupID: ref}
-	}
-	if sg, err := refs.SecurityGroup(g.ctx, g.r, g.project, ref); err == nil {
-		gi = groupIdentifier{GroupID: sg.Status.GroupID, GroupName: sg.EffectiveGroupName()}
-	}
-	if g.cache == nil {
-		g.cache = map[string]groupIdentifier{}
-	}
-	g.cache[ref] = gi
-	return gi
-}
-
-func (g *groupResolver) groups(inst *cloudv1.Instance) query.List[groupIdentifier] {
-	refsList := inst.Spec.SecurityGroups
-	if len(refsList) == 0 {
-		refsList = []string{cloudv1.DefaultSecurityGroupName}
-	}
-	l := query.NewList[groupIdentifier]()
-	for _, ref := range refsList {
-		l.Items = append(l.Items, g.resolve(ref))
-	}
-	return l
-}
-
-// toInstanceItem renders an instance as EC2 describes it.
-func toInstanceItem(inst *cloudv1.Instance, imageID string, groups *groupResolver) instanceItem {
-	st := inst.Status
-	item := instanceItem{
-		InstanceID:         instanceID(inst),
-		ImageID:            imageID,
-		InstanceState:      stateOf(st.State),
-		Reason:             st.StateReason,
-		KeyName:            inst.Spec.KeyName,
-		InstanceType:       inst.Spec.InstanceType,
-		Placement:          placement{AvailabilityZone: st.AvailabilityZone, Tenancy: "default"},
-		KernelID:           inst.Spec.KernelID,
-		RamdiskID:          inst.Spec.RamdiskID,
-		Monitoring:         monitoring{State: "disabled"},
-		PrivateIPAddress:   st.PrivateIPAddress,
-		IPAddress:          st.PublicIPAddress,
-		GroupSet:           groups.groups(inst),
-		Architecture:       "x86_64",
-		RootDeviceType:     "instance-store",
-		RootDeviceName:     "/dev/sda1",
-		BlockDeviceMapping: query.NewList[instanceBlockDevice](),
-		VirtualizationType: "hvm",
-		ClientToken:        inst.Annotations[cloudv1.AnnotationClientToken],
-		TagSet:             tagList(tagsOf(inst)),
-		Hypervisor:         "xen",
-	}
-	if item.Placement.AvailabilityZone == "" {
-		item.Placement.AvailabilityZone = inst.Spec.AvailabilityZone
-	}
-	if st.PrivateIPAddress != "" {
-		item.PrivateDNSName = "ip-" + strings.ReplaceAll(st.PrivateIPAddress, ".", "-") + ".pinet.internal"
-	}
-	if st.LaunchTime != nil {
-		item.LaunchTime = query.NewTimestamp(st.LaunchTime.Time)
-	} else {
-		item.LaunchTime = query.NewTimestamp(inst.CreationTimestamp.Time)
-	}
-	if idx, ok := inst.Annotations[launchIndexAnnotation]; ok {
-		for _, c := range idx {
-			if c < '0' || c > '9' {
-				break
-			}
-			item.AmiLaunchIndex = item.AmiLaunchIndex*10 + int(c-'0')
-		}
-	}
-	switch st.State {
-	case cloudv1.InstanceStateTerminated, cloudv1.InstanceStateShuttingDown:
-		item.StateReason = &stateReason{Code: "Client.UserInitiatedShutdown", Message: "Client.UserInitiatedShutdown: User initiated shutdown"}
-	case cloudv1.InstanceStateStopped, cloudv1.InstanceStateStopping:
-		item.StateReason = &stateReason{Code: "Client.UserInitiatedShutdown", Message: "Client.UserInitiatedShutdown: User initiated shutdown"}
-		if st.StateReason == cloudv1.ReasonShutdownByGuest {
-			item.StateReason = &stateReason{Code: "Client.InstanceInitiatedShutdown", Message: "Client.InstanceInitiatedShutdown: Instance initiated shutdown"}
-		}
-	}
-	return item
-}
-
-// reservations groups instance items by reservation, in the order of their first instance.
-func reservations(project string, insts []*cloudv1.Instance, items []instanceItem, groups *groupResolver) []reservation {
-	var out []reservation
-	index := map[string]int{}
-	for i, inst := range insts {
-		rid := reservationID(inst)
-		at, ok := index[rid]
-		if !ok {
-			at = len(out)
-			index[rid] = at
-			out = append(out, reservation{ReservationID: rid, OwnerID: project,
-				GroupSet: query.NewList[groupIdentifier](), InstancesSet: query.NewList[instanceItem]()})
-		}
-		out[at].InstancesSet.Items = append(out[at].InstancesSet.Items, items[i])
-	}
-	for i := range out {
-		sort.SliceStable(out[i].InstancesSet.Items, func(a, b int) bool {
-			return out[i].InstancesSet.Items[a].AmiLaunchIndex < out[i].InstancesSet.Items[b].AmiLaunchIndex
-		})
+func toReservation(r *cloud.Reservation) *reservation {
+	out := &reservation{ReservationID: r.ReservationID, OwnerID: r.OwnerID, GroupSet: toGroupSet(r.Groups),
+		InstancesSet: query.NewList[instanceItem]()}
+	for i := range r.Instances {
+		out.InstancesSet.Items = append(out.InstancesSet.Items, toInstanceItem(&r.Instances[i]))
 	}
 	return out
 }

@@ -24,15 +24,6 @@ import (
 	"pinet.io/pinet/ec2shim/query"
 )
 
-func (s *Server) keyPairRoutes() map[string]action {
-	return map[string]action{
-		"CreateKeyPair":    s.createKeyPair,
-		"ImportKeyPair":    s.importKeyPair,
-		"DeleteKeyPair":    s.deleteKeyPair,
-		"DescribeKeyPairs": s.describeKeyPairs,
-	}
-}
-
 type createKeyPairInput struct {
 	KeyName           string             `ec2:"KeyName,required"`
 	KeyType           string             `ec2:"KeyType"`
@@ -49,18 +40,14 @@ type createKeyPairOutput struct {
 	TagSet         *query.List[tagItem] `xml:"tagSet,omitempty"`
 }
 
-func (s *Server) createKeyPair(ctx context.Context, c *call) (any, error) {
-	var in createKeyPairInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	kp, err := s.svc.CreateKeyPair(ctx, c.caller(), cloud.CreateKeyPairInput{Name: in.KeyName, Type: in.KeyType,
-		Format: in.KeyFormat, TagSpecifications: toTagSpecifications(in.TagSpecifications), DryRun: in.DryRun})
-	if err != nil {
-		return nil, err
-	}
+func toCreateKeyPairOutput(kp *cloud.CreatedKeyPair) *createKeyPairOutput {
 	return &createKeyPairOutput{KeyPairID: kp.ID, KeyName: kp.Name, KeyFingerprint: kp.Fingerprint,
-		KeyMaterial: kp.PrivateKeyPEM, TagSet: tagList(kp.Tags)}, nil
+		KeyMaterial: kp.PrivateKeyPEM, TagSet: tagList(kp.Tags)}
+}
+
+func (s *Server) createKeyPair(ctx context.Context, who cloud.Caller, in *createKeyPairInput) (any, error) {
+	return encoded(toCreateKeyPairOutput)(s.svc.CreateKeyPair(ctx, who, cloud.CreateKeyPairInput{Name: in.KeyName,
+		Type: in.KeyType, Format: in.KeyFormat, TagSpecifications: toTagSpecifications(in.TagSpecifications), DryRun: in.DryRun}))
 }
 
 type importKeyPairInput struct {
@@ -78,21 +65,17 @@ type importKeyPairOutput struct {
 	TagSet         *query.List[tagItem] `xml:"tagSet,omitempty"`
 }
 
-func (s *Server) importKeyPair(ctx context.Context, c *call) (any, error) {
-	var in importKeyPairInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
+func toImportKeyPairOutput(kp *cloud.KeyPair) *importKeyPairOutput {
+	return &importKeyPairOutput{KeyPairID: kp.ID, KeyName: kp.Name, KeyFingerprint: kp.Fingerprint, TagSet: tagList(kp.Tags)}
+}
+
+func (s *Server) importKeyPair(ctx context.Context, who cloud.Caller, in *importKeyPairInput) (any, error) {
 	material, err := base64.StdEncoding.DecodeString(in.PublicKeyMaterial)
 	if err != nil {
 		return nil, badRequest(codeKeyFormat, "Key is not in valid OpenSSH public key format: PublicKeyMaterial is not base64")
 	}
-	kp, err := s.svc.ImportKeyPair(ctx, c.caller(), cloud.ImportKeyPairInput{Name: in.KeyName, PublicKey: material,
-		TagSpecifications: toTagSpecifications(in.TagSpecifications), DryRun: in.DryRun})
-	if err != nil {
-		return nil, err
-	}
-	return &importKeyPairOutput{KeyPairID: kp.ID, KeyName: kp.Name, KeyFingerprint: kp.Fingerprint, TagSet: tagList(kp.Tags)}, nil
+	return encoded(toImportKeyPairOutput)(s.svc.ImportKeyPair(ctx, who, cloud.ImportKeyPairInput{Name: in.KeyName,
+		PublicKey: material, TagSpecifications: toTagSpecifications(in.TagSpecifications), DryRun: in.DryRun}))
 }
 
 type deleteKeyPairInput struct {
@@ -106,24 +89,20 @@ type deleteKeyPairOutput struct {
 	KeyPairID string `xml:"keyPairId,omitempty"`
 }
 
-func (s *Server) deleteKeyPair(ctx context.Context, c *call) (any, error) {
-	var in deleteKeyPairInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	id, err := s.svc.DeleteKeyPair(ctx, c.caller(), cloud.DeleteKeyPairInput{Name: in.KeyName, ID: in.KeyPairID, DryRun: in.DryRun})
-	if err != nil {
-		return nil, err
-	}
-	return &deleteKeyPairOutput{Return: true, KeyPairID: id}, nil
+func toDeleteKeyPairOutput(id string) *deleteKeyPairOutput {
+	return &deleteKeyPairOutput{Return: true, KeyPairID: id}
+}
+
+func (s *Server) deleteKeyPair(ctx context.Context, who cloud.Caller, in *deleteKeyPairInput) (any, error) {
+	return encoded(toDeleteKeyPairOutput)(s.svc.DeleteKeyPair(ctx, who, cloud.DeleteKeyPairInput{Name: in.KeyName,
+		ID: in.KeyPairID, DryRun: in.DryRun}))
 }
 
 type describeKeyPairsInput struct {
-	KeyNames         []string       `ec2:"KeyName,list"`
-	KeyPairIDs       []string       `ec2:"KeyPairId,list"`
-	Filters          []query.Filter `ec2:"Filter,list"`
-	IncludePublicKey bool           `ec2:"IncludePublicKey"`
-	DryRun           bool           `ec2:"DryRun"`
+	KeyNames         []string `ec2:"KeyName,list"`
+	KeyPairIDs       []string `ec2:"KeyPairId,list"`
+	IncludePublicKey bool     `ec2:"IncludePublicKey"`
+	describeInput
 }
 
 type keyPairItem struct {
@@ -140,20 +119,16 @@ type describeKeyPairsOutput struct {
 	KeySet query.List[keyPairItem] `xml:"keySet"`
 }
 
-func (s *Server) describeKeyPairs(ctx context.Context, c *call) (any, error) {
-	var in describeKeyPairsInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	kps, err := s.svc.DescribeKeyPairs(ctx, c.caller(), cloud.DescribeKeyPairsInput{Names: in.KeyNames, IDs: in.KeyPairIDs,
-		Filters: in.Filters, IncludePublicKey: in.IncludePublicKey, DryRun: in.DryRun})
-	if err != nil {
-		return nil, err
-	}
-	out := &describeKeyPairsOutput{KeySet: query.NewList[keyPairItem]()}
-	for _, kp := range kps {
-		out.KeySet.Items = append(out.KeySet.Items, keyPairItem{KeyPairID: kp.ID, KeyType: kp.Type, TagSet: tagList(kp.Tags),
-			PublicKey: kp.PublicKey, CreateTime: query.NewTimestamp(kp.Created), KeyName: kp.Name, KeyFingerprint: kp.Fingerprint})
-	}
-	return out, nil
+func toKeyPairItem(kp cloud.KeyPair) keyPairItem {
+	return keyPairItem{KeyPairID: kp.ID, KeyType: kp.Type, TagSet: tagList(kp.Tags), PublicKey: kp.PublicKey,
+		CreateTime: query.NewTimestamp(kp.Created), KeyName: kp.Name, KeyFingerprint: kp.Fingerprint}
+}
+
+func toDescribeKeyPairsOutput(kps []cloud.KeyPair) *describeKeyPairsOutput {
+	return &describeKeyPairsOutput{KeySet: listOf(kps, toKeyPairItem)}
+}
+
+func (s *Server) describeKeyPairs(ctx context.Context, who cloud.Caller, in *describeKeyPairsInput) (any, error) {
+	return encoded(toDescribeKeyPairsOutput)(s.svc.DescribeKeyPairs(ctx, who, cloud.DescribeKeyPairsInput{
+		Names: in.KeyNames, IDs: in.KeyPairIDs, Filters: in.Filters, IncludePublicKey: in.IncludePublicKey, DryRun: in.DryRun}))
 }

@@ -18,31 +18,23 @@ package ec2shim_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
-	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
 )
 
@@ -66,29 +58,15 @@ func keyTool(t *testing.T, script string) string {
 func describeKey(t *testing.T, cl *ec2.Client, name string) types.KeyPairInfo {
 	t.Helper()
 	out, err := cl.DescribeKeyPairs(context.Background(), &ec2.DescribeKeyPairsInput{KeyNames: []string{name}, IncludePublicKey: aws.Bool(true)})
-	if err != nil {
-		t.Fatalf("describing key %s: %v", name, err)
-	}
-	if len(out.KeyPairs) != 1 {
-		t.Fatalf("describing key %s: %d key pairs", name, len(out.KeyPairs))
-	}
-	return out.KeyPairs[0]
+	return only(t, "key "+name, err, func() []types.KeyPairInfo { return out.KeyPairs })
 }
 
 func keyNames(out *ec2.DescribeKeyPairsOutput) []string {
-	var names []string
-	for _, k := range out.KeyPairs {
-		names = append(names, aws.ToString(k.KeyName))
-	}
-	sort.Strings(names)
-	return names
+	return idsOf(out.KeyPairs, func(k types.KeyPairInfo) *string { return k.KeyName })
 }
 
 func TestCreateKeyPairFingerprintsMatchOpenSSH(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "kpgen")
-	creds := c.AddUser(t, "kpgen-user", false, "kpgen")
-	cl := c.EC2(creds)
+	_, _, cl := tenant(t, "kpgen")
 	ctx := context.Background()
 	dir := t.TempDir()
 
@@ -162,10 +140,7 @@ func TestCreateKeyPairFingerprintsMatchOpenSSH(t *testing.T) {
 }
 
 func TestImportKeyPair(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "kpimp")
-	creds := c.AddUser(t, "kpimp-user", false, "kpimp")
-	cl := c.EC2(creds)
+	c, creds, cl := tenant(t, "kpimp")
 	ctx := context.Background()
 	dir := t.TempDir()
 	for file, kind := range map[string]string{"rsa3072": "rsa -b 3072", "ed25519": "ed25519", "rsa1024": "rsa -b 1024", "ecdsa": "ecdsa"} {
@@ -237,34 +212,16 @@ func TestImportKeyPair(t *testing.T) {
 }
 
 func TestKeyPairRulesAndIsolation(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "kpiso-a")
-	c.AddProject(t, "kpiso-b")
-	a := c.EC2(c.AddUser(t, "kpiso-a-user", false, "kpiso-a"))
-	b := c.EC2(c.AddUser(t, "kpiso-b-user", false, "kpiso-b"))
+	_, _, a := tenant(t, "kpiso-a")
+	_, _, b := tenant(t, "kpiso-b")
 	ctx := context.Background()
 
 	// Twenty concurrent creations of one name: exactly one wins.
-	var wg sync.WaitGroup
-	errs := make([]error, 20)
-	for i := range errs {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			_, errs[i] = a.CreateKeyPair(ctx, &ec2.CreateKeyPairInput{KeyName: aws.String("shared"), KeyType: types.KeyTypeEd25519})
-		}(i)
-	}
-	wg.Wait()
-	won := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			won++
-		case apiCode(err) != "InvalidKeyPair.Duplicate":
-			t.Fatalf("concurrent create: %v", err)
-		}
-	}
-	if won != 1 {
+	errs := testenv.Race(20, func(int) error {
+		_, err := a.CreateKeyPair(ctx, &ec2.CreateKeyPairInput{KeyName: aws.String("shared"), KeyType: types.KeyTypeEd25519})
+		return err
+	})
+	if won := winners(t, errs, "InvalidKeyPair.Duplicate"); won != 1 {
 		t.Fatalf("%d concurrent creations of one name succeeded", won)
 	}
 	shared := describeKey(t, a, "shared")
@@ -383,10 +340,7 @@ func TestKeyPairRulesAndIsolation(t *testing.T) {
 }
 
 func TestKubectlKeyPairsShowUp(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "kpkube")
-	creds := c.AddUser(t, "kpkube-user", false, "kpkube")
-	cl := c.EC2(creds)
+	_, _, cl := tenant(t, "kpkube")
 	ctx := context.Background()
 	dir := t.TempDir()
 	keyTool(t, "ssh-keygen -q -t rsa -b 2048 -N '' -C ops -f '"+filepath.Join(dir, "id")+"'")
@@ -432,82 +386,11 @@ func TestKubectlKeyPairsShowUp(t *testing.T) {
 	if _, err := cl.DeleteKeyPair(ctx, &ec2.DeleteKeyPairInput{KeyName: aws.String("ops")}); err != nil {
 		t.Fatal(err)
 	}
-	list := &cloudv1.KeyPairList{}
-	if err := env.Client.List(ctx, list, client.InNamespace("kpkube")); err != nil || len(list.Items) != 0 {
-		t.Fatalf("%d key pairs left (%v)", len(list.Items), err)
-	}
-}
-
-// cliEC2 runs the AWS CLI's ec2 commands against the cloud and returns what it printed.
-func cliEC2(t *testing.T, c *testcloud.Cloud, creds testcloud.Credentials, args ...string) string {
-	t.Helper()
-	out, err := cliEC2Run(t, c, creds, args...)
-	if err != nil {
-		t.Fatalf("aws ec2 %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
-}
-
-// cliEC2Fail runs a CLI command that must fail and returns what it printed.
-func cliEC2Fail(t *testing.T, c *testcloud.Cloud, creds testcloud.Credentials, args ...string) string {
-	t.Helper()
-	out, err := cliEC2Run(t, c, creds, args...)
-	if err == nil {
-		t.Fatalf("aws ec2 %s succeeded:\n%s", strings.Join(args, " "), out)
-	}
-	return out
-}
-
-func cliEC2Run(t *testing.T, c *testcloud.Cloud, creds testcloud.Credentials, args ...string) (string, error) {
-	t.Helper()
-	bin, err := exec.LookPath("aws")
-	if err != nil {
-		t.Fatalf("the AWS CLI is not on PATH: %v", err)
-	}
-	home := t.TempDir()
-	cmd := exec.Command(bin, append([]string{"--endpoint-url", c.EC2URL, "--output", "json", "ec2"}, args...)...)
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + home,
-		"AWS_ACCESS_KEY_ID=" + creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey,
-		"AWS_DEFAULT_REGION=" + testcloud.Region,
-		"AWS_CONFIG_FILE=" + filepath.Join(home, "config"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "credentials"),
-		"AWS_EC2_METADATA_DISABLED=true",
-	}
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-// rawEC2 sends a signed EC2 Query request with exactly the parameters given.
-func rawEC2(t *testing.T, c *testcloud.Cloud, creds testcloud.Credentials, params url.Values) (int, string) {
-	t.Helper()
-	body := params.Encode()
-	req, err := http.NewRequest(http.MethodPost, c.EC2URL+"/", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-	sum := sha256.Sum256([]byte(body))
-	err = v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey},
-		req, hex.EncodeToString(sum[:]), "ec2", testcloud.Region, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(data)
+	expectCount(t, "kpkube", &cloudv1.KeyPairList{}, 0)
 }
 
 func TestKeyPairsThroughTheCLI(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "kpcli")
-	creds := c.AddUser(t, "kpcli-user", false, "kpcli")
+	c, creds, _ := tenant(t, "kpcli")
 	dir := t.TempDir()
 
 	var created struct{ KeyName, KeyFingerprint, KeyMaterial, KeyPairId string }

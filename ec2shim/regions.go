@@ -18,14 +18,10 @@ package ec2shim
 
 import (
 	"context"
-	"slices"
 
 	"pinet.io/pinet/cloud"
 	"pinet.io/pinet/ec2shim/query"
 )
-
-// zones returns the availability zones and whether each takes instances.
-func (s *Server) zones(ctx context.Context) (map[string]bool, error) { return s.svc.Zones(ctx) }
 
 type regionItem struct {
 	RegionName     string `xml:"regionName"`
@@ -34,30 +30,24 @@ type regionItem struct {
 }
 
 type describeRegionsInput struct {
-	RegionNames []string       `ec2:"RegionName,list"`
-	Filters     []query.Filter `ec2:"Filter,list"`
-	AllRegions  bool           `ec2:"AllRegions"`
-	DryRun      bool           `ec2:"DryRun"`
+	RegionNames []string `ec2:"RegionName,list"`
+	AllRegions  bool     `ec2:"AllRegions"`
+	describeInput
 }
 
 type describeRegionsOutput struct {
 	RegionInfo query.List[regionItem] `xml:"regionInfo"`
 }
 
-func (s *Server) describeRegions(ctx context.Context, c *call) (any, error) {
-	var in describeRegionsInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	regions, err := s.svc.DescribeRegions(ctx, c.caller(), cloud.DescribeRegionsInput{Names: in.RegionNames, Filters: in.Filters, DryRun: in.DryRun})
-	if err != nil {
-		return nil, err
-	}
-	out := &describeRegionsOutput{RegionInfo: query.NewList[regionItem]()}
-	for _, r := range regions {
-		out.RegionInfo.Items = append(out.RegionInfo.Items, regionItem{RegionName: r.Name, RegionEndpoint: r.Endpoint, OptInStatus: r.OptInStatus})
-	}
-	return out, nil
+func toDescribeRegionsOutput(regions []cloud.Region) *describeRegionsOutput {
+	return &describeRegionsOutput{RegionInfo: listOf(regions, func(r cloud.Region) regionItem {
+		return regionItem{RegionName: r.Name, RegionEndpoint: r.Endpoint, OptInStatus: r.OptInStatus}
+	})}
+}
+
+func (s *Server) describeRegions(ctx context.Context, who cloud.Caller, in *describeRegionsInput) (any, error) {
+	return encoded(toDescribeRegionsOutput)(s.svc.DescribeRegions(ctx, who, cloud.DescribeRegionsInput{
+		Names: in.RegionNames, Filters: in.Filters, DryRun: in.DryRun}))
 }
 
 type zoneItem struct {
@@ -72,34 +62,28 @@ type zoneItem struct {
 }
 
 type describeZonesInput struct {
-	ZoneNames []string       `ec2:"ZoneName,list"`
-	ZoneIDs   []string       `ec2:"ZoneId,list"`
-	Filters   []query.Filter `ec2:"Filter,list"`
-	AllZones  bool           `ec2:"AllAvailabilityZones"`
-	DryRun    bool           `ec2:"DryRun"`
+	ZoneNames []string `ec2:"ZoneName,list"`
+	ZoneIDs   []string `ec2:"ZoneId,list"`
+	AllZones  bool     `ec2:"AllAvailabilityZones"`
+	describeInput
 }
 
 type describeZonesOutput struct {
 	AvailabilityZoneInfo query.List[zoneItem] `xml:"availabilityZoneInfo"`
 }
 
-func (s *Server) describeAvailabilityZones(ctx context.Context, c *call) (any, error) {
-	var in describeZonesInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	zones, err := s.svc.DescribeAvailabilityZones(ctx, c.caller(), cloud.DescribeZonesInput{Names: in.ZoneNames, IDs: in.ZoneIDs,
-		Filters: in.Filters, DryRun: in.DryRun})
-	if err != nil {
-		return nil, err
-	}
-	out := &describeZonesOutput{AvailabilityZoneInfo: query.NewList[zoneItem]()}
-	for _, z := range zones {
-		out.AvailabilityZoneInfo.Items = append(out.AvailabilityZoneInfo.Items, zoneItem{ZoneName: z.Name, ZoneState: z.State,
-			RegionName: z.Region, ZoneID: z.ID, ZoneType: z.Type, OptInStatus: z.OptInStatus, GroupName: z.GroupName,
-			NetworkBorderGroup: z.NetworkBorderGroup})
-	}
-	return out, nil
+func toZoneItem(z cloud.Zone) zoneItem {
+	return zoneItem{ZoneName: z.Name, ZoneState: z.State, RegionName: z.Region, ZoneID: z.ID, ZoneType: z.Type,
+		OptInStatus: z.OptInStatus, GroupName: z.GroupName, NetworkBorderGroup: z.NetworkBorderGroup}
+}
+
+func toDescribeZonesOutput(zones []cloud.Zone) *describeZonesOutput {
+	return &describeZonesOutput{AvailabilityZoneInfo: listOf(zones, toZoneItem)}
+}
+
+func (s *Server) describeAvailabilityZones(ctx context.Context, who cloud.Caller, in *describeZonesInput) (any, error) {
+	return encoded(toDescribeZonesOutput)(s.svc.DescribeAvailabilityZones(ctx, who, cloud.DescribeZonesInput{
+		Names: in.ZoneNames, IDs: in.ZoneIDs, Filters: in.Filters, DryRun: in.DryRun}))
 }
 
 type accountAttributeValue struct {
@@ -120,24 +104,100 @@ type describeAccountAttributesOutput struct {
 	AccountAttributeSet query.List[accountAttribute] `xml:"accountAttributeSet"`
 }
 
-func (s *Server) describeAccountAttributes(ctx context.Context, c *call) (any, error) {
-	var in describeAccountAttributesInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	attrs, err := s.svc.DescribeAccountAttributes(ctx, c.caller(), cloud.DescribeAccountAttributesInput{Names: in.AttributeNames, DryRun: in.DryRun})
-	if err != nil {
-		return nil, err
-	}
-	out := &describeAccountAttributesOutput{AccountAttributeSet: query.NewList[accountAttribute]()}
-	for _, a := range attrs {
-		item := accountAttribute{AttributeName: a.Name, AttributeValues: query.NewList[accountAttributeValue]()}
-		for _, v := range a.Values {
-			item.AttributeValues.Items = append(item.AttributeValues.Items, accountAttributeValue{AttributeValue: v})
-		}
-		out.AccountAttributeSet.Items = append(out.AccountAttributeSet.Items, item)
-	}
-	return out, nil
+func toAccountAttribute(a cloud.AccountAttribute) accountAttribute {
+	return accountAttribute{AttributeName: a.Name, AttributeValues: listOf(a.Values, func(v string) accountAttributeValue {
+		return accountAttributeValue{AttributeValue: v}
+	})}
 }
 
-func contains(list []string, s string) bool { return slices.Contains(list, s) }
+func toDescribeAccountAttributesOutput(attrs []cloud.AccountAttribute) *describeAccountAttributesOutput {
+	return &describeAccountAttributesOutput{AccountAttributeSet: listOf(attrs, toAccountAttribute)}
+}
+
+func (s *Server) describeAccountAttributes(ctx context.Context, who cloud.Caller, in *describeAccountAttributesInput) (any, error) {
+	return encoded(toDescribeAccountAttributesOutput)(s.svc.DescribeAccountAttributes(ctx, who,
+		cloud.DescribeAccountAttributesInput{Names: in.AttributeNames, DryRun: in.DryRun}))
+}
+
+// Instance types: the sizes the cloud offers.
+
+type vcpuInfo struct {
+	DefaultVCpus          int32 `xml:"defaultVCpus"`
+	DefaultCores          int32 `xml:"defaultCores"`
+	DefaultThreadsPerCore int32 `xml:"defaultThreadsPerCore"`
+}
+
+type memoryInfo struct {
+	SizeInMiB int64 `xml:"sizeInMiB"`
+}
+
+type diskInfo struct {
+	SizeInGB int64  `xml:"sizeInGB"`
+	Count    int32  `xml:"count"`
+	Type     string `xml:"type"`
+}
+
+type instanceStorageInfo struct {
+	TotalSizeInGB int64                `xml:"totalSizeInGB"`
+	Disks         query.List[diskInfo] `xml:"disks"`
+}
+
+type processorInfo struct {
+	SupportedArchitectures query.List[string] `xml:"supportedArchitectures"`
+}
+
+type instanceTypeItem struct {
+	InstanceType             string               `xml:"instanceType"`
+	CurrentGeneration        bool                 `xml:"currentGeneration"`
+	SupportedRootDeviceTypes query.List[string]   `xml:"supportedRootDeviceTypes"`
+	SupportedVirtualization  query.List[string]   `xml:"supportedVirtualizationTypes"`
+	BareMetal                bool                 `xml:"bareMetal"`
+	Hypervisor               string               `xml:"hypervisor"`
+	ProcessorInfo            processorInfo        `xml:"processorInfo"`
+	VCpuInfo                 vcpuInfo             `xml:"vCpuInfo"`
+	MemoryInfo               memoryInfo           `xml:"memoryInfo"`
+	InstanceStorageSupported bool                 `xml:"instanceStorageSupported"`
+	InstanceStorageInfo      *instanceStorageInfo `xml:"instanceStorageInfo,omitempty"`
+	FreeTierEligible         bool                 `xml:"freeTierEligible"`
+}
+
+type describeInstanceTypesInput struct {
+	InstanceTypes []string `ec2:"InstanceType,list"`
+	pagedDescribeInput
+}
+
+type describeInstanceTypesOutput struct {
+	InstanceTypeSet query.List[instanceTypeItem] `xml:"instanceTypeSet"`
+	NextToken       string                       `xml:"nextToken,omitempty"`
+}
+
+func toDescribeInstanceTypesOutput(types []cloud.InstanceType, next string) *describeInstanceTypesOutput {
+	return &describeInstanceTypesOutput{InstanceTypeSet: listOf(types, typeItem), NextToken: next}
+}
+
+func (s *Server) describeInstanceTypes(ctx context.Context, who cloud.Caller, in *describeInstanceTypesInput) (any, error) {
+	return encodedPage(toDescribeInstanceTypesOutput)(s.svc.DescribeInstanceTypes(ctx, who,
+		cloud.DescribeInstanceTypesInput{Names: in.InstanceTypes, Filters: in.Filters, DryRun: in.DryRun, Page: page(in.Paging)}))
+}
+
+func typeItem(t cloud.InstanceType) instanceTypeItem {
+	item := instanceTypeItem{
+		InstanceType:             t.Name,
+		CurrentGeneration:        true,
+		SupportedRootDeviceTypes: query.NewList("instance-store"),
+		SupportedVirtualization:  query.NewList("hvm"),
+		Hypervisor:               "xen",
+		ProcessorInfo:            processorInfo{SupportedArchitectures: query.NewList("x86_64")},
+		VCpuInfo:                 vcpuInfo{DefaultVCpus: t.VCPUs, DefaultCores: t.VCPUs, DefaultThreadsPerCore: 1},
+		MemoryInfo:               memoryInfo{SizeInMiB: t.MemoryMiB},
+		InstanceStorageSupported: t.EphemeralGiB > 0,
+		FreeTierEligible:         t.FreeTierEligible,
+	}
+	if t.EphemeralGiB > 0 {
+		item.InstanceStorageInfo = &instanceStorageInfo{
+			TotalSizeInGB: t.EphemeralGiB,
+			Disks:         query.NewList(diskInfo{SizeInGB: t.EphemeralGiB, Count: 1, Type: "hdd"}),
+		}
+	}
+	return item
+}

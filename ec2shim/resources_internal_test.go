@@ -22,14 +22,25 @@ import (
 	"pinet.io/pinet/ec2shim/query/querytest"
 )
 
-// TestResourceShapesMatchTheModel checks the volume, address, security group and tag actions'
-// input and output shapes against botocore's EC2 model.
+// TestResourceShapesMatchTheModel checks every input and output shape of the key pair, image,
+// volume, address, security group and tag actions against botocore's EC2 model: a parameter or
+// element the model does not have would be one no client sends or reads.
 func TestResourceShapesMatchTheModel(t *testing.T) {
 	m := querytest.LoadModel(t)
 	for _, tc := range []struct {
 		op      string
 		in, out any
 	}{
+		{"CreateKeyPair", &createKeyPairInput{}, &createKeyPairOutput{}},
+		{"ImportKeyPair", &importKeyPairInput{}, &importKeyPairOutput{}},
+		{"DeleteKeyPair", &deleteKeyPairInput{}, &deleteKeyPairOutput{}},
+		{"DescribeKeyPairs", &describeKeyPairsInput{}, &describeKeyPairsOutput{}},
+		{"RegisterImage", &registerImageInput{}, &registerImageOutput{}},
+		{"DeregisterImage", &deregisterImageInput{}, &returnOutput{}},
+		{"DescribeImages", &describeImagesInput{}, &describeImagesOutput{}},
+		{"DescribeImageAttribute", &describeImageAttributeInput{}, &imageAttributeOutput{}},
+		{"ModifyImageAttribute", &modifyImageAttributeInput{}, &returnOutput{}},
+		{"ResetImageAttribute", &resetImageAttributeInput{}, &returnOutput{}},
 		{"CreateVolume", &createVolumeInput{}, &volumeItem{}},
 		{"DeleteVolume", &volumeIDInput{}, &returnOutput{}},
 		{"DescribeVolumes", &describeVolumesInput{}, &describeVolumesOutput{}},

@@ -16,37 +16,140 @@ limitations under the License.
 
 package ec2shim
 
-// routes maps every action the API serves to its handler; each resource family lists its own.
+import (
+	"context"
+
+	"pinet.io/pinet/cloud"
+	"pinet.io/pinet/ec2shim/query"
+)
+
+// routes maps every action the API serves to its handler. An action is its input shape decoded
+// from the request (handle), one call of the cloud service, and its output shape.
 func (s *Server) routes() map[string]action {
-	all := map[string]action{}
-	for _, family := range []map[string]action{
-		s.instanceRoutes(), s.keyPairRoutes(), s.imageRoutes(), s.volumeRoutes(),
-		s.addressRoutes(), s.securityGroupRoutes(), s.tagRoutes(),
-	} {
-		for name, act := range family {
-			all[name] = act
-		}
+	all := map[string]action{
+		// Key pairs
+		"CreateKeyPair":    handle(s.createKeyPair),
+		"ImportKeyPair":    handle(s.importKeyPair),
+		"DeleteKeyPair":    handle(s.deleteKeyPair),
+		"DescribeKeyPairs": handle(s.describeKeyPairs),
+		// Images
+		"RegisterImage":          handle(s.registerImage),
+		"DeregisterImage":        handle(s.deregisterImage),
+		"DescribeImages":         handle(s.describeImages),
+		"DescribeImageAttribute": handle(s.describeImageAttribute),
+		"ModifyImageAttribute":   handle(s.modifyImageAttribute),
+		"ResetImageAttribute":    handle(s.resetImageAttribute),
+		// Volumes
+		"CreateVolume":    handle(s.createVolume),
+		"DeleteVolume":    handle(s.deleteVolume),
+		"DescribeVolumes": handle(s.describeVolumes),
+		"AttachVolume":    handle(s.attachVolume),
+		"DetachVolume":    handle(s.detachVolume),
+		// Elastic IPs
+		"AllocateAddress":     handle(s.allocateAddress),
+		"ReleaseAddress":      handle(s.releaseAddress),
+		"AssociateAddress":    handle(s.associateAddress),
+		"DisassociateAddress": handle(s.disassociateAddress),
+		"DescribeAddresses":   handle(s.describeAddresses),
+		// Security groups
+		"CreateSecurityGroup":           handle(s.createSecurityGroup),
+		"DeleteSecurityGroup":           handle(s.deleteSecurityGroup),
+		"AuthorizeSecurityGroupIngress": handle(s.authorizeIngress),
+		"RevokeSecurityGroupIngress":    handle(s.revokeIngress),
+		"DescribeSecurityGroups":        handle(s.describeSecurityGroups),
+		// Tags
+		"CreateTags":   handle(s.createTags),
+		"DeleteTags":   handle(s.deleteTags),
+		"DescribeTags": handle(s.describeTags),
+		// Instance types, regions, zones and the account
+		"DescribeInstanceTypes":     handle(s.describeInstanceTypes),
+		"DescribeRegions":           handle(s.describeRegions),
+		"DescribeAvailabilityZones": handle(s.describeAvailabilityZones),
+		"DescribeAccountAttributes": handle(s.describeAccountAttributes),
+		// Instances
+		"RunInstances":              handle(s.runInstances),
+		"DescribeInstances":         handle(s.describeInstances),
+		"TerminateInstances":        changeState(s.svc.TerminateInstances),
+		"StopInstances":             changeState(s.svc.StopInstances),
+		"StartInstances":            changeState(s.svc.StartInstances),
+		"RebootInstances":           handle(s.rebootInstances),
+		"GetConsoleOutput":          handle(s.getConsoleOutput),
+		"DescribeInstanceStatus":    handle(s.describeInstanceStatus),
+		"DescribeInstanceAttribute": handle(s.describeInstanceAttribute),
+		"ModifyInstanceAttribute":   handle(s.modifyInstanceAttribute),
 	}
 	return all
 }
 
-func (s *Server) instanceRoutes() map[string]action {
-	return map[string]action{
-		// Instances
-		"RunInstances":              s.runInstances,
-		"DescribeInstances":         s.describeInstances,
-		"TerminateInstances":        s.terminateInstances,
-		"StopInstances":             s.stopInstances,
-		"StartInstances":            s.startInstances,
-		"RebootInstances":           s.rebootInstances,
-		"GetConsoleOutput":          s.getConsoleOutput,
-		"DescribeInstanceStatus":    s.describeInstanceStatus,
-		"DescribeInstanceAttribute": s.describeInstanceAttribute,
-		"ModifyInstanceAttribute":   s.modifyInstanceAttribute,
-		"DescribeInstanceTypes":     s.describeInstanceTypes,
-		// Regions, zones and the account
-		"DescribeRegions":           s.describeRegions,
-		"DescribeAvailabilityZones": s.describeAvailabilityZones,
-		"DescribeAccountAttributes": s.describeAccountAttributes,
+// describeInput is what every Describe takes besides the ids or names it asks for.
+type describeInput struct {
+	Filters []query.Filter `ec2:"Filter,list"`
+	DryRun  bool           `ec2:"DryRun"`
+}
+
+// pagedDescribeInput is the describeInput of a Describe that answers in pages.
+type pagedDescribeInput struct {
+	describeInput
+	query.Paging
+}
+
+// handle makes an action of a handler that takes its input shape (a struct with ec2 tags)
+// decoded from the request, and the caller as the cloud service knows it.
+func handle[In any](h func(ctx context.Context, who cloud.Caller, in *In) (any, error)) action {
+	return func(ctx context.Context, c *call) (any, error) {
+		in := new(In)
+		if err := c.decode(in); err != nil {
+			return nil, err
+		}
+		return h(ctx, c.caller(), in)
 	}
+}
+
+// done answers an action whose only output is its success: <return>true</return>.
+func done(err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &returnOutput{Return: true}, nil
+}
+
+// encoded answers an action with the service's result as encode renders it:
+// encoded(toX)(s.svc.Op(...)).
+func encoded[T, O any](encode func(T) O) func(T, error) (any, error) {
+	return func(v T, err error) (any, error) {
+		if err != nil {
+			return nil, err
+		}
+		return encode(v), nil
+	}
+}
+
+// listOf renders items as an EC2 list, each by item. An empty list still prints its set element.
+func listOf[T, O any](items []T, item func(T) O) query.List[O] {
+	l := query.NewList[O]()
+	for _, v := range items {
+		l.Items = append(l.Items, item(v))
+	}
+	return l
+}
+
+// encodedPage is encoded for a paged Describe, whose result is a page of items and the token of
+// the next page.
+func encodedPage[T, O any](encode func(items []T, next string) O) func([]T, string, error) (any, error) {
+	return func(items []T, next string, err error) (any, error) {
+		if err != nil {
+			return nil, err
+		}
+		return encode(items, next), nil
+	}
+}
+
+// page is the page a Describe's input asks for.
+func page(p query.Paging) cloud.Page {
+	return cloud.Page{MaxResults: p.MaxResults, NextToken: p.NextToken}
+}
+
+// byPointer is encode for a result the service returns by pointer.
+func byPointer[T, O any](encode func(T) O) func(*T) O {
+	return func(v *T) O { return encode(*v) }
 }

@@ -19,29 +19,63 @@ package ec2shim
 import (
 	"context"
 
-	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/cloud"
 	"pinet.io/pinet/ec2shim/query"
 )
 
 // Security groups are served by the cloud service; this is their wire format.
 
-func (s *Server) securityGroupRoutes() map[string]action {
-	return map[string]action{
-		"CreateSecurityGroup":           s.createSecurityGroup,
-		"DeleteSecurityGroup":           s.deleteSecurityGroup,
-		"AuthorizeSecurityGroupIngress": s.authorizeIngress,
-		"RevokeSecurityGroupIngress":    s.revokeIngress,
-		"DescribeSecurityGroups":        s.describeSecurityGroups,
-	}
+// Input shapes of the ingress actions.
+
+type ipRangeInput struct {
+	CidrIP string `ec2:"CidrIp"`
 }
 
-// groupID is the group's EC2 id, for the actions that have not moved into the service.
-func groupID(sg *cloudv1.SecurityGroup) string { return cloud.GroupID(sg) }
+type groupPairInput struct {
+	GroupName string `ec2:"GroupName"`
+	GroupID   string `ec2:"GroupId"`
+	UserID    string `ec2:"UserId"`
+}
 
-// projectGroups lists the project's groups that have an EC2 id, oldest first.
-func (c *call) projectGroups(ctx context.Context) ([]*cloudv1.SecurityGroup, error) {
-	return c.srv.svc.ProjectGroups(ctx, c.caller())
+type ipPermissionInput struct {
+	IPProtocol string           `ec2:"IpProtocol"`
+	FromPort   *int32           `ec2:"FromPort"`
+	ToPort     *int32           `ec2:"ToPort"`
+	IPRanges   []ipRangeInput   `ec2:"IpRanges,list"`
+	Groups     []groupPairInput `ec2:"Groups,list"`
+}
+
+// ingressInput holds what Authorize- and RevokeSecurityGroupIngress share: the group, and the
+// permissions as IpPermissions.N or in the older flat form.
+type ingressInput struct {
+	GroupName                  string              `ec2:"GroupName"`
+	GroupID                    string              `ec2:"GroupId"`
+	IPPermissions              []ipPermissionInput `ec2:"IpPermissions,list"`
+	IPProtocol                 string              `ec2:"IpProtocol"`
+	FromPort                   *int32              `ec2:"FromPort"`
+	ToPort                     *int32              `ec2:"ToPort"`
+	CidrIP                     string              `ec2:"CidrIp"`
+	SourceSecurityGroupName    string              `ec2:"SourceSecurityGroupName"`
+	SourceSecurityGroupOwnerID string              `ec2:"SourceSecurityGroupOwnerId"`
+	DryRun                     bool                `ec2:"DryRun"`
+}
+
+// toService is the request in the service's terms.
+func (in *ingressInput) toService() cloud.IngressInput {
+	out := cloud.IngressInput{GroupName: in.GroupName, GroupID: in.GroupID, DryRun: in.DryRun,
+		Flat: cloud.FlatPermission{Protocol: in.IPProtocol, FromPort: in.FromPort, ToPort: in.ToPort, CIDR: in.CidrIP,
+			SourceGroupName: in.SourceSecurityGroupName, SourceGroupOwnerID: in.SourceSecurityGroupOwnerID}}
+	for _, ip := range in.IPPermissions {
+		p := cloud.IPPermission{Protocol: ip.IPProtocol, FromPort: ip.FromPort, ToPort: ip.ToPort}
+		for _, r := range ip.IPRanges {
+			p.CIDRs = append(p.CIDRs, r.CidrIP)
+		}
+		for _, g := range ip.Groups {
+			p.Groups = append(p.Groups, cloud.GroupPair{GroupName: g.GroupName, GroupID: g.GroupID, UserID: g.UserID})
+		}
+		out.Permissions = append(out.Permissions, p)
+	}
+	return out
 }
 
 // Output shapes.
@@ -85,26 +119,18 @@ type securityGroupItem struct {
 	TagSet              *query.List[tagItem]         `xml:"tagSet,omitempty"`
 }
 
-func ipPermissionItems(perms []cloud.IPPermission) query.List[ipPermissionItem] {
-	out := query.NewList[ipPermissionItem]()
-	for _, p := range perms {
-		item := ipPermissionItem{IPProtocol: p.Protocol, FromPort: p.FromPort, ToPort: p.ToPort,
-			Groups: query.NewList[groupPairItem](), IPRanges: query.NewList[ipRangeItem](),
-			IPv6Ranges: query.NewList[ipv6RangeItem](), PrefixListIDs: query.NewList[prefixListItem]()}
-		for _, g := range p.Groups {
-			item.Groups.Items = append(item.Groups.Items, groupPairItem(g))
-		}
-		for _, cidr := range p.CIDRs {
-			item.IPRanges.Items = append(item.IPRanges.Items, ipRangeItem{CidrIP: cidr})
-		}
-		out.Items = append(out.Items, item)
-	}
-	return out
+func toIPPermissionItem(p cloud.IPPermission) ipPermissionItem {
+	return ipPermissionItem{IPProtocol: p.Protocol, FromPort: p.FromPort, ToPort: p.ToPort,
+		Groups:        listOf(p.Groups, func(g cloud.GroupPair) groupPairItem { return groupPairItem(g) }),
+		IPRanges:      listOf(p.CIDRs, func(cidr string) ipRangeItem { return ipRangeItem{CidrIP: cidr} }),
+		IPv6Ranges:    query.NewList[ipv6RangeItem](),
+		PrefixListIDs: query.NewList[prefixListItem]()}
 }
 
 func toGroupItem(sg cloud.SecurityGroup) securityGroupItem {
 	return securityGroupItem{OwnerID: sg.OwnerID, GroupName: sg.Name, GroupID: sg.ID, Description: sg.Description,
-		IPPermissions: ipPermissionItems(sg.Ingress), IPPermissionsEgress: ipPermissionItems(sg.Egress), TagSet: tagList(sg.Tags)}
+		IPPermissions:       listOf(sg.Ingress, toIPPermissionItem),
+		IPPermissionsEgress: listOf(sg.Egress, toIPPermissionItem), TagSet: tagList(sg.Tags)}
 }
 
 type referencedGroupItem struct {
@@ -129,25 +155,21 @@ type authorizeIngressOutput struct {
 	SecurityGroupRules query.List[securityGroupRuleItem] `xml:"securityGroupRuleSet"`
 }
 
-func (s *Server) authorizeIngress(ctx context.Context, c *call) (any, error) {
-	var in ingressInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
+func toRuleItem(r cloud.SecurityGroupRule) securityGroupRuleItem {
+	item := securityGroupRuleItem{RuleID: r.ID, GroupID: r.GroupID, GroupOwnerID: r.GroupOwnerID, IsEgress: r.IsEgress,
+		IPProtocol: r.Protocol, FromPort: r.FromPort, ToPort: r.ToPort, CidrIPv4: r.CIDR}
+	if r.CIDR == "" {
+		item.ReferencedGroupInfo = &referencedGroupItem{GroupID: r.ReferencedGroupID, UserID: r.ReferencedGroupUserID}
 	}
-	rules, err := s.svc.AuthorizeSecurityGroupIngress(ctx, c.caller(), in.toService())
-	if err != nil {
-		return nil, err
-	}
-	out := &authorizeIngressOutput{Return: true, SecurityGroupRules: query.NewList[securityGroupRuleItem]()}
-	for _, r := range rules {
-		item := securityGroupRuleItem{RuleID: r.ID, GroupID: r.GroupID, GroupOwnerID: r.GroupOwnerID, IsEgress: r.IsEgress,
-			IPProtocol: r.Protocol, FromPort: r.FromPort, ToPort: r.ToPort, CidrIPv4: r.CIDR}
-		if r.CIDR == "" {
-			item.ReferencedGroupInfo = &referencedGroupItem{GroupID: r.ReferencedGroupID, UserID: r.ReferencedGroupUserID}
-		}
-		out.SecurityGroupRules.Items = append(out.SecurityGroupRules.Items, item)
-	}
-	return out, nil
+	return item
+}
+
+func toAuthorizeIngressOutput(rules []cloud.SecurityGroupRule) *authorizeIngressOutput {
+	return &authorizeIngressOutput{Return: true, SecurityGroupRules: listOf(rules, toRuleItem)}
+}
+
+func (s *Server) authorizeIngress(ctx context.Context, who cloud.Caller, in *ingressInput) (any, error) {
+	return encoded(toAuthorizeIngressOutput)(s.svc.AuthorizeSecurityGroupIngress(ctx, who, in.toService()))
 }
 
 type revokeIngressInput struct {
@@ -155,16 +177,9 @@ type revokeIngressInput struct {
 	RuleIDs []string `ec2:"SecurityGroupRuleId,list"`
 }
 
-func (s *Server) revokeIngress(ctx context.Context, c *call) (any, error) {
-	var in revokeIngressInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	err := s.svc.RevokeSecurityGroupIngress(ctx, c.caller(), cloud.RevokeIngressInput{IngressInput: in.toService(), RuleIDs: in.RuleIDs})
-	if err != nil {
-		return nil, err
-	}
-	return &returnOutput{Return: true}, nil
+func (s *Server) revokeIngress(ctx context.Context, who cloud.Caller, in *revokeIngressInput) (any, error) {
+	return done(s.svc.RevokeSecurityGroupIngress(ctx, who, cloud.RevokeIngressInput{IngressInput: in.toService(),
+		RuleIDs: in.RuleIDs}))
 }
 
 type createSecurityGroupInput struct {
@@ -179,17 +194,14 @@ type createSecurityGroupOutput struct {
 	TagSet  *query.List[tagItem] `xml:"tagSet,omitempty"`
 }
 
-func (s *Server) createSecurityGroup(ctx context.Context, c *call) (any, error) {
-	var in createSecurityGroupInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	sg, err := s.svc.CreateSecurityGroup(ctx, c.caller(), cloud.CreateSecurityGroupInput{Name: in.GroupName,
-		Description: in.Description, TagSpecifications: toTagSpecifications(in.TagSpecifications), DryRun: in.DryRun})
-	if err != nil {
-		return nil, err
-	}
-	return &createSecurityGroupOutput{GroupID: sg.ID, TagSet: tagList(sg.Tags)}, nil
+func toCreateSecurityGroupOutput(sg *cloud.SecurityGroup) *createSecurityGroupOutput {
+	return &createSecurityGroupOutput{GroupID: sg.ID, TagSet: tagList(sg.Tags)}
+}
+
+func (s *Server) createSecurityGroup(ctx context.Context, who cloud.Caller, in *createSecurityGroupInput) (any, error) {
+	return encoded(toCreateSecurityGroupOutput)(s.svc.CreateSecurityGroup(ctx, who, cloud.CreateSecurityGroupInput{
+		Name: in.GroupName, Description: in.Description, TagSpecifications: toTagSpecifications(in.TagSpecifications),
+		DryRun: in.DryRun}))
 }
 
 type deleteSecurityGroupInput struct {
@@ -203,24 +215,19 @@ type deleteSecurityGroupOutput struct {
 	GroupID string `xml:"groupId"`
 }
 
-func (s *Server) deleteSecurityGroup(ctx context.Context, c *call) (any, error) {
-	var in deleteSecurityGroupInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	id, err := s.svc.DeleteSecurityGroup(ctx, c.caller(), cloud.GroupInput{GroupName: in.GroupName, GroupID: in.GroupID, DryRun: in.DryRun})
-	if err != nil {
-		return nil, err
-	}
-	return &deleteSecurityGroupOutput{Return: true, GroupID: id}, nil
+func toDeleteSecurityGroupOutput(id string) *deleteSecurityGroupOutput {
+	return &deleteSecurityGroupOutput{Return: true, GroupID: id}
+}
+
+func (s *Server) deleteSecurityGroup(ctx context.Context, who cloud.Caller, in *deleteSecurityGroupInput) (any, error) {
+	return encoded(toDeleteSecurityGroupOutput)(s.svc.DeleteSecurityGroup(ctx, who, cloud.GroupInput{
+		GroupName: in.GroupName, GroupID: in.GroupID, DryRun: in.DryRun}))
 }
 
 type describeSecurityGroupsInput struct {
-	GroupNames []string       `ec2:"GroupName,list"`
-	GroupIDs   []string       `ec2:"GroupId,list"`
-	Filters    []query.Filter `ec2:"Filter,list"`
-	DryRun     bool           `ec2:"DryRun"`
-	query.Paging
+	GroupNames []string `ec2:"GroupName,list"`
+	GroupIDs   []string `ec2:"GroupId,list"`
+	pagedDescribeInput
 }
 
 type describeSecurityGroupsOutput struct {
@@ -228,19 +235,11 @@ type describeSecurityGroupsOutput struct {
 	NextToken      string                        `xml:"nextToken,omitempty"`
 }
 
-func (s *Server) describeSecurityGroups(ctx context.Context, c *call) (any, error) {
-	var in describeSecurityGroupsInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	groups, err := s.svc.DescribeSecurityGroups(ctx, c.caller(), cloud.DescribeSecurityGroupsInput{Names: in.GroupNames,
-		IDs: in.GroupIDs, Filters: in.Filters, DryRun: in.DryRun, Page: cloud.Page{MaxResults: in.MaxResults, NextToken: in.NextToken}})
-	if err != nil {
-		return nil, err
-	}
-	out := &describeSecurityGroupsOutput{SecurityGroups: query.NewList[securityGroupItem](), NextToken: groups.NextToken}
-	for _, sg := range groups.Items {
-		out.SecurityGroups.Items = append(out.SecurityGroups.Items, toGroupItem(sg))
-	}
-	return out, nil
+func toDescribeSecurityGroupsOutput(groups []cloud.SecurityGroup, next string) *describeSecurityGroupsOutput {
+	return &describeSecurityGroupsOutput{SecurityGroups: listOf(groups, toGroupItem), NextToken: next}
+}
+
+func (s *Server) describeSecurityGroups(ctx context.Context, who cloud.Caller, in *describeSecurityGroupsInput) (any, error) {
+	return encodedPage(toDescribeSecurityGroupsOutput)(s.svc.DescribeSecurityGroups(ctx, who, cloud.DescribeSecurityGroupsInput{
+		Names: in.GroupNames, IDs: in.GroupIDs, Filters: in.Filters, DryRun: in.DryRun, Page: page(in.Paging)}))
 }

@@ -18,21 +18,13 @@ package ec2shim_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -40,47 +32,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
-	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
 )
-
-var errorCode = regexp.MustCompile(`<Code>([^<]*)</Code>`)
-
-// signedQuery sends a signed EC2 Query request with exactly the parameters given (past the SDK's
-// own checks of required parameters) and returns the error code, "" for success.
-func signedQuery(t *testing.T, c *testcloud.Cloud, creds testcloud.Credentials, action string, params url.Values) string {
-	t.Helper()
-	params.Set("Action", action)
-	params.Set("Version", "2016-11-15")
-	body := params.Encode()
-	req, err := http.NewRequest(http.MethodPost, c.EC2URL+"/", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-	sum := sha256.Sum256([]byte(body))
-	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey},
-		req, hex.EncodeToString(sum[:]), "ec2", testcloud.Region, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode == http.StatusOK {
-		return ""
-	}
-	if m := errorCode.FindSubmatch(data); m != nil {
-		return string(m[1])
-	}
-	t.Fatalf("%s answered %d without an error code: %s", action, resp.StatusCode, data)
-	return ""
-}
 
 // groupPermissions flattens a group's ingress permissions into "protocol from-to source" lines.
 func groupPermissions(sg types.SecurityGroup) []string {
@@ -104,22 +57,11 @@ func groupPermissions(sg types.SecurityGroup) []string {
 func describeGroup(t *testing.T, cl *ec2.Client, name string) types.SecurityGroup {
 	t.Helper()
 	out, err := cl.DescribeSecurityGroups(context.Background(), &ec2.DescribeSecurityGroupsInput{GroupNames: []string{name}})
-	if err != nil {
-		t.Fatalf("describing group %s: %v", name, err)
-	}
-	if len(out.SecurityGroups) != 1 {
-		t.Fatalf("describing group %s: %d groups", name, len(out.SecurityGroups))
-	}
-	return out.SecurityGroups[0]
+	return only(t, "group "+name, err, func() []types.SecurityGroup { return out.SecurityGroups })
 }
 
 func groupNamesOf(groups []types.SecurityGroup) []string {
-	var out []string
-	for _, g := range groups {
-		out = append(out, aws.ToString(g.GroupName))
-	}
-	sort.Strings(out)
-	return out
+	return idsOf(groups, func(g types.SecurityGroup) *string { return g.GroupName })
 }
 
 func tcp(port int32, cidrs ...string) types.IpPermission {
@@ -131,11 +73,8 @@ func tcp(port int32, cidrs ...string) types.IpPermission {
 }
 
 func TestSecurityGroupLifecycle(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "sglife")
-	creds := c.AddUser(t, "sglife-user", false, "sglife")
+	_, _, cl := tenant(t, "sglife")
 	ctx := context.Background()
-	cl := c.EC2(creds)
 
 	created, err := cl.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{
 		GroupName: aws.String("web"), Description: aws.String("web servers"),
@@ -215,31 +154,26 @@ func TestSecurityGroupLifecycle(t *testing.T) {
 	}
 
 	// Filters.
-	for _, tc := range []struct {
-		name, value string
-		want        string
-	}{
-		{"ip-permission.from-port", "22", "[web]"},
-		{"ip-permission.cidr", "10.0.0.0/8", "[web]"},
-		{"ip-permission.group-name", "default", "[web]"},
-		{"ip-permission.protocol", "icmp", "[web]"},
-		{"description", "web*", "[web]"},
-		{"group-name", "def*", "[default]"},
-		{"group-id", webID, "[web]"},
-		{"owner-id", "sglife", "[default web]"},
-		{"tag:Name", "front", "[web]"},
-		{"tag-key", "Name", "[web]"},
-		{"egress.ip-permission.cidr", "0.0.0.0/0", "[default web]"},
-		{"ip-permission.to-port", "443", "[]"},
-	} {
-		out, err := cl.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: []types.Filter{{Name: aws.String(tc.name), Values: []string{tc.value}}}})
+	expectFilters(t, []filterCase{
+		{"ip-permission.from-port", "22", []string{"web"}},
+		{"ip-permission.cidr", "10.0.0.0/8", []string{"web"}},
+		{"ip-permission.group-name", "default", []string{"web"}},
+		{"ip-permission.protocol", "icmp", []string{"web"}},
+		{"description", "web*", []string{"web"}},
+		{"group-name", "def*", []string{"default"}},
+		{"group-id", webID, []string{"web"}},
+		{"owner-id", "sglife", []string{"default", "web"}},
+		{"tag:Name", "front", []string{"web"}},
+		{"tag-key", "Name", []string{"web"}},
+		{"egress.ip-permission.cidr", "0.0.0.0/0", []string{"default", "web"}},
+		{"ip-permission.to-port", "443", nil},
+	}, func(f types.Filter) ([]string, error) {
+		out, err := cl.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: []types.Filter{f}})
 		if err != nil {
-			t.Fatalf("filter %s: %v", tc.name, err)
+			return nil, err
 		}
-		if got := fmt.Sprint(groupNamesOf(out.SecurityGroups)); got != tc.want {
-			t.Errorf("filter %s=%s: %s, want %s", tc.name, tc.value, got, tc.want)
-		}
-	}
+		return groupNamesOf(out.SecurityGroups), nil
+	})
 
 	// Revoke by permission (both forms) and by rule id; a permission that is not there is NotFound.
 	if _, err := cl.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupName: aws.String("web"),
@@ -294,20 +228,13 @@ func TestSecurityGroupLifecycle(t *testing.T) {
 }
 
 func TestSecurityGroupsRefuseBadInput(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "sgbad")
-	creds := c.AddUser(t, "sgbad-user", false, "sgbad")
+	c, creds, cl := tenant(t, "sgbad")
 	ctx := context.Background()
-	cl := c.EC2(creds)
 	if _, err := cl.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("web"), Description: aws.String("web")}); err != nil {
 		t.Fatal(err)
 	}
 
-	for _, tc := range []struct {
-		name   string
-		params url.Values
-		code   string
-	}{
+	expectQueryCodes(t, c, creds, "create", "CreateSecurityGroup", []queryCase{
 		{"no name", url.Values{"GroupDescription": {"x"}}, "MissingParameter"},
 		{"no description", url.Values{"GroupName": {"x"}}, "MissingParameter"},
 		{"default", url.Values{"GroupName": {"default"}, "GroupDescription": {"x"}}, "InvalidGroup.Duplicate"},
@@ -319,13 +246,7 @@ func TestSecurityGroupsRefuseBadInput(t *testing.T) {
 			"TagSpecification.1.ResourceType": {"instance"}, "TagSpecification.1.Tag.1.Key": {"k"}}, "InvalidParameterValue"},
 		{"VPC", url.Values{"GroupName": {"x"}, "GroupDescription": {"x"}, "VpcId": {"vpc-1"}}, "UnknownParameter"},
 		{"dry run", url.Values{"GroupName": {"x"}, "GroupDescription": {"x"}, "DryRun": {"true"}}, "DryRunOperation"},
-	} {
-		t.Run("create "+tc.name, func(t *testing.T) {
-			if got := signedQuery(t, c, creds, "CreateSecurityGroup", tc.params); got != tc.code {
-				t.Fatalf("code %q, want %q", got, tc.code)
-			}
-		})
-	}
+	})
 
 	perm := func(kv ...string) url.Values {
 		v := url.Values{"GroupName": {"web"}}
@@ -334,11 +255,7 @@ func TestSecurityGroupsRefuseBadInput(t *testing.T) {
 		}
 		return v
 	}
-	for _, tc := range []struct {
-		name   string
-		params url.Values
-		code   string
-	}{
+	expectQueryCodes(t, c, creds, "authorize", "AuthorizeSecurityGroupIngress", []queryCase{
 		{"unknown protocol", perm("IpPermissions.1.IpProtocol", "gre", "IpPermissions.1.IpRanges.1.CidrIp", "0.0.0.0/0"), "InvalidParameterValue"},
 		{"no ports", perm("IpPermissions.1.IpProtocol", "tcp", "IpPermissions.1.IpRanges.1.CidrIp", "0.0.0.0/0"), "InvalidParameterValue"},
 		{"reversed ports", perm("IpPermissions.1.IpProtocol", "udp", "IpPermissions.1.FromPort", "90", "IpPermissions.1.ToPort", "80",
@@ -368,45 +285,19 @@ func TestSecurityGroupsRefuseBadInput(t *testing.T) {
 		{"dry run", perm("IpProtocol", "-1", "CidrIp", "0.0.0.0/0", "DryRun", "true"), "DryRunOperation"},
 		{"duplicate in one call", perm("IpPermissions.1.IpProtocol", "-1", "IpPermissions.1.IpRanges.1.CidrIp", "10.1.0.0/16",
 			"IpPermissions.1.IpRanges.2.CidrIp", "10.1.0.0/16"), "InvalidPermission.Duplicate"},
-	} {
-		t.Run("authorize "+tc.name, func(t *testing.T) {
-			if got := signedQuery(t, c, creds, "AuthorizeSecurityGroupIngress", tc.params); got != tc.code {
-				t.Fatalf("code %q, want %q", got, tc.code)
-			}
-		})
-	}
-	for _, tc := range []struct {
-		name   string
-		params url.Values
-		code   string
-	}{
+	})
+	expectQueryCodes(t, c, creds, "revoke", "RevokeSecurityGroupIngress", []queryCase{
 		{"nothing to revoke", url.Values{"GroupName": {"web"}}, "MissingParameter"},
 		{"unknown rule id", url.Values{"GroupName": {"web"}, "SecurityGroupRuleId.1": {"sgr-0123456789abcdef0"}}, "InvalidSecurityGroupRuleId.NotFound"},
 		{"absent permission", url.Values{"GroupName": {"web"}, "IpProtocol": {"-1"}, "CidrIp": {"0.0.0.0/0"}}, "InvalidPermission.NotFound"},
 		{"group that is gone", url.Values{"GroupName": {"web"}, "SourceSecurityGroupName": {"gone"}}, "InvalidPermission.NotFound"},
-	} {
-		t.Run("revoke "+tc.name, func(t *testing.T) {
-			if got := signedQuery(t, c, creds, "RevokeSecurityGroupIngress", tc.params); got != tc.code {
-				t.Fatalf("code %q, want %q", got, tc.code)
-			}
-		})
-	}
-	for _, tc := range []struct {
-		name   string
-		params url.Values
-		code   string
-	}{
+	})
+	expectQueryCodes(t, c, creds, "delete", "DeleteSecurityGroup", []queryCase{
 		{"neither", url.Values{}, "MissingParameter"},
 		{"unknown name", url.Values{"GroupName": {"nosuch"}}, "InvalidGroup.NotFound"},
 		{"unknown id", url.Values{"GroupId": {"sg-0123456789abcdef0"}}, "InvalidGroup.NotFound"},
 		{"malformed id", url.Values{"GroupId": {"web"}}, "InvalidGroupId.Malformed"},
-	} {
-		t.Run("delete "+tc.name, func(t *testing.T) {
-			if got := signedQuery(t, c, creds, "DeleteSecurityGroup", tc.params); got != tc.code {
-				t.Fatalf("code %q, want %q", got, tc.code)
-			}
-		})
-	}
+	})
 	_, err := cl.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupNames: []string{"web", "nosuch"}})
 	expectCode(t, err, "InvalidGroup.NotFound")
 	_, err = cl.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: []string{"sg-bad"}})
@@ -431,13 +322,8 @@ func TestSecurityGroupsRefuseBadInput(t *testing.T) {
 }
 
 func TestSecurityGroupInUseByAnInstance(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "sguse")
-	creds := c.AddUser(t, "sguse-user", false, "sguse")
-	c.AddNode(t, "sguse-node", "sguse-zone", 4, 8192)
-	ami := c.RegisterRawImage(t, creds, "sguse", "disk", []byte("0123456789"), false)
+	_, _, cl, ami := tenantWithNode(t, "sguse")
 	ctx := context.Background()
-	cl := c.EC2(creds)
 	created, err := cl.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("app"), Description: aws.String("app")})
 	if err != nil {
 		t.Fatal(err)
@@ -464,11 +350,8 @@ func TestSecurityGroupInUseByAnInstance(t *testing.T) {
 }
 
 func TestSecurityGroupsAcrossProjects(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "sg-a")
-	c.AddProject(t, "sg-b")
-	a := c.EC2(c.AddUser(t, "sg-a-user", false, "sg-a"))
-	b := c.EC2(c.AddUser(t, "sg-b-user", false, "sg-b"))
+	_, _, a := tenant(t, "sg-a")
+	_, _, b := tenant(t, "sg-b")
 	ctx := context.Background()
 	made, err := a.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("private"), Description: aws.String("a's")})
 	if err != nil {
@@ -501,9 +384,7 @@ func TestSecurityGroupsAcrossProjects(t *testing.T) {
 }
 
 func TestSecurityGroupMadeWithKubectl(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "sgkube")
-	cl := c.EC2(c.AddUser(t, "sgkube-user", false, "sgkube"))
+	_, _, cl := tenant(t, "sgkube")
 	ctx := context.Background()
 	sg := &cloudv1.SecurityGroup{
 		ObjectMeta: metav1.ObjectMeta{Name: "from-manifest", Namespace: "sgkube"},
@@ -548,55 +429,24 @@ func TestSecurityGroupMadeWithKubectl(t *testing.T) {
 }
 
 func TestSecurityGroupConcurrentCalls(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "sgrace")
-	cl := c.EC2(c.AddUser(t, "sgrace-user", false, "sgrace"))
+	_, _, cl := tenant(t, "sgrace")
 	ctx := context.Background()
 
 	// Racing creations of one name: exactly one wins.
-	var wg sync.WaitGroup
-	errs := make([]error, 8)
-	for i := range errs {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			_, errs[i] = cl.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("busy"), Description: aws.String("busy")})
-		}(i)
-	}
-	wg.Wait()
-	won := 0
-	for _, err := range errs {
-		switch apiCode(err) {
-		case "":
-			if err != nil {
-				t.Fatal(err)
-			}
-			won++
-		case "InvalidGroup.Duplicate":
-		default:
-			t.Fatalf("racing create: %v", err)
-		}
-	}
-	if won != 1 {
+	errs := testenv.Race(8, func(int) error {
+		_, err := cl.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("busy"), Description: aws.String("busy")})
+		return err
+	})
+	if won := winners(t, errs, "InvalidGroup.Duplicate"); won != 1 {
 		t.Fatalf("%d of the racing creations succeeded", won)
 	}
 
 	// Racing authorizations of different ports: none is lost.
-	errs = make([]error, 10)
-	for i := range errs {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			_, errs[i] = cl.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupName: aws.String("busy"),
-				IpPermissions: []types.IpPermission{tcp(int32(8000+i), "0.0.0.0/0")}})
-		}(i)
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	noErrors(t, testenv.Race(10, func(i int) error {
+		_, err := cl.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupName: aws.String("busy"),
+			IpPermissions: []types.IpPermission{tcp(int32(8000+i), "0.0.0.0/0")}})
+		return err
+	}))
 	if perms := groupPermissions(describeGroup(t, cl, "busy")); len(perms) != 10 {
 		t.Fatalf("%d permissions after 10 racing authorizations: %v", len(perms), perms)
 	}
@@ -608,25 +458,7 @@ func TestSecurityGroupConcurrentCalls(t *testing.T) {
 		}
 	}
 	testenv.Eventually(t, shortWait, "8 groups on 2 pages", func() error {
-		seen := map[string]bool{}
-		pages := 0
-		p := ec2.NewDescribeSecurityGroupsPaginator(cl, &ec2.DescribeSecurityGroupsInput{MaxResults: aws.Int32(5)})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return err
-			}
-			pages++
-			for _, g := range page.SecurityGroups {
-				if seen[aws.ToString(g.GroupName)] {
-					return fmt.Errorf("%s on two pages", aws.ToString(g.GroupName))
-				}
-				seen[aws.ToString(g.GroupName)] = true
-			}
-		}
-		if len(seen) != 8 || pages != 2 {
-			return fmt.Errorf("%d groups on %d pages", len(seen), pages)
-		}
-		return nil
+		return checkPages(ctx, ec2.NewDescribeSecurityGroupsPaginator(cl, &ec2.DescribeSecurityGroupsInput{MaxResults: aws.Int32(5)}),
+			func(o *ec2.DescribeSecurityGroupsOutput) []string { return groupNamesOf(o.SecurityGroups) }, 8, 2)
 	})
 }

@@ -119,9 +119,6 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Client == nil || cfg.Verifier == nil || cfg.Authz == nil || cfg.Tokens == nil {
 		return nil, errors.New("ec2shim: Client, Verifier, Authz and Tokens are required")
 	}
-	if cfg.APIReader == nil {
-		cfg.APIReader = cfg.Client
-	}
 	if cfg.MaxBody == 0 {
 		cfg.MaxBody = DefaultMaxBody
 	}
@@ -131,21 +128,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout
 	}
-	if cfg.WaitForCache == 0 {
-		cfg.WaitForCache = 10 * time.Second
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.RealClock{}
-	}
-	if cfg.Region == "" {
-		cfg.Region = "pinet"
-	}
 	svc, err := cloud.New(cloud.Config{Client: cfg.Client, APIReader: cfg.APIReader, Authz: cfg.Authz,
 		Tokens: cfg.Tokens, Region: cfg.Region, Endpoint: cfg.Endpoint, WaitForCache: cfg.WaitForCache, Clock: cfg.Clock,
-		Credentials: cfg.Credentials, ObjectStoreURL: cfg.ObjectStoreURL})
+		Credentials: cfg.Credentials, ObjectStoreURL: cfg.ObjectStoreURL, Console: cfg.Console})
 	if err != nil {
 		return nil, err
 	}
+	// The API shares the service's defaults (cache reader, cache wait, clock, region).
+	def := svc.Config()
+	cfg.APIReader, cfg.WaitForCache, cfg.Clock, cfg.Region = def.APIReader, def.WaitForCache, def.Clock, def.Region
 	s := &Server{cfg: cfg, svc: svc}
 	s.actions = s.routes()
 	return s, nil
@@ -250,26 +241,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // decode fills an input shape from the request.
 func (c *call) decode(v any) error { return c.req.Decode(v) }
 
-// authorize checks the caller may do verb on resource in its project. With dryRun, an allowed
-// call ends here with DryRunOperation, as EC2's do.
-func (c *call) authorize(ctx context.Context, verb, resource string, dryRun bool) error {
-	ok, err := c.srv.cfg.Authz.Allowed(ctx, c.principal, verb, resource, c.project)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return query.Errorf(codeUnauthorized, http.StatusForbidden, "You are not authorized to perform this operation.")
-	}
-	if dryRun {
-		return query.Errorf(codeDryRun, http.StatusPreconditionFailed, "Request would have succeeded, but DryRun flag is set.")
-	}
-	return nil
-}
-
 // caller is the call's caller as the cloud service knows it.
 func (c *call) caller() cloud.Caller {
 	return cloud.Caller{Principal: c.principal, AccessKeyID: c.identity.AccessKeyID}
 }
-
-// now is the server's clock.
-func (c *call) now() time.Time { return c.srv.cfg.Clock.Now() }

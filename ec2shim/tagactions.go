@@ -18,17 +18,58 @@ package ec2shim
 
 import (
 	"context"
+	"maps"
+	"slices"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"pinet.io/pinet/cloud"
 	"pinet.io/pinet/ec2shim/query"
 )
 
-func (s *Server) tagRoutes() map[string]action {
-	return map[string]action{
-		"CreateTags":   s.createTags,
-		"DeleteTags":   s.deleteTags,
-		"DescribeTags": s.describeTags,
+// tagItem is EC2's Tag on the wire.
+type tagItem struct {
+	Key   string `xml:"key" ec2:"Key"`
+	Value string `xml:"value" ec2:"Value"`
+}
+
+// tagSpecification is EC2's TagSpecification input.
+type tagSpecification struct {
+	ResourceType string    `ec2:"ResourceType"`
+	Tags         []tagItem `ec2:"Tag,list"`
+}
+
+func tagsOf(obj client.Object) map[string]string { return cloud.TagsOf(obj) }
+
+func setTags(obj client.Object, tags map[string]string) { cloud.SetTags(obj, tags) }
+
+// tagList renders tags for a response, sorted by key.
+func tagList(tags map[string]string) *query.List[tagItem] {
+	if len(tags) == 0 {
+		return nil
 	}
+	l := listOf(slices.Sorted(maps.Keys(tags)), func(k string) tagItem { return tagItem{Key: k, Value: tags[k]} })
+	return &l
+}
+
+func toTags(items []tagItem) []cloud.Tag {
+	out := make([]cloud.Tag, len(items))
+	for i, t := range items {
+		out[i] = cloud.Tag{Key: t.Key, Value: t.Value}
+	}
+	return out
+}
+
+func toTagSpecifications(specs []tagSpecification) []cloud.TagSpecification {
+	out := make([]cloud.TagSpecification, len(specs))
+	for i, s := range specs {
+		out[i] = cloud.TagSpecification{ResourceType: s.ResourceType, Tags: toTags(s.Tags)}
+	}
+	return out
+}
+
+func specTags(specs []tagSpecification, resourceType string, allowed ...string) (map[string]string, error) {
+	return cloud.SpecTags(toTagSpecifications(specs), resourceType, allowed...)
 }
 
 type createTagsInput struct {
@@ -37,16 +78,9 @@ type createTagsInput struct {
 	DryRun    bool      `ec2:"DryRun"`
 }
 
-func (s *Server) createTags(ctx context.Context, c *call) (any, error) {
-	var in createTagsInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	err := s.svc.CreateTags(ctx, c.caller(), cloud.CreateTagsInput{ResourceIDs: in.Resources, Tags: toTags(in.Tags), DryRun: in.DryRun})
-	if err != nil {
-		return nil, err
-	}
-	return &returnOutput{Return: true}, nil
+func (s *Server) createTags(ctx context.Context, who cloud.Caller, in *createTagsInput) (any, error) {
+	return done(s.svc.CreateTags(ctx, who, cloud.CreateTagsInput{ResourceIDs: in.Resources, Tags: toTags(in.Tags),
+		DryRun: in.DryRun}))
 }
 
 type deleteTagInput struct {
@@ -60,25 +94,16 @@ type deleteTagsInput struct {
 	DryRun    bool             `ec2:"DryRun"`
 }
 
-func (s *Server) deleteTags(ctx context.Context, c *call) (any, error) {
-	var in deleteTagsInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
+func (s *Server) deleteTags(ctx context.Context, who cloud.Caller, in *deleteTagsInput) (any, error) {
 	tags := make([]cloud.TagToDelete, len(in.Tags))
 	for i, t := range in.Tags {
-		tags[i] = cloud.TagToDelete{Key: t.Key, Value: t.Value}
+		tags[i] = cloud.TagToDelete(t)
 	}
-	if err := s.svc.DeleteTags(ctx, c.caller(), cloud.DeleteTagsInput{ResourceIDs: in.Resources, Tags: tags, DryRun: in.DryRun}); err != nil {
-		return nil, err
-	}
-	return &returnOutput{Return: true}, nil
+	return done(s.svc.DeleteTags(ctx, who, cloud.DeleteTagsInput{ResourceIDs: in.Resources, Tags: tags, DryRun: in.DryRun}))
 }
 
 type describeTagsInput struct {
-	Filters []query.Filter `ec2:"Filter,list"`
-	DryRun  bool           `ec2:"DryRun"`
-	query.Paging
+	pagedDescribeInput
 }
 
 type tagDescription struct {
@@ -93,19 +118,12 @@ type describeTagsOutput struct {
 	NextToken string                     `xml:"nextToken,omitempty"`
 }
 
-func (s *Server) describeTags(ctx context.Context, c *call) (any, error) {
-	var in describeTagsInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	tags, next, err := s.svc.DescribeTags(ctx, c.caller(), cloud.DescribeTagsInput{Filters: in.Filters, DryRun: in.DryRun,
-		Page: cloud.Page{MaxResults: in.MaxResults, NextToken: in.NextToken}})
-	if err != nil {
-		return nil, err
-	}
-	out := &describeTagsOutput{Tags: query.NewList[tagDescription](), NextToken: next}
-	for _, t := range tags {
-		out.Tags.Items = append(out.Tags.Items, tagDescription{ResourceID: t.ResourceID, ResourceType: t.ResourceType, Key: t.Key, Value: t.Value})
-	}
-	return out, nil
+func toDescribeTagsOutput(tags []cloud.TagDescription, next string) *describeTagsOutput {
+	return &describeTagsOutput{Tags: listOf(tags, func(t cloud.TagDescription) tagDescription { return tagDescription(t) }),
+		NextToken: next}
+}
+
+func (s *Server) describeTags(ctx context.Context, who cloud.Caller, in *describeTagsInput) (any, error) {
+	return encodedPage(toDescribeTagsOutput)(s.svc.DescribeTags(ctx, who, cloud.DescribeTagsInput{Filters: in.Filters,
+		DryRun: in.DryRun, Page: page(in.Paging)}))
 }

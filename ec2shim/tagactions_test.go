@@ -18,15 +18,10 @@ package ec2shim_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -125,14 +120,11 @@ func tagsOfObject(t *testing.T, obj client.Object) string {
 }
 
 func TestTagsOnEveryKind(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "tagall")
-	creds := c.AddUser(t, "tagall-user", false, "tagall")
+	c, creds, cl := tenant(t, "tagall")
 	c.AddNode(t, "tagall-node", "tagall-zone", 4, 8192)
 	addAddressPool(t, "tagall-pool", false, "198.51.100.80/29")
 	tg := makeTaggables(t, c, creds, "tagall", "tagall-zone", "tagall-pool")
 	ctx := context.Background()
-	cl := c.EC2(creds)
 
 	if _, err := cl.CreateTags(ctx, &ec2.CreateTagsInput{Resources: tg.all(),
 		Tags: []types.Tag{{Key: aws.String("Name"), Value: aws.String("shared")}, {Key: aws.String("env"), Value: aws.String("prod")}}}); err != nil {
@@ -166,25 +158,15 @@ func TestTagsOnEveryKind(t *testing.T) {
 		}
 	}
 	// Paging covers every tag once.
-	seen := map[string]bool{}
-	p := ec2.NewDescribeTagsPaginator(cl, &ec2.DescribeTagsInput{MaxResults: aws.Int32(5)})
-	pages := 0
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pages++
-		for _, tag := range page.Tags {
-			k := aws.ToString(tag.ResourceId) + aws.ToString(tag.Key)
-			if seen[k] {
-				t.Fatalf("%s on two pages", k)
+	if err := checkPages(ctx, ec2.NewDescribeTagsPaginator(cl, &ec2.DescribeTagsInput{MaxResults: aws.Int32(5)}),
+		func(o *ec2.DescribeTagsOutput) []string {
+			var keys []string
+			for _, tag := range o.Tags {
+				keys = append(keys, aws.ToString(tag.ResourceId)+aws.ToString(tag.Key))
 			}
-			seen[k] = true
-		}
-	}
-	if len(seen) != 12 || pages != 3 {
-		t.Fatalf("%d tags on %d pages", len(seen), pages)
+			return keys
+		}, 12, 3); err != nil {
+		t.Fatal(err)
 	}
 
 	// Each kind's own Describe shows them, and labels select by them.
@@ -250,11 +232,8 @@ func TestTagsOnEveryKind(t *testing.T) {
 }
 
 func TestTagsRefuseBadInput(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "tagbad")
-	c.AddProject(t, "tagother")
-	creds := c.AddUser(t, "tagbad-user", false, "tagbad")
-	other := c.AddUser(t, "tagother-user", false, "tagother")
+	c, creds, _ := tenant(t, "tagbad")
+	_, other, _ := tenant(t, "tagother")
 	c.AddNode(t, "tagbad-node", "tagbad-zone", 4, 8192)
 	addAddressPool(t, "tagbad-pool", false, "198.51.100.88/29")
 	tg := makeTaggables(t, c, creds, "tagbad", "tagbad-zone", "tagbad-pool")
@@ -307,11 +286,7 @@ func TestTagsRefuseBadInput(t *testing.T) {
 		{"describe small page", "DescribeTags", url.Values{"MaxResults": {"4"}}, "InvalidParameterValue"},
 		{"describe dry run", "DescribeTags", url.Values{"DryRun": {"true"}}, "DryRunOperation"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := signedQuery(t, c, creds, tc.action, tc.params); got != tc.code {
-				t.Fatalf("code %q, want %q", got, tc.code)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { expectQueryCode(t, c, creds, tc.action, tc.params, tc.code) })
 	}
 	// Up to the limit, counting the tags already there.
 	if _, err := cl.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{tg.volume}, Tags: manyTags("a", 49)}); err != nil {
@@ -341,68 +316,26 @@ func manyTags(prefix string, n int) []types.Tag {
 }
 
 func TestTagsConcurrentCalls(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "tagrace")
-	creds := c.AddUser(t, "tagrace-user", false, "tagrace")
+	_, _, cl := tenant(t, "tagrace")
 	ctx := context.Background()
-	cl := c.EC2(creds)
 	sg, err := cl.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("busy"), Description: aws.String("busy")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, 10)
-	for i := range errs {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			_, errs[i] = cl.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{aws.ToString(sg.GroupId)},
-				Tags: []types.Tag{{Key: aws.String(fmt.Sprintf("k%d", i)), Value: aws.String("v")}}})
-		}(i)
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	noErrors(t, testenv.Race(10, func(i int) error {
+		_, err := cl.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{aws.ToString(sg.GroupId)},
+			Tags: []types.Tag{{Key: aws.String(fmt.Sprintf("k%d", i)), Value: aws.String("v")}}})
+		return err
+	}))
 	if got := tagLines(t, cl); len(got) != 10 {
 		t.Fatalf("%d tags after 10 racing calls: %v", len(got), got)
-	}
-}
-
-// awsCLI runs the AWS CLI's ec2 commands against the cloud and decodes the JSON it prints.
-func awsCLI(t *testing.T, c *testcloud.Cloud, creds testcloud.Credentials, out any, args ...string) {
-	t.Helper()
-	bin, err := exec.LookPath("aws")
-	if err != nil {
-		t.Skipf("the AWS CLI is not on PATH: %v", err)
-	}
-	home := t.TempDir()
-	cmd := exec.Command(bin, append([]string{"--endpoint-url", c.EC2URL, "--output", "json", "ec2"}, args...)...)
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + home,
-		"AWS_ACCESS_KEY_ID=" + creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey,
-		"AWS_DEFAULT_REGION=" + testcloud.Region, "AWS_EC2_METADATA_DISABLED=true",
-		"AWS_CONFIG_FILE=" + filepath.Join(home, "config"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "credentials"),
-	}
-	data, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("aws ec2 %s: %v\n%s", strings.Join(args, " "), err, data)
-	}
-	if out != nil && len(strings.TrimSpace(string(data))) > 0 {
-		if err := json.Unmarshal(data, out); err != nil {
-			t.Fatalf("aws ec2 %s printed %s: %v", strings.Join(args, " "), data, err)
-		}
 	}
 }
 
 // TestResourcesThroughTheCLI runs groups, volumes, addresses and tags through the AWS CLI, which
 // parses every response with botocore.
 func TestResourcesThroughTheCLI(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "rescli")
-	creds := c.AddUser(t, "rescli-user", false, "rescli")
+	c, creds, _ := tenant(t, "rescli")
 	c.AddNode(t, "rescli-node", "rescli-zone", 4, 8192)
 	addAddressPool(t, "rescli-pool", false, "198.51.100.96/29")
 	ami := c.RegisterRawImage(t, creds, "rescli", "disk", []byte("0123456789"), false)

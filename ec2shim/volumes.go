@@ -25,16 +25,6 @@ import (
 
 // Volumes: the wire side of the cloud service's volume operations.
 
-func (s *Server) volumeRoutes() map[string]action {
-	return map[string]action{
-		"CreateVolume":    s.createVolume,
-		"DeleteVolume":    s.deleteVolume,
-		"DescribeVolumes": s.describeVolumes,
-		"AttachVolume":    s.attachVolume,
-		"DetachVolume":    s.detachVolume,
-	}
-}
-
 // deviceName is what AttachVolume accepts (the service's check, here for the shim's tests).
 var deviceName = cloud.DeviceName
 
@@ -66,8 +56,8 @@ type volumeItem struct {
 	TagSet             *query.List[tagItem]             `xml:"tagSet,omitempty"`
 }
 
-func toAttachmentItem(a *cloud.VolumeAttachment) *volumeAttachmentItem {
-	item := &volumeAttachmentItem{VolumeID: a.VolumeID, InstanceID: a.InstanceID, Device: a.Device,
+func toAttachmentItem(a cloud.VolumeAttachment) volumeAttachmentItem {
+	item := volumeAttachmentItem{VolumeID: a.VolumeID, InstanceID: a.InstanceID, Device: a.Device,
 		State: a.State, DeleteOnTermination: a.DeleteOnTermination}
 	if !a.AttachTime.IsZero() {
 		item.AttachTime = query.NewTimestamp(a.AttachTime)
@@ -75,15 +65,11 @@ func toAttachmentItem(a *cloud.VolumeAttachment) *volumeAttachmentItem {
 	return item
 }
 
-func toVolumeItem(v *cloud.Volume) *volumeItem {
-	item := &volumeItem{VolumeID: v.VolumeID, Size: v.SizeGiB, SnapshotID: v.SnapshotID,
+func toVolumeItem(v cloud.Volume) volumeItem {
+	return volumeItem{VolumeID: v.VolumeID, Size: v.SizeGiB, SnapshotID: v.SnapshotID,
 		AvailabilityZone: v.AvailabilityZone, State: v.State, CreateTime: query.NewTimestamp(v.CreateTime),
-		Attachments: query.NewList[volumeAttachmentItem](), VolumeType: v.VolumeType, Encrypted: v.Encrypted,
-		MultiAttachEnabled: v.MultiAttachEnabled, TagSet: tagList(v.Tags)}
-	for i := range v.Attachments {
-		item.Attachments.Items = append(item.Attachments.Items, *toAttachmentItem(&v.Attachments[i]))
-	}
-	return item
+		Attachments: listOf(v.Attachments, toAttachmentItem),
+		VolumeType:  v.VolumeType, Encrypted: v.Encrypted, MultiAttachEnabled: v.MultiAttachEnabled, TagSet: tagList(v.Tags)}
 }
 
 type createVolumeInput struct {
@@ -98,19 +84,11 @@ type createVolumeInput struct {
 	DryRun             bool               `ec2:"DryRun"`
 }
 
-func (s *Server) createVolume(ctx context.Context, c *call) (any, error) {
-	var in createVolumeInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	v, err := s.svc.CreateVolume(ctx, c.caller(), cloud.CreateVolumeInput{SizeGiB: in.Size, SnapshotID: in.SnapshotID,
-		AvailabilityZone: in.AvailabilityZone, AvailabilityZoneID: in.AvailabilityZoneID, VolumeType: in.VolumeType,
-		Encrypted: in.Encrypted, ClientToken: in.ClientToken,
-		TagSpecifications: toTagSpecifications(in.TagSpecifications), DryRun: in.DryRun})
-	if err != nil {
-		return nil, err
-	}
-	return toVolumeItem(v), nil
+func (s *Server) createVolume(ctx context.Context, who cloud.Caller, in *createVolumeInput) (any, error) {
+	return encoded(byPointer(toVolumeItem))(s.svc.CreateVolume(ctx, who,
+		cloud.CreateVolumeInput{SizeGiB: in.Size, SnapshotID: in.SnapshotID, AvailabilityZone: in.AvailabilityZone,
+			AvailabilityZoneID: in.AvailabilityZoneID, VolumeType: in.VolumeType, Encrypted: in.Encrypted,
+			ClientToken: in.ClientToken, TagSpecifications: toTagSpecifications(in.TagSpecifications), DryRun: in.DryRun}))
 }
 
 type volumeIDInput struct {
@@ -118,22 +96,13 @@ type volumeIDInput struct {
 	DryRun   bool   `ec2:"DryRun"`
 }
 
-func (s *Server) deleteVolume(ctx context.Context, c *call) (any, error) {
-	var in volumeIDInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	if err := s.svc.DeleteVolume(ctx, c.caller(), cloud.VolumeIDInput{VolumeID: in.VolumeID, DryRun: in.DryRun}); err != nil {
-		return nil, err
-	}
-	return &returnOutput{Return: true}, nil
+func (s *Server) deleteVolume(ctx context.Context, who cloud.Caller, in *volumeIDInput) (any, error) {
+	return done(s.svc.DeleteVolume(ctx, who, cloud.VolumeIDInput{VolumeID: in.VolumeID, DryRun: in.DryRun}))
 }
 
 type describeVolumesInput struct {
-	VolumeIDs []string       `ec2:"VolumeId,list"`
-	Filters   []query.Filter `ec2:"Filter,list"`
-	DryRun    bool           `ec2:"DryRun"`
-	query.Paging
+	VolumeIDs []string `ec2:"VolumeId,list"`
+	pagedDescribeInput
 }
 
 type describeVolumesOutput struct {
@@ -141,21 +110,13 @@ type describeVolumesOutput struct {
 	NextToken string                 `xml:"nextToken,omitempty"`
 }
 
-func (s *Server) describeVolumes(ctx context.Context, c *call) (any, error) {
-	var in describeVolumesInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	vols, next, err := s.svc.DescribeVolumes(ctx, c.caller(), cloud.DescribeVolumesInput{VolumeIDs: in.VolumeIDs,
-		Filters: in.Filters, DryRun: in.DryRun, Page: cloud.Page{MaxResults: in.MaxResults, NextToken: in.NextToken}})
-	if err != nil {
-		return nil, err
-	}
-	out := &describeVolumesOutput{Volumes: query.NewList[volumeItem](), NextToken: next}
-	for i := range vols {
-		out.Volumes.Items = append(out.Volumes.Items, *toVolumeItem(&vols[i]))
-	}
-	return out, nil
+func toDescribeVolumesOutput(vols []cloud.Volume, next string) *describeVolumesOutput {
+	return &describeVolumesOutput{Volumes: listOf(vols, toVolumeItem), NextToken: next}
+}
+
+func (s *Server) describeVolumes(ctx context.Context, who cloud.Caller, in *describeVolumesInput) (any, error) {
+	return encodedPage(toDescribeVolumesOutput)(s.svc.DescribeVolumes(ctx, who, cloud.DescribeVolumesInput{
+		VolumeIDs: in.VolumeIDs, Filters: in.Filters, DryRun: in.DryRun, Page: page(in.Paging)}))
 }
 
 type attachVolumeInput struct {
@@ -165,17 +126,9 @@ type attachVolumeInput struct {
 	DryRun     bool   `ec2:"DryRun"`
 }
 
-func (s *Server) attachVolume(ctx context.Context, c *call) (any, error) {
-	var in attachVolumeInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	a, err := s.svc.AttachVolume(ctx, c.caller(), cloud.AttachVolumeInput{VolumeID: in.VolumeID,
-		InstanceID: in.InstanceID, Device: in.Device, DryRun: in.DryRun})
-	if err != nil {
-		return nil, err
-	}
-	return toAttachmentItem(a), nil
+func (s *Server) attachVolume(ctx context.Context, who cloud.Caller, in *attachVolumeInput) (any, error) {
+	return encoded(byPointer(toAttachmentItem))(s.svc.AttachVolume(ctx, who, cloud.AttachVolumeInput{VolumeID: in.VolumeID,
+		InstanceID: in.InstanceID, Device: in.Device, DryRun: in.DryRun}))
 }
 
 type detachVolumeInput struct {
@@ -186,15 +139,7 @@ type detachVolumeInput struct {
 	DryRun     bool   `ec2:"DryRun"`
 }
 
-func (s *Server) detachVolume(ctx context.Context, c *call) (any, error) {
-	var in detachVolumeInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	a, err := s.svc.DetachVolume(ctx, c.caller(), cloud.DetachVolumeInput{VolumeID: in.VolumeID,
-		InstanceID: in.InstanceID, Device: in.Device, Force: in.Force, DryRun: in.DryRun})
-	if err != nil {
-		return nil, err
-	}
-	return toAttachmentItem(a), nil
+func (s *Server) detachVolume(ctx context.Context, who cloud.Caller, in *detachVolumeInput) (any, error) {
+	return encoded(byPointer(toAttachmentItem))(s.svc.DetachVolume(ctx, who, cloud.DetachVolumeInput{VolumeID: in.VolumeID,
+		InstanceID: in.InstanceID, Device: in.Device, Force: in.Force, DryRun: in.DryRun}))
 }

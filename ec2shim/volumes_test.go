@@ -20,9 +20,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -41,22 +39,11 @@ import (
 func describeVolume(t *testing.T, cl *ec2.Client, id string) types.Volume {
 	t.Helper()
 	out, err := cl.DescribeVolumes(context.Background(), &ec2.DescribeVolumesInput{VolumeIds: []string{id}})
-	if err != nil {
-		t.Fatalf("describing %s: %v", id, err)
-	}
-	if len(out.Volumes) != 1 {
-		t.Fatalf("describing %s: %d volumes", id, len(out.Volumes))
-	}
-	return out.Volumes[0]
+	return only(t, "volume "+id, err, func() []types.Volume { return out.Volumes })
 }
 
 func volumeIDsOf(vols []types.Volume) []string {
-	var out []string
-	for _, v := range vols {
-		out = append(out, aws.ToString(v.VolumeId))
-	}
-	sort.Strings(out)
-	return out
+	return idsOf(vols, func(v types.Volume) *string { return v.VolumeId })
 }
 
 func attachmentString(v types.Volume) string {
@@ -101,13 +88,8 @@ func reportAttachment(t *testing.T, project, id string, state cloudv1.VolumeStat
 }
 
 func TestVolumeLifecycle(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "vollife")
-	creds := c.AddUser(t, "vollife-user", false, "vollife")
-	c.AddNode(t, "vollife-node", "vollife-zone", 4, 8192)
-	ami := c.RegisterRawImage(t, creds, "vollife", "disk", []byte("0123456789"), false)
+	_, _, cl, ami := tenantWithNode(t, "vollife")
 	ctx := context.Background()
-	cl := c.EC2(creds)
 
 	before := time.Now().Add(-time.Minute)
 	created, err := cl.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String("vollife-zone"), Size: aws.Int32(10),
@@ -164,31 +146,26 @@ func TestVolumeLifecycle(t *testing.T) {
 	expectCode(t, err, "VolumeInUse")
 
 	// Filters.
-	for _, tc := range []struct {
-		name, value string
-		want        []string
-	}{
+	expectFilters(t, []filterCase{
 		{"attachment.instance-id", inst, []string{v1}},
 		{"attachment.status", "attaching", []string{v1}},
 		{"attachment.device", "/dev/sd?", []string{v1}},
 		{"size", "1", []string{v2}},
-		{"status", "creating", sortedStrings(v1, v2)},
-		{"availability-zone", "vollife-zone", sortedStrings(v1, v2)},
+		{"status", "creating", sorted(v1, v2)},
+		{"availability-zone", "vollife-zone", sorted(v1, v2)},
 		{"volume-id", v2, []string{v2}},
 		{"tag:Name", "data", []string{v1}},
 		{"tag-key", "Name", []string{v1}},
-		{"volume-type", "standard", sortedStrings(v1, v2)},
-		{"create-time", "20*", sortedStrings(v1, v2)},
+		{"volume-type", "standard", sorted(v1, v2)},
+		{"create-time", "20*", sorted(v1, v2)},
 		{"size", "2", nil},
-	} {
-		out, err := cl.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{Filters: []types.Filter{{Name: aws.String(tc.name), Values: []string{tc.value}}}})
+	}, func(f types.Filter) ([]string, error) {
+		out, err := cl.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{Filters: []types.Filter{f}})
 		if err != nil {
-			t.Fatalf("filter %s: %v", tc.name, err)
+			return nil, err
 		}
-		if got := volumeIDsOf(out.Volumes); fmt.Sprint(got) != fmt.Sprint(tc.want) {
-			t.Errorf("filter %s=%s: %v, want %v", tc.name, tc.value, got, tc.want)
-		}
-	}
+		return volumeIDsOf(out.Volumes), nil
+	})
 
 	// Detaching: only what is attached, where it is attached.
 	_, err = cl.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(v1), InstanceId: aws.String("i-0123456789abcdef0")})
@@ -262,32 +239,16 @@ func TestVolumeLifecycle(t *testing.T) {
 	expectCode(t, err, "IncorrectInstanceState")
 }
 
-func sortedStrings(s ...string) []string {
-	out := append([]string(nil), s...)
-	sort.Strings(out)
-	return out
-}
-
 func TestVolumesRefuseBadInput(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "volbad")
-	creds := c.AddUser(t, "volbad-user", false, "volbad")
-	c.AddNode(t, "volbad-node", "volbad-zone", 4, 8192)
-	ami := c.RegisterRawImage(t, creds, "volbad", "disk", []byte("0123456789"), false)
+	c, creds, cl, ami := tenantWithNode(t, "volbad")
 	ctx := context.Background()
-	cl := c.EC2(creds)
 
-	create := func(mut func(*ec2.CreateVolumeInput)) error {
-		in := &ec2.CreateVolumeInput{AvailabilityZone: aws.String("volbad-zone"), Size: aws.Int32(1)}
-		mut(in)
+	expectRefusals(t, "create ", func() *ec2.CreateVolumeInput {
+		return &ec2.CreateVolumeInput{AvailabilityZone: aws.String("volbad-zone"), Size: aws.Int32(1)}
+	}, func(in *ec2.CreateVolumeInput) error {
 		_, err := cl.CreateVolume(ctx, in)
 		return err
-	}
-	for _, tc := range []struct {
-		name string
-		mut  func(*ec2.CreateVolumeInput)
-		code string
-	}{
+	}, []refusal[ec2.CreateVolumeInput]{
 		{"no size", func(in *ec2.CreateVolumeInput) { in.Size = nil }, "MissingParameter"},
 		{"zero size", func(in *ec2.CreateVolumeInput) { in.Size = aws.Int32(0) }, "InvalidParameterValue"},
 		{"huge", func(in *ec2.CreateVolumeInput) { in.Size = aws.Int32(16385) }, "InvalidParameterValue"},
@@ -308,9 +269,7 @@ func TestVolumesRefuseBadInput(t *testing.T) {
 			in.TagSpecifications = []types.TagSpecification{{ResourceType: types.ResourceTypeVolume, Tags: []types.Tag{{Key: aws.String("aws:x")}}}}
 		}, "InvalidParameterValue"},
 		{"dry run", func(in *ec2.CreateVolumeInput) { in.DryRun = aws.Bool(true) }, "DryRunOperation"},
-	} {
-		t.Run("create "+tc.name, func(t *testing.T) { expectCode(t, create(tc.mut), tc.code) })
-	}
+	})
 	if got := signedQuery(t, c, creds, "CreateVolume", url.Values{"AvailabilityZone": {"volbad-zone"}, "Size": {"1"}, "Iops": {"100"}}); got != "UnknownParameter" {
 		t.Fatalf("Iops: %q", got)
 	}
@@ -385,7 +344,7 @@ func TestVolumesRefuseBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := volumeIDsOf(out.Volumes); fmt.Sprint(got) != fmt.Sprint(sortedStrings(vol, elsewhere)) {
+	if got := volumeIDsOf(out.Volumes); fmt.Sprint(got) != fmt.Sprint(sorted(vol, elsewhere)) {
 		t.Fatalf("volumes after refused calls: %v", got)
 	}
 	for _, v := range out.Volumes {
@@ -399,25 +358,16 @@ func TestVolumesRefuseBadInput(t *testing.T) {
 }
 
 func TestVolumeClientTokenAndPaging(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "voltok")
-	creds := c.AddUser(t, "voltok-user", false, "voltok")
+	c, _, cl := tenant(t, "voltok")
 	c.AddNode(t, "voltok-node", "voltok-zone", 4, 8192)
 	ctx := context.Background()
-	cl := c.EC2(creds)
 	in := &ec2.CreateVolumeInput{AvailabilityZone: aws.String("voltok-zone"), Size: aws.Int32(3), ClientToken: aws.String("token-1")}
-	var wg sync.WaitGroup
 	got := make([]string, 10)
-	errs := make([]error, 10)
-	for i := range got {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			out, err := cl.CreateVolume(ctx, in)
-			got[i], errs[i] = aws.ToString(out.VolumeId), err
-		}(i)
-	}
-	wg.Wait()
+	errs := testenv.Race(len(got), func(i int) error {
+		out, err := cl.CreateVolume(ctx, in)
+		got[i] = aws.ToString(out.VolumeId)
+		return err
+	})
 	for i := range got {
 		if errs[i] != nil || got[i] != got[0] {
 			t.Fatalf("call %d: %s (%v), call 0: %s", i, got[i], errs[i], got[0])
@@ -431,34 +381,16 @@ func TestVolumeClientTokenAndPaging(t *testing.T) {
 	for i := 0; i < 6; i++ {
 		newVolume(t, cl, "voltok-zone", int32(i+1))
 	}
-	seen := map[string]bool{}
-	pages := 0
-	p := ec2.NewDescribeVolumesPaginator(cl, &ec2.DescribeVolumesInput{MaxResults: aws.Int32(5)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pages++
-		for _, v := range page.Volumes {
-			if seen[aws.ToString(v.VolumeId)] {
-				t.Fatalf("%s on two pages", aws.ToString(v.VolumeId))
-			}
-			seen[aws.ToString(v.VolumeId)] = true
-		}
-	}
-	if len(seen) != 7 || pages != 2 {
-		t.Fatalf("%d volumes on %d pages", len(seen), pages)
+	if err := checkPages(ctx, ec2.NewDescribeVolumesPaginator(cl, &ec2.DescribeVolumesInput{MaxResults: aws.Int32(5)}),
+		func(o *ec2.DescribeVolumesOutput) []string { return volumeIDsOf(o.Volumes) }, 7, 2); err != nil {
+		t.Fatal(err)
 	}
 }
 
 func TestVolumeQuota(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "volquota")
-	creds := c.AddUser(t, "volquota-user", false, "volquota")
+	c, _, cl := tenant(t, "volquota")
 	c.AddNode(t, "volquota-node", "volquota-zone", 4, 8192)
 	ctx := context.Background()
-	cl := c.EC2(creds)
 	setQuota(t, cl, "volquota", cloudv1.ProjectQuota{Volumes: ptr.To[int32](2), VolumeGiB: ptr.To[int64](15)})
 
 	newVolume(t, cl, "volquota-zone", 10)
@@ -499,11 +431,8 @@ func setQuota(t *testing.T, cl *ec2.Client, project string, q cloudv1.ProjectQuo
 }
 
 func TestVolumesAcrossProjects(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "vol-a")
-	c.AddProject(t, "vol-b")
-	ca := c.AddUser(t, "vol-a-user", false, "vol-a")
-	a, b := c.EC2(ca), c.EC2(c.AddUser(t, "vol-b-user", false, "vol-b"))
+	c, ca, a := tenant(t, "vol-a")
+	_, _, b := tenant(t, "vol-b")
 	c.AddNode(t, "volab-node", "volab-zone", 4, 8192)
 	ami := c.RegisterRawImage(t, ca, "vol-a", "disk", []byte("0123456789"), false)
 	ctx := context.Background()

@@ -45,6 +45,7 @@ import (
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/index"
 	"pinet.io/pinet/internal/s3client"
+	"pinet.io/pinet/nodeagent/aoe"
 	"pinet.io/pinet/nodeagent/disks"
 	"pinet.io/pinet/nodeagent/imagecache"
 	"pinet.io/pinet/nodeagent/libvirt"
@@ -90,12 +91,20 @@ type Config struct {
 	ClientCAFile string
 	// HealthProbeAddr serves /healthz and /readyz; empty or "0" disables it.
 	HealthProbeAddr string
+	// StorageCapacityGiB makes the node a storage node holding volumes of that many GiB in
+	// all (0: not a storage node); their backing files live in StorageDir (default
+	// <StateDir>/volumes) and are served over AoE on StorageInterface.
+	StorageCapacityGiB int64
+	StorageDir         string
+	StorageInterface   string
+	// ListenAoE opens the AoE socket of a target (default aoe.Listen); tests listen inside a
+	// network namespace.
+	ListenAoE func(iface string) (*aoe.Conn, error)
 	// Version is reported in the Hypervisor's status.
 	Version string
-	// StorageInterface is the network interface of the storage network, where volumes are
-	// exported over AoE; StorageNetNS the network namespace (a name under /run/netns) it is in,
-	// empty for the agent's own.
-	StorageInterface, StorageNetNS string
+	// StorageNetNS is the network namespace (a name under /run/netns) StorageInterface is in for
+	// attaching volumes, empty for the agent's own (ListenAoE, when set, is used instead).
+	StorageNetNS string
 	// QEMUUser is the user QEMU runs as (libvirt-qemu); it alone may connect to the volumes' NBD
 	// sockets. Empty, or a user the node does not have, leaves them to root.
 	QEMUUser string
@@ -141,6 +150,9 @@ func (c *Config) defaults() {
 	if c.Region == "" {
 		c.Region = "pinet"
 	}
+	if c.StorageDir == "" {
+		c.StorageDir = defaultStorageDir(c.StateDir)
+	}
 }
 
 // virt is the libvirt side the agent drives; *libvirt.Conn implements it.
@@ -185,6 +197,9 @@ func RunWith(ctx context.Context, cfg Config, restCfg *rest.Config, conn *libvir
 
 func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error {
 	cfg.defaults()
+	if cfg.StorageCapacityGiB > 0 && cfg.StorageInterface == "" {
+		return fmt.Errorf("a storage node needs the interface to serve volumes on (--storage-interface)")
+	}
 	scheme := runtimeScheme()
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                 scheme,
@@ -279,6 +294,11 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 		recorder: mgr.GetEventRecorder("pinet-nodeagent"), chains: chains}
 	if err := attach.setupWithManager(mgr); err != nil {
 		return err
+	}
+	if cfg.StorageCapacityGiB > 0 {
+		if err := setupStorage(ctx, mgr, restCfg, cfg, clk); err != nil {
+			return err
+		}
 	}
 	return mgr.Start(ctx)
 }

@@ -87,8 +87,10 @@ type volumeChains struct {
 	// base outlives reconciles: the chains serve until the agent stops.
 	base context.Context
 	dir  string
-	// iface is the storage interface, in network namespace netns ("" for the agent's own).
+	// iface is the storage interface, in network namespace netns ("" for the agent's own);
+	// listen, when set, opens AoE sockets instead.
 	iface, netns string
+	listen       func(iface string) (*aoe.Conn, error)
 	// qemuUser may connect to the sockets (libvirt-qemu); "" or unknown leaves them to root.
 	qemuUser    string
 	dialTimeout time.Duration
@@ -99,8 +101,8 @@ type volumeChains struct {
 
 func newVolumeChains(base context.Context, cfg Config) *volumeChains {
 	return &volumeChains{
-		base: base, dir: filepath.Join(cfg.StateDir, "volumes"),
-		iface: cfg.StorageInterface, netns: cfg.StorageNetNS, qemuUser: cfg.QEMUUser,
+		base: base, dir: filepath.Join(cfg.StateDir, "nbd"),
+		iface: cfg.StorageInterface, netns: cfg.StorageNetNS, listen: cfg.ListenAoE, qemuUser: cfg.QEMUUser,
 		dialTimeout: cfg.AttachTimeout,
 		m:           map[types.NamespacedName]*volumeChain{},
 	}
@@ -149,7 +151,11 @@ func (vc *volumeChains) ensure(ctx context.Context, key types.NamespacedName, vo
 		return nil, fmt.Errorf("%w: the agent has no storage interface (--storage-interface)", errTargetUnreachable)
 	}
 	log.FromContext(ctx).Info("Connecting volume", "volume", volumeID, "aoe", addr.String(), "interface", vc.iface)
-	conn, err := listenAoE(vc.netns, vc.iface)
+	listen := vc.listen
+	if listen == nil {
+		listen = func(iface string) (*aoe.Conn, error) { return listenAoE(vc.netns, iface) }
+	}
+	conn, err := listen(vc.iface)
 	if err != nil {
 		return nil, fmt.Errorf("opening the storage interface %s: %w", vc.iface, err)
 	}

@@ -102,9 +102,12 @@ func (a *volumeAttach) Reconcile(ctx context.Context, req reconcile.Request) (_ 
 		if cur != nil && cur.State != cloudv1.AttachmentDetached && cur.InstanceID != "" {
 			return a.detach(ctx, sc)
 		}
+		// Nothing is attached, and nothing will be: the attachment stays as it is (none, or
+		// detached), so the volume controller can let the volume go.
 		a.chains.stop(sc.key)
-		return reconcile.Result{}, a.fail(sc, cloudv1.ReasonInstanceNotRunning,
-			fmt.Sprintf("Instance %s is not running on node %s", want.InstanceID, a.cfg.NodeName))
+		conditions.MarkFalse(vol, cloudv1.VolumeAttached, cloudv1.ReasonInstanceNotRunning,
+			fmt.Sprintf("Instance %s is not running on node %s", want.InstanceID, a.cfg.NodeName), sc.now)
+		return reconcile.Result{}, nil
 	}
 	return a.attach(ctx, sc)
 }

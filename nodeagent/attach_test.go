@@ -31,7 +31,6 @@ import (
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
@@ -39,16 +38,15 @@ import (
 	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
 	"pinet.io/pinet/nodeagent"
-	"pinet.io/pinet/nodeagent/aoe"
 	"pinet.io/pinet/nodeagent/aoe/aoetest"
 	"pinet.io/pinet/nodeagent/domainxml"
 	"pinet.io/pinet/nodeagent/libvirt"
 )
 
-// storageNode is a node agent whose storage interface is one end of a veth pair in a namespace
+// attachAgent is a node agent whose storage interface is one end of a veth pair in a namespace
 // of the test's own; the other end, in a second namespace, is the storage network where the
 // test's AoE targets serve.
-type storageNode struct {
+type attachAgent struct {
 	name   string
 	cfg    nodeagent.Config
 	conn   *libvirt.Conn
@@ -57,24 +55,25 @@ type storageNode struct {
 	done   chan error
 }
 
-func startStorageNode(t *testing.T, c *testcloud.Cloud, name, zone string) *storageNode {
+// startAttachAgent starts a compute node whose storage interface is the initiators' end (B) of
+// a storage node's veth pair.
+func startAttachAgent(t *testing.T, c *testcloud.Cloud, name, zone string, pair *aoetest.Pair) *attachAgent {
 	t.Helper()
 	if _, err := exec.LookPath("qemu-io"); err != nil {
 		t.Skip("qemu-io is not installed")
 	}
-	pair := aoetest.NewPair(t, "pt-att", 1500)
 	dir := t.TempDir()
 	nodeXML := filepath.Join(dir, "node.xml")
 	mustDo(t, "writing the node", os.WriteFile(nodeXML, []byte("<node></node>\n"), 0o644))
 	conn, err := libvirt.Open(env.Ctx, "test://"+nodeXML)
 	mustDo(t, "opening libvirt", err)
 	t.Cleanup(conn.Close)
-	n := &storageNode{name: name, conn: conn, pair: pair, cfg: nodeagent.Config{
+	n := &attachAgent{name: name, conn: conn, pair: pair, cfg: nodeagent.Config{
 		NodeName: name, LibvirtURI: conn.URI(), Zone: zone, VCPUs: 4, MemoryMiB: 8192,
 		StateDir: dir, HeartbeatInterval: 5 * time.Second, MinReportInterval: 200 * time.Millisecond,
 		FactsInterval: 500 * time.Millisecond, ResyncInterval: 3 * time.Second, ShutdownGrace: 2 * time.Second,
 		ObjectStoreURL: c.S3URL, Region: testcloud.Region, SystemNamespace: testenv.SystemNamespace,
-		StorageInterface: pair.IfaceA, StorageNetNS: pair.NSA, AttachTimeout: 3 * time.Second, DetachTimeout: 5 * time.Second,
+		StorageInterface: pair.IfaceB, StorageNetNS: pair.NSB, AttachTimeout: 3 * time.Second, DetachTimeout: 5 * time.Second,
 	}}
 	n.start(t)
 	t.Cleanup(n.stop)
@@ -91,7 +90,7 @@ func startStorageNode(t *testing.T, c *testcloud.Cloud, name, zone string) *stor
 	return n
 }
 
-func (n *storageNode) start(t *testing.T) {
+func (n *attachAgent) start(t *testing.T) {
 	rest, err := env.AddUser(testenv.NodeUser(n.name), testenv.NodeAgentsGroup)
 	mustDo(t, "node credentials", err)
 	ctx, cancel := context.WithCancel(env.Ctx)
@@ -99,7 +98,7 @@ func (n *storageNode) start(t *testing.T) {
 	go func() { n.done <- nodeagent.RunWith(ctx, n.cfg, rest, n.conn) }()
 }
 
-func (n *storageNode) stop() {
+func (n *attachAgent) stop() {
 	if n.cancel != nil {
 		n.cancel()
 		<-n.done
@@ -107,68 +106,26 @@ func (n *storageNode) stop() {
 	}
 }
 
-func (n *storageNode) socket(volID string) string {
-	return filepath.Join(n.cfg.StateDir, "volumes", volID+".sock")
+func (n *attachAgent) socket(volID string) string {
+	return filepath.Join(n.cfg.StateDir, "nbd", volID+".sock")
 }
 
 // packetSockets counts the AoE (packet) sockets open in the agent's storage namespace.
-func (n *storageNode) packetSockets(t *testing.T) int {
+func (n *attachAgent) packetSockets(t *testing.T) int {
 	t.Helper()
-	out, err := aoetest.Command(n.pair.NSA, "cat", "/proc/net/packet").Output()
+	out, err := aoetest.Command(n.pair.NSB, "cat", "/proc/net/packet").Output()
 	mustDo(t, "reading /proc/net/packet", err)
 	return len(strings.Split(strings.TrimSpace(string(out)), "\n")) - 1
 }
 
-// serveTarget exports a sparse file of size bytes as e<shelf>.<slot> on the storage network.
-func serveTarget(t *testing.T, n *storageNode, shelf uint16, slot uint8, size int64) string {
+// newVolume creates a Volume in zone, attached (when at is set) to an instance; the volume
+// controller places it on the zone's storage node, whose agent exports it, and labels it with
+// the instance's node.
+func newVolume(t *testing.T, ns, name, zone string, at *cloudv1.VolumeAttachTarget) *cloudv1.Volume {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), fmt.Sprintf("e%d.%d.img", shelf, slot))
-	f, err := os.Create(path)
-	mustDo(t, "creating the backing file", err)
-	t.Cleanup(func() { _ = f.Close() })
-	mustDo(t, "sizing the backing file", f.Truncate(size))
-	conn, err := aoetest.ListenIn(n.pair.NSB, n.pair.IfaceB)
-	mustDo(t, "opening the target's socket", err)
-	ctx, cancel := context.WithCancel(env.Ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tg := &aoe.Target{Conn: conn, Shelf: shelf, Slot: slot, Backing: f, Size: size}
-		if err := tg.Serve(ctx); err != nil {
-			t.Errorf("target e%d.%d: %v", shelf, slot, err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return path
-}
-
-// newVolume creates a Volume labelled for node, waits for its id and then, as the storage agent,
-// reports it exported at shelf.slot.
-func newVolume(t *testing.T, ns, name, node string, at *cloudv1.VolumeAttachTarget, shelf, slot int32) *cloudv1.Volume {
-	t.Helper()
-	ctx := context.Background()
-	v := &cloudv1.Volume{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{cloudv1.LabelAttachNode: node}},
-		Spec:       cloudv1.VolumeSpec{SizeGiB: 1, AttachTo: at},
-	}
-	mustDo(t, "creating volume "+name, env.Client.Create(ctx, v))
-	testenv.Eventually(t, shortWait, "volume "+name+" to get its id", func() error {
-		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(v), v); err != nil {
-			return err
-		}
-		if v.Status.VolumeID == "" {
-			return errors.New("no id yet")
-		}
-		return nil
-	})
-	mustDo(t, "exporting "+name, retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(v), v); err != nil {
-			return err
-		}
-		v.Status.AoE = &cloudv1.AoEAddress{Shelf: shelf, Slot: slot, Node: "storage-1"}
-		conditions.MarkTrue(v, cloudv1.VolumeExported, "Exported", "", metav1.Now())
-		return env.Client.Status().Update(ctx, v)
-	}))
+	v := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: cloudv1.VolumeSpec{SizeGiB: 1, AvailabilityZone: zone, AttachTo: at}}
+	mustDo(t, "creating volume "+name, env.Client.Create(context.Background(), v))
 	return v
 }
 
@@ -203,7 +160,7 @@ func qemuIO(t *testing.T, socket string, cmds ...string) (string, error) {
 }
 
 // domainDisk returns the NBD socket of the domain's disk at target, and whether it has one.
-func domainDisk(t *testing.T, n *storageNode, instanceID, target string) (string, bool) {
+func domainDisk(t *testing.T, n *attachAgent, instanceID, target string) (string, bool) {
 	t.Helper()
 	d, err := n.conn.Lookup(instanceID)
 	mustDo(t, "looking up "+instanceID, err)
@@ -230,15 +187,16 @@ func fileBytes(t *testing.T, path string, off int64, n int) []byte {
 func TestVolumeAttachOverAoE(t *testing.T) {
 	ctx := context.Background()
 	c := startCloud(t)
-	n := startStorageNode(t, c, "att-1", "zone-att")
+	_, pair, dir := storageNode(t, c, "att-store", "zone-att-s", 10)
+	n := startAttachAgent(t, c, "att-1", "zone-att", pair)
 	ns := newProject(t, c, "agent-att")
 	inst := waitState(t, client.ObjectKeyFromObject(newInstance(t, ns, "db", "m1.tiny", "zone-att")), cloudv1.InstanceStateRunning)
 	id := inst.Status.InstanceID
-	backing := serveTarget(t, n, 7, 3, 64<<20)
 
-	v := newVolume(t, ns, "data", n.name, &cloudv1.VolumeAttachTarget{InstanceID: id, Device: "/dev/sdf"}, 7, 3)
+	v := newVolume(t, ns, "data", "zone-att-s", &cloudv1.VolumeAttachTarget{InstanceID: id, Device: "/dev/sdf"})
 	v = waitAttached(t, v, cloudv1.ReasonVolumeAttached)
 	volID := v.Status.VolumeID
+	backing := backingFile(dir, v)
 	at := v.Status.Attachment
 	if at == nil || at.State != cloudv1.AttachmentAttached || at.InstanceID != id || at.Device != "/dev/sdf" || at.AttachTime == nil {
 		t.Fatalf("attachment %+v", at)
@@ -340,8 +298,12 @@ func TestVolumeAttachOverAoE(t *testing.T) {
 		if c := conditions.Get(got, cloudv1.VolumeAttached); c == nil || c.Reason != cloudv1.ReasonVolumeDetached {
 			return fmt.Errorf("Attached %+v", c)
 		}
-		if got.Status.Attachment != nil {
-			return fmt.Errorf("attachment %+v not cleared", got.Status.Attachment)
+		if at := got.Status.Attachment; at != nil && at.State != cloudv1.AttachmentDetached {
+			return fmt.Errorf("attachment %+v", at)
+		}
+		// Detached, the volume controller lets the volume go from this node.
+		if got.Labels[cloudv1.LabelAttachNode] != "" {
+			return fmt.Errorf("labels %v", got.Labels)
 		}
 		return nil
 	})
@@ -371,17 +333,25 @@ func TestVolumeAttachOverAoE(t *testing.T) {
 // another node is not touched.
 func TestVolumeAttachRefusals(t *testing.T) {
 	c := startCloud(t)
-	n := startStorageNode(t, c, "att-2", "zone-att2")
+	store, pair, _ := storageNode(t, c, "att-store2", "zone-att2-s", 10)
+	n := startAttachAgent(t, c, "att-2", "zone-att2", pair)
 	ns := newProject(t, c, "agent-att2")
 	inst := waitState(t, client.ObjectKeyFromObject(newInstance(t, ns, "app", "m1.tiny", "zone-att2")), cloudv1.InstanceStateRunning)
 	id := inst.Status.InstanceID
-	serveTarget(t, n, 9, 1, 16<<20)
 
-	// Labelled for another node: this agent never sees it, though it names this node's instance.
-	foreign := newVolume(t, ns, "foreign", "att-elsewhere", &cloudv1.VolumeAttachTarget{InstanceID: id, Device: "/dev/sdg"}, 9, 1)
+	// Attached to an instance of another node: labelled for that node, never this one's.
+	other := boundInstance(t, ns, "elsewhere", "att-elsewhere")
+	testenv.Eventually(t, shortWait, "an instance id", func() error {
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(other), other); err != nil || other.Status.InstanceID == "" {
+			return fmt.Errorf("no id yet (%v)", err)
+		}
+		return nil
+	})
+	foreign := newVolume(t, ns, "foreign", "zone-att2-s", &cloudv1.VolumeAttachTarget{InstanceID: other.Status.InstanceID, Device: "/dev/sdg"})
 
 	checkNothingMade := func(v *cloudv1.Volume, target string) {
 		t.Helper()
+		mustDo(t, "reading "+v.Name, env.Client.Get(context.Background(), client.ObjectKeyFromObject(v), v))
 		if _, err := os.Stat(n.socket(v.Status.VolumeID)); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("%s: socket %v", v.Name, err)
 		}
@@ -398,38 +368,40 @@ func TestVolumeAttachRefusals(t *testing.T) {
 	}
 
 	// /dev/sda is the guest's vda, the root disk.
-	taken := newVolume(t, ns, "taken", n.name, &cloudv1.VolumeAttachTarget{InstanceID: id, Device: "/dev/sda"}, 9, 1)
+	taken := newVolume(t, ns, "taken", "zone-att2-s", &cloudv1.VolumeAttachTarget{InstanceID: id, Device: "/dev/sda"})
+	late := newVolume(t, ns, "late", "zone-att2-s", nil)
+	lost := newVolume(t, ns, "lost", "zone-att2-s", nil)
 	got := waitAttached(t, taken, cloudv1.ReasonDeviceInUse)
 	if !strings.Contains(conditions.Get(got, cloudv1.VolumeAttached).Message, "/dev/sda") {
 		t.Errorf("DeviceInUse message %q", conditions.Get(got, cloudv1.VolumeAttached).Message)
 	}
 	checkNothingMade(taken, "vda")
 
-	// Nobody serves e9.2.
-	lost := newVolume(t, ns, "lost", n.name, &cloudv1.VolumeAttachTarget{InstanceID: id, Device: "/dev/sdh"}, 9, 2)
+	// In a zone without a storage node: never exported.
+	pending := newVolume(t, ns, "pending", "zone-att2-none", &cloudv1.VolumeAttachTarget{InstanceID: id, Device: "/dev/sdj"})
+	waitAttached(t, pending, cloudv1.ReasonNotExported)
+
+	// The storage node goes away: its targets stop answering.
+	waitVolume(t, late, cloudv1.VolumeStateAvailable)
+	waitVolume(t, lost, cloudv1.VolumeStateAvailable)
+	store.Stop()
+	mustDo(t, "attaching lost", testenv.Update(context.Background(), env.Client, lost, func(v *cloudv1.Volume) {
+		v.Spec.AttachTo = &cloudv1.VolumeAttachTarget{InstanceID: id, Device: "/dev/sdh"}
+	}))
 	got = waitAttached(t, lost, cloudv1.ReasonTargetUnreachable)
-	if !strings.Contains(conditions.Get(got, cloudv1.VolumeAttached).Message, "e9.2") || got.Status.Attachment == nil ||
+	addr := fmt.Sprintf("e%d.%d", got.Status.AoE.Shelf, got.Status.AoE.Slot)
+	if !strings.Contains(conditions.Get(got, cloudv1.VolumeAttached).Message, addr) || got.Status.Attachment == nil ||
 		got.Status.Attachment.State != cloudv1.AttachmentAttaching {
 		t.Errorf("unreachable target: %+v, attachment %+v", conditions.Get(got, cloudv1.VolumeAttached), got.Status.Attachment)
 	}
 	checkNothingMade(lost, "vdh")
 
-	// No such instance on this node.
-	nowhere := newVolume(t, ns, "nowhere", n.name, &cloudv1.VolumeAttachTarget{InstanceID: "i-00000000000000001", Device: "/dev/sdi"}, 9, 1)
-	waitAttached(t, nowhere, cloudv1.ReasonInstanceNotRunning)
-	checkNothingMade(nowhere, "vdi")
-
-	// Not exported yet.
-	pending := &cloudv1.Volume{
-		ObjectMeta: metav1.ObjectMeta{Name: "pending", Namespace: ns, Labels: map[string]string{cloudv1.LabelAttachNode: n.name}},
-		Spec:       cloudv1.VolumeSpec{SizeGiB: 1, AttachTo: &cloudv1.VolumeAttachTarget{InstanceID: id, Device: "/dev/sdj"}},
-	}
-	mustDo(t, "creating pending", env.Client.Create(context.Background(), pending))
-	waitAttached(t, pending, cloudv1.ReasonNotExported)
-
 	// By now the agent has handled every volume of its node; the foreign one was never one.
 	f := &cloudv1.Volume{}
 	mustDo(t, "reading foreign", env.Client.Get(context.Background(), client.ObjectKeyFromObject(foreign), f))
+	if f.Labels[cloudv1.LabelAttachNode] != "att-elsewhere" {
+		t.Fatalf("foreign volume labels %v", f.Labels)
+	}
 	if f.Status.Attachment != nil || conditions.Get(f, cloudv1.VolumeAttached) != nil {
 		t.Fatalf("a volume labelled for another node was handled: %+v", f.Status)
 	}
@@ -438,7 +410,9 @@ func TestVolumeAttachRefusals(t *testing.T) {
 	// A stopped instance gets no new volume.
 	update(t, client.ObjectKeyFromObject(inst), func(i *cloudv1.Instance) { i.Spec.DesiredState = cloudv1.DesiredStopped })
 	waitState(t, client.ObjectKeyFromObject(inst), cloudv1.InstanceStateStopped)
-	late := newVolume(t, ns, "late", n.name, &cloudv1.VolumeAttachTarget{InstanceID: id, Device: "/dev/sdk"}, 9, 1)
+	mustDo(t, "attaching late", testenv.Update(context.Background(), env.Client, late, func(v *cloudv1.Volume) {
+		v.Spec.AttachTo = &cloudv1.VolumeAttachTarget{InstanceID: id, Device: "/dev/sdk"}
+	}))
 	waitAttached(t, late, cloudv1.ReasonInstanceNotRunning)
 	checkNothingMade(late, "vdk")
 }
@@ -448,31 +422,47 @@ func TestVolumeAttachRefusals(t *testing.T) {
 func TestNodeVolumeIdentity(t *testing.T) {
 	ctx := context.Background()
 	c := startCloud(t)
-	c.AddProject(t, "pvol")
+	c.AddProjectWithQuota(t, "pvol", testcloud.NoQuota())
 	node1 := clientAs(t, testenv.NodeUser("vnode-1"), testenv.NodeAgentsGroup)
-	mine := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "mine", Namespace: "pvol",
-		Labels: map[string]string{cloudv1.LabelAttachNode: "vnode-1"}}, Spec: cloudv1.VolumeSpec{SizeGiB: 1}}
-	theirs := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "theirs", Namespace: "pvol",
-		Labels: map[string]string{cloudv1.LabelAttachNode: "vnode-2"}}, Spec: cloudv1.VolumeSpec{SizeGiB: 1}}
-	unlabelled := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "unlabelled", Namespace: "pvol"}, Spec: cloudv1.VolumeSpec{SizeGiB: 1}}
-	for _, v := range []*cloudv1.Volume{mine, theirs, unlabelled} {
-		mustDo(t, "creating "+v.Name, env.Client.Create(ctx, v))
+	node2 := clientAs(t, testenv.NodeUser("vnode-2"), testenv.NodeAgentsGroup)
+	attachedTo := func(name, node string) *cloudv1.Volume {
+		inst := boundInstance(t, "pvol", "vm-"+name, node)
+		testenv.Eventually(t, shortWait, "an instance id", func() error {
+			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), inst); err != nil || inst.Status.InstanceID == "" {
+				return fmt.Errorf("no id yet (%v)", err)
+			}
+			return nil
+		})
+		v := newVolume(t, "pvol", name, "pvol-nowhere", &cloudv1.VolumeAttachTarget{InstanceID: inst.Status.InstanceID, Device: "/dev/sdf"})
+		testenv.Eventually(t, shortWait, "the attach-node label", func() error {
+			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(v), v); err != nil {
+				return err
+			}
+			if v.Labels[cloudv1.LabelAttachNode] != node {
+				return fmt.Errorf("labels %v", v.Labels)
+			}
+			return nil
+		})
+		return v
 	}
+	mine, theirs := attachedTo("mine", "vnode-1"), attachedTo("theirs", "vnode-2")
+	unlabelled := newVolume(t, "pvol", "unlabelled", "pvol-nowhere", nil)
 	status := client.RawPatch("application/merge-patch+json", []byte(`{"status":{"attachment":{"instanceId":"i-00000000000000001","state":"attached"}}}`))
 	mustDo(t, "vnode-1 reporting its volume", node1.Status().Patch(ctx, mine, status))
-	wantRefused(t, "vnode-1 writing vnode-2's volume", node1.Status().Patch(ctx, theirs, status), "may write only Volumes it attaches")
-	wantRefused(t, "vnode-1 writing an unlabelled volume", node1.Status().Patch(ctx, unlabelled, status), "may write only Volumes it attaches")
+	mustDo(t, "vnode-2 reporting its volume", node2.Status().Patch(ctx, theirs.DeepCopy(), status))
+	wantRefused(t, "vnode-1 writing vnode-2's volume", node1.Status().Patch(ctx, theirs, status), "may write only the status of Volumes")
+	wantRefused(t, "vnode-1 writing an unlabelled volume", node1.Status().Patch(ctx, unlabelled, status), "may write only the status of Volumes")
 	wantRefused(t, "vnode-1 taking vnode-2's volume", node1.Patch(ctx, theirs,
 		client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"labels":{"cloud.pinet.io/attach-node":"vnode-1"}}}`))),
-		"cannot patch|may write only Volumes")
+		"cannot patch|may write only the status of Volumes")
 	wantRefused(t, "vnode-1 changing its volume's spec", node1.Patch(ctx, mine,
 		client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"attachTo":{"instanceId":"i-00000000000000002","device":"/dev/sdf"}}}`))),
 		"cannot patch")
 	wantRefused(t, "vnode-1 creating a volume", node1.Create(ctx, &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "made", Namespace: "pvol",
-		Labels: map[string]string{cloudv1.LabelAttachNode: "vnode-1"}}, Spec: cloudv1.VolumeSpec{SizeGiB: 1}}), "cannot create|may write only Volumes")
+		Labels: map[string]string{cloudv1.LabelAttachNode: "vnode-1"}}, Spec: cloudv1.VolumeSpec{SizeGiB: 1}}), "cannot create|may write only the status of Volumes")
 	got := &cloudv1.Volume{}
 	mustDo(t, "reading theirs", env.Client.Get(ctx, client.ObjectKeyFromObject(theirs), got))
-	if got.Status.Attachment != nil || got.Labels[cloudv1.LabelAttachNode] != "vnode-2" {
+	if got.Status.Attachment == nil || got.Labels[cloudv1.LabelAttachNode] != "vnode-2" {
 		t.Fatalf("vnode-2's volume changed: %+v %v", got.Status.Attachment, got.Labels)
 	}
 

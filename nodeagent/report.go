@@ -214,6 +214,7 @@ func (r *reporter) report(ctx context.Context, f nodeFacts, now time.Time) error
 	hv.Status.LibvirtURI = r.virt.URI()
 	hv.Status.AgentVersion = r.cfg.Version
 	hv.Status.Console = r.console
+	hv.Status.Storage = storageStatus(r.cfg)
 	hv.Status.LastHeartbeatTime = &t
 	if err := helper.Patch(ctx, hv); err != nil {
 		return fmt.Errorf("reporting hypervisor %s: %w", r.cfg.NodeName, err)

@@ -56,10 +56,11 @@ const (
 // private to it.
 //
 // The verbs the operations need on the owner project's buckets: HeadBucket,
-// GetBucketLocation, GetObject and HeadObject (and the source of a copy) need "get";
-// ListBuckets (per project listed), ListObjects(V2), ListMultipartUploads and ListParts need
-// "list"; CreateBucket needs "create" in the caller's project; DeleteBucket needs "delete";
-// everything that writes or deletes objects or uploads needs "update".
+// GetBucketLocation, GetBucketVersioning, GetObject and HeadObject (of any version, and the
+// source of a copy) need "get"; ListBuckets (per project listed), ListObjects(V2),
+// ListObjectVersions, ListMultipartUploads and ListParts need "list"; CreateBucket needs
+// "create" in the caller's project; DeleteBucket needs "delete"; PutBucketVersioning and
+// everything that writes or deletes objects, versions or uploads needs "update".
 //
 // Admin principals (Principal.Admin) may act on every project; the server does not ask the
 // Authorizer about them.

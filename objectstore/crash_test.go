@@ -29,6 +29,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -210,5 +211,96 @@ func TestCrashDuringPut(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(entries) != 0 {
 		t.Fatalf("%d temporary files survived the restart", len(entries))
+	}
+}
+
+// listVersionIDs lists a key's versions over raw HTTP as "id latest" strings, newest first.
+func listVersionIDs(t *testing.T, e *testEnv, bucket string) []string {
+	t.Helper()
+	res := e.mustOK(t, alice, rawRequest{method: http.MethodGet, path: "/" + bucket, query: url.Values{"versions": {""}}})
+	var doc struct {
+		Entries []struct {
+			XMLName  xml.Name
+			Key      string `xml:"Key"`
+			ID       string `xml:"VersionId"`
+			IsLatest bool   `xml:"IsLatest"`
+		} `xml:",any"`
+	}
+	if err := xml.Unmarshal(res.body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, v := range doc.Entries {
+		if v.XMLName.Local == "Version" || v.XMLName.Local == "DeleteMarker" {
+			out = append(out, fmt.Sprintf("%s %s %s %v", v.XMLName.Local, v.Key, v.ID, v.IsLatest))
+		}
+	}
+	return out
+}
+
+// TestCrashDuringVersionedPut kills the store (SIGKILL) in the middle of uploads of a new
+// version over a versioned key and of a new key, and checks that the restarted store keeps
+// every previous version intact, the previous latest as the latest, and no half version.
+func TestCrashDuringVersionedPut(t *testing.T) {
+	if os.Getenv(crashChildEnv) != "" {
+		t.Skip("this is the child")
+	}
+	dir := t.TempDir()
+	cmd, addr := startStoreProcess(t, dir)
+	e := &testEnv{host: addr, url: "http://" + addr, dir: dir}
+	e.mustOK(t, alice, rawRequest{method: http.MethodPut, path: "/vcrash"})
+	e.mustOK(t, alice, rawRequest{method: http.MethodPut, path: "/vcrash/over", body: []byte("null version")})
+	e.mustOK(t, alice, rawRequest{method: http.MethodPut, path: "/vcrash", query: url.Values{"versioning": {""}}, body: []byte(enableVersioning)})
+	old, err := io.ReadAll(newPattern(1<<20, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := e.mustOK(t, alice, rawRequest{method: http.MethodPut, path: "/vcrash/over", body: old}).header.Get("x-amz-version-id")
+	before := listVersionIDs(t, e, "vcrash")
+	if len(before) != 2 {
+		t.Fatalf("versions before the crash = %q", before)
+	}
+
+	const size, stallAt = 256 << 20, 16 << 20
+	release := make(chan struct{})
+	var once sync.Once
+	defer once.Do(func() { close(release) })
+	uploads := []<-chan error{
+		streamPut(t, addr, "/vcrash/over", &stalledReader{p: newPattern(size, 5), stallAt: stallAt, release: release}, size),
+		streamPut(t, addr, "/vcrash/fresh", &stalledReader{p: newPattern(size, 6), stallAt: stallAt, release: release}, size),
+	}
+	waitForTempFiles(t, dir, 2, 1<<20)
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	once.Do(func() { close(release) })
+	for _, u := range uploads {
+		if err := <-u; err == nil || strings.Contains(err.Error(), "status") {
+			t.Fatalf("an upload survived the crash: %v", err)
+		}
+	}
+
+	_, addr = startStoreProcess(t, dir)
+	e = &testEnv{host: addr, url: "http://" + addr, dir: dir}
+	got := e.mustOK(t, alice, rawRequest{method: http.MethodGet, path: "/vcrash/over"})
+	if sumOf(strings.NewReader(string(got.body))) != patternSum(1<<20, 4) || got.header.Get("x-amz-version-id") != v1 {
+		t.Fatal("the latest version is not the previous complete one")
+	}
+	got = e.mustOK(t, alice, rawRequest{method: http.MethodGet, path: "/vcrash/over", query: url.Values{"versionId": {"null"}}})
+	if string(got.body) != "null version" {
+		t.Fatalf("the older null version reads %q", got.body)
+	}
+	if after := listVersionIDs(t, e, "vcrash"); !slices.Equal(after, before) {
+		t.Fatalf("versions after the crash = %q, want %q", after, before)
+	}
+	expectError(t, e.do(t, alice, rawRequest{method: http.MethodGet, path: "/vcrash/fresh"}), http.MethodGet, http.StatusNotFound, CodeNoSuchKey)
+	if entries, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(entries) != 0 {
+		t.Fatalf("%d temporary files survived the restart", len(entries))
+	}
+	// The key takes new versions again.
+	v3 := e.mustOK(t, alice, rawRequest{method: http.MethodPut, path: "/vcrash/over", body: []byte("three")}).header.Get("x-amz-version-id")
+	if after := listVersionIDs(t, e, "vcrash"); len(after) != 3 || after[0] != "Version over "+v3+" true" || after[1] != "Version over "+v1+" false" {
+		t.Fatalf("versions after a new PUT = %q", after)
 	}
 }

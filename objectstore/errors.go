@@ -54,6 +54,7 @@ const (
 	CodeNoSuchBucket              = "NoSuchBucket"
 	CodeNoSuchKey                 = "NoSuchKey"
 	CodeNoSuchUpload              = "NoSuchUpload"
+	CodeNoSuchVersion             = "NoSuchVersion"
 	CodeNotImplemented            = "NotImplemented"
 	CodePreconditionFailed        = "PreconditionFailed"
 	CodeRequestTimeTooSkewed      = "RequestTimeTooSkewed"
@@ -94,6 +95,7 @@ var codes = map[string]codeInfo{
 	CodeNoSuchBucket:              {http.StatusNotFound, "The specified bucket does not exist."},
 	CodeNoSuchKey:                 {http.StatusNotFound, "The specified key does not exist."},
 	CodeNoSuchUpload:              {http.StatusNotFound, "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."},
+	CodeNoSuchVersion:             {http.StatusNotFound, "The specified version does not exist."},
 	CodeNotImplemented:            {http.StatusNotImplemented, "A header or parameter you provided implies functionality that is not implemented."},
 	CodePreconditionFailed:        {http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold."},
 	CodeRequestTimeTooSkewed:      {http.StatusForbidden, "The difference between the request time and the server's time is too large."},
@@ -173,6 +175,9 @@ var storeErrors = []struct {
 	{fsstore.ErrEntityTooSmall, CodeEntityTooSmall},
 	{fsstore.ErrEntityTooLarge, CodeEntityTooLarge},
 	{fsstore.ErrInvalidPartNum, CodeInvalidArgument},
+	{fsstore.ErrNoSuchVersion, CodeNoSuchVersion},
+	{fsstore.ErrInvalidVersionID, CodeInvalidArgument},
+	{fsstore.ErrVersionMarkerWithoutKey, CodeInvalidArgument},
 	{io.ErrUnexpectedEOF, CodeIncompleteBody},
 }
 
@@ -205,6 +210,12 @@ func toAPIError(err error) (apiErr *apiError, internal bool) {
 func messageFor(code string, err error) string {
 	switch code {
 	case CodeInvalidArgument, CodeInvalidPart, CodeEntityTooSmall, CodeKeyTooLong:
+		switch {
+		case errors.Is(err, fsstore.ErrInvalidVersionID):
+			return "Invalid version id specified"
+		case errors.Is(err, fsstore.ErrVersionMarkerWithoutKey):
+			return "A version-id marker cannot be specified without a key marker."
+		}
 		return err.Error()
 	}
 	return codes[code].message

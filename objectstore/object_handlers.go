@@ -48,18 +48,27 @@ func (s *Server) putObject(q *request) error {
 	if err != nil {
 		return err
 	}
+	setNewVersion(q.w.Header(), info)
 	q.w.Header().Set("ETag", quoteETag(info.ETag))
 	q.w.Header().Set("Content-Length", "0")
 	q.w.WriteHeader(http.StatusOK)
 	return nil
 }
 
+// setNewVersion tells the client the version id of what it wrote, if it made a version.
+func setNewVersion(h http.Header, info fsstore.ObjectInfo) {
+	if info.VersionID != "" {
+		h.Set(headerVersionID, info.VersionID)
+	}
+}
+
 // getObject serves GetObject and HeadObject.
 func (s *Server) getObject(q *request) error {
-	if _, err := s.bucket(q); err != nil {
+	b, err := s.bucket(q)
+	if err != nil {
 		return err
 	}
-	obj, err := s.store.OpenObject(q.route.Bucket, q.route.Key)
+	obj, err := s.openForRead(q, b)
 	if err != nil {
 		return err
 	}
@@ -106,8 +115,24 @@ func (s *Server) deleteObject(q *request) error {
 	if _, err := s.bucket(q); err != nil {
 		return err
 	}
-	if err := s.store.DeleteObject(q.route.Bucket, q.route.Key); err != nil {
+	if q.r.Header.Get("x-amz-mfa") != "" {
+		return s3Error(CodeNotImplemented, errMFADelete)
+	}
+	id, named, err := versionParam(q.r.URL.Query())
+	if err != nil {
 		return err
+	}
+	d, err := s.deleteOne(q.route.Bucket, q.route.Key, id, named)
+	if err != nil {
+		return err
+	}
+	h := q.w.Header()
+	if d.DeleteMarker {
+		h.Set(headerDeleteMarker, "true")
+		h.Set(headerVersionID, d.DeleteMarkerVersionID)
+	}
+	if named {
+		h.Set(headerVersionID, id)
 	}
 	q.w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -121,30 +146,40 @@ func (s *Server) deleteObjects(q *request) error {
 	if err != nil {
 		return err
 	}
-	keys, quiet, err := parseDeleteObjects(body)
+	objs, quiet, err := parseDeleteObjects(body)
 	if err != nil {
 		return err
 	}
 	res := deleteResult{Xmlns: s3Namespace}
-	for _, key := range keys {
-		if err := s.store.DeleteObject(q.route.Bucket, key); err != nil {
+	for _, o := range objs {
+		named := o.VersionID != ""
+		var d deletedObject
+		err := fsstore.ValidKey(o.Key)
+		if err == nil && named && !fsstore.ValidVersionID(o.VersionID) {
+			err = fsstore.ErrInvalidVersionID
+		}
+		if err == nil {
+			d, err = s.deleteOne(q.route.Bucket, o.Key, o.VersionID, named)
+		}
+		if err != nil {
 			ae, internal := toAPIError(err)
 			if internal {
-				s.log.Error(err, "Deleting object", "requestID", q.id, "bucket", q.route.Bucket, "key", key)
+				s.log.Error(err, "Deleting object", "requestID", q.id, "bucket", q.route.Bucket, "key", o.Key)
 			}
-			res.Errors = append(res.Errors, deleteError{Key: key, Code: ae.code, Message: ae.message})
+			res.Errors = append(res.Errors, deleteError{Key: o.Key, VersionID: o.VersionID, Code: ae.code, Message: ae.message})
 			continue
 		}
 		if !quiet {
-			res.Deleted = append(res.Deleted, deletedObject{Key: key})
+			res.Deleted = append(res.Deleted, d)
 		}
 	}
 	s.writeXML(q, http.StatusOK, res)
 	return nil
 }
 
-// copySource opens the object a copy reads, checking that the caller may read it and that its
-// preconditions hold. The caller closes it.
+// copySource opens the object a copy reads (the version it names, or the latest), checking
+// that the caller may read it and that its preconditions hold. It tells the client which
+// version it read when the source names one or its bucket is versioned. The caller closes it.
 func (s *Server) copySource(q *request) (*fsstore.Object, target, error) {
 	src, err := parseCopySource(q.r.Header.Get("x-amz-copy-source"))
 	if err != nil {
@@ -157,7 +192,16 @@ func (s *Server) copySource(q *request) (*fsstore.Object, target, error) {
 	if err := s.allowed(q.ctx(), q.principal(), VerbGet, b.Project); err != nil {
 		return nil, target{}, err
 	}
-	obj, err := s.store.OpenObject(src.Bucket, src.Key)
+	var obj *fsstore.Object
+	if src.Version != "" {
+		obj, err = s.store.OpenVersion(src.Bucket, src.Key, src.Version)
+		if err == nil && obj.Info.DeleteMarker {
+			obj.Close()
+			return nil, target{}, s3Error(CodeInvalidRequest, "The source of a copy request may not specifically refer to a delete marker by version id.")
+		}
+	} else {
+		obj, err = s.store.OpenObject(src.Bucket, src.Key)
+	}
 	if err != nil {
 		return nil, target{}, err
 	}
@@ -165,14 +209,17 @@ func (s *Server) copySource(q *request) (*fsstore.Object, target, error) {
 		obj.Close()
 		return nil, target{}, err
 	}
+	if src.Version != "" || b.Versioning != "" {
+		q.w.Header().Set(headerCopySourceVersionID, fsstore.VersionName(obj.Info.VersionID))
+	}
 	return obj, src, nil
 }
 
-// parseCopySource reads x-amz-copy-source: "[/]bucket/key[?versionId=null]", URL-encoded.
+// parseCopySource reads x-amz-copy-source: "[/]bucket/key[?versionId=id]", URL-encoded.
 func parseCopySource(v string) (target, error) {
 	path, version, hasVersion := strings.Cut(v, "?versionId=")
-	if hasVersion && version != "null" {
-		return target{}, s3Error(CodeNotImplemented, "Copying a version other than null is not implemented: buckets are not versioned.")
+	if hasVersion && !fsstore.ValidVersionID(version) {
+		return target{}, s3Error(CodeInvalidArgument, "Invalid version id specified")
 	}
 	path, err := url.PathUnescape(path)
 	if err != nil {
@@ -185,7 +232,7 @@ func parseCopySource(v string) (target, error) {
 	if err := fsstore.ValidBucketName(bucket); err != nil {
 		return target{}, s3Error(CodeInvalidBucketName, "The specified copy source bucket is not valid: "+err.Error())
 	}
-	return target{Bucket: bucket, Key: key}, nil
+	return target{Bucket: bucket, Key: key, Version: version}, nil
 }
 
 func (s *Server) copyObject(q *request) error {
@@ -206,7 +253,8 @@ func (s *Server) copyObject(q *request) error {
 	meta := obj.Info.Meta
 	switch d := q.r.Header.Get("x-amz-metadata-directive"); d {
 	case "", "COPY":
-		if src.Bucket == q.route.Bucket && src.Key == q.route.Key {
+		// Copying an older version over its key restores it; the latest onto itself is no change.
+		if src.Bucket == q.route.Bucket && src.Key == q.route.Key && src.Version == "" {
 			return s3Error(CodeInvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 		}
 	case "REPLACE":
@@ -223,6 +271,7 @@ func (s *Server) copyObject(q *request) error {
 	if err != nil {
 		return err
 	}
+	setNewVersion(q.w.Header(), info)
 	s.writeXML(q, http.StatusOK, copyObjectResult{Xmlns: s3Namespace, ETag: quoteETag(info.ETag), LastModified: s3Time(info.Modified)})
 	return nil
 }

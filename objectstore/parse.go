@@ -51,9 +51,15 @@ func parseCompleteMultipartUpload(body []byte) ([]fsstore.CompletePart, error) {
 	return parts, nil
 }
 
-// parseDeleteObjects reads a DeleteObjects body: the keys to delete and whether to report only
-// failures.
-func parseDeleteObjects(body []byte) (keys []string, quiet bool, err error) {
+// objectToDelete is one Object of a DeleteObjects body; VersionID is "" when it names none.
+type objectToDelete struct {
+	Key       string
+	VersionID string
+}
+
+// parseDeleteObjects reads a DeleteObjects body: the keys (and versions) to delete and whether
+// to report only failures.
+func parseDeleteObjects(body []byte) (objs []objectToDelete, quiet bool, err error) {
 	var doc struct {
 		XMLName xml.Name `xml:"Delete"`
 		Quiet   bool     `xml:"Quiet"`
@@ -68,14 +74,14 @@ func parseDeleteObjects(body []byte) (keys []string, quiet bool, err error) {
 	if len(doc.Objects) == 0 || len(doc.Objects) > maxDeleteObjects {
 		return nil, false, s3Error(CodeMalformedXML, "The XML you provided must name between 1 and 1000 objects.")
 	}
-	keys = make([]string, len(doc.Objects))
+	objs = make([]objectToDelete, len(doc.Objects))
 	for i, o := range doc.Objects {
 		if o.Key == nil {
 			return nil, false, s3Error(CodeMalformedXML, "Every Object needs a Key.")
 		}
-		keys[i] = *o.Key
+		objs[i] = objectToDelete{Key: *o.Key, VersionID: o.VersionID}
 	}
-	return keys, doc.Quiet, nil
+	return objs, doc.Quiet, nil
 }
 
 // parseCreateBucketConfiguration reads CreateBucket's optional body: the location constraint,

@@ -116,3 +116,51 @@ func TestReadOnlyGrantNeedsUserAndBucket(t *testing.T) {
 		}
 	}
 }
+
+// TestPutGrant checks that a grant with Put (the storage nodes' snapshot credential) also writes
+// objects of its bucket with single PUTs, and still nothing else: no other bucket, no delete,
+// copy, listing or multipart upload.
+func TestPutGrant(t *testing.T) {
+	e := newTestEnv(t, func(c *Config) { c.ReadOnly = []ReadOnlyGrant{{User: reader.p.User, Bucket: "snaps", Put: true}} })
+	ctx := context.Background()
+	adm, rd := minioClient(t, e, admin), minioClient(t, e, reader)
+	for _, b := range []string{"snaps", "other"} {
+		if err := adm.MakeBucket(ctx, b, minio.MakeBucketOptions{Region: testRegion}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := rd.PutObject(ctx, "snaps", "p/snap-1/chunk", strings.NewReader("chunk bytes"), 11, minio.PutObjectOptions{}); err != nil {
+		t.Fatalf("writing its bucket: %v", err)
+	}
+	obj, err := rd.GetObject(ctx, "snaps", "p/snap-1/chunk", minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, err := io.ReadAll(obj); err != nil || string(data) != "chunk bytes" {
+		t.Fatalf("reading back: %q %v", data, err)
+	}
+	denied := func(what string, err error) {
+		t.Helper()
+		if code := minio.ToErrorResponse(err).Code; code != CodeAccessDenied {
+			t.Errorf("%s: want AccessDenied, got %v", what, err)
+		}
+	}
+	_, err = rd.PutObject(ctx, "other", "x", strings.NewReader("x"), 1, minio.PutObjectOptions{})
+	denied("writing another bucket", err)
+	denied("deleting from its bucket", rd.RemoveObject(ctx, "snaps", "p/snap-1/chunk", minio.RemoveObjectOptions{}))
+	_, err = rd.CopyObject(ctx, minio.CopyDestOptions{Bucket: "snaps", Object: "copy"}, minio.CopySrcOptions{Bucket: "snaps", Object: "p/snap-1/chunk"})
+	denied("copying within its bucket", err)
+	for o := range rd.ListObjects(ctx, "snaps", minio.ListObjectsOptions{}) {
+		denied("listing its bucket", o.Err)
+	}
+	core := minio.Core{Client: rd}
+	_, err = core.NewMultipartUpload(ctx, "snaps", "big", minio.PutObjectOptions{})
+	denied("starting an upload", err)
+	var keys []string
+	for o := range adm.ListObjects(ctx, "snaps", minio.ListObjectsOptions{Recursive: true}) {
+		keys = append(keys, o.Key)
+	}
+	if len(keys) != 1 || keys[0] != "p/snap-1/chunk" {
+		t.Fatalf("the bucket holds %q", keys)
+	}
+}

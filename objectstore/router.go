@@ -49,6 +49,9 @@ const (
 	OpCompleteMultipartUpload Operation = "CompleteMultipartUpload"
 	OpAbortMultipartUpload    Operation = "AbortMultipartUpload"
 	OpListParts               Operation = "ListParts"
+	OpGetBucketVersioning     Operation = "GetBucketVersioning"
+	OpPutBucketVersioning     Operation = "PutBucketVersioning"
+	OpListObjectVersions      Operation = "ListObjectVersions"
 )
 
 // target is what a request asks for: an operation on a bucket and key.
@@ -56,6 +59,8 @@ type target struct {
 	Op     Operation
 	Bucket string
 	Key    string
+	// Version is the version a copy source names, as S3 spells it; "" for the latest.
+	Version string
 }
 
 // Subresources of S3 the store does not have. A request naming one gets NotImplemented rather
@@ -65,7 +70,7 @@ var (
 		"accelerate", "acl", "analytics", "cors", "encryption", "intelligent-tiering", "inventory",
 		"lifecycle", "logging", "metadataTable", "metrics", "notification", "object-lock",
 		"ownershipControls", "policy", "policyStatus", "publicAccessBlock", "replication",
-		"requestPayment", "session", "tagging", "versioning", "versions", "website",
+		"requestPayment", "session", "tagging", "website",
 	}
 	objectSubresources = []string{
 		"acl", "attributes", "legal-hold", "renameObject", "restore", "retention", "select",
@@ -108,6 +113,9 @@ func bucketOperation(method string, q url.Values) (Operation, error) {
 	if sub := firstPresent(q, bucketSubresources); sub != "" {
 		return "", s3Error(CodeNotImplemented, "The bucket subresource "+sub+" is not implemented.")
 	}
+	if op, ok, err := versioningOperation(method, q); ok {
+		return op, err
+	}
 	switch method {
 	case http.MethodGet:
 		switch {
@@ -140,9 +148,6 @@ func bucketOperation(method string, q url.Values) (Operation, error) {
 func objectOperation(method string, q url.Values, copySource bool) (Operation, error) {
 	if sub := firstPresent(q, objectSubresources); sub != "" {
 		return "", s3Error(CodeNotImplemented, "The object subresource "+sub+" is not implemented.")
-	}
-	if v := q.Get("versionId"); v != "" && v != "null" {
-		return "", s3Error(CodeInvalidArgument, "Invalid version id specified: buckets are not versioned.")
 	}
 	upload, part := q.Has("uploadId"), q.Has("partNumber")
 	switch method {
@@ -185,6 +190,27 @@ func objectOperation(method string, q url.Values, copySource bool) (Operation, e
 	return "", s3Error(CodeMethodNotAllowed)
 }
 
+// versioningOperation routes the bucket subresources versioning and versions; ok is false for
+// a request naming neither.
+func versioningOperation(method string, q url.Values) (op Operation, ok bool, err error) {
+	switch {
+	case q.Has("versioning"):
+		switch method {
+		case http.MethodGet:
+			return OpGetBucketVersioning, true, nil
+		case http.MethodPut:
+			return OpPutBucketVersioning, true, nil
+		}
+	case q.Has("versions"):
+		if method == http.MethodGet {
+			return OpListObjectVersions, true, nil
+		}
+	default:
+		return "", false, nil
+	}
+	return "", true, s3Error(CodeMethodNotAllowed)
+}
+
 func firstPresent(q url.Values, names []string) string {
 	for _, n := range names {
 		if q.Has(n) {
@@ -197,9 +223,9 @@ func firstPresent(q url.Values, names []string) string {
 // verb is the authorization verb an operation needs on the buckets of the owner project.
 func (op Operation) verb() string {
 	switch op {
-	case OpHeadBucket, OpGetBucketLocation, OpGetObject, OpHeadObject:
+	case OpHeadBucket, OpGetBucketLocation, OpGetObject, OpHeadObject, OpGetBucketVersioning:
 		return VerbGet
-	case OpListBuckets, OpListObjects, OpListObjectsV2, OpListMultipartUploads, OpListParts:
+	case OpListBuckets, OpListObjects, OpListObjectsV2, OpListMultipartUploads, OpListParts, OpListObjectVersions:
 		return VerbList
 	case OpCreateBucket:
 		return VerbCreate

@@ -50,6 +50,11 @@ func TestRouteRequest(t *testing.T) {
 		{"POST", "/bkt/a", "uploadId=x", false, OpCompleteMultipartUpload, "bkt", "a"},
 		{"DELETE", "/bkt/a", "uploadId=x", false, OpAbortMultipartUpload, "bkt", "a"},
 		{"GET", "/bkt/a", "uploadId=x", false, OpListParts, "bkt", "a"},
+		{"GET", "/bkt", "versioning", false, OpGetBucketVersioning, "bkt", ""},
+		{"PUT", "/bkt/", "versioning", false, OpPutBucketVersioning, "bkt", ""},
+		{"GET", "/bkt", "versions&prefix=a&key-marker=b", false, OpListObjectVersions, "bkt", ""},
+		{"GET", "/bkt/a", "versionId=0123456789abcdef0123456789abcdef", false, OpGetObject, "bkt", "a"},
+		{"DELETE", "/bkt/a", "versionId=abc", false, OpDeleteObject, "bkt", "a"},
 	}
 	for _, c := range cases {
 		q, _ := url.ParseQuery(c.query)
@@ -71,7 +76,8 @@ func TestRouteRequestErrors(t *testing.T) {
 		{"POST", "/bkt/k", "", CodeMethodNotAllowed},
 		{"GET", "/BKT", "", CodeInvalidBucketName},
 		{"GET", "bkt", "", CodeInvalidRequest},
-		{"GET", "/bkt", "versioning", CodeNotImplemented},
+		{"DELETE", "/bkt", "versioning", CodeMethodNotAllowed},
+		{"POST", "/bkt", "versions", CodeMethodNotAllowed},
 		{"PUT", "/bkt", "policy", CodeNotImplemented},
 		{"GET", "/bkt/k", "acl", CodeNotImplemented},
 		{"POST", "/bkt/k", "restore", CodeNotImplemented},
@@ -79,7 +85,6 @@ func TestRouteRequestErrors(t *testing.T) {
 		{"GET", "/bkt/k", "partNumber=2", CodeNotImplemented},
 		{"GET", "/bkt", "list-type=3", CodeInvalidArgument},
 		{"PUT", "/bkt/k", "uploadId=x", CodeInvalidArgument},
-		{"GET", "/bkt/k", "versionId=abc", CodeInvalidArgument},
 	}
 	for _, c := range cases {
 		q, _ := url.ParseQuery(c.query)
@@ -126,7 +131,8 @@ func TestParseCopySource(t *testing.T) {
 	for v, want := range map[string]target{
 		"bkt/key":                   {Bucket: "bkt", Key: "key"},
 		"/bkt/a%2Fb%20c":            {Bucket: "bkt", Key: "a/b c"},
-		"/bkt/k%3Fx?versionId=null": {Bucket: "bkt", Key: "k?x"},
+		"/bkt/k%3Fx?versionId=null": {Bucket: "bkt", Key: "k?x", Version: "null"},
+		"bkt/k?versionId=0123456789abcdef0123456789abcdef": {Bucket: "bkt", Key: "k", Version: "0123456789abcdef0123456789abcdef"},
 	} {
 		got, err := parseCopySource(v)
 		if err != nil || got != want {
@@ -138,7 +144,8 @@ func TestParseCopySource(t *testing.T) {
 		"/bkt/":                CodeInvalidArgument,
 		"/b%zz/k":              CodeInvalidArgument,
 		"/BKT/k":               CodeInvalidBucketName,
-		"/bkt/k?versionId=abc": CodeNotImplemented,
+		"/bkt/k?versionId=abc": CodeInvalidArgument,
+		"/bkt/k?versionId=":    CodeInvalidArgument,
 	} {
 		_, err := parseCopySource(v)
 		var ae *apiError
@@ -159,7 +166,7 @@ func TestParseBodies(t *testing.T) {
 		}
 	}
 	keys, quiet, err := parseDeleteObjects([]byte(`<Delete><Quiet>true</Quiet><Object><Key>a &amp; b</Key></Object><Object><Key></Key><VersionId>null</VersionId></Object></Delete>`))
-	if err != nil || !quiet || len(keys) != 2 || keys[0] != "a & b" || keys[1] != "" {
+	if err != nil || !quiet || len(keys) != 2 || keys[0] != (objectToDelete{Key: "a & b"}) || keys[1] != (objectToDelete{VersionID: "null"}) {
 		t.Fatalf("ParseDeleteObjects = %q %v %v", keys, quiet, err)
 	}
 	many := "<Delete>"

@@ -15,8 +15,9 @@ limitations under the License.
 */
 
 // Package objectstore is PiNet's S3-compatible object store: path-style S3 over HTTP, requests
-// signed with PiNet's access keys, buckets owned by a project and private to it, objects kept
-// by package fsstore in a directory.
+// signed with PiNet's access keys, buckets owned by a project and private to it (versioned when
+// their owners enable S3 versioning), objects and their versions kept by package fsstore in a
+// directory.
 //
 // The manager mounts it as a controller-runtime Runnable that listens on Config.Address:
 //
@@ -88,9 +89,12 @@ type Config struct {
 }
 
 // ReadOnlyGrant lets User read the objects of Bucket, and nothing more: such as the node agents'
-// image credential on the system image bucket.
+// image credential on the system image bucket. With Put, the user may also write objects of the
+// bucket with single PUTs (no listing, deleting, copying or multipart uploads): the storage nodes'
+// snapshot credential on the system snapshot bucket.
 type ReadOnlyGrant struct {
 	User, Bucket string
+	Put          bool
 }
 
 // Connection timeouts.
@@ -128,8 +132,8 @@ type Server struct {
 	readTimeout   time.Duration
 	bodyProgress  time.Duration
 	ops           map[Operation]func(*request) error
-	// readOnly maps a read-only user to the bucket it may read.
-	readOnly map[string]string
+	// readOnly maps a read-only user to its grant.
+	readOnly map[string]ReadOnlyGrant
 }
 
 // New opens the data directory (removing what crashed writes left there) and returns a server.
@@ -149,12 +153,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	readOnly := map[string]string{}
+	readOnly := map[string]ReadOnlyGrant{}
 	for _, g := range cfg.ReadOnly {
 		if g.User == "" || g.Bucket == "" {
 			return nil, errors.New("objectstore: a read-only grant needs a user and a bucket")
 		}
-		readOnly[g.User] = g.Bucket
+		readOnly[g.User] = g
 	}
 	if cfg.ReadTimeout <= 0 {
 		cfg.ReadTimeout = DefaultReadTimeout
@@ -323,8 +327,9 @@ func (s *Server) serve(q *request) error {
 		return err
 	}
 	q.route = route
-	if bucket, ok := s.readOnly[caller.Principal.User]; ok && caller.Principal.User != "" {
-		if (route.Op != OpGetObject && route.Op != OpHeadObject) || route.Bucket != bucket {
+	if g, ok := s.readOnly[caller.Principal.User]; ok && caller.Principal.User != "" {
+		op := route.Op
+		if (op != OpGetObject && op != OpHeadObject && !(op == OpPutObject && g.Put)) || route.Bucket != g.Bucket {
 			return s3Error(CodeAccessDenied)
 		}
 		q.readGrant = true
@@ -354,6 +359,9 @@ func (s *Server) handlers() map[Operation]func(*request) error {
 		OpCompleteMultipartUpload: s.completeUpload,
 		OpAbortMultipartUpload:    s.abortUpload,
 		OpListParts:               s.listParts,
+		OpGetBucketVersioning:     s.getBucketVersioning,
+		OpPutBucketVersioning:     s.putBucketVersioning,
+		OpListObjectVersions:      s.listObjectVersions,
 	}
 }
 

@@ -45,9 +45,6 @@ const (
 	// LabelHypervisor names the Hypervisor an Instance is bound to; the scheduler writes it so that
 	// node agents can watch only their own instances.
 	LabelHypervisor = "cloud.pinet.io/hypervisor"
-	// LabelAttachNode names the node whose agent attaches a Volume to its instance; the volume
-	// controller writes it so that node agents can watch only the volumes meant for them.
-	LabelAttachNode = "cloud.pinet.io/attach-node"
 	// LabelProject marks a namespace as the home of a Project.
 	LabelProject = "cloud.pinet.io/project"
 	// LabelReservationID groups the Instances made by one RunInstances call.
@@ -55,6 +52,13 @@ const (
 	// LabelClassIsolation on a Hypervisor ("true") keeps tiny-class and standard-class instances
 	// from sharing it: the node hosts one class at a time.
 	LabelClassIsolation = "cloud.pinet.io/class-isolation"
+	// LabelStorageNode names the storage node that holds a Volume (the volume controller writes
+	// it when it places the volume) or copies a Snapshot (the snapshot controller writes it), so
+	// that node agents watch only their own volumes and snapshots.
+	LabelStorageNode = "cloud.pinet.io/storage-node"
+	// LabelAttachNode names the node of the instance a Volume is attached to (the volume
+	// controller writes it while spec.attachTo names an instance bound to a node).
+	LabelAttachNode = "cloud.pinet.io/attach-node"
 	// AnnotationClientToken records the ClientToken an object was created with.
 	AnnotationClientToken = "cloud.pinet.io/client-token"
 	// AnnotationRegisteredBy names the user who registered an Image (the EC2 API writes it); the

@@ -73,6 +73,17 @@ type ConsoleEndpoint struct {
 	CABundle []byte `json:"caBundle"`
 }
 
+// StorageStatus is what a storage node offers volumes (written by its node agent).
+type StorageStatus struct {
+	// capacityGiB is how many GiB of volumes the node may hold (the sum of their sizes).
+	// +kubebuilder:validation:Minimum=0
+	CapacityGiB int64 `json:"capacityGiB"`
+	// interface is the network interface the node serves AoE on.
+	// +optional
+	// +kubebuilder:validation:MaxLength=15
+	Interface string `json:"interface,omitempty"`
+}
+
 // HypervisorSpec is what the operator decides about a node. The node agent fills it in when it
 // registers the node; the operator may change it afterwards.
 type HypervisorSpec struct {
@@ -144,6 +155,10 @@ type HypervisorStatus struct {
 	// token or client certificate allowed to get instances/console).
 	// +optional
 	Console *ConsoleEndpoint `json:"console,omitempty"`
+
+	// storage is the node's storage role: absent when the node stores no volumes.
+	// +optional
+	Storage *StorageStatus `json:"storage,omitempty"`
 
 	// lastHeartbeatTime is when the agent last reported. The agent reports when something
 	// changed, at most once a second, and at least once a minute.

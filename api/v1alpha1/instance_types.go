@@ -24,6 +24,13 @@ const (
 	// image, kernel, ramdisk and key pair the spec names exist and may be used by the project.
 	// The scheduler waits for it.
 	InstanceReferencesResolved = "ReferencesResolved"
+	// InstanceAddressAssigned is owned by the instance controller: True while the instance holds
+	// a private address (status.privateIpAddress, macAddress and its project's network in
+	// segmentId, subnet, gateway). The scheduler waits for it, so a node agent never sees a bound
+	// instance without its network; False with InsufficientAddresses while its project's subnet is
+	// full (EC2's InsufficientFreeAddressesInSubnet), WaitingForProjectNetwork while its project has
+	// no subnet, Released once it is terminated.
+	InstanceAddressAssigned = "AddressAssigned"
 	// InstanceScheduled is owned by the scheduler: True once the instance is bound to a hypervisor.
 	InstanceScheduled = "Scheduled"
 	// InstanceDomainDefined is owned by the node agent: True while a libvirt domain exists for the
@@ -65,6 +72,21 @@ const (
 	ReasonAgentUnavailable      = "AgentUnavailable"
 	ReasonUserRequestedStop     = "UserRequestedStop"
 	ReasonUserRequestedShutdown = "UserRequestedShutdown"
+)
+
+// AddressAssigned reasons.
+const (
+	// ReasonAddressAssigned: the instance holds an address of its project's subnet.
+	ReasonAddressAssigned = "Assigned"
+	// ReasonInsufficientAddresses: every address of the project's subnet is held by another
+	// instance; the instance waits (unscheduled) until one is released.
+	ReasonInsufficientAddresses = "InsufficientAddresses"
+	// ReasonWaitingForProjectNetwork: the instance's project has no segment and subnet (yet).
+	ReasonWaitingForProjectNetwork = "WaitingForProjectNetwork"
+	// ReasonAddressReleased: the instance is terminated and its address went back to the subnet.
+	ReasonAddressReleased = "Released"
+	// ReasonWaitingForAddress: the scheduler (and Ready) wait for AddressAssigned.
+	ReasonWaitingForAddress = "WaitingForAddress"
 )
 
 // DesiredState is what the user asks of an instance.
@@ -402,19 +424,47 @@ type InstanceStatus struct {
 	// +kubebuilder:validation:MaxLength=63
 	AvailabilityZone string `json:"availabilityZone,omitempty"`
 
-	// privateIpAddress is the instance's address on its project's network.
+	// privateIpAddress is the instance's address in its project's subnet, held (claimed through
+	// the API server) from admission until the instance is terminated.
 	// +optional
 	// +kubebuilder:validation:MaxLength=45
+	// +kubebuilder:validation:XValidation:rule="isIP(self)",message="must be an IP address"
 	PrivateIPAddress string `json:"privateIpAddress,omitempty"`
+
+	// privateDnsName is the instance's private host name, ip-<a>-<b>-<c>-<d>.<region>.compute.internal.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	PrivateDNSName string `json:"privateDnsName,omitempty"`
+
+	// segmentId is the network segment (VXLAN VNI or VLAN id) of the instance's project, copied
+	// here with subnet and gateway so the node agent needs no access to Projects.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=16777215
+	SegmentID int32 `json:"segmentId,omitempty"`
+
+	// subnet is the instance's project's subnet (CIDR); privateIpAddress is in it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=18
+	// +kubebuilder:validation:XValidation:rule="isCIDR(self) && cidr(self).ip().family() == 4",message="must be an IPv4 CIDR"
+	Subnet string `json:"subnet,omitempty"`
+
+	// gateway is the subnet's gateway, its first host address; the node answers on it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=15
+	// +kubebuilder:validation:XValidation:rule="isIP(self) && ip(self).family() == 4",message="must be an IPv4 address"
+	Gateway string `json:"gateway,omitempty"`
 
 	// publicIpAddress is the elastic IP associated with the instance.
 	// +optional
 	// +kubebuilder:validation:MaxLength=45
 	PublicIPAddress string `json:"publicIpAddress,omitempty"`
 
-	// macAddress is the MAC of the instance's network interface.
+	// macAddress is the MAC of the instance's network interface: locally administered (02:),
+	// derived from the segment and privateIpAddress, so unique within the segment.
 	// +optional
 	// +kubebuilder:validation:MaxLength=17
+	// +kubebuilder:validation:Pattern=`^([0-9a-f]{2}:){5}[0-9a-f]{2}$`
 	MACAddress string `json:"macAddress,omitempty"`
 
 	// domain is what the node agent observed in libvirt.
@@ -429,7 +479,8 @@ type InstanceStatus struct {
 	// +kubebuilder:validation:MaxItems=64
 	BlockDevices []InstanceBlockDevice `json:"blockDevices,omitempty"`
 
-	// conditions: Ready, ReferencesResolved, Scheduled, DomainDefined, GuestRunning.
+	// conditions: Ready, ReferencesResolved, QuotaAdmitted, AddressAssigned, Scheduled,
+	// DomainDefined, GuestRunning.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -25,6 +25,17 @@ const (
 
 	ReasonNamespaceOwnedElsewhere = "NamespaceOwnedElsewhere"
 	ReasonHasResources            = "HasResources"
+
+	// ProjectNetworkAllocated is True once the project holds a segment id and a subnet
+	// (status.segmentId, status.subnet). Its instances get no address before.
+	ProjectNetworkAllocated = "NetworkAllocated"
+
+	// ReasonNetworkAllocated: the project holds its segment and subnet.
+	ReasonNetworkAllocated = "Allocated"
+	// ReasonSegmentsExhausted: every segment id of the configured range is held by a project.
+	ReasonSegmentsExhausted = "SegmentsExhausted"
+	// ReasonSubnetsExhausted: every subnet of the configured supernet is held by a project.
+	ReasonSubnetsExhausted = "SubnetsExhausted"
 )
 
 // Default project quotas, as a new project gets them: EC2's five elastic IPs, and for the rest
@@ -117,18 +128,20 @@ type ProjectStatus struct {
 	// +kubebuilder:validation:MaxLength=63
 	Namespace string `json:"namespace,omitempty"`
 
-	// segmentId is the project's network segment (VXLAN VNI or VLAN id).
+	// segmentId is the project's network segment (VXLAN VNI or VLAN id), claimed from the
+	// manager's --segment-range together with subnet; both are held until the project is deleted.
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=16777215
 	SegmentID int32 `json:"segmentId,omitempty"`
 
-	// subnet is the project's private IPv4 subnet.
+	// subnet is the project's private IPv4 subnet, carved from the manager's --tenant-supernet.
 	// +optional
 	// +kubebuilder:validation:MaxLength=18
+	// +kubebuilder:validation:XValidation:rule="isCIDR(self) && cidr(self).ip().family() == 4",message="must be an IPv4 CIDR"
 	Subnet string `json:"subnet,omitempty"`
 
-	// conditions: Ready, NamespaceReady.
+	// conditions: Ready, NamespaceReady, NetworkAllocated.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -151,3 +151,53 @@ func TestTransitionRules(t *testing.T) {
 		t.Fatalf("changing an instance id: %v", err)
 	}
 }
+
+// The network facts in an instance's and a project's status are checked at admission.
+func TestNetworkStatusValidation(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t)
+	inst := &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: "net", Namespace: ns},
+		Spec: cloudv1.InstanceSpec{ImageID: "img", InstanceType: "m1.small"}}
+	if err := env.Client.Create(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	good := cloudv1.InstanceStatus{PrivateIPAddress: "10.128.0.2", MACAddress: "02:64:0a:80:00:02", SegmentID: 100,
+		Subnet: "10.128.0.0/24", Gateway: "10.128.0.1", PrivateDNSName: "ip-10-128-0-2.pinet.compute.internal"}
+	for _, tc := range []struct {
+		mut  func(*cloudv1.InstanceStatus)
+		want string
+	}{
+		{func(*cloudv1.InstanceStatus) {}, ""},
+		{func(s *cloudv1.InstanceStatus) { s.PrivateIPAddress = "10.128.0.300" }, "must be an IP address"},
+		{func(s *cloudv1.InstanceStatus) { s.MACAddress = "02:64:0A:80:00:02" }, "macAddress"},
+		{func(s *cloudv1.InstanceStatus) { s.MACAddress = "02-64-0a-80-00-02" }, "macAddress"},
+		{func(s *cloudv1.InstanceStatus) { s.Subnet = "fd00::/64" }, "must be an IPv4 CIDR"},
+		{func(s *cloudv1.InstanceStatus) { s.Subnet = "10.128.0.0" }, "must be an IPv4 CIDR"},
+		{func(s *cloudv1.InstanceStatus) { s.Gateway = "10.128.0.1/24" }, "must be an IPv4 address"},
+		{func(s *cloudv1.InstanceStatus) { s.SegmentID = 1 << 24 }, "segmentId"},
+	} {
+		cur := &cloudv1.Instance{}
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), cur); err != nil {
+			t.Fatal(err)
+		}
+		st := good
+		tc.mut(&st)
+		cur.Status = st
+		err := env.Client.Status().Update(ctx, cur)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Fatalf("valid network status refused: %v", err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Fatalf("status %+v: got %v, want an error with %q", st, err, tc.want)
+		}
+	}
+
+	p := &cloudv1.Project{ObjectMeta: metav1.ObjectMeta{Name: "api-net-" + ns}}
+	if err := env.Client.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	p.Status.Subnet = "10.128.0.0/33"
+	if err := env.Client.Status().Update(ctx, p); err == nil || !strings.Contains(err.Error(), "must be an IPv4 CIDR") {
+		t.Fatalf("a project's bad subnet: %v", err)
+	}
+}

@@ -46,6 +46,35 @@ const (
 	ReasonAttachFailed = "AttachFailed"
 )
 
+// Volume condition reasons.
+const (
+	// ReasonNoStorageNode: no Ready storage node in the zone has room for the volume.
+	ReasonNoStorageNode = "NoStorageNode"
+	// ReasonAddressesExhausted: every AoE address (shelf.slot) is taken.
+	ReasonAddressesExhausted = "AddressesExhausted"
+	// ReasonSnapshotNotFound: spec.snapshotId names no snapshot of the volume's project.
+	ReasonSnapshotNotFound = "SnapshotNotFound"
+	// ReasonSnapshotNotCompleted: the snapshot is not completed (pending or failed).
+	ReasonSnapshotNotCompleted = "SnapshotNotCompleted"
+	// ReasonSizeTooSmall: sizeGiB is smaller than the snapshot's volume.
+	ReasonSizeTooSmall = "SizeTooSmall"
+	// ReasonExporting: the volume is placed; its storage node has not exported it yet.
+	ReasonExporting = "Exporting"
+	// ReasonExported: the storage node serves the volume over AoE.
+	ReasonExported = "Exported"
+	// ReasonExportFailed: the storage node could not make or serve the volume.
+	ReasonExportFailed = "ExportFailed"
+	// ReasonUnexported: the storage node stopped serving the deleted volume and removed its
+	// backing file (the storage agent sets Exported=False with it).
+	ReasonUnexported = "Unexported"
+	// ReasonWaitingForDetach: the volume is deleted but still attached; it goes once detached.
+	ReasonWaitingForDetach = "WaitingForDetach"
+)
+
+// VolumeFinalizer is held by the volume controller until the volume's export, backing file and
+// AoE address are gone.
+const VolumeFinalizer = "cloud.pinet.io/volume"
+
 // VolumeState is the EC2 volume state.
 // +kubebuilder:validation:Enum=creating;available;in-use;deleting;deleted;error
 type VolumeState string
@@ -186,6 +215,9 @@ type VolumeStatus struct {
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
 // +kubebuilder:printcolumn:name="Zone",type=string,JSONPath=`.status.availabilityZone`
 // +kubebuilder:printcolumn:name="Instance",type=string,JSONPath=`.status.attachment.instanceId`
+// +kubebuilder:printcolumn:name="Node",type=string,JSONPath=`.status.aoe.node`
+// +kubebuilder:printcolumn:name="Shelf",type=integer,JSONPath=`.status.aoe.shelf`,priority=1
+// +kubebuilder:printcolumn:name="Slot",type=integer,JSONPath=`.status.aoe.slot`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Volume struct {
 	metav1.TypeMeta   `json:",inline"`

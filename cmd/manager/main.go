@@ -20,6 +20,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"net"
 	"os"
 	"time"
@@ -34,6 +35,7 @@ import (
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/controllers"
 	"pinet.io/pinet/internal/frontends"
+	"pinet.io/pinet/internal/ipam"
 	"pinet.io/pinet/internal/version"
 )
 
@@ -46,6 +48,7 @@ func main() {
 		ec2Addr, ec2Endpoint   string
 		consoleSA              string
 		authzTTL               time.Duration
+		aoeShelves             string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "Address of the metrics endpoint (0 disables).")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of /healthz and /readyz.")
@@ -60,14 +63,25 @@ func main() {
 	flag.StringVar(&s3DataDir, "s3-data-dir", "/var/lib/pinet/objects", "Directory of the object store's buckets.")
 	flag.StringVar(&opts.ObjectStoreURL, "s3-url", "", "URL PiNet's components reach the object store at (default: the local store).")
 	flag.StringVar(&opts.Region, "region", "pinet", "The cloud's region name.")
+	flag.StringVar(&opts.SegmentRange, "segment-range", controllers.DefaultSegmentRange,
+		"Segment ids (VXLAN VNIs, or VLAN ids: keep within 1-4094 for vlan-mode nodes) projects get, FIRST-LAST.")
+	flag.StringVar(&opts.TenantSupernet, "tenant-supernet", controllers.DefaultTenantSupernet, "IPv4 range projects' subnets are carved from.")
+	flag.IntVar(&opts.TenantSubnetPrefix, "tenant-subnet-prefix", controllers.DefaultTenantSubnetPrefix, "Prefix length of a project's subnet (at most 30).")
 	flag.StringVar(&ec2Addr, "ec2-bind-address", "127.0.0.1:8773", "Address of the EC2 API (empty disables it).")
 	flag.StringVar(&ec2Endpoint, "ec2-endpoint", "", "URL clients reach the EC2 API at (default: http://<ec2-bind-address>).")
 	flag.StringVar(&consoleSA, "console-service-account", "pinet-manager", "Service account (in the system namespace) the EC2 API reads consoles from node agents as.")
 	flag.DurationVar(&authzTTL, "authz-cache-ttl", 5*time.Second, "How long an access decision is reused.")
 	zopts := zap.Options{}
+	flag.StringVar(&aoeShelves, "aoe-shelves", "1-100", "AoE shelves volumes are given addresses on (FIRST-LAST; slots 0-254 of each).")
 	zopts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	opts.SeedInstanceTypes = seedTypes
+	shelves, err := ipam.ParseAoEShelves(aoeShelves)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "--aoe-shelves:", err)
+		os.Exit(2)
+	}
+	opts.AoEShelves = shelves
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zopts)))
 	log := ctrl.Log.WithName("setup")

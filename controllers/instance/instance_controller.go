@@ -15,7 +15,8 @@ limitations under the License.
 */
 
 // Package instance holds the Instance reconciler: it assigns EC2 ids, resolves the references an
-// instance makes, derives the EC2 state from the conditions the scheduler and node agent report,
+// instance makes, admits it under its project's quota, gives it a private address of its
+// project's subnet (released at termination), derives the EC2 state from the conditions the scheduler and node agent report,
 // and removes terminated instances after their retention period.
 package instance
 
@@ -41,6 +42,7 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/claims"
+	"pinet.io/pinet/internal/ipam"
 	"pinet.io/pinet/internal/patch"
 )
 
@@ -62,6 +64,11 @@ type Reconciler struct {
 	// before its domain is given up; 0 is DefaultNodeLostTimeout. A deleted Hypervisor is gone
 	// at once.
 	NodeLostTimeout time.Duration
+	// Addresses hands out private addresses from the projects' subnets; nil leaves instances
+	// without (tests that reconcile other phases by hand).
+	Addresses *ipam.Allocator
+	// Region names the cloud's region in private DNS names.
+	Region string
 }
 
 // Kind is the kind of the objects this controller reconciles, as id claims record it.
@@ -81,6 +88,8 @@ type scope struct {
 
 	// quota is what admitQuota decided.
 	quota quotaDecision
+	// address is what assignAddress decided.
+	address addressDecision
 }
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances,verbs=get;list;watch;update;patch;delete
@@ -133,8 +142,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	}
 	quotaRes, quotaErr := r.admitQuota(ctx, s)
 	r.reconcileGuestShutdown(ctx, s)
+	addrErr := r.assignAddress(ctx, s)
 	res, err := r.reconcileRetention(ctx, s)
-	return soonest(res, quotaRes), errors.Join(err, quotaErr)
+	return soonest(res, quotaRes), errors.Join(err, quotaErr, addrErr)
 }
 
 // reconcileDelete releases what the instance holds. The node agent removes its domain finalizer
@@ -149,6 +159,9 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (reconcile.R
 	if controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer) {
 		log.FromContext(ctx).V(1).Info("Waiting for the node agent to remove the domain")
 		return res, nil
+	}
+	if err := r.releaseAddressOnDelete(ctx, inst); err != nil {
+		return reconcile.Result{}, err
 	}
 	if err := r.releaseIDs(ctx, inst); err != nil {
 		return reconcile.Result{}, err
@@ -269,6 +282,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&cloudv1.Instance{}).
 		Watches(&cloudv1.Instance{}, r.quotaReleases()).
 		Watches(&cloudv1.Project{}, r.quotaChanges()).
+		Watches(&cloudv1.Instance{}, r.addressReleases()).
+		Watches(&cloudv1.Project{}, r.projectNetworkChanges()).
 		Watches(&cloudv1.InstanceType{}, handler.EnqueueRequestsFromMapFunc(r.instancesWaitingForReferences),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&cloudv1.Image{}, handler.EnqueueRequestsFromMapFunc(r.instancesWaitingForReferences)).

@@ -37,6 +37,7 @@ func (r *Reconciler) updateStatus(s *scope) {
 	inst := s.instance
 	r.setReferencesResolved(s)
 	r.setQuotaAdmitted(s)
+	r.setAddressAssigned(s)
 
 	prev := inst.Status.State
 	state, reason := deriveState(inst)
@@ -99,9 +100,8 @@ func deriveState(inst *cloudv1.Instance) (cloudv1.InstanceState, string) {
 	}
 }
 
-// setReady summarises the chain ReferencesResolved → QuotaAdmitted → Scheduled → DomainDefined →
-// GuestRunning;
-// the first check that fails gives the reason.
+// setReady summarises the chain ReferencesResolved → QuotaAdmitted → AddressAssigned → Scheduled →
+// DomainDefined → GuestRunning; the first check that fails gives the reason.
 func setReady(inst *cloudv1.Instance, now metav1.Time) {
 	switch inst.Status.State {
 	case cloudv1.InstanceStateRunning:
@@ -121,7 +121,7 @@ func setReady(inst *cloudv1.Instance, now metav1.Time) {
 		return
 	}
 	for _, t := range []string{cloudv1.InstanceReferencesResolved, cloudv1.InstanceQuotaAdmitted,
-		cloudv1.InstanceScheduled, cloudv1.InstanceDomainDefined, cloudv1.InstanceGuestRunning} {
+		cloudv1.InstanceAddressAssigned, cloudv1.InstanceScheduled, cloudv1.InstanceDomainDefined, cloudv1.InstanceGuestRunning} {
 		c := findCondition(inst, t)
 		if c == nil {
 			conditions.MarkFalse(inst, cloudv1.ReadyCondition, waitingReason(t), fmt.Sprintf("Waiting for %s", t), now)
@@ -141,6 +141,8 @@ func waitingReason(condType string) string {
 		return cloudv1.ReasonWaitingForReferences
 	case cloudv1.InstanceQuotaAdmitted:
 		return cloudv1.ReasonWaitingForQuota
+	case cloudv1.InstanceAddressAssigned:
+		return cloudv1.ReasonWaitingForAddress
 	case cloudv1.InstanceScheduled:
 		return cloudv1.ReasonWaitingForScheduling
 	default:

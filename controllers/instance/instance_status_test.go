@@ -17,6 +17,7 @@ limitations under the License.
 package instance
 
 import (
+	"net/netip"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -70,5 +71,41 @@ func TestDeriveStateAfterGuestPowerOff(t *testing.T) {
 	inst.Finalizers = nil
 	if got, _ := deriveState(inst); got != cloudv1.InstanceStateTerminated {
 		t.Errorf("terminated by the guest: %s", got)
+	}
+}
+
+// Ready waits on AddressAssigned between quota admission and scheduling, and gives its reason.
+func TestReadyWaitsForAnAddress(t *testing.T) {
+	cond := func(typ string, status metav1.ConditionStatus, reason string) metav1.Condition {
+		return metav1.Condition{Type: typ, Status: status, Reason: reason}
+	}
+	inst := &cloudv1.Instance{Status: cloudv1.InstanceStatus{State: cloudv1.InstanceStatePending, Conditions: []metav1.Condition{
+		cond(cloudv1.InstanceReferencesResolved, metav1.ConditionTrue, cloudv1.ReasonResolved),
+		cond(cloudv1.InstanceQuotaAdmitted, metav1.ConditionTrue, cloudv1.ReasonAdmitted),
+	}}}
+	setReady(inst, metav1.Now())
+	if c := findCondition(inst, cloudv1.ReadyCondition); c.Reason != cloudv1.ReasonWaitingForAddress {
+		t.Fatalf("no AddressAssigned yet: %+v", c)
+	}
+	inst.Status.Conditions = append(inst.Status.Conditions,
+		cond(cloudv1.InstanceAddressAssigned, metav1.ConditionFalse, cloudv1.ReasonInsufficientAddresses))
+	setReady(inst, metav1.Now())
+	if c := findCondition(inst, cloudv1.ReadyCondition); c.Reason != cloudv1.ReasonInsufficientAddresses {
+		t.Fatalf("subnet full: %+v", c)
+	}
+	findCondition(inst, cloudv1.InstanceAddressAssigned).Status = metav1.ConditionTrue
+	setReady(inst, metav1.Now())
+	if c := findCondition(inst, cloudv1.ReadyCondition); c.Reason != cloudv1.ReasonWaitingForScheduling {
+		t.Fatalf("addressed: %+v", c)
+	}
+}
+
+func TestPrivateDNSName(t *testing.T) {
+	ip := netip.MustParseAddr("10.128.3.17")
+	if got := privateDNSName(ip, "pinet"); got != "ip-10-128-3-17.pinet.compute.internal" {
+		t.Fatal(got)
+	}
+	if got := privateDNSName(ip, ""); got != "ip-10-128-3-17.compute.internal" {
+		t.Fatal(got)
 	}
 }

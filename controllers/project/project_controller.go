@@ -16,8 +16,9 @@ limitations under the License.
 
 // Package project holds the Project reconciler: a project owns a namespace of the same name, a
 // default security group in it, and the role binding that gives its members (group
-// pinet:project:<name>) the member role there. A project with instances or volumes left is not
-// removed; once they are gone its namespace is deleted.
+// pinet:project:<name>) the member role there, and a network: a segment id and a subnet, each
+// claimed exclusively (project_network.go). A project with instances or volumes left is not
+// removed; once they are gone its network is released and its namespace deleted.
 package project
 
 import (
@@ -31,10 +32,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -56,6 +59,8 @@ type Reconciler struct {
 	APIReader client.Reader
 	Recorder  events.EventRecorder
 	Clock     clock.PassiveClock
+	// Network hands out segments and subnets.
+	Network *Network
 }
 
 type scope struct {
@@ -64,7 +69,11 @@ type scope struct {
 	nsReason, nsMessage string
 	// blocked says what keeps a deleted project from going.
 	blocked string
-	now     metav1.Time
+	// netReason/netMessage are what reconcileNetwork found (empty when it did not run);
+	// netAllocated is set when it claimed the network in this reconcile.
+	netReason, netMessage string
+	netAllocated          bool
+	now                   metav1.Time
 }
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=projects,verbs=get;list;watch;update;patch
@@ -86,6 +95,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	}
 	s := &scope{project: p, now: metav1.NewTime(r.Clock.Now())}
 	wasBlocked := conditions.Get(p, cloudv1.ReadyCondition)
+	netBefore := conditions.Get(p, cloudv1.ProjectNetworkAllocated)
 	defer func() {
 		r.updateStatus(s, reterr)
 		if err := helper.Patch(ctx, p); err != nil {
@@ -95,6 +105,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		if s.blocked != "" && (wasBlocked == nil || wasBlocked.Reason != cloudv1.ReasonHasResources) && r.Recorder != nil {
 			r.Recorder.Eventf(p, nil, "Warning", "DeleteBlocked", "Delete", "%s", s.blocked)
 		}
+		r.recordNetwork(s, netBefore)
 	}()
 
 	if !p.DeletionTimestamp.IsZero() {
@@ -110,7 +121,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	if err := r.reconcileMembersBinding(ctx, p); err != nil {
 		return reconcile.Result{}, err
 	}
-	return reconcile.Result{}, r.reconcileDefaultGroup(ctx, p)
+	if err := r.reconcileDefaultGroup(ctx, p); err != nil {
+		return reconcile.Result{}, err
+	}
+	return reconcile.Result{}, r.reconcileNetwork(ctx, s)
 }
 
 func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) error {
@@ -197,6 +211,9 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) error {
 		s.blocked = fmt.Sprintf("Project %s still has %s; delete them before the project", p.Name, blocked)
 		return nil
 	}
+	if err := r.releaseNetwork(ctx, s); err != nil {
+		return err
+	}
 	ns := &corev1.Namespace{}
 	err = r.Client.Get(ctx, client.ObjectKey{Name: p.Name}, ns)
 	switch {
@@ -253,7 +270,16 @@ func (r *Reconciler) updateStatus(s *scope, reconcileErr error) {
 	case p.Status.Namespace != "":
 		conditions.MarkTrue(p, cloudv1.ProjectNamespaceReady, cloudv1.ReasonReady, "", s.now)
 	}
+	switch s.netReason {
+	case "":
+	case cloudv1.ReasonNetworkAllocated:
+		conditions.MarkTrue(p, cloudv1.ProjectNetworkAllocated, s.netReason,
+			fmt.Sprintf("Segment %d, subnet %s", p.Status.SegmentID, p.Status.Subnet), s.now)
+	default:
+		conditions.MarkFalse(p, cloudv1.ProjectNetworkAllocated, s.netReason, s.netMessage, s.now)
+	}
 	nsc := conditions.Get(p, cloudv1.ProjectNamespaceReady)
+	netc := conditions.Get(p, cloudv1.ProjectNetworkAllocated)
 	switch {
 	case reconcileErr != nil:
 		conditions.MarkFalse(p, cloudv1.ReadyCondition, cloudv1.ReasonInternalError, "Reconciling the project failed; see the manager's log", s.now)
@@ -261,14 +287,31 @@ func (r *Reconciler) updateStatus(s *scope, reconcileErr error) {
 		conditions.MarkFalse(p, cloudv1.ReadyCondition, cloudv1.ReasonPending, "Creating the project's namespace", s.now)
 	case nsc.Status != metav1.ConditionTrue:
 		conditions.MarkFalse(p, cloudv1.ReadyCondition, nsc.Reason, nsc.Message, s.now)
+	case netc == nil:
+		conditions.MarkFalse(p, cloudv1.ReadyCondition, cloudv1.ReasonPending, "Allocating the project's network", s.now)
+	case netc.Status != metav1.ConditionTrue:
+		conditions.MarkFalse(p, cloudv1.ReadyCondition, netc.Reason, netc.Message, s.now)
 	default:
 		conditions.MarkTrue(p, cloudv1.ReadyCondition, cloudv1.ReasonReady, "", s.now)
 		p.Status.ObservedGeneration = p.Generation
 	}
 }
 
+// recordNetwork makes an event when the project got its network, or when it found none free.
+func (r *Reconciler) recordNetwork(s *scope, before *metav1.Condition) {
+	p := s.project
+	switch {
+	case r.Recorder == nil:
+	case s.netAllocated:
+		r.Recorder.Eventf(p, nil, "Normal", "NetworkAllocated", "Allocate", "Segment %d, subnet %s", p.Status.SegmentID, p.Status.Subnet)
+	case s.netReason != "" && s.netReason != cloudv1.ReasonNetworkAllocated && (before == nil || before.Reason != s.netReason):
+		r.Recorder.Eventf(p, nil, "Warning", s.netReason, "Allocate", "%s", s.netMessage)
+	}
+}
+
 // SetupWithManager registers the reconciler; instances and volumes leaving a project being
-// deleted, and its namespace changing, bring it back.
+// deleted, and its namespace changing, bring it back. A project that goes may free the network
+// another one waits for.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
@@ -283,6 +326,22 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		})).
 		Watches(&cloudv1.Instance{}, byNamespace).
 		Watches(&cloudv1.Volume{}, byNamespace).
+		Watches(&cloudv1.Project{}, handler.Funcs{DeleteFunc: r.retryWaitingForNetwork}).
 		Named("project").
 		Complete(r)
+}
+
+// retryWaitingForNetwork enqueues the projects that have no network: a project that went has
+// released its own.
+func (r *Reconciler) retryWaitingForNetwork(ctx context.Context, _ event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	list := &cloudv1.ProjectList{}
+	if err := r.Client.List(ctx, list); err != nil {
+		log.FromContext(ctx).Error(err, "Listing projects waiting for a network")
+		return
+	}
+	for i := range list.Items {
+		if p := &list.Items[i]; p.Status.Subnet == "" && p.DeletionTimestamp.IsZero() {
+			q.Add(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p)})
+		}
+	}
 }

@@ -126,6 +126,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 			"Waiting for the instance to be admitted under its project's quota", now)
 		return reconcile.Result{}, nil
 	}
+	if !conditions.IsTrue(inst, cloudv1.InstanceAddressAssigned) {
+		// The node agent defines the domain with the instance's MAC and address: it is bound
+		// only once it has them, and an instance its subnet has no room for takes no capacity.
+		conditions.MarkFalse(inst, cloudv1.InstanceScheduled, cloudv1.ReasonWaitingForAddress,
+			"Waiting for the instance's private address", now)
+		return reconcile.Result{}, nil
+	}
 	it, err := refs.InstanceType(ctx, r.Client, inst.Spec.InstanceType)
 	if errors.Is(err, refs.ErrNotFound) {
 		conditions.MarkFalse(inst, cloudv1.InstanceScheduled, cloudv1.ReasonInstanceTypeNotFound, err.Error(), now)

@@ -105,6 +105,7 @@ func pendingInstance(t *testing.T, ns, name, zone string) *cloudv1.Instance {
 		// The instance controller's verdicts, which the scheduler waits for.
 		conditions.MarkTrue(inst, cloudv1.InstanceReferencesResolved, cloudv1.ReasonResolved, "", metav1.Now())
 		conditions.MarkTrue(inst, cloudv1.InstanceQuotaAdmitted, cloudv1.ReasonAdmitted, "", metav1.Now())
+		conditions.MarkTrue(inst, cloudv1.InstanceAddressAssigned, cloudv1.ReasonAddressAssigned, "", metav1.Now())
 		return env.Client.Status().Update(ctx, inst)
 	}); err != nil {
 		t.Fatal(err)

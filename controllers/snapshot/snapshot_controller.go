@@ -16,7 +16,8 @@ limitations under the License.
 
 // Package snapshot holds the Snapshot reconciler. It gives a snapshot its snap- id (claimed
 // cluster-wide like every EC2 id), finds its volume among its own project's volumes only, and
-// hands the copy to the storage node that exports the volume (status.node); that node's agent
+// hands the copy to the storage node that exports the volume (status.node, and the label
+// cloud.pinet.io/storage-node its agent's cache selects by); that node's agent
 // writes the chunks and reports progress. Deleting a snapshot removes its objects from the store.
 package snapshot
 
@@ -43,6 +44,7 @@ import (
 	"pinet.io/pinet/internal/ids"
 	"pinet.io/pinet/internal/index"
 	"pinet.io/pinet/internal/patch"
+	"pinet.io/pinet/internal/s3client"
 	"pinet.io/pinet/internal/snapshot"
 )
 
@@ -51,7 +53,7 @@ const Finalizer = "cloud.pinet.io/snapshot"
 
 // Bucket is the system bucket snapshots are kept in, under "<project>/<snap-id>/": only the
 // system reaches it, so a snapshot is private to its project by construction.
-const Bucket = "pinet-snapshots"
+const Bucket = s3client.SnapshotBucket
 
 // copyGrace is how long a deleted snapshot still being copied waits for its storage node to stop
 // before its objects are removed anyway (the node may be gone for good).
@@ -135,7 +137,37 @@ func (r *Reconciler) place(ctx context.Context, s *cloudv1.Snapshot, now metav1.
 			fmt.Sprintf("Volume %s has no storage yet; the snapshot starts when it has", s.Spec.VolumeID), now)
 		return nil
 	}
+	if err := r.ensureBucket(ctx); err != nil {
+		return err
+	}
 	s.Status.Node = v.Status.AoE.Node
+	// The node's agent watches only the snapshots labelled with its node.
+	if s.Labels == nil {
+		s.Labels = map[string]string{}
+	}
+	s.Labels[cloudv1.LabelStorageNode] = s.Status.Node
+	return nil
+}
+
+// ensureBucket makes the snapshot bucket (as the system, so it belongs to no project) before a
+// storage node is asked to write into it; the node's credential may not create buckets.
+func (r *Reconciler) ensureBucket(ctx context.Context) error {
+	if r.Store == nil {
+		return nil
+	}
+	mc, err := r.Store(ctx)
+	if err != nil {
+		return err
+	}
+	ok, err := mc.BucketExists(ctx, Bucket)
+	if err != nil || ok {
+		return err
+	}
+	if err := mc.MakeBucket(ctx, Bucket, minio.MakeBucketOptions{}); err != nil {
+		if code := minio.ToErrorResponse(err).Code; code != "BucketAlreadyOwnedByYou" && code != "BucketAlreadyExists" {
+			return fmt.Errorf("creating the snapshot bucket: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -174,6 +206,9 @@ func setReady(s *cloudv1.Snapshot, err error, now metav1.Time) {
 	case s.Status.State == cloudv1.SnapshotCompleted:
 		conditions.MarkTrue(s, cloudv1.ReadyCondition, cloudv1.ReasonReady, "", now)
 		s.Status.ObservedGeneration = s.Generation
+	case s.Status.State == cloudv1.SnapshotError && s.Status.Node != "":
+		conditions.MarkFalse(s, cloudv1.ReadyCondition, cloudv1.ReasonSnapshotFailed,
+			fmt.Sprintf("Node %s could not copy the volume; see its agent's log", s.Status.Node), now)
 	case s.Status.State == cloudv1.SnapshotPending && s.Status.Node != "":
 		conditions.MarkFalse(s, cloudv1.ReadyCondition, cloudv1.ReasonPending,
 			fmt.Sprintf("Node %s is copying the volume", s.Status.Node), now)

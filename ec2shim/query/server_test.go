@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -211,7 +212,7 @@ func (s *ec2Server) describeInstances(req *query.Request) (any, error) {
 	var matched []reservation
 	for _, r := range s.fleet {
 		inst := r.Instances.Items[0]
-		if len(in.InstanceIDs) > 0 && !contains(in.InstanceIDs, inst.InstanceID) {
+		if len(in.InstanceIDs) > 0 && !slices.Contains(in.InstanceIDs, inst.InstanceID) {
 			continue
 		}
 		attrs := func(name string) []string {
@@ -243,13 +244,4 @@ func (s *ec2Server) describeInstances(req *query.Request) (any, error) {
 		out.NextToken = s.tokens.Encode(scope, query.Cursor{Offset: next})
 	}
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -68,14 +68,18 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 	if cfg.S3Listener != nil {
 		// Node agents download images as the image reader, which may only read the image bucket.
 		s3creds := &credentials.Store{Client: mgr.GetClient(), SystemNamespace: cfg.SystemNamespace,
-			ReadOnlyUsers: []string{s3client.ImageReaderUser}}
+			ReadOnlyUsers: []string{s3client.ImageReaderUser, s3client.SnapshotStoreUser}}
 		store, err := objectstore.New(objectstore.Config{
-			DataDir:  cfg.S3DataDir,
-			Region:   cfg.Region,
-			Auth:     objectstore.VerifierAuthenticator{Verifier: &awsauth.Verifier{Store: s3creds, Service: awsauth.ServiceS3}},
-			Authz:    authz.Buckets{Authorizer: az},
-			ReadOnly: []objectstore.ReadOnlyGrant{{User: s3client.ImageReaderUser, Bucket: s3client.ImageStoreBucket}},
-			Logger:   cfg.Logger.WithName("objectstore"),
+			DataDir: cfg.S3DataDir,
+			Region:  cfg.Region,
+			Auth:    objectstore.VerifierAuthenticator{Verifier: &awsauth.Verifier{Store: s3creds, Service: awsauth.ServiceS3}},
+			Authz:   authz.Buckets{Authorizer: az},
+			ReadOnly: []objectstore.ReadOnlyGrant{
+				{User: s3client.ImageReaderUser, Bucket: s3client.ImageStoreBucket},
+				// Storage nodes save and restore snapshots as the snapshot store user.
+				{User: s3client.SnapshotStoreUser, Bucket: s3client.SnapshotBucket, Put: true},
+			},
+			Logger: cfg.Logger.WithName("objectstore"),
 		})
 		if err != nil {
 			return fmt.Errorf("creating the object store: %w", err)

@@ -14,164 +14,151 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package ipam hands out IPv4 addresses from ranges so that no address is ever given twice: each
-// address in use is a claim object whose name is derived from the range set and the address, and
-// the API server lets only one such object exist. A crashed or restarted allocator finds its
-// earlier claims by holder and reuses them.
+// Package ipam hands out network resources so that none is ever given twice: elastic IPs from
+// address pools, segment ids and subnets to projects, private addresses to instances. Each item in
+// use is a claim object (a Lease in the system namespace) whose name is derived from the item, and
+// the API server lets only one such object exist, so of two allocators (two managers, say) that
+// want one item exactly one gets it. A claim is labelled with its pool and its holder (a UID); a
+// crashed or restarted allocator finds its earlier claims by holder and reuses them.
 package ipam
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"net/netip"
-	"strings"
+	"sort"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 )
 
-// Labels on claims.
+// Labels and annotations on claims.
 const (
 	LabelSet    = "ipam.pinet.io/set"
 	LabelHolder = "ipam.pinet.io/holder"
+	// AnnotationValue is the item claimed (an address, a segment id, a subnet).
+	AnnotationValue = "ipam.pinet.io/value"
+	// annotationAddress is where claims made before segments and subnets recorded their address.
+	annotationAddress = "ipam.pinet.io/address"
 )
 
-// ErrExhausted means every address of the set is claimed.
-var ErrExhausted = errors.New("no free address")
+// ErrExhausted means every item of the pool is claimed.
+var ErrExhausted = errors.New("nothing free")
 
-// Set is a set of addresses to allocate from.
-type Set struct {
-	// Name identifies the set (a pool's name, a project's subnet); it prefixes the claims.
-	Name     string
-	Prefixes []netip.Prefix
-	Exclude  map[netip.Addr]bool
-}
-
-// NewSet parses CIDRs and excluded addresses.
-func NewSet(name string, cidrs, exclude []string) (*Set, error) {
-	s := &Set{Name: name, Exclude: map[netip.Addr]bool{}}
-	for _, c := range cidrs {
-		p, err := netip.ParsePrefix(c)
-		if err != nil || !p.Addr().Is4() {
-			return nil, fmt.Errorf("range %q is not an IPv4 CIDR", c)
-		}
-		s.Prefixes = append(s.Prefixes, p.Masked())
-	}
-	for _, e := range exclude {
-		a, err := netip.ParseAddr(e)
-		if err != nil {
-			return nil, fmt.Errorf("excluded address %q is not an IP address", e)
-		}
-		s.Exclude[a] = true
-	}
-	return s, nil
-}
-
-// Size is how many addresses the set can hand out.
-func (s *Set) Size() int64 {
-	var n int64
-	s.each(func(netip.Addr) bool { n++; return true })
-	return n
-}
-
-// each calls fn for every allocatable address in order until fn returns false.
-func (s *Set) each(fn func(netip.Addr) bool) {
-	for _, p := range s.Prefixes {
-		first := binary.BigEndian.Uint32(p.Addr().AsSlice())
-		count := uint64(1) << (32 - p.Bits())
-		for i := uint64(0); i < count; i++ {
-			var b [4]byte
-			binary.BigEndian.PutUint32(b[:], first+uint32(i))
-			a := netip.AddrFrom4(b)
-			if s.Exclude[a] {
-				continue
-			}
-			if !fn(a) {
-				return
-			}
-		}
-	}
-}
-
-// Contains reports whether a is in the set.
-func (s *Set) Contains(a netip.Addr) bool {
-	if s.Exclude[a] {
-		return false
-	}
-	for _, p := range s.Prefixes {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-// ClaimName is the name of the claim on address a in set.
-func ClaimName(set string, a netip.Addr) string {
-	return "ip-" + set + "-" + strings.ReplaceAll(a.String(), ".", "-")
+// Pool is what an Allocator draws from: a Set of addresses, a Range of segment ids, the Subnets of
+// a supernet.
+type Pool interface {
+	// Label is the value of LabelSet on the pool's claims; they are listed by it.
+	Label() string
+	// candidates calls fn with the claim name and the value of every item that may be handed
+	// out, in order, until fn returns false. claimed holds the values of the pool's claims.
+	candidates(claimed []string, fn func(name, value string) bool)
 }
 
 // Allocator makes claims as Lease objects in a namespace.
 type Allocator struct {
 	Client client.Client
 	// Reader reads claims straight from the API server: a cache that lags could hide a claim
-	// this holder made a moment ago, and it would claim a second address.
+	// this holder made a moment ago, and it would claim a second item.
 	Reader    client.Reader
 	Namespace string
 }
 
-// Claims lists the set's claims.
-func (al *Allocator) Claims(ctx context.Context, set string) ([]coordinationv1.Lease, error) {
+// Claims lists the claims labelled with a pool's label.
+func (al *Allocator) Claims(ctx context.Context, label string) ([]coordinationv1.Lease, error) {
 	list := &coordinationv1.LeaseList{}
-	if err := al.Reader.List(ctx, list, client.InNamespace(al.Namespace), client.MatchingLabels{LabelSet: set}); err != nil {
-		return nil, fmt.Errorf("listing the claims of %s: %w", set, err)
+	if err := al.Reader.List(ctx, list, client.InNamespace(al.Namespace), client.MatchingLabels{LabelSet: label}); err != nil {
+		return nil, fmt.Errorf("listing the claims of %s: %w", label, err)
 	}
 	return list.Items, nil
 }
 
-// Allocate returns the address held by holder (a UID) in the set, claiming a free one if it holds
-// none.
-func (al *Allocator) Allocate(ctx context.Context, s *Set, holder string) (netip.Addr, error) {
-	claims, err := al.Claims(ctx, s.Name)
+// Held returns the values holder claims in the pool labelled label, the earliest claim first.
+func (al *Allocator) Held(ctx context.Context, label, holder string) ([]string, error) {
+	claims, err := al.Claims(ctx, label)
 	if err != nil {
-		return netip.Addr{}, err
+		return nil, err
 	}
-	taken := map[string]bool{}
-	for _, c := range claims {
-		if c.Labels[LabelHolder] == holder {
-			if a, err := netip.ParseAddr(c.Annotations["ipam.pinet.io/address"]); err == nil {
-				return a, nil
-			}
+	return heldBy(claims, holder), nil
+}
+
+// heldBy returns the values of holder's claims, the earliest made first.
+func heldBy(claims []coordinationv1.Lease, holder string) []string {
+	mine := ownClaims(claims, holder)
+	out := make([]string, len(mine))
+	for i, l := range mine {
+		out[i] = value(l)
+	}
+	return out
+}
+
+// ownClaims returns holder's claims, the earliest made first. Claims are never updated, so their
+// resourceVersion is the revision that made them: every allocator that lists them agrees on the
+// order, to the write.
+func ownClaims(claims []coordinationv1.Lease, holder string) []*coordinationv1.Lease {
+	var mine []*coordinationv1.Lease
+	for i := range claims {
+		if claims[i].Labels[LabelHolder] == holder && value(&claims[i]) != "" {
+			mine = append(mine, &claims[i])
 		}
-		taken[c.Name] = true
 	}
-	var got netip.Addr
+	sort.Slice(mine, func(i, j int) bool { return madeBefore(mine[i], mine[j]) })
+	return mine
+}
+
+func madeBefore(a, b *coordinationv1.Lease) bool {
+	if c, err := resourceversion.CompareResourceVersion(a.ResourceVersion, b.ResourceVersion); err == nil {
+		return c < 0
+	}
+	ta, tb := a.CreationTimestamp, b.CreationTimestamp
+	if !ta.Equal(&tb) {
+		return ta.Before(&tb)
+	}
+	return a.Name < b.Name
+}
+
+func value(l *coordinationv1.Lease) string {
+	if v := l.Annotations[AnnotationValue]; v != "" {
+		return v
+	}
+	return l.Annotations[annotationAddress]
+}
+
+// take returns the value holder holds in the pool, claiming the first free item if it holds none.
+func (al *Allocator) take(ctx context.Context, p Pool, holder string) (string, error) {
+	if holder == "" {
+		return "", fmt.Errorf("claiming in %s: no holder", p.Label())
+	}
+	claims, err := al.Claims(ctx, p.Label())
+	if err != nil {
+		return "", err
+	}
+	if held := heldBy(claims, holder); len(held) > 0 {
+		return held[0], nil
+	}
+	taken := make(map[string]bool, len(claims))
+	claimed := make([]string, 0, len(claims))
+	for i := range claims {
+		taken[claims[i].Name] = true
+		claimed = append(claimed, value(&claims[i]))
+	}
+	var got *coordinationv1.Lease
 	var lastErr error
-	s.each(func(a netip.Addr) bool {
-		name := ClaimName(s.Name, a)
+	p.candidates(claimed, func(name, v string) bool {
 		if taken[name] {
 			return true
 		}
-		claim := &coordinationv1.Lease{
-			ObjectMeta: metav1.ObjectMeta{
-				Namespace:   al.Namespace,
-				Name:        name,
-				Labels:      map[string]string{LabelSet: s.Name, LabelHolder: holder, cloudv1.LabelManagedBy: cloudv1.ManagedByPiNet},
-				Annotations: map[string]string{"ipam.pinet.io/address": a.String()},
-			},
-			Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(holder)},
-		}
+		claim := al.newClaim(p.Label(), name, v, holder)
 		err := al.Client.Create(ctx, claim)
 		switch {
 		case err == nil:
-			got = a
+			got = claim
 			return false
 		case apierrors.IsAlreadyExists(err):
 			return true // claimed since we listed
@@ -181,17 +168,48 @@ func (al *Allocator) Allocate(ctx context.Context, s *Set, holder string) (netip
 		}
 	})
 	if lastErr != nil {
-		return netip.Addr{}, fmt.Errorf("claiming an address in %s: %w", s.Name, lastErr)
+		return "", fmt.Errorf("claiming in %s: %w", p.Label(), lastErr)
 	}
-	if !got.IsValid() {
-		return netip.Addr{}, fmt.Errorf("%s: %w", s.Name, ErrExhausted)
+	if got == nil {
+		return "", fmt.Errorf("%s: %w", p.Label(), ErrExhausted)
 	}
-	return got, nil
+	return al.settle(ctx, p.Label(), holder, got)
 }
 
-// Release deletes every claim holder has in the set.
-func (al *Allocator) Release(ctx context.Context, set, holder string) error {
-	claims, err := al.Claims(ctx, set)
+// settle resolves a race between allocators claiming for one holder at once (two managers
+// reconciling one object): of the holder's claims the earliest made is its own, and a later one
+// this allocator just made is given back. The earliest claim is never given back by this rule,
+// and a list that shows a later claim shows it too, so racing allocators all return it.
+func (al *Allocator) settle(ctx context.Context, label, holder string, made *coordinationv1.Lease) (string, error) {
+	claims, err := al.Claims(ctx, label)
+	if err != nil {
+		return "", err // the claim stays the holder's; the next call finds it
+	}
+	mine := ownClaims(claims, holder)
+	if len(mine) == 0 || mine[0].UID == made.UID {
+		return value(made), nil
+	}
+	if err := al.deleteExactly(ctx, made); err != nil {
+		return "", err
+	}
+	return value(mine[0]), nil
+}
+
+func (al *Allocator) newClaim(label, name, v, holder string) *coordinationv1.Lease {
+	return &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace:   al.Namespace,
+			Name:        name,
+			Labels:      map[string]string{LabelSet: label, LabelHolder: holder, cloudv1.LabelManagedBy: cloudv1.ManagedByPiNet},
+			Annotations: map[string]string{AnnotationValue: v},
+		},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(holder)},
+	}
+}
+
+// Release deletes every claim holder has in the pool labelled label.
+func (al *Allocator) Release(ctx context.Context, label, holder string) error {
+	claims, err := al.Claims(ctx, label)
 	if err != nil {
 		return err
 	}
@@ -199,10 +217,48 @@ func (al *Allocator) Release(ctx context.Context, set, holder string) error {
 		if claims[i].Labels[LabelHolder] != holder {
 			continue
 		}
-		uid := claims[i].UID
-		if err := al.Client.Delete(ctx, &claims[i], client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("releasing %s: %w", claims[i].Name, err)
+		if err := al.deleteExactly(ctx, &claims[i]); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// ReleaseAll deletes every claim holder has, in any pool: for a holder that may have lost track
+// of which pool it drew from.
+func (al *Allocator) ReleaseAll(ctx context.Context, holder string) error {
+	list := &coordinationv1.LeaseList{}
+	if err := al.Reader.List(ctx, list, client.InNamespace(al.Namespace), client.MatchingLabels{LabelHolder: holder}); err != nil {
+		return fmt.Errorf("listing the claims of %s: %w", holder, err)
+	}
+	for i := range list.Items {
+		if err := al.deleteExactly(ctx, &list.Items[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Purge deletes every claim of the pool labelled label, whoever holds it: for a pool that goes
+// away with its owner (a project's subnet, once none of its instances is left).
+func (al *Allocator) Purge(ctx context.Context, label string) error {
+	claims, err := al.Claims(ctx, label)
+	if err != nil {
+		return err
+	}
+	for i := range claims {
+		if err := al.deleteExactly(ctx, &claims[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteExactly deletes the claim that was read, and no newer one of the same name.
+func (al *Allocator) deleteExactly(ctx context.Context, l *coordinationv1.Lease) error {
+	uid := l.UID
+	if err := al.Client.Delete(ctx, l, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil && !apierrors.IsConflict(err) {
+		return fmt.Errorf("releasing %s: %w", l.Name, err)
 	}
 	return nil
 }

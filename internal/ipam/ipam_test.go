@@ -17,6 +17,7 @@ limitations under the License.
 package ipam
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 )
@@ -55,5 +56,76 @@ func TestSet(t *testing.T) {
 	}
 	if _, err := NewSet("x", []string{"10.0.0.0/24"}, []string{"10.0.0.300"}); err == nil {
 		t.Error("accepted a bad excluded address")
+	}
+}
+
+func TestParseRange(t *testing.T) {
+	for in, want := range map[string]Range{"100-4000": {100, 4000}, " 5 - 5 ": {5, 5}, "42": {42, 42}, "1-16777215": {1, MaxSegmentID}} {
+		if got, err := ParseRange(in); err != nil || got != want {
+			t.Errorf("ParseRange(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "a-b", "0-10", "10-5", "1-16777216", "-5", "100-", "1-2-3"} {
+		if _, err := ParseRange(bad); err == nil {
+			t.Errorf("ParseRange(%q) accepted", bad)
+		}
+	}
+}
+
+func TestNewSubnets(t *testing.T) {
+	s, err := NewSubnets("10.128.0.0/10", 24)
+	if err != nil || s.Count() != 16384 || s.Supernet.String() != "10.128.0.0/10" {
+		t.Fatalf("%+v %v", s, err)
+	}
+	var got []string
+	s.candidates(nil, func(name, v string) bool { got = append(got, name+"="+v); return len(got) < 2 })
+	if got[0] != "subnet-10-128-0-0=10.128.0.0/24" || got[1] != "subnet-10-128-1-0=10.128.1.0/24" {
+		t.Fatalf("candidates %v", got)
+	}
+	// A supernet given with host bits is masked.
+	if s, err := NewSubnets("10.1.2.3/16", 16); err != nil || s.Supernet.String() != "10.1.0.0/16" || s.Count() != 1 {
+		t.Fatalf("%+v %v", s, err)
+	}
+	for _, bad := range []struct {
+		net  string
+		bits int
+	}{{"10.0.0.0/24", 23}, {"10.0.0.0/24", 31}, {"fd00::/64", 80}, {"nonsense", 24}, {"10.0.0.0", 24}} {
+		if _, err := NewSubnets(bad.net, bad.bits); err == nil {
+			t.Errorf("NewSubnets(%q, %d) accepted", bad.net, bad.bits)
+		}
+	}
+}
+
+// The network address, the gateway (first host) and the broadcast address are never handed out.
+func TestHostSetReservesThreeAddresses(t *testing.T) {
+	subnet := netip.MustParsePrefix("10.128.3.0/29")
+	s := HostSet(subnet)
+	var got []string
+	s.each(func(a netip.Addr) bool { got = append(got, a.String()); return true })
+	want := []string{"10.128.3.2", "10.128.3.3", "10.128.3.4", "10.128.3.5", "10.128.3.6"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("hosts %v, want %v", got, want)
+	}
+	if Gateway(subnet).String() != "10.128.3.1" || Broadcast(subnet).String() != "10.128.3.7" {
+		t.Fatalf("gateway %s broadcast %s", Gateway(subnet), Broadcast(subnet))
+	}
+	if s.Name != "subnet-10-128-3-0-29" || ClaimName(s.Name, netip.MustParseAddr("10.128.3.2")) != "ip-subnet-10-128-3-0-29-10-128-3-2" {
+		t.Fatalf("names %s", s.Name)
+	}
+	if HostSet(netip.MustParsePrefix("10.0.0.0/30")).Size() != 1 || HostSet(netip.MustParsePrefix("10.0.0.0/24")).Size() != 253 {
+		t.Fatal("sizes")
+	}
+}
+
+func TestMAC(t *testing.T) {
+	if got := MAC(0x1234, netip.MustParseAddr("10.128.0.5")); got != "02:34:0a:80:00:05" {
+		t.Fatalf("MAC %s", got)
+	}
+	// Locally administered and unicast, whatever the segment.
+	for _, seg := range []int32{1, 255, 4000, MaxSegmentID} {
+		m := MAC(seg, netip.MustParseAddr("10.0.0.2"))
+		if m[:2] != "02" || len(m) != 17 {
+			t.Fatalf("MAC %s", m)
+		}
 	}
 }

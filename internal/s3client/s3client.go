@@ -44,6 +44,14 @@ const ImageReaderUser = "pinet-image-reader"
 // one the image reader may read.
 const ImageStoreBucket = "pinet-image-store"
 
+// SnapshotStoreUser is the system user storage nodes copy volumes to and from snapshots as: the
+// object store lets it only get, head and put (single PUTs) the objects of SnapshotBucket, and
+// the node agents' role lets them read only its credentials Secret.
+const SnapshotStoreUser = "pinet-snapshot-store"
+
+// SnapshotBucket is the system bucket snapshots are kept in, under "<project>/<snap-id>/".
+const SnapshotBucket = "pinet-snapshots"
+
 // Config says where the store is and whose key to use.
 type Config struct {
 	// Endpoint is the store's URL (http://127.0.0.1:3333).

@@ -239,6 +239,13 @@ type Node struct {
 // AddNode starts a simulated hypervisor and waits until it is ready.
 func (c *Cloud) AddNode(t testing.TB, name, zone string, vcpus int32, memMiB int64) *Node {
 	t.Helper()
+	return c.AddNodeWith(t, name, zone, vcpus, memMiB, nil)
+}
+
+// AddNodeWith is AddNode with the agent's configuration adjusted by configure (a storage role,
+// say) before it starts.
+func (c *Cloud) AddNodeWith(t testing.TB, name, zone string, vcpus int32, memMiB int64, configure func(*nodeagent.Config)) *Node {
+	t.Helper()
 	dir := t.TempDir()
 	nodeXML := filepath.Join(dir, "node.xml")
 	if err := os.WriteFile(nodeXML, []byte("<node></node>\n"), 0o644); err != nil {
@@ -259,6 +266,9 @@ func (c *Cloud) AddNode(t testing.TB, name, zone string, vcpus int32, memMiB int
 		ObjectStoreURL: c.S3URL, Region: Region, SystemNamespace: testenv.SystemNamespace,
 		ConsoleAddr: "127.0.0.1:0",
 	}}
+	if configure != nil {
+		configure(&n.cfg)
+	}
 	n.Start()
 	t.Cleanup(func() {
 		n.Stop()

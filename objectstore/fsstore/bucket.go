@@ -38,6 +38,8 @@ type BucketInfo struct {
 	Project string    `json:"project"`
 	Region  string    `json:"region"`
 	Created time.Time `json:"created"`
+	// Versioning is the bucket's versioning state; "" for a bucket that was never versioned.
+	Versioning Versioning `json:"versioning,omitempty"`
 }
 
 // ValidBucketName reports why name breaks the S3 bucket naming rules, or nil.
@@ -199,9 +201,10 @@ func (s *Store) DeleteBucket(name string) error {
 	return nil
 }
 
-// isEmpty reports whether a bucket holds no object (empty directories left by crashes do not
-// count).
+// isEmpty reports whether a bucket holds no object and no version (empty directories left by
+// crashes do not count). A key with older versions always has a latest one, if only a delete
+// marker, so the latest versions tell.
 func (s *Store) isEmpty(name string) (bool, error) {
-	found, err := hasObjectAfter(s.objectsDir(name), "", "", "")
+	found, err := hasObjectAfter(s.objectsDir(name), "", "", "", false)
 	return !found, err
 }

@@ -50,7 +50,7 @@ func TestConcurrentWritesAndDeletes(t *testing.T) {
 					o.Close()
 				}
 				if i%2 == 0 {
-					if err := s.DeleteObject("bkt", key); err != nil {
+					if _, err := s.DeleteObject("bkt", key); err != nil {
 						errs <- fmt.Errorf("delete %s: %w", key, err)
 					}
 				}

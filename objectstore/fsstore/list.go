@@ -47,6 +47,9 @@ type ListResult struct {
 	IsTruncated bool
 	// Next is the last key or common prefix returned.
 	Next string
+	// NextVersion is the id (as S3 names it) of the last version returned by a listing of
+	// versions, if the page ended on a version rather than a common prefix.
+	NextVersion string
 }
 
 // List lists a bucket's objects.
@@ -74,6 +77,15 @@ type lister struct {
 	// skip is a common prefix already returned: nothing under it is listed again.
 	skip string
 	done bool
+	// versions lists every version of the keys (delete markers too), rather than the latest
+	// versions that are objects.
+	versions bool
+	// objectsRoot and versionsRoot are the bucket's objects/ and versions/ directories.
+	objectsRoot, versionsRoot string
+	// resume, with versions, lists the versions of key q.After older than the one whose
+	// VersionID is resumeAfter (S3's key-marker with a version-id-marker).
+	resume      bool
+	resumeAfter string
 }
 
 // child is a directory entry with its key (objects) or key prefix (directories, ending in "/").
@@ -152,22 +164,66 @@ func (l *lister) walk(dir, prefix string) error {
 }
 
 func (l *lister) visitObject(path, key string) error {
-	if !strings.HasPrefix(key, l.q.Prefix) || key <= l.q.After || l.skipped(key) {
+	if !strings.HasPrefix(key, l.q.Prefix) || l.skipped(key) {
+		return nil
+	}
+	if key < l.q.After || key == l.q.After && !l.resume {
+		return nil
+	}
+	info, err := statFile(path)
+	if isMissing(err) || errors.Is(err, errCorrupt) {
+		return nil // deleted since the directory was read, or never an object
+	}
+	if err != nil {
+		return err
+	}
+	if info.DeleteMarker && !l.versions {
 		return nil
 	}
 	if cp := l.commonPrefix(key); cp != "" {
 		l.addPrefix(cp)
 		return nil
 	}
-	info, err := statFile(path)
-	if errors.Is(err, os.ErrNotExist) || errors.Is(err, errCorrupt) {
-		return nil // deleted since the directory was read, or never an object
+	info.Key = key
+	if l.versions {
+		return l.visitVersions(path, info)
 	}
+	l.add(func() { l.res.Objects = append(l.res.Objects, info) }, key)
+	return nil
+}
+
+// visitVersions lists the versions of a key, newest first, given its latest version.
+func (l *lister) visitVersions(path string, latest ObjectInfo) error {
+	rel, err := filepath.Rel(l.objectsRoot, path)
 	if err != nil {
 		return err
 	}
-	info.Key = key
-	l.add(func() { l.res.Objects = append(l.res.Objects, info) }, key)
+	older, err := olderVersions(filepath.Join(l.versionsRoot, rel), latest.VersionID)
+	if err != nil {
+		return err
+	}
+	latest.IsLatest = true
+	all := append([]ObjectInfo{latest}, older...)
+	if l.resume && latest.Key == l.q.After {
+		start := len(all) // a marker that names no version of the key skips it
+		for i, v := range all {
+			if v.VersionID == l.resumeAfter {
+				start = i + 1
+				break
+			}
+		}
+		all = all[start:]
+	}
+	for _, v := range all {
+		v.Key = latest.Key
+		l.add(func() {
+			l.res.Objects = append(l.res.Objects, v)
+			l.res.NextVersion = VersionName(v.VersionID)
+		}, v.Key)
+		if l.done {
+			return nil
+		}
+	}
 	return nil
 }
 
@@ -186,7 +242,7 @@ func (l *lister) visitDir(path, p string) error {
 		// All keys under p share p's common prefix, if it has one: report it once, if any
 		// key under p is listable, without reading the whole subtree.
 		if cp := l.commonPrefix(p); cp != "" {
-			found, err := hasObjectAfter(path, p, l.q.After, l.skip)
+			found, err := hasObjectAfter(path, p, l.q.After, l.skip, !l.versions)
 			if err != nil || !found {
 				return err
 			}
@@ -219,7 +275,10 @@ func (l *lister) addPrefix(cp string) {
 	if l.skipped(cp) {
 		return
 	}
-	l.add(func() { l.res.CommonPrefixes = append(l.res.CommonPrefixes, cp) }, cp)
+	l.add(func() {
+		l.res.CommonPrefixes = append(l.res.CommonPrefixes, cp)
+		l.res.NextVersion = ""
+	}, cp)
 	l.skip = cp
 }
 
@@ -234,8 +293,9 @@ func (l *lister) add(appendItem func(), item string) {
 }
 
 // hasObjectAfter reports whether the subtree dir (whose keys start with prefix) holds an object
-// whose key sorts after after and does not start with skip.
-func hasObjectAfter(dir, prefix, after, skip string) (bool, error) {
+// whose key sorts after after and does not start with skip. With live, keys whose latest
+// version is a delete marker do not count.
+func hasObjectAfter(dir, prefix, after, skip string, live bool) (bool, error) {
 	kids, err := children(dir, prefix)
 	if err != nil {
 		return false, err
@@ -249,18 +309,35 @@ func hasObjectAfter(dir, prefix, after, skip string) (bool, error) {
 			if c.full <= after {
 				continue
 			}
-			if _, err := os.Stat(p); err == nil {
-				return true, nil
+			if ok, err := isObjectFile(p, live); ok || err != nil {
+				return ok, err
 			}
 			continue
 		}
 		if c.full <= after && !strings.HasPrefix(after, c.full) {
 			continue
 		}
-		found, err := hasObjectAfter(p, c.full, after, skip)
+		found, err := hasObjectAfter(p, c.full, after, skip, live)
 		if err != nil || found {
 			return found, err
 		}
 	}
 	return false, nil
+}
+
+// isObjectFile reports whether path holds a key's latest version, and with live, one that is
+// not a delete marker.
+func isObjectFile(path string, live bool) (bool, error) {
+	if !live {
+		_, err := os.Stat(path)
+		return err == nil, nil
+	}
+	info, err := statFile(path)
+	if isMissing(err) || errors.Is(err, errCorrupt) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return !info.DeleteMarker, nil
 }

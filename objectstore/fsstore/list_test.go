@@ -125,7 +125,7 @@ func TestListSkipsEmptyDirectories(t *testing.T) {
 	long := strings.Repeat("D", 300)
 	put(t, s, long+"/x", "3")
 	for _, k := range []string{"a/b/c", long + "/x"} {
-		if err := s.DeleteObject("bkt", k); err != nil {
+		if _, err := s.DeleteObject("bkt", k); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -133,7 +133,7 @@ func TestListSkipsEmptyDirectories(t *testing.T) {
 	if err != nil || len(res.CommonPrefixes) != 0 || len(res.Objects) != 1 || res.Objects[0].Key != "z" {
 		t.Fatalf("listing after deletes = %+v, %v", res, err)
 	}
-	if err := s.DeleteObject("bkt", "z"); err != nil {
+	if _, err := s.DeleteObject("bkt", "z"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.DeleteBucket("bkt"); err != nil {

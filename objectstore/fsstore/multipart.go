@@ -161,7 +161,7 @@ func (s *Store) PutPart(bucket, key, id string, n int, r io.Reader) (PartInfo, e
 		return PartInfo{}, err
 	}
 	defer t.discard()
-	if err := t.copyFrom(r); err != nil {
+	if err := t.copyFrom(r, &s.buffers); err != nil {
 		return PartInfo{}, err
 	}
 	info := ObjectInfo{Size: t.size, ETag: t.md5Hex(), Modified: s.opts.Now().UTC()}
@@ -256,17 +256,14 @@ func (s *Store) CompleteUpload(bucket, key, id string, parts []CompletePart) (Ob
 		sums.Write(sum)
 	}
 	info := ObjectInfo{
-		Key:      key,
-		Size:     t.size,
-		ETag:     fmt.Sprintf("%s-%d", hex.EncodeToString(sums.Sum(nil)), len(parts)),
-		Modified: s.opts.Now().UTC(),
-		Meta:     up.Meta,
-		Parts:    len(parts),
+		Key:   key,
+		Size:  t.size,
+		ETag:  fmt.Sprintf("%s-%d", hex.EncodeToString(sums.Sum(nil)), len(parts)),
+		Meta:  up.Meta,
+		Parts: len(parts),
 	}
-	if err := t.finish(info); err != nil {
-		return ObjectInfo{}, err
-	}
-	if err := s.commitObject(bucket, key, t.f.Name()); err != nil {
+	info, err = s.commitNew(bucket, key, t, info)
+	if err != nil {
 		return ObjectInfo{}, err
 	}
 	if err := s.removeUpload(bucket, id); err != nil && !errors.Is(err, ErrNoSuchUpload) {
@@ -323,7 +320,7 @@ func (s *Store) appendPart(t *tempFile, bucket, id string, p CompletePart) ([]by
 	if normalETag(p.ETag) != info.ETag {
 		return nil, fmt.Errorf("%w: part %d changed", ErrInvalidPart, p.Number)
 	}
-	if err := t.copyFrom(io.NewSectionReader(f, 0, info.Size)); err != nil {
+	if err := t.copyFrom(io.NewSectionReader(f, 0, info.Size), &s.buffers); err != nil {
 		return nil, fmt.Errorf("copying part %d: %w", p.Number, err)
 	}
 	return hex.DecodeString(info.ETag)

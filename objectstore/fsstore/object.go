@@ -25,8 +25,10 @@ import (
 	"syscall"
 )
 
-// PutObject stores the data r yields as key, replacing any object of that key once r is
-// exhausted. If r fails, nothing changes and the error is a *ReadError wrapping r's error.
+// PutObject stores the data r yields as key's latest version once r is exhausted: in a
+// versioned bucket a new version (with a VersionID), else the null version, replacing the
+// previous null version. If r fails, nothing changes and the error is a *ReadError wrapping r's
+// error.
 func (s *Store) PutObject(bucket, key string, r io.Reader, meta ObjectMeta) (ObjectInfo, error) {
 	if err := ValidKey(key); err != nil {
 		return ObjectInfo{}, err
@@ -39,26 +41,32 @@ func (s *Store) PutObject(bucket, key string, r io.Reader, meta ObjectMeta) (Obj
 		return ObjectInfo{}, err
 	}
 	defer t.discard()
-	if err := t.copyFrom(r); err != nil {
+	if err := t.copyFrom(r, &s.buffers); err != nil {
 		return ObjectInfo{}, err
 	}
-	info := ObjectInfo{Key: key, Size: t.size, ETag: t.md5Hex(), Modified: s.opts.Now().UTC(), Meta: meta}
+	info := ObjectInfo{Key: key, Size: t.size, ETag: t.md5Hex(), Meta: meta}
+	return s.commitNew(bucket, key, t, info)
+}
+
+// commitNew makes the data written to t key's latest version: it stamps info (reading the
+// bucket's versioning state now, after the data arrived), finishes t and commits it.
+func (s *Store) commitNew(bucket, key string, t *tempFile, info ObjectInfo) (ObjectInfo, error) {
+	b, err := s.Bucket(bucket)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	info.Modified = s.opts.Now().UTC()
+	if err := s.newVersion(b, &info); err != nil {
+		return ObjectInfo{}, err
+	}
 	if err := t.finish(info); err != nil {
 		return ObjectInfo{}, err
 	}
-	if err := s.commitObject(bucket, key, t.f.Name()); err != nil {
+	if err := s.commitVersion(b, key, t.f.Name(), info); err != nil {
 		return ObjectInfo{}, err
 	}
+	info.IsLatest = true
 	return info, nil
-}
-
-// commitObject moves a finished object file into place as key.
-func (s *Store) commitObject(bucket, key, tmp string) error {
-	lock := s.bucketLock(bucket)
-	lock.RLock()
-	defer lock.RUnlock()
-	file, dirs := keyPath(key)
-	return s.commitFile(tmp, s.objectsDir(bucket), file, dirs, ErrNoSuchBucket)
 }
 
 // Object is an open object. Its data stays readable even if the object is replaced or deleted
@@ -74,7 +82,8 @@ func (o *Object) Section(off, n int64) io.Reader { return io.NewSectionReader(o.
 // Close releases the object.
 func (o *Object) Close() error { return o.f.Close() }
 
-// OpenObject opens key for reading.
+// OpenObject opens key's latest version for reading. If that is a delete marker, the error is a
+// *DeleteMarkerError (which is ErrNoSuchKey).
 func (s *Store) OpenObject(bucket, key string) (*Object, error) {
 	if err := ValidKey(key); err != nil {
 		return nil, err
@@ -89,6 +98,11 @@ func (s *Store) OpenObject(bucket, key string) (*Object, error) {
 		f.Close()
 		return nil, fmt.Errorf("reading object %q: %w", key, err)
 	}
+	if info.DeleteMarker {
+		f.Close()
+		return nil, &DeleteMarkerError{Marker: info}
+	}
+	info.IsLatest = true
 	return &Object{Info: info, f: f}, nil
 }
 
@@ -114,31 +128,30 @@ func (s *Store) missingObject(bucket, key string, err error) error {
 	return ErrNoSuchKey
 }
 
-// DeleteObject removes key; removing a missing key succeeds, as in S3.
-func (s *Store) DeleteObject(bucket, key string) error {
+// DeleteObject deletes key as S3 does without a version id. In a bucket that was never
+// versioned it removes the object (removing a missing key succeeds, as in S3) and returns a
+// zero ObjectInfo. In a versioned or suspended bucket it makes a delete marker the latest
+// version (a null one when suspended, replacing the null version) and returns the marker.
+func (s *Store) DeleteObject(bucket, key string) (ObjectInfo, error) {
 	if err := ValidKey(key); err != nil {
-		return err
+		return ObjectInfo{}, err
 	}
-	if _, err := s.Bucket(bucket); err != nil {
-		return err
-	}
-	lock := s.bucketLock(bucket)
-	lock.RLock()
-	defer lock.RUnlock()
-	base := s.objectsDir(bucket)
-	file, dirs := keyPath(key)
-	err := os.Remove(filepath.Join(base, file))
-	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-		return nil
-	}
+	b, err := s.Bucket(bucket)
 	if err != nil {
-		return fmt.Errorf("deleting object %q: %w", key, err)
+		return ObjectInfo{}, err
 	}
-	if err := syncDir(filepath.Dir(filepath.Join(base, file))); err != nil {
-		return err
+	if b.Versioning == "" {
+		lock := s.bucketLock(bucket)
+		lock.RLock()
+		defer lock.RUnlock()
+		return ObjectInfo{}, s.removeLatest(bucket, key)
 	}
-	s.pruneDirs(base, dirs)
-	return nil
+	t, err := newTempFile(s.tmpDir(), "marker-*")
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	defer t.discard()
+	return s.commitNew(bucket, key, t, ObjectInfo{Key: key, DeleteMarker: true})
 }
 
 // pruneDirs removes the now empty directories above a deleted object, innermost first. Long

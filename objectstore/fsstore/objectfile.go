@@ -26,6 +26,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -64,6 +65,16 @@ type ObjectInfo struct {
 	Meta     ObjectMeta `json:"meta"`
 	// Parts is the number of parts of an object made by a multipart upload, else 0.
 	Parts int `json:"parts,omitempty"`
+	// VersionID names the version; "" is the null version (every object of a bucket that was
+	// never versioned, and those written while versioning was suspended).
+	VersionID string `json:"versionId,omitempty"`
+	// DeleteMarker says the version is a delete marker: it has no data.
+	DeleteMarker bool `json:"deleteMarker,omitempty"`
+	// Stamp orders the versions of a key: when it was written, in nanoseconds, strictly
+	// increasing within a process. Objects written before versioning existed have none (0).
+	Stamp int64 `json:"stamp,omitempty"`
+	// IsLatest is set by ListVersions on a key's latest version; it is not stored.
+	IsLatest bool `json:"-"`
 }
 
 // tempFile is a file being written in the store's temporary directory.
@@ -81,9 +92,11 @@ func newTempFile(dir, pattern string) (*tempFile, error) {
 	return &tempFile{f: f, md5: md5.New()}, nil
 }
 
-// copyFrom streams r into the file, hashing it.
-func (t *tempFile) copyFrom(r io.Reader) error {
-	buf := make([]byte, copyBuffer)
+// copyFrom streams r into the file, hashing it, through a buffer of the pool's.
+func (t *tempFile) copyFrom(r io.Reader, pool *sync.Pool) error {
+	bp := pool.Get().(*[]byte)
+	defer pool.Put(bp)
+	buf := *bp
 	for {
 		n, rerr := r.Read(buf)
 		if n > 0 {

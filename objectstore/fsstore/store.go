@@ -20,7 +20,8 @@ limitations under the License.
 //
 //	tmp/                           files being written; emptied by Open
 //	buckets/<name>/bucket.json     the bucket's owner project, region and creation time
-//	buckets/<name>/objects/...     one file per object, see keypath.go and objectfile.go
+//	buckets/<name>/objects/...     one file per key: its latest version, see keypath.go and objectfile.go
+//	buckets/<name>/versions/...    the older versions of versioned buckets, see version.go
 //	buckets/<name>/uploads/<id>/   upload.json and one file per part (p00001 ...)
 //
 // Every file is written in tmp/, synced, renamed into place and its directory synced, so a crash
@@ -51,6 +52,8 @@ var (
 	ErrEntityTooSmall   = errors.New("part is smaller than the minimum part size")
 	ErrEntityTooLarge   = errors.New("object is larger than the maximum object size")
 	ErrInvalidPartNum   = errors.New("part number out of range")
+	ErrNoSuchVersion    = errors.New("no such version")
+	ErrInvalidVersionID = errors.New("invalid version id")
 )
 
 // BucketExistsError says a bucket name is taken, and by which project.
@@ -78,6 +81,7 @@ const (
 	defaultMinPartSize   = 5 << 20
 	defaultMaxObjectSize = 5 << 40
 	lockStripes          = 64
+	keyLockStripes       = 256
 	// renameAttempts bounds retries of a commit racing a delete that removes empty directories.
 	renameAttempts = 8
 )
@@ -89,6 +93,15 @@ type Store struct {
 	// locks serialise DeleteBucket against commits into the bucket (striped by bucket name, so
 	// the memory they take is fixed).
 	locks [lockStripes]sync.RWMutex
+	// keyLocks serialise the changes of one key's versions (striped by bucket and key).
+	keyLocks [keyLockStripes]sync.Mutex
+	// buffers holds the copy buffers data streams through (*[]byte of copyBuffer bytes).
+	buffers sync.Pool
+	// clock hands out version stamps: nanoseconds, strictly increasing in this process.
+	clock struct {
+		sync.Mutex
+		last int64
+	}
 }
 
 // Open opens (creating if needed) the store in dir and removes what crashed writes left behind.
@@ -107,6 +120,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("resolving data directory %q: %w", dir, err)
 	}
 	s := &Store{root: abs, opts: opts}
+	s.buffers.New = func() any {
+		b := make([]byte, copyBuffer)
+		return &b
+	}
 	for _, d := range []string{s.root, s.bucketsDir(), s.tmpDir()} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
 			return nil, fmt.Errorf("creating %s: %w", d, err)
@@ -137,11 +154,19 @@ func (s *Store) bucketsDir() string            { return filepath.Join(s.root, "b
 func (s *Store) bucketDir(b string) string     { return filepath.Join(s.bucketsDir(), b) }
 func (s *Store) objectsDir(b string) string    { return filepath.Join(s.bucketDir(b), "objects") }
 func (s *Store) uploadsDir(b string) string    { return filepath.Join(s.bucketDir(b), "uploads") }
+func (s *Store) versionsDir(b string) string   { return filepath.Join(s.bucketDir(b), "versions") }
 func (s *Store) uploadDir(b, id string) string { return filepath.Join(s.uploadsDir(b), id) }
 func (s *Store) bucketLock(b string) *sync.RWMutex {
 	h := fnv.New32a()
 	h.Write([]byte(b))
 	return &s.locks[h.Sum32()%lockStripes]
+}
+func (s *Store) keyLock(b, key string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(b))
+	h.Write([]byte{0})
+	h.Write([]byte(key))
+	return &s.keyLocks[h.Sum32()%keyLockStripes]
 }
 
 // commitFile renames the finished temporary file src to dst under base, creating the

@@ -85,14 +85,14 @@ func TestPutGetDelete(t *testing.T) {
 		t.Fatalf("overwritten object = %q", got)
 	}
 	for _, k := range keys {
-		if err := s.DeleteObject("bkt", k); err != nil {
+		if _, err := s.DeleteObject("bkt", k); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.StatObject("bkt", k); !errors.Is(err, ErrNoSuchKey) {
 			t.Fatalf("StatObject(%q) after delete = %v", k, err)
 		}
 	}
-	if err := s.DeleteObject("bkt", "never"); err != nil {
+	if _, err := s.DeleteObject("bkt", "never"); err != nil {
 		t.Fatalf("deleting a missing key: %v", err)
 	}
 	if err := s.DeleteBucket("bkt"); err != nil {

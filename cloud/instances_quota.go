@@ -14,28 +14,30 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package ec2shim
+package cloud
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 
-	"github.com/go-logr/logr"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
-	"pinet.io/pinet/cloud"
+	"pinet.io/pinet/internal/ids"
 	"pinet.io/pinet/internal/quota"
 	"pinet.io/pinet/internal/refs"
 )
 
+// Instances under the project's quota: a launch creates its instances marked pending and admits
+// them through the project's instance ledger, in launch order; a resize of a stopped instance is
+// checked against the vCPU and memory limits as the cache sees the project.
+
 // launchQuota is the project's instance gate and what one instance of the launch takes of it.
-func (s *Server) launchQuota(ctx context.Context, c *call, spec *cloudv1.InstanceSpec) (*quota.Gate, []int64, error) {
-	q, err := c.projectQuota(ctx)
+func (s *Service) launchQuota(ctx context.Context, c Caller, spec *cloudv1.InstanceSpec) (*quota.Gate, []int64, error) {
+	q, err := s.ProjectQuota(ctx, c.Project())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -43,17 +45,17 @@ func (s *Server) launchQuota(ctx context.Context, c *call, spec *cloudv1.Instanc
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading instance type %s: %w", spec.InstanceType, err)
 	}
-	return quota.Instances(c.project, q), quota.InstanceUse(it), nil
+	return quota.Instances(c.Project(), q), quota.InstanceUse(it), nil
 }
 
 // checkResize refuses growing a stopped instance beyond the project's vCPU or memory quota, as
 // the cache sees the project.
-func (s *Server) checkResize(ctx context.Context, c *call, inst *cloudv1.Instance, to *cloudv1.InstanceType) error {
-	q, err := c.projectQuota(ctx)
+func (s *Service) checkResize(ctx context.Context, c Caller, inst *cloudv1.Instance, to *cloudv1.InstanceType) error {
+	q, err := s.ProjectQuota(ctx, c.Project())
 	if err != nil {
 		return err
 	}
-	gate := quota.Instances(c.project, q)
+	gate := quota.Instances(c.Project(), q)
 	if gate.Unlimited() {
 		return nil
 	}
@@ -79,16 +81,16 @@ func (s *Server) checkResize(ctx context.Context, c *call, inst *cloudv1.Instanc
 // instanceLimit is EC2's refusal of a launch beyond the project's quota, naming the limit.
 func instanceLimit(ex *quota.Exceeded) error {
 	if ex == nil {
-		return unavailable("The instances of this launch were withdrawn meanwhile; try again.")
+		return Unavailable("The instances of this launch were withdrawn meanwhile; try again.")
 	}
-	return badRequest(codeInstanceLimit, "Your quota allows for %d more %s (project quota %s: %d). You requested at least %d.",
+	return BadRequest(CodeInstanceLimit, "Your quota allows for %d more %s (project quota %s: %d). You requested at least %d.",
 		ex.Left(), ex.Limit.Unit, ex.Limit.Field, ex.Limit.Max, ex.Need)
 }
 
 // admitLaunch admits the instances of one launch, created marked pending, in launch order: as
 // many as fit, at least minimum, or none. The admitted ones lose the mark; the others are
 // withdrawn, so a refused launch leaves nothing behind.
-func (s *Server) admitLaunch(ctx context.Context, g *quota.Gate, created []*cloudv1.Instance, minimum int) ([]*cloudv1.Instance, error) {
+func (s *Service) admitLaunch(ctx context.Context, g *quota.Gate, created []*cloudv1.Instance, minimum int) ([]*cloudv1.Instance, error) {
 	if g.Unlimited() {
 		return created, nil
 	}
@@ -96,23 +98,17 @@ func (s *Server) admitLaunch(ctx context.Context, g *quota.Gate, created []*clou
 	for i, inst := range created {
 		names[i] = inst.Name
 	}
-	admitted, refused, err := s.ledger().Admit(ctx, g, names, minimum, s.cfg.WaitForCache)
-	if err != nil {
-		logr.FromContextOrDiscard(ctx).Info("Admitting a launch under the quota failed", "error", err.Error())
-		err = unavailable("The quota of project %s could not be checked in time; try again.", g.Project)
-	} else if len(admitted) == 0 {
+	admitted, refused, err := s.admitPending(ctx, g, names, minimum)
+	if err == nil && len(admitted) == 0 {
 		err = instanceLimit(refused)
 	}
-	var kept, withdrawn []*cloudv1.Instance
+	var kept []*cloudv1.Instance
 	for _, inst := range created {
 		if err == nil && slices.Contains(admitted, inst.Name) {
 			kept = append(kept, inst)
-		} else {
-			withdrawn = append(withdrawn, inst)
+			continue
 		}
-	}
-	for _, inst := range withdrawn {
-		if delErr := s.withdraw(ctx, inst); delErr != nil {
+		if delErr := s.Withdraw(ctx, inst); delErr != nil {
 			return nil, fmt.Errorf("withdrawing instance %s beyond the quota: %w", inst.Name, delErr)
 		}
 	}
@@ -120,18 +116,34 @@ func (s *Server) admitLaunch(ctx context.Context, g *quota.Gate, created []*clou
 		return nil, err
 	}
 	for _, inst := range kept {
-		s.unmark(ctx, inst)
+		s.Unmark(ctx, inst)
 	}
 	return kept, nil
 }
 
 // earlierLaunch returns the instances an earlier, finished call with the ClientToken kept, in
 // launch order: a retry answers with them and launches no more, whatever the quota says now.
-func (s *Server) earlierLaunch(ctx context.Context, project, reservation string) ([]*cloudv1.Instance, error) {
+// It returns none when there was no earlier call, or it has not finished (this call takes its
+// instances over); a different request reusing the token is IdempotentParameterMismatch.
+func (s *Service) earlierLaunch(ctx context.Context, c Caller, clientToken, hash string) ([]*cloudv1.Instance, error) {
+	seed := c.Project() + "/" + clientToken
+	first := &cloudv1.Instance{}
+	err := s.cfg.APIReader.Get(ctx, client.ObjectKey{Namespace: c.Project(), Name: ids.Derive(ids.Instance, seed+"/0")}, first)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading the instance of an earlier call: %w", err)
+	case first.Annotations[annotationRequestHash] != hash:
+		return nil, idempotentMismatch()
+	case quota.IsMarkedPending(first):
+		return nil, nil
+	}
+	gone := Unavailable("The instances of an earlier call with this ClientToken went away meanwhile; try again.")
 	list := &cloudv1.InstanceList{}
-	if err := s.cfg.APIReader.List(ctx, list, client.InNamespace(project),
-		client.MatchingLabels{cloudv1.LabelReservationID: reservation}); err != nil {
-		return nil, fmt.Errorf("listing the instances of an earlier call: %w", err)
+	if err := s.cfg.APIReader.List(ctx, list, client.InNamespace(c.Project()),
+		client.MatchingLabels{cloudv1.LabelReservationID: ids.Derive(ids.Reservation, seed)}); err != nil {
+		return nil, gone
 	}
 	var out []*cloudv1.Instance
 	for i := range list.Items {
@@ -140,18 +152,8 @@ func (s *Server) earlierLaunch(ctx context.Context, project, reservation string)
 		}
 	}
 	if len(out) == 0 {
-		return nil, errors.New("the instances of an earlier call are gone")
+		return nil, gone
 	}
-	index := func(inst *cloudv1.Instance) int {
-		n, _ := strconv.Atoi(inst.Annotations[launchIndexAnnotation])
-		return n
-	}
-	sort.Slice(out, func(i, j int) bool { return index(out[i]) < index(out[j]) })
+	sort.Slice(out, func(i, j int) bool { return launchIndex(out[i]) < launchIndex(out[j]) })
 	return out, nil
 }
-
-func (s *Server) withdraw(ctx context.Context, obj client.Object) error {
-	return s.svc.Withdraw(ctx, obj)
-}
-
-func unavailable(format string, args ...any) error { return cloud.Unavailable(format, args...) }

@@ -1,0 +1,511 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package cloud
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/ec2shim/query"
+	"pinet.io/pinet/internal/refs"
+)
+
+// Instances: what the caller's project runs. Starting, stopping and terminating change the
+// desired state in the spec (the controllers and the node agent do the rest); a reboot or a
+// start after the guest powered itself off is a request annotation with the time it was made.
+
+// maxConsole is how much console output EC2 returns.
+const maxConsole = 64 << 10
+
+// describedInstances is what a Describe names: the instances with the ids, or with none given,
+// all of the project's.
+func (s *Service) describedInstances(ctx context.Context, c Caller, ids []string) ([]*cloudv1.Instance, error) {
+	if len(ids) > 0 {
+		return s.findInstances(ctx, c, ids)
+	}
+	return s.projectInstances(ctx, c)
+}
+
+// instanceWriteError says what a failed change of instance id means.
+func instanceWriteError(err error, id string) error {
+	var qe *query.Error
+	switch {
+	case errors.As(err, &qe):
+		return qe
+	case apierrors.IsNotFound(err):
+		return instanceNotFound(id)
+	}
+	return APIError(err, "instance "+id)
+}
+
+// DescribeInstancesInput selects instances by id and filter, a page at a time (ids and
+// MaxResults exclude each other).
+type DescribeInstancesInput struct {
+	InstanceIDs []string
+	Filters     []query.Filter
+	DryRun      bool
+	Page
+}
+
+// DescribeInstances shows the caller's project's instances by reservation, oldest first unless
+// named, and the token of the next page (pages count instances).
+func (s *Service) DescribeInstances(ctx context.Context, c Caller, in DescribeInstancesInput) ([]Reservation, string, error) {
+	if err := s.authorize(ctx, c, "list", "instances", in.DryRun); err != nil {
+		return nil, "", err
+	}
+	if len(in.InstanceIDs) > 0 && in.MaxResults != nil {
+		return nil, "", InvalidParam("The parameter instancesSet cannot be used with the parameter maxResults")
+	}
+	size, err := in.size(5, 1000, 0)
+	if err != nil {
+		return nil, "", err
+	}
+	matcher, err := query.NewMatcher(in.Filters, instanceFilters)
+	if err != nil {
+		return nil, "", err
+	}
+	insts, err := s.describedInstances(ctx, c, in.InstanceIDs)
+	if err != nil {
+		return nil, "", err
+	}
+	shapes, err := s.instanceShapes(ctx, c)
+	if err != nil {
+		return nil, "", err
+	}
+	var items []Instance
+	for _, inst := range insts {
+		if item := shapes.instance(inst); matcher.Match(item.attributes, item.Tags) {
+			items = append(items, item)
+		}
+	}
+	page, next, err := pageOf(s, c, fmt.Sprint("DescribeInstances", in.InstanceIDs, in.Filters), in.Page, size, items)
+	if err != nil {
+		return nil, "", err
+	}
+	return reservations(page), next, nil
+}
+
+// DescribeInstanceStatusInput selects instances as DescribeInstances does; only running ones
+// unless IncludeAllInstances.
+type DescribeInstanceStatusInput struct {
+	InstanceIDs         []string
+	Filters             []query.Filter
+	IncludeAllInstances bool
+	DryRun              bool
+	Page
+}
+
+var instanceStatusFilters = []string{"availability-zone", "instance-state-name", "instance-state-code",
+	"system-status.status", "instance-status.status"}
+
+// DescribeInstanceStatus shows the status checks of the caller's project's instances and the
+// token of the next page.
+func (s *Service) DescribeInstanceStatus(ctx context.Context, c Caller, in DescribeInstanceStatusInput) ([]InstanceStatus, string, error) {
+	if err := s.authorize(ctx, c, "list", "instances", in.DryRun); err != nil {
+		return nil, "", err
+	}
+	size, err := in.size(5, 1000, 0)
+	if err != nil {
+		return nil, "", err
+	}
+	matcher, err := query.NewMatcher(in.Filters, instanceStatusFilters)
+	if err != nil {
+		return nil, "", err
+	}
+	insts, err := s.describedInstances(ctx, c, in.InstanceIDs)
+	if err != nil {
+		return nil, "", err
+	}
+	var items []InstanceStatus
+	for _, inst := range insts {
+		if !in.IncludeAllInstances && inst.Status.State != cloudv1.InstanceStateRunning {
+			continue
+		}
+		if item := toInstanceStatus(inst); matcher.Match(item.attributes, TagsOf(inst)) {
+			items = append(items, item)
+		}
+	}
+	scope := fmt.Sprint("DescribeInstanceStatus", in.InstanceIDs, in.Filters, in.IncludeAllInstances)
+	return pageOf(s, c, scope, in.Page, size, items)
+}
+
+// InstanceIDsInput names instances to act on. Force, Hibernate and SkipOSShutdown are accepted
+// and change nothing: a stop always asks the guest first and is forced after a grace period.
+type InstanceIDsInput struct {
+	InstanceIDs                      []string
+	DryRun                           bool
+	Force, Hibernate, SkipOSShutdown bool
+}
+
+// InstanceStateChange is an instance's state before a request and right after it.
+type InstanceStateChange struct {
+	InstanceID        string
+	Current, Previous InstanceState
+}
+
+// StartInstances asks stopped instances to run again.
+func (s *Service) StartInstances(ctx context.Context, c Caller, in InstanceIDsInput) ([]InstanceStateChange, error) {
+	return s.changeDesiredState(ctx, c, in, cloudv1.DesiredRunning)
+}
+
+// StopInstances asks instances to stop; their disks stay.
+func (s *Service) StopInstances(ctx context.Context, c Caller, in InstanceIDsInput) ([]InstanceStateChange, error) {
+	return s.changeDesiredState(ctx, c, in, cloudv1.DesiredStopped)
+}
+
+// TerminateInstances asks instances to go for good; they show as terminated for a while.
+func (s *Service) TerminateInstances(ctx context.Context, c Caller, in InstanceIDsInput) ([]InstanceStateChange, error) {
+	return s.changeDesiredState(ctx, c, in, cloudv1.DesiredTerminated)
+}
+
+// changeDesiredState asks instances to run, stop or terminate, and answers with EC2's
+// transitional states. Every instance is checked before any is changed.
+func (s *Service) changeDesiredState(ctx context.Context, c Caller, in InstanceIDsInput, want cloudv1.DesiredState) ([]InstanceStateChange, error) {
+	verb := "update"
+	if want == cloudv1.DesiredTerminated {
+		verb = "delete"
+	}
+	if err := s.authorize(ctx, c, verb, "instances", in.DryRun); err != nil {
+		return nil, err
+	}
+	if len(in.InstanceIDs) == 0 {
+		return nil, BadRequest(CodeMissingParameter, "The request must contain the parameter InstanceId")
+	}
+	insts, err := s.findInstances(ctx, c, in.InstanceIDs)
+	if err != nil {
+		return nil, err
+	}
+	for _, inst := range insts {
+		if err := checkStateChange(inst, want); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]InstanceStateChange, 0, len(insts))
+	var changed []*cloudv1.Instance
+	for _, inst := range insts {
+		id, prev := InstanceID(inst), stateOf(inst.Status.State)
+		cur := prev
+		if needsDesiredState(inst, want) {
+			err := s.ChangeLatest(ctx, inst, func() error {
+				if err := checkStateChange(inst, want); err != nil {
+					return err
+				}
+				s.setDesiredState(inst, want)
+				return nil
+			})
+			if err != nil {
+				return nil, instanceWriteError(err, id)
+			}
+			changed = append(changed, inst)
+			cur = stateOf(transitional(prev.Name, want))
+		}
+		out = append(out, InstanceStateChange{InstanceID: id, Current: cur, Previous: prev})
+	}
+	for _, inst := range changed {
+		s.AwaitCache(ctx, inst)
+	}
+	return out, nil
+}
+
+// checkStateChange refuses to start or stop an instance that is terminated or terminating.
+func checkStateChange(inst *cloudv1.Instance, want cloudv1.DesiredState) error {
+	if inst.EffectiveDesiredState() != cloudv1.DesiredTerminated || want == cloudv1.DesiredTerminated {
+		return nil
+	}
+	verb := map[cloudv1.DesiredState]string{cloudv1.DesiredRunning: "started", cloudv1.DesiredStopped: "stopped"}[want]
+	return BadRequest(CodeIncorrectState, "The instance '%s' is not in a state from which it can be %s.", InstanceID(inst), verb)
+}
+
+// needsDesiredState tells whether asking for want changes anything: a different desired state,
+// or a start of an instance its guest stopped (whose spec still says running).
+func needsDesiredState(inst *cloudv1.Instance, want cloudv1.DesiredState) bool {
+	return inst.Spec.DesiredState != want || restartsAfterGuestShutdown(inst, want)
+}
+
+func restartsAfterGuestShutdown(inst *cloudv1.Instance, want cloudv1.DesiredState) bool {
+	return want == cloudv1.DesiredRunning && inst.Spec.DesiredState == want && inst.EffectiveDesiredState() == cloudv1.DesiredStopped
+}
+
+// setDesiredState writes want into the spec; a start after the guest powered off is a new start
+// request.
+func (s *Service) setDesiredState(inst *cloudv1.Instance, want cloudv1.DesiredState) {
+	if restartsAfterGuestShutdown(inst, want) {
+		s.requestNow(inst, cloudv1.AnnotationStartRequested)
+	}
+	inst.Spec.DesiredState = want
+}
+
+// requestNow stamps a request annotation with the time.
+func (s *Service) requestNow(inst *cloudv1.Instance, annotation string) {
+	if inst.Annotations == nil {
+		inst.Annotations = map[string]string{}
+	}
+	inst.Annotations[annotation] = s.cfg.Clock.Now().UTC().Format(time.RFC3339Nano)
+}
+
+// transitional is the state EC2 reports right after a request.
+func transitional(prev string, want cloudv1.DesiredState) cloudv1.InstanceState {
+	switch want {
+	case cloudv1.DesiredTerminated:
+		if prev == string(cloudv1.InstanceStateTerminated) {
+			return cloudv1.InstanceStateTerminated
+		}
+		return cloudv1.InstanceStateShuttingDown
+	case cloudv1.DesiredStopped:
+		if prev == string(cloudv1.InstanceStateStopped) {
+			return cloudv1.InstanceStateStopped
+		}
+		return cloudv1.InstanceStateStopping
+	default:
+		if prev == string(cloudv1.InstanceStateRunning) {
+			return cloudv1.InstanceStateRunning
+		}
+		return cloudv1.InstanceStatePending
+	}
+}
+
+// RebootInstances asks the running ones among the instances to reboot; EC2 ignores the others.
+func (s *Service) RebootInstances(ctx context.Context, c Caller, in InstanceIDsInput) error {
+	if err := s.authorize(ctx, c, "update", "instances", in.DryRun); err != nil {
+		return err
+	}
+	if len(in.InstanceIDs) == 0 {
+		return BadRequest(CodeMissingParameter, "The request must contain the parameter InstanceId")
+	}
+	insts, err := s.findInstances(ctx, c, in.InstanceIDs)
+	if err != nil {
+		return err
+	}
+	var changed []*cloudv1.Instance
+	for _, inst := range insts {
+		if inst.Status.State != cloudv1.InstanceStateRunning {
+			continue
+		}
+		if err := s.ChangeLatest(ctx, inst, func() error {
+			s.requestNow(inst, cloudv1.AnnotationRebootRequested)
+			return nil
+		}); err != nil {
+			return instanceWriteError(err, InstanceID(inst))
+		}
+		changed = append(changed, inst)
+	}
+	for _, inst := range changed {
+		s.AwaitCache(ctx, inst)
+	}
+	return nil
+}
+
+// InstanceAttributeInput names an instance and one of its attributes.
+type InstanceAttributeInput struct {
+	InstanceID, Attribute string
+	DryRun                bool
+}
+
+// InstanceAttribute is one attribute of an instance: Groups for groupSet, Value for the others
+// (user data base64-encoded).
+type InstanceAttribute struct {
+	InstanceID, Attribute, Value string
+	Groups                       []GroupPair
+}
+
+// DescribeInstanceAttribute answers one attribute of an instance of the caller's project.
+func (s *Service) DescribeInstanceAttribute(ctx context.Context, c Caller, in InstanceAttributeInput) (*InstanceAttribute, error) {
+	if err := s.authorize(ctx, c, "get", "instances", in.DryRun); err != nil {
+		return nil, err
+	}
+	inst, err := s.findInstance(ctx, c, in.InstanceID)
+	if err != nil {
+		return nil, err
+	}
+	out := &InstanceAttribute{InstanceID: InstanceID(inst), Attribute: in.Attribute}
+	switch in.Attribute {
+	case "instanceType":
+		out.Value = inst.Spec.InstanceType
+	case "userData":
+		if len(inst.Spec.UserData) > 0 {
+			out.Value = base64.StdEncoding.EncodeToString(inst.Spec.UserData)
+		}
+	case "kernel":
+		out.Value = inst.Spec.KernelID
+	case "ramdisk":
+		out.Value = inst.Spec.RamdiskID
+	case "instanceInitiatedShutdownBehavior":
+		out.Value = string(inst.Spec.ShutdownBehavior)
+	case "rootDeviceName":
+		out.Value = RootDevice
+	case "groupSet":
+		shapes, err := s.instanceShapes(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		out.Groups = shapes.groupsOf(inst)
+	default:
+		return nil, InvalidParam("Value (%s) for parameter attribute is invalid. Unknown attribute.", in.Attribute)
+	}
+	return out, nil
+}
+
+// ModifyInstanceAttributeInput changes one attribute of an instance, in EC2's older form
+// (Attribute names it, Value gives the value, user data base64-encoded) or its newer one (one of
+// InstanceType, UserData and ShutdownBehavior is set).
+type ModifyInstanceAttributeInput struct {
+	InstanceID                     string
+	Attribute                      string
+	Value                          *string
+	InstanceType, ShutdownBehavior *string
+	// UserData, when set, is the new user data (decoded; empty clears it).
+	UserData *[]byte
+	DryRun   bool
+}
+
+// ModifyInstanceAttribute changes an instance's type or user data while it is stopped, or what
+// the guest powering itself off does.
+func (s *Service) ModifyInstanceAttribute(ctx context.Context, c Caller, in ModifyInstanceAttributeInput) error {
+	if err := s.authorize(ctx, c, "update", "instances", in.DryRun); err != nil {
+		return err
+	}
+	inst, err := s.findInstance(ctx, c, in.InstanceID)
+	if err != nil {
+		return err
+	}
+	if err := newStyleAttribute(&in); err != nil {
+		return err
+	}
+	if in.InstanceType == nil && in.UserData == nil && in.ShutdownBehavior == nil {
+		return BadRequest(CodeMissingParameter, "The request must contain an attribute to modify")
+	}
+	id := InstanceID(inst)
+	err = s.ChangeLatest(ctx, inst, func() error { return s.modifyInstance(ctx, c, inst, &in) })
+	if err != nil {
+		return instanceWriteError(err, id)
+	}
+	s.AwaitCache(ctx, inst)
+	return nil
+}
+
+// newStyleAttribute turns the older form of a modification into the newer one.
+func newStyleAttribute(in *ModifyInstanceAttributeInput) error {
+	if in.Attribute == "" {
+		return nil
+	}
+	if in.Value == nil {
+		return BadRequest(CodeMissingParameter, "The request must contain the parameter Value")
+	}
+	switch in.Attribute {
+	case "instanceType":
+		in.InstanceType = in.Value
+	case "userData":
+		data, err := base64.StdEncoding.DecodeString(*in.Value)
+		if err != nil {
+			return InvalidParam("Invalid BASE64 encoding of user data")
+		}
+		in.UserData = &data
+	case "instanceInitiatedShutdownBehavior":
+		in.ShutdownBehavior = in.Value
+	default:
+		return InvalidParam("Value (%s) for parameter attribute is invalid. Unknown or read-only attribute.", in.Attribute)
+	}
+	return nil
+}
+
+// modifyInstance applies one modification to the newest version of inst.
+func (s *Service) modifyInstance(ctx context.Context, c Caller, inst *cloudv1.Instance, in *ModifyInstanceAttributeInput) error {
+	notStopped := BadRequest(CodeIncorrectState, "The instance '%s' is not in the 'stopped' state.", InstanceID(inst))
+	stopped := inst.Status.State == cloudv1.InstanceStateStopped
+	switch {
+	case in.InstanceType != nil:
+		if !stopped {
+			return notStopped
+		}
+		it, err := refs.InstanceType(ctx, s.cfg.Client, *in.InstanceType)
+		if err != nil {
+			return InvalidParam("The instance type '%s' does not exist", *in.InstanceType)
+		}
+		if err := s.checkResize(ctx, c, inst, it); err != nil {
+			return err
+		}
+		inst.Spec.InstanceType = *in.InstanceType
+	case in.UserData != nil:
+		if !stopped {
+			return notStopped
+		}
+		if len(*in.UserData) > maxUserData {
+			return InvalidParam("User data is limited to %d bytes", maxUserData)
+		}
+		inst.Spec.UserData = *in.UserData
+	default:
+		b := cloudv1.ShutdownBehavior(*in.ShutdownBehavior)
+		if b != cloudv1.ShutdownBehaviorStop && b != cloudv1.ShutdownBehaviorTerminate {
+			return InvalidParam("Value (%s) for parameter instanceInitiatedShutdownBehavior is invalid.", b)
+		}
+		inst.Spec.ShutdownBehavior = b
+	}
+	return nil
+}
+
+// ConsoleReader fetches the latest console output of an instance from its node.
+type ConsoleReader interface {
+	Console(ctx context.Context, inst *cloudv1.Instance) (output []byte, at time.Time, err error)
+}
+
+// GetConsoleOutputInput names the instance whose console to read. Latest changes nothing: the
+// output is always the latest.
+type GetConsoleOutputInput struct {
+	InstanceID     string
+	Latest, DryRun bool
+}
+
+// ConsoleOutput is the tail of an instance's console and when it was read.
+type ConsoleOutput struct {
+	InstanceID string
+	Timestamp  time.Time
+	Output     []byte
+}
+
+// GetConsoleOutput reads the last 64 KiB of an instance's console from its node; an instance
+// not placed on a node yet has none.
+func (s *Service) GetConsoleOutput(ctx context.Context, c Caller, in GetConsoleOutputInput) (*ConsoleOutput, error) {
+	if err := s.authorize(ctx, c, "get", "instances/console", in.DryRun); err != nil {
+		return nil, err
+	}
+	inst, err := s.findInstance(ctx, c, in.InstanceID)
+	if err != nil {
+		return nil, err
+	}
+	out := &ConsoleOutput{InstanceID: in.InstanceID, Timestamp: s.cfg.Clock.Now()}
+	if s.cfg.Console == nil || inst.Status.Hypervisor == "" {
+		return out, nil
+	}
+	data, at, err := s.cfg.Console.Console(ctx, inst)
+	if err != nil {
+		return nil, Unavailable("The console of %s cannot be read right now; try again", in.InstanceID)
+	}
+	if len(data) > maxConsole {
+		data = data[len(data)-maxConsole:]
+	}
+	out.Output = data
+	if !at.IsZero() {
+		out.Timestamp = at
+	}
+	return out, nil
+}

@@ -1,0 +1,557 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package cloud
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strconv"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/ec2shim/query"
+	"pinet.io/pinet/internal/capacity"
+	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/internal/quota"
+	"pinet.io/pinet/internal/refs"
+)
+
+const (
+	// maxUserData is EC2's limit on user data, decoded.
+	maxUserData = 16 << 10
+	// maxInstancesPerCall bounds MaxCount.
+	maxInstancesPerCall = 500
+	// defaultInstanceType is what a launch that names no type gets.
+	defaultInstanceType = "m1.small"
+)
+
+// EBSInput asks for a volume in a launch's block device mapping.
+type EBSInput struct {
+	VolumeSize          *int32
+	DeleteOnTermination *bool
+	SnapshotID          string
+	VolumeType          string
+	Encrypted           *bool
+	Iops                *int32
+}
+
+// BlockDeviceMappingInput maps one device of a launch: an instance store (VirtualName), a
+// volume (EBS), or nothing (NoDevice set).
+type BlockDeviceMappingInput struct {
+	DeviceName  string
+	VirtualName string
+	EBS         *EBSInput
+	NoDevice    *string
+}
+
+// MonitoringInput asks for detailed monitoring, which PiNet accepts and does not offer.
+type MonitoringInput struct {
+	Enabled bool
+}
+
+// RunInstancesInput describes a launch of MinCount to MaxCount instances. Placement's group and
+// tenancy, Monitoring, DisableAPITermination and EbsOptimized are accepted and change nothing,
+// but a retry with a ClientToken must repeat them as every other parameter. The fields, their
+// names and their order make a launch's fingerprint (runRequestHash), which instances launched
+// before keep: change none of them.
+type RunInstancesInput struct {
+	ImageID             string
+	MinCount            int32
+	MaxCount            int32
+	InstanceType        string
+	KeyName             string
+	UserData            []byte
+	SecurityGroups      []string
+	SecurityGroupIDs    []string
+	Placement           *Placement
+	KernelID            string
+	RamdiskID           string
+	BlockDeviceMappings []BlockDeviceMappingInput
+	ClientToken         string
+	TagSpecifications   []TagSpecification
+	ShutdownBehavior    string
+	Monitoring          *MonitoringInput
+	// DisableAPITermination and EbsOptimized are accepted and change nothing.
+	DisableAPITermination bool
+	EbsOptimized          bool
+	DryRun                bool
+}
+
+// RunInstances launches MinCount..MaxCount instances in one reservation, as many as the
+// project's quota allows, after checking every reference the launch makes with the caller's
+// visibility: a refused launch makes nothing. Instances are named by their ids; with a
+// ClientToken the ids derive from it, so a retried call meets the instances it made before
+// instead of making more.
+func (s *Service) RunInstances(ctx context.Context, c Caller, in RunInstancesInput) (*Reservation, error) {
+	if err := s.authorize(ctx, c, "create", "instances", in.DryRun); err != nil {
+		return nil, err
+	}
+	hash := runRequestHash(in)
+	// A retried call is answered before anything else is looked at, as EC2 does: a token already
+	// used with other parameters is a mismatch even if those parameters are now invalid.
+	if in.ClientToken != "" {
+		if earlier, err := s.earlierLaunch(ctx, c, in.ClientToken, hash); earlier != nil || err != nil {
+			if err != nil {
+				return nil, err
+			}
+			return s.launchOutput(ctx, c, earlier)
+		}
+	}
+	spec, err := s.validateRun(ctx, c, &in)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := SpecTags(in.TagSpecifications, "instance", "volume")
+	if err != nil {
+		return nil, err
+	}
+	maxCount, err := s.subnetRoom(ctx, c.Project(), int(in.MinCount), int(in.MaxCount))
+	if err != nil {
+		return nil, err
+	}
+	// As many as fit between MinCount and MaxCount, as the cache sees the project; the ledger
+	// decides below.
+	gate, use, err := s.launchQuota(ctx, c, spec)
+	if err != nil {
+		return nil, err
+	}
+	count, refused, err := gate.Room(ctx, s.cfg.Client, use, int(in.MinCount), maxCount)
+	if err != nil {
+		return nil, err
+	}
+	if refused != nil {
+		return nil, instanceLimit(refused)
+	}
+	l := newLaunch(c.Project(), in.ClientToken, count)
+	l.hash, l.spec, l.tags, l.mark = hash, spec, tags, !gate.Unlimited()
+	created, err := s.createLaunch(ctx, l)
+	if err != nil {
+		return nil, err
+	}
+	created, err = s.admitLaunch(ctx, gate, created, int(in.MinCount))
+	if err != nil {
+		return nil, err
+	}
+	return s.launchOutput(ctx, c, created)
+}
+
+// launch is what one RunInstances call creates.
+type launch struct {
+	project, clientToken, hash, reservation string
+	names                                   []string
+	spec                                    *cloudv1.InstanceSpec
+	tags                                    map[string]string
+	// mark marks the instances pending: the call admits them under the quota.
+	mark bool
+}
+
+// newLaunch names the reservation and count instances of a launch: by new ids, or with a
+// ClientToken by ids derived from it.
+func newLaunch(project, clientToken string, count int) *launch {
+	l := &launch{project: project, clientToken: clientToken, reservation: ids.New(ids.Reservation), names: make([]string, count)}
+	for i := range l.names {
+		l.names[i] = ids.New(ids.Instance)
+	}
+	if clientToken != "" {
+		seed := project + "/" + clientToken
+		l.reservation = ids.Derive(ids.Reservation, seed)
+		for i := range l.names {
+			l.names[i] = ids.Derive(ids.Instance, seed+"/"+strconv.Itoa(i))
+		}
+	}
+	return l
+}
+
+func idempotentMismatch() error {
+	return BadRequest(CodeIdempotentMismatch,
+		"Arguments on this idempotent request are inconsistent with arguments used in previous request(s).")
+}
+
+// createLaunch creates the instances of a launch named by its ids; with a ClientToken, those an
+// earlier attempt of the same call made are taken over. If one cannot be created, the ones this
+// call made are withdrawn.
+func (s *Service) createLaunch(ctx context.Context, l *launch) ([]*cloudv1.Instance, error) {
+	created := make([]*cloudv1.Instance, 0, len(l.names))
+	var made []*cloudv1.Instance
+	fail := func(err error) ([]*cloudv1.Instance, error) {
+		for _, inst := range made {
+			if delErr := s.Withdraw(ctx, inst); delErr != nil {
+				return nil, fmt.Errorf("withdrawing instance %s after %q: %w", inst.Name, err.Error(), delErr)
+			}
+		}
+		return nil, err
+	}
+	for i, name := range l.names {
+		inst := l.instance(i, name)
+		err := s.cfg.Client.Create(ctx, inst)
+		if apierrors.IsAlreadyExists(err) && l.clientToken != "" {
+			existing := &cloudv1.Instance{}
+			if err := s.cfg.APIReader.Get(ctx, client.ObjectKeyFromObject(inst), existing); err != nil {
+				return fail(fmt.Errorf("reading the instance of an earlier call: %w", err))
+			}
+			if existing.Annotations[annotationRequestHash] != l.hash {
+				return fail(idempotentMismatch())
+			}
+			created = append(created, existing)
+			continue
+		}
+		if err != nil {
+			return fail(APIError(err, "launching an instance"))
+		}
+		created, made = append(created, inst), append(made, inst)
+	}
+	return created, nil
+}
+
+// instance is the launch's i-th instance.
+func (l *launch) instance(i int, name string) *cloudv1.Instance {
+	inst := &cloudv1.Instance{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      name,
+			Namespace: l.project,
+			Labels:    map[string]string{cloudv1.LabelReservationID: l.reservation},
+			Annotations: map[string]string{
+				annotationLaunchIndex: strconv.Itoa(i),
+				annotationRequestHash: l.hash,
+			},
+		},
+		Spec: *l.spec.DeepCopy(),
+	}
+	if l.clientToken != "" {
+		inst.Annotations[cloudv1.AnnotationClientToken] = l.clientToken
+	}
+	SetTags(inst, l.tags)
+	if l.mark {
+		quota.MarkPending(inst)
+	}
+	return inst
+}
+
+// launchOutput waits until the cache shows the launched instances and describes their
+// reservation, with the groups of the launch.
+func (s *Service) launchOutput(ctx context.Context, c Caller, launched []*cloudv1.Instance) (*Reservation, error) {
+	for _, inst := range launched {
+		s.AwaitCache(ctx, inst)
+	}
+	shapes, err := s.instanceShapes(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]Instance, len(launched))
+	for i, inst := range launched {
+		items[i] = shapes.instance(inst)
+		items[i].LaunchIndex = i
+	}
+	res := reservations(items)
+	if len(res) != 1 {
+		return nil, errors.New("launched instances span several reservations")
+	}
+	res[0].Groups = shapes.groupsOf(launched[0])
+	return &res[0], nil
+}
+
+// validateRun checks every reference a launch makes, as EC2 does before it launches anything,
+// and returns the instance spec.
+func (s *Service) validateRun(ctx context.Context, c Caller, in *RunInstancesInput) (*cloudv1.InstanceSpec, error) {
+	if err := checkRunParameters(in); err != nil {
+		return nil, err
+	}
+	if err := s.checkRunImages(ctx, c, in); err != nil {
+		return nil, err
+	}
+	itName := in.InstanceType
+	if itName == "" {
+		itName = defaultInstanceType
+	}
+	it, err := refs.InstanceType(ctx, s.cfg.Client, itName)
+	if errors.Is(err, refs.ErrNotFound) {
+		return nil, InvalidParam("The instance type '%s' does not exist", itName)
+	}
+	if err != nil {
+		return nil, err
+	}
+	groups, err := s.runReferences(ctx, c, in)
+	if err != nil {
+		return nil, err
+	}
+	zone, err := s.runZone(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	behavior, err := shutdownBehavior(in.ShutdownBehavior)
+	if err != nil {
+		return nil, err
+	}
+	bdms, err := blockDeviceMappings(in.BlockDeviceMappings)
+	if err != nil {
+		return nil, err
+	}
+	// Last, as EC2 does: whether the type fits on any hypervisor at all.
+	if err := s.checkCapacity(ctx, it, zone); err != nil {
+		return nil, err
+	}
+	return &cloudv1.InstanceSpec{
+		ImageID:             in.ImageID,
+		InstanceType:        itName,
+		KernelID:            in.KernelID,
+		RamdiskID:           in.RamdiskID,
+		KeyName:             in.KeyName,
+		UserData:            in.UserData,
+		SecurityGroups:      groups,
+		AvailabilityZone:    zone,
+		BlockDeviceMappings: bdms,
+		DesiredState:        cloudv1.DesiredRunning,
+		ShutdownBehavior:    behavior,
+	}, nil
+}
+
+// checkRunParameters checks what a launch asks for on its own.
+func checkRunParameters(in *RunInstancesInput) error {
+	switch {
+	case in.ImageID == "":
+		return BadRequest(CodeMissingParameter, "The request must contain the parameter ImageId")
+	case in.MinCount < 1:
+		return InvalidParam("Value (%d) for parameter minCount is invalid. Expected a positive integer.", in.MinCount)
+	case in.MaxCount < in.MinCount:
+		return InvalidParam("Value (%d) for parameter maxCount is invalid. Expected at least minCount (%d).", in.MaxCount, in.MinCount)
+	case in.MaxCount > maxInstancesPerCall:
+		return InvalidParam("Value (%d) for parameter maxCount is invalid. At most %d instances can be launched at once.", in.MaxCount, maxInstancesPerCall)
+	case len(in.UserData) > maxUserData:
+		return InvalidParam("User data is limited to %d bytes", maxUserData)
+	case len(in.ClientToken) > maxClientToken:
+		return InvalidParam("Value for parameter clientToken is too long; the limit is %d characters", maxClientToken)
+	}
+	return nil
+}
+
+// checkRunImages checks that the image is a machine image the caller's project may launch, and
+// its kernel and ramdisk images, when named, exist for it.
+func (s *Service) checkRunImages(ctx context.Context, c Caller, in *RunInstancesInput) error {
+	if !ids.Valid(ids.Machine, in.ImageID) {
+		return BadRequest(CodeAMIMalformed, "Invalid id: \"%s\" (expecting \"ami-...\")", in.ImageID)
+	}
+	img, err := refs.Image(ctx, s.cfg.Client, c.Project(), in.ImageID)
+	if errors.Is(err, refs.ErrNotFound) {
+		return imageNotFound(in.ImageID)
+	}
+	if err != nil {
+		return err
+	}
+	if img.Spec.Type != cloudv1.ImageTypeMachine {
+		return BadRequest(CodeAMINotFound, "The image id '[%s]' is not a machine image", in.ImageID)
+	}
+	if img.Status.State == cloudv1.ImageStateFailed {
+		return BadRequest(CodeAMIUnavailable, "Image %s is not available: %s", in.ImageID, img.Status.StateReason)
+	}
+	for _, ref := range []struct{ id, prefix, what string }{
+		{in.KernelID, ids.Kernel, "kernel"}, {in.RamdiskID, ids.Ramdisk, "ramdisk"},
+	} {
+		if ref.id == "" {
+			continue
+		}
+		if !ids.Valid(ref.prefix, ref.id) {
+			return BadRequest(CodeAMIMalformed, "Invalid id: \"%s\" (expecting \"%s-...\")", ref.id, ref.prefix)
+		}
+		if _, err := refs.Image(ctx, s.cfg.Client, c.Project(), ref.id); err != nil {
+			return BadRequest(CodeAMINotFound, "The %s image id '[%s]' does not exist", ref.what, ref.id)
+		}
+	}
+	return nil
+}
+
+// runReferences checks the key pair and groups a launch names in the caller's project, and
+// returns the groups as the spec names them.
+func (s *Service) runReferences(ctx context.Context, c Caller, in *RunInstancesInput) ([]string, error) {
+	if in.KeyName != "" {
+		if _, err := refs.KeyPair(ctx, s.cfg.Client, c.Project(), in.KeyName); err != nil {
+			return nil, BadRequest(CodeKeyPairNotFound, "The key pair '%s' does not exist", in.KeyName)
+		}
+	}
+	var groups []string
+	for _, name := range in.SecurityGroups {
+		if _, err := refs.SecurityGroup(ctx, s.cfg.Client, c.Project(), name); err != nil {
+			return nil, BadRequest(CodeGroupNotFound, "The security group '%s' does not exist", name)
+		}
+		groups = append(groups, name)
+	}
+	for _, id := range in.SecurityGroupIDs {
+		if _, err := refs.SecurityGroup(ctx, s.cfg.Client, c.Project(), id); err != nil || !ids.Valid(ids.SecurityGroup, id) {
+			return nil, BadRequest(CodeGroupIDNotFound, "The security group ID '%s' does not exist", id)
+		}
+		groups = append(groups, id)
+	}
+	return groups, nil
+}
+
+// runZone is the zone a launch asks for ("" for any), which must exist.
+func (s *Service) runZone(ctx context.Context, in *RunInstancesInput) (string, error) {
+	if in.Placement == nil || in.Placement.AvailabilityZone == "" {
+		return "", nil
+	}
+	zone := in.Placement.AvailabilityZone
+	zones, err := s.Zones(ctx)
+	if err != nil {
+		return "", err
+	}
+	if _, ok := zones[zone]; !ok {
+		return "", InvalidParam("Invalid availability zone: [%s]", zone)
+	}
+	return zone, nil
+}
+
+func shutdownBehavior(v string) (cloudv1.ShutdownBehavior, error) {
+	switch v {
+	case "", "stop":
+		return cloudv1.ShutdownBehaviorStop, nil
+	case "terminate":
+		return cloudv1.ShutdownBehaviorTerminate, nil
+	}
+	return "", InvalidParam("Value (%s) for parameter instanceInitiatedShutdownBehavior is invalid.", v)
+}
+
+func blockDeviceMappings(in []BlockDeviceMappingInput) ([]cloudv1.BlockDeviceMapping, error) {
+	var out []cloudv1.BlockDeviceMapping
+	seen := map[string]bool{}
+	for _, m := range in {
+		if m.DeviceName == "" {
+			return nil, BadRequest(CodeMissingParameter, "The request must contain the parameter BlockDeviceMapping.DeviceName")
+		}
+		if seen[m.DeviceName] {
+			return nil, InvalidParam("The device %s is mapped more than once", m.DeviceName)
+		}
+		seen[m.DeviceName] = true
+		if m.NoDevice != nil {
+			continue
+		}
+		bdm := cloudv1.BlockDeviceMapping{DeviceName: m.DeviceName}
+		switch {
+		case m.VirtualName != "" && m.EBS != nil:
+			return nil, InvalidParam("The block device mapping for %s sets both VirtualName and Ebs", m.DeviceName)
+		case m.VirtualName != "":
+			bdm.VirtualName = ptr.To(m.VirtualName)
+		case m.EBS != nil:
+			if m.EBS.SnapshotID != "" {
+				return nil, InvalidParam("Snapshots are not supported (BlockDeviceMapping %s)", m.DeviceName)
+			}
+			if m.EBS.VolumeSize == nil || *m.EBS.VolumeSize < 1 {
+				return nil, BadRequest(CodeMissingParameter, "The request must contain the parameter BlockDeviceMapping.Ebs.VolumeSize for %s", m.DeviceName)
+			}
+			bdm.EBS = &cloudv1.EBSBlockDevice{VolumeSize: *m.EBS.VolumeSize, DeleteOnTermination: m.EBS.DeleteOnTermination}
+		default:
+			return nil, InvalidParam("The block device mapping for %s needs VirtualName or Ebs", m.DeviceName)
+		}
+		out = append(out, bdm)
+	}
+	return out, nil
+}
+
+// checkCapacity fails with InsufficientInstanceCapacity when no ready hypervisor (in the zone, if
+// one is asked for) could hold even one instance of the type. Whether there is room right now is
+// the scheduler's business: a launch that fits later waits pending.
+func (s *Service) checkCapacity(ctx context.Context, it *cloudv1.InstanceType, zone string) error {
+	hvs := &cloudv1.HypervisorList{}
+	if err := s.cfg.Client.List(ctx, hvs); err != nil {
+		return fmt.Errorf("listing hypervisors: %w", err)
+	}
+	claim := capacity.ClaimOf(it)
+	for i := range hvs.Items {
+		hv := &hvs.Items[i]
+		if (zone != "" && hv.Spec.Zone != zone) || !conditions.IsTrue(hv, cloudv1.ReadyCondition) || hv.Spec.Unschedulable {
+			continue
+		}
+		if int64(hv.Status.Capacity.VCPUs)*1000 >= claim.MilliCPU && hv.Status.Capacity.MemoryMiB >= claim.MemoryMiB {
+			return nil
+		}
+	}
+	where := "any availability zone"
+	if zone != "" {
+		where = "availability zone " + zone
+	}
+	return query.Errorf(CodeInsufficientCapacity, http.StatusServiceUnavailable,
+		"We currently do not have sufficient %s capacity in %s to fulfill your request.", it.Name, where)
+}
+
+// subnetRoom caps a launch at the private addresses left in the project's subnet, as the cache
+// sees it: every instance not terminated holds one, or will. Fewer than minCount left is EC2's
+// InsufficientFreeAddressesInSubnet, before anything is made. A project whose network is not
+// allocated yet is not capped: its instances wait for it.
+func (s *Service) subnetRoom(ctx context.Context, project string, minCount, maxCount int) (int, error) {
+	p := &cloudv1.Project{}
+	if err := s.cfg.Client.Get(ctx, client.ObjectKey{Name: project}, p); err != nil {
+		return 0, fmt.Errorf("reading project %s: %w", project, err)
+	}
+	subnet, err := netip.ParsePrefix(p.Status.Subnet)
+	if err != nil || !subnet.Addr().Is4() {
+		return maxCount, nil
+	}
+	hosts := 1<<(32-subnet.Bits()) - 3 // network, gateway and broadcast are never handed out
+	list := &cloudv1.InstanceList{}
+	if err := s.cfg.Client.List(ctx, list, client.InNamespace(project)); err != nil {
+		return 0, fmt.Errorf("listing the instances of %s: %w", project, err)
+	}
+	used := 0
+	for i := range list.Items {
+		if list.Items[i].Status.State != cloudv1.InstanceStateTerminated {
+			used++
+		}
+	}
+	free := max(hosts-used, 0)
+	if free < minCount {
+		return 0, query.Errorf(CodeInsufficientAddresses, http.StatusBadRequest,
+			"There are not enough free addresses in subnet '%s' to satisfy the requested number of instances.", subnet)
+	}
+	return min(maxCount, free), nil
+}
+
+// runRequestHash fingerprints the parameters that define a launch (not DryRun), so a retry with
+// the same ClientToken can be told from a different request reusing it. Lists that are empty
+// count as not given, whichever front door sent them.
+func runRequestHash(in RunInstancesInput) string {
+	in.DryRun = false
+	in.SecurityGroups = nilIfEmpty(in.SecurityGroups)
+	in.SecurityGroupIDs = nilIfEmpty(in.SecurityGroupIDs)
+	in.BlockDeviceMappings = nilIfEmpty(in.BlockDeviceMappings)
+	in.TagSpecifications = nilIfEmpty(in.TagSpecifications)
+	if in.TagSpecifications != nil {
+		specs := make([]TagSpecification, len(in.TagSpecifications))
+		for i, spec := range in.TagSpecifications {
+			specs[i] = TagSpecification{ResourceType: spec.ResourceType, Tags: nilIfEmpty(spec.Tags)}
+		}
+		in.TagSpecifications = specs
+	}
+	data, _ := json.Marshal(in)
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:16])
+}
+
+func nilIfEmpty[T any](items []T) []T {
+	if len(items) == 0 {
+		return nil
+	}
+	return items
+}

@@ -1,0 +1,182 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package volume
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/ipam"
+)
+
+// place gives an unplaced volume a storage node and an AoE address. A volume whose snapshot does
+// not resolve, or that finds no node or address, stays unplaced with the reason in scope.
+func (r *Reconciler) place(ctx context.Context, sc *scope) (reconcile.Result, error) {
+	v := sc.v
+	if v.Status.AoE != nil {
+		// Placed: keep the label in step with the placement.
+		setLabel(v, cloudv1.LabelStorageNode, v.Status.AoE.Node)
+		return reconcile.Result{}, nil
+	}
+	if err := r.resolveSnapshot(ctx, sc); err != nil || sc.blocked != "" {
+		return reconcile.Result{}, err
+	}
+	node, zone, err := r.chooseNode(ctx, v)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if node == "" {
+		sc.blocked = cloudv1.ReasonNoStorageNode
+		sc.blockedMsg = fmt.Sprintf("No Ready storage node%s has %d GiB free", inZone(v.Spec.AvailabilityZone), v.Spec.SizeGiB)
+		return reconcile.Result{}, nil
+	}
+	addr, err := r.Allocator.AllocateAoE(ctx, r.Shelves, string(v.UID))
+	if errors.Is(err, ipam.ErrExhausted) {
+		sc.blocked = cloudv1.ReasonAddressesExhausted
+		sc.blockedMsg = fmt.Sprintf("Every AoE address of shelves %s is taken", r.Shelves)
+		return reconcile.Result{RequeueAfter: retryExhausted}, nil
+	}
+	if err != nil {
+		return reconcile.Result{}, fmt.Errorf("claiming an AoE address for %s: %w", v.Name, err)
+	}
+	v.Status.AoE = &cloudv1.AoEAddress{Shelf: addr.Shelf, Slot: addr.Slot, Node: node}
+	v.Status.AvailabilityZone = zone
+	setLabel(v, cloudv1.LabelStorageNode, node)
+	if r.Recorder != nil {
+		r.Recorder.Eventf(v, nil, "Normal", "Placed", "Place", "Placed on storage node %s as AoE e%d.%d", node, addr.Shelf, addr.Slot)
+	}
+	return reconcile.Result{}, nil
+}
+
+// chooseNode picks the Ready storage node of the volume's zone (any zone if it names none) with
+// the most free GiB that fit the volume; a node the volume is already labelled for (an earlier
+// reconcile that could not write the status) is kept if it still fits. It returns "" if none fits.
+func (r *Reconciler) chooseNode(ctx context.Context, v *cloudv1.Volume) (node, zone string, err error) {
+	hvs := &cloudv1.HypervisorList{}
+	if err := r.Client.List(ctx, hvs); err != nil {
+		return "", "", fmt.Errorf("listing storage nodes: %w", err)
+	}
+	// Placed volumes are read from the API server: the cache may not show the last placement yet.
+	placed := &cloudv1.VolumeList{}
+	if err := r.APIReader.List(ctx, placed, client.HasLabels{cloudv1.LabelStorageNode}); err != nil {
+		return "", "", fmt.Errorf("listing placed volumes: %w", err)
+	}
+	used := map[string]int64{}
+	for i := range placed.Items {
+		if placed.Items[i].UID != v.UID {
+			used[placed.Items[i].Labels[cloudv1.LabelStorageNode]] += int64(placed.Items[i].Spec.SizeGiB)
+		}
+	}
+	type candidate struct {
+		name, zone string
+		free       int64
+	}
+	var fits []candidate
+	for i := range hvs.Items {
+		hv := &hvs.Items[i]
+		if !storageReady(hv) || (v.Spec.AvailabilityZone != "" && hv.Spec.Zone != v.Spec.AvailabilityZone) {
+			continue
+		}
+		free := hv.Status.Storage.CapacityGiB - used[hv.Name]
+		if free < int64(v.Spec.SizeGiB) {
+			continue
+		}
+		if hv.Name == v.Labels[cloudv1.LabelStorageNode] {
+			return hv.Name, hv.Spec.Zone, nil
+		}
+		fits = append(fits, candidate{hv.Name, hv.Spec.Zone, free})
+	}
+	if len(fits) == 0 {
+		return "", "", nil
+	}
+	sort.Slice(fits, func(i, j int) bool {
+		if fits[i].free != fits[j].free {
+			return fits[i].free > fits[j].free
+		}
+		return fits[i].name < fits[j].name
+	})
+	return fits[0].name, fits[0].zone, nil
+}
+
+// storageReady: the node has the storage role and is Ready.
+func storageReady(hv *cloudv1.Hypervisor) bool {
+	if hv.Status.Storage == nil || hv.Status.Storage.CapacityGiB <= 0 || !hv.DeletionTimestamp.IsZero() {
+		return false
+	}
+	c := conditionOf(hv, cloudv1.ReadyCondition)
+	return c != nil && c.Status == metav1.ConditionTrue
+}
+
+func inZone(zone string) string {
+	if zone == "" {
+		return ""
+	}
+	return " in zone " + zone
+}
+
+func setLabel(o client.Object, key, value string) {
+	l := o.GetLabels()
+	if value == "" {
+		delete(l, key)
+		return
+	}
+	if l == nil {
+		l = map[string]string{}
+	}
+	l[key] = value
+	o.SetLabels(l)
+}
+
+// freed enqueues the volumes waiting for a storage node when a volume goes: its GiB are free.
+func (r *Reconciler) freed(ctx context.Context, _ event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	list := &cloudv1.VolumeList{}
+	if err := r.Client.List(ctx, list); err != nil {
+		return
+	}
+	for i := range list.Items {
+		if v := &list.Items[i]; v.Status.AoE == nil && v.DeletionTimestamp.IsZero() {
+			q.Add(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(v)})
+		}
+	}
+}
+
+// unplaced enqueues the volumes waiting for a storage node when a node changes, and the deleted
+// volumes of the node (which may be gone for good).
+func (r *Reconciler) unplaced(ctx context.Context, o client.Object) []reconcile.Request {
+	hv := o.(*cloudv1.Hypervisor)
+	list := &cloudv1.VolumeList{}
+	if err := r.Client.List(ctx, list); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		v := &list.Items[i]
+		if v.Status.AoE == nil || (!v.DeletionTimestamp.IsZero() && v.Status.AoE.Node == hv.Name) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(v)})
+		}
+	}
+	return reqs
+}

@@ -1,0 +1,82 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package volume
+
+import (
+	"context"
+	"fmt"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/index"
+)
+
+// resolveSnapshot checks the snapshot a volume starts from: it must be one of the volume's own
+// project's snapshots (another project's is never found), completed, and no larger than the
+// volume. Otherwise the volume is never placed and ends in error.
+func (r *Reconciler) resolveSnapshot(ctx context.Context, sc *scope) error {
+	v := sc.v
+	if v.Spec.SnapshotID == "" {
+		return nil
+	}
+	list := &cloudv1.SnapshotList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(v.Namespace), client.MatchingFields{index.SnapshotID: v.Spec.SnapshotID}); err != nil {
+		return fmt.Errorf("finding snapshot %s: %w", v.Spec.SnapshotID, err)
+	}
+	sc.fatal = true
+	switch {
+	case len(list.Items) == 0 || !list.Items[0].DeletionTimestamp.IsZero():
+		sc.blocked = cloudv1.ReasonSnapshotNotFound
+		sc.blockedMsg = fmt.Sprintf("Snapshot %s does not exist in project %s", v.Spec.SnapshotID, v.Namespace)
+	case list.Items[0].Status.State == cloudv1.SnapshotPending:
+		// A pending snapshot may still complete: wait for it (its changes requeue the volume).
+		sc.fatal = false
+		sc.blocked = cloudv1.ReasonSnapshotNotCompleted
+		sc.blockedMsg = fmt.Sprintf("Snapshot %s is not completed yet", v.Spec.SnapshotID)
+	case list.Items[0].Status.State != cloudv1.SnapshotCompleted:
+		sc.blocked = cloudv1.ReasonSnapshotNotCompleted
+		sc.blockedMsg = fmt.Sprintf("Snapshot %s is %q, not completed", v.Spec.SnapshotID, list.Items[0].Status.State)
+	case list.Items[0].Status.VolumeSizeGiB > v.Spec.SizeGiB:
+		sc.blocked = cloudv1.ReasonSizeTooSmall
+		sc.blockedMsg = fmt.Sprintf("Snapshot %s is of a %d GiB volume; the volume has %d GiB",
+			v.Spec.SnapshotID, list.Items[0].Status.VolumeSizeGiB, v.Spec.SizeGiB)
+	default:
+		sc.fatal = false
+	}
+	return nil
+}
+
+// madeFrom enqueues the unplaced volumes of a snapshot's project that start from it.
+func (r *Reconciler) madeFrom(ctx context.Context, o client.Object) []reconcile.Request {
+	s := o.(*cloudv1.Snapshot)
+	if s.Status.SnapshotID == "" {
+		return nil
+	}
+	list := &cloudv1.VolumeList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(s.Namespace)); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		if v := &list.Items[i]; v.Spec.SnapshotID == s.Status.SnapshotID && v.Status.AoE == nil {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(v)})
+		}
+	}
+	return reqs
+}

@@ -1,0 +1,294 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package ipam
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"pinet.io/pinet/internal/testenv"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) { testenv.Main(m, &env) }
+
+// allocators returns n allocators, each with its own connection to the API server, sharing a
+// fresh namespace for their claims: as n managers would.
+func allocators(t *testing.T, n int) []*Allocator {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ipam-"}}
+	if err := env.Client.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	out := make([]*Allocator, n)
+	for i := range out {
+		c, err := client.New(env.Config, client.Options{Scheme: env.Scheme})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = &Allocator{Client: c, Reader: c, Namespace: ns.Name}
+	}
+	return out
+}
+
+// race has holders h0…h(n-1) take from the pool at once, spread over the allocators, and returns
+// what each got (or its error).
+func race(als []*Allocator, n int, take func(al *Allocator, holder string) (string, error)) ([]string, []error) {
+	got, errs := make([]string, n), make([]error, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			got[i], errs[i] = take(als[i%len(als)], fmt.Sprintf("h%d", i))
+		}(i)
+	}
+	wg.Wait()
+	return got, errs
+}
+
+// checkRace asserts that exactly want holders got an item, all distinct, the rest ErrExhausted,
+// and that there are exactly want claims.
+func checkRace(t *testing.T, al *Allocator, label string, got []string, errs []error, want int) {
+	t.Helper()
+	seen := map[string]string{}
+	for i, v := range got {
+		switch {
+		case errs[i] == nil:
+			if other, dup := seen[v]; dup {
+				t.Fatalf("%s handed out to h%d and %s", v, i, other)
+			}
+			seen[v] = fmt.Sprintf("h%d", i)
+		case !errors.Is(errs[i], ErrExhausted):
+			t.Fatalf("h%d: %v", i, errs[i])
+		}
+	}
+	if len(seen) != want {
+		t.Fatalf("%d holders got one, want %d: %v", len(seen), want, seen)
+	}
+	claims, err := al.Claims(context.Background(), label)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(claims) != want {
+		t.Fatalf("%d claims, want %d", len(claims), want)
+	}
+}
+
+// Two managers' allocators racing for segments, subnets and addresses never hand one out twice,
+// and say ErrExhausted once the pool is empty.
+func TestConcurrentAllocatorsNeverShare(t *testing.T) {
+	ctx := context.Background()
+	t.Run("segments", func(t *testing.T) {
+		als := allocators(t, 2)
+		r := Range{First: 7, Last: 16}
+		got, errs := race(als, 16, func(al *Allocator, h string) (string, error) {
+			n, err := al.AllocateSegment(ctx, r, h)
+			return fmt.Sprint(n), err
+		})
+		checkRace(t, als[0], SegmentsLabel, got, errs, 10)
+		for i, v := range got {
+			var n int32
+			if _, err := fmt.Sscan(v, &n); errs[i] == nil && (err != nil || n < r.First || n > r.Last) {
+				t.Fatalf("segment %s outside %s", v, r)
+			}
+		}
+	})
+	t.Run("subnets", func(t *testing.T) {
+		als := allocators(t, 2)
+		s, err := NewSubnets("10.99.0.0/26", 28)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, errs := race(als, 7, func(al *Allocator, h string) (string, error) {
+			p, err := al.AllocateSubnet(ctx, s, h)
+			return p.String(), err
+		})
+		checkRace(t, als[0], SubnetsLabel, got, errs, 4)
+		for i, v := range got {
+			if errs[i] == nil && !s.Supernet.Contains(netip.MustParsePrefix(v).Addr()) {
+				t.Fatalf("subnet %s outside %s", v, s.Supernet)
+			}
+		}
+	})
+	t.Run("addresses", func(t *testing.T) {
+		als := allocators(t, 2)
+		set := HostSet(netip.MustParsePrefix("10.99.1.0/28"))
+		got, errs := race(als, 16, func(al *Allocator, h string) (string, error) {
+			a, err := al.Allocate(ctx, set, h)
+			return a.String(), err
+		})
+		checkRace(t, als[0], set.Name, got, errs, 13)
+		for i, v := range got {
+			if errs[i] == nil && (v == "10.99.1.0" || v == "10.99.1.1" || v == "10.99.1.15") {
+				t.Fatalf("reserved address %s handed out", v)
+			}
+		}
+	})
+}
+
+// A holder gets the same item every time; released, the item goes to the next holder.
+func TestAllocateIsPerHolderAndReleaseFrees(t *testing.T) {
+	ctx := context.Background()
+	al := allocators(t, 1)[0]
+	r := Range{First: 100, Last: 101}
+	a1, err := al.AllocateSegment(ctx, r, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := al.AllocateSegment(ctx, r, "a")
+	if err != nil || again != a1 {
+		t.Fatalf("second call: %d %v, first %d", again, err, a1)
+	}
+	if _, err := al.AllocateSegment(ctx, r, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := al.AllocateSegment(ctx, r, "c"); !errors.Is(err, ErrExhausted) {
+		t.Fatalf("third holder: %v", err)
+	}
+	if held, err := al.Held(ctx, SegmentsLabel, "a"); err != nil || len(held) != 1 || held[0] != fmt.Sprint(a1) {
+		t.Fatalf("held %v %v", held, err)
+	}
+	if err := al.Release(ctx, SegmentsLabel, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := al.AllocateSegment(ctx, r, "c"); err != nil || c != a1 {
+		t.Fatalf("after release: %d %v, want %d", c, err, a1)
+	}
+	// A shrunk range never hands out what is claimed outside it, nor inside it twice.
+	if _, err := al.AllocateSegment(ctx, Range{First: 101, Last: 101}, "d"); !errors.Is(err, ErrExhausted) {
+		t.Fatalf("shrunk range: %v", err)
+	}
+}
+
+// Subnets of another length that overlap a claimed one are skipped.
+func TestSubnetsOfAnotherLengthDoNotOverlap(t *testing.T) {
+	ctx := context.Background()
+	al := allocators(t, 1)[0]
+	wide, _ := NewSubnets("10.98.0.0/23", 24)
+	first, err := al.AllocateSubnet(ctx, wide, "a")
+	if err != nil || first.String() != "10.98.0.0/24" {
+		t.Fatalf("first: %v %v", first, err)
+	}
+	narrow, _ := NewSubnets("10.98.0.0/23", 25)
+	for _, h := range []string{"b", "c"} {
+		p, err := al.AllocateSubnet(ctx, narrow, h)
+		if err != nil || p.Overlaps(first) {
+			t.Fatalf("%s got %v (%v), overlapping %v", h, p, err, first)
+		}
+	}
+	if _, err := al.AllocateSubnet(ctx, narrow, "d"); !errors.Is(err, ErrExhausted) {
+		t.Fatalf("fourth: %v", err)
+	}
+}
+
+// Purge removes a pool's claims and no other pool's.
+func TestPurge(t *testing.T) {
+	ctx := context.Background()
+	al := allocators(t, 1)[0]
+	one, two := HostSet(netip.MustParsePrefix("10.97.0.0/29")), HostSet(netip.MustParsePrefix("10.97.0.8/29"))
+	for _, h := range []string{"a", "b"} {
+		for _, s := range []*Set{one, two} {
+			if _, err := al.Allocate(ctx, s, h); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := al.Purge(ctx, one.Name); err != nil {
+		t.Fatal(err)
+	}
+	list := &coordinationv1.LeaseList{}
+	if err := env.Client.List(ctx, list, client.InNamespace(al.Namespace)); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range list.Items {
+		if l.Labels[LabelSet] != two.Name {
+			t.Fatalf("claim %s of %s left", l.Name, l.Labels[LabelSet])
+		}
+	}
+	if len(list.Items) != 2 {
+		t.Fatalf("%d claims left, want 2", len(list.Items))
+	}
+}
+
+// Allocators racing for one holder (two managers reconciling one project) all return the same
+// item, and the holder is left with that one claim.
+func TestConcurrentAllocationsForOneHolderAgree(t *testing.T) {
+	ctx := context.Background()
+	als := allocators(t, 2)
+	set := HostSet(netip.MustParsePrefix("10.96.0.0/24"))
+	for round := range 5 {
+		holder := fmt.Sprintf("one-%d", round)
+		got, errs := make([]netip.Addr, 8), make([]error, 8)
+		var wg sync.WaitGroup
+		for i := range got {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				got[i], errs[i] = als[i%2].Allocate(ctx, set, holder)
+			}(i)
+		}
+		wg.Wait()
+		for i := range got {
+			if errs[i] != nil {
+				t.Fatal(errs[i])
+			}
+			if got[i] != got[0] {
+				t.Fatalf("round %d: one holder got %s and %s", round, got[0], got[i])
+			}
+		}
+		held, err := als[0].Held(ctx, set.Name, holder)
+		if err != nil || len(held) != 1 || held[0] != got[0].String() {
+			t.Fatalf("round %d: holder holds %v (%v), was given %s", round, held, err, got[0])
+		}
+	}
+}
+
+// ReleaseAll gives back what a holder holds in every pool, and nothing of others.
+func TestReleaseAll(t *testing.T) {
+	ctx := context.Background()
+	al := allocators(t, 1)[0]
+	one, two := HostSet(netip.MustParsePrefix("10.95.0.0/29")), HostSet(netip.MustParsePrefix("10.95.0.8/29"))
+	for _, h := range []string{"a", "b"} {
+		for _, s := range []*Set{one, two} {
+			if _, err := al.Allocate(ctx, s, h); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := al.ReleaseAll(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*Set{one, two} {
+		if held, _ := al.Held(ctx, s.Name, "a"); len(held) != 0 {
+			t.Fatalf("a still holds %v in %s", held, s.Name)
+		}
+		if held, _ := al.Held(ctx, s.Name, "b"); len(held) != 1 {
+			t.Fatalf("b holds %v in %s", held, s.Name)
+		}
+	}
+}

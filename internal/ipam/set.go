@@ -1,0 +1,125 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package ipam
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// Set is a set of IPv4 addresses to allocate from: an address pool's ranges, or the host
+// addresses of a project's subnet.
+type Set struct {
+	// Name identifies the set (a pool's name, a project's subnet); it prefixes the claims.
+	Name     string
+	Prefixes []netip.Prefix
+	Exclude  map[netip.Addr]bool
+}
+
+// NewSet parses CIDRs and excluded addresses.
+func NewSet(name string, cidrs, exclude []string) (*Set, error) {
+	s := &Set{Name: name, Exclude: map[netip.Addr]bool{}}
+	for _, c := range cidrs {
+		p, err := netip.ParsePrefix(c)
+		if err != nil || !p.Addr().Is4() {
+			return nil, fmt.Errorf("range %q is not an IPv4 CIDR", c)
+		}
+		s.Prefixes = append(s.Prefixes, p.Masked())
+	}
+	for _, e := range exclude {
+		a, err := netip.ParseAddr(e)
+		if err != nil {
+			return nil, fmt.Errorf("excluded address %q is not an IP address", e)
+		}
+		s.Exclude[a] = true
+	}
+	return s, nil
+}
+
+// Label is the set's name.
+func (s *Set) Label() string { return s.Name }
+
+func (s *Set) candidates(_ []string, fn func(name, value string) bool) {
+	s.each(func(a netip.Addr) bool { return fn(ClaimName(s.Name, a), a.String()) })
+}
+
+// Size is how many addresses the set can hand out.
+func (s *Set) Size() int64 {
+	var n int64
+	s.each(func(netip.Addr) bool { n++; return true })
+	return n
+}
+
+// each calls fn for every allocatable address in order until fn returns false.
+func (s *Set) each(fn func(netip.Addr) bool) {
+	for _, p := range s.Prefixes {
+		first := binary.BigEndian.Uint32(p.Addr().AsSlice())
+		count := uint64(1) << (32 - p.Bits())
+		for i := uint64(0); i < count; i++ {
+			a := addrOf(first + uint32(i))
+			if s.Exclude[a] {
+				continue
+			}
+			if !fn(a) {
+				return
+			}
+		}
+	}
+}
+
+// Contains reports whether a is in the set.
+func (s *Set) Contains(a netip.Addr) bool {
+	if s.Exclude[a] {
+		return false
+	}
+	for _, p := range s.Prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// ClaimName is the name of the claim on address a in set.
+func ClaimName(set string, a netip.Addr) string {
+	return "ip-" + set + "-" + dashed(a)
+}
+
+// Allocate returns the address held by holder (a UID) in the set, claiming a free one if it holds
+// none. It returns an error wrapping ErrExhausted when every address is claimed.
+func (al *Allocator) Allocate(ctx context.Context, s *Set, holder string) (netip.Addr, error) {
+	v, err := al.take(ctx, s, holder)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	a, err := netip.ParseAddr(v)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("the claim of %s in %s holds %q, not an address", holder, s.Name, v)
+	}
+	return a, nil
+}
+
+func addrOf(n uint32) netip.Addr {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], n)
+	return netip.AddrFrom4(b)
+}
+
+func dashed(a netip.Addr) string { return strings.ReplaceAll(a.String(), ".", "-") }
