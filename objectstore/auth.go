@@ -28,6 +28,9 @@ import (
 
 // Caller is an authenticated request's sender and its verified payload.
 type Caller struct {
+	// Anonymous is set for a request that carries no signature at all; its Principal is empty
+	// and only ACLs and policies open to everyone let it through.
+	Anonymous   bool
 	AccessKeyID string
 	Principal   awsauth.Principal
 	// Body yields the request's payload (decoded from aws-chunked framing when it was sent so),

@@ -27,7 +27,8 @@ import (
 )
 
 func (s *Server) putObject(q *request) error {
-	if _, err := s.bucket(q); err != nil {
+	b, err := s.bucket(q)
+	if err != nil {
 		return err
 	}
 	if err := fsstore.ValidKey(q.route.Key); err != nil {
@@ -38,6 +39,9 @@ func (s *Server) putObject(q *request) error {
 	}
 	meta, err := metaFromHeaders(q.r.Header)
 	if err != nil {
+		return err
+	}
+	if meta.ACL, err = newObjectACL(q, b); err != nil {
 		return err
 	}
 	body, err := payload(q, min(maxSinglePut, s.maxObjectSize))
@@ -55,6 +59,22 @@ func (s *Server) putObject(q *request) error {
 	return nil
 }
 
+// newObjectACL is the ACL a write asks for (private when it names none), refused where Block
+// Public Access forbids it. Objects belong to the bucket's project.
+func newObjectACL(q *request, b fsstore.BucketInfo) (*fsstore.ACL, error) {
+	acl, present, err := aclFromHeaders(q.r.Header, b.Project, b.Project, true)
+	if err != nil {
+		return nil, err
+	}
+	if !present {
+		acl, _ = cannedACL("private", b.Project, b.Project, true)
+	}
+	if err := refusePublicACL(q, b, acl); err != nil {
+		return nil, err
+	}
+	return &acl, nil
+}
+
 // setNewVersion tells the client the version id of what it wrote, if it made a version.
 func setNewVersion(h http.Header, info fsstore.ObjectInfo) {
 	if info.VersionID != "" {
@@ -70,9 +90,12 @@ func (s *Server) getObject(q *request) error {
 	}
 	obj, err := s.openForRead(q, b)
 	if err != nil {
-		return err
+		return s.objectMissing(q, err)
 	}
 	defer obj.Close()
+	if err := s.objectAccess(q, obj.Info); err != nil {
+		return err
+	}
 	info := obj.Info
 	h := q.w.Header()
 	notModified, err := readConditions(q.r.Header).check(info)
@@ -189,8 +212,16 @@ func (s *Server) copySource(q *request) (*fsstore.Object, target, error) {
 	if err != nil {
 		return nil, target{}, err
 	}
-	if err := s.allowed(q.ctx(), q.principal(), VerbGet, b.Project); err != nil {
+	ac := accessCheck{bucket: b, key: src.Key, access: opAccesses[OpGetObject], verb: VerbGet}
+	if src.Version != "" {
+		ac.query = map[string][]string{"versionId": {src.Version}}
+	}
+	d, err := s.decide(q, ac)
+	if err != nil {
 		return nil, target{}, err
+	}
+	if d == denied {
+		return nil, target{}, s3Error(CodeAccessDenied)
 	}
 	var obj *fsstore.Object
 	if src.Version != "" {
@@ -204,6 +235,16 @@ func (s *Server) copySource(q *request) (*fsstore.Object, target, error) {
 	}
 	if err != nil {
 		return nil, target{}, err
+	}
+	if d == needObject {
+		acl, err := s.store.ACLOf(src.Bucket, obj.Info)
+		if err != nil || !q.objectGranted(ac, acl) {
+			obj.Close()
+			if err == nil {
+				err = s3Error(CodeAccessDenied)
+			}
+			return nil, target{}, err
+		}
 	}
 	if _, err := copyConditions(q.r.Header).check(obj.Info); err != nil {
 		obj.Close()
@@ -236,7 +277,8 @@ func parseCopySource(v string) (target, error) {
 }
 
 func (s *Server) copyObject(q *request) error {
-	if _, err := s.bucket(q); err != nil {
+	b, err := s.bucket(q)
+	if err != nil {
 		return err
 	}
 	if err := fsstore.ValidKey(q.route.Key); err != nil {
@@ -263,6 +305,10 @@ func (s *Server) copyObject(q *request) error {
 		}
 	default:
 		return s3Error(CodeInvalidArgument, "Unknown metadata directive "+d+".")
+	}
+	// A copy gets the ACL its request asks for, never the source's.
+	if meta.ACL, err = newObjectACL(q, b); err != nil {
+		return err
 	}
 	if obj.Info.Size > maxSinglePut {
 		return s3Error(CodeInvalidRequest, "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120.")

@@ -237,6 +237,9 @@ type request struct {
 	caller *Caller
 	// readGrant is set when the caller reads under a ReadOnlyGrant.
 	readGrant bool
+	// check and decision are the access check of the request's bucket and its outcome.
+	check    accessCheck
+	decision decision
 }
 
 func (q *request) ctx() context.Context { return q.r.Context() }
@@ -303,6 +306,10 @@ func (s *Server) serve(q *request) error {
 		q.r.Body = body
 	}
 	caller, err := s.auth.Authenticate(q.r)
+	if errors.Is(err, awsauth.ErrMissingAuth) {
+		// Unsigned: anonymous, decided by ACLs and policies like any other caller.
+		caller, err = &Caller{Anonymous: true, Body: q.r.Body}, nil
+	}
 	if err == nil {
 		body.arm(hasBody)
 	}
@@ -358,6 +365,16 @@ func (s *Server) handlers() map[Operation]func(*request) error {
 		OpGetBucketVersioning:     s.getBucketVersioning,
 		OpPutBucketVersioning:     s.putBucketVersioning,
 		OpListObjectVersions:      s.listObjectVersions,
+		OpGetBucketACL:            s.getBucketACL,
+		OpPutBucketACL:            s.putBucketACL,
+		OpGetObjectACL:            s.getObjectACL,
+		OpPutObjectACL:            s.putObjectACL,
+		OpGetBucketPolicy:         s.getBucketPolicy,
+		OpPutBucketPolicy:         s.putBucketPolicy,
+		OpDeleteBucketPolicy:      s.deleteBucketPolicy,
+		OpGetPublicAccessBlock:    s.getPublicAccessBlock,
+		OpPutPublicAccessBlock:    s.putPublicAccessBlock,
+		OpDeletePublicAccessBlock: s.deletePublicAccessBlock,
 	}
 }
 
