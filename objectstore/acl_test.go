@@ -341,7 +341,6 @@ func TestPolicyConditions(t *testing.T) {
 
 func TestACLAndPolicyRefusals(t *testing.T) {
 	e := newTestEnv(t)
-	ctx := context.Background()
 	a := sdkClient(e, alice)
 	mustCreate(t, a, "refuse", "")
 	mustPut(t, a, "refuse", "k", "v", "")
@@ -450,5 +449,4 @@ func TestACLAndPolicyRefusals(t *testing.T) {
 	expectError(t, e.do(t, alice, rawRequest{method: http.MethodGet, path: "/refuse", query: pabQ}), http.MethodGet, 404, CodeNoSuchPublicAccessBlock)
 	expectError(t, e.do(t, bob, rawRequest{method: http.MethodGet, path: "/refuse", query: pabQ}), http.MethodGet, 403, CodeAccessDenied)
 	expectError(t, e.do(t, nobody, rawRequest{method: http.MethodGet, path: "/refuse", query: pabQ, unsigned: true}), http.MethodGet, 403, CodeAccessDenied)
-	_ = ctx
 }
