@@ -82,6 +82,11 @@ func cannedACL(name, owner, bucketOwner string, forObject bool) (fsstore.ACL, bo
 	}
 	switch name {
 	case "", "private":
+	case "aws-exec-read":
+		// S3 adds a read grant to its EC2 service here; PiNet's EC2 reads images as the system.
+		if !forObject {
+			return fsstore.ACL{}, false
+		}
 	case "public-read":
 		group(groupAllUsers, permRead)
 	case "public-read-write":
