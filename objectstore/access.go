@@ -162,41 +162,40 @@ func (q *request) identity() identity {
 
 // decide runs steps 1-3 of the evaluation with the bucket's policy and ACL.
 func (s *Server) decide(q *request, ac accessCheck) (decision, error) {
-	p := q.principal()
-	if p.Admin {
+	if q.principal().Admin {
 		return granted, nil
 	}
 	id := q.identity()
-	ownerOK := false
-	if !id.anonymous {
-		var err error
-		if ownerOK, err = s.isAllowed(q, ac.verb, ac.bucket.Project); err != nil {
-			return denied, err
+	ownerOK := func() (bool, error) {
+		if id.anonymous {
+			return false, nil
 		}
+		return s.isAllowed(q, ac.verb, ac.bucket.Project)
 	}
 	if ac.access.ownerOnly {
-		return boolDecision(ownerOK), nil
+		ok, err := ownerOK()
+		return boolDecision(ok), err
 	}
 	pol, err := storedPolicy(ac.bucket)
 	if err != nil {
 		return denied, err
 	}
-	pab := effectivePAB(ac.bucket, false)
+	var req policyRequest
 	if pol != nil {
-		req := s.policyRequest(q, ac)
+		req = s.policyRequest(q, ac)
 		if pol.effect(req, false) {
 			return denied, nil
 		}
-		if ownerOK {
-			return granted, nil
-		}
+	}
+	if ok, err := ownerOK(); err != nil || ok {
+		return boolDecision(ok), err
+	}
+	pab := effectivePAB(ac.bucket, false)
+	if pol != nil {
 		restricted := pab.RestrictPublicBuckets && pol.isPublic() && id.project != ac.bucket.Project
 		if !restricted && pol.effect(req, true) {
 			return granted, nil
 		}
-	}
-	if ownerOK {
-		return granted, nil
 	}
 	if ac.access.perm == "" {
 		return denied, nil
@@ -214,14 +213,24 @@ func boolDecision(ok bool) decision {
 	return denied
 }
 
-// isAllowed asks the Authorizer whether the caller may do verb with project's buckets.
+// isAllowed asks the Authorizer whether the caller may do verb with project's buckets,
+// once per request.
 func (s *Server) isAllowed(q *request, verb, project string) (bool, error) {
+	memo := verb + "/" + project
+	if ok, seen := q.authorized[memo]; seen {
+		return ok, nil
+	}
 	err := s.allowed(q.ctx(), q.principal(), verb, project)
 	var ae *apiError
-	if errors.As(err, &ae) && ae.code == CodeAccessDenied {
-		return false, nil
+	if err != nil && !(errors.As(err, &ae) && ae.code == CodeAccessDenied) {
+		return false, err
 	}
-	return err == nil, err
+	ok := err == nil
+	if q.authorized == nil {
+		q.authorized = map[string]bool{}
+	}
+	q.authorized[memo] = ok
+	return ok, nil
 }
 
 // objectGranted finishes a needObject decision with the object's ACL.

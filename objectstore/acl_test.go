@@ -105,7 +105,7 @@ func grantsOf(gs []types.Grant) []string {
 	return out
 }
 
-func userGrant(id, perm string) string  { return "CanonicalUser/" + id + ":" + perm }
+func userGrant(id, perm string) string   { return "CanonicalUser/" + id + ":" + perm }
 func groupGrant(uri, perm string) string { return "Group/" + uri + ":" + perm }
 
 func TestCannedACLsAndAnonymousReads(t *testing.T) {
@@ -449,4 +449,83 @@ func TestACLAndPolicyRefusals(t *testing.T) {
 	expectError(t, e.do(t, alice, rawRequest{method: http.MethodGet, path: "/refuse", query: pabQ}), http.MethodGet, 404, CodeNoSuchPublicAccessBlock)
 	expectError(t, e.do(t, bob, rawRequest{method: http.MethodGet, path: "/refuse", query: pabQ}), http.MethodGet, 403, CodeAccessDenied)
 	expectError(t, e.do(t, nobody, rawRequest{method: http.MethodGet, path: "/refuse", query: pabQ, unsigned: true}), http.MethodGet, 403, CodeAccessDenied)
+}
+
+func TestDeleteObjectsJudgedPerKey(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	a, b := sdkClient(e, alice), sdkClient(e, bob)
+	mustCreate(t, a, "per-key", "")
+	for _, k := range []string{"keep/a", "tmp/b", "tmp/c"} {
+		mustPut(t, a, "per-key", k, k, "")
+	}
+	policy := fmt.Sprintf(`{"Statement":[
+		{"Effect":"Deny","Principal":"*","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::per-key/keep/*"},
+		{"Effect":"Allow","Principal":{"AWS":"%s"},"Action":"s3:DeleteObject","Resource":"arn:aws:s3:::per-key/tmp/b"}]}`, UserCanonicalID("bob"))
+	if _, err := a.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("per-key"), Policy: aws.String(policy)}); err != nil {
+		t.Fatal(err)
+	}
+	del := func(c *s3.Client, keys ...string) (deleted, refused []string) {
+		t.Helper()
+		var ids []types.ObjectIdentifier
+		for _, k := range keys {
+			ids = append(ids, types.ObjectIdentifier{Key: aws.String(k)})
+		}
+		out, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String("per-key"), Delete: &types.Delete{Objects: ids}})
+		if err != nil {
+			t.Fatalf("DeleteObjects: %v", err)
+		}
+		for _, d := range out.Deleted {
+			deleted = append(deleted, aws.ToString(d.Key))
+		}
+		for _, e := range out.Errors {
+			if aws.ToString(e.Code) != CodeAccessDenied {
+				t.Fatalf("error %s for %s", aws.ToString(e.Code), aws.ToString(e.Key))
+			}
+			refused = append(refused, aws.ToString(e.Key))
+		}
+		return deleted, refused
+	}
+	if d, r := del(b, "tmp/b", "tmp/c", "keep/a"); !slices.Equal(d, []string{"tmp/b"}) || !slices.Equal(r, []string{"tmp/c", "keep/a"}) {
+		t.Fatalf("bob deleted %q, was refused %q", d, r)
+	}
+	if d, r := del(a, "keep/a", "tmp/c"); !slices.Equal(d, []string{"tmp/c"}) || !slices.Equal(r, []string{"keep/a"}) {
+		t.Fatalf("alice deleted %q, was refused %q", d, r)
+	}
+	wantBody(t, "alice", a, "per-key", "keep/a", "keep/a")
+	if _, err := a.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("per-key"), Key: aws.String("tmp/b")}); apiCode(err) != "NotFound" {
+		t.Fatalf("tmp/b after bob's delete: %v", err)
+	}
+}
+
+func TestDeniedReadsRevealNothing(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	a := sdkClient(e, alice)
+	mustCreate(t, a, "secretive", "")
+	if _, err := a.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("secretive"), VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, a, "secretive", "gone", "x", "")
+	del, err := a.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("secretive"), Key: aws.String("gone")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rr := range []rawRequest{
+		{method: http.MethodGet, path: "/secretive/gone"},
+		{method: http.MethodHead, path: "/secretive/gone"},
+		{method: http.MethodGet, path: "/secretive/gone", query: url.Values{"versionId": {aws.ToString(del.VersionId)}}},
+		{method: http.MethodGet, path: "/secretive/gone", query: url.Values{"acl": {""}}},
+	} {
+		for _, u := range []testUser{bob, nobody} {
+			rr.unsigned = u == nobody
+			res := e.do(t, u, rr)
+			expectError(t, res, rr.method, http.StatusForbidden, CodeAccessDenied)
+			for _, h := range []string{headerDeleteMarker, headerVersionID, "Last-Modified"} {
+				if res.header.Get(h) != "" {
+					t.Fatalf("%s %s?%s by %q answered %s: %s", rr.method, rr.path, rr.query.Encode(), u.p.User, h, res.header.Get(h))
+				}
+			}
+		}
+	}
 }

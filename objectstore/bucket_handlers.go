@@ -64,19 +64,27 @@ func (s *Server) objectAccess(q *request, info fsstore.ObjectInfo) error {
 	return nil
 }
 
-// objectMissing turns a missing object into AccessDenied for a caller that may not list the
-// bucket, as S3 does, so the names of objects it cannot read stay secret.
+// objectMissing turns a missing object (or a delete marker) into AccessDenied for a caller
+// that may not list the bucket, as S3 does, so the names of objects it cannot read stay
+// secret; what the store had said about the key is dropped.
 func (s *Server) objectMissing(q *request, err error) error {
-	if q.decision != needObject || !(errors.Is(err, fsstore.ErrNoSuchKey) || errors.Is(err, fsstore.ErrNoSuchVersion)) {
+	var ae *apiError
+	missing := errors.Is(err, fsstore.ErrNoSuchKey) || errors.Is(err, fsstore.ErrNoSuchVersion) ||
+		errors.As(err, &ae) && (ae.code == CodeNoSuchKey || ae.code == CodeMethodNotAllowed)
+	if q.decision != needObject || !missing {
 		return err
 	}
 	ac := q.check
-	ac.key, ac.access, ac.verb = "", opAccesses[OpListObjects], VerbList
+	ac.key, ac.access, ac.verb, ac.query = "", opAccesses[OpListObjects], VerbList, nil
 	d, lerr := s.decide(q, ac)
 	if lerr != nil {
 		return lerr
 	}
 	if d != granted {
+		h := q.w.Header()
+		for _, name := range []string{headerDeleteMarker, headerVersionID, "Last-Modified", "Allow"} {
+			h.Del(name)
+		}
 		return s3Error(CodeAccessDenied)
 	}
 	return err

@@ -162,8 +162,17 @@ func (s *Server) deleteObject(q *request) error {
 }
 
 func (s *Server) deleteObjects(q *request) error {
+	// With a bucket policy, each key is judged on its own, as S3 does: a policy may allow or
+	// deny deleting some keys only.
+	perKey := false
 	if _, err := s.bucket(q); err != nil {
-		return err
+		b, berr := s.store.Bucket(q.route.Bucket)
+		if berr != nil || b.Policy == "" {
+			return err
+		}
+		perKey = true
+	} else {
+		perKey = q.check.bucket.Policy != "" && !q.principal().Admin
 	}
 	body, err := readXMLBody(q)
 	if err != nil {
@@ -181,6 +190,9 @@ func (s *Server) deleteObjects(q *request) error {
 		if err == nil && named && !fsstore.ValidVersionID(o.VersionID) {
 			err = fsstore.ErrInvalidVersionID
 		}
+		if err == nil && perKey {
+			err = s.mayDeleteKey(q, o)
+		}
 		if err == nil {
 			d, err = s.deleteOne(q.route.Bucket, o.Key, o.VersionID, named)
 		}
@@ -197,6 +209,26 @@ func (s *Server) deleteObjects(q *request) error {
 		}
 	}
 	s.writeXML(q, http.StatusOK, res)
+	return nil
+}
+
+// mayDeleteKey decides whether the caller may delete one key (or version) of a DeleteObjects.
+func (s *Server) mayDeleteKey(q *request, o objectToDelete) error {
+	b, err := s.store.Bucket(q.route.Bucket)
+	if err != nil {
+		return err
+	}
+	ac := accessCheck{bucket: b, key: o.Key, access: opAccesses[OpDeleteObject], verb: VerbUpdate}
+	if o.VersionID != "" {
+		ac.query = map[string][]string{"versionId": {o.VersionID}}
+	}
+	d, err := s.decide(q, ac)
+	if err != nil {
+		return err
+	}
+	if d != granted {
+		return s3Error(CodeAccessDenied)
+	}
 	return nil
 }
 

@@ -240,6 +240,8 @@ type request struct {
 	// check and decision are the access check of the request's bucket and its outcome.
 	check    accessCheck
 	decision decision
+	// authorized remembers the Authorizer's answers ("verb/project") for this request.
+	authorized map[string]bool
 }
 
 func (q *request) ctx() context.Context { return q.r.Context() }
