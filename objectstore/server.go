@@ -15,9 +15,11 @@ limitations under the License.
 */
 
 // Package objectstore is PiNet's S3-compatible object store: path-style S3 over HTTP, requests
-// signed with PiNet's access keys, buckets owned by a project and private to it (versioned when
-// their owners enable S3 versioning), objects and their versions kept by package fsstore in a
-// directory.
+// signed with PiNet's access keys (or unsigned, as anonymous), buckets owned by a project
+// (versioned when their owners enable S3 versioning), objects and their versions kept by
+// package fsstore in a directory. A bucket is private to its project until its owners open it
+// with S3 ACLs (canned or granted to canonical ids and groups) or a bucket policy, within its
+// Block Public Access configuration; see access.go for how a request is decided.
 //
 // The manager mounts it as a controller-runtime Runnable that listens on Config.Address:
 //
