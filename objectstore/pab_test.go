@@ -260,3 +260,24 @@ func TestPresignedAndVersionedACLs(t *testing.T) {
 		t.Fatalf("bob copying the public latest version: %v", err)
 	}
 }
+
+func TestMultipartUploadKeepsItsACL(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	a := sdkClient(e, alice)
+	mustCreate(t, a, "mp-acl", "")
+	up, err := a.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("mp-acl"), Key: aws.String("big"), ACL: types.ObjectCannedACLPublicRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, err := a.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("mp-acl"), Key: aws.String("big"), UploadId: up.UploadId, PartNumber: aws.Int32(1), Body: strings.NewReader("only part")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDenied(t, "anonymous before completion", anonymousSDK(e), "mp-acl", "big", CodeAccessDenied)
+	if _, err := a.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("mp-acl"), Key: aws.String("big"), UploadId: up.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{ETag: part.ETag, PartNumber: aws.Int32(1)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	wantBody(t, "anonymous", anonymousSDK(e), "mp-acl", "big", "only part")
+}
