@@ -326,6 +326,10 @@ func TestPolicyConditions(t *testing.T) {
 	wantDenied(t, "anonymous from loopback", anon, "conds", "pub/a", CodeAccessDenied)
 	putPolicy(`{"Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::conds/*","Condition":{"NotIpAddress":{"aws:SourceIp":["10.0.0.0/8","192.0.2.1"]}}}]}`)
 	wantDenied(t, "alice from loopback", a, "conds", "pub/a", CodeAccessDenied)
+	// aws:SecureTransport, written as a JSON boolean: this store is reached over plain HTTP here.
+	putPolicy(`{"Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::conds/priv/*","Condition":{"Bool":{"aws:SecureTransport":false}}}]}`)
+	wantDenied(t, "alice over HTTP", a, "conds", "priv/b", CodeAccessDenied)
+	wantBody(t, "alice over HTTP", a, "conds", "pub/a", "a")
 	// s3:prefix: listing allowed under pub/ only.
 	putPolicy(`{"Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"s3:ListBucket","Resource":"arn:aws:s3:::conds","Condition":{"StringLike":{"s3:prefix":"pub/*"}}}]}`)
 	out, err := anon.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("conds"), Prefix: aws.String("pub/")})

@@ -20,7 +20,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -280,4 +282,40 @@ func TestMultipartUploadKeepsItsACL(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantBody(t, "anonymous", anonymousSDK(e), "mp-acl", "big", "only part")
+}
+
+// TestCrashDuringPublicPut kills the store (SIGKILL) in the middle of a public-read upload over
+// a private object: the restarted store serves the previous object, still private, and the
+// ACL the upload asked for applies to nothing.
+func TestCrashDuringPublicPut(t *testing.T) {
+	if os.Getenv(crashChildEnv) != "" {
+		t.Skip("this is the child")
+	}
+	dir := t.TempDir()
+	cmd, addr := startStoreProcess(t, dir)
+	e := &testEnv{host: addr, url: "http://" + addr, dir: dir}
+	e.mustOK(t, alice, rawRequest{method: http.MethodPut, path: "/acrash"})
+	e.mustOK(t, alice, rawRequest{method: http.MethodPut, path: "/acrash/k", body: []byte("private data")})
+
+	const size, stallAt = 64 << 20, 4 << 20
+	release := make(chan struct{})
+	var once sync.Once
+	defer once.Do(func() { close(release) })
+	upload := streamPut(t, addr, "/acrash/k", &stalledReader{p: newPattern(size, 7), stallAt: stallAt, release: release}, size, "x-amz-acl", "public-read")
+	waitForTempFiles(t, dir, 1, 1<<20)
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	once.Do(func() { close(release) })
+	if err := <-upload; err == nil || strings.Contains(err.Error(), "status") {
+		t.Fatalf("the upload survived the crash: %v", err)
+	}
+
+	_, addr = startStoreProcess(t, dir)
+	e = &testEnv{host: addr, url: "http://" + addr, dir: dir}
+	if got := e.mustOK(t, alice, rawRequest{method: http.MethodGet, path: "/acrash/k"}); string(got.body) != "private data" {
+		t.Fatalf("after the crash the object reads %q", got.body)
+	}
+	expectError(t, e.do(t, nobody, rawRequest{method: http.MethodGet, path: "/acrash/k", unsigned: true}), http.MethodGet, http.StatusForbidden, CodeAccessDenied)
 }

@@ -19,6 +19,7 @@ package objectstore
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"strings"
 )
@@ -205,6 +206,34 @@ func stringList(raw json.RawMessage, name string) ([]string, error) {
 	return many, nil
 }
 
+// conditionValues reads a condition's values: strings, booleans or numbers, alone or in a
+// non-empty list, as IAM accepts them.
+func conditionValues(raw json.RawMessage) ([]string, error) {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, malformedPolicy("Invalid condition value in policy")
+	}
+	list, ok := v.([]any)
+	if !ok {
+		list = []any{v}
+	}
+	if len(list) == 0 {
+		return nil, malformedPolicy("Invalid condition value in policy")
+	}
+	out := make([]string, 0, len(list))
+	for _, item := range list {
+		switch x := item.(type) {
+		case string:
+			out = append(out, x)
+		case bool, float64:
+			out = append(out, fmt.Sprint(x))
+		default:
+			return nil, malformedPolicy("Invalid condition value in policy")
+		}
+	}
+	return out, nil
+}
+
 func parsePrincipal(pos, neg json.RawMessage) (principalSet, bool, error) {
 	raw, not := pos, false
 	switch {
@@ -294,7 +323,7 @@ func parseConditions(doc map[string]map[string]json.RawMessage) ([]policyConditi
 			if ipOp != (lk == "aws:sourceip") {
 				return nil, malformedPolicy("Invalid Condition type : " + op + " for key " + key)
 			}
-			vals, err := stringList(raw, "condition value")
+			vals, err := conditionValues(raw)
 			if err != nil {
 				return nil, err
 			}
