@@ -208,6 +208,10 @@ func (s *instanceSync) define(ctx context.Context, sc *syncScope) error {
 		Initrd:     boot.initrd,
 		Cmdline:    boot.cmdline,
 	}
+	if s.cfg.Network.Enabled() && inst.Status.MACAddress != "" {
+		// A plain tap: the network sync moves it into the datapath and onto its segment's bridge.
+		spec.NICs = []domainxml.NIC{{MAC: inst.Status.MACAddress, Tap: TapName(inst.Status.InstanceID)}}
+	}
 	host := domainxml.Host{DomainType: string(f.domainType)}
 	if f.domainType != cloudv1.DomainTypeTest {
 		host.Machine = "q35"
