@@ -239,6 +239,13 @@ type Node struct {
 // AddNode starts a simulated hypervisor and waits until it is ready.
 func (c *Cloud) AddNode(t testing.TB, name, zone string, vcpus int32, memMiB int64) *Node {
 	t.Helper()
+	return c.AddNetworkNode(t, name, zone, vcpus, memMiB, nodeagent.NetworkConfig{})
+}
+
+// AddNetworkNode starts a simulated hypervisor whose agent builds a tenant datapath as net says
+// (in network namespaces the test made) and waits until it is ready.
+func (c *Cloud) AddNetworkNode(t testing.TB, name, zone string, vcpus int32, memMiB int64, net nodeagent.NetworkConfig) *Node {
+	t.Helper()
 	dir := t.TempDir()
 	nodeXML := filepath.Join(dir, "node.xml")
 	if err := os.WriteFile(nodeXML, []byte("<node></node>\n"), 0o644); err != nil {
@@ -257,7 +264,7 @@ func (c *Cloud) AddNode(t testing.TB, name, zone string, vcpus int32, memMiB int
 		StateDir: dir, HeartbeatInterval: 5 * time.Second, MinReportInterval: 200 * time.Millisecond,
 		FactsInterval: 500 * time.Millisecond, ResyncInterval: 3 * time.Second, ShutdownGrace: 2 * time.Second,
 		ObjectStoreURL: c.S3URL, Region: Region, SystemNamespace: testenv.SystemNamespace,
-		ConsoleAddr: "127.0.0.1:0",
+		ConsoleAddr: "127.0.0.1:0", Network: net,
 	}}
 	n.Start()
 	t.Cleanup(func() {
