@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -277,7 +278,61 @@ func TestNetworkDatapath(t *testing.T) {
 		t.Errorf("a guest of project %s reached one of project %s", p2, p1)
 	}
 
+	t.Run("groups", func(t *testing.T) { testGroupChanges(t, nt, p1, a1, b1, tapped) })
 	t.Run("restart", func(t *testing.T) { testRestartConverges(t, nt, seg1) })
+}
+
+// testGroupChanges checks the default group's members as the security group controller
+// publishes them, and that authorizing and revoking a rule reach the node's nftables.
+func testGroupChanges(t *testing.T, nt *netTest, project string, members ...*cloudv1.Instance) {
+	ctx := t.Context()
+	key := client.ObjectKey{Namespace: project, Name: cloudv1.DefaultSecurityGroupName}
+	testenv.Eventually(t, shortWait, "the default group's members", func() error {
+		sg := &cloudv1.SecurityGroup{}
+		if err := env.Client.Get(ctx, key, sg); err != nil {
+			return err
+		}
+		for _, m := range members {
+			if !slices.Contains(sg.Status.MemberIPs, m.Status.PrivateIPAddress) {
+				return fmt.Errorf("members %v lack %s", sg.Status.MemberIPs, m.Status.PrivateIPAddress)
+			}
+		}
+		if len(sg.Status.MemberIPs) != len(members) {
+			return fmt.Errorf("members %v, want %d", sg.Status.MemberIPs, len(members))
+		}
+		return nil
+	})
+	rules := func() string { return run(t, "ip", "netns", "exec", nt.a, "nft", "list", "table", "inet", "pinet") }
+	setRules := func(change func([]cloudv1.IngressRule) []cloudv1.IngressRule) {
+		t.Helper()
+		testenv.Eventually(t, shortWait, "updating the default group", func() error {
+			sg := &cloudv1.SecurityGroup{}
+			if err := env.Client.Get(ctx, key, sg); err != nil {
+				return err
+			}
+			sg.Spec.Ingress = change(sg.Spec.Ingress)
+			return env.Client.Update(ctx, sg)
+		})
+	}
+	port := int32(8080)
+	setRules(func(r []cloudv1.IngressRule) []cloudv1.IngressRule {
+		return append(r, cloudv1.IngressRule{Protocol: cloudv1.ProtocolTCP, FromPort: &port, ToPort: &port, CIDRIPs: []string{"198.51.100.0/24"}})
+	})
+	testenv.Eventually(t, shortWait, "the authorized rule on node A", func() error {
+		if r := rules(); !strings.Contains(r, "tcp dport 8080") || !strings.Contains(r, "198.51.100.0/24") {
+			return fmt.Errorf("no rule for 8080:\n%s", r)
+		}
+		return nil
+	})
+	setRules(func(r []cloudv1.IngressRule) []cloudv1.IngressRule {
+		return slices.DeleteFunc(r, func(x cloudv1.IngressRule) bool { return x.FromPort != nil && *x.FromPort == port })
+	})
+	testenv.Eventually(t, shortWait, "the revoked rule gone from node A", func() error {
+		if r := rules(); strings.Contains(r, "tcp dport 8080") {
+			return fmt.Errorf("rule for 8080 still there:\n%s", r)
+		}
+		return nil
+	})
 }
 
 // testRestartConverges stops node A's agent, breaks part of its datapath, starts it again, and
@@ -334,4 +389,3 @@ func stripVolatile(s string) string {
 	}
 	return strings.Join(out, "\n")
 }
-
