@@ -126,7 +126,9 @@ func TestSSHIntoAnInstanceByItsPublicIP(t *testing.T) {
 	awsJSON(t, nil, "ec2", "terminate-instances", "--instance-ids", id)
 	waitInstances(t, []string{id}, "terminated")
 	testenv.Eventually(t, guestBoot, "the address and private IP released", func() error {
-		var addrs struct{ Addresses []struct{ PublicIp, InstanceId string } }
+		var addrs struct {
+			Addresses []struct{ PublicIp, InstanceId string }
+		}
 		awsJSON(t, &addrs, "ec2", "describe-addresses", "--allocation-ids", alloc.AllocationId)
 		if len(addrs.Addresses) != 1 || addrs.Addresses[0].InstanceId != "" {
 			return fmt.Errorf("address %+v", addrs.Addresses)
