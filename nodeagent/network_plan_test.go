@@ -17,9 +17,13 @@ limitations under the License.
 package nodeagent
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"strings"
 	"testing"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
 )
 
 func TestNetworkConfigValidate(t *testing.T) {
@@ -63,5 +67,54 @@ func TestRunRefusesBadNetworkConfig(t *testing.T) {
 func TestTapName(t *testing.T) {
 	if got := TapName("i-0123456789abcdef0"); got != "pt0123456789abc" || len(got) > 15 {
 		t.Errorf("TapName = %q", got)
+	}
+}
+
+func netInstance(id, ip, mac string, seg int32, subnet, gw string) *cloudv1.Instance {
+	return &cloudv1.Instance{Status: cloudv1.InstanceStatus{
+		Hypervisor: "n1", InstanceID: id, PrivateIPAddress: ip, MACAddress: mac, SegmentID: seg,
+		Subnet: subnet, Gateway: gw, PrivateDNSName: "ip-" + strings.ReplaceAll(ip, ".", "-") + ".pinet.compute.internal",
+	}}
+}
+
+// Guests become ports on their segment's bridge and leases of its DHCP server; an instance with
+// an incomplete network status, bound elsewhere, or whose segment disagrees with another guest's
+// gets nothing.
+func TestPlanNodeNet(t *testing.T) {
+	all := []*cloudv1.Instance{
+		netInstance("i-b0000000000000000", "10.128.0.3", "02:65:0a:80:00:03", 101, "10.128.0.0/24", "10.128.0.1"),
+		netInstance("i-a0000000000000000", "10.128.0.2", "02:65:0a:80:00:02", 101, "10.128.0.0/24", "10.128.0.1"),
+		netInstance("i-c0000000000000000", "10.128.1.2", "02:66:0a:80:01:02", 102, "10.128.1.0/24", "10.128.1.1"),
+		netInstance("i-d0000000000000000", "10.128.9.2", "02:65:0a:80:09:02", 101, "10.128.9.0/24", "10.128.9.1"),
+		netInstance("i-e0000000000000000", "10.128.0.4", "", 101, "10.128.0.0/24", "10.128.0.1"),
+		netInstance("i-f0000000000000000", "10.128.0.5", "02:65:0a:80:00:05", 101, "10.128.0.0/24", "10.128.0.1"),
+	}
+	all[5].Status.Hypervisor = "n2"
+	var guests []guestNet
+	for _, inst := range all {
+		if g, ok := guestNetOf(inst, "n1"); ok {
+			guests = append(guests, g)
+		}
+	}
+	if len(guests) != 4 {
+		t.Fatalf("%d guests, want 4 (no MAC, another node)", len(guests))
+	}
+	peers := []net.IP{net.ParseIP("192.0.2.2")}
+	n, skipped := planNodeNet(NetworkConfig{Mode: NetworkVXLAN, UnderlayInterface: "eth1", UnderlayIP: "192.0.2.1"}, guests, peers)
+	if fmt.Sprint(skipped) != "[i-d0000000000000000]" {
+		t.Errorf("skipped %v", skipped)
+	}
+	if got := fmt.Sprint(n.devices.Ports); got != "[{pta000000000000 101} {ptb000000000000 101} {ptc000000000000 102}]" {
+		t.Errorf("ports %s", got)
+	}
+	if got := fmt.Sprint(n.devices.Segments); got != "[{101 10.128.0.1/24 [192.0.2.2]} {102 10.128.1.1/24 [192.0.2.2]}]" {
+		t.Errorf("segments %s", got)
+	}
+	if err := n.devices.Validate(); err != nil {
+		t.Error(err)
+	}
+	leases := n.segments[101].leases
+	if len(leases) != 2 || leases[0].IP.String() != "10.128.0.2" || leases[0].Hostname != "ip-10-128-0-2" {
+		t.Errorf("leases of 101: %+v", leases)
 	}
 }
