@@ -200,6 +200,15 @@ func TestNetworkDatapath(t *testing.T) {
 	}
 	seg1, seg2 := netdev.BridgeName(a1.Status.SegmentID), netdev.BridgeName(other.Status.SegmentID)
 
+	// The domain has a plain tap with the instance's MAC, named for the datapath.
+	for _, inst := range []*cloudv1.Instance{tapped, a1, other} {
+		x := nt.nodeA.Domains(t)[inst.Status.InstanceID].XML
+		if !strings.Contains(x, "<interface type='ethernet'>") || !strings.Contains(x, inst.Status.MACAddress) ||
+			!strings.Contains(x, "dev='"+nodeagent.TapName(inst.Status.InstanceID)+"'") {
+			t.Errorf("domain of %s lacks its NIC:\n%s", inst.Name, x)
+		}
+	}
+
 	// libvirt's tap appears in its own namespace; the agent moves it into the datapath.
 	tap := nodeagent.TapName(tapped.Status.InstanceID)
 	run(t, "ip", "-n", nt.lv, "tuntap", "add", "dev", tap, "mode", "tap")
