@@ -265,6 +265,7 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 		if err != nil {
 			return fmt.Errorf("setting up the node's network: %w", err)
 		}
+		defer ns.close()
 		if err := ns.setupWithManager(mgr); err != nil {
 			return err
 		}

@@ -68,7 +68,7 @@ type networkSync struct {
 var networkKey = reconcile.Request{NamespacedName: types.NamespacedName{Name: "node-network"}}
 
 // newNetworkSync opens the datapath's namespace, prepares it and starts the metadata server; the
-// servers stop when ctx ends, and wg waits for them.
+// servers stop when ctx ends, and wg waits for them. The caller closes it once no converge runs.
 func newNetworkSync(ctx context.Context, cfg Config, c client.Client, wg *sync.WaitGroup) (*networkSync, error) {
 	ncfg := cfg.Network
 	if err := prepareDatapathNS(ncfg.DatapathNetNS); err != nil {
@@ -108,8 +108,6 @@ func newNetworkSync(ctx context.Context, cfg Config, c client.Client, wg *sync.W
 			log.FromContext(ctx).Error(err, "Metadata server stopped")
 		}
 	})
-	// The handles outlive every converge; the servers stop with ctx.
-	context.AfterFunc(ctx, s.close)
 	return s, nil
 }
 
