@@ -60,6 +60,11 @@ func TestConvertGolden(t *testing.T) {
 			s.NICs = []NIC{{MAC: "02:00:0a:80:05:07", Bridge: "pbr101", Tap: "pt0123456789abc"}}
 			return s
 		}(), Host{DomainType: "qemu", Machine: "q35"}},
+		{"qemu-nic-ethernet", func() Spec {
+			s := sampleSpec()
+			s.NICs = []NIC{{MAC: "02:00:0a:80:05:07", Tap: "pt0123456789abc"}}
+			return s
+		}(), Host{DomainType: "qemu", Machine: "q35"}},
 		{"qemu-diskboot", func() Spec { s := sampleSpec(); s.Kernel, s.Initrd, s.Cmdline = "", "", ""; return s }(), Host{DomainType: "qemu", Machine: "q35"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,7 +98,7 @@ func TestConvertGolden(t *testing.T) {
 func TestConvertRefusesBadNICs(t *testing.T) {
 	for _, nic := range []NIC{
 		{MAC: "not-a-mac", Bridge: "pbr101", Tap: "pt1"},
-		{MAC: "02:00:0a:80:05:07", Bridge: "", Tap: "pt1"},
+		{MAC: "02:00:0a:80:05:07", Bridge: "", Tap: ""},
 		{MAC: "02:00:0a:80:05:07", Bridge: "pbr101", Tap: ""},
 		{MAC: "02:00:0a:80:05:07", Bridge: "pbr101", Tap: "pt0123456789abcdef"},
 		{MAC: "02:00:0a:80:05:07", Bridge: "pbr101", Tap: "vnet0"},
