@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	gosync "sync"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -111,6 +112,8 @@ type Config struct {
 	// AttachTimeout bounds reaching a volume's AoE target; DetachTimeout how long the guest gets
 	// to release an unplugged volume within one attempt.
 	AttachTimeout, DetachTimeout time.Duration
+	// Network is how guests are given a network (none by default).
+	Network NetworkConfig
 }
 
 // The agent reads the image reader's credentials, and no other Secret.
@@ -178,6 +181,9 @@ func Run(ctx context.Context, cfg Config, restCfg *rest.Config) error {
 	if cfg.NodeName == "" {
 		return fmt.Errorf("the node name is required")
 	}
+	if err := cfg.Network.Validate(); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Join(cfg.StateDir, "instances"), disks.DirMode); err != nil {
 		return fmt.Errorf("creating state dir: %w", err)
 	}
@@ -200,6 +206,9 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 	if cfg.StorageCapacityGiB > 0 && cfg.StorageInterface == "" {
 		return fmt.Errorf("a storage node needs the interface to serve volumes on (--storage-interface)")
 	}
+	if err := cfg.Network.Validate(); err != nil {
+		return err
+	}
 	scheme := runtimeScheme()
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                 scheme,
@@ -221,7 +230,11 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 	if err != nil {
 		return fmt.Errorf("creating agent manager: %w", err)
 	}
-	if err := index.Register(ctx, mgr.GetFieldIndexer(), &cloudv1.Instance{}, &cloudv1.Image{}, &cloudv1.KeyPair{}); err != nil {
+	indexed := []client.Object{&cloudv1.Instance{}, &cloudv1.Image{}, &cloudv1.KeyPair{}}
+	if cfg.Network.Enabled() {
+		indexed = append(indexed, &cloudv1.SecurityGroup{})
+	}
+	if err := index.Register(ctx, mgr.GetFieldIndexer(), indexed...); err != nil {
 		return err
 	}
 	if err := checkIdentity(ctx, mgr.GetClient(), cfg.NodeName); err != nil {
@@ -297,6 +310,22 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 	}
 	if cfg.StorageCapacityGiB > 0 {
 		if err := setupStorage(ctx, mgr, restCfg, cfg, clk); err != nil {
+			return err
+		}
+	}
+	// The network's servers (DHCP, metadata) stop with the agent; a restarted agent in the same
+	// process binds their ports again only once they are closed.
+	var servers gosync.WaitGroup
+	defer servers.Wait()
+	srvCtx, stopServers := context.WithCancel(ctx)
+	defer stopServers()
+	if cfg.Network.Enabled() {
+		ns, err := newNetworkSync(srvCtx, cfg, mgr.GetClient(), &servers)
+		if err != nil {
+			return fmt.Errorf("setting up the node's network: %w", err)
+		}
+		defer ns.close()
+		if err := ns.setupWithManager(mgr); err != nil {
 			return err
 		}
 	}

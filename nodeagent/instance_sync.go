@@ -211,6 +211,10 @@ func (s *instanceSync) define(ctx context.Context, sc *syncScope) error {
 		Cmdline:    boot.cmdline,
 		Volumes:    s.volumeDisks(ctx, inst),
 	}
+	if s.cfg.Network.Enabled() && inst.Status.MACAddress != "" {
+		// A plain tap: the network sync moves it into the datapath and onto its segment's bridge.
+		spec.NICs = []domainxml.NIC{{MAC: inst.Status.MACAddress, Tap: TapName(inst.Status.InstanceID)}}
+	}
 	host := domainxml.Host{DomainType: string(f.domainType)}
 	if f.domainType != cloudv1.DomainTypeTest {
 		host.Machine = "q35"
@@ -238,9 +242,15 @@ func (s *instanceSync) define(ctx context.Context, sc *syncScope) error {
 	return nil
 }
 
-// sameDefinition reports whether the domain already has the spec's size, so a start need not
-// redefine it.
+// sameDefinition reports whether the domain already has the spec's size and network interfaces,
+// so a start need not redefine it.
 func sameDefinition(d *libvirt.Domain, spec domainxml.Spec) bool {
+	for _, nic := range spec.NICs {
+		// A domain defined before the node had a network (or with another MAC) gets its NIC.
+		if !strings.Contains(d.XML, nic.MAC) || !strings.Contains(d.XML, nic.Tap) {
+			return false
+		}
+	}
 	return d.VCPUs == spec.VCPUs && d.MemoryMiB == int64(spec.MemoryMiB)
 }
 

@@ -52,6 +52,14 @@ func main() {
 	flag.StringVar(&cfg.ConsoleAdvertiseHost, "console-advertise-host", "", "Host clients reach the console server at.")
 	flag.StringVar(&cfg.ClientCAFile, "client-ca-file", "", "CA of client certificates accepted by the console server.")
 	flag.StringVar(&cfg.HealthProbeAddr, "health-probe-bind-address", ":8082", "Address of /healthz and /readyz (0 disables).")
+	var networkMode string
+	flag.StringVar(&networkMode, "network-mode", "none", "How guests get a network: none (no NIC), vxlan or vlan.")
+	flag.StringVar(&cfg.Network.DatapathNetNS, "datapath-netns", "", "Path of the network namespace of the tenant datapath (empty: the agent's own).")
+	flag.StringVar(&cfg.Network.LibvirtNetNS, "libvirt-netns", "", "Path of the network namespace libvirtd makes guests' taps in (empty: the agent's own).")
+	flag.StringVar(&cfg.Network.UnderlayInterface, "underlay-interface", "", "Interface that carries tenant segments between nodes.")
+	flag.StringVar(&cfg.Network.UnderlayIP, "underlay-ip", "", "This node's IPv4 address on the underlay (required in vxlan mode).")
+	flag.StringVar(&cfg.Network.PublicInterface, "public-interface", "", "Interface facing the world, where elastic IPs arrive (empty: no elastic IPs).")
+	flag.IntVar(&cfg.Network.MetadataPort, "metadata-port", nodeagent.DefaultMetadataPort, "Port of the metadata server in the datapath's namespace.")
 	opts := zap.Options{}
 	flag.StringVar(&cfg.StorageDir, "storage-dir", "", "Directory of the backing files of the volumes this node stores (default <state-dir>/volumes).")
 	flag.Int64Var(&cfg.StorageCapacityGiB, "storage-capacity-gib", 0, "GiB of volumes this node may store (0: not a storage node).")
@@ -63,6 +71,7 @@ func main() {
 	cfg.MaxInstances = int32(maxInstances)
 	cfg.VCPUs = int32(vcpus)
 	cfg.Version = version.String()
+	cfg.Network.Mode = nodeagent.NetworkMode(networkMode)
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")

@@ -242,8 +242,15 @@ func (c *Cloud) AddNode(t testing.TB, name, zone string, vcpus int32, memMiB int
 	return c.AddNodeWith(t, name, zone, vcpus, memMiB, nil)
 }
 
+// AddNetworkNode starts a simulated hypervisor whose agent builds a tenant datapath as net says
+// (in network namespaces the test made) and waits until it is ready.
+func (c *Cloud) AddNetworkNode(t testing.TB, name, zone string, vcpus int32, memMiB int64, net nodeagent.NetworkConfig) *Node {
+	t.Helper()
+	return c.AddNodeWith(t, name, zone, vcpus, memMiB, func(cfg *nodeagent.Config) { cfg.Network = net })
+}
+
 // AddNodeWith is AddNode with the agent's configuration adjusted by configure (a storage role,
-// say) before it starts.
+// a network, say) before it starts.
 func (c *Cloud) AddNodeWith(t testing.TB, name, zone string, vcpus int32, memMiB int64, configure func(*nodeagent.Config)) *Node {
 	t.Helper()
 	dir := t.TempDir()

@@ -63,7 +63,12 @@ func TestConvertGolden(t *testing.T) {
 		}(), Host{DomainType: "qemu", Machine: "q35"}},
 		{"qemu-volumes", func() Spec {
 			s := sampleSpec()
-			s.Volumes = []Volume{{Socket: "/var/lib/pinet/volumes/vol-0123456789abcdef0.sock", Target: "vdf", Serial: "vol-0123456789abcdef0"}}
+			s.Volumes = []Volume{{Socket: "/var/lib/pinet/nbd/vol-0123456789abcdef0.sock", Target: "vdf", Serial: "vol-0123456789abcdef0"}}
+			return s
+		}(), Host{DomainType: "qemu", Machine: "q35"}},
+		{"qemu-nic-ethernet", func() Spec {
+			s := sampleSpec()
+			s.NICs = []NIC{{MAC: "02:00:0a:80:05:07", Tap: "pt0123456789abc"}}
 			return s
 		}(), Host{DomainType: "qemu", Machine: "q35"}},
 		{"qemu-diskboot", func() Spec { s := sampleSpec(); s.Kernel, s.Initrd, s.Cmdline = "", "", ""; return s }(), Host{DomainType: "qemu", Machine: "q35"}},
@@ -99,7 +104,7 @@ func TestConvertGolden(t *testing.T) {
 func TestConvertRefusesBadNICs(t *testing.T) {
 	for _, nic := range []NIC{
 		{MAC: "not-a-mac", Bridge: "pbr101", Tap: "pt1"},
-		{MAC: "02:00:0a:80:05:07", Bridge: "", Tap: "pt1"},
+		{MAC: "02:00:0a:80:05:07", Bridge: "", Tap: ""},
 		{MAC: "02:00:0a:80:05:07", Bridge: "pbr101", Tap: ""},
 		{MAC: "02:00:0a:80:05:07", Bridge: "pbr101", Tap: "pt0123456789abcdef"},
 		{MAC: "02:00:0a:80:05:07", Bridge: "pbr101", Tap: "vnet0"},
