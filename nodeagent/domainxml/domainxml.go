@@ -61,6 +61,8 @@ type Spec struct {
 	Kernel, Initrd, Cmdline string
 	// NICs are virtio network interfaces, each a tap on a bridge of the node's datapath.
 	NICs []NIC
+	// Volumes are the attached volumes, after the disks, each at its own target.
+	Volumes []Volume
 }
 
 // NIC is a guest network interface: a tap device that libvirt creates and enslaves to Bridge.
@@ -120,6 +122,8 @@ func Convert(s Spec, h Host) (*libvirtxml.Domain, error) {
 	configureBoot(d, s)
 	configureSMBIOS(d, s)
 	configureDisks(d, s)
+	configureVolumes(d, s)
+	configureHotplug(d, h)
 	configureConsole(d, s)
 	if err := configureNICs(d, s); err != nil {
 		return nil, err
