@@ -299,6 +299,12 @@ var notices = map[string]string{
 	"stop": "Stopping the instance.", "start": "Starting the instance.",
 	"reboot": "Rebooting the instance.", "terminate": "Terminating the instance.",
 	"launch": "Launching.", "keypair-import": "Key pair imported.", "keypair-delete": "Key pair deleted.",
+	"volume-create": "Creating the volume.", "volume-attach": "Attaching the volume.",
+	"volume-detach": "Detaching the volume.", "volume-delete": "Deleting the volume.",
+	"address-allocate": "Address allocated.", "address-associate": "Address associated.",
+	"address-disassociate": "Address disassociated.", "address-release": "Address released.",
+	"group-create": "Security group created.", "group-delete": "Security group deleted.",
+	"group-authorize": "Rule added.", "group-revoke": "Rule removed.",
 }
 
 func noticeOf(r *http.Request) string { return notices[r.URL.Query().Get("done")] }

@@ -114,6 +114,9 @@ func (s *Server) routes() {
 	s.instanceRoutes()
 	s.keyPairRoutes()
 	s.imageRoutes()
+	s.volumeRoutes()
+	s.addressRoutes()
+	s.groupRoutes()
 }
 
 // ServeHTTP answers one request with the security headers every answer carries.
