@@ -18,18 +18,28 @@ package dashboard
 
 import (
 	"net/http"
+	"strings"
 
 	"pinet.io/pinet/cloud"
 )
 
 func (s *Server) imageRoutes() {
 	s.mux.HandleFunc("GET /images", s.authed(pageRequest, s.imagesPage))
+	s.mux.HandleFunc("POST /images/share", s.authed(formRequest, s.shareImage))
 	s.launchRoutes()
 }
 
-// imagesData is the images page's data: the project's own images and the others it may launch.
+// imagesData is the images page's data: the project's own images (with who may launch them)
+// and the others it may launch.
 type imagesData struct {
-	Own, Others []cloud.Image
+	Own    []ownImage
+	Others []cloud.Image
+}
+
+// ownImage is one of the project's images and the projects it is shared with.
+type ownImage struct {
+	cloud.Image
+	SharedWith []string
 }
 
 // visibleImages pages through every image the caller may see.
@@ -65,6 +75,11 @@ func (s *Server) machineImages(rq *request) ([]cloud.Image, error) {
 }
 
 func (s *Server) imagesPage(rq *request) {
+	rq.view.Notice = noticeOf(rq.r)
+	s.showImages(rq, http.StatusOK)
+}
+
+func (s *Server) showImages(rq *request, status int) {
 	all, err := s.visibleImages(rq)
 	if err != nil {
 		s.fail(rq, err)
@@ -72,11 +87,53 @@ func (s *Server) imagesPage(rq *request) {
 	}
 	var d imagesData
 	for _, img := range all {
-		if img.OwnerID == rq.caller.Project() {
-			d.Own = append(d.Own, img)
-		} else {
+		if img.OwnerID != rq.caller.Project() {
 			d.Others = append(d.Others, img)
+			continue
 		}
+		own := ownImage{Image: img}
+		attr, err := s.cfg.Service.DescribeImageAttribute(rq.ctx(), rq.caller, cloud.DescribeImageAttributeInput{
+			ID: img.ID, Attribute: "launchPermission"})
+		if err != nil {
+			s.fail(rq, err)
+			return
+		}
+		for _, lp := range attr.LaunchPermissions {
+			if lp.UserID != "" {
+				own.SharedWith = append(own.SharedWith, lp.UserID)
+			}
+		}
+		d.Own = append(d.Own, own)
 	}
-	s.page(rq, http.StatusOK, "images.html", "Images", d)
+	s.page(rq, status, "images.html", "Images", d)
+}
+
+// shareImage adds or removes one launch permission of an own image: everyone ("all": public) or
+// one project.
+func (s *Server) shareImage(rq *request) {
+	perm := cloud.LaunchPermission{UserID: strings.TrimSpace(rq.r.PostFormValue("project"))}
+	if rq.r.PostFormValue("public") == "true" {
+		perm = cloud.LaunchPermission{Group: "all"}
+	}
+	if perm.UserID == "" && perm.Group == "" {
+		rq.view.Error = "Name the project to share the image with."
+		s.showImages(rq, http.StatusBadRequest)
+		return
+	}
+	changes := &cloud.LaunchPermissionChanges{}
+	done := "image-share"
+	if rq.r.PostFormValue("op") == "remove" {
+		changes.Remove, done = []cloud.LaunchPermission{perm}, "image-unshare"
+	} else {
+		changes.Add = []cloud.LaunchPermission{perm}
+	}
+	err := s.cfg.Service.ModifyImageAttribute(rq.ctx(), rq.caller, cloud.ModifyImageAttributeInput{
+		ID: rq.r.PostFormValue("id"), LaunchPermission: changes})
+	if err != nil {
+		var status int
+		rq.view.Error, status = s.serviceError(rq.ctx(), err)
+		s.showImages(rq, status)
+		return
+	}
+	http.Redirect(rq.w, rq.r, "/images?done="+done, http.StatusSeeOther)
 }

@@ -305,6 +305,7 @@ var notices = map[string]string{
 	"address-disassociate": "Address disassociated.", "address-release": "Address released.",
 	"group-create": "Security group created.", "group-delete": "Security group deleted.",
 	"group-authorize": "Rule added.", "group-revoke": "Rule removed.",
+	"image-share": "Launch permission added.", "image-unshare": "Launch permission removed.",
 }
 
 func noticeOf(r *http.Request) string { return notices[r.URL.Query().Get("done")] }

@@ -14,7 +14,6 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-
 package dashboard_test
 
 import (
@@ -190,5 +189,57 @@ func TestSecurityGroupsThroughTheDashboard(t *testing.T) {
 	}
 	if r := b.post("/groups/delete", url.Values{"csrf": {csrf}, "id": {id}}); r.status != http.StatusSeeOther {
 		t.Fatalf("delete: %d %s", r.status, field(t, flashError, r.body))
+	}
+}
+
+func TestImagesShareAndUnshare(t *testing.T) {
+	c := theCloud(t)
+	owner := newProject(t, c, "dash-img-owner")
+	other := newProject(t, c, "dash-img-other")
+	ob, xb := newBrowser(t, c), newBrowser(t, c)
+	ob.signIn(owner.creds)
+	xb.signIn(other.creds)
+	page := ob.get("/images")
+	if page.status != http.StatusOK || !strings.Contains(page.body, owner.image) {
+		t.Fatalf("the owner's images page: %d", page.status)
+	}
+	csrf, xcsrf := field(t, csrfField, page.body), xb.csrf()
+	sees := func(b *browser, path string) bool { return strings.Contains(b.get(path).body, owner.image) }
+	if sees(xb, "/images") || sees(xb, "/launch") {
+		t.Fatal("another project sees a private image")
+	}
+	// Only the owner changes who may launch it.
+	if r := xb.post("/images/share", url.Values{"csrf": {xcsrf}, "id": {owner.image}, "project": {other.name}}); r.status < 400 {
+		t.Fatalf("another project shared the image: %d", r.status)
+	}
+	if r := ob.post("/images/share", url.Values{"csrf": {csrf}, "id": {owner.image}, "project": {""}}); r.status != http.StatusBadRequest {
+		t.Fatalf("sharing with no project: %d", r.status)
+	}
+	if r := ob.post("/images/share", url.Values{"csrf": {csrf}, "id": {owner.image}, "project": {other.name}}); r.status != http.StatusSeeOther {
+		t.Fatalf("share: %d %s", r.status, field(t, flashError, r.body))
+	}
+	if !sees(xb, "/images") || !sees(xb, "/launch") {
+		t.Fatal("the project the image is shared with does not see it")
+	}
+	if !strings.Contains(ob.get("/images").body, "project "+other.name) {
+		t.Fatal("the owner's page does not show the share")
+	}
+	if r := ob.post("/images/share", url.Values{"csrf": {csrf}, "id": {owner.image}, "project": {other.name}, "op": {"remove"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("unshare: %d %s", r.status, field(t, flashError, r.body))
+	}
+	if sees(xb, "/images") {
+		t.Fatal("an unshared image is still visible")
+	}
+	if r := ob.post("/images/share", url.Values{"csrf": {csrf}, "id": {owner.image}, "public": {"true"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("make public: %d", r.status)
+	}
+	if !sees(xb, "/images") {
+		t.Fatal("a public image is not visible")
+	}
+	if r := ob.post("/images/share", url.Values{"csrf": {csrf}, "id": {owner.image}, "public": {"true"}, "op": {"remove"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("make private: %d", r.status)
+	}
+	if sees(xb, "/images") {
+		t.Fatal("a private image is still visible")
 	}
 }
