@@ -66,12 +66,12 @@ func (s *Server) createKeyPair(rq *request) {
 	h := rq.w.Header()
 	h.Set("Content-Type", "application/x-pem-file")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": pemFileName(kp.Name)}))
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": safeFileName(kp.Name, ".pem")}))
 	_, _ = rq.w.Write([]byte(kp.PrivateKeyPEM))
 }
 
-// pemFileName is a safe file name for a key pair's private key.
-func pemFileName(name string) string {
+// safeFileName is a download's file name made of name's safe characters and ext.
+func safeFileName(name, ext string) string {
 	clean := strings.Map(func(r rune) rune {
 		switch {
 		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
@@ -79,7 +79,7 @@ func pemFileName(name string) string {
 		}
 		return '_'
 	}, name)
-	return strings.TrimLeft(clean, ".") + ".pem"
+	return strings.TrimLeft(clean, ".") + ext
 }
 
 func (s *Server) importKeyPair(rq *request) {

@@ -43,6 +43,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"pinet.io/pinet/cloud"
+	"pinet.io/pinet/internal/authz"
 	"pinet.io/pinet/internal/awsauth"
 )
 
@@ -67,6 +68,12 @@ type Config struct {
 	// Client reads (through the manager's cache) the user's projects for the project picker and
 	// the node an instance runs on, which the service does not show.
 	Client client.Reader
+	// Writer, Authz and SystemNamespace serve the admin pages (users, projects, hypervisors),
+	// which act on kinds the service has no operations for, after reviewing each request against
+	// the signed-in user's RBAC; without Writer or Authz there are no admin pages.
+	Writer          client.Client
+	Authz           *authz.Authorizer
+	SystemNamespace string
 	// SessionIdle ends a session this long after its last request; 0 is DefaultSessionIdle.
 	SessionIdle time.Duration
 	// EC2Endpoint is shown to users so they can reach the same cloud from the AWS CLI.
@@ -117,6 +124,7 @@ func (s *Server) routes() {
 	s.volumeRoutes()
 	s.addressRoutes()
 	s.groupRoutes()
+	s.adminRoutes()
 }
 
 // ServeHTTP answers one request with the security headers every answer carries.

@@ -144,6 +144,7 @@ func addDashboard(mgr ctrl.Manager, cfg Config, svcCfg cloud.Config, creds *cred
 		return err
 	}
 	dash, err := dashboard.New(dashboard.Config{Service: svc, Credentials: creds, Client: mgr.GetClient(),
+		Writer: mgr.GetClient(), Authz: svcCfg.Authz, SystemNamespace: cfg.SystemNamespace,
 		EC2Endpoint: cfg.EC2Endpoint, Logger: cfg.Logger.WithName("dashboard")})
 	if err != nil {
 		return err
