@@ -71,6 +71,13 @@ func TestSignIn(t *testing.T) {
 		t.Error("the page has inline script")
 	}
 
+	if a := b.get("/static/"); a.status != http.StatusNotFound {
+		t.Errorf("the static directory lists: %d", a.status)
+	}
+	if a := b.get("/static/app.js"); a.status != http.StatusOK || !strings.Contains(a.body, "instances.json") && !strings.Contains(a.body, "liveInstances") {
+		t.Errorf("app.js: %d", a.status)
+	}
+
 	// A wrong secret and an unknown key fail alike, saying nothing of which half was wrong.
 	wrongSecret := newBrowser(t, c).trySignIn(p.creds.AccessKeyID, p.creds.SecretAccessKey+"x")
 	unknownKey := newBrowser(t, c).trySignIn("AKIANOSUCHKEY000000", p.creds.SecretAccessKey)

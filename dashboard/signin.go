@@ -89,9 +89,19 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.renderSignIn(w, r, http.StatusServiceUnavailable, keyID, "Your key cannot be checked right now; please try again.")
 		return
 	}
-	if !ok || (cred.Principal.Project == "" && !cred.Principal.Admin) {
+	if !ok {
 		s.renderSignIn(w, r, http.StatusUnauthorized, keyID, errBadCredentials)
 		return
+	}
+	if cred.Principal.Project == "" && !cred.Principal.Admin {
+		// The keys are right (so saying this tells nothing to a guesser): the user acts in no
+		// project, as the system users do.
+		s.renderSignIn(w, r, http.StatusForbidden, keyID, "Your user is not a member of any project; ask an operator to add you to one.")
+		return
+	}
+	// A browser signing in again leaves its old session behind for good.
+	if old, err := r.Cookie(sessionCookie); err == nil {
+		s.sessions.end(old.Value)
 	}
 	key, named := credentials.SplitKey(keyID)
 	sess := s.sessions.start(key, secret, cred.Principal.User, cred.Principal.Admin, cred.Principal.Project)
