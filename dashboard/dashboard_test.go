@@ -181,6 +181,21 @@ func TestFormsNeedTheSessionsCSRFToken(t *testing.T) {
 	if r := a.post("/keypairs/import", imp("other-token", &tokenB)); r.status != http.StatusForbidden {
 		t.Fatalf("with another session's token: %d", r.status)
 	}
+	// A post another site's page makes is refused even with the right token.
+	for name, h := range map[string][2]string{
+		"another origin": {"Origin", "http://evil.example"}, "an opaque origin": {"Origin", "null"},
+		"a cross-site fetch": {"Sec-Fetch-Site", "cross-site"},
+	} {
+		req, err := http.NewRequest(http.MethodPost, a.base+"/keypairs/import", strings.NewReader(imp("cross", &tokenA).Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set(h[0], h[1])
+		if r := a.do(req); r.status != http.StatusForbidden {
+			t.Fatalf("from %s: %d", name, r.status)
+		}
+	}
 	if r := a.post("/keypairs/import", imp("good", &tokenA)); r.status != http.StatusSeeOther {
 		t.Fatalf("with the session's token: %d %s", r.status, r.body)
 	}

@@ -70,6 +70,10 @@ func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int
 }
 
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
+	if crossSite(r) {
+		http.Error(w, "This form did not come from this dashboard.", http.StatusForbidden)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "The form could not be read", http.StatusBadRequest)
