@@ -42,28 +42,7 @@ func TestAdminPages(t *testing.T) {
 	c.AddNode(t, "dash-admin-node", "dash-admin-zone", 4, 8192)
 	ctx := context.Background()
 
-	// A member sees no admin page and can change nothing there.
-	m := newBrowser(t, c)
-	m.signIn(member.creds)
-	mcsrf := m.csrf()
-	if strings.Contains(m.get("/instances").body, "/admin/hypervisors") {
-		t.Error("a member's navigation offers the admin pages")
-	}
-	for _, path := range []string{"/admin/hypervisors", "/admin/projects", "/admin/users"} {
-		if a := m.get(path); a.status != http.StatusForbidden {
-			t.Errorf("a member's GET %s: %d", path, a.status)
-		}
-	}
-	if a := m.post("/admin/projects", url.Values{"csrf": {mcsrf}, "name": {"dash-sneaky"}}); a.status != http.StatusForbidden {
-		t.Errorf("a member creating a project: %d", a.status)
-	}
-	if a := m.post("/admin/users/credentials", url.Values{"csrf": {mcsrf}, "name": {"dash-admin"}}); a.status != http.StatusForbidden ||
-		strings.Contains(a.body, admin.SecretAccessKey) {
-		t.Errorf("a member downloading an admin's credentials: %d", a.status)
-	}
-	if err := env.Client.Get(ctx, client.ObjectKey{Name: "dash-sneaky"}, &cloudv1.Project{}); err == nil {
-		t.Error("a member's refused request made a project")
-	}
+	memberRefusedAdminPages(t, c, member, admin)
 
 	b := newBrowser(t, c)
 	b.signIn(admin)
@@ -121,6 +100,33 @@ func TestAdminPages(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// memberRefusedAdminPages checks a member sees no admin page and can change nothing there.
+func memberRefusedAdminPages(t *testing.T, c *testcloud.Cloud, member project, admin testcloud.Credentials) {
+	t.Helper()
+	ctx := context.Background()
+	m := newBrowser(t, c)
+	m.signIn(member.creds)
+	mcsrf := m.csrf()
+	if strings.Contains(m.get("/instances").body, "/admin/hypervisors") {
+		t.Error("a member's navigation offers the admin pages")
+	}
+	for _, path := range []string{"/admin/hypervisors", "/admin/projects", "/admin/users"} {
+		if a := m.get(path); a.status != http.StatusForbidden {
+			t.Errorf("a member's GET %s: %d", path, a.status)
+		}
+	}
+	if a := m.post("/admin/projects", url.Values{"csrf": {mcsrf}, "name": {"dash-sneaky"}}); a.status != http.StatusForbidden {
+		t.Errorf("a member creating a project: %d", a.status)
+	}
+	if a := m.post("/admin/users/credentials", url.Values{"csrf": {mcsrf}, "name": {"dash-admin"}}); a.status != http.StatusForbidden ||
+		strings.Contains(a.body, admin.SecretAccessKey) {
+		t.Errorf("a member downloading an admin's credentials: %d", a.status)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: "dash-sneaky"}, &cloudv1.Project{}); err == nil {
+		t.Error("a member's refused request made a project")
+	}
 }
 
 // credentialsZip downloads a user's credentials zip and reads the keys from its pinetrc.

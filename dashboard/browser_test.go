@@ -34,6 +34,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
 )
 
@@ -167,6 +168,14 @@ func TestBrowserLaunchFollowTerminate(t *testing.T) {
 		t.Fatalf("the Instance object of %s: %v", id, err)
 	}
 
+	browserInstancePage(t, ctx, node, id)
+	browserKeyPair(t, ctx, base, p)
+}
+
+// browserInstancePage opens an instance's page from the list, follows its console to the boot
+// banner, terminates it and watches the page show terminated.
+func browserInstancePage(t *testing.T, ctx context.Context, node *testcloud.Node, id string) {
+	t.Helper()
 	// The libvirt test driver writes no console: write a boot banner where the guest's serial
 	// console goes, as a booting guest would.
 	banner := "PiNet guest " + id + " booting\nhello from the dashboard\n"
@@ -204,7 +213,6 @@ func TestBrowserLaunchFollowTerminate(t *testing.T) {
 		return nil
 	})
 
-	browserKeyPair(t, ctx, base, p)
 }
 
 // browserKeyPair creates a key pair in the browser, lets it download the private key and checks

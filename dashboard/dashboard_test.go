@@ -243,28 +243,7 @@ func TestLaunchIsVisibleThroughEC2(t *testing.T) {
 		return b.post("/launch", v)
 	}
 
-	// Bad input is refused in words, and makes nothing.
-	for _, bad := range []struct {
-		name string
-		form url.Values
-		says string
-	}{
-		{"count 0", url.Values{"image": {p.image}, "type": {"m1.tiny"}, "count": {"0"}}, "Count must be a whole number from 1 to 20."},
-		{"unknown image", url.Values{"image": {"ami-0123456789abcdef0"}, "type": {"m1.tiny"}, "count": {"1"}}, "InvalidAMIID.NotFound"},
-		{"unknown type", url.Values{"image": {p.image}, "type": {"m9.huge"}, "count": {"1"}}, "InvalidParameterValue"},
-		{"unknown key pair", url.Values{"image": {p.image}, "type": {"m1.tiny"}, "count": {"1"}, "key_name": {"nope"}}, "InvalidKeyPair.NotFound"},
-	} {
-		r := launch(bad.form)
-		if r.status < 400 || r.status >= 500 {
-			t.Errorf("%s: status %d", bad.name, r.status)
-		}
-		if msg := field(t, flashError, r.body); !strings.Contains(msg, bad.says) {
-			t.Errorf("%s: says %q, want %q", bad.name, msg, bad.says)
-		}
-	}
-	if ids := instancesOf(t, p); len(ids) != 0 {
-		t.Fatalf("refused launches made %v", ids)
-	}
+	launchRefusesBadInput(t, p, launch)
 
 	ok := url.Values{"image": {p.image}, "type": {"m1.tiny"}, "count": {"1"}, "client_token": {token},
 		"user_data": {"#!/bin/sh\necho hello\n"}}
@@ -311,6 +290,32 @@ func TestLaunchIsVisibleThroughEC2(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// launchRefusesBadInput posts bad launch forms: each is refused in words and makes nothing.
+func launchRefusesBadInput(t *testing.T, p project, launch func(url.Values) answer) {
+	t.Helper()
+	for _, bad := range []struct {
+		name string
+		form url.Values
+		says string
+	}{
+		{"count 0", url.Values{"image": {p.image}, "type": {"m1.tiny"}, "count": {"0"}}, "Count must be a whole number from 1 to 20."},
+		{"unknown image", url.Values{"image": {"ami-0123456789abcdef0"}, "type": {"m1.tiny"}, "count": {"1"}}, "InvalidAMIID.NotFound"},
+		{"unknown type", url.Values{"image": {p.image}, "type": {"m9.huge"}, "count": {"1"}}, "InvalidParameterValue"},
+		{"unknown key pair", url.Values{"image": {p.image}, "type": {"m1.tiny"}, "count": {"1"}, "key_name": {"nope"}}, "InvalidKeyPair.NotFound"},
+	} {
+		r := launch(bad.form)
+		if r.status < 400 || r.status >= 500 {
+			t.Errorf("%s: status %d", bad.name, r.status)
+		}
+		if msg := field(t, flashError, r.body); !strings.Contains(msg, bad.says) {
+			t.Errorf("%s: says %q, want %q", bad.name, msg, bad.says)
+		}
+	}
+	if ids := instancesOf(t, p); len(ids) != 0 {
+		t.Fatalf("refused launches made %v", ids)
+	}
 }
 
 func TestAnotherProjectsInstanceIsInvisible(t *testing.T) {
