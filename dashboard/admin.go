@@ -37,6 +37,7 @@ import (
 	"pinet.io/pinet/internal/cloudca"
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/credentials"
+	"pinet.io/pinet/internal/s3client"
 )
 
 // The admin pages act on cluster-wide kinds the cloud service has no operations for (the EC2 API
@@ -156,6 +157,14 @@ func (s *Server) createProject(rq *request) {
 type userRow struct {
 	Name, Projects, ActiveKey, Ready string
 	Admin                            bool
+	// System marks PiNet's own users, whose keys the dashboard neither rotates nor hands out.
+	System bool
+}
+
+// systemUser is one of the users PiNet's own components act as: their keys are the cloud's, not
+// a person's, and rotating them from a web page would cut the components off.
+func systemUser(name string) bool {
+	return name == s3client.SystemUser || name == s3client.ImageReaderUser
 }
 
 func (s *Server) usersPage(rq *request) {
@@ -174,7 +183,8 @@ func (s *Server) showUsers(rq *request, status int) {
 	}
 	var rows []userRow
 	for _, u := range list.Items {
-		row := userRow{Name: u.Name, Projects: strings.Join(u.Spec.Projects, ", "), Admin: u.Spec.Admin, Ready: "False"}
+		row := userRow{Name: u.Name, Projects: strings.Join(u.Spec.Projects, ", "), Admin: u.Spec.Admin, Ready: "False",
+			System: systemUser(u.Name)}
 		for _, k := range u.Status.AccessKeys {
 			if k.State == cloudv1.AccessKeyActive {
 				row.ActiveKey = k.AccessKeyID
@@ -228,6 +238,11 @@ func (s *Server) rotateKey(rq *request) {
 	if !s.allowed(rq, "update", "users") {
 		return
 	}
+	if systemUser(rq.r.PostFormValue("name")) {
+		rq.view.Error = "The keys of PiNet's own users are rotated with kubectl, not here."
+		s.showUsers(rq, http.StatusForbidden)
+		return
+	}
 	u := &cloudv1.User{}
 	if err := s.cfg.Writer.Get(rq.ctx(), clientKey("", rq.r.PostFormValue("name")), u); err != nil {
 		rq.view.Error = s.apiWords(rq, "user "+rq.r.PostFormValue("name"), err)
@@ -252,6 +267,11 @@ func (s *Server) credentialsZip(rq *request) {
 		return
 	}
 	name := rq.r.PostFormValue("name")
+	if systemUser(name) {
+		rq.view.Error = "The credentials of PiNet's own users are not handed out."
+		s.showUsers(rq, http.StatusForbidden)
+		return
+	}
 	u := &cloudv1.User{}
 	sec := &corev1.Secret{}
 	ca := &corev1.Secret{}

@@ -51,6 +51,12 @@ func TestAdminPages(t *testing.T) {
 	}
 	page := b.get("/admin/projects")
 	csrf := field(t, csrfField, page.body)
+	// PiNet's own users' keys are neither rotated nor handed out here.
+	for _, path := range []string{"/admin/users/rotate", "/admin/users/credentials"} {
+		if a := b.post(path, url.Values{"csrf": {csrf}, "name": {"pinet-system"}}); a.status != http.StatusForbidden {
+			t.Fatalf("%s of pinet-system: %d", path, a.status)
+		}
+	}
 	if a := b.post("/admin/projects", url.Values{"csrf": {csrf}, "name": {"Bad Name"}}); a.status != http.StatusBadRequest {
 		t.Fatalf("a bad project name: %d", a.status)
 	}
