@@ -94,6 +94,29 @@ func TestSignIn(t *testing.T) {
 		}
 	}
 
+	// Guessing is throttled per address and key: after ten failures (the ones above count too)
+	// even the right secret waits, however the key is spelled, while another user's key from
+	// the same address is unaffected.
+	guesser := newBrowser(t, c)
+	for i := 0; ; i++ {
+		a := guesser.trySignIn(p.creds.AccessKeyID, "guess")
+		if a.status == http.StatusTooManyRequests {
+			break
+		}
+		if a.status != http.StatusUnauthorized || i == 10 {
+			t.Fatalf("guess %d: %d", i, a.status)
+		}
+	}
+	key, _, _ := strings.Cut(p.creds.AccessKeyID, ":")
+	for _, spelling := range []string{p.creds.AccessKeyID, key} {
+		if a := guesser.trySignIn(spelling, p.creds.SecretAccessKey); a.status != http.StatusTooManyRequests {
+			t.Fatalf("the right secret for %s after the guesses: %d", spelling, a.status)
+		}
+	}
+	c.AddProject(t, "dash-signin-2")
+	second := c.AddUser(t, "dash-signin-2-user", false, "dash-signin-2")
+	newBrowser(t, c).signIn(second)
+
 	// A sign-in form not sent to this browser is refused.
 	other := newBrowser(t, c)
 	forged := other.post("/signin", url.Values{"token": {"forged"}, "access_key_id": {p.creds.AccessKeyID},

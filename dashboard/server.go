@@ -87,6 +87,7 @@ type Config struct {
 type Server struct {
 	cfg      Config
 	sessions *sessions
+	failures *failures
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
 }
@@ -106,7 +107,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, sessions: newSessions(cfg.Clock, cfg.SessionIdle), pages: pages, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, sessions: newSessions(cfg.Clock, cfg.SessionIdle), failures: newFailures(cfg.Clock),
+		pages: pages, mux: http.NewServeMux()}
 	s.routes()
 	return s, nil
 }

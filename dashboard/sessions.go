@@ -137,3 +137,66 @@ func (ss *sessions) sweep(ctx context.Context) {
 func sameToken(got, want string) bool {
 	return got != "" && want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
+
+// Sign-in throttling: at most maxFailures failed sign-ins per client address and access key in a
+// window. Counting per key and address together keeps one guesser from locking a user out
+// everywhere, and answers the same whether or not the key exists.
+const (
+	maxFailures   = 10
+	failureWindow = 10 * time.Minute
+)
+
+// failures counts failed sign-ins by client address and key.
+type failures struct {
+	mu    sync.Mutex
+	clock clock.PassiveClock
+	by    map[string]failureCount
+}
+
+type failureCount struct {
+	n     int
+	first time.Time
+}
+
+func newFailures(clk clock.PassiveClock) *failures {
+	return &failures{clock: clk, by: map[string]failureCount{}}
+}
+
+// blocked reports whether key has failed too often lately.
+func (f *failures) blocked(key string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.by[key]
+	if ok && f.clock.Since(c.first) > failureWindow {
+		delete(f.by, key)
+		return false
+	}
+	return c.n >= maxFailures
+}
+
+// failed counts one failure of key (and forgets windows that have passed).
+func (f *failures) failed(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.clock.Now()
+	if len(f.by) > 10000 {
+		for k, c := range f.by {
+			if now.Sub(c.first) > failureWindow {
+				delete(f.by, k)
+			}
+		}
+	}
+	c := f.by[key]
+	if c.n == 0 || now.Sub(c.first) > failureWindow {
+		c = failureCount{first: now}
+	}
+	c.n++
+	f.by[key] = c
+}
+
+// succeeded forgets key's failures.
+func (f *failures) succeeded(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.by, key)
+}

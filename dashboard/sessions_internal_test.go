@@ -70,3 +70,29 @@ func TestSafeFileName(t *testing.T) {
 		}
 	}
 }
+
+func TestFailedSignInsAreThrottled(t *testing.T) {
+	clk := clocktesting.NewFakePassiveClock(time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC))
+	f := newFailures(clk)
+	for i := range maxFailures {
+		if f.blocked("ip\x00key") {
+			t.Fatalf("blocked after %d failures", i)
+		}
+		f.failed("ip\x00key")
+	}
+	if !f.blocked("ip\x00key") {
+		t.Fatal("not blocked after the limit")
+	}
+	if f.blocked("ip\x00other") || f.blocked("other\x00key") {
+		t.Fatal("another key or address is blocked too")
+	}
+	clk.SetTime(clk.Now().Add(failureWindow + time.Second))
+	if f.blocked("ip\x00key") {
+		t.Fatal("still blocked after the window")
+	}
+	f.failed("ip\x00key")
+	f.succeeded("ip\x00key")
+	if c := f.by["ip\x00key"]; c.n != 0 {
+		t.Fatal("a success left failures behind")
+	}
+}

@@ -19,6 +19,7 @@ package dashboard
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"slices"
 	"sort"
@@ -87,6 +88,12 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	keyID := strings.TrimSpace(r.PostFormValue("access_key_id"))
 	secret := r.PostFormValue("secret_access_key")
 	ctx := r.Context()
+	bare, _ := credentials.SplitKey(keyID)
+	throttle := clientAddress(r) + "\x00" + bare
+	if s.failures.blocked(throttle) {
+		s.renderSignIn(w, r, http.StatusTooManyRequests, keyID, "Too many failed sign-ins; wait a few minutes and try again.")
+		return
+	}
 	cred, ok, err := s.checkKey(ctx, keyID, secret)
 	if err != nil {
 		logr.FromContextOrDiscard(ctx).Error(err, "Checking an access key")
@@ -94,9 +101,11 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
+		s.failures.failed(throttle)
 		s.renderSignIn(w, r, http.StatusUnauthorized, keyID, errBadCredentials)
 		return
 	}
+	s.failures.succeeded(throttle)
 	if cred.Principal.Project == "" && !cred.Principal.Admin {
 		// The keys are right (so saying this tells nothing to a guesser): the user acts in no
 		// project, as the system users do.
@@ -219,4 +228,13 @@ func (s *Server) pickProject(rq *request) {
 	}
 	s.sessions.setProject(rq.sess.id, project)
 	http.Redirect(rq.w, rq.r, "/instances", http.StatusSeeOther)
+}
+
+// clientAddress is the address a request came from (its host, without the port).
+func clientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
