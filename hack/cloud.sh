@@ -7,7 +7,7 @@
 # logs, instance files) lives in $PINET_DIR and survives down/up.
 #
 # Settings (environment): PINET_DIR (.pinet), PINET_ETCD_PORT (2379), PINET_APISERVER_PORT (6443),
-# PINET_EC2_PORT (8773), PINET_S3_PORT (3333), PINET_CONSOLE_PORT (8443), PINET_LIBVIRT_URI (qemu:///system; test:///default
+# PINET_EC2_PORT (8773), PINET_S3_PORT (3333), PINET_DASHBOARD_PORT (8080), PINET_CONSOLE_PORT (8443), PINET_LIBVIRT_URI (qemu:///system; test:///default
 # simulates the node), PINET_NODE_NAME (node-1), PINET_NODE_VCPUS / PINET_NODE_MEMORY_MIB
 # (capacity overrides), PINET_SKIP_DEPS=1 (do not apt-get), PINET_NETWORK_MODE (vxlan; none gives
 # guests no NIC), PINET_NETNS_PREFIX (pinet: the namespaces are <prefix>-node and <prefix>-world),
@@ -28,6 +28,7 @@ ETCD_PEER_PORT=${PINET_ETCD_PEER_PORT:-$((ETCD_PORT + 1))}
 API_PORT=${PINET_APISERVER_PORT:-6443}
 EC2_PORT=${PINET_EC2_PORT:-8773}
 S3_PORT=${PINET_S3_PORT:-3333}
+DASHBOARD_PORT=${PINET_DASHBOARD_PORT:-8080}
 MANAGER_PROBE_PORT=${PINET_MANAGER_PROBE_PORT:-8081}
 AGENT_PROBE_PORT=${PINET_AGENT_PROBE_PORT:-8082}
 CONSOLE_PORT=${PINET_CONSOLE_PORT:-8443}
@@ -140,7 +141,7 @@ up() {
   start manager "$ROOT/bin/manager" --kubeconfig "$DIR/manager.kubeconfig" \
     --health-probe-bind-address "127.0.0.1:$MANAGER_PROBE_PORT" --region "$REGION" \
     --s3-bind-address "127.0.0.1:$S3_PORT" --s3-data-dir "$DIR/objects" \
-    --ec2-bind-address "127.0.0.1:$EC2_PORT"
+    --ec2-bind-address "127.0.0.1:$EC2_PORT" --dashboard-bind-address "127.0.0.1:$DASHBOARD_PORT"
   # The agent acts as its node's own identity, pinet:node:$NODE_NAME (group pinet:nodeagents).
   agent_args=(--kubeconfig "$DIR/nodeagent-$NODE_NAME.kubeconfig" --node-name "$NODE_NAME" --libvirt-uri "$LIBVIRT_URI"
     --state-dir "$DIR/state" --health-probe-bind-address "127.0.0.1:$AGENT_PROBE_PORT"
@@ -179,6 +180,7 @@ YAML
   register_sample_image
   seed_address_pool
   log "ready: source $DIR/pinetrc; kubectl get pinet -A"
+  log "dashboard: http://127.0.0.1:$DASHBOARD_PORT (sign in with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from pinetrc)"
 }
 
 # open_state_to_qemu lets QEMU, which runs as libvirt's unprivileged libvirt-qemu user, reach the
@@ -256,11 +258,12 @@ register_sample_image() {
 }
 
 # write_rc writes $DIR/pinetrc: the admin user's credentials in project admin (from pinetctl), the
-# admin kubeconfig, and bin/ on the PATH.
+# admin kubeconfig, the dashboard's URL, and bin/ on the PATH.
 write_rc() {
   "$ROOT/bin/pinetctl" --kubeconfig "$DIR/kubeconfig" user credentials admin --project admin \
     --dir "$DIR" --ec2-url "http://127.0.0.1:$EC2_PORT" --s3-url "http://127.0.0.1:$S3_PORT" \
     --region "$REGION" --rc-kubeconfig "$DIR/kubeconfig"
+  echo "export PINET_DASHBOARD_URL=http://127.0.0.1:$DASHBOARD_PORT" >> "$DIR/pinetrc"
   echo "export PATH=$ROOT/bin:\$PATH" >> "$DIR/pinetrc"
 }
 
