@@ -15,6 +15,7 @@ COPY api/ api/
 COPY cloud/ cloud/
 COPY cmd/ cmd/
 COPY controllers/ controllers/
+COPY dashboard/ dashboard/
 COPY ec2shim/ ec2shim/
 COPY internal/ internal/
 COPY nodeagent/ nodeagent/

@@ -30,7 +30,7 @@ tools: ## Build kube-apiserver, etcd, kubectl, controller-gen and kustomize into
 .PHONY: manifests
 manifests: tools ## Generate CRDs and RBAC roles from the kubebuilder markers.
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
-	$(CONTROLLER_GEN) rbac:roleName=pinet-manager paths=./controllers/... output:rbac:artifacts:config=config/rbac/manager
+	$(CONTROLLER_GEN) rbac:roleName=pinet-manager paths="./controllers/...;./dashboard/..." output:rbac:artifacts:config=config/rbac/manager
 	$(CONTROLLER_GEN) rbac:roleName=pinet-nodeagent paths=./nodeagent/... output:rbac:artifacts:config=config/rbac/nodeagent
 
 .PHONY: generate

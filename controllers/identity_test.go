@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -134,6 +135,20 @@ func TestProjectSetsUpItsNamespace(t *testing.T) {
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "proj-setup", Name: "default"}, sg); err != nil {
 		t.Fatalf("default security group: %v", err)
 	}
+	// The original cloud's group: all from its own members, ssh, http(s) and OpenVPN from anywhere.
+	var rules []string
+	for _, r := range sg.Spec.Ingress {
+		from, to := int32(0), int32(0)
+		if r.FromPort != nil {
+			from, to = *r.FromPort, *r.ToPort
+		}
+		rules = append(rules, fmt.Sprintf("%s %d-%d %v %v", r.Protocol, from, to, r.CIDRIPs, r.SourceGroups))
+	}
+	if want := []string{"-1 0-0 [] [default]", "tcp 22-22 [0.0.0.0/0] []", "tcp 80-80 [0.0.0.0/0] []",
+		"tcp 443-443 [0.0.0.0/0] []", "tcp 1194-1194 [0.0.0.0/0] []", "udp 1194-1194 [0.0.0.0/0] []"}; !slices.Equal(rules, want) {
+		t.Errorf("default group rules %v, want %v", rules, want)
+	}
+	waitReady(t, sg)
 
 	// A namespace that already belongs to something else is not taken over.
 	other := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "taken"}}

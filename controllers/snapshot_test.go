@@ -54,10 +54,14 @@ func TestSnapshotsFindTheirVolumeInTheirOwnProjectOnly(t *testing.T) {
 	ctx := context.Background()
 	a, b := newNamespace(t), newNamespace(t)
 
-	vol := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "data", Namespace: a}, Spec: cloudv1.VolumeSpec{SizeGiB: 3}}
+	// A zone no storage node has: the volume controller leaves its placement to this test, which
+	// plays the storage node's part.
+	vol := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "data", Namespace: a},
+		Spec: cloudv1.VolumeSpec{SizeGiB: 3, AvailabilityZone: "snap-test-nowhere"}}
 	if err := env.Client.Create(ctx, vol); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), vol) })
 	testenv.Eventually(t, shortWait, "a volume id", func() error {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(vol), vol); err != nil || vol.Status.VolumeID == "" {
 			return fmt.Errorf("volume %+v %v", vol.Status, err)

@@ -153,11 +153,12 @@ func TestSecurityGroupLifecycle(t *testing.T) {
 		expectCode(t, err, "InvalidPermission.Duplicate")
 	}
 
-	// Filters.
+	// Filters. The project's default group holds the original cloud's rules: its own members,
+	// tcp 22, 80 and 443 and tcp+udp 1194 from anywhere.
 	expectFilters(t, []filterCase{
-		{"ip-permission.from-port", "22", []string{"web"}},
+		{"ip-permission.from-port", "22", []string{"default", "web"}},
 		{"ip-permission.cidr", "10.0.0.0/8", []string{"web"}},
-		{"ip-permission.group-name", "default", []string{"web"}},
+		{"ip-permission.group-name", "default", []string{"default", "web"}},
 		{"ip-permission.protocol", "icmp", []string{"web"}},
 		{"description", "web*", []string{"web"}},
 		{"group-name", "def*", []string{"default"}},
@@ -166,7 +167,8 @@ func TestSecurityGroupLifecycle(t *testing.T) {
 		{"tag:Name", "front", []string{"web"}},
 		{"tag-key", "Name", []string{"web"}},
 		{"egress.ip-permission.cidr", "0.0.0.0/0", []string{"default", "web"}},
-		{"ip-permission.to-port", "443", nil},
+		{"ip-permission.to-port", "443", []string{"default"}},
+		{"ip-permission.to-port", "8443", nil},
 	}, func(f types.Filter) ([]string, error) {
 		out, err := cl.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: []types.Filter{f}})
 		if err != nil {

@@ -7,9 +7,15 @@
 # logs, instance files) lives in $PINET_DIR and survives down/up.
 #
 # Settings (environment): PINET_DIR (.pinet), PINET_ETCD_PORT (2379), PINET_APISERVER_PORT (6443),
-# PINET_EC2_PORT (8773), PINET_S3_PORT (3333), PINET_CONSOLE_PORT (8443), PINET_LIBVIRT_URI (qemu:///system; test:///default
+# PINET_EC2_PORT (8773), PINET_S3_PORT (3333), PINET_DASHBOARD_PORT (8080), PINET_CONSOLE_PORT (8443), PINET_LIBVIRT_URI (qemu:///system; test:///default
 # simulates the node), PINET_NODE_NAME (node-1), PINET_NODE_VCPUS / PINET_NODE_MEMORY_MIB
-# (capacity overrides), PINET_SKIP_DEPS=1 (do not apt-get).
+# (capacity overrides), PINET_SKIP_DEPS=1 (do not apt-get), PINET_NETWORK_MODE (vxlan; none gives
+# guests no NIC), PINET_NETNS_PREFIX (pinet: the namespaces are <prefix>-node and <prefix>-world),
+# PINET_PUBLIC_CIDR (198.51.100.0/24, the address pool routed from the world to the node).
+#
+# The node's datapath lives in network namespace <prefix>-node: its underlay (a veth pair of its
+# own, under0 10.255.0.1), and pub0, a veth to <prefix>-world, which plays the internet (wan0) and
+# routes the address pool to the node. Nothing leaves those namespaces.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -22,12 +28,21 @@ ETCD_PEER_PORT=${PINET_ETCD_PEER_PORT:-$((ETCD_PORT + 1))}
 API_PORT=${PINET_APISERVER_PORT:-6443}
 EC2_PORT=${PINET_EC2_PORT:-8773}
 S3_PORT=${PINET_S3_PORT:-3333}
+DASHBOARD_PORT=${PINET_DASHBOARD_PORT:-8080}
 MANAGER_PROBE_PORT=${PINET_MANAGER_PROBE_PORT:-8081}
 AGENT_PROBE_PORT=${PINET_AGENT_PROBE_PORT:-8082}
 CONSOLE_PORT=${PINET_CONSOLE_PORT:-8443}
 LIBVIRT_URI=${PINET_LIBVIRT_URI:-qemu:///system}
 NODE_NAME=${PINET_NODE_NAME:-node-1}
 REGION=${PINET_REGION:-pinet}
+NETWORK_MODE=${PINET_NETWORK_MODE:-vxlan}
+NETNS_PREFIX=${PINET_NETNS_PREFIX:-pinet}
+NODE_NS=$NETNS_PREFIX-node
+WORLD_NS=$NETNS_PREFIX-world
+PUBLIC_CIDR=${PINET_PUBLIC_CIDR:-198.51.100.0/24}
+NODE_PUBLIC_IP=100.127.255.1
+WORLD_IP=100.127.255.2
+UNDERLAY_IP=10.255.0.1
 PIDS=$DIR/pids
 LOGS=$DIR/logs
 KUBECTL="$ROOT/bin/kubectl --kubeconfig $DIR/kubeconfig"
@@ -126,7 +141,7 @@ up() {
   start manager "$ROOT/bin/manager" --kubeconfig "$DIR/manager.kubeconfig" \
     --health-probe-bind-address "127.0.0.1:$MANAGER_PROBE_PORT" --region "$REGION" \
     --s3-bind-address "127.0.0.1:$S3_PORT" --s3-data-dir "$DIR/objects" \
-    --ec2-bind-address "127.0.0.1:$EC2_PORT"
+    --ec2-bind-address "127.0.0.1:$EC2_PORT" --dashboard-bind-address "127.0.0.1:$DASHBOARD_PORT"
   # The agent acts as its node's own identity, pinet:node:$NODE_NAME (group pinet:nodeagents).
   agent_args=(--kubeconfig "$DIR/nodeagent-$NODE_NAME.kubeconfig" --node-name "$NODE_NAME" --libvirt-uri "$LIBVIRT_URI"
     --state-dir "$DIR/state" --health-probe-bind-address "127.0.0.1:$AGENT_PROBE_PORT"
@@ -134,6 +149,12 @@ up() {
     --console-bind-address "127.0.0.1:$CONSOLE_PORT" --client-ca-file "$DIR/pki/ca.crt")
   [ -n "${PINET_NODE_VCPUS:-}" ] && agent_args+=(--vcpus "$PINET_NODE_VCPUS")
   [ -n "${PINET_NODE_MEMORY_MIB:-}" ] && agent_args+=(--memory-mib "$PINET_NODE_MEMORY_MIB")
+  if [[ $NETWORK_MODE != none ]]; then
+    setup_netns
+    agent_args+=(--network-mode "$NETWORK_MODE" --datapath-netns "/run/netns/$NODE_NS"
+      --underlay-interface under0 --underlay-ip "$UNDERLAY_IP" --public-interface pub0)
+    restart_if_lacking nodeagent --datapath-netns
+  fi
   start nodeagent "$ROOT/bin/nodeagent" "${agent_args[@]}"
 
   wait_for manager 60 curl -sf "http://127.0.0.1:$MANAGER_PROBE_PORT/readyz"
@@ -157,7 +178,9 @@ YAML
   $KUBECTL get namespace kube-system -o jsonpath='{.metadata.uid}' > "$DIR/cloud-id"
   write_rc
   register_sample_image
+  seed_address_pool
   log "ready: source $DIR/pinetrc; kubectl get pinet -A"
+  log "dashboard: http://127.0.0.1:$DASHBOARD_PORT (sign in with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from pinetrc)"
 }
 
 # open_state_to_qemu lets QEMU, which runs as libvirt's unprivileged libvirt-qemu user, reach the
@@ -235,12 +258,65 @@ register_sample_image() {
 }
 
 # write_rc writes $DIR/pinetrc: the admin user's credentials in project admin (from pinetctl), the
-# admin kubeconfig, and bin/ on the PATH.
+# admin kubeconfig, the dashboard's URL, and bin/ on the PATH.
 write_rc() {
   "$ROOT/bin/pinetctl" --kubeconfig "$DIR/kubeconfig" user credentials admin --project admin \
     --dir "$DIR" --ec2-url "http://127.0.0.1:$EC2_PORT" --s3-url "http://127.0.0.1:$S3_PORT" \
     --region "$REGION" --rc-kubeconfig "$DIR/kubeconfig"
+  echo "export PINET_DASHBOARD_URL=http://127.0.0.1:$DASHBOARD_PORT" >> "$DIR/pinetrc"
   echo "export PATH=$ROOT/bin:\$PATH" >> "$DIR/pinetrc"
+}
+
+# setup_netns makes the node's datapath namespace and the world namespace, once: `up` twice
+# finds them made.
+setup_netns() {
+  local ns
+  for ns in "$NODE_NS" "$WORLD_NS"; do
+    [ -e "/run/netns/$ns" ] || { log "creating network namespace $ns"; ip netns add "$ns"; }
+    ip -n "$ns" link set lo up
+  done
+  if ! ip -n "$NODE_NS" link show under0 >/dev/null 2>&1; then
+    ip -n "$NODE_NS" link add under0 type veth peer name under1
+    ip -n "$NODE_NS" addr add "$UNDERLAY_IP/24" dev under0
+  fi
+  ip -n "$NODE_NS" link set under1 up
+  ip -n "$NODE_NS" link set under0 up
+  if ! ip -n "$NODE_NS" link show pub0 >/dev/null 2>&1; then
+    ip -n "$NODE_NS" link add pub0 type veth peer name wan0 netns "$WORLD_NS"
+    ip -n "$NODE_NS" addr add "$NODE_PUBLIC_IP/30" dev pub0
+    ip -n "$WORLD_NS" addr add "$WORLD_IP/30" dev wan0
+  fi
+  ip -n "$NODE_NS" link set pub0 up
+  ip -n "$WORLD_NS" link set wan0 up
+  ip -n "$NODE_NS" route replace default via "$WORLD_IP"
+  ip -n "$WORLD_NS" route replace "$PUBLIC_CIDR" via "$NODE_PUBLIC_IP"
+  ip netns exec "$NODE_NS" sysctl -qw net.ipv4.ip_forward=1
+}
+
+# seed_address_pool makes the default pool of public addresses, routed to the node from the world.
+seed_address_pool() {
+  [[ $NETWORK_MODE != none ]] || return 0
+  local net=${PUBLIC_CIDR%/*}
+  $KUBECTL apply -f - >/dev/null <<YAML
+apiVersion: cloud.pinet.io/v1alpha1
+kind: AddressPool
+metadata: {name: public}
+spec:
+  default: true
+  cidrs: [$PUBLIC_CIDR]
+  exclude: [$net]
+YAML
+}
+
+# teardown_netns removes the namespaces `up` made (their devices go with them).
+teardown_netns() {
+  local ns
+  for ns in "$NODE_NS" "$WORLD_NS"; do
+    if [ -e "/run/netns/$ns" ]; then
+      log "removing network namespace $ns"
+      ip netns del "$ns"
+    fi
+  done
 }
 
 # stop_guests destroys the running guests this cloud's agent started (their definitions and disks
@@ -259,12 +335,13 @@ stop_guests() {
 }
 
 down() {
-  [ -d "$PIDS" ] || { log "nothing to stop"; return 0; }
+  [ -d "$PIDS" ] || { log "nothing to stop"; teardown_netns; return 0; }
   stop_process nodeagent
   stop_guests
   for name in manager kube-controller-manager kube-apiserver etcd libvirtd virtlogd; do
     stop_process "$name"
   done
+  teardown_netns
 }
 
 # restart_if_lacking NAME FLAG: stops NAME if it runs without FLAG, so `up` starts it as it is now.

@@ -2,13 +2,13 @@
 # Copyright 2026 The PiNet Authors. Licensed under the Apache License, Version 2.0.
 #
 # Installs the Debian packages PiNet needs (libvirt, QEMU, networking and storage tools, the AWS
-# CLI and boto3 for tests), only those missing. No systemd units are used: see hack/libvirtd.sh.
+# CLI and boto3 for tests, chromium for the dashboard's browser test), only those missing. No systemd units are used: see hack/libvirtd.sh.
 set -euo pipefail
 
 packages=(
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev pkg-config
   qemu-system-x86 qemu-utils dnsmasq-base vblade iproute2 nftables busybox-static cpio
-  awscli python3-boto3 cloud-init curl ca-certificates procps acl binutils
+  awscli python3-boto3 cloud-init curl ca-certificates procps acl binutils chromium
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	gosync "sync"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -39,6 +40,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
@@ -101,6 +103,17 @@ type Config struct {
 	ListenAoE func(iface string) (*aoe.Conn, error)
 	// Version is reported in the Hypervisor's status.
 	Version string
+	// StorageNetNS is the network namespace (a name under /run/netns) StorageInterface is in for
+	// attaching volumes, empty for the agent's own (ListenAoE, when set, is used instead).
+	StorageNetNS string
+	// QEMUUser is the user QEMU runs as (libvirt-qemu); it alone may connect to the volumes' NBD
+	// sockets. Empty, or a user the node does not have, leaves them to root.
+	QEMUUser string
+	// AttachTimeout bounds reaching a volume's AoE target; DetachTimeout how long the guest gets
+	// to release an unplugged volume within one attempt.
+	AttachTimeout, DetachTimeout time.Duration
+	// Network is how guests are given a network (none by default).
+	Network NetworkConfig
 }
 
 // The agent reads the image reader's credentials, and no other Secret.
@@ -121,6 +134,12 @@ func (c *Config) defaults() {
 	}
 	if c.ShutdownGrace == 0 {
 		c.ShutdownGrace = time.Minute
+	}
+	if c.AttachTimeout == 0 {
+		c.AttachTimeout = 10 * time.Second
+	}
+	if c.DetachTimeout == 0 {
+		c.DetachTimeout = 20 * time.Second
 	}
 	if c.MaxInstances == 0 {
 		c.MaxInstances = 64
@@ -151,6 +170,8 @@ type virt interface {
 	Shutdown(name string) error
 	Destroy(name string) error
 	Undefine(name string) error
+	AttachDevice(name, deviceXML string) error
+	DetachDevice(name, deviceXML string) error
 	Events() <-chan string
 }
 
@@ -159,6 +180,9 @@ func Run(ctx context.Context, cfg Config, restCfg *rest.Config) error {
 	cfg.defaults()
 	if cfg.NodeName == "" {
 		return fmt.Errorf("the node name is required")
+	}
+	if err := cfg.Network.Validate(); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(filepath.Join(cfg.StateDir, "instances"), disks.DirMode); err != nil {
 		return fmt.Errorf("creating state dir: %w", err)
@@ -182,6 +206,9 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 	if cfg.StorageCapacityGiB > 0 && cfg.StorageInterface == "" {
 		return fmt.Errorf("a storage node needs the interface to serve volumes on (--storage-interface)")
 	}
+	if err := cfg.Network.Validate(); err != nil {
+		return err
+	}
 	scheme := runtimeScheme()
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                 scheme,
@@ -192,6 +219,8 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 				// Only this node's instances: the agent never sees the rest of the cloud.
 				&cloudv1.Instance{}:   {Label: labels.SelectorFromSet(labels.Set{cloudv1.LabelHypervisor: cfg.NodeName})},
 				&cloudv1.Hypervisor{}: {Field: fieldsByName(cfg.NodeName)},
+				// Only the volumes this node attaches (the volume controller labels them).
+				&cloudv1.Volume{}: {Label: labels.SelectorFromSet(labels.Set{cloudv1.LabelAttachNode: cfg.NodeName})},
 			},
 		},
 		Logger: ctrl.Log.WithName("nodeagent").WithValues("hypervisor", cfg.NodeName),
@@ -201,7 +230,11 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 	if err != nil {
 		return fmt.Errorf("creating agent manager: %w", err)
 	}
-	if err := index.Register(ctx, mgr.GetFieldIndexer(), &cloudv1.Instance{}, &cloudv1.Image{}, &cloudv1.KeyPair{}); err != nil {
+	indexed := []client.Object{&cloudv1.Instance{}, &cloudv1.Image{}, &cloudv1.KeyPair{}}
+	if cfg.Network.Enabled() {
+		indexed = append(indexed, &cloudv1.SecurityGroup{})
+	}
+	if err := index.Register(ctx, mgr.GetFieldIndexer(), indexed...); err != nil {
 		return err
 	}
 	if err := checkIdentity(ctx, mgr.GetClient(), cfg.NodeName); err != nil {
@@ -235,7 +268,20 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 	if err := mgr.Add(rep); err != nil {
 		return err
 	}
+	// The volumes' chains serve until the agent stops, and end with it.
+	chains := newVolumeChains(ctx, cfg)
+	if err := chains.removeStale(); err != nil {
+		return err
+	}
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		<-ctx.Done()
+		chains.stopAll()
+		return nil
+	})); err != nil {
+		return err
+	}
 	sync := &instanceSync{
+		volumes:   chains,
 		client:    mgr.GetClient(),
 		apiReader: mgr.GetAPIReader(),
 		virt:      conn,
@@ -257,8 +303,29 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 	if err := sync.setupWithManager(mgr); err != nil {
 		return err
 	}
+	attach := &volumeAttach{client: mgr.GetClient(), virt: conn, cfg: cfg, clock: clk,
+		recorder: mgr.GetEventRecorder("pinet-nodeagent"), chains: chains}
+	if err := attach.setupWithManager(mgr); err != nil {
+		return err
+	}
 	if cfg.StorageCapacityGiB > 0 {
 		if err := setupStorage(ctx, mgr, restCfg, cfg, clk); err != nil {
+			return err
+		}
+	}
+	// The network's servers (DHCP, metadata) stop with the agent; a restarted agent in the same
+	// process binds their ports again only once they are closed.
+	var servers gosync.WaitGroup
+	defer servers.Wait()
+	srvCtx, stopServers := context.WithCancel(ctx)
+	defer stopServers()
+	if cfg.Network.Enabled() {
+		ns, err := newNetworkSync(srvCtx, cfg, mgr.GetClient(), &servers)
+		if err != nil {
+			return fmt.Errorf("setting up the node's network: %w", err)
+		}
+		defer ns.close()
+		if err := ns.setupWithManager(mgr); err != nil {
 			return err
 		}
 	}

@@ -69,6 +69,8 @@ type instanceSync struct {
 	recorder  events.EventRecorder
 	facts     factsSource
 	images    *imagecache.Cache
+	// volumes are the chains of attached volumes; a (re)definition keeps their disks.
+	volumes *volumeChains
 
 	// shutdowns remembers when a graceful shutdown was asked for, per instance UID.
 	mu        sync.Mutex
@@ -207,6 +209,11 @@ func (s *instanceSync) define(ctx context.Context, sc *syncScope) error {
 		Kernel:     boot.kernel,
 		Initrd:     boot.initrd,
 		Cmdline:    boot.cmdline,
+		Volumes:    s.volumeDisks(ctx, inst),
+	}
+	if s.cfg.Network.Enabled() && inst.Status.MACAddress != "" {
+		// A plain tap: the network sync moves it into the datapath and onto its segment's bridge.
+		spec.NICs = []domainxml.NIC{{MAC: inst.Status.MACAddress, Tap: TapName(inst.Status.InstanceID)}}
 	}
 	host := domainxml.Host{DomainType: string(f.domainType)}
 	if f.domainType != cloudv1.DomainTypeTest {
@@ -235,9 +242,15 @@ func (s *instanceSync) define(ctx context.Context, sc *syncScope) error {
 	return nil
 }
 
-// sameDefinition reports whether the domain already has the spec's size, so a start need not
-// redefine it.
+// sameDefinition reports whether the domain already has the spec's size and network interfaces,
+// so a start need not redefine it.
 func sameDefinition(d *libvirt.Domain, spec domainxml.Spec) bool {
+	for _, nic := range spec.NICs {
+		// A domain defined before the node had a network (or with another MAC) gets its NIC.
+		if !strings.Contains(d.XML, nic.MAC) || !strings.Contains(d.XML, nic.Tap) {
+			return false
+		}
+	}
 	return d.VCPUs == spec.VCPUs && d.MemoryMiB == int64(spec.MemoryMiB)
 }
 
@@ -410,6 +423,7 @@ func (s *instanceSync) event(inst *cloudv1.Instance, typ, reason, action, note s
 // updateStatus reports the domain and the agent's conditions: DomainDefined and GuestRunning.
 func (s *instanceSync) updateStatus(ctx context.Context, sc *syncScope) error {
 	inst, d, now := sc.inst, sc.domain, sc.now
+	inst.Status.BlockDevices = s.blockDevices(ctx, inst)
 	if d == nil {
 		inst.Status.Domain = nil
 		reason, msg := cloudv1.ReasonDomainMissing, "No domain is defined"
@@ -499,6 +513,7 @@ func (s *instanceSync) setupWithManager(mgr ctrl.Manager) error {
 		Watches(&cloudv1.Image{}, allInstances).
 		Watches(&cloudv1.InstanceType{}, allInstances).
 		Watches(&cloudv1.KeyPair{}, allInstances).
+		Watches(&cloudv1.Volume{}, s.instancesOfVolume()).
 		WatchesRawSource(source.Channel(domainEvents, &handler.TypedEnqueueRequestForObject[*cloudv1.Instance]{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Complete(s)

@@ -212,6 +212,10 @@ func (r *reporter) report(ctx context.Context, f nodeFacts, now time.Time) error
 	hv.Status.Hostname = f.hostname
 	hv.Status.Addresses = f.addresses
 	hv.Status.LibvirtURI = r.virt.URI()
+	hv.Status.UnderlayIP = ""
+	if r.cfg.Network.Enabled() {
+		hv.Status.UnderlayIP = r.cfg.Network.UnderlayIP
+	}
 	hv.Status.AgentVersion = r.cfg.Version
 	hv.Status.Console = r.console
 	hv.Status.Storage = storageStatus(r.cfg)

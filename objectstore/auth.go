@@ -28,6 +28,9 @@ import (
 
 // Caller is an authenticated request's sender and its verified payload.
 type Caller struct {
+	// Anonymous is set for a request that carries no signature at all; its Principal is empty
+	// and only ACLs and policies open to everyone let it through.
+	Anonymous   bool
 	AccessKeyID string
 	Principal   awsauth.Principal
 	// Body yields the request's payload (decoded from aws-chunked framing when it was sent so),
@@ -52,15 +55,18 @@ const (
 	VerbUpdate = "update"
 )
 
-// Authorizer decides what principals may do with buckets. Buckets belong to a project and are
-// private to it.
+// Authorizer decides what principals may do with the buckets of a project (the members' rights
+// as the buckets' owner).
 //
 // The verbs the operations need on the owner project's buckets: HeadBucket,
 // GetBucketLocation, GetBucketVersioning, GetObject and HeadObject (of any version, and the
 // source of a copy) need "get"; ListBuckets (per project listed), ListObjects(V2),
 // ListObjectVersions, ListMultipartUploads and ListParts need "list"; CreateBucket needs
-// "create" in the caller's project; DeleteBucket needs "delete"; PutBucketVersioning and
-// everything that writes or deletes objects, versions or uploads needs "update".
+// "create" in the caller's project; DeleteBucket needs "delete"; GetBucketAcl, GetObjectAcl,
+// GetBucketPolicy and GetPublicAccessBlock need "get"; PutBucketVersioning, the Put and Delete
+// of ACLs, policies and Block Public Access, and everything that writes or deletes objects,
+// versions or uploads need "update". These are the owner project's rights; ACLs and bucket
+// policies may let others in too (see access.go), and a policy's Deny holds against the owner.
 //
 // Admin principals (Principal.Admin) may act on every project; the server does not ask the
 // Authorizer about them.

@@ -21,26 +21,79 @@ import (
 	"net/http"
 	"strings"
 
+	"pinet.io/pinet/internal/awsauth"
 	"pinet.io/pinet/objectstore/fsstore"
 )
 
-// bucket loads the request's bucket and checks that the caller may do the operation's verb on
-// the buckets of its owner project (or reads under its read-only grant, checked by serve).
+// bucket loads the request's bucket and checks that the caller may do the operation (see
+// access.go), or reads under its read-only grant (checked by serve). An operation whose ACL
+// permission is the object's may be left to finish with objectAccess once the object is open.
 func (s *Server) bucket(q *request) (fsstore.BucketInfo, error) {
 	b, err := s.store.Bucket(q.route.Bucket)
 	if err != nil {
 		return fsstore.BucketInfo{}, err
 	}
 	if q.readGrant {
+		q.decision = granted
 		return b, nil
 	}
-	if err := s.allowed(q.ctx(), q.principal(), q.route.Op.verb(), b.Project); err != nil {
+	ac := accessCheck{bucket: b, key: q.route.Key, access: opAccesses[q.route.Op], verb: q.route.Op.verb(), query: q.r.URL.Query()}
+	d, err := s.decide(q, ac)
+	if err != nil {
 		return fsstore.BucketInfo{}, err
 	}
+	if d == denied {
+		return fsstore.BucketInfo{}, s3Error(CodeAccessDenied)
+	}
+	q.check, q.decision = ac, d
 	return b, nil
 }
 
+// objectAccess finishes the check bucket began, for the object version info describes.
+func (s *Server) objectAccess(q *request, info fsstore.ObjectInfo) error {
+	if q.decision != needObject {
+		return nil
+	}
+	acl, err := s.store.ACLOf(q.route.Bucket, info)
+	if err != nil {
+		return err
+	}
+	if !q.objectGranted(q.check, acl) {
+		return s3Error(CodeAccessDenied)
+	}
+	return nil
+}
+
+// objectMissing turns a missing object (or a delete marker) into AccessDenied for a caller
+// that may not list the bucket, as S3 does, so the names of objects it cannot read stay
+// secret; what the store had said about the key is dropped.
+func (s *Server) objectMissing(q *request, err error) error {
+	var ae *apiError
+	missing := errors.Is(err, fsstore.ErrNoSuchKey) || errors.Is(err, fsstore.ErrNoSuchVersion) ||
+		errors.As(err, &ae) && (ae.code == CodeNoSuchKey || ae.code == CodeMethodNotAllowed)
+	if q.decision != needObject || !missing {
+		return err
+	}
+	ac := q.check
+	ac.key, ac.access, ac.verb, ac.query = "", opAccesses[OpListObjects], VerbList, nil
+	d, lerr := s.decide(q, ac)
+	if lerr != nil {
+		return lerr
+	}
+	if d != granted {
+		h := q.w.Header()
+		for _, name := range []string{headerDeleteMarker, headerVersionID, "Last-Modified", "Allow"} {
+			h.Del(name)
+		}
+		return s3Error(CodeAccessDenied)
+	}
+	return err
+}
+
 func (s *Server) listBuckets(q *request) error {
+	if q.caller.Anonymous {
+		return s3Error(CodeAccessDenied)
+	}
 	all, err := s.store.ListBuckets()
 	if err != nil {
 		return err
@@ -49,7 +102,7 @@ func (s *Server) listBuckets(q *request) error {
 	prefix := q.r.URL.Query().Get("prefix")
 	// One decision per project: a user sees a few projects' buckets, not one check per bucket.
 	mayList := map[string]bool{}
-	res := listBucketsResult{Xmlns: s3Namespace, Owner: owner{ID: p.Project, DisplayName: p.User}}
+	res := listBucketsResult{Xmlns: s3Namespace, Owner: callerOwner(p)}
 	for _, b := range all {
 		if !strings.HasPrefix(b.Name, prefix) {
 			continue
@@ -83,6 +136,16 @@ func (s *Server) createBucket(q *request) error {
 	if err := refuseUnsupported(q.r.Header); err != nil {
 		return err
 	}
+	acl, present, err := aclFromHeaders(q.r.Header, p.Project, p.Project, false)
+	if err != nil {
+		return err
+	}
+	if !present {
+		acl, _ = cannedACL("private", p.Project, p.Project, false)
+	}
+	if err := refusePublicACL(q, fsstore.BucketInfo{Name: q.route.Bucket}, acl); err != nil {
+		return err
+	}
 	body, err := readXMLBody(q)
 	if err != nil {
 		return err
@@ -94,7 +157,7 @@ func (s *Server) createBucket(q *request) error {
 	if loc != "" && loc != s.region {
 		return s3Error(CodeInvalidLocationConstraint, "The specified location constraint is not valid: this store serves only region "+s.region+".")
 	}
-	_, err = s.store.CreateBucket(q.route.Bucket, p.Project, s.region)
+	_, err = s.store.CreateBucketWith(fsstore.BucketInfo{Name: q.route.Bucket, Project: p.Project, Region: s.region, ACL: &acl})
 	var exists *fsstore.BucketExistsError
 	if errors.As(err, &exists) {
 		if exists.Owner == p.Project {
@@ -109,6 +172,15 @@ func (s *Server) createBucket(q *request) error {
 	q.w.Header().Set("Content-Length", "0")
 	q.w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// callerOwner is how ListBuckets names the caller: by its user's canonical id, the id grants
+// and policies name it by.
+func callerOwner(p awsauth.Principal) owner {
+	if p.User == "" {
+		return *projectOwner(p.Project)
+	}
+	return owner{ID: UserCanonicalID(p.User), DisplayName: p.User}
 }
 
 func (s *Server) deleteBucket(q *request) error {

@@ -110,12 +110,16 @@ func (s *stalledReader) Read(b []byte) (int, error) {
 	return s.p.Read(b)
 }
 
-// streamPut starts a signed PUT of size bytes from body (payload unsigned, so it streams).
-func streamPut(t *testing.T, addr, path string, body io.Reader, size int64) <-chan error {
+// streamPut starts a signed PUT of size bytes from body (payload unsigned, so it streams),
+// with the headers given as name, value pairs.
+func streamPut(t *testing.T, addr, path string, body io.Reader, size int64, header ...string) <-chan error {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPut, (&url.URL{Scheme: "http", Host: addr, Path: path}).String(), body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	req.ContentLength = size
 	req.Header.Set("X-Amz-Content-Sha256", awsauth.UnsignedPayload)

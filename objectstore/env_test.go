@@ -56,6 +56,8 @@ var (
 	// chaos's requests make the test authorizer panic.
 	chaos    = testUser{"AKIACHAOS00000000001", "chaos-secret-key-0000000000000000000000", awsauth.Principal{User: "chaos", Project: "proj-a"}}
 	stranger = testUser{"AKIANOBODY0000000001", "nobody-secret-key-000000000000000000000", awsauth.Principal{}}
+	// sysop is a member of PiNet's own project who is not an admin.
+	sysop = testUser{"AKIASYSOP00000000001", "sysop-secret-key-0000000000000000000000", awsauth.Principal{User: "sysop", Project: "pinet-system"}}
 	// reader acts in no project; a ReadOnlyGrant may let it read one bucket.
 	reader = testUser{"AKIAREADER0000000001", "reader-secret-key-000000000000000000000", awsauth.Principal{User: "image-reader"}}
 )
@@ -102,7 +104,7 @@ type testEnv struct {
 // testAuthenticator is the real verifier over the test users' credentials.
 func testAuthenticator() Authenticator {
 	users := credentials{}
-	for _, u := range []testUser{alice, carol, bob, admin, retired, chaos, stranger, reader} {
+	for _, u := range []testUser{alice, carol, bob, admin, retired, chaos, stranger, reader, sysop} {
 		users[u.ak] = u
 	}
 	return VerifierAuthenticator{Verifier: &awsauth.Verifier{Store: users, Service: awsauth.ServiceS3}}

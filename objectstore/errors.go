@@ -28,38 +28,44 @@ import (
 
 // S3 error codes this store answers with.
 const (
-	CodeAccessDenied              = "AccessDenied"
-	CodeBadDigest                 = "BadDigest"
-	CodeBucketAlreadyExists       = "BucketAlreadyExists"
-	CodeBucketAlreadyOwnedByYou   = "BucketAlreadyOwnedByYou"
-	CodeBucketNotEmpty            = "BucketNotEmpty"
-	CodeEntityTooLarge            = "EntityTooLarge"
-	CodeEntityTooSmall            = "EntityTooSmall"
-	CodeIncompleteBody            = "IncompleteBody"
-	CodeInternalError             = "InternalError"
-	CodeInvalidAccessKeyID        = "InvalidAccessKeyId"
-	CodeInvalidArgument           = "InvalidArgument"
-	CodeInvalidBucketName         = "InvalidBucketName"
-	CodeInvalidDigest             = "InvalidDigest"
-	CodeInvalidLocationConstraint = "InvalidLocationConstraint"
-	CodeInvalidPart               = "InvalidPart"
-	CodeInvalidPartOrder          = "InvalidPartOrder"
-	CodeInvalidRange              = "InvalidRange"
-	CodeInvalidRequest            = "InvalidRequest"
-	CodeKeyTooLong                = "KeyTooLongError"
-	CodeMalformedXML              = "MalformedXML"
-	CodeMetadataTooLarge          = "MetadataTooLarge"
-	CodeMethodNotAllowed          = "MethodNotAllowed"
-	CodeMissingContentLength      = "MissingContentLength"
-	CodeNoSuchBucket              = "NoSuchBucket"
-	CodeNoSuchKey                 = "NoSuchKey"
-	CodeNoSuchUpload              = "NoSuchUpload"
-	CodeNoSuchVersion             = "NoSuchVersion"
-	CodeNotImplemented            = "NotImplemented"
-	CodePreconditionFailed        = "PreconditionFailed"
-	CodeRequestTimeTooSkewed      = "RequestTimeTooSkewed"
-	CodeSignatureDoesNotMatch     = "SignatureDoesNotMatch"
-	CodeXAmzContentSHA256Mismatch = "XAmzContentSHA256Mismatch"
+	CodeAccessDenied                    = "AccessDenied"
+	CodeBadDigest                       = "BadDigest"
+	CodeBucketAlreadyExists             = "BucketAlreadyExists"
+	CodeBucketAlreadyOwnedByYou         = "BucketAlreadyOwnedByYou"
+	CodeBucketNotEmpty                  = "BucketNotEmpty"
+	CodeEntityTooLarge                  = "EntityTooLarge"
+	CodeEntityTooSmall                  = "EntityTooSmall"
+	CodeIncompleteBody                  = "IncompleteBody"
+	CodeInternalError                   = "InternalError"
+	CodeInvalidAccessKeyID              = "InvalidAccessKeyId"
+	CodeInvalidArgument                 = "InvalidArgument"
+	CodeInvalidBucketName               = "InvalidBucketName"
+	CodeInvalidDigest                   = "InvalidDigest"
+	CodeInvalidLocationConstraint       = "InvalidLocationConstraint"
+	CodeInvalidPart                     = "InvalidPart"
+	CodeInvalidPartOrder                = "InvalidPartOrder"
+	CodeInvalidRange                    = "InvalidRange"
+	CodeInvalidRequest                  = "InvalidRequest"
+	CodeKeyTooLong                      = "KeyTooLongError"
+	CodeMalformedXML                    = "MalformedXML"
+	CodeMalformedACLError               = "MalformedACLError"
+	CodeMalformedPolicy                 = "MalformedPolicy"
+	CodeNoSuchBucketPolicy              = "NoSuchBucketPolicy"
+	CodeNoSuchPublicAccessBlock         = "NoSuchPublicAccessBlockConfiguration"
+	CodeUnresolvableGrantByEmailAddress = "UnresolvableGrantByEmailAddress"
+	CodeUnexpectedContent               = "UnexpectedContent"
+	CodeMetadataTooLarge                = "MetadataTooLarge"
+	CodeMethodNotAllowed                = "MethodNotAllowed"
+	CodeMissingContentLength            = "MissingContentLength"
+	CodeNoSuchBucket                    = "NoSuchBucket"
+	CodeNoSuchKey                       = "NoSuchKey"
+	CodeNoSuchUpload                    = "NoSuchUpload"
+	CodeNoSuchVersion                   = "NoSuchVersion"
+	CodeNotImplemented                  = "NotImplemented"
+	CodePreconditionFailed              = "PreconditionFailed"
+	CodeRequestTimeTooSkewed            = "RequestTimeTooSkewed"
+	CodeSignatureDoesNotMatch           = "SignatureDoesNotMatch"
+	CodeXAmzContentSHA256Mismatch       = "XAmzContentSHA256Mismatch"
 )
 
 // codeInfo is an error code's HTTP status and default message.
@@ -69,38 +75,44 @@ type codeInfo struct {
 }
 
 var codes = map[string]codeInfo{
-	CodeAccessDenied:              {http.StatusForbidden, "Access Denied."},
-	CodeBadDigest:                 {http.StatusBadRequest, "The Content-MD5 you specified did not match what we received."},
-	CodeBucketAlreadyExists:       {http.StatusConflict, "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again."},
-	CodeBucketAlreadyOwnedByYou:   {http.StatusConflict, "Your previous request to create the named bucket succeeded and you already own it."},
-	CodeBucketNotEmpty:            {http.StatusConflict, "The bucket you tried to delete is not empty."},
-	CodeEntityTooLarge:            {http.StatusBadRequest, "Your proposed upload exceeds the maximum allowed object size."},
-	CodeEntityTooSmall:            {http.StatusBadRequest, "Your proposed upload is smaller than the minimum allowed object size."},
-	CodeIncompleteBody:            {http.StatusBadRequest, "You did not provide the number of bytes specified by the Content-Length HTTP header."},
-	CodeInternalError:             {http.StatusInternalServerError, "We encountered an internal error. Please try again."},
-	CodeInvalidAccessKeyID:        {http.StatusForbidden, "The AWS Access Key Id you provided does not exist in our records."},
-	CodeInvalidArgument:           {http.StatusBadRequest, "Invalid Argument."},
-	CodeInvalidBucketName:         {http.StatusBadRequest, "The specified bucket is not valid."},
-	CodeInvalidDigest:             {http.StatusBadRequest, "The Content-MD5 you specified is not valid."},
-	CodeInvalidLocationConstraint: {http.StatusBadRequest, "The specified location constraint is not valid."},
-	CodeInvalidPart:               {http.StatusBadRequest, "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."},
-	CodeInvalidPartOrder:          {http.StatusBadRequest, "The list of parts was not in ascending order. Parts must be ordered by part number."},
-	CodeInvalidRange:              {http.StatusRequestedRangeNotSatisfiable, "The requested range is not satisfiable."},
-	CodeInvalidRequest:            {http.StatusBadRequest, "Invalid Request."},
-	CodeKeyTooLong:                {http.StatusBadRequest, "Your key is too long."},
-	CodeMalformedXML:              {http.StatusBadRequest, "The XML you provided was not well-formed or did not validate against our published schema."},
-	CodeMetadataTooLarge:          {http.StatusBadRequest, "Your metadata headers exceed the maximum allowed metadata size."},
-	CodeMethodNotAllowed:          {http.StatusMethodNotAllowed, "The specified method is not allowed against this resource."},
-	CodeMissingContentLength:      {http.StatusLengthRequired, "You must provide the Content-Length HTTP header."},
-	CodeNoSuchBucket:              {http.StatusNotFound, "The specified bucket does not exist."},
-	CodeNoSuchKey:                 {http.StatusNotFound, "The specified key does not exist."},
-	CodeNoSuchUpload:              {http.StatusNotFound, "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."},
-	CodeNoSuchVersion:             {http.StatusNotFound, "The specified version does not exist."},
-	CodeNotImplemented:            {http.StatusNotImplemented, "A header or parameter you provided implies functionality that is not implemented."},
-	CodePreconditionFailed:        {http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold."},
-	CodeRequestTimeTooSkewed:      {http.StatusForbidden, "The difference between the request time and the server's time is too large."},
-	CodeSignatureDoesNotMatch:     {http.StatusForbidden, "The request signature we calculated does not match the signature you provided. Check your key and signing method."},
-	CodeXAmzContentSHA256Mismatch: {http.StatusBadRequest, "The provided 'x-amz-content-sha256' header does not match what was computed."},
+	CodeAccessDenied:                    {http.StatusForbidden, "Access Denied."},
+	CodeBadDigest:                       {http.StatusBadRequest, "The Content-MD5 you specified did not match what we received."},
+	CodeBucketAlreadyExists:             {http.StatusConflict, "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again."},
+	CodeBucketAlreadyOwnedByYou:         {http.StatusConflict, "Your previous request to create the named bucket succeeded and you already own it."},
+	CodeBucketNotEmpty:                  {http.StatusConflict, "The bucket you tried to delete is not empty."},
+	CodeEntityTooLarge:                  {http.StatusBadRequest, "Your proposed upload exceeds the maximum allowed object size."},
+	CodeEntityTooSmall:                  {http.StatusBadRequest, "Your proposed upload is smaller than the minimum allowed object size."},
+	CodeIncompleteBody:                  {http.StatusBadRequest, "You did not provide the number of bytes specified by the Content-Length HTTP header."},
+	CodeInternalError:                   {http.StatusInternalServerError, "We encountered an internal error. Please try again."},
+	CodeInvalidAccessKeyID:              {http.StatusForbidden, "The AWS Access Key Id you provided does not exist in our records."},
+	CodeInvalidArgument:                 {http.StatusBadRequest, "Invalid Argument."},
+	CodeInvalidBucketName:               {http.StatusBadRequest, "The specified bucket is not valid."},
+	CodeInvalidDigest:                   {http.StatusBadRequest, "The Content-MD5 you specified is not valid."},
+	CodeInvalidLocationConstraint:       {http.StatusBadRequest, "The specified location constraint is not valid."},
+	CodeInvalidPart:                     {http.StatusBadRequest, "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."},
+	CodeInvalidPartOrder:                {http.StatusBadRequest, "The list of parts was not in ascending order. Parts must be ordered by part number."},
+	CodeInvalidRange:                    {http.StatusRequestedRangeNotSatisfiable, "The requested range is not satisfiable."},
+	CodeInvalidRequest:                  {http.StatusBadRequest, "Invalid Request."},
+	CodeKeyTooLong:                      {http.StatusBadRequest, "Your key is too long."},
+	CodeMalformedXML:                    {http.StatusBadRequest, "The XML you provided was not well-formed or did not validate against our published schema."},
+	CodeMalformedACLError:               {http.StatusBadRequest, "The XML you provided was not well-formed or did not validate against our published schema."},
+	CodeMalformedPolicy:                 {http.StatusBadRequest, "Policies must be valid JSON and the first byte must be '{'"},
+	CodeNoSuchBucketPolicy:              {http.StatusNotFound, "The bucket policy does not exist"},
+	CodeNoSuchPublicAccessBlock:         {http.StatusNotFound, "The public access block configuration was not found"},
+	CodeUnexpectedContent:               {http.StatusBadRequest, "This request does not support content."},
+	CodeUnresolvableGrantByEmailAddress: {http.StatusBadRequest, "The email address you provided does not match any account on record."},
+	CodeMetadataTooLarge:                {http.StatusBadRequest, "Your metadata headers exceed the maximum allowed metadata size."},
+	CodeMethodNotAllowed:                {http.StatusMethodNotAllowed, "The specified method is not allowed against this resource."},
+	CodeMissingContentLength:            {http.StatusLengthRequired, "You must provide the Content-Length HTTP header."},
+	CodeNoSuchBucket:                    {http.StatusNotFound, "The specified bucket does not exist."},
+	CodeNoSuchKey:                       {http.StatusNotFound, "The specified key does not exist."},
+	CodeNoSuchUpload:                    {http.StatusNotFound, "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."},
+	CodeNoSuchVersion:                   {http.StatusNotFound, "The specified version does not exist."},
+	CodeNotImplemented:                  {http.StatusNotImplemented, "A header or parameter you provided implies functionality that is not implemented."},
+	CodePreconditionFailed:              {http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold."},
+	CodeRequestTimeTooSkewed:            {http.StatusForbidden, "The difference between the request time and the server's time is too large."},
+	CodeSignatureDoesNotMatch:           {http.StatusForbidden, "The request signature we calculated does not match the signature you provided. Check your key and signing method."},
+	CodeXAmzContentSHA256Mismatch:       {http.StatusBadRequest, "The provided 'x-amz-content-sha256' header does not match what was computed."},
 }
 
 // apiError is an S3 error response.

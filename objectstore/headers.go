@@ -75,15 +75,12 @@ func withoutAWSChunked(enc string) string {
 	return strings.Join(keep, ",")
 }
 
-// refuseUnsupported rejects writes that ask for what the store does not do (public ACLs,
-// encryption, tags, object lock, conditional writes) instead of silently ignoring it.
+// refuseUnsupported rejects writes that ask for what the store does not do (encryption, tags,
+// object lock, conditional writes) instead of silently ignoring it.
 func refuseUnsupported(h http.Header) error {
-	if acl := h.Get("x-amz-acl"); acl != "" && acl != "private" && acl != "bucket-owner-full-control" {
-		return s3Error(CodeNotImplemented, "Buckets and objects are private; the canned ACL "+acl+" is not implemented.")
-	}
 	for name := range h {
 		lower := strings.ToLower(name)
-		for _, p := range []string{"x-amz-grant-", "x-amz-server-side-encryption", "x-amz-tagging", "x-amz-object-lock-", "x-amz-website-redirect-location"} {
+		for _, p := range []string{"x-amz-server-side-encryption", "x-amz-tagging", "x-amz-object-lock-", "x-amz-website-redirect-location"} {
 			if strings.HasPrefix(lower, p) {
 				return s3Error(CodeNotImplemented, "The header "+lower+" is not implemented.")
 			}

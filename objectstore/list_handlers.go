@@ -93,7 +93,7 @@ func (s *Server) listObjects(q *request) error {
 	out := listObjectsResult{
 		Xmlns: s3Namespace, Name: q.route.Bucket, Prefix: e.enc(lq.Prefix), Marker: e.enc(lq.After),
 		MaxKeys: limit, Delimiter: e.enc(lq.Delimiter), EncodingType: e.typ(), IsTruncated: res.IsTruncated,
-		Contents:       e.objects(res.Objects, &owner{ID: b.Project, DisplayName: b.Project}),
+		Contents:       e.objects(res.Objects, projectOwner(b.Project)),
 		CommonPrefixes: e.prefixes(res.CommonPrefixes),
 	}
 	if res.IsTruncated {
@@ -132,7 +132,7 @@ func (s *Server) listObjectsV2(q *request) error {
 	}
 	var o *owner
 	if query.Get("fetch-owner") == "true" {
-		o = &owner{ID: b.Project, DisplayName: b.Project}
+		o = projectOwner(b.Project)
 	}
 	out := listObjectsV2Result{
 		Xmlns: s3Namespace, Name: q.route.Bucket, Prefix: e.enc(lq.Prefix), StartAfter: e.enc(query.Get("start-after")),
@@ -180,7 +180,7 @@ func (s *Server) listUploads(q *request) error {
 	for _, u := range res.Uploads {
 		out.Uploads = append(out.Uploads, uploadEntry{
 			Key: e.enc(u.Key), UploadID: u.ID, StorageClass: storageClass, Initiated: s3Time(u.Initiated),
-			Initiator: owner{ID: u.Initiator, DisplayName: u.Initiator}, Owner: owner{ID: b.Project, DisplayName: b.Project},
+			Initiator: owner{ID: u.Initiator, DisplayName: u.Initiator}, Owner: *projectOwner(b.Project),
 		})
 	}
 	s.writeXML(q, http.StatusOK, out)

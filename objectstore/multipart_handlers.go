@@ -31,7 +31,8 @@ const (
 )
 
 func (s *Server) createUpload(q *request) error {
-	if _, err := s.bucket(q); err != nil {
+	b, err := s.bucket(q)
+	if err != nil {
 		return err
 	}
 	if err := fsstore.ValidKey(q.route.Key); err != nil {
@@ -42,6 +43,9 @@ func (s *Server) createUpload(q *request) error {
 	}
 	meta, err := metaFromHeaders(q.r.Header)
 	if err != nil {
+		return err
+	}
+	if meta.ACL, err = newObjectACL(q, b); err != nil {
 		return err
 	}
 	up, err := s.store.CreateUpload(q.route.Bucket, q.route.Key, meta, q.principal().User)
@@ -199,7 +203,7 @@ func (s *Server) listParts(q *request) error {
 	res := listPartsResult{
 		Xmlns: s3Namespace, Bucket: q.route.Bucket, Key: q.route.Key, UploadID: id,
 		Initiator:        owner{ID: up.Initiator, DisplayName: up.Initiator},
-		Owner:            owner{ID: b.Project, DisplayName: b.Project},
+		Owner:            *projectOwner(b.Project),
 		StorageClass:     storageClass,
 		PartNumberMarker: marker, MaxParts: limit, IsTruncated: truncated,
 	}

@@ -27,7 +27,8 @@ import (
 )
 
 func (s *Server) putObject(q *request) error {
-	if _, err := s.bucket(q); err != nil {
+	b, err := s.bucket(q)
+	if err != nil {
 		return err
 	}
 	if err := fsstore.ValidKey(q.route.Key); err != nil {
@@ -38,6 +39,9 @@ func (s *Server) putObject(q *request) error {
 	}
 	meta, err := metaFromHeaders(q.r.Header)
 	if err != nil {
+		return err
+	}
+	if meta.ACL, err = newObjectACL(q, b); err != nil {
 		return err
 	}
 	body, err := payload(q, min(maxSinglePut, s.maxObjectSize))
@@ -55,6 +59,22 @@ func (s *Server) putObject(q *request) error {
 	return nil
 }
 
+// newObjectACL is the ACL a write asks for (private when it names none), refused where Block
+// Public Access forbids it. Objects belong to the bucket's project.
+func newObjectACL(q *request, b fsstore.BucketInfo) (*fsstore.ACL, error) {
+	acl, present, err := aclFromHeaders(q.r.Header, b.Project, b.Project, true)
+	if err != nil {
+		return nil, err
+	}
+	if !present {
+		acl, _ = cannedACL("private", b.Project, b.Project, true)
+	}
+	if err := refusePublicACL(q, b, acl); err != nil {
+		return nil, err
+	}
+	return &acl, nil
+}
+
 // setNewVersion tells the client the version id of what it wrote, if it made a version.
 func setNewVersion(h http.Header, info fsstore.ObjectInfo) {
 	if info.VersionID != "" {
@@ -70,9 +90,12 @@ func (s *Server) getObject(q *request) error {
 	}
 	obj, err := s.openForRead(q, b)
 	if err != nil {
-		return err
+		return s.objectMissing(q, err)
 	}
 	defer obj.Close()
+	if err := s.objectAccess(q, obj.Info); err != nil {
+		return err
+	}
 	info := obj.Info
 	h := q.w.Header()
 	notModified, err := readConditions(q.r.Header).check(info)
@@ -139,8 +162,17 @@ func (s *Server) deleteObject(q *request) error {
 }
 
 func (s *Server) deleteObjects(q *request) error {
+	// With a bucket policy, each key is judged on its own, as S3 does: a policy may allow or
+	// deny deleting some keys only.
+	perKey := false
 	if _, err := s.bucket(q); err != nil {
-		return err
+		b, berr := s.store.Bucket(q.route.Bucket)
+		if berr != nil || b.Policy == "" {
+			return err
+		}
+		perKey = true
+	} else {
+		perKey = q.check.bucket.Policy != "" && !q.principal().Admin
 	}
 	body, err := readXMLBody(q)
 	if err != nil {
@@ -157,6 +189,9 @@ func (s *Server) deleteObjects(q *request) error {
 		err := fsstore.ValidKey(o.Key)
 		if err == nil && named && !fsstore.ValidVersionID(o.VersionID) {
 			err = fsstore.ErrInvalidVersionID
+		}
+		if err == nil && perKey {
+			err = s.mayDeleteKey(q, o)
 		}
 		if err == nil {
 			d, err = s.deleteOne(q.route.Bucket, o.Key, o.VersionID, named)
@@ -177,6 +212,26 @@ func (s *Server) deleteObjects(q *request) error {
 	return nil
 }
 
+// mayDeleteKey decides whether the caller may delete one key (or version) of a DeleteObjects.
+func (s *Server) mayDeleteKey(q *request, o objectToDelete) error {
+	b, err := s.store.Bucket(q.route.Bucket)
+	if err != nil {
+		return err
+	}
+	ac := accessCheck{bucket: b, key: o.Key, access: opAccesses[OpDeleteObject], verb: VerbUpdate}
+	if o.VersionID != "" {
+		ac.query = map[string][]string{"versionId": {o.VersionID}}
+	}
+	d, err := s.decide(q, ac)
+	if err != nil {
+		return err
+	}
+	if d != granted {
+		return s3Error(CodeAccessDenied)
+	}
+	return nil
+}
+
 // copySource opens the object a copy reads (the version it names, or the latest), checking
 // that the caller may read it and that its preconditions hold. It tells the client which
 // version it read when the source names one or its bucket is versioned. The caller closes it.
@@ -189,8 +244,16 @@ func (s *Server) copySource(q *request) (*fsstore.Object, target, error) {
 	if err != nil {
 		return nil, target{}, err
 	}
-	if err := s.allowed(q.ctx(), q.principal(), VerbGet, b.Project); err != nil {
+	ac := accessCheck{bucket: b, key: src.Key, access: opAccesses[OpGetObject], verb: VerbGet}
+	if src.Version != "" {
+		ac.query = map[string][]string{"versionId": {src.Version}}
+	}
+	d, err := s.decide(q, ac)
+	if err != nil {
 		return nil, target{}, err
+	}
+	if d == denied {
+		return nil, target{}, s3Error(CodeAccessDenied)
 	}
 	var obj *fsstore.Object
 	if src.Version != "" {
@@ -204,6 +267,16 @@ func (s *Server) copySource(q *request) (*fsstore.Object, target, error) {
 	}
 	if err != nil {
 		return nil, target{}, err
+	}
+	if d == needObject {
+		acl, err := s.store.ACLOf(src.Bucket, obj.Info)
+		if err != nil || !q.objectGranted(ac, acl) {
+			obj.Close()
+			if err == nil {
+				err = s3Error(CodeAccessDenied)
+			}
+			return nil, target{}, err
+		}
 	}
 	if _, err := copyConditions(q.r.Header).check(obj.Info); err != nil {
 		obj.Close()
@@ -236,7 +309,8 @@ func parseCopySource(v string) (target, error) {
 }
 
 func (s *Server) copyObject(q *request) error {
-	if _, err := s.bucket(q); err != nil {
+	b, err := s.bucket(q)
+	if err != nil {
 		return err
 	}
 	if err := fsstore.ValidKey(q.route.Key); err != nil {
@@ -263,6 +337,10 @@ func (s *Server) copyObject(q *request) error {
 		}
 	default:
 		return s3Error(CodeInvalidArgument, "Unknown metadata directive "+d+".")
+	}
+	// A copy gets the ACL its request asks for, never the source's.
+	if meta.ACL, err = newObjectACL(q, b); err != nil {
+		return err
 	}
 	if obj.Info.Size > maxSinglePut {
 		return s3Error(CodeInvalidRequest, "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120.")

@@ -52,6 +52,16 @@ const (
 	OpGetBucketVersioning     Operation = "GetBucketVersioning"
 	OpPutBucketVersioning     Operation = "PutBucketVersioning"
 	OpListObjectVersions      Operation = "ListObjectVersions"
+	OpGetBucketACL            Operation = "GetBucketAcl"
+	OpPutBucketACL            Operation = "PutBucketAcl"
+	OpGetObjectACL            Operation = "GetObjectAcl"
+	OpPutObjectACL            Operation = "PutObjectAcl"
+	OpGetBucketPolicy         Operation = "GetBucketPolicy"
+	OpPutBucketPolicy         Operation = "PutBucketPolicy"
+	OpDeleteBucketPolicy      Operation = "DeleteBucketPolicy"
+	OpGetPublicAccessBlock    Operation = "GetPublicAccessBlock"
+	OpPutPublicAccessBlock    Operation = "PutPublicAccessBlock"
+	OpDeletePublicAccessBlock Operation = "DeletePublicAccessBlock"
 )
 
 // target is what a request asks for: an operation on a bucket and key.
@@ -67,13 +77,13 @@ type target struct {
 // than being mistaken for a plain bucket or object request.
 var (
 	bucketSubresources = []string{
-		"accelerate", "acl", "analytics", "cors", "encryption", "intelligent-tiering", "inventory",
+		"accelerate", "analytics", "cors", "encryption", "intelligent-tiering", "inventory",
 		"lifecycle", "logging", "metadataTable", "metrics", "notification", "object-lock",
-		"ownershipControls", "policy", "policyStatus", "publicAccessBlock", "replication",
+		"ownershipControls", "policyStatus", "replication",
 		"requestPayment", "session", "tagging", "website",
 	}
 	objectSubresources = []string{
-		"acl", "attributes", "legal-hold", "renameObject", "restore", "retention", "select",
+		"attributes", "legal-hold", "renameObject", "restore", "retention", "select",
 		"tagging", "torrent",
 	}
 )
@@ -116,6 +126,9 @@ func bucketOperation(method string, q url.Values) (Operation, error) {
 	if op, ok, err := versioningOperation(method, q); ok {
 		return op, err
 	}
+	if op, ok, err := bucketAccessOperation(method, q); ok {
+		return op, err
+	}
 	switch method {
 	case http.MethodGet:
 		switch {
@@ -148,6 +161,15 @@ func bucketOperation(method string, q url.Values) (Operation, error) {
 func objectOperation(method string, q url.Values, copySource bool) (Operation, error) {
 	if sub := firstPresent(q, objectSubresources); sub != "" {
 		return "", s3Error(CodeNotImplemented, "The object subresource "+sub+" is not implemented.")
+	}
+	if q.Has("acl") {
+		switch method {
+		case http.MethodGet:
+			return OpGetObjectACL, nil
+		case http.MethodPut:
+			return OpPutObjectACL, nil
+		}
+		return "", s3Error(CodeMethodNotAllowed)
 	}
 	upload, part := q.Has("uploadId"), q.Has("partNumber")
 	switch method {
@@ -211,6 +233,31 @@ func versioningOperation(method string, q url.Values) (op Operation, ok bool, er
 	return "", true, s3Error(CodeMethodNotAllowed)
 }
 
+// bucketAccessOperation routes the bucket subresources acl, policy and publicAccessBlock; ok
+// is false for a request naming none.
+func bucketAccessOperation(method string, q url.Values) (op Operation, ok bool, err error) {
+	var get, put, del Operation
+	switch {
+	case q.Has("acl"):
+		get, put = OpGetBucketACL, OpPutBucketACL
+	case q.Has("policy"):
+		get, put, del = OpGetBucketPolicy, OpPutBucketPolicy, OpDeleteBucketPolicy
+	case q.Has("publicAccessBlock"):
+		get, put, del = OpGetPublicAccessBlock, OpPutPublicAccessBlock, OpDeletePublicAccessBlock
+	default:
+		return "", false, nil
+	}
+	switch {
+	case method == http.MethodGet:
+		return get, true, nil
+	case method == http.MethodPut:
+		return put, true, nil
+	case method == http.MethodDelete && del != "":
+		return del, true, nil
+	}
+	return "", true, s3Error(CodeMethodNotAllowed)
+}
+
 func firstPresent(q url.Values, names []string) string {
 	for _, n := range names {
 		if q.Has(n) {
@@ -223,7 +270,8 @@ func firstPresent(q url.Values, names []string) string {
 // verb is the authorization verb an operation needs on the buckets of the owner project.
 func (op Operation) verb() string {
 	switch op {
-	case OpHeadBucket, OpGetBucketLocation, OpGetObject, OpHeadObject, OpGetBucketVersioning:
+	case OpHeadBucket, OpGetBucketLocation, OpGetObject, OpHeadObject, OpGetBucketVersioning,
+		OpGetBucketACL, OpGetObjectACL, OpGetBucketPolicy, OpGetPublicAccessBlock:
 		return VerbGet
 	case OpListBuckets, OpListObjects, OpListObjectsV2, OpListMultipartUploads, OpListParts, OpListObjectVersions:
 		return VerbList

@@ -15,9 +15,11 @@ limitations under the License.
 */
 
 // Package objectstore is PiNet's S3-compatible object store: path-style S3 over HTTP, requests
-// signed with PiNet's access keys, buckets owned by a project and private to it (versioned when
-// their owners enable S3 versioning), objects and their versions kept by package fsstore in a
-// directory.
+// signed with PiNet's access keys (or unsigned, as anonymous), buckets owned by a project
+// (versioned when their owners enable S3 versioning), objects and their versions kept by
+// package fsstore in a directory. A bucket is private to its project until its owners open it
+// with S3 ACLs (canned or granted to canonical ids and groups) or a bucket policy, within its
+// Block Public Access configuration; see access.go for how a request is decided.
 //
 // The manager mounts it as a controller-runtime Runnable that listens on Config.Address:
 //
@@ -240,6 +242,11 @@ type request struct {
 	caller *Caller
 	// readGrant is set when the caller reads under a ReadOnlyGrant.
 	readGrant bool
+	// check and decision are the access check of the request's bucket and its outcome.
+	check    accessCheck
+	decision decision
+	// authorized remembers the Authorizer's answers ("verb/project") for this request.
+	authorized map[string]bool
 }
 
 func (q *request) ctx() context.Context { return q.r.Context() }
@@ -306,6 +313,10 @@ func (s *Server) serve(q *request) error {
 		q.r.Body = body
 	}
 	caller, err := s.auth.Authenticate(q.r)
+	if errors.Is(err, awsauth.ErrMissingAuth) {
+		// Unsigned: anonymous, decided by ACLs and policies like any other caller.
+		caller, err = &Caller{Anonymous: true, Body: q.r.Body}, nil
+	}
 	if err == nil {
 		body.arm(hasBody)
 	}
@@ -362,6 +373,16 @@ func (s *Server) handlers() map[Operation]func(*request) error {
 		OpGetBucketVersioning:     s.getBucketVersioning,
 		OpPutBucketVersioning:     s.putBucketVersioning,
 		OpListObjectVersions:      s.listObjectVersions,
+		OpGetBucketACL:            s.getBucketACL,
+		OpPutBucketACL:            s.putBucketACL,
+		OpGetObjectACL:            s.getObjectACL,
+		OpPutObjectACL:            s.putObjectACL,
+		OpGetBucketPolicy:         s.getBucketPolicy,
+		OpPutBucketPolicy:         s.putBucketPolicy,
+		OpDeleteBucketPolicy:      s.deleteBucketPolicy,
+		OpGetPublicAccessBlock:    s.getPublicAccessBlock,
+		OpPutPublicAccessBlock:    s.putPublicAccessBlock,
+		OpDeletePublicAccessBlock: s.deletePublicAccessBlock,
 	}
 }
 

@@ -125,7 +125,7 @@ func (s *Server) listObjectVersions(q *request) error {
 	if res.IsTruncated {
 		out.NextKeyMarker, out.NextVersionIDMarker = e.enc(res.NextKeyMarker), res.NextVersionIDMarker
 	}
-	own := owner{ID: b.Project, DisplayName: b.Project}
+	own := *projectOwner(b.Project)
 	out.Entries = make([]versionEntry, len(res.Versions))
 	for i, v := range res.Versions {
 		ent := versionEntry{

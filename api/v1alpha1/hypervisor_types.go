@@ -146,6 +146,14 @@ type HypervisorStatus struct {
 	// +kubebuilder:validation:items:MaxLength=64
 	Addresses []string `json:"addresses,omitempty"`
 
+	// underlayIP is the node's address on the network that carries tenant segments between
+	// nodes (VXLAN mode): every other node replicates its segments' broadcast traffic to it.
+	// Empty when the node has no tenant network.
+	// +optional
+	// +kubebuilder:validation:MaxLength=45
+	// +kubebuilder:validation:XValidation:rule="isIP(self)",message="must be an IP address"
+	UnderlayIP string `json:"underlayIP,omitempty"`
+
 	// agentVersion is the version of the node agent.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64

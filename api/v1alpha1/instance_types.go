@@ -344,6 +344,28 @@ const AnnotationRebootRequested = "cloud.pinet.io/reboot-requested-at"
 // StartInstances sets it.
 const AnnotationStartRequested = "cloud.pinet.io/start-requested-at"
 
+// InstanceBlockDevice is a volume attached to an instance.
+type InstanceBlockDevice struct {
+	// deviceName is the device the volume was attached as (/dev/sdf).
+	// +required
+	// +kubebuilder:validation:MaxLength=32
+	DeviceName string `json:"deviceName"`
+	// volumeId is the EC2 id of the volume.
+	// +required
+	// +kubebuilder:validation:MaxLength=32
+	VolumeID string `json:"volumeId"`
+	// status is the attachment's state.
+	// +optional
+	Status AttachmentState `json:"status,omitempty"`
+	// attachTime is when the volume was attached.
+	// +optional
+	AttachTime *metav1.Time `json:"attachTime,omitempty"`
+	// deleteOnTermination is true for a volume the instance's launch made with
+	// deleteOnTermination set.
+	// +optional
+	DeleteOnTermination bool `json:"deleteOnTermination,omitempty"`
+}
+
 // InstanceStatus is what PiNet observed of an instance. Each field has one writer: the instance
 // controller (ids, state, Ready), the scheduler (placement, Scheduled), the node agent (domain,
 // DomainDefined, GuestRunning), the network controller (addresses).
@@ -448,6 +470,14 @@ type InstanceStatus struct {
 	// domain is what the node agent observed in libvirt.
 	// +optional
 	Domain *DomainStatus `json:"domain,omitempty"`
+
+	// blockDevices are the volumes attached to the instance, as its node agent sees them (EC2's
+	// block device mappings of DescribeInstances).
+	// +optional
+	// +listType=map
+	// +listMapKey=deviceName
+	// +kubebuilder:validation:MaxItems=64
+	BlockDevices []InstanceBlockDevice `json:"blockDevices,omitempty"`
 
 	// conditions: Ready, ReferencesResolved, QuotaAdmitted, AddressAssigned, Scheduled,
 	// DomainDefined, GuestRunning.

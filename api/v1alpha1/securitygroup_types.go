@@ -105,6 +105,14 @@ type SecurityGroupStatus struct {
 	// +kubebuilder:validation:MaxLength=63
 	OwnerID string `json:"ownerId,omitempty"`
 
+	// memberIPs are the private addresses of the project's instances in the group, sorted; rules
+	// naming the group as a source admit them (written by the security group controller).
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=4096
+	// +kubebuilder:validation:items:MaxLength=45
+	MemberIPs []string `json:"memberIPs,omitempty"`
+
 	// conditions: Ready.
 	// +optional
 	// +listType=map

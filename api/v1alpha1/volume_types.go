@@ -26,6 +26,26 @@ const (
 	VolumeAttached = "Attached"
 )
 
+// Reasons of the Attached condition, written by the node agent of the attached instance.
+const (
+	// ReasonVolumeAttached: the volume is plugged into the instance's domain.
+	ReasonVolumeAttached = "Attached"
+	// ReasonVolumeDetached: the volume was unplugged and its path to the storage node closed.
+	ReasonVolumeDetached = "Detached"
+	// ReasonDetachPending: the guest has not released the device yet.
+	ReasonDetachPending = "DetachPending"
+	// ReasonTargetUnreachable: the volume's AoE target did not answer on the storage network.
+	ReasonTargetUnreachable = "TargetUnreachable"
+	// ReasonDeviceInUse: the instance already has a device of that name.
+	ReasonDeviceInUse = "DeviceInUse"
+	// ReasonInstanceNotRunning: the instance is not running on the node, so nothing is plugged.
+	ReasonInstanceNotRunning = "InstanceNotRunning"
+	// ReasonNotExported: the storage node does not export the volume (yet).
+	ReasonNotExported = "NotExported"
+	// ReasonAttachFailed: libvirt refused to plug the device.
+	ReasonAttachFailed = "AttachFailed"
+)
+
 // Volume condition reasons.
 const (
 	// ReasonNoStorageNode: no Ready storage node in the zone has room for the volume.

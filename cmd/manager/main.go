@@ -46,6 +46,7 @@ func main() {
 		opts                   controllers.Options
 		s3Addr, s3DataDir      string
 		ec2Addr, ec2Endpoint   string
+		dashAddr               string
 		consoleSA              string
 		authzTTL               time.Duration
 		aoeShelves             string
@@ -68,6 +69,7 @@ func main() {
 	flag.StringVar(&opts.TenantSupernet, "tenant-supernet", controllers.DefaultTenantSupernet, "IPv4 range projects' subnets are carved from.")
 	flag.IntVar(&opts.TenantSubnetPrefix, "tenant-subnet-prefix", controllers.DefaultTenantSubnetPrefix, "Prefix length of a project's subnet (at most 30).")
 	flag.StringVar(&ec2Addr, "ec2-bind-address", "127.0.0.1:8773", "Address of the EC2 API (empty disables it).")
+	flag.StringVar(&dashAddr, "dashboard-bind-address", "127.0.0.1:8080", "Address of the web dashboard (empty disables it).")
 	flag.StringVar(&ec2Endpoint, "ec2-endpoint", "", "URL clients reach the EC2 API at (default: http://<ec2-bind-address>).")
 	flag.StringVar(&consoleSA, "console-service-account", "pinet-manager", "Service account (in the system namespace) the EC2 API reads consoles from node agents as.")
 	flag.DurationVar(&authzTTL, "authz-cache-ttl", 5*time.Second, "How long an access decision is reused.")
@@ -137,9 +139,15 @@ func main() {
 			fe.EC2Endpoint = "http://" + ec2Addr
 		}
 	}
+	if dashAddr != "" {
+		if fe.DashboardListener, err = net.Listen("tcp", dashAddr); err != nil {
+			log.Error(err, "Listening for the dashboard")
+			os.Exit(1)
+		}
+	}
 	fe.ObjectStoreURL = opts.ObjectStoreURL
 	if err := frontends.Add(ctx, mgr, restCfg, fe); err != nil {
-		log.Error(err, "Setting up the EC2 API and the object store")
+		log.Error(err, "Setting up the EC2 API, the object store and the dashboard")
 		os.Exit(1)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

@@ -34,6 +34,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -188,6 +189,7 @@ func (r *Reconciler) reconcileDefaultGroup(ctx context.Context, p *cloudv1.Proje
 		Spec: cloudv1.SecurityGroupSpec{
 			GroupName:   cloudv1.DefaultSecurityGroupName,
 			Description: "default group",
+			Ingress:     DefaultGroupRules(),
 		},
 	}
 	if err := r.Client.Create(ctx, sg); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -345,5 +347,23 @@ func (r *Reconciler) retryWaitingForNetwork(ctx context.Context, _ event.DeleteE
 		if p := &list.Items[i]; p.Status.Subnet == "" && p.DeletionTimestamp.IsZero() {
 			q.Add(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p)})
 		}
+	}
+}
+
+// DefaultGroupRules are the rules a project's default group starts with, the original cloud's
+// hard-coded group: everything from the group's own members, and tcp 22, 80, 443 and tcp and udp
+// 1194 (OpenVPN) from anywhere.
+func DefaultGroupRules() []cloudv1.IngressRule {
+	anywhere := []string{"0.0.0.0/0"}
+	port := func(proto cloudv1.IPProtocol, p int32) cloudv1.IngressRule {
+		return cloudv1.IngressRule{Protocol: proto, FromPort: ptr.To(p), ToPort: ptr.To(p), CIDRIPs: anywhere}
+	}
+	return []cloudv1.IngressRule{
+		{Protocol: cloudv1.ProtocolAll, SourceGroups: []string{cloudv1.DefaultSecurityGroupName}},
+		port(cloudv1.ProtocolTCP, 22),
+		port(cloudv1.ProtocolTCP, 80),
+		port(cloudv1.ProtocolTCP, 443),
+		port(cloudv1.ProtocolTCP, 1194),
+		port(cloudv1.ProtocolUDP, 1194),
 	}
 }

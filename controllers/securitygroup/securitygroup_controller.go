@@ -14,15 +14,17 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package securitygroup holds the SecurityGroup reconciler: it gives a group its EC2 id and owner
-// and checks that the groups its rules admit exist in the same project. Node agents turn the rules
-// into packet filters.
+// Package securitygroup holds the SecurityGroup reconciler: it gives a group its EC2 id and owner,
+// checks that the groups its rules admit exist in the same project, and publishes the private
+// addresses of its members (status.memberIPs), which rules naming the group as a source admit.
+// Node agents turn the rules into packet filters.
 package securitygroup
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -90,6 +92,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 			}
 		}
 	}
+	members, err := r.memberIPs(ctx, sg)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	sg.Status.MemberIPs = members
 	if len(missing) > 0 {
 		conditions.MarkFalse(sg, cloudv1.ReadyCondition, ReasonSourceGroupNotFound,
 			fmt.Sprintf("Rules admit groups that do not exist: %s", strings.Join(missing, ", ")), now)
@@ -98,6 +105,41 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	conditions.MarkTrue(sg, cloudv1.ReadyCondition, cloudv1.ReasonReady, "", now)
 	sg.Status.ObservedGeneration = sg.Generation
 	return reconcile.Result{}, nil
+}
+
+// memberIPs lists the private addresses of the project's instances in the group (an instance
+// naming no group is in the default group), sorted and without duplicates.
+func (r *Reconciler) memberIPs(ctx context.Context, sg *cloudv1.SecurityGroup) ([]string, error) {
+	list := &cloudv1.InstanceList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(sg.Namespace)); err != nil {
+		return nil, fmt.Errorf("listing the instances of %s: %w", sg.Namespace, err)
+	}
+	var ips []string
+	for i := range list.Items {
+		inst := &list.Items[i]
+		if inst.Status.PrivateIPAddress != "" && InGroup(inst, sg) {
+			ips = append(ips, inst.Status.PrivateIPAddress)
+		}
+	}
+	slices.Sort(ips)
+	return slices.Compact(ips), nil
+}
+
+// InGroup reports whether the instance names the group (by name or sg- id), or names none and the
+// group is its project's default group.
+func InGroup(inst *cloudv1.Instance, sg *cloudv1.SecurityGroup) bool {
+	if inst.Namespace != sg.Namespace {
+		return false
+	}
+	if len(inst.Spec.SecurityGroups) == 0 {
+		return sg.EffectiveGroupName() == cloudv1.DefaultSecurityGroupName
+	}
+	for _, ref := range inst.Spec.SecurityGroups {
+		if ref == sg.EffectiveGroupName() || (sg.Status.GroupID != "" && ref == sg.Status.GroupID) {
+			return true
+		}
+	}
+	return false
 }
 
 // SetupWithManager registers the reconciler; any group changing in a namespace re-checks the others.
@@ -117,6 +159,18 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 				if len(list.Items[i].Spec.Ingress) > 0 && list.Items[i].UID != o.GetUID() {
 					reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
 				}
+			}
+			return reqs
+		})).
+		// An instance gaining or losing its address, or changing groups, changes members.
+		Watches(&cloudv1.Instance{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			list := &cloudv1.SecurityGroupList{}
+			if err := r.Client.List(ctx, list, client.InNamespace(o.GetNamespace())); err != nil {
+				return nil
+			}
+			reqs := make([]reconcile.Request, 0, len(list.Items))
+			for i := range list.Items {
+				reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
 			}
 			return reqs
 		})).

@@ -14,8 +14,8 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package frontends adds PiNet's client-facing servers — the EC2 API and the S3 object store — to a
-// manager, sharing one credential store and one access reviewer.
+// Package frontends adds PiNet's client-facing servers — the EC2 API, the S3 object store and the
+// web dashboard — to a manager, sharing one credential store and one access reviewer.
 package frontends
 
 import (
@@ -31,6 +31,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/cloud"
+	"pinet.io/pinet/dashboard"
 	"pinet.io/pinet/ec2shim"
 	"pinet.io/pinet/ec2shim/query"
 	"pinet.io/pinet/internal/authz"
@@ -45,8 +47,9 @@ import (
 type Config struct {
 	SystemNamespace string
 	Region          string
-	// EC2Listener and S3Listener are where the servers listen; nil disables that server.
-	EC2Listener, S3Listener net.Listener
+	// EC2Listener, S3Listener and DashboardListener are where the servers listen; nil disables
+	// that server.
+	EC2Listener, S3Listener, DashboardListener net.Listener
 	// EC2Endpoint is the URL clients reach the EC2 API at; ObjectStoreURL the S3 endpoint the EC2
 	// API reads image manifests from.
 	EC2Endpoint, ObjectStoreURL string
@@ -88,7 +91,7 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 			return err
 		}
 	}
-	if cfg.EC2Listener == nil {
+	if cfg.EC2Listener == nil && cfg.DashboardListener == nil {
 		return nil
 	}
 	direct, err := client.New(restCfg, client.Options{Scheme: mgr.GetScheme()})
@@ -113,6 +116,16 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 			Token: consoleclient.ServiceAccountToken(cs, cfg.SystemNamespace, cfg.ConsoleServiceAccount),
 		})}
 	}
+	if cfg.DashboardListener != nil {
+		if err := addDashboard(mgr, cfg, cloud.Config{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Authz: az,
+			Tokens: tokens, Region: cfg.Region, Endpoint: cfg.EC2Endpoint, Credentials: creds,
+			ObjectStoreURL: cfg.ObjectStoreURL, Console: console}, creds); err != nil {
+			return err
+		}
+	}
+	if cfg.EC2Listener == nil {
+		return nil
+	}
 	api, err := ec2shim.New(ec2shim.Config{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
 		Verifier:    &awsauth.Verifier{Store: creds, Service: awsauth.ServiceEC2},
@@ -125,6 +138,22 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 		return err
 	}
 	return mgr.Add(serving(func(ctx context.Context) error { return api.Serve(ctx, cfg.EC2Listener) }))
+}
+
+// addDashboard adds the web dashboard over a cloud service built from the same parts as the EC2
+// API's: the same authorizer, credential store, page tokens and console reader.
+func addDashboard(mgr ctrl.Manager, cfg Config, svcCfg cloud.Config, creds *credentials.Store) error {
+	svc, err := cloud.New(svcCfg)
+	if err != nil {
+		return err
+	}
+	dash, err := dashboard.New(dashboard.Config{Service: svc, Credentials: creds, Client: mgr.GetClient(),
+		Writer: mgr.GetClient(), Authz: svcCfg.Authz, SystemNamespace: cfg.SystemNamespace,
+		EC2Endpoint: cfg.EC2Endpoint, Logger: cfg.Logger.WithName("dashboard")})
+	if err != nil {
+		return err
+	}
+	return mgr.Add(serving(func(ctx context.Context) error { return dash.Serve(ctx, cfg.DashboardListener) }))
 }
 
 // serving is a runnable every replica runs (no leader election).

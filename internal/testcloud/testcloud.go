@@ -67,7 +67,9 @@ type Cloud struct {
 	Env    *testenv.Env
 	EC2URL string
 	S3URL  string
-	dir    string
+	// DashboardURL is where the web dashboard answers.
+	DashboardURL string
+	dir          string
 }
 
 // Options tune the cloud.
@@ -76,7 +78,7 @@ type Options struct {
 	TerminatedRetention time.Duration
 }
 
-// Start runs the manager, object store and EC2 API until env.Ctx ends.
+// Start runs the manager, object store, EC2 API and dashboard until env.Ctx ends.
 func Start(env *testenv.Env, opts Options) (*Cloud, error) {
 	ctx := env.Ctx
 	dir, err := os.MkdirTemp("", "pinet-testcloud-")
@@ -91,7 +93,12 @@ func Start(env *testenv.Env, opts Options) (*Cloud, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cloud{Env: env, dir: dir, S3URL: "http://" + s3ln.Addr().String(), EC2URL: "http://" + ec2ln.Addr().String()}
+	dashln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	c := &Cloud{Env: env, dir: dir, S3URL: "http://" + s3ln.Addr().String(), EC2URL: "http://" + ec2ln.Addr().String(),
+		DashboardURL: "http://" + dashln.Addr().String()}
 	if opts.TerminatedRetention == 0 {
 		opts.TerminatedRetention = time.Minute
 	}
@@ -114,7 +121,7 @@ func Start(env *testenv.Env, opts Options) (*Cloud, error) {
 	}
 	if err := frontends.Add(ctx, mgr, env.Config, frontends.Config{
 		SystemNamespace: testenv.SystemNamespace, Region: Region,
-		EC2Listener: ec2ln, S3Listener: s3ln, EC2Endpoint: c.EC2URL, ObjectStoreURL: c.S3URL,
+		EC2Listener: ec2ln, S3Listener: s3ln, DashboardListener: dashln, EC2Endpoint: c.EC2URL, ObjectStoreURL: c.S3URL,
 		S3DataDir: filepath.Join(dir, "objects"), AuthzTTL: time.Second, Logger: logr.Discard(),
 		ConsoleServiceAccount: ConsoleServiceAccount,
 	}); err != nil {
@@ -242,8 +249,15 @@ func (c *Cloud) AddNode(t testing.TB, name, zone string, vcpus int32, memMiB int
 	return c.AddNodeWith(t, name, zone, vcpus, memMiB, nil)
 }
 
+// AddNetworkNode starts a simulated hypervisor whose agent builds a tenant datapath as net says
+// (in network namespaces the test made) and waits until it is ready.
+func (c *Cloud) AddNetworkNode(t testing.TB, name, zone string, vcpus int32, memMiB int64, net nodeagent.NetworkConfig) *Node {
+	t.Helper()
+	return c.AddNodeWith(t, name, zone, vcpus, memMiB, func(cfg *nodeagent.Config) { cfg.Network = net })
+}
+
 // AddNodeWith is AddNode with the agent's configuration adjusted by configure (a storage role,
-// say) before it starts.
+// a network, say) before it starts.
 func (c *Cloud) AddNodeWith(t testing.TB, name, zone string, vcpus int32, memMiB int64, configure func(*nodeagent.Config)) *Node {
 	t.Helper()
 	dir := t.TempDir()

@@ -61,13 +61,17 @@ type Spec struct {
 	Kernel, Initrd, Cmdline string
 	// NICs are virtio network interfaces, each a tap on a bridge of the node's datapath.
 	NICs []NIC
+	// Volumes are the attached volumes, after the disks, each at its own target.
+	Volumes []Volume
 }
 
 // NIC is a guest network interface: a tap device that libvirt creates and enslaves to Bridge.
 type NIC struct {
 	// MAC is the interface's address, the one DHCP answers for.
 	MAC string
-	// Bridge is the segment's bridge on the node.
+	// Bridge is the segment's bridge on the node. Empty makes a plain tap (libvirt's "ethernet"
+	// interface) that the node agent puts on its bridge itself, e.g. after moving it into the
+	// network namespace of the node's datapath.
 	Bridge string
 	// Tap names the host side, so the node's packet filter can match the guest's port before the
 	// domain exists; at most 15 characters and not libvirt's reserved vnet/vif prefixes.
@@ -118,6 +122,8 @@ func Convert(s Spec, h Host) (*libvirtxml.Domain, error) {
 	configureBoot(d, s)
 	configureSMBIOS(d, s)
 	configureDisks(d, s)
+	configureVolumes(d, s)
+	configureHotplug(d, h)
 	configureConsole(d, s)
 	if err := configureNICs(d, s); err != nil {
 		return nil, err
@@ -172,13 +178,17 @@ func configureNICs(d *libvirtxml.Domain, s Spec) error {
 		if _, err := net.ParseMAC(nic.MAC); err != nil {
 			return fmt.Errorf("network interface of %s: %w", s.Name, err)
 		}
-		if nic.Bridge == "" || len(nic.Tap) == 0 || len(nic.Tap) > 15 ||
+		if len(nic.Tap) == 0 || len(nic.Tap) > 15 ||
 			strings.HasPrefix(nic.Tap, "vnet") || strings.HasPrefix(nic.Tap, "vif") {
 			return fmt.Errorf("network interface %s of %s: bridge %q and tap %q are not usable", nic.MAC, s.Name, nic.Bridge, nic.Tap)
 		}
+		src := &libvirtxml.DomainInterfaceSource{Ethernet: &libvirtxml.DomainInterfaceSourceEthernet{}}
+		if nic.Bridge != "" {
+			src = &libvirtxml.DomainInterfaceSource{Bridge: &libvirtxml.DomainInterfaceSourceBridge{Bridge: nic.Bridge}}
+		}
 		d.Devices.Interfaces = append(d.Devices.Interfaces, libvirtxml.DomainInterface{
 			MAC:    &libvirtxml.DomainInterfaceMAC{Address: nic.MAC},
-			Source: &libvirtxml.DomainInterfaceSource{Bridge: &libvirtxml.DomainInterfaceSourceBridge{Bridge: nic.Bridge}},
+			Source: src,
 			Target: &libvirtxml.DomainInterfaceTarget{Dev: nic.Tap},
 			Model:  &libvirtxml.DomainInterfaceModel{Type: "virtio"},
 		})

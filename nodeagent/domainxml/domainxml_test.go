@@ -20,6 +20,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -60,6 +61,16 @@ func TestConvertGolden(t *testing.T) {
 			s.NICs = []NIC{{MAC: "02:00:0a:80:05:07", Bridge: "pbr101", Tap: "pt0123456789abc"}}
 			return s
 		}(), Host{DomainType: "qemu", Machine: "q35"}},
+		{"qemu-volumes", func() Spec {
+			s := sampleSpec()
+			s.Volumes = []Volume{{Socket: "/var/lib/pinet/nbd/vol-0123456789abcdef0.sock", Target: "vdf", Serial: "vol-0123456789abcdef0"}}
+			return s
+		}(), Host{DomainType: "qemu", Machine: "q35"}},
+		{"qemu-nic-ethernet", func() Spec {
+			s := sampleSpec()
+			s.NICs = []NIC{{MAC: "02:00:0a:80:05:07", Tap: "pt0123456789abc"}}
+			return s
+		}(), Host{DomainType: "qemu", Machine: "q35"}},
 		{"qemu-diskboot", func() Spec { s := sampleSpec(); s.Kernel, s.Initrd, s.Cmdline = "", "", ""; return s }(), Host{DomainType: "qemu", Machine: "q35"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,7 +104,7 @@ func TestConvertGolden(t *testing.T) {
 func TestConvertRefusesBadNICs(t *testing.T) {
 	for _, nic := range []NIC{
 		{MAC: "not-a-mac", Bridge: "pbr101", Tap: "pt1"},
-		{MAC: "02:00:0a:80:05:07", Bridge: "", Tap: "pt1"},
+		{MAC: "02:00:0a:80:05:07", Bridge: "", Tap: ""},
 		{MAC: "02:00:0a:80:05:07", Bridge: "pbr101", Tap: ""},
 		{MAC: "02:00:0a:80:05:07", Bridge: "pbr101", Tap: "pt0123456789abcdef"},
 		{MAC: "02:00:0a:80:05:07", Bridge: "pbr101", Tap: "vnet0"},
@@ -137,5 +148,50 @@ func TestOwnerRoundTrip(t *testing.T) {
 		if _, ok := OwnerOf(foreign); ok {
 			t.Errorf("OwnerOf claimed a foreign domain: %s", foreign)
 		}
+	}
+}
+
+func TestGuestTarget(t *testing.T) {
+	for _, tc := range []struct{ device, want string }{
+		{"/dev/sdf", "vdf"}, {"/dev/xvdf", "vdf"}, {"/dev/vdf", "vdf"}, {"/dev/sdf1", "vdf"},
+		{"/dev/xvdba", "vdba"}, {"/dev/sda1", "vda"},
+	} {
+		got, err := GuestTarget(tc.device)
+		if err != nil || got != tc.want {
+			t.Errorf("GuestTarget(%q) = %q, %v; want %q", tc.device, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "/dev/hdf", "/dev/sd", "/dev/sdabc", "sdf", "/dev/nvme1n1", "/dev/sdf/../vda"} {
+		if got, err := GuestTarget(bad); err == nil {
+			t.Errorf("GuestTarget(%q) = %q, want an error", bad, got)
+		}
+	}
+}
+
+func TestVolumeDiskRoundTrip(t *testing.T) {
+	v := Volume{Socket: "/s/vol-1.sock", Target: "vdg", Serial: "vol-1"}
+	d, err := Convert(func() Spec { s := sampleSpec(); s.Volumes = []Volume{v}; return s }(), Host{DomainType: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sock, found, err := DiskOf(x, "vdg"); err != nil || !found || sock != v.Socket {
+		t.Fatalf("DiskOf vdg = %q, %v, %v", sock, found, err)
+	}
+	if sock, found, err := DiskOf(x, "vda"); err != nil || !found || sock != "" {
+		t.Fatalf("DiskOf vda (a file disk) = %q, %v, %v", sock, found, err)
+	}
+	if _, found, err := DiskOf(x, "vdz"); err != nil || found {
+		t.Fatalf("DiskOf vdz = %v, %v", found, err)
+	}
+	if _, _, err := DiskOf("<domain", "vda"); err == nil {
+		t.Fatal("DiskOf of broken XML: no error")
+	}
+	one, err := MarshalVolume(v)
+	if err != nil || !strings.Contains(one, `socket="/s/vol-1.sock"`) || !strings.Contains(one, `dev="vdg"`) {
+		t.Fatalf("MarshalVolume: %v\n%s", err, one)
 	}
 }

@@ -40,6 +40,12 @@ type BucketInfo struct {
 	Created time.Time `json:"created"`
 	// Versioning is the bucket's versioning state; "" for a bucket that was never versioned.
 	Versioning Versioning `json:"versioning,omitempty"`
+	// ACL is the bucket's access control list; nil for a bucket made before ACLs (private).
+	ACL *ACL `json:"acl,omitempty"`
+	// Policy is the bucket policy as its owner sent it; "" for none.
+	Policy string `json:"policy,omitempty"`
+	// PublicAccessBlock is the bucket's Block Public Access configuration; nil for none.
+	PublicAccessBlock *PublicAccessBlock `json:"publicAccessBlock,omitempty"`
 }
 
 // ValidBucketName reports why name breaks the S3 bucket naming rules, or nil.
@@ -79,10 +85,17 @@ func alnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
 
 // CreateBucket creates a bucket owned by project. A taken name is a *BucketExistsError.
 func (s *Store) CreateBucket(name, project, region string) (BucketInfo, error) {
+	return s.CreateBucketWith(BucketInfo{Name: name, Project: project, Region: region})
+}
+
+// CreateBucketWith creates the bucket info describes (its Created time is set here), with
+// its ACL and other settings in place from the start. A taken name is a *BucketExistsError.
+func (s *Store) CreateBucketWith(info BucketInfo) (BucketInfo, error) {
+	name := info.Name
 	if err := ValidBucketName(name); err != nil {
 		return BucketInfo{}, fmt.Errorf("bucket %q: %w", name, err)
 	}
-	info := BucketInfo{Name: name, Project: project, Region: region, Created: s.opts.Now().UTC()}
+	info.Created = s.opts.Now().UTC()
 	if existing, err := s.Bucket(name); err == nil {
 		return BucketInfo{}, &BucketExistsError{Bucket: name, Owner: existing.Project}
 	}

@@ -51,6 +51,8 @@ type ObjectMeta struct {
 	Expires            string `json:"expires,omitempty"`
 	// User holds the x-amz-meta-* headers by lower-case name without the prefix.
 	User map[string]string `json:"user,omitempty"`
+	// ACL is the object's access control list as written with it; nil for none (private).
+	ACL *ACL `json:"acl,omitempty"`
 }
 
 // ObjectInfo describes a stored object or part.

@@ -46,6 +46,10 @@ func repoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
+// NetNSPrefix names the test cloud's network namespaces (<prefix>-node, <prefix>-world), apart
+// from a developer's `make up` (pinet-node, pinet-world).
+const NetNSPrefix = "pt-e2e"
+
 // StartCloud brings a local cloud up with hack/cloud.sh in a fresh directory, on ports that do not
 // clash with a developer's `make up`.
 func StartCloud() (*Cloud, error) {
@@ -67,6 +71,7 @@ func StartCloud() (*Cloud, error) {
 		"PINET_NODE_NAME=e2e-node-1",
 		"PINET_LIBVIRT_URI="+c.URI,
 		"PINET_SKIP_DEPS=1",
+		"PINET_NETNS_PREFIX="+NetNSPrefix,
 	)
 	if out, err := c.script("up"); err != nil {
 		_, _ = c.script("down")

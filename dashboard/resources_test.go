@@ -1,0 +1,245 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package dashboard_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/testenv"
+)
+
+func TestVolumesThroughTheDashboard(t *testing.T) {
+	c := theCloud(t)
+	p := newProject(t, c, "dash-vols")
+	c.AddNode(t, "dash-vols-node", "dash-vols-zone", 4, 8192)
+	b := newBrowser(t, c)
+	b.signIn(p.creds)
+	ctx := context.Background()
+	page := b.get("/volumes")
+	if page.status != http.StatusOK || !strings.Contains(page.body, "No volumes yet") {
+		t.Fatalf("volumes page: %d", page.status)
+	}
+	csrf := field(t, csrfField, page.body)
+
+	bad := b.post("/volumes/create", url.Values{"csrf": {csrf}, "size": {"0"}, "zone": {"dash-vols-zone"}})
+	if bad.status != http.StatusBadRequest || field(t, flashError, bad.body) != "Size must be a whole number of GiB, at least 1." {
+		t.Fatalf("size 0: %d", bad.status)
+	}
+	noZone := b.post("/volumes/create", url.Values{"csrf": {csrf}, "size": {"1"}, "zone": {"nowhere"}})
+	if noZone.status < 400 || !strings.Contains(field(t, flashError, noZone.body), "InvalidZone.NotFound") {
+		t.Fatalf("unknown zone: %d %s", noZone.status, field(t, flashError, noZone.body))
+	}
+	create := url.Values{"csrf": {csrf}, "size": {"2"}, "zone": {"dash-vols-zone"}, "client_token": {"dash-vol-once"}}
+	for range 2 {
+		if r := b.post("/volumes/create", create); r.status != http.StatusSeeOther {
+			t.Fatalf("create: %d %s", r.status, field(t, flashError, r.body))
+		}
+	}
+	out, err := p.ec2.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Volumes) != 1 || aws.ToInt32(out.Volumes[0].Size) != 2 {
+		t.Fatalf("EC2 shows %d volumes, want one of 2 GiB", len(out.Volumes))
+	}
+	id := aws.ToString(out.Volumes[0].VolumeId)
+	if page := b.get("/volumes"); !strings.Contains(page.body, id) {
+		t.Fatalf("the page does not list %s", id)
+	}
+	if r := b.post("/volumes/delete", url.Values{"csrf": {csrf}, "id": {id}}); r.status != http.StatusSeeOther {
+		t.Fatalf("delete: %d %s", r.status, field(t, flashError, r.body))
+	}
+	testenv.Eventually(t, longWait, id+" to go", func() error {
+		out, err := p.ec2.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{})
+		if err != nil {
+			return err
+		}
+		if len(out.Volumes) != 0 {
+			return fmt.Errorf("%d volumes left", len(out.Volumes))
+		}
+		return nil
+	})
+}
+
+func TestAddressesThroughTheDashboard(t *testing.T) {
+	c := theCloud(t)
+	p := newProject(t, c, "dash-eips")
+	ctx := context.Background()
+	pool := &cloudv1.AddressPool{ObjectMeta: metav1.ObjectMeta{Name: "dash-pool"},
+		Spec: cloudv1.AddressPoolSpec{CIDRs: []string{"203.0.113.0/28"}, Default: true}}
+	if err := env.Client.Create(ctx, pool); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, time.Minute, "the pool to be counted", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(pool), pool); err != nil {
+			return err
+		}
+		if pool.Status.Total == 0 {
+			return fmt.Errorf("not counted yet")
+		}
+		return nil
+	})
+	b := newBrowser(t, c)
+	b.signIn(p.creds)
+	page := b.get("/addresses")
+	if page.status != http.StatusOK || !strings.Contains(page.body, "No elastic IPs allocated") {
+		t.Fatalf("addresses page: %d", page.status)
+	}
+	csrf := field(t, csrfField, page.body)
+	if r := b.post("/addresses/allocate", url.Values{"csrf": {csrf}}); r.status != http.StatusSeeOther {
+		t.Fatalf("allocate: %d %s", r.status, r.body)
+	}
+	out, err := p.ec2.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{})
+	if err != nil || len(out.Addresses) != 1 {
+		t.Fatalf("EC2 shows %v (%v), want one address", out, err)
+	}
+	ip, id := aws.ToString(out.Addresses[0].PublicIp), aws.ToString(out.Addresses[0].AllocationId)
+	if page := b.get("/addresses"); !strings.Contains(page.body, ip) {
+		t.Fatalf("the page does not show %s", ip)
+	}
+	// Associating with an instance that is not the project's is refused in EC2's words.
+	r := b.post("/addresses/associate", url.Values{"csrf": {csrf}, "id": {id}, "instance": {"i-0123456789abcdef0"}})
+	if r.status < 400 || !strings.Contains(field(t, flashError, r.body), "InvalidInstanceID.NotFound") {
+		t.Fatalf("associate with an unknown instance: %d", r.status)
+	}
+	if r := b.post("/addresses/release", url.Values{"csrf": {csrf}, "id": {id}}); r.status != http.StatusSeeOther {
+		t.Fatalf("release: %d %s", r.status, field(t, flashError, r.body))
+	}
+	if out, err := p.ec2.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{}); err != nil || len(out.Addresses) != 0 {
+		t.Fatalf("after release EC2 shows %v (%v)", out, err)
+	}
+}
+
+func TestSecurityGroupsThroughTheDashboard(t *testing.T) {
+	c := theCloud(t)
+	p := newProject(t, c, "dash-groups")
+	b := newBrowser(t, c)
+	b.signIn(p.creds)
+	ctx := context.Background()
+	page := b.get("/groups")
+	if page.status != http.StatusOK || !strings.Contains(page.body, "default") {
+		t.Fatalf("groups page: %d", page.status)
+	}
+	csrf := field(t, csrfField, page.body)
+	if r := b.post("/groups/create", url.Values{"csrf": {csrf}, "name": {"web"}, "description": {"web servers"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("create: %d %s", r.status, field(t, flashError, r.body))
+	}
+	if r := b.post("/groups/create", url.Values{"csrf": {csrf}, "name": {"web"}, "description": {"again"}}); r.status < 400 ||
+		!strings.Contains(field(t, flashError, r.body), "InvalidGroup.Duplicate") {
+		t.Fatalf("duplicate: %d", r.status)
+	}
+	out, err := p.ec2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupNames: []string{"web"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := aws.ToString(out.SecurityGroups[0].GroupId)
+	rule := url.Values{"csrf": {csrf}, "id": {id}, "protocol": {"tcp"}, "from": {"80"}, "to": {"80"}, "cidr": {"10.0.0.0/8"}}
+	badPort := url.Values{"csrf": {csrf}, "id": {id}, "protocol": {"tcp"}, "from": {"http"}, "to": {"80"}, "cidr": {"10.0.0.0/8"}}
+	if r := b.post("/groups/authorize", badPort); r.status != http.StatusBadRequest || !strings.Contains(field(t, flashError, r.body), "Ports must be whole numbers") {
+		t.Fatalf("bad port: %d", r.status)
+	}
+	if r := b.post("/groups/authorize", rule); r.status != http.StatusSeeOther {
+		t.Fatalf("authorize: %d %s", r.status, field(t, flashError, r.body))
+	}
+	perms := func() int {
+		out, err := p.ec2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: []string{id}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(out.SecurityGroups[0].IpPermissions)
+	}
+	if n := perms(); n != 1 {
+		t.Fatalf("EC2 shows %d permissions after the dashboard added one", n)
+	}
+	if page := b.get("/groups"); !strings.Contains(page.body, "10.0.0.0/8") {
+		t.Fatal("the page does not show the rule")
+	}
+	if r := b.post("/groups/revoke", rule); r.status != http.StatusSeeOther {
+		t.Fatalf("revoke: %d %s", r.status, field(t, flashError, r.body))
+	}
+	if n := perms(); n != 0 {
+		t.Fatalf("EC2 shows %d permissions after the dashboard removed the rule", n)
+	}
+	if r := b.post("/groups/delete", url.Values{"csrf": {csrf}, "id": {id}}); r.status != http.StatusSeeOther {
+		t.Fatalf("delete: %d %s", r.status, field(t, flashError, r.body))
+	}
+}
+
+func TestImagesShareAndUnshare(t *testing.T) {
+	c := theCloud(t)
+	owner := newProject(t, c, "dash-img-owner")
+	other := newProject(t, c, "dash-img-other")
+	ob, xb := newBrowser(t, c), newBrowser(t, c)
+	ob.signIn(owner.creds)
+	xb.signIn(other.creds)
+	page := ob.get("/images")
+	if page.status != http.StatusOK || !strings.Contains(page.body, owner.image) {
+		t.Fatalf("the owner's images page: %d", page.status)
+	}
+	csrf, xcsrf := field(t, csrfField, page.body), xb.csrf()
+	sees := func(b *browser, path string) bool { return strings.Contains(b.get(path).body, owner.image) }
+	if sees(xb, "/images") || sees(xb, "/launch") {
+		t.Fatal("another project sees a private image")
+	}
+	// Only the owner changes who may launch it.
+	if r := xb.post("/images/share", url.Values{"csrf": {xcsrf}, "id": {owner.image}, "project": {other.name}}); r.status < 400 {
+		t.Fatalf("another project shared the image: %d", r.status)
+	}
+	if r := ob.post("/images/share", url.Values{"csrf": {csrf}, "id": {owner.image}, "project": {""}}); r.status != http.StatusBadRequest {
+		t.Fatalf("sharing with no project: %d", r.status)
+	}
+	if r := ob.post("/images/share", url.Values{"csrf": {csrf}, "id": {owner.image}, "project": {other.name}}); r.status != http.StatusSeeOther {
+		t.Fatalf("share: %d %s", r.status, field(t, flashError, r.body))
+	}
+	if !sees(xb, "/images") || !sees(xb, "/launch") {
+		t.Fatal("the project the image is shared with does not see it")
+	}
+	if !strings.Contains(ob.get("/images").body, "project "+other.name) {
+		t.Fatal("the owner's page does not show the share")
+	}
+	if r := ob.post("/images/share", url.Values{"csrf": {csrf}, "id": {owner.image}, "project": {other.name}, "op": {"remove"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("unshare: %d %s", r.status, field(t, flashError, r.body))
+	}
+	if sees(xb, "/images") {
+		t.Fatal("an unshared image is still visible")
+	}
+	if r := ob.post("/images/share", url.Values{"csrf": {csrf}, "id": {owner.image}, "public": {"true"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("make public: %d", r.status)
+	}
+	if !sees(xb, "/images") {
+		t.Fatal("a public image is not visible")
+	}
+	if r := ob.post("/images/share", url.Values{"csrf": {csrf}, "id": {owner.image}, "public": {"true"}, "op": {"remove"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("make private: %d", r.status)
+	}
+	if sees(xb, "/images") {
+		t.Fatal("a private image is still visible")
+	}
+}

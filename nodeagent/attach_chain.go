@@ -1,0 +1,315 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package nodeagent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"pinet.io/pinet/nodeagent/aoe"
+	"pinet.io/pinet/nodeagent/disks"
+	"pinet.io/pinet/nodeagent/nbd"
+)
+
+// errTargetUnreachable: the volume's AoE target did not answer on the storage interface.
+var errTargetUnreachable = errors.New("the volume's AoE target is not reachable")
+
+// aoeAddress is where a volume is exported.
+type aoeAddress struct {
+	shelf uint16
+	slot  uint8
+}
+
+func (a aoeAddress) String() string { return fmt.Sprintf("e%d.%d", a.shelf, a.slot) }
+
+// volumeChain is one attached volume's path from QEMU to the storage node: an NBD server on a
+// unix socket, serving the AoE device the agent's user-space initiator reaches over the storage
+// network. (A host with the kernel's aoe driver could hand QEMU /dev/etherd/eX.Y instead; this
+// machine has none.)
+type volumeChain struct {
+	volumeID string
+	addr     aoeAddress
+	socket   string
+	dev      *aoe.Device
+	cancel   context.CancelFunc
+	done     chan struct{}
+
+	// The instance and device the disk was plugged into, once it was.
+	mu                 sync.Mutex
+	instanceID, device string
+}
+
+// pluggedInto is the instance and device the chain's disk was plugged into ("" before).
+func (c *volumeChain) pluggedInto() (string, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.instanceID, c.device
+}
+
+// markPlugged records that the volume's disk is in the instance's domain as device.
+func (vc *volumeChains) markPlugged(key types.NamespacedName, instanceID, device string) {
+	if c := vc.get(key); c != nil {
+		c.mu.Lock()
+		c.instanceID, c.device = instanceID, device
+		c.mu.Unlock()
+	}
+}
+
+// volumeChains holds the chains of the volumes attached on this node, by Volume.
+type volumeChains struct {
+	// base outlives reconciles: the chains serve until the agent stops.
+	base context.Context
+	dir  string
+	// iface is the storage interface, in network namespace netns ("" for the agent's own);
+	// listen, when set, opens AoE sockets instead.
+	iface, netns string
+	listen       func(iface string) (*aoe.Conn, error)
+	// qemuUser may connect to the sockets (libvirt-qemu); "" or unknown leaves them to root.
+	qemuUser    string
+	dialTimeout time.Duration
+
+	mu sync.Mutex
+	m  map[types.NamespacedName]*volumeChain
+}
+
+func newVolumeChains(base context.Context, cfg Config) *volumeChains {
+	return &volumeChains{
+		base: base, dir: filepath.Join(cfg.StateDir, "nbd"),
+		iface: cfg.StorageInterface, netns: cfg.StorageNetNS, listen: cfg.ListenAoE, qemuUser: cfg.QEMUUser,
+		dialTimeout: cfg.AttachTimeout,
+		m:           map[types.NamespacedName]*volumeChain{},
+	}
+}
+
+// removeStale removes the sockets a previous run of the agent left (a crash leaves them): no
+// chain runs yet, and each attached volume's is rebuilt from its Volume.
+func (vc *volumeChains) removeStale() error {
+	stale, err := filepath.Glob(filepath.Join(vc.dir, "*.sock"))
+	if err != nil {
+		return err
+	}
+	for _, p := range stale {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing the stale socket %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// socketPath is where the NBD socket of a volume lives.
+func (vc *volumeChains) socketPath(volumeID string) string {
+	return filepath.Join(vc.dir, volumeID+".sock")
+}
+
+// get returns the running chain of a volume, or nil.
+func (vc *volumeChains) get(key types.NamespacedName) *volumeChain {
+	vc.mu.Lock()
+	defer vc.mu.Unlock()
+	return vc.m[key]
+}
+
+// ensure returns the volume's chain, making it if it does not run: it dials the AoE target and
+// serves it on the volume's socket. A chain to another address is replaced. On failure nothing
+// of the new chain is left: no AoE socket, no NBD socket.
+func (vc *volumeChains) ensure(ctx context.Context, key types.NamespacedName, volumeID string, addr aoeAddress) (*volumeChain, error) {
+	vc.mu.Lock()
+	defer vc.mu.Unlock()
+	if c := vc.m[key]; c != nil {
+		if c.addr == addr && c.volumeID == volumeID {
+			return c, nil
+		}
+		vc.stopLocked(key)
+	}
+	if vc.iface == "" {
+		return nil, fmt.Errorf("%w: the agent has no storage interface (--storage-interface)", errTargetUnreachable)
+	}
+	log.FromContext(ctx).Info("Connecting volume", "volume", volumeID, "aoe", addr.String(), "interface", vc.iface)
+	listen := vc.listen
+	if listen == nil {
+		listen = func(iface string) (*aoe.Conn, error) { return listenAoE(vc.netns, iface) }
+	}
+	conn, err := listen(vc.iface)
+	if err != nil {
+		return nil, fmt.Errorf("opening the storage interface %s: %w", vc.iface, err)
+	}
+	dctx, cancel := context.WithTimeout(ctx, vc.dialTimeout)
+	defer cancel()
+	dev, err := (&aoe.Dialer{Conn: conn}).Dial(dctx, vc.iface, addr.shelf, addr.slot)
+	if err != nil {
+		// Dial closes the socket it was given when it fails.
+		return nil, fmt.Errorf("%w: %s on %s: %v", errTargetUnreachable, addr, vc.iface, err)
+	}
+	c, err := vc.serve(key, volumeID, addr, dev)
+	if err != nil {
+		_ = dev.Close()
+		return nil, err
+	}
+	vc.m[key] = c
+	return c, nil
+}
+
+// serve starts the NBD server of a dialled device.
+func (vc *volumeChains) serve(key types.NamespacedName, volumeID string, addr aoeAddress, dev *aoe.Device) (*volumeChain, error) {
+	if err := os.MkdirAll(vc.dir, disks.DirMode); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", vc.dir, err)
+	}
+	path := vc.socketPath(volumeID)
+	ln, err := nbd.ListenUnix(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := vc.openToQEMU(path); err != nil {
+		_ = ln.Close()
+		_ = os.Remove(path)
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(vc.base)
+	ctx = log.IntoContext(ctx, log.FromContext(vc.base).WithValues("volume", volumeID, "namespace", key.Namespace))
+	c := &volumeChain{volumeID: volumeID, addr: addr, socket: path, dev: dev, cancel: cancel, done: make(chan struct{})}
+	srv := &nbd.Server{Exports: map[string]nbd.Device{volumeID: dev}}
+	go func() {
+		defer close(c.done)
+		if err := srv.Serve(ctx, ln); err != nil {
+			log.FromContext(ctx).Error(err, "Serving volume over NBD")
+		}
+	}()
+	return c, nil
+}
+
+// openToQEMU makes the socket the QEMU user's alone (mode 0600): QEMU connects to it, no one
+// else on the node may.
+func (vc *volumeChains) openToQEMU(path string) error {
+	if err := os.Chmod(path, 0o600); err != nil {
+		return fmt.Errorf("restricting %s: %w", path, err)
+	}
+	if vc.qemuUser == "" {
+		return nil
+	}
+	u, err := user.Lookup(vc.qemuUser)
+	if err != nil {
+		return nil //nolint:nilerr // no such user on this node (a simulated one): QEMU runs as root
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(path, uid, gid); err != nil {
+		return fmt.Errorf("giving %s to %s: %w", path, vc.qemuUser, err)
+	}
+	return nil
+}
+
+// stop ends a volume's chain: the NBD server, its socket and the AoE device.
+func (vc *volumeChains) stop(key types.NamespacedName) {
+	vc.mu.Lock()
+	defer vc.mu.Unlock()
+	vc.stopLocked(key)
+}
+
+func (vc *volumeChains) stopLocked(key types.NamespacedName) {
+	c := vc.m[key]
+	if c == nil {
+		return
+	}
+	delete(vc.m, key)
+	c.cancel()
+	<-c.done
+	_ = c.dev.Close()
+	if err := os.Remove(c.socket); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		log.FromContext(vc.base).Error(err, "Removing a volume socket", "socket", c.socket)
+	}
+}
+
+// stopAll ends every chain (the agent is stopping).
+func (vc *volumeChains) stopAll() {
+	vc.mu.Lock()
+	defer vc.mu.Unlock()
+	for key := range vc.m {
+		vc.stopLocked(key)
+	}
+}
+
+// keys lists the volumes with a chain.
+func (vc *volumeChains) keys() []types.NamespacedName {
+	vc.mu.Lock()
+	defer vc.mu.Unlock()
+	out := make([]types.NamespacedName, 0, len(vc.m))
+	for k := range vc.m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// listenAoE opens an AoE socket on iface, inside network namespace netns (a name under
+// /run/netns) when one is given: a node may keep its storage network in a namespace of its own.
+// The socket stays in that namespace; only the opening thread visits it.
+func listenAoE(netns, iface string) (*aoe.Conn, error) {
+	if netns == "" {
+		return aoe.Listen(iface)
+	}
+	type result struct {
+		c   *aoe.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		c, back, err := listenAoEIn(netns, iface)
+		if back {
+			// A thread that could not return to its namespace is dropped with the goroutine.
+			runtime.UnlockOSThread()
+		}
+		ch <- result{c, err}
+	}()
+	r := <-ch
+	return r.c, r.err
+}
+
+func listenAoEIn(netns, iface string) (*aoe.Conn, bool, error) {
+	self, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+	if err != nil {
+		return nil, true, err
+	}
+	defer func() { _ = self.Close() }()
+	target, err := os.Open(filepath.Join("/run/netns", filepath.Base(netns)))
+	if err != nil {
+		return nil, true, fmt.Errorf("storage namespace: %w", err)
+	}
+	defer func() { _ = target.Close() }()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		return nil, true, fmt.Errorf("entering namespace %s: %w", netns, err)
+	}
+	c, lerr := aoe.Listen(iface)
+	if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
+		if c != nil {
+			_ = c.Close()
+		}
+		return nil, false, fmt.Errorf("leaving namespace %s: %w", netns, err)
+	}
+	return c, true, lerr
+}
