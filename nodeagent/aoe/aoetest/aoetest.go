@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"time"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -63,6 +64,21 @@ func NewPair(t testing.TB, prefix string, mtu int) *Pair {
 		"peer", "name", p.IfaceB, "mtu", fmt.Sprint(mtu), "netns", p.NSB)
 	run(t, "ip", "-n", p.NSA, "link", "set", p.IfaceA, "up")
 	run(t, "ip", "-n", p.NSB, "link", "set", p.IfaceB, "up")
+	// The kernel activates a link's transmit queue only once it reports the link up (linkwatch,
+	// deferred on a busy machine): a frame sent before is dropped. Wait for both ends.
+	for _, end := range [][2]string{{p.NSA, p.IfaceA}, {p.NSB, p.IfaceB}} {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			out, err := exec.Command("ip", "-n", end[0], "-o", "link", "show", end[1]).CombinedOutput()
+			if err == nil && strings.Contains(string(out), "state UP") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s in %s never came up: %s", end[1], end[0], out)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	return p
 }
 
