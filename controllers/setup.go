@@ -45,6 +45,7 @@ import (
 	"pinet.io/pinet/controllers/instancetype"
 	"pinet.io/pinet/controllers/keypair"
 	"pinet.io/pinet/controllers/project"
+	"pinet.io/pinet/controllers/quotapending"
 	"pinet.io/pinet/controllers/scheduler"
 	"pinet.io/pinet/controllers/securitygroup"
 	"pinet.io/pinet/controllers/snapshot"
@@ -230,6 +231,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			Client: c, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("pinet-volume"), Clock: clk,
 			Claims: idClaims, Allocator: allocator, Shelves: opts.AoEShelves, NodeLostTimeout: opts.NodeLostTimeout,
 		}).SetupWithManager},
+		{"quota-pending addresses", (&quotapending.Reconciler{Kind: quotapending.Addresses, Client: c, APIReader: mgr.GetAPIReader(),
+			Recorder: mgr.GetEventRecorder("pinet-quota"), Clock: clk}).SetupWithManager},
+		{"quota-pending volumes", (&quotapending.Reconciler{Kind: quotapending.Volumes, Client: c, APIReader: mgr.GetAPIReader(),
+			Recorder: mgr.GetEventRecorder("pinet-quota"), Clock: clk}).SetupWithManager},
 		{"snapshot", (&snapshot.Reconciler{
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-snapshot"), Clock: clk, Claims: idClaims, Store: systemStore,
 		}).SetupWithManager},

@@ -22,6 +22,10 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 const (
 	// ReadyCondition summarises an object: True when it is usable for what it is for.
 	ReadyCondition = "Ready"
+	// StalledCondition is True when an object failed in a way no retry and no other object can
+	// mend: only a new spec (often a new object, as the failed fields are immutable) can. kstatus,
+	// and so Flux and kpt, report such an object Failed rather than InProgress.
+	StalledCondition = "Stalled"
 )
 
 // Reasons shared by several kinds.

@@ -255,6 +255,9 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, a *cloudv1.Address) er
 }
 
 func setReady(a *cloudv1.Address, err error, now metav1.Time) {
+	if err == nil {
+		a.Status.ObservedGeneration = a.Generation
+	}
 	switch {
 	case err != nil:
 		conditions.MarkFalse(a, cloudv1.ReadyCondition, cloudv1.ReasonInternalError, "Reconciling the address failed; see the manager's log", now)
@@ -267,7 +270,6 @@ func setReady(a *cloudv1.Address, err error, now metav1.Time) {
 		conditions.MarkFalse(a, cloudv1.ReadyCondition, c.Reason, c.Message, now)
 	default:
 		conditions.MarkTrue(a, cloudv1.ReadyCondition, cloudv1.ReasonReady, "", now)
-		a.Status.ObservedGeneration = a.Generation
 	}
 }
 

@@ -117,6 +117,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		if reason != "" {
 			conditions.MarkFalse(img, cloudv1.ReadyCondition, reason, msg, now)
 		}
+		if err == nil {
+			img.Status.ObservedGeneration = img.Generation
+		}
 		return reconcile.Result{}, err
 	}
 	conditions.MarkFalse(img, cloudv1.ReadyCondition, cloudv1.ReasonImagePending, "Verifying and storing the image", now)
@@ -129,6 +132,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		img.Status.State = cloudv1.ImageStateFailed
 		img.Status.StateReason = fail.message
 		conditions.MarkFalse(img, cloudv1.ReadyCondition, fail.reason, fail.message, now)
+		// The location is immutable and the outcome stands: only a new image can do better.
+		conditions.MarkTrue(img, cloudv1.StalledCondition, fail.reason, fail.message, now)
 		img.Status.ObservedGeneration = img.Generation
 		return reconcile.Result{}, nil
 	case err != nil:

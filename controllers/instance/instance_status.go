@@ -56,9 +56,8 @@ func (r *Reconciler) updateStatus(s *scope) {
 		inst.Status.TerminatedTime = &s.now
 	}
 	setReady(inst, s.now)
-	if s.refErr == nil {
-		inst.Status.ObservedGeneration = inst.Generation
-	}
+	// Unresolved references are the user's to fix: the status reflects this generation then too.
+	inst.Status.ObservedGeneration = inst.Generation
 }
 
 func (r *Reconciler) setReferencesResolved(s *scope) {

@@ -77,7 +77,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	}
 	key, err := sshkey.Parse([]byte(kp.Spec.PublicKey))
 	if err != nil {
+		// The public key is immutable: this key pair never works.
 		conditions.MarkFalse(kp, cloudv1.ReadyCondition, cloudv1.ReasonInvalidPublicKey, err.Error(), now)
+		conditions.MarkTrue(kp, cloudv1.StalledCondition, cloudv1.ReasonInvalidPublicKey, err.Error(), now)
+		kp.Status.ObservedGeneration = kp.Generation
 		return reconcile.Result{}, nil
 	}
 	fp := kp.Annotations[cloudv1.AnnotationGeneratedFingerprint]
@@ -96,6 +99,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	if dup != "" {
 		conditions.MarkFalse(kp, cloudv1.ReadyCondition, cloudv1.ReasonDuplicateKeyName,
 			fmt.Sprintf("Key pair %s already has the key name %q", dup, kp.EffectiveKeyName()), now)
+		kp.Status.ObservedGeneration = kp.Generation
 		return reconcile.Result{}, nil
 	}
 	conditions.MarkTrue(kp, cloudv1.ReadyCondition, cloudv1.ReasonReady, "", now)

@@ -295,6 +295,8 @@ func (r *Reconciler) updateStatus(s *scope, reconcileErr error) {
 		conditions.MarkFalse(p, cloudv1.ReadyCondition, netc.Reason, netc.Message, s.now)
 	default:
 		conditions.MarkTrue(p, cloudv1.ReadyCondition, cloudv1.ReasonReady, "", s.now)
+	}
+	if reconcileErr == nil {
 		p.Status.ObservedGeneration = p.Generation
 	}
 }

@@ -126,8 +126,10 @@ func (r *Reconciler) place(ctx context.Context, s *cloudv1.Snapshot, now metav1.
 	}
 	if len(list.Items) == 0 || !list.Items[0].DeletionTimestamp.IsZero() {
 		s.Status.State = cloudv1.SnapshotError
-		conditions.MarkFalse(s, cloudv1.ReadyCondition, cloudv1.ReasonVolumeNotFound,
-			fmt.Sprintf("Volume %s does not exist in project %s", s.Spec.VolumeID, s.Namespace), now)
+		msg := fmt.Sprintf("Volume %s does not exist in project %s", s.Spec.VolumeID, s.Namespace)
+		conditions.MarkFalse(s, cloudv1.ReadyCondition, cloudv1.ReasonVolumeNotFound, msg, now)
+		// An error snapshot is never placed again: only a new snapshot can do better.
+		conditions.MarkTrue(s, cloudv1.StalledCondition, cloudv1.ReasonVolumeNotFound, msg, now)
 		return nil
 	}
 	v := &list.Items[0]
@@ -188,7 +190,9 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *cloudv1.Snapshot, n
 			return reconcile.Result{}, err
 		}
 		store := &snapshot.Store{Client: mc, Bucket: Bucket, Prefix: s.Namespace + "/"}
-		if err := store.Delete(ctx, s.Status.SnapshotID); err != nil && minio.ToErrorResponse(err).Code != "NoSuchBucket" {
+		// The store wraps the S3 error: minio.ToErrorResponse alone would not see through it.
+		var s3err minio.ErrorResponse
+		if err := store.Delete(ctx, s.Status.SnapshotID); err != nil && !(errors.As(err, &s3err) && s3err.Code == "NoSuchBucket") {
 			return reconcile.Result{}, fmt.Errorf("deleting the objects of %s: %w", s.Status.SnapshotID, err)
 		}
 	}
@@ -200,15 +204,19 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *cloudv1.Snapshot, n
 }
 
 func setReady(s *cloudv1.Snapshot, err error, now metav1.Time) {
+	if err == nil {
+		s.Status.ObservedGeneration = s.Generation
+	}
 	switch {
 	case err != nil:
 		conditions.MarkFalse(s, cloudv1.ReadyCondition, cloudv1.ReasonInternalError, "Reconciling the snapshot failed; see the manager's log", now)
 	case s.Status.State == cloudv1.SnapshotCompleted:
 		conditions.MarkTrue(s, cloudv1.ReadyCondition, cloudv1.ReasonReady, "", now)
-		s.Status.ObservedGeneration = s.Generation
 	case s.Status.State == cloudv1.SnapshotError && s.Status.Node != "":
-		conditions.MarkFalse(s, cloudv1.ReadyCondition, cloudv1.ReasonSnapshotFailed,
-			fmt.Sprintf("Node %s could not copy the volume; see its agent's log", s.Status.Node), now)
+		msg := fmt.Sprintf("Node %s could not copy the volume; see its agent's log", s.Status.Node)
+		conditions.MarkFalse(s, cloudv1.ReadyCondition, cloudv1.ReasonSnapshotFailed, msg, now)
+		// An error snapshot is never copied again: only a new snapshot can do better.
+		conditions.MarkTrue(s, cloudv1.StalledCondition, cloudv1.ReasonSnapshotFailed, msg, now)
 	case s.Status.State == cloudv1.SnapshotPending && s.Status.Node != "":
 		conditions.MarkFalse(s, cloudv1.ReadyCondition, cloudv1.ReasonPending,
 			fmt.Sprintf("Node %s is copying the volume", s.Status.Node), now)

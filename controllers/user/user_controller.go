@@ -151,6 +151,8 @@ func (r *Reconciler) updateStatus(s *scope, reconcileErr error) {
 		conditions.MarkFalse(u, cloudv1.ReadyCondition, c.Reason, c.Message, s.now)
 	default:
 		conditions.MarkTrue(u, cloudv1.ReadyCondition, cloudv1.ReasonReady, "", s.now)
+	}
+	if reconcileErr == nil {
 		u.Status.ObservedGeneration = u.Generation
 	}
 }

@@ -111,7 +111,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	}
 	if v.Status.VolumeID == "" {
 		// A volume named by an id another object holds (made with kubectl in another project,
-		// say) gets a fresh one; the claim sweeper removes the claim once the volume is gone.
+		// say) gets a fresh one; the claim goes with the volume's finalizer.
 		id, _, err := r.Claims.Assign(ctx, ids.Volume, v.Name, claims.HolderOf("Volume", v))
 		if err != nil {
 			return reconcile.Result{}, fmt.Errorf("assigning a volume id: %w", err)
@@ -152,6 +152,9 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, sc *scope) (reconcile.
 	}
 	if v.Status.AoE != nil && r.Recorder != nil {
 		r.Recorder.Eventf(v, nil, "Normal", "Released", "Delete", "Released AoE address %d.%d", v.Status.AoE.Shelf, v.Status.AoE.Slot)
+	}
+	if err := r.Claims.ReleaseAll(ctx, v.UID); err != nil {
+		return reconcile.Result{}, err
 	}
 	controllerutil.RemoveFinalizer(v, cloudv1.VolumeFinalizer)
 	return reconcile.Result{}, nil

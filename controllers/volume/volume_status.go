@@ -52,6 +52,7 @@ func setStatus(sc *scope, err error) {
 			v.Status.State = cloudv1.VolumeStateError
 		}
 		conditions.MarkFalse(v, cloudv1.ReadyCondition, sc.blocked, sc.blockedMsg, now)
+		v.Status.ObservedGeneration = v.Generation
 		return
 	case exported != nil && exported.Status == metav1.ConditionFalse && exported.Reason == cloudv1.ReasonExportFailed:
 		v.Status.State = cloudv1.VolumeStateError
