@@ -102,6 +102,34 @@ func waitVolumeState(t *testing.T, cl *ec2.Client, id string, state types.Volume
 	return v
 }
 
+// waitBlockDevices waits until DescribeInstances shows the instance's block device mappings as
+// want: "device volume status attach-time delete-on-termination", one a line.
+func waitBlockDevices(t *testing.T, cl *ec2.Client, inst, want string) {
+	t.Helper()
+	testenv.Eventually(t, longWait, "the block devices of "+inst, func() error {
+		out, err := cl.DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{InstanceIds: []string{inst}})
+		if err != nil {
+			return err
+		}
+		var lines []string
+		for _, bd := range out.Reservations[0].Instances[0].BlockDeviceMappings {
+			if bd.Ebs == nil {
+				return fmt.Errorf("%s has no ebs", aws.ToString(bd.DeviceName))
+			}
+			at := "none"
+			if bd.Ebs.AttachTime != nil {
+				at = bd.Ebs.AttachTime.UTC().Format(time.RFC3339)
+			}
+			lines = append(lines, fmt.Sprintf("%s %s %s %s %v", aws.ToString(bd.DeviceName), aws.ToString(bd.Ebs.VolumeId),
+				bd.Ebs.Status, at, aws.ToBool(bd.Ebs.DeleteOnTermination)))
+		}
+		if got := strings.Join(lines, "\n"); got != want {
+			return fmt.Errorf("block devices %q, want %q", got, want)
+		}
+		return nil
+	})
+}
+
 // TestVolumeLifecycle drives volumes through EC2 alone, on a real storage node and a real
 // compute node joined by a storage network: created, exported (available), attached to a
 // running instance by its node's agent (in use), detached, deleted.
@@ -173,6 +201,8 @@ func TestVolumeLifecycle(t *testing.T) {
 	waitVolumeState(t, cl, v2, types.VolumeStateAvailable, "none")
 	_, err = cl.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(v1)})
 	expectCode(t, err, "VolumeInUse")
+	// DescribeInstances shows it among the instance's block devices, as the agent attached it.
+	waitBlockDevices(t, cl, inst, fmt.Sprintf("/dev/sdf %s attached %s false", v1, got.Attachments[0].AttachTime.UTC().Format(time.RFC3339)))
 
 	// Filters.
 	expectFilters(t, []filterCase{
@@ -221,6 +251,7 @@ func TestVolumeLifecycle(t *testing.T) {
 	_, err = cl.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(v1)})
 	expectCode(t, err, "IncorrectState")
 	waitVolumeState(t, cl, v1, types.VolumeStateAvailable, "none")
+	waitBlockDevices(t, cl, inst, "")
 
 	// Attached again, elsewhere on the instance, and detached without force.
 	if _, err := cl.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: aws.String(v2), InstanceId: aws.String(inst), Device: aws.String("/dev/sdf")}); err != nil {
