@@ -173,7 +173,7 @@ func (s *Service) DeleteSnapshot(ctx context.Context, c Caller, in SnapshotIDInp
 		return err
 	}
 	snap := snaps[0].DeepCopy()
-	if err := s.DeleteLatest(ctx, snap, nil); err != nil {
+	if err := s.DeleteLatest(ctx, snap, func() error { return nil }); err != nil {
 		if apierrors.IsNotFound(err) {
 			return snapshotNotFound(in.SnapshotID)
 		}
