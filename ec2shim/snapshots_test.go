@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -202,7 +203,8 @@ func fileAt(t *testing.T, path string, off int64, n int) []byte {
 // TestSnapshotsRefuseBadInputAndOtherProjects checks the refusals of the snapshot actions, that
 // another project's snapshots and volumes are not found, and that nothing was half-made.
 func TestSnapshotsRefuseBadInputAndOtherProjects(t *testing.T) {
-	_, a, _ := tenantWithStorage(t, "snapbad")
+	c, creds, a := tenant(t, "snapbad")
+	c.AddStorageNodes(t, "snapbad-store", "snapbad-node", "snapbad-zone")
 	_, _, b := tenant(t, "snapbad-b")
 	ctx := context.Background()
 	vol := newVolume(t, a, "snapbad-zone", 1)
@@ -232,6 +234,12 @@ func TestSnapshotsRefuseBadInputAndOtherProjects(t *testing.T) {
 		}, "InvalidParameterValue"},
 		{"dry run", func(in *ec2.CreateSnapshotInput) { in.DryRun = aws.Bool(true) }, "DryRunOperation"},
 	})
+	if got := signedQuery(t, c, creds, "CreateSnapshot", url.Values{}); got != "MissingParameter" {
+		t.Fatalf("no VolumeId: %q", got)
+	}
+	if got := signedQuery(t, c, creds, "DeleteSnapshot", url.Values{}); got != "MissingParameter" {
+		t.Fatalf("no SnapshotId: %q", got)
+	}
 	// Another project's volume is not found.
 	_, err := b.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{VolumeId: aws.String(vol)})
 	expectCode(t, err, "InvalidVolume.NotFound")
