@@ -80,8 +80,38 @@ type Instance struct {
 	VirtualizationType, Hypervisor    string
 	ClientToken                       string
 	Tags                              map[string]string
+	// BlockDevices are the volumes attached to the instance, as its node's agent reports them.
+	BlockDevices []InstanceBlockDevice
 	// ReservationID and OwnerID are those of the instance's reservation.
 	ReservationID, OwnerID string
+}
+
+// InstanceBlockDevice is EC2's InstanceBlockDeviceMapping of an EBS volume: the device the volume
+// is attached as, and the attachment.
+type InstanceBlockDevice struct {
+	DeviceName, VolumeID string
+	// Status is the attachment's state: attaching, attached, detaching or detached.
+	Status string
+	// AttachTime is zero while the volume is not attached yet.
+	AttachTime          time.Time
+	DeleteOnTermination bool
+}
+
+// blockDevicesOf renders the block devices the agent wrote in the instance's status.
+func blockDevicesOf(inst *cloudv1.Instance) []InstanceBlockDevice {
+	var out []InstanceBlockDevice
+	for _, bd := range inst.Status.BlockDevices {
+		d := InstanceBlockDevice{DeviceName: bd.DeviceName, VolumeID: bd.VolumeID, Status: string(bd.Status),
+			DeleteOnTermination: bd.DeleteOnTermination}
+		if d.Status == "" {
+			d.Status = string(cloudv1.AttachmentAttaching)
+		}
+		if bd.AttachTime != nil {
+			d.AttachTime = bd.AttachTime.Time
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // Reservation is EC2's Reservation: the instances one RunInstances launched, in launch order.
@@ -185,6 +215,7 @@ func (sh *instanceShapes) instance(inst *cloudv1.Instance) Instance {
 		Hypervisor:         "xen",
 		ClientToken:        inst.Annotations[cloudv1.AnnotationClientToken],
 		Tags:               TagsOf(inst),
+		BlockDevices:       blockDevicesOf(inst),
 		ReservationID:      reservationID(inst),
 		OwnerID:            sh.project,
 	}

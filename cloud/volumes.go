@@ -40,7 +40,7 @@ import (
 	"pinet.io/pinet/internal/quota"
 )
 
-// Volumes are Volume objects. No storage exists behind them yet: a volume shows the state its
+// Volumes are Volume objects, placed and exported by storage nodes: a volume shows the state its
 // status records, "creating" while it records none, and an attachment is the request in
 // spec.attachTo until the node agent reports one in status.
 
@@ -126,6 +126,7 @@ func toVolume(v *cloudv1.Volume) Volume {
 		AvailabilityZone: volumeZone(v),
 		State:            volumeState(v),
 		CreateTime:       v.CreationTimestamp.Time,
+		SnapshotID:       v.Spec.SnapshotID,
 		VolumeType:       "standard",
 		Tags:             TagsOf(v),
 	}
@@ -204,7 +205,7 @@ func (s *Service) CreateVolume(ctx context.Context, c Caller, in CreateVolumeInp
 	if err := s.authorize(ctx, c, "create", "volumes", in.DryRun); err != nil {
 		return nil, err
 	}
-	zone, err := s.validateVolume(ctx, &in)
+	zone, err := s.validateVolume(ctx, c, &in)
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +233,7 @@ func (s *Service) CreateVolume(ctx context.Context, c Caller, in CreateVolumeInp
 	v := &cloudv1.Volume{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: c.Project(),
 			Annotations: map[string]string{annotationRequestHash: hash}},
-		Spec: cloudv1.VolumeSpec{SizeGiB: *in.SizeGiB, AvailabilityZone: zone},
+		Spec: cloudv1.VolumeSpec{SizeGiB: *in.SizeGiB, AvailabilityZone: zone, SnapshotID: in.SnapshotID},
 	}
 	if in.ClientToken != "" {
 		v.Annotations[cloudv1.AnnotationClientToken] = in.ClientToken
@@ -299,10 +300,13 @@ func volumeRequestHash(in CreateVolumeInput) string {
 }
 
 // validateVolume checks a CreateVolume request and returns the zone it names.
-func (s *Service) validateVolume(ctx context.Context, in *CreateVolumeInput) (string, error) {
+func (s *Service) validateVolume(ctx context.Context, c Caller, in *CreateVolumeInput) (string, error) {
+	if in.SnapshotID != "" {
+		if err := s.volumeSnapshot(ctx, c, in); err != nil {
+			return "", err
+		}
+	}
 	switch {
-	case in.SnapshotID != "":
-		return "", BadRequest(CodeSnapshotNotFound, "The snapshot '%s' does not exist (PiNet has no snapshots).", clipID(in.SnapshotID))
 	case in.SizeGiB == nil:
 		return "", BadRequest(CodeMissingParameter, "The request must contain the parameter size or snapshotId")
 	case *in.SizeGiB < 1 || *in.SizeGiB > maxVolumeGiB:

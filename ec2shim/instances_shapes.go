@@ -71,6 +71,15 @@ type instanceBlockDevice struct {
 	} `xml:"ebs"`
 }
 
+func toInstanceBlockDevice(d cloud.InstanceBlockDevice) instanceBlockDevice {
+	item := instanceBlockDevice{DeviceName: d.DeviceName}
+	item.EBS.VolumeID, item.EBS.Status, item.EBS.DeleteOnTermination = d.VolumeID, d.Status, d.DeleteOnTermination
+	if !d.AttachTime.IsZero() {
+		item.EBS.AttachTime = query.NewTimestamp(d.AttachTime)
+	}
+	return item
+}
+
 // instanceItem is EC2's Instance.
 type instanceItem struct {
 	InstanceID         string                          `xml:"instanceId"`
@@ -123,7 +132,7 @@ func toInstanceItem(i *cloud.Instance) instanceItem {
 		Architecture:       i.Architecture,
 		RootDeviceType:     i.RootDeviceType,
 		RootDeviceName:     i.RootDeviceName,
-		BlockDeviceMapping: query.NewList[instanceBlockDevice](),
+		BlockDeviceMapping: listOf(i.BlockDevices, toInstanceBlockDevice),
 		VirtualizationType: i.VirtualizationType,
 		ClientToken:        i.ClientToken,
 		TagSet:             tagList(i.Tags),

@@ -45,6 +45,10 @@ func (s *Server) routes() map[string]action {
 		"DescribeVolumes": handle(s.describeVolumes),
 		"AttachVolume":    handle(s.attachVolume),
 		"DetachVolume":    handle(s.detachVolume),
+		// Snapshots
+		"CreateSnapshot":    handle(s.createSnapshot),
+		"DeleteSnapshot":    handle(s.deleteSnapshot),
+		"DescribeSnapshots": handle(s.describeSnapshots),
 		// Elastic IPs
 		"AllocateAddress":     handle(s.allocateAddress),
 		"ReleaseAddress":      handle(s.releaseAddress),

@@ -18,8 +18,11 @@ package ec2shim_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +36,7 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
 )
 
@@ -74,32 +78,74 @@ func launchIn(t *testing.T, cl *ec2.Client, ami, zone string) string {
 	return aws.ToString(out.Instances[0].InstanceId)
 }
 
-// reportAttachment plays the node agent's part: it records what the node observed.
-func reportAttachment(t *testing.T, project, id string, state cloudv1.VolumeState, att *cloudv1.VolumeAttachment) {
+// tenantWithStorage is tenantWithNode whose zone also has a storage node on the compute node's
+// storage network: volumes are really exported and attached there.
+func tenantWithStorage(t *testing.T, project string) (*testcloud.Node, *ec2.Client, string) {
 	t.Helper()
-	v := &cloudv1.Volume{}
-	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: project, Name: id}, v); err != nil {
-		t.Fatal(err)
-	}
-	v.Status.State, v.Status.Attachment = state, att
-	if err := env.Client.Status().Update(context.Background(), v); err != nil {
-		t.Fatal(err)
-	}
+	c, creds, cl := tenant(t, project)
+	store, _ := c.AddStorageNodes(t, project+"-store", project+"-node", project+"-zone")
+	return store, cl, c.RegisterRawImage(t, creds, project, "disk", []byte("0123456789"), false)
 }
 
+// waitVolumeState waits until DescribeVolumes shows the volume in state with the attachment
+// want ("none", or instance, device and state) and returns it.
+func waitVolumeState(t *testing.T, cl *ec2.Client, id string, state types.VolumeState, want string) types.Volume {
+	t.Helper()
+	var v types.Volume
+	testenv.Eventually(t, longWait, fmt.Sprintf("%s to be %s (%s)", id, state, want), func() error {
+		v = describeVolume(t, cl, id)
+		if v.State != state || attachmentString(v) != want {
+			return fmt.Errorf("%s %s", v.State, attachmentString(v))
+		}
+		return nil
+	})
+	return v
+}
+
+// waitBlockDevices waits until DescribeInstances shows the instance's block device mappings as
+// want: "device volume status attach-time delete-on-termination", one a line.
+func waitBlockDevices(t *testing.T, cl *ec2.Client, inst, want string) {
+	t.Helper()
+	testenv.Eventually(t, longWait, "the block devices of "+inst, func() error {
+		out, err := cl.DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{InstanceIds: []string{inst}})
+		if err != nil {
+			return err
+		}
+		var lines []string
+		for _, bd := range out.Reservations[0].Instances[0].BlockDeviceMappings {
+			if bd.Ebs == nil {
+				return fmt.Errorf("%s has no ebs", aws.ToString(bd.DeviceName))
+			}
+			at := "none"
+			if bd.Ebs.AttachTime != nil {
+				at = bd.Ebs.AttachTime.UTC().Format(time.RFC3339)
+			}
+			lines = append(lines, fmt.Sprintf("%s %s %s %s %v", aws.ToString(bd.DeviceName), aws.ToString(bd.Ebs.VolumeId),
+				bd.Ebs.Status, at, aws.ToBool(bd.Ebs.DeleteOnTermination)))
+		}
+		if got := strings.Join(lines, "\n"); got != want {
+			return fmt.Errorf("block devices %q, want %q", got, want)
+		}
+		return nil
+	})
+}
+
+// TestVolumeLifecycle drives volumes through EC2 alone, on a real storage node and a real
+// compute node joined by a storage network: created, exported (available), attached to a
+// running instance by its node's agent (in use), detached, deleted.
 func TestVolumeLifecycle(t *testing.T) {
-	_, _, cl, ami := tenantWithNode(t, "vollife")
+	store, cl, ami := tenantWithStorage(t, "vollife")
 	ctx := context.Background()
 
 	before := time.Now().Add(-time.Minute)
-	created, err := cl.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String("vollife-zone"), Size: aws.Int32(10),
+	created, err := cl.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String("vollife-zone"), Size: aws.Int32(2),
 		VolumeType: types.VolumeTypeGp2, TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeVolume,
 			Tags: []types.Tag{{Key: aws.String("Name"), Value: aws.String("data")}}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	v1 := aws.ToString(created.VolumeId)
-	if !strings.HasPrefix(v1, "vol-") || aws.ToInt32(created.Size) != 10 || aws.ToString(created.AvailabilityZone) != "vollife-zone" ||
+	if !strings.HasPrefix(v1, "vol-") || aws.ToInt32(created.Size) != 2 || aws.ToString(created.AvailabilityZone) != "vollife-zone" ||
 		created.State != types.VolumeStateCreating || created.VolumeType != types.VolumeTypeStandard || aws.ToBool(created.Encrypted) ||
 		len(created.Tags) != 1 || created.CreateTime == nil || created.CreateTime.Before(before) {
 		t.Fatalf("created %+v", created)
@@ -109,11 +155,15 @@ func TestVolumeLifecycle(t *testing.T) {
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "vollife", Name: v1}, obj); err != nil {
 		t.Fatal(err)
 	}
-	if obj.Spec.SizeGiB != 10 || obj.Spec.AvailabilityZone != "vollife-zone" || obj.Spec.AttachTo != nil {
+	if obj.Spec.SizeGiB != 2 || obj.Spec.AvailabilityZone != "vollife-zone" || obj.Spec.AttachTo != nil {
 		t.Fatalf("volume object %+v", obj.Spec)
 	}
-	if got := describeVolume(t, cl, v1); got.State != types.VolumeStateCreating || aws.ToInt32(got.Size) != 10 || len(got.Attachments) != 0 {
+	// The storage node exports it: available, with a backing file of its size.
+	if got := waitVolumeState(t, cl, v1, types.VolumeStateAvailable, "none"); aws.ToInt32(got.Size) != 2 {
 		t.Fatalf("described %+v", got)
+	}
+	if fi, err := os.Stat(store.BackingFile(string(obj.UID))); err != nil || fi.Size() != 2<<30 {
+		t.Fatalf("backing file: %v %v", fi, err)
 	}
 
 	inst := launchIn(t, cl, ami, "vollife-zone")
@@ -124,9 +174,6 @@ func TestVolumeLifecycle(t *testing.T) {
 	if att.State != types.VolumeAttachmentStateAttaching || aws.ToString(att.InstanceId) != inst || aws.ToString(att.Device) != "/dev/sdf" {
 		t.Fatalf("attach answered %+v", att)
 	}
-	if got := attachmentString(describeVolume(t, cl, v1)); got != inst+" /dev/sdf attaching" {
-		t.Fatalf("attachment %s", got)
-	}
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "vollife", Name: v1}, obj); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +181,7 @@ func TestVolumeLifecycle(t *testing.T) {
 		t.Fatalf("attachTo %+v", at)
 	}
 
-	// A volume, or a device, is used once.
+	// A volume, or a device, is used once, whether attaching or attached.
 	v2 := newVolume(t, cl, "vollife-zone", 1)
 	for _, dev := range []string{"/dev/xvdf", "/dev/sdf1", "/dev/sda", "/dev/sda1"} {
 		_, err = cl.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: aws.String(v2), InstanceId: aws.String(inst), Device: aws.String(dev)})
@@ -145,20 +192,35 @@ func TestVolumeLifecycle(t *testing.T) {
 	_, err = cl.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(v1)})
 	expectCode(t, err, "VolumeInUse")
 
+	// The instance's node attaches it once the instance runs; the agent sets the attach time.
+	waitState(t, cl, inst, types.InstanceStateNameRunning)
+	got := waitVolumeState(t, cl, v1, types.VolumeStateInUse, inst+" /dev/sdf attached")
+	if at := got.Attachments[0].AttachTime; at == nil || at.Before(created.CreateTime.Add(-time.Second)) || at.After(time.Now().Add(time.Minute)) {
+		t.Fatalf("attach time %v (volume created %v)", at, created.CreateTime)
+	}
+	waitVolumeState(t, cl, v2, types.VolumeStateAvailable, "none")
+	_, err = cl.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(v1)})
+	expectCode(t, err, "VolumeInUse")
+	// DescribeInstances shows it among the instance's block devices, as the agent attached it.
+	waitBlockDevices(t, cl, inst, fmt.Sprintf("/dev/sdf %s attached %s false", v1, got.Attachments[0].AttachTime.UTC().Format(time.RFC3339)))
+
 	// Filters.
 	expectFilters(t, []filterCase{
 		{"attachment.instance-id", inst, []string{v1}},
-		{"attachment.status", "attaching", []string{v1}},
+		{"attachment.status", "attached", []string{v1}},
+		{"attachment.status", "attaching", nil},
 		{"attachment.device", "/dev/sd?", []string{v1}},
 		{"size", "1", []string{v2}},
-		{"status", "creating", sorted(v1, v2)},
+		{"status", "in-use", []string{v1}},
+		{"status", "available", []string{v2}},
+		{"status", "creating", nil},
 		{"availability-zone", "vollife-zone", sorted(v1, v2)},
 		{"volume-id", v2, []string{v2}},
 		{"tag:Name", "data", []string{v1}},
 		{"tag-key", "Name", []string{v1}},
 		{"volume-type", "standard", sorted(v1, v2)},
 		{"create-time", "20*", sorted(v1, v2)},
-		{"size", "2", nil},
+		{"size", "3", nil},
 	}, func(f types.Filter) ([]string, error) {
 		out, err := cl.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{Filters: []types.Filter{f}})
 		if err != nil {
@@ -172,6 +234,8 @@ func TestVolumeLifecycle(t *testing.T) {
 	expectCode(t, err, "InvalidAttachment.NotFound")
 	_, err = cl.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(v1), Device: aws.String("/dev/sdz")})
 	expectCode(t, err, "InvalidAttachment.NotFound")
+	_, err = cl.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(v2)})
+	expectCode(t, err, "IncorrectState")
 	det, err := cl.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(v1), InstanceId: aws.String(inst), Force: aws.Bool(true)})
 	if err != nil {
 		t.Fatal(err)
@@ -179,46 +243,31 @@ func TestVolumeLifecycle(t *testing.T) {
 	if det.State != types.VolumeAttachmentStateDetaching || aws.ToString(det.InstanceId) != inst || aws.ToString(det.Device) != "/dev/sdf" {
 		t.Fatalf("detach answered %+v", det)
 	}
-	if got := attachmentString(describeVolume(t, cl, v1)); got != "none" {
-		t.Fatalf("attachment after detaching a volume the node never attached: %s", got)
+	// Detaching, then detached by the node: either way not detachable again.
+	if v := describeVolume(t, cl, v1); attachmentString(v) != inst+" /dev/sdf detaching" &&
+		(v.State != types.VolumeStateAvailable || len(v.Attachments) != 0) {
+		t.Fatalf("after DetachVolume: %s %s", v.State, attachmentString(v))
 	}
 	_, err = cl.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(v1)})
 	expectCode(t, err, "IncorrectState")
+	waitVolumeState(t, cl, v1, types.VolumeStateAvailable, "none")
+	waitBlockDevices(t, cl, inst, "")
 
-	// What the node reports shows: in use and attached; then detaching once withdrawn.
+	// Attached again, elsewhere on the instance, and detached without force.
 	if _, err := cl.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: aws.String(v2), InstanceId: aws.String(inst), Device: aws.String("/dev/sdf")}); err != nil {
 		t.Fatal(err)
 	}
-	attachedAt := metav1.NewTime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	reportAttachment(t, "vollife", v2, cloudv1.VolumeStateInUse,
-		&cloudv1.VolumeAttachment{InstanceID: inst, Device: "/dev/sdf", State: cloudv1.AttachmentAttached, AttachTime: &attachedAt})
-	testenv.Eventually(t, shortWait, "the reported attachment", func() error {
-		v := describeVolume(t, cl, v2)
-		if v.State != types.VolumeStateInUse || attachmentString(v) != inst+" /dev/sdf attached" ||
-			v.Attachments[0].AttachTime == nil || !v.Attachments[0].AttachTime.Equal(attachedAt.Time) {
-			return fmt.Errorf("%s %s", v.State, attachmentString(v))
-		}
-		return nil
-	})
+	waitVolumeState(t, cl, v2, types.VolumeStateInUse, inst+" /dev/sdf attached")
+	_, err = cl.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(v2)})
+	expectCode(t, err, "VolumeInUse")
 	if _, err := cl.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(v2)}); err != nil {
 		t.Fatal(err)
 	}
-	if got := attachmentString(describeVolume(t, cl, v2)); got != inst+" /dev/sdf detaching" {
-		t.Fatalf("attachment while detaching: %s", got)
-	}
-	_, err = cl.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(v2)})
-	expectCode(t, err, "VolumeInUse")
 	_, err = cl.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(v2)})
 	expectCode(t, err, "IncorrectState")
-	reportAttachment(t, "vollife", v2, cloudv1.VolumeStateAvailable, nil)
-	testenv.Eventually(t, shortWait, "the volume to be available", func() error {
-		if v := describeVolume(t, cl, v2); v.State != types.VolumeStateAvailable || len(v.Attachments) != 0 {
-			return fmt.Errorf("%s %s", v.State, attachmentString(v))
-		}
-		return nil
-	})
+	waitVolumeState(t, cl, v2, types.VolumeStateAvailable, "none")
 
-	// Delete both; they are gone at once.
+	// Delete both; they are gone at once, and so are their backing files, in time.
 	for _, id := range []string{v1, v2} {
 		if _, err := cl.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(id)}); err != nil {
 			t.Fatal(err)
@@ -228,6 +277,12 @@ func TestVolumeLifecycle(t *testing.T) {
 	}
 	_, err = cl.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(v1)})
 	expectCode(t, err, "InvalidVolume.NotFound")
+	testenv.Eventually(t, longWait, "the backing file to go", func() error {
+		if _, err := os.Stat(store.BackingFile(string(obj.UID))); !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("backing file: %v", err)
+		}
+		return nil
+	})
 
 	// An instance on its way out takes no volume.
 	v3 := newVolume(t, cl, "vollife-zone", 1)

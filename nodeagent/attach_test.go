@@ -27,7 +27,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -37,77 +36,35 @@ import (
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
-	"pinet.io/pinet/nodeagent"
 	"pinet.io/pinet/nodeagent/aoe/aoetest"
 	"pinet.io/pinet/nodeagent/domainxml"
 	"pinet.io/pinet/nodeagent/libvirt"
 )
 
-// attachAgent is a node agent whose storage interface is one end of a veth pair in a namespace
-// of the test's own; the other end, in a second namespace, is the storage network where the
-// test's AoE targets serve.
+// attachAgent is a compute node (testcloud.AddComputeNode) whose storage interface is the
+// initiators' end (B) of a storage node's veth pair; the A end is where the targets serve.
 type attachAgent struct {
-	name   string
-	cfg    nodeagent.Config
-	conn   *libvirt.Conn
-	pair   *aoetest.Pair
-	cancel context.CancelFunc
-	done   chan error
+	*testcloud.Node
+	conn *libvirt.Conn
+	pair *aoetest.Pair
 }
 
-// startAttachAgent starts a compute node whose storage interface is the initiators' end (B) of
-// a storage node's veth pair.
+// startAttachAgent starts a compute node on the storage node's network pair.
 func startAttachAgent(t *testing.T, c *testcloud.Cloud, name, zone string, pair *aoetest.Pair) *attachAgent {
 	t.Helper()
 	if _, err := exec.LookPath("qemu-io"); err != nil {
 		t.Skip("qemu-io is not installed")
 	}
-	dir := t.TempDir()
-	nodeXML := filepath.Join(dir, "node.xml")
-	mustDo(t, "writing the node", os.WriteFile(nodeXML, []byte("<node></node>\n"), 0o644))
-	conn, err := libvirt.Open(env.Ctx, "test://"+nodeXML)
-	mustDo(t, "opening libvirt", err)
-	t.Cleanup(conn.Close)
-	n := &attachAgent{name: name, conn: conn, pair: pair, cfg: nodeagent.Config{
-		NodeName: name, LibvirtURI: conn.URI(), Zone: zone, VCPUs: 4, MemoryMiB: 8192,
-		StateDir: dir, HeartbeatInterval: 5 * time.Second, MinReportInterval: 200 * time.Millisecond,
-		FactsInterval: 500 * time.Millisecond, ResyncInterval: 3 * time.Second, ShutdownGrace: 2 * time.Second,
-		ObjectStoreURL: c.S3URL, Region: testcloud.Region, SystemNamespace: testenv.SystemNamespace,
-		StorageInterface: pair.IfaceB, StorageNetNS: pair.NSB, AttachTimeout: 3 * time.Second, DetachTimeout: 5 * time.Second,
-	}}
-	n.start(t)
-	t.Cleanup(n.stop)
-	testenv.Eventually(t, longWait, "hypervisor "+name+" to be ready", func() error {
-		hv := &cloudv1.Hypervisor{}
-		if err := env.Client.Get(context.Background(), client.ObjectKey{Name: name}, hv); err != nil {
-			return err
-		}
-		if !conditions.IsTrue(hv, cloudv1.ReadyCondition) {
-			return errors.New("not ready")
-		}
-		return nil
-	})
-	return n
+	n := c.AddComputeNode(t, name, zone, pair)
+	return &attachAgent{Node: n, conn: n.Conn, pair: pair}
 }
 
-func (n *attachAgent) start(t *testing.T) {
-	rest, err := env.AddUser(testenv.NodeUser(n.name), testenv.NodeAgentsGroup)
-	mustDo(t, "node credentials", err)
-	ctx, cancel := context.WithCancel(env.Ctx)
-	n.cancel, n.done = cancel, make(chan error, 1)
-	go func() { n.done <- nodeagent.RunWith(ctx, n.cfg, rest, n.conn) }()
-}
+func (n *attachAgent) start(*testing.T) { n.Start() }
 
-func (n *attachAgent) stop() {
-	if n.cancel != nil {
-		n.cancel()
-		<-n.done
-		n.cancel = nil
-	}
-}
+func (n *attachAgent) stop() { n.Stop() }
 
 func (n *attachAgent) socket(volID string) string {
-	return filepath.Join(n.cfg.StateDir, "nbd", volID+".sock")
+	return filepath.Join(n.StateDir(), "nbd", volID+".sock")
 }
 
 // packetSockets counts the AoE (packet) sockets open in the agent's storage namespace.

@@ -35,22 +35,16 @@ import (
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
-	"pinet.io/pinet/nodeagent"
 	"pinet.io/pinet/nodeagent/aoe"
 	"pinet.io/pinet/nodeagent/aoe/aoetest"
 )
 
-// storageNode starts a storage node whose AoE targets serve on the A end of a veth pair in
-// namespaces of the test's own; the B end is where initiators dial from.
+// storageNode starts a storage node (testcloud.AddStorageNode) and returns it with its storage
+// network and the directory of its volumes' backing files.
 func storageNode(t *testing.T, c *testcloud.Cloud, name, zone string, capacityGiB int64) (*testcloud.Node, *aoetest.Pair, string) {
 	t.Helper()
-	pair := aoetest.NewPair(t, "pt-vol", 1500)
-	dir := filepath.Join(t.TempDir(), "volumes")
-	n := c.AddNodeWith(t, name, zone, 2, 2048, func(cfg *nodeagent.Config) {
-		cfg.StorageCapacityGiB, cfg.StorageDir, cfg.StorageInterface = capacityGiB, dir, pair.IfaceA
-		cfg.ListenAoE = func(iface string) (*aoe.Conn, error) { return aoetest.ListenIn(pair.NSA, iface) }
-	})
-	return n, pair, dir
+	n := c.AddStorageNode(t, name, zone, capacityGiB)
+	return n, n.StorageNet, n.VolumeDir()
 }
 
 // waitVolume waits until the volume's state is want.

@@ -52,6 +52,7 @@ import (
 	"pinet.io/pinet/internal/frontends"
 	"pinet.io/pinet/internal/testenv"
 	"pinet.io/pinet/nodeagent"
+	"pinet.io/pinet/nodeagent/aoe/aoetest"
 	"pinet.io/pinet/nodeagent/libvirt"
 )
 
@@ -234,13 +235,16 @@ func (c *Cloud) S3(t testing.TB, creds Credentials) *minio.Client {
 // own identity (testenv.NodeUser in testenv.NodeAgentsGroup), under the node agents' role and
 // admission policies, as on a real cloud.
 type Node struct {
-	Name   string
-	Conn   *libvirt.Conn
-	cfg    nodeagent.Config
-	env    *testenv.Env
-	rest   *rest.Config
-	cancel context.CancelFunc
-	done   chan error
+	Name string
+	Conn *libvirt.Conn
+	// StorageNet is the storage network of a storage or compute node (AddStorageNode,
+	// AddComputeNode); nil on others.
+	StorageNet *aoetest.Pair
+	cfg        nodeagent.Config
+	env        *testenv.Env
+	rest       *rest.Config
+	cancel     context.CancelFunc
+	done       chan error
 }
 
 // AddNode starts a simulated hypervisor and waits until it is ready.

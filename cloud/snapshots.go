@@ -1,0 +1,281 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package cloud
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/ec2shim/query"
+	"pinet.io/pinet/internal/ids"
+)
+
+// Snapshots are Snapshot objects of the caller's project: the snapshot controller hands the
+// copy to the storage node of the volume, which stores it as chunks in the object store.
+
+const (
+	// CodeSnapshotMalformed is EC2's code for an id that is no snapshot id.
+	CodeSnapshotMalformed = "InvalidSnapshotID.Malformed"
+	// maxSnapshotDescription is the Snapshot CRD's bound (EC2's is the same).
+	maxSnapshotDescription = 255
+)
+
+// Snapshot is EC2's Snapshot.
+type Snapshot struct {
+	SnapshotID, VolumeID, State, Progress string
+	Description, OwnerID, StateMessage    string
+	VolumeSizeGiB                         int32
+	StartTime                             time.Time
+	Encrypted                             bool
+	Tags                                  map[string]string
+}
+
+func snapshotID(s *cloudv1.Snapshot) string { return idOr(s.Status.SnapshotID, s.Name, ids.Snapshot) }
+
+func toSnapshot(s *cloudv1.Snapshot) Snapshot {
+	out := Snapshot{
+		SnapshotID: snapshotID(s), VolumeID: s.Spec.VolumeID, State: string(s.Status.State),
+		Progress: fmt.Sprintf("%d%%", s.Status.Progress), Description: s.Spec.Description, OwnerID: s.Namespace,
+		VolumeSizeGiB: s.Status.VolumeSizeGiB, StartTime: s.CreationTimestamp.Time, Tags: TagsOf(s),
+	}
+	if out.State == "" {
+		out.State = string(cloudv1.SnapshotPending)
+	}
+	if s.Status.StartTime != nil {
+		out.StartTime = s.Status.StartTime.Time
+	}
+	if out.State == string(cloudv1.SnapshotError) {
+		for _, c := range s.Status.Conditions {
+			if c.Type == cloudv1.ReadyCondition {
+				out.StateMessage = c.Message
+			}
+		}
+	}
+	return out
+}
+
+// projectSnapshots lists the caller's project's snapshots that have an id and are not being
+// deleted, oldest first.
+func (s *Service) projectSnapshots(ctx context.Context, c Caller) ([]*cloudv1.Snapshot, error) {
+	return liveInProject(ctx, s, c, &cloudv1.SnapshotList{}, "snapshots", snapshotID, nil)
+}
+
+// findSnapshots returns the project's snapshots with the ids, in order; another project's ids
+// are not found.
+func (s *Service) findSnapshots(ctx context.Context, c Caller, wanted []string) ([]*cloudv1.Snapshot, error) {
+	all, err := s.projectSnapshots(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]*cloudv1.Snapshot{}
+	for _, snap := range all {
+		byID[snapshotID(snap)] = snap
+	}
+	out := make([]*cloudv1.Snapshot, 0, len(wanted))
+	for _, id := range wanted {
+		if !ids.Valid(ids.Snapshot, id) {
+			return nil, BadRequest(CodeSnapshotMalformed, "Invalid id: \"%s\" (expecting \"snap-...\")", clipID(id))
+		}
+		snap, ok := byID[id]
+		if !ok {
+			return nil, snapshotNotFound(id)
+		}
+		out = append(out, snap)
+	}
+	return out, nil
+}
+
+func snapshotNotFound(id string) error {
+	return BadRequest(CodeSnapshotNotFound, "The snapshot '%s' does not exist.", clipID(id))
+}
+
+// CreateSnapshotInput asks for a snapshot of a volume.
+type CreateSnapshotInput struct {
+	VolumeID, Description string
+	TagSpecifications     []TagSpecification
+	DryRun                bool
+}
+
+// CreateSnapshot makes a Snapshot of one of the project's volumes that has storage (available or
+// in use); it is pending until the storage node has copied the volume.
+func (s *Service) CreateSnapshot(ctx context.Context, c Caller, in CreateSnapshotInput) (*Snapshot, error) {
+	if err := s.authorize(ctx, c, "create", "snapshots", in.DryRun); err != nil {
+		return nil, err
+	}
+	if len(in.Description) > maxSnapshotDescription {
+		return nil, InvalidParam("Value for parameter description is too long; the limit is %d characters", maxSnapshotDescription)
+	}
+	tags, err := SpecTags(in.TagSpecifications, "snapshot")
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.findVolume(ctx, c, in.VolumeID)
+	if err != nil {
+		return nil, err
+	}
+	switch v.Status.State {
+	case cloudv1.VolumeStateAvailable, cloudv1.VolumeStateInUse:
+	default:
+		return nil, BadRequest(CodeIncorrectResource, "Volume '%s' is in the '%s' state.", in.VolumeID, volumeState(v))
+	}
+	snap := &cloudv1.Snapshot{
+		ObjectMeta: metav1.ObjectMeta{Name: ids.New(ids.Snapshot), Namespace: c.Project()},
+		Spec:       cloudv1.SnapshotSpec{VolumeID: in.VolumeID, Description: in.Description},
+	}
+	SetTags(snap, tags)
+	if err := s.cfg.Client.Create(ctx, snap); err != nil {
+		return nil, APIError(err, "creating a snapshot")
+	}
+	s.AwaitCache(ctx, snap)
+	out := toSnapshot(snap)
+	out.VolumeSizeGiB = v.Spec.SizeGiB
+	if out.StartTime.IsZero() {
+		out.StartTime = s.cfg.Clock.Now()
+	}
+	return &out, nil
+}
+
+// SnapshotIDInput names one snapshot.
+type SnapshotIDInput struct {
+	SnapshotID string
+	DryRun     bool
+}
+
+// DeleteSnapshot deletes a snapshot of the project; the controller removes its objects.
+func (s *Service) DeleteSnapshot(ctx context.Context, c Caller, in SnapshotIDInput) error {
+	if err := s.authorize(ctx, c, "delete", "snapshots", in.DryRun); err != nil {
+		return err
+	}
+	snaps, err := s.findSnapshots(ctx, c, []string{in.SnapshotID})
+	if err != nil {
+		return err
+	}
+	snap := snaps[0].DeepCopy()
+	if err := s.DeleteLatest(ctx, snap, func() error { return nil }); err != nil {
+		if apierrors.IsNotFound(err) {
+			return snapshotNotFound(in.SnapshotID)
+		}
+		return APIError(err, "snapshot "+in.SnapshotID)
+	}
+	s.AwaitDeleted(ctx, snap)
+	return nil
+}
+
+// DescribeSnapshotsInput selects snapshots by id, owner and filter, a page at a time.
+type DescribeSnapshotsInput struct {
+	SnapshotIDs, OwnerIDs, RestorableByUserIDs []string
+	Filters                                    []query.Filter
+	DryRun                                     bool
+	Page
+}
+
+var snapshotListing = listing{resource: "snapshots", filters: snapshotFilters, minPage: 5, maxPage: 1000,
+	idsWithPage: "The parameter snapshotSet cannot be used with the parameter maxResults"}
+
+var snapshotFilters = []string{
+	"snapshot-id", "volume-id", "status", "progress", "description", "owner-id", "start-time",
+	"volume-size", "encrypted",
+}
+
+// DescribeSnapshots shows the caller's project's snapshots (the only ones it may see: "self",
+// the project's own id, or no owner), oldest first unless named, and the token of the next page.
+func (s *Service) DescribeSnapshots(ctx context.Context, c Caller, in DescribeSnapshotsInput) ([]Snapshot, string, error) {
+	matcher, size, err := s.startDescribe(ctx, c, snapshotListing, in.DryRun, in.Filters, in.Page, len(in.SnapshotIDs))
+	if err != nil {
+		return nil, "", err
+	}
+	mine := len(in.OwnerIDs) == 0
+	for _, o := range slices.Concat(in.OwnerIDs, in.RestorableByUserIDs) {
+		if o != "self" && o != "all" && len(validation.IsDNS1123Label(o)) > 0 {
+			return nil, "", BadRequest(CodeUserIDMalformed, "Invalid user id: \"%s\"", clipID(o))
+		}
+	}
+	for _, o := range in.OwnerIDs {
+		mine = mine || o == "self" || o == c.Project()
+	}
+	var snaps []*cloudv1.Snapshot
+	if len(in.SnapshotIDs) > 0 {
+		snaps, err = s.findSnapshots(ctx, c, in.SnapshotIDs)
+	} else {
+		snaps, err = s.projectSnapshots(ctx, c)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	var items []Snapshot
+	for _, snap := range snaps {
+		item := toSnapshot(snap)
+		if mine && matcher.Match(item.attributes, item.Tags) {
+			items = append(items, item)
+		}
+	}
+	return pageOf(s, c, fmt.Sprint("DescribeSnapshots", in.SnapshotIDs, in.OwnerIDs, in.Filters), in.Page, size, items)
+}
+
+// attributes are the snapshot's values of a filter.
+func (snap Snapshot) attributes(name string) []string {
+	switch name {
+	case "snapshot-id":
+		return []string{snap.SnapshotID}
+	case "volume-id":
+		return []string{snap.VolumeID}
+	case "status":
+		return []string{snap.State}
+	case "progress":
+		return []string{snap.Progress}
+	case "description":
+		return []string{snap.Description}
+	case "owner-id":
+		return []string{snap.OwnerID}
+	case "start-time":
+		return []string{filterTime(snap.StartTime)}
+	case "volume-size":
+		return []string{strconv.Itoa(int(snap.VolumeSizeGiB))}
+	case "encrypted":
+		return []string{strconv.FormatBool(snap.Encrypted)}
+	}
+	return nil
+}
+
+// volumeSnapshot checks the snapshot a CreateVolume starts from: a completed snapshot of the
+// caller's project; the size defaults to the snapshot's volume size and may not be smaller.
+func (s *Service) volumeSnapshot(ctx context.Context, c Caller, in *CreateVolumeInput) error {
+	snaps, err := s.findSnapshots(ctx, c, []string{in.SnapshotID})
+	if err != nil {
+		return err
+	}
+	snap := snaps[0]
+	if snap.Status.State != cloudv1.SnapshotCompleted {
+		return BadRequest(CodeIncorrectResource, "Snapshot '%s' is in the '%s' state.", in.SnapshotID, toSnapshot(snap).State)
+	}
+	if in.SizeGiB == nil {
+		size := snap.Status.VolumeSizeGiB
+		in.SizeGiB = &size
+	}
+	if *in.SizeGiB < snap.Status.VolumeSizeGiB {
+		return InvalidParam("Volume of %d GiB is smaller than snapshot '%s', which needs %d GiB.", *in.SizeGiB, in.SnapshotID, snap.Status.VolumeSizeGiB)
+	}
+	return nil
+}

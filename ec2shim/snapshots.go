@@ -1,0 +1,90 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package ec2shim
+
+import (
+	"context"
+
+	"pinet.io/pinet/cloud"
+	"pinet.io/pinet/ec2shim/query"
+)
+
+// Snapshots: the wire side of the cloud service's snapshot operations.
+
+// snapshotItem is EC2's Snapshot.
+type snapshotItem struct {
+	SnapshotID   string               `xml:"snapshotId"`
+	VolumeID     string               `xml:"volumeId"`
+	State        string               `xml:"status"`
+	StateMessage string               `xml:"statusMessage,omitempty"`
+	StartTime    query.Timestamp      `xml:"startTime"`
+	Progress     string               `xml:"progress"`
+	OwnerID      string               `xml:"ownerId"`
+	Description  string               `xml:"description"`
+	VolumeSize   int32                `xml:"volumeSize"`
+	Encrypted    bool                 `xml:"encrypted"`
+	TagSet       *query.List[tagItem] `xml:"tagSet,omitempty"`
+}
+
+func toSnapshotItem(s cloud.Snapshot) snapshotItem {
+	return snapshotItem{SnapshotID: s.SnapshotID, VolumeID: s.VolumeID, State: s.State, StateMessage: s.StateMessage,
+		StartTime: query.NewTimestamp(s.StartTime), Progress: s.Progress, OwnerID: s.OwnerID, Description: s.Description,
+		VolumeSize: s.VolumeSizeGiB, Encrypted: s.Encrypted, TagSet: tagList(s.Tags)}
+}
+
+type createSnapshotInput struct {
+	VolumeID          string             `ec2:"VolumeId,required"`
+	Description       string             `ec2:"Description"`
+	TagSpecifications []tagSpecification `ec2:"TagSpecification,list"`
+	DryRun            bool               `ec2:"DryRun"`
+}
+
+func (s *Server) createSnapshot(ctx context.Context, who cloud.Caller, in *createSnapshotInput) (any, error) {
+	return encoded(byPointer(toSnapshotItem))(s.svc.CreateSnapshot(ctx, who, cloud.CreateSnapshotInput{VolumeID: in.VolumeID,
+		Description: in.Description, TagSpecifications: toTagSpecifications(in.TagSpecifications), DryRun: in.DryRun}))
+}
+
+type snapshotIDInput struct {
+	SnapshotID string `ec2:"SnapshotId,required"`
+	DryRun     bool   `ec2:"DryRun"`
+}
+
+func (s *Server) deleteSnapshot(ctx context.Context, who cloud.Caller, in *snapshotIDInput) (any, error) {
+	return done(s.svc.DeleteSnapshot(ctx, who, cloud.SnapshotIDInput{SnapshotID: in.SnapshotID, DryRun: in.DryRun}))
+}
+
+type describeSnapshotsInput struct {
+	SnapshotIDs  []string `ec2:"SnapshotId,list"`
+	OwnerIDs     []string `ec2:"Owner,list"`
+	RestorableBy []string `ec2:"RestorableBy,list"`
+	pagedDescribeInput
+}
+
+type describeSnapshotsOutput struct {
+	Snapshots query.List[snapshotItem] `xml:"snapshotSet"`
+	NextToken string                   `xml:"nextToken,omitempty"`
+}
+
+func toDescribeSnapshotsOutput(snaps []cloud.Snapshot, next string) *describeSnapshotsOutput {
+	return &describeSnapshotsOutput{Snapshots: listOf(snaps, toSnapshotItem), NextToken: next}
+}
+
+func (s *Server) describeSnapshots(ctx context.Context, who cloud.Caller, in *describeSnapshotsInput) (any, error) {
+	return encodedPage(toDescribeSnapshotsOutput)(s.svc.DescribeSnapshots(ctx, who, cloud.DescribeSnapshotsInput{
+		SnapshotIDs: in.SnapshotIDs, OwnerIDs: in.OwnerIDs, RestorableByUserIDs: in.RestorableBy, Filters: in.Filters,
+		DryRun: in.DryRun, Page: page(in.Paging)}))
+}
