@@ -149,6 +149,7 @@ func TestDashboardLaunchesARealGuest(t *testing.T) {
 	if err != nil || !strings.Contains(printed, id) {
 		t.Fatalf("kubectl get instances -A does not show %s: %v\n%s", id, err, printed)
 	}
+	t.Logf("aws ec2 describe-instances: %s\nkubectl get instances -A:\n%s", out, printed)
 
 	browsertest.Step(t, ctx, "terminate",
 		chromedp.Click(chromedp.CSS(`#actions form[data-action="terminate"] button`)),
