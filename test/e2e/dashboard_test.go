@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -55,6 +56,9 @@ func memberKeys(t *testing.T, name string) (keyID, secret string, awsEnv []strin
 		"AWS_DEFAULT_REGION="+get("AWS_DEFAULT_REGION"), "AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=")
 	return keyID, secret, awsEnv
 }
+
+// rowIDs is the script that lists the instance ids of the instances table's rows.
+const rowIDs = `Array.from(document.querySelectorAll("table#instances tbody tr[data-id]"), r => r.dataset.id)`
 
 // waitText waits until the element sel selects reads want.
 func waitText(t *testing.T, ctx context.Context, sel, want, what string) {
@@ -96,6 +100,11 @@ func TestDashboardLaunchesARealGuest(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form[action="/signin"] button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS("table#instances")),
 	)
+	// The project may hold other tests' instances: the new one is the row that was not there.
+	before, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](rowIDs))
+	if err != nil {
+		t.Fatal(err)
+	}
 	browsertest.Step(t, ctx, "fill the launch form",
 		chromedp.Navigate(base+"/launch"),
 		chromedp.WaitReady(chromedp.CSS(`#image option[value="`+ami+`"]`)),
@@ -107,13 +116,30 @@ func TestDashboardLaunchesARealGuest(t *testing.T) {
 	}
 	browsertest.Step(t, ctx, "launch",
 		chromedp.Click(chromedp.CSS(`form[action="/launch"] button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS("table#instances tbody tr[data-id]")),
+		chromedp.WaitVisible(chromedp.CSS("table#instances")),
 		// A mark on the page that a reload would wipe.
 		chromedp.Evaluate[chromedp.Void](`window.pinetNoReload = true`),
 	)
-	id, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("table#instances tbody tr[data-id]").dataset.id`))
-	if err != nil || !regexp.MustCompile(`^i-[0-9a-f]{17}$`).MatchString(id) {
-		t.Fatalf("the new row's instance id %q: %v", id, err)
+	var id string
+	testenv.Eventually(t, browsertest.StepTimeout, "the launched instance's row", func() error {
+		ids, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](rowIDs))
+		if err != nil {
+			return err
+		}
+		var added []string
+		for _, i := range ids {
+			if !slices.Contains(before, i) {
+				added = append(added, i)
+			}
+		}
+		if len(added) != 1 {
+			return fmt.Errorf("new rows %v", added)
+		}
+		id = added[0]
+		return nil
+	})
+	if !regexp.MustCompile(`^i-[0-9a-f]{17}$`).MatchString(id) {
+		t.Fatalf("the new row's instance id %q", id)
 	}
 	t.Cleanup(func() { _, _ = cloud.AWS("ec2", "terminate-instances", "--instance-ids", id) })
 	waitText(t, ctx, `table#instances tbody tr[data-id="`+id+`"] .state`, "running", id+" to show running on the list")
