@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,63 +33,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/browsertest"
 	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
 )
 
 // screenshotDir is where the browser test leaves the README's screenshots.
 const screenshotDir = "../docs/images"
-
-// newChromium starts a headless Debian chromium with a fresh profile; the test is skipped (saying
-// why) only when there is no chromium binary.
-func newChromium(t *testing.T) context.Context {
-	t.Helper()
-	var path string
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		t.Skip("no chromium binary on PATH (hack/deps.sh installs Debian's chromium); skipping the browser test")
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true),
-		chromedp.Flag("no-default-browser-check", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 860),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		cancel()
-		cancelAlloc()
-	})
-	// The first run starts the browser; it must not carry a timeout.
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	return ctx
-}
-
-// step runs actions with a bound on how long they may take.
-func step(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if err := chromedp.Do(sctx, actions...); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-}
-
-// textOf reads an element's text, bounded.
-func textOf(ctx context.Context, sel string) (string, error) {
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	return chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel)))
-}
 
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
@@ -112,13 +61,13 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 // running without a reload, read the console on the instance's page, terminate it, and create a
 // key pair whose downloaded private key matches DescribeKeyPairs.
 func TestBrowserLaunchFollowTerminate(t *testing.T) {
-	ctx := newChromium(t)
+	ctx := browsertest.NewChromium(t)
 	c := theCloud(t)
 	p := newProject(t, c, "dash-browser")
 	node := c.AddNode(t, "dash-browser-node", "pinet-1a", 8, 16384)
 	base := c.DashboardURL
 
-	step(t, ctx, "sign in",
+	browsertest.Step(t, ctx, "sign in",
 		chromedp.Navigate(base+"/signin"),
 		chromedp.WaitVisible(chromedp.CSS("#access_key_id")),
 		chromedp.SendKeys(chromedp.CSS("#access_key_id"), p.creds.AccessKeyID),
@@ -126,7 +75,7 @@ func TestBrowserLaunchFollowTerminate(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form[action="/signin"] button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS("table#instances")),
 	)
-	step(t, ctx, "open the launch form",
+	browsertest.Step(t, ctx, "open the launch form",
 		chromedp.Navigate(base+"/launch"),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/launch"]`)),
 		chromedp.SetValue(chromedp.CSS("#image"), p.image),
@@ -134,7 +83,7 @@ func TestBrowserLaunchFollowTerminate(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#user_data"), "#!/bin/sh\necho hello from the dashboard\n"),
 	)
 	screenshot(t, ctx, "dashboard-launch.png")
-	step(t, ctx, "launch",
+	browsertest.Step(t, ctx, "launch",
 		chromedp.Click(chromedp.CSS(`form[action="/launch"] button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS("table#instances tbody tr[data-id]")),
 		// A mark on the page that a reload would wipe.
@@ -145,7 +94,7 @@ func TestBrowserLaunchFollowTerminate(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, longWait, id+" to show running on the list", func() error {
-		state, err := textOf(ctx, `table#instances tbody tr[data-id="`+id+`"] .state`)
+		state, err := browsertest.TextOf(ctx, `table#instances tbody tr[data-id="`+id+`"] .state`)
 		if err != nil {
 			return err
 		}
@@ -182,12 +131,12 @@ func browserInstancePage(t *testing.T, ctx context.Context, node *testcloud.Node
 	if err := os.WriteFile(filepath.Join(node.StateDir(), "instances", id, "console.log"), []byte(banner), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	step(t, ctx, "open the instance's page",
+	browsertest.Step(t, ctx, "open the instance's page",
 		chromedp.Click(chromedp.CSS(`a[href="/instances/`+id+`"]`)),
 		chromedp.WaitVisible(chromedp.CSS("pre#console")),
 	)
 	testenv.Eventually(t, longWait, "the console to show the banner", func() error {
-		text, err := textOf(ctx, "pre#console")
+		text, err := browsertest.TextOf(ctx, "pre#console")
 		if err != nil {
 			return err
 		}
@@ -198,12 +147,12 @@ func browserInstancePage(t *testing.T, ctx context.Context, node *testcloud.Node
 	})
 	screenshot(t, ctx, "dashboard-instance.png")
 
-	step(t, ctx, "terminate",
+	browsertest.Step(t, ctx, "terminate",
 		chromedp.Click(chromedp.CSS(`#actions form[data-action="terminate"] button`)),
 		chromedp.WaitVisible(chromedp.CSS("#state")),
 	)
 	testenv.Eventually(t, longWait, id+" to show terminated", func() error {
-		state, err := textOf(ctx, "#state")
+		state, err := browsertest.TextOf(ctx, "#state")
 		if err != nil {
 			return err
 		}
@@ -224,7 +173,7 @@ func browserKeyPair(t *testing.T, ctx context.Context, base string, p project) {
 		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads}); err != nil {
 		t.Fatal(err)
 	}
-	step(t, ctx, "create a key pair",
+	browsertest.Step(t, ctx, "create a key pair",
 		chromedp.Navigate(base+"/keypairs"),
 		chromedp.WaitVisible(chromedp.CSS("#create-name")),
 		chromedp.SendKeys(chromedp.CSS("#create-name"), "browser-key"),
@@ -248,5 +197,5 @@ func browserKeyPair(t *testing.T, ctx context.Context, base string, p project) {
 		t.Fatalf("DescribeKeyPairs says %s, the downloaded key's fingerprint is %s", got, want)
 	}
 	// The page lists it after a visit, without the private key.
-	step(t, ctx, "list key pairs", chromedp.Navigate(base+"/keypairs"), chromedp.WaitVisible(chromedp.CSS(`tr[data-name="browser-key"]`)))
+	browsertest.Step(t, ctx, "list key pairs", chromedp.Navigate(base+"/keypairs"), chromedp.WaitVisible(chromedp.CSS(`tr[data-name="browser-key"]`)))
 }
