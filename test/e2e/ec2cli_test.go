@@ -80,14 +80,29 @@ func describe(t *testing.T, args ...string) []instanceJSON {
 
 func waitInstances(t *testing.T, ids []string, state string) {
 	t.Helper()
-	testenv.Eventually(t, guestBoot, fmt.Sprintf("%v to be %s", ids, state), func() error {
+	check := func() error {
 		for _, inst := range describe(t, append([]string{"--instance-ids"}, ids...)...) {
 			if inst.State.Name != state {
 				return fmt.Errorf("%s is %s", inst.InstanceID, inst.State.Name)
 			}
 		}
 		return nil
-	})
+	}
+	deadline := time.Now().Add(guestBoot)
+	err := check()
+	for err != nil && time.Now().Before(deadline) {
+		time.Sleep(testenv.PollInterval)
+		err = check()
+	}
+	if err == nil {
+		return
+	}
+	// A guest that never gets there says why on its console: show its end before failing.
+	for _, id := range ids {
+		lines := strings.Split(strings.TrimSpace(consoleOf(t, id)), "\n")
+		t.Logf("the console of %s ends:\n%s", id, strings.Join(lines[max(len(lines)-40, 0):], "\n"))
+	}
+	t.Fatalf("timed out after %s waiting for %v to be %s: %v", guestBoot, ids, state, err)
 }
 
 // consoleOf returns the decoded console output through GetConsoleOutput.
