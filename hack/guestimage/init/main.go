@@ -120,6 +120,13 @@ func (g *guest) boot() {
 	}
 	if md == nil {
 		md = g.readMetaDisk()
+	} else if md.userDataUnreadable {
+		// A slow service (a guest under emulation on a busy host) must not lose the user data
+		// when the meta-data disk holds it too.
+		if disk := g.readMetaDisk(); disk != nil && disk.userData != nil {
+			g.out.Printf("user-data from the %s", disk.source)
+			md.userData = disk.userData
+		}
 	}
 	if id == "" {
 		if md != nil {

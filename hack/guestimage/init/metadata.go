@@ -124,6 +124,8 @@ type metadata struct {
 	values map[string]string
 	// userData is the raw user data; nil when the instance has none.
 	userData []byte
+	// userDataUnreadable says the user data could not be read (not that there is none).
+	userDataUnreadable bool
 	// warnings are entries that could not be read for reasons other than not existing.
 	warnings []string
 	// unreadable holds the keys of those entries: whether they exist is unknown.
@@ -155,6 +157,7 @@ func (c *metadataClient) fetchMetadata(ctx context.Context) (*metadata, error) {
 	case errors.Is(err, errNotFound):
 	default:
 		md.warnings = append(md.warnings, err.Error())
+		md.userDataUnreadable = true
 	}
 	return md, nil
 }

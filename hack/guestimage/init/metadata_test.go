@@ -139,6 +139,17 @@ func TestFetchMetadataErrors(t *testing.T) {
 		if md.userData != nil || !reflect.DeepEqual(md.warnings, want) {
 			t.Errorf("userData %d bytes, warnings %q; want none and %q", len(md.userData), md.warnings, want)
 		}
+		// Unreadable, not absent: the guest then looks for it on the meta-data disk.
+		if !md.userDataUnreadable {
+			t.Error("user data that could not be read is not marked unreadable")
+		}
+	})
+	t.Run("no user data is not unreadable", func(t *testing.T) {
+		_, client := newFakeMetadata(t, map[string]string{"/latest/meta-data/instance-id": "i-0123456789abcdef0"})
+		md, err := client.fetchMetadata(context.Background())
+		if err != nil || md.userData != nil || md.userDataUnreadable {
+			t.Errorf("fetchMetadata() = %+v, %v; want no user data, readable", md, err)
+		}
 	})
 	t.Run("service failing on the first entry is unreachable", func(t *testing.T) {
 		svc, client := newFakeMetadata(t, nil)
