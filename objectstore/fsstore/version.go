@@ -182,6 +182,14 @@ func (s *Store) commitVersion(b BucketInfo, key, tmp string, info ObjectInfo) er
 	defer kl.Unlock()
 	cur, err := statFile(filepath.Join(s.objectsDir(b.Name), file))
 	switch {
+	case err == nil && info.VersionID != "" && cur.Stamp > info.Stamp:
+		// A write that began later finished first: as in S3, the latest timestamp wins, so this
+		// version goes in among the older ones and the listing's order stays the stamps' order.
+		if err := s.ensureVersionsDir(b.Name); err != nil {
+			return err
+		}
+		vdirs := append(dirs, dirStep{rel: file})
+		return s.commitFile(tmp, s.versionsDir(b.Name), filepath.Join(file, VersionName(info.VersionID)), vdirs, ErrNoSuchBucket)
 	case err == nil:
 		// A null version replaces a null latest; anything else keeps the latest.
 		if cur.VersionID != "" || info.VersionID != "" {
