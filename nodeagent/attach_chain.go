@@ -24,12 +24,10 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -153,7 +151,7 @@ func (vc *volumeChains) ensure(ctx context.Context, key types.NamespacedName, vo
 	log.FromContext(ctx).Info("Connecting volume", "volume", volumeID, "aoe", addr.String(), "interface", vc.iface)
 	listen := vc.listen
 	if listen == nil {
-		listen = func(iface string) (*aoe.Conn, error) { return listenAoE(vc.netns, iface) }
+		listen = func(iface string) (*aoe.Conn, error) { return aoe.ListenIn(vc.netns, iface) }
 	}
 	conn, err := listen(vc.iface)
 	if err != nil {
@@ -263,53 +261,4 @@ func (vc *volumeChains) keys() []types.NamespacedName {
 		out = append(out, k)
 	}
 	return out
-}
-
-// listenAoE opens an AoE socket on iface, inside network namespace netns (a name under
-// /run/netns) when one is given: a node may keep its storage network in a namespace of its own.
-// The socket stays in that namespace; only the opening thread visits it.
-func listenAoE(netns, iface string) (*aoe.Conn, error) {
-	if netns == "" {
-		return aoe.Listen(iface)
-	}
-	type result struct {
-		c   *aoe.Conn
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		c, back, err := listenAoEIn(netns, iface)
-		if back {
-			// A thread that could not return to its namespace is dropped with the goroutine.
-			runtime.UnlockOSThread()
-		}
-		ch <- result{c, err}
-	}()
-	r := <-ch
-	return r.c, r.err
-}
-
-func listenAoEIn(netns, iface string) (*aoe.Conn, bool, error) {
-	self, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-	if err != nil {
-		return nil, true, err
-	}
-	defer func() { _ = self.Close() }()
-	target, err := os.Open(filepath.Join("/run/netns", filepath.Base(netns)))
-	if err != nil {
-		return nil, true, fmt.Errorf("storage namespace: %w", err)
-	}
-	defer func() { _ = target.Close() }()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		return nil, true, fmt.Errorf("entering namespace %s: %w", netns, err)
-	}
-	c, lerr := aoe.Listen(iface)
-	if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
-		if c != nil {
-			_ = c.Close()
-		}
-		return nil, false, fmt.Errorf("leaving namespace %s: %w", netns, err)
-	}
-	return c, true, lerr
 }

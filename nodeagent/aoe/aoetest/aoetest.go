@@ -24,12 +24,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
-	"time"
 	"testing"
-
-	"golang.org/x/sys/unix"
+	"time"
 
 	"pinet.io/pinet/nodeagent/aoe"
 )
@@ -106,52 +103,8 @@ func listenT(t testing.TB, ns, iface string) *aoe.Conn {
 	return c
 }
 
-// ListenIn opens an AoE socket on an interface of the named namespace. The
-// socket stays in that namespace; the calling goroutine's thread is switched
-// there only while it opens the socket.
-func ListenIn(ns, iface string) (*aoe.Conn, error) {
-	type result struct {
-		c   *aoe.Conn
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		// The thread is not unlocked on failure to switch back: the runtime
-		// then discards it with the goroutine.
-		c, restored, err := listenInLocked(ns, iface)
-		if restored {
-			runtime.UnlockOSThread()
-		}
-		ch <- result{c, err}
-	}()
-	r := <-ch
-	return r.c, r.err
-}
-
-func listenInLocked(ns, iface string) (*aoe.Conn, bool, error) {
-	self, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-	if err != nil {
-		return nil, true, err
-	}
-	defer func() { _ = self.Close() }()
-	target, err := os.Open("/run/netns/" + ns)
-	if err != nil {
-		return nil, true, err
-	}
-	defer func() { _ = target.Close() }()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		return nil, true, fmt.Errorf("entering namespace %s: %w", ns, err)
-	}
-	c, lerr := aoe.Listen(iface)
-	if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
-		if c != nil {
-			_ = c.Close()
-		}
-		return nil, false, fmt.Errorf("leaving namespace %s: %w", ns, err)
-	}
-	return c, true, lerr
-}
+// ListenIn opens an AoE socket on an interface of the named namespace (aoe.ListenIn).
+func ListenIn(ns, iface string) (*aoe.Conn, error) { return aoe.ListenIn(ns, iface) }
 
 // Command is a command run inside namespace ns.
 func Command(ns, name string, args ...string) *exec.Cmd {
