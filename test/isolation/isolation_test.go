@@ -168,6 +168,7 @@ func TestTenantIsolation(t *testing.T) {
 	t.Run("kubectl reads and writes in another project's namespace", w.kubectlCrossNamespace)
 	t.Run("EC2 calls naming another project's ids", w.ec2CrossProject)
 	t.Run("S3 calls on another project's buckets", w.s3CrossProject)
+	t.Run("snapshots through kubectl and the EC2 API", w.snapshotsCrossProject)
 	w.checkAUnchanged(t)
 }
 

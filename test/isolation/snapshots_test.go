@@ -1,0 +1,206 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package isolation_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/testenv"
+)
+
+const storageZone = "iso-store-zone"
+
+// snapshotsCrossProject: A snapshots a volume holding its bytes on a real storage node; B names
+// A's volume and snapshot through the EC2 API and with kubectl as its member identity. B gets
+// NotFound or a refusal with a reason and an id of its own; A's snapshot stays completed and
+// what is made from it still holds A's bytes.
+func (w *world) snapshotsCrossProject(t *testing.T) {
+	ctx := context.Background()
+	store := w.cloud.AddStorageNode(t, "iso-store", storageZone, 10)
+	ea, eb := w.cloud.EC2(w.a), w.cloud.EC2(w.b)
+
+	vol, err := ea.CreateVolume(ctx, &ec2.CreateVolumeInput{Size: aws.Int32(1), AvailabilityZone: aws.String(storageZone)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	volID := aws.ToString(vol.VolumeId)
+	waitVolume(t, ea, volID, types.VolumeStateAvailable)
+	pattern := bytes.Repeat([]byte("A's volume "), 1000)
+	writeAt(t, backingFile(t, store, projectA, volID), pattern, 1<<20)
+	snap, err := ea.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{VolumeId: aws.String(volID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snapID := aws.ToString(snap.SnapshotId)
+	waitSnapshot(t, ea, snapID, types.SnapshotStateCompleted)
+
+	// The EC2 door: every call naming A's volume or snapshot is NotFound, and makes nothing.
+	_, err = eb.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{VolumeId: aws.String(volID)})
+	expectCode(t, err, "InvalidVolume.NotFound")
+	_, err = eb.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: []string{snapID}})
+	expectCode(t, err, "InvalidSnapshot.NotFound")
+	_, err = eb.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(snapID)})
+	expectCode(t, err, "InvalidSnapshot.NotFound")
+	_, err = eb.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String(storageZone), SnapshotId: aws.String(snapID)})
+	expectCode(t, err, "InvalidSnapshot.NotFound")
+	if out, err := eb.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{}); err != nil || len(out.Snapshots) != 0 {
+		t.Fatalf("B's snapshots after refused calls: %v %+v", err, out)
+	}
+	if out, err := eb.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{}); err != nil || len(out.Volumes) != 0 {
+		t.Fatalf("B's volumes after refused calls: %v %+v", err, out)
+	}
+
+	// The kubectl door: a Snapshot named by A's snapshot id, of A's volume, gets its own id and
+	// finds no volume; a Volume made from A's snapshot finds no snapshot and gets no storage.
+	thief := &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: snapID, Namespace: projectB},
+		Spec: cloudv1.SnapshotSpec{VolumeID: volID}}
+	restore := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "from-a", Namespace: projectB},
+		Spec: cloudv1.VolumeSpec{SizeGiB: 1, AvailabilityZone: storageZone, SnapshotID: snapID}}
+	for _, o := range []client.Object{thief, restore} {
+		if err := w.bKube.Create(ctx, o); err != nil {
+			t.Fatalf("creating %T: %v", o, err)
+		}
+	}
+	testenv.Eventually(t, shortWait, "B's snapshot and volume to be refused", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(thief), thief); err != nil {
+			return err
+		}
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(restore), restore); err != nil {
+			return err
+		}
+		if c := conditions.Get(thief, cloudv1.ReadyCondition); c == nil || c.Reason != cloudv1.ReasonVolumeNotFound {
+			return fmt.Errorf("snapshot condition %+v", c)
+		}
+		if c := conditions.Get(restore, cloudv1.ReadyCondition); c == nil || c.Reason != cloudv1.ReasonSnapshotNotFound {
+			return fmt.Errorf("volume condition %+v", c)
+		}
+		return nil
+	})
+	if thief.Status.SnapshotID == snapID || thief.Status.Node != "" || thief.Status.VolumeSizeGiB != 0 {
+		t.Fatalf("B's snapshot of A's volume: %+v", thief.Status)
+	}
+	if restore.Status.AoE != nil {
+		t.Fatalf("B's volume from A's snapshot got storage: %+v", restore.Status)
+	}
+	for _, o := range []client.Object{thief, restore} {
+		if err := w.bKube.Delete(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A's snapshot is still A's, completed, and a volume made from it holds A's bytes.
+	waitSnapshot(t, ea, snapID, types.SnapshotStateCompleted)
+	copyVol, err := ea.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String(storageZone), SnapshotId: aws.String(snapID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyID := aws.ToString(copyVol.VolumeId)
+	waitVolume(t, ea, copyID, types.VolumeStateAvailable)
+	if got := readAt(t, backingFile(t, store, projectA, copyID), 1<<20, len(pattern)); !bytes.Equal(got, pattern) {
+		t.Fatal("the volume made from A's snapshot does not hold A's bytes")
+	}
+	for _, id := range []string{copyID, volID} {
+		if _, err := ea.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(id)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := ea.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(snapID)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitVolume(t *testing.T, cl *ec2.Client, id string, want types.VolumeState) {
+	t.Helper()
+	testenv.Eventually(t, longWait, fmt.Sprintf("%s to be %s", id, want), func() error {
+		out, err := cl.DescribeVolumes(context.Background(), &ec2.DescribeVolumesInput{VolumeIds: []string{id}})
+		if err != nil {
+			return err
+		}
+		if got := out.Volumes[0].State; got != want {
+			return fmt.Errorf("state %s", got)
+		}
+		return nil
+	})
+}
+
+func waitSnapshot(t *testing.T, cl *ec2.Client, id string, want types.SnapshotState) {
+	t.Helper()
+	testenv.Eventually(t, longWait, fmt.Sprintf("%s to be %s", id, want), func() error {
+		out, err := cl.DescribeSnapshots(context.Background(), &ec2.DescribeSnapshotsInput{SnapshotIds: []string{id}})
+		if err != nil {
+			return err
+		}
+		if len(out.Snapshots) != 1 {
+			return errors.New("not listed")
+		}
+		if got := out.Snapshots[0].State; got != want {
+			return fmt.Errorf("state %s", got)
+		}
+		return nil
+	})
+}
+
+// backingFile is the file on the storage node that holds the project's volume id.
+func backingFile(t *testing.T, store interface{ BackingFile(string) string }, project, volID string) string {
+	t.Helper()
+	v := &cloudv1.Volume{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: project, Name: volID}, v); err != nil {
+		t.Fatal(err)
+	}
+	return store.BackingFile(string(v.UID))
+}
+
+func writeAt(t *testing.T, path string, data []byte, off int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(data, off); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readAt(t *testing.T, path string, off int64, n int) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, n)
+	if _, err := f.ReadAt(buf, off); err != nil {
+		t.Fatal(err)
+	}
+	return buf
+}
