@@ -150,6 +150,28 @@ func TestSnapshotsOfAProject(t *testing.T) {
 		t.Fatalf("bigger %+v", bigger)
 	}
 
+	// Tags by the snapshot's id, as for any taggable kind: alice's land, bob's are NotFound and
+	// change nothing.
+	if err := s.CreateTags(ctx, alice, cloud.CreateTagsInput{ResourceIDs: []string{snap.SnapshotID}, Tags: []cloud.Tag{{Key: "tier", Value: "gold"}}}); err != nil {
+		t.Fatal(err)
+	}
+	expectCode(t, s.CreateTags(ctx, bob, cloud.CreateTagsInput{ResourceIDs: []string{snap.SnapshotID}, Tags: []cloud.Tag{{Key: "tier", Value: "bob"}}}),
+		cloud.CodeSnapshotNotFound)
+	expectCode(t, s.DeleteTags(ctx, bob, cloud.DeleteTagsInput{ResourceIDs: []string{snap.SnapshotID}}), cloud.CodeSnapshotNotFound)
+	tags, _, err := s.DescribeTags(ctx, alice, cloud.DescribeTagsInput{Filters: []query.Filter{{Name: "resource-type", Values: []string{"snapshot"}}}})
+	if err != nil || fmt.Sprint(tags) != fmt.Sprintf("[{%[1]s snapshot app db} {%[1]s snapshot tier gold}]", snap.SnapshotID) {
+		t.Fatalf("alice's snapshot tags: %+v (%v)", tags, err)
+	}
+	if tags, _, err := s.DescribeTags(ctx, bob, cloud.DescribeTagsInput{}); err != nil || len(tags) != 0 {
+		t.Fatalf("bob's tags: %+v (%v)", tags, err)
+	}
+	if err := s.DeleteTags(ctx, alice, cloud.DeleteTagsInput{ResourceIDs: []string{snap.SnapshotID}, Tags: []cloud.TagToDelete{{Key: "tier"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := describeSnapshot(t, s, alice, snap.SnapshotID); err != nil || fmt.Sprint(got.Tags) != "map[app:db]" {
+		t.Fatalf("tags after DeleteTags: %+v (%v)", got.Tags, err)
+	}
+
 	// Deleted, it is gone.
 	expectCode(t, s.DeleteSnapshot(ctx, alice, cloud.SnapshotIDInput{SnapshotID: snap.SnapshotID, DryRun: true}), cloud.CodeDryRun)
 	if err := s.DeleteSnapshot(ctx, alice, cloud.SnapshotIDInput{SnapshotID: snap.SnapshotID}); err != nil {

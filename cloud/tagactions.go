@@ -56,6 +56,7 @@ func (s *Service) taggableKinds() []*taggableKind {
 		{"instances", "instance", CodeInstanceNotFound, "instance", s.taggedInstances},
 		{"images", "image", CodeAMINotFound, "image", s.taggedImages},
 		{"volumes", "volume", CodeVolumeNotFound, "volume", s.taggedVolumes},
+		{"snapshots", "snapshot", CodeSnapshotNotFound, "snapshot", s.taggedSnapshots},
 		{"securitygroups", "security-group", CodeGroupNotFound, "security group", s.taggedGroups},
 		{"addresses", "elastic-ip", CodeAllocationNotFound, "allocation", s.taggedAddresses},
 		{"keypairs", "key-pair", CodeKeyPairNotFound, "key pair", s.taggedKeyPairs},
@@ -66,7 +67,7 @@ func (s *Service) taggableKinds() []*taggableKind {
 func (s *Service) taggableKindOf(id string) (*taggableKind, error) {
 	want := map[string]string{
 		ids.Instance: "instance", ids.Machine: "image", ids.Kernel: "image", ids.Ramdisk: "image",
-		ids.Volume: "volume", ids.SecurityGroup: "security-group", ids.Allocation: "elastic-ip",
+		ids.Volume: "volume", ids.Snapshot: "snapshot", ids.SecurityGroup: "security-group", ids.Allocation: "elastic-ip",
 		ids.KeyPair: "key-pair",
 	}[ids.Prefix(id)]
 	for _, k := range s.taggableKinds() {
@@ -108,6 +109,11 @@ func (s *Service) taggedImages(ctx context.Context, c Caller) ([]taggedObject, e
 func (s *Service) taggedVolumes(ctx context.Context, c Caller) ([]taggedObject, error) {
 	vols, err := s.projectVolumes(ctx, c)
 	return tagged(vols, volumeID), err
+}
+
+func (s *Service) taggedSnapshots(ctx context.Context, c Caller) ([]taggedObject, error) {
+	snaps, err := s.projectSnapshots(ctx, c)
+	return tagged(snaps, snapshotID), err
 }
 
 func (s *Service) taggedGroups(ctx context.Context, c Caller) ([]taggedObject, error) {
