@@ -184,6 +184,10 @@ func (s *Server) listParts(q *request) error {
 	}
 	query := q.r.URL.Query()
 	id := query.Get("uploadId")
+	e, err := newKeyEncoder(query)
+	if err != nil {
+		return err
+	}
 	limit, err := intParam(query, "max-parts", maxListParts)
 	if err != nil {
 		return err
@@ -201,7 +205,7 @@ func (s *Server) listParts(q *request) error {
 		return err
 	}
 	res := listPartsResult{
-		Xmlns: s3Namespace, Bucket: q.route.Bucket, Key: q.route.Key, UploadID: id,
+		Xmlns: s3Namespace, Bucket: q.route.Bucket, Key: e.enc(q.route.Key), UploadID: id, EncodingType: e.typ(),
 		Initiator:        owner{ID: up.Initiator, DisplayName: up.Initiator},
 		Owner:            *projectOwner(b.Project),
 		StorageClass:     storageClass,

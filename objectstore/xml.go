@@ -50,6 +50,9 @@ type listBucketsResult struct {
 	Xmlns   string        `xml:"xmlns,attr"`
 	Owner   owner         `xml:"Owner"`
 	Buckets []bucketEntry `xml:"Buckets>Bucket"`
+	// ContinuationToken resumes a ListBuckets that max-buckets cut short.
+	ContinuationToken string `xml:"ContinuationToken,omitempty"`
+	Prefix            string `xml:"Prefix,omitempty"`
 }
 
 type bucketEntry struct {
@@ -182,6 +185,7 @@ type listPartsResult struct {
 	MaxParts             int         `xml:"MaxParts"`
 	IsTruncated          bool        `xml:"IsTruncated"`
 	Parts                []partEntry `xml:"Part"`
+	EncodingType         string      `xml:"EncodingType,omitempty"`
 }
 
 type uploadEntry struct {
