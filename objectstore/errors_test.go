@@ -26,7 +26,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 func hdr(kv ...string) http.Header {
@@ -132,7 +131,9 @@ func TestErrorCodes(t *testing.T) {
 		{"unknown canned acl", alice, rawRequest{method: http.MethodPut, path: "/errs/pub", body: []byte("x"), header: hdr("x-amz-acl", "public-read-only")}, 400, CodeInvalidArgument},
 		{"encryption", alice, rawRequest{method: http.MethodPut, path: "/errs/enc", body: []byte("x"), header: hdr("x-amz-server-side-encryption", "AES256")}, 501, CodeNotImplemented},
 		{"form upload", alice, rawRequest{method: http.MethodPost, path: "/errs"}, 501, CodeNotImplemented},
-		{"part of object", alice, rawRequest{method: http.MethodGet, path: "/errs/obj", query: url.Values{"partNumber": {"1"}}}, 501, CodeNotImplemented},
+		{"part past the end", alice, rawRequest{method: http.MethodGet, path: "/errs/obj", query: url.Values{"partNumber": {"2"}}}, 416, CodeInvalidPartNumber},
+		{"part number and range", alice, rawRequest{method: http.MethodGet, path: "/errs/obj", query: url.Values{"partNumber": {"1"}}, header: hdr("Range", "bytes=0-1")}, 400, CodeInvalidRequest},
+		{"part number zero", alice, rawRequest{method: http.MethodGet, path: "/errs/obj", query: url.Values{"partNumber": {"0"}}}, 400, CodeInvalidArgument},
 		{"delete objects garbage", alice, rawRequest{method: http.MethodPost, path: "/errs", query: url.Values{"delete": {""}}, body: []byte("<Delete><Object>")}, 400, CodeMalformedXML},
 		{"delete objects empty", alice, rawRequest{method: http.MethodPost, path: "/errs", query: url.Values{"delete": {""}}, body: []byte("<Delete></Delete>")}, 400, CodeMalformedXML},
 		{"complete garbage", alice, rawRequest{method: http.MethodPost, path: "/errs/mp", query: mp, body: []byte("<CompleteMultipartUpload><Part>")}, 400, CodeMalformedXML},
@@ -160,7 +161,9 @@ func TestErrorCodes(t *testing.T) {
 		{"if-match fails", alice, rawRequest{method: http.MethodGet, path: "/errs/obj", header: hdr("If-Match", `"nope"`)}, 412, CodePreconditionFailed},
 		{"if-unmodified-since fails", alice, rawRequest{method: http.MethodGet, path: "/errs/obj", header: hdr("If-Unmodified-Since", "Mon, 02 Jan 2006 15:04:05 GMT")}, 412, CodePreconditionFailed},
 		{"copy if-match fails", alice, rawRequest{method: http.MethodPut, path: "/errs/copy", header: hdr("x-amz-copy-source", "/errs/obj", "x-amz-copy-source-if-match", `"nope"`)}, 412, CodePreconditionFailed},
-		{"conditional put", alice, rawRequest{method: http.MethodPut, path: "/errs/cond", body: []byte("x"), header: hdr("If-None-Match", "*")}, 501, CodeNotImplemented},
+		{"conditional put on an etag", alice, rawRequest{method: http.MethodPut, path: "/errs/cond", body: []byte("x"), header: hdr("If-None-Match", `"abc"`)}, 501, CodeNotImplemented},
+		{"conditional put over an object", alice, rawRequest{method: http.MethodPut, path: "/errs/obj", body: []byte("x"), header: hdr("If-None-Match", "*")}, 412, CodePreconditionFailed},
+		{"conditional put of a missing key", alice, rawRequest{method: http.MethodPut, path: "/errs/cond", body: []byte("x"), header: hdr("If-Match", `"abc"`)}, 404, CodeNoSuchKey},
 		{"copy onto itself", alice, rawRequest{method: http.MethodPut, path: "/errs/obj", header: hdr("x-amz-copy-source", "/errs/obj")}, 400, CodeInvalidRequest},
 		{"copy of a missing key", alice, rawRequest{method: http.MethodPut, path: "/errs/copy", header: hdr("x-amz-copy-source", "/errs/none")}, 404, CodeNoSuchKey},
 		{"copy from a missing bucket", alice, rawRequest{method: http.MethodPut, path: "/errs/copy", header: hdr("x-amz-copy-source", "/nothere/x")}, 404, CodeNoSuchBucket},

@@ -162,6 +162,8 @@ type completeUploadResult struct {
 	Bucket   string   `xml:"Bucket"`
 	Key      string   `xml:"Key"`
 	ETag     string   `xml:"ETag"`
+	checksumFields
+	ChecksumType string `xml:"ChecksumType,omitempty"`
 }
 
 type partEntry struct {
@@ -169,6 +171,7 @@ type partEntry struct {
 	LastModified s3Time `xml:"LastModified"`
 	ETag         string `xml:"ETag"`
 	Size         int64  `xml:"Size"`
+	checksumFields
 }
 
 type listPartsResult struct {
@@ -186,6 +189,8 @@ type listPartsResult struct {
 	IsTruncated          bool        `xml:"IsTruncated"`
 	Parts                []partEntry `xml:"Part"`
 	EncodingType         string      `xml:"EncodingType,omitempty"`
+	ChecksumAlgorithm    string      `xml:"ChecksumAlgorithm,omitempty"`
+	ChecksumType         string      `xml:"ChecksumType,omitempty"`
 }
 
 type uploadEntry struct {
