@@ -158,7 +158,7 @@ func (s *Server) getObjectAttributes(q *request) error {
 	if err != nil {
 		return err
 	}
-	want, err := parseObjectAttributes(q.r.Header.Get("x-amz-object-attributes"))
+	want, err := parseObjectAttributes(strings.Join(q.r.Header.Values("x-amz-object-attributes"), ","))
 	if err != nil {
 		return err
 	}
