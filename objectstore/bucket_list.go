@@ -46,7 +46,7 @@ func parseBucketPage(query url.Values) (bucketPage, error) {
 		page.max = n
 	}
 	if token := query.Get("continuation-token"); token != "" {
-		after, err := base64.RawURLEncoding.DecodeString(token)
+		after, err := base64.RawURLEncoding.Strict().DecodeString(token)
 		if err != nil || fsstore.ValidBucketName(string(after)) != nil {
 			return bucketPage{}, s3Error(CodeInvalidArgument, "The continuation token provided is incorrect.")
 		}

@@ -261,7 +261,10 @@ func (v *Verifier) checkS3V2(r *http.Request, accessKey string, sig []byte, stri
 // path: the path as sent and, for a bucket ("/bucket" or "/bucket/"), the other of the two
 // spellings, since S3 clients differ (botocore signs "/bucket/" while sending "/bucket").
 func s3V2Resources(path string) []string {
-	rest := strings.TrimPrefix(path, "/")
+	rest, ok := strings.CutPrefix(path, "/")
+	if !ok {
+		return []string{path}
+	}
 	bucket, tail, slash := strings.Cut(rest, "/")
 	switch {
 	case bucket == "" || tail != "":

@@ -18,6 +18,7 @@ package awsauth
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -38,4 +39,21 @@ func TestS3V2Resources(t *testing.T) {
 			t.Errorf("s3V2Resources(%q) = %q, want %q", path, got, want)
 		}
 	}
+}
+
+// FuzzS3V2Resources checks that the spellings a SigV2 signature may cover always include the
+// path as sent, and add at most the other spelling of a bucket.
+func FuzzS3V2Resources(f *testing.F) {
+	for _, p := range []string{"/", "/b", "/b/", "/b/k", "", "//"} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		got := s3V2Resources(path)
+		if len(got) == 0 || got[0] != path || len(got) > 2 {
+			t.Fatalf("s3V2Resources(%q) = %q", path, got)
+		}
+		if len(got) == 2 && strings.TrimSuffix(got[0], "/") != strings.TrimSuffix(got[1], "/") {
+			t.Fatalf("s3V2Resources(%q) = %q: not two spellings of one bucket", path, got)
+		}
+	})
 }
