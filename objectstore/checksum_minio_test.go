@@ -25,6 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/minio/minio-go/v7"
 	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
+
+	"pinet.io/pinet/internal/awsauth"
 )
 
 // TestMinioChecksums uploads with minio-go's checksums (signed aws-chunked trailers, and
@@ -44,8 +46,12 @@ func TestMinioChecksums(t *testing.T) {
 		t.Fatal(err)
 	}
 	small := []byte("minio payload")
+	e.sawPayloadHash("") // drain
 	if _, err := c.PutObject(ctx, "minio-sums", "small", bytes.NewReader(small), int64(len(small)), minio.PutObjectOptions{Checksum: minio.ChecksumCRC32C}); err != nil {
 		t.Fatal(err)
+	}
+	if !e.sawPayloadHash(awsauth.StreamingPayloadTrailer) {
+		t.Fatal("minio-go did not send its checksum as a signed trailer")
 	}
 	st, err := c.StatObject(ctx, "minio-sums", "small", minio.StatObjectOptions{Checksum: true})
 	if err != nil || st.ChecksumCRC32C != referenceSum(types.ChecksumAlgorithmCrc32c, small) || st.ChecksumMode != checksumFullObject {

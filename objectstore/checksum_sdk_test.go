@@ -164,6 +164,16 @@ func TestChecksumsSDK(t *testing.T) {
 			}
 		}
 	}
+	// Listings name each object's checksum algorithm and type.
+	list, err := plain.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("sums"), Prefix: aws.String("http/")})
+	if err != nil || len(list.Contents) != len(allChecksums) {
+		t.Fatalf("ListObjectsV2 = %+v, %v", list, err)
+	}
+	for _, o := range list.Contents {
+		if len(o.ChecksumAlgorithm) != 1 || "http/"+string(o.ChecksumAlgorithm[0]) != aws.ToString(o.Key) || o.ChecksumType != types.ChecksumTypeFullObject {
+			t.Fatalf("listing entry %s names checksum %v %s", aws.ToString(o.Key), o.ChecksumAlgorithm, o.ChecksumType)
+		}
+	}
 	// Without a checksum from the client the object still gets one: CRC64NVME, as in S3.
 	bare := s3.New(plain.Options(), func(o *s3.Options) { o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired })
 	data := []byte("no checksum sent")

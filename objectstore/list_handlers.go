@@ -84,6 +84,9 @@ func (e keyEncoder) objects(objs []fsstore.ObjectInfo, o *owner) []objectEntry {
 	out := make([]objectEntry, len(objs))
 	for i, obj := range objs {
 		out[i] = objectEntry{Key: e.enc(obj.Key), LastModified: s3Time(obj.Modified), ETag: quoteETag(obj.ETag), Size: obj.Size, StorageClass: storageClass, Owner: o}
+		if cs := obj.Meta.Checksum; cs != nil && cs.Value != "" {
+			out[i].ChecksumAlgorithm, out[i].ChecksumType = cs.Algorithm, cs.Type
+		}
 	}
 	return out
 }

@@ -152,6 +152,38 @@ func TestMultipartChecksumsSDK(t *testing.T) {
 			t.Fatalf("GetObjectAttributes part 1 checksum = %q", got)
 		}
 	}
+	// A copy gets a full-object checksum of its data: of the algorithm it asks for, else of
+	// its source's.
+	src := bytes.Join(mpuParts(0), nil)
+	for alg, want := range map[types.ChecksumAlgorithm]string{
+		"": referenceSum(types.ChecksumAlgorithmCrc32, src), types.ChecksumAlgorithmSha1: referenceSum(types.ChecksumAlgorithmSha1, src),
+	} {
+		key := aws.String("copy-" + string(alg))
+		if _, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("mpu"), Key: key, CopySource: aws.String("mpu/CRC32-COMPOSITE"), ChecksumAlgorithm: alg}); err != nil {
+			t.Fatalf("CopyObject: %v", err)
+		}
+		head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("mpu"), Key: key, ChecksumMode: types.ChecksumModeEnabled})
+		got := aws.ToString(head.ChecksumCRC32)
+		if alg != "" {
+			got = aws.ToString(head.ChecksumSHA1)
+		}
+		if err != nil || got != want || head.ChecksumType != types.ChecksumTypeFullObject {
+			t.Fatalf("HeadObject of a copy with %q = %+v, %v; want %s", alg, head, err, want)
+		}
+	}
+	// A part copied into an upload gets the upload's algorithm.
+	id, done := uploadParts(t, c, "mpu", "with-copy", types.ChecksumAlgorithmCrc32c, types.ChecksumTypeComposite, mpuParts(9)[:1])
+	cp, err := c.UploadPartCopy(ctx, &s3.UploadPartCopyInput{Bucket: aws.String("mpu"), Key: aws.String("with-copy"), UploadId: aws.String(id),
+		PartNumber: aws.Int32(2), CopySource: aws.String("mpu/CRC32-COMPOSITE"), CopySourceRange: aws.String("bytes=0-99")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done = append(done, types.CompletedPart{PartNumber: aws.Int32(2), ETag: cp.CopyPartResult.ETag})
+	out, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("mpu"), Key: aws.String("with-copy"), UploadId: aws.String(id),
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: done}})
+	if want := composite(types.ChecksumAlgorithmCrc32c, mpuParts(9)[0], src[:100]); err != nil || aws.ToString(out.ChecksumCRC32C) != want {
+		t.Fatalf("completing an upload with a copied part = %+v, %v; want %s", out, err, want)
+	}
 	// A part past the last one is InvalidPartNumber.
 	res := e.do(t, alice, rawRequest{method: http.MethodGet, path: "/mpu/CRC32-COMPOSITE", query: url.Values{"partNumber": {"3"}}})
 	expectError(t, res, http.MethodGet, http.StatusRequestedRangeNotSatisfiable, CodeInvalidPartNumber)
@@ -209,7 +241,9 @@ func TestMultipartChecksumRefusals(t *testing.T) {
 	if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("mpu-bad"), Key: aws.String("k")}); apiCode(err) != "NotFound" {
 		t.Fatalf("after the refused completions the object exists: %v", err)
 	}
-	if err := complete(done, func(in *s3.CompleteMultipartUploadInput) { in.ChecksumCRC32 = aws.String(composite(types.ChecksumAlgorithmCrc32, parts...)) }); err != nil {
+	if err := complete(done, func(in *s3.CompleteMultipartUploadInput) {
+		in.ChecksumCRC32 = aws.String(composite(types.ChecksumAlgorithmCrc32, parts...))
+	}); err != nil {
 		t.Fatalf("completing after the refusals: %v", err)
 	}
 	assertNoTemporaryFiles(t, e)

@@ -74,6 +74,9 @@ type objectEntry struct {
 	Size         int64  `xml:"Size"`
 	StorageClass string `xml:"StorageClass"`
 	Owner        *owner `xml:"Owner,omitempty"`
+	// ChecksumAlgorithm and ChecksumType describe the object's checksum, when it has one.
+	ChecksumAlgorithm string `xml:"ChecksumAlgorithm,omitempty"`
+	ChecksumType      string `xml:"ChecksumType,omitempty"`
 }
 
 type commonPrefix struct {
