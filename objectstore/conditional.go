@@ -106,31 +106,3 @@ func withoutWriteConditions(h http.Header) http.Header {
 	c.Del("If-None-Match")
 	return c
 }
-
-// complete completes an upload: its object's checksum is worked out and checked against what
-// the request names, and its write condition checked before and as it commits. A completion
-// retried after it succeeded answers as the first did, and no condition is asked again.
-func (s *Server) complete(q *request, id string, parts []fsstore.CompletePart, body []byte) (fsstore.ObjectInfo, error) {
-	up, err := s.store.Upload(q.route.Bucket, q.route.Key, id)
-	if errors.Is(err, fsstore.ErrNoSuchUpload) {
-		// Perhaps completed already: the store answers with what it made.
-		return s.store.CompleteUpload(q.route.Bucket, q.route.Key, id, parts)
-	}
-	if err != nil {
-		return fsstore.ObjectInfo{}, err
-	}
-	named, err := completedParts(body)
-	if err != nil {
-		return fsstore.ObjectInfo{}, err
-	}
-	c, err := newCompletion(q.r.Header, up, named)
-	if err != nil {
-		return fsstore.ObjectInfo{}, err
-	}
-	cond, err := s.conditionFor(q)
-	if err != nil {
-		return fsstore.ObjectInfo{}, err
-	}
-	return s.store.CompleteUploadWith(q.route.Bucket, q.route.Key, id, parts,
-		fsstore.CompleteOptions{Condition: cond, Hash: c.whole, Checksum: c.checksum})
-}
