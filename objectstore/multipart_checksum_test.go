@@ -28,6 +28,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"pinet.io/pinet/internal/awsauth"
 )
 
 // mpuParts are the parts of the test uploads: one of the minimum size and a short last one.
@@ -187,6 +189,28 @@ func TestMultipartChecksumsSDK(t *testing.T) {
 	// A part past the last one is InvalidPartNumber.
 	res := e.do(t, alice, rawRequest{method: http.MethodGet, path: "/mpu/CRC32-COMPOSITE", query: url.Values{"partNumber": {"3"}}})
 	expectError(t, res, http.MethodGet, http.StatusRequestedRangeNotSatisfiable, CodeInvalidPartNumber)
+}
+
+// TestMultipartTrailersSDK uploads parts over TLS, where aws-sdk-go-v2 sends each part's
+// checksum as a trailer of an unsigned aws-chunked body, and completes a composite upload.
+func TestMultipartTrailersSDK(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	c := tlsSDKClient(t, e, alice)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("mpu-tls")}); err != nil {
+		t.Fatal(err)
+	}
+	parts := mpuParts(11)
+	e.sawPayloadHash("") // drain
+	id, done := uploadParts(t, c, "mpu-tls", "k", types.ChecksumAlgorithmCrc32c, types.ChecksumTypeComposite, parts)
+	if !e.sawPayloadHash(awsauth.StreamingUnsignedPayloadTrailer) {
+		t.Fatal("the SDK did not send its part checksums as trailers over TLS")
+	}
+	out, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("mpu-tls"), Key: aws.String("k"), UploadId: aws.String(id),
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: done}})
+	if want := composite(types.ChecksumAlgorithmCrc32c, parts...); err != nil || aws.ToString(out.ChecksumCRC32C) != want {
+		t.Fatalf("CompleteMultipartUpload over TLS = %+v, %v; want %s", out, err, want)
+	}
 }
 
 // TestMultipartChecksumRefusals checks the refusals of checksums that do not fit the upload,
