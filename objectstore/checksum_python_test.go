@@ -71,6 +71,11 @@ s3.put_object(Bucket="boto-sums", Key="dir one/a b+c&d.txt", Body=b"odd")
 out["keys"] = [o["Key"] for o in s3.list_objects(Bucket="boto-sums", Prefix="dir ")["Contents"]]
 out["keys_v2"] = [o["Key"] for o in s3.list_objects_v2(Bucket="boto-sums", Prefix="dir ")["Contents"]]
 out["versions"] = [v["Key"] for v in s3.list_object_versions(Bucket="boto-sums", Prefix="dir ")["Versions"]]
+for name in ["boto-page-a", "boto-page-b", "boto-page-c"]:
+    s3.create_bucket(Bucket=name)
+s3.create_bucket(Bucket="boto-page-a")  # us-east-1: succeeds, changes nothing
+pages = s3.get_paginator("list_buckets").paginate(Prefix="boto-page-", PaginationConfig={"PageSize": 2})
+out["bucket_pages"] = [[b["Name"] for b in p["Buckets"]] for p in pages]
 print(json.dumps(out))
 `
 
@@ -112,6 +117,9 @@ func TestIntegrityBoto3(t *testing.T) {
 	}
 	if p, _ := out["part2"].([]any); len(p) != 2 || p[0] != "tail" || p[1] != float64(2) {
 		t.Fatalf("boto3 part 2 = %v", out["part2"])
+	}
+	if p, _ := json.Marshal(out["bucket_pages"]); string(p) != `[["boto-page-a","boto-page-b"],["boto-page-c"]]` {
+		t.Fatalf("boto3 list_buckets pages = %s", p)
 	}
 	for _, name := range []string{"keys", "keys_v2", "versions"} {
 		if k, _ := out[name].([]any); len(k) != 1 || k[0] != "dir one/a b+c&d.txt" {

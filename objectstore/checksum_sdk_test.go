@@ -247,3 +247,46 @@ func TestChecksumRefusals(t *testing.T) {
 	}
 	assertNoTemporaryFiles(t, e)
 }
+
+// TestGetObjectAttributesRefusals checks GetObjectAttributes' refusals: a missing or unknown
+// attribute, a key that is a delete marker, a version, and callers without read access.
+func TestGetObjectAttributesRefusals(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	c := sdkClient(e, alice)
+	bucket := aws.String("attrs")
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: bucket}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: bucket,
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
+		t.Fatal(err)
+	}
+	v1, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: bucket, Key: aws.String("k"), Body: strings.NewReader("first")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: bucket, Key: aws.String("k")}); err != nil {
+		t.Fatal(err)
+	}
+	size := []types.ObjectAttributes{types.ObjectAttributesObjectSize}
+	_, err = c.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: bucket, Key: aws.String("k"), ObjectAttributes: size})
+	if apiCode(err) != CodeNoSuchKey {
+		t.Fatalf("GetObjectAttributes of a deleted key = %v, want NoSuchKey", err)
+	}
+	old, err := c.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: bucket, Key: aws.String("k"), VersionId: v1.VersionId, ObjectAttributes: size})
+	if err != nil || aws.ToInt64(old.ObjectSize) != 5 || aws.ToString(old.VersionId) != aws.ToString(v1.VersionId) {
+		t.Fatalf("GetObjectAttributes of an older version = %+v, %v", old, err)
+	}
+	q := map[string][]string{"attributes": {""}, "versionId": {aws.ToString(v1.VersionId)}}
+	for _, h := range []http.Header{nil, hdr("x-amz-object-attributes", "ObjectSize,Colour")} {
+		res := e.do(t, alice, rawRequest{method: http.MethodGet, path: "/attrs/k", query: q, header: h})
+		expectError(t, res, http.MethodGet, http.StatusBadRequest, CodeInvalidArgument)
+	}
+	_, err = sdkClient(e, bob).GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: bucket, Key: aws.String("k"), VersionId: v1.VersionId, ObjectAttributes: size})
+	if apiCode(err) != CodeAccessDenied {
+		t.Fatalf("another project's GetObjectAttributes = %v, want AccessDenied", err)
+	}
+	res := e.do(t, alice, rawRequest{method: http.MethodGet, path: "/attrs/k", query: q, unsigned: true, header: hdr("x-amz-object-attributes", "ObjectSize")})
+	expectError(t, res, http.MethodGet, http.StatusForbidden, CodeAccessDenied)
+}
