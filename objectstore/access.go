@@ -114,6 +114,7 @@ var opAccesses = map[Operation]opAccess{
 	OpDeleteObject:            {action: "s3:DeleteObject", perm: permWrite},
 	OpGetObject:               {action: "s3:GetObject", perm: permRead, object: true},
 	OpHeadObject:              {action: "s3:GetObject", perm: permRead, object: true},
+	OpGetObjectAttributes:     {action: "s3:GetObjectAttributes", perm: permRead, object: true},
 	OpGetBucketACL:            {action: "s3:GetBucketAcl", perm: permReadACP},
 	OpPutBucketACL:            {action: "s3:PutBucketAcl", perm: permWriteACP},
 	OpGetObjectACL:            {action: "s3:GetObjectAcl", perm: permReadACP, object: true},
@@ -128,10 +129,11 @@ var opAccesses = map[Operation]opAccess{
 
 // versionActions are the actions of operations on a named version.
 var versionActions = map[string]string{
-	"s3:GetObject":    "s3:GetObjectVersion",
-	"s3:DeleteObject": "s3:DeleteObjectVersion",
-	"s3:GetObjectAcl": "s3:GetObjectVersionAcl",
-	"s3:PutObjectAcl": "s3:PutObjectVersionAcl",
+	"s3:GetObject":           "s3:GetObjectVersion",
+	"s3:GetObjectAttributes": "s3:GetObjectVersionAttributes",
+	"s3:DeleteObject":        "s3:DeleteObjectVersion",
+	"s3:GetObjectAcl":        "s3:GetObjectVersionAcl",
+	"s3:PutObjectAcl":        "s3:PutObjectVersionAcl",
 }
 
 // decision is the outcome of the bucket-level check.

@@ -106,8 +106,9 @@ func TestProjectsAreIsolated(t *testing.T) {
 	if minio.ToErrorResponse(err).Code != CodeBucketAlreadyExists {
 		t.Fatalf("bob creating alice's bucket name = %v", err)
 	}
+	// In us-east-1, S3 answers an owner's re-creation with success and changes nothing.
 	err = minioClient(t, e, carol).MakeBucket(ctx, "alpha", minio.MakeBucketOptions{Region: testRegion})
-	if minio.ToErrorResponse(err).Code != CodeBucketAlreadyOwnedByYou {
+	if err != nil {
 		t.Fatalf("carol creating her project's bucket again = %v", err)
 	}
 

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -33,6 +34,9 @@ import (
 type checkedBody struct {
 	r       io.Reader
 	n, want int64
+	// unknown is set for a body sent with HTTP chunked coding and no declared length: want is
+	// then only the limit.
+	unknown bool
 	digests awsauth.Digests
 }
 
@@ -40,13 +44,16 @@ func (b *checkedBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.n += int64(n)
 	if b.n > b.want {
+		if b.unknown {
+			return 0, s3Error(CodeEntityTooLarge, fmt.Sprintf("Your proposed upload exceeds the maximum allowed size of %d bytes.", b.want))
+		}
 		return 0, s3Error(CodeIncompleteBody, "The payload is longer than its declared length.")
 	}
 	b.digests.Write(p[:n])
 	if err != io.EOF {
 		return n, err
 	}
-	if b.n != b.want {
+	if b.n != b.want && !b.unknown {
 		return n, s3Error(CodeIncompleteBody)
 	}
 	if err := b.digests.Verify(); err != nil {
@@ -68,11 +75,15 @@ func payload(q *request, limit int64) (io.Reader, error) {
 	if err != nil {
 		return nil, digestError(err)
 	}
+	if size < 0 {
+		return &checkedBody{r: q.caller.Body, want: limit, unknown: true, digests: digests}, nil
+	}
 	return &checkedBody{r: q.caller.Body, want: size, digests: digests}, nil
 }
 
 // declaredLength is the payload length a write declares: x-amz-decoded-content-length for
-// aws-chunked bodies, else Content-Length.
+// aws-chunked bodies, else Content-Length; -1 for a body sent with HTTP chunked transfer
+// coding and neither.
 func declaredLength(r *http.Request) (int64, error) {
 	if v := r.Header.Get("x-amz-decoded-content-length"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -80,6 +91,9 @@ func declaredLength(r *http.Request) (int64, error) {
 			return 0, s3Error(CodeInvalidArgument, "Invalid x-amz-decoded-content-length.")
 		}
 		return n, nil
+	}
+	if r.ContentLength < 0 && slices.Contains(r.TransferEncoding, "chunked") {
+		return -1, nil
 	}
 	if r.ContentLength < 0 {
 		return 0, s3Error(CodeMissingContentLength)

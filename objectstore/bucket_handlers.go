@@ -99,12 +99,15 @@ func (s *Server) listBuckets(q *request) error {
 		return err
 	}
 	p := q.principal()
-	prefix := q.r.URL.Query().Get("prefix")
+	page, err := parseBucketPage(q.r.URL.Query())
+	if err != nil {
+		return err
+	}
 	// One decision per project: a user sees a few projects' buckets, not one check per bucket.
 	mayList := map[string]bool{}
-	res := listBucketsResult{Xmlns: s3Namespace, Owner: callerOwner(p)}
+	res := listBucketsResult{Xmlns: s3Namespace, Owner: callerOwner(p), Prefix: page.prefix}
 	for _, b := range all {
-		if !strings.HasPrefix(b.Name, prefix) {
+		if !strings.HasPrefix(b.Name, page.prefix) || b.Name <= page.after {
 			continue
 		}
 		ok, decided := mayList[b.Project]
@@ -117,9 +120,14 @@ func (s *Server) listBuckets(q *request) error {
 			ok = err == nil
 			mayList[b.Project] = ok
 		}
-		if ok {
-			res.Buckets = append(res.Buckets, bucketEntry{Name: b.Name, CreationDate: s3Time(b.Created), BucketRegion: b.Region})
+		if !ok {
+			continue
 		}
+		if len(res.Buckets) == page.max {
+			res.ContinuationToken = bucketToken(res.Buckets[len(res.Buckets)-1].Name)
+			break
+		}
+		res.Buckets = append(res.Buckets, bucketEntry{Name: b.Name, CreationDate: s3Time(b.Created), BucketRegion: b.Region})
 	}
 	s.writeXML(q, http.StatusOK, res)
 	return nil
@@ -160,10 +168,15 @@ func (s *Server) createBucket(q *request) error {
 	_, err = s.store.CreateBucketWith(fsstore.BucketInfo{Name: q.route.Bucket, Project: p.Project, Region: s.region, ACL: &acl})
 	var exists *fsstore.BucketExistsError
 	if errors.As(err, &exists) {
-		if exists.Owner == p.Project {
+		if exists.Owner != p.Project {
+			return s3Error(CodeBucketAlreadyExists)
+		}
+		// us-east-1 answers its owner's re-creation with success, changing nothing; the other
+		// regions refuse it. Either way the bucket and its objects stay as they were.
+		if s.region != defaultRegion {
 			return s3Error(CodeBucketAlreadyOwnedByYou)
 		}
-		return s3Error(CodeBucketAlreadyExists)
+		err = nil
 	}
 	if err != nil {
 		return err

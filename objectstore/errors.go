@@ -33,6 +33,8 @@ const (
 	CodeBucketAlreadyExists             = "BucketAlreadyExists"
 	CodeBucketAlreadyOwnedByYou         = "BucketAlreadyOwnedByYou"
 	CodeBucketNotEmpty                  = "BucketNotEmpty"
+	CodeConditionalRequestConflict      = "ConditionalRequestConflict"
+	CodeInvalidPartNumber               = "InvalidPartNumber"
 	CodeEntityTooLarge                  = "EntityTooLarge"
 	CodeEntityTooSmall                  = "EntityTooSmall"
 	CodeIncompleteBody                  = "IncompleteBody"
@@ -80,6 +82,8 @@ var codes = map[string]codeInfo{
 	CodeBucketAlreadyExists:             {http.StatusConflict, "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again."},
 	CodeBucketAlreadyOwnedByYou:         {http.StatusConflict, "Your previous request to create the named bucket succeeded and you already own it."},
 	CodeBucketNotEmpty:                  {http.StatusConflict, "The bucket you tried to delete is not empty."},
+	CodeConditionalRequestConflict:      {http.StatusConflict, "A conflicting operation occurred. If using PutObject you can retry the request. If using multipart upload you should initiate another CreateMultipartUpload request and re-upload each part."},
+	CodeInvalidPartNumber:               {http.StatusRequestedRangeNotSatisfiable, "The requested partnumber is not satisfiable"},
 	CodeEntityTooLarge:                  {http.StatusBadRequest, "Your proposed upload exceeds the maximum allowed object size."},
 	CodeEntityTooSmall:                  {http.StatusBadRequest, "Your proposed upload is smaller than the minimum allowed object size."},
 	CodeIncompleteBody:                  {http.StatusBadRequest, "You did not provide the number of bytes specified by the Content-Length HTTP header."},

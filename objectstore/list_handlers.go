@@ -40,12 +40,29 @@ func newKeyEncoder(query url.Values) (keyEncoder, error) {
 	return false, s3Error(CodeInvalidArgument, "Invalid Encoding Method specified in Request.")
 }
 
-// enc URL-encodes s when asked to, keeping "/" as S3 does.
+// enc URL-encodes s when asked to, as S3 does: every byte but the unreserved characters of
+// RFC 3986 and "/" becomes %XX, so a space is %20 (never "+") and "+" is %2B.
 func (e keyEncoder) enc(s string) string {
 	if !e {
 		return s
 	}
-	return strings.ReplaceAll(url.QueryEscape(s), "%2F", "/")
+	return urlEncodeKey(s)
+}
+
+func urlEncodeKey(s string) string {
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("-_.~/", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexDigits[c>>4])
+		b.WriteByte(hexDigits[c&15])
+	}
+	return b.String()
 }
 
 func (e keyEncoder) typ() string {
@@ -67,6 +84,9 @@ func (e keyEncoder) objects(objs []fsstore.ObjectInfo, o *owner) []objectEntry {
 	out := make([]objectEntry, len(objs))
 	for i, obj := range objs {
 		out[i] = objectEntry{Key: e.enc(obj.Key), LastModified: s3Time(obj.Modified), ETag: quoteETag(obj.ETag), Size: obj.Size, StorageClass: storageClass, Owner: o}
+		if cs := obj.Meta.Checksum; cs != nil && cs.Value != "" {
+			out[i].ChecksumAlgorithm, out[i].ChecksumType = cs.Algorithm, cs.Type
+		}
 	}
 	return out
 }
@@ -118,8 +138,9 @@ func (s *Server) listObjectsV2(q *request) error {
 		return err
 	}
 	lq := fsstore.ListQuery{Prefix: query.Get("prefix"), Delimiter: query.Get("delimiter"), After: query.Get("start-after"), MaxKeys: limit}
+	// An empty token is no token, as in S3.
 	token := query.Get("continuation-token")
-	if query.Has("continuation-token") {
+	if token != "" {
 		after, err := base64.RawURLEncoding.DecodeString(token)
 		if err != nil || len(after) == 0 {
 			return s3Error(CodeInvalidArgument, "The continuation token provided is incorrect.")

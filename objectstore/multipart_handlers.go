@@ -48,9 +48,16 @@ func (s *Server) createUpload(q *request) error {
 	if meta.ACL, err = newObjectACL(q, b); err != nil {
 		return err
 	}
+	if meta.Checksum, err = uploadChecksum(q.r.Header); err != nil {
+		return err
+	}
 	up, err := s.store.CreateUpload(q.route.Bucket, q.route.Key, meta, q.principal().User)
 	if err != nil {
 		return err
+	}
+	if cs := meta.Checksum; cs != nil {
+		q.w.Header().Set(headerChecksumAlgorithm, cs.Algorithm)
+		q.w.Header().Set(headerChecksumType, cs.Type)
 	}
 	s.writeXML(q, http.StatusOK, initiateUploadResult{Xmlns: s3Namespace, Bucket: q.route.Bucket, Key: q.route.Key, UploadID: up.ID})
 	return nil
@@ -74,14 +81,26 @@ func (s *Server) uploadPart(q *request) error {
 	if err != nil {
 		return err
 	}
+	up, err := s.store.Upload(q.route.Bucket, q.route.Key, query.Get("uploadId"))
+	if err != nil {
+		return err
+	}
+	cs, err := partChecksum(q.r.Header, up)
+	if err != nil {
+		return err
+	}
 	body, err := payload(q, min(maxSinglePut, s.maxObjectSize))
 	if err != nil {
 		return err
 	}
-	part, err := s.store.PutPart(q.route.Bucket, q.route.Key, query.Get("uploadId"), n, body)
+	if cs != nil {
+		body = withChecksum(body, cs)
+	}
+	part, err := s.store.PutPartChecksum(q.route.Bucket, q.route.Key, up.ID, n, body, cs)
 	if err != nil {
 		return err
 	}
+	setChecksumHeaders(q.w.Header(), part.Checksum)
 	q.w.Header().Set("ETag", quoteETag(part.ETag))
 	q.w.Header().Set("Content-Length", "0")
 	q.w.WriteHeader(http.StatusOK)
@@ -109,7 +128,17 @@ func (s *Server) uploadPartCopy(q *request) error {
 	if length > maxSinglePut {
 		return s3Error(CodeInvalidRequest, "The specified copy range is larger than the maximum part size: 5368709120.")
 	}
-	part, err := s.store.PutPart(q.route.Bucket, q.route.Key, query.Get("uploadId"), n, obj.Section(start, length))
+	up, err := s.store.Upload(q.route.Bucket, q.route.Key, query.Get("uploadId"))
+	if err != nil {
+		return err
+	}
+	src := obj.Section(start, length)
+	var cs *fsstore.Checksum
+	if up.Meta.Checksum != nil {
+		cs = &fsstore.Checksum{Algorithm: up.Meta.Checksum.Algorithm}
+		src = withChecksum(src, cs)
+	}
+	part, err := s.store.PutPartChecksum(q.route.Bucket, q.route.Key, up.ID, n, src, cs)
 	if err != nil {
 		return err
 	}
@@ -145,9 +174,6 @@ func (s *Server) completeUpload(q *request) error {
 		return err
 	}
 	id := q.r.URL.Query().Get("uploadId")
-	if _, err := s.store.Upload(q.route.Bucket, q.route.Key, id); err != nil {
-		return err
-	}
 	body, err := readXMLBody(q)
 	if err != nil {
 		return err
@@ -156,13 +182,17 @@ func (s *Server) completeUpload(q *request) error {
 	if err != nil {
 		return err
 	}
-	info, err := s.store.CompleteUpload(q.route.Bucket, q.route.Key, id, parts)
+	info, err := s.complete(q, id, parts, body)
 	if err != nil {
 		return err
 	}
 	setNewVersion(q.w.Header(), info)
 	loc := (&url.URL{Scheme: "http", Host: q.r.Host, Path: "/" + q.route.Bucket + "/" + q.route.Key}).String()
-	s.writeXML(q, http.StatusOK, completeUploadResult{Xmlns: s3Namespace, Location: loc, Bucket: q.route.Bucket, Key: q.route.Key, ETag: quoteETag(info.ETag)})
+	res := completeUploadResult{Xmlns: s3Namespace, Location: loc, Bucket: q.route.Bucket, Key: q.route.Key, ETag: quoteETag(info.ETag)}
+	if cs := info.Meta.Checksum; cs != nil {
+		res.checksumFields, res.ChecksumType = newChecksumFields(cs), cs.Type
+	}
+	s.writeXML(q, http.StatusOK, res)
 	return nil
 }
 
@@ -184,6 +214,10 @@ func (s *Server) listParts(q *request) error {
 	}
 	query := q.r.URL.Query()
 	id := query.Get("uploadId")
+	e, err := newKeyEncoder(query)
+	if err != nil {
+		return err
+	}
 	limit, err := intParam(query, "max-parts", maxListParts)
 	if err != nil {
 		return err
@@ -201,14 +235,18 @@ func (s *Server) listParts(q *request) error {
 		return err
 	}
 	res := listPartsResult{
-		Xmlns: s3Namespace, Bucket: q.route.Bucket, Key: q.route.Key, UploadID: id,
+		Xmlns: s3Namespace, Bucket: q.route.Bucket, Key: e.enc(q.route.Key), UploadID: id, EncodingType: e.typ(),
 		Initiator:        owner{ID: up.Initiator, DisplayName: up.Initiator},
 		Owner:            *projectOwner(b.Project),
 		StorageClass:     storageClass,
 		PartNumberMarker: marker, MaxParts: limit, IsTruncated: truncated,
 	}
+	if cs := up.Meta.Checksum; cs != nil {
+		res.ChecksumAlgorithm, res.ChecksumType = cs.Algorithm, cs.Type
+	}
 	for _, p := range parts {
-		res.Parts = append(res.Parts, partEntry{PartNumber: p.Number, LastModified: s3Time(p.Modified), ETag: quoteETag(p.ETag), Size: p.Size})
+		res.Parts = append(res.Parts, partEntry{PartNumber: p.Number, LastModified: s3Time(p.Modified), ETag: quoteETag(p.ETag), Size: p.Size,
+			checksumFields: newChecksumFields(p.Checksum)})
 		res.NextPartNumberMarker = p.Number
 	}
 	s.writeXML(q, http.StatusOK, res)

@@ -34,7 +34,7 @@ func (s *Server) putObject(q *request) error {
 	if err := fsstore.ValidKey(q.route.Key); err != nil {
 		return err
 	}
-	if err := refuseUnsupported(q.r.Header); err != nil {
+	if err := refuseUnsupported(withoutWriteConditions(q.r.Header)); err != nil {
 		return err
 	}
 	meta, err := metaFromHeaders(q.r.Header)
@@ -44,15 +44,23 @@ func (s *Server) putObject(q *request) error {
 	if meta.ACL, err = newObjectACL(q, b); err != nil {
 		return err
 	}
+	if meta.Checksum, err = objectChecksum(q.r.Header); err != nil {
+		return err
+	}
+	cond, err := s.conditionFor(q)
+	if err != nil {
+		return err
+	}
 	body, err := payload(q, min(maxSinglePut, s.maxObjectSize))
 	if err != nil {
 		return err
 	}
-	info, err := s.store.PutObject(q.route.Bucket, q.route.Key, body, meta)
+	info, err := s.store.PutObjectIf(q.route.Bucket, q.route.Key, withChecksum(body, meta.Checksum), meta, cond)
 	if err != nil {
 		return err
 	}
 	setNewVersion(q.w.Header(), info)
+	setChecksumHeaders(q.w.Header(), info.Meta.Checksum)
 	q.w.Header().Set("ETag", quoteETag(info.ETag))
 	q.w.Header().Set("Content-Length", "0")
 	q.w.WriteHeader(http.StatusOK)
@@ -108,12 +116,12 @@ func (s *Server) getObject(q *request) error {
 		q.w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	start, length, partial, err := parseRange(q.r.Header.Get("Range"), info.Size)
+	start, length, partial, err := readSpan(q, info)
 	if err != nil {
-		h.Set("Content-Range", "bytes */"+strconv.FormatInt(info.Size, 10))
 		return err
 	}
 	setObjectHeaders(h, info)
+	setReadChecksum(q, info, partial)
 	if q.route.Op == OpGetObject {
 		applyOverrides(h, q.r.URL.Query())
 	}
@@ -345,7 +353,10 @@ func (s *Server) copyObject(q *request) error {
 	if obj.Info.Size > maxSinglePut {
 		return s3Error(CodeInvalidRequest, "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120.")
 	}
-	info, err := s.store.PutObject(q.route.Bucket, q.route.Key, obj.Section(0, obj.Info.Size), meta)
+	if meta.Checksum, err = copyChecksum(q.r.Header, obj.Info); err != nil {
+		return err
+	}
+	info, err := s.store.PutObject(q.route.Bucket, q.route.Key, withChecksum(obj.Section(0, obj.Info.Size), meta.Checksum), meta)
 	if err != nil {
 		return err
 	}

@@ -62,6 +62,7 @@ const (
 	OpGetPublicAccessBlock    Operation = "GetPublicAccessBlock"
 	OpPutPublicAccessBlock    Operation = "PutPublicAccessBlock"
 	OpDeletePublicAccessBlock Operation = "DeletePublicAccessBlock"
+	OpGetObjectAttributes     Operation = "GetObjectAttributes"
 )
 
 // target is what a request asks for: an operation on a bucket and key.
@@ -83,7 +84,7 @@ var (
 		"requestPayment", "session", "tagging", "website",
 	}
 	objectSubresources = []string{
-		"attributes", "legal-hold", "renameObject", "restore", "retention", "select",
+		"legal-hold", "renameObject", "restore", "retention", "select",
 		"tagging", "torrent",
 	}
 )
@@ -171,11 +172,14 @@ func objectOperation(method string, q url.Values, copySource bool) (Operation, e
 		}
 		return "", s3Error(CodeMethodNotAllowed)
 	}
+	if q.Has("attributes") && method != http.MethodGet {
+		return "", s3Error(CodeMethodNotAllowed)
+	}
 	upload, part := q.Has("uploadId"), q.Has("partNumber")
 	switch method {
 	case http.MethodGet, http.MethodHead:
-		if part {
-			return "", s3Error(CodeNotImplemented, "Reading a single part of an object is not implemented.")
+		if q.Has("attributes") {
+			return OpGetObjectAttributes, nil
 		}
 		if method == http.MethodHead {
 			return OpHeadObject, nil
@@ -270,7 +274,7 @@ func firstPresent(q url.Values, names []string) string {
 // verb is the authorization verb an operation needs on the buckets of the owner project.
 func (op Operation) verb() string {
 	switch op {
-	case OpHeadBucket, OpGetBucketLocation, OpGetObject, OpHeadObject, OpGetBucketVersioning,
+	case OpHeadBucket, OpGetBucketLocation, OpGetObject, OpHeadObject, OpGetObjectAttributes, OpGetBucketVersioning,
 		OpGetBucketACL, OpGetObjectACL, OpGetBucketPolicy, OpGetPublicAccessBlock:
 		return VerbGet
 	case OpListBuckets, OpListObjects, OpListObjectsV2, OpListMultipartUploads, OpListParts, OpListObjectVersions:

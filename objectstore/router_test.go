@@ -95,7 +95,7 @@ func TestRouteRequestErrors(t *testing.T) {
 		{"POST", "/bkt", "publicAccessBlock", CodeMethodNotAllowed},
 		{"POST", "/bkt/k", "restore", CodeNotImplemented},
 		{"POST", "/bkt", "", CodeNotImplemented},
-		{"GET", "/bkt/k", "partNumber=2", CodeNotImplemented},
+		{"PUT", "/bkt/k", "attributes", CodeMethodNotAllowed},
 		{"GET", "/bkt", "list-type=3", CodeInvalidArgument},
 		{"PUT", "/bkt/k", "uploadId=x", CodeInvalidArgument},
 	}

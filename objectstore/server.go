@@ -383,6 +383,7 @@ func (s *Server) handlers() map[Operation]func(*request) error {
 		OpGetPublicAccessBlock:    s.getPublicAccessBlock,
 		OpPutPublicAccessBlock:    s.putPublicAccessBlock,
 		OpDeletePublicAccessBlock: s.deletePublicAccessBlock,
+		OpGetObjectAttributes:     s.getObjectAttributes,
 	}
 }
 

@@ -50,6 +50,9 @@ type listBucketsResult struct {
 	Xmlns   string        `xml:"xmlns,attr"`
 	Owner   owner         `xml:"Owner"`
 	Buckets []bucketEntry `xml:"Buckets>Bucket"`
+	// ContinuationToken resumes a ListBuckets that max-buckets cut short.
+	ContinuationToken string `xml:"ContinuationToken,omitempty"`
+	Prefix            string `xml:"Prefix,omitempty"`
 }
 
 type bucketEntry struct {
@@ -71,6 +74,9 @@ type objectEntry struct {
 	Size         int64  `xml:"Size"`
 	StorageClass string `xml:"StorageClass"`
 	Owner        *owner `xml:"Owner,omitempty"`
+	// ChecksumAlgorithm and ChecksumType describe the object's checksum, when it has one.
+	ChecksumAlgorithm string `xml:"ChecksumAlgorithm,omitempty"`
+	ChecksumType      string `xml:"ChecksumType,omitempty"`
 }
 
 type commonPrefix struct {
@@ -159,6 +165,8 @@ type completeUploadResult struct {
 	Bucket   string   `xml:"Bucket"`
 	Key      string   `xml:"Key"`
 	ETag     string   `xml:"ETag"`
+	checksumFields
+	ChecksumType string `xml:"ChecksumType,omitempty"`
 }
 
 type partEntry struct {
@@ -166,6 +174,7 @@ type partEntry struct {
 	LastModified s3Time `xml:"LastModified"`
 	ETag         string `xml:"ETag"`
 	Size         int64  `xml:"Size"`
+	checksumFields
 }
 
 type listPartsResult struct {
@@ -182,6 +191,9 @@ type listPartsResult struct {
 	MaxParts             int         `xml:"MaxParts"`
 	IsTruncated          bool        `xml:"IsTruncated"`
 	Parts                []partEntry `xml:"Part"`
+	EncodingType         string      `xml:"EncodingType,omitempty"`
+	ChecksumAlgorithm    string      `xml:"ChecksumAlgorithm,omitempty"`
+	ChecksumType         string      `xml:"ChecksumType,omitempty"`
 }
 
 type uploadEntry struct {

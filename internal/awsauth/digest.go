@@ -56,6 +56,10 @@ func ChecksumHeaders() []string {
 	return names
 }
 
+// ChecksumHash returns a new hash of the flexible checksum an x-amz-checksum-* header (lower
+// case) names, such as crc64.New for x-amz-checksum-crc64nvme; ok is false for any other name.
+func ChecksumHash(name string) (h hash.Hash, ok bool) { return newChecksum(name) }
+
 // newChecksum returns the hash behind an x-amz-checksum-* header name.
 func newChecksum(name string) (hash.Hash, bool) {
 	for _, c := range checksums {

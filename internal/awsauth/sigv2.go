@@ -211,7 +211,7 @@ func (v *Verifier) verifyS3V2Header(r *http.Request, auth string, query queryPar
 	if err := v.checkSkew(t); err != nil {
 		return nil, err
 	}
-	return v.checkS3V2(r, accessKey, sig, stringToSignS3V2(r, dateLine, query), MethodSigV2Header)
+	return v.checkS3V2(r, accessKey, sig, func(resource string) string { return stringToSignS3V2(r, dateLine, resource, query) }, MethodSigV2Header)
 }
 
 // verifyS3V2Query checks a presigned S3 URL of Signature Version 2
@@ -235,27 +235,51 @@ func (v *Verifier) verifyS3V2Query(r *http.Request, query queryParams) (*Identit
 	if err := v.checkExpiryV2(time.Unix(expires, 0)); err != nil {
 		return nil, err
 	}
-	return v.checkS3V2(r, values["AWSAccessKeyId"], sig, stringToSignS3V2(r, values["Expires"], query), MethodSigV2Query)
+	return v.checkS3V2(r, values["AWSAccessKeyId"], sig, func(resource string) string {
+		return stringToSignS3V2(r, values["Expires"], resource, query)
+	}, MethodSigV2Query)
 }
 
-// checkS3V2 compares an S3 SigV2 signature (HMAC-SHA1) with the key's.
-func (v *Verifier) checkS3V2(r *http.Request, accessKey string, sig []byte, stringToSign, method string) (*Identity, error) {
+// checkS3V2 compares an S3 SigV2 signature (HMAC-SHA1) with the key's, over the string to
+// sign of each form the request's resource may have been signed in.
+func (v *Verifier) checkS3V2(r *http.Request, accessKey string, sig []byte, stringToSign func(resource string) string, method string) (*Identity, error) {
 	cred, err := v.lookup(r, accessKey)
 	if err != nil {
 		return nil, err
 	}
-	mac := hmac.New(sha1.New, []byte(cred.SecretAccessKey))
-	mac.Write([]byte(stringToSign))
-	if !hmac.Equal(mac.Sum(nil), sig) {
-		return nil, fmt.Errorf("%w: the SigV2 signature does not match the request; check the secret key and that the request was not changed after signing", ErrSignatureMismatch)
+	for _, resource := range s3V2Resources(requestPath(r)) {
+		mac := hmac.New(sha1.New, []byte(cred.SecretAccessKey))
+		mac.Write([]byte(stringToSign(resource)))
+		if hmac.Equal(mac.Sum(nil), sig) {
+			return &Identity{AccessKeyID: accessKey, Principal: cred.Principal, Method: method}, nil
+		}
 	}
-	return &Identity{AccessKeyID: accessKey, Principal: cred.Principal, Method: method}, nil
+	return nil, fmt.Errorf("%w: the SigV2 signature does not match the request; check the secret key and that the request was not changed after signing", ErrSignatureMismatch)
+}
+
+// s3V2Resources are the canonical resources a SigV2 client may have signed for a request to
+// path: the path as sent and, for a bucket ("/bucket" or "/bucket/"), the other of the two
+// spellings, since S3 clients differ (botocore signs "/bucket/" while sending "/bucket").
+func s3V2Resources(path string) []string {
+	rest, ok := strings.CutPrefix(path, "/")
+	if !ok {
+		return []string{path}
+	}
+	bucket, tail, slash := strings.Cut(rest, "/")
+	switch {
+	case bucket == "" || tail != "":
+		return []string{path}
+	case slash:
+		return []string{path, "/" + bucket}
+	}
+	return []string{path, path + "/"}
 }
 
 // stringToSignS3V2 is S3's SigV2 string to sign: method, Content-MD5, Content-Type, the date
 // line (Date, or Expires when presigned), the x-amz-* headers and the canonical resource.
-// PiNet's S3 is path-style, so the resource is the path as sent, bucket included.
-func stringToSignS3V2(r *http.Request, dateLine string, query queryParams) string {
+// PiNet's S3 is path-style, so the resource is the path (bucket included) as sent, or as
+// s3V2Resources spells it otherwise.
+func stringToSignS3V2(r *http.Request, dateLine, resource string, query queryParams) string {
 	var b strings.Builder
 	b.WriteString(r.Method + "\n")
 	b.WriteString(strings.TrimSpace(r.Header.Get("Content-Md5")) + "\n")
@@ -280,7 +304,7 @@ func stringToSignS3V2(r *http.Request, dateLine string, query queryParams) strin
 		}
 		b.WriteString(name + ":" + strings.Join(values, ",") + "\n")
 	}
-	b.WriteString(requestPath(r))
+	b.WriteString(resource)
 	var subs []queryParam
 	for _, p := range query {
 		if isS3SubResource(p.key) {

@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -55,6 +56,8 @@ type PartInfo struct {
 	Size     int64
 	ETag     string
 	Modified time.Time
+	// Checksum is the part's flexible checksum; nil for none.
+	Checksum *Checksum
 }
 
 // CompletePart names a part to assemble and the ETag the client got for it.
@@ -150,6 +153,12 @@ func partName(n int) string { return fmt.Sprintf("p%05d", n) }
 
 // PutPart stores part n of an upload from r, replacing an earlier upload of that part.
 func (s *Store) PutPart(bucket, key, id string, n int, r io.Reader) (PartInfo, error) {
+	return s.PutPartChecksum(bucket, key, id, n, r, nil)
+}
+
+// PutPartChecksum is PutPart that records the part's checksum cs (nil for none); as with
+// PutObject, r may set cs's Value when it reaches the end of the data.
+func (s *Store) PutPartChecksum(bucket, key, id string, n int, r io.Reader, cs *Checksum) (PartInfo, error) {
 	if n < 1 || n > MaxPartNumber {
 		return PartInfo{}, ErrInvalidPartNum
 	}
@@ -164,7 +173,7 @@ func (s *Store) PutPart(bucket, key, id string, n int, r io.Reader) (PartInfo, e
 	if err := t.copyFrom(r, &s.buffers); err != nil {
 		return PartInfo{}, err
 	}
-	info := ObjectInfo{Size: t.size, ETag: t.md5Hex(), Modified: s.opts.Now().UTC()}
+	info := ObjectInfo{Size: t.size, ETag: t.md5Hex(), Modified: s.opts.Now().UTC(), Meta: ObjectMeta{Checksum: cs}}
 	if err := t.finish(info); err != nil {
 		return PartInfo{}, err
 	}
@@ -178,7 +187,7 @@ func (s *Store) PutPart(bucket, key, id string, n int, r io.Reader) (PartInfo, e
 	if err := syncDir(dir); err != nil {
 		return PartInfo{}, err
 	}
-	return PartInfo{Number: n, Size: info.Size, ETag: info.ETag, Modified: info.Modified}, nil
+	return PartInfo{Number: n, Size: info.Size, ETag: info.ETag, Modified: info.Modified, Checksum: cs}, nil
 }
 
 // ListParts returns the parts of an upload numbered above marker, at most limit of them, and
@@ -206,7 +215,7 @@ func (s *Store) ListParts(bucket, key, id string, marker, limit int) ([]PartInfo
 		if err != nil {
 			return nil, false, err
 		}
-		out = append(out, PartInfo{Number: n, Size: info.Size, ETag: info.ETag, Modified: info.Modified})
+		out = append(out, PartInfo{Number: n, Size: info.Size, ETag: info.ETag, Modified: info.Modified, Checksum: info.Meta.Checksum})
 	}
 	return out, false, nil
 }
@@ -235,7 +244,19 @@ func (s *Store) partNumbers(bucket, id string) ([]int, error) {
 
 // CompleteUpload assembles the named parts, in order, into the object and ends the upload.
 func (s *Store) CompleteUpload(bucket, key, id string, parts []CompletePart) (ObjectInfo, error) {
+	return s.CompleteUploadWith(bucket, key, id, parts, CompleteOptions{})
+}
+
+// CompleteUploadWith is CompleteUpload with options. An upload completed within the last
+// completedRetention answers again with the object it made (as S3 answers a retried
+// completion), whatever parts are named.
+func (s *Store) CompleteUploadWith(bucket, key, id string, parts []CompletePart, opts CompleteOptions) (ObjectInfo, error) {
 	up, err := s.Upload(bucket, key, id)
+	if errors.Is(err, ErrNoSuchUpload) {
+		if done, ok := s.completedUpload(bucket, key, id); ok {
+			return done, nil
+		}
+	}
 	if err != nil {
 		return ObjectInfo{}, err
 	}
@@ -248,22 +269,33 @@ func (s *Store) CompleteUpload(bucket, key, id string, parts []CompletePart) (Ob
 	}
 	defer t.discard()
 	sums := md5.New()
+	list := make([]ObjectPart, 0, len(parts))
 	for _, p := range parts {
-		sum, err := s.appendPart(t, bucket, id, p)
+		sum, part, err := s.appendPart(t, bucket, id, p, opts.Hash)
 		if err != nil {
 			return ObjectInfo{}, err
 		}
 		sums.Write(sum)
+		list = append(list, part)
 	}
 	info := ObjectInfo{
-		Key:   key,
-		Size:  t.size,
-		ETag:  fmt.Sprintf("%s-%d", hex.EncodeToString(sums.Sum(nil)), len(parts)),
-		Meta:  up.Meta,
-		Parts: len(parts),
+		Key:      key,
+		Size:     t.size,
+		ETag:     fmt.Sprintf("%s-%d", hex.EncodeToString(sums.Sum(nil)), len(parts)),
+		Meta:     up.Meta,
+		Parts:    len(parts),
+		PartList: list,
 	}
-	info, err = s.commitNew(bucket, key, t, info)
+	if opts.Checksum != nil {
+		if info.Meta.Checksum, err = opts.Checksum(list); err != nil {
+			return ObjectInfo{}, err
+		}
+	}
+	info, err = s.commitNew(bucket, key, t, info, opts.Condition)
 	if err != nil {
+		return ObjectInfo{}, err
+	}
+	if err := s.recordCompletion(bucket, id, info); err != nil {
 		return ObjectInfo{}, err
 	}
 	if err := s.removeUpload(bucket, id); err != nil && !errors.Is(err, ErrNoSuchUpload) {
@@ -302,28 +334,34 @@ func (s *Store) checkParts(bucket, id string, parts []CompletePart) error {
 	return nil
 }
 
-// appendPart copies a part into the object being assembled and returns the part's binary MD5.
-// It reads the part's ETag again from the file it copies, in case the part was replaced.
-func (s *Store) appendPart(t *tempFile, bucket, id string, p CompletePart) ([]byte, error) {
+// appendPart copies a part into the object being assembled (and into h, when not nil) and
+// returns the part's binary MD5 and its description. It reads the part's ETag again from the
+// file it copies, in case the part was replaced.
+func (s *Store) appendPart(t *tempFile, bucket, id string, p CompletePart, h hash.Hash) ([]byte, ObjectPart, error) {
 	f, err := os.Open(filepath.Join(s.uploadDir(bucket, id), partName(p.Number)))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, ErrNoSuchUpload
+		return nil, ObjectPart{}, ErrNoSuchUpload
 	}
 	if err != nil {
-		return nil, fmt.Errorf("opening part %d: %w", p.Number, err)
+		return nil, ObjectPart{}, fmt.Errorf("opening part %d: %w", p.Number, err)
 	}
 	defer f.Close()
 	info, err := readTrailer(f)
 	if err != nil {
-		return nil, err
+		return nil, ObjectPart{}, err
 	}
 	if normalETag(p.ETag) != info.ETag {
-		return nil, fmt.Errorf("%w: part %d changed", ErrInvalidPart, p.Number)
+		return nil, ObjectPart{}, fmt.Errorf("%w: part %d changed", ErrInvalidPart, p.Number)
 	}
-	if err := t.copyFrom(io.NewSectionReader(f, 0, info.Size), &s.buffers); err != nil {
-		return nil, fmt.Errorf("copying part %d: %w", p.Number, err)
+	var src io.Reader = io.NewSectionReader(f, 0, info.Size)
+	if h != nil {
+		src = io.TeeReader(src, h)
 	}
-	return hex.DecodeString(info.ETag)
+	if err := t.copyFrom(src, &s.buffers); err != nil {
+		return nil, ObjectPart{}, fmt.Errorf("copying part %d: %w", p.Number, err)
+	}
+	sum, err := hex.DecodeString(info.ETag)
+	return sum, ObjectPart{Number: p.Number, Size: info.Size, Checksum: info.Meta.Checksum}, err
 }
 
 func normalETag(etag string) string {

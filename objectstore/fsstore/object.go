@@ -30,6 +30,12 @@ import (
 // previous null version. If r fails, nothing changes and the error is a *ReadError wrapping r's
 // error.
 func (s *Store) PutObject(bucket, key string, r io.Reader, meta ObjectMeta) (ObjectInfo, error) {
+	return s.PutObjectIf(bucket, key, r, meta, nil)
+}
+
+// PutObjectIf is PutObject that commits only if cond (when not nil) allows it; see
+// WriteCondition.
+func (s *Store) PutObjectIf(bucket, key string, r io.Reader, meta ObjectMeta, cond WriteCondition) (ObjectInfo, error) {
 	if err := ValidKey(key); err != nil {
 		return ObjectInfo{}, err
 	}
@@ -45,12 +51,13 @@ func (s *Store) PutObject(bucket, key string, r io.Reader, meta ObjectMeta) (Obj
 		return ObjectInfo{}, err
 	}
 	info := ObjectInfo{Key: key, Size: t.size, ETag: t.md5Hex(), Meta: meta}
-	return s.commitNew(bucket, key, t, info)
+	return s.commitNew(bucket, key, t, info, cond)
 }
 
 // commitNew makes the data written to t key's latest version: it stamps info (reading the
-// bucket's versioning state now, after the data arrived), finishes t and commits it.
-func (s *Store) commitNew(bucket, key string, t *tempFile, info ObjectInfo) (ObjectInfo, error) {
+// bucket's versioning state now, after the data arrived), finishes t and commits it if cond
+// (when not nil) allows it.
+func (s *Store) commitNew(bucket, key string, t *tempFile, info ObjectInfo, cond WriteCondition) (ObjectInfo, error) {
 	b, err := s.Bucket(bucket)
 	if err != nil {
 		return ObjectInfo{}, err
@@ -62,7 +69,7 @@ func (s *Store) commitNew(bucket, key string, t *tempFile, info ObjectInfo) (Obj
 	if err := t.finish(info); err != nil {
 		return ObjectInfo{}, err
 	}
-	if err := s.commitVersion(b, key, t.f.Name(), info); err != nil {
+	if err := s.commitVersion(b, key, t.f.Name(), info, cond); err != nil {
 		return ObjectInfo{}, err
 	}
 	info.IsLatest = true
@@ -151,7 +158,7 @@ func (s *Store) DeleteObject(bucket, key string) (ObjectInfo, error) {
 		return ObjectInfo{}, err
 	}
 	defer t.discard()
-	return s.commitNew(bucket, key, t, ObjectInfo{Key: key, DeleteMarker: true})
+	return s.commitNew(bucket, key, t, ObjectInfo{Key: key, DeleteMarker: true}, nil)
 }
 
 // pruneDirs removes the now empty directories above a deleted object, innermost first. Long

@@ -36,8 +36,9 @@ import (
 const (
 	trailerMagic   = "PNO1"
 	trailerTailLen = 4 + len(trailerMagic)
-	// maxMetaLen bounds the metadata a reader accepts; S3 user metadata is at most 2 KiB.
-	maxMetaLen = 64 << 10
+	// maxMetaLen bounds the metadata a reader accepts; S3 user metadata is at most 2 KiB, and
+	// the part list of an object of 10,000 parts takes well under 1 MiB.
+	maxMetaLen = 2 << 20
 	copyBuffer = 1 << 20
 )
 
@@ -53,6 +54,10 @@ type ObjectMeta struct {
 	User map[string]string `json:"user,omitempty"`
 	// ACL is the object's access control list as written with it; nil for none (private).
 	ACL *ACL `json:"acl,omitempty"`
+	// Checksum is the object's flexible checksum (x-amz-checksum-*); nil for none. An upload in
+	// progress keeps only its algorithm and type. For PutObject, the reader handed to the store
+	// may set its Value when it reaches the end of the data: the store records it after that.
+	Checksum *Checksum `json:"checksum,omitempty"`
 }
 
 // ObjectInfo describes a stored object or part.
@@ -67,6 +72,9 @@ type ObjectInfo struct {
 	Meta     ObjectMeta `json:"meta"`
 	// Parts is the number of parts of an object made by a multipart upload, else 0.
 	Parts int `json:"parts,omitempty"`
+	// PartList describes those parts in order (sizes and checksums); nil for other objects
+	// and for objects completed before it was kept.
+	PartList []ObjectPart `json:"partList,omitempty"`
 	// VersionID names the version; "" is the null version (every object of a bucket that was
 	// never versioned, and those written while versioning was suspended).
 	VersionID string `json:"versionId,omitempty"`

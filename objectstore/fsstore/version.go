@@ -168,19 +168,28 @@ func (s *Store) newVersion(b BucketInfo, info *ObjectInfo) error {
 }
 
 // commitVersion moves the finished file tmp (holding info) into place as key's latest version,
-// keeping the previous latest as an older version unless the new one replaces it.
-func (s *Store) commitVersion(b BucketInfo, key, tmp string, info ObjectInfo) error {
+// keeping the previous latest as an older version unless the new one replaces it. A condition
+// is decided under the key's lock, against the latest version as it is then.
+func (s *Store) commitVersion(b BucketInfo, key, tmp string, info ObjectInfo, cond WriteCondition) error {
 	lock := s.bucketLock(b.Name)
 	lock.RLock()
 	defer lock.RUnlock()
 	file, dirs := keyPath(key)
-	if b.Versioning == "" {
+	if b.Versioning == "" && cond == nil {
 		return s.commitFile(tmp, s.objectsDir(b.Name), file, dirs, ErrNoSuchBucket)
 	}
 	kl := s.keyLock(b.Name, key)
 	kl.Lock()
 	defer kl.Unlock()
 	cur, err := statFile(filepath.Join(s.objectsDir(b.Name), file))
+	if cond != nil {
+		if err := checkCondition(cond, key, cur, err); err != nil {
+			return err
+		}
+	}
+	if b.Versioning == "" {
+		return s.commitFile(tmp, s.objectsDir(b.Name), file, dirs, ErrNoSuchBucket)
+	}
 	switch {
 	case err == nil && info.VersionID != "" && cur.Stamp > info.Stamp:
 		// A write that began later finished first: as in S3, the latest timestamp wins, so this

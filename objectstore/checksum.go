@@ -1,0 +1,378 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package objectstore
+
+import (
+	"encoding/base64"
+	"encoding/xml"
+	"hash"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"pinet.io/pinet/internal/awsauth"
+	"pinet.io/pinet/objectstore/fsstore"
+)
+
+// Flexible checksums. Every object gets one, as in S3: the algorithm its writer declared (an
+// x-amz-checksum-* header, an aws-chunked trailer naming one, or x-amz-sdk-checksum-algorithm),
+// else CRC64NVME. The payload is checked against a declared value by the body readers (see
+// payload and awsauth); the store computes the value it records while the data streams to
+// disk. A multipart upload's object gets a COMPOSITE checksum (of its parts' checksums, "-N")
+// or a FULL_OBJECT one (of the whole data, CRC algorithms only), as its creator chose.
+const (
+	checksumFullObject         = "FULL_OBJECT"
+	checksumComposite          = "COMPOSITE"
+	defaultChecksumAlgorithm   = "CRC64NVME"
+	headerChecksumAlgorithm    = "x-amz-checksum-algorithm"
+	headerSDKChecksumAlgorithm = "x-amz-sdk-checksum-algorithm"
+	headerChecksumType         = "x-amz-checksum-type"
+	headerChecksumMode         = "x-amz-checksum-mode"
+	headerTrailer              = "x-amz-trailer"
+	checksumHeaderPrefix       = "x-amz-checksum-"
+)
+
+// checksumAlgorithms are the algorithms the store computes, as S3 names them.
+var checksumAlgorithms = []string{"CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"}
+
+func checksumHeader(algorithm string) string {
+	return checksumHeaderPrefix + strings.ToLower(algorithm)
+}
+
+func newChecksumHash(algorithm string) hash.Hash {
+	h, _ := awsauth.ChecksumHash(checksumHeader(algorithm))
+	return h
+}
+
+// parseChecksumAlgorithm reads an algorithm name, in any case.
+func parseChecksumAlgorithm(v string) (string, error) {
+	up := strings.ToUpper(strings.TrimSpace(v))
+	for _, a := range checksumAlgorithms {
+		if a == up {
+			return a, nil
+		}
+	}
+	return "", s3Error(CodeInvalidRequest, "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
+}
+
+// declaredChecksumAlgorithm is the algorithm a write's payload declares its checksum in; ""
+// for none. Declarations that disagree are refused.
+func declaredChecksumAlgorithm(h http.Header) (string, error) {
+	found := ""
+	add := func(a string) error {
+		if found != "" && found != a {
+			return s3Error(CodeInvalidRequest, "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+		}
+		found = a
+		return nil
+	}
+	for _, a := range checksumAlgorithms {
+		if h.Get(checksumHeader(a)) != "" {
+			if err := add(a); err != nil {
+				return "", err
+			}
+		}
+	}
+	for _, v := range h.Values(headerTrailer) {
+		for _, name := range strings.Split(v, ",") {
+			name = strings.ToLower(strings.TrimSpace(name))
+			if a, ok := strings.CutPrefix(name, checksumHeaderPrefix); ok {
+				alg, err := parseChecksumAlgorithm(a)
+				if err != nil {
+					return "", err
+				}
+				if err := add(alg); err != nil {
+					return "", err
+				}
+			}
+		}
+	}
+	if found != "" {
+		return found, nil
+	}
+	if v := h.Get(headerSDKChecksumAlgorithm); v != "" {
+		return parseChecksumAlgorithm(v)
+	}
+	return "", nil
+}
+
+// checksumReader computes a checksum of what it reads and records it in cs when the payload
+// ends (a checked body only ends once every declared digest matched).
+type checksumReader struct {
+	r  io.Reader
+	h  hash.Hash
+	cs *fsstore.Checksum
+}
+
+func (c *checksumReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.h.Write(p[:n])
+	if err == io.EOF {
+		c.cs.Value = base64.StdEncoding.EncodeToString(c.h.Sum(nil))
+	}
+	return n, err
+}
+
+// withChecksum returns r computing cs's algorithm into cs.
+func withChecksum(r io.Reader, cs *fsstore.Checksum) io.Reader {
+	return &checksumReader{r: r, h: newChecksumHash(cs.Algorithm), cs: cs}
+}
+
+// objectChecksum is the checksum a single PUT's object gets: the declared algorithm's, else
+// the default.
+func objectChecksum(h http.Header) (*fsstore.Checksum, error) {
+	alg, err := declaredChecksumAlgorithm(h)
+	if err != nil {
+		return nil, err
+	}
+	if alg == "" {
+		alg = defaultChecksumAlgorithm
+	}
+	return &fsstore.Checksum{Algorithm: alg, Type: checksumFullObject}, nil
+}
+
+// setChecksumHeaders tells the client a checksum, as the x-amz-checksum-* headers.
+func setChecksumHeaders(h http.Header, cs *fsstore.Checksum) {
+	if cs == nil || cs.Value == "" {
+		return
+	}
+	h.Set(checksumHeader(cs.Algorithm), cs.Value)
+	if cs.Type != "" {
+		h.Set(headerChecksumType, cs.Type)
+	}
+}
+
+// checksumFields are the Checksum* elements of an answer; at most one is set.
+type checksumFields struct {
+	CRC32     string `xml:"ChecksumCRC32,omitempty"`
+	CRC32C    string `xml:"ChecksumCRC32C,omitempty"`
+	CRC64NVME string `xml:"ChecksumCRC64NVME,omitempty"`
+	SHA1      string `xml:"ChecksumSHA1,omitempty"`
+	SHA256    string `xml:"ChecksumSHA256,omitempty"`
+}
+
+func newChecksumFields(cs *fsstore.Checksum) checksumFields {
+	var f checksumFields
+	if cs == nil {
+		return f
+	}
+	switch cs.Algorithm {
+	case "CRC32":
+		f.CRC32 = cs.Value
+	case "CRC32C":
+		f.CRC32C = cs.Value
+	case "CRC64NVME":
+		f.CRC64NVME = cs.Value
+	case "SHA1":
+		f.SHA1 = cs.Value
+	case "SHA256":
+		f.SHA256 = cs.Value
+	}
+	return f
+}
+
+// named returns the one checksum set and its algorithm, or "" for none.
+func (f checksumFields) named() (algorithm, value string, many bool) {
+	n := 0
+	for _, c := range []struct{ a, v string }{{"CRC32", f.CRC32}, {"CRC32C", f.CRC32C}, {"CRC64NVME", f.CRC64NVME}, {"SHA1", f.SHA1}, {"SHA256", f.SHA256}} {
+		if c.v != "" {
+			algorithm, value = c.a, c.v
+			n++
+		}
+	}
+	return algorithm, value, n > 1
+}
+
+// uploadChecksum reads the checksum algorithm and type CreateMultipartUpload asks for; nil
+// when it names none. CRC64NVME can only be FULL_OBJECT and the SHA algorithms only
+// COMPOSITE; the CRC32s default to COMPOSITE.
+func uploadChecksum(h http.Header) (*fsstore.Checksum, error) {
+	v, typ := h.Get(headerChecksumAlgorithm), h.Get(headerChecksumType)
+	if v == "" {
+		if typ != "" {
+			return nil, s3Error(CodeInvalidRequest, "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.")
+		}
+		return nil, nil
+	}
+	alg, err := parseChecksumAlgorithm(v)
+	if err != nil {
+		return nil, err
+	}
+	switch typ {
+	case "":
+		typ = checksumComposite
+		if alg == "CRC64NVME" {
+			typ = checksumFullObject
+		}
+	case checksumComposite, checksumFullObject:
+	default:
+		return nil, s3Error(CodeInvalidRequest, "Value for x-amz-checksum-type header is invalid.")
+	}
+	if typ == checksumComposite && alg == "CRC64NVME" || typ == checksumFullObject && strings.HasPrefix(alg, "SHA") {
+		return nil, s3Error(CodeInvalidRequest, "The "+typ+" checksum type cannot be used with the "+strings.ToLower(alg)+" checksum algorithm.")
+	}
+	return &fsstore.Checksum{Algorithm: alg, Type: typ}, nil
+}
+
+// partChecksum is the checksum a part of an upload records: of the upload's algorithm (which
+// a part may not contradict), else of the algorithm the part declares; nil for none.
+func partChecksum(h http.Header, up fsstore.UploadInfo) (*fsstore.Checksum, error) {
+	alg, err := declaredChecksumAlgorithm(h)
+	if err != nil {
+		return nil, err
+	}
+	if want := up.Meta.Checksum; want != nil {
+		if alg != "" && alg != want.Algorithm {
+			return nil, s3Error(CodeInvalidRequest, "Checksum Type mismatch occurred, expected checksum Type: "+strings.ToLower(want.Algorithm)+", actual checksum Type: "+strings.ToLower(alg))
+		}
+		alg = want.Algorithm
+	}
+	if alg == "" {
+		return nil, nil
+	}
+	return &fsstore.Checksum{Algorithm: alg}, nil
+}
+
+// completedParts reads the part checksums a CompleteMultipartUpload body names, by part number.
+func completedParts(body []byte) (map[int]checksumFields, error) {
+	var doc struct {
+		XMLName xml.Name `xml:"CompleteMultipartUpload"`
+		Parts   []struct {
+			PartNumber int `xml:"PartNumber"`
+			checksumFields
+		} `xml:"Part"`
+	}
+	if err := xml.Unmarshal(body, &doc); err != nil {
+		return nil, s3Error(CodeMalformedXML)
+	}
+	out := make(map[int]checksumFields, len(doc.Parts))
+	for _, p := range doc.Parts {
+		out[p.PartNumber] = p.checksumFields
+	}
+	return out, nil
+}
+
+// completion works out the checksum of an upload's object as CompleteUploadWith assembles it.
+type completion struct {
+	up fsstore.UploadInfo
+	// named are the part checksums the request names; want is its x-amz-checksum-* header for
+	// the whole object, of algorithm wantAlg; size its x-amz-mp-object-size, or -1.
+	named   map[int]checksumFields
+	wantAlg string
+	want    string
+	size    int64
+	// whole hashes the assembled data for a FULL_OBJECT checksum.
+	whole hash.Hash
+	alg   string
+	typ   string
+}
+
+// newCompletion checks what a CompleteMultipartUpload request says about checksums against
+// its upload.
+func newCompletion(h http.Header, up fsstore.UploadInfo, named map[int]checksumFields) (*completion, error) {
+	c := &completion{up: up, named: named, size: -1, alg: defaultChecksumAlgorithm, typ: checksumFullObject}
+	if cs := up.Meta.Checksum; cs != nil {
+		c.alg, c.typ = cs.Algorithm, cs.Type
+	}
+	if typ := h.Get(headerChecksumType); typ != "" && (up.Meta.Checksum == nil || typ != c.typ) {
+		return nil, s3Error(CodeInvalidRequest, "The upload was created using the "+orNone(up.Meta.Checksum)+" checksum mode. The complete request must use the same checksum mode.")
+	}
+	for _, a := range checksumAlgorithms {
+		if v := h.Get(checksumHeader(a)); v != "" {
+			if up.Meta.Checksum == nil || a != c.alg {
+				return nil, s3Error(CodeInvalidRequest, "The upload was created using the "+strings.ToLower(c.alg)+" checksum algorithm; the complete request named "+strings.ToLower(a)+".")
+			}
+			c.wantAlg, c.want = a, v
+		}
+	}
+	if v := h.Get("x-amz-mp-object-size"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return nil, s3Error(CodeInvalidRequest, "Value for x-amz-mp-object-size header is invalid.")
+		}
+		c.size = n
+	}
+	if c.typ == checksumFullObject {
+		c.whole = newChecksumHash(c.alg)
+	}
+	return c, nil
+}
+
+func orNone(cs *fsstore.Checksum) string {
+	if cs == nil {
+		return "default"
+	}
+	return cs.Type
+}
+
+// checksum is CompleteOptions.Checksum: it checks the parts against what the request named
+// and returns the object's checksum.
+func (c *completion) checksum(parts []fsstore.ObjectPart) (*fsstore.Checksum, error) {
+	var total int64
+	composite := newChecksumHash(c.alg)
+	for _, p := range parts {
+		total += p.Size
+		alg, value, many := c.named[p.Number].named()
+		if many {
+			return nil, s3Error(CodeInvalidRequest, "Expecting a single checksum per part. Multiple checksum Types are not allowed.")
+		}
+		if alg != "" && (p.Checksum == nil || p.Checksum.Algorithm != alg || p.Checksum.Value != value) {
+			return nil, s3Error(CodeInvalidPart, "The checksum of part "+strconv.Itoa(p.Number)+" does not match the one it was uploaded with.")
+		}
+		if c.typ != checksumComposite {
+			continue
+		}
+		if p.Checksum == nil || p.Checksum.Algorithm != c.alg {
+			return nil, s3Error(CodeInvalidRequest, "Part "+strconv.Itoa(p.Number)+" has no "+c.alg+" checksum to compose the object's from.")
+		}
+		raw, err := base64.StdEncoding.DecodeString(p.Checksum.Value)
+		if err != nil {
+			return nil, s3Error(CodeInvalidPart)
+		}
+		composite.Write(raw)
+	}
+	if c.size >= 0 && c.size != total {
+		return nil, s3Error(CodeInvalidRequest, "The provided 'x-amz-mp-object-size' header value "+strconv.FormatInt(c.size, 10)+" does not match what was computed: "+strconv.FormatInt(total, 10))
+	}
+	cs := &fsstore.Checksum{Algorithm: c.alg, Type: c.typ}
+	if c.typ == checksumComposite {
+		cs.Value = base64.StdEncoding.EncodeToString(composite.Sum(nil)) + "-" + strconv.Itoa(len(parts))
+	} else {
+		cs.Value = base64.StdEncoding.EncodeToString(c.whole.Sum(nil))
+	}
+	if c.want != "" && c.want != cs.Value && c.want+"-"+strconv.Itoa(len(parts)) != cs.Value {
+		return nil, s3Error(CodeBadDigest, "The "+c.wantAlg+" you specified did not match the calculated checksum.")
+	}
+	return cs, nil
+}
+
+// copyChecksum is the checksum a copy gets, computed afresh over its data: of the algorithm
+// the request names (x-amz-checksum-algorithm), else the source's, else the default.
+func copyChecksum(h http.Header, src fsstore.ObjectInfo) (*fsstore.Checksum, error) {
+	alg := defaultChecksumAlgorithm
+	if cs := src.Meta.Checksum; cs != nil {
+		alg = cs.Algorithm
+	}
+	if v := h.Get(headerChecksumAlgorithm); v != "" {
+		var err error
+		if alg, err = parseChecksumAlgorithm(v); err != nil {
+			return nil, err
+		}
+	}
+	return &fsstore.Checksum{Algorithm: alg, Type: checksumFullObject}, nil
+}

@@ -1,0 +1,130 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package fsstore
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Checksum is an object's (or a part's) flexible checksum, as S3 reports it.
+type Checksum struct {
+	// Algorithm is CRC32, CRC32C, CRC64NVME, SHA1 or SHA256.
+	Algorithm string `json:"algorithm"`
+	// Type is FULL_OBJECT (a checksum of the whole data) or COMPOSITE (of the parts' checksums).
+	Type string `json:"type,omitempty"`
+	// Value is the base64 checksum; a composite one ends in "-" and the number of parts.
+	Value string `json:"value,omitempty"`
+}
+
+// ObjectPart describes one part of an object made by a multipart upload.
+type ObjectPart struct {
+	Number   int       `json:"n"`
+	Size     int64     `json:"size"`
+	Checksum *Checksum `json:"checksum,omitempty"`
+}
+
+// WriteCondition decides whether a write may replace key's latest version. It is called under
+// the key's lock just before the write commits, with that version (nil when the key has none,
+// or its latest version is a delete marker); an error refuses the write and is returned as it
+// is, with nothing written.
+type WriteCondition func(cur *ObjectInfo) error
+
+// checkCondition calls cond with the latest version read as cur, err (statFile's answer).
+func checkCondition(cond WriteCondition, key string, cur ObjectInfo, err error) error {
+	switch {
+	case err == nil && !cur.DeleteMarker:
+		return cond(&cur)
+	case err == nil || isMissing(err):
+		return cond(nil)
+	}
+	return fmt.Errorf("reading the latest version of %q: %w", key, err)
+}
+
+// CompleteOptions refine CompleteUploadWith.
+type CompleteOptions struct {
+	// Condition, when set, must allow the object to replace the key's latest version.
+	Condition WriteCondition
+	// Hash, when set, is fed the object's data as it is assembled.
+	Hash hash.Hash
+	// Checksum, when set, gives the object's checksum once its data is assembled, from its
+	// parts (and Hash); an error refuses the completion, with nothing written.
+	Checksum func(parts []ObjectPart) (*Checksum, error)
+}
+
+const (
+	completedDir = "completed"
+	// completedRetention is how long a completed upload answers a retried completion.
+	completedRetention = 24 * time.Hour
+)
+
+func (s *Store) completedDir(b string) string { return filepath.Join(s.bucketDir(b), completedDir) }
+
+// recordCompletion remembers what upload id made, so a retried completion gets the same
+// answer; records older than completedRetention go at the same time.
+func (s *Store) recordCompletion(bucket, id string, info ObjectInfo) error {
+	dir := s.completedDir(bucket)
+	if err := os.Mkdir(dir, 0o750); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("recording completed upload %s: %w", id, err)
+	}
+	info.PartList = nil
+	data, err := json.Marshal(info)
+	if err != nil {
+		return fmt.Errorf("encoding completed upload %s: %w", id, err)
+	}
+	if err := s.writeFileAtomic(filepath.Join(dir, id), data); err != nil {
+		return err
+	}
+	s.pruneCompletions(dir)
+	return nil
+}
+
+// pruneCompletions removes the records of completions older than completedRetention. It is
+// best effort: a record left behind only answers a late retry.
+func (s *Store) pruneCompletions(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	cutoff := s.opts.Now().Add(-completedRetention)
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// completedUpload returns what upload id of key made, if it was completed recently.
+func (s *Store) completedUpload(bucket, key, id string) (ObjectInfo, bool) {
+	if !validUploadID(id) {
+		return ObjectInfo{}, false
+	}
+	data, err := os.ReadFile(filepath.Join(s.completedDir(bucket), id))
+	if err != nil {
+		return ObjectInfo{}, false
+	}
+	var info ObjectInfo
+	if json.Unmarshal(data, &info) != nil || info.Key != key {
+		return ObjectInfo{}, false
+	}
+	return info, true
+}
