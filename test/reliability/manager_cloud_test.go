@@ -25,12 +25,10 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"sort"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -162,6 +160,22 @@ func (w *managerWorld) converge(t *testing.T, want int, ids launched) {
 	w.checkClaims(t, insts)
 }
 
+// running counts the project's running instances.
+func (w *managerWorld) running(t *testing.T) int {
+	t.Helper()
+	list := &cloudv1.InstanceList{}
+	if err := w.cloud.Env.Client.List(context.Background(), list, client.InNamespace(w.project)); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for i := range list.Items {
+		if list.Items[i].Status.State == cloudv1.InstanceStateRunning {
+			n++
+		}
+	}
+	return n
+}
+
 // domains maps every domain name on the nodes to the nodes that have it.
 func (w *managerWorld) domains() (map[string][]string, error) {
 	out := map[string][]string{}
@@ -269,19 +283,4 @@ func (w *managerWorld) checkClaims(t *testing.T, insts []cloudv1.Instance) {
 	if removed != 0 {
 		t.Errorf("%d id claims had lost their holders", removed)
 	}
-}
-
-// sortedKeys lists a set's keys in order, for messages.
-func sortedKeys(m launched) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// pollUntil calls f every interval until it reports done or ctx ends.
-func pollUntil(ctx context.Context, interval time.Duration, f func(context.Context) bool) error {
-	return wait.PollUntilContextCancel(ctx, interval, true, func(ctx context.Context) (bool, error) { return f(ctx), nil })
 }

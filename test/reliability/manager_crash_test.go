@@ -89,15 +89,17 @@ func TestManagerKilledDuringLaunch(t *testing.T) {
 
 	r := c.Replicas[0]
 	for k := range plan.kills {
-		// Random moments, most while the calls run, the later ones while the instances converge.
-		time.Sleep(time.Duration(500+rng.IntN(4000)) * time.Millisecond)
+		// Random moments after the previous start: the first ones while the calls run, the later
+		// ones while the instances converge.
+		time.Sleep(time.Duration(200+rng.IntN(2500)) * time.Millisecond)
 		mu.Lock()
 		answered := len(ids)
 		mu.Unlock()
+		running := w.running(t)
 		if err := r.Kill(); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("kill %d: %d of %d instances returned so far", k+1, answered, plan.instances)
+		t.Logf("kill %d: %d of %d instances returned, %d running", k+1, answered, plan.instances, running)
 		if err := c.Restart(ctx, r); err != nil {
 			t.Fatal(err)
 		}
