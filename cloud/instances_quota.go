@@ -123,8 +123,8 @@ func (s *Service) admitLaunch(ctx context.Context, g *quota.Gate, created []*clo
 
 // earlierLaunch returns the instances an earlier, finished call with the ClientToken kept, in
 // launch order: a retry answers with them and launches no more, whatever the quota says now.
-// It returns none when there was no earlier call, or it has not finished (this call takes its
-// instances over); a different request reusing the token is IdempotentParameterMismatch.
+// It returns none when there was no earlier call, or it has not finished — any of its instances
+// still marked pending (this call takes its instances over); a different request reusing the token is IdempotentParameterMismatch.
 func (s *Service) earlierLaunch(ctx context.Context, c Caller, clientToken, hash string) ([]*cloudv1.Instance, error) {
 	seed := c.Project() + "/" + clientToken
 	first := &cloudv1.Instance{}
@@ -147,9 +147,16 @@ func (s *Service) earlierLaunch(ctx context.Context, c Caller, clientToken, hash
 	}
 	var out []*cloudv1.Instance
 	for i := range list.Items {
-		if inst := &list.Items[i]; inst.DeletionTimestamp.IsZero() && !quota.IsMarkedPending(inst) {
-			out = append(out, inst)
+		inst := &list.Items[i]
+		if !inst.DeletionTimestamp.IsZero() {
+			continue
 		}
+		// The call drops the marks one instance at a time after admitting them all: one still
+		// marked means it ended (crashed) before it finished, and this call takes it over.
+		if quota.IsMarkedPending(inst) {
+			return nil, nil
+		}
+		out = append(out, inst)
 	}
 	if len(out) == 0 {
 		return nil, gone

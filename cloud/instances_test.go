@@ -262,6 +262,20 @@ func launchIsIdempotent(t *testing.T, s *cloud.Service, launch cloud.RunInstance
 	if err != nil || again.ReservationID != res.ReservationID || !slices.Equal(reservationIDs(again), ids) {
 		t.Fatalf("retried launch %+v %v", again, err)
 	}
+	// A call that crashed while it dropped the quota marks (the first instance's gone, the
+	// second's left) is taken over by its retry, which answers with the whole reservation.
+	second := instanceObject(t, "svc-a", ids[1])
+	quota.MarkPending(second)
+	if err := env.Client.Update(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	again, err = s.RunInstances(ctx, alice, launch)
+	if err != nil || again.ReservationID != res.ReservationID || !slices.Equal(reservationIDs(again), ids) {
+		t.Fatalf("launch retried after a crash between the unmarks: %+v %v", again, err)
+	}
+	if quota.IsMarkedPending(instanceObject(t, "svc-a", ids[1])) {
+		t.Fatal("the retry left the second instance marked")
+	}
 	other := launch
 	other.MaxCount = 3
 	_, err = s.RunInstances(ctx, alice, other)
