@@ -14,9 +14,10 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package reliability runs PiNet under crashes, restarts and concurrency and checks that it
-// converges with nothing lost or duplicated. The manager's crash tests (manager_*_test.go) run
-// the real manager binary as processes (internal/proccloud) and kill them with SIGKILL.
+// The manager's crash tests (manager_*_test.go) run the real manager binary as processes
+// (internal/proccloud), kill them with SIGKILL and check that the cloud converges with nothing
+// lost or duplicated. They start a control plane of their own and need no TestMain.
+
 package reliability
 
 import (
