@@ -91,7 +91,7 @@ func TestManagerKilledDuringLaunch(t *testing.T) {
 	for k := range plan.kills {
 		// Random moments after the previous start: the first ones while the calls run, the later
 		// ones while the instances converge.
-		time.Sleep(time.Duration(200+rng.IntN(2500)) * time.Millisecond)
+		time.Sleep(time.Duration(200+rng.IntN(6000)) * time.Millisecond)
 		mu.Lock()
 		answered := len(ids)
 		mu.Unlock()
