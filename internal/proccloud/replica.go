@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -91,19 +92,29 @@ func (r *Replica) Start() error {
 	cmd.Env = append(os.Environ(), r.env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// The manager dies with the test process, even when the test binary is killed on a timeout.
+	// The signal follows the thread that started it, so that thread stays locked to the goroutine
+	// that waits for the process (the runtime neither reuses nor ends it meanwhile).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		_ = logf.Close()
-		return fmt.Errorf("starting replica %s: %w", r.Name, err)
-	}
 	exited := make(chan struct{})
-	r.cmd, r.exited = cmd, exited
+	started := make(chan error, 1)
 	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
 		_ = cmd.Wait()
 		_ = logf.Close()
 		r.ready.Store(false)
 		close(exited)
 	}()
+	if err := <-started; err != nil {
+		_ = logf.Close()
+		return fmt.Errorf("starting replica %s: %w", r.Name, err)
+	}
+	r.cmd, r.exited = cmd, exited
 	go r.pollReady(exited)
 	return nil
 }

@@ -129,6 +129,10 @@ func TestManagerLeaderKilledDuringLaunchBurst(t *testing.T) {
 			survivor = r
 		}
 	}
+	// The replica that does not lead serves all the same: it is ready.
+	if survivor.Leading() || !survivor.Ready() {
+		t.Fatalf("replica %s: leading %v, ready %v", survivor.Name, survivor.Leading(), survivor.Ready())
+	}
 	ec2c, s3c := replicaClients(t, survivor, w.creds)
 	if err := s3c.MakeBucket(ctx, "ha-probe", minio.MakeBucketOptions{}); err != nil {
 		t.Fatal(err)
