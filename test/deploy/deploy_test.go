@@ -173,6 +173,7 @@ func TestComponentRBAC(t *testing.T) {
 				{"get", "", "secrets", "", sys, "pinet-cloud-ca"},
 				{"watch", "", "secrets", "", sys, ""},
 				{"create", "coordination.k8s.io", "leases", "", sys, ""},
+				{"create", "", "events", "", sys, ""},
 				{"update", cloudGroup, "instances", "status", "p1", "vm"},
 				{"create", cloudGroup, "instances", "", "p1", ""},
 				{"bind", "rbac.authorization.k8s.io", "clusterroles", "", "", "pinet-member"},
