@@ -50,20 +50,20 @@ const (
 	managerCallTimeout     = 5 * time.Minute
 )
 
-// longFlag is the flag that selects the long forms of the suite. Another file of this package
+// managerLongFlag is the flag that selects the long forms of the suite. Another file of this package
 // may define it too; whichever defines it first wins (package variables are initialised before
 // init functions run), so it is looked up rather than defined twice.
-const longFlag = "reliability.long"
+const managerLongFlag = "reliability.long"
 
 func init() {
-	if flag.Lookup(longFlag) == nil {
-		flag.Bool(longFlag, false, "Run the long forms of the reliability tests.")
+	if flag.Lookup(managerLongFlag) == nil {
+		flag.Bool(managerLongFlag, false, "Run the long forms of the reliability tests.")
 	}
 }
 
-// long reports whether the long forms were asked for.
-func long() bool {
-	f := flag.Lookup(longFlag)
+// managerLongForm reports whether the long forms were asked for.
+func managerLongForm() bool {
+	f := flag.Lookup(managerLongFlag)
 	if f == nil {
 		return false
 	}

@@ -44,7 +44,7 @@ type crashPlan struct {
 // one domain each, distinct private addresses, and no claim without its holder.
 func TestManagerKilledDuringLaunch(t *testing.T) {
 	plan := crashPlan{instances: 50, perCall: 5, workers: 3, kills: 2}
-	if long() {
+	if managerLongForm() {
 		plan = crashPlan{instances: 200, perCall: 10, workers: 4, kills: 5}
 	}
 	w := startManagerWorld(t, 1, plan.instances)
