@@ -50,9 +50,9 @@ const (
 	managerCallTimeout     = 5 * time.Minute
 )
 
-// managerLongFlag is the flag that selects the long forms of the suite. Another file of this package
-// may define it too; whichever defines it first wins (package variables are initialised before
-// init functions run), so it is looked up rather than defined twice.
+// managerLongFlag selects the long forms of the suite. Another file of this package may define
+// the flag too: package variables are initialised before init functions run, so a definition
+// there comes first, and this file only looks the flag up then, rather than defining it twice.
 const managerLongFlag = "reliability.long"
 
 func init() {
