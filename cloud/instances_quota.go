@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -46,6 +47,25 @@ func (s *Service) launchQuota(ctx context.Context, c Caller, spec *cloudv1.Insta
 		return nil, nil, fmt.Errorf("reading instance type %s: %w", spec.InstanceType, err)
 	}
 	return quota.Instances(c.Project(), q), quota.InstanceUse(it), nil
+}
+
+// ownRoom is gate without the instances a launch with clientToken may have made already (an
+// earlier attempt of the call that crashed before it finished, which this call takes over):
+// they are the launch's own and never take its room. They are named as newLaunch names them.
+func ownRoom(gate *quota.Gate, project, clientToken string, maxCount int) *quota.Gate {
+	if clientToken == "" || gate.Unlimited() {
+		return gate
+	}
+	own := make(map[string]bool, maxCount)
+	for i := range maxCount {
+		own[ids.Derive(ids.Instance, project+"/"+clientToken+"/"+strconv.Itoa(i))] = true
+	}
+	g := *gate
+	g.Items = func(ctx context.Context, r client.Reader) ([]quota.Item, error) {
+		items, err := gate.Items(ctx, r)
+		return slices.DeleteFunc(items, func(it quota.Item) bool { return own[it.Name] }), err
+	}
+	return &g
 }
 
 // checkResize refuses growing a stopped instance beyond the project's vCPU or memory quota, as
@@ -123,8 +143,9 @@ func (s *Service) admitLaunch(ctx context.Context, g *quota.Gate, created []*clo
 
 // earlierLaunch returns the instances an earlier, finished call with the ClientToken kept, in
 // launch order: a retry answers with them and launches no more, whatever the quota says now.
-// It returns none when there was no earlier call, or it has not finished (this call takes its
-// instances over); a different request reusing the token is IdempotentParameterMismatch.
+// It returns none when there was no earlier call, or it has not finished: any of its instances
+// is still marked pending (this call takes its instances over). A different request reusing the
+// token is IdempotentParameterMismatch.
 func (s *Service) earlierLaunch(ctx context.Context, c Caller, clientToken, hash string) ([]*cloudv1.Instance, error) {
 	seed := c.Project() + "/" + clientToken
 	first := &cloudv1.Instance{}
@@ -147,9 +168,16 @@ func (s *Service) earlierLaunch(ctx context.Context, c Caller, clientToken, hash
 	}
 	var out []*cloudv1.Instance
 	for i := range list.Items {
-		if inst := &list.Items[i]; inst.DeletionTimestamp.IsZero() && !quota.IsMarkedPending(inst) {
-			out = append(out, inst)
+		inst := &list.Items[i]
+		if !inst.DeletionTimestamp.IsZero() {
+			continue
 		}
+		// The call drops the marks one instance at a time after admitting them all: one still
+		// marked means it ended (crashed) before it finished, and this call takes it over.
+		if quota.IsMarkedPending(inst) {
+			return nil, nil
+		}
+		out = append(out, inst)
 	}
 	if len(out) == 0 {
 		return nil, gone

@@ -140,7 +140,7 @@ func (s *Service) RunInstances(ctx context.Context, c Caller, in RunInstancesInp
 	if err != nil {
 		return nil, err
 	}
-	count, refused, err := gate.Room(ctx, s.cfg.Client, use, int(in.MinCount), maxCount)
+	count, refused, err := ownRoom(gate, c.Project(), in.ClientToken, maxCount).Room(ctx, s.cfg.Client, use, int(in.MinCount), maxCount)
 	if err != nil {
 		return nil, err
 	}

@@ -262,6 +262,30 @@ func launchIsIdempotent(t *testing.T, s *cloud.Service, launch cloud.RunInstance
 	if err != nil || again.ReservationID != res.ReservationID || !slices.Equal(reservationIDs(again), ids) {
 		t.Fatalf("retried launch %+v %v", again, err)
 	}
+	// A call that crashed while it dropped the quota marks (the first instance's gone, the
+	// second's left) is taken over by its retry, which answers with the whole reservation, even
+	// with the quota full: its own instances never take its room.
+	list := &cloudv1.InstanceList{}
+	live := liveObjects(t, "svc-a", list, func() []cloudv1.Instance { return list.Items })
+	setQuota(t, "svc-a", func(q *cloudv1.ProjectQuota) { q.Instances = ptr.To(int32(len(live))) })
+	until(t, "the service to see the full quota", func() error {
+		if q, err := s.ProjectQuota(ctx, "svc-a"); err != nil || ptr.Deref(q.Instances, 0) != int32(len(live)) {
+			return fmt.Errorf("quota %+v, %v", q, err)
+		}
+		return nil
+	})
+	second := instanceObject(t, "svc-a", ids[1])
+	quota.MarkPending(second)
+	if err := env.Client.Update(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	again, err = s.RunInstances(ctx, alice, launch)
+	if err != nil || again.ReservationID != res.ReservationID || !slices.Equal(reservationIDs(again), ids) {
+		t.Fatalf("launch retried after a crash between the unmarks: %+v %v", again, err)
+	}
+	if quota.IsMarkedPending(instanceObject(t, "svc-a", ids[1])) {
+		t.Fatal("the retry left the second instance marked")
+	}
 	other := launch
 	other.MaxCount = 3
 	_, err = s.RunInstances(ctx, alice, other)

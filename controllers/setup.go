@@ -136,6 +136,8 @@ func CacheOptions(systemNamespace string) cache.Options {
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=*,verbs=get;list;watch
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// Leader election (cmd/manager --leader-elect) announces a new leader with a core Event.
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
 // ensureSystemUser creates the admin user PiNet's components use in the object store, the
 // image reader node agents download images as (no admin, no project: the object store lets it

@@ -61,12 +61,20 @@ type Config struct {
 	// presents to node agents to read consoles; empty disables GetConsoleOutput's reads.
 	ConsoleServiceAccount string
 	Logger                logr.Logger
+	// Readiness, if set, learns when each server starts and warms the cache the servers read
+	// from (the manager's /readyz).
+	Readiness *Readiness
 }
 
 // Add adds the configured servers to mgr. restCfg is used once, before the manager starts, to
 // read the page token key.
 func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config) error {
 	creds := &credentials.Store{Client: mgr.GetClient(), SystemNamespace: cfg.SystemNamespace}
+	if cfg.Readiness != nil {
+		if err := mgr.Add(cacheWarmer{cache: mgr.GetCache(), scheme: mgr.GetScheme(), readiness: cfg.Readiness}); err != nil {
+			return err
+		}
+	}
 	az := &authz.Authorizer{Client: mgr.GetClient(), TTL: cfg.AuthzTTL}
 	if cfg.S3Listener != nil {
 		// Node agents download images as the image reader, which may only read the image bucket.
@@ -87,7 +95,7 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 		if err != nil {
 			return fmt.Errorf("creating the object store: %w", err)
 		}
-		if err := mgr.Add(serving(func(ctx context.Context) error { return store.Serve(ctx, cfg.S3Listener) })); err != nil {
+		if err := mgr.Add(cfg.serving("s3", func(ctx context.Context) error { return store.Serve(ctx, cfg.S3Listener) })); err != nil {
 			return err
 		}
 	}
@@ -137,7 +145,7 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 	if err != nil {
 		return err
 	}
-	return mgr.Add(serving(func(ctx context.Context) error { return api.Serve(ctx, cfg.EC2Listener) }))
+	return mgr.Add(cfg.serving("ec2", func(ctx context.Context) error { return api.Serve(ctx, cfg.EC2Listener) }))
 }
 
 // addDashboard adds the web dashboard over a cloud service built from the same parts as the EC2
@@ -153,14 +161,28 @@ func addDashboard(mgr ctrl.Manager, cfg Config, svcCfg cloud.Config, creds *cred
 	if err != nil {
 		return err
 	}
-	return mgr.Add(serving(func(ctx context.Context) error { return dash.Serve(ctx, cfg.DashboardListener) }))
+	return mgr.Add(cfg.serving("dashboard", func(ctx context.Context) error { return dash.Serve(ctx, cfg.DashboardListener) }))
 }
 
-// serving is a runnable every replica runs (no leader election).
-type serving func(context.Context) error
+// serving is a server every replica runs (no leader election). Its listener is open before
+// the manager starts, so it counts as ready once it serves.
+type serving struct {
+	name      string
+	serve     func(context.Context) error
+	readiness *Readiness
+}
 
-func (s serving) Start(ctx context.Context) error { return s(ctx) }
-func (s serving) NeedLeaderElection() bool        { return false }
+func (cfg Config) serving(name string, serve func(context.Context) error) serving {
+	cfg.Readiness.expect(name)
+	return serving{name: name, serve: serve, readiness: cfg.Readiness}
+}
+
+func (s serving) Start(ctx context.Context) error {
+	s.readiness.done(s.name)
+	return s.serve(ctx)
+}
+
+func (s serving) NeedLeaderElection() bool { return false }
 
 // consoleReader reads consoles from the node agents for the EC2 API, over one transport per node.
 type consoleReader struct{ client *consoleclient.Client }

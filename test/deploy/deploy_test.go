@@ -83,7 +83,7 @@ func TestDefaultInstallAppliesCleanly(t *testing.T) {
 	if applied != docs || docs < 20 {
 		t.Fatalf("%d of %d objects applied:\n%s", applied, docs, out)
 	}
-	for _, kind := range []string{"customresourcedefinition", "deployment.apps/pinet-manager", "daemonset.apps/pinet-nodeagent",
+	for _, kind := range []string{"customresourcedefinition", "deployment.apps/pinet-manager", "service/pinet-manager", "daemonset.apps/pinet-nodeagent",
 		"validatingadmissionpolicy", "clusterrole.rbac.authorization.k8s.io/pinet-nodeagent"} {
 		if !strings.Contains(out, kind) {
 			t.Errorf("the install has no %s:\n%s", kind, out)
@@ -173,6 +173,7 @@ func TestComponentRBAC(t *testing.T) {
 				{"get", "", "secrets", "", sys, "pinet-cloud-ca"},
 				{"watch", "", "secrets", "", sys, ""},
 				{"create", "coordination.k8s.io", "leases", "", sys, ""},
+				{"create", "", "events", "", sys, ""},
 				{"update", cloudGroup, "instances", "status", "p1", "vm"},
 				{"create", cloudGroup, "instances", "", "p1", ""},
 				{"bind", "rbac.authorization.k8s.io", "clusterroles", "", "", "pinet-member"},
