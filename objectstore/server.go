@@ -247,6 +247,8 @@ type request struct {
 	decision decision
 	// authorized remembers the Authorizer's answers ("verb/project") for this request.
 	authorized map[string]bool
+	// body is the request body as the server reads it (it counts the bytes read).
+	body *progressBody
 }
 
 func (q *request) ctx() context.Context { return q.r.Context() }
@@ -259,6 +261,8 @@ func (q *request) principal() awsauth.Principal { return q.caller.Principal }
 type responseWriter struct {
 	http.ResponseWriter
 	status int
+	// written counts the body bytes sent.
+	written int64
 }
 
 func (w *responseWriter) WriteHeader(status int) {
@@ -272,7 +276,9 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	w.written += int64(n)
+	return n, err
 }
 
 // ServeHTTP serves one S3 request.
@@ -298,8 +304,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				s.writeError(q, s3Error(CodeInternalError))
 			}
 		}
-		s.log.V(1).Info("Served request", "requestID", q.id, "method", r.Method, "operation", q.route.Op,
-			"bucket", q.route.Bucket, "key", q.route.Key, "status", q.w.status, "duration", s.now().Sub(start))
+		s.logRequest(q, start)
 	}()
 	if err := s.serve(q); err != nil {
 		s.fail(q, err)
@@ -308,6 +313,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) serve(q *request) error {
 	body := &progressBody{ReadCloser: q.r.Body, rc: http.NewResponseController(q.w.ResponseWriter), idle: s.bodyProgress}
+	q.body = body
 	hasBody := q.r.Body != nil && q.r.Body != http.NoBody
 	if hasBody {
 		q.r.Body = body
