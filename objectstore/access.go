@@ -124,14 +124,23 @@ var opAccesses = map[Operation]opAccess{
 	OpGetPublicAccessBlock:    {action: "s3:GetBucketPublicAccessBlock", ownerOnly: true},
 	OpPutPublicAccessBlock:    {action: "s3:PutBucketPublicAccessBlock", ownerOnly: true},
 	OpDeletePublicAccessBlock: {action: "s3:PutBucketPublicAccessBlock", ownerOnly: true},
+	OpGetObjectTagging:        {action: "s3:GetObjectTagging"},
+	OpPutObjectTagging:        {action: "s3:PutObjectTagging"},
+	OpDeleteObjectTagging:     {action: "s3:DeleteObjectTagging"},
+	OpGetBucketTagging:        {action: "s3:GetBucketTagging"},
+	OpPutBucketTagging:        {action: "s3:PutBucketTagging"},
+	OpDeleteBucketTagging:     {action: "s3:PutBucketTagging"},
 }
 
 // versionActions are the actions of operations on a named version.
 var versionActions = map[string]string{
-	"s3:GetObject":    "s3:GetObjectVersion",
-	"s3:DeleteObject": "s3:DeleteObjectVersion",
-	"s3:GetObjectAcl": "s3:GetObjectVersionAcl",
-	"s3:PutObjectAcl": "s3:PutObjectVersionAcl",
+	"s3:GetObject":           "s3:GetObjectVersion",
+	"s3:DeleteObject":        "s3:DeleteObjectVersion",
+	"s3:GetObjectAcl":        "s3:GetObjectVersionAcl",
+	"s3:PutObjectAcl":        "s3:PutObjectVersionAcl",
+	"s3:GetObjectTagging":    "s3:GetObjectVersionTagging",
+	"s3:PutObjectTagging":    "s3:PutObjectVersionTagging",
+	"s3:DeleteObjectTagging": "s3:DeleteObjectVersionTagging",
 }
 
 // decision is the outcome of the bucket-level check.

@@ -29,7 +29,9 @@ import (
 // S3 error codes this store answers with.
 const (
 	CodeAccessDenied                    = "AccessDenied"
+	CodeAccessForbidden                 = "AccessForbidden"
 	CodeBadDigest                       = "BadDigest"
+	CodeBadRequest                      = "BadRequest"
 	CodeBucketAlreadyExists             = "BucketAlreadyExists"
 	CodeBucketAlreadyOwnedByYou         = "BucketAlreadyOwnedByYou"
 	CodeBucketNotEmpty                  = "BucketNotEmpty"
@@ -46,11 +48,15 @@ const (
 	CodeInvalidPartOrder                = "InvalidPartOrder"
 	CodeInvalidRange                    = "InvalidRange"
 	CodeInvalidRequest                  = "InvalidRequest"
+	CodeInvalidTag                      = "InvalidTag"
 	CodeKeyTooLong                      = "KeyTooLongError"
 	CodeMalformedXML                    = "MalformedXML"
 	CodeMalformedACLError               = "MalformedACLError"
 	CodeMalformedPolicy                 = "MalformedPolicy"
 	CodeNoSuchBucketPolicy              = "NoSuchBucketPolicy"
+	CodeNoSuchCORSConfiguration         = "NoSuchCORSConfiguration"
+	CodeNoSuchLifecycleConfiguration    = "NoSuchLifecycleConfiguration"
+	CodeNoSuchTagSet                    = "NoSuchTagSet"
 	CodeNoSuchPublicAccessBlock         = "NoSuchPublicAccessBlockConfiguration"
 	CodeUnresolvableGrantByEmailAddress = "UnresolvableGrantByEmailAddress"
 	CodeUnexpectedContent               = "UnexpectedContent"
@@ -76,7 +82,9 @@ type codeInfo struct {
 
 var codes = map[string]codeInfo{
 	CodeAccessDenied:                    {http.StatusForbidden, "Access Denied."},
+	CodeAccessForbidden:                 {http.StatusForbidden, "CORSResponse: This CORS request is not allowed."},
 	CodeBadDigest:                       {http.StatusBadRequest, "The Content-MD5 you specified did not match what we received."},
+	CodeBadRequest:                      {http.StatusBadRequest, "Bad Request."},
 	CodeBucketAlreadyExists:             {http.StatusConflict, "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again."},
 	CodeBucketAlreadyOwnedByYou:         {http.StatusConflict, "Your previous request to create the named bucket succeeded and you already own it."},
 	CodeBucketNotEmpty:                  {http.StatusConflict, "The bucket you tried to delete is not empty."},
@@ -93,11 +101,15 @@ var codes = map[string]codeInfo{
 	CodeInvalidPartOrder:                {http.StatusBadRequest, "The list of parts was not in ascending order. Parts must be ordered by part number."},
 	CodeInvalidRange:                    {http.StatusRequestedRangeNotSatisfiable, "The requested range is not satisfiable."},
 	CodeInvalidRequest:                  {http.StatusBadRequest, "Invalid Request."},
+	CodeInvalidTag:                      {http.StatusBadRequest, "The tag provided was not a valid tag."},
 	CodeKeyTooLong:                      {http.StatusBadRequest, "Your key is too long."},
 	CodeMalformedXML:                    {http.StatusBadRequest, "The XML you provided was not well-formed or did not validate against our published schema."},
 	CodeMalformedACLError:               {http.StatusBadRequest, "The XML you provided was not well-formed or did not validate against our published schema."},
 	CodeMalformedPolicy:                 {http.StatusBadRequest, "Policies must be valid JSON and the first byte must be '{'"},
 	CodeNoSuchBucketPolicy:              {http.StatusNotFound, "The bucket policy does not exist"},
+	CodeNoSuchCORSConfiguration:         {http.StatusNotFound, "The CORS configuration does not exist"},
+	CodeNoSuchLifecycleConfiguration:    {http.StatusNotFound, "The lifecycle configuration does not exist"},
+	CodeNoSuchTagSet:                    {http.StatusNotFound, "The TagSet does not exist"},
 	CodeNoSuchPublicAccessBlock:         {http.StatusNotFound, "The public access block configuration was not found"},
 	CodeUnexpectedContent:               {http.StatusBadRequest, "This request does not support content."},
 	CodeUnresolvableGrantByEmailAddress: {http.StatusBadRequest, "The email address you provided does not match any account on record."},

@@ -57,6 +57,11 @@ func metaFromHeaders(h http.Header) (fsstore.ObjectMeta, error) {
 	if size > maxUserMetadata {
 		return fsstore.ObjectMeta{}, s3Error(CodeMetadataTooLarge, "Your metadata headers exceed the maximum allowed metadata size of 2048 bytes.")
 	}
+	tags, err := tagsFromHeader(h)
+	if err != nil {
+		return fsstore.ObjectMeta{}, err
+	}
+	m.Tags = tags
 	return m, nil
 }
 
@@ -80,7 +85,7 @@ func withoutAWSChunked(enc string) string {
 func refuseUnsupported(h http.Header) error {
 	for name := range h {
 		lower := strings.ToLower(name)
-		for _, p := range []string{"x-amz-server-side-encryption", "x-amz-tagging", "x-amz-object-lock-", "x-amz-website-redirect-location"} {
+		for _, p := range []string{"x-amz-server-side-encryption", "x-amz-object-lock-", "x-amz-website-redirect-location"} {
 			if strings.HasPrefix(lower, p) {
 				return s3Error(CodeNotImplemented, "The header "+lower+" is not implemented.")
 			}

@@ -114,6 +114,9 @@ func (s *Server) getObject(q *request) error {
 		return err
 	}
 	setObjectHeaders(h, info)
+	if err := s.setTagCount(q, info); err != nil {
+		return err
+	}
 	if q.route.Op == OpGetObject {
 		applyOverrides(h, q.r.URL.Query())
 	}
@@ -340,6 +343,9 @@ func (s *Server) copyObject(q *request) error {
 	}
 	// A copy gets the ACL its request asks for, never the source's.
 	if meta.ACL, err = newObjectACL(q, b); err != nil {
+		return err
+	}
+	if meta.Tags, err = s.copyTags(q, src.Bucket, obj.Info); err != nil {
 		return err
 	}
 	if obj.Info.Size > maxSinglePut {

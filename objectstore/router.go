@@ -80,11 +80,11 @@ var (
 		"accelerate", "analytics", "cors", "encryption", "intelligent-tiering", "inventory",
 		"lifecycle", "logging", "metadataTable", "metrics", "notification", "object-lock",
 		"ownershipControls", "policyStatus", "replication",
-		"requestPayment", "session", "tagging", "website",
+		"requestPayment", "session", "website",
 	}
 	objectSubresources = []string{
 		"attributes", "legal-hold", "renameObject", "restore", "retention", "select",
-		"tagging", "torrent",
+		"torrent",
 	}
 )
 
@@ -129,6 +129,9 @@ func bucketOperation(method string, q url.Values) (Operation, error) {
 	if op, ok, err := bucketAccessOperation(method, q); ok {
 		return op, err
 	}
+	if op, ok, err := taggingOperation(method, q, false); ok {
+		return op, err
+	}
 	switch method {
 	case http.MethodGet:
 		switch {
@@ -161,6 +164,9 @@ func bucketOperation(method string, q url.Values) (Operation, error) {
 func objectOperation(method string, q url.Values, copySource bool) (Operation, error) {
 	if sub := firstPresent(q, objectSubresources); sub != "" {
 		return "", s3Error(CodeNotImplemented, "The object subresource "+sub+" is not implemented.")
+	}
+	if op, ok, err := taggingOperation(method, q, true); ok {
+		return op, err
 	}
 	if q.Has("acl") {
 		switch method {
@@ -271,7 +277,8 @@ func firstPresent(q url.Values, names []string) string {
 func (op Operation) verb() string {
 	switch op {
 	case OpHeadBucket, OpGetBucketLocation, OpGetObject, OpHeadObject, OpGetBucketVersioning,
-		OpGetBucketACL, OpGetObjectACL, OpGetBucketPolicy, OpGetPublicAccessBlock:
+		OpGetBucketACL, OpGetObjectACL, OpGetBucketPolicy, OpGetPublicAccessBlock,
+		OpGetObjectTagging, OpGetBucketTagging:
 		return VerbGet
 	case OpListBuckets, OpListObjects, OpListObjectsV2, OpListMultipartUploads, OpListParts, OpListObjectVersions:
 		return VerbList

@@ -389,6 +389,12 @@ func (s *Server) handlers() map[Operation]func(*request) error {
 		OpGetPublicAccessBlock:    s.getPublicAccessBlock,
 		OpPutPublicAccessBlock:    s.putPublicAccessBlock,
 		OpDeletePublicAccessBlock: s.deletePublicAccessBlock,
+		OpGetObjectTagging:        s.getObjectTagging,
+		OpPutObjectTagging:        s.putObjectTagging,
+		OpDeleteObjectTagging:     s.deleteObjectTagging,
+		OpGetBucketTagging:        s.getBucketTagging,
+		OpPutBucketTagging:        s.putBucketTagging,
+		OpDeleteBucketTagging:     s.deleteBucketTagging,
 	}
 }
 

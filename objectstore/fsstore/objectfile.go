@@ -53,6 +53,8 @@ type ObjectMeta struct {
 	User map[string]string `json:"user,omitempty"`
 	// ACL is the object's access control list as written with it; nil for none (private).
 	ACL *ACL `json:"acl,omitempty"`
+	// Tags is the object's tag set as written with it (see tagging.go for later changes).
+	Tags []Tag `json:"tags,omitempty"`
 }
 
 // ObjectInfo describes a stored object or part.
