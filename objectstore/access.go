@@ -130,6 +130,9 @@ var opAccesses = map[Operation]opAccess{
 	OpGetBucketTagging:        {action: "s3:GetBucketTagging"},
 	OpPutBucketTagging:        {action: "s3:PutBucketTagging"},
 	OpDeleteBucketTagging:     {action: "s3:PutBucketTagging"},
+	OpGetBucketCors:           {action: "s3:GetBucketCORS"},
+	OpPutBucketCors:           {action: "s3:PutBucketCORS"},
+	OpDeleteBucketCors:        {action: "s3:PutBucketCORS"},
 }
 
 // versionActions are the actions of operations on a named version.

@@ -74,3 +74,46 @@ func FuzzTagsFromHeader(f *testing.F) {
 		checkTags(t, tags, false)
 	})
 }
+
+func FuzzParseCORS(f *testing.F) {
+	f.Add([]byte(`<CORSConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><CORSRule><ID>a</ID><AllowedOrigin>https://*.example.com</AllowedOrigin>`+
+		`<AllowedMethod>GET</AllowedMethod><AllowedHeader>x-amz-*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>60</MaxAgeSeconds></CORSRule></CORSConfiguration>`),
+		"https://a.example.com", "GET")
+	f.Add([]byte(`<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>PATCH</AllowedMethod></CORSRule></CORSConfiguration>`), "x", "PATCH")
+	f.Add([]byte(`<CORSConfiguration><CORSRule><AllowedOrigin>**</AllowedOrigin><AllowedMethod>GET</AllowedMethod><MaxAgeSeconds>-5</MaxAgeSeconds></CORSRule></CORSConfiguration>`), "", "")
+	f.Fuzz(func(t *testing.T, body []byte, origin, method string) {
+		rules, err := parseCORS(body)
+		knownError(t, err)
+		if err != nil {
+			return
+		}
+		if len(rules) == 0 || len(rules) > maxCORSRules {
+			t.Fatalf("accepted %d rules", len(rules))
+		}
+		for _, r := range rules {
+			if len(r.AllowedOrigins) == 0 || len(r.AllowedMethods) == 0 {
+				t.Fatalf("accepted rule %+v", r)
+			}
+			for _, m := range r.AllowedMethods {
+				if !contains(corsMethods, m) {
+					t.Fatalf("accepted method %q", m)
+				}
+			}
+		}
+		doc, err := xml.Marshal(corsDocument(rules))
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := parseCORS(doc)
+		if err != nil {
+			t.Fatalf("the store's own CORS configuration %s does not parse: %v", doc, err)
+		}
+		if len(again) != len(rules) {
+			t.Fatalf("%d rules came back as %d", len(rules), len(again))
+		}
+		// Matching never allows a method the rule does not name.
+		if r, ok := corsMatch(rules, origin, method, nil); ok && !contains(r.AllowedMethods, method) {
+			t.Fatalf("rule %+v matched method %q", r, method)
+		}
+	})
+}

@@ -77,7 +77,7 @@ type target struct {
 // than being mistaken for a plain bucket or object request.
 var (
 	bucketSubresources = []string{
-		"accelerate", "analytics", "cors", "encryption", "intelligent-tiering", "inventory",
+		"accelerate", "analytics", "encryption", "intelligent-tiering", "inventory",
 		"lifecycle", "logging", "metadataTable", "metrics", "notification", "object-lock",
 		"ownershipControls", "policyStatus", "replication",
 		"requestPayment", "session", "website",
@@ -103,6 +103,9 @@ func routeRequest(method, path string, query url.Values, copySource bool) (targe
 	}
 	if err := fsstore.ValidBucketName(bucket); err != nil {
 		return target{}, s3Error(CodeInvalidBucketName, "The specified bucket is not valid: "+err.Error())
+	}
+	if method == http.MethodOptions {
+		return target{Op: OpPreflight, Bucket: bucket, Key: key}, nil
 	}
 	var (
 		op  Operation
@@ -130,6 +133,9 @@ func bucketOperation(method string, q url.Values) (Operation, error) {
 		return op, err
 	}
 	if op, ok, err := taggingOperation(method, q, false); ok {
+		return op, err
+	}
+	if op, ok, err := corsOperation(method, q); ok {
 		return op, err
 	}
 	switch method {
@@ -278,7 +284,7 @@ func (op Operation) verb() string {
 	switch op {
 	case OpHeadBucket, OpGetBucketLocation, OpGetObject, OpHeadObject, OpGetBucketVersioning,
 		OpGetBucketACL, OpGetObjectACL, OpGetBucketPolicy, OpGetPublicAccessBlock,
-		OpGetObjectTagging, OpGetBucketTagging:
+		OpGetObjectTagging, OpGetBucketTagging, OpGetBucketCors:
 		return VerbGet
 	case OpListBuckets, OpListObjects, OpListObjectsV2, OpListMultipartUploads, OpListParts, OpListObjectVersions:
 		return VerbList

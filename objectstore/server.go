@@ -344,6 +344,7 @@ func (s *Server) serve(q *request) error {
 		return err
 	}
 	q.route = route
+	s.applyCORS(q)
 	if g, ok := s.readOnly[caller.Principal.User]; ok && caller.Principal.User != "" {
 		op := route.Op
 		if (op != OpGetObject && op != OpHeadObject && !(op == OpPutObject && g.Put)) || route.Bucket != g.Bucket {
@@ -395,6 +396,10 @@ func (s *Server) handlers() map[Operation]func(*request) error {
 		OpGetBucketTagging:        s.getBucketTagging,
 		OpPutBucketTagging:        s.putBucketTagging,
 		OpDeleteBucketTagging:     s.deleteBucketTagging,
+		OpGetBucketCors:           s.getBucketCors,
+		OpPutBucketCors:           s.putBucketCors,
+		OpDeleteBucketCors:        s.deleteBucketCors,
+		OpPreflight:               s.preflight,
 	}
 }
 
