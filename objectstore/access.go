@@ -133,6 +133,9 @@ var opAccesses = map[Operation]opAccess{
 	OpGetBucketCors:           {action: "s3:GetBucketCORS"},
 	OpPutBucketCors:           {action: "s3:PutBucketCORS"},
 	OpDeleteBucketCors:        {action: "s3:PutBucketCORS"},
+	OpGetBucketLifecycle:      {action: "s3:GetLifecycleConfiguration"},
+	OpPutBucketLifecycle:      {action: "s3:PutLifecycleConfiguration"},
+	OpDeleteBucketLifecycle:   {action: "s3:PutLifecycleConfiguration"},
 }
 
 // versionActions are the actions of operations on a named version.

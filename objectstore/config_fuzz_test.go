@@ -117,3 +117,48 @@ func FuzzParseCORS(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseLifecycle(f *testing.F) {
+	f.Add([]byte(`<LifecycleConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Rule><ID>a</ID><Filter><And><Prefix>logs/</Prefix>` +
+		`<Tag><Key>k</Key><Value>v</Value></Tag><ObjectSizeGreaterThan>10</ObjectSizeGreaterThan></And></Filter><Status>Enabled</Status>` +
+		`<Expiration><Days>3</Days></Expiration><NoncurrentVersionExpiration><NoncurrentDays>1</NoncurrentDays><NewerNoncurrentVersions>2</NewerNoncurrentVersions>` +
+		`</NoncurrentVersionExpiration></Rule></LifecycleConfiguration>`))
+	f.Add([]byte(`<LifecycleConfiguration><Rule><Prefix>x</Prefix><Status>Disabled</Status><Expiration><Date>2027-01-01T00:00:00Z</Date></Expiration>` +
+		`<AbortIncompleteMultipartUpload><DaysAfterInitiation>2</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule></LifecycleConfiguration>`))
+	f.Add([]byte(`<LifecycleConfiguration><Rule><Filter/><Status>Enabled</Status><Expiration><ExpiredObjectDeleteMarker>true</ExpiredObjectDeleteMarker></Expiration></Rule></LifecycleConfiguration>`))
+	f.Add([]byte(`<LifecycleConfiguration><Rule><Filter><ObjectSizeLessThan>5</ObjectSizeLessThan></Filter><Status>Enabled</Status><Transition><Days>1</Days></Transition></Rule></LifecycleConfiguration>`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		rules, err := parseLifecycle(body)
+		knownError(t, err)
+		if err != nil {
+			return
+		}
+		for _, r := range rules {
+			if r.ExpirationDays < 0 || r.NoncurrentDays < 0 || r.AbortUploadDays < 0 || r.NewerNoncurrent < 0 || r.NewerNoncurrent > maxNewerNoncurrent {
+				t.Fatalf("accepted rule %+v", r)
+			}
+			if r.ExpirationDays == 0 && r.ExpirationDate == nil && !r.ExpiredDeleteMarker && r.NoncurrentDays == 0 && r.AbortUploadDays == 0 {
+				t.Fatalf("accepted a rule with no action: %+v", r)
+			}
+		}
+		doc, err := xml.Marshal(lifecycleDocument(rules))
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := parseLifecycle(doc)
+		if err != nil {
+			t.Fatalf("the store's own lifecycle configuration %s does not parse: %v", doc, err)
+		}
+		if len(again) != len(rules) {
+			t.Fatalf("%d rules came back as %d", len(rules), len(again))
+		}
+		for i := range rules {
+			a, b := rules[i], again[i]
+			if a.Prefix != b.Prefix || !slices.Equal(a.Tags, b.Tags) || a.ExpirationDays != b.ExpirationDays || a.NoncurrentDays != b.NoncurrentDays ||
+				a.NewerNoncurrent != b.NewerNoncurrent || a.AbortUploadDays != b.AbortUploadDays || a.SizeGreaterThan != b.SizeGreaterThan ||
+				a.SizeLessThan != b.SizeLessThan || a.Enabled != b.Enabled || a.ExpiredDeleteMarker != b.ExpiredDeleteMarker {
+				t.Fatalf("rule %+v came back as %+v", a, b)
+			}
+		}
+	})
+}

@@ -78,7 +78,7 @@ type target struct {
 var (
 	bucketSubresources = []string{
 		"accelerate", "analytics", "encryption", "intelligent-tiering", "inventory",
-		"lifecycle", "logging", "metadataTable", "metrics", "notification", "object-lock",
+		"logging", "metadataTable", "metrics", "notification", "object-lock",
 		"ownershipControls", "policyStatus", "replication",
 		"requestPayment", "session", "website",
 	}
@@ -136,6 +136,9 @@ func bucketOperation(method string, q url.Values) (Operation, error) {
 		return op, err
 	}
 	if op, ok, err := corsOperation(method, q); ok {
+		return op, err
+	}
+	if op, ok, err := lifecycleOperation(method, q); ok {
 		return op, err
 	}
 	switch method {
@@ -284,7 +287,7 @@ func (op Operation) verb() string {
 	switch op {
 	case OpHeadBucket, OpGetBucketLocation, OpGetObject, OpHeadObject, OpGetBucketVersioning,
 		OpGetBucketACL, OpGetObjectACL, OpGetBucketPolicy, OpGetPublicAccessBlock,
-		OpGetObjectTagging, OpGetBucketTagging, OpGetBucketCors:
+		OpGetObjectTagging, OpGetBucketTagging, OpGetBucketCors, OpGetBucketLifecycle:
 		return VerbGet
 	case OpListBuckets, OpListObjects, OpListObjectsV2, OpListMultipartUploads, OpListParts, OpListObjectVersions:
 		return VerbList

@@ -400,6 +400,9 @@ func (s *Server) handlers() map[Operation]func(*request) error {
 		OpPutBucketCors:           s.putBucketCors,
 		OpDeleteBucketCors:        s.deleteBucketCors,
 		OpPreflight:               s.preflight,
+		OpGetBucketLifecycle:      s.getBucketLifecycle,
+		OpPutBucketLifecycle:      s.putBucketLifecycle,
+		OpDeleteBucketLifecycle:   s.deleteBucketLifecycle,
 	}
 }
 

@@ -55,6 +55,9 @@ type Config struct {
 	EC2Endpoint, ObjectStoreURL string
 	// S3DataDir holds the object store's buckets.
 	S3DataDir string
+	// S3LifecycleInterval is how often the leader applies the buckets' lifecycle rules;
+	// objectstore.DefaultLifecycleInterval when not positive.
+	S3LifecycleInterval time.Duration
 	// AuthzTTL is how long an access decision is reused.
 	AuthzTTL time.Duration
 	// ConsoleServiceAccount is the service account (in SystemNamespace) whose tokens the EC2 API
@@ -88,6 +91,9 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 			return fmt.Errorf("creating the object store: %w", err)
 		}
 		if err := mgr.Add(serving(func(ctx context.Context) error { return store.Serve(ctx, cfg.S3Listener) })); err != nil {
+			return err
+		}
+		if err := mgr.Add(store.LifecycleRunner(cfg.S3LifecycleInterval)); err != nil {
 			return err
 		}
 	}

@@ -50,6 +50,8 @@ type BucketInfo struct {
 	Tags []Tag `json:"tags,omitempty"`
 	// CORS is the bucket's CORS configuration; nil for none.
 	CORS []CORSRule `json:"cors,omitempty"`
+	// Lifecycle is the bucket's lifecycle configuration; nil for none.
+	Lifecycle []LifecycleRule `json:"lifecycle,omitempty"`
 }
 
 // ValidBucketName reports why name breaks the S3 bucket naming rules, or nil.

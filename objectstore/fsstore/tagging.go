@@ -33,17 +33,6 @@ type Tag struct {
 	Value string `json:"value"`
 }
 
-// CORSRule is one rule of a bucket's CORS configuration; package objectstore gives it meaning.
-type CORSRule struct {
-	ID             string   `json:"id,omitempty"`
-	AllowedOrigins []string `json:"allowedOrigins"`
-	AllowedMethods []string `json:"allowedMethods"`
-	AllowedHeaders []string `json:"allowedHeaders,omitempty"`
-	ExposeHeaders  []string `json:"exposeHeaders,omitempty"`
-	// MaxAgeSeconds is nil when the rule names none.
-	MaxAgeSeconds *int `json:"maxAgeSeconds,omitempty"`
-}
-
 // An object's tags are first those written with it (ObjectMeta.Tags, committed with the data).
 // PutObjectTagging and DeleteObjectTagging record a replacement beside it, in
 // tags/<sha256 of the key>/<version name>, naming the version's stamp, ETag and modification
