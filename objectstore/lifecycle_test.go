@@ -118,7 +118,7 @@ func TestLifecycleConfigurationSDK(t *testing.T) {
 	date := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
 	rules := []types.LifecycleRule{
 		{ID: aws.String("logs"), Status: types.ExpirationStatusEnabled, Filter: &types.LifecycleRuleFilter{Prefix: aws.String("logs/")},
-			Expiration: &types.LifecycleExpiration{Days: aws.Int32(30)},
+			Expiration:                  &types.LifecycleExpiration{Days: aws.Int32(30)},
 			NoncurrentVersionExpiration: &types.NoncurrentVersionExpiration{NoncurrentDays: aws.Int32(7), NewerNoncurrentVersions: aws.Int32(2)}},
 		{ID: aws.String("tmp"), Status: types.ExpirationStatusDisabled, Filter: &types.LifecycleRuleFilter{And: &types.LifecycleRuleAndOperator{
 			Prefix: aws.String("tmp/"), Tags: []types.Tag{{Key: aws.String("temp"), Value: aws.String("yes")}}}},
