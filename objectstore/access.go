@@ -136,6 +136,9 @@ var opAccesses = map[Operation]opAccess{
 	OpGetBucketLifecycle:      {action: "s3:GetLifecycleConfiguration"},
 	OpPutBucketLifecycle:      {action: "s3:PutLifecycleConfiguration"},
 	OpDeleteBucketLifecycle:   {action: "s3:PutLifecycleConfiguration"},
+	OpGetBucketEncryption:     {action: "s3:GetEncryptionConfiguration"},
+	OpPutBucketEncryption:     {action: "s3:PutEncryptionConfiguration"},
+	OpDeleteBucketEncryption:  {action: "s3:PutEncryptionConfiguration"},
 }
 
 // versionActions are the actions of operations on a named version.

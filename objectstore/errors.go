@@ -43,6 +43,7 @@ const (
 	CodeInvalidArgument                 = "InvalidArgument"
 	CodeInvalidBucketName               = "InvalidBucketName"
 	CodeInvalidDigest                   = "InvalidDigest"
+	CodeInvalidEncryptionAlgorithm      = "InvalidEncryptionAlgorithmError"
 	CodeInvalidLocationConstraint       = "InvalidLocationConstraint"
 	CodeInvalidPart                     = "InvalidPart"
 	CodeInvalidPartOrder                = "InvalidPartOrder"
@@ -71,6 +72,7 @@ const (
 	CodePreconditionFailed              = "PreconditionFailed"
 	CodeRequestTimeTooSkewed            = "RequestTimeTooSkewed"
 	CodeSignatureDoesNotMatch           = "SignatureDoesNotMatch"
+	CodeNoSuchEncryptionConfiguration   = "ServerSideEncryptionConfigurationNotFoundError"
 	CodeXAmzContentSHA256Mismatch       = "XAmzContentSHA256Mismatch"
 )
 
@@ -96,6 +98,7 @@ var codes = map[string]codeInfo{
 	CodeInvalidArgument:                 {http.StatusBadRequest, "Invalid Argument."},
 	CodeInvalidBucketName:               {http.StatusBadRequest, "The specified bucket is not valid."},
 	CodeInvalidDigest:                   {http.StatusBadRequest, "The Content-MD5 you specified is not valid."},
+	CodeInvalidEncryptionAlgorithm:      {http.StatusBadRequest, "The Encryption request you specified is not valid. Supported value: AES256."},
 	CodeInvalidLocationConstraint:       {http.StatusBadRequest, "The specified location constraint is not valid."},
 	CodeInvalidPart:                     {http.StatusBadRequest, "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."},
 	CodeInvalidPartOrder:                {http.StatusBadRequest, "The list of parts was not in ascending order. Parts must be ordered by part number."},
@@ -124,6 +127,7 @@ var codes = map[string]codeInfo{
 	CodePreconditionFailed:              {http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold."},
 	CodeRequestTimeTooSkewed:            {http.StatusForbidden, "The difference between the request time and the server's time is too large."},
 	CodeSignatureDoesNotMatch:           {http.StatusForbidden, "The request signature we calculated does not match the signature you provided. Check your key and signing method."},
+	CodeNoSuchEncryptionConfiguration:   {http.StatusNotFound, "The server side encryption configuration was not found"},
 	CodeXAmzContentSHA256Mismatch:       {http.StatusBadRequest, "The provided 'x-amz-content-sha256' header does not match what was computed."},
 }
 

@@ -82,7 +82,8 @@ func FuzzRouteRequest(f *testing.F) {
 			OpGetBucketACL, OpPutBucketACL, OpGetBucketPolicy, OpPutBucketPolicy, OpDeleteBucketPolicy,
 			OpGetPublicAccessBlock, OpPutPublicAccessBlock, OpDeletePublicAccessBlock,
 			OpGetBucketTagging, OpPutBucketTagging, OpDeleteBucketTagging, OpGetBucketCors, OpPutBucketCors, OpDeleteBucketCors,
-			OpGetBucketLifecycle, OpPutBucketLifecycle, OpDeleteBucketLifecycle:
+			OpGetBucketLifecycle, OpPutBucketLifecycle, OpDeleteBucketLifecycle,
+			OpGetBucketEncryption, OpPutBucketEncryption, OpDeleteBucketEncryption:
 			if objectOp {
 				t.Fatalf("bucket operation %s on key %q", r.Op, r.Key)
 			}

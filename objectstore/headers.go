@@ -80,12 +80,12 @@ func withoutAWSChunked(enc string) string {
 	return strings.Join(keep, ",")
 }
 
-// refuseUnsupported rejects writes that ask for what the store does not do (encryption, tags,
-// object lock, conditional writes) instead of silently ignoring it.
+// refuseUnsupported rejects writes that ask for what the store does not do (object lock,
+// conditional writes) instead of silently ignoring it.
 func refuseUnsupported(h http.Header) error {
 	for name := range h {
 		lower := strings.ToLower(name)
-		for _, p := range []string{"x-amz-server-side-encryption", "x-amz-object-lock-", "x-amz-website-redirect-location"} {
+		for _, p := range []string{"x-amz-object-lock-", "x-amz-website-redirect-location"} {
 			if strings.HasPrefix(lower, p) {
 				return s3Error(CodeNotImplemented, "The header "+lower+" is not implemented.")
 			}

@@ -48,10 +48,14 @@ func (s *Server) createUpload(q *request) error {
 	if meta.ACL, err = newObjectACL(q, b); err != nil {
 		return err
 	}
+	if meta.Encryption, _, err = s.newEncryption(q, b); err != nil {
+		return err
+	}
 	up, err := s.store.CreateUpload(q.route.Bucket, q.route.Key, meta, q.principal().User)
 	if err != nil {
 		return err
 	}
+	setSSEHeaders(q.w.Header(), meta.Encryption)
 	s.writeXML(q, http.StatusOK, initiateUploadResult{Xmlns: s3Namespace, Bucket: q.route.Bucket, Key: q.route.Key, UploadID: up.ID})
 	return nil
 }
@@ -78,6 +82,10 @@ func (s *Server) uploadPart(q *request) error {
 	if err != nil {
 		return err
 	}
+	size, _ := declaredLength(q.r)
+	if body, err = s.sealPart(q, query.Get("uploadId"), body, size); err != nil {
+		return err
+	}
 	part, err := s.store.PutPart(q.route.Bucket, q.route.Key, query.Get("uploadId"), n, body)
 	if err != nil {
 		return err
@@ -102,14 +110,25 @@ func (s *Server) uploadPartCopy(q *request) error {
 		return err
 	}
 	defer obj.Close()
-	start, length, err := copySourceRange(q.r.Header.Get("x-amz-copy-source-range"), obj.Info.Size)
+	plain, err := s.openPlain(q.r.Header, copySSECPrefix, obj)
+	if err != nil {
+		return err
+	}
+	start, length, err := copySourceRange(q.r.Header.Get("x-amz-copy-source-range"), plain.size)
 	if err != nil {
 		return err
 	}
 	if length > maxSinglePut {
 		return s3Error(CodeInvalidRequest, "The specified copy range is larger than the maximum part size: 5368709120.")
 	}
-	part, err := s.store.PutPart(q.route.Bucket, q.route.Key, query.Get("uploadId"), n, obj.Section(start, length))
+	body, err := plain.section(start, length)
+	if err != nil {
+		return err
+	}
+	if body, err = s.sealPart(q, query.Get("uploadId"), body, length); err != nil {
+		return err
+	}
+	part, err := s.store.PutPart(q.route.Bucket, q.route.Key, query.Get("uploadId"), n, body)
 	if err != nil {
 		return err
 	}
@@ -161,6 +180,7 @@ func (s *Server) completeUpload(q *request) error {
 		return err
 	}
 	setNewVersion(q.w.Header(), info)
+	setSSEHeaders(q.w.Header(), info.Meta.Encryption)
 	loc := (&url.URL{Scheme: "http", Host: q.r.Host, Path: "/" + q.route.Bucket + "/" + q.route.Key}).String()
 	s.writeXML(q, http.StatusOK, completeUploadResult{Xmlns: s3Namespace, Location: loc, Bucket: q.route.Bucket, Key: q.route.Key, ETag: quoteETag(info.ETag)})
 	return nil
@@ -208,6 +228,9 @@ func (s *Server) listParts(q *request) error {
 		PartNumberMarker: marker, MaxParts: limit, IsTruncated: truncated,
 	}
 	for _, p := range parts {
+		if up.Meta.Encryption != nil {
+			p.Size = max(segmentPlainLen(p.Size), 0)
+		}
 		res.Parts = append(res.Parts, partEntry{PartNumber: p.Number, LastModified: s3Time(p.Modified), ETag: quoteETag(p.ETag), Size: p.Size})
 		res.NextPartNumberMarker = p.Number
 	}

@@ -77,7 +77,7 @@ type target struct {
 // than being mistaken for a plain bucket or object request.
 var (
 	bucketSubresources = []string{
-		"accelerate", "analytics", "encryption", "intelligent-tiering", "inventory",
+		"accelerate", "analytics", "intelligent-tiering", "inventory",
 		"logging", "metadataTable", "metrics", "notification", "object-lock",
 		"ownershipControls", "policyStatus", "replication",
 		"requestPayment", "session", "website",
@@ -139,6 +139,9 @@ func bucketOperation(method string, q url.Values) (Operation, error) {
 		return op, err
 	}
 	if op, ok, err := lifecycleOperation(method, q); ok {
+		return op, err
+	}
+	if op, ok, err := encryptionOperation(method, q); ok {
 		return op, err
 	}
 	switch method {
@@ -287,7 +290,8 @@ func (op Operation) verb() string {
 	switch op {
 	case OpHeadBucket, OpGetBucketLocation, OpGetObject, OpHeadObject, OpGetBucketVersioning,
 		OpGetBucketACL, OpGetObjectACL, OpGetBucketPolicy, OpGetPublicAccessBlock,
-		OpGetObjectTagging, OpGetBucketTagging, OpGetBucketCors, OpGetBucketLifecycle:
+		OpGetObjectTagging, OpGetBucketTagging, OpGetBucketCors, OpGetBucketLifecycle,
+		OpGetBucketEncryption:
 		return VerbGet
 	case OpListBuckets, OpListObjects, OpListObjectsV2, OpListMultipartUploads, OpListParts, OpListObjectVersions:
 		return VerbList

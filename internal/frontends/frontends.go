@@ -75,6 +75,15 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 		// Node agents download images as the image reader, which may only read the image bucket.
 		s3creds := &credentials.Store{Client: mgr.GetClient(), SystemNamespace: cfg.SystemNamespace,
 			ReadOnlyUsers: []string{s3client.ImageReaderUser, s3client.SnapshotStoreUser}}
+		// The manager's cache is not running yet: read the master key directly.
+		direct, err := client.New(restCfg, client.Options{Scheme: mgr.GetScheme()})
+		if err != nil {
+			return err
+		}
+		masterKey, err := EnsureSSEMasterKey(ctx, direct, cfg.SystemNamespace)
+		if err != nil {
+			return err
+		}
 		store, err := objectstore.New(objectstore.Config{
 			DataDir: cfg.S3DataDir,
 			Region:  cfg.Region,
@@ -85,7 +94,8 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 				// Storage nodes save and restore snapshots as the snapshot store user.
 				{User: s3client.SnapshotStoreUser, Bucket: s3client.SnapshotBucket, Put: true},
 			},
-			Logger: cfg.Logger.WithName("objectstore"),
+			Logger:       cfg.Logger.WithName("objectstore"),
+			SSEMasterKey: masterKey,
 		})
 		if err != nil {
 			return fmt.Errorf("creating the object store: %w", err)

@@ -52,6 +52,8 @@ type BucketInfo struct {
 	CORS []CORSRule `json:"cors,omitempty"`
 	// Lifecycle is the bucket's lifecycle configuration; nil for none.
 	Lifecycle []LifecycleRule `json:"lifecycle,omitempty"`
+	// Encryption is the bucket's default server-side encryption ("AES256"); "" for none.
+	Encryption string `json:"encryption,omitempty"`
 }
 
 // ValidBucketName reports why name breaks the S3 bucket naming rules, or nil.

@@ -48,3 +48,15 @@ type LifecycleRule struct {
 	NewerNoncurrent     int        `json:"newerNoncurrent,omitempty"`
 	AbortUploadDays     int        `json:"abortUploadDays,omitempty"`
 }
+
+// Encryption says how an object's data is encrypted; package objectstore gives it meaning. The
+// key that decrypts it is never stored: only the object's data key, sealed by it.
+type Encryption struct {
+	// Mode is "AES256" (SSE-S3: the data key sealed by the store's master key) or "SSE-C"
+	// (sealed by the customer's key).
+	Mode string `json:"mode"`
+	// KeyMD5 is the base64 MD5 of the customer's key (SSE-C), which S3 reports back.
+	KeyMD5 string `json:"keyMD5,omitempty"`
+	// WrappedKey is the object's data key sealed by AES-256-GCM: nonce, then ciphertext.
+	WrappedKey []byte `json:"wrappedKey"`
+}

@@ -55,6 +55,8 @@ type ObjectMeta struct {
 	ACL *ACL `json:"acl,omitempty"`
 	// Tags is the object's tag set as written with it (see tagging.go for later changes).
 	Tags []Tag `json:"tags,omitempty"`
+	// Encryption says how the data is encrypted; nil when it is not.
+	Encryption *Encryption `json:"encryption,omitempty"`
 }
 
 // ObjectInfo describes a stored object or part.
