@@ -20,6 +20,9 @@ limitations under the License.
 // package fsstore in a directory. A bucket is private to its project until its owners open it
 // with S3 ACLs (canned or granted to canonical ids and groups) or a bucket policy, within its
 // Block Public Access configuration; see access.go for how a request is decided.
+// Buckets also carry tags, CORS rules (answered to browsers' preflights, cors.go), lifecycle
+// rules (applied by LifecycleRunner, lifecycle_runner.go) and a default encryption; objects
+// carry tags and may be encrypted with customer keys or the store's (sse.go).
 //
 // The manager mounts it as a controller-runtime Runnable that listens on Config.Address:
 //
