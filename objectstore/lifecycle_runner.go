@@ -202,6 +202,16 @@ func matches(r fsstore.LifecycleRule, v fsstore.ObjectInfo, tags []fsstore.Tag) 
 	return true
 }
 
+// sizeFilters reports whether a rule filters by object size.
+func (p *lifecyclePass) sizeFilters() bool {
+	for _, r := range p.rules {
+		if r.SizeGreaterThan > 0 || r.SizeLessThan > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *lifecyclePass) tagsOf(v fsstore.ObjectInfo) ([]fsstore.Tag, error) {
 	if v.DeleteMarker {
 		return nil, nil
@@ -214,6 +224,12 @@ func (p *lifecyclePass) key(versions []fsstore.ObjectInfo) error {
 	if !versions[0].IsLatest {
 		// The listing resumed inside the key; its latest was seen on the page before.
 		return nil
+	}
+	for i, v := range versions {
+		// Size filters judge what the client wrote, not what encryption stored.
+		if v.Meta.Encryption != nil && p.sizeFilters() {
+			versions[i].Size = p.srv.plainSize(p.bucket, v)
+		}
 	}
 	kept := []fsstore.ObjectInfo{versions[0]}
 	for i := 1; i < len(versions); i++ {

@@ -477,3 +477,29 @@ func TestLifecycleBoto3AndCLI(t *testing.T) {
 		t.Fatalf("after delete-bucket-lifecycle: %v %s", err, out)
 	}
 }
+
+// TestLifecycleSizeFilter judges encrypted objects by the size their clients wrote.
+func TestLifecycleSizeFilter(t *testing.T) {
+	clock := &testClock{t: time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)}
+	e := newTestEnv(t, func(c *Config) { c.Now, c.SSEMasterKey = clock.Now, testMasterKey })
+	ctx := context.Background()
+	c := sdkClient(e, alice)
+	const bucket = "sized"
+	mustCreate(t, c, bucket, "")
+	for k, n := range map[string]int{"small": 50, "large": 70} {
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(k), Body: strings.NewReader(strings.Repeat("x", n)),
+			ServerSideEncryption: types.ServerSideEncryptionAes256}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	putLifecycle(t, c, bucket, types.LifecycleRule{ID: aws.String("small"), Status: types.ExpirationStatusEnabled,
+		Filter:     &types.LifecycleRuleFilter{ObjectSizeLessThan: aws.Int64(60)},
+		Expiration: &types.LifecycleExpiration{Days: aws.Int32(1)}})
+	clock.advance(2 * day)
+	if res := runLifecycle(t, e); res.Expired != 1 {
+		t.Fatalf("pass = %+v", res)
+	}
+	if got := keysOf(t, c, bucket); !slices.Equal(got, []string{"large"}) {
+		t.Fatalf("keys = %q", got)
+	}
+}
