@@ -48,7 +48,7 @@ func main() {
 		ec2Addr, ec2Endpoint   string
 		dashAddr               string
 		consoleSA              string
-		authzTTL               time.Duration
+		authzTTL, s3Lifecycle  time.Duration
 		aoeShelves             string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "Address of the metrics endpoint (0 disables).")
@@ -62,6 +62,8 @@ func main() {
 		"How long a node may stay not ready before the domains of instances being deleted from it are given up.")
 	flag.StringVar(&s3Addr, "s3-bind-address", "127.0.0.1:3333", "Address of the S3 object store (empty disables it).")
 	flag.StringVar(&s3DataDir, "s3-data-dir", "/var/lib/pinet/objects", "Directory of the object store's buckets.")
+	flag.DurationVar(&s3Lifecycle, "s3-lifecycle-interval", time.Hour,
+		"How often the leader applies the buckets' S3 lifecycle rules.")
 	flag.StringVar(&opts.ObjectStoreURL, "s3-url", "", "URL PiNet's components reach the object store at (default: the local store).")
 	flag.StringVar(&opts.Region, "region", "pinet", "The cloud's region name.")
 	flag.StringVar(&opts.SegmentRange, "segment-range", controllers.DefaultSegmentRange,
@@ -122,7 +124,7 @@ func main() {
 	fe := frontends.Config{
 		SystemNamespace: opts.SystemNamespace, Region: opts.Region, S3DataDir: s3DataDir,
 		EC2Endpoint: ec2Endpoint, AuthzTTL: authzTTL, Logger: ctrl.Log,
-		ConsoleServiceAccount: consoleSA,
+		ConsoleServiceAccount: consoleSA, S3LifecycleInterval: s3Lifecycle,
 	}
 	if s3Addr != "" {
 		if fe.S3Listener, err = net.Listen("tcp", s3Addr); err != nil {
