@@ -21,8 +21,10 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
+	"os/exec"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -464,4 +466,61 @@ func TestTaggingConditionalWritesSDK(t *testing.T) {
 		t.Fatalf("a retried completion: %v", err)
 	}
 	wantTags(t, c, bucket, "k", "", "gen=3")
+}
+
+const sseMeetingPython = `
+import base64, hashlib, json, sys
+import boto3
+from botocore.exceptions import ClientError
+s3 = boto3.client("s3", endpoint_url=sys.argv[1])
+s3.create_bucket(Bucket="py-meet")
+data = bytes((i * 7 + i // 65536) % 251 for i in range(200000))
+put = s3.put_object(Bucket="py-meet", Key="k", Body=data, ServerSideEncryption="AES256", ChecksumAlgorithm="SHA256", Tagging="a=b")
+get = s3.get_object(Bucket="py-meet", Key="k", ChecksumMode="ENABLED")
+body = get["Body"].read()
+attrs = s3.get_object_attributes(Bucket="py-meet", Key="k", ObjectAttributes=["ObjectSize", "Checksum"])
+part = s3.get_object(Bucket="py-meet", Key="k", PartNumber=1)
+out = {
+    "etag": put["ETag"].strip('"') == hashlib.md5(data).hexdigest(),
+    "body": body == data and part["Body"].read() == data,
+    "sum": get.get("ChecksumSHA256") == base64.b64encode(hashlib.sha256(data).digest()).decode(),
+    "size": attrs["ObjectSize"] == len(data) and attrs["Checksum"]["ChecksumSHA256"] == get.get("ChecksumSHA256"),
+    "tags": get.get("TagCount"),
+}
+try:
+    s3.put_object(Bucket="py-meet", Key="k", Body=b"x", ServerSideEncryption="AES256", Tagging="c=d", IfNoneMatch="*")
+except ClientError as e:
+    out["cond"] = e.response["Error"]["Code"]
+s3.put_object(Bucket="py-meet", Key="k", Body=b"x", ServerSideEncryption="AES256", Tagging="c=d", IfMatch=put["ETag"])
+out["after"] = s3.get_object_tagging(Bucket="py-meet", Key="k")["TagSet"]
+print(json.dumps(out))
+`
+
+// TestSSEMeetingBoto3 checks the same meeting points through boto3, which validates the
+// checksum of what it reads: an SSE-S3 object's plaintext ETag and checksum, its attributes,
+// a partNumber read, and a tagged conditional write.
+func TestSSEMeetingBoto3(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 is not installed")
+	}
+	e := newSSEEnv(t)
+	cmd := exec.Command("python3", "-c", sseMeetingPython, e.url)
+	cmd.Env = clientEnv(t, alice)
+	raw, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("boto3: %v\n%s", err, raw)
+	}
+	var out struct {
+		ETag, Body, Sum, Size bool
+		Tags                  int
+		Cond                  string
+		After                 []struct{ Key, Value string }
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("boto3 printed %s: %v", raw, err)
+	}
+	if !out.ETag || !out.Body || !out.Sum || !out.Size || out.Tags != 1 || out.Cond != CodePreconditionFailed ||
+		len(out.After) != 1 || out.After[0].Key != "c" || out.After[0].Value != "d" {
+		t.Fatalf("boto3 saw %s", raw)
+	}
 }
