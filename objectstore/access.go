@@ -125,6 +125,21 @@ var opAccesses = map[Operation]opAccess{
 	OpGetPublicAccessBlock:    {action: "s3:GetBucketPublicAccessBlock", ownerOnly: true},
 	OpPutPublicAccessBlock:    {action: "s3:PutBucketPublicAccessBlock", ownerOnly: true},
 	OpDeletePublicAccessBlock: {action: "s3:PutBucketPublicAccessBlock", ownerOnly: true},
+	OpGetObjectTagging:        {action: "s3:GetObjectTagging"},
+	OpPutObjectTagging:        {action: "s3:PutObjectTagging"},
+	OpDeleteObjectTagging:     {action: "s3:DeleteObjectTagging"},
+	OpGetBucketTagging:        {action: "s3:GetBucketTagging"},
+	OpPutBucketTagging:        {action: "s3:PutBucketTagging"},
+	OpDeleteBucketTagging:     {action: "s3:PutBucketTagging"},
+	OpGetBucketCors:           {action: "s3:GetBucketCORS"},
+	OpPutBucketCors:           {action: "s3:PutBucketCORS"},
+	OpDeleteBucketCors:        {action: "s3:PutBucketCORS"},
+	OpGetBucketLifecycle:      {action: "s3:GetLifecycleConfiguration"},
+	OpPutBucketLifecycle:      {action: "s3:PutLifecycleConfiguration"},
+	OpDeleteBucketLifecycle:   {action: "s3:PutLifecycleConfiguration"},
+	OpGetBucketEncryption:     {action: "s3:GetEncryptionConfiguration"},
+	OpPutBucketEncryption:     {action: "s3:PutEncryptionConfiguration"},
+	OpDeleteBucketEncryption:  {action: "s3:PutEncryptionConfiguration"},
 }
 
 // versionActions are the actions of operations on a named version.
@@ -134,6 +149,9 @@ var versionActions = map[string]string{
 	"s3:DeleteObject":        "s3:DeleteObjectVersion",
 	"s3:GetObjectAcl":        "s3:GetObjectVersionAcl",
 	"s3:PutObjectAcl":        "s3:PutObjectVersionAcl",
+	"s3:GetObjectTagging":    "s3:GetObjectVersionTagging",
+	"s3:PutObjectTagging":    "s3:PutObjectVersionTagging",
+	"s3:DeleteObjectTagging": "s3:DeleteObjectVersionTagging",
 }
 
 // decision is the outcome of the bucket-level check.

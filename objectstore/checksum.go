@@ -243,9 +243,23 @@ func partChecksum(h http.Header, up fsstore.UploadInfo) (*fsstore.Checksum, erro
 		alg = want.Algorithm
 	}
 	if alg == "" {
-		return nil, nil
+		return partCopyChecksum(up), nil
 	}
 	return &fsstore.Checksum{Algorithm: alg}, nil
+}
+
+// partCopyChecksum is the checksum a part copied into an upload records: of the upload's
+// algorithm; nil for none. The parts of an encrypted upload always record one (the default
+// algorithm's when the upload names none), since its object's FULL_OBJECT checksum is
+// combined from theirs.
+func partCopyChecksum(up fsstore.UploadInfo) *fsstore.Checksum {
+	switch {
+	case up.Meta.Checksum != nil:
+		return &fsstore.Checksum{Algorithm: up.Meta.Checksum.Algorithm}
+	case up.Meta.Encryption != nil:
+		return &fsstore.Checksum{Algorithm: defaultChecksumAlgorithm}
+	}
+	return nil
 }
 
 // completedParts reads the part checksums a CompleteMultipartUpload body names, by part number.
@@ -276,16 +290,18 @@ type completion struct {
 	wantAlg string
 	want    string
 	size    int64
-	// whole hashes the assembled data for a FULL_OBJECT checksum.
-	whole hash.Hash
-	alg   string
-	typ   string
+	// whole hashes the assembled data for a FULL_OBJECT checksum, unless the upload is
+	// encrypted: its stored data is not the plaintext, so the parts' CRCs are combined instead.
+	whole     hash.Hash
+	encrypted bool
+	alg       string
+	typ       string
 }
 
 // newCompletion checks what a CompleteMultipartUpload request says about checksums against
 // its upload.
 func newCompletion(h http.Header, up fsstore.UploadInfo, named map[int]checksumFields) (*completion, error) {
-	c := &completion{up: up, named: named, size: -1, alg: defaultChecksumAlgorithm, typ: checksumFullObject}
+	c := &completion{up: up, named: named, size: -1, alg: defaultChecksumAlgorithm, typ: checksumFullObject, encrypted: up.Meta.Encryption != nil}
 	if cs := up.Meta.Checksum; cs != nil {
 		c.alg, c.typ = cs.Algorithm, cs.Type
 	}
@@ -307,7 +323,7 @@ func newCompletion(h http.Header, up fsstore.UploadInfo, named map[int]checksumF
 		}
 		c.size = n
 	}
-	if c.typ == checksumFullObject {
+	if c.typ == checksumFullObject && !c.encrypted {
 		c.whole = newChecksumHash(c.alg)
 	}
 	return c, nil
@@ -325,8 +341,19 @@ func orNone(cs *fsstore.Checksum) string {
 func (c *completion) checksum(parts []fsstore.ObjectPart) (*fsstore.Checksum, error) {
 	var total int64
 	composite := newChecksumHash(c.alg)
+	var combined *crcCombiner
+	if c.encrypted && c.typ == checksumFullObject {
+		combined = newCRCCombiner(c.alg)
+	}
 	for _, p := range parts {
-		total += p.Size
+		size := p.Size
+		if c.encrypted {
+			size = max(segmentPlainLen(p.Size), 0)
+		}
+		total += size
+		if combined != nil {
+			combined.add(p.Checksum, size)
+		}
 		alg, value, many := c.named[p.Number].named()
 		if many {
 			return nil, s3Error(CodeInvalidRequest, "Expecting a single checksum per part. Multiple checksum Types are not allowed.")
@@ -352,8 +379,14 @@ func (c *completion) checksum(parts []fsstore.ObjectPart) (*fsstore.Checksum, er
 	cs := &fsstore.Checksum{Algorithm: c.alg, Type: c.typ}
 	if c.typ == checksumComposite {
 		cs.Value = base64.StdEncoding.EncodeToString(composite.Sum(nil)) + "-" + strconv.Itoa(len(parts))
-	} else {
+	} else if c.whole != nil {
 		cs.Value = base64.StdEncoding.EncodeToString(c.whole.Sum(nil))
+	} else if cs.Value = combined.value(); cs.Value == "" {
+		// A part of an encrypted upload lacks the CRC to combine: the object gets none.
+		if c.want != "" {
+			return nil, s3Error(CodeInvalidRequest, "The object's "+c.alg+" checksum cannot be computed: a part was uploaded without one.")
+		}
+		return nil, nil
 	}
 	if c.want != "" && c.want != cs.Value && c.want+"-"+strconv.Itoa(len(parts)) != cs.Value {
 		return nil, s3Error(CodeBadDigest, "The "+c.wantAlg+" you specified did not match the calculated checksum.")

@@ -29,7 +29,9 @@ import (
 // S3 error codes this store answers with.
 const (
 	CodeAccessDenied                    = "AccessDenied"
+	CodeAccessForbidden                 = "AccessForbidden"
 	CodeBadDigest                       = "BadDigest"
+	CodeBadRequest                      = "BadRequest"
 	CodeBucketAlreadyExists             = "BucketAlreadyExists"
 	CodeBucketAlreadyOwnedByYou         = "BucketAlreadyOwnedByYou"
 	CodeBucketNotEmpty                  = "BucketNotEmpty"
@@ -43,16 +45,21 @@ const (
 	CodeInvalidArgument                 = "InvalidArgument"
 	CodeInvalidBucketName               = "InvalidBucketName"
 	CodeInvalidDigest                   = "InvalidDigest"
+	CodeInvalidEncryptionAlgorithm      = "InvalidEncryptionAlgorithmError"
 	CodeInvalidLocationConstraint       = "InvalidLocationConstraint"
 	CodeInvalidPart                     = "InvalidPart"
 	CodeInvalidPartOrder                = "InvalidPartOrder"
 	CodeInvalidRange                    = "InvalidRange"
 	CodeInvalidRequest                  = "InvalidRequest"
+	CodeInvalidTag                      = "InvalidTag"
 	CodeKeyTooLong                      = "KeyTooLongError"
 	CodeMalformedXML                    = "MalformedXML"
 	CodeMalformedACLError               = "MalformedACLError"
 	CodeMalformedPolicy                 = "MalformedPolicy"
 	CodeNoSuchBucketPolicy              = "NoSuchBucketPolicy"
+	CodeNoSuchCORSConfiguration         = "NoSuchCORSConfiguration"
+	CodeNoSuchLifecycleConfiguration    = "NoSuchLifecycleConfiguration"
+	CodeNoSuchTagSet                    = "NoSuchTagSet"
 	CodeNoSuchPublicAccessBlock         = "NoSuchPublicAccessBlockConfiguration"
 	CodeUnresolvableGrantByEmailAddress = "UnresolvableGrantByEmailAddress"
 	CodeUnexpectedContent               = "UnexpectedContent"
@@ -67,6 +74,7 @@ const (
 	CodePreconditionFailed              = "PreconditionFailed"
 	CodeRequestTimeTooSkewed            = "RequestTimeTooSkewed"
 	CodeSignatureDoesNotMatch           = "SignatureDoesNotMatch"
+	CodeNoSuchEncryptionConfiguration   = "ServerSideEncryptionConfigurationNotFoundError"
 	CodeXAmzContentSHA256Mismatch       = "XAmzContentSHA256Mismatch"
 )
 
@@ -78,7 +86,9 @@ type codeInfo struct {
 
 var codes = map[string]codeInfo{
 	CodeAccessDenied:                    {http.StatusForbidden, "Access Denied."},
+	CodeAccessForbidden:                 {http.StatusForbidden, "CORSResponse: This CORS request is not allowed."},
 	CodeBadDigest:                       {http.StatusBadRequest, "The Content-MD5 you specified did not match what we received."},
+	CodeBadRequest:                      {http.StatusBadRequest, "Bad Request."},
 	CodeBucketAlreadyExists:             {http.StatusConflict, "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again."},
 	CodeBucketAlreadyOwnedByYou:         {http.StatusConflict, "Your previous request to create the named bucket succeeded and you already own it."},
 	CodeBucketNotEmpty:                  {http.StatusConflict, "The bucket you tried to delete is not empty."},
@@ -92,16 +102,21 @@ var codes = map[string]codeInfo{
 	CodeInvalidArgument:                 {http.StatusBadRequest, "Invalid Argument."},
 	CodeInvalidBucketName:               {http.StatusBadRequest, "The specified bucket is not valid."},
 	CodeInvalidDigest:                   {http.StatusBadRequest, "The Content-MD5 you specified is not valid."},
+	CodeInvalidEncryptionAlgorithm:      {http.StatusBadRequest, "The Encryption request you specified is not valid. Supported value: AES256."},
 	CodeInvalidLocationConstraint:       {http.StatusBadRequest, "The specified location constraint is not valid."},
 	CodeInvalidPart:                     {http.StatusBadRequest, "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."},
 	CodeInvalidPartOrder:                {http.StatusBadRequest, "The list of parts was not in ascending order. Parts must be ordered by part number."},
 	CodeInvalidRange:                    {http.StatusRequestedRangeNotSatisfiable, "The requested range is not satisfiable."},
 	CodeInvalidRequest:                  {http.StatusBadRequest, "Invalid Request."},
+	CodeInvalidTag:                      {http.StatusBadRequest, "The tag provided was not a valid tag."},
 	CodeKeyTooLong:                      {http.StatusBadRequest, "Your key is too long."},
 	CodeMalformedXML:                    {http.StatusBadRequest, "The XML you provided was not well-formed or did not validate against our published schema."},
 	CodeMalformedACLError:               {http.StatusBadRequest, "The XML you provided was not well-formed or did not validate against our published schema."},
 	CodeMalformedPolicy:                 {http.StatusBadRequest, "Policies must be valid JSON and the first byte must be '{'"},
 	CodeNoSuchBucketPolicy:              {http.StatusNotFound, "The bucket policy does not exist"},
+	CodeNoSuchCORSConfiguration:         {http.StatusNotFound, "The CORS configuration does not exist"},
+	CodeNoSuchLifecycleConfiguration:    {http.StatusNotFound, "The lifecycle configuration does not exist"},
+	CodeNoSuchTagSet:                    {http.StatusNotFound, "The TagSet does not exist"},
 	CodeNoSuchPublicAccessBlock:         {http.StatusNotFound, "The public access block configuration was not found"},
 	CodeUnexpectedContent:               {http.StatusBadRequest, "This request does not support content."},
 	CodeUnresolvableGrantByEmailAddress: {http.StatusBadRequest, "The email address you provided does not match any account on record."},
@@ -116,6 +131,7 @@ var codes = map[string]codeInfo{
 	CodePreconditionFailed:              {http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold."},
 	CodeRequestTimeTooSkewed:            {http.StatusForbidden, "The difference between the request time and the server's time is too large."},
 	CodeSignatureDoesNotMatch:           {http.StatusForbidden, "The request signature we calculated does not match the signature you provided. Check your key and signing method."},
+	CodeNoSuchEncryptionConfiguration:   {http.StatusNotFound, "The server side encryption configuration was not found"},
 	CodeXAmzContentSHA256Mismatch:       {http.StatusBadRequest, "The provided 'x-amz-content-sha256' header does not match what was computed."},
 }
 

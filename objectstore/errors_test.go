@@ -127,7 +127,7 @@ func TestErrorCodes(t *testing.T) {
 		{"method on object", alice, rawRequest{method: http.MethodPatch, path: "/errs/obj"}, 405, CodeMethodNotAllowed},
 		{"post on object", alice, rawRequest{method: http.MethodPost, path: "/errs/obj"}, 405, CodeMethodNotAllowed},
 		{"bucket logging", alice, rawRequest{method: http.MethodGet, path: "/errs", query: url.Values{"logging": {""}}}, 501, CodeNotImplemented},
-		{"object tagging", alice, rawRequest{method: http.MethodGet, path: "/errs/obj", query: url.Values{"tagging": {""}}}, 501, CodeNotImplemented},
+		{"object retention", alice, rawRequest{method: http.MethodGet, path: "/errs/obj", query: url.Values{"retention": {""}}}, 501, CodeNotImplemented},
 		{"unknown canned acl", alice, rawRequest{method: http.MethodPut, path: "/errs/pub", body: []byte("x"), header: hdr("x-amz-acl", "public-read-only")}, 400, CodeInvalidArgument},
 		{"encryption", alice, rawRequest{method: http.MethodPut, path: "/errs/enc", body: []byte("x"), header: hdr("x-amz-server-side-encryption", "AES256")}, 501, CodeNotImplemented},
 		{"form upload", alice, rawRequest{method: http.MethodPost, path: "/errs"}, 501, CodeNotImplemented},

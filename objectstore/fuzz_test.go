@@ -49,6 +49,10 @@ func FuzzRouteRequest(f *testing.F) {
 	f.Add("PUT", "/bucket", "versioning", false)
 	f.Add("GET", "/bucket/", "versions&key-marker=a&version-id-marker=null", false)
 	f.Add("DELETE", "/bucket/k", "versionId=0123456789abcdef0123456789abcdef", false)
+	f.Add("OPTIONS", "/bucket/k", "", false)
+	f.Add("PUT", "/bucket", "cors", false)
+	f.Add("GET", "/bucket/k", "tagging&versionId=null", false)
+	f.Add("DELETE", "/bucket", "lifecycle", false)
 	f.Fuzz(func(t *testing.T, method, path, rawQuery string, copySource bool) {
 		q, _ := url.ParseQuery(rawQuery)
 		r, err := routeRequest(method, path, q, copySource)
@@ -74,10 +78,17 @@ func FuzzRouteRequest(f *testing.F) {
 		objectOp := r.Key != ""
 		switch r.Op {
 		case OpCreateBucket, OpDeleteBucket, OpHeadBucket, OpGetBucketLocation, OpListObjects, OpListObjectsV2, OpListMultipartUploads, OpDeleteObjects,
-			OpGetBucketVersioning, OpPutBucketVersioning, OpListObjectVersions:
+			OpGetBucketVersioning, OpPutBucketVersioning, OpListObjectVersions,
+			OpGetBucketACL, OpPutBucketACL, OpGetBucketPolicy, OpPutBucketPolicy, OpDeleteBucketPolicy,
+			OpGetPublicAccessBlock, OpPutPublicAccessBlock, OpDeletePublicAccessBlock,
+			OpGetBucketTagging, OpPutBucketTagging, OpDeleteBucketTagging, OpGetBucketCors, OpPutBucketCors, OpDeleteBucketCors,
+			OpGetBucketLifecycle, OpPutBucketLifecycle, OpDeleteBucketLifecycle,
+			OpGetBucketEncryption, OpPutBucketEncryption, OpDeleteBucketEncryption:
 			if objectOp {
 				t.Fatalf("bucket operation %s on key %q", r.Op, r.Key)
 			}
+		case OpPreflight:
+			// Of a bucket or an object.
 		default:
 			if !objectOp {
 				t.Fatalf("object operation %s without a key", r.Op)

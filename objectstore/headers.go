@@ -57,6 +57,11 @@ func metaFromHeaders(h http.Header) (fsstore.ObjectMeta, error) {
 	if size > maxUserMetadata {
 		return fsstore.ObjectMeta{}, s3Error(CodeMetadataTooLarge, "Your metadata headers exceed the maximum allowed metadata size of 2048 bytes.")
 	}
+	tags, err := tagsFromHeader(h)
+	if err != nil {
+		return fsstore.ObjectMeta{}, err
+	}
+	m.Tags = tags
 	return m, nil
 }
 
@@ -75,12 +80,13 @@ func withoutAWSChunked(enc string) string {
 	return strings.Join(keep, ",")
 }
 
-// refuseUnsupported rejects writes that ask for what the store does not do (encryption, tags,
-// object lock, conditional writes) instead of silently ignoring it.
+// refuseUnsupported rejects writes that ask for what the store does not do (object lock,
+// website redirects, conditional writes other than PutObject's, which drops those headers
+// first) instead of silently ignoring it.
 func refuseUnsupported(h http.Header) error {
 	for name := range h {
 		lower := strings.ToLower(name)
-		for _, p := range []string{"x-amz-server-side-encryption", "x-amz-tagging", "x-amz-object-lock-", "x-amz-website-redirect-location"} {
+		for _, p := range []string{"x-amz-object-lock-", "x-amz-website-redirect-location"} {
 			if strings.HasPrefix(lower, p) {
 				return s3Error(CodeNotImplemented, "The header "+lower+" is not implemented.")
 			}

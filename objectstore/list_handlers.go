@@ -110,6 +110,7 @@ func (s *Server) listObjects(q *request) error {
 	if err != nil {
 		return err
 	}
+	s.plainSizes(q.route.Bucket, res.Objects)
 	out := listObjectsResult{
 		Xmlns: s3Namespace, Name: q.route.Bucket, Prefix: e.enc(lq.Prefix), Marker: e.enc(lq.After),
 		MaxKeys: limit, Delimiter: e.enc(lq.Delimiter), EncodingType: e.typ(), IsTruncated: res.IsTruncated,
@@ -151,6 +152,7 @@ func (s *Server) listObjectsV2(q *request) error {
 	if err != nil {
 		return err
 	}
+	s.plainSizes(q.route.Bucket, res.Objects)
 	var o *owner
 	if query.Get("fetch-owner") == "true" {
 		o = projectOwner(b.Project)

@@ -51,6 +51,9 @@ func (s *Server) createUpload(q *request) error {
 	if meta.Checksum, err = uploadChecksum(q.r.Header); err != nil {
 		return err
 	}
+	if meta.Encryption, _, err = s.newEncryption(q, b); err != nil {
+		return err
+	}
 	up, err := s.store.CreateUpload(q.route.Bucket, q.route.Key, meta, q.principal().User)
 	if err != nil {
 		return err
@@ -59,6 +62,7 @@ func (s *Server) createUpload(q *request) error {
 		q.w.Header().Set(headerChecksumAlgorithm, cs.Algorithm)
 		q.w.Header().Set(headerChecksumType, cs.Type)
 	}
+	setSSEHeaders(q.w.Header(), meta.Encryption)
 	s.writeXML(q, http.StatusOK, initiateUploadResult{Xmlns: s3Namespace, Bucket: q.route.Bucket, Key: q.route.Key, UploadID: up.ID})
 	return nil
 }
@@ -96,6 +100,10 @@ func (s *Server) uploadPart(q *request) error {
 	if cs != nil {
 		body = withChecksum(body, cs)
 	}
+	size, _ := declaredLength(q.r)
+	if body, err = s.sealPart(q, up, body, size); err != nil {
+		return err
+	}
 	part, err := s.store.PutPartChecksum(q.route.Bucket, q.route.Key, up.ID, n, body, cs)
 	if err != nil {
 		return err
@@ -121,7 +129,11 @@ func (s *Server) uploadPartCopy(q *request) error {
 		return err
 	}
 	defer obj.Close()
-	start, length, err := copySourceRange(q.r.Header.Get("x-amz-copy-source-range"), obj.Info.Size)
+	plain, err := s.openPlain(q.r.Header, copySSECPrefix, obj)
+	if err != nil {
+		return err
+	}
+	start, length, err := copySourceRange(q.r.Header.Get("x-amz-copy-source-range"), plain.size)
 	if err != nil {
 		return err
 	}
@@ -132,13 +144,18 @@ func (s *Server) uploadPartCopy(q *request) error {
 	if err != nil {
 		return err
 	}
-	src := obj.Section(start, length)
-	var cs *fsstore.Checksum
-	if up.Meta.Checksum != nil {
-		cs = &fsstore.Checksum{Algorithm: up.Meta.Checksum.Algorithm}
-		src = withChecksum(src, cs)
+	body, err := plain.section(start, length)
+	if err != nil {
+		return err
 	}
-	part, err := s.store.PutPartChecksum(q.route.Bucket, q.route.Key, up.ID, n, src, cs)
+	cs := partCopyChecksum(up)
+	if cs != nil {
+		body = withChecksum(body, cs)
+	}
+	if body, err = s.sealPart(q, up, body, length); err != nil {
+		return err
+	}
+	part, err := s.store.PutPartChecksum(q.route.Bucket, q.route.Key, up.ID, n, body, cs)
 	if err != nil {
 		return err
 	}
@@ -187,6 +204,7 @@ func (s *Server) completeUpload(q *request) error {
 		return err
 	}
 	setNewVersion(q.w.Header(), info)
+	setSSEHeaders(q.w.Header(), info.Meta.Encryption)
 	loc := (&url.URL{Scheme: "http", Host: q.r.Host, Path: "/" + q.route.Bucket + "/" + q.route.Key}).String()
 	res := completeUploadResult{Xmlns: s3Namespace, Location: loc, Bucket: q.route.Bucket, Key: q.route.Key, ETag: quoteETag(info.ETag)}
 	if cs := info.Meta.Checksum; cs != nil {
@@ -245,6 +263,9 @@ func (s *Server) listParts(q *request) error {
 		res.ChecksumAlgorithm, res.ChecksumType = cs.Algorithm, cs.Type
 	}
 	for _, p := range parts {
+		if up.Meta.Encryption != nil {
+			p.Size = max(segmentPlainLen(p.Size), 0)
+		}
 		res.Parts = append(res.Parts, partEntry{PartNumber: p.Number, LastModified: s3Time(p.Modified), ETag: quoteETag(p.ETag), Size: p.Size,
 			checksumFields: newChecksumFields(p.Checksum)})
 		res.NextPartNumberMarker = p.Number

@@ -178,7 +178,13 @@ func (s *Server) getObjectAttributes(q *request) error {
 	if err := s.objectAccess(q, obj.Info); err != nil {
 		return err
 	}
-	info := obj.Info
+	// Sizes are of the plaintext: an SSE-C object's attributes need its key, as in S3.
+	plain, err := s.openPlain(q.r.Header, ssecPrefix, obj)
+	if err != nil {
+		return err
+	}
+	info := plainInfo(obj.Info, plain.size)
+	setSSEHeaders(q.w.Header(), info.Meta.Encryption)
 	q.w.Header().Set("Last-Modified", info.Modified.UTC().Format(http.TimeFormat))
 	res := objectAttributesResult{Xmlns: s3Namespace}
 	if want["ETag"] {

@@ -47,6 +47,11 @@ func (s *Server) putObject(q *request) error {
 	if meta.Checksum, err = objectChecksum(q.r.Header); err != nil {
 		return err
 	}
+	enc, key, err := s.newEncryption(q, b)
+	if err != nil {
+		return err
+	}
+	meta.Encryption = enc
 	cond, err := s.conditionFor(q)
 	if err != nil {
 		return err
@@ -55,12 +60,17 @@ func (s *Server) putObject(q *request) error {
 	if err != nil {
 		return err
 	}
-	info, err := s.store.PutObjectIf(q.route.Bucket, q.route.Key, withChecksum(body, meta.Checksum), meta, cond)
+	// The checksum is of the plaintext, computed before the data is sealed.
+	if body, err = sealBody(withChecksum(body, meta.Checksum), enc, key, unknownLength); err != nil {
+		return err
+	}
+	info, err := s.store.PutObjectIf(q.route.Bucket, q.route.Key, body, meta, cond)
 	if err != nil {
 		return err
 	}
 	setNewVersion(q.w.Header(), info)
 	setChecksumHeaders(q.w.Header(), info.Meta.Checksum)
+	setSSEHeaders(q.w.Header(), enc)
 	q.w.Header().Set("ETag", quoteETag(info.ETag))
 	q.w.Header().Set("Content-Length", "0")
 	q.w.WriteHeader(http.StatusOK)
@@ -104,8 +114,13 @@ func (s *Server) getObject(q *request) error {
 	if err := s.objectAccess(q, obj.Info); err != nil {
 		return err
 	}
-	info := obj.Info
+	plain, err := s.openPlain(q.r.Header, ssecPrefix, obj)
+	if err != nil {
+		return err
+	}
+	info := plainInfo(obj.Info, plain.size)
 	h := q.w.Header()
+	setSSEHeaders(h, info.Meta.Encryption)
 	notModified, err := readConditions(q.r.Header).check(info)
 	if err != nil {
 		return err
@@ -122,6 +137,9 @@ func (s *Server) getObject(q *request) error {
 	}
 	setObjectHeaders(h, info)
 	setReadChecksum(q, info, partial)
+	if err := s.setTagCount(q, info); err != nil {
+		return err
+	}
 	if q.route.Op == OpGetObject {
 		applyOverrides(h, q.r.URL.Query())
 	}
@@ -135,7 +153,11 @@ func (s *Server) getObject(q *request) error {
 	if q.r.Method == http.MethodHead {
 		return nil
 	}
-	if _, err := io.Copy(q.w, obj.Section(start, length)); err != nil {
+	section, err := plain.section(start, length)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(q.w, section); err != nil {
 		// The client went away or the disk failed mid-body; the status is sent, so only log.
 		s.log.V(1).Info("Object body not sent whole", "requestID", q.id, "error", err.Error())
 	}
@@ -332,11 +354,15 @@ func (s *Server) copyObject(q *request) error {
 		return err
 	}
 	defer obj.Close()
+	plain, err := s.openPlain(q.r.Header, copySSECPrefix, obj)
+	if err != nil {
+		return err
+	}
 	meta := obj.Info.Meta
 	switch d := q.r.Header.Get("x-amz-metadata-directive"); d {
 	case "", "COPY":
 		// Copying an older version over its key restores it; the latest onto itself is no change.
-		if src.Bucket == q.route.Bucket && src.Key == q.route.Key && src.Version == "" {
+		if src.Bucket == q.route.Bucket && src.Key == q.route.Key && src.Version == "" && !asksEncryption(q.r.Header) {
 			return s3Error(CodeInvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 		}
 	case "REPLACE":
@@ -350,17 +376,33 @@ func (s *Server) copyObject(q *request) error {
 	if meta.ACL, err = newObjectACL(q, b); err != nil {
 		return err
 	}
-	if obj.Info.Size > maxSinglePut {
+	if meta.Tags, err = s.copyTags(q, src.Bucket, obj.Info); err != nil {
+		return err
+	}
+	if plain.size > maxSinglePut {
 		return s3Error(CodeInvalidRequest, "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120.")
 	}
 	if meta.Checksum, err = copyChecksum(q.r.Header, obj.Info); err != nil {
 		return err
 	}
-	info, err := s.store.PutObject(q.route.Bucket, q.route.Key, withChecksum(obj.Section(0, obj.Info.Size), meta.Checksum), meta)
+	enc, key, err := s.newEncryption(q, b)
+	if err != nil {
+		return err
+	}
+	meta.Encryption = enc
+	body, err := plain.section(0, plain.size)
+	if err != nil {
+		return err
+	}
+	if body, err = sealBody(withChecksum(body, meta.Checksum), enc, key, unknownLength); err != nil {
+		return err
+	}
+	info, err := s.store.PutObject(q.route.Bucket, q.route.Key, body, meta)
 	if err != nil {
 		return err
 	}
 	setNewVersion(q.w.Header(), info)
+	setSSEHeaders(q.w.Header(), enc)
 	s.writeXML(q, http.StatusOK, copyObjectResult{Xmlns: s3Namespace, ETag: quoteETag(info.ETag), LastModified: s3Time(info.Modified)})
 	return nil
 }

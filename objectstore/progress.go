@@ -32,6 +32,8 @@ type progressBody struct {
 	rc    *http.ResponseController
 	idle  time.Duration
 	armed atomic.Bool
+	// read counts the bytes read.
+	read atomic.Int64
 }
 
 // arm is called once the request is authenticated. A request without a body has been read in
@@ -51,6 +53,7 @@ func (b *progressBody) Read(p []byte) (int, error) {
 		_ = b.rc.SetReadDeadline(time.Now().Add(b.idle))
 	}
 	n, err := b.ReadCloser.Read(p)
+	b.read.Add(int64(n))
 	if armed && err == io.EOF {
 		// Read in full: lift the deadline, as for a request without a body.
 		_ = b.rc.SetReadDeadline(time.Time{})

@@ -78,14 +78,14 @@ type target struct {
 // than being mistaken for a plain bucket or object request.
 var (
 	bucketSubresources = []string{
-		"accelerate", "analytics", "cors", "encryption", "intelligent-tiering", "inventory",
-		"lifecycle", "logging", "metadataTable", "metrics", "notification", "object-lock",
+		"accelerate", "analytics", "intelligent-tiering", "inventory",
+		"logging", "metadataTable", "metrics", "notification", "object-lock",
 		"ownershipControls", "policyStatus", "replication",
-		"requestPayment", "session", "tagging", "website",
+		"requestPayment", "session", "website",
 	}
 	objectSubresources = []string{
 		"legal-hold", "renameObject", "restore", "retention", "select",
-		"tagging", "torrent",
+		"torrent",
 	}
 )
 
@@ -104,6 +104,9 @@ func routeRequest(method, path string, query url.Values, copySource bool) (targe
 	}
 	if err := fsstore.ValidBucketName(bucket); err != nil {
 		return target{}, s3Error(CodeInvalidBucketName, "The specified bucket is not valid: "+err.Error())
+	}
+	if method == http.MethodOptions {
+		return target{Op: OpPreflight, Bucket: bucket, Key: key}, nil
 	}
 	var (
 		op  Operation
@@ -128,6 +131,18 @@ func bucketOperation(method string, q url.Values) (Operation, error) {
 		return op, err
 	}
 	if op, ok, err := bucketAccessOperation(method, q); ok {
+		return op, err
+	}
+	if op, ok, err := taggingOperation(method, q, false); ok {
+		return op, err
+	}
+	if op, ok, err := corsOperation(method, q); ok {
+		return op, err
+	}
+	if op, ok, err := lifecycleOperation(method, q); ok {
+		return op, err
+	}
+	if op, ok, err := encryptionOperation(method, q); ok {
 		return op, err
 	}
 	switch method {
@@ -162,6 +177,9 @@ func bucketOperation(method string, q url.Values) (Operation, error) {
 func objectOperation(method string, q url.Values, copySource bool) (Operation, error) {
 	if sub := firstPresent(q, objectSubresources); sub != "" {
 		return "", s3Error(CodeNotImplemented, "The object subresource "+sub+" is not implemented.")
+	}
+	if op, ok, err := taggingOperation(method, q, true); ok {
+		return op, err
 	}
 	if q.Has("acl") {
 		switch method {
@@ -275,7 +293,9 @@ func firstPresent(q url.Values, names []string) string {
 func (op Operation) verb() string {
 	switch op {
 	case OpHeadBucket, OpGetBucketLocation, OpGetObject, OpHeadObject, OpGetObjectAttributes, OpGetBucketVersioning,
-		OpGetBucketACL, OpGetObjectACL, OpGetBucketPolicy, OpGetPublicAccessBlock:
+		OpGetBucketACL, OpGetObjectACL, OpGetBucketPolicy, OpGetPublicAccessBlock,
+		OpGetObjectTagging, OpGetBucketTagging, OpGetBucketCors, OpGetBucketLifecycle,
+		OpGetBucketEncryption:
 		return VerbGet
 	case OpListBuckets, OpListObjects, OpListObjectsV2, OpListMultipartUploads, OpListParts, OpListObjectVersions:
 		return VerbList

@@ -82,7 +82,9 @@ func TestRouteRequestErrors(t *testing.T) {
 	}{
 		{"PUT", "/", "", CodeMethodNotAllowed},
 		{"PATCH", "/bkt", "", CodeMethodNotAllowed},
-		{"OPTIONS", "/bkt/k", "", CodeMethodNotAllowed},
+		{"OPTIONS", "/", "", CodeMethodNotAllowed},
+		{"POST", "/bkt", "cors", CodeMethodNotAllowed},
+		{"POST", "/bkt/k", "tagging", CodeMethodNotAllowed},
 		{"POST", "/bkt/k", "", CodeMethodNotAllowed},
 		{"GET", "/BKT", "", CodeInvalidBucketName},
 		{"GET", "bkt", "", CodeInvalidRequest},

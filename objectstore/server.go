@@ -20,6 +20,9 @@ limitations under the License.
 // package fsstore in a directory. A bucket is private to its project until its owners open it
 // with S3 ACLs (canned or granted to canonical ids and groups) or a bucket policy, within its
 // Block Public Access configuration; see access.go for how a request is decided.
+// Buckets also carry tags, CORS rules (answered to browsers' preflights, cors.go), lifecycle
+// rules (applied by LifecycleRunner, lifecycle_runner.go) and a default encryption; objects
+// carry tags and may be encrypted with customer keys or the store's (sse.go).
 //
 // The manager mounts it as a controller-runtime Runnable that listens on Config.Address:
 //
@@ -88,6 +91,9 @@ type Config struct {
 	// of it has this long, so an upload of any size streams as long as it keeps moving;
 	// DefaultBodyProgressTimeout by default.
 	BodyProgressTimeout time.Duration
+	// SSEMasterKey is the 32-byte key that seals the data keys of objects encrypted with the
+	// store's keys (SSE-S3); nil refuses SSE-S3 (customer keys, SSE-C, still work).
+	SSEMasterKey []byte
 }
 
 // ReadOnlyGrant lets User read the objects of Bucket, and nothing more: such as the node agents'
@@ -136,6 +142,8 @@ type Server struct {
 	ops           map[Operation]func(*request) error
 	// readOnly maps a read-only user to its grant.
 	readOnly map[string]ReadOnlyGrant
+	// masterKey seals SSE-S3 data keys.
+	masterKey []byte
 }
 
 // New opens the data directory (removing what crashed writes left there) and returns a server.
@@ -165,6 +173,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ReadTimeout <= 0 {
 		cfg.ReadTimeout = DefaultReadTimeout
 	}
+	if cfg.SSEMasterKey != nil && len(cfg.SSEMasterKey) != 32 {
+		return nil, errors.New("objectstore: the SSE master key must be 32 bytes")
+	}
 	if cfg.BodyProgressTimeout <= 0 {
 		cfg.BodyProgressTimeout = DefaultBodyProgressTimeout
 	}
@@ -185,6 +196,7 @@ func New(cfg Config) (*Server, error) {
 		readOnly:      readOnly,
 		readTimeout:   cfg.ReadTimeout,
 		bodyProgress:  cfg.BodyProgressTimeout,
+		masterKey:     cfg.SSEMasterKey,
 	}
 	s.ops = s.handlers()
 	return s, nil
@@ -247,6 +259,8 @@ type request struct {
 	decision decision
 	// authorized remembers the Authorizer's answers ("verb/project") for this request.
 	authorized map[string]bool
+	// body is the request body as the server reads it (it counts the bytes read).
+	body *progressBody
 }
 
 func (q *request) ctx() context.Context { return q.r.Context() }
@@ -259,6 +273,8 @@ func (q *request) principal() awsauth.Principal { return q.caller.Principal }
 type responseWriter struct {
 	http.ResponseWriter
 	status int
+	// written counts the body bytes sent.
+	written int64
 }
 
 func (w *responseWriter) WriteHeader(status int) {
@@ -272,7 +288,9 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	w.written += int64(n)
+	return n, err
 }
 
 // ServeHTTP serves one S3 request.
@@ -298,8 +316,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				s.writeError(q, s3Error(CodeInternalError))
 			}
 		}
-		s.log.V(1).Info("Served request", "requestID", q.id, "method", r.Method, "operation", q.route.Op,
-			"bucket", q.route.Bucket, "key", q.route.Key, "status", q.w.status, "duration", s.now().Sub(start))
+		s.logRequest(q, start)
 	}()
 	if err := s.serve(q); err != nil {
 		s.fail(q, err)
@@ -308,6 +325,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) serve(q *request) error {
 	body := &progressBody{ReadCloser: q.r.Body, rc: http.NewResponseController(q.w.ResponseWriter), idle: s.bodyProgress}
+	q.body = body
 	hasBody := q.r.Body != nil && q.r.Body != http.NoBody
 	if hasBody {
 		q.r.Body = body
@@ -338,6 +356,7 @@ func (s *Server) serve(q *request) error {
 		return err
 	}
 	q.route = route
+	s.applyCORS(q)
 	if g, ok := s.readOnly[caller.Principal.User]; ok && caller.Principal.User != "" {
 		op := route.Op
 		if (op != OpGetObject && op != OpHeadObject && !(op == OpPutObject && g.Put)) || route.Bucket != g.Bucket {
@@ -384,6 +403,22 @@ func (s *Server) handlers() map[Operation]func(*request) error {
 		OpPutPublicAccessBlock:    s.putPublicAccessBlock,
 		OpDeletePublicAccessBlock: s.deletePublicAccessBlock,
 		OpGetObjectAttributes:     s.getObjectAttributes,
+		OpGetObjectTagging:        s.getObjectTagging,
+		OpPutObjectTagging:        s.putObjectTagging,
+		OpDeleteObjectTagging:     s.deleteObjectTagging,
+		OpGetBucketTagging:        s.getBucketTagging,
+		OpPutBucketTagging:        s.putBucketTagging,
+		OpDeleteBucketTagging:     s.deleteBucketTagging,
+		OpGetBucketCors:           s.getBucketCors,
+		OpPutBucketCors:           s.putBucketCors,
+		OpDeleteBucketCors:        s.deleteBucketCors,
+		OpPreflight:               s.preflight,
+		OpGetBucketLifecycle:      s.getBucketLifecycle,
+		OpPutBucketLifecycle:      s.putBucketLifecycle,
+		OpDeleteBucketLifecycle:   s.deleteBucketLifecycle,
+		OpGetBucketEncryption:     s.getBucketEncryption,
+		OpPutBucketEncryption:     s.putBucketEncryption,
+		OpDeleteBucketEncryption:  s.deleteBucketEncryption,
 	}
 }
 

@@ -117,6 +117,7 @@ func (s *Server) listObjectVersions(q *request) error {
 	if err != nil {
 		return err
 	}
+	s.plainSizes(q.route.Bucket, res.Versions)
 	out := listVersionsResult{
 		Xmlns: s3Namespace, Name: q.route.Bucket, Prefix: e.enc(vq.Prefix), KeyMarker: e.enc(vq.KeyMarker),
 		VersionIDMarker: vq.VersionIDMarker, MaxKeys: limit, Delimiter: e.enc(vq.Delimiter), EncodingType: e.typ(),

@@ -55,7 +55,7 @@ type flags struct {
 	ec2Addr, ec2Endpoint   string
 	dashAddr               string
 	consoleSA              string
-	authzTTL               time.Duration
+	authzTTL, s3Lifecycle  time.Duration
 	zopts                  zap.Options
 }
 
@@ -80,6 +80,7 @@ func parseFlags() flags {
 		"How long a node may stay not ready before the domains of instances being deleted from it are given up.")
 	flag.StringVar(&f.s3Addr, "s3-bind-address", "127.0.0.1:3333", "Address of the S3 object store, e.g. :3333 for every interface (empty disables it).")
 	flag.StringVar(&f.s3DataDir, "s3-data-dir", "/var/lib/pinet/objects", "Directory of the object store's buckets.")
+	flag.DurationVar(&f.s3Lifecycle, "s3-lifecycle-interval", time.Hour, "How often the leader applies the buckets' S3 lifecycle rules.")
 	flag.StringVar(&f.opts.ObjectStoreURL, "s3-url", "", "URL PiNet's components reach the object store at (default: this replica's store).")
 	flag.StringVar(&f.opts.Region, "region", "pinet", "The cloud's region name.")
 	flag.StringVar(&f.opts.SegmentRange, "segment-range", controllers.DefaultSegmentRange,
@@ -193,7 +194,7 @@ func (f flags) frontends() (frontends.Config, error) {
 	fe := frontends.Config{
 		SystemNamespace: f.opts.SystemNamespace, Region: f.opts.Region, S3DataDir: f.s3DataDir,
 		EC2Endpoint: f.ec2Endpoint, AuthzTTL: f.authzTTL, ConsoleServiceAccount: f.consoleSA,
-		ObjectStoreURL: f.opts.ObjectStoreURL, Readiness: frontends.NewReadiness(),
+		ObjectStoreURL: f.opts.ObjectStoreURL, Readiness: frontends.NewReadiness(), S3LifecycleInterval: f.s3Lifecycle,
 	}
 	for _, l := range []struct {
 		addr, what string

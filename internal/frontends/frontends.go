@@ -55,6 +55,9 @@ type Config struct {
 	EC2Endpoint, ObjectStoreURL string
 	// S3DataDir holds the object store's buckets.
 	S3DataDir string
+	// S3LifecycleInterval is how often the leader applies the buckets' lifecycle rules;
+	// objectstore.DefaultLifecycleInterval when not positive.
+	S3LifecycleInterval time.Duration
 	// AuthzTTL is how long an access decision is reused.
 	AuthzTTL time.Duration
 	// ConsoleServiceAccount is the service account (in SystemNamespace) whose tokens the EC2 API
@@ -80,6 +83,15 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 		// Node agents download images as the image reader, which may only read the image bucket.
 		s3creds := &credentials.Store{Client: mgr.GetClient(), SystemNamespace: cfg.SystemNamespace,
 			ReadOnlyUsers: []string{s3client.ImageReaderUser, s3client.SnapshotStoreUser}}
+		// The manager's cache is not running yet: read the master key directly.
+		direct, err := client.New(restCfg, client.Options{Scheme: mgr.GetScheme()})
+		if err != nil {
+			return err
+		}
+		masterKey, err := EnsureSSEMasterKey(ctx, direct, cfg.SystemNamespace)
+		if err != nil {
+			return err
+		}
 		store, err := objectstore.New(objectstore.Config{
 			DataDir: cfg.S3DataDir,
 			Region:  cfg.Region,
@@ -90,12 +102,16 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 				// Storage nodes save and restore snapshots as the snapshot store user.
 				{User: s3client.SnapshotStoreUser, Bucket: s3client.SnapshotBucket, Put: true},
 			},
-			Logger: cfg.Logger.WithName("objectstore"),
+			Logger:       cfg.Logger.WithName("objectstore"),
+			SSEMasterKey: masterKey,
 		})
 		if err != nil {
 			return fmt.Errorf("creating the object store: %w", err)
 		}
 		if err := mgr.Add(cfg.serving("s3", func(ctx context.Context) error { return store.Serve(ctx, cfg.S3Listener) })); err != nil {
+			return err
+		}
+		if err := mgr.Add(store.LifecycleRunner(cfg.S3LifecycleInterval)); err != nil {
 			return err
 		}
 	}

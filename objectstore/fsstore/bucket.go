@@ -46,6 +46,14 @@ type BucketInfo struct {
 	Policy string `json:"policy,omitempty"`
 	// PublicAccessBlock is the bucket's Block Public Access configuration; nil for none.
 	PublicAccessBlock *PublicAccessBlock `json:"publicAccessBlock,omitempty"`
+	// Tags is the bucket's tag set; nil for none.
+	Tags []Tag `json:"tags,omitempty"`
+	// CORS is the bucket's CORS configuration; nil for none.
+	CORS []CORSRule `json:"cors,omitempty"`
+	// Lifecycle is the bucket's lifecycle configuration; nil for none.
+	Lifecycle []LifecycleRule `json:"lifecycle,omitempty"`
+	// Encryption is the bucket's default server-side encryption ("AES256"); "" for none.
+	Encryption string `json:"encryption,omitempty"`
 }
 
 // ValidBucketName reports why name breaks the S3 bucket naming rules, or nil.

@@ -173,7 +173,7 @@ func (s *Store) PutPartChecksum(bucket, key, id string, n int, r io.Reader, cs *
 	if err := t.copyFrom(r, &s.buffers); err != nil {
 		return PartInfo{}, err
 	}
-	info := ObjectInfo{Size: t.size, ETag: t.md5Hex(), Modified: s.opts.Now().UTC(), Meta: ObjectMeta{Checksum: cs}}
+	info := ObjectInfo{Size: t.size, ETag: t.etagOf(r), Modified: s.opts.Now().UTC(), Meta: ObjectMeta{Checksum: cs}}
 	if err := t.finish(info); err != nil {
 		return PartInfo{}, err
 	}

@@ -50,7 +50,7 @@ func (s *Store) PutObjectIf(bucket, key string, r io.Reader, meta ObjectMeta, co
 	if err := t.copyFrom(r, &s.buffers); err != nil {
 		return ObjectInfo{}, err
 	}
-	info := ObjectInfo{Key: key, Size: t.size, ETag: t.md5Hex(), Meta: meta}
+	info := ObjectInfo{Key: key, Size: t.size, ETag: t.etagOf(r), Meta: meta}
 	return s.commitNew(bucket, key, t, info, cond)
 }
 

@@ -58,6 +58,10 @@ type ObjectMeta struct {
 	// progress keeps only its algorithm and type. For PutObject, the reader handed to the store
 	// may set its Value when it reaches the end of the data: the store records it after that.
 	Checksum *Checksum `json:"checksum,omitempty"`
+	// Tags is the object's tag set as written with it (see tagging.go for later changes).
+	Tags []Tag `json:"tags,omitempty"`
+	// Encryption says how the data is encrypted; nil when it is not.
+	Encryption *Encryption `json:"encryption,omitempty"`
 }
 
 // ObjectInfo describes a stored object or part.
@@ -151,6 +155,24 @@ func (t *tempFile) finish(info ObjectInfo) error {
 }
 
 func (t *tempFile) md5Hex() string { return hex.EncodeToString(t.md5.Sum(nil)) }
+
+// ETagReader is a reader handed to PutObject or PutPart that decides the ETag of the data it
+// yielded (hex, no quotes), once it has ended: encrypted data's is its plaintext's MD5. An empty
+// ETag leaves the MD5 of the stored data.
+type ETagReader interface {
+	io.Reader
+	ETag() string
+}
+
+// etagOf is the ETag of data written to t from r.
+func (t *tempFile) etagOf(r io.Reader) string {
+	if er, ok := r.(ETagReader); ok {
+		if etag := er.ETag(); etag != "" {
+			return etag
+		}
+	}
+	return t.md5Hex()
+}
 
 // discard removes an unfinished or uncommitted file.
 func (t *tempFile) discard() {

@@ -24,6 +24,7 @@ limitations under the License.
 //	buckets/<name>/versions/...    the older versions of versioned buckets, see version.go
 //	buckets/<name>/uploads/<id>/   upload.json and one file per part (p00001 ...)
 //	buckets/<name>/acls/<hash>/<v>  ACLs set by PutObjectAcl, see access.go (bucket.json holds the bucket's)
+//	buckets/<name>/tags/<hash>/<v>  tags set by Put/DeleteObjectTagging, see tagging.go (bucket.json holds the bucket's)
 //
 // Every file is written in tmp/, synced, renamed into place and its directory synced, so a crash
 // leaves either the old state or the new one, never a partial object. Data is always streamed.
