@@ -102,7 +102,9 @@ func TestGuestKernelReadsAnAoEExport(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- (&aoe.Target{Conn: conn, Shelf: 7, Slot: 3, Backing: backing, Size: size}).Serve(ctx) }()
+	go func() {
+		served <- (&aoe.Target{Conn: conn, Shelf: 7, Slot: 3, Backing: backing, Size: size}).Serve(ctx)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		<-served
