@@ -99,9 +99,32 @@ func volumeState(v *cloudv1.Volume) string {
 	return string(v.Status.State)
 }
 
+// liveInstances are the ids of a project's instances a volume can be attached to; nil stands for
+// all of them.
+type liveInstances map[string]bool
+
+// liveInstanceIDs lists the instances of the project (namespace) that are neither terminated nor
+// being deleted, the volume controller's rule for where a volume is attached: a request naming
+// any other is no attachment (terminating an instance detaches its volumes).
+func (s *Service) liveInstanceIDs(ctx context.Context, project string) (liveInstances, error) {
+	list := &cloudv1.InstanceList{}
+	if err := s.cfg.Client.List(ctx, list, client.InNamespace(project)); err != nil {
+		return nil, fmt.Errorf("listing instances: %w", err)
+	}
+	live := liveInstances{}
+	for i := range list.Items {
+		inst := &list.Items[i]
+		if inst.DeletionTimestamp.IsZero() && inst.EffectiveDesiredState() != cloudv1.DesiredTerminated {
+			live[InstanceID(inst)] = true
+		}
+	}
+	return live, nil
+}
+
 // attachmentOf is the volume's attachment as EC2 shows it: the one the node reports, shown as
-// detaching once the request is withdrawn; else the request, as attaching.
-func attachmentOf(v *cloudv1.Volume) *VolumeAttachment {
+// detaching once the request is withdrawn; else the request, as attaching, while the instance it
+// names is live.
+func attachmentOf(v *cloudv1.Volume, live liveInstances) *VolumeAttachment {
 	if st := v.Status.Attachment; st != nil && st.State != "" && st.State != cloudv1.AttachmentDetached {
 		a := &VolumeAttachment{VolumeID: volumeID(v), InstanceID: st.InstanceID, Device: st.Device, State: string(st.State)}
 		if st.AttachTime != nil {
@@ -112,14 +135,14 @@ func attachmentOf(v *cloudv1.Volume) *VolumeAttachment {
 		}
 		return a
 	}
-	if at := v.Spec.AttachTo; at != nil {
+	if at := v.Spec.AttachTo; at != nil && (live == nil || live[at.InstanceID]) {
 		return &VolumeAttachment{VolumeID: volumeID(v), InstanceID: at.InstanceID, Device: at.Device,
 			State: string(cloudv1.AttachmentAttaching)}
 	}
 	return nil
 }
 
-func toVolume(v *cloudv1.Volume) Volume {
+func toVolume(v *cloudv1.Volume, live liveInstances) Volume {
 	out := Volume{
 		VolumeID:         volumeID(v),
 		SizeGiB:          v.Spec.SizeGiB,
@@ -130,7 +153,7 @@ func toVolume(v *cloudv1.Volume) Volume {
 		VolumeType:       "standard",
 		Tags:             TagsOf(v),
 	}
-	if a := attachmentOf(v); a != nil {
+	if a := attachmentOf(v, live); a != nil {
 		out.Attachments = append(out.Attachments, *a)
 	}
 	return out
@@ -257,7 +280,7 @@ func (s *Service) CreateVolume(ctx context.Context, c Caller, in CreateVolumeInp
 		return nil, cmp.Or(err, error(overQuota))
 	}
 	s.AwaitCache(ctx, v)
-	out := toVolume(v)
+	out := toVolume(v, nil)
 	return &out, nil
 }
 
@@ -270,7 +293,7 @@ func (s *Service) answerEarlierVolume(ctx context.Context, v *cloudv1.Volume, er
 		return nil, Unavailable("The volume of an earlier call with this ClientToken went away meanwhile; try again.")
 	}
 	s.AwaitCache(ctx, v)
-	out := toVolume(v)
+	out := toVolume(v, nil)
 	return &out, nil
 }
 
@@ -357,8 +380,12 @@ func (s *Service) DeleteVolume(ctx context.Context, c Caller, in VolumeIDInput) 
 	if err != nil {
 		return err
 	}
+	live, err := s.liveInstanceIDs(ctx, v.Namespace)
+	if err != nil {
+		return err
+	}
 	err = s.DeleteLatest(ctx, v, func() error {
-		if a := attachmentOf(v); a != nil {
+		if a := attachmentOf(v, live); a != nil {
 			return BadRequest(CodeVolumeInUse, "Volume %s is currently attached to %s", in.VolumeID, a.InstanceID)
 		}
 		return nil
@@ -404,9 +431,13 @@ func (s *Service) DescribeVolumes(ctx context.Context, c Caller, in DescribeVolu
 	if err != nil {
 		return nil, "", err
 	}
+	live, err := s.liveInstanceIDs(ctx, c.Project())
+	if err != nil {
+		return nil, "", err
+	}
 	var items []Volume
 	for _, v := range vols {
-		item := toVolume(v)
+		item := toVolume(v, live)
 		if matcher.Match(item.attributes, item.Tags) {
 			items = append(items, item)
 		}
@@ -485,11 +516,15 @@ func (s *Service) AttachVolume(ctx context.Context, c Caller, in AttachVolumeInp
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkAttachable(ctx, c, v, inst, in.Device); err != nil {
+	live, err := s.liveInstanceIDs(ctx, v.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkAttachable(ctx, c, v, inst, in.Device, live); err != nil {
 		return nil, err
 	}
 	err = s.change(ctx, v, func() error {
-		if err := checkVolumeFree(v); err != nil {
+		if err := checkVolumeFree(v, live); err != nil {
 			return err
 		}
 		v.Spec.AttachTo = &cloudv1.VolumeAttachTarget{InstanceID: in.InstanceID, Device: in.Device}
@@ -503,8 +538,8 @@ func (s *Service) AttachVolume(ctx context.Context, c Caller, in AttachVolumeInp
 }
 
 // checkVolumeFree refuses a volume that is attached, or in a state nothing can attach.
-func checkVolumeFree(v *cloudv1.Volume) error {
-	if a := attachmentOf(v); a != nil {
+func checkVolumeFree(v *cloudv1.Volume, live liveInstances) error {
+	if a := attachmentOf(v, live); a != nil {
 		return BadRequest(CodeVolumeInUse, "%s is already attached to an instance", volumeID(v))
 	}
 	switch v.Status.State {
@@ -516,7 +551,7 @@ func checkVolumeFree(v *cloudv1.Volume) error {
 
 // checkAttachable checks what EC2 checks before an attachment: a live instance in the volume's
 // zone, a free volume, and a valid device name nothing else on the instance uses.
-func (s *Service) checkAttachable(ctx context.Context, c Caller, v *cloudv1.Volume, inst *cloudv1.Instance, device string) error {
+func (s *Service) checkAttachable(ctx context.Context, c Caller, v *cloudv1.Volume, inst *cloudv1.Instance, device string, live liveInstances) error {
 	id := InstanceID(inst)
 	switch inst.Status.State {
 	case cloudv1.InstanceStateShuttingDown, cloudv1.InstanceStateTerminated:
@@ -532,14 +567,14 @@ func (s *Service) checkAttachable(ctx context.Context, c Caller, v *cloudv1.Volu
 	if zone != volumeZone(v) {
 		return BadRequest(CodeVolumeZoneMismatch, "The volume '%s' is not in the same availability zone as instance '%s'", volumeID(v), id)
 	}
-	if err := checkVolumeFree(v); err != nil {
+	if err := checkVolumeFree(v, live); err != nil {
 		return err
 	}
 	slot, ok := DeviceSlot(device)
 	if !ok {
 		return InvalidParam("Value (%s) for parameter device is invalid. %s is not a valid EBS device name.", clipID(device), clipID(device))
 	}
-	used, err := s.usedDeviceSlots(ctx, c, inst)
+	used, err := s.usedDeviceSlots(ctx, c, inst, live)
 	if err != nil {
 		return err
 	}
@@ -551,7 +586,7 @@ func (s *Service) checkAttachable(ctx context.Context, c Caller, v *cloudv1.Volu
 
 // usedDeviceSlots are the disks of an instance: its root disk, its block device mappings and the
 // volumes attached (or attaching) to it.
-func (s *Service) usedDeviceSlots(ctx context.Context, c Caller, inst *cloudv1.Instance) (map[string]bool, error) {
+func (s *Service) usedDeviceSlots(ctx context.Context, c Caller, inst *cloudv1.Instance, live liveInstances) (map[string]bool, error) {
 	used := map[string]bool{}
 	rootSlot, _ := DeviceSlot(RootDevice)
 	used[rootSlot] = true
@@ -565,7 +600,7 @@ func (s *Service) usedDeviceSlots(ctx context.Context, c Caller, inst *cloudv1.I
 		return nil, err
 	}
 	for _, other := range vols {
-		if a := attachmentOf(other); a != nil && a.InstanceID == InstanceID(inst) {
+		if a := attachmentOf(other, live); a != nil && a.InstanceID == InstanceID(inst) {
 			if d, ok := DeviceSlot(a.Device); ok {
 				used[d] = true
 			}
@@ -608,7 +643,7 @@ func (s *Service) DetachVolume(ctx context.Context, c Caller, in DetachVolumeInp
 	err = s.change(ctx, v, func() error {
 		at := v.Spec.AttachTo
 		switch {
-		case at == nil && attachmentOf(v) != nil:
+		case at == nil && attachmentOf(v, nil) != nil:
 			return BadRequest(CodeIncorrectResource, "Volume '%s' is already being detached.", in.VolumeID)
 		case at == nil:
 			return BadRequest(CodeIncorrectResource, "Volume '%s' is in the 'available' state.", in.VolumeID)

@@ -267,6 +267,18 @@ func TestVolumeLifecycle(t *testing.T) {
 	expectCode(t, err, "IncorrectState")
 	waitVolumeState(t, cl, v2, types.VolumeStateAvailable, "none")
 
+	// Terminating the instance detaches what is attached to it: the volume is available with no
+	// attachment, and may be deleted (the attach request naming the terminated instance stays
+	// in its spec, as with a kubectl user's, and counts for nothing).
+	if _, err := cl.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: aws.String(v1), InstanceId: aws.String(inst), Device: aws.String("/dev/sdf")}); err != nil {
+		t.Fatal(err)
+	}
+	waitVolumeState(t, cl, v1, types.VolumeStateInUse, inst+" /dev/sdf attached")
+	if _, err := cl.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{inst}}); err != nil {
+		t.Fatal(err)
+	}
+	waitVolumeState(t, cl, v1, types.VolumeStateAvailable, "none")
+
 	// Delete both; they are gone at once, and so are their backing files, in time.
 	for _, id := range []string{v1, v2} {
 		if _, err := cl.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(id)}); err != nil {

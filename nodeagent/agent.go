@@ -103,8 +103,9 @@ type Config struct {
 	ListenAoE func(iface string) (*aoe.Conn, error)
 	// Version is reported in the Hypervisor's status.
 	Version string
-	// StorageNetNS is the network namespace (a name under /run/netns) StorageInterface is in for
-	// attaching volumes, empty for the agent's own (ListenAoE, when set, is used instead).
+	// StorageNetNS is the network namespace (a name under /run/netns) StorageInterface is in,
+	// where volumes are served and attached; empty for the agent's own (ListenAoE, when set, is
+	// used instead).
 	StorageNetNS string
 	// QEMUUser is the user QEMU runs as (libvirt-qemu); it alone may connect to the volumes' NBD
 	// sockets. Empty, or a user the node does not have, leaves them to root.

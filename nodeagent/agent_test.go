@@ -363,8 +363,9 @@ func TestAgentRestart(t *testing.T) {
 	}
 }
 
-// A domain of this cloud whose instance is gone is removed by the sweep; domains PiNet did not
-// make, or another cloud's agent made on a shared libvirtd, are left alone.
+// A domain of this cloud whose instance is gone is removed by the sweep, whether it names this
+// node or (made by an older agent) none; domains PiNet did not make, or another cloud's agent or
+// another node's agent made on a shared libvirtd, are left alone.
 func TestOrphanSweep(t *testing.T) {
 	c := startCloud(t)
 	node := c.AddNode(t, "orphan-1", "zone-orphan", 2, 4096)
@@ -372,28 +373,32 @@ func TestOrphanSweep(t *testing.T) {
 	if err := env.Client.Get(context.Background(), client.ObjectKey{Name: "kube-system"}, ks); err != nil {
 		t.Fatal(err)
 	}
-	owned := func(name, cloud string) string {
+	owned := func(name, cloud, node string) string {
 		return `<domain type="test"><name>` + name + `</name>
 <metadata><instance xmlns="https://pinet.io/xmlns/domain/1"><cloud>` + cloud + `</cloud><namespace>nowhere</namespace>
-<name>gone</name><uid>11111111-2222-3333-4444-555555555555</uid><instanceId>` + name + `</instanceId></instance></metadata>
+<name>gone</name><uid>11111111-2222-3333-4444-555555555555</uid><instanceId>` + name + `</instanceId>` + node + `</instance></metadata>
 <memory unit="MiB">64</memory><os><type arch="x86_64">hvm</type></os></domain>`
 	}
 	for _, x := range []string{
-		owned("i-00000000000000001", string(ks.UID)),
-		owned("i-00000000000000002", "another-cloud"),
+		owned("i-00000000000000001", string(ks.UID), ""),
+		owned("i-00000000000000002", "another-cloud", ""),
+		owned("i-00000000000000003", string(ks.UID), "<node>orphan-1</node>"),
+		owned("i-00000000000000004", string(ks.UID), "<node>orphan-2</node>"),
 		`<domain type="test"><name>not-ours</name><memory unit="MiB">64</memory><os><type arch="x86_64">hvm</type></os></domain>`,
 	} {
 		if err := node.Conn.Define(x); err != nil {
 			t.Fatal(err)
 		}
 	}
-	testenv.Eventually(t, shortWait, "the orphan to be removed", func() error {
-		if _, ok := node.Domains(t)["i-00000000000000001"]; ok {
-			return errors.New("it is still defined")
+	testenv.Eventually(t, shortWait, "the orphans to be removed", func() error {
+		for _, gone := range []string{"i-00000000000000001", "i-00000000000000003"} {
+			if _, ok := node.Domains(t)[gone]; ok {
+				return fmt.Errorf("%s is still defined", gone)
+			}
 		}
 		return nil
 	})
-	for _, keep := range []string{"not-ours", "i-00000000000000002"} {
+	for _, keep := range []string{"not-ours", "i-00000000000000002", "i-00000000000000004"} {
 		if _, ok := node.Domains(t)[keep]; !ok {
 			t.Fatalf("the sweep removed %s, which this cloud did not make", keep)
 		}

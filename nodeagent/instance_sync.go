@@ -201,6 +201,7 @@ func (s *instanceSync) define(ctx context.Context, sc *syncScope) error {
 		UUID: string(inst.UID),
 		Owner: domainxml.Owner{
 			Cloud: s.cloudID, Namespace: inst.Namespace, Name: inst.Name, UID: string(inst.UID), InstanceID: inst.Status.InstanceID,
+			Node: s.cfg.NodeName,
 		},
 		VCPUs:      it.Spec.VCPUs,
 		MemoryMiB:  it.Spec.MemoryMiB,
@@ -574,6 +575,9 @@ func (o *orphanSweeper) sweep(ctx context.Context) {
 		owner, ok := domainxml.OwnerOf(d.XML)
 		if !ok || owner.Cloud != o.sync.cloudID {
 			continue // not this cloud's
+		}
+		if owner.Node != "" && owner.Node != o.sync.cfg.NodeName {
+			continue // another node's agent on the same libvirtd
 		}
 		if o.orphaned(ctx, owner) {
 			logger.Info("Removing orphaned domain", "domain", d.Name, "instance", owner.Namespace+"/"+owner.Name)

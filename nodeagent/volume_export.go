@@ -54,9 +54,12 @@ type export struct {
 // agent's context, not a reconcile's, and stop when the agent stops (the backing files stay:
 // a restarted agent serves them again at the same addresses).
 type exports struct {
-	ctx    context.Context
-	dir    string
-	iface  string
+	ctx   context.Context
+	dir   string
+	iface string
+	// netns is the network namespace iface is in ("" for the agent's own); listen, when set,
+	// opens the sockets instead.
+	netns  string
 	listen func(iface string) (*aoe.Conn, error)
 	// stopped is told the volume whose target stopped on its own, to reconcile it again.
 	stopped func(key types.NamespacedName)
@@ -97,7 +100,7 @@ func (e *exports) serve(key types.NamespacedName, uid types.UID, spec exportSpec
 	}
 	listen := e.listen
 	if listen == nil {
-		listen = aoe.Listen
+		listen = func(iface string) (*aoe.Conn, error) { return aoe.ListenIn(e.netns, iface) }
 	}
 	conn, err := listen(e.iface)
 	if err != nil {

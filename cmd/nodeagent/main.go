@@ -64,7 +64,7 @@ func main() {
 	flag.StringVar(&cfg.StorageDir, "storage-dir", "", "Directory of the backing files of the volumes this node stores (default <state-dir>/volumes).")
 	flag.Int64Var(&cfg.StorageCapacityGiB, "storage-capacity-gib", 0, "GiB of volumes this node may store (0: not a storage node).")
 	flag.StringVar(&cfg.StorageInterface, "storage-interface", "", "Network interface of the storage network: volumes are served (storage nodes) and attached over AoE there.")
-	flag.StringVar(&cfg.StorageNetNS, "storage-netns", "", "Network namespace (under /run/netns) of the storage interface for attaching volumes; empty: the agent's own.")
+	flag.StringVar(&cfg.StorageNetNS, "storage-netns", "", "Network namespace (under /run/netns) of the storage interface, where volumes are served and attached; empty: the agent's own.")
 	flag.StringVar(&cfg.QEMUUser, "qemu-user", "libvirt-qemu", "User QEMU runs as; it alone may connect to the volumes' NBD sockets.")
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()

@@ -119,6 +119,8 @@ type bootOptions struct {
 	disks   []string
 	extra   []string
 	env     []string
+	// netns, when set, is the network namespace QEMU runs in (its taps are there).
+	netns string
 }
 
 // boot starts QEMU under TCG with the image's kernel and initramfs, the serial console in a file
@@ -144,6 +146,10 @@ func boot(t *testing.T, img image, opts bootOptions) *guestVM {
 	}
 	args = append(args, opts.extra...)
 	vm.cmd = exec.Command("qemu-system-x86_64", args...)
+	if opts.netns != "" {
+		// ip netns exec enters the namespace and then runs QEMU in its own place: the pid is QEMU's.
+		vm.cmd = exec.Command("ip", append([]string{"netns", "exec", opts.netns, "qemu-system-x86_64"}, args...)...)
+	}
 	vm.cmd.Env = append(os.Environ(), opts.env...)
 	vm.cmd.Stdout = vm.stderr
 	vm.cmd.Stderr = vm.stderr

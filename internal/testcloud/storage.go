@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"pinet.io/pinet/nodeagent"
-	"pinet.io/pinet/nodeagent/aoe"
 	"pinet.io/pinet/nodeagent/aoe/aoetest"
 )
 
@@ -39,8 +38,8 @@ func (c *Cloud) AddStorageNode(t testing.TB, name, zone string, capacityGiB int6
 	pair := aoetest.NewPair(t, "pt-tc", 1500)
 	dir := filepath.Join(t.TempDir(), "volumes")
 	n := c.AddNodeWith(t, name, zone, 1, storageNodeMemoryMiB, func(cfg *nodeagent.Config) {
-		cfg.StorageCapacityGiB, cfg.StorageDir, cfg.StorageInterface = capacityGiB, dir, pair.IfaceA
-		cfg.ListenAoE = func(iface string) (*aoe.Conn, error) { return aoetest.ListenIn(pair.NSA, iface) }
+		cfg.StorageCapacityGiB, cfg.StorageDir = capacityGiB, dir
+		cfg.StorageInterface, cfg.StorageNetNS = pair.IfaceA, pair.NSA
 	})
 	n.StorageNet = pair
 	return n

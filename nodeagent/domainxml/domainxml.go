@@ -41,6 +41,10 @@ type Owner struct {
 	Name       string `xml:"name"`
 	UID        string `xml:"uid"`
 	InstanceID string `xml:"instanceId"`
+	// Node is the node whose agent made the domain, so that agents of several nodes sharing one
+	// libvirtd (a local cloud's extra nodes) leave each other's domains alone; empty in domains
+	// an older agent made.
+	Node string `xml:"node,omitempty"`
 }
 
 // Spec is what the domain must be.

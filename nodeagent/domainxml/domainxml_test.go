@@ -119,6 +119,7 @@ func TestConvertRefusesBadNICs(t *testing.T) {
 
 func TestOwnerRoundTrip(t *testing.T) {
 	s := sampleSpec()
+	s.Owner.Node = "node-a"
 	d, err := Convert(s, Host{DomainType: "qemu", Machine: "q35"})
 	if err != nil {
 		t.Fatal(err)
@@ -131,13 +132,13 @@ func TestOwnerRoundTrip(t *testing.T) {
 	if !ok {
 		t.Fatal("owner not found in our own XML")
 	}
-	if o.Cloud != s.Owner.Cloud || o.Namespace != s.Owner.Namespace || o.Name != s.Owner.Name || o.UID != s.Owner.UID || o.InstanceID != s.Owner.InstanceID {
+	if o.Cloud != s.Owner.Cloud || o.Namespace != s.Owner.Namespace || o.Name != s.Owner.Name || o.UID != s.Owner.UID || o.InstanceID != s.Owner.InstanceID || o.Node != "node-a" {
 		t.Fatalf("owner %+v, want %+v", o, s.Owner)
 	}
 	// The form libvirt hands back: a prefixed element.
 	relabelled := `<domain type="qemu"><name>x</name><metadata><pn:instance xmlns:pn="` + Namespace +
 		`"><pn:namespace>ns</pn:namespace><pn:name>n</pn:name><pn:uid>u</pn:uid><pn:instanceId>i-1</pn:instanceId></pn:instance></metadata></domain>`
-	if o, ok := OwnerOf(relabelled); !ok || o.Namespace != "ns" || o.UID != "u" {
+	if o, ok := OwnerOf(relabelled); !ok || o.Namespace != "ns" || o.UID != "u" || o.Node != "" {
 		t.Fatalf("prefixed metadata: %+v %v", o, ok)
 	}
 	for _, foreign := range []string{

@@ -160,8 +160,11 @@ func run(dir string, env []string, stdin, name string, args ...string) (string, 
 }
 
 // RC returns the variables the cloud's pinetrc exports (EC2_URL, S3_URL, AWS_*, …).
-func (c *Cloud) RC() (map[string]string, error) {
-	data, err := os.ReadFile(filepath.Join(c.Dir, "pinetrc"))
+func (c *Cloud) RC() (map[string]string, error) { return ReadRC(filepath.Join(c.Dir, "pinetrc")) }
+
+// ReadRC returns the variables a pinetrc (`pinetctl user credentials`) exports.
+func ReadRC(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -186,6 +189,11 @@ func (c *Cloud) AWS(args ...string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return c.AWSAs(rc, args...)
+}
+
+// AWSAs runs the AWS CLI with the credentials of a pinetrc (ReadRC).
+func (c *Cloud) AWSAs(rc map[string]string, args ...string) (string, error) {
 	env := append([]string{}, c.Env...)
 	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"} {
 		env = append(env, k+"="+rc[k])

@@ -108,8 +108,20 @@ func waitInstances(t *testing.T, ids []string, state string) {
 // consoleOf returns the decoded console output through GetConsoleOutput.
 func consoleOf(t *testing.T, id string) string {
 	t.Helper()
+	return consoleVia(t, cloud.AWS, id)
+}
+
+// consoleVia returns the decoded console output through GetConsoleOutput called with aws.
+func consoleVia(t *testing.T, aws func(args ...string) (string, error), id string) string {
+	t.Helper()
 	var out struct{ Output string }
-	awsJSON(t, &out, "ec2", "get-console-output", "--instance-id", id)
+	raw, err := aws("ec2", "get-console-output", "--instance-id", id)
+	if err == nil {
+		err = json.Unmarshal([]byte(raw), &out)
+	}
+	if err != nil {
+		t.Fatalf("get-console-output %s: %v\n%s", id, err, raw)
+	}
 	// The CLI decodes base64 output itself when it is valid; accept both.
 	if dec, err := base64.StdEncoding.DecodeString(out.Output); err == nil {
 		return string(dec)

@@ -1,0 +1,223 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package e2e
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"pinet.io/pinet/internal/testenv"
+)
+
+// waitVolumeDisk is the start of a guest's user data that waits for the volume's disk, found by
+// its serial (virtio keeps the first 20 characters of the volume id), and names it $d.
+func waitVolumeDisk(volumeID string) string {
+	return fmt.Sprintf(`#!/bin/sh
+echo "waiting for the disk of %[1]s"
+d=
+while [ -z "$d" ]; do
+  for s in /sys/block/*/serial; do
+    case "$(cat $s 2>/dev/null)" in %[1]s*) d=$(basename $(dirname $s)) ;; esac
+  done
+  [ -n "$d" ] || sleep 1
+done
+echo "new disk $d sectors $(cat /sys/block/$d/size)"
+`, volumeID[:min(len(volumeID), 20)])
+}
+
+// volumePattern is what the first guest writes at the start of the volume.
+const volumePattern = "PINET-VOLUME-PATTERN-7f3a"
+
+// writesPattern: the first guest writes the pattern and flushes it to the volume.
+const writesPattern = `printf '` + volumePattern + `\n' | dd of=/dev/$d bs=512 conv=sync,fsync 2>/dev/null && sync && echo "pattern written to $d"
+`
+
+// readsThenWrites: the second guest reads the pattern, then writes numbered records, one 512-byte
+// sector each from sector 4096 on, printing "acked N" once record N is flushed to the volume.
+const readsThenWrites = `echo "read: $(dd if=/dev/$d bs=512 count=1 2>/dev/null | head -n 1)"
+i=1
+while true; do
+  if printf 'REC-%08d\n' $i | dd of=/dev/$d bs=512 seek=$((4096 + i)) conv=sync,fsync 2>/dev/null; then echo "acked $i"; i=$((i + 1)); fi
+  sleep 0.5
+done
+`
+
+// storageNode starts, in zone pinet-1b, a storage-only node (too little memory for any instance)
+// whose AoE targets serve on store0 in a namespace of its own; store1, the other end of the
+// storage network, is in ns (node 2's).
+func storageNode(t *testing.T, ns string) *Node {
+	t.Helper()
+	st := newNetNS(t, "st")
+	ipCmd(t, "-n", st, "link", "add", "store0", "type", "veth", "peer", "name", "store1", "netns", ns)
+	ipCmd(t, "-n", st, "link", "set", "store0", "up")
+	ipCmd(t, "-n", ns, "link", "set", "store1", "up")
+	return addNode(t, NodeOptions{Name: "e2e-store-1", Zone: node2Zone, MemoryMiB: 256,
+		StorageNS: st, StorageInterface: "store0", StorageGiB: 4})
+}
+
+type volumeJSON struct {
+	VolumeId, State string
+	Size            int
+	Attachments     []struct{ InstanceId, State string }
+}
+
+func waitVolume(t *testing.T, id, state string) {
+	t.Helper()
+	testenv.Eventually(t, 3*time.Minute, id+" "+state, func() error {
+		var out struct{ Volumes []volumeJSON }
+		awsJSON(t, &out, "ec2", "describe-volumes", "--volume-ids", id)
+		if len(out.Volumes) != 1 || out.Volumes[0].State != state {
+			return fmt.Errorf("%+v", out.Volumes)
+		}
+		return nil
+	})
+}
+
+// The issue's first acceptance point: a volume stored on node A (e2e-store-1) is attached with
+// the AWS CLI to a running guest on node B (node 2), which sees a disk of its size and writes a
+// pattern; detached and attached to a second guest, the pattern is read back, and it is in the
+// backing file on node A. Then the kill -9 point: while the second guest writes, the storage
+// node's agent is killed and restarted; the export comes back at the same address, the guest's
+// writes go on, and every write it saw acknowledged is in the backing file. Deleting the volume
+// while attached is refused (VolumeInUse); terminating the guest detaches it; deleting it then
+// removes the backing file.
+func TestVolumeMovesBetweenGuestsOnAnotherNode(t *testing.T) {
+	ami := sampleAMI(t)
+	ns2 := node2NS(t)
+	store := storageNode(t, ns2)
+	startNode2(t, ns2, "store1")
+
+	var vol volumeJSON
+	awsJSON(t, &vol, "ec2", "create-volume", "--size", "1", "--availability-zone", node2Zone)
+	t.Cleanup(func() { _, _ = cloud.AWS("ec2", "delete-volume", "--volume-id", vol.VolumeId) })
+	g1 := runInstances(t, "--image-id", ami, "--instance-type", "m1.tiny", "--placement", "AvailabilityZone="+node2Zone, "--user-data", waitVolumeDisk(vol.VolumeId)+writesPattern)[0]
+	g2 := runInstances(t, "--image-id", ami, "--instance-type", "m1.tiny", "--placement", "AvailabilityZone="+node2Zone, "--user-data", waitVolumeDisk(vol.VolumeId)+readsThenWrites)[0]
+	terminateAll(t, cloud.AWS, g1, g2)
+	waitVolume(t, vol.VolumeId, "available")
+	if got := jsonpath(t, "volume", vol.VolumeId, "{.status.aoe.node}"); got != "e2e-store-1" {
+		t.Fatalf("the volume is stored on %q", got)
+	}
+	uid := jsonpath(t, "volume", vol.VolumeId, "{.metadata.uid}")
+	backing := filepath.Join(store.Dir, "volumes", uid+".img")
+	waitInstances(t, []string{g1, g2}, "running")
+	for _, id := range []string{g1, g2} {
+		if got := jsonpath(t, "instance", id, "{.status.hypervisor}"); got != node2Name {
+			t.Fatalf("%s runs on %q", id, got)
+		}
+	}
+
+	awsJSON(t, nil, "ec2", "attach-volume", "--volume-id", vol.VolumeId, "--instance-id", g1, "--device", "/dev/sdf")
+	waitVolume(t, vol.VolumeId, "in-use")
+	text := waitConsole(t, g1, "pattern written to")
+	if !regexp.MustCompile(`new disk \w+ sectors 2097152\b`).MatchString(text) {
+		t.Fatalf("the guest did not see a 1 GiB disk:\n%s", text)
+	}
+	awsJSON(t, nil, "ec2", "detach-volume", "--volume-id", vol.VolumeId)
+	waitVolume(t, vol.VolumeId, "available")
+
+	awsJSON(t, nil, "ec2", "attach-volume", "--volume-id", vol.VolumeId, "--instance-id", g2, "--device", "/dev/sdf")
+	waitVolume(t, vol.VolumeId, "in-use")
+	waitConsole(t, g2, "read: "+volumePattern)
+	if got := readAt(t, backing, 0, len(volumePattern)+1); got != volumePattern+"\n" {
+		t.Fatalf("the backing file on the storage node starts with %q", got)
+	}
+
+	// kill -9 of the storage node's agent while g2 writes.
+	address := jsonpath(t, "volume", vol.VolumeId, "{.status.aoe.shelf}.{.status.aoe.slot}")
+	testenv.Eventually(t, time.Minute, "g2's first writes", func() error {
+		if n := lastAck(consoleOf(t, g2)); n < 3 {
+			return fmt.Errorf("acked %d", n)
+		}
+		return nil
+	})
+	if err := store.Kill9(); err != nil {
+		t.Fatal(err)
+	}
+	acked := lastAck(consoleOf(t, g2))
+	time.Sleep(2 * time.Second) // the guest's writes meet no target for a while
+	if err := store.Start(); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 3*time.Minute, "g2's writes to go on after the storage agent's restart", func() error {
+		if n := lastAck(consoleOf(t, g2)); n < acked+5 {
+			return fmt.Errorf("acked %d, %d at the kill", n, acked)
+		}
+		return nil
+	})
+	if got := jsonpath(t, "volume", vol.VolumeId, "{.status.aoe.shelf}.{.status.aoe.slot}"); got != address {
+		t.Errorf("the export moved from %s to %s across the restart", address, got)
+	}
+	final := lastAck(consoleOf(t, g2))
+	t.Logf("the guest saw %d writes acknowledged before the kill, %d in all", acked, final)
+	for i := 1; i <= final; i++ {
+		want := fmt.Sprintf("REC-%08d\n", i)
+		if got := readAt(t, backing, int64(4096+i)*512, len(want)); got != want {
+			t.Errorf("acknowledged record %d is not in the backing file: %q", i, got)
+		}
+	}
+
+	// Deleting it while attached is refused; terminating its instance detaches it.
+	if out, err := cloud.AWS("ec2", "delete-volume", "--volume-id", vol.VolumeId); err == nil || !strings.Contains(out, "VolumeInUse") {
+		t.Fatalf("delete-volume of an attached volume: %v %s", err, out)
+	}
+	awsJSON(t, nil, "ec2", "terminate-instances", "--instance-ids", g2)
+	waitVolume(t, vol.VolumeId, "available")
+	awsJSON(t, nil, "ec2", "delete-volume", "--volume-id", vol.VolumeId)
+	testenv.Eventually(t, 2*time.Minute, "the backing file removed", func() error {
+		if _, err := os.Stat(backing); !os.IsNotExist(err) {
+			return fmt.Errorf("still there: %v", err)
+		}
+		return nil
+	})
+}
+
+// readAt reads n bytes of a file at off (fewer at its end).
+func readAt(t *testing.T, path string, off int64, n int) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, n)
+	m, err := f.ReadAt(buf, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	return string(buf[:m])
+}
+
+var ackLine = regexp.MustCompile(`(?m)^acked (\d+)\r?$`)
+
+// lastAck is the highest "acked N" on a console.
+func lastAck(text string) int {
+	n := 0
+	for _, m := range ackLine.FindAllStringSubmatch(text, -1) {
+		if v, _ := strconv.Atoi(m[1]); v > n {
+			n = v
+		}
+	}
+	return n
+}
