@@ -24,6 +24,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/ec2shim/query"
@@ -200,30 +201,35 @@ func (s *Service) changeDesiredState(ctx context.Context, c Caller, in InstanceI
 			return nil, err
 		}
 	}
-	out := make([]InstanceStateChange, 0, len(insts))
-	var changed []*cloudv1.Instance
-	for _, inst := range insts {
+	// Written in parallel, a bounded number at a time: a call naming hundreds of instances must
+	// answer well within a client's timeout.
+	out := make([]InstanceStateChange, len(insts))
+	changed := make([]client.Object, len(insts))
+	err = inParallel(len(insts), func(i int) error {
+		inst := insts[i]
 		id, prev := InstanceID(inst), stateOf(inst.Status.State)
-		cur := prev
-		if needsDesiredState(inst, want) {
-			err := s.ChangeLatest(ctx, inst, func() error {
-				if err := checkStateChange(inst, want); err != nil {
-					return err
-				}
-				s.setDesiredState(inst, want)
-				return nil
-			})
-			if err != nil {
-				return nil, instanceWriteError(err, id)
-			}
-			changed = append(changed, inst)
-			cur = stateOf(transitional(prev.Name, want))
+		out[i] = InstanceStateChange{InstanceID: id, Current: prev, Previous: prev}
+		if !needsDesiredState(inst, want) {
+			return nil
 		}
-		out = append(out, InstanceStateChange{InstanceID: id, Current: cur, Previous: prev})
+		err := s.ChangeLatest(ctx, inst, func() error {
+			if err := checkStateChange(inst, want); err != nil {
+				return err
+			}
+			s.setDesiredState(inst, want)
+			return nil
+		})
+		if err != nil {
+			return instanceWriteError(err, id)
+		}
+		changed[i] = inst
+		out[i].Current = stateOf(transitional(prev.Name, want))
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	for _, inst := range changed {
-		s.AwaitCache(ctx, inst)
-	}
+	s.AwaitCacheAll(ctx, changed)
 	return out, nil
 }
 
@@ -296,10 +302,11 @@ func (s *Service) RebootInstances(ctx context.Context, c Caller, in InstanceIDsI
 	if err != nil {
 		return err
 	}
-	var changed []*cloudv1.Instance
-	for _, inst := range insts {
+	changed := make([]client.Object, len(insts))
+	err = inParallel(len(insts), func(i int) error {
+		inst := insts[i]
 		if inst.Status.State != cloudv1.InstanceStateRunning {
-			continue
+			return nil
 		}
 		if err := s.ChangeLatest(ctx, inst, func() error {
 			s.requestNow(inst, cloudv1.AnnotationRebootRequested)
@@ -307,11 +314,13 @@ func (s *Service) RebootInstances(ctx context.Context, c Caller, in InstanceIDsI
 		}); err != nil {
 			return instanceWriteError(err, InstanceID(inst))
 		}
-		changed = append(changed, inst)
+		changed[i] = inst
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	for _, inst := range changed {
-		s.AwaitCache(ctx, inst)
-	}
+	s.AwaitCacheAll(ctx, changed)
 	return nil
 }
 

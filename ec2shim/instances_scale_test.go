@@ -1,0 +1,210 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+package ec2shim_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/internal/testcloud"
+	"pinet.io/pinet/internal/testenv"
+)
+
+// Launches, state changes and listings of hundreds of instances in single calls.
+
+// fleetProject makes a project with no limits but instances, a user in it, a node to launch on
+// and an image, and returns the user's client and the image.
+func fleetProject(t *testing.T, project string, instances int32) (*ec2.Client, string) {
+	t.Helper()
+	c := theCloud(t)
+	q := testcloud.NoQuota()
+	q.Instances = ptr.To(instances)
+	c.AddProjectWithQuota(t, project, q)
+	creds := c.AddUser(t, project+"-user", false, project)
+	c.AddNode(t, project+"-node", project+"-zone", 4, 8192)
+	return c.EC2(creds), c.RegisterRawImage(t, creds, project, "disk", []byte("0123456789"), false)
+}
+
+func launchWithToken(ctx context.Context, cl *ec2.Client, ami, token string, n int32) (*ec2.RunInstancesOutput, error) {
+	return cl.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(ami), InstanceType: types.InstanceType("m1.tiny"),
+		MinCount: aws.Int32(1), MaxCount: aws.Int32(n), ClientToken: aws.String(token)})
+}
+
+func instanceIDs(out *ec2.RunInstancesOutput) []string {
+	var ids []string
+	for _, inst := range out.Instances {
+		ids = append(ids, aws.ToString(inst.InstanceId))
+	}
+	return ids
+}
+
+// Concurrent launches of 100 each, over a quota of 250, make exactly 250 instances between them;
+// retries with their ClientTokens answer the same instances and make none; one call stops all of
+// them and one call terminates all of them.
+func TestConcurrentLaunchesOfHundreds(t *testing.T) {
+	const project, limit, calls, per = "fleet-q", 250, 4, 100
+	cl, ami := fleetProject(t, project, limit)
+	ctx := context.Background()
+
+	answers := make([][]string, calls)
+	errs := make([]error, calls)
+	var wg sync.WaitGroup
+	for i := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := launchWithToken(ctx, cl, ami, fmt.Sprint("fleet-", i), per)
+			if errs[i] = err; err == nil {
+				answers[i] = instanceIDs(out)
+				for j, inst := range out.Instances {
+					if aws.ToInt32(inst.AmiLaunchIndex) != int32(j) || aws.ToString(out.ReservationId) == "" {
+						errs[i] = fmt.Errorf("instance %d of the answer: launch index %d, reservation %q", j, aws.ToInt32(inst.AmiLaunchIndex), aws.ToString(out.ReservationId))
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var all []string
+	for i, err := range errs {
+		if err != nil && apiCode(err) != "InstanceLimitExceeded" {
+			t.Fatalf("launch %d: %v", i, err)
+		}
+		all = append(all, answers[i]...)
+	}
+	slices.Sort(all)
+	if len(all) != limit || len(slices.Compact(slices.Clone(all))) != limit {
+		t.Fatalf("the launches answered %d instances (%d distinct), want exactly %d", len(all), len(slices.Compact(slices.Clone(all))), limit)
+	}
+	expectLive(t, project, limit)
+	live, err := liveInstances(ctx, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, inst := range live {
+		names = append(names, inst.Name)
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, all) {
+		t.Fatal("the instances in the API server are not those the launches answered")
+	}
+
+	// Retries, all at once, answer what each launch answered and make nothing.
+	for i := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := launchWithToken(ctx, cl, ami, fmt.Sprint("fleet-", i), per)
+			switch {
+			case answers[i] == nil && apiCode(err) == "InstanceLimitExceeded":
+			case err != nil:
+				errs[i] = fmt.Errorf("retry of launch %d: %w", i, err)
+			case !slices.Equal(instanceIDs(out), answers[i]):
+				errs[i] = fmt.Errorf("retry of launch %d answered other instances", i)
+			default:
+				errs[i] = nil
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && apiCode(err) != "InstanceLimitExceeded" {
+			t.Fatal(err)
+		}
+	}
+	expectLive(t, project, limit)
+
+	stopped, err := cl.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: all})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stopped.StoppingInstances) != limit {
+		t.Fatalf("stopping answered %d instances, want %d", len(stopped.StoppingInstances), limit)
+	}
+	terminated, err := cl.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: all})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changed []string
+	for _, ch := range terminated.TerminatingInstances {
+		if st := ch.CurrentState.Name; st != types.InstanceStateNameShuttingDown && st != types.InstanceStateNameTerminated {
+			t.Fatalf("instance %s is %s right after its termination", aws.ToString(ch.InstanceId), st)
+		}
+		changed = append(changed, aws.ToString(ch.InstanceId))
+	}
+	if slices.Sort(changed); !slices.Equal(changed, all) {
+		t.Fatalf("terminating answered %d instances, want the %d", len(changed), limit)
+	}
+	expectLive(t, project, 0)
+}
+
+// A launch that cannot make one of its instances makes none: here the 38th name of a
+// ClientToken's launch is held by an instance of another request, so the launch is a mismatch
+// and the 99 instances made beside it in parallel are withdrawn.
+func TestLaunchFailureWithdrawsEverything(t *testing.T) {
+	const project, token = "fleet-fail", "half-made"
+	cl, ami := fleetProject(t, project, 0)
+	ctx := context.Background()
+	held := &cloudv1.Instance{
+		ObjectMeta: metav1.ObjectMeta{Namespace: project, Name: ids.Derive(ids.Instance, project+"/"+token+"/37"),
+			Annotations: map[string]string{"cloud.pinet.io/request-hash": "another request"}},
+		Spec: cloudv1.InstanceSpec{ImageID: ami, InstanceType: "m1.tiny", DesiredState: cloudv1.DesiredStopped},
+	}
+	if err := env.Client.Create(ctx, held); err != nil {
+		t.Fatal(err)
+	}
+	_, err := cl.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(ami), InstanceType: types.InstanceType("m1.tiny"),
+		MinCount: aws.Int32(100), MaxCount: aws.Int32(100), ClientToken: aws.String(token)})
+	expectCode(t, err, "IdempotentParameterMismatch")
+	testenv.Eventually(t, shortWait, "only the instance held before", func() error {
+		list := &cloudv1.InstanceList{}
+		if err := env.Client.List(ctx, list, client.InNamespace(project)); err != nil {
+			return err
+		}
+		if len(list.Items) != 1 || list.Items[0].Name != held.Name {
+			return fmt.Errorf("%d instances", len(list.Items))
+		}
+		return nil
+	})
+	out, err := cl.DescribeInstances(ctx, &ec2.DescribeInstancesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countInstances(out.Reservations); n != 1 {
+		t.Fatalf("DescribeInstances shows %d instances after the failed launch, want the 1 held before", n)
+	}
+}
+
+func countInstances(rs []types.Reservation) int {
+	n := 0
+	for _, r := range rs {
+		n += len(r.Instances)
+	}
+	return n
+}
