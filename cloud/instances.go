@@ -85,25 +85,43 @@ func (s *Service) DescribeInstances(ctx context.Context, c Caller, in DescribeIn
 	if err != nil {
 		return nil, "", err
 	}
-	insts, err := s.describedInstances(ctx, c, in.InstanceIDs)
+	shapes, err := s.instanceShapes(ctx, c)
 	if err != nil {
 		return nil, "", err
 	}
-	shapes, err := s.instanceShapes(ctx, c)
+	item := func(inst *cloudv1.Instance) (Instance, bool) {
+		it := shapes.instance(inst)
+		return it, matcher.Match(it.attributes, it.Tags)
+	}
+	scope := fmt.Sprint("DescribeInstances", in.InstanceIDs, in.Filters)
+	var page []Instance
+	var next string
+	if s.pagesFromIndex(size, in.InstanceIDs) {
+		page, next, err = instancePage(ctx, s, c, scope, in.Page, size, item)
+	} else {
+		page, next, err = s.listedInstancePage(ctx, c, in.InstanceIDs, scope, in.Page, size, item)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return reservations(page), next, nil
+}
+
+// listedInstancePage is instancePage from a listing of the whole project (or of the instances
+// named).
+func (s *Service) listedInstancePage(ctx context.Context, c Caller, ids []string, scope string, p Page, size int,
+	item func(*cloudv1.Instance) (Instance, bool)) ([]Instance, string, error) {
+	insts, err := s.describedInstances(ctx, c, ids)
 	if err != nil {
 		return nil, "", err
 	}
 	var items []Instance
 	for _, inst := range insts {
-		if item := shapes.instance(inst); matcher.Match(item.attributes, item.Tags) {
-			items = append(items, item)
+		if it, ok := item(inst); ok {
+			items = append(items, it)
 		}
 	}
-	page, next, err := pageOf(s, c, fmt.Sprint("DescribeInstances", in.InstanceIDs, in.Filters), in.Page, size, items)
-	if err != nil {
-		return nil, "", err
-	}
-	return reservations(page), next, nil
+	return pageOf(s, c, scope, p, size, items)
 }
 
 // DescribeInstanceStatusInput selects instances as DescribeInstances does; only running ones
@@ -133,20 +151,27 @@ func (s *Service) DescribeInstanceStatus(ctx context.Context, c Caller, in Descr
 	if err != nil {
 		return nil, "", err
 	}
+	item := func(inst *cloudv1.Instance) (InstanceStatus, bool) {
+		if !in.IncludeAllInstances && inst.Status.State != cloudv1.InstanceStateRunning {
+			return InstanceStatus{}, false
+		}
+		it := toInstanceStatus(inst)
+		return it, matcher.Match(it.attributes, TagsOf(inst))
+	}
+	scope := fmt.Sprint("DescribeInstanceStatus", in.InstanceIDs, in.Filters, in.IncludeAllInstances)
+	if s.pagesFromIndex(size, in.InstanceIDs) {
+		return instancePage(ctx, s, c, scope, in.Page, size, item)
+	}
 	insts, err := s.describedInstances(ctx, c, in.InstanceIDs)
 	if err != nil {
 		return nil, "", err
 	}
 	var items []InstanceStatus
 	for _, inst := range insts {
-		if !in.IncludeAllInstances && inst.Status.State != cloudv1.InstanceStateRunning {
-			continue
-		}
-		if item := toInstanceStatus(inst); matcher.Match(item.attributes, TagsOf(inst)) {
-			items = append(items, item)
+		if it, ok := item(inst); ok {
+			items = append(items, it)
 		}
 	}
-	scope := fmt.Sprint("DescribeInstanceStatus", in.InstanceIDs, in.Filters, in.IncludeAllInstances)
 	return pageOf(s, c, scope, in.Page, size, items)
 }
 

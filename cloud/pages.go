@@ -38,7 +38,7 @@ func (p Page) size(min, max, fallback int32) (int, error) {
 // end). A token is bound to the operation and query it was made for (scope: everything that
 // selects the items) and to the caller, so it cannot be replayed against another listing.
 func pageOf[T any](s *Service, c Caller, scope string, p Page, size int, items []T) ([]T, string, error) {
-	scope += "\x00" + c.Principal.User + "\x00" + c.Project()
+	scope = callerScope(scope, c)
 	cur, err := s.cfg.Tokens.Decode(scope, p.NextToken)
 	if err != nil {
 		return nil, "", err
@@ -48,6 +48,11 @@ func pageOf[T any](s *Service, c Caller, scope string, p Page, size int, items [
 		return page, "", nil
 	}
 	return page, s.cfg.Tokens.Encode(scope, query.Cursor{Offset: next}), nil
+}
+
+// callerScope binds a page token's scope to the caller.
+func callerScope(scope string, c Caller) string {
+	return scope + "\x00" + c.Principal.User + "\x00" + c.Project()
 }
 
 // listing is what a kind's Describe is checked against before it lists anything.

@@ -115,7 +115,7 @@ func (s *Service) AwaitCacheAll(ctx context.Context, objs []client.Object) {
 			if err != nil && !apierrors.IsNotFound(err) {
 				return false, err
 			}
-			if err != nil || !atLeastVersion(cached.GetResourceVersion(), o.GetResourceVersion()) {
+			if err != nil || !atLeastVersion(cached.GetResourceVersion(), o.GetResourceVersion()) || !s.indexed(o, o.GetResourceVersion()) {
 				left = append(left, o)
 			}
 		}

@@ -209,3 +209,122 @@ func countInstances(rs []types.Reservation) int {
 	}
 	return n
 }
+
+// pagedIDs pages through DescribeInstances with the filters, pageSize at a time, and returns the
+// instance ids in the order the pages gave them; between the first page and the second it runs
+// meanwhile.
+func pagedIDs(t *testing.T, cl *ec2.Client, pageSize int32, filters []types.Filter, meanwhile func()) []string {
+	t.Helper()
+	var ids []string
+	p := ec2.NewDescribeInstancesPaginator(cl, &ec2.DescribeInstancesInput{MaxResults: aws.Int32(pageSize), Filters: filters})
+	for pages := 0; p.HasMorePages(); pages++ {
+		out, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatalf("page %d: %v", pages, err)
+		}
+		if n := countInstances(out.Reservations); n > int(pageSize) || (n < int(pageSize) && out.NextToken != nil) {
+			t.Fatalf("page %d holds %d instances (page size %d, next token %v)", pages, n, pageSize, out.NextToken != nil)
+		}
+		for _, r := range out.Reservations {
+			for _, inst := range r.Instances {
+				ids = append(ids, aws.ToString(inst.InstanceId))
+			}
+		}
+		if pages == 0 && meanwhile != nil {
+			meanwhile()
+		}
+	}
+	return ids
+}
+
+// exactlyOnce fails unless got holds each of want once, and nothing else.
+func exactlyOnce(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	seen := map[string]int{}
+	for _, id := range got {
+		seen[id]++
+	}
+	for _, id := range want {
+		if seen[id] != 1 {
+			t.Fatalf("%s: %s listed %d times", what, id, seen[id])
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d instances listed, want %d", what, len(got), len(want))
+	}
+}
+
+// Paging through hundreds of instances (240, and 10 more launched meanwhile), with and without filters, lists each matching instance
+// exactly once, and instances launched while a client pages
+// do not shift the pages it has yet to read.
+func TestPagingThroughManyInstances(t *testing.T) {
+	const project = "fleet-page"
+	cl, ami := fleetProject(t, project, 0)
+	ctx := context.Background()
+	byTier := map[string][]string{}
+	var all, small []string
+	launch := func(tier string, itype types.InstanceType, n int32) []string {
+		out, err := cl.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(ami), InstanceType: itype,
+			MinCount: aws.Int32(n), MaxCount: aws.Int32(n), TagSpecifications: []types.TagSpecification{{
+				ResourceType: types.ResourceTypeInstance, Tags: []types.Tag{{Key: aws.String("tier"), Value: aws.String(tier)}}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return instanceIDs(out)
+	}
+	for i, tier := range []string{"web", "db", "web"} {
+		itype := types.InstanceType("m1.tiny")
+		if i == 2 {
+			itype = types.InstanceTypeM1Small
+		}
+		ids := launch(tier, itype, 80)
+		byTier[tier] = append(byTier[tier], ids...)
+		all = append(all, ids...)
+		if i == 2 {
+			small = ids
+		}
+	}
+
+	unpaged, err := cl.DescribeInstances(ctx, &ec2.DescribeInstancesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inOrder []string
+	for _, r := range unpaged.Reservations {
+		for _, inst := range r.Instances {
+			inOrder = append(inOrder, aws.ToString(inst.InstanceId))
+		}
+	}
+	exactlyOnce(t, "unpaged", inOrder, all)
+	var later []string
+	paged := pagedIDs(t, cl, 7, nil, func() { later = launch("late", "m1.tiny", 10) })
+	exactlyOnce(t, "pages of 7, with a launch meanwhile", paged, append(slices.Clone(all), later...))
+
+	tag := func(v string) []types.Filter { return []types.Filter{{Name: aws.String("tag:tier"), Values: []string{v}}} }
+	exactlyOnce(t, "web in pages of 50", pagedIDs(t, cl, 50, tag("web"), nil), byTier["web"])
+	exactlyOnce(t, "db in pages of 1000", pagedIDs(t, cl, 1000, tag("db"), nil), byTier["db"])
+	exactlyOnce(t, "m1.small in pages of 5", pagedIDs(t, cl, 5, []types.Filter{
+		{Name: aws.String("instance-type"), Values: []string{"m1.small"}}}, nil), small)
+	exactlyOnce(t, "no match", pagedIDs(t, cl, 5, tag("none"), nil), nil)
+
+	var statuses []string
+	sp := ec2.NewDescribeInstanceStatusPaginator(cl, &ec2.DescribeInstanceStatusInput{IncludeAllInstances: aws.Bool(true), MaxResults: aws.Int32(64)})
+	for sp.HasMorePages() {
+		out, err := sp.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range out.InstanceStatuses {
+			statuses = append(statuses, aws.ToString(st.InstanceId))
+		}
+	}
+	exactlyOnce(t, "statuses in pages of 64", statuses, append(slices.Clone(all), later...))
+
+	// A page token is bound to its query.
+	first, err := cl.DescribeInstances(ctx, &ec2.DescribeInstancesInput{MaxResults: aws.Int32(5), Filters: tag("web")})
+	if err != nil || first.NextToken == nil {
+		t.Fatalf("first page: %v", err)
+	}
+	_, err = cl.DescribeInstances(ctx, &ec2.DescribeInstancesInput{MaxResults: aws.Int32(5), Filters: tag("db"), NextToken: first.NextToken})
+	expectCode(t, err, "InvalidParameterValue")
+}
