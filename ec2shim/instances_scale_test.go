@@ -300,7 +300,9 @@ func TestPagingThroughManyInstances(t *testing.T) {
 	paged := pagedIDs(t, cl, 7, nil, func() { later = launch("late", "m1.tiny", 10) })
 	exactlyOnce(t, "pages of 7, with a launch meanwhile", paged, append(slices.Clone(all), later...))
 
-	tag := func(v string) []types.Filter { return []types.Filter{{Name: aws.String("tag:tier"), Values: []string{v}}} }
+	tag := func(v string) []types.Filter {
+		return []types.Filter{{Name: aws.String("tag:tier"), Values: []string{v}}}
+	}
 	exactlyOnce(t, "web in pages of 50", pagedIDs(t, cl, 50, tag("web"), nil), byTier["web"])
 	exactlyOnce(t, "db in pages of 1000", pagedIDs(t, cl, 1000, tag("db"), nil), byTier["db"])
 	exactlyOnce(t, "m1.small in pages of 5", pagedIDs(t, cl, 5, []types.Filter{
