@@ -18,10 +18,12 @@ package ec2shim_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -48,7 +50,32 @@ func fleetProject(t *testing.T, project string, instances int32) (*ec2.Client, s
 	c.AddProjectWithQuota(t, project, q)
 	creds := c.AddUser(t, project+"-user", false, project)
 	c.AddNode(t, project+"-node", project+"-zone", 4, 8192)
-	return c.EC2(creds), c.RegisterRawImage(t, creds, project, "disk", []byte("0123456789"), false)
+	cl := c.EC2(creds)
+	// Terminated, the fleet holds no place on the nodes of the tests that follow.
+	t.Cleanup(func() { terminateProject(t, cl, project) })
+	return cl, c.RegisterRawImage(t, creds, project, "disk", []byte("0123456789"), false)
+}
+
+// terminateProject terminates, in one call, every instance of the project not terminated yet.
+func terminateProject(t *testing.T, cl *ec2.Client, project string) {
+	ctx := context.Background()
+	list := &cloudv1.InstanceList{}
+	if err := env.Client.List(ctx, list, client.InNamespace(project)); err != nil {
+		t.Error(err)
+		return
+	}
+	var ids []string
+	for _, inst := range list.Items {
+		if inst.DeletionTimestamp.IsZero() && inst.Spec.DesiredState != cloudv1.DesiredTerminated {
+			ids = append(ids, inst.Name)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	if _, err := cl.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids}); err != nil {
+		t.Errorf("terminating the %d instances of %s: %v", len(ids), project, err)
+	}
 }
 
 func launchWithToken(ctx context.Context, cl *ec2.Client, ami, token string, n int32) (*ec2.RunInstancesOutput, error) {
@@ -329,4 +356,51 @@ func TestPagingThroughManyInstances(t *testing.T) {
 	}
 	_, err = cl.DescribeInstances(ctx, &ec2.DescribeInstancesInput{MaxResults: aws.Int32(5), Filters: tag("db"), NextToken: first.NextToken})
 	expectCode(t, err, "InvalidParameterValue")
+}
+
+// measureFleet, when set, is how many instances TestMeasureFleet launches; the package's cloud
+// then gives projects subnets large enough.
+var measureFleet = flag.Int("fleet.measure", 0, "launch this many instances and log how long launching, paging and terminating them take")
+
+// TestMeasureFleet logs what launching (100 a call), paging through (1,000 a page) and
+// terminating (500 a call) a fleet costs. It asserts no timing: run it with -fleet.measure=N.
+func TestMeasureFleet(t *testing.T) {
+	n := *measureFleet
+	if n == 0 {
+		t.Skip("-fleet.measure is not set")
+	}
+	cl, ami := fleetProject(t, "fleet-measure", 0)
+	ctx := context.Background()
+	var all []string
+	start := time.Now()
+	for len(all) < n {
+		out, err := cl.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(ami), InstanceType: types.InstanceType("m1.tiny"),
+			MinCount: aws.Int32(1), MaxCount: aws.Int32(int32(min(100, n-len(all))))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, instanceIDs(out)...)
+	}
+	launch := time.Since(start)
+	t.Logf("RunInstances of %d in calls of 100: %v, %.2f ms per instance", n, launch, float64(launch.Milliseconds())/float64(n))
+
+	for round := range 3 {
+		start = time.Now()
+		got := pagedIDs(t, cl, 1000, nil, nil)
+		paged := time.Since(start)
+		exactlyOnce(t, "the fleet", got, all)
+		start = time.Now()
+		out, err := cl.DescribeInstances(ctx, &ec2.DescribeInstancesInput{})
+		if err != nil || countInstances(out.Reservations) != n {
+			t.Fatalf("describing the fleet: %v", err)
+		}
+		t.Logf("round %d: DescribeInstances of %d, all pages of 1000: %v; unpaged: %v", round, n, paged, time.Since(start))
+	}
+
+	batch := all[:min(500, n)]
+	start = time.Now()
+	if _, err := cl.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: batch}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("TerminateInstances of %d in one call: %v", len(batch), time.Since(start))
 }
