@@ -20,12 +20,10 @@ import (
 	"context"
 	"fmt"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
-	"pinet.io/pinet/ec2shim/query"
 	"pinet.io/pinet/internal/index"
 )
 
@@ -34,9 +32,6 @@ import (
 // first, ties by id), starting after the key of the last instance of the page before: a page
 // costs its own instances (and those a filter skips), not the whole project's, so paging through
 // N instances costs O(N), not O(N²).
-
-// indexChunk is how many entries a page takes from the index at a time.
-const indexChunk = 256
 
 // InstanceOrderKey is an instance's place in the listing of its project's instances: its
 // creation time, then its id. An instance with no EC2 id yet has none and is not listed.
@@ -64,47 +59,12 @@ func (s *Service) pagesFromIndex(size int, ids []string) bool {
 	return s.cfg.InstanceOrder != nil && size > 0 && len(ids) == 0
 }
 
-// instancePage builds one page of a listing of the caller's project's instances: from where the
-// page's token says, it reads the instances in index order through the cache and keeps what item
-// makes of them (false: filtered out) until it has size. The token of the next page names the
-// last instance kept; there is one only if another instance would be kept after it.
+// instancePage builds one page of a listing of the caller's project's instances from the
+// instance index (indexPage).
 func instancePage[T any](ctx context.Context, s *Service, c Caller, scope string, p Page, size int,
 	item func(*cloudv1.Instance) (T, bool)) ([]T, string, error) {
-	scope = callerScope(scope+"\x00by-key", c)
-	cur, err := s.cfg.Tokens.Decode(scope, p.NextToken)
-	if err != nil {
-		return nil, "", err
-	}
-	var out []T
-	after, last := cur.After, ""
-	for {
-		chunk := s.cfg.InstanceOrder.After(c.Project(), after, indexChunk)
-		for _, e := range chunk {
-			inst := &cloudv1.Instance{}
-			err := s.cfg.Client.Get(ctx, client.ObjectKey{Namespace: c.Project(), Name: e.Name}, inst)
-			if apierrors.IsNotFound(err) {
-				continue // gone since the index saw it
-			}
-			if err != nil {
-				return nil, "", fmt.Errorf("reading instance %s: %w", e.Name, err)
-			}
-			if InstanceOrderKey(inst) != e.Key {
-				continue // moved: the index holds it at its new key too
-			}
-			it, ok := item(inst)
-			if !ok {
-				continue
-			}
-			if len(out) == size {
-				return out, s.cfg.Tokens.Encode(scope, query.Cursor{After: last}), nil
-			}
-			out, last = append(out, it), e.Key
-		}
-		if len(chunk) < indexChunk {
-			return out, "", nil
-		}
-		after = chunk[len(chunk)-1].Key
-	}
+	return indexPage(ctx, s, c, s.cfg.InstanceOrder, InstanceOrderKey, func() *cloudv1.Instance { return &cloudv1.Instance{} },
+		scope, p, size, item)
 }
 
 // indexed tells whether the instance index has seen obj at version want or later (anything but
