@@ -362,7 +362,7 @@ func TestPagingThroughManyInstances(t *testing.T) {
 // then gives projects subnets large enough.
 var measureFleet = flag.Int("fleet.measure", 0, "launch this many instances and log how long launching, paging and terminating them take")
 
-// TestMeasureFleet logs what launching (100 a call), paging through (1,000 a page) and
+// TestMeasureFleet logs what launching (100 a call), paging through (1,000 and 100 a page) and
 // terminating (500 a call) a fleet costs. It asserts no timing: run it with -fleet.measure=N.
 func TestMeasureFleet(t *testing.T) {
 	n := *measureFleet
@@ -390,11 +390,15 @@ func TestMeasureFleet(t *testing.T) {
 		paged := time.Since(start)
 		exactlyOnce(t, "the fleet", got, all)
 		start = time.Now()
+		got = pagedIDs(t, cl, 100, nil, nil)
+		paged100 := time.Since(start)
+		exactlyOnce(t, "the fleet", got, all)
+		start = time.Now()
 		out, err := cl.DescribeInstances(ctx, &ec2.DescribeInstancesInput{})
 		if err != nil || countInstances(out.Reservations) != n {
 			t.Fatalf("describing the fleet: %v", err)
 		}
-		t.Logf("round %d: DescribeInstances of %d, all pages of 1000: %v; unpaged: %v", round, n, paged, time.Since(start))
+		t.Logf("round %d: DescribeInstances of %d, all pages of 1000: %v; of 100: %v; unpaged: %v", round, n, paged, paged100, time.Since(start))
 	}
 
 	batch := all[:min(500, n)]
