@@ -56,7 +56,7 @@ func fleetProject(t *testing.T, project string, instances int32) (*ec2.Client, s
 	return cl, c.RegisterRawImage(t, creds, project, "disk", []byte("0123456789"), false)
 }
 
-// terminateProject terminates, in one call, every instance of the project not terminated yet.
+// terminateProject terminates every instance of the project not terminated yet, 500 a call.
 func terminateProject(t *testing.T, cl *ec2.Client, project string) {
 	ctx := context.Background()
 	list := &cloudv1.InstanceList{}
@@ -70,11 +70,10 @@ func terminateProject(t *testing.T, cl *ec2.Client, project string) {
 			ids = append(ids, inst.Name)
 		}
 	}
-	if len(ids) == 0 {
-		return
-	}
-	if _, err := cl.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids}); err != nil {
-		t.Errorf("terminating the %d instances of %s: %v", len(ids), project, err)
+	for batch := range slices.Chunk(ids, 500) {
+		if _, err := cl.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: batch}); err != nil {
+			t.Errorf("terminating %d instances of %s: %v", len(batch), project, err)
+		}
 	}
 }
 
