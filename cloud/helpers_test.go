@@ -75,6 +75,10 @@ func service(t *testing.T) *cloud.Service {
 		if err == nil {
 			err = index.Register(env.Ctx, mgr.GetFieldIndexer())
 		}
+		var order *index.Sorted
+		if err == nil {
+			order, err = cloud.RegisterInstanceOrder(env.Ctx, mgr.GetCache())
+		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -90,7 +94,7 @@ func service(t *testing.T) *cloud.Service {
 			os.Exit(1)
 		}
 		s, err := cloud.New(cloud.Config{Client: mgr.GetClient(), APIReader: env.Client, Authz: &authz.Authorizer{Client: env.Client},
-			Tokens: tokens, Region: "svc-region", Endpoint: "http://ec2.svc.test"})
+			Tokens: tokens, Region: "svc-region", Endpoint: "http://ec2.svc.test", InstanceOrder: order})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)

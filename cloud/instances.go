@@ -24,6 +24,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/ec2shim/query"
@@ -84,25 +85,43 @@ func (s *Service) DescribeInstances(ctx context.Context, c Caller, in DescribeIn
 	if err != nil {
 		return nil, "", err
 	}
-	insts, err := s.describedInstances(ctx, c, in.InstanceIDs)
+	shapes, err := s.instanceShapes(ctx, c)
 	if err != nil {
 		return nil, "", err
 	}
-	shapes, err := s.instanceShapes(ctx, c)
+	item := func(inst *cloudv1.Instance) (Instance, bool) {
+		it := shapes.instance(inst)
+		return it, matcher.Match(it.attributes, it.Tags)
+	}
+	scope := fmt.Sprint("DescribeInstances", in.InstanceIDs, in.Filters)
+	var page []Instance
+	var next string
+	if s.pagesFromIndex(size, in.InstanceIDs) {
+		page, next, err = instancePage(ctx, s, c, scope, in.Page, size, item)
+	} else {
+		page, next, err = s.listedInstancePage(ctx, c, in.InstanceIDs, scope, in.Page, size, item)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return reservations(page), next, nil
+}
+
+// listedInstancePage is instancePage from a listing of the whole project (or of the instances
+// named).
+func (s *Service) listedInstancePage(ctx context.Context, c Caller, ids []string, scope string, p Page, size int,
+	item func(*cloudv1.Instance) (Instance, bool)) ([]Instance, string, error) {
+	insts, err := s.describedInstances(ctx, c, ids)
 	if err != nil {
 		return nil, "", err
 	}
 	var items []Instance
 	for _, inst := range insts {
-		if item := shapes.instance(inst); matcher.Match(item.attributes, item.Tags) {
-			items = append(items, item)
+		if it, ok := item(inst); ok {
+			items = append(items, it)
 		}
 	}
-	page, next, err := pageOf(s, c, fmt.Sprint("DescribeInstances", in.InstanceIDs, in.Filters), in.Page, size, items)
-	if err != nil {
-		return nil, "", err
-	}
-	return reservations(page), next, nil
+	return pageOf(s, c, scope, p, size, items)
 }
 
 // DescribeInstanceStatusInput selects instances as DescribeInstances does; only running ones
@@ -132,20 +151,27 @@ func (s *Service) DescribeInstanceStatus(ctx context.Context, c Caller, in Descr
 	if err != nil {
 		return nil, "", err
 	}
+	item := func(inst *cloudv1.Instance) (InstanceStatus, bool) {
+		if !in.IncludeAllInstances && inst.Status.State != cloudv1.InstanceStateRunning {
+			return InstanceStatus{}, false
+		}
+		it := toInstanceStatus(inst)
+		return it, matcher.Match(it.attributes, TagsOf(inst))
+	}
+	scope := fmt.Sprint("DescribeInstanceStatus", in.InstanceIDs, in.Filters, in.IncludeAllInstances)
+	if s.pagesFromIndex(size, in.InstanceIDs) {
+		return instancePage(ctx, s, c, scope, in.Page, size, item)
+	}
 	insts, err := s.describedInstances(ctx, c, in.InstanceIDs)
 	if err != nil {
 		return nil, "", err
 	}
 	var items []InstanceStatus
 	for _, inst := range insts {
-		if !in.IncludeAllInstances && inst.Status.State != cloudv1.InstanceStateRunning {
-			continue
-		}
-		if item := toInstanceStatus(inst); matcher.Match(item.attributes, TagsOf(inst)) {
-			items = append(items, item)
+		if it, ok := item(inst); ok {
+			items = append(items, it)
 		}
 	}
-	scope := fmt.Sprint("DescribeInstanceStatus", in.InstanceIDs, in.Filters, in.IncludeAllInstances)
 	return pageOf(s, c, scope, in.Page, size, items)
 }
 
@@ -200,30 +226,35 @@ func (s *Service) changeDesiredState(ctx context.Context, c Caller, in InstanceI
 			return nil, err
 		}
 	}
-	out := make([]InstanceStateChange, 0, len(insts))
-	var changed []*cloudv1.Instance
-	for _, inst := range insts {
+	// Written in parallel, a bounded number at a time: a call naming hundreds of instances must
+	// answer well within a client's timeout.
+	out := make([]InstanceStateChange, len(insts))
+	changed := make([]client.Object, len(insts))
+	err = inParallel(len(insts), func(i int) error {
+		inst := insts[i]
 		id, prev := InstanceID(inst), stateOf(inst.Status.State)
-		cur := prev
-		if needsDesiredState(inst, want) {
-			err := s.ChangeLatest(ctx, inst, func() error {
-				if err := checkStateChange(inst, want); err != nil {
-					return err
-				}
-				s.setDesiredState(inst, want)
-				return nil
-			})
-			if err != nil {
-				return nil, instanceWriteError(err, id)
-			}
-			changed = append(changed, inst)
-			cur = stateOf(transitional(prev.Name, want))
+		out[i] = InstanceStateChange{InstanceID: id, Current: prev, Previous: prev}
+		if !needsDesiredState(inst, want) {
+			return nil
 		}
-		out = append(out, InstanceStateChange{InstanceID: id, Current: cur, Previous: prev})
+		err := s.ChangeLatest(ctx, inst, func() error {
+			if err := checkStateChange(inst, want); err != nil {
+				return err
+			}
+			s.setDesiredState(inst, want)
+			return nil
+		})
+		if err != nil {
+			return instanceWriteError(err, id)
+		}
+		changed[i] = inst
+		out[i].Current = stateOf(transitional(prev.Name, want))
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	for _, inst := range changed {
-		s.AwaitCache(ctx, inst)
-	}
+	s.AwaitCacheAll(ctx, changed)
 	return out, nil
 }
 
@@ -296,10 +327,11 @@ func (s *Service) RebootInstances(ctx context.Context, c Caller, in InstanceIDsI
 	if err != nil {
 		return err
 	}
-	var changed []*cloudv1.Instance
-	for _, inst := range insts {
+	changed := make([]client.Object, len(insts))
+	err = inParallel(len(insts), func(i int) error {
+		inst := insts[i]
 		if inst.Status.State != cloudv1.InstanceStateRunning {
-			continue
+			return nil
 		}
 		if err := s.ChangeLatest(ctx, inst, func() error {
 			s.requestNow(inst, cloudv1.AnnotationRebootRequested)
@@ -307,11 +339,13 @@ func (s *Service) RebootInstances(ctx context.Context, c Caller, in InstanceIDsI
 		}); err != nil {
 			return instanceWriteError(err, InstanceID(inst))
 		}
-		changed = append(changed, inst)
+		changed[i] = inst
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	for _, inst := range changed {
-		s.AwaitCache(ctx, inst)
-	}
+	s.AwaitCacheAll(ctx, changed)
 	return nil
 }
 

@@ -19,7 +19,6 @@ package cloud
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sort"
 	"strconv"
 
@@ -122,22 +121,30 @@ func (s *Service) admitLaunch(ctx context.Context, g *quota.Gate, created []*clo
 	if err == nil && len(admitted) == 0 {
 		err = instanceLimit(refused)
 	}
+	isAdmitted := make(map[string]bool, len(admitted))
+	for _, name := range admitted {
+		isAdmitted[name] = err == nil
+	}
 	var kept []*cloudv1.Instance
+	var drop []client.Object
 	for _, inst := range created {
-		if err == nil && slices.Contains(admitted, inst.Name) {
+		if isAdmitted[inst.Name] {
 			kept = append(kept, inst)
-			continue
+		} else {
+			drop = append(drop, inst)
 		}
-		if delErr := s.Withdraw(ctx, inst); delErr != nil {
-			return nil, fmt.Errorf("withdrawing instance %s beyond the quota: %w", inst.Name, delErr)
-		}
+	}
+	// The cleanup finishes even if the caller went away meanwhile.
+	if delErr := s.WithdrawAll(context.WithoutCancel(ctx), drop); delErr != nil {
+		return nil, fmt.Errorf("withdrawing instances beyond the quota: %w", delErr)
 	}
 	if err != nil {
 		return nil, err
 	}
-	for _, inst := range kept {
-		s.Unmark(ctx, inst)
-	}
+	_ = forAll(len(kept), func(i int) error {
+		s.Unmark(ctx, kept[i])
+		return nil
+	})
 	return kept, nil
 }
 

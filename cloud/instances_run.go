@@ -192,40 +192,46 @@ func idempotentMismatch() error {
 		"Arguments on this idempotent request are inconsistent with arguments used in previous request(s).")
 }
 
-// createLaunch creates the instances of a launch named by its ids; with a ClientToken, those an
-// earlier attempt of the same call made are taken over. If one cannot be created, the ones this
-// call made are withdrawn.
+// createLaunch creates the instances of a launch named by its ids, in parallel (a bounded number
+// at a time); with a ClientToken, those an earlier attempt of the same call made are taken over.
+// If one cannot be created, none more are started and the ones this call made are withdrawn.
 func (s *Service) createLaunch(ctx context.Context, l *launch) ([]*cloudv1.Instance, error) {
-	created := make([]*cloudv1.Instance, 0, len(l.names))
-	var made []*cloudv1.Instance
-	fail := func(err error) ([]*cloudv1.Instance, error) {
-		for _, inst := range made {
-			if delErr := s.Withdraw(ctx, inst); delErr != nil {
-				return nil, fmt.Errorf("withdrawing instance %s after %q: %w", inst.Name, err.Error(), delErr)
-			}
-		}
-		return nil, err
-	}
-	for i, name := range l.names {
-		inst := l.instance(i, name)
+	created := make([]*cloudv1.Instance, len(l.names))
+	made := make([]bool, len(l.names))
+	err := inParallel(len(l.names), func(i int) error {
+		inst := l.instance(i, l.names[i])
 		err := s.cfg.Client.Create(ctx, inst)
 		if apierrors.IsAlreadyExists(err) && l.clientToken != "" {
 			existing := &cloudv1.Instance{}
 			if err := s.cfg.APIReader.Get(ctx, client.ObjectKeyFromObject(inst), existing); err != nil {
-				return fail(fmt.Errorf("reading the instance of an earlier call: %w", err))
+				return fmt.Errorf("reading the instance of an earlier call: %w", err)
 			}
 			if existing.Annotations[annotationRequestHash] != l.hash {
-				return fail(idempotentMismatch())
+				return idempotentMismatch()
 			}
-			created = append(created, existing)
-			continue
+			created[i] = existing
+			return nil
 		}
 		if err != nil {
-			return fail(APIError(err, "launching an instance"))
+			return APIError(err, "launching an instance")
 		}
-		created, made = append(created, inst), append(made, inst)
+		created[i], made[i] = inst, true
+		return nil
+	})
+	if err == nil {
+		return created, nil
 	}
-	return created, nil
+	var withdraw []client.Object
+	for i, inst := range created {
+		if made[i] {
+			withdraw = append(withdraw, inst)
+		}
+	}
+	// The cleanup finishes even if the caller went away meanwhile.
+	if delErr := s.WithdrawAll(context.WithoutCancel(ctx), withdraw); delErr != nil {
+		return nil, fmt.Errorf("withdrawing the instances of a launch after %q: %w", err.Error(), delErr)
+	}
+	return nil, err
 }
 
 // instance is the launch's i-th instance.
@@ -255,9 +261,11 @@ func (l *launch) instance(i int, name string) *cloudv1.Instance {
 // launchOutput waits until the cache shows the launched instances and describes their
 // reservation, with the groups of the launch.
 func (s *Service) launchOutput(ctx context.Context, c Caller, launched []*cloudv1.Instance) (*Reservation, error) {
-	for _, inst := range launched {
-		s.AwaitCache(ctx, inst)
+	objs := make([]client.Object, len(launched))
+	for i, inst := range launched {
+		objs[i] = inst
 	}
+	s.AwaitCacheAll(ctx, objs)
 	shapes, err := s.instanceShapes(ctx, c)
 	if err != nil {
 		return nil, err

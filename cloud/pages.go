@@ -18,8 +18,13 @@ package cloud
 
 import (
 	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"pinet.io/pinet/ec2shim/query"
+	"pinet.io/pinet/internal/index"
 )
 
 // Page asks for one page of a Describe: at most MaxResults items, from where NextToken says.
@@ -38,7 +43,7 @@ func (p Page) size(min, max, fallback int32) (int, error) {
 // end). A token is bound to the operation and query it was made for (scope: everything that
 // selects the items) and to the caller, so it cannot be replayed against another listing.
 func pageOf[T any](s *Service, c Caller, scope string, p Page, size int, items []T) ([]T, string, error) {
-	scope += "\x00" + c.Principal.User + "\x00" + c.Project()
+	scope = callerScope(scope, c)
 	cur, err := s.cfg.Tokens.Decode(scope, p.NextToken)
 	if err != nil {
 		return nil, "", err
@@ -48,6 +53,59 @@ func pageOf[T any](s *Service, c Caller, scope string, p Page, size int, items [
 		return page, "", nil
 	}
 	return page, s.cfg.Tokens.Encode(scope, query.Cursor{Offset: next}), nil
+}
+
+// indexChunk is how many entries a page takes from an index at a time.
+const indexChunk = 256
+
+// indexPage builds one page of a listing of the caller's project's objects of one kind from an
+// index of them in listing order (order, whose keys key computes): from where the page's token
+// says, it reads the objects in order through the cache and keeps what item makes of them
+// (false: filtered out) until it has size. The token of the next page holds the key of the last
+// one kept; there is one only if another would be kept after it. A page so costs what it holds
+// and what its filters skip, never the whole project.
+func indexPage[O client.Object, T any](ctx context.Context, s *Service, c Caller, order *index.Sorted,
+	key func(client.Object) string, newObj func() O, scope string, p Page, size int, item func(O) (T, bool)) ([]T, string, error) {
+	scope = callerScope(scope+"\x00by-key", c)
+	cur, err := s.cfg.Tokens.Decode(scope, p.NextToken)
+	if err != nil {
+		return nil, "", err
+	}
+	var out []T
+	after, last := cur.After, ""
+	for {
+		chunk := order.After(c.Project(), after, indexChunk)
+		for _, e := range chunk {
+			obj := newObj()
+			err := s.cfg.Client.Get(ctx, client.ObjectKey{Namespace: c.Project(), Name: e.Name}, obj)
+			if apierrors.IsNotFound(err) {
+				continue // gone since the index saw it
+			}
+			if err != nil {
+				return nil, "", fmt.Errorf("reading %s: %w", e.Name, err)
+			}
+			if key(obj) != e.Key {
+				continue // moved: the index holds it at its new key too
+			}
+			it, ok := item(obj)
+			if !ok {
+				continue
+			}
+			if len(out) == size {
+				return out, s.cfg.Tokens.Encode(scope, query.Cursor{After: last}), nil
+			}
+			out, last = append(out, it), e.Key
+		}
+		if len(chunk) < indexChunk {
+			return out, "", nil
+		}
+		after = chunk[len(chunk)-1].Key
+	}
+}
+
+// callerScope binds a page token's scope to the caller.
+func callerScope(scope string, c Caller) string {
+	return scope + "\x00" + c.Principal.User + "\x00" + c.Project()
 }
 
 // listing is what a kind's Describe is checked against before it lists anything.

@@ -38,6 +38,7 @@ import (
 	"pinet.io/pinet/ec2shim/query"
 	"pinet.io/pinet/internal/authz"
 	"pinet.io/pinet/internal/awsauth"
+	"pinet.io/pinet/internal/index"
 )
 
 // Config is what the service needs.
@@ -61,6 +62,10 @@ type Config struct {
 	// Console reads an instance's console from its node; without it, GetConsoleOutput answers
 	// with no output.
 	Console ConsoleReader
+	// InstanceOrder, when set, is the index of instances in listing order
+	// (RegisterInstanceOrder) that paged Describes of instances are built from; without it they
+	// list the whole project for every page.
+	InstanceOrder *index.Sorted
 	// WaitForCache bounds how long an operation waits for the cache to show what it wrote.
 	WaitForCache time.Duration
 	Clock        clock.PassiveClock

@@ -103,7 +103,7 @@ func (s *Service) AwaitCache(ctx context.Context, obj client.Object) {
 	want := obj.GetResourceVersion()
 	cached := obj.DeepCopyObject().(client.Object)
 	s.AwaitCacheUntil(ctx, client.ObjectKeyFromObject(obj), cached, func(found bool) bool {
-		return found && atLeastVersion(cached.GetResourceVersion(), want)
+		return found && atLeastVersion(cached.GetResourceVersion(), want) && s.indexed(obj, want)
 	})
 }
 

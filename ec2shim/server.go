@@ -40,6 +40,7 @@ import (
 	"pinet.io/pinet/ec2shim/query"
 	"pinet.io/pinet/internal/authz"
 	"pinet.io/pinet/internal/awsauth"
+	"pinet.io/pinet/internal/index"
 )
 
 // DefaultMaxBody bounds a request body (EC2's own limit is larger, but PiNet's calls are small).
@@ -76,6 +77,9 @@ type Config struct {
 	ObjectStoreURL string
 	// Console reads an instance's console from its node.
 	Console ConsoleReader
+	// InstanceOrder is the index paged DescribeInstances are built from
+	// (cloud.RegisterInstanceOrder on the Client's cache); optional.
+	InstanceOrder *index.Sorted
 	// Region is the cloud's only region; Endpoint the URL clients reach this API at.
 	Region, Endpoint string
 	// Tokens makes NextToken values.
@@ -130,7 +134,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	svc, err := cloud.New(cloud.Config{Client: cfg.Client, APIReader: cfg.APIReader, Authz: cfg.Authz,
 		Tokens: cfg.Tokens, Region: cfg.Region, Endpoint: cfg.Endpoint, WaitForCache: cfg.WaitForCache, Clock: cfg.Clock,
-		Credentials: cfg.Credentials, ObjectStoreURL: cfg.ObjectStoreURL, Console: cfg.Console})
+		Credentials: cfg.Credentials, ObjectStoreURL: cfg.ObjectStoreURL, Console: cfg.Console,
+		InstanceOrder: cfg.InstanceOrder})
 	if err != nil {
 		return nil, err
 	}

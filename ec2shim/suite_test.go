@@ -48,7 +48,11 @@ var startOnce sync.Once
 func theCloud(t *testing.T) *testcloud.Cloud {
 	t.Helper()
 	startOnce.Do(func() {
-		c, err := testcloud.Start(env, testcloud.Options{TerminatedRetention: 5 * time.Minute})
+		opts := testcloud.Options{TerminatedRetention: 5 * time.Minute}
+		if *measureFleet > 0 {
+			opts.TenantSubnetPrefix = 17 // room for 32,765 instances a project
+		}
+		c, err := testcloud.Start(env, opts)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)

@@ -222,7 +222,11 @@ func (r *Reconciler) unbundle(ctx context.Context, mc *minio.Client, img *cloudv
 		pw.CloseWithError(err)
 		done <- result{size, sum, err}
 	}()
-	_, putErr := mc.PutObject(ctx, r.StoreBucket, tmp, pr, -1, minio.PutObjectOptions{ContentType: "application/octet-stream"})
+	// The unpacked size is not known until the stream checks out, so the client uploads it in
+	// parts it buffers one at a time: a part size of its own choosing would be a buffer of
+	// hundreds of megabytes.
+	_, putErr := mc.PutObject(ctx, r.StoreBucket, tmp, pr, -1, minio.PutObjectOptions{ContentType: "application/octet-stream",
+		PartSize: uploadPartSize(m.Size)})
 	pr.CloseWithError(putErr)
 	res := <-done
 	if res.err != nil {
@@ -232,6 +236,19 @@ func (r *Reconciler) unbundle(ctx context.Context, mc *minio.Client, img *cloudv
 		return 0, "", fmt.Errorf("storing the unbundled image: %w", putErr)
 	}
 	return res.size, res.sum, nil
+}
+
+// storePartSize is the part size the unpacked image is uploaded in, and so the most of it the
+// manager holds at a time (minio-go buffers one part).
+const storePartSize = 16 << 20
+
+// maxStoreParts is S3's limit on the parts of one upload.
+const maxStoreParts = 10000
+
+// uploadPartSize is the part size for an image of size bytes: storePartSize, or larger when the
+// image would need more than maxStoreParts parts.
+func uploadPartSize(size int64) uint64 {
+	return uint64(max(storePartSize, (size+maxStoreParts-1)/maxStoreParts))
 }
 
 // classify turns the bundle package's verdicts into image failure reasons; other errors are

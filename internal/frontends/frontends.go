@@ -140,10 +140,15 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 			Token: consoleclient.ServiceAccountToken(cs, cfg.SystemNamespace, cfg.ConsoleServiceAccount),
 		})}
 	}
+	// Paged listings of instances are built from an index of them in listing order.
+	order, err := cloud.RegisterInstanceOrder(ctx, mgr.GetCache())
+	if err != nil {
+		return err
+	}
 	if cfg.DashboardListener != nil {
 		if err := addDashboard(mgr, cfg, cloud.Config{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Authz: az,
 			Tokens: tokens, Region: cfg.Region, Endpoint: cfg.EC2Endpoint, Credentials: creds,
-			ObjectStoreURL: cfg.ObjectStoreURL, Console: console}, creds); err != nil {
+			ObjectStoreURL: cfg.ObjectStoreURL, Console: console, InstanceOrder: order}, creds); err != nil {
 			return err
 		}
 	}
@@ -155,7 +160,7 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 		Verifier:    &awsauth.Verifier{Store: creds, Service: awsauth.ServiceEC2},
 		Authz:       az,
 		Credentials: creds, ObjectStoreURL: cfg.ObjectStoreURL, Console: console,
-		Region: cfg.Region, Endpoint: cfg.EC2Endpoint, Tokens: tokens,
+		Region: cfg.Region, Endpoint: cfg.EC2Endpoint, Tokens: tokens, InstanceOrder: order,
 		Logger: cfg.Logger.WithName("ec2"),
 	})
 	if err != nil {

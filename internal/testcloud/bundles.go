@@ -46,6 +46,17 @@ type Bundle struct {
 // if need be) as the user.
 func (c *Cloud) UploadBundle(t testing.TB, creds Credentials, userName, project, bucket, name, typ string, data []byte) Bundle {
 	t.Helper()
+	imgPath := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(imgPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return c.UploadBundleFile(t, creds, userName, project, bucket, imgPath, typ, 64<<10)
+}
+
+// UploadBundleFile is UploadBundle of the image file at imgPath, in parts of partSize bytes,
+// streamed from disk all the way (a large image is never held in memory).
+func (c *Cloud) UploadBundleFile(t testing.TB, creds Credentials, userName, project, bucket, imgPath, typ string, partSize int64) Bundle {
+	t.Helper()
 	ctx := context.Background()
 	secret := func(name string) *corev1.Secret {
 		sec := &corev1.Secret{}
@@ -68,16 +79,12 @@ func (c *Cloud) UploadBundle(t testing.TB, creds Credentials, userName, project,
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	imgPath := filepath.Join(dir, name)
-	if err := os.WriteFile(imgPath, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	out := filepath.Join(dir, "out")
 	if err := os.Mkdir(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	manifest, parts, err := bundle.Create(bundle.Params{ImagePath: imgPath, Type: typ, AccountID: project,
-		UserCert: cert, UserKey: key, CloudCert: cloudCert, PartSize: 64 << 10}, out)
+		UserCert: cert, UserKey: key, CloudCert: cloudCert, PartSize: partSize}, out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,6 +77,9 @@ type Cloud struct {
 type Options struct {
 	// TerminatedRetention is how long terminated instances stay (default a minute).
 	TerminatedRetention time.Duration
+	// TenantSubnetPrefix is the prefix length of the projects' subnets (default /24: 253
+	// instances a project).
+	TenantSubnetPrefix int
 }
 
 // Start runs the manager, object store, EC2 API and dashboard until env.Ctx ends.
@@ -117,6 +120,7 @@ func Start(env *testenv.Env, opts Options) (*Cloud, error) {
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
 		SeedInstanceTypes: true, SystemNamespace: testenv.SystemNamespace, ObjectStoreURL: c.S3URL,
 		Region: Region, TerminatedRetention: opts.TerminatedRetention, HeartbeatTimeout: 30 * time.Second,
+		TenantSubnetPrefix: opts.TenantSubnetPrefix,
 	}); err != nil {
 		return nil, err
 	}
