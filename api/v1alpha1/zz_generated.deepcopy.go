@@ -1100,6 +1100,11 @@ func (in *ProjectQuota) DeepCopyInto(out *ProjectQuota) {
 		*out = new(int64)
 		**out = **in
 	}
+	if in.Snapshots != nil {
+		in, out := &in.Snapshots, &out.Snapshots
+		*out = new(int32)
+		**out = **in
+	}
 	if in.Addresses != nil {
 		in, out := &in.Addresses, &out.Addresses
 		*out = new(int32)
