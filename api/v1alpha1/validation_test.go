@@ -87,6 +87,8 @@ func TestCreateValidation(t *testing.T) {
 		{"sg tcp without ports", &cloudv1.SecurityGroup{ObjectMeta: meta("sg3"), Spec: cloudv1.SecurityGroupSpec{Ingress: []cloudv1.IngressRule{
 			{Protocol: cloudv1.ProtocolTCP, CIDRIPs: []string{"10.0.0.0/8"}}}}}, "fromPort and toPort are required"},
 		{"project bad name", &cloudv1.Project{ObjectMeta: cluster("Bad.Name")}, "DNS labels"},
+		{"project negative snapshot quota", &cloudv1.Project{ObjectMeta: cluster("negsnaps"),
+			Spec: cloudv1.ProjectSpec{Quota: cloudv1.ProjectQuota{Snapshots: ptr.To[int32](-1)}}}, "spec.quota.snapshots"},
 		{"keypair short key", &cloudv1.KeyPair{ObjectMeta: meta("kp"), Spec: cloudv1.KeyPairSpec{PublicKey: "ssh-rsa"}}, "spec.publicKey"},
 	} {
 		t.Run(tc.name, func(t *testing.T) { expectRefused(t, tc.obj, tc.want) })
