@@ -78,6 +78,7 @@ const (
 	CodeZoneNotFound          = "InvalidZone.NotFound"
 	CodeUnsupported           = "UnsupportedOperation"
 	CodeVolumeLimit           = "VolumeLimitExceeded"
+	CodeSnapshotLimit         = "SnapshotLimitExceeded"
 	CodeParamCombination      = "InvalidParameterCombination"
 	CodeAllocationMalformed   = "InvalidAllocationID.Malformed"
 	CodeAlreadyAssociated     = "Resource.AlreadyAssociated"

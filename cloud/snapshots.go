@@ -17,6 +17,7 @@ limitations under the License.
 package cloud
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -30,6 +31,7 @@ import (
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/ec2shim/query"
 	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/internal/quota"
 )
 
 // Snapshots are Snapshot objects of the caller's project: the snapshot controller hands the
@@ -140,13 +142,31 @@ func (s *Service) CreateSnapshot(ctx context.Context, c Caller, in CreateSnapsho
 	default:
 		return nil, BadRequest(CodeIncorrectResource, "Volume '%s' is in the '%s' state.", in.VolumeID, volumeState(v))
 	}
+	q, err := s.ProjectQuota(ctx, c.Project())
+	if err != nil {
+		return nil, err
+	}
+	gate := quota.Snapshots(c.Project(), q)
+	overQuota := BadRequest(CodeSnapshotLimit, "The snapshot quota of project %s is used up.", c.Project())
+	if fit, _, err := gate.Room(ctx, s.cfg.Client, []int64{1}, 1, 1); err != nil || fit == 0 {
+		return nil, cmp.Or(err, error(overQuota))
+	}
 	snap := &cloudv1.Snapshot{
 		ObjectMeta: metav1.ObjectMeta{Name: ids.New(ids.Snapshot), Namespace: c.Project()},
 		Spec:       cloudv1.SnapshotSpec{VolumeID: in.VolumeID, Description: in.Description},
 	}
 	SetTags(snap, tags)
+	if !gate.Unlimited() {
+		quota.MarkPending(snap)
+	}
 	if err := s.cfg.Client.Create(ctx, snap); err != nil {
 		return nil, APIError(err, "creating a snapshot")
+	}
+	if admitted, err := s.AdmitOne(ctx, gate, snap); err != nil || !admitted {
+		if delErr := s.Withdraw(ctx, snap); delErr != nil {
+			return nil, fmt.Errorf("withdrawing snapshot %s over the quota: %w", snap.Name, delErr)
+		}
+		return nil, cmp.Or(err, error(overQuota))
 	}
 	s.AwaitCache(ctx, snap)
 	out := toSnapshot(snap)

@@ -172,6 +172,8 @@ func TestSnapshotsOfAProject(t *testing.T) {
 		t.Fatalf("tags after DeleteTags: %+v (%v)", got.Tags, err)
 	}
 
+	testSnapshotQuota(t, s, vol.VolumeID)
+
 	// Deleted, it is gone.
 	expectCode(t, s.DeleteSnapshot(ctx, alice, cloud.SnapshotIDInput{SnapshotID: snap.SnapshotID, DryRun: true}), cloud.CodeDryRun)
 	if err := s.DeleteSnapshot(ctx, alice, cloud.SnapshotIDInput{SnapshotID: snap.SnapshotID}); err != nil {

@@ -238,7 +238,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		{"quota-pending volumes", (&quotapending.Reconciler{Kind: quotapending.Volumes, Client: c, APIReader: mgr.GetAPIReader(),
 			Recorder: mgr.GetEventRecorder("pinet-quota"), Clock: clk}).SetupWithManager},
 		{"snapshot", (&snapshot.Reconciler{
-			Client: c, Recorder: mgr.GetEventRecorder("pinet-snapshot"), Clock: clk, Claims: idClaims, Store: systemStore,
+			Client: c, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("pinet-snapshot"), Clock: clk, Claims: idClaims, Store: systemStore,
 		}).SetupWithManager},
 		{"project", (&project.Reconciler{
 			Client: c, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("pinet-project"), Clock: clk,

@@ -30,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
@@ -289,6 +290,12 @@ func TestSnapshotsRefuseBadInputAndOtherProjects(t *testing.T) {
 			t.Fatalf("b sees %v with owner %q (%v)", snapshotIDsOf(out.Snapshots), owner, err)
 		}
 	}
+
+	// Past the project's snapshot quota: SnapshotLimitExceeded, and no snapshot is made.
+	setQuota(t, a, "snapbad", cloudv1.ProjectQuota{Snapshots: ptr.To[int32](1)})
+	_, err = a.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{VolumeId: aws.String(vol), Description: aws.String("over")})
+	expectCode(t, err, "SnapshotLimitExceeded")
+	setQuota(t, a, "snapbad", cloudv1.ProjectQuota{Snapshots: ptr.To[int32](0), Addresses: ptr.To[int32](999)})
 
 	// Nothing was half-made: one snapshot in a, none in b; and it pages.
 	out, err := a.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{})

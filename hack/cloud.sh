@@ -237,6 +237,8 @@ encrypt_old_secrets() {
 # available.
 register_sample_image() {
   if [ "$($KUBECTL get image sample -n admin -o jsonpath='{.status.state}' 2>/dev/null)" = available ]; then
+    # Settings made since (configDrive, say) follow the file on a cloud brought up again.
+    $KUBECTL apply -n admin -f config/samples/image.yaml >/dev/null
     return 0
   fi
   log "building the sample image (first time: a minute)"

@@ -255,7 +255,7 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 	}
 
 	clk := clock.RealClock{}
-	rep := &reporter{client: mgr.GetClient(), virt: conn, cfg: cfg, clock: clk}
+	rep := &reporter{client: mgr.GetClient(), volumes: mgr.GetAPIReader(), virt: conn, cfg: cfg, clock: clk}
 	if cfg.ConsoleAddr != "" {
 		cs, err := newConsoleServer(mgr.GetClient(), cfg, mgr.GetLogger().WithName("console"))
 		if err != nil {

@@ -102,8 +102,8 @@ func (s *instanceSync) prepare(ctx context.Context, sc *syncScope, it *cloudv1.I
 	if err != nil {
 		return nil, fmt.Errorf("making the disks of %s: %w", inst.Status.InstanceID, err)
 	}
-	meta, err := s.writeMeta(ctx, sc, it)
-	if err != nil || meta == "" {
+	kp, ok, err := s.instanceKeyPair(ctx, sc)
+	if err != nil || !ok {
 		return nil, err
 	}
 	plan.disks = append(plan.disks, domainxml.Disk{Path: made.Root, Format: "qcow2", Serial: "root"})
@@ -113,15 +113,54 @@ func (s *instanceSync) prepare(ctx context.Context, sc *syncScope, it *cloudv1.I
 	if made.Swap != "" {
 		plan.disks = append(plan.disks, domainxml.Disk{Path: made.Swap, Format: "raw", Serial: "swap"})
 	}
-	plan.disks = append(plan.disks, domainxml.Disk{Path: meta, Format: "raw", Serial: "pinet-meta", ReadOnly: true})
+	if wantsConfigDrive(s.cfg.Network, inst, img) {
+		meta, err := s.writeMeta(ctx, inst, it, kp)
+		if err != nil {
+			return nil, err
+		}
+		plan.disks = append(plan.disks, domainxml.Disk{Path: meta, Format: "raw", Serial: "pinet-meta", ReadOnly: true})
+	}
 	return plan, nil
 }
 
-// writeMeta makes the instance's meta-data disk: what the metadata service would answer, for
-// guests without a network to reach it. An instance whose key pair is missing is not booted
-// without it: that is reported in the scope and yields no disk.
-func (s *instanceSync) writeMeta(ctx context.Context, sc *syncScope, it *cloudv1.InstanceType) (string, error) {
+// wantsConfigDrive decides whether the instance gets the read-only meta-data disk (its "config
+// drive"): always on a node without a network, whose guests have no metadata service to ask;
+// otherwise as the instance says, or as its image says when the instance does not, off by
+// default.
+func wantsConfigDrive(net NetworkConfig, inst *cloudv1.Instance, img *cloudv1.Image) bool {
+	switch {
+	case !net.Enabled():
+		return true
+	case inst.Spec.ConfigDrive != nil:
+		return *inst.Spec.ConfigDrive
+	case img.Spec.ConfigDrive != nil:
+		return *img.Spec.ConfigDrive
+	}
+	return false
+}
+
+// instanceKeyPair finds the instance's key pair, if it names one. An instance whose key pair is
+// missing is not booted without it: that is reported in the scope and yields ok false.
+func (s *instanceSync) instanceKeyPair(ctx context.Context, sc *syncScope) (kp *cloudv1.KeyPair, ok bool, err error) {
 	inst := sc.inst
+	if inst.Spec.KeyName == "" {
+		return nil, true, nil
+	}
+	kp, err = s.keyPair(ctx, inst)
+	switch {
+	case errors.Is(err, refs.ErrNotFound):
+		sc.actionReason, sc.actionMsg = cloudv1.ReasonKeyPairNotFound, err.Error()
+		s.event(inst, "Warning", "KeyPairNotFound", "Define", "Not booting without key pair %s: %v", inst.Spec.KeyName, err)
+		return nil, false, nil
+	case err != nil:
+		return nil, false, err
+	}
+	return kp, true, nil
+}
+
+// writeMeta makes the instance's meta-data disk: what the metadata service would answer, for
+// guests without a network to reach it or that asked for a config drive.
+func (s *instanceSync) writeMeta(ctx context.Context, inst *cloudv1.Instance, it *cloudv1.InstanceType, kp *cloudv1.KeyPair) (string, error) {
 	files := map[string][]byte{
 		"meta-data/instance-id":                 []byte(inst.Status.InstanceID),
 		"meta-data/instance-type":               []byte(it.Name),
@@ -131,16 +170,7 @@ func (s *instanceSync) writeMeta(ctx context.Context, sc *syncScope, it *cloudv1
 		"meta-data/reservation-id":              []byte(inst.Status.ReservationID),
 		"meta-data/placement/availability-zone": []byte(inst.Status.AvailabilityZone),
 	}
-	if inst.Spec.KeyName != "" {
-		kp, err := s.keyPair(ctx, inst)
-		switch {
-		case errors.Is(err, refs.ErrNotFound):
-			sc.actionReason, sc.actionMsg = cloudv1.ReasonKeyPairNotFound, err.Error()
-			s.event(inst, "Warning", "KeyPairNotFound", "Define", "Not booting without key pair %s: %v", inst.Spec.KeyName, err)
-			return "", nil
-		case err != nil:
-			return "", err
-		}
+	if kp != nil {
 		files["meta-data/public-keys/0/openssh-key"] = []byte(kp.Spec.PublicKey + "\n")
 	}
 	if len(inst.Spec.UserData) > 0 {

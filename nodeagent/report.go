@@ -38,6 +38,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/capacity"
 	"pinet.io/pinet/internal/patch"
 	"pinet.io/pinet/nodeagent/libvirt"
 )
@@ -63,6 +64,8 @@ type nodeFacts struct {
 	domainType cloudv1.DomainType
 	hostname   string
 	addresses  []string
+	// allocatedGiB is what the volumes placed on a storage node take of it.
+	allocatedGiB int64
 }
 
 // gatherFacts reads the host through libvirt and applies the configured overrides.
@@ -137,9 +140,11 @@ func hostAddresses() []string {
 // facts change, at most once per MinReportInterval, and at least once per HeartbeatInterval.
 type reporter struct {
 	client client.Client
-	virt   virt
-	cfg    Config
-	clock  clock.WithTicker
+	// volumes reads the volumes placed on the node from the API server (storage nodes).
+	volumes client.Reader
+	virt    virt
+	cfg     Config
+	clock   clock.WithTicker
 
 	// console is the console server's endpoint, reported in the Hypervisor's status.
 	console *cloudv1.ConsoleEndpoint
@@ -164,6 +169,9 @@ func (r *reporter) Start(ctx context.Context) error {
 	defer ticker.Stop()
 	for {
 		f, err := gatherFacts(r.virt, r.cfg)
+		if err == nil {
+			f.allocatedGiB, err = r.allocatedGiB(ctx)
+		}
 		if err != nil {
 			logger.Error(err, "Reading host facts")
 		} else {
@@ -194,7 +202,20 @@ func (r *reporter) NeedLeaderElection() bool { return false }
 
 func factsEqual(a, b nodeFacts) bool {
 	return a.capacity == b.capacity && a.domainType == b.domainType && a.hostname == b.hostname &&
-		slices.Equal(a.addresses, b.addresses)
+		slices.Equal(a.addresses, b.addresses) && a.allocatedGiB == b.allocatedGiB
+}
+
+// allocatedGiB counts what the volumes placed on a storage node take of it, reading the API
+// server (the node's own volumes only); 0 on a node without the storage role.
+func (r *reporter) allocatedGiB(ctx context.Context) (int64, error) {
+	if storageStatus(r.cfg) == nil || r.volumes == nil {
+		return 0, nil
+	}
+	list := &cloudv1.VolumeList{}
+	if err := r.volumes.List(ctx, list, client.MatchingLabels{cloudv1.LabelStorageNode: r.cfg.NodeName}); err != nil {
+		return 0, fmt.Errorf("listing this node's volumes: %w", err)
+	}
+	return capacity.AllocatedGiB(list.Items, r.cfg.NodeName, ""), nil
 }
 
 func (r *reporter) report(ctx context.Context, f nodeFacts, now time.Time) error {
@@ -219,6 +240,9 @@ func (r *reporter) report(ctx context.Context, f nodeFacts, now time.Time) error
 	hv.Status.AgentVersion = r.cfg.Version
 	hv.Status.Console = r.console
 	hv.Status.Storage = storageStatus(r.cfg)
+	if hv.Status.Storage != nil {
+		hv.Status.Storage.AllocatedGiB = f.allocatedGiB
+	}
 	hv.Status.LastHeartbeatTime = &t
 	if err := helper.Patch(ctx, hv); err != nil {
 		return fmt.Errorf("reporting hypervisor %s: %w", r.cfg.NodeName, err)

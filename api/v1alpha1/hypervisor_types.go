@@ -78,6 +78,12 @@ type StorageStatus struct {
 	// capacityGiB is how many GiB of volumes the node may hold (the sum of their sizes).
 	// +kubebuilder:validation:Minimum=0
 	CapacityGiB int64 `json:"capacityGiB"`
+	// allocatedGiB is the sum of the sizes of the volumes placed on the node (labelled with it,
+	// until they are gone), as the node agent last counted them: the same sum the volume
+	// controller subtracts from capacityGiB when it places a volume (it counts afresh then).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	AllocatedGiB int64 `json:"allocatedGiB,omitempty"`
 	// interface is the network interface the node serves AoE on.
 	// +optional
 	// +kubebuilder:validation:MaxLength=15
@@ -191,6 +197,8 @@ type HypervisorStatus struct {
 // +kubebuilder:printcolumn:name="Instances",type=integer,JSONPath=`.status.instances`
 // +kubebuilder:printcolumn:name="vCPUs",type=integer,JSONPath=`.status.capacity.vcpus`
 // +kubebuilder:printcolumn:name="Memory MiB",type=integer,JSONPath=`.status.capacity.memoryMiB`
+// +kubebuilder:printcolumn:name="Storage GiB",type=integer,JSONPath=`.status.storage.capacityGiB`
+// +kubebuilder:printcolumn:name="Allocated GiB",type=integer,JSONPath=`.status.storage.allocatedGiB`
 // +kubebuilder:printcolumn:name="Heartbeat",type=date,JSONPath=`.status.lastHeartbeatTime`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Hypervisor struct {

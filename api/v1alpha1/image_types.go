@@ -144,6 +144,12 @@ type ImageSpec struct {
 	// launchPermission lists who besides the owning project may launch the image; empty is private.
 	// +optional
 	LaunchPermission LaunchPermission `json:"launchPermission,omitempty"`
+
+	// configDrive is the default of spec.configDrive for instances of this machine image: whether
+	// they get the read-only meta-data disk (serial pinet-meta). Off when unset. The EC2 API has
+	// no parameter for it, so RunInstances always leaves it to the image.
+	// +optional
+	ConfigDrive *bool `json:"configDrive,omitempty"`
 }
 
 // StoredImage is where the plain, verified image is kept for nodes to download.

@@ -180,6 +180,7 @@ type BlockDeviceMapping struct {
 // InstanceSpec is what the user asks for.
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.availabilityZone) || (has(self.availabilityZone) && self.availabilityZone == oldSelf.availabilityZone)",message="availabilityZone is immutable"
 // +kubebuilder:validation:XValidation:rule="oldSelf.desiredState != 'Terminated' || self.desiredState == 'Terminated'",message="a terminated instance cannot be started or stopped"
+// +kubebuilder:validation:XValidation:rule="has(self.configDrive) == has(oldSelf.configDrive) && (!has(self.configDrive) || self.configDrive == oldSelf.configDrive)",message="configDrive is immutable"
 type InstanceSpec struct {
 	// imageId is the machine image to boot: an ami- id, or the name of an Image in the same
 	// namespace.
@@ -222,6 +223,13 @@ type InstanceSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=21848
 	UserData []byte `json:"userData,omitempty"`
+
+	// configDrive asks for a read-only "config drive": a disk (serial pinet-meta) holding the
+	// instance's meta-data and user data, for guests that cannot or should not depend on the
+	// metadata service. Unset takes the image's configDrive (off when the image does not say).
+	// A node without a network (so without a metadata service) gives every instance the disk.
+	// +optional
+	ConfigDrive *bool `json:"configDrive,omitempty"`
 
 	// securityGroups are the names or sg- ids of the groups the instance belongs to; empty means
 	// the project's default group.

@@ -39,7 +39,8 @@ const (
 )
 
 // Default project quotas, as a new project gets them: EC2's five elastic IPs, and for the rest
-// the original cloud's defaults (10 instances, 20 cores, 50 GiB of RAM, 10 volumes, 1000 GiB).
+// the original cloud's defaults (10 instances, 20 cores, 50 GiB of RAM, 10 volumes, 1000 GiB),
+// and 20 snapshots (the original cloud had none).
 const (
 	DefaultQuotaInstances = 10
 	DefaultQuotaVCPUs     = 20
@@ -47,6 +48,8 @@ const (
 	DefaultQuotaVolumes   = 10
 	DefaultQuotaVolumeGiB = 1000
 	DefaultQuotaAddresses = 5
+	// DefaultQuotaSnapshots allows two snapshots of each of the default quota's volumes.
+	DefaultQuotaSnapshots = 20
 )
 
 // InstanceQuotaAdmitted is an Instance condition owned by the instance controller: True once the
@@ -92,6 +95,11 @@ type ProjectQuota struct {
 	// +kubebuilder:default=1000
 	// +kubebuilder:validation:Minimum=0
 	VolumeGiB *int64 `json:"volumeGiB,omitempty"`
+	// snapshots bounds the number of snapshots (of any state, until deleted).
+	// +optional
+	// +kubebuilder:default=20
+	// +kubebuilder:validation:Minimum=0
+	Snapshots *int32 `json:"snapshots,omitempty"`
 	// addresses bounds the elastic IPs.
 	// +optional
 	// +kubebuilder:default=5

@@ -87,6 +87,8 @@ func TestCreateValidation(t *testing.T) {
 		{"sg tcp without ports", &cloudv1.SecurityGroup{ObjectMeta: meta("sg3"), Spec: cloudv1.SecurityGroupSpec{Ingress: []cloudv1.IngressRule{
 			{Protocol: cloudv1.ProtocolTCP, CIDRIPs: []string{"10.0.0.0/8"}}}}}, "fromPort and toPort are required"},
 		{"project bad name", &cloudv1.Project{ObjectMeta: cluster("Bad.Name")}, "DNS labels"},
+		{"project negative snapshot quota", &cloudv1.Project{ObjectMeta: cluster("negsnaps"),
+			Spec: cloudv1.ProjectSpec{Quota: cloudv1.ProjectQuota{Snapshots: ptr.To[int32](-1)}}}, "spec.quota.snapshots"},
 		{"keypair short key", &cloudv1.KeyPair{ObjectMeta: meta("kp"), Spec: cloudv1.KeyPairSpec{PublicKey: "ssh-rsa"}}, "spec.publicKey"},
 	} {
 		t.Run(tc.name, func(t *testing.T) { expectRefused(t, tc.obj, tc.want) })
@@ -120,6 +122,7 @@ func TestTransitionRules(t *testing.T) {
 	}
 	update(func(i *cloudv1.Instance) { i.Spec.ImageID = "other" }, "imageId is immutable")
 	update(func(i *cloudv1.Instance) { i.Spec.InstanceType = "m1.large" }, "only while the instance is stopped")
+	update(func(i *cloudv1.Instance) { i.Spec.ConfigDrive = ptr.To(true) }, "configDrive is immutable")
 	// Once stopped, the type may change.
 	cur := &cloudv1.Instance{}
 	_ = env.Client.Get(ctx, client.ObjectKeyFromObject(inst), cur)
@@ -130,6 +133,33 @@ func TestTransitionRules(t *testing.T) {
 	update(func(i *cloudv1.Instance) { i.Spec.InstanceType = "m1.large" }, "")
 	update(func(i *cloudv1.Instance) { i.Spec.DesiredState = cloudv1.DesiredTerminated }, "")
 	update(func(i *cloudv1.Instance) { i.Spec.DesiredState = cloudv1.DesiredRunning }, "cannot be started or stopped")
+
+	// A config drive is chosen at creation: it can be neither turned on, off nor removed later;
+	// an image's default may change (it applies to later instances).
+	drive := &cloudv1.Instance{
+		ObjectMeta: metav1.ObjectMeta{Name: "drive", Namespace: ns},
+		Spec:       cloudv1.InstanceSpec{ImageID: "img", InstanceType: "m1.small", ConfigDrive: ptr.To(false)},
+	}
+	if err := env.Client.Create(ctx, drive); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []*bool{ptr.To(true), nil} {
+		cur := &cloudv1.Instance{}
+		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(drive), cur)
+		cur.Spec.ConfigDrive = v
+		if err := env.Client.Update(ctx, cur); err == nil || !strings.Contains(err.Error(), "configDrive is immutable") {
+			t.Fatalf("changing configDrive to %v: %v", v, err)
+		}
+	}
+	img := &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "img", Namespace: ns},
+		Spec: cloudv1.ImageSpec{ImageLocation: "bkt/img.manifest.xml"}}
+	if err := env.Client.Create(ctx, img); err != nil {
+		t.Fatal(err)
+	}
+	img.Spec.ConfigDrive = ptr.To(true)
+	if err := env.Client.Update(ctx, img); err != nil {
+		t.Fatalf("setting an image's configDrive: %v", err)
+	}
 
 	vol := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "v", Namespace: ns}, Spec: cloudv1.VolumeSpec{SizeGiB: 5}}
 	if err := env.Client.Create(ctx, vol); err != nil {

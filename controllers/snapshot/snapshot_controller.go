@@ -61,9 +61,11 @@ const copyGrace = 10 * time.Minute
 
 // Reconciler reconciles Snapshots.
 type Reconciler struct {
-	Client   client.Client
-	Recorder events.EventRecorder
-	Clock    clock.PassiveClock
+	Client client.Client
+	// APIReader reads the API server itself, as the quota ledger must.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Clock     clock.PassiveClock
 	// Claims makes snapshot ids exclusive across the cluster.
 	Claims *claims.Claimer
 	// Store returns a client of the object store acting as the system user; nil when the cloud
@@ -99,6 +101,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	}
 	if !controllerutil.ContainsFinalizer(s, Finalizer) {
 		controllerutil.AddFinalizer(s, Finalizer)
+	}
+	if s.Status.State == "" {
+		if res, ok, err := r.admitQuota(ctx, s, now); err != nil || !ok {
+			return res, err
+		}
 	}
 	if s.Status.SnapshotID == "" {
 		id, _, err := r.Claims.Assign(ctx, ids.Snapshot, s.Name, claims.HolderOf("Snapshot", s))
@@ -232,6 +239,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&cloudv1.Snapshot{}).
 		Watches(&cloudv1.Volume{}, handler.EnqueueRequestsFromMapFunc(r.waitingOn)).
+		Watches(&cloudv1.Snapshot{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			return r.waitingForQuota(ctx, o.GetNamespace())
+		})).
+		Watches(&cloudv1.Project{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			return r.waitingForQuota(ctx, o.GetName())
+		})).
 		Named("snapshot").
 		Complete(r)
 }

@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/capacity"
 	"pinet.io/pinet/internal/ipam"
 )
 
@@ -84,12 +85,6 @@ func (r *Reconciler) chooseNode(ctx context.Context, v *cloudv1.Volume) (node, z
 	if err := r.APIReader.List(ctx, placed, client.HasLabels{cloudv1.LabelStorageNode}); err != nil {
 		return "", "", fmt.Errorf("listing placed volumes: %w", err)
 	}
-	used := map[string]int64{}
-	for i := range placed.Items {
-		if placed.Items[i].UID != v.UID {
-			used[placed.Items[i].Labels[cloudv1.LabelStorageNode]] += int64(placed.Items[i].Spec.SizeGiB)
-		}
-	}
 	type candidate struct {
 		name, zone string
 		free       int64
@@ -100,7 +95,8 @@ func (r *Reconciler) chooseNode(ctx context.Context, v *cloudv1.Volume) (node, z
 		if !storageReady(hv) || (v.Spec.AvailabilityZone != "" && hv.Spec.Zone != v.Spec.AvailabilityZone) {
 			continue
 		}
-		free := hv.Status.Storage.CapacityGiB - used[hv.Name]
+		// The node's status.storage.allocatedGiB by the same count, afresh: the agent's report lags.
+		free := hv.Status.Storage.CapacityGiB - capacity.AllocatedGiB(placed.Items, hv.Name, string(v.UID))
 		if free < int64(v.Spec.SizeGiB) {
 			continue
 		}

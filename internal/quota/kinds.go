@@ -91,6 +91,34 @@ func Volumes(project string, q cloudv1.ProjectQuota) *Gate {
 	}
 }
 
+// Snapshots is the gate of a project's snapshots: their number. A snapshot is pending while its
+// creator (an EC2 call) admits it, and until the snapshot controller has admitted it and started
+// it (status.state set); a refused one counts for nothing and is never copied.
+func Snapshots(project string, q cloudv1.ProjectQuota) *Gate {
+	return &Gate{
+		Kind: "snapshots", Project: project,
+		Limits: []Limit{limit("snapshots", "snapshot(s)", q.Snapshots)},
+		Items: func(ctx context.Context, r client.Reader) ([]Item, error) {
+			list := &cloudv1.SnapshotList{}
+			if err := r.List(ctx, list, client.InNamespace(project)); err != nil {
+				return nil, fmt.Errorf("listing snapshots: %w", err)
+			}
+			items := make([]Item, 0, len(list.Items))
+			for i := range list.Items {
+				s := &list.Items[i]
+				if s.DeletionTimestamp.IsZero() {
+					items = append(items, Item{Name: s.Name, Use: []int64{1},
+						Pending: IsMarkedPending(s) || !SnapshotAdmitted(s)})
+				}
+			}
+			return items, nil
+		},
+	}
+}
+
+// SnapshotAdmitted tells whether the snapshot controller admitted a snapshot: it has started it.
+func SnapshotAdmitted(s *cloudv1.Snapshot) bool { return s.Status.State != "" }
+
 // Instances is the gate of a project's instances: their number, and the vCPUs and memory of
 // their instance types. An instance holds its share until it is terminated or being deleted
 // (a stopped one keeps it). It is pending until the instance controller reports it admitted

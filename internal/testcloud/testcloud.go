@@ -160,6 +160,7 @@ func NoQuota() cloudv1.ProjectQuota {
 	return cloudv1.ProjectQuota{
 		Instances: ptr.To[int32](0), VCPUs: ptr.To[int32](0), MemoryMiB: ptr.To[int64](0),
 		Volumes: ptr.To[int32](0), VolumeGiB: ptr.To[int64](0), Addresses: ptr.To[int32](0),
+		Snapshots: ptr.To[int32](0),
 	}
 }
 

@@ -113,21 +113,8 @@ func (g *guest) boot() {
 		g.banner(id, from)
 	}
 	g.reportSize()
-	var md *metadata
 	networked := g.startNetwork()
-	if networked {
-		md = g.readMetadata()
-	}
-	if md == nil {
-		md = g.readMetaDisk()
-	} else if md.userDataUnreadable {
-		// A slow service (a guest under emulation on a busy host) must not lose the user data
-		// when the meta-data disk holds it too.
-		if disk := g.readMetaDisk(); disk != nil && disk.userData != nil {
-			g.out.Printf("user-data from the %s", disk.source)
-			md.userData = disk.userData
-		}
-	}
+	md := gatherMetadata(networked, g.readMetadata, g.readMetaDisk, g.out.Printf)
 	if id == "" {
 		if md != nil {
 			var ws []string

@@ -97,6 +97,37 @@ func (g *guest) readMetaDisk() *metadata {
 	return md
 }
 
+// gatherMetadata decides where the guest's meta-data and user data come from: the metadata
+// service when the guest has a network, else the meta-data disk (the "config drive", which the
+// node gives only instances that ask for it, or every instance on a node without a network).
+// When the service answered but its user data could not be read (a slow service under
+// emulation), the disk's user data stands in if there is a disk. Nil when there is neither.
+func gatherMetadata(networked bool, service, disk func() *metadata, say func(format string, args ...any)) *metadata {
+	if !networked {
+		md := disk()
+		if md == nil {
+			say("no meta-data: no network and no meta-data disk")
+		}
+		return md
+	}
+	md := service()
+	if md == nil {
+		if md = disk(); md == nil {
+			say("no meta-data: the metadata service is unreachable and there is no meta-data disk")
+		}
+		return md
+	}
+	if md.userDataUnreadable {
+		if d := disk(); d != nil && d.userData != nil {
+			say("user-data from the %s", d.source)
+			md.userData = d.userData
+		} else {
+			say("user-data unreadable from the metadata service and no meta-data disk holds it")
+		}
+	}
+	return md
+}
+
 // reportSize prints what the guest was given: CPUs and memory.
 func (g *guest) reportSize() {
 	g.out.Printf("cpus %d memory-mib %d", runtime.NumCPU(), memTotalMiB("/proc/meminfo"))

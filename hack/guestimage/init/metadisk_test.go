@@ -17,8 +17,10 @@ limitations under the License.
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -69,5 +71,62 @@ func TestMemTotal(t *testing.T) {
 	}
 	if got := memTotalMiB(filepath.Join(t.TempDir(), "none")); got != 0 {
 		t.Fatalf("missing file: %d", got)
+	}
+}
+
+// Without a meta-data disk the guest relies on the metadata service alone and says so when that
+// is not enough; with one, the disk fills in what the service could not give.
+func TestGatherMetadata(t *testing.T) {
+	service := &metadata{source: "metadata service", values: map[string]string{"instance-id": "i-1"}, userData: []byte("svc")}
+	slow := &metadata{source: "metadata service", values: map[string]string{"instance-id": "i-1"}, userDataUnreadable: true}
+	drive := &metadata{source: "meta-data disk", values: map[string]string{"instance-id": "i-1"}, userData: []byte("disk")}
+	noDisk := func() *metadata { return nil }
+	cases := []struct {
+		name          string
+		networked     bool
+		service, disk *metadata
+		wantSource    string
+		wantUserData  string
+		wantSaid      string
+	}{
+		{"service, no disk", true, service, nil, "metadata service", "svc", ""},
+		{"service beats the disk", true, service, drive, "metadata service", "svc", ""},
+		{"unreachable service, no disk", true, nil, nil, "", "", "the metadata service is unreachable and there is no meta-data disk"},
+		{"unreachable service, disk", true, nil, drive, "meta-data disk", "disk", ""},
+		{"slow user data, no disk", true, slow, nil, "metadata service", "", "no meta-data disk holds it"},
+		{"slow user data, disk", true, slow, drive, "metadata service", "disk", "user-data from the meta-data disk"},
+		{"no network, no disk", false, service, nil, "", "", "no network and no meta-data disk"},
+		{"no network, disk", false, service, drive, "meta-data disk", "disk", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var said []string
+			say := func(format string, args ...any) { said = append(said, fmt.Sprintf(format, args...)) }
+			copyOf := func(m *metadata) func() *metadata {
+				if m == nil {
+					return noDisk
+				}
+				return func() *metadata { c := *m; return &c }
+			}
+			serviceCalled := false
+			svc := func() *metadata { serviceCalled = true; return copyOf(tc.service)() }
+			md := gatherMetadata(tc.networked, svc, copyOf(tc.disk), say)
+			if !tc.networked && serviceCalled {
+				t.Error("asked the metadata service without a network")
+			}
+			switch {
+			case tc.wantSource == "" && md != nil:
+				t.Fatalf("got metadata %+v where there is none", md)
+			case tc.wantSource != "" && (md == nil || md.source != tc.wantSource):
+				t.Fatalf("metadata %+v, want it from the %s", md, tc.wantSource)
+			}
+			if md != nil && string(md.userData) != tc.wantUserData {
+				t.Errorf("user data %q, want %q", md.userData, tc.wantUserData)
+			}
+			text := strings.Join(said, "\n")
+			if tc.wantSaid == "" && text != "" || !strings.Contains(text, tc.wantSaid) {
+				t.Errorf("console %q, want %q", text, tc.wantSaid)
+			}
+		})
 	}
 }
