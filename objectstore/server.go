@@ -45,6 +45,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -53,6 +54,7 @@ import (
 	"github.com/go-logr/logr"
 
 	"pinet.io/pinet/internal/awsauth"
+	"pinet.io/pinet/internal/metrics"
 	"pinet.io/pinet/objectstore/fsstore"
 )
 
@@ -76,6 +78,9 @@ type Config struct {
 	Domain string
 	// Logger receives the server's logs.
 	Logger logr.Logger
+	// Metrics counts requests by operation and status and the bytes they carried; nil records
+	// nothing.
+	Metrics *metrics.S3
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
 	// ReadOnly names users who may only read the objects of one bucket each (GetObject and
@@ -130,6 +135,7 @@ type Server struct {
 	address       string
 	domain        string
 	log           logr.Logger
+	metrics       *metrics.S3
 	now           func() time.Time
 	readTimeout   time.Duration
 	bodyProgress  time.Duration
@@ -181,6 +187,7 @@ func New(cfg Config) (*Server, error) {
 		address:       cfg.Address,
 		domain:        strings.ToLower(strings.TrimSuffix(cfg.Domain, ".")),
 		log:           cfg.Logger,
+		metrics:       cfg.Metrics,
 		now:           cfg.Now,
 		readOnly:      readOnly,
 		readTimeout:   cfg.ReadTimeout,
@@ -259,6 +266,8 @@ func (q *request) principal() awsauth.Principal { return q.caller.Principal }
 type responseWriter struct {
 	http.ResponseWriter
 	status int
+	// written counts the body bytes sent.
+	written int64
 }
 
 func (w *responseWriter) WriteHeader(status int) {
@@ -272,11 +281,15 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	w.written += int64(n)
+	return n, err
 }
 
 // ServeHTTP serves one S3 request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	in := &countingBody{ReadCloser: r.Body}
+	r.Body = in
 	q := &request{r: r, w: &responseWriter{ResponseWriter: w}, id: newRequestID()}
 	h := q.w.Header()
 	h.Set("x-amz-request-id", q.id)
@@ -298,8 +311,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				s.writeError(q, s3Error(CodeInternalError))
 			}
 		}
+		d := s.now().Sub(start)
+		status := q.w.status
+		if status == 0 {
+			status = http.StatusOK // what net/http sends for a handler that wrote nothing
+		}
+		s.metrics.Observe(string(q.route.Op), status, in.read, q.w.written, d)
 		s.log.V(1).Info("Served request", "requestID", q.id, "method", r.Method, "operation", q.route.Op,
-			"bucket", q.route.Bucket, "key", q.route.Key, "status", q.w.status, "duration", s.now().Sub(start))
+			"bucket", q.route.Bucket, "key", q.route.Key, "status", q.w.status, "duration", d,
+			"bytesIn", in.read, "bytesOut", q.w.written)
 	}()
 	if err := s.serve(q); err != nil {
 		s.fail(q, err)
@@ -443,6 +463,18 @@ func (s *Server) writeXML(q *request, status int, v any) {
 	q.w.WriteHeader(status)
 	_, _ = q.w.Write([]byte(xml.Header))
 	_, _ = q.w.Write(body)
+}
+
+// countingBody counts the bytes read of a request body.
+type countingBody struct {
+	io.ReadCloser
+	read int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.read += int64(n)
+	return n, err
 }
 
 // newRequestID makes a request id like S3's: 16 upper-case hex digits.

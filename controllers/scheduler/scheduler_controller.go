@@ -46,6 +46,7 @@ import (
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/capacity"
 	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/metrics"
 	"pinet.io/pinet/internal/patch"
 	"pinet.io/pinet/internal/refs"
 )
@@ -65,6 +66,8 @@ type Reconciler struct {
 	Clock    clock.PassiveClock
 	// AssumeTTL is how long an assumption lasts; 0 is DefaultAssumeTTL.
 	AssumeTTL time.Duration
+	// Metrics records the time from creation to binding; nil records nothing.
+	Metrics *metrics.Controllers
 
 	mu      sync.Mutex
 	assumed map[types.UID]binding
@@ -112,6 +115,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		}
 		if bound != nil {
 			r.assume(inst.UID, *bound)
+			r.Metrics.ObserveBound(inst.CreationTimestamp.Time, now.Time)
 		}
 		r.recordOutcome(inst, wasScheduled)
 	}()
