@@ -30,6 +30,7 @@ EC2_PORT=${PINET_EC2_PORT:-8773}
 S3_PORT=${PINET_S3_PORT:-3333}
 DASHBOARD_PORT=${PINET_DASHBOARD_PORT:-8080}
 MANAGER_PROBE_PORT=${PINET_MANAGER_PROBE_PORT:-8081}
+MANAGER_METRICS_PORT=${PINET_MANAGER_METRICS_PORT:-8088}
 AGENT_PROBE_PORT=${PINET_AGENT_PROBE_PORT:-8082}
 CONSOLE_PORT=${PINET_CONSOLE_PORT:-8443}
 LIBVIRT_URI=${PINET_LIBVIRT_URI:-qemu:///system}
@@ -138,8 +139,11 @@ up() {
     open_state_to_qemu
   fi
 
+  # A manager started by an older `up` serves no metrics: start it again with them.
+  restart_if_lacking manager --metrics-bind-address
   start manager "$ROOT/bin/manager" --kubeconfig "$DIR/manager.kubeconfig" \
     --health-probe-bind-address "127.0.0.1:$MANAGER_PROBE_PORT" --region "$REGION" \
+    --metrics-bind-address "127.0.0.1:$MANAGER_METRICS_PORT" \
     --s3-bind-address "127.0.0.1:$S3_PORT" --s3-data-dir "$DIR/objects" \
     --ec2-bind-address "127.0.0.1:$EC2_PORT" --dashboard-bind-address "127.0.0.1:$DASHBOARD_PORT"
   # The agent acts as its node's own identity, pinet:node:$NODE_NAME (group pinet:nodeagents).
@@ -258,12 +262,13 @@ register_sample_image() {
 }
 
 # write_rc writes $DIR/pinetrc: the admin user's credentials in project admin (from pinetctl), the
-# admin kubeconfig, the dashboard's URL, and bin/ on the PATH.
+# admin kubeconfig, the dashboard's and the manager's metrics URLs, and bin/ on the PATH.
 write_rc() {
   "$ROOT/bin/pinetctl" --kubeconfig "$DIR/kubeconfig" user credentials admin --project admin \
     --dir "$DIR" --ec2-url "http://127.0.0.1:$EC2_PORT" --s3-url "http://127.0.0.1:$S3_PORT" \
     --region "$REGION" --rc-kubeconfig "$DIR/kubeconfig"
   echo "export PINET_DASHBOARD_URL=http://127.0.0.1:$DASHBOARD_PORT" >> "$DIR/pinetrc"
+  echo "export PINET_METRICS_URL=http://127.0.0.1:$MANAGER_METRICS_PORT/metrics" >> "$DIR/pinetrc"
   echo "export PATH=$ROOT/bin:\$PATH" >> "$DIR/pinetrc"
 }
 
