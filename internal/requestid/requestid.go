@@ -14,7 +14,6 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-
 // Package requestid carries the id of a front door's request (the EC2 API's RequestId) in a
 // context, and stamps it on the PiNet objects a call creates or changes.
 package requestid

@@ -76,7 +76,7 @@ type Cloud struct {
 	// MetricsURL serves PiNet's metrics of this cloud (its own registry) in Prometheus' text
 	// format, as the manager's metrics endpoint does.
 	MetricsURL string
-	dir          string
+	dir        string
 }
 
 // Options tune the cloud.
