@@ -250,6 +250,11 @@ func (r *Reconciler) recordTransition(inst *cloudv1.Instance, before cloudv1.Ins
 	if after == cloudv1.InstanceStatePending && before != "" && before != cloudv1.InstanceStateStopped {
 		eventType = "Warning"
 	}
+	if why := inst.Status.StateReason; why != "" {
+		r.Recorder.Eventf(inst, nil, eventType, stateEventReason(after), "StateChange",
+			"Instance %s is %s: %s", inst.Status.InstanceID, after, why)
+		return
+	}
 	r.Recorder.Eventf(inst, nil, eventType, stateEventReason(after), "StateChange",
 		"Instance %s is %s", inst.Status.InstanceID, after)
 }

@@ -106,7 +106,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		return reconcile.Result{}, err
 	}
 	now := metav1.NewTime(r.Clock.Now())
-	wasScheduled := conditions.Get(inst, cloudv1.InstanceScheduled)
+	// A copy: the setters below change the condition in place.
+	var wasScheduled *metav1.Condition
+	if c := conditions.Get(inst, cloudv1.InstanceScheduled); c != nil {
+		wasScheduled = c.DeepCopy()
+	}
 	var bound *binding
 	defer func() {
 		if err := helper.Patch(ctx, inst); err != nil {
@@ -178,7 +182,8 @@ func (r *Reconciler) recordOutcome(inst *cloudv1.Instance, before *metav1.Condit
 	case metav1.ConditionTrue:
 		r.Recorder.Eventf(inst, nil, "Normal", "Scheduled", "Schedule", "Bound to hypervisor %s", inst.Status.Hypervisor)
 	default:
-		if after.Reason != cloudv1.ReasonWaitingForReferences && after.Reason != cloudv1.ReasonWaitingForQuota {
+		if after.Reason != cloudv1.ReasonWaitingForReferences && after.Reason != cloudv1.ReasonWaitingForQuota &&
+			after.Reason != cloudv1.ReasonWaitingForAddress {
 			r.Recorder.Eventf(inst, nil, "Warning", "FailedScheduling", "Schedule", "%s", after.Message)
 		}
 	}

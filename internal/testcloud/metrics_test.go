@@ -35,6 +35,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	eventsv1 "k8s.io/api/events/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
@@ -214,6 +215,31 @@ func TestMetricsMoveWithCalls(t *testing.T) {
 	if termID == runID || requestIDOf(inst) != termID {
 		t.Errorf("after TerminateInstances (request %q) the instance carries request id %q", termID, requestIDOf(inst))
 	}
+	// Its life is told in events: bound, started, running, terminated with the reason.
+	testenv.Eventually(t, waitTimeout, "the instance's events", func() error {
+		list := &eventsv1.EventList{}
+		if err := env.Client.List(ctx, list, client.InNamespace("metrics")); err != nil {
+			return err
+		}
+		notes := map[string]string{}
+		for _, e := range list.Items {
+			if e.Regarding.Name == inst.Name {
+				notes[e.Reason] = e.Note
+			}
+		}
+		for _, reason := range []string{"Scheduled", "Started", "Running", "Terminated"} {
+			if _, ok := notes[reason]; !ok {
+				return fmt.Errorf("no %s event among %v", reason, notes)
+			}
+		}
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), inst); err != nil {
+			return err
+		}
+		if why := inst.Status.StateReason; why == "" || !strings.HasSuffix(notes["Terminated"], ": "+why) {
+			return fmt.Errorf("the Terminated event %q does not give the reason %q", notes["Terminated"], why)
+		}
+		return nil
+	})
 }
 
 func requestIDOf(inst *cloudv1.Instance) string { return inst.Annotations[cloudv1.AnnotationRequestID] }
