@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -37,10 +38,12 @@ import (
 	"github.com/prometheus/common/model"
 	eventsv1 "k8s.io/api/events/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
+	"pinet.io/pinet/nodeagent"
 )
 
 // scrape GETs the cloud's metrics endpoint and parses the answer.
@@ -130,7 +133,8 @@ func (r *requestIDs) last() string {
 
 // TestMetricsMoveWithCalls drives the cloud through the EC2 API and S3 and scrapes its metrics
 // endpoint: EC2 calls by action and code, S3 requests and bytes, the image import, the
-// scheduling latency and the instances by state all show what happened. The instance carries
+// scheduling latency and the instances by state all show what happened, and the node agent's
+// own endpoint shows the image download. The instance carries
 // the RequestId of the call that last changed it.
 func TestMetricsMoveWithCalls(t *testing.T) {
 	ctx := context.Background()
@@ -142,7 +146,12 @@ func TestMetricsMoveWithCalls(t *testing.T) {
 	creds := c.AddUser(t, "metrics-user", false, "metrics")
 	data := []byte(strings.Repeat("pinet", 200))
 	ami := c.RegisterRawImage(t, creds, "metrics", "img", data, false)
-	c.AddNode(t, "metrics-node", "pinet-1a", 4, 4096)
+	// The node agent serves its own metrics endpoint, as cmd/nodeagent does with
+	// --metrics-bind-address: controller-runtime's registry, with the agent's metrics on it.
+	agentMetrics := freeAddress(t)
+	c.AddNodeWith(t, "metrics-node", "pinet-1a", 4, 4096, func(cfg *nodeagent.Config) {
+		cfg.MetricsAddr, cfg.Metrics = agentMetrics, crmetrics.Registry
+	})
 	ids := &requestIDs{}
 	cl := ec2.New(c.EC2(creds).Options(), func(o *ec2.Options) { o.HTTPClient = ids })
 
@@ -196,6 +205,17 @@ func TestMetricsMoveWithCalls(t *testing.T) {
 		return nil
 	})
 
+	testenv.Eventually(t, waitTimeout, "the node agent's metrics to show the image download", func() error {
+		fams := scrape(t, "http://"+agentMetrics+"/metrics")
+		if v, ok := value(fams, "pinet_image_download_duration_seconds", map[string]string{"result": "ok"}); !ok || v < 1 {
+			return fmt.Errorf("downloads %v (present %v)", v, ok)
+		}
+		if v, _ := value(fams, "pinet_image_downloaded_bytes_total", map[string]string{"result": "ok"}); v < float64(len(data)) {
+			return fmt.Errorf("downloaded %v bytes, the image has %d", v, len(data))
+		}
+		return nil
+	})
+
 	if _, err := cl.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}}); err != nil {
 		t.Fatal(err)
 	}
@@ -240,6 +260,20 @@ func TestMetricsMoveWithCalls(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// freeAddress is a loopback address with a port free a moment ago.
+func freeAddress(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }
 
 func requestIDOf(inst *cloudv1.Instance) string { return inst.Annotations[cloudv1.AnnotationRequestID] }
