@@ -176,7 +176,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		d := s.cfg.Clock.Since(start)
 		s.cfg.Metrics.Observe(action, code, d)
-		logger.V(1).Info("Served EC2 call", "action", action, "code", code, "duration", d)
+		// The logger names the action once it is known.
+		logger.V(1).Info("Served EC2 call", "code", code, "duration", d)
 	}()
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
 
