@@ -30,6 +30,8 @@ EC2_PORT=${PINET_EC2_PORT:-8773}
 S3_PORT=${PINET_S3_PORT:-3333}
 DASHBOARD_PORT=${PINET_DASHBOARD_PORT:-8080}
 MANAGER_PROBE_PORT=${PINET_MANAGER_PROBE_PORT:-8081}
+MANAGER_METRICS_PORT=${PINET_MANAGER_METRICS_PORT:-8088}
+AGENT_METRICS_PORT=${PINET_AGENT_METRICS_PORT:-8089}
 AGENT_PROBE_PORT=${PINET_AGENT_PROBE_PORT:-8082}
 CONSOLE_PORT=${PINET_CONSOLE_PORT:-8443}
 LIBVIRT_URI=${PINET_LIBVIRT_URI:-qemu:///system}
@@ -138,13 +140,17 @@ up() {
     open_state_to_qemu
   fi
 
+  # A manager started by an older `up` serves no metrics: start it again with them.
+  restart_if_lacking manager --metrics-bind-address
   start manager "$ROOT/bin/manager" --kubeconfig "$DIR/manager.kubeconfig" \
     --health-probe-bind-address "127.0.0.1:$MANAGER_PROBE_PORT" --region "$REGION" \
+    --metrics-bind-address "127.0.0.1:$MANAGER_METRICS_PORT" \
     --s3-bind-address "127.0.0.1:$S3_PORT" --s3-data-dir "$DIR/objects" \
     --ec2-bind-address "127.0.0.1:$EC2_PORT" --dashboard-bind-address "127.0.0.1:$DASHBOARD_PORT"
   # The agent acts as its node's own identity, pinet:node:$NODE_NAME (group pinet:nodeagents).
   agent_args=(--kubeconfig "$DIR/nodeagent-$NODE_NAME.kubeconfig" --node-name "$NODE_NAME" --libvirt-uri "$LIBVIRT_URI"
     --state-dir "$DIR/state" --health-probe-bind-address "127.0.0.1:$AGENT_PROBE_PORT"
+    --metrics-bind-address "127.0.0.1:$AGENT_METRICS_PORT"
     --s3-url "http://127.0.0.1:$S3_PORT" --region "$REGION"
     --console-bind-address "127.0.0.1:$CONSOLE_PORT" --client-ca-file "$DIR/pki/ca.crt")
   [ -n "${PINET_NODE_VCPUS:-}" ] && agent_args+=(--vcpus "$PINET_NODE_VCPUS")
@@ -155,6 +161,7 @@ up() {
       --underlay-interface under0 --underlay-ip "$UNDERLAY_IP" --public-interface pub0)
     restart_if_lacking nodeagent --datapath-netns
   fi
+  restart_if_lacking nodeagent --metrics-bind-address
   start nodeagent "$ROOT/bin/nodeagent" "${agent_args[@]}"
 
   wait_for manager 60 curl -sf "http://127.0.0.1:$MANAGER_PROBE_PORT/readyz"
@@ -260,12 +267,14 @@ register_sample_image() {
 }
 
 # write_rc writes $DIR/pinetrc: the admin user's credentials in project admin (from pinetctl), the
-# admin kubeconfig, the dashboard's URL, and bin/ on the PATH.
+# admin kubeconfig, the dashboard's and the manager's metrics URLs, and bin/ on the PATH.
 write_rc() {
   "$ROOT/bin/pinetctl" --kubeconfig "$DIR/kubeconfig" user credentials admin --project admin \
     --dir "$DIR" --ec2-url "http://127.0.0.1:$EC2_PORT" --s3-url "http://127.0.0.1:$S3_PORT" \
     --region "$REGION" --rc-kubeconfig "$DIR/kubeconfig"
   echo "export PINET_DASHBOARD_URL=http://127.0.0.1:$DASHBOARD_PORT" >> "$DIR/pinetrc"
+  echo "export PINET_METRICS_URL=http://127.0.0.1:$MANAGER_METRICS_PORT/metrics" >> "$DIR/pinetrc"
+  echo "export PINET_AGENT_METRICS_URL=http://127.0.0.1:$AGENT_METRICS_PORT/metrics" >> "$DIR/pinetrc"
   echo "export PATH=$ROOT/bin:\$PATH" >> "$DIR/pinetrc"
 }
 

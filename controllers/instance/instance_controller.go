@@ -110,6 +110,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		logger = logger.WithValues("hypervisor", klog.KRef("", inst.Status.Hypervisor))
 		ctx = log.IntoContext(ctx, logger)
 	}
+	if id := inst.Annotations[cloudv1.AnnotationRequestID]; id != "" {
+		// The EC2 call that last changed the instance: its logs and these share the id.
+		logger = logger.WithValues("requestID", id)
+		ctx = log.IntoContext(ctx, logger)
+	}
 
 	helper, err := patch.NewHelper(inst, r.Client)
 	if err != nil {
@@ -244,6 +249,11 @@ func (r *Reconciler) recordTransition(inst *cloudv1.Instance, before cloudv1.Ins
 	eventType := "Normal"
 	if after == cloudv1.InstanceStatePending && before != "" && before != cloudv1.InstanceStateStopped {
 		eventType = "Warning"
+	}
+	if why := inst.Status.StateReason; why != "" {
+		r.Recorder.Eventf(inst, nil, eventType, stateEventReason(after), "StateChange",
+			"Instance %s is %s: %s", inst.Status.InstanceID, after, why)
+		return
 	}
 	r.Recorder.Eventf(inst, nil, eventType, stateEventReason(after), "StateChange",
 		"Instance %s is %s", inst.Status.InstanceID, after)

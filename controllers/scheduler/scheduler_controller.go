@@ -46,6 +46,7 @@ import (
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/capacity"
 	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/metrics"
 	"pinet.io/pinet/internal/patch"
 	"pinet.io/pinet/internal/refs"
 )
@@ -65,6 +66,8 @@ type Reconciler struct {
 	Clock    clock.PassiveClock
 	// AssumeTTL is how long an assumption lasts; 0 is DefaultAssumeTTL.
 	AssumeTTL time.Duration
+	// Metrics records the time from creation to binding; nil records nothing.
+	Metrics *metrics.Controllers
 
 	mu      sync.Mutex
 	assumed map[types.UID]binding
@@ -103,7 +106,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		return reconcile.Result{}, err
 	}
 	now := metav1.NewTime(r.Clock.Now())
-	wasScheduled := conditions.Get(inst, cloudv1.InstanceScheduled)
+	// A copy: the setters below change the condition in place.
+	var wasScheduled *metav1.Condition
+	if c := conditions.Get(inst, cloudv1.InstanceScheduled); c != nil {
+		wasScheduled = c.DeepCopy()
+	}
 	var bound *binding
 	defer func() {
 		if err := helper.Patch(ctx, inst); err != nil {
@@ -112,6 +119,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		}
 		if bound != nil {
 			r.assume(inst.UID, *bound)
+			r.Metrics.ObserveBound(inst.CreationTimestamp.Time, now.Time)
 		}
 		r.recordOutcome(inst, wasScheduled)
 	}()
@@ -174,7 +182,8 @@ func (r *Reconciler) recordOutcome(inst *cloudv1.Instance, before *metav1.Condit
 	case metav1.ConditionTrue:
 		r.Recorder.Eventf(inst, nil, "Normal", "Scheduled", "Schedule", "Bound to hypervisor %s", inst.Status.Hypervisor)
 	default:
-		if after.Reason != cloudv1.ReasonWaitingForReferences && after.Reason != cloudv1.ReasonWaitingForQuota {
+		if after.Reason != cloudv1.ReasonWaitingForReferences && after.Reason != cloudv1.ReasonWaitingForQuota &&
+			after.Reason != cloudv1.ReasonWaitingForAddress {
 			r.Recorder.Eventf(inst, nil, "Warning", "FailedScheduling", "Schedule", "%s", after.Message)
 		}
 	}

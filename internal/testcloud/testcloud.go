@@ -24,6 +24,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -35,6 +36,8 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/minio/minio-go/v7"
 	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -70,7 +73,10 @@ type Cloud struct {
 	S3URL  string
 	// DashboardURL is where the web dashboard answers.
 	DashboardURL string
-	dir          string
+	// MetricsURL serves PiNet's metrics of this cloud (its own registry) in Prometheus' text
+	// format, as the manager's metrics endpoint does.
+	MetricsURL string
+	dir        string
 }
 
 // Options tune the cloud.
@@ -101,8 +107,13 @@ func Start(env *testenv.Env, opts Options) (*Cloud, error) {
 	if err != nil {
 		return nil, err
 	}
+	metricsln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
 	c := &Cloud{Env: env, dir: dir, S3URL: "http://" + s3ln.Addr().String(), EC2URL: "http://" + ec2ln.Addr().String(),
-		DashboardURL: "http://" + dashln.Addr().String()}
+		DashboardURL: "http://" + dashln.Addr().String(), MetricsURL: "http://" + metricsln.Addr().String() + "/metrics"}
+	reg := prometheus.NewRegistry()
 	if opts.TerminatedRetention == 0 {
 		opts.TerminatedRetention = time.Minute
 	}
@@ -121,6 +132,7 @@ func Start(env *testenv.Env, opts Options) (*Cloud, error) {
 		SeedInstanceTypes: true, SystemNamespace: testenv.SystemNamespace, ObjectStoreURL: c.S3URL,
 		Region: Region, TerminatedRetention: opts.TerminatedRetention, HeartbeatTimeout: 30 * time.Second,
 		TenantSubnetPrefix: opts.TenantSubnetPrefix,
+		Metrics:            reg,
 	}); err != nil {
 		return nil, err
 	}
@@ -128,10 +140,16 @@ func Start(env *testenv.Env, opts Options) (*Cloud, error) {
 		SystemNamespace: testenv.SystemNamespace, Region: Region,
 		EC2Listener: ec2ln, S3Listener: s3ln, DashboardListener: dashln, EC2Endpoint: c.EC2URL, ObjectStoreURL: c.S3URL,
 		S3DataDir: filepath.Join(dir, "objects"), AuthzTTL: time.Second, Logger: logr.Discard(),
-		ConsoleServiceAccount: ConsoleServiceAccount,
+		ConsoleServiceAccount: ConsoleServiceAccount, Metrics: reg,
 	}); err != nil {
 		return nil, err
 	}
+	metricsSrv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = metricsSrv.Serve(metricsln) }()
+	go func() {
+		<-ctx.Done()
+		_ = metricsSrv.Close()
+	}()
 	go func() {
 		<-ctx.Done()
 		_ = os.RemoveAll(dir)
