@@ -299,9 +299,6 @@ func (r *Reconciler) record(ctx context.Context, p placement) error {
 		conditions.MarkTrue(inst, cloudv1.InstanceScheduled, cloudv1.ReasonScheduled, fmt.Sprintf("Bound to hypervisor %s", p.node.name), now)
 	}
 	if err := helper.Patch(ctx, inst); err != nil {
-		if client.IgnoreNotFound(errors.Unwrap(err)) == nil {
-			return nil // deleted meanwhile: nothing to place
-		}
 		return err
 	}
 	r.recordOutcome(inst, before)
