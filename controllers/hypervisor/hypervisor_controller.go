@@ -228,9 +228,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
 
+// allocationDelay gathers the instance changes of a node into one status write: a node taking a
+// batch of instances is re-summed once, not once per instance. Nothing places by these sums
+// (the scheduler keeps its own ledger); they are for operators.
+const allocationDelay = time.Second
+
 func enqueueNodes(q queue, nodes []string) {
 	for _, n := range nodes {
-		q.Add(reconcile.Request{NamespacedName: client.ObjectKey{Name: n}})
+		q.AddAfter(reconcile.Request{NamespacedName: client.ObjectKey{Name: n}}, allocationDelay)
 	}
 }
 

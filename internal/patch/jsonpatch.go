@@ -20,7 +20,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -118,4 +120,31 @@ func serverMoved(err error) bool {
 	}
 	var status apierrors.APIStatus
 	return errors.As(err, &status) && status.Status().Code == http.StatusUnprocessableEntity
+}
+
+// AddFinalizer adds a finalizer to obj on the server, guarded by a test that the server's
+// finalizers are still those obj shows, instead of by the resourceVersion: writes of status or
+// labels in between do not refuse it, another writer's finalizer change does. On return obj
+// holds the server's view.
+func AddFinalizer(ctx context.Context, c client.Client, obj client.Object, finalizer string) error {
+	before := obj.GetFinalizers()
+	if slices.Contains(before, finalizer) {
+		return nil
+	}
+	var seen any // absent on the server when there are none
+	if len(before) > 0 {
+		seen = before
+	}
+	ops := []op{
+		{Op: "test", Path: "/metadata/finalizers", Value: seen},
+		{Op: "add", Path: "/metadata/finalizers", Value: append(slices.Clone(before), finalizer)},
+	}
+	data, err := json.Marshal(ops)
+	if err != nil {
+		return err
+	}
+	if err := c.Patch(ctx, obj, client.RawPatch(types.JSONPatchType, data)); err != nil {
+		return fmt.Errorf("adding finalizer %s to %s: %w", finalizer, client.ObjectKeyFromObject(obj), err)
+	}
+	return nil
 }

@@ -18,6 +18,7 @@ package patch
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -236,5 +237,37 @@ func TestGoneObjectIsNoError(t *testing.T) {
 	inst.Labels = map[string]string{"x": "y"}
 	if err := h.Patch(ctx, inst); err != nil {
 		t.Fatalf("patching a deleted object: %v", err)
+	}
+}
+
+// AddFinalizer goes through writes of other fields since the read, and is refused when the
+// finalizers themselves changed: no writer's finalizer is dropped.
+func TestAddFinalizerIsGuardedByTheList(t *testing.T) {
+	ctx := context.Background()
+	inst := newInstance(t, "add-finalizer")
+	stale := inst.DeepCopy()
+	h, _ := NewHelper(inst, env.Client)
+	conditions.MarkTrue(inst, cloudv1.InstanceScheduled, cloudv1.ReasonScheduled, "", now())
+	if err := h.Patch(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	if err := AddFinalizer(ctx, env.Client, stale, cloudv1.InstanceFinalizer); err != nil {
+		t.Fatalf("a status write in between refused the finalizer: %v", err)
+	}
+	if err := AddFinalizer(ctx, env.Client, inst, cloudv1.DomainFinalizer); err == nil {
+		t.Fatal("a finalizer added from a read that missed another finalizer went through")
+	}
+	got := &cloudv1.Instance{}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), got); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.Finalizers, []string{cloudv1.InstanceFinalizer}) || !conditions.IsTrue(got, cloudv1.InstanceScheduled) {
+		t.Fatalf("finalizers %v, conditions %+v", got.Finalizers, got.Status.Conditions)
+	}
+	if err := AddFinalizer(ctx, env.Client, got, cloudv1.DomainFinalizer); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.Finalizers, []string{cloudv1.InstanceFinalizer, cloudv1.DomainFinalizer}) {
+		t.Fatalf("finalizers %v", got.Finalizers)
 	}
 }
