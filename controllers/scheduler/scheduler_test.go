@@ -26,13 +26,17 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/client-go/util/workqueue"
+	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/capacity"
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/testenv"
 )
@@ -306,4 +310,51 @@ func TestBatchesNeverExceedCapacity(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A binding assumed but never shown by an event (the event was lost) holds its instance only
+// until the assumption expires, by the scheduler's clock; then the instance is placed again.
+func TestExpiredAssumptionIsPlacedAgain(t *testing.T) {
+	ctx := context.Background()
+	clk := clocktesting.NewFakePassiveClock(time.Now())
+	r := &Reconciler{Client: env.Client, Clock: clk, AssumeTTL: time.Minute}
+	ns := "sched-expire"
+	setupNamespace(t, ns)
+	registeredNode(t, "sched-expire-1", "zone-expire")
+	inst := pendingInstance(t, ns, "lost", "zone-expire")
+	q := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
+	defer q.ShutDown()
+	r.observe(inst, q)
+	if q.Len() != 1 {
+		t.Fatalf("a pending instance queued %d batches", q.Len())
+	}
+	r.ledger.Assume(inst.UID, capacity.Holding{Node: "sched-expire-1", InstanceType: "sched.small"}, clk.Now().Add(time.Minute))
+
+	res, err := r.Reconcile(ctx, batchKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RequeueAfter != time.Minute {
+		t.Fatalf("requeue after %v, want the assumption's minute", res.RequeueAfter)
+	}
+	got := &cloudv1.Instance{}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.Hypervisor != "" || conditions.Get(got, cloudv1.InstanceScheduled) != nil {
+		t.Fatalf("an assumed instance was written: %q %+v", got.Status.Hypervisor, got.Status.Conditions)
+	}
+
+	clk.SetTime(clk.Now().Add(time.Minute))
+	if _, err := r.Reconcile(ctx, batchKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.Hypervisor != "sched-expire-1" || !conditions.IsTrue(got, cloudv1.InstanceScheduled) ||
+		got.Labels[cloudv1.LabelHypervisor] != "sched-expire-1" {
+		t.Fatalf("after the assumption expired: hypervisor %q, labels %v, conditions %+v",
+			got.Status.Hypervisor, got.Labels, got.Status.Conditions)
+	}
 }
