@@ -127,14 +127,19 @@ func tenantNetworks(opts Options, al *ipam.Allocator) (*project.Network, error) 
 }
 
 // CacheOptions limits what the manager caches of Kubernetes' own kinds: the Secrets of the system
-// namespace, and the role bindings PiNet made.
+// namespace, and the role bindings PiNet made. No cached object keeps its managedFields (the
+// field managers' bookkeeping, often bigger than the object): nothing in PiNet reads them, and
+// patches and updates leave the server's as they are.
 func CacheOptions(systemNamespace string) cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{cloudv1.LabelManagedBy: cloudv1.ManagedByPiNet})
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&corev1.Secret{}:             {Namespaces: map[string]cache.Config{systemNamespace: {}}},
-		&rbacv1.RoleBinding{}:        {Label: managed},
-		&rbacv1.ClusterRoleBinding{}: {Label: managed},
-	}}
+	return cache.Options{
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}:             {Namespaces: map[string]cache.Config{systemNamespace: {}}},
+			&rbacv1.RoleBinding{}:        {Label: managed},
+			&rbacv1.ClusterRoleBinding{}: {Label: managed},
+		},
+		DefaultTransform: cache.TransformStripManagedFields(),
+	}
 }
 
 // The manager is the cloud controller: it reads every PiNet kind (its caches index them all).

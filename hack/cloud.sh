@@ -9,7 +9,8 @@
 # Settings (environment): PINET_DIR (.pinet), PINET_ETCD_PORT (2379), PINET_APISERVER_PORT (6443),
 # PINET_EC2_PORT (8773), PINET_S3_PORT (3333), PINET_DASHBOARD_PORT (8080), PINET_CONSOLE_PORT (8443), PINET_LIBVIRT_URI (qemu:///system; test:///default
 # simulates the node), PINET_NODE_NAME (node-1), PINET_NODE_VCPUS / PINET_NODE_MEMORY_MIB
-# (capacity overrides), PINET_SKIP_DEPS=1 (do not apt-get), PINET_NETWORK_MODE (vxlan; none gives
+# (capacity overrides), PINET_NODE_MAX_INSTANCES (the node's instance quota, 64 when the node
+# registers; set, it is applied to the Hypervisor on every `up`), PINET_SKIP_DEPS=1 (do not apt-get), PINET_NETWORK_MODE (vxlan; none gives
 # guests no NIC), PINET_NETNS_PREFIX (pinet: the namespaces are <prefix>-node and <prefix>-world),
 # PINET_PUBLIC_CIDR (198.51.100.0/24, the address pool routed from the world to the node).
 #
@@ -81,6 +82,12 @@ wait_for() {
 }
 
 up() {
+  # Checked before anything starts: a bad quota would stop the agent half-way through `up`.
+  if [ -n "${PINET_NODE_MAX_INSTANCES:-}" ] &&
+    { ! [[ $PINET_NODE_MAX_INSTANCES =~ ^[1-9][0-9]{0,3}$ ]] || [ "$PINET_NODE_MAX_INSTANCES" -gt 4096 ]; }; then
+    log "PINET_NODE_MAX_INSTANCES must be a whole number from 1 to 4096, not '$PINET_NODE_MAX_INSTANCES'"
+    exit 2
+  fi
   mkdir -p "$PIDS" "$LOGS" "$DIR/state"
   if [ "${PINET_SKIP_DEPS:-}" != 1 ]; then
     "$ROOT/hack/deps.sh"
@@ -155,6 +162,7 @@ up() {
     --console-bind-address "127.0.0.1:$CONSOLE_PORT" --client-ca-file "$DIR/pki/ca.crt")
   [ -n "${PINET_NODE_VCPUS:-}" ] && agent_args+=(--vcpus "$PINET_NODE_VCPUS")
   [ -n "${PINET_NODE_MEMORY_MIB:-}" ] && agent_args+=(--memory-mib "$PINET_NODE_MEMORY_MIB")
+  [ -n "${PINET_NODE_MAX_INSTANCES:-}" ] && agent_args+=(--max-instances "$PINET_NODE_MAX_INSTANCES")
   if [[ $NETWORK_MODE != none ]]; then
     setup_netns
     agent_args+=(--network-mode "$NETWORK_MODE" --datapath-netns "/run/netns/$NODE_NS"
@@ -166,6 +174,12 @@ up() {
 
   wait_for manager 60 curl -sf "http://127.0.0.1:$MANAGER_PROBE_PORT/readyz"
   wait_for "hypervisor $NODE_NAME" 120 $KUBECTL wait --for condition=Ready --timeout 5s "hypervisor/$NODE_NAME"
+  if [ -n "${PINET_NODE_MAX_INSTANCES:-}" ]; then
+    # The agent records its quota only when it registers the node; a node from an earlier `up`
+    # gets the new one here (the spec is the operator's).
+    $KUBECTL patch "hypervisor/$NODE_NAME" --type merge \
+      -p "{\"spec\":{\"maxInstances\":$PINET_NODE_MAX_INSTANCES}}" >/dev/null
+  fi
   wait_for "instance types" 60 $KUBECTL get instancetype m1.small
 
   log "seeding project admin and admin user admin"

@@ -240,6 +240,8 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 				// Only the volumes this node attaches (the volume controller labels them).
 				&cloudv1.Volume{}: {Label: labels.SelectorFromSet(labels.Set{cloudv1.LabelAttachNode: cfg.NodeName})},
 			},
+			// Nothing the agent does reads managedFields; they would be most of what it holds.
+			DefaultTransform: cache.TransformStripManagedFields(),
 		},
 		Logger: ctrl.Log.WithName("nodeagent").WithValues("hypervisor", cfg.NodeName),
 		// Simulated nodes run several agents in one process.

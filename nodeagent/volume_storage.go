@@ -59,6 +59,7 @@ func setupStorage(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, c
 	mine := labels.SelectorFromSet(labels.Set{cloudv1.LabelStorageNode: cfg.NodeName})
 	storageCache, err := cache.New(restCfg, cache.Options{
 		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(), DefaultLabelSelector: mine,
+		DefaultTransform: cache.TransformStripManagedFields(),
 	})
 	if err != nil {
 		return fmt.Errorf("creating the storage cache: %w", err)

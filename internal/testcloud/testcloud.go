@@ -77,6 +77,7 @@ type Cloud struct {
 	// format, as the manager's metrics endpoint does.
 	MetricsURL string
 	dir        string
+	requests   *RequestCounter
 }
 
 // Options tune the cloud.
@@ -86,6 +87,8 @@ type Options struct {
 	// TenantSubnetPrefix is the prefix length of the projects' subnets (default /24: 253
 	// instances a project).
 	TenantSubnetPrefix int
+	// Requests, when set, counts the requests of the manager and of every node agent.
+	Requests *RequestCounter
 }
 
 // Start runs the manager, object store, EC2 API and dashboard until env.Ctx ends.
@@ -111,14 +114,18 @@ func Start(env *testenv.Env, opts Options) (*Cloud, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cloud{Env: env, dir: dir, S3URL: "http://" + s3ln.Addr().String(), EC2URL: "http://" + ec2ln.Addr().String(),
+	c := &Cloud{Env: env, dir: dir, requests: opts.Requests, S3URL: "http://" + s3ln.Addr().String(), EC2URL: "http://" + ec2ln.Addr().String(),
 		DashboardURL: "http://" + dashln.Addr().String(), MetricsURL: "http://" + metricsln.Addr().String() + "/metrics"}
 	reg := prometheus.NewRegistry()
 	if opts.TerminatedRetention == 0 {
 		opts.TerminatedRetention = time.Minute
 	}
 
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+	mgrCfg := rest.CopyConfig(env.Config)
+	if opts.Requests != nil {
+		mgrCfg.Wrap(opts.Requests.wrap("manager"))
+	}
+	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
 		Scheme:                 env.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
@@ -295,6 +302,9 @@ func (c *Cloud) AddNodeWith(t testing.TB, name, zone string, vcpus int32, memMiB
 	restCfg, err := c.Env.AddUser(testenv.NodeUser(name), testenv.NodeAgentsGroup)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.requests != nil {
+		restCfg.Wrap(c.requests.wrap("agent"))
 	}
 	conn, err := libvirt.Open(c.Env.Ctx, "test://"+nodeXML)
 	if err != nil {
