@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,6 +41,10 @@ var env *testenv.Env
 
 func TestMain(m *testing.M) { testenv.Main(m, &env) }
 
+// cloud is the package's one cloud: a cloud's manager runs until the process ends, and two
+// managers on one API server would both reconcile every object against their own stores.
+var cloud = sync.OnceValues(func() (*testcloud.Cloud, error) { return testcloud.Start(env, testcloud.Options{}) })
+
 const waitTimeout = 3 * time.Minute
 
 // TestGetConsoleOutputLeavesGoroutines reads a running instance's console through the EC2 API
@@ -47,17 +52,18 @@ const waitTimeout = 3 * time.Minute
 // end with the goroutines they started with.
 func TestGetConsoleOutputLeavesGoroutines(t *testing.T) {
 	ctx := context.Background()
-	c, err := testcloud.Start(env, testcloud.Options{})
+	c, err := cloud()
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.AddProject(t, "consoles")
 	creds := c.AddUser(t, "console-user", false, "consoles")
 	ami := c.RegisterRawImage(t, creds, "consoles", "img", []byte(strings.Repeat("pinet", 100)), false)
-	node := c.AddNode(t, "console-node", "pinet-1a", 4, 4096)
+	node := c.AddNode(t, "console-node", "console-zone", 4, 4096)
 	cl := c.EC2(creds)
 
-	run, err := cl.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(ami), MinCount: aws.Int32(1), MaxCount: aws.Int32(1), InstanceType: "m1.tiny"})
+	run, err := cl.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(ami), MinCount: aws.Int32(1), MaxCount: aws.Int32(1), InstanceType: "m1.tiny",
+		Placement: &types.Placement{AvailabilityZone: aws.String("console-zone")}})
 	if err != nil {
 		t.Fatal(err)
 	}
