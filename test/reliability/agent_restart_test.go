@@ -49,8 +49,15 @@ func TestNodeAgentRestarts(t *testing.T) {
 
 	terminate(t, tn, ids)
 	for round := range rounds {
-		waitFor(shortWait, func() bool { return len(domainsOf(t, nodes)) <= n-(round+1)*n/(rounds+1) })
-		t.Logf("restarting the agents with %d of %d domains left", len(domainsOf(t, nodes)), n)
+		left := func() int {
+			d, err := domainsOf(nodes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(d)
+		}
+		waitFor(shortWait, func() bool { return left() <= n-(round+1)*n/(rounds+1) })
+		t.Logf("restarting the agents with %d of %d domains left", left(), n)
 		restartAgents(nodes)
 	}
 	testenv.Eventually(t, longWait, "the terminations to converge after the agents' restarts", func() error {

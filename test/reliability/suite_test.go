@@ -145,19 +145,23 @@ func instances(t *testing.T, project string) map[string]cloudv1.Instance {
 	return out
 }
 
-// domainsOf gathers the domains of the nodes by name and fails when one name is on two nodes.
-func domainsOf(t *testing.T, nodes []*testcloud.Node) map[string]string {
-	t.Helper()
+// domainsOf gathers the domains of the nodes by name ("node/uuid/state"); a name on two nodes
+// is an error, as is a node whose libvirt does not answer (yet).
+func domainsOf(nodes []*testcloud.Node) (map[string]string, error) {
 	out := map[string]string{}
 	for _, n := range nodes {
-		for name, d := range n.Domains(t) {
-			if other, dup := out[name]; dup {
-				t.Fatalf("domain %s is on two nodes: %s and %s", name, other, n.Name)
+		list, err := n.Conn.List()
+		if err != nil {
+			return nil, fmt.Errorf("listing the domains of %s: %w", n.Name, err)
+		}
+		for _, d := range list {
+			if other, dup := out[d.Name]; dup {
+				return nil, fmt.Errorf("domain %s is on two nodes: %s and %s", d.Name, other, n.Name)
 			}
-			out[name] = n.Name + "/" + d.UUID + "/" + d.State
+			out[d.Name] = n.Name + "/" + d.UUID + "/" + d.State
 		}
 	}
-	return out
+	return out, nil
 }
 
 // converged checks that every one of ids is a running Instance, once, with exactly one domain,
@@ -166,7 +170,10 @@ func domainsOf(t *testing.T, nodes []*testcloud.Node) map[string]string {
 func converged(t *testing.T, project string, ids []string, nodes []*testcloud.Node) error {
 	t.Helper()
 	objs := instances(t, project)
-	domains := domainsOf(t, nodes)
+	domains, err := domainsOf(nodes)
+	if err != nil {
+		return err
+	}
 	if len(objs) != len(ids) {
 		return fmt.Errorf("%d Instances, want %d", len(objs), len(ids))
 	}
@@ -197,7 +204,11 @@ func allGone(t *testing.T, project string, nodes []*testcloud.Node) error {
 			return fmt.Errorf("%d Instances left, e.g. %s in %q", len(objs), id, inst.Status.State)
 		}
 	}
-	if d := domainsOf(t, nodes); len(d) != 0 {
+	d, err := domainsOf(nodes)
+	if err != nil {
+		return err
+	}
+	if len(d) != 0 {
 		return fmt.Errorf("domains left: %v", d)
 	}
 	return nil
