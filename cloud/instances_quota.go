@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -147,12 +148,23 @@ func (s *Service) earlierLaunch(ctx context.Context, c Caller, clientToken, hash
 	}
 	var out []*cloudv1.Instance
 	for i := range list.Items {
-		if inst := &list.Items[i]; inst.DeletionTimestamp.IsZero() && !quota.IsMarkedPending(inst) {
+		inst := &list.Items[i]
+		switch {
+		case !inst.DeletionTimestamp.IsZero():
+		case quota.IsMarkedPending(inst):
+			// The earlier call is still admitting its instances: this one takes part (it
+			// creates what is missing, taking over what exists, and admits the same names).
+			return nil, nil
+		default:
 			out = append(out, inst)
 		}
 	}
 	if len(out) == 0 {
 		return nil, gone
+	}
+	if want, err := strconv.Atoi(first.Annotations[annotationLaunchCount]); err == nil && len(out) < want {
+		// The earlier call has not made them all (yet): this one completes the launch.
+		return nil, nil
 	}
 	sort.Slice(out, func(i, j int) bool { return launchIndex(out[i]) < launchIndex(out[j]) })
 	return out, nil
