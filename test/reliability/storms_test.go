@@ -18,9 +18,11 @@ package reliability
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -145,14 +147,24 @@ func TestAddressStorm(t *testing.T) {
 	pool := addPool(t, "rel-eip-pool", cidr)
 	calls := scale(200, 400)
 
+	// Each caller tries again while the cloud answers Unavailable ("try again"), as clients do,
+	// a bounded number of times; what counts is the final answer.
 	ips := make([]string, calls)
+	var unavailable atomic.Int32
 	errs := testenv.Race(calls, func(i int) error {
-		out, err := tn.ec2.AllocateAddress(ctx, &ec2.AllocateAddressInput{Domain: ec2types.DomainTypeVpc, PublicIpv4Pool: aws.String(pool.Name)})
-		if err == nil {
-			ips[i] = aws.ToString(out.PublicIp)
+		for range 20 {
+			out, err := tn.ec2.AllocateAddress(ctx, &ec2.AllocateAddressInput{Domain: ec2types.DomainTypeVpc, PublicIpv4Pool: aws.String(pool.Name)})
+			if err == nil {
+				ips[i] = aws.ToString(out.PublicIp)
+			}
+			if apiCode(err) != "Unavailable" {
+				return err
+			}
+			unavailable.Add(1)
 		}
-		return err
+		return errors.New("unavailable 20 times")
 	})
+	t.Logf("%d answers were Unavailable", unavailable.Load())
 	won := map[string]bool{}
 	for i, err := range errs {
 		switch {
