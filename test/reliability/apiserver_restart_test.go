@@ -61,7 +61,7 @@ func TestAPIServerRestarts(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Logf("killing the API server with %d of %d Instances made", len(instances(t, tn.project)), n)
-	restartAPIServer(t, 2*time.Second)
+	restartAPIServer(t, apiServerDown)
 	t.Logf("the interrupted RunInstances answered %v", <-first)
 	var out *ec2.RunInstancesOutput
 	testenv.Eventually(t, longWait, "the retried RunInstances to answer", func() error {
@@ -80,7 +80,7 @@ func TestAPIServerRestarts(t *testing.T) {
 	for round := range rounds {
 		waitFor(shortWait, func() bool { return runningCount(t, tn.project) >= (round+1)*n/(rounds+1) })
 		t.Logf("killing the API server with %d of %d instances running", runningCount(t, tn.project), n)
-		restartAPIServer(t, 2*time.Second)
+		restartAPIServer(t, apiServerDown)
 	}
 	testenv.Eventually(t, longWait, "the launch to converge after the API server's restarts", func() error {
 		return converged(t, tn.project, ids, nodes)
@@ -103,11 +103,15 @@ func TestAPIServerRestarts(t *testing.T) {
 	})
 
 	terminate(t, tn, ids)
-	restartAPIServer(t, 2*time.Second)
+	restartAPIServer(t, apiServerDown)
 	testenv.Eventually(t, longWait, "the terminations to converge after the API server's restart", func() error {
 		return allGone(t, tn.project, nodes)
 	})
 }
+
+// apiServerDown is how long the API server stays down: long enough for every client's
+// requests and watches to fail.
+const apiServerDown = 500 * time.Millisecond
 
 // restartAPIServer kills the API server, leaves it down for pause and starts it again.
 func restartAPIServer(t *testing.T, pause time.Duration) {
