@@ -21,7 +21,7 @@ limitations under the License.
 // nothing handed out twice.
 //
 // The short form runs in `make test`; -reliability.long runs more instances, more rounds and
-// more racing callers (go test ./test/reliability -reliability.long -timeout 60m).
+// more racing callers (go test ./test/reliability -reliability.long -timeout 90m).
 package reliability
 
 import (
