@@ -56,6 +56,11 @@ build: ## Build the manager, node agent and helper binaries into bin/.
 test: deps tools generate manifests vet build ## Run every test (unit, integration with a real API server and libvirt, end to end).
 	hack/libvirtd.sh
 	go test -timeout $(TEST_TIMEOUT) -count=1 ./...
+	hack/fuzz.sh
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (default 3s; e.g. make fuzz FUZZTIME=10m).
+	hack/fuzz.sh
 
 .PHONY: bench
 bench: tools build ## Run the benchmarks in bench/.

@@ -190,6 +190,10 @@ func (s *Service) earlierLaunch(ctx context.Context, c Caller, clientToken, hash
 	if len(out) == 0 {
 		return nil, gone
 	}
+	if want, err := strconv.Atoi(first.Annotations[annotationLaunchCount]); err == nil && len(out) < want {
+		// The earlier call has not made them all (yet): this one completes the launch.
+		return nil, nil
+	}
 	sort.Slice(out, func(i, j int) bool { return launchIndex(out[i]) < launchIndex(out[j]) })
 	return out, nil
 }

@@ -250,6 +250,9 @@ func (l *launch) instance(i int, name string) *cloudv1.Instance {
 	}
 	if l.clientToken != "" {
 		inst.Annotations[cloudv1.AnnotationClientToken] = l.clientToken
+		if !l.mark {
+			inst.Annotations[annotationLaunchCount] = strconv.Itoa(len(l.names))
+		}
 	}
 	SetTags(inst, l.tags)
 	if l.mark {

@@ -33,6 +33,11 @@ import (
 // annotationLaunchIndex records an instance's index within its reservation.
 const annotationLaunchIndex = "cloud.pinet.io/launch-index"
 
+// annotationLaunchCount is the number of instances a launch under no instance quota makes, on
+// each of them: a retry with its ClientToken that finds fewer (the first call is still creating
+// them, or died part way) completes the launch instead of answering a part of it.
+const annotationLaunchCount = "cloud.pinet.io/launch-count"
+
 // InstanceState is EC2's InstanceState: the state's name and its code.
 type InstanceState struct {
 	Code int32

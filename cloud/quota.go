@@ -46,12 +46,9 @@ func (s *Service) AdmitOne(ctx context.Context, g *quota.Gate, obj client.Object
 	if g.Unlimited() {
 		return true, nil
 	}
-	admitted, _, err := s.admitPending(ctx, g, []string{obj.GetName()}, 1)
-	if err != nil {
+	admitted, err := s.admitBatched(ctx, g, obj.GetName())
+	if err != nil || !admitted {
 		return false, err
-	}
-	if len(admitted) == 0 {
-		return false, nil
 	}
 	s.Unmark(ctx, obj)
 	return true, nil

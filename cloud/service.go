@@ -73,7 +73,8 @@ type Config struct {
 
 // Service runs the operations.
 type Service struct {
-	cfg Config
+	cfg        Config
+	admissions *admissions
 }
 
 // New builds the service.
@@ -93,7 +94,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Region == "" {
 		cfg.Region = "pinet"
 	}
-	return &Service{cfg: cfg}, nil
+	return &Service{cfg: cfg, admissions: newAdmissions()}, nil
 }
 
 // Config is the service's configuration with its defaults filled in.

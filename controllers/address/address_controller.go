@@ -30,6 +30,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -298,6 +299,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&cloudv1.Instance{}, handler.EnqueueRequestsFromMapFunc(r.addressesOf)).
 		Watches(&cloudv1.AddressPool{}, handler.EnqueueRequestsFromMapFunc(r.unallocated)).
 		Named("address").
+		// Addresses are allocated side by side: each claim is exclusive through the API server
+		// (one Lease per IP, named by it), so racing workers only skip what another took. One
+		// worker at a time could not keep up with a burst of AllocateAddress calls, which then
+		// timed out and were withdrawn, adding work.
+		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Complete(r)
 }
 

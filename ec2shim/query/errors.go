@@ -19,6 +19,7 @@ package query
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"unicode/utf8"
 )
@@ -37,6 +38,7 @@ const (
 	CodeUnsupportedHTTPVerb   = "UnsupportedHttpVerb"
 	CodeUnsupportedMediaType  = "UnsupportedMediaType"
 	CodeInternalError         = "InternalError"
+	CodeUnavailable           = "Unavailable"
 )
 
 // maxQuotedValue bounds how much of a client's value an error message echoes.
@@ -62,10 +64,17 @@ func Errorf(code string, status int, format string, args ...any) *Error {
 
 // ErrorFrom returns the *Error in err's chain, or an InternalError that hides err's text: other
 // errors come from inside the cloud (Kubernetes, programming errors) and must not reach clients.
+//
+// A network failure inside the cloud (the API server cannot be reached, a deadline passed) is
+// Unavailable with status 503 instead: nothing is wrong with the request, and clients retry.
 func ErrorFrom(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return Errorf(CodeUnavailable, http.StatusServiceUnavailable, "The service is unavailable; try again.")
 	}
 	return Errorf(CodeInternalError, http.StatusInternalServerError,
 		"An internal error has occurred")

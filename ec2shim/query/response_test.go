@@ -20,7 +20,10 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -180,6 +183,22 @@ func TestErrorFrom(t *testing.T) {
 	got := query.ErrorFrom(errors.New(`etcdserver: secret "x" not found`))
 	if got.Code != "InternalError" || got.Status != 500 || got.Message != "An internal error has occurred" {
 		t.Errorf("ErrorFrom(other) = %+v", got)
+	}
+	// The API server cannot be reached: a real refused connection, wrapped as clients wrap it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	resp, err := http.Get("http://" + addr + "/apis")
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("a closed port answered %s", resp.Status)
+	}
+	got = query.ErrorFrom(fmt.Errorf("listing instances: %w", err))
+	if got.Code != "Unavailable" || got.Status != 503 || strings.Contains(got.Message, addr) {
+		t.Errorf("ErrorFrom(refused connection) = %+v", got)
 	}
 }
 

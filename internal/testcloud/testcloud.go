@@ -78,6 +78,8 @@ type Cloud struct {
 	MetricsURL string
 	dir        string
 	requests   *RequestCounter
+	// done is closed when the manager has stopped.
+	done chan struct{}
 }
 
 // Options tune the cloud.
@@ -89,11 +91,17 @@ type Options struct {
 	TenantSubnetPrefix int
 	// Requests, when set, counts the requests of the manager and of every node agent.
 	Requests *RequestCounter
+	// Ctx bounds the cloud's life (default env.Ctx): a test that needs the control plane to
+	// itself afterwards ends it and waits for Done.
+	Ctx context.Context
 }
 
 // Start runs the manager, object store, EC2 API and dashboard until env.Ctx ends.
 func Start(env *testenv.Env, opts Options) (*Cloud, error) {
 	ctx := env.Ctx
+	if opts.Ctx != nil {
+		ctx = opts.Ctx
+	}
 	dir, err := os.MkdirTemp("", "pinet-testcloud-")
 	if err != nil {
 		return nil, err
@@ -115,7 +123,8 @@ func Start(env *testenv.Env, opts Options) (*Cloud, error) {
 		return nil, err
 	}
 	c := &Cloud{Env: env, dir: dir, requests: opts.Requests, S3URL: "http://" + s3ln.Addr().String(), EC2URL: "http://" + ec2ln.Addr().String(),
-		DashboardURL: "http://" + dashln.Addr().String(), MetricsURL: "http://" + metricsln.Addr().String() + "/metrics"}
+		DashboardURL: "http://" + dashln.Addr().String(), MetricsURL: "http://" + metricsln.Addr().String() + "/metrics",
+		done: make(chan struct{})}
 	reg := prometheus.NewRegistry()
 	if opts.TerminatedRetention == 0 {
 		opts.TerminatedRetention = time.Minute
@@ -162,12 +171,17 @@ func Start(env *testenv.Env, opts Options) (*Cloud, error) {
 		_ = os.RemoveAll(dir)
 	}()
 	go func() {
+		defer close(c.done)
 		if err := mgr.Start(ctx); err != nil {
 			fmt.Fprintln(os.Stderr, "testcloud manager:", err)
 		}
 	}()
 	return c, nil
 }
+
+// Done is closed when the cloud's manager (controllers, EC2 API, object store, dashboard) has
+// stopped, after its context ended.
+func (c *Cloud) Done() <-chan struct{} { return c.done }
 
 // Credentials are a user's keys, acting in one project.
 type Credentials struct {
@@ -299,6 +313,18 @@ func (c *Cloud) AddNodeWith(t testing.TB, name, zone string, vcpus int32, memMiB
 	if err := os.WriteFile(nodeXML, []byte("<node></node>\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return c.addNode(t, dir, "test://"+nodeXML, name, zone, vcpus, memMiB, configure)
+}
+
+// AddNodeOn is AddNodeWith on a libvirt URI the test chose (a private libvirtd's, say) instead
+// of a test-driver connection of the node's own.
+func (c *Cloud) AddNodeOn(t testing.TB, uri, name, zone string, vcpus int32, memMiB int64, configure func(*nodeagent.Config)) *Node {
+	t.Helper()
+	return c.addNode(t, t.TempDir(), uri, name, zone, vcpus, memMiB, configure)
+}
+
+func (c *Cloud) addNode(t testing.TB, dir, uri, name, zone string, vcpus int32, memMiB int64, configure func(*nodeagent.Config)) *Node {
+	t.Helper()
 	restCfg, err := c.Env.AddUser(testenv.NodeUser(name), testenv.NodeAgentsGroup)
 	if err != nil {
 		t.Fatal(err)
@@ -306,7 +332,7 @@ func (c *Cloud) AddNodeWith(t testing.TB, name, zone string, vcpus int32, memMiB
 	if c.requests != nil {
 		restCfg.Wrap(c.requests.wrap("agent"))
 	}
-	conn, err := libvirt.Open(c.Env.Ctx, "test://"+nodeXML)
+	conn, err := libvirt.Open(c.Env.Ctx, uri)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,8 +23,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,6 +53,12 @@ type Env struct {
 	Ctx    context.Context
 	cancel context.CancelFunc
 	env    *envtest.Environment
+
+	// mu guards the API server's restarts (StopAPIServer, StartAPIServer): the process this Env
+	// started again, and the command line of a stopped one.
+	mu            sync.Mutex
+	apiServer     *exec.Cmd
+	apiServerArgs []string
 }
 
 // RepoRoot is the repository root, found from this file's location.
@@ -113,6 +121,7 @@ func Start() (*Env, error) {
 func (e *Env) Stop() error {
 	e.cancel()
 	time.Sleep(500 * time.Millisecond)
+	e.stopRestartedAPIServer()
 	return e.env.Stop()
 }
 
@@ -120,10 +129,11 @@ func (e *Env) Stop() error {
 // go to stderr when PINET_TEST_LOG is set.
 //
 // Fuzz workers (go test -fuzz runs the test binary once per worker) start no control plane: fuzz
-// targets test parsers, and a control plane per worker would crowd the machine.
+// targets test parsers, and a control plane per worker would crowd the machine. Nor does a fuzzing
+// run that runs no test (-fuzz with -run '^$', as hack/fuzz.sh runs them).
 func Main(m *testing.M, env **Env) {
 	flag.Parse()
-	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+	if fuzzOnly() {
 		os.Exit(m.Run())
 	}
 	if os.Getenv("PINET_TEST_LOG") != "" {
@@ -151,4 +161,16 @@ func (e *Env) AddUser(name string, groups ...string) (*rest.Config, error) {
 		return nil, fmt.Errorf("adding user %s: %w", name, err)
 	}
 	return u.Config(), nil
+}
+
+// fuzzOnly tells whether this test binary only fuzzes: it is a fuzz worker, or it fuzzes with
+// -run '^$'.
+func fuzzOnly() bool {
+	value := func(name string) string {
+		if f := flag.Lookup(name); f != nil {
+			return f.Value.String()
+		}
+		return ""
+	}
+	return value("test.fuzzworker") == "true" || value("test.fuzz") != "" && value("test.run") == "^$"
 }
