@@ -3,8 +3,9 @@
 #
 # The local cloud: `cloud.sh up` installs what is missing, builds, and starts etcd, kube-apiserver,
 # the manager, a compute node agent, a storage node agent (and libvirtd) in the background, then
-# waits until the cloud is ready; `cloud.sh down` stops exactly the processes `up` started, by pid. State (etcd data, PKI,
-# logs, instance files) lives in $PINET_DIR and survives down/up.
+# waits until the cloud is ready; `cloud.sh down` stops exactly the processes `up` started, by
+# pid. State (etcd data, PKI, logs, instance files, volumes) lives in $PINET_DIR and survives
+# down/up.
 #
 # Settings (environment): PINET_DIR (.pinet), PINET_ETCD_PORT (2379), PINET_APISERVER_PORT (6443),
 # PINET_EC2_PORT (8773), PINET_S3_PORT (3333), PINET_DASHBOARD_PORT (8080), PINET_CONSOLE_PORT (8443), PINET_LIBVIRT_URI (qemu:///system; test:///default
