@@ -118,6 +118,9 @@ type listing struct {
 	minPage, maxPage int32
 	// idsWithPage is the error text when ids and MaxResults come together, "" when they may.
 	idsWithPage string
+	// capPage takes a MaxResults above maxPage as maxPage instead of refusing it (DescribeVolumes:
+	// "if you specify a value larger than 500, only 500 items are returned"; the AWS CLI asks 1000).
+	capPage bool
 }
 
 // startDescribe is how every Describe starts: the caller may list the kind (DryRun ends here),
@@ -131,6 +134,9 @@ func (s *Service) startDescribe(ctx context.Context, c Caller, l listing, dryRun
 	}
 	if l.idsWithPage != "" && ids > 0 && p.MaxResults != nil {
 		return nil, 0, InvalidParam("%s", l.idsWithPage)
+	}
+	if l.capPage && p.MaxResults != nil && *p.MaxResults > l.maxPage {
+		p.MaxResults = &l.maxPage
 	}
 	size := 0
 	if l.maxPage > 0 {

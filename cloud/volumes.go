@@ -406,7 +406,7 @@ type DescribeVolumesInput struct {
 	Page
 }
 
-var volumeListing = listing{resource: "volumes", filters: volumeFilters, minPage: 5, maxPage: 500,
+var volumeListing = listing{resource: "volumes", filters: volumeFilters, minPage: 5, maxPage: 500, capPage: true,
 	idsWithPage: "The parameter volumeSet cannot be used with the parameter maxResults"}
 
 var volumeFilters = []string{

@@ -452,6 +452,11 @@ func TestVolumeClientTokenAndPaging(t *testing.T) {
 		func(o *ec2.DescribeVolumesOutput) []string { return volumeIDsOf(o.Volumes) }, 7, 2); err != nil {
 		t.Fatal(err)
 	}
+	// The AWS CLI pages DescribeVolumes by 1000; above 500 the page is 500 volumes, as in EC2.
+	all, err := cl.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{MaxResults: aws.Int32(1000)})
+	if err != nil || len(all.Volumes) != 7 || all.NextToken != nil {
+		t.Fatalf("MaxResults 1000: %v %+v", err, all)
+	}
 }
 
 func TestVolumeQuota(t *testing.T) {

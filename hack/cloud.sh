@@ -2,9 +2,10 @@
 # Copyright 2026 The PiNet Authors. Licensed under the Apache License, Version 2.0.
 #
 # The local cloud: `cloud.sh up` installs what is missing, builds, and starts etcd, kube-apiserver,
-# the manager, one node agent (and libvirtd) in the background, then waits until the cloud is
-# ready; `cloud.sh down` stops exactly the processes `up` started, by pid. State (etcd data, PKI,
-# logs, instance files) lives in $PINET_DIR and survives down/up.
+# the manager, a compute node agent, a storage node agent (and libvirtd) in the background, then
+# waits until the cloud is ready; `cloud.sh down` stops exactly the processes `up` started, by
+# pid. State (etcd data, PKI, logs, instance files, volumes) lives in $PINET_DIR and survives
+# down/up.
 #
 # Settings (environment): PINET_DIR (.pinet), PINET_ETCD_PORT (2379), PINET_APISERVER_PORT (6443),
 # PINET_EC2_PORT (8773), PINET_S3_PORT (3333), PINET_DASHBOARD_PORT (8080), PINET_CONSOLE_PORT (8443), PINET_LIBVIRT_URI (qemu:///system; test:///default
@@ -12,11 +13,18 @@
 # (capacity overrides), PINET_NODE_MAX_INSTANCES (the node's instance quota, 64 when the node
 # registers; set, it is applied to the Hypervisor on every `up`), PINET_SKIP_DEPS=1 (do not apt-get), PINET_NETWORK_MODE (vxlan; none gives
 # guests no NIC), PINET_NETNS_PREFIX (pinet: the namespaces are <prefix>-node and <prefix>-world),
-# PINET_PUBLIC_CIDR (198.51.100.0/24, the address pool routed from the world to the node).
+# PINET_PUBLIC_CIDR (198.51.100.0/24, the address pool routed from the world to the node),
+# PINET_STORAGE_NODE_NAME (<node>-store), PINET_STORAGE_GIB (100: GiB of volumes the storage node
+# may hold; backing files are sparse).
 #
 # The node's datapath lives in network namespace <prefix>-node: its underlay (a veth pair of its
 # own, under0 10.255.0.1), and pub0, a veth to <prefix>-world, which plays the internet (wan0) and
 # routes the address pool to the node. Nothing leaves those namespaces.
+#
+# Volumes live on a second agent, the storage node (hypervisor <node>-store, cordoned so that no
+# instance lands on it, in the compute node's zone): it serves AoE on store0 in namespace
+# <prefix>-store, a veth whose other end, store1 in <prefix>-node, is the compute agent's storage
+# interface, where it attaches volumes to guests. Its files are under $PINET_DIR/storage.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -37,11 +45,14 @@ AGENT_PROBE_PORT=${PINET_AGENT_PROBE_PORT:-8082}
 CONSOLE_PORT=${PINET_CONSOLE_PORT:-8443}
 LIBVIRT_URI=${PINET_LIBVIRT_URI:-qemu:///system}
 NODE_NAME=${PINET_NODE_NAME:-node-1}
+STORE_NAME=${PINET_STORAGE_NODE_NAME:-$NODE_NAME-store}
+STORAGE_GIB=${PINET_STORAGE_GIB:-100}
 REGION=${PINET_REGION:-pinet}
 NETWORK_MODE=${PINET_NETWORK_MODE:-vxlan}
 NETNS_PREFIX=${PINET_NETNS_PREFIX:-pinet}
 NODE_NS=$NETNS_PREFIX-node
 WORLD_NS=$NETNS_PREFIX-world
+STORE_NS=$NETNS_PREFIX-store
 PUBLIC_CIDR=${PINET_PUBLIC_CIDR:-198.51.100.0/24}
 NODE_PUBLIC_IP=100.127.255.1
 WORLD_IP=100.127.255.2
@@ -88,6 +99,10 @@ up() {
     log "PINET_NODE_MAX_INSTANCES must be a whole number from 1 to 4096, not '$PINET_NODE_MAX_INSTANCES'"
     exit 2
   fi
+  if ! [[ $STORAGE_GIB =~ ^[1-9][0-9]*$ ]]; then
+    log "PINET_STORAGE_GIB must be a whole number of GiB above 0, not '$STORAGE_GIB'"
+    return 2
+  fi
   mkdir -p "$PIDS" "$LOGS" "$DIR/state"
   if [ "${PINET_SKIP_DEPS:-}" != 1 ]; then
     "$ROOT/hack/deps.sh"
@@ -96,7 +111,7 @@ up() {
   make -s -C "$ROOT" build
 
   "$ROOT/bin/pinet-pki" -dir "$DIR/pki" -kubeconfig-dir "$DIR" \
-    -server "https://127.0.0.1:$API_PORT" -namespace admin -nodes "$NODE_NAME"
+    -server "https://127.0.0.1:$API_PORT" -namespace admin -nodes "$NODE_NAME,$STORE_NAME"
 
   # An etcd and API server an older `make up` started without TLS and encryption start again with them.
   restart_if_lacking kube-apiserver --encryption-provider-config
@@ -170,6 +185,9 @@ up() {
     restart_if_lacking nodeagent --datapath-netns
   fi
   restart_if_lacking nodeagent --metrics-bind-address
+  setup_storage_net
+  agent_args+=(--storage-interface store1 --storage-netns "$NODE_NS")
+  restart_if_lacking nodeagent --storage-interface
   start nodeagent "$ROOT/bin/nodeagent" "${agent_args[@]}"
 
   wait_for manager 60 curl -sf "http://127.0.0.1:$MANAGER_PROBE_PORT/readyz"
@@ -180,6 +198,7 @@ up() {
     $KUBECTL patch "hypervisor/$NODE_NAME" --type merge \
       -p "{\"spec\":{\"maxInstances\":$PINET_NODE_MAX_INSTANCES}}" >/dev/null
   fi
+  start_storage_node
   wait_for "instance types" 60 $KUBECTL get instancetype m1.small
 
   log "seeding project admin and admin user admin"
@@ -318,6 +337,50 @@ setup_netns() {
   ip netns exec "$NODE_NS" sysctl -qw net.ipv4.ip_forward=1
 }
 
+# setup_storage_net makes the storage network, once: namespace <prefix>-store and a veth from its
+# store0 (where the storage node serves AoE) to store1 in <prefix>-node (where the compute node
+# attaches). Agents that still hold an older pair (a namespace removed behind their back) restart.
+setup_storage_net() {
+  local ns
+  for ns in "$NODE_NS" "$STORE_NS"; do
+    [ -e "/run/netns/$ns" ] || { log "creating network namespace $ns"; ip netns add "$ns"; }
+    ip -n "$ns" link set lo up
+  done
+  if ! ip -n "$NODE_NS" link show store1 >/dev/null 2>&1 || ! ip -n "$STORE_NS" link show store0 >/dev/null 2>&1; then
+    log "creating the storage network (store0 in $STORE_NS, store1 in $NODE_NS)"
+    ip -n "$NODE_NS" link del store1 2>/dev/null || true
+    ip -n "$STORE_NS" link del store0 2>/dev/null || true
+    ip -n "$NODE_NS" link add store1 type veth peer name store0 netns "$STORE_NS"
+    stop_process storageagent
+    stop_process nodeagent
+  fi
+  ip -n "$NODE_NS" link set store1 up
+  ip -n "$STORE_NS" link set store0 up
+}
+
+# start_storage_node starts the storage node's agent as its own identity, pinet:node:$STORE_NAME.
+# Its Hypervisor is made first, in the compute node's zone and cordoned (spec.unschedulable):
+# the agent keeps the spec it finds, and no instance is placed on a node with no datapath.
+start_storage_node() {
+  local zone
+  zone=$($KUBECTL get hypervisor "$NODE_NAME" -o jsonpath='{.spec.zone}')
+  $KUBECTL apply -f - >/dev/null <<YAML
+apiVersion: cloud.pinet.io/v1alpha1
+kind: Hypervisor
+metadata: {name: $STORE_NAME}
+spec: {zone: $zone, unschedulable: true}
+YAML
+  mkdir -p "$DIR/storage"
+  restart_if_lacking storageagent "--storage-capacity-gib=$STORAGE_GIB"
+  start storageagent "$ROOT/bin/nodeagent" --kubeconfig "$DIR/nodeagent-$STORE_NAME.kubeconfig" \
+    --node-name "$STORE_NAME" --zone "$zone" --libvirt-uri "$LIBVIRT_URI" --state-dir "$DIR/storage" \
+    --health-probe-bind-address 0 --console-bind-address "" \
+    --s3-url "http://127.0.0.1:$S3_PORT" --region "$REGION" \
+    "--storage-capacity-gib=$STORAGE_GIB" --storage-dir "$DIR/storage/volumes" \
+    --storage-interface store0 --storage-netns "$STORE_NS"
+  wait_for "storage node $STORE_NAME" 120 $KUBECTL wait --for condition=Ready --timeout 5s "hypervisor/$STORE_NAME"
+}
+
 # seed_address_pool makes the default pool of public addresses, routed to the node from the world.
 seed_address_pool() {
   [[ $NETWORK_MODE != none ]] || return 0
@@ -336,7 +399,7 @@ YAML
 # teardown_netns removes the namespaces `up` made (their devices go with them).
 teardown_netns() {
   local ns
-  for ns in "$NODE_NS" "$WORLD_NS"; do
+  for ns in "$NODE_NS" "$WORLD_NS" "$STORE_NS"; do
     if [ -e "/run/netns/$ns" ]; then
       log "removing network namespace $ns"
       ip netns del "$ns"
@@ -362,6 +425,7 @@ stop_guests() {
 down() {
   [ -d "$PIDS" ] || { log "nothing to stop"; teardown_netns; return 0; }
   stop_process nodeagent
+  stop_process storageagent
   stop_guests
   for name in manager kube-controller-manager kube-apiserver etcd libvirtd virtlogd; do
     stop_process "$name"

@@ -219,6 +219,12 @@ func (c *Cloud) AgentLog() string {
 // StateDir is the node agent's state directory.
 func (c *Cloud) StateDir() string { return filepath.Join(c.Dir, "state") }
 
+// StorageNode is the name of the cloud's own storage node (cloud.sh: <node>-store).
+const StorageNode = "e2e-node-1-store"
+
+// VolumesDir is where the cloud's storage node keeps the volumes' backing files.
+func (c *Cloud) VolumesDir() string { return filepath.Join(c.Dir, "storage", "volumes") }
+
 // Kill kills one of the cloud's processes (as a crash would); `Up` starts it again.
 func (c *Cloud) Kill(name string) error {
 	data, err := os.ReadFile(filepath.Join(c.Dir, "pids", name+".pid"))

@@ -193,6 +193,59 @@ func TestVolumeMovesBetweenGuestsOnAnotherNode(t *testing.T) {
 	})
 }
 
+// The local cloud's volumes as `make up` leaves it, with the AWS CLI: a volume is stored on the
+// cloud's own storage node (beside the compute node, in its zone) and becomes available; attached
+// to a running guest on the compute node it is in-use and the guest sees a disk of its size;
+// detached it is available again; deleted, it is gone and so is its backing file.
+func TestVolumeOnTheLocalCloudsStorageNode(t *testing.T) {
+	ami := sampleAMI(t)
+	var vol volumeJSON
+	awsJSON(t, &vol, "ec2", "create-volume", "--size", "1", "--availability-zone", "pinet-1a")
+	t.Cleanup(func() { _, _ = cloud.AWS("ec2", "delete-volume", "--volume-id", vol.VolumeId) })
+	id := runInstances(t, "--image-id", ami, "--instance-type", "m1.tiny", "--user-data", waitVolumeDisk(vol.VolumeId))[0]
+	terminateAll(t, cloud.AWS, id)
+	waitVolume(t, vol.VolumeId, "available")
+	if got := jsonpath(t, "volume", vol.VolumeId, "{.status.aoe.node}"); got != StorageNode {
+		t.Fatalf("the volume is stored on %q, not the cloud's storage node", got)
+	}
+	backing := filepath.Join(cloud.VolumesDir(), jsonpath(t, "volume", vol.VolumeId, "{.metadata.uid}")+".img")
+	if fi, err := os.Stat(backing); err != nil || fi.Size() != 1<<30 {
+		t.Fatalf("backing file: %v %v", fi, err)
+	}
+	waitInstances(t, []string{id}, "running")
+	if got := jsonpath(t, "instance", id, "{.status.hypervisor}"); got != "e2e-node-1" {
+		t.Fatalf("%s runs on %q", id, got)
+	}
+
+	awsJSON(t, nil, "ec2", "attach-volume", "--volume-id", vol.VolumeId, "--instance-id", id, "--device", "/dev/sdf")
+	testenv.Eventually(t, 3*time.Minute, vol.VolumeId+" attached to "+id, func() error {
+		var out struct{ Volumes []volumeJSON }
+		awsJSON(t, &out, "ec2", "describe-volumes", "--volume-ids", vol.VolumeId)
+		v := out.Volumes[0]
+		if v.State != "in-use" || len(v.Attachments) != 1 || v.Attachments[0].InstanceId != id || v.Attachments[0].State != "attached" {
+			return fmt.Errorf("%+v", v)
+		}
+		return nil
+	})
+	if text := waitConsole(t, id, "new disk"); !regexp.MustCompile(`new disk \w+ sectors 2097152\b`).MatchString(text) {
+		t.Fatalf("the guest did not see a 1 GiB disk:\n%s", text)
+	}
+	awsJSON(t, nil, "ec2", "detach-volume", "--volume-id", vol.VolumeId)
+	waitVolume(t, vol.VolumeId, "available")
+
+	awsJSON(t, nil, "ec2", "delete-volume", "--volume-id", vol.VolumeId)
+	testenv.Eventually(t, 2*time.Minute, vol.VolumeId+" gone", func() error {
+		out, err := cloud.AWS("ec2", "describe-volumes", "--volume-ids", vol.VolumeId)
+		if err == nil || !strings.Contains(out, "InvalidVolume.NotFound") {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		if _, err := os.Stat(backing); !os.IsNotExist(err) {
+			return fmt.Errorf("backing file still there: %v", err)
+		}
+		return nil
+	})
+}
+
 // readAt reads n bytes of a file at off (fewer at its end).
 func readAt(t *testing.T, path string, off int64, n int) string {
 	t.Helper()
