@@ -73,7 +73,7 @@ func (s *Store) commitNew(bucket, key string, t *tempFile, info ObjectInfo) (Obj
 // while it is open.
 type Object struct {
 	Info ObjectInfo
-	f    *os.File
+	f    diskFile
 }
 
 // Section returns a reader of n bytes of the data from off.
@@ -89,7 +89,7 @@ func (s *Store) OpenObject(bucket, key string) (*Object, error) {
 		return nil, err
 	}
 	file, _ := keyPath(key)
-	f, err := os.Open(filepath.Join(s.objectsDir(bucket), file))
+	f, err := s.disk.open(filepath.Join(s.objectsDir(bucket), file))
 	if err != nil {
 		return nil, s.missingObject(bucket, key, err)
 	}
@@ -154,13 +154,3 @@ func (s *Store) DeleteObject(bucket, key string) (ObjectInfo, error) {
 	return s.commitNew(bucket, key, t, ObjectInfo{Key: key, DeleteMarker: true})
 }
 
-// pruneDirs removes the now empty directories above a deleted object, innermost first. Long
-// directories keep their name file and stay; listing skips empty directories anyway.
-func (s *Store) pruneDirs(base string, dirs []dirStep) {
-	for i := len(dirs) - 1; i >= 0; i-- {
-		p := filepath.Join(base, dirs[i].rel)
-		if filepath.Base(p)[0] == longDirTag || os.Remove(p) != nil {
-			return
-		}
-	}
-}

@@ -20,7 +20,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -118,25 +117,10 @@ func (s *Store) SetVersioning(bucket string, v Versioning) (BucketInfo, error) {
 	if v != VersioningEnabled && v != VersioningSuspended {
 		return BucketInfo{}, fmt.Errorf("unknown versioning state %q", v)
 	}
-	lock := s.bucketLock(bucket)
-	lock.Lock()
-	defer lock.Unlock()
-	info, err := s.Bucket(bucket)
-	if err != nil {
-		return BucketInfo{}, err
-	}
-	if info.Versioning == v {
-		return info, nil
-	}
-	info.Versioning = v
-	data, err := json.Marshal(info)
-	if err != nil {
-		return BucketInfo{}, fmt.Errorf("encoding bucket %q: %w", bucket, err)
-	}
-	if err := s.writeFileAtomic(filepath.Join(s.bucketDir(bucket), bucketFile), data); err != nil {
-		return BucketInfo{}, err
-	}
-	return info, nil
+	return s.UpdateBucket(bucket, func(info *BucketInfo) error {
+		info.Versioning = v
+		return nil
+	})
 }
 
 // nextStamp is the stamp of a new version: the clock in nanoseconds, strictly increasing.
@@ -180,7 +164,19 @@ func (s *Store) commitVersion(b BucketInfo, key, tmp string, info ObjectInfo) er
 	kl := s.keyLock(b.Name, key)
 	kl.Lock()
 	defer kl.Unlock()
-	cur, err := statFile(filepath.Join(s.objectsDir(b.Name), file))
+	// Store replicas sharing a disk serialise through preconditions on the latest version:
+	// one that lost a race reads the new latest and tries again.
+	for attempt := 0; ; attempt++ {
+		err := s.tryCommitVersion(b, key, tmp, info)
+		if !errors.Is(err, errChanged) || attempt == raceAttempts {
+			return err
+		}
+	}
+}
+
+func (s *Store) tryCommitVersion(b BucketInfo, key, tmp string, info ObjectInfo) error {
+	file, dirs := keyPath(key)
+	cur, tag, err := s.statTagged(filepath.Join(s.objectsDir(b.Name), file))
 	switch {
 	case err == nil && info.VersionID != "" && cur.Stamp > info.Stamp:
 		// A write that began later finished first: as in S3, the latest timestamp wins, so this
@@ -193,14 +189,14 @@ func (s *Store) commitVersion(b BucketInfo, key, tmp string, info ObjectInfo) er
 	case err == nil:
 		// A null version replaces a null latest; anything else keeps the latest.
 		if cur.VersionID != "" || info.VersionID != "" {
-			if err := s.archive(b.Name, key, cur.VersionID); err != nil {
+			if err := s.archive(b.Name, key, cur.VersionID, tag); err != nil {
 				return err
 			}
 		}
 	case !isMissing(err):
 		return fmt.Errorf("reading the latest version of %q: %w", key, err)
 	}
-	if err := s.commitFile(tmp, s.objectsDir(b.Name), file, dirs, ErrNoSuchBucket); err != nil {
+	if err := s.disk.commit(tmp, s.objectsDir(b.Name), file, dirs, ErrNoSuchBucket, ifUnchanged(tag, err != nil)); err != nil {
 		return err
 	}
 	if info.VersionID == "" {
@@ -209,37 +205,23 @@ func (s *Store) commitVersion(b BucketInfo, key, tmp string, info ObjectInfo) er
 	return nil
 }
 
-// archive links key's latest version (whose id is id) into versions/.
-func (s *Store) archive(bucket, key, id string) error {
+// archive copies key's latest version (whose id is id, in the file tagged tag) into versions/.
+func (s *Store) archive(bucket, key, id, tag string) error {
 	file, dirs := keyPath(key)
-	var rnd [8]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		return fmt.Errorf("naming a link: %w", err)
-	}
-	link := filepath.Join(s.tmpDir(), "version-"+hex.EncodeToString(rnd[:]))
-	if err := os.Link(filepath.Join(s.objectsDir(bucket), file), link); err != nil {
-		return fmt.Errorf("keeping version %s of %q: %w", VersionName(id), key, err)
-	}
-	defer os.Remove(link) // gone already once committed
 	if err := s.ensureVersionsDir(bucket); err != nil {
 		return err
 	}
 	vdirs := append(dirs, dirStep{rel: file})
-	return s.commitFile(link, s.versionsDir(bucket), filepath.Join(file, VersionName(id)), vdirs, ErrNoSuchBucket)
+	err := s.disk.copyFile(filepath.Join(s.objectsDir(bucket), file), tag, s.versionsDir(bucket), filepath.Join(file, VersionName(id)), vdirs, ErrNoSuchBucket)
+	if err != nil && !errors.Is(err, errChanged) {
+		return fmt.Errorf("keeping version %s of %q: %w", VersionName(id), key, err)
+	}
+	return err
 }
 
 // ensureVersionsDir creates a bucket's versions/ directory, but never the bucket itself.
 func (s *Store) ensureVersionsDir(bucket string) error {
-	err := os.Mkdir(s.versionsDir(bucket), 0o750)
-	switch {
-	case err == nil:
-		return syncDir(s.bucketDir(bucket))
-	case errors.Is(err, os.ErrExist):
-		return nil
-	case errors.Is(err, os.ErrNotExist):
-		return ErrNoSuchBucket
-	}
-	return fmt.Errorf("creating versions of bucket %q: %w", bucket, err)
+	return s.disk.mkdir(s.bucketDir(bucket), s.versionsDir(bucket), ErrNoSuchBucket)
 }
 
 // removeOlder removes the older version id of key, if there is one, and the directories that
@@ -247,24 +229,21 @@ func (s *Store) ensureVersionsDir(bucket string) error {
 func (s *Store) removeOlder(bucket, key, id string) error {
 	file, dirs := keyPath(key)
 	dir := filepath.Join(s.versionsDir(bucket), file)
-	err := os.Remove(filepath.Join(dir, VersionName(id)))
+	err := s.disk.remove(filepath.Join(dir, VersionName(id)))
 	if isMissing(err) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("deleting version %s of %q: %w", VersionName(id), key, err)
 	}
-	if err := syncDir(dir); err != nil {
-		return err
-	}
-	s.pruneDirs(s.versionsDir(bucket), append(dirs, dirStep{rel: file}))
+	s.disk.prune(s.versionsDir(bucket), append(dirs, dirStep{rel: file}))
 	return nil
 }
 
 // olderVersions reads the older versions of a key kept in dir, newest first, leaving out a
 // leftover copy of the latest (whose id is latest).
-func olderVersions(dir, latest string) ([]ObjectInfo, error) {
-	names, err := readNames(dir)
+func (s *Store) olderVersions(dir, latest string) ([]ObjectInfo, error) {
+	names, err := s.disk.readNames(dir)
 	if isMissing(err) {
 		return nil, nil
 	}
@@ -276,7 +255,7 @@ func olderVersions(dir, latest string) ([]ObjectInfo, error) {
 		if !ValidVersionID(n) || n == VersionName(latest) {
 			continue
 		}
-		info, err := statFile(filepath.Join(dir, n))
+		info, err := s.statFile(filepath.Join(dir, n))
 		if isMissing(err) || errors.Is(err, errCorrupt) {
 			continue // removed since the directory was read, or never a version
 		}
@@ -312,7 +291,7 @@ func (s *Store) OpenVersion(bucket, key, id string) (*Object, error) {
 		filepath.Join(s.objectsDir(bucket), file),
 		filepath.Join(s.versionsDir(bucket), file, id),
 	} {
-		f, err := os.Open(path)
+		f, err := s.disk.open(path)
 		if isMissing(err) {
 			continue
 		}
@@ -359,7 +338,7 @@ func (s *Store) DeleteVersion(bucket, key, id string) (ObjectInfo, error) {
 	file, _ := keyPath(key)
 	vid := storedID(id)
 	none := ObjectInfo{Key: key, VersionID: vid}
-	cur, err := statFile(filepath.Join(s.objectsDir(bucket), file))
+	cur, tag, err := s.statTagged(filepath.Join(s.objectsDir(bucket), file))
 	if isMissing(err) {
 		return none, nil
 	}
@@ -367,9 +346,9 @@ func (s *Store) DeleteVersion(bucket, key, id string) (ObjectInfo, error) {
 		return ObjectInfo{}, fmt.Errorf("reading the latest version of %q: %w", key, err)
 	}
 	if cur.VersionID == vid {
-		return cur, s.deleteLatest(bucket, key, cur)
+		return cur, s.deleteLatest(bucket, key, cur, tag)
 	}
-	old, err := statFile(filepath.Join(s.versionsDir(bucket), file, id))
+	old, err := s.statFile(filepath.Join(s.versionsDir(bucket), file, id))
 	if isMissing(err) {
 		return none, nil
 	}
@@ -380,14 +359,14 @@ func (s *Store) DeleteVersion(bucket, key, id string) (ObjectInfo, error) {
 }
 
 // deleteLatest removes key's latest version cur, putting the newest older version in its place.
-// The caller holds the key's lock.
-func (s *Store) deleteLatest(bucket, key string, cur ObjectInfo) error {
+// The caller holds the key's lock; tag is the tag of cur's file.
+func (s *Store) deleteLatest(bucket, key string, cur ObjectInfo, tag string) error {
 	if err := s.removeOlder(bucket, key, cur.VersionID); err != nil { // a leftover copy
 		return err
 	}
 	file, dirs := keyPath(key)
 	vdir := filepath.Join(s.versionsDir(bucket), file)
-	older, err := olderVersions(vdir, cur.VersionID)
+	older, err := s.olderVersions(vdir, cur.VersionID)
 	if err != nil {
 		return fmt.Errorf("reading the versions of %q: %w", key, err)
 	}
@@ -395,17 +374,11 @@ func (s *Store) deleteLatest(bucket, key string, cur ObjectInfo) error {
 		return s.removeLatest(bucket, key)
 	}
 	latest := filepath.Join(s.objectsDir(bucket), file)
-	if err := os.Rename(filepath.Join(vdir, VersionName(older[0].VersionID)), latest); err != nil {
+	if err := s.disk.rename(filepath.Join(vdir, VersionName(older[0].VersionID)), latest, ifUnchanged(tag, false)); err != nil {
 		return fmt.Errorf("making version %s of %q the latest: %w", VersionName(older[0].VersionID), key, err)
 	}
-	if err := syncDir(filepath.Dir(latest)); err != nil {
-		return err
-	}
-	if err := syncDir(vdir); err != nil {
-		return err
-	}
 	if len(older) == 1 {
-		s.pruneDirs(s.versionsDir(bucket), append(dirs, dirStep{rel: file}))
+		s.disk.prune(s.versionsDir(bucket), append(dirs, dirStep{rel: file}))
 	}
 	return nil
 }
@@ -414,17 +387,14 @@ func (s *Store) deleteLatest(bucket, key string, cur ObjectInfo) error {
 func (s *Store) removeLatest(bucket, key string) error {
 	base := s.objectsDir(bucket)
 	file, dirs := keyPath(key)
-	err := os.Remove(filepath.Join(base, file))
+	err := s.disk.remove(filepath.Join(base, file))
 	if isMissing(err) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("deleting object %q: %w", key, err)
 	}
-	if err := syncDir(filepath.Dir(filepath.Join(base, file))); err != nil {
-		return err
-	}
-	s.pruneDirs(base, dirs)
+	s.disk.prune(base, dirs)
 	return nil
 }
 
