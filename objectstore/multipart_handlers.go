@@ -156,14 +156,7 @@ func (s *Server) completeUpload(q *request) error {
 	if err != nil {
 		return err
 	}
-	info, err := s.store.CompleteUpload(q.route.Bucket, q.route.Key, id, parts)
-	if err != nil {
-		return err
-	}
-	setNewVersion(q.w.Header(), info)
-	loc := (&url.URL{Scheme: "http", Host: q.r.Host, Path: "/" + q.route.Bucket + "/" + q.route.Key}).String()
-	s.writeXML(q, http.StatusOK, completeUploadResult{Xmlns: s3Namespace, Location: loc, Bucket: q.route.Bucket, Key: q.route.Key, ETag: quoteETag(info.ETag)})
-	return nil
+	return s.assemble(q, id, parts)
 }
 
 func (s *Server) abortUpload(q *request) error {

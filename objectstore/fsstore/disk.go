@@ -76,6 +76,8 @@ type diskFile interface {
 	io.ReaderAt
 	Name() string
 	Size() int64
+	// Section reads n bytes from off.
+	Section(off, n int64) io.Reader
 	// Tag identifies this content of the file, for a precondition; "" on a local disk.
 	Tag() string
 	Close() error

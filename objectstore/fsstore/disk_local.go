@@ -19,6 +19,7 @@ package fsstore
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -170,6 +171,8 @@ type localFile struct {
 
 func (f *localFile) Size() int64 { return f.size }
 func (f *localFile) Tag() string { return "" }
+
+func (f *localFile) Section(off, n int64) io.Reader { return io.NewSectionReader(f.File, off, n) }
 
 func (d *localDisk) exists(path string) (bool, error) {
 	_, err := os.Stat(path)

@@ -309,7 +309,7 @@ func (s *Store) appendPart(t *tempFile, bucket, id string, p CompletePart) ([]by
 	if normalETag(p.ETag) != info.ETag {
 		return nil, fmt.Errorf("%w: part %d changed", ErrInvalidPart, p.Number)
 	}
-	if err := t.copyFrom(io.NewSectionReader(f, 0, info.Size), &s.buffers); err != nil {
+	if err := t.copyFrom(f.Section(0, info.Size), &s.buffers); err != nil {
 		return nil, fmt.Errorf("copying part %d: %w", p.Number, err)
 	}
 	return hex.DecodeString(info.ETag)

@@ -77,7 +77,7 @@ type Object struct {
 }
 
 // Section returns a reader of n bytes of the data from off.
-func (o *Object) Section(off, n int64) io.Reader { return io.NewSectionReader(o.f, off, n) }
+func (o *Object) Section(off, n int64) io.Reader { return o.f.Section(off, n) }
 
 // Close releases the object.
 func (o *Object) Close() error { return o.f.Close() }
@@ -153,4 +153,3 @@ func (s *Store) DeleteObject(bucket, key string) (ObjectInfo, error) {
 	defer t.discard()
 	return s.commitNew(bucket, key, t, ObjectInfo{Key: key, DeleteMarker: true})
 }
-
