@@ -34,6 +34,9 @@ import (
 // them on moto's moto_server (started once for the package, a backend bucket per store).
 const backendEnv = "PINET_OBJECTSTORE_TEST_BACKEND"
 
+// s3ScaleEnv, set, lets the scale tests run on the S3 backend too.
+const s3ScaleEnv = "PINET_OBJECTSTORE_TEST_S3_SCALE"
+
 var moto struct {
 	once   sync.Once
 	server *testmoto.Server

@@ -62,6 +62,8 @@ func main() {
 		"How long a node may stay not ready before the domains of instances being deleted from it are given up.")
 	flag.StringVar(&s3Addr, "s3-bind-address", "127.0.0.1:3333", "Address of the S3 object store (empty disables it).")
 	flag.StringVar(&s3DataDir, "s3-data-dir", "/var/lib/pinet/objects", "Directory of the object store's buckets.")
+	var objectStore objectStoreFlags
+	objectStore.bind(flag.CommandLine)
 	flag.StringVar(&opts.ObjectStoreURL, "s3-url", "", "URL PiNet's components reach the object store at (default: the local store).")
 	flag.StringVar(&opts.Region, "region", "pinet", "The cloud's region name.")
 	flag.StringVar(&opts.SegmentRange, "segment-range", controllers.DefaultSegmentRange,
@@ -84,6 +86,11 @@ func main() {
 		os.Exit(2)
 	}
 	opts.AoEShelves = shelves
+	s3Backend, err := objectStore.s3Config(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zopts)))
 	log := ctrl.Log.WithName("setup")
@@ -120,7 +127,7 @@ func main() {
 		os.Exit(1)
 	}
 	fe := frontends.Config{
-		SystemNamespace: opts.SystemNamespace, Region: opts.Region, S3DataDir: s3DataDir,
+		SystemNamespace: opts.SystemNamespace, Region: opts.Region, S3DataDir: s3DataDir, S3Backend: s3Backend,
 		EC2Endpoint: ec2Endpoint, AuthzTTL: authzTTL, Logger: ctrl.Log,
 		ConsoleServiceAccount: consoleSA,
 	}

@@ -210,18 +210,20 @@ func (d *s3Disk) copyFile(src, srcTag, base, dst string, dirs []dirStep, missing
 		}
 	}
 	p := filepath.Join(base, dst)
-	from := minio.CopySrcOptions{Bucket: d.bucket, Object: d.name(src), MatchETag: srcTag}
+	if srcTag != "" {
+		// Not every S3 honours x-amz-copy-source-if-match (moto ignores it), and a copy of
+		// a newer latest under this version's name would lose the version: the bytes pass
+		// through the store, read If-Match the tag.
+		return d.copyThrough(src, srcTag, p, precondition{})
+	}
+	from := minio.CopySrcOptions{Bucket: d.bucket, Object: d.name(src)}
 	to := minio.CopyDestOptions{Bucket: d.bucket, Object: d.name(p)}
 	_, err := d.core.Client.CopyObject(context.Background(), to, from)
 	if resp := minio.ToErrorResponse(err); err != nil && (resp.Code == "InvalidRequest" || resp.Code == "EntityTooLarge") {
 		// A copy of more than 5 GiB is a multipart copy.
 		_, err = d.core.Client.ComposeObject(context.Background(), to, from)
 	}
-	err = s3Error("copying to", p, err)
-	if srcTag != "" && errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("copying %s: %w", src, errChanged)
-	}
-	return err
+	return s3Error("copying to", p, err)
 }
 
 func (d *s3Disk) writeFile(p string, data []byte, c precondition) error {
@@ -257,19 +259,30 @@ func (d *s3Disk) rename(src, dst string, c precondition) error {
 		if _, err := d.core.Client.CopyObject(context.Background(), minio.CopyDestOptions{Bucket: d.bucket, Object: d.name(dst)}, from); err != nil {
 			return s3Error("copying to", dst, err)
 		}
-	} else if err := d.copyThrough(src, dst, c); err != nil {
+	} else if err := d.copyThrough(src, "", dst, c); err != nil {
 		return err
 	}
 	// A crash here leaves src behind as well; the store ignores such a leftover.
 	return d.remove(src)
 }
 
-// copyThrough copies src to dst under a precondition on dst, which a server-side copy cannot
-// carry everywhere: the bytes pass through the store.
-func (d *s3Disk) copyThrough(src, dst string, c precondition) error {
-	body, info, _, err := d.core.GetObject(context.Background(), d.bucket, d.name(src), minio.GetObjectOptions{})
+// copyThrough copies src (if srcTag is set, only while it is still that content) to dst
+// under a precondition on dst, which a server-side copy cannot carry everywhere: the bytes
+// pass through the store.
+func (d *s3Disk) copyThrough(src, srcTag, dst string, c precondition) error {
+	var opts minio.GetObjectOptions
+	if srcTag != "" {
+		if err := opts.SetMatchETag(srcTag); err != nil {
+			return err
+		}
+	}
+	body, info, _, err := d.core.GetObject(context.Background(), d.bucket, d.name(src), opts)
 	if err != nil {
-		return s3Error("reading", src, err)
+		err = s3Error("reading", src, err)
+		if srcTag != "" && errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("reading %s: %w", src, errChanged)
+		}
+		return err
 	}
 	defer body.Close()
 	_, err = d.core.Client.PutObject(context.Background(), d.bucket, d.name(dst), body, info.Size, putOptions(c, info.Size))
