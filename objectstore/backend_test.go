@@ -84,9 +84,20 @@ func backendFromEnv(t *testing.T) func(*Config) {
 }
 
 // s3SuiteTests is the part of the package's tests TestSuiteOnS3Backend runs on the S3
-// backend: every client (AWS SDK, minio-go, boto3, the AWS CLI), versions, ACLs, policies,
-// multipart uploads, listing and errors. PINET_OBJECTSTORE_TEST_BACKEND=s3 runs all of them.
-const s3SuiteTests = `^(TestAWSSDK.*|TestMinio.*|TestBoto3.*|TestVersioningSDK.*|TestVersioning.*|TestACL.*|TestPublicAccessBlock.*|TestErrors.*|TestProtocol.*|TestAuthz.*)$`
+// backend: every test that stores something through the SDK, minio-go and boto3 (objects,
+// versions, ACLs, policies, Block Public Access, multipart uploads and their keep-alive,
+// listing, conditional reads, awkward keys, error codes). Left out for time: the AWS CLI's
+// (its start dominates), the scale test, and those that never reach the store's files.
+// PINET_OBJECTSTORE_TEST_BACKEND=s3 runs every test of the package on the S3 backend.
+const s3SuiteTests = `^(TestAWSSDK|TestBoto3|TestMinio.*|TestVersioning(SDK|Boto3|Minio|Wire|BadInput)|` +
+	`TestVersionsListingWithDelimiter|TestVersionsAreAuthorized|TestACL(Minio|Boto3|GrantsToUsersAndProjects|AndPolicyRefusals)|` +
+	`TestCannedACLsAndAnonymousReads|TestPolicy.*|TestDeleteObjectsJudgedPerKey|TestDeniedReadsRevealNothing|` +
+	`TestProjectsAreIsolated|TestCreateBucketNeedsProject|TestPublicAccessBlock|TestSystemBucketsStayPrivate|` +
+	`TestPresignedAndVersionedACLs|TestMultipartUploadKeepsItsACL|TestErrorCode.*|TestReadsAndConditions|` +
+	`TestKeysThatAreNotFileNames|TestUploadPartCopy|TestReadOnlyGrant|TestPutGrant|TestCompleteSendsKeepAlive)$`
+
+// s3SuiteMinTests is how many tests s3SuiteTests names at least, so that a renamed test shows.
+const s3SuiteMinTests = 30
 
 // TestSuiteOnS3Backend runs the package's own tests (s3SuiteTests) again with every store on
 // the S3 backend, against moto_server.
@@ -94,13 +105,15 @@ func TestSuiteOnS3Backend(t *testing.T) {
 	if os.Getenv(backendEnv) != "" {
 		t.Skipf("%s is set: this run is on that backend already", backendEnv)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run", s3SuiteTests, "-test.count=1")
+	cmd := exec.Command(os.Args[0], "-test.run", s3SuiteTests, "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), backendEnv+"=s3")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("the tests on the S3 backend failed: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "PASS") {
-		t.Fatalf("the tests on the S3 backend did not run:\n%s", out)
+	ran := strings.Count(string(out), "\n--- PASS: ")
+	if ran < s3SuiteMinTests {
+		t.Fatalf("only %d tests passed on the S3 backend, want %d or more:\n%s", ran, s3SuiteMinTests, out)
 	}
+	t.Logf("%d tests passed on the S3 backend", ran)
 }
