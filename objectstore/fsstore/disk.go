@@ -33,6 +33,8 @@ import (
 type disk interface {
 	// tempDir is a local directory for files being written, emptied when the store opens.
 	tempDir() string
+	// shared says other store processes may change the files at the same time.
+	shared() bool
 	// commit moves the finished local file src to base/dst (creating the directories dirs
 	// between them, never base itself: a missing base is the error missing) under the
 	// precondition c, replacing what was there in one step.

@@ -33,6 +33,7 @@ type localDisk struct {
 }
 
 func (d *localDisk) tempDir() string { return d.tmp }
+func (d *localDisk) shared() bool    { return false }
 
 // commit renames src into place, creating the directories between base and dst. It syncs
 // every directory it changed.

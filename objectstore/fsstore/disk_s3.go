@@ -126,6 +126,7 @@ type s3Disk struct {
 }
 
 func (d *s3Disk) tempDir() string { return d.tmp }
+func (d *s3Disk) shared() bool    { return true }
 
 func (d *s3Disk) name(p string) string { return d.prefix + filepath.ToSlash(p) }
 

@@ -202,7 +202,33 @@ func (s *Store) tryCommitVersion(b BucketInfo, key, tmp string, info ObjectInfo)
 	if info.VersionID == "" {
 		return s.removeOlder(b.Name, key, "")
 	}
+	if s.disk.shared() {
+		return s.keepIfOverwritten(b, key, tmp, info)
+	}
 	return nil
+}
+
+// keepIfOverwritten makes sure the version info, just committed from tmp as key's latest, is
+// still kept: a backend whose conditional writes are not atomic (moto's check and write are
+// two steps) may let a racing replica's write replace it without archiving it first. Then it
+// goes among the older versions.
+func (s *Store) keepIfOverwritten(b BucketInfo, key, tmp string, info ObjectInfo) error {
+	file, dirs := keyPath(key)
+	cur, err := s.statFile(filepath.Join(s.objectsDir(b.Name), file))
+	if err == nil && cur.VersionID == info.VersionID {
+		return nil
+	}
+	if err != nil && !isMissing(err) {
+		return fmt.Errorf("reading the latest version of %q: %w", key, err)
+	}
+	older := filepath.Join(file, VersionName(info.VersionID))
+	if ok, err := s.disk.exists(filepath.Join(s.versionsDir(b.Name), older)); ok || err != nil {
+		return err
+	}
+	if err := s.ensureVersionsDir(b.Name); err != nil {
+		return err
+	}
+	return s.commitFile(tmp, s.versionsDir(b.Name), older, append(dirs, dirStep{rel: file}), ErrNoSuchBucket)
 }
 
 // archive copies key's latest version (whose id is id, in the file tagged tag) into versions/.
