@@ -111,8 +111,9 @@ func OpenS3(ctx context.Context, cfg S3Config, opts Options) (*Store, error) {
 // replaced only If-Match the ETag it was read with, a bucket (and an upload) is created only
 // If-None-Match "*" on its marker file, and a new latest version of a versioned key is written
 // only if the latest is still the one the writer archived (If-Match, or If-None-Match "*" for a
-// new key), the archive copy itself only if its source is unchanged (x-amz-copy-source-if-match).
-// A write that loses retries on the new state. What does not hold across replicas (it holds
+// new key), the archive copy itself read If-Match the archived version's ETag. A write that
+// loses retries on the new state; one whose version a racing write replaced anyway (a backend
+// whose check-and-write is not atomic) puts it among the older versions. What does not hold across replicas (it holds
 // within one through its locks): deleting a bucket while another replica writes into it may
 // leave that write's files behind, invisible; deleting the only version of a key while another
 // replica writes a new one may remove the new one (S3 has no conditional delete everyone
