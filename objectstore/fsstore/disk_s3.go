@@ -115,7 +115,8 @@ func OpenS3(ctx context.Context, cfg S3Config, opts Options) (*Store, error) {
 // loses retries on the new state; one whose version a racing write replaced anyway (a backend
 // whose check-and-write is not atomic) puts it among the older versions. What does not hold across replicas (it holds
 // within one through its locks): deleting a bucket while another replica writes into it may
-// leave that write's files behind, invisible; deleting the only version of a key while another
+// leave that write's files behind, invisible, until the name is created again (which removes
+// them first, and may then remove a file of a creation racing it); deleting the only version of a key while another
 // replica writes a new one may remove the new one (S3 has no conditional delete everyone
 // implements); a read of an object that another replica replaces meanwhile fails rather than
 // finishing with the old data (reads are If-Match the ETag the object was opened with).
@@ -338,6 +339,12 @@ func (d *s3Disk) createDir(dir string, order []string, files map[string][]byte) 
 		}
 		return fmt.Errorf("creating %s: %w", dir, os.ErrExist)
 	}
+	// What a write racing the deletion of an earlier directory of this name left behind
+	// belongs to no directory: it goes before the name is taken again, so that it is never
+	// seen as the new one's.
+	if err := d.removeAll(dir); err != nil {
+		return err
+	}
 	for _, name := range order[1:] {
 		p := filepath.Join(dir, name)
 		if files[name] == nil {
@@ -368,6 +375,11 @@ func (d *s3Disk) removeDir(dir, marker string) error {
 	if err := d.remove(filepath.Join(dir, marker)); err != nil {
 		return err
 	}
+	return d.removeAll(dir)
+}
+
+// removeAll removes every file under dir.
+func (d *s3Disk) removeAll(dir string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	objects := d.core.Client.ListObjects(ctx, d.bucket, minio.ListObjectsOptions{Prefix: d.name(dir) + "/", Recursive: true})

@@ -221,3 +221,34 @@ func TestOpenS3Refuses(t *testing.T) {
 		t.Fatalf("refused opens wrote %d objects", n)
 	}
 }
+
+// TestS3LeftoversOfADeletedBucketStayHidden makes the state a write racing DeleteBucket on
+// another replica can leave (the bucket's bucket.json gone, an object file still there) and
+// checks that a new bucket of that name, of another project, never shows it.
+func TestS3LeftoversOfADeletedBucketStayHidden(t *testing.T) {
+	m := testmoto.Run(t)
+	stores := s3Stores(t, m, 2)
+	a, b := stores[0], stores[1]
+	if _, err := a.CreateBucket("ghost", "proj-a", "us-east-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.PutObject("ghost", "secret", strings.NewReader("of proj-a"), ObjectMeta{}); err != nil {
+		t.Fatal(err)
+	}
+	d := a.disk.(*s3Disk)
+	if err := m.Client().RemoveObject(context.Background(), d.bucket, d.name("buckets/ghost/bucket.json"), minio.RemoveObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Bucket("ghost"); !errors.Is(err, ErrNoSuchBucket) {
+		t.Fatalf("a bucket without bucket.json: %v", err)
+	}
+	if _, err := b.CreateBucket("ghost", "proj-b", "us-east-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.StatObject("ghost", "secret"); !errors.Is(err, ErrNoSuchKey) {
+		t.Fatalf("the new bucket shows the old one's object: %v", err)
+	}
+	if res, err := a.List("ghost", ListQuery{MaxKeys: 10}); err != nil || len(res.Objects) != 0 {
+		t.Fatalf("the new bucket lists %+v, %v", res.Objects, err)
+	}
+}
