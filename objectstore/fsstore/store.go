@@ -14,9 +14,11 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package fsstore keeps S3 buckets, objects and multipart uploads in a directory.
+// Package fsstore keeps S3 buckets, objects and multipart uploads as files: in a local
+// directory (Open) or as the objects of a bucket of an S3-compatible cluster, which several
+// stores may share (OpenS3). The files go through a disk (disk.go), beneath all of the logic.
 //
-// Layout under the data directory:
+// Layout under the data directory (or the backend's prefix):
 //
 //	tmp/                           files being written; emptied by Open
 //	buckets/<name>/bucket.json     the bucket's owner project, region and creation time
@@ -25,8 +27,9 @@ limitations under the License.
 //	buckets/<name>/uploads/<id>/   upload.json and one file per part (p00001 ...)
 //	buckets/<name>/acls/<hash>/<v>  ACLs set by PutObjectAcl, see access.go (bucket.json holds the bucket's)
 //
-// Every file is written in tmp/, synced, renamed into place and its directory synced, so a crash
-// leaves either the old state or the new one, never a partial object. Data is always streamed.
+// Every file is written in tmp/ (always local), then committed whole by the disk: on a local
+// disk synced, renamed into place and its directory synced, so a crash leaves either the old
+// state or the new one, never a partial object. Data is always streamed.
 package fsstore
 
 import (
