@@ -115,8 +115,8 @@ func OpenS3(ctx context.Context, cfg S3Config, opts Options) (*Store, error) {
 // loses retries on the new state; one whose version a racing write replaced anyway (a backend
 // whose check-and-write is not atomic) puts it among the older versions. What does not hold across replicas (it holds
 // within one through its locks): deleting a bucket while another replica writes into it may
-// leave that write's files behind, invisible, until the name is created again (which removes
-// them first, and may then remove a file of a creation racing it); deleting the only version of a key while another
+// leave that write's files behind, invisible, until the name is claimed again (the claimant
+// removes them before the new bucket accepts writes); deleting the only version of a key while another
 // replica writes a new one may remove the new one (S3 has no conditional delete everyone
 // implements); a read of an object that another replica replaces meanwhile fails rather than
 // finishing with the old data (reads are If-Match the ETag the object was opened with).
@@ -327,22 +327,26 @@ func (d *s3Disk) mkdir(parent, dir string, missing error) error {
 	return d.writeFile(path.Join(dir, dirMarker), nil, precondition{})
 }
 
-// createDir writes the directory's other files first and its marker file (order[0]) last, If-
-// None-Match "*": that write decides races, and until it lands the directory is not there.
+// createDir claims the directory by writing its marker file (order[0]) If-None-Match "*": that
+// write decides races. The winner then removes what a write racing the deletion of an earlier
+// directory of this name left behind (it belongs to no directory and must never be seen as the
+// new one's), and only then writes the other files and the dirMarkers, without which no file
+// can be committed into the directory: nothing new is there yet to be removed. A crash
+// between the claim and the dirMarkers leaves a directory that refuses commits (delete and
+// create it again).
 func (d *s3Disk) createDir(dir string, order []string, files map[string][]byte) error {
 	if err := d.checkDir(filepath.Dir(dir), os.ErrNotExist); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
-	if ok, err := d.exists(path.Join(dir, order[0])); ok || err != nil {
-		if err != nil {
-			return err
-		}
+	marker := filepath.Join(dir, order[0])
+	err := d.writeFile(marker, files[order[0]], precondition{absent: true})
+	if errors.Is(err, errChanged) {
 		return fmt.Errorf("creating %s: %w", dir, os.ErrExist)
 	}
-	// What a write racing the deletion of an earlier directory of this name left behind
-	// belongs to no directory: it goes before the name is taken again, so that it is never
-	// seen as the new one's.
-	if err := d.removeAll(dir); err != nil {
+	if err != nil {
+		return err
+	}
+	if err := d.removeAll(dir, d.name(marker)); err != nil {
 		return err
 	}
 	for _, name := range order[1:] {
@@ -354,14 +358,7 @@ func (d *s3Disk) createDir(dir string, order []string, files map[string][]byte) 
 			return err
 		}
 	}
-	if err := d.writeFile(path.Join(dir, dirMarker), nil, precondition{}); err != nil {
-		return err
-	}
-	err := d.writeFile(filepath.Join(dir, order[0]), files[order[0]], precondition{absent: true})
-	if errors.Is(err, errChanged) {
-		return fmt.Errorf("creating %s: %w", dir, os.ErrExist)
-	}
-	return err
+	return d.writeFile(path.Join(dir, dirMarker), nil, precondition{})
 }
 
 // removeDir removes the marker file first, which makes the directory vanish, then the rest.
@@ -375,20 +372,39 @@ func (d *s3Disk) removeDir(dir, marker string) error {
 	if err := d.remove(filepath.Join(dir, marker)); err != nil {
 		return err
 	}
-	return d.removeAll(dir)
+	return d.removeAll(dir, "")
 }
 
-// removeAll removes every file under dir.
-func (d *s3Disk) removeAll(dir string) error {
+// removeAll removes every file under dir but the object named keep.
+func (d *s3Disk) removeAll(dir, keep string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	objects := d.core.Client.ListObjects(ctx, d.bucket, minio.ListObjectsOptions{Prefix: d.name(dir) + "/", Recursive: true})
+	objects := make(chan minio.ObjectInfo)
+	var listErr error
+	go func() {
+		defer close(objects)
+		for o := range d.core.Client.ListObjects(ctx, d.bucket, minio.ListObjectsOptions{Prefix: d.name(dir) + "/", Recursive: true}) {
+			if o.Err != nil {
+				listErr = o.Err
+				return
+			}
+			if o.Key == keep {
+				continue
+			}
+			select {
+			case objects <- o:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	for e := range d.core.Client.RemoveObjects(ctx, d.bucket, objects, minio.RemoveObjectsOptions{}) {
 		if e.Err != nil {
 			return s3Error("removing", dir, e.Err)
 		}
 	}
-	return nil
+	// RemoveObjects has read objects to its end, so the listing is over.
+	return s3Error("listing", dir, listErr)
 }
 
 // tailSize is how much of the end of a file open reads at once: the trailer of an object
