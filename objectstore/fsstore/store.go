@@ -104,6 +104,8 @@ type Store struct {
 	keyLocks [keyLockStripes]sync.Mutex
 	// buffers holds the copy buffers data streams through (*[]byte of copyBuffer bytes).
 	buffers sync.Pool
+	// prunes spaces out the pruning of completed-upload records.
+	prunes pruneSchedule
 	// clock hands out version stamps: nanoseconds, strictly increasing in this process.
 	clock struct {
 		sync.Mutex
