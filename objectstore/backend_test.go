@@ -86,7 +86,8 @@ func backendFromEnv(t *testing.T) func(*Config) {
 // s3SuiteTests is the part of the package's tests TestSuiteOnS3Backend runs on the S3
 // backend: every test that stores something through the SDK, minio-go and boto3 (objects,
 // versions, ACLs, policies, Block Public Access, multipart uploads and their keep-alive,
-// listing, conditional reads, awkward keys, error codes). Left out for time: the AWS CLI's
+// listing, conditional reads, awkward keys, error codes, checksums, conditional writes and
+// retried completions, tagging, CORS and lifecycle configuration, SSE-C and SSE-S3). Left out for time: the AWS CLI's
 // (its start dominates), the scale test, and those that never reach the store's files.
 // PINET_OBJECTSTORE_TEST_BACKEND=s3 runs every test of the package on the S3 backend.
 const s3SuiteTests = `^(TestAWSSDK|TestBoto3|TestMinio.*|TestVersioning(SDK|Boto3|Minio|Wire|BadInput)|` +
@@ -94,10 +95,13 @@ const s3SuiteTests = `^(TestAWSSDK|TestBoto3|TestMinio.*|TestVersioning(SDK|Boto
 	`TestCannedACLsAndAnonymousReads|TestPolicy.*|TestDeleteObjectsJudgedPerKey|TestDeniedReadsRevealNothing|` +
 	`TestProjectsAreIsolated|TestCreateBucketNeedsProject|TestPublicAccessBlock|TestSystemBucketsStayPrivate|` +
 	`TestPresignedAndVersionedACLs|TestMultipartUploadKeepsItsACL|TestErrorCode.*|TestReadsAndConditions|` +
-	`TestKeysThatAreNotFileNames|TestUploadPartCopy|TestReadOnlyGrant|TestPutGrant|TestCompleteSendsKeepAlive)$`
+	`TestKeysThatAreNotFileNames|TestUploadPartCopy|TestReadOnlyGrant|TestPutGrant|TestCompleteSendsKeepAlive|` +
+	`TestChecksumsSDK|TestMultipartChecksumsSDK|TestConditionalWritesSDK|TestCompleteRetryAndPartReupload|` +
+	`TestObjectTagging(SDK|Versions)|TestBucketTaggingSDK|TestTaggingConditionalWritesSDK|TestCORSConfigurationSDK|` +
+	`TestLifecycleConfigurationSDK|TestLifecycleVersions|TestSSECustomerKeys|TestSSEMultipart|TestSSES3AndBucketDefault)$`
 
 // s3SuiteMinTests is how many tests s3SuiteTests names at least, so that a renamed test shows.
-const s3SuiteMinTests = 30
+const s3SuiteMinTests = 45
 
 // TestSuiteOnS3Backend runs the package's own tests (s3SuiteTests) again with every store on
 // the S3 backend, against moto_server.

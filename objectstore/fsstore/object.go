@@ -86,6 +86,10 @@ type Object struct {
 // Section returns a reader of n bytes of the data from off.
 func (o *Object) Section(off, n int64) io.Reader { return o.f.Section(off, n) }
 
+// ReaderAt reads the object's data (Info.Size bytes) at any offset. On an s3 disk each read
+// is a ranged GET: prefer Section for long sequential reads.
+func (o *Object) ReaderAt() io.ReaderAt { return io.NewSectionReader(o.f, 0, o.Info.Size) }
+
 // Close releases the object.
 func (o *Object) Close() error { return o.f.Close() }
 
