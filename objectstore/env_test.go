@@ -127,7 +127,7 @@ func newTestEnv(t *testing.T, mutate ...func(*Config)) *testEnv {
 		Region:  testRegion,
 		Logger:  testLogger(t),
 	}
-	for _, m := range mutate {
+	for _, m := range append([]func(*Config){backendFromEnv(t)}, mutate...) {
 		m(&cfg)
 	}
 	srv, err := New(cfg)
@@ -193,6 +193,22 @@ type rawResponse struct {
 // do sends a request as user u.
 func (e *testEnv) do(t *testing.T, u testUser, rr rawRequest) rawResponse {
 	t.Helper()
+	req := e.request(t, u, rr)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", rr.method, rr.path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading response to %s %s: %v", rr.method, rr.path, err)
+	}
+	return rawResponse{status: resp.StatusCode, header: resp.Header, body: body}
+}
+
+// request makes the request rr of user u, signed unless rr says otherwise.
+func (e *testEnv) request(t *testing.T, u testUser, rr rawRequest) *http.Request {
+	t.Helper()
 	target := (&url.URL{Scheme: "http", Host: e.host, Path: rr.path, RawQuery: rr.query.Encode()}).String()
 	req, err := http.NewRequest(rr.method, target, bytes.NewReader(rr.body))
 	if err != nil {
@@ -240,16 +256,7 @@ func (e *testEnv) do(t *testing.T, u testUser, rr rawRequest) rawResponse {
 			}
 		}
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", rr.method, rr.path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("reading response to %s %s: %v", rr.method, rr.path, err)
-	}
-	return rawResponse{status: resp.StatusCode, header: resp.Header, body: body}
+	return req
 }
 
 // mustOK sends a request and fails the test unless it gets a 2xx answer.

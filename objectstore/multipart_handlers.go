@@ -199,19 +199,7 @@ func (s *Server) completeUpload(q *request) error {
 	if err != nil {
 		return err
 	}
-	info, err := s.complete(q, id, parts, body)
-	if err != nil {
-		return err
-	}
-	setNewVersion(q.w.Header(), info)
-	setSSEHeaders(q.w.Header(), info.Meta.Encryption)
-	loc := (&url.URL{Scheme: "http", Host: q.r.Host, Path: "/" + q.route.Bucket + "/" + q.route.Key}).String()
-	res := completeUploadResult{Xmlns: s3Namespace, Location: loc, Bucket: q.route.Bucket, Key: q.route.Key, ETag: quoteETag(info.ETag)}
-	if cs := info.Meta.Checksum; cs != nil {
-		res.checksumFields, res.ChecksumType = newChecksumFields(cs), cs.Type
-	}
-	s.writeXML(q, http.StatusOK, res)
-	return nil
+	return s.assemble(q, id, func() (fsstore.ObjectInfo, error) { return s.complete(q, id, parts, body) })
 }
 
 func (s *Server) abortUpload(q *request) error {

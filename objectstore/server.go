@@ -50,6 +50,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -62,8 +63,13 @@ import (
 
 // Config configures a Server.
 type Config struct {
-	// DataDir holds the buckets and objects.
+	// DataDir holds the buckets and objects; with S3, only files being written.
 	DataDir string
+	// S3, when set, is the S3-compatible backend (Ceph RGW, AWS S3, MinIO, ...) that keeps the
+	// buckets and objects instead of DataDir; store replicas sharing it see each other's
+	// objects. The store still decides users, ownership and authorization itself. Its TempDir
+	// defaults to DataDir/tmp.
+	S3 *fsstore.S3Config
 	// Auth verifies request signatures.
 	Auth Authenticator
 	// Authz decides what callers may do with the buckets of a project.
@@ -91,6 +97,10 @@ type Config struct {
 	// ReadTimeout bounds reading a request's headers, and its body until the request is
 	// authenticated; DefaultReadTimeout by default.
 	ReadTimeout time.Duration
+	// CompleteKeepAlive is how long CompleteMultipartUpload may assemble an object before it
+	// answers 200 and sends a space every CompleteKeepAlive until the result (or an error
+	// document) follows in the body, as S3 does; DefaultCompleteKeepAlive by default.
+	CompleteKeepAlive time.Duration
 	// BodyProgressTimeout bounds how long an authenticated request's body may stall: each read
 	// of it has this long, so an upload of any size streams as long as it keeps moving;
 	// DefaultBodyProgressTimeout by default.
@@ -113,6 +123,7 @@ type ReadOnlyGrant struct {
 const (
 	DefaultReadTimeout         = time.Minute
 	DefaultBodyProgressTimeout = time.Minute
+	DefaultCompleteKeepAlive   = 10 * time.Second
 	defaultReadHeaderTimeout   = 30 * time.Second
 	defaultIdleTimeout         = 2 * time.Minute
 )
@@ -128,6 +139,8 @@ const (
 	// maxUserMetadata is S3's bound on the x-amz-meta-* headers of an object.
 	maxUserMetadata = 2 << 10
 	shutdownTimeout = 10 * time.Second
+	// backendCheckTimeout bounds the check that an S3 backend's bucket is there.
+	backendCheckTimeout = 30 * time.Second
 )
 
 // Server serves the S3 API.
@@ -144,7 +157,11 @@ type Server struct {
 	now           func() time.Time
 	readTimeout   time.Duration
 	bodyProgress  time.Duration
-	ops           map[Operation]func(*request) error
+	keepAlive     time.Duration
+	// beforeAssembly, when set, runs before CompleteMultipartUpload assembles an object (tests
+	// hold the assembly with it).
+	beforeAssembly func()
+	ops            map[Operation]func(*request) error
 	// readOnly maps a read-only user to its grant.
 	readOnly map[string]ReadOnlyGrant
 	// masterKey seals SSE-S3 data keys.
@@ -181,10 +198,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SSEMasterKey != nil && len(cfg.SSEMasterKey) != 32 {
 		return nil, errors.New("objectstore: the SSE master key must be 32 bytes")
 	}
+	if cfg.CompleteKeepAlive <= 0 {
+		cfg.CompleteKeepAlive = DefaultCompleteKeepAlive
+	}
 	if cfg.BodyProgressTimeout <= 0 {
 		cfg.BodyProgressTimeout = DefaultBodyProgressTimeout
 	}
-	store, err := fsstore.Open(cfg.DataDir, fsstore.Options{Now: cfg.Now, MaxObjectSize: cfg.MaxObjectSize})
+	store, err := openStore(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("opening object store: %w", err)
 	}
@@ -203,9 +223,25 @@ func New(cfg Config) (*Server, error) {
 		readTimeout:   cfg.ReadTimeout,
 		bodyProgress:  cfg.BodyProgressTimeout,
 		masterKey:     cfg.SSEMasterKey,
+		keepAlive:     cfg.CompleteKeepAlive,
 	}
 	s.ops = s.handlers()
 	return s, nil
+}
+
+// openStore opens the store's files on the backend cfg names.
+func openStore(cfg Config) (*fsstore.Store, error) {
+	opts := fsstore.Options{Now: cfg.Now, MaxObjectSize: cfg.MaxObjectSize}
+	if cfg.S3 == nil {
+		return fsstore.Open(cfg.DataDir, opts)
+	}
+	s3 := *cfg.S3
+	if s3.TempDir == "" {
+		s3.TempDir = filepath.Join(cfg.DataDir, "tmp")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), backendCheckTimeout)
+	defer cancel()
+	return fsstore.OpenS3(ctx, s3, opts)
 }
 
 // Start serves on Config.Address until ctx ends, then shuts down gracefully. It makes the

@@ -258,7 +258,7 @@ func (s *Server) openPlain(h http.Header, prefix string, obj *fsstore.Object) (p
 	if enc == nil {
 		return plainObject{size: obj.Info.Size, section: func(off, n int64) (io.Reader, error) { return obj.Section(off, n), nil }}, nil
 	}
-	ra := obj.Section(0, obj.Info.Size).(io.ReaderAt)
+	ra := obj.ReaderAt()
 	segs, err := segments(ra, obj.Info.Size, obj.Info.Parts)
 	if err != nil {
 		return plainObject{}, err
@@ -288,7 +288,7 @@ func (s *Server) plainSize(bucket string, info fsstore.ObjectInfo) int64 {
 		return info.Size
 	}
 	defer obj.Close()
-	segs, err := segments(obj.Section(0, obj.Info.Size).(io.ReaderAt), obj.Info.Size, obj.Info.Parts)
+	segs, err := segments(obj.ReaderAt(), obj.Info.Size, obj.Info.Parts)
 	if err != nil {
 		s.log.Error(err, "Reading the segments of an encrypted object", "bucket", bucket, "key", info.Key)
 		return info.Size

@@ -41,6 +41,7 @@ import (
 	"pinet.io/pinet/internal/frontends"
 	"pinet.io/pinet/internal/ipam"
 	"pinet.io/pinet/internal/version"
+	"pinet.io/pinet/objectstore/fsstore"
 )
 
 // flags are the manager's command line.
@@ -58,6 +59,8 @@ type flags struct {
 	consoleSA              string
 	authzTTL, s3Lifecycle  time.Duration
 	zopts                  zap.Options
+	objectStore            objectStoreFlags
+	s3Backend              *fsstore.S3Config
 }
 
 func parseFlags() flags {
@@ -82,6 +85,7 @@ func parseFlags() flags {
 		"How long a node may stay not ready before the domains of instances being deleted from it are given up.")
 	flag.StringVar(&f.s3Addr, "s3-bind-address", "127.0.0.1:3333", "Address of the S3 object store, e.g. :3333 for every interface (empty disables it).")
 	flag.StringVar(&f.s3DataDir, "s3-data-dir", "/var/lib/pinet/objects", "Directory of the object store's buckets.")
+	f.objectStore.bind(flag.CommandLine)
 	flag.DurationVar(&f.s3Lifecycle, "s3-lifecycle-interval", time.Hour, "How often the leader applies the buckets' S3 lifecycle rules.")
 	flag.StringVar(&f.opts.ObjectStoreURL, "s3-url", "", "URL PiNet's components reach the object store at (default: this replica's store).")
 	flag.StringVar(&f.opts.Region, "region", "pinet", "The cloud's region name.")
@@ -104,6 +108,10 @@ func parseFlags() flags {
 		os.Exit(2)
 	}
 	f.opts.AoEShelves = shelves
+	if f.s3Backend, err = f.objectStore.s3Config(os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
 	if f.leaderNamespace == "" {
 		f.leaderNamespace = f.opts.SystemNamespace
 	}
@@ -197,7 +205,7 @@ func run(f flags) error {
 // frontends opens the front doors' listeners: a port that cannot be bound fails the start.
 func (f flags) frontends() (frontends.Config, error) {
 	fe := frontends.Config{
-		SystemNamespace: f.opts.SystemNamespace, Region: f.opts.Region, S3DataDir: f.s3DataDir,
+		SystemNamespace: f.opts.SystemNamespace, Region: f.opts.Region, S3DataDir: f.s3DataDir, S3Backend: f.s3Backend,
 		EC2Endpoint: f.ec2Endpoint, AuthzTTL: f.authzTTL, ConsoleServiceAccount: f.consoleSA,
 		ObjectStoreURL: f.opts.ObjectStoreURL, Readiness: frontends.NewReadiness(), S3LifecycleInterval: f.s3Lifecycle,
 	}

@@ -43,6 +43,7 @@ import (
 	"pinet.io/pinet/internal/metrics"
 	"pinet.io/pinet/internal/s3client"
 	"pinet.io/pinet/objectstore"
+	"pinet.io/pinet/objectstore/fsstore"
 )
 
 // Config says where the front ends listen and what they serve.
@@ -55,11 +56,13 @@ type Config struct {
 	// EC2Endpoint is the URL clients reach the EC2 API at; ObjectStoreURL the S3 endpoint the EC2
 	// API reads image manifests from.
 	EC2Endpoint, ObjectStoreURL string
-	// S3DataDir holds the object store's buckets.
+	// S3DataDir holds the object store's buckets, or with S3Backend its temporary files.
 	S3DataDir string
 	// S3LifecycleInterval is how often the leader applies the buckets' lifecycle rules;
 	// objectstore.DefaultLifecycleInterval when not positive.
 	S3LifecycleInterval time.Duration
+	// S3Backend, when set, is the S3-compatible cluster the object store keeps its buckets in.
+	S3Backend *fsstore.S3Config
 	// AuthzTTL is how long an access decision is reused.
 	AuthzTTL time.Duration
 	// ConsoleServiceAccount is the service account (in SystemNamespace) whose tokens the EC2 API
@@ -109,6 +112,7 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 		}
 		store, err := objectstore.New(objectstore.Config{
 			DataDir: cfg.S3DataDir,
+			S3:      cfg.S3Backend,
 			Region:  cfg.Region,
 			Auth:    objectstore.VerifierAuthenticator{Verifier: &awsauth.Verifier{Store: s3creds, Service: awsauth.ServiceS3}},
 			Authz:   authz.Buckets{Authorizer: az},

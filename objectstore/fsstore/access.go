@@ -57,18 +57,40 @@ func (s *Store) UpdateBucket(bucket string, fn func(*BucketInfo) error) (BucketI
 	lock := s.bucketLock(bucket)
 	lock.Lock()
 	defer lock.Unlock()
-	info, err := s.Bucket(bucket)
+	// Store replicas sharing a disk serialise through a precondition on bucket.json: one that
+	// lost a race applies fn again to the new description.
+	for attempt := 0; ; attempt++ {
+		info, err := s.tryUpdateBucket(bucket, fn)
+		if !errors.Is(err, errChanged) || attempt == raceAttempts {
+			return info, err
+		}
+	}
+}
+
+func (s *Store) tryUpdateBucket(bucket string, fn func(*BucketInfo) error) (BucketInfo, error) {
+	if ValidBucketName(bucket) != nil {
+		return BucketInfo{}, ErrNoSuchBucket
+	}
+	path := filepath.Join(s.bucketDir(bucket), bucketFile)
+	data, tag, err := s.disk.readFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return BucketInfo{}, ErrNoSuchBucket
+	}
 	if err != nil {
-		return BucketInfo{}, err
+		return BucketInfo{}, fmt.Errorf("reading bucket %q: %w", bucket, err)
+	}
+	var info BucketInfo
+	if err := json.Unmarshal(data, &info); err != nil {
+		return BucketInfo{}, fmt.Errorf("decoding bucket %q: %w", bucket, err)
 	}
 	if err := fn(&info); err != nil {
 		return BucketInfo{}, err
 	}
-	data, err := json.Marshal(info)
+	data, err = json.Marshal(info)
 	if err != nil {
 		return BucketInfo{}, fmt.Errorf("encoding bucket %q: %w", bucket, err)
 	}
-	if err := s.writeFileAtomic(filepath.Join(s.bucketDir(bucket), bucketFile), data); err != nil {
+	if err := s.disk.writeFile(path, data, ifUnchanged(tag, false)); err != nil {
 		return BucketInfo{}, err
 	}
 	return info, nil
@@ -132,7 +154,7 @@ func (s *Store) ACLOf(bucket string, info ObjectInfo) (*ACL, error) {
 
 func (s *Store) currentACL(bucket, key string, info ObjectInfo) (*ACL, error) {
 	_, file := s.aclPath(bucket, key, info.VersionID)
-	data, err := os.ReadFile(file)
+	data, _, err := s.disk.readFile(file)
 	if errors.Is(err, os.ErrNotExist) {
 		return info.Meta.ACL, nil
 	}
@@ -167,11 +189,11 @@ func (s *Store) SetObjectACL(bucket, key, id string, acl ACL) (ObjectInfo, error
 		return ObjectInfo{}, fmt.Errorf("encoding the ACL of %q: %w", key, err)
 	}
 	dir, file := s.aclPath(bucket, key, info.VersionID)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := s.disk.mkdir(s.bucketDir(bucket), filepath.Dir(dir), ErrNoSuchBucket); err != nil {
 		return ObjectInfo{}, fmt.Errorf("storing the ACL of %q: %w", key, err)
 	}
-	if err := syncDir(filepath.Dir(dir)); err != nil {
-		return ObjectInfo{}, err
+	if err := s.disk.mkdir(filepath.Dir(dir), dir, ErrNoSuchBucket); err != nil {
+		return ObjectInfo{}, fmt.Errorf("storing the ACL of %q: %w", key, err)
 	}
 	if err := s.writeFileAtomic(file, data); err != nil {
 		return ObjectInfo{}, err

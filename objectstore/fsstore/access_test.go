@@ -123,7 +123,7 @@ func TestObjectACLsPerVersion(t *testing.T) {
 }
 
 func TestUpdateBucket(t *testing.T) {
-	s, _ := openStore(t, Options{})
+	s, dir := openStore(t, Options{})
 	if _, err := s.CreateBucketWith(BucketInfo{Name: "upd", Project: "proj", Region: "r", ACL: &ACL{Owner: "proj"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -142,10 +142,7 @@ func TestUpdateBucket(t *testing.T) {
 		t.Fatalf("UpdateBucket = %v", err)
 	}
 	// It survives reopening the store.
-	s2, err := Open(s.root, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s2 := openAt(t, dir, Options{})
 	b, err := s2.Bucket("upd")
 	if err != nil || b.Policy != `{"Statement":[]}` || b.PublicAccessBlock == nil || !b.PublicAccessBlock.BlockPublicAcls || b.ACL == nil || b.Project != "proj" {
 		t.Fatalf("bucket after reopening = %+v, %v", b, err)

@@ -25,7 +25,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -107,40 +106,22 @@ func (s *Store) CreateBucketWith(info BucketInfo) (BucketInfo, error) {
 	if existing, err := s.Bucket(name); err == nil {
 		return BucketInfo{}, &BucketExistsError{Bucket: name, Owner: existing.Project}
 	}
-	// Build the whole bucket in tmp/ and rename it into place: the rename decides races and a
-	// crash leaves either no bucket or a complete one.
-	staging, err := os.MkdirTemp(s.tmpDir(), "bucket-*")
-	if err != nil {
-		return BucketInfo{}, fmt.Errorf("creating bucket %q: %w", name, err)
-	}
-	defer os.RemoveAll(staging)
-	for _, d := range []string{"objects", "uploads"} {
-		if err := os.Mkdir(filepath.Join(staging, d), 0o750); err != nil {
-			return BucketInfo{}, fmt.Errorf("creating bucket %q: %w", name, err)
-		}
-	}
 	data, err := json.Marshal(info)
 	if err != nil {
 		return BucketInfo{}, fmt.Errorf("encoding bucket %q: %w", name, err)
 	}
-	if err := s.writeFileAtomic(filepath.Join(staging, bucketFile), data); err != nil {
-		return BucketInfo{}, err
-	}
-	if err := syncDir(staging); err != nil {
-		return BucketInfo{}, err
-	}
-	if err := os.Rename(staging, s.bucketDir(name)); err != nil {
-		if errors.Is(err, syscall.EEXIST) || errors.Is(err, syscall.ENOTEMPTY) {
-			existing, lerr := s.Bucket(name)
-			if lerr != nil {
-				return BucketInfo{}, fmt.Errorf("creating bucket %q: %w", name, err)
-			}
-			return BucketInfo{}, &BucketExistsError{Bucket: name, Owner: existing.Project}
+	// The disk makes the bucket whole or not at all, and decides races.
+	files := map[string][]byte{bucketFile: data, "objects": nil, "uploads": nil}
+	err = s.disk.createDir(s.bucketDir(name), []string{bucketFile, "objects", "uploads"}, files)
+	if errors.Is(err, os.ErrExist) {
+		existing, lerr := s.Bucket(name)
+		if lerr != nil {
+			return BucketInfo{}, fmt.Errorf("creating bucket %q: %w", name, err)
 		}
-		return BucketInfo{}, fmt.Errorf("creating bucket %q: %w", name, err)
+		return BucketInfo{}, &BucketExistsError{Bucket: name, Owner: existing.Project}
 	}
-	if err := syncDir(s.bucketsDir()); err != nil {
-		return BucketInfo{}, err
+	if err != nil {
+		return BucketInfo{}, fmt.Errorf("creating bucket %q: %w", name, err)
 	}
 	return info, nil
 }
@@ -150,7 +131,7 @@ func (s *Store) Bucket(name string) (BucketInfo, error) {
 	if ValidBucketName(name) != nil {
 		return BucketInfo{}, ErrNoSuchBucket
 	}
-	data, err := os.ReadFile(filepath.Join(s.bucketDir(name), bucketFile))
+	data, _, err := s.disk.readFile(filepath.Join(s.bucketDir(name), bucketFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return BucketInfo{}, ErrNoSuchBucket
 	}
@@ -166,7 +147,7 @@ func (s *Store) Bucket(name string) (BucketInfo, error) {
 
 // ListBuckets returns every bucket, sorted by name.
 func (s *Store) ListBuckets() ([]BucketInfo, error) {
-	names, err := readNames(s.bucketsDir())
+	names, err := s.disk.readNames(s.bucketsDir())
 	if err != nil {
 		return nil, fmt.Errorf("listing buckets: %w", err)
 	}
@@ -200,24 +181,14 @@ func (s *Store) DeleteBucket(name string) error {
 	if !empty {
 		return ErrBucketNotEmpty
 	}
-	// Renaming first makes the bucket vanish at once; the files go afterwards (or at the next
-	// Open, if this process dies first).
-	trash, err := os.MkdirTemp(s.tmpDir(), "deleted-*")
+	// The bucket vanishes at once; its files go afterwards (or at the next Open, if this
+	// process dies first).
+	err = s.disk.removeDir(s.bucketDir(name), bucketFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return ErrNoSuchBucket
+	}
 	if err != nil {
 		return fmt.Errorf("deleting bucket %q: %w", name, err)
-	}
-	gone := filepath.Join(trash, name)
-	if err := os.Rename(s.bucketDir(name), gone); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return ErrNoSuchBucket
-		}
-		return fmt.Errorf("deleting bucket %q: %w", name, err)
-	}
-	if err := syncDir(s.bucketsDir()); err != nil {
-		return err
-	}
-	if err := os.RemoveAll(trash); err != nil {
-		return fmt.Errorf("removing deleted bucket %q: %w", name, err)
 	}
 	return nil
 }
@@ -226,6 +197,6 @@ func (s *Store) DeleteBucket(name string) error {
 // crashes do not count). A key with older versions always has a latest one, if only a delete
 // marker, so the latest versions tell.
 func (s *Store) isEmpty(name string) (bool, error) {
-	found, err := hasObjectAfter(s.objectsDir(name), "", "", "", false)
+	found, err := s.hasObjectAfter(s.objectsDir(name), "", "", "", false)
 	return !found, err
 }

@@ -18,11 +18,10 @@ package fsstore
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash"
-	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -80,10 +79,11 @@ const (
 func (s *Store) completedDir(b string) string { return filepath.Join(s.bucketDir(b), completedDir) }
 
 // recordCompletion remembers what upload id made, so a retried completion gets the same
-// answer; records older than completedRetention go at the same time.
+// answer. The record lives on the store's disk, so a retry sent to another replica finds it;
+// records older than completedRetention are pruned now and then.
 func (s *Store) recordCompletion(bucket, id string, info ObjectInfo) error {
 	dir := s.completedDir(bucket)
-	if err := os.Mkdir(dir, 0o750); err != nil && !errors.Is(err, os.ErrExist) {
+	if err := s.disk.mkdir(s.bucketDir(bucket), dir, ErrNoSuchBucket); err != nil {
 		return fmt.Errorf("recording completed upload %s: %w", id, err)
 	}
 	info.PartList = nil
@@ -94,21 +94,32 @@ func (s *Store) recordCompletion(bucket, id string, info ObjectInfo) error {
 	if err := s.writeFileAtomic(filepath.Join(dir, id), data); err != nil {
 		return err
 	}
-	s.pruneCompletions(dir)
+	if s.prunes.due(bucket, s.opts.Now()) {
+		s.pruneCompletions(dir)
+	}
 	return nil
 }
 
-// pruneCompletions removes the records of completions older than completedRetention. It is
-// best effort: a record left behind only answers a late retry.
+// pruneCompletions removes the records of completions older than completedRetention (a
+// record's age is its object's modification time, the completion's). It is best effort: a
+// record left behind is never answered (completedUpload checks the age too).
 func (s *Store) pruneCompletions(dir string) {
-	entries, err := os.ReadDir(dir)
+	names, err := s.disk.readNames(dir)
 	if err != nil {
 		return
 	}
 	cutoff := s.opts.Now().Add(-completedRetention)
-	for _, e := range entries {
-		if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) {
-			_ = os.Remove(filepath.Join(dir, e.Name()))
+	for _, n := range names {
+		if !validUploadID(n) {
+			continue
+		}
+		data, _, err := s.disk.readFile(filepath.Join(dir, n))
+		if err != nil {
+			continue
+		}
+		var info ObjectInfo
+		if json.Unmarshal(data, &info) != nil || info.Modified.Before(cutoff) {
+			_ = s.disk.remove(filepath.Join(dir, n))
 		}
 	}
 }
@@ -118,13 +129,37 @@ func (s *Store) completedUpload(bucket, key, id string) (ObjectInfo, bool) {
 	if !validUploadID(id) {
 		return ObjectInfo{}, false
 	}
-	data, err := os.ReadFile(filepath.Join(s.completedDir(bucket), id))
+	data, _, err := s.disk.readFile(filepath.Join(s.completedDir(bucket), id))
 	if err != nil {
 		return ObjectInfo{}, false
 	}
 	var info ObjectInfo
-	if json.Unmarshal(data, &info) != nil || info.Key != key {
+	if json.Unmarshal(data, &info) != nil || info.Key != key || info.Modified.Before(s.opts.Now().Add(-completedRetention)) {
 		return ObjectInfo{}, false
 	}
 	return info, true
+}
+
+// pruneSchedule spaces out the pruning of a bucket's completion records (each pass reads them
+// all, which on an s3 disk is a request per record).
+type pruneSchedule struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+// pruneInterval is how often one store prunes a bucket's completion records.
+const pruneInterval = time.Hour
+
+// due says whether bucket's records should be pruned at now, and if so notes that they are.
+func (p *pruneSchedule) due(bucket string, now time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if last, ok := p.last[bucket]; ok && now.Sub(last) < pruneInterval && !now.Before(last) {
+		return false
+	}
+	if p.last == nil {
+		p.last = map[string]time.Time{}
+	}
+	p.last[bucket] = now
+	return true
 }

@@ -60,7 +60,7 @@ func (s *Store) List(bucket string, q ListQuery) (ListResult, error) {
 	if q.MaxKeys <= 0 {
 		return ListResult{}, nil
 	}
-	l := &lister{q: q}
+	l := &lister{s: s, q: q}
 	if q.Delimiter != "" && q.After != "" && l.commonPrefix(q.After) == q.After {
 		l.skip = q.After
 	}
@@ -72,6 +72,7 @@ func (s *Store) List(bucket string, q ListQuery) (ListResult, error) {
 }
 
 type lister struct {
+	s   *Store
 	q   ListQuery
 	res ListResult
 	// skip is a common prefix already returned: nothing under it is listed again.
@@ -95,8 +96,8 @@ type child struct {
 }
 
 // children reads dir's entries, keyed and sorted. A missing dir has none.
-func children(dir, prefix string) ([]child, error) {
-	names, err := readNames(dir)
+func (s *Store) children(dir, prefix string) ([]child, error) {
+	names, err := s.disk.readNames(dir)
 	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return nil, nil
 	}
@@ -110,7 +111,7 @@ func children(dir, prefix string) ([]child, error) {
 			continue
 		}
 		if e.long {
-			seg, ok := longSegment(filepath.Join(dir, n), e.dir, prefix)
+			seg, ok := s.longSegment(filepath.Join(dir, n), e.dir, prefix)
 			if !ok {
 				continue
 			}
@@ -128,12 +129,12 @@ func children(dir, prefix string) ([]child, error) {
 
 // longSegment reads the segment a hashed entry stands for; ok is false when it cannot be read
 // (a directory whose name file was never written holds nothing yet).
-func longSegment(path string, dir bool, prefix string) (string, bool) {
+func (s *Store) longSegment(path string, dir bool, prefix string) (string, bool) {
 	if dir {
-		b, err := os.ReadFile(filepath.Join(path, longDirNameFile))
+		b, _, err := s.disk.readFile(filepath.Join(path, longDirNameFile))
 		return string(b), err == nil
 	}
-	info, err := statFile(path)
+	info, err := s.statFile(path)
 	if err != nil || !strings.HasPrefix(info.Key, prefix) {
 		return "", false
 	}
@@ -141,7 +142,7 @@ func longSegment(path string, dir bool, prefix string) (string, bool) {
 }
 
 func (l *lister) walk(dir, prefix string) error {
-	kids, err := children(dir, prefix)
+	kids, err := l.s.children(dir, prefix)
 	if err != nil {
 		return err
 	}
@@ -170,7 +171,7 @@ func (l *lister) visitObject(path, key string) error {
 	if key < l.q.After || key == l.q.After && !l.resume {
 		return nil
 	}
-	info, err := statFile(path)
+	info, err := l.s.statFile(path)
 	if isMissing(err) || errors.Is(err, errCorrupt) {
 		return nil // deleted since the directory was read, or never an object
 	}
@@ -198,7 +199,7 @@ func (l *lister) visitVersions(path string, latest ObjectInfo) error {
 	if err != nil {
 		return err
 	}
-	older, err := olderVersions(filepath.Join(l.versionsRoot, rel), latest.VersionID)
+	older, err := l.s.olderVersions(filepath.Join(l.versionsRoot, rel), latest.VersionID)
 	if err != nil {
 		return err
 	}
@@ -242,7 +243,7 @@ func (l *lister) visitDir(path, p string) error {
 		// All keys under p share p's common prefix, if it has one: report it once, if any
 		// key under p is listable, without reading the whole subtree.
 		if cp := l.commonPrefix(p); cp != "" {
-			found, err := hasObjectAfter(path, p, l.q.After, l.skip, !l.versions)
+			found, err := l.s.hasObjectAfter(path, p, l.q.After, l.skip, !l.versions)
 			if err != nil || !found {
 				return err
 			}
@@ -295,8 +296,8 @@ func (l *lister) add(appendItem func(), item string) {
 // hasObjectAfter reports whether the subtree dir (whose keys start with prefix) holds an object
 // whose key sorts after after and does not start with skip. With live, keys whose latest
 // version is a delete marker do not count.
-func hasObjectAfter(dir, prefix, after, skip string, live bool) (bool, error) {
-	kids, err := children(dir, prefix)
+func (s *Store) hasObjectAfter(dir, prefix, after, skip string, live bool) (bool, error) {
+	kids, err := s.children(dir, prefix)
 	if err != nil {
 		return false, err
 	}
@@ -309,7 +310,7 @@ func hasObjectAfter(dir, prefix, after, skip string, live bool) (bool, error) {
 			if c.full <= after {
 				continue
 			}
-			if ok, err := isObjectFile(p, live); ok || err != nil {
+			if ok, err := s.isObjectFile(p, live); ok || err != nil {
 				return ok, err
 			}
 			continue
@@ -317,7 +318,7 @@ func hasObjectAfter(dir, prefix, after, skip string, live bool) (bool, error) {
 		if c.full <= after && !strings.HasPrefix(after, c.full) {
 			continue
 		}
-		found, err := hasObjectAfter(p, c.full, after, skip, live)
+		found, err := s.hasObjectAfter(p, c.full, after, skip, live)
 		if err != nil || found {
 			return found, err
 		}
@@ -327,12 +328,12 @@ func hasObjectAfter(dir, prefix, after, skip string, live bool) (bool, error) {
 
 // isObjectFile reports whether path holds a key's latest version, and with live, one that is
 // not a delete marker.
-func isObjectFile(path string, live bool) (bool, error) {
+func (s *Store) isObjectFile(path string, live bool) (bool, error) {
 	if !live {
-		_, err := os.Stat(path)
-		return err == nil, nil
+		ok, err := s.disk.exists(path)
+		return ok, err
 	}
-	info, err := statFile(path)
+	info, err := s.statFile(path)
 	if isMissing(err) || errors.Is(err, errCorrupt) {
 		return false, nil
 	}

@@ -80,27 +80,20 @@ func (s *Store) CreateUpload(bucket, key string, meta ObjectMeta, initiator stri
 	if err != nil {
 		return UploadInfo{}, fmt.Errorf("encoding upload: %w", err)
 	}
-	staging, err := os.MkdirTemp(s.tmpDir(), "upload-*")
-	if err != nil {
-		return UploadInfo{}, fmt.Errorf("creating upload: %w", err)
-	}
-	defer os.RemoveAll(staging)
-	if err := s.writeFileAtomic(filepath.Join(staging, uploadFile), data); err != nil {
-		return UploadInfo{}, err
-	}
 	lock := s.bucketLock(bucket)
 	lock.RLock()
 	defer lock.RUnlock()
 	if _, err := s.Bucket(bucket); err != nil {
 		return UploadInfo{}, err
 	}
-	if err := os.Rename(staging, s.uploadDir(bucket, info.ID)); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return UploadInfo{}, ErrNoSuchBucket
-		}
+	err = s.disk.createDir(s.uploadDir(bucket, info.ID), []string{uploadFile}, map[string][]byte{uploadFile: data})
+	if errors.Is(err, os.ErrNotExist) {
+		return UploadInfo{}, ErrNoSuchBucket
+	}
+	if err != nil {
 		return UploadInfo{}, fmt.Errorf("creating upload: %w", err)
 	}
-	return info, syncDir(s.uploadsDir(bucket))
+	return info, nil
 }
 
 // Upload returns the upload id of key, or ErrNoSuchUpload.
@@ -122,7 +115,7 @@ func (s *Store) readUpload(bucket, id string) (UploadInfo, error) {
 	if !validUploadID(id) {
 		return UploadInfo{}, ErrNoSuchUpload
 	}
-	data, err := os.ReadFile(filepath.Join(s.uploadDir(bucket, id), uploadFile))
+	data, _, err := s.disk.readFile(filepath.Join(s.uploadDir(bucket, id), uploadFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return UploadInfo{}, ErrNoSuchUpload
 	}
@@ -177,15 +170,11 @@ func (s *Store) PutPartChecksum(bucket, key, id string, n int, r io.Reader, cs *
 	if err := t.finish(info); err != nil {
 		return PartInfo{}, err
 	}
-	dir := s.uploadDir(bucket, id)
-	if err := os.Rename(t.f.Name(), filepath.Join(dir, partName(n))); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
+	if err := s.disk.commit(t.f.Name(), s.uploadDir(bucket, id), partName(n), nil, ErrNoSuchUpload, precondition{}); err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, ErrNoSuchUpload) {
 			return PartInfo{}, ErrNoSuchUpload // aborted or completed meanwhile
 		}
 		return PartInfo{}, fmt.Errorf("storing part %d: %w", n, err)
-	}
-	if err := syncDir(dir); err != nil {
-		return PartInfo{}, err
 	}
 	return PartInfo{Number: n, Size: info.Size, ETag: info.ETag, Modified: info.Modified, Checksum: cs}, nil
 }
@@ -208,7 +197,7 @@ func (s *Store) ListParts(bucket, key, id string, marker, limit int) ([]PartInfo
 		if len(out) == limit {
 			return out, true, nil
 		}
-		info, err := statFile(filepath.Join(s.uploadDir(bucket, id), partName(n)))
+		info, err := s.statFile(filepath.Join(s.uploadDir(bucket, id), partName(n)))
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
@@ -222,7 +211,7 @@ func (s *Store) ListParts(bucket, key, id string, marker, limit int) ([]PartInfo
 
 // partNumbers lists the numbers of an upload's parts in ascending order.
 func (s *Store) partNumbers(bucket, id string) ([]int, error) {
-	names, err := readNames(s.uploadDir(bucket, id))
+	names, err := s.disk.readNames(s.uploadDir(bucket, id))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ErrNoSuchUpload
 	}
@@ -313,7 +302,7 @@ func (s *Store) checkParts(bucket, id string, parts []CompletePart) error {
 	}
 	var total int64
 	for i, p := range parts {
-		info, err := statFile(filepath.Join(s.uploadDir(bucket, id), partName(p.Number)))
+		info, err := s.statFile(filepath.Join(s.uploadDir(bucket, id), partName(p.Number)))
 		if errors.Is(err, os.ErrNotExist) || p.Number < 1 || p.Number > MaxPartNumber {
 			return fmt.Errorf("%w: part %d was not uploaded", ErrInvalidPart, p.Number)
 		}
@@ -338,7 +327,7 @@ func (s *Store) checkParts(bucket, id string, parts []CompletePart) error {
 // returns the part's binary MD5 and its description. It reads the part's ETag again from the
 // file it copies, in case the part was replaced.
 func (s *Store) appendPart(t *tempFile, bucket, id string, p CompletePart, h hash.Hash) ([]byte, ObjectPart, error) {
-	f, err := os.Open(filepath.Join(s.uploadDir(bucket, id), partName(p.Number)))
+	f, err := s.disk.open(filepath.Join(s.uploadDir(bucket, id), partName(p.Number)))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ObjectPart{}, ErrNoSuchUpload
 	}
@@ -353,7 +342,7 @@ func (s *Store) appendPart(t *tempFile, bucket, id string, p CompletePart, h has
 	if normalETag(p.ETag) != info.ETag {
 		return nil, ObjectPart{}, fmt.Errorf("%w: part %d changed", ErrInvalidPart, p.Number)
 	}
-	var src io.Reader = io.NewSectionReader(f, 0, info.Size)
+	var src io.Reader = f.Section(0, info.Size)
 	if h != nil {
 		src = io.TeeReader(src, h)
 	}
@@ -378,16 +367,12 @@ func (s *Store) AbortUpload(bucket, key, id string) error {
 
 // removeUpload renames the upload away at once, then deletes its files.
 func (s *Store) removeUpload(bucket, id string) error {
-	trash, err := os.MkdirTemp(s.tmpDir(), "aborted-*")
+	err := s.disk.removeDir(s.uploadDir(bucket, id), uploadFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return ErrNoSuchUpload
+	}
 	if err != nil {
 		return fmt.Errorf("removing upload %s: %w", id, err)
 	}
-	defer os.RemoveAll(trash)
-	if err := os.Rename(s.uploadDir(bucket, id), filepath.Join(trash, id)); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return ErrNoSuchUpload
-		}
-		return fmt.Errorf("removing upload %s: %w", id, err)
-	}
-	return syncDir(s.uploadsDir(bucket))
+	return nil
 }

@@ -80,11 +80,15 @@ func (s *Store) commitNew(bucket, key string, t *tempFile, info ObjectInfo, cond
 // while it is open.
 type Object struct {
 	Info ObjectInfo
-	f    *os.File
+	f    diskFile
 }
 
 // Section returns a reader of n bytes of the data from off.
-func (o *Object) Section(off, n int64) io.Reader { return io.NewSectionReader(o.f, off, n) }
+func (o *Object) Section(off, n int64) io.Reader { return o.f.Section(off, n) }
+
+// ReaderAt reads the object's data (Info.Size bytes) at any offset. On an s3 disk each read
+// is a ranged GET: prefer Section for long sequential reads.
+func (o *Object) ReaderAt() io.ReaderAt { return io.NewSectionReader(o.f, 0, o.Info.Size) }
 
 // Close releases the object.
 func (o *Object) Close() error { return o.f.Close() }
@@ -96,7 +100,7 @@ func (s *Store) OpenObject(bucket, key string) (*Object, error) {
 		return nil, err
 	}
 	file, _ := keyPath(key)
-	f, err := os.Open(filepath.Join(s.objectsDir(bucket), file))
+	f, err := s.disk.open(filepath.Join(s.objectsDir(bucket), file))
 	if err != nil {
 		return nil, s.missingObject(bucket, key, err)
 	}
@@ -159,15 +163,4 @@ func (s *Store) DeleteObject(bucket, key string) (ObjectInfo, error) {
 	}
 	defer t.discard()
 	return s.commitNew(bucket, key, t, ObjectInfo{Key: key, DeleteMarker: true}, nil)
-}
-
-// pruneDirs removes the now empty directories above a deleted object, innermost first. Long
-// directories keep their name file and stay; listing skips empty directories anyway.
-func (s *Store) pruneDirs(base string, dirs []dirStep) {
-	for i := len(dirs) - 1; i >= 0; i-- {
-		p := filepath.Join(base, dirs[i].rel)
-		if filepath.Base(p)[0] == longDirTag || os.Remove(p) != nil {
-			return
-		}
-	}
 }

@@ -181,12 +181,8 @@ func (t *tempFile) discard() {
 }
 
 // readTrailer reads the metadata of an open object file and returns it with the data length.
-func readTrailer(f *os.File) (ObjectInfo, error) {
-	st, err := f.Stat()
-	if err != nil {
-		return ObjectInfo{}, fmt.Errorf("stat %s: %w", f.Name(), err)
-	}
-	size := st.Size()
+func readTrailer(f diskFile) (ObjectInfo, error) {
+	size := f.Size()
 	if size < int64(trailerTailLen) {
 		return ObjectInfo{}, fmt.Errorf("%s: %w: too short", f.Name(), errCorrupt)
 	}
@@ -216,13 +212,20 @@ func readTrailer(f *os.File) (ObjectInfo, error) {
 }
 
 // statFile reads an object file's metadata; a missing file is os.ErrNotExist.
-func statFile(path string) (ObjectInfo, error) {
-	f, err := os.Open(path)
+func (s *Store) statFile(path string) (ObjectInfo, error) {
+	info, _, err := s.statTagged(path)
+	return info, err
+}
+
+// statTagged reads an object file's metadata and the tag of the file it read it from.
+func (s *Store) statTagged(path string) (ObjectInfo, string, error) {
+	f, err := s.disk.open(path)
 	if err != nil {
-		return ObjectInfo{}, err
+		return ObjectInfo{}, "", err
 	}
 	defer f.Close()
-	return readTrailer(f)
+	info, err := readTrailer(f)
+	return info, f.Tag(), err
 }
 
 // errCorrupt marks a file that is not an object file; the store never commits such a file.

@@ -14,9 +14,11 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package fsstore keeps S3 buckets, objects and multipart uploads in a directory.
+// Package fsstore keeps S3 buckets, objects and multipart uploads as files: in a local
+// directory (Open) or as the objects of a bucket of an S3-compatible cluster, which several
+// stores may share (OpenS3). The files go through a disk (disk.go), beneath all of the logic.
 //
-// Layout under the data directory:
+// Layout under the data directory (or the backend's prefix):
 //
 //	tmp/                           files being written; emptied by Open
 //	buckets/<name>/bucket.json     the bucket's owner project, region and creation time
@@ -26,8 +28,9 @@ limitations under the License.
 //	buckets/<name>/acls/<hash>/<v>  ACLs set by PutObjectAcl, see access.go (bucket.json holds the bucket's)
 //	buckets/<name>/tags/<hash>/<v>  tags set by Put/DeleteObjectTagging, see tagging.go (bucket.json holds the bucket's)
 //
-// Every file is written in tmp/, synced, renamed into place and its directory synced, so a crash
-// leaves either the old state or the new one, never a partial object. Data is always streamed.
+// Every file is written in tmp/ (always local), then committed whole by the disk: on a local
+// disk synced, renamed into place and its directory synced, so a crash leaves either the old
+// state or the new one, never a partial object. Data is always streamed.
 package fsstore
 
 import (
@@ -37,7 +40,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -86,11 +88,14 @@ const (
 	keyLockStripes       = 256
 	// renameAttempts bounds retries of a commit racing a delete that removes empty directories.
 	renameAttempts = 8
+	// raceAttempts bounds retries of a change that lost a race with another store replica.
+	raceAttempts = 16
 )
 
 // Store is a filesystem object store. It is safe for concurrent use.
 type Store struct {
 	root string
+	disk disk
 	opts Options
 	// locks serialise DeleteBucket against commits into the bucket (striped by bucket name, so
 	// the memory they take is fixed).
@@ -99,6 +104,8 @@ type Store struct {
 	keyLocks [keyLockStripes]sync.Mutex
 	// buffers holds the copy buffers data streams through (*[]byte of copyBuffer bytes).
 	buffers sync.Pool
+	// prunes spaces out the pruning of completed-upload records.
+	prunes pruneSchedule
 	// clock hands out version stamps: nanoseconds, strictly increasing in this process.
 	clock struct {
 		sync.Mutex
@@ -108,24 +115,11 @@ type Store struct {
 
 // Open opens (creating if needed) the store in dir and removes what crashed writes left behind.
 func Open(dir string, opts Options) (*Store, error) {
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.MinPartSize <= 0 {
-		opts.MinPartSize = defaultMinPartSize
-	}
-	if opts.MaxObjectSize <= 0 {
-		opts.MaxObjectSize = defaultMaxObjectSize
-	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("resolving data directory %q: %w", dir, err)
 	}
-	s := &Store{root: abs, opts: opts}
-	s.buffers.New = func() any {
-		b := make([]byte, copyBuffer)
-		return &b
-	}
+	s := newStore(abs, &localDisk{tmp: filepath.Join(abs, "tmp")}, opts)
 	for _, d := range []string{s.root, s.bucketsDir(), s.tmpDir()} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
 			return nil, fmt.Errorf("creating %s: %w", d, err)
@@ -135,6 +129,25 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// newStore makes a store of the files under root on d.
+func newStore(root string, d disk, opts Options) *Store {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MinPartSize <= 0 {
+		opts.MinPartSize = defaultMinPartSize
+	}
+	if opts.MaxObjectSize <= 0 {
+		opts.MaxObjectSize = defaultMaxObjectSize
+	}
+	s := &Store{root: root, disk: d, opts: opts}
+	s.buffers.New = func() any {
+		b := make([]byte, copyBuffer)
+		return &b
+	}
+	return s
 }
 
 // cleanTmp removes files of writes that never committed and buckets deleted half way.
@@ -151,7 +164,7 @@ func (s *Store) cleanTmp() error {
 	return nil
 }
 
-func (s *Store) tmpDir() string                { return filepath.Join(s.root, "tmp") }
+func (s *Store) tmpDir() string                { return s.disk.tempDir() }
 func (s *Store) bucketsDir() string            { return filepath.Join(s.root, "buckets") }
 func (s *Store) bucketDir(b string) string     { return filepath.Join(s.bucketsDir(), b) }
 func (s *Store) objectsDir(b string) string    { return filepath.Join(s.bucketDir(b), "objects") }
@@ -171,119 +184,14 @@ func (s *Store) keyLock(b, key string) *sync.Mutex {
 	return &s.keyLocks[h.Sum32()%keyLockStripes]
 }
 
-// commitFile renames the finished temporary file src to dst under base, creating the
-// directories between them (never base itself: a missing base means the bucket is gone). It
-// syncs every directory it changed. The caller holds the bucket's read lock.
+// commitFile moves the finished temporary file src to dst under base, creating the
+// directories between them (never base itself: a missing base means the bucket is gone). The
+// caller holds the bucket's read lock.
 func (s *Store) commitFile(src, base, dst string, dirs []dirStep, missing error) error {
-	for attempt := 0; ; attempt++ {
-		if err := s.makeDirs(base, dirs, missing); err != nil {
-			return err
-		}
-		err := os.Rename(src, filepath.Join(base, dst))
-		if err == nil {
-			return syncDir(filepath.Dir(filepath.Join(base, dst)))
-		}
-		// A concurrent delete may have pruned a directory that had just become empty.
-		if !errors.Is(err, syscall.ENOENT) || attempt == renameAttempts {
-			return fmt.Errorf("committing %s: %w", dst, err)
-		}
-	}
+	return s.disk.commit(src, base, dst, dirs, missing, precondition{})
 }
 
-// makeDirs creates each of dirs under base that does not exist yet.
-func (s *Store) makeDirs(base string, dirs []dirStep, missing error) error {
-	for attempt := 0; ; attempt++ {
-		err := s.tryMakeDirs(base, dirs, missing)
-		// A directory vanished between two steps (a delete pruned it): start again.
-		if !errors.Is(err, syscall.ENOENT) || attempt == renameAttempts {
-			return err
-		}
-	}
-}
-
-func (s *Store) tryMakeDirs(base string, dirs []dirStep, missing error) error {
-	if _, err := os.Stat(base); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return missing
-		}
-		return fmt.Errorf("stat %s: %w", base, err)
-	}
-	parent := base
-	for _, d := range dirs {
-		p := filepath.Join(base, d.rel)
-		err := os.Mkdir(p, 0o750)
-		switch {
-		case err == nil:
-			if err := syncDir(parent); err != nil {
-				return err
-			}
-		case errors.Is(err, os.ErrExist):
-		default:
-			return fmt.Errorf("creating %s: %w", p, err)
-		}
-		if err := s.ensureLongDirName(p, d.seg); err != nil {
-			return err
-		}
-		parent = p
-	}
-	return nil
-}
-
-// ensureLongDirName writes the segment of a D directory into it before anything else goes there.
-func (s *Store) ensureLongDirName(path, seg string) error {
-	if filepath.Base(path)[0] != longDirTag {
-		return nil
-	}
-	nf := filepath.Join(path, longDirNameFile)
-	if _, err := os.Stat(nf); err == nil {
-		return nil
-	}
-	return s.writeFileAtomic(nf, []byte(seg))
-}
-
-// syncDir makes a directory's entries durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("opening %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", dir, err)
-	}
-	return nil
-}
-
-// writeFileAtomic writes a small file through a temporary file.
+// writeFileAtomic replaces a small file in one step.
 func (s *Store) writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(s.tmpDir(), "small-*")
-	if err != nil {
-		return fmt.Errorf("creating temporary file for %s: %w", path, err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("syncing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("closing %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("renaming %s: %w", path, err)
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-// readNames lists a directory's entries, unsorted.
-func readNames(dir string) ([]string, error) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
-	return d.Readdirnames(-1)
+	return s.disk.writeFile(path, data, precondition{})
 }

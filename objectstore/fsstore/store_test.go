@@ -32,10 +32,7 @@ import (
 func openStore(t *testing.T, opts Options) (*Store, string) {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := Open(dir, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openAt(t, dir, opts)
 	if _, err := s.CreateBucket("bkt", "proj", "us-east-1"); err != nil {
 		t.Fatal(err)
 	}
@@ -134,10 +131,7 @@ func TestOpenCleansLeftovers(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "tmp", "deleted-1", "old"), 0o750); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = openAt(t, dir, Options{})
 	if names, _ := readNames(filepath.Join(dir, "tmp")); len(names) != 0 {
 		t.Fatalf("leftovers after Open: %v", names)
 	}
@@ -147,6 +141,7 @@ func TestOpenCleansLeftovers(t *testing.T) {
 }
 
 func TestCorruptObjectFile(t *testing.T) {
+	localOnly(t, "it corrupts a file of the data directory")
 	s, dir := openStore(t, Options{})
 	put(t, s, "k", "data")
 	file, _ := keyPath("k")
@@ -325,10 +320,7 @@ func TestObjectMetaPersists(t *testing.T) {
 	if _, err := s.PutObject("bkt", "m", bytes.NewReader([]byte{1, 2, 3}), meta); err != nil {
 		t.Fatal(err)
 	}
-	s2, err := Open(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s2 := openAt(t, dir, Options{})
 	info, err := s2.StatObject("bkt", "m")
 	if err != nil || info.Meta.ContentType != "image/png" || info.Meta.User["color"] != "blue" || info.Size != 3 {
 		t.Fatalf("StatObject after reopening = %+v, %v", info, err)

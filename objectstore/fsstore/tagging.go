@@ -20,9 +20,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 )
@@ -65,8 +63,8 @@ func (s *Store) ObjectTags(bucket, key, id string) ([]Tag, ObjectInfo, error) {
 // TagsOf returns the tags of the version info describes (nil when it has none).
 func (s *Store) TagsOf(bucket string, info ObjectInfo) ([]Tag, error) {
 	_, file := s.tagPath(bucket, info.Key, info.VersionID)
-	data, err := os.ReadFile(file)
-	if errors.Is(err, os.ErrNotExist) {
+	data, _, err := s.disk.readFile(file)
+	if isMissing(err) {
 		return info.Meta.Tags, nil
 	}
 	if err != nil {
@@ -103,11 +101,11 @@ func (s *Store) SetObjectTags(bucket, key, id string, tags []Tag) (ObjectInfo, e
 		return ObjectInfo{}, fmt.Errorf("encoding the tags of %q: %w", key, err)
 	}
 	dir, file := s.tagPath(bucket, key, info.VersionID)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := s.disk.mkdir(s.bucketDir(bucket), filepath.Dir(dir), ErrNoSuchBucket); err != nil {
 		return ObjectInfo{}, fmt.Errorf("storing the tags of %q: %w", key, err)
 	}
-	if err := syncDir(filepath.Dir(dir)); err != nil {
-		return ObjectInfo{}, err
+	if err := s.disk.mkdir(filepath.Dir(dir), dir, ErrNoSuchBucket); err != nil {
+		return ObjectInfo{}, fmt.Errorf("storing the tags of %q: %w", key, err)
 	}
 	if err := s.writeFileAtomic(file, data); err != nil {
 		return ObjectInfo{}, err

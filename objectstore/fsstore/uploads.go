@@ -50,7 +50,7 @@ func (s *Store) ListUploads(bucket string, q UploadQuery) (UploadList, error) {
 	if _, err := s.Bucket(bucket); err != nil {
 		return UploadList{}, err
 	}
-	names, err := readNames(s.uploadsDir(bucket))
+	names, err := s.disk.readNames(s.uploadsDir(bucket))
 	if err != nil {
 		return UploadList{}, fmt.Errorf("listing uploads of %q: %w", bucket, err)
 	}

@@ -20,7 +20,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -118,25 +117,10 @@ func (s *Store) SetVersioning(bucket string, v Versioning) (BucketInfo, error) {
 	if v != VersioningEnabled && v != VersioningSuspended {
 		return BucketInfo{}, fmt.Errorf("unknown versioning state %q", v)
 	}
-	lock := s.bucketLock(bucket)
-	lock.Lock()
-	defer lock.Unlock()
-	info, err := s.Bucket(bucket)
-	if err != nil {
-		return BucketInfo{}, err
-	}
-	if info.Versioning == v {
-		return info, nil
-	}
-	info.Versioning = v
-	data, err := json.Marshal(info)
-	if err != nil {
-		return BucketInfo{}, fmt.Errorf("encoding bucket %q: %w", bucket, err)
-	}
-	if err := s.writeFileAtomic(filepath.Join(s.bucketDir(bucket), bucketFile), data); err != nil {
-		return BucketInfo{}, err
-	}
-	return info, nil
+	return s.UpdateBucket(bucket, func(info *BucketInfo) error {
+		info.Versioning = v
+		return nil
+	})
 }
 
 // nextStamp is the stamp of a new version: the clock in nanoseconds, strictly increasing.
@@ -181,14 +165,27 @@ func (s *Store) commitVersion(b BucketInfo, key, tmp string, info ObjectInfo, co
 	kl := s.keyLock(b.Name, key)
 	kl.Lock()
 	defer kl.Unlock()
-	cur, err := statFile(filepath.Join(s.objectsDir(b.Name), file))
+	// Store replicas sharing a disk serialise through preconditions on the latest version:
+	// one that lost a race reads the new latest (deciding cond again) and tries again.
+	for attempt := 0; ; attempt++ {
+		err := s.tryCommitVersion(b, key, tmp, info, cond)
+		if !errors.Is(err, errChanged) || attempt == raceAttempts {
+			return err
+		}
+	}
+}
+
+func (s *Store) tryCommitVersion(b BucketInfo, key, tmp string, info ObjectInfo, cond WriteCondition) error {
+	file, dirs := keyPath(key)
+	cur, tag, err := s.statTagged(filepath.Join(s.objectsDir(b.Name), file))
 	if cond != nil {
 		if err := checkCondition(cond, key, cur, err); err != nil {
 			return err
 		}
 	}
 	if b.Versioning == "" {
-		return s.commitFile(tmp, s.objectsDir(b.Name), file, dirs, ErrNoSuchBucket)
+		// The condition held for the latest as read: it must still be that file.
+		return s.disk.commit(tmp, s.objectsDir(b.Name), file, dirs, ErrNoSuchBucket, ifUnchanged(tag, err != nil))
 	}
 	switch {
 	case err == nil && info.VersionID != "" && cur.Stamp > info.Stamp:
@@ -202,53 +199,65 @@ func (s *Store) commitVersion(b BucketInfo, key, tmp string, info ObjectInfo, co
 	case err == nil:
 		// A null version replaces a null latest; anything else keeps the latest.
 		if cur.VersionID != "" || info.VersionID != "" {
-			if err := s.archive(b.Name, key, cur.VersionID); err != nil {
+			if err := s.archive(b.Name, key, cur.VersionID, tag); err != nil {
 				return err
 			}
 		}
 	case !isMissing(err):
 		return fmt.Errorf("reading the latest version of %q: %w", key, err)
 	}
-	if err := s.commitFile(tmp, s.objectsDir(b.Name), file, dirs, ErrNoSuchBucket); err != nil {
+	if err := s.disk.commit(tmp, s.objectsDir(b.Name), file, dirs, ErrNoSuchBucket, ifUnchanged(tag, err != nil)); err != nil {
 		return err
 	}
 	if info.VersionID == "" {
 		return s.removeOlder(b.Name, key, "")
 	}
+	if s.disk.shared() {
+		return s.keepIfOverwritten(b, key, tmp, info)
+	}
 	return nil
 }
 
-// archive links key's latest version (whose id is id) into versions/.
-func (s *Store) archive(bucket, key, id string) error {
+// keepIfOverwritten makes sure the version info, just committed from tmp as key's latest, is
+// still kept: a backend whose conditional writes are not atomic (moto's check and write are
+// two steps) may let a racing replica's write replace it without archiving it first. Then it
+// goes among the older versions.
+func (s *Store) keepIfOverwritten(b BucketInfo, key, tmp string, info ObjectInfo) error {
 	file, dirs := keyPath(key)
-	var rnd [8]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		return fmt.Errorf("naming a link: %w", err)
+	cur, err := s.statFile(filepath.Join(s.objectsDir(b.Name), file))
+	if err == nil && cur.VersionID == info.VersionID {
+		return nil
 	}
-	link := filepath.Join(s.tmpDir(), "version-"+hex.EncodeToString(rnd[:]))
-	if err := os.Link(filepath.Join(s.objectsDir(bucket), file), link); err != nil {
-		return fmt.Errorf("keeping version %s of %q: %w", VersionName(id), key, err)
+	if err != nil && !isMissing(err) {
+		return fmt.Errorf("reading the latest version of %q: %w", key, err)
 	}
-	defer os.Remove(link) // gone already once committed
+	older := filepath.Join(file, VersionName(info.VersionID))
+	if ok, err := s.disk.exists(filepath.Join(s.versionsDir(b.Name), older)); ok || err != nil {
+		return err
+	}
+	if err := s.ensureVersionsDir(b.Name); err != nil {
+		return err
+	}
+	return s.commitFile(tmp, s.versionsDir(b.Name), older, append(dirs, dirStep{rel: file}), ErrNoSuchBucket)
+}
+
+// archive copies key's latest version (whose id is id, in the file tagged tag) into versions/.
+func (s *Store) archive(bucket, key, id, tag string) error {
+	file, dirs := keyPath(key)
 	if err := s.ensureVersionsDir(bucket); err != nil {
 		return err
 	}
 	vdirs := append(dirs, dirStep{rel: file})
-	return s.commitFile(link, s.versionsDir(bucket), filepath.Join(file, VersionName(id)), vdirs, ErrNoSuchBucket)
+	err := s.disk.copyFile(filepath.Join(s.objectsDir(bucket), file), tag, s.versionsDir(bucket), filepath.Join(file, VersionName(id)), vdirs, ErrNoSuchBucket)
+	if err != nil && !errors.Is(err, errChanged) {
+		return fmt.Errorf("keeping version %s of %q: %w", VersionName(id), key, err)
+	}
+	return err
 }
 
 // ensureVersionsDir creates a bucket's versions/ directory, but never the bucket itself.
 func (s *Store) ensureVersionsDir(bucket string) error {
-	err := os.Mkdir(s.versionsDir(bucket), 0o750)
-	switch {
-	case err == nil:
-		return syncDir(s.bucketDir(bucket))
-	case errors.Is(err, os.ErrExist):
-		return nil
-	case errors.Is(err, os.ErrNotExist):
-		return ErrNoSuchBucket
-	}
-	return fmt.Errorf("creating versions of bucket %q: %w", bucket, err)
+	return s.disk.mkdir(s.bucketDir(bucket), s.versionsDir(bucket), ErrNoSuchBucket)
 }
 
 // removeOlder removes the older version id of key, if there is one, and the directories that
@@ -256,24 +265,21 @@ func (s *Store) ensureVersionsDir(bucket string) error {
 func (s *Store) removeOlder(bucket, key, id string) error {
 	file, dirs := keyPath(key)
 	dir := filepath.Join(s.versionsDir(bucket), file)
-	err := os.Remove(filepath.Join(dir, VersionName(id)))
+	err := s.disk.remove(filepath.Join(dir, VersionName(id)))
 	if isMissing(err) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("deleting version %s of %q: %w", VersionName(id), key, err)
 	}
-	if err := syncDir(dir); err != nil {
-		return err
-	}
-	s.pruneDirs(s.versionsDir(bucket), append(dirs, dirStep{rel: file}))
+	s.disk.prune(s.versionsDir(bucket), append(dirs, dirStep{rel: file}))
 	return nil
 }
 
 // olderVersions reads the older versions of a key kept in dir, newest first, leaving out a
 // leftover copy of the latest (whose id is latest).
-func olderVersions(dir, latest string) ([]ObjectInfo, error) {
-	names, err := readNames(dir)
+func (s *Store) olderVersions(dir, latest string) ([]ObjectInfo, error) {
+	names, err := s.disk.readNames(dir)
 	if isMissing(err) {
 		return nil, nil
 	}
@@ -285,7 +291,7 @@ func olderVersions(dir, latest string) ([]ObjectInfo, error) {
 		if !ValidVersionID(n) || n == VersionName(latest) {
 			continue
 		}
-		info, err := statFile(filepath.Join(dir, n))
+		info, err := s.statFile(filepath.Join(dir, n))
 		if isMissing(err) || errors.Is(err, errCorrupt) {
 			continue // removed since the directory was read, or never a version
 		}
@@ -321,7 +327,7 @@ func (s *Store) OpenVersion(bucket, key, id string) (*Object, error) {
 		filepath.Join(s.objectsDir(bucket), file),
 		filepath.Join(s.versionsDir(bucket), file, id),
 	} {
-		f, err := os.Open(path)
+		f, err := s.disk.open(path)
 		if isMissing(err) {
 			continue
 		}
@@ -368,7 +374,7 @@ func (s *Store) DeleteVersion(bucket, key, id string) (ObjectInfo, error) {
 	file, _ := keyPath(key)
 	vid := storedID(id)
 	none := ObjectInfo{Key: key, VersionID: vid}
-	cur, err := statFile(filepath.Join(s.objectsDir(bucket), file))
+	cur, tag, err := s.statTagged(filepath.Join(s.objectsDir(bucket), file))
 	if isMissing(err) {
 		return none, nil
 	}
@@ -376,9 +382,9 @@ func (s *Store) DeleteVersion(bucket, key, id string) (ObjectInfo, error) {
 		return ObjectInfo{}, fmt.Errorf("reading the latest version of %q: %w", key, err)
 	}
 	if cur.VersionID == vid {
-		return cur, s.deleteLatest(bucket, key, cur)
+		return cur, s.deleteLatest(bucket, key, cur, tag)
 	}
-	old, err := statFile(filepath.Join(s.versionsDir(bucket), file, id))
+	old, err := s.statFile(filepath.Join(s.versionsDir(bucket), file, id))
 	if isMissing(err) {
 		return none, nil
 	}
@@ -389,14 +395,14 @@ func (s *Store) DeleteVersion(bucket, key, id string) (ObjectInfo, error) {
 }
 
 // deleteLatest removes key's latest version cur, putting the newest older version in its place.
-// The caller holds the key's lock.
-func (s *Store) deleteLatest(bucket, key string, cur ObjectInfo) error {
+// The caller holds the key's lock; tag is the tag of cur's file.
+func (s *Store) deleteLatest(bucket, key string, cur ObjectInfo, tag string) error {
 	if err := s.removeOlder(bucket, key, cur.VersionID); err != nil { // a leftover copy
 		return err
 	}
 	file, dirs := keyPath(key)
 	vdir := filepath.Join(s.versionsDir(bucket), file)
-	older, err := olderVersions(vdir, cur.VersionID)
+	older, err := s.olderVersions(vdir, cur.VersionID)
 	if err != nil {
 		return fmt.Errorf("reading the versions of %q: %w", key, err)
 	}
@@ -404,17 +410,11 @@ func (s *Store) deleteLatest(bucket, key string, cur ObjectInfo) error {
 		return s.removeLatest(bucket, key)
 	}
 	latest := filepath.Join(s.objectsDir(bucket), file)
-	if err := os.Rename(filepath.Join(vdir, VersionName(older[0].VersionID)), latest); err != nil {
+	if err := s.disk.rename(filepath.Join(vdir, VersionName(older[0].VersionID)), latest, ifUnchanged(tag, false)); err != nil {
 		return fmt.Errorf("making version %s of %q the latest: %w", VersionName(older[0].VersionID), key, err)
 	}
-	if err := syncDir(filepath.Dir(latest)); err != nil {
-		return err
-	}
-	if err := syncDir(vdir); err != nil {
-		return err
-	}
 	if len(older) == 1 {
-		s.pruneDirs(s.versionsDir(bucket), append(dirs, dirStep{rel: file}))
+		s.disk.prune(s.versionsDir(bucket), append(dirs, dirStep{rel: file}))
 	}
 	return nil
 }
@@ -423,17 +423,14 @@ func (s *Store) deleteLatest(bucket, key string, cur ObjectInfo) error {
 func (s *Store) removeLatest(bucket, key string) error {
 	base := s.objectsDir(bucket)
 	file, dirs := keyPath(key)
-	err := os.Remove(filepath.Join(base, file))
+	err := s.disk.remove(filepath.Join(base, file))
 	if isMissing(err) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("deleting object %q: %w", key, err)
 	}
-	if err := syncDir(filepath.Dir(filepath.Join(base, file))); err != nil {
-		return err
-	}
-	s.pruneDirs(base, dirs)
+	s.disk.prune(base, dirs)
 	return nil
 }
 

@@ -240,7 +240,7 @@ func TestLeftoverOfACrashIsIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	v1 := put(t, s, "k", "one")
-	if err := s.archive("bkt", "k", v1.VersionID); err != nil {
+	if err := s.archive("bkt", "k", v1.VersionID, ""); err != nil {
 		t.Fatal(err)
 	}
 	vs, _ := listAllVersions(t, s, VersionQuery{MaxKeys: 10})

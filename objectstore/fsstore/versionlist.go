@@ -71,6 +71,7 @@ func (s *Store) ListVersions(bucket string, q VersionQuery) (VersionList, error)
 		return VersionList{}, nil
 	}
 	l := &lister{
+		s:           s,
 		q:           ListQuery{Prefix: q.Prefix, Delimiter: q.Delimiter, After: q.KeyMarker, MaxKeys: q.MaxKeys},
 		versions:    true,
 		objectsRoot: s.objectsDir(bucket), versionsRoot: s.versionsDir(bucket),

@@ -70,7 +70,37 @@ func kubeconfig(t *testing.T, cfg *rest.Config) string {
 // The whole install, applied server-side as a dry run: the API server validates every object
 // (CRD schemas, RBAC rules, admission policies, the DaemonSet's privileged pod template).
 func TestDefaultInstallAppliesCleanly(t *testing.T) {
-	manifests := tool(t, "", "kustomize", "build", "config/default")
+	out := applyDryRun(t, tool(t, "", "kustomize", "build", "config/default"))
+	for _, kind := range []string{"customresourcedefinition", "deployment.apps/pinet-manager", "service/pinet-manager", "daemonset.apps/pinet-nodeagent",
+		"validatingadmissionpolicy", "clusterrole.rbac.authorization.k8s.io/pinet-nodeagent", "persistentvolumeclaim/pinet-objects"} {
+		if !strings.Contains(out, kind) {
+			t.Errorf("the install has no %s:\n%s", kind, out)
+		}
+	}
+}
+
+// The install with the object store on the s3 backend (config/samples/s3-backend, through the
+// component config/components/s3-backend): the manager gets the backend's flags and its
+// credentials from the Secret, and the shared volume is gone.
+func TestS3BackendInstallAppliesCleanly(t *testing.T) {
+	manifests := tool(t, "", "kustomize", "build", "config/samples/s3-backend")
+	out := applyDryRun(t, manifests)
+	if strings.Contains(out, "persistentvolumeclaim/pinet-objects") {
+		t.Errorf("the s3 install still claims the fs backend's volume:\n%s", out)
+	}
+	for _, want := range []string{"--object-store-backend=s3", "--object-store-s3-endpoint=$(PINET_OBJECT_STORE_S3_ENDPOINT)",
+		"--object-store-s3-bucket=$(PINET_OBJECT_STORE_S3_BUCKET)", "name: PINET_OBJECT_STORE_S3_SECRET_ACCESS_KEY", "secretKeyRef:",
+		"key: secret-access-key", "emptyDir:"} {
+		if !strings.Contains(manifests, want) {
+			t.Errorf("the s3 install's manifests lack %q", want)
+		}
+	}
+}
+
+// applyDryRun applies manifests server-side as a dry run, checks that every object applied,
+// and returns kubectl's report.
+func applyDryRun(t *testing.T, manifests string) string {
+	t.Helper()
 	docs := 0
 	for _, doc := range strings.Split(manifests, "\n---\n") {
 		if strings.Contains(doc, "\nkind: ") || strings.HasPrefix(doc, "kind: ") {
@@ -83,12 +113,7 @@ func TestDefaultInstallAppliesCleanly(t *testing.T) {
 	if applied != docs || docs < 20 {
 		t.Fatalf("%d of %d objects applied:\n%s", applied, docs, out)
 	}
-	for _, kind := range []string{"customresourcedefinition", "deployment.apps/pinet-manager", "service/pinet-manager", "daemonset.apps/pinet-nodeagent",
-		"validatingadmissionpolicy", "clusterrole.rbac.authorization.k8s.io/pinet-nodeagent"} {
-		if !strings.Contains(out, kind) {
-			t.Errorf("the install has no %s:\n%s", kind, out)
-		}
-	}
+	return out
 }
 
 type access struct {

@@ -1,0 +1,301 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package fsstore
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// localDisk keeps the store's files in a local directory. Every file is written in tmp/,
+// synced, renamed into place and its directory synced, so a crash leaves either the old state
+// or the new one.
+type localDisk struct {
+	tmp string
+}
+
+func (d *localDisk) tempDir() string { return d.tmp }
+func (d *localDisk) shared() bool    { return false }
+
+// commit renames src into place, creating the directories between base and dst. It syncs
+// every directory it changed.
+func (d *localDisk) commit(src, base, dst string, dirs []dirStep, missing error, _ precondition) error {
+	for attempt := 0; ; attempt++ {
+		if err := d.makeDirs(base, dirs, missing); err != nil {
+			return err
+		}
+		err := os.Rename(src, filepath.Join(base, dst))
+		if err == nil {
+			return syncDir(filepath.Dir(filepath.Join(base, dst)))
+		}
+		// A concurrent delete may have pruned a directory that had just become empty.
+		if !errors.Is(err, syscall.ENOENT) || attempt == renameAttempts {
+			return fmt.Errorf("committing %s: %w", dst, err)
+		}
+	}
+}
+
+// copyFile hard-links src into place (through tmp/, so that a stale file of that name is
+// replaced in one rename): the link keeps the bytes, since files are only ever replaced.
+func (d *localDisk) copyFile(src, _, base, dst string, dirs []dirStep, missing error) error {
+	f, err := os.CreateTemp(d.tmp, "link-*")
+	if err != nil {
+		return fmt.Errorf("naming a link: %w", err)
+	}
+	link := f.Name()
+	f.Close()
+	os.Remove(link)
+	if err := os.Link(src, link); err != nil {
+		return err
+	}
+	defer os.Remove(link) // gone already once committed
+	return d.commit(link, base, dst, dirs, missing, precondition{})
+}
+
+// makeDirs creates each of dirs under base that does not exist yet.
+func (d *localDisk) makeDirs(base string, dirs []dirStep, missing error) error {
+	for attempt := 0; ; attempt++ {
+		err := d.tryMakeDirs(base, dirs, missing)
+		// A directory vanished between two steps (a delete pruned it): start again.
+		if !errors.Is(err, syscall.ENOENT) || attempt == renameAttempts {
+			return err
+		}
+	}
+}
+
+func (d *localDisk) tryMakeDirs(base string, dirs []dirStep, missing error) error {
+	if _, err := os.Stat(base); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return missing
+		}
+		return fmt.Errorf("stat %s: %w", base, err)
+	}
+	parent := base
+	for _, step := range dirs {
+		p := filepath.Join(base, step.rel)
+		err := os.Mkdir(p, 0o750)
+		switch {
+		case err == nil:
+			if err := syncDir(parent); err != nil {
+				return err
+			}
+		case errors.Is(err, os.ErrExist):
+		default:
+			return fmt.Errorf("creating %s: %w", p, err)
+		}
+		if err := ensureLongDirName(d, p, step.seg); err != nil {
+			return err
+		}
+		parent = p
+	}
+	return nil
+}
+
+// ensureLongDirName writes the segment of a D directory into it before anything else goes there.
+func ensureLongDirName(d disk, path, seg string) error {
+	if filepath.Base(path)[0] != longDirTag {
+		return nil
+	}
+	nf := filepath.Join(path, longDirNameFile)
+	if ok, err := d.exists(nf); ok || err != nil {
+		return err
+	}
+	return d.writeFile(nf, []byte(seg), precondition{})
+}
+
+// writeFile writes a small file through a temporary file.
+func (d *localDisk) writeFile(path string, data []byte, _ precondition) error {
+	f, err := os.CreateTemp(d.tmp, "small-*")
+	if err != nil {
+		return fmt.Errorf("creating temporary file for %s: %w", path, err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("syncing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("closing %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("renaming %s: %w", path, err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func (d *localDisk) readFile(path string) ([]byte, string, error) {
+	b, err := os.ReadFile(path)
+	return b, "", err
+}
+
+func (d *localDisk) open(path string) (diskFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat %s: %w", path, err)
+	}
+	return &localFile{File: f, size: st.Size()}, nil
+}
+
+// localFile is an open local file; its size is taken when it is opened (files are never
+// changed in place, only replaced).
+type localFile struct {
+	*os.File
+	size int64
+}
+
+func (f *localFile) Size() int64 { return f.size }
+func (f *localFile) Tag() string { return "" }
+
+func (f *localFile) Section(off, n int64) io.Reader { return io.NewSectionReader(f.File, off, n) }
+
+func (d *localDisk) exists(path string) (bool, error) {
+	_, err := os.Stat(path)
+	if isMissing(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (d *localDisk) rename(src, dst string, _ precondition) error {
+	if err := os.Rename(src, dst); err != nil {
+		return err
+	}
+	if err := syncDir(filepath.Dir(dst)); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(src))
+}
+
+func (d *localDisk) remove(path string) error {
+	if err := os.Remove(path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// prune removes the now empty directories above a deleted file, innermost first. Long
+// directories keep their name file and stay; listing skips empty directories anyway.
+func (d *localDisk) prune(base string, dirs []dirStep) {
+	for i := len(dirs) - 1; i >= 0; i-- {
+		p := filepath.Join(base, dirs[i].rel)
+		if filepath.Base(p)[0] == longDirTag || os.Remove(p) != nil {
+			return
+		}
+	}
+}
+
+func (d *localDisk) readNames(dir string) ([]string, error) { return readNames(dir) }
+
+func (d *localDisk) mkdir(parent, dir string, missing error) error {
+	err := os.Mkdir(dir, 0o750)
+	switch {
+	case err == nil:
+		return syncDir(parent)
+	case errors.Is(err, os.ErrExist):
+		return nil
+	case errors.Is(err, os.ErrNotExist):
+		return missing
+	}
+	return fmt.Errorf("creating %s: %w", dir, err)
+}
+
+// createDir builds the directory in tmp/ and renames it into place: the rename decides races
+// and a crash leaves either no directory or a complete one.
+func (d *localDisk) createDir(dir string, order []string, files map[string][]byte) error {
+	staging, err := os.MkdirTemp(d.tmp, "dir-*")
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	defer os.RemoveAll(staging)
+	for _, name := range order {
+		p := filepath.Join(staging, name)
+		if files[name] == nil {
+			err = os.Mkdir(p, 0o750)
+		} else {
+			err = d.writeFile(p, files[name], precondition{})
+		}
+		if err != nil {
+			return fmt.Errorf("creating %s: %w", dir, err)
+		}
+	}
+	if err := syncDir(staging); err != nil {
+		return err
+	}
+	if err := os.Rename(staging, dir); err != nil {
+		if errors.Is(err, syscall.EEXIST) || errors.Is(err, syscall.ENOTEMPTY) {
+			return fmt.Errorf("creating %s: %w", dir, os.ErrExist)
+		}
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	return syncDir(filepath.Dir(dir))
+}
+
+// removeDir renames the directory into tmp/ first, which makes it vanish at once; the files go
+// afterwards (or when the store next opens, if this process dies first).
+func (d *localDisk) removeDir(dir, _ string) error {
+	trash, err := os.MkdirTemp(d.tmp, "deleted-*")
+	if err != nil {
+		return fmt.Errorf("removing %s: %w", dir, err)
+	}
+	defer os.RemoveAll(trash)
+	if err := os.Rename(dir, filepath.Join(trash, filepath.Base(dir))); err != nil {
+		return err
+	}
+	if err := syncDir(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(trash); err != nil {
+		return fmt.Errorf("removing %s: %w", dir, err)
+	}
+	return nil
+}
+
+// syncDir makes a directory's entries durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", dir, err)
+	}
+	return nil
+}
+
+// readNames lists a directory's entries, unsorted.
+func readNames(dir string) ([]string, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.Readdirnames(-1)
+}

@@ -1,0 +1,339 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package fsstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/minio/minio-go/v7"
+
+	"pinet.io/pinet/internal/testmoto"
+)
+
+// s3Stores opens n stores on one new bucket of moto_server m, as replicas of the object store.
+func s3Stores(t *testing.T, m *testmoto.Server, n int) []*Store {
+	t.Helper()
+	bucket := strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
+	if err := m.NewBucket(context.Background(), bucket); err != nil {
+		t.Fatal(err)
+	}
+	var out []*Store
+	for range n {
+		s, err := OpenS3(context.Background(), S3Config{
+			Endpoint: m.Endpoint, Bucket: bucket, Prefix: "store/", Region: testmoto.Region,
+			AccessKey: testmoto.AccessKey, SecretKey: testmoto.SecretKey, TempDir: t.TempDir(),
+		}, Options{MinPartSize: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// concurrently runs f(store, i) for workers calls on each store at once and fails on any error.
+func concurrently(t *testing.T, stores []*Store, workers int, f func(s *Store, i int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(stores)*workers)
+	for si, s := range stores {
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- f(s, si*workers+w)
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestS3ReplicasRace races two stores on one S3 backend where they must coordinate through the
+// backend alone: changes of one bucket's description, writes of one versioned key, the
+// creation of one bucket name. Nothing may be lost and exactly one creation may win.
+func TestS3ReplicasRace(t *testing.T) {
+	m := testmoto.Run(t)
+	stores := s3Stores(t, m, 2)
+	a, b := stores[0], stores[1]
+	const workers = 5
+	if _, err := a.CreateBucket("race", "proj", "us-east-1"); err != nil {
+		t.Fatal(err)
+	}
+
+	concurrently(t, stores, workers, func(s *Store, i int) error {
+		_, err := s.UpdateBucket("race", func(info *BucketInfo) error {
+			if info.ACL == nil {
+				info.ACL = &ACL{Owner: "proj"}
+			}
+			info.ACL.Grants = append(info.ACL.Grants, Grant{Type: "CanonicalUser", ID: fmt.Sprint("user-", i), Permission: "READ"})
+			return nil
+		})
+		return err
+	})
+	info, err := b.Bucket("race")
+	if err != nil || info.ACL == nil || len(info.ACL.Grants) != 2*workers {
+		t.Fatalf("after %d concurrent updates the bucket is %+v, %v", 2*workers, info.ACL, err)
+	}
+
+	if _, err := b.SetVersioning("race", VersioningEnabled); err != nil {
+		t.Fatal(err)
+	}
+	concurrently(t, stores, workers, func(s *Store, i int) error {
+		_, err := s.PutObject("race", "hot", strings.NewReader(fmt.Sprint("write ", i)), ObjectMeta{})
+		return err
+	})
+	vs, err := a.ListVersions("race", VersionQuery{MaxKeys: 100})
+	if err != nil || len(vs.Versions) != 2*workers {
+		t.Fatalf("after %d concurrent writes of one key: %d versions, %v", 2*workers, len(vs.Versions), err)
+	}
+	seen := map[string]bool{}
+	for _, v := range vs.Versions {
+		o, err := b.OpenVersion("race", "hot", v.VersionID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(o.Section(0, o.Info.Size))
+		o.Close()
+		if err != nil || seen[string(data)] {
+			t.Fatalf("version %s holds %q (seen before: %v), %v", v.VersionID, data, seen[string(data)], err)
+		}
+		seen[string(data)] = true
+	}
+
+	var won, lost int
+	var mu sync.Mutex
+	concurrently(t, stores, workers, func(s *Store, i int) error {
+		_, err := s.CreateBucket("contested", fmt.Sprint("proj-", i), "us-east-1")
+		var taken *BucketExistsError
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil:
+			won++
+		case errors.As(err, &taken):
+			lost++
+		default:
+			return err
+		}
+		return nil
+	})
+	if won != 1 || lost != 2*workers-1 {
+		t.Fatalf("%d creations of one bucket won, %d lost", won, lost)
+	}
+}
+
+// TestS3ReadOfReplacedObject opens an object on one store, replaces it through the other and
+// checks that the open object's read fails rather than mixing the two.
+func TestS3ReadOfReplacedObject(t *testing.T) {
+	m := testmoto.Run(t)
+	stores := s3Stores(t, m, 2)
+	a, b := stores[0], stores[1]
+	if _, err := a.CreateBucket("bkt", "proj", "us-east-1"); err != nil {
+		t.Fatal(err)
+	}
+	old := bytes.Repeat([]byte("o"), 3*tailSize)
+	if _, err := a.PutObject("bkt", "k", bytes.NewReader(old), ObjectMeta{}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := a.OpenObject("bkt", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	if _, err := b.PutObject("bkt", "k", bytes.NewReader(bytes.Repeat([]byte("n"), 3*tailSize)), ObjectMeta{}); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := io.ReadAll(o.Section(0, o.Info.Size)); err == nil {
+		t.Fatalf("reading a replaced object gave %d bytes and no error", len(data))
+	}
+	o2, err := a.OpenObject("bkt", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o2.Close()
+	if data, err := io.ReadAll(o2.Section(0, o2.Info.Size)); err != nil || !bytes.Equal(data, bytes.Repeat([]byte("n"), 3*tailSize)) {
+		t.Fatalf("reading it again: %d bytes, %v", len(data), err)
+	}
+}
+
+// TestOpenS3Refuses checks the errors of a backend that cannot be used, and that nothing is
+// written to one then.
+func TestOpenS3Refuses(t *testing.T) {
+	m := testmoto.Run(t)
+	ok := S3Config{Endpoint: m.Endpoint, Bucket: "exists", Region: testmoto.Region,
+		AccessKey: testmoto.AccessKey, SecretKey: testmoto.SecretKey, TempDir: t.TempDir()}
+	if err := m.NewBucket(context.Background(), ok.Bucket); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		mutate func(*S3Config)
+		want   string
+	}{
+		"no endpoint":     {func(c *S3Config) { c.Endpoint = "" }, "needs an endpoint"},
+		"no bucket":       {func(c *S3Config) { c.Bucket = "" }, "needs an endpoint, a bucket"},
+		"no temp dir":     {func(c *S3Config) { c.TempDir = "" }, "a temporary directory"},
+		"absolute prefix": {func(c *S3Config) { c.Prefix = "/x/" }, "must not start with a slash"},
+		"missing bucket":  {func(c *S3Config) { c.Bucket = "missing" }, `bucket "missing" does not exist`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := ok
+			c.mutate(&cfg)
+			if _, err := OpenS3(context.Background(), cfg, Options{}); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("OpenS3 = %v, want an error saying %q", err, c.want)
+			}
+		})
+	}
+	var n int
+	for o := range m.Client().ListObjects(context.Background(), ok.Bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if o.Err != nil {
+			t.Fatal(o.Err)
+		}
+		n++
+	}
+	if n != 0 {
+		t.Fatalf("refused opens wrote %d objects", n)
+	}
+}
+
+// TestS3LeftoversOfADeletedBucketStayHidden makes the state a write racing DeleteBucket on
+// another replica can leave (the bucket's bucket.json gone, an object file still there) and
+// checks that a new bucket of that name, of another project, never shows it.
+func TestS3LeftoversOfADeletedBucketStayHidden(t *testing.T) {
+	m := testmoto.Run(t)
+	stores := s3Stores(t, m, 2)
+	a, b := stores[0], stores[1]
+	if _, err := a.CreateBucket("ghost", "proj-a", "us-east-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.PutObject("ghost", "secret", strings.NewReader("of proj-a"), ObjectMeta{}); err != nil {
+		t.Fatal(err)
+	}
+	d := a.disk.(*s3Disk)
+	if err := m.Client().RemoveObject(context.Background(), d.bucket, d.name("buckets/ghost/bucket.json"), minio.RemoveObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Bucket("ghost"); !errors.Is(err, ErrNoSuchBucket) {
+		t.Fatalf("a bucket without bucket.json: %v", err)
+	}
+	if _, err := b.CreateBucket("ghost", "proj-b", "us-east-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.StatObject("ghost", "secret"); !errors.Is(err, ErrNoSuchKey) {
+		t.Fatalf("the new bucket shows the old one's object: %v", err)
+	}
+	if res, err := a.List("ghost", ListQuery{MaxKeys: 10}); err != nil || len(res.Objects) != 0 {
+		t.Fatalf("the new bucket lists %+v, %v", res.Objects, err)
+	}
+}
+
+// TestS3ReplicasConditionalWrites checks that a client's conditional write holds across
+// replicas: while replica a decides its condition, replica b writes the key; a's commit must
+// then fail its precondition on the disk and decide again against b's object, instead of
+// replacing it. In both an unversioned and a versioned bucket.
+func TestS3ReplicasConditionalWrites(t *testing.T) {
+	m := testmoto.Run(t)
+	stores := s3Stores(t, m, 2)
+	a, b := stores[0], stores[1]
+	errTaken := errors.New("the key exists")
+	for _, versioned := range []bool{false, true} {
+		bucket := fmt.Sprint("cond-", versioned)
+		if _, err := a.CreateBucket(bucket, "proj", "us-east-1"); err != nil {
+			t.Fatal(err)
+		}
+		if versioned {
+			if _, err := a.SetVersioning(bucket, VersioningEnabled); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var calls []bool
+		// If-None-Match: * on a, with b's write slipped in after a's first decision.
+		_, err := a.PutObjectIf(bucket, "once", strings.NewReader("from a"), ObjectMeta{}, func(cur *ObjectInfo) error {
+			calls = append(calls, cur != nil)
+			if len(calls) == 1 {
+				if _, err := b.PutObject(bucket, "once", strings.NewReader("from b"), ObjectMeta{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if cur != nil {
+				return errTaken
+			}
+			return nil
+		})
+		if !errors.Is(err, errTaken) || len(calls) != 2 || calls[0] || !calls[1] {
+			t.Fatalf("versioned %v: a's conditional write = %v after decisions %v, want it refused on the second", versioned, err, calls)
+		}
+		o, err := a.OpenObject(bucket, "once")
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(o.Section(0, o.Info.Size))
+		o.Close()
+		if err != nil || string(data) != "from b" {
+			t.Fatalf("versioned %v: the key holds %q, %v; want b's write", versioned, data, err)
+		}
+		if vs, err := b.ListVersions(bucket, VersionQuery{MaxKeys: 10}); err != nil || len(vs.Versions) != 1 {
+			t.Fatalf("versioned %v: %d versions, %v; want b's only", versioned, len(vs.Versions), err)
+		}
+	}
+}
+
+// TestS3ReplicasShareRecords checks that what main's features keep beside objects lives on the
+// disk: an upload completed on one replica answers a retry on the other, and tags set through
+// one are read through the other.
+func TestS3ReplicasShareRecords(t *testing.T) {
+	m := testmoto.Run(t)
+	stores := s3Stores(t, m, 2)
+	a, b := stores[0], stores[1]
+	if _, err := a.CreateBucket("recs", "proj", "us-east-1"); err != nil {
+		t.Fatal(err)
+	}
+	up, err := a.CreateUpload("recs", "big", ObjectMeta{}, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := b.PutPart("recs", "big", up.ID, 1, strings.NewReader("part"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := []CompletePart{{Number: 1, ETag: p.ETag}}
+	first, err := a.CompleteUpload("recs", "big", up.ID, parts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := b.CompleteUpload("recs", "big", up.ID, parts); err != nil || again.ETag != first.ETag || again.Stamp != first.Stamp {
+		t.Fatalf("a retry on the other replica = %+v, %v; want %+v", again, err, first)
+	}
+	if _, err := a.SetObjectTags("recs", "big", "", []Tag{{Key: "k", Value: "v"}}); err != nil {
+		t.Fatal(err)
+	}
+	if tags, _, err := b.ObjectTags("recs", "big", ""); err != nil || len(tags) != 1 || tags[0] != (Tag{Key: "k", Value: "v"}) {
+		t.Fatalf("the other replica reads tags %+v, %v", tags, err)
+	}
+}
