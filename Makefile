@@ -58,8 +58,8 @@ test: deps tools generate manifests vet build ## Run every test (unit, integrati
 	go test -timeout $(TEST_TIMEOUT) -count=1 ./...
 
 .PHONY: bench
-bench: tools build ## Run the benchmarks in bench/.
-	go test -run '^$$' -bench . -benchmem ./bench/...
+bench: tools build ## Run the benchmarks in bench/ (BENCHFLAGS="-bench.launch 1000" for the issue's sizes).
+	go test -timeout 60m -run '^$$' -bench . -benchmem ./bench/... $(BENCHFLAGS)
 
 ##@ Local cloud
 
