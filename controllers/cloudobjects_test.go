@@ -28,6 +28,7 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -233,6 +234,18 @@ func TestAddressesComeFromTheirPoolOnce(t *testing.T) {
 			return fmt.Errorf("instance ip %q, address %+v", inst.Status.PublicIPAddress, holder.Status)
 		}
 		return nil
+	})
+	testenv.Eventually(t, shortWait, "an Associated event", func() error {
+		list := &eventsv1.EventList{}
+		if err := env.Client.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		for _, e := range list.Items {
+			if e.Reason == "Associated" && e.Regarding.Name == holder.Name && strings.Contains(e.Note, inst.Status.InstanceID) {
+				return nil
+			}
+		}
+		return fmt.Errorf("%d events, none Associated", len(list.Items))
 	})
 	freed := holder.Status.PublicIP
 	if err := env.Client.Delete(ctx, holder); err != nil {

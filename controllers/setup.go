@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -55,6 +56,7 @@ import (
 	"pinet.io/pinet/internal/cloudca"
 	"pinet.io/pinet/internal/index"
 	"pinet.io/pinet/internal/ipam"
+	"pinet.io/pinet/internal/metrics"
 	"pinet.io/pinet/internal/s3client"
 )
 
@@ -89,6 +91,9 @@ type Options struct {
 	// TenantSubnetPrefix is the prefix length of a project's subnet; 0 is
 	// DefaultTenantSubnetPrefix.
 	TenantSubnetPrefix int
+	// Metrics is where the controllers' metrics (instances by state, schedule latency, image
+	// imports) are registered; nil records none.
+	Metrics prometheus.Registerer
 }
 
 // Defaults of the tenant networks: VLAN-safe segment ids, and a /24 per project out of
@@ -122,14 +127,19 @@ func tenantNetworks(opts Options, al *ipam.Allocator) (*project.Network, error) 
 }
 
 // CacheOptions limits what the manager caches of Kubernetes' own kinds: the Secrets of the system
-// namespace, and the role bindings PiNet made.
+// namespace, and the role bindings PiNet made. No cached object keeps its managedFields (the
+// field managers' bookkeeping, often bigger than the object): nothing in PiNet reads them, and
+// patches and updates leave the server's as they are.
 func CacheOptions(systemNamespace string) cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{cloudv1.LabelManagedBy: cloudv1.ManagedByPiNet})
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&corev1.Secret{}:             {Namespaces: map[string]cache.Config{systemNamespace: {}}},
-		&rbacv1.RoleBinding{}:        {Label: managed},
-		&rbacv1.ClusterRoleBinding{}: {Label: managed},
-	}}
+	return cache.Options{
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}:             {Namespaces: map[string]cache.Config{systemNamespace: {}}},
+			&rbacv1.RoleBinding{}:        {Label: managed},
+			&rbacv1.ClusterRoleBinding{}: {Label: managed},
+		},
+		DefaultTransform: cache.TransformStripManagedFields(),
+	}
 }
 
 // The manager is the cloud controller: it reads every PiNet kind (its caches index them all).
@@ -183,6 +193,12 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	c := mgr.GetClient()
+	var m *metrics.Controllers
+	if opts.Metrics != nil {
+		if m, err = metrics.NewControllers(opts.Metrics, c); err != nil {
+			return fmt.Errorf("registering the controllers' metrics: %w", err)
+		}
+	}
 	ca := func(ctx context.Context) (*cloudca.CA, error) { return cloudca.Ensure(ctx, c, opts.SystemNamespace) }
 	// The cloud CA exists from the first start on, whether or not a user needs it yet.
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
@@ -218,7 +234,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			Addresses: allocator, Region: opts.Region,
 		}).SetupWithManager},
 		{"scheduler", (&scheduler.Reconciler{
-			Client: c, Recorder: mgr.GetEventRecorder("pinet-scheduler"), Clock: clk,
+			Client: c, Recorder: mgr.GetEventRecorder("pinet-scheduler"), Clock: clk, Metrics: m,
 		}).SetupWithManager},
 		{"hypervisor", (&hypervisor.Reconciler{
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-hypervisor"), Clock: clk,
@@ -254,7 +270,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			name  string
 			setup func(ctrl.Manager) error
 		}{"image", (&image.Reconciler{
-			Client: c, Recorder: mgr.GetEventRecorder("pinet-image"), Clock: clk, CA: ca,
+			Client: c, Recorder: mgr.GetEventRecorder("pinet-image"), Clock: clk, CA: ca, Metrics: m,
 			Store:           systemStore,
 			SystemNamespace: opts.SystemNamespace, Claims: idClaims,
 		}).SetupWithManager})

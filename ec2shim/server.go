@@ -41,6 +41,8 @@ import (
 	"pinet.io/pinet/internal/authz"
 	"pinet.io/pinet/internal/awsauth"
 	"pinet.io/pinet/internal/index"
+	"pinet.io/pinet/internal/metrics"
+	"pinet.io/pinet/internal/requestid"
 )
 
 // DefaultMaxBody bounds a request body (EC2's own limit is larger, but PiNet's calls are small).
@@ -95,6 +97,8 @@ type Config struct {
 	WaitForCache time.Duration
 	Clock        clock.PassiveClock
 	Logger       logr.Logger
+	// Metrics counts calls by action and code, with their latency; nil records nothing.
+	Metrics *metrics.EC2
 }
 
 // Server serves the EC2 API.
@@ -132,7 +136,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout
 	}
-	svc, err := cloud.New(cloud.Config{Client: cfg.Client, APIReader: cfg.APIReader, Authz: cfg.Authz,
+	// Objects the service writes carry the id of the call that wrote them.
+	svc, err := cloud.New(cloud.Config{Client: requestid.Stamping(cfg.Client), APIReader: cfg.APIReader, Authz: cfg.Authz,
 		Tokens: cfg.Tokens, Region: cfg.Region, Endpoint: cfg.Endpoint, WaitForCache: cfg.WaitForCache, Clock: cfg.Clock,
 		Credentials: cfg.Credentials, ObjectStoreURL: cfg.ObjectStoreURL, Console: cfg.Console,
 		InstanceOrder: cfg.InstanceOrder})
@@ -162,12 +167,22 @@ func (s *Server) Actions() []string {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	requestID := uuid.NewString()
 	logger := s.cfg.Logger.WithValues("requestID", requestID)
+	start := s.cfg.Clock.Now()
+	// The one place every call ends: its action and answer code go to the metrics and the log.
+	action, code := "", "Success"
+	fail := func(e *query.Error) {
+		code = e.Code
+		query.WriteError(w, e, requestID)
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			logger.Error(fmt.Errorf("panic: %v", p), "EC2 handler panicked", "stack", string(debug.Stack()))
-			query.WriteError(w, query.Errorf(query.CodeInternalError, http.StatusInternalServerError,
-				"An internal error has occurred"), requestID)
+			fail(query.Errorf(query.CodeInternalError, http.StatusInternalServerError, "An internal error has occurred"))
 		}
+		d := s.cfg.Clock.Since(start)
+		s.cfg.Metrics.Observe(action, code, d)
+		// The logger names the action once it is known.
+		logger.V(1).Info("Served EC2 call", "code", code, "duration", d)
 	}()
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
 
@@ -177,48 +192,48 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if apiErr.Status >= 500 {
 			logger.Error(err, "Authenticating a request")
 		}
-		query.WriteError(w, apiErr, requestID)
+		fail(apiErr)
 		return
 	}
 	req, err := query.Parse(r, s.cfg.MaxBody)
 	if err != nil {
-		query.WriteError(w, query.ErrorFrom(err), requestID)
+		fail(query.ErrorFrom(err))
 		return
 	}
 	// The request is read in full: lift its read deadline, which the server's background read
 	// of the idle connection would otherwise hit during a long call and cancel its context.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	if req.Version != "" && !supportedVersions[req.Version] {
-		query.WriteError(w, query.Errorf("InvalidParameterValue", http.StatusBadRequest,
-			"Version %q is not supported; use 2016-11-15", req.Version), requestID)
+		fail(query.Errorf("InvalidParameterValue", http.StatusBadRequest,
+			"Version %q is not supported; use 2016-11-15", req.Version))
 		return
 	}
 	act, ok := s.actions[req.Action]
 	if !ok {
-		query.WriteError(w, query.Errorf(query.CodeInvalidAction, http.StatusBadRequest,
-			"The action %s is not valid for this web service.", req.Action), requestID)
+		fail(query.Errorf(query.CodeInvalidAction, http.StatusBadRequest,
+			"The action %s is not valid for this web service.", req.Action))
 		return
 	}
+	action = req.Action
 	c := &call{srv: s, req: req, identity: ident, principal: ident.Principal, project: ident.Principal.Project, requestID: requestID}
-	ctx := logr.NewContext(r.Context(), logger.WithValues("action", req.Action, "user", ident.Principal.User, "project", c.project))
+	logger = logger.WithValues("action", req.Action, "user", ident.Principal.User, "project", c.project)
+	ctx := requestid.With(logr.NewContext(r.Context(), logger), requestID)
 	if c.project == "" {
-		query.WriteError(w, query.Errorf("AuthFailure", http.StatusUnauthorized,
-			"The access key does not name a project to act in"), requestID)
+		fail(query.Errorf("AuthFailure", http.StatusUnauthorized, "The access key does not name a project to act in"))
 		return
 	}
 	body, err := act(ctx, c)
 	if err != nil {
 		apiErr := query.ErrorFrom(err)
 		if apiErr.Status >= 500 {
-			logger.Error(err, "EC2 action failed", "action", req.Action)
+			logger.Error(err, "EC2 action failed")
 		}
-		query.WriteError(w, apiErr, requestID)
+		fail(apiErr)
 		return
 	}
 	if err := query.WriteResponse(w, req.Action, requestID, body); err != nil {
-		logger.Error(err, "Writing the response", "action", req.Action)
-		query.WriteError(w, query.Errorf(query.CodeInternalError, http.StatusInternalServerError,
-			"An internal error has occurred"), requestID)
+		logger.Error(err, "Writing the response")
+		fail(query.Errorf(query.CodeInternalError, http.StatusInternalServerError, "An internal error has occurred"))
 	}
 }
 

@@ -256,7 +256,7 @@ func TestTagsRefuseBadInput(t *testing.T) {
 		{"unknown group", []string{"sg-0123456789abcdef0"}, one, "InvalidGroup.NotFound"},
 		{"unknown address", []string{"eipalloc-0123456789abcdef0"}, one, "InvalidAllocationID.NotFound"},
 		{"unknown key pair", []string{"key-0123456789abcdef0"}, one, "InvalidKeyPair.NotFound"},
-		{"unknown kind", []string{"snap-0123456789abcdef0"}, one, "InvalidID"},
+		{"unknown kind", []string{"r-0123456789abcdef0"}, one, "InvalidID"},
 		{"no id", []string{"tagged"}, one, "InvalidID"},
 		{"another project's instance", []string{theirInstance}, one, "InvalidInstanceID.NotFound"},
 		{"another project's public image", []string{publicElsewhere}, one, "InvalidAMIID.NotFound"},

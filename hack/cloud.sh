@@ -9,7 +9,8 @@
 # Settings (environment): PINET_DIR (.pinet), PINET_ETCD_PORT (2379), PINET_APISERVER_PORT (6443),
 # PINET_EC2_PORT (8773), PINET_S3_PORT (3333), PINET_DASHBOARD_PORT (8080), PINET_CONSOLE_PORT (8443), PINET_LIBVIRT_URI (qemu:///system; test:///default
 # simulates the node), PINET_NODE_NAME (node-1), PINET_NODE_VCPUS / PINET_NODE_MEMORY_MIB
-# (capacity overrides), PINET_SKIP_DEPS=1 (do not apt-get), PINET_NETWORK_MODE (vxlan; none gives
+# (capacity overrides), PINET_NODE_MAX_INSTANCES (the node's instance quota, 64 when the node
+# registers; set, it is applied to the Hypervisor on every `up`), PINET_SKIP_DEPS=1 (do not apt-get), PINET_NETWORK_MODE (vxlan; none gives
 # guests no NIC), PINET_NETNS_PREFIX (pinet: the namespaces are <prefix>-node and <prefix>-world),
 # PINET_PUBLIC_CIDR (198.51.100.0/24, the address pool routed from the world to the node).
 #
@@ -30,6 +31,8 @@ EC2_PORT=${PINET_EC2_PORT:-8773}
 S3_PORT=${PINET_S3_PORT:-3333}
 DASHBOARD_PORT=${PINET_DASHBOARD_PORT:-8080}
 MANAGER_PROBE_PORT=${PINET_MANAGER_PROBE_PORT:-8081}
+MANAGER_METRICS_PORT=${PINET_MANAGER_METRICS_PORT:-8088}
+AGENT_METRICS_PORT=${PINET_AGENT_METRICS_PORT:-8089}
 AGENT_PROBE_PORT=${PINET_AGENT_PROBE_PORT:-8082}
 CONSOLE_PORT=${PINET_CONSOLE_PORT:-8443}
 LIBVIRT_URI=${PINET_LIBVIRT_URI:-qemu:///system}
@@ -79,6 +82,12 @@ wait_for() {
 }
 
 up() {
+  # Checked before anything starts: a bad quota would stop the agent half-way through `up`.
+  if [ -n "${PINET_NODE_MAX_INSTANCES:-}" ] &&
+    { ! [[ $PINET_NODE_MAX_INSTANCES =~ ^[1-9][0-9]{0,3}$ ]] || [ "$PINET_NODE_MAX_INSTANCES" -gt 4096 ]; }; then
+    log "PINET_NODE_MAX_INSTANCES must be a whole number from 1 to 4096, not '$PINET_NODE_MAX_INSTANCES'"
+    exit 2
+  fi
   mkdir -p "$PIDS" "$LOGS" "$DIR/state"
   if [ "${PINET_SKIP_DEPS:-}" != 1 ]; then
     "$ROOT/hack/deps.sh"
@@ -138,27 +147,39 @@ up() {
     open_state_to_qemu
   fi
 
+  # A manager started by an older `up` serves no metrics: start it again with them.
+  restart_if_lacking manager --metrics-bind-address
   start manager "$ROOT/bin/manager" --kubeconfig "$DIR/manager.kubeconfig" \
     --health-probe-bind-address "127.0.0.1:$MANAGER_PROBE_PORT" --region "$REGION" \
+    --metrics-bind-address "127.0.0.1:$MANAGER_METRICS_PORT" \
     --s3-bind-address "127.0.0.1:$S3_PORT" --s3-data-dir "$DIR/objects" \
     --ec2-bind-address "127.0.0.1:$EC2_PORT" --dashboard-bind-address "127.0.0.1:$DASHBOARD_PORT"
   # The agent acts as its node's own identity, pinet:node:$NODE_NAME (group pinet:nodeagents).
   agent_args=(--kubeconfig "$DIR/nodeagent-$NODE_NAME.kubeconfig" --node-name "$NODE_NAME" --libvirt-uri "$LIBVIRT_URI"
     --state-dir "$DIR/state" --health-probe-bind-address "127.0.0.1:$AGENT_PROBE_PORT"
+    --metrics-bind-address "127.0.0.1:$AGENT_METRICS_PORT"
     --s3-url "http://127.0.0.1:$S3_PORT" --region "$REGION"
     --console-bind-address "127.0.0.1:$CONSOLE_PORT" --client-ca-file "$DIR/pki/ca.crt")
   [ -n "${PINET_NODE_VCPUS:-}" ] && agent_args+=(--vcpus "$PINET_NODE_VCPUS")
   [ -n "${PINET_NODE_MEMORY_MIB:-}" ] && agent_args+=(--memory-mib "$PINET_NODE_MEMORY_MIB")
+  [ -n "${PINET_NODE_MAX_INSTANCES:-}" ] && agent_args+=(--max-instances "$PINET_NODE_MAX_INSTANCES")
   if [[ $NETWORK_MODE != none ]]; then
     setup_netns
     agent_args+=(--network-mode "$NETWORK_MODE" --datapath-netns "/run/netns/$NODE_NS"
       --underlay-interface under0 --underlay-ip "$UNDERLAY_IP" --public-interface pub0)
     restart_if_lacking nodeagent --datapath-netns
   fi
+  restart_if_lacking nodeagent --metrics-bind-address
   start nodeagent "$ROOT/bin/nodeagent" "${agent_args[@]}"
 
   wait_for manager 60 curl -sf "http://127.0.0.1:$MANAGER_PROBE_PORT/readyz"
   wait_for "hypervisor $NODE_NAME" 120 $KUBECTL wait --for condition=Ready --timeout 5s "hypervisor/$NODE_NAME"
+  if [ -n "${PINET_NODE_MAX_INSTANCES:-}" ]; then
+    # The agent records its quota only when it registers the node; a node from an earlier `up`
+    # gets the new one here (the spec is the operator's).
+    $KUBECTL patch "hypervisor/$NODE_NAME" --type merge \
+      -p "{\"spec\":{\"maxInstances\":$PINET_NODE_MAX_INSTANCES}}" >/dev/null
+  fi
   wait_for "instance types" 60 $KUBECTL get instancetype m1.small
 
   log "seeding project admin and admin user admin"
@@ -260,12 +281,14 @@ register_sample_image() {
 }
 
 # write_rc writes $DIR/pinetrc: the admin user's credentials in project admin (from pinetctl), the
-# admin kubeconfig, the dashboard's URL, and bin/ on the PATH.
+# admin kubeconfig, the dashboard's and the manager's metrics URLs, and bin/ on the PATH.
 write_rc() {
   "$ROOT/bin/pinetctl" --kubeconfig "$DIR/kubeconfig" user credentials admin --project admin \
     --dir "$DIR" --ec2-url "http://127.0.0.1:$EC2_PORT" --s3-url "http://127.0.0.1:$S3_PORT" \
     --region "$REGION" --rc-kubeconfig "$DIR/kubeconfig"
   echo "export PINET_DASHBOARD_URL=http://127.0.0.1:$DASHBOARD_PORT" >> "$DIR/pinetrc"
+  echo "export PINET_METRICS_URL=http://127.0.0.1:$MANAGER_METRICS_PORT/metrics" >> "$DIR/pinetrc"
+  echo "export PINET_AGENT_METRICS_URL=http://127.0.0.1:$AGENT_METRICS_PORT/metrics" >> "$DIR/pinetrc"
   echo "export PATH=$ROOT/bin:\$PATH" >> "$DIR/pinetrc"
 }
 

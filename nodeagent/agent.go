@@ -28,6 +28,7 @@ import (
 	gosync "sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -45,6 +46,7 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/index"
+	"pinet.io/pinet/internal/metrics"
 	"pinet.io/pinet/internal/s3client"
 	"pinet.io/pinet/nodeagent/aoe"
 	"pinet.io/pinet/nodeagent/disks"
@@ -92,6 +94,14 @@ type Config struct {
 	ClientCAFile string
 	// HealthProbeAddr serves /healthz and /readyz; empty or "0" disables it.
 	HealthProbeAddr string
+	// MetricsAddr serves Prometheus metrics at /metrics (controller-runtime's registry, where
+	// cmd/nodeagent registers the agent's own); empty or "0" disables it.
+	MetricsAddr string
+	// Metrics is where the agent's metrics (image downloads, AoE I/O) are registered; nil
+	// records none.
+	Metrics prometheus.Registerer
+	// metrics is the set built on Metrics when the agent starts.
+	metrics *metrics.NodeAgent
 	// StorageCapacityGiB makes the node a storage node holding volumes of that many GiB in
 	// all (0: not a storage node); their backing files live in StorageDir (default
 	// <StateDir>/volumes) and are served over AoE on StorageInterface.
@@ -210,10 +220,17 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 	if err := cfg.Network.Validate(); err != nil {
 		return err
 	}
+	if cfg.Metrics != nil {
+		m, err := metrics.NewNodeAgent(cfg.Metrics)
+		if err != nil {
+			return fmt.Errorf("registering the agent's metrics: %w", err)
+		}
+		cfg.metrics = m
+	}
 	scheme := runtimeScheme()
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
+		Metrics:                metricsserver.Options{BindAddress: probeAddr(cfg.MetricsAddr)},
 		HealthProbeBindAddress: probeAddr(cfg.HealthProbeAddr),
 		Cache: cache.Options{
 			ByObject: map[client.Object]cache.ByObject{
@@ -223,6 +240,8 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 				// Only the volumes this node attaches (the volume controller labels them).
 				&cloudv1.Volume{}: {Label: labels.SelectorFromSet(labels.Set{cloudv1.LabelAttachNode: cfg.NodeName})},
 			},
+			// Nothing the agent does reads managedFields; they would be most of what it holds.
+			DefaultTransform: cache.TransformStripManagedFields(),
 		},
 		Logger: ctrl.Log.WithName("nodeagent").WithValues("hypervisor", cfg.NodeName),
 		// Simulated nodes run several agents in one process.
@@ -298,7 +317,8 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 				Endpoint: cfg.ObjectStoreURL, Region: cfg.Region, SystemNamespace: cfg.SystemNamespace,
 				User: s3client.ImageReaderUser,
 			}},
-			Log: ctrl.Log.WithName("imagecache").WithValues("hypervisor", cfg.NodeName),
+			Log:     ctrl.Log.WithName("imagecache").WithValues("hypervisor", cfg.NodeName),
+			Metrics: cfg.metrics,
 		},
 	}
 	if err := sync.setupWithManager(mgr); err != nil {

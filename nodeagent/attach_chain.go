@@ -31,6 +31,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
+	"pinet.io/pinet/internal/metrics"
 	"pinet.io/pinet/nodeagent/aoe"
 	"pinet.io/pinet/nodeagent/disks"
 	"pinet.io/pinet/nodeagent/nbd"
@@ -92,6 +93,8 @@ type volumeChains struct {
 	// qemuUser may connect to the sockets (libvirt-qemu); "" or unknown leaves them to root.
 	qemuUser    string
 	dialTimeout time.Duration
+	// observer counts the initiators' I/O; nil counts nothing.
+	observer *metrics.NodeAgent
 
 	mu sync.Mutex
 	m  map[types.NamespacedName]*volumeChain
@@ -101,8 +104,8 @@ func newVolumeChains(base context.Context, cfg Config) *volumeChains {
 	return &volumeChains{
 		base: base, dir: filepath.Join(cfg.StateDir, "nbd"),
 		iface: cfg.StorageInterface, netns: cfg.StorageNetNS, listen: cfg.ListenAoE, qemuUser: cfg.QEMUUser,
-		dialTimeout: cfg.AttachTimeout,
-		m:           map[types.NamespacedName]*volumeChain{},
+		dialTimeout: cfg.AttachTimeout, observer: cfg.metrics,
+		m: map[types.NamespacedName]*volumeChain{},
 	}
 }
 
@@ -159,7 +162,7 @@ func (vc *volumeChains) ensure(ctx context.Context, key types.NamespacedName, vo
 	}
 	dctx, cancel := context.WithTimeout(ctx, vc.dialTimeout)
 	defer cancel()
-	dev, err := (&aoe.Dialer{Conn: conn}).Dial(dctx, vc.iface, addr.shelf, addr.slot)
+	dev, err := (&aoe.Dialer{Conn: conn, Observer: vc.observer}).Dial(dctx, vc.iface, addr.shelf, addr.slot)
 	if err != nil {
 		// Dial closes the socket it was given when it fails.
 		return nil, fmt.Errorf("%w: %s on %s: %v", errTargetUnreachable, addr, vc.iface, err)

@@ -71,6 +71,8 @@ type instanceSync struct {
 	images    *imagecache.Cache
 	// volumes are the chains of attached volumes; a (re)definition keeps their disks.
 	volumes *volumeChains
+	// writes are this agent's instance writes its cache does not show yet.
+	writes patch.Writes
 
 	// shutdowns remembers when a graceful shutdown was asked for, per instance UID.
 	mu        sync.Mutex
@@ -89,7 +91,9 @@ type syncScope struct {
 	rebooted string
 	// poweredOff is set when this reconcile found that the guest powered itself off.
 	poweredOff bool
-	now        metav1.Time
+	// defined is set when this reconcile defined the domain.
+	defined bool
+	now     metav1.Time
 }
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances,verbs=get;list;watch;update;patch
@@ -113,7 +117,19 @@ func (s *instanceSync) Reconcile(ctx context.Context, req reconcile.Request) (_ 
 	if inst.Status.InstanceID == "" {
 		return reconcile.Result{}, nil // the instance controller has not named it yet
 	}
+	if s.writes.Behind(inst) {
+		// The cache has not shown this agent's last write yet; its event brings the instance back.
+		return reconcile.Result{}, nil
+	}
 
+	removing := !inst.DeletionTimestamp.IsZero() || inst.EffectiveDesiredState() == cloudv1.DesiredTerminated
+	if !removing && !controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer) {
+		// Hold the instance before anything exists in libvirt, so it can't vanish while its
+		// domain lives; the rest of this reconcile goes on from the updated object.
+		if err := patch.AddFinalizer(ctx, s.client, inst, cloudv1.DomainFinalizer); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
 	helper, err := patch.NewHelper(inst, s.client)
 	if err != nil {
 		return reconcile.Result{}, err
@@ -128,17 +144,13 @@ func (s *instanceSync) Reconcile(ctx context.Context, req reconcile.Request) (_ 
 		}
 		if err := helper.Patch(ctx, inst); err != nil {
 			reterr = errors.Join(reterr, err)
+			return
 		}
+		s.writes.Record(inst)
 	}()
 
-	if !inst.DeletionTimestamp.IsZero() || inst.EffectiveDesiredState() == cloudv1.DesiredTerminated {
+	if removing {
 		return s.reconcileRemove(ctx, sc)
-	}
-	if !controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer) {
-		// Hold the instance before anything exists in libvirt, so it can't vanish while its
-		// domain lives.
-		controllerutil.AddFinalizer(inst, cloudv1.DomainFinalizer)
-		return reconcile.Result{}, nil
 	}
 	if err := s.observe(sc); err != nil {
 		return reconcile.Result{}, err
@@ -148,7 +160,15 @@ func (s *instanceSync) Reconcile(ctx context.Context, req reconcile.Request) (_ 
 		return reconcile.Result{}, err
 	}
 	if sc.domain == nil {
-		return reconcile.Result{}, s.define(ctx, sc)
+		// A new domain is defined and, unless the instance is to stay stopped, started in the
+		// same reconcile: one launch, one status report.
+		if err := s.define(ctx, sc); err != nil || sc.actionReason != "" {
+			return reconcile.Result{}, err
+		}
+		if err := s.observe(sc); err != nil || sc.domain == nil {
+			return reconcile.Result{}, err
+		}
+		sc.defined = true
 	}
 	switch inst.EffectiveDesiredState() {
 	case cloudv1.DesiredStopped:
@@ -237,7 +257,8 @@ func (s *instanceSync) define(ctx context.Context, sc *syncScope) error {
 		s.event(inst, "Warning", "FailedDefine", "Define", "Defining domain failed: %v", err)
 		return err
 	}
-	if sc.domain == nil {
+	if sc.domain == nil && inst.EffectiveDesiredState() == cloudv1.DesiredStopped {
+		// Otherwise the start that follows reports both.
 		s.event(inst, "Normal", "Defined", "Define", "Defined domain %s", spec.Name)
 	}
 	return nil
@@ -287,8 +308,10 @@ func (s *instanceSync) start(ctx context.Context, sc *syncScope) (reconcile.Resu
 		return reconcile.Result{}, nil
 	}
 	// A stopped instance's type may have changed: bring the definition up to date first.
-	if err := s.define(ctx, sc); err != nil || sc.actionReason != "" {
-		return reconcile.Result{}, err
+	if !sc.defined {
+		if err := s.define(ctx, sc); err != nil || sc.actionReason != "" {
+			return reconcile.Result{}, err
+		}
 	}
 	log.FromContext(ctx).Info("Starting domain", "domain", sc.domain.Name)
 	if err := s.virt.Start(sc.domain.Name); err != nil {
@@ -296,7 +319,11 @@ func (s *instanceSync) start(ctx context.Context, sc *syncScope) (reconcile.Resu
 		s.event(sc.inst, "Warning", "FailedStart", "Start", "Starting domain failed: %v", err)
 		return reconcile.Result{}, err
 	}
-	s.event(sc.inst, "Normal", "Started", "Start", "Started domain %s", sc.domain.Name)
+	if sc.defined {
+		s.event(sc.inst, "Normal", "Started", "Start", "Defined and started domain %s", sc.domain.Name)
+	} else {
+		s.event(sc.inst, "Normal", "Started", "Start", "Started domain %s", sc.domain.Name)
+	}
 	return reconcile.Result{}, nil
 }
 
@@ -616,11 +643,19 @@ func (o *orphanSweeper) evictImages(ctx context.Context) {
 	}
 }
 
-// orphaned asks the API server (not the cache, which may lag) whether the domain's instance is
-// gone or was bound elsewhere.
+// orphaned reports whether the domain's instance is gone or was bound elsewhere. The cache
+// answers for the domains whose instance it holds here, which is every one but an orphan's: only
+// those it does not show are asked of the API server (the cache may lag), so a resync costs the
+// API server nothing per guest.
 func (o *orphanSweeper) orphaned(ctx context.Context, owner domainxml.Owner) bool {
+	key := client.ObjectKey{Namespace: owner.Namespace, Name: owner.Name}
+	cached := &cloudv1.Instance{}
+	if err := o.sync.client.Get(ctx, key, cached); err == nil && string(cached.UID) == owner.UID &&
+		(cached.Status.Hypervisor == "" || cached.Status.Hypervisor == o.sync.cfg.NodeName) {
+		return false
+	}
 	inst := &cloudv1.Instance{}
-	err := o.sync.apiReader.Get(ctx, client.ObjectKey{Namespace: owner.Namespace, Name: owner.Name}, inst)
+	err := o.sync.apiReader.Get(ctx, key, inst)
 	switch {
 	case apierrors.IsNotFound(err):
 		return true

@@ -318,7 +318,8 @@ func (s *networkSync) addGroup(groups map[string]*netfilter.Group, sg *cloudv1.S
 // setupNetworkWithManager wires the converge: this node's Instances, security groups and key
 // pairs from the manager's cache, and every Hypervisor (for peers) from a cache of its own.
 func (s *networkSync) setupWithManager(mgr ctrl.Manager) error {
-	peers, err := cache.New(mgr.GetConfig(), cache.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
+	peers, err := cache.New(mgr.GetConfig(), cache.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
+		DefaultTransform: cache.TransformStripManagedFields()})
 	if err != nil {
 		return fmt.Errorf("creating the peer cache: %w", err)
 	}

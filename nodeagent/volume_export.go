@@ -27,6 +27,7 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/types"
 
+	"pinet.io/pinet/internal/metrics"
 	"pinet.io/pinet/nodeagent/aoe"
 )
 
@@ -64,6 +65,8 @@ type exports struct {
 	// stopped is told the volume whose target stopped on its own, to reconcile it again.
 	stopped func(key types.NamespacedName)
 	log     logr.Logger
+	// observer counts the targets' I/O; nil counts nothing.
+	observer *metrics.NodeAgent
 
 	mu sync.Mutex
 	m  map[types.UID]*export
@@ -111,7 +114,7 @@ func (e *exports) serve(key types.NamespacedName, uid types.UID, spec exportSpec
 	x := &export{spec: spec, file: f, cancel: cancel, done: make(chan struct{})}
 	// *os.File has Sync: FLUSH CACHE makes acknowledged writes durable.
 	t := &aoe.Target{Conn: conn, Shelf: spec.shelf, Slot: spec.slot, Backing: f, Size: spec.size,
-		Serial: string(uid)[:min(20, len(uid))]}
+		Serial: string(uid)[:min(20, len(uid))], Observer: e.observer}
 	go func() {
 		err := t.Serve(ctx)
 		_ = f.Sync()

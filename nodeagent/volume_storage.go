@@ -59,6 +59,7 @@ func setupStorage(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, c
 	mine := labels.SelectorFromSet(labels.Set{cloudv1.LabelStorageNode: cfg.NodeName})
 	storageCache, err := cache.New(restCfg, cache.Options{
 		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(), DefaultLabelSelector: mine,
+		DefaultTransform: cache.TransformStripManagedFields(),
 	})
 	if err != nil {
 		return fmt.Errorf("creating the storage cache: %w", err)
@@ -82,7 +83,7 @@ func setupStorage(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, c
 	restarts := make(chan event.TypedGenericEvent[*cloudv1.Volume], 16)
 	ex := &exports{
 		ctx: ctx, dir: cfg.StorageDir, iface: cfg.StorageInterface, netns: cfg.StorageNetNS, listen: cfg.ListenAoE,
-		log: mgr.GetLogger().WithName("aoe"), m: map[types.UID]*export{},
+		log: mgr.GetLogger().WithName("aoe"), m: map[types.UID]*export{}, observer: cfg.metrics,
 	}
 	vs := &volumeSync{reader: storageCache, client: c, node: cfg.NodeName, exports: ex, clock: clk, store: store,
 		uids: map[types.NamespacedName]types.UID{}}

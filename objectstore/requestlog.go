@@ -39,9 +39,11 @@ func (s *Server) logRequest(q *request, start time.Time) {
 	if q.caller != nil {
 		user, project, anonymous = q.caller.Principal.User, q.caller.Principal.Project, q.caller.Anonymous
 	}
+	d := s.now().Sub(start)
+	s.metrics.Observe(string(q.route.Op), status, in, q.w.written, d)
 	s.log.Info("S3 request", "requestID", q.id, "method", q.r.Method, "operation", string(q.route.Op),
 		"user", user, "project", project, "anonymous", anonymous,
 		"bucket", q.route.Bucket, "key", q.route.Key, "status", status,
-		"bytesIn", in, "bytesOut", q.w.written, "latency", s.now().Sub(start).String(),
+		"bytesIn", in, "bytesOut", q.w.written, "latency", d.String(),
 		"remote", q.r.RemoteAddr)
 }

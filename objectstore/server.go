@@ -56,6 +56,7 @@ import (
 	"github.com/go-logr/logr"
 
 	"pinet.io/pinet/internal/awsauth"
+	"pinet.io/pinet/internal/metrics"
 	"pinet.io/pinet/objectstore/fsstore"
 )
 
@@ -79,6 +80,9 @@ type Config struct {
 	Domain string
 	// Logger receives the server's logs.
 	Logger logr.Logger
+	// Metrics counts requests by operation and status and the bytes they carried; nil records
+	// nothing.
+	Metrics *metrics.S3
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
 	// ReadOnly names users who may only read the objects of one bucket each (GetObject and
@@ -136,6 +140,7 @@ type Server struct {
 	address       string
 	domain        string
 	log           logr.Logger
+	metrics       *metrics.S3
 	now           func() time.Time
 	readTimeout   time.Duration
 	bodyProgress  time.Duration
@@ -192,6 +197,7 @@ func New(cfg Config) (*Server, error) {
 		address:       cfg.Address,
 		domain:        strings.ToLower(strings.TrimSuffix(cfg.Domain, ".")),
 		log:           cfg.Logger,
+		metrics:       cfg.Metrics,
 		now:           cfg.Now,
 		readOnly:      readOnly,
 		readTimeout:   cfg.ReadTimeout,

@@ -72,6 +72,10 @@ const (
 	// (CreateKeyPair): it is computed from the private key, which is kept nowhere, so the EC2 API
 	// records it at creation and the key pair controller reports it.
 	AnnotationGeneratedFingerprint = "cloud.pinet.io/generated-fingerprint"
+	// AnnotationRequestID is the id of the last EC2 API call that created or changed an object
+	// (the RequestId the caller got back), so a call can be tied to the objects it wrote and to
+	// the controllers' logs of them.
+	AnnotationRequestID = "cloud.pinet.io/request-id"
 	// LabelUser names the User an object (credentials Secret, role binding) belongs to.
 	LabelUser = "cloud.pinet.io/user"
 	// LabelManagedBy marks the Kubernetes objects PiNet's controllers create; the manager caches

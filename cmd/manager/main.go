@@ -33,6 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
@@ -62,7 +63,8 @@ type flags struct {
 func parseFlags() flags {
 	var f flags
 	var aoeShelves string
-	flag.StringVar(&f.metricsAddr, "metrics-bind-address", "0", "Address of the metrics endpoint (0 disables).")
+	flag.StringVar(&f.metricsAddr, "metrics-bind-address", "0",
+		"Address of the Prometheus metrics endpoint /metrics (controller-runtime's and PiNet's pinet_* metrics), e.g. 127.0.0.1:8088 (0 disables).")
 	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081",
 		"Address of /healthz (the process lives) and /readyz (the caches are synced and the EC2 API, S3 store and dashboard serve).")
 	flag.BoolVar(&f.leaderElect, "leader-elect", false,
@@ -168,6 +170,8 @@ func run(f flags) error {
 		return fmt.Errorf("creating manager: %w", err)
 	}
 	ctx := ctrl.SetupSignalHandler()
+	// PiNet's metrics join controller-runtime's in the registry its metrics endpoint serves.
+	f.opts.Metrics = crmetrics.Registry
 	if err := controllers.Setup(ctx, mgr, f.opts); err != nil {
 		return fmt.Errorf("setting up controllers: %w", err)
 	}
@@ -176,6 +180,7 @@ func run(f flags) error {
 		return err
 	}
 	fe.Logger = ctrl.Log
+	fe.Metrics = crmetrics.Registry
 	if err := frontends.Add(ctx, mgr, restCfg, fe); err != nil {
 		return fmt.Errorf("setting up the EC2 API, the object store and the dashboard: %w", err)
 	}

@@ -24,6 +24,7 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"pinet.io/pinet/internal/version"
 	"pinet.io/pinet/nodeagent"
@@ -52,6 +53,8 @@ func main() {
 	flag.StringVar(&cfg.ConsoleAdvertiseHost, "console-advertise-host", "", "Host clients reach the console server at.")
 	flag.StringVar(&cfg.ClientCAFile, "client-ca-file", "", "CA of client certificates accepted by the console server.")
 	flag.StringVar(&cfg.HealthProbeAddr, "health-probe-bind-address", ":8082", "Address of /healthz and /readyz (0 disables).")
+	flag.StringVar(&cfg.MetricsAddr, "metrics-bind-address", "0",
+		"Address of the Prometheus metrics endpoint /metrics (image downloads, AoE I/O, controller-runtime's), e.g. 127.0.0.1:8089 (0 disables).")
 	var networkMode string
 	flag.StringVar(&networkMode, "network-mode", "none", "How guests get a network: none (no NIC), vxlan or vlan.")
 	flag.StringVar(&cfg.Network.DatapathNetNS, "datapath-netns", "", "Path of the network namespace of the tenant datapath (empty: the agent's own).")
@@ -72,6 +75,8 @@ func main() {
 	cfg.VCPUs = int32(vcpus)
 	cfg.Version = version.String()
 	cfg.Network.Mode = nodeagent.NetworkMode(networkMode)
+	// The agent's metrics join controller-runtime's in the registry its metrics endpoint serves.
+	cfg.Metrics = crmetrics.Registry
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")

@@ -193,10 +193,24 @@ func (r *Reconciler) associate(ctx context.Context, a *cloudv1.Address, now meta
 			return err
 		}
 	}
+	r.recordAssociation(a, prev)
 	if prev != "" && prev != a.Status.InstanceID {
 		return r.clearInstanceIP(ctx, a.Namespace, prev, a.Status.PublicIP)
 	}
 	return nil
+}
+
+// recordAssociation records the address moving from instance prev to its current one.
+func (r *Reconciler) recordAssociation(a *cloudv1.Address, prev string) {
+	if r.Recorder == nil || prev == a.Status.InstanceID {
+		return
+	}
+	if prev != "" {
+		r.Recorder.Eventf(a, nil, "Normal", "Disassociated", "Disassociate", "Disassociated %s from %s", a.Status.PublicIP, prev)
+	}
+	if a.Status.InstanceID != "" {
+		r.Recorder.Eventf(a, nil, "Normal", "Associated", "Associate", "Associated %s with %s", a.Status.PublicIP, a.Status.InstanceID)
+	}
 }
 
 func (r *Reconciler) setInstanceIP(ctx context.Context, inst *cloudv1.Instance, ip string) error {

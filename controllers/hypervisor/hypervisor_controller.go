@@ -29,16 +29,17 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/capacity"
 	"pinet.io/pinet/internal/conditions"
-	"pinet.io/pinet/internal/index"
 	"pinet.io/pinet/internal/patch"
 )
 
@@ -61,6 +62,9 @@ type Reconciler struct {
 	mu sync.Mutex
 	// renewals is, per Hypervisor UID, the last heartbeat seen and when (manager's clock).
 	renewals map[types.UID]renewal
+
+	// ledger is what the instances on each node hold, kept from instance events.
+	ledger capacity.Ledger
 }
 
 type renewal struct {
@@ -111,11 +115,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	return reconcile.Result{RequeueAfter: requeue}, nil
 }
 
+// sumAllocations sums what the ledger says the node's instances hold, type by type.
 func (r *Reconciler) sumAllocations(ctx context.Context, hv *cloudv1.Hypervisor) error {
-	insts := &cloudv1.InstanceList{}
-	if err := r.Client.List(ctx, insts, client.MatchingFields{index.InstanceHypervisor: hv.Name}); err != nil {
-		return fmt.Errorf("listing instances on %s: %w", hv.Name, err)
-	}
+	tally := r.ledger.Tally(hv.Name)
 	types := &cloudv1.InstanceTypeList{}
 	if err := r.Client.List(ctx, types); err != nil {
 		return fmt.Errorf("listing instance types: %w", err)
@@ -125,21 +127,15 @@ func (r *Reconciler) sumAllocations(ctx context.Context, hv *cloudv1.Hypervisor)
 		byName[types.Items[i].Name] = &types.Items[i]
 	}
 	var used cloudv1.Resources
-	var count int32
-	for i := range insts.Items {
-		inst := &insts.Items[i]
-		if !capacity.Holds(inst) {
-			continue
-		}
-		count++
-		if it := byName[inst.Spec.InstanceType]; it != nil {
-			used.VCPUs += it.Spec.VCPUs
-			used.MemoryMiB += int64(it.Spec.MemoryMiB)
-			used.DiskGiB += int64(it.Spec.RootDiskGiB + it.Spec.EphemeralDiskGiB)
+	for name, count := range tally.ByType {
+		if it := byName[name]; it != nil {
+			used.VCPUs += it.Spec.VCPUs * count
+			used.MemoryMiB += int64(it.Spec.MemoryMiB) * int64(count)
+			used.DiskGiB += int64(it.Spec.RootDiskGiB+it.Spec.EphemeralDiskGiB) * int64(count)
 		}
 	}
 	hv.Status.Allocated = used
-	hv.Status.Instances = count
+	hv.Status.Instances = tally.Count
 	return nil
 }
 
@@ -200,7 +196,8 @@ func (r *Reconciler) setReady(hv *cloudv1.Hypervisor, now metav1.Time) {
 	conditions.MarkTrue(hv, cloudv1.ReadyCondition, cloudv1.ReasonReady, "", now)
 }
 
-// SetupWithManager registers the reconciler; instance changes re-sum their hypervisor.
+// SetupWithManager registers the reconciler. Instance events update the ledger and re-sum only
+// the hypervisors whose tally changed; an instance type change re-sums them all (a handful).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
@@ -210,12 +207,46 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&cloudv1.Hypervisor{}).
-		Watches(&cloudv1.Instance{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-			if hv := o.(*cloudv1.Instance).Status.Hypervisor; hv != "" {
-				return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: hv}}}
-			}
-			return nil
-		})).
+		Watches(&cloudv1.Instance{}, handler.Funcs{
+			CreateFunc: func(_ context.Context, e event.CreateEvent, q queue) {
+				enqueueNodes(q, r.ledger.Observe(e.Object.(*cloudv1.Instance)))
+			},
+			UpdateFunc: func(_ context.Context, e event.UpdateEvent, q queue) {
+				enqueueNodes(q, r.ledger.Observe(e.ObjectNew.(*cloudv1.Instance)))
+			},
+			DeleteFunc: func(_ context.Context, e event.DeleteEvent, q queue) {
+				enqueueNodes(q, r.ledger.Forget(e.Object.GetUID()))
+			},
+			GenericFunc: func(_ context.Context, e event.GenericEvent, q queue) {
+				enqueueNodes(q, r.ledger.Observe(e.Object.(*cloudv1.Instance)))
+			},
+		}).
+		Watches(&cloudv1.InstanceType{}, handler.EnqueueRequestsFromMapFunc(r.allHypervisors)).
 		Named("hypervisor").
 		Complete(r)
+}
+
+type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
+
+// allocationDelay gathers the instance changes of a node into one status write: a node taking a
+// batch of instances is re-summed once, not once per instance. Nothing places by these sums
+// (the scheduler keeps its own ledger); they are for operators.
+const allocationDelay = time.Second
+
+func enqueueNodes(q queue, nodes []string) {
+	for _, n := range nodes {
+		q.AddAfter(reconcile.Request{NamespacedName: client.ObjectKey{Name: n}}, allocationDelay)
+	}
+}
+
+func (r *Reconciler) allHypervisors(ctx context.Context, _ client.Object) []reconcile.Request {
+	list := &cloudv1.HypervisorList{}
+	if err := r.Client.List(ctx, list); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Name: list.Items[i].Name}})
+	}
+	return reqs
 }

@@ -22,10 +22,13 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -160,4 +163,93 @@ func TestLivenessIgnoresTheAgentsClock(t *testing.T) {
 			}
 		})
 	}
+}
+
+// boundInstance makes an instance of type itype bound to node, as the scheduler would.
+func boundInstance(t *testing.T, ns, name, itype, node string) *cloudv1.Instance {
+	t.Helper()
+	ctx := context.Background()
+	inst := &cloudv1.Instance{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec:       cloudv1.InstanceSpec{ImageID: "img", InstanceType: itype},
+	}
+	if err := env.Client.Create(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	inst.Status.Hypervisor = node
+	if err := env.Client.Status().Update(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	return inst
+}
+
+// The allocations follow the instances bound to the node, by their types, as instances come,
+// change type, go, and come again under an old name.
+func TestAllocationsFollowInstances(t *testing.T) {
+	ctx := context.Background()
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+		Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (&Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
+	mctx, cancel := context.WithCancel(env.Ctx)
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(mctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	for _, it := range []*cloudv1.InstanceType{
+		{ObjectMeta: metav1.ObjectMeta{Name: "alloc.small"}, Spec: cloudv1.InstanceTypeSpec{VCPUs: 1, MemoryMiB: 512, RootDiskGiB: 1}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "alloc.large"}, Spec: cloudv1.InstanceTypeSpec{VCPUs: 4, MemoryMiB: 4096, RootDiskGiB: 10}},
+	} {
+		if err := env.Client.Create(ctx, it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "alloc"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Create(ctx, &cloudv1.Hypervisor{ObjectMeta: metav1.ObjectMeta{Name: "alloc-1"},
+		Spec: cloudv1.HypervisorSpec{Zone: "z", MaxInstances: 10}}); err != nil {
+		t.Fatal(err)
+	}
+	expect := func(what string, count, vcpus int32, mem, disk int64) {
+		t.Helper()
+		testenv.Eventually(t, time.Minute, what, func() error {
+			hv := &cloudv1.Hypervisor{}
+			if err := env.Client.Get(ctx, client.ObjectKey{Name: "alloc-1"}, hv); err != nil {
+				return err
+			}
+			want := cloudv1.Resources{VCPUs: vcpus, MemoryMiB: mem, DiskGiB: disk}
+			if hv.Status.Instances != count || hv.Status.Allocated != want {
+				return fmt.Errorf("%d instances holding %+v, want %d holding %+v", hv.Status.Instances, hv.Status.Allocated, count, want)
+			}
+			return nil
+		})
+	}
+
+	a := boundInstance(t, "alloc", "a", "alloc.small", "alloc-1")
+	b := boundInstance(t, "alloc", "b", "alloc.large", "alloc-1")
+	boundInstance(t, "alloc", "c", "alloc.small", "")
+	boundInstance(t, "alloc", "elsewhere", "alloc.large", "alloc-2")
+	expect("two instances counted", 2, 5, 4608, 11)
+
+	// A terminated instance whose domain is gone holds nothing.
+	b.Spec.DesiredState = cloudv1.DesiredTerminated
+	if err := env.Client.Update(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	expect("the terminated one released", 1, 1, 512, 1)
+
+	// Deleted and made again under the same name with another type: counted as the new one.
+	if err := env.Client.Delete(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	expect("the deleted one released", 0, 0, 0, 0)
+	boundInstance(t, "alloc", "a", "alloc.large", "alloc-1")
+	expect("the new a counted", 1, 4, 4096, 10)
 }

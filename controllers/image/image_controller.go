@@ -44,6 +44,7 @@ import (
 	"pinet.io/pinet/internal/cloudca"
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/internal/metrics"
 	"pinet.io/pinet/internal/patch"
 	"pinet.io/pinet/internal/refs"
 	"pinet.io/pinet/internal/s3client"
@@ -69,6 +70,8 @@ type Reconciler struct {
 	MaxImageBytes int64
 	// Claims makes image ids exclusive across the cluster.
 	Claims *claims.Claimer
+	// Metrics records how long imports take; nil records nothing.
+	Metrics *metrics.Controllers
 }
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=images,verbs=get;list;watch;update;patch
@@ -124,10 +127,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	}
 	conditions.MarkFalse(img, cloudv1.ReadyCondition, cloudv1.ReasonImagePending, "Verifying and storing the image", now)
 
+	began := r.Clock.Now()
 	stored, err := r.store(ctx, img)
 	var fail *failure
 	switch {
 	case errors.As(err, &fail):
+		r.Metrics.ObserveImport("failed", r.Clock.Since(began))
 		log.FromContext(ctx).Info("Image failed", "reason", fail.reason, "detail", fail.message)
 		img.Status.State = cloudv1.ImageStateFailed
 		img.Status.StateReason = fail.message
@@ -139,6 +144,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	case err != nil:
 		return reconcile.Result{}, err
 	}
+	r.Metrics.ObserveImport("stored", r.Clock.Since(began))
 	img.Status.Stored = stored
 	img.Status.State = cloudv1.ImageStateAvailable
 	img.Status.StateReason = ""

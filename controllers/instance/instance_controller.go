@@ -35,6 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -69,6 +70,9 @@ type Reconciler struct {
 	Addresses *ipam.Allocator
 	// Region names the cloud's region in private DNS names.
 	Region string
+
+	// writes are this controller's instance writes its cache does not show yet.
+	writes patch.Writes
 }
 
 // Kind is the kind of the objects this controller reconciles, as id claims record it.
@@ -106,11 +110,28 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	if err := r.Client.Get(ctx, req.NamespacedName, inst); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
+	if r.writes.Behind(inst) {
+		// The cache has not shown this controller's last write yet; its event brings the
+		// instance back.
+		return reconcile.Result{}, nil
+	}
 	if inst.Status.Hypervisor != "" {
 		logger = logger.WithValues("hypervisor", klog.KRef("", inst.Status.Hypervisor))
 		ctx = log.IntoContext(ctx, logger)
 	}
+	if id := inst.Annotations[cloudv1.AnnotationRequestID]; id != "" {
+		// The EC2 call that last changed the instance: its logs and these share the id.
+		logger = logger.WithValues("requestID", id)
+		ctx = log.IntoContext(ctx, logger)
+	}
 
+	if inst.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(inst, cloudv1.InstanceFinalizer) {
+		// Hold the instance before anything is claimed for it; the rest of this reconcile goes on
+		// from the updated object, so its first status is written once.
+		if err := patch.AddFinalizer(ctx, r.Client, inst, cloudv1.InstanceFinalizer); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
 	helper, err := patch.NewHelper(inst, r.Client)
 	if err != nil {
 		return reconcile.Result{}, err
@@ -123,17 +144,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 			reterr = errors.Join(reterr, err)
 			return
 		}
+		r.writes.Record(inst)
 		r.recordTransition(inst, before)
 	}()
 
 	if !inst.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, s)
 	}
-	if !controllerutil.ContainsFinalizer(inst, cloudv1.InstanceFinalizer) {
-		controllerutil.AddFinalizer(inst, cloudv1.InstanceFinalizer)
-		return reconcile.Result{}, nil
-	}
-
 	if err := r.assignIDs(ctx, s); err != nil {
 		return reconcile.Result{}, err
 	}
@@ -238,12 +255,18 @@ func (r *Reconciler) event(inst *cloudv1.Instance, typ, reason, note string, arg
 
 func (r *Reconciler) recordTransition(inst *cloudv1.Instance, before cloudv1.InstanceState) {
 	after := inst.Status.State
-	if after == before || r.Recorder == nil {
+	// A new instance's first state is no transition: its creation is the news.
+	if after == before || before == "" || r.Recorder == nil {
 		return
 	}
 	eventType := "Normal"
 	if after == cloudv1.InstanceStatePending && before != "" && before != cloudv1.InstanceStateStopped {
 		eventType = "Warning"
+	}
+	if why := inst.Status.StateReason; why != "" {
+		r.Recorder.Eventf(inst, nil, eventType, stateEventReason(after), "StateChange",
+			"Instance %s is %s: %s", inst.Status.InstanceID, after, why)
+		return
 	}
 	r.Recorder.Eventf(inst, nil, eventType, stateEventReason(after), "StateChange",
 		"Instance %s is %s", inst.Status.InstanceID, after)
@@ -288,7 +311,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&cloudv1.Image{}, handler.EnqueueRequestsFromMapFunc(r.instancesWaitingForReferences)).
 		Watches(&cloudv1.KeyPair{}, handler.EnqueueRequestsFromMapFunc(r.instancesWaitingForReferences)).
-		Watches(&cloudv1.SecurityGroup{}, handler.EnqueueRequestsFromMapFunc(r.instancesWaitingForReferences)).
+		// A group is found by name or sg- id; its members changing (with every instance that gets
+		// an address) resolves nothing.
+		Watches(&cloudv1.SecurityGroup{}, handler.EnqueueRequestsFromMapFunc(r.instancesWaitingForReferences),
+			builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, groupIDChanged()))).
 		Watches(&cloudv1.Hypervisor{}, handler.EnqueueRequestsFromMapFunc(r.instancesOnLostNode),
 			builder.WithPredicates(hypervisorReadinessChanged())).
 		Named("instance").
@@ -310,4 +336,11 @@ func (r *Reconciler) instancesWaitingForReferences(ctx context.Context, _ client
 		}
 	}
 	return reqs
+}
+
+// groupIDChanged passes a security group's id being assigned.
+func groupIDChanged() predicate.Funcs {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld.(*cloudv1.SecurityGroup).Status.GroupID != e.ObjectNew.(*cloudv1.SecurityGroup).Status.GroupID
+	}}
 }

@@ -23,57 +23,77 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
+	"sort"
 	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/capacity"
 	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/metrics"
 	"pinet.io/pinet/internal/patch"
-	"pinet.io/pinet/internal/refs"
 )
 
 // DefaultAssumeTTL bounds how long a binding is remembered when no event shows it: longer than
 // any cache lag, short enough that a lost event cannot hold an instance for long.
 const DefaultAssumeTTL = 2 * time.Minute
 
-// Reconciler schedules Instances. It runs one reconcile at a time, and remembers the bindings it
-// made until its cache shows them, so two instances are never placed against one stale view.
-// Those assumptions are keyed by the instance's UID (a new instance of the same name is another
-// instance), dropped by the event handler when the cache shows the binding or the instance is
-// deleted, and expire after AssumeTTL in any case.
+// DefaultWorkers is how many bindings of a batch are written at once.
+const DefaultWorkers = 16
+
+// batchKey is the one request the scheduler's queue holds: "place what is pending". Events
+// arriving while a batch runs make the queue run another after it.
+var batchKey = reconcile.Request{NamespacedName: types.NamespacedName{Name: "pending-instances"}}
+
+// Reconciler schedules Instances in batches. Its event handlers keep two things up to date,
+// instance by instance: the set of instances waiting for a place, and a capacity.Ledger of what
+// the bound instances hold on each hypervisor. A batch places every pending instance against
+// that view, counting each placement before the next, and writes the bindings in parallel. A
+// written binding is assumed in the ledger until the cache shows it (or the instance goes), so
+// the next batch never places against a stale view; an assumption no event ends expires after
+// AssumeTTL.
 type Reconciler struct {
 	Client   client.Client
 	Recorder events.EventRecorder
 	Clock    clock.PassiveClock
 	// AssumeTTL is how long an assumption lasts; 0 is DefaultAssumeTTL.
 	AssumeTTL time.Duration
+	// Workers bounds the bindings written at once; 0 is DefaultWorkers.
+	Workers int
+	// Metrics records the time from creation to binding; nil records nothing.
+	Metrics *metrics.Controllers
 
-	mu      sync.Mutex
-	assumed map[types.UID]binding
+	ledger capacity.Ledger
+
+	mu sync.Mutex
+	// pending are the instances ready for a place (references resolved, quota admitted, address
+	// assigned) and not bound, by UID.
+	pending map[types.UID]waitingInstance
 }
 
-type binding struct {
-	node    string
-	claim   capacity.Claim
-	expires time.Time
+type waitingInstance struct {
+	key          client.ObjectKey
+	created      time.Time
+	instanceType string
+	zone         string
+}
+
+// placement is what a batch decided for one instance.
+type placement struct {
+	waitingInstance
+	uid  types.UID
+	node *node // nil: no place
+	// reason and msg explain why there is no place.
+	reason, msg string
+	claim       capacity.Claim
 }
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances,verbs=get;list;watch;update;patch
@@ -81,126 +101,95 @@ type binding struct {
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=hypervisors;instancetypes,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile places one instance.
-func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, reterr error) {
-	inst := &cloudv1.Instance{}
-	if err := r.Client.Get(ctx, req.NamespacedName, inst); err != nil {
-		return reconcile.Result{}, client.IgnoreNotFound(err)
-	}
-	if !needsScheduling(inst) {
-		// Bound (the cache shows it), deleted or terminated: nothing to assume any more.
-		r.forget(inst.UID)
-		return reconcile.Result{}, nil
-	}
-	if left, ok := r.assumedFor(inst.UID); ok {
-		// Bound a moment ago; the cache has not caught up yet. The update event ends the
-		// assumption; if it never comes, the assumption expires and the instance is placed again.
-		return reconcile.Result{RequeueAfter: left}, nil
-	}
-
-	helper, err := patch.NewHelper(inst, r.Client)
+// Reconcile places every pending instance it can in one batch.
+func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
+	now := r.Clock.Now()
+	nodes, claims, err := r.view(ctx, now)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	now := metav1.NewTime(r.Clock.Now())
-	wasScheduled := conditions.Get(inst, cloudv1.InstanceScheduled)
-	var bound *binding
-	defer func() {
-		if err := helper.Patch(ctx, inst); err != nil {
-			reterr = errors.Join(reterr, err)
-			return
+	var plan []placement
+	var retry time.Duration
+	for _, p := range r.pendingInOrder() {
+		if left, ok := r.ledger.Assumed(p.uid, now); ok {
+			// Bound a moment ago; the cache has not caught up yet. The update event ends the
+			// assumption; if it never comes, it expires and the instance is placed again.
+			retry = shortest(retry, left)
+			continue
 		}
-		if bound != nil {
-			r.assume(inst.UID, *bound)
-		}
-		r.recordOutcome(inst, wasScheduled)
-	}()
+		plan = append(plan, r.place(nodes, claims, p, now))
+	}
+	if len(plan) > 0 {
+		log.FromContext(ctx).V(1).Info("Placing a batch", "instances", len(plan), "hypervisors", len(nodes))
+	}
+	err = r.write(ctx, plan)
+	return reconcile.Result{RequeueAfter: retry}, err
+}
 
-	if !conditions.IsTrue(inst, cloudv1.InstanceReferencesResolved) {
-		conditions.MarkFalse(inst, cloudv1.InstanceScheduled, cloudv1.ReasonWaitingForReferences,
-			"Waiting for the instance's references to resolve", now)
-		return reconcile.Result{}, nil
+// place decides one instance's node against nodes, and counts it there (and in the ledger's
+// assumptions) at once, so the rest of the batch sees it.
+func (r *Reconciler) place(nodes []*node, claims map[string]capacity.Claim, p placement, now time.Time) placement {
+	claim, ok := claims[p.instanceType]
+	if !ok {
+		p.reason, p.msg = cloudv1.ReasonInstanceTypeNotFound, fmt.Sprintf("instance type %q not found", p.instanceType)
+		return p
 	}
-	if !conditions.IsTrue(inst, cloudv1.InstanceQuotaAdmitted) {
-		conditions.MarkFalse(inst, cloudv1.InstanceScheduled, cloudv1.ReasonWaitingForQuota,
-			"Waiting for the instance to be admitted under its project's quota", now)
-		return reconcile.Result{}, nil
-	}
-	if !conditions.IsTrue(inst, cloudv1.InstanceAddressAssigned) {
-		// The node agent defines the domain with the instance's MAC and address: it is bound
-		// only once it has them, and an instance its subnet has no room for takes no capacity.
-		conditions.MarkFalse(inst, cloudv1.InstanceScheduled, cloudv1.ReasonWaitingForAddress,
-			"Waiting for the instance's private address", now)
-		return reconcile.Result{}, nil
-	}
-	it, err := refs.InstanceType(ctx, r.Client, inst.Spec.InstanceType)
-	if errors.Is(err, refs.ErrNotFound) {
-		conditions.MarkFalse(inst, cloudv1.InstanceScheduled, cloudv1.ReasonInstanceTypeNotFound, err.Error(), now)
-		return reconcile.Result{}, nil
-	}
-	if err != nil {
-		return reconcile.Result{}, err
-	}
-
-	nodes, err := r.snapshot(ctx)
-	if err != nil {
-		return reconcile.Result{}, err
-	}
-	want := request{claim: capacity.ClaimOf(it), zone: inst.Spec.AvailabilityZone}
-	n, reason, msg := choose(nodes, want)
+	p.claim = claim
+	n, reason, msg := choose(nodes, request{claim: claim, zone: p.zone})
 	if n == nil {
-		conditions.MarkFalse(inst, cloudv1.InstanceScheduled, reason, msg, now)
-		return reconcile.Result{}, nil
+		p.reason, p.msg = reason, msg
+		return p
 	}
-
-	log.FromContext(ctx).Info("Binding instance", "hypervisor", n.name)
-	if inst.Labels == nil {
-		inst.Labels = map[string]string{}
-	}
-	inst.Labels[cloudv1.LabelHypervisor] = n.name
-	inst.Status.Hypervisor = n.name
-	inst.Status.AvailabilityZone = n.zone
-	conditions.MarkTrue(inst, cloudv1.InstanceScheduled, cloudv1.ReasonScheduled, fmt.Sprintf("Bound to hypervisor %s", n.name), now)
-	bound = &binding{node: n.name, claim: want.claim}
-	return reconcile.Result{}, nil
+	n.add(claim)
+	p.node = n
+	r.ledger.Assume(p.uid, capacity.Holding{Node: n.name, InstanceType: p.instanceType}, now.Add(r.assumeTTL()))
+	return p
 }
 
-func (r *Reconciler) recordOutcome(inst *cloudv1.Instance, before *metav1.Condition) {
-	after := conditions.Get(inst, cloudv1.InstanceScheduled)
-	if r.Recorder == nil || after == nil || (before != nil && before.Status == after.Status && before.Reason == after.Reason) {
-		return
+// pendingInOrder returns the pending instances, oldest first.
+func (r *Reconciler) pendingInOrder() []placement {
+	r.mu.Lock()
+	list := make([]waitingInstance, 0, len(r.pending))
+	uids := make([]types.UID, 0, len(r.pending))
+	for uid, p := range r.pending {
+		list = append(list, p)
+		uids = append(uids, uid)
 	}
-	switch after.Status {
-	case metav1.ConditionTrue:
-		r.Recorder.Eventf(inst, nil, "Normal", "Scheduled", "Schedule", "Bound to hypervisor %s", inst.Status.Hypervisor)
-	default:
-		if after.Reason != cloudv1.ReasonWaitingForReferences && after.Reason != cloudv1.ReasonWaitingForQuota {
-			r.Recorder.Eventf(inst, nil, "Warning", "FailedScheduling", "Schedule", "%s", after.Message)
+	r.mu.Unlock()
+	idx := make([]int, len(list))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool {
+		pa, pb := list[idx[a]], list[idx[b]]
+		if !pa.created.Equal(pb.created) {
+			return pa.created.Before(pb.created)
 		}
+		return pa.key.String() < pb.key.String()
+	})
+	out := make([]placement, 0, len(list))
+	for _, i := range idx {
+		out = append(out, placement{waitingInstance: list[i], uid: uids[i]})
 	}
+	return out
 }
 
-// snapshot builds the scheduler's view of every hypervisor: capacity, and the claims of the
-// instances bound to it, including bindings the cache does not show yet.
-func (r *Reconciler) snapshot(ctx context.Context) ([]*node, error) {
+// view builds the scheduler's picture of every hypervisor from the cached Hypervisors and the
+// ledger's tallies, and the claim of every instance type.
+func (r *Reconciler) view(ctx context.Context, now time.Time) ([]*node, map[string]capacity.Claim, error) {
 	hvs := &cloudv1.HypervisorList{}
 	if err := r.Client.List(ctx, hvs); err != nil {
-		return nil, fmt.Errorf("listing hypervisors: %w", err)
+		return nil, nil, fmt.Errorf("listing hypervisors: %w", err)
 	}
 	types := &cloudv1.InstanceTypeList{}
 	if err := r.Client.List(ctx, types); err != nil {
-		return nil, fmt.Errorf("listing instance types: %w", err)
+		return nil, nil, fmt.Errorf("listing instance types: %w", err)
 	}
-	insts := &cloudv1.InstanceList{}
-	if err := r.Client.List(ctx, insts); err != nil {
-		return nil, fmt.Errorf("listing instances: %w", err)
-	}
-
 	claims := make(map[string]capacity.Claim, len(types.Items))
 	for i := range types.Items {
 		claims[types.Items[i].Name] = capacity.ClaimOf(&types.Items[i])
 	}
-	byName := make(map[string]*node, len(hvs.Items))
+	tallies := r.ledger.Tallies(now)
 	nodes := make([]*node, 0, len(hvs.Items))
 	for i := range hvs.Items {
 		hv := &hvs.Items[i]
@@ -214,73 +203,26 @@ func (r *Reconciler) snapshot(ctx context.Context) ([]*node, error) {
 			milliCPU:       int64(hv.Status.Capacity.VCPUs) * 1000,
 			memoryMiB:      hv.Status.Capacity.MemoryMiB,
 		}
-		byName[hv.Name] = n
+		for typeName, count := range tallies[hv.Name].ByType {
+			claim, ok := claims[typeName]
+			if !ok {
+				// Its type was deleted; it still runs, so count it by its last known size.
+				claim = capacity.Claim{Class: cloudv1.InstanceClassStandard}
+			}
+			for range count {
+				n.add(claim)
+			}
+		}
 		nodes = append(nodes, n)
 	}
-
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	now := r.Clock.Now()
-	for i := range insts.Items {
-		inst := &insts.Items[i]
-		if a, ok := r.assumed[inst.UID]; ok && inst.Status.Hypervisor == "" && now.Before(a.expires) {
-			if n := byName[a.node]; n != nil {
-				n.add(a.claim)
-			}
-			continue
-		}
-		if !capacity.Holds(inst) {
-			continue
-		}
-		claim, ok := claims[inst.Spec.InstanceType]
-		if !ok {
-			// Its type was deleted; it still runs, so count it by its last known size.
-			claim = capacity.Claim{Class: cloudv1.InstanceClassStandard}
-		}
-		if n := byName[inst.Status.Hypervisor]; n != nil {
-			n.add(claim)
-		}
-	}
-	return nodes, nil
+	return nodes, claims, nil
 }
 
-func (r *Reconciler) assume(uid types.UID, b binding) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.assumed == nil {
-		r.assumed = map[types.UID]binding{}
+func shortest(a, b time.Duration) time.Duration {
+	if a == 0 || b < a {
+		return b
 	}
-	now := r.Clock.Now()
-	b.expires = now.Add(r.assumeTTL())
-	r.assumed[uid] = b
-	// Drop what expired, so the map stays as small as the bindings in flight.
-	for k, a := range r.assumed {
-		if !now.Before(a.expires) {
-			delete(r.assumed, k)
-		}
-	}
-}
-
-func (r *Reconciler) forget(uid types.UID) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.assumed, uid)
-}
-
-// assumedFor reports whether the instance has a live assumption, and how long it has left.
-func (r *Reconciler) assumedFor(uid types.UID) (time.Duration, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	a, ok := r.assumed[uid]
-	if !ok {
-		return 0, false
-	}
-	left := a.expires.Sub(r.Clock.Now())
-	if left <= 0 {
-		delete(r.assumed, uid)
-		return 0, false
-	}
-	return left, true
+	return a
 }
 
 func (r *Reconciler) assumeTTL() time.Duration {
@@ -291,83 +233,96 @@ func (r *Reconciler) assumeTTL() time.Duration {
 }
 
 // assumptions is how many bindings the scheduler remembers.
-func (r *Reconciler) assumptions() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.assumed)
-}
+func (r *Reconciler) assumptions() int { return r.ledger.Assumptions() }
 
-// SetupWithManager registers the scheduler: it reconciles unscheduled instances, and retries them
-// all when capacity may have appeared (a hypervisor changed, an instance released its claim).
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if r.Clock == nil {
-		r.Clock = clock.RealClock{}
+// write records a batch's decisions, Workers at a time. A binding that could not be written is
+// no longer assumed.
+func (r *Reconciler) write(ctx context.Context, plan []placement) error {
+	workers := r.Workers
+	if workers <= 0 {
+		workers = DefaultWorkers
 	}
-	return ctrl.NewControllerManagedBy(mgr).
-		Named("scheduler").
-		For(&cloudv1.Instance{}, builder.WithPredicates(predicate.NewPredicateFuncs(needsScheduling))).
-		Watches(&cloudv1.Instance{}, handler.Funcs{
-			UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-				cur := e.ObjectNew.(*cloudv1.Instance)
-				if !needsScheduling(cur) {
-					// The cache shows the binding (or the instance is going): stop assuming it.
-					r.forget(cur.UID)
+	work := make(chan placement)
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	for range min(workers, len(plan)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range work {
+				if err := r.record(ctx, p); err != nil {
+					if p.node != nil {
+						r.ledger.Unassume(p.uid)
+					}
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
 				}
-				if capacity.Holds(e.ObjectOld.(*cloudv1.Instance)) && !capacity.Holds(cur) {
-					r.enqueuePending(ctx, q)
-				}
-			},
-			DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-				r.forget(e.Object.GetUID())
-				r.enqueuePending(ctx, q)
-			},
-		}).
-		Watches(&cloudv1.Hypervisor{}, handler.Funcs{
-			CreateFunc: func(ctx context.Context, _ event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-				r.enqueuePending(ctx, q)
-			},
-			UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-				if schedulingFactsChanged(e.ObjectOld.(*cloudv1.Hypervisor), e.ObjectNew.(*cloudv1.Hypervisor)) {
-					r.enqueuePending(ctx, q)
-				}
-			},
-		}).
-		Watches(&cloudv1.InstanceType{}, handler.Funcs{
-			CreateFunc: func(ctx context.Context, _ event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-				r.enqueuePending(ctx, q)
-			},
-			UpdateFunc: func(ctx context.Context, _ event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-				r.enqueuePending(ctx, q)
-			},
-		}).
-		WithOptions(controller.Options{MaxConcurrentReconciles: 1}).
-		Complete(r)
+			}
+		}()
+	}
+	for _, p := range plan {
+		work <- p
+	}
+	close(work)
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
-// needsScheduling is true for instances the scheduler still has to place.
-func needsScheduling(o client.Object) bool {
-	inst, ok := o.(*cloudv1.Instance)
-	return ok && inst.Status.Hypervisor == "" && inst.DeletionTimestamp.IsZero() &&
-		inst.EffectiveDesiredState() != cloudv1.DesiredTerminated
+// record writes one decision: the binding, or why there is none.
+func (r *Reconciler) record(ctx context.Context, p placement) error {
+	inst := &cloudv1.Instance{}
+	if err := r.Client.Get(ctx, p.key, inst); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if inst.UID != p.uid || !readyToSchedule(inst) {
+		// Gone, made again, or bound meanwhile: the events bring it back if need be.
+		if p.node != nil {
+			r.ledger.Unassume(p.uid)
+		}
+		return nil
+	}
+	helper, err := patch.NewHelper(inst, r.Client)
+	if err != nil {
+		return err
+	}
+	now := metav1.NewTime(r.Clock.Now())
+	// A copy: the setters below change the condition in place.
+	var before *metav1.Condition
+	if c := conditions.Get(inst, cloudv1.InstanceScheduled); c != nil {
+		before = c.DeepCopy()
+	}
+	if p.node == nil {
+		conditions.MarkFalse(inst, cloudv1.InstanceScheduled, p.reason, p.msg, now)
+	} else {
+		log.FromContext(ctx).Info("Binding instance", "instance", p.key, "hypervisor", p.node.name)
+		if inst.Labels == nil {
+			inst.Labels = map[string]string{}
+		}
+		inst.Labels[cloudv1.LabelHypervisor] = p.node.name
+		inst.Status.Hypervisor = p.node.name
+		inst.Status.AvailabilityZone = p.node.zone
+		conditions.MarkTrue(inst, cloudv1.InstanceScheduled, cloudv1.ReasonScheduled, fmt.Sprintf("Bound to hypervisor %s", p.node.name), now)
+	}
+	if err := helper.Patch(ctx, inst); err != nil {
+		return err
+	}
+	if p.node != nil {
+		r.Metrics.ObserveBound(inst.CreationTimestamp.Time, now.Time)
+	}
+	r.recordOutcome(inst, before)
+	return nil
 }
 
-func (r *Reconciler) enqueuePending(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	list := &cloudv1.InstanceList{}
-	if err := r.Client.List(ctx, list); err != nil {
-		log.FromContext(ctx).Error(err, "Listing instances to retry scheduling")
+func (r *Reconciler) recordOutcome(inst *cloudv1.Instance, before *metav1.Condition) {
+	after := conditions.Get(inst, cloudv1.InstanceScheduled)
+	if r.Recorder == nil || after == nil || (before != nil && before.Status == after.Status && before.Reason == after.Reason) {
 		return
 	}
-	for i := range list.Items {
-		if needsScheduling(&list.Items[i]) {
-			q.Add(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-		}
+	if after.Status == metav1.ConditionTrue {
+		r.Recorder.Eventf(inst, nil, "Normal", "Scheduled", "Schedule", "Bound to hypervisor %s", inst.Status.Hypervisor)
+		return
 	}
-}
-
-// schedulingFactsChanged ignores heartbeats: only what placement reads matters.
-func schedulingFactsChanged(old, cur *cloudv1.Hypervisor) bool {
-	return !equality.Semantic.DeepEqual(old.Spec, cur.Spec) ||
-		!reflect.DeepEqual(old.Labels, cur.Labels) ||
-		old.Status.Capacity != cur.Status.Capacity ||
-		conditions.IsTrue(old, cloudv1.ReadyCondition) != conditions.IsTrue(cur, cloudv1.ReadyCondition)
+	r.Recorder.Eventf(inst, nil, "Warning", "FailedScheduling", "Schedule", "%s", after.Message)
 }

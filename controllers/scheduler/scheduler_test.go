@@ -19,19 +19,21 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/client-go/util/workqueue"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/capacity"
@@ -89,16 +91,24 @@ func registeredNode(t *testing.T, name, zone string) {
 // pendingInstance makes an instance whose references resolved, ready to be placed in zone.
 func pendingInstance(t *testing.T, ns, name, zone string) *cloudv1.Instance {
 	t.Helper()
+	inst, err := makePending(ns, name, zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inst
+}
+
+func makePending(ns, name, zone string) (*cloudv1.Instance, error) {
 	ctx := context.Background()
 	inst := &cloudv1.Instance{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Spec:       cloudv1.InstanceSpec{ImageID: "img", InstanceType: "sched.small", AvailabilityZone: zone},
 	}
 	if err := env.Client.Create(ctx, inst); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	// The scheduler may have written its condition already: retry on its newer version.
-	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), inst); err != nil {
 			return err
 		}
@@ -107,10 +117,8 @@ func pendingInstance(t *testing.T, ns, name, zone string) *cloudv1.Instance {
 		conditions.MarkTrue(inst, cloudv1.InstanceQuotaAdmitted, cloudv1.ReasonAdmitted, "", metav1.Now())
 		conditions.MarkTrue(inst, cloudv1.InstanceAddressAssigned, cloudv1.ReasonAddressAssigned, "", metav1.Now())
 		return env.Client.Status().Update(ctx, inst)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return inst
+	})
+	return inst, err
 }
 
 func setupNamespace(t *testing.T, ns string) {
@@ -191,30 +199,162 @@ func TestAssumptionsEndWithTheirBindings(t *testing.T) {
 	})
 }
 
-// An assumption no event ends expires after AssumeTTL, by the scheduler's clock.
-func TestAssumptionsExpire(t *testing.T) {
-	clk := clocktesting.NewFakePassiveClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	r := &Reconciler{Clock: clk, AssumeTTL: time.Minute}
-	r.assume(types.UID("a"), binding{node: "n1", claim: capacity.Claim{MilliCPU: 1000}})
-	if left, ok := r.assumedFor("a"); !ok || left != time.Minute {
-		t.Fatalf("fresh assumption: %v %v", left, ok)
+// nodeWithQuota makes a ready hypervisor in zone that takes at most max instances.
+func nodeWithQuota(t *testing.T, name, zone string, most int32) {
+	t.Helper()
+	ctx := context.Background()
+	hv := &cloudv1.Hypervisor{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: cloudv1.HypervisorSpec{Zone: zone, MaxInstances: most}}
+	if err := env.Client.Create(ctx, hv); err != nil {
+		t.Fatal(err)
 	}
-	clk.SetTime(clk.Now().Add(59 * time.Second))
-	if _, ok := r.assumedFor("a"); !ok {
-		t.Fatal("the assumption ended before its time")
+	hv.Status.Capacity = cloudv1.Resources{VCPUs: 256, MemoryMiB: 1 << 20}
+	conditions.MarkTrue(hv, cloudv1.ReadyCondition, cloudv1.ReasonReady, "", metav1.Now())
+	if err := env.Client.Status().Update(ctx, hv); err != nil {
+		t.Fatal(err)
 	}
-	clk.SetTime(clk.Now().Add(time.Second))
-	if _, ok := r.assumedFor("a"); ok {
-		t.Fatal("the assumption outlived its TTL")
+}
+
+// placements counts the namespace's instances by hypervisor ("" for unbound) and returns the
+// unbound ones' Scheduled conditions.
+func placements(t *testing.T, ns string) (map[string]int, []*metav1.Condition, []cloudv1.Instance) {
+	t.Helper()
+	list := &cloudv1.InstanceList{}
+	if err := env.Client.List(context.Background(), list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
 	}
-	if got := r.assumptions(); got != 0 {
-		t.Fatalf("%d assumptions kept after expiry", got)
+	counts := map[string]int{}
+	var waiting []*metav1.Condition
+	for i := range list.Items {
+		counts[list.Items[i].Status.Hypervisor]++
+		if list.Items[i].Status.Hypervisor == "" {
+			waiting = append(waiting, conditions.Get(&list.Items[i], cloudv1.InstanceScheduled))
+		}
 	}
-	// Assuming again sweeps out whatever else expired.
-	r.assume("b", binding{node: "n1"})
-	clk.SetTime(clk.Now().Add(2 * time.Minute))
-	r.assume("c", binding{node: "n1"})
-	if got := r.assumptions(); got != 1 {
-		t.Fatalf("%d assumptions, want only the live one", got)
+	return counts, waiting, list.Items
+}
+
+// Many instances arriving at once are placed in batches, several bindings written in parallel:
+// no hypervisor ever takes more than its quota (bindings are never undone, so an overbooking
+// would still show at the end), the rest say why they wait, and room freed by deleted instances
+// goes to those still waiting.
+func TestBatchesNeverExceedCapacity(t *testing.T) {
+	r := startScheduler(t)
+	ns := "sched-batch"
+	setupNamespace(t, ns)
+	quota := map[string]int{"sched-batch-1": 7, "sched-batch-2": 5}
+	for name, most := range quota {
+		nodeWithQuota(t, name, "zone-batch", int32(most))
+	}
+
+	const n = 30
+	var wg sync.WaitGroup
+	for w := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 6 {
+				if _, err := makePending(ns, fmt.Sprintf("vm-%02d", i), "zone-batch"); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	deleted := 0
+	settled := func(wantBound int) {
+		t.Helper()
+		testenv.Eventually(t, longWait, fmt.Sprintf("%d instances bound and the rest refused", wantBound), func() error {
+			counts, waiting, _ := placements(t, ns)
+			if counts["sched-batch-1"]+counts["sched-batch-2"] != wantBound {
+				return fmt.Errorf("placements %v", counts)
+			}
+			for _, c := range waiting {
+				if c == nil || c.Reason != cloudv1.ReasonInsufficientCapacity {
+					return fmt.Errorf("an unbound instance's Scheduled condition: %+v", c)
+				}
+			}
+			return nil
+		})
+		counts, waiting, _ := placements(t, ns)
+		for name, most := range quota {
+			if counts[name] != most {
+				t.Fatalf("%s holds %d instances, its quota is %d (all: %v)", name, counts[name], most, counts)
+			}
+		}
+		if len(waiting) != n-wantBound-deleted {
+			t.Fatalf("%d unbound, want %d", len(waiting), n-wantBound-deleted)
+		}
+	}
+	settled(12)
+
+	// Free three places on the first node: three of the waiting take them, no more.
+	_, _, items := placements(t, ns)
+	freed := 0
+	for i := range items {
+		if items[i].Status.Hypervisor == "sched-batch-1" && freed < 3 {
+			if err := env.Client.Delete(context.Background(), &items[i]); err != nil {
+				t.Fatal(err)
+			}
+			freed++
+		}
+	}
+	deleted = freed
+	settled(12)
+	testenv.Eventually(t, longWait, "no binding to stay assumed", func() error {
+		if got := r.assumptions(); got != 0 {
+			return fmt.Errorf("%d bindings still assumed", got)
+		}
+		return nil
+	})
+}
+
+// A binding assumed but never shown by an event (the event was lost) holds its instance only
+// until the assumption expires, by the scheduler's clock; then the instance is placed again.
+func TestExpiredAssumptionIsPlacedAgain(t *testing.T) {
+	ctx := context.Background()
+	clk := clocktesting.NewFakePassiveClock(time.Now())
+	r := &Reconciler{Client: env.Client, Clock: clk, AssumeTTL: time.Minute}
+	ns := "sched-expire"
+	setupNamespace(t, ns)
+	registeredNode(t, "sched-expire-1", "zone-expire")
+	inst := pendingInstance(t, ns, "lost", "zone-expire")
+	q := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
+	defer q.ShutDown()
+	r.observe(inst, q)
+	if q.Len() != 1 {
+		t.Fatalf("a pending instance queued %d batches", q.Len())
+	}
+	r.ledger.Assume(inst.UID, capacity.Holding{Node: "sched-expire-1", InstanceType: "sched.small"}, clk.Now().Add(time.Minute))
+
+	res, err := r.Reconcile(ctx, batchKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RequeueAfter != time.Minute {
+		t.Fatalf("requeue after %v, want the assumption's minute", res.RequeueAfter)
+	}
+	got := &cloudv1.Instance{}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.Hypervisor != "" || conditions.Get(got, cloudv1.InstanceScheduled) != nil {
+		t.Fatalf("an assumed instance was written: %q %+v", got.Status.Hypervisor, got.Status.Conditions)
+	}
+
+	clk.SetTime(clk.Now().Add(time.Minute))
+	if _, err := r.Reconcile(ctx, batchKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.Hypervisor != "sched-expire-1" || !conditions.IsTrue(got, cloudv1.InstanceScheduled) ||
+		got.Labels[cloudv1.LabelHypervisor] != "sched-expire-1" {
+		t.Fatalf("after the assumption expired: hypervisor %q, labels %v, conditions %+v",
+			got.Status.Hypervisor, got.Labels, got.Status.Conditions)
 	}
 }

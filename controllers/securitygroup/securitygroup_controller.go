@@ -30,8 +30,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
@@ -173,7 +176,20 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 				reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
 			}
 			return reqs
-		})).
+		}), builder.WithPredicates(membershipChanged())).
 		Named("securitygroup").
 		Complete(r)
+}
+
+// membershipChanged passes instance events that can change a group's members: an instance
+// coming or going, its private address or its groups changing. The rest of an instance's life
+// (placement, domain reports) does not recount its project's groups.
+func membershipChanged() predicate.Funcs {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			old, cur := e.ObjectOld.(*cloudv1.Instance), e.ObjectNew.(*cloudv1.Instance)
+			return old.Status.PrivateIPAddress != cur.Status.PrivateIPAddress ||
+				!slices.Equal(old.Spec.SecurityGroups, cur.Spec.SecurityGroups)
+		},
+	}
 }

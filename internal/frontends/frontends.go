@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -39,6 +40,7 @@ import (
 	"pinet.io/pinet/internal/awsauth"
 	"pinet.io/pinet/internal/consoleclient"
 	"pinet.io/pinet/internal/credentials"
+	"pinet.io/pinet/internal/metrics"
 	"pinet.io/pinet/internal/s3client"
 	"pinet.io/pinet/objectstore"
 )
@@ -64,6 +66,8 @@ type Config struct {
 	// presents to node agents to read consoles; empty disables GetConsoleOutput's reads.
 	ConsoleServiceAccount string
 	Logger                logr.Logger
+	// Metrics is where the EC2 API's and the store's metrics are registered; nil records none.
+	Metrics prometheus.Registerer
 	// Readiness, if set, learns when each server starts and warms the cache the servers read
 	// from (the manager's /readyz).
 	Readiness *Readiness
@@ -79,6 +83,17 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 		}
 	}
 	az := &authz.Authorizer{Client: mgr.GetClient(), TTL: cfg.AuthzTTL}
+	var ec2Metrics *metrics.EC2
+	var s3Metrics *metrics.S3
+	if cfg.Metrics != nil {
+		var err error
+		if ec2Metrics, err = metrics.NewEC2(cfg.Metrics); err != nil {
+			return fmt.Errorf("registering the EC2 API's metrics: %w", err)
+		}
+		if s3Metrics, err = metrics.NewS3(cfg.Metrics); err != nil {
+			return fmt.Errorf("registering the object store's metrics: %w", err)
+		}
+	}
 	if cfg.S3Listener != nil {
 		// Node agents download images as the image reader, which may only read the image bucket.
 		s3creds := &credentials.Store{Client: mgr.GetClient(), SystemNamespace: cfg.SystemNamespace,
@@ -104,6 +119,7 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 			},
 			Logger:       cfg.Logger.WithName("objectstore"),
 			SSEMasterKey: masterKey,
+			Metrics:      s3Metrics,
 		})
 		if err != nil {
 			return fmt.Errorf("creating the object store: %w", err)
@@ -161,7 +177,7 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 		Authz:       az,
 		Credentials: creds, ObjectStoreURL: cfg.ObjectStoreURL, Console: console,
 		Region: cfg.Region, Endpoint: cfg.EC2Endpoint, Tokens: tokens, InstanceOrder: order,
-		Logger: cfg.Logger.WithName("ec2"),
+		Logger: cfg.Logger.WithName("ec2"), Metrics: ec2Metrics,
 	})
 	if err != nil {
 		return err

@@ -67,8 +67,16 @@ func NewHelper(obj Object, c client.Client) (*Helper, error) {
 // Patch writes the difference between the snapshot and obj. Metadata and spec go first; finalizer
 // changes carry the snapshot's resourceVersion so two writers never drop each other's finalizer.
 // Status goes second, with conditions merged by type onto the server's current list. On return,
-// obj holds the server's view.
+// obj holds the server's view. An object gone meanwhile (its last finalizer removed by this very
+// patch, say) leaves nothing to record: NotFound is no error.
 func (h *Helper) Patch(ctx context.Context, obj Object) error {
+	if err := h.patch(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+func (h *Helper) patch(ctx context.Context, obj Object) error {
 	desired, ok := obj.DeepCopyObject().(Object)
 	if !ok {
 		return fmt.Errorf("copying %T: not a patchable object", obj)
@@ -107,15 +115,23 @@ func (h *Helper) Patch(ctx context.Context, obj Object) error {
 	}
 	body := map[string]any{"status": statusPatch}
 	if len(changed) == 0 {
-		if err := h.send(ctx, obj, body, true); err != nil {
-			return fmt.Errorf("patching status of %s: %w", client.ObjectKeyFromObject(obj), err)
-		}
-		return nil
+		return wrapStatusErr(obj, h.send(ctx, obj, body, true))
 	}
 
 	// The server's list: obj if the main patch just refreshed it, else the snapshot.
 	base := h.before
 	if mainPatch != nil {
+		base = obj
+	}
+	if ops := unlockedOps(base.GetConditions(), desired.GetConditions(), changed, asMap(after["status"]), statusPatch); ops != nil {
+		err := h.sendJSONPatch(ctx, obj, ops)
+		if err == nil || !serverMoved(err) {
+			return wrapStatusErr(obj, err)
+		}
+		// The server's list is not what we last saw: merge onto a fresh read under the lock.
+		if err := h.client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return fmt.Errorf("re-reading %s after its conditions moved: %w", client.ObjectKeyFromObject(obj), err)
+		}
 		base = obj
 	}
 	for attempt := 0; ; attempt++ {
@@ -126,13 +142,20 @@ func (h *Helper) Patch(ctx context.Context, obj Object) error {
 			return nil
 		}
 		if !apierrors.IsConflict(err) || attempt == conflictRetries {
-			return fmt.Errorf("patching status of %s: %w", client.ObjectKeyFromObject(obj), err)
+			return wrapStatusErr(obj, err)
 		}
 		if err := h.client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
 			return fmt.Errorf("re-reading %s after a conflict: %w", client.ObjectKeyFromObject(obj), err)
 		}
 		base = obj
 	}
+}
+
+func wrapStatusErr(obj Object, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("patching status of %s: %w", client.ObjectKeyFromObject(obj), err)
 }
 
 func (h *Helper) send(ctx context.Context, obj Object, body map[string]any, status bool) error {

@@ -18,6 +18,7 @@ package patch
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -151,5 +152,122 @@ func TestRemoveCondition(t *testing.T) {
 	_ = env.Client.Get(ctx, client.ObjectKeyFromObject(inst), got)
 	if conditions.Get(got, cloudv1.InstanceScheduled) != nil || conditions.Get(got, cloudv1.ReadyCondition) == nil {
 		t.Fatalf("conditions after removal: %+v", got.Status.Conditions)
+	}
+}
+
+// Condition changes go without a resourceVersion while the server's list is where the writer saw
+// it: a writer whose read is stale by another writer's conditions and fields is not refused, and
+// neither erases the other's.
+func TestConditionsWithoutConflicts(t *testing.T) {
+	ctx := context.Background()
+	inst := newInstance(t, "unlocked")
+	h, _ := NewHelper(inst, env.Client)
+	conditions.MarkFalse(inst, cloudv1.ReadyCondition, cloudv1.ReasonLaunching, "", now())
+	if err := h.Patch(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	stale := inst.DeepCopy()
+
+	// The first writer moves on: the stale copy's resourceVersion is old now.
+	h, _ = NewHelper(inst, env.Client)
+	conditions.MarkTrue(inst, cloudv1.InstanceScheduled, cloudv1.ReasonScheduled, "", now())
+	inst.Status.Hypervisor = "hv1"
+	if err := h.Patch(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	rv := inst.ResourceVersion
+
+	h2, _ := NewHelper(stale, env.Client)
+	conditions.MarkTrue(stale, cloudv1.ReadyCondition, cloudv1.ReasonRunning, "", now())
+	conditions.MarkTrue(stale, cloudv1.InstanceDomainDefined, cloudv1.ReasonDomainDefined, "", now())
+	stale.Status.Domain = &cloudv1.DomainStatus{Name: "i-1", State: "running", VCPUs: 0}
+	stale.Status.State = cloudv1.InstanceStateRunning
+	if err := h2.Patch(ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+	got := &cloudv1.Instance{}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), got); err != nil {
+		t.Fatal(err)
+	}
+	if got.ResourceVersion == rv {
+		t.Fatal("the second write did not happen")
+	}
+	if !conditions.IsTrue(got, cloudv1.InstanceScheduled) || !conditions.IsTrue(got, cloudv1.InstanceDomainDefined) ||
+		!conditions.IsTrue(got, cloudv1.ReadyCondition) || len(got.Status.Conditions) != 3 {
+		t.Fatalf("conditions: %+v", got.Status.Conditions)
+	}
+	if got.Status.Hypervisor != "hv1" || got.Status.Domain == nil || got.Status.Domain.Name != "i-1" ||
+		got.Status.State != cloudv1.InstanceStateRunning {
+		t.Fatalf("status fields: %+v", got.Status)
+	}
+
+	// A list that moved under the writer (a condition it saw at one index is gone) is merged
+	// under the lock instead: nothing is lost, nothing doubled.
+	h, _ = NewHelper(got, env.Client)
+	conditions.Delete(got, cloudv1.InstanceScheduled)
+	if err := h.Patch(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	h2, _ = NewHelper(stale, env.Client)
+	conditions.MarkFalse(stale, cloudv1.InstanceDomainDefined, cloudv1.ReasonDomainMissing, "gone", now())
+	stale.Status.Domain = nil
+	if err := h2.Patch(ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+	final := &cloudv1.Instance{}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), final); err != nil {
+		t.Fatal(err)
+	}
+	c := conditions.Get(final, cloudv1.InstanceDomainDefined)
+	if c == nil || c.Reason != cloudv1.ReasonDomainMissing || conditions.Get(final, cloudv1.InstanceScheduled) != nil ||
+		len(final.Status.Conditions) != 2 || final.Status.Domain != nil {
+		t.Fatalf("after the list moved: %+v, domain %+v", final.Status.Conditions, final.Status.Domain)
+	}
+}
+
+// An object deleted before its status is written is done with: no error.
+func TestGoneObjectIsNoError(t *testing.T) {
+	ctx := context.Background()
+	inst := newInstance(t, "gone")
+	h, _ := NewHelper(inst, env.Client)
+	if err := env.Client.Delete(ctx, inst.DeepCopy()); err != nil {
+		t.Fatal(err)
+	}
+	conditions.MarkFalse(inst, cloudv1.ReadyCondition, cloudv1.ReasonTerminated, "", now())
+	inst.Labels = map[string]string{"x": "y"}
+	if err := h.Patch(ctx, inst); err != nil {
+		t.Fatalf("patching a deleted object: %v", err)
+	}
+}
+
+// AddFinalizer goes through writes of other fields since the read, and is refused when the
+// finalizers themselves changed: no writer's finalizer is dropped.
+func TestAddFinalizerIsGuardedByTheList(t *testing.T) {
+	ctx := context.Background()
+	inst := newInstance(t, "add-finalizer")
+	stale := inst.DeepCopy()
+	h, _ := NewHelper(inst, env.Client)
+	conditions.MarkTrue(inst, cloudv1.InstanceScheduled, cloudv1.ReasonScheduled, "", now())
+	if err := h.Patch(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	if err := AddFinalizer(ctx, env.Client, stale, cloudv1.InstanceFinalizer); err != nil {
+		t.Fatalf("a status write in between refused the finalizer: %v", err)
+	}
+	if err := AddFinalizer(ctx, env.Client, inst, cloudv1.DomainFinalizer); err == nil {
+		t.Fatal("a finalizer added from a read that missed another finalizer went through")
+	}
+	got := &cloudv1.Instance{}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), got); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.Finalizers, []string{cloudv1.InstanceFinalizer}) || !conditions.IsTrue(got, cloudv1.InstanceScheduled) {
+		t.Fatalf("finalizers %v, conditions %+v", got.Finalizers, got.Status.Conditions)
+	}
+	if err := AddFinalizer(ctx, env.Client, got, cloudv1.DomainFinalizer); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.Finalizers, []string{cloudv1.InstanceFinalizer, cloudv1.DomainFinalizer}) {
+		t.Fatalf("finalizers %v", got.Finalizers)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -35,6 +36,8 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/minio/minio-go/v7"
 	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -70,7 +73,11 @@ type Cloud struct {
 	S3URL  string
 	// DashboardURL is where the web dashboard answers.
 	DashboardURL string
-	dir          string
+	// MetricsURL serves PiNet's metrics of this cloud (its own registry) in Prometheus' text
+	// format, as the manager's metrics endpoint does.
+	MetricsURL string
+	dir        string
+	requests   *RequestCounter
 }
 
 // Options tune the cloud.
@@ -80,6 +87,8 @@ type Options struct {
 	// TenantSubnetPrefix is the prefix length of the projects' subnets (default /24: 253
 	// instances a project).
 	TenantSubnetPrefix int
+	// Requests, when set, counts the requests of the manager and of every node agent.
+	Requests *RequestCounter
 }
 
 // Start runs the manager, object store, EC2 API and dashboard until env.Ctx ends.
@@ -101,13 +110,22 @@ func Start(env *testenv.Env, opts Options) (*Cloud, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cloud{Env: env, dir: dir, S3URL: "http://" + s3ln.Addr().String(), EC2URL: "http://" + ec2ln.Addr().String(),
-		DashboardURL: "http://" + dashln.Addr().String()}
+	metricsln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	c := &Cloud{Env: env, dir: dir, requests: opts.Requests, S3URL: "http://" + s3ln.Addr().String(), EC2URL: "http://" + ec2ln.Addr().String(),
+		DashboardURL: "http://" + dashln.Addr().String(), MetricsURL: "http://" + metricsln.Addr().String() + "/metrics"}
+	reg := prometheus.NewRegistry()
 	if opts.TerminatedRetention == 0 {
 		opts.TerminatedRetention = time.Minute
 	}
 
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+	mgrCfg := rest.CopyConfig(env.Config)
+	if opts.Requests != nil {
+		mgrCfg.Wrap(opts.Requests.wrap("manager"))
+	}
+	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
 		Scheme:                 env.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
@@ -121,6 +139,7 @@ func Start(env *testenv.Env, opts Options) (*Cloud, error) {
 		SeedInstanceTypes: true, SystemNamespace: testenv.SystemNamespace, ObjectStoreURL: c.S3URL,
 		Region: Region, TerminatedRetention: opts.TerminatedRetention, HeartbeatTimeout: 30 * time.Second,
 		TenantSubnetPrefix: opts.TenantSubnetPrefix,
+		Metrics:            reg,
 	}); err != nil {
 		return nil, err
 	}
@@ -128,10 +147,16 @@ func Start(env *testenv.Env, opts Options) (*Cloud, error) {
 		SystemNamespace: testenv.SystemNamespace, Region: Region,
 		EC2Listener: ec2ln, S3Listener: s3ln, DashboardListener: dashln, EC2Endpoint: c.EC2URL, ObjectStoreURL: c.S3URL,
 		S3DataDir: filepath.Join(dir, "objects"), AuthzTTL: time.Second, Logger: logr.Discard(),
-		ConsoleServiceAccount: ConsoleServiceAccount,
+		ConsoleServiceAccount: ConsoleServiceAccount, Metrics: reg,
 	}); err != nil {
 		return nil, err
 	}
+	metricsSrv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = metricsSrv.Serve(metricsln) }()
+	go func() {
+		<-ctx.Done()
+		_ = metricsSrv.Close()
+	}()
 	go func() {
 		<-ctx.Done()
 		_ = os.RemoveAll(dir)
@@ -277,6 +302,9 @@ func (c *Cloud) AddNodeWith(t testing.TB, name, zone string, vcpus int32, memMiB
 	restCfg, err := c.Env.AddUser(testenv.NodeUser(name), testenv.NodeAgentsGroup)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.requests != nil {
+		restCfg.Wrap(c.requests.wrap("agent"))
 	}
 	conn, err := libvirt.Open(c.Env.Ctx, "test://"+nodeXML)
 	if err != nil {

@@ -96,6 +96,9 @@ type Dialer struct {
 	// LBA28 makes the Device use the 28-bit READ/WRITE SECTORS commands even
 	// when the target supports 48-bit addressing.
 	LBA28 bool
+	// Observer, when set, learns of every read and write command the Device
+	// completes or gives up on.
+	Observer IOObserver
 }
 
 // Device is an AoE device reached through a user-space initiator. It is safe
@@ -109,6 +112,7 @@ type Device struct {
 	lba48        bool
 	sem          chan struct{}
 	rmw          sync.Mutex
+	observer     IOObserver
 
 	// Set while dialling, then read-only.
 	target     net.HardwareAddr
@@ -153,7 +157,7 @@ func (dl *Dialer) Dial(ctx context.Context, iface string, shelf uint16, slot uin
 	}
 	d := &Device{
 		conn: conn, shelf: shelf, slot: slot,
-		timeout: dl.Timeout, rto: dl.Retransmit,
+		timeout: dl.Timeout, rto: dl.Retransmit, observer: dl.Observer,
 		pending:  map[uint32]chan []byte{},
 		tag:      rand.Uint32(),
 		done:     make(chan struct{}),

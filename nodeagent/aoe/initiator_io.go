@@ -144,6 +144,7 @@ func (d *Device) ReadSectors(ctx context.Context, lba uint64, p []byte) error {
 			return err
 		}
 		r, err := d.ata(ctx, a)
+		d.observe(false, len(p), err)
 		if err != nil {
 			return err
 		}
@@ -167,8 +168,16 @@ func (d *Device) WriteSectors(ctx context.Context, lba uint64, p []byte) error {
 		}
 		a.Data = p
 		_, err = d.ata(ctx, a)
+		d.observe(true, len(p), err)
 		return err
 	})
+}
+
+// observe tells the Device's observer of one read or write command.
+func (d *Device) observe(write bool, bytes int, err error) {
+	if d.observer != nil {
+		d.observer.ObserveIO("initiator", write, bytes, err)
+	}
 }
 
 // parallel splits p into commands of at most MaxSectors sectors and runs

@@ -66,6 +66,15 @@ type Target struct {
 	// Serial and Model are the IDENTIFY DEVICE strings (defaults derive
 	// from the address).
 	Serial, Model string
+	// Observer, when set, learns of every read and write the target
+	// executes.
+	Observer IOObserver
+}
+
+// IOObserver learns of the reads and writes of a target or an initiator:
+// role is "target" or "initiator", bytes what the command asked to move.
+type IOObserver interface {
+	ObserveIO(role string, write bool, bytes int, err error)
 }
 
 // server is a running Target.
@@ -79,6 +88,7 @@ type server struct {
 	maxSectors int
 	bufcnt     uint16
 	ident      []byte
+	observer   IOObserver
 
 	mu     sync.Mutex
 	config []byte
@@ -126,6 +136,7 @@ func (t *Target) start() (*server, error) {
 		shelf:      t.Shelf,
 		slot:       t.Slot,
 		backing:    t.Backing,
+		observer:   t.Observer,
 		sectors:    uint64(t.Size / SectorSize),
 		maxSectors: maxSectors,
 		bufcnt:     t.BufferCount,

@@ -87,6 +87,9 @@ func (s *server) readWrite(ctx context.Context, a, r *ATAArg) ErrorCode {
 			err = nil
 		}
 	}
+	if s.observer != nil {
+		s.observer.ObserveIO("target", write, n*SectorSize, err)
+	}
 	if err != nil {
 		log.FromContext(ctx).Error(err, "AoE backing I/O failed", "shelf", s.shelf, "slot", s.slot, "lba", lba, "write", write)
 		r.Data = nil

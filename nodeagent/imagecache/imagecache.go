@@ -35,6 +35,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+
+	"pinet.io/pinet/internal/metrics"
 )
 
 // ErrCorrupt means the downloaded bytes never matched the image's MD5.
@@ -63,6 +65,8 @@ type Cache struct {
 	// Attempts is how many downloads of one image are tried before giving up (default 3).
 	Attempts int
 	Log      logr.Logger
+	// Metrics records each download's time and bytes; nil records nothing.
+	Metrics *metrics.NodeAgent
 
 	mu       sync.Mutex
 	inflight map[string]*fetch
@@ -160,7 +164,11 @@ func (c *Cache) ensure(ctx context.Context, img Image) error {
 	}
 	var err error
 	for i := 0; i < attempts; i++ {
-		if err = c.download(ctx, img); err == nil || ctx.Err() != nil {
+		began := time.Now()
+		var n int64
+		n, err = c.download(ctx, img)
+		c.Metrics.ObserveDownload(n, time.Since(began), err)
+		if err == nil || ctx.Err() != nil {
 			return err
 		}
 		c.Log.Info("Image download failed", "image", img.ID, "attempt", i+1, "error", err.Error())
@@ -170,21 +178,21 @@ func (c *Cache) ensure(ctx context.Context, img Image) error {
 
 // download streams the object into a temporary file, hashing as it goes, and moves it into place
 // only when the MD5 and size match.
-func (c *Cache) download(ctx context.Context, img Image) error {
+func (c *Cache) download(ctx context.Context, img Image) (int64, error) {
 	dir := filepath.Join(c.Dir, img.ID)
 	// QEMU, running as libvirt's unprivileged qemu user, passes through to the image (a root
 	// disk's backing file, a kernel); the image itself is 0600 until libvirt hands it over.
 	if err := os.MkdirAll(dir, 0o711); err != nil {
-		return err
+		return 0, err
 	}
 	rc, err := c.Source.Open(ctx, img.Bucket, img.Key)
 	if err != nil {
-		return fmt.Errorf("opening %s/%s: %w", img.Bucket, img.Key, err)
+		return 0, fmt.Errorf("opening %s/%s: %w", img.Bucket, img.Key, err)
 	}
 	defer rc.Close()
 	tmp, err := os.CreateTemp(dir, "image.part-*")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer os.Remove(tmp.Name())
 	h := md5.New()
@@ -196,19 +204,19 @@ func (c *Cache) download(ctx context.Context, img Image) error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("downloading %s: %w", img.ID, err)
+		return n, fmt.Errorf("downloading %s: %w", img.ID, err)
 	}
 	if sum := hex.EncodeToString(h.Sum(nil)); sum != img.MD5 || n != img.Size {
-		return fmt.Errorf("%s: got %d bytes with MD5 %s, want %d bytes with MD5 %s: %w", img.ID, n, sum, img.Size, img.MD5, ErrCorrupt)
+		return n, fmt.Errorf("%s: got %d bytes with MD5 %s, want %d bytes with MD5 %s: %w", img.ID, n, sum, img.Size, img.MD5, ErrCorrupt)
 	}
 	if err := os.Rename(tmp.Name(), c.Path(img.ID)); err != nil {
-		return err
+		return n, err
 	}
 	if fi, err := os.Stat(c.Path(img.ID)); err == nil {
 		c.remember(img, fi)
 	}
 	c.Log.Info("Downloaded image", "image", img.ID, "bytes", n)
-	return nil
+	return n, nil
 }
 
 // verifiedCopy is a cached file that matched an MD5.

@@ -18,6 +18,8 @@ package e2e
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"regexp"
 	"strings"
@@ -75,6 +77,7 @@ func TestSampleInstanceRunsAndGoes(t *testing.T) {
 		t.Fatalf("libvirt domain %s: %q %v", id, out, err)
 	}
 	assertQEMUNotRoot(t, id)
+	assertMetricsLive(t)
 	printed, err := cloud.Kubectl("", "get", "instances")
 	if err != nil || !strings.Contains(printed, id) || !strings.Contains(printed, "running") {
 		t.Fatalf("kubectl get instances does not show the instance: %v\n%s", err, printed)
@@ -88,6 +91,34 @@ func TestSampleInstanceRunsAndGoes(t *testing.T) {
 	}
 	if _, err := cloud.Virsh("dominfo", id); err == nil {
 		t.Fatalf("domain %s survived the instance's deletion", id)
+	}
+}
+
+// assertMetricsLive GETs the manager's metrics endpoint (PINET_METRICS_URL of the cloud's
+// pinetrc) while an instance runs: PiNet's metrics are there with live values.
+func assertMetricsLive(t *testing.T) {
+	t.Helper()
+	rc, err := cloud.RC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := rc["PINET_METRICS_URL"]
+	if url == "" {
+		t.Fatal("the cloud's pinetrc does not export PINET_METRICS_URL")
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s %v", url, resp.Status, err)
+	}
+	for _, want := range []string{`(?m)^pinet_instances\{state="running"\} [1-9]`, `(?m)^pinet_scheduler_schedule_latency_seconds_count [1-9]`} {
+		if !regexp.MustCompile(want).Match(body) {
+			t.Errorf("%s shows no line matching %s:\n%s", url, want, body)
+		}
 	}
 }
 

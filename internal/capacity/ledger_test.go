@@ -1,0 +1,124 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package capacity
+
+import (
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+)
+
+func bound(uid, node, itype string) *cloudv1.Instance {
+	return &cloudv1.Instance{
+		ObjectMeta: metav1.ObjectMeta{UID: types.UID(uid), Name: uid},
+		Spec:       cloudv1.InstanceSpec{InstanceType: itype},
+		Status:     cloudv1.InstanceStatus{Hypervisor: node},
+	}
+}
+
+func TestLedgerTalliesByNodeAndType(t *testing.T) {
+	var l Ledger
+	if got := l.Observe(bound("a", "n1", "small")); len(got) != 1 || got[0] != "n1" {
+		t.Fatalf("changed %v", got)
+	}
+	l.Observe(bound("b", "n1", "large"))
+	l.Observe(bound("c", "n2", "small"))
+	if got := l.Observe(bound("a", "n1", "small")); got != nil {
+		t.Fatalf("an unchanged instance changed %v", got)
+	}
+	if tl := l.Tally("n1"); tl.Count != 2 || tl.ByType["small"] != 1 || tl.ByType["large"] != 1 {
+		t.Fatalf("n1 %+v", tl)
+	}
+	// Moved (a rebinding), then terminated with its domain gone: it holds nothing.
+	if got := l.Observe(bound("a", "n2", "small")); len(got) != 2 {
+		t.Fatalf("a move changed %v", got)
+	}
+	gone := bound("c", "n2", "small")
+	gone.Spec.DesiredState = cloudv1.DesiredTerminated
+	l.Observe(gone)
+	if tl := l.Tally("n2"); tl.Count != 1 || tl.ByType["small"] != 1 {
+		t.Fatalf("n2 %+v", tl)
+	}
+	if got := l.Forget("b"); len(got) != 1 || got[0] != "n1" {
+		t.Fatalf("forget changed %v", got)
+	}
+	if tl := l.Tally("n1"); tl.Count != 0 || len(tl.ByType) != 0 {
+		t.Fatalf("n1 after forgetting %+v", tl)
+	}
+	if got := l.Forget("never-seen"); got != nil {
+		t.Fatalf("forgetting an unknown uid changed %v", got)
+	}
+	// An unbound instance holds nothing.
+	if got := l.Observe(bound("d", "", "small")); got != nil {
+		t.Fatalf("an unbound instance changed %v", got)
+	}
+}
+
+// An assumption counts until an event shows the binding, the instance goes, or it expires.
+func TestLedgerAssumptions(t *testing.T) {
+	var l Ledger
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l.Assume("a", Holding{Node: "n1", InstanceType: "small"}, now.Add(time.Minute))
+	l.Assume("b", Holding{Node: "n1", InstanceType: "small"}, now.Add(time.Minute))
+	if tl := l.Tallies(now)["n1"]; tl.Count != 2 {
+		t.Fatalf("assumed tally %+v", tl)
+	}
+	if tl := l.Tally("n1"); tl.Count != 0 {
+		t.Fatalf("observed tally counts assumptions: %+v", tl)
+	}
+	if left, ok := l.Assumed("a", now.Add(59*time.Second)); !ok || left != time.Second {
+		t.Fatalf("assumed %v %v", left, ok)
+	}
+	// The cache shows a's binding: observed once, no longer assumed.
+	l.Observe(bound("a", "n1", "small"))
+	if _, ok := l.Assumed("a", now); ok {
+		t.Fatal("a is still assumed after its binding was observed")
+	}
+	if tl := l.Tallies(now)["n1"]; tl.Count != 2 {
+		t.Fatalf("tally after observing %+v", tl)
+	}
+	// A still-unbound update does not end an assumption; a deletion does.
+	l.Observe(bound("b", "", "small"))
+	if _, ok := l.Assumed("b", now); !ok {
+		t.Fatal("an update without the binding ended the assumption")
+	}
+	l.Forget("b")
+	if l.Assumptions() != 0 {
+		t.Fatalf("%d assumptions after the deletion", l.Assumptions())
+	}
+	// Expiry: gone from the tallies and the map.
+	l.Assume("c", Holding{Node: "n2", InstanceType: "small"}, now.Add(time.Minute))
+	if tl := l.Tallies(now.Add(time.Minute))["n2"]; tl.Count != 0 {
+		t.Fatalf("an expired assumption still counts: %+v", tl)
+	}
+	if l.Assumptions() != 0 {
+		t.Fatal("the expired assumption was kept")
+	}
+	l.Assume("d", Holding{Node: "n2"}, now.Add(time.Minute))
+	if _, ok := l.Assumed("d", now.Add(time.Minute)); ok || l.Assumptions() != 0 {
+		t.Fatal("an assumption outlived its expiry")
+	}
+	l.Assume("e", Holding{Node: "n2"}, now.Add(time.Minute))
+	l.Unassume("e")
+	if l.Assumptions() != 0 {
+		t.Fatal("Unassume kept the assumption")
+	}
+}

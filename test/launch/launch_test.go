@@ -1,0 +1,229 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package launch launches a fleet of instances on a whole cloud (the real API server, manager
+// and node agents on libvirt's test driver) and counts the writes the manager and the agents send
+// to the API server on the way to running: the count per instance must not grow back. With
+// -launch.instances=1000 (or more) it is the launch measurement of docs/performance.md: it
+// prints the time, the writes per instance and the memory held per instance.
+package launch_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/testcloud"
+	"pinet.io/pinet/internal/testenv"
+	"pinet.io/pinet/nodeagent"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) { testenv.Main(m, &env) }
+
+var (
+	instances = flag.Int("launch.instances", 40, "Instances to launch (1000 or 5000 for the measurement).")
+	nodes     = flag.Int("launch.nodes", 4, "Simulated hypervisors to spread them over.")
+)
+
+// perProject stays inside a project's /24 subnet.
+const perProject = 240
+
+// Writes per instance on the way to running (the instance's creation not counted), as measured
+// when the writes were cut (7, 4, 0.6 and 0 with 40 instances on 4 nodes; 11.95, 5, 1.43 and
+// 1.5 before); a change that adds writes must raise these on purpose.
+const (
+	// The instance controller's finalizer and status, the scheduler's label and binding, the
+	// agent's finalizer and report, the instance controller's running state.
+	maxInstanceWritesPerInstance = 7.0
+	// Scheduled, AddressAssigned, Running (manager), Started (agent).
+	maxEventsPerInstance = 4.0
+	// The manager's sums of the hypervisors' allocations: at most one write per node a second
+	// for all the instances it took meanwhile, so never more than one per instance (heartbeats,
+	// which go by the clock, not counted).
+	maxHypervisorWritesPerInstance = 1.0
+	// Requests the API server refused because the object moved since it was read.
+	maxConflictsPerInstance = 0.1
+)
+
+func TestLaunchWrites(t *testing.T) {
+	n := *instances
+	requests := &testcloud.RequestCounter{}
+	c, err := testcloud.Start(env, testcloud.Options{Requests: requests})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range *nodes {
+		c.AddNodeWith(t, fmt.Sprintf("launch-%d", i), "zone-launch", 4096, 4<<20, func(cfg *nodeagent.Config) {
+			cfg.MaxInstances = int32(n)
+		})
+	}
+	var projects []string
+	for i := 0; i*perProject < n; i++ {
+		p := fmt.Sprintf("launch-%d", i)
+		c.AddProjectWithQuota(t, p, testcloud.NoQuota())
+		creds := c.AddUser(t, p+"-user", false, p)
+		c.RegisterRawImage(t, creds, p, "img", []byte(strings.Repeat("pinet", 1000)), false)
+		projects = append(projects, p)
+	}
+
+	// Let the setup's writes settle, then count only the launch.
+	time.Sleep(2 * time.Second)
+	requests.Reset()
+	rssBefore, heapBefore := memory()
+	start := time.Now()
+	createAll(t, n, projects)
+	waitAllRunning(t, n)
+	took := time.Since(start)
+	rssAfter, heapAfter := memory()
+
+	perInst := func(match func(testcloud.RequestKey) bool) float64 {
+		return float64(requests.Sum(func(k testcloud.RequestKey) bool { return k.IsWrite() && match(k) })) / float64(n)
+	}
+	instanceWrites := perInst(func(k testcloud.RequestKey) bool {
+		return k.Resource == "instances" && k.Verb != "POST" && k.Code < 300
+	})
+	statusWrites := perInst(func(k testcloud.RequestKey) bool {
+		return k.Resource == "instances" && k.Subresource == "status" && k.Code < 300
+	})
+	events := perInst(func(k testcloud.RequestKey) bool { return k.Resource == "events" })
+	hvWrites := perInst(func(k testcloud.RequestKey) bool {
+		return k.Component == "manager" && k.Resource == "hypervisors" && k.Code < 300
+	})
+	conflicts := perInst(func(k testcloud.RequestKey) bool { return (k.Code == 409 || k.Code == 422) && k.Verb != "POST" })
+	all := perInst(func(testcloud.RequestKey) bool { return true })
+	t.Logf("%d instances on %d nodes running after %s (%.1f/s)", n, *nodes, took.Round(time.Millisecond), float64(n)/took.Seconds())
+	t.Logf("per instance: %.2f instance writes (%.2f status), %.2f events, %.2f hypervisor writes, %.2f conflicts, %.2f writes in all",
+		instanceWrites, statusWrites, events, hvWrites, conflicts, all)
+	t.Logf("memory: RSS %+d KiB (%.1f KiB per instance), live heap %+d KiB (%.1f KiB per instance)",
+		(rssAfter-rssBefore)>>10, float64(rssAfter-rssBefore)/1024/float64(n),
+		(heapAfter-heapBefore)>>10, float64(heapAfter-heapBefore)/1024/float64(n))
+	t.Logf("writes by kind:\n%s", requests.Writes())
+
+	for _, check := range []struct {
+		what      string
+		got, most float64
+	}{
+		{"instance writes", instanceWrites, maxInstanceWritesPerInstance},
+		{"events", events, maxEventsPerInstance},
+		{"hypervisor writes", hvWrites, maxHypervisorWritesPerInstance},
+		{"conflicts", conflicts, maxConflictsPerInstance},
+	} {
+		if check.got > check.most {
+			t.Errorf("%.2f %s per instance, more than %.2f", check.got, check.what, check.most)
+		}
+	}
+
+	// The agents resync every domain with its instance every few seconds (testcloud's
+	// ResyncInterval is 3 s) from their caches: several resyncs fetch no instance from the API
+	// server and write nothing.
+	requests.Reset()
+	time.Sleep(10 * time.Second)
+	gets := requests.Sum(func(k testcloud.RequestKey) bool {
+		return k.Component == "agent" && k.Resource == "instances" && !k.IsWrite() && k.Verb != "WATCH"
+	})
+	writes := requests.Sum(func(k testcloud.RequestKey) bool { return k.Resource == "instances" && k.IsWrite() })
+	if gets != 0 || writes != 0 {
+		t.Errorf("resyncs of %d running instances: %d reads and %d writes of instances:\n%s", n, gets, writes, requests.Writes())
+	}
+}
+
+// createAll creates n instances round-robin over the projects, from a few clients at once as
+// RunInstances calls would.
+func createAll(t *testing.T, n int, projects []string) {
+	t.Helper()
+	const creators = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, creators)
+	for w := range creators {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += creators {
+				inst := &cloudv1.Instance{
+					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("i%05d", i), Namespace: projects[i/perProject]},
+					Spec:       cloudv1.InstanceSpec{ImageID: "img", InstanceType: "m1.tiny", AvailabilityZone: "zone-launch"},
+				}
+				if err := env.Client.Create(context.Background(), inst); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+func waitAllRunning(t *testing.T, n int) {
+	t.Helper()
+	timeout := 3*time.Minute + time.Duration(n)*500*time.Millisecond
+	testenv.Eventually(t, timeout, fmt.Sprintf("%d instances to run", n), func() error {
+		list := &cloudv1.InstanceList{}
+		if err := env.Client.List(context.Background(), list); err != nil {
+			return err
+		}
+		running := 0
+		var other *cloudv1.Instance
+		for i := range list.Items {
+			if list.Items[i].Status.State == cloudv1.InstanceStateRunning {
+				running++
+			} else {
+				other = &list.Items[i]
+			}
+		}
+		if running < n {
+			msg := fmt.Sprintf("%d of %d running", running, n)
+			if other != nil {
+				msg += fmt.Sprintf("; %s is %q: %v", client.ObjectKeyFromObject(other), other.Status.State, other.Status.Conditions)
+			}
+			return fmt.Errorf("%s", msg)
+		}
+		return nil
+	})
+}
+
+// memory returns the process's resident set and its live heap after a collection, in bytes.
+func memory() (rss, heap int64) {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	data, err := os.ReadFile("/proc/self/status")
+	if err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+				kib, _ := strconv.ParseInt(f[1], 10, 64)
+				rss = kib << 10
+			}
+		}
+	}
+	return rss, int64(ms.HeapAlloc)
+}
