@@ -23,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,10 +72,12 @@ func BenchmarkLaunch(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		heap0 := liveHeap()
 		start := time.Now()
 		ids := launchAll(b, f, n)
 		waitState(b, f, launchProject, n, cloudv1.InstanceStateRunning)
 		running := time.Since(start)
+		heapPer := float64(liveHeap()-heap0) / float64(n)
 		describe, list := describeVsList(b, f, n)
 		terminateAll(b, f, ids)
 		waitState(b, f, launchProject, n, cloudv1.InstanceStateTerminated)
@@ -88,14 +91,15 @@ func BenchmarkLaunch(b *testing.B) {
 		b.ReportMetric(pinet.Seconds(), "s-launch+terminate")
 		b.ReportMetric(base.Seconds(), "s-baseline")
 		b.ReportMetric(running.Seconds()/base.Seconds(), "ratio")
+		b.ReportMetric(heapPer/1024, "heap-KiB/inst")
 		b.ReportMetric(describe.Seconds()*1000, "ms-describe")
 		b.ReportMetric(list.Seconds()*1000, "ms-list")
 		b.ReportMetric(describe.Seconds()/list.Seconds(), "describe-ratio")
 		b.ReportMetric(float64(w1-w0)/float64(n), "writes/inst")
 		b.ReportMetric(float64(baseWrites)/float64(n), "baseline-writes/inst")
-		b.Logf("%d instances: running after %.1fs (baseline %.2fs, ratio %.1f), terminated after %.1fs; writes/instance %.1f vs %.1f; Describe %v vs LIST %v (ratio %.1f)",
+		b.Logf("%d instances: running after %.1fs (baseline %.2fs, ratio %.1f), terminated after %.1fs; writes/instance %.1f vs %.1f; Describe %v vs LIST %v (ratio %.1f); live heap %.1f KiB/instance",
 			n, running.Seconds(), base.Seconds(), running.Seconds()/base.Seconds(), pinet.Seconds(),
-			float64(w1-w0)/float64(n), float64(baseWrites)/float64(n), describe, list, describe.Seconds()/list.Seconds())
+			float64(w1-w0)/float64(n), float64(baseWrites)/float64(n), describe, list, describe.Seconds()/list.Seconds(), heapPer/1024)
 	}
 }
 
@@ -302,4 +306,13 @@ func describeVsList(b *testing.B, f *fixture, n int) (time.Duration, time.Durati
 		}
 	}
 	return describe, time.Since(start) / rounds
+}
+
+// liveHeap is the process's live heap after a collection: the manager, front ends and node agents
+// run in this process, so its growth while instances run is their memory per instance.
+func liveHeap() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
 }
