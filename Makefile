@@ -63,8 +63,8 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 3s; e.g. make fuzz FUZ
 	hack/fuzz.sh
 
 .PHONY: bench
-bench: tools build ## Run the benchmarks in bench/.
-	go test -run '^$$' -bench . -benchmem ./bench/...
+bench: tools build ## Run the benchmarks in bench/ (BENCHFLAGS="-bench.launch 1000" for the issue's sizes).
+	go test -timeout 60m -run '^$$' -bench . -benchmem ./bench/... $(BENCHFLAGS)
 
 ##@ Local cloud
 

@@ -59,7 +59,7 @@ var (
 func setup(b *testing.B) *fixture {
 	b.Helper()
 	fixtureOnce.Do(func() {
-		c, err := testcloud.Start(env, testcloud.Options{})
+		c, err := testcloud.Start(env, testcloud.Options{TenantSubnetPrefix: 20})
 		if err != nil {
 			fixtureErr = err
 			return

@@ -1,0 +1,318 @@
+/*
+Copyright 2026 The PiNet Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/testcloud"
+)
+
+var launchN = flag.Int("bench.launch", 100, "instances BenchmarkLaunch starts (the issue's size is 1000)")
+
+const (
+	launchProject  = "bench-launch"
+	launchBaseline = "bench-baseline"
+	launchNodes    = 4
+	launchPerCall  = 100
+)
+
+// BenchmarkLaunch starts -bench.launch instances with RunInstances (100 a call) over four
+// simulated nodes until every one is running, then terminates them all; the baseline creates the
+// same number of Instance objects with a plain client and writes a running status into each.
+// It reports both durations, their ratio and the API server writes per instance (every client's
+// writes for PiNet, from the API server's own counters; the baseline client's own).
+func BenchmarkLaunch(b *testing.B) {
+	f := setup(b)
+	n := *launchN
+	ctx := context.Background()
+	launchOnce.Do(func() { launchErr = prepareLaunch(b, f, n) })
+	if launchErr != nil {
+		b.Fatal(launchErr)
+	}
+	for b.Loop() {
+		w0, err := apiWrites(ctx, f.cloud.Env.Config)
+		if err != nil {
+			b.Fatal(err)
+		}
+		heap0 := liveHeap()
+		start := time.Now()
+		ids := launchAll(b, f, n)
+		waitState(b, f, launchProject, n, cloudv1.InstanceStateRunning)
+		running := time.Since(start)
+		heapPer := float64(liveHeap()-heap0) / float64(n)
+		describe, list := describeVsList(b, f, n)
+		terminateAll(b, f, ids)
+		waitState(b, f, launchProject, n, cloudv1.InstanceStateTerminated)
+		pinet := time.Since(start)
+		w1, err := apiWrites(ctx, f.cloud.Env.Config)
+		if err != nil {
+			b.Fatal(err)
+		}
+		base, baseWrites := baselineLaunch(b, f, n)
+		b.ReportMetric(running.Seconds(), "s-to-running")
+		b.ReportMetric(pinet.Seconds(), "s-launch+terminate")
+		b.ReportMetric(base.Seconds(), "s-baseline")
+		b.ReportMetric(running.Seconds()/base.Seconds(), "ratio")
+		b.ReportMetric(heapPer/1024, "heap-KiB/inst")
+		b.ReportMetric(describe.Seconds()*1000, "ms-describe")
+		b.ReportMetric(list.Seconds()*1000, "ms-list")
+		b.ReportMetric(describe.Seconds()/list.Seconds(), "describe-ratio")
+		b.ReportMetric(float64(w1-w0)/float64(n), "writes/inst")
+		b.ReportMetric(float64(baseWrites)/float64(n), "baseline-writes/inst")
+		b.Logf("%d instances: running after %.1fs (baseline %.2fs, ratio %.1f), terminated after %.1fs; writes/instance %.1f vs %.1f; Describe %v vs LIST %v (ratio %.1f); live heap %.1f KiB/instance",
+			n, running.Seconds(), base.Seconds(), running.Seconds()/base.Seconds(), pinet.Seconds(),
+			float64(w1-w0)/float64(n), float64(baseWrites)/float64(n), describe, list, describe.Seconds()/list.Seconds(), heapPer/1024)
+	}
+}
+
+var (
+	launchOnce  sync.Once
+	launchErr   error
+	launchImage string
+	launchCreds testcloud.Credentials
+)
+
+// prepareLaunch adds the launch project (with a subnet large enough for n), its user, an image
+// and four nodes with room for n tiny instances.
+func prepareLaunch(b *testing.B, f *fixture, n int) error {
+	q := testcloud.NoQuota()
+	f.cloud.AddProjectWithQuota(b, launchProject, q)
+	launchCreds = f.cloud.AddUser(b, "launcher", false, launchProject)
+	for i := range launchNodes {
+		f.cloud.AddNode(b, fmt.Sprintf("launch-node-%d", i), "", int32(n), int64(n)*1024)
+	}
+	launchImage = f.cloud.RegisterRawImage(b, launchCreds, launchProject, "launch-image", bytes.Repeat([]byte{0}, 1<<16), false)
+	return f.cloud.Env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: launchBaseline}})
+}
+
+func launchAll(b *testing.B, f *fixture, n int) []string {
+	cl := f.cloud.EC2(launchCreds)
+	var ids []string
+	for left := n; left > 0; left -= launchPerCall {
+		k := int32(min(left, launchPerCall))
+		out, err := cl.RunInstances(context.Background(), &ec2.RunInstancesInput{
+			ImageId: aws.String(launchImage), InstanceType: types.InstanceType("m1.tiny"),
+			MinCount: aws.Int32(k), MaxCount: aws.Int32(k),
+		})
+		if err != nil {
+			b.Fatalf("RunInstances after %d instances: %v", len(ids), err)
+		}
+		for _, i := range out.Instances {
+			ids = append(ids, aws.ToString(i.InstanceId))
+		}
+	}
+	return ids
+}
+
+func terminateAll(b *testing.B, f *fixture, ids []string) {
+	cl := f.cloud.EC2(launchCreds)
+	for len(ids) > 0 {
+		k := min(len(ids), 500)
+		if _, err := cl.TerminateInstances(context.Background(), &ec2.TerminateInstancesInput{InstanceIds: ids[:k]}); err != nil {
+			b.Fatalf("TerminateInstances: %v", err)
+		}
+		ids = ids[k:]
+	}
+}
+
+// waitState waits until n Instance objects of the namespace are in state.
+func waitState(b *testing.B, f *fixture, ns string, n int, state cloudv1.InstanceState) {
+	err := wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, time.Duration(n)*time.Second+5*time.Minute, true,
+		func(ctx context.Context) (bool, error) {
+			var list cloudv1.InstanceList
+			if err := f.cloud.Env.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
+				return false, nil
+			}
+			k := 0
+			for _, i := range list.Items {
+				if i.Status.State == state {
+					k++
+				}
+			}
+			return k >= n, nil
+		})
+	if err != nil {
+		var list cloudv1.InstanceList
+		_ = f.cloud.Env.Client.List(context.Background(), &list, client.InNamespace(ns))
+		seen := map[string]int{}
+		for _, i := range list.Items {
+			seen[string(i.Status.State)+"/"+i.Status.StateReason]++
+		}
+		b.Fatalf("waiting for %d instances in %s to be %s: %v (states: %v)", n, ns, state, err, seen)
+	}
+}
+
+// baselineLaunch creates n Instance objects and sets each one's status to running, from a client
+// whose transport counts its own writes.
+func baselineLaunch(b *testing.B, f *fixture, n int) (time.Duration, int64) {
+	var writes atomic.Int64
+	cfg := rest.CopyConfig(f.cloud.Env.Config)
+	cfg.QPS, cfg.Burst = -1, 0
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return countWrites{rt: rt, n: &writes}
+	}
+	cl, err := client.New(cfg, client.Options{Scheme: f.cloud.Env.Scheme})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	start := time.Now()
+	sem := make(chan struct{}, 16)
+	errs := make(chan error, n)
+	for i := range n {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			inst := &cloudv1.Instance{
+				ObjectMeta: metav1.ObjectMeta{Namespace: launchBaseline, Name: fmt.Sprintf("base-%d-%d", start.UnixNano(), i)},
+				Spec:       cloudv1.InstanceSpec{ImageID: launchImage, InstanceType: "m1.tiny"},
+			}
+			if err := cl.Create(ctx, inst); err != nil {
+				errs <- err
+				return
+			}
+			before := inst.DeepCopy()
+			inst.Status.State = cloudv1.InstanceStateRunning
+			inst.Status.LaunchTime = &metav1.Time{Time: time.Now()}
+			errs <- cl.Status().Patch(ctx, inst, client.MergeFrom(before))
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			b.Fatalf("baseline: %v", err)
+		}
+	}
+	took := time.Since(start)
+	_ = cl.DeleteAllOf(ctx, &cloudv1.Instance{}, client.InNamespace(launchBaseline))
+	return took, writes.Load()
+}
+
+// countWrites counts the requests that change something.
+type countWrites struct {
+	rt http.RoundTripper
+	n  *atomic.Int64
+}
+
+func (c countWrites) RoundTrip(r *http.Request) (*http.Response, error) {
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		c.n.Add(1)
+	}
+	return c.rt.RoundTrip(r)
+}
+
+// apiWrites sums the API server's apiserver_request_total over the verbs that write.
+func apiWrites(ctx context.Context, cfg *rest.Config) (int64, error) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return 0, err
+	}
+	raw, err := cs.Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("reading the API server's metrics: %w", err)
+	}
+	var total int64
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "apiserver_request_total{") {
+			continue
+		}
+		write := false
+		for _, v := range []string{`verb="POST"`, `verb="PUT"`, `verb="PATCH"`, `verb="DELETE"`, `verb="APPLY"`} {
+			write = write || strings.Contains(line, v)
+		}
+		if !write {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err != nil {
+			return 0, fmt.Errorf("reading %q: %w", line, err)
+		}
+		total += int64(v)
+	}
+	return total, sc.Err()
+}
+
+// describeVsList times DescribeInstances of the launch project (every page of 1000) against one
+// LIST of the same Instance objects from the API server, each the mean of five rounds.
+func describeVsList(b *testing.B, f *fixture, n int) (time.Duration, time.Duration) {
+	const rounds = 5
+	ctx := context.Background()
+	cl := f.cloud.EC2(launchCreds)
+	start := time.Now()
+	for range rounds {
+		got := 0
+		p := ec2.NewDescribeInstancesPaginator(cl, &ec2.DescribeInstancesInput{MaxResults: aws.Int32(1000)})
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				b.Fatalf("DescribeInstances: %v", err)
+			}
+			got += countInstances(out)
+		}
+		if got != n {
+			b.Fatalf("DescribeInstances returned %d instances, want %d", got, n)
+		}
+	}
+	describe := time.Since(start) / rounds
+	start = time.Now()
+	for range rounds {
+		var list cloudv1.InstanceList
+		if err := f.cloud.Env.Client.List(ctx, &list, client.InNamespace(launchProject)); err != nil {
+			b.Fatal(err)
+		}
+		if len(list.Items) != n {
+			b.Fatalf("listed %d instances, want %d", len(list.Items), n)
+		}
+	}
+	return describe, time.Since(start) / rounds
+}
+
+// liveHeap is the process's live heap after a collection: the manager, front ends and node agents
+// run in this process, so its growth while instances run is their memory per instance.
+func liveHeap() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
+}
