@@ -38,7 +38,9 @@ import (
 	"pinet.io/pinet/internal/testenv"
 )
 
-// screenshotDir is where the browser test leaves the README's screenshots.
+// screenshotDir is where the browser test leaves the README's screenshots when
+// PINET_UPDATE_SCREENSHOTS=1; other runs keep theirs in a temporary directory, so a test run
+// leaves the checkout as it was.
 const screenshotDir = "../docs/images"
 
 func screenshot(t *testing.T, ctx context.Context, name string) {
@@ -49,10 +51,14 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
-	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
+	dir := t.TempDir()
+	if os.Getenv("PINET_UPDATE_SCREENSHOTS") == "1" {
+		dir = screenshotDir
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(screenshotDir, name), png, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
