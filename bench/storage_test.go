@@ -161,8 +161,8 @@ func BenchmarkManagerMemory(b *testing.B) {
 		b.ReportMetric(perInst, "heap-KiB/inst")
 		b.ReportMetric(float64(heap0)/(1<<20), "heap-MiB-before")
 		b.ReportMetric(float64(heap1)/(1<<20), "heap-MiB-after")
-		b.Logf("%d instances: live heap %.1f MiB -> %.1f MiB, %.1f KiB/instance",
-			n, float64(heap0)/(1<<20), float64(heap1)/(1<<20), perInst)
+		b.Logf("%d instances (states then: %v): live heap %.1f MiB -> %.1f MiB, %.1f KiB/instance",
+			n, instanceStates(b, cl), float64(heap0)/(1<<20), float64(heap1)/(1<<20), perInst)
 		if err := cl.DeleteAllOf(ctx, &cloudv1.Instance{}, client.InNamespace(memoryProject)); err != nil {
 			b.Fatal(err)
 		}
@@ -228,4 +228,18 @@ func settledHeap() int64 {
 	time.Sleep(2 * time.Second)
 	runtime.GC()
 	return liveHeap()
+}
+
+// instanceStates counts the benchmark's instances by state, to show what the controllers made of
+// them.
+func instanceStates(b *testing.B, cl client.Client) map[cloudv1.InstanceState]int {
+	var list cloudv1.InstanceList
+	if err := cl.List(context.Background(), &list, client.InNamespace(memoryProject)); err != nil {
+		b.Fatal(err)
+	}
+	states := map[cloudv1.InstanceState]int{}
+	for _, i := range list.Items {
+		states[i.Status.State]++
+	}
+	return states
 }
