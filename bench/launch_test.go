@@ -43,6 +43,7 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/testcloud"
+	"pinet.io/pinet/nodeagent"
 )
 
 var launchN = flag.Int("bench.launch", 100, "instances BenchmarkLaunch starts (the issue's size is 1000)")
@@ -117,10 +118,16 @@ func prepareLaunch(b *testing.B, f *fixture, n int) error {
 	f.cloud.AddProjectWithQuota(b, launchProject, q)
 	launchCreds = f.cloud.AddUser(b, "launcher", false, launchProject)
 	for i := range launchNodes {
-		f.cloud.AddNode(b, fmt.Sprintf("launch-node-%d", i), "", int32(n), int64(n)*1024)
+		f.cloud.AddNodeWith(b, fmt.Sprintf("launch-node-%d", i), "", int32(n), int64(n)*1024, roomFor(n))
 	}
 	launchImage = f.cloud.RegisterRawImage(b, launchCreds, launchProject, "launch-image", bytes.Repeat([]byte{0}, 1<<16), false)
 	return f.cloud.Env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: launchBaseline}})
+}
+
+// roomFor lets a node take n instances: without it the agent registers the default of 64, and
+// a launch larger than the nodes' 64 each waits unscheduled ("at their instance quota") forever.
+func roomFor(n int) func(*nodeagent.Config) {
+	return func(cfg *nodeagent.Config) { cfg.MaxInstances = int32(n) }
 }
 
 func launchAll(b *testing.B, f *fixture, n int) []string {
