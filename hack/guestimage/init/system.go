@@ -128,8 +128,9 @@ func (g *guest) startNetwork() bool {
 		g.out.Printf("network: virtio NIC present but no eth0 (is virtio_net loaded?)")
 		return false
 	}
-	// -t 4 -T 2: four discovers two seconds apart; -n: give up (exit 1) if no lease by then.
-	err := g.busyboxRun("udhcpc", "-i", "eth0", "-s", udhcpcScript, "-t", "4", "-T", "2", "-n")
+	// -t 15 -T 2: fifteen discovers two seconds apart, as long as a loaded node may take to plumb
+	// the guest's tap and lease after starting it; -n: give up (exit 1) if no lease by then.
+	err := g.busyboxRun("udhcpc", "-i", "eth0", "-s", udhcpcScript, "-t", "15", "-T", "2", "-n")
 	if err != nil {
 		g.out.Printf("network: DHCP on eth0 failed: %v", err)
 		return false
