@@ -313,16 +313,22 @@ func (s *instanceSync) start(ctx context.Context, sc *syncScope) (reconcile.Resu
 			return reconcile.Result{}, err
 		}
 	}
-	log.FromContext(ctx).Info("Starting domain", "domain", sc.domain.Name)
-	if err := s.virt.Start(sc.domain.Name); err != nil {
+	name := sc.domain.Name
+	log.FromContext(ctx).Info("Starting domain", "domain", name)
+	if err := s.virt.Start(name); err != nil {
 		sc.actionReason, sc.actionMsg = cloudv1.ReasonStartFailed, "Starting the domain failed; see the instance's events and the node agent's log"
 		s.event(sc.inst, "Warning", "FailedStart", "Start", "Starting domain failed: %v", err)
 		return reconcile.Result{}, err
 	}
+	// Report what runs now, not what was observed before the start: a guest that powers itself
+	// off before the next reconcile is recognised only when its last reported state is running.
+	if err := s.observe(sc); err != nil {
+		return reconcile.Result{}, err
+	}
 	if sc.defined {
-		s.event(sc.inst, "Normal", "Started", "Start", "Defined and started domain %s", sc.domain.Name)
+		s.event(sc.inst, "Normal", "Started", "Start", "Defined and started domain %s", name)
 	} else {
-		s.event(sc.inst, "Normal", "Started", "Start", "Started domain %s", sc.domain.Name)
+		s.event(sc.inst, "Normal", "Started", "Start", "Started domain %s", name)
 	}
 	return reconcile.Result{}, nil
 }
