@@ -230,3 +230,16 @@ func (s *Server) getBucketLocation(q *request) error {
 	s.writeXML(q, http.StatusOK, locationResult{Xmlns: s3Namespace, Region: region})
 	return nil
 }
+
+// setBucketConfig changes one of the bucket's settings (CORS, lifecycle, tags, encryption) and
+// answers status with an empty body.
+func (s *Server) setBucketConfig(q *request, bucket string, status int, set func(*fsstore.BucketInfo)) error {
+	if _, err := s.store.UpdateBucket(bucket, func(bi *fsstore.BucketInfo) error {
+		set(bi)
+		return nil
+	}); err != nil {
+		return err
+	}
+	writeEmpty(q, status)
+	return nil
+}

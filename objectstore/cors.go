@@ -279,14 +279,7 @@ func (s *Server) putBucketCors(q *request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.UpdateBucket(b.Name, func(bi *fsstore.BucketInfo) error {
-		bi.CORS = rules
-		return nil
-	}); err != nil {
-		return err
-	}
-	writeEmpty(q, http.StatusOK)
-	return nil
+	return s.setBucketConfig(q, b.Name, http.StatusOK, func(bi *fsstore.BucketInfo) { bi.CORS = rules })
 }
 
 func (s *Server) deleteBucketCors(q *request) error {
@@ -294,12 +287,5 @@ func (s *Server) deleteBucketCors(q *request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.UpdateBucket(b.Name, func(bi *fsstore.BucketInfo) error {
-		bi.CORS = nil
-		return nil
-	}); err != nil {
-		return err
-	}
-	writeEmpty(q, http.StatusNoContent)
-	return nil
+	return s.setBucketConfig(q, b.Name, http.StatusNoContent, func(bi *fsstore.BucketInfo) { bi.CORS = nil })
 }

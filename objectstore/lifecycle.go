@@ -383,14 +383,7 @@ func (s *Server) putBucketLifecycle(q *request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.UpdateBucket(b.Name, func(bi *fsstore.BucketInfo) error {
-		bi.Lifecycle = rules
-		return nil
-	}); err != nil {
-		return err
-	}
-	writeEmpty(q, http.StatusOK)
-	return nil
+	return s.setBucketConfig(q, b.Name, http.StatusOK, func(bi *fsstore.BucketInfo) { bi.Lifecycle = rules })
 }
 
 func (s *Server) deleteBucketLifecycle(q *request) error {
@@ -398,12 +391,5 @@ func (s *Server) deleteBucketLifecycle(q *request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.UpdateBucket(b.Name, func(bi *fsstore.BucketInfo) error {
-		bi.Lifecycle = nil
-		return nil
-	}); err != nil {
-		return err
-	}
-	writeEmpty(q, http.StatusNoContent)
-	return nil
+	return s.setBucketConfig(q, b.Name, http.StatusNoContent, func(bi *fsstore.BucketInfo) { bi.Lifecycle = nil })
 }

@@ -412,14 +412,7 @@ func (s *Server) putBucketEncryption(q *request) error {
 	if len(s.masterKey) != sseKeyLen {
 		return s3Error(CodeNotImplemented, errSSENoMasterKey)
 	}
-	if _, err := s.store.UpdateBucket(b.Name, func(bi *fsstore.BucketInfo) error {
-		bi.Encryption = algo
-		return nil
-	}); err != nil {
-		return err
-	}
-	writeEmpty(q, http.StatusOK)
-	return nil
+	return s.setBucketConfig(q, b.Name, http.StatusOK, func(bi *fsstore.BucketInfo) { bi.Encryption = algo })
 }
 
 func (s *Server) deleteBucketEncryption(q *request) error {
@@ -427,12 +420,5 @@ func (s *Server) deleteBucketEncryption(q *request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.UpdateBucket(b.Name, func(bi *fsstore.BucketInfo) error {
-		bi.Encryption = ""
-		return nil
-	}); err != nil {
-		return err
-	}
-	writeEmpty(q, http.StatusNoContent)
-	return nil
+	return s.setBucketConfig(q, b.Name, http.StatusNoContent, func(bi *fsstore.BucketInfo) { bi.Encryption = "" })
 }

@@ -295,14 +295,7 @@ func (s *Server) putBucketTagging(q *request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.UpdateBucket(b.Name, func(bi *fsstore.BucketInfo) error {
-		bi.Tags = tags
-		return nil
-	}); err != nil {
-		return err
-	}
-	writeEmpty(q, http.StatusNoContent)
-	return nil
+	return s.setBucketConfig(q, b.Name, http.StatusNoContent, func(bi *fsstore.BucketInfo) { bi.Tags = tags })
 }
 
 func (s *Server) deleteBucketTagging(q *request) error {
@@ -310,14 +303,7 @@ func (s *Server) deleteBucketTagging(q *request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.UpdateBucket(b.Name, func(bi *fsstore.BucketInfo) error {
-		bi.Tags = nil
-		return nil
-	}); err != nil {
-		return err
-	}
-	writeEmpty(q, http.StatusNoContent)
-	return nil
+	return s.setBucketConfig(q, b.Name, http.StatusNoContent, func(bi *fsstore.BucketInfo) { bi.Tags = nil })
 }
 
 // copyTags is the tag set of an object a copy makes: the source's (x-amz-tagging-directive
