@@ -289,12 +289,23 @@ func (s *instanceSync) consoleLog(inst *cloudv1.Instance) string {
 // A guest that powered itself off is not started again: the instance controller makes that
 // instance stopped (or terminated), as EC2 does.
 func (s *instanceSync) start(ctx context.Context, sc *syncScope) (reconcile.Result, error) {
-	s.forgetShutdown(sc.inst.UID)
+	// A shutdown this agent asked for (a stop the user took back at once) is no power-off of
+	// the guest's own.
+	stoppedByUs := s.shutdownPending(sc.inst.UID)
 	if sc.domain.State == "running" || sc.domain.State == "blocked" {
+		s.forgetShutdown(sc.inst.UID)
 		return reconcile.Result{}, s.rebootIfAsked(ctx, sc)
 	}
+	if sc.domain.State == "shutdown" {
+		// The guest is powering off: QEMU has reported it and libvirt is ending the process,
+		// which can take seconds on a loaded node. Starting it now would fail ("already
+		// running"), and the report of this state is what lets the next reconcile tell a
+		// guest's power-off from a stop. libvirt's stopped event brings the instance back;
+		// the requeue covers a missed one.
+		return reconcile.Result{RequeueAfter: shuttingDownRecheck}, nil
+	}
 	if last := sc.inst.Status.Domain; sc.domain.State == "shutoff" && sc.domain.ShutoffReason == "shutdown" &&
-		last != nil && last.State == "running" {
+		last != nil && guestWasUp(last.State) && !stoppedByUs {
 		log.FromContext(ctx).Info("The guest powered itself off", "domain", sc.domain.Name)
 		sc.actionReason, sc.actionMsg = cloudv1.ReasonShutdownByGuest, "The guest powered itself off"
 		sc.poweredOff = true
@@ -307,6 +318,7 @@ func (s *instanceSync) start(ctx context.Context, sc *syncScope) (reconcile.Resu
 		sc.actionReason, sc.actionMsg = cloudv1.ReasonShutdownByGuest, "The guest powered itself off"
 		return reconcile.Result{}, nil
 	}
+	s.forgetShutdown(sc.inst.UID)
 	// A stopped instance's type may have changed: bring the definition up to date first.
 	if !sc.defined {
 		if err := s.define(ctx, sc); err != nil || sc.actionReason != "" {
@@ -331,6 +343,15 @@ func (s *instanceSync) start(ctx context.Context, sc *syncScope) (reconcile.Resu
 		s.event(sc.inst, "Normal", "Started", "Start", "Started domain %s", name)
 	}
 	return reconcile.Result{}, nil
+}
+
+// shuttingDownRecheck is how soon a domain seen powering off is looked at again.
+const shuttingDownRecheck = 2 * time.Second
+
+// guestWasUp reports whether a domain reported in state was up (running, or on its way off), so
+// that its being shut off with reason "shutdown" now is the guest's own power-off.
+func guestWasUp(state string) bool {
+	return state == "running" || state == "blocked" || state == "shutdown"
 }
 
 // shutByGuest is true when this agent reported the guest's power-off under the current spec and
@@ -442,6 +463,15 @@ func (s *instanceSync) shutdownAsked(uid types.UID, now time.Time) (time.Time, b
 	return now, false
 }
 
+// shutdownPending reports whether this agent asked the instance's guest to shut down and has
+// not seen it off yet.
+func (s *instanceSync) shutdownPending(uid types.UID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.shutdowns[uid]
+	return ok
+}
+
 func (s *instanceSync) forgetShutdown(uid types.UID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -480,7 +510,8 @@ func (s *instanceSync) updateStatus(ctx context.Context, sc *syncScope) error {
 	if sc.rebooted != "" {
 		ds.RebootRequest = sc.rebooted
 	}
-	running := d.State == "running" || d.State == "blocked"
+	// A domain being shut down still runs its guest until libvirt reports it off.
+	running := d.State == "running" || d.State == "blocked" || d.State == "shutdown"
 	if running && (inst.Status.Domain == nil || inst.Status.Domain.State != d.State || ds.StartTime == nil) &&
 		!conditions.IsTrue(inst, cloudv1.InstanceGuestRunning) {
 		// The cache may not show this agent's last report yet; the start time is the first one
