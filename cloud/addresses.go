@@ -270,8 +270,10 @@ func (s *Service) awaitAllocation(ctx context.Context, a *cloudv1.Address) error
 		}
 		switch cond.Reason {
 		case cloudv1.ReasonPoolExhausted:
-			failed = query.Errorf(CodeAddressCapacity, http.StatusServiceUnavailable,
-				"There are not enough free addresses to satisfy your request: %s.", cond.Message)
+			// The pool's limit, as the acceptance and EC2's own limit answer name it;
+			// the message says it is the pool's, not the project's quota.
+			failed = query.Errorf(CodeAddressLimit, http.StatusBadRequest,
+				"The maximum number of addresses has been reached: the address pool has no free address (%s).", cond.Message)
 		case cloudv1.ReasonPoolNotFound:
 			failed = query.Errorf(CodeAddressCapacity, http.StatusServiceUnavailable,
 				"There is no address pool to allocate from: %s.", cond.Message)

@@ -342,7 +342,10 @@ func TestAddressPools(t *testing.T) {
 		t.Fatalf("the tiny pool gave %s", aws.ToString(only.PublicIp))
 	}
 	_, err := cl.AllocateAddress(ctx, &ec2.AllocateAddressInput{PublicIpv4Pool: aws.String("eipcap-tiny")})
-	expectCode(t, err, "InsufficientAddressCapacity")
+	expectCode(t, err, "AddressLimitExceeded")
+	if !strings.Contains(err.Error(), "address pool has no free address") {
+		t.Fatalf("an empty pool's answer does not say it is the pool's: %v", err)
+	}
 	waitCount(t, "eipcap", &cloudv1.AddressList{}, 2, "the refused Address to go")
 	// Released, the address can be allocated again.
 	if _, err := cl.ReleaseAddress(ctx, &ec2.ReleaseAddressInput{AllocationId: only.AllocationId}); err != nil {

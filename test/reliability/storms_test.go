@@ -129,7 +129,7 @@ func reservationOf(t *testing.T, out *ec2.RunInstancesOutput) reservation {
 }
 
 // Issue 11's acceptance: 200 AllocateAddress calls at once, under a quota above the pool's size,
-// get distinct addresses of the pool until it is empty and InsufficientAddressCapacity after;
+// get distinct addresses of the pool until it is empty and AddressLimitExceeded after;
 // nothing half-made stays. Then associations, disassociations and releases race on a few
 // addresses and instances: each instance ends with at most one address, the one whose public IP
 // it shows, and the pool counts exactly the addresses left.
@@ -171,7 +171,7 @@ func TestAddressStorm(t *testing.T) {
 				t.Fatalf("call %d got %s (handed out before: %v)", i, ips[i], won[ips[i]])
 			}
 			won[ips[i]] = true
-		case apiCode(err) != "InsufficientAddressCapacity":
+		case apiCode(err) != "AddressLimitExceeded":
 			t.Fatalf("call %d: %v", i, err)
 		}
 	}
