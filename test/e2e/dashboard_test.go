@@ -98,11 +98,19 @@ func TestDashboardLaunchesARealGuest(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form[action="/signin"] button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS("table#instances")),
 	)
-	// The project may hold other tests' instances: the new one is the row that was not there.
+	// The project may hold other tests' instances: the new one is the row of an instance that did
+	// not exist before the launch. The page's rows alone do not say which existed (the list may
+	// still be filling in), so the member's AWS CLI view is taken too.
 	before, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](rowIDs))
 	if err != nil {
 		t.Fatal(err)
 	}
+	existing, err := run(cloud.Root, awsEnv, "", "aws", "--endpoint-url", rc["EC2_URL"], "--output", "text",
+		"ec2", "describe-instances", "--query", "Reservations[].Instances[].InstanceId")
+	if err != nil {
+		t.Fatalf("aws ec2 describe-instances: %v\n%s", err, existing)
+	}
+	before = append(before, strings.Fields(existing)...)
 	browsertest.Step(t, ctx, "fill the launch form",
 		chromedp.Navigate(base+"/launch"),
 		chromedp.WaitReady(chromedp.CSS(`#image option[value="`+ami+`"]`)),
@@ -131,7 +139,7 @@ func TestDashboardLaunchesARealGuest(t *testing.T) {
 			}
 		}
 		if len(added) != 1 {
-			return fmt.Errorf("new rows %v", added)
+			return fmt.Errorf("new rows %v (of %d rows; %d instances known before the launch)", added, len(ids), len(before))
 		}
 		id = added[0]
 		return nil
