@@ -112,7 +112,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 // naming no group is in the default group), sorted and without duplicates.
 func (r *Reconciler) memberIPs(ctx context.Context, sg *cloudv1.SecurityGroup) ([]string, error) {
 	list := &cloudv1.InstanceList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(sg.Namespace)); err != nil {
+	// Read only: the cache's own objects, not a copy of the whole project per member change.
+	if err := r.Client.List(ctx, list, client.InNamespace(sg.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing the instances of %s: %w", sg.Namespace, err)
 	}
 	var ips []string
