@@ -347,7 +347,7 @@ func (s *Service) AssociateAddress(ctx context.Context, c Caller, in AssociateAd
 	if err != nil {
 		return "", err
 	}
-	inst, err := s.findInstance(ctx, c, in.InstanceID)
+	inst, err := findOne(ctx, s, c, instanceKind, in.InstanceID)
 	if err != nil {
 		return "", err
 	}
