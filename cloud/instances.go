@@ -43,20 +43,13 @@ type DescribeInstancesInput struct {
 	Page
 }
 
+var instanceListing = listing{resource: "instances", filters: instanceFilters, minPage: 5, maxPage: 1000,
+	idsWithPage: "The parameter instancesSet cannot be used with the parameter maxResults"}
+
 // DescribeInstances shows the caller's project's instances by reservation, oldest first unless
 // named, and the token of the next page (pages count instances).
 func (s *Service) DescribeInstances(ctx context.Context, c Caller, in DescribeInstancesInput) ([]Reservation, string, error) {
-	if err := s.authorize(ctx, c, "list", "instances", in.DryRun); err != nil {
-		return nil, "", err
-	}
-	if len(in.InstanceIDs) > 0 && in.MaxResults != nil {
-		return nil, "", InvalidParam("The parameter instancesSet cannot be used with the parameter maxResults")
-	}
-	size, err := in.size(5, 1000, 0)
-	if err != nil {
-		return nil, "", err
-	}
-	matcher, err := query.NewMatcher(in.Filters, instanceFilters)
+	matcher, size, err := s.startDescribe(ctx, c, instanceListing, in.DryRun, in.Filters, in.Page, len(in.InstanceIDs))
 	if err != nil {
 		return nil, "", err
 	}
@@ -69,28 +62,26 @@ func (s *Service) DescribeInstances(ctx context.Context, c Caller, in DescribeIn
 		return it, matcher.Match(it.attributes, it.Tags)
 	}
 	scope := fmt.Sprint("DescribeInstances", in.InstanceIDs, in.Filters)
-	var page []Instance
-	var next string
-	if s.pagesFromIndex(size, in.InstanceIDs) {
-		page, next, err = instancePage(ctx, s, c, scope, in.Page, size, item)
-	} else {
-		page, next, err = s.listedInstancePage(ctx, c, in.InstanceIDs, scope, in.Page, size, item)
-	}
+	page, next, err := describedInstancePage(ctx, s, c, in.InstanceIDs, scope, in.Page, size, item)
 	if err != nil {
 		return nil, "", err
 	}
 	return reservations(page), next, nil
 }
 
-// listedInstancePage is instancePage from a listing of the whole project (or of the instances
-// named).
-func (s *Service) listedInstancePage(ctx context.Context, c Caller, ids []string, scope string, p Page, size int,
-	item func(*cloudv1.Instance) (Instance, bool)) ([]Instance, string, error) {
+// describedInstancePage is the page of a Describe of instances that item keeps (and makes the
+// shape of): built from the index when the Describe pages through all of them, else from a
+// listing of the project or of the instances named.
+func describedInstancePage[T any](ctx context.Context, s *Service, c Caller, ids []string, scope string, p Page, size int,
+	item func(*cloudv1.Instance) (T, bool)) ([]T, string, error) {
+	if s.pagesFromIndex(size, ids) {
+		return instancePage(ctx, s, c, scope, p, size, item)
+	}
 	insts, err := named(ctx, s, c, instanceKind, ids)
 	if err != nil {
 		return nil, "", err
 	}
-	var items []Instance
+	var items []T
 	for _, inst := range insts {
 		if it, ok := item(inst); ok {
 			items = append(items, it)
@@ -115,14 +106,8 @@ var instanceStatusFilters = []string{"availability-zone", "instance-state-name",
 // DescribeInstanceStatus shows the status checks of the caller's project's instances and the
 // token of the next page.
 func (s *Service) DescribeInstanceStatus(ctx context.Context, c Caller, in DescribeInstanceStatusInput) ([]InstanceStatus, string, error) {
-	if err := s.authorize(ctx, c, "list", "instances", in.DryRun); err != nil {
-		return nil, "", err
-	}
-	size, err := in.size(5, 1000, 0)
-	if err != nil {
-		return nil, "", err
-	}
-	matcher, err := query.NewMatcher(in.Filters, instanceStatusFilters)
+	matcher, size, err := s.startDescribe(ctx, c, listing{resource: "instances", filters: instanceStatusFilters, minPage: 5,
+		maxPage: 1000}, in.DryRun, in.Filters, in.Page, len(in.InstanceIDs))
 	if err != nil {
 		return nil, "", err
 	}
@@ -134,20 +119,7 @@ func (s *Service) DescribeInstanceStatus(ctx context.Context, c Caller, in Descr
 		return it, matcher.Match(it.attributes, TagsOf(inst))
 	}
 	scope := fmt.Sprint("DescribeInstanceStatus", in.InstanceIDs, in.Filters, in.IncludeAllInstances)
-	if s.pagesFromIndex(size, in.InstanceIDs) {
-		return instancePage(ctx, s, c, scope, in.Page, size, item)
-	}
-	insts, err := named(ctx, s, c, instanceKind, in.InstanceIDs)
-	if err != nil {
-		return nil, "", err
-	}
-	var items []InstanceStatus
-	for _, inst := range insts {
-		if it, ok := item(inst); ok {
-			items = append(items, it)
-		}
-	}
-	return pageOf(s, c, scope, in.Page, size, items)
+	return describedInstancePage(ctx, s, c, in.InstanceIDs, scope, in.Page, size, item)
 }
 
 // InstanceIDsInput names instances to act on. Force, Hibernate and SkipOSShutdown are accepted

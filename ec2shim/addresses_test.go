@@ -177,13 +177,9 @@ func TestAddressLifecycle(t *testing.T) {
 		{"tag:Name", "front", []string{a1}},
 		{"tag-key", "Name", []string{a1}},
 		{"domain", "standard", nil},
-	}, func(f types.Filter) ([]string, error) {
-		out, err := cl.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{Filters: []types.Filter{f}})
-		if err != nil {
-			return nil, err
-		}
-		return allocationIDsOf(out.Addresses), nil
-	})
+	}, func(f []types.Filter) (*ec2.DescribeAddressesOutput, error) {
+		return cl.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{Filters: f})
+	}, func(out *ec2.DescribeAddressesOutput) []string { return allocationIDsOf(out.Addresses) })
 	byIP, err := cl.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{PublicIps: []string{ip2, ip1}})
 	if err != nil || fmt.Sprint(allocationIDsOf(byIP.Addresses)) != fmt.Sprint(sorted(a1, a2)) {
 		t.Fatalf("by public IP: %v (%v)", allocationIDsOf(byIP.Addresses), err)

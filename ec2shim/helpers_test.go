@@ -243,14 +243,15 @@ type filterCase struct {
 	want        []string
 }
 
-// expectFilters runs each filter through describe, which returns the ids it selected.
-func expectFilters(t *testing.T, cases []filterCase, describe func(f types.Filter) ([]string, error)) {
+// expectFilters runs each filter through describe, whose answer ids reads the selected ids of.
+func expectFilters[O any](t *testing.T, cases []filterCase, describe func(f []types.Filter) (O, error), ids func(O) []string) {
 	t.Helper()
 	for _, tc := range cases {
-		got, err := describe(types.Filter{Name: aws.String(tc.name), Values: []string{tc.value}})
+		out, err := describe([]types.Filter{{Name: aws.String(tc.name), Values: []string{tc.value}}})
 		if err != nil {
 			t.Fatalf("filter %s: %v", tc.name, err)
 		}
+		got := ids(out)
 		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 			t.Errorf("filter %s=%s: %v, want %v", tc.name, tc.value, got, tc.want)
 		}
@@ -328,7 +329,13 @@ func expectRefusals[In any](t *testing.T, prefix string, valid func() *In, call 
 // <project>-zone and a raw machine image, whose id it returns.
 func tenantWithNode(t *testing.T, project string) (*testcloud.Cloud, testcloud.Credentials, *ec2.Client, string) {
 	t.Helper()
+	return tenantOnNode(t, project, 4, 8192)
+}
+
+// tenantOnNode is tenantWithNode with a node of vcpus and memMiB.
+func tenantOnNode(t *testing.T, project string, vcpus int32, memMiB int64) (*testcloud.Cloud, testcloud.Credentials, *ec2.Client, string) {
+	t.Helper()
 	c, creds, cl := tenant(t, project)
-	c.AddNode(t, project+"-node", project+"-zone", 4, 8192)
+	c.AddNode(t, project+"-node", project+"-zone", vcpus, memMiB)
 	return c, creds, cl, c.RegisterRawImage(t, creds, project, "disk", []byte("0123456789"), false)
 }

@@ -96,14 +96,9 @@ func terminateAll(t *testing.T, cl *ec2.Client, out ...*ec2.RunInstancesOutput) 
 // RunInstances launches as many as fit between MinCount and MaxCount under each of the instance,
 // vCPU and memory limits, and a launch whose MinCount does not fit is refused with nothing made.
 func TestRunInstancesQuota(t *testing.T) {
-	c := theCloud(t)
 	const project = "iquota"
-	c.AddProject(t, project)
-	creds := c.AddUser(t, "iquota-user", false, project)
-	c.AddNode(t, "iquota-node", "iquota-zone", 4, 8192)
-	ami := c.RegisterRawImage(t, creds, project, "disk", []byte("0123456789"), false)
+	_, _, cl, ami := tenantWithNode(t, project)
 	ctx := context.Background()
-	cl := c.EC2(creds)
 
 	for i, tc := range []struct {
 		field string
@@ -170,14 +165,9 @@ func TestRunInstancesQuota(t *testing.T) {
 
 // Resizing a stopped instance beyond the vCPU quota is refused; within it, allowed.
 func TestResizeWithinQuota(t *testing.T) {
-	c := theCloud(t)
 	const project = "iquota-resize"
-	c.AddProject(t, project)
-	creds := c.AddUser(t, "iquota-resize-user", false, project)
-	c.AddNode(t, "iquota-resize-node", "iquota-resize-zone", 8, 16384)
-	ami := c.RegisterRawImage(t, creds, project, "disk", []byte("0123456789"), false)
+	_, _, cl, ami := tenantOnNode(t, project, 8, 16384)
 	ctx := context.Background()
-	cl := c.EC2(creds)
 	setQuota(t, cl, project, cloudv1.ProjectQuota{VCPUs: ptr.To[int32](3)})
 
 	out, err := run(ctx, cl, ami, types.InstanceTypeM1Small, 1, 1)
@@ -216,14 +206,9 @@ func TestResizeWithinQuota(t *testing.T) {
 
 // Racing launches never exceed the quota, and the refused ones leave nothing behind.
 func TestConcurrentRunInstancesStayWithinQuota(t *testing.T) {
-	c := theCloud(t)
 	const project = "iquota-race"
-	c.AddProject(t, project)
-	creds := c.AddUser(t, "iquota-race-user", false, project)
-	c.AddNode(t, "iquota-race-node", "iquota-race-zone", 4, 8192)
-	ami := c.RegisterRawImage(t, creds, project, "disk", []byte("0123456789"), false)
+	_, _, cl, ami := tenantWithNode(t, project)
 	ctx := context.Background()
-	cl := c.EC2(creds)
 	setQuota(t, cl, project, cloudv1.ProjectQuota{Instances: ptr.To[int32](5)})
 
 	var wg sync.WaitGroup
@@ -257,14 +242,9 @@ func TestConcurrentRunInstancesStayWithinQuota(t *testing.T) {
 
 // A new project gets the default quota: EC2's five elastic IPs, ten instances.
 func TestProjectQuotaDefaults(t *testing.T) {
-	c := theCloud(t)
 	const project = "iquota-defaults"
-	c.AddProject(t, project)
-	creds := c.AddUser(t, "iquota-defaults-user", false, project)
-	c.AddNode(t, "iquota-defaults-node", "iquota-defaults-zone", 8, 16384)
-	ami := c.RegisterRawImage(t, creds, project, "disk", []byte("0123456789"), false)
+	_, _, cl, ami := tenantOnNode(t, project, 8, 16384)
 	ctx := context.Background()
-	cl := c.EC2(creds)
 
 	p := &cloudv1.Project{}
 	if err := env.Client.Get(ctx, client.ObjectKey{Name: project}, p); err != nil {
@@ -366,14 +346,11 @@ func waitHeldBack(t *testing.T, project, name, field string) {
 // Instances made with kubectl beyond the quota wait unscheduled with the reason, and are
 // admitted when another goes or an admin raises the limit.
 func TestKubectlInstancesWaitForQuota(t *testing.T) {
-	c := theCloud(t)
 	const project = "iquota-kubectl"
-	c.AddProject(t, project)
-	creds := c.AddUser(t, "iquota-kubectl-user", false, project)
+	c, creds, cl := tenant(t, project)
 	c.AddNode(t, "iquota-kubectl-node", "", 4, 8192)
 	ami := c.RegisterRawImage(t, creds, project, "disk", []byte("0123456789"), false)
 	ctx := context.Background()
-	cl := c.EC2(creds)
 	setQuota(t, cl, project, cloudv1.ProjectQuota{Instances: ptr.To[int32](2)})
 
 	kubectlInstance(t, project, "first", ami)

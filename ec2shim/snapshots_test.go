@@ -123,13 +123,9 @@ func TestSnapshotToNewVolume(t *testing.T) {
 		{"tag:Name", "backup", []string{snap}},
 		{"tag-key", "Name", []string{snap}},
 		{"tag:Name", "other", nil},
-	}, func(f types.Filter) ([]string, error) {
-		out, err := cl.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{Filters: []types.Filter{f}})
-		if err != nil {
-			return nil, err
-		}
-		return snapshotIDsOf(out.Snapshots), nil
-	})
+	}, func(f []types.Filter) (*ec2.DescribeSnapshotsOutput, error) {
+		return cl.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{Filters: f})
+	}, func(out *ec2.DescribeSnapshotsOutput) []string { return snapshotIDsOf(out.Snapshots) })
 	for owner, want := range map[string][]string{"self": {snap}, "snapflow": {snap}, "someone-else": nil} {
 		out, err := cl.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{OwnerIds: []string{owner}})
 		if err != nil || fmt.Sprint(snapshotIDsOf(out.Snapshots)) != fmt.Sprint(want) {

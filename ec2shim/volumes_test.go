@@ -219,13 +219,9 @@ func TestVolumeLifecycle(t *testing.T) {
 		{"volume-type", "standard", sorted(v1, v2)},
 		{"create-time", "20*", sorted(v1, v2)},
 		{"size", "3", nil},
-	}, func(f types.Filter) ([]string, error) {
-		out, err := cl.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{Filters: []types.Filter{f}})
-		if err != nil {
-			return nil, err
-		}
-		return volumeIDsOf(out.Volumes), nil
-	})
+	}, func(f []types.Filter) (*ec2.DescribeVolumesOutput, error) {
+		return cl.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{Filters: f})
+	}, func(out *ec2.DescribeVolumesOutput) []string { return volumeIDsOf(out.Volumes) })
 
 	// Detaching: only what is attached, where it is attached.
 	_, err = cl.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(v1), InstanceId: aws.String("i-0123456789abcdef0")})
