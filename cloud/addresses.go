@@ -97,12 +97,21 @@ func (s *Service) toAddress(a *cloudv1.Address, live map[string]*cloudv1.Instanc
 	}
 }
 
-// projectAddresses lists the project's addresses that have an allocation id and are not being
-// released, oldest first; allocated keeps only the addresses with an IP.
+// addressKind: the project's addresses that have an allocation id and are not being released,
+// oldest first.
+var addressKind = kind[*cloudv1.Address]{resource: "addresses", what: "address", list: &cloudv1.AddressList{},
+	id: AllocationID, prefix: ids.Allocation, notFound: allocationNotFound, malformed: func(id string) error {
+		return BadRequest(CodeAllocationMalformed, "Invalid id: \"%s\" (expecting \"eipalloc-...\")", clipID(id))
+	}}
+
+// projectAddresses lists the project's addresses (addressKind); allocated keeps only those with
+// an IP.
 func (s *Service) projectAddresses(ctx context.Context, c Caller, allocated bool) ([]*cloudv1.Address, error) {
-	return liveInProject(ctx, s, c, &cloudv1.AddressList{}, "addresses", AllocationID, func(a *cloudv1.Address) bool {
-		return !allocated || a.Status.PublicIP != ""
-	})
+	all, err := inProject(ctx, s, c, addressKind)
+	if err != nil || !allocated {
+		return all, err
+	}
+	return slices.DeleteFunc(all, func(a *cloudv1.Address) bool { return a.Status.PublicIP == "" }), nil
 }
 
 // findAddress finds one of the project's allocated addresses by allocation id or public IP
@@ -134,7 +143,7 @@ func pickAddresses(all []*cloudv1.Address, allocIDs, publicIPs []string) ([]*clo
 			continue
 		}
 		if !ids.Valid(ids.Allocation, id) {
-			return nil, BadRequest(CodeAllocationMalformed, "Invalid id: \"%s\" (expecting \"eipalloc-...\")", clipID(id))
+			return nil, addressKind.malformed(id)
 		}
 		a, ok := withID(all, id, AllocationID)
 		if !ok {
@@ -309,21 +318,12 @@ func (s *Service) ReleaseAddress(ctx context.Context, c Caller, in ReleaseAddres
 	if err != nil {
 		return err
 	}
-	a := found.DeepCopy()
-	err = s.DeleteLatest(ctx, a, func() error {
+	return deleteChecked(ctx, s, addressKind, found.DeepCopy(), AllocationID(found), func(a *cloudv1.Address) error {
 		if as := associationOf(a, live); as.instanceID != "" {
 			return BadRequest(CodeAddressInUse, "Address %s is in use: it is associated with %s.", a.Status.PublicIP, as.instanceID)
 		}
 		return nil
 	})
-	switch {
-	case apierrors.IsNotFound(err):
-		return allocationNotFound(AllocationID(found))
-	case err != nil:
-		return APIError(err, "address "+AllocationID(found))
-	}
-	s.AwaitDeleted(ctx, a)
-	return nil
 }
 
 // AssociateAddressInput points an address (by allocation id or public IP) at an instance.
@@ -368,11 +368,8 @@ func (s *Service) AssociateAddress(ctx context.Context, c Caller, in AssociateAd
 		a.Spec.InstanceID = in.InstanceID
 		return nil
 	})
-	switch {
-	case apierrors.IsNotFound(err):
-		return "", allocationNotFound(allocID)
-	case err != nil:
-		return "", APIError(err, "address "+allocID)
+	if err != nil {
+		return "", addressKind.writeError(err, allocID)
 	}
 	if err := s.dropOtherAddresses(ctx, c, a); err != nil {
 		return "", err

@@ -130,6 +130,15 @@ func expectCode(t *testing.T, err error, code string) {
 	}
 }
 
+// byID maps items by their ids.
+func byID[T any](items []T, id func(T) string) map[string]T {
+	out := make(map[string]T, len(items))
+	for _, item := range items {
+		out[id(item)] = item
+	}
+	return out
+}
+
 // serviceWait bounds the tests' waits for controllers and the service's cache (the machine is
 // loaded).
 const serviceWait = time.Minute

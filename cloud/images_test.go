@@ -82,11 +82,7 @@ func imageIDsSeenBy(t *testing.T, s *cloud.Service, c cloud.Caller, in cloud.Des
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]cloud.Image{}
-	for _, img := range imgs {
-		out[img.ID] = img
-	}
-	return out
+	return byID(imgs, func(img cloud.Image) string { return img.ID })
 }
 
 // imagesInProject counts the Image objects and image name claims in a project's namespace.

@@ -209,6 +209,8 @@ func resolveOne[P client.Object](ctx context.Context, s *Service, c Caller, k ki
 func (k kind[P]) writeError(err error, id string) error {
 	var qe *query.Error
 	switch {
+	case err == nil:
+		return nil
 	case errors.As(err, &qe):
 		return qe
 	case apierrors.IsNotFound(err):
@@ -217,13 +219,19 @@ func (k kind[P]) writeError(err error, id string) error {
 	return APIError(err, k.what+" "+id)
 }
 
-// deleteOne is how an object is deleted by id: resolved as resolveOne does, its newest version
-// deleted if check (given that version) lets it, and gone from the cache when it returns.
+// deleteOne is how an object is deleted by id: resolved as resolveOne does, then deleted as
+// deleteChecked does.
 func deleteOne[P client.Object](ctx context.Context, s *Service, c Caller, k kind[P], id string, dryRun bool, check func(P) error) error {
 	obj, err := resolveOne(ctx, s, c, k, "delete", id, dryRun)
 	if err != nil {
 		return err
 	}
+	return deleteChecked(ctx, s, k, obj, id, check)
+}
+
+// deleteChecked deletes the newest version of obj (a copy the caller may change), whose EC2 id is
+// id, if check (given that version) lets it; obj is gone from the cache when it returns.
+func deleteChecked[P client.Object](ctx context.Context, s *Service, k kind[P], obj P, id string, check func(P) error) error {
 	if err := s.DeleteLatest(ctx, obj, func() error { return check(obj) }); err != nil {
 		return k.writeError(err, id)
 	}

@@ -67,9 +67,19 @@ func groupID(sg *cloudv1.SecurityGroup) string {
 	return idOr(sg.Status.GroupID, sg.Name, ids.SecurityGroup)
 }
 
-// projectGroups lists the project's groups that have an EC2 id, oldest first.
+// groupKind: the project's groups that have an EC2 id, oldest first.
+var groupKind = kind[*cloudv1.SecurityGroup]{resource: "securitygroups", what: "security group", list: &cloudv1.SecurityGroupList{},
+	id: groupID, prefix: ids.SecurityGroup, notFound: groupNotFound, malformed: func(id string) error {
+		return BadRequest(CodeGroupIDMalformed, "Invalid id: \"%s\" (expecting \"sg-...\")", clipGroupRef(id))
+	}}
+
+func groupNotFound(ref string) error {
+	return BadRequest(CodeGroupNotFound, "The security group '%s' does not exist", clipGroupRef(ref))
+}
+
+// projectGroups lists the project's groups (groupKind).
 func (s *Service) projectGroups(ctx context.Context, c Caller) ([]*cloudv1.SecurityGroup, error) {
-	return liveInProject(ctx, s, c, &cloudv1.SecurityGroupList{}, "security groups", groupID, nil)
+	return inProject(ctx, s, c, groupKind)
 }
 
 // groupIndex resolves what rules and requests call groups (names or ids) within a project.
@@ -119,7 +129,7 @@ func (s *Service) findGroup(ctx context.Context, c Caller, name, id string) (*cl
 	ref := id
 	switch {
 	case id != "" && !ids.Valid(ids.SecurityGroup, id):
-		return nil, nil, BadRequest(CodeGroupIDMalformed, "Invalid id: \"%s\" (expecting \"sg-...\")", clipGroupRef(id))
+		return nil, nil, groupKind.malformed(id)
 	case id == "" && name == "":
 		return nil, nil, BadRequest(CodeMissingParameter, "The request must contain the parameter groupName or groupId")
 	case id == "":
@@ -127,7 +137,7 @@ func (s *Service) findGroup(ctx context.Context, c Caller, name, id string) (*cl
 	}
 	sg := x.byRef[ref]
 	if sg == nil || id == "" && sg.EffectiveGroupName() != name || id != "" && groupID(sg) != id {
-		return nil, nil, BadRequest(CodeGroupNotFound, "The security group '%s' does not exist", clipGroupRef(ref))
+		return nil, nil, groupNotFound(ref)
 	}
 	return sg, x, nil
 }
@@ -152,20 +162,6 @@ func toSecurityGroup(sg *cloudv1.SecurityGroup, x *groupIndex) SecurityGroup {
 		out.Ingress = append(out.Ingress, p)
 	}
 	return out
-}
-
-// groupWriteError maps the error of a write to a group.
-func groupWriteError(err error, sg *cloudv1.SecurityGroup) error {
-	var qe *query.Error
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &qe):
-		return err
-	case apierrors.IsNotFound(err):
-		return BadRequest(CodeGroupNotFound, "The security group '%s' does not exist", groupID(sg))
-	}
-	return APIError(err, "security group "+groupID(sg))
 }
 
 // CreateSecurityGroupInput asks for a new group.
@@ -263,11 +259,9 @@ func (s *Service) DeleteSecurityGroup(ctx context.Context, c Caller, in GroupInp
 	if err := s.checkGroupUnused(ctx, c, found, x); err != nil {
 		return "", err
 	}
-	sg := found.DeepCopy()
-	if err := groupWriteError(s.DeleteLatest(ctx, sg, func() error { return nil }), found); err != nil {
+	if err := deleteChecked(ctx, s, groupKind, found.DeepCopy(), id, func(*cloudv1.SecurityGroup) error { return nil }); err != nil {
 		return "", err
 	}
-	s.AwaitDeleted(ctx, sg)
 	return id, nil
 }
 

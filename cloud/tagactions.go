@@ -55,8 +55,8 @@ func (s *Service) taggableKinds() []*taggableKind {
 		{"images", "image", CodeAMINotFound, "image", s.taggedImages},
 		{"volumes", "volume", CodeVolumeNotFound, "volume", taggedIn(s, volumeKind)},
 		{"snapshots", "snapshot", CodeSnapshotNotFound, "snapshot", taggedIn(s, snapshotKind)},
-		{"securitygroups", "security-group", CodeGroupNotFound, "security group", s.taggedGroups},
-		{"addresses", "elastic-ip", CodeAllocationNotFound, "allocation", s.taggedAddresses},
+		{"securitygroups", "security-group", CodeGroupNotFound, "security group", taggedIn(s, groupKind)},
+		{"addresses", "elastic-ip", CodeAllocationNotFound, "allocation", taggedIn(s, addressKind)},
 		{"keypairs", "key-pair", CodeKeyPairNotFound, "key pair", s.taggedKeyPairs},
 	}
 }
@@ -105,16 +105,6 @@ func (s *Service) taggedImages(ctx context.Context, c Caller) ([]taggedObject, e
 		}
 		return img.Status.ImageID
 	}), err
-}
-
-func (s *Service) taggedGroups(ctx context.Context, c Caller) ([]taggedObject, error) {
-	groups, err := s.projectGroups(ctx, c)
-	return tagged(groups, groupID), err
-}
-
-func (s *Service) taggedAddresses(ctx context.Context, c Caller) ([]taggedObject, error) {
-	addrs, err := s.projectAddresses(ctx, c, false)
-	return tagged(addrs, AllocationID), err
 }
 
 func (s *Service) taggedKeyPairs(ctx context.Context, c Caller) ([]taggedObject, error) {

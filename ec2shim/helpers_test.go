@@ -152,6 +152,13 @@ func rawEC2(t *testing.T, c *testcloud.Cloud, creds testcloud.Credentials, param
 	if err != nil {
 		t.Fatal(err)
 	}
+	status, data := send(t, req)
+	return status, string(data)
+}
+
+// send sends req and returns the answer's status and body.
+func send(t *testing.T, req *http.Request) (int, []byte) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +168,7 @@ func rawEC2(t *testing.T, c *testcloud.Cloud, creds testcloud.Credentials, param
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, string(data)
+	return resp.StatusCode, data
 }
 
 var errorCode = regexp.MustCompile(`<Code>([^<]*)</Code>`)
