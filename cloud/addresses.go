@@ -387,16 +387,25 @@ func (s *Service) dropOtherAddresses(ctx context.Context, c Caller, a *cloudv1.A
 		if other.UID == a.UID || other.Spec.InstanceID != a.Spec.InstanceID {
 			continue
 		}
-		o := other.DeepCopy()
-		err := s.change(ctx, o, func() error {
-			if o.Spec.InstanceID == a.Spec.InstanceID {
-				o.Spec.InstanceID = ""
-			}
-			return nil
-		})
-		if err != nil && !apierrors.IsNotFound(err) {
-			return APIError(err, "address "+AllocationID(other))
+		if err := s.disassociate(ctx, other, a.Spec.InstanceID); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// disassociate withdraws the address's association with the instance, unless it changed
+// meanwhile; an address released meanwhile is no error.
+func (s *Service) disassociate(ctx context.Context, found *cloudv1.Address, instanceID string) error {
+	a := found.DeepCopy()
+	err := s.change(ctx, a, func() error {
+		if a.Spec.InstanceID == instanceID {
+			a.Spec.InstanceID = ""
+		}
+		return nil
+	})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return APIError(err, "address "+AllocationID(found))
 	}
 	return nil
 }
@@ -439,17 +448,7 @@ func (s *Service) DisassociateAddress(ctx context.Context, c Caller, in Disassoc
 	if want.instanceID == "" {
 		return nil
 	}
-	a := found.DeepCopy()
-	err = s.change(ctx, a, func() error {
-		if a.Spec.InstanceID == want.instanceID {
-			a.Spec.InstanceID = ""
-		}
-		return nil
-	})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return APIError(err, "address "+AllocationID(found))
-	}
-	return nil
+	return s.disassociate(ctx, found, want.instanceID)
 }
 
 // DescribeAddressesInput selects addresses: by public IP, by allocation id, by filter.
