@@ -183,16 +183,15 @@ type AllocateAddressInput struct {
 // for it. If the quota or the pool has none to give, the Address is withdrawn and the call
 // fails: an address without an IP is never handed out.
 func (s *Service) AllocateAddress(ctx context.Context, c Caller, in AllocateAddressInput) (*Address, error) {
-	if err := s.authorize(ctx, c, "create", "addresses", in.DryRun); err != nil {
-		return nil, err
-	}
-	switch {
-	case in.Domain != "" && in.Domain != "vpc" && in.Domain != "standard":
-		return nil, InvalidParam("Value (%s) for parameter domain is invalid. Valid values are vpc and standard.", clipID(in.Domain))
-	case in.NetworkBorderGroup != "" && in.NetworkBorderGroup != s.cfg.Region:
-		return nil, InvalidParam("The network border group '%s' does not exist; this cloud has only %s.", clipID(in.NetworkBorderGroup), s.cfg.Region)
-	}
-	tags, err := SpecTags(in.TagSpecifications, "elastic-ip")
+	tags, err := s.startCreate(ctx, c, "addresses", in.DryRun, func() error {
+		switch {
+		case in.Domain != "" && in.Domain != "vpc" && in.Domain != "standard":
+			return InvalidParam("Value (%s) for parameter domain is invalid. Valid values are vpc and standard.", clipID(in.Domain))
+		case in.NetworkBorderGroup != "" && in.NetworkBorderGroup != s.cfg.Region:
+			return InvalidParam("The network border group '%s' does not exist; this cloud has only %s.", clipID(in.NetworkBorderGroup), s.cfg.Region)
+		}
+		return nil
+	}, in.TagSpecifications, "elastic-ip")
 	if err != nil {
 		return nil, err
 	}

@@ -121,7 +121,7 @@ func TestImagesAcrossProjects(t *testing.T) {
 	location := svcCloud.UploadBundle(t, imageAliceKeys, "svc-img-alice", "svc-a", "svc-img-alices", "disk.img", bundle.TypeMachine,
 		[]byte("a disk image of a test, small and plain")).Location
 	register := cloud.RegisterImageInput{Location: location, Name: "alices-image", Description: "alice's",
-		TagSpecifications: []cloud.TagSpecification{{ResourceType: "image", Tags: []cloud.Tag{{Key: "team", Value: "a"}}}}}
+		TagSpecifications: tagSpecs("image", "team", "a")}
 
 	// A dry run and bob's registration from alice's bucket make nothing.
 	dry := register

@@ -174,19 +174,7 @@ type CreateSecurityGroupInput struct {
 // CreateSecurityGroup makes a group named by an id derived from its name, so the API server lets
 // only one of two racing calls for a name succeed. The new group admits nothing yet.
 func (s *Service) CreateSecurityGroup(ctx context.Context, c Caller, in CreateSecurityGroupInput) (*SecurityGroup, error) {
-	if err := s.authorize(ctx, c, "create", "securitygroups", in.DryRun); err != nil {
-		return nil, err
-	}
-	if err := validateGroupText(in.Name, "GroupName"); err != nil {
-		return nil, err
-	}
-	if err := validateGroupText(in.Description, "GroupDescription"); err != nil {
-		return nil, err
-	}
-	if strings.HasPrefix(strings.ToLower(in.Name), "sg-") {
-		return nil, InvalidParam("Group names may not be in the format sg-*.")
-	}
-	tags, err := SpecTags(in.TagSpecifications, "security-group")
+	tags, err := s.startCreate(ctx, c, "securitygroups", in.DryRun, in.validate, in.TagSpecifications, "security-group")
 	if err != nil {
 		return nil, err
 	}
@@ -218,6 +206,20 @@ func (s *Service) CreateSecurityGroup(ctx context.Context, c Caller, in CreateSe
 	})
 	return &SecurityGroup{ID: sg.Name, Name: in.Name, Description: in.Description, OwnerID: sg.Namespace,
 		Ingress: []IPPermission{}, Egress: allowAllEgress(), Tags: tags}, nil
+}
+
+// validate checks a new group's name and description.
+func (in *CreateSecurityGroupInput) validate() error {
+	if err := validateGroupText(in.Name, "GroupName"); err != nil {
+		return err
+	}
+	if err := validateGroupText(in.Description, "GroupDescription"); err != nil {
+		return err
+	}
+	if strings.HasPrefix(strings.ToLower(in.Name), "sg-") {
+		return InvalidParam("Group names may not be in the format sg-*.")
+	}
+	return nil
 }
 
 // validateGroupText checks a group name or description as EC2 does.

@@ -78,7 +78,7 @@ func TestSecurityGroupsAcrossProjects(t *testing.T) {
 	s := service(t)
 	ctx := context.Background()
 	made, err := s.CreateSecurityGroup(ctx, alice, cloud.CreateSecurityGroupInput{Name: "web", Description: "alice's web",
-		TagSpecifications: []cloud.TagSpecification{{ResourceType: "security-group", Tags: []cloud.Tag{{Key: "team", Value: "a"}}}}})
+		TagSpecifications: tagSpecs("security-group", "team", "a")})
 	if err != nil {
 		t.Fatal(err)
 	}

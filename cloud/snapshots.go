@@ -96,13 +96,12 @@ type CreateSnapshotInput struct {
 // CreateSnapshot makes a Snapshot of one of the project's volumes that has storage (available or
 // in use); it is pending until the storage node has copied the volume.
 func (s *Service) CreateSnapshot(ctx context.Context, c Caller, in CreateSnapshotInput) (*Snapshot, error) {
-	if err := s.authorize(ctx, c, "create", "snapshots", in.DryRun); err != nil {
-		return nil, err
-	}
-	if len(in.Description) > maxSnapshotDescription {
-		return nil, InvalidParam("Value for parameter description is too long; the limit is %d characters", maxSnapshotDescription)
-	}
-	tags, err := SpecTags(in.TagSpecifications, "snapshot")
+	tags, err := s.startCreate(ctx, c, "snapshots", in.DryRun, func() error {
+		if len(in.Description) > maxSnapshotDescription {
+			return InvalidParam("Value for parameter description is too long; the limit is %d characters", maxSnapshotDescription)
+		}
+		return nil
+	}, in.TagSpecifications, "snapshot")
 	if err != nil {
 		return nil, err
 	}

@@ -183,14 +183,11 @@ type CreateVolumeInput struct {
 // CreateVolume makes a Volume named by its id, admitted under the project's volume quota; with a
 // ClientToken the id derives from it, so a retried call meets the volume it made before.
 func (s *Service) CreateVolume(ctx context.Context, c Caller, in CreateVolumeInput) (*Volume, error) {
-	if err := s.authorize(ctx, c, "create", "volumes", in.DryRun); err != nil {
-		return nil, err
-	}
-	zone, err := s.validateVolume(ctx, c, &in)
-	if err != nil {
-		return nil, err
-	}
-	tags, err := SpecTags(in.TagSpecifications, "volume")
+	var zone string
+	tags, err := s.startCreate(ctx, c, "volumes", in.DryRun, func() (err error) {
+		zone, err = s.validateVolume(ctx, c, &in)
+		return err
+	}, in.TagSpecifications, "volume")
 	if err != nil {
 		return nil, err
 	}

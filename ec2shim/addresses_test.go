@@ -81,8 +81,8 @@ func allocate(t *testing.T, cl *ec2.Client, pool string) *ec2.AllocateAddressOut
 
 func describeAddress(t *testing.T, cl *ec2.Client, allocID string) types.Address {
 	t.Helper()
-	out, err := cl.DescribeAddresses(context.Background(), &ec2.DescribeAddressesInput{AllocationIds: []string{allocID}})
-	return only(t, "address "+allocID, err, func() []types.Address { return out.Addresses })
+	return only(t, "address "+allocID, cl.DescribeAddresses, &ec2.DescribeAddressesInput{AllocationIds: []string{allocID}},
+		func(out *ec2.DescribeAddressesOutput) []types.Address { return out.Addresses })
 }
 
 // instanceIP is an instance's public address as DescribeInstances reports it.
@@ -247,7 +247,7 @@ func TestAddressLifecycle(t *testing.T) {
 	expectCode(t, err, "InvalidAddress.NotFound")
 	_, err = cl.ReleaseAddress(ctx, &ec2.ReleaseAddressInput{AllocationId: aws.String(a1)})
 	expectCode(t, err, "InvalidAllocationID.NotFound")
-	waitCount(t, "eiplife", &cloudv1.AddressList{}, 0, "the released addresses to go")
+	waitCount(t, shortWait, "eiplife", &cloudv1.AddressList{}, 0, "the released addresses to go")
 }
 
 func TestAddressesRefuseBadInput(t *testing.T) {
@@ -339,7 +339,7 @@ func TestAddressPools(t *testing.T) {
 	}
 	_, err := cl.AllocateAddress(ctx, &ec2.AllocateAddressInput{PublicIpv4Pool: aws.String("eipcap-tiny")})
 	expectCode(t, err, "InsufficientAddressCapacity")
-	waitCount(t, "eipcap", &cloudv1.AddressList{}, 2, "the refused Address to go")
+	waitCount(t, shortWait, "eipcap", &cloudv1.AddressList{}, 2, "the refused Address to go")
 	// Released, the address can be allocated again.
 	if _, err := cl.ReleaseAddress(ctx, &ec2.ReleaseAddressInput{AllocationId: only.AllocationId}); err != nil {
 		t.Fatal(err)

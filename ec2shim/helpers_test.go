@@ -55,13 +55,16 @@ func tenant(t *testing.T, project string) (*testcloud.Cloud, testcloud.Credentia
 	return c, creds, c.EC2(creds)
 }
 
-// only returns the one item a Describe of what listed (items is read only after err is checked).
-func only[T any](t *testing.T, what string, err error, items func() []T) T {
+// only calls the SDK Describe describe with in and returns the one item items reads from its
+// answer, which describes what.
+func only[In, Out, T any](t *testing.T, what string, describe func(context.Context, *In, ...func(*ec2.Options)) (*Out, error),
+	in *In, items func(*Out) []T) T {
 	t.Helper()
+	out, err := describe(context.Background(), in)
 	if err != nil {
 		t.Fatalf("describing %s: %v", what, err)
 	}
-	list := items()
+	list := items(out)
 	if len(list) != 1 {
 		t.Fatalf("describing %s: %d items", what, len(list))
 	}
@@ -296,10 +299,10 @@ func expectCount(t *testing.T, project string, list client.ObjectList, n int) {
 	}
 }
 
-// waitCount waits until a project holds n objects of list's kind.
-func waitCount(t *testing.T, project string, list client.ObjectList, n int, what string) {
+// waitCount waits, within wait, until a project holds n objects of list's kind.
+func waitCount(t *testing.T, wait time.Duration, project string, list client.ObjectList, n int, what string) {
 	t.Helper()
-	testenv.Eventually(t, shortWait, what, func() error { return countIs(project, list, n) })
+	testenv.Eventually(t, wait, what, func() error { return countIs(project, list, n) })
 }
 
 func countIs(project string, list client.ObjectList, n int) error {
@@ -319,15 +322,17 @@ type refusal[In any] struct {
 	code string
 }
 
-// expectRefusals calls call with valid() changed by each refusal's mut, in a subtest named prefix
-// and the refusal's name, and checks the code it answers.
-func expectRefusals[In any](t *testing.T, prefix string, valid func() *In, call func(*In) error, cases []refusal[In]) {
+// expectRefusals calls the SDK operation call with valid() changed by each refusal's mut, in a
+// subtest named prefix and the refusal's name, and checks the code it answers.
+func expectRefusals[In, Out any](t *testing.T, prefix string, valid func() *In,
+	call func(context.Context, *In, ...func(*ec2.Options)) (Out, error), cases []refusal[In]) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(prefix+tc.name, func(t *testing.T) {
 			in := valid()
 			tc.mut(in)
-			expectCode(t, call(in), tc.code)
+			_, err := call(context.Background(), in)
+			expectCode(t, err, tc.code)
 		})
 	}
 }

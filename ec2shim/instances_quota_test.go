@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -297,22 +298,23 @@ func kubectlInstance(t *testing.T, project, name, ami string) {
 	}
 }
 
-// admission reports an instance's QuotaAdmitted and Ready conditions and its node.
-func admission(ctx context.Context, project, name string) (admitted, ready *metav1.Condition, node string, err error) {
-	inst := &cloudv1.Instance{}
-	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: project, Name: name}, inst); err != nil {
-		return nil, nil, "", err
-	}
-	return conditions.Get(inst, cloudv1.InstanceQuotaAdmitted), conditions.Get(inst, cloudv1.ReadyCondition), inst.Status.Hypervisor, nil
+// waitAdmission waits until check accepts the instance's QuotaAdmitted and Ready conditions and
+// its node.
+func waitAdmission(t *testing.T, wait time.Duration, project, name, what string, check func(admitted, ready *metav1.Condition, node string) error) {
+	t.Helper()
+	testenv.Eventually(t, wait, name+" "+what, func() error {
+		inst := &cloudv1.Instance{}
+		if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: project, Name: name}, inst); err != nil {
+			return err
+		}
+		return check(conditions.Get(inst, cloudv1.InstanceQuotaAdmitted), conditions.Get(inst, cloudv1.ReadyCondition), inst.Status.Hypervisor)
+	})
 }
 
 func waitAdmitted(t *testing.T, project, name string) {
 	t.Helper()
-	testenv.Eventually(t, longWait, name+" admitted and placed", func() error {
-		admitted, _, node, err := admission(context.Background(), project, name)
+	waitAdmission(t, longWait, project, name, "admitted and placed", func(admitted, _ *metav1.Condition, node string) error {
 		switch {
-		case err != nil:
-			return err
 		case admitted == nil || admitted.Status != metav1.ConditionTrue:
 			return fmt.Errorf("QuotaAdmitted %v", admitted)
 		case node == "":
@@ -326,11 +328,8 @@ func waitAdmitted(t *testing.T, project, name string) {
 // is not placed.
 func waitHeldBack(t *testing.T, project, name, field string) {
 	t.Helper()
-	testenv.Eventually(t, shortWait, name+" held back by the quota", func() error {
-		admitted, ready, node, err := admission(context.Background(), project, name)
+	waitAdmission(t, shortWait, project, name, "held back by the quota", func(admitted, ready *metav1.Condition, node string) error {
 		switch {
-		case err != nil:
-			return err
 		case node != "":
 			return fmt.Errorf("placed on %s beyond the quota", node)
 		case admitted == nil || admitted.Status != metav1.ConditionFalse || admitted.Reason != cloudv1.ReasonQuotaExceeded:

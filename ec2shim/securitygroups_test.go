@@ -54,8 +54,8 @@ func groupPermissions(sg types.SecurityGroup) []string {
 
 func describeGroup(t *testing.T, cl *ec2.Client, name string) types.SecurityGroup {
 	t.Helper()
-	out, err := cl.DescribeSecurityGroups(context.Background(), &ec2.DescribeSecurityGroupsInput{GroupNames: []string{name}})
-	return only(t, "group "+name, err, func() []types.SecurityGroup { return out.SecurityGroups })
+	return only(t, "group "+name, cl.DescribeSecurityGroups, &ec2.DescribeSecurityGroupsInput{GroupNames: []string{name}},
+		func(out *ec2.DescribeSecurityGroupsOutput) []types.SecurityGroup { return out.SecurityGroups })
 }
 
 func groupNamesOf(groups []types.SecurityGroup) []string {
