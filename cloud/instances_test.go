@@ -273,8 +273,7 @@ func launchIsIdempotent(t *testing.T, s *cloud.Service, launch cloud.RunInstance
 		return nil
 	})
 	second := instanceObject(t, "svc-a", ids[1])
-	quota.MarkPending(second)
-	if err := env.Client.Update(ctx, second); err != nil {
+	if err := testenv.Update(ctx, env.Client, second, func(i *cloudv1.Instance) { quota.MarkPending(i) }); err != nil {
 		t.Fatal(err)
 	}
 	again, err = s.RunInstances(ctx, alice, launch)
