@@ -97,12 +97,21 @@ func (s *Service) toAddress(a *cloudv1.Address, live map[string]*cloudv1.Instanc
 	}
 }
 
-// projectAddresses lists the project's addresses that have an allocation id and are not being
-// released, oldest first; allocated keeps only the addresses with an IP.
+// addressKind: the project's addresses that have an allocation id and are not being released,
+// oldest first.
+var addressKind = kind[*cloudv1.Address]{resource: "addresses", what: "address", list: &cloudv1.AddressList{},
+	id: AllocationID, prefix: ids.Allocation, notFound: allocationNotFound, malformed: func(id string) error {
+		return BadRequest(CodeAllocationMalformed, "Invalid id: \"%s\" (expecting \"eipalloc-...\")", clipID(id))
+	}}
+
+// projectAddresses lists the project's addresses (addressKind); allocated keeps only those with
+// an IP.
 func (s *Service) projectAddresses(ctx context.Context, c Caller, allocated bool) ([]*cloudv1.Address, error) {
-	return liveInProject(ctx, s, c, &cloudv1.AddressList{}, "addresses", AllocationID, func(a *cloudv1.Address) bool {
-		return !allocated || a.Status.PublicIP != ""
-	})
+	all, err := inProject(ctx, s, c, addressKind)
+	if err != nil || !allocated {
+		return all, err
+	}
+	return slices.DeleteFunc(all, func(a *cloudv1.Address) bool { return a.Status.PublicIP == "" }), nil
 }
 
 // findAddress finds one of the project's allocated addresses by allocation id or public IP
@@ -134,7 +143,7 @@ func pickAddresses(all []*cloudv1.Address, allocIDs, publicIPs []string) ([]*clo
 			continue
 		}
 		if !ids.Valid(ids.Allocation, id) {
-			return nil, BadRequest(CodeAllocationMalformed, "Invalid id: \"%s\" (expecting \"eipalloc-...\")", clipID(id))
+			return nil, addressKind.malformed(id)
 		}
 		a, ok := withID(all, id, AllocationID)
 		if !ok {
@@ -174,16 +183,15 @@ type AllocateAddressInput struct {
 // for it. If the quota or the pool has none to give, the Address is withdrawn and the call
 // fails: an address without an IP is never handed out.
 func (s *Service) AllocateAddress(ctx context.Context, c Caller, in AllocateAddressInput) (*Address, error) {
-	if err := s.authorize(ctx, c, "create", "addresses", in.DryRun); err != nil {
-		return nil, err
-	}
-	switch {
-	case in.Domain != "" && in.Domain != "vpc" && in.Domain != "standard":
-		return nil, InvalidParam("Value (%s) for parameter domain is invalid. Valid values are vpc and standard.", clipID(in.Domain))
-	case in.NetworkBorderGroup != "" && in.NetworkBorderGroup != s.cfg.Region:
-		return nil, InvalidParam("The network border group '%s' does not exist; this cloud has only %s.", clipID(in.NetworkBorderGroup), s.cfg.Region)
-	}
-	tags, err := SpecTags(in.TagSpecifications, "elastic-ip")
+	tags, err := s.startCreate(ctx, c, "addresses", in.DryRun, func() error {
+		switch {
+		case in.Domain != "" && in.Domain != "vpc" && in.Domain != "standard":
+			return InvalidParam("Value (%s) for parameter domain is invalid. Valid values are vpc and standard.", clipID(in.Domain))
+		case in.NetworkBorderGroup != "" && in.NetworkBorderGroup != s.cfg.Region:
+			return InvalidParam("The network border group '%s' does not exist; this cloud has only %s.", clipID(in.NetworkBorderGroup), s.cfg.Region)
+		}
+		return nil
+	}, in.TagSpecifications, "elastic-ip")
 	if err != nil {
 		return nil, err
 	}
@@ -311,21 +319,12 @@ func (s *Service) ReleaseAddress(ctx context.Context, c Caller, in ReleaseAddres
 	if err != nil {
 		return err
 	}
-	a := found.DeepCopy()
-	err = s.DeleteLatest(ctx, a, func() error {
+	return deleteChecked(ctx, s, addressKind, found.DeepCopy(), AllocationID(found), func(a *cloudv1.Address) error {
 		if as := associationOf(a, live); as.instanceID != "" {
 			return BadRequest(CodeAddressInUse, "Address %s is in use: it is associated with %s.", a.Status.PublicIP, as.instanceID)
 		}
 		return nil
 	})
-	switch {
-	case apierrors.IsNotFound(err):
-		return allocationNotFound(AllocationID(found))
-	case err != nil:
-		return APIError(err, "address "+AllocationID(found))
-	}
-	s.AwaitDeleted(ctx, a)
-	return nil
 }
 
 // AssociateAddressInput points an address (by allocation id or public IP) at an instance.
@@ -349,7 +348,7 @@ func (s *Service) AssociateAddress(ctx context.Context, c Caller, in AssociateAd
 	if err != nil {
 		return "", err
 	}
-	inst, err := s.findInstance(ctx, c, in.InstanceID)
+	inst, err := findOne(ctx, s, c, instanceKind, in.InstanceID)
 	if err != nil {
 		return "", err
 	}
@@ -370,11 +369,8 @@ func (s *Service) AssociateAddress(ctx context.Context, c Caller, in AssociateAd
 		a.Spec.InstanceID = in.InstanceID
 		return nil
 	})
-	switch {
-	case apierrors.IsNotFound(err):
-		return "", allocationNotFound(allocID)
-	case err != nil:
-		return "", APIError(err, "address "+allocID)
+	if err != nil {
+		return "", addressKind.writeError(err, allocID)
 	}
 	if err := s.dropOtherAddresses(ctx, c, a); err != nil {
 		return "", err
@@ -392,16 +388,25 @@ func (s *Service) dropOtherAddresses(ctx context.Context, c Caller, a *cloudv1.A
 		if other.UID == a.UID || other.Spec.InstanceID != a.Spec.InstanceID {
 			continue
 		}
-		o := other.DeepCopy()
-		err := s.change(ctx, o, func() error {
-			if o.Spec.InstanceID == a.Spec.InstanceID {
-				o.Spec.InstanceID = ""
-			}
-			return nil
-		})
-		if err != nil && !apierrors.IsNotFound(err) {
-			return APIError(err, "address "+AllocationID(other))
+		if err := s.disassociate(ctx, other, a.Spec.InstanceID); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// disassociate withdraws the address's association with the instance, unless it changed
+// meanwhile; an address released meanwhile is no error.
+func (s *Service) disassociate(ctx context.Context, found *cloudv1.Address, instanceID string) error {
+	a := found.DeepCopy()
+	err := s.change(ctx, a, func() error {
+		if a.Spec.InstanceID == instanceID {
+			a.Spec.InstanceID = ""
+		}
+		return nil
+	})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return APIError(err, "address "+AllocationID(found))
 	}
 	return nil
 }
@@ -444,17 +449,7 @@ func (s *Service) DisassociateAddress(ctx context.Context, c Caller, in Disassoc
 	if want.instanceID == "" {
 		return nil
 	}
-	a := found.DeepCopy()
-	err = s.change(ctx, a, func() error {
-		if a.Spec.InstanceID == want.instanceID {
-			a.Spec.InstanceID = ""
-		}
-		return nil
-	})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return APIError(err, "address "+AllocationID(found))
-	}
-	return nil
+	return s.disassociate(ctx, found, want.instanceID)
 }
 
 // DescribeAddressesInput selects addresses: by public IP, by allocation id, by filter.

@@ -71,11 +71,7 @@ func associate(t *testing.T, s *cloud.Service, c cloud.Caller, allocID, instance
 
 func describeAddresses(t *testing.T, s *cloud.Service, c cloud.Caller) []cloud.Address {
 	t.Helper()
-	addrs, err := s.DescribeAddresses(context.Background(), c, cloud.DescribeAddressesInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return addrs
+	return everything(t, c, s.DescribeAddresses)
 }
 
 // addressObjects lists the Address objects of a project as the API server has them, but for
@@ -107,7 +103,7 @@ func TestAddressesAcrossProjects(t *testing.T) {
 	addressPool(t, "svc-eip-ab", "198.51.100.0/28")
 	t.Cleanup(func() { releaseAll(t, s, alice); releaseAll(t, s, bob) })
 	theirs, err := s.AllocateAddress(ctx, alice, cloud.AllocateAddressInput{Pool: "svc-eip-ab",
-		TagSpecifications: []cloud.TagSpecification{{ResourceType: "elastic-ip", Tags: []cloud.Tag{{Key: "team", Value: "a"}}}}})
+		TagSpecifications: tagSpecs("elastic-ip", "team", "a")})
 	if err != nil {
 		t.Fatal(err)
 	}

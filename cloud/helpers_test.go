@@ -130,6 +130,32 @@ func expectCode(t *testing.T, err error, code string) {
 	}
 }
 
+// tagSpecs asks for one tag on what a Create makes.
+func tagSpecs(resourceType, key, value string) []cloud.TagSpecification {
+	return []cloud.TagSpecification{{ResourceType: resourceType, Tags: []cloud.Tag{{Key: key, Value: value}}}}
+}
+
+// everything describes all the caller sees with describe (a Describe that does not page), failing
+// the test on an error.
+func everything[In, T any](t *testing.T, c cloud.Caller, describe func(context.Context, cloud.Caller, In) ([]T, error)) []T {
+	t.Helper()
+	var in In
+	items, err := describe(context.Background(), c, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return items
+}
+
+// byID maps items by their ids.
+func byID[T any](items []T, id func(T) string) map[string]T {
+	out := make(map[string]T, len(items))
+	for _, item := range items {
+		out[id(item)] = item
+	}
+	return out
+}
+
 // serviceWait bounds the tests' waits for controllers and the service's cache (the machine is
 // loaded).
 const serviceWait = time.Minute

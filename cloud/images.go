@@ -241,6 +241,15 @@ func (s *Service) ownImage(ctx context.Context, c Caller, id string, hidden bool
 	return img, nil
 }
 
+// resolveOwnImage is how a change of an image starts: the caller may verb images (DryRun ends
+// here), and the image is the caller's project's (ownImage).
+func (s *Service) resolveOwnImage(ctx context.Context, c Caller, verb, id string, hidden, dryRun bool) (*cloudv1.Image, error) {
+	if err := s.authorize(ctx, c, verb, "images", dryRun); err != nil {
+		return nil, err
+	}
+	return s.ownImage(ctx, c, id, hidden)
+}
+
 func notAuthorizedForImage(id string) error {
 	return BadRequest(CodeAuthFailure, "Not authorized for image:%s", id)
 }
@@ -360,10 +369,7 @@ type DeregisterImageInput struct {
 // Instances already running from it keep running. Only the owner may deregister: any other image,
 // public or shared, answers NotFound.
 func (s *Service) DeregisterImage(ctx context.Context, c Caller, in DeregisterImageInput) error {
-	if err := s.authorize(ctx, c, "delete", "images", in.DryRun); err != nil {
-		return err
-	}
-	img, err := s.ownImage(ctx, c, in.ID, true)
+	img, err := s.resolveOwnImage(ctx, c, "delete", in.ID, true, in.DryRun)
 	if err != nil {
 		return err
 	}
@@ -465,10 +471,7 @@ type ModifyImageAttributeInput struct {
 
 // ModifyImageAttribute changes an image's launch permissions or description. Only the owner may.
 func (s *Service) ModifyImageAttribute(ctx context.Context, c Caller, in ModifyImageAttributeInput) error {
-	if err := s.authorize(ctx, c, "update", "images", in.DryRun); err != nil {
-		return err
-	}
-	img, err := s.ownImage(ctx, c, in.ID, false)
+	img, err := s.resolveOwnImage(ctx, c, "update", in.ID, false, in.DryRun)
 	if err != nil {
 		return err
 	}

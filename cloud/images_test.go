@@ -82,11 +82,7 @@ func imageIDsSeenBy(t *testing.T, s *cloud.Service, c cloud.Caller, in cloud.Des
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]cloud.Image{}
-	for _, img := range imgs {
-		out[img.ID] = img
-	}
-	return out
+	return byID(imgs, func(img cloud.Image) string { return img.ID })
 }
 
 // imagesInProject counts the Image objects and image name claims in a project's namespace.
@@ -125,7 +121,7 @@ func TestImagesAcrossProjects(t *testing.T) {
 	location := svcCloud.UploadBundle(t, imageAliceKeys, "svc-img-alice", "svc-a", "svc-img-alices", "disk.img", bundle.TypeMachine,
 		[]byte("a disk image of a test, small and plain")).Location
 	register := cloud.RegisterImageInput{Location: location, Name: "alices-image", Description: "alice's",
-		TagSpecifications: []cloud.TagSpecification{{ResourceType: "image", Tags: []cloud.Tag{{Key: "team", Value: "a"}}}}}
+		TagSpecifications: tagSpecs("image", "team", "a")}
 
 	// A dry run and bob's registration from alice's bucket make nothing.
 	dry := register

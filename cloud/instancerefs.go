@@ -29,55 +29,21 @@ func InstanceID(inst *cloudv1.Instance) string {
 	return idOr(inst.Status.InstanceID, inst.Name, ids.Instance)
 }
 
-// projectInstances lists the project's instances that have an EC2 id, oldest first, those being
-// deleted included (they show as terminated until they go).
-func (s *Service) projectInstances(ctx context.Context, c Caller) ([]*cloudv1.Instance, error) {
-	insts, err := projectList[*cloudv1.Instance](ctx, s, c, &cloudv1.InstanceList{}, "instances")
-	return byAge(insts, InstanceID, nil), err
-}
-
-// findInstances returns the project's instances with the ids, in order; the first id that is
-// malformed or not the project's is an error naming it, as in EC2.
-func (s *Service) findInstances(ctx context.Context, c Caller, wanted []string) ([]*cloudv1.Instance, error) {
-	all, err := s.projectInstances(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	byID := make(map[string]*cloudv1.Instance, len(all))
-	for _, inst := range all {
-		byID[InstanceID(inst)] = inst
-	}
-	out := make([]*cloudv1.Instance, 0, len(wanted))
-	for _, id := range wanted {
-		if !ids.Valid(ids.Instance, id) {
-			return nil, BadRequest(CodeInstanceMalformed, "Invalid id: \"%s\"", id)
-		}
-		inst, ok := byID[id]
-		if !ok {
-			return nil, instanceNotFound(id)
-		}
-		out = append(out, inst)
-	}
-	return out, nil
-}
+// instanceKind: the project's instances that have an EC2 id, oldest first, those being deleted
+// included (they show as terminated until they go).
+var instanceKind = kind[*cloudv1.Instance]{resource: "instances", what: "instance", list: &cloudv1.InstanceList{},
+	id: InstanceID, prefix: ids.Instance, notFound: instanceNotFound, deletedToo: true, malformed: func(id string) error {
+		return BadRequest(CodeInstanceMalformed, "Invalid id: \"%s\"", id)
+	}}
 
 func instanceNotFound(id string) error {
 	return BadRequest(CodeInstanceNotFound, "The instance ID '%s' does not exist", id)
 }
 
-// findInstance is findInstances for one id.
-func (s *Service) findInstance(ctx context.Context, c Caller, id string) (*cloudv1.Instance, error) {
-	insts, err := s.findInstances(ctx, c, []string{id})
-	if err != nil {
-		return nil, err
-	}
-	return insts[0], nil
-}
-
 // liveInstances maps the ids of the project's instances that can hold an address, as the address
 // controller decides it: not terminated and not being deleted.
 func (s *Service) liveInstances(ctx context.Context, c Caller) (map[string]*cloudv1.Instance, error) {
-	insts, err := s.projectInstances(ctx, c)
+	insts, err := inProject(ctx, s, c, instanceKind)
 	if err != nil {
 		return nil, err
 	}
@@ -88,4 +54,16 @@ func (s *Service) liveInstances(ctx context.Context, c Caller) (map[string]*clou
 		}
 	}
 	return live, nil
+}
+
+// resolveInstances is how an operation on instances by id starts: the caller may verb instances
+// (DryRun ends here), the call names some, and every id is one of the project's instances.
+func (s *Service) resolveInstances(ctx context.Context, c Caller, verb string, in InstanceIDsInput) ([]*cloudv1.Instance, error) {
+	if err := s.authorize(ctx, c, verb, "instances", in.DryRun); err != nil {
+		return nil, err
+	}
+	if len(in.InstanceIDs) == 0 {
+		return nil, BadRequest(CodeMissingParameter, "The request must contain the parameter InstanceId")
+	}
+	return findIn(ctx, s, c, instanceKind, in.InstanceIDs)
 }

@@ -17,11 +17,9 @@ package cloud
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
@@ -36,27 +34,6 @@ import (
 // maxConsole is how much console output EC2 returns.
 const maxConsole = 64 << 10
 
-// describedInstances is what a Describe names: the instances with the ids, or with none given,
-// all of the project's.
-func (s *Service) describedInstances(ctx context.Context, c Caller, ids []string) ([]*cloudv1.Instance, error) {
-	if len(ids) > 0 {
-		return s.findInstances(ctx, c, ids)
-	}
-	return s.projectInstances(ctx, c)
-}
-
-// instanceWriteError says what a failed change of instance id means.
-func instanceWriteError(err error, id string) error {
-	var qe *query.Error
-	switch {
-	case errors.As(err, &qe):
-		return qe
-	case apierrors.IsNotFound(err):
-		return instanceNotFound(id)
-	}
-	return APIError(err, "instance "+id)
-}
-
 // DescribeInstancesInput selects instances by id and filter, a page at a time (ids and
 // MaxResults exclude each other).
 type DescribeInstancesInput struct {
@@ -66,20 +43,13 @@ type DescribeInstancesInput struct {
 	Page
 }
 
+var instanceListing = listing{resource: "instances", filters: instanceFilters, minPage: 5, maxPage: 1000,
+	idsWithPage: "The parameter instancesSet cannot be used with the parameter maxResults"}
+
 // DescribeInstances shows the caller's project's instances by reservation, oldest first unless
 // named, and the token of the next page (pages count instances).
 func (s *Service) DescribeInstances(ctx context.Context, c Caller, in DescribeInstancesInput) ([]Reservation, string, error) {
-	if err := s.authorize(ctx, c, "list", "instances", in.DryRun); err != nil {
-		return nil, "", err
-	}
-	if len(in.InstanceIDs) > 0 && in.MaxResults != nil {
-		return nil, "", InvalidParam("The parameter instancesSet cannot be used with the parameter maxResults")
-	}
-	size, err := in.size(5, 1000, 0)
-	if err != nil {
-		return nil, "", err
-	}
-	matcher, err := query.NewMatcher(in.Filters, instanceFilters)
+	matcher, size, err := s.startDescribe(ctx, c, instanceListing, in.DryRun, in.Filters, in.Page, len(in.InstanceIDs))
 	if err != nil {
 		return nil, "", err
 	}
@@ -92,28 +62,26 @@ func (s *Service) DescribeInstances(ctx context.Context, c Caller, in DescribeIn
 		return it, matcher.Match(it.attributes, it.Tags)
 	}
 	scope := fmt.Sprint("DescribeInstances", in.InstanceIDs, in.Filters)
-	var page []Instance
-	var next string
-	if s.pagesFromIndex(size, in.InstanceIDs) {
-		page, next, err = instancePage(ctx, s, c, scope, in.Page, size, item)
-	} else {
-		page, next, err = s.listedInstancePage(ctx, c, in.InstanceIDs, scope, in.Page, size, item)
-	}
+	page, next, err := describedInstancePage(ctx, s, c, in.InstanceIDs, scope, in.Page, size, item)
 	if err != nil {
 		return nil, "", err
 	}
 	return reservations(page), next, nil
 }
 
-// listedInstancePage is instancePage from a listing of the whole project (or of the instances
-// named).
-func (s *Service) listedInstancePage(ctx context.Context, c Caller, ids []string, scope string, p Page, size int,
-	item func(*cloudv1.Instance) (Instance, bool)) ([]Instance, string, error) {
-	insts, err := s.describedInstances(ctx, c, ids)
+// describedInstancePage is the page of a Describe of instances that item keeps (and makes the
+// shape of): built from the index when the Describe pages through all of them, else from a
+// listing of the project or of the instances named.
+func describedInstancePage[T any](ctx context.Context, s *Service, c Caller, ids []string, scope string, p Page, size int,
+	item func(*cloudv1.Instance) (T, bool)) ([]T, string, error) {
+	if s.pagesFromIndex(size, ids) {
+		return instancePage(ctx, s, c, scope, p, size, item)
+	}
+	insts, err := named(ctx, s, c, instanceKind, ids)
 	if err != nil {
 		return nil, "", err
 	}
-	var items []Instance
+	var items []T
 	for _, inst := range insts {
 		if it, ok := item(inst); ok {
 			items = append(items, it)
@@ -138,14 +106,8 @@ var instanceStatusFilters = []string{"availability-zone", "instance-state-name",
 // DescribeInstanceStatus shows the status checks of the caller's project's instances and the
 // token of the next page.
 func (s *Service) DescribeInstanceStatus(ctx context.Context, c Caller, in DescribeInstanceStatusInput) ([]InstanceStatus, string, error) {
-	if err := s.authorize(ctx, c, "list", "instances", in.DryRun); err != nil {
-		return nil, "", err
-	}
-	size, err := in.size(5, 1000, 0)
-	if err != nil {
-		return nil, "", err
-	}
-	matcher, err := query.NewMatcher(in.Filters, instanceStatusFilters)
+	matcher, size, err := s.startDescribe(ctx, c, listing{resource: "instances", filters: instanceStatusFilters, minPage: 5,
+		maxPage: 1000}, in.DryRun, in.Filters, in.Page, len(in.InstanceIDs))
 	if err != nil {
 		return nil, "", err
 	}
@@ -157,20 +119,7 @@ func (s *Service) DescribeInstanceStatus(ctx context.Context, c Caller, in Descr
 		return it, matcher.Match(it.attributes, TagsOf(inst))
 	}
 	scope := fmt.Sprint("DescribeInstanceStatus", in.InstanceIDs, in.Filters, in.IncludeAllInstances)
-	if s.pagesFromIndex(size, in.InstanceIDs) {
-		return instancePage(ctx, s, c, scope, in.Page, size, item)
-	}
-	insts, err := s.describedInstances(ctx, c, in.InstanceIDs)
-	if err != nil {
-		return nil, "", err
-	}
-	var items []InstanceStatus
-	for _, inst := range insts {
-		if it, ok := item(inst); ok {
-			items = append(items, it)
-		}
-	}
-	return pageOf(s, c, scope, in.Page, size, items)
+	return describedInstancePage(ctx, s, c, in.InstanceIDs, scope, in.Page, size, item)
 }
 
 // InstanceIDsInput names instances to act on. Force, Hibernate and SkipOSShutdown are accepted
@@ -209,13 +158,7 @@ func (s *Service) changeDesiredState(ctx context.Context, c Caller, in InstanceI
 	if want == cloudv1.DesiredTerminated {
 		verb = "delete"
 	}
-	if err := s.authorize(ctx, c, verb, "instances", in.DryRun); err != nil {
-		return nil, err
-	}
-	if len(in.InstanceIDs) == 0 {
-		return nil, BadRequest(CodeMissingParameter, "The request must contain the parameter InstanceId")
-	}
-	insts, err := s.findInstances(ctx, c, in.InstanceIDs)
+	insts, err := s.resolveInstances(ctx, c, verb, in)
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +186,7 @@ func (s *Service) changeDesiredState(ctx context.Context, c Caller, in InstanceI
 			return nil
 		})
 		if err != nil {
-			return instanceWriteError(err, id)
+			return instanceKind.writeError(err, id)
 		}
 		changed[i] = inst
 		out[i].Current = stateOf(transitional(prev.Name, want))
@@ -315,13 +258,7 @@ func transitional(prev string, want cloudv1.DesiredState) cloudv1.InstanceState 
 
 // RebootInstances asks the running ones among the instances to reboot; EC2 ignores the others.
 func (s *Service) RebootInstances(ctx context.Context, c Caller, in InstanceIDsInput) error {
-	if err := s.authorize(ctx, c, "update", "instances", in.DryRun); err != nil {
-		return err
-	}
-	if len(in.InstanceIDs) == 0 {
-		return BadRequest(CodeMissingParameter, "The request must contain the parameter InstanceId")
-	}
-	insts, err := s.findInstances(ctx, c, in.InstanceIDs)
+	insts, err := s.resolveInstances(ctx, c, "update", in)
 	if err != nil {
 		return err
 	}
@@ -335,7 +272,7 @@ func (s *Service) RebootInstances(ctx context.Context, c Caller, in InstanceIDsI
 			s.requestNow(inst, cloudv1.AnnotationRebootRequested)
 			return nil
 		}); err != nil {
-			return instanceWriteError(err, InstanceID(inst))
+			return instanceKind.writeError(err, InstanceID(inst))
 		}
 		changed[i] = inst
 		return nil
@@ -362,10 +299,7 @@ type InstanceAttribute struct {
 
 // DescribeInstanceAttribute answers one attribute of an instance of the caller's project.
 func (s *Service) DescribeInstanceAttribute(ctx context.Context, c Caller, in InstanceAttributeInput) (*InstanceAttribute, error) {
-	if err := s.authorize(ctx, c, "get", "instances", in.DryRun); err != nil {
-		return nil, err
-	}
-	inst, err := s.findInstance(ctx, c, in.InstanceID)
+	inst, err := resolveOne(ctx, s, c, instanceKind, "get", in.InstanceID, in.DryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -413,10 +347,7 @@ type ModifyInstanceAttributeInput struct {
 // ModifyInstanceAttribute changes an instance's type or user data while it is stopped, or what
 // the guest powering itself off does.
 func (s *Service) ModifyInstanceAttribute(ctx context.Context, c Caller, in ModifyInstanceAttributeInput) error {
-	if err := s.authorize(ctx, c, "update", "instances", in.DryRun); err != nil {
-		return err
-	}
-	inst, err := s.findInstance(ctx, c, in.InstanceID)
+	inst, err := resolveOne(ctx, s, c, instanceKind, "update", in.InstanceID, in.DryRun)
 	if err != nil {
 		return err
 	}
@@ -429,7 +360,7 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, c Caller, in Modi
 	id := InstanceID(inst)
 	err = s.ChangeLatest(ctx, inst, func() error { return s.modifyInstance(ctx, c, inst, &in) })
 	if err != nil {
-		return instanceWriteError(err, id)
+		return instanceKind.writeError(err, id)
 	}
 	s.AwaitCache(ctx, inst)
 	return nil
@@ -520,7 +451,7 @@ func (s *Service) GetConsoleOutput(ctx context.Context, c Caller, in GetConsoleO
 	if err := s.authorize(ctx, c, "get", "instances/console", in.DryRun); err != nil {
 		return nil, err
 	}
-	inst, err := s.findInstance(ctx, c, in.InstanceID)
+	inst, err := findOne(ctx, s, c, instanceKind, in.InstanceID)
 	if err != nil {
 		return nil, err
 	}

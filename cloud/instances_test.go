@@ -158,7 +158,7 @@ func TestInstances(t *testing.T) {
 	userData := []byte("#!/bin/sh\necho hello\n")
 	launch := cloud.RunInstancesInput{ImageID: ami, MinCount: 2, MaxCount: 2, InstanceType: "m1.tiny",
 		UserData: userData, Placement: &cloud.Placement{AvailabilityZone: instanceTestZone}, ClientToken: "svc-inst-token",
-		TagSpecifications: []cloud.TagSpecification{{ResourceType: "instance", Tags: []cloud.Tag{{Key: "Name", Value: "svc-inst"}}}}}
+		TagSpecifications: tagSpecs("instance", "Name", "svc-inst")}
 	res := launchWhenCached(t, s, alice, launch)
 	ids := reservationIDs(res)
 	for _, id := range ids {
@@ -273,8 +273,7 @@ func launchIsIdempotent(t *testing.T, s *cloud.Service, launch cloud.RunInstance
 		return nil
 	})
 	second := instanceObject(t, "svc-a", ids[1])
-	quota.MarkPending(second)
-	if err := env.Client.Update(ctx, second); err != nil {
+	if err := testenv.Update(ctx, env.Client, second, func(i *cloudv1.Instance) { quota.MarkPending(i) }); err != nil {
 		t.Fatal(err)
 	}
 	again, err = s.RunInstances(ctx, alice, launch)

@@ -69,10 +69,7 @@ type CreatedKeyPair struct {
 // CreateKeyPair generates a key pair. The private key is in the answer and nowhere else; its
 // fingerprint (computed from the private key) rides on the object for the controller.
 func (s *Service) CreateKeyPair(ctx context.Context, c Caller, in CreateKeyPairInput) (*CreatedKeyPair, error) {
-	if err := s.authorize(ctx, c, "create", "keypairs", in.DryRun); err != nil {
-		return nil, err
-	}
-	if err := validateKeyName(in.Name); err != nil {
+	if err := s.startKeyPair(ctx, c, in.Name, in.DryRun); err != nil {
 		return nil, err
 	}
 	keyType := sshkey.RSA
@@ -90,11 +87,8 @@ func (s *Service) CreateKeyPair(ctx context.Context, c Caller, in CreateKeyPairI
 	default:
 		return nil, InvalidParam("Value (%s) for parameter KeyFormat is invalid. Valid values: pem.", in.Format)
 	}
-	tags, err := SpecTags(in.TagSpecifications, "key-pair")
+	tags, err := s.newKeyPairTags(ctx, c, in.Name, in.TagSpecifications)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.keyNameFree(ctx, c, in.Name); err != nil {
 		return nil, err
 	}
 	gen, err := sshkey.Generate(keyType, in.Name)
@@ -119,10 +113,7 @@ type ImportKeyPairInput struct {
 
 // ImportKeyPair stores a public key the caller made: RSA of 2048 bits or more, or ed25519.
 func (s *Service) ImportKeyPair(ctx context.Context, c Caller, in ImportKeyPairInput) (*KeyPair, error) {
-	if err := s.authorize(ctx, c, "create", "keypairs", in.DryRun); err != nil {
-		return nil, err
-	}
-	if err := validateKeyName(in.Name); err != nil {
+	if err := s.startKeyPair(ctx, c, in.Name, in.DryRun); err != nil {
 		return nil, err
 	}
 	if len(in.PublicKey) > maxPublicKey {
@@ -135,11 +126,8 @@ func (s *Service) ImportKeyPair(ctx context.Context, c Caller, in ImportKeyPairI
 	case err != nil:
 		return nil, BadRequest(CodeKeyFormat, "Key is not in valid OpenSSH public key format")
 	}
-	tags, err := SpecTags(in.TagSpecifications, "key-pair")
+	tags, err := s.newKeyPairTags(ctx, c, in.Name, in.TagSpecifications)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.keyNameFree(ctx, c, in.Name); err != nil {
 		return nil, err
 	}
 	kp, err := s.storeKeyPair(ctx, c, in.Name, key.Public, "", tags)
@@ -148,6 +136,27 @@ func (s *Service) ImportKeyPair(ctx context.Context, c Caller, in ImportKeyPairI
 	}
 	out := toKeyPair(kp, false)
 	return &out, nil
+}
+
+// startKeyPair is how creating and importing a key pair start: the caller may create key pairs
+// (DryRun ends here) and the name is a valid one.
+func (s *Service) startKeyPair(ctx context.Context, c Caller, name string, dryRun bool) error {
+	if err := s.authorize(ctx, c, "create", "keypairs", dryRun); err != nil {
+		return err
+	}
+	return validateKeyName(name)
+}
+
+// newKeyPairTags checks a new key pair's tags and that its name is free, and returns the tags.
+func (s *Service) newKeyPairTags(ctx context.Context, c Caller, name string, specs []TagSpecification) (map[string]string, error) {
+	tags, err := SpecTags(specs, "key-pair")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.keyNameFree(ctx, c, name); err != nil {
+		return nil, err
+	}
+	return tags, nil
 }
 
 // validateKeyName applies EC2's rules: 1 to 255 ASCII characters. PiNet also refuses control

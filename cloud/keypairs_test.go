@@ -28,18 +28,14 @@ import (
 
 func describeKeys(t *testing.T, s *cloud.Service, c cloud.Caller) []cloud.KeyPair {
 	t.Helper()
-	kps, err := s.DescribeKeyPairs(context.Background(), c, cloud.DescribeKeyPairsInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kps
+	return everything(t, c, s.DescribeKeyPairs)
 }
 
 func TestKeyPairsAcrossProjects(t *testing.T) {
 	s := service(t)
 	ctx := context.Background()
 	created, err := s.CreateKeyPair(ctx, alice, cloud.CreateKeyPairInput{Name: "shared-name", Type: "ed25519",
-		TagSpecifications: []cloud.TagSpecification{{ResourceType: "key-pair", Tags: []cloud.Tag{{Key: "team", Value: "a"}}}}})
+		TagSpecifications: tagSpecs("key-pair", "team", "a")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,13 +16,16 @@ package cloud
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"pinet.io/pinet/ec2shim/query"
 	"pinet.io/pinet/internal/ids"
 )
 
@@ -114,4 +117,135 @@ func liveInProject[P client.Object](ctx context.Context, s *Service, c Caller, l
 		return nil, err
 	}
 	return liveByAge(objs, id, keep), nil
+}
+
+// kind is what the shared steps need to know of a kind the service names by EC2 id: how to list
+// the project's objects of it, read their ids and answer for an id that is malformed or names
+// none of them.
+type kind[P client.Object] struct {
+	// resource is the kind's RBAC resource, and names its listings in errors; what names one
+	// object of it.
+	resource, what string
+	// list is an empty list of the kind; each listing lists into a copy.
+	list client.ObjectList
+	// id reads an object's EC2 id ("" while it has none); prefix is the ids' prefix.
+	id     func(P) string
+	prefix string
+	// malformed and notFound are EC2's errors for an id that is not one of the kind, and for
+	// one that names none of the project's objects.
+	malformed, notFound func(id string) error
+	// deletedToo keeps objects that are being deleted (instances show as terminated until they go).
+	deletedToo bool
+}
+
+// inProject lists the caller's project's objects of kind k that have an EC2 id, oldest first.
+func inProject[P client.Object](ctx context.Context, s *Service, c Caller, k kind[P]) ([]P, error) {
+	objs, err := projectList[P](ctx, s, c, k.list.DeepCopyObject().(client.ObjectList), k.resource)
+	if err != nil {
+		return nil, err
+	}
+	if k.deletedToo {
+		return byAge(objs, k.id, nil), nil
+	}
+	return liveByAge(objs, k.id, nil), nil
+}
+
+// findIn returns the project's objects of kind k with the ids, in order; the first id that is
+// malformed or not the project's is an error naming it, as in EC2.
+func findIn[P client.Object](ctx context.Context, s *Service, c Caller, k kind[P], wanted []string) ([]P, error) {
+	all, err := inProject(ctx, s, c, k)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]P, len(all))
+	for _, o := range all {
+		byID[k.id(o)] = o
+	}
+	out := make([]P, 0, len(wanted))
+	for _, id := range wanted {
+		if !ids.Valid(k.prefix, id) {
+			return nil, k.malformed(id)
+		}
+		o, ok := byID[id]
+		if !ok {
+			return nil, k.notFound(id)
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// named is what a Describe of kind k names: the objects with the ids, or with none given, all of
+// the project's.
+func named[P client.Object](ctx context.Context, s *Service, c Caller, k kind[P], wanted []string) ([]P, error) {
+	if len(wanted) > 0 {
+		return findIn(ctx, s, c, k, wanted)
+	}
+	return inProject(ctx, s, c, k)
+}
+
+// findOne is findIn for one id: a copy of the object, which the caller may change.
+func findOne[P client.Object](ctx context.Context, s *Service, c Caller, k kind[P], id string) (P, error) {
+	found, err := findIn(ctx, s, c, k, []string{id})
+	if err != nil {
+		var none P
+		return none, err
+	}
+	return found[0].DeepCopyObject().(P), nil
+}
+
+// resolveOne is how an operation on one object starts: the caller may verb the kind (DryRun ends
+// here), and the id names one of the project's objects, a copy of which it returns.
+func resolveOne[P client.Object](ctx context.Context, s *Service, c Caller, k kind[P], verb, id string, dryRun bool) (P, error) {
+	if err := s.authorize(ctx, c, verb, k.resource, dryRun); err != nil {
+		var none P
+		return none, err
+	}
+	return findOne(ctx, s, c, k, id)
+}
+
+// writeError says what a failed change of the object with the id means: its own refusal (a
+// check's EC2 error), gone, or the API server's error.
+func (k kind[P]) writeError(err error, id string) error {
+	var qe *query.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &qe):
+		return qe
+	case apierrors.IsNotFound(err):
+		return k.notFound(id)
+	}
+	return APIError(err, k.what+" "+id)
+}
+
+// deleteOne is how an object is deleted by id: resolved as resolveOne does, then deleted as
+// deleteChecked does.
+func deleteOne[P client.Object](ctx context.Context, s *Service, c Caller, k kind[P], id string, dryRun bool, check func(P) error) error {
+	obj, err := resolveOne(ctx, s, c, k, "delete", id, dryRun)
+	if err != nil {
+		return err
+	}
+	return deleteChecked(ctx, s, k, obj, id, check)
+}
+
+// deleteChecked deletes the newest version of obj (a copy the caller may change), whose EC2 id is
+// id, if check (given that version) lets it; obj is gone from the cache when it returns.
+func deleteChecked[P client.Object](ctx context.Context, s *Service, k kind[P], obj P, id string, check func(P) error) error {
+	if err := s.DeleteLatest(ctx, obj, func() error { return check(obj) }); err != nil {
+		return k.writeError(err, id)
+	}
+	s.AwaitDeleted(ctx, obj)
+	return nil
+}
+
+// shapes makes the EC2 shape of each object and keeps those keep keeps (a Describe's filters).
+func shapes[P, T any](objs []P, shape func(P) T, keep func(*T) bool) []T {
+	var out []T
+	for _, o := range objs {
+		if item := shape(o); keep(&item) {
+			out = append(out, item)
+		}
+	}
+	return out
 }

@@ -15,7 +15,9 @@
 package cloud
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 
 	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -50,6 +52,18 @@ func (s *Service) AdmitOne(ctx context.Context, g *quota.Gate, obj client.Object
 	}
 	s.Unmark(ctx, obj)
 	return true, nil
+}
+
+// admitOrWithdraw admits obj, created marked pending, under the gate; refused (overQuota), or when
+// the ledger cannot decide, it withdraws obj, so nothing over the quota stays.
+func (s *Service) admitOrWithdraw(ctx context.Context, g *quota.Gate, obj client.Object, overQuota error) error {
+	if admitted, err := s.AdmitOne(ctx, g, obj); err != nil || !admitted {
+		if delErr := s.Withdraw(ctx, obj); delErr != nil {
+			return fmt.Errorf("withdrawing %s over the quota: %w", obj.GetName(), delErr)
+		}
+		return cmp.Or(err, overQuota)
+	}
+	return nil
 }
 
 // admitPending asks the project's ledger to admit the named objects, created marked pending, in

@@ -67,9 +67,19 @@ func groupID(sg *cloudv1.SecurityGroup) string {
 	return idOr(sg.Status.GroupID, sg.Name, ids.SecurityGroup)
 }
 
-// projectGroups lists the project's groups that have an EC2 id, oldest first.
+// groupKind: the project's groups that have an EC2 id, oldest first.
+var groupKind = kind[*cloudv1.SecurityGroup]{resource: "securitygroups", what: "security group", list: &cloudv1.SecurityGroupList{},
+	id: groupID, prefix: ids.SecurityGroup, notFound: groupNotFound, malformed: func(id string) error {
+		return BadRequest(CodeGroupIDMalformed, "Invalid id: \"%s\" (expecting \"sg-...\")", clipGroupRef(id))
+	}}
+
+func groupNotFound(ref string) error {
+	return BadRequest(CodeGroupNotFound, "The security group '%s' does not exist", clipGroupRef(ref))
+}
+
+// projectGroups lists the project's groups (groupKind).
 func (s *Service) projectGroups(ctx context.Context, c Caller) ([]*cloudv1.SecurityGroup, error) {
-	return liveInProject(ctx, s, c, &cloudv1.SecurityGroupList{}, "security groups", groupID, nil)
+	return inProject(ctx, s, c, groupKind)
 }
 
 // groupIndex resolves what rules and requests call groups (names or ids) within a project.
@@ -119,7 +129,7 @@ func (s *Service) findGroup(ctx context.Context, c Caller, name, id string) (*cl
 	ref := id
 	switch {
 	case id != "" && !ids.Valid(ids.SecurityGroup, id):
-		return nil, nil, BadRequest(CodeGroupIDMalformed, "Invalid id: \"%s\" (expecting \"sg-...\")", clipGroupRef(id))
+		return nil, nil, groupKind.malformed(id)
 	case id == "" && name == "":
 		return nil, nil, BadRequest(CodeMissingParameter, "The request must contain the parameter groupName or groupId")
 	case id == "":
@@ -127,7 +137,7 @@ func (s *Service) findGroup(ctx context.Context, c Caller, name, id string) (*cl
 	}
 	sg := x.byRef[ref]
 	if sg == nil || id == "" && sg.EffectiveGroupName() != name || id != "" && groupID(sg) != id {
-		return nil, nil, BadRequest(CodeGroupNotFound, "The security group '%s' does not exist", clipGroupRef(ref))
+		return nil, nil, groupNotFound(ref)
 	}
 	return sg, x, nil
 }
@@ -154,20 +164,6 @@ func toSecurityGroup(sg *cloudv1.SecurityGroup, x *groupIndex) SecurityGroup {
 	return out
 }
 
-// groupWriteError maps the error of a write to a group.
-func groupWriteError(err error, sg *cloudv1.SecurityGroup) error {
-	var qe *query.Error
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &qe):
-		return err
-	case apierrors.IsNotFound(err):
-		return BadRequest(CodeGroupNotFound, "The security group '%s' does not exist", groupID(sg))
-	}
-	return APIError(err, "security group "+groupID(sg))
-}
-
 // CreateSecurityGroupInput asks for a new group.
 type CreateSecurityGroupInput struct {
 	Name, Description string
@@ -178,19 +174,7 @@ type CreateSecurityGroupInput struct {
 // CreateSecurityGroup makes a group named by an id derived from its name, so the API server lets
 // only one of two racing calls for a name succeed. The new group admits nothing yet.
 func (s *Service) CreateSecurityGroup(ctx context.Context, c Caller, in CreateSecurityGroupInput) (*SecurityGroup, error) {
-	if err := s.authorize(ctx, c, "create", "securitygroups", in.DryRun); err != nil {
-		return nil, err
-	}
-	if err := validateGroupText(in.Name, "GroupName"); err != nil {
-		return nil, err
-	}
-	if err := validateGroupText(in.Description, "GroupDescription"); err != nil {
-		return nil, err
-	}
-	if strings.HasPrefix(strings.ToLower(in.Name), "sg-") {
-		return nil, InvalidParam("Group names may not be in the format sg-*.")
-	}
-	tags, err := SpecTags(in.TagSpecifications, "security-group")
+	tags, err := s.startCreate(ctx, c, "securitygroups", in.DryRun, in.validate, in.TagSpecifications, "security-group")
 	if err != nil {
 		return nil, err
 	}
@@ -222,6 +206,20 @@ func (s *Service) CreateSecurityGroup(ctx context.Context, c Caller, in CreateSe
 	})
 	return &SecurityGroup{ID: sg.Name, Name: in.Name, Description: in.Description, OwnerID: sg.Namespace,
 		Ingress: []IPPermission{}, Egress: allowAllEgress(), Tags: tags}, nil
+}
+
+// validate checks a new group's name and description.
+func (in *CreateSecurityGroupInput) validate() error {
+	if err := validateGroupText(in.Name, "GroupName"); err != nil {
+		return err
+	}
+	if err := validateGroupText(in.Description, "GroupDescription"); err != nil {
+		return err
+	}
+	if strings.HasPrefix(strings.ToLower(in.Name), "sg-") {
+		return InvalidParam("Group names may not be in the format sg-*.")
+	}
+	return nil
 }
 
 // validateGroupText checks a group name or description as EC2 does.
@@ -263,11 +261,9 @@ func (s *Service) DeleteSecurityGroup(ctx context.Context, c Caller, in GroupInp
 	if err := s.checkGroupUnused(ctx, c, found, x); err != nil {
 		return "", err
 	}
-	sg := found.DeepCopy()
-	if err := groupWriteError(s.DeleteLatest(ctx, sg, func() error { return nil }), found); err != nil {
+	if err := deleteChecked(ctx, s, groupKind, found.DeepCopy(), id, func(*cloudv1.SecurityGroup) error { return nil }); err != nil {
 		return "", err
 	}
-	s.AwaitDeleted(ctx, sg)
 	return id, nil
 }
 

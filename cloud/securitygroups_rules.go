@@ -197,7 +197,7 @@ func (s *Service) AuthorizeSecurityGroupIngress(ctx context.Context, c Caller, i
 		added, err = addPermissions(sg, perms, x)
 		return err
 	})
-	if err := groupWriteError(err, found); err != nil {
+	if err := groupKind.writeError(err, groupID(found)); err != nil {
 		return nil, err
 	}
 	out := make([]SecurityGroupRule, 0, len(added))
@@ -269,7 +269,7 @@ func (s *Service) RevokeSecurityGroupIngress(ctx context.Context, c Caller, in R
 	}
 	sg := found.DeepCopy()
 	err = s.change(ctx, sg, func() error { return removePermissions(sg, perms, in.RuleIDs, x) })
-	return groupWriteError(err, found)
+	return groupKind.writeError(err, groupID(found))
 }
 
 // removePermissions removes perms and the permissions of the rules ruleIDs from the group's

@@ -35,11 +35,7 @@ func describeGroups(t *testing.T, s *cloud.Service, c cloud.Caller) map[string]c
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]cloud.SecurityGroup{}
-	for _, sg := range got {
-		out[sg.ID] = sg
-	}
-	return out
+	return byID(got, func(sg cloud.SecurityGroup) string { return sg.ID })
 }
 
 // ingressOf is a group's ingress as comparable text.
@@ -82,7 +78,7 @@ func TestSecurityGroupsAcrossProjects(t *testing.T) {
 	s := service(t)
 	ctx := context.Background()
 	made, err := s.CreateSecurityGroup(ctx, alice, cloud.CreateSecurityGroupInput{Name: "web", Description: "alice's web",
-		TagSpecifications: []cloud.TagSpecification{{ResourceType: "security-group", Tags: []cloud.Tag{{Key: "team", Value: "a"}}}}})
+		TagSpecifications: tagSpecs("security-group", "team", "a")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -127,3 +127,17 @@ func (s *Service) authorize(ctx context.Context, c Caller, verb, resource string
 	}
 	return nil
 }
+
+// startCreate is how an operation that makes an object starts: the caller may create the kind
+// (DryRun ends here), validate accepts the request, and the tags asked for the new object (of
+// EC2's resourceType) are valid; it returns them.
+func (s *Service) startCreate(ctx context.Context, c Caller, resource string, dryRun bool, validate func() error,
+	specs []TagSpecification, resourceType string) (map[string]string, error) {
+	if err := s.authorize(ctx, c, "create", resource, dryRun); err != nil {
+		return nil, err
+	}
+	if err := validate(); err != nil {
+		return nil, err
+	}
+	return SpecTags(specs, resourceType)
+}

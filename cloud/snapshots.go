@@ -22,7 +22,6 @@ import (
 	"strconv"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -76,36 +75,12 @@ func toSnapshot(s *cloudv1.Snapshot) Snapshot {
 	return out
 }
 
-// projectSnapshots lists the caller's project's snapshots that have an id and are not being
-// deleted, oldest first.
-func (s *Service) projectSnapshots(ctx context.Context, c Caller) ([]*cloudv1.Snapshot, error) {
-	return liveInProject(ctx, s, c, &cloudv1.SnapshotList{}, "snapshots", snapshotID, nil)
-}
-
-// findSnapshots returns the project's snapshots with the ids, in order; another project's ids
-// are not found.
-func (s *Service) findSnapshots(ctx context.Context, c Caller, wanted []string) ([]*cloudv1.Snapshot, error) {
-	all, err := s.projectSnapshots(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	byID := map[string]*cloudv1.Snapshot{}
-	for _, snap := range all {
-		byID[snapshotID(snap)] = snap
-	}
-	out := make([]*cloudv1.Snapshot, 0, len(wanted))
-	for _, id := range wanted {
-		if !ids.Valid(ids.Snapshot, id) {
-			return nil, BadRequest(CodeSnapshotMalformed, "Invalid id: \"%s\" (expecting \"snap-...\")", clipID(id))
-		}
-		snap, ok := byID[id]
-		if !ok {
-			return nil, snapshotNotFound(id)
-		}
-		out = append(out, snap)
-	}
-	return out, nil
-}
+// snapshotKind: the project's snapshots that have an id and are not being deleted, oldest first;
+// another project's ids are not found.
+var snapshotKind = kind[*cloudv1.Snapshot]{resource: "snapshots", what: "snapshot", list: &cloudv1.SnapshotList{},
+	id: snapshotID, prefix: ids.Snapshot, notFound: snapshotNotFound, malformed: func(id string) error {
+		return BadRequest(CodeSnapshotMalformed, "Invalid id: \"%s\" (expecting \"snap-...\")", clipID(id))
+	}}
 
 func snapshotNotFound(id string) error {
 	return BadRequest(CodeSnapshotNotFound, "The snapshot '%s' does not exist.", clipID(id))
@@ -121,17 +96,16 @@ type CreateSnapshotInput struct {
 // CreateSnapshot makes a Snapshot of one of the project's volumes that has storage (available or
 // in use); it is pending until the storage node has copied the volume.
 func (s *Service) CreateSnapshot(ctx context.Context, c Caller, in CreateSnapshotInput) (*Snapshot, error) {
-	if err := s.authorize(ctx, c, "create", "snapshots", in.DryRun); err != nil {
-		return nil, err
-	}
-	if len(in.Description) > maxSnapshotDescription {
-		return nil, InvalidParam("Value for parameter description is too long; the limit is %d characters", maxSnapshotDescription)
-	}
-	tags, err := SpecTags(in.TagSpecifications, "snapshot")
+	tags, err := s.startCreate(ctx, c, "snapshots", in.DryRun, func() error {
+		if len(in.Description) > maxSnapshotDescription {
+			return InvalidParam("Value for parameter description is too long; the limit is %d characters", maxSnapshotDescription)
+		}
+		return nil
+	}, in.TagSpecifications, "snapshot")
 	if err != nil {
 		return nil, err
 	}
-	v, err := s.findVolume(ctx, c, in.VolumeID)
+	v, err := findOne(ctx, s, c, volumeKind, in.VolumeID)
 	if err != nil {
 		return nil, err
 	}
@@ -160,11 +134,8 @@ func (s *Service) CreateSnapshot(ctx context.Context, c Caller, in CreateSnapsho
 	if err := s.cfg.Client.Create(ctx, snap); err != nil {
 		return nil, APIError(err, "creating a snapshot")
 	}
-	if admitted, err := s.AdmitOne(ctx, gate, snap); err != nil || !admitted {
-		if delErr := s.Withdraw(ctx, snap); delErr != nil {
-			return nil, fmt.Errorf("withdrawing snapshot %s over the quota: %w", snap.Name, delErr)
-		}
-		return nil, cmp.Or(err, error(overQuota))
+	if err := s.admitOrWithdraw(ctx, gate, snap, overQuota); err != nil {
+		return nil, err
 	}
 	s.AwaitCache(ctx, snap)
 	out := toSnapshot(snap)
@@ -183,22 +154,7 @@ type SnapshotIDInput struct {
 
 // DeleteSnapshot deletes a snapshot of the project; the controller removes its objects.
 func (s *Service) DeleteSnapshot(ctx context.Context, c Caller, in SnapshotIDInput) error {
-	if err := s.authorize(ctx, c, "delete", "snapshots", in.DryRun); err != nil {
-		return err
-	}
-	snaps, err := s.findSnapshots(ctx, c, []string{in.SnapshotID})
-	if err != nil {
-		return err
-	}
-	snap := snaps[0].DeepCopy()
-	if err := s.DeleteLatest(ctx, snap, func() error { return nil }); err != nil {
-		if apierrors.IsNotFound(err) {
-			return snapshotNotFound(in.SnapshotID)
-		}
-		return APIError(err, "snapshot "+in.SnapshotID)
-	}
-	s.AwaitDeleted(ctx, snap)
-	return nil
+	return deleteOne(ctx, s, c, snapshotKind, in.SnapshotID, in.DryRun, func(*cloudv1.Snapshot) error { return nil })
 }
 
 // DescribeSnapshotsInput selects snapshots by id, owner and filter, a page at a time.
@@ -233,22 +189,11 @@ func (s *Service) DescribeSnapshots(ctx context.Context, c Caller, in DescribeSn
 	for _, o := range in.OwnerIDs {
 		mine = mine || o == "self" || o == c.Project()
 	}
-	var snaps []*cloudv1.Snapshot
-	if len(in.SnapshotIDs) > 0 {
-		snaps, err = s.findSnapshots(ctx, c, in.SnapshotIDs)
-	} else {
-		snaps, err = s.projectSnapshots(ctx, c)
-	}
+	snaps, err := named(ctx, s, c, snapshotKind, in.SnapshotIDs)
 	if err != nil {
 		return nil, "", err
 	}
-	var items []Snapshot
-	for _, snap := range snaps {
-		item := toSnapshot(snap)
-		if mine && matcher.Match(item.attributes, item.Tags) {
-			items = append(items, item)
-		}
-	}
+	items := shapes(snaps, toSnapshot, func(item *Snapshot) bool { return mine && matcher.Match(item.attributes, item.Tags) })
 	return pageOf(s, c, fmt.Sprint("DescribeSnapshots", in.SnapshotIDs, in.OwnerIDs, in.Filters), in.Page, size, items)
 }
 
@@ -280,11 +225,10 @@ func (snap Snapshot) attributes(name string) []string {
 // volumeSnapshot checks the snapshot a CreateVolume starts from: a completed snapshot of the
 // caller's project; the size defaults to the snapshot's volume size and may not be smaller.
 func (s *Service) volumeSnapshot(ctx context.Context, c Caller, in *CreateVolumeInput) error {
-	snaps, err := s.findSnapshots(ctx, c, []string{in.SnapshotID})
+	snap, err := findOne(ctx, s, c, snapshotKind, in.SnapshotID)
 	if err != nil {
 		return err
 	}
-	snap := snaps[0]
 	if snap.Status.State != cloudv1.SnapshotCompleted {
 		return BadRequest(CodeIncorrectResource, "Snapshot '%s' is in the '%s' state.", in.SnapshotID, toSnapshot(snap).State)
 	}

@@ -91,7 +91,7 @@ func TestSnapshotsOfAProject(t *testing.T) {
 	}
 
 	snap, err := s.CreateSnapshot(ctx, alice, cloud.CreateSnapshotInput{VolumeID: vol.VolumeID, Description: "before the upgrade",
-		TagSpecifications: []cloud.TagSpecification{{ResourceType: "snapshot", Tags: []cloud.Tag{{Key: "app", Value: "db"}}}}})
+		TagSpecifications: tagSpecs("snapshot", "app", "db")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,12 +51,12 @@ type taggableKind struct {
 // taggableKinds are the kinds with tags, in the order DescribeTags lists them.
 func (s *Service) taggableKinds() []*taggableKind {
 	return []*taggableKind{
-		{"instances", "instance", CodeInstanceNotFound, "instance", s.taggedInstances},
+		{"instances", "instance", CodeInstanceNotFound, "instance", taggedIn(s, instanceKind)},
 		{"images", "image", CodeAMINotFound, "image", s.taggedImages},
-		{"volumes", "volume", CodeVolumeNotFound, "volume", s.taggedVolumes},
-		{"snapshots", "snapshot", CodeSnapshotNotFound, "snapshot", s.taggedSnapshots},
-		{"securitygroups", "security-group", CodeGroupNotFound, "security group", s.taggedGroups},
-		{"addresses", "elastic-ip", CodeAllocationNotFound, "allocation", s.taggedAddresses},
+		{"volumes", "volume", CodeVolumeNotFound, "volume", taggedIn(s, volumeKind)},
+		{"snapshots", "snapshot", CodeSnapshotNotFound, "snapshot", taggedIn(s, snapshotKind)},
+		{"securitygroups", "security-group", CodeGroupNotFound, "security group", taggedIn(s, groupKind)},
+		{"addresses", "elastic-ip", CodeAllocationNotFound, "allocation", taggedIn(s, addressKind)},
 		{"keypairs", "key-pair", CodeKeyPairNotFound, "key pair", s.taggedKeyPairs},
 	}
 }
@@ -87,9 +87,12 @@ func tagged[T client.Object](objs []T, id func(T) string) []taggedObject {
 	return out
 }
 
-func (s *Service) taggedInstances(ctx context.Context, c Caller) ([]taggedObject, error) {
-	insts, err := s.projectInstances(ctx, c)
-	return tagged(insts, InstanceID), err
+// taggedIn lists kind k's objects of the caller's project with their ids.
+func taggedIn[P client.Object](s *Service, k kind[P]) func(ctx context.Context, c Caller) ([]taggedObject, error) {
+	return func(ctx context.Context, c Caller) ([]taggedObject, error) {
+		objs, err := inProject(ctx, s, c, k)
+		return tagged(objs, k.id), err
+	}
 }
 
 // taggedImages are the project's own images: shared and public images of other projects can be
@@ -102,26 +105,6 @@ func (s *Service) taggedImages(ctx context.Context, c Caller) ([]taggedObject, e
 		}
 		return img.Status.ImageID
 	}), err
-}
-
-func (s *Service) taggedVolumes(ctx context.Context, c Caller) ([]taggedObject, error) {
-	vols, err := s.projectVolumes(ctx, c)
-	return tagged(vols, volumeID), err
-}
-
-func (s *Service) taggedSnapshots(ctx context.Context, c Caller) ([]taggedObject, error) {
-	snaps, err := s.projectSnapshots(ctx, c)
-	return tagged(snaps, snapshotID), err
-}
-
-func (s *Service) taggedGroups(ctx context.Context, c Caller) ([]taggedObject, error) {
-	groups, err := s.projectGroups(ctx, c)
-	return tagged(groups, groupID), err
-}
-
-func (s *Service) taggedAddresses(ctx context.Context, c Caller) ([]taggedObject, error) {
-	addrs, err := s.projectAddresses(ctx, c, false)
-	return tagged(addrs, AllocationID), err
 }
 
 func (s *Service) taggedKeyPairs(ctx context.Context, c Caller) ([]taggedObject, error) {
@@ -188,15 +171,12 @@ type CreateTagsInput struct {
 
 // CreateTags adds the tags to every resource, or to none when one cannot take them.
 func (s *Service) CreateTags(ctx context.Context, c Caller, in CreateTagsInput) error {
-	targets, err := s.resolveTagTargets(ctx, c, in.ResourceIDs, in.DryRun)
-	if err != nil {
+	var add map[string]string
+	validate := func() (err error) {
+		add, err = ValidateTags(in.Tags)
 		return err
 	}
-	add, err := ValidateTags(in.Tags)
-	if err != nil {
-		return err
-	}
-	merge := func(obj client.Object) error {
+	return s.retag(ctx, c, in.ResourceIDs, in.DryRun, validate, func(obj client.Object) error {
 		tags := TagsOf(obj)
 		for k, v := range add {
 			tags[k] = v
@@ -206,13 +186,7 @@ func (s *Service) CreateTags(ctx context.Context, c Caller, in CreateTagsInput) 
 		}
 		SetTags(obj, tags)
 		return nil
-	}
-	for _, t := range targets {
-		if err := merge(t.obj.DeepCopyObject().(client.Object)); err != nil {
-			return err
-		}
-	}
-	return s.retagAll(ctx, targets, merge)
+	})
 }
 
 // TagToDelete names a tag DeleteTags removes: with a Value, only where the tag has that value.
@@ -232,19 +206,18 @@ type DeleteTagsInput struct {
 // DeleteTags removes the named keys (only where the value matches, when one is given), or every
 // tag when no Tag is named.
 func (s *Service) DeleteTags(ctx context.Context, c Caller, in DeleteTagsInput) error {
-	targets, err := s.resolveTagTargets(ctx, c, in.ResourceIDs, in.DryRun)
-	if err != nil {
-		return err
-	}
-	for _, t := range in.Tags {
-		switch {
-		case t.Key == "":
-			return InvalidParam("Tag key must not be empty")
-		case strings.HasPrefix(t.Key, "aws:"):
-			return InvalidParam("Tag keys starting with 'aws:' are reserved for internal use")
+	validate := func() error {
+		for _, t := range in.Tags {
+			switch {
+			case t.Key == "":
+				return InvalidParam("Tag key must not be empty")
+			case strings.HasPrefix(t.Key, "aws:"):
+				return InvalidParam("Tag keys starting with 'aws:' are reserved for internal use")
+			}
 		}
+		return nil
 	}
-	return s.retagAll(ctx, targets, func(obj client.Object) error {
+	return s.retag(ctx, c, in.ResourceIDs, in.DryRun, validate, func(obj client.Object) error {
 		tags := TagsOf(obj)
 		if len(in.Tags) == 0 {
 			clear(tags)
@@ -259,11 +232,26 @@ func (s *Service) DeleteTags(ctx context.Context, c Caller, in DeleteTagsInput) 
 	})
 }
 
-// retagAll applies retag to each target's newest version, then waits for the cache to show them.
-func (s *Service) retagAll(ctx context.Context, targets []taggedObject, retag func(client.Object) error) error {
+// retag is how the tag actions change tags: it resolves every id, validates the request, tries
+// the change on a copy of each object (so that when one cannot take it, none changes), then
+// writes each object changed.
+func (s *Service) retag(ctx context.Context, c Caller, resourceIDs []string, dryRun bool, validate func() error,
+	change func(client.Object) error) error {
+	targets, err := s.resolveTagTargets(ctx, c, resourceIDs, dryRun)
+	if err != nil {
+		return err
+	}
+	if err := validate(); err != nil {
+		return err
+	}
+	for _, t := range targets {
+		if err := change(t.obj.DeepCopyObject().(client.Object)); err != nil {
+			return err
+		}
+	}
 	for _, t := range targets {
 		obj := t.obj.DeepCopyObject().(client.Object)
-		err := s.change(ctx, obj, func() error { return retag(obj) })
+		err := s.change(ctx, obj, func() error { return change(obj) })
 		if err != nil && !apierrors.IsNotFound(err) { // one deleted meanwhile has nothing left to tag
 			return APIError(err, t.id)
 		}

@@ -157,55 +157,15 @@ func toVolume(v *cloudv1.Volume, live liveInstances) Volume {
 	return out
 }
 
-// projectVolumes lists the caller's project's volumes that have an EC2 id and are not being
-// deleted, oldest first.
-func (s *Service) projectVolumes(ctx context.Context, c Caller) ([]*cloudv1.Volume, error) {
-	return liveInProject(ctx, s, c, &cloudv1.VolumeList{}, "volumes", volumeID, nil)
-}
-
-// findVolumes returns the project's volumes with the ids, in order.
-func (s *Service) findVolumes(ctx context.Context, c Caller, wanted []string) ([]*cloudv1.Volume, error) {
-	all, err := s.projectVolumes(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	byID := map[string]*cloudv1.Volume{}
-	for _, v := range all {
-		byID[volumeID(v)] = v
-	}
-	out := make([]*cloudv1.Volume, 0, len(wanted))
-	for _, id := range wanted {
-		if !ids.Valid(ids.Volume, id) {
-			return nil, BadRequest(CodeVolumeMalformed, "Invalid id: \"%s\" (expecting \"vol-...\")", clipID(id))
-		}
-		v, ok := byID[id]
-		if !ok {
-			return nil, volumeNotFound(id)
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
+// volumeKind: the caller's project's volumes that have an EC2 id and are not being deleted,
+// oldest first.
+var volumeKind = kind[*cloudv1.Volume]{resource: "volumes", what: "volume", list: &cloudv1.VolumeList{},
+	id: volumeID, prefix: ids.Volume, notFound: volumeNotFound, malformed: func(id string) error {
+		return BadRequest(CodeVolumeMalformed, "Invalid id: \"%s\" (expecting \"vol-...\")", clipID(id))
+	}}
 
 func volumeNotFound(id string) error {
 	return BadRequest(CodeVolumeNotFound, "The volume '%s' does not exist.", id)
-}
-
-// findVolume is findVolumes for one id, a copy the caller may change.
-func (s *Service) findVolume(ctx context.Context, c Caller, id string) (*cloudv1.Volume, error) {
-	vols, err := s.findVolumes(ctx, c, []string{id})
-	if err != nil {
-		return nil, err
-	}
-	return vols[0].DeepCopy(), nil
-}
-
-// volumeWriteError says what a failed change of volume id means.
-func volumeWriteError(err error, id string) error {
-	if apierrors.IsNotFound(err) {
-		return volumeNotFound(id)
-	}
-	return APIError(err, "volume "+id)
 }
 
 // CreateVolumeInput describes a volume to make. SizeGiB is required (nil is a missing parameter).
@@ -223,14 +183,11 @@ type CreateVolumeInput struct {
 // CreateVolume makes a Volume named by its id, admitted under the project's volume quota; with a
 // ClientToken the id derives from it, so a retried call meets the volume it made before.
 func (s *Service) CreateVolume(ctx context.Context, c Caller, in CreateVolumeInput) (*Volume, error) {
-	if err := s.authorize(ctx, c, "create", "volumes", in.DryRun); err != nil {
-		return nil, err
-	}
-	zone, err := s.validateVolume(ctx, c, &in)
-	if err != nil {
-		return nil, err
-	}
-	tags, err := SpecTags(in.TagSpecifications, "volume")
+	var zone string
+	tags, err := s.startCreate(ctx, c, "volumes", in.DryRun, func() (err error) {
+		zone, err = s.validateVolume(ctx, c, &in)
+		return err
+	}, in.TagSpecifications, "volume")
 	if err != nil {
 		return nil, err
 	}
@@ -271,11 +228,8 @@ func (s *Service) CreateVolume(ctx context.Context, c Caller, in CreateVolumeInp
 	if err != nil {
 		return nil, APIError(err, "creating a volume")
 	}
-	if admitted, err := s.AdmitOne(ctx, gate, v); err != nil || !admitted {
-		if delErr := s.Withdraw(ctx, v); delErr != nil {
-			return nil, fmt.Errorf("withdrawing volume %s over the quota: %w", v.Name, delErr)
-		}
-		return nil, cmp.Or(err, error(overQuota))
+	if err := s.admitOrWithdraw(ctx, gate, v, overQuota); err != nil {
+		return nil, err
 	}
 	s.AwaitCache(ctx, v)
 	out := toVolume(v, nil)
@@ -371,28 +325,16 @@ type VolumeIDInput struct {
 
 // DeleteVolume deletes a volume that nothing has attached.
 func (s *Service) DeleteVolume(ctx context.Context, c Caller, in VolumeIDInput) error {
-	if err := s.authorize(ctx, c, "delete", "volumes", in.DryRun); err != nil {
-		return err
-	}
-	v, err := s.findVolume(ctx, c, in.VolumeID)
-	if err != nil {
-		return err
-	}
-	live, err := s.liveInstanceIDs(ctx, v.Namespace)
-	if err != nil {
-		return err
-	}
-	err = s.DeleteLatest(ctx, v, func() error {
+	return deleteOne(ctx, s, c, volumeKind, in.VolumeID, in.DryRun, func(v *cloudv1.Volume) error {
+		live, err := s.liveInstanceIDs(ctx, v.Namespace)
+		if err != nil {
+			return err
+		}
 		if a := attachmentOf(v, live); a != nil {
 			return BadRequest(CodeVolumeInUse, "Volume %s is currently attached to %s", in.VolumeID, a.InstanceID)
 		}
 		return nil
 	})
-	if err != nil {
-		return volumeWriteError(err, in.VolumeID)
-	}
-	s.AwaitDeleted(ctx, v)
-	return nil
 }
 
 // DescribeVolumesInput selects volumes by id and filter, a page at a time (ids and MaxResults
@@ -420,12 +362,7 @@ func (s *Service) DescribeVolumes(ctx context.Context, c Caller, in DescribeVolu
 	if err != nil {
 		return nil, "", err
 	}
-	var vols []*cloudv1.Volume
-	if len(in.VolumeIDs) > 0 {
-		vols, err = s.findVolumes(ctx, c, in.VolumeIDs)
-	} else {
-		vols, err = s.projectVolumes(ctx, c)
-	}
+	vols, err := named(ctx, s, c, volumeKind, in.VolumeIDs)
 	if err != nil {
 		return nil, "", err
 	}
@@ -433,13 +370,8 @@ func (s *Service) DescribeVolumes(ctx context.Context, c Caller, in DescribeVolu
 	if err != nil {
 		return nil, "", err
 	}
-	var items []Volume
-	for _, v := range vols {
-		item := toVolume(v, live)
-		if matcher.Match(item.attributes, item.Tags) {
-			items = append(items, item)
-		}
-	}
+	items := shapes(vols, func(v *cloudv1.Volume) Volume { return toVolume(v, live) },
+		func(item *Volume) bool { return matcher.Match(item.attributes, item.Tags) })
 	return pageOf(s, c, fmt.Sprint("DescribeVolumes", in.VolumeIDs, in.Filters), in.Page, size, items)
 }
 
@@ -503,14 +435,11 @@ type AttachVolumeInput struct {
 // AttachVolume asks for the volume to be attached: it sets spec.attachTo, and the node agent of
 // the instance attaches it. Volume and instance must both be the caller's project's.
 func (s *Service) AttachVolume(ctx context.Context, c Caller, in AttachVolumeInput) (*VolumeAttachment, error) {
-	if err := s.authorize(ctx, c, "update", "volumes", in.DryRun); err != nil {
-		return nil, err
-	}
-	v, err := s.findVolume(ctx, c, in.VolumeID)
+	v, err := resolveOne(ctx, s, c, volumeKind, "update", in.VolumeID, in.DryRun)
 	if err != nil {
 		return nil, err
 	}
-	inst, err := s.findInstance(ctx, c, in.InstanceID)
+	inst, err := findOne(ctx, s, c, instanceKind, in.InstanceID)
 	if err != nil {
 		return nil, err
 	}
@@ -529,7 +458,7 @@ func (s *Service) AttachVolume(ctx context.Context, c Caller, in AttachVolumeInp
 		return nil
 	})
 	if err != nil {
-		return nil, volumeWriteError(err, in.VolumeID)
+		return nil, volumeKind.writeError(err, in.VolumeID)
 	}
 	return &VolumeAttachment{VolumeID: in.VolumeID, InstanceID: in.InstanceID, Device: in.Device,
 		State: string(cloudv1.AttachmentAttaching), AttachTime: s.cfg.Clock.Now()}, nil
@@ -593,7 +522,7 @@ func (s *Service) usedDeviceSlots(ctx context.Context, c Caller, inst *cloudv1.I
 			used[d] = true
 		}
 	}
-	vols, err := s.projectVolumes(ctx, c)
+	vols, err := inProject(ctx, s, c, volumeKind)
 	if err != nil {
 		return nil, err
 	}
@@ -630,10 +559,7 @@ type DetachVolumeInput struct {
 // DetachVolume withdraws spec.attachTo; the node agent detaches the volume. Force changes
 // nothing: the agent always detaches as soon as it can.
 func (s *Service) DetachVolume(ctx context.Context, c Caller, in DetachVolumeInput) (*VolumeAttachment, error) {
-	if err := s.authorize(ctx, c, "update", "volumes", in.DryRun); err != nil {
-		return nil, err
-	}
-	v, err := s.findVolume(ctx, c, in.VolumeID)
+	v, err := resolveOne(ctx, s, c, volumeKind, "update", in.VolumeID, in.DryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -655,7 +581,7 @@ func (s *Service) DetachVolume(ctx context.Context, c Caller, in DetachVolumeInp
 		return nil
 	})
 	if err != nil {
-		return nil, volumeWriteError(err, in.VolumeID)
+		return nil, volumeKind.writeError(err, in.VolumeID)
 	}
 	out := &VolumeAttachment{VolumeID: in.VolumeID, InstanceID: detached.InstanceID, Device: detached.Device,
 		State: string(cloudv1.AttachmentDetaching)}

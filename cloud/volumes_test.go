@@ -111,7 +111,7 @@ func TestVolumesAcrossProjects(t *testing.T) {
 	ctx := context.Background()
 	volumeHypervisor(t)
 	theirs := createTestVolume(t, s, alice, cloud.CreateVolumeInput{SizeGiB: ptr.To[int32](2),
-		TagSpecifications: []cloud.TagSpecification{{ResourceType: "volume", Tags: []cloud.Tag{{Key: "owner", Value: "alice"}}}}})
+		TagSpecifications: tagSpecs("volume", "owner", "alice")})
 	if theirs.SizeGiB != 2 || theirs.AvailabilityZone != volumeTestZone || theirs.State != "creating" || theirs.Tags["owner"] != "alice" {
 		t.Fatalf("created %+v", theirs)
 	}

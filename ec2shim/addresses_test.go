@@ -81,8 +81,8 @@ func allocate(t *testing.T, cl *ec2.Client, pool string) *ec2.AllocateAddressOut
 
 func describeAddress(t *testing.T, cl *ec2.Client, allocID string) types.Address {
 	t.Helper()
-	out, err := cl.DescribeAddresses(context.Background(), &ec2.DescribeAddressesInput{AllocationIds: []string{allocID}})
-	return only(t, "address "+allocID, err, func() []types.Address { return out.Addresses })
+	return only(t, "address "+allocID, cl.DescribeAddresses, &ec2.DescribeAddressesInput{AllocationIds: []string{allocID}},
+		func(out *ec2.DescribeAddressesOutput) []types.Address { return out.Addresses })
 }
 
 // instanceIP is an instance's public address as DescribeInstances reports it.
@@ -177,13 +177,9 @@ func TestAddressLifecycle(t *testing.T) {
 		{"tag:Name", "front", []string{a1}},
 		{"tag-key", "Name", []string{a1}},
 		{"domain", "standard", nil},
-	}, func(f types.Filter) ([]string, error) {
-		out, err := cl.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{Filters: []types.Filter{f}})
-		if err != nil {
-			return nil, err
-		}
-		return allocationIDsOf(out.Addresses), nil
-	})
+	}, func(f []types.Filter) (*ec2.DescribeAddressesOutput, error) {
+		return cl.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{Filters: f})
+	}, func(out *ec2.DescribeAddressesOutput) []string { return allocationIDsOf(out.Addresses) })
 	byIP, err := cl.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{PublicIps: []string{ip2, ip1}})
 	if err != nil || fmt.Sprint(allocationIDsOf(byIP.Addresses)) != fmt.Sprint(sorted(a1, a2)) {
 		t.Fatalf("by public IP: %v (%v)", allocationIDsOf(byIP.Addresses), err)
@@ -251,7 +247,7 @@ func TestAddressLifecycle(t *testing.T) {
 	expectCode(t, err, "InvalidAddress.NotFound")
 	_, err = cl.ReleaseAddress(ctx, &ec2.ReleaseAddressInput{AllocationId: aws.String(a1)})
 	expectCode(t, err, "InvalidAllocationID.NotFound")
-	waitCount(t, "eiplife", &cloudv1.AddressList{}, 0, "the released addresses to go")
+	waitCount(t, shortWait, "eiplife", &cloudv1.AddressList{}, 0, "the released addresses to go")
 }
 
 func TestAddressesRefuseBadInput(t *testing.T) {
@@ -346,7 +342,7 @@ func TestAddressPools(t *testing.T) {
 	if !strings.Contains(err.Error(), "address pool has no free address") {
 		t.Fatalf("an empty pool's answer does not say it is the pool's: %v", err)
 	}
-	waitCount(t, "eipcap", &cloudv1.AddressList{}, 2, "the refused Address to go")
+	waitCount(t, shortWait, "eipcap", &cloudv1.AddressList{}, 2, "the refused Address to go")
 	// Released, the address can be allocated again.
 	if _, err := cl.ReleaseAddress(ctx, &ec2.ReleaseAddressInput{AllocationId: only.AllocationId}); err != nil {
 		t.Fatal(err)

@@ -55,13 +55,16 @@ func tenant(t *testing.T, project string) (*testcloud.Cloud, testcloud.Credentia
 	return c, creds, c.EC2(creds)
 }
 
-// only returns the one item a Describe of what listed (items is read only after err is checked).
-func only[T any](t *testing.T, what string, err error, items func() []T) T {
+// only calls the SDK Describe describe with in and returns the one item items reads from its
+// answer, which describes what.
+func only[In, Out, T any](t *testing.T, what string, describe func(context.Context, *In, ...func(*ec2.Options)) (*Out, error),
+	in *In, items func(*Out) []T) T {
 	t.Helper()
+	out, err := describe(context.Background(), in)
 	if err != nil {
 		t.Fatalf("describing %s: %v", what, err)
 	}
-	list := items()
+	list := items(out)
 	if len(list) != 1 {
 		t.Fatalf("describing %s: %d items", what, len(list))
 	}
@@ -152,6 +155,13 @@ func rawEC2(t *testing.T, c *testcloud.Cloud, creds testcloud.Credentials, param
 	if err != nil {
 		t.Fatal(err)
 	}
+	status, data := send(t, req)
+	return status, string(data)
+}
+
+// send sends req and returns the answer's status and body.
+func send(t *testing.T, req *http.Request) (int, []byte) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +171,7 @@ func rawEC2(t *testing.T, c *testcloud.Cloud, creds testcloud.Credentials, param
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, string(data)
+	return resp.StatusCode, data
 }
 
 var errorCode = regexp.MustCompile(`<Code>([^<]*)</Code>`)
@@ -243,14 +253,15 @@ type filterCase struct {
 	want        []string
 }
 
-// expectFilters runs each filter through describe, which returns the ids it selected.
-func expectFilters(t *testing.T, cases []filterCase, describe func(f types.Filter) ([]string, error)) {
+// expectFilters runs each filter through describe, whose answer ids reads the selected ids of.
+func expectFilters[O any](t *testing.T, cases []filterCase, describe func(f []types.Filter) (O, error), ids func(O) []string) {
 	t.Helper()
 	for _, tc := range cases {
-		got, err := describe(types.Filter{Name: aws.String(tc.name), Values: []string{tc.value}})
+		out, err := describe([]types.Filter{{Name: aws.String(tc.name), Values: []string{tc.value}}})
 		if err != nil {
 			t.Fatalf("filter %s: %v", tc.name, err)
 		}
+		got := ids(out)
 		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 			t.Errorf("filter %s=%s: %v, want %v", tc.name, tc.value, got, tc.want)
 		}
@@ -288,10 +299,10 @@ func expectCount(t *testing.T, project string, list client.ObjectList, n int) {
 	}
 }
 
-// waitCount waits until a project holds n objects of list's kind.
-func waitCount(t *testing.T, project string, list client.ObjectList, n int, what string) {
+// waitCount waits, within wait, until a project holds n objects of list's kind.
+func waitCount(t *testing.T, wait time.Duration, project string, list client.ObjectList, n int, what string) {
 	t.Helper()
-	testenv.Eventually(t, shortWait, what, func() error { return countIs(project, list, n) })
+	testenv.Eventually(t, wait, what, func() error { return countIs(project, list, n) })
 }
 
 func countIs(project string, list client.ObjectList, n int) error {
@@ -311,15 +322,17 @@ type refusal[In any] struct {
 	code string
 }
 
-// expectRefusals calls call with valid() changed by each refusal's mut, in a subtest named prefix
-// and the refusal's name, and checks the code it answers.
-func expectRefusals[In any](t *testing.T, prefix string, valid func() *In, call func(*In) error, cases []refusal[In]) {
+// expectRefusals calls the SDK operation call with valid() changed by each refusal's mut, in a
+// subtest named prefix and the refusal's name, and checks the code it answers.
+func expectRefusals[In, Out any](t *testing.T, prefix string, valid func() *In,
+	call func(context.Context, *In, ...func(*ec2.Options)) (Out, error), cases []refusal[In]) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(prefix+tc.name, func(t *testing.T) {
 			in := valid()
 			tc.mut(in)
-			expectCode(t, call(in), tc.code)
+			_, err := call(context.Background(), in)
+			expectCode(t, err, tc.code)
 		})
 	}
 }
@@ -328,7 +341,13 @@ func expectRefusals[In any](t *testing.T, prefix string, valid func() *In, call 
 // <project>-zone and a raw machine image, whose id it returns.
 func tenantWithNode(t *testing.T, project string) (*testcloud.Cloud, testcloud.Credentials, *ec2.Client, string) {
 	t.Helper()
+	return tenantOnNode(t, project, 4, 8192)
+}
+
+// tenantOnNode is tenantWithNode with a node of vcpus and memMiB.
+func tenantOnNode(t *testing.T, project string, vcpus int32, memMiB int64) (*testcloud.Cloud, testcloud.Credentials, *ec2.Client, string) {
+	t.Helper()
 	c, creds, cl := tenant(t, project)
-	c.AddNode(t, project+"-node", project+"-zone", 4, 8192)
+	c.AddNode(t, project+"-node", project+"-zone", vcpus, memMiB)
 	return c, creds, cl, c.RegisterRawImage(t, creds, project, "disk", []byte("0123456789"), false)
 }

@@ -55,8 +55,8 @@ func imageBytes(seed uint64, size int) []byte {
 // describeImage returns what DescribeImages shows of one image.
 func describeImage(t *testing.T, cl *ec2.Client, id string) types.Image {
 	t.Helper()
-	out, err := cl.DescribeImages(context.Background(), &ec2.DescribeImagesInput{ImageIds: []string{id}})
-	return only(t, "image "+id, err, func() []types.Image { return out.Images })
+	return only(t, "image "+id, cl.DescribeImages, &ec2.DescribeImagesInput{ImageIds: []string{id}},
+		func(out *ec2.DescribeImagesOutput) []types.Image { return out.Images })
 }
 
 func waitImageState(t *testing.T, cl *ec2.Client, id string, want types.ImageState) types.Image {
@@ -156,10 +156,7 @@ func TestRegisterBundledImages(t *testing.T) {
 	}
 	expectRefusals(t, "", func() *ec2.RegisterImageInput {
 		return &ec2.RegisterImageInput{ImageLocation: aws.String(disk.Location), Name: aws.String("refused")}
-	}, func(in *ec2.RegisterImageInput) error {
-		_, err := ca.RegisterImage(ctx, in)
-		return err
-	}, []refusal[ec2.RegisterImageInput]{
+	}, ca.RegisterImage, []refusal[ec2.RegisterImageInput]{
 		{"taken name", func(in *ec2.RegisterImageInput) { in.Name = aws.String("web (v1)") }, "InvalidAMIName.Duplicate"},
 		{"short name", func(in *ec2.RegisterImageInput) { in.Name = aws.String("ab") }, "InvalidAMIName.Malformed"},
 		{"name with !", func(in *ec2.RegisterImageInput) { in.Name = aws.String("web!") }, "InvalidAMIName.Malformed"},

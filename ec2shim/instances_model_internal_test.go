@@ -14,22 +14,14 @@
 
 package ec2shim
 
-import (
-	"testing"
-
-	"pinet.io/pinet/ec2shim/query/querytest"
-)
+import "testing"
 
 // TestInstanceShapesMatchTheModel checks the instance actions' input and output shapes against
 // botocore's EC2 model: a parameter or element the model does not have would be one no client
 // sends or reads. Start, Terminate and Reboot share StopInstances' input, which takes the
 // parameters of all four; only their outputs are checked.
 func TestInstanceShapesMatchTheModel(t *testing.T) {
-	m := querytest.LoadModel(t)
-	for _, tc := range []struct {
-		op      string
-		in, out any
-	}{
+	checkShapes(t, []shapeCase{
 		{"RunInstances", &runInstancesInput{}, &reservation{}},
 		{"DescribeInstances", &describeInstancesInput{}, &describeInstancesOutput{}},
 		{"StartInstances", nil, &stateChangeOutput{}},
@@ -40,12 +32,5 @@ func TestInstanceShapesMatchTheModel(t *testing.T) {
 		{"DescribeInstanceAttribute", &instanceAttributeInput{}, &instanceAttributeOutput{}},
 		{"ModifyInstanceAttribute", &modifyInstanceAttributeInput{}, &returnOutput{}},
 		{"GetConsoleOutput", &getConsoleOutputInput{}, &getConsoleOutputOutput{}},
-	} {
-		t.Run(tc.op, func(t *testing.T) {
-			if tc.in != nil {
-				m.CheckInput(t, tc.op, tc.in)
-			}
-			m.CheckOutput(t, tc.op, tc.out)
-		})
-	}
+	})
 }

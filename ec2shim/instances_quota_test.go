@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -96,14 +97,9 @@ func terminateAll(t *testing.T, cl *ec2.Client, out ...*ec2.RunInstancesOutput) 
 // RunInstances launches as many as fit between MinCount and MaxCount under each of the instance,
 // vCPU and memory limits, and a launch whose MinCount does not fit is refused with nothing made.
 func TestRunInstancesQuota(t *testing.T) {
-	c := theCloud(t)
 	const project = "iquota"
-	c.AddProject(t, project)
-	creds := c.AddUser(t, "iquota-user", false, project)
-	c.AddNode(t, "iquota-node", "iquota-zone", 4, 8192)
-	ami := c.RegisterRawImage(t, creds, project, "disk", []byte("0123456789"), false)
+	_, _, cl, ami := tenantWithNode(t, project)
 	ctx := context.Background()
-	cl := c.EC2(creds)
 
 	for i, tc := range []struct {
 		field string
@@ -170,14 +166,9 @@ func TestRunInstancesQuota(t *testing.T) {
 
 // Resizing a stopped instance beyond the vCPU quota is refused; within it, allowed.
 func TestResizeWithinQuota(t *testing.T) {
-	c := theCloud(t)
 	const project = "iquota-resize"
-	c.AddProject(t, project)
-	creds := c.AddUser(t, "iquota-resize-user", false, project)
-	c.AddNode(t, "iquota-resize-node", "iquota-resize-zone", 8, 16384)
-	ami := c.RegisterRawImage(t, creds, project, "disk", []byte("0123456789"), false)
+	_, _, cl, ami := tenantOnNode(t, project, 8, 16384)
 	ctx := context.Background()
-	cl := c.EC2(creds)
 	setQuota(t, cl, project, cloudv1.ProjectQuota{VCPUs: ptr.To[int32](3)})
 
 	out, err := run(ctx, cl, ami, types.InstanceTypeM1Small, 1, 1)
@@ -216,14 +207,9 @@ func TestResizeWithinQuota(t *testing.T) {
 
 // Racing launches never exceed the quota, and the refused ones leave nothing behind.
 func TestConcurrentRunInstancesStayWithinQuota(t *testing.T) {
-	c := theCloud(t)
 	const project = "iquota-race"
-	c.AddProject(t, project)
-	creds := c.AddUser(t, "iquota-race-user", false, project)
-	c.AddNode(t, "iquota-race-node", "iquota-race-zone", 4, 8192)
-	ami := c.RegisterRawImage(t, creds, project, "disk", []byte("0123456789"), false)
+	_, _, cl, ami := tenantWithNode(t, project)
 	ctx := context.Background()
-	cl := c.EC2(creds)
 	setQuota(t, cl, project, cloudv1.ProjectQuota{Instances: ptr.To[int32](5)})
 
 	var wg sync.WaitGroup
@@ -257,14 +243,9 @@ func TestConcurrentRunInstancesStayWithinQuota(t *testing.T) {
 
 // A new project gets the default quota: EC2's five elastic IPs, ten instances.
 func TestProjectQuotaDefaults(t *testing.T) {
-	c := theCloud(t)
 	const project = "iquota-defaults"
-	c.AddProject(t, project)
-	creds := c.AddUser(t, "iquota-defaults-user", false, project)
-	c.AddNode(t, "iquota-defaults-node", "iquota-defaults-zone", 8, 16384)
-	ami := c.RegisterRawImage(t, creds, project, "disk", []byte("0123456789"), false)
+	_, _, cl, ami := tenantOnNode(t, project, 8, 16384)
 	ctx := context.Background()
-	cl := c.EC2(creds)
 
 	p := &cloudv1.Project{}
 	if err := env.Client.Get(ctx, client.ObjectKey{Name: project}, p); err != nil {
@@ -317,22 +298,23 @@ func kubectlInstance(t *testing.T, project, name, ami string) {
 	}
 }
 
-// admission reports an instance's QuotaAdmitted and Ready conditions and its node.
-func admission(ctx context.Context, project, name string) (admitted, ready *metav1.Condition, node string, err error) {
-	inst := &cloudv1.Instance{}
-	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: project, Name: name}, inst); err != nil {
-		return nil, nil, "", err
-	}
-	return conditions.Get(inst, cloudv1.InstanceQuotaAdmitted), conditions.Get(inst, cloudv1.ReadyCondition), inst.Status.Hypervisor, nil
+// waitAdmission waits until check accepts the instance's QuotaAdmitted and Ready conditions and
+// its node.
+func waitAdmission(t *testing.T, wait time.Duration, project, name, what string, check func(admitted, ready *metav1.Condition, node string) error) {
+	t.Helper()
+	testenv.Eventually(t, wait, name+" "+what, func() error {
+		inst := &cloudv1.Instance{}
+		if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: project, Name: name}, inst); err != nil {
+			return err
+		}
+		return check(conditions.Get(inst, cloudv1.InstanceQuotaAdmitted), conditions.Get(inst, cloudv1.ReadyCondition), inst.Status.Hypervisor)
+	})
 }
 
 func waitAdmitted(t *testing.T, project, name string) {
 	t.Helper()
-	testenv.Eventually(t, longWait, name+" admitted and placed", func() error {
-		admitted, _, node, err := admission(context.Background(), project, name)
+	waitAdmission(t, longWait, project, name, "admitted and placed", func(admitted, _ *metav1.Condition, node string) error {
 		switch {
-		case err != nil:
-			return err
 		case admitted == nil || admitted.Status != metav1.ConditionTrue:
 			return fmt.Errorf("QuotaAdmitted %v", admitted)
 		case node == "":
@@ -346,11 +328,8 @@ func waitAdmitted(t *testing.T, project, name string) {
 // is not placed.
 func waitHeldBack(t *testing.T, project, name, field string) {
 	t.Helper()
-	testenv.Eventually(t, shortWait, name+" held back by the quota", func() error {
-		admitted, ready, node, err := admission(context.Background(), project, name)
+	waitAdmission(t, shortWait, project, name, "held back by the quota", func(admitted, ready *metav1.Condition, node string) error {
 		switch {
-		case err != nil:
-			return err
 		case node != "":
 			return fmt.Errorf("placed on %s beyond the quota", node)
 		case admitted == nil || admitted.Status != metav1.ConditionFalse || admitted.Reason != cloudv1.ReasonQuotaExceeded:
@@ -366,14 +345,11 @@ func waitHeldBack(t *testing.T, project, name, field string) {
 // Instances made with kubectl beyond the quota wait unscheduled with the reason, and are
 // admitted when another goes or an admin raises the limit.
 func TestKubectlInstancesWaitForQuota(t *testing.T) {
-	c := theCloud(t)
 	const project = "iquota-kubectl"
-	c.AddProject(t, project)
-	creds := c.AddUser(t, "iquota-kubectl-user", false, project)
+	c, creds, cl := tenant(t, project)
 	c.AddNode(t, "iquota-kubectl-node", "", 4, 8192)
 	ami := c.RegisterRawImage(t, creds, project, "disk", []byte("0123456789"), false)
 	ctx := context.Background()
-	cl := c.EC2(creds)
 	setQuota(t, cl, project, cloudv1.ProjectQuota{Instances: ptr.To[int32](2)})
 
 	kubectlInstance(t, project, "first", ami)

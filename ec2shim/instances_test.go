@@ -151,13 +151,8 @@ func TestInstanceLifecycle(t *testing.T) {
 }
 
 func TestRunInstancesRefusesBadInput(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "bad")
-	creds := c.AddUser(t, "bad-user", false, "bad")
-	c.AddNode(t, "bad-node", "bad-zone", 2, 4096)
-	ami := c.RegisterRawImage(t, creds, "bad", "disk", []byte("0123456789"), false)
+	_, _, cl, ami := tenantOnNode(t, "bad", 2, 4096)
 	ctx := context.Background()
-	cl := c.EC2(creds)
 	run := func(mut func(*ec2.RunInstancesInput)) error {
 		in := &ec2.RunInstancesInput{ImageId: aws.String(ami), MinCount: aws.Int32(1), MaxCount: aws.Int32(1)}
 		mut(in)
@@ -199,13 +194,8 @@ func TestRunInstancesRefusesBadInput(t *testing.T) {
 }
 
 func TestClientTokenIdempotency(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "idem")
-	creds := c.AddUser(t, "idem-user", false, "idem")
-	c.AddNode(t, "idem-node", "idem-zone", 2, 4096)
-	ami := c.RegisterRawImage(t, creds, "idem", "disk", []byte("0123456789"), false)
+	_, _, cl, ami := tenantOnNode(t, "idem", 2, 4096)
 	ctx := context.Background()
-	cl := c.EC2(creds)
 	in := &ec2.RunInstancesInput{ImageId: aws.String(ami), MinCount: aws.Int32(2), MaxCount: aws.Int32(2), ClientToken: aws.String("token-1")}
 	var wg sync.WaitGroup
 	results := make([]*ec2.RunInstancesOutput, 20)

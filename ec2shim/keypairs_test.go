@@ -55,8 +55,8 @@ func keyTool(t *testing.T, script string) string {
 // describeKey returns the one key pair DescribeKeyPairs shows under the name.
 func describeKey(t *testing.T, cl *ec2.Client, name string) types.KeyPairInfo {
 	t.Helper()
-	out, err := cl.DescribeKeyPairs(context.Background(), &ec2.DescribeKeyPairsInput{KeyNames: []string{name}, IncludePublicKey: aws.Bool(true)})
-	return only(t, "key "+name, err, func() []types.KeyPairInfo { return out.KeyPairs })
+	return only(t, "key "+name, cl.DescribeKeyPairs, &ec2.DescribeKeyPairsInput{KeyNames: []string{name}, IncludePublicKey: aws.Bool(true)},
+		func(out *ec2.DescribeKeyPairsOutput) []types.KeyPairInfo { return out.KeyPairs })
 }
 
 func keyNames(out *ec2.DescribeKeyPairsOutput) []string {

@@ -54,8 +54,8 @@ func groupPermissions(sg types.SecurityGroup) []string {
 
 func describeGroup(t *testing.T, cl *ec2.Client, name string) types.SecurityGroup {
 	t.Helper()
-	out, err := cl.DescribeSecurityGroups(context.Background(), &ec2.DescribeSecurityGroupsInput{GroupNames: []string{name}})
-	return only(t, "group "+name, err, func() []types.SecurityGroup { return out.SecurityGroups })
+	return only(t, "group "+name, cl.DescribeSecurityGroups, &ec2.DescribeSecurityGroupsInput{GroupNames: []string{name}},
+		func(out *ec2.DescribeSecurityGroupsOutput) []types.SecurityGroup { return out.SecurityGroups })
 }
 
 func groupNamesOf(groups []types.SecurityGroup) []string {
@@ -167,13 +167,9 @@ func TestSecurityGroupLifecycle(t *testing.T) {
 		{"egress.ip-permission.cidr", "0.0.0.0/0", []string{"default", "web"}},
 		{"ip-permission.to-port", "443", []string{"default"}},
 		{"ip-permission.to-port", "8443", nil},
-	}, func(f types.Filter) ([]string, error) {
-		out, err := cl.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: []types.Filter{f}})
-		if err != nil {
-			return nil, err
-		}
-		return groupNamesOf(out.SecurityGroups), nil
-	})
+	}, func(f []types.Filter) (*ec2.DescribeSecurityGroupsOutput, error) {
+		return cl.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: f})
+	}, func(out *ec2.DescribeSecurityGroupsOutput) []string { return groupNamesOf(out.SecurityGroups) })
 
 	// Revoke by permission (both forms) and by rule id; a permission that is not there is NotFound.
 	if _, err := cl.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupName: aws.String("web"),

@@ -50,17 +50,9 @@ func TestOversizedBodyIsRefusedWith413(t *testing.T) {
 				t.Fatal(err)
 			}
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			raw, err := io.ReadAll(resp.Body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if resp.StatusCode != http.StatusRequestEntityTooLarge {
-				t.Fatalf("status %d, want 413: %s", resp.StatusCode, raw)
+			status, raw := send(t, req)
+			if status != http.StatusRequestEntityTooLarge {
+				t.Fatalf("status %d, want 413: %s", status, raw)
 			}
 			var body struct {
 				Errors struct {

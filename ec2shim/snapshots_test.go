@@ -123,13 +123,9 @@ func TestSnapshotToNewVolume(t *testing.T) {
 		{"tag:Name", "backup", []string{snap}},
 		{"tag-key", "Name", []string{snap}},
 		{"tag:Name", "other", nil},
-	}, func(f types.Filter) ([]string, error) {
-		out, err := cl.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{Filters: []types.Filter{f}})
-		if err != nil {
-			return nil, err
-		}
-		return snapshotIDsOf(out.Snapshots), nil
-	})
+	}, func(f []types.Filter) (*ec2.DescribeSnapshotsOutput, error) {
+		return cl.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{Filters: f})
+	}, func(out *ec2.DescribeSnapshotsOutput) []string { return snapshotIDsOf(out.Snapshots) })
 	for owner, want := range map[string][]string{"self": {snap}, "snapflow": {snap}, "someone-else": nil} {
 		out, err := cl.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{OwnerIds: []string{owner}})
 		if err != nil || fmt.Sprint(snapshotIDsOf(out.Snapshots)) != fmt.Sprint(want) {
@@ -167,22 +163,21 @@ func TestSnapshotToNewVolume(t *testing.T) {
 	if _, err := cl.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(snap)}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = cl.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: []string{snap}})
+	expectSnapshotNotFound(t, cl, snap, "snapflow-zone")
+	waitCount(t, longWait, "snapflow", &cloudv1.SnapshotList{}, 0, "the Snapshot object to go")
+}
+
+// expectSnapshotNotFound checks that the client finds no snapshot id to describe, delete or make
+// a volume of in zone.
+func expectSnapshotNotFound(t *testing.T, cl *ec2.Client, id, zone string) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := cl.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: []string{id}})
 	expectCode(t, err, "InvalidSnapshot.NotFound")
-	_, err = cl.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(snap)})
+	_, err = cl.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(id)})
 	expectCode(t, err, "InvalidSnapshot.NotFound")
-	_, err = cl.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String("snapflow-zone"), SnapshotId: aws.String(snap)})
+	_, err = cl.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String(zone), SnapshotId: aws.String(id)})
 	expectCode(t, err, "InvalidSnapshot.NotFound")
-	testenv.Eventually(t, longWait, "the Snapshot object to go", func() error {
-		list := &cloudv1.SnapshotList{}
-		if err := env.Client.List(ctx, list, client.InNamespace("snapflow")); err != nil {
-			return err
-		}
-		if len(list.Items) != 0 {
-			return fmt.Errorf("%d snapshots left", len(list.Items))
-		}
-		return nil
-	})
 }
 
 func fileAt(t *testing.T, path string, off int64, n int) []byte {
@@ -220,10 +215,7 @@ func TestSnapshotsRefuseBadInputAndOtherProjects(t *testing.T) {
 
 	expectRefusals(t, "create ", func() *ec2.CreateSnapshotInput {
 		return &ec2.CreateSnapshotInput{VolumeId: aws.String(vol)}
-	}, func(in *ec2.CreateSnapshotInput) error {
-		_, err := a.CreateSnapshot(ctx, in)
-		return err
-	}, []refusal[ec2.CreateSnapshotInput]{
+	}, a.CreateSnapshot, []refusal[ec2.CreateSnapshotInput]{
 		{"malformed volume", func(in *ec2.CreateSnapshotInput) { in.VolumeId = aws.String("vol-1") }, "InvalidVolumeID.Malformed"},
 		{"unknown volume", func(in *ec2.CreateSnapshotInput) { in.VolumeId = aws.String("vol-0123456789abcdef0") }, "InvalidVolume.NotFound"},
 		{"volume without storage", func(in *ec2.CreateSnapshotInput) { in.VolumeId = aws.String(creating) }, "IncorrectState"},
@@ -272,12 +264,7 @@ func TestSnapshotsRefuseBadInputAndOtherProjects(t *testing.T) {
 	expectCode(t, err, "DryRunOperation")
 
 	// The other project sees none of it.
-	_, err = b.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: []string{id}})
-	expectCode(t, err, "InvalidSnapshot.NotFound")
-	_, err = b.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(id)})
-	expectCode(t, err, "InvalidSnapshot.NotFound")
-	_, err = b.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String("snapbad-zone"), SnapshotId: aws.String(id)})
-	expectCode(t, err, "InvalidSnapshot.NotFound")
+	expectSnapshotNotFound(t, b, id, "snapbad-zone")
 	for _, owner := range []string{"", "snapbad"} {
 		in := &ec2.DescribeSnapshotsInput{}
 		if owner != "" {

@@ -40,8 +40,8 @@ import (
 
 func describeVolume(t *testing.T, cl *ec2.Client, id string) types.Volume {
 	t.Helper()
-	out, err := cl.DescribeVolumes(context.Background(), &ec2.DescribeVolumesInput{VolumeIds: []string{id}})
-	return only(t, "volume "+id, err, func() []types.Volume { return out.Volumes })
+	return only(t, "volume "+id, cl.DescribeVolumes, &ec2.DescribeVolumesInput{VolumeIds: []string{id}},
+		func(out *ec2.DescribeVolumesOutput) []types.Volume { return out.Volumes })
 }
 
 func volumeIDsOf(vols []types.Volume) []string {
@@ -219,13 +219,9 @@ func TestVolumeLifecycle(t *testing.T) {
 		{"volume-type", "standard", sorted(v1, v2)},
 		{"create-time", "20*", sorted(v1, v2)},
 		{"size", "3", nil},
-	}, func(f types.Filter) ([]string, error) {
-		out, err := cl.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{Filters: []types.Filter{f}})
-		if err != nil {
-			return nil, err
-		}
-		return volumeIDsOf(out.Volumes), nil
-	})
+	}, func(f []types.Filter) (*ec2.DescribeVolumesOutput, error) {
+		return cl.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{Filters: f})
+	}, func(out *ec2.DescribeVolumesOutput) []string { return volumeIDsOf(out.Volumes) })
 
 	// Detaching: only what is attached, where it is attached.
 	_, err = cl.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(v1), InstanceId: aws.String("i-0123456789abcdef0")})
@@ -310,10 +306,7 @@ func TestVolumesRefuseBadInput(t *testing.T) {
 
 	expectRefusals(t, "create ", func() *ec2.CreateVolumeInput {
 		return &ec2.CreateVolumeInput{AvailabilityZone: aws.String("volbad-zone"), Size: aws.Int32(1)}
-	}, func(in *ec2.CreateVolumeInput) error {
-		_, err := cl.CreateVolume(ctx, in)
-		return err
-	}, []refusal[ec2.CreateVolumeInput]{
+	}, cl.CreateVolume, []refusal[ec2.CreateVolumeInput]{
 		{"no size", func(in *ec2.CreateVolumeInput) { in.Size = nil }, "MissingParameter"},
 		{"zero size", func(in *ec2.CreateVolumeInput) { in.Size = aws.Int32(0) }, "InvalidParameterValue"},
 		{"huge", func(in *ec2.CreateVolumeInput) { in.Size = aws.Int32(16385) }, "InvalidParameterValue"},
