@@ -242,6 +242,10 @@ func (d *localDisk) replace(src, dst string) error {
 		if !errors.Is(err, syscall.EEXIST) {
 			return &os.LinkError{Op: "rename", Old: src, New: dst, Err: err}
 		}
+		// Only a file is replaced, as rename(2) would refuse to put a file over a directory.
+		if st, err := os.Lstat(dst); err == nil && st.IsDir() {
+			return &os.LinkError{Op: "rename", Old: src, New: dst, Err: syscall.EISDIR}
+		}
 		err = unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, dst, unix.RENAME_EXCHANGE)
 		if errors.Is(err, syscall.ENOENT) {
 			continue // dst went meanwhile

@@ -38,7 +38,7 @@ func (d *localDisk) newDataDir() (string, error) {
 	if err := os.Mkdir(filepath.Join(d.data, id), 0o750); err != nil {
 		return "", fmt.Errorf("creating data directory: %w", err)
 	}
-	return id, nil
+	return id, syncDir(d.data)
 }
 
 // link gives the file src the new name dst.
