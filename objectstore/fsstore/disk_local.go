@@ -234,30 +234,54 @@ func (d *localDisk) rename(src, dst string, _ precondition) error {
 // replace renames src over dst and syncs dst's directory. The file it replaces, if any, is
 // swapped out into src's place in one step (so exactly that file is known) and released.
 func (d *localDisk) replace(src, dst string) error {
-	for {
-		err := unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, dst, unix.RENAME_NOREPLACE)
-		if err == nil {
-			return syncDir(filepath.Dir(dst))
-		}
-		if !errors.Is(err, syscall.EEXIST) {
-			return &os.LinkError{Op: "rename", Old: src, New: dst, Err: err}
-		}
-		// Only a file is replaced, as rename(2) would refuse to put a file over a directory.
-		if st, err := os.Lstat(dst); err == nil && st.IsDir() {
-			return &os.LinkError{Op: "rename", Old: src, New: dst, Err: syscall.EISDIR}
-		}
-		err = unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, dst, unix.RENAME_EXCHANGE)
-		if errors.Is(err, syscall.ENOENT) {
-			continue // dst went meanwhile
-		}
-		if err != nil {
-			return &os.LinkError{Op: "rename", Old: src, New: dst, Err: err}
-		}
-		if err := syncDir(filepath.Dir(dst)); err != nil {
-			return err
-		}
-		return d.releaseObjectFile(src)
+	err := unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, dst, unix.RENAME_NOREPLACE)
+	switch {
+	case err == nil:
+		return syncDir(filepath.Dir(dst))
+	case noRenameFlags(err):
+		return d.renameOver(src, dst)
+	case !errors.Is(err, syscall.EEXIST):
+		return &os.LinkError{Op: "rename", Old: src, New: dst, Err: err}
 	}
+	// Only a file is replaced, as rename(2) would refuse to put a file over a directory.
+	if st, err := os.Lstat(dst); err == nil && st.IsDir() {
+		return &os.LinkError{Op: "rename", Old: src, New: dst, Err: syscall.EISDIR}
+	}
+	err = unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, dst, unix.RENAME_EXCHANGE)
+	switch {
+	case errors.Is(err, syscall.ENOENT):
+		return d.replace(src, dst) // dst went meanwhile
+	case noRenameFlags(err):
+		return d.renameOver(src, dst)
+	case err != nil:
+		return &os.LinkError{Op: "rename", Old: src, New: dst, Err: err}
+	}
+	if err := syncDir(filepath.Dir(dst)); err != nil {
+		return err
+	}
+	return d.releaseObjectFile(src)
+}
+
+// noRenameFlags says the file system (or kernel) does not know renameat2's flags.
+func noRenameFlags(err error) bool {
+	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSYS)
+}
+
+// renameOver is replace on a file system without renameat2's flags: the file it releases is
+// the one found at dst just before, which a concurrent replacement may make the wrong one. That
+// can only leave unused data behind (until Open), never remove data in use.
+func (d *localDisk) renameOver(src, dst string) error {
+	old := d.dataOfFile(dst)
+	if err := os.Rename(src, dst); err != nil {
+		return err
+	}
+	if err := syncDir(filepath.Dir(dst)); err != nil {
+		return err
+	}
+	if old == "" {
+		return nil
+	}
+	return d.removeUnusedData(filepath.Join(d.data, old))
 }
 
 // remove moves the file into tmp/ first, so that exactly the file removed is released.

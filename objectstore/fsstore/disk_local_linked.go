@@ -176,14 +176,7 @@ func (s *sections) WriteTo(w io.Writer) (int64, error) {
 // uses (moved into tmp/ by the caller), and the object's data directory if that name was its
 // last one but the anchor.
 func (d *localDisk) releaseObjectFile(path string) error {
-	dataID := ""
-	if f, err := d.open(path); err == nil {
-		info, err := readTrailer(f)
-		f.Close()
-		if err == nil {
-			dataID = info.Data
-		}
-	}
+	dataID := d.dataOfFile(path)
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("removing %s: %w", path, err)
 	}
@@ -191,6 +184,21 @@ func (d *localDisk) releaseObjectFile(path string) error {
 		return nil
 	}
 	return d.removeUnusedData(filepath.Join(d.data, dataID))
+}
+
+// dataOfFile is the data directory id of the object file path; "" for none, or for a file
+// that is not an object file.
+func (d *localDisk) dataOfFile(path string) string {
+	f, err := d.open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	info, err := readTrailer(f)
+	if err != nil {
+		return ""
+	}
+	return info.Data
 }
 
 // removeUnusedData removes the data directory dir if no object file uses it any more: its

@@ -223,3 +223,22 @@ func TestOpenRemovesUnusedData(t *testing.T) {
 		t.Fatalf("object = %q", got)
 	}
 }
+
+// TestRenameOverReleasesData checks the replacement used where the file system lacks
+// renameat2's flags: the replaced object's data goes once unused.
+func TestRenameOverReleasesData(t *testing.T) {
+	s, dir := openLinkingStore(t)
+	uploadLinked(t, s, "k", "aaaa", "b")
+	ld := s.disk.(*localDisk)
+	tmp := filepath.Join(ld.tmp, "new")
+	if err := os.WriteFile(tmp, []byte("not an object"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	file, _ := keyPath("k")
+	if err := ld.renameOver(tmp, filepath.Join(s.objectsDir("bkt"), file)); err != nil {
+		t.Fatal(err)
+	}
+	if got := dataDirs(t, dir); len(got) != 0 {
+		t.Fatalf("data directories after renameOver: %v", got)
+	}
+}
