@@ -21,6 +21,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -42,7 +44,9 @@ var objectMiB = flag.Int("bench.object-mib", 256, "size in MiB of BenchmarkLarge
 
 // BenchmarkLargeObject PUTs one -bench.object-mib object with minio-go through PiNet's store and
 // GETs it back, against writing the same bytes to a file on the same disk (with fsync) and reading
-// it back. It reports MB/s of each direction for both and the ratios PiNet/baseline.
+// it back. It reports MB/s of each direction for both and the ratios PiNet/baseline. Beside them,
+// as the ceiling of any HTTP GET on this machine, it reports the same file served by net/http's
+// file server (with sendfile) on loopback and read with net/http into io.Discard.
 func BenchmarkLargeObject(b *testing.B) {
 	f := setup(b)
 	size := int64(*objectMiB) << 20
@@ -66,6 +70,7 @@ func BenchmarkLargeObject(b *testing.B) {
 	for b.Loop() {
 		s3Put, s3Get := timeS3(b, mc, bucket, data)
 		filePut, fileGet := timeFile(b, path, data)
+		httpGet := timeHTTPFile(b, path, size)
 		mbps := func(d time.Duration) float64 { return float64(size) / 1e6 / d.Seconds() }
 		b.ReportMetric(mbps(s3Put), "MB/s-s3-put")
 		b.ReportMetric(mbps(s3Get), "MB/s-s3-get")
@@ -73,9 +78,11 @@ func BenchmarkLargeObject(b *testing.B) {
 		b.ReportMetric(mbps(fileGet), "MB/s-file-get")
 		b.ReportMetric(filePut.Seconds()/s3Put.Seconds(), "put-ratio")
 		b.ReportMetric(fileGet.Seconds()/s3Get.Seconds(), "get-ratio")
-		b.Logf("%d MiB: PUT %.0f MB/s vs file write+fsync %.0f MB/s (ratio %.2f); GET %.0f MB/s vs file read %.0f MB/s (ratio %.2f)",
+		b.ReportMetric(mbps(httpGet), "MB/s-http-file-get")
+		b.ReportMetric(httpGet.Seconds()/s3Get.Seconds(), "get-ratio-to-http")
+		b.Logf("%d MiB: PUT %.0f MB/s vs file write+fsync %.0f MB/s (ratio %.2f); GET %.0f MB/s vs file read %.0f MB/s (ratio %.2f); the file over plain net/http %.0f MB/s (ratio %.2f)",
 			*objectMiB, mbps(s3Put), mbps(filePut), filePut.Seconds()/s3Put.Seconds(),
-			mbps(s3Get), mbps(fileGet), fileGet.Seconds()/s3Get.Seconds())
+			mbps(s3Get), mbps(fileGet), fileGet.Seconds()/s3Get.Seconds(), mbps(httpGet), httpGet.Seconds()/s3Get.Seconds())
 	}
 }
 
@@ -123,6 +130,30 @@ func timeFile(b *testing.B, path string, data []byte) (time.Duration, time.Durat
 		b.Fatal(fmt.Errorf("read %d bytes of %s, want %d", n, path, len(data)))
 	}
 	return put, time.Since(start)
+}
+
+// timeHTTPFile times a GET of the file at path from net/http's file server on loopback, read
+// with net/http into io.Discard: what moving the bytes over HTTP costs on this machine.
+func timeHTTPFile(b *testing.B, path string, size int64) time.Duration {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, path) }), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{}}
+	start := time.Now()
+	resp, err := client.Get("http://" + ln.Addr().String() + "/object")
+	if err != nil {
+		b.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil || n != size {
+		b.Fatalf("GET of the file over net/http read %d bytes (want %d): %v", n, size, err)
+	}
+	return time.Since(start)
 }
 
 var memoryN = flag.Int("bench.memory", 500, "Instance objects BenchmarkManagerMemory creates")

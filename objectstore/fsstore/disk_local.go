@@ -20,7 +20,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // localDisk keeps the store's files in a local directory. Every file is written in tmp/,
@@ -28,6 +31,8 @@ import (
 // or the new one.
 type localDisk struct {
 	tmp string
+	// data holds the data directories of objects whose parts are linked (see linked.go).
+	data string
 }
 
 func (d *localDisk) tempDir() string { return d.tmp }
@@ -40,9 +45,9 @@ func (d *localDisk) commit(src, base, dst string, dirs []dirStep, missing error,
 		if err := d.makeDirs(base, dirs, missing); err != nil {
 			return err
 		}
-		err := os.Rename(src, filepath.Join(base, dst))
+		err := d.replace(src, filepath.Join(base, dst))
 		if err == nil {
-			return syncDir(filepath.Dir(filepath.Join(base, dst)))
+			return nil
 		}
 		// A concurrent delete may have pruned a directory that had just become empty.
 		if !errors.Is(err, syscall.ENOENT) || attempt == renameAttempts {
@@ -166,12 +171,50 @@ func (d *localDisk) open(path string) (diskFile, error) {
 type localFile struct {
 	*os.File
 	size int64
+	// seek serialises the sections' WriteTo, which move the file's offset.
+	seek sync.Mutex
 }
 
 func (f *localFile) Size() int64 { return f.size }
 func (f *localFile) Tag() string { return "" }
 
-func (f *localFile) Section(off, n int64) io.Reader { return io.NewSectionReader(f.File, off, n) }
+func (f *localFile) Section(off, n int64) io.Reader {
+	return &fileSection{SectionReader: io.NewSectionReader(f.File, off, n), f: f}
+}
+
+// fileSection is a section of a local file whose WriteTo hands the destination the file
+// itself (limited to the section), so that a socket's ReadFrom can send it with sendfile(2)
+// instead of copying it through user space.
+type fileSection struct {
+	*io.SectionReader
+	f *localFile
+}
+
+func (s *fileSection) WriteTo(w io.Writer) (int64, error) {
+	pos, err := s.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, err
+	}
+	_, off, n := s.Outer()
+	s.f.seek.Lock()
+	defer s.f.seek.Unlock()
+	if _, err := s.f.File.Seek(off+pos, io.SeekStart); err != nil {
+		return 0, err
+	}
+	lr := &io.LimitedReader{R: s.f.File, N: n - pos}
+	var written int64
+	if _, ok := w.(io.ReaderFrom); ok {
+		written, err = io.Copy(w, lr)
+	} else {
+		written, err = io.CopyBuffer(w, lr, make([]byte, sectionBuffer))
+	}
+	s.Seek(written, io.SeekCurrent)
+	return written, err
+}
+
+// sectionBuffer is the buffer a section copies through when the destination cannot read from
+// the file itself.
+const sectionBuffer = 256 << 10
 
 func (d *localDisk) exists(path string) (bool, error) {
 	_, err := os.Stat(path)
@@ -182,20 +225,80 @@ func (d *localDisk) exists(path string) (bool, error) {
 }
 
 func (d *localDisk) rename(src, dst string, _ precondition) error {
+	if err := d.replace(src, dst); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(src))
+}
+
+// replace renames src over dst and syncs dst's directory. The file it replaces, if any, is
+// swapped out into src's place in one step (so exactly that file is known) and released.
+func (d *localDisk) replace(src, dst string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, dst, unix.RENAME_NOREPLACE)
+	switch {
+	case err == nil:
+		return syncDir(filepath.Dir(dst))
+	case noRenameFlags(err):
+		return d.renameOver(src, dst)
+	case !errors.Is(err, syscall.EEXIST):
+		return &os.LinkError{Op: "rename", Old: src, New: dst, Err: err}
+	}
+	// Only a file is replaced, as rename(2) would refuse to put a file over a directory.
+	if st, err := os.Lstat(dst); err == nil && st.IsDir() {
+		return &os.LinkError{Op: "rename", Old: src, New: dst, Err: syscall.EISDIR}
+	}
+	err = unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, dst, unix.RENAME_EXCHANGE)
+	switch {
+	case errors.Is(err, syscall.ENOENT):
+		return d.replace(src, dst) // dst went meanwhile
+	case noRenameFlags(err):
+		return d.renameOver(src, dst)
+	case err != nil:
+		return &os.LinkError{Op: "rename", Old: src, New: dst, Err: err}
+	}
+	if err := syncDir(filepath.Dir(dst)); err != nil {
+		return err
+	}
+	return d.releaseObjectFile(src)
+}
+
+// noRenameFlags says the file system (or kernel) does not know renameat2's flags.
+func noRenameFlags(err error) bool {
+	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSYS)
+}
+
+// renameOver is replace on a file system without renameat2's flags: the file it releases is
+// the one found at dst just before, which a concurrent replacement may make the wrong one. That
+// can only leave unused data behind (until Open), never remove data in use.
+func (d *localDisk) renameOver(src, dst string) error {
+	old := d.dataOfFile(dst)
 	if err := os.Rename(src, dst); err != nil {
 		return err
 	}
 	if err := syncDir(filepath.Dir(dst)); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(src))
+	if old == "" {
+		return nil
+	}
+	return d.removeUnusedData(filepath.Join(d.data, old))
 }
 
+// remove moves the file into tmp/ first, so that exactly the file removed is released.
 func (d *localDisk) remove(path string) error {
-	if err := os.Remove(path); err != nil {
+	f, err := os.CreateTemp(d.tmp, "removed-*")
+	if err != nil {
+		return fmt.Errorf("removing %s: %w", path, err)
+	}
+	f.Close()
+	if err := os.Rename(path, f.Name()); err != nil {
+		os.Remove(f.Name())
 		return err
 	}
-	return syncDir(filepath.Dir(path))
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return err
+	}
+	return d.releaseObjectFile(f.Name())
 }
 
 // prune removes the now empty directories above a deleted file, innermost first. Long

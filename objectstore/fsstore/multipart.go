@@ -255,23 +255,37 @@ func (s *Store) CompleteUploadWith(bucket, key, id string, parts []CompletePart,
 		return ObjectInfo{}, err
 	}
 	defer t.discard()
-	sums := md5.New()
-	list := make([]ObjectPart, 0, len(parts))
-	for _, p := range parts {
-		sum, part, err := s.appendPart(t, bucket, id, p, opts.Hash)
-		if err != nil {
-			return ObjectInfo{}, err
+	var sums [][]byte
+	var list []ObjectPart
+	var dataID string
+	if s.linksParts() {
+		dataID, sums, list, err = s.linkParts(bucket, id, parts, opts.Hash)
+		if dataID != "" {
+			ld := s.disk.(*localDisk)
+			t.anchor = func(path string) error { return ld.anchor(path, dataID) }
+			// Once the temporary file is gone, the data is unused unless it was committed.
+			defer func() { t.discard(); _ = ld.removeUnusedData(filepath.Join(s.dataDir(), dataID)) }()
 		}
-		sums.Write(sum)
-		list = append(list, part)
+	} else {
+		sums, list, err = s.copyParts(t, bucket, id, parts, opts.Hash)
+	}
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	etag := md5.New()
+	var size int64
+	for i := range list {
+		etag.Write(sums[i])
+		size += list[i].Size
 	}
 	info := ObjectInfo{
 		Key:      key,
-		Size:     t.size,
-		ETag:     fmt.Sprintf("%s-%d", hex.EncodeToString(sums.Sum(nil)), len(parts)),
+		Size:     size,
+		ETag:     fmt.Sprintf("%s-%d", hex.EncodeToString(etag.Sum(nil)), len(parts)),
 		Meta:     up.Meta,
 		Parts:    len(parts),
 		PartList: list,
+		Data:     dataID,
 	}
 	if opts.Checksum != nil {
 		if info.Meta.Checksum, err = opts.Checksum(list); err != nil {
@@ -319,6 +333,22 @@ func (s *Store) checkParts(bucket, id string, parts []CompletePart) error {
 		return ErrEntityTooLarge
 	}
 	return nil
+}
+
+// copyParts copies the named parts, in order, into the object being assembled in t (and into
+// h, when not nil) and returns their binary MD5s and descriptions.
+func (s *Store) copyParts(t *tempFile, bucket, id string, parts []CompletePart, h hash.Hash) ([][]byte, []ObjectPart, error) {
+	sums := make([][]byte, 0, len(parts))
+	list := make([]ObjectPart, 0, len(parts))
+	for _, p := range parts {
+		sum, part, err := s.appendPart(t, bucket, id, p, h)
+		if err != nil {
+			return nil, nil, err
+		}
+		sums = append(sums, sum)
+		list = append(list, part)
+	}
+	return sums, list, nil
 }
 
 // appendPart copies a part into the object being assembled (and into h, when not nil) and

@@ -94,35 +94,57 @@ func (o *Object) Close() error { return o.f.Close() }
 // OpenObject opens key's latest version for reading. If that is a delete marker, the error is a
 // *DeleteMarkerError (which is ErrNoSuchKey).
 func (s *Store) OpenObject(bucket, key string) (*Object, error) {
-	if err := ValidKey(key); err != nil {
+	f, info, err := s.openLatest(bucket, key)
+	if err != nil {
 		return nil, err
+	}
+	if f, err = s.dataOf(f, info); err != nil {
+		return nil, s.missingObject(bucket, key, err)
+	}
+	return &Object{Info: info, f: f}, nil
+}
+
+// openLatest opens the file of key's latest version and reads its description.
+func (s *Store) openLatest(bucket, key string) (diskFile, ObjectInfo, error) {
+	if err := ValidKey(key); err != nil {
+		return nil, ObjectInfo{}, err
 	}
 	file, _ := keyPath(key)
 	f, err := s.disk.open(filepath.Join(s.objectsDir(bucket), file))
 	if err != nil {
-		return nil, s.missingObject(bucket, key, err)
+		return nil, ObjectInfo{}, s.missingObject(bucket, key, err)
 	}
 	info, err := readTrailer(f)
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("reading object %q: %w", key, err)
+		return nil, ObjectInfo{}, fmt.Errorf("reading object %q: %w", key, err)
 	}
 	if info.DeleteMarker {
 		f.Close()
-		return nil, &DeleteMarkerError{Marker: info}
+		return nil, ObjectInfo{}, &DeleteMarkerError{Marker: info}
 	}
 	info.IsLatest = true
-	return &Object{Info: info, f: f}, nil
+	return f, info, nil
+}
+
+// dataOf returns the file to read the data of the object info, read from f: f itself, or (f
+// closed) the parts of a linked object.
+func (s *Store) dataOf(f diskFile, info ObjectInfo) (diskFile, error) {
+	if info.Data == "" {
+		return f, nil
+	}
+	defer f.Close()
+	return s.openData(f.Name(), info)
 }
 
 // StatObject returns key's description.
 func (s *Store) StatObject(bucket, key string) (ObjectInfo, error) {
-	o, err := s.OpenObject(bucket, key)
+	f, info, err := s.openLatest(bucket, key)
 	if err != nil {
 		return ObjectInfo{}, err
 	}
-	defer o.Close()
-	return o.Info, nil
+	f.Close()
+	return info, nil
 }
 
 // missingObject turns an open failure into ErrNoSuchBucket or ErrNoSuchKey when it is one.

@@ -85,6 +85,9 @@ type ObjectInfo struct {
 	// Stamp orders the versions of a key: when it was written, in nanoseconds, strictly
 	// increasing within a process. Objects written before versioning existed have none (0).
 	Stamp int64 `json:"stamp,omitempty"`
+	// Data names the data directory of an object whose parts are linked rather than copied
+	// (see linked.go): its file then holds no data, only this trailer. "" for other objects.
+	Data string `json:"data,omitempty"`
 	// IsLatest is set by ListVersions on a key's latest version; it is not stored.
 	IsLatest bool `json:"-"`
 }
@@ -94,6 +97,8 @@ type tempFile struct {
 	f    *os.File
 	size int64
 	md5  hash.Hash
+	// anchor, when set, is called by finish with the finished file's name (see linked.go).
+	anchor func(path string) error
 }
 
 func newTempFile(dir, pattern string) (*tempFile, error) {
@@ -149,7 +154,10 @@ func (t *tempFile) finish(info ObjectInfo) error {
 	if err := t.f.Close(); err != nil {
 		return fmt.Errorf("closing %s: %w", t.f.Name(), err)
 	}
-	return nil
+	if t.anchor == nil {
+		return nil
+	}
+	return t.anchor(t.f.Name())
 }
 
 func (t *tempFile) md5Hex() string { return hex.EncodeToString(t.md5.Sum(nil)) }
@@ -203,7 +211,8 @@ func readTrailer(f diskFile) (ObjectInfo, error) {
 	if err := json.Unmarshal(meta, &info); err != nil {
 		return ObjectInfo{}, fmt.Errorf("%s: %w: %v", f.Name(), errCorrupt, err)
 	}
-	if info.Size != size-int64(trailerTailLen)-metaLen {
+	dataLen := size - int64(trailerTailLen) - metaLen
+	if info.Data != "" && dataLen != 0 || info.Data == "" && info.Size != dataLen {
 		return ObjectInfo{}, fmt.Errorf("%s: %w: size disagrees with metadata", f.Name(), errCorrupt)
 	}
 	return info, nil

@@ -117,13 +117,17 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolving data directory %q: %w", dir, err)
 	}
-	s := newStore(abs, &localDisk{tmp: filepath.Join(abs, "tmp")}, opts)
-	for _, d := range []string{s.root, s.bucketsDir(), s.tmpDir()} {
+	ld := &localDisk{tmp: filepath.Join(abs, "tmp"), data: filepath.Join(abs, dataDirName)}
+	s := newStore(abs, ld, opts)
+	for _, d := range []string{s.root, s.bucketsDir(), s.tmpDir(), s.dataDir()} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
 			return nil, fmt.Errorf("creating %s: %w", d, err)
 		}
 	}
 	if err := s.cleanTmp(); err != nil {
+		return nil, err
+	}
+	if err := ld.sweepData(); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -341,6 +341,11 @@ func (s *Store) OpenVersion(bucket, key, id string) (*Object, error) {
 			f.Close()
 			continue
 		}
+		if f, err = s.dataOf(f, info); isMissing(err) {
+			continue // deleted meanwhile
+		} else if err != nil {
+			return nil, fmt.Errorf("opening version %s of %q: %w", id, key, err)
+		}
 		info.IsLatest = i == 0
 		return &Object{Info: info, f: f}, nil
 	}
