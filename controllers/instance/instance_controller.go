@@ -19,7 +19,6 @@
 package instance
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,7 +32,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -49,13 +47,6 @@ import (
 
 // DefaultTerminatedRetention is how long a terminated instance stays visible, as in EC2.
 const DefaultTerminatedRetention = time.Hour
-
-// DefaultWorkers is how many instances are reconciled at once. A reconcile mostly waits on the
-// API server (id, address and quota claims read and written there), and every instance passes
-// through this controller several times on its way to running; one at a time, a burst of
-// launches queues behind itself for seconds. Everything it claims is made exclusive by the API
-// server, so instances reconciled side by side never share an id or an address.
-const DefaultWorkers = 8
 
 // Reconciler reconciles Instances.
 type Reconciler struct {
@@ -77,8 +68,6 @@ type Reconciler struct {
 	Addresses *ipam.Allocator
 	// Region names the cloud's region in private DNS names.
 	Region string
-	// Workers is how many instances are reconciled at once; 0 is DefaultWorkers.
-	Workers int
 
 	// writes are this controller's instance writes its cache does not show yet.
 	writes patch.Writes
@@ -327,7 +316,6 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&cloudv1.Hypervisor{}, handler.EnqueueRequestsFromMapFunc(r.instancesOnLostNode),
 			builder.WithPredicates(hypervisorReadinessChanged())).
 		Named("instance").
-		WithOptions(controller.Options{MaxConcurrentReconciles: cmp.Or(r.Workers, DefaultWorkers)}).
 		Complete(r)
 }
 
