@@ -513,10 +513,15 @@ func (s *instanceSync) updateStatus(ctx context.Context, sc *syncScope) error {
 	if running && (inst.Status.Domain == nil || inst.Status.Domain.State != d.State || ds.StartTime == nil) &&
 		!conditions.IsTrue(inst, cloudv1.InstanceGuestRunning) {
 		// The cache may not show this agent's last report yet; the start time is the first one
-		// reported for the running domain, so ask the API server before writing a new one.
-		start, err := s.reportedStart(ctx, inst, d.Name)
-		if err != nil {
-			return err
+		// reported for the running domain, so ask the API server before writing a new one —
+		// unless this reconcile defined the domain: no start of it can have been reported, and a
+		// launch waits for no extra round trip.
+		var start *metav1.Time
+		if !sc.defined {
+			var err error
+			if start, err = s.reportedStart(ctx, inst, d.Name); err != nil {
+				return err
+			}
 		}
 		ds.StartTime = cmp.Or(start, &now)
 	}

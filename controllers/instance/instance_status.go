@@ -16,6 +16,7 @@ package instance
 
 import (
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -50,12 +51,41 @@ func (r *Reconciler) updateStatus(s *scope) {
 			inst.Status.LaunchTime = &s.now
 		}
 	}
+	if state == cloudv1.InstanceStatePending {
+		// A pending instance says what holds it, as long as something does.
+		inst.Status.StateReason = pendingReason(inst)
+	}
 	if state == cloudv1.InstanceStateTerminated && inst.Status.TerminatedTime == nil {
 		inst.Status.TerminatedTime = &s.now
 	}
 	setReady(inst, s.now)
 	// Unresolved references are the user's to fix: the status reflects this generation then too.
 	inst.Status.ObservedGeneration = inst.Generation
+}
+
+// maxStateReason is status.stateReason's MaxLength.
+const maxStateReason = 256
+
+// pendingReason is why a pending instance cannot go on — the first of the manager's checks on
+// the way to a node (references, quota, address, placement) that failed, as "Reason: message"
+// — or "" while none has.
+func pendingReason(inst *cloudv1.Instance) string {
+	for _, t := range []string{cloudv1.InstanceReferencesResolved, cloudv1.InstanceQuotaAdmitted,
+		cloudv1.InstanceAddressAssigned, cloudv1.InstanceScheduled} {
+		c := findCondition(inst, t)
+		if c == nil || c.Status == metav1.ConditionTrue {
+			continue
+		}
+		why := c.Reason
+		if c.Message != "" {
+			why += ": " + c.Message
+		}
+		if len(why) > maxStateReason {
+			why = strings.ToValidUTF8(why[:maxStateReason-3], "") + "..."
+		}
+		return why
+	}
+	return ""
 }
 
 func (r *Reconciler) setReferencesResolved(s *scope) {

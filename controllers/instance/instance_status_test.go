@@ -16,7 +16,9 @@ package instance
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -105,5 +107,49 @@ func TestPrivateDNSName(t *testing.T) {
 	}
 	if got := privateDNSName(ip, ""); got != "ip-10-128-3-17.compute.internal" {
 		t.Fatal(got)
+	}
+}
+
+// A pending instance that cannot be placed says why in its state reason (EC2's reason), and
+// stops saying it once it is placed; one that merely waits says nothing.
+func TestPendingInstanceSaysWhyItWaits(t *testing.T) {
+	r := &Reconciler{}
+	cond := func(typ string, status metav1.ConditionStatus, reason, msg string) metav1.Condition {
+		return metav1.Condition{Type: typ, Status: status, Reason: reason, Message: msg}
+	}
+	inst := &cloudv1.Instance{Spec: cloudv1.InstanceSpec{DesiredState: cloudv1.DesiredRunning},
+		Status: cloudv1.InstanceStatus{Conditions: []metav1.Condition{
+			cond(cloudv1.InstanceReferencesResolved, metav1.ConditionTrue, cloudv1.ReasonResolved, ""),
+			cond(cloudv1.InstanceQuotaAdmitted, metav1.ConditionTrue, cloudv1.ReasonAdmitted, ""),
+			cond(cloudv1.InstanceAddressAssigned, metav1.ConditionTrue, cloudv1.ReasonAddressAssigned, ""),
+		}}}
+	s := &scope{instance: inst, now: metav1.Now()}
+	r.updateStatus(s)
+	if inst.Status.State != cloudv1.InstanceStatePending || inst.Status.StateReason != "" {
+		t.Fatalf("waiting for the scheduler: %s %q", inst.Status.State, inst.Status.StateReason)
+	}
+
+	msg := "0/4 hypervisors can take 1000 mCPU and 512 MiB of Standard-class instance: 4 short of memory"
+	inst.Status.Conditions = append(inst.Status.Conditions,
+		cond(cloudv1.InstanceScheduled, metav1.ConditionFalse, cloudv1.ReasonInsufficientCapacity, msg))
+	r.updateStatus(s)
+	if want := cloudv1.ReasonInsufficientCapacity + ": " + msg; inst.Status.StateReason != want {
+		t.Fatalf("refused by the scheduler: %q, want %q", inst.Status.StateReason, want)
+	}
+	if c := findCondition(inst, cloudv1.ReadyCondition); c.Reason != cloudv1.ReasonInsufficientCapacity || c.Message != msg {
+		t.Fatalf("Ready: %+v", c)
+	}
+
+	// Longer than the field allows: cut, never refused by the API server.
+	findCondition(inst, cloudv1.InstanceScheduled).Message = strings.Repeat("é", 300)
+	r.updateStatus(s)
+	if n := len(inst.Status.StateReason); n > maxStateReason || !utf8.ValidString(inst.Status.StateReason) {
+		t.Fatalf("a long message gives a state reason of %d bytes (valid UTF-8: %v)", n, utf8.ValidString(inst.Status.StateReason))
+	}
+
+	findCondition(inst, cloudv1.InstanceScheduled).Status = metav1.ConditionTrue
+	r.updateStatus(s)
+	if inst.Status.State != cloudv1.InstanceStatePending || inst.Status.StateReason != "" {
+		t.Fatalf("placed, launching: %s %q", inst.Status.State, inst.Status.StateReason)
 	}
 }

@@ -25,11 +25,13 @@ import (
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -46,6 +48,20 @@ const DefaultAssumeTTL = 2 * time.Minute
 
 // DefaultWorkers is how many bindings of a batch are written at once.
 const DefaultWorkers = 16
+
+// Safety net for instances a batch could not place: events (instances going or bound elsewhere,
+// hypervisors growing, assumptions ending) bring them back as soon as room appears; should one
+// ever be missed, a batch with refusals is followed by another after firstRetry, doubling up to
+// lastRetry while batches keep placing nothing.
+const (
+	firstRetry = 2 * time.Second
+	lastRetry  = time.Minute
+)
+
+// maxErrorBackoff bounds the wait before a batch that failed (a binding not written) runs again.
+// The queue holds one key for every pending instance, so its backoff must not grow to the
+// workqueue's default of many minutes for everyone because one write keeps failing.
+const maxErrorBackoff = 30 * time.Second
 
 // batchKey is the one request the scheduler's queue holds: "place what is pending". Events
 // arriving while a batch runs make the queue run another after it.
@@ -70,6 +86,12 @@ type Reconciler struct {
 	Metrics *metrics.Controllers
 
 	ledger capacity.Ledger
+	// room asks for a batch when room appears outside an instance's event (an assumption
+	// dropped by a batch); nil when Reconcile is called without a manager.
+	room chan event.GenericEvent
+	// refusals counts the batches in a row that left instances without a place and placed
+	// none; it sets the safety net's delay. Only Reconcile (one at a time) touches it.
+	refusals int
 
 	mu sync.Mutex
 	// pending are the instances ready for a place (references resolved, quota admitted, address
@@ -121,7 +143,41 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		log.FromContext(ctx).V(1).Info("Placing a batch", "instances", len(plan), "hypervisors", len(nodes))
 	}
 	err = r.write(ctx, plan)
-	return reconcile.Result{RequeueAfter: retry}, err
+	return reconcile.Result{RequeueAfter: shortest(retry, r.retryRefused(plan, now))}, err
+}
+
+// retryRefused returns when to try again the instances plan found no place for (0: none
+// refused). The room they wait for comes with events; an assumption's expiry has none, so the
+// batch runs again when the first one expires, and at the safety net's backoff in any case.
+func (r *Reconciler) retryRefused(plan []placement, now time.Time) time.Duration {
+	refused, placed := false, false
+	for _, p := range plan {
+		if p.node == nil {
+			refused = true
+		} else {
+			placed = true
+		}
+	}
+	if !refused || placed {
+		r.refusals = 0
+	}
+	if !refused {
+		return 0
+	}
+	retry := min(firstRetry<<min(r.refusals, 16), lastRetry)
+	r.refusals++
+	if left, ok := r.ledger.NextExpiry(now); ok {
+		retry = shortest(retry, left)
+	}
+	return retry
+}
+
+// roomAppeared asks for another batch: a batch gave back room it had assumed.
+func (r *Reconciler) roomAppeared() {
+	select {
+	case r.room <- event.GenericEvent{Object: &cloudv1.Instance{}}:
+	default: // a batch is asked for already (or no manager runs this reconciler)
+	}
 }
 
 // place decides one instance's node against nodes, and counts it there (and in the ledger's
@@ -216,8 +272,9 @@ func (r *Reconciler) view(ctx context.Context, now time.Time) ([]*node, map[stri
 	return nodes, claims, nil
 }
 
+// shortest is the shorter of two delays, 0 meaning none.
 func shortest(a, b time.Duration) time.Duration {
-	if a == 0 || b < a {
+	if a == 0 || (b != 0 && b < a) {
 		return b
 	}
 	return a
@@ -251,6 +308,7 @@ func (r *Reconciler) write(ctx context.Context, plan []placement) error {
 			for p := range work {
 				if err := r.record(ctx, p); err != nil {
 					if p.node != nil {
+						// The failed batch runs again, after the queue's backoff.
 						r.ledger.Unassume(p.uid)
 					}
 					mu.Lock()
@@ -272,13 +330,14 @@ func (r *Reconciler) write(ctx context.Context, plan []placement) error {
 func (r *Reconciler) record(ctx context.Context, p placement) error {
 	inst := &cloudv1.Instance{}
 	if err := r.Client.Get(ctx, p.key, inst); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.giveBack(p)
+		}
 		return client.IgnoreNotFound(err)
 	}
 	if inst.UID != p.uid || !readyToSchedule(inst) {
 		// Gone, made again, or bound meanwhile: the events bring it back if need be.
-		if p.node != nil {
-			r.ledger.Unassume(p.uid)
-		}
+		r.giveBack(p)
 		return nil
 	}
 	helper, err := patch.NewHelper(inst, r.Client)
@@ -311,6 +370,15 @@ func (r *Reconciler) record(ctx context.Context, p placement) error {
 	}
 	r.recordOutcome(inst, before)
 	return nil
+}
+
+// giveBack drops the assumption of a placement that will not be written (its instance went
+// during the batch) and asks for another batch for what the room can take. The instance's
+// delete event may have come before the assumption was made, so it cannot be left to end it.
+func (r *Reconciler) giveBack(p placement) {
+	if p.node != nil && r.ledger.Unassume(p.uid) {
+		r.roomAppeared()
+	}
 }
 
 func (r *Reconciler) recordOutcome(inst *cloudv1.Instance, before *metav1.Condition) {

@@ -17,6 +17,7 @@ package scheduler
 import (
 	"context"
 	"reflect"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
@@ -28,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/capacity"
@@ -44,6 +46,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
+	r.room = make(chan event.GenericEvent, 1)
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("scheduler").
 		Watches(&cloudv1.Instance{}, handler.Funcs{
@@ -53,11 +56,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			UpdateFunc: func(_ context.Context, e event.UpdateEvent, q queue) {
 				r.observe(e.ObjectNew.(*cloudv1.Instance), q)
 			},
-			DeleteFunc: func(_ context.Context, e event.DeleteEvent, q queue) {
-				r.ledger.Forget(e.Object.GetUID())
-				r.dropPending(e.Object.GetUID())
-				r.retryPending(q)
-			},
+			DeleteFunc: func(_ context.Context, e event.DeleteEvent, q queue) { r.forget(e.Object.GetUID(), q) },
 			GenericFunc: func(_ context.Context, e event.GenericEvent, q queue) {
 				r.observe(e.Object.(*cloudv1.Instance), q)
 			},
@@ -75,13 +74,23 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			UpdateFunc: func(_ context.Context, _ event.UpdateEvent, q queue) { r.retryPending(q) },
 			DeleteFunc: func(_ context.Context, _ event.DeleteEvent, q queue) { r.retryPending(q) },
 		}).
-		WithOptions(controller.Options{MaxConcurrentReconciles: 1}).
+		WatchesRawSource(source.Channel(r.room, handler.Funcs{
+			GenericFunc: func(_ context.Context, _ event.GenericEvent, q queue) { r.retryPending(q) },
+		})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 1, RateLimiter: batchRateLimiter()}).
 		Complete(r)
+}
+
+// batchRateLimiter paces batches that failed: exponential from 5 ms, never more than
+// maxErrorBackoff.
+func batchRateLimiter() workqueue.TypedRateLimiter[reconcile.Request] {
+	return workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](5*time.Millisecond, maxErrorBackoff)
 }
 
 // observe takes one instance's new state into the ledger and the pending set.
 func (r *Reconciler) observe(inst *cloudv1.Instance, q queue) {
-	// Room may have appeared where the instance no longer holds its claim.
+	// Room may have appeared where the instance no longer holds its claim, or no longer assumes
+	// one.
 	freed := false
 	for _, node := range r.ledger.Observe(inst) {
 		if node != inst.Status.Hypervisor || !capacity.Holds(inst) {
@@ -105,6 +114,13 @@ func (r *Reconciler) observe(inst *cloudv1.Instance, q queue) {
 	if freed {
 		r.retryPending(q)
 	}
+}
+
+// forget drops a deleted instance; what it held or was assumed to take is room for the others.
+func (r *Reconciler) forget(uid types.UID, q queue) {
+	r.ledger.Forget(uid)
+	r.dropPending(uid)
+	r.retryPending(q)
 }
 
 func (r *Reconciler) dropPending(uid types.UID) {

@@ -69,22 +69,29 @@ type Ledger struct {
 	nodes   map[string]*Tally
 }
 
-// Observe records what inst holds now and returns the hypervisors whose tally changed.
+// Observe records what inst holds now and returns the hypervisors whose tally changed, counting
+// assumptions: a hypervisor where an assumption of inst ended without inst holding a place there
+// now has room it did not have.
 func (l *Ledger) Observe(inst *cloudv1.Instance) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	var changed []string
 	if inst.Status.Hypervisor != "" || !inst.DeletionTimestamp.IsZero() ||
 		inst.EffectiveDesiredState() == cloudv1.DesiredTerminated {
 		// The cache shows the binding, or the instance is going: nothing left to assume.
-		delete(l.assumed, inst.UID)
+		if a, ok := l.assumed[inst.UID]; ok {
+			delete(l.assumed, inst.UID)
+			if a.Node != inst.Status.Hypervisor || !Holds(inst) {
+				changed = append(changed, a.Node)
+			}
+		}
 	}
 	old, had := l.held[inst.UID]
 	cur := Holding{Node: inst.Status.Hypervisor, InstanceType: inst.Spec.InstanceType}
 	holds := Holds(inst)
 	if had && holds && old == cur {
-		return nil
+		return changed
 	}
-	var changed []string
 	if had {
 		l.release(inst.UID, old)
 		changed = append(changed, old.Node)
@@ -102,17 +109,22 @@ func (l *Ledger) Observe(inst *cloudv1.Instance) []string {
 	return changed
 }
 
-// Forget drops a deleted instance and returns the hypervisors whose tally changed.
+// Forget drops a deleted instance and returns the hypervisors whose tally changed, its
+// assumption's included.
 func (l *Ledger) Forget(uid types.UID) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	delete(l.assumed, uid)
+	var changed []string
+	if a, ok := l.assumed[uid]; ok {
+		delete(l.assumed, uid)
+		changed = append(changed, a.Node)
+	}
 	old, had := l.held[uid]
 	if !had {
-		return nil
+		return changed
 	}
 	l.release(uid, old)
-	return []string{old.Node}
+	return append(changed, old.Node)
 }
 
 func (l *Ledger) release(uid types.UID, h Holding) {
@@ -146,11 +158,14 @@ func (l *Ledger) Assume(uid types.UID, h Holding, expires time.Time) {
 	l.assumed[uid] = assumption{Holding: h, expires: expires}
 }
 
-// Unassume drops an assumption (its binding was never written).
-func (l *Ledger) Unassume(uid types.UID) {
+// Unassume drops an assumption (its binding was never written) and reports whether there was
+// one: if so, its hypervisor has room again.
+func (l *Ledger) Unassume(uid types.UID) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	_, ok := l.assumed[uid]
 	delete(l.assumed, uid)
+	return ok
 }
 
 // Assumed reports whether uid has a live assumption at now, and how long it has left.
@@ -167,6 +182,25 @@ func (l *Ledger) Assumed(uid types.UID, now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	return left, true
+}
+
+// NextExpiry returns how long after now the first live assumption expires, if there is one:
+// when it does, its room comes back without any event to say so.
+func (l *Ledger) NextExpiry(now time.Time) (time.Duration, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var first time.Duration
+	found := false
+	for _, a := range l.assumed {
+		left := a.expires.Sub(now)
+		if left <= 0 {
+			continue
+		}
+		if !found || left < first {
+			first, found = left, true
+		}
+	}
+	return first, found
 }
 
 // Assumptions is how many bindings are assumed.

@@ -120,3 +120,57 @@ func TestLedgerAssumptions(t *testing.T) {
 		t.Fatal("Unassume kept the assumption")
 	}
 }
+
+// An assumption that ends without its instance holding the place gives the room back, and says
+// where, so a scheduler can place what waits: the instance going (terminated or deleted) or the
+// binding never written. One that ends in the binding it assumed frees nothing there.
+func TestLedgerAssumptionEndsReportRoom(t *testing.T) {
+	var l Ledger
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l.Assume("going", Holding{Node: "n1", InstanceType: "small"}, now.Add(time.Minute))
+	terminated := bound("going", "", "small")
+	terminated.Spec.DesiredState = cloudv1.DesiredTerminated
+	if got := l.Observe(terminated); len(got) != 1 || got[0] != "n1" {
+		t.Fatalf("an assumed instance terminated before its binding showed changed %v, want [n1]", got)
+	}
+	if got := l.Observe(terminated); got != nil {
+		t.Fatalf("the same event again changed %v", got)
+	}
+
+	l.Assume("deleted", Holding{Node: "n2", InstanceType: "small"}, now.Add(time.Minute))
+	if got := l.Forget("deleted"); len(got) != 1 || got[0] != "n2" {
+		t.Fatalf("an assumed instance deleted changed %v, want [n2]", got)
+	}
+
+	l.Assume("unwritten", Holding{Node: "n2", InstanceType: "small"}, now.Add(time.Minute))
+	if !l.Unassume("unwritten") {
+		t.Fatal("Unassume of an assumption reported none")
+	}
+	if l.Unassume("unwritten") {
+		t.Fatal("Unassume of nothing reported an assumption")
+	}
+
+	l.Assume("bound", Holding{Node: "n1", InstanceType: "small"}, now.Add(time.Minute))
+	got := l.Observe(bound("bound", "n1", "small"))
+	if len(got) != 1 || got[0] != "n1" {
+		t.Fatalf("the binding shown changed %v, want the tally of n1 only", got)
+	}
+	if tl := l.Tallies(now)["n1"]; tl.Count != 1 {
+		t.Fatalf("the binding counts %d times on n1", tl.Count)
+	}
+}
+
+// NextExpiry is the time left to the first live assumption's end.
+func TestLedgerNextExpiry(t *testing.T) {
+	var l Ledger
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, ok := l.NextExpiry(now); ok {
+		t.Fatal("an empty ledger has an expiry")
+	}
+	l.Assume("a", Holding{Node: "n1"}, now.Add(time.Minute))
+	l.Assume("b", Holding{Node: "n1"}, now.Add(20*time.Second))
+	l.Assume("c", Holding{Node: "n1"}, now.Add(-time.Second))
+	if left, ok := l.NextExpiry(now); !ok || left != 20*time.Second {
+		t.Fatalf("next expiry %v %v, want 20s", left, ok)
+	}
+}

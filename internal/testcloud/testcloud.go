@@ -327,6 +327,10 @@ func (c *Cloud) addNode(t testing.TB, dir, uri, name, zone string, vcpus int32, 
 	if err != nil {
 		t.Fatal(err)
 	}
+	// No client-side rate limit, as ctrl.GetConfig gives the agent in production (the API
+	// server's priority and fairness limits it): client-go's default of 5 requests a second
+	// would queue a node's launches behind one another.
+	restCfg.QPS, restCfg.Burst = -1, 0
 	if c.requests != nil {
 		restCfg.Wrap(c.requests.wrap("agent"))
 	}
