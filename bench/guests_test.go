@@ -305,7 +305,8 @@ type launch struct {
 }
 
 // pinetLatencies requests k instances 100 ms apart and returns each one's request → banner
-// time (of those that booted) and how many guest kernels panicked; the instances are terminated and their domains gone when it returns.
+// time (of those that booted) and how many guest kernels panicked; the instances are terminated
+// and their domains gone when it returns.
 func (r *guestRig) pinetLatencies(b *testing.B, k int) side {
 	b.Helper()
 	ctx := context.Background()
@@ -442,8 +443,8 @@ func (r *guestRig) waitGone(b *testing.B, names []string) {
 
 // baselineLatencies makes the disks of, defines and starts k domains straight through libvirt,
 // 100 ms apart, and returns each one's time from making its disks until its console shows the
-// banner (of those that booted) and how many guest kernels panicked; the domains are removed when it returns. Names start at the given index, so that
-// every run uses new ones.
+// banner (of those that booted) and how many guest kernels panicked; the domains are removed
+// when it returns. Names start at the given index, so that every run uses new ones.
 func (r *guestRig) baselineLatencies(b *testing.B, k, from int) side {
 	b.Helper()
 	ls := make([]launch, k)
@@ -461,8 +462,6 @@ func (r *guestRig) baselineLatencies(b *testing.B, k, from int) side {
 		console, err := r.defineAndStartGuest(l.id)
 		if err == nil {
 			l.started = <-seen
-		}
-		if err == nil {
 			err = waitBanner(console, l.id, deadline)
 		}
 		l.took, l.err = time.Since(l.start), err
