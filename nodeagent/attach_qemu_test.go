@@ -190,7 +190,7 @@ func guestSeesHotpluggedVolume(t *testing.T, f *qemuFixture) {
 	console := filepath.Join(t.TempDir(), "console.log")
 	const id = "i-0123456789abcdef0"
 	spec := domainxml.Spec{Name: id, UUID: "0c6f3c1e-1d2a-4c55-9a55-2b0d1b8e6a02", VCPUs: 1, MemoryMiB: 256,
-		ConsoleLog: console, Kernel: kernel, Initrd: initrd, Cmdline: "console=ttyS0 pinet.instance_id=" + id,
+		ConsoleLog: console, Kernel: kernel, Initrd: initrd, Cmdline: "console=ttyS0 no_timer_check pinet.instance_id=" + id,
 		Owner: domainxml.Owner{InstanceID: id}}
 	f.run(t, spec)
 	waitConsole(t, console, "PiNet guest: instance "+id+" booted")

@@ -73,7 +73,10 @@ func (s *instanceSync) prepare(ctx context.Context, sc *syncScope, it *cloudv1.I
 			return nil, err
 		}
 		plan.kernelID = kernel.Status.ImageID
-		plan.cmdline = "root=/dev/vda rw console=ttyS0 pinet.instance_id=" + inst.Status.InstanceID
+		// no_timer_check: under TCG on a busy host the kernel's early IO-APIC timer check can
+		// miss its ticks and panic ("IO-APIC + timer doesn't work!"); a virtual machine's timer
+		// is known to work.
+		plan.cmdline = "root=/dev/vda rw console=ttyS0 no_timer_check pinet.instance_id=" + inst.Status.InstanceID
 	}
 	used := []string{img.Status.ImageID, plan.kernelID, ""}
 	if ramdiskRef != "" {

@@ -310,7 +310,7 @@ func TestBootFromRootDisk(t *testing.T) {
 	img := buildImage(t)
 	root := diskCopy(t, img.root)
 	vm := boot(t, img, bootOptions{
-		cmdline: "console=ttyS0 pinet.instance_id=i-0123456789abcdef0",
+		cmdline: "console=ttyS0 no_timer_check pinet.instance_id=i-0123456789abcdef0",
 		disks:   []string{root, blankDisk(t, "data.img", 1<<30)},
 		extra:   []string{"-nic", "none"},
 	})
@@ -334,7 +334,7 @@ func TestBootInitramfsWithSMBIOSSerial(t *testing.T) {
 	t.Parallel()
 	img := buildImage(t)
 	vm := boot(t, img, bootOptions{
-		cmdline: "console=ttyS0",
+		cmdline: "console=ttyS0 no_timer_check",
 		disks:   []string{blankDisk(t, "blank.img", 64<<20)},
 		extra:   []string{"-smbios", "type=1,serial=i-0badc0ffee1234567", "-nic", "none"},
 	})
@@ -426,7 +426,7 @@ func TestBootWithMetadataService(t *testing.T) {
 	sshAddr := freeLoopbackAddr(t)
 	netArgs, env := metadataNetwork(t, srv, sshForward(sshAddr))
 	vm := boot(t, img, bootOptions{
-		cmdline: "console=ttyS0",
+		cmdline: "console=ttyS0 no_timer_check",
 		disks:   []string{diskCopy(t, img.root)},
 		extra:   netArgs,
 		env:     env,
@@ -464,7 +464,7 @@ func TestGuestStopsItself(t *testing.T) {
 	srv := newMetadataServer(t, "i-0123456789abcdef0", "#!/bin/sh\necho stopping myself\nshutdown -h now\nsleep 600\n", badOpenSSHKey)
 	netArgs, env := metadataNetwork(t, srv)
 	vm := boot(t, img, bootOptions{
-		cmdline: "console=ttyS0 pinet.instance_id=i-0123456789abcdef0",
+		cmdline: "console=ttyS0 no_timer_check pinet.instance_id=i-0123456789abcdef0",
 		disks:   []string{diskCopy(t, img.root)},
 		extra:   netArgs,
 		env:     env,

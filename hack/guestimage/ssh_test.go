@@ -185,7 +185,7 @@ func TestSSHIntoGuest(t *testing.T) {
 	if _, err := rand.Read(marker); err != nil {
 		t.Fatal(err)
 	}
-	cmdline := "console=ttyS0 pinet.test=ssh-" + hex.EncodeToString(marker)
+	cmdline := "console=ttyS0 no_timer_check pinet.test=ssh-" + hex.EncodeToString(marker)
 	vm := boot(t, img, bootOptions{
 		cmdline: cmdline,
 		disks:   []string{diskCopy(t, img.root)},
