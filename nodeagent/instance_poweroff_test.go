@@ -95,6 +95,9 @@ func TestGuestSeenPoweringOffIsRecognisedOnceOff(t *testing.T) {
 	inst := &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "p1", UID: uid, Generation: 1}}
 	inst.Status.InstanceID = id
 	inst.Status.Hypervisor = "node-1"
+	// between runs after the reconcile's decision and before its report.
+	var between func()
+	var requeue time.Duration
 	reconcileOnce := func() *syncScope {
 		t.Helper()
 		sc := &syncScope{inst: inst, now: metav1.NewTime(time.Now())}
@@ -105,13 +108,14 @@ func TestGuestSeenPoweringOffIsRecognisedOnceOff(t *testing.T) {
 		if err != nil {
 			t.Fatalf("start: %v", err)
 		}
-		if err := s.observe(sc); err != nil {
+		if between != nil {
+			between()
+			between = nil
+		}
+		if err := s.report(ctx, sc); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.updateStatus(ctx, sc); err != nil {
-			t.Fatal(err)
-		}
-		sc.actionMsg = res.RequeueAfter.String()
+		requeue = res.RequeueAfter
 		return sc
 	}
 
@@ -125,7 +129,7 @@ func TestGuestSeenPoweringOffIsRecognisedOnceOff(t *testing.T) {
 	if v.starts != 0 {
 		t.Fatal("the agent started a domain that is powering off")
 	}
-	if sc.actionMsg == "0s" {
+	if requeue == 0 {
 		t.Fatal("a domain powering off is not looked at again")
 	}
 	if got := inst.Status.Domain.State; got != "shutdown" || !conditions.IsTrue(inst, cloudv1.InstanceGuestRunning) {
@@ -143,6 +147,29 @@ func TestGuestSeenPoweringOffIsRecognisedOnceOff(t *testing.T) {
 	}
 	c := conditions.Get(inst, cloudv1.InstanceGuestRunning)
 	if c == nil || c.Reason != cloudv1.ReasonShutdownByGuest {
+		t.Fatalf("guest running condition %+v", c)
+	}
+
+	// The guest goes off between the reconcile's look at its domain (running) and its report:
+	// the report says it powered itself off, not merely that the domain is off.
+	inst.Status.Conditions = nil
+	if err := conn.Start(id); err != nil {
+		t.Fatal(err)
+	}
+	reconcileOnce()
+	if got := inst.Status.Domain.State; got != "running" {
+		t.Fatalf("a running domain reported as %q", got)
+	}
+	between = func() {
+		if err := conn.Shutdown(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sc = reconcileOnce()
+	if !sc.poweredOff || v.starts != 0 {
+		t.Fatalf("a power-off between the look and the report was not recognised (powered off %v, starts %d)", sc.poweredOff, v.starts)
+	}
+	if c := conditions.Get(inst, cloudv1.InstanceGuestRunning); c == nil || c.Reason != cloudv1.ReasonShutdownByGuest {
 		t.Fatalf("guest running condition %+v", c)
 	}
 

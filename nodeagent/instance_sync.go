@@ -89,6 +89,8 @@ type syncScope struct {
 	rebooted string
 	// poweredOff is set when this reconcile found that the guest powered itself off.
 	poweredOff bool
+	// started is set when this reconcile started the domain.
+	started bool
 	// defined is set when this reconcile defined the domain.
 	defined bool
 	now     metav1.Time
@@ -134,10 +136,7 @@ func (s *instanceSync) Reconcile(ctx context.Context, req reconcile.Request) (_ 
 	}
 	sc := &syncScope{inst: inst, now: metav1.NewTime(s.clock.Now())}
 	defer func() {
-		if err := s.observe(sc); err != nil {
-			reterr = errors.Join(reterr, err)
-		}
-		if err := s.updateStatus(ctx, sc); err != nil {
+		if err := s.report(ctx, sc); err != nil {
 			reterr = errors.Join(reterr, err)
 		}
 		if err := helper.Patch(ctx, inst); err != nil {
@@ -287,9 +286,6 @@ func (s *instanceSync) consoleLog(inst *cloudv1.Instance) string {
 // A guest that powered itself off is not started again: the instance controller makes that
 // instance stopped (or terminated), as EC2 does.
 func (s *instanceSync) start(ctx context.Context, sc *syncScope) (reconcile.Result, error) {
-	// A shutdown this agent asked for (a stop the user took back at once) is no power-off of
-	// the guest's own.
-	stoppedByUs := s.shutdownPending(sc.inst.UID)
 	if sc.domain.State == "running" || sc.domain.State == "blocked" {
 		s.forgetShutdown(sc.inst.UID)
 		return reconcile.Result{}, s.rebootIfAsked(ctx, sc)
@@ -302,12 +298,7 @@ func (s *instanceSync) start(ctx context.Context, sc *syncScope) (reconcile.Resu
 		// the requeue covers a missed one.
 		return reconcile.Result{RequeueAfter: shuttingDownRecheck}, nil
 	}
-	if last := sc.inst.Status.Domain; sc.domain.State == "shutoff" && sc.domain.ShutoffReason == "shutdown" &&
-		last != nil && guestWasUp(last.State) && !stoppedByUs {
-		log.FromContext(ctx).Info("The guest powered itself off", "domain", sc.domain.Name)
-		sc.actionReason, sc.actionMsg = cloudv1.ReasonShutdownByGuest, "The guest powered itself off"
-		sc.poweredOff = true
-		s.event(sc.inst, "Normal", "ShutdownByGuest", "Observe", "The guest powered itself off")
+	if s.noticePowerOff(ctx, sc) {
 		return reconcile.Result{}, nil
 	}
 	if sc.domain.State == "shutoff" && shutByGuest(sc.inst) {
@@ -330,17 +321,51 @@ func (s *instanceSync) start(ctx context.Context, sc *syncScope) (reconcile.Resu
 		s.event(sc.inst, "Warning", "FailedStart", "Start", "Starting domain failed: %v", err)
 		return reconcile.Result{}, err
 	}
-	// Report what runs now, not what was observed before the start: a guest that powers itself
-	// off before the next reconcile is recognised only when its last reported state is running.
-	if err := s.observe(sc); err != nil {
-		return reconcile.Result{}, err
-	}
+	sc.started = true
 	if sc.defined {
 		s.event(sc.inst, "Normal", "Started", "Start", "Defined and started domain %s", name)
 	} else {
 		s.event(sc.inst, "Normal", "Started", "Start", "Started domain %s", name)
 	}
 	return reconcile.Result{}, nil
+}
+
+// noticePowerOff recognises, in the domain just observed, that the guest of a running instance
+// powered itself off: libvirt shows the domain shut off with reason "shutdown" while the agent
+// last reported it up (or started it in this reconcile), and the agent did not ask for the
+// shutdown itself (a stop the user took back at once). It is asked when the reconcile decides
+// and again when it reports, since the guest may go off in between: a report of that domain as
+// merely shut off would make the next reconcile take it for a stopped domain and boot it again.
+func (s *instanceSync) noticePowerOff(ctx context.Context, sc *syncScope) bool {
+	d, last := sc.domain, sc.inst.Status.Domain
+	switch {
+	case sc.poweredOff:
+		return true
+	case d == nil || d.State != "shutoff" || d.ShutoffReason != "shutdown":
+		return false
+	case !sc.inst.DeletionTimestamp.IsZero() || sc.inst.EffectiveDesiredState() == cloudv1.DesiredStopped ||
+		sc.inst.EffectiveDesiredState() == cloudv1.DesiredTerminated:
+		return false
+	case !sc.started && (last == nil || !guestWasUp(last.State)):
+		return false
+	case s.shutdownPending(sc.inst.UID):
+		return false
+	}
+	log.FromContext(ctx).Info("The guest powered itself off", "domain", d.Name)
+	sc.actionReason, sc.actionMsg = cloudv1.ReasonShutdownByGuest, "The guest powered itself off"
+	sc.poweredOff = true
+	s.event(sc.inst, "Normal", "ShutdownByGuest", "Observe", "The guest powered itself off")
+	return true
+}
+
+// report observes the domain as it is at the end of the reconcile and writes what it shows
+// into the instance's status.
+func (s *instanceSync) report(ctx context.Context, sc *syncScope) error {
+	if err := s.observe(sc); err != nil {
+		return err
+	}
+	s.noticePowerOff(ctx, sc)
+	return s.updateStatus(ctx, sc)
 }
 
 // shuttingDownRecheck is how soon a domain seen powering off is looked at again.
