@@ -106,7 +106,7 @@ func TestSnapshotToNewVolume(t *testing.T) {
 	}
 	done := waitSnapshot(t, cl, snap)
 	if aws.ToString(done.Progress) != "100%" || aws.ToInt32(done.VolumeSize) != 2 || aws.ToString(done.VolumeId) != vol {
-		t.Fatalf("completed %+v", done)
+		t.Fatalf("completed: progress %q, size %d, volume %q", aws.ToString(done.Progress), aws.ToInt32(done.VolumeSize), aws.ToString(done.VolumeId))
 	}
 
 	other := newVolume(t, cl, "snapflow-zone", 1)

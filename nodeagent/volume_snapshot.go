@@ -44,7 +44,9 @@ const progressInterval = 2 * time.Second
 // copy of the backing file, as chunks in the snapshot bucket under "<project>/<snap-id>/",
 // reporting progress (at most every progressInterval) and the bytes stored.
 type snapshotCopy struct {
-	reader  client.Reader
+	reader client.Reader
+	// live reads the API server itself: a cache that lags shows a finished snapshot pending.
+	live    client.Reader
 	client  client.Client
 	node    string
 	exports *exports
@@ -60,6 +62,16 @@ func (c *snapshotCopy) Reconcile(ctx context.Context, req reconcile.Request) (_ 
 	}
 	if !s.DeletionTimestamp.IsZero() || s.Status.State != cloudv1.SnapshotPending || s.Status.Node != c.node || s.Status.SnapshotID == "" {
 		return reconcile.Result{}, nil
+	}
+	if c.live != nil {
+		// A cache that has not shown this agent's own "completed" yet would copy the volume
+		// again and report its progress over a finished snapshot's.
+		if err := c.live.Get(ctx, req.NamespacedName, s); err != nil {
+			return reconcile.Result{}, client.IgnoreNotFound(err)
+		}
+		if !s.DeletionTimestamp.IsZero() || s.Status.State != cloudv1.SnapshotPending || s.Status.Node != c.node {
+			return reconcile.Result{}, nil
+		}
 	}
 	helper, err := patch.NewHelper(s, c.client)
 	if err != nil {
@@ -124,6 +136,14 @@ func (c *snapshotCopy) save(ctx context.Context, s *cloudv1.Snapshot) (*snapshot
 	return st.Save(ctx, s.Status.SnapshotID, f, fi.Size(), c.progress(ctx, s))
 }
 
+// progressPatch sets a snapshot's progress only while it is still pending, so a report can
+// never take a finished snapshot's progress back (a lagging cache may start a second copy of
+// one this agent has just completed).
+func progressPatch(pct int32) []byte {
+	return fmt.Appendf(nil, `[{"op":"test","path":"/status/state","value":%q},{"op":"add","path":"/status/progress","value":%d}]`,
+		cloudv1.SnapshotPending, pct)
+}
+
 // progress reports the copy's progress in percent, throttled; Save calls it from several
 // goroutines.
 func (c *snapshotCopy) progress(ctx context.Context, s *cloudv1.Snapshot) snapshot.Progress {
@@ -142,8 +162,7 @@ func (c *snapshotCopy) progress(ctx context.Context, s *cloudv1.Snapshot) snapsh
 		if pct <= reported || pct >= 100 || now.Sub(last) < progressInterval {
 			return
 		}
-		body := fmt.Sprintf(`{"status":{"progress":%d}}`, pct)
-		if err := c.client.Status().Patch(ctx, target, client.RawPatch(types.MergePatchType, []byte(body))); err != nil {
+		if err := c.client.Status().Patch(ctx, target, client.RawPatch(types.JSONPatchType, progressPatch(pct))); err != nil {
 			ctrl.LoggerFrom(ctx).Error(err, "Reporting snapshot progress")
 			return
 		}

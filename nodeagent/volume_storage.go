@@ -108,7 +108,7 @@ func setupStorage(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, c
 		Complete(vs); err != nil {
 		return err
 	}
-	sc := &snapshotCopy{reader: storageCache, client: c, node: cfg.NodeName, exports: ex, clock: clk, store: store}
+	sc := &snapshotCopy{reader: storageCache, live: mgr.GetAPIReader(), client: c, node: cfg.NodeName, exports: ex, clock: clk, store: store}
 	return ctrl.NewControllerManagedBy(mgr).Named("storage-snapshots").
 		WatchesRawSource(source.Kind(storageCache, &cloudv1.Snapshot{}, &handler.TypedEnqueueRequestForObject[*cloudv1.Snapshot]{})).
 		Complete(sc)
