@@ -152,38 +152,66 @@ func (p *Process) RSS() (int64, error) {
 	return 0, fmt.Errorf("no VmRSS in the status of %s", p.Name)
 }
 
-// LiveHeap is the process's live heap in bytes: its heap profile, taken after a collection it
-// runs first (/debug/pprof/heap?gc=1), reports the heap's allocated bytes. It needs PprofAddr.
-func (p *Process) LiveHeap() (int64, error) {
+// GoMemory is what a process's Go runtime says of its memory (runtime.MemStats' names).
+type GoMemory struct {
+	// HeapAlloc is the live heap, read right after a collection.
+	HeapAlloc int64
+	// Sys is all the memory the Go runtime has mapped; HeapReleased the part of it given back to
+	// the operating system. Sys - HeapReleased bounds the resident memory Go manages: the rest of
+	// the resident set is the program's text and what C code (libvirt) allocated.
+	Sys, HeapReleased int64
+}
+
+// GoMemory reads the process's heap profile after a collection it runs first
+// (/debug/pprof/heap?gc=1) and returns the runtime.MemStats figures at its end. It needs
+// PprofAddr.
+func (p *Process) GoMemory() (GoMemory, error) {
 	if p.PprofAddr == "" {
-		return 0, fmt.Errorf("%s serves no pprof", p.Name)
+		return GoMemory{}, fmt.Errorf("%s serves no pprof", p.Name)
 	}
 	hc := &http.Client{Timeout: time.Minute}
 	resp, err := hc.Get("http://" + p.PprofAddr + "/debug/pprof/heap?gc=1&debug=1")
 	if err != nil {
-		return 0, fmt.Errorf("heap profile of %s: %w", p.Name, err)
+		return GoMemory{}, fmt.Errorf("heap profile of %s: %w", p.Name, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("heap profile of %s: HTTP %d", p.Name, resp.StatusCode)
+		return GoMemory{}, fmt.Errorf("heap profile of %s: HTTP %d", p.Name, resp.StatusCode)
 	}
-	return heapAlloc(resp.Body)
+	m, err := parseMemStats(resp.Body)
+	if err != nil {
+		return GoMemory{}, fmt.Errorf("heap profile of %s: %w", p.Name, err)
+	}
+	return m, nil
 }
 
-// heapAlloc finds "# HeapAlloc = N" in a heap profile's text form (debug=1), which ends with the
-// process's runtime.MemStats.
-func heapAlloc(r io.Reader) (int64, error) {
+// parseMemStats reads the "# Name = N" lines a heap profile's text form (debug=1) ends with.
+func parseMemStats(r io.Reader) (GoMemory, error) {
+	var m GoMemory
+	fields := map[string]*int64{"HeapAlloc": &m.HeapAlloc, "Sys": &m.Sys, "HeapReleased": &m.HeapReleased}
+	seen := 0
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "# HeapAlloc = "); ok {
-			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		name, value, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "# "), " = ")
+		dst := fields[name]
+		if !ok || dst == nil || !strings.HasPrefix(sc.Text(), "# ") {
+			continue
 		}
+		v, err := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
+		if err != nil {
+			return m, fmt.Errorf("%s: %w", name, err)
+		}
+		*dst = v
+		seen++
 	}
 	if err := sc.Err(); err != nil {
-		return 0, err
+		return m, err
 	}
-	return 0, fmt.Errorf("no HeapAlloc in the heap profile")
+	if seen != len(fields) {
+		return m, fmt.Errorf("the profile lacks some of HeapAlloc, Sys and HeapReleased")
+	}
+	return m, nil
 }
 
 // LogTail is the last n lines of the process's log (all its runs).
