@@ -123,23 +123,24 @@ func startMemoryWorld(b *testing.B, n int) *memoryWorld {
 	return w
 }
 
-// usage is one process's memory at one moment: its resident set, its live heap, and the part of
-// its resident set the Go runtime does not manage (at least RSS - (Sys - HeapReleased)): the
-// program's text and C allocations — on the test driver, libvirt's simulated domains.
-type usage struct{ rss, heap, nonGo int64 }
+// usage is one process's memory at one moment: its resident set, the anonymous part of it, its
+// live heap, and the part of its resident set the Go runtime does not manage (RSS - (Sys -
+// HeapReleased)): the program's text and C allocations — on the test driver, libvirt's
+// simulated domains.
+type usage struct{ rss, anon, heap, nonGo int64 }
 
-// measure reads every process's resident set, then its live heap (the heap profile collects
+// measure reads every process's resident memory, then its live heap (the heap profile collects
 // first, so the resident set is read as the process left it).
 func (w *memoryWorld) measure(b *testing.B) []usage {
 	b.Helper()
 	procs := append([]*proccloud.Process{w.manager}, w.agents...)
 	out := make([]usage, len(procs))
 	for i, p := range procs {
-		rss, err := p.RSS()
+		r, err := p.Resident()
 		if err != nil {
 			b.Fatal(err)
 		}
-		out[i].rss = rss
+		out[i].rss, out[i].anon = r.RSS, r.Anon
 	}
 	for i, p := range procs {
 		m, err := p.GoMemory()
@@ -151,33 +152,49 @@ func (w *memoryWorld) measure(b *testing.B) []usage {
 	return out
 }
 
+// growth is a process's growth per instance in KiB.
+type growth struct{ rss, anon, heap, nonGo float64 }
+
+func growthOf(before, after usage, k int) growth {
+	kib := func(d int64) float64 { return float64(d) / 1024 / float64(k) }
+	return growth{kib(after.rss - before.rss), kib(after.anon - before.anon), kib(after.heap - before.heap), kib(after.nonGo - before.nonGo)}
+}
+
+func logGrowth(b *testing.B, what string, before, after usage, g growth, k int) {
+	b.Logf("%s, %d instances: RSS %.1f -> %.1f MiB (%.1f KiB/instance), anonymous %.1f -> %.1f MiB (%.1f KiB/instance), live heap %.1f -> %.1f MiB (%.1f KiB/instance), not Go's %.1f -> %.1f MiB (%.1f KiB/instance)",
+		what, k, mib(before.rss), mib(after.rss), g.rss, mib(before.anon), mib(after.anon), g.anon,
+		mib(before.heap), mib(after.heap), g.heap, mib(before.nonGo), mib(after.nonGo), g.nonGo)
+}
+
 // report gives the manager's growth per instance (it holds all n) and the agents' (each holds
-// its node's; their mean, and the largest).
+// its node's; their mean, and the largest resident growth).
 func (w *memoryWorld) report(b *testing.B, n int, before, after []usage) {
 	b.Helper()
 	perNode := nodeCounts(b, w.cloud.Env.Client)
-	kib := func(d int64, k int) float64 { return float64(d) / 1024 / float64(k) }
-	m0, m1 := before[0], after[0]
-	b.ReportMetric(kib(m1.rss-m0.rss, n), "mgr-RSS-KiB/inst")
-	b.ReportMetric(kib(m1.heap-m0.heap, n), "mgr-heap-KiB/inst")
-	b.ReportMetric(float64(m1.rss)/(1<<20), "mgr-RSS-MiB")
-	b.Logf("manager: RSS %.1f -> %.1f MiB (%.1f KiB/instance), live heap %.1f -> %.1f MiB (%.1f KiB/instance), not Go's %.1f -> %.1f MiB, %d instances",
-		mib(m0.rss), mib(m1.rss), kib(m1.rss-m0.rss, n), mib(m0.heap), mib(m1.heap), kib(m1.heap-m0.heap, n), mib(m0.nonGo), mib(m1.nonGo), n)
-	var rssSum, heapSum, nonGoSum, rssMax float64
+	m := growthOf(before[0], after[0], n)
+	logGrowth(b, "manager", before[0], after[0], m, n)
+	b.ReportMetric(m.rss, "mgr-RSS-KiB/inst")
+	b.ReportMetric(m.anon, "mgr-anon-KiB/inst")
+	b.ReportMetric(m.heap, "mgr-heap-KiB/inst")
+	b.ReportMetric(mib(after[0].rss), "mgr-RSS-MiB")
+	var sum growth
+	var rssMax float64
 	for i, p := range w.agents {
-		a0, a1, k := before[i+1], after[i+1], perNode[p.Name]
+		k := perNode[p.Name]
 		if k == 0 {
 			b.Fatalf("node %s runs no instance", p.Name)
 		}
-		rss, heap, nonGo := kib(a1.rss-a0.rss, k), kib(a1.heap-a0.heap, k), kib(a1.nonGo-a0.nonGo, k)
-		rssSum, heapSum, nonGoSum, rssMax = rssSum+rss, heapSum+heap, nonGoSum+nonGo, max(rssMax, rss)
-		b.Logf("agent %s: RSS %.1f -> %.1f MiB (%.1f KiB/instance), live heap %.1f -> %.1f MiB (%.1f KiB/instance), not Go's %.1f -> %.1f MiB (%.1f KiB/instance), %d instances",
-			p.Name, mib(a0.rss), mib(a1.rss), rss, mib(a0.heap), mib(a1.heap), heap, mib(a0.nonGo), mib(a1.nonGo), nonGo, k)
+		g := growthOf(before[i+1], after[i+1], k)
+		logGrowth(b, "agent "+p.Name, before[i+1], after[i+1], g, k)
+		sum.rss, sum.anon, sum.heap, sum.nonGo = sum.rss+g.rss, sum.anon+g.anon, sum.heap+g.heap, sum.nonGo+g.nonGo
+		rssMax = max(rssMax, g.rss)
 	}
-	b.ReportMetric(nonGoSum/float64(len(w.agents)), "agent-nonGo-KiB/inst")
-	b.ReportMetric(rssSum/float64(len(w.agents)), "agent-RSS-KiB/inst")
+	k := float64(len(w.agents))
+	b.ReportMetric(sum.rss/k, "agent-RSS-KiB/inst")
 	b.ReportMetric(rssMax, "agent-max-RSS-KiB/inst")
-	b.ReportMetric(heapSum/float64(len(w.agents)), "agent-heap-KiB/inst")
+	b.ReportMetric(sum.anon/k, "agent-anon-KiB/inst")
+	b.ReportMetric(sum.heap/k, "agent-heap-KiB/inst")
+	b.ReportMetric(sum.nonGo/k, "agent-nonGo-KiB/inst")
 }
 
 func mib(v int64) float64 { return float64(v) / (1 << 20) }

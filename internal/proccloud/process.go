@@ -123,33 +123,52 @@ func (p *Process) exitedChan() <-chan struct{} {
 	return p.exited
 }
 
-// RSS is the process's resident set size in bytes (VmRSS of /proc/<pid>/status).
-func (p *Process) RSS() (int64, error) {
+// Resident is a process's resident memory in bytes, from /proc/<pid>/status.
+type Resident struct {
+	// RSS is the whole resident set (VmRSS).
+	RSS int64
+	// Anon is its anonymous part (RssAnon): the heap, stacks and C allocations, without the
+	// program's text and the files it maps, which the kernel can drop and read again.
+	Anon int64
+}
+
+// Resident reads the process's resident memory.
+func (p *Process) Resident() (Resident, error) {
 	p.mu.Lock()
 	cmd := p.cmd
 	p.mu.Unlock()
 	if cmd == nil || !p.Running() {
-		return 0, fmt.Errorf("%s is not running", p.Name)
+		return Resident{}, fmt.Errorf("%s is not running", p.Name)
 	}
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
 	if err != nil {
-		return 0, err
+		return Resident{}, err
 	}
 	defer f.Close()
+	var r Resident
+	fields := map[string]*int64{"VmRSS": &r.RSS, "RssAnon": &r.Anon}
+	seen := 0
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kib, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("VmRSS of %s: %w", p.Name, err)
-			}
-			return kib << 10, nil
+		name, value, ok := strings.Cut(sc.Text(), ":")
+		dst := fields[name]
+		if !ok || dst == nil {
+			continue
 		}
+		kib, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(value), "kB")), 10, 64)
+		if err != nil {
+			return Resident{}, fmt.Errorf("%s of %s: %w", name, p.Name, err)
+		}
+		*dst = kib << 10
+		seen++
 	}
 	if err := sc.Err(); err != nil {
-		return 0, err
+		return Resident{}, err
 	}
-	return 0, fmt.Errorf("no VmRSS in the status of %s", p.Name)
+	if seen != len(fields) {
+		return Resident{}, fmt.Errorf("no VmRSS or RssAnon in the status of %s", p.Name)
+	}
+	return r, nil
 }
 
 // GoMemory is what a process's Go runtime says of its memory (runtime.MemStats' names).

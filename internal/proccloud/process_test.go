@@ -25,28 +25,28 @@ import (
 
 // A process's resident set is read from /proc while it runs, and asking for it once the
 // process is gone is an error.
-func TestProcessRSS(t *testing.T) {
+func TestProcessResident(t *testing.T) {
 	p := &Process{Name: "sleeper", binary: "/bin/sleep", args: []string{"60"}, logPath: filepath.Join(t.TempDir(), "log")}
-	if _, err := p.RSS(); err == nil {
-		t.Fatal("RSS of a process never started: no error")
+	if _, err := p.Resident(); err == nil {
+		t.Fatal("resident memory of a process never started: no error")
 	}
 	if _, err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.Kill() })
-	rss, err := p.RSS()
+	r, err := p.Resident()
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A process holds at least a page, and sleep far below a GiB.
-	if rss < 4<<10 || rss > 1<<30 {
-		t.Fatalf("RSS of sleep = %d bytes", rss)
+	if r.RSS < 4<<10 || r.RSS > 1<<30 || r.Anon > r.RSS {
+		t.Fatalf("resident memory of sleep: %+v", r)
 	}
 	if err := p.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.RSS(); err == nil {
-		t.Fatal("RSS of a killed process: no error")
+	if _, err := p.Resident(); err == nil {
+		t.Fatal("resident memory of a killed process: no error")
 	}
 }
 
