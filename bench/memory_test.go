@@ -16,8 +16,11 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -83,6 +86,8 @@ type memoryWorld struct {
 	manager *proccloud.Process
 	agents  []*proccloud.Process
 	image   string
+	// testDriver is the baseline binary (bench/testdrivermem).
+	testDriver string
 }
 
 func startMemoryWorld(b *testing.B, n int) *memoryWorld {
@@ -109,7 +114,10 @@ func startMemoryWorld(b *testing.B, n int) *memoryWorld {
 	}
 	c := proccloud.Start(b, e, proccloud.Options{Binary: mgrBin,
 		ExtraArgs: []string{fmt.Sprintf("--tenant-subnet-prefix=%d", memorySubnetPrefix)}})
-	w := &memoryWorld{cloud: c, manager: c.Replicas[0].Process}
+	w := &memoryWorld{cloud: c, manager: c.Replicas[0].Process, testDriver: filepath.Join(dir, "testdrivermem")}
+	if out, err := buildCmd(w.testDriver, "./bench/testdrivermem").CombinedOutput(); err != nil {
+		b.Fatalf("building the test driver's baseline: %v\n%s", err, out)
+	}
 	// Room for every instance with a few to spare on each node, so none waits unscheduled.
 	room := int32(n/memoryNodes + 16)
 	for i := range memoryNodes {
@@ -190,11 +198,40 @@ func (w *memoryWorld) report(b *testing.B, n int, before, after []usage) {
 		rssMax = max(rssMax, g.rss)
 	}
 	k := float64(len(w.agents))
+	td := w.testDriverBaseline(b, n/len(w.agents))
+	b.ReportMetric(td, "testdriver-RSS-KiB/inst")
+	b.ReportMetric(sum.rss/k-td, "agent-own-RSS-KiB/inst")
 	b.ReportMetric(sum.rss/k, "agent-RSS-KiB/inst")
 	b.ReportMetric(rssMax, "agent-max-RSS-KiB/inst")
 	b.ReportMetric(sum.anon/k, "agent-anon-KiB/inst")
 	b.ReportMetric(sum.heap/k, "agent-heap-KiB/inst")
 	b.ReportMetric(sum.nonGo/k, "agent-nonGo-KiB/inst")
+}
+
+// testDriverBaseline runs bench/testdrivermem for k domains and returns its resident set's growth
+// per domain in KiB: what libvirt's test driver, which runs inside each agent's process, holds
+// of the simulated domains (on a real node libvirtd holds them).
+func (w *memoryWorld) testDriverBaseline(b *testing.B, k int) float64 {
+	b.Helper()
+	out, err := exec.Command(w.testDriver, fmt.Sprintf("-n=%d", k)).Output()
+	if err != nil {
+		b.Fatalf("the test driver's baseline: %v", err)
+	}
+	var r struct{ RSSBefore, AnonBefore, RSSAfter, AnonAfter int64 }
+	if err := json.Unmarshal(out, &r); err != nil {
+		b.Fatalf("the test driver's baseline said %q: %v", out, err)
+	}
+	per := float64(r.RSSAfter-r.RSSBefore) / 1024 / float64(k)
+	b.Logf("libvirt's test driver alone, %d domains: RSS %.1f -> %.1f MiB (%.1f KiB/domain), anonymous %.1f -> %.1f MiB",
+		k, mib(r.RSSBefore), mib(r.RSSAfter), per, mib(r.AnonBefore), mib(r.AnonAfter))
+	return per
+}
+
+// buildCmd is `go build -o out pkg` in the repository.
+func buildCmd(out, pkg string) *exec.Cmd {
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = testenv.RepoRoot()
+	return cmd
 }
 
 func mib(v int64) float64 { return float64(v) / (1 << 20) }
