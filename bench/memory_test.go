@@ -51,7 +51,10 @@ const (
 // Instance objects with a controller-runtime client (spec only, as kubectl would) and waits until
 // the manager has scheduled every one and the agents run them. It reports each process's
 // resident set (VmRSS) growth per instance it holds — the manager holds all N, an agent those
-// of its node — and the same for the live heap (after a collection) for comparison.
+// of its node — and, for comparison, the growth of its anonymous resident memory and of its live
+// heap (after a collection). The agents' baseline is libvirt's test driver alone holding as many
+// domains (bench/testdrivermem): on a simulated node the domains live in the agent's process, on
+// a real one in libvirtd; agent-own-RSS-KiB/inst is the agents' growth less the baseline's.
 func BenchmarkMemory(b *testing.B) {
 	n := *memoryN
 	if n <= 0 || n > 16000 {
