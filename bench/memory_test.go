@@ -115,7 +115,11 @@ func startMemoryWorld(b *testing.B, n int) *memoryWorld {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// One replica, with a lease it keeps on a loaded machine: proccloud's default (a 3 s renewal
+	// deadline, for fail-over tests) made a manager busy with thousands of instances lose it and
+	// exit in the middle of a run.
 	c := proccloud.Start(b, e, proccloud.Options{Binary: mgrBin,
+		LeaseDuration: 2 * time.Minute, RenewDeadline: 90 * time.Second, RetryPeriod: 10 * time.Second,
 		ExtraArgs: []string{fmt.Sprintf("--tenant-subnet-prefix=%d", memorySubnetPrefix)}})
 	w := &memoryWorld{cloud: c, manager: c.Replicas[0].Process, testDriver: filepath.Join(dir, "testdrivermem")}
 	if out, err := buildCmd(w.testDriver, "./bench/testdrivermem").CombinedOutput(); err != nil {
