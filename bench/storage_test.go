@@ -25,19 +25,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/minio/minio-go/v7"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	cloudv1 "pinet.io/pinet/api/v1alpha1"
-	"pinet.io/pinet/internal/testcloud"
 )
 
 var objectMiB = flag.Int("bench.object-mib", 256, "size in MiB of BenchmarkLargeObject's object (the issue's larger size is 1024)")
@@ -154,121 +145,4 @@ func timeHTTPFile(b *testing.B, path string, size int64) time.Duration {
 		b.Fatalf("GET of the file over net/http read %d bytes (want %d): %v", n, size, err)
 	}
 	return time.Since(start)
-}
-
-var memoryN = flag.Int("bench.memory", 500, "Instance objects BenchmarkManagerMemory creates")
-
-const memoryProject = "bench-memory"
-
-// BenchmarkManagerMemory creates -bench.memory Instance objects with a plain client (client-go
-// underneath) in a running state and reports the growth of this process's live heap after GC per
-// instance once the EC2 front end (which answers from the manager's informer cache) lists them
-// all. The process holds the manager, the front ends and the node agents; the API server and etcd
-// run apart, so their memory is not counted.
-func BenchmarkManagerMemory(b *testing.B) {
-	f := setup(b)
-	n := *memoryN
-	if n <= 0 {
-		b.Fatalf("-bench.memory must be positive, got %d", n)
-	}
-	f.cloud.AddProjectWithQuota(b, memoryProject, testcloud.NoQuota())
-	creds := f.cloud.AddUser(b, "memory", false, memoryProject)
-	image := f.cloud.RegisterRawImage(b, creds, memoryProject, "memory-image", make([]byte, 1<<16), false)
-	cl, err := client.New(f.cloud.Env.Config, client.Options{Scheme: f.cloud.Env.Scheme})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ec := f.cloud.EC2(creds)
-	ctx := context.Background()
-	for b.Loop() {
-		waitCached(b, ec, 0)
-		heap0 := settledHeap()
-		createRunning(b, cl, image, n)
-		waitCached(b, ec, n)
-		heap1 := settledHeap()
-		perInst := float64(heap1-heap0) / float64(n) / 1024
-		b.ReportMetric(perInst, "heap-KiB/inst")
-		b.ReportMetric(float64(heap0)/(1<<20), "heap-MiB-before")
-		b.ReportMetric(float64(heap1)/(1<<20), "heap-MiB-after")
-		b.Logf("%d instances (states then: %v): live heap %.1f MiB -> %.1f MiB, %.1f KiB/instance",
-			n, instanceStates(b, cl), float64(heap0)/(1<<20), float64(heap1)/(1<<20), perInst)
-		if err := cl.DeleteAllOf(ctx, &cloudv1.Instance{}, client.InNamespace(memoryProject)); err != nil {
-			b.Fatal(err)
-		}
-		waitCached(b, ec, 0)
-	}
-}
-
-func createRunning(b *testing.B, cl client.Client, image string, n int) {
-	ctx := context.Background()
-	sem := make(chan struct{}, 16)
-	errs := make(chan error, n)
-	stamp := time.Now().UnixNano()
-	for i := range n {
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem }()
-			inst := &cloudv1.Instance{
-				ObjectMeta: metav1.ObjectMeta{Namespace: memoryProject, Name: fmt.Sprintf("mem-%d-%d", stamp, i)},
-				Spec:       cloudv1.InstanceSpec{ImageID: image, InstanceType: "m1.tiny"},
-			}
-			if err := cl.Create(ctx, inst); err != nil {
-				errs <- err
-				return
-			}
-			before := inst.DeepCopy()
-			inst.Status.InstanceID = fmt.Sprintf("i-%017x", uint64(stamp)%(1<<40)<<20|uint64(i))
-			inst.Status.OwnerID = memoryProject
-			inst.Status.State = cloudv1.InstanceStateRunning
-			inst.Status.LaunchTime = &metav1.Time{Time: time.Now()}
-			errs <- cl.Status().Patch(ctx, inst, client.MergeFrom(before))
-		}()
-	}
-	for range n {
-		if err := <-errs; err != nil {
-			b.Fatalf("creating instances: %v", err)
-		}
-	}
-}
-
-// waitCached waits until DescribeInstances, answered from the manager's cache, lists n instances.
-func waitCached(b *testing.B, ec *ec2.Client, n int) {
-	got := -1
-	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 5*time.Minute, true, func(ctx context.Context) (bool, error) {
-		got = 0
-		p := ec2.NewDescribeInstancesPaginator(ec, &ec2.DescribeInstancesInput{MaxResults: aws.Int32(1000)})
-		for p.HasMorePages() {
-			out, err := p.NextPage(ctx)
-			if err != nil {
-				return false, nil
-			}
-			got += countInstances(out)
-		}
-		return got == n, nil
-	})
-	if err != nil {
-		b.Fatalf("the EC2 front end lists %d instances, want %d: %v", got, n, err)
-	}
-}
-
-// settledHeap is the live heap after the controllers' reactions to the last changes have had two
-// seconds to finish and two collections (the second empties the sync.Pools' victim caches).
-func settledHeap() int64 {
-	time.Sleep(2 * time.Second)
-	runtime.GC()
-	return liveHeap()
-}
-
-// instanceStates counts the benchmark's instances by state, to show what the controllers made of
-// them.
-func instanceStates(b *testing.B, cl client.Client) map[cloudv1.InstanceState]int {
-	var list cloudv1.InstanceList
-	if err := cl.List(context.Background(), &list, client.InNamespace(memoryProject)); err != nil {
-		b.Fatal(err)
-	}
-	states := map[cloudv1.InstanceState]int{}
-	for _, i := range list.Items {
-		states[i.Status.State]++
-	}
-	return states
 }

@@ -95,6 +95,8 @@ type Config struct {
 	// MetricsAddr serves Prometheus metrics at /metrics (controller-runtime's registry, where
 	// cmd/nodeagent registers the agent's own); empty or "0" disables it.
 	MetricsAddr string
+	// PprofAddr serves Go's profiles at /debug/pprof/; empty disables it.
+	PprofAddr string
 	// Metrics is where the agent's metrics (image downloads, AoE I/O) are registered; nil
 	// records none.
 	Metrics prometheus.Registerer
@@ -230,6 +232,7 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: probeAddr(cfg.MetricsAddr)},
 		HealthProbeBindAddress: probeAddr(cfg.HealthProbeAddr),
+		PprofBindAddress:       cfg.PprofAddr,
 		Cache: cache.Options{
 			ByObject: map[client.Object]cache.ByObject{
 				// Only this node's instances: the agent never sees the rest of the cloud.

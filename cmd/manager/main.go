@@ -45,6 +45,7 @@ import (
 // flags are the manager's command line.
 type flags struct {
 	metricsAddr, probeAddr string
+	pprofAddr              string
 	leaderElect, seedTypes bool
 	leaderNamespace        string
 	leaseDuration          time.Duration
@@ -68,6 +69,8 @@ func parseFlags() flags {
 		"Address of the Prometheus metrics endpoint /metrics (controller-runtime's and PiNet's pinet_* metrics), e.g. 127.0.0.1:8088 (0 disables).")
 	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081",
 		"Address of /healthz (the process lives) and /readyz (the caches are synced and the EC2 API, S3 store and dashboard serve).")
+	flag.StringVar(&f.pprofAddr, "pprof-bind-address", "",
+		"Address of Go's profiles /debug/pprof/ (heap, CPU, goroutines), e.g. 127.0.0.1:6060 (empty disables it; never expose it beyond the node).")
 	flag.BoolVar(&f.leaderElect, "leader-elect", false,
 		"Run the controllers only while holding the leader Lease, so that of several replicas one acts; the front doors serve on every replica.")
 	flag.StringVar(&f.leaderNamespace, "leader-elect-namespace", "", "Namespace of the leader Lease (default: the system namespace).")
@@ -158,6 +161,7 @@ func run(f flags) error {
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: f.metricsAddr},
 		HealthProbeBindAddress:  f.probeAddr,
+		PprofBindAddress:        f.pprofAddr,
 		LeaderElection:          f.leaderElect,
 		LeaderElectionID:        "manager.cloud.pinet.io",
 		LeaderElectionNamespace: f.leaderNamespace,

@@ -53,6 +53,8 @@ func main() {
 	flag.StringVar(&cfg.HealthProbeAddr, "health-probe-bind-address", ":8082", "Address of /healthz and /readyz (0 disables).")
 	flag.StringVar(&cfg.MetricsAddr, "metrics-bind-address", "0",
 		"Address of the Prometheus metrics endpoint /metrics (image downloads, AoE I/O, controller-runtime's), e.g. 127.0.0.1:8089 (0 disables).")
+	flag.StringVar(&cfg.PprofAddr, "pprof-bind-address", "",
+		"Address of Go's profiles /debug/pprof/ (heap, CPU, goroutines), e.g. 127.0.0.1:6061 (empty disables it; never expose it beyond the node).")
 	var networkMode string
 	flag.StringVar(&networkMode, "network-mode", "none", "How guests get a network: none (no NIC), vxlan or vlan.")
 	flag.StringVar(&cfg.Network.DatapathNetNS, "datapath-netns", "", "Path of the network namespace of the tenant datapath (empty: the agent's own).")

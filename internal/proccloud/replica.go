@@ -18,17 +18,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -38,16 +32,11 @@ const leaderMetric = `leader_election_master_status{name="manager.cloud.pinet.io
 // Replica is one manager process. Its ports are picked once, so a restarted replica answers
 // where the killed one did.
 type Replica struct {
-	Name string
+	*Process
 	// EC2URL, S3URL and DashboardURL are this replica's own front doors.
 	EC2URL, S3URL, DashboardURL string
 	probeAddr, metricsAddr      string
-	binary, logPath             string
-	args, env                   []string
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
 	// ready is what /readyz said last (polled while the process runs); the Service sends
 	// connections only to ready replicas.
 	ready atomic.Bool
@@ -76,43 +65,10 @@ func freeAddrs(n int) ([]string, error) {
 // Start runs the replica's process; it returns once the process is started (not ready: see
 // WaitReady).
 func (r *Replica) Start() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd != nil {
-		return fmt.Errorf("replica %s is running", r.Name)
-	}
-	logf, err := os.OpenFile(r.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	exited, err := r.Process.Start()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(logf, "=== proccloud: starting %s at %s\n", r.Name, time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(r.binary, r.args...)
-	cmd.Env = append(os.Environ(), r.env...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// The manager dies with the test process, even when the test binary is killed on a timeout.
-	// The signal follows the thread that started it, so that thread stays locked to the goroutine
-	// that waits for the process (the runtime neither reuses nor ends it meanwhile).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	exited := make(chan struct{})
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		_ = cmd.Wait()
-		_ = logf.Close()
-		r.ready.Store(false)
-		close(exited)
-	}()
-	if err := <-started; err != nil {
-		_ = logf.Close()
-		return fmt.Errorf("starting replica %s: %w", r.Name, err)
-	}
-	r.cmd, r.exited = cmd, exited
 	go r.pollReady(exited)
 	return nil
 }
@@ -120,37 +76,12 @@ func (r *Replica) Start() error {
 // Kill kills the process with SIGKILL (no shutdown, no Lease handed over) and waits until it is
 // gone.
 func (r *Replica) Kill() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd == nil {
-		return nil
-	}
 	r.ready.Store(false)
-	if err := r.cmd.Process.Kill(); err != nil && !strings.Contains(err.Error(), "already finished") {
-		return fmt.Errorf("killing replica %s: %w", r.Name, err)
-	}
-	<-r.exited
-	r.cmd = nil
-	return nil
+	return r.Process.Kill()
 }
 
-// Running reports whether the process runs.
-func (r *Replica) Running() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd == nil {
-		return false
-	}
-	select {
-	case <-r.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-// Ready reports whether the replica's /readyz passed when last asked.
-func (r *Replica) Ready() bool { return r.ready.Load() }
+// Ready reports whether the replica runs and its /readyz passed when last asked.
+func (r *Replica) Ready() bool { return r.ready.Load() && r.Running() }
 
 func (r *Replica) pollReady(exited <-chan struct{}) {
 	hc := &http.Client{Timeout: 2 * time.Second}
@@ -159,6 +90,7 @@ func (r *Replica) pollReady(exited <-chan struct{}) {
 	for {
 		select {
 		case <-exited:
+			r.ready.Store(false)
 			return
 		case <-t.C:
 		}
@@ -181,9 +113,7 @@ func (r *Replica) WaitReady(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for !r.Ready() {
-		r.mu.Lock()
-		exited := r.exited
-		r.mu.Unlock()
+		exited := r.exitedChan()
 		if exited == nil {
 			return fmt.Errorf("replica %s is not running", r.Name)
 		}
@@ -219,38 +149,18 @@ func (r *Replica) Leading() bool {
 	return false
 }
 
-// LogTail is the last n lines of the replica's log (all its runs).
-func (r *Replica) LogTail(n int) string {
-	f, err := os.Open(r.logPath)
-	if err != nil {
-		return err.Error()
-	}
-	defer f.Close()
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// LogPath is the file the replica's output goes to.
-func (r *Replica) LogPath() string { return r.logPath }
-
 // newReplica picks the replica's ports and builds its command line.
 func newReplica(name, dir string, c *Cloud, opts Options) (*Replica, error) {
-	addrs, err := freeAddrs(5)
+	addrs, err := freeAddrs(6)
 	if err != nil {
 		return nil, err
 	}
-	r := &Replica{Name: name, binary: opts.Binary, logPath: filepath.Join(dir, name+".log"),
-		EC2URL: "http://" + addrs[0], S3URL: "http://" + addrs[1], DashboardURL: "http://" + addrs[2],
-		probeAddr: addrs[3], metricsAddr: addrs[4],
+	p := &Process{Name: name, PprofAddr: addrs[5], binary: opts.Binary, logPath: filepath.Join(dir, name+".log"),
 		env: []string{"KUBECONFIG=" + c.kubeconfig}}
-	r.args = []string{
+	r := &Replica{Process: p,
+		EC2URL: "http://" + addrs[0], S3URL: "http://" + addrs[1], DashboardURL: "http://" + addrs[2],
+		probeAddr: addrs[3], metricsAddr: addrs[4]}
+	p.args = []string{
 		"--leader-elect",
 		"--leader-elect-lease-duration=" + opts.LeaseDuration.String(),
 		"--leader-elect-renew-deadline=" + opts.RenewDeadline.String(),
@@ -258,6 +168,7 @@ func newReplica(name, dir string, c *Cloud, opts Options) (*Replica, error) {
 		"--system-namespace=" + c.systemNamespace,
 		"--ec2-bind-address=" + addrs[0], "--s3-bind-address=" + addrs[1], "--dashboard-bind-address=" + addrs[2],
 		"--health-probe-bind-address=" + addrs[3], "--metrics-bind-address=" + addrs[4],
+		"--pprof-bind-address=" + addrs[5],
 		// Every replica reaches the store, and tells clients of the EC2 API, through the Service.
 		"--ec2-endpoint=" + c.EC2URL, "--s3-url=" + c.S3URL,
 		"--s3-data-dir=" + c.objectsDir,
@@ -266,6 +177,6 @@ func newReplica(name, dir string, c *Cloud, opts Options) (*Replica, error) {
 		"--heartbeat-timeout=30s",
 		"--authz-cache-ttl=1s",
 	}
-	r.args = append(r.args, opts.ExtraArgs...)
+	p.args = append(p.args, opts.ExtraArgs...)
 	return r, nil
 }

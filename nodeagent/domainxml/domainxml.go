@@ -220,26 +220,40 @@ func Marshal(d *libvirtxml.Domain) (string, error) {
 }
 
 // OwnerOf reads the PiNet owner from a domain definition; ok is false for domains PiNet did not
-// make.
+// make. Only the <metadata> element is decoded: the agent looks at the owner of every domain on
+// each reconcile and on each sweep of all domains, and decoding whole definitions for it made
+// most of the agent's allocations. libvirt's domain XML has one unprefixed metadata element, a
+// child of <domain>, and markup never appears unescaped in text or attribute values, so the
+// first "<metadata>" is that element's start tag.
 func OwnerOf(domainXML string) (Owner, bool) {
-	d := &libvirtxml.Domain{}
-	if err := d.Unmarshal(domainXML); err != nil || d.Metadata == nil {
+	i := strings.Index(domainXML, "<metadata>")
+	if i < 0 {
 		return Owner{}, false
 	}
-	dec := xml.NewDecoder(strings.NewReader(d.Metadata.XML))
+	dec := xml.NewDecoder(strings.NewReader(domainXML[i:]))
+	if _, err := dec.Token(); err != nil { // <metadata>
+		return Owner{}, false
+	}
 	for {
 		tok, err := dec.Token()
 		if err != nil {
 			return Owner{}, false
 		}
-		se, ok := tok.(xml.StartElement)
-		if !ok || se.Name.Space != Namespace || se.Name.Local != "instance" {
-			continue
-		}
-		var o Owner
-		if err := dec.DecodeElement(&o, &se); err != nil || o.UID == "" {
+		switch el := tok.(type) {
+		case xml.EndElement: // </metadata>, and none of it was PiNet's
 			return Owner{}, false
+		case xml.StartElement:
+			if el.Name.Space != Namespace || el.Name.Local != "instance" {
+				if err := dec.Skip(); err != nil {
+					return Owner{}, false
+				}
+				continue
+			}
+			var o Owner
+			if err := dec.DecodeElement(&o, &el); err != nil || o.UID == "" {
+				return Owner{}, false
+			}
+			return o, true
 		}
-		return o, true
 	}
 }

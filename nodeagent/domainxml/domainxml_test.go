@@ -139,7 +139,19 @@ func TestOwnerRoundTrip(t *testing.T) {
 	if o, ok := OwnerOf(relabelled); !ok || o.Namespace != "ns" || o.UID != "u" || o.Node != "" {
 		t.Fatalf("prefixed metadata: %+v %v", o, ok)
 	}
+	// Another application's metadata first, and the text "<metadata>" (escaped, as XML has it) in
+	// the description before the element.
+	mixed := `<domain type="qemu"><name>x</name><description>see &lt;metadata&gt;</description><metadata>` +
+		`<app:info xmlns:app="urn:other"><app:instance>no</app:instance></app:info>` +
+		`<pn:instance xmlns:pn="` + Namespace + `"><pn:namespace>ns</pn:namespace><pn:uid>u2</pn:uid></pn:instance></metadata>` +
+		`<devices><disk type="file"></disk></devices></domain>`
+	if o, ok := OwnerOf(mixed); !ok || o.Namespace != "ns" || o.UID != "u2" {
+		t.Fatalf("metadata after another application's: %+v %v", o, ok)
+	}
 	for _, foreign := range []string{
+		`<domain type="kvm"><name>other</name><metadata></metadata></domain>`,
+		`<domain type="kvm"><name>other</name><metadata><pn:instance xmlns:pn="` + Namespace + `"><pn:uid>u</pn:uid>`,
+		`<domain type="kvm"><name>other</name><metadata><pn:instance xmlns:pn="` + Namespace + `"><pn:name>n</pn:name></pn:instance></metadata></domain>`,
 		`<domain type="kvm"><name>other</name></domain>`,
 		`<domain type="kvm"><name>other</name><metadata><x:instance xmlns:x="urn:other"><x:uid>u</x:uid></x:instance></metadata></domain>`,
 		`not xml`,
@@ -192,5 +204,24 @@ func TestVolumeDiskRoundTrip(t *testing.T) {
 	one, err := MarshalVolume(v)
 	if err != nil || !strings.Contains(one, `socket="/s/vol-1.sock"`) || !strings.Contains(one, `dev="vdg"`) {
 		t.Fatalf("MarshalVolume: %v\n%s", err, one)
+	}
+}
+
+// BenchmarkOwnerOf reads the owner of a full domain definition, as the agent does for every
+// domain on each reconcile and orphan sweep.
+func BenchmarkOwnerOf(b *testing.B) {
+	d, err := Convert(sampleSpec(), Host{DomainType: "qemu", Machine: "q35"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	x, err := Marshal(d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := OwnerOf(x); !ok {
+			b.Fatal("no owner")
+		}
 	}
 }
