@@ -29,16 +29,8 @@ import (
 // object alone, and it never takes over another object's directory.
 func TestRemoveLeavesAnotherObjectsDomainAndFiles(t *testing.T) {
 	dir := t.TempDir()
-	nodeXML := filepath.Join(dir, "node.xml")
-	if err := os.WriteFile(nodeXML, []byte("<node></node>\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	conn := testDriverNode(t, dir)
 	ctx := context.Background()
-	conn, err := libvirt.Open(ctx, "test://"+nodeXML)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	s := &instanceSync{virt: conn, cloudID: "cloud-1", cfg: Config{StateDir: dir}}
 
 	const id, owner, intruder = "i-0123456789abcdef0", "aaaaaaaa-0000-0000-0000-000000000001", "bbbbbbbb-0000-0000-0000-000000000002"
@@ -82,4 +74,20 @@ func TestRemoveLeavesAnotherObjectsDomainAndFiles(t *testing.T) {
 	if _, err := os.Stat(files); !os.IsNotExist(err) {
 		t.Fatalf("the owner's files were not removed: %v", err)
 	}
+}
+
+// testDriverNode opens a libvirt test-driver connection of its own (an empty node described in
+// dir), closed when the test ends.
+func testDriverNode(t *testing.T, dir string) *libvirt.Conn {
+	t.Helper()
+	nodeXML := filepath.Join(dir, "node.xml")
+	if err := os.WriteFile(nodeXML, []byte("<node></node>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := libvirt.Open(context.Background(), "test://"+nodeXML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	return conn
 }

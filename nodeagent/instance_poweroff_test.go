@@ -16,8 +16,6 @@ package nodeagent
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -68,16 +66,8 @@ func (p *poweringOff) Start(name string) error {
 // stops instead of booting again. A shutdown the agent itself asked for is no guest power-off.
 func TestGuestSeenPoweringOffIsRecognisedOnceOff(t *testing.T) {
 	dir := t.TempDir()
-	nodeXML := filepath.Join(dir, "node.xml")
-	if err := os.WriteFile(nodeXML, []byte("<node></node>\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	conn := testDriverNode(t, dir)
 	ctx := context.Background()
-	conn, err := libvirt.Open(ctx, "test://"+nodeXML)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	v := &poweringOff{Conn: conn}
 	s := &instanceSync{virt: v, client: noVolumes{}, apiReader: noVolumes{}, cloudID: "cloud-1", cfg: Config{NodeName: "node-1", StateDir: dir}}
 

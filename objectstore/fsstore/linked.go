@@ -84,26 +84,42 @@ func (s *Store) linkParts(bucket, id string, parts []CompletePart, h hash.Hash) 
 // readPart checks the part file path against p, feeds its data to h (when not nil) and returns
 // its binary MD5 and description.
 func (s *Store) readPart(path string, p CompletePart, h hash.Hash) ([]byte, ObjectPart, error) {
-	f, err := s.disk.open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, ObjectPart{}, ErrNoSuchUpload
-	}
-	if err != nil {
-		return nil, ObjectPart{}, fmt.Errorf("opening part %d: %w", p.Number, err)
-	}
-	defer f.Close()
-	info, err := readTrailer(f)
+	f, info, err := s.openPart(path, p)
 	if err != nil {
 		return nil, ObjectPart{}, err
 	}
-	if normalETag(p.ETag) != info.ETag {
-		return nil, ObjectPart{}, fmt.Errorf("%w: part %d changed", ErrInvalidPart, p.Number)
-	}
+	defer f.Close()
 	if h != nil {
 		if err := s.copyBuffered(h, f.Section(0, info.Size)); err != nil {
 			return nil, ObjectPart{}, fmt.Errorf("reading part %d: %w", p.Number, err)
 		}
 	}
+	return completedPart(info, p)
+}
+
+// openPart opens the part file path and checks that it is still the part p names (its ETag is
+// read again, in case the part was replaced). The caller closes the file.
+func (s *Store) openPart(path string, p CompletePart) (diskFile, ObjectInfo, error) {
+	f, err := s.disk.open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ObjectInfo{}, ErrNoSuchUpload
+	}
+	if err != nil {
+		return nil, ObjectInfo{}, fmt.Errorf("opening part %d: %w", p.Number, err)
+	}
+	info, err := readTrailer(f)
+	if err == nil && normalETag(p.ETag) != info.ETag {
+		err = fmt.Errorf("%w: part %d changed", ErrInvalidPart, p.Number)
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, ObjectInfo{}, err
+	}
+	return f, info, nil
+}
+
+// completedPart is the binary MD5 and the description of a part whose trailer is info.
+func completedPart(info ObjectInfo, p CompletePart) ([]byte, ObjectPart, error) {
 	sum, err := hex.DecodeString(info.ETag)
 	return sum, ObjectPart{Number: p.Number, Size: info.Size, Checksum: info.Meta.Checksum}, err
 }

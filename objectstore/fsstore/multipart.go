@@ -355,21 +355,11 @@ func (s *Store) copyParts(t *tempFile, bucket, id string, parts []CompletePart, 
 // returns the part's binary MD5 and its description. It reads the part's ETag again from the
 // file it copies, in case the part was replaced.
 func (s *Store) appendPart(t *tempFile, bucket, id string, p CompletePart, h hash.Hash) ([]byte, ObjectPart, error) {
-	f, err := s.disk.open(filepath.Join(s.uploadDir(bucket, id), partName(p.Number)))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, ObjectPart{}, ErrNoSuchUpload
-	}
-	if err != nil {
-		return nil, ObjectPart{}, fmt.Errorf("opening part %d: %w", p.Number, err)
-	}
-	defer f.Close()
-	info, err := readTrailer(f)
+	f, info, err := s.openPart(filepath.Join(s.uploadDir(bucket, id), partName(p.Number)), p)
 	if err != nil {
 		return nil, ObjectPart{}, err
 	}
-	if normalETag(p.ETag) != info.ETag {
-		return nil, ObjectPart{}, fmt.Errorf("%w: part %d changed", ErrInvalidPart, p.Number)
-	}
+	defer f.Close()
 	var src io.Reader = f.Section(0, info.Size)
 	if h != nil {
 		src = io.TeeReader(src, h)
@@ -377,8 +367,7 @@ func (s *Store) appendPart(t *tempFile, bucket, id string, p CompletePart, h has
 	if err := t.copyFrom(src, &s.buffers); err != nil {
 		return nil, ObjectPart{}, fmt.Errorf("copying part %d: %w", p.Number, err)
 	}
-	sum, err := hex.DecodeString(info.ETag)
-	return sum, ObjectPart{Number: p.Number, Size: info.Size, Checksum: info.Meta.Checksum}, err
+	return completedPart(info, p)
 }
 
 func normalETag(etag string) string {
