@@ -131,11 +131,14 @@ func TestManagerLeaderKilledDuringLaunchBurst(t *testing.T) {
 	if survivor.Leading() || !survivor.Ready() {
 		t.Fatalf("replica %s: leading %v, ready %v", survivor.Name, survivor.Leading(), survivor.Ready())
 	}
-	ec2c, s3c := replicaClients(t, survivor, w.creds)
+	ec2c, _ := replicaClients(t, survivor, w.creds)
+	// The probe has clients (and connections) of its own: the burst's calls, cancelled or
+	// retried as the leader dies, never share a connection with it.
+	probeEC2, s3c := replicaClients(t, survivor, w.creds)
 	if err := s3c.MakeBucket(ctx, "ha-probe", minio.MakeBucketOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	probe := &frontDoorProbe{ec2: ec2c, s3: s3c, bucket: "ha-probe"}
+	probe := &frontDoorProbe{ec2: probeEC2, s3: s3c, bucket: "ha-probe"}
 	probeCtx, stopProbe := context.WithCancel(ctx)
 	probeDone := make(chan struct{})
 	go func() { defer close(probeDone); probe.run(probeCtx) }()
