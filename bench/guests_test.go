@@ -39,6 +39,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/guestimage"
 	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/nodeagent"
 	"pinet.io/pinet/nodeagent/disks"
@@ -53,8 +54,6 @@ const (
 	guestZone    = "bench-guests"
 	guestNode    = "bench-guests-node"
 	guestType    = "m1.tiny"
-	// guestGap is the time between two requests, KubeVirt's 100 ms.
-	guestGap = 100 * time.Millisecond
 	// guestPoll is how often a console file is read for the banner, the same on both sides.
 	guestPoll = 50 * time.Millisecond
 	// guestBaselineCloud marks the baseline's domains as no cloud's: the node agent sharing
@@ -95,17 +94,10 @@ func BenchmarkLaunchLatencyGuests(b *testing.B) {
 		pinet := r.pinetLatencies(b, k)
 		base := r.baselineLatencies(b, k, 1)
 		load1 := loadAverage()
-		p50, p95 := percentile(pinet.took, 50), percentile(pinet.took, 95)
-		b50, b95 := percentile(base.took, 50), percentile(base.took, 95)
+		p50, p95, b50, b95 := reportLatencies(b, pinet.took, base.took)
 		s50, bs50 := percentile(pinet.started, 50), percentile(base.started, 50)
 		b.ReportMetric(float64(pinet.panics), "panics")
 		b.ReportMetric(float64(base.panics), "baseline-panics")
-		b.ReportMetric(p50.Seconds(), "s-P50")
-		b.ReportMetric(p95.Seconds(), "s-P95")
-		b.ReportMetric(b50.Seconds(), "s-baseline-P50")
-		b.ReportMetric(b95.Seconds(), "s-baseline-P95")
-		b.ReportMetric((p50 - b50).Seconds(), "s-added-P50")
-		b.ReportMetric(p50.Seconds()/b50.Seconds(), "ratio-P50")
 		b.ReportMetric(s50.Seconds(), "s-started-P50")
 		b.ReportMetric(bs50.Seconds(), "s-baseline-started-P50")
 		b.ReportMetric(cold.took[0].Seconds(), "s-cold-first")
@@ -121,15 +113,10 @@ func BenchmarkLaunchLatencyGuests(b *testing.B) {
 
 func ms(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 
-// guestImage is the sample guest image's files.
-type guestImage struct {
-	kernel, initrd, root string
-}
-
-// guestImageFiles builds the sample guest image (as hack/guestimage's tests do: into
-// PINET_GUESTIMAGE_DIR, else the repository's .cache/guestimage; quick when it is up to date),
-// or skips the benchmark when it cannot be built or QEMU is missing.
-func guestImageFiles(b *testing.B) guestImage {
+// guestImageFiles builds the sample guest image (into PINET_GUESTIMAGE_DIR, else the
+// repository's .cache/guestimage; quick when it is up to date), or skips the benchmark when it
+// cannot be built or QEMU is missing.
+func guestImageFiles(b *testing.B) guestimage.Files {
 	b.Helper()
 	if os.Geteuid() != 0 {
 		b.Skip("needs root: the embedded QEMU driver runs guests as root here and build.sh makes root-owned images")
@@ -139,24 +126,11 @@ func guestImageFiles(b *testing.B) guestImage {
 			b.Skipf("no %s: real guests need QEMU (make deps)", tool)
 		}
 	}
-	dir := os.Getenv("PINET_GUESTIMAGE_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", ".cache", "guestimage")
-	}
-	dir, err := filepath.Abs(dir)
+	img, err := guestimage.Build("..")
 	if err != nil {
-		b.Fatal(err)
+		b.Skipf("the sample guest image cannot be built: %v", err)
 	}
-	cmd := exec.Command("./build.sh", dir)
-	cmd.Dir = filepath.Join("..", "hack", "guestimage")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Skipf("the sample guest image cannot be built (hack/guestimage/build.sh %s: %v):\n%s", dir, err, out)
-	}
-	return guestImage{
-		kernel: filepath.Join(dir, "vmlinuz"),
-		initrd: filepath.Join(dir, "initrd.img"),
-		root:   filepath.Join(dir, "root.img"),
-	}
+	return img
 }
 
 // guestRig is the benchmark's node: libvirt's embedded QEMU driver in a temp dir, a node agent
@@ -164,7 +138,7 @@ func guestImageFiles(b *testing.B) guestImage {
 // baseline and for reading what the agent defined.
 type guestRig struct {
 	f     *fixture
-	img   guestImage
+	img   guestimage.Files
 	conn  *lv.Connect
 	dir   string
 	cl    *ec2.Client
@@ -176,7 +150,7 @@ type guestRig struct {
 	pinetID, baseID   string
 }
 
-func startGuestRig(b *testing.B, f *fixture, img guestImage, k int) *guestRig {
+func startGuestRig(b *testing.B, f *fixture, img guestimage.Files, k int) *guestRig {
 	b.Helper()
 	root := b.TempDir()
 	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
@@ -237,7 +211,7 @@ func destroyAllDomains(b *testing.B, conn *lv.Connect) {
 // registerGuestImages uploads the kernel, the initramfs and the root filesystem to a bucket of
 // the project and registers them as an aki-, an ari- and an ami- image (the machine image
 // naming the other two), as the local cloud registers its sample image; it returns the ami- id.
-func registerGuestImages(b *testing.B, f *fixture, creds testcloud.Credentials, img guestImage) string {
+func registerGuestImages(b *testing.B, f *fixture, creds testcloud.Credentials, img guestimage.Files) string {
 	b.Helper()
 	ctx := context.Background()
 	mc := f.cloud.S3(b, creds)
@@ -249,9 +223,9 @@ func registerGuestImages(b *testing.B, f *fixture, creds testcloud.Credentials, 
 		name, path string
 		typ        cloudv1.ImageType
 	}{
-		{"guest-kernel", img.kernel, cloudv1.ImageTypeKernel},
-		{"guest-ramdisk", img.initrd, cloudv1.ImageTypeRamdisk},
-		{"guest-root", img.root, cloudv1.ImageTypeMachine},
+		{"guest-kernel", img.Kernel, cloudv1.ImageTypeKernel},
+		{"guest-ramdisk", img.Initrd, cloudv1.ImageTypeRamdisk},
+		{"guest-root", img.Root, cloudv1.ImageTypeMachine},
 	}
 	var ami string
 	for _, i := range images {
@@ -490,7 +464,7 @@ func (r *guestRig) baselineLatencies(b *testing.B, k, from int) side {
 func (r *guestRig) defineAndStartGuest(id string) (string, error) {
 	ctx := context.Background()
 	dir := filepath.Join(r.dir, id)
-	made, err := disks.Ensure(ctx, disks.Spec{Dir: dir, Base: r.img.root, RootBytes: int64(r.itype.RootDiskGiB) << 30,
+	made, err := disks.Ensure(ctx, disks.Spec{Dir: dir, Base: r.img.Root, RootBytes: int64(r.itype.RootDiskGiB) << 30,
 		EphemeralBytes: int64(r.itype.EphemeralDiskGiB) << 30, SwapBytes: int64(r.itype.SwapMiB) << 20})
 	if err != nil {
 		return "", fmt.Errorf("disks of %s: %w", id, err)
@@ -512,7 +486,7 @@ func (r *guestRig) defineAndStartGuest(id string) (string, error) {
 		Name: id, UUID: "ba5e0000-0000-4000-8000-" + id[len(id)-12:],
 		Owner: domainxml.Owner{Cloud: guestBaselineCloud, Namespace: "baseline", Name: id, UID: id, InstanceID: id},
 		VCPUs: r.itype.VCPUs, MemoryMiB: r.itype.MemoryMiB, ConsoleLog: console, Disks: ds,
-		Kernel: r.img.kernel, Initrd: r.img.initrd, Cmdline: "root=/dev/vda rw console=ttyS0 no_timer_check pinet.instance_id=" + id,
+		Kernel: r.img.Kernel, Initrd: r.img.Initrd, Cmdline: "root=/dev/vda rw console=ttyS0 no_timer_check pinet.instance_id=" + id,
 	}
 	dom, err := domainxml.Convert(spec, domainxml.Host{DomainType: string(cloudv1.DomainTypeQEMU), Machine: "q35"})
 	if err != nil {
@@ -600,7 +574,7 @@ func domainShape(x, id string) (string, error) {
 // all of them.
 func spaced(k int, fn func(i int)) {
 	var wg sync.WaitGroup
-	tick := time.NewTicker(guestGap)
+	tick := time.NewTicker(latencyGap)
 	defer tick.Stop()
 	for i := range k {
 		if i > 0 {

@@ -44,8 +44,9 @@ var (
 const (
 	latencyProject = "bench-latency"
 	peerProject    = "bench-peer"
-	latencyGap     = 100 * time.Millisecond
-	latencyPoll    = 50 * time.Millisecond
+	// latencyGap is the time between two launch requests, KubeVirt's 100 ms.
+	latencyGap  = 100 * time.Millisecond
+	latencyPoll = 50 * time.Millisecond
 )
 
 // BenchmarkLaunchLatency is KubeVirt's method: -bench.latency instances are requested 100 ms
@@ -60,17 +61,24 @@ func BenchmarkLaunchLatency(b *testing.B) {
 	for b.Loop() {
 		pinet := pinetLatencies(b, f, k)
 		base := libvirtLatencies(b, k)
-		p50, p95 := percentile(pinet, 50), percentile(pinet, 95)
-		b50, b95 := percentile(base, 50), percentile(base, 95)
-		b.ReportMetric(p50.Seconds(), "s-P50")
-		b.ReportMetric(p95.Seconds(), "s-P95")
-		b.ReportMetric(b50.Seconds(), "s-baseline-P50")
-		b.ReportMetric(b95.Seconds(), "s-baseline-P95")
-		b.ReportMetric((p50 - b50).Seconds(), "s-added-P50")
-		b.ReportMetric(p50.Seconds()/b50.Seconds(), "ratio-P50")
+		p50, p95, b50, b95 := reportLatencies(b, pinet, base)
 		b.Logf("%d instances 100 ms apart: request → running P50 %v P95 %v; libvirt define+start P50 %v P95 %v; PiNet adds %v at P50",
 			k, p50, p95, b50, b95, p50-b50)
 	}
+}
+
+// reportLatencies reports P50 and P95 of PiNet's and the baseline's latencies, what PiNet adds
+// at P50 and the P50 ratio, and returns the four percentiles.
+func reportLatencies(b *testing.B, pinet, base []time.Duration) (p50, p95, b50, b95 time.Duration) {
+	p50, p95 = percentile(pinet, 50), percentile(pinet, 95)
+	b50, b95 = percentile(base, 50), percentile(base, 95)
+	b.ReportMetric(p50.Seconds(), "s-P50")
+	b.ReportMetric(p95.Seconds(), "s-P95")
+	b.ReportMetric(b50.Seconds(), "s-baseline-P50")
+	b.ReportMetric(b95.Seconds(), "s-baseline-P95")
+	b.ReportMetric((p50 - b50).Seconds(), "s-added-P50")
+	b.ReportMetric(p50.Seconds()/b50.Seconds(), "ratio-P50")
+	return p50, p95, b50, b95
 }
 
 var (
@@ -104,28 +112,17 @@ func pinetLatencies(b *testing.B, f *fixture, k int) []time.Duration {
 		err   error
 	}
 	reqs := make([]req, k)
-	var wg sync.WaitGroup
-	tick := time.NewTicker(latencyGap)
-	defer tick.Stop()
-	for i := range k {
-		if i > 0 {
-			<-tick.C
+	spaced(k, func(i int) {
+		reqs[i].start = time.Now()
+		out, err := cl.RunInstances(ctx, &ec2.RunInstancesInput{
+			ImageId: aws.String(latencyImage), InstanceType: types.InstanceType("m1.tiny"),
+			MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+		})
+		if err == nil {
+			reqs[i].id = aws.ToString(out.Instances[0].InstanceId)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			reqs[i].start = time.Now()
-			out, err := cl.RunInstances(ctx, &ec2.RunInstancesInput{
-				ImageId: aws.String(latencyImage), InstanceType: types.InstanceType("m1.tiny"),
-				MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
-			})
-			if err == nil {
-				reqs[i].id = aws.ToString(out.Instances[0].InstanceId)
-			}
-			reqs[i].err = err
-		}()
-	}
-	wg.Wait()
+		reqs[i].err = err
+	})
 	ids := make([]string, 0, k)
 	for _, r := range reqs {
 		if r.err != nil {
@@ -196,22 +193,11 @@ func libvirtLatencies(b *testing.B, k int) []time.Duration {
 	defer conn.Close()
 	out := make([]time.Duration, k)
 	errs := make([]error, k)
-	var wg sync.WaitGroup
-	tick := time.NewTicker(latencyGap)
-	defer tick.Stop()
-	for i := range k {
-		if i > 0 {
-			<-tick.C
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			start := time.Now()
-			errs[i] = defineAndStart(conn, fmt.Sprintf("base-%d", i))
-			out[i] = time.Since(start)
-		}()
-	}
-	wg.Wait()
+	spaced(k, func(i int) {
+		start := time.Now()
+		errs[i] = defineAndStart(conn, fmt.Sprintf("base-%d", i))
+		out[i] = time.Since(start)
+	})
 	for _, err := range errs {
 		if err != nil {
 			b.Fatalf("baseline: %v", err)

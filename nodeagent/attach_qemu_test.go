@@ -27,6 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 
+	"pinet.io/pinet/internal/guestimage"
 	"pinet.io/pinet/nodeagent/aoe"
 	"pinet.io/pinet/nodeagent/aoe/aoetest"
 	"pinet.io/pinet/nodeagent/domainxml"
@@ -177,16 +178,15 @@ func noOSHoldsUnpluggedVolume(t *testing.T, f *qemuFixture) {
 // without it) and hot-plugs the volume: the guest kernel finds a disk of the volume's size, which it
 // read over NBD and AoE, and releases it when asked.
 func guestSeesHotpluggedVolume(t *testing.T, f *qemuFixture) {
-	dir := os.Getenv("PINET_GUESTIMAGE_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", ".cache", "guestimage")
+	dir, err := guestimage.Dir("..")
+	if err != nil {
+		t.Fatal(err)
 	}
-	kernel, initrd := filepath.Join(dir, "vmlinuz"), filepath.Join(dir, "initrd.img")
-	if _, err := os.Stat(kernel); err != nil {
+	img := guestimage.In(dir)
+	if _, err := os.Stat(img.Kernel); err != nil {
 		t.Skipf("no guest image in %s (hack/guestimage/build.sh builds it)", dir)
 	}
-	kernel, _ = filepath.Abs(kernel)
-	initrd, _ = filepath.Abs(initrd)
+	kernel, initrd := img.Kernel, img.Initrd
 	console := filepath.Join(t.TempDir(), "console.log")
 	const id = "i-0123456789abcdef0"
 	spec := domainxml.Spec{Name: id, UUID: "0c6f3c1e-1d2a-4c55-9a55-2b0d1b8e6a02", VCPUs: 1, MemoryMiB: 256,

@@ -123,7 +123,7 @@ echo "aoe at 1 MiB: $(dd if=/dev/etherd/e7.3 bs=512 skip=2048 count=1 2>/dev/nul
 	}
 	vm := boot(t, img, bootOptions{
 		cmdline: "console=ttyS0 no_timer_check pinet.instance_id=i-0a0e00000000000a0",
-		disks:   []string{diskCopy(t, img.root)},
+		disks:   []string{diskCopy(t, img.Root)},
 		extra: []string{"-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no", "-device", "virtio-net-pci,netdev=n0",
 			"-drive", "file=" + meta + ",if=none,id=meta,format=raw,readonly=on", "-device", "virtio-blk-pci,drive=meta,serial=pinet-meta"},
 		netns: ns,

@@ -31,6 +31,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"pinet.io/pinet/internal/guestimage"
 )
 
 const (
@@ -40,8 +42,6 @@ const (
 	// proxyEnv makes the test binary a one-connection TCP proxy from its standard input and
 	// output to the address in the variable: QEMU's guestfwd runs it for each guest connection.
 	proxyEnv = "PINET_GUESTIMAGE_PROXY_TO"
-	// imageDirEnv overrides where the image is built and cached.
-	imageDirEnv = "PINET_GUESTIMAGE_DIR"
 )
 
 func TestMain(m *testing.M) {
@@ -68,36 +68,18 @@ func proxyStdio(target string) int {
 	return 0
 }
 
-// image is a built guest image.
-type image struct {
-	kernel, initrd, root string
-}
-
 // buildImage runs build.sh into the cache directory; it is idempotent and quick when the image
 // is up to date.
-func buildImage(t *testing.T) image {
+func buildImage(t *testing.T) guestimage.Files {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("booting the guest image needs root: build.sh runs apt-get download and makes device nodes and an ext4 image owned by root")
 	}
-	dir := os.Getenv(imageDirEnv)
-	if dir == "" {
-		dir = filepath.Join("..", "..", ".cache", "guestimage")
-	}
-	dir, err := filepath.Abs(dir)
+	img, err := guestimage.Build(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("./build.sh", dir)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("build.sh %s: %v\n%s", dir, err, out)
-	}
-	return image{
-		kernel: filepath.Join(dir, "vmlinuz"),
-		initrd: filepath.Join(dir, "initrd.img"),
-		root:   filepath.Join(dir, "root.img"),
-	}
+	return img
 }
 
 // guestVM is one running QEMU.
@@ -123,7 +105,7 @@ type bootOptions struct {
 
 // boot starts QEMU under TCG with the image's kernel and initramfs, the serial console in a file
 // and a QMP socket for pressing the power button; the guest is killed when the test ends.
-func boot(t *testing.T, img image, opts bootOptions) *guestVM {
+func boot(t *testing.T, img guestimage.Files, opts bootOptions) *guestVM {
 	t.Helper()
 	dir := t.TempDir()
 	vm := &guestVM{
@@ -135,7 +117,7 @@ func boot(t *testing.T, img image, opts bootOptions) *guestVM {
 	}
 	args := []string{
 		"-machine", "q35", "-accel", "tcg", "-m", "256", "-nographic", "-no-reboot",
-		"-kernel", img.kernel, "-initrd", img.initrd, "-append", opts.cmdline,
+		"-kernel", img.Kernel, "-initrd", img.Initrd, "-append", opts.cmdline,
 		"-serial", "file:" + vm.console, "-monitor", "none",
 		"-qmp", "unix:" + vm.qmp + ",server=on,wait=off",
 	}
@@ -308,7 +290,7 @@ func fileSize(t *testing.T, path string) int64 {
 func TestBootFromRootDisk(t *testing.T) {
 	t.Parallel()
 	img := buildImage(t)
-	root := diskCopy(t, img.root)
+	root := diskCopy(t, img.Root)
 	vm := boot(t, img, bootOptions{
 		cmdline: "console=ttyS0 no_timer_check pinet.instance_id=i-0123456789abcdef0",
 		disks:   []string{root, blankDisk(t, "data.img", 1<<30)},
@@ -427,7 +409,7 @@ func TestBootWithMetadataService(t *testing.T) {
 	netArgs, env := metadataNetwork(t, srv, sshForward(sshAddr))
 	vm := boot(t, img, bootOptions{
 		cmdline: "console=ttyS0 no_timer_check",
-		disks:   []string{diskCopy(t, img.root)},
+		disks:   []string{diskCopy(t, img.Root)},
 		extra:   netArgs,
 		env:     env,
 	})
@@ -465,7 +447,7 @@ func TestGuestStopsItself(t *testing.T) {
 	netArgs, env := metadataNetwork(t, srv)
 	vm := boot(t, img, bootOptions{
 		cmdline: "console=ttyS0 no_timer_check pinet.instance_id=i-0123456789abcdef0",
-		disks:   []string{diskCopy(t, img.root)},
+		disks:   []string{diskCopy(t, img.Root)},
 		extra:   netArgs,
 		env:     env,
 	})

@@ -188,7 +188,7 @@ func TestSSHIntoGuest(t *testing.T) {
 	cmdline := "console=ttyS0 no_timer_check pinet.test=ssh-" + hex.EncodeToString(marker)
 	vm := boot(t, img, bootOptions{
 		cmdline: cmdline,
-		disks:   []string{diskCopy(t, img.root)},
+		disks:   []string{diskCopy(t, img.Root)},
 		extra:   netArgs,
 		env:     env,
 	})
