@@ -57,7 +57,7 @@ func tagTestResources(t *testing.T, s *cloud.Service, prefix string) taggedResou
 		t.Fatal(err)
 	}
 	for i := range list.Items {
-		if cloud.KeyPairID(&list.Items[i]) == kp.ID {
+		if list.Items[i].EffectiveKeyName() == prefix+"-key" {
 			out[kp.ID] = &list.Items[i]
 		}
 	}
@@ -185,7 +185,7 @@ func TestTagRefusalsChangeNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range list.Items {
-		if cloud.KeyPairID(&list.Items[i]) == kp.ID {
+		if list.Items[i].EffectiveKeyName() == "svc-tag-refusals" {
 			obj = &list.Items[i]
 		}
 	}
