@@ -57,7 +57,9 @@ func (s *Service) liveInstances(ctx context.Context, c Caller) (map[string]*clou
 }
 
 // resolveInstances is how an operation on instances by id starts: the caller may verb instances
-// (DryRun ends here), the call names some, and every id is one of the project's instances.
+// (DryRun ends here), the call names some, and every id is one of the project's instances. It
+// returns a copy of the instance for each name, even for an id named twice: the callers change
+// them in parallel, and two writers must never share one object.
 func (s *Service) resolveInstances(ctx context.Context, c Caller, verb string, in InstanceIDsInput) ([]*cloudv1.Instance, error) {
 	if err := s.authorize(ctx, c, verb, "instances", in.DryRun); err != nil {
 		return nil, err
@@ -65,5 +67,12 @@ func (s *Service) resolveInstances(ctx context.Context, c Caller, verb string, i
 	if len(in.InstanceIDs) == 0 {
 		return nil, BadRequest(CodeMissingParameter, "The request must contain the parameter InstanceId")
 	}
-	return findIn(ctx, s, c, instanceKind, in.InstanceIDs)
+	insts, err := findIn(ctx, s, c, instanceKind, in.InstanceIDs)
+	if err != nil {
+		return nil, err
+	}
+	for i, inst := range insts {
+		insts[i] = inst.DeepCopy()
+	}
+	return insts, nil
 }

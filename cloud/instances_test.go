@@ -526,3 +526,43 @@ func refusedLaunchesLeaveNothing(t *testing.T, s *cloud.Service, ami string) {
 		t.Errorf("over quota: %v does not name the quota", err)
 	}
 }
+
+// TestInstancesNamedTwice names one instance many times in one call: each change is made as if
+// it were named once, and the calls that write in parallel never share one copy of it (go test
+// -race reports the shared copy; without -race a shared annotation map can crash the process).
+func TestInstancesNamedTwice(t *testing.T) {
+	s := service(t)
+	ctx := context.Background()
+	id := kubectlInstance(t, "svc-a", "svc-inst-twice", "")
+	named := slices.Repeat([]string{id}, 8)
+	var changes []cloud.InstanceStateChange
+	until(t, "stopping "+id, func() error {
+		var err error
+		changes, err = s.StopInstances(ctx, alice, cloud.InstanceIDsInput{InstanceIDs: named})
+		return err
+	})
+	if len(changes) != len(named) {
+		t.Fatalf("%d changes for %d names: %+v", len(changes), len(named), changes)
+	}
+	for _, ch := range changes {
+		if ch.InstanceID != id || ch.Current.Name != "stopping" {
+			t.Fatalf("changes %+v", changes)
+		}
+	}
+	if got := instanceObject(t, "svc-a", "svc-inst-twice").Spec.DesiredState; got != cloudv1.DesiredStopped {
+		t.Fatalf("%s desires %s", id, got)
+	}
+	// Named many times by bob, it is still not found, and unchanged.
+	_, err := s.TerminateInstances(ctx, bob, cloud.InstanceIDsInput{InstanceIDs: named})
+	expectCode(t, err, cloud.CodeInstanceNotFound)
+	if got := instanceObject(t, "svc-a", "svc-inst-twice").Spec.DesiredState; got != cloudv1.DesiredStopped {
+		t.Fatalf("after bob's call %s desires %s", id, got)
+	}
+	changes, err = s.TerminateInstances(ctx, alice, cloud.InstanceIDsInput{InstanceIDs: named})
+	if err != nil || len(changes) != len(named) || changes[len(named)-1].Current.Name != "shutting-down" {
+		t.Fatalf("terminating: %+v %v", changes, err)
+	}
+	if got := instanceObject(t, "svc-a", "svc-inst-twice").Spec.DesiredState; got != cloudv1.DesiredTerminated {
+		t.Fatalf("%s desires %s", id, got)
+	}
+}

@@ -355,9 +355,6 @@ func (s *Service) projectKeyPairs(ctx context.Context, c Caller) ([]*cloudv1.Key
 // it and the controller has not caught up.
 func keyPairID(kp *cloudv1.KeyPair) string { return idOr(kp.Status.KeyPairID, kp.Name, ids.KeyPair) }
 
-// KeyPairID is keyPairID for the actions that name key pairs and have not moved into the service.
-func KeyPairID(kp *cloudv1.KeyPair) string { return keyPairID(kp) }
-
 // keyPairFacts returns the key's type and EC2 fingerprint: the controller's, else computed as
 // the controller computes them.
 func keyPairFacts(kp *cloudv1.KeyPair) (keyType, fingerprint string) {

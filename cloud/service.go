@@ -112,8 +112,8 @@ func (c Caller) Project() string { return c.Principal.Project }
 // authorize checks the caller may do verb on resource in its project. With dryRun, an allowed
 // operation ends here with DryRunOperation, as EC2's do.
 func (s *Service) authorize(ctx context.Context, c Caller, verb, resource string, dryRun bool) error {
-	if c.Project() == "" {
-		return query.Errorf(CodeAuthFailure, http.StatusUnauthorized, "The access key does not name a project to act in")
+	if err := needsProject(c); err != nil {
+		return err
 	}
 	ok, err := s.cfg.Authz.Allowed(ctx, c.Principal, verb, resource, c.Project())
 	if err != nil {
@@ -124,6 +124,15 @@ func (s *Service) authorize(ctx context.Context, c Caller, verb, resource string
 	}
 	if dryRun {
 		return query.Errorf(CodeDryRun, http.StatusPreconditionFailed, "Request would have succeeded, but DryRun flag is set.")
+	}
+	return nil
+}
+
+// needsProject refuses a caller that names no project: every operation acts in one, and asked
+// with no namespace, RBAC and the listings would answer for the whole cluster.
+func needsProject(c Caller) error {
+	if c.Project() == "" {
+		return query.Errorf(CodeAuthFailure, http.StatusUnauthorized, "The access key does not name a project to act in")
 	}
 	return nil
 }

@@ -277,6 +277,9 @@ var tagFilters = []string{"resource-id", "resource-type", "key", "value"}
 // returns the page asked for with the token of the next. A tag:<key> filter matches the tag
 // itself (its key and value), as key and value filters do.
 func (s *Service) DescribeTags(ctx context.Context, c Caller, in DescribeTagsInput) ([]TagDescription, string, error) {
+	if err := needsProject(c); err != nil {
+		return nil, "", err
+	}
 	var kinds []*taggableKind
 	for _, k := range s.taggableKinds() {
 		ok, err := s.cfg.Authz.Allowed(ctx, c.Principal, "list", k.resource, c.Project())

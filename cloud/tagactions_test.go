@@ -24,6 +24,7 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/cloud"
+	"pinet.io/pinet/internal/awsauth"
 	"pinet.io/pinet/internal/ids"
 )
 
@@ -57,7 +58,7 @@ func tagTestResources(t *testing.T, s *cloud.Service, prefix string) taggedResou
 		t.Fatal(err)
 	}
 	for i := range list.Items {
-		if cloud.KeyPairID(&list.Items[i]) == kp.ID {
+		if list.Items[i].EffectiveKeyName() == prefix+"-key" {
 			out[kp.ID] = &list.Items[i]
 		}
 	}
@@ -185,7 +186,7 @@ func TestTagRefusalsChangeNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range list.Items {
-		if cloud.KeyPairID(&list.Items[i]) == kp.ID {
+		if list.Items[i].EffectiveKeyName() == "svc-tag-refusals" {
 			obj = &list.Items[i]
 		}
 	}
@@ -238,5 +239,32 @@ func TestTagRefusalsChangeNothing(t *testing.T) {
 	_, _, err = s.DescribeTags(ctx, alice, cloud.DescribeTagsInput{Page: cloud.Page{NextToken: "forged"}})
 	if codeOf(err) == "" {
 		t.Fatalf("a forged token: %v, want an EC2 error", err)
+	}
+}
+
+// TestDescribeTagsNeedsAProject has a caller that names no project (an admin signed in to the
+// dashboard who has not picked one yet) ask for tags: asked with no namespace, RBAC and the
+// listings would answer for every project, so it is refused and sees none of alice's.
+func TestDescribeTagsNeedsAProject(t *testing.T) {
+	s := service(t)
+	ctx := context.Background()
+	sg, err := s.CreateSecurityGroup(ctx, alice, cloud.CreateSecurityGroupInput{Name: "svc-tag-noproject",
+		Description: "tagged", TagSpecifications: tagSpecs("security-group", "owner", "alice")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = s.DeleteSecurityGroup(context.Background(), alice, cloud.GroupInput{GroupID: sg.ID}) })
+	until(t, "alice to see the tag of "+sg.ID, func() error {
+		if got := describedTagsOf(t, s, alice, sg.ID); got["owner"] != "alice" {
+			return fmt.Errorf("alice sees %v", got)
+		}
+		return nil
+	})
+	admin := cloud.Caller{Principal: awsauth.Principal{User: "svc-root", Admin: true}}
+	for _, dryRun := range []bool{false, true} {
+		tags, _, err := s.DescribeTags(ctx, admin, cloud.DescribeTagsInput{DryRun: dryRun})
+		if codeOf(err) != cloud.CodeAuthFailure || len(tags) != 0 {
+			t.Fatalf("a caller of no project (dry run %v) got %d tags, error %v", dryRun, len(tags), err)
+		}
 	}
 }

@@ -17,6 +17,7 @@ package ec2shim
 import (
 	"testing"
 
+	"pinet.io/pinet/cloud"
 	"pinet.io/pinet/ec2shim/query/querytest"
 )
 
@@ -84,11 +85,11 @@ func FuzzDeviceSlot(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, device string) {
-		slot, ok := deviceSlot(device)
+		slot, ok := cloud.DeviceSlot(device)
 		if !ok {
 			return
 		}
-		if len(device) > 32 || !deviceName.MatchString(device) || slot == "" || len(slot) > 2 {
+		if len(device) > 32 || !cloud.DeviceName.MatchString(device) || slot == "" || len(slot) > 2 {
 			t.Fatalf("accepted %q as disk %q", device, slot)
 		}
 	})

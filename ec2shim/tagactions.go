@@ -19,8 +19,6 @@ import (
 	"maps"
 	"slices"
 
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	"pinet.io/pinet/cloud"
 	"pinet.io/pinet/ec2shim/query"
 )
@@ -36,10 +34,6 @@ type tagSpecification struct {
 	ResourceType string    `ec2:"ResourceType"`
 	Tags         []tagItem `ec2:"Tag,list"`
 }
-
-func tagsOf(obj client.Object) map[string]string { return cloud.TagsOf(obj) }
-
-func setTags(obj client.Object, tags map[string]string) { cloud.SetTags(obj, tags) }
 
 // tagList renders tags for a response, sorted by key.
 func tagList(tags map[string]string) *query.List[tagItem] {
@@ -64,10 +58,6 @@ func toTagSpecifications(specs []tagSpecification) []cloud.TagSpecification {
 		out[i] = cloud.TagSpecification{ResourceType: s.ResourceType, Tags: toTags(s.Tags)}
 	}
 	return out
-}
-
-func specTags(specs []tagSpecification, resourceType string, allowed ...string) (map[string]string, error) {
-	return cloud.SpecTags(toTagSpecifications(specs), resourceType, allowed...)
 }
 
 type createTagsInput struct {

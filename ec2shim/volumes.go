@@ -23,12 +23,6 @@ import (
 
 // Volumes: the wire side of the cloud service's volume operations.
 
-// deviceName is what AttachVolume accepts (the service's check, here for the shim's tests).
-var deviceName = cloud.DeviceName
-
-// deviceSlot is the disk a device name stands for, as the service decides it.
-func deviceSlot(device string) (string, bool) { return cloud.DeviceSlot(device) }
-
 // volumeAttachmentItem is EC2's VolumeAttachment.
 type volumeAttachmentItem struct {
 	VolumeID            string          `xml:"volumeId"`

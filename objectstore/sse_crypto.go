@@ -230,12 +230,11 @@ func plainLength(segs []segment) int64 {
 
 // opener streams the plaintext of a range of an encrypted object, chunk by chunk.
 type opener struct {
-	r         io.ReaderAt
-	aead      cipher.AEAD
-	segs      []segment
-	pos, end  int64 // the plaintext range still to send
-	out       []byte
-	ciphertxt []byte
+	r        io.ReaderAt
+	aead     cipher.AEAD
+	segs     []segment
+	pos, end int64 // the plaintext range still to send
+	out      []byte
 }
 
 func newOpener(r io.ReaderAt, key []byte, segs []segment, start, length int64) (io.Reader, error) {
