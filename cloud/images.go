@@ -193,9 +193,22 @@ func (s *Service) visibleImages(ctx context.Context, c Caller) ([]*cloudv1.Image
 	if err := s.cfg.Client.List(ctx, list); err != nil {
 		return nil, fmt.Errorf("listing images: %w", err)
 	}
-	return liveByAge(pointers(list.Items), ImageID, func(img *cloudv1.Image) bool {
+	return liveByAge(pointers(list.Items), imageIDFor(c.Project()), func(img *cloudv1.Image) bool {
 		return refs.ImageVisibleTo(img, c.Project())
 	}), nil
+}
+
+// imageIDFor reads images' ids as project may rely on them: its own images by ImageID, another
+// project's only by the id the image controller claimed. An object's name is not claimed, so
+// another project could name a public Image after an id it does not hold and show it under that
+// id until the controller gives it one of its own.
+func imageIDFor(project string) func(*cloudv1.Image) string {
+	return func(img *cloudv1.Image) string {
+		if img.Namespace == project {
+			return ImageID(img)
+		}
+		return img.Status.ImageID
+	}
 }
 
 func validImageID(id string) bool {
