@@ -17,6 +17,7 @@ package sdkhttp_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -153,3 +154,56 @@ func TestAnswerBeforeTheBodyWriteEndsIsReadInFull(t *testing.T) {
 		t.Fatalf("%d of %d answers arrived while the body write was held back", got, calls)
 	}
 }
+
+// doerFunc is a Doer that records what it was given.
+type doerFunc func(*http.Request) (*http.Response, error)
+
+func (f doerFunc) Do(req *http.Request) (*http.Response, error) { return f(req) }
+
+// A body reaches the wrapped client with its bytes and its Close, and without WriteTo; a
+// request without a body is passed on as it is.
+func TestBodyKeepsReadAndCloseOnly(t *testing.T) {
+	var got *http.Request
+	c := sdkhttp.Wrap(doerFunc(func(req *http.Request) (*http.Response, error) { got = req; return nil, nil }))
+
+	closed := false
+	body := closeRecorder{Reader: bytes.NewReader([]byte("Action=DescribeRegions")), closed: &closed}
+	req, err := http.NewRequest(http.MethodPost, "http://127.0.0.1:1/", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got.Body.(io.WriterTo); ok {
+		t.Error("the body passed on still has WriteTo")
+	}
+	if data, err := io.ReadAll(got.Body); err != nil || string(data) != "Action=DescribeRegions" {
+		t.Errorf("the body passed on reads %q, %v", data, err)
+	}
+	if err := got.Body.Close(); err != nil || !closed {
+		t.Errorf("closing the body passed on: %v, closed %v", err, closed)
+	}
+
+	for _, b := range []io.ReadCloser{nil, http.NoBody} {
+		req, err := http.NewRequest(http.MethodGet, "http://127.0.0.1:1/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Body = b
+		if _, err := c.Do(req); err != nil {
+			t.Fatal(err)
+		}
+		if got.Body != b {
+			t.Errorf("a request with body %v was passed on with %T", b, got.Body)
+		}
+	}
+}
+
+// closeRecorder is a body with WriteTo (as the SDK's is) that records its Close.
+type closeRecorder struct {
+	*bytes.Reader
+	closed *bool
+}
+
+func (r closeRecorder) Close() error { *r.closed = true; return nil }
