@@ -23,7 +23,8 @@
 // failed write and closes the connection under the response body the caller is reading
 // ("read tcp …: use of closed network connection", with status 200). It takes a server that
 // answers while the writing goroutine waits for a CPU between those two reads, so a loaded
-// machine and a large answer (DescribeInstances of a fleet) make it show, on every retry.
+// machine and a large answer (DescribeInstances of a fleet) make it show, often on the
+// SDK's retries too.
 //
 // Client hands the Transport the request body without its WriteTo: read after its close, it
 // says io.EOF, which ends a copy without an error.
