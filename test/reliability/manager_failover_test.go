@@ -148,7 +148,23 @@ func TestManagerLeaderKilledDuringLaunchBurst(t *testing.T) {
 	probeCtx, stopProbe := context.WithCancel(ctx)
 	probeDone := make(chan struct{})
 	go func() { defer close(probeDone); probe.run(probeCtx) }()
-	defer func() { stopProbe(); <-probeDone }()
+	// The probe's verdict, also when the test stops early (a convergence that times out must
+	// not hide a call the survivor failed).
+	var judged sync.Once
+	judgeProbe := func() {
+		judged.Do(func() {
+			stopProbe()
+			<-probeDone
+			for _, err := range probe.failures() {
+				t.Errorf("call to the surviving replica failed: %v", err)
+			}
+			if probe.calls.Load() < 2 {
+				t.Errorf("only %d rounds of calls to the surviving replica", probe.calls.Load())
+			}
+			t.Logf("%d rounds of EC2 and S3 calls to %s", probe.calls.Load(), survivor.Name)
+		})
+	}
+	defer judgeProbe()
 
 	ids := launched{}
 	var mu sync.Mutex
@@ -196,15 +212,7 @@ func TestManagerLeaderKilledDuringLaunchBurst(t *testing.T) {
 		t.Errorf("the surviving replica %s does not lead", survivor.Name)
 	}
 	w.converge(t, instances, ids)
-	stopProbe()
-	<-probeDone
-	for _, err := range probe.failures() {
-		t.Errorf("call to the surviving replica failed: %v", err)
-	}
-	if probe.calls.Load() < 2 {
-		t.Errorf("only %d rounds of calls to the surviving replica", probe.calls.Load())
-	}
-	t.Logf("%d rounds of EC2 and S3 calls to %s, all answered", probe.calls.Load(), survivor.Name)
+	judgeProbe()
 
 	// The killed replica comes back as a follower and serves too.
 	if err := c.Restart(ctx, leader); err != nil {
