@@ -32,6 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	lv "libvirt.org/go/libvirt"
 
+	"pinet.io/pinet/internal/sdkhttp"
 	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testmoto"
 )
@@ -255,6 +256,8 @@ func BenchmarkPeer(b *testing.B) {
 	mc := ec2.New(ec2.Options{
 		BaseEndpoint: aws.String("http://" + moto.Endpoint), Region: testmoto.Region,
 		Credentials: credentials.NewStaticCredentialsProvider(testmoto.AccessKey, testmoto.SecretKey, ""),
+		// The same HTTP client as PiNet's (testcloud.Cloud.EC2).
+		HTTPClient: sdkhttp.New(),
 	})
 	motoImage := motoAMI(ctx, b, mc)
 	pc := f.cloud.EC2(peerCreds)

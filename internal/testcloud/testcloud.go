@@ -51,6 +51,7 @@ import (
 	"pinet.io/pinet/internal/conditions"
 	usercreds "pinet.io/pinet/internal/credentials"
 	"pinet.io/pinet/internal/frontends"
+	"pinet.io/pinet/internal/sdkhttp"
 	"pinet.io/pinet/internal/testenv"
 	"pinet.io/pinet/nodeagent"
 	"pinet.io/pinet/nodeagent/aoe/aoetest"
@@ -251,12 +252,14 @@ func (c *Cloud) waitForKey(t testing.TB, creds Credentials) {
 	}
 }
 
-// EC2 returns an aws-sdk-go-v2 EC2 client for the credentials.
+// EC2 returns an aws-sdk-go-v2 EC2 client for the credentials, sending its calls through
+// sdkhttp (whose client reads every answer in full).
 func (c *Cloud) EC2(creds Credentials) *ec2.Client {
 	return ec2.New(ec2.Options{
 		BaseEndpoint: aws.String(c.EC2URL),
 		Region:       Region,
 		Credentials:  credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, ""),
+		HTTPClient:   sdkhttp.New(),
 	})
 }
 

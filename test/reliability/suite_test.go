@@ -40,6 +40,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/sdkhttp"
 	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
 )
@@ -104,6 +105,7 @@ func newTenant(t *testing.T, c *testcloud.Cloud, project string, q cloudv1.Proje
 	cl := ec2.New(ec2.Options{
 		BaseEndpoint: aws.String(c.EC2URL), Region: testcloud.Region,
 		Credentials: c.EC2(creds).Options().Credentials,
+		HTTPClient:  sdkhttp.New(),
 		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
 			o.RateLimiter = ratelimit.None
 			o.MaxAttempts = 5

@@ -36,6 +36,7 @@ import (
 
 	"pinet.io/pinet/internal/bundle"
 	"pinet.io/pinet/internal/cloudca"
+	"pinet.io/pinet/internal/sdkhttp"
 )
 
 // env returns the first set environment variable of names.
@@ -242,6 +243,7 @@ func newRegisterCmd(g *globals) *cobra.Command {
 				Region:       env("AWS_DEFAULT_REGION", "AWS_REGION"),
 				Credentials: awscreds.NewStaticCredentialsProvider(env("AWS_ACCESS_KEY_ID", "EC2_ACCESS_KEY"),
 					env("AWS_SECRET_ACCESS_KEY", "EC2_SECRET_KEY"), ""),
+				HTTPClient: sdkhttp.New(),
 			})
 			in := &ec2.RegisterImageInput{ImageLocation: aws.String(args[0]), Name: aws.String(name)}
 			if description != "" {
