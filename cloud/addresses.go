@@ -362,6 +362,10 @@ func (s *Service) AssociateAddress(ctx context.Context, c Caller, in AssociateAd
 	allocID := AllocationID(found)
 	a := found.DeepCopy()
 	err = s.change(ctx, a, func() error {
+		if !a.DeletionTimestamp.IsZero() {
+			// Released meanwhile: its controller is giving the IP back.
+			return allocationNotFound(allocID)
+		}
 		cur := associationOf(a, live)
 		if cur.instanceID != "" && cur.instanceID != in.InstanceID && !in.AllowReassociation {
 			return BadRequest(CodeAlreadyAssociated, "resource %s is already associated with associate-id %s", allocID, cur.associationID)
@@ -378,13 +382,16 @@ func (s *Service) AssociateAddress(ctx context.Context, c Caller, in AssociateAd
 	return associationID(allocID, in.InstanceID), nil
 }
 
-// dropOtherAddresses disassociates the project's other addresses from a's instance.
+// dropOtherAddresses disassociates the project's other addresses from a's instance. They are
+// listed from the API server, not the cache: of two calls associating two addresses with one
+// instance at once, the later write must see the earlier, or both would keep the instance.
 func (s *Service) dropOtherAddresses(ctx context.Context, c Caller, a *cloudv1.Address) error {
-	all, err := s.projectAddresses(ctx, c, false)
-	if err != nil {
-		return err
+	all := &cloudv1.AddressList{}
+	if err := s.cfg.APIReader.List(ctx, all, client.InNamespace(c.Project())); err != nil {
+		return APIError(err, "listing addresses")
 	}
-	for _, other := range all {
+	for i := range all.Items {
+		other := &all.Items[i]
 		if other.UID == a.UID || other.Spec.InstanceID != a.Spec.InstanceID {
 			continue
 		}

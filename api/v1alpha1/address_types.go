@@ -27,6 +27,9 @@ const (
 	ReasonPoolExhausted    = "PoolExhausted"
 	ReasonPoolNotFound     = "PoolNotFound"
 	ReasonInstanceNotFound = "InstanceNotFound"
+	// ReasonInstanceHasAddress: the instance the address names is held by another address that
+	// names it too; this one waits until it is free.
+	ReasonInstanceHasAddress = "InstanceHasAddress"
 )
 
 // AddressSpec is an elastic IP.

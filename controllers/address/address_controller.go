@@ -70,6 +70,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	if err := r.Client.Get(ctx, req.NamespacedName, a); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
+	if a.Status.PublicIP != "" && r.APIReader != nil {
+		// Associating and releasing move an elastic IP between instances, from the instance the
+		// status records: that must be the newest record, and the cache can lag this
+		// controller's own last write of it (the next reconcile often starts at once).
+		if err := r.APIReader.Get(ctx, req.NamespacedName, a); err != nil {
+			return reconcile.Result{}, client.IgnoreNotFound(err)
+		}
+	}
 	helper, err := patch.NewHelper(a, r.Client)
 	if err != nil {
 		return reconcile.Result{}, err
@@ -98,16 +106,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		}
 		a.Status.AllocationID = id
 	}
-	if err := r.allocate(ctx, a, now); err != nil || a.Status.PublicIP == "" {
-		return reconcile.Result{}, err
+	if a.Status.PublicIP == "" {
+		// The status write of the new IP brings the address back to be associated, read afresh.
+		return reconcile.Result{}, r.allocate(ctx, a, now)
 	}
 	return reconcile.Result{}, r.associate(ctx, a, now)
 }
 
 func (r *Reconciler) allocate(ctx context.Context, a *cloudv1.Address, now metav1.Time) error {
-	if a.Status.PublicIP != "" {
-		return nil
-	}
 	pool, err := r.pool(ctx, a)
 	if errors.Is(err, refs.ErrNotFound) {
 		conditions.MarkFalse(a, cloudv1.AddressAllocated, cloudv1.ReasonPoolNotFound, err.Error(), now)
@@ -161,99 +167,10 @@ func (r *Reconciler) pool(ctx context.Context, a *cloudv1.Address) (*cloudv1.Add
 	return nil, fmt.Errorf("no default address pool: %w", refs.ErrNotFound)
 }
 
-// associate records the association the spec asks for, and mirrors it into the instance.
-func (r *Reconciler) associate(ctx context.Context, a *cloudv1.Address, now metav1.Time) error {
-	var inst *cloudv1.Instance
-	if a.Spec.InstanceID != "" {
-		i, err := refs.Instance(ctx, r.Client, a.Namespace, a.Spec.InstanceID)
-		switch {
-		case errors.Is(err, refs.ErrNotFound):
-		case err != nil:
-			return err
-		case i.DeletionTimestamp.IsZero() && i.EffectiveDesiredState() != cloudv1.DesiredTerminated:
-			inst = i
-		}
-	}
-	prev := a.Status.InstanceID
-	if inst == nil {
-		a.Status.InstanceID, a.Status.AssociationID, a.Status.PrivateIPAddress = "", "", ""
-		if a.Spec.InstanceID != "" {
-			conditions.MarkFalse(a, cloudv1.AddressAssociated, cloudv1.ReasonInstanceNotFound,
-				fmt.Sprintf("Instance %s does not exist or is terminated", a.Spec.InstanceID), now)
-		} else {
-			conditions.Delete(a, cloudv1.AddressAssociated)
-		}
-	} else {
-		a.Status.InstanceID = inst.Status.InstanceID
-		a.Status.AssociationID = ids.Derive(ids.Association, a.Status.AllocationID+"/"+inst.Status.InstanceID)
-		a.Status.PrivateIPAddress = inst.Status.PrivateIPAddress
-		conditions.MarkTrue(a, cloudv1.AddressAssociated, cloudv1.ReasonReady, "", now)
-		if err := r.setInstanceIP(ctx, inst, a.Status.PublicIP); err != nil {
-			return err
-		}
-	}
-	r.recordAssociation(a, prev)
-	if prev != "" && prev != a.Status.InstanceID {
-		return r.clearInstanceIP(ctx, a.Namespace, prev, a.Status.PublicIP)
-	}
-	return nil
-}
-
-// recordAssociation records the address moving from instance prev to its current one.
-func (r *Reconciler) recordAssociation(a *cloudv1.Address, prev string) {
-	if r.Recorder == nil || prev == a.Status.InstanceID {
-		return
-	}
-	if prev != "" {
-		r.Recorder.Eventf(a, nil, "Normal", "Disassociated", "Disassociate", "Disassociated %s from %s", a.Status.PublicIP, prev)
-	}
-	if a.Status.InstanceID != "" {
-		r.Recorder.Eventf(a, nil, "Normal", "Associated", "Associate", "Associated %s with %s", a.Status.PublicIP, a.Status.InstanceID)
-	}
-}
-
-func (r *Reconciler) setInstanceIP(ctx context.Context, inst *cloudv1.Instance, ip string) error {
-	if inst.Status.PublicIPAddress == ip {
-		return nil
-	}
-	h, err := patch.NewHelper(inst, r.Client)
-	if err != nil {
-		return err
-	}
-	inst.Status.PublicIPAddress = ip
-	return h.Patch(ctx, inst)
-}
-
-// clearInstanceIP removes ip from the instance's status if it is still there.
-func (r *Reconciler) clearInstanceIP(ctx context.Context, namespace, instanceID, ip string) error {
-	inst, err := refs.Instance(ctx, r.Client, namespace, instanceID)
-	if errors.Is(err, refs.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if r.APIReader != nil {
-		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(inst), inst); err != nil {
-			return client.IgnoreNotFound(err)
-		}
-	}
-	if inst.Status.PublicIPAddress != ip {
-		return nil
-	}
-	h, err := patch.NewHelper(inst, r.Client)
-	if err != nil {
-		return err
-	}
-	inst.Status.PublicIPAddress = ""
-	return h.Patch(ctx, inst)
-}
-
+// reconcileDelete takes the IP off every instance that shows it, then gives it back to the pool.
 func (r *Reconciler) reconcileDelete(ctx context.Context, a *cloudv1.Address) error {
-	if a.Status.InstanceID != "" {
-		if err := r.clearInstanceIP(ctx, a.Namespace, a.Status.InstanceID, a.Status.PublicIP); err != nil {
-			return err
-		}
+	if err := r.withdraw(ctx, a, ""); err != nil {
+		return err
 	}
 	if a.Status.Pool != "" {
 		if err := r.Allocator.Release(ctx, a.Status.Pool, string(a.UID)); err != nil {
@@ -303,23 +220,6 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// timed out and were withdrawn, adding work.
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Complete(r)
-}
-
-// addressesOf enqueues the addresses in the instance's namespace that name it.
-func (r *Reconciler) addressesOf(ctx context.Context, o client.Object) []reconcile.Request {
-	inst := o.(*cloudv1.Instance)
-	list := &cloudv1.AddressList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(inst.Namespace)); err != nil {
-		return nil
-	}
-	var reqs []reconcile.Request
-	for i := range list.Items {
-		a := &list.Items[i]
-		if id := inst.Status.InstanceID; id != "" && (a.Spec.InstanceID == id || a.Status.InstanceID == id) {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(a)})
-		}
-	}
-	return reqs
 }
 
 func (r *Reconciler) unallocated(ctx context.Context, _ client.Object) []reconcile.Request {

@@ -29,6 +29,8 @@ import (
 const (
 	// InstanceID indexes Instances by status.instanceId.
 	InstanceID = "status.instanceId"
+	// InstancePublicIP indexes Instances by the elastic IP they show (status.publicIpAddress).
+	InstancePublicIP = "status.publicIpAddress"
 	// InstanceHypervisor indexes Instances by status.hypervisor.
 	InstanceHypervisor = "status.hypervisor"
 	// ImageID indexes Images by status.imageId.
@@ -79,6 +81,7 @@ func Register(ctx context.Context, fi client.FieldIndexer, kinds ...client.Objec
 		fn    client.IndexerFunc
 	}{
 		{&cloudv1.Instance{}, InstanceID, func(o client.Object) []string { return one(o.(*cloudv1.Instance).Status.InstanceID) }},
+		{&cloudv1.Instance{}, InstancePublicIP, func(o client.Object) []string { return one(o.(*cloudv1.Instance).Status.PublicIPAddress) }},
 		{&cloudv1.Instance{}, InstanceHypervisor, func(o client.Object) []string { return one(o.(*cloudv1.Instance).Status.Hypervisor) }},
 		{&cloudv1.Image{}, ImageID, func(o client.Object) []string { return one(o.(*cloudv1.Image).Status.ImageID) }},
 		{&cloudv1.KeyPair{}, KeyName, func(o client.Object) []string { return one(o.(*cloudv1.KeyPair).EffectiveKeyName()) }},

@@ -236,34 +236,11 @@ func racingAssociations(t *testing.T, tn *tenant, zone, pool string, allocated i
 		}
 	}
 	testenv.Eventually(t, longWait, "each instance to show its one address", func() error {
-		return oneAddressEach(t, tn.project)
+		return testenv.OneAddressEach(ctx, env.Client, tn.project)
 	})
 	testenv.Eventually(t, shortWait, "the pool to count the addresses left", func() error {
 		return addressesLeft(t, tn.project, pool, allocated-len(released))
 	})
-}
-
-// oneAddressEach checks that no instance has two addresses and that each shows the one it has.
-func oneAddressEach(t *testing.T, project string) error {
-	list := &cloudv1.AddressList{}
-	if err := env.Client.List(context.Background(), list, client.InNamespace(project)); err != nil {
-		return err
-	}
-	byInstance := map[string]string{}
-	for _, a := range list.Items {
-		if id := a.Spec.InstanceID; id != "" {
-			if other, dup := byInstance[id]; dup {
-				return fmt.Errorf("instance %s has two addresses: %s and %s", id, other, a.Status.PublicIP)
-			}
-			byInstance[id] = a.Status.PublicIP
-		}
-	}
-	for id, inst := range instances(t, project) {
-		if got := inst.Status.PublicIPAddress; got != byInstance[id] {
-			return fmt.Errorf("instance %s shows public IP %q, its address is %q", id, got, byInstance[id])
-		}
-	}
-	return nil
 }
 
 // addressesLeft checks that the project holds n Addresses, each with an IP, and the pool counts
