@@ -121,9 +121,10 @@ func (s *Service) admitLaunch(ctx context.Context, g *quota.Gate, created []*clo
 	for i, inst := range created {
 		names[i] = inst.Name
 	}
-	admitted, refused, err := s.admitPending(ctx, g, names, minimum)
+	d, err := s.admitBatched(ctx, g, quota.Request{Names: names, Minimum: minimum})
+	admitted := d.Admitted
 	if err == nil && len(admitted) == 0 {
-		err = instanceLimit(refused)
+		err = instanceLimit(d.Refused)
 	}
 	isAdmitted := make(map[string]bool, len(admitted))
 	for _, name := range admitted {
