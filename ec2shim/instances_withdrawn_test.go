@@ -16,6 +16,8 @@ package ec2shim_test
 
 import (
 	"context"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -120,4 +122,43 @@ func TestRunInstancesRetriedAfterWithdrawnAttempt(t *testing.T) {
 		t.Fatalf("the retries answered with the withdrawn instance (uid %s, deleting %v)", inst.UID, inst.DeletionTimestamp)
 	}
 	expectLive(t, project, 1)
+}
+
+// A storm of calls with one ClientToken at once, under a quota, makes one launch: every call
+// answers with the same reservation and instances.
+func TestRunInstancesClientTokenStorm(t *testing.T) {
+	const project = "itokenstorm"
+	_, _, cl, ami := tenantWithNode(t, project)
+	ctx := context.Background()
+	in := &ec2.RunInstancesInput{ImageId: aws.String(ami), InstanceType: "m1.tiny",
+		MinCount: aws.Int32(2), MaxCount: aws.Int32(2), ClientToken: aws.String("storm")}
+	const calls = 12
+	outs := make([]*ec2.RunInstancesOutput, calls)
+	errs := make([]error, calls)
+	var wg sync.WaitGroup
+	for i := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = cl.RunInstances(ctx, in)
+		}()
+	}
+	wg.Wait()
+	var want []string
+	for i, out := range outs {
+		if errs[i] != nil {
+			t.Fatalf("call %d: %v", i, errs[i])
+		}
+		var got []string
+		for _, inst := range out.Instances {
+			got = append(got, aws.ToString(inst.InstanceId))
+		}
+		if want == nil {
+			want = got
+		}
+		if len(got) != 2 || !slices.Equal(got, want) {
+			t.Fatalf("call %d answered %v, another %v", i, got, want)
+		}
+	}
+	expectLive(t, project, 2)
 }
