@@ -16,6 +16,7 @@ package cloud
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -96,10 +97,14 @@ func (s *Service) checkResize(ctx context.Context, c Caller, inst *cloudv1.Insta
 	return nil
 }
 
+// errWithdrawnMeanwhile tells that the ledger found none of a launch's instances: they were
+// withdrawn meanwhile (by a concurrent attempt with the same ClientToken that failed).
+var errWithdrawnMeanwhile = errors.New("the instances of the launch were withdrawn meanwhile")
+
 // instanceLimit is EC2's refusal of a launch beyond the project's quota, naming the limit.
 func instanceLimit(ex *quota.Exceeded) error {
 	if ex == nil {
-		return Unavailable("The instances of this launch were withdrawn meanwhile; try again.")
+		return errWithdrawnMeanwhile
 	}
 	return BadRequest(CodeInstanceLimit, "Your quota allows for %d more %s (project quota %s: %d). You requested at least %d.",
 		ex.Left(), ex.Limit.Unit, ex.Limit.Field, ex.Limit.Max, ex.Need)
@@ -116,9 +121,10 @@ func (s *Service) admitLaunch(ctx context.Context, g *quota.Gate, created []*clo
 	for i, inst := range created {
 		names[i] = inst.Name
 	}
-	admitted, refused, err := s.admitPending(ctx, g, names, minimum)
+	d, err := s.admitBatched(ctx, g, quota.Request{Names: names, Minimum: minimum})
+	admitted := d.Admitted
 	if err == nil && len(admitted) == 0 {
-		err = instanceLimit(refused)
+		err = instanceLimit(d.Refused)
 	}
 	isAdmitted := make(map[string]bool, len(admitted))
 	for _, name := range admitted {

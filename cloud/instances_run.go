@@ -24,9 +24,13 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"time"
+
+	"github.com/go-logr/logr"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -46,6 +50,14 @@ const (
 	maxInstancesPerCall = 500
 	// defaultInstanceType is what a launch that names no type gets.
 	defaultInstanceType = "m1.small"
+	// withdrawnWait bounds how long a launch with a ClientToken waits for the instances of an
+	// earlier attempt that are being withdrawn to go (their finalizers are the instance
+	// controller's, which a manager that just took over leadership runs only after a while).
+	// With the ledger's and the cache's waits it stays within the SDKs' read timeout of 60 s.
+	withdrawnWait = 30 * time.Second
+	// launchRounds bounds how often a launch starts again when instances it took over from a
+	// concurrent attempt with the same ClientToken were withdrawn under it.
+	launchRounds = 3
 )
 
 // EBSInput asks for a volume in a launch's block device mapping.
@@ -147,11 +159,23 @@ func (s *Service) RunInstances(ctx context.Context, c Caller, in RunInstancesInp
 	}
 	l := newLaunch(c.Project(), in.ClientToken, count)
 	l.hash, l.spec, l.tags, l.mark = hash, spec, tags, !gate.Unlimited()
-	created, err := s.createLaunch(ctx, l)
-	if err != nil {
-		return nil, err
+	l.deadline = s.cfg.Clock.Now().Add(withdrawnWait)
+	var created []*cloudv1.Instance
+	for range launchRounds {
+		created, err = s.createLaunch(ctx, l)
+		if err != nil {
+			return nil, err
+		}
+		created, err = s.admitLaunch(ctx, gate, created, int(in.MinCount))
+		// Instances this call took over from an attempt with the same ClientToken that was
+		// withdrawn meanwhile (it failed as this one ran): launch again once they are gone.
+		if !errors.Is(err, errWithdrawnMeanwhile) || l.clientToken == "" {
+			break
+		}
 	}
-	created, err = s.admitLaunch(ctx, gate, created, int(in.MinCount))
+	if errors.Is(err, errWithdrawnMeanwhile) {
+		return nil, Unavailable("The instances of this launch were withdrawn meanwhile; try again.")
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +190,9 @@ type launch struct {
 	tags                                    map[string]string
 	// mark marks the instances pending: the call admits them under the quota.
 	mark bool
+	// deadline bounds how long the call waits for instances of an earlier attempt with the same
+	// ClientToken that are being withdrawn to go.
+	deadline time.Time
 }
 
 // newLaunch names the reservation and count instances of a launch: by new ids, or with a
@@ -197,24 +224,9 @@ func (s *Service) createLaunch(ctx context.Context, l *launch) ([]*cloudv1.Insta
 	created := make([]*cloudv1.Instance, len(l.names))
 	made := make([]bool, len(l.names))
 	err := inParallel(len(l.names), func(i int) error {
-		inst := l.instance(i, l.names[i])
-		err := s.cfg.Client.Create(ctx, inst)
-		if apierrors.IsAlreadyExists(err) && l.clientToken != "" {
-			existing := &cloudv1.Instance{}
-			if err := s.cfg.APIReader.Get(ctx, client.ObjectKeyFromObject(inst), existing); err != nil {
-				return fmt.Errorf("reading the instance of an earlier call: %w", err)
-			}
-			if existing.Annotations[annotationRequestHash] != l.hash {
-				return idempotentMismatch()
-			}
-			created[i] = existing
-			return nil
-		}
-		if err != nil {
-			return APIError(err, "launching an instance")
-		}
-		created[i], made[i] = inst, true
-		return nil
+		var err error
+		created[i], made[i], err = s.createOrTakeOver(ctx, l, i)
+		return err
 	})
 	if err == nil {
 		return created, nil
@@ -230,6 +242,61 @@ func (s *Service) createLaunch(ctx context.Context, l *launch) ([]*cloudv1.Insta
 		return nil, fmt.Errorf("withdrawing the instances of a launch after %q: %w", err.Error(), delErr)
 	}
 	return nil, err
+}
+
+// createOrTakeOver creates the launch's i-th instance and tells whether this call made it. With
+// a ClientToken, the instance an earlier attempt of the call made is taken over; one an earlier
+// attempt withdrew (deleted, held by its finalizers until the instance controller has released
+// what it holds) is waited for until it is gone, bounded by the launch's deadline, and made
+// anew: the retry of a failed attempt launches once, never fails for what its predecessor left.
+func (s *Service) createOrTakeOver(ctx context.Context, l *launch, i int) (*cloudv1.Instance, bool, error) {
+	for {
+		inst := l.instance(i, l.names[i])
+		err := s.cfg.Client.Create(ctx, inst)
+		if err == nil {
+			return inst, true, nil
+		}
+		if !apierrors.IsAlreadyExists(err) || l.clientToken == "" {
+			return nil, false, APIError(err, "launching an instance")
+		}
+		existing := &cloudv1.Instance{}
+		err = s.cfg.APIReader.Get(ctx, client.ObjectKeyFromObject(inst), existing)
+		switch {
+		case apierrors.IsNotFound(err):
+			continue // gone since: make it
+		case err != nil:
+			return nil, false, fmt.Errorf("reading the instance of an earlier call: %w", err)
+		case existing.Annotations[annotationRequestHash] != l.hash:
+			return nil, false, idempotentMismatch()
+		case existing.DeletionTimestamp.IsZero():
+			return existing, false, nil
+		}
+		if err := s.awaitWithdrawn(ctx, existing, l.deadline); err != nil {
+			return nil, false, err
+		}
+	}
+}
+
+// awaitWithdrawn waits until an instance being deleted is gone (or replaced), at most until
+// deadline. It reads the cache: the Create that follows asks the API server itself.
+func (s *Service) awaitWithdrawn(ctx context.Context, inst *cloudv1.Instance, deadline time.Time) error {
+	left := deadline.Sub(s.cfg.Clock.Now())
+	if left <= 0 {
+		return Unavailable("An earlier attempt of this launch with the same ClientToken is still being withdrawn; try again.")
+	}
+	logr.FromContextOrDiscard(ctx).V(1).Info("Waiting for the withdrawn instance of an earlier attempt to go", "instance", inst.Name)
+	cached := &cloudv1.Instance{}
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, left, false, func(ctx context.Context) (bool, error) {
+		err := s.cfg.Client.Get(ctx, client.ObjectKeyFromObject(inst), cached)
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return err == nil && cached.UID != inst.UID, nil
+	})
+	if err != nil && ctx.Err() == nil {
+		return Unavailable("An earlier attempt of this launch with the same ClientToken is still being withdrawn; try again.")
+	}
+	return err
 }
 
 // instance is the launch's i-th instance.

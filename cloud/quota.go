@@ -46,8 +46,8 @@ func (s *Service) AdmitOne(ctx context.Context, g *quota.Gate, obj client.Object
 	if g.Unlimited() {
 		return true, nil
 	}
-	admitted, err := s.admitBatched(ctx, g, obj.GetName())
-	if err != nil || !admitted {
+	d, err := s.admitBatched(ctx, g, quota.Request{Names: []string{obj.GetName()}, Minimum: 1})
+	if err != nil || len(d.Admitted) == 0 {
 		return false, err
 	}
 	s.Unmark(ctx, obj)
@@ -66,16 +66,21 @@ func (s *Service) admitOrWithdraw(ctx context.Context, g *quota.Gate, obj client
 	return nil
 }
 
-// admitPending asks the project's ledger to admit the named objects, created marked pending, in
-// this order: as many as fit, at least minimum, or none (refused says which limit stopped them).
-// A ledger that cannot decide in time is Unavailable.
-func (s *Service) admitPending(ctx context.Context, g *quota.Gate, names []string, minimum int) ([]string, *quota.Exceeded, error) {
-	admitted, refused, err := s.Ledger().Admit(ctx, g, names, minimum, s.cfg.WaitForCache)
+// admitPending asks the project's ledger to decide the requests, each naming objects created
+// marked pending, in this order: of each, as many as fit, at least its minimum, or none (the
+// decision's Refused says which limit stopped them). A ledger that cannot decide in time is
+// Unavailable.
+func (s *Service) admitPending(ctx context.Context, g *quota.Gate, reqs []quota.Request) ([]quota.Decision, error) {
+	decisions, err := s.Ledger().AdmitAll(ctx, g, reqs, s.cfg.WaitForCache)
 	if err != nil {
+		var names []string
+		for _, r := range reqs {
+			names = append(names, r.Names...)
+		}
 		logr.FromContextOrDiscard(ctx).Info("Admitting under the quota failed", "objects", names, "error", err.Error())
-		return nil, nil, Unavailable("The quota of project %s could not be checked in time; try again.", g.Project)
+		return nil, Unavailable("The quota of project %s could not be checked in time; try again.", g.Project)
 	}
-	return admitted, refused, nil
+	return decisions, nil
 }
 
 // Unmark drops the pending mark of an admitted object. Listed in the ledger, the object counts

@@ -16,18 +16,17 @@ package cloud
 
 import (
 	"context"
-	"slices"
 	"sync"
 
 	"pinet.io/pinet/internal/quota"
 )
 
-// admissions gathers the single-object admissions (AdmitOne) of this process that wait on one
-// ledger (a project's kind) into batches: one batch at a time asks the ledger for all its
-// objects at once, while the next one fills. Two hundred concurrent AllocateAddress calls of a
-// project thus write the ledger a few times instead of two hundred times in turn, each
-// conflicting with all the others, which cannot finish in time on a loaded API server.
-// Replicas of the front ends still admit through the same ledger under its optimistic lock.
+// admissions gathers the admissions of this process that wait on one ledger (a project's kind)
+// into batches: one batch at a time asks the ledger for all its requests at once, while the next
+// one fills. Two hundred concurrent AllocateAddress or RunInstances calls of a project thus write
+// the ledger a few times instead of two hundred times in turn, each conflicting with all the
+// others, which cannot finish in time on a loaded API server. Replicas of the front ends still
+// admit through the same ledger under its optimistic lock.
 type admissions struct {
 	mu sync.Mutex
 	// running is closed when the ledger's running batch ends; next is the batch filling behind it.
@@ -35,21 +34,21 @@ type admissions struct {
 	next    map[string]*admissionBatch
 }
 
-// admissionBatch is the objects one ledger write decides.
+// admissionBatch is the requests one ledger write decides.
 type admissionBatch struct {
-	names    []string
-	done     chan struct{}
-	admitted []string
-	err      error
+	reqs      []quota.Request
+	done      chan struct{}
+	decisions []quota.Decision
+	err       error
 }
 
 func newAdmissions() *admissions {
 	return &admissions{running: map[string]chan struct{}{}, next: map[string]*admissionBatch{}}
 }
 
-// admitBatched admits the object name (created marked pending) through g's ledger together with
-// whatever else of this process waits on it, and tells whether it was admitted.
-func (s *Service) admitBatched(ctx context.Context, g *quota.Gate, name string) (bool, error) {
+// admitBatched asks g's ledger to admit the request's objects (created marked pending) together
+// with whatever else of this process waits on it, and returns the ledger's decision.
+func (s *Service) admitBatched(ctx context.Context, g *quota.Gate, req quota.Request) (quota.Decision, error) {
 	key := g.Project + "/" + g.Kind
 	a := s.admissions
 	a.mu.Lock()
@@ -58,7 +57,8 @@ func (s *Service) admitBatched(ctx context.Context, g *quota.Gate, name string) 
 		b, lead = &admissionBatch{done: make(chan struct{})}, true
 		a.next[key] = b
 	}
-	b.names = append(b.names, name)
+	i := len(b.reqs)
+	b.reqs = append(b.reqs, req)
 	a.mu.Unlock()
 	if lead {
 		// The batch runs to its end whoever waits for it: the ledger's own timeout bounds it.
@@ -67,16 +67,16 @@ func (s *Service) admitBatched(ctx context.Context, g *quota.Gate, name string) 
 	select {
 	case <-b.done:
 	case <-ctx.Done():
-		return false, ctx.Err()
+		return quota.Decision{}, ctx.Err()
 	}
 	if b.err != nil {
-		return false, b.err
+		return quota.Decision{}, b.err
 	}
-	return slices.Contains(b.admitted, name), nil
+	return b.decisions[i], nil
 }
 
 // runAdmissionBatch waits until the ledger's running batch ends, closes b to newcomers, and
-// admits its objects in the order they came.
+// decides its requests in the order they came.
 func (s *Service) runAdmissionBatch(ctx context.Context, g *quota.Gate, key string, b *admissionBatch) {
 	a := s.admissions
 	for {
@@ -91,7 +91,7 @@ func (s *Service) runAdmissionBatch(ctx context.Context, g *quota.Gate, key stri
 		a.mu.Unlock()
 		<-prev
 	}
-	b.admitted, _, b.err = s.admitPending(ctx, g, b.names, 0)
+	b.decisions, b.err = s.admitPending(ctx, g, b.reqs)
 	a.mu.Lock()
 	delete(a.running, key)
 	a.mu.Unlock()

@@ -108,7 +108,16 @@ func (s *Service) AwaitCache(ctx context.Context, obj client.Object) {
 // Withdraw deletes an object a failing call made, and waits (bounded) until the cache stops
 // showing it, so the caller's next Describe does not list what the failed call left behind.
 func (s *Service) Withdraw(ctx context.Context, obj client.Object) error {
-	if err := s.cfg.Client.Delete(ctx, obj); err != nil {
+	var opts []client.DeleteOption
+	if uid := obj.GetUID(); uid != "" {
+		// Only the object the call knows: one made anew under its name since (a retry with the
+		// same ClientToken, say) is not the failing call's to withdraw.
+		opts = append(opts, client.Preconditions{UID: &uid})
+	}
+	if err := s.cfg.Client.Delete(ctx, obj, opts...); err != nil {
+		if apierrors.IsConflict(err) {
+			return nil
+		}
 		return client.IgnoreNotFound(err)
 	}
 	s.AwaitDeleted(ctx, obj)

@@ -49,6 +49,9 @@ const (
 	annotationAdmitted = "cloud.pinet.io/quota-admitted"
 	// LedgerPrefix names a project's ledger for a kind: pinet-quota-<kind>.
 	LedgerPrefix = "pinet-quota-"
+	// maxConflictDelay bounds the pause (before jitter) of an admission that lost a race for
+	// the ledger before it counts again.
+	maxConflictDelay = 250 * time.Millisecond
 )
 
 // Limit is one bound of a quota.
@@ -181,6 +184,21 @@ type Ledger struct {
 	Writer client.Client
 }
 
+// Request asks a ledger to admit Names (existing objects of the gate's kind, created marked
+// pending) in order, as many as fit, and only if at least Minimum of them do.
+type Request struct {
+	Names   []string
+	Minimum int
+}
+
+// Decision is a ledger's answer to one Request: the names admitted, a prefix of those that
+// exist, or none, with the limit that refused Minimum of them (nil when they were withdrawn
+// meanwhile).
+type Decision struct {
+	Admitted []string
+	Refused  *Exceeded
+}
+
 // Admit admits candidates (names of existing objects of the gate's kind) in order, as many as
 // fit, and only if at least min of them do: then it returns their names, a prefix of the
 // candidates that exist. Candidates already admitted stay admitted and count towards min. With
@@ -190,25 +208,51 @@ func (l *Ledger) Admit(ctx context.Context, g *Gate, candidates []string, minimu
 	if g.Unlimited() {
 		return candidates, nil, nil
 	}
-	var admitted []string
-	var refused *Exceeded
-	err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		var err error
-		admitted, refused, err = l.admitOnce(ctx, g, candidates, minimum)
-		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
-			return false, nil // another admission came first: count again
-		}
-		return err == nil, err
-	})
+	d, err := l.AdmitAll(ctx, g, []Request{{Names: candidates, Minimum: minimum}}, timeout)
 	if err != nil {
-		return nil, nil, fmt.Errorf("admitting %s of project %s under its quota: %w", g.Kind, g.Project, err)
+		return nil, nil, err
 	}
-	return admitted, refused, nil
+	return d[0].Admitted, d[0].Refused, nil
+}
+
+// AdmitAll decides several requests with one write of the ledger, each as Admit would and in
+// their order: each counts the admissions of those before it. Many admissions waiting at once
+// (a burst of launches in one process) thus write the ledger once instead of each in turn,
+// conflicting with all the others. Racing writers retry on the ledger's conflicts for at most
+// timeout, backing off a little more each time.
+func (l *Ledger) AdmitAll(ctx context.Context, g *Gate, reqs []Request, timeout time.Duration) ([]Decision, error) {
+	if g.Unlimited() {
+		out := make([]Decision, len(reqs))
+		for i, r := range reqs {
+			out[i].Admitted = r.Names
+		}
+		return out, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	// Jittered and growing a little: writers that conflict do not retry in lockstep.
+	delay := 20 * time.Millisecond
+	for {
+		decisions, err := l.admitOnce(ctx, g, reqs)
+		if err == nil {
+			return decisions, nil
+		}
+		if !apierrors.IsConflict(err) && !apierrors.IsAlreadyExists(err) {
+			return nil, fmt.Errorf("admitting %s of project %s under its quota: %w", g.Kind, g.Project, err)
+		}
+		// Another admission came first: count again.
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("admitting %s of project %s under its quota: %w", g.Kind, g.Project, ctx.Err())
+		case <-time.After(wait.Jitter(delay, 1)):
+		}
+		delay = min(delay*3/2, maxConflictDelay)
+	}
 }
 
 // admitOnce reads the ledger and the objects, decides, and writes the ledger at the version it
 // read. A conflict means another admission came first.
-func (l *Ledger) admitOnce(ctx context.Context, g *Gate, candidates []string, minimum int) ([]string, *Exceeded, error) {
+func (l *Ledger) admitOnce(ctx context.Context, g *Gate, reqs []Request) ([]Decision, error) {
 	key := client.ObjectKey{Namespace: g.Project, Name: LedgerPrefix + g.Kind}
 	ledger := &coordinationv1.Lease{}
 	exists := true
@@ -217,67 +261,92 @@ func (l *Ledger) admitOnce(ctx context.Context, g *Gate, candidates []string, mi
 		ledger = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace,
 			Labels: map[string]string{cloudv1.LabelManagedBy: cloudv1.ManagedByPiNet}}}
 	} else if err != nil {
-		return nil, nil, fmt.Errorf("reading the %s quota ledger: %w", g.Kind, err)
+		return nil, fmt.Errorf("reading the %s quota ledger: %w", g.Kind, err)
 	}
 	items, err := g.Items(ctx, l.Reader)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	wanted := map[string]bool{}
+	for _, r := range reqs {
+		for _, name := range r.Names {
+			wanted[name] = true
+		}
 	}
 	listed := strings.Fields(ledger.Annotations[annotationAdmitted])
 	var counted []Item
-	var still []string // ledger entries still pending: the rest need no entry any more
+	var entries []string // ledger entries: those still pending, then the ones added now
+	isCounted := map[string]bool{}
 	waiting := map[string]Item{}
 	for _, it := range items {
 		isListed := slices.Contains(listed, it.Name)
 		switch {
 		case !it.Pending || isListed:
-			counted = append(counted, it)
+			counted, isCounted[it.Name] = append(counted, it), true
 			if it.Pending {
-				still = append(still, it.Name)
+				entries = append(entries, it.Name)
 			}
-		case slices.Contains(candidates, it.Name):
+		case wanted[it.Name]:
 			waiting[it.Name] = it
 		}
 	}
-	base := g.usage(counted)
-	used := base
-	var admitted, added []string
-	var refused *Exceeded
-	var use []int64 // what one candidate takes, for the refusal's message
-	for _, name := range candidates {
-		it, ok := waiting[name]
-		switch {
-		case slices.ContainsFunc(counted, func(c Item) bool { return c.Name == name }):
-			admitted = append(admitted, name)
-		case !ok || refused != nil:
-			// Withdrawn meanwhile, or after one that did not fit: candidates go in order.
-		default:
-			use = it.Use
-			if refused = g.fits(used, it.Use, 1); refused == nil {
-				used = g.usage([]Item{{Use: used}, it})
-				admitted, added = append(admitted, name), append(added, name)
-			}
+	used := g.usage(counted)
+	decisions := make([]Decision, len(reqs))
+	added := false
+	for i, r := range reqs {
+		var now []string
+		decisions[i], now, used = g.decide(r, used, isCounted, waiting)
+		for _, name := range now {
+			isCounted[name] = true
+			delete(waiting, name)
 		}
+		entries, added = append(entries, now...), added || len(now) > 0
 	}
-	if len(admitted) < minimum {
-		if refused == nil {
-			return nil, nil, nil // candidates withdrawn meanwhile
-		}
-		before := len(admitted) - len(added)
-		if ex := g.fits(base, use, int64(minimum-before)); ex != nil {
-			refused = ex
-		}
-		return nil, refused, nil
-	}
-	if len(added) == 0 {
-		return admitted, nil, nil
+	if !added {
+		return decisions, nil
 	}
 	if ledger.Annotations == nil {
 		ledger.Annotations = map[string]string{}
 	}
-	ledger.Annotations[annotationAdmitted] = strings.Join(append(still, added...), " ")
+	ledger.Annotations[annotationAdmitted] = strings.Join(entries, " ")
 	if !exists {
-		return admitted, nil, l.Writer.Create(ctx, ledger)
+		return decisions, l.Writer.Create(ctx, ledger)
 	}
-	return admitted, nil, l.Writer.Update(ctx, ledger)
+	return decisions, l.Writer.Update(ctx, ledger)
+}
+
+// decide answers one request on top of used: its names counted already are admitted, the
+// waiting ones in order as long as they fit. It returns the decision, the names it adds to the
+// ledger, and the use after it (used itself when it admits none).
+func (g *Gate) decide(r Request, used []int64, isCounted map[string]bool, waiting map[string]Item) (Decision, []string, []int64) {
+	var admitted, added []string
+	var refused *Exceeded
+	var use []int64 // what one candidate takes, for the refusal's message
+	after := used
+	for _, name := range r.Names {
+		it, ok := waiting[name]
+		switch {
+		case isCounted[name]:
+			admitted = append(admitted, name)
+		case !ok || refused != nil || slices.Contains(added, name):
+			// Withdrawn meanwhile, or after one that did not fit: candidates go in order.
+		default:
+			use = it.Use
+			if refused = g.fits(after, it.Use, 1); refused == nil {
+				after = g.usage([]Item{{Use: after}, it})
+				admitted, added = append(admitted, name), append(added, name)
+			}
+		}
+	}
+	if len(admitted) >= r.Minimum {
+		return Decision{Admitted: admitted}, added, after
+	}
+	if refused == nil {
+		return Decision{}, nil, used // candidates withdrawn meanwhile
+	}
+	before := len(admitted) - len(added)
+	if ex := g.fits(used, use, int64(r.Minimum-before)); ex != nil {
+		refused = ex
+	}
+	return Decision{Refused: refused}, nil, used
 }

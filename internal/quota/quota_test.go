@@ -218,3 +218,61 @@ func TestUnlimited(t *testing.T) {
 func testQuotaNone() cloudv1.ProjectQuota {
 	return cloudv1.ProjectQuota{Instances: ptr.To[int32](0), VCPUs: ptr.To[int32](0), MemoryMiB: ptr.To[int64](0)}
 }
+
+// Several requests decided with one write of the ledger: each as alone, in order, counting the
+// admissions of those before it; one refused leaves its room to those after it; a name asked
+// twice counts once; a withdrawn one is neither admitted nor refused.
+func TestAdmitAll(t *testing.T) {
+	const ns = "admit-all"
+	namespace(t, ns)
+	gate := quota.Volumes(ns, cloudv1.ProjectQuota{Volumes: ptr.To[int32](10), VolumeGiB: ptr.To[int64](10)})
+	for _, v := range []struct {
+		name string
+		gib  int32
+	}{{"a0", 3}, {"a1", 3}, {"b0", 5}, {"c0", 2}, {"d0", 3}} {
+		volume(t, ns, v.name, v.gib)
+	}
+	ctx := context.Background()
+	lease := &coordinationv1.Lease{}
+	key := client.ObjectKey{Namespace: ns, Name: quota.LedgerPrefix + "volumes"}
+	decisions, err := ledger().AdmitAll(ctx, gate, []quota.Request{
+		{Names: []string{"a0", "a1"}, Minimum: 2}, // 6 GiB
+		{Names: []string{"b0"}, Minimum: 1},       // 5 more do not fit
+		{Names: []string{"c0", "a1"}, Minimum: 2}, // a1 is admitted already: 2 more
+		{Names: []string{"gone"}, Minimum: 1},     // no such volume
+		{Names: []string{"d0"}, Minimum: 1},       // 3 more do not fit
+	}, timeout)
+	if err != nil || len(decisions) != 5 {
+		t.Fatalf("decisions %+v (%v)", decisions, err)
+	}
+	want := []string{"a0,a1", "", "c0,a1", "", ""}
+	for i, d := range decisions {
+		if got := strings.Join(d.Admitted, ","); got != want[i] {
+			t.Errorf("request %d: admitted %q, want %q", i, got, want[i])
+		}
+	}
+	if r := decisions[1].Refused; r == nil || r.Limit.Field != "volumeGiB" || r.InUse != 6 || r.Need != 5 {
+		t.Errorf("b0 refused with %+v, want volumeGiB with 6 in use", decisions[1].Refused)
+	}
+	if decisions[3].Refused != nil {
+		t.Errorf("a request of withdrawn objects refused by %+v", decisions[3].Refused)
+	}
+	if r := decisions[4].Refused; r == nil || r.InUse != 8 || r.Need != 3 {
+		t.Errorf("d0 refused with %+v, want 8 in use", decisions[4].Refused)
+	}
+	if got := listedInLedger(t, ns, "volumes"); got != "a0 a1 c0" {
+		t.Fatalf("ledger lists %q, want a0 a1 c0", got)
+	}
+	if err := env.Client.Get(ctx, key, lease); err != nil {
+		t.Fatal(err)
+	}
+	// Asked again, nothing changes and the ledger is not written.
+	again, err := ledger().AdmitAll(ctx, gate, []quota.Request{{Names: []string{"a0", "a1"}, Minimum: 2}, {Names: []string{"b0"}, Minimum: 1}}, timeout)
+	if err != nil || strings.Join(again[0].Admitted, ",") != "a0,a1" || again[1].Refused == nil {
+		t.Fatalf("asked again: %+v (%v)", again, err)
+	}
+	after := &coordinationv1.Lease{}
+	if err := env.Client.Get(ctx, key, after); err != nil || after.ResourceVersion != lease.ResourceVersion {
+		t.Fatalf("the ledger was written again: version %s, was %s (%v)", after.ResourceVersion, lease.ResourceVersion, err)
+	}
+}
