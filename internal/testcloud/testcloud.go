@@ -87,7 +87,8 @@ type Options struct {
 	// TenantSubnetPrefix is the prefix length of the projects' subnets (default /24: 253
 	// instances a project).
 	TenantSubnetPrefix int
-	// Requests, when set, counts the requests of the manager and of every node agent.
+	// Requests, when set, counts the requests of the manager, of the front ends' own clients
+	// (the EC2 API's writes) and of every node agent.
 	Requests *RequestCounter
 	// Ctx bounds the cloud's life (default env.Ctx): a test that needs the control plane to
 	// itself afterwards ends it and waits for Done.
@@ -150,7 +151,11 @@ func Start(env *testenv.Env, opts Options) (*Cloud, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if err := frontends.Add(ctx, mgr, env.Config, frontends.Config{
+	feCfg := rest.CopyConfig(env.Config)
+	if opts.Requests != nil {
+		feCfg.Wrap(opts.Requests.wrap("frontends"))
+	}
+	if err := frontends.Add(ctx, mgr, feCfg, frontends.Config{
 		SystemNamespace: testenv.SystemNamespace, Region: Region,
 		EC2Listener: ec2ln, S3Listener: s3ln, DashboardListener: dashln, EC2Endpoint: c.EC2URL, ObjectStoreURL: c.S3URL,
 		S3DataDir: filepath.Join(dir, "objects"), AuthzTTL: time.Second, Logger: logr.Discard(),
