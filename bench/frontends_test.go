@@ -61,7 +61,7 @@ func setup(b *testing.B) *fixture {
 	b.Helper()
 	fixtureOnce.Do(func() {
 		requests := &testcloud.RequestCounter{}
-		c, err := testcloud.Start(env, testcloud.Options{TenantSubnetPrefix: 20, Requests: requests})
+		c, err := testcloud.Start(env, testcloud.Options{TenantSubnetPrefix: 20, Requests: requests, InstanceWorkers: *instanceWorkers})
 		if err != nil {
 			fixtureErr = err
 			return

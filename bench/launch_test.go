@@ -46,7 +46,10 @@ import (
 	"pinet.io/pinet/nodeagent"
 )
 
-var launchN = flag.Int("bench.launch", 100, "instances BenchmarkLaunch starts (the issue's size is 1000)")
+var (
+	launchN         = flag.Int("bench.launch", 100, "instances BenchmarkLaunch starts (the issue's size is 1000)")
+	instanceWorkers = flag.Int("bench.instance-workers", 0, "the instance controller's workers in the benchmarks' cloud (0: its default)")
+)
 
 const (
 	launchProject  = "bench-launch"

@@ -90,6 +90,9 @@ type Options struct {
 	// Requests, when set, counts the requests of the manager, of the front ends' own clients
 	// (the EC2 API's writes) and of every node agent.
 	Requests *RequestCounter
+	// InstanceWorkers is how many instances the instance controller reconciles at once (0 is its
+	// default).
+	InstanceWorkers int
 	// Ctx bounds the cloud's life (default env.Ctx): a test that needs the control plane to
 	// itself afterwards ends it and waits for Done.
 	Ctx context.Context
@@ -146,8 +149,8 @@ func Start(env *testenv.Env, opts Options) (*Cloud, error) {
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
 		SeedInstanceTypes: true, SystemNamespace: testenv.SystemNamespace, ObjectStoreURL: c.S3URL,
 		Region: Region, TerminatedRetention: opts.TerminatedRetention, HeartbeatTimeout: 30 * time.Second,
-		TenantSubnetPrefix: opts.TenantSubnetPrefix,
-		Metrics:            reg,
+		TenantSubnetPrefix: opts.TenantSubnetPrefix, InstanceWorkers: opts.InstanceWorkers,
+		Metrics: reg,
 	}); err != nil {
 		return nil, err
 	}
