@@ -128,7 +128,8 @@ func (r *Reconciler) releaseAddressAtTermination(ctx context.Context, s *scope) 
 		return nil
 	}
 	if inst.Status.PrivateIPAddress == "" && !conditions.IsTrue(inst, cloudv1.InstanceAddressAssigned) {
-		if conditions.Get(inst, cloudv1.InstanceAddressAssigned) != nil {
+		// Released already (by an earlier reconcile, whose message says so): nothing to write.
+		if c := conditions.Get(inst, cloudv1.InstanceAddressAssigned); c != nil && c.Reason != cloudv1.ReasonAddressReleased {
 			s.address = addressDecision{decided: true, reason: cloudv1.ReasonAddressReleased,
 				message: "The instance is terminated; it holds no address"}
 		}
