@@ -125,8 +125,7 @@ func (s *instanceSync) Reconcile(ctx context.Context, req reconcile.Request) (_ 
 	removing := !inst.DeletionTimestamp.IsZero() || inst.EffectiveDesiredState() == cloudv1.DesiredTerminated
 	if !removing && !controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer) {
 		// Hold the instance before anything exists in libvirt, so it can't vanish while its
-		// domain lives (the scheduler's binding sets the finalizer; this is for an instance
-		// bound without it); the rest of this reconcile goes on from the updated object.
+		// domain lives; the rest of this reconcile goes on from the updated object.
 		if err := patch.AddFinalizer(ctx, s.client, inst, cloudv1.DomainFinalizer); err != nil {
 			return reconcile.Result{}, err
 		}

@@ -99,9 +99,7 @@ const (
 	// InstanceFinalizer is held by the instance controller until the instance's resources
 	// (addresses, volumes, domain) are released.
 	InstanceFinalizer = "cloud.pinet.io/instance"
-	// DomainFinalizer holds the instance while a libvirt domain may exist for it: the scheduler
-	// sets it when it binds the instance to a node (the node agent, on one bound without it),
-	// and the node agent removes it once the domain is gone.
+	// DomainFinalizer is held by the node agent while a libvirt domain may exist for the instance.
 	DomainFinalizer = "cloud.pinet.io/domain"
 )
 

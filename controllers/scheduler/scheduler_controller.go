@@ -31,7 +31,6 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -359,10 +358,6 @@ func (r *Reconciler) record(ctx context.Context, p placement) error {
 			inst.Labels = map[string]string{}
 		}
 		inst.Labels[cloudv1.LabelHypervisor] = p.node.name
-		// From its binding on, a domain may exist on the node for the instance: it is held
-		// until the node's agent reports none (or the node is given up), in the binding's own
-		// write rather than in one more by the agent.
-		controllerutil.AddFinalizer(inst, cloudv1.DomainFinalizer)
 		inst.Status.Hypervisor = p.node.name
 		inst.Status.AvailabilityZone = p.node.zone
 		conditions.MarkTrue(inst, cloudv1.InstanceScheduled, cloudv1.ReasonScheduled, fmt.Sprintf("Bound to hypervisor %s", p.node.name), now)
