@@ -46,6 +46,9 @@ const (
 type fixture struct {
 	cloud *testcloud.Cloud
 	creds testcloud.Credentials
+	// requests counts the requests of the manager (its controllers and the EC2 API's service),
+	// the front ends' own clients and the node agents.
+	requests *testcloud.RequestCounter
 }
 
 var (
@@ -57,7 +60,8 @@ var (
 func setup(b *testing.B) *fixture {
 	b.Helper()
 	fixtureOnce.Do(func() {
-		c, err := testcloud.Start(env, testcloud.Options{TenantSubnetPrefix: 20})
+		requests := &testcloud.RequestCounter{}
+		c, err := testcloud.Start(env, testcloud.Options{TenantSubnetPrefix: 20, Requests: requests, InstanceWorkers: *instanceWorkers})
 		if err != nil {
 			fixtureErr = err
 			return
@@ -95,7 +99,7 @@ func setup(b *testing.B) *fixture {
 			}
 			return running == instances, nil
 		})
-		theFixture = &fixture{cloud: c, creds: creds}
+		theFixture = &fixture{cloud: c, creds: creds, requests: requests}
 	})
 	if fixtureErr != nil {
 		b.Fatalf("setting up the cloud: %v", fixtureErr)

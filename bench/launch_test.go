@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -44,7 +46,10 @@ import (
 	"pinet.io/pinet/nodeagent"
 )
 
-var launchN = flag.Int("bench.launch", 100, "instances BenchmarkLaunch starts (the issue's size is 1000)")
+var (
+	launchN         = flag.Int("bench.launch", 100, "instances BenchmarkLaunch starts (the issue's size is 1000)")
+	instanceWorkers = flag.Int("bench.instance-workers", 0, "the instance controller's workers in the benchmarks' cloud (0: its default)")
+)
 
 const (
 	launchProject  = "bench-launch"
@@ -67,10 +72,11 @@ func BenchmarkLaunch(b *testing.B) {
 		b.Fatal(launchErr)
 	}
 	for b.Loop() {
-		w0, err := apiWrites(ctx, f.cloud.Env.Config)
+		by0, w0, err := apiWrites(ctx, f.cloud.Env.Config)
 		if err != nil {
 			b.Fatal(err)
 		}
+		f.requests.Reset()
 		heap0 := liveHeap()
 		start := time.Now()
 		ids := launchAll(b, f, n)
@@ -81,10 +87,12 @@ func BenchmarkLaunch(b *testing.B) {
 		terminateAll(b, f, ids)
 		waitState(b, f, launchProject, n, cloudv1.InstanceStateTerminated)
 		pinet := time.Since(start)
-		w1, err := apiWrites(ctx, f.cloud.Env.Config)
+		by1, w1, err := apiWrites(ctx, f.cloud.Env.Config)
 		if err != nil {
 			b.Fatal(err)
 		}
+		byClient := clientWrites(f.requests, n)
+		byReason := eventReasons(b, f, launchProject, n)
 		base, baseWrites := baselineLaunch(b, f, n)
 		b.ReportMetric(running.Seconds(), "s-to-running")
 		b.ReportMetric(pinet.Seconds(), "s-launch+terminate")
@@ -99,6 +107,9 @@ func BenchmarkLaunch(b *testing.B) {
 		b.Logf("%d instances: running after %.1fs (baseline %.2fs, ratio %.1f), terminated after %.1fs; writes/instance %.1f vs %.1f; Describe %v vs LIST %v (ratio %.1f); live heap %.1f KiB/instance",
 			n, running.Seconds(), base.Seconds(), running.Seconds()/base.Seconds(), pinet.Seconds(),
 			float64(w1-w0)/float64(n), float64(baseWrites)/float64(n), describe, list, describe.Seconds()/list.Seconds(), heapPer/1024)
+		b.Logf("API server writes per instance by verb and resource (all clients):\n%s", writesBreakdown(by0, by1, n))
+		b.Logf("writes per instance by client (manager = controllers and the EC2 API's service; agent = node agents), verb, resource and answer:\n%s", byClient)
+		b.Logf("events per instance by reporter and reason:\n%s", byReason)
 	}
 }
 
@@ -244,16 +255,18 @@ func (c countWrites) RoundTrip(r *http.Request) (*http.Response, error) {
 	return c.rt.RoundTrip(r)
 }
 
-// apiWrites sums the API server's apiserver_request_total over the verbs that write.
-func apiWrites(ctx context.Context, cfg *rest.Config) (int64, error) {
+// apiWrites reads the API server's apiserver_request_total over the verbs that write, summed by
+// verb, resource and subresource ("PATCH instances/status"), and their total.
+func apiWrites(ctx context.Context, cfg *rest.Config) (map[string]int64, int64, error) {
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
 	raw, err := cs.Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("reading the API server's metrics: %w", err)
+		return nil, 0, fmt.Errorf("reading the API server's metrics: %w", err)
 	}
+	by := map[string]int64{}
 	var total int64
 	sc := bufio.NewScanner(bytes.NewReader(raw))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -262,20 +275,93 @@ func apiWrites(ctx context.Context, cfg *rest.Config) (int64, error) {
 		if !strings.HasPrefix(line, "apiserver_request_total{") {
 			continue
 		}
-		write := false
-		for _, v := range []string{`verb="POST"`, `verb="PUT"`, `verb="PATCH"`, `verb="DELETE"`, `verb="APPLY"`} {
-			write = write || strings.Contains(line, v)
-		}
-		if !write {
+		labels := metricLabels(line)
+		switch labels["verb"] {
+		case "POST", "PUT", "PATCH", "DELETE", "APPLY":
+		default:
 			continue
 		}
 		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
 		if err != nil {
-			return 0, fmt.Errorf("reading %q: %w", line, err)
+			return nil, 0, fmt.Errorf("reading %q: %w", line, err)
 		}
+		key := labels["verb"] + " " + labels["resource"]
+		if sub := labels["subresource"]; sub != "" {
+			key += "/" + sub
+		}
+		by[key] += int64(v)
 		total += int64(v)
 	}
-	return total, sc.Err()
+	return by, total, sc.Err()
+}
+
+// metricLabels parses the labels of one line of Prometheus' text format (values without
+// escaped quotes, as the API server's request labels are).
+func metricLabels(line string) map[string]string {
+	out := map[string]string{}
+	open, end := strings.IndexByte(line, '{'), strings.LastIndexByte(line, '}')
+	if open < 0 || end < open {
+		return out
+	}
+	for _, kv := range strings.Split(line[open+1:end], ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if ok {
+			out[k] = strings.Trim(v, `"`)
+		}
+	}
+	return out
+}
+
+// writesBreakdown lists the growth of each count from before to after, per instance, the
+// largest first.
+func writesBreakdown(before, after map[string]int64, n int) string {
+	type row struct {
+		key   string
+		delta int64
+	}
+	var rows []row
+	for k, v := range after {
+		if d := v - before[k]; d > 0 {
+			rows = append(rows, row{k, d})
+		}
+	}
+	slices.SortFunc(rows, func(a, b row) int {
+		if a.delta != b.delta {
+			return int(b.delta - a.delta)
+		}
+		return strings.Compare(a.key, b.key)
+	})
+	var sb strings.Builder
+	for _, r := range rows {
+		fmt.Fprintf(&sb, "  %6.2f  %s\n", float64(r.delta)/float64(n), r.key)
+	}
+	return sb.String()
+}
+
+// clientWrites lists the writes the cloud's own clients sent (counted on their transports), per
+// instance, by component, verb, resource and answer, the largest first.
+func clientWrites(rc *testcloud.RequestCounter, n int) string {
+	counts := map[string]int64{}
+	for k, c := range rc.Counts() {
+		if k.IsWrite() {
+			counts[k.String()] += int64(c)
+		}
+	}
+	return writesBreakdown(nil, counts, n)
+}
+
+// eventReasons lists the events of the namespace per instance, by reporting controller and
+// reason, the most first.
+func eventReasons(b *testing.B, f *fixture, ns string, n int) string {
+	var list eventsv1.EventList
+	if err := f.cloud.Env.Client.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
+		b.Fatalf("listing the events of %s: %v", ns, err)
+	}
+	counts := map[string]int64{}
+	for _, e := range list.Items {
+		counts[e.ReportingController+" "+e.Reason]++
+	}
+	return writesBreakdown(nil, counts, n)
 }
 
 // describeVsList times DescribeInstances of the launch project (every page of 1000) against one

@@ -89,6 +89,9 @@ type Options struct {
 	// TenantSubnetPrefix is the prefix length of a project's subnet; 0 is
 	// DefaultTenantSubnetPrefix.
 	TenantSubnetPrefix int
+	// InstanceWorkers is how many instances the instance controller reconciles at once; 0 is
+	// instance.DefaultWorkers.
+	InstanceWorkers int
 	// Metrics is where the controllers' metrics (instances by state, schedule latency, image
 	// imports) are registered; nil records none.
 	Metrics prometheus.Registerer
@@ -229,7 +232,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		{"instance", (&instance.Reconciler{
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-instance"), Clock: clk,
 			TerminatedRetention: opts.TerminatedRetention, NodeLostTimeout: opts.NodeLostTimeout, Claims: idClaims,
-			Addresses: allocator, Region: opts.Region,
+			Addresses: allocator, Region: opts.Region, Workers: opts.InstanceWorkers,
 		}).SetupWithManager},
 		{"scheduler", (&scheduler.Reconciler{
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-scheduler"), Clock: clk, Metrics: m,

@@ -322,10 +322,12 @@ func (s *instanceSync) start(ctx context.Context, sc *syncScope) (reconcile.Resu
 		return reconcile.Result{}, err
 	}
 	sc.started = true
-	if sc.defined {
-		s.event(sc.inst, "Normal", "Started", "Start", "Defined and started domain %s", name)
-	} else {
-		s.event(sc.inst, "Normal", "Started", "Start", "Started domain %s", name)
+	// A start that makes the instance running is told by the instance controller's Running
+	// event and by status.domain; only a start the state does not show (a domain started again
+	// under an instance that stays running) gets an event of its own: one write less for
+	// every launched instance.
+	if sc.inst.Status.State == cloudv1.InstanceStateRunning {
+		s.event(sc.inst, "Normal", "Started", "Start", "Started domain %s again", name)
 	}
 	return reconcile.Result{}, nil
 }
@@ -440,8 +442,9 @@ func (s *instanceSync) reconcileRemove(ctx context.Context, sc *syncScope) (reco
 		return reconcile.Result{}, err
 	}
 	s.forgetShutdown(sc.inst.UID)
+	// No event: the instance controller's Terminated event (or the instance's deletion) follows
+	// the finalizer's removal at once.
 	controllerutil.RemoveFinalizer(sc.inst, cloudv1.DomainFinalizer)
-	s.event(sc.inst, "Normal", "Removed", "Remove", "Removed domain %s", sc.inst.Status.InstanceID)
 	return reconcile.Result{}, nil
 }
 

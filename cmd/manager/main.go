@@ -36,6 +36,7 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/controllers"
+	"pinet.io/pinet/controllers/instance"
 	"pinet.io/pinet/internal/frontends"
 	"pinet.io/pinet/internal/ipam"
 	"pinet.io/pinet/internal/version"
@@ -90,6 +91,7 @@ func parseFlags() flags {
 	flag.DurationVar(&f.s3Lifecycle, "s3-lifecycle-interval", time.Hour, "How often the leader applies the buckets' S3 lifecycle rules.")
 	flag.StringVar(&f.opts.ObjectStoreURL, "s3-url", "", "URL PiNet's components reach the object store at (default: this replica's store).")
 	flag.StringVar(&f.opts.Region, "region", "pinet", "The cloud's region name.")
+	flag.IntVar(&f.opts.InstanceWorkers, "instance-workers", instance.DefaultWorkers, "How many instances the instance controller reconciles at once.")
 	flag.StringVar(&f.opts.SegmentRange, "segment-range", controllers.DefaultSegmentRange,
 		"Segment ids (VXLAN VNIs, or VLAN ids: keep within 1-4094 for vlan-mode nodes) projects get, FIRST-LAST.")
 	flag.StringVar(&f.opts.TenantSupernet, "tenant-supernet", controllers.DefaultTenantSupernet, "IPv4 range projects' subnets are carved from.")

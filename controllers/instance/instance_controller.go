@@ -32,6 +32,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -47,6 +48,10 @@ import (
 
 // DefaultTerminatedRetention is how long a terminated instance stays visible, as in EC2.
 const DefaultTerminatedRetention = time.Hour
+
+// DefaultWorkers is how many instances the controller reconciles at once by default: a launch
+// passes each instance through it several times, and one worker made them queue.
+const DefaultWorkers = 4
 
 // Reconciler reconciles Instances.
 type Reconciler struct {
@@ -68,6 +73,10 @@ type Reconciler struct {
 	Addresses *ipam.Allocator
 	// Region names the cloud's region in private DNS names.
 	Region string
+	// Workers is how many instances are reconciled at once; 0 is DefaultWorkers. One instance is
+	// never reconciled by two at once; ids, addresses and quota are claimed through the API
+	// server, whose exclusivity holds between workers as between managers.
+	Workers int
 
 	// writes are this controller's instance writes its cache does not show yet.
 	writes patch.Writes
@@ -299,8 +308,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
 	}
+	if r.Workers <= 0 {
+		r.Workers = DefaultWorkers
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&cloudv1.Instance{}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.Workers}).
 		Watches(&cloudv1.Instance{}, r.quotaReleases()).
 		Watches(&cloudv1.Project{}, r.quotaChanges()).
 		Watches(&cloudv1.Instance{}, r.addressReleases()).

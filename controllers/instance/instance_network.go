@@ -40,7 +40,6 @@ type addressDecision struct {
 	decided         bool
 	assigned        bool
 	reason, message string
-	assignedNow     bool
 	releasedNow     bool
 }
 
@@ -89,7 +88,7 @@ func (r *Reconciler) assignAddress(ctx context.Context, s *scope) error {
 	}
 	log.FromContext(ctx).Info("Assigned a private address", "address", ip, "subnet", subnet)
 	r.setNetworkStatus(inst, p.Status.SegmentID, subnet, ip)
-	s.address = addressDecision{decided: true, assigned: true, reason: cloudv1.ReasonAddressAssigned, assignedNow: true}
+	s.address = addressDecision{decided: true, assigned: true, reason: cloudv1.ReasonAddressAssigned}
 	return nil
 }
 
@@ -129,7 +128,8 @@ func (r *Reconciler) releaseAddressAtTermination(ctx context.Context, s *scope) 
 		return nil
 	}
 	if inst.Status.PrivateIPAddress == "" && !conditions.IsTrue(inst, cloudv1.InstanceAddressAssigned) {
-		if conditions.Get(inst, cloudv1.InstanceAddressAssigned) != nil {
+		// Released already (by an earlier reconcile, whose message says so): nothing to write.
+		if c := conditions.Get(inst, cloudv1.InstanceAddressAssigned); c != nil && c.Reason != cloudv1.ReasonAddressReleased {
 			s.address = addressDecision{decided: true, reason: cloudv1.ReasonAddressReleased,
 				message: "The instance is terminated; it holds no address"}
 		}
@@ -171,14 +171,11 @@ func (r *Reconciler) setAddressAssigned(s *scope) {
 	} else {
 		conditions.MarkFalse(inst, cloudv1.InstanceAddressAssigned, d.reason, d.message, s.now)
 	}
-	if r.Recorder == nil {
-		return
-	}
-	switch {
-	case d.reason == cloudv1.ReasonInsufficientAddresses && (before == nil || before.Reason != d.reason):
+	// An address assigned is no event: the condition (its message the address, its time the
+	// assignment's) and status.privateIpAddress say it, and an event per launched instance
+	// would be one more write for each.
+	if r.Recorder != nil && d.reason == cloudv1.ReasonInsufficientAddresses && (before == nil || before.Reason != d.reason) {
 		r.Recorder.Eventf(inst, nil, "Warning", d.reason, "AssignAddress", "%s", d.message)
-	case d.assignedNow:
-		r.Recorder.Eventf(inst, nil, "Normal", "AddressAssigned", "AssignAddress", "Private address %s", inst.Status.PrivateIPAddress)
 	}
 }
 

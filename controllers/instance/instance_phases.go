@@ -72,7 +72,16 @@ func (r *Reconciler) assignReservation(ctx context.Context, inst *cloudv1.Instan
 		return "", err
 	}
 	if want := inst.Labels[cloudv1.LabelReservationID]; ids.Valid(ids.Reservation, want) {
-		err := r.Claims.Claim(ctx, want, holder)
+		// Every instance of a launch after the first finds the claim its project made already:
+		// reading it costs the API server less than a create it must refuse.
+		held, err := r.Claims.Holds(ctx, want, holder.UID)
+		if err != nil {
+			return "", err
+		}
+		if held {
+			return want, nil
+		}
+		err = r.Claims.Claim(ctx, want, holder)
 		if err == nil {
 			return want, nil
 		}

@@ -128,7 +128,10 @@ func deriveState(inst *cloudv1.Instance) (cloudv1.InstanceState, string) {
 }
 
 // setReady summarises the chain ReferencesResolved → QuotaAdmitted → AddressAssigned → Scheduled →
-// DomainDefined → GuestRunning; the first check that fails gives the reason.
+// DomainDefined → GuestRunning; the first check that fails gives the reason. Past this
+// controller's own checks, an instance on its way to a node is Launching until a check fails or
+// it runs: the scheduler's binding and the agent's conditions show each step, and Ready does not
+// change with them, so the binding costs this controller no write of its own.
 func setReady(inst *cloudv1.Instance, now metav1.Time) {
 	switch inst.Status.State {
 	case cloudv1.InstanceStateRunning:
@@ -150,6 +153,9 @@ func setReady(inst *cloudv1.Instance, now metav1.Time) {
 	for _, t := range []string{cloudv1.InstanceReferencesResolved, cloudv1.InstanceQuotaAdmitted,
 		cloudv1.InstanceAddressAssigned, cloudv1.InstanceScheduled, cloudv1.InstanceDomainDefined, cloudv1.InstanceGuestRunning} {
 		c := findCondition(inst, t)
+		if c == nil && launchStep(t) {
+			break // not reached yet: launching
+		}
 		if c == nil {
 			conditions.MarkFalse(inst, cloudv1.ReadyCondition, waitingReason(t), fmt.Sprintf("Waiting for %s", t), now)
 			return
@@ -162,6 +168,15 @@ func setReady(inst *cloudv1.Instance, now metav1.Time) {
 	conditions.MarkFalse(inst, cloudv1.ReadyCondition, cloudv1.ReasonLaunching, "The instance is starting", now)
 }
 
+// launchStep tells the conditions others report on the way from an address to a running guest.
+func launchStep(condType string) bool {
+	switch condType {
+	case cloudv1.InstanceScheduled, cloudv1.InstanceDomainDefined, cloudv1.InstanceGuestRunning:
+		return true
+	}
+	return false
+}
+
 func waitingReason(condType string) string {
 	switch condType {
 	case cloudv1.InstanceReferencesResolved:
@@ -170,8 +185,6 @@ func waitingReason(condType string) string {
 		return cloudv1.ReasonWaitingForQuota
 	case cloudv1.InstanceAddressAssigned:
 		return cloudv1.ReasonWaitingForAddress
-	case cloudv1.InstanceScheduled:
-		return cloudv1.ReasonWaitingForScheduling
 	default:
 		return cloudv1.ReasonLaunching
 	}

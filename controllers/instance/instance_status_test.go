@@ -95,8 +95,23 @@ func TestReadyWaitsForAnAddress(t *testing.T) {
 	}
 	findCondition(inst, cloudv1.InstanceAddressAssigned).Status = metav1.ConditionTrue
 	setReady(inst, metav1.Now())
-	if c := findCondition(inst, cloudv1.ReadyCondition); c.Reason != cloudv1.ReasonWaitingForScheduling {
-		t.Fatalf("addressed: %+v", c)
+	launching := *findCondition(inst, cloudv1.ReadyCondition)
+	if launching.Reason != cloudv1.ReasonLaunching {
+		t.Fatalf("addressed: %+v", launching)
+	}
+	// The scheduler's binding changes nothing in Ready (no write of this controller's own)...
+	inst.Status.Conditions = append(inst.Status.Conditions,
+		cond(cloudv1.InstanceScheduled, metav1.ConditionTrue, cloudv1.ReasonScheduled))
+	setReady(inst, metav1.Now())
+	if c := findCondition(inst, cloudv1.ReadyCondition); *c != launching {
+		t.Fatalf("bound: %+v, was %+v", c, launching)
+	}
+	// ...and a failed step of the node agent's says what failed.
+	inst.Status.Conditions = append(inst.Status.Conditions,
+		cond(cloudv1.InstanceDomainDefined, metav1.ConditionFalse, cloudv1.ReasonDefineFailed))
+	setReady(inst, metav1.Now())
+	if c := findCondition(inst, cloudv1.ReadyCondition); c.Reason != cloudv1.ReasonDefineFailed {
+		t.Fatalf("define failed: %+v", c)
 	}
 }
 

@@ -24,14 +24,17 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -52,7 +55,15 @@ type Reconciler struct {
 	Clock  clock.PassiveClock
 	// Claims makes group ids exclusive across the cluster.
 	Claims *claims.Claimer
+	// MemberBatch is how long a change of members waits for more before the group's members
+	// are counted and written again; 0 is DefaultMemberBatch.
+	MemberBatch time.Duration
 }
+
+// DefaultMemberBatch gathers a launch's (or a termination's) changes of members: a group's
+// status is written at most about once a second however many instances join or leave it,
+// instead of once per instance with a recount of the whole project each time.
+const DefaultMemberBatch = time.Second
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=securitygroups,verbs=get;list;watch
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=securitygroups/status,verbs=get;update;patch
@@ -149,6 +160,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
+	if r.MemberBatch == 0 {
+		r.MemberBatch = DefaultMemberBatch
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&cloudv1.SecurityGroup{}).
 		Watches(&cloudv1.SecurityGroup{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
@@ -164,20 +178,38 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			}
 			return reqs
 		})).
-		// An instance gaining or losing its address, or changing groups, changes members.
-		Watches(&cloudv1.Instance{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-			list := &cloudv1.SecurityGroupList{}
-			if err := r.Client.List(ctx, list, client.InNamespace(o.GetNamespace())); err != nil {
-				return nil
-			}
-			reqs := make([]reconcile.Request, 0, len(list.Items))
-			for i := range list.Items {
-				reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-			}
-			return reqs
-		}), builder.WithPredicates(membershipChanged())).
+		// An instance gaining or losing its address, or changing groups, changes members; the
+		// changes of one batch make one recount and one write.
+		Watches(&cloudv1.Instance{}, r.memberChanges(), builder.WithPredicates(membershipChanged())).
 		Named("securitygroup").
 		Complete(r)
+}
+
+// memberChanges enqueues the groups of an instance's project MemberBatch after the first change
+// of their members: the workqueue keeps one entry per group, so the changes that come meanwhile
+// join it.
+func (r *Reconciler) memberChanges() handler.EventHandler {
+	enqueue := func(ctx context.Context, o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		list := &cloudv1.SecurityGroupList{}
+		if err := r.Client.List(ctx, list, client.InNamespace(o.GetNamespace())); err != nil {
+			log.FromContext(ctx).Error(err, "Listing the groups of an instance's project", "project", o.GetNamespace())
+			return
+		}
+		for i := range list.Items {
+			q.AddAfter(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])}, r.MemberBatch)
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, e.Object, q)
+		},
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, e.ObjectNew, q)
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, e.Object, q)
+		},
+	}
 }
 
 // membershipChanged passes instance events that can change a group's members: an instance

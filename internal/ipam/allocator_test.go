@@ -290,3 +290,41 @@ func TestReleaseAll(t *testing.T) {
 		}
 	}
 }
+
+// Many instances given addresses at once (the instance controller's workers, several managers)
+// each get one of their own, none twice, and none is refused while addresses are free.
+func TestConcurrentAddressesAllSucceed(t *testing.T) {
+	ctx := context.Background()
+	als := allocators(t, 4)
+	set := HostSet(netip.MustParsePrefix("10.94.0.0/26")) // 61 addresses
+	const holders = 48
+	got, errs := race(als, holders, func(al *Allocator, h string) (string, error) {
+		a, err := al.Allocate(ctx, set, h)
+		return a.String(), err
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("h%d: %v", i, err)
+		}
+	}
+	checkRace(t, als[0], set.Name, got, errs, holders)
+	// The rest of the subnet goes too, to the last address, and then nothing more.
+	got, errs = race(als, 61-holders+2, func(al *Allocator, h string) (string, error) {
+		a, err := al.Allocate(ctx, set, "more-"+h)
+		return a.String(), err
+	})
+	refused := 0
+	for i, err := range errs {
+		switch {
+		case errors.Is(err, ErrExhausted):
+			refused++
+		case err != nil:
+			t.Fatalf("more-h%d: %v", i, err)
+		case !set.Contains(netip.MustParseAddr(got[i])):
+			t.Fatalf("more-h%d got %s, outside the set", i, got[i])
+		}
+	}
+	if refused != 2 {
+		t.Fatalf("%d refused once the subnet was full, want 2", refused)
+	}
+}

@@ -75,7 +75,7 @@ func (r AoEShelves) Size() int64 { return (int64(r.Last) - int64(r.First) + 1) *
 // Label is AoELabel.
 func (r AoEShelves) Label() string { return AoELabel }
 
-func (r AoEShelves) candidates(_ []string, fn func(name, value string) bool) {
+func (r AoEShelves) candidates(_ []string, _ string, fn func(name, value string) bool) {
 	for shelf := r.First; shelf <= r.Last; shelf++ {
 		for slot := int32(0); slot <= MaxAoESlot; slot++ {
 			a := AoEAddress{Shelf: shelf, Slot: slot}

@@ -55,8 +55,9 @@ type Pool interface {
 	// Label is the value of LabelSet on the pool's claims; they are listed by it.
 	Label() string
 	// candidates calls fn with the claim name and the value of every item that may be handed
-	// out, in order, until fn returns false. claimed holds the values of the pool's claims.
-	candidates(claimed []string, fn func(name, value string) bool)
+	// out, in order, until fn returns false. claimed holds the values of the pool's claims;
+	// holder is who asks (a pool may start its order where the holder's differs from others').
+	candidates(claimed []string, holder string, fn func(name, value string) bool)
 }
 
 // Allocator makes claims as Lease objects in a namespace.
@@ -148,7 +149,7 @@ func (al *Allocator) take(ctx context.Context, p Pool, holder string) (string, e
 	}
 	var got *coordinationv1.Lease
 	var lastErr error
-	p.candidates(claimed, func(name, v string) bool {
+	p.candidates(claimed, holder, func(name, v string) bool {
 		if taken[name] {
 			return true
 		}

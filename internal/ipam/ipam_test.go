@@ -76,7 +76,7 @@ func TestNewSubnets(t *testing.T) {
 		t.Fatalf("%+v %v", s, err)
 	}
 	var got []string
-	s.candidates(nil, func(name, v string) bool { got = append(got, name+"="+v); return len(got) < 2 })
+	s.candidates(nil, "", func(name, v string) bool { got = append(got, name+"="+v); return len(got) < 2 })
 	if got[0] != "subnet-10-128-0-0=10.128.0.0/24" || got[1] != "subnet-10-128-1-0=10.128.1.0/24" {
 		t.Fatalf("candidates %v", got)
 	}
@@ -125,5 +125,38 @@ func TestMAC(t *testing.T) {
 		if m[:2] != "02" || len(m) != 17 {
 			t.Fatalf("MAC %s", m)
 		}
+	}
+}
+
+// A spread set starts each holder at its own place and still offers every address once.
+func TestSpreadSetOffersEveryAddressOnce(t *testing.T) {
+	s := HostSet(netip.MustParsePrefix("10.0.0.0/26"))
+	starts := map[string]bool{}
+	for i := range 8 {
+		var all []string
+		s.candidates(nil, fmt.Sprintf("holder-%d", i), func(_, v string) bool { all = append(all, v); return true })
+		if len(all) != int(s.Size()) {
+			t.Fatalf("holder-%d was offered %d addresses, want %d", i, len(all), s.Size())
+		}
+		seen := map[string]bool{}
+		for _, v := range all {
+			if seen[v] || !s.Contains(netip.MustParseAddr(v)) {
+				t.Fatalf("holder-%d was offered %s twice or outside the set: %v", i, v, all)
+			}
+			seen[v] = true
+		}
+		starts[all[0]] = true
+	}
+	if len(starts) < 4 {
+		t.Fatalf("8 holders start at only %d addresses: %v", len(starts), starts)
+	}
+	// A holder starts where it started before: a retried allocation looks in the same place.
+	first := func() string {
+		var v string
+		s.candidates(nil, "holder-0", func(_, a string) bool { v = a; return false })
+		return v
+	}
+	if a, b := first(), first(); a != b {
+		t.Fatalf("holder-0 started at %s, then at %s", a, b)
 	}
 }

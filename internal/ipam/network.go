@@ -69,7 +69,7 @@ func (r Range) String() string { return fmt.Sprintf("%d-%d", r.First, r.Last) }
 // an id twice.
 func (r Range) Label() string { return SegmentsLabel }
 
-func (r Range) candidates(_ []string, fn func(name, value string) bool) {
+func (r Range) candidates(_ []string, _ string, fn func(name, value string) bool) {
 	for n := int64(r.First); n <= int64(r.Last); n++ {
 		v := strconv.FormatInt(n, 10)
 		if !fn("segment-"+v, v) {
@@ -118,7 +118,7 @@ func (s Subnets) Label() string { return SubnetsLabel }
 // Count is how many subnets the supernet holds.
 func (s Subnets) Count() int64 { return 1 << (s.Bits - s.Supernet.Bits()) }
 
-func (s Subnets) candidates(claimed []string, fn func(name, value string) bool) {
+func (s Subnets) candidates(claimed []string, _ string, fn func(name, value string) bool) {
 	// Claims of the same length are aligned and collide by name; others are checked for overlap.
 	var other []netip.Prefix
 	for _, c := range claimed {
@@ -184,6 +184,9 @@ func HostSet(subnet netip.Prefix) *Set {
 		Name:     "subnet-" + dashed(subnet.Addr()) + "-" + strconv.Itoa(subnet.Bits()),
 		Prefixes: []netip.Prefix{subnet},
 		Exclude:  map[netip.Addr]bool{subnet.Addr(): true, Gateway(subnet): true, Broadcast(subnet): true},
+		// Many instances of a project are given addresses at once (a launch, the instance
+		// controller's workers): each starts at its own place in the subnet.
+		Spread: true,
 	}
 }
 

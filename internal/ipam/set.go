@@ -18,6 +18,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"net/netip"
 	"strings"
 )
@@ -29,6 +30,11 @@ type Set struct {
 	Name     string
 	Prefixes []netip.Prefix
 	Exclude  map[netip.Addr]bool
+	// Spread starts each holder's search for a free address at an offset derived from the
+	// holder (then on, wrapping around) instead of at the lowest address, so allocators
+	// working for different holders at once seldom reach for the same address: the API
+	// server's create of the claim still decides, and a loser takes the next free one.
+	Spread bool
 }
 
 // NewSet parses CIDRs and excluded addresses.
@@ -54,8 +60,60 @@ func NewSet(name string, cidrs, exclude []string) (*Set, error) {
 // Label is the set's name.
 func (s *Set) Label() string { return s.Name }
 
-func (s *Set) candidates(_ []string, fn func(name, value string) bool) {
-	s.each(func(a netip.Addr) bool { return fn(ClaimName(s.Name, a), a.String()) })
+func (s *Set) candidates(_ []string, holder string, fn func(name, value string) bool) {
+	visit := func(a netip.Addr) bool { return fn(ClaimName(s.Name, a), a.String()) }
+	if !s.Spread {
+		s.each(visit)
+		return
+	}
+	s.eachFrom(s.offset(holder), visit)
+}
+
+// offset is where holder's search starts: a hash of the holder, modulo the set's span.
+func (s *Set) offset(holder string) uint64 {
+	span := s.span()
+	if span == 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(holder))
+	return h.Sum64() % span
+}
+
+// span is the number of addresses of the set's prefixes, excluded ones included.
+func (s *Set) span() uint64 {
+	var n uint64
+	for _, p := range s.Prefixes {
+		n += uint64(1) << (32 - p.Bits())
+	}
+	return n
+}
+
+// eachFrom calls fn for every allocatable address, starting at the start-th address of the
+// prefixes and wrapping around to the first, until fn returns false.
+func (s *Set) eachFrom(start uint64, fn func(netip.Addr) bool) {
+	span := s.span()
+	for k := uint64(0); k < span; k++ {
+		a := s.addrAt((start + k) % span)
+		if s.Exclude[a] {
+			continue
+		}
+		if !fn(a) {
+			return
+		}
+	}
+}
+
+// addrAt is the i-th address of the prefixes, in order.
+func (s *Set) addrAt(i uint64) netip.Addr {
+	for _, p := range s.Prefixes {
+		count := uint64(1) << (32 - p.Bits())
+		if i < count {
+			return addrOf(binary.BigEndian.Uint32(p.Addr().AsSlice()) + uint32(i))
+		}
+		i -= count
+	}
+	return netip.Addr{}
 }
 
 // Size is how many addresses the set can hand out.

@@ -25,7 +25,8 @@ import (
 
 // RequestKey names one kind of request a component sent to the API server.
 type RequestKey struct {
-	// Component is who wrote: "manager" or "agent".
+	// Component is who wrote: "manager", "frontends" (the EC2 API and the other front doors'
+	// own clients) or "agent".
 	Component string
 	// Verb is the HTTP method (POST, PUT, PATCH, DELETE, GET of one object), or LIST or WATCH.
 	Verb string

@@ -88,8 +88,12 @@ type Options struct {
 	// TenantSubnetPrefix is the prefix length of the projects' subnets (default /24: 253
 	// instances a project).
 	TenantSubnetPrefix int
-	// Requests, when set, counts the requests of the manager and of every node agent.
+	// Requests, when set, counts the requests of the manager, of the front ends' own clients
+	// (the EC2 API's writes) and of every node agent.
 	Requests *RequestCounter
+	// InstanceWorkers is how many instances the instance controller reconciles at once (0 is its
+	// default).
+	InstanceWorkers int
 	// Ctx bounds the cloud's life (default env.Ctx): a test that needs the control plane to
 	// itself afterwards ends it and waits for Done.
 	Ctx context.Context
@@ -146,12 +150,16 @@ func Start(env *testenv.Env, opts Options) (*Cloud, error) {
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
 		SeedInstanceTypes: true, SystemNamespace: testenv.SystemNamespace, ObjectStoreURL: c.S3URL,
 		Region: Region, TerminatedRetention: opts.TerminatedRetention, HeartbeatTimeout: 30 * time.Second,
-		TenantSubnetPrefix: opts.TenantSubnetPrefix,
-		Metrics:            reg,
+		TenantSubnetPrefix: opts.TenantSubnetPrefix, InstanceWorkers: opts.InstanceWorkers,
+		Metrics: reg,
 	}); err != nil {
 		return nil, err
 	}
-	if err := frontends.Add(ctx, mgr, env.Config, frontends.Config{
+	feCfg := rest.CopyConfig(env.Config)
+	if opts.Requests != nil {
+		feCfg.Wrap(opts.Requests.wrap("frontends"))
+	}
+	if err := frontends.Add(ctx, mgr, feCfg, frontends.Config{
 		SystemNamespace: testenv.SystemNamespace, Region: Region,
 		EC2Listener: ec2ln, S3Listener: s3ln, DashboardListener: dashln, EC2Endpoint: c.EC2URL, ObjectStoreURL: c.S3URL,
 		S3DataDir: filepath.Join(dir, "objects"), AuthzTTL: time.Second, Logger: logr.Discard(),

@@ -59,8 +59,8 @@ const (
 	// The instance controller's finalizer and status, the scheduler's label and binding, the
 	// agent's finalizer and report, the instance controller's running state.
 	maxInstanceWritesPerInstance = 7.0
-	// Scheduled, AddressAssigned, Running (manager), Started (agent).
-	maxEventsPerInstance = 4.0
+	// Scheduled, Running (manager).
+	maxEventsPerInstance = 2.0
 	// The manager's sums of the hypervisors' allocations: at most one write per node a second
 	// for all the instances it took meanwhile, so never more than one per instance (heartbeats,
 	// which go by the clock, not counted).
