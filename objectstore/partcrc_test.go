@@ -81,6 +81,42 @@ func TestDefaultChecksumFromParts(t *testing.T) {
 		}
 		t.Run(key, func(t *testing.T) { completeDefault(t, e, clients[tc.client], key, tc.sizes, tc.old) })
 	}
+	t.Run("copied-part", func(t *testing.T) { completeWithCopiedPart(t, clients["no-checksums"]) })
+}
+
+// completeWithCopiedPart completes an upload naming no checksum whose second part is copied
+// from a range of another object (UploadPartCopy records the CRC as UploadPart does).
+func completeWithCopiedPart(t *testing.T, c *s3.Client) {
+	ctx := context.Background()
+	bucket, key := aws.String("crc"), aws.String("copied-part")
+	src := partBytes(7, 1000)
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: bucket, Key: aws.String("copy-source"), Body: bytes.NewReader(src)}); err != nil {
+		t.Fatal(err)
+	}
+	up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: bucket, Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := partBytes(1, 5<<20)
+	p1, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: bucket, Key: key, UploadId: up.UploadId, PartNumber: aws.Int32(1), Body: bytes.NewReader(first)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := c.UploadPartCopy(ctx, &s3.UploadPartCopyInput{Bucket: bucket, Key: key, UploadId: up.UploadId, PartNumber: aws.Int32(2),
+		CopySource: aws.String("crc/copy-source"), CopySourceRange: aws.String("bytes=100-899")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p2.CopyPartResult.ChecksumCRC64NVME != nil {
+		t.Fatal("UploadPartCopy answered a CRC64NVME the upload did not ask for")
+	}
+	out, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: bucket, Key: key, UploadId: up.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{
+			{PartNumber: aws.Int32(1), ETag: p1.ETag}, {PartNumber: aws.Int32(2), ETag: p2.CopyPartResult.ETag}}}})
+	want := referenceSum(types.ChecksumAlgorithmCrc64nvme, append(first, src[100:900]...))
+	if err != nil || aws.ToString(out.ChecksumCRC64NVME) != want {
+		t.Fatalf("CompleteMultipartUpload = %+v, %v; want CRC64NVME %s", out, err, want)
+	}
 }
 
 // completeDefault uploads parts of sizes to key with c, the last one straight into the store
