@@ -50,8 +50,9 @@ func (s *Store) linksParts() bool {
 func (s *Store) dataDir() string { return filepath.Join(s.root, dataDirName) }
 
 // linkParts hard-links the named parts of an upload into a new data directory, giving each a
-// CRC of crc's algorithm (when crc is set; see CompleteOptions.CRC), and returns the directory's id, the parts' binary MD5s and their
-// descriptions. The caller removes the directory on failure (or Open does, after a crash).
+// CRC of crc's algorithm (when crc is set; see CompleteOptions.CRC), and returns the
+// directory's id, the parts' binary MD5s and their descriptions. The caller removes the
+// directory on failure (or Open does, after a crash).
 func (s *Store) linkParts(bucket, id string, parts []CompletePart, crc *CRC) (string, [][]byte, []ObjectPart, error) {
 	ld := s.disk.(*localDisk)
 	dataID, err := ld.newDataDir()
