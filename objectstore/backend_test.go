@@ -94,7 +94,7 @@ const s3SuiteTests = `^(TestAWSSDK|TestBoto3|TestMinio.*|TestVersioning(SDK|Boto
 	`TestProjectsAreIsolated|TestCreateBucketNeedsProject|TestPublicAccessBlock|TestSystemBucketsStayPrivate|` +
 	`TestPresignedAndVersionedACLs|TestMultipartUploadKeepsItsACL|TestErrorCode.*|TestReadsAndConditions|` +
 	`TestKeysThatAreNotFileNames|TestUploadPartCopy|TestReadOnlyGrant|TestPutGrant|TestCompleteSendsKeepAlive|` +
-	`TestChecksumsSDK|TestMultipartChecksumsSDK|TestConditionalWritesSDK|TestCompleteRetryAndPartReupload|` +
+	`TestChecksumsSDK|TestMultipartChecksumsSDK|TestDefaultChecksumFromParts|TestConditionalWritesSDK|TestCompleteRetryAndPartReupload|` +
 	`TestObjectTagging(SDK|Versions)|TestBucketTaggingSDK|TestTaggingConditionalWritesSDK|TestCORSConfigurationSDK|` +
 	`TestLifecycleConfigurationSDK|TestLifecycleVersions|TestSSECustomerKeys|TestSSEMultipart|TestSSES3AndBucketDefault)$`
 

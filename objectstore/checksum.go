@@ -246,6 +246,34 @@ func partChecksum(h http.Header, up fsstore.UploadInfo) (*fsstore.Checksum, erro
 	return &fsstore.Checksum{Algorithm: alg}, nil
 }
 
+// objectChecksumOf is the algorithm and type of the checksum an upload's object gets: the
+// upload's, else the default algorithm's FULL_OBJECT one.
+func objectChecksumOf(up fsstore.UploadInfo) (alg, typ string) {
+	if cs := up.Meta.Checksum; cs != nil {
+		return cs.Algorithm, cs.Type
+	}
+	return defaultChecksumAlgorithm, checksumFullObject
+}
+
+// newCRC is the store's description of CRC algorithm alg.
+func newCRC(alg string) *fsstore.CRC {
+	return &fsstore.CRC{Algorithm: alg, New: func() hash.Hash { return newChecksumHash(alg) }}
+}
+
+// partCRC is the CRC the store computes over a part's data as it arrives, beside the part's
+// checksum cs, for the completion to combine into the object's FULL_OBJECT checksum without
+// reading the data again; nil when the part needs none: the object's checksum is COMPOSITE, cs
+// is already of its algorithm, or the upload is encrypted (its parts' checksums, of the
+// plaintext, are combined instead). The CRC is the store's own: it shows in no answer (S3
+// shows a part's checksum only when the upload or the part named its algorithm).
+func partCRC(up fsstore.UploadInfo, cs *fsstore.Checksum) *fsstore.CRC {
+	alg, typ := objectChecksumOf(up)
+	if up.Meta.Encryption != nil || typ != checksumFullObject || cs != nil && cs.Algorithm == alg {
+		return nil
+	}
+	return newCRC(alg)
+}
+
 // partCopyChecksum is the checksum a part copied into an upload records: of the upload's
 // algorithm; nil for none. The parts of an encrypted upload always record one (the default
 // algorithm's when the upload names none), since its object's FULL_OBJECT checksum is
@@ -288,9 +316,10 @@ type completion struct {
 	wantAlg string
 	want    string
 	size    int64
-	// whole hashes the assembled data for a FULL_OBJECT checksum, unless the upload is
-	// encrypted: its stored data is not the plaintext, so the parts' CRCs are combined instead.
-	whole     hash.Hash
+	// crc is the CRC every part needs for a FULL_OBJECT checksum, combined from the parts'
+	// (see partCRC); nil when the upload is encrypted (its stored data is not the plaintext:
+	// the parts' own checksums are combined) or its checksum is COMPOSITE.
+	crc       *fsstore.CRC
 	encrypted bool
 	alg       string
 	typ       string
@@ -299,10 +328,8 @@ type completion struct {
 // newCompletion checks what a CompleteMultipartUpload request says about checksums against
 // its upload.
 func newCompletion(h http.Header, up fsstore.UploadInfo, named map[int]checksumFields) (*completion, error) {
-	c := &completion{up: up, named: named, size: -1, alg: defaultChecksumAlgorithm, typ: checksumFullObject, encrypted: up.Meta.Encryption != nil}
-	if cs := up.Meta.Checksum; cs != nil {
-		c.alg, c.typ = cs.Algorithm, cs.Type
-	}
+	c := &completion{up: up, named: named, size: -1, encrypted: up.Meta.Encryption != nil}
+	c.alg, c.typ = objectChecksumOf(up)
 	if typ := h.Get(headerChecksumType); typ != "" && (up.Meta.Checksum == nil || typ != c.typ) {
 		return nil, s3Error(CodeInvalidRequest, "The upload was created using the "+orNone(up.Meta.Checksum)+" checksum mode. The complete request must use the same checksum mode.")
 	}
@@ -322,7 +349,7 @@ func newCompletion(h http.Header, up fsstore.UploadInfo, named map[int]checksumF
 		c.size = n
 	}
 	if c.typ == checksumFullObject && !c.encrypted {
-		c.whole = newChecksumHash(c.alg)
+		c.crc = newCRC(c.alg)
 	}
 	return c, nil
 }
@@ -340,7 +367,7 @@ func (c *completion) checksum(parts []fsstore.ObjectPart) (*fsstore.Checksum, er
 	var total int64
 	composite := newChecksumHash(c.alg)
 	var combined *crcCombiner
-	if c.encrypted && c.typ == checksumFullObject {
+	if c.typ == checksumFullObject {
 		combined = newCRCCombiner(c.alg)
 	}
 	for _, p := range parts {
@@ -350,7 +377,7 @@ func (c *completion) checksum(parts []fsstore.ObjectPart) (*fsstore.Checksum, er
 		}
 		total += size
 		if combined != nil {
-			combined.add(p.Checksum, size)
+			combined.add(p.CRCOf(c.alg), size)
 		}
 		alg, value, many := c.named[p.Number].named()
 		if many {
@@ -377,8 +404,6 @@ func (c *completion) checksum(parts []fsstore.ObjectPart) (*fsstore.Checksum, er
 	cs := &fsstore.Checksum{Algorithm: c.alg, Type: c.typ}
 	if c.typ == checksumComposite {
 		cs.Value = base64.StdEncoding.EncodeToString(composite.Sum(nil)) + "-" + strconv.Itoa(len(parts))
-	} else if c.whole != nil {
-		cs.Value = base64.StdEncoding.EncodeToString(c.whole.Sum(nil))
 	} else if cs.Value = combined.value(); cs.Value == "" {
 		// A part of an encrypted upload lacks the CRC to combine: the object gets none.
 		if c.want != "" {

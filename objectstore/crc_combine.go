@@ -21,8 +21,10 @@ import (
 	"pinet.io/pinet/objectstore/fsstore"
 )
 
-// The FULL_OBJECT checksum of an encrypted multipart object cannot be computed from its stored
-// data, which is not the plaintext; it is combined from its parts' CRCs instead, as S3 does.
+// The FULL_OBJECT checksum of a multipart object is combined from its parts' CRCs, as S3 does,
+// rather than computed over its data: an encrypted object's stored data is not the plaintext,
+// and reading an unencrypted one back at completion would cost a pass over all its bytes (each
+// part's CRC is computed as the part streams in; see partCRC).
 // For a reflected CRC whose initial value and final xor are all ones (CRC32, CRC32C,
 // CRC64NVME), crc(A‖B) = crc(A)·x^(8·len(B)) mod P xor crc(B), computed over GF(2) with
 // polynomials held bit-reversed in the CRC's width (the top bit is x^0).

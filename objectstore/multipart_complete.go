@@ -45,5 +45,5 @@ func (s *Server) complete(q *request, id string, parts []fsstore.CompletePart, b
 		return fsstore.ObjectInfo{}, err
 	}
 	return s.store.CompleteUploadWith(q.route.Bucket, q.route.Key, id, parts,
-		fsstore.CompleteOptions{Condition: cond, Hash: c.whole, Checksum: c.checksum})
+		fsstore.CompleteOptions{Condition: cond, CRC: c.crc, Checksum: c.checksum})
 }

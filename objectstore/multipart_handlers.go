@@ -102,7 +102,7 @@ func (s *Server) uploadPart(q *request) error {
 	if body, err = s.sealPart(q, up, body, size); err != nil {
 		return err
 	}
-	part, err := s.store.PutPartChecksum(q.route.Bucket, q.route.Key, up.ID, n, body, cs)
+	part, err := s.store.PutPartWith(q.route.Bucket, q.route.Key, up.ID, n, body, fsstore.PartOptions{Checksum: cs, CRC: partCRC(up, cs)})
 	if err != nil {
 		return err
 	}
@@ -153,7 +153,7 @@ func (s *Server) uploadPartCopy(q *request) error {
 	if body, err = s.sealPart(q, up, body, length); err != nil {
 		return err
 	}
-	part, err := s.store.PutPartChecksum(q.route.Bucket, q.route.Key, up.ID, n, body, cs)
+	part, err := s.store.PutPartWith(q.route.Bucket, q.route.Key, up.ID, n, body, fsstore.PartOptions{Checksum: cs, CRC: partCRC(up, cs)})
 	if err != nil {
 		return err
 	}

@@ -38,6 +38,31 @@ type ObjectPart struct {
 	Number   int       `json:"n"`
 	Size     int64     `json:"size"`
 	Checksum *Checksum `json:"checksum,omitempty"`
+	// DataCRC is the CRC the store computed over the part's stored data (see CRC), for a
+	// completion to combine; it is the store's own, no client named it, and it is not kept in
+	// the object's part list.
+	DataCRC *Checksum `json:"-"`
+}
+
+// CRC names a CRC algorithm as S3 does (CRC32, CRC32C, CRC64NVME) and makes its hash. A part
+// written with PartOptions.CRC records that CRC of its stored data, computed in the pass that
+// writes the data; a completion with CompleteOptions.CRC has every part's CRC of the algorithm
+// (reading the data only of a part that has none recorded), so the object's FULL_OBJECT
+// checksum is combined from the parts' CRCs without reading the object again.
+type CRC struct {
+	Algorithm string
+	New       func() hash.Hash
+}
+
+// CRCOf is the part's CRC of algorithm alg: its own checksum when that is of alg, else the
+// store's DataCRC when that is; nil for none.
+func (p ObjectPart) CRCOf(alg string) *Checksum {
+	for _, cs := range []*Checksum{p.Checksum, p.DataCRC} {
+		if cs != nil && cs.Algorithm == alg && cs.Value != "" {
+			return cs
+		}
+	}
+	return nil
 }
 
 // WriteCondition decides whether a write may replace key's latest version. It is called under
@@ -61,10 +86,12 @@ func checkCondition(cond WriteCondition, key string, cur ObjectInfo, err error) 
 type CompleteOptions struct {
 	// Condition, when set, must allow the object to replace the key's latest version.
 	Condition WriteCondition
-	// Hash, when set, is fed the object's data as it is assembled.
-	Hash hash.Hash
+	// CRC, when set, gives every part passed to Checksum a CRC of its algorithm (CRCOf): the
+	// one recorded with the part, or for a part that has none (written without
+	// PartOptions.CRC, or before the store recorded them) one computed by reading its data.
+	CRC *CRC
 	// Checksum, when set, gives the object's checksum once its data is assembled, from its
-	// parts (and Hash); an error refuses the completion, with nothing written.
+	// parts; an error refuses the completion, with nothing written.
 	Checksum func(parts []ObjectPart) (*Checksum, error)
 }
 

@@ -15,10 +15,10 @@
 package fsstore
 
 import (
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -49,10 +49,11 @@ func (s *Store) linksParts() bool {
 
 func (s *Store) dataDir() string { return filepath.Join(s.root, dataDirName) }
 
-// linkParts hard-links the named parts of an upload into a new data directory, feeding their
-// data to h (when not nil), and returns the directory's id, the parts' binary MD5s and their
-// descriptions. The caller removes the directory on failure (or Open does, after a crash).
-func (s *Store) linkParts(bucket, id string, parts []CompletePart, h hash.Hash) (string, [][]byte, []ObjectPart, error) {
+// linkParts hard-links the named parts of an upload into a new data directory, giving each a
+// CRC of crc's algorithm (when crc is set; see CompleteOptions.CRC), and returns the
+// directory's id, the parts' binary MD5s and their descriptions. The caller removes the
+// directory on failure (or Open does, after a crash).
+func (s *Store) linkParts(bucket, id string, parts []CompletePart, crc *CRC) (string, [][]byte, []ObjectPart, error) {
 	ld := s.disk.(*localDisk)
 	dataID, err := ld.newDataDir()
 	if err != nil {
@@ -71,7 +72,7 @@ func (s *Store) linkParts(bucket, id string, parts []CompletePart, h hash.Hash) 
 			return dataID, nil, nil, fmt.Errorf("linking part %d: %w", p.Number, err)
 		}
 		// The ETag is read again from the linked file, in case the part was replaced.
-		sum, part, err := s.readPart(dst, p, h)
+		sum, part, err := s.readPart(dst, p, crc)
 		if err != nil {
 			return dataID, nil, nil, err
 		}
@@ -81,20 +82,27 @@ func (s *Store) linkParts(bucket, id string, parts []CompletePart, h hash.Hash) 
 	return dataID, sums, list, ld.syncDir(dir)
 }
 
-// readPart checks the part file path against p, feeds its data to h (when not nil) and returns
-// its binary MD5 and description.
-func (s *Store) readPart(path string, p CompletePart, h hash.Hash) ([]byte, ObjectPart, error) {
+// readPart checks the part file path against p and returns its binary MD5 and description,
+// with a CRC of crc's algorithm (when crc is set): the one recorded with the part, else one
+// computed by reading the part's data (a part written without one, e.g. before the store
+// recorded them).
+func (s *Store) readPart(path string, p CompletePart, crc *CRC) ([]byte, ObjectPart, error) {
 	f, info, err := s.openPart(path, p)
 	if err != nil {
 		return nil, ObjectPart{}, err
 	}
 	defer f.Close()
-	if h != nil {
+	sum, part, err := completedPart(info, p)
+	if err != nil {
+		return nil, ObjectPart{}, err
+	}
+	if h := missingCRC(part, crc); h != nil {
 		if err := s.copyBuffered(h, f.Section(0, info.Size)); err != nil {
 			return nil, ObjectPart{}, fmt.Errorf("reading part %d: %w", p.Number, err)
 		}
+		part.DataCRC = &Checksum{Algorithm: crc.Algorithm, Value: base64.StdEncoding.EncodeToString(h.Sum(nil))}
 	}
-	return completedPart(info, p)
+	return sum, part, nil
 }
 
 // openPart opens the part file path and checks that it is still the part p names (its ETag is
@@ -121,7 +129,7 @@ func (s *Store) openPart(path string, p CompletePart) (diskFile, ObjectInfo, err
 // completedPart is the binary MD5 and the description of a part whose trailer is info.
 func completedPart(info ObjectInfo, p CompletePart) ([]byte, ObjectPart, error) {
 	sum, err := hex.DecodeString(info.ETag)
-	return sum, ObjectPart{Number: p.Number, Size: info.Size, Checksum: info.Meta.Checksum}, err
+	return sum, ObjectPart{Number: p.Number, Size: info.Size, Checksum: info.Meta.Checksum, DataCRC: info.DataCRC}, err
 }
 
 // copyBuffered copies r to w through one of the store's large buffers.

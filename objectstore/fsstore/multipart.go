@@ -17,6 +17,7 @@ package fsstore
 import (
 	"crypto/md5"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -150,6 +151,21 @@ func (s *Store) PutPart(bucket, key, id string, n int, r io.Reader) (PartInfo, e
 // PutPartChecksum is PutPart that records the part's checksum cs (nil for none); as with
 // PutObject, r may set cs's Value when it reaches the end of the data.
 func (s *Store) PutPartChecksum(bucket, key, id string, n int, r io.Reader, cs *Checksum) (PartInfo, error) {
+	return s.PutPartWith(bucket, key, id, n, r, PartOptions{Checksum: cs})
+}
+
+// PartOptions are the options of PutPartWith.
+type PartOptions struct {
+	// Checksum is the part's checksum (nil for none); as with PutObject, the reader may set its
+	// Value when it reaches the end of the data.
+	Checksum *Checksum
+	// CRC, when set, is computed over the part's data as it is stored and recorded with the
+	// part, for the completion to combine (see CRC).
+	CRC *CRC
+}
+
+// PutPartWith is PutPart with options.
+func (s *Store) PutPartWith(bucket, key, id string, n int, r io.Reader, opts PartOptions) (PartInfo, error) {
 	if n < 1 || n > MaxPartNumber {
 		return PartInfo{}, ErrInvalidPartNum
 	}
@@ -161,10 +177,17 @@ func (s *Store) PutPartChecksum(bucket, key, id string, n int, r io.Reader, cs *
 		return PartInfo{}, err
 	}
 	defer t.discard()
+	if opts.CRC != nil {
+		t.crc = opts.CRC.New()
+	}
 	if err := t.copyFrom(r, &s.buffers); err != nil {
 		return PartInfo{}, err
 	}
+	cs := opts.Checksum
 	info := ObjectInfo{Size: t.size, ETag: t.etagOf(r), Modified: s.opts.Now().UTC(), Meta: ObjectMeta{Checksum: cs}}
+	if t.crc != nil {
+		info.DataCRC = &Checksum{Algorithm: opts.CRC.Algorithm, Value: base64.StdEncoding.EncodeToString(t.crc.Sum(nil))}
+	}
 	if err := t.finish(info); err != nil {
 		return PartInfo{}, err
 	}
@@ -259,7 +282,7 @@ func (s *Store) CompleteUploadWith(bucket, key, id string, parts []CompletePart,
 	var list []ObjectPart
 	var dataID string
 	if s.linksParts() {
-		dataID, sums, list, err = s.linkParts(bucket, id, parts, opts.Hash)
+		dataID, sums, list, err = s.linkParts(bucket, id, parts, opts.CRC)
 		if dataID != "" {
 			ld := s.disk.(*localDisk)
 			t.anchor = func(path string) error { return ld.anchor(path, dataID) }
@@ -267,7 +290,7 @@ func (s *Store) CompleteUploadWith(bucket, key, id string, parts []CompletePart,
 			defer func() { t.discard(); _ = ld.removeUnusedData(filepath.Join(s.dataDir(), dataID)) }()
 		}
 	} else {
-		sums, list, err = s.copyParts(t, bucket, id, parts, opts.Hash)
+		sums, list, err = s.copyParts(t, bucket, id, parts, opts.CRC)
 	}
 	if err != nil {
 		return ObjectInfo{}, err
@@ -335,13 +358,14 @@ func (s *Store) checkParts(bucket, id string, parts []CompletePart) error {
 	return nil
 }
 
-// copyParts copies the named parts, in order, into the object being assembled in t (and into
-// h, when not nil) and returns their binary MD5s and descriptions.
-func (s *Store) copyParts(t *tempFile, bucket, id string, parts []CompletePart, h hash.Hash) ([][]byte, []ObjectPart, error) {
+// copyParts copies the named parts, in order, into the object being assembled in t, giving
+// each a CRC of crc's algorithm (when crc is set; see CompleteOptions.CRC), and returns their
+// binary MD5s and descriptions.
+func (s *Store) copyParts(t *tempFile, bucket, id string, parts []CompletePart, crc *CRC) ([][]byte, []ObjectPart, error) {
 	sums := make([][]byte, 0, len(parts))
 	list := make([]ObjectPart, 0, len(parts))
 	for _, p := range parts {
-		sum, part, err := s.appendPart(t, bucket, id, p, h)
+		sum, part, err := s.appendPart(t, bucket, id, p, crc)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -351,23 +375,40 @@ func (s *Store) copyParts(t *tempFile, bucket, id string, parts []CompletePart, 
 	return sums, list, nil
 }
 
-// appendPart copies a part into the object being assembled (and into h, when not nil) and
-// returns the part's binary MD5 and its description. It reads the part's ETag again from the
-// file it copies, in case the part was replaced.
-func (s *Store) appendPart(t *tempFile, bucket, id string, p CompletePart, h hash.Hash) ([]byte, ObjectPart, error) {
+// appendPart copies a part into the object being assembled (computing its CRC of crc's
+// algorithm on the way when it has none recorded) and returns the part's binary MD5 and its
+// description. It reads the part's ETag again from the file it copies, in case the part was
+// replaced.
+func (s *Store) appendPart(t *tempFile, bucket, id string, p CompletePart, crc *CRC) ([]byte, ObjectPart, error) {
 	f, info, err := s.openPart(filepath.Join(s.uploadDir(bucket, id), partName(p.Number)), p)
 	if err != nil {
 		return nil, ObjectPart{}, err
 	}
 	defer f.Close()
+	sum, part, err := completedPart(info, p)
+	if err != nil {
+		return nil, ObjectPart{}, err
+	}
 	var src io.Reader = f.Section(0, info.Size)
+	h := missingCRC(part, crc)
 	if h != nil {
 		src = io.TeeReader(src, h)
 	}
 	if err := t.copyFrom(src, &s.buffers); err != nil {
 		return nil, ObjectPart{}, fmt.Errorf("copying part %d: %w", p.Number, err)
 	}
-	return completedPart(info, p)
+	if h != nil {
+		part.DataCRC = &Checksum{Algorithm: crc.Algorithm, Value: base64.StdEncoding.EncodeToString(h.Sum(nil))}
+	}
+	return sum, part, nil
+}
+
+// missingCRC is a new hash of crc's algorithm when part has no CRC of it recorded, else nil.
+func missingCRC(part ObjectPart, crc *CRC) hash.Hash {
+	if crc == nil || part.CRCOf(crc.Algorithm) != nil {
+		return nil
+	}
+	return crc.New()
 }
 
 func normalETag(etag string) string {

@@ -88,6 +88,9 @@ type ObjectInfo struct {
 	// Data names the data directory of an object whose parts are linked rather than copied
 	// (see linked.go): its file then holds no data, only this trailer. "" for other objects.
 	Data string `json:"data,omitempty"`
+	// DataCRC is, for a part written with PartOptions.CRC, that CRC of its stored data; nil
+	// for objects and other parts. It is the store's own and never shown to clients.
+	DataCRC *Checksum `json:"dataCRC,omitempty"`
 	// IsLatest is set by ListVersions on a key's latest version; it is not stored.
 	IsLatest bool `json:"-"`
 }
@@ -97,6 +100,8 @@ type tempFile struct {
 	f    *os.File
 	size int64
 	md5  hash.Hash
+	// crc, when set, is fed the data with md5, in the same pass.
+	crc hash.Hash
 	// anchor, when set, is called by finish with the finished file's name (see linked.go).
 	anchor func(path string) error
 }
@@ -109,7 +114,7 @@ func newTempFile(dir, pattern string) (*tempFile, error) {
 	return &tempFile{f: f, md5: md5.New()}, nil
 }
 
-// copyFrom streams r into the file, hashing it, through a buffer of the pool's.
+// copyFrom streams r into the file, hashing it (MD5, and crc when set), through a buffer of the pool's.
 func (t *tempFile) copyFrom(r io.Reader, pool *sync.Pool) error {
 	bp := pool.Get().(*[]byte)
 	defer pool.Put(bp)
@@ -121,6 +126,9 @@ func (t *tempFile) copyFrom(r io.Reader, pool *sync.Pool) error {
 				return fmt.Errorf("writing %s: %w", t.f.Name(), err)
 			}
 			t.md5.Write(buf[:n])
+			if t.crc != nil {
+				t.crc.Write(buf[:n])
+			}
 			t.size += int64(n)
 		}
 		if rerr == io.EOF {
