@@ -126,17 +126,21 @@ func prepareLaunch(b *testing.B, f *fixture, n int) error {
 	q := testcloud.NoQuota()
 	f.cloud.AddProjectWithQuota(b, launchProject, q)
 	launchCreds = f.cloud.AddUser(b, "launcher", false, launchProject)
-	for i := range launchNodes {
-		f.cloud.AddNodeWith(b, fmt.Sprintf("launch-node-%d", i), "", int32(n), int64(n)*1024, roomFor(n))
-	}
+	addNodes(b, f, "launch", n)
 	launchImage = f.cloud.RegisterRawImage(b, launchCreds, launchProject, "launch-image", bytes.Repeat([]byte{0}, 1<<16), false)
 	return f.cloud.Env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: launchBaseline}})
 }
 
-// roomFor lets a node take n instances: without it the agent registers the default of 64, and
-// a launch larger than the nodes' 64 each waits unscheduled ("at their instance quota") forever.
-func roomFor(n int) func(*nodeagent.Config) {
-	return func(cfg *nodeagent.Config) { cfg.MaxInstances = int32(n) }
+// addNodes adds launchNodes nodes with room for n tiny instances together: each node twice its
+// even share, at most n, as vCPUs, memory and its instance quota (without that the agent
+// registers the default of 64, and a launch beyond the nodes' 64 each waits unscheduled, "at
+// their instance quota", forever; a Hypervisor takes at most 4,096).
+func addNodes(b *testing.B, f *fixture, prefix string, n int) {
+	room := min(n, 2*n/launchNodes+16)
+	for i := range launchNodes {
+		f.cloud.AddNodeWith(b, fmt.Sprintf("%s-node-%d", prefix, i), "", int32(room), int64(room)*1024,
+			func(cfg *nodeagent.Config) { cfg.MaxInstances = int32(room) })
+	}
 }
 
 func launchAll(b *testing.B, f *fixture, n int) []string {

@@ -95,9 +95,7 @@ var (
 func prepareNodes(b *testing.B, f *fixture, project, prefix string, n int) (string, testcloud.Credentials) {
 	f.cloud.AddProjectWithQuota(b, project, testcloud.NoQuota())
 	creds := f.cloud.AddUser(b, prefix+"-user", false, project)
-	for i := range launchNodes {
-		f.cloud.AddNodeWith(b, fmt.Sprintf("%s-node-%d", prefix, i), "", int32(n), int64(n)*1024, roomFor(n))
-	}
+	addNodes(b, f, prefix, n)
 	image := f.cloud.RegisterRawImage(b, creds, project, prefix+"-image", bytes.Repeat([]byte{0}, 1<<16), false)
 	return image, creds
 }
