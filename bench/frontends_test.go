@@ -61,7 +61,8 @@ func setup(b *testing.B) *fixture {
 	b.Helper()
 	fixtureOnce.Do(func() {
 		requests := &testcloud.RequestCounter{}
-		c, err := testcloud.Start(env, testcloud.Options{TenantSubnetPrefix: 20, Requests: requests, InstanceWorkers: *instanceWorkers})
+		// A /18 gives each project 16,382 addresses: the 5,000 fit.
+		c, err := testcloud.Start(env, testcloud.Options{TenantSubnetPrefix: 18, Requests: requests, InstanceWorkers: *instanceWorkers})
 		if err != nil {
 			fixtureErr = err
 			return
