@@ -48,6 +48,7 @@ func TestSecurityGroupDeleteAgainstLaunches(t *testing.T) {
 
 	t.Run("a marked group refuses launches and rules", func(t *testing.T) { markedGroupRefuses(t, s, ami, warm) })
 	t.Run("a member after the mark", func(t *testing.T) { memberAfterMark(t, s, ami) })
+	t.Run("a rule after the mark", func(t *testing.T) { ruleAfterMark(t, s) })
 	t.Run("race", func(t *testing.T) { raceDeleteAndLaunch(t, s, ami) })
 }
 
@@ -185,6 +186,52 @@ func memberAfterMark(t *testing.T, s *cloud.Service, ami string) {
 		t.Fatalf("launching into the group kept: %v", err)
 	}
 	removeAfter(t, &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: res.Instances[0].InstanceID, Namespace: "svc-a"}})
+}
+
+// ruleAfterMark: a rule naming the group as a source that an Authorize writes after the delete
+// marked the group is withdrawn by the Authorize, and the delete goes on; one written past the
+// service (as kubectl would) in that window makes the delete answer DependencyViolation.
+func ruleAfterMark(t *testing.T, s *cloud.Service) {
+	ctx := context.Background()
+	admits := createGroup(t, s, "sgdel-admits")
+	source := createGroup(t, s, "sgdel-source")
+	var authorizeErr error
+	cloud.SetAfterDeleteMark(s, func(id string) {
+		if id == source.ID {
+			_, authorizeErr = s.AuthorizeSecurityGroupIngress(context.Background(), alice, cloud.IngressInput{GroupID: admits.ID,
+				Flat: cloud.FlatPermission{SourceGroupName: "sgdel-source"}})
+		}
+	})
+	t.Cleanup(func() { cloud.SetAfterDeleteMark(s, nil) })
+	if _, err := s.DeleteSecurityGroup(ctx, alice, cloud.GroupInput{GroupID: source.ID}); err != nil {
+		t.Fatalf("deleting a group whose rule was withdrawn: %v", err)
+	}
+	expectCode(t, authorizeErr, cloud.CodeGroupNotFound)
+	if sg := groupObject(t, admits.ID); sg == nil || len(sg.Spec.Ingress) != 0 {
+		t.Fatalf("the refused rule is left: %+v", sg)
+	}
+	if groupObject(t, source.ID) != nil {
+		t.Fatal("the source group is still there after its delete")
+	}
+
+	kept := createGroup(t, s, "sgdel-kept")
+	obj := &cloudv1.SecurityGroup{ObjectMeta: metav1.ObjectMeta{Name: admits.ID, Namespace: "svc-a"}}
+	cloud.SetAfterDeleteMark(s, func(id string) {
+		if id != kept.ID {
+			return
+		}
+		if err := testenv.Update(context.Background(), env.Client, obj, func(sg *cloudv1.SecurityGroup) {
+			sg.Spec.Ingress = []cloudv1.IngressRule{{Protocol: cloudv1.ProtocolAll, SourceGroups: []string{"sgdel-kept"}}}
+		}); err != nil {
+			t.Error(err)
+		}
+	})
+	_, err := s.DeleteSecurityGroup(ctx, alice, cloud.GroupInput{GroupID: kept.ID})
+	expectCode(t, err, cloud.CodeDependencyViolation)
+	after := groupObject(t, kept.ID)
+	if after == nil || after.Annotations["cloud.pinet.io/deleting"] != "" {
+		t.Fatalf("a refused delete left the group %+v", after)
+	}
 }
 
 // raceDeleteAndLaunch races a launch into a group with the group's delete, one or the other
