@@ -163,6 +163,9 @@ func (s *Service) RunInstances(ctx context.Context, c Caller, in RunInstancesInp
 	var created []*cloudv1.Instance
 	for range launchRounds {
 		created, err = s.createLaunch(ctx, l)
+		if err == nil {
+			err = s.confirmLaunchGroups(ctx, l, created)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -245,12 +245,12 @@ type GroupInput struct {
 }
 
 // DeleteSecurityGroup deletes a group no live instance and no other group's rule depends on, and
-// returns its id. The project's default group cannot be deleted.
+// returns its id, exclusive of launches into it and rules naming it (securitygroups_delete.go). The project's default group cannot be deleted.
 func (s *Service) DeleteSecurityGroup(ctx context.Context, c Caller, in GroupInput) (string, error) {
 	if err := s.authorize(ctx, c, "delete", "securitygroups", in.DryRun); err != nil {
 		return "", err
 	}
-	found, x, err := s.findGroup(ctx, c, in.GroupName, in.GroupID)
+	found, _, err := s.findGroup(ctx, c, in.GroupName, in.GroupID)
 	if err != nil {
 		return "", err
 	}
@@ -258,51 +258,14 @@ func (s *Service) DeleteSecurityGroup(ctx context.Context, c Caller, in GroupInp
 	if found.EffectiveGroupName() == cloudv1.DefaultSecurityGroupName {
 		return "", BadRequest(CodeCannotDelete, "the specified group: \"%s\" name: \"default\" cannot be deleted by a user", id)
 	}
-	if err := s.checkGroupUnused(ctx, c, found, x); err != nil {
+	// The cache refuses a group plainly in use without a write; the handshake decides.
+	if err := s.checkGroupUnused(ctx, s.cfg.Client, c, found); err != nil {
 		return "", err
 	}
-	if err := deleteChecked(ctx, s, groupKind, found.DeepCopy(), id, func(*cloudv1.SecurityGroup) error { return nil }); err != nil {
+	if err := s.deleteUnused(ctx, c, found.DeepCopy()); err != nil {
 		return "", err
 	}
 	return id, nil
-}
-
-// checkGroupUnused refuses to delete a group that an instance which is not terminated is in, or
-// that another group's rule admits.
-func (s *Service) checkGroupUnused(ctx context.Context, c Caller, sg *cloudv1.SecurityGroup, x *groupIndex) error {
-	id := groupID(sg)
-	inUse := BadRequest(CodeDependencyViolation, "resource %s has a dependent object", id)
-	insts := &cloudv1.InstanceList{}
-	if err := s.cfg.Client.List(ctx, insts, client.InNamespace(c.Project())); err != nil {
-		return fmt.Errorf("listing instances: %w", err)
-	}
-	for i := range insts.Items {
-		inst := &insts.Items[i]
-		hasID := InstanceID(inst) != ""
-		if !hasID || inst.Status.State == cloudv1.InstanceStateTerminated {
-			continue
-		}
-		memberOf := inst.Spec.SecurityGroups
-		if len(memberOf) == 0 {
-			memberOf = []string{cloudv1.DefaultSecurityGroupName}
-		}
-		for _, ref := range memberOf {
-			if x.byRef[ref] == sg || ref == id {
-				return inUse
-			}
-		}
-	}
-	for _, other := range x.byRef {
-		if other == sg {
-			continue
-		}
-		for _, p := range expand(other.Spec.Ingress) {
-			if p.cidr == "" && (x.byRef[p.group] == sg || p.group == id) {
-				return inUse
-			}
-		}
-	}
-	return nil
 }
 
 // DescribeSecurityGroupsInput selects groups: by name, by id, by filter, a page (5 to 1000) at a

@@ -200,6 +200,9 @@ func (s *Service) AuthorizeSecurityGroupIngress(ctx context.Context, c Caller, i
 	if err := groupKind.writeError(err, groupID(found)); err != nil {
 		return nil, err
 	}
+	if err := s.confirmSources(ctx, sg, added, x); err != nil {
+		return nil, err
+	}
 	out := make([]SecurityGroupRule, 0, len(added))
 	for _, p := range added {
 		r := SecurityGroupRule{ID: ruleIDOf(sg, p, x), GroupID: groupID(sg), GroupOwnerID: sg.Namespace,

@@ -73,6 +73,9 @@ type Config struct {
 type Service struct {
 	cfg        Config
 	admissions *admissions
+	// afterDeleteMark, set by tests only, runs in DeleteSecurityGroup between marking the group
+	// (its id given) and checking its use.
+	afterDeleteMark func(groupID string)
 }
 
 // New builds the service.
