@@ -17,6 +17,8 @@ package cloud
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -33,20 +35,40 @@ import (
 // withdraws what it wrote and answers that the group does not exist. Of a delete and such a call
 // racing, at least one sees the other's write, so no instance and no rule is left in a deleted
 // group. A mark a delete left behind (its process died) refuses launches until a delete of the
-// group is tried again, which takes the mark over.
+// group is tried again, which takes the mark over, or until the mark is markTTL old: a delete
+// that has not deleted by then gives up, so an older mark is a dead call's.
 
-// annotationDeleting marks a group a DeleteSecurityGroup call is deleting; its value names the call.
-const annotationDeleting = "cloud.pinet.io/deleting"
+const (
+	// annotationDeleting marks a group a DeleteSecurityGroup call is deleting; its value is the
+	// time of the mark and a name of the call ("<RFC 3339 time> <call>").
+	annotationDeleting = "cloud.pinet.io/deleting"
+	// markTTL bounds a delete's handshake: far longer than a call takes, short enough that a
+	// dead call's mark does not keep a group from launches for long.
+	markTTL = 2 * time.Minute
+)
 
-// deletingGroup says whether the group is marked as being deleted.
-func deletingGroup(sg *cloudv1.SecurityGroup) bool {
-	return sg.Annotations[annotationDeleting] != ""
+// deleteMark is a mark for a delete call made now.
+func (s *Service) deleteMark() string {
+	return s.cfg.Clock.Now().UTC().Format(time.RFC3339Nano) + " " + ids.New("del")
+}
+
+// markLive says whether a mark was made less than markTTL ago; one it cannot read is live.
+func (s *Service) markLive(mark string) bool {
+	at, _, _ := strings.Cut(mark, " ")
+	t, err := time.Parse(time.RFC3339Nano, at)
+	return err != nil || s.cfg.Clock.Now().Sub(t) < markTTL
+}
+
+// deletingGroup says whether the group is marked as being deleted by a call that may still act.
+func (s *Service) deletingGroup(sg *cloudv1.SecurityGroup) bool {
+	mark := sg.Annotations[annotationDeleting]
+	return mark != "" && s.markLive(mark)
 }
 
 // deleteUnused deletes a group (a copy the call may change) by the handshake: mark, check use from
 // the API server, delete the version marked or unmark and refuse.
 func (s *Service) deleteUnused(ctx context.Context, c Caller, sg *cloudv1.SecurityGroup) error {
-	id, mark := groupID(sg), ids.New("del")
+	id, mark := groupID(sg), s.deleteMark()
 	err := s.ChangeLatest(ctx, sg, func() error {
 		metav1.SetMetaDataAnnotation(&sg.ObjectMeta, annotationDeleting, mark)
 		return nil
@@ -68,6 +90,10 @@ func (s *Service) deleteUnused(ctx context.Context, c Caller, sg *cloudv1.Securi
 		if latest.Annotations[annotationDeleting] != mark {
 			// Another delete took the mark over and decides on its own.
 			return BadRequest(CodeIncorrectResource, "Another delete of the security group %s is under way; try again", id)
+		}
+		if !s.markLive(mark) {
+			// Launches no longer honour the mark: what this call checked may be stale.
+			return Unavailable("The delete of the security group %s took too long; try again.", id)
 		}
 		return nil
 	})
@@ -101,7 +127,7 @@ func (s *Service) confirmGroups(ctx context.Context, project string, refs []stri
 	}
 	x := newGroupIndex(project, groups)
 	for _, ref := range refs {
-		if sg := x.byRef[ref]; sg == nil || deletingGroup(sg) || !sg.DeletionTimestamp.IsZero() {
+		if sg := x.byRef[ref]; sg == nil || s.deletingGroup(sg) || !sg.DeletionTimestamp.IsZero() {
 			return groupNotFound(ref)
 		}
 	}

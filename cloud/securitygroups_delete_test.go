@@ -50,6 +50,7 @@ func TestSecurityGroupDeleteAgainstLaunches(t *testing.T) {
 	t.Run("a member after the mark", func(t *testing.T) { memberAfterMark(t, s, ami) })
 	t.Run("a rule after the mark", func(t *testing.T) { ruleAfterMark(t, s) })
 	t.Run("race", func(t *testing.T) { raceDeleteAndLaunch(t, s, ami) })
+	t.Run("an expired mark", func(t *testing.T) { expiredMarkRefusesNothing(t, s, ami) })
 }
 
 // createGroup makes a group of alice's, removed when the test ends if it is left.
@@ -142,6 +143,23 @@ func markedGroupRefuses(t *testing.T, s *cloud.Service, ami string, warm *cloud.
 	}
 	if groupObject(t, marked.ID) != nil {
 		t.Fatal("the marked group is still there after its delete")
+	}
+}
+
+// expiredMarkRefusesNothing: a mark older than any delete call may take (its call died, and no
+// delete came again) no longer keeps launches out of the group.
+func expiredMarkRefusesNothing(t *testing.T, s *cloud.Service, ami string) {
+	ctx := context.Background()
+	g := createGroup(t, s, "sgdel-expired")
+	obj := &cloudv1.SecurityGroup{ObjectMeta: metav1.ObjectMeta{Name: g.ID, Namespace: "svc-a"}}
+	old := time.Now().Add(-3*time.Minute).UTC().Format(time.RFC3339Nano) + " del-died"
+	if err := testenv.Update(ctx, env.Client, obj, func(sg *cloudv1.SecurityGroup) {
+		metav1.SetMetaDataAnnotation(&sg.ObjectMeta, "cloud.pinet.io/deleting", old)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RunInstances(ctx, alice, launchInto(ami, "sgdel-expired")); err != nil {
+		t.Fatalf("a launch into a group whose delete mark expired: %v", err)
 	}
 }
 
