@@ -44,8 +44,9 @@ func parseBucketPage(query url.Values) (bucketPage, error) {
 		page.max = n
 	}
 	if token := query.Get("continuation-token"); token != "" {
+		// The decoder skips \r and \n even when strict: only the token bucketToken makes is one.
 		after, err := base64.RawURLEncoding.Strict().DecodeString(token)
-		if err != nil || fsstore.ValidBucketName(string(after)) != nil {
+		if err != nil || bucketToken(string(after)) != token || fsstore.ValidBucketName(string(after)) != nil {
 			return bucketPage{}, s3Error(CodeInvalidArgument, "The continuation token provided is incorrect.")
 		}
 		page.after = string(after)
