@@ -335,7 +335,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 // instancesWaitingForReferences enqueues every instance whose references are not resolved yet.
 func (r *Reconciler) instancesWaitingForReferences(ctx context.Context, _ client.Object) []reconcile.Request {
 	list := &cloudv1.InstanceList{}
-	if err := r.Client.List(ctx, list); err != nil {
+	// Read only, so the cache's own objects: a copy of every instance per event would grow
+	// with the fleet.
+	if err := r.Client.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 		log.FromContext(ctx).Error(err, "Listing instances waiting for references")
 		return nil
 	}

@@ -207,7 +207,9 @@ func (r *Reconciler) projectNetworkChanges() handler.EventHandler {
 
 func (r *Reconciler) enqueueWaitingForAddress(ctx context.Context, namespace string, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 	list := &cloudv1.InstanceList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(namespace)); err != nil {
+	// Read only, so the cache's own objects: a copy of every instance per event would grow
+	// with the fleet.
+	if err := r.Client.List(ctx, list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
 		log.FromContext(ctx).Error(err, "Listing instances waiting for an address")
 		return
 	}

@@ -102,7 +102,9 @@ func (r *Reconciler) nodeLostTimeout() time.Duration {
 // (deleted, or its readiness changed).
 func (r *Reconciler) instancesOnLostNode(ctx context.Context, o client.Object) []reconcile.Request {
 	list := &cloudv1.InstanceList{}
-	if err := r.Client.List(ctx, list, client.MatchingFields{index.InstanceHypervisor: o.GetName()}); err != nil {
+	// Read only, so the cache's own objects: a copy of every instance per event would grow
+	// with the fleet.
+	if err := r.Client.List(ctx, list, client.MatchingFields{index.InstanceHypervisor: o.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
 		log.FromContext(ctx).Error(err, "Listing instances on a hypervisor")
 		return nil
 	}

@@ -117,7 +117,9 @@ func (r *Reconciler) releaseIDs(ctx context.Context, inst *cloudv1.Instance) err
 		return nil
 	}
 	list := &cloudv1.InstanceList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(inst.Namespace)); err != nil {
+	// Read only, so the cache's own objects: a copy of every instance per event would grow
+	// with the fleet.
+	if err := r.Client.List(ctx, list, client.InNamespace(inst.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("listing the instances of reservation %s: %w", rid, err)
 	}
 	for i := range list.Items {
