@@ -78,9 +78,19 @@ func (al *Allocator) Claims(ctx context.Context, label string) ([]coordinationv1
 	return list.Items, nil
 }
 
+// claimsOf lists holder's claims in the pool labelled label, straight from the API server: the
+// API server selects them, so the answer does not grow with the pool.
+func (al *Allocator) claimsOf(ctx context.Context, label, holder string) ([]coordinationv1.Lease, error) {
+	list := &coordinationv1.LeaseList{}
+	if err := al.Reader.List(ctx, list, client.InNamespace(al.Namespace), client.MatchingLabels{LabelSet: label, LabelHolder: holder}); err != nil {
+		return nil, fmt.Errorf("listing the claims of %s in %s: %w", holder, label, err)
+	}
+	return list.Items, nil
+}
+
 // Held returns the values holder claims in the pool labelled label, the earliest claim first.
 func (al *Allocator) Held(ctx context.Context, label, holder string) ([]string, error) {
-	claims, err := al.Claims(ctx, label)
+	claims, err := al.claimsOf(ctx, label, holder)
 	if err != nil {
 		return nil, err
 	}
@@ -134,12 +144,16 @@ func (al *Allocator) take(ctx context.Context, p Pool, holder string) (string, e
 	if holder == "" {
 		return "", fmt.Errorf("claiming in %s: no holder", p.Label())
 	}
+	if held, err := al.Held(ctx, p.Label(), holder); err != nil || len(held) > 0 {
+		if err != nil {
+			return "", err
+		}
+		return held[0], nil
+	}
+	// The whole pool is listed only to find a free item, once per claim made.
 	claims, err := al.Claims(ctx, p.Label())
 	if err != nil {
 		return "", err
-	}
-	if held := heldBy(claims, holder); len(held) > 0 {
-		return held[0], nil
 	}
 	taken := make(map[string]bool, len(claims))
 	claimed := make([]string, 0, len(claims))
@@ -180,7 +194,7 @@ func (al *Allocator) take(ctx context.Context, p Pool, holder string) (string, e
 // this allocator just made is given back. The earliest claim is never given back by this rule,
 // and a list that shows a later claim shows it too, so racing allocators all return it.
 func (al *Allocator) settle(ctx context.Context, label, holder string, made *coordinationv1.Lease) (string, error) {
-	claims, err := al.Claims(ctx, label)
+	claims, err := al.claimsOf(ctx, label, holder)
 	if err != nil {
 		return "", err // the claim stays the holder's; the next call finds it
 	}
@@ -208,14 +222,11 @@ func (al *Allocator) newClaim(label, name, v, holder string) *coordinationv1.Lea
 
 // Release deletes every claim holder has in the pool labelled label.
 func (al *Allocator) Release(ctx context.Context, label, holder string) error {
-	claims, err := al.Claims(ctx, label)
+	claims, err := al.claimsOf(ctx, label, holder)
 	if err != nil {
 		return err
 	}
 	for i := range claims {
-		if claims[i].Labels[LabelHolder] != holder {
-			continue
-		}
 		if err := al.deleteExactly(ctx, &claims[i]); err != nil {
 			return err
 		}
