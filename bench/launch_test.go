@@ -39,6 +39,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
@@ -175,27 +176,41 @@ func terminateAll(b *testing.B, f *fixture, ids []string) {
 
 // waitState waits until n Instance objects of the namespace are in state.
 func waitState(b *testing.B, f *fixture, ns string, n int, state cloudv1.InstanceState) {
-	err := wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, time.Duration(n)*time.Second+5*time.Minute, true,
-		func(ctx context.Context) (bool, error) {
-			var list cloudv1.InstanceList
-			if err := f.cloud.Env.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
-				return false, nil
-			}
-			k := 0
+	// A watch of the benchmark's own reads the instances: LISTs of all of them every 250 ms
+	// would load the API server (and the two cores) with the harness's work, more the more
+	// instances there are.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	watched, err := cache.New(f.cloud.Env.Config, cache.Options{Scheme: f.cloud.Env.Scheme,
+		DefaultNamespaces: map[string]cache.Config{ns: {}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := watched.GetInformer(ctx, &cloudv1.Instance{}); err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = watched.Start(ctx) }()
+	if !watched.WaitForCacheSync(ctx) {
+		b.Fatal("the benchmark's watch of instances did not sync")
+	}
+	// count returns how many instances are in state, and how many in each state and reason.
+	count := func() (int, map[string]int) {
+		var list cloudv1.InstanceList
+		k, seen := 0, map[string]int{}
+		if err := watched.List(ctx, &list, client.UnsafeDisableDeepCopy); err == nil {
 			for _, i := range list.Items {
+				seen[string(i.Status.State)+"/"+i.Status.StateReason]++
 				if i.Status.State == state {
 					k++
 				}
 			}
-			return k >= n, nil
-		})
-	if err != nil {
-		var list cloudv1.InstanceList
-		_ = f.cloud.Env.Client.List(context.Background(), &list, client.InNamespace(ns))
-		seen := map[string]int{}
-		for _, i := range list.Items {
-			seen[string(i.Status.State)+"/"+i.Status.StateReason]++
 		}
+		return k, seen
+	}
+	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, time.Duration(n)*time.Second+5*time.Minute, true,
+		func(context.Context) (bool, error) { k, _ := count(); return k >= n, nil })
+	if err != nil {
+		_, seen := count()
 		b.Fatalf("waiting for %d instances in %s to be %s: %v (states: %v)", n, ns, state, err, seen)
 	}
 }
