@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -326,5 +327,53 @@ func TestConcurrentAddressesAllSucceed(t *testing.T) {
 	}
 	if refused != 2 {
 		t.Fatalf("%d refused once the subnet was full, want 2", refused)
+	}
+}
+
+// poolLists counts the lists of a whole pool (a selector without a holder) an allocator makes.
+type poolLists struct {
+	client.Reader
+	n atomic.Int32
+}
+
+func (c *poolLists) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	o := &client.ListOptions{}
+	o.ApplyOptions(opts)
+	if o.LabelSelector != nil {
+		if _, byHolder := o.LabelSelector.RequiresExactMatch(LabelHolder); !byHolder {
+			c.n.Add(1)
+		}
+	}
+	return c.Reader.List(ctx, list, opts...)
+}
+
+// A spread set is claimed from without listing the pool while it has room near each holder's
+// offset; full, it is still claimed to the last address (through a list) and then refused.
+func TestSpreadSetClaimsWithoutListingThePool(t *testing.T) {
+	ctx := context.Background()
+	al := allocators(t, 1)[0]
+	lists := &poolLists{Reader: al.Reader}
+	al.Reader = lists
+	set := HostSet(netip.MustParsePrefix("10.95.0.0/24")) // 253 addresses
+	seen := map[netip.Addr]bool{}
+	for i := range 40 {
+		a, err := al.Allocate(ctx, set, fmt.Sprintf("sparse-%d", i))
+		if err != nil || seen[a] {
+			t.Fatalf("holder %d: %s, %v (given before: %t)", i, a, err, seen[a])
+		}
+		seen[a] = true
+	}
+	if n := lists.n.Load(); n != 0 {
+		t.Fatalf("40 claims in a set of 253 listed the pool %d times", n)
+	}
+	for i := 0; len(seen) < 253; i++ {
+		a, err := al.Allocate(ctx, set, fmt.Sprintf("fill-%d", i))
+		if err != nil || seen[a] {
+			t.Fatalf("filling, holder %d: %s, %v (given before: %t)", i, a, err, seen[a])
+		}
+		seen[a] = true
+	}
+	if _, err := al.Allocate(ctx, set, "one-too-many"); !errors.Is(err, ErrExhausted) {
+		t.Fatalf("a full set answered %v, want ErrExhausted", err)
 	}
 }

@@ -150,7 +150,17 @@ func (al *Allocator) take(ctx context.Context, p Pool, holder string) (string, e
 		}
 		return held[0], nil
 	}
-	// The whole pool is listed only to find a free item, once per claim made.
+	if pr, ok := p.(prober); ok && pr.probes() {
+		got, err := al.probe(ctx, p, holder)
+		if err != nil {
+			return "", fmt.Errorf("claiming in %s: %w", p.Label(), err)
+		}
+		if got != nil {
+			return al.settle(ctx, p.Label(), holder, got)
+		}
+	}
+	// The whole pool is listed to find a free item: for pools that are not probed, or when
+	// probing met only claimed items.
 	claims, err := al.Claims(ctx, p.Label())
 	if err != nil {
 		return "", err
@@ -187,6 +197,42 @@ func (al *Allocator) take(ctx context.Context, p Pool, holder string) (string, e
 		return "", fmt.Errorf("%s: %w", p.Label(), ErrExhausted)
 	}
 	return al.settle(ctx, p.Label(), holder, got)
+}
+
+// prober is a pool whose holders start their search at places of their own (a spread set), so
+// that a claim is usually made by a create or two without listing the pool.
+type prober interface {
+	probes() bool
+}
+
+// maxProbes is how many claims a probe tries to create before the pool is listed: beyond it the
+// pool is full enough that the list's work pays off.
+const maxProbes = 8
+
+// probe tries to claim the first maxProbes candidates for holder, without listing the pool; it
+// returns nil when each was claimed already.
+func (al *Allocator) probe(ctx context.Context, p Pool, holder string) (*coordinationv1.Lease, error) {
+	var got *coordinationv1.Lease
+	var lastErr error
+	tried := 0
+	p.candidates(nil, holder, func(name, v string) bool {
+		if tried == maxProbes {
+			return false
+		}
+		tried++
+		claim := al.newClaim(p.Label(), name, v, holder)
+		switch err := al.Client.Create(ctx, claim); {
+		case err == nil:
+			got = claim
+			return false
+		case apierrors.IsAlreadyExists(err):
+			return true
+		default:
+			lastErr = err
+			return false
+		}
+	})
+	return got, lastErr
 }
 
 // settle resolves a race between allocators claiming for one holder at once (two managers

@@ -60,6 +60,9 @@ func NewSet(name string, cidrs, exclude []string) (*Set, error) {
 // Label is the set's name.
 func (s *Set) Label() string { return s.Name }
 
+// probes says the set is searched from each holder's own offset, so claims are probed first.
+func (s *Set) probes() bool { return s.Spread }
+
 func (s *Set) candidates(_ []string, holder string, fn func(name, value string) bool) {
 	visit := func(a netip.Addr) bool { return fn(ClaimName(s.Name, a), a.String()) }
 	if !s.Spread {
