@@ -144,14 +144,15 @@ func (al *Allocator) take(ctx context.Context, p Pool, holder string) (string, e
 	if holder == "" {
 		return "", fmt.Errorf("claiming in %s: no holder", p.Label())
 	}
-	if held, err := al.Held(ctx, p.Label(), holder); err != nil || len(held) > 0 {
-		if err != nil {
-			return "", err
-		}
+	held, err := al.Held(ctx, p.Label(), holder)
+	if err != nil {
+		return "", err
+	}
+	if len(held) > 0 {
 		return held[0], nil
 	}
 	if pr, ok := p.(prober); ok && pr.probes() {
-		got, err := al.probe(ctx, p, holder)
+		got, err := al.claimFirst(ctx, p, holder, nil, nil, maxProbes)
 		if err != nil {
 			return "", fmt.Errorf("claiming in %s: %w", p.Label(), err)
 		}
@@ -171,27 +172,9 @@ func (al *Allocator) take(ctx context.Context, p Pool, holder string) (string, e
 		taken[claims[i].Name] = true
 		claimed = append(claimed, value(&claims[i]))
 	}
-	var got *coordinationv1.Lease
-	var lastErr error
-	p.candidates(claimed, holder, func(name, v string) bool {
-		if taken[name] {
-			return true
-		}
-		claim := al.newClaim(p.Label(), name, v, holder)
-		err := al.Client.Create(ctx, claim)
-		switch {
-		case err == nil:
-			got = claim
-			return false
-		case apierrors.IsAlreadyExists(err):
-			return true // claimed since we listed
-		default:
-			lastErr = err
-			return false
-		}
-	})
-	if lastErr != nil {
-		return "", fmt.Errorf("claiming in %s: %w", p.Label(), lastErr)
+	got, err := al.claimFirst(ctx, p, holder, claimed, func(name string) bool { return taken[name] }, 0)
+	if err != nil {
+		return "", fmt.Errorf("claiming in %s: %w", p.Label(), err)
 	}
 	if got == nil {
 		return "", fmt.Errorf("%s: %w", p.Label(), ErrExhausted)
@@ -209,14 +192,18 @@ type prober interface {
 // pool is full enough that the list's work pays off.
 const maxProbes = 8
 
-// probe tries to claim the first maxProbes candidates for holder, without listing the pool; it
-// returns nil when each was claimed already.
-func (al *Allocator) probe(ctx context.Context, p Pool, holder string) (*coordinationv1.Lease, error) {
+// claimFirst creates holder's claim on the first of p's candidates that taken does not skip
+// (nil: none) and nobody else claims first, trying at most limit creates (0: no limit). It
+// returns nil when every candidate it tried was claimed already.
+func (al *Allocator) claimFirst(ctx context.Context, p Pool, holder string, claimed []string, taken func(name string) bool, limit int) (*coordinationv1.Lease, error) {
 	var got *coordinationv1.Lease
 	var lastErr error
 	tried := 0
-	p.candidates(nil, holder, func(name, v string) bool {
-		if tried == maxProbes {
+	p.candidates(claimed, holder, func(name, v string) bool {
+		if taken != nil && taken(name) {
+			return true
+		}
+		if limit > 0 && tried == limit {
 			return false
 		}
 		tried++
@@ -226,7 +213,7 @@ func (al *Allocator) probe(ctx context.Context, p Pool, holder string) (*coordin
 			got = claim
 			return false
 		case apierrors.IsAlreadyExists(err):
-			return true
+			return true // claimed by another since
 		default:
 			lastErr = err
 			return false
