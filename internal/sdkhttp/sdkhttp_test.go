@@ -43,68 +43,111 @@ var env *testenv.Env
 
 func TestMain(m *testing.M) { testenv.Main(m, &env) }
 
-// windowTimeout bounds how long a held-back body write waits for the client to read the answer.
+// windowTimeout bounds how long a held-back body write waits for the caller to read the answer.
 const windowTimeout = time.Minute
 
-// slowWriterConn is a client connection whose goroutine writing a request body is held back
-// right after the body's bytes are sent, until the response has arrived and the caller reads
-// its body (a second read of the connection: the first brought the headers). That is what a
-// loaded machine does at random: the server answers while the Transport's writing goroutine
-// waits for a CPU before it finishes the request.
-type slowWriterConn struct {
-	net.Conn
-	mu        sync.Mutex
-	reads     int
-	readAgain chan struct{}
+// heldWriter holds back the Transport's goroutine writing a request body, right after the
+// body's bytes are sent, until the caller starts reading the response body. That is what a
+// loaded machine does at random: the server answers while the writing goroutine waits for a
+// CPU before it finishes the request. By the time the caller reads the response body the SDK
+// has closed the request body (smithy-go closes it as soon as Do returns), so every call
+// through it meets the race; the caller's first read then waits until the connection is
+// closed (or a grace period passes), so that a connection closed by the race is closed before
+// the rest of the answer is read from it.
+type heldWriter struct {
+	client *http.Client
+	mu     sync.Mutex
+	cur    *exchange
 	// opened counts the requests whose answer was read before their body write returned.
-	opened *atomic.Int64
+	opened atomic.Int64
 }
 
-func (c *slowWriterConn) Read(p []byte) (int, error) {
-	c.mu.Lock()
-	c.reads++
-	if c.reads == 2 && c.readAgain != nil {
-		close(c.readAgain)
-		c.readAgain = nil
-	}
-	c.mu.Unlock()
-	return c.Conn.Read(p)
+// exchange is one call's signals.
+type exchange struct {
+	read      chan struct{} // closed at the first read of the response body
+	closed    chan struct{} // closed when the call's connection is closed
+	closeOnce sync.Once
 }
 
-func (c *slowWriterConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	if err != nil || bytes.HasSuffix(p, []byte("\r\n\r\n")) {
-		// The request's headers: a new exchange starts.
-		c.mu.Lock()
-		c.reads, c.readAgain = 0, make(chan struct{})
-		c.mu.Unlock()
-		return n, err
-	}
-	c.mu.Lock()
-	again := c.readAgain
-	c.mu.Unlock()
-	if again != nil {
-		select {
-		case <-again:
-			c.opened.Add(1)
-		case <-time.After(windowTimeout):
-		}
-	}
-	return n, err
-}
+// closeGrace is how long a first read of an answer waits for its connection to be closed.
+const closeGrace = 500 * time.Millisecond
 
-// slowWriterClient is an HTTP client whose connections are slowWriterConns.
-func slowWriterClient(opened *atomic.Int64) *http.Client {
+func newHeldWriter() *heldWriter {
+	h := &heldWriter{}
 	d := &net.Dialer{}
-	return &http.Client{Transport: &http.Transport{
+	h.client = &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			conn, err := d.DialContext(ctx, network, addr)
 			if err != nil {
 				return nil, err
 			}
-			return &slowWriterConn{Conn: conn, opened: opened}, nil
+			return &heldConn{Conn: conn, h: h}, nil
 		},
 	}}
+	return h
+}
+
+// Do sends one call (calls go one at a time) and marks when its response body is first read.
+func (h *heldWriter) Do(req *http.Request) (*http.Response, error) {
+	x := &exchange{read: make(chan struct{}), closed: make(chan struct{})}
+	h.mu.Lock()
+	h.cur = x
+	h.mu.Unlock()
+	resp, err := h.client.Do(req)
+	if resp != nil && resp.Body != nil {
+		resp.Body = &firstRead{ReadCloser: resp.Body, x: x}
+	}
+	return resp, err
+}
+
+// firstRead signals the first read of its body and lets a closing connection close first.
+type firstRead struct {
+	io.ReadCloser
+	x    *exchange
+	once sync.Once
+}
+
+func (b *firstRead) Read(p []byte) (int, error) {
+	b.once.Do(func() {
+		close(b.x.read)
+		select {
+		case <-b.x.closed:
+		case <-time.After(closeGrace):
+		}
+	})
+	return b.ReadCloser.Read(p)
+}
+
+// heldConn is a client connection whose writes of request bodies are held back.
+type heldConn struct {
+	net.Conn
+	h *heldWriter
+	x atomic.Pointer[exchange]
+}
+
+func (c *heldConn) Write(p []byte) (int, error) {
+	c.h.mu.Lock()
+	x := c.h.cur
+	c.h.mu.Unlock()
+	c.x.Store(x)
+	n, err := c.Conn.Write(p)
+	if err != nil || bytes.HasSuffix(p, []byte("\r\n\r\n")) {
+		// The request's headers (the Transport flushes them before a body it does not know).
+		return n, err
+	}
+	select {
+	case <-x.read:
+		c.h.opened.Add(1)
+	case <-time.After(windowTimeout):
+	}
+	return n, err
+}
+
+func (c *heldConn) Close() error {
+	if x := c.x.Load(); x != nil {
+		x.closeOnce.Do(func() { close(x.closed) })
+	}
+	return c.Conn.Close()
 }
 
 // An answer that arrives while the Transport still writes the request is read in full: the
@@ -128,11 +171,11 @@ func TestAnswerBeforeTheBodyWriteEndsIsReadInFull(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var opened atomic.Int64
+	held := newHeldWriter()
 	cl := ec2.New(ec2.Options{
 		BaseEndpoint: aws.String(c.EC2URL), Region: testcloud.Region,
 		Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, ""),
-		HTTPClient:  sdkhttp.Wrap(slowWriterClient(&opened)),
+		HTTPClient:  sdkhttp.Wrap(held),
 		Retryer:     retry.AddWithMaxAttempts(retry.NewStandard(), 1),
 	})
 	const calls = 5
@@ -150,7 +193,7 @@ func TestAnswerBeforeTheBodyWriteEndsIsReadInFull(t *testing.T) {
 		}
 	}
 	// Each call was answered while its body write was held back (else this test tested nothing).
-	if got := opened.Load(); got != calls {
+	if got := held.opened.Load(); got != calls {
 		t.Fatalf("%d of %d answers arrived while the body write was held back", got, calls)
 	}
 }
