@@ -27,6 +27,9 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/minio/minio-go/v7"
 )
@@ -35,9 +38,11 @@ var objectMiB = flag.Int("bench.object-mib", 256, "size in MiB of BenchmarkLarge
 
 // BenchmarkLargeObject PUTs one -bench.object-mib object with minio-go through PiNet's store and
 // GETs it back, against writing the same bytes to a file on the same disk (with fsync) and reading
-// it back. It reports MB/s of each direction for both and the ratios PiNet/baseline. Beside them,
-// as the ceiling of any HTTP GET on this machine, it reports the same file served by net/http's
-// file server (with sendfile) on loopback and read with net/http into io.Discard.
+// it back. It reports MB/s of each direction for both and the ratios PiNet/baseline. Each GET is
+// timed twice: warm (the bytes just written are in the page cache, so the baseline is a memory
+// copy) and cold (both sides' files dropped from the page cache first, so both read the disk).
+// Beside them, as the ceiling of any HTTP GET on this machine, it reports the same file served by
+// net/http's file server (with sendfile) on loopback and read with net/http into io.Discard.
 func BenchmarkLargeObject(b *testing.B) {
 	f := setup(b)
 	size := int64(*objectMiB) << 20
@@ -62,6 +67,13 @@ func BenchmarkLargeObject(b *testing.B) {
 		s3Put, s3Get := timeS3(b, mc, bucket, data)
 		filePut, fileGet := timeFile(b, path, data)
 		httpGet := timeHTTPFile(b, path, size)
+		// Cold: the store's files and the baseline's, out of the page cache.
+		left := dropCached(b, f.cloud.ObjectDataDir()) + dropCached(b, path)
+		s3Cold := timeS3Get(b, mc, bucket, size)
+		fileCold := timeFileGet(b, path, size)
+		left += dropCached(b, path)
+		httpCold := timeHTTPFile(b, path, size)
+
 		mbps := func(d time.Duration) float64 { return float64(size) / 1e6 / d.Seconds() }
 		b.ReportMetric(mbps(s3Put), "MB/s-s3-put")
 		b.ReportMetric(mbps(s3Get), "MB/s-s3-get")
@@ -71,9 +83,14 @@ func BenchmarkLargeObject(b *testing.B) {
 		b.ReportMetric(fileGet.Seconds()/s3Get.Seconds(), "get-ratio")
 		b.ReportMetric(mbps(httpGet), "MB/s-http-file-get")
 		b.ReportMetric(httpGet.Seconds()/s3Get.Seconds(), "get-ratio-to-http")
-		b.Logf("%d MiB: PUT %.0f MB/s vs file write+fsync %.0f MB/s (ratio %.2f); GET %.0f MB/s vs file read %.0f MB/s (ratio %.2f); the file over plain net/http %.0f MB/s (ratio %.2f)",
+		b.ReportMetric(mbps(s3Cold), "MB/s-s3-get-cold")
+		b.ReportMetric(mbps(fileCold), "MB/s-file-get-cold")
+		b.ReportMetric(fileCold.Seconds()/s3Cold.Seconds(), "get-ratio-cold")
+		b.ReportMetric(mbps(httpCold), "MB/s-http-file-get-cold")
+		b.Logf("%d MiB: PUT %.0f MB/s vs file write+fsync %.0f MB/s (ratio %.2f); GET warm %.0f MB/s vs file read %.0f MB/s (ratio %.2f); the file over plain net/http %.0f MB/s (ratio %.2f); GET cold %.0f MB/s vs file read cold %.0f MB/s (ratio %.2f; net/http cold %.0f MB/s; %.1f%% of the bytes still cached after the drops)",
 			*objectMiB, mbps(s3Put), mbps(filePut), filePut.Seconds()/s3Put.Seconds(),
-			mbps(s3Get), mbps(fileGet), fileGet.Seconds()/s3Get.Seconds(), mbps(httpGet), httpGet.Seconds()/s3Get.Seconds())
+			mbps(s3Get), mbps(fileGet), fileGet.Seconds()/s3Get.Seconds(), mbps(httpGet), httpGet.Seconds()/s3Get.Seconds(),
+			mbps(s3Cold), mbps(fileCold), fileCold.Seconds()/s3Cold.Seconds(), mbps(httpCold), 100*float64(left)/float64(3*size))
 	}
 }
 
@@ -85,8 +102,13 @@ func timeS3(b *testing.B, mc *minio.Client, bucket string, data []byte) (time.Du
 		b.Fatalf("PUT: %v", err)
 	}
 	put := time.Since(start)
-	start = time.Now()
-	obj, err := mc.GetObject(ctx, bucket, "object", minio.GetObjectOptions{})
+	return put, timeS3Get(b, mc, bucket, size)
+}
+
+// timeS3Get times a GET of the object into io.Discard.
+func timeS3Get(b *testing.B, mc *minio.Client, bucket string, size int64) time.Duration {
+	start := time.Now()
+	obj, err := mc.GetObject(context.Background(), bucket, "object", minio.GetObjectOptions{})
 	if err != nil {
 		b.Fatalf("GET: %v", err)
 	}
@@ -98,7 +120,7 @@ func timeS3(b *testing.B, mc *minio.Client, bucket string, data []byte) (time.Du
 	if n != size {
 		b.Fatalf("GET read %d bytes, want %d", n, size)
 	}
-	return put, time.Since(start)
+	return time.Since(start)
 }
 
 func timeFile(b *testing.B, path string, data []byte) (time.Duration, time.Duration) {
@@ -107,7 +129,12 @@ func timeFile(b *testing.B, path string, data []byte) (time.Duration, time.Durat
 		b.Fatalf("writing %s: %v", path, err)
 	}
 	put := time.Since(start)
-	start = time.Now()
+	return put, timeFileGet(b, path, int64(len(data)))
+}
+
+// timeFileGet times reading the file at path into io.Discard.
+func timeFileGet(b *testing.B, path string, size int64) time.Duration {
+	start := time.Now()
 	fh, err := os.Open(path)
 	if err != nil {
 		b.Fatal(err)
@@ -117,10 +144,63 @@ func timeFile(b *testing.B, path string, data []byte) (time.Duration, time.Durat
 	if err != nil {
 		b.Fatalf("reading %s: %v", path, err)
 	}
-	if n != int64(len(data)) {
-		b.Fatal(fmt.Errorf("read %d bytes of %s, want %d", n, path, len(data)))
+	if n != size {
+		b.Fatal(fmt.Errorf("read %d bytes of %s, want %d", n, path, size))
 	}
-	return put, time.Since(start)
+	return time.Since(start)
+}
+
+// dropCached asks the kernel to drop every regular file under root (or root itself) from the page
+// cache, and returns how many of their bytes are still cached afterwards (pages of files the
+// kernel kept, e.g. ones another process maps). The files were written with fsync, so their pages
+// are clean and can go.
+func dropCached(b *testing.B, root string) int64 {
+	var left int64
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		fh, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer fh.Close()
+		if err := unix.Fadvise(int(fh.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+			return fmt.Errorf("dropping %s from the page cache: %w", path, err)
+		}
+		n, err := cachedBytes(fh)
+		left += n
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return left
+}
+
+// cachedBytes is how many bytes of the open file are in the page cache.
+func cachedBytes(fh *os.File) (int64, error) {
+	st, err := fh.Stat()
+	if err != nil || st.Size() == 0 {
+		return 0, err
+	}
+	m, err := unix.Mmap(int(fh.Fd()), 0, int(st.Size()), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return 0, fmt.Errorf("mapping %s: %w", fh.Name(), err)
+	}
+	defer unix.Munmap(m)
+	page := int64(os.Getpagesize())
+	vec := make([]byte, (st.Size()+page-1)/page)
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
+		return 0, fmt.Errorf("mincore of %s: %w", fh.Name(), errno)
+	}
+	var n int64
+	for _, v := range vec {
+		if v&1 != 0 {
+			n += page
+		}
+	}
+	return n, nil
 }
 
 // timeHTTPFile times a GET of the file at path from net/http's file server on loopback, read

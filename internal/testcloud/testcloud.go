@@ -195,6 +195,9 @@ type Credentials struct {
 	AccessKeyID, SecretAccessKey string
 }
 
+// ObjectDataDir is the directory the cloud's object store keeps its data in.
+func (c *Cloud) ObjectDataDir() string { return filepath.Join(c.dir, "objects") }
+
 // AddProject creates a project with the default quota and waits until it is ready.
 func (c *Cloud) AddProject(t testing.TB, name string) {
 	t.Helper()

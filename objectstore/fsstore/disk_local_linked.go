@@ -142,7 +142,8 @@ func (f *linkedFile) Section(off, n int64) io.Reader {
 }
 
 // sections reads readers one after another, like io.MultiReader, but passes each one whole to
-// a WriteTo so that each can use its own WriteTo.
+// a WriteTo so that each can use its own WriteTo, and has the disk read the next one (when it can
+// prefetch) while one is sent.
 type sections struct{ rs []io.Reader }
 
 func (s *sections) Read(b []byte) (int, error) {
@@ -162,6 +163,11 @@ func (s *sections) Read(b []byte) (int, error) {
 func (s *sections) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	for len(s.rs) > 0 {
+		if len(s.rs) > 1 {
+			if p, ok := s.rs[1].(interface{ prefetch() }); ok {
+				p.prefetch()
+			}
+		}
 		n, err := io.Copy(w, s.rs[0])
 		total += n
 		if err != nil {
