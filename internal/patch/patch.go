@@ -24,7 +24,6 @@ import (
 	"fmt"
 	"reflect"
 
-	jsonpatch "github.com/evanphx/json-patch/v5"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -44,9 +43,8 @@ type Object interface {
 
 // Helper remembers an object as it was read, and later patches what changed.
 type Helper struct {
-	client     client.Client
-	before     Object
-	beforeJSON map[string]any
+	client client.Client
+	before Object
 }
 
 // NewHelper snapshots obj. Call it before changing obj.
@@ -55,11 +53,7 @@ func NewHelper(obj Object, c client.Client) (*Helper, error) {
 	if !ok {
 		return nil, fmt.Errorf("snapshotting %T: copy is not a patchable object", obj)
 	}
-	m, err := toMap(snapshot)
-	if err != nil {
-		return nil, err
-	}
-	return &Helper{client: c, before: snapshot, beforeJSON: m}, nil
+	return &Helper{client: c, before: snapshot}, nil
 }
 
 // Patch writes the difference between the snapshot and obj. Metadata and spec go first; finalizer
@@ -75,20 +69,25 @@ func (h *Helper) Patch(ctx context.Context, obj Object) error {
 }
 
 func (h *Helper) patch(ctx context.Context, obj Object) error {
+	// Most reconciles change nothing; comparing the typed objects spares them the JSON
+	// encodings below (a node agent's resyncs of thousands of guests are mostly that).
+	if reflect.DeepEqual(h.before, obj) {
+		return nil
+	}
 	desired, ok := obj.DeepCopyObject().(Object)
 	if !ok {
 		return fmt.Errorf("copying %T: not a patchable object", obj)
+	}
+	before, err := toMap(h.before)
+	if err != nil {
+		return err
 	}
 	after, err := toMap(desired)
 	if err != nil {
 		return err
 	}
 
-	beforeMain, afterMain := withoutKey(h.beforeJSON, "status"), withoutKey(after, "status")
-	mainPatch, err := mergePatch(beforeMain, afterMain)
-	if err != nil {
-		return fmt.Errorf("computing metadata/spec patch: %w", err)
-	}
+	mainPatch := mergePatch(withoutKey(before, "status"), withoutKey(after, "status"))
 	if mainPatch != nil {
 		if !reflect.DeepEqual(h.before.GetFinalizers(), desired.GetFinalizers()) {
 			setResourceVersion(mainPatch, h.before.GetResourceVersion())
@@ -98,12 +97,9 @@ func (h *Helper) patch(ctx context.Context, obj Object) error {
 		}
 	}
 
-	beforeStatus := withoutKey(asMap(h.beforeJSON["status"]), "conditions")
+	beforeStatus := withoutKey(asMap(before["status"]), "conditions")
 	afterStatus := withoutKey(asMap(after["status"]), "conditions")
-	statusPatch, err := mergePatch(beforeStatus, afterStatus)
-	if err != nil {
-		return fmt.Errorf("computing status patch: %w", err)
-	}
+	statusPatch := mergePatch(beforeStatus, afterStatus)
 	changed := changedConditions(h.before.GetConditions(), desired.GetConditions())
 	if statusPatch == nil && len(changed) == 0 {
 		return nil
@@ -256,31 +252,40 @@ func withoutKey(m map[string]any, key string) map[string]any {
 	return out
 }
 
-// mergePatch returns the RFC 7386 merge patch from before to after, or nil if they are equal.
-func mergePatch(before, after map[string]any) (map[string]any, error) {
-	if reflect.DeepEqual(before, after) {
-		return nil, nil
-	}
-	b, err := json.Marshal(before)
-	if err != nil {
-		return nil, err
-	}
-	a, err := json.Marshal(after)
-	if err != nil {
-		return nil, err
-	}
-	data, err := jsonpatch.CreateMergePatch(b, a)
-	if err != nil {
-		return nil, err
-	}
+// mergePatch returns the RFC 7386 merge patch from before to after (both decoded JSON objects),
+// or nil if they are equal: after's value for each key whose value changed (objects patched key
+// by key, anything else replaced whole), null for each key after lacks.
+func mergePatch(before, after map[string]any) map[string]any {
 	var p map[string]any
-	if err := json.Unmarshal(data, &p); err != nil {
-		return nil, err
+	set := func(k string, v any) {
+		if p == nil {
+			p = map[string]any{}
+		}
+		p[k] = v
 	}
-	if len(p) == 0 {
-		return nil, nil
+	for k, a := range after {
+		b, ok := before[k]
+		if !ok {
+			set(k, a)
+			continue
+		}
+		am, aIsMap := a.(map[string]any)
+		bm, bIsMap := b.(map[string]any)
+		switch {
+		case aIsMap && bIsMap:
+			if sub := mergePatch(bm, am); sub != nil {
+				set(k, sub)
+			}
+		case !reflect.DeepEqual(a, b):
+			set(k, a)
+		}
 	}
-	return p, nil
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			set(k, nil)
+		}
+	}
+	return p
 }
 
 func setResourceVersion(body map[string]any, rv string) {
