@@ -66,8 +66,8 @@ const (
 	// The same but the instance controller's finalizer: RunInstances creates the instance with
 	// it.
 	maxRunInstanceWritesPerInstance = 6.0
-	// Scheduled, Running (manager).
-	maxEventsPerInstance = 2.0
+	// Running (manager); a first binding makes no Scheduled event.
+	maxEventsPerInstance = 1.0
 	// The manager's sums of the hypervisors' allocations: at most one write per node a second
 	// for all the instances it took meanwhile, so never more than one per instance (heartbeats,
 	// which go by the clock, not counted).
