@@ -68,6 +68,25 @@ func expectLive(t *testing.T, project string, n int) {
 	})
 }
 
+// expectWithdrawnGone waits until no instance of the project is held being deleted: what refused
+// launches withdrew goes for good, though RunInstances creates every instance with the instance
+// controller's finalizer.
+func expectWithdrawnGone(t *testing.T, project string) {
+	t.Helper()
+	testenv.Eventually(t, shortWait, "withdrawn instances of "+project+" to go", func() error {
+		list := &cloudv1.InstanceList{}
+		if err := env.Client.List(context.Background(), list, client.InNamespace(project)); err != nil {
+			return err
+		}
+		for _, inst := range list.Items {
+			if !inst.DeletionTimestamp.IsZero() {
+				return fmt.Errorf("instance %s is still being deleted, held by %v", inst.Name, inst.Finalizers)
+			}
+		}
+		return nil
+	})
+}
+
 func expectLimit(t *testing.T, err error, field string) {
 	t.Helper()
 	expectCode(t, err, "InstanceLimitExceeded")
@@ -117,6 +136,7 @@ func TestRunInstancesQuota(t *testing.T) {
 		_, err := run(ctx, cl, ami, tc.itype, tc.fits+1, tc.fits+1)
 		expectLimit(t, err, tc.field)
 		expectLive(t, project, 0)
+		expectWithdrawnGone(t, project)
 
 		out, err := run(ctx, cl, ami, tc.itype, 1, tc.fits+2)
 		if err != nil {
@@ -239,6 +259,7 @@ func TestConcurrentRunInstancesStayWithinQuota(t *testing.T) {
 		t.Fatalf("%d of 20 racing launches succeeded under a quota of 5", won)
 	}
 	expectLive(t, project, 5)
+	expectWithdrawnGone(t, project)
 }
 
 // A new project gets the default quota: EC2's five elastic IPs, ten instances.

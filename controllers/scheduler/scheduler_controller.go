@@ -381,13 +381,19 @@ func (r *Reconciler) giveBack(p placement) {
 	}
 }
 
+// recordOutcome tells a refusal that changed (FailedScheduling), and a binding that ends one. A
+// first binding is no event: the Scheduled condition (its message the node, its time the
+// binding's) and status.hypervisor say it for as long as the instance lives, and an event per
+// launched instance would be one more write for each.
 func (r *Reconciler) recordOutcome(inst *cloudv1.Instance, before *metav1.Condition) {
 	after := conditions.Get(inst, cloudv1.InstanceScheduled)
 	if r.Recorder == nil || after == nil || (before != nil && before.Status == after.Status && before.Reason == after.Reason) {
 		return
 	}
 	if after.Status == metav1.ConditionTrue {
-		r.Recorder.Eventf(inst, nil, "Normal", "Scheduled", "Schedule", "Bound to hypervisor %s", inst.Status.Hypervisor)
+		if before != nil && before.Status == metav1.ConditionFalse {
+			r.Recorder.Eventf(inst, nil, "Normal", "Scheduled", "Schedule", "Bound to hypervisor %s", inst.Status.Hypervisor)
+		}
 		return
 	}
 	r.Recorder.Eventf(inst, nil, "Warning", "FailedScheduling", "Schedule", "%s", after.Message)

@@ -55,7 +55,7 @@ func startScheduler(t *testing.T) *Reconciler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Reconciler{Client: mgr.GetClient()}
+	r := &Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("pinet-scheduler")}
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
