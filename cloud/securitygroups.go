@@ -191,7 +191,7 @@ func (s *Service) CreateSecurityGroup(ctx context.Context, c Caller, in CreateSe
 		// Made with the security group controller's finalizer, saving it a write before the id.
 		ObjectMeta: metav1.ObjectMeta{Name: ids.Derive(ids.SecurityGroup, c.Project()+"/"+in.Name), Namespace: c.Project(),
 			Finalizers: []string{cloudv1.SecurityGroupFinalizer}},
-		Spec:       cloudv1.SecurityGroupSpec{GroupName: in.Name, Description: in.Description},
+		Spec: cloudv1.SecurityGroupSpec{GroupName: in.Name, Description: in.Description},
 	}
 	SetTags(sg, tags)
 	if err := s.cfg.Client.Create(ctx, sg); err != nil {
