@@ -87,13 +87,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	}
 	// blocked is what keeps a group being deleted, found by this reconcile; the Warning event
 	// goes out once, when the group is first found blocked.
-	blocked, wasBlocked := "", conditions.Get(sg, cloudv1.ReadyCondition)
+	blocked, wasBlocked := "", false
+	if c := conditions.Get(sg, cloudv1.ReadyCondition); c != nil {
+		wasBlocked = c.Reason == cloudv1.ReasonInUse // a copy: the setters change c in place
+	}
 	defer func() {
 		if err := helper.Patch(ctx, sg); err != nil {
 			reterr = errors.Join(reterr, err)
 			return
 		}
-		if blocked != "" && (wasBlocked == nil || wasBlocked.Reason != cloudv1.ReasonInUse) && r.Recorder != nil {
+		if blocked != "" && !wasBlocked && r.Recorder != nil {
 			r.Recorder.Eventf(sg, nil, "Warning", "DeleteBlocked", "Delete", "%s", blocked)
 		}
 	}()
