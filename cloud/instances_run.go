@@ -477,14 +477,15 @@ func (s *Service) runReferences(ctx context.Context, c Caller, in *RunInstancesI
 		}
 	}
 	var groups []string
+	// A group being deleted is gone to launches (confirmLaunchGroups has the last word).
 	for _, name := range in.SecurityGroups {
-		if _, err := refs.SecurityGroup(ctx, s.cfg.Client, c.Project(), name); err != nil {
+		if sg, err := refs.SecurityGroup(ctx, s.cfg.Client, c.Project(), name); err != nil || !sg.DeletionTimestamp.IsZero() {
 			return nil, BadRequest(CodeGroupNotFound, "The security group '%s' does not exist", name)
 		}
 		groups = append(groups, name)
 	}
 	for _, id := range in.SecurityGroupIDs {
-		if _, err := refs.SecurityGroup(ctx, s.cfg.Client, c.Project(), id); err != nil || !ids.Valid(ids.SecurityGroup, id) {
+		if sg, err := refs.SecurityGroup(ctx, s.cfg.Client, c.Project(), id); err != nil || !sg.DeletionTimestamp.IsZero() || !ids.Valid(ids.SecurityGroup, id) {
 			return nil, BadRequest(CodeGroupIDNotFound, "The security group ID '%s' does not exist", id)
 		}
 		groups = append(groups, id)

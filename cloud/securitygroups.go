@@ -188,8 +188,10 @@ func (s *Service) CreateSecurityGroup(ctx context.Context, c Caller, in CreateSe
 		return nil, err
 	}
 	sg := &cloudv1.SecurityGroup{
-		ObjectMeta: metav1.ObjectMeta{Name: ids.Derive(ids.SecurityGroup, c.Project()+"/"+in.Name), Namespace: c.Project()},
-		Spec:       cloudv1.SecurityGroupSpec{GroupName: in.Name, Description: in.Description},
+		// Made with the security group controller's finalizer, saving it a write before the id.
+		ObjectMeta: metav1.ObjectMeta{Name: ids.Derive(ids.SecurityGroup, c.Project()+"/"+in.Name), Namespace: c.Project(),
+			Finalizers: []string{cloudv1.SecurityGroupFinalizer}},
+		Spec: cloudv1.SecurityGroupSpec{GroupName: in.Name, Description: in.Description},
 	}
 	SetTags(sg, tags)
 	if err := s.cfg.Client.Create(ctx, sg); err != nil {
@@ -262,9 +264,16 @@ func (s *Service) DeleteSecurityGroup(ctx context.Context, c Caller, in GroupInp
 	if err := s.checkGroupUnused(ctx, s.cfg.Client, c, found); err != nil {
 		return "", err
 	}
-	if err := s.deleteUnused(ctx, c, found.DeepCopy()); err != nil {
+	gone := found.DeepCopy()
+	if err := s.deleteUnused(ctx, c, gone); err != nil {
 		return "", err
 	}
+	// The group's finalizer goes once its controller confirms it unused, as this call did: wait
+	// (bounded) for it, so a group of the same name can be made again at once, as in EC2.
+	cached := &cloudv1.SecurityGroup{}
+	s.AwaitCacheUntil(ctx, client.ObjectKeyFromObject(gone), cached, func(found bool) bool {
+		return !found || cached.UID != gone.UID
+	})
 	return id, nil
 }
 

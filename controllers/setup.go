@@ -245,7 +245,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		{"address", (&address.Reconciler{Client: c, APIReader: mgr.GetAPIReader(), Allocator: allocator, Recorder: mgr.GetEventRecorder("pinet-address"), Clock: clk, Claims: idClaims}).SetupWithManager},
 		{"addresspool", (&addresspool.Reconciler{Client: c, Allocator: allocator, Clock: clk}).SetupWithManager},
 		{"keypair", (&keypair.Reconciler{Client: c, Recorder: mgr.GetEventRecorder("pinet-keypair"), Clock: clk, Claims: idClaims}).SetupWithManager},
-		{"securitygroup", (&securitygroup.Reconciler{Client: c, Clock: clk, Claims: idClaims}).SetupWithManager},
+		{"securitygroup", (&securitygroup.Reconciler{Client: c, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("pinet-securitygroup"),
+			Clock: clk, Claims: idClaims}).SetupWithManager},
 		{"volume", (&volume.Reconciler{
 			Client: c, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("pinet-volume"), Clock: clk,
 			Claims: idClaims, Allocator: allocator, Shelves: opts.AoEShelves, NodeLostTimeout: opts.NodeLostTimeout,

@@ -19,6 +19,15 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 // DefaultSecurityGroupName is the group every project gets and instances join when none is named.
 const DefaultSecurityGroupName = "default"
 
+// SecurityGroupFinalizer is held by the security group controller while the group is in use: an
+// instance that is not terminated names it, or another group's rule admits it. Through any door
+// (kubectl, GitOps, EC2, a namespace's deletion), a group in use is deleted only once unused.
+const SecurityGroupFinalizer = "cloud.pinet.io/security-group"
+
+// ReasonInUse: a group being deleted is still used by instances or by other groups' rules; it
+// goes once they are gone.
+const ReasonInUse = "InUse"
+
 // IPProtocol is the protocol of a rule; "-1" means all.
 // +kubebuilder:validation:Enum=tcp;udp;icmp;"-1"
 type IPProtocol string

@@ -191,9 +191,14 @@ func (r *Reconciler) resolveReferences(ctx context.Context, s *scope) error {
 			return fail(cloudv1.ReasonKeyPairNotFound, err)
 		}
 	}
-	// Groups are named (or given by sg- id) in the instance's own project only.
+	// Groups are named (or given by sg- id) in the instance's own project only. A group being
+	// deleted is as good as gone: an instance waits to join it as it would for a missing one.
 	for _, g := range inst.Spec.SecurityGroups {
-		if _, err := refs.SecurityGroup(ctx, r.Client, project, g); err != nil {
+		sg, err := refs.SecurityGroup(ctx, r.Client, project, g)
+		if err == nil && !sg.DeletionTimestamp.IsZero() {
+			err = fmt.Errorf("security group %s is being deleted: %w", g, refs.ErrNotFound)
+		}
+		if err != nil {
 			return fail(cloudv1.ReasonSecurityGroupNotFound, err)
 		}
 	}

@@ -183,7 +183,9 @@ func (r *Reconciler) reconcileDefaultGroup(ctx context.Context, p *cloudv1.Proje
 		return err
 	}
 	sg = &cloudv1.SecurityGroup{
-		ObjectMeta: metav1.ObjectMeta{Namespace: p.Name, Name: cloudv1.DefaultSecurityGroupName},
+		// Made with the security group controller's finalizer, saving it a write.
+		ObjectMeta: metav1.ObjectMeta{Namespace: p.Name, Name: cloudv1.DefaultSecurityGroupName,
+			Finalizers: []string{cloudv1.SecurityGroupFinalizer}},
 		Spec: cloudv1.SecurityGroupSpec{
 			GroupName:   cloudv1.DefaultSecurityGroupName,
 			Description: "default group",

@@ -15,7 +15,8 @@
 // Package securitygroup holds the SecurityGroup reconciler: it gives a group its EC2 id and owner,
 // checks that the groups its rules admit exist in the same project, and publishes the private
 // addresses of its members (status.memberIPs), which rules naming the group as a source admit.
-// Node agents turn the rules into packet filters.
+// Node agents turn the rules into packet filters. A group in use is kept, through any door, until
+// it is unused (securitygroup_delete.go).
 package securitygroup
 
 import (
@@ -27,11 +28,13 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -52,7 +55,11 @@ const ReasonSourceGroupNotFound = "SourceGroupNotFound"
 // Reconciler reconciles SecurityGroups.
 type Reconciler struct {
 	Client client.Client
-	Clock  clock.PassiveClock
+	// APIReader confirms from the API server that a group being deleted is unused before its
+	// finalizer goes: the cache may not show yet an instance or a rule that names it.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Clock     clock.PassiveClock
 	// Claims makes group ids exclusive across the cluster.
 	Claims *claims.Claimer
 	// MemberBatch is how long a change of members waits for more before the group's members
@@ -65,8 +72,8 @@ type Reconciler struct {
 // instead of once per instance with a recount of the whole project each time.
 const DefaultMemberBatch = time.Second
 
-// +kubebuilder:rbac:groups=cloud.pinet.io,resources=securitygroups,verbs=get;list;watch
-// +kubebuilder:rbac:groups=cloud.pinet.io,resources=securitygroups/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=securitygroups,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=securitygroups/status;securitygroups/finalizers,verbs=get;update;patch
 
 // Reconcile computes one group's status.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, reterr error) {
@@ -78,16 +85,40 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	if err != nil {
 		return reconcile.Result{}, err
 	}
+	// blocked is what keeps a group being deleted, found by this reconcile; the Warning event
+	// goes out once, when the group is first found blocked.
+	blocked, wasBlocked := "", false
+	if c := conditions.Get(sg, cloudv1.ReadyCondition); c != nil {
+		wasBlocked = c.Reason == cloudv1.ReasonInUse // a copy: the setters change c in place
+	}
 	defer func() {
 		if err := helper.Patch(ctx, sg); err != nil {
 			reterr = errors.Join(reterr, err)
+			return
+		}
+		if blocked != "" && !wasBlocked && r.Recorder != nil {
+			r.Recorder.Eventf(sg, nil, "Warning", "DeleteBlocked", "Delete", "%s", blocked)
 		}
 	}()
 	now := metav1.NewTime(r.Clock.Now())
+	if !sg.DeletionTimestamp.IsZero() {
+		blocked, err = r.reconcileDelete(ctx, sg, now)
+		return reconcile.Result{}, err
+	}
+	if !controllerutil.ContainsFinalizer(sg, cloudv1.SecurityGroupFinalizer) {
+		controllerutil.AddFinalizer(sg, cloudv1.SecurityGroupFinalizer)
+		return reconcile.Result{}, nil
+	}
+	return reconcile.Result{}, r.reconcileNormal(ctx, sg, now)
+}
+
+// reconcileNormal gives a group its id and owner, checks the groups its rules admit and counts
+// its members.
+func (r *Reconciler) reconcileNormal(ctx context.Context, sg *cloudv1.SecurityGroup, now metav1.Time) error {
 	if sg.Status.GroupID == "" {
 		id, _, err := r.Claims.Assign(ctx, ids.SecurityGroup, sg.Name, claims.HolderOf("SecurityGroup", sg))
 		if err != nil {
-			return reconcile.Result{}, fmt.Errorf("assigning a group id: %w", err)
+			return fmt.Errorf("assigning a group id: %w", err)
 		}
 		sg.Status.GroupID = id
 	}
@@ -98,7 +129,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		for _, src := range rule.SourceGroups {
 			if _, err := refs.SecurityGroup(ctx, r.Client, sg.Namespace, src); err != nil {
 				if !errors.Is(err, refs.ErrNotFound) {
-					return reconcile.Result{}, err
+					return err
 				}
 				missing = append(missing, src)
 			}
@@ -106,17 +137,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	}
 	members, err := r.memberIPs(ctx, sg)
 	if err != nil {
-		return reconcile.Result{}, err
+		return err
 	}
 	sg.Status.MemberIPs = members
 	if len(missing) > 0 {
 		conditions.MarkFalse(sg, cloudv1.ReadyCondition, ReasonSourceGroupNotFound,
 			fmt.Sprintf("Rules admit groups that do not exist: %s", strings.Join(missing, ", ")), now)
-		return reconcile.Result{}, nil
+		return nil
 	}
 	conditions.MarkTrue(sg, cloudv1.ReadyCondition, cloudv1.ReasonReady, "", now)
 	sg.Status.ObservedGeneration = sg.Generation
-	return reconcile.Result{}, nil
+	return nil
 }
 
 // memberIPs lists the private addresses of the project's instances in the group (an instance
@@ -155,7 +186,8 @@ func InGroup(inst *cloudv1.Instance, sg *cloudv1.SecurityGroup) bool {
 	return false
 }
 
-// SetupWithManager registers the reconciler; any group changing in a namespace re-checks the others.
+// SetupWithManager registers the reconciler; any group changing in a namespace re-checks the
+// others that have rules, and those being deleted (a rule naming one may have gone).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
@@ -172,7 +204,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			}
 			var reqs []reconcile.Request
 			for i := range list.Items {
-				if len(list.Items[i].Spec.Ingress) > 0 && list.Items[i].UID != o.GetUID() {
+				other := &list.Items[i]
+				if (len(other.Spec.Ingress) > 0 || !other.DeletionTimestamp.IsZero()) && other.UID != o.GetUID() {
 					reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
 				}
 			}
@@ -212,15 +245,16 @@ func (r *Reconciler) memberChanges() handler.EventHandler {
 	}
 }
 
-// membershipChanged passes instance events that can change a group's members: an instance
-// coming or going, its private address or its groups changing. The rest of an instance's life
-// (placement, domain reports) does not recount its project's groups.
+// membershipChanged passes instance events that can change a group's members or users: an
+// instance coming or going, its private address or its groups changing, its termination. The rest
+// of an instance's life (placement, domain reports) does not recount its project's groups.
 func membershipChanged() predicate.Funcs {
 	return predicate.Funcs{
 		UpdateFunc: func(e event.UpdateEvent) bool {
 			old, cur := e.ObjectOld.(*cloudv1.Instance), e.ObjectNew.(*cloudv1.Instance)
 			return old.Status.PrivateIPAddress != cur.Status.PrivateIPAddress ||
-				!slices.Equal(old.Spec.SecurityGroups, cur.Spec.SecurityGroups)
+				!slices.Equal(old.Spec.SecurityGroups, cur.Spec.SecurityGroups) ||
+				(old.Status.State == cloudv1.InstanceStateTerminated) != (cur.Status.State == cloudv1.InstanceStateTerminated)
 		},
 	}
 }
