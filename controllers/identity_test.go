@@ -25,6 +25,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -379,6 +380,19 @@ func TestProjectWithInstancesIsNotDeleted(t *testing.T) {
 			return fmt.Errorf("ready %+v", c)
 		}
 		return nil
+	})
+	// The user who asked is told once why the project stays.
+	testenv.Eventually(t, longWait, "a DeleteBlocked event", func() error {
+		list := &eventsv1.EventList{}
+		if err := env.Client.List(ctx, list); err != nil {
+			return err
+		}
+		for _, e := range list.Items {
+			if e.Reason == "DeleteBlocked" && e.Type == corev1.EventTypeWarning && e.Regarding.Kind == "Project" && e.Regarding.Name == "busy" {
+				return nil
+			}
+		}
+		return errors.New("no DeleteBlocked event about the project")
 	})
 	ns := &corev1.Namespace{}
 	if err := env.Client.Get(ctx, client.ObjectKey{Name: "busy"}, ns); err != nil || !ns.DeletionTimestamp.IsZero() {
