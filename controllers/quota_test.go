@@ -17,11 +17,15 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -69,8 +73,10 @@ func TestInstanceOfACrashedLaunchIsAdmittedLater(t *testing.T) {
 	// The manager's own controller leaves it to its creator; a reconcile at a later time (the
 	// creator gone for good) decides.
 	clk := clocktesting.NewFakePassiveClock(left.CreationTimestamp.Add(10 * time.Second))
+	recorder := events.NewFakeRecorder(64)
 	r := &instance.Reconciler{Client: env.Client, APIReader: env.Client, Clock: clk, TerminatedRetention: time.Hour,
-		Claims: &claims.Claimer{Client: env.Client, Reader: env.Client, Namespace: testenv.SystemNamespace}}
+		Claims:   &claims.Claimer{Client: env.Client, Reader: env.Client, Namespace: testenv.SystemNamespace},
+		Recorder: recorder}
 	reconcileUntil := func(inst *cloudv1.Instance, what string, done func(*cloudv1.Instance, reconcile.Result) error) {
 		t.Helper()
 		testenv.Eventually(t, shortWait, what, func() error {
@@ -115,4 +121,37 @@ func TestInstanceOfACrashedLaunchIsAdmittedLater(t *testing.T) {
 		}
 		return nil
 	})
+
+	// The first goes: the one held back is admitted, and told so after it was told why it waited.
+	if err := env.Client.Delete(ctx, left); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, shortWait, "the first instance gone", func() error {
+		if _, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(left)}); err != nil {
+			return err
+		}
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(left), &cloudv1.Instance{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("still there: %v", err)
+		}
+		return nil
+	})
+	reconcileUntil(next, "the next one admitted", func(inst *cloudv1.Instance, _ reconcile.Result) error {
+		if !conditions.IsTrue(inst, cloudv1.InstanceQuotaAdmitted) {
+			return fmt.Errorf("QuotaAdmitted %v", conditions.Get(inst, cloudv1.InstanceQuotaAdmitted))
+		}
+		return nil
+	})
+	var reasons []string
+	for len(recorder.Events) > 0 {
+		e := <-recorder.Events
+		for _, reason := range []string{cloudv1.ReasonQuotaExceeded, cloudv1.ReasonAdmitted} {
+			// A reconcile whose write failed tells again; one told twice in a row counts once.
+			if strings.Contains(e, " "+reason+" ") && (len(reasons) == 0 || reasons[len(reasons)-1] != reason) {
+				reasons = append(reasons, reason)
+			}
+		}
+	}
+	if want := []string{cloudv1.ReasonQuotaExceeded, cloudv1.ReasonAdmitted}; !slices.Equal(reasons, want) {
+		t.Fatalf("quota events %v, want %v", reasons, want)
+	}
 }

@@ -93,10 +93,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		return reconcile.Result{}, err
 	}
 	s := &scope{project: p, now: metav1.NewTime(r.Clock.Now())}
-	// Copies: the conditions are set in place during the reconcile, and the events compare
-	// with what they were before it.
-	wasBlocked := copyOf(conditions.Get(p, cloudv1.ReadyCondition))
-	netBefore := copyOf(conditions.Get(p, cloudv1.ProjectNetworkAllocated))
+	wasBlocked := conditions.Get(p, cloudv1.ReadyCondition)
+	netBefore := conditions.Get(p, cloudv1.ProjectNetworkAllocated)
 	defer func() {
 		r.updateStatus(s, reterr)
 		if err := helper.Patch(ctx, p); err != nil {
@@ -301,15 +299,6 @@ func (r *Reconciler) updateStatus(s *scope, reconcileErr error) {
 	if reconcileErr == nil {
 		p.Status.ObservedGeneration = p.Generation
 	}
-}
-
-// copyOf is a copy of c, nil for nil.
-func copyOf(c *metav1.Condition) *metav1.Condition {
-	if c == nil {
-		return nil
-	}
-	cp := *c
-	return &cp
 }
 
 // recordNetwork makes an event when the project got its network, or when it found none free.

@@ -65,9 +65,15 @@ func Delete(obj Object, condType string) {
 	obj.SetConditions(conds)
 }
 
-// Get returns the condition of the type, or nil.
+// Get returns a copy of the condition of the type, or nil. A copy: callers keep it to compare
+// with after setting the condition (Set changes the list in place).
 func Get(obj cloudv1.ConditionsAccessor, condType string) *metav1.Condition {
-	return meta.FindStatusCondition(obj.GetConditions(), condType)
+	c := meta.FindStatusCondition(obj.GetConditions(), condType)
+	if c == nil {
+		return nil
+	}
+	cp := *c
+	return &cp
 }
 
 // IsTrue reports whether the condition exists and is True.

@@ -46,3 +46,18 @@ func TestSetKeepsTransitionTimeUntilStatusChanges(t *testing.T) {
 		t.Fatal("Delete left the condition")
 	}
 }
+
+// What Get returned stays what the condition was when a later Set changes it: callers compare
+// the two to decide on events.
+func TestGetIsACopy(t *testing.T) {
+	inst := &cloudv1.Instance{}
+	MarkFalse(inst, cloudv1.ReadyCondition, "Waiting", "not yet", metav1.Now())
+	before := Get(inst, cloudv1.ReadyCondition)
+	MarkTrue(inst, cloudv1.ReadyCondition, "Done", "", metav1.Now())
+	if before.Status != metav1.ConditionFalse || before.Reason != "Waiting" {
+		t.Fatalf("the condition read before the change reads %s/%s", before.Status, before.Reason)
+	}
+	if after := Get(inst, cloudv1.ReadyCondition); after.Status != metav1.ConditionTrue || after.Reason != "Done" {
+		t.Fatalf("the condition after the change reads %s/%s", after.Status, after.Reason)
+	}
+}
