@@ -345,11 +345,7 @@ func (r *Reconciler) record(ctx context.Context, p placement) error {
 		return err
 	}
 	now := metav1.NewTime(r.Clock.Now())
-	// A copy: the setters below change the condition in place.
-	var before *metav1.Condition
-	if c := conditions.Get(inst, cloudv1.InstanceScheduled); c != nil {
-		before = c.DeepCopy()
-	}
+	before := conditions.Get(inst, cloudv1.InstanceScheduled) // a copy: the setters change the list
 	if p.node == nil {
 		conditions.MarkFalse(inst, cloudv1.InstanceScheduled, p.reason, p.msg, now)
 	} else {

@@ -89,7 +89,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	// goes out once, when the group is first found blocked.
 	blocked, wasBlocked := "", false
 	if c := conditions.Get(sg, cloudv1.ReadyCondition); c != nil {
-		wasBlocked = c.Reason == cloudv1.ReasonInUse // a copy: the setters change c in place
+		wasBlocked = c.Reason == cloudv1.ReasonInUse
 	}
 	defer func() {
 		if err := helper.Patch(ctx, sg); err != nil {
