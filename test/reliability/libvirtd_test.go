@@ -25,6 +25,7 @@ import (
 
 	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
+	"pinet.io/pinet/nodeagent"
 )
 
 // privateLibvirtd is a libvirtd of the test's own: an unprivileged session daemon (as user
@@ -137,9 +138,13 @@ func TestLibvirtdRestarts(t *testing.T) {
 	d := startPrivateLibvirtd(t)
 	c := startCloud(t)
 	const zone = "rel-libvirtd"
-	nodes := []*testcloud.Node{c.AddNodeOn(t, d.URI(), "rel-libvirtd-1", zone, 64, 65536, nil)}
-	tn := newTenant(t, c, "rel-libvirtd", testcloud.NoQuota())
 	n, rounds := scale(16, 80), scale(2, 5)
+	// One node with room for every instance: the agent's default of 64 instances left the long
+	// form's last 16 pending for ever.
+	room := int32(max(64, n))
+	nodes := []*testcloud.Node{c.AddNodeOn(t, d.URI(), "rel-libvirtd-1", zone, room, int64(room)*1024,
+		func(cfg *nodeagent.Config) { cfg.MaxInstances = room })}
+	tn := newTenant(t, c, "rel-libvirtd", testcloud.NoQuota())
 
 	ids := launch(t, tn, zone, n)
 	for round := range rounds {
