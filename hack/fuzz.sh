@@ -20,9 +20,20 @@ while IFS=: read -r file name; do
   fi
   echo "fuzz: $pkg $name ($fuzztime)"
   ran=$((ran + 1))
-  if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -parallel "$parallel" "$pkg"; then
-    failed+=("$pkg $name")
+  out=$(mktemp)
+  if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -parallel "$parallel" "$pkg" 2>&1 | tee "$out"; then
+    # Go's fuzzing coordinator before Go 1.27 can fail a target at the end of -fuzztime with a
+    # bare "context deadline exceeded" and no failing input (Go issue 75804: its workers are
+    # still stopping when the deadline is read). That, and only that, is retried once from the
+    # corpus; a failing input is always written, and always fails the run.
+    if grep -qx '    context deadline exceeded' "$out" && ! grep -q 'Failing input written to' "$out" &&
+      go test -run "^${name}\$" "$pkg"; then
+      echo "fuzz: $pkg $name stopped with Go's deadline race and no failing input; its corpus passes"
+    else
+      failed+=("$pkg $name")
+    fi
   fi
+  rm -f "$out"
 done < <(git ls-files '*_test.go' | xargs grep -Ho '^func Fuzz[A-Za-z0-9_]*(f \*testing\.F)' | sed -E 's/^([^:]*):func (Fuzz[A-Za-z0-9_]*)\(.*/\1:\2/' | sort)
 
 echo "fuzz: $ran targets run"
