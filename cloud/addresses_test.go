@@ -85,16 +85,25 @@ func addressObjects(t *testing.T, project string) []cloudv1.Address {
 func releaseAll(t *testing.T, s *cloud.Service, c cloud.Caller) {
 	t.Helper()
 	ctx := context.Background()
-	for _, a := range describeAddresses(t, s, c) {
-		if a.InstanceID != "" {
-			if err := s.DisassociateAddress(ctx, c, cloud.DisassociateAddressInput{AssociationID: a.AssociationID}); err != nil {
-				t.Fatal(err)
+	// After a race the association an address shows may still change (the address controller
+	// converging): a call refused for a stale view is made again from a fresh one.
+	until(t, "the caller's addresses released", func() error {
+		as := describeAddresses(t, s, c)
+		for _, a := range as {
+			if a.InstanceID != "" {
+				if err := s.DisassociateAddress(ctx, c, cloud.DisassociateAddressInput{AssociationID: a.AssociationID}); err != nil {
+					return err
+				}
+			}
+			if err := s.ReleaseAddress(ctx, c, cloud.ReleaseAddressInput{AllocationID: a.AllocationID}); err != nil {
+				return err
 			}
 		}
-		if err := s.ReleaseAddress(ctx, c, cloud.ReleaseAddressInput{AllocationID: a.AllocationID}); err != nil {
-			t.Fatal(err)
+		if len(as) > 0 {
+			return fmt.Errorf("%d addresses were released; checking for more", len(as))
 		}
-	}
+		return nil
+	})
 }
 
 func TestAddressesAcrossProjects(t *testing.T) {
