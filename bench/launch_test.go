@@ -134,11 +134,8 @@ func prepareLaunch(b *testing.B, f *fixture, n int) error {
 	return nil
 }
 
-// startBaselineControlPlane starts the baseline's own API server and etcd (stopped when the
-// benchmark ends), with its namespace. Its own: in the cloud's, the manager would act on the
-// baseline's instances (a finalizer, an id claim, a status each) while they are written, and
-// the baseline would time the manager as well as the writes.
-func startBaselineControlPlane(b *testing.B) *testenv.Env {
+// ownControlPlane starts an API server and etcd for the benchmark alone, stopped when it ends.
+func ownControlPlane(b *testing.B) *testenv.Env {
 	b.Helper()
 	e, err := testenv.Start()
 	if err != nil {
@@ -146,9 +143,19 @@ func startBaselineControlPlane(b *testing.B) *testenv.Env {
 	}
 	b.Cleanup(func() {
 		if err := e.Stop(); err != nil {
-			b.Log("stopping the baseline's control plane:", err)
+			b.Log("stopping the benchmark's control plane:", err)
 		}
 	})
+	return e
+}
+
+// startBaselineControlPlane starts the baseline's own API server and etcd (stopped when the
+// benchmark ends), with its namespace. Its own: in the cloud's, the manager would act on the
+// baseline's instances (a finalizer, an id claim, a status each) while they are written, and
+// the baseline would time the manager as well as the writes.
+func startBaselineControlPlane(b *testing.B) *testenv.Env {
+	b.Helper()
+	e := ownControlPlane(b)
 	if err := e.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: launchBaseline}}); err != nil {
 		b.Fatal(err)
 	}

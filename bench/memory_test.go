@@ -100,15 +100,7 @@ func startMemoryWorld(b *testing.B, n int) *memoryWorld {
 	b.Helper()
 	// A control plane of its own: the in-process cloud of the other benchmarks would act on the
 	// same objects as the manager process.
-	e, err := testenv.Start()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		if err := e.Stop(); err != nil {
-			b.Log("stopping the control plane:", err)
-		}
-	})
+	e := ownControlPlane(b)
 	dir := b.TempDir()
 	mgrBin, err := proccloud.BuildManager(dir)
 	if err != nil {

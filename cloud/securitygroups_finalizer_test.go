@@ -59,11 +59,7 @@ func TestSecurityGroupInUseSurvivesKubectlDelete(t *testing.T) {
 // memberClient is a Kubernetes client acting as the PiNet user, a member of project.
 func memberClient(t *testing.T, user, project string) client.Client {
 	t.Helper()
-	cfg, err := env.AddUser(cloudv1.UserPrefix+user, cloudv1.ProjectGroupPrefix+project)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	c, err := env.ClientAs(cloudv1.UserPrefix+user, cloudv1.ProjectGroupPrefix+project)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,11 +45,7 @@ import (
 // server).
 func clientAs(t *testing.T, user string, groups ...string) client.Client {
 	t.Helper()
-	cfg, err := env.AddUser(user, groups...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	c, err := env.ClientAs(user, groups...)
 	if err != nil {
 		t.Fatal(err)
 	}

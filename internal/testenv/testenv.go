@@ -161,6 +161,20 @@ func (e *Env) AddUser(name string, groups ...string) (*rest.Config, error) {
 	return u.Config(), nil
 }
 
+// ClientAs is a client of the control plane acting as the user, in the groups, with the
+// package's scheme: what a person reaching the cloud through kubectl is.
+func (e *Env) ClientAs(name string, groups ...string) (client.Client, error) {
+	cfg, err := e.AddUser(name, groups...)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: e.Scheme})
+	if err != nil {
+		return nil, fmt.Errorf("a client for %s: %w", name, err)
+	}
+	return c, nil
+}
+
 // fuzzOnly tells whether this test binary only fuzzes: it is a fuzz worker, or it fuzzes with
 // -run '^$'.
 func fuzzOnly() bool {

@@ -94,11 +94,7 @@ func setup(t *testing.T) *world {
 	w.a = c.AddUser(t, "iso-alice", false, projectA)
 	w.b = c.AddUser(t, "iso-bob", false, projectB)
 	w.admin = c.AddUser(t, "iso-admin", true, projectA)
-	cfg, err := env.AddUser(cloudv1.UserPrefix+"iso-bob", cloudv1.ProjectGroupPrefix+projectB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if w.bKube, err = client.New(cfg, client.Options{Scheme: env.Scheme}); err != nil {
+	if w.bKube, err = env.ClientAs(cloudv1.UserPrefix+"iso-bob", cloudv1.ProjectGroupPrefix+projectB); err != nil {
 		t.Fatal(err)
 	}
 
