@@ -21,6 +21,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -51,6 +52,8 @@ import (
 var (
 	launchN         = flag.Int("bench.launch", 100, "instances BenchmarkLaunch starts (the issue's size is 1000)")
 	instanceWorkers = flag.Int("bench.instance-workers", 0, "the instance controller's workers in the benchmarks' cloud (0: its default)")
+	apiProfile      = flag.String("bench.apiserver-cpuprofile", "", "file BenchmarkLaunch writes a CPU profile of the cloud's API server to, taken over the launch's first -bench.apiserver-profile-seconds")
+	apiProfileSecs  = flag.Int("bench.apiserver-profile-seconds", 20, "seconds of -bench.apiserver-cpuprofile")
 )
 
 const (
@@ -81,6 +84,7 @@ func BenchmarkLaunch(b *testing.B) {
 		}
 		f.requests.Reset()
 		heap0 := liveHeap()
+		profiled := profileAPIServer(b, f.cloud.Env.Config)
 		start := time.Now()
 		ids := launchAll(b, f, n)
 		waitState(b, f, launchProject, n, cloudv1.InstanceStateRunning)
@@ -90,6 +94,7 @@ func BenchmarkLaunch(b *testing.B) {
 		terminateAll(b, f, ids)
 		waitState(b, f, launchProject, n, cloudv1.InstanceStateTerminated)
 		pinet := time.Since(start)
+		<-profiled
 		by1, w1, err := apiWrites(ctx, f.cloud.Env.Config)
 		if err != nil {
 			b.Fatal(err)
@@ -308,6 +313,35 @@ func (c countWrites) RoundTrip(r *http.Request) (*http.Response, error) {
 		c.n.Add(1)
 	}
 	return c.rt.RoundTrip(r)
+}
+
+// profileAPIServer starts taking a CPU profile of the API server at cfg for
+// -bench.apiserver-profile-seconds into -bench.apiserver-cpuprofile (when set), and returns a
+// channel closed once it is written: where the API server's time goes is most of a launch's.
+func profileAPIServer(b *testing.B, cfg *rest.Config) <-chan struct{} {
+	done := make(chan struct{})
+	if *apiProfile == "" {
+		close(done)
+		return done
+	}
+	go func() {
+		defer close(done)
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		raw, err := cs.Discovery().RESTClient().Get().AbsPath("/debug/pprof/profile").
+			Param("seconds", strconv.Itoa(*apiProfileSecs)).Timeout(time.Duration(*apiProfileSecs+60) * time.Second).DoRaw(context.Background())
+		if err != nil {
+			b.Errorf("profiling the API server: %v", err)
+			return
+		}
+		if err := os.WriteFile(*apiProfile, raw, 0o644); err != nil {
+			b.Error(err)
+		}
+	}()
+	return done
 }
 
 // apiWrites reads the API server's apiserver_request_total over the verbs that write, summed by

@@ -34,7 +34,31 @@ import (
 	"github.com/minio/minio-go/v7"
 )
 
-var objectMiB = flag.Int("bench.object-mib", 256, "size in MiB of BenchmarkLargeObject's object (the issue's larger size is 1024)")
+var (
+	objectMiB = flag.Int("bench.object-mib", 256, "size in MiB of BenchmarkLargeObject's object (the issue's larger size is 1024)")
+	readKiB   = flag.Int("bench.read-kib", 0, "buffer in KiB every GET and file read of BenchmarkLargeObject reads into (0: io.Copy into io.Discard, which reads 8 KiB at a time)")
+)
+
+// drain reads r to its end the way -bench.read-kib says, and returns how many bytes it read.
+// Every reader of the benchmark (the object, the file, the file over net/http) goes through it,
+// so both sides of a ratio read with the same buffer.
+func drain(r io.Reader) (int64, error) {
+	if *readKiB <= 0 {
+		return io.Copy(io.Discard, r)
+	}
+	buf := make([]byte, *readKiB<<10)
+	var n int64
+	for {
+		m, err := r.Read(buf)
+		n += int64(m)
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
 
 // BenchmarkLargeObject PUTs one -bench.object-mib object with minio-go through PiNet's store and
 // GETs it back, against writing the same bytes to a file on the same disk (with fsync) and reading
@@ -112,7 +136,7 @@ func timeS3Get(b *testing.B, mc *minio.Client, bucket string, size int64) time.D
 	if err != nil {
 		b.Fatalf("GET: %v", err)
 	}
-	n, err := io.Copy(io.Discard, obj)
+	n, err := drain(obj)
 	obj.Close()
 	if err != nil {
 		b.Fatalf("GET: %v", err)
@@ -139,7 +163,7 @@ func timeFileGet(b *testing.B, path string, size int64) time.Duration {
 	if err != nil {
 		b.Fatal(err)
 	}
-	n, err := io.Copy(io.Discard, fh)
+	n, err := drain(fh)
 	fh.Close()
 	if err != nil {
 		b.Fatalf("reading %s: %v", path, err)
@@ -219,7 +243,7 @@ func timeHTTPFile(b *testing.B, path string, size int64) time.Duration {
 	if err != nil {
 		b.Fatal(err)
 	}
-	n, err := io.Copy(io.Discard, resp.Body)
+	n, err := drain(resp.Body)
 	resp.Body.Close()
 	if err != nil || n != size {
 		b.Fatalf("GET of the file over net/http read %d bytes (want %d): %v", n, size, err)

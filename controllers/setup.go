@@ -52,6 +52,7 @@ import (
 	"pinet.io/pinet/controllers/volume"
 	"pinet.io/pinet/internal/claims"
 	"pinet.io/pinet/internal/cloudca"
+	"pinet.io/pinet/internal/fieldowners"
 	"pinet.io/pinet/internal/index"
 	"pinet.io/pinet/internal/ipam"
 	"pinet.io/pinet/internal/metrics"
@@ -129,7 +130,8 @@ func tenantNetworks(opts Options, al *ipam.Allocator) (*project.Network, error) 
 
 // CacheOptions limits what the manager caches of Kubernetes' own kinds: the Secrets of the system
 // namespace, and the role bindings PiNet made. No cached object keeps its managedFields (the
-// field managers' bookkeeping, often bigger than the object): nothing in PiNet reads them, and
+// field managers' bookkeeping, often bigger than the object) unless someone has server-side
+// applied it: only that is read (the scheduler leaves such instances' records alone), and
 // patches and updates leave the server's as they are.
 func CacheOptions(systemNamespace string) cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{cloudv1.LabelManagedBy: cloudv1.ManagedByPiNet})
@@ -139,7 +141,7 @@ func CacheOptions(systemNamespace string) cache.Options {
 			&rbacv1.RoleBinding{}:        {Label: managed},
 			&rbacv1.ClusterRoleBinding{}: {Label: managed},
 		},
-		DefaultTransform: cache.TransformStripManagedFields(),
+		DefaultTransform: fieldowners.StripUnlessApplied(),
 	}
 }
 

@@ -38,6 +38,7 @@ import (
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/capacity"
 	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/fieldowners"
 	"pinet.io/pinet/internal/metrics"
 	"pinet.io/pinet/internal/patch"
 )
@@ -354,6 +355,10 @@ func (r *Reconciler) record(ctx context.Context, p placement) error {
 			inst.Labels = map[string]string{}
 		}
 		inst.Labels[cloudv1.LabelHypervisor] = p.node.name
+		// The binding is a launched instance's first write to its main resource after its
+		// create: the API server's field records go with it, and the dozen writes of the
+		// instance's life after it cost the API server half as much.
+		fieldowners.DropUnlessApplied(inst)
 		inst.Status.Hypervisor = p.node.name
 		inst.Status.AvailabilityZone = p.node.zone
 		conditions.MarkTrue(inst, cloudv1.InstanceScheduled, cloudv1.ReasonScheduled, fmt.Sprintf("Bound to hypervisor %s", p.node.name), now)

@@ -17,17 +17,20 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/client-go/util/workqueue"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -36,6 +39,7 @@ import (
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/capacity"
 	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/fieldowners"
 	"pinet.io/pinet/internal/testenv"
 )
 
@@ -51,6 +55,8 @@ func startScheduler(t *testing.T) *Reconciler {
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+		// The manager's own caches keep field records only of applied objects.
+		Cache: cache.Options{DefaultTransform: fieldowners.StripUnlessApplied()},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -105,18 +111,22 @@ func makePending(ns, name, zone string) (*cloudv1.Instance, error) {
 	if err := env.Client.Create(ctx, inst); err != nil {
 		return nil, err
 	}
+	return inst, markResolved(inst)
+}
+
+// markResolved gives inst the instance controller's verdicts, which the scheduler waits for.
+func markResolved(inst *cloudv1.Instance) error {
+	ctx := context.Background()
 	// The scheduler may have written its condition already: retry on its newer version.
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), inst); err != nil {
 			return err
 		}
-		// The instance controller's verdicts, which the scheduler waits for.
 		conditions.MarkTrue(inst, cloudv1.InstanceReferencesResolved, cloudv1.ReasonResolved, "", metav1.Now())
 		conditions.MarkTrue(inst, cloudv1.InstanceQuotaAdmitted, cloudv1.ReasonAdmitted, "", metav1.Now())
 		conditions.MarkTrue(inst, cloudv1.InstanceAddressAssigned, cloudv1.ReasonAddressAssigned, "", metav1.Now())
 		return env.Client.Status().Update(ctx, inst)
 	})
-	return inst, err
 }
 
 func setupNamespace(t *testing.T, ns string) {
@@ -354,5 +364,68 @@ func TestExpiredAssumptionIsPlacedAgain(t *testing.T) {
 		got.Labels[cloudv1.LabelHypervisor] != "sched-expire-1" {
 		t.Fatalf("after the assumption expired: hypervisor %q, labels %v, conditions %+v",
 			got.Status.Hypervisor, got.Labels, got.Status.Conditions)
+	}
+}
+
+// The binding drops the API server's field records of an instance no one has server-side
+// applied, and later writes do not bring them back; an applied instance (a GitOps tool's) keeps
+// its applier's records, so a later apply can still remove what the manifest no longer has.
+func TestBindingDropsFieldRecordsUnlessApplied(t *testing.T) {
+	const ns = "sched-records"
+	setupNamespace(t, ns)
+	registeredNode(t, "sched-records-1", "records-a")
+	startScheduler(t)
+	ctx := context.Background()
+
+	pendingInstance(t, ns, "made", "records-a")
+	apply := []byte(`{"apiVersion":"cloud.pinet.io/v1alpha1","kind":"Instance","metadata":{"name":"applied","namespace":"` + ns +
+		`","labels":{"team":"a"}},"spec":{"imageId":"img","instanceType":"sched.small","availabilityZone":"records-a"}}`)
+	applied := &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "applied"}}
+	if err := env.Client.Patch(ctx, applied, client.RawPatch(types.ApplyPatchType, apply), client.FieldOwner("gitops")); err != nil {
+		t.Fatal(err)
+	}
+	if err := markResolved(applied); err != nil {
+		t.Fatal(err)
+	}
+
+	bound := map[string]*cloudv1.Instance{}
+	testenv.Eventually(t, longWait, "both instances to be bound", func() error {
+		for _, name := range []string{"made", "applied"} {
+			got := &cloudv1.Instance{}
+			if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, got); err != nil {
+				return err
+			}
+			if got.Labels[cloudv1.LabelHypervisor] == "" {
+				return fmt.Errorf("%s is not bound", name)
+			}
+			bound[name] = got
+		}
+		return nil
+	})
+	if mf := bound["made"].ManagedFields; len(mf) != 0 {
+		t.Errorf("the bound instance kept its field records: %+v", mf)
+	}
+	if !slices.ContainsFunc(bound["applied"].ManagedFields, func(e metav1.ManagedFieldsEntry) bool {
+		return e.Manager == "gitops" && e.Operation == metav1.ManagedFieldsOperationApply
+	}) {
+		t.Errorf("the applied instance lost its applier's field records: %+v", bound["applied"].ManagedFields)
+	}
+
+	// A later status write (an agent's report) and main-resource write leave none.
+	made := bound["made"]
+	conditions.MarkTrue(made, cloudv1.InstanceDomainDefined, cloudv1.ReasonDomainDefined, "", metav1.Now())
+	if err := env.Client.Status().Update(ctx, made); err != nil {
+		t.Fatal(err)
+	}
+	made.Finalizers = append(made.Finalizers, cloudv1.DomainFinalizer)
+	if err := env.Client.Update(ctx, made); err != nil {
+		t.Fatal(err)
+	}
+	if len(made.ManagedFields) != 0 {
+		t.Errorf("writes after the binding brought field records back: %+v", made.ManagedFields)
+	}
+	made.Finalizers = nil
+	if err := env.Client.Update(ctx, made); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -57,7 +57,8 @@ func NewHelper(obj Object, c client.Client) (*Helper, error) {
 }
 
 // Patch writes the difference between the snapshot and obj. Metadata and spec go first; finalizer
-// changes carry the snapshot's resourceVersion so two writers never drop each other's finalizer.
+// and managedFields changes carry the snapshot's resourceVersion so two writers never drop each
+// other's entries.
 // Status goes second, with conditions merged by type onto the server's current list. On return,
 // obj holds the server's view. An object gone meanwhile (its last finalizer removed by this very
 // patch, say) leaves nothing to record: NotFound is no error.
@@ -89,7 +90,10 @@ func (h *Helper) patch(ctx context.Context, obj Object) error {
 
 	mainPatch := mergePatch(withoutKey(before, "status"), withoutKey(after, "status"))
 	if mainPatch != nil {
-		if !reflect.DeepEqual(h.before.GetFinalizers(), desired.GetFinalizers()) {
+		if !reflect.DeepEqual(h.before.GetFinalizers(), desired.GetFinalizers()) ||
+			!reflect.DeepEqual(h.before.GetManagedFields(), desired.GetManagedFields()) {
+			// Lists the patch replaces whole: another writer's entry, made since the
+			// snapshot, must not go with it.
 			setResourceVersion(mainPatch, h.before.GetResourceVersion())
 		}
 		if err := h.send(ctx, obj, mainPatch, false); err != nil {

@@ -22,6 +22,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -114,6 +115,52 @@ func TestFinalizerChangesAreLocked(t *testing.T) {
 	}
 	if !controllerutil.ContainsFinalizer(got, cloudv1.InstanceFinalizer) {
 		t.Fatalf("finalizer lost: %v", got.Finalizers)
+	}
+}
+
+// Dropping the field records from a stale read is refused rather than erasing a server-side
+// apply made since (the records are one list the patch replaces); from a fresh read it goes
+// through, and later writes keep the object without them.
+func TestDroppingFieldRecordsIsLocked(t *testing.T) {
+	ctx := context.Background()
+	inst := newInstance(t, "field-records")
+	stale := inst.DeepCopy()
+
+	apply := []byte(`{"apiVersion":"cloud.pinet.io/v1alpha1","kind":"Instance","metadata":{"name":"field-records","namespace":"` +
+		inst.Namespace + `","labels":{"team":"a"}}}`)
+	if err := env.Client.Patch(ctx, inst, client.RawPatch(types.ApplyPatchType, apply), client.FieldOwner("gitops")); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := NewHelper(stale, env.Client)
+	stale.ManagedFields = []metav1.ManagedFieldsEntry{{}}
+	if err := h.Patch(ctx, stale); err == nil {
+		t.Fatal("dropping the field records from a stale read succeeded; it would have dropped the apply's")
+	}
+	got := &cloudv1.Instance{}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), got); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(got.ManagedFields, func(e metav1.ManagedFieldsEntry) bool { return e.Manager == "gitops" }) {
+		t.Fatalf("the apply's field records were lost: %+v", got.ManagedFields)
+	}
+
+	h, _ = NewHelper(got, env.Client)
+	got.ManagedFields = []metav1.ManagedFieldsEntry{{}}
+	got.Labels["tier"] = "web"
+	if err := h.Patch(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	h, _ = NewHelper(got, env.Client)
+	conditions.MarkTrue(got, cloudv1.InstanceScheduled, cloudv1.ReasonScheduled, "", now())
+	got.Labels["zone"] = "b"
+	if err := h.Patch(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.ManagedFields) != 0 || got.Labels["tier"] != "web" || got.Labels["zone"] != "b" || !conditions.IsTrue(got, cloudv1.InstanceScheduled) {
+		t.Fatalf("after dropping the records and two more writes: records %+v, labels %v, conditions %+v", got.ManagedFields, got.Labels, got.Status.Conditions)
 	}
 }
 
