@@ -336,7 +336,13 @@ func TestPagingThroughManyInstances(t *testing.T) {
 	}
 	exactlyOnce(t, "unpaged", inOrder, all)
 	var later []string
-	paged := pagedIDs(t, cl, 7, nil, func() { later = launch("late", "m1.tiny", 10) })
+	paged := pagedIDs(t, cl, 7, nil, func() {
+		// The listing orders by creation second, then id: instances made within the second of
+		// the first page's would sort among them by their random ids, some before the page
+		// read, and rightly not be listed. Launched in a later second, they all come after.
+		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+		later = launch("late", "m1.tiny", 10)
+	})
 	exactlyOnce(t, "pages of 7, with a launch meanwhile", paged, append(slices.Clone(all), later...))
 
 	tag := func(v string) []types.Filter {

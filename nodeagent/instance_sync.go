@@ -93,7 +93,10 @@ type syncScope struct {
 	started bool
 	// defined is set when this reconcile defined the domain.
 	defined bool
-	now     metav1.Time
+	// released is set when this reconcile removed the domain and lets the instance go: its
+	// status is the instance controller's from then on.
+	released bool
+	now      metav1.Time
 }
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances,verbs=get;list;watch;update;patch
@@ -123,6 +126,11 @@ func (s *instanceSync) Reconcile(ctx context.Context, req reconcile.Request) (_ 
 	}
 
 	removing := !inst.DeletionTimestamp.IsZero() || inst.EffectiveDesiredState() == cloudv1.DesiredTerminated
+	if removing && !controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer) {
+		// Let go (or never held): the instance controller reports a terminated instance's
+		// missing domain, so a report of this agent's would only be a second write.
+		return reconcile.Result{}, nil
+	}
 	if !removing && !controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer) {
 		// Hold the instance before anything exists in libvirt, so it can't vanish while its
 		// domain lives; the rest of this reconcile goes on from the updated object.
@@ -136,8 +144,10 @@ func (s *instanceSync) Reconcile(ctx context.Context, req reconcile.Request) (_ 
 	}
 	sc := &syncScope{inst: inst, now: metav1.NewTime(s.clock.Now())}
 	defer func() {
-		if err := s.report(ctx, sc); err != nil {
-			reterr = errors.Join(reterr, err)
+		if !sc.released {
+			if err := s.report(ctx, sc); err != nil {
+				reterr = errors.Join(reterr, err)
+			}
 		}
 		if err := helper.Patch(ctx, inst); err != nil {
 			reterr = errors.Join(reterr, err)
@@ -442,9 +452,11 @@ func (s *instanceSync) reconcileRemove(ctx context.Context, sc *syncScope) (reco
 		return reconcile.Result{}, err
 	}
 	s.forgetShutdown(sc.inst.UID)
-	// No event: the instance controller's Terminated event (or the instance's deletion) follows
-	// the finalizer's removal at once.
+	// No event and no report: the instance controller's terminated status (conditions saying
+	// the domain is gone) and Terminated event, or the instance's deletion, follow the
+	// finalizer's removal at once.
 	controllerutil.RemoveFinalizer(sc.inst, cloudv1.DomainFinalizer)
+	sc.released = true
 	return reconcile.Result{}, nil
 }
 

@@ -55,12 +55,30 @@ func (r *Reconciler) updateStatus(s *scope) {
 		// A pending instance says what holds it, as long as something does.
 		inst.Status.StateReason = pendingReason(inst)
 	}
-	if state == cloudv1.InstanceStateTerminated && inst.Status.TerminatedTime == nil {
-		inst.Status.TerminatedTime = &s.now
+	if state == cloudv1.InstanceStateTerminated {
+		if inst.Status.TerminatedTime == nil {
+			inst.Status.TerminatedTime = &s.now
+		}
+		reportDomainGone(inst, s.now)
 	}
 	setReady(inst, s.now)
 	// Unresolved references are the user's to fix: the status reflects this generation then too.
 	inst.Status.ObservedGeneration = inst.Generation
+}
+
+// reportDomainGone says of a terminated instance, which no node agent holds any more (its domain
+// finalizer is gone: the agent removed the domain, or the node was given up), that it has no
+// domain and no block devices. The agent does not report an instance it lets go — that report
+// would be one more write per instance, just before this controller's own — so its last report
+// (defined, running) would stay.
+func reportDomainGone(inst *cloudv1.Instance, now metav1.Time) {
+	inst.Status.Domain = nil
+	inst.Status.BlockDevices = nil
+	for _, t := range []string{cloudv1.InstanceDomainDefined, cloudv1.InstanceGuestRunning} {
+		if findCondition(inst, t) != nil {
+			conditions.MarkFalse(inst, t, cloudv1.ReasonTerminated, "The instance is terminated: no domain is kept for it", now)
+		}
+	}
 }
 
 // maxStateReason is status.stateReason's MaxLength.

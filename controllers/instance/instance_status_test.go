@@ -168,3 +168,51 @@ func TestPendingInstanceSaysWhyItWaits(t *testing.T) {
 		t.Fatalf("placed, launching: %s %q", inst.Status.State, inst.Status.StateReason)
 	}
 }
+
+// A terminated instance the node agent let go shows no domain, no block devices and domain
+// conditions that say so (the agent writes no report when it lets go); one still shutting down
+// keeps the agent's report, and one that never had a domain gets no domain conditions.
+func TestTerminatedInstanceShowsNoDomain(t *testing.T) {
+	now := metav1.Now()
+	held := func(finalizers ...string) *cloudv1.Instance {
+		return &cloudv1.Instance{
+			ObjectMeta: metav1.ObjectMeta{Finalizers: finalizers},
+			Spec:       cloudv1.InstanceSpec{DesiredState: cloudv1.DesiredTerminated},
+			Status: cloudv1.InstanceStatus{
+				State:        cloudv1.InstanceStateRunning,
+				Domain:       &cloudv1.DomainStatus{Name: "i-1", State: "running"},
+				BlockDevices: []cloudv1.InstanceBlockDevice{{DeviceName: "/dev/sdf", VolumeID: "vol-1"}},
+				Conditions: []metav1.Condition{
+					{Type: cloudv1.InstanceScheduled, Status: metav1.ConditionTrue, Reason: cloudv1.ReasonScheduled},
+					{Type: cloudv1.InstanceDomainDefined, Status: metav1.ConditionTrue, Reason: cloudv1.ReasonDomainDefined},
+					{Type: cloudv1.InstanceGuestRunning, Status: metav1.ConditionTrue, Reason: cloudv1.ReasonRunning},
+				},
+			},
+		}
+	}
+	r := &Reconciler{}
+
+	letGo := held(cloudv1.InstanceFinalizer)
+	r.updateStatus(&scope{instance: letGo, now: now})
+	if letGo.Status.State != cloudv1.InstanceStateTerminated || letGo.Status.Domain != nil || letGo.Status.BlockDevices != nil {
+		t.Errorf("let go: state %s, domain %+v, block devices %+v", letGo.Status.State, letGo.Status.Domain, letGo.Status.BlockDevices)
+	}
+	for _, typ := range []string{cloudv1.InstanceDomainDefined, cloudv1.InstanceGuestRunning} {
+		if c := findCondition(letGo, typ); c == nil || c.Status != metav1.ConditionFalse || c.Reason != cloudv1.ReasonTerminated {
+			t.Errorf("let go: %s is %+v, want False/%s", typ, c, cloudv1.ReasonTerminated)
+		}
+	}
+
+	shuttingDown := held(cloudv1.InstanceFinalizer, cloudv1.DomainFinalizer)
+	r.updateStatus(&scope{instance: shuttingDown, now: now})
+	if shuttingDown.Status.State != cloudv1.InstanceStateShuttingDown || shuttingDown.Status.Domain == nil ||
+		len(shuttingDown.Status.BlockDevices) != 1 || findCondition(shuttingDown, cloudv1.InstanceGuestRunning).Status != metav1.ConditionTrue {
+		t.Errorf("shutting down: the agent's report was changed: %+v", shuttingDown.Status)
+	}
+
+	never := &cloudv1.Instance{Spec: cloudv1.InstanceSpec{DesiredState: cloudv1.DesiredTerminated}}
+	r.updateStatus(&scope{instance: never, now: now})
+	if never.Status.State != cloudv1.InstanceStateTerminated || findCondition(never, cloudv1.InstanceDomainDefined) != nil || findCondition(never, cloudv1.InstanceGuestRunning) != nil {
+		t.Errorf("never placed: %+v", never.Status)
+	}
+}

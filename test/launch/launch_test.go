@@ -15,7 +15,7 @@
 // Package launch launches a fleet of instances on a whole cloud (the real API server, manager
 // and node agents on libvirt's test driver), once made as kubectl makes them and once through
 // RunInstances, and counts the writes the manager and the agents send to the API server on the
-// way to running: the count per instance must not grow back. With
+// way to running, then on the way to terminated: the count per instance must not grow back. With
 // -launch.instances=1000 (or more) it is the launch measurement of docs/performance.md: it
 // prints the time, the writes per instance and the memory held per instance.
 package launch_test
@@ -36,9 +36,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
 	"pinet.io/pinet/nodeagent"
@@ -74,6 +76,14 @@ const (
 	maxHypervisorWritesPerInstance = 1.0
 	// Requests the API server refused because the object moved since it was read.
 	maxConflictsPerInstance = 0.1
+	// On the way from running to terminated (the user's spec change not counted): the agent's
+	// finalizer removal and the instance controller's terminated state, which also says the
+	// domain is gone (the agent writes no report when it lets the instance go), and now and
+	// then a shutting-down state the agent's removal had not yet overtaken (2.09–2.14 measured
+	// with 80 instances asked at once; 3.1 and more with the agent's report).
+	maxTerminateWritesPerInstance = 2.5
+	// Terminated (manager), and with each shutting-down state a ShuttingDown event.
+	maxTerminateEventsPerInstance = 1.5
 )
 
 // launchProject is a project instances are launched in, with its user's keys and its image.
@@ -117,6 +127,72 @@ func TestLaunchWrites(t *testing.T) {
 	writes := requests.Sum(func(k testcloud.RequestKey) bool { return k.Resource == "instances" && k.IsWrite() })
 	if gets != 0 || writes != 0 {
 		t.Errorf("resyncs of %d running instances: %d reads and %d writes of instances:\n%s", 2*n, gets, writes, requests.Writes())
+	}
+
+	t.Run("terminate", func(t *testing.T) { measureTermination(t, requests, 2*n) })
+}
+
+// measureTermination asks every instance to terminate (the spec change TerminateInstances
+// makes), waits until all are terminated with no domain left in their status, and checks the
+// writes on the way: none of them a node agent's status report.
+func measureTermination(t *testing.T, requests *testcloud.RequestCounter, n int) {
+	ctx := context.Background()
+	list := &cloudv1.InstanceList{}
+	if err := env.Client.List(ctx, list); err != nil {
+		t.Fatal(err)
+	}
+	requests.Reset()
+	for i := range list.Items {
+		inst := &list.Items[i]
+		body := client.RawPatch(k8stypes.MergePatchType, []byte(`{"spec":{"desiredState":"Terminated"}}`))
+		if err := env.Client.Patch(ctx, inst, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testenv.Eventually(t, 3*time.Minute+time.Duration(n)*200*time.Millisecond, fmt.Sprintf("%d instances to be terminated", n), func() error {
+		list := &cloudv1.InstanceList{}
+		if err := env.Client.List(ctx, list); err != nil {
+			return err
+		}
+		done := 0
+		for i := range list.Items {
+			inst := &list.Items[i]
+			if inst.Status.State != cloudv1.InstanceStateTerminated {
+				continue
+			}
+			for _, typ := range []string{cloudv1.InstanceDomainDefined, cloudv1.InstanceGuestRunning} {
+				if c := conditions.Get(inst, typ); c == nil || c.Status != metav1.ConditionFalse || c.Reason != cloudv1.ReasonTerminated {
+					return fmt.Errorf("terminated %s: %s is %+v", client.ObjectKeyFromObject(inst), typ, c)
+				}
+			}
+			if inst.Status.Domain != nil {
+				return fmt.Errorf("terminated %s still shows domain %+v", client.ObjectKeyFromObject(inst), inst.Status.Domain)
+			}
+			done++
+		}
+		if done < n {
+			return fmt.Errorf("%d of %d terminated", done, n)
+		}
+		return nil
+	})
+	perInst := func(match func(testcloud.RequestKey) bool) float64 {
+		return float64(requests.Sum(func(k testcloud.RequestKey) bool { return k.IsWrite() && match(k) })) / float64(n)
+	}
+	instanceWrites := perInst(func(k testcloud.RequestKey) bool { return k.Resource == "instances" && k.Code < 300 })
+	agentReports := perInst(func(k testcloud.RequestKey) bool {
+		return k.Component == "agent" && k.Resource == "instances" && k.Subresource == "status"
+	})
+	events := perInst(func(k testcloud.RequestKey) bool { return k.Resource == "events" })
+	t.Logf("per instance on the way to terminated: %.2f instance writes, %.2f agent status reports, %.2f events", instanceWrites, agentReports, events)
+	t.Logf("writes by kind:\n%s", requests.Writes())
+	if instanceWrites > maxTerminateWritesPerInstance {
+		t.Errorf("%.2f instance writes per instance, more than %.2f", instanceWrites, maxTerminateWritesPerInstance)
+	}
+	if agentReports != 0 {
+		t.Errorf("%.2f agent status reports per terminated instance, want none", agentReports)
+	}
+	if events > maxTerminateEventsPerInstance {
+		t.Errorf("%.2f events per instance, more than %.2f", events, maxTerminateEventsPerInstance)
 	}
 }
 
