@@ -115,7 +115,11 @@ func BenchmarkLaunch(b *testing.B) {
 		b.Logf("%d instances: running after %.1fs (baseline %.2fs, ratio %.1f), terminated after %.1fs; writes/instance %.1f vs %.1f; Describe %v vs LIST %v (ratio %.1f); live heap %.1f KiB/instance",
 			n, running.Seconds(), baseTook.Seconds(), running.Seconds()/baseTook.Seconds(), pinet.Seconds(),
 			float64(w1-w0)/float64(n), float64(baseWrites)/float64(n), describe, list, describe.Seconds()/list.Seconds(), heapPer/1024)
-		b.Logf("API server writes per instance by verb and resource (all clients):\n%s", writesBreakdown(by0, by1, n))
+		b.Logf("API server writes per instance by verb and resource (all clients):\n%s",
+			writesBreakdown(onlyKeys(by0, isWrite), onlyKeys(by1, isWrite), n))
+		notWrite := func(k string) bool { return !isWrite(k) }
+		b.Logf("API server reads per instance by verb and resource (all clients; a WATCH counts when it ends):\n%s",
+			writesBreakdown(onlyKeys(by0, notWrite), onlyKeys(by1, notWrite), n))
 		b.Logf("writes per instance by client (manager = controllers and the EC2 API's service; agent = node agents), verb, resource and answer:\n%s", byClient)
 		b.Logf("events per instance by reporter and reason:\n%s", byReason)
 	}
@@ -344,8 +348,8 @@ func profileAPIServer(b *testing.B, cfg *rest.Config) <-chan struct{} {
 	return done
 }
 
-// apiWrites reads the API server's apiserver_request_total over the verbs that write, summed by
-// verb, resource and subresource ("PATCH instances/status"), and their total.
+// apiWrites reads the API server's apiserver_request_total summed by verb, resource and
+// subresource ("PATCH instances/status"), and the total of the verbs that write.
 func apiWrites(ctx context.Context, cfg *rest.Config) (map[string]int64, int64, error) {
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
@@ -365,11 +369,6 @@ func apiWrites(ctx context.Context, cfg *rest.Config) (map[string]int64, int64, 
 			continue
 		}
 		labels := metricLabels(line)
-		switch labels["verb"] {
-		case "POST", "PUT", "PATCH", "DELETE", "APPLY":
-		default:
-			continue
-		}
 		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
 		if err != nil {
 			return nil, 0, fmt.Errorf("reading %q: %w", line, err)
@@ -379,9 +378,32 @@ func apiWrites(ctx context.Context, cfg *rest.Config) (map[string]int64, int64, 
 			key += "/" + sub
 		}
 		by[key] += int64(v)
-		total += int64(v)
+		if isWrite(key) {
+			total += int64(v)
+		}
 	}
 	return by, total, sc.Err()
+}
+
+// isWrite tells a key of apiWrites' counts whose verb writes.
+func isWrite(key string) bool {
+	verb, _, _ := strings.Cut(key, " ")
+	switch verb {
+	case "POST", "PUT", "PATCH", "DELETE", "APPLY":
+		return true
+	}
+	return false
+}
+
+// onlyKeys keeps the counts whose key keep accepts.
+func onlyKeys(by map[string]int64, keep func(string) bool) map[string]int64 {
+	out := map[string]int64{}
+	for k, v := range by {
+		if keep(k) {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // metricLabels parses the labels of one line of Prometheus' text format (values without

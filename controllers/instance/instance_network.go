@@ -77,7 +77,9 @@ func (r *Reconciler) assignAddress(ctx context.Context, s *scope) error {
 		s.address = addressDecision{decided: true, assigned: true, reason: cloudv1.ReasonAddressAssigned}
 		return nil
 	}
-	ip, err := r.Addresses.Allocate(ctx, ipam.HostSet(subnet), string(inst.UID))
+	// The status shows no address of the subnet: ask for a new one, without listing first what
+	// the instance holds (a claim an earlier reconcile made and could not record still wins).
+	ip, err := r.Addresses.AllocateNew(ctx, ipam.HostSet(subnet), string(inst.UID))
 	if errors.Is(err, ipam.ErrExhausted) {
 		s.address = addressDecision{decided: true, reason: cloudv1.ReasonInsufficientAddresses,
 			message: fmt.Sprintf("Every address of subnet %s of project %s is in use", subnet, p.Name)}

@@ -109,7 +109,16 @@ func (r *Reconciler) projectHolder(ctx context.Context, namespace string) (claim
 // releaseIDs drops the instance's id claim, and its project's claim on the reservation id when
 // no other instance of the project carries it.
 func (r *Reconciler) releaseIDs(ctx context.Context, inst *cloudv1.Instance) error {
-	if err := r.Claims.ReleaseAll(ctx, inst.UID); err != nil {
+	// The id the instance records is read by its name. Listing its claims instead would make
+	// the API server look at every claim of the cloud for each instance deleted; a claim a
+	// failed reconcile made and never recorded is the claim sweeper's once the instance is gone.
+	var err error
+	if id := inst.Status.InstanceID; id != "" {
+		err = r.Claims.Release(ctx, id, inst.UID)
+	} else {
+		err = r.Claims.ReleaseAll(ctx, inst.UID)
+	}
+	if err != nil {
 		return err
 	}
 	rid := inst.Status.ReservationID

@@ -411,21 +411,32 @@ func TestBindingDropsFieldRecordsUnlessApplied(t *testing.T) {
 		t.Errorf("the applied instance lost its applier's field records: %+v", bound["applied"].ManagedFields)
 	}
 
-	// A later status write (an agent's report) and main-resource write leave none.
+	// A later status write (an agent's report) and main-resource write leave none. (The
+	// binding's own status write may come after the label the wait saw: each write retries on
+	// a fresh read.)
 	made := bound["made"]
-	conditions.MarkTrue(made, cloudv1.InstanceDomainDefined, cloudv1.ReasonDomainDefined, "", metav1.Now())
-	if err := env.Client.Status().Update(ctx, made); err != nil {
-		t.Fatal(err)
+	write := func(change func(), status bool) {
+		t.Helper()
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(made), made); err != nil {
+				return err
+			}
+			change()
+			if status {
+				return env.Client.Status().Update(ctx, made)
+			}
+			return env.Client.Update(ctx, made)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
-	made.Finalizers = append(made.Finalizers, cloudv1.DomainFinalizer)
-	if err := env.Client.Update(ctx, made); err != nil {
-		t.Fatal(err)
-	}
+	write(func() {
+		conditions.MarkTrue(made, cloudv1.InstanceDomainDefined, cloudv1.ReasonDomainDefined, "", metav1.Now())
+	}, true)
+	write(func() { made.Finalizers = append(made.Finalizers, cloudv1.DomainFinalizer) }, false)
 	if len(made.ManagedFields) != 0 {
 		t.Errorf("writes after the binding brought field records back: %+v", made.ManagedFields)
 	}
-	made.Finalizers = nil
-	if err := env.Client.Update(ctx, made); err != nil {
-		t.Fatal(err)
-	}
+	write(func() { made.Finalizers = nil }, false)
 }

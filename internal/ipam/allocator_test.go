@@ -377,3 +377,66 @@ func TestSpreadSetClaimsWithoutListingThePool(t *testing.T) {
 		t.Fatalf("a full set answered %v, want ErrExhausted", err)
 	}
 }
+
+// listsOf counts every list an allocator makes.
+type listsOf struct {
+	client.Reader
+	n atomic.Int32
+}
+
+func (c *listsOf) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	c.n.Add(1)
+	return c.Reader.List(ctx, list, opts...)
+}
+
+// AllocateNew claims with one list (the check after the claim) instead of two; a holder that
+// already holds an address (a call that failed after its claim) gets that one back and keeps no
+// second; holders racing for the same holder through AllocateNew agree on one address.
+func TestAllocateNewListsOnceAndKeepsAnEarlierClaim(t *testing.T) {
+	ctx := context.Background()
+	als := allocators(t, 2)
+	lists := &listsOf{Reader: als[0].Reader}
+	al := &Allocator{Client: als[0].Client, Reader: lists, Namespace: als[0].Namespace}
+	set := HostSet(netip.MustParsePrefix("10.93.0.0/24"))
+
+	a, err := al.AllocateNew(ctx, set, "fresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := lists.n.Load(); n != 1 {
+		t.Errorf("a new claim made %d lists, want 1", n)
+	}
+	again, err := al.AllocateNew(ctx, set, "fresh")
+	if err != nil || again != a {
+		t.Fatalf("the holder of %s asked again and got %s, %v", a, again, err)
+	}
+	if held, err := al.Held(ctx, set.Name, "fresh"); err != nil || len(held) != 1 || held[0] != a.String() {
+		t.Fatalf("the holder holds %v (%v), want only %s", held, err, a)
+	}
+
+	for round := range 3 {
+		holder := fmt.Sprintf("racing-%d", round)
+		got, errs := make([]netip.Addr, 6), make([]error, 6)
+		var wg sync.WaitGroup
+		for i := range got {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				got[i], errs[i] = als[i%2].AllocateNew(ctx, set, holder)
+			}(i)
+		}
+		wg.Wait()
+		held, err := als[0].Held(ctx, set.Name, holder)
+		if err != nil || len(held) != 1 {
+			t.Fatalf("round %d: holder holds %v (%v)", round, held, err)
+		}
+		for i := range got {
+			if errs[i] != nil {
+				t.Fatal(errs[i])
+			}
+			if got[i].String() != held[0] {
+				t.Fatalf("round %d: a call got %s, the holder holds %s", round, got[i], held[0])
+			}
+		}
+	}
+}

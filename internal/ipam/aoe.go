@@ -100,7 +100,7 @@ func ParseAoEAddress(s string) (AoEAddress, error) {
 // AllocateAoE returns the AoE address holder (a volume's UID) holds, claiming the first free one
 // of the range if it holds none. Release it with Release(ctx, AoELabel, holder).
 func (al *Allocator) AllocateAoE(ctx context.Context, r AoEShelves, holder string) (AoEAddress, error) {
-	v, err := al.take(ctx, r, holder)
+	v, err := al.take(ctx, r, holder, false)
 	if err != nil {
 		return AoEAddress{}, err
 	}

@@ -140,16 +140,22 @@ func value(l *coordinationv1.Lease) string {
 }
 
 // take returns the value holder holds in the pool, claiming the first free item if it holds none.
-func (al *Allocator) take(ctx context.Context, p Pool, holder string) (string, error) {
+// Unless fresh, it first lists what holder holds. A fresh take (for a holder that believes it
+// holds nothing) skips that list: the settle after its claim lists them anyway and keeps the
+// earliest, so a claim the holder did make (a call that failed after its create) still wins, at
+// the cost of a create and a delete then instead of a list every time.
+func (al *Allocator) take(ctx context.Context, p Pool, holder string, fresh bool) (string, error) {
 	if holder == "" {
 		return "", fmt.Errorf("claiming in %s: no holder", p.Label())
 	}
-	held, err := al.Held(ctx, p.Label(), holder)
-	if err != nil {
-		return "", err
-	}
-	if len(held) > 0 {
-		return held[0], nil
+	if !fresh {
+		held, err := al.Held(ctx, p.Label(), holder)
+		if err != nil {
+			return "", err
+		}
+		if len(held) > 0 {
+			return held[0], nil
+		}
 	}
 	if pr, ok := p.(prober); ok && pr.probes() {
 		got, err := al.claimFirst(ctx, p, holder, nil, nil, maxProbes)

@@ -81,7 +81,7 @@ func (r Range) candidates(_ []string, _ string, fn func(name, value string) bool
 // AllocateSegment returns the segment id holder (a project's UID) holds, claiming the lowest free
 // one of the range if it holds none.
 func (al *Allocator) AllocateSegment(ctx context.Context, r Range, holder string) (int32, error) {
-	v, err := al.take(ctx, r, holder)
+	v, err := al.take(ctx, r, holder, false)
 	if err != nil {
 		return 0, err
 	}
@@ -151,7 +151,7 @@ func overlapsAny(p netip.Prefix, others []netip.Prefix) bool {
 // AllocateSubnet returns the subnet holder (a project's UID) holds, claiming the first free one
 // if it holds none.
 func (al *Allocator) AllocateSubnet(ctx context.Context, s Subnets, holder string) (netip.Prefix, error) {
-	v, err := al.take(ctx, s, holder)
+	v, err := al.take(ctx, s, holder, false)
 	if err != nil {
 		return netip.Prefix{}, err
 	}

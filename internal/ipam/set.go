@@ -164,7 +164,21 @@ func ClaimName(set string, a netip.Addr) string {
 // Allocate returns the address held by holder (a UID) in the set, claiming a free one if it holds
 // none. It returns an error wrapping ErrExhausted when every address is claimed.
 func (al *Allocator) Allocate(ctx context.Context, s *Set, holder string) (netip.Addr, error) {
-	v, err := al.take(ctx, s, holder)
+	return al.allocate(ctx, s, holder, false)
+}
+
+// AllocateNew is Allocate for a holder that believes it holds no address of the set (its object
+// records none): it claims one without first listing the holder's claims, one list of the
+// claims' namespace less per call — a list the API server answers by looking at every claim of
+// every pool, so that per launched instance it grew with the fleet. A claim the holder made
+// before (a call that failed after its create) is still found and kept: the check after the
+// claim keeps the holder's earliest and gives the new one back.
+func (al *Allocator) AllocateNew(ctx context.Context, s *Set, holder string) (netip.Addr, error) {
+	return al.allocate(ctx, s, holder, true)
+}
+
+func (al *Allocator) allocate(ctx context.Context, s *Set, holder string, fresh bool) (netip.Addr, error) {
+	v, err := al.take(ctx, s, holder, fresh)
 	if err != nil {
 		return netip.Addr{}, err
 	}
