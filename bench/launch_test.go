@@ -36,6 +36,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -52,6 +53,7 @@ import (
 var (
 	launchN         = flag.Int("bench.launch", 100, "instances BenchmarkLaunch starts (the issue's size is 1000)")
 	instanceWorkers = flag.Int("bench.instance-workers", 0, "the instance controller's workers in the benchmarks' cloud (0: its default)")
+	launchProgress  = flag.Bool("bench.launch-progress", false, "BenchmarkLaunch logs every 2 s how many instances have reached each step on the way (address, binding, domain, running)")
 	apiProfile      = flag.String("bench.apiserver-cpuprofile", "", "file BenchmarkLaunch writes a CPU profile of the cloud's API server to, taken over the launch's first -bench.apiserver-profile-seconds")
 	apiProfileSecs  = flag.Int("bench.apiserver-profile-seconds", 20, "seconds of -bench.apiserver-cpuprofile")
 )
@@ -252,8 +254,16 @@ func waitState(b *testing.B, f *fixture, ns string, n int, state cloudv1.Instanc
 		}
 		return k, seen
 	}
+	start, last := time.Now(), time.Now()
 	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, time.Duration(n)*time.Second+5*time.Minute, true,
-		func(context.Context) (bool, error) { k, _ := count(); return k >= n, nil })
+		func(context.Context) (bool, error) {
+			if *launchProgress && time.Since(last) >= 2*time.Second {
+				last = time.Now()
+				b.Logf("%5.1fs: %s", time.Since(start).Seconds(), launchStages(ctx, watched))
+			}
+			k, _ := count()
+			return k >= n, nil
+		})
 	if err != nil {
 		_, seen := count()
 		b.Fatalf("waiting for %d instances in %s to be %s: %v (states: %v)", n, ns, state, err, seen)
@@ -317,6 +327,34 @@ func (c countWrites) RoundTrip(r *http.Request) (*http.Response, error) {
 		c.n.Add(1)
 	}
 	return c.rt.RoundTrip(r)
+}
+
+// launchStages counts the instances the reader shows at each step of a launch: made, with an
+// address, bound, with a domain, running.
+func launchStages(ctx context.Context, r client.Reader) string {
+	var list cloudv1.InstanceList
+	if err := r.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
+		return err.Error()
+	}
+	var addressed, bound, defined, running int
+	for i := range list.Items {
+		inst := &list.Items[i]
+		for _, step := range []struct {
+			cond string
+			n    *int
+		}{
+			{cloudv1.InstanceAddressAssigned, &addressed}, {cloudv1.InstanceScheduled, &bound},
+			{cloudv1.InstanceDomainDefined, &defined},
+		} {
+			if c := meta.FindStatusCondition(inst.Status.Conditions, step.cond); c != nil && c.Status == metav1.ConditionTrue {
+				*step.n++
+			}
+		}
+		if inst.Status.State == cloudv1.InstanceStateRunning {
+			running++
+		}
+	}
+	return fmt.Sprintf("%d made, %d with an address, %d bound, %d with a domain, %d running", len(list.Items), addressed, bound, defined, running)
 }
 
 // profileAPIServer starts taking a CPU profile of the API server at cfg for
