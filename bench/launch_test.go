@@ -80,7 +80,7 @@ func BenchmarkLaunch(b *testing.B) {
 	}
 	base := startBaselineControlPlane(b)
 	for b.Loop() {
-		by0, w0, err := apiWrites(ctx, f.cloud.Env.Config)
+		by0, w0, err := apiRequests(ctx, f.cloud.Env.Config)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -97,7 +97,7 @@ func BenchmarkLaunch(b *testing.B) {
 		waitState(b, f, launchProject, n, cloudv1.InstanceStateTerminated)
 		pinet := time.Since(start)
 		<-profiled
-		by1, w1, err := apiWrites(ctx, f.cloud.Env.Config)
+		by1, w1, err := apiRequests(ctx, f.cloud.Env.Config)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -118,10 +118,10 @@ func BenchmarkLaunch(b *testing.B) {
 			n, running.Seconds(), baseTook.Seconds(), running.Seconds()/baseTook.Seconds(), pinet.Seconds(),
 			float64(w1-w0)/float64(n), float64(baseWrites)/float64(n), describe, list, describe.Seconds()/list.Seconds(), heapPer/1024)
 		b.Logf("API server writes per instance by verb and resource (all clients):\n%s",
-			writesBreakdown(onlyKeys(by0, isWrite), onlyKeys(by1, isWrite), n))
+			perInstance(onlyKeys(by0, isWrite), onlyKeys(by1, isWrite), n))
 		notWrite := func(k string) bool { return !isWrite(k) }
 		b.Logf("API server reads per instance by verb and resource (all clients; a WATCH counts when it ends):\n%s",
-			writesBreakdown(onlyKeys(by0, notWrite), onlyKeys(by1, notWrite), n))
+			perInstance(onlyKeys(by0, notWrite), onlyKeys(by1, notWrite), n))
 		b.Logf("writes per instance by client (manager = controllers and the EC2 API's service; agent = node agents), verb, resource and answer:\n%s", byClient)
 		b.Logf("events per instance by reporter and reason:\n%s", byReason)
 	}
@@ -386,9 +386,9 @@ func profileAPIServer(b *testing.B, cfg *rest.Config) <-chan struct{} {
 	return done
 }
 
-// apiWrites reads the API server's apiserver_request_total summed by verb, resource and
+// apiRequests reads the API server's apiserver_request_total summed by verb, resource and
 // subresource ("PATCH instances/status"), and the total of the verbs that write.
-func apiWrites(ctx context.Context, cfg *rest.Config) (map[string]int64, int64, error) {
+func apiRequests(ctx context.Context, cfg *rest.Config) (map[string]int64, int64, error) {
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, 0, err
@@ -423,7 +423,7 @@ func apiWrites(ctx context.Context, cfg *rest.Config) (map[string]int64, int64, 
 	return by, total, sc.Err()
 }
 
-// isWrite tells a key of apiWrites' counts whose verb writes.
+// isWrite tells a key of apiRequests' counts whose verb writes.
 func isWrite(key string) bool {
 	verb, _, _ := strings.Cut(key, " ")
 	switch verb {
@@ -461,9 +461,9 @@ func metricLabels(line string) map[string]string {
 	return out
 }
 
-// writesBreakdown lists the growth of each count from before to after, per instance, the
+// perInstance lists the growth of each count from before to after, per instance, the
 // largest first.
-func writesBreakdown(before, after map[string]int64, n int) string {
+func perInstance(before, after map[string]int64, n int) string {
 	type row struct {
 		key   string
 		delta int64
@@ -496,7 +496,7 @@ func clientWrites(rc *testcloud.RequestCounter, n int) string {
 			counts[k.String()] += int64(c)
 		}
 	}
-	return writesBreakdown(nil, counts, n)
+	return perInstance(nil, counts, n)
 }
 
 // eventReasons lists the events of the namespace per instance, by reporting controller and
@@ -510,7 +510,7 @@ func eventReasons(b *testing.B, f *fixture, ns string, n int) string {
 	for _, e := range list.Items {
 		counts[e.ReportingController+" "+e.Reason]++
 	}
-	return writesBreakdown(nil, counts, n)
+	return perInstance(nil, counts, n)
 }
 
 // describeVsList times DescribeInstances of the launch project (every page of 1000) against one
