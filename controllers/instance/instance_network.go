@@ -21,7 +21,6 @@ import (
 	"net/netip"
 	"strings"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -32,6 +31,7 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/index"
 	"pinet.io/pinet/internal/ipam"
 )
 
@@ -208,17 +208,5 @@ func (r *Reconciler) projectNetworkChanges() handler.EventHandler {
 }
 
 func (r *Reconciler) enqueueWaitingForAddress(ctx context.Context, namespace string, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	list := &cloudv1.InstanceList{}
-	// Read only, so the cache's own objects: a copy of every instance per event would grow
-	// with the fleet.
-	if err := r.Client.List(ctx, list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
-		log.FromContext(ctx).Error(err, "Listing instances waiting for an address")
-		return
-	}
-	for i := range list.Items {
-		inst := &list.Items[i]
-		if c := conditions.Get(inst, cloudv1.InstanceAddressAssigned); c != nil && c.Status == metav1.ConditionFalse && c.Reason != cloudv1.ReasonAddressReleased {
-			q.Add(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(inst)})
-		}
-	}
+	r.enqueueWaiting(ctx, namespace, index.WaitingForAddress, q)
 }

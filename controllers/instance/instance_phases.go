@@ -27,6 +27,7 @@ import (
 	"pinet.io/pinet/internal/claims"
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/internal/index"
 	"pinet.io/pinet/internal/refs"
 )
 
@@ -126,13 +127,13 @@ func (r *Reconciler) releaseIDs(ctx context.Context, inst *cloudv1.Instance) err
 		return nil
 	}
 	list := &cloudv1.InstanceList{}
-	// Read only, so the cache's own objects: a copy of every instance per event would grow
-	// with the fleet.
-	if err := r.Client.List(ctx, list, client.InNamespace(inst.Namespace), client.UnsafeDisableDeepCopy); err != nil {
+	// The instances of the reservation, from the cache's index: reading every instance of the
+	// project per deletion would make a termination O(fleet).
+	if err := r.Client.List(ctx, list, client.InNamespace(inst.Namespace), client.MatchingFields{index.InstanceReservation: rid}, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("listing the instances of reservation %s: %w", rid, err)
 	}
 	for i := range list.Items {
-		if o := &list.Items[i]; o.UID != inst.UID && o.Status.ReservationID == rid {
+		if o := &list.Items[i]; o.UID != inst.UID {
 			return nil
 		}
 	}

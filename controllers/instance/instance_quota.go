@@ -28,6 +28,7 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/index"
 	"pinet.io/pinet/internal/quota"
 )
 
@@ -154,16 +155,18 @@ func (r *Reconciler) quotaChanges() handler.EventHandler {
 }
 
 func (r *Reconciler) enqueueWaitingForQuota(ctx context.Context, namespace string, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	r.enqueueWaiting(ctx, namespace, index.WaitingForQuota, q)
+}
+
+// enqueueWaiting enqueues the instances of a project that wait for what (index.InstanceWaiting).
+// The index holds only those, so a release costs what waits, not the project's fleet.
+func (r *Reconciler) enqueueWaiting(ctx context.Context, namespace, what string, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 	list := &cloudv1.InstanceList{}
-	// Read only, so the cache's own objects: a copy of every instance per event would grow
-	// with the fleet.
-	if err := r.Client.List(ctx, list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
-		log.FromContext(ctx).Error(err, "Listing instances waiting for quota")
+	if err := r.Client.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{index.InstanceWaiting: what}, client.UnsafeDisableDeepCopy); err != nil {
+		log.FromContext(ctx).Error(err, "Listing waiting instances", "waitingFor", what)
 		return
 	}
 	for i := range list.Items {
-		if inst := &list.Items[i]; conditions.IsFalse(inst, cloudv1.InstanceQuotaAdmitted) && quota.HoldsInstanceQuota(inst) {
-			q.Add(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(inst)})
-		}
+		q.Add(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
 	}
 }
