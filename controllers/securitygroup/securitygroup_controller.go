@@ -68,9 +68,26 @@ type Reconciler struct {
 }
 
 // DefaultMemberBatch gathers a launch's (or a termination's) changes of members: a group's
-// status is written at most about once a second however many instances join or leave it,
-// instead of once per instance with a recount of the whole project each time.
+// status is written at most about once a second (a large group's less often: memberBatch)
+// however many instances join or leave it, instead of once per instance with a recount of the
+// whole project each time.
 const DefaultMemberBatch = time.Second
+
+// Larger groups wait longer between writes: each write sends the whole member list (to the API
+// server, and from it to every watcher), so at one write per MemberBatch a launch into a group of
+// thousands would cost O(members) per second, and the launch O(fleet²). One MemberBatch more per
+// membersPerBatch members keeps the bytes written per second level; maxMemberBatches bounds how
+// long a member of a large group waits to be admitted by its peers.
+const (
+	membersPerBatch  = 1000
+	maxMemberBatches = 10
+)
+
+// memberBatch is how long a change of sg's members waits before they are counted again.
+func (r *Reconciler) memberBatch(sg *cloudv1.SecurityGroup) time.Duration {
+	n := 1 + len(sg.Status.MemberIPs)/membersPerBatch
+	return r.MemberBatch * time.Duration(min(n, maxMemberBatches))
+}
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=securitygroups,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=securitygroups/status;securitygroups/finalizers,verbs=get;update;patch
@@ -218,9 +235,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-// memberChanges enqueues the groups of an instance's project MemberBatch after the first change
-// of their members: the workqueue keeps one entry per group, so the changes that come meanwhile
-// join it.
+// memberChanges enqueues the groups of an instance's project a memberBatch after the first
+// change of their members: the workqueue keeps one entry per group, so the changes that come
+// meanwhile join it.
 func (r *Reconciler) memberChanges() handler.EventHandler {
 	enqueue := func(ctx context.Context, o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 		list := &cloudv1.SecurityGroupList{}
@@ -229,7 +246,7 @@ func (r *Reconciler) memberChanges() handler.EventHandler {
 			return
 		}
 		for i := range list.Items {
-			q.AddAfter(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])}, r.MemberBatch)
+			q.AddAfter(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])}, r.memberBatch(&list.Items[i]))
 		}
 	}
 	return handler.Funcs{
