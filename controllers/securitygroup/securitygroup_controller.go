@@ -23,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -213,7 +214,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.MemberBatch = DefaultMemberBatch
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&cloudv1.SecurityGroup{}).
+		// The group's own status is this controller's write: reconciling again on it would
+		// recount the members at once, past the batch.
+		For(&cloudv1.SecurityGroup{}, builder.WithPredicates(notStatusOnly())).
 		Watches(&cloudv1.SecurityGroup{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			list := &cloudv1.SecurityGroupList{}
 			if err := r.Client.List(ctx, list, client.InNamespace(o.GetNamespace())); err != nil {
@@ -227,7 +230,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 				}
 			}
 			return reqs
-		})).
+		}), builder.WithPredicates(sourceChanged())).
 		// An instance gaining or losing its address, or changing groups, changes members; the
 		// changes of one batch make one recount and one write.
 		Watches(&cloudv1.Instance{}, r.memberChanges(), builder.WithPredicates(membershipChanged())).
@@ -272,6 +275,35 @@ func membershipChanged() predicate.Funcs {
 			return old.Status.PrivateIPAddress != cur.Status.PrivateIPAddress ||
 				!slices.Equal(old.Spec.SecurityGroups, cur.Spec.SecurityGroups) ||
 				(old.Status.State == cloudv1.InstanceStateTerminated) != (cur.Status.State == cloudv1.InstanceStateTerminated)
+		},
+	}
+}
+
+// notStatusOnly passes a group's events but updates of its status alone.
+func notStatusOnly() predicate.Funcs {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			old, cur := e.ObjectOld, e.ObjectNew
+			return old.GetGeneration() != cur.GetGeneration() ||
+				!old.GetDeletionTimestamp().Equal(cur.GetDeletionTimestamp()) ||
+				!slices.Equal(old.GetFinalizers(), cur.GetFinalizers()) ||
+				!maps.Equal(old.GetLabels(), cur.GetLabels()) ||
+				!maps.Equal(old.GetAnnotations(), cur.GetAnnotations())
+		},
+	}
+}
+
+// sourceChanged passes the group events that matter to other groups: its coming and going, its
+// id, its name and its deletion (whether their rules find it as a source), its rules (whether it
+// still names a group being deleted); not a recount of its members, which would make every other
+// group with rules recount its own at once.
+func sourceChanged() predicate.Funcs {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			old, cur := e.ObjectOld.(*cloudv1.SecurityGroup), e.ObjectNew.(*cloudv1.SecurityGroup)
+			return old.Generation != cur.Generation || old.Status.GroupID != cur.Status.GroupID ||
+				old.EffectiveGroupName() != cur.EffectiveGroupName() ||
+				!old.DeletionTimestamp.Equal(cur.DeletionTimestamp)
 		},
 	}
 }
