@@ -19,13 +19,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -42,7 +40,6 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/conditions"
-	"pinet.io/pinet/internal/index"
 	"pinet.io/pinet/internal/patch"
 	"pinet.io/pinet/internal/refs"
 	"pinet.io/pinet/nodeagent/domainxml"
@@ -625,122 +622,4 @@ func (s *instanceSync) setupWithManager(mgr ctrl.Manager) error {
 		WatchesRawSource(source.Channel(domainEvents, &handler.TypedEnqueueRequestForObject[*cloudv1.Instance]{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Complete(s)
-}
-
-// orphanSweeper turns libvirt events into instance requests and, every ResyncInterval, compares
-// every domain with the Instances: domains PiNet made whose instance is gone are removed.
-type orphanSweeper struct {
-	sync *instanceSync
-	out  chan<- event.TypedGenericEvent[*cloudv1.Instance]
-}
-
-// NeedLeaderElection is false: each agent owns its node.
-func (o *orphanSweeper) NeedLeaderElection() bool { return false }
-
-// Start runs until ctx ends.
-func (o *orphanSweeper) Start(ctx context.Context) error {
-	logger := log.FromContext(ctx).WithName("sweeper")
-	ticker := time.NewTicker(o.sync.cfg.ResyncInterval)
-	defer ticker.Stop()
-	o.sweep(ctx)
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case name := <-o.sync.virt.Events():
-			if name == "" {
-				logger.Info("Libvirt reconnected; resyncing every domain")
-				o.sweep(ctx)
-				continue
-			}
-			o.enqueueByInstanceID(ctx, name)
-		case <-ticker.C:
-			o.sweep(ctx)
-		}
-	}
-}
-
-func (o *orphanSweeper) enqueueByInstanceID(ctx context.Context, id string) {
-	list := &cloudv1.InstanceList{}
-	if err := o.sync.client.List(ctx, list, client.MatchingFields{index.InstanceID: id}); err != nil {
-		log.FromContext(ctx).Error(err, "Mapping a domain event to its instance", "domain", id)
-		return
-	}
-	for i := range list.Items {
-		o.out <- event.TypedGenericEvent[*cloudv1.Instance]{Object: &list.Items[i]}
-	}
-}
-
-func (o *orphanSweeper) sweep(ctx context.Context) {
-	logger := log.FromContext(ctx).WithName("sweeper")
-	doms, err := o.sync.virt.List()
-	if err != nil {
-		logger.Error(err, "Listing domains")
-		return
-	}
-	for _, d := range doms {
-		owner, ok := domainxml.OwnerOf(d.XML)
-		if !ok || owner.Cloud != o.sync.cloudID {
-			continue // not this cloud's
-		}
-		if owner.Node != "" && owner.Node != o.sync.cfg.NodeName {
-			continue // another node's agent on the same libvirtd
-		}
-		if o.orphaned(ctx, owner) {
-			logger.Info("Removing orphaned domain", "domain", d.Name, "instance", owner.Namespace+"/"+owner.Name)
-			if err := o.sync.removeDomain(ctx, d.Name, types.UID(owner.UID)); err != nil {
-				logger.Error(err, "Removing orphaned domain", "domain", d.Name)
-			}
-		}
-	}
-	list := &cloudv1.InstanceList{}
-	if err := o.sync.client.List(ctx, list); err != nil {
-		logger.Error(err, "Listing instances for resync")
-		return
-	}
-	for i := range list.Items {
-		o.out <- event.TypedGenericEvent[*cloudv1.Instance]{Object: &list.Items[i]}
-	}
-	o.evictImages(ctx)
-}
-
-// evictImages trims the image cache, keeping every image an instance on the node was made from:
-// each instance's directory records the images its disks and boot files came from.
-func (o *orphanSweeper) evictImages(ctx context.Context) {
-	used := map[string]bool{}
-	files, _ := filepath.Glob(filepath.Join(o.sync.cfg.StateDir, "instances", "*", usedImagesFile))
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, id := range strings.Fields(string(data)) {
-			used[id] = true
-		}
-	}
-	if _, err := o.sync.images.Evict(func(id string) bool { return used[id] }); err != nil {
-		log.FromContext(ctx).Error(err, "Evicting images")
-	}
-}
-
-// orphaned reports whether the domain's instance is gone or was bound elsewhere. The cache
-// answers for the domains whose instance it holds here, which is every one but an orphan's: only
-// those it does not show are asked of the API server (the cache may lag), so a resync costs the
-// API server nothing per guest.
-func (o *orphanSweeper) orphaned(ctx context.Context, owner domainxml.Owner) bool {
-	key := client.ObjectKey{Namespace: owner.Namespace, Name: owner.Name}
-	cached := &cloudv1.Instance{}
-	if err := o.sync.client.Get(ctx, key, cached); err == nil && string(cached.UID) == owner.UID &&
-		(cached.Status.Hypervisor == "" || cached.Status.Hypervisor == o.sync.cfg.NodeName) {
-		return false
-	}
-	inst := &cloudv1.Instance{}
-	err := o.sync.apiReader.Get(ctx, key, inst)
-	switch {
-	case apierrors.IsNotFound(err):
-		return true
-	case err != nil:
-		return false
-	}
-	return string(inst.UID) != owner.UID || (inst.Status.Hypervisor != "" && inst.Status.Hypervisor != o.sync.cfg.NodeName)
 }
