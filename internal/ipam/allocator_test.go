@@ -385,9 +385,9 @@ func TestSpreadSetClaimsWithoutListingThePool(t *testing.T) {
 	}
 }
 
-// AllocateNew claims with one list (the check after the claim) instead of two, and a holder
-// that already holds an address (a call that failed after its claim) gets that one back and
-// keeps no second.
+// AllocateNew claims the address at the holder's offset with no list at all, and any other with
+// one (the check after the claim) instead of two; a holder that already holds an address (a
+// call that failed after its claim) gets that one back and keeps no second.
 func TestAllocateNewListsOnceAndKeepsAnEarlierClaim(t *testing.T) {
 	ctx := context.Background()
 	al := allocators(t, 1)[0]
@@ -399,14 +399,35 @@ func TestAllocateNewListsOnceAndKeepsAnEarlierClaim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := lists.all.Load(); n != 1 {
-		t.Errorf("a new claim made %d lists, want 1", n)
+	if n := lists.all.Load(); n != 0 {
+		t.Errorf("a claim of the holder's first address made %d lists, want none", n)
 	}
+	lists.all.Store(0)
 	again, err := al.AllocateNew(ctx, set, "fresh")
 	if err != nil || again != a {
 		t.Fatalf("the holder of %s asked again and got %s, %v", a, again, err)
 	}
+	if n := lists.all.Load(); n != 1 {
+		t.Errorf("a claim past a taken first address made %d lists, want 1", n)
+	}
 	if held, err := al.Held(ctx, set.Name, "fresh"); err != nil || len(held) != 1 || held[0] != a.String() {
 		t.Fatalf("the holder holds %v (%v), want only %s", held, err, a)
+	}
+
+	// Another holder whose first address is taken (by "fresh": same offset) lists once and
+	// gets an address of its own.
+	other := ""
+	for i := 0; other == ""; i++ {
+		if h := fmt.Sprintf("other-%d", i); set.offset(h) == set.offset("fresh") {
+			other = h
+		}
+	}
+	lists.all.Store(0)
+	b, err := al.AllocateNew(ctx, set, other)
+	if err != nil || b == a {
+		t.Fatalf("a second holder got %s (the first holds %s), %v", b, a, err)
+	}
+	if n := lists.all.Load(); n != 1 {
+		t.Errorf("a claim past another holder's address made %d lists, want 1", n)
 	}
 }

@@ -143,7 +143,10 @@ func value(l *coordinationv1.Lease) string {
 // Unless fresh, it first lists what holder holds. A fresh take (for a holder that believes it
 // holds nothing) skips that list: the settle after its claim lists them anyway and keeps the
 // earliest, so a claim the holder did make (a call that failed after its create) still wins, at
-// the cost of a create and a delete then instead of a list every time.
+// the cost of a create and a delete then instead of a list every time. A probed claim made on
+// the holder's very first candidate needs no settle (see below); a claim the holder made
+// earlier on a later candidate is then not found, which takes a failed call and the first
+// candidate freed since: that claim stays the holder's until it releases all it holds.
 func (al *Allocator) take(ctx context.Context, p Pool, holder string, fresh bool) (string, error) {
 	if holder == "" {
 		return "", fmt.Errorf("claiming in %s: no holder", p.Label())
@@ -158,9 +161,15 @@ func (al *Allocator) take(ctx context.Context, p Pool, holder string, fresh bool
 		}
 	}
 	if pr, ok := p.(prober); ok && pr.probes() {
-		got, err := al.claimFirst(ctx, p, holder, nil, nil, maxProbes)
+		got, tried, err := al.claimFirst(ctx, p, holder, nil, nil, maxProbes)
 		if err != nil {
 			return "", fmt.Errorf("claiming in %s: %w", p.Label(), err)
+		}
+		if got != nil && tried == 1 {
+			// The holder's first candidate was free. Every allocator claiming for this holder
+			// tries that candidate first, so of racing ones only this one can have claimed it
+			// at once; the others found it taken and settle on it, the earliest claim. No list.
+			return value(got), nil
 		}
 		if got != nil {
 			return al.settle(ctx, p.Label(), holder, got)
@@ -178,7 +187,7 @@ func (al *Allocator) take(ctx context.Context, p Pool, holder string, fresh bool
 		taken[claims[i].Name] = true
 		claimed = append(claimed, value(&claims[i]))
 	}
-	got, err := al.claimFirst(ctx, p, holder, claimed, func(name string) bool { return taken[name] }, 0)
+	got, _, err := al.claimFirst(ctx, p, holder, claimed, func(name string) bool { return taken[name] }, 0)
 	if err != nil {
 		return "", fmt.Errorf("claiming in %s: %w", p.Label(), err)
 	}
@@ -200,8 +209,8 @@ const maxProbes = 8
 
 // claimFirst creates holder's claim on the first of p's candidates that taken does not skip
 // (nil: none) and nobody else claims first, trying at most limit creates (0: no limit). It
-// returns nil when every candidate it tried was claimed already.
-func (al *Allocator) claimFirst(ctx context.Context, p Pool, holder string, claimed []string, taken func(name string) bool, limit int) (*coordinationv1.Lease, error) {
+// returns nil when every candidate it tried was claimed already, and how many creates it tried.
+func (al *Allocator) claimFirst(ctx context.Context, p Pool, holder string, claimed []string, taken func(name string) bool, limit int) (*coordinationv1.Lease, int, error) {
 	var got *coordinationv1.Lease
 	var lastErr error
 	tried := 0
@@ -225,7 +234,7 @@ func (al *Allocator) claimFirst(ctx context.Context, p Pool, holder string, clai
 			return false
 		}
 	})
-	return got, lastErr
+	return got, tried, lastErr
 }
 
 // settle resolves a race between allocators claiming for one holder at once (two managers

@@ -118,9 +118,9 @@ func TestLaunchWrites(t *testing.T) {
 		measure(t, requests, n, 2*n, maxRunInstanceWritesPerInstance, func() { runAll(t, c, n, viaAPI) })
 	})
 
-	// The agents resync every domain with its instance every few seconds (testcloud's
-	// ResyncInterval is 3 s) from their caches: several resyncs fetch no instance from the API
-	// server and write nothing.
+	// The agents compare every domain with its instance every few seconds (testcloud's
+	// ResyncInterval is 3 s) from their caches: several resyncs of running instances fetch no
+	// instance from the API server and write nothing.
 	requests.Reset()
 	time.Sleep(10 * time.Second)
 	gets := requests.Sum(func(k testcloud.RequestKey) bool {
