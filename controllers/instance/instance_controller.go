@@ -313,6 +313,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&cloudv1.Instance{}).
+		Watches(&cloudv1.Instance{}, agentReportsFirst()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Workers}).
 		Watches(&cloudv1.Instance{}, r.quotaReleases()).
 		Watches(&cloudv1.Project{}, r.quotaChanges()).

@@ -1,0 +1,88 @@
+// Copyright 2026 The PiNet Authors.
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+package instance
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/conditions"
+)
+
+// In the controller's queue, an instance its agent has just reported on (running, or its domain
+// removed) goes ahead of instances queued before it; other changes keep their place.
+func TestAgentReportsAreReconciledFirst(t *testing.T) {
+	ctx := context.Background()
+	now := metav1.Now()
+	inst := func(name string) *cloudv1.Instance {
+		i := &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Namespace: "p1", Name: name, ResourceVersion: "1",
+			Finalizers: []string{cloudv1.InstanceFinalizer, cloudv1.DomainFinalizer}}}
+		conditions.MarkFalse(i, cloudv1.InstanceGuestRunning, cloudv1.ReasonLaunching, "", now)
+		return i
+	}
+	changed := func(old *cloudv1.Instance, change func(*cloudv1.Instance)) *cloudv1.Instance {
+		cur := old.DeepCopy()
+		cur.ResourceVersion = "2"
+		change(cur)
+		return cur
+	}
+	for _, c := range []struct {
+		name   string
+		change func(*cloudv1.Instance)
+		first  bool
+	}{
+		{"guest running", func(i *cloudv1.Instance) {
+			conditions.MarkTrue(i, cloudv1.InstanceGuestRunning, cloudv1.ReasonRunning, "", now)
+		}, true},
+		{"domain removed", func(i *cloudv1.Instance) { i.Finalizers = i.Finalizers[:1] }, true},
+		{"domain taken", func(i *cloudv1.Instance) { i.Finalizers = append(i.Finalizers, "other") }, false},
+		{"label", func(i *cloudv1.Instance) { i.Labels = map[string]string{"team": "a"} }, false},
+		{"state", func(i *cloudv1.Instance) { i.Status.State = cloudv1.InstanceStateShuttingDown }, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			q := priorityqueue.New[reconcile.Request]("test")
+			defer q.ShutDown()
+			own := handler.WithLowPriorityWhenUnchanged(&handler.EnqueueRequestForObject{})
+			// Three instances made before are queued, as the instance's own watch queues them.
+			for i := range 3 {
+				own.Create(ctx, event.CreateEvent{Object: inst(fmt.Sprintf("new-%d", i))}, q)
+			}
+			old := inst("reported")
+			e := event.UpdateEvent{ObjectOld: old, ObjectNew: changed(old, c.change)}
+			own.Update(ctx, e, q)
+			agentReportsFirst().Update(ctx, e, q)
+
+			want := types.NamespacedName{Namespace: "p1", Name: "new-0"}
+			if c.first {
+				want.Name = "reported"
+			}
+			if got, _ := q.Get(); got.NamespacedName != want {
+				t.Fatalf("the queue gave %s first, want %s", got.NamespacedName, want)
+			}
+			if n := q.Len(); n != 3 {
+				t.Fatalf("%d left in the queue, want 3 (one request per instance)", n)
+			}
+		})
+	}
+}
