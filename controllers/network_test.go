@@ -204,6 +204,8 @@ func TestBadNetworkOptionsAreRefused(t *testing.T) {
 		{controllers.Options{TenantSupernet: "fd00::/8"}, "tenant supernet"},
 		{controllers.Options{TenantSubnetPrefix: 31}, "prefix"},
 		{controllers.Options{TenantSupernet: "10.0.0.0/16", TenantSubnetPrefix: 8}, "prefix"},
+		// A /17's instances would not all fit in the status of their default security group.
+		{controllers.Options{TenantSubnetPrefix: 17}, "prefix"},
 	} {
 		mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
 		if err != nil {

@@ -113,10 +113,11 @@ type SecurityGroupStatus struct {
 	OwnerID string `json:"ownerId,omitempty"`
 
 	// memberIPs are the private addresses of the project's instances in the group, sorted; rules
-	// naming the group as a source admit them (written by the security group controller).
+	// naming the group as a source admit them (written by the security group controller). A
+	// project's subnet is at most a /18 (16,381 instances), so every member fits.
 	// +optional
 	// +listType=set
-	// +kubebuilder:validation:MaxItems=4096
+	// +kubebuilder:validation:MaxItems=16384
 	// +kubebuilder:validation:items:MaxLength=45
 	MemberIPs []string `json:"memberIPs,omitempty"`
 

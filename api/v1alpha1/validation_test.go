@@ -16,6 +16,7 @@ package v1alpha1_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -227,5 +228,32 @@ func TestNetworkStatusValidation(t *testing.T) {
 	p.Status.Subnet = "10.128.0.0/33"
 	if err := env.Client.Status().Update(ctx, p); err == nil || !strings.Contains(err.Error(), "must be an IPv4 CIDR") {
 		t.Fatalf("a project's bad subnet: %v", err)
+	}
+}
+
+// A security group's member list holds every instance a project's largest subnet (a /18) can
+// hold, and not more than its limit.
+func TestGroupMembersOfAFullSubnet(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t)
+	sg := &cloudv1.SecurityGroup{ObjectMeta: metav1.ObjectMeta{Name: "big", Namespace: ns},
+		Spec: cloudv1.SecurityGroupSpec{Description: "every instance"}}
+	if err := env.Client.Create(ctx, sg); err != nil {
+		t.Fatal(err)
+	}
+	members := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("10.%d.%d.%d", 128+(i>>16), (i>>8)&0xff, i&0xff)
+		}
+		return out
+	}
+	sg.Status.MemberIPs = members(16381) // a /18's instances
+	if err := env.Client.Status().Update(ctx, sg); err != nil {
+		t.Fatalf("a group with a full /18 of members refused: %v", err)
+	}
+	sg.Status.MemberIPs = members(16385)
+	if err := env.Client.Status().Update(ctx, sg); err == nil || !strings.Contains(err.Error(), "memberIPs") {
+		t.Fatalf("a group with more members than its limit: %v", err)
 	}
 }

@@ -95,7 +95,7 @@ func parseFlags() flags {
 	flag.StringVar(&f.opts.SegmentRange, "segment-range", controllers.DefaultSegmentRange,
 		"Segment ids (VXLAN VNIs, or VLAN ids: keep within 1-4094 for vlan-mode nodes) projects get, FIRST-LAST.")
 	flag.StringVar(&f.opts.TenantSupernet, "tenant-supernet", controllers.DefaultTenantSupernet, "IPv4 range projects' subnets are carved from.")
-	flag.IntVar(&f.opts.TenantSubnetPrefix, "tenant-subnet-prefix", controllers.DefaultTenantSubnetPrefix, "Prefix length of a project's subnet (at most 30).")
+	flag.IntVar(&f.opts.TenantSubnetPrefix, "tenant-subnet-prefix", controllers.DefaultTenantSubnetPrefix, "Prefix length of a project's subnet (18 to 30).")
 	flag.StringVar(&f.ec2Addr, "ec2-bind-address", "127.0.0.1:8773", "Address of the EC2 API, e.g. :8773 for every interface (empty disables it).")
 	flag.StringVar(&f.dashAddr, "dashboard-bind-address", "127.0.0.1:8080", "Address of the web dashboard, e.g. :8080 for every interface (empty disables it).")
 	flag.StringVar(&f.ec2Endpoint, "ec2-endpoint", "", "URL clients reach the EC2 API at (default: http://<ec2-bind-address>).")

@@ -81,13 +81,14 @@ func TestNewSubnets(t *testing.T) {
 		t.Fatalf("candidates %v", got)
 	}
 	// A supernet given with host bits is masked.
-	if s, err := NewSubnets("10.1.2.3/16", 16); err != nil || s.Supernet.String() != "10.1.0.0/16" || s.Count() != 1 {
+	if s, err := NewSubnets("10.1.2.3/18", 18); err != nil || s.Supernet.String() != "10.1.0.0/18" || s.Count() != 1 {
 		t.Fatalf("%+v %v", s, err)
 	}
+	// A subnet larger than a /18 holds more instances than a security group's member list.
 	for _, bad := range []struct {
 		net  string
 		bits int
-	}{{"10.0.0.0/24", 23}, {"10.0.0.0/24", 31}, {"fd00::/64", 80}, {"nonsense", 24}, {"10.0.0.0", 24}} {
+	}{{"10.0.0.0/24", 23}, {"10.0.0.0/24", 31}, {"10.0.0.0/16", 16}, {"10.0.0.0/10", 17}, {"fd00::/64", 80}, {"nonsense", 24}, {"10.0.0.0", 24}} {
 		if _, err := NewSubnets(bad.net, bad.bits); err == nil {
 			t.Errorf("NewSubnets(%q, %d) accepted", bad.net, bad.bits)
 		}

@@ -38,6 +38,11 @@ const MaxSegmentID = 1<<24 - 1
 // its network address, gateway and broadcast address are reserved.
 const MaxSubnetBits = 30
 
+// MinSubnetBits is the shortest subnet prefix: every instance of a project is a member of its
+// default security group, whose status lists the members' addresses (at most 16,384 of them),
+// and a /18 holds 16,381 instances.
+const MinSubnetBits = 18
+
 // Range is the segment ids projects are given, First to Last inclusive.
 type Range struct {
 	First, Last int32
@@ -104,8 +109,8 @@ func NewSubnets(supernet string, bits int) (Subnets, error) {
 	if err != nil || !p.Addr().Is4() {
 		return Subnets{}, fmt.Errorf("tenant supernet %q is not an IPv4 CIDR", supernet)
 	}
-	if bits < p.Bits() || bits > MaxSubnetBits {
-		return Subnets{}, fmt.Errorf("tenant subnet prefix /%d must be between the supernet's /%d and /%d", bits, p.Bits(), MaxSubnetBits)
+	if bits < max(p.Bits(), MinSubnetBits) || bits > MaxSubnetBits {
+		return Subnets{}, fmt.Errorf("tenant subnet prefix /%d must be between /%d and /%d", bits, max(p.Bits(), MinSubnetBits), MaxSubnetBits)
 	}
 	return Subnets{Supernet: p.Masked(), Bits: bits}, nil
 }
