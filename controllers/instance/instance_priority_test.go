@@ -49,16 +49,19 @@ func TestAgentReportsAreReconciledFirst(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name   string
+		before func(*cloudv1.Instance) // the old object, when not inst's
 		change func(*cloudv1.Instance)
 		first  bool
 	}{
-		{"guest running", func(i *cloudv1.Instance) {
+		{name: "guest running", change: func(i *cloudv1.Instance) {
 			conditions.MarkTrue(i, cloudv1.InstanceGuestRunning, cloudv1.ReasonRunning, "", now)
-		}, true},
-		{"domain removed", func(i *cloudv1.Instance) { i.Finalizers = i.Finalizers[:1] }, true},
-		{"domain taken", func(i *cloudv1.Instance) { i.Finalizers = append(i.Finalizers, "other") }, false},
-		{"label", func(i *cloudv1.Instance) { i.Labels = map[string]string{"team": "a"} }, false},
-		{"state", func(i *cloudv1.Instance) { i.Status.State = cloudv1.InstanceStateShuttingDown }, false},
+		}, first: true},
+		{name: "domain removed", change: func(i *cloudv1.Instance) { i.Finalizers = i.Finalizers[:1] }, first: true},
+		// The agent takes its finalizer just before it defines the domain; its report follows.
+		{name: "domain taken", before: func(i *cloudv1.Instance) { i.Finalizers = i.Finalizers[:1] },
+			change: func(i *cloudv1.Instance) { i.Finalizers = append(i.Finalizers, cloudv1.DomainFinalizer) }},
+		{name: "label", change: func(i *cloudv1.Instance) { i.Labels = map[string]string{"team": "a"} }},
+		{name: "state", change: func(i *cloudv1.Instance) { i.Status.State = cloudv1.InstanceStateShuttingDown }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			q := priorityqueue.New[reconcile.Request]("test")
@@ -69,6 +72,9 @@ func TestAgentReportsAreReconciledFirst(t *testing.T) {
 				own.Create(ctx, event.CreateEvent{Object: inst(fmt.Sprintf("new-%d", i))}, q)
 			}
 			old := inst("reported")
+			if c.before != nil {
+				c.before(old)
+			}
 			e := event.UpdateEvent{ObjectOld: old, ObjectNew: changed(old, c.change)}
 			own.Update(ctx, e, q)
 			agentReportsFirst().Update(ctx, e, q)

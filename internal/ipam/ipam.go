@@ -144,8 +144,8 @@ func value(l *coordinationv1.Lease) string {
 // holds nothing) skips that list: the settle after its claim lists them anyway and keeps the
 // earliest, so a claim the holder did make (a call that failed after its create) still wins, at
 // the cost of a create and a delete then instead of a list every time. A probed claim made on
-// the holder's very first candidate needs no settle (see below); a claim the holder made
-// earlier on a later candidate is then not found, which takes a failed call and the first
+// the holder's very first candidate needs no settle (see below); a fresh take then does not find
+// a claim the holder made earlier on a later candidate, which takes a failed call and the first
 // candidate freed since: that claim stays the holder's until it releases all it holds.
 func (al *Allocator) take(ctx context.Context, p Pool, holder string, fresh bool) (string, error) {
 	if holder == "" {
