@@ -21,11 +21,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
+	testclock "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -33,6 +35,7 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/controllers"
+	"pinet.io/pinet/controllers/instance"
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/ipam"
 	"pinet.io/pinet/internal/testenv"
@@ -420,6 +423,94 @@ func TestInstanceAddresses(t *testing.T) {
 	deleteProject(t, project)
 	if held := claimsHeldBy(t, string(p.UID)); len(held) != 0 {
 		t.Fatalf("the deleted project holds %s", held[0].Name)
+	}
+}
+
+// strayClaim makes a claim on ip for holder the way a reconcile that never recorded it would
+// have left it.
+func strayClaim(t *testing.T, subnet netip.Prefix, ip netip.Addr, holder string) string {
+	t.Helper()
+	set := ipam.HostSet(subnet)
+	l := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Namespace: testenv.SystemNamespace, Name: ipam.ClaimName(set.Name, ip),
+			Labels:      map[string]string{ipam.LabelSet: set.Name, ipam.LabelHolder: holder, ipam.LabelHolderKind: ipam.HostHolderKind},
+			Annotations: map[string]string{ipam.AnnotationValue: ip.String()}},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(holder)},
+	}
+	if err := env.Client.Create(context.Background(), l); err != nil {
+		t.Fatal(err)
+	}
+	return l.Name
+}
+
+// Instances release the address they record by its claim's name; the claims none of them needs
+// (one a reconcile made and never recorded, one of an instance gone while no manager ran, one
+// of a terminated instance) are the address sweeper's, which keeps every recorded address.
+func TestAddressClaimsNoInstanceNeedsAreSwept(t *testing.T) {
+	startManagerWith(t, controllers.Options{TenantSupernet: "10.252.0.0/24", TenantSubnetPrefix: 28})
+	ctx := context.Background()
+	const project = "sweep"
+	projectWithImage(t, project)
+	p := getProject(t, project)
+	subnet := netip.MustParsePrefix(p.Status.Subnet)
+	live, done := instanceIn(t, project, "live"), instanceIn(t, project, "done")
+	waitAddressed(t, live)
+	waitAddressed(t, done)
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(done), done); err != nil {
+			return err
+		}
+		done.Spec.DesiredState = cloudv1.DesiredTerminated
+		return env.Client.Update(ctx, done)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, longWait, "the terminated instance to release its address", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(done), done); err != nil {
+			return err
+		}
+		if done.Status.PrivateIPAddress != "" {
+			return fmt.Errorf("it records %s", done.Status.PrivateIPAddress)
+		}
+		return nil
+	})
+	if held := claimsHeldBy(t, string(done.UID)); len(held) != 0 {
+		t.Fatalf("the terminated instance holds %s", held[0].Name)
+	}
+
+	// Three free addresses of the subnet, claimed for holders that do not need them.
+	var free []netip.Addr
+	set := ipam.HostSet(subnet)
+	for a := subnet.Addr(); subnet.Contains(a) && len(free) < 3; a = a.Next() {
+		if set.Contains(a) && a.String() != live.Status.PrivateIPAddress {
+			free = append(free, a)
+		}
+	}
+	stray := map[string]string{
+		strayClaim(t, subnet, free[0], string(live.UID)):                       "the running instance's unrecorded claim",
+		strayClaim(t, subnet, free[1], "9d2c6a4e-0000-4000-8000-000000000000"): "a gone instance's claim",
+		strayClaim(t, subnet, free[2], string(done.UID)):                       "the terminated instance's claim",
+	}
+
+	r := &instance.Reconciler{Client: env.Client, APIReader: env.Client,
+		Addresses: &ipam.Allocator{Client: env.Client, Reader: env.Client, Namespace: testenv.SystemNamespace}}
+	sweeper := r.AddressSweeper(time.Minute)
+	sweeper.Clock = testclock.NewFakePassiveClock(time.Now())
+	if n, err := sweeper.Sweep(ctx); n != 0 || err != nil {
+		t.Fatalf("a sweep within the grace released %d claims (%v)", n, err)
+	}
+	sweeper.Clock = testclock.NewFakePassiveClock(time.Now().Add(time.Hour))
+	if n, err := sweeper.Sweep(ctx); n != 3 || err != nil {
+		t.Fatalf("the sweep released %d claims (%v), want 3", n, err)
+	}
+	for name, what := range stray {
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: testenv.SystemNamespace, Name: name}, &coordinationv1.Lease{}); !apierrors.IsNotFound(err) {
+			t.Errorf("%s (%s) is still there: %v", what, name, err)
+		}
+	}
+	held := claimsHeldBy(t, string(live.UID))
+	if len(held) != 1 || held[0].Name != ipam.ClaimName(set.Name, netip.MustParseAddr(live.Status.PrivateIPAddress)) {
+		t.Fatalf("the running instance holds %d claims after the sweep, want its address's", len(held))
 	}
 }
 

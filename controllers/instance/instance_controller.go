@@ -311,6 +311,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Workers <= 0 {
 		r.Workers = DefaultWorkers
 	}
+	if r.Addresses != nil {
+		if err := mgr.Add(r.AddressSweeper(DefaultAddressSweep)); err != nil {
+			return fmt.Errorf("adding the address sweeper: %w", err)
+		}
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&cloudv1.Instance{}).
 		Watches(&cloudv1.Instance{}, agentReportsFirst()).

@@ -137,7 +137,7 @@ func (r *Reconciler) releaseAddressAtTermination(ctx context.Context, s *scope) 
 		}
 		return nil
 	}
-	if err := r.Addresses.ReleaseAll(ctx, string(inst.UID)); err != nil {
+	if err := r.releaseRecordedAddress(ctx, inst); err != nil {
 		return fmt.Errorf("releasing the private address: %w", err)
 	}
 	log.FromContext(ctx).Info("Released the private address", "address", inst.Status.PrivateIPAddress)
@@ -149,12 +149,12 @@ func (r *Reconciler) releaseAddressAtTermination(ctx context.Context, s *scope) 
 }
 
 // releaseAddressOnDelete gives the address of an instance being deleted back; its status is not
-// touched (the object is about to go).
+// touched (the object is about to go). A claim it never recorded is the address sweeper's.
 func (r *Reconciler) releaseAddressOnDelete(ctx context.Context, inst *cloudv1.Instance) error {
 	if r.Addresses == nil {
 		return nil
 	}
-	if err := r.Addresses.ReleaseAll(ctx, string(inst.UID)); err != nil {
+	if err := r.releaseRecordedAddress(ctx, inst); err != nil {
 		return fmt.Errorf("releasing the private address: %w", err)
 	}
 	return nil

@@ -23,6 +23,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -41,23 +42,17 @@ type Sweeper struct {
 // NeedLeaderElection is true: one sweeper is enough.
 func (s *Sweeper) NeedLeaderElection() bool { return true }
 
-// Start sweeps every Interval until ctx ends.
+// Start sweeps at once (claims left while no manager ran), then every Interval until ctx ends.
 func (s *Sweeper) Start(ctx context.Context) error {
 	logger := log.FromContext(ctx).WithName("claim-sweeper")
-	t := time.NewTicker(s.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if n, err := s.Sweep(ctx); err != nil {
-				logger.Error(err, "Sweeping id claims")
-			} else if n > 0 {
-				logger.Info("Removed stale id claims", "count", n)
-			}
+	wait.UntilWithContext(ctx, func(ctx context.Context) {
+		if n, err := s.Sweep(ctx); err != nil {
+			logger.Error(err, "Sweeping id claims")
+		} else if n > 0 {
+			logger.Info("Removed stale id claims", "count", n)
 		}
-	}
+	}, s.Interval)
+	return nil
 }
 
 // Sweep removes the stale claims once and returns how many it removed. Claims are listed before

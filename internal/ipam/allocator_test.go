@@ -22,10 +22,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	testclock "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"pinet.io/pinet/internal/testenv"
@@ -429,5 +431,102 @@ func TestAllocateNewListsOnceAndKeepsAnEarlierClaim(t *testing.T) {
 	}
 	if n := lists.all.Load(); n != 1 {
 		t.Errorf("a claim past another holder's address made %d lists, want 1", n)
+	}
+}
+
+// A holder that records its address releases it by name, without a list, and only its own claim.
+func TestReleaseClaimByName(t *testing.T) {
+	ctx := context.Background()
+	al := allocators(t, 1)[0]
+	lists := &poolLists{Reader: al.Reader}
+	al.Reader = lists
+	set := HostSet(netip.MustParsePrefix("10.92.0.0/24"))
+	a, err := al.AllocateNew(ctx, set, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := ClaimName(set.Name, a)
+	l := &coordinationv1.Lease{}
+	if err := al.Reader.Get(ctx, client.ObjectKey{Namespace: al.Namespace, Name: name}, l); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Labels[LabelHolderKind]; got != HostHolderKind {
+		t.Errorf("a subnet address's claim says holder kind %q, want %q", got, HostHolderKind)
+	}
+	if err := al.ReleaseClaim(ctx, name, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if held, _ := al.Held(ctx, set.Name, "a"); len(held) != 1 {
+		t.Fatalf("another holder's release took a's claim: a holds %v", held)
+	}
+	lists.all.Store(0)
+	if err := al.ReleaseClaim(ctx, name, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if n := lists.all.Load(); n != 0 {
+		t.Errorf("a release by name made %d lists, want none", n)
+	}
+	if held, _ := al.Held(ctx, set.Name, "a"); len(held) != 0 {
+		t.Fatalf("a still holds %v after its release", held)
+	}
+	if err := al.ReleaseClaim(ctx, name, "a"); err != nil {
+		t.Fatalf("releasing a claim released before: %v", err)
+	}
+}
+
+// The sweeper releases, of the claims of its holder kind older than its grace, those the holders
+// do not need, and no other claim.
+func TestSweeperReleasesOnlyClaimsNotNeeded(t *testing.T) {
+	ctx := context.Background()
+	al := allocators(t, 1)[0]
+	set := HostSet(netip.MustParsePrefix("10.91.0.0/24"))
+	pool, err := NewSet("pool-91", []string{"10.91.1.0/24"}, nil) // no holder kind: not swept
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := map[string]string{}
+	for _, h := range []string{"kept", "stale", "failing"} {
+		a, err := al.AllocateNew(ctx, set, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held[h] = a.String()
+	}
+	if _, err := al.Allocate(ctx, pool, "stale"); err != nil {
+		t.Fatal(err)
+	}
+	clk := testclock.NewFakePassiveClock(time.Now())
+	asked := map[string]string{}
+	s := &Sweeper{Allocator: al, Clock: clk, Grace: time.Hour, HolderKind: HostHolderKind,
+		Needed: func(context.Context) (NeededFunc, error) {
+			return func(_ context.Context, holder, v string) (bool, error) {
+				asked[holder] = v
+				if holder == "failing" {
+					return false, errors.New("cannot tell")
+				}
+				return holder == "kept", nil
+			}, nil
+		}}
+
+	if n, err := s.Sweep(ctx); n != 0 || err != nil || len(asked) != 0 {
+		t.Fatalf("a sweep within the grace released %d (%v) and asked about %v", n, err, asked)
+	}
+	clk.SetTime(time.Now().Add(2 * time.Hour))
+	n, err := s.Sweep(ctx)
+	if n != 1 || err == nil {
+		t.Fatalf("the sweep released %d claims (%v), want 1 and the failing holder's error", n, err)
+	}
+	for h, v := range held {
+		if asked[h] != v {
+			t.Errorf("the sweep asked about %s's claim with value %q, want %q", h, asked[h], v)
+		}
+	}
+	for h, want := range map[string]int{"kept": 1, "stale": 0, "failing": 1} {
+		if got, _ := al.Held(ctx, set.Name, h); len(got) != want {
+			t.Errorf("%s holds %v in the subnet after the sweep, want %d claims", h, got, want)
+		}
+	}
+	if got, _ := al.Held(ctx, pool.Name, "stale"); len(got) != 1 {
+		t.Errorf("the sweep took a claim of a pool without its holder kind: %v left", got)
 	}
 }

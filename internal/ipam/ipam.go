@@ -40,6 +40,9 @@ import (
 const (
 	LabelSet    = "ipam.pinet.io/set"
 	LabelHolder = "ipam.pinet.io/holder"
+	// LabelHolderKind is the kind of object that holds a claim, on the claims of pools that say
+	// it (a project subnet's addresses: Instance); a Sweeper selects the claims it checks by it.
+	LabelHolderKind = "ipam.pinet.io/holder-kind"
 	// AnnotationValue is the item claimed (an address, a segment id, a subnet).
 	AnnotationValue = "ipam.pinet.io/value"
 	// annotationAddress is where claims made before segments and subnets recorded their address.
@@ -146,7 +149,8 @@ func value(l *coordinationv1.Lease) string {
 // the cost of a create and a delete then instead of a list every time. A probed claim made on
 // the holder's very first candidate needs no settle (see below); a fresh take then does not find
 // a claim the holder made earlier on a later candidate, which takes a failed call and the first
-// candidate freed since: that claim stays the holder's until it releases all it holds.
+// candidate freed since: that claim stays the holder's until it releases all it holds, or a
+// Sweeper finds that its holder records another item.
 func (al *Allocator) take(ctx context.Context, p Pool, holder string, fresh bool) (string, error) {
 	if holder == "" {
 		return "", fmt.Errorf("claiming in %s: no holder", p.Label())
@@ -222,7 +226,7 @@ func (al *Allocator) claimFirst(ctx context.Context, p Pool, holder string, clai
 			return false
 		}
 		tried++
-		claim := al.newClaim(p.Label(), name, v, holder)
+		claim := al.newClaim(p, name, v, holder)
 		switch err := al.Client.Create(ctx, claim); {
 		case err == nil:
 			got = claim
@@ -256,16 +260,43 @@ func (al *Allocator) settle(ctx context.Context, label, holder string, made *coo
 	return value(mine[0]), nil
 }
 
-func (al *Allocator) newClaim(label, name, v, holder string) *coordinationv1.Lease {
-	return &coordinationv1.Lease{
+func (al *Allocator) newClaim(p Pool, name, v, holder string) *coordinationv1.Lease {
+	l := &coordinationv1.Lease{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace:   al.Namespace,
 			Name:        name,
-			Labels:      map[string]string{LabelSet: label, LabelHolder: holder, cloudv1.LabelManagedBy: cloudv1.ManagedByPiNet},
+			Labels:      map[string]string{LabelSet: p.Label(), LabelHolder: holder, cloudv1.LabelManagedBy: cloudv1.ManagedByPiNet},
 			Annotations: map[string]string{AnnotationValue: v},
 		},
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(holder)},
 	}
+	if k, ok := p.(holderKinded); ok && k.holderKind() != "" {
+		l.Labels[LabelHolderKind] = k.holderKind()
+	}
+	return l
+}
+
+// holderKinded is a pool whose claims say the kind of their holders.
+type holderKinded interface {
+	holderKind() string
+}
+
+// ReleaseClaim deletes the claim named name if holder holds it: for a holder whose object records
+// the item it holds. It reads the one claim by name, where ReleaseAll lists the holder's claims (a
+// list the API server answers by looking at every claim of the namespace). A claim holder made
+// and never recorded is not found this way; a Sweeper takes it once the holder no longer needs it.
+func (al *Allocator) ReleaseClaim(ctx context.Context, name, holder string) error {
+	l := &coordinationv1.Lease{}
+	if err := al.Reader.Get(ctx, client.ObjectKey{Namespace: al.Namespace, Name: name}, l); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("reading claim %s: %w", name, err)
+	}
+	if l.Labels[LabelHolder] != holder {
+		return nil // released before, and claimed by another since
+	}
+	return al.deleteExactly(ctx, l)
 }
 
 // Release deletes every claim holder has in the pool labelled label.

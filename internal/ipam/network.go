@@ -191,9 +191,13 @@ func HostSet(subnet netip.Prefix) *Set {
 		Exclude:  map[netip.Addr]bool{subnet.Addr(): true, Gateway(subnet): true, Broadcast(subnet): true},
 		// Many instances of a project are given addresses at once (a launch, the instance
 		// controller's workers): each starts at its own place in the subnet.
-		Spread: true,
+		Spread:     true,
+		HolderKind: HostHolderKind,
 	}
 }
+
+// HostHolderKind is the kind of the holders of a HostSet's claims.
+const HostHolderKind = "Instance"
 
 // MAC is the MAC address of the instance with address ip on segment: locally administered and
 // unicast (02), the segment's low byte, then the four bytes of ip. Addresses are unique within a

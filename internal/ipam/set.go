@@ -35,6 +35,9 @@ type Set struct {
 	// working for different holders at once seldom reach for the same address: the API
 	// server's create of the claim still decides, and a loser takes the next free one.
 	Spread bool
+	// HolderKind is the kind of the objects that hold the set's claims, written on each claim
+	// (LabelHolderKind) so that a Sweeper can find them; empty: not written.
+	HolderKind string
 }
 
 // NewSet parses CIDRs and excluded addresses.
@@ -59,6 +62,8 @@ func NewSet(name string, cidrs, exclude []string) (*Set, error) {
 
 // Label is the set's name.
 func (s *Set) Label() string { return s.Name }
+
+func (s *Set) holderKind() string { return s.HolderKind }
 
 // probes says the set is searched from each holder's own offset, so claims are probed first.
 func (s *Set) probes() bool { return s.Spread }

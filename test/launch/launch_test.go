@@ -185,7 +185,11 @@ func measureTermination(t *testing.T, requests *testcloud.RequestCounter, n int)
 		return k.Component == "agent" && k.Resource == "instances" && k.Subresource == "status"
 	})
 	events := perInst(func(k testcloud.RequestKey) bool { return k.Resource == "events" })
-	t.Logf("per instance on the way to terminated: %.2f instance writes, %.2f agent status reports, %.2f events", instanceWrites, agentReports, events)
+	// A list of claims is answered by looking at every claim of the cloud: the address is given
+	// back by its claim's name.
+	claimLists := requests.Sum(func(k testcloud.RequestKey) bool { return k.Resource == "leases" && k.Verb == "LIST" })
+	t.Logf("per instance on the way to terminated: %.2f instance writes, %.2f agent status reports, %.2f events, %.2f lists of claims",
+		instanceWrites, agentReports, events, float64(claimLists)/float64(n))
 	t.Logf("writes by kind:\n%s", requests.Writes())
 	if instanceWrites > maxTerminateWritesPerInstance {
 		t.Errorf("%.2f instance writes per instance, more than %.2f", instanceWrites, maxTerminateWritesPerInstance)
@@ -195,6 +199,9 @@ func measureTermination(t *testing.T, requests *testcloud.RequestCounter, n int)
 	}
 	if events > maxTerminateEventsPerInstance {
 		t.Errorf("%.2f events per instance, more than %.2f", events, maxTerminateEventsPerInstance)
+	}
+	if claimLists != 0 {
+		t.Errorf("%d lists of claims for %d terminations, want none", claimLists, n)
 	}
 }
 
