@@ -175,7 +175,7 @@ func (s *instanceSync) needsSync(ctx context.Context, inst *cloudv1.Instance, d 
 		return false // the reconcile leaves it alone
 	}
 	held := controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer)
-	if !inst.DeletionTimestamp.IsZero() || inst.EffectiveDesiredState() == cloudv1.DesiredTerminated {
+	if inst.Terminating() {
 		return held
 	}
 	if !held || d == nil {

@@ -122,7 +122,7 @@ func (s *instanceSync) Reconcile(ctx context.Context, req reconcile.Request) (_ 
 		return reconcile.Result{}, nil
 	}
 
-	removing := !inst.DeletionTimestamp.IsZero() || inst.EffectiveDesiredState() == cloudv1.DesiredTerminated
+	removing := inst.Terminating()
 	if removing && !controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer) {
 		// Let go (or never held): the instance controller reports a terminated instance's
 		// missing domain, so a report of this agent's would only be a second write.
@@ -528,7 +528,7 @@ func (s *instanceSync) updateStatus(ctx context.Context, sc *syncScope) error {
 		reason, msg := cloudv1.ReasonDomainMissing, "No domain is defined"
 		if sc.actionReason != "" {
 			reason, msg = sc.actionReason, sc.actionMsg
-		} else if !inst.DeletionTimestamp.IsZero() || inst.EffectiveDesiredState() == cloudv1.DesiredTerminated {
+		} else if inst.Terminating() {
 			reason, msg = cloudv1.ReasonTerminated, "The domain was removed"
 		}
 		conditions.MarkFalse(inst, cloudv1.InstanceDomainDefined, reason, msg, now)

@@ -341,6 +341,12 @@ func (i *Instance) EffectiveDesiredState() DesiredState {
 	return i.Spec.DesiredState
 }
 
+// Terminating reports whether the instance is on its way out, terminated or deleted: its domain
+// is to go, and it takes nothing new.
+func (i *Instance) Terminating() bool {
+	return !i.DeletionTimestamp.IsZero() || i.EffectiveDesiredState() == DesiredTerminated
+}
+
 // AnnotationRebootRequested asks the node agent to reboot the guest; its value (a timestamp)
 // identifies the request.
 const AnnotationRebootRequested = "cloud.pinet.io/reboot-requested-at"

@@ -114,7 +114,7 @@ func (r *Reconciler) wantedInstance(ctx context.Context, a *cloudv1.Address) (*c
 		return nil, nil
 	case err != nil:
 		return nil, err
-	case !inst.DeletionTimestamp.IsZero() || inst.EffectiveDesiredState() == cloudv1.DesiredTerminated:
+	case inst.Terminating():
 		return nil, nil
 	}
 	return inst, nil

@@ -104,5 +104,5 @@ func addressClaimNeeded(inst *cloudv1.Instance, v string) bool {
 	case ip != "":
 		return false
 	}
-	return inst.EffectiveDesiredState() != cloudv1.DesiredTerminated || controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer)
+	return !inst.Terminating() || controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer)
 }

@@ -111,7 +111,7 @@ func (r *Reconciler) instancesOnLostNode(ctx context.Context, o client.Object) [
 	var reqs []reconcile.Request
 	for i := range list.Items {
 		inst := &list.Items[i]
-		if !inst.DeletionTimestamp.IsZero() || inst.EffectiveDesiredState() == cloudv1.DesiredTerminated {
+		if inst.Terminating() {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(inst)})
 		}
 	}

@@ -122,7 +122,7 @@ func (r *Reconciler) setReferencesResolved(s *scope) {
 // made it), finalizers and conditions to an EC2 state, with a reason.
 func deriveState(inst *cloudv1.Instance) (cloudv1.InstanceState, string) {
 	desired := inst.EffectiveDesiredState()
-	terminating := !inst.DeletionTimestamp.IsZero() || desired == cloudv1.DesiredTerminated
+	terminating := inst.Terminating()
 	hasDomain := controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer)
 	running := conditions.IsTrue(inst, cloudv1.InstanceGuestRunning)
 

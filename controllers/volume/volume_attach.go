@@ -55,7 +55,7 @@ func (r *Reconciler) instanceNode(ctx context.Context, ns, instanceID string) (s
 	}
 	for i := range list.Items {
 		inst := &list.Items[i]
-		if !inst.DeletionTimestamp.IsZero() || inst.EffectiveDesiredState() == cloudv1.DesiredTerminated {
+		if inst.Terminating() {
 			continue
 		}
 		return inst.Labels[cloudv1.LabelHypervisor], nil

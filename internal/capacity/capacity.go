@@ -59,7 +59,7 @@ func Holds(inst *cloudv1.Instance) bool {
 	if inst.Status.Hypervisor == "" {
 		return false
 	}
-	terminating := !inst.DeletionTimestamp.IsZero() || inst.EffectiveDesiredState() == cloudv1.DesiredTerminated
+	terminating := inst.Terminating()
 	return !terminating || controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer)
 }
 
