@@ -387,10 +387,10 @@ func TestSpreadSetClaimsWithoutListingThePool(t *testing.T) {
 	}
 }
 
-// AllocateNew claims the address at the holder's offset with no list at all, and any other with
-// one (the check after the claim) instead of two; a holder that already holds an address (a
-// call that failed after its claim) gets that one back and keeps no second.
-func TestAllocateNewListsOnceAndKeepsAnEarlierClaim(t *testing.T) {
+// AllocateNew claims in a spread set without listing anything: the address at the holder's
+// offset when it is free, the holder's own claim when it is the holder's (a call that failed after
+// its claim), the next free one when another holder has it — a read of that one claim each.
+func TestAllocateNewListsNothing(t *testing.T) {
 	ctx := context.Background()
 	al := allocators(t, 1)[0]
 	lists := &poolLists{Reader: al.Reader}
@@ -401,23 +401,19 @@ func TestAllocateNewListsOnceAndKeepsAnEarlierClaim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := lists.all.Load(); n != 0 {
-		t.Errorf("a claim of the holder's first address made %d lists, want none", n)
-	}
-	lists.all.Store(0)
 	again, err := al.AllocateNew(ctx, set, "fresh")
+	if n := lists.all.Load(); n != 0 {
+		t.Errorf("two claims made %d lists, want none", n)
+	}
 	if err != nil || again != a {
 		t.Fatalf("the holder of %s asked again and got %s, %v", a, again, err)
-	}
-	if n := lists.all.Load(); n != 1 {
-		t.Errorf("a claim past a taken first address made %d lists, want 1", n)
 	}
 	if held, err := al.Held(ctx, set.Name, "fresh"); err != nil || len(held) != 1 || held[0] != a.String() {
 		t.Fatalf("the holder holds %v (%v), want only %s", held, err, a)
 	}
 
-	// Another holder whose first address is taken (by "fresh": same offset) lists once and
-	// gets an address of its own.
+	// Another holder whose first address is taken (by "fresh": same offset) gets an address of
+	// its own.
 	other := ""
 	for i := 0; other == ""; i++ {
 		if h := fmt.Sprintf("other-%d", i); set.offset(h) == set.offset("fresh") {
@@ -429,8 +425,56 @@ func TestAllocateNewListsOnceAndKeepsAnEarlierClaim(t *testing.T) {
 	if err != nil || b == a {
 		t.Fatalf("a second holder got %s (the first holds %s), %v", b, a, err)
 	}
-	if n := lists.all.Load(); n != 1 {
-		t.Errorf("a claim past another holder's address made %d lists, want 1", n)
+	if n := lists.all.Load(); n != 0 {
+		t.Errorf("a claim past another holder's address made %d lists, want none", n)
+	}
+	if held, err := al.Held(ctx, set.Name, other); err != nil || len(held) != 1 || held[0] != b.String() {
+		t.Fatalf("the second holder holds %v (%v), want only %s", held, err, b)
+	}
+}
+
+// Allocators racing for one holder whose first address another holder has still agree, and
+// leave the holder one claim.
+func TestRacersPastAnotherHoldersAddressAgree(t *testing.T) {
+	ctx := context.Background()
+	als := allocators(t, 2)
+	set := HostSet(netip.MustParsePrefix("10.90.0.0/24"))
+	for round := range 6 {
+		holder := fmt.Sprintf("racer-%d", round)
+		// Another holder takes the racers' first address, and for some rounds the second.
+		for i := 0; i <= round%2; i++ {
+			blocker := ""
+			for j := 0; blocker == ""; j++ {
+				if h := fmt.Sprintf("blocker-%d-%d-%d", round, i, j); set.offset(h) == (set.offset(holder)+uint64(i))%set.span() {
+					blocker = h
+				}
+			}
+			if _, err := als[0].AllocateNew(ctx, set, blocker); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, errs := make([]netip.Addr, 8), make([]error, 8)
+		var wg sync.WaitGroup
+		for i := range got {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				got[i], errs[i] = als[i%2].AllocateNew(ctx, set, holder)
+			}(i)
+		}
+		wg.Wait()
+		for i := range got {
+			if errs[i] != nil {
+				t.Fatal(errs[i])
+			}
+			if got[i] != got[0] {
+				t.Fatalf("round %d: one holder got %s and %s", round, got[0], got[i])
+			}
+		}
+		held, err := als[0].Held(ctx, set.Name, holder)
+		if err != nil || len(held) != 1 || held[0] != got[0].String() {
+			t.Fatalf("round %d: holder holds %v (%v), was given %s", round, held, err, got[0])
+		}
 	}
 }
 

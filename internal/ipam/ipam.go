@@ -144,13 +144,12 @@ func value(l *coordinationv1.Lease) string {
 
 // take returns the value holder holds in the pool, claiming the first free item if it holds none.
 // Unless fresh, it first lists what holder holds. A fresh take (for a holder that believes it
-// holds nothing) skips that list: the settle after its claim lists them anyway and keeps the
-// earliest, so a claim the holder did make (a call that failed after its create) still wins, at
-// the cost of a create and a delete then instead of a list every time. A probed claim made on
-// the holder's very first candidate needs no settle (see below); a fresh take then does not find
-// a claim the holder made earlier on a later candidate, which takes a failed call and the first
-// candidate freed since: that claim stays the holder's until it releases all it holds, or a
-// Sweeper finds that its holder records another item.
+// holds nothing) skips that list. In a probed pool it then walks the holder's candidates, taking
+// the first that is free or already the holder's (probe); a claim the holder made earlier on a
+// candidate further on is not found then — it takes a call that failed after its create — and
+// stays the holder's until it releases all it holds, or a Sweeper finds that its holder records
+// another item. Otherwise the settle after the claim lists the holder's claims and keeps the
+// earliest.
 func (al *Allocator) take(ctx context.Context, p Pool, holder string, fresh bool) (string, error) {
 	if holder == "" {
 		return "", fmt.Errorf("claiming in %s: no holder", p.Label())
@@ -165,18 +164,12 @@ func (al *Allocator) take(ctx context.Context, p Pool, holder string, fresh bool
 		}
 	}
 	if pr, ok := p.(prober); ok && pr.probes() {
-		got, tried, err := al.claimFirst(ctx, p, holder, nil, nil, maxProbes)
+		got, err := al.probe(ctx, p, holder)
 		if err != nil {
 			return "", fmt.Errorf("claiming in %s: %w", p.Label(), err)
 		}
-		if got != nil && tried == 1 {
-			// The holder's first candidate was free. Every allocator claiming for this holder
-			// tries that candidate first, so of racing ones only this one can have claimed it
-			// at once; the others found it taken and settle on it, the earliest claim. No list.
-			return value(got), nil
-		}
-		if got != nil {
-			return al.settle(ctx, p.Label(), holder, got)
+		if got != "" {
+			return got, nil
 		}
 	}
 	// The whole pool is listed to find a free item: for pools that are not probed, or when
@@ -191,7 +184,7 @@ func (al *Allocator) take(ctx context.Context, p Pool, holder string, fresh bool
 		taken[claims[i].Name] = true
 		claimed = append(claimed, value(&claims[i]))
 	}
-	got, _, err := al.claimFirst(ctx, p, holder, claimed, func(name string) bool { return taken[name] }, 0)
+	got, err := al.claimFirst(ctx, p, holder, claimed, func(name string) bool { return taken[name] })
 	if err != nil {
 		return "", fmt.Errorf("claiming in %s: %w", p.Label(), err)
 	}
@@ -211,21 +204,62 @@ type prober interface {
 // pool is full enough that the list's work pays off.
 const maxProbes = 8
 
-// claimFirst creates holder's claim on the first of p's candidates that taken does not skip
-// (nil: none) and nobody else claims first, trying at most limit creates (0: no limit). It
-// returns nil when every candidate it tried was claimed already, and how many creates it tried.
-func (al *Allocator) claimFirst(ctx context.Context, p Pool, holder string, claimed []string, taken func(name string) bool, limit int) (*coordinationv1.Lease, int, error) {
-	var got *coordinationv1.Lease
+// probe claims for holder the first of its first maxProbes candidates in p that is free or is
+// the holder's already, and returns its value ("": every one it tried was another's). Allocators
+// claiming for one holder at once (two managers reconciling one object) walk the same candidates
+// in the same order, so they stop at the same one: the first that one of them claimed, which
+// the others find claimed by their holder. Each candidate claimed by someone costs a read of its
+// claim by name, where a list of the holder's claims would have the API server look at every
+// claim of the namespace.
+func (al *Allocator) probe(ctx context.Context, p Pool, holder string) (string, error) {
+	var got string
 	var lastErr error
 	tried := 0
-	p.candidates(claimed, holder, func(name, v string) bool {
-		if taken != nil && taken(name) {
-			return true
-		}
-		if limit > 0 && tried == limit {
+	p.candidates(nil, holder, func(name, v string) bool {
+		if tried == maxProbes {
 			return false
 		}
 		tried++
+		// A claim released between the refused create and the read is tried once more, so
+		// that racing allocators still stop at the same candidate.
+		for attempt := 0; attempt < 2; attempt++ {
+			err := al.Client.Create(ctx, al.newClaim(p, name, v, holder))
+			switch {
+			case err == nil:
+				got = v
+				return false
+			case !apierrors.IsAlreadyExists(err):
+				lastErr = err
+				return false
+			}
+			held := &coordinationv1.Lease{}
+			err = al.Reader.Get(ctx, client.ObjectKey{Namespace: al.Namespace, Name: name}, held)
+			switch {
+			case apierrors.IsNotFound(err):
+				continue
+			case err != nil:
+				lastErr = fmt.Errorf("reading claim %s: %w", name, err)
+				return false
+			case held.Labels[LabelHolder] == holder && value(held) != "":
+				got = value(held)
+				return false
+			}
+			return true // another's
+		}
+		return true
+	})
+	return got, lastErr
+}
+
+// claimFirst creates holder's claim on the first of p's candidates that taken does not skip and
+// nobody else claims first. It returns nil when every candidate was claimed already.
+func (al *Allocator) claimFirst(ctx context.Context, p Pool, holder string, claimed []string, taken func(name string) bool) (*coordinationv1.Lease, error) {
+	var got *coordinationv1.Lease
+	var lastErr error
+	p.candidates(claimed, holder, func(name, v string) bool {
+		if taken(name) {
+			return true
+		}
 		claim := al.newClaim(p, name, v, holder)
 		switch err := al.Client.Create(ctx, claim); {
 		case err == nil:
@@ -238,7 +272,7 @@ func (al *Allocator) claimFirst(ctx context.Context, p Pool, holder string, clai
 			return false
 		}
 	})
-	return got, tried, lastErr
+	return got, lastErr
 }
 
 // settle resolves a race between allocators claiming for one holder at once (two managers

@@ -173,12 +173,11 @@ func (al *Allocator) Allocate(ctx context.Context, s *Set, holder string) (netip
 }
 
 // AllocateNew is Allocate for a holder that believes it holds no address of the set (its object
-// records none): it claims one without first listing the holder's claims, one list of the
-// claims' namespace less per call — a list the API server answers by looking at every claim of
-// every pool, so that per launched instance it grew with the fleet. In a spread set whose
-// address at the holder's offset is free it lists nothing at all. Otherwise a claim the holder
-// made before (a call that failed after its create) is found and kept: the check after the
-// claim keeps the holder's earliest and gives the new one back.
+// records none): it claims one without first listing the holder's claims, a list the API server
+// answers by looking at every claim of every pool, so that per launched instance it grew with the
+// fleet. In a spread set it lists nothing while one of the first addresses from the holder's
+// offset is free: an address found claimed costs a read of that claim, and one the holder claimed
+// before (a call that failed after its create) is taken back.
 func (al *Allocator) AllocateNew(ctx context.Context, s *Set, holder string) (netip.Addr, error) {
 	return al.allocate(ctx, s, holder, true)
 }
