@@ -240,7 +240,6 @@ func TestPurge(t *testing.T) {
 // item, and the holder is left with that one claim — through Allocate, and through AllocateNew,
 // which does not look for the holder's claims before it makes one.
 func TestConcurrentAllocationsForOneHolderAgree(t *testing.T) {
-	ctx := context.Background()
 	als := allocators(t, 2)
 	set := HostSet(netip.MustParsePrefix("10.96.0.0/24"))
 	for round := range 8 {
@@ -249,28 +248,37 @@ func TestConcurrentAllocationsForOneHolderAgree(t *testing.T) {
 		if round%2 == 1 {
 			allocate = (*Allocator).AllocateNew
 		}
-		got, errs := make([]netip.Addr, 8), make([]error, 8)
-		var wg sync.WaitGroup
-		for i := range got {
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				got[i], errs[i] = allocate(als[i%2], ctx, set, holder)
-			}(i)
+		raceForOneHolder(t, als, set, holder, allocate)
+	}
+}
+
+// raceForOneHolder has eight goroutines over the allocators claim for holder at once, and checks
+// that all were given one address and that the holder holds that one claim.
+func raceForOneHolder(t *testing.T, als []*Allocator, set *Set, holder string,
+	allocate func(*Allocator, context.Context, *Set, string) (netip.Addr, error)) {
+	t.Helper()
+	ctx := context.Background()
+	got, errs := make([]netip.Addr, 8), make([]error, 8)
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			got[i], errs[i] = allocate(als[i%len(als)], ctx, set, holder)
+		}(i)
+	}
+	wg.Wait()
+	for i := range got {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
 		}
-		wg.Wait()
-		for i := range got {
-			if errs[i] != nil {
-				t.Fatal(errs[i])
-			}
-			if got[i] != got[0] {
-				t.Fatalf("round %d: one holder got %s and %s", round, got[0], got[i])
-			}
+		if got[i] != got[0] {
+			t.Fatalf("%s got %s and %s", holder, got[0], got[i])
 		}
-		held, err := als[0].Held(ctx, set.Name, holder)
-		if err != nil || len(held) != 1 || held[0] != got[0].String() {
-			t.Fatalf("round %d: holder holds %v (%v), was given %s", round, held, err, got[0])
-		}
+	}
+	held, err := als[0].Held(ctx, set.Name, holder)
+	if err != nil || len(held) != 1 || held[0] != got[0].String() {
+		t.Fatalf("%s holds %v (%v), was given %s", holder, held, err, got[0])
 	}
 }
 
@@ -453,28 +461,7 @@ func TestRacersPastAnotherHoldersAddressAgree(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		got, errs := make([]netip.Addr, 8), make([]error, 8)
-		var wg sync.WaitGroup
-		for i := range got {
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				got[i], errs[i] = als[i%2].AllocateNew(ctx, set, holder)
-			}(i)
-		}
-		wg.Wait()
-		for i := range got {
-			if errs[i] != nil {
-				t.Fatal(errs[i])
-			}
-			if got[i] != got[0] {
-				t.Fatalf("round %d: one holder got %s and %s", round, got[0], got[i])
-			}
-		}
-		held, err := als[0].Held(ctx, set.Name, holder)
-		if err != nil || len(held) != 1 || held[0] != got[0].String() {
-			t.Fatalf("round %d: holder holds %v (%v), was given %s", round, held, err, got[0])
-		}
+		raceForOneHolder(t, als, set, holder, (*Allocator).AllocateNew)
 	}
 }
 
