@@ -25,6 +25,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -164,6 +165,31 @@ func TestInstanceLifecycle(t *testing.T) {
 	if inst.Status.InstanceID != id {
 		t.Fatalf("instance id changed from %s to %s", id, inst.Status.InstanceID)
 	}
+	// The agent's report that shows the guest running made it running, at the launch and at the
+	// start: one Running event each, the agent's (the instance controller wrote no state of its
+	// own after the report).
+	testenv.Eventually(t, shortWait, "two Running events from the agent", func() error {
+		list := &eventsv1.EventList{}
+		if err := env.Client.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		var running []string
+		for _, e := range list.Items {
+			if e.Reason == "Running" && e.Regarding.Name == "web" {
+				n := 1 // a second alike event makes the first a series
+				if e.Series != nil {
+					n = int(e.Series.Count)
+				}
+				for range n {
+					running = append(running, e.ReportingController)
+				}
+			}
+		}
+		if len(running) != 2 || running[0] != "pinet-nodeagent" || running[1] != "pinet-nodeagent" {
+			return fmt.Errorf("Running events reported by %v", running)
+		}
+		return nil
+	})
 
 	// Delete: the domain goes, then the object.
 	if err := env.Client.Delete(ctx, inst); err != nil {

@@ -40,6 +40,7 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/lifecycle"
 	"pinet.io/pinet/internal/patch"
 	"pinet.io/pinet/internal/refs"
 	"pinet.io/pinet/nodeagent/domainxml"
@@ -93,7 +94,9 @@ type syncScope struct {
 	// released is set when this reconcile removed the domain and lets the instance go: its
 	// status is the instance controller's from then on.
 	released bool
-	now      metav1.Time
+	// madeRunning is set when this reconcile's report makes the instance running.
+	madeRunning bool
+	now         metav1.Time
 }
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances,verbs=get;list;watch;update;patch
@@ -146,11 +149,20 @@ func (s *instanceSync) Reconcile(ctx context.Context, req reconcile.Request) (_ 
 				reterr = errors.Join(reterr, err)
 			}
 		}
+		if sc.madeRunning {
+			// Running is decided from the spec and the deletion this agent read: a user's
+			// stop or terminate since must not be overwritten. Refused, the next reconcile
+			// reports from the newer object.
+			helper.LockStatus()
+		}
 		if err := helper.Patch(ctx, inst); err != nil {
 			reterr = errors.Join(reterr, err)
 			return
 		}
 		s.writes.Record(inst)
+		if sc.madeRunning {
+			s.event(inst, "Normal", "Running", "StateChange", "Instance %s is %s", inst.Status.InstanceID, cloudv1.InstanceStateRunning)
+		}
 	}()
 
 	if removing {
@@ -575,7 +587,26 @@ func (s *instanceSync) updateStatus(ctx context.Context, sc *syncScope) error {
 	default:
 		conditions.MarkFalse(inst, cloudv1.InstanceGuestRunning, cloudv1.ReasonLaunching, "The domain is "+d.State, now)
 	}
+	s.makeRunning(sc)
 	return nil
+}
+
+// makeRunning makes the instance running in the report that shows its guest running, when the
+// state the instance controller derives (lifecycle.State) would be running: the controller's own
+// write of it, right after this report, would be one more write per launched instance. The rest
+// of the state's changes stay the controller's.
+func (s *instanceSync) makeRunning(sc *syncScope) {
+	inst := sc.inst
+	if inst.Status.State == cloudv1.InstanceStateRunning {
+		return
+	}
+	if state, _ := lifecycle.State(inst); state != cloudv1.InstanceStateRunning {
+		return
+	}
+	inst.Status.State = cloudv1.InstanceStateRunning
+	inst.Status.StateReason = ""
+	conditions.MarkTrue(inst, cloudv1.ReadyCondition, cloudv1.ReasonRunning, "", sc.now)
+	sc.madeRunning = true
 }
 
 // reportedStart returns the start time the API server holds for the domain if it is reported

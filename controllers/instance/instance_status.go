@@ -20,10 +20,10 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/lifecycle"
 )
 
 func findCondition(inst *cloudv1.Instance, t string) *metav1.Condition {
@@ -39,7 +39,7 @@ func (r *Reconciler) updateStatus(s *scope) {
 	r.setAddressAssigned(s)
 
 	prev := inst.Status.State
-	state, reason := deriveState(inst)
+	state, reason := lifecycle.State(inst)
 	inst.Status.State = state
 	if inst.Status.GuestShutdown != nil {
 		reason = cloudv1.ReasonShutdownByGuest
@@ -115,33 +115,6 @@ func (r *Reconciler) setReferencesResolved(s *scope) {
 		conditions.MarkFalse(inst, cloudv1.InstanceReferencesResolved, s.refReason, s.refErr.Error(), s.now)
 	default:
 		conditions.MarkTrue(inst, cloudv1.InstanceReferencesResolved, cloudv1.ReasonResolved, "", s.now)
-	}
-}
-
-// deriveState maps the instance's desired state (its spec's, or what its guest's power-off
-// made it), finalizers and conditions to an EC2 state, with a reason.
-func deriveState(inst *cloudv1.Instance) (cloudv1.InstanceState, string) {
-	desired := inst.EffectiveDesiredState()
-	terminating := inst.Terminating()
-	hasDomain := controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer)
-	running := conditions.IsTrue(inst, cloudv1.InstanceGuestRunning)
-
-	switch {
-	case terminating && hasDomain:
-		return cloudv1.InstanceStateShuttingDown, "User initiated"
-	case terminating:
-		return cloudv1.InstanceStateTerminated, "User initiated"
-	case !conditions.IsTrue(inst, cloudv1.InstanceScheduled):
-		return cloudv1.InstanceStatePending, ""
-	case desired == cloudv1.DesiredStopped && running:
-		return cloudv1.InstanceStateStopping, "User initiated"
-	case desired == cloudv1.DesiredStopped:
-		return cloudv1.InstanceStateStopped, "User initiated"
-	case running:
-		return cloudv1.InstanceStateRunning, ""
-	default:
-		// Launching, or starting again after a stop: EC2 shows pending until the guest runs.
-		return cloudv1.InstanceStatePending, ""
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/lifecycle"
 )
 
 // A guest's power-off changes the state the instance is to be in without touching its spec.
@@ -60,16 +61,16 @@ func TestDeriveStateAfterGuestPowerOff(t *testing.T) {
 			Conditions:    []metav1.Condition{scheduled},
 		},
 	}
-	if got, _ := deriveState(inst); got != cloudv1.InstanceStateStopped {
+	if got, _ := lifecycle.State(inst); got != cloudv1.InstanceStateStopped {
 		t.Errorf("stopped by the guest: %s", got)
 	}
 	inst.Status.GuestShutdown.State = cloudv1.InstanceStateTerminated
 	inst.Finalizers = []string{cloudv1.DomainFinalizer}
-	if got, _ := deriveState(inst); got != cloudv1.InstanceStateShuttingDown {
+	if got, _ := lifecycle.State(inst); got != cloudv1.InstanceStateShuttingDown {
 		t.Errorf("terminated by the guest, domain not yet removed: %s", got)
 	}
 	inst.Finalizers = nil
-	if got, _ := deriveState(inst); got != cloudv1.InstanceStateTerminated {
+	if got, _ := lifecycle.State(inst); got != cloudv1.InstanceStateTerminated {
 		t.Errorf("terminated by the guest: %s", got)
 	}
 }

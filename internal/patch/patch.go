@@ -45,7 +45,16 @@ type Object interface {
 type Helper struct {
 	client client.Client
 	before Object
+	// lockStatus sends the status under the read's resourceVersion, conditions and all, and
+	// gives up on a conflict (LockStatus).
+	lockStatus bool
 }
+
+// LockStatus makes the status write of the next Patch hold only for the object as it was read:
+// it carries the snapshot's resourceVersion (the main patch's, when that went first) and a
+// conflict is returned, not merged onto a fresh read. For a status whose change is decided from
+// the rest of the object (the spec, the deletion), which a newer object could decide otherwise.
+func (h *Helper) LockStatus() { h.lockStatus = true }
 
 // NewHelper snapshots obj. Call it before changing obj.
 func NewHelper(obj Object, c client.Client) (*Helper, error) {
@@ -112,6 +121,17 @@ func (h *Helper) patch(ctx context.Context, obj Object) error {
 		statusPatch = map[string]any{}
 	}
 	body := map[string]any{"status": statusPatch}
+	if h.lockStatus {
+		base := h.before
+		if mainPatch != nil {
+			base = obj
+		}
+		if len(changed) > 0 {
+			statusPatch["conditions"] = desired.GetConditions()
+		}
+		setResourceVersion(body, base.GetResourceVersion())
+		return wrapStatusErr(obj, h.send(ctx, obj, body, true))
+	}
 	if len(changed) == 0 {
 		return wrapStatusErr(obj, h.send(ctx, obj, body, true))
 	}

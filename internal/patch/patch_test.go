@@ -21,6 +21,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -90,6 +91,52 @@ func TestConditionsFromTwoWritersMerge(t *testing.T) {
 	}
 	if got.Status.Hypervisor != "hv1" || got.Status.Domain == nil || got.Status.Domain.Name != "i-1" {
 		t.Fatalf("status fields lost: %+v", got.Status)
+	}
+}
+
+// A locked status write holds only for the object as it was read: after another write (a spec
+// change here) it is refused and changes nothing; from a fresh read it goes through, conditions
+// included.
+func TestLockedStatusIsRefusedAfterAChange(t *testing.T) {
+	ctx := context.Background()
+	inst := newInstance(t, "locked-status")
+	h0, _ := NewHelper(inst, env.Client)
+	conditions.MarkTrue(inst, cloudv1.InstanceScheduled, cloudv1.ReasonScheduled, "on hv1", now())
+	if err := h0.Patch(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	stale := inst.DeepCopy()
+	inst.Spec.DesiredState = cloudv1.DesiredTerminated
+	if err := env.Client.Update(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+
+	write := func(from *cloudv1.Instance) error {
+		h, _ := NewHelper(from, env.Client)
+		h.LockStatus()
+		from.Status.State = cloudv1.InstanceStateRunning
+		conditions.MarkTrue(from, cloudv1.InstanceGuestRunning, cloudv1.ReasonRunning, "", now())
+		return h.Patch(ctx, from)
+	}
+	if err := write(stale); !apierrors.IsConflict(err) {
+		t.Fatalf("a locked status write from before the change answered %v, want a conflict", err)
+	}
+	got := &cloudv1.Instance{}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.State != "" || conditions.Get(got, cloudv1.InstanceGuestRunning) != nil {
+		t.Fatalf("the refused write changed the status: %+v", got.Status)
+	}
+	if err := write(got); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.State != cloudv1.InstanceStateRunning || !conditions.IsTrue(got, cloudv1.InstanceGuestRunning) ||
+		!conditions.IsTrue(got, cloudv1.InstanceScheduled) {
+		t.Fatalf("the locked write from a fresh read left %+v", got.Status)
 	}
 }
 
