@@ -28,6 +28,7 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/lifecycle"
 )
 
 // agentReportPriority is the queue priority of an instance its node agent has just reported on,
@@ -35,17 +36,18 @@ import (
 const agentReportPriority = 10
 
 // agentReportsFirst queues an instance whose node agent has just reported on its domain ahead of
-// the others. That report is the last step of a launch or a termination: the reconcile it leads
-// to makes the instance running (or terminated) and ends the user's wait. In plain queue order
-// a launch of thousands admitted every instance before it made any running (at 5,000, fewer
-// than one in ten was running until the last had its address); now each is running a moment
-// after its guest. The instance's own watch queues it too; the queue keeps the higher priority.
+// the others, when that report leaves this controller a state to write: the terminated state
+// after the agent let a removed domain go, or the running state of a report the agent could not
+// make running itself (its cache did not show the binding yet). That write ends the user's wait;
+// in plain queue order a launch of thousands admitted every instance before it made any running.
+// A report that made the instance running already leaves nothing to write and keeps its place.
+// The instance's own watch queues it too; the queue keeps the higher priority.
 func agentReportsFirst() handler.EventHandler {
 	return handler.Funcs{
 		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			old, ok := e.ObjectOld.(*cloudv1.Instance)
 			cur, ok2 := e.ObjectNew.(*cloudv1.Instance)
-			if !ok || !ok2 || !agentReported(old, cur) {
+			if !ok || !ok2 || !agentReported(old, cur) || !stateToWrite(cur) {
 				return
 			}
 			req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(cur)}
@@ -73,4 +75,10 @@ func agentReported(old, cur *cloudv1.Instance) bool {
 		}
 	}
 	return false
+}
+
+// stateToWrite reports whether the state derived from cur differs from the state it shows.
+func stateToWrite(cur *cloudv1.Instance) bool {
+	state, _ := lifecycle.State(cur)
+	return state != cur.Status.State
 }

@@ -30,14 +30,17 @@ import (
 	"pinet.io/pinet/internal/conditions"
 )
 
-// In the controller's queue, an instance its agent has just reported on (running, or its domain
-// removed) goes ahead of instances queued before it; other changes keep their place.
+// In the controller's queue, an instance its agent has just reported on (its guest running, or
+// its domain removed) goes ahead of instances queued before it when the report leaves a state to
+// write; other changes, and a report that made the instance running itself, keep their place.
 func TestAgentReportsAreReconciledFirst(t *testing.T) {
 	ctx := context.Background()
 	now := metav1.Now()
 	inst := func(name string) *cloudv1.Instance {
 		i := &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Namespace: "p1", Name: name, ResourceVersion: "1",
 			Finalizers: []string{cloudv1.InstanceFinalizer, cloudv1.DomainFinalizer}}}
+		i.Status.State = cloudv1.InstanceStatePending
+		conditions.MarkTrue(i, cloudv1.InstanceScheduled, cloudv1.ReasonScheduled, "", now)
 		conditions.MarkFalse(i, cloudv1.InstanceGuestRunning, cloudv1.ReasonLaunching, "", now)
 		return i
 	}
@@ -56,7 +59,14 @@ func TestAgentReportsAreReconciledFirst(t *testing.T) {
 		{name: "guest running", change: func(i *cloudv1.Instance) {
 			conditions.MarkTrue(i, cloudv1.InstanceGuestRunning, cloudv1.ReasonRunning, "", now)
 		}, first: true},
-		{name: "domain removed", change: func(i *cloudv1.Instance) { i.Finalizers = i.Finalizers[:1] }, first: true},
+		{name: "guest running, made running by the agent", change: func(i *cloudv1.Instance) {
+			conditions.MarkTrue(i, cloudv1.InstanceGuestRunning, cloudv1.ReasonRunning, "", now)
+			i.Status.State = cloudv1.InstanceStateRunning
+		}},
+		{name: "domain removed", before: func(i *cloudv1.Instance) {
+			i.Spec.DesiredState = cloudv1.DesiredTerminated
+			i.Status.State = cloudv1.InstanceStateShuttingDown
+		}, change: func(i *cloudv1.Instance) { i.Finalizers = i.Finalizers[:1] }, first: true},
 		// The agent takes its finalizer just before it defines the domain; its report follows.
 		{name: "domain taken", before: func(i *cloudv1.Instance) { i.Finalizers = i.Finalizers[:1] },
 			change: func(i *cloudv1.Instance) { i.Finalizers = append(i.Finalizers, cloudv1.DomainFinalizer) }},
