@@ -56,7 +56,7 @@ func TestReportMakesRunningOnlyWhatTheControllerWould(t *testing.T) {
 		{"deleted", launched(func(i *cloudv1.Instance) { i.DeletionTimestamp = &now }), false},
 	} {
 		sc := &syncScope{inst: tc.inst, now: now}
-		(&instanceSync{}).makeRunning(sc)
+		makeRunning(sc)
 		if sc.madeRunning != tc.want {
 			t.Errorf("%s: made running %v, want %v", tc.name, sc.madeRunning, tc.want)
 			continue

@@ -587,7 +587,7 @@ func (s *instanceSync) updateStatus(ctx context.Context, sc *syncScope) error {
 	default:
 		conditions.MarkFalse(inst, cloudv1.InstanceGuestRunning, cloudv1.ReasonLaunching, "The domain is "+d.State, now)
 	}
-	s.makeRunning(sc)
+	makeRunning(sc)
 	return nil
 }
 
@@ -595,7 +595,7 @@ func (s *instanceSync) updateStatus(ctx context.Context, sc *syncScope) error {
 // state the instance controller derives (lifecycle.State) would be running: the controller's own
 // write of it, right after this report, would be one more write per launched instance. The rest
 // of the state's changes stay the controller's.
-func (s *instanceSync) makeRunning(sc *syncScope) {
+func makeRunning(sc *syncScope) {
 	inst := sc.inst
 	if inst.Status.State == cloudv1.InstanceStateRunning {
 		return

@@ -66,12 +66,9 @@ func (r *Reconciler) addressClaimsNeeded(ctx context.Context) (ipam.NeededFunc, 
 	if err := r.Client.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing instances: %w", err)
 	}
-	byUID := make(map[types.UID]client.ObjectKey, len(list.Items))
 	cached := make(map[types.UID]*cloudv1.Instance, len(list.Items))
 	for i := range list.Items {
-		inst := &list.Items[i]
-		byUID[inst.UID] = client.ObjectKeyFromObject(inst)
-		cached[inst.UID] = inst
+		cached[list.Items[i].UID] = &list.Items[i]
 	}
 	return func(ctx context.Context, holder, v string) (bool, error) {
 		uid := types.UID(holder)
@@ -82,12 +79,12 @@ func (r *Reconciler) addressClaimsNeeded(ctx context.Context) (ipam.NeededFunc, 
 		if addressClaimNeeded(inst, v) {
 			return true, nil
 		}
-		fresh := &cloudv1.Instance{}
-		if err := r.APIReader.Get(ctx, byUID[uid], fresh); err != nil {
+		key, fresh := client.ObjectKeyFromObject(inst), &cloudv1.Instance{}
+		if err := r.APIReader.Get(ctx, key, fresh); err != nil {
 			if apierrors.IsNotFound(err) {
 				return false, nil
 			}
-			return true, fmt.Errorf("reading instance %s: %w", byUID[uid], err)
+			return true, fmt.Errorf("reading instance %s: %w", key, err)
 		}
 		// Another instance under the name is not the holder: the holder is gone.
 		return fresh.UID == uid && addressClaimNeeded(fresh, v), nil

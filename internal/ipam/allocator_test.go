@@ -252,6 +252,15 @@ func TestConcurrentAllocationsForOneHolderAgree(t *testing.T) {
 	}
 }
 
+// holderAt names a holder, prefix-<n>, whose search in set starts at offset.
+func holderAt(set *Set, offset uint64, prefix string) string {
+	for i := 0; ; i++ {
+		if h := fmt.Sprintf("%s-%d", prefix, i); set.offset(h) == offset {
+			return h
+		}
+	}
+}
+
 // raceForOneHolder has eight goroutines over the allocators claim for holder at once, and checks
 // that all were given one address and that the holder holds that one claim.
 func raceForOneHolder(t *testing.T, als []*Allocator, set *Set, holder string,
@@ -422,12 +431,7 @@ func TestAllocateNewListsNothing(t *testing.T) {
 
 	// Another holder whose first address is taken (by "fresh": same offset) gets an address of
 	// its own.
-	other := ""
-	for i := 0; other == ""; i++ {
-		if h := fmt.Sprintf("other-%d", i); set.offset(h) == set.offset("fresh") {
-			other = h
-		}
-	}
+	other := holderAt(set, set.offset("fresh"), "other")
 	lists.all.Store(0)
 	b, err := al.AllocateNew(ctx, set, other)
 	if err != nil || b == a {
@@ -451,12 +455,7 @@ func TestRacersPastAnotherHoldersAddressAgree(t *testing.T) {
 		holder := fmt.Sprintf("racer-%d", round)
 		// Another holder takes the racers' first address, and for some rounds the second.
 		for i := 0; i <= round%2; i++ {
-			blocker := ""
-			for j := 0; blocker == ""; j++ {
-				if h := fmt.Sprintf("blocker-%d-%d-%d", round, i, j); set.offset(h) == (set.offset(holder)+uint64(i))%set.span() {
-					blocker = h
-				}
-			}
+			blocker := holderAt(set, (set.offset(holder)+uint64(i))%set.span(), fmt.Sprintf("blocker-%d-%d", round, i))
 			if _, err := als[0].AllocateNew(ctx, set, blocker); err != nil {
 				t.Fatal(err)
 			}
