@@ -98,3 +98,37 @@ func TestDeletingAnInstanceOfALostNodeCompletes(t *testing.T) {
 		return fmt.Errorf("%d events, none NodeLost", len(list.Items))
 	})
 }
+
+// An instance whose binding reached its labels and finalizers but not its status (the scheduler
+// failed between its two writes) has no domain anywhere: no agent acts on an instance whose
+// status does not name its node. Its deletion completes without waiting for one.
+func TestDeletingAnInstanceBoundOnlyInItsLabelsCompletes(t *testing.T) {
+	startManager(t)
+	createProject(t, "halfbound")
+	ctx := context.Background()
+	hv := &cloudv1.Hypervisor{ObjectMeta: metav1.ObjectMeta{Name: "halfbound-node"}, Spec: cloudv1.HypervisorSpec{Zone: "zone-halfbound"}}
+	if err := env.Client.Create(ctx, hv); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(ctx, hv) })
+	inst := &cloudv1.Instance{
+		ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "halfbound",
+			Labels:     map[string]string{cloudv1.LabelHypervisor: hv.Name},
+			Finalizers: []string{cloudv1.DomainFinalizer}},
+		Spec: cloudv1.InstanceSpec{ImageID: "img", InstanceType: "m1.tiny", AvailabilityZone: "zone-halfbound"},
+	}
+	if err := env.Client.Create(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Delete(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(inst)
+	testenv.Eventually(t, longWait, "the instance to go", func() error {
+		err := env.Client.Get(ctx, key, &cloudv1.Instance{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("still there: %v", err)
+	})
+}

@@ -132,8 +132,10 @@ func (s *instanceSync) Reconcile(ctx context.Context, req reconcile.Request) (_ 
 		return reconcile.Result{}, nil
 	}
 	if !removing && !controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer) {
-		// Hold the instance before anything exists in libvirt, so it can't vanish while its
-		// domain lives; the rest of this reconcile goes on from the updated object.
+		// The scheduler holds the instance for this agent when it binds it; one bound without
+		// (by an older scheduler) is held here before anything exists in libvirt, so it can't
+		// vanish while its domain lives. The rest of this reconcile goes on from the updated
+		// object.
 		if err := patch.AddFinalizer(ctx, s.client, inst, cloudv1.DomainFinalizer); err != nil {
 			return reconcile.Result{}, err
 		}

@@ -99,7 +99,10 @@ const (
 	// InstanceFinalizer is held by the instance controller until the instance's resources
 	// (addresses, volumes, domain) are released.
 	InstanceFinalizer = "cloud.pinet.io/instance"
-	// DomainFinalizer is held by the node agent while a libvirt domain may exist for the instance.
+	// DomainFinalizer is held for the node agent while a libvirt domain may exist for the
+	// instance: the scheduler adds it with the binding, the agent removes it once the domain is
+	// gone (or the instance controller, when the node is lost or the binding never reached
+	// status).
 	DomainFinalizer = "cloud.pinet.io/domain"
 )
 

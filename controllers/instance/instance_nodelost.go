@@ -62,10 +62,20 @@ func nodeLost(hv *cloudv1.Hypervisor, now time.Time, timeout time.Duration) (boo
 
 // releaseLostDomain gives up the domain of an instance being removed from a node that is gone
 // for good: it removes the node agent's domain finalizer, with an event saying why, so the
-// removal completes. It returns when to look again while the node may still come back.
+// removal completes. It returns when to look again while the node may still come back. The
+// finalizer of an instance whose binding never reached its status goes at once.
 func (r *Reconciler) releaseLostDomain(ctx context.Context, s *scope) (reconcile.Result, error) {
 	inst := s.instance
-	if inst.Status.Hypervisor == "" || !controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer) {
+	if !controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer) {
+		return reconcile.Result{}, nil
+	}
+	if inst.Status.Hypervisor == "" {
+		// A binding whose label and finalizer were written but not its status: agents act only
+		// on instances whose status names their node, so no domain exists. The finalizer's
+		// removal is sent under this read's resourceVersion: a binding's status written since
+		// refuses it.
+		log.FromContext(ctx).Info("Letting go of the domain finalizer of an instance never bound in status")
+		controllerutil.RemoveFinalizer(inst, cloudv1.DomainFinalizer)
 		return reconcile.Result{}, nil
 	}
 	var hv *cloudv1.Hypervisor

@@ -14,7 +14,8 @@
 
 // Package scheduler binds pending Instances to Hypervisors with room for them. It owns an
 // instance's placement (status.hypervisor, status.availabilityZone, the hypervisor label) and
-// its Scheduled condition, and nothing else.
+// its Scheduled condition, and adds the node agent's domain finalizer with the binding; nothing
+// else.
 package scheduler
 
 import (
@@ -31,6 +32,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -118,7 +120,7 @@ type placement struct {
 }
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances/status;instances/finalizers,verbs=get;update;patch
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=hypervisors;instancetypes,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -355,6 +357,11 @@ func (r *Reconciler) record(ctx context.Context, p placement) error {
 			inst.Labels = map[string]string{}
 		}
 		inst.Labels[cloudv1.LabelHypervisor] = p.node.name
+		// The node's agent holds the instance while its domain may exist; taken here, with the
+		// label, the agent's own write of it is spared, and no instance is ever bound without
+		// it: a terminate that comes before the agent acts waits for the agent (or for the node
+		// to be found lost) instead of racing the domain it may be creating.
+		controllerutil.AddFinalizer(inst, cloudv1.DomainFinalizer)
 		// The binding is a launched instance's first write to its main resource after its
 		// create: the API server's field records go with it, and the dozen writes of the
 		// instance's life after it cost the API server half as much.

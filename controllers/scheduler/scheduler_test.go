@@ -33,6 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -181,9 +182,7 @@ func TestAssumptionsEndWithTheirBindings(t *testing.T) {
 	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "vm-00"}, old); err != nil {
 		t.Fatal(err)
 	}
-	if err := env.Client.Delete(context.Background(), old); err != nil {
-		t.Fatal(err)
-	}
+	deleteBound(t, old)
 	testenv.Eventually(t, longWait, "vm-00 to be gone", func() error {
 		err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(old), &cloudv1.Instance{})
 		if client.IgnoreNotFound(err) != nil {
@@ -205,6 +204,21 @@ func TestAssumptionsEndWithTheirBindings(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// deleteBound deletes a bound instance and lets it go as its node's agent would once the domain
+// is gone: the binding took the agent's finalizer for it.
+func deleteBound(t *testing.T, inst *cloudv1.Instance) {
+	t.Helper()
+	ctx := context.Background()
+	if err := env.Client.Delete(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	if err := testenv.Update(ctx, env.Client, inst, func(i *cloudv1.Instance) {
+		controllerutil.RemoveFinalizer(i, cloudv1.DomainFinalizer)
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // nodeWithQuota makes a ready hypervisor in zone that takes at most max instances.
@@ -304,9 +318,7 @@ func TestBatchesNeverExceedCapacity(t *testing.T) {
 	freed := 0
 	for i := range items {
 		if items[i].Status.Hypervisor == "sched-batch-1" && freed < 3 {
-			if err := env.Client.Delete(context.Background(), &items[i]); err != nil {
-				t.Fatal(err)
-			}
+			deleteBound(t, &items[i])
 			freed++
 		}
 	}
@@ -364,6 +376,10 @@ func TestExpiredAssumptionIsPlacedAgain(t *testing.T) {
 		got.Labels[cloudv1.LabelHypervisor] != "sched-expire-1" {
 		t.Fatalf("after the assumption expired: hypervisor %q, labels %v, conditions %+v",
 			got.Status.Hypervisor, got.Labels, got.Status.Conditions)
+	}
+	// The binding holds the instance for its node's agent.
+	if !slices.Equal(got.Finalizers, []string{cloudv1.DomainFinalizer}) {
+		t.Fatalf("bound with finalizers %v, want the domain's", got.Finalizers)
 	}
 }
 
@@ -434,7 +450,7 @@ func TestBindingDropsFieldRecordsUnlessApplied(t *testing.T) {
 	write(func() {
 		conditions.MarkTrue(made, cloudv1.InstanceDomainDefined, cloudv1.ReasonDomainDefined, "", metav1.Now())
 	}, true)
-	write(func() { made.Finalizers = append(made.Finalizers, cloudv1.DomainFinalizer) }, false)
+	write(func() { made.Labels["touched"] = "yes" }, false)
 	if len(made.ManagedFields) != 0 {
 		t.Errorf("writes after the binding brought field records back: %+v", made.ManagedFields)
 	}

@@ -62,12 +62,13 @@ const perProject = 240
 // when the writes were cut (6, 4, 0.6 and 0 with 40 instances on 4 nodes; 11.95, 5, 1.43 and
 // 1.5 before); a change that adds writes must raise these on purpose.
 const (
-	// The instance controller's finalizer and status, the scheduler's label and binding, the
-	// agent's finalizer and its report, which also makes the instance running.
-	maxInstanceWritesPerInstance = 6.0
+	// The instance controller's finalizer and status, the scheduler's label (with the agent's
+	// domain finalizer) and binding, and the agent's report, which also makes the instance
+	// running.
+	maxInstanceWritesPerInstance = 5.0
 	// The same but the instance controller's finalizer: RunInstances creates the instance with
 	// it.
-	maxRunInstanceWritesPerInstance = 5.0
+	maxRunInstanceWritesPerInstance = 4.0
 	// Running (the agent's, with its report); a first binding makes no Scheduled event.
 	maxEventsPerInstance = 1.0
 	// The manager's sums of the hypervisors' allocations: at most one write per node a second
