@@ -34,6 +34,7 @@ import (
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
+	"pinet.io/pinet/nodeagent"
 )
 
 var (
@@ -42,7 +43,10 @@ var (
 	once  sync.Once
 )
 
-func TestMain(m *testing.M) { testenv.Main(m, &env) }
+func TestMain(m *testing.M) {
+	nodeagent.APIServer = func() *testenv.Env { return env }
+	testenv.Main(m, &env)
+}
 
 // Timeouts for waits; generous, because tests run on loaded two-core machines.
 const (
