@@ -29,6 +29,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/conditions"
@@ -388,6 +389,45 @@ func TestAgentRestart(t *testing.T) {
 	got := waitState(t, client.ObjectKeyFromObject(a), cloudv1.InstanceStateRunning)
 	if got.Status.Domain == nil || !got.Status.Domain.StartTime.Equal(a.Status.Domain.StartTime) {
 		t.Fatalf("restart changed the reported start time: %v -> %v", a.Status.Domain, got.Status.Domain)
+	}
+}
+
+// An instance terminated after its binding but before its node's agent took it up gets no
+// domain, and is not reported terminated while the agent may still act on it: the binding holds
+// the instance for the agent (its domain finalizer), so it stays shutting-down until the agent,
+// back, lets it go without defining anything.
+func TestTerminatedBeforeItsAgentActsGetsNoDomain(t *testing.T) {
+	c := startCloud(t)
+	node := c.AddNode(t, "early-1", "zone-early", 2, 4096)
+	ns := newProject(t, c, "agent-early")
+	// Stopped, the node stays ready until its heartbeats are missed (30 s here): long enough
+	// to be bound to.
+	node.Stop()
+	inst := newInstance(t, ns, "early", "m1.tiny", "zone-early")
+	key := client.ObjectKeyFromObject(inst)
+	testenv.Eventually(t, shortWait, "the instance to be bound", func() error {
+		got, err := get(t, key)
+		if err != nil {
+			return err
+		}
+		if got.Status.Hypervisor != "early-1" {
+			return fmt.Errorf("hypervisor %q", got.Status.Hypervisor)
+		}
+		if !controllerutil.ContainsFinalizer(got, cloudv1.DomainFinalizer) {
+			return fmt.Errorf("bound without the domain finalizer: %v", got.Finalizers)
+		}
+		return nil
+	})
+	update(t, key, func(i *cloudv1.Instance) { i.Spec.DesiredState = cloudv1.DesiredTerminated })
+	time.Sleep(2 * time.Second)
+	if got, err := get(t, key); err != nil || got.Status.State != cloudv1.InstanceStateShuttingDown {
+		t.Fatalf("terminated before its agent acted, with the agent down: %v, state %q", err, got.Status.State)
+	}
+
+	node.Start()
+	got := waitState(t, key, cloudv1.InstanceStateTerminated)
+	if _, ok := node.Domains(t)[got.Status.InstanceID]; ok {
+		t.Fatalf("a domain was defined for %s, terminated before its agent acted", got.Status.InstanceID)
 	}
 }
 
