@@ -100,7 +100,7 @@ func cachedReader(t *testing.T) client.Reader {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := index.Register(env.Ctx, cl.GetFieldIndexer(), &cloudv1.User{}); err != nil {
+	if err := index.Register(env.Ctx, cl.GetFieldIndexer(), index.AccessKeyID); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(env.Ctx)

@@ -251,9 +251,11 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 	if err != nil {
 		return fmt.Errorf("creating agent manager: %w", err)
 	}
-	indexed := []client.Object{&cloudv1.Instance{}, &cloudv1.Image{}, &cloudv1.KeyPair{}}
+	// The lookups the agent makes: its guests by EC2 id, and what a launch names (image, key
+	// pair, security groups).
+	indexed := []string{index.InstanceID, index.ImageID, index.KeyName}
 	if cfg.Network.Enabled() {
-		indexed = append(indexed, &cloudv1.SecurityGroup{})
+		indexed = append(indexed, index.GroupID, index.GroupName)
 	}
 	if err := index.Register(ctx, mgr.GetFieldIndexer(), indexed...); err != nil {
 		return err

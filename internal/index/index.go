@@ -19,6 +19,7 @@ package index
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -88,21 +89,11 @@ func one(v string) []string {
 	return []string{v}
 }
 
-// Register adds the PiNet field indexes of the given kinds to an indexer (a manager's or a
-// cache's); with no kinds, the indexes of every kind. Indexing a kind starts an informer for it,
-// so a node agent names only what it watches.
-func Register(ctx context.Context, fi client.FieldIndexer, kinds ...client.Object) error {
-	wanted := func(o client.Object) bool {
-		if len(kinds) == 0 {
-			return true
-		}
-		for _, k := range kinds {
-			if fmt.Sprintf("%T", k) == fmt.Sprintf("%T", o) {
-				return true
-			}
-		}
-		return false
-	}
+// Register adds PiNet's field indexes named by fields to an indexer (a manager's or a cache's);
+// with no fields, every index. Indexing a kind starts an informer for it, and each index is an
+// entry per object, so a node agent names only the indexes it reads. An unknown name is refused
+// before anything is registered.
+func Register(ctx context.Context, fi client.FieldIndexer, fields ...string) error {
 	indexes := []struct {
 		obj   client.Object
 		field string
@@ -129,8 +120,18 @@ func Register(ctx context.Context, fi client.FieldIndexer, kinds ...client.Objec
 			return keys
 		}},
 	}
+	wanted := make(map[string]bool, len(fields))
+	for _, f := range fields {
+		wanted[f] = true
+	}
 	for _, ix := range indexes {
-		if !wanted(ix.obj) {
+		delete(wanted, ix.field)
+	}
+	for f := range wanted {
+		return fmt.Errorf("no field index named %q", f)
+	}
+	for _, ix := range indexes {
+		if len(fields) > 0 && !slices.Contains(fields, ix.field) {
 			continue
 		}
 		if err := fi.IndexField(ctx, ix.obj, ix.field, ix.fn); err != nil {

@@ -15,10 +15,14 @@
 package index
 
 import (
+	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 )
@@ -70,5 +74,46 @@ func TestInstanceWaits(t *testing.T) {
 				t.Errorf("waits for %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// recordingIndexer notes the indexes registered with it.
+type recordingIndexer struct{ fields []string }
+
+func (r *recordingIndexer) IndexField(_ context.Context, obj client.Object, field string, _ client.IndexerFunc) error {
+	r.fields = append(r.fields, fmt.Sprintf("%T/%s", obj, field))
+	return nil
+}
+
+// Register adds exactly the indexes named, every index when none is, and nothing when a name is
+// unknown.
+func TestRegisterAddsTheNamedIndexes(t *testing.T) {
+	ctx := context.Background()
+	named := &recordingIndexer{}
+	if err := Register(ctx, named, InstanceID, GroupName); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"*v1alpha1.Instance/" + InstanceID, "*v1alpha1.SecurityGroup/" + GroupName}
+	if !slices.Equal(named.fields, want) {
+		t.Fatalf("registered %v, want %v", named.fields, want)
+	}
+
+	all := &recordingIndexer{}
+	if err := Register(ctx, all); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{InstanceHypervisor, InstanceWaiting, ImageID, KeyName, VolumeID, SnapshotVolume, AllocationID, AccessKeyID} {
+		if !slices.ContainsFunc(all.fields, func(s string) bool { return strings.HasSuffix(s, "/"+f) }) {
+			t.Errorf("with no names, %s was not registered (%v)", f, all.fields)
+		}
+	}
+
+	refused := &recordingIndexer{}
+	err := Register(ctx, refused, InstanceID, "status.nope")
+	if err == nil || !strings.Contains(err.Error(), `"status.nope"`) {
+		t.Fatalf("an unknown index name: %v", err)
+	}
+	if len(refused.fields) != 0 {
+		t.Fatalf("an unknown name still registered %v", refused.fields)
 	}
 }
