@@ -89,16 +89,18 @@ func one(v string) []string {
 	return []string{v}
 }
 
+type indexDef struct {
+	obj   client.Object
+	field string
+	fn    client.IndexerFunc
+}
+
 // Register adds PiNet's field indexes named by fields to an indexer (a manager's or a cache's);
 // with no fields, every index. Indexing a kind starts an informer for it, and each index is an
 // entry per object, so a node agent names only the indexes it reads. An unknown name is refused
 // before anything is registered.
 func Register(ctx context.Context, fi client.FieldIndexer, fields ...string) error {
-	indexes := []struct {
-		obj   client.Object
-		field string
-		fn    client.IndexerFunc
-	}{
+	indexes := []indexDef{
 		{&cloudv1.Instance{}, InstanceID, func(o client.Object) []string { return one(o.(*cloudv1.Instance).Status.InstanceID) }},
 		{&cloudv1.Instance{}, InstancePublicIP, func(o client.Object) []string { return one(o.(*cloudv1.Instance).Status.PublicIPAddress) }},
 		{&cloudv1.Instance{}, InstanceHypervisor, func(o client.Object) []string { return one(o.(*cloudv1.Instance).Status.Hypervisor) }},
@@ -120,15 +122,10 @@ func Register(ctx context.Context, fi client.FieldIndexer, fields ...string) err
 			return keys
 		}},
 	}
-	wanted := make(map[string]bool, len(fields))
 	for _, f := range fields {
-		wanted[f] = true
-	}
-	for _, ix := range indexes {
-		delete(wanted, ix.field)
-	}
-	for f := range wanted {
-		return fmt.Errorf("no field index named %q", f)
+		if !slices.ContainsFunc(indexes, func(ix indexDef) bool { return ix.field == f }) {
+			return fmt.Errorf("no field index named %q", f)
+		}
 	}
 	for _, ix := range indexes {
 		if len(fields) > 0 && !slices.Contains(fields, ix.field) {

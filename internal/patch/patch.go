@@ -121,11 +121,12 @@ func (h *Helper) patch(ctx context.Context, obj Object) error {
 		statusPatch = map[string]any{}
 	}
 	body := map[string]any{"status": statusPatch}
+	// The server's object: obj if the main patch just refreshed it, else the snapshot.
+	base := h.before
+	if mainPatch != nil {
+		base = obj
+	}
 	if h.lockStatus {
-		base := h.before
-		if mainPatch != nil {
-			base = obj
-		}
 		if len(changed) > 0 {
 			statusPatch["conditions"] = desired.GetConditions()
 		}
@@ -136,11 +137,6 @@ func (h *Helper) patch(ctx context.Context, obj Object) error {
 		return wrapStatusErr(obj, h.send(ctx, obj, body, true))
 	}
 
-	// The server's list: obj if the main patch just refreshed it, else the snapshot.
-	base := h.before
-	if mainPatch != nil {
-		base = obj
-	}
 	if ops := unlockedOps(base.GetConditions(), desired.GetConditions(), changed, asMap(after["status"]), statusPatch); ops != nil {
 		err := h.sendJSONPatch(ctx, obj, ops)
 		if err == nil || !serverMoved(err) {
