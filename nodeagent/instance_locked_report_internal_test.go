@@ -103,7 +103,7 @@ func TestRunningReportIsRefusedAfterAStop(t *testing.T) {
 		return inst
 	}
 	agent := func(c client.Client) *instanceSync {
-		return &instanceSync{virt: conn, client: c, apiReader: noVolumes{}, cloudID: "cloud-1",
+		return &instanceSync{virt: conn, client: c, apiReader: env.Client, cloudID: "cloud-1",
 			cfg: Config{NodeName: node, StateDir: dir}, clock: clock.RealClock{}}
 	}
 	reconcileOnce := func(s *instanceSync, inst *cloudv1.Instance) error {
