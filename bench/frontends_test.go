@@ -69,7 +69,7 @@ func setup(b *testing.B) *fixture {
 		}
 		c.AddProjectWithQuota(b, project, testcloud.NoQuota())
 		creds := c.AddUser(b, "bencher", false, project)
-		c.AddNode(b, "bench-node", "", 64, 256*1024)
+		c.AddNode(shared{b}, "bench-node", "", 64, 256*1024)
 		image := c.RegisterRawImage(b, creds, project, "bench-image", bytes.Repeat([]byte{0}, 1<<16), false)
 		cl := c.EC2(creds)
 		ctx := context.Background()

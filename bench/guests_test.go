@@ -34,6 +34,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 	lv "libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -187,9 +188,28 @@ func startGuestRig(b *testing.B, f *fixture, img guestimage.Files, k int) *guest
 			cfg.DomainType = string(cloudv1.DomainTypeQEMU)
 			cfg.MaxInstances = room
 		})
+	// Registered after the node, so it runs before its agent stops: the Hypervisor stays in
+	// the benchmarks' shared cloud, ready until its heartbeat is found missing, and the
+	// benchmarks after this one would have their instances bound to a node no agent serves.
+	b.Cleanup(func() { cordon(b, f, guestNode) })
 	r.cl = f.cloud.EC2(creds)
 	r.ami = registerGuestImages(b, f, creds, img)
 	return r
+}
+
+// cordon marks the node unschedulable.
+func cordon(b *testing.B, f *fixture, name string) {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var hv cloudv1.Hypervisor
+		if err := f.cloud.Env.Client.Get(context.Background(), client.ObjectKey{Name: name}, &hv); err != nil {
+			return err
+		}
+		hv.Spec.Unschedulable = true
+		return f.cloud.Env.Client.Update(context.Background(), &hv)
+	})
+	if err != nil {
+		b.Errorf("cordoning %s: %v", name, err)
+	}
 }
 
 // destroyAllDomains removes every domain of the benchmark's private driver.

@@ -76,11 +76,16 @@ func BenchmarkLaunch(b *testing.B) {
 	f := setup(b)
 	n := *launchN
 	ctx := context.Background()
-	launchOnce.Do(func() { launchErr = prepareLaunch(b, f, n) })
-	if launchErr != nil {
-		b.Fatal(launchErr)
-	}
+	prepareLaunchOnce(b, f)
 	base := startBaselineControlPlane(b)
+	cloudCPU, err := newCPUMeter(f.cloud.Env)
+	if err != nil {
+		b.Fatal(err)
+	}
+	baseCPU, err := newCPUMeter(base)
+	if err != nil {
+		b.Fatal(err)
+	}
 	for b.Loop() {
 		by0, w0, err := apiRequests(ctx, f.cloud.Env.Config)
 		if err != nil {
@@ -89,10 +94,12 @@ func BenchmarkLaunch(b *testing.B) {
 		f.requests.Reset()
 		heap0 := liveHeap()
 		profiled := profileAPIServer(b, f.cloud.Env.Config)
+		cpu0 := readCPU(b, cloudCPU)
 		start := time.Now()
 		ids := launchAll(b, f, n)
 		waitState(b, f, launchProject, n, cloudv1.InstanceStateRunning)
 		running := time.Since(start)
+		cpuRunning := readCPU(b, cloudCPU).since(cpu0)
 		heapPer := float64(liveHeap()-heap0) / float64(n)
 		describe, list := describeVsList(b, f, n)
 		terminateAll(b, f, ids)
@@ -105,7 +112,9 @@ func BenchmarkLaunch(b *testing.B) {
 		}
 		byClient := clientWrites(f.requests, n)
 		byReason := eventReasons(b, f, launchProject, n)
+		baseCPU0 := readCPU(b, baseCPU)
 		baseTook, baseWrites := baselineLaunch(b, base, n)
+		cpuBase := readCPU(b, baseCPU).since(baseCPU0)
 		b.ReportMetric(running.Seconds(), "s-to-running")
 		b.ReportMetric(pinet.Seconds(), "s-launch+terminate")
 		b.ReportMetric(baseTook.Seconds(), "s-baseline")
@@ -116,9 +125,14 @@ func BenchmarkLaunch(b *testing.B) {
 		b.ReportMetric(describe.Seconds()/list.Seconds(), "describe-ratio")
 		b.ReportMetric(float64(w1-w0)/float64(n), "writes/inst")
 		b.ReportMetric(float64(baseWrites)/float64(n), "baseline-writes/inst")
+		b.ReportMetric(cpuRunning.APIServer*1000/float64(n), "apiserver-cpu-ms/inst")
+		b.ReportMetric(cpuRunning.total()*1000/float64(n), "cpu-ms/inst")
+		b.ReportMetric(cpuBase.total()*1000/float64(n), "baseline-cpu-ms/inst")
 		b.Logf("%d instances: running after %.1fs (baseline %.2fs, ratio %.1f), terminated after %.1fs; writes/instance %.1f vs %.1f; Describe %v vs LIST %v (ratio %.1f); live heap %.1f KiB/instance",
 			n, running.Seconds(), baseTook.Seconds(), running.Seconds()/baseTook.Seconds(), pinet.Seconds(),
 			float64(w1-w0)/float64(n), float64(baseWrites)/float64(n), describe, list, describe.Seconds()/list.Seconds(), heapPer/1024)
+		b.Logf("CPU per instance until running: %s; baseline: %s",
+			cpuRunning.perInstance(n, running), cpuBase.perInstance(n, baseTook))
 		b.Logf("API server writes per instance by verb and resource (all clients):\n%s",
 			perInstance(onlyKeys(by0, isWrite), onlyKeys(by1, isWrite), n))
 		notWrite := func(k string) bool { return !isWrite(k) }
@@ -135,6 +149,16 @@ var (
 	launchImage string
 	launchCreds testcloud.Credentials
 )
+
+// prepareLaunchOnce prepares the launch benchmarks' project, user, image and nodes once, for
+// the largest launch any of them makes.
+func prepareLaunchOnce(b *testing.B, f *fixture) {
+	b.Helper()
+	launchOnce.Do(func() { launchErr = prepareLaunch(b, f, max(*launchN, largestScalingSize())) })
+	if launchErr != nil {
+		b.Fatal(launchErr)
+	}
+}
 
 // prepareLaunch adds the launch project (with a subnet large enough for n), its user, an image
 // and four nodes with room for n tiny instances.
@@ -185,7 +209,7 @@ func startBaselineControlPlane(b *testing.B) *testenv.Env {
 func addNodes(b *testing.B, f *fixture, prefix string, n int) {
 	room := min(n, 2*n/launchNodes+16)
 	for i := range launchNodes {
-		f.cloud.AddNodeWith(b, fmt.Sprintf("%s-node-%d", prefix, i), "", int32(room), int64(room)*1024,
+		f.cloud.AddNodeWith(shared{b}, fmt.Sprintf("%s-node-%d", prefix, i), "", int32(room), int64(room)*1024,
 			func(cfg *nodeagent.Config) {
 				cfg.MaxInstances = int32(room)
 				if !*testIntervals {
@@ -291,13 +315,14 @@ func waitState(b *testing.B, f *fixture, ns string, n int, state cloudv1.Instanc
 		}
 		return k
 	}
-	// seen counts the instances in each state and reason, for a failure's message.
+	// seen counts the instances in each state and reason by the node they are bound to, for a
+	// failure's message.
 	seen := func() map[string]int {
 		var list cloudv1.InstanceList
 		out := map[string]int{}
 		if err := watched.List(ctx, &list, client.UnsafeDisableDeepCopy); err == nil {
 			for _, i := range list.Items {
-				out[string(i.Status.State)+"/"+i.Status.StateReason]++
+				out[string(i.Status.State)+"/"+i.Status.StateReason+" on "+i.Labels[cloudv1.LabelHypervisor]]++
 			}
 			if len(list.Items) < n {
 				out["gone"] = n - len(list.Items)

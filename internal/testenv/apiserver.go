@@ -127,7 +127,31 @@ func (e *Env) apiServerProcess() (int, []string, error) {
 	if certDir == "" {
 		return 0, nil, errors.New("the API server's certificate directory is unknown")
 	}
-	want := "--cert-dir=" + certDir
+	return findProcess("kube-apiserver", "--cert-dir="+certDir)
+}
+
+// ProcessIDs returns the pids of this control plane's kube-apiserver and etcd, so that a
+// benchmark can read what each one spends.
+func (e *Env) ProcessIDs() (apiServer, etcd int, err error) {
+	if apiServer, _, err = e.apiServerProcess(); err != nil {
+		return 0, 0, err
+	}
+	dataDir := ""
+	if e.env.ControlPlane.Etcd != nil {
+		dataDir = e.env.ControlPlane.Etcd.DataDir
+	}
+	if dataDir == "" {
+		return 0, 0, errors.New("etcd's data directory is unknown")
+	}
+	if etcd, _, err = findProcess("etcd", "--data-dir="+dataDir); err != nil {
+		return 0, 0, err
+	}
+	return apiServer, etcd, nil
+}
+
+// findProcess finds the process running binary (by base name) with the argument want, and
+// returns its pid and command line.
+func findProcess(binary, want string) (int, []string, error) {
 	procs, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0, nil, fmt.Errorf("listing processes: %w", err)
@@ -142,11 +166,11 @@ func (e *Env) apiServerProcess() (int, []string, error) {
 			continue
 		}
 		args := strings.Split(string(bytes.TrimRight(raw, "\x00")), "\x00")
-		if filepath.Base(args[0]) == "kube-apiserver" && containsArg(args[1:], want) {
+		if filepath.Base(args[0]) == binary && containsArg(args[1:], want) {
 			return pid, args, nil
 		}
 	}
-	return 0, nil, fmt.Errorf("no kube-apiserver running with %s", want)
+	return 0, nil, fmt.Errorf("no %s running with %s", binary, want)
 }
 
 func containsArg(args []string, want string) bool {
