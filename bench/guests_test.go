@@ -484,7 +484,7 @@ func (r *guestRig) baselineLatencies(b *testing.B, k, from int) side {
 func (r *guestRig) defineAndStartGuest(id string) (string, error) {
 	ctx := context.Background()
 	dir := filepath.Join(r.dir, id)
-	made, err := disks.Ensure(ctx, disks.Spec{Dir: dir, Base: r.img.Root, RootBytes: int64(r.itype.RootDiskGiB) << 30,
+	made, err := new(disks.Maker).Ensure(ctx, disks.Spec{Dir: dir, Base: r.img.Root, RootBytes: int64(r.itype.RootDiskGiB) << 30,
 		EphemeralBytes: int64(r.itype.EphemeralDiskGiB) << 30, SwapBytes: int64(r.itype.SwapMiB) << 20})
 	if err != nil {
 		return "", fmt.Errorf("disks of %s: %w", id, err)

@@ -55,6 +55,10 @@ func BenchmarkLaunchScaling(b *testing.B) {
 	f := setup(b)
 	prepareLaunchOnce(b, f)
 	base := startBaselineControlPlane(b)
+	baseCPU, err := newCPUMeter(base)
+	if err != nil {
+		b.Fatal(err)
+	}
 	for b.Loop() {
 		// took[r][i] and bare[r][i]: round r's seconds to running at sizes[i], and its baseline's.
 		took := make([][]float64, *scalingRounds)
@@ -68,7 +72,7 @@ func BenchmarkLaunchScaling(b *testing.B) {
 				terminateAll(b, f, ids)
 				waitState(b, f, launchProject, n, cloudv1.InstanceStateTerminated)
 				waitGone(b, f, launchProject)
-				baseTook, _ := baselineLaunch(b, base, n)
+				baseTook, _, _ := baselineLaunch(b, base, baseCPU, n)
 				waitGoneIn(b, base.Client, launchBaseline)
 				took[r] = append(took[r], running.Seconds())
 				bare[r] = append(bare[r], baseTook.Seconds())

@@ -93,13 +93,21 @@ func (s *instanceSync) prepare(ctx context.Context, sc *syncScope, it *cloudv1.I
 		return nil, err
 	}
 
-	made, err := disks.Ensure(ctx, disks.Spec{
+	made, err := s.disks.Ensure(ctx, disks.Spec{
 		Dir:            s.instanceDir(inst.Status.InstanceID),
 		Base:           base,
 		RootBytes:      int64(it.Spec.RootDiskGiB) << 30,
 		EphemeralBytes: int64(it.Spec.EphemeralDiskGiB) << 30,
 		SwapBytes:      int64(it.Spec.SwapMiB) << 20,
 	})
+	if errors.Is(err, disks.ErrUnusableImage) {
+		// The project's own upload: nothing on the node will change it, so the instance waits
+		// (as for a missing image) with the reason, not in a retry loop.
+		sc.actionReason = cloudv1.ReasonImageUnusable
+		sc.actionMsg = fmt.Sprintf("Image %s cannot boot an instance: %v", img.Status.ImageID, err)
+		s.event(inst, "Warning", "ImageUnusable", "Define", "%s", sc.actionMsg)
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("making the disks of %s: %w", inst.Status.InstanceID, err)
 	}

@@ -44,6 +44,7 @@ import (
 	"pinet.io/pinet/internal/patch"
 	"pinet.io/pinet/internal/refs"
 	"pinet.io/pinet/nodeagent/domainxml"
+	"pinet.io/pinet/nodeagent/disks"
 	"pinet.io/pinet/nodeagent/imagecache"
 	"pinet.io/pinet/nodeagent/libvirt"
 )
@@ -65,6 +66,8 @@ type instanceSync struct {
 	recorder  events.EventRecorder
 	facts     factsSource
 	images    *imagecache.Cache
+	// disks makes instances' disks, remembering what it found in each cached image.
+	disks disks.Maker
 	// volumes are the chains of attached volumes; a (re)definition keeps their disks.
 	volumes *volumeChains
 	// writes are this agent's instance writes its cache does not show yet.

@@ -45,9 +45,12 @@ const ReasonNodeLost = "NodeLost"
 
 // Instance condition reasons.
 const (
-	ReasonInstanceTypeNotFound  = "InstanceTypeNotFound"
-	ReasonImageNotFound         = "ImageNotFound"
-	ReasonImageNotAvailable     = "ImageNotAvailable"
+	ReasonInstanceTypeNotFound = "InstanceTypeNotFound"
+	ReasonImageNotFound        = "ImageNotFound"
+	ReasonImageNotAvailable    = "ImageNotAvailable"
+	// ReasonImageUnusable: the image's bytes cannot back a root disk (they name another file,
+	// or are in a format that can).
+	ReasonImageUnusable         = "ImageUnusable"
 	ReasonKeyPairNotFound       = "KeyPairNotFound"
 	ReasonSecurityGroupNotFound = "SecurityGroupNotFound"
 	ReasonInsufficientCapacity  = "InsufficientInstanceCapacity"

@@ -64,14 +64,20 @@ type Made struct {
 }
 
 // Ensure creates what is missing; existing disks (a stopped instance's) are kept as they are,
-// except that the root disk grows when the type's root size grew.
-func Ensure(ctx context.Context, s Spec) (Made, error) {
+// except that the root disk grows when the type's root size grew. A base image that names
+// another file, or is in a format that can, is refused with ErrUnusableImage before anything is
+// made.
+func (mk *Maker) Ensure(ctx context.Context, s Spec) (Made, error) {
 	var m Made
+	base, err := mk.inspect(ctx, s.Base)
+	if err != nil {
+		return m, err
+	}
 	if err := os.MkdirAll(s.Dir, DirMode); err != nil {
 		return m, err
 	}
 	m.Root = filepath.Join(s.Dir, RootFile)
-	if err := ensureRoot(ctx, m.Root, s.Base, s.RootBytes); err != nil {
+	if err := ensureRoot(ctx, m.Root, s.Base, base, s.RootBytes); err != nil {
 		return m, err
 	}
 	if s.EphemeralBytes > 0 {
@@ -95,7 +101,8 @@ type imageInfo struct {
 	VirtualSize int64  `json:"virtual-size"`
 }
 
-// Info reads a disk image's format and virtual size with qemu-img.
+// Info reads the format and virtual size of a disk image the agent made, with qemu-img. An
+// uploaded image is inspected (Maker) instead: that refuses one that names other files.
 func Info(ctx context.Context, path string) (format string, virtualSize int64, err error) {
 	out, err := run(ctx, "qemu-img", "info", "--output=json", path)
 	if err != nil {
@@ -108,12 +115,8 @@ func Info(ctx context.Context, path string) (format string, virtualSize int64, e
 	return info.Format, info.VirtualSize, nil
 }
 
-func ensureRoot(ctx context.Context, path, base string, size int64) error {
-	baseFormat, baseSize, err := Info(ctx, base)
-	if err != nil {
-		return err
-	}
-	size = max(size, baseSize)
+func ensureRoot(ctx context.Context, path, basePath string, base Base, size int64) error {
+	size = max(size, base.VirtualSize)
 	if _, err := os.Stat(path); err == nil {
 		_, cur, err := Info(ctx, path)
 		if err != nil {
@@ -126,7 +129,7 @@ func ensureRoot(ctx context.Context, path, base string, size int64) error {
 	}
 	tmp := path + ".new"
 	_ = os.Remove(tmp)
-	if _, err := run(ctx, "qemu-img", "create", "-q", "-f", "qcow2", "-F", baseFormat, "-b", base, tmp, fmt.Sprint(size)); err != nil {
+	if _, err := run(ctx, "qemu-img", "create", "-q", "-f", "qcow2", "-F", base.Format, "-b", basePath, tmp, fmt.Sprint(size)); err != nil {
 		return err
 	}
 	if err := os.Chmod(tmp, FileMode); err != nil {

@@ -40,7 +40,8 @@ func TestEnsureMakesOverlayAndSparseDisks(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec := Spec{Dir: filepath.Join(dir, "i-1"), Base: base, RootBytes: 1 << 30, EphemeralBytes: 2 << 30, SwapBytes: 64 << 20}
-	m, err := Ensure(ctx, spec)
+	var mk Maker
+	m, err := mk.Ensure(ctx, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +71,7 @@ func TestEnsureMakesOverlayAndSparseDisks(t *testing.T) {
 	}
 	before := mustStat(t, m.Ephemeral).ModTime()
 	spec.RootBytes = 2 << 30
-	if _, err := Ensure(ctx, spec); err != nil {
+	if _, err := mk.Ensure(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
 	if !mustStat(t, m.Ephemeral).ModTime().Equal(before) {
@@ -81,7 +82,7 @@ func TestEnsureMakesOverlayAndSparseDisks(t *testing.T) {
 	}
 	// A root size below the image's is the image's size.
 	small := Spec{Dir: filepath.Join(dir, "i-2"), Base: base, RootBytes: 4096}
-	m2, err := Ensure(ctx, small)
+	m2, err := mk.Ensure(ctx, small)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +92,7 @@ func TestEnsureMakesOverlayAndSparseDisks(t *testing.T) {
 	if m2.Ephemeral != "" || m2.Swap != "" {
 		t.Fatalf("disks made without sizes: %+v", m2)
 	}
-	if _, err := Ensure(ctx, Spec{Dir: filepath.Join(dir, "i-3"), Base: filepath.Join(dir, "missing")}); err == nil {
+	if _, err := mk.Ensure(ctx, Spec{Dir: filepath.Join(dir, "i-3"), Base: filepath.Join(dir, "missing")}); err == nil {
 		t.Fatal("a root over a missing image was made")
 	}
 }
@@ -116,7 +117,7 @@ func TestDisksAreRootsOnlyInATraversableDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	inst := filepath.Join(dir, "i-1")
-	m, err := Ensure(ctx, Spec{Dir: inst, Base: base, RootBytes: 1 << 30, EphemeralBytes: 1 << 30, SwapBytes: 64 << 20})
+	m, err := new(Maker).Ensure(ctx, Spec{Dir: inst, Base: base, RootBytes: 1 << 30, EphemeralBytes: 1 << 30, SwapBytes: 64 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

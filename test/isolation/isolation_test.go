@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -163,6 +164,7 @@ func TestTenantIsolation(t *testing.T) {
 	t.Run("EC2 calls naming another project's ids", w.ec2CrossProject)
 	t.Run("S3 calls on another project's buckets", w.s3CrossProject)
 	t.Run("snapshots through kubectl and the EC2 API", w.snapshotsCrossProject)
+	t.Run("EC2 instance of an image naming another project's disk on the node", w.imageNamingOthersDisk)
 	w.checkAUnchanged(t)
 }
 
@@ -356,6 +358,68 @@ func (w *world) instanceReferencingOthers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// imageNamingOthersDisk: B uploads a qcow2 image whose backing file is A's running instance's
+// root disk on the node (its path is no secret: the state directory's layout is documented) and
+// launches it through the EC2 API. Booted, B's guest would read A's disk; the node agent refuses
+// the image before it makes any disk, and says why.
+func (w *world) imageNamingOthersDisk(t *testing.T) {
+	ctx := context.Background()
+	victim := filepath.Join(w.node.StateDir(), "instances", w.instA, "root.qcow2")
+	if _, err := os.Stat(victim); err != nil {
+		t.Fatalf("A's root disk is not where the attack expects it: %v", err)
+	}
+	overlay := filepath.Join(t.TempDir(), "overlay.qcow2")
+	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", victim, overlay, "1G").CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img create: %v: %s", err, out)
+	}
+	data, err := os.ReadFile(overlay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.uploadB(t, "bob-overlay", data)
+	img := w.bImage(t, "bob-overlay", bucketB+"/bob-overlay")
+	w.waitImage(t, img, cloudv1.ImageStateAvailable)
+	eb := w.cloud.EC2(w.b)
+	run, err := eb.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(img.Status.ImageID),
+		InstanceType: types.InstanceType("m1.tiny"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := aws.ToString(run.Instances[0].InstanceId)
+	inst := &cloudv1.Instance{}
+	testenv.Eventually(t, longWait, id+" to be refused its image", func() error {
+		list := &cloudv1.InstanceList{}
+		if err := env.Client.List(ctx, list, client.InNamespace(projectB)); err != nil {
+			return err
+		}
+		for i := range list.Items {
+			if list.Items[i].Status.InstanceID == id {
+				inst = &list.Items[i]
+			}
+		}
+		c := conditions.Get(inst, cloudv1.InstanceGuestRunning)
+		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != cloudv1.ReasonImageUnusable {
+			return fmt.Errorf("GuestRunning %+v", c)
+		}
+		return nil
+	})
+	if inst.Status.State == cloudv1.InstanceStateRunning {
+		t.Fatalf("%s runs over A's disk", id)
+	}
+	if _, ok := w.node.Domains(t)[id]; ok {
+		t.Fatalf("a domain was defined for %s", id)
+	}
+	if _, err := os.Stat(filepath.Join(w.node.StateDir(), "instances", id, "root.qcow2")); !os.IsNotExist(err) {
+		t.Fatalf("a root disk was made for %s: %v", id, err)
+	}
+	waitEvent(t, inst, "ImageUnusable")
+	if _, err := eb.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}}); err != nil {
+		t.Fatal(err)
+	}
+	w.waitState(t, eb, id, types.InstanceStateNameTerminated)
+	w.checkInstanceA(t)
 }
 
 // kubectlCrossNamespace: B's member identity reaches nothing in A's namespace.
