@@ -14,8 +14,8 @@
 
 // Package disks makes an instance's disks on its node: a copy-on-write qcow2 root disk over the
 // cached image, grown to the instance type's root size, and sparse ephemeral (ext4) and swap disks
-// of the type's sizes. Nothing is copied byte by byte: qemu-img makes overlays, and new disks are
-// sparse files.
+// of the type's sizes. Nothing is copied byte by byte: the root is an overlay (written here, see
+// writeOverlay), and new disks are sparse files.
 package disks
 
 import (
@@ -129,10 +129,7 @@ func ensureRoot(ctx context.Context, path, basePath string, base Base, size int6
 	}
 	tmp := path + ".new"
 	_ = os.Remove(tmp)
-	if _, err := run(ctx, "qemu-img", "create", "-q", "-f", "qcow2", "-F", base.Format, "-b", basePath, tmp, fmt.Sprint(size)); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, FileMode); err != nil {
+	if err := writeOverlay(tmp, basePath, base.Format, size); err != nil {
 		return err
 	}
 	return os.Rename(tmp, path)
