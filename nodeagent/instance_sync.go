@@ -43,8 +43,8 @@ import (
 	"pinet.io/pinet/internal/lifecycle"
 	"pinet.io/pinet/internal/patch"
 	"pinet.io/pinet/internal/refs"
-	"pinet.io/pinet/nodeagent/domainxml"
 	"pinet.io/pinet/nodeagent/disks"
+	"pinet.io/pinet/nodeagent/domainxml"
 	"pinet.io/pinet/nodeagent/imagecache"
 	"pinet.io/pinet/nodeagent/libvirt"
 )
