@@ -96,11 +96,6 @@ func (mk *Maker) Ensure(ctx context.Context, s Spec) (Made, error) {
 	return m, nil
 }
 
-type imageInfo struct {
-	Format      string `json:"format"`
-	VirtualSize int64  `json:"virtual-size"`
-}
-
 // Info reads the format and virtual size of a disk image the agent made, with qemu-img. An
 // uploaded image is inspected (Maker) instead: that refuses one that names other files.
 func Info(ctx context.Context, path string) (format string, virtualSize int64, err error) {
@@ -108,7 +103,7 @@ func Info(ctx context.Context, path string) (format string, virtualSize int64, e
 	if err != nil {
 		return "", 0, err
 	}
-	var info imageInfo
+	var info imageFacts
 	if err := json.Unmarshal([]byte(out), &info); err != nil {
 		return "", 0, fmt.Errorf("parsing qemu-img info of %s: %w", path, err)
 	}

@@ -21,8 +21,9 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"syscall"
 	"time"
+
+	"pinet.io/pinet/nodeagent/filestamp"
 )
 
 // ErrUnusableImage is returned for an image that cannot back a root disk: one whose bytes name
@@ -50,30 +51,13 @@ type Base struct {
 type Maker struct {
 	mu    sync.Mutex
 	bases map[string]inspection
-	// inspections counts qemu-img runs on images, for tests.
-	inspections int
 }
 
 // inspection is the outcome of inspecting the file a stamp describes.
 type inspection struct {
-	stamp fileStamp
+	stamp filestamp.Stamp
 	base  Base
 	err   error
-}
-
-// fileStamp tells one version of a file from another.
-type fileStamp struct {
-	dev, ino uint64
-	size     int64
-	mtime    time.Time
-}
-
-func stampOf(fi os.FileInfo) fileStamp {
-	s := fileStamp{size: fi.Size(), mtime: fi.ModTime()}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		s.dev, s.ino = uint64(st.Dev), st.Ino
-	}
-	return s
 }
 
 // inspect returns what the image at path holds, or ErrUnusableImage, from the last inspection
@@ -84,7 +68,7 @@ func (m *Maker) inspect(ctx context.Context, path string) (Base, error) {
 		m.forget(path)
 		return Base{}, err
 	}
-	stamp := stampOf(fi)
+	stamp := filestamp.Of(fi)
 	m.mu.Lock()
 	seen, ok := m.bases[path]
 	m.mu.Unlock()
@@ -94,7 +78,6 @@ func (m *Maker) inspect(ctx context.Context, path string) (Base, error) {
 	base, err := inspect(ctx, path)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.inspections++
 	// A refusal is as lasting as an answer; a qemu-img that failed to run is tried again.
 	if err == nil || errors.Is(err, ErrUnusableImage) {
 		if m.bases == nil {

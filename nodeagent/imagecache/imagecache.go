@@ -29,12 +29,12 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
 
 	"pinet.io/pinet/internal/metrics"
+	"pinet.io/pinet/nodeagent/filestamp"
 )
 
 // ErrCorrupt means the downloaded bytes never matched the image's MD5.
@@ -75,22 +75,6 @@ type Cache struct {
 type fetch struct {
 	done chan struct{}
 	err  error
-}
-
-// stamp identifies a file's contents cheaply: a verified file whose stamp is unchanged needs no
-// new hash.
-type stamp struct {
-	size  int64
-	mtime int64
-	ino   uint64
-}
-
-func stampOf(fi os.FileInfo) stamp {
-	s := stamp{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		s.ino = st.Ino
-	}
-	return s
 }
 
 // Path is where an image's verified copy lives.
@@ -143,7 +127,7 @@ func (c *Cache) ensure(ctx context.Context, img Image) error {
 		c.mu.Unlock()
 		// A hit is the file checked against this very image's MD5: an id alone says nothing of
 		// which bytes the image being launched has.
-		if ok && v.stamp == stampOf(fi) && v.md5 == img.MD5 {
+		if ok && v.stamp == filestamp.Of(fi) && v.md5 == img.MD5 {
 			return nil
 		}
 		sum, err := fileMD5(path)
@@ -219,13 +203,13 @@ func (c *Cache) download(ctx context.Context, img Image) (int64, error) {
 
 // verifiedCopy is a cached file that matched an MD5.
 type verifiedCopy struct {
-	stamp stamp
+	stamp filestamp.Stamp
 	md5   string
 }
 
 func (c *Cache) remember(img Image, fi os.FileInfo) {
 	c.mu.Lock()
-	c.verified[img.ID] = verifiedCopy{stamp: stampOf(fi), md5: img.MD5}
+	c.verified[img.ID] = verifiedCopy{stamp: filestamp.Of(fi), md5: img.MD5}
 	c.mu.Unlock()
 }
 
