@@ -71,9 +71,9 @@ func BenchmarkLaunchScaling(b *testing.B) {
 				running := time.Since(start)
 				terminateAll(b, f, ids)
 				waitState(b, f, launchProject, n, cloudv1.InstanceStateTerminated)
-				waitGone(b, f, launchProject)
+				waitGone(b, f.cloud.Env.Client, launchProject)
 				baseTook, _, _ := baselineLaunch(b, base, baseCPU, n)
-				waitGoneIn(b, base.Client, launchBaseline)
+				waitGone(b, base.Client, launchBaseline)
 				took[r] = append(took[r], running.Seconds())
 				bare[r] = append(bare[r], baseTook.Seconds())
 				b.Logf("round %d, %d instances: running after %.1f s (baseline %.2f s)", r+1, n, running.Seconds(), baseTook.Seconds())
@@ -85,12 +85,12 @@ func BenchmarkLaunchScaling(b *testing.B) {
 			if i == 0 {
 				continue
 			}
-			ratio := median(ratios(took, i))
-			bareRatio := median(ratios(bare, i))
+			each, bareEach := ratios(took, i), ratios(bare, i)
+			ratio, bareRatio := median(each), median(bareEach)
 			b.ReportMetric(ratio, fmt.Sprintf("ratio-%d/%d", n, sizes[0]))
 			b.ReportMetric(bareRatio, fmt.Sprintf("baseline-ratio-%d/%d", n, sizes[0]))
 			b.Logf("%d against %d instances: median %.2fx over %d rounds (each %v), bare writes %.2fx (each %v)",
-				n, sizes[0], ratio, *scalingRounds, roundTo(ratios(took, i)), bareRatio, roundTo(ratios(bare, i)))
+				n, sizes[0], ratio, *scalingRounds, roundTo(each), bareRatio, roundTo(bareEach))
 		}
 	}
 }
@@ -123,14 +123,9 @@ func parseSizes(s string) ([]int, error) {
 	return sizes, nil
 }
 
-// waitGone waits until the launch project's terminated instances are deleted (after their
-// retention), so that every round starts from the same number of objects.
-func waitGone(b *testing.B, f *fixture, ns string) {
-	b.Helper()
-	waitGoneIn(b, f.cloud.Env.Client, ns)
-}
-
-func waitGoneIn(b *testing.B, c client.Client, ns string) {
+// waitGone waits until no instance of ns is left (the launch's terminated instances are deleted
+// after their retention), so that every round starts from the same number of objects.
+func waitGone(b *testing.B, c client.Client, ns string) {
 	b.Helper()
 	err := wait.PollUntilContextTimeout(context.Background(), 2*time.Second, 10*time.Minute, true, func(ctx context.Context) (bool, error) {
 		var left metav1.PartialObjectMetadataList
