@@ -22,7 +22,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -38,6 +40,7 @@ import (
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/bundle"
 	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/s3client"
 	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
 )
@@ -275,6 +278,91 @@ func TestRegisterBundledImages(t *testing.T) {
 	// Its name is free again.
 	if _, err := ca.RegisterImage(ctx, &ec2.RegisterImageInput{ImageLocation: aws.String(disk.Location), Name: aws.String("web (v2)")}); err != nil {
 		t.Fatalf("re-registering a deregistered name: %v", err)
+	}
+}
+
+// TestRegisterRefusesImagesNamingOtherFiles: a machine image whose bytes name another file of
+// the node it would boot on (a qcow2 overlay of a backing file, a qcow2 whose data is in another
+// file, a vmdk descriptor naming its extents) or in a format a node cannot boot from registers,
+// and then fails with the reason, storing nothing; a self-contained qcow2 is available.
+func TestRegisterRefusesImagesNamingOtherFiles(t *testing.T) {
+	c, a, ca := tenant(t, "imgfmt-a")
+	admin := c.AddUser(t, "imgfmt-admin", true, "imgfmt-a")
+	ctx := context.Background()
+	dir := t.TempDir()
+	qemuImg := func(name string, args ...string) []byte {
+		path := filepath.Join(dir, name)
+		args = append(append([]string{"create", "-q"}, args...), path, "64M")
+		if out, err := exec.Command("qemu-img", args...).CombinedOutput(); err != nil {
+			t.Fatalf("qemu-img %v: %v: %s", args, err, out)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	refused := []struct{ name, why string }{
+		{"overlay", "backing file"},
+		{"datafile", "external data file"},
+		{"descriptor", "vmdk descriptor"},
+		{"vhdx", "vhdx"},
+	}
+	images := map[string][]byte{
+		"overlay":    qemuImg("overlay", "-u", "-f", "qcow2", "-F", "raw", "-b", "/var/lib/pinet/instances/i-0123456789abcdef0/root.qcow2"),
+		"datafile":   qemuImg("datafile", "-f", "qcow2", "-o", "data_file="+filepath.Join(dir, "data.bin")),
+		"descriptor": []byte("# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType=\"monolithicFlat\"\nRW 2048 FLAT \"/etc/shadow\" 0\n"),
+		"vhdx":       qemuImg("vhdx", "-f", "vhdx"),
+		"plain":      qemuImg("plain", "-f", "qcow2"),
+	}
+	register := func(name string) string {
+		b := c.UploadBundle(t, a, "imgfmt-a-user", "imgfmt-a", "imgfmt-a-bundles", name+".img", bundle.TypeMachine, images[name])
+		reg, err := ca.RegisterImage(ctx, &ec2.RegisterImageInput{ImageLocation: aws.String(b.Location), Name: aws.String(name)})
+		if err != nil {
+			t.Fatalf("registering %s: %v", name, err)
+		}
+		return aws.ToString(reg.ImageId)
+	}
+	plain := register("plain")
+	ids := map[string]string{}
+	for _, r := range refused {
+		ids[r.name] = register(r.name)
+	}
+	for _, r := range refused {
+		img := waitImageState(t, ca, ids[r.name], types.ImageStateFailed)
+		if img.StateReason == nil || aws.ToString(img.StateReason.Code) != cloudv1.ReasonUnsupportedImage ||
+			!strings.Contains(aws.ToString(img.StateReason.Message), r.why) {
+			t.Errorf("%s: state reason %+v, want %s about %q", r.name, img.StateReason, cloudv1.ReasonUnsupportedImage, r.why)
+		}
+		_, err := ca.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(ids[r.name]), MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
+		expectCode(t, err, "InvalidAMIID.Unavailable")
+	}
+	waitImageState(t, ca, plain, types.ImageStateAvailable)
+
+	// Nothing of a refused image is in the store: neither its copy nor an upload left behind.
+	store := c.S3(t, admin)
+	var kept []string
+	for obj := range store.ListObjects(ctx, s3client.ImageStoreBucket, minio.ListObjectsOptions{Recursive: true}) {
+		if obj.Err != nil {
+			t.Fatal(obj.Err)
+		}
+		kept = append(kept, obj.Key)
+	}
+	for upload := range store.ListIncompleteUploads(ctx, s3client.ImageStoreBucket, "", true) {
+		if upload.Err != nil {
+			t.Fatal(upload.Err)
+		}
+		kept = append(kept, "upload of "+upload.Key)
+	}
+	for _, key := range kept {
+		for name, id := range ids {
+			if strings.Contains(key, id) {
+				t.Errorf("the store keeps %s of the refused %s image", key, name)
+			}
+		}
+	}
+	if !slices.ContainsFunc(kept, func(k string) bool { return strings.HasPrefix(k, plain+".") }) {
+		t.Errorf("the store has no copy of %s: %v", plain, kept)
 	}
 }
 

@@ -16,7 +16,8 @@
 // turns what was registered into a verified plain image in the system store bucket for nodes to
 // download. A bundle's manifest is checked against the registering project's users'
 // certificates, its key decrypted with the cloud CA, and every part's and the image's digest
-// verified; a raw image object is copied as is. Failures end in state failed with the reason,
+// verified; a raw image object is copied as is. A machine image must be raw or a qcow2 that
+// names no other file (internal/diskformat). Failures end in state failed with the reason,
 // and never leave a usable object behind.
 package image
 

@@ -35,6 +35,7 @@ import (
 	"pinet.io/pinet/internal/bundle"
 	"pinet.io/pinet/internal/cloudca"
 	"pinet.io/pinet/internal/credentials"
+	"pinet.io/pinet/internal/diskformat"
 	"pinet.io/pinet/internal/ids"
 )
 
@@ -66,12 +67,14 @@ func (r *Reconciler) store(ctx context.Context, img *cloudv1.Image) (*cloudv1.St
 	tmp := "incoming/" + final + "-" + ids.New("tmp")
 	src := source{mc: mc, project: img.Namespace}
 	src.bucket, src.key, _ = strings.Cut(img.Spec.ImageLocation, "/")
+	// Only a machine image becomes a disk; a kernel or ramdisk is handed to QEMU as a file.
+	check := &headerCheck{skip: img.Spec.Type != "" && img.Spec.Type != cloudv1.ImageTypeMachine}
 	var size int64
 	var sum string
 	if img.Spec.Format == cloudv1.ImageFormatRaw {
-		size, sum, err = r.copyRaw(ctx, mc, src, tmp)
+		size, sum, err = r.copyRaw(ctx, mc, src, tmp, check)
 	} else {
-		size, sum, err = r.unbundle(ctx, mc, img, src, tmp)
+		size, sum, err = r.unbundle(ctx, mc, img, src, tmp, check)
 	}
 	if err != nil {
 		_ = mc.RemoveObject(ctx, r.StoreBucket, tmp, minio.RemoveObjectOptions{})
@@ -133,8 +136,8 @@ func (s source) err(what string, err error) error {
 	return fmt.Errorf("reading %s: %w", what, err)
 }
 
-// copyRaw streams a plain image object into the store, hashing it.
-func (r *Reconciler) copyRaw(ctx context.Context, mc *minio.Client, src source, tmp string) (int64, string, error) {
+// copyRaw streams a plain image object into the store, hashing and checking it.
+func (r *Reconciler) copyRaw(ctx context.Context, mc *minio.Client, src source, tmp string, check *headerCheck) (int64, string, error) {
 	what := src.bucket + "/" + src.key
 	st, err := mc.StatObject(ctx, src.bucket, src.key, src.options())
 	if err != nil {
@@ -149,7 +152,11 @@ func (r *Reconciler) copyRaw(ctx context.Context, mc *minio.Client, src source, 
 	}
 	defer obj.Close()
 	h := md5.New()
-	info, err := mc.PutObject(ctx, r.StoreBucket, tmp, io.TeeReader(obj, h), st.Size, minio.PutObjectOptions{ContentType: "application/octet-stream"})
+	check.r = io.TeeReader(obj, h)
+	info, err := mc.PutObject(ctx, r.StoreBucket, tmp, check, st.Size, minio.PutObjectOptions{ContentType: "application/octet-stream"})
+	if fail := check.verdict(); fail != nil {
+		return 0, "", fail
+	}
 	if err != nil {
 		return 0, "", fmt.Errorf("copying %s into the store: %w", what, err)
 	}
@@ -157,7 +164,7 @@ func (r *Reconciler) copyRaw(ctx context.Context, mc *minio.Client, src source, 
 }
 
 // unbundle checks and unpacks a bundle into the store.
-func (r *Reconciler) unbundle(ctx context.Context, mc *minio.Client, img *cloudv1.Image, src source, tmp string) (int64, string, error) {
+func (r *Reconciler) unbundle(ctx context.Context, mc *minio.Client, img *cloudv1.Image, src source, tmp string, check *headerCheck) (int64, string, error) {
 	what := src.bucket + "/" + src.key
 	obj, err := src.get(ctx, src.key)
 	if err != nil {
@@ -223,10 +230,15 @@ func (r *Reconciler) unbundle(ctx context.Context, mc *minio.Client, img *cloudv
 	// The unpacked size is not known until the stream checks out, so the client uploads it in
 	// parts it buffers one at a time: a part size of its own choosing would be a buffer of
 	// hundreds of megabytes.
-	_, putErr := mc.PutObject(ctx, r.StoreBucket, tmp, pr, -1, minio.PutObjectOptions{ContentType: "application/octet-stream",
+	check.r = pr
+	_, putErr := mc.PutObject(ctx, r.StoreBucket, tmp, check, -1, minio.PutObjectOptions{ContentType: "application/octet-stream",
 		PartSize: uploadPartSize(m.Size)})
 	pr.CloseWithError(putErr)
 	res := <-done
+	// A refused header stops the upload, and so the unbundling, early: it is the verdict.
+	if fail := check.verdict(); fail != nil {
+		return 0, "", fail
+	}
 	if res.err != nil {
 		return 0, "", classify(res.err)
 	}
@@ -234,6 +246,53 @@ func (r *Reconciler) unbundle(ctx context.Context, mc *minio.Client, img *cloudv
 		return 0, "", fmt.Errorf("storing the unbundled image: %w", putErr)
 	}
 	return res.size, res.sum, nil
+}
+
+// headerCheck passes a machine image's plain bytes through and judges the first of them
+// (diskformat.ProbeSize) as they go by: an image a node could not use as a root disk's base —
+// one that names another file of the node, or in a format other than raw and qcow2 — fails its
+// registration with the reason, and its upload stops there.
+type headerCheck struct {
+	r      io.Reader
+	skip   bool
+	prefix []byte
+	judged bool
+	fail   *failure
+}
+
+func (c *headerCheck) Read(p []byte) (int, error) {
+	if c.fail != nil {
+		return 0, c.fail
+	}
+	n, err := c.r.Read(p)
+	if !c.skip && !c.judged {
+		c.prefix = append(c.prefix, p[:min(n, diskformat.ProbeSize-len(c.prefix))]...)
+		if len(c.prefix) == diskformat.ProbeSize || err == io.EOF {
+			if c.judge(); c.fail != nil {
+				return 0, c.fail
+			}
+		}
+	}
+	return n, err
+}
+
+func (c *headerCheck) judge() {
+	c.judged = true
+	if _, err := diskformat.Identify(c.prefix); err != nil {
+		c.fail = failed(cloudv1.ReasonUnsupportedImage, "%v", err)
+	}
+}
+
+// verdict is the check's failure, once the stream has gone by (a reader that was given exactly
+// the image's size may not have read to the end of a short one).
+func (c *headerCheck) verdict() error {
+	if !c.skip && !c.judged {
+		c.judge()
+	}
+	if c.fail != nil {
+		return c.fail
+	}
+	return nil
 }
 
 // storePartSize is the part size the unpacked image is uploaded in, and so the most of it the

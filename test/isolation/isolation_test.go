@@ -22,7 +22,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/md5"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -362,26 +364,38 @@ func (w *world) instanceReferencingOthers(t *testing.T) {
 
 // imageNamingOthersDisk: B uploads a qcow2 image whose backing file is A's running instance's
 // root disk on the node (its path is no secret: the state directory's layout is documented) and
-// launches it through the EC2 API. Booted, B's guest would read A's disk; the node agent refuses
-// the image before it makes any disk, and says why.
+// registers it. Booted, B's guest would read A's disk. The image door refuses it at
+// registration; and for an image stored before the door looked at headers, the node agent
+// refuses it before it makes any disk, and says why.
 func (w *world) imageNamingOthersDisk(t *testing.T) {
 	ctx := context.Background()
 	victim := filepath.Join(w.node.StateDir(), "instances", w.instA, "root.qcow2")
 	if _, err := os.Stat(victim); err != nil {
 		t.Fatalf("A's root disk is not where the attack expects it: %v", err)
 	}
-	overlay := filepath.Join(t.TempDir(), "overlay.qcow2")
-	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", victim, overlay, "1G").CombinedOutput(); err != nil {
-		t.Fatalf("qemu-img create: %v: %s", err, out)
-	}
-	data, err := os.ReadFile(overlay)
-	if err != nil {
+	data := qcow2Image(t, "-F", "qcow2", "-b", victim)
+	w.uploadB(t, "bob-overlay", data)
+	refused := w.bImage(t, "bob-overlay", bucketB+"/bob-overlay")
+	w.waitImageFailed(t, refused, cloudv1.ReasonUnsupportedImage)
+	eb := w.cloud.EC2(w.b)
+	_, err := eb.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(refused.Status.ImageID),
+		InstanceType: types.InstanceType("m1.tiny"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
+	expectCode(t, err, "InvalidAMIID.Unavailable")
+
+	// An image stored before: B's self-contained qcow2 registers, and then its stored copy is the
+	// overlay (replaced as an admin, with the digest and size its status records).
+	w.uploadB(t, "bob-plain", qcow2Image(t))
+	img := w.bImage(t, "bob-plain", bucketB+"/bob-plain")
+	w.waitImage(t, img, cloudv1.ImageStateAvailable)
+	if _, err := w.cloud.S3(t, w.admin).PutObject(ctx, img.Status.Stored.Bucket, img.Status.Stored.Key, bytes.NewReader(data),
+		int64(len(data)), minio.PutObjectOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	w.uploadB(t, "bob-overlay", data)
-	img := w.bImage(t, "bob-overlay", bucketB+"/bob-overlay")
-	w.waitImage(t, img, cloudv1.ImageStateAvailable)
-	eb := w.cloud.EC2(w.b)
+	sum := md5.Sum(data)
+	img.Status.Stored.MD5, img.Status.Stored.SizeBytes = hex.EncodeToString(sum[:]), int64(len(data))
+	if err := env.Client.Status().Update(ctx, img); err != nil {
+		t.Fatal(err)
+	}
 	run, err := eb.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(img.Status.ImageID),
 		InstanceType: types.InstanceType("m1.tiny"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
 	if err != nil {
@@ -420,6 +434,21 @@ func (w *world) imageNamingOthersDisk(t *testing.T) {
 	}
 	w.waitState(t, eb, id, types.InstanceStateNameTerminated)
 	w.checkInstanceA(t)
+}
+
+// qcow2Image returns the bytes of a 1 GiB qcow2 image qemu-img makes with args.
+func qcow2Image(t *testing.T, args ...string) []byte {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "image.qcow2")
+	args = append(append([]string{"create", "-q", "-f", "qcow2"}, args...), path, "1G")
+	if out, err := exec.Command("qemu-img", args...).CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img %v: %v: %s", args, err, out)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 // kubectlCrossNamespace: B's member identity reaches nothing in A's namespace.
