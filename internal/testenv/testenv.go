@@ -77,13 +77,18 @@ func Scheme() *k8sruntime.Scheme {
 	return s
 }
 
+// assetsDir is where the control plane's binaries are.
+func assetsDir() string {
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir
+	}
+	return filepath.Join(RepoRoot(), "bin")
+}
+
 // Start runs a control plane for the test binary. The binaries come from KUBEBUILDER_ASSETS, or
 // from the repository's bin/ (built by `make tools`).
 func Start() (*Env, error) {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		assets = filepath.Join(RepoRoot(), "bin")
-	}
+	assets := assetsDir()
 	for _, b := range []string{"kube-apiserver", "etcd"} {
 		if _, err := os.Stat(filepath.Join(assets, b)); err != nil {
 			return nil, fmt.Errorf("control-plane binary %s missing in %s (run `make tools`): %w", b, assets, err)
@@ -112,7 +117,13 @@ func Start() (*Env, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Env{Config: cfg, Client: c, Scheme: s, Ctx: ctx, cancel: cancel, env: e}, nil
+	env := &Env{Config: cfg, Client: c, Scheme: s, Ctx: ctx, cancel: cancel, env: e}
+	if err := env.guardAgainstOrphans(); err != nil {
+		cancel()
+		_ = e.Stop()
+		return nil, err
+	}
+	return env, nil
 }
 
 // Stop ends Ctx, gives what ran under it a moment to finish, and shuts the control plane down.
