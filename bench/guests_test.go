@@ -489,7 +489,7 @@ func (r *guestRig) defineAndStartGuest(id string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("disks of %s: %w", id, err)
 	}
-	meta, err := disks.WriteMeta(ctx, dir, map[string][]byte{"meta-data/instance-id": []byte(id)})
+	meta, err := disks.WriteMeta(dir, map[string][]byte{"meta-data/instance-id": []byte(id)})
 	if err != nil {
 		return "", fmt.Errorf("meta-data disk of %s: %w", id, err)
 	}

@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev pkg-config
-  qemu-system-x86 qemu-utils dnsmasq-base vblade iproute2 nftables busybox-static cpio
+  qemu-system-x86 qemu-utils e2fsprogs dnsmasq-base vblade iproute2 nftables busybox-static cpio
   awscli python3-boto3 cloud-init curl ca-certificates procps acl binutils chromium
 )
 missing=()

@@ -185,7 +185,7 @@ func (s *instanceSync) writeMeta(ctx context.Context, inst *cloudv1.Instance, it
 	if len(inst.Spec.UserData) > 0 {
 		files["user-data"] = inst.Spec.UserData
 	}
-	meta, err := disks.WriteMeta(ctx, s.instanceDir(inst.Status.InstanceID), files)
+	meta, err := disks.WriteMeta(s.instanceDir(inst.Status.InstanceID), files)
 	if err != nil {
 		return "", fmt.Errorf("making the meta-data disk of %s: %w", inst.Status.InstanceID, err)
 	}

@@ -116,7 +116,7 @@ for i in $(seq 150); do [ -b /dev/etherd/e7.3 ] && break; sleep 0.2; done
 echo "aoe sector 0: $(dd if=/dev/etherd/e7.3 bs=512 count=1 2>/dev/null | head -n 1)"
 echo "aoe at 1 MiB: $(dd if=/dev/etherd/e7.3 bs=512 skip=2048 count=1 2>/dev/null | head -n 1)"
 `
-	meta, err := disks.WriteMeta(context.Background(), t.TempDir(), map[string][]byte{
+	meta, err := disks.WriteMeta(t.TempDir(), map[string][]byte{
 		"meta-data/instance-id": []byte("i-0a0e00000000000a0"), "user-data": []byte(userData)})
 	if err != nil {
 		t.Fatal(err)

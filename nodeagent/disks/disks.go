@@ -167,41 +167,22 @@ func run(ctx context.Context, name string, args ...string) (string, error) {
 // MetaFile is the name of an instance's meta-data disk in its directory.
 const MetaFile = "meta.img"
 
-// WriteMeta makes a small read-only ext4 disk holding files (paths relative to its root, such as
-// meta-data/instance-id and user-data), for guests that cannot reach the metadata service. It is
-// rebuilt every time, so changed user data reaches the guest at its next start.
-func WriteMeta(ctx context.Context, dir string, files map[string][]byte) (string, error) {
-	src, err := os.MkdirTemp(dir, "meta-src-")
+// MetaLabel is the meta-data disk's filesystem label.
+const MetaLabel = "pinet-meta"
+
+// WriteMeta makes a small read-only disk holding files (paths relative to its root, such as
+// meta-data/instance-id and user-data), for guests that cannot reach the metadata service: an
+// ext2 filesystem labelled pinet-meta, which guests mount with their ext4 driver. It is rebuilt
+// every time, so changed user data reaches the guest at its next start.
+func WriteMeta(dir string, files map[string][]byte) (string, error) {
+	img, err := ext2Image(MetaLabel, files)
 	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(src)
-	var size int64
-	for name, data := range files {
-		p := filepath.Join(src, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return "", err
-		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			return "", err
-		}
-		size += int64(len(data)) + 4096
+		return "", fmt.Errorf("laying out the meta-data disk: %w", err)
 	}
 	out := filepath.Join(dir, MetaFile)
 	tmp := out + ".new"
-	_ = os.Remove(tmp)
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, FileMode)
-	if err != nil {
-		return "", err
-	}
-	err = f.Truncate(max(size*2, 0) + 2<<20)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return "", err
-	}
-	if _, err := run(ctx, "mke2fs", "-q", "-F", "-t", "ext4", "-O", "^has_journal", "-L", "pinet-meta", "-d", src, tmp); err != nil {
+	_ = os.Remove(tmp) // left by a run that failed before its rename; made anew with FileMode
+	if err := os.WriteFile(tmp, img, FileMode); err != nil {
 		_ = os.Remove(tmp)
 		return "", err
 	}

@@ -121,7 +121,7 @@ func TestDisksAreRootsOnlyInATraversableDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	meta, err := WriteMeta(ctx, inst, map[string][]byte{"meta-data/instance-id": []byte("i-1")})
+	meta, err := WriteMeta(inst, map[string][]byte{"meta-data/instance-id": []byte("i-1")})
 	if err != nil {
 		t.Fatal(err)
 	}
