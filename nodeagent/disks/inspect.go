@@ -99,6 +99,7 @@ type imageFacts struct {
 	Format          string `json:"format"`
 	VirtualSize     int64  `json:"virtual-size"`
 	BackingFilename string `json:"backing-filename"`
+	Encrypted       bool   `json:"encrypted"`
 	FormatSpecific  struct {
 		Data struct {
 			DataFile string `json:"data-file"`
@@ -127,6 +128,9 @@ func inspect(ctx context.Context, path string) (Base, error) {
 		return Base{}, fmt.Errorf("%w: it is an overlay of another file (%q)", ErrUnusableImage, f.BackingFilename)
 	case f.FormatSpecific.Data.DataFile != "":
 		return Base{}, fmt.Errorf("%w: its data is in another file (%q)", ErrUnusableImage, f.FormatSpecific.Data.DataFile)
+	case f.Encrypted:
+		// No node holds a key to it: the guest could not start.
+		return Base{}, fmt.Errorf("%w: it is encrypted", ErrUnusableImage)
 	}
 	return Base{Format: f.Format, VirtualSize: f.VirtualSize}, nil
 }

@@ -49,9 +49,12 @@ func TestEnsureRefusesImagesThatNameOtherFiles(t *testing.T) {
 	qemuImg(t, "create", "-q", "-f", "qcow2", "-o", "data_file="+secret+",data_file_raw=on", dataFile, "1M")
 	vmdk := filepath.Join(dir, "disk.vmdk")
 	qemuImg(t, "create", "-q", "-f", "vmdk", vmdk, "1M")
+	encrypted := filepath.Join(dir, "encrypted.qcow2")
+	qemuImg(t, "create", "-q", "--object", "secret,id=sec0,data=pinet", "-f", "qcow2",
+		"-o", "encrypt.format=aes,encrypt.key-secret=sec0", encrypted, "1M") // aes: no PBKDF for qemu-img to time
 
 	var mk Maker
-	for name, base := range map[string]string{"backing file": backed, "data file": dataFile, "vmdk": vmdk} {
+	for name, base := range map[string]string{"backing file": backed, "data file": dataFile, "vmdk": vmdk, "encrypted": encrypted} {
 		inst := filepath.Join(dir, "i-"+strings.ReplaceAll(name, " ", "-"))
 		_, err := mk.Ensure(ctx, Spec{Dir: inst, Base: base, RootBytes: 1 << 30})
 		if !errors.Is(err, ErrUnusableImage) {
