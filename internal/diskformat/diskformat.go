@@ -16,8 +16,9 @@
 // when nothing names the format (as the node's qemu-img does with an uploaded image), and
 // whether the image can be a root disk's base on its own: a raw image, or a qcow2 that names no
 // other file. Where QEMU checks more than a format's magic (parallels, bochs, cloop), the magic
-// alone is refused: no raw disk starts with one. It lets the image door refuse at registration what a node would
-// refuse at launch; the node's own inspection of the file it boots stays the authority.
+// alone is refused: no raw disk starts with one. It lets the image door refuse at registration
+// what a node would refuse at launch; the node's own inspection of the file it boots stays the
+// authority.
 package diskformat
 
 import (

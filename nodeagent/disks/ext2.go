@@ -72,10 +72,31 @@ func ext2Image(label string, files map[string][]byte) ([]byte, error) {
 	if len(label) > 16 {
 		return nil, fmt.Errorf("label %q is longer than 16 bytes", label)
 	}
-	root := &extNode{dir: true}
+	root, err := extTree(files)
+	if err != nil {
+		return nil, err
+	}
+	l, err := layOut(root)
+	if err != nil {
+		return nil, err
+	}
+	img := make([]byte, int(l.blocksCount)*extBlockSize)
+	now := uint32(time.Now().Unix())
+	for _, n := range l.nodes {
+		l.writeNode(img, n, now)
+	}
+	l.writeGroup(img)
+	if err := l.writeSuperblock(img, label, now); err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+// extTree makes the tree of the filesystem's root: lost+found (which e2fsck expects) and files.
+func extTree(files map[string][]byte) (*extNode, error) {
+	root := &extNode{dir: true, inode: extRootInode}
 	root.parent = root
-	lostFound := &extNode{name: "lost+found", dir: true, parent: root}
-	root.children = append(root.children, lostFound)
+	root.children = append(root.children, &extNode{name: "lost+found", dir: true, parent: root, inode: extFirstInode})
 	names := make([]string, 0, len(files))
 	for name := range files {
 		names = append(names, name)
@@ -86,14 +107,27 @@ func ext2Image(label string, files map[string][]byte) ([]byte, error) {
 			return nil, err
 		}
 	}
+	return root, nil
+}
 
-	// Inodes: the root, lost+found, then the rest depth first.
-	root.inode, lostFound.inode = extRootInode, extFirstInode
+// extLayout is where everything of a filesystem goes.
+type extLayout struct {
+	nodes                                []*extNode // depth first from the root
+	usedInodes, inodesCount, blocksCount uint32
+	dirs                                 int
+}
+
+// layOut numbers the tree's inodes (the root and lost+found have theirs, the rest follow depth
+// first) and gives every node its blocks, in order after the inode table.
+func layOut(root *extNode) (*extLayout, error) {
+	l := &extLayout{}
 	next := uint32(extFirstInode + 1)
-	var all []*extNode
 	var walk func(n *extNode)
 	walk = func(n *extNode) {
-		all = append(all, n)
+		l.nodes = append(l.nodes, n)
+		if n.dir {
+			l.dirs++
+		}
 		for _, c := range n.children {
 			if c.inode == 0 {
 				c.inode = next
@@ -103,18 +137,16 @@ func ext2Image(label string, files map[string][]byte) ([]byte, error) {
 		}
 	}
 	walk(root)
-	usedInodes := next - 1
+	l.usedInodes = next - 1
 	perTableBlock := uint32(extBlockSize / extInodeSize)
-	inodesCount := (usedInodes + perTableBlock - 1) / perTableBlock * perTableBlock
-	tableBlocks := inodesCount / perTableBlock
+	l.inodesCount = (l.usedInodes + perTableBlock - 1) / perTableBlock * perTableBlock
 
-	// Blocks, in order after the inode table.
-	block := uint32(extInodeTableBlock) + tableBlocks
-	for _, n := range all {
-		content := n.content()
-		n.nData = (len(content) + extBlockSize - 1) / extBlockSize
+	block := uint32(extInodeTableBlock) + l.inodesCount/perTableBlock
+	for _, n := range l.nodes {
+		size := len(n.content())
+		n.nData = (size + extBlockSize - 1) / extBlockSize
 		if n.nData > extMaxFileBlocks {
-			return nil, fmt.Errorf("%s is %d bytes, more than the meta-data disk holds in a file", n.path(), len(content))
+			return nil, fmt.Errorf("%s is %d bytes, more than the meta-data disk holds in a file", n.path(), size)
 		}
 		total := n.nData
 		if n.nData > extDirect {
@@ -125,79 +157,88 @@ func ext2Image(label string, files map[string][]byte) ([]byte, error) {
 			block++
 		}
 	}
-	blocksCount := block
-	if blocksCount > extMaxBlocks {
-		return nil, fmt.Errorf("the files need %d blocks, more than one block group holds", blocksCount)
+	if block > extMaxBlocks {
+		return nil, fmt.Errorf("the files need %d blocks, more than one block group holds", block)
 	}
+	l.blocksCount = block
+	return l, nil
+}
 
-	img := make([]byte, int(blocksCount)*extBlockSize)
-	at := func(b uint32) []byte { return img[int(b)*extBlockSize : int(b+1)*extBlockSize] }
+// extBlockOf is block b of img.
+func extBlockOf(img []byte, b uint32) []byte {
+	return img[int(b)*extBlockSize : int(b+1)*extBlockSize]
+}
+
+// writeNode writes a node's data, its indirect block and its inode.
+func (l *extLayout) writeNode(img []byte, n *extNode, now uint32) {
 	le := binary.LittleEndian
-	now := uint32(time.Now().Unix())
-	dirs := 0
-	for _, n := range all {
-		content := n.content()
-		for i := range n.nData {
-			copy(at(n.blocks[i]), content[i*extBlockSize:])
-		}
-		if n.nData > extDirect {
-			ind := at(n.blocks[n.nData])
-			for i, b := range n.blocks[extDirect:n.nData] {
-				le.PutUint32(ind[4*i:], b)
-			}
-		}
-		ino := img[extInodeTableBlock*extBlockSize+int(n.inode-1)*extInodeSize:][:extInodeSize]
-		mode, links := uint16(extModeFile|0o644), uint16(1)
-		if n.dir {
-			dirs++
-			mode, links = extModeDir|0o755, 2
-			for _, c := range n.children {
-				if c.dir {
-					links++
-				}
-			}
-		}
-		le.PutUint16(ino[0:], mode)
-		le.PutUint32(ino[4:], uint32(len(content)))
-		le.PutUint32(ino[8:], now)  // atime
-		le.PutUint32(ino[12:], now) // ctime
-		le.PutUint32(ino[16:], now) // mtime
-		le.PutUint16(ino[26:], links)
-		le.PutUint32(ino[28:], uint32(len(n.blocks)*extBlockSize/512))
-		for i, b := range n.blocks[:min(n.nData, extDirect)] {
-			le.PutUint32(ino[40+4*i:], b)
-		}
-		if n.nData > extDirect {
-			le.PutUint32(ino[40+4*extDirect:], n.blocks[n.nData])
+	content := n.content()
+	for i := range n.nData {
+		copy(extBlockOf(img, n.blocks[i]), content[i*extBlockSize:])
+	}
+	if n.nData > extDirect {
+		ind := extBlockOf(img, n.blocks[n.nData])
+		for i, b := range n.blocks[extDirect:n.nData] {
+			le.PutUint32(ind[4*i:], b)
 		}
 	}
+	ino := img[extInodeTableBlock*extBlockSize+int(n.inode-1)*extInodeSize:][:extInodeSize]
+	mode, links := uint16(extModeFile|0o644), uint16(1)
+	if n.dir {
+		mode, links = extModeDir|0o755, 2 // its "." and its parent's entry
+		for _, c := range n.children {
+			if c.dir {
+				links++ // the child's ".."
+			}
+		}
+	}
+	le.PutUint16(ino[0:], mode)
+	le.PutUint32(ino[4:], uint32(len(content)))
+	le.PutUint32(ino[8:], now)  // atime
+	le.PutUint32(ino[12:], now) // ctime
+	le.PutUint32(ino[16:], now) // mtime
+	le.PutUint16(ino[26:], links)
+	le.PutUint32(ino[28:], uint32(len(n.blocks)*extBlockSize/512))
+	for i, b := range n.blocks[:min(n.nData, extDirect)] {
+		le.PutUint32(ino[40+4*i:], b)
+	}
+	if n.nData > extDirect {
+		le.PutUint32(ino[40+4*extDirect:], n.blocks[n.nData])
+	}
+}
 
-	// Bitmaps: everything laid out is in use, and so are the bits past the ends (as ext2 has
-	// them).
-	setBits(at(extBlockBitmapBlock), 0, blocksCount)
-	setBits(at(extBlockBitmapBlock), blocksCount, extMaxBlocks)
-	setBits(at(extInodeBitmapBlock), 0, usedInodes)
-	setBits(at(extInodeBitmapBlock), inodesCount, extBlockSize*8)
+// writeGroup writes the one group's descriptor and bitmaps: everything laid out is in use, and
+// so are the bits past the ends, as ext2 has them.
+func (l *extLayout) writeGroup(img []byte) {
+	setBits(extBlockOf(img, extBlockBitmapBlock), 0, l.blocksCount)
+	setBits(extBlockOf(img, extBlockBitmapBlock), l.blocksCount, extMaxBlocks)
+	setBits(extBlockOf(img, extInodeBitmapBlock), 0, l.usedInodes)
+	setBits(extBlockOf(img, extInodeBitmapBlock), l.inodesCount, extBlockSize*8)
 
-	desc := at(extDescBlock)
+	le := binary.LittleEndian
+	desc := extBlockOf(img, extDescBlock)
 	le.PutUint32(desc[0:], extBlockBitmapBlock)
 	le.PutUint32(desc[4:], extInodeBitmapBlock)
 	le.PutUint32(desc[8:], extInodeTableBlock)
 	le.PutUint16(desc[12:], 0) // free blocks
-	le.PutUint16(desc[14:], uint16(inodesCount-usedInodes))
-	le.PutUint16(desc[16:], uint16(dirs))
+	le.PutUint16(desc[14:], uint16(l.inodesCount-l.usedInodes))
+	le.PutUint16(desc[16:], uint16(l.dirs))
+}
 
+// writeSuperblock writes the superblock, at byte 1024 of block 0.
+func (l *extLayout) writeSuperblock(img []byte, label string, now uint32) error {
+	le := binary.LittleEndian
 	sb := img[1024:2048]
-	le.PutUint32(sb[0:], inodesCount)
-	le.PutUint32(sb[4:], blocksCount)
+	le.PutUint32(sb[0:], l.inodesCount)
+	le.PutUint32(sb[4:], l.blocksCount)
 	le.PutUint32(sb[12:], 0) // free blocks
-	le.PutUint32(sb[16:], inodesCount-usedInodes)
+	le.PutUint32(sb[16:], l.inodesCount-l.usedInodes)
 	le.PutUint32(sb[20:], 0) // first data block: the superblock is inside block 0
 	le.PutUint32(sb[24:], 2) // block size 1024 << 2
 	le.PutUint32(sb[28:], 2) // fragment size, the same
 	le.PutUint32(sb[32:], extMaxBlocks)
 	le.PutUint32(sb[36:], extMaxBlocks)
-	le.PutUint32(sb[40:], inodesCount)
+	le.PutUint32(sb[40:], l.inodesCount)
 	le.PutUint32(sb[44:], now) // mount time
 	le.PutUint32(sb[48:], now) // write time
 	le.PutUint16(sb[54:], 0xffff)
@@ -210,12 +251,12 @@ func ext2Image(label string, files map[string][]byte) ([]byte, error) {
 	le.PutUint16(sb[88:], extInodeSize)
 	le.PutUint32(sb[96:], extFeatureFiletype)
 	if _, err := rand.Read(sb[104:120]); err != nil {
-		return nil, err
+		return err
 	}
 	sb[104+6] = sb[104+6]&0x0f | 0x40 // a random (version 4) UUID
 	sb[104+8] = sb[104+8]&0x3f | 0x80
 	copy(sb[120:136], label)
-	return img, nil
+	return nil
 }
 
 // add puts the file at name (slash-separated) under n, making its directories.
