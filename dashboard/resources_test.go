@@ -25,6 +25,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/minio/minio-go/v7"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -240,4 +241,31 @@ func TestImagesShareAndUnshare(t *testing.T) {
 	if sees(xb, "/images") {
 		t.Fatal("a private image is still visible")
 	}
+}
+
+// TestImagesPageSaysWhyAnImageFailed: an image the cloud refused shows its reason beside its
+// state on the owner's page (here a vmdk descriptor naming a file of the node).
+func TestImagesPageSaysWhyAnImageFailed(t *testing.T) {
+	c := theCloud(t)
+	p := newProject(t, c, "dash-img-failed")
+	ctx := context.Background()
+	descriptor := "# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType=\"monolithicFlat\"\nRW 2048 FLAT \"/etc/shadow\" 0\n"
+	bucket := "raw-" + p.name
+	if _, err := c.S3(t, p.creds).PutObject(ctx, bucket, "descriptor", strings.NewReader(descriptor), int64(len(descriptor)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	img := &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "descriptor", Namespace: p.name},
+		Spec: cloudv1.ImageSpec{ImageLocation: bucket + "/descriptor", Format: cloudv1.ImageFormatRaw, Type: cloudv1.ImageTypeMachine}}
+	if err := env.Client.Create(ctx, img); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, c)
+	b.signIn(p.creds)
+	testenv.Eventually(t, longWait, "the images page to say why the image failed", func() error {
+		body := b.get("/images").body
+		if !strings.Contains(body, "vmdk descriptor, which names its extents&#39; files") {
+			return fmt.Errorf("the page does not say why (image %s: %+v)", img.Name, img.Status)
+		}
+		return nil
+	})
 }
