@@ -15,7 +15,6 @@
 package objectstore
 
 import (
-	"bufio"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -37,6 +36,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"pinet.io/pinet/internal/awsauth"
+	"pinet.io/pinet/internal/testenv"
 )
 
 // crashChildEnv names the data directory when the test binary runs as the store process.
@@ -66,21 +66,8 @@ func TestCrashChild(t *testing.T) {
 // startStoreProcess runs the store on dir in a child process and returns its address.
 func startStoreProcess(t *testing.T, dir string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	line, err := bufio.NewReader(out).ReadString('\n')
+	cmd, out := testenv.StartChild(t, "TestCrashChild", crashChildEnv+"="+dir)
+	line, err := out.ReadString('\n')
 	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "LISTENING ")
 	if err != nil || !ok {
 		t.Fatalf("store process said %q: %v", line, err)

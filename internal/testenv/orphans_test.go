@@ -19,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -58,20 +57,7 @@ func TestControlPlaneDiesWithItsTestBinary(t *testing.T) {
 			t.Fatalf("control-plane binary %s missing (run `make tools`): %v", b, err)
 		}
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestOrphanHelper$", "-test.v")
-	cmd.Env = append(os.Environ(), helperEnv+"=1")
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
+	cmd, out := StartChild(t, "TestOrphanHelper", helperEnv+"=1")
 	var pids []int
 	lines := bufio.NewScanner(out)
 	for len(pids) == 0 && lines.Scan() {
