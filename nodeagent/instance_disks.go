@@ -123,7 +123,7 @@ func (s *instanceSync) prepare(ctx context.Context, sc *syncScope, it *cloudv1.I
 		plan.disks = append(plan.disks, domainxml.Disk{Path: made.Swap, Format: "raw", Serial: "swap"})
 	}
 	if wantsConfigDrive(s.cfg.Network, inst, img) {
-		meta, err := s.writeMeta(ctx, inst, it, kp)
+		meta, err := s.writeMeta(inst, it, kp)
 		if err != nil {
 			return nil, err
 		}
@@ -169,7 +169,7 @@ func (s *instanceSync) instanceKeyPair(ctx context.Context, sc *syncScope) (kp *
 
 // writeMeta makes the instance's meta-data disk: what the metadata service would answer, for
 // guests without a network to reach it or that asked for a config drive.
-func (s *instanceSync) writeMeta(ctx context.Context, inst *cloudv1.Instance, it *cloudv1.InstanceType, kp *cloudv1.KeyPair) (string, error) {
+func (s *instanceSync) writeMeta(inst *cloudv1.Instance, it *cloudv1.InstanceType, kp *cloudv1.KeyPair) (string, error) {
 	files := map[string][]byte{
 		"meta-data/instance-id":                 []byte(inst.Status.InstanceID),
 		"meta-data/instance-type":               []byte(it.Name),
