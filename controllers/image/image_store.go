@@ -68,13 +68,13 @@ func (r *Reconciler) store(ctx context.Context, img *cloudv1.Image) (*cloudv1.St
 	src := source{mc: mc, project: img.Namespace}
 	src.bucket, src.key, _ = strings.Cut(img.Spec.ImageLocation, "/")
 	// Only a machine image becomes a disk; a kernel or ramdisk is handed to QEMU as a file.
-	check := &headerCheck{skip: img.Spec.Type != "" && img.Spec.Type != cloudv1.ImageTypeMachine}
+	disk := img.Spec.Type == "" || img.Spec.Type == cloudv1.ImageTypeMachine
 	var size int64
 	var sum string
 	if img.Spec.Format == cloudv1.ImageFormatRaw {
-		size, sum, err = r.copyRaw(ctx, mc, src, tmp, check)
+		size, sum, err = r.copyRaw(ctx, mc, src, tmp, disk)
 	} else {
-		size, sum, err = r.unbundle(ctx, mc, img, src, tmp, check)
+		size, sum, err = r.unbundle(ctx, mc, img, src, tmp, disk)
 	}
 	if err != nil {
 		_ = mc.RemoveObject(ctx, r.StoreBucket, tmp, minio.RemoveObjectOptions{})
@@ -136,8 +136,9 @@ func (s source) err(what string, err error) error {
 	return fmt.Errorf("reading %s: %w", what, err)
 }
 
-// copyRaw streams a plain image object into the store, hashing and checking it.
-func (r *Reconciler) copyRaw(ctx context.Context, mc *minio.Client, src source, tmp string, check *headerCheck) (int64, string, error) {
+// copyRaw streams a plain image object into the store, hashing it, and checking it when it is
+// to be a disk.
+func (r *Reconciler) copyRaw(ctx context.Context, mc *minio.Client, src source, tmp string, disk bool) (int64, string, error) {
 	what := src.bucket + "/" + src.key
 	st, err := mc.StatObject(ctx, src.bucket, src.key, src.options())
 	if err != nil {
@@ -152,7 +153,7 @@ func (r *Reconciler) copyRaw(ctx context.Context, mc *minio.Client, src source, 
 	}
 	defer obj.Close()
 	h := md5.New()
-	check.r = io.TeeReader(obj, h)
+	check := &headerCheck{r: io.TeeReader(obj, h), skip: !disk}
 	info, err := mc.PutObject(ctx, r.StoreBucket, tmp, check, st.Size, minio.PutObjectOptions{ContentType: "application/octet-stream"})
 	if fail := check.verdict(); fail != nil {
 		return 0, "", fail
@@ -163,8 +164,9 @@ func (r *Reconciler) copyRaw(ctx context.Context, mc *minio.Client, src source, 
 	return info.Size, hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// unbundle checks and unpacks a bundle into the store.
-func (r *Reconciler) unbundle(ctx context.Context, mc *minio.Client, img *cloudv1.Image, src source, tmp string, check *headerCheck) (int64, string, error) {
+// unbundle checks and unpacks a bundle into the store, checking the image when it is to be a
+// disk.
+func (r *Reconciler) unbundle(ctx context.Context, mc *minio.Client, img *cloudv1.Image, src source, tmp string, disk bool) (int64, string, error) {
 	what := src.bucket + "/" + src.key
 	obj, err := src.get(ctx, src.key)
 	if err != nil {
@@ -230,7 +232,7 @@ func (r *Reconciler) unbundle(ctx context.Context, mc *minio.Client, img *cloudv
 	// The unpacked size is not known until the stream checks out, so the client uploads it in
 	// parts it buffers one at a time: a part size of its own choosing would be a buffer of
 	// hundreds of megabytes.
-	check.r = pr
+	check := &headerCheck{r: pr, skip: !disk}
 	_, putErr := mc.PutObject(ctx, r.StoreBucket, tmp, check, -1, minio.PutObjectOptions{ContentType: "application/octet-stream",
 		PartSize: uploadPartSize(m.Size)})
 	pr.CloseWithError(putErr)

@@ -64,6 +64,7 @@ type extNode struct {
 	inode    uint32
 	blocks   []uint32 // data blocks, then the indirect block if there is one
 	nData    int      // how many of blocks hold data
+	bytes    []byte   // what the blocks hold: content(), once the inodes are numbered
 }
 
 // ext2Image lays out an ext2 filesystem labelled label holding files (slash-separated paths
@@ -143,7 +144,8 @@ func layOut(root *extNode) (*extLayout, error) {
 
 	block := uint32(extInodeTableBlock) + l.inodesCount/perTableBlock
 	for _, n := range l.nodes {
-		size := len(n.content())
+		n.bytes = n.content()
+		size := len(n.bytes)
 		n.nData = (size + extBlockSize - 1) / extBlockSize
 		if n.nData > extMaxFileBlocks {
 			return nil, fmt.Errorf("%s is %d bytes, more than the meta-data disk holds in a file", n.path(), size)
@@ -172,7 +174,7 @@ func extBlockOf(img []byte, b uint32) []byte {
 // writeNode writes a node's data, its indirect block and its inode.
 func (l *extLayout) writeNode(img []byte, n *extNode, now uint32) {
 	le := binary.LittleEndian
-	content := n.content()
+	content := n.bytes
 	for i := range n.nData {
 		copy(extBlockOf(img, n.blocks[i]), content[i*extBlockSize:])
 	}
