@@ -39,7 +39,8 @@ import (
 // owner may always manage them, whatever the policy says, so it cannot lock itself out.
 // Objects belong to the bucket's project, whoever wrote them.
 
-// systemBuckets are the cloud's own buckets: only PiNet's own components may make them public.
+// systemBuckets are the cloud's own buckets: only the system project may make them (Config's
+// SystemProject), and only PiNet's own components may make them public.
 var systemBuckets = []string{"pinet-image-store", "pinet-snapshots"}
 
 // identity is who a request comes from, as grants and policies see it.

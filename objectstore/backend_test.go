@@ -91,7 +91,7 @@ func backendFromEnv(t *testing.T) func(*Config) {
 const s3SuiteTests = `^(TestAWSSDK|TestBoto3|TestMinio.*|TestVersioning(SDK|Boto3|Minio|Wire|BadInput)|` +
 	`TestVersionsListingWithDelimiter|TestVersionsAreAuthorized|TestACL(Minio|Boto3|GrantsToUsersAndProjects|AndPolicyRefusals)|` +
 	`TestCannedACLsAndAnonymousReads|TestPolicy.*|TestDeleteObjectsJudgedPerKey|TestDeniedReadsRevealNothing|` +
-	`TestProjectsAreIsolated|TestCreateBucketNeedsProject|TestPublicAccessBlock|TestSystemBucketsStayPrivate|` +
+	`TestProjectsAreIsolated|TestCreateBucketNeedsProject|TestPublicAccessBlock|TestSystemBucketsStayPrivate|TestSystemBucketNamesAreReserved|TestSystemRefusesASystemBucketItDoesNotOwn|` +
 	`TestPresignedAndVersionedACLs|TestMultipartUploadKeepsItsACL|TestErrorCode.*|TestReadsAndConditions|` +
 	`TestKeysThatAreNotFileNames|TestUploadPartCopy|TestReadOnlyGrant|TestPutGrant|TestCompleteSendsKeepAlive|` +
 	`TestChecksumsSDK|TestMultipartChecksumsSDK|TestDefaultChecksumFromParts|TestConditionalWritesSDK|TestCompleteRetryAndPartReupload|` +

@@ -139,6 +139,11 @@ func (s *Server) createBucket(q *request) error {
 	if err := s.allowed(q.ctx(), p, VerbCreate, p.Project); err != nil {
 		return err
 	}
+	if isSystemBucket(q.route.Bucket) && (s.systemProject == "" || p.Project != s.systemProject) {
+		// Whether the system has made it yet or not, the name is not available to a project: the
+		// answer is the same either way, and tells nothing of the cloud's state.
+		return s3Error(CodeBucketAlreadyExists)
+	}
 	if err := refuseUnsupported(q.r.Header); err != nil {
 		return err
 	}

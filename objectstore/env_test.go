@@ -124,6 +124,8 @@ func newTestEnv(t *testing.T, mutate ...func(*Config)) *testEnv {
 		Authz:   testAuthorizer{},
 		Region:  testRegion,
 		Logger:  testLogger(t),
+		// admin and sysop act in it.
+		SystemProject: "pinet-system",
 	}
 	for _, m := range append([]func(*Config){backendFromEnv(t)}, mutate...) {
 		m(&cfg)

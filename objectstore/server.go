@@ -107,6 +107,10 @@ type Config struct {
 	// SSEMasterKey is the 32-byte key that seals the data keys of objects encrypted with the
 	// store's keys (SSE-S3); nil refuses SSE-S3 (customer keys, SSE-C, still work).
 	SSEMasterKey []byte
+	// SystemProject is the project PiNet's own components act in (the system namespace). The
+	// system buckets' names are reserved to it: a bucket of another project by one of those
+	// names would receive every project's images or snapshots. Empty reserves them to no one.
+	SystemProject string
 }
 
 // ReadOnlyGrant lets User read the objects of Bucket, and nothing more: such as the node agents'
@@ -165,6 +169,8 @@ type Server struct {
 	readOnly map[string]ReadOnlyGrant
 	// masterKey seals SSE-S3 data keys.
 	masterKey []byte
+	// systemProject alone may create the system buckets.
+	systemProject string
 }
 
 // New opens the data directory (removing what crashed writes left there) and returns a server.
@@ -222,6 +228,7 @@ func New(cfg Config) (*Server, error) {
 		readTimeout:   cfg.ReadTimeout,
 		bodyProgress:  cfg.BodyProgressTimeout,
 		masterKey:     cfg.SSEMasterKey,
+		systemProject: cfg.SystemProject,
 		keepAlive:     cfg.CompleteKeepAlive,
 	}
 	s.ops = s.handlers()

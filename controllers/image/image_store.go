@@ -37,6 +37,7 @@ import (
 	"pinet.io/pinet/internal/credentials"
 	"pinet.io/pinet/internal/diskformat"
 	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/internal/s3client"
 )
 
 // failure is a verdict on what was registered: the image fails for good.
@@ -58,7 +59,7 @@ func (r *Reconciler) store(ctx context.Context, img *cloudv1.Image) (*cloudv1.St
 	if err != nil {
 		return nil, err
 	}
-	if err := ensureBucket(ctx, mc, r.StoreBucket); err != nil {
+	if err := s3client.EnsureSystemBucket(ctx, mc, r.StoreBucket); err != nil {
 		return nil, err
 	}
 	// The stored copy is keyed by the image's UID as well as its id: nothing another object does
@@ -86,22 +87,6 @@ func (r *Reconciler) store(ctx context.Context, img *cloudv1.Image) (*cloudv1.St
 		return nil, fmt.Errorf("moving the verified image into place: %w", err)
 	}
 	return &cloudv1.StoredImage{Bucket: r.StoreBucket, Key: final, MD5: sum, SizeBytes: size}, nil
-}
-
-func ensureBucket(ctx context.Context, mc *minio.Client, bucket string) error {
-	ok, err := mc.BucketExists(ctx, bucket)
-	if err != nil {
-		return fmt.Errorf("checking the store bucket: %w", err)
-	}
-	if ok {
-		return nil
-	}
-	if err := mc.MakeBucket(ctx, bucket, minio.MakeBucketOptions{}); err != nil {
-		if code := minio.ToErrorResponse(err).Code; code != "BucketAlreadyOwnedByYou" && code != "BucketAlreadyExists" {
-			return fmt.Errorf("creating the store bucket: %w", err)
-		}
-	}
-	return nil
 }
 
 // source is a registered image's location, read with the rights of the image's project and no

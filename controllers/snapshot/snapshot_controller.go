@@ -166,16 +166,7 @@ func (r *Reconciler) ensureBucket(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ok, err := mc.BucketExists(ctx, Bucket)
-	if err != nil || ok {
-		return err
-	}
-	if err := mc.MakeBucket(ctx, Bucket, minio.MakeBucketOptions{}); err != nil {
-		if code := minio.ToErrorResponse(err).Code; code != "BucketAlreadyOwnedByYou" && code != "BucketAlreadyExists" {
-			return fmt.Errorf("creating the snapshot bucket: %w", err)
-		}
-	}
-	return nil
+	return s3client.EnsureSystemBucket(ctx, mc, Bucket)
 }
 
 func (r *Reconciler) reconcileDelete(ctx context.Context, s *cloudv1.Snapshot, now metav1.Time) (reconcile.Result, error) {

@@ -119,9 +119,10 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 				// Storage nodes save and restore snapshots as the snapshot store user.
 				{User: s3client.SnapshotStoreUser, Bucket: s3client.SnapshotBucket, Put: true},
 			},
-			Logger:       cfg.Logger.WithName("objectstore"),
-			SSEMasterKey: masterKey,
-			Metrics:      s3Metrics,
+			Logger:        cfg.Logger.WithName("objectstore"),
+			SSEMasterKey:  masterKey,
+			SystemProject: cfg.SystemNamespace,
+			Metrics:       s3Metrics,
 		})
 		if err != nil {
 			return fmt.Errorf("creating the object store: %w", err)

@@ -101,3 +101,25 @@ func New(ctx context.Context, r client.Reader, cfg Config) (*minio.Client, error
 		Region: cfg.Region,
 	})
 }
+
+// EnsureSystemBucket makes bucket as the system (mc must be New's client of SystemUser), or
+// finds it made by the system before. A bucket of that name that belongs to anyone else is an
+// error, never used: PiNet would be writing every project's images or snapshots into it. So it
+// asks to create the bucket each time rather than asking whether it exists, which an admin is
+// told of any bucket, whoever owns it.
+func EnsureSystemBucket(ctx context.Context, mc *minio.Client, bucket string) error {
+	err := mc.MakeBucket(ctx, bucket, minio.MakeBucketOptions{})
+	switch minio.ToErrorResponse(err).Code {
+	case "":
+		if err != nil {
+			return fmt.Errorf("creating system bucket %s: %w", bucket, err)
+		}
+		return nil
+	case "BucketAlreadyOwnedByYou":
+		return nil
+	case "BucketAlreadyExists":
+		return fmt.Errorf("system bucket %s belongs to another project; the cloud will not store into it: %w", bucket, err)
+	default:
+		return fmt.Errorf("creating system bucket %s: %w", bucket, err)
+	}
+}

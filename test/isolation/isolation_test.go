@@ -47,6 +47,7 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/s3client"
 	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
 )
@@ -545,6 +546,15 @@ func (w *world) s3CrossProject(t *testing.T) {
 	err = mb.RemoveObject(ctx, stored.Bucket, stored.Key, minio.RemoveObjectOptions{})
 	if code := minio.ToErrorResponse(err).Code; code != "AccessDenied" {
 		t.Fatalf("B deleting A's stored image: %v, want AccessDenied", err)
+	}
+	// The system's buckets are made when first needed (the snapshot bucket at the first
+	// snapshot, which comes later in this test): a bucket B made by their names first would
+	// receive every project's images or snapshots.
+	for _, name := range []string{s3client.ImageStoreBucket, s3client.SnapshotBucket} {
+		err := mb.MakeBucket(ctx, name, minio.MakeBucketOptions{})
+		if code := minio.ToErrorResponse(err).Code; code != "BucketAlreadyExists" {
+			t.Fatalf("B making system bucket %s: %v, want BucketAlreadyExists", name, err)
+		}
 	}
 }
 
