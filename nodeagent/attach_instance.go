@@ -33,10 +33,11 @@ import (
 // the domain keeps, and the block device mappings of the instance's status.
 
 // attachedVolumes lists the volumes of this node attached to the instance (from the agent's
-// cache, which holds only the volumes labelled with this node).
-func attachedVolumes(ctx context.Context, c client.Reader, instanceID string) []cloudv1.Volume {
+// cache, which holds only the volumes labelled with this node): those of its own project alone.
+func attachedVolumes(ctx context.Context, c client.Reader, inst *cloudv1.Instance) []cloudv1.Volume {
 	list := &cloudv1.VolumeList{}
-	if instanceID == "" || c.List(ctx, list) != nil {
+	instanceID := inst.Status.InstanceID
+	if instanceID == "" || c.List(ctx, list, client.InNamespace(inst.Namespace)) != nil {
 		return nil
 	}
 	var out []cloudv1.Volume
@@ -60,7 +61,7 @@ func (s *instanceSync) volumeDisks(ctx context.Context, inst *cloudv1.Instance) 
 		return nil
 	}
 	var out []domainxml.Volume
-	for _, v := range attachedVolumes(ctx, s.client, inst.Status.InstanceID) {
+	for _, v := range attachedVolumes(ctx, s.client, inst) {
 		at, want := v.Status.Attachment, v.Spec.AttachTo
 		if at.State != cloudv1.AttachmentAttached || want == nil || want.InstanceID != at.InstanceID ||
 			want.Device != at.Device || v.Status.AoE == nil {
@@ -86,7 +87,7 @@ func (s *instanceSync) volumeDisks(ctx context.Context, inst *cloudv1.Instance) 
 // blockDevices are the instance's block device mappings: its attached volumes.
 func (s *instanceSync) blockDevices(ctx context.Context, inst *cloudv1.Instance) []cloudv1.InstanceBlockDevice {
 	var out []cloudv1.InstanceBlockDevice
-	for _, v := range attachedVolumes(ctx, s.client, inst.Status.InstanceID) {
+	for _, v := range attachedVolumes(ctx, s.client, inst) {
 		at := v.Status.Attachment
 		bd := cloudv1.InstanceBlockDevice{DeviceName: at.Device, VolumeID: v.Status.VolumeID, Status: at.State, AttachTime: at.AttachTime}
 		for _, m := range inst.Spec.BlockDeviceMappings {

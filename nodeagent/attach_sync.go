@@ -95,7 +95,7 @@ func (a *volumeAttach) Reconcile(ctx context.Context, req reconcile.Request) (_ 
 		(cur.InstanceID != want.InstanceID || cur.Device != want.Device)) {
 		return a.detach(ctx, sc)
 	}
-	if inst := a.liveInstance(ctx, want.InstanceID); inst == nil {
+	if inst := a.liveInstance(ctx, vol.Namespace, want.InstanceID); inst == nil {
 		// Terminated or gone: its domain is gone with it, so is the attachment.
 		if cur != nil && cur.State != cloudv1.AttachmentDetached && cur.InstanceID != "" {
 			return a.detach(ctx, sc)
@@ -110,10 +110,13 @@ func (a *volumeAttach) Reconcile(ctx context.Context, req reconcile.Request) (_ 
 	return a.attach(ctx, sc)
 }
 
-// liveInstance is the instance of this node with that EC2 id, unless it is terminating.
-func (a *volumeAttach) liveInstance(ctx context.Context, id string) *cloudv1.Instance {
+// liveInstance is the instance of this node with that EC2 id in the volume's project, unless it
+// is terminating. The volume controller resolved the id in the project before it labelled the
+// volume with this node, but the agent checks again: a volume is plugged only into its own
+// project's guests, whatever its labels say.
+func (a *volumeAttach) liveInstance(ctx context.Context, project, id string) *cloudv1.Instance {
 	list := &cloudv1.InstanceList{}
-	if err := a.client.List(ctx, list, client.MatchingFields{index.InstanceID: id}); err != nil {
+	if err := a.client.List(ctx, list, client.InNamespace(project), client.MatchingFields{index.InstanceID: id}); err != nil {
 		return nil
 	}
 	for i := range list.Items {

@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -370,6 +371,58 @@ func TestVolumeAttachRefusals(t *testing.T) {
 	}))
 	waitAttached(t, late, cloudv1.ReasonInstanceNotRunning)
 	checkNothingMade(late, "vdk")
+}
+
+// TestVolumeIsPluggedOnlyIntoItsProjectsGuests checks the agent's own guard: a volume of one
+// project that names another project's instance on this node is not plugged into it, even when
+// its labels say it is this node's to attach (admission lets no project set them, and the volume
+// controller takes them off again: the label is forced here as only PiNet itself could).
+func TestVolumeIsPluggedOnlyIntoItsProjectsGuests(t *testing.T) {
+	ctx := context.Background()
+	c := startCloud(t)
+	_, pair, _ := storageNode(t, c, "att-store3", "zone-att3-s", 10)
+	n := startAttachAgent(t, c, "att-3", "zone-att3", pair)
+	nsA, nsB := newProject(t, c, "agent-att3-a"), newProject(t, c, "agent-att3-b")
+	victim := waitState(t, client.ObjectKeyFromObject(newInstance(t, nsA, "victim", "m1.tiny", "zone-att3")), cloudv1.InstanceStateRunning)
+	id := victim.Status.InstanceID
+
+	vol := waitVolume(t, newVolume(t, nsB, "intruder", "zone-att3-s", nil), cloudv1.VolumeStateAvailable)
+	mustDo(t, "naming A's instance", testenv.Update(ctx, env.Client, vol, func(v *cloudv1.Volume) {
+		v.Spec.AttachTo = &cloudv1.VolumeAttachTarget{InstanceID: id, Device: "/dev/sdz"}
+	}))
+	sock := n.socket(vol.Status.VolumeID)
+	// The volume controller removes the label each time (the id is no instance of B's); the
+	// agent sees it each time it is put back. Plugging took 0.3 s without the guard.
+	refused := false
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && !refused; time.Sleep(50 * time.Millisecond) {
+		got := &cloudv1.Volume{}
+		mustDo(t, "reading the volume", env.Client.Get(ctx, client.ObjectKeyFromObject(vol), got))
+		if got.Labels[cloudv1.LabelAttachNode] != n.Name {
+			before := got.DeepCopy()
+			if got.Labels == nil {
+				got.Labels = map[string]string{}
+			}
+			got.Labels[cloudv1.LabelAttachNode] = n.Name
+			_ = env.Client.Patch(ctx, got, client.MergeFrom(before))
+		}
+		if disk, found := domainDisk(t, n, id, "vdz"); found {
+			t.Fatalf("B's volume is in A's guest as vdz (%s)", disk)
+		}
+		if at := got.Status.Attachment; at != nil && at.InstanceID == id && at.State != cloudv1.AttachmentDetached {
+			t.Fatalf("B's volume reports an attachment to A's instance: %+v", at)
+		}
+		c := conditions.Get(got, cloudv1.VolumeAttached)
+		refused = c != nil && c.Reason == cloudv1.ReasonInstanceNotRunning
+	}
+	if !refused {
+		t.Fatal("the agent never reported that B's volume has no running instance to go to")
+	}
+	if _, err := os.Stat(sock); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("socket for B's volume: %v", err)
+	}
+	if disk, found := domainDisk(t, n, id, "vdz"); found {
+		t.Fatalf("B's volume is in A's guest as vdz (%s)", disk)
+	}
 }
 
 // TestNodeVolumeIdentity checks, with real requests as node agents, that a node writes the

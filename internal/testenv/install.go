@@ -148,6 +148,13 @@ func waitForPolicies(ctx context.Context, cfg *rest.Config, c client.Client) err
 			}, client.DryRunAll)
 		}, "set only by the scheduler"},
 		{"testenv-probe", []string{"system:masters"}, func(ctx context.Context, ic client.Client) error {
+			return ic.Create(ctx, &cloudv1.Volume{
+				ObjectMeta: metav1.ObjectMeta{Name: "testenv-probe", Namespace: SystemNamespace,
+					Labels: map[string]string{cloudv1.LabelStorageNode: "testenv-probe"}},
+				Spec: cloudv1.VolumeSpec{SizeGiB: 1},
+			}, client.DryRunAll)
+		}, "set only by PiNet"},
+		{"testenv-probe", []string{"system:masters"}, func(ctx context.Context, ic client.Client) error {
 			return ic.Status().Patch(ctx, probeHV.DeepCopy(), client.RawPatch(types.MergePatchType,
 				[]byte(`{"status":{"console":{"url":"https://127.0.0.1:1","caBundle":"eA=="}}}`)), client.DryRunAll)
 		}, "reported only by its own node agent"},

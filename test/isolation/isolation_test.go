@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,6 +164,7 @@ func TestTenantIsolation(t *testing.T) {
 	t.Run("kubectl instance named like another project's instance id", w.instanceNamedLikeOthersID)
 	t.Run("kubectl key pair, group, volume and address named like another project's ids", w.objectsNamedLikeOthersIDs)
 	t.Run("kubectl instance referencing another project's objects", w.instanceReferencingOthers)
+	t.Run("kubectl volume and snapshot placed on a node by their project", w.storagePlacedByProject)
 	t.Run("kubectl reads and writes in another project's namespace", w.kubectlCrossNamespace)
 	t.Run("EC2 calls naming another project's ids", w.ec2CrossProject)
 	t.Run("S3 calls on another project's buckets", w.s3CrossProject)
@@ -326,6 +328,67 @@ func (w *world) objectsNamedLikeOthersIDs(t *testing.T) {
 	if out, err := ea.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{AllocationIds: []string{w.allocA}}); err != nil || len(out.Addresses) != 1 {
 		t.Fatalf("A's address after B's games: %v %+v", err, out)
 	}
+}
+
+// storagePlacedByProject: the labels that place a Volume or Snapshot on a node are PiNet's. A
+// node agent plugs a volume labelled with its node into the instance its spec names, and
+// counts a volume labelled as stored on it against its capacity: B setting them on its own
+// objects is refused, at creation and after.
+func (w *world) storagePlacedByProject(t *testing.T) {
+	ctx := context.Background()
+	forbidden := func(what string, err error) {
+		t.Helper()
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "is set only by PiNet") {
+			t.Fatalf("%s: %v, want the placement policy's refusal", what, err)
+		}
+	}
+	for _, label := range []string{cloudv1.LabelStorageNode, cloudv1.LabelAttachNode} {
+		vol := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "placed", Namespace: projectB,
+			Labels: map[string]string{label: w.node.Name}},
+			Spec: cloudv1.VolumeSpec{SizeGiB: 16384, AvailabilityZone: "nowhere",
+				AttachTo: &cloudv1.VolumeAttachTarget{InstanceID: w.instA, Device: "/dev/sdz"}}}
+		forbidden("B creating a volume labelled "+label, w.bKube.Create(ctx, vol))
+	}
+	snap := &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: "placed", Namespace: projectB,
+		Labels: map[string]string{cloudv1.LabelStorageNode: w.node.Name}}, Spec: cloudv1.SnapshotSpec{VolumeID: w.volA}}
+	forbidden("B creating a snapshot labelled "+cloudv1.LabelStorageNode, w.bKube.Create(ctx, snap))
+
+	// A volume of B's own, then labelled for the node of A's instance and pointed at it.
+	vol := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "intruder", Namespace: projectB},
+		Spec: cloudv1.VolumeSpec{SizeGiB: 1, AvailabilityZone: "pinet-1a"}}
+	if err := w.bKube.Create(ctx, vol); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = w.bKube.Delete(ctx, vol) }()
+	for _, label := range []string{cloudv1.LabelAttachNode, cloudv1.LabelStorageNode} {
+		err := testenv.Update(ctx, w.bKube, vol, func(v *cloudv1.Volume) {
+			if v.Labels == nil {
+				v.Labels = map[string]string{}
+			}
+			v.Labels[label] = w.node.Name
+			v.Spec.AttachTo = &cloudv1.VolumeAttachTarget{InstanceID: w.instA, Device: "/dev/sdz"}
+		})
+		forbidden("B labelling its volume "+label, err)
+	}
+	// Naming A's instance in the spec alone is B's to write, and finds no instance of B's.
+	if err := testenv.Update(ctx, w.bKube, vol, func(v *cloudv1.Volume) {
+		v.Spec.AttachTo = &cloudv1.VolumeAttachTarget{InstanceID: w.instA, Device: "/dev/sdz"}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, shortWait, "the volume controller to see B's change", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(vol), vol); err != nil {
+			return err
+		}
+		if vol.Status.ObservedGeneration != vol.Generation {
+			return fmt.Errorf("generation %d observed, %d made", vol.Status.ObservedGeneration, vol.Generation)
+		}
+		return nil
+	})
+	if at := vol.Labels[cloudv1.LabelAttachNode]; at != "" || vol.Status.Attachment != nil {
+		t.Fatalf("B's volume naming A's instance: attach node %q, attachment %+v", at, vol.Status.Attachment)
+	}
+	w.checkInstanceA(t)
 }
 
 // instanceReferencingOthers names A's private image, key pair and group in B's instances.
