@@ -162,7 +162,7 @@ type userRow struct {
 // systemUser is one of the users PiNet's own components act as: their keys are the cloud's, not
 // a person's, and rotating them from a web page would cut the components off.
 func systemUser(name string) bool {
-	return name == s3client.SystemUser || name == s3client.ImageReaderUser
+	return name == s3client.SystemUser || name == s3client.ImageReaderUser || name == s3client.SnapshotStoreUser
 }
 
 func (s *Server) usersPage(rq *request) {

@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/s3client"
 	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
 )
@@ -51,8 +52,10 @@ func TestAdminPages(t *testing.T) {
 	csrf := field(t, csrfField, page.body)
 	// PiNet's own users' keys are neither rotated nor handed out here.
 	for _, path := range []string{"/admin/users/rotate", "/admin/users/credentials"} {
-		if a := b.post(path, url.Values{"csrf": {csrf}, "name": {"pinet-system"}}); a.status != http.StatusForbidden {
-			t.Fatalf("%s of pinet-system: %d", path, a.status)
+		for _, name := range []string{s3client.SystemUser, s3client.ImageReaderUser, s3client.SnapshotStoreUser} {
+			if a := b.post(path, url.Values{"csrf": {csrf}, "name": {name}}); a.status != http.StatusForbidden {
+				t.Fatalf("%s of %s: %d", path, name, a.status)
+			}
 		}
 	}
 	if a := b.post("/admin/projects", url.Values{"csrf": {csrf}, "name": {"Bad Name"}}); a.status != http.StatusBadRequest {
