@@ -192,16 +192,16 @@ func (s *Service) keyNameFree(ctx context.Context, c Caller, name string) error 
 	return err
 }
 
-// keyPairObjectName names the object of a key the API makes: derived from the project and key
-// name, so that two concurrent calls for one name meet at the API server and one of them fails.
-func keyPairObjectName(project, keyName string) string {
-	return ids.Derive(ids.KeyPair, project+"/"+keyName)
-}
-
 // storeKeyPair creates the KeyPair and waits for the cache to show it.
 func (s *Service) storeKeyPair(ctx context.Context, c Caller, keyName, publicKey, generatedFingerprint string, tags map[string]string) (*cloudv1.KeyPair, error) {
+	// Named by a derivation of the key name (nameFor): two concurrent calls for one name meet at
+	// the API server and one of them fails.
+	name, err := s.nameFor(ctx, c, ids.KeyPair, keyName)
+	if err != nil {
+		return nil, err
+	}
 	kp := &cloudv1.KeyPair{
-		ObjectMeta: metav1.ObjectMeta{Name: keyPairObjectName(c.Project(), keyName), Namespace: c.Project()},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: c.Project()},
 		Spec:       cloudv1.KeyPairSpec{KeyName: keyName, PublicKey: publicKey},
 	}
 	SetTags(kp, tags)
@@ -214,7 +214,15 @@ func (s *Service) storeKeyPair(ctx context.Context, c Caller, keyName, publicKey
 		}
 		return nil, APIError(err, "key pair "+keyName)
 	}
-	s.AwaitCache(ctx, kp)
+	// The answer names the id the key claimed (its name unless another object held that): wait
+	// (bounded) for the controller to record it.
+	cached := &cloudv1.KeyPair{}
+	s.AwaitCacheUntil(ctx, client.ObjectKeyFromObject(kp), cached, func(found bool) bool {
+		return found && cached.Status.KeyPairID != ""
+	})
+	if cached.UID == kp.UID {
+		kp.Status = cached.Status
+	}
 	return kp, nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"slices"
 	"sort"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,6 +29,20 @@ import (
 	"pinet.io/pinet/ec2shim/query"
 	"pinet.io/pinet/internal/ids"
 )
+
+// nameFor names a new object of the caller's project by its name in EC2 (a group's, a key's),
+// so that two racing calls for one name meet at the API server and one fails. The name is also
+// the id the object claims, so it is derived with the project's namespace UID, which no other
+// project can read: were it derived from the project and name alone, another project could
+// compute it, make an object of that name first to take the id, and learn from its own object's
+// id whether the project already uses a name.
+func (s *Service) nameFor(ctx context.Context, c Caller, prefix, name string) (string, error) {
+	ns := &corev1.Namespace{}
+	if err := s.cfg.APIReader.Get(ctx, client.ObjectKey{Name: c.Project()}, ns); err != nil {
+		return "", fmt.Errorf("reading project %s: %w", c.Project(), err)
+	}
+	return ids.Derive(prefix, string(ns.UID)+"/"+name), nil
+}
 
 // idOr is an object's EC2 id: the one its controller recorded in status, else its name when the
 // name is an id of prefix (the API names what it creates by its id, before the controller has

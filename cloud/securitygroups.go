@@ -171,8 +171,8 @@ type CreateSecurityGroupInput struct {
 	DryRun            bool
 }
 
-// CreateSecurityGroup makes a group named by an id derived from its name, so the API server lets
-// only one of two racing calls for a name succeed. The new group admits nothing yet.
+// CreateSecurityGroup makes a group named by an id derived from its name (nameFor), so the API
+// server lets only one of two racing calls for a name succeed. The new group admits nothing yet.
 func (s *Service) CreateSecurityGroup(ctx context.Context, c Caller, in CreateSecurityGroupInput) (*SecurityGroup, error) {
 	tags, err := s.startCreate(ctx, c, "securitygroups", in.DryRun, in.validate, in.TagSpecifications, "security-group")
 	if err != nil {
@@ -187,9 +187,13 @@ func (s *Service) CreateSecurityGroup(ctx context.Context, c Caller, in CreateSe
 	} else if !errors.Is(err, refs.ErrNotFound) {
 		return nil, err
 	}
+	name, err := s.nameFor(ctx, c, ids.SecurityGroup, in.Name)
+	if err != nil {
+		return nil, err
+	}
 	sg := &cloudv1.SecurityGroup{
 		// Made with the security group controller's finalizer, saving it a write before the id.
-		ObjectMeta: metav1.ObjectMeta{Name: ids.Derive(ids.SecurityGroup, c.Project()+"/"+in.Name), Namespace: c.Project(),
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: c.Project(),
 			Finalizers: []string{cloudv1.SecurityGroupFinalizer}},
 		Spec: cloudv1.SecurityGroupSpec{GroupName: in.Name, Description: in.Description},
 	}
@@ -206,7 +210,8 @@ func (s *Service) CreateSecurityGroup(ctx context.Context, c Caller, in CreateSe
 	s.AwaitCacheUntil(ctx, client.ObjectKeyFromObject(sg), cached, func(found bool) bool {
 		return found && cached.Status.GroupID != ""
 	})
-	return &SecurityGroup{ID: sg.Name, Name: in.Name, Description: in.Description, OwnerID: sg.Namespace,
+	// The id is the one the group claimed, which is its name unless another object held that.
+	return &SecurityGroup{ID: idOr(cached.Status.GroupID, sg.Name, ids.SecurityGroup), Name: in.Name, Description: in.Description, OwnerID: sg.Namespace,
 		Ingress: []IPPermission{}, Egress: allowAllEgress(), Tags: tags}, nil
 }
 

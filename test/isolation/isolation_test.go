@@ -42,12 +42,14 @@ import (
 	"github.com/minio/minio-go/v7"
 	"golang.org/x/crypto/ssh"
 	eventsv1 "k8s.io/api/events/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/ids"
 	"pinet.io/pinet/internal/s3client"
 	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
@@ -163,6 +165,7 @@ func TestTenantIsolation(t *testing.T) {
 	t.Run("kubectl image named like another project's ami id", w.imageNamedLikeOthersID)
 	t.Run("kubectl instance named like another project's instance id", w.instanceNamedLikeOthersID)
 	t.Run("kubectl key pair, group, volume and address named like another project's ids", w.objectsNamedLikeOthersIDs)
+	t.Run("kubectl key pair and group named like another project's next ids", w.objectsNamedLikeOthersNextIDs)
 	t.Run("kubectl instance referencing another project's objects", w.instanceReferencingOthers)
 	t.Run("kubectl volume and snapshot placed on a node by their project", w.storagePlacedByProject)
 	t.Run("kubectl reads and writes in another project's namespace", w.kubectlCrossNamespace)
@@ -389,6 +392,86 @@ func (w *world) storagePlacedByProject(t *testing.T) {
 		t.Fatalf("B's volume naming A's instance: attach node %q, attachment %+v", at, vol.Status.Attachment)
 	}
 	w.checkInstanceA(t)
+}
+
+// objectsNamedLikeOthersNextIDs: the EC2 API names a new key pair or group by an id derived from
+// its name, so that racing calls for one name meet. B, computing the ids A's next key pair and
+// group would get, makes objects of those names first: to take the ids (A's calls would answer
+// ids that are B's), or to learn from its own objects' ids which names A uses. The derivation is
+// keyed by A's namespace UID, which B cannot read; and should B's objects hold A's derived ids
+// anyway (made here by a test that can read the UID), A is answered the ids it holds.
+func (w *world) objectsNamedLikeOthersNextIDs(t *testing.T) {
+	ctx := context.Background()
+	ns := &corev1.Namespace{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: projectA}, ns); err != nil {
+		t.Fatal(err)
+	}
+	for i, seed := range []string{projectA, string(ns.UID)} {
+		name := fmt.Sprintf("alice-next-%d", i)
+		kp := &cloudv1.KeyPair{ObjectMeta: metav1.ObjectMeta{Name: ids.Derive(ids.KeyPair, seed+"/"+name), Namespace: projectB},
+			Spec: cloudv1.KeyPairSpec{PublicKey: publicKey(t)}}
+		sg := &cloudv1.SecurityGroup{ObjectMeta: metav1.ObjectMeta{Name: ids.Derive(ids.SecurityGroup, seed+"/"+name), Namespace: projectB},
+			Spec: cloudv1.SecurityGroupSpec{Description: "bob's"}}
+		// A probe of a name A has had since the start: by the derivation B can compute.
+		probe := &cloudv1.SecurityGroup{ObjectMeta: metav1.ObjectMeta{Name: ids.Derive(ids.SecurityGroup, seed+"/alice-web"), Namespace: projectB},
+			Spec: cloudv1.SecurityGroupSpec{Description: "bob's probe"}}
+		objs := []client.Object{kp, sg}
+		if i == 0 {
+			objs = append(objs, probe)
+		}
+		for _, o := range objs {
+			if err := w.bKube.Create(ctx, o); err != nil {
+				t.Fatalf("creating %T %s: %v", o, o.GetName(), err)
+			}
+		}
+		testenv.Eventually(t, shortWait, "B's objects to get ids", func() error {
+			for _, o := range objs {
+				if err := env.Client.Get(ctx, client.ObjectKeyFromObject(o), o); err != nil {
+					return err
+				}
+			}
+			if kp.Status.KeyPairID == "" || sg.Status.GroupID == "" || (i == 0 && probe.Status.GroupID == "") {
+				return errors.New("no ids yet")
+			}
+			return nil
+		})
+		if i == 0 && probe.Status.GroupID != probe.Name {
+			t.Fatalf("B's probe named like A's group got id %s, not its name %s: it tells B that A has the group", probe.Status.GroupID, probe.Name)
+		}
+
+		ea := w.cloud.EC2(w.a)
+		created, err := ea.CreateKeyPair(ctx, &ec2.CreateKeyPairInput{KeyName: aws.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		group, err := ea.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String(name), Description: aws.String("alice's")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyID, groupID := aws.ToString(created.KeyPairId), aws.ToString(group.GroupId)
+		if keyID == kp.Status.KeyPairID || groupID == sg.Status.GroupID {
+			t.Fatalf("A was answered B's ids: key pair %s, group %s", keyID, groupID)
+		}
+		// The ids A was answered are A's to use.
+		if out, err := ea.DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{KeyPairIds: []string{keyID}}); err != nil || len(out.KeyPairs) != 1 || aws.ToString(out.KeyPairs[0].KeyName) != name {
+			t.Fatalf("A describing its new key pair %s: %v %+v", keyID, err, out)
+		}
+		if _, err := ea.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(groupID),
+			IpProtocol: aws.String("tcp"), FromPort: aws.Int32(22), ToPort: aws.Int32(22), CidrIp: aws.String("192.0.2.0/24")}); err != nil {
+			t.Fatalf("A authorizing on its new group %s: %v", groupID, err)
+		}
+		if _, err := ea.DeleteSecurityGroup(ctx, &ec2.DeleteSecurityGroupInput{GroupId: aws.String(groupID)}); err != nil {
+			t.Fatalf("A deleting its new group %s: %v", groupID, err)
+		}
+		if _, err := ea.DeleteKeyPair(ctx, &ec2.DeleteKeyPairInput{KeyPairId: aws.String(keyID)}); err != nil {
+			t.Fatalf("A deleting its new key pair %s: %v", keyID, err)
+		}
+		for _, o := range objs {
+			if err := w.bKube.Delete(ctx, o); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }
 
 // instanceReferencingOthers names A's private image, key pair and group in B's instances.
