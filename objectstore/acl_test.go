@@ -513,21 +513,107 @@ func TestDeniedReadsRevealNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	here := mustPut(t, a, "secretive", "here", "y", "")
+	mustCreate(t, sdkClient(e, bob), "bobs", "")
+	upload, err := sdkClient(e, bob).CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("bobs"), Key: aws.String("part")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyFrom := func(src string) http.Header { return http.Header{"X-Amz-Copy-Source": {src}} }
+	partCopy := url.Values{"partNumber": {"1"}, "uploadId": {aws.ToString(upload.UploadId)}}
 	for _, rr := range []rawRequest{
 		{method: http.MethodGet, path: "/secretive/gone"},
 		{method: http.MethodHead, path: "/secretive/gone"},
 		{method: http.MethodGet, path: "/secretive/gone", query: url.Values{"versionId": {aws.ToString(del.VersionId)}}},
 		{method: http.MethodGet, path: "/secretive/gone", query: url.Values{"acl": {""}}},
+		// A key that is there, and its version, tell no more than one that is not.
+		{method: http.MethodGet, path: "/secretive/here"},
+		{method: http.MethodHead, path: "/secretive/here"},
+		{method: http.MethodHead, path: "/secretive/here", query: url.Values{"versionId": {aws.ToString(here.VersionId)}}},
+		{method: http.MethodGet, path: "/secretive/here", query: url.Values{"attributes": {""}}, header: http.Header{"X-Amz-Object-Attributes": {"ETag"}}},
+		// Nor does a copy from them, whatever the source: present, missing, a delete marker.
+		{method: http.MethodPut, path: "/bobs/copy", header: copyFrom("/secretive/here")},
+		{method: http.MethodPut, path: "/bobs/copy", header: copyFrom("/secretive/nothing")},
+		{method: http.MethodPut, path: "/bobs/copy", header: copyFrom("/secretive/gone")},
+		{method: http.MethodPut, path: "/bobs/copy", header: copyFrom("/secretive/gone?versionId=" + aws.ToString(del.VersionId))},
+		{method: http.MethodPut, path: "/bobs/part", query: partCopy, header: copyFrom("/secretive/here")},
+		{method: http.MethodPut, path: "/bobs/part", query: partCopy, header: copyFrom("/secretive/nothing")},
 	} {
+		if rr.path[1:5] == "bobs" {
+			res := e.do(t, bob, rr)
+			expectError(t, res, rr.method, http.StatusForbidden, CodeAccessDenied)
+			continue
+		}
 		for _, u := range []testUser{bob, nobody} {
 			rr.unsigned = u == nobody
 			res := e.do(t, u, rr)
 			expectError(t, res, rr.method, http.StatusForbidden, CodeAccessDenied)
-			for _, h := range []string{headerDeleteMarker, headerVersionID, "Last-Modified"} {
+			for _, h := range []string{headerDeleteMarker, headerVersionID, "Last-Modified", headerCopySourceVersionID} {
 				if res.header.Get(h) != "" {
 					t.Fatalf("%s %s?%s by %q answered %s: %s", rr.method, rr.path, rr.query.Encode(), u.p.User, h, res.header.Get(h))
 				}
 			}
 		}
+	}
+	// The bucket's own members, who may list it, are told what is there.
+	for src, code := range map[string]string{
+		"/secretive/nothing": CodeNoSuchKey,
+		"/secretive/gone?versionId=" + aws.ToString(del.VersionId): CodeInvalidRequest,
+	} {
+		res := e.do(t, alice, rawRequest{method: http.MethodPut, path: "/secretive/copy", header: copyFrom(src)})
+		status := http.StatusNotFound
+		if code == CodeInvalidRequest {
+			status = http.StatusBadRequest
+		}
+		expectError(t, res, http.MethodPut, status, code)
+	}
+}
+
+// A copy's default tagging directive (COPY) reads the source's tags: reading the object is not
+// enough, as in S3.
+func TestCopyNeedsTheSourcesTagsReadable(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	a, b := sdkClient(e, alice), sdkClient(e, bob)
+	mustCreate(t, a, "shared", "")
+	mustCreate(t, b, "bobs", "")
+	if _, err := a.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("shared"), Key: aws.String("tagged"), Body: strings.NewReader("x"),
+		ACL: types.ObjectCannedACLAuthenticatedRead, Tagging: aws.String("customer=acme")}); err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, a, "shared", "plain", "x", types.ObjectCannedACLAuthenticatedRead)
+	if _, err := b.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String("shared"), Key: aws.String("tagged")}); apiCode(err) != CodeAccessDenied {
+		t.Fatalf("bob reading the tags: %v", err)
+	}
+	copyObj := func(key, src string, directive types.TaggingDirective) error {
+		_, err := b.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("bobs"), Key: aws.String(key),
+			CopySource: aws.String(src), TaggingDirective: directive})
+		return err
+	}
+	if err := copyObj("leak", "shared/tagged", ""); apiCode(err) != CodeAccessDenied {
+		t.Fatalf("bob copying the tagged object with its tags: %v, want AccessDenied", err)
+	}
+	if _, err := b.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("bobs"), Key: aws.String("leak")}); apiCode(err) != "NotFound" {
+		t.Fatalf("the refused copy left an object: %v", err)
+	}
+	// Without the tags, or from an object without any, the copy is bob's to make.
+	if err := copyObj("replaced", "shared/tagged", types.TaggingDirectiveReplace); err != nil {
+		t.Fatal(err)
+	}
+	if err := copyObj("plain", "shared/plain", ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"replaced", "plain"} {
+		tags, err := b.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String("bobs"), Key: aws.String(key)})
+		if err != nil || len(tags.TagSet) != 0 {
+			t.Fatalf("bob's %s has tags %+v (%v)", key, tags, err)
+		}
+	}
+	// The owner's copy keeps them.
+	if _, err := a.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("shared"), Key: aws.String("again"), CopySource: aws.String("shared/tagged")}); err != nil {
+		t.Fatal(err)
+	}
+	if tags, err := a.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String("shared"), Key: aws.String("again")}); err != nil || len(tags.TagSet) != 1 {
+		t.Fatalf("alice's copy has tags %+v (%v)", tags, err)
 	}
 }

@@ -90,7 +90,7 @@ func backendFromEnv(t *testing.T) func(*Config) {
 // PINET_OBJECTSTORE_TEST_BACKEND=s3 runs every test of the package on the S3 backend.
 const s3SuiteTests = `^(TestAWSSDK|TestBoto3|TestMinio.*|TestVersioning(SDK|Boto3|Minio|Wire|BadInput)|` +
 	`TestVersionsListingWithDelimiter|TestVersionsAreAuthorized|TestACL(Minio|Boto3|GrantsToUsersAndProjects|AndPolicyRefusals)|` +
-	`TestCannedACLsAndAnonymousReads|TestPolicy.*|TestDeleteObjectsJudgedPerKey|TestDeniedReadsRevealNothing|` +
+	`TestCannedACLsAndAnonymousReads|TestPolicy.*|TestDeleteObjectsJudgedPerKey|TestDeniedReadsRevealNothing|TestCopyNeedsTheSourcesTagsReadable|` +
 	`TestProjectsAreIsolated|TestCreateBucketNeedsProject|TestPublicAccessBlock|TestSystemBucketsStayPrivate|TestSystemBucketNamesAreReserved|TestSystemRefusesASystemBucketItDoesNotOwn|` +
 	`TestPresignedAndVersionedACLs|TestMultipartUploadKeepsItsACL|TestErrorCode.*|TestReadsAndConditions|` +
 	`TestKeysThatAreNotFileNames|TestUploadPartCopy|TestReadOnlyGrant|TestPutGrant|TestCompleteSendsKeepAlive|` +

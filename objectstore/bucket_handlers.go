@@ -57,6 +57,7 @@ func (s *Server) objectAccess(q *request, info fsstore.ObjectInfo) error {
 		return err
 	}
 	if !q.objectGranted(q.check, acl) {
+		hideVersionHeaders(q.w.Header())
 		return s3Error(CodeAccessDenied)
 	}
 	return nil
@@ -66,26 +67,43 @@ func (s *Server) objectAccess(q *request, info fsstore.ObjectInfo) error {
 // that may not list the bucket, as S3 does, so the names of objects it cannot read stay
 // secret; what the store had said about the key is dropped.
 func (s *Server) objectMissing(q *request, err error) error {
+	return s.missingIn(q, q.check, q.decision, err)
+}
+
+// missingIn is objectMissing for the object of check, whose bucket-level decision was d: the
+// request's own (objectMissing), or a copy's source.
+func (s *Server) missingIn(q *request, check accessCheck, d decision, err error) error {
 	var ae *apiError
 	missing := errors.Is(err, fsstore.ErrNoSuchKey) || errors.Is(err, fsstore.ErrNoSuchVersion) ||
 		errors.As(err, &ae) && (ae.code == CodeNoSuchKey || ae.code == CodeMethodNotAllowed)
-	if q.decision != needObject || !missing {
+	if d != needObject || !missing {
 		return err
 	}
-	ac := q.check
-	ac.key, ac.access, ac.verb, ac.query = "", opAccesses[OpListObjects], VerbList, nil
-	d, lerr := s.decide(q, ac)
+	lists, lerr := s.mayList(q, check)
 	if lerr != nil {
 		return lerr
 	}
-	if d != granted {
-		h := q.w.Header()
-		for _, name := range []string{headerDeleteMarker, headerVersionID, "Last-Modified", "Allow"} {
-			h.Del(name)
-		}
+	if !lists {
+		hideVersionHeaders(q.w.Header())
 		return s3Error(CodeAccessDenied)
 	}
 	return err
+}
+
+// mayList reports whether the caller may list the bucket of check.
+func (s *Server) mayList(q *request, check accessCheck) (bool, error) {
+	ac := check
+	ac.key, ac.access, ac.verb, ac.query = "", opAccesses[OpListObjects], VerbList, nil
+	d, err := s.decide(q, ac)
+	return d == granted, err
+}
+
+// hideVersionHeaders drops what a read set about the key's versions before access to it was
+// refused: a caller that may not read the object learns nothing of it.
+func hideVersionHeaders(h http.Header) {
+	for _, name := range []string{headerDeleteMarker, headerVersionID, "Last-Modified", "Allow"} {
+		h.Del(name)
+	}
 }
 
 func (s *Server) listBuckets(q *request) error {

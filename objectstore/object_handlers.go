@@ -288,13 +288,24 @@ func (s *Server) copySource(q *request) (*fsstore.Object, target, error) {
 		obj, err = s.store.OpenVersion(src.Bucket, src.Key, src.Version)
 		if err == nil && obj.Info.DeleteMarker {
 			obj.Close()
+			// Said only to a caller that may list the source bucket's keys, like a missing key.
+			if d == needObject {
+				lists, err := s.mayList(q, ac)
+				if err != nil {
+					return nil, target{}, err
+				}
+				if !lists {
+					return nil, target{}, s3Error(CodeAccessDenied)
+				}
+			}
 			return nil, target{}, s3Error(CodeInvalidRequest, "The source of a copy request may not specifically refer to a delete marker by version id.")
 		}
 	} else {
 		obj, err = s.store.OpenObject(src.Bucket, src.Key)
 	}
 	if err != nil {
-		return nil, target{}, err
+		// A missing source is AccessDenied to a caller that may not list its bucket, as a GET is.
+		return nil, target{}, s.missingIn(q, ac, d, err)
 	}
 	if d == needObject {
 		acl, err := s.store.ACLOf(src.Bucket, obj.Info)
@@ -374,7 +385,7 @@ func (s *Server) copyObject(q *request) error {
 	if meta.ACL, err = newObjectACL(q, b); err != nil {
 		return err
 	}
-	if meta.Tags, err = s.copyTags(q, src.Bucket, obj.Info); err != nil {
+	if meta.Tags, err = s.copyTags(q, src, obj.Info); err != nil {
 		return err
 	}
 	if plain.size > maxSinglePut {

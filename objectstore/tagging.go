@@ -305,11 +305,39 @@ func (s *Server) deleteBucketTagging(q *request) error {
 }
 
 // copyTags is the tag set of an object a copy makes: the source's (x-amz-tagging-directive
-// COPY, the default) or the request's (REPLACE).
-func (s *Server) copyTags(q *request, srcBucket string, src fsstore.ObjectInfo) ([]fsstore.Tag, error) {
+// COPY, the default) or the request's (REPLACE). Copying the source's tags reads them, so the
+// caller needs s3:GetObjectTagging (of the version, when one is named) on the source, as in S3:
+// reading the object is not enough.
+func (s *Server) copyTags(q *request, src target, info fsstore.ObjectInfo) ([]fsstore.Tag, error) {
 	switch d := q.r.Header.Get(headerTagDirect); d {
 	case "", "COPY":
-		return s.store.TagsOf(srcBucket, src)
+		tags, err := s.store.TagsOf(src.Bucket, info)
+		if err != nil || len(tags) == 0 {
+			return tags, err
+		}
+		b, err := s.store.Bucket(src.Bucket)
+		if err != nil {
+			return nil, err
+		}
+		ac := accessCheck{bucket: b, key: src.Key, access: opAccesses[OpGetObjectTagging], verb: VerbGet}
+		if src.Version != "" {
+			ac.query = map[string][]string{"versionId": {src.Version}}
+		}
+		dec, err := s.decide(q, ac)
+		if err != nil {
+			return nil, err
+		}
+		if dec == needObject {
+			acl, err := s.store.ACLOf(src.Bucket, info)
+			if err != nil {
+				return nil, err
+			}
+			dec = boolDecision(q.objectGranted(ac, acl))
+		}
+		if dec != granted {
+			return nil, s3Error(CodeAccessDenied)
+		}
+		return tags, nil
 	case "REPLACE":
 		return tagsFromHeader(q.r.Header)
 	default:
