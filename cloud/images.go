@@ -367,7 +367,13 @@ func imageScope(project string, owners, executable []string) (func(*cloudv1.Imag
 			if e == "all" {
 				return img.Spec.LaunchPermission.Public
 			}
-			return slices.Contains(img.Spec.LaunchPermission.Projects, self(e))
+			// Whom another project's image is shared with is its owner's to know: of that list
+			// the caller may ask only about itself (as DescribeImageAttribute shows it only to
+			// the owner).
+			if who := self(e); who == project || imageOwner(img) == project {
+				return slices.Contains(img.Spec.LaunchPermission.Projects, who)
+			}
+			return false
 		})
 	}, nil
 }
@@ -494,7 +500,7 @@ func (s *Service) ModifyImageAttribute(ctx context.Context, c Caller, in ModifyI
 	}
 	if perms != nil {
 		for _, p := range perms.Add {
-			if err := s.checkLaunchPermission(ctx, p); err != nil {
+			if err := checkLaunchPermission(p); err != nil {
 				return err
 			}
 		}
@@ -561,8 +567,11 @@ func imageModification(in *ModifyImageAttributeInput) (*LaunchPermissionChanges,
 	return nil, nil, InvalidParam("Value (%s) for parameter attribute is invalid. Unknown or read-only attribute.", in.Attribute)
 }
 
-// checkLaunchPermission accepts the group "all" and user ids that are existing projects.
-func (s *Service) checkLaunchPermission(ctx context.Context, p LaunchPermission) error {
+// checkLaunchPermission accepts the group "all" and user ids that are well-formed project names.
+// Whether such a project exists is not checked: the answer would tell any project which others
+// exist. A permission for a project that does not exist gives nothing to anyone until one is
+// made by that name, as the owner asked.
+func checkLaunchPermission(p LaunchPermission) error {
 	switch {
 	case p.Group == "" && p.UserID == "":
 		return BadRequest(CodeAMIAttributeItem, "A launch permission needs a Group or a UserId")
@@ -571,15 +580,8 @@ func (s *Service) checkLaunchPermission(ctx context.Context, p LaunchPermission)
 	case p.UserID == "":
 		return nil
 	}
-	bad := BadRequest(CodeAMIAttributeItem, "Invalid attribute item value \"%s\" for UserId item type.", p.UserID)
 	if len(validation.IsDNS1123Label(p.UserID)) > 0 {
-		return bad
-	}
-	if err := s.cfg.Client.Get(ctx, client.ObjectKey{Name: p.UserID}, &cloudv1.Project{}); err != nil {
-		if apierrors.IsNotFound(err) {
-			return bad
-		}
-		return fmt.Errorf("looking up project %s: %w", p.UserID, err)
+		return BadRequest(CodeAMIAttributeItem, "Invalid attribute item value \"%s\" for UserId item type.", p.UserID)
 	}
 	return nil
 }

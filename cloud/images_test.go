@@ -168,7 +168,7 @@ func TestImagesAcrossProjects(t *testing.T) {
 
 	// Refused changes change nothing.
 	err = s.ModifyImageAttribute(ctx, imageAlice, cloud.ModifyImageAttributeInput{ID: id,
-		LaunchPermission: &cloud.LaunchPermissionChanges{Add: []cloud.LaunchPermission{{UserID: "svc-b"}, {UserID: "no-such-project"}}}})
+		LaunchPermission: &cloud.LaunchPermissionChanges{Add: []cloud.LaunchPermission{{UserID: "svc-b"}, {UserID: "No Such Project"}}}})
 	expectCode(t, err, cloud.CodeAMIAttributeItem)
 	err = s.ModifyImageAttribute(ctx, imageAlice, cloud.ModifyImageAttributeInput{ID: id, Attribute: "launchPermission",
 		OperationType: "add", UserIDs: []string{"svc-b"}, DryRun: true})

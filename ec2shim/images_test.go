@@ -558,6 +558,17 @@ func TestImageVisibilityAcrossProjects(t *testing.T) {
 	if strings.Join(got, ",") != "all,imgvis-b,imgvis-c" {
 		t.Fatalf("after concurrent changes: %v", got)
 	}
+	// Whom the image is shared with is the owner's to know: b, which sees it (public), may ask
+	// ExecutableBy about itself, not about c; the owner may ask about anyone.
+	for _, tc := range []struct {
+		who   *ec2.Client
+		about string
+		want  bool
+	}{{cb, "self", true}, {cb, "imgvis-b", true}, {cb, "imgvis-c", false}, {ca, "imgvis-c", true}, {ca, "imgvis-b", true}} {
+		if got := hasImage(visibleTo(t, tc.who, &ec2.DescribeImagesInput{ExecutableUsers: []string{tc.about}}), ami); got != tc.want {
+			t.Errorf("ExecutableBy=%s by %s lists the image: %v, want %v", tc.about, map[*ec2.Client]string{cb: "b", ca: "a"}[tc.who], got, tc.want)
+		}
+	}
 
 	// Reset makes it private.
 	if _, err := ca.ResetImageAttribute(ctx, &ec2.ResetImageAttributeInput{ImageId: aws.String(ami), Attribute: types.ResetImageAttributeNameLaunchPermission}); err != nil {
@@ -607,7 +618,6 @@ func TestImageAttributes(t *testing.T) {
 		in   *ec2.ModifyImageAttributeInput
 		code string
 	}{
-		{"unknown project", add(types.LaunchPermission{UserId: aws.String("no-such-project")}), "InvalidAMIAttributeItemValue"},
 		{"malformed project", add(types.LaunchPermission{UserId: aws.String("Not A Project")}), "InvalidAMIAttributeItemValue"},
 		{"unknown group", add(types.LaunchPermission{Group: "everyone"}), "InvalidAMIAttributeItemValue"},
 		{"nothing", &ec2.ModifyImageAttributeInput{}, "MissingParameter"},
@@ -627,6 +637,14 @@ func TestImageAttributes(t *testing.T) {
 	}
 	if img := describeImage(t, cl, ami); aws.ToBool(img.Public) || aws.ToString(img.Description) != "older form" {
 		t.Fatalf("refused changes changed the image: %+v", img)
+	}
+	// A well-formed project name is taken whether or not such a project exists: refusing the
+	// names of projects that do not exist would tell any project which ones do.
+	if err := modify(add(types.LaunchPermission{UserId: aws.String("no-such-project")})); err != nil {
+		t.Fatalf("sharing with a project that does not exist: %v", err)
+	}
+	if err := modify(&ec2.ModifyImageAttributeInput{LaunchPermission: &types.LaunchPermissionModifications{Remove: []types.LaunchPermission{{UserId: aws.String("no-such-project")}}}}); err != nil {
+		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		name string
