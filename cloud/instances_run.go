@@ -465,6 +465,20 @@ func (s *Service) checkRunImages(ctx context.Context, c Caller, in *RunInstances
 			return BadRequest(CodeAMINotFound, "The %s image id '[%s]' does not exist", ref.what, ref.id)
 		}
 	}
+	// The image's own kernel and ramdisk, where the call names none, boot with the caller's
+	// rights too: another project shared them with the image's owner, not with the caller.
+	for _, ref := range []struct{ named, dflt, what string }{
+		{in.KernelID, img.Spec.KernelID, "kernel"}, {in.RamdiskID, img.Spec.RamdiskID, "ramdisk"},
+	} {
+		if ref.named != "" || ref.dflt == "" {
+			continue
+		}
+		if _, err := refs.ImageDefault(ctx, s.cfg.Client, img, ref.dflt, c.Project()); errors.Is(err, refs.ErrNotFound) {
+			return BadRequest(CodeAMINotFound, "The %s image '[%s]' of image %s does not exist", ref.what, ref.dflt, in.ImageID)
+		} else if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -28,6 +28,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -771,4 +772,81 @@ func hasImage(list []string, id string) bool {
 		}
 	}
 	return false
+}
+
+// An image's default kernel is booted with the launcher's rights: a kernel one project shared
+// with the image's owner alone boots no other project's instance, through either door, however
+// public the image.
+func TestImageDefaultKernelIsTheLaunchersToSee(t *testing.T) {
+	c, k, ck := tenant(t, "imgdef-k")
+	_, m, cm := tenant(t, "imgdef-m")
+	_, _, cl := tenant(t, "imgdef-l")
+	c.AddNode(t, "imgdef-node", "imgdef-zone", 4, 8192)
+	ctx := context.Background()
+	kernel := registerBundle(t, c, k, "imgdef-k-user", "imgdef-k", "imgdef-k-bundles", "vmlinuz", bundle.TypeKernel, "k's kernel")
+	waitImageState(t, ck, kernel, types.ImageStateAvailable)
+	share := func(cl *ec2.Client, id string, lp types.LaunchPermission) {
+		t.Helper()
+		if _, err := cl.ModifyImageAttribute(ctx, &ec2.ModifyImageAttributeInput{ImageId: aws.String(id),
+			LaunchPermission: &types.LaunchPermissionModifications{Add: []types.LaunchPermission{lp}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	share(ck, kernel, types.LaunchPermission{UserId: aws.String("imgdef-m")})
+	disk := c.UploadBundle(t, m, "imgdef-m-user", "imgdef-m", "imgdef-m-bundles", "disk.img", bundle.TypeMachine, imageBytes(5, 20<<10))
+	reg, err := cm.RegisterImage(ctx, &ec2.RegisterImageInput{ImageLocation: aws.String(disk.Location), Name: aws.String("with k's kernel"),
+		KernelId: aws.String(kernel)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ami := aws.ToString(reg.ImageId)
+	waitImageState(t, cm, ami, types.ImageStateAvailable)
+	share(cm, ami, types.LaunchPermission{Group: types.PermissionGroupAll})
+
+	run := func(cl *ec2.Client) error {
+		_, err := cl.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(ami), InstanceType: types.InstanceType("m1.tiny"),
+			MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
+		return err
+	}
+	// l sees the image, not its kernel: refused, and nothing made.
+	expectCode(t, run(cl), "InvalidAMIID.NotFound")
+	if out, err := cl.DescribeInstances(ctx, &ec2.DescribeInstancesInput{}); err != nil || len(out.Reservations) != 0 {
+		t.Fatalf("l's instances after the refusal: %v %+v", err, out)
+	}
+	// Made with kubectl, l's instance waits for a kernel it can see.
+	lKube, err := env.ClientAs(cloudv1.UserPrefix+"imgdef-l-user", cloudv1.ProjectGroupPrefix+"imgdef-l")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst := &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: "with-k-kernel", Namespace: "imgdef-l"},
+		Spec: cloudv1.InstanceSpec{ImageID: ami, InstanceType: "m1.tiny"}}
+	if err := lKube.Create(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	resolved := func(want metav1.ConditionStatus, reason string) {
+		t.Helper()
+		testenv.Eventually(t, time.Minute, "l's instance's references "+reason, func() error {
+			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(inst), inst); err != nil {
+				return err
+			}
+			if c := conditions.Get(inst, cloudv1.InstanceReferencesResolved); c == nil || c.Status != want || (reason != "" && c.Reason != reason) {
+				return fmt.Errorf("ReferencesResolved is %+v", c)
+			}
+			return nil
+		})
+	}
+	resolved(metav1.ConditionFalse, cloudv1.ReasonKernelNotFound)
+	if inst.Status.Hypervisor != "" {
+		t.Fatalf("l's instance was scheduled to %s", inst.Status.Hypervisor)
+	}
+
+	// m, which k shared the kernel with, launches it; once k shares it with l, so does l.
+	if err := run(cm); err != nil {
+		t.Fatalf("m launching its image: %v", err)
+	}
+	share(ck, kernel, types.LaunchPermission{UserId: aws.String("imgdef-l")})
+	if err := run(cl); err != nil {
+		t.Fatalf("l launching with the kernel shared: %v", err)
+	}
+	resolved(metav1.ConditionTrue, "")
 }

@@ -49,23 +49,13 @@ func (s *instanceSync) prepare(ctx context.Context, sc *syncScope, it *cloudv1.I
 	if err != nil || img == nil {
 		return nil, err
 	}
-	// The instance's own kernel and ramdisk are named in its namespace; the image's defaults in
-	// the image's.
-	kernelNS, kernelRef := inst.Namespace, inst.Spec.KernelID
-	if kernelRef == "" {
-		kernelNS, kernelRef = img.Namespace, img.Spec.KernelID
-	}
-	ramdiskNS, ramdiskRef := inst.Namespace, inst.Spec.RamdiskID
-	if ramdiskRef == "" {
-		ramdiskNS, ramdiskRef = img.Namespace, img.Spec.RamdiskID
-	}
 	base, err := s.fetch(ctx, sc, img)
 	if err != nil {
 		return nil, err
 	}
 	plan := &bootPlan{}
-	if kernelRef != "" {
-		kernel, err := s.availableImage(ctx, sc, kernelNS, kernelRef, cloudv1.ReasonKernelNotFound)
+	if inst.Spec.KernelID != "" || img.Spec.KernelID != "" {
+		kernel, err := s.bootFile(ctx, sc, img, inst.Spec.KernelID, img.Spec.KernelID, cloudv1.ReasonKernelNotFound)
 		if err != nil || kernel == nil {
 			return nil, err
 		}
@@ -79,8 +69,8 @@ func (s *instanceSync) prepare(ctx context.Context, sc *syncScope, it *cloudv1.I
 		plan.cmdline = "root=/dev/vda rw console=ttyS0 no_timer_check pinet.instance_id=" + inst.Status.InstanceID
 	}
 	used := []string{img.Status.ImageID, plan.kernelID, ""}
-	if ramdiskRef != "" {
-		ramdisk, err := s.availableImage(ctx, sc, ramdiskNS, ramdiskRef, cloudv1.ReasonRamdiskNotFound)
+	if inst.Spec.RamdiskID != "" || img.Spec.RamdiskID != "" {
+		ramdisk, err := s.bootFile(ctx, sc, img, inst.Spec.RamdiskID, img.Spec.RamdiskID, cloudv1.ReasonRamdiskNotFound)
 		if err != nil || ramdisk == nil {
 			return nil, err
 		}
@@ -226,6 +216,21 @@ func recordUsedImages(dir string, ids ...string) error {
 // available yet is reported in the scope and returns nil.
 func (s *instanceSync) availableImage(ctx context.Context, sc *syncScope, namespace, ref, missingReason string) (*cloudv1.Image, error) {
 	img, err := refs.Image(ctx, s.client, namespace, ref)
+	return usableImage(sc, img, err, ref, missingReason)
+}
+
+// bootFile is the kernel or ramdisk the instance boots with: the one it names (in its project),
+// else img's default, which must also be one the instance's project may see (refs.ImageDefault).
+func (s *instanceSync) bootFile(ctx context.Context, sc *syncScope, img *cloudv1.Image, named, dflt, missingReason string) (*cloudv1.Image, error) {
+	if named != "" {
+		return s.availableImage(ctx, sc, sc.inst.Namespace, named, missingReason)
+	}
+	def, err := refs.ImageDefault(ctx, s.client, img, dflt, sc.inst.Namespace)
+	return usableImage(sc, def, err, dflt, missingReason)
+}
+
+// usableImage is a resolved image if it is available, or nil with the reason in the scope.
+func usableImage(sc *syncScope, img *cloudv1.Image, err error, ref, missingReason string) (*cloudv1.Image, error) {
 	if errors.Is(err, refs.ErrNotFound) {
 		sc.actionReason, sc.actionMsg = missingReason, err.Error()
 		return nil, nil

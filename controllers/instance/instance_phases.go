@@ -184,6 +184,20 @@ func (r *Reconciler) resolveReferences(ctx context.Context, s *scope) error {
 	}
 	s.image = img
 
+	// The image's own kernel and ramdisk, where the instance names none, must be the instance's
+	// project's to see as well: another project may have shared them with the image's owner and
+	// no one else.
+	for _, ref := range []struct{ named, dflt, reason string }{
+		{inst.Spec.KernelID, img.Spec.KernelID, cloudv1.ReasonKernelNotFound},
+		{inst.Spec.RamdiskID, img.Spec.RamdiskID, cloudv1.ReasonRamdiskNotFound},
+	} {
+		if ref.named != "" || ref.dflt == "" {
+			continue
+		}
+		if _, err := refs.ImageDefault(ctx, r.Client, img, ref.dflt, project); err != nil {
+			return fail(ref.reason, err)
+		}
+	}
 	for _, ref := range []struct{ id, reason string }{
 		{inst.Spec.KernelID, cloudv1.ReasonKernelNotFound},
 		{inst.Spec.RamdiskID, cloudv1.ReasonRamdiskNotFound},

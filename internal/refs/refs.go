@@ -66,6 +66,21 @@ func Image(ctx context.Context, r client.Reader, project, ref string) (*cloudv1.
 	return img, nil
 }
 
+// ImageDefault resolves the kernel or ramdisk ref that img names as its default, for an instance
+// of project. The reference is the image owner's (a name in its namespace, or an id it can see),
+// but the image it names must be one project can see as well: the owner may have been given a
+// kernel no one else was.
+func ImageDefault(ctx context.Context, r client.Reader, img *cloudv1.Image, ref, project string) (*cloudv1.Image, error) {
+	def, err := Image(ctx, r, img.Namespace, ref)
+	if err != nil {
+		return nil, err
+	}
+	if !ImageVisibleTo(def, project) {
+		return nil, fmt.Errorf("image %s: %w", ref, ErrNotFound)
+	}
+	return def, nil
+}
+
 // InstanceType gets an instance type by name.
 func InstanceType(ctx context.Context, r client.Reader, name string) (*cloudv1.InstanceType, error) {
 	it := &cloudv1.InstanceType{}
