@@ -28,8 +28,8 @@ import (
 
 // An operation that creates an object under a project quota creates it marked pending (quota
 // package), then admits it through the project's ledger for the kind before it answers;
-// refused, the object is withdrawn. Objects made with kubectl are counted (addresses, volumes)
-// or admitted by their controller (instances).
+// refused, the object is withdrawn. Objects made with kubectl are admitted by their controllers
+// (quota.Ledger.AdmitMade for addresses and volumes).
 
 // Ledger admits objects through the API server itself, never the cache.
 func (s *Service) Ledger() *quota.Ledger {

@@ -99,6 +99,11 @@ func TestPendingAddressesAndVolumesOfACrashedCallAreDecided(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { deleteAndWait(t, kubectlMade) })
+	// Admitted by the address controller (which this test does not run) and given an IP.
+	kubectlMade.Status.PublicIP = "198.51.100.7"
+	if err := env.Client.Status().Update(ctx, kubectlMade); err != nil {
+		t.Fatal(err)
+	}
 
 	clk := clocktesting.NewFakePassiveClock(first.CreationTimestamp.Add(10 * time.Second))
 	reconciler := func(k quotapending.Kind) *quotapending.Reconciler {
@@ -124,8 +129,8 @@ func TestPendingAddressesAndVolumesOfACrashedCallAreDecided(t *testing.T) {
 		t.Fatal("decided within the creator's grace")
 	}
 
-	// Past it, the first address fits beside the one made with kubectl (which always counts) and
-	// is admitted; the second does not and is withdrawn.
+	// Past it, the first address fits beside the one made with kubectl (which counts: it holds
+	// an IP) and is admitted; the second does not and is withdrawn.
 	clk.SetTime(second.CreationTimestamp.Add(2 * quotapending.CreatorGrace))
 	reconcile1(addrs, first)
 	mustGet(t, first)

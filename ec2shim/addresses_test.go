@@ -402,8 +402,8 @@ func TestAddressQuota(t *testing.T) {
 		return err
 	})
 
-	// An address made with kubectl counts too: with one released, a kubectl-made one takes the
-	// room, and the API refuses the next.
+	// An address made with kubectl counts too, once its controller has admitted it: with one
+	// released, a kubectl-made one takes the room, and the API refuses the next.
 	out, err = cl.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{})
 	if err != nil {
 		t.Fatal(err)
@@ -415,6 +415,15 @@ func TestAddressQuota(t *testing.T) {
 	if err := env.Client.Create(ctx, byHand); err != nil {
 		t.Fatal(err)
 	}
+	testenv.Eventually(t, shortWait, "the kubectl-made address's IP", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(byHand), byHand); err != nil {
+			return err
+		}
+		if byHand.Status.PublicIP == "" {
+			return fmt.Errorf("no IP yet: %+v", byHand.Status.Conditions)
+		}
+		return nil
+	})
 	// Admission reads the API server, not the cache: the next allocation is refused at once.
 	_, err = cl.AllocateAddress(ctx, &ec2.AllocateAddressInput{PublicIpv4Pool: aws.String("eipquota-pool")})
 	expectCode(t, err, "AddressLimitExceeded")

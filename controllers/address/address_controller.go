@@ -22,14 +22,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -39,11 +42,16 @@ import (
 	"pinet.io/pinet/internal/ids"
 	"pinet.io/pinet/internal/ipam"
 	"pinet.io/pinet/internal/patch"
+	"pinet.io/pinet/internal/quota"
 	"pinet.io/pinet/internal/refs"
 )
 
 // AddressFinalizer is held until the address's claim is released.
 const AddressFinalizer = "cloud.pinet.io/address"
+
+// admissionTimeout bounds how long one reconcile retries the quota ledger against racing
+// admissions before it returns the error and backs off.
+const admissionTimeout = 5 * time.Second
 
 // Reconciler reconciles Addresses.
 type Reconciler struct {
@@ -62,7 +70,8 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=addresses/status;addresses/finalizers,verbs=get;update;patch
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=addresspools,verbs=get;list;watch
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=projects,verbs=get;list;watch
 
 // Reconcile allocates, associates or releases one address.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, reterr error) {
@@ -107,10 +116,40 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		a.Status.AllocationID = id
 	}
 	if a.Status.PublicIP == "" {
+		if ok, err := r.admit(ctx, a, now); err != nil || !ok {
+			return reconcile.Result{}, err
+		}
 		// The status write of the new IP brings the address back to be associated, read afresh.
 		return reconcile.Result{}, r.allocate(ctx, a, now)
 	}
 	return reconcile.Result{}, r.associate(ctx, a, now)
+}
+
+// admit holds an address made with kubectl to its project's quota before it takes an IP of a
+// pool every project draws on (an EC2 call admits its own). Over the quota it waits, with no IP
+// and AddressAllocated=False/QuotaExceeded, until an address of the project goes or the quota
+// grows.
+func (r *Reconciler) admit(ctx context.Context, a *cloudv1.Address, now metav1.Time) (bool, error) {
+	q, err := quota.Of(ctx, r.Client, a.Namespace)
+	if err != nil {
+		return false, err
+	}
+	// The ledger decides from the API server's objects, not the cache's.
+	var reader client.Reader = r.APIReader
+	if reader == nil {
+		reader = r.Client
+	}
+	ledger := &quota.Ledger{Reader: reader, Writer: r.Client}
+	ok, refused, err := ledger.AdmitMade(ctx, quota.Addresses(a.Namespace, q), a, admissionTimeout)
+	if err != nil || ok || refused == nil {
+		return ok, err
+	}
+	before := conditions.Get(a, cloudv1.AddressAllocated)
+	conditions.MarkFalse(a, cloudv1.AddressAllocated, cloudv1.ReasonQuotaExceeded, refused.Error(), now)
+	if r.Recorder != nil && (before == nil || before.Reason != cloudv1.ReasonQuotaExceeded) {
+		r.Recorder.Eventf(a, nil, "Warning", cloudv1.ReasonQuotaExceeded, "Allocate", "%s", refused.Error())
+	}
+	return false, nil
 }
 
 func (r *Reconciler) allocate(ctx context.Context, a *cloudv1.Address, now metav1.Time) error {
@@ -213,6 +252,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&cloudv1.Address{}).
 		Watches(&cloudv1.Instance{}, handler.EnqueueRequestsFromMapFunc(r.addressesOf)).
 		Watches(&cloudv1.AddressPool{}, handler.EnqueueRequestsFromMapFunc(r.unallocated)).
+		// An address going, or a project's quota changing, may make room for one waiting.
+		Watches(&cloudv1.Address{}, handler.Funcs{DeleteFunc: r.released}).
+		Watches(&cloudv1.Project{}, handler.EnqueueRequestsFromMapFunc(r.unallocated)).
 		Named("address").
 		// Addresses are allocated side by side: each claim is exclusive through the API server
 		// (one Lease per IP, named by it), so racing workers only skip what another took. One
@@ -222,9 +264,25 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-func (r *Reconciler) unallocated(ctx context.Context, _ client.Object) []reconcile.Request {
+// released enqueues the addresses without an IP of the project whose address went.
+func (r *Reconciler) released(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	for _, req := range r.unallocatedIn(ctx, e.Object.GetNamespace()) {
+		q.Add(req)
+	}
+}
+
+// unallocated enqueues the addresses without an IP: of every project when a pool changes, of the
+// project when its quota does.
+func (r *Reconciler) unallocated(ctx context.Context, o client.Object) []reconcile.Request {
+	if p, ok := o.(*cloudv1.Project); ok {
+		return r.unallocatedIn(ctx, p.Name)
+	}
+	return r.unallocatedIn(ctx, "")
+}
+
+func (r *Reconciler) unallocatedIn(ctx context.Context, namespace string) []reconcile.Request {
 	list := &cloudv1.AddressList{}
-	if err := r.Client.List(ctx, list); err != nil {
+	if err := r.Client.List(ctx, list, client.InNamespace(namespace)); err != nil {
 		return nil
 	}
 	var reqs []reconcile.Request

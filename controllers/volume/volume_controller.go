@@ -52,6 +52,10 @@ const DefaultNodeLostTimeout = 5 * time.Minute
 // retryExhausted is when a volume that found no free AoE address looks again.
 const retryExhausted = time.Minute
 
+// admissionTimeout bounds how long one reconcile retries the quota ledger against racing
+// admissions before it returns the error and backs off.
+const admissionTimeout = 5 * time.Second
+
 // Reconciler reconciles Volumes.
 type Reconciler struct {
 	Client client.Client
@@ -71,7 +75,8 @@ type Reconciler struct {
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=volumes,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=volumes/status;volumes/finalizers,verbs=get;update;patch
-// +kubebuilder:rbac:groups=cloud.pinet.io,resources=snapshots;hypervisors;instances,verbs=get;list;watch
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=snapshots;hypervisors;instances;projects,verbs=get;list;watch
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update
 
 // scope is what one reconcile found out.
 type scope struct {
@@ -207,6 +212,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&cloudv1.Volume{}, handler.Funcs{DeleteFunc: r.freed}).
 		Watches(&cloudv1.Instance{}, handler.EnqueueRequestsFromMapFunc(r.attachedTo)).
 		Watches(&cloudv1.Snapshot{}, handler.EnqueueRequestsFromMapFunc(r.madeFrom)).
+		// A project's quota growing may make room for its volumes waiting over it.
+		Watches(&cloudv1.Project{}, handler.EnqueueRequestsFromMapFunc(r.unplacedOf)).
 		Named("volume").
 		Complete(r)
 }

@@ -29,6 +29,7 @@ import (
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/capacity"
 	"pinet.io/pinet/internal/ipam"
+	"pinet.io/pinet/internal/quota"
 )
 
 // place gives an unplaced volume a storage node and an AoE address. A volume whose snapshot does
@@ -41,6 +42,9 @@ func (r *Reconciler) place(ctx context.Context, sc *scope) (reconcile.Result, er
 		return reconcile.Result{}, nil
 	}
 	if err := r.resolveSnapshot(ctx, sc); err != nil || sc.blocked != "" {
+		return reconcile.Result{}, err
+	}
+	if err := r.admit(ctx, sc); err != nil || sc.blocked != "" {
 		return reconcile.Result{}, err
 	}
 	node, zone, err := r.chooseNode(ctx, v)
@@ -68,6 +72,28 @@ func (r *Reconciler) place(ctx context.Context, sc *scope) (reconcile.Result, er
 		r.Recorder.Eventf(v, nil, "Normal", "Placed", "Place", "Placed on storage node %s as AoE e%d.%d", node, addr.Shelf, addr.Slot)
 	}
 	return reconcile.Result{}, nil
+}
+
+// admit holds a volume made with kubectl to its project's quota before it takes room on a
+// storage node every project draws on (an EC2 call admits its own). Over the quota it waits,
+// unplaced, with the reason QuotaExceeded, until a volume goes or the project's quota changes.
+func (r *Reconciler) admit(ctx context.Context, sc *scope) error {
+	v := sc.v
+	q, err := quota.Of(ctx, r.Client, v.Namespace)
+	if err != nil {
+		return err
+	}
+	ledger := &quota.Ledger{Reader: r.APIReader, Writer: r.Client}
+	ok, refused, err := ledger.AdmitMade(ctx, quota.Volumes(v.Namespace, q), v, admissionTimeout)
+	switch {
+	case err != nil:
+		return err
+	case !ok && refused != nil:
+		sc.blocked, sc.blockedMsg = cloudv1.ReasonQuotaExceeded, refused.Error()
+	case !ok:
+		sc.blocked, sc.blockedMsg = cloudv1.ReasonQuotaExceeded, "The volume went while it was admitted"
+	}
+	return nil
 }
 
 // chooseNode picks the Ready storage node of the volume's zone (any zone if it names none) with
@@ -169,6 +195,21 @@ func (r *Reconciler) unplaced(ctx context.Context, o client.Object) []reconcile.
 	for i := range list.Items {
 		v := &list.Items[i]
 		if v.Status.AoE == nil || (!v.DeletionTimestamp.IsZero() && v.Status.AoE.Node == hv.Name) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(v)})
+		}
+	}
+	return reqs
+}
+
+// unplacedOf enqueues the unplaced volumes of the project whose quota changed.
+func (r *Reconciler) unplacedOf(ctx context.Context, o client.Object) []reconcile.Request {
+	list := &cloudv1.VolumeList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(o.GetName())); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		if v := &list.Items[i]; v.Status.AoE == nil && v.DeletionTimestamp.IsZero() {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(v)})
 		}
 	}

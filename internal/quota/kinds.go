@@ -59,7 +59,7 @@ func Addresses(project string, q cloudv1.ProjectQuota) *Gate {
 			for i := range list.Items {
 				a := &list.Items[i]
 				if a.DeletionTimestamp.IsZero() {
-					items = append(items, Item{Name: a.Name, Use: []int64{1}, Pending: IsMarkedPending(a)})
+					items = append(items, Item{Name: a.Name, Use: []int64{1}, Pending: IsMarkedPending(a) || !AddressAdmitted(a)})
 				}
 			}
 			return items, nil
@@ -81,13 +81,22 @@ func Volumes(project string, q cloudv1.ProjectQuota) *Gate {
 			for i := range list.Items {
 				v := &list.Items[i]
 				if v.DeletionTimestamp.IsZero() {
-					items = append(items, Item{Name: v.Name, Use: []int64{1, int64(v.Spec.SizeGiB)}, Pending: IsMarkedPending(v)})
+					items = append(items, Item{Name: v.Name, Use: []int64{1, int64(v.Spec.SizeGiB)}, Pending: IsMarkedPending(v) || !VolumeAdmitted(v)})
 				}
 			}
 			return items, nil
 		},
 	}
 }
+
+// AddressAdmitted tells whether an address is shown admitted: it holds an IP of a pool. Until
+// then it counts only once its creator (an EC2 call) or the address controller admitted it
+// through the ledger: one made with kubectl over the quota takes no IP and counts for nothing.
+func AddressAdmitted(a *cloudv1.Address) bool { return a.Status.PublicIP != "" }
+
+// VolumeAdmitted tells whether a volume is shown admitted: it is placed on a storage node. Until
+// then it counts only once admitted through the ledger, as addresses do.
+func VolumeAdmitted(v *cloudv1.Volume) bool { return v.Status.AoE != nil }
 
 // Snapshots is the gate of a project's snapshots: their number. A snapshot is pending while its
 // creator (an EC2 call) admits it, and until the snapshot controller has admitted it and started

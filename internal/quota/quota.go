@@ -215,6 +215,23 @@ func (l *Ledger) Admit(ctx context.Context, g *Gate, candidates []string, minimu
 	return d[0].Admitted, d[0].Refused, nil
 }
 
+// AdmitMade admits obj, an object of the gate's kind about to be given a share of something
+// every project draws on (an IP of a pool, room on a storage node), before its controller gives
+// it: how an object made with kubectl is held to its project's quota. One marked pending is its
+// creator's to admit (an EC2 call, or controllers/quotapending once that call is gone) and
+// passes. It reports whether obj may have its share, and the limit that refused it (nil when obj
+// went meanwhile).
+func (l *Ledger) AdmitMade(ctx context.Context, g *Gate, obj client.Object, timeout time.Duration) (bool, *Exceeded, error) {
+	if IsMarkedPending(obj) || g.Unlimited() {
+		return true, nil, nil
+	}
+	admitted, refused, err := l.Admit(ctx, g, []string{obj.GetName()}, 1, timeout)
+	if err != nil {
+		return false, nil, err
+	}
+	return len(admitted) == 1, refused, nil
+}
+
 // AdmitAll decides several requests with one write of the ledger, each as Admit would and in
 // their order: each counts the admissions of those before it. Many admissions waiting at once
 // (a burst of launches in one process) thus write the ledger once instead of each in turn,

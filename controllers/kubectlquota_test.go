@@ -1,0 +1,113 @@
+// Copyright 2026 The PiNet Authors.
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+package controllers_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/testenv"
+)
+
+// Addresses and volumes made with kubectl take an IP of a pool, or room on a storage node, that
+// every project draws on: past the project's quota they wait without one, as instances made with
+// kubectl wait unscheduled, and take it when the project has room again. (AllocateAddress and
+// CreateVolume refuse such requests outright.)
+func TestKubectlAddressesAndVolumesWaitForTheQuota(t *testing.T) {
+	startManager(t)
+	ctx := context.Background()
+	const project = "kubectl-quota"
+	quotaProject(t, project, cloudv1.ProjectQuota{Addresses: ptr.To[int32](2), Volumes: ptr.To[int32](5), VolumeGiB: ptr.To[int64](4)}, true)
+	pool := &cloudv1.AddressPool{ObjectMeta: metav1.ObjectMeta{Name: "kq-pool"},
+		Spec: cloudv1.AddressPoolSpec{CIDRs: []string{"203.0.113.16/28"}}}
+	if err := env.Client.Create(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), pool) })
+	storageNode(t, "kq-store", "kq-zone", 100)
+
+	var addrs []*cloudv1.Address
+	for i := range 4 {
+		a := &cloudv1.Address{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("kq-eip-%d", i), Namespace: project},
+			Spec: cloudv1.AddressSpec{Pool: pool.Name}}
+		if err := env.Client.Create(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, a)
+	}
+	addressesAre := func(allocated, refused int) {
+		t.Helper()
+		testenv.Eventually(t, longWait, fmt.Sprintf("%d addresses allocated, %d over the quota", allocated, refused), func() error {
+			got, over := 0, 0
+			for _, a := range addrs {
+				if err := env.Client.Get(ctx, client.ObjectKeyFromObject(a), a); client.IgnoreNotFound(err) != nil {
+					return err
+				}
+				if !a.DeletionTimestamp.IsZero() {
+					continue
+				}
+				c := conditions.Get(a, cloudv1.AddressAllocated)
+				switch {
+				case a.Status.PublicIP != "":
+					got++
+				case c != nil && c.Reason == cloudv1.ReasonQuotaExceeded:
+					over++
+				}
+			}
+			if got != allocated || over != refused {
+				return fmt.Errorf("%d allocated, %d over the quota", got, over)
+			}
+			return nil
+		})
+	}
+	addressesAre(2, 2)
+
+	// 4 GiB: a 3 GiB volume is placed, then a 2 GiB one waits over the quota.
+	first := newVolume(t, project, "kq-first", "kq-zone", 3)
+	volumeIs(t, first, cloudv1.VolumeStateCreating, cloudv1.ReasonExporting)
+	second := volumeIs(t, newVolume(t, project, "kq-second", "kq-zone", 2), cloudv1.VolumeStateCreating, cloudv1.ReasonQuotaExceeded)
+	if second.Status.AoE != nil || second.Labels[cloudv1.LabelStorageNode] != "" {
+		t.Fatalf("a volume over the quota was placed: %+v", second.Status.AoE)
+	}
+
+	// Room again: an address goes, the quota grows.
+	deleteAndWait(t, addrs[0])
+	addressesAre(2, 1)
+	p := &cloudv1.Project{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: project}, p); err != nil {
+		t.Fatal(err)
+	}
+	p.Spec.Quota.VolumeGiB = ptr.To[int64](5)
+	if err := env.Client.Update(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	volumeIs(t, second, cloudv1.VolumeStateCreating, cloudv1.ReasonExporting)
+	for _, a := range addrs[1:] {
+		deleteAndWait(t, a)
+	}
+	// The volumes go once their storage node does (this test runs no agent to unexport them).
+	for _, v := range []*cloudv1.Volume{first, second} {
+		if err := env.Client.Delete(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
