@@ -111,3 +111,54 @@ func TestKubectlAddressesAndVolumesWaitForTheQuota(t *testing.T) {
 		}
 	}
 }
+
+// A volume's spec.sizeGiB may grow (with kubectl; the EC2 API has no ModifyVolume): the volume
+// is given the new size only once its project's quota and its storage node have room for it, and
+// keeps its size, with Resized=False and the reason, until they do.
+func TestVolumeGrowthWaitsForRoom(t *testing.T) {
+	startManager(t)
+	ctx := context.Background()
+	const project = "volume-growth"
+	quotaProject(t, project, cloudv1.ProjectQuota{VolumeGiB: ptr.To[int64](6)}, true)
+	storageNode(t, "vg-store", "vg-zone", 8)
+
+	v := volumeIs(t, newVolume(t, project, "vg", "vg-zone", 2), cloudv1.VolumeStateCreating, cloudv1.ReasonExporting)
+	grow := func(to int32) {
+		t.Helper()
+		if err := testenv.Update(ctx, env.Client, v, func(v *cloudv1.Volume) { v.Spec.SizeGiB = to }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sizeIs := func(given int32, resized metav1.ConditionStatus, reason string) {
+		t.Helper()
+		testenv.Eventually(t, longWait, fmt.Sprintf("given %d GiB, Resized %s/%s", given, resized, reason), func() error {
+			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(v), v); err != nil {
+				return err
+			}
+			c := conditions.Get(v, cloudv1.VolumeResized)
+			if v.Status.SizeGiB != given || (reason == "" && c != nil) || (reason != "" && (c == nil || c.Status != resized || c.Reason != reason)) {
+				return fmt.Errorf("given %d GiB, Resized %+v", v.Status.SizeGiB, c)
+			}
+			return nil
+		})
+	}
+	sizeIs(2, "", "")
+	grow(5)
+	sizeIs(5, metav1.ConditionTrue, cloudv1.ReasonResized)
+	grow(7) // past the project's 6 GiB
+	sizeIs(5, metav1.ConditionFalse, cloudv1.ReasonQuotaExceeded)
+	p := &cloudv1.Project{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: project}, p); err != nil {
+		t.Fatal(err)
+	}
+	p.Spec.Quota.VolumeGiB = ptr.To[int64](20)
+	if err := env.Client.Update(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	sizeIs(7, metav1.ConditionTrue, cloudv1.ReasonResized)
+	grow(9) // past the storage node's 8 GiB
+	sizeIs(7, metav1.ConditionFalse, cloudv1.ReasonNoStorageNode)
+	if err := env.Client.Delete(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+}

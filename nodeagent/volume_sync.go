@@ -103,7 +103,8 @@ func (s *volumeSync) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	if v.Status.AoE == nil || v.Status.AoE.Node != s.node {
 		return reconcile.Result{}, nil
 	}
-	size := int64(v.Spec.SizeGiB) << 30
+	// The size the volume was given: a grown spec waits for the volume controller's admission.
+	size := int64(v.GivenSizeGiB()) << 30
 	if err := s.ensureBacking(ctx, v, size); err != nil {
 		conditions.MarkFalse(v, cloudv1.VolumeExported, cloudv1.ReasonExportFailed, "Making the backing file failed; see the storage node agent's log", now)
 		return reconcile.Result{}, fmt.Errorf("volume %s: %w", v.Name, err)

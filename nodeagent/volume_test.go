@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -250,6 +251,27 @@ func TestStorageNodeExportsSnapshotsAndRemovesVolumes(t *testing.T) {
 		return nil
 	})
 	inFile(t, backingFile(dir, restored), off, pattern)
+	// Grown past what its storage node holds, it is not given the size: the file stays as it was.
+	if err := testenv.Update(ctx, env.Client, restored, func(v *cloudv1.Volume) { v.Spec.SizeGiB = 1000 }); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, longWait, "the growth refused", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(restored), restored); err != nil {
+			return err
+		}
+		if c := conditions.Get(restored, cloudv1.VolumeResized); c == nil || c.Reason != cloudv1.ReasonNoStorageNode {
+			return fmt.Errorf("Resized is %+v", c)
+		}
+		return nil
+	})
+	// The storage agent saw the spec change as the controller did: give it time to act on it.
+	for range 6 {
+		fi, err := os.Stat(backingFile(dir, restored))
+		if err != nil || fi.Size() != 13<<30 || restored.Status.SizeGiB != 13 {
+			t.Fatalf("the volume refused its growth has size %d GiB, a file of %+v (%v)", restored.Status.SizeGiB, fi, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 
 	// Deleting: the export, the file and the address go.
 	claimName := fmt.Sprintf("aoe-%d-%d", addr.Shelf, addr.Slot)

@@ -22,7 +22,13 @@ const (
 	VolumeExported = "Exported"
 	// VolumeAttached is owned by the node agent of the attached instance.
 	VolumeAttached = "Attached"
+	// VolumeResized is owned by the volume controller: False while a grown spec.sizeGiB waits
+	// for room (reason QuotaExceeded or NoStorageNode), True once the volume was given it.
+	VolumeResized = "Resized"
 )
+
+// ReasonResized: the volume was given its grown size.
+const ReasonResized = "Resized"
 
 // Reasons of the Attached condition, written by the node agent of the attached instance.
 const (
@@ -196,7 +202,15 @@ type VolumeStatus struct {
 	// +optional
 	Attachment *VolumeAttachment `json:"attachment,omitempty"`
 
-	// conditions: Ready, Exported, Attached.
+	// sizeGiB is the size the volume was given: admitted under its project's quota and, once
+	// placed, with room on its storage node. The storage node makes the volume this size; a
+	// spec.sizeGiB grown past it waits (condition Resized) until there is room.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=16384
+	SizeGiB int32 `json:"sizeGiB,omitempty"`
+
+	// conditions: Ready, Exported, Attached, Resized.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -238,6 +252,15 @@ type VolumeList struct {
 
 // GetConditions returns status.conditions.
 func (v *Volume) GetConditions() []metav1.Condition { return v.Status.Conditions }
+
+// GivenSizeGiB is the size the volume has: status.sizeGiB, or spec.sizeGiB for a volume not yet
+// admitted (or given its size before status recorded it).
+func (v *Volume) GivenSizeGiB() int32 {
+	if v.Status.SizeGiB > 0 {
+		return v.Status.SizeGiB
+	}
+	return v.Spec.SizeGiB
+}
 
 // SetConditions sets status.conditions.
 func (v *Volume) SetConditions(c []metav1.Condition) { v.Status.Conditions = c }

@@ -138,7 +138,7 @@ func (r *Reconciler) place(ctx context.Context, s *cloudv1.Snapshot, now metav1.
 		return nil
 	}
 	v := &list.Items[0]
-	s.Status.VolumeSizeGiB = v.Spec.SizeGiB
+	s.Status.VolumeSizeGiB = v.GivenSizeGiB()
 	if v.Status.AoE == nil || v.Status.AoE.Node == "" {
 		conditions.MarkFalse(s, cloudv1.ReadyCondition, cloudv1.ReasonVolumeNotExported,
 			fmt.Sprintf("Volume %s has no storage yet; the snapshot starts when it has", s.Spec.VolumeID), now)

@@ -28,6 +28,7 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/capacity"
+	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/ipam"
 	"pinet.io/pinet/internal/quota"
 )
@@ -39,7 +40,7 @@ func (r *Reconciler) place(ctx context.Context, sc *scope) (reconcile.Result, er
 	if v.Status.AoE != nil {
 		// Placed: keep the label in step with the placement.
 		setLabel(v, cloudv1.LabelStorageNode, v.Status.AoE.Node)
-		return reconcile.Result{}, nil
+		return reconcile.Result{}, r.grow(ctx, sc)
 	}
 	if err := r.resolveSnapshot(ctx, sc); err != nil || sc.blocked != "" {
 		return reconcile.Result{}, err
@@ -53,7 +54,7 @@ func (r *Reconciler) place(ctx context.Context, sc *scope) (reconcile.Result, er
 	}
 	if node == "" {
 		sc.blocked = cloudv1.ReasonNoStorageNode
-		sc.blockedMsg = fmt.Sprintf("No Ready storage node%s has %d GiB free", inZone(v.Spec.AvailabilityZone), v.Spec.SizeGiB)
+		sc.blockedMsg = fmt.Sprintf("No Ready storage node%s has %d GiB free", inZone(v.Spec.AvailabilityZone), v.GivenSizeGiB())
 		return reconcile.Result{}, nil
 	}
 	addr, err := r.Allocator.AllocateAoE(ctx, r.Shelves, string(v.UID))
@@ -92,8 +93,88 @@ func (r *Reconciler) admit(ctx context.Context, sc *scope) error {
 		sc.blocked, sc.blockedMsg = cloudv1.ReasonQuotaExceeded, refused.Error()
 	case !ok:
 		sc.blocked, sc.blockedMsg = cloudv1.ReasonQuotaExceeded, "The volume went while it was admitted"
+	case !quota.IsMarkedPending(v) && v.Status.SizeGiB == 0:
+		// Admitted at this size (one an EC2 call is admitting gets its size once unmarked).
+		v.Status.SizeGiB = v.Spec.SizeGiB
 	}
 	return nil
+}
+
+// grow gives a placed volume the size its spec grew to, once the project's quota has room for
+// the GiB it adds (admitted through the ledger as an item of its own) and its storage node has
+// room for them. Until then the volume keeps its size, with Resized=False and the reason.
+func (r *Reconciler) grow(ctx context.Context, sc *scope) error {
+	v := sc.v
+	switch {
+	case quota.IsMarkedPending(v):
+		return nil // its EC2 call has not admitted it yet
+	case v.Status.SizeGiB == 0:
+		// Placed before sizes were recorded, or admitted by its EC2 call: it has its spec's size.
+		v.Status.SizeGiB = v.Spec.SizeGiB
+		return nil
+	case quota.VolumeGrowth(v) == 0:
+		return nil
+	}
+	q, err := quota.Of(ctx, r.Client, v.Namespace)
+	if err != nil {
+		return err
+	}
+	gate := quota.Volumes(v.Namespace, q)
+	if !gate.Unlimited() {
+		ledger := &quota.Ledger{Reader: r.APIReader, Writer: r.Client}
+		admitted, refused, err := ledger.Admit(ctx, gate, []string{quota.GrowthName(v)}, 1, admissionTimeout)
+		if err != nil {
+			return err
+		}
+		switch {
+		case refused != nil:
+			r.resizeRefused(v, cloudv1.ReasonQuotaExceeded, refused.Error(), sc.now)
+			return nil
+		case len(admitted) == 0:
+			// The API server shows no such growth: this reconcile read the volume before a
+			// change (its own last write, say); the change's event brings it back.
+			return nil
+		}
+	}
+	node := v.Status.AoE.Node
+	hv := &cloudv1.Hypervisor{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: node}, hv); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("reading storage node %s: %w", node, err)
+	}
+	placed := &cloudv1.VolumeList{}
+	if err := r.APIReader.List(ctx, placed, client.HasLabels{cloudv1.LabelStorageNode}); err != nil {
+		return fmt.Errorf("listing placed volumes: %w", err)
+	}
+	var capacityGiB int64
+	if hv.Status.Storage != nil {
+		capacityGiB = hv.Status.Storage.CapacityGiB
+	}
+	if free := capacityGiB - capacity.AllocatedGiB(placed.Items, node, string(v.UID)); free < int64(v.Spec.SizeGiB) {
+		r.resizeRefused(v, cloudv1.ReasonNoStorageNode,
+			fmt.Sprintf("Storage node %s has %d GiB free for the volume's %d GiB", node, max(free, 0), v.Spec.SizeGiB), sc.now)
+		return nil
+	}
+	from := v.Status.SizeGiB
+	v.Status.SizeGiB = v.Spec.SizeGiB
+	conditions.MarkTrue(v, cloudv1.VolumeResized, cloudv1.ReasonResized, fmt.Sprintf("Grown from %d to %d GiB", from, v.Spec.SizeGiB), sc.now)
+	if r.Recorder != nil {
+		r.Recorder.Eventf(v, nil, "Normal", cloudv1.ReasonResized, "Resize", "Grown from %d to %d GiB", from, v.Spec.SizeGiB)
+	}
+	return nil
+}
+
+// resizeRefused says why a volume keeps its size, with a Warning event when the reason is new.
+func (r *Reconciler) resizeRefused(v *cloudv1.Volume, reason, msg string, now metav1.Time) {
+	before := conditions.Get(v, cloudv1.VolumeResized)
+	conditions.MarkFalse(v, cloudv1.VolumeResized, reason, msg, now)
+	if r.Recorder != nil && (before == nil || before.Reason != reason || before.Status != metav1.ConditionFalse) {
+		r.Recorder.Eventf(v, nil, "Warning", reason, "Resize", "%s", msg)
+	}
+}
+
+// waiting tells whether a volume waits for room: unplaced, or grown past the size it was given.
+func waiting(v *cloudv1.Volume) bool {
+	return v.DeletionTimestamp.IsZero() && (v.Status.AoE == nil || quota.VolumeGrowth(v) > 0)
 }
 
 // chooseNode picks the Ready storage node of the volume's zone (any zone if it names none) with
@@ -121,7 +202,7 @@ func (r *Reconciler) chooseNode(ctx context.Context, v *cloudv1.Volume) (node, z
 		}
 		// The node's status.storage.allocatedGiB by the same count, afresh: the agent's report lags.
 		free := hv.Status.Storage.CapacityGiB - capacity.AllocatedGiB(placed.Items, hv.Name, string(v.UID))
-		if free < int64(v.Spec.SizeGiB) {
+		if free < int64(v.GivenSizeGiB()) {
 			continue
 		}
 		if hv.Name == v.Labels[cloudv1.LabelStorageNode] {
@@ -170,14 +251,14 @@ func setLabel(o client.Object, key, value string) {
 	o.SetLabels(l)
 }
 
-// freed enqueues the volumes waiting for a storage node when a volume goes: its GiB are free.
+// freed enqueues the volumes waiting for room when a volume goes: its GiB are free.
 func (r *Reconciler) freed(ctx context.Context, _ event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 	list := &cloudv1.VolumeList{}
 	if err := r.Client.List(ctx, list); err != nil {
 		return
 	}
 	for i := range list.Items {
-		if v := &list.Items[i]; v.Status.AoE == nil && v.DeletionTimestamp.IsZero() {
+		if v := &list.Items[i]; waiting(v) {
 			q.Add(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(v)})
 		}
 	}
@@ -194,14 +275,14 @@ func (r *Reconciler) unplaced(ctx context.Context, o client.Object) []reconcile.
 	var reqs []reconcile.Request
 	for i := range list.Items {
 		v := &list.Items[i]
-		if v.Status.AoE == nil || (!v.DeletionTimestamp.IsZero() && v.Status.AoE.Node == hv.Name) {
+		if waiting(v) || (!v.DeletionTimestamp.IsZero() && v.Status.AoE != nil && v.Status.AoE.Node == hv.Name) {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(v)})
 		}
 	}
 	return reqs
 }
 
-// unplacedOf enqueues the unplaced volumes of the project whose quota changed.
+// unplacedOf enqueues the volumes of the project whose quota changed that wait for room.
 func (r *Reconciler) unplacedOf(ctx context.Context, o client.Object) []reconcile.Request {
 	list := &cloudv1.VolumeList{}
 	if err := r.Client.List(ctx, list, client.InNamespace(o.GetName())); err != nil {
@@ -209,7 +290,7 @@ func (r *Reconciler) unplacedOf(ctx context.Context, o client.Object) []reconcil
 	}
 	var reqs []reconcile.Request
 	for i := range list.Items {
-		if v := &list.Items[i]; v.Status.AoE == nil && v.DeletionTimestamp.IsZero() {
+		if v := &list.Items[i]; waiting(v) {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(v)})
 		}
 	}

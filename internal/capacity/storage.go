@@ -16,7 +16,7 @@ package capacity
 
 import cloudv1 "pinet.io/pinet/api/v1alpha1"
 
-// AllocatedGiB is what volumes take of a storage node: the sum of the sizes of the volumes placed
+// AllocatedGiB is what volumes take of a storage node: the sum of the given sizes of the volumes placed
 // on it (labelled with it; a volume being deleted holds its GiB until it is gone), leaving out
 // the volume skip names (one being placed). The node agent reports it as the Hypervisor's
 // status.storage.allocatedGiB; the volume controller places by it.
@@ -28,7 +28,7 @@ func AllocatedGiB(volumes []cloudv1.Volume, node, skip string) int64 {
 	for i := range volumes {
 		v := &volumes[i]
 		if v.Labels[cloudv1.LabelStorageNode] == node && (skip == "" || string(v.UID) != skip) {
-			sum += int64(v.Spec.SizeGiB)
+			sum += int64(v.GivenSizeGiB())
 		}
 	}
 	return sum

@@ -17,6 +17,7 @@ package quota
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -81,7 +82,11 @@ func Volumes(project string, q cloudv1.ProjectQuota) *Gate {
 			for i := range list.Items {
 				v := &list.Items[i]
 				if v.DeletionTimestamp.IsZero() {
-					items = append(items, Item{Name: v.Name, Use: []int64{1, int64(v.Spec.SizeGiB)}, Pending: IsMarkedPending(v) || !VolumeAdmitted(v)})
+					items = append(items, Item{Name: v.Name, Use: []int64{1, int64(v.GivenSizeGiB())}, Pending: IsMarkedPending(v) || !VolumeAdmitted(v)})
+					// A grown spec.sizeGiB is admitted as an item of its own: the GiB it adds.
+					if grown := VolumeGrowth(v); grown > 0 {
+						items = append(items, Item{Name: GrowthName(v), Use: []int64{0, int64(grown)}, Pending: true})
+					}
 				}
 			}
 			return items, nil
@@ -94,9 +99,23 @@ func Volumes(project string, q cloudv1.ProjectQuota) *Gate {
 // through the ledger: one made with kubectl over the quota takes no IP and counts for nothing.
 func AddressAdmitted(a *cloudv1.Address) bool { return a.Status.PublicIP != "" }
 
-// VolumeAdmitted tells whether a volume is shown admitted: it is placed on a storage node. Until
-// then it counts only once admitted through the ledger, as addresses do.
-func VolumeAdmitted(v *cloudv1.Volume) bool { return v.Status.AoE != nil }
+// VolumeAdmitted tells whether a volume is shown admitted: it was given its size, or placed on a
+// storage node (before sizes were recorded). Until then it counts only once admitted through the
+// ledger, as addresses do.
+func VolumeAdmitted(v *cloudv1.Volume) bool { return v.Status.SizeGiB > 0 || v.Status.AoE != nil }
+
+// VolumeGrowth is how many GiB a volume's spec.sizeGiB asks beyond the size it was given.
+func VolumeGrowth(v *cloudv1.Volume) int32 {
+	if v.Status.SizeGiB == 0 || v.Spec.SizeGiB <= v.Status.SizeGiB {
+		return 0
+	}
+	return v.Spec.SizeGiB - v.Status.SizeGiB
+}
+
+// GrowthName names the ledger item of a volume's growth to its spec.sizeGiB.
+func GrowthName(v *cloudv1.Volume) string {
+	return v.Name + "/" + strconv.Itoa(int(v.Spec.SizeGiB)) + "GiB"
+}
 
 // Snapshots is the gate of a project's snapshots: their number. A snapshot is pending while its
 // creator (an EC2 call) admits it, and until the snapshot controller has admitted it and started
