@@ -92,14 +92,7 @@ func TestKubectlAddressesAndVolumesWaitForTheQuota(t *testing.T) {
 	// Room again: an address goes, the quota grows.
 	deleteAndWait(t, addrs[0])
 	addressesAre(2, 1)
-	p := &cloudv1.Project{}
-	if err := env.Client.Get(ctx, client.ObjectKey{Name: project}, p); err != nil {
-		t.Fatal(err)
-	}
-	p.Spec.Quota.VolumeGiB = ptr.To[int64](5)
-	if err := env.Client.Update(ctx, p); err != nil {
-		t.Fatal(err)
-	}
+	setVolumeGiB(t, project, 5)
 	volumeIs(t, second, cloudv1.VolumeStateCreating, cloudv1.ReasonExporting)
 	for _, a := range addrs[1:] {
 		deleteAndWait(t, a)
@@ -147,18 +140,23 @@ func TestVolumeGrowthWaitsForRoom(t *testing.T) {
 	sizeIs(5, metav1.ConditionTrue, cloudv1.ReasonResized)
 	grow(7) // past the project's 6 GiB
 	sizeIs(5, metav1.ConditionFalse, cloudv1.ReasonQuotaExceeded)
-	p := &cloudv1.Project{}
-	if err := env.Client.Get(ctx, client.ObjectKey{Name: project}, p); err != nil {
-		t.Fatal(err)
-	}
-	p.Spec.Quota.VolumeGiB = ptr.To[int64](20)
-	if err := env.Client.Update(ctx, p); err != nil {
-		t.Fatal(err)
-	}
+	setVolumeGiB(t, project, 20)
 	sizeIs(7, metav1.ConditionTrue, cloudv1.ReasonResized)
 	grow(9) // past the storage node's 8 GiB
 	sizeIs(7, metav1.ConditionFalse, cloudv1.ReasonNoStorageNode)
 	if err := env.Client.Delete(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// setVolumeGiB sets the project's volumeGiB quota, as an admin would.
+func setVolumeGiB(t *testing.T, project string, gib int64) {
+	t.Helper()
+	p := &cloudv1.Project{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Name: project}, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := testenv.Update(context.Background(), env.Client, p, func(p *cloudv1.Project) { p.Spec.Quota.VolumeGiB = ptr.To(gib) }); err != nil {
 		t.Fatal(err)
 	}
 }
