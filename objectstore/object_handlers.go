@@ -260,28 +260,41 @@ func (s *Server) mayDeleteKey(q *request, o objectToDelete) error {
 	return nil
 }
 
+// copiedFrom is a copy's source: what x-amz-copy-source names, and the bucket it is in.
+type copiedFrom struct {
+	target
+	bucket fsstore.BucketInfo
+}
+
+// check is the access check of op on the source (on its version, when one is named).
+func (c copiedFrom) check(op Operation) accessCheck {
+	ac := accessCheck{bucket: c.bucket, key: c.Key, access: opAccesses[op], verb: op.verb()}
+	if c.Version != "" {
+		ac.query = map[string][]string{"versionId": {c.Version}}
+	}
+	return ac
+}
+
 // copySource opens the object a copy reads (the version it names, or the latest), checking
 // that the caller may read it and that its preconditions hold. It tells the client which
 // version it read when the source names one or its bucket is versioned. The caller closes it.
-func (s *Server) copySource(q *request) (*fsstore.Object, target, error) {
-	src, err := parseCopySource(q.r.Header.Get("x-amz-copy-source"))
+func (s *Server) copySource(q *request) (*fsstore.Object, copiedFrom, error) {
+	t, err := parseCopySource(q.r.Header.Get("x-amz-copy-source"))
 	if err != nil {
-		return nil, target{}, err
+		return nil, copiedFrom{}, err
 	}
-	b, err := s.store.Bucket(src.Bucket)
+	b, err := s.store.Bucket(t.Bucket)
 	if err != nil {
-		return nil, target{}, err
+		return nil, copiedFrom{}, err
 	}
-	ac := accessCheck{bucket: b, key: src.Key, access: opAccesses[OpGetObject], verb: VerbGet}
-	if src.Version != "" {
-		ac.query = map[string][]string{"versionId": {src.Version}}
-	}
+	src := copiedFrom{target: t, bucket: b}
+	ac := src.check(OpGetObject)
 	d, err := s.decide(q, ac)
 	if err != nil {
-		return nil, target{}, err
+		return nil, copiedFrom{}, err
 	}
 	if d == denied {
-		return nil, target{}, s3Error(CodeAccessDenied)
+		return nil, copiedFrom{}, s3Error(CodeAccessDenied)
 	}
 	var obj *fsstore.Object
 	if src.Version != "" {
@@ -292,20 +305,20 @@ func (s *Server) copySource(q *request) (*fsstore.Object, target, error) {
 			if d == needObject {
 				lists, err := s.mayList(q, ac)
 				if err != nil {
-					return nil, target{}, err
+					return nil, copiedFrom{}, err
 				}
 				if !lists {
-					return nil, target{}, s3Error(CodeAccessDenied)
+					return nil, copiedFrom{}, s3Error(CodeAccessDenied)
 				}
 			}
-			return nil, target{}, s3Error(CodeInvalidRequest, "The source of a copy request may not specifically refer to a delete marker by version id.")
+			return nil, copiedFrom{}, s3Error(CodeInvalidRequest, "The source of a copy request may not specifically refer to a delete marker by version id.")
 		}
 	} else {
 		obj, err = s.store.OpenObject(src.Bucket, src.Key)
 	}
 	if err != nil {
 		// A missing source is AccessDenied to a caller that may not list its bucket, as a GET is.
-		return nil, target{}, s.missingIn(q, ac, d, err)
+		return nil, copiedFrom{}, s.missingIn(q, ac, d, err)
 	}
 	if d == needObject {
 		acl, err := s.store.ACLOf(src.Bucket, obj.Info)
@@ -314,12 +327,12 @@ func (s *Server) copySource(q *request) (*fsstore.Object, target, error) {
 			if err == nil {
 				err = s3Error(CodeAccessDenied)
 			}
-			return nil, target{}, err
+			return nil, copiedFrom{}, err
 		}
 	}
 	if _, err := copyConditions(q.r.Header).check(obj.Info); err != nil {
 		obj.Close()
-		return nil, target{}, err
+		return nil, copiedFrom{}, err
 	}
 	if src.Version != "" || b.Versioning != "" {
 		q.w.Header().Set(headerCopySourceVersionID, fsstore.VersionName(obj.Info.VersionID))

@@ -308,21 +308,14 @@ func (s *Server) deleteBucketTagging(q *request) error {
 // COPY, the default) or the request's (REPLACE). Copying the source's tags reads them, so the
 // caller needs s3:GetObjectTagging (of the version, when one is named) on the source, as in S3:
 // reading the object is not enough.
-func (s *Server) copyTags(q *request, src target, info fsstore.ObjectInfo) ([]fsstore.Tag, error) {
+func (s *Server) copyTags(q *request, src copiedFrom, info fsstore.ObjectInfo) ([]fsstore.Tag, error) {
 	switch d := q.r.Header.Get(headerTagDirect); d {
 	case "", "COPY":
 		tags, err := s.store.TagsOf(src.Bucket, info)
 		if err != nil || len(tags) == 0 {
 			return tags, err
 		}
-		b, err := s.store.Bucket(src.Bucket)
-		if err != nil {
-			return nil, err
-		}
-		ac := accessCheck{bucket: b, key: src.Key, access: opAccesses[OpGetObjectTagging], verb: VerbGet}
-		if src.Version != "" {
-			ac.query = map[string][]string{"versionId": {src.Version}}
-		}
+		ac := src.check(OpGetObjectTagging)
 		dec, err := s.decide(q, ac)
 		if err != nil {
 			return nil, err
