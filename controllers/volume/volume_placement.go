@@ -80,19 +80,19 @@ func (r *Reconciler) place(ctx context.Context, sc *scope) (reconcile.Result, er
 // unplaced, with the reason QuotaExceeded, until a volume goes or the project's quota changes.
 func (r *Reconciler) admit(ctx context.Context, sc *scope) error {
 	v := sc.v
-	q, err := quota.Of(ctx, r.Client, v.Namespace)
+	gate, ledger, err := r.quotaOf(ctx, v)
 	if err != nil {
 		return err
 	}
-	ledger := &quota.Ledger{Reader: r.APIReader, Writer: r.Client}
-	ok, refused, err := ledger.AdmitMade(ctx, quota.Volumes(v.Namespace, q), v, admissionTimeout)
+	ok, refused, err := ledger.AdmitMade(ctx, gate, v, admissionTimeout)
 	switch {
 	case err != nil:
 		return err
 	case !ok && refused != nil:
 		sc.blocked, sc.blockedMsg = cloudv1.ReasonQuotaExceeded, refused.Error()
 	case !ok:
-		sc.blocked, sc.blockedMsg = cloudv1.ReasonQuotaExceeded, "The volume went while it was admitted"
+		// The API server shows the volume gone meanwhile: nothing to place.
+		sc.blocked, sc.blockedMsg = cloudv1.ReasonPending, "Volume waits to be placed"
 	case !quota.IsMarkedPending(v) && v.Status.SizeGiB == 0:
 		// Admitted at this size (one an EC2 call is admitting gets its size once unmarked).
 		v.Status.SizeGiB = v.Spec.SizeGiB
@@ -115,13 +115,11 @@ func (r *Reconciler) grow(ctx context.Context, sc *scope) error {
 	case quota.VolumeGrowth(v) == 0:
 		return nil
 	}
-	q, err := quota.Of(ctx, r.Client, v.Namespace)
+	gate, ledger, err := r.quotaOf(ctx, v)
 	if err != nil {
 		return err
 	}
-	gate := quota.Volumes(v.Namespace, q)
 	if !gate.Unlimited() {
-		ledger := &quota.Ledger{Reader: r.APIReader, Writer: r.Client}
 		admitted, refused, err := ledger.Admit(ctx, gate, []string{quota.GrowthName(v)}, 1, admissionTimeout)
 		if err != nil {
 			return err
@@ -137,19 +135,15 @@ func (r *Reconciler) grow(ctx context.Context, sc *scope) error {
 		}
 	}
 	node := v.Status.AoE.Node
-	hv := &cloudv1.Hypervisor{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Name: node}, hv); client.IgnoreNotFound(err) != nil {
+	hv := &cloudv1.Hypervisor{ObjectMeta: metav1.ObjectMeta{Name: node}}
+	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(hv), hv); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("reading storage node %s: %w", node, err)
 	}
-	placed := &cloudv1.VolumeList{}
-	if err := r.APIReader.List(ctx, placed, client.HasLabels{cloudv1.LabelStorageNode}); err != nil {
-		return fmt.Errorf("listing placed volumes: %w", err)
+	placed, err := r.placedVolumes(ctx)
+	if err != nil {
+		return err
 	}
-	var capacityGiB int64
-	if hv.Status.Storage != nil {
-		capacityGiB = hv.Status.Storage.CapacityGiB
-	}
-	if free := capacityGiB - capacity.AllocatedGiB(placed.Items, node, string(v.UID)); free < int64(v.Spec.SizeGiB) {
+	if free := freeGiB(hv, placed, v); free < int64(v.Spec.SizeGiB) {
 		r.resizeRefused(v, cloudv1.ReasonNoStorageNode,
 			fmt.Sprintf("Storage node %s has %d GiB free for the volume's %d GiB", node, max(free, 0), v.Spec.SizeGiB), sc.now)
 		return nil
@@ -161,6 +155,35 @@ func (r *Reconciler) grow(ctx context.Context, sc *scope) error {
 		r.Recorder.Eventf(v, nil, "Normal", cloudv1.ReasonResized, "Resize", "Grown from %d to %d GiB", from, v.Spec.SizeGiB)
 	}
 	return nil
+}
+
+// quotaOf is the volume's project's gate for volumes, and the ledger that admits under it.
+func (r *Reconciler) quotaOf(ctx context.Context, v *cloudv1.Volume) (*quota.Gate, *quota.Ledger, error) {
+	q, err := quota.Of(ctx, r.Client, v.Namespace)
+	if err != nil {
+		return nil, nil, err
+	}
+	return quota.Volumes(v.Namespace, q), &quota.Ledger{Reader: r.APIReader, Writer: r.Client}, nil
+}
+
+// placedVolumes lists the volumes placed on storage nodes from the API server: the cache may
+// not show the last placement or growth yet.
+func (r *Reconciler) placedVolumes(ctx context.Context) ([]cloudv1.Volume, error) {
+	placed := &cloudv1.VolumeList{}
+	if err := r.APIReader.List(ctx, placed, client.HasLabels{cloudv1.LabelStorageNode}); err != nil {
+		return nil, fmt.Errorf("listing placed volumes: %w", err)
+	}
+	return placed.Items, nil
+}
+
+// freeGiB is the room a storage node has for v: its capacity less the sizes the other volumes
+// placed on it were given (the node's status.storage.allocatedGiB by the same count, afresh: the
+// agent's report lags).
+func freeGiB(hv *cloudv1.Hypervisor, placed []cloudv1.Volume, v *cloudv1.Volume) int64 {
+	if hv.Status.Storage == nil {
+		return 0
+	}
+	return hv.Status.Storage.CapacityGiB - capacity.AllocatedGiB(placed, hv.Name, string(v.UID))
 }
 
 // resizeRefused says why a volume keeps its size, with a Warning event when the reason is new.
@@ -185,10 +208,9 @@ func (r *Reconciler) chooseNode(ctx context.Context, v *cloudv1.Volume) (node, z
 	if err := r.Client.List(ctx, hvs); err != nil {
 		return "", "", fmt.Errorf("listing storage nodes: %w", err)
 	}
-	// Placed volumes are read from the API server: the cache may not show the last placement yet.
-	placed := &cloudv1.VolumeList{}
-	if err := r.APIReader.List(ctx, placed, client.HasLabels{cloudv1.LabelStorageNode}); err != nil {
-		return "", "", fmt.Errorf("listing placed volumes: %w", err)
+	placed, err := r.placedVolumes(ctx)
+	if err != nil {
+		return "", "", err
 	}
 	type candidate struct {
 		name, zone string
@@ -200,8 +222,7 @@ func (r *Reconciler) chooseNode(ctx context.Context, v *cloudv1.Volume) (node, z
 		if !storageReady(hv) || (v.Spec.AvailabilityZone != "" && hv.Spec.Zone != v.Spec.AvailabilityZone) {
 			continue
 		}
-		// The node's status.storage.allocatedGiB by the same count, afresh: the agent's report lags.
-		free := hv.Status.Storage.CapacityGiB - capacity.AllocatedGiB(placed.Items, hv.Name, string(v.UID))
+		free := freeGiB(hv, placed, v)
 		if free < int64(v.GivenSizeGiB()) {
 			continue
 		}
