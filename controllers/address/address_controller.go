@@ -79,7 +79,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	if err := r.Client.Get(ctx, req.NamespacedName, a); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	if a.Status.PublicIP != "" && r.APIReader != nil {
+	if a.Status.PublicIP != "" {
 		// Associating and releasing move an elastic IP between instances, from the instance the
 		// status records: that must be the newest record, and the cache can lag this
 		// controller's own last write of it (the next reconcile often starts at once).
@@ -135,11 +135,7 @@ func (r *Reconciler) admit(ctx context.Context, a *cloudv1.Address, now metav1.T
 		return false, err
 	}
 	// The ledger decides from the API server's objects, not the cache's.
-	var reader client.Reader = r.APIReader
-	if reader == nil {
-		reader = r.Client
-	}
-	ledger := &quota.Ledger{Reader: reader, Writer: r.Client}
+	ledger := &quota.Ledger{Reader: r.APIReader, Writer: r.Client}
 	ok, refused, err := ledger.AdmitMade(ctx, quota.Addresses(a.Namespace, q), a, admissionTimeout)
 	if err != nil || ok || refused == nil {
 		return ok, err
@@ -247,6 +243,9 @@ func setReady(a *cloudv1.Address, err error, now metav1.Time) {
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
+	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&cloudv1.Address{}).
