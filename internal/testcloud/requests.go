@@ -15,12 +15,18 @@
 package testcloud
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	clientscheme "k8s.io/client-go/kubernetes/scheme"
 )
 
 // RequestKey names one kind of request a component sent to the API server.
@@ -35,6 +41,10 @@ type RequestKey struct {
 	Resource, Subresource string
 	// Code is the HTTP status the API server answered (409 for a conflict).
 	Code int
+	// About is, for a write of an event, the kind of the object the event is about (read from
+	// the event when it is created and remembered by its name for the later writes of its
+	// series); empty when the counter never saw the event created.
+	About string
 }
 
 // IsWrite is true for POST, PUT, PATCH and DELETE.
@@ -51,6 +61,9 @@ func (k RequestKey) String() string {
 	if k.Subresource != "" {
 		r += "/" + k.Subresource
 	}
+	if k.About != "" {
+		r += " about " + k.About
+	}
 	return fmt.Sprintf("%s: %s %s %d", k.Component, k.Verb, r, k.Code)
 }
 
@@ -59,6 +72,9 @@ func (k RequestKey) String() string {
 type RequestCounter struct {
 	mu     sync.Mutex
 	counts map[RequestKey]int
+	// eventsAbout is the kind each event the counter saw created is about, by namespace/name;
+	// Reset keeps it, as a series' later writes name only the event.
+	eventsAbout map[string]string
 }
 
 // wrap returns a rest.Config WrapTransport that counts component's writes.
@@ -112,10 +128,23 @@ type countingTransport struct {
 }
 
 func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.next.RoundTrip(req)
 	k := RequestKey{Component: t.component, Verb: req.Method}
 	var named bool
 	k.Resource, k.Subresource, named = resourceOf(req.URL.Path)
+	var created *eventHead
+	if k.Resource == "events" && k.IsWrite() {
+		if req.Method == http.MethodPost {
+			var err error
+			if created, err = readEventHead(req); err != nil {
+				return nil, err
+			}
+		} else {
+			t.w.mu.Lock()
+			k.About = t.w.eventsAbout[eventKey(req.URL.Path)]
+			t.w.mu.Unlock()
+		}
+	}
+	resp, err := t.next.RoundTrip(req)
 	if req.Method == http.MethodGet {
 		switch {
 		case req.URL.Query().Get("watch") == "true":
@@ -128,12 +157,59 @@ func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		k.Code = resp.StatusCode
 	}
 	t.w.mu.Lock()
+	if created != nil {
+		k.About = created.about
+		if t.w.eventsAbout == nil {
+			t.w.eventsAbout = map[string]string{}
+		}
+		t.w.eventsAbout[created.key] = created.about
+	}
 	if t.w.counts == nil {
 		t.w.counts = map[RequestKey]int{}
 	}
 	t.w.counts[k]++
 	t.w.mu.Unlock()
 	return resp, err
+}
+
+// eventHead is what the counter keeps of a created event: its namespace/name and the kind of
+// the object it is about.
+type eventHead struct{ key, about string }
+
+// readEventHead reads the event a POST creates (events.k8s.io/v1, the manager's and agents'
+// recorders, or core/v1), leaving the request's body for the API server.
+func readEventHead(req *http.Request) (*eventHead, error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil, nil
+	}
+	body, err := io.ReadAll(req.Body)
+	req.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("reading the event a request creates: %w", err)
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	obj, _, err := clientscheme.Codecs.UniversalDeserializer().Decode(body, nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("decoding the event a request creates (%s): %w", req.Header.Get("Content-Type"), err)
+	}
+	switch ev := obj.(type) {
+	case *eventsv1.Event:
+		return &eventHead{key: ev.Namespace + "/" + ev.Name, about: ev.Regarding.Kind}, nil
+	case *corev1.Event:
+		return &eventHead{key: ev.Namespace + "/" + ev.Name, about: ev.InvolvedObject.Kind}, nil
+	}
+	return nil, fmt.Errorf("a request to create an event sent a %T", obj)
+}
+
+// eventKey is the namespace/name of the event a request's path names.
+func eventKey(path string) string {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	for i := 0; i+3 < len(parts); i++ {
+		if parts[i] == "namespaces" && parts[i+2] == "events" {
+			return parts[i+1] + "/" + parts[i+3]
+		}
+	}
+	return ""
 }
 
 // resourceOf parses /api/v1/... and /apis/<group>/<version>/... paths into the resource and
