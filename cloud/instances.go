@@ -18,12 +18,15 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"net/http"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/ec2shim/query"
+	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/refs"
 )
 
@@ -201,6 +204,16 @@ func (s *Service) changeDesiredState(ctx context.Context, c Caller, in InstanceI
 
 // checkStateChange refuses to start or stop an instance that is terminated or terminating.
 func checkStateChange(inst *cloudv1.Instance, want cloudv1.DesiredState) error {
+	if want == cloudv1.DesiredRunning && inst.ResizeWaiting() {
+		// Refused by the scheduler: EC2 answers the start of a resized instance that does not fit.
+		if c := conditions.Get(inst, cloudv1.InstanceResized); c != nil && c.Status == metav1.ConditionFalse {
+			if c.Reason == cloudv1.ReasonQuotaExceeded {
+				return BadRequest(CodeInstanceLimit, "The instance '%s' cannot start as %s: %s", InstanceID(inst), inst.Spec.InstanceType, c.Message)
+			}
+			return query.Errorf(CodeInsufficientCapacity, http.StatusServiceUnavailable,
+				"The instance '%s' cannot start as %s: %s", InstanceID(inst), inst.Spec.InstanceType, c.Message)
+		}
+	}
 	if inst.EffectiveDesiredState() != cloudv1.DesiredTerminated || want == cloudv1.DesiredTerminated {
 		return nil
 	}
@@ -358,9 +371,18 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, c Caller, in Modi
 		return BadRequest(CodeMissingParameter, "The request must contain an attribute to modify")
 	}
 	id := InstanceID(inst)
-	err = s.ChangeLatest(ctx, inst, func() error { return s.modifyInstance(ctx, c, inst, &in) })
+	var previousType string
+	err = s.ChangeLatest(ctx, inst, func() error {
+		previousType = inst.Spec.InstanceType
+		return s.modifyInstance(ctx, c, inst, &in)
+	})
 	if err != nil {
 		return instanceKind.writeError(err, id)
+	}
+	if in.InstanceType != nil {
+		if err := s.admitResize(ctx, c, inst, previousType); err != nil {
+			return err
+		}
 	}
 	s.AwaitCache(ctx, inst)
 	return nil

@@ -79,7 +79,7 @@ func (s *Service) checkResize(ctx context.Context, c Caller, inst *cloudv1.Insta
 		return nil
 	}
 	var from *cloudv1.InstanceType
-	if it, err := refs.InstanceType(ctx, s.cfg.Client, inst.Spec.InstanceType); err == nil {
+	if it, err := refs.InstanceType(ctx, s.cfg.Client, inst.GivenInstanceType()); err == nil {
 		from = it
 	}
 	// The instance counts with its present type; it grows by the difference.
@@ -95,6 +95,44 @@ func (s *Service) checkResize(ctx context.Context, c Caller, inst *cloudv1.Insta
 		return instanceLimit(refused)
 	}
 	return nil
+}
+
+// admitResize admits what a stopped instance's new type adds to the project's vCPUs and memory
+// through the project's ledger before ModifyInstanceAttribute answers, as a launch is admitted,
+// so a resize the call accepted is never refused later for the quota (the scheduler gives the
+// type once the instance's node has room too). Refused, the type goes back to previous, unless
+// it changed again meanwhile, and the call answers InstanceLimitExceeded.
+func (s *Service) admitResize(ctx context.Context, c Caller, inst *cloudv1.Instance, previous string) error {
+	if !inst.ResizeWaiting() {
+		return nil
+	}
+	q, err := s.ProjectQuota(ctx, c.Project())
+	if err != nil {
+		return err
+	}
+	gate := quota.Instances(c.Project(), q)
+	if gate.Unlimited() {
+		return nil
+	}
+	asked := inst.Spec.InstanceType
+	d, err := s.admitBatched(ctx, gate, quota.Request{Names: []string{quota.InstanceGrowthName(inst)}, Minimum: 1})
+	if err != nil {
+		return err
+	}
+	if len(d.Admitted) == 1 || d.Refused == nil {
+		// Admitted, or nothing to admit: a type no larger, or changed again meanwhile.
+		return nil
+	}
+	err = s.ChangeLatest(ctx, inst, func() error {
+		if inst.Spec.InstanceType == asked {
+			inst.Spec.InstanceType = previous
+		}
+		return nil
+	})
+	if err != nil {
+		return instanceKind.writeError(err, InstanceID(inst))
+	}
+	return instanceLimit(d.Refused)
 }
 
 // errWithdrawnMeanwhile tells that the ledger found none of a launch's instances: they were

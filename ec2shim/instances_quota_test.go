@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -191,16 +192,7 @@ func TestResizeWithinQuota(t *testing.T) {
 	ctx := context.Background()
 	setQuota(t, cl, project, cloudv1.ProjectQuota{VCPUs: ptr.To[int32](3)})
 
-	out, err := run(ctx, cl, ami, types.InstanceTypeM1Small, 1, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := aws.ToString(out.Instances[0].InstanceId)
-	waitState(t, cl, id, types.InstanceStateNameRunning)
-	if _, err := cl.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{id}}); err != nil {
-		t.Fatal(err)
-	}
-	waitState(t, cl, id, types.InstanceStateNameStopped)
+	id := runThenStop(t, cl)(run(ctx, cl, ami, types.InstanceTypeM1Small, 1, 1))
 	resize := func(to types.InstanceType) error {
 		_, err := cl.ModifyInstanceAttribute(ctx, &ec2.ModifyInstanceAttributeInput{InstanceId: aws.String(id),
 			InstanceType: &types.AttributeValue{Value: aws.String(string(to))}})
@@ -221,8 +213,65 @@ func TestResizeWithinQuota(t *testing.T) {
 		return nil
 	})
 	// The resized instance counts with its new size: another m1.medium no longer fits.
-	_, err = run(ctx, cl, ami, types.InstanceTypeM1Medium, 1, 1)
+	_, err := run(ctx, cl, ami, types.InstanceTypeM1Medium, 1, 1)
 	expectLimit(t, err, "vcpus")
+}
+
+// Resizes racing through ModifyInstanceAttribute are decided by the project's ledger before the
+// calls answer: of two that each fit alone but not together, one is accepted and the other
+// answers InstanceLimitExceeded with its instance's type put back, and the accepted one is given.
+func TestConcurrentResizesStayWithinQuota(t *testing.T) {
+	const project = "iquota-resize-race"
+	_, _, cl, ami := tenantOnNode(t, project, 8, 16384)
+	ctx := context.Background()
+	setQuota(t, cl, project, cloudv1.ProjectQuota{VCPUs: ptr.To[int32](3)})
+	ids := []string{
+		runThenStop(t, cl)(run(ctx, cl, ami, types.InstanceTypeM1Small, 1, 1)),
+		runThenStop(t, cl)(run(ctx, cl, ami, types.InstanceTypeM1Small, 1, 1)),
+	}
+	// 2 vCPUs in use; an m1.medium adds 1.
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = cl.ModifyInstanceAttribute(ctx, &ec2.ModifyInstanceAttributeInput{InstanceId: aws.String(id),
+				InstanceType: &types.AttributeValue{Value: aws.String(string(types.InstanceTypeM1Medium))}})
+		}()
+	}
+	wg.Wait()
+	accepted := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && accepted >= 0:
+			t.Fatalf("both resizes accepted past the quota of 3 vCPUs")
+		case err == nil:
+			accepted = i
+		default:
+			expectLimit(t, err, "vcpus")
+		}
+	}
+	if accepted < 0 {
+		t.Fatalf("both resizes refused: %v", errs)
+	}
+	refused := ids[1-accepted]
+	if inst := instanceByID(t, project, refused); inst.Spec.InstanceType != "m1.small" || inst.Status.InstanceType != "m1.small" {
+		t.Fatalf("the refused resize left %s asking %s, given %s", refused, inst.Spec.InstanceType, inst.Status.InstanceType)
+	}
+	testenv.Eventually(t, shortWait, "the accepted resize to be given", func() error {
+		inst := instanceByID(t, project, ids[accepted])
+		if c := conditions.Get(inst, cloudv1.InstanceResized); inst.Status.InstanceType != "m1.medium" || c == nil || c.Status != metav1.ConditionTrue {
+			return fmt.Errorf("given %s, Resized %v", inst.Status.InstanceType, c)
+		}
+		return nil
+	})
+	for _, id := range ids {
+		if _, err := cl.StartInstances(ctx, &ec2.StartInstancesInput{InstanceIds: []string{id}}); err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, cl, id, types.InstanceStateNameRunning)
+	}
 }
 
 // Racing launches never exceed the quota, and the refused ones leave nothing behind.
@@ -398,4 +447,156 @@ func TestKubectlInstancesWaitForQuota(t *testing.T) {
 	}
 	waitAdmitted(t, project, "fourth")
 	expectLive(t, project, 3)
+}
+
+// A stopped instance resized with kubectl (as a member of its project) is given the new type
+// only once its project's quota and its hypervisor have room: until then it keeps its size, does
+// not start with it, and says why; StartInstances answers EC2's refusal. (ModifyInstanceAttribute
+// refuses a resize over the quota outright.)
+func TestKubectlResizeWaitsForRoom(t *testing.T) {
+	const project = "iquota-kresize"
+	_, _, cl, ami := tenantOnNode(t, project, 10, 16384)
+	ctx := context.Background()
+	setQuota(t, cl, project, cloudv1.ProjectQuota{VCPUs: ptr.To[int32](5)})
+	member, err := env.ClientAs(cloudv1.UserPrefix+project+"-user", cloudv1.ProjectGroupPrefix+project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// On the project's own node: the cloud the suite shares has others.
+	runHere := func(itype types.InstanceType) (*ec2.RunInstancesOutput, error) {
+		return cl.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(ami), InstanceType: itype,
+			MinCount: aws.Int32(1), MaxCount: aws.Int32(1), Placement: &types.Placement{AvailabilityZone: aws.String(project + "-zone")}})
+	}
+	id := runThenStop(t, cl)(runHere(types.InstanceTypeM1Small))
+	inst := instanceByID(t, project, id)
+	key := client.ObjectKeyFromObject(inst)
+	kubectlPatch := func(spec string) {
+		t.Helper()
+		if err := member.Patch(ctx, &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace}},
+			client.RawPatch(k8stypes.MergePatchType, []byte(`{"spec":`+spec+`}`))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resized := func(what string, check func(inst *cloudv1.Instance, resized *metav1.Condition) error) *cloudv1.Instance {
+		t.Helper()
+		got := &cloudv1.Instance{}
+		testenv.Eventually(t, shortWait, id+" "+what, func() error {
+			if err := env.Client.Get(ctx, key, got); err != nil {
+				return err
+			}
+			return check(got, conditions.Get(got, cloudv1.InstanceResized))
+		})
+		return got
+	}
+	refused := func(reason, says string) {
+		t.Helper()
+		resized("refused the resize ("+reason+")", func(inst *cloudv1.Instance, c *metav1.Condition) error {
+			switch {
+			case c == nil || c.Status != metav1.ConditionFalse || c.Reason != reason || !strings.Contains(c.Message, says):
+				return fmt.Errorf("Resized %v", c)
+			case inst.Status.InstanceType != "m1.small":
+				return fmt.Errorf("given %s", inst.Status.InstanceType)
+			}
+			return nil
+		})
+	}
+	hypervisorVCPUs := func(want int32) {
+		t.Helper()
+		testenv.Eventually(t, shortWait, fmt.Sprintf("the hypervisor to count %d vCPUs", want), func() error {
+			hv := &cloudv1.Hypervisor{}
+			if err := env.Client.Get(ctx, client.ObjectKey{Name: inst.Status.Hypervisor}, hv); err != nil {
+				return err
+			}
+			if hv.Status.Allocated.VCPUs != want {
+				return fmt.Errorf("%d vCPUs allocated", hv.Status.Allocated.VCPUs)
+			}
+			return nil
+		})
+	}
+
+	// 8 vCPUs: past the project's 5 (the node has room).
+	kubectlPatch(`{"instanceType":"m1.xlarge"}`)
+	refused(cloudv1.ReasonQuotaExceeded, "project quota vcpus")
+	_, err = cl.StartInstances(ctx, &ec2.StartInstancesInput{InstanceIds: []string{id}})
+	expectLimit(t, err, "vcpus")
+	// The quota and the node count the size it has, not the one asked for: an m1.medium (2)
+	// still fits beside it.
+	hypervisorVCPUs(1)
+	if _, err := runHere(types.InstanceTypeM1Medium); err != nil {
+		t.Fatalf("an m1.medium beside the m1.small asked to be an m1.xlarge: %v", err)
+	}
+	hypervisorVCPUs(3)
+
+	// Within the quota, past the node's 16 GiB of memory beside the m1.medium.
+	setQuota(t, cl, project, cloudv1.ProjectQuota{VCPUs: ptr.To[int32](100)})
+	refused(cloudv1.ReasonInsufficientCapacity, "short of memory")
+	_, err = cl.StartInstances(ctx, &ec2.StartInstancesInput{InstanceIds: []string{id}})
+	expectCode(t, err, "InsufficientInstanceCapacity")
+	// Started with kubectl, it waits for the type rather than run with its old size.
+	kubectlPatch(`{"desiredState":"Running"}`)
+	waiting := resized("to wait for its type", func(inst *cloudv1.Instance, _ *metav1.Condition) error {
+		if c := conditions.Get(inst, cloudv1.InstanceGuestRunning); c == nil || c.Reason != cloudv1.ReasonWaitingForResize ||
+			!strings.Contains(c.Message, "short of memory") {
+			return fmt.Errorf("GuestRunning %v", c)
+		}
+		return nil
+	})
+	if d := waiting.Status.Domain; d == nil || d.VCPUs != 1 || waiting.Status.State == cloudv1.InstanceStateRunning {
+		t.Fatalf("waiting for its type, the instance is %s with domain %+v", waiting.Status.State, d)
+	}
+	if _, err := cl.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{id}}); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, cl, id, types.InstanceStateNameStopped)
+
+	// 4 vCPUs and 8 GiB fit both: given, and it runs with them.
+	kubectlPatch(`{"instanceType":"m1.large"}`)
+	resized("given m1.large", func(inst *cloudv1.Instance, c *metav1.Condition) error {
+		if c == nil || c.Status != metav1.ConditionTrue || inst.Status.InstanceType != "m1.large" {
+			return fmt.Errorf("Resized %v, given %s", c, inst.Status.InstanceType)
+		}
+		return nil
+	})
+	hypervisorVCPUs(6)
+	if _, err := cl.StartInstances(ctx, &ec2.StartInstancesInput{InstanceIds: []string{id}}); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, cl, id, types.InstanceStateNameRunning)
+	if d := instanceByID(t, project, id).Status.Domain; d == nil || d.VCPUs != 4 || d.MemoryMiB != 8192 {
+		t.Fatalf("running as m1.large, the domain is %+v", d)
+	}
+}
+
+// runThenStop returns a function that takes a launch's answer, waits for its one instance to
+// run, stops it, waits for it to be stopped and returns its id.
+func runThenStop(t *testing.T, cl *ec2.Client) func(*ec2.RunInstancesOutput, error) string {
+	return func(out *ec2.RunInstancesOutput, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := aws.ToString(out.Instances[0].InstanceId)
+		waitState(t, cl, id, types.InstanceStateNameRunning)
+		if _, err := cl.StopInstances(context.Background(), &ec2.StopInstancesInput{InstanceIds: []string{id}}); err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, cl, id, types.InstanceStateNameStopped)
+		return id
+	}
+}
+
+// instanceByID finds the Instance object of an instance id in project.
+func instanceByID(t *testing.T, project, id string) *cloudv1.Instance {
+	t.Helper()
+	list := &cloudv1.InstanceList{}
+	if err := env.Client.List(context.Background(), list, client.InNamespace(project)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range list.Items {
+		if list.Items[i].Status.InstanceID == id {
+			return &list.Items[i]
+		}
+	}
+	t.Fatalf("no instance %s in %s", id, project)
+	return nil
 }

@@ -221,7 +221,8 @@ func (s *instanceSync) observe(sc *syncScope) error {
 // type changed) the domain.
 func (s *instanceSync) define(ctx context.Context, sc *syncScope) error {
 	inst := sc.inst
-	it, err := refs.InstanceType(ctx, s.client, inst.Spec.InstanceType)
+	// The type it was given: a changed spec.instanceType is the scheduler's to give.
+	it, err := refs.InstanceType(ctx, s.client, inst.GivenInstanceType())
 	if err != nil {
 		sc.actionReason, sc.actionMsg = cloudv1.ReasonInstanceTypeNotFound, err.Error()
 		if errors.Is(err, refs.ErrNotFound) {
@@ -332,6 +333,12 @@ func (s *instanceSync) start(ctx context.Context, sc *syncScope) (reconcile.Resu
 		return reconcile.Result{}, nil
 	}
 	s.forgetShutdown(sc.inst.UID)
+	if sc.inst.ResizeWaiting() {
+		// Started with its old size it would run as a type it no longer shows; the scheduler's
+		// decision (status.instanceType, or Resized=False) brings the instance back.
+		sc.actionReason, sc.actionMsg = cloudv1.ReasonWaitingForResize, resizeWaitMessage(sc.inst)
+		return reconcile.Result{}, nil
+	}
 	// A stopped instance's type may have changed: bring the definition up to date first.
 	if !sc.defined {
 		if err := s.define(ctx, sc); err != nil || sc.actionReason != "" {
@@ -354,6 +361,16 @@ func (s *instanceSync) start(ctx context.Context, sc *syncScope) (reconcile.Resu
 		s.event(sc.inst, "Normal", "Started", "Start", "Started domain %s again", name)
 	}
 	return reconcile.Result{}, nil
+}
+
+// resizeWaitMessage says what a start waits for: the scheduler's decision on the instance's new
+// type, or the room it found missing.
+func resizeWaitMessage(inst *cloudv1.Instance) string {
+	msg := fmt.Sprintf("Waiting for instance type %s to be given (it has %s)", inst.Spec.InstanceType, inst.Status.InstanceType)
+	if c := conditions.Get(inst, cloudv1.InstanceResized); c != nil && c.Status == metav1.ConditionFalse {
+		msg += ": " + c.Message
+	}
+	return msg
 }
 
 // noticePowerOff recognises, in the domain just observed, that the guest of a running instance

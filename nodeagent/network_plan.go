@@ -238,7 +238,7 @@ func metadataOf(g guestNet, key *cloudv1.KeyPair, groupNames []string) *metadata
 		ImageID:          inst.Spec.ImageID,
 		Hostname:         host,
 		LocalHostname:    host,
-		InstanceType:     inst.Spec.InstanceType,
+		InstanceType:     inst.GivenInstanceType(),
 		KernelID:         inst.Spec.KernelID,
 		RamdiskID:        inst.Spec.RamdiskID,
 		LocalIPv4:        g.ip,

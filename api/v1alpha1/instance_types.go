@@ -31,6 +31,10 @@ const (
 	InstanceAddressAssigned = "AddressAssigned"
 	// InstanceScheduled is owned by the scheduler: True once the instance is bound to a hypervisor.
 	InstanceScheduled = "Scheduled"
+	// InstanceResized is owned by the scheduler: False while a stopped instance's changed
+	// spec.instanceType waits for room under its project's quota (QuotaExceeded) or on its
+	// hypervisor (InsufficientInstanceCapacity), True (Resized) once it was given the type.
+	InstanceResized = "Resized"
 	// InstanceDomainDefined is owned by the node agent: True while a libvirt domain exists for the
 	// instance.
 	InstanceDomainDefined = "DomainDefined"
@@ -59,6 +63,9 @@ const (
 	ReasonResolved              = "Resolved"
 	ReasonWaitingForReferences  = "WaitingForReferences"
 	ReasonWaitingForScheduling  = "WaitingForScheduling"
+	// ReasonWaitingForResize: a stopped instance asked to start waits for its changed type to
+	// be given (condition Resized).
+	ReasonWaitingForResize      = "WaitingForResize"
 	ReasonDomainDefined         = "DomainDefined"
 	ReasonDomainMissing         = "DomainMissing"
 	ReasonDefineFailed          = "DefineFailed"
@@ -344,6 +351,21 @@ func (i *Instance) EffectiveDesiredState() DesiredState {
 	return i.Spec.DesiredState
 }
 
+// GivenInstanceType is the type the instance was given (status.instanceType), or its spec's
+// for one not bound yet or bound before the type was recorded.
+func (i *Instance) GivenInstanceType() string {
+	if i.Status.InstanceType != "" {
+		return i.Status.InstanceType
+	}
+	return i.Spec.InstanceType
+}
+
+// ResizeWaiting tells whether the instance's spec.instanceType differs from the type it was
+// given: a resize the scheduler has not given yet.
+func (i *Instance) ResizeWaiting() bool {
+	return i.Status.InstanceType != "" && i.Status.InstanceType != i.Spec.InstanceType
+}
+
 // Terminating reports whether the instance is on its way out, terminated or deleted: its domain
 // is to go, and it takes nothing new.
 func (i *Instance) Terminating() bool {
@@ -433,6 +455,14 @@ type InstanceStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	Hypervisor string `json:"hypervisor,omitempty"`
+
+	// instanceType is the type the instance was given: counted on its hypervisor and under its
+	// project's quota, and the size its node agent makes the domain. The scheduler sets it with
+	// the binding, and again once a stopped instance's changed spec.instanceType fits (condition
+	// Resized); until then the instance does not start.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	InstanceType string `json:"instanceType,omitempty"`
 
 	// availabilityZone is the zone of the hypervisor.
 	// +optional

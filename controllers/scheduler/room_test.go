@@ -185,10 +185,9 @@ func TestRefusedRetriedWhenAnAssumptionExpires(t *testing.T) {
 // anything starts over.
 func TestRefusalRetryBacksOff(t *testing.T) {
 	r := &Reconciler{}
-	refused := []placement{{}}
 	var last time.Duration
 	for i := range 12 {
-		d := r.retryRefused(refused, time.Now())
+		d := r.retryRefused(true, false, time.Now())
 		if d <= 0 || d > lastRetry || d < last {
 			t.Fatalf("batch %d: retry after %v (before: %v)", i, d, last)
 		}
@@ -197,10 +196,10 @@ func TestRefusalRetryBacksOff(t *testing.T) {
 	if last != lastRetry {
 		t.Fatalf("after 12 refusing batches: %v, want %v", last, lastRetry)
 	}
-	if d := r.retryRefused([]placement{{node: &node{}}}, time.Now()); d != 0 {
+	if d := r.retryRefused(false, true, time.Now()); d != 0 {
 		t.Fatalf("a batch with nothing refused retries after %v", d)
 	}
-	if d := r.retryRefused(refused, time.Now()); d != firstRetry {
+	if d := r.retryRefused(true, false, time.Now()); d != firstRetry {
 		t.Fatalf("after a batch placed everything: %v, want %v", d, firstRetry)
 	}
 }

@@ -12,10 +12,11 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 
-// Package scheduler binds pending Instances to Hypervisors with room for them. It owns an
-// instance's placement (status.hypervisor, status.availabilityZone, the hypervisor label) and
-// its Scheduled condition, and adds the node agent's domain finalizer with the binding; nothing
-// else.
+// Package scheduler binds pending Instances to Hypervisors with room for them, and gives a
+// bound instance a changed type once its hypervisor and its project's quota have room for it. It
+// owns an instance's placement (status.hypervisor, status.availabilityZone, the hypervisor
+// label), the type it was given (status.instanceType) and its Scheduled and Resized conditions,
+// and adds the node agent's domain finalizer with the binding; nothing else.
 package scheduler
 
 import (
@@ -78,9 +79,12 @@ var batchKey = reconcile.Request{NamespacedName: types.NamespacedName{Name: "pen
 // the next batch never places against a stale view; an assumption no event ends expires after
 // AssumeTTL.
 type Reconciler struct {
-	Client   client.Client
-	Recorder events.EventRecorder
-	Clock    clock.PassiveClock
+	Client client.Client
+	// APIReader reads the API server itself, for the quota ledgers resizes are admitted
+	// through; nil is the manager's.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Clock     clock.PassiveClock
 	// AssumeTTL is how long an assumption lasts; 0 is DefaultAssumeTTL.
 	AssumeTTL time.Duration
 	// Workers bounds the bindings written at once; 0 is DefaultWorkers.
@@ -100,6 +104,9 @@ type Reconciler struct {
 	// pending are the instances ready for a place (references resolved, quota admitted, address
 	// assigned) and not bound, by UID.
 	pending map[types.UID]waitingInstance
+	// resizes are the bound instances whose spec.instanceType is not the type they were given,
+	// by UID.
+	resizes map[types.UID]resizeWait
 }
 
 type waitingInstance struct {
@@ -122,6 +129,8 @@ type placement struct {
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances/status;instances/finalizers,verbs=get;update;patch
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=hypervisors;instancetypes,verbs=get;list;watch
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=projects,verbs=get;list;watch
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile places every pending instance it can in one batch.
@@ -131,8 +140,28 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	var plan []placement
 	var retry time.Duration
+	// Resizes first: their instances hold their places already.
+	byName := make(map[string]*node, len(nodes))
+	for _, n := range nodes {
+		byName[n.name] = n
+	}
+	refused, given := false, false
+	for _, z := range r.resizesInOrder() {
+		if left, ok := r.ledger.Assumed(z.uid, now); ok {
+			retry = shortest(retry, left)
+			continue
+		}
+		z, err := r.resize(ctx, byName, claims, z, now)
+		if err == nil && !z.skip {
+			err = r.recordResize(ctx, z)
+		}
+		if err != nil {
+			return reconcile.Result{}, err
+		}
+		refused, given = refused || (!z.given && !z.skip), given || z.given
+	}
+	var plan []placement
 	for _, p := range r.pendingInOrder() {
 		if left, ok := r.ledger.Assumed(p.uid, now); ok {
 			// Bound a moment ago; the cache has not caught up yet. The update event ends the
@@ -146,21 +175,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		log.FromContext(ctx).V(1).Info("Placing a batch", "instances", len(plan), "hypervisors", len(nodes))
 	}
 	err = r.write(ctx, plan)
-	return reconcile.Result{RequeueAfter: shortest(retry, r.retryRefused(plan, now))}, err
+	for _, p := range plan {
+		refused, given = refused || p.node == nil, given || p.node != nil
+	}
+	return reconcile.Result{RequeueAfter: shortest(retry, r.retryRefused(refused, given, now))}, err
 }
 
-// retryRefused returns when to try again the instances plan found no place for (0: none
-// refused). The room they wait for comes with events; an assumption's expiry has none, so the
-// batch runs again when the first one expires, and at the safety net's backoff in any case.
-func (r *Reconciler) retryRefused(plan []placement, now time.Time) time.Duration {
-	refused, placed := false, false
-	for _, p := range plan {
-		if p.node == nil {
-			refused = true
-		} else {
-			placed = true
-		}
-	}
+// retryRefused returns when to try again the instances a batch found no place (or no room for
+// their resize) for, 0 when it refused none. The room they wait for comes with events; an
+// assumption's expiry has none, so the batch runs again when the first one expires, and at the
+// safety net's backoff in any case.
+func (r *Reconciler) retryRefused(refused, placed bool, now time.Time) time.Duration {
 	if !refused || placed {
 		r.refusals = 0
 	}
@@ -367,6 +392,7 @@ func (r *Reconciler) record(ctx context.Context, p placement) error {
 		// instance's life after it cost the API server half as much.
 		fieldowners.DropUnlessApplied(inst)
 		inst.Status.Hypervisor = p.node.name
+		inst.Status.InstanceType = p.instanceType
 		inst.Status.AvailabilityZone = p.node.zone
 		conditions.MarkTrue(inst, cloudv1.InstanceScheduled, cloudv1.ReasonScheduled, fmt.Sprintf("Bound to hypervisor %s", p.node.name), now)
 	}

@@ -47,6 +47,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.Clock = clock.RealClock{}
 	}
 	r.room = make(chan event.GenericEvent, 1)
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("scheduler").
 		Watches(&cloudv1.Instance{}, handler.Funcs{
@@ -111,6 +114,9 @@ func (r *Reconciler) observe(inst *cloudv1.Instance, q queue) {
 		return
 	}
 	r.dropPending(inst.UID)
+	if r.noteResize(inst) {
+		q.Add(batchKey)
+	}
 	if freed {
 		r.retryPending(q)
 	}
@@ -127,12 +133,13 @@ func (r *Reconciler) dropPending(uid types.UID) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.pending, uid)
+	delete(r.resizes, uid)
 }
 
 // retryPending asks for a batch if anything waits for a place.
 func (r *Reconciler) retryPending(q queue) {
 	r.mu.Lock()
-	waiting := len(r.pending) > 0
+	waiting := len(r.pending) > 0 || len(r.resizes) > 0
 	r.mu.Unlock()
 	if waiting {
 		q.Add(batchKey)

@@ -76,18 +76,17 @@ func (l *Ledger) Observe(inst *cloudv1.Instance) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var changed []string
-	if inst.Status.Hypervisor != "" || !inst.DeletionTimestamp.IsZero() ||
-		inst.EffectiveDesiredState() == cloudv1.DesiredTerminated {
-		// The cache shows the binding, or the instance is going: nothing left to assume.
-		if a, ok := l.assumed[inst.UID]; ok {
-			delete(l.assumed, inst.UID)
-			if a.Node != inst.Status.Hypervisor || !Holds(inst) {
-				changed = append(changed, a.Node)
-			}
+	cur := Holding{Node: inst.Status.Hypervisor, InstanceType: inst.GivenInstanceType()}
+	if a, ok := l.assumed[inst.UID]; ok && (inst.Terminating() ||
+		(inst.Status.Hypervisor != "" && (a.Node != cur.Node || a.InstanceType == cur.InstanceType))) {
+		// The cache shows the binding or the resize, or the instance is going (or bound
+		// elsewhere): nothing left to assume.
+		delete(l.assumed, inst.UID)
+		if a.Holding != cur || !Holds(inst) {
+			changed = append(changed, a.Node)
 		}
 	}
 	old, had := l.held[inst.UID]
-	cur := Holding{Node: inst.Status.Hypervisor, InstanceType: inst.Spec.InstanceType}
 	holds := Holds(inst)
 	if had && holds && old == cur {
 		return changed
@@ -148,7 +147,8 @@ func (l *Ledger) tally(node string) *Tally {
 	return t
 }
 
-// Assume counts a binding written but not yet observed until expires.
+// Assume counts a binding (or a bound instance's resize) written but not yet observed until
+// expires.
 func (l *Ledger) Assume(uid types.UID, h Holding, expires time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -234,8 +234,14 @@ func (l *Ledger) Tallies(now time.Time) map[string]Tally {
 			delete(l.assumed, uid)
 			continue
 		}
-		if _, observed := l.held[uid]; observed {
-			continue
+		if h, observed := l.held[uid]; observed {
+			if h == a.Holding {
+				continue
+			}
+			// A resize written but not yet seen: the instance holds the assumed size instead.
+			t := out[h.Node]
+			t.add(h, -1)
+			out[h.Node] = t
 		}
 		t := out[a.Node]
 		t.add(a.Holding, 1)

@@ -174,3 +174,42 @@ func TestLedgerNextExpiry(t *testing.T) {
 		t.Fatalf("next expiry %v %v, want 20s", left, ok)
 	}
 }
+
+// A bound instance counts with the type it was given (status.instanceType), not the one its
+// spec asks for; a resize written but not yet observed counts its new type in place of the old
+// one until an event shows it given, and ends without it on expiry.
+func TestLedgerResizes(t *testing.T) {
+	var l Ledger
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	inst := bound("a", "n1", "large")
+	inst.Status.InstanceType = "small" // asked to be large, given small
+	l.Observe(inst)
+	if tl := l.Tallies(now)["n1"]; tl.Count != 1 || tl.ByType["small"] != 1 || tl.ByType["large"] != 0 {
+		t.Fatalf("a resize not given counts %+v", tl)
+	}
+	l.Assume("a", Holding{Node: "n1", InstanceType: "large"}, now.Add(time.Minute))
+	if tl := l.Tallies(now)["n1"]; tl.Count != 1 || tl.ByType["large"] != 1 || tl.ByType["small"] != 0 {
+		t.Fatalf("an assumed resize counts %+v", tl)
+	}
+	// An event from before the resize's write does not end the assumption.
+	l.Observe(inst)
+	if tl := l.Tallies(now)["n1"]; tl.Count != 1 || tl.ByType["large"] != 1 {
+		t.Fatalf("after an older event %+v", tl)
+	}
+	given := inst.DeepCopy()
+	given.Status.InstanceType = "large"
+	if got := l.Observe(given); len(got) != 1 || got[0] != "n1" {
+		t.Fatalf("the given resize changed %v", got)
+	}
+	if l.Assumptions() != 0 {
+		t.Fatal("the given resize is still assumed")
+	}
+	if tl := l.Tallies(now)["n1"]; tl.Count != 1 || tl.ByType["large"] != 1 || tl.ByType["small"] != 0 {
+		t.Fatalf("given %+v", tl)
+	}
+	// A resize no event shows ends with its expiry: the instance counts as given again.
+	l.Assume("a", Holding{Node: "n1", InstanceType: "xlarge"}, now.Add(time.Minute))
+	if tl := l.Tallies(now.Add(2 * time.Minute))["n1"]; tl.Count != 1 || tl.ByType["large"] != 1 || tl.ByType["xlarge"] != 0 {
+		t.Fatalf("after the assumption expired %+v", tl)
+	}
+}

@@ -176,8 +176,15 @@ func Instances(project string, q cloudv1.ProjectQuota) *Gate {
 				if !HoldsInstanceQuota(inst) {
 					continue
 				}
-				items = append(items, Item{Name: inst.Name, Use: InstanceUse(sizes[inst.Spec.InstanceType]),
+				items = append(items, Item{Name: inst.Name, Use: InstanceUse(sizes[inst.GivenInstanceType()]),
 					Pending: !InstanceAdmitted(inst)})
+				// A resize waiting to be given is admitted as an item of its own: the vCPUs
+				// and memory it adds.
+				if inst.ResizeWaiting() {
+					if grown := InstanceGrowth(sizes[inst.Status.InstanceType], sizes[inst.Spec.InstanceType]); grown != nil {
+						items = append(items, Item{Name: InstanceGrowthName(inst), Use: grown, Pending: true})
+					}
+				}
 			}
 			return items, nil
 		},
@@ -191,6 +198,26 @@ func InstanceUse(it *cloudv1.InstanceType) []int64 {
 		return []int64{1, 0, 0}
 	}
 	return []int64{1, int64(it.Spec.VCPUs), int64(it.Spec.MemoryMiB)}
+}
+
+// InstanceGrowth is what resizing an instance from one type to another adds to the instance
+// gate's limits (never the instance count), or nil when it adds nothing or the new type is
+// unknown. A type deleted since counts as nothing.
+func InstanceGrowth(from, to *cloudv1.InstanceType) []int64 {
+	if to == nil {
+		return nil
+	}
+	was, will := InstanceUse(from), InstanceUse(to)
+	grown := []int64{0, max(will[1]-was[1], 0), max(will[2]-was[2], 0)}
+	if grown[1] == 0 && grown[2] == 0 {
+		return nil
+	}
+	return grown
+}
+
+// InstanceGrowthName names the ledger item of an instance's resize to its spec.instanceType.
+func InstanceGrowthName(inst *cloudv1.Instance) string {
+	return inst.Name + "/" + inst.Spec.InstanceType
 }
 
 // HoldsInstanceQuota tells whether an instance counts against its project's quota once
