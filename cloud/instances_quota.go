@@ -50,14 +50,15 @@ func (s *Service) launchQuota(ctx context.Context, c Caller, spec *cloudv1.Insta
 
 // ownRoom is gate without the instances a launch with clientToken may have made already (an
 // earlier attempt of the call that crashed before it finished, which this call takes over):
-// they are the launch's own and never take its room. They are named as newLaunch names them.
-func ownRoom(gate *quota.Gate, project, clientToken string, maxCount int) *quota.Gate {
-	if clientToken == "" || gate.Unlimited() {
+// they are the launch's own and never take its room. They are named as newLaunch names them from
+// the token's seed ("" without a token).
+func ownRoom(gate *quota.Gate, seed string, maxCount int) *quota.Gate {
+	if seed == "" || gate.Unlimited() {
 		return gate
 	}
 	own := make(map[string]bool, maxCount)
 	for i := range maxCount {
-		own[ids.Derive(ids.Instance, project+"/"+clientToken+"/"+strconv.Itoa(i))] = true
+		own[ids.Derive(ids.Instance, seed+"/"+strconv.Itoa(i))] = true
 	}
 	g := *gate
 	g.Items = func(ctx context.Context, r client.Reader) ([]quota.Item, error) {
@@ -196,8 +197,7 @@ func (s *Service) admitLaunch(ctx context.Context, g *quota.Gate, created []*clo
 // It returns none when there was no earlier call, or it has not finished: any of its instances
 // is still marked pending (this call takes its instances over). A different request reusing the
 // token is IdempotentParameterMismatch.
-func (s *Service) earlierLaunch(ctx context.Context, c Caller, clientToken, hash string) ([]*cloudv1.Instance, error) {
-	seed := c.Project() + "/" + clientToken
+func (s *Service) earlierLaunch(ctx context.Context, c Caller, seed, hash string) ([]*cloudv1.Instance, error) {
 	first := &cloudv1.Instance{}
 	err := s.cfg.APIReader.Get(ctx, client.ObjectKey{Namespace: c.Project(), Name: ids.Derive(ids.Instance, seed+"/0")}, first)
 	switch {

@@ -124,8 +124,13 @@ func (s *Service) RunInstances(ctx context.Context, c Caller, in RunInstancesInp
 	hash := runRequestHash(in)
 	// A retried call is answered before anything else is looked at, as EC2 does: a token already
 	// used with other parameters is a mismatch even if those parameters are now invalid.
+	var seed string
 	if in.ClientToken != "" {
-		if earlier, err := s.earlierLaunch(ctx, c, in.ClientToken, hash); earlier != nil || err != nil {
+		var err error
+		if seed, err = s.projectSeed(ctx, c, in.ClientToken); err != nil {
+			return nil, err
+		}
+		if earlier, err := s.earlierLaunch(ctx, c, seed, hash); earlier != nil || err != nil {
 			if err != nil {
 				return nil, err
 			}
@@ -150,14 +155,14 @@ func (s *Service) RunInstances(ctx context.Context, c Caller, in RunInstancesInp
 	if err != nil {
 		return nil, err
 	}
-	count, refused, err := ownRoom(gate, c.Project(), in.ClientToken, maxCount).Room(ctx, s.cfg.Client, use, int(in.MinCount), maxCount)
+	count, refused, err := ownRoom(gate, seed, maxCount).Room(ctx, s.cfg.Client, use, int(in.MinCount), maxCount)
 	if err != nil {
 		return nil, err
 	}
 	if refused != nil {
 		return nil, instanceLimit(refused)
 	}
-	l := newLaunch(c.Project(), in.ClientToken, count)
+	l := newLaunch(c.Project(), seed, in.ClientToken, count)
 	l.hash, l.spec, l.tags, l.mark = hash, spec, tags, !gate.Unlimited()
 	l.deadline = s.cfg.Clock.Now().Add(withdrawnWait)
 	var created []*cloudv1.Instance
@@ -199,14 +204,13 @@ type launch struct {
 }
 
 // newLaunch names the reservation and count instances of a launch: by new ids, or with a
-// ClientToken by ids derived from it.
-func newLaunch(project, clientToken string, count int) *launch {
+// ClientToken by ids derived from seed, its projectSeed.
+func newLaunch(project, seed, clientToken string, count int) *launch {
 	l := &launch{project: project, clientToken: clientToken, reservation: ids.New(ids.Reservation), names: make([]string, count)}
 	for i := range l.names {
 		l.names[i] = ids.New(ids.Instance)
 	}
 	if clientToken != "" {
-		seed := project + "/" + clientToken
 		l.reservation = ids.Derive(ids.Reservation, seed)
 		for i := range l.names {
 			l.names[i] = ids.Derive(ids.Instance, seed+"/"+strconv.Itoa(i))

@@ -37,11 +37,22 @@ import (
 // compute it, make an object of that name first to take the id, and learn from its own object's
 // id whether the project already uses a name.
 func (s *Service) nameFor(ctx context.Context, c Caller, prefix, name string) (string, error) {
+	seed, err := s.projectSeed(ctx, c, name)
+	if err != nil {
+		return "", err
+	}
+	return ids.Derive(prefix, seed), nil
+}
+
+// projectSeed is what the names of a request's objects derive from when they must be the same
+// for every retry of the request (a ClientToken, a group's or key's name): keyed with the
+// project's namespace UID, for the reasons nameFor gives.
+func (s *Service) projectSeed(ctx context.Context, c Caller, key string) (string, error) {
 	ns := &corev1.Namespace{}
 	if err := s.cfg.APIReader.Get(ctx, client.ObjectKey{Name: c.Project()}, ns); err != nil {
 		return "", fmt.Errorf("reading project %s: %w", c.Project(), err)
 	}
-	return ids.Derive(prefix, string(ns.UID)+"/"+name), nil
+	return string(ns.UID) + "/" + key, nil
 }
 
 // idOr is an object's EC2 id: the one its controller recorded in status, else its name when the

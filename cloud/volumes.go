@@ -194,7 +194,11 @@ func (s *Service) CreateVolume(ctx context.Context, c Caller, in CreateVolumeInp
 	hash := volumeRequestHash(in)
 	name := ids.New(ids.Volume)
 	if in.ClientToken != "" {
-		name = ids.Derive(ids.Volume, c.Project()+"/"+in.ClientToken)
+		seed, err := s.projectSeed(ctx, c, in.ClientToken)
+		if err != nil {
+			return nil, err
+		}
+		name = ids.Derive(ids.Volume, seed)
 		if earlier, err := s.earlierVolume(ctx, c, name, hash); earlier != nil || err != nil {
 			return s.answerEarlierVolume(ctx, earlier, err)
 		}

@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -211,8 +212,13 @@ func TestLaunchFailureWithdrawsEverything(t *testing.T) {
 	const project, token = "fleet-fail", "half-made"
 	cl, ami := fleetProject(t, project, 0)
 	ctx := context.Background()
+	// Named as the launch names its 38th instance: from the project's namespace UID and the token.
+	ns := &corev1.Namespace{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: project}, ns); err != nil {
+		t.Fatal(err)
+	}
 	held := &cloudv1.Instance{
-		ObjectMeta: metav1.ObjectMeta{Namespace: project, Name: ids.Derive(ids.Instance, project+"/"+token+"/37"),
+		ObjectMeta: metav1.ObjectMeta{Namespace: project, Name: ids.Derive(ids.Instance, string(ns.UID)+"/"+token+"/37"),
 			Annotations: map[string]string{"cloud.pinet.io/request-hash": "another request"}},
 		Spec: cloudv1.InstanceSpec{ImageID: ami, InstanceType: "m1.tiny", DesiredState: cloudv1.DesiredStopped},
 	}

@@ -166,6 +166,7 @@ func TestTenantIsolation(t *testing.T) {
 	t.Run("kubectl instance named like another project's instance id", w.instanceNamedLikeOthersID)
 	t.Run("kubectl key pair, group, volume and address named like another project's ids", w.objectsNamedLikeOthersIDs)
 	t.Run("kubectl key pair and group named like another project's next ids", w.objectsNamedLikeOthersNextIDs)
+	t.Run("kubectl instance and volume named like another project's ClientToken ids", w.clientTokenIDsOfOthers)
 	t.Run("kubectl instance referencing another project's objects", w.instanceReferencingOthers)
 	t.Run("kubectl volume and snapshot placed on a node by their project", w.storagePlacedByProject)
 	t.Run("kubectl reads and writes in another project's namespace", w.kubectlCrossNamespace)
@@ -471,6 +472,66 @@ func (w *world) objectsNamedLikeOthersNextIDs(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+	}
+}
+
+// clientTokenIDsOfOthers makes, with kubectl in B, the instance and the volume that A's
+// RunInstances and CreateVolume with a ClientToken B can guess would be named by were the names
+// derived from the project (public: the owner of public images) and the token alone, and lets
+// them take their ids first: A's calls are still answered ids of A's own.
+func (w *world) clientTokenIDsOfOthers(t *testing.T) {
+	ctx := context.Background()
+	const token = "alice-deploy-1"
+	inst := &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: ids.Derive(ids.Instance, projectA+"/"+token+"/0"), Namespace: projectB},
+		Spec: cloudv1.InstanceSpec{ImageID: "bob-none", InstanceType: "m1.tiny", DesiredState: cloudv1.DesiredStopped}}
+	vol := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: ids.Derive(ids.Volume, projectA+"/"+token), Namespace: projectB},
+		Spec: cloudv1.VolumeSpec{SizeGiB: 1, AvailabilityZone: "pinet-1a"}}
+	for _, o := range []client.Object{inst, vol} {
+		if err := w.bKube.Create(ctx, o); err != nil {
+			t.Fatalf("creating %T %s: %v", o, o.GetName(), err)
+		}
+		t.Cleanup(func() {
+			if err := w.bKube.Delete(context.Background(), o); err != nil {
+				t.Errorf("deleting B's %T %s: %v", o, o.GetName(), err)
+			}
+		})
+	}
+	testenv.Eventually(t, shortWait, "B's instance and volume to get ids", func() error {
+		for _, o := range []client.Object{inst, vol} {
+			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(o), o); err != nil {
+				return err
+			}
+		}
+		if inst.Status.InstanceID == "" || vol.Status.VolumeID == "" {
+			return errors.New("no ids yet")
+		}
+		return nil
+	})
+
+	ea := w.cloud.EC2(w.a)
+	run, err := ea.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(w.amiA), InstanceType: types.InstanceType("m1.tiny"),
+		MinCount: aws.Int32(1), MaxCount: aws.Int32(1), ClientToken: aws.String(token)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := ea.CreateVolume(ctx, &ec2.CreateVolumeInput{Size: aws.Int32(1), AvailabilityZone: aws.String("pinet-1a"), ClientToken: aws.String(token)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	instID, volID := aws.ToString(run.Instances[0].InstanceId), aws.ToString(v.VolumeId)
+	if instID == inst.Status.InstanceID || volID == vol.Status.VolumeID {
+		t.Fatalf("A was answered B's ids: instance %s, volume %s", instID, volID)
+	}
+	// The ids A was answered are A's to use.
+	w.waitState(t, ea, instID, types.InstanceStateNameRunning)
+	if _, err := ea.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{instID}}); err != nil {
+		t.Fatalf("A terminating its instance %s: %v", instID, err)
+	}
+	if out, err := ea.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{volID}}); err != nil || len(out.Volumes) != 1 {
+		t.Fatalf("A describing its volume %s: %v %+v", volID, err, out)
+	}
+	if _, err := ea.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(volID)}); err != nil {
+		t.Fatalf("A deleting its volume %s: %v", volID, err)
 	}
 }
 
