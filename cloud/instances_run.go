@@ -106,6 +106,7 @@ type RunInstancesInput struct {
 	TagSpecifications   []TagSpecification
 	ShutdownBehavior    string
 	Monitoring          *MonitoringInput
+	MetadataOptions     *MetadataOptionsInput
 	// DisableAPITermination and EbsOptimized are accepted and change nothing.
 	DisableAPITermination bool
 	EbsOptimized          bool
@@ -399,11 +400,18 @@ func (s *Service) validateRun(ctx context.Context, c Caller, in *RunInstancesInp
 	if err != nil {
 		return nil, err
 	}
+	var metadataOptions *cloudv1.MetadataOptions
+	if in.MetadataOptions != nil {
+		if err := applyMetadataOptions(&metadataOptions, in.MetadataOptions); err != nil {
+			return nil, err
+		}
+	}
 	// Last, as EC2 does: whether the type fits on any hypervisor at all.
 	if err := s.checkCapacity(ctx, it, zone); err != nil {
 		return nil, err
 	}
 	return &cloudv1.InstanceSpec{
+		MetadataOptions:     metadataOptions,
 		ImageID:             in.ImageID,
 		InstanceType:        itName,
 		KernelID:            in.KernelID,

@@ -87,6 +87,7 @@ type Instance struct {
 	BlockDevices []InstanceBlockDevice
 	// ReservationID and OwnerID are those of the instance's reservation.
 	ReservationID, OwnerID string
+	MetadataOptions        *MetadataOptions
 }
 
 // InstanceBlockDevice is EC2's InstanceBlockDeviceMapping of an EBS volume: the device the volume
@@ -208,6 +209,7 @@ func (sh *instanceShapes) instance(inst *cloudv1.Instance) Instance {
 		KernelID:           inst.Spec.KernelID,
 		RamdiskID:          inst.Spec.RamdiskID,
 		MonitoringState:    "disabled",
+		MetadataOptions:    metadataOptionsOf(inst, "applied"),
 		PrivateIPAddress:   st.PrivateIPAddress,
 		PublicIPAddress:    st.PublicIPAddress,
 		Groups:             sh.groupsOf(inst),

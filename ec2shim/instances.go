@@ -219,6 +219,54 @@ func attributeValue(v *query.AttributeValue) *string {
 	return &v.Value
 }
 
+// metadataOptionsInput is EC2's InstanceMetadataOptionsRequest, as RunInstances takes it under
+// MetadataOptions and ModifyInstanceMetadataOptions at the top.
+type metadataOptionsInput struct {
+	HTTPTokens              string `ec2:"HttpTokens"`
+	HTTPEndpoint            string `ec2:"HttpEndpoint"`
+	HTTPPutResponseHopLimit *int32 `ec2:"HttpPutResponseHopLimit"`
+	HTTPProtocolIPv6        string `ec2:"HttpProtocolIpv6"`
+	InstanceMetadataTags    string `ec2:"InstanceMetadataTags"`
+}
+
+// metadataOptions is EC2's InstanceMetadataOptionsResponse.
+type metadataOptions struct {
+	State                   string `xml:"state"`
+	HTTPTokens              string `xml:"httpTokens"`
+	HTTPPutResponseHopLimit int32  `xml:"httpPutResponseHopLimit"`
+	HTTPEndpoint            string `xml:"httpEndpoint"`
+	HTTPProtocolIPv6        string `xml:"httpProtocolIpv6"`
+	InstanceMetadataTags    string `xml:"instanceMetadataTags"`
+}
+
+func toMetadataOptions(o *cloud.MetadataOptions) *metadataOptions {
+	if o == nil {
+		return nil
+	}
+	return &metadataOptions{State: o.State, HTTPTokens: o.HTTPTokens, HTTPPutResponseHopLimit: o.HTTPPutResponseHopLimit,
+		HTTPEndpoint: o.HTTPEndpoint, HTTPProtocolIPv6: o.HTTPProtocolIPv6, InstanceMetadataTags: o.InstanceMetadataTags}
+}
+
+type modifyInstanceMetadataOptionsInput struct {
+	InstanceID string `ec2:"InstanceId,required"`
+	metadataOptionsInput
+	DryRun bool `ec2:"DryRun"`
+}
+
+type modifyInstanceMetadataOptionsOutput struct {
+	InstanceID      string           `xml:"instanceId"`
+	MetadataOptions *metadataOptions `xml:"instanceMetadataOptions"`
+}
+
+func (s *Server) modifyInstanceMetadataOptions(ctx context.Context, who cloud.Caller, in *modifyInstanceMetadataOptionsInput) (any, error) {
+	id, opts, err := s.svc.ModifyInstanceMetadataOptions(ctx, who, cloud.ModifyInstanceMetadataOptionsInput{
+		InstanceID: in.InstanceID, MetadataOptionsInput: cloud.MetadataOptionsInput(in.metadataOptionsInput), DryRun: in.DryRun})
+	if err != nil {
+		return nil, err
+	}
+	return &modifyInstanceMetadataOptionsOutput{InstanceID: id, MetadataOptions: toMetadataOptions(opts)}, nil
+}
+
 type getConsoleOutputInput struct {
 	InstanceID string `ec2:"InstanceId,required"`
 	Latest     bool   `ec2:"Latest"`

@@ -57,9 +57,10 @@ type runInstancesInput struct {
 	Monitoring          *struct {
 		Enabled bool `ec2:"Enabled"`
 	} `ec2:"Monitoring"`
-	DisableAPITermination bool `ec2:"DisableApiTermination"`
-	EbsOptimized          bool `ec2:"EbsOptimized"`
-	DryRun                bool `ec2:"DryRun"`
+	MetadataOptions       *metadataOptionsInput `ec2:"MetadataOptions"`
+	DisableAPITermination bool                  `ec2:"DisableApiTermination"`
+	EbsOptimized          bool                  `ec2:"EbsOptimized"`
+	DryRun                bool                  `ec2:"DryRun"`
 }
 
 // toService is the launch as the service takes it.
@@ -76,6 +77,10 @@ func (in *runInstancesInput) toService() cloud.RunInstancesInput {
 	}
 	if in.Monitoring != nil {
 		out.Monitoring = &cloud.MonitoringInput{Enabled: in.Monitoring.Enabled}
+	}
+	if in.MetadataOptions != nil {
+		mo := cloud.MetadataOptionsInput(*in.MetadataOptions)
+		out.MetadataOptions = &mo
 	}
 	for _, m := range in.BlockDeviceMappings {
 		bdm := cloud.BlockDeviceMappingInput{DeviceName: m.DeviceName, VirtualName: m.VirtualName, NoDevice: m.NoDevice}

@@ -106,6 +106,7 @@ type instanceItem struct {
 	ClientToken        string                          `xml:"clientToken,omitempty"`
 	TagSet             *query.List[tagItem]            `xml:"tagSet,omitempty"`
 	Hypervisor         string                          `xml:"hypervisor"`
+	MetadataOptions    *metadataOptions                `xml:"metadataOptions,omitempty"`
 }
 
 func toInstanceItem(i *cloud.Instance) instanceItem {
@@ -135,6 +136,7 @@ func toInstanceItem(i *cloud.Instance) instanceItem {
 		ClientToken:        i.ClientToken,
 		TagSet:             tagList(i.Tags),
 		Hypervisor:         i.Hypervisor,
+		MetadataOptions:    toMetadataOptions(i.MetadataOptions),
 	}
 	if i.StateReason != nil {
 		item.StateReason = &stateReason{Code: i.StateReason.Code, Message: i.StateReason.Message}

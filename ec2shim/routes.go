@@ -69,16 +69,17 @@ func (s *Server) routes() map[string]action {
 		"DescribeAvailabilityZones": handle(s.describeAvailabilityZones),
 		"DescribeAccountAttributes": handle(s.describeAccountAttributes),
 		// Instances
-		"RunInstances":              handle(s.runInstances),
-		"DescribeInstances":         handle(s.describeInstances),
-		"TerminateInstances":        changeState(s.svc.TerminateInstances),
-		"StopInstances":             changeState(s.svc.StopInstances),
-		"StartInstances":            changeState(s.svc.StartInstances),
-		"RebootInstances":           handle(s.rebootInstances),
-		"GetConsoleOutput":          handle(s.getConsoleOutput),
-		"DescribeInstanceStatus":    handle(s.describeInstanceStatus),
-		"DescribeInstanceAttribute": handle(s.describeInstanceAttribute),
-		"ModifyInstanceAttribute":   handle(s.modifyInstanceAttribute),
+		"RunInstances":                  handle(s.runInstances),
+		"DescribeInstances":             handle(s.describeInstances),
+		"TerminateInstances":            changeState(s.svc.TerminateInstances),
+		"StopInstances":                 changeState(s.svc.StopInstances),
+		"StartInstances":                changeState(s.svc.StartInstances),
+		"RebootInstances":               handle(s.rebootInstances),
+		"GetConsoleOutput":              handle(s.getConsoleOutput),
+		"DescribeInstanceStatus":        handle(s.describeInstanceStatus),
+		"DescribeInstanceAttribute":     handle(s.describeInstanceAttribute),
+		"ModifyInstanceAttribute":       handle(s.modifyInstanceAttribute),
+		"ModifyInstanceMetadataOptions": handle(s.modifyInstanceMetadataOptions),
 	}
 	return all
 }

@@ -233,7 +233,11 @@ func metadataOf(g guestNet, key *cloudv1.KeyPair, groupNames []string) *metadata
 	if host == "" {
 		host = inst.Status.InstanceID
 	}
+	opts := inst.EffectiveMetadataOptions()
 	m := &metadata.Instance{
+		RequireToken:     opts.HTTPTokens == cloudv1.MetadataTokensRequired,
+		Disabled:         opts.HTTPEndpoint == cloudv1.MetadataEndpointDisabled,
+		TokenHopLimit:    int(opts.HTTPPutResponseHopLimit),
 		InstanceID:       inst.Status.InstanceID,
 		ImageID:          inst.Spec.ImageID,
 		Hostname:         host,

@@ -12,6 +12,7 @@
 package nodeagent_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
@@ -285,8 +287,105 @@ func TestNetworkDatapath(t *testing.T) {
 		t.Errorf("a guest of project %s reached one of project %s", p2, p1)
 	}
 
+	t.Run("metadata options", func(t *testing.T) { testMetadataOptions(t, nt, a1, ga1) })
 	t.Run("groups", func(t *testing.T) { testGroupChanges(t, nt, p1, a1, b1, tapped) })
 	t.Run("restart", func(t *testing.T) { testRestartConverges(t, nt, seg1) })
+}
+
+// imds asks the metadata service from inside a namespace: a token (PUT, token ""), or a path
+// with the token given (none when "").
+func imds(ns, path, token string) (string, error) {
+	const script = `import sys,urllib.request
+path, token = sys.argv[1], sys.argv[2]
+if path == "token":
+    r = urllib.request.Request("http://169.254.169.254/latest/api/token", method="PUT", headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"})
+else:
+    r = urllib.request.Request("http://169.254.169.254" + path, headers={"X-aws-ec2-metadata-token": token} if token else {})
+sys.stdout.write(urllib.request.urlopen(r, timeout=3).read().decode())`
+	return try("ip", "netns", "exec", ns, "python3", "-c", script, path, token)
+}
+
+// testMetadataOptions changes the instance's metadata options and checks that the node's
+// metadata service follows: tokens required, the hop limit of a token's answer (asked from a
+// "container" the guest routes for, as Docker's bridge does), the service disabled.
+func testMetadataOptions(t *testing.T, nt *netTest, inst *cloudv1.Instance, guest string) {
+	setOptions := func(opts string) {
+		t.Helper()
+		// Also when the test is over (its cleanup): not the test's context.
+		if err := env.Client.Patch(context.Background(), inst.DeepCopy(), client.RawPatch(types.MergePatchType,
+			[]byte(`{"spec":{"metadataOptions":`+opts+`}}`))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { setOptions("null") })
+	const idPath = "/latest/meta-data/instance-id"
+
+	// Tokens required: nothing without one, everything with one.
+	setOptions(`{"httpTokens":"required"}`)
+	testenv.Eventually(t, shortWait, "a request without a token refused", func() error {
+		out, err := imds(guest, idPath, "")
+		if err == nil || !strings.Contains(out, "401") {
+			return fmt.Errorf("without a token: %q %v", out, err)
+		}
+		return nil
+	})
+	tok, err := imds(guest, "token", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := imds(guest, idPath, tok); err != nil || got != inst.Status.InstanceID {
+		t.Fatalf("with a token: %q %v", got, err)
+	}
+
+	// A container behind the guest: its own namespace, routed and masqueraded by the guest.
+	c := newNS(t, nt.prefix+"c"+inst.Status.InstanceID[len(inst.Status.InstanceID)-4:])
+	run(t, "ip", "-n", guest, "link", "add", "ctr0", "type", "veth", "peer", "name", "eth0", "netns", c)
+	run(t, "ip", "-n", guest, "addr", "add", "172.31.255.1/30", "dev", "ctr0")
+	run(t, "ip", "-n", guest, "link", "set", "ctr0", "up")
+	run(t, "ip", "-n", c, "addr", "add", "172.31.255.2/30", "dev", "eth0")
+	run(t, "ip", "-n", c, "link", "set", "eth0", "up")
+	run(t, "ip", "-n", c, "route", "add", "default", "via", "172.31.255.1")
+	run(t, "ip", "netns", "exec", guest, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	run(t, "ip", "netns", "exec", guest, "nft", "add table ip ctr; add chain ip ctr post { type nat hook postrouting priority 100; }; add rule ip ctr post oifname eth0 masquerade")
+
+	// Tokens optional, hop limit 1 (the default): the container reads the metadata (its
+	// answers go with the system's time-to-live), but a token's answer dies at the guest.
+	setOptions(`{"httpTokens":"optional","httpPutResponseHopLimit":1}`)
+	testenv.Eventually(t, shortWait, "the container to read without a token", func() error {
+		got, err := imds(c, idPath, "")
+		if err != nil || got != inst.Status.InstanceID {
+			return fmt.Errorf("%q %v", got, err)
+		}
+		return nil
+	})
+	if out, err := imds(c, "token", ""); err == nil {
+		t.Fatalf("a token reached the container one hop behind the guest with hop limit 1: %q", out)
+	}
+	if _, err := imds(guest, "token", ""); err != nil {
+		t.Fatalf("the guest's own token with hop limit 1: %v", err)
+	}
+	setOptions(`{"httpPutResponseHopLimit":2}`)
+	testenv.Eventually(t, shortWait, "a token to reach the container with hop limit 2", func() error {
+		tok, err := imds(c, "token", "")
+		if err != nil {
+			return err
+		}
+		if got, err := imds(c, idPath, tok); err != nil || got != inst.Status.InstanceID {
+			return fmt.Errorf("with the container's token: %q %v", got, err)
+		}
+		return nil
+	})
+
+	// Disabled: nothing at all.
+	setOptions(`{"httpEndpoint":"disabled"}`)
+	testenv.Eventually(t, shortWait, "the service disabled", func() error {
+		for _, path := range []string{idPath, "token"} {
+			if out, err := imds(guest, path, ""); err == nil || !strings.Contains(out, "403") {
+				return fmt.Errorf("%s: %q %v", path, out, err)
+			}
+		}
+		return nil
+	})
 }
 
 // testGroupChanges checks the default group's members as the security group controller

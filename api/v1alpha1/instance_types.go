@@ -185,6 +185,57 @@ type BlockDeviceMapping struct {
 	EBS *EBSBlockDevice `json:"ebs,omitempty"`
 }
 
+// MetadataOptions are an instance's metadata service settings.
+type MetadataOptions struct {
+	// httpTokens is optional (requests with or without an IMDSv2 session token are answered)
+	// or required (a request without one is refused with 401).
+	// +optional
+	// +kubebuilder:validation:Enum=optional;required
+	// +kubebuilder:default=optional
+	HTTPTokens string `json:"httpTokens,omitempty"`
+
+	// httpEndpoint is enabled, or disabled: the service refuses every request of the instance
+	// with 403. A config drive still holds the meta-data.
+	// +optional
+	// +kubebuilder:validation:Enum=enabled;disabled
+	// +kubebuilder:default=enabled
+	HTTPEndpoint string `json:"httpEndpoint,omitempty"`
+
+	// httpPutResponseHopLimit is the IP time-to-live of the answers to token requests: 1
+	// reaches the guest's own network stack only, more lets a token reach that many routed hops
+	// further (containers behind a bridge in the guest).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=64
+	// +kubebuilder:default=1
+	HTTPPutResponseHopLimit int32 `json:"httpPutResponseHopLimit,omitempty"`
+}
+
+// Metadata option values.
+const (
+	MetadataTokensOptional   = "optional"
+	MetadataTokensRequired   = "required"
+	MetadataEndpointEnabled  = "enabled"
+	MetadataEndpointDisabled = "disabled"
+)
+
+// EffectiveMetadataOptions are the instance's metadata options with EC2's defaults filled in.
+func (i *Instance) EffectiveMetadataOptions() MetadataOptions {
+	o := MetadataOptions{HTTPTokens: MetadataTokensOptional, HTTPEndpoint: MetadataEndpointEnabled, HTTPPutResponseHopLimit: 1}
+	if m := i.Spec.MetadataOptions; m != nil {
+		if m.HTTPTokens != "" {
+			o.HTTPTokens = m.HTTPTokens
+		}
+		if m.HTTPEndpoint != "" {
+			o.HTTPEndpoint = m.HTTPEndpoint
+		}
+		if m.HTTPPutResponseHopLimit > 0 {
+			o.HTTPPutResponseHopLimit = m.HTTPPutResponseHopLimit
+		}
+	}
+	return o
+}
+
 // InstanceSpec is what the user asks for.
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.availabilityZone) || (has(self.availabilityZone) && self.availabilityZone == oldSelf.availabilityZone)",message="availabilityZone is immutable"
 // +kubebuilder:validation:XValidation:rule="oldSelf.desiredState != 'Terminated' || self.desiredState == 'Terminated'",message="a terminated instance cannot be started or stopped"
@@ -238,6 +289,12 @@ type InstanceSpec struct {
 	// A node without a network (so without a metadata service) gives every instance the disk.
 	// +optional
 	ConfigDrive *bool `json:"configDrive,omitempty"`
+
+	// metadataOptions set how the instance's metadata service answers it (EC2's
+	// InstanceMetadataOptions); they may change at any time. Unset is optional tokens, the
+	// service enabled and a hop limit of 1.
+	// +optional
+	MetadataOptions *MetadataOptions `json:"metadataOptions,omitempty"`
 
 	// securityGroups are the names or sg- ids of the groups the instance belongs to; empty means
 	// the project's default group.

@@ -17,6 +17,8 @@ package metadata
 import (
 	"net/http"
 	"strings"
+
+	"sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // ServeHTTP answers one request. The order of refusals: a method the path does not take
@@ -41,6 +43,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	inst, code, err := s.caller(r)
 	if err != nil {
 		fail(w, code, err.Error())
+		return
+	}
+	// Only a token's answer is hop-limited; one before on this connection may have been.
+	if err := limitHops(r, 0); err != nil {
+		log.FromContext(r.Context()).Error(err, "Restoring a connection's time-to-live", "instance", inst.InstanceID)
+		fail(w, http.StatusInternalServerError, "the answer could not be sent")
 		return
 	}
 	if err := s.authorize(r, inst); err != nil {

@@ -56,6 +56,11 @@ type Instance struct {
 	UserData []byte
 	// RequireToken refuses requests without an IMDSv2 token (EC2's HttpTokens=required).
 	RequireToken bool
+	// Disabled refuses every request of the instance, tokens included (HttpEndpoint=disabled).
+	Disabled bool
+	// TokenHopLimit is the IP time-to-live of the answer to a token request
+	// (HttpPutResponseHopLimit); 0 leaves the system's.
+	TokenHopLimit int
 }
 
 // BlockDevice is one entry of block-device-mapping/: a virtual name (ami, root,
@@ -131,6 +136,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ConnContext:       withConn,
 	}
 	stopped := make(chan struct{})
 	go func() {
@@ -163,6 +169,9 @@ func (s *Server) caller(r *http.Request) (*Instance, int, error) {
 	case err != nil:
 		log.FromContext(r.Context()).Error(err, "Looking up a metadata caller", "address", remote.String())
 		return nil, http.StatusInternalServerError, errors.New("the caller could not be looked up")
+	}
+	if inst.Disabled {
+		return nil, http.StatusForbidden, errors.New("the instance metadata service is disabled for this instance")
 	}
 	return inst, http.StatusOK, nil
 }

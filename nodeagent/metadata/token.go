@@ -23,6 +23,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // The IMDSv2 headers and bounds (EC2's).
@@ -93,6 +95,11 @@ func (s *Server) putToken(w http.ResponseWriter, r *http.Request) {
 	inst, code, err := s.caller(r)
 	if err != nil {
 		fail(w, code, err.Error())
+		return
+	}
+	if err := limitHops(r, inst.TokenHopLimit); err != nil {
+		log.FromContext(r.Context()).Error(err, "Limiting the hops of a token", "instance", inst.InstanceID)
+		fail(w, http.StatusInternalServerError, "the token could not be sent")
 		return
 	}
 	w.Header().Set(tokenTTLHeader, strconv.Itoa(ttl))
