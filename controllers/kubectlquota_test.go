@@ -135,15 +135,30 @@ func TestVolumeGrowthWaitsForRoom(t *testing.T) {
 			return nil
 		})
 	}
+	// Each change is recorded (EC2's volume modification): begun, and ended once given.
+	modified := func(from, to int32, ended bool) {
+		t.Helper()
+		m := v.Status.Modification
+		if m == nil || m.OriginalSizeGiB != from || m.TargetSizeGiB != to || m.StartTime.IsZero() || (m.EndTime != nil) != ended {
+			t.Fatalf("modification %+v, want %d to %d GiB, ended %v", m, from, to, ended)
+		}
+	}
 	sizeIs(2, "", "")
+	if v.Status.Modification != nil {
+		t.Fatalf("a new volume has modification %+v", v.Status.Modification)
+	}
 	grow(5)
 	sizeIs(5, metav1.ConditionTrue, cloudv1.ReasonResized)
+	modified(2, 5, true)
 	grow(7) // past the project's 6 GiB
 	sizeIs(5, metav1.ConditionFalse, cloudv1.ReasonQuotaExceeded)
+	modified(5, 7, false)
 	setVolumeGiB(t, project, 20)
 	sizeIs(7, metav1.ConditionTrue, cloudv1.ReasonResized)
+	modified(5, 7, true)
 	grow(9) // past the storage node's 8 GiB
 	sizeIs(7, metav1.ConditionFalse, cloudv1.ReasonNoStorageNode)
+	modified(7, 9, false)
 	if err := env.Client.Delete(ctx, v); err != nil {
 		t.Fatal(err)
 	}

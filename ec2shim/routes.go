@@ -38,11 +38,13 @@ func (s *Server) routes() map[string]action {
 		"ModifyImageAttribute":   handle(s.modifyImageAttribute),
 		"ResetImageAttribute":    handle(s.resetImageAttribute),
 		// Volumes
-		"CreateVolume":    handle(s.createVolume),
-		"DeleteVolume":    handle(s.deleteVolume),
-		"DescribeVolumes": handle(s.describeVolumes),
-		"AttachVolume":    handle(s.attachVolume),
-		"DetachVolume":    handle(s.detachVolume),
+		"CreateVolume":                 handle(s.createVolume),
+		"DeleteVolume":                 handle(s.deleteVolume),
+		"DescribeVolumes":              handle(s.describeVolumes),
+		"ModifyVolume":                 handle(s.modifyVolume),
+		"DescribeVolumesModifications": handle(s.describeVolumesModifications),
+		"AttachVolume":                 handle(s.attachVolume),
+		"DetachVolume":                 handle(s.detachVolume),
 		// Snapshots
 		"CreateSnapshot":    handle(s.createSnapshot),
 		"DeleteSnapshot":    handle(s.deleteSnapshot),

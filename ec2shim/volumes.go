@@ -135,3 +135,70 @@ func (s *Server) detachVolume(ctx context.Context, who cloud.Caller, in *detachV
 	return encoded(byPointer(toAttachmentItem))(s.svc.DetachVolume(ctx, who, cloud.DetachVolumeInput{VolumeID: in.VolumeID,
 		InstanceID: in.InstanceID, Device: in.Device, Force: in.Force, DryRun: in.DryRun}))
 }
+
+type modifyVolumeInput struct {
+	VolumeID           string `ec2:"VolumeId,required"`
+	Size               *int32 `ec2:"Size"`
+	VolumeType         string `ec2:"VolumeType"`
+	Iops               *int32 `ec2:"Iops"`
+	Throughput         *int32 `ec2:"Throughput"`
+	MultiAttachEnabled *bool  `ec2:"MultiAttachEnabled"`
+	DryRun             bool   `ec2:"DryRun"`
+}
+
+// volumeModificationItem is EC2's VolumeModification.
+type volumeModificationItem struct {
+	VolumeID           string           `xml:"volumeId"`
+	ModificationState  string           `xml:"modificationState"`
+	StatusMessage      string           `xml:"statusMessage,omitempty"`
+	TargetSize         int32            `xml:"targetSize"`
+	TargetVolumeType   string           `xml:"targetVolumeType"`
+	OriginalSize       int32            `xml:"originalSize"`
+	OriginalVolumeType string           `xml:"originalVolumeType"`
+	Progress           int              `xml:"progress"`
+	StartTime          query.Timestamp  `xml:"startTime"`
+	EndTime            *query.Timestamp `xml:"endTime,omitempty"`
+}
+
+func toVolumeModificationItem(m cloud.VolumeModification) volumeModificationItem {
+	item := volumeModificationItem{VolumeID: m.VolumeID, ModificationState: m.State, StatusMessage: m.StatusMessage,
+		TargetSize: m.TargetSizeGiB, TargetVolumeType: m.TargetVolumeType, OriginalSize: m.OriginalSizeGiB,
+		OriginalVolumeType: m.OriginalVolumeType, Progress: m.Progress, StartTime: query.NewTimestamp(m.StartTime)}
+	if !m.EndTime.IsZero() {
+		end := query.NewTimestamp(m.EndTime)
+		item.EndTime = &end
+	}
+	return item
+}
+
+type modifyVolumeOutput struct {
+	VolumeModification volumeModificationItem `xml:"volumeModification"`
+}
+
+func (s *Server) modifyVolume(ctx context.Context, who cloud.Caller, in *modifyVolumeInput) (any, error) {
+	m, err := s.svc.ModifyVolume(ctx, who, cloud.ModifyVolumeInput{VolumeID: in.VolumeID, SizeGiB: in.Size,
+		VolumeType: in.VolumeType, Iops: in.Iops, Throughput: in.Throughput, MultiAttachEnabled: in.MultiAttachEnabled, DryRun: in.DryRun})
+	if err != nil {
+		return nil, err
+	}
+	return &modifyVolumeOutput{VolumeModification: toVolumeModificationItem(*m)}, nil
+}
+
+type describeVolumesModificationsInput struct {
+	VolumeIDs []string `ec2:"VolumeId,list"`
+	pagedDescribeInput
+}
+
+type describeVolumesModificationsOutput struct {
+	Modifications query.List[volumeModificationItem] `xml:"volumeModificationSet"`
+	NextToken     string                             `xml:"nextToken,omitempty"`
+}
+
+func toDescribeVolumesModificationsOutput(mods []cloud.VolumeModification, next string) *describeVolumesModificationsOutput {
+	return &describeVolumesModificationsOutput{Modifications: listOf(mods, toVolumeModificationItem), NextToken: next}
+}
+
+func (s *Server) describeVolumesModifications(ctx context.Context, who cloud.Caller, in *describeVolumesModificationsInput) (any, error) {
+	return encodedPage(toDescribeVolumesModificationsOutput)(s.svc.DescribeVolumesModifications(ctx, who,
+		cloud.DescribeVolumesModificationsInput{VolumeIDs: in.VolumeIDs, Filters: in.Filters, DryRun: in.DryRun, Page: page(in.Paging)}))
+}

@@ -210,12 +210,35 @@ type VolumeStatus struct {
 	// +kubebuilder:validation:Maximum=16384
 	SizeGiB int32 `json:"sizeGiB,omitempty"`
 
+	// modification is the volume's latest change of size (EC2's VolumeModification): begun
+	// when the volume controller sees spec.sizeGiB past the size the volume was given, ended
+	// when the volume is given it.
+	// +optional
+	Modification *VolumeModification `json:"modification,omitempty"`
+
 	// conditions: Ready, Exported, Attached, Resized.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=8
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// VolumeModification is one change of a volume's size.
+type VolumeModification struct {
+	// originalSizeGiB is the size the volume had; targetSizeGiB the size asked for.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=16384
+	OriginalSizeGiB int32 `json:"originalSizeGiB"`
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=16384
+	TargetSizeGiB int32 `json:"targetSizeGiB"`
+
+	// startTime is when the controller saw the change asked for; endTime when the volume was
+	// given the size (unset while the change waits, condition Resized=False saying why).
+	StartTime metav1.Time `json:"startTime"`
+	// +optional
+	EndTime *metav1.Time `json:"endTime,omitempty"`
 }
 
 // Volume is a block volume exported over ATA over Ethernet.

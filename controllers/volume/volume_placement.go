@@ -115,6 +115,10 @@ func (r *Reconciler) grow(ctx context.Context, sc *scope) error {
 	case quota.VolumeGrowth(v) == 0:
 		return nil
 	}
+	if m := v.Status.Modification; m == nil || m.EndTime != nil || m.TargetSizeGiB != v.Spec.SizeGiB {
+		// A change begins (or, asked again before the last was given, begins anew).
+		v.Status.Modification = &cloudv1.VolumeModification{OriginalSizeGiB: v.Status.SizeGiB, TargetSizeGiB: v.Spec.SizeGiB, StartTime: sc.now}
+	}
 	gate, ledger, err := r.quotaOf(ctx, v)
 	if err != nil {
 		return err
@@ -150,6 +154,7 @@ func (r *Reconciler) grow(ctx context.Context, sc *scope) error {
 	}
 	from := v.Status.SizeGiB
 	v.Status.SizeGiB = v.Spec.SizeGiB
+	v.Status.Modification.EndTime = &sc.now
 	conditions.MarkTrue(v, cloudv1.VolumeResized, cloudv1.ReasonResized, fmt.Sprintf("Grown from %d to %d GiB", from, v.Spec.SizeGiB), sc.now)
 	if r.Recorder != nil {
 		r.Recorder.Eventf(v, nil, "Normal", cloudv1.ReasonResized, "Resize", "Grown from %d to %d GiB", from, v.Spec.SizeGiB)
