@@ -17,13 +17,17 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/controllers/volume"
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/testenv"
 )
@@ -173,5 +177,68 @@ func setVolumeGiB(t *testing.T, project string, gib int64) {
 	}
 	if err := testenv.Update(context.Background(), env.Client, p, func(p *cloudv1.Project) { p.Spec.Quota.VolumeGiB = ptr.To(gib) }); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// staleVolume is a cache that has not caught up: Get of the volume answers an older copy.
+type staleVolume struct {
+	client.Client
+	old *cloudv1.Volume
+}
+
+func (s staleVolume) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if v, ok := obj.(*cloudv1.Volume); ok && key == client.ObjectKeyFromObject(s.old) {
+		s.old.DeepCopyInto(v)
+		return nil
+	}
+	return s.Client.Get(ctx, key, obj, opts...)
+}
+
+// A reconcile of a cached copy older than the controller's giving of a growth (the cache lags
+// behind the controller's own write) leaves the change's record alone: recorded anew from the
+// stale copy, the record of a completed change lost its end and showed modifying for ever.
+func TestStaleCopyKeepsTheGrowthsRecord(t *testing.T) {
+	stop := startManager(t)
+	ctx := context.Background()
+	const project = "volume-stale"
+	quotaProject(t, project, cloudv1.ProjectQuota{VolumeGiB: ptr.To[int64](50)}, true)
+	storageNode(t, "vs-store", "vs-zone", 20)
+	v := volumeIs(t, newVolume(t, project, "vs", "vs-zone", 2), cloudv1.VolumeStateCreating, cloudv1.ReasonExporting)
+	given := func(size int32) {
+		t.Helper()
+		testenv.Eventually(t, longWait, fmt.Sprintf("given %d GiB", size), func() error {
+			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(v), v); err != nil {
+				return err
+			}
+			if v.Status.SizeGiB != size {
+				return fmt.Errorf("given %d GiB", v.Status.SizeGiB)
+			}
+			return nil
+		})
+	}
+	given(2)
+	// The copy a lagging cache would hold: grown, not yet given.
+	stop()
+	if err := testenv.Update(ctx, env.Client, v, func(v *cloudv1.Volume) { v.Spec.SizeGiB = 3 }); err != nil {
+		t.Fatal(err)
+	}
+	old := v.DeepCopy()
+	stop = startManager(t)
+	given(3)
+	stop()
+	if m := v.Status.Modification; m == nil || m.EndTime == nil {
+		t.Fatalf("the growth was given with modification %+v", m)
+	}
+	ended := *v.Status.Modification
+
+	r := &volume.Reconciler{Client: staleVolume{Client: env.Client, old: old}, APIReader: env.Client, Clock: clock.RealClock{}}
+	if _, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(v)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(v), v); err != nil {
+		t.Fatal(err)
+	}
+	if m := v.Status.Modification; m == nil || !reflect.DeepEqual(*m, ended) || v.Status.SizeGiB != 3 {
+		t.Fatalf("after a reconcile of a stale copy: given %d GiB, modification %+v (was %+v)", v.Status.SizeGiB, m, ended)
 	}
 }

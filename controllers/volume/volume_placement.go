@@ -115,6 +115,16 @@ func (r *Reconciler) grow(ctx context.Context, sc *scope) error {
 	case quota.VolumeGrowth(v) == 0:
 		return nil
 	}
+	// A growth is decided on the volume as the API server has it: a reconcile of a cached copy
+	// older than the last write (this controller's own giving of the size, say) would record the
+	// change anew over the record that ended it. The newer version's event brings it back.
+	live := &cloudv1.Volume{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(v), live); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if live.ResourceVersion != v.ResourceVersion {
+		return nil
+	}
 	if m := v.Status.Modification; m == nil || m.EndTime != nil || m.TargetSizeGiB != v.Spec.SizeGiB {
 		// A change begins (or, asked again before the last was given, begins anew).
 		v.Status.Modification = &cloudv1.VolumeModification{OriginalSizeGiB: v.Status.SizeGiB, TargetSizeGiB: v.Spec.SizeGiB, StartTime: sc.now}
