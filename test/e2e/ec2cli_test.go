@@ -29,8 +29,12 @@ import (
 const guestBoot = 4 * time.Minute
 
 type instanceJSON struct {
-	InstanceID string `json:"InstanceId"`
-	State      struct {
+	InstanceID      string `json:"InstanceId"`
+	MetadataOptions struct {
+		HTTPTokens              string `json:"HttpTokens"`
+		HTTPPutResponseHopLimit int    `json:"HttpPutResponseHopLimit"`
+	} `json:"MetadataOptions"`
+	State struct {
 		Name string `json:"Name"`
 	} `json:"State"`
 	InstanceType string `json:"InstanceType"`
@@ -142,7 +146,7 @@ func waitConsole(t *testing.T, id, want string) string {
 }
 
 // The EC2 user's day with the AWS CLI: key pair, three instances with user data, filters, the
-// console, stop/start, terminate.
+// console, metadata options, stop, resize and start, terminate.
 func TestAWSCLIScenario(t *testing.T) {
 	ami := sampleAMI(t)
 	var key struct{ KeyName, KeyFingerprint, KeyMaterial string }
@@ -178,10 +182,25 @@ func TestAWSCLIScenario(t *testing.T) {
 		t.Fatalf("console of %s lacks its banner:\n%s", ids[0], text)
 	}
 
+	awsJSON(t, nil, "ec2", "modify-instance-metadata-options", "--instance-id", ids[1],
+		"--http-tokens", "required", "--http-put-response-hop-limit", "2")
+	if got := describe(t, "--instance-ids", ids[1]); len(got) != 1 || got[0].MetadataOptions.HTTPTokens != "required" ||
+		got[0].MetadataOptions.HTTPPutResponseHopLimit != 2 {
+		t.Fatalf("metadata options after modify-instance-metadata-options: %+v", got)
+	}
+
+	// Stopped, resized (m1.small: 2 GiB of memory where m1.tiny has 512 MiB) and started again.
 	awsJSON(t, nil, "ec2", "stop-instances", "--instance-ids", ids[0])
 	waitInstances(t, ids[:1], "stopped")
+	awsJSON(t, nil, "ec2", "modify-instance-attribute", "--instance-id", ids[0], "--instance-type", "Value=m1.small")
 	awsJSON(t, nil, "ec2", "start-instances", "--instance-ids", ids[0])
 	waitInstances(t, ids[:1], "running")
+	if got := describe(t, "--instance-ids", ids[0]); len(got) != 1 || got[0].InstanceType != "m1.small" {
+		t.Fatalf("after the resize: %+v", got)
+	}
+	if got := jsonpath(t, "instance", ids[0], "{.status.instanceType} {.status.domain.memoryMiB}"); got != "m1.small 2048" {
+		t.Fatalf("the resized instance runs as %q", got)
+	}
 
 	awsJSON(t, nil, "ec2", "terminate-instances", "--instance-ids", ids[0], ids[1], ids[2])
 	waitInstances(t, ids, "terminated")

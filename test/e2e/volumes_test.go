@@ -194,7 +194,8 @@ func TestVolumeMovesBetweenGuestsOnAnotherNode(t *testing.T) {
 // The local cloud's volumes as `make up` leaves it, with the AWS CLI: a volume is stored on the
 // cloud's own storage node (beside the compute node, in its zone) and becomes available; attached
 // to a running guest on the compute node it is in-use and the guest sees a disk of its size;
-// detached it is available again; deleted, it is gone and so is its backing file.
+// detached it is available again; grown with modify-volume its backing file grows and
+// describe-volumes-modifications says completed; deleted, it is gone and so is its backing file.
 func TestVolumeOnTheLocalCloudsStorageNode(t *testing.T) {
 	ami := sampleAMI(t)
 	var vol volumeJSON
@@ -230,6 +231,31 @@ func TestVolumeOnTheLocalCloudsStorageNode(t *testing.T) {
 	}
 	awsJSON(t, nil, "ec2", "detach-volume", "--volume-id", vol.VolumeId)
 	waitVolume(t, vol.VolumeId, "available")
+
+	var mod struct {
+		VolumeModification struct{ ModificationState string }
+	}
+	awsJSON(t, &mod, "ec2", "modify-volume", "--volume-id", vol.VolumeId, "--size", "2")
+	if mod.VolumeModification.ModificationState != "modifying" {
+		t.Fatalf("modify-volume answered %+v", mod)
+	}
+	testenv.Eventually(t, 2*time.Minute, vol.VolumeId+" grown to 2 GiB", func() error {
+		var out struct {
+			VolumesModifications []struct {
+				ModificationState        string
+				OriginalSize, TargetSize int
+			}
+		}
+		awsJSON(t, &out, "ec2", "describe-volumes-modifications", "--volume-ids", vol.VolumeId)
+		if len(out.VolumesModifications) != 1 || out.VolumesModifications[0].ModificationState != "completed" ||
+			out.VolumesModifications[0].OriginalSize != 1 || out.VolumesModifications[0].TargetSize != 2 {
+			return fmt.Errorf("%+v", out)
+		}
+		if fi, err := os.Stat(backing); err != nil || fi.Size() != 2<<30 {
+			return fmt.Errorf("backing file: %v %v", fi, err)
+		}
+		return nil
+	})
 
 	awsJSON(t, nil, "ec2", "delete-volume", "--volume-id", vol.VolumeId)
 	testenv.Eventually(t, 2*time.Minute, vol.VolumeId+" gone", func() error {
