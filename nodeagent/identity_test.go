@@ -251,6 +251,16 @@ func TestOnlySchedulerBinds(t *testing.T) {
 	wantRefused(t, "a member unbinding an instance", testenv.Update(ctx, member, other, func(i *cloudv1.Instance) {
 		delete(i.Labels, cloudv1.LabelHypervisor)
 	}), "may not change it")
+
+	// The node's agent reports the instance's status but cannot change the type it was given
+	// (counted on the node and under the project's quota).
+	node9 := clientAs(t, testenv.NodeUser("node-9"), testenv.NodeAgentsGroup)
+	given := func(i *cloudv1.Instance) error {
+		return node9.Status().Patch(ctx, i, client.RawPatch("application/merge-patch+json", []byte(`{"status":{"instanceType":"m1.xlarge"}}`)))
+	}
+	wantRefused(t, "a node changing the type its instance was given", given(other.DeepCopy()), "set only by the scheduler")
+	mustDo(t, "a node reporting its instance's domain", node9.Status().Patch(ctx, other.DeepCopy(),
+		client.RawPatch("application/merge-patch+json", []byte(`{"status":{"domain":{"name":"`+other.Name+`","state":"running"}}}`))))
 }
 
 // TestConsoleEndpointOnlyFromItsNode checks that no one but a node's agent, not even an
