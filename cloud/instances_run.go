@@ -106,7 +106,9 @@ type RunInstancesInput struct {
 	TagSpecifications   []TagSpecification
 	ShutdownBehavior    string
 	Monitoring          *MonitoringInput
-	MetadataOptions     *MetadataOptionsInput
+	// MetadataOptions is left out of the request's fingerprint when not given, so a retry of a
+	// launch made before it existed still matches.
+	MetadataOptions *MetadataOptionsInput `json:",omitempty"`
 	// DisableAPITermination and EbsOptimized are accepted and change nothing.
 	DisableAPITermination bool
 	EbsOptimized          bool

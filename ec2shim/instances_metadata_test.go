@@ -38,8 +38,10 @@ func TestInstanceMetadataOptions(t *testing.T) {
 	_, _, cl, ami := tenantOnNode(t, project, 2, 4096)
 	_, _, other := tenant(t, "imds-opts-other")
 	launch := func(opts *types.InstanceMetadataOptionsRequest) (*ec2.RunInstancesOutput, error) {
+		// On the project's own node (see runIn).
 		return cl.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(ami), InstanceType: types.InstanceType("m1.tiny"),
-			MinCount: aws.Int32(1), MaxCount: aws.Int32(1), MetadataOptions: opts})
+			MinCount: aws.Int32(1), MaxCount: aws.Int32(1), MetadataOptions: opts,
+			Placement: &types.Placement{AvailabilityZone: aws.String(project + "-zone")}})
 	}
 	shown := func(id string) *types.InstanceMetadataOptionsResponse {
 		t.Helper()

@@ -101,6 +101,14 @@ func run(ctx context.Context, cl *ec2.Client, ami string, itype types.InstanceTy
 		MinCount: aws.Int32(minCount), MaxCount: aws.Int32(maxCount)})
 }
 
+// runIn launches one instance in zone: on a project's own node (tenantOnNode's zone is
+// project+"-zone"), where a test that waits for it to run must place it — the cloud the suite
+// shares has other tests' nodes, whose agents may be gone.
+func runIn(ctx context.Context, cl *ec2.Client, ami, zone string, itype types.InstanceType) (*ec2.RunInstancesOutput, error) {
+	return cl.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(ami), InstanceType: itype,
+		MinCount: aws.Int32(1), MaxCount: aws.Int32(1), Placement: &types.Placement{AvailabilityZone: aws.String(zone)}})
+}
+
 func terminateAll(t *testing.T, cl *ec2.Client, out ...*ec2.RunInstancesOutput) {
 	t.Helper()
 	var ids []string
@@ -192,7 +200,7 @@ func TestResizeWithinQuota(t *testing.T) {
 	ctx := context.Background()
 	setQuota(t, cl, project, cloudv1.ProjectQuota{VCPUs: ptr.To[int32](3)})
 
-	id := runThenStop(t, cl)(run(ctx, cl, ami, types.InstanceTypeM1Small, 1, 1))
+	id := runThenStop(t, cl)(runIn(ctx, cl, ami, project+"-zone", types.InstanceTypeM1Small))
 	resize := func(to types.InstanceType) error {
 		_, err := cl.ModifyInstanceAttribute(ctx, &ec2.ModifyInstanceAttributeInput{InstanceId: aws.String(id),
 			InstanceType: &types.AttributeValue{Value: aws.String(string(to))}})
@@ -226,8 +234,8 @@ func TestConcurrentResizesStayWithinQuota(t *testing.T) {
 	ctx := context.Background()
 	setQuota(t, cl, project, cloudv1.ProjectQuota{VCPUs: ptr.To[int32](3)})
 	ids := []string{
-		runThenStop(t, cl)(run(ctx, cl, ami, types.InstanceTypeM1Small, 1, 1)),
-		runThenStop(t, cl)(run(ctx, cl, ami, types.InstanceTypeM1Small, 1, 1)),
+		runThenStop(t, cl)(runIn(ctx, cl, ami, project+"-zone", types.InstanceTypeM1Small)),
+		runThenStop(t, cl)(runIn(ctx, cl, ami, project+"-zone", types.InstanceTypeM1Small)),
 	}
 	// 2 vCPUs in use; an m1.medium adds 1.
 	errs := make([]error, len(ids))
@@ -462,10 +470,8 @@ func TestKubectlResizeWaitsForRoom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// On the project's own node: the cloud the suite shares has others.
 	runHere := func(itype types.InstanceType) (*ec2.RunInstancesOutput, error) {
-		return cl.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(ami), InstanceType: itype,
-			MinCount: aws.Int32(1), MaxCount: aws.Int32(1), Placement: &types.Placement{AvailabilityZone: aws.String(project + "-zone")}})
+		return runIn(ctx, cl, ami, project+"-zone", itype)
 	}
 	id := runThenStop(t, cl)(runHere(types.InstanceTypeM1Small))
 	inst := instanceByID(t, project, id)
