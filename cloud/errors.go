@@ -90,6 +90,10 @@ const (
 	CodeAMIAttributeItem      = "InvalidAMIAttributeItemValue"
 	CodeUserIDMalformed       = "InvalidUserID.Malformed"
 	CodeRuleNotFound          = "InvalidSecurityGroupRuleId.NotFound"
+	// CodeModificationState: the volume's last modification is not completed yet.
+	CodeModificationState = "IncorrectModificationState"
+	// CodeModificationNotFound: a named volume was never modified.
+	CodeModificationNotFound = "InvalidVolumeModification.NotFound"
 )
 
 // BadRequest is a client error with an EC2 code.

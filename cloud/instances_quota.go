@@ -83,10 +83,10 @@ func (s *Service) checkResize(ctx context.Context, c Caller, inst *cloudv1.Insta
 	if it, err := refs.InstanceType(ctx, s.cfg.Client, inst.GivenInstanceType()); err == nil {
 		from = it
 	}
-	// The instance counts with its present type; it grows by the difference.
-	grow := quota.InstanceUse(to)
-	for i, was := range quota.InstanceUse(from) {
-		grow[i] -= was
+	// The instance counts with the type it was given; it grows by what the new one adds.
+	grow := quota.InstanceGrowth(from, to)
+	if grow == nil {
+		return nil
 	}
 	_, refused, err := gate.Room(ctx, s.cfg.Client, grow, 1, 1)
 	if err != nil {
@@ -116,7 +116,7 @@ func (s *Service) admitResize(ctx context.Context, c Caller, inst *cloudv1.Insta
 		return nil
 	}
 	asked := inst.Spec.InstanceType
-	d, err := s.admitBatched(ctx, gate, quota.Request{Names: []string{quota.InstanceGrowthName(inst)}, Minimum: 1})
+	d, err := s.admitBatched(ctx, gate, quota.Request{Names: []string{quota.InstanceGrowthName(inst.Name, asked)}, Minimum: 1})
 	if err != nil {
 		return err
 	}

@@ -34,9 +34,6 @@ import (
 // quota and the storage node have room, and records the change in status.modification, which
 // DescribeVolumesModifications shows.
 
-// CodeModificationState: the volume is being modified already.
-const CodeModificationState = "IncorrectModificationState"
-
 // VolumeModification is EC2's VolumeModification.
 type VolumeModification struct {
 	VolumeID string
@@ -101,20 +98,18 @@ func (s *Service) ModifyVolume(ctx context.Context, c Caller, in ModifyVolumeInp
 		return nil, InvalidParam("Volume size %d GiB is invalid; a volume holds from 1 to %d GiB.", *in.SizeGiB, maxVolumeGiB)
 	}
 	id := volumeID(v)
-	var modified *cloudv1.Volume
 	err = s.ChangeLatest(ctx, v, func() error {
 		if err := s.checkModifiable(ctx, c, v, *in.SizeGiB); err != nil {
 			return err
 		}
 		v.Spec.SizeGiB = *in.SizeGiB
-		modified = v
 		return nil
 	})
 	if err != nil {
 		return nil, volumeKind.writeError(err, id)
 	}
-	s.AwaitCache(ctx, modified)
-	return modificationOf(modified, s.cfg.Clock.Now()), nil
+	s.AwaitCache(ctx, v)
+	return modificationOf(v, s.cfg.Clock.Now()), nil
 }
 
 // checkModifiable refuses a change of the latest version of v to size: the volume is being made
@@ -174,7 +169,7 @@ func (s *Service) DescribeVolumesModifications(ctx context.Context, c Caller, in
 		m := modificationOf(v, now)
 		if m == nil {
 			if slices.Contains(in.VolumeIDs, volumeID(v)) {
-				return nil, "", BadRequest("InvalidVolumeModification.NotFound", "Modification for volume '%s' does not exist.", volumeID(v))
+				return nil, "", BadRequest(CodeModificationNotFound, "Modification for volume '%s' does not exist.", volumeID(v))
 			}
 			continue
 		}

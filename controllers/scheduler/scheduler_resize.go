@@ -172,10 +172,8 @@ func (r *Reconciler) admitGrowth(ctx context.Context, z resizing) (*quota.Exceed
 	if quota.InstanceGrowth(from, to) == nil {
 		return nil, true, nil
 	}
-	name := quota.InstanceGrowthName(&cloudv1.Instance{
-		ObjectMeta: metav1.ObjectMeta{Name: z.key.Name}, Spec: cloudv1.InstanceSpec{InstanceType: z.to}})
 	ledger := &quota.Ledger{Reader: r.APIReader, Writer: r.Client}
-	admitted, refused, err := ledger.Admit(ctx, gate, []string{name}, 1, admissionTimeout)
+	admitted, refused, err := ledger.Admit(ctx, gate, []string{quota.InstanceGrowthName(z.key.Name, z.to)}, 1, admissionTimeout)
 	if err != nil {
 		return nil, false, err
 	}

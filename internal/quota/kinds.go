@@ -182,7 +182,7 @@ func Instances(project string, q cloudv1.ProjectQuota) *Gate {
 				// and memory it adds.
 				if inst.ResizeWaiting() {
 					if grown := InstanceGrowth(sizes[inst.Status.InstanceType], sizes[inst.Spec.InstanceType]); grown != nil {
-						items = append(items, Item{Name: InstanceGrowthName(inst), Use: grown, Pending: true})
+						items = append(items, Item{Name: InstanceGrowthName(inst.Name, inst.Spec.InstanceType), Use: grown, Pending: true})
 					}
 				}
 			}
@@ -215,9 +215,10 @@ func InstanceGrowth(from, to *cloudv1.InstanceType) []int64 {
 	return grown
 }
 
-// InstanceGrowthName names the ledger item of an instance's resize to its spec.instanceType.
-func InstanceGrowthName(inst *cloudv1.Instance) string {
-	return inst.Name + "/" + inst.Spec.InstanceType
+// InstanceGrowthName names the ledger item of the resize of the instance called name to the
+// type it asks for.
+func InstanceGrowthName(name, instanceType string) string {
+	return name + "/" + instanceType
 }
 
 // HoldsInstanceQuota tells whether an instance counts against its project's quota once
