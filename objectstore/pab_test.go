@@ -131,17 +131,56 @@ func TestPublicAccessBlock(t *testing.T) {
 }
 
 // actAs makes an SDK client send cloudv1.HeaderActAsProject.
-func actAs(project string) func(*s3.Options) {
+func actAs(project string) func(*s3.Options) { return actAsUser(project, "") }
+
+// actAsUser makes an SDK client send cloudv1.HeaderActAsProject and cloudv1.HeaderActAsUser
+// (each only when not empty).
+func actAsUser(project, user string) func(*s3.Options) {
 	return func(o *s3.Options) {
 		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
 			return st.Build.Add(middleware.BuildMiddlewareFunc("actAs", func(ctx context.Context, in middleware.BuildInput, next middleware.BuildHandler) (middleware.BuildOutput, middleware.Metadata, error) {
 				if req, ok := in.Request.(*smithyhttp.Request); ok {
-					req.Header.Set(cloudv1.HeaderActAsProject, project)
+					if project != "" {
+						req.Header.Set(cloudv1.HeaderActAsProject, project)
+					}
+					if user != "" {
+						req.Header.Set(cloudv1.HeaderActAsUser, user)
+					}
 				}
 				return next.HandleBuild(ctx, in)
 			}), middleware.Before)
 		})
 	}
+}
+
+// TestActingAsAUser: PiNet's components may narrow a request to one user of a project, which is
+// then judged as that user (a bucket policy naming the user applies), but never to a system user
+// whose read-only grant would open PiNet's own bucket.
+func TestActingAsAUser(t *testing.T) {
+	e := newTestEnv(t, func(c *Config) {
+		c.ReadOnly = []ReadOnlyGrant{{User: reader.p.User, Bucket: "sys-images"}}
+	})
+	ctx := context.Background()
+	a, adm := sdkClient(e, alice), sdkClient(e, admin)
+	mustCreate(t, a, "acting", "")
+	mustPut(t, a, "acting", "k", "alice's", "")
+	deny := `{"Statement":[{"Effect":"Deny","Principal":{"AWS":["` + UserCanonicalID(carol.p.User) + `"]},"Action":"s3:GetObject","Resource":"arn:aws:s3:::acting/*"}]}`
+	if _, err := a.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("acting"), Policy: aws.String(deny)}); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, adm, "sys-images", "")
+	mustPut(t, adm, "sys-images", "stored", "every project's image", "")
+
+	as := func(project, user string) *s3.Client { return s3.New(adm.Options(), actAsUser(project, user)) }
+	wantBody(t, "admin as the project", as(alice.p.Project, ""), "acting", "k", "alice's")
+	wantBody(t, "admin as alice", as(alice.p.Project, alice.p.User), "acting", "k", "alice's")
+	wantDenied(t, "admin as carol", as(carol.p.Project, carol.p.User), "acting", "k", CodeAccessDenied)
+	wantDenied(t, "carol herself", sdkClient(e, carol), "acting", "k", CodeAccessDenied)
+	// The reader may read sys-images with its own key, but no project acts with its grant.
+	wantBody(t, "the reader", sdkClient(e, reader), "sys-images", "stored", "every project's image")
+	wantDenied(t, "admin as the reader in a project", as(alice.p.Project, reader.p.User), "sys-images", "stored", CodeAccessDenied)
+	wantDenied(t, "admin as a user of no project", as("", alice.p.User), "acting", "k", CodeInvalidRequest)
+	wantDenied(t, "alice claiming to act as carol", s3.New(a.Options(), actAsUser(alice.p.Project, carol.p.User)), "acting", "k", CodeAccessDenied)
 }
 
 func TestSystemBucketsStayPrivate(t *testing.T) {

@@ -409,7 +409,7 @@ func (s *Server) serve(q *request) error {
 		}
 		return fmt.Errorf("authenticating: %w", err)
 	}
-	if err := actAsProject(q.r, caller); err != nil {
+	if err := s.actAs(q.r, caller); err != nil {
 		return err
 	}
 	q.caller = caller

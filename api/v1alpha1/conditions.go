@@ -63,8 +63,11 @@ const (
 	LabelAttachNode = "cloud.pinet.io/attach-node"
 	// AnnotationClientToken records the ClientToken an object was created with.
 	AnnotationClientToken = "cloud.pinet.io/client-token"
-	// AnnotationRegisteredBy names the user who registered an Image (the EC2 API writes it); the
-	// image controller tries that user's certificate first when checking a bundle's signature.
+	// AnnotationRegisteredBy names the PiNet user who registered an Image: the EC2 API writes it,
+	// and admission (pinet-image-registrar) writes it on every other create from the creator's
+	// Kubernetes user name (empty when that is not a PiNet user) and keeps it from changing. The
+	// image controller reads the image's location as that user, and tries the user's certificate
+	// first when checking a bundle's signature.
 	AnnotationRegisteredBy = "cloud.pinet.io/registered-by"
 	// AnnotationGeneratedFingerprint carries the fingerprint of a KeyPair EC2 generated
 	// (CreateKeyPair): it is computed from the private key, which is kept nowhere, so the EC2 API
@@ -88,6 +91,11 @@ const (
 // controller fetches a registered image's location so, and a project cannot make it read another
 // project's private bucket. The store then judges the request as the project itself.
 const HeaderActAsProject = "X-Pinet-Act-As-Project"
+
+// HeaderActAsUser, beside HeaderActAsProject, narrows the request further to one user of that
+// project: the store judges it as the user in the project (bucket policies and ACLs naming the
+// user apply), never with the rights of PiNet's own system users.
+const HeaderActAsUser = "X-Pinet-Act-As-User"
 
 // Finalizers.
 const (

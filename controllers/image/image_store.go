@@ -29,6 +29,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
@@ -67,6 +68,9 @@ func (r *Reconciler) store(ctx context.Context, img *cloudv1.Image) (*cloudv1.St
 	final := img.Status.ImageID + "." + string(img.UID)
 	tmp := "incoming/" + final + "-" + ids.New("tmp")
 	src := source{mc: mc, project: img.Namespace}
+	if src.user, err = r.registrar(ctx, img); err != nil {
+		return nil, err
+	}
 	src.bucket, src.key, _ = strings.Cut(img.Spec.ImageLocation, "/")
 	// Only a machine image becomes a disk; a kernel or ramdisk is handed to QEMU as a file.
 	disk := img.Spec.Type == "" || img.Spec.Type == cloudv1.ImageTypeMachine
@@ -89,22 +93,26 @@ func (r *Reconciler) store(ctx context.Context, img *cloudv1.Image) (*cloudv1.St
 	return &cloudv1.StoredImage{Bucket: r.StoreBucket, Key: final, MD5: sum, SizeBytes: size}, nil
 }
 
-// source is a registered image's location, read with the rights of the image's project and no
-// more: the store judges every read as that project (cloudv1.HeaderActAsProject), so an
-// image can only be made from objects its own project may read.
+// source is a registered image's location, read with the rights of the user who registered the
+// image in the image's project, or of the project itself when no PiNet user made it, and no more:
+// the store judges every read so (cloudv1.HeaderActAsProject, cloudv1.HeaderActAsUser), so an
+// image can only be made from objects its maker may read.
 type source struct {
-	mc          *minio.Client
-	project     string
-	bucket, key string
+	mc            *minio.Client
+	project, user string
+	bucket, key   string
 }
 
 func (s source) options() minio.GetObjectOptions {
 	var o minio.GetObjectOptions
 	o.Set(cloudv1.HeaderActAsProject, s.project)
+	if s.user != "" {
+		o.Set(cloudv1.HeaderActAsUser, s.user)
+	}
 	return o
 }
 
-// get opens key of the source's bucket as the project.
+// get opens key of the source's bucket as the user or project.
 func (s source) get(ctx context.Context, key string) (*minio.Object, error) {
 	return s.mc.GetObject(ctx, s.bucket, key, s.options())
 }
@@ -116,9 +124,34 @@ func (s source) err(what string, err error) error {
 	case "NoSuchKey", "NoSuchBucket":
 		return failed(cloudv1.ReasonSourceNotFound, "%s does not exist", what)
 	case "AccessDenied":
+		if s.user != "" {
+			return failed(cloudv1.ReasonSourceAccessDenied, "%s cannot be read by user %s of project %s", what, s.user, s.project)
+		}
 		return failed(cloudv1.ReasonSourceAccessDenied, "%s cannot be read by project %s", what, s.project)
 	}
 	return fmt.Errorf("reading %s: %w", what, err)
+}
+
+// registrar is the PiNet user the image's location is read as: the one who registered it
+// (cloudv1.AnnotationRegisteredBy, which admission keeps true), or "" — the project — when it was
+// made by someone who is not a PiNet user. A user who has since gone, or left the project, reads
+// nothing for it.
+func (r *Reconciler) registrar(ctx context.Context, img *cloudv1.Image) (string, error) {
+	name := img.Annotations[cloudv1.AnnotationRegisteredBy]
+	if name == "" {
+		return "", nil
+	}
+	u := &cloudv1.User{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: name}, u); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", failed(cloudv1.ReasonSourceAccessDenied, "user %s, who registered the image, does not exist", name)
+		}
+		return "", fmt.Errorf("reading user %s, who registered the image: %w", name, err)
+	}
+	if !u.Spec.Admin && !slices.Contains(u.Spec.Projects, img.Namespace) {
+		return "", failed(cloudv1.ReasonSourceAccessDenied, "user %s, who registered the image, is not a member of project %s", name, img.Namespace)
+	}
+	return name, nil
 }
 
 // copyRaw streams a plain image object into the store, hashing it, and checking it when it is

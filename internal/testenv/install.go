@@ -131,6 +131,18 @@ func waitForPolicies(ctx context.Context, cfg *rest.Config, c client.Client) err
 		return fmt.Errorf("creating the policy probe: %w", err)
 	}
 	defer func() { _ = c.Delete(ctx, probeHV) }()
+	// The image registrar's check guards updates too: it is probed on an Image removed afterwards.
+	probeImage := &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "testenv-probe", Namespace: SystemNamespace},
+		Spec: cloudv1.ImageSpec{ImageLocation: "probe/probe"}}
+	// Its CRD may still be becoming established.
+	var last error
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		last = c.Create(ctx, probeImage)
+		return last == nil, nil
+	}); err != nil {
+		return fmt.Errorf("creating the policy probe: %w", errors.Join(err, last))
+	}
+	defer func() { _ = c.Delete(ctx, probeImage) }()
 	probes := []struct {
 		user   string
 		groups []string
@@ -158,6 +170,20 @@ func waitForPolicies(ctx context.Context, cfg *rest.Config, c client.Client) err
 			return ic.Status().Patch(ctx, probeHV.DeepCopy(), client.RawPatch(types.MergePatchType,
 				[]byte(`{"status":{"console":{"url":"https://127.0.0.1:1","caBundle":"eA=="}}}`)), client.DryRunAll)
 		}, "reported only by its own node agent"},
+		{AdminUser, []string{"system:masters"}, func(ctx context.Context, ic client.Client) error {
+			return ic.Patch(ctx, probeImage.DeepCopy(), client.RawPatch(types.MergePatchType,
+				[]byte(`{"metadata":{"annotations":{"`+cloudv1.AnnotationRegisteredBy+`":"someone"}}}`)), client.DryRunAll)
+		}, "does not change"},
+		{cloudv1.UserPrefix + "testenv-probe", []string{"system:masters"}, func(ctx context.Context, ic client.Client) error {
+			img := &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "testenv-probe-2", Namespace: SystemNamespace,
+				Annotations: map[string]string{cloudv1.AnnotationRegisteredBy: "someone"}},
+				Spec: cloudv1.ImageSpec{ImageLocation: "probe/probe"}}
+			if err := ic.Create(ctx, img, client.DryRunAll); err != nil {
+				return err
+			}
+			// The mutating policy wrote the creator's name: report it the way the loop expects.
+			return fmt.Errorf("registered by %q", img.Annotations[cloudv1.AnnotationRegisteredBy])
+		}, `registered by "testenv-probe"`},
 	}
 	for _, p := range probes {
 		icfg := rest.CopyConfig(cfg)

@@ -1,0 +1,88 @@
+// Copyright 2026 The PiNet Authors.
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+package isolation_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/objectstore"
+)
+
+// kubectlImageReadAsItsMaker: B's bucket policy keeps one of B's users, carol, from reading an
+// object. An Image carol makes of it with kubectl is read as carol, so it fails, whatever she
+// claims about who registered it; bob's Image of the same object is made.
+func (w *world) kubectlImageReadAsItsMaker(t *testing.T) {
+	ctx := context.Background()
+	w.cloud.AddUser(t, "iso-carol", false, projectB)
+	carol, err := env.ClientAs(cloudv1.UserPrefix+"iso-carol", cloudv1.ProjectGroupPrefix+projectB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.uploadB(t, "not-for-carol", []byte("bob's disk, kept from carol"))
+	policy := `{"Statement":[{"Effect":"Deny","Principal":{"AWS":["` + objectstore.UserCanonicalID("iso-carol") +
+		`"]},"Action":"s3:GetObject","Resource":"arn:aws:s3:::` + bucketB + `/not-for-carol"}]}`
+	if err := w.cloud.S3(t, w.b).SetBucketPolicy(ctx, bucketB, policy); err != nil {
+		t.Fatal(err)
+	}
+
+	img := &cloudv1.Image{
+		ObjectMeta: metav1.ObjectMeta{Name: "carols-copy", Namespace: projectB,
+			Annotations: map[string]string{cloudv1.AnnotationRegisteredBy: "iso-bob"}},
+		Spec: cloudv1.ImageSpec{ImageLocation: bucketB + "/not-for-carol", Format: cloudv1.ImageFormatRaw, Type: cloudv1.ImageTypeMachine},
+	}
+	if err := carol.Create(ctx, img); err != nil {
+		t.Fatal(err)
+	}
+	if got := img.Annotations[cloudv1.AnnotationRegisteredBy]; got != "iso-carol" {
+		t.Fatalf("carol's Image is registered by %q, want iso-carol", got)
+	}
+	w.waitImageFailed(t, img, cloudv1.ReasonSourceAccessDenied)
+
+	// Once made, nobody changes who registered it: not carol, not bob.
+	for who, c := range map[string]client.Client{"carol": carol, "bob": w.bKube} {
+		err := c.Patch(ctx, img.DeepCopy(), client.RawPatch(k8stypes.MergePatchType,
+			[]byte(`{"metadata":{"annotations":{"`+cloudv1.AnnotationRegisteredBy+`":"iso-bob"}}}`)))
+		if err == nil || !strings.Contains(err.Error(), "does not change") {
+			t.Fatalf("%s rewriting who registered carol's Image: %v", who, err)
+		}
+	}
+
+	bobs := w.bImage(t, "bobs-copy", bucketB+"/not-for-carol")
+	if got := bobs.Annotations[cloudv1.AnnotationRegisteredBy]; got != "iso-bob" {
+		t.Fatalf("bob's Image is registered by %q, want iso-bob", got)
+	}
+	w.waitImage(t, bobs, cloudv1.ImageStateAvailable)
+
+	// The EC2 API names the caller; a caller who is not (or no longer) a member of the image's
+	// project reads nothing for it.
+	for _, who := range []string{"iso-alice", "iso-nobody"} {
+		img := &cloudv1.Image{
+			ObjectMeta: metav1.ObjectMeta{Name: "registered-by-" + who, Namespace: projectB,
+				Annotations: map[string]string{cloudv1.AnnotationRegisteredBy: who}},
+			Spec: cloudv1.ImageSpec{ImageLocation: bucketB + "/not-for-carol", Format: cloudv1.ImageFormatRaw, Type: cloudv1.ImageTypeMachine},
+		}
+		if err := env.Client.Create(ctx, img); err != nil {
+			t.Fatal(err)
+		}
+		w.waitImageFailed(t, img, cloudv1.ReasonSourceAccessDenied)
+	}
+}
