@@ -26,7 +26,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 )
@@ -89,7 +91,8 @@ func OpenS3(ctx context.Context, cfg S3Config, opts Options) (*Store, error) {
 	if err := os.MkdirAll(cfg.TempDir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", cfg.TempDir, err)
 	}
-	d := &s3Disk{core: minio.Core{Client: client}, bucket: cfg.Bucket, prefix: cfg.Prefix, tmp: cfg.TempDir}
+	d := &s3Disk{core: minio.Core{Client: client}, bucket: cfg.Bucket, prefix: cfg.Prefix, tmp: cfg.TempDir,
+		staleDeletion: defaultStaleDeletion}
 	s := newStore("", d, opts)
 	if err := s.cleanTmp(); err != nil {
 		return nil, err
@@ -111,10 +114,14 @@ func OpenS3(ctx context.Context, cfg S3Config, opts Options) (*Store, error) {
 // only if the latest is still the one the writer archived (If-Match, or If-None-Match "*" for a
 // new key), the archive copy itself read If-Match the archived version's ETag. A write that
 // loses retries on the new state; one whose version a racing write replaced anyway (a backend
-// whose check-and-write is not atomic) puts it among the older versions. What does not hold across replicas (it holds
+// whose check-and-write is not atomic) puts it among the older versions. A bucket's deletion
+// leaves a tombstone in its directory until everything under it is removed, and a creation of
+// the same name waits for the tombstones to go before it writes anything but its claim (see
+// removeDir, createDir). What does not hold across replicas (it holds
 // within one through its locks): deleting a bucket while another replica writes into it may
 // leave that write's files behind, invisible, until the name is claimed again (the claimant
-// removes them before the new bucket accepts writes); deleting the only version of a key while another
+// removes them before the new bucket accepts writes); a deletion stalled for longer than
+// staleDeletion is taken for a crashed one; deleting the only version of a key while another
 // replica writes a new one may remove the new one (S3 has no conditional delete everyone
 // implements); a read of an object that another replica replaces meanwhile fails rather than
 // finishing with the old data (reads are If-Match the ETag the object was opened with).
@@ -123,7 +130,25 @@ type s3Disk struct {
 	bucket string
 	prefix string
 	tmp    string
+	// staleDeletion is how old a deletion's tombstone must be for a creation to finish the
+	// deletion itself instead of waiting for it (its replica is taken to have died).
+	staleDeletion time.Duration
+	// unmarked, when set, runs in removeDir once the marker is gone (tests hold a deletion
+	// there).
+	unmarked func()
 }
+
+// defaultStaleDeletion: a bucket is deleted only when empty, so its deletion removes a few
+// files and takes well under a second.
+const defaultStaleDeletion = time.Minute
+
+// tombstonePrefix starts the name of the file a deletion leaves in the directory it removes
+// (followed by a random id): like dirMarker, no entry of the store's.
+const tombstonePrefix = "=deleting-"
+
+// claimMeta is the user metadata on a directory's marker file that tells one creator's claim
+// from another's whose marker has the same content.
+const claimMeta = "Pinet-Claim"
 
 func (d *s3Disk) tempDir() string { return d.tmp }
 func (d *s3Disk) shared() bool    { return true }
@@ -326,10 +351,13 @@ func (d *s3Disk) mkdir(parent, dir string, missing error) error {
 }
 
 // createDir claims the directory by writing its marker file (order[0]) If-None-Match "*": that
-// write decides races. The winner then removes what a write racing the deletion of an earlier
-// directory of this name left behind (it belongs to no directory and must never be seen as the
-// new one's), and only then writes the other files and the dirMarkers, without which no file
-// can be committed into the directory: nothing new is there yet to be removed. A crash
+// write decides races. The claim then waits until no deletion of an earlier directory of this
+// name is under way (their tombstones are gone), since a deletion removes everything under the
+// name, the new claim included; a claim a deletion removed is made again, and one another
+// creator made meanwhile wins. The winner then removes what a write racing the deletion of an
+// earlier directory of this name left behind (it belongs to no directory and must never be seen
+// as the new one's), and only then writes the other files and the dirMarkers, without which no
+// file can be committed into the directory: nothing new is there yet to be removed. A crash
 // between the claim and the dirMarkers leaves a directory that refuses commits (delete and
 // create it again).
 func (d *s3Disk) createDir(dir string, order []string, files map[string][]byte) error {
@@ -337,14 +365,10 @@ func (d *s3Disk) createDir(dir string, order []string, files map[string][]byte) 
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
 	marker := filepath.Join(dir, order[0])
-	err := d.writeFile(marker, files[order[0]], precondition{absent: true})
-	if errors.Is(err, errChanged) {
-		return fmt.Errorf("creating %s: %w", dir, os.ErrExist)
-	}
-	if err != nil {
+	if err := d.claim(dir, marker, files[order[0]]); err != nil {
 		return err
 	}
-	if err := d.removeAll(dir, d.name(marker)); err != nil {
+	if err := d.removeAll(dir, func(key string) bool { return key == d.name(marker) || d.isTombstone(dir, key) }); err != nil {
 		return err
 	}
 	for _, name := range order[1:] {
@@ -359,7 +383,107 @@ func (d *s3Disk) createDir(dir string, order []string, files map[string][]byte) 
 	return d.writeFile(path.Join(dir, dirMarker), nil, precondition{})
 }
 
-// removeDir removes the marker file first, which makes the directory vanish, then the rest.
+// maxClaims bounds how often a creation claims a name again after deletions removed its claim.
+const maxClaims = 10
+
+// claim writes marker If-None-Match "*" and returns once the claim is the creator's with no
+// deletion of the name under way: os.ErrExist if another creator holds the name.
+func (d *s3Disk) claim(dir, marker string, data []byte) error {
+	id := uuid.NewString()
+	for range maxClaims {
+		opts := putOptions(precondition{absent: true}, int64(len(data)))
+		opts.UserMetadata = map[string]string{claimMeta: id}
+		_, err := d.core.Client.PutObject(context.Background(), d.bucket, d.name(marker), bytes.NewReader(data), int64(len(data)), opts)
+		if err = d.writeError("writing", marker, precondition{absent: true}, err); errors.Is(err, errChanged) {
+			return fmt.Errorf("creating %s: %w", dir, os.ErrExist)
+		}
+		if err != nil {
+			return err
+		}
+		if err := d.awaitDeletions(dir, marker); err != nil {
+			return err
+		}
+		st, err := d.core.Client.StatObject(context.Background(), d.bucket, d.name(marker), minio.StatObjectOptions{})
+		if err = s3Error("stat", marker, err); errors.Is(err, os.ErrNotExist) {
+			continue // a deletion removed the claim: claim again
+		}
+		if err != nil {
+			return err
+		}
+		if st.UserMetadata[claimMeta] != id {
+			return fmt.Errorf("creating %s: %w", dir, os.ErrExist)
+		}
+		return nil
+	}
+	return fmt.Errorf("creating %s: deletions of the name removed %d claims", dir, maxClaims)
+}
+
+// awaitDeletions waits until no tombstone is left under dir. A tombstone older than
+// staleDeletion (by the backend's clock: the claim's marker's time, plus the time waited since)
+// is a deletion whose replica died: the creator finishes it, removing everything but the claim
+// and any younger tombstones, then the stale tombstones.
+func (d *s3Disk) awaitDeletions(dir, marker string) error {
+	var claimed time.Time
+	start := time.Now()
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		tombs, err := d.tombstones(dir)
+		if err != nil || len(tombs) == 0 {
+			return err
+		}
+		if claimed.IsZero() {
+			st, err := d.core.Client.StatObject(context.Background(), d.bucket, d.name(marker), minio.StatObjectOptions{})
+			if err = s3Error("stat", marker, err); errors.Is(err, os.ErrNotExist) {
+				return nil // taken by a deletion already: the caller claims again
+			}
+			if err != nil {
+				return err
+			}
+			claimed = st.LastModified
+		}
+		now := claimed.Add(time.Since(start))
+		var stale []string
+		for key, at := range tombs {
+			if now.Sub(at) > d.staleDeletion {
+				stale = append(stale, key)
+			}
+		}
+		if len(stale) == len(tombs) {
+			if err := d.removeAll(dir, func(key string) bool { return key == d.name(marker) || d.isTombstone(dir, key) }); err != nil {
+				return err
+			}
+			for _, key := range stale {
+				if err := d.core.Client.RemoveObject(context.Background(), d.bucket, key, minio.RemoveObjectOptions{}); err != nil {
+					return s3Error("removing", key, err)
+				}
+			}
+			return nil
+		}
+		time.Sleep(wait)
+	}
+}
+
+// tombstones lists the tombstones under dir: object name to time written.
+func (d *s3Disk) tombstones(dir string) (map[string]time.Time, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := map[string]time.Time{}
+	for o := range d.core.Client.ListObjects(ctx, d.bucket, minio.ListObjectsOptions{Prefix: d.name(path.Join(dir, tombstonePrefix))}) {
+		if o.Err != nil {
+			return nil, s3Error("listing", dir, o.Err)
+		}
+		out[o.Key] = o.LastModified
+	}
+	return out, nil
+}
+
+// isTombstone reports whether the backend object key is a tombstone of dir.
+func (d *s3Disk) isTombstone(dir, key string) bool {
+	return strings.HasPrefix(key, d.name(path.Join(dir, tombstonePrefix)))
+}
+
+// removeDir leaves a tombstone in the directory, removes the marker file, which makes the
+// directory vanish, then the rest, and the tombstone last: until then a creation of the same
+// name waits (createDir) rather than have its first files removed with the old ones.
 func (d *s3Disk) removeDir(dir, marker string) error {
 	if ok, err := d.exists(filepath.Join(dir, marker)); !ok || err != nil {
 		if err != nil {
@@ -367,14 +491,25 @@ func (d *s3Disk) removeDir(dir, marker string) error {
 		}
 		return fmt.Errorf("removing %s: %w", dir, os.ErrNotExist)
 	}
+	tomb := path.Join(dir, tombstonePrefix+uuid.NewString())
+	if err := d.writeFile(tomb, nil, precondition{}); err != nil {
+		return err
+	}
 	if err := d.remove(filepath.Join(dir, marker)); err != nil {
 		return err
 	}
-	return d.removeAll(dir, "")
+	if d.unmarked != nil {
+		d.unmarked()
+	}
+	// Other deletions' tombstones stay for them to remove when they are done.
+	if err := d.removeAll(dir, func(key string) bool { return d.isTombstone(dir, key) }); err != nil {
+		return err
+	}
+	return d.remove(tomb)
 }
 
-// removeAll removes every file under dir but the object named keep.
-func (d *s3Disk) removeAll(dir, keep string) error {
+// removeAll removes every file under dir but the objects keep reports.
+func (d *s3Disk) removeAll(dir string, keep func(key string) bool) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	objects := make(chan minio.ObjectInfo)
@@ -386,7 +521,7 @@ func (d *s3Disk) removeAll(dir, keep string) error {
 				listErr = o.Err
 				return
 			}
-			if o.Key == keep {
+			if keep(o.Key) {
 				continue
 			}
 			select {

@@ -17,12 +17,14 @@ package fsstore
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 
@@ -333,5 +335,187 @@ func TestS3ReplicasShareRecords(t *testing.T) {
 	}
 	if tags, _, err := b.ObjectTags("recs", "big", ""); err != nil || len(tags) != 1 || tags[0] != (Tag{Key: "k", Value: "v"}) {
 		t.Fatalf("the other replica reads tags %+v, %v", tags, err)
+	}
+}
+
+// TestS3BucketRecreatedDuringItsDeletion: while one replica deletes a bucket (its bucket.json
+// gone, the rest not yet), other replicas create the name again. The deletion must not remove
+// the new bucket's files: the creations wait for it, exactly one wins, and the winner's bucket
+// holds what is written into it.
+func TestS3BucketRecreatedDuringItsDeletion(t *testing.T) {
+	m := testmoto.Run(t)
+	stores := s3Stores(t, m, 3)
+	a := stores[0]
+	if _, err := a.CreateBucket("reborn", "proj-a", "us-east-1"); err != nil {
+		t.Fatal(err)
+	}
+	unmarked, release := make(chan struct{}), make(chan struct{})
+	a.disk.(*s3Disk).unmarked = func() {
+		close(unmarked)
+		<-release
+	}
+	deleted := make(chan error, 1)
+	go func() { deleted <- a.DeleteBucket("reborn") }()
+	<-unmarked
+
+	type result struct {
+		project string
+		err     error
+	}
+	created := make(chan result, 2)
+	for i, s := range stores[1:] {
+		project := fmt.Sprint("proj-", i+1)
+		go func() {
+			_, err := s.CreateBucket("reborn", project, "us-east-1")
+			if err == nil {
+				_, err = s.PutObject("reborn", "first", strings.NewReader("of "+project), ObjectMeta{})
+			}
+			created <- result{project, err}
+		}()
+	}
+	// Let the creations reach the backend while the deletion is held.
+	time.Sleep(300 * time.Millisecond)
+	close(release)
+	if err := <-deleted; err != nil {
+		t.Fatal(err)
+	}
+	var winner string
+	for range 2 {
+		r := <-created
+		var taken *BucketExistsError
+		switch {
+		case r.err == nil && winner == "":
+			winner = r.project
+		case r.err == nil:
+			t.Fatalf("both %s and %s created the bucket", winner, r.project)
+		case !errors.As(r.err, &taken):
+			t.Fatalf("%s creating the bucket: %v", r.project, r.err)
+		}
+	}
+	if winner == "" {
+		t.Fatal("no creation won")
+	}
+	for _, s := range stores {
+		info, err := s.Bucket("reborn")
+		if err != nil || info.Project != winner {
+			t.Fatalf("after the deletion the bucket is %+v, %v; want %s's", info, err, winner)
+		}
+		o, err := s.OpenObject("reborn", "first")
+		if err != nil {
+			t.Fatalf("the new bucket's first object: %v", err)
+		}
+		data, err := io.ReadAll(o.Section(0, o.Info.Size))
+		o.Close()
+		if err != nil || string(data) != "of "+winner {
+			t.Fatalf("the new bucket's first object holds %q, %v", data, err)
+		}
+	}
+	// Nothing of the deletion is left: the bucket can be deleted and made again at once.
+	if _, err := stores[1].DeleteObject("reborn", "first"); err != nil {
+		t.Fatal(err)
+	}
+	if err := stores[2].DeleteBucket("reborn"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.CreateBucket("reborn", "proj-a", "us-east-1"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestS3CrashedDeletionIsFinishedByTheNextCreation: a replica that died deleting a bucket left
+// its tombstone and the bucket's files. A creation of the name waits for it only until it is
+// stale, then finishes the deletion itself: the new bucket shows nothing of the old one.
+func TestS3CrashedDeletionIsFinishedByTheNextCreation(t *testing.T) {
+	m := testmoto.Run(t)
+	stores := s3Stores(t, m, 2)
+	a, b := stores[0], stores[1]
+	if _, err := a.CreateBucket("crashed", "proj-a", "us-east-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.PutObject("crashed", "old", strings.NewReader("of proj-a"), ObjectMeta{}); err != nil {
+		t.Fatal(err)
+	}
+	// The deletion's first two steps, and then nothing: its replica is gone.
+	d := a.disk.(*s3Disk)
+	tomb := "buckets/crashed/" + tombstonePrefix + "dead"
+	if err := d.writeFile(tomb, nil, precondition{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.remove("buckets/crashed/bucket.json"); err != nil {
+		t.Fatal(err)
+	}
+	b.disk.(*s3Disk).staleDeletion = 2 * time.Second
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.CreateBucket("crashed", "proj-b", "us-east-1")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("the creation did not wait for the deletion under way: %v", err)
+	case <-time.After(time.Second):
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the creation still waits for a deletion whose replica died")
+	}
+	if ok, err := d.exists(tomb); ok || err != nil {
+		t.Fatalf("the dead deletion's tombstone is still there (%v, %v)", ok, err)
+	}
+	if _, err := a.StatObject("crashed", "old"); !errors.Is(err, ErrNoSuchKey) {
+		t.Fatalf("the new bucket shows the old one's object: %v", err)
+	}
+	if info, err := a.Bucket("crashed"); err != nil || info.Project != "proj-b" {
+		t.Fatalf("the bucket is %+v, %v", info, err)
+	}
+}
+
+// TestS3ClaimTakenDuringADeletionIsLost: a creation waiting for a deletion whose removal took
+// its claim, and another creator's claim made meanwhile, loses the name to that creator.
+func TestS3ClaimTakenDuringADeletionIsLost(t *testing.T) {
+	m := testmoto.Run(t)
+	a := s3Stores(t, m, 1)[0]
+	d := a.disk.(*s3Disk)
+	tomb := "buckets/taken/" + tombstonePrefix + "held"
+	if err := d.writeFile(tomb, nil, precondition{}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.CreateBucket("taken", "proj-b", "us-east-1")
+		done <- err
+	}()
+	marker := "buckets/taken/bucket.json"
+	deadline := time.Now().Add(30 * time.Second)
+	for ok := false; !ok; {
+		var err error
+		if ok, err = d.exists(marker); err != nil || time.Now().After(deadline) {
+			t.Fatalf("the creation never claimed the name: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The deletion removes the claim; another creator claims the name.
+	data, err := json.Marshal(BucketInfo{Name: "taken", Project: "proj-c", Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.remove(marker); err != nil {
+		t.Fatal(err)
+	}
+	opts := putOptions(precondition{absent: true}, int64(len(data)))
+	opts.UserMetadata = map[string]string{claimMeta: "another creator"}
+	if _, err := m.Client().PutObject(context.Background(), d.bucket, d.name(marker), bytes.NewReader(data), int64(len(data)), opts); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.remove(tomb); err != nil {
+		t.Fatal(err)
+	}
+	var taken *BucketExistsError
+	if err := <-done; !errors.As(err, &taken) || taken.Owner != "proj-c" {
+		t.Fatalf("the creation whose claim was taken: %v, want the bucket taken by proj-c", err)
 	}
 }
