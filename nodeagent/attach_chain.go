@@ -58,9 +58,22 @@ type volumeChain struct {
 	cancel   context.CancelFunc
 	done     chan struct{}
 
-	// The instance and device the disk was plugged into, once it was.
+	// The instance and device the disk was plugged into, once it was, and the largest size a
+	// running guest was told it would see later (announce).
 	mu                 sync.Mutex
 	instanceID, device string
+	announced          int64
+}
+
+// announce reports whether size is news: larger than any size announced for the chain before.
+func (c *volumeChain) announce(size int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if size <= c.announced {
+		return false
+	}
+	c.announced = size
+	return true
 }
 
 // pluggedInto is the instance and device the chain's disk was plugged into ("" before).
@@ -150,6 +163,22 @@ func (vc *volumeChains) ensure(ctx context.Context, key types.NamespacedName, vo
 		return nil, fmt.Errorf("%w: the agent has no storage interface (--storage-interface)", errTargetUnreachable)
 	}
 	log.FromContext(ctx).Info("Connecting volume", "volume", volumeID, "aoe", addr.String(), "interface", vc.iface)
+	dev, err := vc.dial(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	c, err := vc.serve(key, volumeID, addr, dev)
+	if err != nil {
+		_ = dev.Close()
+		return nil, err
+	}
+	vc.m[key] = c
+	return c, nil
+}
+
+// dial reaches the AoE target at addr on the storage interface: the device, with the size the
+// target reports now.
+func (vc *volumeChains) dial(ctx context.Context, addr aoeAddress) (*aoe.Device, error) {
 	listen := vc.listen
 	if listen == nil {
 		listen = func(iface string) (*aoe.Conn, error) { return aoe.ListenIn(vc.netns, iface) }
@@ -165,13 +194,46 @@ func (vc *volumeChains) ensure(ctx context.Context, key types.NamespacedName, vo
 		// Dial closes the socket it was given when it fails.
 		return nil, fmt.Errorf("%w: %s on %s: %v", errTargetUnreachable, addr, vc.iface, err)
 	}
-	c, err := vc.serve(key, volumeID, addr, dev)
+	return dev, nil
+}
+
+// errNotGrownYet: the volume was given more room than its AoE target serves so far (the storage
+// node grows the file and serves it anew).
+var errNotGrownYet = errors.New("the storage node does not serve the volume's new size yet")
+
+// grow serves the volume's chain at its new size, want bytes, once the AoE target serves at
+// least that: a new device is dialled and served on the same socket, and the old server's
+// connections end, so it is for a chain no running guest reads. A chain already that large is
+// left alone.
+func (vc *volumeChains) grow(ctx context.Context, key types.NamespacedName, want int64) error {
+	vc.mu.Lock()
+	defer vc.mu.Unlock()
+	c := vc.m[key]
+	if c == nil {
+		return fmt.Errorf("volume %s has no chain to grow", key)
+	}
+	if c.dev.Size() >= want {
+		return nil
+	}
+	dev, err := vc.dial(ctx, c.addr)
+	if err != nil {
+		return err
+	}
+	if dev.Size() < want {
+		_ = dev.Close()
+		return fmt.Errorf("%w: %s serves %d bytes, the volume has %d", errNotGrownYet, c.addr, dev.Size(), want)
+	}
+	log.FromContext(ctx).Info("Serving the grown volume", "volume", c.volumeID, "bytes", dev.Size())
+	instanceID, device := c.pluggedInto()
+	vc.stopLocked(key)
+	n, err := vc.serve(key, c.volumeID, c.addr, dev)
 	if err != nil {
 		_ = dev.Close()
-		return nil, err
+		return err
 	}
-	vc.m[key] = c
-	return c, nil
+	n.instanceID, n.device = instanceID, device
+	vc.m[key] = n
+	return nil
 }
 
 // serve starts the NBD server of a dialled device.

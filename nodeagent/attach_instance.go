@@ -55,8 +55,9 @@ func attachedVolumes(ctx context.Context, c client.Reader, inst *cloudv1.Instanc
 
 // volumeDisks are the disks of the volumes attached to the instance, for its domain definition,
 // with their chains running so that QEMU finds the sockets when it starts. A volume whose chain
-// cannot be made now is left out; the attach reconciler plugs it in once the guest runs.
-func (s *instanceSync) volumeDisks(ctx context.Context, inst *cloudv1.Instance) []domainxml.Volume {
+// cannot be made now is left out; the attach reconciler plugs it in once the guest runs. With
+// idle (no QEMU process holds the domain's disks), a chain grows to its volume's given size.
+func (s *instanceSync) volumeDisks(ctx context.Context, inst *cloudv1.Instance, idle bool) []domainxml.Volume {
 	if s.volumes == nil {
 		return nil
 	}
@@ -77,6 +78,15 @@ func (s *instanceSync) volumeDisks(ctx context.Context, inst *cloudv1.Instance) 
 		if err != nil {
 			log.FromContext(ctx).Info("Defining the domain without an attached volume for now", "volume", v.Status.VolumeID, "reason", err.Error())
 			continue
+		}
+		// No guest reads the chain: it may take the size the volume was given since
+		// (ModifyVolume while the instance ran), which the next start then sees.
+		if idle {
+			if err := s.volumes.grow(ctx, key, int64(v.GivenSizeGiB())<<30); err != nil {
+				log.FromContext(ctx).Info("Defining the domain with the volume's earlier size", "volume", v.Status.VolumeID, "reason", err.Error())
+			} else {
+				c = s.volumes.get(key)
+			}
 		}
 		s.volumes.markPlugged(key, at.InstanceID, at.Device)
 		out = append(out, domainxml.Volume{Socket: c.socket, Target: target, Serial: v.Status.VolumeID})

@@ -26,7 +26,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/guestimage"
 	"pinet.io/pinet/nodeagent/aoe"
 	"pinet.io/pinet/nodeagent/aoe/aoetest"
@@ -42,6 +44,12 @@ type qemuFixture struct {
 	root   string
 	chains *volumeChains
 	chain  *volumeChain
+	key    types.NamespacedName
+
+	// The AoE target: its backing file, and how to stop it.
+	pair    *aoetest.Pair
+	backing *os.File
+	stop    func()
 }
 
 const qemuVolumeSize = 32 << 20
@@ -79,22 +87,46 @@ func newQEMUFixture(t *testing.T) *qemuFixture {
 	if err := backing.Truncate(qemuVolumeSize); err != nil {
 		t.Fatal(err)
 	}
-	tconn := pair.ListenB(t)
-	tctx, tcancel := context.WithCancel(ctx)
+	f := &qemuFixture{conn: conn, root: root, key: types.NamespacedName{Namespace: "p", Name: "v"}, pair: pair, backing: backing}
+	f.serveTarget(t, qemuVolumeSize)
+	t.Cleanup(func() { f.stop() })
+
+	f.chains = newVolumeChains(ctx, Config{StateDir: t.TempDir(), StorageInterface: pair.IfaceA, StorageNetNS: pair.NSA, AttachTimeout: 5 * time.Second})
+	t.Cleanup(f.chains.stopAll)
+	if f.chain, err = f.chains.ensure(ctx, f.key, "vol-0000000000000000a", aoeAddress{shelf: 4, slot: 2}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// serveTarget (re)starts the AoE target serving size bytes of the backing file, grown to that
+// size first, as a storage node serves a volume it grew.
+func (f *qemuFixture) serveTarget(t *testing.T, size int64) {
+	t.Helper()
+	if f.stop != nil {
+		f.stop()
+	}
+	if err := f.backing.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	tconn := f.pair.ListenB(t)
+	tctx, tcancel := context.WithCancel(context.Background())
 	tdone := make(chan struct{})
 	go func() {
 		defer close(tdone)
-		_ = (&aoe.Target{Conn: tconn, Shelf: 4, Slot: 2, Backing: backing, Size: qemuVolumeSize}).Serve(tctx)
+		_ = (&aoe.Target{Conn: tconn, Shelf: 4, Slot: 2, Backing: f.backing, Size: size}).Serve(tctx)
 	}()
-	t.Cleanup(func() { tcancel(); <-tdone })
+	f.stop = func() { tcancel(); <-tdone; _ = tconn.Close() }
+}
 
-	chains := newVolumeChains(ctx, Config{StateDir: t.TempDir(), StorageInterface: pair.IfaceA, StorageNetNS: pair.NSA, AttachTimeout: 5 * time.Second})
-	t.Cleanup(chains.stopAll)
-	c, err := chains.ensure(ctx, types.NamespacedName{Namespace: "p", Name: "v"}, "vol-0000000000000000a", aoeAddress{shelf: 4, slot: 2})
+// capacity is the size QEMU gives the domain's disk target.
+func (f *qemuFixture) capacity(t *testing.T, name, target string) int64 {
+	t.Helper()
+	c, err := f.conn.DiskCapacity(name, target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &qemuFixture{conn: conn, root: root, chains: chains, chain: c}
+	return int64(c)
 }
 
 // run defines and starts a q35 domain from spec, removed when the test ends.
@@ -148,6 +180,65 @@ func TestQEMUHotplugsVolumeChain(t *testing.T) {
 	f := newQEMUFixture(t)
 	t.Run("no OS", func(t *testing.T) { noOSHoldsUnpluggedVolume(t, f) })
 	t.Run("guest", func(t *testing.T) { guestSeesHotpluggedVolume(t, f) })
+	t.Run("grown volume", func(t *testing.T) { grownVolumeReachesTheNextStart(t, f) })
+}
+
+// grownVolumeReachesTheNextStart gives the attached volume 1 GiB (ModifyVolume). While the domain
+// runs, its chain is left as QEMU opened it (a running guest's NBD connection is not replaced);
+// once the domain is stopped, the attach reconciler serves the chain at the new size as soon as
+// the storage node does, and QEMU sees it at the next start.
+func grownVolumeReachesTheNextStart(t *testing.T, f *qemuFixture) {
+	const name = "i-qemu-grow"
+	spec := domainxml.Spec{Name: name, UUID: "0c6f3c1e-1d2a-4c55-9a55-2b0d1b8e6a03", VCPUs: 1, MemoryMiB: 64,
+		Volumes: []domainxml.Volume{{Socket: f.chain.socket, Target: "vdf", Serial: "vol-0000000000000000a"}}}
+	f.run(t, spec)
+	a := &volumeAttach{virt: f.conn, chains: f.chains, clock: clock.RealClock{}}
+	sc := &attachScope{key: f.key, vol: &cloudv1.Volume{
+		Spec:   cloudv1.VolumeSpec{SizeGiB: 1, AttachTo: &cloudv1.VolumeAttachTarget{InstanceID: name, Device: "/dev/sdf"}},
+		Status: cloudv1.VolumeStatus{VolumeID: "vol-0000000000000000a", SizeGiB: 1},
+	}}
+	resize := func() reconcile.Result {
+		t.Helper()
+		d, err := f.conn.Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := a.resize(context.Background(), sc, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	chainSize := func() int64 { return f.chains.get(f.key).dev.Size() }
+
+	// Stopped before the storage node serves the growth: the reconciler waits for it.
+	if err := f.conn.Destroy(name); err != nil {
+		t.Fatal(err)
+	}
+	if res := resize(); res.RequeueAfter == 0 || chainSize() != qemuVolumeSize {
+		t.Fatalf("grew before the storage node served the growth: %+v, chain %d", res, chainSize())
+	}
+	if err := f.conn.Start(name); err != nil {
+		t.Fatal(err)
+	}
+	// Served grown, but the guest runs: its disk stays as QEMU opened it.
+	f.serveTarget(t, 1<<30)
+	if res := resize(); res.RequeueAfter != 0 || chainSize() != qemuVolumeSize || f.capacity(t, name, "vdf") != qemuVolumeSize {
+		t.Fatalf("a running guest's volume changed under it: %+v, chain %d, disk %d", res, chainSize(), f.capacity(t, name, "vdf"))
+	}
+	// Stopped: the chain grows, and the next start sees the size.
+	if err := f.conn.Destroy(name); err != nil {
+		t.Fatal(err)
+	}
+	if res := resize(); res.RequeueAfter != 0 || chainSize() != 1<<30 {
+		t.Fatalf("the stopped instance's volume did not grow: %+v, chain %d", res, chainSize())
+	}
+	if err := f.conn.Start(name); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.capacity(t, name, "vdf"); got != 1<<30 {
+		t.Fatalf("started again, the disk has %d bytes, want %d", got, 1<<30)
+	}
 }
 
 func noOSHoldsUnpluggedVolume(t *testing.T, f *qemuFixture) {

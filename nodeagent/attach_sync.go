@@ -182,7 +182,42 @@ func (a *volumeAttach) attach(ctx context.Context, sc *attachScope) (reconcile.R
 	}
 	a.chains.markPlugged(sc.key, want.InstanceID, want.Device)
 	a.setAttached(sc)
+	if plugged {
+		return a.resize(ctx, sc, d)
+	}
 	return reconcile.Result{}, nil
+}
+
+// retryGrow is how soon an attached volume whose growth the storage node does not serve yet is
+// looked at again.
+const retryGrow = 2 * time.Second
+
+// resize brings the chain of an attached volume to the size the volume was given (ModifyVolume)
+// while no guest reads it: QEMU learns an NBD disk's size when it connects, and cannot grow it
+// in a running guest whose connection cannot be replaced under it without failing its I/O
+// (libvirt here sets no NBD reconnection). So a volume grown while its instance runs keeps its
+// size in the guest, which an event says, until the instance is stopped (the chain then grows,
+// and the next start sees the size) or the volume is attached again.
+func (a *volumeAttach) resize(ctx context.Context, sc *attachScope, d libvirt.Domain) (reconcile.Result, error) {
+	vol := sc.vol
+	want := int64(vol.GivenSizeGiB()) << 30
+	c := a.chains.get(sc.key)
+	if c == nil || c.dev.Size() >= want {
+		return reconcile.Result{}, nil
+	}
+	if qemuHolds(d.State) {
+		if c.announce(want) {
+			a.event(vol, "Normal", "ResizePending", "Resize",
+				"Instance %s sees the volume's %d GiB once it is stopped and started, or the volume is attached again", d.Name, vol.GivenSizeGiB())
+		}
+		return reconcile.Result{}, nil
+	}
+	err := a.chains.grow(ctx, sc.key, want)
+	if errors.Is(err, errNotGrownYet) || errors.Is(err, errTargetUnreachable) {
+		log.FromContext(ctx).V(1).Info("Waiting for the storage node to serve the grown volume", "reason", err.Error())
+		return reconcile.Result{RequeueAfter: retryGrow}, nil
+	}
+	return reconcile.Result{}, err
 }
 
 // plug hot-plugs the volume's disk into the domain; on failure its chain is stopped.
@@ -327,7 +362,7 @@ func (a *volumeAttach) event(vol *cloudv1.Volume, typ, reason, action, note stri
 }
 
 // exportChanged passes updates of what the storage side reports: the id, the AoE address and
-// the Exported condition.
+// the Exported condition, and of the size the volume was given.
 func exportChanged() predicate.Funcs {
 	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		o, ok1 := e.ObjectOld.(*cloudv1.Volume)
@@ -336,7 +371,8 @@ func exportChanged() predicate.Funcs {
 			return true
 		}
 		return o.Status.VolumeID != n.Status.VolumeID || !equality.Semantic.DeepEqual(o.Status.AoE, n.Status.AoE) ||
-			conditions.IsTrue(o, cloudv1.VolumeExported) != conditions.IsTrue(n, cloudv1.VolumeExported)
+			conditions.IsTrue(o, cloudv1.VolumeExported) != conditions.IsTrue(n, cloudv1.VolumeExported) ||
+			o.GivenSizeGiB() != n.GivenSizeGiB()
 	}}
 }
 

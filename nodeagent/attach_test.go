@@ -17,6 +17,7 @@ package nodeagent_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -28,6 +29,7 @@ import (
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -113,6 +115,22 @@ func qemuIO(t *testing.T, socket string, cmds ...string) (string, error) {
 		err = errors.New("qemu-io reported a failure")
 	}
 	return string(out), err
+}
+
+// nbdSize is the size the NBD server on socket serves (0 when none answers).
+func nbdSize(t *testing.T, socket string) int64 {
+	t.Helper()
+	out, err := exec.Command("qemu-img", "info", "--output=json", "nbd+unix:///?socket="+socket).Output()
+	if err != nil {
+		return 0
+	}
+	var info struct {
+		VirtualSize int64 `json:"virtual-size"`
+	}
+	if err := json.Unmarshal(out, &info); err != nil {
+		t.Fatalf("qemu-img info: %v: %s", err, out)
+	}
+	return info.VirtualSize
 }
 
 // domainDisk returns the NBD socket of the domain's disk at target, and whether it has one.
@@ -213,6 +231,47 @@ func TestVolumeAttachOverAoE(t *testing.T) {
 	}
 	if got, found := domainDisk(t, n, id, "vdf"); !found || got != sock {
 		t.Fatalf("after the restart, disk vdf: %q %v", got, found)
+	}
+
+	// Grown while its instance runs (ModifyVolume): the chain the guest's QEMU opened keeps its
+	// size, and the volume says when the guest will see the new one; once the instance is
+	// stopped, the chain serves the new size, which the next start sees, with the data kept.
+	mustDo(t, "growing", testenv.Update(ctx, env.Client, again, func(v *cloudv1.Volume) { v.Spec.SizeGiB = 2 }))
+	testenv.Eventually(t, longWait, "the growth to be given and announced", func() error {
+		got := &cloudv1.Volume{}
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(v), got); err != nil {
+			return err
+		}
+		if got.Status.SizeGiB != 2 {
+			return fmt.Errorf("given %d GiB", got.Status.SizeGiB)
+		}
+		list := &eventsv1.EventList{}
+		if err := env.Client.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		for _, e := range list.Items {
+			if e.Reason == "ResizePending" && e.Regarding.Name == v.Name && strings.Contains(e.Note, id) {
+				return nil
+			}
+		}
+		return errors.New("no ResizePending event")
+	})
+	if got := nbdSize(t, sock); got != 1<<30 {
+		t.Fatalf("the running guest's chain serves %d bytes, want the size it opened", got)
+	}
+	key := client.ObjectKeyFromObject(inst)
+	update(t, key, func(i *cloudv1.Instance) { i.Spec.DesiredState = cloudv1.DesiredStopped })
+	waitState(t, key, cloudv1.InstanceStateStopped)
+	testenv.Eventually(t, longWait, "the stopped instance's chain to serve 2 GiB", func() error {
+		if got := nbdSize(t, sock); got != 2<<30 {
+			return fmt.Errorf("%d bytes", got)
+		}
+		return nil
+	})
+	update(t, key, func(i *cloudv1.Instance) { i.Spec.DesiredState = cloudv1.DesiredRunning })
+	waitState(t, key, cloudv1.InstanceStateRunning)
+	if out, err := qemuIO(t, sock, "read -P 0xab 1M 64k", "read -P 0 1G 64k"); err != nil {
+		t.Fatalf("reading the grown volume: %v\n%s", err, out)
 	}
 
 	// Moved to a second instance as /dev/xvdg: unplugged from the first, plugged into the second.

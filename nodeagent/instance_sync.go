@@ -252,7 +252,7 @@ func (s *instanceSync) define(ctx context.Context, sc *syncScope) error {
 		Kernel:     boot.kernel,
 		Initrd:     boot.initrd,
 		Cmdline:    boot.cmdline,
-		Volumes:    s.volumeDisks(ctx, inst),
+		Volumes:    s.volumeDisks(ctx, inst, sc.domain == nil || !qemuHolds(sc.domain.State)),
 	}
 	if s.cfg.Network.Enabled() && inst.Status.MACAddress != "" {
 		// A plain tap: the network sync moves it into the datapath and onto its segment's bridge.
@@ -284,6 +284,15 @@ func (s *instanceSync) define(ctx context.Context, sc *syncScope) error {
 		s.event(inst, "Normal", "Defined", "Define", "Defined domain %s", spec.Name)
 	}
 	return nil
+}
+
+// qemuHolds reports whether a domain in state has a QEMU process holding its disks.
+func qemuHolds(state string) bool {
+	switch state {
+	case "running", "blocked", "paused", "shutdown":
+		return true
+	}
+	return false
 }
 
 // sameDefinition reports whether the domain already has the spec's size and network interfaces,
