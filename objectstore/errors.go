@@ -33,6 +33,7 @@ const (
 	CodeBucketAlreadyExists             = "BucketAlreadyExists"
 	CodeBucketAlreadyOwnedByYou         = "BucketAlreadyOwnedByYou"
 	CodeBucketNotEmpty                  = "BucketNotEmpty"
+	CodeOperationAborted                = "OperationAborted"
 	CodeConditionalRequestConflict      = "ConditionalRequestConflict"
 	CodeInvalidPartNumber               = "InvalidPartNumber"
 	CodeEntityTooLarge                  = "EntityTooLarge"
@@ -90,6 +91,7 @@ var codes = map[string]codeInfo{
 	CodeBucketAlreadyExists:             {http.StatusConflict, "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again."},
 	CodeBucketAlreadyOwnedByYou:         {http.StatusConflict, "Your previous request to create the named bucket succeeded and you already own it."},
 	CodeBucketNotEmpty:                  {http.StatusConflict, "The bucket you tried to delete is not empty."},
+	CodeOperationAborted:                {http.StatusConflict, "A conflicting conditional operation is currently in progress against this resource. Please try again."},
 	CodeConditionalRequestConflict:      {http.StatusConflict, "A conflicting operation occurred. If using PutObject you can retry the request. If using multipart upload you should initiate another CreateMultipartUpload request and re-upload each part."},
 	CodeInvalidPartNumber:               {http.StatusRequestedRangeNotSatisfiable, "The requested partnumber is not satisfiable"},
 	CodeEntityTooLarge:                  {http.StatusBadRequest, "Your proposed upload exceeds the maximum allowed object size."},
@@ -198,6 +200,7 @@ var storeErrors = []struct {
 	{fsstore.ErrNoSuchKey, CodeNoSuchKey},
 	{fsstore.ErrNoSuchUpload, CodeNoSuchUpload},
 	{fsstore.ErrBucketNotEmpty, CodeBucketNotEmpty},
+	{fsstore.ErrDeletionInProgress, CodeOperationAborted},
 	{fsstore.ErrInvalidKey, CodeInvalidArgument},
 	{fsstore.ErrKeyTooLong, CodeKeyTooLong},
 	{fsstore.ErrInvalidPart, CodeInvalidPart},

@@ -18,12 +18,15 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/xml"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"pinet.io/pinet/objectstore/fsstore"
 )
 
 func hdr(kv ...string) http.Header {
@@ -189,5 +192,15 @@ func TestErrorCodeTable(t *testing.T) {
 		if _, ok := codes[a.code]; !ok {
 			t.Errorf("auth error %v maps to unknown code %s", a.kind, a.code)
 		}
+	}
+}
+
+// TestDeletionInProgressIsOperationAborted: creating a bucket another replica is deleting answers
+// S3's retryable 409, with S3's message rather than the store's.
+func TestDeletionInProgressIsOperationAborted(t *testing.T) {
+	err := fmt.Errorf("creating bucket %q: %w", "reborn", fmt.Errorf("creating buckets/reborn: %w", fsstore.ErrDeletionInProgress))
+	ae, internal := toAPIError(err)
+	if internal || ae.code != CodeOperationAborted || ae.status() != http.StatusConflict || strings.Contains(ae.message, "buckets/") {
+		t.Fatalf("toAPIError = %+v (internal %v), want a 409 OperationAborted", ae, internal)
 	}
 }

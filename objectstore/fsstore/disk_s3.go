@@ -115,9 +115,9 @@ func OpenS3(ctx context.Context, cfg S3Config, opts Options) (*Store, error) {
 // new key), the archive copy itself read If-Match the archived version's ETag. A write that
 // loses retries on the new state; one whose version a racing write replaced anyway (a backend
 // whose check-and-write is not atomic) puts it among the older versions. A bucket's deletion
-// leaves a tombstone in its directory until everything under it is removed, and a creation of
-// the same name waits for the tombstones to go before it writes anything but its claim (see
-// removeDir, createDir). What does not hold across replicas (it holds
+// leaves a tombstone in its directory until everything under it is removed: a creation of the
+// same name is refused meanwhile, or, if it claimed the name as the deletion began, waits for
+// the tombstones to go before it writes anything but its claim (see removeDir, createDir). What does not hold across replicas (it holds
 // within one through its locks): deleting a bucket while another replica writes into it may
 // leave that write's files behind, invisible, until the name is claimed again (the claimant
 // removes them before the new bucket accepts writes); a deletion stalled for longer than
@@ -134,8 +134,8 @@ type s3Disk struct {
 	// deletion itself instead of waiting for it (its replica is taken to have died).
 	staleDeletion time.Duration
 	// unmarked, when set, runs in removeDir once the marker is gone (tests hold a deletion
-	// there).
-	unmarked func()
+	// there); claiming runs in createDir between its look for deletions and its claim.
+	unmarked, claiming func()
 }
 
 // defaultStaleDeletion: a bucket is deleted only when empty, so its deletion removes a few
@@ -351,10 +351,12 @@ func (d *s3Disk) mkdir(parent, dir string, missing error) error {
 }
 
 // createDir claims the directory by writing its marker file (order[0]) If-None-Match "*": that
-// write decides races. The claim then waits until no deletion of an earlier directory of this
-// name is under way (their tombstones are gone), since a deletion removes everything under the
-// name, the new claim included; a claim a deletion removed is made again, and one another
-// creator made meanwhile wins. The winner then removes what a write racing the deletion of an
+// write decides races. A deletion of an earlier directory of this name under way (a tombstone
+// younger than staleDeletion, by this host's clock) refuses the creation first
+// (ErrDeletionInProgress). One that began between that look and the claim is waited for after
+// the claim, until its tombstone is gone, since a deletion removes everything under the name,
+// the new claim included; a claim a deletion removed is made again, and one another creator
+// made meanwhile wins. The winner then removes what a write racing the deletion of an
 // earlier directory of this name left behind (it belongs to no directory and must never be seen
 // as the new one's), and only then writes the other files and the dirMarkers, without which no
 // file can be committed into the directory: nothing new is there yet to be removed. A crash
@@ -363,6 +365,20 @@ func (d *s3Disk) mkdir(parent, dir string, missing error) error {
 func (d *s3Disk) createDir(dir string, order []string, files map[string][]byte) error {
 	if err := d.checkDir(filepath.Dir(dir), os.ErrNotExist); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	// A deletion under way refuses the creation before it claims anything (S3's
+	// OperationAborted); one that started meanwhile is waited for after the claim.
+	tombs, err := d.tombstones(dir)
+	if err != nil {
+		return err
+	}
+	for _, at := range tombs {
+		if time.Since(at) <= d.staleDeletion {
+			return fmt.Errorf("creating %s: %w", dir, ErrDeletionInProgress)
+		}
+	}
+	if d.claiming != nil {
+		d.claiming()
 	}
 	marker := filepath.Join(dir, order[0])
 	if err := d.claim(dir, marker, files[order[0]]); err != nil {

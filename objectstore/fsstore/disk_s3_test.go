@@ -339,92 +339,125 @@ func TestS3ReplicasShareRecords(t *testing.T) {
 }
 
 // TestS3BucketRecreatedDuringItsDeletion: while one replica deletes a bucket (its bucket.json
-// gone, the rest not yet), other replicas create the name again. The deletion must not remove
-// the new bucket's files: the creations wait for it, exactly one wins, and the winner's bucket
-// holds what is written into it.
+// gone, the rest not yet), creating the name again is refused as S3 refuses it
+// (ErrDeletionInProgress) with nothing claimed, and succeeds once the deletion is done.
 func TestS3BucketRecreatedDuringItsDeletion(t *testing.T) {
 	m := testmoto.Run(t)
-	stores := s3Stores(t, m, 3)
-	a := stores[0]
+	stores := s3Stores(t, m, 2)
+	a, b := stores[0], stores[1]
 	if _, err := a.CreateBucket("reborn", "proj-a", "us-east-1"); err != nil {
 		t.Fatal(err)
 	}
-	unmarked, release := make(chan struct{}), make(chan struct{})
-	a.disk.(*s3Disk).unmarked = func() {
-		close(unmarked)
-		<-release
+	release, deleted := holdDeletion(t, a, "reborn")
+	if _, err := b.CreateBucket("reborn", "proj-b", "us-east-1"); !errors.Is(err, ErrDeletionInProgress) {
+		t.Fatalf("creating a bucket being deleted: %v, want ErrDeletionInProgress", err)
 	}
-	deleted := make(chan error, 1)
-	go func() { deleted <- a.DeleteBucket("reborn") }()
-	<-unmarked
-
-	type result struct {
-		project string
-		err     error
+	if ok, err := b.disk.(*s3Disk).exists("buckets/reborn/bucket.json"); ok || err != nil {
+		t.Fatalf("the refused creation claimed the name (%v, %v)", ok, err)
 	}
-	created := make(chan result, 2)
-	for i, s := range stores[1:] {
-		project := fmt.Sprint("proj-", i+1)
-		go func() {
-			_, err := s.CreateBucket("reborn", project, "us-east-1")
-			if err == nil {
-				_, err = s.PutObject("reborn", "first", strings.NewReader("of "+project), ObjectMeta{})
-			}
-			created <- result{project, err}
-		}()
-	}
-	// Let the creations reach the backend while the deletion is held.
-	time.Sleep(300 * time.Millisecond)
-	close(release)
+	release()
 	if err := <-deleted; err != nil {
 		t.Fatal(err)
 	}
-	var winner string
-	for range 2 {
-		r := <-created
-		var taken *BucketExistsError
-		switch {
-		case r.err == nil && winner == "":
-			winner = r.project
-		case r.err == nil:
-			t.Fatalf("both %s and %s created the bucket", winner, r.project)
-		case !errors.As(r.err, &taken):
-			t.Fatalf("%s creating the bucket: %v", r.project, r.err)
-		}
+	if _, err := b.CreateBucket("reborn", "proj-b", "us-east-1"); err != nil {
+		t.Fatalf("creating the bucket once its deletion is done: %v", err)
 	}
-	if winner == "" {
-		t.Fatal("no creation won")
+	usable(t, b, "reborn", "proj-b")
+}
+
+// TestS3DeletionStartedDuringACreationIsWaitedFor: a creation looked for deletions before a
+// bucket of the name was made and deleted again by other replicas, and claims the name while
+// that deletion removes the old files. The deletion must not remove the new bucket's: the
+// creation waits for it, claims again if it lost its claim, and its bucket holds what is
+// written into it.
+func TestS3DeletionStartedDuringACreationIsWaitedFor(t *testing.T) {
+	m := testmoto.Run(t)
+	stores := s3Stores(t, m, 3)
+	a, b := stores[0], stores[1]
+	created := make(chan error, 1)
+	var release func()
+	var deleted <-chan error
+	b.disk.(*s3Disk).claiming = func() {
+		b.disk.(*s3Disk).claiming = nil
+		if _, err := a.CreateBucket("reborn", "proj-a", "us-east-1"); err != nil {
+			t.Error(err)
+		}
+		release, deleted = holdDeletion(t, a, "reborn")
+	}
+	go func() {
+		_, err := b.CreateBucket("reborn", "proj-b", "us-east-1")
+		created <- err
+	}()
+	// Let the creation claim the name and wait while the deletion is held.
+	eventually(t, 30*time.Second, "the creation to claim the name", func() error {
+		if release == nil {
+			return errors.New("not yet")
+		}
+		if ok, _ := a.disk.(*s3Disk).exists("buckets/reborn/bucket.json"); !ok {
+			return errors.New("no claim yet")
+		}
+		return nil
+	})
+	select {
+	case err := <-created:
+		t.Fatalf("the creation did not wait for the deletion under way: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	release()
+	if err := <-deleted; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-created; err != nil {
+		t.Fatal(err)
 	}
 	for _, s := range stores {
-		info, err := s.Bucket("reborn")
-		if err != nil || info.Project != winner {
-			t.Fatalf("after the deletion the bucket is %+v, %v; want %s's", info, err, winner)
-		}
-		o, err := s.OpenObject("reborn", "first")
-		if err != nil {
-			t.Fatalf("the new bucket's first object: %v", err)
-		}
-		data, err := io.ReadAll(o.Section(0, o.Info.Size))
-		o.Close()
-		if err != nil || string(data) != "of "+winner {
-			t.Fatalf("the new bucket's first object holds %q, %v", data, err)
-		}
+		usable(t, s, "reborn", "proj-b")
 	}
-	// Nothing of the deletion is left: the bucket can be deleted and made again at once.
-	if _, err := stores[1].DeleteObject("reborn", "first"); err != nil {
+}
+
+// holdDeletion starts deleting bucket on s and holds the deletion once bucket.json is gone,
+// until release is called; the deletion's error then comes on the channel.
+func holdDeletion(t *testing.T, s *Store, bucket string) (release func(), deleted <-chan error) {
+	t.Helper()
+	unmarked, hold := make(chan struct{}), make(chan struct{})
+	d := s.disk.(*s3Disk)
+	d.unmarked = func() {
+		d.unmarked = nil
+		close(unmarked)
+		<-hold
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.DeleteBucket(bucket) }()
+	<-unmarked
+	var once sync.Once
+	return func() { once.Do(func() { close(hold) }) }, done
+}
+
+// usable checks that bucket is project's on s and takes an object, which reads back.
+func usable(t *testing.T, s *Store, bucket, project string) {
+	t.Helper()
+	info, err := s.Bucket(bucket)
+	if err != nil || info.Project != project {
+		t.Fatalf("bucket %s is %+v, %v; want %s's", bucket, info, err, project)
+	}
+	if _, err := s.PutObject(bucket, "k", strings.NewReader("of "+project), ObjectMeta{}); err != nil {
+		t.Fatalf("writing into bucket %s: %v", bucket, err)
+	}
+	o, err := s.OpenObject(bucket, "k")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := stores[2].DeleteBucket("reborn"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.CreateBucket("reborn", "proj-a", "us-east-1"); err != nil {
-		t.Fatal(err)
+	data, err := io.ReadAll(o.Section(0, o.Info.Size))
+	o.Close()
+	if err != nil || string(data) != "of "+project {
+		t.Fatalf("bucket %s holds %q, %v", bucket, data, err)
 	}
 }
 
 // TestS3CrashedDeletionIsFinishedByTheNextCreation: a replica that died deleting a bucket left
-// its tombstone and the bucket's files. A creation of the name waits for it only until it is
-// stale, then finishes the deletion itself: the new bucket shows nothing of the old one.
+// its tombstone and the bucket's files. Creating the name is refused while the tombstone is
+// young; once it is stale, a creation finishes the deletion itself and the new bucket shows
+// nothing of the old one.
 func TestS3CrashedDeletionIsFinishedByTheNextCreation(t *testing.T) {
 	m := testmoto.Run(t)
 	stores := s3Stores(t, m, 2)
@@ -445,33 +478,20 @@ func TestS3CrashedDeletionIsFinishedByTheNextCreation(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.disk.(*s3Disk).staleDeletion = 2 * time.Second
-	done := make(chan error, 1)
-	go func() {
+	if _, err := b.CreateBucket("crashed", "proj-b", "us-east-1"); !errors.Is(err, ErrDeletionInProgress) {
+		t.Fatalf("creating the name while the deletion may go on: %v", err)
+	}
+	eventually(t, time.Minute, "a creation once the deletion is stale", func() error {
 		_, err := b.CreateBucket("crashed", "proj-b", "us-east-1")
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		t.Fatalf("the creation did not wait for the deletion under way: %v", err)
-	case <-time.After(time.Second):
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("the creation still waits for a deletion whose replica died")
-	}
+		return err
+	})
 	if ok, err := d.exists(tomb); ok || err != nil {
 		t.Fatalf("the dead deletion's tombstone is still there (%v, %v)", ok, err)
 	}
 	if _, err := a.StatObject("crashed", "old"); !errors.Is(err, ErrNoSuchKey) {
 		t.Fatalf("the new bucket shows the old one's object: %v", err)
 	}
-	if info, err := a.Bucket("crashed"); err != nil || info.Project != "proj-b" {
-		t.Fatalf("the bucket is %+v, %v", info, err)
-	}
+	usable(t, a, "crashed", "proj-b")
 }
 
 // TestS3ClaimTakenDuringADeletionIsLost: a creation waiting for a deletion whose removal took
@@ -481,8 +501,11 @@ func TestS3ClaimTakenDuringADeletionIsLost(t *testing.T) {
 	a := s3Stores(t, m, 1)[0]
 	d := a.disk.(*s3Disk)
 	tomb := "buckets/taken/" + tombstonePrefix + "held"
-	if err := d.writeFile(tomb, nil, precondition{}); err != nil {
-		t.Fatal(err)
+	// A deletion begins after the creation looked for one.
+	d.claiming = func() {
+		if err := d.writeFile(tomb, nil, precondition{}); err != nil {
+			t.Error(err)
+		}
 	}
 	done := make(chan error, 1)
 	go func() {
@@ -490,14 +513,12 @@ func TestS3ClaimTakenDuringADeletionIsLost(t *testing.T) {
 		done <- err
 	}()
 	marker := "buckets/taken/bucket.json"
-	deadline := time.Now().Add(30 * time.Second)
-	for ok := false; !ok; {
-		var err error
-		if ok, err = d.exists(marker); err != nil || time.Now().After(deadline) {
-			t.Fatalf("the creation never claimed the name: %v", err)
+	eventually(t, 30*time.Second, "the creation to claim the name", func() error {
+		if ok, err := d.exists(marker); !ok {
+			return fmt.Errorf("no claim yet (%v)", err)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	// The deletion removes the claim; another creator claims the name.
 	data, err := json.Marshal(BucketInfo{Name: "taken", Project: "proj-c", Region: "us-east-1"})
 	if err != nil {
@@ -517,5 +538,21 @@ func TestS3ClaimTakenDuringADeletionIsLost(t *testing.T) {
 	var taken *BucketExistsError
 	if err := <-done; !errors.As(err, &taken) || taken.Owner != "proj-c" {
 		t.Fatalf("the creation whose claim was taken: %v, want the bucket taken by proj-c", err)
+	}
+}
+
+// eventually polls f until it returns nil, failing the test with its last error after timeout.
+func eventually(t *testing.T, timeout time.Duration, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s: %v", timeout, what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

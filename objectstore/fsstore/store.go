@@ -43,19 +43,22 @@ import (
 
 // Errors the store returns; callers test them with errors.Is.
 var (
-	ErrNoSuchBucket     = errors.New("no such bucket")
-	ErrNoSuchKey        = errors.New("no such key")
-	ErrNoSuchUpload     = errors.New("no such upload")
-	ErrBucketNotEmpty   = errors.New("bucket is not empty")
-	ErrInvalidKey       = errors.New("invalid object key")
-	ErrKeyTooLong       = errors.New("object key is too long")
-	ErrInvalidPart      = errors.New("invalid part")
-	ErrInvalidPartOrder = errors.New("parts are not in ascending order")
-	ErrEntityTooSmall   = errors.New("part is smaller than the minimum part size")
-	ErrEntityTooLarge   = errors.New("object is larger than the maximum object size")
-	ErrInvalidPartNum   = errors.New("part number out of range")
-	ErrNoSuchVersion    = errors.New("no such version")
-	ErrInvalidVersionID = errors.New("invalid version id")
+	ErrNoSuchBucket   = errors.New("no such bucket")
+	ErrNoSuchKey      = errors.New("no such key")
+	ErrNoSuchUpload   = errors.New("no such upload")
+	ErrBucketNotEmpty = errors.New("bucket is not empty")
+	// ErrDeletionInProgress: a bucket of that name is being deleted (by another replica on a
+	// shared backend); creating it again is for a moment later.
+	ErrDeletionInProgress = errors.New("a deletion of the bucket is under way")
+	ErrInvalidKey         = errors.New("invalid object key")
+	ErrKeyTooLong         = errors.New("object key is too long")
+	ErrInvalidPart        = errors.New("invalid part")
+	ErrInvalidPartOrder   = errors.New("parts are not in ascending order")
+	ErrEntityTooSmall     = errors.New("part is smaller than the minimum part size")
+	ErrEntityTooLarge     = errors.New("object is larger than the maximum object size")
+	ErrInvalidPartNum     = errors.New("part number out of range")
+	ErrNoSuchVersion      = errors.New("no such version")
+	ErrInvalidVersionID   = errors.New("invalid version id")
 )
 
 // BucketExistsError says a bucket name is taken, and by which project.
