@@ -269,3 +269,77 @@ func TestImagesPageSaysWhyAnImageFailed(t *testing.T) {
 		return nil
 	})
 }
+
+// TestVolumeGrowsThroughTheDashboard grows an available volume from the volumes page, as
+// ModifyVolume does; bad sizes and another project's volume are refused in the service's words,
+// with nothing changed.
+func TestVolumeGrowsThroughTheDashboard(t *testing.T) {
+	c := theCloud(t)
+	p, q := newProject(t, c, "dash-grow"), newProject(t, c, "dash-grow-other")
+	c.AddStorageNodes(t, "dash-grow-store", "dash-grow-compute", "dash-grow-zone")
+	ctx := context.Background()
+	vol, err := p.ec2.CreateVolume(ctx, &ec2.CreateVolumeInput{Size: aws.Int32(1), AvailabilityZone: aws.String("dash-grow-zone")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := aws.ToString(vol.VolumeId)
+	size := func() (int32, string) {
+		t.Helper()
+		out, err := p.ec2.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{id}})
+		if err != nil || len(out.Volumes) != 1 {
+			t.Fatalf("describing %s: %v", id, err)
+		}
+		return aws.ToInt32(out.Volumes[0].Size), string(out.Volumes[0].State)
+	}
+	testenv.Eventually(t, longWait, id+" to be available", func() error {
+		if _, st := size(); st != "available" {
+			return fmt.Errorf("state %s", st)
+		}
+		return nil
+	})
+
+	// Another project's user does not find it.
+	other := newBrowser(t, c)
+	other.signIn(q.creds)
+	ocsrf := field(t, csrfField, other.get("/volumes").body)
+	if r := other.post("/volumes/grow", url.Values{"csrf": {ocsrf}, "id": {id}, "size": {"5"}}); r.status < 400 ||
+		!strings.Contains(field(t, flashError, r.body), "InvalidVolume.NotFound") {
+		t.Fatalf("another project growing %s: %d %s", id, r.status, field(t, flashError, r.body))
+	}
+
+	b := newBrowser(t, c)
+	b.signIn(p.creds)
+	page := b.get("/volumes")
+	if !strings.Contains(page.body, `action="/volumes/grow"`) {
+		t.Fatal("the page offers no way to grow the volume")
+	}
+	csrf := field(t, csrfField, page.body)
+	if r := b.post("/volumes/grow", url.Values{"csrf": {csrf}, "id": {id}, "size": {"x"}}); r.status != http.StatusBadRequest ||
+		field(t, flashError, r.body) != "Size must be a whole number of GiB, at least 1." {
+		t.Fatalf("size x: %d %s", r.status, field(t, flashError, r.body))
+	}
+	if r := b.post("/volumes/grow", url.Values{"csrf": {csrf}, "id": {id}, "size": {"1"}}); r.status < 400 ||
+		!strings.Contains(field(t, flashError, r.body), "nothing to modify") {
+		t.Fatalf("the same size: %d %s", r.status, field(t, flashError, r.body))
+	}
+	if n, _ := size(); n != 1 {
+		t.Fatalf("refused growths changed the volume to %d GiB", n)
+	}
+	if r := b.post("/volumes/grow", url.Values{"csrf": {csrf}, "id": {id}, "size": {"2"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("grow: %d %s", r.status, field(t, flashError, r.body))
+	}
+	testenv.Eventually(t, longWait, id+" to be modified to 2 GiB", func() error {
+		out, err := p.ec2.DescribeVolumesModifications(ctx, &ec2.DescribeVolumesModificationsInput{VolumeIds: []string{id}})
+		if err != nil {
+			return err
+		}
+		if len(out.VolumesModifications) != 1 || out.VolumesModifications[0].ModificationState != "completed" ||
+			aws.ToInt32(out.VolumesModifications[0].TargetSize) != 2 {
+			return fmt.Errorf("modifications %+v", out.VolumesModifications)
+		}
+		return nil
+	})
+	if n, _ := size(); n != 2 {
+		t.Fatalf("after the growth EC2 shows %d GiB", n)
+	}
+}

@@ -28,6 +28,7 @@ func (s *Server) volumeRoutes() {
 	s.mux.HandleFunc("POST /volumes/attach", s.authed(formRequest, s.attachVolume))
 	s.mux.HandleFunc("POST /volumes/detach", s.authed(formRequest, s.detachVolume))
 	s.mux.HandleFunc("POST /volumes/delete", s.authed(formRequest, s.deleteVolume))
+	s.mux.HandleFunc("POST /volumes/grow", s.authed(formRequest, s.growVolume))
 }
 
 // volumesData is the volumes page's data.
@@ -99,16 +100,34 @@ func (s *Server) volumeDone(rq *request, err error, done string) {
 }
 
 func (s *Server) createVolume(rq *request) {
+	n, ok := s.sizeField(rq)
+	if !ok {
+		return
+	}
+	_, err := s.cfg.Service.CreateVolume(rq.ctx(), rq.caller, cloud.CreateVolumeInput{SizeGiB: &n,
+		AvailabilityZone: rq.r.PostFormValue("zone"), ClientToken: rq.r.PostFormValue("client_token")})
+	s.volumeDone(rq, err, "volume-create")
+}
+
+// sizeField reads the form's size in GiB; a bad one shows the page with the reason.
+func (s *Server) sizeField(rq *request) (int32, bool) {
 	size, err := strconv.ParseInt(strings.TrimSpace(rq.r.PostFormValue("size")), 10, 32)
 	if err != nil || size < 1 {
 		rq.view.Error = "Size must be a whole number of GiB, at least 1."
 		s.showVolumes(rq, http.StatusBadRequest)
+		return 0, false
+	}
+	return int32(size), true
+}
+
+// growVolume is ModifyVolume with a new size; the service judges it as the EC2 API does.
+func (s *Server) growVolume(rq *request) {
+	n, ok := s.sizeField(rq)
+	if !ok {
 		return
 	}
-	n := int32(size)
-	_, err = s.cfg.Service.CreateVolume(rq.ctx(), rq.caller, cloud.CreateVolumeInput{SizeGiB: &n,
-		AvailabilityZone: rq.r.PostFormValue("zone"), ClientToken: rq.r.PostFormValue("client_token")})
-	s.volumeDone(rq, err, "volume-create")
+	_, err := s.cfg.Service.ModifyVolume(rq.ctx(), rq.caller, cloud.ModifyVolumeInput{VolumeID: rq.r.PostFormValue("id"), SizeGiB: &n})
+	s.volumeDone(rq, err, "volume-grow")
 }
 
 func (s *Server) attachVolume(rq *request) {
