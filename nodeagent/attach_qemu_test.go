@@ -24,11 +24,14 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/guestimage"
 	"pinet.io/pinet/nodeagent/aoe"
 	"pinet.io/pinet/nodeagent/aoe/aoetest"
@@ -109,7 +112,11 @@ func (f *qemuFixture) serveTarget(t *testing.T, size int64) {
 	if err := f.backing.Truncate(size); err != nil {
 		t.Fatal(err)
 	}
-	tconn := f.pair.ListenB(t)
+	// Not tied to t: the target outlives the subtest that grew it.
+	tconn, err := aoetest.ListenIn(f.pair.NSB, f.pair.IfaceB)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tctx, tcancel := context.WithCancel(context.Background())
 	tdone := make(chan struct{})
 	go func() {
@@ -181,6 +188,57 @@ func TestQEMUHotplugsVolumeChain(t *testing.T) {
 	t.Run("no OS", func(t *testing.T) { noOSHoldsUnpluggedVolume(t, f) })
 	t.Run("guest", func(t *testing.T) { guestSeesHotpluggedVolume(t, f) })
 	t.Run("grown volume", func(t *testing.T) { grownVolumeReachesTheNextStart(t, f) })
+	t.Run("agent restart", func(t *testing.T) { guestLosesVolumeWithTheAgent(t, f) })
+}
+
+// guestLosesVolumeWithTheAgent: a running guest's QEMU is connected to the volume's chain, which
+// ends with the agent's process. The attach reconciler of the agent that comes back makes the
+// chain again, but QEMU (no NBD reconnection with this libvirt) does not reach it, and the
+// volume says so in a Warning event, once.
+func guestLosesVolumeWithTheAgent(t *testing.T, f *qemuFixture) {
+	const name = "i-qemu-restart"
+	// The volume has 1 GiB, served so (as after "grown volume"), before any guest connects.
+	f.serveTarget(t, 1<<30)
+	if err := f.chains.grow(context.Background(), f.key, 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	spec := domainxml.Spec{Name: name, UUID: "0c6f3c1e-1d2a-4c55-9a55-2b0d1b8e6a04", VCPUs: 1, MemoryMiB: 64,
+		Volumes: []domainxml.Volume{{Socket: f.chain.socket, Target: "vdf", Serial: "vol-0000000000000000a"}}}
+	f.run(t, spec)
+	rec := events.NewFakeRecorder(8)
+	a := &volumeAttach{virt: f.conn, chains: f.chains, clock: clock.RealClock{}, recorder: rec}
+	vol := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: f.key.Name, Namespace: f.key.Namespace},
+		Spec:   cloudv1.VolumeSpec{SizeGiB: 1, AttachTo: &cloudv1.VolumeAttachTarget{InstanceID: name, Device: "/dev/sdf"}},
+		Status: cloudv1.VolumeStatus{VolumeID: "vol-0000000000000000a", SizeGiB: 1, AoE: &cloudv1.AoEAddress{Shelf: 4, Slot: 2}}}
+	conditions.MarkTrue(vol, cloudv1.VolumeExported, cloudv1.ReasonExported, "served", metav1.Now())
+	attach := func() []string {
+		t.Helper()
+		if _, err := a.attach(context.Background(), &attachScope{key: f.key, vol: vol, now: metav1.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		if c := conditions.Get(vol, cloudv1.VolumeAttached); c == nil || c.Reason != cloudv1.ReasonVolumeAttached {
+			t.Fatalf("Attached is %+v", c)
+		}
+		var got []string
+		for {
+			select {
+			case e := <-rec.Events:
+				got = append(got, e)
+			default:
+				return got
+			}
+		}
+	}
+	if got := attach(); len(got) != 0 {
+		t.Fatalf("a guest whose chain runs was told %v", got)
+	}
+	f.chains.stop(f.key) // the agent's process ends, and its chains with it
+	if got := attach(); len(got) != 1 || !strings.Contains(got[0], "Warning VolumeConnectionLost") || !strings.Contains(got[0], name) {
+		t.Fatalf("after the chain was made again: events %v, want one VolumeConnectionLost", got)
+	}
+	if got := attach(); len(got) != 0 {
+		t.Fatalf("told again: %v", got)
+	}
 }
 
 // grownVolumeReachesTheNextStart gives the attached volume 1 GiB (ModifyVolume). While the domain

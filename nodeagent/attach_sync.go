@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -166,6 +167,7 @@ func (a *volumeAttach) attach(ctx context.Context, sc *attachScope) (reconcile.R
 			fmt.Sprintf("Instance %s is %s; volumes are attached to running instances", want.InstanceID, d.State))
 	}
 	addr := aoeAddress{shelf: uint16(vol.Status.AoE.Shelf), slot: uint8(vol.Status.AoE.Slot)}
+	had := a.chains.get(sc.key) != nil
 	if _, err := a.chains.ensure(ctx, sc.key, vol.Status.VolumeID, addr); err != nil {
 		if errors.Is(err, errTargetUnreachable) {
 			a.event(vol, "Warning", "FailedAttach", "Attach", "Reaching the volume's AoE target %s failed: %v", addr, err)
@@ -179,6 +181,13 @@ func (a *volumeAttach) attach(ctx context.Context, sc *attachScope) (reconcile.R
 		if err := a.plug(ctx, sc, target, sock); err != nil {
 			return reconcile.Result{}, err
 		}
+	}
+	if plugged && !had && qemuHolds(d.State) && !strings.HasPrefix(a.virt.URI(), "test:") {
+		// The guest's QEMU was connected to a chain that ended with the agent's earlier process;
+		// with no NBD reconnection (libvirt 9.0) it fails every request on that connection, so
+		// the chain made again does not reach it.
+		a.event(vol, "Warning", "VolumeConnectionLost", "Attach",
+			"Instance %s lost its connection to the volume when the node agent restarted: attach the volume again, or stop and start the instance", want.InstanceID)
 	}
 	a.chains.markPlugged(sc.key, want.InstanceID, want.Device)
 	a.setAttached(sc)

@@ -226,6 +226,14 @@ func TestVolumeAttachOverAoE(t *testing.T) {
 		return nil
 	})
 	again := waitAttached(t, v, cloudv1.ReasonVolumeAttached)
+	// A simulated node has no QEMU whose connection the restart broke.
+	list := &eventsv1.EventList{}
+	mustDo(t, "listing events", env.Client.List(ctx, list, client.InNamespace(ns)))
+	for _, e := range list.Items {
+		if e.Reason == "VolumeConnectionLost" {
+			t.Fatalf("a simulated guest was told it lost its volume: %s", e.Note)
+		}
+	}
 	if !again.Status.Attachment.AttachTime.Equal(at.AttachTime) {
 		t.Fatalf("attach time changed from %v to %v", at.AttachTime, again.Status.Attachment.AttachTime)
 	}
