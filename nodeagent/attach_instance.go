@@ -81,11 +81,10 @@ func (s *instanceSync) volumeDisks(ctx context.Context, inst *cloudv1.Instance, 
 		}
 		// No guest reads the chain: it may take the size the volume was given since
 		// (ModifyVolume while the instance ran), which the next start then sees.
+		// The socket stays where it was when the chain grows.
 		if idle {
 			if err := s.volumes.grow(ctx, key, int64(v.GivenSizeGiB())<<30); err != nil {
 				log.FromContext(ctx).Info("Defining the domain with the volume's earlier size", "volume", v.Status.VolumeID, "reason", err.Error())
-			} else {
-				c = s.volumes.get(key)
 			}
 		}
 		s.volumes.markPlugged(key, at.InstanceID, at.Device)

@@ -32,10 +32,6 @@ import (
 // ErrNotFound means no domain of that name is defined.
 var ErrNotFound = errors.New("domain not found")
 
-// ErrNoSupport means the driver cannot do what was asked (libvirt's test driver, for some
-// calls).
-var ErrNoSupport = errors.New("not supported by this libvirt driver")
-
 // eventLoopOnce guards libvirt's event loop, which is process-wide by libvirt's design: it must be
 // registered before the first connection and run in exactly one goroutine.
 var eventLoopOnce sync.Once

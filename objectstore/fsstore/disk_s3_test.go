@@ -28,6 +28,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"pinet.io/pinet/internal/testenv"
 	"pinet.io/pinet/internal/testmoto"
 )
 
@@ -389,7 +390,7 @@ func TestS3DeletionStartedDuringACreationIsWaitedFor(t *testing.T) {
 		created <- err
 	}()
 	// Let the creation claim the name and wait while the deletion is held.
-	eventually(t, 30*time.Second, "the creation to claim the name", func() error {
+	testenv.Eventually(t, 30*time.Second, "the creation to claim the name", func() error {
 		if release == nil {
 			return errors.New("not yet")
 		}
@@ -481,7 +482,7 @@ func TestS3CrashedDeletionIsFinishedByTheNextCreation(t *testing.T) {
 	if _, err := b.CreateBucket("crashed", "proj-b", "us-east-1"); !errors.Is(err, ErrDeletionInProgress) {
 		t.Fatalf("creating the name while the deletion may go on: %v", err)
 	}
-	eventually(t, time.Minute, "a creation once the deletion is stale", func() error {
+	testenv.Eventually(t, time.Minute, "a creation once the deletion is stale", func() error {
 		_, err := b.CreateBucket("crashed", "proj-b", "us-east-1")
 		return err
 	})
@@ -513,7 +514,7 @@ func TestS3ClaimTakenDuringADeletionIsLost(t *testing.T) {
 		done <- err
 	}()
 	marker := "buckets/taken/bucket.json"
-	eventually(t, 30*time.Second, "the creation to claim the name", func() error {
+	testenv.Eventually(t, 30*time.Second, "the creation to claim the name", func() error {
 		if ok, err := d.exists(marker); !ok {
 			return fmt.Errorf("no claim yet (%v)", err)
 		}
@@ -538,21 +539,5 @@ func TestS3ClaimTakenDuringADeletionIsLost(t *testing.T) {
 	var taken *BucketExistsError
 	if err := <-done; !errors.As(err, &taken) || taken.Owner != "proj-c" {
 		t.Fatalf("the creation whose claim was taken: %v, want the bucket taken by proj-c", err)
-	}
-}
-
-// eventually polls f until it returns nil, failing the test with its last error after timeout.
-func eventually(t *testing.T, timeout time.Duration, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s: %v", timeout, what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
