@@ -188,6 +188,13 @@ up() {
   setup_storage_net
   agent_args+=(--storage-interface store1 --storage-netns "$NODE_NS")
   restart_if_lacking nodeagent --storage-interface
+  # The attached volumes' chains live in a process of their own, so that running guests keep
+  # their volumes when the agent restarts. (An agent from an older `up` served them itself.)
+  agent_args+=(--external-volume-chains)
+  restart_if_lacking nodeagent --external-volume-chains
+  start volumechains "$ROOT/bin/nodeagent" volume-chains --state-dir "$DIR/state" \
+    --storage-interface store1 --storage-netns "$NODE_NS"
+  wait_for "volume chains" 30 test -S "$DIR/state/nbd/chains.ctl"
   start nodeagent "$ROOT/bin/nodeagent" "${agent_args[@]}"
 
   wait_for manager 60 curl -sf "http://127.0.0.1:$MANAGER_PROBE_PORT/readyz"
@@ -353,6 +360,7 @@ setup_storage_net() {
     ip -n "$NODE_NS" link add store1 type veth peer name store0 netns "$STORE_NS"
     stop_process storageagent
     stop_process nodeagent
+    stop_process volumechains
   fi
   ip -n "$NODE_NS" link set store1 up
   ip -n "$STORE_NS" link set store0 up
@@ -427,6 +435,8 @@ down() {
   stop_process nodeagent
   stop_process storageagent
   stop_guests
+  # After the guests: their volumes' chains end with it.
+  stop_process volumechains
   for name in manager kube-controller-manager kube-apiserver etcd libvirtd virtlogd; do
     stop_process "$name"
   done

@@ -39,7 +39,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
@@ -120,6 +119,11 @@ type Config struct {
 	// QEMUUser is the user QEMU runs as (libvirt-qemu); it alone may connect to the volumes' NBD
 	// sockets. Empty, or a user the node does not have, leaves them to root.
 	QEMUUser string
+	// ExternalVolumeChains: the chains of the volumes attached on this node are served by
+	// another process (`nodeagent volume-chains` with the same state directory, storage
+	// interface and QEMU user), so that running guests keep their volumes through the agent's
+	// restarts. Otherwise the agent serves them itself, and they end with it.
+	ExternalVolumeChains bool
 	// AttachTimeout bounds reaching a volume's AoE target; DetachTimeout how long the guest gets
 	// to release an unplugged volume within one attempt.
 	AttachTimeout, DetachTimeout time.Duration
@@ -291,17 +295,11 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 	if err := mgr.Add(rep); err != nil {
 		return err
 	}
-	// The volumes' chains serve until the agent stops, and end with it.
-	chains := newVolumeChains(ctx, cfg)
-	if err := chains.removeStale(); err != nil {
-		return err
-	}
-	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		<-ctx.Done()
-		chains.stopAll()
-		return nil
-	})); err != nil {
-		return err
+	chains := newVolumeChains(cfg)
+	if !cfg.ExternalVolumeChains {
+		if err := runVolumeChains(ctx, mgr, cfg); err != nil {
+			return err
+		}
 	}
 	sync := &instanceSync{
 		volumes:   chains,

@@ -19,8 +19,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,6 +38,7 @@ import (
 	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
 	"pinet.io/pinet/nodeagent"
+	"pinet.io/pinet/nodeagent/chainhost"
 )
 
 var (
@@ -45,6 +48,17 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if args, ok := os.LookupEnv(nodeagent.ChainHostArgsEnv); ok {
+		// The test binary run as `nodeagent volume-chains` (the QEMU fixture's chain host).
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+		err := chainhost.RunCommand(ctx, strings.Fields(args))
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	nodeagent.APIServer = func() *testenv.Env { return env }
 	testenv.Main(m, &env)
 }

@@ -74,7 +74,7 @@ func (s *instanceSync) volumeDisks(ctx context.Context, inst *cloudv1.Instance, 
 		}
 		key := client.ObjectKeyFromObject(&v)
 		addr := aoeAddress{shelf: uint16(v.Status.AoE.Shelf), slot: uint8(v.Status.AoE.Slot)}
-		c, err := s.volumes.ensure(ctx, key, v.Status.VolumeID, addr)
+		c, _, err := s.volumes.ensure(ctx, key, v.Status.VolumeID, addr)
 		if err != nil {
 			log.FromContext(ctx).Info("Defining the domain without an attached volume for now", "volume", v.Status.VolumeID, "reason", err.Error())
 			continue
@@ -87,8 +87,8 @@ func (s *instanceSync) volumeDisks(ctx context.Context, inst *cloudv1.Instance, 
 				log.FromContext(ctx).Info("Defining the domain with the volume's earlier size", "volume", v.Status.VolumeID, "reason", err.Error())
 			}
 		}
-		s.volumes.markPlugged(key, at.InstanceID, at.Device)
-		out = append(out, domainxml.Volume{Socket: c.socket, Target: target, Serial: v.Status.VolumeID})
+		s.volumes.markPlugged(ctx, key, at.InstanceID, at.Device)
+		out = append(out, domainxml.Volume{Socket: c.Socket, Target: target, Serial: v.Status.VolumeID})
 	}
 	return out
 }

@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,19 +36,23 @@ import (
 	"pinet.io/pinet/internal/guestimage"
 	"pinet.io/pinet/nodeagent/aoe"
 	"pinet.io/pinet/nodeagent/aoe/aoetest"
+	"pinet.io/pinet/nodeagent/chainhost"
 	"pinet.io/pinet/nodeagent/domainxml"
 	"pinet.io/pinet/nodeagent/libvirt"
 )
 
 // qemuFixture is a real QEMU under libvirt's embedded driver (TCG) and a volume's chain: an AoE
-// target in one namespace serving a sparse file, the agent's initiator in another, and the
-// agent's NBD socket.
+// target in one namespace serving a sparse file, the initiator in another, and the NBD socket,
+// held by a chain host in a process of its own (the test binary as `nodeagent volume-chains`),
+// as a node runs it.
 type qemuFixture struct {
 	conn   *libvirt.Conn
 	root   string
+	state  string
 	chains *volumeChains
-	chain  *volumeChain
+	chain  chainhost.Chain
 	key    types.NamespacedName
+	host   *exec.Cmd
 
 	// The AoE target: its backing file, and how to stop it.
 	pair    *aoetest.Pair
@@ -90,16 +95,56 @@ func newQEMUFixture(t *testing.T) *qemuFixture {
 	if err := backing.Truncate(qemuVolumeSize); err != nil {
 		t.Fatal(err)
 	}
-	f := &qemuFixture{conn: conn, root: root, key: types.NamespacedName{Namespace: "p", Name: "v"}, pair: pair, backing: backing}
+	f := &qemuFixture{conn: conn, root: root, state: t.TempDir(), key: types.NamespacedName{Namespace: "p", Name: "v"}, pair: pair, backing: backing}
 	f.serveTarget(t, qemuVolumeSize)
 	t.Cleanup(func() { f.stop() })
 
-	f.chains = newVolumeChains(ctx, Config{StateDir: t.TempDir(), StorageInterface: pair.IfaceA, StorageNetNS: pair.NSA, AttachTimeout: 5 * time.Second})
-	t.Cleanup(f.chains.stopAll)
-	if f.chain, err = f.chains.ensure(ctx, f.key, "vol-0000000000000000a", aoeAddress{shelf: 4, slot: 2}); err != nil {
+	f.chains = newVolumeChains(Config{StateDir: f.state})
+	f.startHost(t)
+	t.Cleanup(func() { f.stopHost(t, syscall.SIGTERM) })
+	if f.chain, _, err = f.chains.ensure(ctx, f.key, "vol-0000000000000000a", aoeAddress{shelf: 4, slot: 2}); err != nil {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// startHost starts the chain host, a process of its own, and waits until it answers.
+func (f *qemuFixture) startHost(t *testing.T) {
+	t.Helper()
+	logf, err := os.OpenFile(filepath.Join(f.state, "chains.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = logf.Close() }()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), ChainHostArgsEnv+"=--state-dir "+f.state+" --storage-interface "+f.pair.IfaceA+
+		" --storage-netns "+f.pair.NSA+" --qemu-user= --attach-timeout 5s")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f.host = cmd
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := f.chains.client.List(context.Background()); err == nil {
+			return
+		} else if time.Now().After(deadline) {
+			b, _ := os.ReadFile(logf.Name())
+			t.Fatalf("the chain host never answered: %v\n%s", err, b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stopHost ends the chain host's process with sig (SIGKILL: a crash).
+func (f *qemuFixture) stopHost(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if f.host == nil {
+		return
+	}
+	_ = f.host.Process.Signal(sig)
+	_ = f.host.Wait()
+	f.host = nil
 }
 
 // serveTarget (re)starts the AoE target serving size bytes of the backing file, grown to that
@@ -159,7 +204,7 @@ func (f *qemuFixture) run(t *testing.T, spec domainxml.Spec) {
 // plug hot-plugs the chain's volume as vdf and checks the live definition shows it.
 func (f *qemuFixture) plug(t *testing.T, name string) {
 	t.Helper()
-	disk, err := domainxml.MarshalVolume(domainxml.Volume{Socket: f.chain.socket, Target: "vdf", Serial: "vol-0000000000000000a"})
+	disk, err := domainxml.MarshalVolume(domainxml.Volume{Socket: f.chain.Socket, Target: "vdf", Serial: "vol-0000000000000000a"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +215,7 @@ func (f *qemuFixture) plug(t *testing.T, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sock, found, err := domainxml.DiskOf(d.XML, "vdf"); err != nil || !found || sock != f.chain.socket {
+	if sock, found, err := domainxml.DiskOf(d.XML, "vdf"); err != nil || !found || sock != f.chain.Socket {
 		t.Fatalf("live disk vdf: %q %v %v", sock, found, err)
 	}
 }
@@ -188,14 +233,16 @@ func TestQEMUHotplugsVolumeChain(t *testing.T) {
 	t.Run("no OS", func(t *testing.T) { noOSHoldsUnpluggedVolume(t, f) })
 	t.Run("guest", func(t *testing.T) { guestSeesHotpluggedVolume(t, f) })
 	t.Run("grown volume", func(t *testing.T) { grownVolumeReachesTheNextStart(t, f) })
-	t.Run("agent restart", func(t *testing.T) { guestLosesVolumeWithTheAgent(t, f) })
+	t.Run("agent restart", func(t *testing.T) { guestKeepsVolumeThroughAgentRestart(t, f) })
 }
 
-// guestLosesVolumeWithTheAgent: a running guest's QEMU is connected to the volume's chain, which
-// ends with the agent's process. The attach reconciler of the agent that comes back makes the
-// chain again, but QEMU (no NBD reconnection with this libvirt) does not reach it, and the
-// volume says so in a Warning event, once.
-func guestLosesVolumeWithTheAgent(t *testing.T, f *qemuFixture) {
+// guestKeepsVolumeThroughAgentRestart: a running guest's QEMU reads and writes the volume
+// through its chain, which the chain host holds, not the agent. An agent that restarts (a new
+// one, with nothing of the earlier process) finds the chain where it was: the guest's I/O goes
+// on, and nothing is said. The chain host restarting ends the chain under QEMU, which (no NBD
+// reconnection with this libvirt) fails from then on, and the volume says so in a Warning event,
+// once.
+func guestKeepsVolumeThroughAgentRestart(t *testing.T, f *qemuFixture) {
 	const name = "i-qemu-restart"
 	// The volume has 1 GiB, served so (as after "grown volume"), before any guest connects.
 	f.serveTarget(t, 1<<30)
@@ -203,15 +250,17 @@ func guestLosesVolumeWithTheAgent(t *testing.T, f *qemuFixture) {
 		t.Fatal(err)
 	}
 	spec := domainxml.Spec{Name: name, UUID: "0c6f3c1e-1d2a-4c55-9a55-2b0d1b8e6a04", VCPUs: 1, MemoryMiB: 64,
-		Volumes: []domainxml.Volume{{Socket: f.chain.socket, Target: "vdf", Serial: "vol-0000000000000000a"}}}
+		Volumes: []domainxml.Volume{{Socket: f.chain.Socket, Target: "vdf", Serial: "vol-0000000000000000a"}}}
 	f.run(t, spec)
 	rec := events.NewFakeRecorder(8)
-	a := &volumeAttach{virt: f.conn, chains: f.chains, clock: clock.RealClock{}, recorder: rec}
+	agent := func() *volumeAttach {
+		return &volumeAttach{virt: f.conn, chains: newVolumeChains(Config{StateDir: f.state}), clock: clock.RealClock{}, recorder: rec}
+	}
 	vol := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: f.key.Name, Namespace: f.key.Namespace},
 		Spec:   cloudv1.VolumeSpec{SizeGiB: 1, AttachTo: &cloudv1.VolumeAttachTarget{InstanceID: name, Device: "/dev/sdf"}},
 		Status: cloudv1.VolumeStatus{VolumeID: "vol-0000000000000000a", SizeGiB: 1, AoE: &cloudv1.AoEAddress{Shelf: 4, Slot: 2}}}
 	conditions.MarkTrue(vol, cloudv1.VolumeExported, cloudv1.ReasonExported, "served", metav1.Now())
-	attach := func() []string {
+	attach := func(a *volumeAttach) []string {
 		t.Helper()
 		if _, err := a.attach(context.Background(), &attachScope{key: f.key, vol: vol, now: metav1.Now()}); err != nil {
 			t.Fatal(err)
@@ -229,14 +278,63 @@ func guestLosesVolumeWithTheAgent(t *testing.T, f *qemuFixture) {
 			}
 		}
 	}
-	if got := attach(); len(got) != 0 {
+	// qemuIO runs a qemu-io command on the guest's disk inside its QEMU (the guest's own path to
+	// it) and returns what it printed: QEMU writes that to its log, not to the monitor.
+	qemuLog := filepath.Join(f.root, "log", "qemu", name+".log")
+	qemuIO := func(cmd string) string {
+		t.Helper()
+		before, _ := os.ReadFile(qemuLog)
+		out, err := f.conn.MonitorCommand(name, `qemu-io -d /machine/peripheral/virtio-disk5/virtio-backend "`+cmd+`"`)
+		if err != nil {
+			t.Fatalf("qemu-io %s: %v", cmd, err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			b, _ := os.ReadFile(qemuLog)
+			if len(b) >= len(before) {
+				if added := out + string(b[len(before):]); strings.Contains(added, " bytes at offset") || strings.Contains(added, "failed") {
+					return added
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("qemu-io %s printed nothing in %s:\n%s", cmd, qemuLog, b)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if got := attach(agent()); len(got) != 0 {
 		t.Fatalf("a guest whose chain runs was told %v", got)
 	}
-	f.chains.stop(f.key) // the agent's process ends, and its chains with it
-	if got := attach(); len(got) != 1 || !strings.Contains(got[0], "Warning VolumeConnectionLost") || !strings.Contains(got[0], name) {
+	if out := qemuIO("write -P 0x5a 0 64k"); !strings.Contains(out, "wrote 65536/65536 bytes") {
+		t.Fatalf("the guest's write before the restart: %s", out)
+	}
+
+	// The agent restarts: its successor knows the chain from the chain host alone.
+	a := agent()
+	if got := attach(a); len(got) != 0 {
+		t.Fatalf("after the agent restarted, the guest was told %v", got)
+	}
+	if out := qemuIO("read -P 0x5a 0 64k"); !strings.Contains(out, "read 65536/65536 bytes") {
+		t.Fatalf("the guest's read after the agent restarted: %s", out)
+	}
+	if out := qemuIO("write -P 0xa5 64k 64k"); !strings.Contains(out, "wrote 65536/65536 bytes") {
+		t.Fatalf("the guest's write after the agent restarted: %s", out)
+	}
+	got := make([]byte, 64<<10)
+	if _, err := f.backing.ReadAt(got, 64<<10); err != nil || got[0] != 0xa5 || got[len(got)-1] != 0xa5 {
+		t.Fatalf("the storage node's file does not hold the guest's write: %x...%x %v", got[0], got[len(got)-1], err)
+	}
+
+	// The chain host crashes and starts again: the chain under QEMU ended with it.
+	f.stopHost(t, syscall.SIGKILL)
+	f.startHost(t)
+	if got := attach(a); len(got) != 1 || !strings.Contains(got[0], "Warning VolumeConnectionLost") || !strings.Contains(got[0], name) {
 		t.Fatalf("after the chain was made again: events %v, want one VolumeConnectionLost", got)
 	}
-	if got := attach(); len(got) != 0 {
+	if out := qemuIO("read -P 0x5a 0 64k"); !strings.Contains(out, "read failed") {
+		t.Fatalf("QEMU read through a chain made after its connection broke (it reconnects: the event is wrong): %s", out)
+	}
+	if got := attach(a); len(got) != 0 {
 		t.Fatalf("told again: %v", got)
 	}
 }
@@ -248,7 +346,7 @@ func guestLosesVolumeWithTheAgent(t *testing.T, f *qemuFixture) {
 func grownVolumeReachesTheNextStart(t *testing.T, f *qemuFixture) {
 	const name = "i-qemu-grow"
 	spec := domainxml.Spec{Name: name, UUID: "0c6f3c1e-1d2a-4c55-9a55-2b0d1b8e6a03", VCPUs: 1, MemoryMiB: 64,
-		Volumes: []domainxml.Volume{{Socket: f.chain.socket, Target: "vdf", Serial: "vol-0000000000000000a"}}}
+		Volumes: []domainxml.Volume{{Socket: f.chain.Socket, Target: "vdf", Serial: "vol-0000000000000000a"}}}
 	f.run(t, spec)
 	a := &volumeAttach{virt: f.conn, chains: f.chains, clock: clock.RealClock{}}
 	sc := &attachScope{key: f.key, vol: &cloudv1.Volume{
@@ -267,7 +365,14 @@ func grownVolumeReachesTheNextStart(t *testing.T, f *qemuFixture) {
 		}
 		return res
 	}
-	chainSize := func() int64 { return f.chains.get(f.key).dev.Size() }
+	chainSize := func() int64 {
+		t.Helper()
+		c, err := f.chains.get(context.Background(), f.key)
+		if err != nil || c == nil {
+			t.Fatalf("the volume's chain: %v %v", c, err)
+		}
+		return c.Size
+	}
 
 	// Stopped before the storage node serves the growth: the reconciler waits for it.
 	if err := f.conn.Destroy(name); err != nil {
@@ -316,7 +421,7 @@ func noOSHoldsUnpluggedVolume(t *testing.T, f *qemuFixture) {
 	// The guest has no OS to acknowledge the unplug: the disk stays, and the attach reconciler
 	// would report DetachPending rather than cut the chain under it.
 	a := &volumeAttach{virt: f.conn, cfg: Config{DetachTimeout: 2 * time.Second}, clock: clock.RealClock{}}
-	released, err := a.unplug(context.Background(), spec.Name, "/dev/sdf", f.chain.socket)
+	released, err := a.unplug(context.Background(), spec.Name, "/dev/sdf", f.chain.Socket)
 	if err != nil || released {
 		t.Fatalf("unplug from a guest without an OS: released %v, %v", released, err)
 	}
@@ -352,7 +457,7 @@ func guestSeesHotpluggedVolume(t *testing.T, f *qemuFixture) {
 	waitConsole(t, console, fmt.Sprintf("PiNet guest: disk vda %d", qemuVolumeSize))
 
 	a := &volumeAttach{virt: f.conn, cfg: Config{DetachTimeout: 2 * time.Minute}, clock: clock.RealClock{}}
-	released, err := a.unplug(context.Background(), spec.Name, "/dev/sdf", f.chain.socket)
+	released, err := a.unplug(context.Background(), spec.Name, "/dev/sdf", f.chain.Socket)
 	if err != nil || !released {
 		t.Fatalf("the guest did not release vdf: %v %v", released, err)
 	}

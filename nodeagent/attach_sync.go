@@ -33,13 +33,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/index"
 	"pinet.io/pinet/internal/patch"
+	"pinet.io/pinet/nodeagent/chainhost"
 	"pinet.io/pinet/nodeagent/domainxml"
 	"pinet.io/pinet/nodeagent/libvirt"
 )
@@ -103,7 +106,7 @@ func (a *volumeAttach) Reconcile(ctx context.Context, req reconcile.Request) (_ 
 		}
 		// Nothing is attached, and nothing will be: the attachment stays as it is (none, or
 		// detached), so the volume controller can let the volume go.
-		a.chains.stop(sc.key)
+		a.chains.stop(ctx, sc.key)
 		conditions.MarkFalse(vol, cloudv1.VolumeAttached, cloudv1.ReasonInstanceNotRunning,
 			fmt.Sprintf("Instance %s is not running on node %s", want.InstanceID, a.cfg.NodeName), sc.now)
 		return reconcile.Result{}, nil
@@ -144,7 +147,7 @@ func (a *volumeAttach) attach(ctx context.Context, sc *attachScope) (reconcile.R
 	}
 	d, err := a.virt.Lookup(want.InstanceID)
 	if errors.Is(err, libvirt.ErrNotFound) {
-		a.chains.stop(sc.key)
+		a.chains.stop(ctx, sc.key)
 		return reconcile.Result{}, a.fail(sc, cloudv1.ReasonInstanceNotRunning, fmt.Sprintf("Instance %s has no domain yet", want.InstanceID))
 	}
 	if err != nil {
@@ -158,18 +161,18 @@ func (a *volumeAttach) attach(ctx context.Context, sc *attachScope) (reconcile.R
 	plugged := found && inDomain == sock
 	switch {
 	case found && !plugged:
-		a.chains.stop(sc.key)
+		a.chains.stop(ctx, sc.key)
 		return reconcile.Result{}, a.fail(sc, cloudv1.ReasonDeviceInUse,
 			fmt.Sprintf("Instance %s already has a device %s (guest %s)", want.InstanceID, want.Device, target))
 	case !plugged && d.State != "running" && d.State != "blocked":
-		a.chains.stop(sc.key)
+		a.chains.stop(ctx, sc.key)
 		return reconcile.Result{}, a.fail(sc, cloudv1.ReasonInstanceNotRunning,
 			fmt.Sprintf("Instance %s is %s; volumes are attached to running instances", want.InstanceID, d.State))
 	}
 	addr := aoeAddress{shelf: uint16(vol.Status.AoE.Shelf), slot: uint8(vol.Status.AoE.Slot)}
-	had := a.chains.get(sc.key) != nil
-	if _, err := a.chains.ensure(ctx, sc.key, vol.Status.VolumeID, addr); err != nil {
-		if errors.Is(err, errTargetUnreachable) {
+	_, made, err := a.chains.ensure(ctx, sc.key, vol.Status.VolumeID, addr)
+	if err != nil {
+		if errors.Is(err, chainhost.ErrTargetUnreachable) {
 			a.event(vol, "Warning", "FailedAttach", "Attach", "Reaching the volume's AoE target %s failed: %v", addr, err)
 			return reconcile.Result{RequeueAfter: retryUnreachable}, a.fail(sc, cloudv1.ReasonTargetUnreachable,
 				fmt.Sprintf("AoE target %s does not answer on the storage network", addr))
@@ -182,14 +185,14 @@ func (a *volumeAttach) attach(ctx context.Context, sc *attachScope) (reconcile.R
 			return reconcile.Result{}, err
 		}
 	}
-	if plugged && !had && qemuHolds(d.State) && !strings.HasPrefix(a.virt.URI(), "test:") {
-		// The guest's QEMU was connected to a chain that ended with the agent's earlier process;
-		// with no NBD reconnection (libvirt 9.0) it fails every request on that connection, so
-		// the chain made again does not reach it.
+	if plugged && made && qemuHolds(d.State) && !strings.HasPrefix(a.virt.URI(), "test:") {
+		// The guest's QEMU was connected to a chain that ended with the process that held it (the
+		// agent's own, or the chain host's); with no NBD reconnection (libvirt 9.0) it fails every
+		// request on that connection, so the chain made again does not reach it.
 		a.event(vol, "Warning", "VolumeConnectionLost", "Attach",
-			"Instance %s lost its connection to the volume when the node agent restarted: attach the volume again, or stop and start the instance", want.InstanceID)
+			"Instance %s lost its connection to the volume when the node's volume chains restarted: attach the volume again, or stop and start the instance", want.InstanceID)
 	}
-	a.chains.markPlugged(sc.key, want.InstanceID, want.Device)
+	a.chains.markPlugged(ctx, sc.key, want.InstanceID, want.Device)
 	a.setAttached(sc)
 	if plugged {
 		return a.resize(ctx, sc, d)
@@ -210,19 +213,19 @@ const retryGrow = 2 * time.Second
 func (a *volumeAttach) resize(ctx context.Context, sc *attachScope, d libvirt.Domain) (reconcile.Result, error) {
 	vol := sc.vol
 	want := int64(vol.GivenSizeGiB()) << 30
-	c := a.chains.get(sc.key)
-	if c == nil || c.dev.Size() >= want {
-		return reconcile.Result{}, nil
+	c, err := a.chains.get(ctx, sc.key)
+	if err != nil || c == nil || c.Size >= want {
+		return reconcile.Result{}, err
 	}
 	if qemuHolds(d.State) {
-		if c.announce(want) {
+		if a.chains.announce(ctx, sc.key, want) {
 			a.event(vol, "Normal", "ResizePending", "Resize",
 				"Instance %s sees the volume's %d GiB once it is stopped and started, or the volume is attached again", d.Name, vol.GivenSizeGiB())
 		}
 		return reconcile.Result{}, nil
 	}
-	err := a.chains.grow(ctx, sc.key, want)
-	if errors.Is(err, errNotGrownYet) || errors.Is(err, errTargetUnreachable) {
+	err = a.chains.grow(ctx, sc.key, want)
+	if errors.Is(err, chainhost.ErrNotGrownYet) || errors.Is(err, chainhost.ErrTargetUnreachable) {
 		log.FromContext(ctx).V(1).Info("Waiting for the storage node to serve the grown volume", "reason", err.Error())
 		return reconcile.Result{RequeueAfter: retryGrow}, nil
 	}
@@ -234,12 +237,12 @@ func (a *volumeAttach) plug(ctx context.Context, sc *attachScope, target, sock s
 	vol, want := sc.vol, sc.vol.Spec.AttachTo
 	x, err := domainxml.MarshalVolume(domainxml.Volume{Socket: sock, Target: target, Serial: vol.Status.VolumeID})
 	if err != nil {
-		a.chains.stop(sc.key)
+		a.chains.stop(ctx, sc.key)
 		return err
 	}
 	log.FromContext(ctx).Info("Attaching volume", "volume", vol.Status.VolumeID, "instance", want.InstanceID, "device", want.Device, "target", target)
 	if err := a.virt.AttachDevice(want.InstanceID, x); err != nil {
-		a.chains.stop(sc.key)
+		a.chains.stop(ctx, sc.key)
 		a.event(vol, "Warning", "FailedAttach", "Attach", "Plugging into %s failed: %v", want.InstanceID, err)
 		return errors.Join(err, a.fail(sc, cloudv1.ReasonAttachFailed, "Plugging the disk into the domain failed; see the volume's events"))
 	}
@@ -273,7 +276,7 @@ func (a *volumeAttach) fail(sc *attachScope, reason, msg string) error {
 func (a *volumeAttach) detach(ctx context.Context, sc *attachScope) (reconcile.Result, error) {
 	vol, cur := sc.vol, sc.vol.Status.Attachment
 	if cur == nil || cur.State == cloudv1.AttachmentDetached || cur.InstanceID == "" {
-		a.chains.stop(sc.key)
+		a.chains.stop(ctx, sc.key)
 		if vol.Spec.AttachTo == nil {
 			vol.Status.Attachment = nil
 		}
@@ -292,7 +295,7 @@ func (a *volumeAttach) detach(ctx context.Context, sc *attachScope) (reconcile.R
 			fmt.Sprintf("Instance %s has not released %s yet", cur.InstanceID, cur.Device), sc.now)
 		return reconcile.Result{RequeueAfter: a.cfg.DetachTimeout}, nil
 	}
-	a.chains.stop(sc.key)
+	a.chains.stop(ctx, sc.key)
 	vol.Status.Attachment = &cloudv1.VolumeAttachment{InstanceID: cur.InstanceID, Device: cur.Device, State: cloudv1.AttachmentDetached}
 	conditions.MarkFalse(vol, cloudv1.VolumeAttached, cloudv1.ReasonVolumeDetached,
 		fmt.Sprintf("Detached from %s", cur.InstanceID), sc.now)
@@ -351,16 +354,19 @@ func (a *volumeAttach) unplug(ctx context.Context, instanceID, device, sock stri
 // release unplugs and ends the chain of a volume that left this node's care (deleted, or its
 // label removed) without reporting: its status is no longer this node's to write.
 func (a *volumeAttach) release(ctx context.Context, key types.NamespacedName) error {
-	c := a.chains.get(key)
-	if c == nil {
-		return nil
+	c, err := a.chains.get(ctx, key)
+	if errors.Is(err, chainhost.ErrNoHost) {
+		return nil // no chain host, no chains: a new one starts with none
 	}
-	if inst, device := c.pluggedInto(); inst != "" {
-		if _, err := a.unplug(ctx, inst, device, c.socket); err != nil {
+	if err != nil || c == nil {
+		return err
+	}
+	if c.InstanceID != "" {
+		if _, err := a.unplug(ctx, c.InstanceID, c.Device, c.Socket); err != nil {
 			return err
 		}
 	}
-	a.chains.stop(key)
+	a.chains.stop(ctx, key)
 	return nil
 }
 
@@ -407,8 +413,33 @@ func (a *volumeAttach) setupWithManager(mgr ctrl.Manager) error {
 		}
 		return reqs
 	})
+	// Chains a chain host kept through the agent's restart whose volumes are no longer this
+	// node's (detached, moved or deleted meanwhile) are released: the reconciler finds them gone.
+	adopted := make(chan event.TypedGenericEvent[*cloudv1.Volume])
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		keys, err := a.chains.keys(ctx)
+		if err != nil {
+			if !errors.Is(err, chainhost.ErrNoHost) {
+				log.FromContext(ctx).Error(err, "Listing the volumes' chains")
+			}
+			return nil
+		}
+		for _, k := range keys {
+			v := &cloudv1.Volume{}
+			v.Name, v.Namespace = k.Name, k.Namespace
+			select {
+			case adopted <- event.TypedGenericEvent[*cloudv1.Volume]{Object: v}:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		return nil
+	})); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("nodeagent-volume-attach").
+		WatchesRawSource(source.Channel(adopted, &handler.TypedEnqueueRequestForObject[*cloudv1.Volume]{})).
 		// Its own writes (attachment, Attached) do not bring a volume back; what others change does.
 		For(&cloudv1.Volume{}, builder.WithPredicates(predicate.Or[client.Object](
 			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, exportChanged()))).

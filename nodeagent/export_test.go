@@ -19,3 +19,7 @@ import "pinet.io/pinet/internal/testenv"
 // APIServer returns the control plane the package's external tests start in their TestMain
 // (agent_test.go sets it), for the internal tests that need a real API server.
 var APIServer func() *testenv.Env
+
+// ChainHostArgsEnv, set in the test binary's environment, makes it a chain host (`nodeagent
+// volume-chains` with these flags) instead of running tests: the QEMU fixture's.
+const ChainHostArgsEnv = "PINET_TEST_VOLUME_CHAINS_ARGS"

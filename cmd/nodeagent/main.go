@@ -17,6 +17,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"time"
 
@@ -26,9 +27,18 @@ import (
 
 	"pinet.io/pinet/internal/version"
 	"pinet.io/pinet/nodeagent"
+	"pinet.io/pinet/nodeagent/chainhost"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "volume-chains" {
+		// The chains of the volumes attached on this node, in a process that outlives the agent's.
+		if err := chainhost.RunCommand(ctrl.SetupSignalHandler(), os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "volume-chains:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var cfg nodeagent.Config
 	hostname, _ := os.Hostname()
 	flag.StringVar(&cfg.NodeName, "node-name", hostname, "Name of this node's Hypervisor object.")
@@ -68,6 +78,8 @@ func main() {
 	flag.Int64Var(&cfg.StorageCapacityGiB, "storage-capacity-gib", 0, "GiB of volumes this node may store (0: not a storage node).")
 	flag.StringVar(&cfg.StorageInterface, "storage-interface", "", "Network interface of the storage network: volumes are served (storage nodes) and attached over AoE there.")
 	flag.StringVar(&cfg.StorageNetNS, "storage-netns", "", "Network namespace (under /run/netns) of the storage interface, where volumes are served and attached; empty: the agent's own.")
+	flag.BoolVar(&cfg.ExternalVolumeChains, "external-volume-chains", false,
+		"The attached volumes' chains are served by `nodeagent volume-chains` (another process, given the same --state-dir, --storage-interface, --storage-netns and --qemu-user), so that guests keep their volumes through the agent's restarts; otherwise the agent serves them, and they end with it.")
 	flag.StringVar(&cfg.QEMUUser, "qemu-user", "libvirt-qemu", "User QEMU runs as; it alone may connect to the volumes' NBD sockets.")
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()

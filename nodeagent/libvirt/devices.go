@@ -147,3 +147,16 @@ func (c *Conn) DiskCapacity(name, target string) (uint64, error) {
 	})
 	return capacity, err
 }
+
+// MonitorCommand runs a human monitor (HMP) command in the running domain's QEMU and returns
+// its output, e.g. `qemu-io -d virtio-disk5 "read 0 4096"` to read a disk as the guest would.
+// For tests and diagnosis; libvirt marks the domain tainted.
+func (c *Conn) MonitorCommand(name, hmp string) (string, error) {
+	var out string
+	err := c.withDomain(name, "running a monitor command in", func(d *lv.Domain) error {
+		var err error
+		out, err = d.QemuMonitorCommand(hmp, lv.DOMAIN_QEMU_MONITOR_COMMAND_HMP)
+		return err
+	})
+	return out, err
+}

@@ -19,6 +19,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -167,6 +168,13 @@ func TestDownUpKeepsObjects(t *testing.T) {
 	id := jsonpath(t, "instance", "survivor", "{.status.instanceId}")
 	if err := cloud.Down(); err != nil {
 		t.Fatal(err)
+	}
+	// Everything it started is stopped, the volume chain host too (its control socket goes with it).
+	if pids, _ := filepath.Glob(filepath.Join(cloud.Dir, "pids", "*.pid")); len(pids) != 0 {
+		t.Fatalf("processes left after down: %v", pids)
+	}
+	if _, err := os.Stat(filepath.Join(cloud.StateDir(), "nbd", "chains.ctl")); !os.IsNotExist(err) {
+		t.Fatalf("the volume chain host's socket after down: %v", err)
 	}
 	if err := cloud.Up(); err != nil {
 		t.Fatal(err)

@@ -62,6 +62,32 @@ while true; do
 done
 `
 
+// recordsWritten is how many records writesRecords writes.
+const recordsWritten = 60
+
+// writesRecords: the guest writes numbered records as readsThenWrites does, recordsWritten of
+// them, and then says "writer done".
+var writesRecords = fmt.Sprintf(`i=1
+while [ $i -le %d ]; do
+  if printf 'REC-%%08d\n' $i | dd of=/dev/$d bs=512 seek=$((4096 + i)) conv=sync,fsync 2>/dev/null; then echo "acked $i"; i=$((i + 1)); fi
+  sleep 0.5
+done
+echo "writer done"
+`, recordsWritten)
+
+// lastRecord is the last of the records 1, 2, … the backing file holds in a row.
+func lastRecord(t *testing.T, backing string) int {
+	t.Helper()
+	n := 0
+	for {
+		want := fmt.Sprintf("REC-%08d\n", n+1)
+		if readAt(t, backing, int64(4096+n+1)*512, len(want)) != want {
+			return n
+		}
+		n++
+	}
+}
+
 // storageNode starts, in zone pinet-1b, a storage-only node (too little memory for any instance)
 // whose AoE targets serve on store0 in a namespace of its own; store1, the other end of the
 // storage network, is in ns (node 2's).
@@ -194,14 +220,16 @@ func TestVolumeMovesBetweenGuestsOnAnotherNode(t *testing.T) {
 // The local cloud's volumes as `make up` leaves it, with the AWS CLI: a volume is stored on the
 // cloud's own storage node (beside the compute node, in its zone) and becomes available; attached
 // to a running guest on the compute node it is in-use and the guest sees a disk of its size;
-// detached it is available again; grown with modify-volume its backing file grows and
+// the guest's writes go on through a kill -9 of the compute node's agent (the volume's chain is
+// the volumechains process's) and every acknowledged one is on the storage node; detached it is
+// available again; grown with modify-volume its backing file grows and
 // describe-volumes-modifications says completed; deleted, it is gone and so is its backing file.
 func TestVolumeOnTheLocalCloudsStorageNode(t *testing.T) {
 	ami := sampleAMI(t)
 	var vol volumeJSON
 	awsJSON(t, &vol, "ec2", "create-volume", "--size", "1", "--availability-zone", "pinet-1a")
 	t.Cleanup(func() { _, _ = cloud.AWS("ec2", "delete-volume", "--volume-id", vol.VolumeId) })
-	id := runInstances(t, "--image-id", ami, "--instance-type", "m1.tiny", "--user-data", waitVolumeDisk(vol.VolumeId))[0]
+	id := runInstances(t, "--image-id", ami, "--instance-type", "m1.tiny", "--user-data", waitVolumeDisk(vol.VolumeId)+writesRecords)[0]
 	terminateAll(t, cloud.AWS, id)
 	waitVolume(t, vol.VolumeId, "available")
 	if got := jsonpath(t, "volume", vol.VolumeId, "{.status.aoe.node}"); got != StorageNode {
@@ -229,6 +257,43 @@ func TestVolumeOnTheLocalCloudsStorageNode(t *testing.T) {
 	if text := waitConsole(t, id, "new disk"); !regexp.MustCompile(`new disk \w+ sectors 2097152\b`).MatchString(text) {
 		t.Fatalf("the guest did not see a 1 GiB disk:\n%s", text)
 	}
+
+	// kill -9 of the compute node's agent while the guest writes: the volume's chain is the
+	// volumechains process's, so the guest's writes go on reaching the storage node while no
+	// agent runs (its console, which the agent serves, cannot be read meanwhile), and after.
+	testenv.Eventually(t, time.Minute, "the guest's first writes", func() error {
+		if n := lastAck(consoleOf(t, id)); n < 3 {
+			return fmt.Errorf("acked %d", n)
+		}
+		return nil
+	})
+	if err := cloud.Kill("nodeagent"); err != nil {
+		t.Fatal(err)
+	}
+	atKill := lastRecord(t, backing)
+	testenv.Eventually(t, 2*time.Minute, "the guest's writes to reach the storage node with no agent", func() error {
+		if n := lastRecord(t, backing); n < atKill+5 {
+			return fmt.Errorf("record %d in the backing file, %d at the kill", n, atKill)
+		}
+		return nil
+	})
+	if err := cloud.Up(); err != nil {
+		t.Fatal(err)
+	}
+	text := waitConsole(t, id, "writer done")
+	if n := lastAck(text); n != recordsWritten {
+		t.Fatalf("the guest saw %d of %d writes acknowledged:\n%s", n, recordsWritten, text)
+	}
+	for i := 1; i <= recordsWritten; i++ {
+		want := fmt.Sprintf("REC-%08d\n", i)
+		if got := readAt(t, backing, int64(4096+i)*512, len(want)); got != want {
+			t.Errorf("acknowledged record %d is not in the backing file: %q", i, got)
+		}
+	}
+	if out, err := cloud.Kubectl("", "get", "events", "-A", "--field-selector", "reason=VolumeConnectionLost", "-o", "name"); err != nil || strings.TrimSpace(out) != "" {
+		t.Fatalf("VolumeConnectionLost events: %v %s", err, out)
+	}
+
 	awsJSON(t, nil, "ec2", "detach-volume", "--volume-id", vol.VolumeId)
 	waitVolume(t, vol.VolumeId, "available")
 
