@@ -42,6 +42,7 @@ MANAGER_PROBE_PORT=${PINET_MANAGER_PROBE_PORT:-8081}
 MANAGER_METRICS_PORT=${PINET_MANAGER_METRICS_PORT:-8088}
 AGENT_METRICS_PORT=${PINET_AGENT_METRICS_PORT:-8089}
 AGENT_PROBE_PORT=${PINET_AGENT_PROBE_PORT:-8082}
+CHAINS_METRICS_PORT=${PINET_CHAINS_METRICS_PORT:-8090}
 CONSOLE_PORT=${PINET_CONSOLE_PORT:-8443}
 LIBVIRT_URI=${PINET_LIBVIRT_URI:-qemu:///system}
 NODE_NAME=${PINET_NODE_NAME:-node-1}
@@ -193,7 +194,7 @@ up() {
   agent_args+=(--external-volume-chains)
   restart_if_lacking nodeagent --external-volume-chains
   start volumechains "$ROOT/bin/nodeagent" volume-chains --state-dir "$DIR/state" \
-    --storage-interface store1 --storage-netns "$NODE_NS"
+    --storage-interface store1 --storage-netns "$NODE_NS" --metrics-bind-address "127.0.0.1:$CHAINS_METRICS_PORT"
   wait_for "volume chains" 30 test -S "$DIR/state/nbd/chains.ctl"
   start nodeagent "$ROOT/bin/nodeagent" "${agent_args[@]}"
 
@@ -307,7 +308,8 @@ register_sample_image() {
 }
 
 # write_rc writes $DIR/pinetrc: the admin user's credentials in project admin (from pinetctl), the
-# admin kubeconfig, the dashboard's and the manager's metrics URLs, and bin/ on the PATH.
+# admin kubeconfig, the dashboard's URL, the manager's, the agent's and the volume chains' metrics
+# URLs, and bin/ on the PATH.
 write_rc() {
   "$ROOT/bin/pinetctl" --kubeconfig "$DIR/kubeconfig" user credentials admin --project admin \
     --dir "$DIR" --ec2-url "http://127.0.0.1:$EC2_PORT" --s3-url "http://127.0.0.1:$S3_PORT" \
@@ -315,6 +317,7 @@ write_rc() {
   echo "export PINET_DASHBOARD_URL=http://127.0.0.1:$DASHBOARD_PORT" >> "$DIR/pinetrc"
   echo "export PINET_METRICS_URL=http://127.0.0.1:$MANAGER_METRICS_PORT/metrics" >> "$DIR/pinetrc"
   echo "export PINET_AGENT_METRICS_URL=http://127.0.0.1:$AGENT_METRICS_PORT/metrics" >> "$DIR/pinetrc"
+  echo "export PINET_CHAINS_METRICS_URL=http://127.0.0.1:$CHAINS_METRICS_PORT/metrics" >> "$DIR/pinetrc"
   echo "export PATH=$ROOT/bin:\$PATH" >> "$DIR/pinetrc"
 }
 

@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/types"
@@ -44,11 +45,18 @@ func (a aoeAddress) String() string { return fmt.Sprintf("e%d.%d", a.shelf, a.sl
 type volumeChains struct {
 	dir    string
 	client *chainhost.Client
+	// dialTimeout is how long the host may take to reach a target (the agent's AttachTimeout;
+	// an external host's --attach-timeout should not exceed it).
+	dialTimeout time.Duration
 }
 
 func newVolumeChains(cfg Config) *volumeChains {
 	dir := chainhost.Dir(cfg.StateDir)
-	return &volumeChains{dir: dir, client: &chainhost.Client{Path: chainhost.ControlPath(dir)}}
+	timeout := cfg.AttachTimeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	return &volumeChains{dir: dir, client: &chainhost.Client{Path: chainhost.ControlPath(dir)}, dialTimeout: timeout}
 }
 
 // runVolumeChains runs the agent's own Host: its chains serve until the agent stops, and end
@@ -94,14 +102,22 @@ func (vc *volumeChains) socketPath(volumeID string) string {
 	return chainhost.SocketPath(vc.dir, volumeID)
 }
 
+// hostCallTimeout bounds a call to the chain host that dials no target: a host that hangs must
+// not hold the attach reconciler (one at a time) for ever.
+const hostCallTimeout = 10 * time.Second
+
 // ensure returns the volume's chain, making it if none runs (made); a chain of another volume
 // id or address is replaced.
 func (vc *volumeChains) ensure(ctx context.Context, key types.NamespacedName, volumeID string, addr aoeAddress) (chainhost.Chain, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, vc.dialTimeout+hostCallTimeout)
+	defer cancel()
 	return vc.client.Ensure(ctx, chainhost.Chain{Namespace: key.Namespace, Name: key.Name, VolumeID: volumeID, Shelf: addr.shelf, Slot: addr.slot})
 }
 
 // get returns the running chain of a volume, or nil.
 func (vc *volumeChains) get(ctx context.Context, key types.NamespacedName) (*chainhost.Chain, error) {
+	ctx, cancel := context.WithTimeout(ctx, hostCallTimeout)
+	defer cancel()
 	all, err := vc.client.List(ctx)
 	if err != nil {
 		return nil, err
@@ -118,6 +134,8 @@ func (vc *volumeChains) get(ctx context.Context, key types.NamespacedName) (*cha
 // least that (chainhost.ErrNotGrownYet before); the old server's connections end, so it is for
 // a chain no running guest reads.
 func (vc *volumeChains) grow(ctx context.Context, key types.NamespacedName, want int64) error {
+	ctx, cancel := context.WithTimeout(ctx, vc.dialTimeout+hostCallTimeout)
+	defer cancel()
 	_, err := vc.client.Grow(ctx, key.Namespace, key.Name, want)
 	return err
 }
@@ -125,6 +143,8 @@ func (vc *volumeChains) grow(ctx context.Context, key types.NamespacedName, want
 // stop ends a volume's chain. A Host that does not answer holds no chain the agent could end:
 // a new one starts with none.
 func (vc *volumeChains) stop(ctx context.Context, key types.NamespacedName) {
+	ctx, cancel := context.WithTimeout(ctx, hostCallTimeout)
+	defer cancel()
 	if err := vc.client.Stop(ctx, key.Namespace, key.Name); err != nil && !errors.Is(err, chainhost.ErrNoHost) {
 		log.FromContext(ctx).Error(err, "Ending a volume's chain", "volume", key)
 	}
@@ -132,6 +152,8 @@ func (vc *volumeChains) stop(ctx context.Context, key types.NamespacedName) {
 
 // markPlugged records that the volume's disk is in the instance's domain as device.
 func (vc *volumeChains) markPlugged(ctx context.Context, key types.NamespacedName, instanceID, device string) {
+	ctx, cancel := context.WithTimeout(ctx, hostCallTimeout)
+	defer cancel()
 	if err := vc.client.Plugged(ctx, key.Namespace, key.Name, instanceID, device); err != nil {
 		log.FromContext(ctx).Error(err, "Recording where a volume is plugged", "volume", key)
 	}
@@ -140,6 +162,8 @@ func (vc *volumeChains) markPlugged(ctx context.Context, key types.NamespacedNam
 // announce reports whether size is news for the volume's running guest: larger than any size
 // announced for its chain before (the Host keeps it, so an agent restart does not repeat it).
 func (vc *volumeChains) announce(ctx context.Context, key types.NamespacedName, size int64) bool {
+	ctx, cancel := context.WithTimeout(ctx, hostCallTimeout)
+	defer cancel()
 	news, err := vc.client.Announce(ctx, key.Namespace, key.Name, size)
 	if err != nil {
 		log.FromContext(ctx).Error(err, "Recording a volume's announced size", "volume", key)
@@ -149,6 +173,8 @@ func (vc *volumeChains) announce(ctx context.Context, key types.NamespacedName, 
 
 // keys lists the volumes with a chain.
 func (vc *volumeChains) keys(ctx context.Context) ([]types.NamespacedName, error) {
+	ctx, cancel := context.WithTimeout(ctx, hostCallTimeout)
+	defer cancel()
 	all, err := vc.client.List(ctx)
 	if err != nil {
 		return nil, err

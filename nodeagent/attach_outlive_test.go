@@ -87,8 +87,8 @@ func (c *nbdClient) do(t *testing.T, cmd string) string {
 }
 
 // TestVolumeChainsOutliveTheAgent runs a compute node whose volumes' chains are another
-// process's (a chain host, as `nodeagent volume-chains` runs it; here in the test's process):
-// an NBD connection open to an attached volume, as a running guest's QEMU holds one, keeps
+// process's (a chain host, as `nodeagent volume-chains` runs it; here in the test's process).
+// Until the host runs, an attachment waits, saying why; then an NBD connection open to an attached volume, as a running guest's QEMU holds one, keeps
 // working through the agent's restart. A chain the host kept for a volume that is no longer
 // the node's is ended once the agent is back; detaching ends the volume's own.
 func TestVolumeChainsOutliveTheAgent(t *testing.T) {
@@ -98,26 +98,29 @@ func TestVolumeChainsOutliveTheAgent(t *testing.T) {
 	ctx := context.Background()
 	c := startCloud(t)
 	_, pair, _ := storageNode(t, c, "outl-store", "zone-outl-s", 10)
-	var host *chainhost.Client
 	n := c.AddNodeWith(t, "outl-1", "zone-outl", 4, 8192, func(cfg *nodeagent.Config) {
 		// The agent itself is given no storage interface: the chain host reaches the targets.
 		cfg.AttachTimeout, cfg.DetachTimeout = 3*time.Second, 5*time.Second
 		cfg.ExternalVolumeChains = true
-		h := chainhost.New(chainhost.Config{Dir: chainhost.Dir(cfg.StateDir), Iface: pair.IfaceB, NetNS: pair.NSB, DialTimeout: 3 * time.Second})
-		hctx, cancel := context.WithCancel(ctx)
-		ln, err := h.Listen(hctx)
-		mustDo(t, "listening as the chain host", err)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			_ = h.Serve(hctx, ln)
-		}()
-		t.Cleanup(func() { cancel(); <-done })
-		host = &chainhost.Client{Path: chainhost.ControlPath(chainhost.Dir(cfg.StateDir))}
 	})
+	dir := chainhost.Dir(n.StateDir())
+	host := &chainhost.Client{Path: chainhost.ControlPath(dir)}
 	ns := newProject(t, c, "agent-outl")
 	inst := waitState(t, client.ObjectKeyFromObject(newInstance(t, ns, "db", "m1.tiny", "zone-outl")), cloudv1.InstanceStateRunning)
 	v := newVolume(t, ns, "data", "zone-outl-s", &cloudv1.VolumeAttachTarget{InstanceID: inst.Status.InstanceID, Device: "/dev/sdf"})
+
+	// No chain host runs yet: the volume says so, and is attached soon after one starts.
+	waitAttached(t, v, cloudv1.ReasonVolumeChainsUnavailable)
+	h := chainhost.New(chainhost.Config{Dir: dir, Iface: pair.IfaceB, NetNS: pair.NSB, DialTimeout: 3 * time.Second})
+	hctx, cancel := context.WithCancel(ctx)
+	ln, err := h.Listen(hctx)
+	mustDo(t, "listening as the chain host", err)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = h.Serve(hctx, ln)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
 	v = waitAttached(t, v, cloudv1.ReasonVolumeAttached)
 	sock := chainhost.SocketPath(chainhost.Dir(n.StateDir()), v.Status.VolumeID)
 	guest := openNBD(t, sock)

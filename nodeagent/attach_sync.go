@@ -177,6 +177,12 @@ func (a *volumeAttach) attach(ctx context.Context, sc *attachScope) (reconcile.R
 			return reconcile.Result{RequeueAfter: retryUnreachable}, a.fail(sc, cloudv1.ReasonTargetUnreachable,
 				fmt.Sprintf("AoE target %s does not answer on the storage network", addr))
 		}
+		if errors.Is(err, chainhost.ErrNoHost) || errors.Is(err, context.DeadlineExceeded) {
+			// Not a reason to back off for minutes: the chain host is restarting, or will be started.
+			log.FromContext(ctx).Error(err, "Asking the volume chain host for a chain")
+			return reconcile.Result{RequeueAfter: retryUnreachable}, a.fail(sc, cloudv1.ReasonVolumeChainsUnavailable,
+				fmt.Sprintf("Node %s's volume chain host does not answer", a.cfg.NodeName))
+		}
 		_ = a.fail(sc, cloudv1.ReasonInternalError, "Serving the volume failed; see the node agent's log")
 		return reconcile.Result{}, err
 	}

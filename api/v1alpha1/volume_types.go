@@ -48,6 +48,9 @@ const (
 	ReasonNotExported = "NotExported"
 	// ReasonAttachFailed: libvirt refused to plug the device.
 	ReasonAttachFailed = "AttachFailed"
+	// ReasonVolumeChainsUnavailable: the node's volume chain host (nodeagent volume-chains),
+	// which serves attached volumes to the guests, does not answer.
+	ReasonVolumeChainsUnavailable = "VolumeChainsUnavailable"
 )
 
 // Volume condition reasons.

@@ -84,8 +84,17 @@ func (cl *Client) Announce(ctx context.Context, namespace, name string, size int
 	return resp.News, nil
 }
 
-// call sends one request and reads its answer; a known error comes back as itself (errors.Is).
+// call sends one request and reads its answer; a known error comes back as itself (errors.Is),
+// and so does the context's, if it ended first.
 func (cl *Client) call(ctx context.Context, req request) (response, error) {
+	resp, err := cl.exchange(ctx, req)
+	if err != nil && ctx.Err() != nil {
+		return response{}, fmt.Errorf("volume chain host %s: %s: %w", cl.Path, req.Op, ctx.Err())
+	}
+	return resp, err
+}
+
+func (cl *Client) exchange(ctx context.Context, req request) (response, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", cl.Path)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -293,6 +294,14 @@ func TestVolumeOnTheLocalCloudsStorageNode(t *testing.T) {
 	if out, err := cloud.Kubectl("", "get", "events", "-A", "--field-selector", "reason=VolumeConnectionLost", "-o", "name"); err != nil || strings.TrimSpace(out) != "" {
 		t.Fatalf("VolumeConnectionLost events: %v %s", err, out)
 	}
+	// The chain host counts its initiators' I/O on its own metrics endpoint.
+	rc, err := cloud.RC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := metricValue(t, rc["PINET_CHAINS_METRICS_URL"], `pinet_aoe_requests_total{operation="write",result="ok",role="initiator"}`); got < recordsWritten {
+		t.Fatalf("the chain host counted %v initiator writes, the guest made %d", got, recordsWritten)
+	}
 
 	awsJSON(t, nil, "ec2", "detach-volume", "--volume-id", vol.VolumeId)
 	waitVolume(t, vol.VolumeId, "available")
@@ -362,4 +371,33 @@ func lastAck(text string) int {
 		}
 	}
 	return n
+}
+
+// metricValue is the value of one sample (name and labels as Prometheus' text format writes them)
+// at a metrics endpoint; the test fails if the endpoint does not answer or has no such sample.
+func metricValue(t *testing.T, url, sample string) float64 {
+	t.Helper()
+	if url == "" {
+		t.Fatal("no metrics URL")
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s %v", url, resp.Status, err)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("%s: %q: %v", url, line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("%s has no sample %s:\n%s", url, sample, body)
+	return 0
 }
