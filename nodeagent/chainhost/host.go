@@ -101,11 +101,17 @@ func (h *Host) Serve(ctx context.Context, ln net.Listener) error {
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
-			if ctx.Err() == nil {
-				h.cfg.Log.Error(err, "Accepting on the control socket")
-				_ = ln.Close()
+			if ctx.Err() != nil {
+				break
 			}
-			break
+			// Out of descriptors, say: the chains keep serving, and the control socket is tried
+			// again (giving up would leave the agent no way to reach them).
+			h.cfg.Log.Error(err, "Accepting on the control socket")
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
 		}
 		wg.Add(1)
 		go func() {
@@ -130,7 +136,10 @@ func (h *Host) Listen(ctx context.Context) (net.Listener, error) {
 		return nil, fmt.Errorf("creating %s: %w", h.cfg.Dir, err)
 	}
 	path := ControlPath(h.cfg.Dir)
-	if _, err := (&Client{Path: path}).List(ctx); err == nil {
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	_, err := (&Client{Path: path}).List(pctx)
+	cancel()
+	if err == nil {
 		return nil, fmt.Errorf("%w: %s", ErrHostRunning, path)
 	}
 	stale, err := filepath.Glob(filepath.Join(h.cfg.Dir, "*.sock"))
