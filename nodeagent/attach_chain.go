@@ -52,11 +52,7 @@ type volumeChains struct {
 
 func newVolumeChains(cfg Config) *volumeChains {
 	dir := chainhost.Dir(cfg.StateDir)
-	timeout := cfg.AttachTimeout
-	if timeout == 0 {
-		timeout = 10 * time.Second
-	}
-	return &volumeChains{dir: dir, client: &chainhost.Client{Path: chainhost.ControlPath(dir)}, dialTimeout: timeout}
+	return &volumeChains{dir: dir, client: &chainhost.Client{Path: chainhost.ControlPath(dir)}, dialTimeout: cfg.AttachTimeout}
 }
 
 // runVolumeChains runs the agent's own Host: its chains serve until the agent stops, and end

@@ -353,18 +353,6 @@ func grownVolumeReachesTheNextStart(t *testing.T, f *qemuFixture) {
 		Spec:   cloudv1.VolumeSpec{SizeGiB: 1, AttachTo: &cloudv1.VolumeAttachTarget{InstanceID: name, Device: "/dev/sdf"}},
 		Status: cloudv1.VolumeStatus{VolumeID: "vol-0000000000000000a", SizeGiB: 1},
 	}}
-	resize := func() reconcile.Result {
-		t.Helper()
-		d, err := f.conn.Lookup(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := a.resize(context.Background(), sc, d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
-	}
 	chainSize := func() int64 {
 		t.Helper()
 		c, err := f.chains.get(context.Background(), f.key)
@@ -372,6 +360,18 @@ func grownVolumeReachesTheNextStart(t *testing.T, f *qemuFixture) {
 			t.Fatalf("the volume's chain: %v %v", c, err)
 		}
 		return c.Size
+	}
+	resize := func() reconcile.Result {
+		t.Helper()
+		d, err := f.conn.Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := a.resize(context.Background(), sc, d, chainSize())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
 	}
 
 	// Stopped before the storage node serves the growth: the reconciler waits for it.

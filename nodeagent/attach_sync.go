@@ -170,7 +170,7 @@ func (a *volumeAttach) attach(ctx context.Context, sc *attachScope) (reconcile.R
 			fmt.Sprintf("Instance %s is %s; volumes are attached to running instances", want.InstanceID, d.State))
 	}
 	addr := aoeAddress{shelf: uint16(vol.Status.AoE.Shelf), slot: uint8(vol.Status.AoE.Slot)}
-	_, made, err := a.chains.ensure(ctx, sc.key, vol.Status.VolumeID, addr)
+	chain, made, err := a.chains.ensure(ctx, sc.key, vol.Status.VolumeID, addr)
 	if err != nil {
 		if errors.Is(err, chainhost.ErrTargetUnreachable) {
 			a.event(vol, "Warning", "FailedAttach", "Attach", "Reaching the volume's AoE target %s failed: %v", addr, err)
@@ -201,7 +201,7 @@ func (a *volumeAttach) attach(ctx context.Context, sc *attachScope) (reconcile.R
 	a.chains.markPlugged(ctx, sc.key, want.InstanceID, want.Device)
 	a.setAttached(sc)
 	if plugged {
-		return a.resize(ctx, sc, d)
+		return a.resize(ctx, sc, d, chain.Size)
 	}
 	return reconcile.Result{}, nil
 }
@@ -215,13 +215,13 @@ const retryGrow = 2 * time.Second
 // in a running guest whose connection cannot be replaced under it without failing its I/O
 // (libvirt here sets no NBD reconnection). So a volume grown while its instance runs keeps its
 // size in the guest, which an event says, until the instance is stopped (the chain then grows,
-// and the next start sees the size) or the volume is attached again.
-func (a *volumeAttach) resize(ctx context.Context, sc *attachScope, d libvirt.Domain) (reconcile.Result, error) {
+// and the next start sees the size) or the volume is attached again. served is the size the
+// chain serves now.
+func (a *volumeAttach) resize(ctx context.Context, sc *attachScope, d libvirt.Domain, served int64) (reconcile.Result, error) {
 	vol := sc.vol
 	want := int64(vol.GivenSizeGiB()) << 30
-	c, err := a.chains.get(ctx, sc.key)
-	if err != nil || c == nil || c.Size >= want {
-		return reconcile.Result{}, err
+	if served >= want {
+		return reconcile.Result{}, nil
 	}
 	if qemuHolds(d.State) {
 		if a.chains.announce(ctx, sc.key, want) {
@@ -230,7 +230,7 @@ func (a *volumeAttach) resize(ctx context.Context, sc *attachScope, d libvirt.Do
 		}
 		return reconcile.Result{}, nil
 	}
-	err = a.chains.grow(ctx, sc.key, want)
+	err := a.chains.grow(ctx, sc.key, want)
 	if errors.Is(err, chainhost.ErrNotGrownYet) || errors.Is(err, chainhost.ErrTargetUnreachable) {
 		log.FromContext(ctx).V(1).Info("Waiting for the storage node to serve the grown volume", "reason", err.Error())
 		return reconcile.Result{RequeueAfter: retryGrow}, nil

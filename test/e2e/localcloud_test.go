@@ -102,8 +102,19 @@ func assertMetricsLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := rc["PINET_METRICS_URL"]
+	body := scrape(t, url)
+	for _, want := range []string{`(?m)^pinet_instances\{state="running"\} [1-9]`, `(?m)^pinet_scheduler_schedule_latency_seconds_count [1-9]`} {
+		if !regexp.MustCompile(want).Match(body) {
+			t.Errorf("%s shows no line matching %s:\n%s", url, want, body)
+		}
+	}
+}
+
+// scrape GETs a metrics endpoint (a URL from the cloud's pinetrc) and returns its text.
+func scrape(t *testing.T, url string) []byte {
+	t.Helper()
 	if url == "" {
-		t.Fatal("the cloud's pinetrc does not export PINET_METRICS_URL")
+		t.Fatal("the cloud's pinetrc does not export the metrics URL")
 	}
 	resp, err := http.Get(url)
 	if err != nil {
@@ -114,11 +125,7 @@ func assertMetricsLive(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: %s %v", url, resp.Status, err)
 	}
-	for _, want := range []string{`(?m)^pinet_instances\{state="running"\} [1-9]`, `(?m)^pinet_scheduler_schedule_latency_seconds_count [1-9]`} {
-		if !regexp.MustCompile(want).Match(body) {
-			t.Errorf("%s shows no line matching %s:\n%s", url, want, body)
-		}
-	}
+	return body
 }
 
 // Bad manifests are refused by the API server with a message naming the field.
