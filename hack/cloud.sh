@@ -44,6 +44,7 @@ AGENT_METRICS_PORT=${PINET_AGENT_METRICS_PORT:-8089}
 AGENT_PROBE_PORT=${PINET_AGENT_PROBE_PORT:-8082}
 CHAINS_METRICS_PORT=${PINET_CHAINS_METRICS_PORT:-8090}
 CONSOLE_PORT=${PINET_CONSOLE_PORT:-8443}
+NODE_AUTHZ_PORT=${PINET_NODE_AUTHORIZER_PORT:-8091}
 LIBVIRT_URI=${PINET_LIBVIRT_URI:-qemu:///system}
 NODE_NAME=${PINET_NODE_NAME:-node-1}
 STORE_NAME=${PINET_STORAGE_NODE_NAME:-$NODE_NAME-store}
@@ -112,10 +113,13 @@ up() {
   make -s -C "$ROOT" build
 
   "$ROOT/bin/pinet-pki" -dir "$DIR/pki" -kubeconfig-dir "$DIR" \
-    -server "https://127.0.0.1:$API_PORT" -namespace admin -nodes "$NODE_NAME,$STORE_NAME"
+    -server "https://127.0.0.1:$API_PORT" -namespace admin -nodes "$NODE_NAME,$STORE_NAME" \
+    -node-authorizer-url "https://127.0.0.1:$NODE_AUTHZ_PORT"
 
   # An etcd and API server an older `make up` started without TLS and encryption start again with them.
   restart_if_lacking kube-apiserver --encryption-provider-config
+  # ... and without the node authorizer (node agents' reads kept to their node).
+  restart_if_lacking kube-apiserver --authorization-config
   restart_if_lacking etcd --client-cert-auth
   # etcd serves only TLS clients with a certificate of its own CA (pki/etcd): the API server.
   local etcd_pki=$DIR/pki/etcd
@@ -137,7 +141,7 @@ up() {
     --encryption-provider-config "$DIR/pki/encryption-config.yaml" \
     --bind-address 127.0.0.1 --secure-port "$API_PORT" \
     --tls-cert-file "$DIR/pki/apiserver.crt" --tls-private-key-file "$DIR/pki/apiserver.key" \
-    --client-ca-file "$DIR/pki/ca.crt" --authorization-mode Node,RBAC \
+    --client-ca-file "$DIR/pki/ca.crt" --authorization-config "$DIR/pki/authorization-config.yaml" \
     --service-account-issuer https://kubernetes.default.svc \
     --service-account-key-file "$DIR/pki/sa.pub" --service-account-signing-key-file "$DIR/pki/sa.key" \
     --service-cluster-ip-range 10.96.0.0/16 --disable-admission-plugins ServiceAccount \
@@ -165,7 +169,10 @@ up() {
 
   # A manager started by an older `up` serves no metrics: start it again with them.
   restart_if_lacking manager --metrics-bind-address
+  restart_if_lacking manager --node-authorizer-bind-address
   start manager "$ROOT/bin/manager" --kubeconfig "$DIR/manager.kubeconfig" \
+    --node-authorizer-bind-address "127.0.0.1:$NODE_AUTHZ_PORT" --node-authorizer-cert-dir "$DIR/pki/node-authorizer" \
+    --node-authorizer-client-ca "$DIR/pki/node-authorizer/ca.crt" \
     --health-probe-bind-address "127.0.0.1:$MANAGER_PROBE_PORT" --region "$REGION" \
     --metrics-bind-address "127.0.0.1:$MANAGER_METRICS_PORT" \
     --s3-bind-address "127.0.0.1:$S3_PORT" --s3-data-dir "$DIR/objects" \

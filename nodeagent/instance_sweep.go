@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -154,15 +153,21 @@ func (o *orphanSweeper) orphaned(ctx context.Context, owner domainxml.Owner) boo
 		(cached.Status.Hypervisor == "" || cached.Status.Hypervisor == o.sync.cfg.NodeName) {
 		return false
 	}
-	inst := &cloudv1.Instance{}
-	err := o.sync.apiReader.Get(ctx, key, inst)
-	switch {
-	case apierrors.IsNotFound(err):
-		return true
-	case err != nil:
+	// The node may read only the instances bound to it (internal/nodeauthz), so it asks for the
+	// instance among those: one bound elsewhere or gone is not there. An error (the API server or
+	// the node authorizer not answering) keeps the domain.
+	list := &cloudv1.InstanceList{}
+	if err := o.sync.apiReader.List(ctx, list, client.InNamespace(owner.Namespace),
+		client.MatchingLabels{cloudv1.LabelHypervisor: o.sync.cfg.NodeName},
+		client.MatchingFields{"metadata.name": owner.Name}); err != nil {
 		return false
 	}
-	return string(inst.UID) != owner.UID || (inst.Status.Hypervisor != "" && inst.Status.Hypervisor != o.sync.cfg.NodeName)
+	for i := range list.Items {
+		if string(list.Items[i].UID) == owner.UID {
+			return false
+		}
+	}
+	return true
 }
 
 // needsSync reports whether a reconcile of inst could change anything, given d, what libvirt

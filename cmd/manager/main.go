@@ -39,6 +39,7 @@ import (
 	"pinet.io/pinet/controllers/instance"
 	"pinet.io/pinet/internal/frontends"
 	"pinet.io/pinet/internal/ipam"
+	"pinet.io/pinet/internal/nodeauthz"
 	"pinet.io/pinet/internal/version"
 	"pinet.io/pinet/objectstore/fsstore"
 )
@@ -61,6 +62,13 @@ type flags struct {
 	zopts                  zap.Options
 	objectStore            objectStoreFlags
 	s3Backend              *fsstore.S3Config
+	nodeAuthz              nodeAuthzFlags
+}
+
+// nodeAuthzFlags configure the node authorizer (internal/nodeauthz), the API server's webhook
+// that keeps node agents' reads to their node.
+type nodeAuthzFlags struct {
+	addr, certDir, clientCA string
 }
 
 func parseFlags() flags {
@@ -102,6 +110,11 @@ func parseFlags() flags {
 	flag.StringVar(&f.consoleSA, "console-service-account", "pinet-manager", "Service account (in the system namespace) the EC2 API reads consoles from node agents as.")
 	flag.DurationVar(&f.authzTTL, "authz-cache-ttl", 5*time.Second, "How long an access decision is reused.")
 	flag.StringVar(&aoeShelves, "aoe-shelves", "1-100", "AoE shelves volumes are given addresses on (FIRST-LAST; slots 0-254 of each).")
+	flag.StringVar(&f.nodeAuthz.addr, "node-authorizer-bind-address", "",
+		"Address the API server's node authorizer webhook is served at (HTTPS, path /authorize; empty disables it).")
+	flag.StringVar(&f.nodeAuthz.certDir, "node-authorizer-cert-dir", "", "Directory of the node authorizer's tls.crt and tls.key.")
+	flag.StringVar(&f.nodeAuthz.clientCA, "node-authorizer-client-ca", "",
+		"CA of the client certificate the API server presents to the node authorizer (empty: any client is answered).")
 	f.zopts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	f.opts.SeedInstanceTypes = f.seedTypes
@@ -111,6 +124,10 @@ func parseFlags() flags {
 		os.Exit(2)
 	}
 	f.opts.AoEShelves = shelves
+	if f.nodeAuthz.addr != "" && f.nodeAuthz.certDir == "" {
+		fmt.Fprintln(os.Stderr, "--node-authorizer-bind-address needs --node-authorizer-cert-dir")
+		os.Exit(2)
+	}
 	if f.s3Backend, err = f.objectStore.s3Config(os.Getenv); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -186,6 +203,19 @@ func run(f flags) error {
 	f.opts.Metrics = crmetrics.Registry
 	if err := controllers.Setup(ctx, mgr, f.opts); err != nil {
 		return fmt.Errorf("setting up controllers: %w", err)
+	}
+	if f.nodeAuthz.addr != "" {
+		ln, err := net.Listen("tcp", f.nodeAuthz.addr)
+		if err != nil {
+			return fmt.Errorf("listening for the node authorizer: %w", err)
+		}
+		if err := mgr.Add(&nodeauthz.Server{
+			Authorizer: &nodeauthz.Authorizer{Reader: mgr.GetCache(), SystemNamespace: f.opts.SystemNamespace},
+			Listener:   ln, CertDir: f.nodeAuthz.certDir, ClientCA: f.nodeAuthz.clientCA,
+			Log: ctrl.Log.WithName("node-authorizer"),
+		}); err != nil {
+			return fmt.Errorf("adding the node authorizer: %w", err)
+		}
 	}
 	fe, err := f.frontends()
 	if err != nil {

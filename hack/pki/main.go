@@ -42,6 +42,8 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
 )
 
 type client struct {
@@ -55,8 +57,17 @@ func main() {
 	server := flag.String("server", "https://127.0.0.1:6443", "API server URL written into the kubeconfigs.")
 	namespace := flag.String("namespace", "", "Default namespace of the admin kubeconfig.")
 	nodes := flag.String("nodes", "node-1", "Comma-separated names of the nodes whose agents get an identity.")
+	authzURL := flag.String("node-authorizer-url", "",
+		"https URL (scheme, host, port) the API server reaches the manager's node authorizer at (empty: none).")
 	flag.Parse()
 	if err := run(*dir, *kubeDir, *server, *namespace, splitNodes(*nodes)); err != nil {
+		fmt.Fprintln(os.Stderr, "pki:", err)
+		os.Exit(1)
+	}
+	if *authzURL == "" {
+		return
+	}
+	if err := ensureNodeAuthorizer(*dir, *authzURL, cloudv1.DefaultSystemNamespace); err != nil {
 		fmt.Fprintln(os.Stderr, "pki:", err)
 		os.Exit(1)
 	}

@@ -51,6 +51,8 @@ type Env struct {
 	Ctx    context.Context
 	cancel context.CancelFunc
 	env    *envtest.Environment
+	// nodeAuthorizer answers the API server about node agents' reads.
+	nodeAuthorizer *nodeAuthorizer
 
 	// mu guards the API server's restarts (StopAPIServer, StartAPIServer): the process this Env
 	// started again, and the command line of a stopped one.
@@ -103,24 +105,39 @@ func Start() (*Env, error) {
 		// Managers and agents started by tests keep watches open until the process ends.
 		ControlPlaneStopTimeout: time.Minute,
 	}
+	// Node agents' reads are narrowed to their node as in a cloud (internal/nodeauthz).
+	na, err := newNodeAuthorizer()
+	if err != nil {
+		return nil, fmt.Errorf("preparing the node authorizer: %w", err)
+	}
+	e.ControlPlane.GetAPIServer().Configure().Disable("authorization-mode").Set("authorization-config", na.configPath)
 	cfg, err := e.Start()
 	if err != nil {
+		na.close()
 		return nil, fmt.Errorf("starting envtest: %w", err)
+	}
+	stop := func() {
+		_ = e.Stop()
+		na.close()
 	}
 	c, err := client.New(cfg, client.Options{Scheme: s})
 	if err != nil {
-		_ = e.Stop()
+		stop()
 		return nil, fmt.Errorf("building client: %w", err)
 	}
+	if err := na.serve(cfg, s); err != nil {
+		stop()
+		return nil, err
+	}
 	if err := installBase(cfg, c); err != nil {
-		_ = e.Stop()
+		stop()
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	env := &Env{Config: cfg, Client: c, Scheme: s, Ctx: ctx, cancel: cancel, env: e}
+	env := &Env{Config: cfg, Client: c, Scheme: s, Ctx: ctx, cancel: cancel, env: e, nodeAuthorizer: na}
 	if err := env.guardAgainstOrphans(); err != nil {
 		cancel()
-		_ = e.Stop()
+		stop()
 		return nil, err
 	}
 	return env, nil
@@ -131,7 +148,9 @@ func (e *Env) Stop() error {
 	e.cancel()
 	time.Sleep(500 * time.Millisecond)
 	e.stopRestartedAPIServer()
-	return e.env.Stop()
+	err := e.env.Stop()
+	e.nodeAuthorizer.close()
+	return err
 }
 
 // Main is a TestMain body: it starts the control plane, runs the tests, stops it. Controller logs

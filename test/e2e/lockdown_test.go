@@ -241,3 +241,69 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return data
 }
+
+// A node's kubeconfig reads only what its node holds: every Instance or Volume of the cloud is
+// refused it (the manager's node authorizer, which the API server asks), its own node's are
+// not; and the authorizer answers only the API server's certificate, not a node's.
+func TestNodeKubeconfigReadsOnlyItsNode(t *testing.T) {
+	asNode := func(node string, args ...string) (string, error) {
+		return run(cloud.Root, cloud.Env, "", filepath.Join(cloud.Root, "bin", "kubectl"),
+			append([]string{"--kubeconfig", filepath.Join(cloud.Dir, "nodeagent-"+node+".kubeconfig")}, args...)...)
+	}
+	const node, store = "e2e-node-1", "e2e-node-1-store"
+	for _, refused := range []struct {
+		node string
+		args []string
+		want string
+	}{
+		{node, []string{"get", "instances", "-A"}, "may list instances only with the label selector cloud.pinet.io/hypervisor=" + node},
+		{node, []string{"get", "volumes", "-A"}, "may list volumes only"},
+		{store, []string{"get", "instances", "-A", "-l", "cloud.pinet.io/hypervisor=" + node}, "may list instances only"},
+		{store, []string{"get", "instance", "-n", "admin", "i-0000000000000000a"}, "is not on node " + store},
+	} {
+		out, err := asNode(refused.node, refused.args...)
+		if err == nil || !strings.Contains(out, refused.want) {
+			t.Errorf("%s %v: %v %s; want refused with %q", refused.node, refused.args, err, out, refused.want)
+		}
+	}
+	for _, allowed := range [][]string{
+		{node, "get", "instances", "-A", "-l", "cloud.pinet.io/hypervisor=" + node},
+		{node, "get", "volumes", "-A", "-l", "cloud.pinet.io/attach-node=" + node},
+		{store, "get", "volumes", "-A", "-l", "cloud.pinet.io/storage-node=" + store},
+	} {
+		if out, err := asNode(allowed[0], allowed[1:]...); err != nil {
+			t.Errorf("%v: %v %s", allowed, err, out)
+		}
+	}
+
+	pki := filepath.Join(cloud.Dir, "pki")
+	caPEM, err := os.ReadFile(filepath.Join(pki, "node-authorizer", "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	review := `{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"pinet:node:` + node +
+		`","groups":["pinet:nodeagents"],"resourceAttributes":{"group":"cloud.pinet.io","resource":"instances","verb":"list"}}}`
+	ask := func(certName string) (int, error) {
+		cfg := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+		pair, err := tls.LoadX509KeyPair(filepath.Join(pki, certName+".crt"), filepath.Join(pki, certName+".key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+		c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
+		resp, err := c.Post("https://127.0.0.1:18091/authorize", "application/json", strings.NewReader(review))
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if code, err := ask("nodeagent-" + node); err == nil {
+		t.Fatalf("the node authorizer answered a node's certificate: %d", code)
+	}
+	if code, err := ask(filepath.Join("node-authorizer", "apiserver-client")); err != nil || code != http.StatusOK {
+		t.Fatalf("the node authorizer did not answer the API server's certificate: %d %v", code, err)
+	}
+}

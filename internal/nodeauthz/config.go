@@ -1,0 +1,111 @@
+// Copyright 2026 The PiNet Authors.
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+package nodeauthz
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/yaml"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+)
+
+// The API server's AuthorizationConfiguration (apiserver.config.k8s.io/v1), the fields PiNet
+// writes.
+type authorizationConfiguration struct {
+	APIVersion  string       `json:"apiVersion"`
+	Kind        string       `json:"kind"`
+	Authorizers []authorizer `json:"authorizers"`
+}
+
+type authorizer struct {
+	Type    string   `json:"type"`
+	Name    string   `json:"name"`
+	Webhook *webhook `json:"webhook,omitempty"`
+}
+
+type webhook struct {
+	Timeout                                  string           `json:"timeout"`
+	AuthorizedTTL                            string           `json:"authorizedTTL"`
+	CacheAuthorizedRequests                  bool             `json:"cacheAuthorizedRequests"`
+	UnauthorizedTTL                          string           `json:"unauthorizedTTL"`
+	CacheUnauthorizedRequests                bool             `json:"cacheUnauthorizedRequests"`
+	SubjectAccessReviewVersion               string           `json:"subjectAccessReviewVersion"`
+	MatchConditionSubjectAccessReviewVersion string           `json:"matchConditionSubjectAccessReviewVersion"`
+	FailurePolicy                            string           `json:"failurePolicy"`
+	ConnectionInfo                           connectionInfo   `json:"connectionInfo"`
+	MatchConditions                          []matchCondition `json:"matchConditions"`
+}
+
+type connectionInfo struct {
+	Type           string `json:"type"`
+	KubeConfigFile string `json:"kubeConfigFile"`
+}
+
+type matchCondition struct {
+	Expression string `json:"expression"`
+}
+
+// AuthorizationConfig is the API server's authorization configuration (its
+// --authorization-config) with PiNet's node authorizer, reached through the kubeconfig at
+// webhookKubeconfig, first and then the named built-in authorizers in order (e.g. "Node",
+// "RBAC"). The API server asks the webhook only about node agents' reads of Instances and
+// Volumes (its match conditions), and refuses those reads while the webhook does not answer.
+func AuthorizationConfig(webhookKubeconfig, systemNamespace string, then ...string) ([]byte, error) {
+	cfg := authorizationConfiguration{
+		APIVersion: "apiserver.config.k8s.io/v1",
+		Kind:       "AuthorizationConfiguration",
+		Authorizers: []authorizer{{
+			Type: "Webhook",
+			Name: "pinet-node-reads",
+			Webhook: &webhook{
+				Timeout: "5s",
+				// The webhook never allows (it denies or leaves the request to RBAC), and a get's
+				// answer follows the object's binding: no answer is reused.
+				AuthorizedTTL: "1s", CacheAuthorizedRequests: false,
+				UnauthorizedTTL: "1s", CacheUnauthorizedRequests: false,
+				SubjectAccessReviewVersion: "v1", MatchConditionSubjectAccessReviewVersion: "v1",
+				FailurePolicy:  "Deny",
+				ConnectionInfo: connectionInfo{Type: "KubeConfigFile", KubeConfigFile: webhookKubeconfig},
+				MatchConditions: []matchCondition{
+					{Expression: fmt.Sprintf("has(request.resourceAttributes) && request.resourceAttributes.group == '%s'"+
+						" && request.resourceAttributes.resource in ['instances', 'volumes']"+
+						" && request.resourceAttributes.verb in ['get', 'list', 'watch']", cloudv1.GroupVersion.Group)},
+					{Expression: fmt.Sprintf("'%s' in request.groups || request.user == 'system:serviceaccount:%s:pinet-nodeagent'",
+						NodeAgentsGroup, systemNamespace)},
+				},
+			},
+		}},
+	}
+	for _, t := range then {
+		cfg.Authorizers = append(cfg.Authorizers, authorizer{Type: t, Name: strings.ToLower(t)})
+	}
+	return yaml.Marshal(cfg)
+}
+
+// WriteWebhookKubeconfig writes the kubeconfig the API server reaches the authorizer with: its
+// URL (ending in Path), the CA its serving certificate is checked against, and the client
+// certificate and key the API server presents (none when certFile is empty).
+func WriteWebhookKubeconfig(path, url, caFile, certFile, keyFile string) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["pinet-node-authorizer"] = &clientcmdapi.Cluster{Server: url, CertificateAuthority: caFile}
+	cfg.AuthInfos["kube-apiserver"] = &clientcmdapi.AuthInfo{ClientCertificate: certFile, ClientKey: keyFile}
+	cfg.Contexts["webhook"] = &clientcmdapi.Context{Cluster: "pinet-node-authorizer", AuthInfo: "kube-apiserver"}
+	cfg.CurrentContext = "webhook"
+	return clientcmd.WriteToFile(*cfg, path)
+}

@@ -1,0 +1,194 @@
+// Copyright 2026 The PiNet Authors.
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+// Package nodeauthz is the API server's authorization webhook for node agents' reads: a node
+// agent reads the Instances bound to its node and the Volumes stored on or attached at its node,
+// and no others. RBAC cannot say that (it grants a resource, not the objects carrying a label)
+// and admission never sees reads, so the API server asks this authorizer, before RBAC, about
+// every get, list and watch of those kinds by a node agent. It only takes away: a list or watch
+// without a label selector naming the node (the API server passes the parsed selector), or a
+// get of an object that, as the manager's cache holds it, does not carry the node's label, is
+// denied; what is left is RBAC's to grant (no opinion), as is every other request: writes are
+// narrowed by admission (pinet-node-restriction).
+package nodeauthz
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+)
+
+// NodeAgentsGroup is the group of the node agents' own identities (users pinet:node:<node>).
+const NodeAgentsGroup = "pinet:nodeagents"
+
+// nodeUserPrefix starts the user name of a node agent's own identity.
+const nodeUserPrefix = "pinet:node:"
+
+// podNodeExtra is the user extra a pod-bound service account token names its pod's node in.
+const podNodeExtra = "authentication.kubernetes.io/node-name"
+
+// Decision is the authorizer's answer.
+type Decision int
+
+const (
+	// NoOpinion leaves the request to the next authorizer (RBAC): the authorizer never grants.
+	NoOpinion Decision = iota
+	// Deny refuses it, whatever later authorizers would say.
+	Deny
+)
+
+func (d Decision) String() string {
+	if d == Deny {
+		return "deny"
+	}
+	return "no opinion"
+}
+
+// Authorizer decides node agents' reads of the kinds that carry their node in a label.
+type Authorizer struct {
+	// Reader holds every Instance and Volume (the manager's cache).
+	Reader client.Reader
+	// SystemNamespace is the namespace of the node agents' service account
+	// (system:serviceaccount:<ns>:pinet-nodeagent, the DaemonSet's identity).
+	SystemNamespace string
+}
+
+// nodeLabels are the labels that give an object of each narrowed resource to a node.
+var nodeLabels = map[string][]string{
+	"instances": {cloudv1.LabelHypervisor},
+	"volumes":   {cloudv1.LabelStorageNode, cloudv1.LabelAttachNode},
+}
+
+// IsNodeAgent reports whether the requester is a node agent, and the node it acts for ("" when
+// its credentials name none: a service account token not bound to a pod on a node).
+func (a *Authorizer) IsNodeAgent(user string, groups []string, extra map[string]authorizationv1.ExtraValue) (bool, string) {
+	if slices.Contains(groups, NodeAgentsGroup) {
+		if node, ok := strings.CutPrefix(user, nodeUserPrefix); ok {
+			return true, node
+		}
+		return true, ""
+	}
+	if user == "system:serviceaccount:"+a.SystemNamespace+":pinet-nodeagent" {
+		if v := extra[podNodeExtra]; len(v) == 1 {
+			return true, v[0]
+		}
+		return true, ""
+	}
+	return false, ""
+}
+
+// Decide answers one SubjectAccessReview, with the reason the requester is told on a denial.
+func (a *Authorizer) Decide(ctx context.Context, spec authorizationv1.SubjectAccessReviewSpec) (Decision, string, error) {
+	ra := spec.ResourceAttributes
+	if ra == nil || ra.Group != cloudv1.GroupVersion.Group {
+		return NoOpinion, "", nil
+	}
+	keys, narrowed := nodeLabels[ra.Resource]
+	if !narrowed || (ra.Subresource != "" && ra.Subresource != "status") {
+		return NoOpinion, "", nil
+	}
+	isNode, node := a.IsNodeAgent(spec.User, spec.Groups, spec.Extra)
+	if !isNode {
+		return NoOpinion, "", nil
+	}
+	switch ra.Verb {
+	case "list", "watch":
+		if node == "" {
+			return Deny, "a node agent's credentials name no node", nil
+		}
+		if selectsNode(ra.LabelSelector, keys, node) {
+			return NoOpinion, "", nil
+		}
+		return Deny, fmt.Sprintf("node %s may %s %s only with the label selector %s", node, ra.Verb, ra.Resource,
+			selectorHint(keys, node)), nil
+	case "get":
+		if node == "" {
+			return Deny, "a node agent's credentials name no node", nil
+		}
+		ok, err := a.heldBy(ctx, ra, keys, node)
+		if err != nil {
+			return Deny, "", err
+		}
+		if ok {
+			return NoOpinion, "", nil
+		}
+		return Deny, fmt.Sprintf("%s %s/%s is not on node %s", strings.TrimSuffix(ra.Resource, "s"),
+			ra.Namespace, ra.Name, node), nil
+	}
+	// Writes: admission (pinet-node-restriction) narrows them to the node's own objects.
+	return NoOpinion, "", nil
+}
+
+// selectsNode reports whether a list's label selector keeps it to objects carrying one of keys
+// with the node as value: a requirement key=node (the API server passes = and == as In with one
+// value). Other requirements beside it only narrow the list further.
+func selectsNode(sel *authorizationv1.LabelSelectorAttributes, keys []string, node string) bool {
+	if sel == nil {
+		return false
+	}
+	for _, r := range sel.Requirements {
+		if slices.Contains(keys, r.Key) && r.Operator == metav1.LabelSelectorOpIn &&
+			len(r.Values) == 1 && r.Values[0] == node {
+			return true
+		}
+	}
+	return false
+}
+
+func selectorHint(keys []string, node string) string {
+	hints := make([]string, len(keys))
+	for i, k := range keys {
+		hints[i] = k + "=" + node
+	}
+	return strings.Join(hints, " or ")
+}
+
+// heldBy reports whether the named object carries one of keys with the node as value. An object
+// that does not exist is no node's: the agent is told it may not read it, not that it is gone.
+func (a *Authorizer) heldBy(ctx context.Context, ra *authorizationv1.ResourceAttributes, keys []string, node string) (bool, error) {
+	if ra.Name == "" {
+		return false, nil
+	}
+	var obj client.Object
+	switch ra.Resource {
+	case "instances":
+		obj = &cloudv1.Instance{}
+	case "volumes":
+		obj = &cloudv1.Volume{}
+	default:
+		return false, nil
+	}
+	err := a.Reader.Get(ctx, client.ObjectKey{Namespace: ra.Namespace, Name: ra.Name}, obj)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading %s %s/%s: %w", ra.Resource, ra.Namespace, ra.Name, err)
+	}
+	l := obj.GetLabels()
+	for _, k := range keys {
+		if l[k] == node {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -1,0 +1,119 @@
+// Copyright 2026 The PiNet Authors.
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+package nodeauthz
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/go-logr/logr"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+)
+
+// brokenReader stands for a cache that cannot answer.
+type brokenReader struct{ client.Reader }
+
+func (brokenReader) Get(context.Context, client.ObjectKey, client.Object, ...client.GetOption) error {
+	return errors.New("cache not synced")
+}
+
+func nodeSpec(verb, resource, sub string) authorizationv1.SubjectAccessReviewSpec {
+	return authorizationv1.SubjectAccessReviewSpec{
+		User: "pinet:node:n1", Groups: []string{NodeAgentsGroup},
+		ResourceAttributes: &authorizationv1.ResourceAttributes{Group: cloudv1.GroupVersion.Group, Resource: resource,
+			Subresource: sub, Verb: verb, Namespace: "p", Name: "x"},
+	}
+}
+
+// The requests the authorizer leaves to RBAC, and a get it cannot check, which it denies.
+func TestDecisionsWithoutTheCache(t *testing.T) {
+	a := &Authorizer{Reader: brokenReader{}, SystemNamespace: "pinet-system"}
+	ctx := context.Background()
+	for name, spec := range map[string]authorizationv1.SubjectAccessReviewSpec{
+		"a node's write":            nodeSpec("patch", "instances", "status"),
+		"another kind":              nodeSpec("list", "keypairs", ""),
+		"a user's list":             {User: "alice", Groups: []string{"pinet:project:p"}, ResourceAttributes: nodeSpec("list", "instances", "").ResourceAttributes},
+		"a non-resource request":    {User: "pinet:node:n1", Groups: []string{NodeAgentsGroup}, NonResourceAttributes: &authorizationv1.NonResourceAttributes{Path: "/healthz", Verb: "get"}},
+		"another group's instances": {User: "pinet:node:n1", Groups: []string{NodeAgentsGroup}, ResourceAttributes: &authorizationv1.ResourceAttributes{Group: "example.com", Resource: "instances", Verb: "list"}},
+	} {
+		if d, _, err := a.Decide(ctx, spec); d != NoOpinion || err != nil {
+			t.Errorf("%s: %v, %v; want no opinion", name, d, err)
+		}
+	}
+	if d, _, err := a.Decide(ctx, nodeSpec("get", "instances", "")); d != Deny || err == nil {
+		t.Fatalf("a get the cache cannot answer: %v, %v; want a denial with the error", d, err)
+	}
+	if d, reason, _ := a.Decide(ctx, nodeSpec("list", "volumes", "")); d != Deny || !strings.Contains(reason, "storage-node=n1") {
+		t.Fatalf("an unselected list: %v %q", d, reason)
+	}
+	// A group member that is not named like a node names no node.
+	spec := nodeSpec("list", "instances", "")
+	spec.User = "mallory"
+	if d, reason, _ := a.Decide(ctx, spec); d != Deny || !strings.Contains(reason, "name no node") {
+		t.Fatalf("a node agent without a node: %v %q", d, reason)
+	}
+}
+
+// The webhook's answers on the wire, and what it does with a body that is not a review.
+func TestHandler(t *testing.T) {
+	srv := httptest.NewServer((&Authorizer{Reader: brokenReader{}, SystemNamespace: "pinet-system"}).Handler(logr.Discard()))
+	defer srv.Close()
+	post := func(body string) (*http.Response, authorizationv1.SubjectAccessReview) {
+		t.Helper()
+		resp, err := http.Post(srv.URL+Path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var r authorizationv1.SubjectAccessReview
+		_ = json.NewDecoder(resp.Body).Decode(&r)
+		return resp, r
+	}
+	review := func(spec authorizationv1.SubjectAccessReviewSpec) string {
+		b, _ := json.Marshal(authorizationv1.SubjectAccessReview{Spec: spec})
+		return string(b)
+	}
+	if resp, r := post(review(nodeSpec("list", "instances", ""))); resp.StatusCode != http.StatusOK || !r.Status.Denied ||
+		r.Status.Allowed || r.APIVersion != "authorization.k8s.io/v1" || r.Kind != "SubjectAccessReview" {
+		t.Fatalf("an unselected list: %d %+v", resp.StatusCode, r)
+	}
+	if _, r := post(review(nodeSpec("get", "instances", ""))); !r.Status.Denied || r.Status.EvaluationError == "" {
+		t.Fatalf("a get the cache cannot answer: %+v", r.Status)
+	}
+	if _, r := post(review(nodeSpec("patch", "instances", ""))); r.Status.Denied || r.Status.Allowed {
+		t.Fatalf("a write: %+v", r.Status)
+	}
+	for _, bad := range []string{"", "{", "[1,2]", strings.Repeat(" ", maxReview+2)} {
+		if resp, _ := post(bad); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("body %.20q: status %d, want 400", bad, resp.StatusCode)
+		}
+	}
+	resp, err := http.Get(srv.URL + Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("GET: %d", resp.StatusCode)
+	}
+}

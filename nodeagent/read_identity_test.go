@@ -1,0 +1,173 @@
+// Copyright 2026 The PiNet Authors.
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+package nodeagent_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/testcloud"
+	"pinet.io/pinet/internal/testenv"
+)
+
+// TestNodeAgentReadsOnlyItsNode reads, as two nodes' agents (a node's own certificate identity,
+// and the DaemonSet's service account with a token bound to a pod on the node), what another
+// node holds: another node's Instances (their user data) and Volumes are refused by the node
+// authorizer whether listed, watched or read by name; the agent's own are read as before; other
+// users are not affected.
+func TestNodeAgentReadsOnlyItsNode(t *testing.T) {
+	ctx := context.Background()
+	c := startCloud(t)
+	c.AddProjectWithQuota(t, "rn", testcloud.NoQuota())
+
+	mine := boundInstance(t, "rn", "vm-on-1", "rn-1")
+	theirs := boundInstance(t, "rn", "vm-on-2", "rn-2")
+	volume := func(name string, l map[string]string) *cloudv1.Volume {
+		v := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "rn", Labels: l},
+			Spec: cloudv1.VolumeSpec{SizeGiB: 1, AvailabilityZone: "rn-nowhere"}}
+		mustDo(t, "creating "+name, env.Client.Create(ctx, v))
+		return v
+	}
+	stored := volume("stored-on-1", map[string]string{cloudv1.LabelStorageNode: "rn-1"})
+	storedElsewhere := volume("stored-on-2", map[string]string{cloudv1.LabelStorageNode: "rn-2"})
+
+	// The DaemonSet's service account has the node agents' role (config/rbac/bindings.yaml).
+	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "rn-nodeagent-service-account"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "pinet-nodeagent"},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: testenv.SystemNamespace, Name: "pinet-nodeagent"}}}
+	mustDo(t, "binding the node agents' service account", env.Client.Create(ctx, binding))
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), binding) })
+	saCfg := rest.CopyConfig(env.Config)
+	saCfg.Impersonate = rest.ImpersonationConfig{
+		UserName: "system:serviceaccount:" + testenv.SystemNamespace + ":pinet-nodeagent",
+		Groups:   []string{"system:serviceaccounts", "system:authenticated"},
+		Extra:    map[string][]string{"authentication.kubernetes.io/node-name": {"rn-1"}},
+	}
+	podless := rest.CopyConfig(saCfg)
+	podless.Impersonate.Extra = nil
+	noNode := watchingClient(t, podless)
+	certCfg, err := env.AddUser(testenv.NodeUser("rn-1"), testenv.NodeAgentsGroup)
+	mustDo(t, "rn-1's identity", err)
+
+	for _, agent := range []struct {
+		name string
+		cfg  *rest.Config
+	}{{"rn-1's certificate", certCfg}, {"rn-1's pod token", saCfg}} {
+		t.Run(agent.name, func(t *testing.T) {
+			node1 := watchingClient(t, agent.cfg)
+			// Its own, as its caches read them.
+			insts := &cloudv1.InstanceList{}
+			mustDo(t, "listing its instances", node1.List(ctx, insts, client.MatchingLabels{cloudv1.LabelHypervisor: "rn-1"}))
+			if len(insts.Items) != 1 || insts.Items[0].Name != mine.Name {
+				t.Fatalf("its instances: %d, want only %s", len(insts.Items), mine.Name)
+			}
+			mustDo(t, "listing its instances in a namespace", node1.List(ctx, insts, client.InNamespace("rn"),
+				client.MatchingLabels{cloudv1.LabelHypervisor: "rn-1"}))
+			mustDo(t, "reading its instance", node1.Get(ctx, client.ObjectKeyFromObject(mine), &cloudv1.Instance{}))
+			vols := &cloudv1.VolumeList{}
+			mustDo(t, "listing its stored volumes", node1.List(ctx, vols, client.MatchingLabels{cloudv1.LabelStorageNode: "rn-1"}))
+			if len(vols.Items) != 1 || vols.Items[0].Name != stored.Name {
+				t.Fatalf("its stored volumes: %d, want only %s", len(vols.Items), stored.Name)
+			}
+			mustDo(t, "listing its attached volumes", node1.List(ctx, vols, client.MatchingLabels{cloudv1.LabelAttachNode: "rn-1"}))
+			mustDo(t, "reading its volume", node1.Get(ctx, client.ObjectKeyFromObject(stored), &cloudv1.Volume{}))
+
+			// Everything else.
+			wantRefused(t, "listing every instance", node1.List(ctx, &cloudv1.InstanceList{}),
+				"may list instances only with the label selector cloud.pinet.io/hypervisor=rn-1")
+			wantRefused(t, "listing a project's instances", node1.List(ctx, &cloudv1.InstanceList{}, client.InNamespace("rn")),
+				"only with the label selector")
+			wantRefused(t, "listing another node's instances", node1.List(ctx, &cloudv1.InstanceList{},
+				client.MatchingLabels{cloudv1.LabelHypervisor: "rn-2"}), "only with the label selector")
+			for _, op := range []selection.Operator{selection.In, selection.NotIn, selection.Exists} {
+				values := []string{"rn-1", "rn-2"}
+				if op == selection.Exists {
+					values = nil
+				}
+				req, err := labels.NewRequirement(cloudv1.LabelHypervisor, op, values)
+				mustDo(t, "a requirement", err)
+				wantRefused(t, fmt.Sprintf("listing instances with hypervisor %s %v", op, values), node1.List(ctx,
+					&cloudv1.InstanceList{}, client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(*req)}),
+					"only with the label selector")
+			}
+			wantRefused(t, "listing by another label", node1.List(ctx, &cloudv1.InstanceList{},
+				client.MatchingLabels{cloudv1.LabelStorageNode: "rn-1"}), "only with the label selector")
+			mustDo(t, "watching its instances", watchOnce(ctx, node1, &cloudv1.InstanceList{},
+				client.MatchingLabels{cloudv1.LabelHypervisor: "rn-1"}))
+			wantRefused(t, "watching every instance", watchOnce(ctx, node1, &cloudv1.InstanceList{}), "may watch instances only")
+			wantRefused(t, "watching every volume", watchOnce(ctx, node1, &cloudv1.VolumeList{}), "may watch volumes only")
+			wantRefused(t, "reading another node's instance", node1.Get(ctx, client.ObjectKeyFromObject(theirs), &cloudv1.Instance{}),
+				"instance rn/vm-on-2 is not on node rn-1")
+			wantRefused(t, "reading an instance that does not exist", node1.Get(ctx,
+				client.ObjectKey{Namespace: "rn", Name: "no-such"}, &cloudv1.Instance{}), "is not on node rn-1")
+			wantRefused(t, "listing every volume", node1.List(ctx, &cloudv1.VolumeList{}),
+				"cloud.pinet.io/storage-node=rn-1 or cloud.pinet.io/attach-node=rn-1")
+			wantRefused(t, "listing another node's volumes", node1.List(ctx, &cloudv1.VolumeList{},
+				client.MatchingLabels{cloudv1.LabelStorageNode: "rn-2"}), "only with the label selector")
+			wantRefused(t, "reading another node's volume", node1.Get(ctx, client.ObjectKeyFromObject(storedElsewhere), &cloudv1.Volume{}),
+				"volume rn/stored-on-2 is not on node rn-1")
+		})
+	}
+
+	wantRefused(t, "a node service account without a pod's node listing its instances", noNode.List(ctx, &cloudv1.InstanceList{},
+		client.MatchingLabels{cloudv1.LabelHypervisor: "rn-1"}), "name no node")
+
+	// A moved instance stops being readable by the node it left, and becomes readable by the one
+	// it went to (as soon as the manager's cache sees the move).
+	node1 := clientAs(t, testenv.NodeUser("rn-1"), testenv.NodeAgentsGroup)
+	node2 := clientAs(t, testenv.NodeUser("rn-2"), testenv.NodeAgentsGroup)
+	mustDo(t, "moving the instance", env.Client.Patch(ctx, mine,
+		mergePatch(`{"metadata":{"labels":{"cloud.pinet.io/hypervisor":"rn-2"}}}`)))
+	testenv.Eventually(t, shortWait, "rn-1 refused its moved instance, rn-2 allowed", func() error {
+		if err := node1.Get(ctx, client.ObjectKeyFromObject(mine), &cloudv1.Instance{}); err == nil {
+			return fmt.Errorf("rn-1 still reads it")
+		}
+		return node2.Get(ctx, client.ObjectKeyFromObject(mine), &cloudv1.Instance{})
+	})
+
+	// Users other than node agents are left to RBAC: the administrator lists everything.
+	all := &cloudv1.InstanceList{}
+	mustDo(t, "the administrator listing every instance", env.Client.List(ctx, all, client.InNamespace("rn")))
+	if len(all.Items) != 2 {
+		t.Fatalf("the administrator lists %d instances, want 2", len(all.Items))
+	}
+}
+
+// watchingClient is a client of cfg that can watch.
+func watchingClient(t *testing.T, cfg *rest.Config) client.WithWatch {
+	t.Helper()
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: env.Scheme})
+	mustDo(t, "a client", err)
+	return c
+}
+
+// watchOnce opens a watch of list's kind and closes it.
+func watchOnce(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+	w, err := c.Watch(ctx, list, opts...)
+	if err != nil {
+		return err
+	}
+	w.Stop()
+	return nil
+}
