@@ -541,23 +541,30 @@ func TestNodeVolumeIdentity(t *testing.T) {
 		t.Fatalf("vnode-2's volume changed: %+v %v", got.Status.Attachment, got.Labels)
 	}
 
-	// The role: read volumes, write their status; nothing else of them.
+	// The role: read its node's volumes (lists and watches by its node's label: the node
+	// authorizer), write their status; nothing else of them.
 	for _, tc := range []struct {
-		verb, sub string
-		allow     bool
+		verb, sub, name, selector string
+		allow                     bool
 	}{
-		{"get", "", true}, {"list", "", true}, {"watch", "", true},
-		{"patch", "status", true}, {"update", "status", true},
-		{"update", "", false}, {"patch", "", false}, {"create", "", false}, {"delete", "", false},
+		{"get", "", "mine", "", true}, {"get", "", "theirs", "", false},
+		{"list", "", "", "cloud.pinet.io/attach-node=vnode-1", true}, {"watch", "", "", "cloud.pinet.io/storage-node=vnode-1", true},
+		{"list", "", "", "", false}, {"watch", "", "", "cloud.pinet.io/attach-node=vnode-2", false},
+		{"patch", "status", "mine", "", true}, {"update", "status", "mine", "", true},
+		{"update", "", "mine", "", false}, {"patch", "", "mine", "", false}, {"create", "", "", "", false}, {"delete", "", "mine", "", false},
 	} {
+		ra := &authorizationv1.ResourceAttributes{Verb: tc.verb, Group: cloudv1.GroupVersion.Group,
+			Resource: "volumes", Subresource: tc.sub, Namespace: "pvol", Name: tc.name}
+		if tc.selector != "" {
+			ra.LabelSelector = &authorizationv1.LabelSelectorAttributes{RawSelector: tc.selector}
+		}
 		sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 			User: testenv.NodeUser("vnode-1"), Groups: []string{testenv.NodeAgentsGroup, "system:authenticated"},
-			ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: tc.verb, Group: cloudv1.GroupVersion.Group,
-				Resource: "volumes", Subresource: tc.sub, Namespace: "pvol", Name: "mine"},
+			ResourceAttributes: ra,
 		}}
 		mustDo(t, "reviewing", env.Client.Create(ctx, sar))
 		if sar.Status.Allowed != tc.allow {
-			t.Errorf("%s volumes/%s: allowed %v, want %v", tc.verb, tc.sub, sar.Status.Allowed, tc.allow)
+			t.Errorf("%s volumes/%s %s (selector %q): allowed %v, want %v", tc.verb, tc.sub, tc.name, tc.selector, sar.Status.Allowed, tc.allow)
 		}
 	}
 }

@@ -172,12 +172,21 @@ func TestNodeAgentRole(t *testing.T) {
 		}
 		return &authorizationv1.ResourceAttributes{Verb: verb, Group: group, Resource: resource, Subresource: sub, Namespace: ns, Name: name}
 	}
+	selected := func(a *authorizationv1.ResourceAttributes, selector string) *authorizationv1.ResourceAttributes {
+		a.LabelSelector = &authorizationv1.LabelSelectorAttributes{RawSelector: selector}
+		return a
+	}
 	cases := []struct {
 		attrs *authorizationv1.ResourceAttributes
 		allow bool
 	}{
-		{attrs("get", "instances", "", "p2", "i-1"), true},
-		{attrs("watch", "instances", "", "", ""), true},
+		// Reads of instances: only with its node's label (the node authorizer), i-1 being no
+		// instance of node-1's.
+		{selected(attrs("watch", "instances", "", "", ""), cloudv1.LabelHypervisor+"=node-1"), true},
+		{selected(attrs("list", "instances", "", "p2", ""), cloudv1.LabelHypervisor+"=node-1"), true},
+		{attrs("watch", "instances", "", "", ""), false},
+		{selected(attrs("list", "instances", "", "", ""), cloudv1.LabelHypervisor+"=node-2"), false},
+		{attrs("get", "instances", "", "p2", "i-1"), false},
 		{attrs("patch", "instances", "status", "p2", "i-1"), true},
 		{attrs("update", "hypervisors", "status", "", "node-1"), true},
 		{attrs("create", "hypervisors", "", "", "node-1"), true},

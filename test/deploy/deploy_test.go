@@ -95,6 +95,24 @@ func TestS3BackendInstallAppliesCleanly(t *testing.T) {
 	}
 }
 
+// The install with the node authorizer (config/samples/node-authorizer, through the component
+// config/components/node-authorizer): every manager replica serves it with the certificate and
+// client CA of Secret pinet-node-authorizer, behind Service pinet-node-authorizer.
+func TestNodeAuthorizerInstallAppliesCleanly(t *testing.T) {
+	manifests := tool(t, "", "kustomize", "build", "config/samples/node-authorizer")
+	out := applyDryRun(t, manifests)
+	if !strings.Contains(out, "service/pinet-node-authorizer") {
+		t.Errorf("the install has no node authorizer Service:\n%s", out)
+	}
+	for _, want := range []string{"--node-authorizer-bind-address=:8091", "--node-authorizer-cert-dir=/etc/pinet/node-authorizer",
+		"--node-authorizer-client-ca=/etc/pinet/node-authorizer/client-ca.crt", "secretName: pinet-node-authorizer",
+		"containerPort: 8091"} {
+		if !strings.Contains(manifests, want) {
+			t.Errorf("the node authorizer install's manifests lack %q", want)
+		}
+	}
+}
+
 // applyDryRun applies manifests server-side as a dry run, checks that every object applied,
 // and returns kubectl's report.
 func applyDryRun(t *testing.T, manifests string) string {
@@ -116,6 +134,8 @@ func applyDryRun(t *testing.T, manifests string) string {
 
 type access struct {
 	verb, group, resource, subresource, namespace, name string
+	// labelSelector, when set, is the list's or watch's label selector.
+	labelSelector string
 }
 
 func (a access) String() string {
@@ -139,6 +159,12 @@ func allowed(t *testing.T, sa string, a access) bool {
 			Verb: a.verb, Group: a.group, Resource: a.resource, Subresource: a.subresource, Namespace: a.namespace, Name: a.name,
 		},
 	}}
+	if sa == "pinet-nodeagent" { // a node agent's token names its pod's node
+		sar.Spec.Extra = map[string]authorizationv1.ExtraValue{"authentication.kubernetes.io/node-name": {"node-1"}}
+	}
+	if a.labelSelector != "" {
+		sar.Spec.ResourceAttributes.LabelSelector = &authorizationv1.LabelSelectorAttributes{RawSelector: a.labelSelector}
+	}
 	if err := env.Client.Create(context.Background(), sar); err != nil {
 		t.Fatal(err)
 	}
@@ -161,55 +187,58 @@ func TestComponentRBAC(t *testing.T) {
 	}{
 		{"pinet-nodeagent",
 			[]access{
-				{"watch", cloudGroup, "instances", "", "p1", ""},
-				{"patch", cloudGroup, "instances", "status", "p1", "vm"},
-				{"create", cloudGroup, "hypervisors", "", "", ""},
-				{"get", "", "secrets", "", sys, "pinet-user-pinet-image-reader"},
-				{"get", "", "secrets", "", sys, "pinet-user-pinet-snapshot-store"},
-				{"watch", cloudGroup, "volumes", "", "", ""},
-				{"patch", cloudGroup, "volumes", "status", "p1", "data"},
-				{"patch", cloudGroup, "snapshots", "status", "p1", "snap"},
-				{"create", "authentication.k8s.io", "tokenreviews", "", "", ""},
-				{"create", "authorization.k8s.io", "subjectaccessreviews", "", "", ""},
+				{"watch", cloudGroup, "instances", "", "p1", "", "cloud.pinet.io/hypervisor=node-1"},
+				{"patch", cloudGroup, "instances", "status", "p1", "vm", ""},
+				{"create", cloudGroup, "hypervisors", "", "", "", ""},
+				{"get", "", "secrets", "", sys, "pinet-user-pinet-image-reader", ""},
+				{"get", "", "secrets", "", sys, "pinet-user-pinet-snapshot-store", ""},
+				{"watch", cloudGroup, "volumes", "", "", "", "cloud.pinet.io/attach-node=node-1"},
+				{"patch", cloudGroup, "volumes", "status", "p1", "data", ""},
+				{"patch", cloudGroup, "snapshots", "status", "p1", "snap", ""},
+				{"create", "authentication.k8s.io", "tokenreviews", "", "", "", ""},
+				{"create", "authorization.k8s.io", "subjectaccessreviews", "", "", "", ""},
 			},
 			[]access{
-				{"create", cloudGroup, "users", "", "", ""},
-				{"create", cloudGroup, "instances", "", "p1", ""},
-				{"delete", cloudGroup, "instances", "", "p1", "vm"},
-				{"update", cloudGroup, "volumes", "", "p1", "data"},
-				{"delete", cloudGroup, "volumes", "", "p1", "data"},
-				{"patch", cloudGroup, "snapshots", "", "p1", "snap"},
-				{"update", cloudGroup, "projects", "", "", "p1"},
-				{"get", "", "secrets", "", "p1", "anything"},
-				{"list", "", "secrets", "", sys, ""},
-				{"get", "", "secrets", "", sys, "pinet-user-admin"},
-				{"get", "", "secrets", "", sys, "pinet-cloud-ca"},
-				{"create", "", "pods", "", sys, ""},
-				{"create", "coordination.k8s.io", "leases", "", sys, ""},
-				{"create", "rbac.authorization.k8s.io", "rolebindings", "", "p1", ""},
-				{"bind", "rbac.authorization.k8s.io", "clusterroles", "", "", "pinet-admin"},
-				{"create", "", "serviceaccounts", "token", sys, "pinet-manager"},
+				{"create", cloudGroup, "users", "", "", "", ""},
+				// Reads of instances and volumes: only by its node's label (the node authorizer).
+				{"watch", cloudGroup, "instances", "", "p1", "", ""},
+				{"list", cloudGroup, "volumes", "", "", "", "cloud.pinet.io/storage-node=node-2"},
+				{"create", cloudGroup, "instances", "", "p1", "", ""},
+				{"delete", cloudGroup, "instances", "", "p1", "vm", ""},
+				{"update", cloudGroup, "volumes", "", "p1", "data", ""},
+				{"delete", cloudGroup, "volumes", "", "p1", "data", ""},
+				{"patch", cloudGroup, "snapshots", "", "p1", "snap", ""},
+				{"update", cloudGroup, "projects", "", "", "p1", ""},
+				{"get", "", "secrets", "", "p1", "anything", ""},
+				{"list", "", "secrets", "", sys, "", ""},
+				{"get", "", "secrets", "", sys, "pinet-user-admin", ""},
+				{"get", "", "secrets", "", sys, "pinet-cloud-ca", ""},
+				{"create", "", "pods", "", sys, "", ""},
+				{"create", "coordination.k8s.io", "leases", "", sys, "", ""},
+				{"create", "rbac.authorization.k8s.io", "rolebindings", "", "p1", "", ""},
+				{"bind", "rbac.authorization.k8s.io", "clusterroles", "", "", "pinet-admin", ""},
+				{"create", "", "serviceaccounts", "token", sys, "pinet-manager", ""},
 			}},
 		{"pinet-manager",
 			[]access{
-				{"create", "", "namespaces", "", "", ""},
-				{"get", "", "secrets", "", sys, "pinet-cloud-ca"},
-				{"watch", "", "secrets", "", sys, ""},
-				{"create", "coordination.k8s.io", "leases", "", sys, ""},
-				{"create", "", "events", "", sys, ""},
-				{"update", cloudGroup, "instances", "status", "p1", "vm"},
-				{"create", cloudGroup, "instances", "", "p1", ""},
-				{"bind", "rbac.authorization.k8s.io", "clusterroles", "", "", "pinet-member"},
-				{"create", "", "serviceaccounts", "token", sys, "pinet-manager"},
+				{"create", "", "namespaces", "", "", "", ""},
+				{"get", "", "secrets", "", sys, "pinet-cloud-ca", ""},
+				{"watch", "", "secrets", "", sys, "", ""},
+				{"create", "coordination.k8s.io", "leases", "", sys, "", ""},
+				{"create", "", "events", "", sys, "", ""},
+				{"update", cloudGroup, "instances", "status", "p1", "vm", ""},
+				{"create", cloudGroup, "instances", "", "p1", "", ""},
+				{"bind", "rbac.authorization.k8s.io", "clusterroles", "", "", "pinet-member", ""},
+				{"create", "", "serviceaccounts", "token", sys, "pinet-manager", ""},
 			},
 			[]access{
-				{"get", "", "secrets", "", "p1", "anything"},
-				{"list", "", "secrets", "", "", ""},
-				{"create", "", "pods", "", sys, ""},
-				{"create", "", "serviceaccounts", "token", sys, "pinet-nodeagent"},
-				{"bind", "rbac.authorization.k8s.io", "clusterroles", "", "", "cluster-admin"},
-				{"escalate", "rbac.authorization.k8s.io", "clusterroles", "", "", ""},
-				{"create", "apps", "deployments", "", sys, ""},
+				{"get", "", "secrets", "", "p1", "anything", ""},
+				{"list", "", "secrets", "", "", "", ""},
+				{"create", "", "pods", "", sys, "", ""},
+				{"create", "", "serviceaccounts", "token", sys, "pinet-nodeagent", ""},
+				{"bind", "rbac.authorization.k8s.io", "clusterroles", "", "", "cluster-admin", ""},
+				{"escalate", "rbac.authorization.k8s.io", "clusterroles", "", "", "", ""},
+				{"create", "apps", "deployments", "", sys, "", ""},
 			}},
 	} {
 		for _, a := range tc.allowed {
