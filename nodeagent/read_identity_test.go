@@ -33,9 +33,9 @@ import (
 
 // TestNodeAgentReadsOnlyItsNode reads, as two nodes' agents (a node's own certificate identity,
 // and the DaemonSet's service account with a token bound to a pod on the node), what another
-// node holds: another node's Instances (their user data) and Volumes are refused by the node
-// authorizer whether listed, watched or read by name; the agent's own are read as before; other
-// users are not affected.
+// node holds: another node's Instances (their user data), Volumes and Snapshots are refused by
+// the node authorizer whether listed, watched or read by name; the agent's own are read as
+// before; other users are not affected.
 func TestNodeAgentReadsOnlyItsNode(t *testing.T) {
 	ctx := context.Background()
 	c := startCloud(t)
@@ -51,6 +51,14 @@ func TestNodeAgentReadsOnlyItsNode(t *testing.T) {
 	}
 	stored := volume("stored-on-1", map[string]string{cloudv1.LabelStorageNode: "rn-1"})
 	storedElsewhere := volume("stored-on-2", map[string]string{cloudv1.LabelStorageNode: "rn-2"})
+	snapshot := func(name, node string) *cloudv1.Snapshot {
+		sn := &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "rn",
+			Labels: map[string]string{cloudv1.LabelStorageNode: node}}, Spec: cloudv1.SnapshotSpec{VolumeID: "vol-0123456789abcdef0"}}
+		mustDo(t, "creating "+name, env.Client.Create(ctx, sn))
+		return sn
+	}
+	copied := snapshot("copied-on-1", "rn-1")
+	copiedElsewhere := snapshot("copied-on-2", "rn-2")
 
 	// The DaemonSet's service account has the node agents' role (config/rbac/bindings.yaml).
 	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "rn-nodeagent-service-account"},
@@ -92,6 +100,12 @@ func TestNodeAgentReadsOnlyItsNode(t *testing.T) {
 			}
 			mustDo(t, "listing its attached volumes", node1.List(ctx, vols, client.MatchingLabels{cloudv1.LabelAttachNode: "rn-1"}))
 			mustDo(t, "reading its volume", node1.Get(ctx, client.ObjectKeyFromObject(stored), &cloudv1.Volume{}))
+			snaps := &cloudv1.SnapshotList{}
+			mustDo(t, "listing its snapshots", node1.List(ctx, snaps, client.MatchingLabels{cloudv1.LabelStorageNode: "rn-1"}))
+			if len(snaps.Items) != 1 || snaps.Items[0].Name != copied.Name {
+				t.Fatalf("its snapshots: %d, want only %s", len(snaps.Items), copied.Name)
+			}
+			mustDo(t, "reading its snapshot", node1.Get(ctx, client.ObjectKeyFromObject(copied), &cloudv1.Snapshot{}))
 
 			// Everything else.
 			wantRefused(t, "listing every instance", node1.List(ctx, &cloudv1.InstanceList{}),
@@ -127,6 +141,12 @@ func TestNodeAgentReadsOnlyItsNode(t *testing.T) {
 				client.MatchingLabels{cloudv1.LabelStorageNode: "rn-2"}), "only with the label selector")
 			wantRefused(t, "reading another node's volume", node1.Get(ctx, client.ObjectKeyFromObject(storedElsewhere), &cloudv1.Volume{}),
 				"volume rn/stored-on-2 is not on node rn-1")
+			wantRefused(t, "listing every snapshot", node1.List(ctx, &cloudv1.SnapshotList{}),
+				"may list snapshots only with the label selector cloud.pinet.io/storage-node=rn-1")
+			wantRefused(t, "watching another node's snapshots", watchOnce(ctx, node1, &cloudv1.SnapshotList{},
+				client.MatchingLabels{cloudv1.LabelStorageNode: "rn-2"}), "may watch snapshots only")
+			wantRefused(t, "reading another node's snapshot", node1.Get(ctx, client.ObjectKeyFromObject(copiedElsewhere), &cloudv1.Snapshot{}),
+				"snapshot rn/copied-on-2 is not on node rn-1")
 		})
 	}
 

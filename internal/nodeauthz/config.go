@@ -64,8 +64,9 @@ type matchCondition struct {
 // AuthorizationConfig is the API server's authorization configuration (its
 // --authorization-config) with PiNet's node authorizer, reached through the kubeconfig at
 // webhookKubeconfig, first and then the named built-in authorizers in order (e.g. "Node",
-// "RBAC"). The API server asks the webhook only about node agents' reads of Instances and
-// Volumes (its match conditions), and refuses those reads while the webhook does not answer.
+// "RBAC"). The API server asks the webhook only about node agents' reads of Instances, Volumes
+// and Snapshots (its match conditions), and refuses those reads while the webhook does not
+// answer.
 func AuthorizationConfig(webhookKubeconfig, systemNamespace string, then ...string) ([]byte, error) {
 	cfg := authorizationConfiguration{
 		APIVersion: "apiserver.config.k8s.io/v1",
@@ -84,7 +85,7 @@ func AuthorizationConfig(webhookKubeconfig, systemNamespace string, then ...stri
 				ConnectionInfo: connectionInfo{Type: "KubeConfigFile", KubeConfigFile: webhookKubeconfig},
 				MatchConditions: []matchCondition{
 					{Expression: fmt.Sprintf("has(request.resourceAttributes) && request.resourceAttributes.group == '%s'"+
-						" && request.resourceAttributes.resource in ['instances', 'volumes']"+
+						" && request.resourceAttributes.resource in ['instances', 'volumes', 'snapshots']"+
 						" && request.resourceAttributes.verb in ['get', 'list', 'watch']", cloudv1.GroupVersion.Group)},
 					{Expression: fmt.Sprintf("'%s' in request.groups || request.user == 'system:serviceaccount:%s:pinet-nodeagent'",
 						NodeAgentsGroup, systemNamespace)},

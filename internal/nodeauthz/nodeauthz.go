@@ -13,8 +13,8 @@
 // limitations under the License.
 
 // Package nodeauthz is the API server's authorization webhook for node agents' reads: a node
-// agent reads the Instances bound to its node and the Volumes stored on or attached at its node,
-// and no others. RBAC cannot say that (it grants a resource, not the objects carrying a label)
+// agent reads the Instances bound to its node, the Volumes stored on or attached at its node and
+// the Snapshots its node copies, and no others. RBAC cannot say that (it grants a resource, not the objects carrying a label)
 // and admission never sees reads, so the API server asks this authorizer, before RBAC, about
 // every get, list and watch of those kinds by a node agent. It only takes away: a list or watch
 // without a label selector naming the node (the API server passes the parsed selector), or a
@@ -76,6 +76,8 @@ type Authorizer struct {
 var nodeLabels = map[string][]string{
 	"instances": {cloudv1.LabelHypervisor},
 	"volumes":   {cloudv1.LabelStorageNode, cloudv1.LabelAttachNode},
+	// A snapshot is the storage node's that copies it (the snapshot controller labels it so).
+	"snapshots": {cloudv1.LabelStorageNode},
 }
 
 // IsNodeAgent reports whether the requester is a node agent, and the node it acts for ("" when
@@ -174,6 +176,8 @@ func (a *Authorizer) heldBy(ctx context.Context, ra *authorizationv1.ResourceAtt
 		obj = &cloudv1.Instance{}
 	case "volumes":
 		obj = &cloudv1.Volume{}
+	case "snapshots":
+		obj = &cloudv1.Snapshot{}
 	default:
 		return false, nil
 	}

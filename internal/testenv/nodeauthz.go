@@ -39,7 +39,7 @@ import (
 
 // nodeAuthorizer is the node agents' read authorizer of the test's control plane, served by the
 // test process as the manager serves it in a cloud, so that every node agent a test runs is
-// narrowed to its node's Instances and Volumes as it would be there.
+// narrowed to its node's Instances, Volumes and Snapshots as it would be there.
 type nodeAuthorizer struct {
 	dir      string
 	listener net.Listener

@@ -242,9 +242,9 @@ func mustRead(t *testing.T, path string) []byte {
 	return data
 }
 
-// A node's kubeconfig reads only what its node holds: every Instance or Volume of the cloud is
-// refused it (the manager's node authorizer, which the API server asks), its own node's are
-// not; and the authorizer answers only the API server's certificate, not a node's.
+// A node's kubeconfig reads only what its node holds: every Instance, Volume or Snapshot of the
+// cloud is refused it (the manager's node authorizer, which the API server asks), its own node's
+// are not; and the authorizer answers only the API server's certificate, not a node's.
 func TestNodeKubeconfigReadsOnlyItsNode(t *testing.T) {
 	asNode := func(node string, args ...string) (string, error) {
 		return run(cloud.Root, cloud.Env, "", filepath.Join(cloud.Root, "bin", "kubectl"),
@@ -258,6 +258,7 @@ func TestNodeKubeconfigReadsOnlyItsNode(t *testing.T) {
 	}{
 		{node, []string{"get", "instances", "-A"}, "may list instances only with the label selector cloud.pinet.io/hypervisor=" + node},
 		{node, []string{"get", "volumes", "-A"}, "may list volumes only"},
+		{store, []string{"get", "snapshots", "-A"}, "may list snapshots only"},
 		{store, []string{"get", "instances", "-A", "-l", "cloud.pinet.io/hypervisor=" + node}, "may list instances only"},
 		{store, []string{"get", "instance", "-n", "admin", "i-0000000000000000a"}, "is not on node " + store},
 	} {
@@ -270,6 +271,7 @@ func TestNodeKubeconfigReadsOnlyItsNode(t *testing.T) {
 		{node, "get", "instances", "-A", "-l", "cloud.pinet.io/hypervisor=" + node},
 		{node, "get", "volumes", "-A", "-l", "cloud.pinet.io/attach-node=" + node},
 		{store, "get", "volumes", "-A", "-l", "cloud.pinet.io/storage-node=" + store},
+		{store, "get", "snapshots", "-A", "-l", "cloud.pinet.io/storage-node=" + store},
 	} {
 		if out, err := asNode(allowed[0], allowed[1:]...); err != nil {
 			t.Errorf("%v: %v %s", allowed, err, out)
