@@ -52,7 +52,14 @@ type volumeChains struct {
 
 func newVolumeChains(cfg Config) *volumeChains {
 	dir := chainhost.Dir(cfg.StateDir)
-	return &volumeChains{dir: dir, client: &chainhost.Client{Path: chainhost.ControlPath(dir)}, dialTimeout: cfg.AttachTimeout}
+	// An agent given a storage interface asks for chains on it; one given none leaves the chains'
+	// network to the host.
+	var settings *chainhost.Settings
+	if cfg.StorageInterface != "" {
+		settings = &chainhost.Settings{StorageInterface: cfg.StorageInterface, StorageNetNS: cfg.StorageNetNS, QEMUUser: cfg.QEMUUser}
+	}
+	return &volumeChains{dir: dir, client: &chainhost.Client{Path: chainhost.ControlPath(dir), Settings: settings},
+		dialTimeout: cfg.AttachTimeout}
 }
 
 // runVolumeChains runs the agent's own Host: its chains serve until the agent stops, and end

@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/testenv"
 	"pinet.io/pinet/nodeagent"
 	"pinet.io/pinet/nodeagent/chainhost"
@@ -178,4 +179,45 @@ func TestVolumeChainsOutliveTheAgent(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// An agent given a storage interface refuses a chain host started with other settings: the
+// volume says so (not "target unreachable" for every volume), and is attached once the host is
+// started again with the agent's.
+func TestVolumeChainsHostWithOtherSettings(t *testing.T) {
+	ctx := context.Background()
+	c := startCloud(t)
+	_, pair, _ := storageNode(t, c, "sett-store", "zone-sett-s", 10)
+	n := c.AddNodeWith(t, "sett-1", "zone-sett", 4, 8192, func(cfg *nodeagent.Config) {
+		cfg.StorageInterface, cfg.StorageNetNS = pair.IfaceB, pair.NSB
+		cfg.AttachTimeout, cfg.DetachTimeout = 3*time.Second, 5*time.Second
+		cfg.ExternalVolumeChains = true
+	})
+	dir := chainhost.Dir(n.StateDir())
+	runHost := func(qemuUser string) func() {
+		h := chainhost.New(chainhost.Config{Dir: dir, Iface: pair.IfaceB, NetNS: pair.NSB, QEMUUser: qemuUser, DialTimeout: 3 * time.Second})
+		hctx, cancel := context.WithCancel(ctx)
+		ln, err := h.Listen(hctx)
+		mustDo(t, "listening as the chain host", err)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = h.Serve(hctx, ln)
+		}()
+		return func() { cancel(); <-done }
+	}
+	stop := runHost("nobody")
+	ns := newProject(t, c, "agent-sett")
+	inst := waitState(t, client.ObjectKeyFromObject(newInstance(t, ns, "db", "m1.tiny", "zone-sett")), cloudv1.InstanceStateRunning)
+	v := newVolume(t, ns, "data", "zone-sett-s", &cloudv1.VolumeAttachTarget{InstanceID: inst.Status.InstanceID, Device: "/dev/sdf"})
+	got := waitAttached(t, v, cloudv1.ReasonVolumeChainsUnavailable)
+	if msg := conditions.Get(got, cloudv1.VolumeAttached).Message; !strings.Contains(msg, "was started with other settings than its node agent") {
+		t.Fatalf("Attached says %q", msg)
+	}
+	if chains, err := (&chainhost.Client{Path: chainhost.ControlPath(dir)}).List(ctx); err != nil || len(chains) != 0 {
+		t.Fatalf("the refused host holds chains: %+v %v", chains, err)
+	}
+	stop()
+	t.Cleanup(runHost(""))
+	waitAttached(t, v, cloudv1.ReasonVolumeAttached)
 }

@@ -177,6 +177,16 @@ func (a *volumeAttach) attach(ctx context.Context, sc *attachScope) (reconcile.R
 			return reconcile.Result{RequeueAfter: retryUnreachable}, a.fail(sc, cloudv1.ReasonTargetUnreachable,
 				fmt.Sprintf("AoE target %s does not answer on the storage network", addr))
 		}
+		if errors.Is(err, chainhost.ErrSettingsDiffer) || errors.Is(err, chainhost.ErrProtocol) {
+			// The node's operator starts the chain host again with the agent's settings.
+			log.FromContext(ctx).Error(err, "Asking the volume chain host for a chain")
+			why := "was started with other settings than its node agent"
+			if errors.Is(err, chainhost.ErrProtocol) {
+				why = "speaks another protocol version than its node agent"
+			}
+			return reconcile.Result{RequeueAfter: retryUnreachable}, a.fail(sc, cloudv1.ReasonVolumeChainsUnavailable,
+				fmt.Sprintf("Node %s's volume chain host %s (see the node agent's log)", a.cfg.NodeName, why))
+		}
 		if errors.Is(err, chainhost.ErrNoHost) || errors.Is(err, context.DeadlineExceeded) {
 			// Not a reason to back off for minutes: the chain host is restarting, or will be started.
 			log.FromContext(ctx).Error(err, "Asking the volume chain host for a chain")

@@ -31,12 +31,15 @@ var ErrNoHost = errors.New("no volume chain host answers")
 type Client struct {
 	// Path is the control socket (ControlPath).
 	Path string
+	// Settings, when set, are the agent's: a Host started with others refuses to make chains
+	// (ErrSettingsDiffer).
+	Settings *Settings
 }
 
 // Ensure returns the volume's chain (c names the volume, its id and AoE address), making it
 // if none runs; made tells whether this call made it.
 func (cl *Client) Ensure(ctx context.Context, c Chain) (_ Chain, made bool, _ error) {
-	resp, err := cl.call(ctx, request{Op: opEnsure, Chain: c})
+	resp, err := cl.call(ctx, request{Op: opEnsure, Chain: c, Settings: cl.Settings})
 	if err != nil {
 		return Chain{}, false, err
 	}
@@ -106,6 +109,7 @@ func (cl *Client) exchange(ctx context.Context, req request) (response, error) {
 	}
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stop()
+	req.Version = ProtocolVersion
 	b, err := json.Marshal(req)
 	if err != nil {
 		return response{}, err
@@ -120,6 +124,10 @@ func (cl *Client) exchange(ctx context.Context, req request) (response, error) {
 	var resp response
 	if err := json.Unmarshal(line, &resp); err != nil {
 		return response{}, fmt.Errorf("volume chain host %s: %s: %w", cl.Path, req.Op, err)
+	}
+	if resp.Version != ProtocolVersion {
+		return response{}, fmt.Errorf("volume chain host %s: %w: it answers %d, this agent speaks %d", cl.Path, ErrProtocol,
+			resp.Version, ProtocolVersion)
 	}
 	if resp.Error != "" {
 		if known := codes[resp.Code]; known != nil {

@@ -176,8 +176,14 @@ func (h *Host) handle(ctx context.Context, conn net.Conn) {
 	} else {
 		resp = h.do(ctx, req)
 	}
+	resp.Version = ProtocolVersion
 	b, _ := json.Marshal(resp)
 	_, _ = conn.Write(append(b, '\n'))
+}
+
+// settings are the Host's own Settings.
+func (h *Host) settings() Settings {
+	return Settings{StorageInterface: h.cfg.Iface, StorageNetNS: h.cfg.NetNS, QEMUUser: h.cfg.QEMUUser}
 }
 
 // do carries out one request.
@@ -185,11 +191,19 @@ func (h *Host) do(ctx context.Context, req request) response {
 	var resp response
 	var err error
 	c := req.Chain
+	if req.Version != ProtocolVersion {
+		return response{Code: "Protocol", Error: fmt.Sprintf("%v: the request speaks %d, this host %d", ErrProtocol, req.Version, ProtocolVersion)}
+	}
 	if req.Op != opList && (c.Namespace == "" || c.Name == "") {
 		return response{Error: fmt.Sprintf("%s: the chain's volume (namespace and name) is required", req.Op)}
 	}
 	switch req.Op {
 	case opEnsure:
+		if mine := h.settings(); req.Settings != nil && *req.Settings != mine {
+			return response{Code: "SettingsDiffer", Error: fmt.Sprintf("%v: it serves storage interface %q in namespace %q for QEMU user %q, the agent has %q in %q for %q",
+				ErrSettingsDiffer, mine.StorageInterface, mine.StorageNetNS, mine.QEMUUser,
+				req.Settings.StorageInterface, req.Settings.StorageNetNS, req.Settings.QEMUUser)}
+		}
 		var got Chain
 		got, resp.Made, err = h.ensure(ctx, c)
 		resp.Chain = &got

@@ -120,13 +120,15 @@ func TestBadRequests(t *testing.T) {
 	for _, tc := range []struct{ raw, want string }{
 		{"not json\n", "reading the request"},
 		{`{"op":"ensure"` + "\n", "reading the request"},
+		{`{"op":"list"}` + "\n", "different protocol versions: the request speaks 0, this host 1"},
+		{`{"version":2,"op":"list"}` + "\n", "the request speaks 2"},
 		{`{"op":"ensure"}`, "reading the request"}, // no end of line
 		{strings.Repeat("x", 70<<10) + "\n", "reading the request"},
-		{`{"op":"format","chain":{"namespace":"p","name":"v"}}` + "\n", "unknown operation"},
-		{`{"op":"ensure","chain":{"name":"v","volumeID":"vol-1"}}` + "\n", "namespace and name"},
-		{`{"op":"ensure","chain":{"namespace":"p","name":"v","volumeID":"../../etc/x"}}` + "\n", "not a volume id"},
-		{`{"op":"ensure","chain":{"namespace":"p","name":"v","volumeID":".."}}` + "\n", "not a volume id"},
-		{`{"op":"ensure","chain":{"namespace":"p","name":"v"}}` + "\n", "not a volume id"},
+		{`{"version":1,"op":"format","chain":{"namespace":"p","name":"v"}}` + "\n", "unknown operation"},
+		{`{"version":1,"op":"ensure","chain":{"name":"v","volumeID":"vol-1"}}` + "\n", "namespace and name"},
+		{`{"version":1,"op":"ensure","chain":{"namespace":"p","name":"v","volumeID":"../../etc/x"}}` + "\n", "not a volume id"},
+		{`{"version":1,"op":"ensure","chain":{"namespace":"p","name":"v","volumeID":".."}}` + "\n", "not a volume id"},
+		{`{"version":1,"op":"ensure","chain":{"namespace":"p","name":"v"}}` + "\n", "not a volume id"},
 	} {
 		if got := call(t, cl.Path, tc.raw); !strings.Contains(got, tc.want) {
 			t.Errorf("%.40q: answered %s, want %q", tc.raw, got, tc.want)
@@ -154,6 +156,58 @@ func TestBadRequests(t *testing.T) {
 	}
 	if chains, err := cl.List(ctx); err != nil || len(chains) != 0 {
 		t.Fatalf("bad requests left chains: %v %v", chains, err)
+	}
+}
+
+// A chain host refuses an agent started with other settings, making nothing, and a client
+// refuses a host that speaks another protocol version.
+func TestSettingsAndProtocol(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "nbd")
+	cl := startHost(t, chainhost.Config{Dir: dir, QEMUUser: "libvirt-qemu"})
+	want := chainhost.Chain{Namespace: "p", Name: "v", VolumeID: "vol-1", Shelf: 1, Slot: 1}
+	for _, other := range []chainhost.Settings{
+		{StorageInterface: "store1", QEMUUser: "libvirt-qemu"},
+		{StorageNetNS: "pinet-node", QEMUUser: "libvirt-qemu"},
+		{},
+	} {
+		cl.Settings = &other
+		_, _, err := cl.Ensure(ctx, want)
+		if !errors.Is(err, chainhost.ErrSettingsDiffer) || !strings.Contains(err.Error(), `the agent has "`+other.StorageInterface+`"`) {
+			t.Fatalf("ensure with %+v: %v, want ErrSettingsDiffer", other, err)
+		}
+	}
+	if got := sockets(t, dir); len(got) != 0 {
+		t.Fatalf("refused ensures left sockets: %v", got)
+	}
+	if chains, err := cl.List(ctx); err != nil || len(chains) != 0 {
+		t.Fatalf("refused ensures left chains: %v %v", chains, err)
+	}
+	// The same settings pass the check (and this host, with no interface, reaches no target).
+	cl.Settings = &chainhost.Settings{QEMUUser: "libvirt-qemu"}
+	if _, _, err := cl.Ensure(ctx, want); !errors.Is(err, chainhost.ErrTargetUnreachable) {
+		t.Fatalf("ensure with the host's settings: %v", err)
+	}
+
+	// A host of another version (here: one that answers without a version).
+	old := filepath.Join(t.TempDir(), "old.ctl")
+	ln, err := net.Listen("unix", old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = conn.Write([]byte(`{"chains":[]}` + "\n"))
+			_ = conn.Close()
+		}
+	}()
+	if _, err := (&chainhost.Client{Path: old}).List(ctx); !errors.Is(err, chainhost.ErrProtocol) {
+		t.Fatalf("a host without a version: %v, want ErrProtocol", err)
 	}
 }
 

@@ -46,13 +46,33 @@ var (
 	ErrNoChain = errors.New("the volume has no chain")
 	// ErrHostRunning: another Host already serves the directory.
 	ErrHostRunning = errors.New("another volume chain host serves this directory")
+	// ErrSettingsDiffer: the Host was started with other settings than the agent asking for a
+	// chain (another storage interface, namespace or QEMU user).
+	ErrSettingsDiffer = errors.New("the volume chain host was started with other settings than the agent")
+	// ErrProtocol: the two ends speak different versions of the control protocol.
+	ErrProtocol = errors.New("the volume chain host and the agent speak different protocol versions")
 )
+
+// ProtocolVersion is the control socket's protocol. Every request and answer carries it and
+// either end refuses another: an agent and its chain host are updated together.
+const ProtocolVersion = 1
+
+// Settings are what a Host was started with that its chains depend on. An ensure carries the
+// asking agent's, and a Host started with others refuses it (ErrSettingsDiffer): a chain host
+// on the wrong interface would answer every volume "target unreachable".
+type Settings struct {
+	StorageInterface string `json:"storageInterface"`
+	StorageNetNS     string `json:"storageNetns"`
+	QEMUUser         string `json:"qemuUser"`
+}
 
 // codes name the errors that cross the control socket.
 var codes = map[string]error{
 	"TargetUnreachable": ErrTargetUnreachable,
 	"NotGrownYet":       ErrNotGrownYet,
 	"NoChain":           ErrNoChain,
+	"SettingsDiffer":    ErrSettingsDiffer,
+	"Protocol":          ErrProtocol,
 }
 
 // Chain is what the Host knows of one volume's chain.
@@ -93,15 +113,19 @@ const (
 
 // request is one call on the control socket: a JSON object on its own line.
 type request struct {
-	Op    string `json:"op"`
-	Chain Chain  `json:"chain"`
+	Version int    `json:"version"`
+	Op      string `json:"op"`
+	Chain   Chain  `json:"chain"`
+	// Settings: the agent's, on an ensure (nil: not checked).
+	Settings *Settings `json:"settings,omitempty"`
 	// Size: the bytes a grow wants at least, or an announced size.
 	Size int64 `json:"size,omitempty"`
 }
 
 // response answers a request: a JSON object on its own line.
 type response struct {
-	Error string `json:"error,omitempty"`
+	Version int    `json:"version"`
+	Error   string `json:"error,omitempty"`
 	// Code names a known error (codes).
 	Code   string  `json:"code,omitempty"`
 	Chain  *Chain  `json:"chain,omitempty"`
