@@ -31,7 +31,7 @@ import (
 )
 
 // startHost runs a Host on dir until the test ends and returns its client.
-func startHost(t *testing.T, cfg chainhost.Config) *chainhost.Client {
+func startHost(t testing.TB, cfg chainhost.Config) *chainhost.Client {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	h := chainhost.New(cfg)
