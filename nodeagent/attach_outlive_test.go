@@ -112,16 +112,7 @@ func TestVolumeChainsOutliveTheAgent(t *testing.T) {
 
 	// No chain host runs yet: the volume says so, and is attached soon after one starts.
 	waitAttached(t, v, cloudv1.ReasonVolumeChainsUnavailable)
-	h := chainhost.New(chainhost.Config{Dir: dir, Iface: pair.IfaceB, NetNS: pair.NSB, DialTimeout: 3 * time.Second})
-	hctx, cancel := context.WithCancel(ctx)
-	ln, err := h.Listen(hctx)
-	mustDo(t, "listening as the chain host", err)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = h.Serve(hctx, ln)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(runChainHost(t, chainhost.Config{Dir: dir, Iface: pair.IfaceB, NetNS: pair.NSB, DialTimeout: 3 * time.Second}))
 	v = waitAttached(t, v, cloudv1.ReasonVolumeAttached)
 	sock := chainhost.SocketPath(chainhost.Dir(n.StateDir()), v.Status.VolumeID)
 	guest := openNBD(t, sock)
@@ -195,16 +186,7 @@ func TestVolumeChainsHostWithOtherSettings(t *testing.T) {
 	})
 	dir := chainhost.Dir(n.StateDir())
 	runHost := func(qemuUser string) func() {
-		h := chainhost.New(chainhost.Config{Dir: dir, Iface: pair.IfaceB, NetNS: pair.NSB, QEMUUser: qemuUser, DialTimeout: 3 * time.Second})
-		hctx, cancel := context.WithCancel(ctx)
-		ln, err := h.Listen(hctx)
-		mustDo(t, "listening as the chain host", err)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			_ = h.Serve(hctx, ln)
-		}()
-		return func() { cancel(); <-done }
+		return runChainHost(t, chainhost.Config{Dir: dir, Iface: pair.IfaceB, NetNS: pair.NSB, QEMUUser: qemuUser, DialTimeout: 3 * time.Second})
 	}
 	stop := runHost("nobody")
 	ns := newProject(t, c, "agent-sett")
@@ -220,4 +202,20 @@ func TestVolumeChainsHostWithOtherSettings(t *testing.T) {
 	stop()
 	t.Cleanup(runHost(""))
 	waitAttached(t, v, cloudv1.ReasonVolumeAttached)
+}
+
+// runChainHost runs a chain host in the test process (as `nodeagent volume-chains` would) until
+// the returned function stops it.
+func runChainHost(t *testing.T, cfg chainhost.Config) func() {
+	t.Helper()
+	h := chainhost.New(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	ln, err := h.Listen(ctx)
+	mustDo(t, "listening as the chain host", err)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = h.Serve(ctx, ln)
+	}()
+	return func() { cancel(); <-done }
 }

@@ -83,7 +83,7 @@ func FuzzReview(f *testing.F) {
 		if out.Status.Allowed {
 			t.Fatal("the authorizer allowed a request")
 		}
-		isNode, node := a.IsNodeAgent(in.Spec.User, in.Spec.Groups, in.Spec.Extra)
+		isNode, node := a.nodeAgent(in.Spec.User, in.Spec.Groups, in.Spec.Extra)
 		if out.Status.Denied && !isNode {
 			t.Fatalf("denied %q, who is no node agent", in.Spec.User)
 		}

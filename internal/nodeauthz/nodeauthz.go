@@ -80,9 +80,9 @@ var nodeLabels = map[string][]string{
 	"snapshots": {cloudv1.LabelStorageNode},
 }
 
-// IsNodeAgent reports whether the requester is a node agent, and the node it acts for ("" when
+// nodeAgent reports whether the requester is a node agent, and the node it acts for ("" when
 // its credentials name none: a service account token not bound to a pod on a node).
-func (a *Authorizer) IsNodeAgent(user string, groups []string, extra map[string]authorizationv1.ExtraValue) (bool, string) {
+func (a *Authorizer) nodeAgent(user string, groups []string, extra map[string]authorizationv1.ExtraValue) (bool, string) {
 	if slices.Contains(groups, NodeAgentsGroup) {
 		if node, ok := strings.CutPrefix(user, nodeUserPrefix); ok {
 			return true, node
@@ -108,7 +108,7 @@ func (a *Authorizer) Decide(ctx context.Context, spec authorizationv1.SubjectAcc
 	if !narrowed || (ra.Subresource != "" && ra.Subresource != "status") {
 		return NoOpinion, "", nil
 	}
-	isNode, node := a.IsNodeAgent(spec.User, spec.Groups, spec.Extra)
+	isNode, node := a.nodeAgent(spec.User, spec.Groups, spec.Extra)
 	if !isNode {
 		return NoOpinion, "", nil
 	}
