@@ -43,6 +43,7 @@ import (
 	"pinet.io/pinet/controllers/instance"
 	"pinet.io/pinet/controllers/instancetype"
 	"pinet.io/pinet/controllers/keypair"
+	"pinet.io/pinet/controllers/nodeuse"
 	"pinet.io/pinet/controllers/project"
 	"pinet.io/pinet/controllers/quotapending"
 	"pinet.io/pinet/controllers/scheduler"
@@ -56,6 +57,7 @@ import (
 	"pinet.io/pinet/internal/index"
 	"pinet.io/pinet/internal/ipam"
 	"pinet.io/pinet/internal/metrics"
+	nodeuselabels "pinet.io/pinet/internal/nodeuse"
 	"pinet.io/pinet/internal/s3client"
 )
 
@@ -93,6 +95,9 @@ type Options struct {
 	// InstanceWorkers is how many instances the instance controller reconciles at once; 0 is
 	// instance.DefaultWorkers.
 	InstanceWorkers int
+	// NodeUseGrace, when set, is how long a node keeps, at least, what an instance that left it
+	// used (the node use controller's TakeDelay and its labeller's grace); 0 is their defaults.
+	NodeUseGrace time.Duration
 	// Metrics is where the controllers' metrics (instances by state, schedule latency, image
 	// imports) are registered; nil records none.
 	Metrics prometheus.Registerer
@@ -227,6 +232,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		storeCfg := s3client.Config{Endpoint: opts.ObjectStoreURL, Region: opts.Region, SystemNamespace: opts.SystemNamespace}
 		systemStore = func(ctx context.Context) (*minio.Client, error) { return s3client.New(ctx, c, storeCfg) }
 	}
+	// The scheduler gives a node what an instance uses before binding it there; the node use
+	// controller takes back what a node no longer uses, and leaves fresh gifts alone.
+	labeller := &nodeuselabels.Labeller{Client: c, Clock: clk, Grace: opts.NodeUseGrace}
 	setups := []struct {
 		name  string
 		setup func(ctrl.Manager) error
@@ -237,8 +245,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			Addresses: allocator, Region: opts.Region, Workers: opts.InstanceWorkers,
 		}).SetupWithManager},
 		{"scheduler", (&scheduler.Reconciler{
-			Client: c, Recorder: mgr.GetEventRecorder("pinet-scheduler"), Clock: clk, Metrics: m,
+			Client: c, Recorder: mgr.GetEventRecorder("pinet-scheduler"), Clock: clk, Metrics: m, NodeUse: labeller,
 		}).SetupWithManager},
+		{"nodeuse", (&nodeuse.Reconciler{Client: c, Labeller: labeller, Clock: clk, TakeDelay: opts.NodeUseGrace}).SetupWithManager},
 		{"hypervisor", (&hypervisor.Reconciler{
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-hypervisor"), Clock: clk,
 			HeartbeatTimeout: opts.HeartbeatTimeout,

@@ -61,6 +61,12 @@ const (
 	// LabelAttachNode names the node of the instance a Volume is attached to (the volume
 	// controller writes it while spec.attachTo names an instance bound to a node).
 	LabelAttachNode = "cloud.pinet.io/attach-node"
+	// NodeUseLabelPrefix starts the label (NodeUseLabel) the manager puts on the KeyPairs,
+	// SecurityGroups and Images a node's instances use, one per node, so that each node agent
+	// watches only those; the node authorizer lets a node read no others.
+	NodeUseLabelPrefix = "node.cloud.pinet.io/"
+	// NodeUseLabelValue is the value of a NodeUseLabel.
+	NodeUseLabelValue = "true"
 	// AnnotationClientToken records the ClientToken an object was created with.
 	AnnotationClientToken = "cloud.pinet.io/client-token"
 	// AnnotationRegisteredBy names the PiNet user who registered an Image: the EC2 API writes it,
@@ -85,6 +91,10 @@ const (
 	// ManagedByPiNet is the value of LabelManagedBy on those objects.
 	ManagedByPiNet = "pinet"
 )
+
+// NodeUseLabel is the label that gives a KeyPair, SecurityGroup or Image to node (whose name, a
+// label value wherever it is used, is a valid label name too).
+func NodeUseLabel(node string) string { return NodeUseLabelPrefix + node }
 
 // HeaderActAsProject, on a request to PiNet's object store, lets PiNet's own components (admin
 // principals) read what a project names with that project's rights and no more: the image

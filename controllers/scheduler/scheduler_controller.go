@@ -16,7 +16,8 @@
 // bound instance a changed type once its hypervisor and its project's quota have room for it. It
 // owns an instance's placement (status.hypervisor, status.availabilityZone, the hypervisor
 // label), the type it was given (status.instanceType) and its Scheduled and Resized conditions,
-// and adds the node agent's domain finalizer with the binding; nothing else.
+// and adds the node agent's domain finalizer with the binding; before it, it gives the node what
+// the instance uses (internal/nodeuse); nothing else.
 package scheduler
 
 import (
@@ -43,6 +44,7 @@ import (
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/fieldowners"
 	"pinet.io/pinet/internal/metrics"
+	"pinet.io/pinet/internal/nodeuse"
 	"pinet.io/pinet/internal/patch"
 )
 
@@ -91,6 +93,9 @@ type Reconciler struct {
 	Workers int
 	// Metrics records the time from creation to binding; nil records nothing.
 	Metrics *metrics.Controllers
+	// NodeUse gives a node what an instance uses before the instance is bound there; nil gives
+	// nothing (the node agent then reads only what the node use controller gives).
+	NodeUse *nodeuse.Labeller
 
 	ledger capacity.Ledger
 	// room asks for a batch when room appears outside an instance's event (an assumption
@@ -378,6 +383,9 @@ func (r *Reconciler) record(ctx context.Context, p placement) error {
 		conditions.MarkFalse(inst, cloudv1.InstanceScheduled, p.reason, p.msg, now)
 	} else {
 		log.FromContext(ctx).Info("Binding instance", "instance", p.key, "hypervisor", p.node.name)
+		if err := r.giveUses(ctx, inst, p.node.name); err != nil {
+			return err
+		}
 		if inst.Labels == nil {
 			inst.Labels = map[string]string{}
 		}
@@ -404,6 +412,20 @@ func (r *Reconciler) record(ctx context.Context, p placement) error {
 	}
 	r.recordOutcome(inst, before)
 	return nil
+}
+
+// giveUses labels what inst uses (key pair, images, security groups) for node before the
+// binding is written: the node's agent reads only what carries its label, and finds it there as
+// soon as it sees the instance.
+func (r *Reconciler) giveUses(ctx context.Context, inst *cloudv1.Instance, node string) error {
+	if r.NodeUse == nil {
+		return nil
+	}
+	objs, err := (&nodeuse.Resolver{Reader: r.Client}).Uses(ctx, inst)
+	if err != nil {
+		return fmt.Errorf("resolving what %s uses: %w", inst.Name, err)
+	}
+	return r.NodeUse.GiveBeforeBinding(ctx, node, objs...)
 }
 
 // giveBack drops the assumption of a placement that will not be written (its instance went

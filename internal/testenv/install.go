@@ -167,6 +167,13 @@ func waitForPolicies(ctx context.Context, cfg *rest.Config, c client.Client) err
 			}, client.DryRunAll)
 		}, "set only by PiNet"},
 		{"testenv-probe", []string{"system:masters"}, func(ctx context.Context, ic client.Client) error {
+			return ic.Create(ctx, &cloudv1.KeyPair{
+				ObjectMeta: metav1.ObjectMeta{Name: "testenv-probe", Namespace: SystemNamespace,
+					Labels: map[string]string{cloudv1.NodeUseLabel("testenv-probe"): cloudv1.NodeUseLabelValue}},
+				Spec: cloudv1.KeyPairSpec{PublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKfVbUNIwsN0OxP5aaQoMzk/wsBf0aDiiIRxeEYgmIGx probe"},
+			}, client.DryRunAll)
+		}, "gives a KeyPair to a node"},
+		{"testenv-probe", []string{"system:masters"}, func(ctx context.Context, ic client.Client) error {
 			return ic.Status().Patch(ctx, probeHV.DeepCopy(), client.RawPatch(types.MergePatchType,
 				[]byte(`{"status":{"console":{"url":"https://127.0.0.1:1","caBundle":"eA=="}}}`)), client.DryRunAll)
 		}, "reported only by its own node agent"},
