@@ -244,6 +244,10 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 				&cloudv1.Hypervisor{}: {Field: fieldsByName(cfg.NodeName)},
 				// Only the volumes this node attaches (the volume controller labels them).
 				&cloudv1.Volume{}: {Label: labels.SelectorFromSet(labels.Set{cloudv1.LabelAttachNode: cfg.NodeName})},
+				// Only what this node's instances use: the manager labels it for the node.
+				&cloudv1.KeyPair{}:       {Label: nodeUse(cfg.NodeName)},
+				&cloudv1.Image{}:         {Label: nodeUse(cfg.NodeName)},
+				&cloudv1.SecurityGroup{}: {Label: nodeUse(cfg.NodeName)},
 			},
 			// Nothing the agent does reads managedFields; they would be most of what it holds.
 			DefaultTransform: cache.TransformStripManagedFields(),

@@ -182,15 +182,17 @@ func (s *instanceSync) writeMeta(inst *cloudv1.Instance, it *cloudv1.InstanceTyp
 	return meta, nil
 }
 
-// keyPair finds the instance's key pair. The cache may not show a key pair made a moment ago,
-// so its answer that there is none is checked with the API server.
+// keyPair finds the instance's key pair. The cache may not show a key pair made (or given to
+// the node) a moment ago, so its answer that there is none is checked with the API server, among
+// what the node was given (the node may read nothing else).
 func (s *instanceSync) keyPair(ctx context.Context, inst *cloudv1.Instance) (*cloudv1.KeyPair, error) {
 	kp, err := refs.KeyPair(ctx, s.client, inst.Namespace, inst.Spec.KeyName)
 	if !errors.Is(err, refs.ErrNotFound) || s.apiReader == nil {
 		return kp, err
 	}
 	list := &cloudv1.KeyPairList{}
-	if err := s.apiReader.List(ctx, list, client.InNamespace(inst.Namespace)); err != nil {
+	if err := s.apiReader.List(ctx, list, client.InNamespace(inst.Namespace),
+		client.MatchingLabelsSelector{Selector: nodeUse(s.cfg.NodeName)}); err != nil {
 		return nil, fmt.Errorf("listing key pairs: %w", err)
 	}
 	for i := range list.Items {

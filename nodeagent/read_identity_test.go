@@ -17,6 +17,7 @@ package nodeagent_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -190,4 +191,112 @@ func watchOnce(ctx context.Context, c client.WithWatch, list client.ObjectList, 
 	}
 	w.Stop()
 	return nil
+}
+
+const usePublicKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKfVbUNIwsN0OxP5aaQoMzk/wsBf0aDiiIRxeEYgmIGx ru"
+
+// TestNodeAgentReadsOnlyWhatItsInstancesUse: the key pairs, images and security groups (with the
+// groups their rules admit) a node's instances use are labelled for it by the manager, and the
+// node reads those and no others — another node's, the same project's unused ones, none listed
+// or watched without its label — until its instance leaves the node.
+func TestNodeAgentReadsOnlyWhatItsInstancesUse(t *testing.T) {
+	ctx := context.Background()
+	c := startCloud(t)
+	c.AddProjectWithQuota(t, "ru", testcloud.NoQuota())
+	for _, o := range []client.Object{
+		&cloudv1.KeyPair{ObjectMeta: metav1.ObjectMeta{Name: "key-1", Namespace: "ru"}, Spec: cloudv1.KeyPairSpec{PublicKey: usePublicKey}},
+		&cloudv1.KeyPair{ObjectMeta: metav1.ObjectMeta{Name: "key-2", Namespace: "ru"}, Spec: cloudv1.KeyPairSpec{PublicKey: usePublicKey}},
+		&cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "img-1", Namespace: "ru"}, Spec: cloudv1.ImageSpec{ImageLocation: "bkt/img-1.manifest.xml"}},
+		&cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "img-2", Namespace: "ru"}, Spec: cloudv1.ImageSpec{ImageLocation: "bkt/img-2.manifest.xml"}},
+		&cloudv1.SecurityGroup{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ru"}, Spec: cloudv1.SecurityGroupSpec{Description: "web",
+			Ingress: []cloudv1.IngressRule{{Protocol: "-1", SourceGroups: []string{"db"}}}}},
+		&cloudv1.SecurityGroup{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "ru"}, Spec: cloudv1.SecurityGroupSpec{Description: "db"}},
+		&cloudv1.SecurityGroup{ObjectMeta: metav1.ObjectMeta{Name: "other", Namespace: "ru"}, Spec: cloudv1.SecurityGroupSpec{Description: "other"}},
+	} {
+		mustDo(t, "creating "+o.GetName(), env.Client.Create(ctx, o))
+	}
+	bind := func(name, image, key, group, node string) *cloudv1.Instance {
+		inst := &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ru", Labels: map[string]string{cloudv1.LabelHypervisor: node}},
+			Spec: cloudv1.InstanceSpec{ImageID: image, InstanceType: "m1.tiny", KeyName: key, SecurityGroups: []string{group}}}
+		mustDo(t, "creating "+name, env.Client.Create(ctx, inst))
+		mustDo(t, "binding "+name, env.Client.Status().Patch(ctx, inst, mergePatch(`{"status":{"hypervisor":"`+node+`"}}`)))
+		return inst
+	}
+	mine := bind("vm-1", "img-1", "key-1", "web", "ru-1")
+	bind("vm-2", "img-2", "key-2", "other", "ru-2")
+
+	cfg1, err := env.AddUser(testenv.NodeUser("ru-1"), testenv.NodeAgentsGroup)
+	mustDo(t, "ru-1's identity", err)
+	node1 := watchingClient(t, cfg1)
+	given := client.MatchingLabels{cloudv1.NodeUseLabel("ru-1"): cloudv1.NodeUseLabelValue}
+	names := func(list client.ObjectList) []string {
+		var out []string
+		switch l := list.(type) {
+		case *cloudv1.KeyPairList:
+			for _, o := range l.Items {
+				out = append(out, o.Name)
+			}
+		case *cloudv1.ImageList:
+			for _, o := range l.Items {
+				out = append(out, o.Name)
+			}
+		case *cloudv1.SecurityGroupList:
+			for _, o := range l.Items {
+				out = append(out, o.Name)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	testenv.Eventually(t, shortWait, "ru-1 to read what vm-1 uses", func() error {
+		for _, w := range []struct {
+			list client.ObjectList
+			want []string
+		}{
+			{&cloudv1.KeyPairList{}, []string{"key-1"}},
+			{&cloudv1.ImageList{}, []string{"img-1"}},
+			{&cloudv1.SecurityGroupList{}, []string{"db", "web"}},
+		} {
+			if err := node1.List(ctx, w.list, client.InNamespace("ru"), given); err != nil {
+				return err
+			}
+			if got := names(w.list); !slices.Equal(got, w.want) {
+				return fmt.Errorf("%T: %v, want %v", w.list, got, w.want)
+			}
+		}
+		return nil
+	})
+	mustDo(t, "reading its key pair", node1.Get(ctx, client.ObjectKey{Namespace: "ru", Name: "key-1"}, &cloudv1.KeyPair{}))
+	mustDo(t, "reading the group its group admits", node1.Get(ctx, client.ObjectKey{Namespace: "ru", Name: "db"}, &cloudv1.SecurityGroup{}))
+	mustDo(t, "watching its images", watchOnce(ctx, node1, &cloudv1.ImageList{}, given))
+
+	for _, l := range []client.ObjectList{&cloudv1.KeyPairList{}, &cloudv1.ImageList{}, &cloudv1.SecurityGroupList{}} {
+		wantRefused(t, fmt.Sprintf("listing every %T", l), node1.List(ctx, l), "only with the label selector node.cloud.pinet.io/ru-1=true")
+		wantRefused(t, fmt.Sprintf("listing a project's %T", l), node1.List(ctx, l, client.InNamespace("ru")), "only with the label selector")
+		wantRefused(t, fmt.Sprintf("listing ru-2's %T", l), node1.List(ctx, l,
+			client.MatchingLabels{cloudv1.NodeUseLabel("ru-2"): cloudv1.NodeUseLabelValue}), "only with the label selector")
+		wantRefused(t, fmt.Sprintf("watching every %T", l), watchOnce(ctx, node1, l), "only with the label selector")
+	}
+	wantRefused(t, "reading ru-2's key pair", node1.Get(ctx, client.ObjectKey{Namespace: "ru", Name: "key-2"}, &cloudv1.KeyPair{}),
+		"keypair ru/key-2 is not used by an instance on node ru-1")
+	wantRefused(t, "reading ru-2's image", node1.Get(ctx, client.ObjectKey{Namespace: "ru", Name: "img-2"}, &cloudv1.Image{}),
+		"image ru/img-2 is not used")
+	wantRefused(t, "reading a group no instance of ru-1 uses", node1.Get(ctx, client.ObjectKey{Namespace: "ru", Name: "other"},
+		&cloudv1.SecurityGroup{}), "securitygroup ru/other is not used")
+
+	// The instance moves to another node: what the node could read of it goes with it.
+	mustDo(t, "moving vm-1", env.Client.Status().Patch(ctx, mine, mergePatch(`{"status":{"hypervisor":"ru-3"}}`)))
+	testenv.Eventually(t, longWait, "ru-1 to read nothing of vm-1's", func() error {
+		if err := node1.Get(ctx, client.ObjectKey{Namespace: "ru", Name: "key-1"}, &cloudv1.KeyPair{}); err == nil {
+			return fmt.Errorf("ru-1 still reads key-1")
+		}
+		list := &cloudv1.SecurityGroupList{}
+		if err := node1.List(ctx, list, given); err != nil {
+			return err
+		}
+		if len(list.Items) > 0 {
+			return fmt.Errorf("ru-1 still lists %v", names(list))
+		}
+		return nil
+	})
 }

@@ -29,6 +29,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/clock"
@@ -54,6 +55,12 @@ func runtimeScheme() *k8sruntime.Scheme {
 
 func fieldsByName(name string) fields.Selector {
 	return fields.OneTermEqualSelector("metadata.name", name)
+}
+
+// nodeUse selects the key pairs, images and security groups the manager gave node: those its
+// instances use (the node authorizer refuses the node any list without this selector).
+func nodeUse(node string) labels.Selector {
+	return labels.SelectorFromSet(labels.Set{cloudv1.NodeUseLabel(node): cloudv1.NodeUseLabelValue})
 }
 
 // nodeFacts is what the agent reports about its node.

@@ -39,9 +39,10 @@ func (oneObjectReader) Get(_ context.Context, key client.ObjectKey, obj client.O
 		return apierrors.NewNotFound(schema.GroupResource{}, key.Name)
 	}
 	l := map[string]string{}
-	for _, keys := range nodeLabels {
+	for _, res := range []string{"instances", "volumes", "snapshots", "keypairs", "images", "securitygroups"} {
+		keys, _ := nodeLabels(res, "n1")
 		for _, k := range keys {
-			l[k] = "n1"
+			l[k.key] = k.value
 		}
 	}
 	obj.SetLabels(l)
@@ -56,6 +57,8 @@ func FuzzReview(f *testing.F) {
 		`{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"pinet:node:n1","groups":["pinet:nodeagents"],"resourceAttributes":{"group":"cloud.pinet.io","resource":"instances","verb":"list","labelSelector":{"requirements":[{"key":"cloud.pinet.io/hypervisor","operator":"In","values":["n1"]}]}}}}`,
 		`{"spec":{"user":"pinet:node:n1","groups":["pinet:nodeagents"],"resourceAttributes":{"group":"cloud.pinet.io","resource":"volumes","verb":"get","namespace":"p","name":"mine"}}}`,
 		`{"spec":{"user":"system:serviceaccount:pinet-system:pinet-nodeagent","extra":{"authentication.kubernetes.io/node-name":["n1"]},"resourceAttributes":{"group":"cloud.pinet.io","resource":"snapshots","verb":"watch"}}}`,
+		`{"spec":{"user":"pinet:node:n1","groups":["pinet:nodeagents"],"resourceAttributes":{"group":"cloud.pinet.io","resource":"keypairs","verb":"list","labelSelector":{"requirements":[{"key":"node.cloud.pinet.io/n1","operator":"In","values":["true"]}]}}}}`,
+		`{"spec":{"user":"pinet:node:n1","groups":["pinet:nodeagents"],"resourceAttributes":{"group":"cloud.pinet.io","resource":"images","verb":"get","namespace":"p","name":"mine"}}}`,
 		`{"spec":{"user":"alice","resourceAttributes":{"group":"cloud.pinet.io","resource":"instances","verb":"list"}}}`,
 		`{"spec":{"nonResourceAttributes":{"path":"/healthz","verb":"get"}}}`,
 		`{`, ``,
@@ -92,12 +95,12 @@ func FuzzReview(f *testing.F) {
 			(ra.Subresource != "" && ra.Subresource != "status") {
 			return
 		}
-		keys, narrowed := nodeLabels[ra.Resource]
+		keys, narrowed := nodeLabels(ra.Resource, node)
 		if !narrowed || out.Status.Denied {
 			return
 		}
 		if node == "" || ra.LabelSelector == nil || !slices.ContainsFunc(ra.LabelSelector.Requirements, func(r metav1.LabelSelectorRequirement) bool {
-			return slices.Contains(keys, r.Key) && r.Operator == metav1.LabelSelectorOpIn && len(r.Values) == 1 && r.Values[0] == node
+			return r.Operator == metav1.LabelSelectorOpIn && len(r.Values) == 1 && slices.Contains(keys, nodeLabel{r.Key, r.Values[0]})
 		}) {
 			t.Fatalf("a node agent's %s of %s went to RBAC without its node's selector: %+v", ra.Verb, ra.Resource, ra.LabelSelector)
 		}

@@ -13,8 +13,9 @@
 // limitations under the License.
 
 // Package nodeauthz is the API server's authorization webhook for node agents' reads: a node
-// agent reads the Instances bound to its node, the Volumes stored on or attached at its node and
-// the Snapshots its node copies, and no others. RBAC cannot say that (it grants a resource, not the objects carrying a label)
+// agent reads the Instances bound to its node, the Volumes stored on or attached at its node,
+// the Snapshots its node copies and the KeyPairs, Images and SecurityGroups its instances use
+// (the manager labels them for the node, internal/nodeuse), and no others. RBAC cannot say that (it grants a resource, not the objects carrying a label)
 // and admission never sees reads, so the API server asks this authorizer, before RBAC, about
 // every get, list and watch of those kinds by a node agent. It only takes away: a list or watch
 // without a label selector naming the node (the API server passes the parsed selector), or a
@@ -65,19 +66,32 @@ func (d Decision) String() string {
 
 // Authorizer decides node agents' reads of the kinds that carry their node in a label.
 type Authorizer struct {
-	// Reader holds every Instance and Volume (the manager's cache).
+	// Reader holds every object of the narrowed kinds (the manager's cache).
 	Reader client.Reader
 	// SystemNamespace is the namespace of the node agents' service account
 	// (system:serviceaccount:<ns>:pinet-nodeagent, the DaemonSet's identity).
 	SystemNamespace string
 }
 
-// nodeLabels are the labels that give an object of each narrowed resource to a node.
-var nodeLabels = map[string][]string{
-	"instances": {cloudv1.LabelHypervisor},
-	"volumes":   {cloudv1.LabelStorageNode, cloudv1.LabelAttachNode},
-	// A snapshot is the storage node's that copies it (the snapshot controller labels it so).
-	"snapshots": {cloudv1.LabelStorageNode},
+// nodeLabel is a label that gives an object to a node.
+type nodeLabel struct{ key, value string }
+
+// nodeLabels are the labels that give an object of each narrowed resource to node: any one of
+// them does.
+func nodeLabels(resource, node string) ([]nodeLabel, bool) {
+	switch resource {
+	case "instances":
+		return []nodeLabel{{cloudv1.LabelHypervisor, node}}, true
+	case "volumes":
+		return []nodeLabel{{cloudv1.LabelStorageNode, node}, {cloudv1.LabelAttachNode, node}}, true
+	case "snapshots":
+		// A snapshot is the storage node's that copies it (the snapshot controller labels it so).
+		return []nodeLabel{{cloudv1.LabelStorageNode, node}}, true
+	case "keypairs", "images", "securitygroups":
+		// What the node's instances use (the manager's node use labels, internal/nodeuse).
+		return []nodeLabel{{cloudv1.NodeUseLabel(node), cloudv1.NodeUseLabelValue}}, true
+	}
+	return nil, false
 }
 
 // nodeAgent reports whether the requester is a node agent, and the node it acts for ("" when
@@ -104,69 +118,73 @@ func (a *Authorizer) Decide(ctx context.Context, spec authorizationv1.SubjectAcc
 	if ra == nil || ra.Group != cloudv1.GroupVersion.Group {
 		return NoOpinion, "", nil
 	}
-	keys, narrowed := nodeLabels[ra.Resource]
-	if !narrowed || (ra.Subresource != "" && ra.Subresource != "status") {
+	if _, narrowed := nodeLabels(ra.Resource, ""); !narrowed || (ra.Subresource != "" && ra.Subresource != "status") {
 		return NoOpinion, "", nil
 	}
 	isNode, node := a.nodeAgent(spec.User, spec.Groups, spec.Extra)
 	if !isNode {
 		return NoOpinion, "", nil
 	}
+	keys, _ := nodeLabels(ra.Resource, node)
 	switch ra.Verb {
 	case "list", "watch":
 		if node == "" {
 			return Deny, "a node agent's credentials name no node", nil
 		}
-		if selectsNode(ra.LabelSelector, keys, node) {
+		if selectsNode(ra.LabelSelector, keys) {
 			return NoOpinion, "", nil
 		}
 		return Deny, fmt.Sprintf("node %s may %s %s only with the label selector %s", node, ra.Verb, ra.Resource,
-			selectorHint(keys, node)), nil
+			selectorHint(keys)), nil
 	case "get":
 		if node == "" {
 			return Deny, "a node agent's credentials name no node", nil
 		}
-		ok, err := a.heldBy(ctx, ra, keys, node)
+		ok, err := a.heldBy(ctx, ra, keys)
 		if err != nil {
 			return Deny, "", err
 		}
 		if ok {
 			return NoOpinion, "", nil
 		}
-		return Deny, fmt.Sprintf("%s %s/%s is not on node %s", strings.TrimSuffix(ra.Resource, "s"),
-			ra.Namespace, ra.Name, node), nil
+		where := "on node " + node
+		if keys[0].key == cloudv1.NodeUseLabel(node) {
+			where = "used by an instance on node " + node
+		}
+		return Deny, fmt.Sprintf("%s %s/%s is not %s", strings.TrimSuffix(ra.Resource, "s"),
+			ra.Namespace, ra.Name, where), nil
 	}
 	// Writes: admission (pinet-node-restriction) narrows them to the node's own objects.
 	return NoOpinion, "", nil
 }
 
-// selectsNode reports whether a list's label selector keeps it to objects carrying one of keys
-// with the node as value: a requirement key=node (the API server passes = and == as In with one
-// value). Other requirements beside it only narrow the list further.
-func selectsNode(sel *authorizationv1.LabelSelectorAttributes, keys []string, node string) bool {
+// selectsNode reports whether a list's label selector keeps it to objects carrying one of the
+// node's labels: a requirement key=value (the API server passes = and == as In with one value).
+// Other requirements beside it only narrow the list further.
+func selectsNode(sel *authorizationv1.LabelSelectorAttributes, keys []nodeLabel) bool {
 	if sel == nil {
 		return false
 	}
 	for _, r := range sel.Requirements {
-		if slices.Contains(keys, r.Key) && r.Operator == metav1.LabelSelectorOpIn &&
-			len(r.Values) == 1 && r.Values[0] == node {
+		if r.Operator == metav1.LabelSelectorOpIn && len(r.Values) == 1 &&
+			slices.Contains(keys, nodeLabel{r.Key, r.Values[0]}) {
 			return true
 		}
 	}
 	return false
 }
 
-func selectorHint(keys []string, node string) string {
+func selectorHint(keys []nodeLabel) string {
 	hints := make([]string, len(keys))
 	for i, k := range keys {
-		hints[i] = k + "=" + node
+		hints[i] = k.key + "=" + k.value
 	}
 	return strings.Join(hints, " or ")
 }
 
-// heldBy reports whether the named object carries one of keys with the node as value. An object
-// that does not exist is no node's: the agent is told it may not read it, not that it is gone.
-func (a *Authorizer) heldBy(ctx context.Context, ra *authorizationv1.ResourceAttributes, keys []string, node string) (bool, error) {
+// heldBy reports whether the named object carries one of the node's labels. An object that does
+// not exist is no node's: the agent is told it may not read it, not that it is gone.
+func (a *Authorizer) heldBy(ctx context.Context, ra *authorizationv1.ResourceAttributes, keys []nodeLabel) (bool, error) {
 	if ra.Name == "" {
 		return false, nil
 	}
@@ -178,6 +196,12 @@ func (a *Authorizer) heldBy(ctx context.Context, ra *authorizationv1.ResourceAtt
 		obj = &cloudv1.Volume{}
 	case "snapshots":
 		obj = &cloudv1.Snapshot{}
+	case "keypairs":
+		obj = &cloudv1.KeyPair{}
+	case "images":
+		obj = &cloudv1.Image{}
+	case "securitygroups":
+		obj = &cloudv1.SecurityGroup{}
 	default:
 		return false, nil
 	}
@@ -190,7 +214,7 @@ func (a *Authorizer) heldBy(ctx context.Context, ra *authorizationv1.ResourceAtt
 	}
 	l := obj.GetLabels()
 	for _, k := range keys {
-		if l[k] == node {
+		if v, ok := l[k.key]; ok && v == k.value {
 			return true, nil
 		}
 	}

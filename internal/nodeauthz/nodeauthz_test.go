@@ -25,6 +25,8 @@ import (
 
 	"github.com/go-logr/logr"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
@@ -51,7 +53,7 @@ func TestDecisionsWithoutTheCache(t *testing.T) {
 	ctx := context.Background()
 	for name, spec := range map[string]authorizationv1.SubjectAccessReviewSpec{
 		"a node's write":            nodeSpec("patch", "instances", "status"),
-		"another kind":              nodeSpec("list", "keypairs", ""),
+		"another kind":              nodeSpec("list", "hypervisors", ""),
 		"a user's list":             {User: "alice", Groups: []string{"pinet:project:p"}, ResourceAttributes: nodeSpec("list", "instances", "").ResourceAttributes},
 		"a non-resource request":    {User: "pinet:node:n1", Groups: []string{NodeAgentsGroup}, NonResourceAttributes: &authorizationv1.NonResourceAttributes{Path: "/healthz", Verb: "get"}},
 		"another group's instances": {User: "pinet:node:n1", Groups: []string{NodeAgentsGroup}, ResourceAttributes: &authorizationv1.ResourceAttributes{Group: "example.com", Resource: "instances", Verb: "list"}},
@@ -65,6 +67,9 @@ func TestDecisionsWithoutTheCache(t *testing.T) {
 	}
 	if d, reason, _ := a.Decide(ctx, nodeSpec("list", "volumes", "")); d != Deny || !strings.Contains(reason, "storage-node=n1") {
 		t.Fatalf("an unselected list: %v %q", d, reason)
+	}
+	if d, reason, _ := a.Decide(ctx, nodeSpec("watch", "keypairs", "")); d != Deny || !strings.Contains(reason, "node.cloud.pinet.io/n1=true") {
+		t.Fatalf("an unselected watch of key pairs: %v %q", d, reason)
 	}
 	// A group member that is not named like a node names no node.
 	spec := nodeSpec("list", "instances", "")
@@ -115,5 +120,50 @@ func TestHandler(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Fatalf("GET: %d", resp.StatusCode)
+	}
+}
+
+// usedReader holds key pair p/used, given to node n1, and p/other, whose label names n1 with
+// another value.
+type usedReader struct{ client.Reader }
+
+func (usedReader) Get(_ context.Context, key client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
+	switch key.Name {
+	case "used":
+		obj.SetLabels(map[string]string{cloudv1.NodeUseLabel("n1"): cloudv1.NodeUseLabelValue})
+	case "other":
+		obj.SetLabels(map[string]string{cloudv1.NodeUseLabel("n1"): "false", cloudv1.LabelHypervisor: "n1"})
+	default:
+		return apierrors.NewNotFound(schema.GroupResource{}, key.Name)
+	}
+	return nil
+}
+
+// What a node's instances use is read by name only where the node use label gives it.
+func TestUsedObjects(t *testing.T) {
+	a := &Authorizer{Reader: usedReader{}, SystemNamespace: "pinet-system"}
+	ctx := context.Background()
+	get := func(node, resource, name string) (Decision, string) {
+		spec := nodeSpec("get", resource, "")
+		spec.User, spec.ResourceAttributes.Name = "pinet:node:"+node, name
+		d, reason, err := a.Decide(ctx, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d, reason
+	}
+	for _, res := range []string{"keypairs", "images", "securitygroups"} {
+		if d, reason := get("n1", res, "used"); d != NoOpinion {
+			t.Errorf("n1's %s: %v %q", res, d, reason)
+		}
+		if d, reason := get("n2", res, "used"); d != Deny || !strings.Contains(reason, "used by an instance on node n2") {
+			t.Errorf("n1's %s read by n2: %v %q", res, d, reason)
+		}
+		if d, _ := get("n1", res, "other"); d != Deny {
+			t.Errorf("%s whose label has another value: %v", res, d)
+		}
+		if d, _ := get("n1", res, "gone"); d != Deny {
+			t.Errorf("a missing %s: %v", res, d)
+		}
 	}
 }

@@ -193,6 +193,8 @@ func TestComponentRBAC(t *testing.T) {
 				{"get", "", "secrets", "", sys, "pinet-user-pinet-image-reader", ""},
 				{"get", "", "secrets", "", sys, "pinet-user-pinet-snapshot-store", ""},
 				{"watch", cloudGroup, "volumes", "", "", "", "cloud.pinet.io/attach-node=node-1"},
+				{"watch", cloudGroup, "keypairs", "", "", "", "node.cloud.pinet.io/node-1=true"},
+				{"list", cloudGroup, "images", "", "", "", "node.cloud.pinet.io/node-1=true"},
 				{"patch", cloudGroup, "volumes", "status", "p1", "data", ""},
 				{"patch", cloudGroup, "snapshots", "status", "p1", "snap", ""},
 				{"create", "authentication.k8s.io", "tokenreviews", "", "", "", ""},
@@ -203,6 +205,10 @@ func TestComponentRBAC(t *testing.T) {
 				// Reads of instances and volumes: only by its node's label (the node authorizer).
 				{"watch", cloudGroup, "instances", "", "p1", "", ""},
 				{"list", cloudGroup, "volumes", "", "", "", "cloud.pinet.io/storage-node=node-2"},
+				// What instances use: only what the manager gave its node.
+				{"watch", cloudGroup, "securitygroups", "", "", "", ""},
+				{"list", cloudGroup, "images", "", "", "", "node.cloud.pinet.io/node-2=true"},
+				{"get", cloudGroup, "keypairs", "", "p1", "k", ""},
 				{"create", cloudGroup, "instances", "", "p1", "", ""},
 				{"delete", cloudGroup, "instances", "", "p1", "vm", ""},
 				{"update", cloudGroup, "volumes", "", "p1", "data", ""},

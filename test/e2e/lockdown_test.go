@@ -243,8 +243,8 @@ func mustRead(t *testing.T, path string) []byte {
 }
 
 // A node's kubeconfig reads only what its node holds: every Instance, Volume or Snapshot of the
-// cloud is refused it (the manager's node authorizer, which the API server asks), its own node's
-// are not; and the authorizer answers only the API server's certificate, not a node's.
+// cloud, and every KeyPair, Image and SecurityGroup its instances do not use, is refused it (the
+// manager's node authorizer, which the API server asks), its own node's are not; and the authorizer answers only the API server's certificate, not a node's.
 func TestNodeKubeconfigReadsOnlyItsNode(t *testing.T) {
 	asNode := func(node string, args ...string) (string, error) {
 		return run(cloud.Root, cloud.Env, "", filepath.Join(cloud.Root, "bin", "kubectl"),
@@ -261,6 +261,10 @@ func TestNodeKubeconfigReadsOnlyItsNode(t *testing.T) {
 		{store, []string{"get", "snapshots", "-A"}, "may list snapshots only"},
 		{store, []string{"get", "instances", "-A", "-l", "cloud.pinet.io/hypervisor=" + node}, "may list instances only"},
 		{store, []string{"get", "instance", "-n", "admin", "i-0000000000000000a"}, "is not on node " + store},
+		{node, []string{"get", "keypairs", "-A"}, "may list keypairs only with the label selector node.cloud.pinet.io/" + node + "=true"},
+		{node, []string{"get", "images", "-A"}, "may list images only"},
+		{node, []string{"get", "securitygroups", "-A", "-l", "node.cloud.pinet.io/" + store + "=true"}, "may list securitygroups only"},
+		{store, []string{"get", "image", "-n", "admin", "no-such-image"}, "is not used by an instance on node " + store},
 	} {
 		out, err := asNode(refused.node, refused.args...)
 		if err == nil || !strings.Contains(out, refused.want) {
@@ -272,6 +276,8 @@ func TestNodeKubeconfigReadsOnlyItsNode(t *testing.T) {
 		{node, "get", "volumes", "-A", "-l", "cloud.pinet.io/attach-node=" + node},
 		{store, "get", "volumes", "-A", "-l", "cloud.pinet.io/storage-node=" + store},
 		{store, "get", "snapshots", "-A", "-l", "cloud.pinet.io/storage-node=" + store},
+		{node, "get", "images", "-A", "-l", "node.cloud.pinet.io/" + node + "=true"},
+		{node, "get", "securitygroups", "-A", "-l", "node.cloud.pinet.io/" + node + "=true"},
 	} {
 		if out, err := asNode(allowed[0], allowed[1:]...); err != nil {
 			t.Errorf("%v: %v %s", allowed, err, out)
