@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"pinet.io/pinet/internal/certfiles"
 )
 
 // encryptionConfigFile, in the PKI directory, is the API server's EncryptionConfiguration.
@@ -34,16 +35,16 @@ func ensureEtcd(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	ca, caKey, err := loadOrMakeCA(dir, "pinet-etcd-ca")
+	ca, caKey, err := certfiles.LoadOrMakeCA(dir, "pinet-etcd-ca")
 	if err != nil {
 		return fmt.Errorf("etcd CA: %w", err)
 	}
-	if err := ensureLeaf(dir, "server", ca, caKey, pkix.Name{CommonName: "pinet-etcd"},
+	if err := certfiles.EnsureLeaf(dir, "server", ca, caKey, pkix.Name{CommonName: "pinet-etcd"},
 		[]string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")},
 		x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth); err != nil {
 		return fmt.Errorf("etcd server certificate: %w", err)
 	}
-	if err := ensureLeaf(dir, "apiserver-etcd-client", ca, caKey, pkix.Name{CommonName: "kube-apiserver-etcd-client"},
+	if err := certfiles.EnsureLeaf(dir, "apiserver-etcd-client", ca, caKey, pkix.Name{CommonName: "kube-apiserver-etcd-client"},
 		nil, nil, x509.ExtKeyUsageClientAuth); err != nil {
 		return fmt.Errorf("etcd client certificate: %w", err)
 	}

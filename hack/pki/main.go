@@ -24,26 +24,20 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
-	"errors"
 	"flag"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/certfiles"
 )
 
 type client struct {
@@ -93,7 +87,7 @@ func run(dir, kubeDir, server, namespace string, nodes []string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	caCert, caKey, err := loadOrMakeCA(dir, "pinet-local-ca")
+	caCert, caKey, err := certfiles.LoadOrMakeCA(dir, "pinet-local-ca")
 	if err != nil {
 		return err
 	}
@@ -103,12 +97,12 @@ func run(dir, kubeDir, server, namespace string, nodes []string) error {
 	if err := ensureEncryptionConfig(filepath.Join(dir, encryptionConfigFile)); err != nil {
 		return err
 	}
-	if err := ensureLeaf(dir, "apiserver", caCert, caKey, pkix.Name{CommonName: "kube-apiserver"},
+	if err := certfiles.EnsureLeaf(dir, "apiserver", caCert, caKey, pkix.Name{CommonName: "kube-apiserver"},
 		[]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"},
 		[]net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.96.0.1")}, x509.ExtKeyUsageServerAuth); err != nil {
 		return err
 	}
-	if err := ensureKey(filepath.Join(dir, "sa")); err != nil {
+	if err := certfiles.EnsureKey(filepath.Join(dir, "sa")); err != nil {
 		return err
 	}
 	clients := []client{
@@ -122,7 +116,7 @@ func run(dir, kubeDir, server, namespace string, nodes []string) error {
 		clients = append(clients, nodeClient(n))
 	}
 	for _, c := range clients {
-		if err := ensureLeaf(dir, c.file, caCert, caKey, pkix.Name{CommonName: c.cn, Organization: c.groups},
+		if err := certfiles.EnsureLeaf(dir, c.file, caCert, caKey, pkix.Name{CommonName: c.cn, Organization: c.groups},
 			nil, nil, x509.ExtKeyUsageClientAuth); err != nil {
 			return err
 		}
@@ -141,118 +135,6 @@ func run(dir, kubeDir, server, namespace string, nodes []string) error {
 	return nil
 }
 
-func loadOrMakeCA(dir, cn string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
-	certPath, keyPath := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key")
-	if _, err := os.Stat(certPath); err == nil {
-		return loadPair(certPath, keyPath)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().AddDate(10, 0, 0),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := writePair(certPath, keyPath, der, key); err != nil {
-		return nil, nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
-	return cert, key, err
-}
-
-func ensureLeaf(dir, name string, ca *x509.Certificate, caKey *ecdsa.PrivateKey, subject pkix.Name,
-	dns []string, ips []net.IP, usages ...x509.ExtKeyUsage) error {
-	certPath, keyPath := filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
-	if _, err := os.Stat(certPath); err == nil {
-		return nil
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      subject,
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().AddDate(5, 0, 0),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  usages,
-		DNSNames:     dns,
-		IPAddresses:  ips,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		return err
-	}
-	return writePair(certPath, keyPath, der, key)
-}
-
-// ensureKey writes a key pair for service account tokens (name.key, name.pub).
-func ensureKey(base string) error {
-	if _, err := os.Stat(base + ".key"); err == nil {
-		return nil
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	der, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return err
-	}
-	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(base+".key", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		return err
-	}
-	return os.WriteFile(base+".pub", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o644)
-}
-
-func writePair(certPath, keyPath string, der []byte, key *ecdsa.PrivateKey) error {
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		return err
-	}
-	return os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-}
-
-func loadPair(certPath, keyPath string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
-	cb, err := os.ReadFile(certPath)
-	if err != nil {
-		return nil, nil, err
-	}
-	kb, err := os.ReadFile(keyPath)
-	if err != nil {
-		return nil, nil, err
-	}
-	cblock, _ := pem.Decode(cb)
-	kblock, _ := pem.Decode(kb)
-	if cblock == nil || kblock == nil {
-		return nil, nil, errors.New("CA files are not PEM")
-	}
-	cert, err := x509.ParseCertificate(cblock.Bytes)
-	if err != nil {
-		return nil, nil, err
-	}
-	key, err := x509.ParseECPrivateKey(kblock.Bytes)
-	return cert, key, err
-}
-
 func writeKubeconfig(path, server, pkiDir, name, namespace string) error {
 	abs, err := filepath.Abs(pkiDir)
 	if err != nil {
@@ -267,12 +149,4 @@ func writeKubeconfig(path, server, pkiDir, name, namespace string) error {
 	cfg.Contexts["pinet"] = &clientcmdapi.Context{Cluster: "pinet", AuthInfo: name, Namespace: namespace}
 	cfg.CurrentContext = "pinet"
 	return clientcmd.WriteToFile(*cfg, path)
-}
-
-func serial() *big.Int {
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
-	if err != nil {
-		panic(err)
-	}
-	return n
 }

@@ -15,10 +15,6 @@
 package main
 
 import (
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 
@@ -34,25 +30,8 @@ const authorizationConfigFile = "authorization-config.yaml"
 // authorization configuration (the authorizer, then Node and RBAC) into the PKI directory. The
 // CA is its own so that no certificate of the cluster CA (a node's, a user's) is answered.
 func ensureNodeAuthorizer(pkiDir, url, systemNamespace string) error {
-	dir := filepath.Join(pkiDir, "node-authorizer")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	ca, caKey, err := loadOrMakeCA(dir, "pinet-node-authorizer-ca")
+	kubeconfig, err := nodeauthz.EnsureFiles(filepath.Join(pkiDir, "node-authorizer"), url+nodeauthz.Path)
 	if err != nil {
-		return fmt.Errorf("node authorizer CA: %w", err)
-	}
-	if err := ensureLeaf(dir, "tls", ca, caKey, pkix.Name{CommonName: "pinet-node-authorizer"},
-		[]string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")}, x509.ExtKeyUsageServerAuth); err != nil {
-		return fmt.Errorf("node authorizer certificate: %w", err)
-	}
-	if err := ensureLeaf(dir, "apiserver-client", ca, caKey, pkix.Name{CommonName: "kube-apiserver"},
-		nil, nil, x509.ExtKeyUsageClientAuth); err != nil {
-		return fmt.Errorf("the API server's node authorizer client certificate: %w", err)
-	}
-	kubeconfig := filepath.Join(dir, "webhook.kubeconfig")
-	if err := nodeauthz.WriteWebhookKubeconfig(kubeconfig, url+nodeauthz.Path, filepath.Join(dir, "ca.crt"),
-		filepath.Join(dir, "apiserver-client.crt"), filepath.Join(dir, "apiserver-client.key")); err != nil {
 		return err
 	}
 	cfg, err := nodeauthz.AuthorizationConfig(kubeconfig, systemNamespace, "Node", "RBAC")

@@ -15,7 +15,12 @@
 package nodeauthz
 
 import (
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"k8s.io/client-go/tools/clientcmd"
@@ -23,6 +28,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/certfiles"
 )
 
 // The API server's AuthorizationConfiguration (apiserver.config.k8s.io/v1), the fields PiNet
@@ -109,4 +115,33 @@ func WriteWebhookKubeconfig(path, url, caFile, certFile, keyFile string) error {
 	cfg.Contexts["webhook"] = &clientcmdapi.Context{Cluster: "pinet-node-authorizer", AuthInfo: "kube-apiserver"}
 	cfg.CurrentContext = "webhook"
 	return clientcmd.WriteToFile(*cfg, path)
+}
+
+// EnsureFiles makes in dir, keeping what exists, the authorizer's own CA (ca.crt, ca.key: its
+// own, so that no certificate of the cluster CA — a node's, a user's — is answered), its serving
+// certificate for localhost and 127.0.0.1 (tls.crt, tls.key: --node-authorizer-cert-dir) and the
+// API server's client certificate (apiserver-client.crt, .key), and writes the API server's
+// kubeconfig for the authorizer at url (ending in Path). It returns that kubeconfig's path.
+func EnsureFiles(dir, url string) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	ca, caKey, err := certfiles.LoadOrMakeCA(dir, "pinet-node-authorizer-ca")
+	if err != nil {
+		return "", fmt.Errorf("node authorizer CA: %w", err)
+	}
+	if err := certfiles.EnsureLeaf(dir, "tls", ca, caKey, pkix.Name{CommonName: "pinet-node-authorizer"},
+		[]string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")}, x509.ExtKeyUsageServerAuth); err != nil {
+		return "", fmt.Errorf("node authorizer certificate: %w", err)
+	}
+	if err := certfiles.EnsureLeaf(dir, "apiserver-client", ca, caKey, pkix.Name{CommonName: "kube-apiserver"},
+		nil, nil, x509.ExtKeyUsageClientAuth); err != nil {
+		return "", fmt.Errorf("the API server's node authorizer client certificate: %w", err)
+	}
+	kubeconfig := filepath.Join(dir, "webhook.kubeconfig")
+	if err := WriteWebhookKubeconfig(kubeconfig, url, filepath.Join(dir, "ca.crt"),
+		filepath.Join(dir, "apiserver-client.crt"), filepath.Join(dir, "apiserver-client.key")); err != nil {
+		return "", err
+	}
+	return kubeconfig, nil
 }

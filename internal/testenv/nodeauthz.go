@@ -16,18 +16,10 @@ package testenv
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
-	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
@@ -49,9 +41,9 @@ type nodeAuthorizer struct {
 	stop context.CancelFunc
 }
 
-// newNodeAuthorizer makes the authorizer's certificates (a CA of its own: a serving certificate
-// for 127.0.0.1 and the API server's client certificate), opens its listener and writes the API
-// server's configuration for it.
+// newNodeAuthorizer opens the authorizer's listener, makes its certificates as the local cloud's
+// (nodeauthz.EnsureFiles: a CA of its own, a serving certificate for 127.0.0.1 and the API
+// server's client certificate) and writes the API server's configuration for it.
 func newNodeAuthorizer() (*nodeAuthorizer, error) {
 	dir, err := os.MkdirTemp("", "pinet-node-authz-")
 	if err != nil {
@@ -66,60 +58,13 @@ func newNodeAuthorizer() (*nodeAuthorizer, error) {
 }
 
 func (na *nodeAuthorizer) write() error {
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pinet-test-node-authorizer-ca"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(1, 0, 0),
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature, BasicConstraintsValid: true, IsCA: true}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		return err
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return err
-	}
-	if err := writePEM(filepath.Join(na.dir, "ca.crt"), "CERTIFICATE", caDER); err != nil {
-		return err
-	}
-	leaves := []struct {
-		file  string
-		cn    string
-		usage x509.ExtKeyUsage
-	}{{"tls", "pinet-node-authorizer", x509.ExtKeyUsageServerAuth}, {"client", "kube-apiserver", x509.ExtKeyUsageClientAuth}}
-	for i, l := range leaves {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return err
-		}
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(int64(i + 2)), Subject: pkix.Name{CommonName: l.cn},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(1, 0, 0),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{l.usage},
-			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			return err
-		}
-		kder, err := x509.MarshalECPrivateKey(key)
-		if err != nil {
-			return err
-		}
-		if err := writePEM(filepath.Join(na.dir, l.file+".crt"), "CERTIFICATE", der); err != nil {
-			return err
-		}
-		if err := writePEM(filepath.Join(na.dir, l.file+".key"), "EC PRIVATE KEY", kder); err != nil {
-			return err
-		}
-	}
+	var err error
 	na.listener, err = net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	kubeconfig := filepath.Join(na.dir, "webhook.kubeconfig")
-	if err := nodeauthz.WriteWebhookKubeconfig(kubeconfig, "https://"+na.listener.Addr().String()+nodeauthz.Path,
-		filepath.Join(na.dir, "ca.crt"), filepath.Join(na.dir, "client.crt"), filepath.Join(na.dir, "client.key")); err != nil {
+	kubeconfig, err := nodeauthz.EnsureFiles(na.dir, "https://"+na.listener.Addr().String()+nodeauthz.Path)
+	if err != nil {
 		return err
 	}
 	cfg, err := nodeauthz.AuthorizationConfig(kubeconfig, SystemNamespace, "RBAC")
@@ -128,10 +73,6 @@ func (na *nodeAuthorizer) write() error {
 	}
 	na.configPath = filepath.Join(na.dir, "authorization-config.yaml")
 	return os.WriteFile(na.configPath, cfg, 0o600)
-}
-
-func writePEM(path, kind string, der []byte) error {
-	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600)
 }
 
 // serve answers the API server from a cache of its own (as the control plane's administrator).
