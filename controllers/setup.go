@@ -247,7 +247,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		{"scheduler", (&scheduler.Reconciler{
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-scheduler"), Clock: clk, Metrics: m, NodeUse: labeller,
 		}).SetupWithManager},
-		{"nodeuse", (&nodeuse.Reconciler{Client: c, Labeller: labeller, Clock: clk, TakeDelay: opts.NodeUseGrace}).SetupWithManager},
+		{"nodeuse", (&nodeuse.Reconciler{Client: c, Labeller: labeller, TakeDelay: opts.NodeUseGrace}).SetupWithManager},
 		{"hypervisor", (&hypervisor.Reconciler{
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-hypervisor"), Clock: clk,
 			HeartbeatTimeout: opts.HeartbeatTimeout,

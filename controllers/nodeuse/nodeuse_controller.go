@@ -25,7 +25,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -44,7 +43,6 @@ const TakeDelay = 10 * time.Second
 type Reconciler struct {
 	Client   client.Client
 	Labeller *nodeuse.Labeller
-	Clock    clock.PassiveClock
 	// TakeDelay overrides the package's TakeDelay (tests).
 	TakeDelay time.Duration
 }
@@ -57,6 +55,9 @@ func usedKinds() []client.ObjectList {
 // Reconcile gives the node what its instances use and takes what they no longer use.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	node := req.Name
+	if node == "" {
+		return reconcile.Result{}, nil
+	}
 	want, err := r.used(ctx, node)
 	if err != nil {
 		return reconcile.Result{}, err

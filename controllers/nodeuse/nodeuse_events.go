@@ -18,7 +18,6 @@ import (
 	"context"
 
 	"k8s.io/client-go/util/workqueue"
-	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
@@ -40,9 +39,6 @@ type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
 // group resolves to (made, deleted, renamed, its rules or launch permissions changed) has every
 // node looked at.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if r.Clock == nil {
-		r.Clock = clock.RealClock{}
-	}
 	used := handler.Funcs{
 		CreateFunc: func(ctx context.Context, _ event.CreateEvent, q queue) { r.everyNode(ctx, q) },
 		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q queue) {
@@ -91,6 +87,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 // arrived asks for the instance's node at once if something the instance uses lacks its label.
 func (r *Reconciler) arrived(ctx context.Context, inst *cloudv1.Instance, q queue) {
 	node := nodeuse.OnNode(inst)
+	if node == "" {
+		return
+	}
 	res := &nodeuse.Resolver{Reader: r.Client}
 	objs, err := res.Uses(ctx, inst)
 	if err != nil {

@@ -15,13 +15,13 @@
 // Package nodeauthz is the API server's authorization webhook for node agents' reads: a node
 // agent reads the Instances bound to its node, the Volumes stored on or attached at its node,
 // the Snapshots its node copies and the KeyPairs, Images and SecurityGroups its instances use
-// (the manager labels them for the node, internal/nodeuse), and no others. RBAC cannot say that (it grants a resource, not the objects carrying a label)
-// and admission never sees reads, so the API server asks this authorizer, before RBAC, about
-// every get, list and watch of those kinds by a node agent. It only takes away: a list or watch
-// without a label selector naming the node (the API server passes the parsed selector), or a
-// get of an object that, as the manager's cache holds it, does not carry the node's label, is
-// denied; what is left is RBAC's to grant (no opinion), as is every other request: writes are
-// narrowed by admission (pinet-node-restriction).
+// (the manager labels them for the node, internal/nodeuse), and no others. RBAC cannot say that
+// (it grants a resource, not the objects carrying a label) and admission never sees reads, so
+// the API server asks this authorizer, before RBAC, about every get, list and watch of those
+// kinds by a node agent. It only takes away: a list or watch without a label selector naming the
+// node (the API server passes the parsed selector), or a get of an object that, as the manager's
+// cache holds it, does not carry the node's label, is denied; what is left is RBAC's to grant (no
+// opinion), as is every other request: writes are narrowed by admission (pinet-node-restriction).
 package nodeauthz
 
 import (
