@@ -23,14 +23,17 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/controllers"
+	"pinet.io/pinet/internal/nodeuse"
 	"pinet.io/pinet/internal/testenv"
 )
 
@@ -47,7 +50,7 @@ func usedObjects(t *testing.T, project string) {
 		&cloudv1.KeyPair{ObjectMeta: metav1.ObjectMeta{Name: "k", Namespace: project}, Spec: cloudv1.KeyPairSpec{PublicKey: useKey}},
 		&cloudv1.SecurityGroup{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: project},
 			Spec: cloudv1.SecurityGroupSpec{Description: "web", Ingress: []cloudv1.IngressRule{{Protocol: "tcp",
-				FromPort: ptrTo[int32](80), ToPort: ptrTo[int32](80), SourceGroups: []string{"db"}}}}},
+				FromPort: ptr.To[int32](80), ToPort: ptr.To[int32](80), SourceGroups: []string{"db"}}}}},
 		&cloudv1.SecurityGroup{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: project}, Spec: cloudv1.SecurityGroupSpec{Description: "db"}},
 		&cloudv1.SecurityGroup{ObjectMeta: metav1.ObjectMeta{Name: "spare", Namespace: project}, Spec: cloudv1.SecurityGroupSpec{Description: "spare"}},
 	}
@@ -58,32 +61,21 @@ func usedObjects(t *testing.T, project string) {
 	}
 }
 
-func ptrTo[T any](v T) *T { return &v }
-
 // given lists what carries node's use label, as "Kind ns/name".
 func given(ctx context.Context, node string) ([]string, error) {
 	var out []string
 	sel := client.MatchingLabels{cloudv1.NodeUseLabel(node): cloudv1.NodeUseLabelValue}
-	kps := &cloudv1.KeyPairList{}
-	if err := env.Client.List(ctx, kps, sel); err != nil {
-		return nil, err
-	}
-	for _, o := range kps.Items {
-		out = append(out, "KeyPair "+o.Namespace+"/"+o.Name)
-	}
-	imgs := &cloudv1.ImageList{}
-	if err := env.Client.List(ctx, imgs, sel); err != nil {
-		return nil, err
-	}
-	for _, o := range imgs.Items {
-		out = append(out, "Image "+o.Namespace+"/"+o.Name)
-	}
-	sgs := &cloudv1.SecurityGroupList{}
-	if err := env.Client.List(ctx, sgs, sel); err != nil {
-		return nil, err
-	}
-	for _, o := range sgs.Items {
-		out = append(out, "SecurityGroup "+o.Namespace+"/"+o.Name)
+	for _, list := range []client.ObjectList{&cloudv1.KeyPairList{}, &cloudv1.ImageList{}, &cloudv1.SecurityGroupList{}} {
+		if err := env.Client.List(ctx, list, sel); err != nil {
+			return nil, err
+		}
+		items, err := apimeta.ExtractList(list)
+		if err != nil {
+			return nil, err
+		}
+		for _, item := range items {
+			out = append(out, nodeuse.KeyOf(item.(client.Object)).String())
+		}
 	}
 	slices.Sort(out)
 	return out, nil

@@ -21,6 +21,7 @@ import (
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
@@ -230,20 +231,11 @@ func TestNodeAgentReadsOnlyWhatItsInstancesUse(t *testing.T) {
 	node1 := watchingClient(t, cfg1)
 	given := client.MatchingLabels{cloudv1.NodeUseLabel("ru-1"): cloudv1.NodeUseLabelValue}
 	names := func(list client.ObjectList) []string {
+		items, err := apimeta.ExtractList(list)
+		mustDo(t, "reading a list", err)
 		var out []string
-		switch l := list.(type) {
-		case *cloudv1.KeyPairList:
-			for _, o := range l.Items {
-				out = append(out, o.Name)
-			}
-		case *cloudv1.ImageList:
-			for _, o := range l.Items {
-				out = append(out, o.Name)
-			}
-		case *cloudv1.SecurityGroupList:
-			for _, o := range l.Items {
-				out = append(out, o.Name)
-			}
+		for _, item := range items {
+			out = append(out, item.(client.Object).GetName())
 		}
 		slices.Sort(out)
 		return out

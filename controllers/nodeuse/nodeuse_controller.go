@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"time"
 
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -80,7 +81,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		if err := r.Client.List(ctx, list, client.MatchingLabels{cloudv1.NodeUseLabel(node): cloudv1.NodeUseLabelValue}); err != nil {
 			return reconcile.Result{}, fmt.Errorf("listing what node %s was given: %w", node, err)
 		}
-		for _, o := range objects(list) {
+		items, err := apimeta.ExtractList(list)
+		if err != nil {
+			return reconcile.Result{}, err
+		}
+		for _, item := range items {
+			o := item.(client.Object)
 			if _, ok := want[nodeuse.KeyOf(o)]; ok {
 				continue
 			}
@@ -120,25 +126,6 @@ func (r *Reconciler) used(ctx context.Context, node string) (map[nodeuse.Key]cli
 		}
 	}
 	return want, nil
-}
-
-func objects(list client.ObjectList) []client.Object {
-	var out []client.Object
-	switch l := list.(type) {
-	case *cloudv1.KeyPairList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *cloudv1.ImageList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *cloudv1.SecurityGroupList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	}
-	return out
 }
 
 func (r *Reconciler) takeDelay() time.Duration {

@@ -39,9 +39,8 @@ func (oneObjectReader) Get(_ context.Context, key client.ObjectKey, obj client.O
 		return apierrors.NewNotFound(schema.GroupResource{}, key.Name)
 	}
 	l := map[string]string{}
-	for _, res := range []string{"instances", "volumes", "snapshots", "keypairs", "images", "securitygroups"} {
-		keys, _ := nodeLabels(res, "n1")
-		for _, k := range keys {
+	for _, kind := range narrowedKinds {
+		for _, k := range kind.labels("n1") {
 			l[k.key] = k.value
 		}
 	}
@@ -95,10 +94,11 @@ func FuzzReview(f *testing.F) {
 			(ra.Subresource != "" && ra.Subresource != "status") {
 			return
 		}
-		keys, narrowed := nodeLabels(ra.Resource, node)
+		kind, narrowed := narrowedKinds[ra.Resource]
 		if !narrowed || out.Status.Denied {
 			return
 		}
+		keys := kind.labels(node)
 		if node == "" || ra.LabelSelector == nil || !slices.ContainsFunc(ra.LabelSelector.Requirements, func(r metav1.LabelSelectorRequirement) bool {
 			return r.Operator == metav1.LabelSelectorOpIn && len(r.Values) == 1 && slices.Contains(keys, nodeLabel{r.Key, r.Values[0]})
 		}) {

@@ -76,22 +76,46 @@ type Authorizer struct {
 // nodeLabel is a label that gives an object to a node.
 type nodeLabel struct{ key, value string }
 
-// nodeLabels are the labels that give an object of each narrowed resource to node: any one of
-// them does.
-func nodeLabels(resource, node string) ([]nodeLabel, bool) {
-	switch resource {
-	case "instances":
-		return []nodeLabel{{cloudv1.LabelHypervisor, node}}, true
-	case "volumes":
-		return []nodeLabel{{cloudv1.LabelStorageNode, node}, {cloudv1.LabelAttachNode, node}}, true
-	case "snapshots":
-		// A snapshot is the storage node's that copies it (the snapshot controller labels it so).
-		return []nodeLabel{{cloudv1.LabelStorageNode, node}}, true
-	case "keypairs", "images", "securitygroups":
-		// What the node's instances use (the manager's node use labels, internal/nodeuse).
-		return []nodeLabel{{cloudv1.NodeUseLabel(node), cloudv1.NodeUseLabelValue}}, true
+// narrowedKind is how a node is given the objects of one narrowed resource.
+type narrowedKind struct {
+	// labels are the labels that give an object to node: any one of them does.
+	labels func(node string) []nodeLabel
+	// object makes an empty object of the kind, to read one into.
+	object func() client.Object
+	// given says, in a refusal, what an object of another node's is not ("... node n").
+	given string
+}
+
+// narrowedKinds are the resources node agents read only their node's of, by resource name.
+var narrowedKinds = map[string]narrowedKind{
+	"instances": {
+		labels: func(node string) []nodeLabel { return []nodeLabel{{cloudv1.LabelHypervisor, node}} },
+		object: func() client.Object { return &cloudv1.Instance{} }, given: "on node",
+	},
+	"volumes": {
+		labels: func(node string) []nodeLabel {
+			return []nodeLabel{{cloudv1.LabelStorageNode, node}, {cloudv1.LabelAttachNode, node}}
+		},
+		object: func() client.Object { return &cloudv1.Volume{} }, given: "on node",
+	},
+	// A snapshot is the storage node's that copies it (the snapshot controller labels it so).
+	"snapshots": {
+		labels: func(node string) []nodeLabel { return []nodeLabel{{cloudv1.LabelStorageNode, node}} },
+		object: func() client.Object { return &cloudv1.Snapshot{} }, given: "on node",
+	},
+	// What the node's instances use (the manager's node use labels, internal/nodeuse).
+	"keypairs":       usedKind(func() client.Object { return &cloudv1.KeyPair{} }),
+	"images":         usedKind(func() client.Object { return &cloudv1.Image{} }),
+	"securitygroups": usedKind(func() client.Object { return &cloudv1.SecurityGroup{} }),
+}
+
+func usedKind(object func() client.Object) narrowedKind {
+	return narrowedKind{
+		labels: func(node string) []nodeLabel {
+			return []nodeLabel{{cloudv1.NodeUseLabel(node), cloudv1.NodeUseLabelValue}}
+		},
+		object: object, given: "used by an instance on node",
 	}
-	return nil, false
 }
 
 // nodeAgent reports whether the requester is a node agent, and the node it acts for ("" when
@@ -118,14 +142,15 @@ func (a *Authorizer) Decide(ctx context.Context, spec authorizationv1.SubjectAcc
 	if ra == nil || ra.Group != cloudv1.GroupVersion.Group {
 		return NoOpinion, "", nil
 	}
-	if _, narrowed := nodeLabels(ra.Resource, ""); !narrowed || (ra.Subresource != "" && ra.Subresource != "status") {
+	kind, narrowed := narrowedKinds[ra.Resource]
+	if !narrowed || (ra.Subresource != "" && ra.Subresource != "status") {
 		return NoOpinion, "", nil
 	}
 	isNode, node := a.nodeAgent(spec.User, spec.Groups, spec.Extra)
 	if !isNode {
 		return NoOpinion, "", nil
 	}
-	keys, _ := nodeLabels(ra.Resource, node)
+	keys := kind.labels(node)
 	switch ra.Verb {
 	case "list", "watch":
 		if node == "" {
@@ -140,19 +165,15 @@ func (a *Authorizer) Decide(ctx context.Context, spec authorizationv1.SubjectAcc
 		if node == "" {
 			return Deny, "a node agent's credentials name no node", nil
 		}
-		ok, err := a.heldBy(ctx, ra, keys)
+		ok, err := a.heldBy(ctx, ra, kind.object(), keys)
 		if err != nil {
 			return Deny, "", err
 		}
 		if ok {
 			return NoOpinion, "", nil
 		}
-		where := "on node " + node
-		if keys[0].key == cloudv1.NodeUseLabel(node) {
-			where = "used by an instance on node " + node
-		}
-		return Deny, fmt.Sprintf("%s %s/%s is not %s", strings.TrimSuffix(ra.Resource, "s"),
-			ra.Namespace, ra.Name, where), nil
+		return Deny, fmt.Sprintf("%s %s/%s is not %s %s", strings.TrimSuffix(ra.Resource, "s"),
+			ra.Namespace, ra.Name, kind.given, node), nil
 	}
 	// Writes: admission (pinet-node-restriction) narrows them to the node's own objects.
 	return NoOpinion, "", nil
@@ -182,27 +203,10 @@ func selectorHint(keys []nodeLabel) string {
 	return strings.Join(hints, " or ")
 }
 
-// heldBy reports whether the named object carries one of the node's labels. An object that does
+// heldBy reports whether the named object (read into obj) carries one of the node's labels. An object that does
 // not exist is no node's: the agent is told it may not read it, not that it is gone.
-func (a *Authorizer) heldBy(ctx context.Context, ra *authorizationv1.ResourceAttributes, keys []nodeLabel) (bool, error) {
+func (a *Authorizer) heldBy(ctx context.Context, ra *authorizationv1.ResourceAttributes, obj client.Object, keys []nodeLabel) (bool, error) {
 	if ra.Name == "" {
-		return false, nil
-	}
-	var obj client.Object
-	switch ra.Resource {
-	case "instances":
-		obj = &cloudv1.Instance{}
-	case "volumes":
-		obj = &cloudv1.Volume{}
-	case "snapshots":
-		obj = &cloudv1.Snapshot{}
-	case "keypairs":
-		obj = &cloudv1.KeyPair{}
-	case "images":
-		obj = &cloudv1.Image{}
-	case "securitygroups":
-		obj = &cloudv1.SecurityGroup{}
-	default:
 		return false, nil
 	}
 	err := a.Reader.Get(ctx, client.ObjectKey{Namespace: ra.Namespace, Name: ra.Name}, obj)

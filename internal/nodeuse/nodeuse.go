@@ -28,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/refs"
@@ -64,19 +65,10 @@ func OnNode(inst *cloudv1.Instance) string {
 	if node == "" {
 		return ""
 	}
-	if inst.Status.State == cloudv1.InstanceStateTerminated && !hasDomainFinalizer(inst) {
+	if inst.Status.State == cloudv1.InstanceStateTerminated && !controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer) {
 		return ""
 	}
 	return node
-}
-
-func hasDomainFinalizer(inst *cloudv1.Instance) bool {
-	for _, f := range inst.Finalizers {
-		if f == cloudv1.DomainFinalizer {
-			return true
-		}
-	}
-	return false
 }
 
 // Resolver resolves instances' references as their node agent does (internal/refs, with EC2's
