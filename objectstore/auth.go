@@ -99,7 +99,7 @@ func (s *Server) actAs(r *http.Request, c *Caller) error {
 	if project == "" {
 		return s3Error(CodeInvalidRequest, cloudv1.HeaderActAsUser+" needs "+cloudv1.HeaderActAsProject+".")
 	}
-	if _, system := s.readOnly[user]; system && user != "" {
+	if _, system := s.readOnly[user]; (system && user != "") || s.covered(user) {
 		return s3Error(CodeAccessDenied, "No request may act as one of PiNet's system users.")
 	}
 	c.Principal = awsauth.Principal{Project: project, User: user}

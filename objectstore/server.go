@@ -93,6 +93,10 @@ type Config struct {
 	// ReadOnly names users who may only read the objects of one bucket each (GetObject and
 	// HeadObject) and do nothing else; the Authorizer is not asked about them.
 	ReadOnly []ReadOnlyGrant
+	// Grants, when set, answers alone for the users it covers (node agents' per-node users):
+	// each of their requests must be a GetObject, HeadObject or single PutObject it allows, and the
+	// Authorizer is not asked about them.
+	Grants ObjectGrants
 	// ReadTimeout bounds reading a request's headers, and its body until the request is
 	// authenticated; DefaultReadTimeout by default.
 	ReadTimeout time.Duration
@@ -120,6 +124,17 @@ type Config struct {
 type ReadOnlyGrant struct {
 	User, Bucket string
 	Put          bool
+}
+
+// ObjectGrants decides, object by object, for users whose reach is what they use rather than a
+// project's: a node's user reads the images its instances boot from and the snapshots its
+// volumes are made from or saved to.
+type ObjectGrants interface {
+	// Covers reports whether user's requests are decided by Allowed alone.
+	Covers(user string) bool
+	// Allowed reports whether user may read key of bucket (GetObject, HeadObject) or, with put,
+	// write it with a single PutObject.
+	Allowed(ctx context.Context, user, bucket, key string, put bool) (bool, error)
 }
 
 // Connection timeouts.
@@ -167,6 +182,8 @@ type Server struct {
 	ops            map[Operation]func(*request) error
 	// readOnly maps a read-only user to its grant.
 	readOnly map[string]ReadOnlyGrant
+	// grants decides for the users it covers.
+	grants ObjectGrants
 	// masterKey seals SSE-S3 data keys.
 	masterKey []byte
 	// systemProject alone may create the system buckets.
@@ -225,6 +242,7 @@ func New(cfg Config) (*Server, error) {
 		metrics:       cfg.Metrics,
 		now:           cfg.Now,
 		readOnly:      readOnly,
+		grants:        cfg.Grants,
 		readTimeout:   cfg.ReadTimeout,
 		bodyProgress:  cfg.BodyProgressTimeout,
 		masterKey:     cfg.SSEMasterKey,
@@ -300,7 +318,7 @@ type request struct {
 	id     string
 	route  target
 	caller *Caller
-	// readGrant is set when the caller reads under a ReadOnlyGrant.
+	// readGrant is set when the caller reads (or puts) under a ReadOnlyGrant or ObjectGrants.
 	readGrant bool
 	// check and decision are the access check of the request's bucket and its outcome.
 	check    accessCheck
@@ -428,8 +446,35 @@ func (s *Server) serve(q *request) error {
 			return s3Error(CodeAccessDenied)
 		}
 		q.readGrant = true
+	} else if s.covered(caller.Principal.User) {
+		if err := s.objectGranted(q); err != nil {
+			return err
+		}
+		q.readGrant = true
 	}
 	return s.ops[route.Op](q)
+}
+
+// covered reports whether user's requests are the Grants' alone to decide.
+func (s *Server) covered(user string) bool {
+	return s.grants != nil && user != "" && s.grants.Covers(user)
+}
+
+// objectGranted checks a covered caller's request against the Grants: only a read of an object,
+// or a single PUT of one, that they allow.
+func (s *Server) objectGranted(q *request) error {
+	op := q.route.Op
+	if op != OpGetObject && op != OpHeadObject && op != OpPutObject {
+		return s3Error(CodeAccessDenied)
+	}
+	ok, err := s.grants.Allowed(q.ctx(), q.caller.Principal.User, q.route.Bucket, q.route.Key, op == OpPutObject)
+	if err != nil {
+		return fmt.Errorf("deciding %s's access to %s/%s: %w", q.caller.Principal.User, q.route.Bucket, q.route.Key, err)
+	}
+	if !ok {
+		return s3Error(CodeAccessDenied)
+	}
+	return nil
 }
 
 func (s *Server) handlers() map[Operation]func(*request) error {
