@@ -43,6 +43,7 @@ import (
 	"pinet.io/pinet/controllers/instance"
 	"pinet.io/pinet/controllers/instancetype"
 	"pinet.io/pinet/controllers/keypair"
+	"pinet.io/pinet/controllers/nodestore"
 	"pinet.io/pinet/controllers/nodeuse"
 	"pinet.io/pinet/controllers/project"
 	"pinet.io/pinet/controllers/quotapending"
@@ -157,18 +158,21 @@ func CacheOptions(systemNamespace string) cache.Options {
 // Leader election (cmd/manager --leader-elect) announces a new leader with a core Event.
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
-// ensureSystemUser creates the admin user PiNet's components use in the object store, the
-// image reader node agents download images as (no admin, no project: the object store lets it
-// only read the image bucket) and the snapshot store user storage nodes copy snapshots as (only
-// the snapshot bucket's objects: get, head, put).
+// retiredSystemUsers are the shared object store users node agents read images and snapshots
+// as before each node had its own (controllers/nodestore); a manager that finds them removes them.
+var retiredSystemUsers = []string{"pinet-image-reader", "pinet-snapshot-store"}
+
+// ensureSystemUser creates the admin user PiNet's components use in the object store and removes
+// the retired shared node users, whose keys every node held.
 func ensureSystemUser(ctx context.Context, c client.Client) error {
-	for _, u := range []*cloudv1.User{
-		{ObjectMeta: metav1.ObjectMeta{Name: s3client.SystemUser}, Spec: cloudv1.UserSpec{Admin: true}},
-		{ObjectMeta: metav1.ObjectMeta{Name: s3client.ImageReaderUser}},
-		{ObjectMeta: metav1.ObjectMeta{Name: s3client.SnapshotStoreUser}},
-	} {
-		if err := c.Create(ctx, u); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("creating system user %s: %w", u.Name, err)
+	u := &cloudv1.User{ObjectMeta: metav1.ObjectMeta{Name: s3client.SystemUser}, Spec: cloudv1.UserSpec{Admin: true}}
+	if err := c.Create(ctx, u); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating system user %s: %w", u.Name, err)
+	}
+	for _, name := range retiredSystemUsers {
+		old := &cloudv1.User{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		if err := c.Delete(ctx, old); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("removing retired system user %s: %w", name, err)
 		}
 	}
 	return nil
@@ -248,6 +252,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-scheduler"), Clock: clk, Metrics: m, NodeUse: labeller,
 		}).SetupWithManager},
 		{"nodeuse", (&nodeuse.Reconciler{Client: c, Labeller: labeller, TakeDelay: opts.NodeUseGrace}).SetupWithManager},
+		{"nodestore", (&nodestore.Reconciler{Client: c, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("pinet-nodestore"),
+			SystemNamespace: opts.SystemNamespace}).SetupWithManager},
 		{"hypervisor", (&hypervisor.Reconciler{
 			Client: c, Recorder: mgr.GetEventRecorder("pinet-hypervisor"), Clock: clk,
 			HeartbeatTimeout: opts.HeartbeatTimeout,

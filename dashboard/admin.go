@@ -162,7 +162,8 @@ type userRow struct {
 // systemUser is one of the users PiNet's own components act as: their keys are the cloud's, not
 // a person's, and rotating them from a web page would cut the components off.
 func systemUser(name string) bool {
-	return name == s3client.SystemUser || name == s3client.ImageReaderUser || name == s3client.SnapshotStoreUser
+	_, node := s3client.NodeOfUser(name)
+	return name == s3client.SystemUser || node
 }
 
 func (s *Server) usersPage(rq *request) {

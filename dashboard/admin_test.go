@@ -52,7 +52,7 @@ func TestAdminPages(t *testing.T) {
 	csrf := field(t, csrfField, page.body)
 	// PiNet's own users' keys are neither rotated nor handed out here.
 	for _, path := range []string{"/admin/users/rotate", "/admin/users/credentials"} {
-		for _, name := range []string{s3client.SystemUser, s3client.ImageReaderUser, s3client.SnapshotStoreUser} {
+		for _, name := range []string{s3client.SystemUser, s3client.NodeUser("dash-admin-node")} {
 			if a := b.post(path, url.Values{"csrf": {csrf}, "name": {name}}); a.status != http.StatusForbidden {
 				t.Fatalf("%s of %s: %d", path, name, a.status)
 			}

@@ -78,8 +78,8 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// ObjectStoreURL is where images are downloaded from; Region its region.
 	ObjectStoreURL, Region string
-	// SystemNamespace holds the credentials of the image reader, the read-only system user the
-	// agent downloads images as.
+	// SystemNamespace holds the credentials of the node's own object store user, whom the agent
+	// downloads images and copies snapshots as.
 	SystemNamespace string
 	// ImageCacheBytes bounds the images the node keeps that no instance uses (0: no bound).
 	ImageCacheBytes int64
@@ -131,8 +131,9 @@ type Config struct {
 	Network NetworkConfig
 }
 
-// The agent reads the image reader's credentials, and no other Secret.
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get,resourceNames=pinet-user-pinet-image-reader
+// The agent reads its node's object store user's credentials (s3client.NodeUser), and no other
+// Secret: the manager names every node's in Role pinet-nodeagent-store-keys (controllers/nodestore),
+// and the node authorizer refuses a node another node's.
 
 func (c *Config) defaults() {
 	if c.HeartbeatInterval == 0 {
@@ -320,7 +321,7 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 			Limit: cfg.ImageCacheBytes,
 			Source: storeSource{reader: mgr.GetAPIReader(), cfg: s3client.Config{
 				Endpoint: cfg.ObjectStoreURL, Region: cfg.Region, SystemNamespace: cfg.SystemNamespace,
-				User: s3client.ImageReaderUser,
+				User: s3client.NodeUser(cfg.NodeName),
 			}},
 			Log:     ctrl.Log.WithName("imagecache").WithValues("hypervisor", cfg.NodeName),
 			Metrics: cfg.metrics,

@@ -17,6 +17,7 @@ package nodeagent_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -165,6 +166,10 @@ func TestNodeAgentIdentity(t *testing.T) {
 // allowed, nothing more.
 func TestNodeAgentRole(t *testing.T) {
 	ctx := context.Background()
+	// The nodes' object store keys exist and the manager's role names them.
+	c := startCloud(t)
+	nodeStore(t, c, "node-1")
+	nodeStore(t, c, "node-2")
 	attrs := func(verb, resource, sub, ns, name string) *authorizationv1.ResourceAttributes {
 		group := cloudv1.GroupVersion.Group
 		if resource == "secrets" || resource == "namespaces" {
@@ -205,8 +210,10 @@ func TestNodeAgentRole(t *testing.T) {
 		{attrs("get", "secrets", "", testenv.SystemNamespace, "pinet-cloud-ca"), false},
 		{attrs("get", "secrets", "", testenv.SystemNamespace, "pinet-user-admin"), false},
 		{attrs("get", "secrets", "", testenv.SystemNamespace, "pinet-user-pinet-system"), false},
-		{attrs("get", "secrets", "", testenv.SystemNamespace, "pinet-user-pinet-image-reader"), true},
-		{attrs("update", "secrets", "", testenv.SystemNamespace, "pinet-user-pinet-image-reader"), false},
+		// Its own node's object store key, and no other node's.
+		{attrs("get", "secrets", "", testenv.SystemNamespace, "pinet-user-pinet-node-node-1"), true},
+		{attrs("update", "secrets", "", testenv.SystemNamespace, "pinet-user-pinet-node-node-1"), false},
+		{attrs("get", "secrets", "", testenv.SystemNamespace, "pinet-user-pinet-node-node-2"), false},
 		{attrs("create", "users", "", "", ""), false},
 		{attrs("update", "users", "", "", "admin"), false},
 		{attrs("patch", "users", "status", "", "admin"), false},
@@ -335,9 +342,34 @@ func TestAgentRefusesAnotherNodesIdentity(t *testing.T) {
 	}
 }
 
-// TestImageReaderCredential checks the credential node agents download images with: it reads the
-// image bucket's objects and can do nothing else in the store, nor use the EC2 API.
-func TestImageReaderCredential(t *testing.T) {
+// nodeStore returns node's object store client as its agent makes it: with the key of the node's
+// own user, read through the node's identity (the manager makes the user for the node's
+// Hypervisor, created here when no agent registered it, and names its Secret in the node agents'
+// role). It also returns the node's Kubernetes client.
+func nodeStore(t *testing.T, c *testcloud.Cloud, node string) (*minio.Client, client.Client) {
+	t.Helper()
+	ctx := context.Background()
+	hv := &cloudv1.Hypervisor{ObjectMeta: metav1.ObjectMeta{Name: node}}
+	if err := env.Client.Create(ctx, hv); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	nc := clientAs(t, testenv.NodeUser(node), testenv.NodeAgentsGroup)
+	cfg := s3client.Config{Endpoint: c.S3URL, Region: testcloud.Region, SystemNamespace: testenv.SystemNamespace, User: s3client.NodeUser(node)}
+	var mc *minio.Client
+	testenv.Eventually(t, shortWait, node+"'s object store key", func() error {
+		var err error
+		mc, err = s3client.New(ctx, nc, cfg)
+		return err
+	})
+	return mc, nc
+}
+
+// TestNodeStoreCredential checks the credential a node agent downloads images with: its node's
+// own user reads the stored image of an instance bound to its node, and nothing else — not while
+// no instance of the node uses the image, not another node's, not after the instance left; it
+// writes nothing, lists nothing, reads no project's bucket and no snapshot of another node's, and
+// opens no EC2 API. A node reads no other node's key.
+func TestNodeStoreCredential(t *testing.T) {
 	ctx := context.Background()
 	c := startCloud(t)
 	name := newProject(t, c, "readerp")
@@ -347,47 +379,56 @@ func TestImageReaderCredential(t *testing.T) {
 	if stored == nil {
 		t.Fatal("the image has no stored copy")
 	}
-
-	node1 := clientAs(t, testenv.NodeUser("node-1"), testenv.NodeAgentsGroup)
-	cfg := s3client.Config{Endpoint: c.S3URL, Region: testcloud.Region, SystemNamespace: testenv.SystemNamespace, User: s3client.ImageReaderUser}
-	var mc *minio.Client
-	testenv.Eventually(t, shortWait, "the image reader's key", func() error {
-		var err error
-		mc, err = s3client.New(ctx, node1, cfg)
-		return err
-	})
-	var data []byte
-	testenv.Eventually(t, shortWait, "the image reader to read the image", func() error {
-		obj, err := mc.GetObject(ctx, stored.Bucket, stored.Key, minio.GetObjectOptions{})
-		if err != nil {
-			return err
-		}
-		defer obj.Close()
-		data, err = io.ReadAll(obj)
-		return err
-	})
-	if string(data) != strings.Repeat("pinet", 1000) {
-		t.Fatalf("read %d bytes", len(data))
-	}
-
+	mc1, node1 := nodeStore(t, c, "keys-1")
+	mc2, _ := nodeStore(t, c, "keys-2")
 	denied := func(what string, err error) {
 		t.Helper()
 		if code := minio.ToErrorResponse(err).Code; code != "AccessDenied" {
 			t.Errorf("%s: want AccessDenied, got %v", what, err)
 		}
 	}
-	_, err := mc.ListBuckets(ctx)
+	read := func(mc *minio.Client) error {
+		obj, err := mc.GetObject(ctx, stored.Bucket, stored.Key, minio.GetObjectOptions{})
+		if err != nil {
+			return err
+		}
+		defer obj.Close()
+		data, err := io.ReadAll(obj)
+		if err == nil && string(data) != strings.Repeat("pinet", 1000) {
+			err = fmt.Errorf("read %d bytes", len(data))
+		}
+		return err
+	}
+	denied("keys-1 reading an image no instance of its node uses", read(mc1))
+
+	inst := &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: "vm-store", Namespace: name, Labels: map[string]string{cloudv1.LabelHypervisor: "keys-1"}},
+		Spec: cloudv1.InstanceSpec{ImageID: "img", InstanceType: "m1.tiny"}}
+	mustDo(t, "creating vm-store", env.Client.Create(ctx, inst))
+	mustDo(t, "binding vm-store to keys-1", env.Client.Status().Patch(ctx, inst, mergePatch(`{"status":{"hypervisor":"keys-1"}}`)))
+	testenv.Eventually(t, shortWait, "keys-1 to read its instance's image", func() error { return read(mc1) })
+	denied("keys-2 reading keys-1's image", read(mc2))
+
+	_, err := mc1.ListBuckets(ctx)
 	denied("listing buckets", err)
-	_, err = mc.PutObject(ctx, stored.Bucket, "planted", strings.NewReader("x"), 1, minio.PutObjectOptions{})
+	_, err = mc1.PutObject(ctx, stored.Bucket, stored.Key, strings.NewReader("x"), 1, minio.PutObjectOptions{})
+	denied("overwriting its image", err)
+	_, err = mc1.PutObject(ctx, stored.Bucket, "planted", strings.NewReader("x"), 1, minio.PutObjectOptions{})
 	denied("writing the image bucket", err)
-	denied("deleting an image", mc.RemoveObject(ctx, stored.Bucket, stored.Key, minio.RemoveObjectOptions{}))
-	for o := range mc.ListObjects(ctx, stored.Bucket, minio.ListObjectsOptions{}) {
+	denied("deleting its image", mc1.RemoveObject(ctx, stored.Bucket, stored.Key, minio.RemoveObjectOptions{}))
+	for o := range mc1.ListObjects(ctx, stored.Bucket, minio.ListObjectsOptions{}) {
 		denied("listing the image bucket", o.Err)
 	}
-	_, err = mc.StatObject(ctx, "raw-"+name, "img", minio.StatObjectOptions{})
+	_, err = mc1.StatObject(ctx, "raw-"+name, "img", minio.StatObjectOptions{})
 	denied("reading a project's bucket", err)
+	_, err = mc1.PutObject(ctx, s3client.SnapshotBucket, name+"/snap-0123456789abcdef0/manifest.json", strings.NewReader("{}"), 2, minio.PutObjectOptions{})
+	denied("writing a snapshot its node does not copy", err)
+	_, err = mc1.StatObject(ctx, s3client.SnapshotBucket, name+"/snap-0123456789abcdef0/manifest.json", minio.StatObjectOptions{})
+	denied("reading a snapshot its node does not hold", err)
 
-	// The system user's (admin) key is out of the node's reach.
+	// Keys: its own, never another node's nor the system user's.
+	err = node1.Get(ctx, client.ObjectKey{Namespace: testenv.SystemNamespace, Name: credentials.SecretName(s3client.NodeUser("keys-2"))}, &corev1.Secret{})
+	wantRefused(t, "keys-1 reading keys-2's key", err, "is not this node's object store key")
+	wantRefused(t, "keys-1 listing secrets", node1.List(ctx, &corev1.SecretList{}, client.InNamespace(testenv.SystemNamespace)), "read Secrets only by name")
 	_, err = s3client.New(ctx, node1, s3client.Config{Endpoint: c.S3URL, Region: testcloud.Region, SystemNamespace: testenv.SystemNamespace})
 	if !apierrors.IsForbidden(errors.Unwrap(err)) {
 		t.Fatalf("a node reading the system user's key: want Forbidden, got %v", err)
@@ -395,7 +436,7 @@ func TestImageReaderCredential(t *testing.T) {
 
 	// Nor does the key open the EC2 API.
 	sec := &corev1.Secret{}
-	mustDo(t, "reading the reader's secret", node1.Get(ctx, client.ObjectKey{Namespace: testenv.SystemNamespace, Name: "pinet-user-" + s3client.ImageReaderUser}, sec))
+	mustDo(t, "reading its key", node1.Get(ctx, client.ObjectKey{Namespace: testenv.SystemNamespace, Name: credentials.SecretName(s3client.NodeUser("keys-1"))}, sec))
 	keys, err := credentials.ReadKeys(sec)
 	if err != nil || len(keys) == 0 {
 		t.Fatalf("keys: %v", err)
@@ -403,8 +444,17 @@ func TestImageReaderCredential(t *testing.T) {
 	_, err = c.EC2(testcloud.Credentials{AccessKeyID: keys[len(keys)-1].AccessKeyID, SecretAccessKey: keys[len(keys)-1].SecretAccessKey}).
 		DescribeInstances(ctx, &ec2.DescribeInstancesInput{})
 	if err == nil || !strings.Contains(err.Error(), "InvalidClientTokenId") {
-		t.Fatalf("the reader's key on the EC2 API: want InvalidClientTokenId, got %v", err)
+		t.Fatalf("a node's key on the EC2 API: want InvalidClientTokenId, got %v", err)
 	}
+
+	// The instance goes: so does its node's reach to the image.
+	mustDo(t, "deleting vm-store", env.Client.Delete(ctx, inst))
+	testenv.Eventually(t, longWait, "keys-1 to read its gone instance's image no more", func() error {
+		if err := read(mc1); minio.ToErrorResponse(err).Code != "AccessDenied" {
+			return fmt.Errorf("keys-1 reading the image: %v", err)
+		}
+		return nil
+	})
 }
 
 // TestServiceAccountNodeIdentity checks the in-cluster identity: the DaemonSet's service account,

@@ -268,8 +268,8 @@ func (s *instanceSync) fetch(ctx context.Context, sc *syncScope, img *cloudv1.Im
 	return path, nil
 }
 
-// storeSource reads images from the object store as the read-only image reader, whose key it
-// looks up for every download (keys rotate; downloads are rare).
+// storeSource reads images from the object store as the node's own user, who may read the images
+// labelled for the node; it looks the key up for every download (keys rotate; downloads are rare).
 type storeSource struct {
 	reader client.Reader
 	cfg    s3client.Config

@@ -106,8 +106,10 @@ func TestNodeAgentVolumeAndSnapshotRestriction(t *testing.T) {
 		"may write only the status of Snapshots it copies")
 	wantRefused(t, "vn-1 changing a snapshot's spec", node1.Patch(ctx, mine, mergePatch(`{"spec":{"description":"x"}}`)), "cannot patch")
 
-	// Its credentials: the snapshot store user's Secret, and still no other.
-	for name, allowed := range map[string]bool{"pinet-user-pinet-snapshot-store": true, "pinet-user-pinet-system": false} {
+	// Its credentials: its node's object store key, and still no other.
+	nodeStore(t, c, "vn-1")
+	nodeStore(t, c, "vn-2")
+	for name, allowed := range map[string]bool{"pinet-user-pinet-node-vn-1": true, "pinet-user-pinet-node-vn-2": false, "pinet-user-pinet-system": false} {
 		err := node1.Get(ctx, client.ObjectKey{Namespace: testenv.SystemNamespace, Name: name}, &corev1.Secret{})
 		if allowed && apierrors.IsForbidden(err) || !allowed && !apierrors.IsForbidden(err) {
 			t.Fatalf("vn-1 reading %s: %v", name, err)

@@ -74,7 +74,7 @@ func setupStorage(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, c
 	var store func(context.Context) (*minio.Client, error)
 	if cfg.ObjectStoreURL != "" {
 		storeCfg := s3client.Config{Endpoint: cfg.ObjectStoreURL, Region: cfg.Region,
-			SystemNamespace: cfg.SystemNamespace, User: s3client.SnapshotStoreUser}
+			SystemNamespace: cfg.SystemNamespace, User: s3client.NodeUser(cfg.NodeName)}
 		reader := mgr.GetAPIReader()
 		store = func(ctx context.Context) (*minio.Client, error) { return s3client.New(ctx, reader, storeCfg) }
 	}

@@ -41,10 +41,9 @@ import (
 
 // The storage role reads the volumes and snapshots labelled with its node and reports their
 // status (admission lets it write only those, and only their status), and copies snapshots as
-// the snapshot store user, whose credentials are the only other Secret it reads.
+// its node's object store user, who reaches only the snapshots of its node.
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=volumes;snapshots,verbs=get;list;watch
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=volumes/status;snapshots/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get,resourceNames=pinet-user-pinet-snapshot-store
 
 // volumeSync makes, serves and removes the volumes placed on this storage node: a sparse
 // backing file per volume (filled from its snapshot first, if it has one) served as an AoE
@@ -57,7 +56,7 @@ type volumeSync struct {
 	node    string
 	exports *exports
 	clock   clock.PassiveClock
-	// store is the object store as the snapshot store user.
+	// store is the object store as the node's own user.
 	store func(context.Context) (*minio.Client, error)
 
 	mu sync.Mutex

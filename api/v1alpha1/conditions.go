@@ -58,6 +58,9 @@ const (
 	// it when it places the volume) or copies a Snapshot (the snapshot controller writes it), so
 	// that node agents watch only their own volumes and snapshots.
 	LabelStorageNode = "cloud.pinet.io/storage-node"
+	// LabelNodeUser names the node whose own object store user a User is (the manager makes one
+	// for every Hypervisor and removes it with the node).
+	LabelNodeUser = "cloud.pinet.io/node-user"
 	// LabelAttachNode names the node of the instance a Volume is attached to (the volume
 	// controller writes it while spec.attachTo names an instance bound to a node).
 	LabelAttachNode = "cloud.pinet.io/attach-node"

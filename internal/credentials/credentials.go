@@ -37,9 +37,9 @@ import (
 type Store struct {
 	Client          client.Reader
 	SystemNamespace string
-	// ReadOnlyUsers are system users that act in no project (such as the node agents' image
-	// reader); what they may do is the store's read-only grant. Their keys name no project.
-	ReadOnlyUsers []string
+	// NoProject, when set, names the system users who act in no project (the nodes' users);
+	// what they may do is the object store's grants. Their keys name no project.
+	NoProject func(user string) bool
 }
 
 var _ awsauth.CredentialStore = (*Store)(nil)
@@ -76,7 +76,7 @@ func (s *Store) Lookup(ctx context.Context, accessKeyID string) (awsauth.Credent
 	if keys[i].State != string(cloudv1.AccessKeyActive) {
 		return awsauth.Credential{}, fmt.Errorf("access key %s: %w", key, awsauth.ErrRetiredKey)
 	}
-	if !u.Spec.Admin && slices.Contains(s.ReadOnlyUsers, u.Name) {
+	if !u.Spec.Admin && s.NoProject != nil && s.NoProject(u.Name) {
 		if project != "" {
 			return awsauth.Credential{}, fmt.Errorf("access key %s acts in no project, not %q: %w", key, project, awsauth.ErrUnknownKey)
 		}

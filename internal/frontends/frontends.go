@@ -39,6 +39,7 @@ import (
 	"pinet.io/pinet/internal/consoleclient"
 	"pinet.io/pinet/internal/credentials"
 	"pinet.io/pinet/internal/metrics"
+	"pinet.io/pinet/internal/nodeuse"
 	"pinet.io/pinet/internal/s3client"
 	"pinet.io/pinet/objectstore"
 	"pinet.io/pinet/objectstore/fsstore"
@@ -96,9 +97,10 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 		}
 	}
 	if cfg.S3Listener != nil {
-		// Node agents download images as the image reader, which may only read the image bucket.
+		// Node agents download images and copy snapshots as their node's own user, who reaches
+		// only what the node uses.
 		s3creds := &credentials.Store{Client: mgr.GetClient(), SystemNamespace: cfg.SystemNamespace,
-			ReadOnlyUsers: []string{s3client.ImageReaderUser, s3client.SnapshotStoreUser}}
+			NoProject: func(user string) bool { _, ok := s3client.NodeOfUser(user); return ok }}
 		// The manager's cache is not running yet: read the master key directly.
 		direct, err := client.New(restCfg, client.Options{Scheme: mgr.GetScheme()})
 		if err != nil {
@@ -109,16 +111,12 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 			return err
 		}
 		store, err := objectstore.New(objectstore.Config{
-			DataDir: cfg.S3DataDir,
-			S3:      cfg.S3Backend,
-			Region:  cfg.Region,
-			Auth:    objectstore.VerifierAuthenticator{Verifier: &awsauth.Verifier{Store: s3creds, Service: awsauth.ServiceS3}},
-			Authz:   authz.Buckets{Authorizer: az},
-			ReadOnly: []objectstore.ReadOnlyGrant{
-				{User: s3client.ImageReaderUser, Bucket: s3client.ImageStoreBucket},
-				// Storage nodes save and restore snapshots as the snapshot store user.
-				{User: s3client.SnapshotStoreUser, Bucket: s3client.SnapshotBucket, Put: true},
-			},
+			DataDir:       cfg.S3DataDir,
+			S3:            cfg.S3Backend,
+			Region:        cfg.Region,
+			Auth:          objectstore.VerifierAuthenticator{Verifier: &awsauth.Verifier{Store: s3creds, Service: awsauth.ServiceS3}},
+			Authz:         authz.Buckets{Authorizer: az},
+			Grants:        &nodeuse.StoreGrants{Cache: mgr.GetClient(), Live: mgr.GetAPIReader()},
 			Logger:        cfg.Logger.WithName("objectstore"),
 			SSEMasterKey:  masterKey,
 			SystemProject: cfg.SystemNamespace,

@@ -90,9 +90,10 @@ func AuthorizationConfig(webhookKubeconfig, systemNamespace string, then ...stri
 				FailurePolicy:  "Deny",
 				ConnectionInfo: connectionInfo{Type: "KubeConfigFile", KubeConfigFile: webhookKubeconfig},
 				MatchConditions: []matchCondition{
-					{Expression: fmt.Sprintf("has(request.resourceAttributes) && request.resourceAttributes.group == '%s'"+
-						" && request.resourceAttributes.resource in ['instances', 'volumes', 'snapshots', 'keypairs', 'images', 'securitygroups']"+
-						" && request.resourceAttributes.verb in ['get', 'list', 'watch']", cloudv1.GroupVersion.Group)},
+					{Expression: fmt.Sprintf("has(request.resourceAttributes) && request.resourceAttributes.verb in ['get', 'list', 'watch']"+
+						" && ((request.resourceAttributes.group == '%s'"+
+						" && request.resourceAttributes.resource in ['instances', 'volumes', 'snapshots', 'keypairs', 'images', 'securitygroups'])"+
+						" || (request.resourceAttributes.group == '' && request.resourceAttributes.resource == 'secrets'))", cloudv1.GroupVersion.Group)},
 					{Expression: fmt.Sprintf("'%s' in request.groups || request.user == 'system:serviceaccount:%s:pinet-nodeagent'",
 						NodeAgentsGroup, systemNamespace)},
 				},

@@ -22,6 +22,9 @@
 // node (the API server passes the parsed selector), or a get of an object that, as the manager's
 // cache holds it, does not carry the node's label, is denied; what is left is RBAC's to grant (no
 // opinion), as is every other request: writes are narrowed by admission (pinet-node-restriction).
+// Secrets likewise: RBAC lets node agents get every node's object store key by name (the
+// manager's Role pinet-nodeagent-store-keys), and a node is refused every one but its own, and any
+// list or watch of Secrets.
 package nodeauthz
 
 import (
@@ -36,6 +39,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/credentials"
+	"pinet.io/pinet/internal/s3client"
 )
 
 // NodeAgentsGroup is the group of the node agents' own identities (users pinet:node:<node>).
@@ -139,6 +144,12 @@ func (a *Authorizer) nodeAgent(user string, groups []string, extra map[string]au
 // Decide answers one SubjectAccessReview, with the reason the requester is told on a denial.
 func (a *Authorizer) Decide(ctx context.Context, spec authorizationv1.SubjectAccessReviewSpec) (Decision, string, error) {
 	ra := spec.ResourceAttributes
+	if ra != nil && ra.Group == "" && ra.Resource == "secrets" {
+		if a.decideSecret(spec, ra) == Deny {
+			return Deny, secretRefusal(ra), nil
+		}
+		return NoOpinion, "", nil
+	}
 	if ra == nil || ra.Group != cloudv1.GroupVersion.Group {
 		return NoOpinion, "", nil
 	}
@@ -177,6 +188,34 @@ func (a *Authorizer) Decide(ctx context.Context, spec authorizationv1.SubjectAcc
 	}
 	// Writes: admission (pinet-node-restriction) narrows them to the node's own objects.
 	return NoOpinion, "", nil
+}
+
+// nodeKeyPrefix starts the name of every node's object store key Secret.
+var nodeKeyPrefix = credentials.SecretName(s3client.NodeUserPrefix)
+
+// decideSecret lets a node agent get, of the nodes' object store keys, only its own node's, and
+// list or watch no Secret at all. Other Secrets by name are RBAC's to decide (it grants none).
+func (a *Authorizer) decideSecret(spec authorizationv1.SubjectAccessReviewSpec, ra *authorizationv1.ResourceAttributes) Decision {
+	isNode, node := a.nodeAgent(spec.User, spec.Groups, spec.Extra)
+	switch {
+	case !isNode:
+		return NoOpinion
+	case ra.Verb == "list" || ra.Verb == "watch":
+		return Deny
+	case ra.Verb != "get" || !strings.HasPrefix(ra.Name, nodeKeyPrefix):
+		return NoOpinion
+	case node != "" && ra.Namespace == a.SystemNamespace && ra.Name == credentials.SecretName(s3client.NodeUser(node)):
+		return NoOpinion
+	}
+	return Deny
+}
+
+// secretRefusal is what a node agent refused a Secret is told.
+func secretRefusal(ra *authorizationv1.ResourceAttributes) string {
+	if ra.Verb == "list" || ra.Verb == "watch" {
+		return "node agents read Secrets only by name"
+	}
+	return fmt.Sprintf("secret %s/%s is not this node's object store key", ra.Namespace, ra.Name)
 }
 
 // selectsNode reports whether a list's label selector keeps it to objects carrying one of the

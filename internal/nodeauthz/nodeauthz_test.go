@@ -167,3 +167,42 @@ func TestUsedObjects(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeStoreKeys: a node agent gets its own node's object store key and no other node's, and
+// lists or watches no Secret; Secrets of other names, and everyone else's requests, are RBAC's.
+func TestNodeStoreKeys(t *testing.T) {
+	a := &Authorizer{Reader: brokenReader{}, SystemNamespace: "pinet-system"}
+	secret := func(user string, groups []string, extra map[string]authorizationv1.ExtraValue, verb, ns, name string) authorizationv1.SubjectAccessReviewSpec {
+		return authorizationv1.SubjectAccessReviewSpec{User: user, Groups: groups, Extra: extra,
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Resource: "secrets", Verb: verb, Namespace: ns, Name: name}}
+	}
+	node := []string{NodeAgentsGroup}
+	sa := "system:serviceaccount:pinet-system:pinet-nodeagent"
+	onN1 := map[string]authorizationv1.ExtraValue{podNodeExtra: {"n1"}}
+	for _, c := range []struct {
+		name string
+		spec authorizationv1.SubjectAccessReviewSpec
+		want Decision
+	}{
+		{"its own key", secret("pinet:node:n1", node, nil, "get", "pinet-system", "pinet-user-pinet-node-n1"), NoOpinion},
+		{"its own key, as the DaemonSet", secret(sa, nil, onN1, "get", "pinet-system", "pinet-user-pinet-node-n1"), NoOpinion},
+		{"another node's key", secret("pinet:node:n1", node, nil, "get", "pinet-system", "pinet-user-pinet-node-n2"), Deny},
+		{"another node's key, as the DaemonSet", secret(sa, nil, onN1, "get", "pinet-system", "pinet-user-pinet-node-n2"), Deny},
+		{"a key of a node whose name starts with its own", secret("pinet:node:n1", node, nil, "get", "pinet-system", "pinet-user-pinet-node-n10"), Deny},
+		{"a token naming no node", secret(sa, nil, nil, "get", "pinet-system", "pinet-user-pinet-node-n1"), Deny},
+		{"its key's name in another namespace", secret("pinet:node:n1", node, nil, "get", "other", "pinet-user-pinet-node-n1"), Deny},
+		{"listing secrets", secret("pinet:node:n1", node, nil, "list", "pinet-system", ""), Deny},
+		{"watching secrets", secret("pinet:node:n1", node, nil, "watch", "", ""), Deny},
+		{"another secret by name", secret("pinet:node:n1", node, nil, "get", "pinet-system", "pinet-user-alice"), NoOpinion},
+		{"an admin's get of a node's key", secret("admin", []string{"system:masters"}, nil, "get", "pinet-system", "pinet-user-pinet-node-n2"), NoOpinion},
+		{"the manager listing secrets", secret("system:pinet:manager", nil, nil, "list", "pinet-system", ""), NoOpinion},
+	} {
+		d, reason, err := a.Decide(context.Background(), c.spec)
+		if err != nil || d != c.want {
+			t.Errorf("%s: %v %q %v; want %v", c.name, d, reason, err, c.want)
+		}
+		if d == Deny && reason == "" {
+			t.Errorf("%s: denied without a reason", c.name)
+		}
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strings"
 
 	"github.com/minio/minio-go/v7"
 	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
@@ -33,19 +34,25 @@ import (
 // SystemUser is the admin user PiNet's components act as in the object store.
 const SystemUser = "pinet-system"
 
-// ImageReaderUser is the system user node agents download images as: the object store lets it
-// only get and head the objects of the system image bucket, and the node agents' role lets them
-// read only its credentials Secret.
-const ImageReaderUser = "pinet-image-reader"
-
-// ImageStoreBucket is the system bucket the image controller keeps verified images in, the only
-// one the image reader may read.
+// ImageStoreBucket is the system bucket the image controller keeps verified images in.
 const ImageStoreBucket = "pinet-image-store"
 
-// SnapshotStoreUser is the system user storage nodes copy volumes to and from snapshots as: the
-// object store lets it only get, head and put (single PUTs) the objects of SnapshotBucket, and
-// the node agents' role lets them read only its credentials Secret.
-const SnapshotStoreUser = "pinet-snapshot-store"
+// NodeUserPrefix starts the name of each node's own user (NodeUser), the identity its node agent
+// downloads images and copies snapshots as. The object store lets such a user get and head only
+// the stored objects of the images labelled for its node, and get, head and put only the snapshot
+// objects of its node's snapshots (and get those its node's volumes are restored from); the node
+// agents' role names each node user's credentials Secret, and the node authorizer lets a node get
+// only its own.
+const NodeUserPrefix = "pinet-node-"
+
+// NodeUser is the object store user of node.
+func NodeUser(node string) string { return NodeUserPrefix + node }
+
+// NodeOfUser returns the node whose user name is, if it is one.
+func NodeOfUser(name string) (string, bool) {
+	node, ok := strings.CutPrefix(name, NodeUserPrefix)
+	return node, ok && node != ""
+}
 
 // SnapshotBucket is the system bucket snapshots are kept in, under "<project>/<snap-id>/".
 const SnapshotBucket = "pinet-snapshots"
@@ -59,7 +66,7 @@ type Config struct {
 	// SystemNamespace holds the user's credentials Secret.
 	SystemNamespace string
 	// User is the system user to act as: SystemUser (the default, an admin acting in the system
-	// namespace) or ImageReaderUser (acting in no project).
+	// namespace) or a NodeUser (acting in no project).
 	User string
 }
 
@@ -91,7 +98,7 @@ func New(ctx context.Context, r client.Reader, cfg Config) (*minio.Client, error
 		return nil, fmt.Errorf("object store endpoint %q: %w", cfg.Endpoint, err)
 	}
 	// The system user acts in the system namespace: buckets it makes belong to no project, so only
-	// admins reach them. The image reader acts in none.
+	// admins reach them. A node's user acts in none.
 	if name == SystemUser {
 		id += ":" + cfg.SystemNamespace
 	}

@@ -26,6 +26,9 @@ import (
 	"testing"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -180,6 +183,15 @@ func TestComponentRBAC(t *testing.T) {
 	tool(t, rbac, "kubectl", "--kubeconfig", kubeconfig(t, env.Config),
 		"apply", "--server-side", "--force-conflicts", "--field-manager=pinet-deploy-test", "-f", "-")
 	sys := testenv.SystemNamespace
+	// The Role the manager keeps naming two nodes' object store keys (controllers/nodestore, whose
+	// own test checks what it writes), bound by config/rbac to the node agents.
+	ctx := context.Background()
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: sys, Name: "pinet-nodeagent-store-keys"},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"},
+			ResourceNames: []string{"pinet-user-pinet-node-node-1", "pinet-user-pinet-node-node-2"}}}}
+	if err := env.Client.Create(ctx, role); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		sa      string
 		allowed []access
@@ -190,8 +202,8 @@ func TestComponentRBAC(t *testing.T) {
 				{"watch", cloudGroup, "instances", "", "p1", "", "cloud.pinet.io/hypervisor=node-1"},
 				{"patch", cloudGroup, "instances", "status", "p1", "vm", ""},
 				{"create", cloudGroup, "hypervisors", "", "", "", ""},
-				{"get", "", "secrets", "", sys, "pinet-user-pinet-image-reader", ""},
-				{"get", "", "secrets", "", sys, "pinet-user-pinet-snapshot-store", ""},
+				// Its own node's object store key (its token names node-1).
+				{"get", "", "secrets", "", sys, "pinet-user-pinet-node-node-1", ""},
 				{"watch", cloudGroup, "volumes", "", "", "", "cloud.pinet.io/attach-node=node-1"},
 				{"watch", cloudGroup, "keypairs", "", "", "", "node.cloud.pinet.io/node-1=true"},
 				{"list", cloudGroup, "images", "", "", "", "node.cloud.pinet.io/node-1=true"},
@@ -217,6 +229,8 @@ func TestComponentRBAC(t *testing.T) {
 				{"update", cloudGroup, "projects", "", "", "p1", ""},
 				{"get", "", "secrets", "", "p1", "anything", ""},
 				{"list", "", "secrets", "", sys, "", ""},
+				{"get", "", "secrets", "", sys, "pinet-user-pinet-node-node-2", ""},
+				{"update", "", "secrets", "", sys, "pinet-user-pinet-node-node-1", ""},
 				{"get", "", "secrets", "", sys, "pinet-user-admin", ""},
 				{"get", "", "secrets", "", sys, "pinet-cloud-ca", ""},
 				{"create", "", "pods", "", sys, "", ""},
@@ -236,8 +250,12 @@ func TestComponentRBAC(t *testing.T) {
 				{"create", cloudGroup, "instances", "", "p1", "", ""},
 				{"bind", "rbac.authorization.k8s.io", "clusterroles", "", "", "pinet-member", ""},
 				{"create", "", "serviceaccounts", "token", sys, "pinet-manager", ""},
+				// The node agents' store keys role (controllers/nodestore).
+				{"create", "rbac.authorization.k8s.io", "roles", "", sys, "", ""},
+				{"update", "rbac.authorization.k8s.io", "roles", "", sys, "pinet-nodeagent-store-keys", ""},
 			},
 			[]access{
+				{"create", "rbac.authorization.k8s.io", "roles", "", "p1", "", ""},
 				{"get", "", "secrets", "", "p1", "anything", ""},
 				{"list", "", "secrets", "", "", "", ""},
 				{"create", "", "pods", "", sys, "", ""},

@@ -265,6 +265,11 @@ func TestNodeKubeconfigReadsOnlyItsNode(t *testing.T) {
 		{node, []string{"get", "images", "-A"}, "may list images only"},
 		{node, []string{"get", "securitygroups", "-A", "-l", "node.cloud.pinet.io/" + store + "=true"}, "may list securitygroups only"},
 		{store, []string{"get", "image", "-n", "admin", "no-such-image"}, "is not used by an instance on node " + store},
+		// Object store keys: each node its own (the node store controller's users).
+		{node, []string{"get", "secret", "-n", "pinet-system", "pinet-user-pinet-node-" + store}, "is not this node's object store key"},
+		{store, []string{"get", "secret", "-n", "pinet-system", "pinet-user-pinet-node-" + node}, "is not this node's object store key"},
+		{node, []string{"get", "secrets", "-n", "pinet-system"}, "read Secrets only by name"},
+		{node, []string{"get", "secret", "-n", "pinet-system", "pinet-user-admin"}, "Forbidden"},
 	} {
 		out, err := asNode(refused.node, refused.args...)
 		if err == nil || !strings.Contains(out, refused.want) {
@@ -281,6 +286,19 @@ func TestNodeKubeconfigReadsOnlyItsNode(t *testing.T) {
 	} {
 		if out, err := asNode(allowed[0], allowed[1:]...); err != nil {
 			t.Errorf("%v: %v %s", allowed, err, out)
+		}
+	}
+	// Its own key, once the manager has made the node's user (at the node's registration).
+	for _, n := range []string{node, store} {
+		var out string
+		var err error
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
+			if out, err = asNode(n, "get", "secret", "-n", "pinet-system", "pinet-user-pinet-node-"+n, "-o", "name"); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			t.Errorf("%s reading its own object store key: %v %s", n, err, out)
 		}
 	}
 

@@ -1,0 +1,128 @@
+// Copyright 2026 The PiNet Authors.
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+package nodeuse
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/s3client"
+)
+
+// StoreGrants decides, for the object store, what each node's user (s3client.NodeUser) may
+// reach: the stored objects of the images labelled for its node (what its instances boot from),
+// and in the snapshot bucket ("<project>/<snapshot id>/…") the objects of the snapshots its
+// storage copies (read and written) and of those its volumes are restored from (read).
+//
+// It reads the manager's cache and, when the cache says no, the API server: the label a binding
+// needs is given just before the binding, and the agent may ask before this cache has seen it.
+type StoreGrants struct {
+	Cache client.Reader
+	Live  client.Reader
+	// ImageBucket and SnapshotBucket are the system buckets (s3client's by default).
+	ImageBucket, SnapshotBucket string
+}
+
+// Covers reports whether user is a node's user.
+func (g *StoreGrants) Covers(user string) bool {
+	_, ok := s3client.NodeOfUser(user)
+	return ok
+}
+
+// Allowed reports whether user's node may read (or, with put, write) key of bucket.
+func (g *StoreGrants) Allowed(ctx context.Context, user, bucket, key string, put bool) (bool, error) {
+	node, ok := s3client.NodeOfUser(user)
+	if !ok {
+		return false, nil
+	}
+	for _, r := range []client.Reader{g.Cache, g.Live} {
+		if ok, err := g.allowed(ctx, r, node, bucket, key, put); err != nil || ok {
+			return ok, err
+		}
+	}
+	return false, nil
+}
+
+func (g *StoreGrants) allowed(ctx context.Context, r client.Reader, node, bucket, key string, put bool) (bool, error) {
+	imageBucket, snapshotBucket := g.ImageBucket, g.SnapshotBucket
+	if imageBucket == "" {
+		imageBucket = s3client.ImageStoreBucket
+	}
+	if snapshotBucket == "" {
+		snapshotBucket = s3client.SnapshotBucket
+	}
+	switch bucket {
+	case imageBucket:
+		if put {
+			return false, nil
+		}
+		return g.storesImage(ctx, r, node, bucket, key)
+	case snapshotBucket:
+		return g.holdsSnapshot(ctx, r, node, key, put)
+	}
+	return false, nil
+}
+
+// storesImage reports whether an image labelled for node is stored at bucket/key.
+func (g *StoreGrants) storesImage(ctx context.Context, r client.Reader, node, bucket, key string) (bool, error) {
+	list := &cloudv1.ImageList{}
+	if err := r.List(ctx, list, client.MatchingLabels{cloudv1.NodeUseLabel(node): cloudv1.NodeUseLabelValue}); err != nil {
+		return false, fmt.Errorf("listing node %s's images: %w", node, err)
+	}
+	for i := range list.Items {
+		if st := list.Items[i].Status.Stored; st != nil && st.Bucket == bucket && st.Key == key {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// holdsSnapshot reports whether key, "<project>/<snapshot id>/<object>", is an object of a
+// snapshot of project that node copies (its storage-node label), or, for a read, one a volume
+// node stores is restored from.
+func (g *StoreGrants) holdsSnapshot(ctx context.Context, r client.Reader, node, key string, put bool) (bool, error) {
+	project, rest, _ := strings.Cut(key, "/")
+	id, object, _ := strings.Cut(rest, "/")
+	if project == "" || id == "" || object == "" {
+		return false, nil
+	}
+	mine := client.MatchingLabels{cloudv1.LabelStorageNode: node}
+	snaps := &cloudv1.SnapshotList{}
+	if err := r.List(ctx, snaps, client.InNamespace(project), mine); err != nil {
+		return false, fmt.Errorf("listing node %s's snapshots in %s: %w", node, project, err)
+	}
+	for i := range snaps.Items {
+		if snaps.Items[i].Status.SnapshotID == id {
+			return true, nil
+		}
+	}
+	if put {
+		return false, nil
+	}
+	vols := &cloudv1.VolumeList{}
+	if err := r.List(ctx, vols, client.InNamespace(project), mine); err != nil {
+		return false, fmt.Errorf("listing node %s's volumes in %s: %w", node, project, err)
+	}
+	for i := range vols.Items {
+		if vols.Items[i].Spec.SnapshotID == id {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -1,0 +1,86 @@
+// Copyright 2026 The PiNet Authors.
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+package nodeuse
+
+import (
+	"context"
+	"testing"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/s3client"
+)
+
+// TestStoreGrants: a node's user reaches the stored objects of the images labelled for its node
+// and the snapshot objects of its own storage's snapshots (and, to read, of the snapshots its
+// volumes are made from), in their own project's part of the bucket; nothing of another node's,
+// another project's, or another bucket; and a label the cache has not seen yet is read live.
+func TestStoreGrants(t *testing.T) {
+	img := func(name, node, key string) *cloudv1.Image {
+		i := &cloudv1.Image{ObjectMeta: meta("p", name),
+			Status: cloudv1.ImageStatus{Stored: &cloudv1.StoredImage{Bucket: s3client.ImageStoreBucket, Key: key}}}
+		i.Labels = map[string]string{cloudv1.NodeUseLabel(node): cloudv1.NodeUseLabelValue}
+		return i
+	}
+	snap := func(ns, name, node, id string) *cloudv1.Snapshot {
+		s := &cloudv1.Snapshot{ObjectMeta: meta(ns, name), Status: cloudv1.SnapshotStatus{SnapshotID: id}}
+		s.Labels = map[string]string{cloudv1.LabelStorageNode: node}
+		return s
+	}
+	vol := &cloudv1.Volume{ObjectMeta: meta("p", "vol-made"), Spec: cloudv1.VolumeSpec{SnapshotID: "snap-2"}}
+	vol.Labels = map[string]string{cloudv1.LabelStorageNode: "node-1"}
+	objs := []client.Object{img("mine", "node-1", "objects/mine"), img("theirs", "node-2", "objects/theirs"),
+		snap("p", "s1", "node-1", "snap-1"), snap("p", "s2", "node-2", "snap-2"), snap("q", "s3", "node-2", "snap-3"), vol}
+	cache := fakeClient(t, objs...)
+	live := fakeClient(t, append(objs, img("new", "node-1", "objects/new"))...)
+	g := &StoreGrants{Cache: cache, Live: live}
+	ctx := context.Background()
+
+	if !g.Covers(s3client.NodeUser("node-1")) || g.Covers("alice") || g.Covers(s3client.NodeUserPrefix) {
+		t.Fatal("Covers must name exactly the nodes' users")
+	}
+	for _, c := range []struct {
+		user, bucket, key string
+		put, want         bool
+	}{
+		{"node-1", s3client.ImageStoreBucket, "objects/mine", false, true},
+		{"node-1", s3client.ImageStoreBucket, "objects/mine", true, false},
+		{"node-1", s3client.ImageStoreBucket, "objects/theirs", false, false},
+		{"node-2", s3client.ImageStoreBucket, "objects/theirs", false, true},
+		{"node-1", s3client.ImageStoreBucket, "objects/new", false, true}, // labelled, not in the cache yet
+		{"node-2", s3client.ImageStoreBucket, "objects/new", false, false},
+		{"node-1", "other-bucket", "objects/mine", false, false},
+		{"node-1", s3client.SnapshotBucket, "p/snap-1/manifest.json", false, true},
+		{"node-1", s3client.SnapshotBucket, "p/snap-1/chunk-000000000000", true, true},
+		{"node-1", s3client.SnapshotBucket, "p/snap-1/", true, false},
+		{"node-1", s3client.SnapshotBucket, "p/snap-1", false, false},
+		{"node-1", s3client.SnapshotBucket, "q/snap-1/manifest.json", false, false},
+		// Restored from by a volume of node-1: read, never written.
+		{"node-1", s3client.SnapshotBucket, "p/snap-2/manifest.json", false, true},
+		{"node-1", s3client.SnapshotBucket, "p/snap-2/manifest.json", true, false},
+		{"node-2", s3client.SnapshotBucket, "p/snap-2/manifest.json", true, true},
+		{"node-1", s3client.SnapshotBucket, "q/snap-3/manifest.json", false, false},
+		{"node-2", s3client.SnapshotBucket, "p/snap-3/manifest.json", false, false},
+	} {
+		got, err := g.Allowed(ctx, s3client.NodeUser(c.user), c.bucket, c.key, c.put)
+		if err != nil || got != c.want {
+			t.Errorf("%s %s/%s put=%v = %v, %v; want %v", c.user, c.bucket, c.key, c.put, got, err, c.want)
+		}
+	}
+	if ok, err := g.Allowed(ctx, "alice", s3client.ImageStoreBucket, "objects/mine", false); ok || err != nil {
+		t.Errorf("a user who is no node's: %v, %v", ok, err)
+	}
+}
