@@ -29,6 +29,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"pinet.io/pinet/internal/credentials"
+	"pinet.io/pinet/internal/s3client"
 )
 
 // oneObjectReader holds one object of every narrowed kind, p/mine, labelled with node n1.
@@ -59,6 +62,9 @@ func FuzzReview(f *testing.F) {
 		`{"spec":{"user":"pinet:node:n1","groups":["pinet:nodeagents"],"resourceAttributes":{"group":"cloud.pinet.io","resource":"keypairs","verb":"list","labelSelector":{"requirements":[{"key":"node.cloud.pinet.io/n1","operator":"In","values":["true"]}]}}}}`,
 		`{"spec":{"user":"pinet:node:n1","groups":["pinet:nodeagents"],"resourceAttributes":{"group":"cloud.pinet.io","resource":"images","verb":"get","namespace":"p","name":"mine"}}}`,
 		`{"spec":{"user":"alice","resourceAttributes":{"group":"cloud.pinet.io","resource":"instances","verb":"list"}}}`,
+		`{"spec":{"user":"pinet:node:n1","groups":["pinet:nodeagents"],"resourceAttributes":{"resource":"secrets","verb":"get","namespace":"pinet-system","name":"pinet-user-pinet-node-n2"}}}`,
+		`{"spec":{"user":"pinet:node:n1","groups":["pinet:nodeagents"],"resourceAttributes":{"resource":"secrets","verb":"get","namespace":"pinet-system","name":"pinet-user-pinet-node-n1"}}}`,
+		`{"spec":{"user":"system:serviceaccount:pinet-system:pinet-nodeagent","resourceAttributes":{"resource":"secrets","verb":"watch","namespace":"pinet-system"}}}`,
 		`{"spec":{"nonResourceAttributes":{"path":"/healthz","verb":"get"}}}`,
 		`{`, ``,
 	} {
@@ -90,6 +96,12 @@ func FuzzReview(f *testing.F) {
 			t.Fatalf("denied %q, who is no node agent", in.Spec.User)
 		}
 		ra := in.Spec.ResourceAttributes
+		if isNode && ra != nil && ra.Group == "" && ra.Resource == "secrets" && !out.Status.Denied {
+			own := node != "" && ra.Namespace == a.SystemNamespace && ra.Name == credentials.SecretName(s3client.NodeUser(node))
+			if ra.Verb == "list" || ra.Verb == "watch" || (ra.Verb == "get" && strings.HasPrefix(ra.Name, credentials.SecretName(s3client.NodeUserPrefix)) && !own) {
+				t.Fatalf("node %q's %s of secret %s/%s went to RBAC", node, ra.Verb, ra.Namespace, ra.Name)
+			}
+		}
 		if !isNode || ra == nil || ra.Group != "cloud.pinet.io" || (ra.Verb != "list" && ra.Verb != "watch") ||
 			(ra.Subresource != "" && ra.Subresource != "status") {
 			return
