@@ -77,9 +77,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	if err := r.Client.List(ctx, users, client.HasLabels{cloudv1.LabelNodeUser}); err != nil {
 		return reconcile.Result{}, fmt.Errorf("listing the nodes' users: %w", err)
 	}
+	// A user is a node's when its name and label agree; the label alone (anyone's user an
+	// administrator labelled) makes no user PiNet's to keep or remove.
 	have := map[string]*cloudv1.User{}
 	for i := range users.Items {
-		have[users.Items[i].Labels[cloudv1.LabelNodeUser]] = &users.Items[i]
+		if node := users.Items[i].Labels[cloudv1.LabelNodeUser]; users.Items[i].Name == s3client.NodeUser(node) {
+			have[node] = &users.Items[i]
+		}
 	}
 	var errs []error
 	var secrets []string
@@ -87,7 +91,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	for i := range hvs.Items {
 		hv := &hvs.Items[i]
 		nodes[hv.Name] = true
-		if u, ok := have[hv.Name]; ok && u.Name == s3client.NodeUser(hv.Name) {
+		if u, ok := have[hv.Name]; ok {
 			secrets = append(secrets, credentials.SecretName(u.Name))
 			continue
 		}
@@ -101,7 +105,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		}
 	}
 	for node, u := range have {
-		if nodes[node] && u.Name == s3client.NodeUser(node) {
+		if nodes[node] {
 			continue
 		}
 		if err := r.Client.Delete(ctx, u, client.Preconditions{UID: &u.UID}); client.IgnoreNotFound(err) != nil {

@@ -30,7 +30,7 @@ import (
 )
 
 // A cloud without nodes gets a Role without rules: a rule naming no Secret would grant them all.
-// When the last node goes, the Role loses its rule.
+// When the last node goes, the Role loses its rule and the node its user.
 func TestRoleWithoutNodesGrantsNothing(t *testing.T) {
 	s := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(s); err != nil {
@@ -40,7 +40,9 @@ func TestRoleWithoutNodesGrantsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	hv := &cloudv1.Hypervisor{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}
-	c := fake.NewClientBuilder().WithScheme(s).WithObjects(hv).Build()
+	// A user someone labelled as a node's is not PiNet's to remove.
+	alice := &cloudv1.User{ObjectMeta: metav1.ObjectMeta{Name: "alice", Labels: map[string]string{cloudv1.LabelNodeUser: "gone"}}}
+	c := fake.NewClientBuilder().WithScheme(s).WithObjects(hv, alice).Build()
 	r := &Reconciler{Client: c, APIReader: c, SystemNamespace: "pinet-system"}
 	ctx := context.Background()
 	rules := func() []rbacv1.PolicyRule {
@@ -65,5 +67,8 @@ func TestRoleWithoutNodesGrantsNothing(t *testing.T) {
 	}
 	if err := c.Get(ctx, client.ObjectKey{Name: "pinet-node-n1"}, &cloudv1.User{}); err == nil {
 		t.Fatal("the gone node's user was kept")
+	}
+	if err := c.Get(ctx, client.ObjectKey{Name: "alice"}, &cloudv1.User{}); err != nil {
+		t.Fatalf("a labelled user that is no node's: %v", err)
 	}
 }
