@@ -86,7 +86,7 @@ func (ProjectAuthorizer) Allowed(_ context.Context, p awsauth.Principal, _, proj
 // actAs narrows an admin caller to the project the request names (cloudv1.HeaderActAsProject),
 // and to one of its users when it names one too (cloudv1.HeaderActAsUser): it is then judged as
 // the project itself (a principal with no user), or as that user acting in the project, by the
-// same Authorizer. Others may not use it, nor may anyone act as a user with a read-only grant:
+// same Authorizer. Others may not use it, nor may anyone act as a user the Grants cover:
 // those are PiNet's own and their grants are not a project's to use.
 func (s *Server) actAs(r *http.Request, c *Caller) error {
 	project, user := r.Header.Get(cloudv1.HeaderActAsProject), r.Header.Get(cloudv1.HeaderActAsUser)
@@ -99,7 +99,7 @@ func (s *Server) actAs(r *http.Request, c *Caller) error {
 	if project == "" {
 		return s3Error(CodeInvalidRequest, cloudv1.HeaderActAsUser+" needs "+cloudv1.HeaderActAsProject+".")
 	}
-	if _, system := s.readOnly[user]; (system && user != "") || s.covered(user) {
+	if s.covered(user) {
 		return s3Error(CodeAccessDenied, "No request may act as one of PiNet's system users.")
 	}
 	c.Principal = awsauth.Principal{Project: project, User: user}

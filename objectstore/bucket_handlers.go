@@ -24,14 +24,14 @@ import (
 )
 
 // bucket loads the request's bucket and checks that the caller may do the operation (see
-// access.go), or reads under its read-only grant (checked by serve). An operation whose ACL
+// access.go), or acts under the Grants (checked by serve). An operation whose ACL
 // permission is the object's may be left to finish with objectAccess once the object is open.
 func (s *Server) bucket(q *request) (fsstore.BucketInfo, error) {
 	b, err := s.store.Bucket(q.route.Bucket)
 	if err != nil {
 		return fsstore.BucketInfo{}, err
 	}
-	if q.readGrant {
+	if q.objectGrant {
 		q.decision = granted
 		return b, nil
 	}

@@ -56,7 +56,7 @@ var (
 	stranger = testUser{"AKIANOBODY0000000001", "nobody-secret-key-000000000000000000000", awsauth.Principal{}}
 	// sysop is a member of PiNet's own project who is not an admin.
 	sysop = testUser{"AKIASYSOP00000000001", "sysop-secret-key-0000000000000000000000", awsauth.Principal{User: "sysop", Project: "pinet-system"}}
-	// reader acts in no project; a ReadOnlyGrant may let it read one bucket.
+	// reader acts in no project; the store's Grants may let it reach objects.
 	reader = testUser{"AKIAREADER0000000001", "reader-secret-key-000000000000000000000", awsauth.Principal{User: "image-reader"}}
 )
 

@@ -82,7 +82,7 @@ func newObjectACL(q *request, b fsstore.BucketInfo) (*fsstore.ACL, error) {
 	if err != nil {
 		return nil, err
 	}
-	if present && q.readGrant {
+	if present && q.objectGrant {
 		// A node's grant writes a system bucket's objects; who may read them is PiNet's to say.
 		return nil, s3Error(CodeAccessDenied, "A write under a system grant may not set an ACL.")
 	}

@@ -155,10 +155,10 @@ func actAsUser(project, user string) func(*s3.Options) {
 
 // TestActingAsAUser: PiNet's components may narrow a request to one user of a project, which is
 // then judged as that user (a bucket policy naming the user applies), but never to a system user
-// whose read-only grant would open PiNet's own bucket.
+// whose Grants would open PiNet's own bucket.
 func TestActingAsAUser(t *testing.T) {
 	e := newTestEnv(t, func(c *Config) {
-		c.ReadOnly = []ReadOnlyGrant{{User: reader.p.User, Bucket: "sys-images"}}
+		c.Grants = bucketGrant{bucket: "sys-images"}
 	})
 	ctx := context.Background()
 	a, adm := sdkClient(e, alice), sdkClient(e, admin)

@@ -90,9 +90,6 @@ type Config struct {
 	Metrics *metrics.S3
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
-	// ReadOnly names users who may only read the objects of one bucket each (GetObject and
-	// HeadObject) and do nothing else; the Authorizer is not asked about them.
-	ReadOnly []ReadOnlyGrant
 	// Grants, when set, answers alone for the users it covers (node agents' per-node users):
 	// each of their requests must be a GetObject, HeadObject or single PutObject it allows, and the
 	// Authorizer is not asked about them.
@@ -115,15 +112,6 @@ type Config struct {
 	// system buckets' names are reserved to it: a bucket of another project by one of those
 	// names would receive every project's images or snapshots. Empty reserves them to no one.
 	SystemProject string
-}
-
-// ReadOnlyGrant lets User read the objects of Bucket, and nothing more: such as the node agents'
-// image credential on the system image bucket. With Put, the user may also write objects of the
-// bucket with single PUTs (no listing, deleting, copying or multipart uploads): the storage nodes'
-// snapshot credential on the system snapshot bucket.
-type ReadOnlyGrant struct {
-	User, Bucket string
-	Put          bool
 }
 
 // ObjectGrants decides, object by object, for users whose reach is what they use rather than a
@@ -180,8 +168,6 @@ type Server struct {
 	// hold the assembly with it).
 	beforeAssembly func()
 	ops            map[Operation]func(*request) error
-	// readOnly maps a read-only user to its grant.
-	readOnly map[string]ReadOnlyGrant
 	// grants decides for the users it covers.
 	grants ObjectGrants
 	// masterKey seals SSE-S3 data keys.
@@ -206,13 +192,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
-	}
-	readOnly := map[string]ReadOnlyGrant{}
-	for _, g := range cfg.ReadOnly {
-		if g.User == "" || g.Bucket == "" {
-			return nil, errors.New("objectstore: a read-only grant needs a user and a bucket")
-		}
-		readOnly[g.User] = g
 	}
 	if cfg.ReadTimeout <= 0 {
 		cfg.ReadTimeout = DefaultReadTimeout
@@ -241,7 +220,6 @@ func New(cfg Config) (*Server, error) {
 		log:           cfg.Logger,
 		metrics:       cfg.Metrics,
 		now:           cfg.Now,
-		readOnly:      readOnly,
 		grants:        cfg.Grants,
 		readTimeout:   cfg.ReadTimeout,
 		bodyProgress:  cfg.BodyProgressTimeout,
@@ -318,8 +296,8 @@ type request struct {
 	id     string
 	route  target
 	caller *Caller
-	// readGrant is set when the caller reads (or puts) under a ReadOnlyGrant or ObjectGrants.
-	readGrant bool
+	// objectGrant is set when the Grants allowed the caller's request.
+	objectGrant bool
 	// check and decision are the access check of the request's bucket and its outcome.
 	check    accessCheck
 	decision decision
@@ -440,17 +418,11 @@ func (s *Server) serve(q *request) error {
 	}
 	q.route = route
 	s.applyCORS(q)
-	if g, ok := s.readOnly[caller.Principal.User]; ok && caller.Principal.User != "" {
-		op := route.Op
-		if (op != OpGetObject && op != OpHeadObject && !(op == OpPutObject && g.Put)) || route.Bucket != g.Bucket {
-			return s3Error(CodeAccessDenied)
-		}
-		q.readGrant = true
-	} else if s.covered(caller.Principal.User) {
+	if s.covered(caller.Principal.User) {
 		if err := s.objectGranted(q); err != nil {
 			return err
 		}
-		q.readGrant = true
+		q.objectGrant = true
 	}
 	return s.ops[route.Op](q)
 }

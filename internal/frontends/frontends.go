@@ -40,7 +40,6 @@ import (
 	"pinet.io/pinet/internal/credentials"
 	"pinet.io/pinet/internal/metrics"
 	"pinet.io/pinet/internal/nodeuse"
-	"pinet.io/pinet/internal/s3client"
 	"pinet.io/pinet/objectstore"
 	"pinet.io/pinet/objectstore/fsstore"
 )
@@ -99,8 +98,8 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 	if cfg.S3Listener != nil {
 		// Node agents download images and copy snapshots as their node's own user, who reaches
 		// only what the node uses.
-		s3creds := &credentials.Store{Client: mgr.GetClient(), SystemNamespace: cfg.SystemNamespace,
-			NoProject: func(user string) bool { _, ok := s3client.NodeOfUser(user); return ok }}
+		grants := &nodeuse.StoreGrants{Cache: mgr.GetClient(), Live: mgr.GetAPIReader()}
+		s3creds := &credentials.Store{Client: mgr.GetClient(), SystemNamespace: cfg.SystemNamespace, NoProject: grants.Covers}
 		// The manager's cache is not running yet: read the master key directly.
 		direct, err := client.New(restCfg, client.Options{Scheme: mgr.GetScheme()})
 		if err != nil {
@@ -116,7 +115,7 @@ func Add(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, cfg Config
 			Region:        cfg.Region,
 			Auth:          objectstore.VerifierAuthenticator{Verifier: &awsauth.Verifier{Store: s3creds, Service: awsauth.ServiceS3}},
 			Authz:         authz.Buckets{Authorizer: az},
-			Grants:        &nodeuse.StoreGrants{Cache: mgr.GetClient(), Live: mgr.GetAPIReader()},
+			Grants:        grants,
 			Logger:        cfg.Logger.WithName("objectstore"),
 			SSEMasterKey:  masterKey,
 			SystemProject: cfg.SystemNamespace,

@@ -145,10 +145,8 @@ func (a *Authorizer) nodeAgent(user string, groups []string, extra map[string]au
 func (a *Authorizer) Decide(ctx context.Context, spec authorizationv1.SubjectAccessReviewSpec) (Decision, string, error) {
 	ra := spec.ResourceAttributes
 	if ra != nil && ra.Group == "" && ra.Resource == "secrets" {
-		if a.decideSecret(spec, ra) == Deny {
-			return Deny, secretRefusal(ra), nil
-		}
-		return NoOpinion, "", nil
+		d, reason := a.decideSecret(spec, ra)
+		return d, reason, nil
 	}
 	if ra == nil || ra.Group != cloudv1.GroupVersion.Group {
 		return NoOpinion, "", nil
@@ -194,28 +192,21 @@ func (a *Authorizer) Decide(ctx context.Context, spec authorizationv1.SubjectAcc
 var nodeKeyPrefix = credentials.SecretName(s3client.NodeUserPrefix)
 
 // decideSecret lets a node agent get, of the nodes' object store keys, only its own node's, and
-// list or watch no Secret at all. Other Secrets by name are RBAC's to decide (it grants none).
-func (a *Authorizer) decideSecret(spec authorizationv1.SubjectAccessReviewSpec, ra *authorizationv1.ResourceAttributes) Decision {
+// list or watch no Secret at all, saying why on a denial. Other Secrets by name are RBAC's to
+// decide (it grants none).
+func (a *Authorizer) decideSecret(spec authorizationv1.SubjectAccessReviewSpec, ra *authorizationv1.ResourceAttributes) (Decision, string) {
 	isNode, node := a.nodeAgent(spec.User, spec.Groups, spec.Extra)
 	switch {
 	case !isNode:
-		return NoOpinion
+		return NoOpinion, ""
 	case ra.Verb == "list" || ra.Verb == "watch":
-		return Deny
+		return Deny, "node agents read Secrets only by name"
 	case ra.Verb != "get" || !strings.HasPrefix(ra.Name, nodeKeyPrefix):
-		return NoOpinion
+		return NoOpinion, ""
 	case node != "" && ra.Namespace == a.SystemNamespace && ra.Name == credentials.SecretName(s3client.NodeUser(node)):
-		return NoOpinion
+		return NoOpinion, ""
 	}
-	return Deny
-}
-
-// secretRefusal is what a node agent refused a Secret is told.
-func secretRefusal(ra *authorizationv1.ResourceAttributes) string {
-	if ra.Verb == "list" || ra.Verb == "watch" {
-		return "node agents read Secrets only by name"
-	}
-	return fmt.Sprintf("secret %s/%s is not this node's object store key", ra.Namespace, ra.Name)
+	return Deny, fmt.Sprintf("secret %s/%s is not this node's object store key", ra.Namespace, ra.Name)
 }
 
 // selectsNode reports whether a list's label selector keeps it to objects carrying one of the

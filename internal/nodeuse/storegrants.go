@@ -35,8 +35,6 @@ import (
 type StoreGrants struct {
 	Cache client.Reader
 	Live  client.Reader
-	// ImageBucket and SnapshotBucket are the system buckets (s3client's by default).
-	ImageBucket, SnapshotBucket string
 }
 
 // Covers reports whether user is a node's user.
@@ -60,20 +58,13 @@ func (g *StoreGrants) Allowed(ctx context.Context, user, bucket, key string, put
 }
 
 func (g *StoreGrants) allowed(ctx context.Context, r client.Reader, node, bucket, key string, put bool) (bool, error) {
-	imageBucket, snapshotBucket := g.ImageBucket, g.SnapshotBucket
-	if imageBucket == "" {
-		imageBucket = s3client.ImageStoreBucket
-	}
-	if snapshotBucket == "" {
-		snapshotBucket = s3client.SnapshotBucket
-	}
 	switch bucket {
-	case imageBucket:
+	case s3client.ImageStoreBucket:
 		if put {
 			return false, nil
 		}
 		return g.storesImage(ctx, r, node, bucket, key)
-	case snapshotBucket:
+	case s3client.SnapshotBucket:
 		return g.holdsSnapshot(ctx, r, node, key, put)
 	}
 	return false, nil
