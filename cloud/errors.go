@@ -38,6 +38,7 @@ const (
 	CodeIncorrectState       = "IncorrectInstanceState"
 	CodeInsufficientCapacity = "InsufficientInstanceCapacity"
 	CodeInstanceLimit        = "InstanceLimitExceeded"
+	CodeNotPermitted         = "OperationNotPermitted"
 	// CodeInsufficientAddresses: the project's subnet has too few private addresses left.
 	CodeInsufficientAddresses = "InsufficientFreeAddressesInSubnet"
 	CodeInstanceNotFound      = "InvalidInstanceID.NotFound"

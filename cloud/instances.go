@@ -19,6 +19,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -214,16 +215,38 @@ func checkStateChange(inst *cloudv1.Instance, want cloudv1.DesiredState) error {
 				"The instance '%s' cannot start as %s: %s", InstanceID(inst), inst.Spec.InstanceType, c.Message)
 		}
 	}
-	if inst.EffectiveDesiredState() != cloudv1.DesiredTerminated || want == cloudv1.DesiredTerminated {
-		return nil
+	if inst.EffectiveDesiredState() == cloudv1.DesiredTerminated && want != cloudv1.DesiredTerminated {
+		verb := map[cloudv1.DesiredState]string{cloudv1.DesiredRunning: "started", cloudv1.DesiredStopped: "stopped"}[want]
+		return BadRequest(CodeIncorrectState, "The instance '%s' is not in a state from which it can be %s.", InstanceID(inst), verb)
 	}
-	verb := map[cloudv1.DesiredState]string{cloudv1.DesiredRunning: "started", cloudv1.DesiredStopped: "stopped"}[want]
-	return BadRequest(CodeIncorrectState, "The instance '%s' is not in a state from which it can be %s.", InstanceID(inst), verb)
+	if protectedFrom(inst, want) && inst.EffectiveDesiredState() != want {
+		if want == cloudv1.DesiredTerminated {
+			return BadRequest(CodeNotPermitted, "The instance '%s' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.", InstanceID(inst))
+		}
+		return BadRequest(CodeNotPermitted, "The instance '%s' may not be stopped. Modify its 'disableApiStop' instance attribute and try again.", InstanceID(inst))
+	}
+	return nil
+}
+
+// protectedFrom tells whether the instance's termination or stop protection covers want.
+func protectedFrom(inst *cloudv1.Instance, want cloudv1.DesiredState) bool {
+	switch want {
+	case cloudv1.DesiredTerminated:
+		return inst.Spec.DisableAPITermination
+	case cloudv1.DesiredStopped:
+		return inst.Spec.DisableAPIStop
+	}
+	return false
 }
 
 // needsDesiredState tells whether asking for want changes anything: a different desired state,
-// or a start of an instance its guest stopped (whose spec still says running).
+// or a start of an instance its guest stopped (whose spec still says running). A protected
+// instance whose guest already took it where want leads is left as it is: the API server
+// refuses to write the state its protection guards against.
 func needsDesiredState(inst *cloudv1.Instance, want cloudv1.DesiredState) bool {
+	if protectedFrom(inst, want) && inst.EffectiveDesiredState() == want {
+		return false
+	}
 	return inst.Spec.DesiredState != want || restartsAfterGuestShutdown(inst, want)
 }
 
@@ -304,7 +327,7 @@ type InstanceAttributeInput struct {
 }
 
 // InstanceAttribute is one attribute of an instance: Groups for groupSet, Value for the others
-// (user data base64-encoded).
+// (user data base64-encoded, "true" or "false" for the protections).
 type InstanceAttribute struct {
 	InstanceID, Attribute, Value string
 	Groups                       []GroupPair
@@ -330,6 +353,10 @@ func (s *Service) DescribeInstanceAttribute(ctx context.Context, c Caller, in In
 		out.Value = inst.Spec.RamdiskID
 	case "instanceInitiatedShutdownBehavior":
 		out.Value = string(inst.Spec.ShutdownBehavior)
+	case "disableApiTermination":
+		out.Value = strconv.FormatBool(inst.Spec.DisableAPITermination)
+	case "disableApiStop":
+		out.Value = strconv.FormatBool(inst.Spec.DisableAPIStop)
 	case "rootDeviceName":
 		out.Value = RootDevice
 	case "groupSet":
@@ -346,7 +373,7 @@ func (s *Service) DescribeInstanceAttribute(ctx context.Context, c Caller, in In
 
 // ModifyInstanceAttributeInput changes one attribute of an instance, in EC2's older form
 // (Attribute names it, Value gives the value, user data base64-encoded) or its newer one (one of
-// InstanceType, UserData and ShutdownBehavior is set).
+// InstanceType, UserData, ShutdownBehavior, DisableAPITermination and DisableAPIStop is set).
 type ModifyInstanceAttributeInput struct {
 	InstanceID                     string
 	Attribute                      string
@@ -354,11 +381,14 @@ type ModifyInstanceAttributeInput struct {
 	InstanceType, ShutdownBehavior *string
 	// UserData, when set, is the new user data (decoded; empty clears it).
 	UserData *[]byte
-	DryRun   bool
+	// DisableAPITermination and DisableAPIStop turn the instance's termination and stop
+	// protection on or off.
+	DisableAPITermination, DisableAPIStop *bool
+	DryRun                                bool
 }
 
-// ModifyInstanceAttribute changes an instance's type or user data while it is stopped, or what
-// the guest powering itself off does.
+// ModifyInstanceAttribute changes an instance's type or user data while it is stopped, what
+// the guest powering itself off does, or its termination and stop protection.
 func (s *Service) ModifyInstanceAttribute(ctx context.Context, c Caller, in ModifyInstanceAttributeInput) error {
 	inst, err := resolveOne(ctx, s, c, instanceKind, "update", in.InstanceID, in.DryRun)
 	if err != nil {
@@ -367,8 +397,14 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, c Caller, in Modi
 	if err := newStyleAttribute(&in); err != nil {
 		return err
 	}
-	if in.InstanceType == nil && in.UserData == nil && in.ShutdownBehavior == nil {
+	switch given(in.InstanceType != nil, in.UserData != nil, in.ShutdownBehavior != nil,
+		in.DisableAPITermination != nil, in.DisableAPIStop != nil) {
+	case 0:
 		return BadRequest(CodeMissingParameter, "The request must contain an attribute to modify")
+	case 1:
+	default:
+		// One at a time, as in EC2: a call that set several would otherwise change only one.
+		return BadRequest(CodeParamCombination, "Only one attribute can be modified at a time")
 	}
 	id := InstanceID(inst)
 	var previousType string
@@ -386,6 +422,17 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, c Caller, in Modi
 	}
 	s.AwaitCache(ctx, inst)
 	return nil
+}
+
+// given counts the parameters set.
+func given(set ...bool) int {
+	n := 0
+	for _, b := range set {
+		if b {
+			n++
+		}
+	}
+	return n
 }
 
 // newStyleAttribute turns the older form of a modification into the newer one.
@@ -407,6 +454,16 @@ func newStyleAttribute(in *ModifyInstanceAttributeInput) error {
 		in.UserData = &data
 	case "instanceInitiatedShutdownBehavior":
 		in.ShutdownBehavior = in.Value
+	case "disableApiTermination", "disableApiStop":
+		v, err := strconv.ParseBool(*in.Value)
+		if err != nil {
+			return InvalidParam("Value (%s) for parameter value is invalid. Expected 'true' or 'false'.", *in.Value)
+		}
+		if in.Attribute == "disableApiTermination" {
+			in.DisableAPITermination = &v
+		} else {
+			in.DisableAPIStop = &v
+		}
 	default:
 		return InvalidParam("Value (%s) for parameter attribute is invalid. Unknown or read-only attribute.", in.Attribute)
 	}
@@ -438,6 +495,15 @@ func (s *Service) modifyInstance(ctx context.Context, c Caller, inst *cloudv1.In
 			return InvalidParam("User data is limited to %d bytes", maxUserData)
 		}
 		inst.Spec.UserData = *in.UserData
+	case in.DisableAPITermination != nil || in.DisableAPIStop != nil:
+		if inst.EffectiveDesiredState() == cloudv1.DesiredTerminated {
+			return BadRequest(CodeIncorrectState, "The instance '%s' is terminated or terminating; its protection cannot change.", InstanceID(inst))
+		}
+		if in.DisableAPITermination != nil {
+			inst.Spec.DisableAPITermination = *in.DisableAPITermination
+		} else {
+			inst.Spec.DisableAPIStop = *in.DisableAPIStop
+		}
 	default:
 		b := cloudv1.ShutdownBehavior(*in.ShutdownBehavior)
 		if b != cloudv1.ShutdownBehaviorStop && b != cloudv1.ShutdownBehaviorTerminate {

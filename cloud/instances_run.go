@@ -85,7 +85,7 @@ type MonitoringInput struct {
 }
 
 // RunInstancesInput describes a launch of MinCount to MaxCount instances. Placement's group and
-// tenancy, Monitoring, DisableAPITermination and EbsOptimized are accepted and change nothing,
+// tenancy, Monitoring and EbsOptimized are accepted and change nothing,
 // but a retry with a ClientToken must repeat them as every other parameter. The fields, their
 // names and their order make a launch's fingerprint (runRequestHash), which instances launched
 // before keep: change none of them.
@@ -109,10 +109,15 @@ type RunInstancesInput struct {
 	// MetadataOptions is left out of the request's fingerprint when not given, so a retry of a
 	// launch made before it existed still matches.
 	MetadataOptions *MetadataOptionsInput `json:",omitempty"`
-	// DisableAPITermination and EbsOptimized are accepted and change nothing.
+	// DisableAPITermination launches the instances with termination protection.
 	DisableAPITermination bool
-	EbsOptimized          bool
-	DryRun                bool
+	// EbsOptimized is accepted and changes nothing.
+	EbsOptimized bool
+	DryRun       bool
+	// DisableAPIStop launches the instances with stop protection. It is left out of the
+	// request's fingerprint when false, so a retry of a launch made before it existed still
+	// matches.
+	DisableAPIStop bool `json:",omitempty"`
 }
 
 // RunInstances launches MinCount..MaxCount instances in one reservation, as many as the
@@ -413,18 +418,20 @@ func (s *Service) validateRun(ctx context.Context, c Caller, in *RunInstancesInp
 		return nil, err
 	}
 	return &cloudv1.InstanceSpec{
-		MetadataOptions:     metadataOptions,
-		ImageID:             in.ImageID,
-		InstanceType:        itName,
-		KernelID:            in.KernelID,
-		RamdiskID:           in.RamdiskID,
-		KeyName:             in.KeyName,
-		UserData:            in.UserData,
-		SecurityGroups:      groups,
-		AvailabilityZone:    zone,
-		BlockDeviceMappings: bdms,
-		DesiredState:        cloudv1.DesiredRunning,
-		ShutdownBehavior:    behavior,
+		MetadataOptions:       metadataOptions,
+		ImageID:               in.ImageID,
+		InstanceType:          itName,
+		KernelID:              in.KernelID,
+		RamdiskID:             in.RamdiskID,
+		KeyName:               in.KeyName,
+		UserData:              in.UserData,
+		SecurityGroups:        groups,
+		AvailabilityZone:      zone,
+		BlockDeviceMappings:   bdms,
+		DesiredState:          cloudv1.DesiredRunning,
+		ShutdownBehavior:      behavior,
+		DisableAPITermination: in.DisableAPITermination,
+		DisableAPIStop:        in.DisableAPIStop,
 	}, nil
 }
 

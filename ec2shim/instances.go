@@ -155,6 +155,8 @@ type instanceAttributeOutput struct {
 	Kernel                            *query.AttributeValue        `xml:"kernel,omitempty"`
 	Ramdisk                           *query.AttributeValue        `xml:"ramdisk,omitempty"`
 	InstanceInitiatedShutdownBehavior *query.AttributeValue        `xml:"instanceInitiatedShutdownBehavior,omitempty"`
+	DisableAPITermination             *query.AttributeBoolean      `xml:"disableApiTermination,omitempty"`
+	DisableAPIStop                    *query.AttributeBoolean      `xml:"disableApiStop,omitempty"`
 	RootDeviceName                    *query.AttributeValue        `xml:"rootDeviceName,omitempty"`
 	GroupSet                          *query.List[groupIdentifier] `xml:"groupSet,omitempty"`
 }
@@ -184,6 +186,10 @@ func toInstanceAttributeOutput(attr *cloud.InstanceAttribute) *instanceAttribute
 		out.Ramdisk = v
 	case "instanceInitiatedShutdownBehavior":
 		out.InstanceInitiatedShutdownBehavior = v
+	case "disableApiTermination":
+		out.DisableAPITermination = &query.AttributeBoolean{Value: attr.Value == "true"}
+	case "disableApiStop":
+		out.DisableAPIStop = &query.AttributeBoolean{Value: attr.Value == "true"}
 	case "rootDeviceName":
 		out.RootDeviceName = v
 	}
@@ -198,13 +204,29 @@ type modifyInstanceAttributeInput struct {
 	UserData     *struct {
 		Value []byte `ec2:"Value"`
 	} `ec2:"UserData"`
-	ShutdownBehavior *query.AttributeValue `ec2:"InstanceInitiatedShutdownBehavior"`
-	DryRun           bool                  `ec2:"DryRun"`
+	ShutdownBehavior      *query.AttributeValue `ec2:"InstanceInitiatedShutdownBehavior"`
+	DisableAPITermination *attributeBoolean     `ec2:"DisableApiTermination"`
+	DisableAPIStop        *attributeBoolean     `ec2:"DisableApiStop"`
+	DryRun                bool                  `ec2:"DryRun"`
+}
+
+// attributeBoolean is a boolean given as Name.Value (EC2's AttributeBooleanValue).
+type attributeBoolean struct {
+	Value *bool `ec2:"Value"`
+}
+
+// value is the boolean given, nil if the parameter or its Value was not.
+func (b *attributeBoolean) value() *bool {
+	if b == nil {
+		return nil
+	}
+	return b.Value
 }
 
 func (s *Server) modifyInstanceAttribute(ctx context.Context, who cloud.Caller, in *modifyInstanceAttributeInput) (any, error) {
 	mod := cloud.ModifyInstanceAttributeInput{InstanceID: in.InstanceID, Attribute: in.Attribute, Value: in.Value,
-		InstanceType: attributeValue(in.InstanceType), ShutdownBehavior: attributeValue(in.ShutdownBehavior), DryRun: in.DryRun}
+		InstanceType: attributeValue(in.InstanceType), ShutdownBehavior: attributeValue(in.ShutdownBehavior),
+		DisableAPITermination: in.DisableAPITermination.value(), DisableAPIStop: in.DisableAPIStop.value(), DryRun: in.DryRun}
 	if in.UserData != nil {
 		mod.UserData = &in.UserData.Value
 	}

@@ -59,6 +59,7 @@ type runInstancesInput struct {
 	} `ec2:"Monitoring"`
 	MetadataOptions       *metadataOptionsInput `ec2:"MetadataOptions"`
 	DisableAPITermination bool                  `ec2:"DisableApiTermination"`
+	DisableAPIStop        bool                  `ec2:"DisableApiStop"`
 	EbsOptimized          bool                  `ec2:"EbsOptimized"`
 	DryRun                bool                  `ec2:"DryRun"`
 }
@@ -70,7 +71,7 @@ func (in *runInstancesInput) toService() cloud.RunInstancesInput {
 		SecurityGroupIDs: in.SecurityGroupIDs, KernelID: in.KernelID, RamdiskID: in.RamdiskID,
 		ClientToken: in.ClientToken, TagSpecifications: toTagSpecifications(in.TagSpecifications),
 		ShutdownBehavior: in.ShutdownBehavior, DisableAPITermination: in.DisableAPITermination,
-		EbsOptimized: in.EbsOptimized, DryRun: in.DryRun}
+		DisableAPIStop: in.DisableAPIStop, EbsOptimized: in.EbsOptimized, DryRun: in.DryRun}
 	if in.Placement != nil {
 		out.Placement = &cloud.Placement{AvailabilityZone: in.Placement.AvailabilityZone,
 			GroupName: in.Placement.GroupName, Tenancy: in.Placement.Tenancy}

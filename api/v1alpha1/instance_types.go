@@ -240,6 +240,8 @@ func (i *Instance) EffectiveMetadataOptions() MetadataOptions {
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.availabilityZone) || (has(self.availabilityZone) && self.availabilityZone == oldSelf.availabilityZone)",message="availabilityZone is immutable"
 // +kubebuilder:validation:XValidation:rule="oldSelf.desiredState != 'Terminated' || self.desiredState == 'Terminated'",message="a terminated instance cannot be started or stopped"
 // +kubebuilder:validation:XValidation:rule="has(self.configDrive) == has(oldSelf.configDrive) && (!has(self.configDrive) || self.configDrive == oldSelf.configDrive)",message="configDrive is immutable"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.disableApiTermination) || !oldSelf.disableApiTermination || self.desiredState != 'Terminated' || oldSelf.desiredState == 'Terminated'",message="the instance has termination protection: set disableApiTermination to false before terminating it"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.disableApiStop) || !oldSelf.disableApiStop || self.desiredState != 'Stopped' || oldSelf.desiredState == 'Stopped'",message="the instance has stop protection: set disableApiStop to false before stopping it"
 type InstanceSpec struct {
 	// imageId is the machine image to boot: an ami- id, or the name of an Image in the same
 	// namespace.
@@ -326,6 +328,20 @@ type InstanceSpec struct {
 	// +optional
 	// +kubebuilder:default=stop
 	ShutdownBehavior ShutdownBehavior `json:"shutdownBehavior,omitempty"`
+
+	// disableApiTermination is EC2's termination protection: while true, no front door
+	// terminates the instance (TerminateInstances, the dashboard, desiredState Terminated,
+	// deleting the Instance). It can change at any time. A guest that powers itself off with
+	// shutdownBehavior terminate is still terminated, as in EC2, and deleting the project
+	// deletes its instances regardless.
+	// +optional
+	DisableAPITermination bool `json:"disableApiTermination,omitempty"`
+
+	// disableApiStop is EC2's stop protection: while true, neither StopInstances, the
+	// dashboard nor desiredState Stopped stops the instance. A guest's own power-off still
+	// stops it.
+	// +optional
+	DisableAPIStop bool `json:"disableApiStop,omitempty"`
 }
 
 // DomainStatus is what the node agent observed of the instance's libvirt domain.

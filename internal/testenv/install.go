@@ -143,6 +143,17 @@ func waitForPolicies(ctx context.Context, cfg *rest.Config, c client.Client) err
 		return fmt.Errorf("creating the policy probe: %w", errors.Join(err, last))
 	}
 	defer func() { _ = c.Delete(ctx, probeImage) }()
+	// The protection policy guards deletions: it is probed on a protected Instance, unprotected
+	// and removed afterwards.
+	probeInstance := &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: "testenv-probe", Namespace: SystemNamespace},
+		Spec: cloudv1.InstanceSpec{ImageID: "probe", DisableAPITermination: true}}
+	if err := c.Create(ctx, probeInstance); err != nil {
+		return fmt.Errorf("creating the policy probe: %w", err)
+	}
+	defer func() {
+		_ = c.Patch(ctx, probeInstance, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"disableApiTermination":false}}`)))
+		_ = c.Delete(ctx, probeInstance)
+	}()
 	probes := []struct {
 		user   string
 		groups []string
@@ -159,6 +170,9 @@ func waitForPolicies(ctx context.Context, cfg *rest.Config, c client.Client) err
 				Spec: cloudv1.InstanceSpec{ImageID: "probe"},
 			}, client.DryRunAll)
 		}, "set only by the scheduler"},
+		{"testenv-probe", []string{"system:masters"}, func(ctx context.Context, ic client.Client) error {
+			return ic.Delete(ctx, probeInstance.DeepCopy(), client.DryRunAll)
+		}, "has termination protection"},
 		{"testenv-probe", []string{"system:masters"}, func(ctx context.Context, ic client.Client) error {
 			return ic.Create(ctx, &cloudv1.Volume{
 				ObjectMeta: metav1.ObjectMeta{Name: "testenv-probe", Namespace: SystemNamespace,
