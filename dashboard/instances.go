@@ -172,6 +172,17 @@ type instanceData struct {
 	Console string
 	// Actions are those the instance's state allows.
 	Actions []string
+	// Protections are the instance's termination and stop protection.
+	Protections []protectionView
+}
+
+// protectionView is one of an instance's protections as its page shows it.
+type protectionView struct {
+	// Kind names it in the action that switches it: termination or stop.
+	Kind, Title string
+	// State is "on" or "off", "" when unknown (a failed read, or a terminated instance, whose
+	// protection no longer changes): the page then offers no switch.
+	State string
 }
 
 // oneInstance describes one instance of the caller's project; ok is false (and the page shown)
@@ -204,7 +215,26 @@ func (s *Server) instancePage(rq *request) {
 
 func (s *Server) showInstance(rq *request, status int, row instanceRow) {
 	rq.view.Nav = "instances"
-	s.page(rq, status, "instance.html", row.ID, instanceData{Row: row, Actions: actionsFor(row.State)})
+	d := instanceData{Row: row, Actions: actionsFor(row.State)}
+	d.Protections = []protectionView{{Kind: "termination", Title: "Termination protection"}, {Kind: "stop", Title: "Stop protection"}}
+	if row.State != "terminated" && row.State != "shutting-down" {
+		d.Protections[0].State = s.protection(rq, row.ID, "disableApiTermination")
+		d.Protections[1].State = s.protection(rq, row.ID, "disableApiStop")
+	}
+	s.page(rq, status, "instance.html", row.ID, d)
+}
+
+// protection reads one of an instance's protections through the service: "on", "off", or ""
+// when it cannot be read (the page then offers no switch).
+func (s *Server) protection(rq *request, id, attribute string) string {
+	attr, err := s.cfg.Service.DescribeInstanceAttribute(rq.ctx(), rq.caller, cloud.InstanceAttributeInput{InstanceID: id, Attribute: attribute})
+	switch {
+	case err != nil:
+		return ""
+	case attr.Value == "true":
+		return "on"
+	}
+	return "off"
 }
 
 // actionsFor are the buttons an instance in state shows.
@@ -257,7 +287,8 @@ func (s *Server) consoleJSON(rq *request) {
 	writeJSON(rq.w, http.StatusOK, data)
 }
 
-// instanceAction stops, starts, reboots or terminates one instance through the service.
+// instanceAction stops, starts, reboots or terminates one instance, or turns its termination or
+// stop protection on or off, through the service.
 func (s *Server) instanceAction(rq *request) {
 	id, action := rq.r.PathValue("id"), rq.r.PathValue("action")
 	in := cloud.InstanceIDsInput{InstanceIDs: []string{id}}
@@ -271,6 +302,12 @@ func (s *Server) instanceAction(rq *request) {
 		err = s.cfg.Service.RebootInstances(rq.ctx(), rq.caller, in)
 	case "terminate":
 		_, err = s.cfg.Service.TerminateInstances(rq.ctx(), rq.caller, in)
+	case "termination-protection-on", "termination-protection-off":
+		on := action == "termination-protection-on"
+		err = s.cfg.Service.ModifyInstanceAttribute(rq.ctx(), rq.caller, cloud.ModifyInstanceAttributeInput{InstanceID: id, DisableAPITermination: &on})
+	case "stop-protection-on", "stop-protection-off":
+		on := action == "stop-protection-on"
+		err = s.cfg.Service.ModifyInstanceAttribute(rq.ctx(), rq.caller, cloud.ModifyInstanceAttributeInput{InstanceID: id, DisableAPIStop: &on})
 	default:
 		http.NotFound(rq.w, rq.r)
 		return
@@ -296,6 +333,8 @@ func (s *Server) instanceAction(rq *request) {
 var notices = map[string]string{
 	"stop": "Stopping the instance.", "start": "Starting the instance.",
 	"reboot": "Rebooting the instance.", "terminate": "Terminating the instance.",
+	"termination-protection-on": "Termination protection is on.", "termination-protection-off": "Termination protection is off.",
+	"stop-protection-on": "Stop protection is on.", "stop-protection-off": "Stop protection is off.",
 	"launch": "Launching.", "keypair-import": "Key pair imported.", "keypair-delete": "Key pair deleted.",
 	"volume-create": "Creating the volume.", "volume-attach": "Attaching the volume.",
 	"volume-detach": "Detaching the volume.", "volume-delete": "Deleting the volume.",

@@ -30,6 +30,8 @@ type launchForm struct {
 	Image, Type, KeyName, UserData, Zone string
 	Groups                               []string
 	Count                                int
+	// TerminationProtection and StopProtection launch with EC2's protections on.
+	TerminationProtection, StopProtection bool
 	// ClientToken makes a form posted twice launch once.
 	ClientToken string
 }
@@ -95,6 +97,8 @@ func (s *Server) launch(rq *request) {
 		Image: strings.TrimSpace(r.PostFormValue("image")), Type: r.PostFormValue("type"),
 		KeyName: r.PostFormValue("key_name"), UserData: r.PostFormValue("user_data"),
 		Zone: r.PostFormValue("zone"), Groups: r.PostForm["groups"], ClientToken: r.PostFormValue("client_token"),
+		TerminationProtection: r.PostFormValue("termination_protection") != "",
+		StopProtection:        r.PostFormValue("stop_protection") != "",
 	}
 	count, err := strconv.Atoi(r.PostFormValue("count"))
 	f.Count = count
@@ -109,7 +113,8 @@ func (s *Server) launch(rq *request) {
 		return
 	}
 	in := cloud.RunInstancesInput{ImageID: f.Image, MinCount: int32(count), MaxCount: int32(count),
-		InstanceType: f.Type, KeyName: f.KeyName, SecurityGroups: f.Groups, ClientToken: f.ClientToken}
+		InstanceType: f.Type, KeyName: f.KeyName, SecurityGroups: f.Groups, ClientToken: f.ClientToken,
+		DisableAPITermination: f.TerminationProtection, DisableAPIStop: f.StopProtection}
 	if f.UserData != "" {
 		in.UserData = []byte(f.UserData)
 	}

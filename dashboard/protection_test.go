@@ -1,0 +1,106 @@
+// Copyright 2026 The PiNet Authors.
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+package dashboard_test
+
+import (
+	"context"
+	"html"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+)
+
+// TestInstanceProtectionFromTheDashboard launches with termination and stop protection from
+// the form, is refused the stop and the termination with EC2's words, switches the protections
+// off on the instance's page (which EC2 then shows), and sees another project's user refused.
+func TestInstanceProtectionFromTheDashboard(t *testing.T) {
+	c := theCloud(t)
+	p := newProject(t, c, "dash-protect")
+	other := newProject(t, c, "dash-protect-other")
+	c.AddNode(t, "dash-protect-node", "pinet-1a", 8, 16384)
+	b := newBrowser(t, c)
+	b.signIn(p.creds)
+	form := b.get("/launch")
+	csrf, token := field(t, csrfField, form.body), field(t, clientToken, form.body)
+	r := b.post("/launch", url.Values{"csrf": {csrf}, "image": {p.image}, "type": {"m1.tiny"}, "count": {"1"},
+		"client_token": {token}, "termination_protection": {"on"}, "stop_protection": {"on"}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("launch: %d %s", r.status, r.body)
+	}
+	ids := instancesOf(t, p)
+	if len(ids) != 1 {
+		t.Fatalf("EC2 shows %v, want one instance", ids)
+	}
+	id := ids[0]
+	protection := func(attr types.InstanceAttributeName) bool {
+		t.Helper()
+		out, err := p.ec2.DescribeInstanceAttribute(context.Background(), &ec2.DescribeInstanceAttributeInput{InstanceId: aws.String(id), Attribute: attr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if attr == types.InstanceAttributeNameDisableApiStop {
+			return aws.ToBool(out.DisableApiStop.Value)
+		}
+		return aws.ToBool(out.DisableApiTermination.Value)
+	}
+	if !protection(types.InstanceAttributeNameDisableApiTermination) || !protection(types.InstanceAttributeNameDisableApiStop) {
+		t.Fatal("the form's protections did not reach the instance")
+	}
+	page := b.get("/instances/" + id)
+	for _, want := range []string{"Termination protection", "Stop protection", "/instances/" + id + "/termination-protection-off",
+		"/instances/" + id + "/stop-protection-off"} {
+		if !strings.Contains(page.body, want) {
+			t.Fatalf("the instance page lacks %q", want)
+		}
+	}
+
+	for action, says := range map[string]string{"terminate": "may not be terminated", "stop": "may not be stopped"} {
+		a := b.post("/instances/"+id+"/"+action, url.Values{"csrf": {csrf}})
+		if a.status != http.StatusBadRequest || !strings.Contains(html.UnescapeString(field(t, flashError, a.body)), says) {
+			t.Fatalf("%s of a protected instance: %d, says %q", action, a.status, field(t, flashError, a.body))
+		}
+	}
+
+	// Another project's user: not found, nothing changed.
+	ob := newBrowser(t, c)
+	ob.signIn(other.creds)
+	if a := ob.post("/instances/"+id+"/termination-protection-off", url.Values{"csrf": {ob.csrf()}}); a.status != http.StatusNotFound {
+		t.Fatalf("another project switching the protection: %d", a.status)
+	}
+	if !protection(types.InstanceAttributeNameDisableApiTermination) {
+		t.Fatal("another project's user switched the protection off")
+	}
+
+	for _, action := range []string{"termination-protection-off", "stop-protection-off"} {
+		if a := b.post("/instances/"+id+"/"+action, url.Values{"csrf": {csrf}}); a.status != http.StatusSeeOther || a.location != "/instances/"+id+"?done="+action {
+			t.Fatalf("%s: %d to %q %s", action, a.status, a.location, a.body)
+		}
+	}
+	if protection(types.InstanceAttributeNameDisableApiTermination) || protection(types.InstanceAttributeNameDisableApiStop) {
+		t.Fatal("the protections are still on")
+	}
+	if page := b.get("/instances/" + id + "?done=termination-protection-off"); !strings.Contains(page.body, "Termination protection is off.") ||
+		!strings.Contains(page.body, "/instances/"+id+"/termination-protection-on") {
+		t.Fatal("the page does not say the protection is off and offer to turn it on")
+	}
+	if a := b.post("/instances/"+id+"/terminate", url.Values{"csrf": {csrf}}); a.status != http.StatusSeeOther {
+		t.Fatalf("terminate after the protection is off: %d %s", a.status, a.body)
+	}
+}
