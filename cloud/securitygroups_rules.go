@@ -18,9 +18,11 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/ec2shim/query"
 	"pinet.io/pinet/internal/ids"
 )
 
@@ -205,17 +207,96 @@ func (s *Service) AuthorizeSecurityGroupIngress(ctx context.Context, c Caller, i
 	}
 	out := make([]SecurityGroupRule, 0, len(added))
 	for _, p := range added {
-		r := SecurityGroupRule{ID: ruleIDOf(sg, p, x), GroupID: groupID(sg), GroupOwnerID: sg.Namespace,
-			Protocol: string(p.protocol), FromPort: -1, ToPort: -1, CIDR: p.cidr}
-		if p.ports {
-			r.FromPort, r.ToPort = p.from, p.to
-		}
-		if p.cidr == "" {
-			r.ReferencedGroupID, r.ReferencedGroupUserID = x.pair(p.group).GroupID, sg.Namespace
-		}
-		out = append(out, r)
+		out = append(out, ruleOf(sg, p, x))
 	}
 	return out, nil
+}
+
+// ruleOf is one permission of a group's ingress as EC2's SecurityGroupRule.
+func ruleOf(sg *cloudv1.SecurityGroup, p permission, x *groupIndex) SecurityGroupRule {
+	r := SecurityGroupRule{ID: ruleIDOf(sg, p, x), GroupID: groupID(sg), GroupOwnerID: sg.Namespace,
+		Protocol: string(p.protocol), FromPort: -1, ToPort: -1, CIDR: p.cidr}
+	if p.ports {
+		r.FromPort, r.ToPort = p.from, p.to
+	}
+	if p.cidr == "" {
+		r.ReferencedGroupID, r.ReferencedGroupUserID = x.pair(p.group).GroupID, sg.Namespace
+	}
+	return r
+}
+
+// egressRuleOf is the egress every group has (PiNet's groups filter inbound traffic only), as
+// DescribeSecurityGroups shows it, with an id of its own.
+func egressRuleOf(sg *cloudv1.SecurityGroup) SecurityGroupRule {
+	id := groupID(sg)
+	return SecurityGroupRule{ID: ids.Derive(ruleIDPrefix, id+"/egress all cidr 0.0.0.0/0"), GroupID: id,
+		GroupOwnerID: sg.Namespace, IsEgress: true, Protocol: string(cloudv1.ProtocolAll), FromPort: -1, ToPort: -1,
+		CIDR: "0.0.0.0/0"}
+}
+
+// DescribeSecurityGroupRulesInput names rules by id, and filters and pages them.
+type DescribeSecurityGroupRulesInput struct {
+	RuleIDs []string
+	Filters []query.Filter
+	Page
+	DryRun bool
+}
+
+// securityGroupRuleFilters are the filters DescribeSecurityGroupRules takes (rules carry no tags
+// here, so a tag filter matches none).
+var securityGroupRuleFilters = []string{"group-id", "security-group-rule-id"}
+
+// DescribeSecurityGroupRules lists the rules of the project's groups, each group's ingress
+// permissions in its order and then its egress, with the ids AuthorizeSecurityGroupIngress
+// answered and RevokeSecurityGroupIngress takes. Every id named must be one of them.
+func (s *Service) DescribeSecurityGroupRules(ctx context.Context, c Caller, in DescribeSecurityGroupRulesInput) ([]SecurityGroupRule, string, error) {
+	matcher, size, err := s.startDescribe(ctx, c, listing{resource: "securitygroups", filters: securityGroupRuleFilters,
+		minPage: 5, maxPage: 1000}, in.DryRun, in.Filters, in.Page, len(in.RuleIDs))
+	if err != nil {
+		return nil, "", err
+	}
+	groups, err := s.projectGroups(ctx, c)
+	if err != nil {
+		return nil, "", err
+	}
+	x := newGroupIndex(c.Project(), groups)
+	var rules []SecurityGroupRule
+	for _, sg := range groups {
+		for _, p := range expand(sg.Spec.Ingress) {
+			rules = append(rules, ruleOf(sg, p, x))
+		}
+		rules = append(rules, egressRuleOf(sg))
+	}
+	if len(in.RuleIDs) > 0 {
+		named := map[string]bool{}
+		for _, r := range rules {
+			named[r.ID] = true
+		}
+		for _, id := range in.RuleIDs {
+			if !named[id] {
+				return nil, "", BadRequest(CodeRuleNotFound, "The security group rule ID '%s' does not exist", clipGroupRef(id))
+			}
+		}
+	}
+	var items []SecurityGroupRule
+	for _, r := range rules {
+		if (len(in.RuleIDs) == 0 || slices.Contains(in.RuleIDs, r.ID)) && matcher.Match(ruleAttrs(&r), nil) {
+			items = append(items, r)
+		}
+	}
+	return pageOf(s, c, fmt.Sprint("DescribeSecurityGroupRules", in.RuleIDs, in.Filters), in.Page, size, items)
+}
+
+func ruleAttrs(r *SecurityGroupRule) query.Attributes {
+	return func(name string) []string {
+		switch name {
+		case "group-id":
+			return []string{r.GroupID}
+		case "security-group-rule-id":
+			return []string{r.ID}
+		}
+		return nil
+	}
 }
 
 // addPermissions adds perms to the group's ingress, refusing any it has, and returns them.

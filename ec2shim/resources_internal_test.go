@@ -54,6 +54,7 @@ func TestResourceShapesMatchTheModel(t *testing.T) {
 		{"AuthorizeSecurityGroupIngress", &ingressInput{}, &authorizeIngressOutput{}},
 		{"RevokeSecurityGroupIngress", &revokeIngressInput{}, &returnOutput{}},
 		{"DescribeSecurityGroups", &describeSecurityGroupsInput{}, &describeSecurityGroupsOutput{}},
+		{"DescribeSecurityGroupRules", &describeSecurityGroupRulesInput{}, &describeSecurityGroupRulesOutput{}},
 		{"CreateTags", &createTagsInput{}, &returnOutput{}},
 		{"DeleteTags", &deleteTagsInput{}, &returnOutput{}},
 		{"DescribeTags", &describeTagsInput{}, &describeTagsOutput{}},

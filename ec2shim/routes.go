@@ -61,6 +61,7 @@ func (s *Server) routes() map[string]action {
 		"AuthorizeSecurityGroupIngress": handle(s.authorizeIngress),
 		"RevokeSecurityGroupIngress":    handle(s.revokeIngress),
 		"DescribeSecurityGroups":        handle(s.describeSecurityGroups),
+		"DescribeSecurityGroupRules":    handle(s.describeSecurityGroupRules),
 		// Tags
 		"CreateTags":   handle(s.createTags),
 		"DeleteTags":   handle(s.deleteTags),

@@ -241,3 +241,22 @@ func (s *Server) describeSecurityGroups(ctx context.Context, who cloud.Caller, i
 	return encodedPage(toDescribeSecurityGroupsOutput)(s.svc.DescribeSecurityGroups(ctx, who, cloud.DescribeSecurityGroupsInput{
 		Names: in.GroupNames, IDs: in.GroupIDs, Filters: in.Filters, DryRun: in.DryRun, Page: page(in.Paging)}))
 }
+
+type describeSecurityGroupRulesInput struct {
+	RuleIDs []string `ec2:"SecurityGroupRuleId,list"`
+	pagedDescribeInput
+}
+
+type describeSecurityGroupRulesOutput struct {
+	SecurityGroupRules query.List[securityGroupRuleItem] `xml:"securityGroupRuleSet"`
+	NextToken          string                            `xml:"nextToken,omitempty"`
+}
+
+func toDescribeSecurityGroupRulesOutput(rules []cloud.SecurityGroupRule, next string) *describeSecurityGroupRulesOutput {
+	return &describeSecurityGroupRulesOutput{SecurityGroupRules: listOf(rules, toRuleItem), NextToken: next}
+}
+
+func (s *Server) describeSecurityGroupRules(ctx context.Context, who cloud.Caller, in *describeSecurityGroupRulesInput) (any, error) {
+	return encodedPage(toDescribeSecurityGroupRulesOutput)(s.svc.DescribeSecurityGroupRules(ctx, who, cloud.DescribeSecurityGroupRulesInput{
+		RuleIDs: in.RuleIDs, Filters: in.Filters, DryRun: in.DryRun, Page: page(in.Paging)}))
+}
