@@ -234,6 +234,9 @@ func (sh *instanceShapes) instance(inst *cloudv1.Instance) Instance {
 	switch st.State {
 	case cloudv1.InstanceStateTerminated, cloudv1.InstanceStateShuttingDown:
 		out.StateReason = userShutdown
+		if gs := st.GuestShutdown; gs != nil && gs.State == cloudv1.InstanceStateTerminated {
+			out.StateReason = guestShutdown
+		}
 	case cloudv1.InstanceStateStopped, cloudv1.InstanceStateStopping:
 		out.StateReason = userShutdown
 		if st.StateReason == cloudv1.ReasonShutdownByGuest {
