@@ -225,7 +225,7 @@ var funcs = template.FuncMap{
 // stateClass is the CSS class of an EC2 state, coloured as the EC2 console does.
 func stateClass(state string) string {
 	switch state {
-	case "running", "available", "in-use", "attached":
+	case "running", "available", "in-use", "attached", "completed":
 		return "state-ok"
 	case "pending", "stopping", "shutting-down", "creating", "attaching", "detaching", "deleting":
 		return "state-busy"

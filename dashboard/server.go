@@ -130,6 +130,7 @@ func (s *Server) routes() {
 	s.keyPairRoutes()
 	s.imageRoutes()
 	s.volumeRoutes()
+	s.snapshotRoutes()
 	s.addressRoutes()
 	s.groupRoutes()
 	s.adminRoutes()
