@@ -331,6 +331,8 @@ type InstanceAttributeInput struct {
 type InstanceAttribute struct {
 	InstanceID, Attribute, Value string
 	Groups                       []GroupPair
+	// BlockDevices are the volumes attached (blockDeviceMapping).
+	BlockDevices []InstanceBlockDevice
 }
 
 // DescribeInstanceAttribute answers one attribute of an instance of the caller's project.
@@ -359,6 +361,12 @@ func (s *Service) DescribeInstanceAttribute(ctx context.Context, c Caller, in In
 		out.Value = strconv.FormatBool(inst.Spec.DisableAPIStop)
 	case "rootDeviceName":
 		out.Value = RootDevice
+	case "blockDeviceMapping":
+		out.BlockDevices = blockDevicesOf(inst)
+	case "productCodes", "sriovNetSupport":
+		// None: PiNet has no marketplace codes and gives guests virtio NICs, not SR-IOV.
+	case "ebsOptimized", "enaSupport":
+		out.Value = "false"
 	case "groupSet":
 		shapes, err := s.instanceShapes(ctx, c)
 		if err != nil {

@@ -332,7 +332,8 @@ func instanceAttributes(t *testing.T, s *cloud.Service, id string, userData []by
 	t.Helper()
 	ctx := context.Background()
 	for attr, want := range map[string]string{"instanceType": "m1.tiny", "userData": base64.StdEncoding.EncodeToString(userData),
-		"instanceInitiatedShutdownBehavior": "stop", "rootDeviceName": "/dev/sda1"} {
+		"instanceInitiatedShutdownBehavior": "stop", "rootDeviceName": "/dev/sda1", "ebsOptimized": "false",
+		"enaSupport": "false", "productCodes": "", "sriovNetSupport": "", "blockDeviceMapping": ""} {
 		got, err := s.DescribeInstanceAttribute(ctx, alice, cloud.InstanceAttributeInput{InstanceID: id, Attribute: attr})
 		if err != nil || got.InstanceID != id || got.Value != want {
 			t.Fatalf("%s: %+v %v, want %q", attr, got, err, want)

@@ -149,16 +149,21 @@ type instanceAttributeInput struct {
 }
 
 type instanceAttributeOutput struct {
-	InstanceID                        string                       `xml:"instanceId"`
-	InstanceType                      *query.AttributeValue        `xml:"instanceType,omitempty"`
-	UserData                          *query.AttributeValue        `xml:"userData,omitempty"`
-	Kernel                            *query.AttributeValue        `xml:"kernel,omitempty"`
-	Ramdisk                           *query.AttributeValue        `xml:"ramdisk,omitempty"`
-	InstanceInitiatedShutdownBehavior *query.AttributeValue        `xml:"instanceInitiatedShutdownBehavior,omitempty"`
-	DisableAPITermination             *query.AttributeBoolean      `xml:"disableApiTermination,omitempty"`
-	DisableAPIStop                    *query.AttributeBoolean      `xml:"disableApiStop,omitempty"`
-	RootDeviceName                    *query.AttributeValue        `xml:"rootDeviceName,omitempty"`
-	GroupSet                          *query.List[groupIdentifier] `xml:"groupSet,omitempty"`
+	InstanceID                        string                           `xml:"instanceId"`
+	InstanceType                      *query.AttributeValue            `xml:"instanceType,omitempty"`
+	UserData                          *query.AttributeValue            `xml:"userData,omitempty"`
+	Kernel                            *query.AttributeValue            `xml:"kernel,omitempty"`
+	Ramdisk                           *query.AttributeValue            `xml:"ramdisk,omitempty"`
+	InstanceInitiatedShutdownBehavior *query.AttributeValue            `xml:"instanceInitiatedShutdownBehavior,omitempty"`
+	DisableAPITermination             *query.AttributeBoolean          `xml:"disableApiTermination,omitempty"`
+	DisableAPIStop                    *query.AttributeBoolean          `xml:"disableApiStop,omitempty"`
+	RootDeviceName                    *query.AttributeValue            `xml:"rootDeviceName,omitempty"`
+	BlockDeviceMapping                *query.List[instanceBlockDevice] `xml:"blockDeviceMapping,omitempty"`
+	ProductCodes                      *query.List[productCodeItem]     `xml:"productCodes,omitempty"`
+	EbsOptimized                      *query.AttributeBoolean          `xml:"ebsOptimized,omitempty"`
+	EnaSupport                        *query.AttributeBoolean          `xml:"enaSupport,omitempty"`
+	SriovNetSupport                   *query.AttributeValue            `xml:"sriovNetSupport,omitempty"`
+	GroupSet                          *query.List[groupIdentifier]     `xml:"groupSet,omitempty"`
 }
 
 func (s *Server) describeInstanceAttribute(ctx context.Context, who cloud.Caller, in *instanceAttributeInput) (any, error) {
@@ -192,6 +197,17 @@ func toInstanceAttributeOutput(attr *cloud.InstanceAttribute) *instanceAttribute
 		out.DisableAPIStop = &query.AttributeBoolean{Value: attr.Value == "true"}
 	case "rootDeviceName":
 		out.RootDeviceName = v
+	case "blockDeviceMapping":
+		devices := listOf(attr.BlockDevices, toInstanceBlockDevice)
+		out.BlockDeviceMapping = &devices
+	case "productCodes":
+		out.ProductCodes = &query.List[productCodeItem]{}
+	case "ebsOptimized":
+		out.EbsOptimized = &query.AttributeBoolean{Value: attr.Value == "true"}
+	case "enaSupport":
+		out.EnaSupport = &query.AttributeBoolean{Value: attr.Value == "true"}
+	case "sriovNetSupport":
+		out.SriovNetSupport = v
 	}
 	return out
 }

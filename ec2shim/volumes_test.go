@@ -100,29 +100,39 @@ func waitVolumeState(t *testing.T, cl *ec2.Client, id string, state types.Volume
 	return v
 }
 
-// waitBlockDevices waits until DescribeInstances shows the instance's block device mappings as
-// want: "device volume status attach-time delete-on-termination", one a line.
+// waitBlockDevices waits until DescribeInstances, and DescribeInstanceAttribute's
+// blockDeviceMapping, show the instance's block device mappings as want: "device volume status
+// attach-time delete-on-termination", one a line.
 func waitBlockDevices(t *testing.T, cl *ec2.Client, inst, want string) {
 	t.Helper()
+	ctx := context.Background()
 	testenv.Eventually(t, longWait, "the block devices of "+inst, func() error {
-		out, err := cl.DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{InstanceIds: []string{inst}})
+		out, err := cl.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{inst}})
 		if err != nil {
 			return err
 		}
-		var lines []string
-		for _, bd := range out.Reservations[0].Instances[0].BlockDeviceMappings {
-			if bd.Ebs == nil {
-				return fmt.Errorf("%s has no ebs", aws.ToString(bd.DeviceName))
-			}
-			at := "none"
-			if bd.Ebs.AttachTime != nil {
-				at = bd.Ebs.AttachTime.UTC().Format(time.RFC3339)
-			}
-			lines = append(lines, fmt.Sprintf("%s %s %s %s %v", aws.ToString(bd.DeviceName), aws.ToString(bd.Ebs.VolumeId),
-				bd.Ebs.Status, at, aws.ToBool(bd.Ebs.DeleteOnTermination)))
+		attr, err := cl.DescribeInstanceAttribute(ctx, &ec2.DescribeInstanceAttributeInput{InstanceId: aws.String(inst),
+			Attribute: types.InstanceAttributeNameBlockDeviceMapping})
+		if err != nil {
+			return err
 		}
-		if got := strings.Join(lines, "\n"); got != want {
-			return fmt.Errorf("block devices %q, want %q", got, want)
+		for what, devices := range map[string][]types.InstanceBlockDeviceMapping{
+			"DescribeInstances": out.Reservations[0].Instances[0].BlockDeviceMappings, "the attribute": attr.BlockDeviceMappings} {
+			var lines []string
+			for _, bd := range devices {
+				if bd.Ebs == nil {
+					return fmt.Errorf("%s: %s has no ebs", what, aws.ToString(bd.DeviceName))
+				}
+				at := "none"
+				if bd.Ebs.AttachTime != nil {
+					at = bd.Ebs.AttachTime.UTC().Format(time.RFC3339)
+				}
+				lines = append(lines, fmt.Sprintf("%s %s %s %s %v", aws.ToString(bd.DeviceName), aws.ToString(bd.Ebs.VolumeId),
+					bd.Ebs.Status, at, aws.ToBool(bd.Ebs.DeleteOnTermination)))
+			}
+			if got := strings.Join(lines, "\n"); got != want {
+				return fmt.Errorf("%s: block devices %q, want %q", what, got, want)
+			}
 		}
 		return nil
 	})
