@@ -24,6 +24,7 @@ import (
 func (s *Server) imageRoutes() {
 	s.mux.HandleFunc("GET /images", s.authed(pageRequest, s.imagesPage))
 	s.mux.HandleFunc("POST /images/share", s.authed(formRequest, s.shareImage))
+	s.mux.HandleFunc("POST /images/deregister", s.authed(formRequest, s.deregisterImage))
 	s.launchRoutes()
 }
 
@@ -134,4 +135,16 @@ func (s *Server) shareImage(rq *request) {
 		return
 	}
 	http.Redirect(rq.w, rq.r, "/images?done="+done, http.StatusSeeOther)
+}
+
+// deregisterImage deregisters an own image; instances launched from it keep running.
+func (s *Server) deregisterImage(rq *request) {
+	err := s.cfg.Service.DeregisterImage(rq.ctx(), rq.caller, cloud.DeregisterImageInput{ID: rq.r.PostFormValue("id")})
+	if err != nil {
+		var status int
+		rq.view.Error, status = s.serviceError(rq.ctx(), err)
+		s.showImages(rq, status)
+		return
+	}
+	http.Redirect(rq.w, rq.r, "/images?done=image-deregister", http.StatusSeeOther)
 }

@@ -345,7 +345,7 @@ var notices = map[string]string{
 	"group-create": "Security group created.", "group-delete": "Security group deleted.",
 	"group-authorize": "Rule added.", "group-revoke": "Rule removed.",
 	"image-share": "Launch permission added.", "image-unshare": "Launch permission removed.",
-	"project-create": "Project created.", "user-create": "User created.",
+	"image-deregister": "Image deregistered.", "project-create": "Project created.", "user-create": "User created.",
 	"user-rotate": "A new access key is being issued; the old one is retired.",
 }
 

@@ -241,6 +241,31 @@ func TestImagesShareAndUnshare(t *testing.T) {
 	if sees(xb, "/images") {
 		t.Fatal("a private image is still visible")
 	}
+
+	// Only the owner deregisters it.
+	if r := xb.post("/images/deregister", url.Values{"csrf": {xcsrf}, "id": {owner.image}}); r.status < 400 ||
+		!strings.Contains(field(t, flashError, r.body), "InvalidAMIID.NotFound") {
+		t.Fatalf("another project deregistered the image: %d %q", r.status, field(t, flashError, r.body))
+	}
+	if !sees(ob, "/images") {
+		t.Fatal("another project's deregistration took the image away")
+	}
+	if r := ob.post("/images/deregister", url.Values{"csrf": {csrf}, "id": {owner.image}}); r.status != http.StatusSeeOther ||
+		r.location != "/images?done=image-deregister" {
+		t.Fatalf("deregister: %d %q %s", r.status, r.location, field(t, flashError, r.body))
+	}
+	testenv.Eventually(t, longWait, owner.image+" to be deregistered", func() error {
+		out, err := owner.ec2.DescribeImages(context.Background(), &ec2.DescribeImagesInput{Owners: []string{"self"}})
+		if err != nil {
+			return err
+		}
+		for _, img := range out.Images {
+			if aws.ToString(img.ImageId) == owner.image {
+				return fmt.Errorf("still described, %s", img.State)
+			}
+		}
+		return nil
+	})
 }
 
 // TestImagesPageSaysWhyAnImageFailed: an image the cloud refused shows its reason beside its
