@@ -19,6 +19,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -392,7 +393,10 @@ type ModifyInstanceAttributeInput struct {
 	// DisableAPITermination and DisableAPIStop turn the instance's termination and stop
 	// protection on or off.
 	DisableAPITermination, DisableAPIStop *bool
-	DryRun                                bool
+	// Groups, when given, are the ids of the project's security groups the instance is to be in
+	// instead of its present ones.
+	Groups []string
+	DryRun bool
 }
 
 // ModifyInstanceAttribute changes an instance's type or user data while it is stopped, what
@@ -406,7 +410,7 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, c Caller, in Modi
 		return err
 	}
 	switch given(in.InstanceType != nil, in.UserData != nil, in.ShutdownBehavior != nil,
-		in.DisableAPITermination != nil, in.DisableAPIStop != nil) {
+		in.DisableAPITermination != nil, in.DisableAPIStop != nil, len(in.Groups) > 0) {
 	case 0:
 		return BadRequest(CodeMissingParameter, "The request must contain an attribute to modify")
 	case 1:
@@ -414,14 +418,35 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, c Caller, in Modi
 		// One at a time, as in EC2: a call that set several would otherwise change only one.
 		return BadRequest(CodeParamCombination, "Only one attribute can be modified at a time")
 	}
+	if len(in.Groups) > 0 {
+		if in.Groups, err = s.instanceGroups(ctx, c, in.Groups); err != nil {
+			return err
+		}
+	}
 	id := InstanceID(inst)
 	var previousType string
+	var previousGroups []string
 	err = s.ChangeLatest(ctx, inst, func() error {
-		previousType = inst.Spec.InstanceType
+		previousType, previousGroups = inst.Spec.InstanceType, inst.Spec.SecurityGroups
 		return s.modifyInstance(ctx, c, inst, &in)
 	})
 	if err != nil {
 		return instanceKind.writeError(err, id)
+	}
+	if len(in.Groups) > 0 {
+		if err := s.confirmGroups(ctx, inst.Namespace, in.Groups); err != nil {
+			// A group began to go while the instance joined it: the instance keeps its groups.
+			undo := s.ChangeLatest(context.WithoutCancel(ctx), inst, func() error {
+				if slices.Equal(inst.Spec.SecurityGroups, in.Groups) {
+					inst.Spec.SecurityGroups = previousGroups
+				}
+				return nil
+			})
+			if undo != nil {
+				return fmt.Errorf("restoring the groups of %s after %q: %w", id, err.Error(), undo)
+			}
+			return err
+		}
 	}
 	if in.InstanceType != nil {
 		if err := s.admitResize(ctx, c, inst, previousType); err != nil {
@@ -430,6 +455,33 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, c Caller, in Modi
 	}
 	s.AwaitCache(ctx, inst)
 	return nil
+}
+
+// instanceGroups checks the security group ids a modification names, with the caller's
+// visibility (each must be one of the project's groups), and returns them once each, in order.
+func (s *Service) instanceGroups(ctx context.Context, c Caller, groupIDs []string) ([]string, error) {
+	var out []string
+	for _, id := range groupIDs {
+		if id == "" {
+			return nil, InvalidParam("Value () for parameter groupId is invalid. The value cannot be empty")
+		}
+		if slices.Contains(out, id) {
+			continue
+		}
+		sg, _, err := s.findGroup(ctx, c, "", id)
+		if err != nil {
+			return nil, err
+		}
+		// A group being deleted is gone to new members (confirmGroups has the last word).
+		if !sg.DeletionTimestamp.IsZero() || s.deletingGroup(sg) {
+			return nil, groupNotFound(id)
+		}
+		out = append(out, groupID(sg))
+	}
+	if len(out) > cloudv1.MaxInstanceSecurityGroups {
+		return nil, InvalidParam("An instance can be in at most %d security groups", cloudv1.MaxInstanceSecurityGroups)
+	}
+	return out, nil
 }
 
 // given counts the parameters set.
@@ -503,6 +555,11 @@ func (s *Service) modifyInstance(ctx context.Context, c Caller, inst *cloudv1.In
 			return InvalidParam("User data is limited to %d bytes", maxUserData)
 		}
 		inst.Spec.UserData = *in.UserData
+	case len(in.Groups) > 0:
+		if inst.EffectiveDesiredState() == cloudv1.DesiredTerminated {
+			return BadRequest(CodeIncorrectState, "The instance '%s' is terminated or terminating; its security groups cannot change.", InstanceID(inst))
+		}
+		inst.Spec.SecurityGroups = in.Groups
 	case in.DisableAPITermination != nil || in.DisableAPIStop != nil:
 		if inst.EffectiveDesiredState() == cloudv1.DesiredTerminated {
 			return BadRequest(CodeIncorrectState, "The instance '%s' is terminated or terminating; its protection cannot change.", InstanceID(inst))

@@ -223,6 +223,7 @@ type modifyInstanceAttributeInput struct {
 	ShutdownBehavior      *query.AttributeValue `ec2:"InstanceInitiatedShutdownBehavior"`
 	DisableAPITermination *attributeBoolean     `ec2:"DisableApiTermination"`
 	DisableAPIStop        *attributeBoolean     `ec2:"DisableApiStop"`
+	Groups                []string              `ec2:"GroupId,list"`
 	DryRun                bool                  `ec2:"DryRun"`
 }
 
@@ -242,7 +243,8 @@ func (b *attributeBoolean) value() *bool {
 func (s *Server) modifyInstanceAttribute(ctx context.Context, who cloud.Caller, in *modifyInstanceAttributeInput) (any, error) {
 	mod := cloud.ModifyInstanceAttributeInput{InstanceID: in.InstanceID, Attribute: in.Attribute, Value: in.Value,
 		InstanceType: attributeValue(in.InstanceType), ShutdownBehavior: attributeValue(in.ShutdownBehavior),
-		DisableAPITermination: in.DisableAPITermination.value(), DisableAPIStop: in.DisableAPIStop.value(), DryRun: in.DryRun}
+		DisableAPITermination: in.DisableAPITermination.value(), DisableAPIStop: in.DisableAPIStop.value(),
+		Groups: in.Groups, DryRun: in.DryRun}
 	if in.UserData != nil {
 		mod.UserData = &in.UserData.Value
 	}

@@ -24,6 +24,7 @@ import (
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -289,6 +290,7 @@ func TestNetworkDatapath(t *testing.T) {
 
 	t.Run("metadata options", func(t *testing.T) { testMetadataOptions(t, nt, a1, ga1) })
 	t.Run("groups", func(t *testing.T) { testGroupChanges(t, nt, p1, a1, b1, tapped) })
+	t.Run("moving groups", func(t *testing.T) { testMovingGroups(t, p1, a1, gb1) })
 	t.Run("restart", func(t *testing.T) { testRestartConverges(t, nt, seg1) })
 }
 
@@ -439,6 +441,46 @@ func testGroupChanges(t *testing.T, nt *netTest, project string, members ...*clo
 		}
 		return nil
 	})
+}
+
+// testMovingGroups moves a running instance out of its project's default group into one that
+// admits only TCP 9090, as ModifyInstanceAttribute's groups (or kubectl) does: a guest of the
+// default group on the other node no longer reaches it, and does again once it is back.
+func testMovingGroups(t *testing.T, project string, inst *cloudv1.Instance, other string) {
+	ctx := context.Background()
+	port := int32(9090)
+	moved := &cloudv1.SecurityGroup{ObjectMeta: metav1.ObjectMeta{Name: "moved", Namespace: project},
+		Spec: cloudv1.SecurityGroupSpec{Description: "tcp 9090 only", Ingress: []cloudv1.IngressRule{
+			{Protocol: cloudv1.ProtocolTCP, FromPort: &port, ToPort: &port, CIDRIPs: []string{"0.0.0.0/0"}}}}}
+	if err := env.Client.Create(ctx, moved); err != nil {
+		t.Fatal(err)
+	}
+	setGroups := func(groups string) {
+		t.Helper()
+		if err := env.Client.Patch(ctx, inst.DeepCopy(), client.RawPatch(types.MergePatchType,
+			[]byte(`{"spec":{"securityGroups":`+groups+`}}`))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		setGroups("null")
+		_ = env.Client.Delete(context.Background(), moved)
+	})
+	ping := func() error {
+		_, err := try("ip", "netns", "exec", other, "busybox", "ping", "-c", "1", "-W", "1", inst.Status.PrivateIPAddress)
+		return err
+	}
+	testenv.Eventually(t, shortWait, "the default group's guest to reach "+inst.Name, ping)
+
+	setGroups(`["moved"]`)
+	testenv.Eventually(t, shortWait, inst.Name+" to be out of the default group's reach", func() error {
+		if ping() == nil {
+			return fmt.Errorf("%s still answers a guest of the default group", inst.Name)
+		}
+		return nil
+	})
+	setGroups("null")
+	testenv.Eventually(t, shortWait, inst.Name+" back in the default group", ping)
 }
 
 // testRestartConverges stops node A's agent, breaks part of its datapath, starts it again, and

@@ -236,6 +236,9 @@ func (i *Instance) EffectiveMetadataOptions() MetadataOptions {
 	return o
 }
 
+// MaxInstanceSecurityGroups bounds spec.securityGroups (the CRD's MaxItems).
+const MaxInstanceSecurityGroups = 16
+
 // InstanceSpec is what the user asks for.
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.availabilityZone) || (has(self.availabilityZone) && self.availabilityZone == oldSelf.availabilityZone)",message="availabilityZone is immutable"
 // +kubebuilder:validation:XValidation:rule="oldSelf.desiredState != 'Terminated' || self.desiredState == 'Terminated'",message="a terminated instance cannot be started or stopped"
@@ -299,7 +302,7 @@ type InstanceSpec struct {
 	MetadataOptions *MetadataOptions `json:"metadataOptions,omitempty"`
 
 	// securityGroups are the names or sg- ids of the groups the instance belongs to; empty means
-	// the project's default group.
+	// the project's default group. They may change at any time: the nodes' packet filters follow.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=16
