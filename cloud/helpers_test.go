@@ -19,11 +19,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -225,4 +227,22 @@ func kubectlInstance(t *testing.T, project, name, zone string) string {
 		return nil
 	})
 	return inst.Status.InstanceID
+}
+
+// ownNodeAndImage gives a test a node of its own in zone (cordoned when the test ends, before
+// its agent stops, so that the package's later launches that name no zone are not placed on a
+// node nobody runs) and an image of alice's, removed when it ends; it returns the image's id.
+func ownNodeAndImage(t *testing.T, node, zone, image string) string {
+	t.Helper()
+	imageService(t)
+	svcCloud.AddNode(t, node, zone, 8, 16384)
+	t.Cleanup(func() {
+		hv := &cloudv1.Hypervisor{ObjectMeta: metav1.ObjectMeta{Name: node}}
+		if err := env.Client.Patch(context.Background(), hv, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"unschedulable":true}}`))); err != nil {
+			t.Errorf("cordoning the test's node: %v", err)
+		}
+	})
+	ami := svcCloud.RegisterRawImage(t, imageAliceKeys, "svc-a", image, []byte(strings.Repeat("n", 4096)), false)
+	removeAfter(t, &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: image, Namespace: "svc-a"}})
+	return ami
 }

@@ -18,13 +18,10 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/cloud"
@@ -37,16 +34,7 @@ const groupsZone = "svc-regroup-zone"
 // nothing; a group the instance left can be deleted.
 func TestModifyInstanceGroups(t *testing.T) {
 	s := service(t)
-	imageService(t)
-	svcCloud.AddNode(t, "svc-regroup-node", groupsZone, 8, 16384)
-	t.Cleanup(func() {
-		hv := &cloudv1.Hypervisor{ObjectMeta: metav1.ObjectMeta{Name: "svc-regroup-node"}}
-		if err := env.Client.Patch(context.Background(), hv, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"unschedulable":true}}`))); err != nil {
-			t.Errorf("cordoning the test's node: %v", err)
-		}
-	})
-	ami := svcCloud.RegisterRawImage(t, imageAliceKeys, "svc-a", "svc-regroup-disk", []byte(strings.Repeat("r", 4096)), false)
-	removeAfter(t, &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "svc-regroup-disk", Namespace: "svc-a"}})
+	ami := ownNodeAndImage(t, "svc-regroup-node", groupsZone, "svc-regroup-disk")
 	ctx := context.Background()
 	id := reservationIDs(launchWhenCached(t, s, alice, cloud.RunInstancesInput{ImageID: ami, MinCount: 1, MaxCount: 1,
 		InstanceType: "m1.tiny", Placement: &cloud.Placement{AvailabilityZone: groupsZone}}))[0]

@@ -35,18 +35,7 @@ const protectZone = "svc-protect-zone"
 // dashboard's path), as another project, and with kubectl as a member of its project.
 func TestInstanceProtection(t *testing.T) {
 	s := service(t)
-	imageService(t)
-	svcCloud.AddNode(t, "svc-protect-node", protectZone, 8, 16384)
-	// Cordoned before its agent stops, so that the package's later launches that name no zone
-	// are not placed on a node nobody runs.
-	t.Cleanup(func() {
-		hv := &cloudv1.Hypervisor{ObjectMeta: metav1.ObjectMeta{Name: "svc-protect-node"}}
-		if err := env.Client.Patch(context.Background(), hv, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"unschedulable":true}}`))); err != nil {
-			t.Errorf("cordoning the test's node: %v", err)
-		}
-	})
-	ami := svcCloud.RegisterRawImage(t, imageAliceKeys, "svc-a", "svc-protect-disk", []byte(strings.Repeat("p", 4096)), false)
-	removeAfter(t, &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "svc-protect-disk", Namespace: "svc-a"}})
+	ami := ownNodeAndImage(t, "svc-protect-node", protectZone, "svc-protect-disk")
 	ctx := context.Background()
 	launch := cloud.RunInstancesInput{ImageID: ami, MinCount: 1, MaxCount: 1, InstanceType: "m1.tiny",
 		Placement: &cloud.Placement{AvailabilityZone: protectZone}, DisableAPITermination: true, DisableAPIStop: true}
