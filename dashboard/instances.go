@@ -174,6 +174,15 @@ type instanceData struct {
 	Actions []string
 	// Protections are the instance's termination and stop protection.
 	Protections []protectionView
+	// Groups are the project's security groups, those the instance is in marked; empty when
+	// they cannot be changed (a terminated instance) or read.
+	Groups []groupChoice
+}
+
+// groupChoice is one of the project's security groups on an instance's page.
+type groupChoice struct {
+	ID, Name string
+	Member   bool
 }
 
 // protectionView is one of an instance's protections as its page shows it.
@@ -220,8 +229,31 @@ func (s *Server) showInstance(rq *request, status int, row instanceRow) {
 	if row.State != "terminated" && row.State != "shutting-down" {
 		d.Protections[0].State = s.protection(rq, row.ID, "disableApiTermination")
 		d.Protections[1].State = s.protection(rq, row.ID, "disableApiStop")
+		d.Groups = s.groupChoices(rq, row.ID)
 	}
 	s.page(rq, status, "instance.html", row.ID, d)
+}
+
+// groupChoices are the project's groups with the instance's marked, through the service; nil
+// when either cannot be read (the page then offers no change).
+func (s *Server) groupChoices(rq *request, id string) []groupChoice {
+	attr, err := s.cfg.Service.DescribeInstanceAttribute(rq.ctx(), rq.caller, cloud.InstanceAttributeInput{InstanceID: id, Attribute: "groupSet"})
+	if err != nil {
+		return nil
+	}
+	groups, _, err := s.cfg.Service.DescribeSecurityGroups(rq.ctx(), rq.caller, cloud.DescribeSecurityGroupsInput{})
+	if err != nil {
+		return nil
+	}
+	member := map[string]bool{}
+	for _, g := range attr.Groups {
+		member[g.GroupID] = true
+	}
+	out := make([]groupChoice, 0, len(groups))
+	for _, g := range groups {
+		out = append(out, groupChoice{ID: g.ID, Name: g.Name, Member: member[g.ID]})
+	}
+	return out
 }
 
 // protection reads one of an instance's protections through the service: "on", "off", or ""
@@ -287,8 +319,8 @@ func (s *Server) consoleJSON(rq *request) {
 	writeJSON(rq.w, http.StatusOK, data)
 }
 
-// instanceAction stops, starts, reboots or terminates one instance, or turns its termination or
-// stop protection on or off, through the service.
+// instanceAction stops, starts, reboots or terminates one instance, turns its termination or
+// stop protection on or off, or changes its security groups, through the service.
 func (s *Server) instanceAction(rq *request) {
 	id, action := rq.r.PathValue("id"), rq.r.PathValue("action")
 	in := cloud.InstanceIDsInput{InstanceIDs: []string{id}}
@@ -308,6 +340,13 @@ func (s *Server) instanceAction(rq *request) {
 	case "stop-protection-on", "stop-protection-off":
 		on := action == "stop-protection-on"
 		err = s.cfg.Service.ModifyInstanceAttribute(rq.ctx(), rq.caller, cloud.ModifyInstanceAttributeInput{InstanceID: id, DisableAPIStop: &on})
+	case "groups":
+		groups := rq.r.PostForm["groups"]
+		if len(groups) == 0 {
+			err = query.Errorf(cloud.CodeMissingParameter, http.StatusBadRequest, "Choose at least one security group.")
+			break
+		}
+		err = s.cfg.Service.ModifyInstanceAttribute(rq.ctx(), rq.caller, cloud.ModifyInstanceAttributeInput{InstanceID: id, Groups: groups})
 	default:
 		http.NotFound(rq.w, rq.r)
 		return
@@ -335,6 +374,7 @@ var notices = map[string]string{
 	"reboot": "Rebooting the instance.", "terminate": "Terminating the instance.",
 	"termination-protection-on": "Termination protection is on.", "termination-protection-off": "Termination protection is off.",
 	"stop-protection-on": "Stop protection is on.", "stop-protection-off": "Stop protection is off.",
+	"groups": "Security groups changed.",
 	"launch": "Launching.", "keypair-import": "Key pair imported.", "keypair-delete": "Key pair deleted.",
 	"volume-create": "Creating the volume.", "volume-attach": "Attaching the volume.",
 	"volume-detach": "Detaching the volume.", "volume-delete": "Deleting the volume.",

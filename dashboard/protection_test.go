@@ -16,6 +16,7 @@ package dashboard_test
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"net/http"
 	"net/url"
@@ -102,5 +103,68 @@ func TestInstanceProtectionFromTheDashboard(t *testing.T) {
 	}
 	if a := b.post("/instances/"+id+"/terminate", url.Values{"csrf": {csrf}}); a.status != http.StatusSeeOther {
 		t.Fatalf("terminate after the protection is off: %d %s", a.status, a.body)
+	}
+}
+
+// TestInstanceGroupsFromTheDashboard moves an instance into another security group from its
+// page, as EC2 then shows; no group at all is refused in words, and another project's user is
+// answered not found.
+func TestInstanceGroupsFromTheDashboard(t *testing.T) {
+	c := theCloud(t)
+	p := newProject(t, c, "dash-regroup")
+	other := newProject(t, c, "dash-regroup-other")
+	c.AddNode(t, "dash-regroup-node", "pinet-1a", 8, 16384)
+	ctx := context.Background()
+	web, err := p.ec2.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("web"), Description: aws.String("web")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	webID := aws.ToString(web.GroupId)
+	run, err := p.ec2.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(p.image), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+		InstanceType: "m1.tiny"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := aws.ToString(run.Instances[0].InstanceId)
+	groupsOf := func() []string {
+		t.Helper()
+		out, err := p.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, g := range out.Reservations[0].Instances[0].SecurityGroups {
+			names = append(names, aws.ToString(g.GroupName))
+		}
+		return names
+	}
+
+	b := newBrowser(t, c)
+	b.signIn(p.creds)
+	page := b.get("/instances/" + id)
+	if !strings.Contains(page.body, `action="/instances/`+id+`/groups"`) || !strings.Contains(page.body, `value="`+webID+`"`) {
+		t.Fatal("the instance page offers no change of groups")
+	}
+	csrf := field(t, csrfField, page.body)
+	if a := b.post("/instances/"+id+"/groups", url.Values{"csrf": {csrf}}); a.status != http.StatusBadRequest ||
+		!strings.Contains(field(t, flashError, a.body), "Choose at least one security group.") {
+		t.Fatalf("no group: %d %q", a.status, field(t, flashError, a.body))
+	}
+	ob := newBrowser(t, c)
+	ob.signIn(other.creds)
+	if a := ob.post("/instances/"+id+"/groups", url.Values{"csrf": {ob.csrf()}, "groups": {webID}}); a.status != http.StatusNotFound {
+		t.Fatalf("another project changing the groups: %d", a.status)
+	}
+	if got := groupsOf(); fmt.Sprint(got) != "[default]" {
+		t.Fatalf("refused changes moved the instance to %v", got)
+	}
+	if a := b.post("/instances/"+id+"/groups", url.Values{"csrf": {csrf}, "groups": {webID}}); a.status != http.StatusSeeOther {
+		t.Fatalf("moving to web: %d %s", a.status, field(t, flashError, a.body))
+	}
+	if got := groupsOf(); fmt.Sprint(got) != "[web]" {
+		t.Fatalf("EC2 shows the instance in %v, want web", got)
+	}
+	if _, err := p.ec2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}}); err != nil {
+		t.Fatal(err)
 	}
 }
