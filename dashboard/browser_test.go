@@ -82,6 +82,7 @@ func TestBrowserLaunchFollowTerminate(t *testing.T) {
 	browsertest.Step(t, ctx, "open the launch form",
 		chromedp.Navigate(base+"/launch"),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/launch"]`)),
+		chromedp.SendKeys(chromedp.CSS("#name"), "web-1"),
 		chromedp.SetValue(chromedp.CSS("#image"), p.image),
 		chromedp.SetValue(chromedp.CSS("#type"), "m1.tiny"),
 		chromedp.SendKeys(chromedp.CSS("#user_data"), "#!/bin/sh\necho hello from the dashboard\n"),
@@ -109,6 +110,10 @@ func TestBrowserLaunchFollowTerminate(t *testing.T) {
 	})
 	if still, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.pinetNoReload === true`)); err != nil || !still {
 		t.Fatalf("the list was reloaded to show the change (%v)", err)
+	}
+	// The live list's rows carry the Name tag the form gave.
+	if name, err := browsertest.TextOf(ctx, `table#instances tbody tr[data-id="`+id+`"] td:nth-child(2)`); err != nil || name != "web-1" {
+		t.Fatalf("the row's name: %q %v", name, err)
 	}
 	screenshot(t, ctx, "dashboard-instances.png")
 

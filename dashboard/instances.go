@@ -41,6 +41,7 @@ func (s *Server) instanceRoutes() {
 // instanceRow is one instance as the list shows it (and its script receives it).
 type instanceRow struct {
 	ID         string `json:"id"`
+	Name       string `json:"name"`
 	State      string `json:"state"`
 	StateClass string `json:"stateClass"`
 	Type       string `json:"type"`
@@ -105,7 +106,7 @@ func toRow(i cloud.Instance, node string) instanceRow {
 	for _, g := range i.Groups {
 		groups = append(groups, g.GroupName)
 	}
-	row := instanceRow{ID: i.InstanceID, State: i.State.Name, StateClass: stateClass(i.State.Name),
+	row := instanceRow{ID: i.InstanceID, Name: i.Tags["Name"], State: i.State.Name, StateClass: stateClass(i.State.Name),
 		Type: i.InstanceType, Image: i.ImageID, KeyName: i.KeyName, PrivateIP: i.PrivateIPAddress,
 		PublicIP: i.PublicIPAddress, Zone: i.Placement.AvailabilityZone, Node: node,
 		Reason: i.Reason, Groups: strings.Join(groups, ", ")}
@@ -320,7 +321,7 @@ func (s *Server) consoleJSON(rq *request) {
 }
 
 // instanceAction stops, starts, reboots or terminates one instance, turns its termination or
-// stop protection on or off, or changes its security groups, through the service.
+// stop protection on or off, or changes its security groups or its name, through the service.
 func (s *Server) instanceAction(rq *request) {
 	id, action := rq.r.PathValue("id"), rq.r.PathValue("action")
 	in := cloud.InstanceIDsInput{InstanceIDs: []string{id}}
@@ -340,6 +341,8 @@ func (s *Server) instanceAction(rq *request) {
 	case "stop-protection-on", "stop-protection-off":
 		on := action == "stop-protection-on"
 		err = s.cfg.Service.ModifyInstanceAttribute(rq.ctx(), rq.caller, cloud.ModifyInstanceAttributeInput{InstanceID: id, DisableAPIStop: &on})
+	case "name":
+		err = s.rename(rq, id, strings.TrimSpace(rq.r.PostFormValue("name")))
 	case "groups":
 		groups := rq.r.PostForm["groups"]
 		if len(groups) == 0 {
@@ -368,13 +371,23 @@ func (s *Server) instanceAction(rq *request) {
 	http.Redirect(rq.w, rq.r, "/instances/"+id+"?done="+action, http.StatusSeeOther)
 }
 
+// rename sets the instance's Name tag through the service, or removes it when name is empty.
+func (s *Server) rename(rq *request, id, name string) error {
+	if name == "" {
+		return s.cfg.Service.DeleteTags(rq.ctx(), rq.caller, cloud.DeleteTagsInput{ResourceIDs: []string{id},
+			Tags: []cloud.TagToDelete{{Key: "Name"}}})
+	}
+	return s.cfg.Service.CreateTags(rq.ctx(), rq.caller, cloud.CreateTagsInput{ResourceIDs: []string{id},
+		Tags: []cloud.Tag{{Key: "Name", Value: name}}})
+}
+
 // notices are what a page says after a redirect (?done=…): only the dashboard's own words.
 var notices = map[string]string{
 	"stop": "Stopping the instance.", "start": "Starting the instance.",
 	"reboot": "Rebooting the instance.", "terminate": "Terminating the instance.",
 	"termination-protection-on": "Termination protection is on.", "termination-protection-off": "Termination protection is off.",
 	"stop-protection-on": "Stop protection is on.", "stop-protection-off": "Stop protection is off.",
-	"groups": "Security groups changed.",
+	"groups": "Security groups changed.", "name": "Name changed.",
 	"launch": "Launching.", "keypair-import": "Key pair imported.", "keypair-delete": "Key pair deleted.",
 	"volume-create": "Creating the volume.", "volume-attach": "Attaching the volume.",
 	"volume-detach": "Detaching the volume.", "volume-delete": "Deleting the volume.",

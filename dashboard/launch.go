@@ -28,8 +28,10 @@ const maxLaunchCount = 20
 // launchForm is what the launch form holds (and shows again after a refusal).
 type launchForm struct {
 	Image, Type, KeyName, UserData, Zone string
-	Groups                               []string
-	Count                                int
+	// Name is the instances' Name tag ("" for none).
+	Name   string
+	Groups []string
+	Count  int
 	// TerminationProtection and StopProtection launch with EC2's protections on.
 	TerminationProtection, StopProtection bool
 	// ClientToken makes a form posted twice launch once.
@@ -97,6 +99,7 @@ func (s *Server) launch(rq *request) {
 		Image: strings.TrimSpace(r.PostFormValue("image")), Type: r.PostFormValue("type"),
 		KeyName: r.PostFormValue("key_name"), UserData: r.PostFormValue("user_data"),
 		Zone: r.PostFormValue("zone"), Groups: r.PostForm["groups"], ClientToken: r.PostFormValue("client_token"),
+		Name:                  strings.TrimSpace(r.PostFormValue("name")),
 		TerminationProtection: r.PostFormValue("termination_protection") != "",
 		StopProtection:        r.PostFormValue("stop_protection") != "",
 	}
@@ -120,6 +123,9 @@ func (s *Server) launch(rq *request) {
 	}
 	if f.Zone != "" {
 		in.Placement = &cloud.Placement{AvailabilityZone: f.Zone}
+	}
+	if f.Name != "" {
+		in.TagSpecifications = []cloud.TagSpecification{{ResourceType: "instance", Tags: []cloud.Tag{{Key: "Name", Value: f.Name}}}}
 	}
 	_, err = s.cfg.Service.RunInstances(rq.ctx(), rq.caller, in)
 	if err != nil {

@@ -34,6 +34,7 @@
     a.textContent = i.id;
     idCell.appendChild(a);
     tr.appendChild(idCell);
+    tr.appendChild(cell(i.name));
     var stateCell = document.createElement("td");
     var badge = document.createElement("span");
     badge.className = "state " + i.stateClass;
@@ -57,7 +58,7 @@
         var tr = document.createElement("tr");
         tr.className = "empty";
         var td = document.createElement("td");
-        td.colSpan = 10;
+        td.colSpan = 11;
         td.textContent = "No instances yet. ";
         var a = document.createElement("a");
         a.href = "/launch";
