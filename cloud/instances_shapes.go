@@ -271,7 +271,12 @@ var instanceFilters = []string{
 	"ip-address", "key-name", "instance-type", "availability-zone", "reservation-id", "owner-id",
 	"launch-index", "group-id", "group-name", "instance.group-id", "instance.group-name", "kernel-id",
 	"ramdisk-id", "client-token", "dns-name", "private-dns-name", "architecture", "hypervisor",
-	"root-device-type", "virtualization-type", "placement.availability-zone",
+	"root-device-type", "virtualization-type", "placement.availability-zone", "launch-time",
+	"state-reason-code", "state-reason-message", "reason", "tenancy", "placement.tenancy",
+	"monitoring-state", "root-device-name", "block-device-mapping.device-name",
+	"block-device-mapping.volume-id", "block-device-mapping.status", "block-device-mapping.attach-time",
+	"block-device-mapping.delete-on-termination", "metadata-options.http-tokens",
+	"metadata-options.http-endpoint", "metadata-options.http-put-response-hop-limit",
 }
 
 // attributes are the instance's values of a filter.
@@ -288,6 +293,48 @@ func (i Instance) attributes(name string) []string {
 		}
 		return out
 	}
+	if field, ok := strings.CutPrefix(name, "block-device-mapping."); ok {
+		var out []string
+		for _, d := range i.BlockDevices {
+			switch field {
+			case "device-name":
+				out = append(out, d.DeviceName)
+			case "volume-id":
+				out = append(out, d.VolumeID)
+			case "status":
+				out = append(out, d.Status)
+			case "attach-time":
+				out = append(out, filterTime(d.AttachTime))
+			case "delete-on-termination":
+				out = append(out, strconv.FormatBool(d.DeleteOnTermination))
+			}
+		}
+		return out
+	}
+	if field, ok := strings.CutPrefix(name, "metadata-options."); ok {
+		m := i.MetadataOptions
+		if m == nil {
+			return nil
+		}
+		switch field {
+		case "http-tokens":
+			return []string{m.HTTPTokens}
+		case "http-endpoint":
+			return []string{m.HTTPEndpoint}
+		case "http-put-response-hop-limit":
+			return []string{strconv.Itoa(int(m.HTTPPutResponseHopLimit))}
+		}
+		return nil
+	}
+	if strings.HasPrefix(name, "state-reason-") {
+		if i.StateReason == nil {
+			return nil
+		}
+		if name == "state-reason-code" {
+			return []string{i.StateReason.Code}
+		}
+		return []string{i.StateReason.Message}
+	}
 	v, ok := map[string]string{
 		"instance-id": i.InstanceID, "instance-state-name": i.State.Name,
 		"instance-state-code": strconv.Itoa(int(i.State.Code)), "image-id": i.ImageID,
@@ -298,6 +345,9 @@ func (i Instance) attributes(name string) []string {
 		"ramdisk-id": i.RamdiskID, "client-token": i.ClientToken, "dns-name": i.DNSName,
 		"private-dns-name": i.PrivateDNSName, "architecture": i.Architecture, "hypervisor": i.Hypervisor,
 		"root-device-type": i.RootDeviceType, "virtualization-type": i.VirtualizationType,
+		"launch-time": filterTime(i.LaunchTime), "reason": i.Reason, "tenancy": i.Placement.Tenancy,
+		"placement.tenancy": i.Placement.Tenancy, "monitoring-state": i.MonitoringState,
+		"root-device-name": i.RootDeviceName,
 	}[name]
 	if !ok {
 		return nil

@@ -211,6 +211,18 @@ func TestVolumeLifecycle(t *testing.T) {
 	expectCode(t, err, "VolumeInUse")
 	// DescribeInstances shows it among the instance's block devices, as the agent attached it.
 	waitBlockDevices(t, cl, inst, fmt.Sprintf("/dev/sdf %s attached %s false", v1, got.Attachments[0].AttachTime.UTC().Format(time.RFC3339)))
+	// And the instance is found by its volume.
+	for filter, value := range map[string]string{"block-device-mapping.volume-id": v1, "block-device-mapping.device-name": "/dev/sdf",
+		"block-device-mapping.status": "attached", "block-device-mapping.delete-on-termination": "false"} {
+		out, err := cl.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []types.Filter{{Name: aws.String(filter), Values: []string{value}}}})
+		if err != nil || len(out.Reservations) != 1 || aws.ToString(out.Reservations[0].Instances[0].InstanceId) != inst {
+			t.Fatalf("instances with %s=%s: %+v %v", filter, value, out, err)
+		}
+	}
+	if out, err := cl.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []types.Filter{{Name: aws.String("block-device-mapping.volume-id"),
+		Values: []string{v2}}}}); err != nil || len(out.Reservations) != 0 {
+		t.Fatalf("instances with the unattached %s: %+v %v", v2, out, err)
+	}
 
 	// Filters.
 	expectFilters(t, []filterCase{
