@@ -39,6 +39,7 @@ func TestResourceShapesMatchTheModel(t *testing.T) {
 		{"CreateVolume", &createVolumeInput{}, &volumeItem{}},
 		{"DeleteVolume", &volumeIDInput{}, &returnOutput{}},
 		{"DescribeVolumes", &describeVolumesInput{}, &describeVolumesOutput{}},
+		{"DescribeVolumeStatus", &describeVolumesInput{}, &describeVolumeStatusOutput{}},
 		{"AttachVolume", &attachVolumeInput{}, &volumeAttachmentItem{}},
 		{"DetachVolume", &detachVolumeInput{}, &volumeAttachmentItem{}},
 		{"CreateSnapshot", &createSnapshotInput{}, &snapshotItem{}},

@@ -41,6 +41,7 @@ func (s *Server) routes() map[string]action {
 		"CreateVolume":                 handle(s.createVolume),
 		"DeleteVolume":                 handle(s.deleteVolume),
 		"DescribeVolumes":              handle(s.describeVolumes),
+		"DescribeVolumeStatus":         handle(s.describeVolumeStatus),
 		"ModifyVolume":                 handle(s.modifyVolume),
 		"DescribeVolumesModifications": handle(s.describeVolumesModifications),
 		"AttachVolume":                 handle(s.attachVolume),

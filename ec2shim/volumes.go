@@ -202,3 +202,43 @@ func (s *Server) describeVolumesModifications(ctx context.Context, who cloud.Cal
 	return encodedPage(toDescribeVolumesModificationsOutput)(s.svc.DescribeVolumesModifications(ctx, who,
 		cloud.DescribeVolumesModificationsInput{VolumeIDs: in.VolumeIDs, Filters: in.Filters, DryRun: in.DryRun, Page: page(in.Paging)}))
 }
+
+type volumeStatusDetailItem struct {
+	Name   string `xml:"name"`
+	Status string `xml:"status"`
+}
+
+type volumeStatusInfo struct {
+	Status  string                             `xml:"status"`
+	Details query.List[volumeStatusDetailItem] `xml:"details"`
+}
+
+// volumeStatusItem is EC2's VolumeStatusItem; PiNet has no volume events or actions.
+type volumeStatusItem struct {
+	VolumeID         string               `xml:"volumeId"`
+	AvailabilityZone string               `xml:"availabilityZone"`
+	VolumeStatus     volumeStatusInfo     `xml:"volumeStatus"`
+	Events           query.List[struct{}] `xml:"eventsSet"`
+	Actions          query.List[struct{}] `xml:"actionsSet"`
+}
+
+type describeVolumeStatusOutput struct {
+	VolumeStatuses query.List[volumeStatusItem] `xml:"volumeStatusSet"`
+	NextToken      string                       `xml:"nextToken,omitempty"`
+}
+
+func toVolumeStatusItem(st cloud.VolumeStatus) volumeStatusItem {
+	return volumeStatusItem{VolumeID: st.VolumeID, AvailabilityZone: st.AvailabilityZone,
+		VolumeStatus: volumeStatusInfo{Status: st.Status, Details: listOf(st.Details, func(d cloud.StatusDetail) volumeStatusDetailItem {
+			return volumeStatusDetailItem(d)
+		})}, Events: query.NewList[struct{}](), Actions: query.NewList[struct{}]()}
+}
+
+func toDescribeVolumeStatusOutput(items []cloud.VolumeStatus, next string) *describeVolumeStatusOutput {
+	return &describeVolumeStatusOutput{VolumeStatuses: listOf(items, toVolumeStatusItem), NextToken: next}
+}
+
+func (s *Server) describeVolumeStatus(ctx context.Context, who cloud.Caller, in *describeVolumesInput) (any, error) {
+	return encodedPage(toDescribeVolumeStatusOutput)(s.svc.DescribeVolumeStatus(ctx, who, cloud.DescribeVolumeStatusInput{
+		VolumeIDs: in.VolumeIDs, Filters: in.Filters, DryRun: in.DryRun, Page: page(in.Paging)}))
+}
