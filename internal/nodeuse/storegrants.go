@@ -18,7 +18,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
+	"golang.org/x/time/rate"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
@@ -32,10 +34,28 @@ import (
 //
 // It reads the manager's cache and, when the cache says no, the API server: the label a binding
 // needs is given just before the binding, and the agent may ask before this cache has seen it.
+// The live reads are bounded per node: beyond LiveReadsPerSecond (and a burst of LiveReadBurst)
+// the cache's no is the answer, so a node that keeps asking for what it may not read costs the
+// API server no more than that, and one that asks for what the cache has not seen yet is
+// answered once its retry finds it there.
 type StoreGrants struct {
 	Cache client.Reader
 	Live  client.Reader
+	// LiveReadsPerSecond and LiveReadBurst bound each node's live reads; zero takes
+	// DefaultLiveReadsPerSecond and DefaultLiveReadBurst.
+	LiveReadsPerSecond float64
+	LiveReadBurst      int
+
+	mu       sync.Mutex
+	limiters map[string]*rate.Limiter
 }
+
+// The default bound of a node's live reads: a launch burst of a node's instances asks for a
+// few images each, and a node that keeps asking otherwise is held to one read a second.
+const (
+	DefaultLiveReadsPerSecond = 1
+	DefaultLiveReadBurst      = 20
+)
 
 // Covers reports whether user is a node's user.
 func (g *StoreGrants) Covers(user string) bool {
@@ -49,12 +69,35 @@ func (g *StoreGrants) Allowed(ctx context.Context, user, bucket, key string, put
 	if !ok {
 		return false, nil
 	}
-	for _, r := range []client.Reader{g.Cache, g.Live} {
-		if ok, err := g.allowed(ctx, r, node, bucket, key, put); err != nil || ok {
-			return ok, err
-		}
+	if ok, err := g.allowed(ctx, g.Cache, node, bucket, key, put); err != nil || ok {
+		return ok, err
 	}
-	return false, nil
+	if !g.liveLimiter(node).Allow() {
+		return false, nil
+	}
+	return g.allowed(ctx, g.Live, node, bucket, key, put)
+}
+
+// liveLimiter is node's bound on live reads.
+func (g *StoreGrants) liveLimiter(node string) *rate.Limiter {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if l, ok := g.limiters[node]; ok {
+		return l
+	}
+	perSecond, burst := g.LiveReadsPerSecond, g.LiveReadBurst
+	if perSecond == 0 {
+		perSecond = DefaultLiveReadsPerSecond
+	}
+	if burst == 0 {
+		burst = DefaultLiveReadBurst
+	}
+	if g.limiters == nil {
+		g.limiters = map[string]*rate.Limiter{}
+	}
+	l := rate.NewLimiter(rate.Limit(perSecond), burst)
+	g.limiters[node] = l
+	return l
 }
 
 func (g *StoreGrants) allowed(ctx context.Context, r client.Reader, node, bucket, key string, put bool) (bool, error) {

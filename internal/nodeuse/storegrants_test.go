@@ -84,3 +84,56 @@ func TestStoreGrants(t *testing.T) {
 		t.Errorf("a user who is no node's: %v, %v", ok, err)
 	}
 }
+
+// countingReader counts the lists made through it.
+type countingReader struct {
+	client.Reader
+	lists int
+}
+
+func (r *countingReader) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	r.lists++
+	return r.Reader.List(ctx, list, opts...)
+}
+
+// TestStoreGrantsBoundLiveReads: a node that keeps asking for what it may not read makes at
+// most its burst of live reads; after that the cache's answer stands (a grant only the API
+// server knows of yet waits for the cache), while what the cache grants is still granted, and
+// another node's bound is its own.
+func TestStoreGrantsBoundLiveReads(t *testing.T) {
+	img := func(name, node, key string) *cloudv1.Image {
+		i := &cloudv1.Image{ObjectMeta: meta("p", name),
+			Status: cloudv1.ImageStatus{Stored: &cloudv1.StoredImage{Bucket: s3client.ImageStoreBucket, Key: key}}}
+		i.Labels = map[string]string{cloudv1.NodeUseLabel(node): cloudv1.NodeUseLabelValue}
+		return i
+	}
+	cached := img("mine", "node-1", "objects/mine")
+	live := &countingReader{Reader: fakeClient(t, cached, img("new", "node-1", "objects/new"), img("new2", "node-2", "objects/new2"))}
+	g := &StoreGrants{Cache: fakeClient(t, cached), Live: live, LiveReadsPerSecond: 0.001, LiveReadBurst: 3}
+	ctx := context.Background()
+	ask := func(node, key string) bool {
+		t.Helper()
+		ok, err := g.Allowed(ctx, s3client.NodeUser(node), s3client.ImageStoreBucket, key, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	for range 100 {
+		if ask("node-1", "objects/theirs") {
+			t.Fatal("granted an object no image of the node stores")
+		}
+	}
+	if live.lists != 3 {
+		t.Fatalf("100 refused requests made %d live reads, want the burst of 3", live.lists)
+	}
+	if ask("node-1", "objects/new") {
+		t.Fatal("granted what only a live read beyond the bound could")
+	}
+	if !ask("node-1", "objects/mine") {
+		t.Fatal("the bound refused what the cache grants")
+	}
+	if !ask("node-2", "objects/new2") || live.lists != 4 {
+		t.Fatalf("another node's live read: %d reads", live.lists)
+	}
+}
