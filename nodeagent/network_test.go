@@ -290,7 +290,7 @@ func TestNetworkDatapath(t *testing.T) {
 
 	t.Run("metadata options", func(t *testing.T) { testMetadataOptions(t, nt, a1, ga1) })
 	t.Run("groups", func(t *testing.T) { testGroupChanges(t, nt, p1, a1, b1, tapped) })
-	t.Run("moving groups", func(t *testing.T) { testMovingGroups(t, p1, a1, gb1) })
+	t.Run("moving groups", func(t *testing.T) { testMovingGroups(t, nt, p1, a1, gb1) })
 	t.Run("restart", func(t *testing.T) { testRestartConverges(t, nt, seg1) })
 }
 
@@ -445,8 +445,9 @@ func testGroupChanges(t *testing.T, nt *netTest, project string, members ...*clo
 
 // testMovingGroups moves a running instance out of its project's default group into one that
 // admits only TCP 9090, as ModifyInstanceAttribute's groups (or kubectl) does: a guest of the
-// default group on the other node no longer reaches it, and does again once it is back.
-func testMovingGroups(t *testing.T, project string, inst *cloudv1.Instance, other string) {
+// default group on the other node no longer reaches it, and does again once it is back. It ends
+// when node A's ruleset no longer has the group (the restart test after it compares rulesets).
+func testMovingGroups(t *testing.T, nt *netTest, project string, inst *cloudv1.Instance, other string) {
 	ctx := context.Background()
 	port := int32(9090)
 	moved := &cloudv1.SecurityGroup{ObjectMeta: metav1.ObjectMeta{Name: "moved", Namespace: project},
@@ -481,6 +482,28 @@ func testMovingGroups(t *testing.T, project string, inst *cloudv1.Instance, othe
 	})
 	setGroups("null")
 	testenv.Eventually(t, shortWait, inst.Name+" back in the default group", ping)
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(moved), moved); err != nil {
+		t.Fatal(err)
+	}
+	def := &cloudv1.SecurityGroup{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: project, Name: cloudv1.DefaultSecurityGroupName}, def); err != nil {
+		t.Fatal(err)
+	}
+	chain := "chain group_" + moved.Status.GroupID + " "
+	testenv.Eventually(t, shortWait, "node A's ruleset without the group and with "+inst.Name+" among the default group's members", func() error {
+		if moved.Status.GroupID == "" || def.Status.GroupID == "" {
+			return fmt.Errorf("the groups have no ids")
+		}
+		r := run(t, "ip", "netns", "exec", nt.a, "nft", "list", "table", "inet", "pinet")
+		if strings.Contains(r, chain) {
+			return fmt.Errorf("still has %s", chain)
+		}
+		members := run(t, "ip", "netns", "exec", nt.a, "nft", "list", "set", "inet", "pinet", "members_"+def.Status.GroupID)
+		if !strings.Contains(members, inst.Status.PrivateIPAddress) {
+			return fmt.Errorf("the default group's members lack %s:\n%s", inst.Status.PrivateIPAddress, members)
+		}
+		return nil
+	})
 }
 
 // testRestartConverges stops node A's agent, breaks part of its datapath, starts it again, and
