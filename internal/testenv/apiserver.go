@@ -28,7 +28,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/discovery"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -90,12 +92,55 @@ func (e *Env) StartAPIServer() error {
 	}
 	e.apiServer, e.apiServerArgs = cmd, nil
 	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, apiServerTimeout, true, func(ctx context.Context) (bool, error) {
-		return e.Client.List(ctx, &corev1.NamespaceList{}, client.Limit(1)) == nil, nil
+		return e.Client.List(ctx, &corev1.NamespaceList{}, client.Limit(1)) == nil && e.servesEveryCRD(ctx) == nil, nil
 	})
 	if err != nil {
-		return fmt.Errorf("the restarted kube-apiserver never answered: %w", err)
+		return fmt.Errorf("the restarted kube-apiserver never answered: %w", errors.Join(err, e.servesEveryCRD(context.Background())))
 	}
 	return nil
+}
+
+// servesEveryCRD tells whether discovery lists the resource of every established
+// CustomResourceDefinition. A restarted API server answers core requests before it serves the
+// CRDs, one by one; a client that looks a group up in between would keep the partial group and
+// answer "no matches for kind" for the rest.
+func (e *Env) servesEveryCRD(ctx context.Context) error {
+	crds := &apiextensionsv1.CustomResourceDefinitionList{}
+	if err := e.Client.List(ctx, crds); err != nil {
+		return err
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(e.Config)
+	if err != nil {
+		return err
+	}
+	served := map[string]map[string]bool{}
+	for _, crd := range crds.Items {
+		gv := crd.Spec.Group + "/" + storedVersion(&crd)
+		if served[gv] == nil {
+			list, err := dc.ServerResourcesForGroupVersion(gv)
+			if err != nil {
+				return fmt.Errorf("discovering %s: %w", gv, err)
+			}
+			served[gv] = map[string]bool{}
+			for _, r := range list.APIResources {
+				served[gv][r.Name] = true
+			}
+		}
+		if !served[gv][crd.Spec.Names.Plural] {
+			return fmt.Errorf("%s/%s is not served yet", gv, crd.Spec.Names.Plural)
+		}
+	}
+	return nil
+}
+
+// storedVersion is the version a CRD stores, which it serves.
+func storedVersion(crd *apiextensionsv1.CustomResourceDefinition) string {
+	for _, v := range crd.Spec.Versions {
+		if v.Storage {
+			return v.Name
+		}
+	}
+	return crd.Spec.Versions[0].Name
 }
 
 // stopRestartedAPIServer stops an API server StartAPIServer started; envtest stops only its own.

@@ -30,6 +30,7 @@ import (
 
 	"github.com/go-logr/logr"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -74,6 +75,10 @@ func Scheme() *k8sruntime.Scheme {
 		panic(err)
 	}
 	if err := cloudv1.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	// The CRDs themselves: a restarted API server is ready once it serves them all.
+	if err := apiextensionsv1.AddToScheme(s); err != nil {
 		panic(err)
 	}
 	return s
