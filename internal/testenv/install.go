@@ -147,8 +147,11 @@ func waitForPolicies(ctx context.Context, cfg *rest.Config, c client.Client) err
 	// and removed afterwards.
 	probeInstance := &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: "testenv-probe", Namespace: SystemNamespace},
 		Spec: cloudv1.InstanceSpec{ImageID: "probe", DisableAPITermination: true}}
-	if err := c.Create(ctx, probeInstance); err != nil {
-		return fmt.Errorf("creating the policy probe: %w", err)
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		last = c.Create(ctx, probeInstance)
+		return last == nil, nil
+	}); err != nil {
+		return fmt.Errorf("creating the policy probe: %w", errors.Join(err, last))
 	}
 	defer func() {
 		_ = c.Patch(ctx, probeInstance, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"disableApiTermination":false}}`)))
