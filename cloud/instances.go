@@ -460,6 +460,11 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, c Caller, in Modi
 // instanceGroups checks the security group ids a modification names, with the caller's
 // visibility (each must be one of the project's groups), and returns them once each, in order.
 func (s *Service) instanceGroups(ctx context.Context, c Caller, groupIDs []string) ([]string, error) {
+	groups, err := s.projectGroups(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	x := newGroupIndex(c.Project(), groups)
 	var out []string
 	for _, id := range groupIDs {
 		if id == "" {
@@ -468,7 +473,7 @@ func (s *Service) instanceGroups(ctx context.Context, c Caller, groupIDs []strin
 		if slices.Contains(out, id) {
 			continue
 		}
-		sg, _, err := s.findGroup(ctx, c, "", id)
+		sg, err := x.find("", id)
 		if err != nil {
 			return nil, err
 		}

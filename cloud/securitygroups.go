@@ -126,20 +126,29 @@ func (s *Service) findGroup(ctx context.Context, c Caller, name, id string) (*cl
 		return nil, nil, err
 	}
 	x := newGroupIndex(c.Project(), groups)
+	sg, err := x.find(name, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sg, x, nil
+}
+
+// find is one of the index's groups by id, or else by name.
+func (x *groupIndex) find(name, id string) (*cloudv1.SecurityGroup, error) {
 	ref := id
 	switch {
 	case id != "" && !ids.Valid(ids.SecurityGroup, id):
-		return nil, nil, groupKind.malformed(id)
+		return nil, groupKind.malformed(id)
 	case id == "" && name == "":
-		return nil, nil, BadRequest(CodeMissingParameter, "The request must contain the parameter groupName or groupId")
+		return nil, BadRequest(CodeMissingParameter, "The request must contain the parameter groupName or groupId")
 	case id == "":
 		ref = name
 	}
 	sg := x.byRef[ref]
 	if sg == nil || id == "" && sg.EffectiveGroupName() != name || id != "" && groupID(sg) != id {
-		return nil, nil, groupNotFound(ref)
+		return nil, groupNotFound(ref)
 	}
-	return sg, x, nil
+	return sg, nil
 }
 
 // allowAllEgress is the egress PiNet applies: groups filter inbound traffic only.

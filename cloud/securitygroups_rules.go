@@ -268,19 +268,22 @@ func (s *Service) DescribeSecurityGroupRules(ctx context.Context, c Caller, in D
 		rules = append(rules, egressRuleOf(sg))
 	}
 	if len(in.RuleIDs) > 0 {
-		named := map[string]bool{}
+		named := rules[:0:0]
 		for _, r := range rules {
-			named[r.ID] = true
+			if slices.Contains(in.RuleIDs, r.ID) {
+				named = append(named, r)
+			}
 		}
 		for _, id := range in.RuleIDs {
-			if !named[id] {
+			if !slices.ContainsFunc(named, func(r SecurityGroupRule) bool { return r.ID == id }) {
 				return nil, "", BadRequest(CodeRuleNotFound, "The security group rule ID '%s' does not exist", clipGroupRef(id))
 			}
 		}
+		rules = named
 	}
 	var items []SecurityGroupRule
 	for _, r := range rules {
-		if (len(in.RuleIDs) == 0 || slices.Contains(in.RuleIDs, r.ID)) && matcher.Match(ruleAttrs(&r), nil) {
+		if matcher.Match(ruleAttrs(&r), nil) {
 			items = append(items, r)
 		}
 	}

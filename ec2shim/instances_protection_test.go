@@ -150,32 +150,10 @@ func TestProtectedLaunchBeyondQuota(t *testing.T) {
 // its guest powers itself off (Client.InstanceInitiatedShutdown), and a TerminateInstances of it
 // afterwards is answered without a refusal.
 func TestGuestPowerOffTerminatesAProtectedInstance(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "prot-guest")
-	creds := c.AddUser(t, "prot-guest-user", false, "prot-guest")
-	node := c.AddNode(t, "prot-guest-node", "prot-guest-zone", 2, 4096)
-	ami := c.RegisterRawImage(t, creds, "prot-guest", "disk", []byte(strings.Repeat("g", 4096)), false)
 	ctx := context.Background()
-	cl := c.EC2(creds)
-	out, err := cl.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(ami), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
-		InstanceType: "m1.tiny", Placement: &types.Placement{AvailabilityZone: aws.String("prot-guest-zone")},
-		InstanceInitiatedShutdownBehavior: types.ShutdownBehaviorTerminate, DisableApiTermination: aws.Bool(true)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := aws.ToString(out.Instances[0].InstanceId)
-	waitState(t, cl, id, types.InstanceStateNameRunning)
-	if err := node.Conn.Shutdown(id); err != nil {
-		t.Fatal(err)
-	}
-	waitState(t, cl, id, types.InstanceStateNameTerminated)
-	d, err := cl.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r := d.Reservations[0].Instances[0].StateReason; r == nil || aws.ToString(r.Code) != "Client.InstanceInitiatedShutdown" {
-		t.Errorf("state reason %+v", r)
-	}
+	cl, id := poweredOffByGuest(t, "prot-guest", func(in *ec2.RunInstancesInput) {
+		in.InstanceInitiatedShutdownBehavior, in.DisableApiTermination = types.ShutdownBehaviorTerminate, aws.Bool(true)
+	}, types.InstanceStateNameTerminated)
 	term, err := cl.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}})
 	if err != nil || term.TerminatingInstances[0].CurrentState.Name != types.InstanceStateNameTerminated {
 		t.Fatalf("terminating the terminated instance again: %+v %v", term, err)

@@ -317,33 +317,8 @@ func TestProjectsCannotSeeEachOther(t *testing.T) {
 // A guest that powers itself off leaves its instance stopped (Client.InstanceInitiatedShutdown)
 // with the user's spec untouched, and StartInstances starts it again.
 func TestStartAfterGuestPowerOff(t *testing.T) {
-	c := theCloud(t)
-	c.AddProject(t, "gstop")
-	creds := c.AddUser(t, "gstop-user", false, "gstop")
-	node := c.AddNode(t, "gstop-node", "gstop-zone", 2, 4096)
-	ami := c.RegisterRawImage(t, creds, "gstop", "disk", []byte(strings.Repeat("x", 4096)), false)
 	ctx := context.Background()
-	cl := c.EC2(creds)
-	out, err := cl.RunInstances(ctx, &ec2.RunInstancesInput{
-		ImageId: aws.String(ami), MinCount: aws.Int32(1), MaxCount: aws.Int32(1), InstanceType: types.InstanceType("m1.tiny"),
-		Placement: &types.Placement{AvailabilityZone: aws.String("gstop-zone")},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := aws.ToString(out.Instances[0].InstanceId)
-	waitState(t, cl, id, types.InstanceStateNameRunning)
-	if err := node.Conn.Shutdown(id); err != nil {
-		t.Fatal(err)
-	}
-	waitState(t, cl, id, types.InstanceStateNameStopped)
-	d, err := cl.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r := d.Reservations[0].Instances[0].StateReason; r == nil || aws.ToString(r.Code) != "Client.InstanceInitiatedShutdown" {
-		t.Errorf("state reason %+v", r)
-	}
+	cl, id := poweredOffByGuest(t, "gstop", nil, types.InstanceStateNameStopped)
 	started, err := cl.StartInstances(ctx, &ec2.StartInstancesInput{InstanceIds: []string{id}})
 	if err != nil {
 		t.Fatal(err)
@@ -352,4 +327,42 @@ func TestStartAfterGuestPowerOff(t *testing.T) {
 		t.Errorf("start: %s -> %s", st.PreviousState.Name, st.CurrentState.Name)
 	}
 	waitState(t, cl, id, types.InstanceStateNameRunning)
+}
+
+// poweredOffByGuest launches one tiny instance (launch changes the request) on a node of a new
+// project's own, waits until it runs, has its guest power itself off, waits for want, and checks
+// that DescribeInstances says the instance initiated it. It returns the project's client and
+// the instance's id.
+func poweredOffByGuest(t *testing.T, project string, launch func(*ec2.RunInstancesInput), want types.InstanceStateName) (*ec2.Client, string) {
+	t.Helper()
+	c := theCloud(t)
+	c.AddProject(t, project)
+	creds := c.AddUser(t, project+"-user", false, project)
+	node := c.AddNode(t, project+"-node", project+"-zone", 2, 4096)
+	ami := c.RegisterRawImage(t, creds, project, "disk", []byte(strings.Repeat("x", 4096)), false)
+	ctx := context.Background()
+	cl := c.EC2(creds)
+	in := &ec2.RunInstancesInput{ImageId: aws.String(ami), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+		InstanceType: types.InstanceType("m1.tiny"), Placement: &types.Placement{AvailabilityZone: aws.String(project + "-zone")}}
+	if launch != nil {
+		launch(in)
+	}
+	out, err := cl.RunInstances(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := aws.ToString(out.Instances[0].InstanceId)
+	waitState(t, cl, id, types.InstanceStateNameRunning)
+	if err := node.Conn.Shutdown(id); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, cl, id, want)
+	d, err := cl.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := d.Reservations[0].Instances[0].StateReason; r == nil || aws.ToString(r.Code) != "Client.InstanceInitiatedShutdown" {
+		t.Errorf("state reason %+v", r)
+	}
+	return cl, id
 }
