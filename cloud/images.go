@@ -17,8 +17,6 @@ package cloud
 import (
 	"context"
 	"fmt"
-	"slices"
-	"sort"
 	"strconv"
 	"time"
 
@@ -55,11 +53,6 @@ type Image struct {
 	// StateReasonCode and StateReasonMessage say why a failed image failed.
 	StateReasonCode, StateReasonMessage string
 	Tags                                map[string]string
-}
-
-// LaunchPermission is one entry of who may launch an image: Group "all", or a project's UserID.
-type LaunchPermission struct {
-	Group, UserID string
 }
 
 // imagePrefix is the id prefix of an image type.
@@ -334,48 +327,12 @@ func pickImages(visible []*cloudv1.Image, wanted []string) ([]*cloudv1.Image, er
 }
 
 // imageScope applies Owners (self or project ids; "amazon" and "aws-marketplace" name projects
-// that do not exist, so they select nothing) and ExecutableBy (all: public; self or a project
-// id: images that project was given explicit launch permission for, as in EC2, where the owner's
-// own permission is implicit).
+// that do not exist, so they select nothing) and ExecutableBy (all, self or project ids), as
+// sharedScope does.
 func imageScope(project string, owners, executable []string) (func(*cloudv1.Image) bool, error) {
-	for _, list := range [][]string{owners, executable} {
-		for _, v := range list {
-			if v != "self" && v != "all" && len(validation.IsDNS1123Label(v)) > 0 {
-				return nil, BadRequest(CodeUserIDMalformed, "Invalid user id: \"%s\"", v)
-			}
-		}
-	}
-	for _, o := range owners {
-		if o == "all" {
-			return nil, BadRequest(CodeUserIDMalformed, "Invalid user id: \"%s\"", o)
-		}
-	}
-	self := func(v string) string {
-		if v == "self" {
-			return project
-		}
-		return v
-	}
-	return func(img *cloudv1.Image) bool {
-		if len(owners) > 0 && !slices.ContainsFunc(owners, func(o string) bool { return self(o) == imageOwner(img) }) {
-			return false
-		}
-		if len(executable) == 0 {
-			return true
-		}
-		return slices.ContainsFunc(executable, func(e string) bool {
-			if e == "all" {
-				return img.Spec.LaunchPermission.Public
-			}
-			// Whom another project's image is shared with is its owner's to know: of that list
-			// the caller may ask only about itself (as DescribeImageAttribute shows it only to
-			// the owner).
-			if who := self(e); who == project || imageOwner(img) == project {
-				return slices.Contains(img.Spec.LaunchPermission.Projects, who)
-			}
-			return false
-		})
-	}, nil
+	return sharedScope(project, owners, executable, func(img *cloudv1.Image) sharing {
+		return sharing{owner: imageOwner(img), public: img.Spec.LaunchPermission.Public, projects: img.Spec.LaunchPermission.Projects}
+	})
 }
 
 // DeregisterImageInput names the image to deregister.
@@ -457,21 +414,7 @@ func (s *Service) DescribeImageAttribute(ctx context.Context, c Caller, in Descr
 }
 
 func launchPermissions(lp cloudv1.LaunchPermission) []LaunchPermission {
-	out := []LaunchPermission{}
-	if lp.Public {
-		out = append(out, LaunchPermission{Group: "all"})
-	}
-	projects := slices.Clone(lp.Projects)
-	sort.Strings(projects)
-	for _, p := range projects {
-		out = append(out, LaunchPermission{UserID: p})
-	}
-	return out
-}
-
-// LaunchPermissionChanges adds, then removes, launch permissions.
-type LaunchPermissionChanges struct {
-	Add, Remove []LaunchPermission
+	return permissionEntries(lp.Public, lp.Projects)
 }
 
 // ModifyImageAttributeInput changes who may launch an image (LaunchPermission, or the older form:
@@ -543,22 +486,8 @@ func imageModification(in *ModifyImageAttributeInput) (*LaunchPermissionChanges,
 		if in.LaunchPermission != nil {
 			return in.LaunchPermission, nil, nil
 		}
-		var items []LaunchPermission
-		for _, g := range in.UserGroups {
-			items = append(items, LaunchPermission{Group: g})
-		}
-		for _, u := range in.UserIDs {
-			items = append(items, LaunchPermission{UserID: u})
-		}
-		switch in.OperationType {
-		case "add":
-			return &LaunchPermissionChanges{Add: items}, nil, nil
-		case "remove":
-			return &LaunchPermissionChanges{Remove: items}, nil, nil
-		case "":
-			return nil, nil, BadRequest(CodeMissingParameter, "The request must contain the parameter OperationType")
-		}
-		return nil, nil, InvalidParam("Value (%s) for parameter OperationType is invalid. Valid values: add, remove.", in.OperationType)
+		changes, err := oldFormChanges(in.OperationType, in.UserGroups, in.UserIDs)
+		return changes, nil, err
 	case in.Attribute == "" && in.LaunchPermission != nil:
 		return in.LaunchPermission, nil, nil
 	case in.Attribute == "":
@@ -567,10 +496,8 @@ func imageModification(in *ModifyImageAttributeInput) (*LaunchPermissionChanges,
 	return nil, nil, InvalidParam("Value (%s) for parameter attribute is invalid. Unknown or read-only attribute.", in.Attribute)
 }
 
-// checkLaunchPermission accepts the group "all" and user ids that are well-formed project names.
-// Whether such a project exists is not checked: the answer would tell any project which others
-// exist. A permission for a project that does not exist gives nothing to anyone until one is
-// made by that name, as the owner asked.
+// checkLaunchPermission accepts the group "all" and user ids that are well-formed project names
+// (whether such a project exists is not checked, as applySharing says).
 func checkLaunchPermission(p LaunchPermission) error {
 	switch {
 	case p.Group == "" && p.UserID == "":
@@ -586,27 +513,9 @@ func checkLaunchPermission(p LaunchPermission) error {
 	return nil
 }
 
-// applyLaunchPermissions adds, then removes. The owner's own project is implicit and never listed.
+// applyLaunchPermissions adds, then removes, as applySharing does.
 func applyLaunchPermissions(lp *cloudv1.LaunchPermission, m *LaunchPermissionChanges, owner string) {
-	for _, p := range m.Add {
-		if p.Group == "all" {
-			lp.Public = true
-		}
-		if p.UserID != "" && p.UserID != owner && !slices.Contains(lp.Projects, p.UserID) {
-			lp.Projects = append(lp.Projects, p.UserID)
-		}
-	}
-	for _, p := range m.Remove {
-		if p.Group == "all" {
-			lp.Public = false
-		}
-		if p.UserID != "" {
-			lp.Projects = slices.DeleteFunc(lp.Projects, func(x string) bool { return x == p.UserID })
-		}
-	}
-	if len(lp.Projects) == 0 {
-		lp.Projects = nil
-	}
+	applySharing(&lp.Public, &lp.Projects, m, owner)
 }
 
 // ResetImageAttributeInput names an image and the attribute to reset (launchPermission is the

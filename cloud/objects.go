@@ -183,18 +183,24 @@ func findIn[P client.Object](ctx context.Context, s *Service, c Caller, k kind[P
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[string]P, len(all))
-	for _, o := range all {
-		byID[k.id(o)] = o
+	return pickByID(all, wanted, k.id, k.prefix, k.malformed, k.notFound)
+}
+
+// pickByID returns the objects among objs with the ids (as id reads them), in the order wanted;
+// the first id that is not one of prefix (malformed) or names none of objs (notFound) is an error.
+func pickByID[P any](objs []P, wanted []string, id func(P) string, prefix string, malformed, notFound func(string) error) ([]P, error) {
+	byID := make(map[string]P, len(objs))
+	for _, o := range objs {
+		byID[id(o)] = o
 	}
 	out := make([]P, 0, len(wanted))
-	for _, id := range wanted {
-		if !ids.Valid(k.prefix, id) {
-			return nil, k.malformed(id)
+	for _, w := range wanted {
+		if !ids.Valid(prefix, w) {
+			return nil, malformed(w)
 		}
-		o, ok := byID[id]
+		o, ok := byID[w]
 		if !ok {
-			return nil, k.notFound(id)
+			return nil, notFound(w)
 		}
 		out = append(out, o)
 	}

@@ -23,16 +23,18 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/ec2shim/query"
 	"pinet.io/pinet/internal/ids"
 	"pinet.io/pinet/internal/quota"
+	"pinet.io/pinet/internal/refs"
 )
 
 // Snapshots are Snapshot objects of the caller's project: the snapshot controller hands the
-// copy to the storage node of the volume, which stores it as chunks in the object store.
+// copy to the storage node of the volume, which stores it as chunks in the object store. A
+// project sees its own snapshots and those others shared with it (refs.SnapshotRestorableBy),
+// and may make volumes of them; only the owner changes, shares or deletes a snapshot.
 
 const (
 	// CodeSnapshotMalformed is EC2's code for an id that is no snapshot id.
@@ -173,28 +175,82 @@ var snapshotFilters = []string{
 	"volume-size", "encrypted",
 }
 
-// DescribeSnapshots shows the caller's project's snapshots (the only ones it may see: "self",
-// the project's own id, or no owner), oldest first unless named, and the token of the next page.
+// DescribeSnapshots shows the snapshots the caller's project may see (its own, others' shared
+// with it or public), selected by id, by owner (self or project ids) and by who may make volumes
+// of them (all, self or project ids), oldest first unless named, and the token of the next page.
 func (s *Service) DescribeSnapshots(ctx context.Context, c Caller, in DescribeSnapshotsInput) ([]Snapshot, string, error) {
 	matcher, size, err := s.startDescribe(ctx, c, snapshotListing, in.DryRun, in.Filters, in.Page, len(in.SnapshotIDs))
 	if err != nil {
 		return nil, "", err
 	}
-	mine := len(in.OwnerIDs) == 0
-	for _, o := range slices.Concat(in.OwnerIDs, in.RestorableByUserIDs) {
-		if o != "self" && o != "all" && len(validation.IsDNS1123Label(o)) > 0 {
-			return nil, "", BadRequest(CodeUserIDMalformed, "Invalid user id: \"%s\"", clipID(o))
-		}
-	}
-	for _, o := range in.OwnerIDs {
-		mine = mine || o == "self" || o == c.Project()
-	}
-	snaps, err := named(ctx, s, c, snapshotKind, in.SnapshotIDs)
+	inScope, err := sharedScope(c.Project(), in.OwnerIDs, in.RestorableByUserIDs, func(snap *cloudv1.Snapshot) sharing {
+		perm := snap.Spec.CreateVolumePermission
+		return sharing{owner: snap.Namespace, public: perm.Public, projects: perm.Projects}
+	})
 	if err != nil {
 		return nil, "", err
 	}
-	items := shapes(snaps, toSnapshot, func(item *Snapshot) bool { return mine && matcher.Match(item.attributes, item.Tags) })
-	return pageOf(s, c, fmt.Sprint("DescribeSnapshots", in.SnapshotIDs, in.OwnerIDs, in.Filters), in.Page, size, items)
+	snaps, err := s.visibleSnapshots(ctx, c)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(in.SnapshotIDs) > 0 {
+		if snaps, err = pickByID(snaps, in.SnapshotIDs, snapshotIDFor(c.Project()), snapshotKind.prefix, snapshotKind.malformed, snapshotKind.notFound); err != nil {
+			return nil, "", err
+		}
+	}
+	snaps = slices.DeleteFunc(snaps, func(snap *cloudv1.Snapshot) bool { return !inScope(snap) })
+	items := shapes(snaps, snapshotFor(c.Project()), func(item *Snapshot) bool { return matcher.Match(item.attributes, item.Tags) })
+	scope := fmt.Sprintf("DescribeSnapshots\x00%q\x00%q\x00%q\x00%v", in.SnapshotIDs, in.OwnerIDs, in.RestorableByUserIDs, in.Filters)
+	return pageOf(s, c, scope, in.Page, size, items)
+}
+
+// visibleSnapshots are the live snapshots the caller's project may see, oldest first.
+func (s *Service) visibleSnapshots(ctx context.Context, c Caller) ([]*cloudv1.Snapshot, error) {
+	list := &cloudv1.SnapshotList{}
+	if err := s.cfg.Client.List(ctx, list); err != nil {
+		return nil, fmt.Errorf("listing snapshots: %w", err)
+	}
+	return liveByAge(pointers(list.Items), snapshotIDFor(c.Project()), func(snap *cloudv1.Snapshot) bool {
+		return refs.SnapshotRestorableBy(snap, c.Project())
+	}), nil
+}
+
+// snapshotIDFor reads snapshots' ids as project may rely on them: its own by snapshotID, another
+// project's only by the id the snapshot controller claimed (an object's name is not claimed:
+// another project could name a public Snapshot after an id it does not hold).
+func snapshotIDFor(project string) func(*cloudv1.Snapshot) string {
+	return func(snap *cloudv1.Snapshot) string {
+		if snap.Namespace == project {
+			return snapshotID(snap)
+		}
+		return snap.Status.SnapshotID
+	}
+}
+
+// snapshotFor shapes snapshots as project sees them: another project's without its tags and
+// its failure's words, which are the owner's.
+func snapshotFor(project string) func(*cloudv1.Snapshot) Snapshot {
+	return func(snap *cloudv1.Snapshot) Snapshot {
+		out := toSnapshot(snap)
+		if snap.Namespace != project {
+			out.Tags, out.StateMessage = nil, ""
+		}
+		return out
+	}
+}
+
+// visibleSnapshot finds a snapshot the caller's project may see by id.
+func (s *Service) visibleSnapshot(ctx context.Context, c Caller, id string) (*cloudv1.Snapshot, error) {
+	all, err := s.visibleSnapshots(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	found, err := pickByID(all, []string{id}, snapshotIDFor(c.Project()), snapshotKind.prefix, snapshotKind.malformed, snapshotKind.notFound)
+	if err != nil {
+		return nil, err
+	}
+	return found[0], nil
 }
 
 // attributes are the snapshot's values of a filter.
@@ -222,10 +278,11 @@ func (snap Snapshot) attributes(name string) []string {
 	return nil
 }
 
-// volumeSnapshot checks the snapshot a CreateVolume starts from: a completed snapshot of the
-// caller's project; the size defaults to the snapshot's volume size and may not be smaller.
+// volumeSnapshot checks the snapshot a CreateVolume starts from: a completed snapshot the
+// caller's project may make volumes of (its own, or shared with it); the size defaults to the
+// snapshot's volume size and may not be smaller.
 func (s *Service) volumeSnapshot(ctx context.Context, c Caller, in *CreateVolumeInput) error {
-	snap, err := findOne(ctx, s, c, snapshotKind, in.SnapshotID)
+	snap, err := s.visibleSnapshot(ctx, c, in.SnapshotID)
 	if err != nil {
 		return err
 	}

@@ -149,6 +149,21 @@ func TestSnapshotSpecValidation(t *testing.T) {
 	if err := env.Client.Update(ctx, s); !apierrors.IsInvalid(err) {
 		t.Fatalf("changing the volume of a snapshot: %v", err)
 	}
+	s.Spec.VolumeID = "vol-0123456789abcdef0"
+	many := make([]string, 101)
+	for i := range many {
+		many[i] = fmt.Sprintf("p%d", i)
+	}
+	for _, projects := range [][]string{{"Not_A_Project"}, {strings.Repeat("p", 64)}, {"a", "a"}, many} {
+		s.Spec.CreateVolumePermission.Projects = projects
+		if err := env.Client.Update(ctx, s); !apierrors.IsInvalid(err) {
+			t.Errorf("sharing with %d projects %.20q: %v", len(projects), projects, err)
+		}
+	}
+	s.Spec.CreateVolumePermission.Projects = []string{"a-project"}
+	if err := env.Client.Update(ctx, s); err != nil {
+		t.Fatalf("sharing with a project: %v", err)
+	}
 	v := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "v", Namespace: ns}, Spec: cloudv1.VolumeSpec{SizeGiB: 1}}
 	if err := env.Client.Create(ctx, v); err != nil {
 		t.Fatal(err)

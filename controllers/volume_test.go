@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -195,12 +196,13 @@ func TestVolumePlacementAndStates(t *testing.T) {
 	gone(t, other)
 }
 
-// A volume in one project naming another project's snapshot never finds it; a snapshot that is
-// not completed or is larger than the volume keeps the volume from being made.
-func TestVolumeFromSnapshotIsResolvedInItsOwnProject(t *testing.T) {
+// A volume in one project naming another project's snapshot finds it only once that project
+// shares it (with it, or with everyone); a snapshot that is not completed or is larger than the
+// volume keeps the volume from being made.
+func TestVolumeFromSnapshotIsResolvedForItsOwnProject(t *testing.T) {
 	startManager(t)
 	ctx := context.Background()
-	a, b := newNamespace(t), newNamespace(t)
+	a, b, c := newNamespace(t), newNamespace(t), newNamespace(t)
 	storageNode(t, "vs-node", "vs-a", 100)
 	src := volumeIs(t, newVolume(t, a, "src", "vs-a", 2), cloudv1.VolumeStateCreating, cloudv1.ReasonExporting)
 	snap := &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: a}, Spec: cloudv1.SnapshotSpec{VolumeID: src.Status.VolumeID}}
@@ -227,7 +229,9 @@ func TestVolumeFromSnapshotIsResolvedInItsOwnProject(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	volumeIs(t, early, cloudv1.VolumeStateCreating, cloudv1.ReasonExporting)
+	if early = volumeIs(t, early, cloudv1.VolumeStateCreating, cloudv1.ReasonExporting); early.Status.SnapshotOwner != a {
+		t.Fatalf("the volume of its own project's snapshot reads from %q", early.Status.SnapshotOwner)
+	}
 	tooSmall := volumeIs(t, fromSnap(a, "too-small", 1), cloudv1.VolumeStateError, cloudv1.ReasonSizeTooSmall)
 	// A kubectl user of project b names a's snapshot: it is not found, and nothing is made.
 	manifest := fmt.Sprintf(`apiVersion: cloud.pinet.io/v1alpha1
@@ -240,6 +244,37 @@ spec: {sizeGiB: 2, availabilityZone: vs-a, snapshotId: %s}
 	}
 	stolen := volumeIs(t, &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "stolen", Namespace: b}},
 		cloudv1.VolumeStateError, cloudv1.ReasonSnapshotNotFound)
+	if cond := conditions.Get(stolen, cloudv1.ReadyCondition); !strings.Contains(cond.Message, "does not exist or is not shared with project "+b) {
+		t.Fatalf("the refusal says %q", cond.Message)
+	}
+
+	// Shared with b (its owner edits the Snapshot, as kubectl would): b's volume is made, read
+	// from a's part of the bucket; c's is still refused, until a makes the snapshot public.
+	share := func(perm cloudv1.CreateVolumePermission) {
+		t.Helper()
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(snap), snap); err != nil {
+			t.Fatal(err)
+		}
+		before := snap.DeepCopy()
+		snap.Spec.CreateVolumePermission = perm
+		if err := env.Client.Patch(ctx, snap, client.MergeFrom(before)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	share(cloudv1.CreateVolumePermission{Projects: []string{b}})
+	shared := volumeIs(t, stolen, cloudv1.VolumeStateCreating, cloudv1.ReasonExporting)
+	if shared.Status.SnapshotOwner != a || shared.Status.AoE == nil {
+		t.Fatalf("b's volume of the shared snapshot: owner %q, placed %+v", shared.Status.SnapshotOwner, shared.Status.AoE)
+	}
+	fromC := volumeIs(t, fromSnap(c, "c-vol", 2), cloudv1.VolumeStateError, cloudv1.ReasonSnapshotNotFound)
+	share(cloudv1.CreateVolumePermission{Public: true})
+	if fromC = volumeIs(t, fromC, cloudv1.VolumeStateCreating, cloudv1.ReasonExporting); fromC.Status.SnapshotOwner != a {
+		t.Fatalf("c's volume of the public snapshot reads from %q", fromC.Status.SnapshotOwner)
+	}
+	// Private again: the volumes made stay made; a new one of b is refused.
+	share(cloudv1.CreateVolumePermission{})
+	late := volumeIs(t, fromSnap(b, "late", 2), cloudv1.VolumeStateError, cloudv1.ReasonSnapshotNotFound)
+	volumeIs(t, shared, cloudv1.VolumeStateCreating, cloudv1.ReasonExporting)
 
 	// A copy its node failed: the snapshot says so, and a volume from it is not made.
 	failed := &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: "failed", Namespace: a}, Spec: cloudv1.SnapshotSpec{VolumeID: src.Status.VolumeID}}
@@ -257,13 +292,13 @@ spec: {sizeGiB: 2, availabilityZone: vs-a, snapshotId: %s}
 		t.Fatal(err)
 	}
 	volumeIs(t, fromFailed, cloudv1.VolumeStateError, cloudv1.ReasonSnapshotNotCompleted)
-	for _, v := range []*cloudv1.Volume{tooSmall, stolen, fromFailed} {
+	for _, v := range []*cloudv1.Volume{tooSmall, late, fromFailed} {
 		if v.Status.AoE != nil || v.Labels[cloudv1.LabelStorageNode] != "" {
 			t.Fatalf("%s was placed: %+v", v.Name, v.Status.AoE)
 		}
 	}
 	// Refused volumes go at once: they hold nothing.
-	for _, v := range []*cloudv1.Volume{tooSmall, stolen, fromFailed} {
+	for _, v := range []*cloudv1.Volume{tooSmall, late, fromFailed} {
 		if err := env.Client.Delete(ctx, v); err != nil {
 			t.Fatal(err)
 		}

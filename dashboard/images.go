@@ -107,24 +107,13 @@ func (s *Server) showImages(rq *request, status int) {
 	s.page(rq, status, "images.html", "Images", d)
 }
 
-// shareImage adds or removes one launch permission of an own image: everyone ("all": public) or
-// one project.
+// shareImage adds or removes one launch permission of an own image.
 func (s *Server) shareImage(rq *request) {
-	perm := cloud.LaunchPermission{UserID: strings.TrimSpace(rq.r.PostFormValue("project"))}
-	if rq.r.PostFormValue("public") == "true" {
-		perm = cloud.LaunchPermission{Group: "all"}
-	}
-	if perm.UserID == "" && perm.Group == "" {
+	changes, done, ok := sharingChange(rq.r, "image")
+	if !ok {
 		rq.view.Error = "Name the project to share the image with."
 		s.showImages(rq, http.StatusBadRequest)
 		return
-	}
-	changes := &cloud.LaunchPermissionChanges{}
-	done := "image-share"
-	if rq.r.PostFormValue("op") == "remove" {
-		changes.Remove, done = []cloud.LaunchPermission{perm}, "image-unshare"
-	} else {
-		changes.Add = []cloud.LaunchPermission{perm}
 	}
 	err := s.cfg.Service.ModifyImageAttribute(rq.ctx(), rq.caller, cloud.ModifyImageAttributeInput{
 		ID: rq.r.PostFormValue("id"), LaunchPermission: changes})
@@ -135,6 +124,23 @@ func (s *Server) shareImage(rq *request) {
 		return
 	}
 	http.Redirect(rq.w, rq.r, "/images?done="+done, http.StatusSeeOther)
+}
+
+// sharingChange reads a share form of an image or a snapshot (what): one permission, for
+// everyone (public=true: the group "all") or one project, added or (op=remove) removed; and the
+// notice of the change done. It is not ok when the form names no one.
+func sharingChange(r *http.Request, what string) (changes *cloud.LaunchPermissionChanges, done string, ok bool) {
+	perm := cloud.LaunchPermission{UserID: strings.TrimSpace(r.PostFormValue("project"))}
+	if r.PostFormValue("public") == "true" {
+		perm = cloud.LaunchPermission{Group: "all"}
+	}
+	if perm.UserID == "" && perm.Group == "" {
+		return nil, "", false
+	}
+	if r.PostFormValue("op") == "remove" {
+		return &cloud.LaunchPermissionChanges{Remove: []cloud.LaunchPermission{perm}}, what + "-unshare", true
+	}
+	return &cloud.LaunchPermissionChanges{Add: []cloud.LaunchPermission{perm}}, what + "-share", true
 }
 
 // deregisterImage deregisters an own image; instances launched from it keep running.

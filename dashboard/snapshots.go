@@ -26,11 +26,21 @@ func (s *Server) snapshotRoutes() {
 	s.mux.HandleFunc("POST /snapshots/create", s.authed(formRequest, s.createSnapshot))
 	s.mux.HandleFunc("POST /snapshots/delete", s.authed(formRequest, s.deleteSnapshot))
 	s.mux.HandleFunc("POST /snapshots/restore", s.authed(formRequest, s.restoreSnapshot))
+	s.mux.HandleFunc("POST /snapshots/share", s.authed(formRequest, s.shareSnapshot))
+}
+
+// ownSnapshot is one of the project's snapshots and whom it is shared with.
+type ownSnapshot struct {
+	cloud.Snapshot
+	Public     bool
+	SharedWith []string
 }
 
 // snapshotsData is the snapshots page's data.
 type snapshotsData struct {
-	Snapshots []cloud.Snapshot
+	Snapshots []ownSnapshot
+	// Others are other projects' snapshots shared with this one, or public.
+	Others []cloud.Snapshot
 	// Volumes are the project's volumes that can be snapshotted (they have storage).
 	Volumes []cloud.Volume
 	Zones   []cloud.Zone
@@ -47,15 +57,27 @@ func (s *Server) snapshotsPage(rq *request) {
 func (s *Server) showSnapshots(rq *request, status int) {
 	ctx, c := rq.ctx(), rq.caller
 	d := snapshotsData{RestoreTokens: map[string]string{}}
-	// The project's own snapshots, as DescribeSnapshots --owner-ids self lists them.
-	in := cloud.DescribeSnapshotsInput{OwnerIDs: []string{"self"}}
+	// Every snapshot the project may see, as DescribeSnapshots lists them: its own, with whom
+	// each is shared, and others' shared with it.
+	in := cloud.DescribeSnapshotsInput{}
 	for {
 		page, next, err := s.cfg.Service.DescribeSnapshots(ctx, c, in)
 		if err != nil {
 			s.fail(rq, err)
 			return
 		}
-		d.Snapshots = append(d.Snapshots, page...)
+		for _, snap := range page {
+			if snap.OwnerID != c.Project() {
+				d.Others = append(d.Others, snap)
+				continue
+			}
+			own, err := s.sharing(rq, snap)
+			if err != nil {
+				s.fail(rq, err)
+				return
+			}
+			d.Snapshots = append(d.Snapshots, own)
+		}
 		if next == "" {
 			break
 		}
@@ -79,6 +101,9 @@ func (s *Server) showSnapshots(rq *request, status int) {
 		vin.NextToken = next
 	}
 	for _, snap := range d.Snapshots {
+		d.RestoreTokens[snap.SnapshotID] = randomToken()
+	}
+	for _, snap := range d.Others {
 		d.RestoreTokens[snap.SnapshotID] = randomToken()
 	}
 	var err error
@@ -117,4 +142,34 @@ func (s *Server) restoreSnapshot(rq *request) {
 	_, err := s.cfg.Service.CreateVolume(rq.ctx(), rq.caller, cloud.CreateVolumeInput{SnapshotID: rq.r.PostFormValue("id"),
 		AvailabilityZone: rq.r.PostFormValue("zone"), ClientToken: rq.r.PostFormValue("client_token")})
 	s.snapshotDone(rq, err, "/volumes", "volume-create")
+}
+
+// sharing reads whom an own snapshot is shared with.
+func (s *Server) sharing(rq *request, snap cloud.Snapshot) (ownSnapshot, error) {
+	own := ownSnapshot{Snapshot: snap}
+	attr, err := s.cfg.Service.DescribeSnapshotAttribute(rq.ctx(), rq.caller, cloud.SnapshotAttributeInput{
+		SnapshotID: snap.SnapshotID, Attribute: "createVolumePermission"})
+	if err != nil {
+		return own, err
+	}
+	for _, p := range attr.CreateVolumePermissions {
+		own.Public = own.Public || p.Group == "all"
+		if p.UserID != "" {
+			own.SharedWith = append(own.SharedWith, p.UserID)
+		}
+	}
+	return own, nil
+}
+
+// shareSnapshot adds or removes one create volume permission of an own snapshot.
+func (s *Server) shareSnapshot(rq *request) {
+	changes, done, ok := sharingChange(rq.r, "snapshot")
+	if !ok {
+		rq.view.Error = "Name the project to share the snapshot with."
+		s.showSnapshots(rq, http.StatusBadRequest)
+		return
+	}
+	err := s.cfg.Service.ModifySnapshotAttribute(rq.ctx(), rq.caller, cloud.ModifySnapshotAttributeInput{
+		SnapshotID: rq.r.PostFormValue("id"), CreateVolumePermission: changes})
+	s.snapshotDone(rq, err, "/snapshots", done)
 }

@@ -124,6 +124,78 @@ func TestSnapshotsThroughTheDashboard(t *testing.T) {
 		return nil
 	})
 
+	// Shared with the other project from the page: listed on its page, and restored there by the
+	// storage node reading the owner's part of the bucket; the other project cannot change whom
+	// it is shared with.
+	share := func(br *browser, v url.Values) answer {
+		v.Set("csrf", br.csrf())
+		v.Set("id", snapID)
+		return br.post("/snapshots/share", v)
+	}
+	if r := share(b, url.Values{"project": {"  "}}); r.status != http.StatusBadRequest || !strings.Contains(field(t, flashError, r.body), "Name the project") {
+		t.Fatalf("sharing with no project: %d %q", r.status, field(t, flashError, r.body))
+	}
+	if r := share(b, url.Values{"project": {"Not_A_Project"}}); r.status < 400 || !strings.Contains(field(t, flashError, r.body), "InvalidUserID.Malformed") {
+		t.Fatalf("sharing with a malformed project: %d %q", r.status, field(t, flashError, r.body))
+	}
+	if r := share(b, url.Values{"project": {other.name}}); r.status != http.StatusSeeOther || r.location != "/snapshots?done=snapshot-share" {
+		t.Fatalf("share: %d %q %s", r.status, r.location, field(t, flashError, r.body))
+	}
+	if page := b.get("/snapshots"); !strings.Contains(page.body, "Stop sharing with "+other.name) {
+		t.Fatalf("the owner's page does not show the sharing with %s", other.name)
+	}
+	otherPage := ob.get("/snapshots")
+	if !strings.Contains(otherPage.body, `id="other-snapshots"`) || !strings.Contains(otherPage.body, snapID) {
+		t.Fatalf("the other project's page does not list the shared %s", snapID)
+	}
+	for _, v := range []url.Values{{"public": {"true"}}, {"project": {other.name}, "op": {"remove"}}} {
+		if r := share(ob, v); r.status < 400 || !strings.Contains(field(t, flashError, r.body), "AuthFailure") {
+			t.Fatalf("the other project changing the sharing (%v): %d %q", v, r.status, field(t, flashError, r.body))
+		}
+	}
+	if r := ob.post("/snapshots/delete", url.Values{"csrf": {ob.csrf()}, "id": {snapID}}); r.status < 400 ||
+		!strings.Contains(field(t, flashError, r.body), "InvalidSnapshot.NotFound") {
+		t.Fatalf("the other project deleting the shared snapshot: %d %q", r.status, field(t, flashError, r.body))
+	}
+	theirs := url.Values{"csrf": {ob.csrf()}, "id": {snapID}, "zone": {"dash-snaps-zone"}, "client_token": {field(t, clientToken, otherPage.body)}}
+	if r := ob.post("/snapshots/restore", theirs); r.status != http.StatusSeeOther {
+		t.Fatalf("the other project's restore: %d %s", r.status, field(t, flashError, r.body))
+	}
+	var theirID string
+	testenv.Eventually(t, longWait, "the other project's volume from "+snapID+" to be available", func() error {
+		out, err := other.ec2.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{})
+		if err != nil {
+			return err
+		}
+		if len(out.Volumes) != 1 || aws.ToString(out.Volumes[0].SnapshotId) != snapID {
+			return fmt.Errorf("volumes %+v", out.Volumes)
+		}
+		if theirID = aws.ToString(out.Volumes[0].VolumeId); out.Volumes[0].State != types.VolumeStateAvailable {
+			return fmt.Errorf("state %s", out.Volumes[0].State)
+		}
+		return nil
+	})
+	// Unshared: gone from the other project's page and refused to it; its volume stays.
+	if r := share(b, url.Values{"project": {other.name}, "op": {"remove"}}); r.status != http.StatusSeeOther || r.location != "/snapshots?done=snapshot-unshare" {
+		t.Fatalf("unshare: %d %q %s", r.status, r.location, field(t, flashError, r.body))
+	}
+	if page := ob.get("/snapshots"); strings.Contains(page.body, snapID) {
+		t.Fatalf("the other project's page still lists %s", snapID)
+	}
+	theirs.Set("client_token", "another-restore")
+	if r := ob.post("/snapshots/restore", theirs); r.status < 400 || !strings.Contains(field(t, flashError, r.body), "InvalidSnapshot.NotFound") {
+		t.Fatalf("restoring the unshared snapshot: %d %q", r.status, field(t, flashError, r.body))
+	}
+	if out, err := other.ec2.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{}); err != nil || len(out.Volumes) != 1 ||
+		out.Volumes[0].State != types.VolumeStateAvailable {
+		t.Fatalf("the other project's volume after the unsharing: %+v (%v)", out, err)
+	}
+	defer func() {
+		if _, err := other.ec2.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(theirID)}); err != nil {
+			t.Logf("deleting %s: %v", theirID, err)
+		}
+	}()
+
 	if r := b.post("/snapshots/delete", url.Values{"csrf": {csrf}, "id": {snapID}}); r.status != http.StatusSeeOther {
 		t.Fatalf("delete: %d %s", r.status, field(t, flashError, r.body))
 	}

@@ -47,9 +47,12 @@ func (s *Server) routes() map[string]action {
 		"AttachVolume":                 handle(s.attachVolume),
 		"DetachVolume":                 handle(s.detachVolume),
 		// Snapshots
-		"CreateSnapshot":    handle(s.createSnapshot),
-		"DeleteSnapshot":    handle(s.deleteSnapshot),
-		"DescribeSnapshots": handle(s.describeSnapshots),
+		"CreateSnapshot":            handle(s.createSnapshot),
+		"DeleteSnapshot":            handle(s.deleteSnapshot),
+		"DescribeSnapshots":         handle(s.describeSnapshots),
+		"DescribeSnapshotAttribute": handle(s.describeSnapshotAttribute),
+		"ModifySnapshotAttribute":   handle(s.modifySnapshotAttribute),
+		"ResetSnapshotAttribute":    handle(s.resetSnapshotAttribute),
 		// Elastic IPs
 		"AllocateAddress":     handle(s.allocateAddress),
 		"ReleaseAddress":      handle(s.releaseAddress),

@@ -86,3 +86,59 @@ func (s *Server) describeSnapshots(ctx context.Context, who cloud.Caller, in *de
 		SnapshotIDs: in.SnapshotIDs, OwnerIDs: in.OwnerIDs, RestorableByUserIDs: in.RestorableBy, Filters: in.Filters,
 		DryRun: in.DryRun, Page: page(in.Paging)}))
 }
+
+type snapshotAttributeInput struct {
+	SnapshotID string `ec2:"SnapshotId,required"`
+	Attribute  string `ec2:"Attribute,required"`
+	DryRun     bool   `ec2:"DryRun"`
+}
+
+type snapshotAttributeOutput struct {
+	SnapshotID              string                            `xml:"snapshotId"`
+	CreateVolumePermissions *query.List[launchPermissionItem] `xml:"createVolumePermission,omitempty"`
+	ProductCodes            *query.List[productCodeItem]      `xml:"productCodes,omitempty"`
+}
+
+func (s *Server) describeSnapshotAttribute(ctx context.Context, who cloud.Caller, in *snapshotAttributeInput) (any, error) {
+	return encoded(toSnapshotAttributeOutput)(s.svc.DescribeSnapshotAttribute(ctx, who, cloud.SnapshotAttributeInput{
+		SnapshotID: in.SnapshotID, Attribute: in.Attribute, DryRun: in.DryRun}))
+}
+
+// toSnapshotAttributeOutput puts the one attribute asked for in its element.
+func toSnapshotAttributeOutput(attr *cloud.SnapshotAttribute) *snapshotAttributeOutput {
+	out := &snapshotAttributeOutput{SnapshotID: attr.SnapshotID}
+	if attr.Attribute == "productCodes" {
+		out.ProductCodes = &query.List[productCodeItem]{}
+		return out
+	}
+	perms := listOf(attr.CreateVolumePermissions, func(p cloud.CreateVolumePermission) launchPermissionItem {
+		return launchPermissionItem(p)
+	})
+	out.CreateVolumePermissions = &perms
+	return out
+}
+
+type modifySnapshotAttributeInput struct {
+	SnapshotID             string                         `ec2:"SnapshotId,required"`
+	Attribute              string                         `ec2:"Attribute"`
+	OperationType          string                         `ec2:"OperationType"`
+	GroupNames             []string                       `ec2:"UserGroup,list"`
+	UserIDs                []string                       `ec2:"UserId,list"`
+	CreateVolumePermission *launchPermissionModifications `ec2:"CreateVolumePermission"`
+	DryRun                 bool                           `ec2:"DryRun"`
+}
+
+func (s *Server) modifySnapshotAttribute(ctx context.Context, who cloud.Caller, in *modifySnapshotAttributeInput) (any, error) {
+	mod := cloud.ModifySnapshotAttributeInput{SnapshotID: in.SnapshotID, Attribute: in.Attribute, OperationType: in.OperationType,
+		GroupNames: in.GroupNames, UserIDs: in.UserIDs, DryRun: in.DryRun}
+	if in.CreateVolumePermission != nil {
+		mod.CreateVolumePermission = &cloud.CreateVolumePermissionChanges{Add: toLaunchPermissions(in.CreateVolumePermission.Add),
+			Remove: toLaunchPermissions(in.CreateVolumePermission.Remove)}
+	}
+	return done(s.svc.ModifySnapshotAttribute(ctx, who, mod))
+}
+
+func (s *Server) resetSnapshotAttribute(ctx context.Context, who cloud.Caller, in *snapshotAttributeInput) (any, error) {
+	return done(s.svc.ResetSnapshotAttribute(ctx, who, cloud.SnapshotAttributeInput{SnapshotID: in.SnapshotID,
+		Attribute: in.Attribute, DryRun: in.DryRun}))
+}

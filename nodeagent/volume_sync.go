@@ -15,6 +15,7 @@
 package nodeagent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -136,8 +137,8 @@ func (s *volumeSync) forget(ctx context.Context, key types.NamespacedName) error
 }
 
 // ensureBacking makes the volume's backing file if it does not exist: sparse, of the volume's
-// size, filled from the volume's snapshot first (read from the volume's own project's part of
-// the snapshot bucket). It is made under a temporary name, so a crash never leaves a half-filled
+// size, filled from the volume's snapshot first (read from its owner's part of the snapshot
+// bucket, as snapshotSource says). It is made under a temporary name, so a crash never leaves a half-filled
 // file in place. An existing file smaller than the volume is grown.
 func (s *volumeSync) ensureBacking(ctx context.Context, v *cloudv1.Volume, size int64) error {
 	path := s.exports.path(v.UID)
@@ -186,8 +187,9 @@ func (s *volumeSync) ensureBacking(ctx context.Context, v *cloudv1.Volume, size 
 	return syncDir(filepath.Dir(path))
 }
 
-// snapshotSource returns the store holding the volume's snapshot, in the volume's own project's
-// part of the snapshot bucket, once its manifest is read and fits the volume.
+// snapshotSource returns the store holding the volume's snapshot, in its owner's part of the
+// snapshot bucket (the volume's own project's, or the one the volume controller found sharing
+// it with the volume's project), once its manifest is read and fits the volume.
 func (s *volumeSync) snapshotSource(ctx context.Context, v *cloudv1.Volume, size int64) (*snapshot.Store, error) {
 	if s.store == nil {
 		return nil, errors.New("restoring a snapshot: no object store configured")
@@ -196,7 +198,7 @@ func (s *volumeSync) snapshotSource(ctx context.Context, v *cloudv1.Volume, size
 	if err != nil {
 		return nil, err
 	}
-	st := &snapshot.Store{Client: mc, Bucket: s3client.SnapshotBucket, Prefix: v.Namespace + "/"}
+	st := &snapshot.Store{Client: mc, Bucket: s3client.SnapshotBucket, Prefix: cmp.Or(v.Status.SnapshotOwner, v.Namespace) + "/"}
 	m, err := st.Stat(ctx, v.Spec.SnapshotID)
 	if err != nil {
 		return nil, fmt.Errorf("reading snapshot %s: %w", v.Spec.SnapshotID, err)

@@ -36,6 +36,21 @@ const (
 	ReasonSnapshotFailed = "SnapshotFailed"
 )
 
+// CreateVolumePermission says who besides the owner may make volumes of a snapshot.
+type CreateVolumePermission struct {
+	// public lets every project make volumes of the snapshot (EC2 group "all").
+	// +optional
+	Public bool `json:"public,omitempty"`
+
+	// projects may make volumes of the snapshot (EC2 user ids).
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Projects []string `json:"projects,omitempty"`
+}
+
 // SnapshotSpec asks for a point-in-time copy of a volume.
 type SnapshotSpec struct {
 	// volumeId is the EC2 id of a volume in the same project.
@@ -48,6 +63,12 @@ type SnapshotSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=255
 	Description string `json:"description,omitempty"`
+
+	// createVolumePermission lists who besides the owning project may make volumes of the
+	// snapshot; empty is private. A volume made of it is its own project's: taking the
+	// permission away later leaves such volumes alone.
+	// +optional
+	CreateVolumePermission CreateVolumePermission `json:"createVolumePermission,omitempty"`
 }
 
 // SnapshotStatus is what PiNet observed of a snapshot.

@@ -59,7 +59,8 @@ const (
 	ReasonNoStorageNode = "NoStorageNode"
 	// ReasonAddressesExhausted: every AoE address (shelf.slot) is taken.
 	ReasonAddressesExhausted = "AddressesExhausted"
-	// ReasonSnapshotNotFound: spec.snapshotId names no snapshot of the volume's project.
+	// ReasonSnapshotNotFound: spec.snapshotId names no snapshot the volume's project may use (its
+	// own, or another project's that gave it createVolumePermission).
 	ReasonSnapshotNotFound = "SnapshotNotFound"
 	// ReasonSnapshotNotCompleted: the snapshot is not completed (pending or failed).
 	ReasonSnapshotNotCompleted = "SnapshotNotCompleted"
@@ -136,8 +137,9 @@ type VolumeSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="availabilityZone is immutable"
 	AvailabilityZone string `json:"availabilityZone,omitempty"`
 
-	// snapshotId fills the new volume with a completed snapshot of the same project; sizeGiB must
-	// be at least the snapshot's volume size.
+	// snapshotId fills the new volume with a completed snapshot of the same project, or of another
+	// project that gave this one createVolumePermission; sizeGiB must be at least the snapshot's
+	// volume size.
 	// +optional
 	// +kubebuilder:validation:Pattern=`^snap-[0-9a-f]{17}$`
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="snapshotId is immutable"
@@ -196,6 +198,14 @@ type VolumeStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
 	AvailabilityZone string `json:"availabilityZone,omitempty"`
+
+	// snapshotOwner is the project holding spec.snapshotId, as the volume controller found it:
+	// the storage node fills the volume from that project's part of the snapshot bucket. The
+	// object store checks the permission again for each read, so this names where to read, not
+	// what may be read.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	SnapshotOwner string `json:"snapshotOwner,omitempty"`
 
 	// aoe is where the volume is exported.
 	// +optional

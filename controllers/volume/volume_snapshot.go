@@ -16,6 +16,7 @@ package volume
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,56 +24,61 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/index"
+	"pinet.io/pinet/internal/refs"
 )
 
-// resolveSnapshot checks the snapshot a volume starts from: it must be one of the volume's own
-// project's snapshots (another project's is never found), completed, and no larger than the
-// volume. Otherwise the volume is never placed and ends in error.
+// resolveSnapshot checks the snapshot a volume starts from: one the volume's project may use (its
+// own, or another project's that gave it createVolumePermission; any other is never found),
+// completed, and no larger than the volume. Otherwise the volume is never placed and ends in
+// error. The permission is read for the volume's project, whoever made the volume.
 func (r *Reconciler) resolveSnapshot(ctx context.Context, sc *scope) error {
 	v := sc.v
 	if v.Spec.SnapshotID == "" {
 		return nil
 	}
-	list := &cloudv1.SnapshotList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(v.Namespace), client.MatchingFields{index.SnapshotID: v.Spec.SnapshotID}); err != nil {
-		return fmt.Errorf("finding snapshot %s: %w", v.Spec.SnapshotID, err)
+	snap, err := refs.Snapshot(ctx, r.Client, v.Namespace, v.Spec.SnapshotID)
+	if err != nil && !errors.Is(err, refs.ErrNotFound) {
+		return err
 	}
 	sc.fatal = true
 	switch {
-	case len(list.Items) == 0 || !list.Items[0].DeletionTimestamp.IsZero():
+	case snap == nil:
+		// The same words whether the snapshot does not exist or is not shared with the project.
 		sc.blocked = cloudv1.ReasonSnapshotNotFound
-		sc.blockedMsg = fmt.Sprintf("Snapshot %s does not exist in project %s", v.Spec.SnapshotID, v.Namespace)
-	case list.Items[0].Status.State == cloudv1.SnapshotPending:
+		sc.blockedMsg = fmt.Sprintf("Snapshot %s does not exist or is not shared with project %s", v.Spec.SnapshotID, v.Namespace)
+	case snap.Status.State == cloudv1.SnapshotPending:
 		// A pending snapshot may still complete: wait for it (its changes requeue the volume).
 		sc.fatal = false
 		sc.blocked = cloudv1.ReasonSnapshotNotCompleted
 		sc.blockedMsg = fmt.Sprintf("Snapshot %s is not completed yet", v.Spec.SnapshotID)
-	case list.Items[0].Status.State != cloudv1.SnapshotCompleted:
+	case snap.Status.State != cloudv1.SnapshotCompleted:
 		sc.blocked = cloudv1.ReasonSnapshotNotCompleted
-		sc.blockedMsg = fmt.Sprintf("Snapshot %s is %q, not completed", v.Spec.SnapshotID, list.Items[0].Status.State)
-	case list.Items[0].Status.VolumeSizeGiB > v.Spec.SizeGiB:
+		sc.blockedMsg = fmt.Sprintf("Snapshot %s is %q, not completed", v.Spec.SnapshotID, snap.Status.State)
+	case snap.Status.VolumeSizeGiB > v.Spec.SizeGiB:
 		sc.blocked = cloudv1.ReasonSizeTooSmall
 		sc.blockedMsg = fmt.Sprintf("Snapshot %s is of a %d GiB volume; the volume has %d GiB",
-			v.Spec.SnapshotID, list.Items[0].Status.VolumeSizeGiB, v.Spec.SizeGiB)
+			v.Spec.SnapshotID, snap.Status.VolumeSizeGiB, v.Spec.SizeGiB)
 	default:
 		sc.fatal = false
+		v.Status.SnapshotOwner = snap.Namespace
 	}
 	return nil
 }
 
-// madeFrom enqueues the unplaced volumes of a snapshot's project that start from it.
+// madeFrom enqueues the unplaced volumes, of any project, that start from a snapshot: its
+// completion starts them, and a permission given lets them resolve it.
 func (r *Reconciler) madeFrom(ctx context.Context, o client.Object) []reconcile.Request {
 	s := o.(*cloudv1.Snapshot)
 	if s.Status.SnapshotID == "" {
 		return nil
 	}
 	list := &cloudv1.VolumeList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(s.Namespace)); err != nil {
+	if err := r.Client.List(ctx, list, client.MatchingFields{index.VolumeSnapshot: s.Status.SnapshotID}); err != nil {
 		return nil
 	}
 	var reqs []reconcile.Request
 	for i := range list.Items {
-		if v := &list.Items[i]; v.Spec.SnapshotID == s.Status.SnapshotID && v.Status.AoE == nil {
+		if v := &list.Items[i]; v.Status.AoE == nil {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(v)})
 		}
 	}

@@ -53,6 +53,9 @@ const (
 	GroupName = "groupName"
 	// VolumeID indexes Volumes by status.volumeId.
 	VolumeID = "status.volumeId"
+	// VolumeSnapshot indexes Volumes by spec.snapshotId: a snapshot finds the volumes made of it
+	// in every project it is shared with.
+	VolumeSnapshot = "spec.snapshotId"
 	// SnapshotID indexes Snapshots by status.snapshotId.
 	SnapshotID = "status.snapshotId"
 	// SnapshotVolume indexes Snapshots by spec.volumeId.
@@ -111,6 +114,7 @@ func Register(ctx context.Context, fi client.FieldIndexer, fields ...string) err
 		{&cloudv1.SecurityGroup{}, GroupID, func(o client.Object) []string { return one(o.(*cloudv1.SecurityGroup).Status.GroupID) }},
 		{&cloudv1.SecurityGroup{}, GroupName, func(o client.Object) []string { return one(o.(*cloudv1.SecurityGroup).EffectiveGroupName()) }},
 		{&cloudv1.Volume{}, VolumeID, func(o client.Object) []string { return one(o.(*cloudv1.Volume).Status.VolumeID) }},
+		{&cloudv1.Volume{}, VolumeSnapshot, func(o client.Object) []string { return one(o.(*cloudv1.Volume).Spec.SnapshotID) }},
 		{&cloudv1.Snapshot{}, SnapshotID, func(o client.Object) []string { return one(o.(*cloudv1.Snapshot).Status.SnapshotID) }},
 		{&cloudv1.Snapshot{}, SnapshotVolume, func(o client.Object) []string { return one(o.(*cloudv1.Snapshot).Spec.VolumeID) }},
 		{&cloudv1.Address{}, AllocationID, func(o client.Object) []string { return one(o.(*cloudv1.Address).Status.AllocationID) }},

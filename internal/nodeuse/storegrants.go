@@ -24,13 +24,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/refs"
 	"pinet.io/pinet/internal/s3client"
 )
 
 // StoreGrants decides, for the object store, what each node's user (s3client.NodeUser) may
 // reach: the stored objects of the images labelled for its node (what its instances boot from),
 // and in the snapshot bucket ("<project>/<snapshot id>/…") the objects of the snapshots its
-// storage copies (read and written) and of those its volumes are restored from (read).
+// storage copies (read and written) and of those its volumes are restored from (read), another
+// project's only while it is shared with the volume's project.
 //
 // It reads the manager's cache and, when the cache says no, the API server: the label a binding
 // needs is given just before the binding, and the agent may ask before this cache has seen it.
@@ -128,8 +130,10 @@ func (g *StoreGrants) storesImage(ctx context.Context, r client.Reader, node, bu
 }
 
 // holdsSnapshot reports whether key, "<project>/<snapshot id>/<object>", is an object of a
-// snapshot of project that node copies (its storage-node label), or, for a read, one a volume
-// node stores is restored from.
+// snapshot of project that node copies (its storage-node label), or, for a read, of one a volume
+// node stores is restored from and that the volume's project may make volumes of (its own, or
+// shared with it). The permission is read here, for each volume, rather than trusted from the
+// volume's status, which its storage node writes.
 func (g *StoreGrants) holdsSnapshot(ctx context.Context, r client.Reader, node, key string, put bool) (bool, error) {
 	project, rest, _ := strings.Cut(key, "/")
 	id, object, _ := strings.Cut(rest, "/")
@@ -150,12 +154,41 @@ func (g *StoreGrants) holdsSnapshot(ctx context.Context, r client.Reader, node, 
 		return false, nil
 	}
 	vols := &cloudv1.VolumeList{}
-	if err := r.List(ctx, vols, client.InNamespace(project), mine); err != nil {
-		return false, fmt.Errorf("listing node %s's volumes in %s: %w", node, project, err)
+	if err := r.List(ctx, vols, mine); err != nil {
+		return false, fmt.Errorf("listing node %s's volumes: %w", node, err)
 	}
+	var others []string
 	for i := range vols.Items {
-		if vols.Items[i].Spec.SnapshotID == id {
+		v := &vols.Items[i]
+		switch {
+		case v.Spec.SnapshotID != id:
+		case v.Namespace == project:
 			return true, nil
+		default:
+			others = append(others, v.Namespace)
+		}
+	}
+	if len(others) == 0 {
+		return false, nil
+	}
+	return g.sharedWithAny(ctx, r, project, id, others)
+}
+
+// sharedWithAny reports whether project's snapshot id is shared with any of the projects.
+func (g *StoreGrants) sharedWithAny(ctx context.Context, r client.Reader, project, id string, projects []string) (bool, error) {
+	snaps := &cloudv1.SnapshotList{}
+	if err := r.List(ctx, snaps, client.InNamespace(project)); err != nil {
+		return false, fmt.Errorf("listing the snapshots of %s: %w", project, err)
+	}
+	for i := range snaps.Items {
+		s := &snaps.Items[i]
+		if s.Status.SnapshotID != id || !s.DeletionTimestamp.IsZero() {
+			continue
+		}
+		for _, p := range projects {
+			if refs.SnapshotRestorableBy(s, p) {
+				return true, nil
+			}
 		}
 	}
 	return false, nil

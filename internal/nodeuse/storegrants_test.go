@@ -26,8 +26,9 @@ import (
 
 // TestStoreGrants: a node's user reaches the stored objects of the images labelled for its node
 // and the snapshot objects of its own storage's snapshots (and, to read, of the snapshots its
-// volumes are made from), in their own project's part of the bucket; nothing of another node's,
-// another project's, or another bucket; and a label the cache has not seen yet is read live.
+// volumes are made from, another project's only while it is shared with the volume's project);
+// nothing of another node's, another project's, or another bucket; and a label the cache has not
+// seen yet is read live.
 func TestStoreGrants(t *testing.T) {
 	img := func(name, node, key string) *cloudv1.Image {
 		i := &cloudv1.Image{ObjectMeta: meta("p", name),
@@ -40,10 +41,25 @@ func TestStoreGrants(t *testing.T) {
 		s.Labels = map[string]string{cloudv1.LabelStorageNode: node}
 		return s
 	}
-	vol := &cloudv1.Volume{ObjectMeta: meta("p", "vol-made"), Spec: cloudv1.VolumeSpec{SnapshotID: "snap-2"}}
-	vol.Labels = map[string]string{cloudv1.LabelStorageNode: "node-1"}
+	volume := func(ns, name, node, snapshot, owner string) *cloudv1.Volume {
+		v := &cloudv1.Volume{ObjectMeta: meta(ns, name), Spec: cloudv1.VolumeSpec{SnapshotID: snapshot},
+			Status: cloudv1.VolumeStatus{SnapshotOwner: owner}}
+		v.Labels = map[string]string{cloudv1.LabelStorageNode: node}
+		return v
+	}
+	// Project p shares snap-4 with r, and snap-5 with everyone; snap-6 with no one.
+	shared := snap("p", "s4", "node-2", "snap-4")
+	shared.Spec.CreateVolumePermission.Projects = []string{"r"}
+	public := snap("p", "s5", "node-2", "snap-5")
+	public.Spec.CreateVolumePermission.Public = true
 	objs := []client.Object{img("mine", "node-1", "objects/mine"), img("theirs", "node-2", "objects/theirs"),
-		snap("p", "s1", "node-1", "snap-1"), snap("p", "s2", "node-2", "snap-2"), snap("q", "s3", "node-2", "snap-3"), vol}
+		snap("p", "s1", "node-1", "snap-1"), snap("p", "s2", "node-2", "snap-2"), snap("q", "s3", "node-2", "snap-3"),
+		shared, public, snap("p", "s6", "node-2", "snap-6"),
+		volume("p", "vol-made", "node-1", "snap-2", ""),
+		// Volumes of r on node-3 made of p's snapshots; the node writes their status, so the
+		// owner each names is not what grants the read.
+		volume("r", "vol-shared", "node-3", "snap-4", "p"), volume("r", "vol-public", "node-3", "snap-5", "p"),
+		volume("r", "vol-private", "node-3", "snap-6", "p"), volume("q", "vol-not-shared", "node-4", "snap-4", "p")}
 	cache := fakeClient(t, objs...)
 	live := fakeClient(t, append(objs, img("new", "node-1", "objects/new"))...)
 	g := &StoreGrants{Cache: cache, Live: live}
@@ -74,6 +90,14 @@ func TestStoreGrants(t *testing.T) {
 		{"node-2", s3client.SnapshotBucket, "p/snap-2/manifest.json", true, true},
 		{"node-1", s3client.SnapshotBucket, "q/snap-3/manifest.json", false, false},
 		{"node-2", s3client.SnapshotBucket, "p/snap-3/manifest.json", false, false},
+		// Another project's snapshot: read while it is shared with the volume's project.
+		{"node-3", s3client.SnapshotBucket, "p/snap-4/manifest.json", false, true},
+		{"node-3", s3client.SnapshotBucket, "p/snap-4/chunk-000000000000", true, false},
+		{"node-3", s3client.SnapshotBucket, "p/snap-5/chunk-000000000000", false, true},
+		{"node-3", s3client.SnapshotBucket, "p/snap-6/manifest.json", false, false},
+		{"node-3", s3client.SnapshotBucket, "q/snap-4/manifest.json", false, false},
+		{"node-4", s3client.SnapshotBucket, "p/snap-4/manifest.json", false, false},
+		{"node-1", s3client.SnapshotBucket, "p/snap-4/manifest.json", false, false},
 	} {
 		got, err := g.Allowed(ctx, s3client.NodeUser(c.user), c.bucket, c.key, c.put)
 		if err != nil || got != c.want {

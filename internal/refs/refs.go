@@ -81,6 +81,27 @@ func ImageDefault(ctx context.Context, r client.Reader, img *cloudv1.Image, ref,
 	return def, nil
 }
 
+// SnapshotRestorableBy reports whether project may make volumes of snap.
+func SnapshotRestorableBy(snap *cloudv1.Snapshot, project string) bool {
+	return snap.Namespace == project || snap.Spec.CreateVolumePermission.Public ||
+		slices.Contains(snap.Spec.CreateVolumePermission.Projects, project)
+}
+
+// Snapshot finds the snapshot with the EC2 id that project may make volumes of, not being
+// deleted. Only the id the snapshot controller claimed counts: an object's name is not claimed.
+func Snapshot(ctx context.Context, r client.Reader, project, id string) (*cloudv1.Snapshot, error) {
+	list := &cloudv1.SnapshotList{}
+	if err := r.List(ctx, list, client.MatchingFields{index.SnapshotID: id}); err != nil {
+		return nil, fmt.Errorf("listing snapshots with id %s: %w", id, err)
+	}
+	for i := range list.Items {
+		if s := &list.Items[i]; s.DeletionTimestamp.IsZero() && SnapshotRestorableBy(s, project) {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("snapshot %s: %w", id, ErrNotFound)
+}
+
 // InstanceType gets an instance type by name.
 func InstanceType(ctx context.Context, r client.Reader, name string) (*cloudv1.InstanceType, error) {
 	it := &cloudv1.InstanceType{}

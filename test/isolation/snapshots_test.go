@@ -25,7 +25,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	apitypes "k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
@@ -37,8 +39,9 @@ const storageZone = "iso-store-zone"
 
 // snapshotsCrossProject: A snapshots a volume holding its bytes on a real storage node; B names
 // A's volume and snapshot through the EC2 API and with kubectl as its member identity. B gets
-// NotFound or a refusal with a reason and an id of its own; A's snapshot stays completed and
-// what is made from it still holds A's bytes.
+// NotFound or a refusal with a reason and an id of its own, and cannot share A's snapshot with
+// itself; once A shares it, B's volume of it holds A's bytes, and B still cannot change or
+// delete it; A's snapshot stays completed and what is made from it still holds A's bytes.
 func (w *world) snapshotsCrossProject(t *testing.T) {
 	ctx := context.Background()
 	store := w.cloud.AddStorageNode(t, "iso-store", storageZone, 10)
@@ -77,8 +80,9 @@ func (w *world) snapshotsCrossProject(t *testing.T) {
 
 	// The kubectl door: a Snapshot named by A's snapshot id, of A's volume, gets its own id and
 	// finds no volume; a Volume made from A's snapshot finds no snapshot and gets no storage.
+	// B's snapshot is public, so that A would see it were it shown under the id it was named by.
 	thief := &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: snapID, Namespace: projectB},
-		Spec: cloudv1.SnapshotSpec{VolumeID: volID}}
+		Spec: cloudv1.SnapshotSpec{VolumeID: volID, CreateVolumePermission: cloudv1.CreateVolumePermission{Public: true}}}
 	restore := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "from-a", Namespace: projectB},
 		Spec: cloudv1.VolumeSpec{SizeGiB: 1, AvailabilityZone: storageZone, SnapshotID: snapID}}
 	for _, o := range []client.Object{thief, restore} {
@@ -107,7 +111,57 @@ func (w *world) snapshotsCrossProject(t *testing.T) {
 	if restore.Status.AoE != nil {
 		t.Fatalf("B's volume from A's snapshot got storage: %+v", restore.Status)
 	}
-	for _, o := range []client.Object{thief, restore} {
+	// A's id still names A's snapshot only: B's public one shows under its own id.
+	if out, err := ea.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: []string{snapID}}); err != nil ||
+		len(out.Snapshots) != 1 || aws.ToString(out.Snapshots[0].OwnerId) != projectA {
+		t.Fatalf("A describing its snapshot id: %+v (%v)", out, err)
+	}
+
+	// Sharing is the owner's: B may not share A's snapshot with itself through either door.
+	_, err = eb.ModifySnapshotAttribute(ctx, &ec2.ModifySnapshotAttributeInput{SnapshotId: aws.String(snapID),
+		CreateVolumePermission: &types.CreateVolumePermissionModifications{Add: []types.CreateVolumePermission{{UserId: aws.String(projectB)}}}})
+	expectCode(t, err, "InvalidSnapshot.NotFound")
+	share := client.RawPatch(apitypes.MergePatchType, []byte(`{"spec":{"createVolumePermission":{"projects":["`+projectB+`"]}}}`))
+	if err := w.bKube.Patch(ctx, &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: snapID, Namespace: projectA}}, share); !apierrors.IsForbidden(err) {
+		t.Fatalf("B sharing A's snapshot with itself through kubectl: %v", err)
+	}
+
+	// Shared by A, B's volume of it through kubectl is made (on B's behalf, read from A's part
+	// of the bucket) and holds A's bytes; B still may not change or delete A's snapshot.
+	if _, err := ea.ModifySnapshotAttribute(ctx, &ec2.ModifySnapshotAttributeInput{SnapshotId: aws.String(snapID),
+		CreateVolumePermission: &types.CreateVolumePermissionModifications{Add: []types.CreateVolumePermission{{UserId: aws.String(projectB)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	shared := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "shared-by-a", Namespace: projectB},
+		Spec: cloudv1.VolumeSpec{SizeGiB: 1, AvailabilityZone: storageZone, SnapshotID: snapID}}
+	if err := w.bKube.Create(ctx, shared); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, longWait, "B's volume of the shared snapshot to be available", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(shared), shared); err != nil {
+			return err
+		}
+		if shared.Status.State != cloudv1.VolumeStateAvailable {
+			return fmt.Errorf("state %q", shared.Status.State)
+		}
+		return nil
+	})
+	if got := readAt(t, store.BackingFile(string(shared.UID)), 1<<20, len(pattern)); !bytes.Equal(got, pattern) {
+		t.Fatal("B's volume of the shared snapshot does not hold A's bytes")
+	}
+	_, err = eb.ResetSnapshotAttribute(ctx, &ec2.ResetSnapshotAttributeInput{SnapshotId: aws.String(snapID),
+		Attribute: types.SnapshotAttributeNameCreateVolumePermission})
+	expectCode(t, err, "AuthFailure")
+	_, err = eb.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(snapID)})
+	expectCode(t, err, "InvalidSnapshot.NotFound")
+	if err := w.bKube.Delete(ctx, &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: snapID, Namespace: projectA}}); !apierrors.IsForbidden(err) {
+		t.Fatalf("B deleting A's shared snapshot through kubectl: %v", err)
+	}
+	if _, err := ea.ResetSnapshotAttribute(ctx, &ec2.ResetSnapshotAttributeInput{SnapshotId: aws.String(snapID),
+		Attribute: types.SnapshotAttributeNameCreateVolumePermission}); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []client.Object{thief, restore, shared} {
 		if err := w.bKube.Delete(ctx, o); err != nil {
 			t.Fatal(err)
 		}
