@@ -182,7 +182,7 @@ func ensureSystemUser(ctx context.Context, c client.Client) error {
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 // The EC2 API, which runs in the manager, writes what its callers ask for (after reviewing each call
 // against the caller's own roles).
-// +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances;images;keypairs;volumes;addresses;securitygroups,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances;images;keypairs;volumes;snapshots;addresses;securitygroups,verbs=get;list;watch;create;update;patch;delete
 // The EC2 API reads consoles from node agents with the manager's service account tokens.
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances/console,verbs=get
 // +kubebuilder:rbac:groups="",resources=serviceaccounts/token,verbs=create,resourceNames=pinet-manager

@@ -248,6 +248,15 @@ func TestComponentRBAC(t *testing.T) {
 				{"create", "", "events", "", sys, "", ""},
 				{"update", cloudGroup, "instances", "status", "p1", "vm", ""},
 				{"create", cloudGroup, "instances", "", "p1", "", ""},
+				// What the EC2 API and the dashboard write for their callers.
+				{"create", cloudGroup, "snapshots", "", "p1", "", ""},
+				{"patch", cloudGroup, "snapshots", "", "p1", "snap", ""},
+				{"delete", cloudGroup, "snapshots", "", "p1", "snap", ""},
+				{"delete", cloudGroup, "volumes", "", "p1", "data", ""},
+				{"patch", cloudGroup, "images", "", "p1", "ami", ""},
+				{"delete", cloudGroup, "keypairs", "", "p1", "k", ""},
+				{"create", cloudGroup, "addresses", "", "p1", "", ""},
+				{"patch", cloudGroup, "securitygroups", "", "p1", "sg", ""},
 				{"bind", "rbac.authorization.k8s.io", "clusterroles", "", "", "pinet-member", ""},
 				{"create", "", "serviceaccounts", "token", sys, "pinet-manager", ""},
 				// The node agents' store keys role (controllers/nodestore).

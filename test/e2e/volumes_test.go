@@ -15,6 +15,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -223,7 +224,9 @@ func TestVolumeMovesBetweenGuestsOnAnotherNode(t *testing.T) {
 // the guest's writes go on through a kill -9 of the compute node's agent (the volume's chain is
 // the volumechains process's) and every acknowledged one is on the storage node; detached it is
 // available again; grown with modify-volume its backing file grows and
-// describe-volumes-modifications says completed; deleted, it is gone and so is its backing file.
+// describe-volumes-modifications says completed; a snapshot of it shared with another project
+// becomes that project's volume holding the guest's records; deleted, it is gone and so is its
+// backing file.
 func TestVolumeOnTheLocalCloudsStorageNode(t *testing.T) {
 	ami := sampleAMI(t)
 	var vol volumeJSON
@@ -330,6 +333,8 @@ func TestVolumeOnTheLocalCloudsStorageNode(t *testing.T) {
 		return nil
 	})
 
+	snapshotSharedWithAnotherProject(t, vol.VolumeId)
+
 	awsJSON(t, nil, "ec2", "delete-volume", "--volume-id", vol.VolumeId)
 	testenv.Eventually(t, 2*time.Minute, vol.VolumeId+" gone", func() error {
 		out, err := cloud.AWS("ec2", "describe-volumes", "--volume-ids", vol.VolumeId)
@@ -341,6 +346,68 @@ func TestVolumeOnTheLocalCloudsStorageNode(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// snapshotSharedWithAnotherProject snapshots the volume with the AWS CLI, shares the snapshot
+// with a new project, whose own AWS CLI makes a volume of it on the storage node (read from the
+// admin project's part of the snapshot bucket with the node's key) that holds the guest's
+// acknowledged records; then removes both.
+func snapshotSharedWithAnotherProject(t *testing.T, volID string) {
+	t.Helper()
+	var snap struct{ SnapshotId, State string }
+	awsJSON(t, &snap, "ec2", "create-snapshot", "--volume-id", volID, "--description", "e2e records")
+	t.Cleanup(func() { _, _ = cloud.AWS("ec2", "delete-snapshot", "--snapshot-id", snap.SnapshotId) })
+	testenv.Eventually(t, 2*time.Minute, snap.SnapshotId+" completed", func() error {
+		var out struct{ Snapshots []struct{ State string } }
+		awsJSON(t, &out, "ec2", "describe-snapshots", "--snapshot-ids", snap.SnapshotId)
+		if len(out.Snapshots) != 1 || out.Snapshots[0].State != "completed" {
+			return fmt.Errorf("%+v", out)
+		}
+		return nil
+	})
+	rc := otherProject(t, "e2e-snapshare")
+	theirs := func(args ...string) (string, error) { return cloud.AWSAs(rc, args...) }
+	if out, err := theirs("ec2", "create-volume", "--snapshot-id", snap.SnapshotId, "--availability-zone", "pinet-1a"); err == nil ||
+		!strings.Contains(out, "InvalidSnapshot.NotFound") {
+		t.Fatalf("another project's volume of an unshared snapshot: %v %s", err, out)
+	}
+	awsJSON(t, nil, "ec2", "modify-snapshot-attribute", "--snapshot-id", snap.SnapshotId,
+		"--attribute", "createVolumePermission", "--operation-type", "add", "--user-ids", "e2e-snapshare")
+	out, err := theirs("ec2", "create-volume", "--snapshot-id", snap.SnapshotId, "--availability-zone", "pinet-1a", "--output", "json")
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	var made volumeJSON
+	if err := json.Unmarshal([]byte(out), &made); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	defer func() {
+		_, _ = theirs("ec2", "delete-volume", "--volume-id", made.VolumeId)
+		testenv.Eventually(t, 2*time.Minute, made.VolumeId+" gone", func() error {
+			if out, err := theirs("ec2", "describe-volumes", "--volume-ids", made.VolumeId); err == nil || !strings.Contains(out, "InvalidVolume.NotFound") {
+				return fmt.Errorf("%v: %s", err, out)
+			}
+			return nil
+		})
+	}()
+	testenv.Eventually(t, 2*time.Minute, "the other project's "+made.VolumeId+" available", func() error {
+		out, err := theirs("ec2", "describe-volumes", "--volume-ids", made.VolumeId, "--query", "Volumes[0].State", "--output", "text")
+		if err != nil || strings.TrimSpace(out) != "available" {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	})
+	uid, err := cloud.Kubectl("", "get", "volume", made.VolumeId, "-n", "e2e-snapshare", "-o", "jsonpath={.metadata.uid}")
+	if err != nil {
+		t.Fatalf("%v: %s", err, uid)
+	}
+	backing := filepath.Join(cloud.VolumesDir(), uid+".img")
+	for i := 1; i <= recordsWritten; i++ {
+		want := fmt.Sprintf("REC-%08d\n", i)
+		if got := readAt(t, backing, int64(4096+i)*512, len(want)); got != want {
+			t.Fatalf("record %d is not in the other project's volume: %q", i, got)
+		}
+	}
 }
 
 // readAt reads n bytes of a file at off (fewer at its end).
