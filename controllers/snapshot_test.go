@@ -173,3 +173,42 @@ func TestSnapshotSpecValidation(t *testing.T) {
 		t.Fatalf("giving an existing volume a snapshot: %v", err)
 	}
 }
+
+// A deleted snapshot keeps its objects while a volume (here another project's, of the shared
+// snapshot) is being filled from it, saying so, and goes once the volume is made.
+func TestDeletedSnapshotWaitsForTheVolumesMadeOfIt(t *testing.T) {
+	startManager(t)
+	ctx := context.Background()
+	a, b := newNamespace(t), newNamespace(t)
+	storageNode(t, "sw-node", "sw-a", 100)
+	src := volumeIs(t, newVolume(t, a, "src", "sw-a", 1), cloudv1.VolumeStateCreating, cloudv1.ReasonExporting)
+	snap := &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: a}, Spec: cloudv1.SnapshotSpec{VolumeID: src.Status.VolumeID,
+		CreateVolumePermission: cloudv1.CreateVolumePermission{Projects: []string{b}}}}
+	if err := env.Client.Create(ctx, snap); err != nil {
+		t.Fatal(err)
+	}
+	snapshotReason(t, snap, cloudv1.ReasonPending)
+	if err := updateStatus(snap, func(s *cloudv1.Snapshot) {
+		s.Status.State, s.Status.Progress = cloudv1.SnapshotCompleted, 100
+	}); err != nil {
+		t.Fatal(err)
+	}
+	filling := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "filling", Namespace: b},
+		Spec: cloudv1.VolumeSpec{SizeGiB: 1, AvailabilityZone: "sw-a", SnapshotID: snap.Status.SnapshotID}}
+	if err := env.Client.Create(ctx, filling); err != nil {
+		t.Fatal(err)
+	}
+	volumeIs(t, filling, cloudv1.VolumeStateCreating, cloudv1.ReasonExporting)
+
+	if err := env.Client.Delete(ctx, snap); err != nil {
+		t.Fatal(err)
+	}
+	waiting := snapshotReason(t, snap, cloudv1.ReasonWaitingForVolumes)
+	if waiting.DeletionTimestamp.IsZero() || !strings.Contains(conditions.Get(waiting, cloudv1.ReadyCondition).Message, "1 volume(s)") {
+		t.Fatalf("the deleted snapshot waiting: %+v", waiting.Status.Conditions)
+	}
+	// Made (its storage node reports it exported): the snapshot goes; the volume stays.
+	reportExported(t, filling, metav1.ConditionTrue, cloudv1.ReasonExported)
+	gone(t, snap)
+	volumeIs(t, filling, cloudv1.VolumeStateAvailable, cloudv1.ReasonReady)
+}

@@ -34,6 +34,9 @@ const (
 	ReasonVolumeNotExported = "VolumeNotExported"
 	// ReasonSnapshotFailed: the storage node could not copy the volume.
 	ReasonSnapshotFailed = "SnapshotFailed"
+	// ReasonWaitingForVolumes: the snapshot is deleted, and waits (at most ten minutes) until the
+	// volumes being filled from it are made before its objects go.
+	ReasonWaitingForVolumes = "WaitingForVolumes"
 )
 
 // CreateVolumePermission says who besides the owner may make volumes of a snapshot.

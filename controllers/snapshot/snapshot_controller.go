@@ -180,6 +180,11 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *cloudv1.Snapshot, n
 			return reconcile.Result{RequeueAfter: wait}, nil
 		}
 	}
+	// Volumes still being filled from it keep its objects (for a while): they are their
+	// projects', and outlive it.
+	if wait, err := r.awaitRestores(ctx, s, now); err != nil || wait != 0 {
+		return reconcile.Result{RequeueAfter: max(wait, 0)}, err
+	}
 	if s.Status.SnapshotID != "" && r.Store != nil {
 		mc, err := r.Store(ctx)
 		if err != nil {
@@ -228,6 +233,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&cloudv1.Snapshot{}).
 		Watches(&cloudv1.Volume{}, handler.EnqueueRequestsFromMapFunc(r.waitingOn)).
+		Watches(&cloudv1.Volume{}, handler.EnqueueRequestsFromMapFunc(r.restoredFrom)).
 		Watches(&cloudv1.Snapshot{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			return r.waitingForQuota(ctx, o.GetNamespace())
 		})).

@@ -182,7 +182,9 @@ func (g *StoreGrants) sharedWithAny(ctx context.Context, r client.Reader, projec
 	}
 	for i := range snaps.Items {
 		s := &snaps.Items[i]
-		if s.Status.SnapshotID != id || !s.DeletionTimestamp.IsZero() {
+		// A snapshot being deleted still serves the volumes being filled from it: its
+		// controller waits for them before removing the objects.
+		if s.Status.SnapshotID != id {
 			continue
 		}
 		for _, p := range projects {

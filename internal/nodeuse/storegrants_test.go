@@ -17,7 +17,9 @@ package nodeuse
 import (
 	"context"
 	"testing"
+	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
@@ -52,9 +54,13 @@ func TestStoreGrants(t *testing.T) {
 	shared.Spec.CreateVolumePermission.Projects = []string{"r"}
 	public := snap("p", "s5", "node-2", "snap-5")
 	public.Spec.CreateVolumePermission.Public = true
+	// Being deleted, but still filling r's volume: readable until its controller lets it go.
+	deleting := snap("p", "s7", "node-2", "snap-7")
+	deleting.Spec.CreateVolumePermission.Projects = []string{"r"}
+	deleting.DeletionTimestamp, deleting.Finalizers = &metav1.Time{Time: time.Now()}, []string{"test"}
 	objs := []client.Object{img("mine", "node-1", "objects/mine"), img("theirs", "node-2", "objects/theirs"),
 		snap("p", "s1", "node-1", "snap-1"), snap("p", "s2", "node-2", "snap-2"), snap("q", "s3", "node-2", "snap-3"),
-		shared, public, snap("p", "s6", "node-2", "snap-6"),
+		shared, public, snap("p", "s6", "node-2", "snap-6"), deleting, volume("r", "vol-deleting", "node-3", "snap-7", "p"),
 		volume("p", "vol-made", "node-1", "snap-2", ""),
 		// Volumes of r on node-3 made of p's snapshots; the node writes their status, so the
 		// owner each names is not what grants the read.
@@ -95,6 +101,7 @@ func TestStoreGrants(t *testing.T) {
 		{"node-3", s3client.SnapshotBucket, "p/snap-4/chunk-000000000000", true, false},
 		{"node-3", s3client.SnapshotBucket, "p/snap-5/chunk-000000000000", false, true},
 		{"node-3", s3client.SnapshotBucket, "p/snap-6/manifest.json", false, false},
+		{"node-3", s3client.SnapshotBucket, "p/snap-7/chunk-000000000001", false, true},
 		{"node-3", s3client.SnapshotBucket, "q/snap-4/manifest.json", false, false},
 		{"node-4", s3client.SnapshotBucket, "p/snap-4/manifest.json", false, false},
 		{"node-1", s3client.SnapshotBucket, "p/snap-4/manifest.json", false, false},
