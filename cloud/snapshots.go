@@ -43,6 +43,10 @@ const (
 	maxSnapshotDescription = 255
 )
 
+// copiedVolumeID is the volume id EC2 shows for a snapshot copied from another, which is of no
+// volume of the project.
+const copiedVolumeID = "vol-ffffffff"
+
 // Snapshot is EC2's Snapshot.
 type Snapshot struct {
 	SnapshotID, VolumeID, State, Progress string
@@ -57,7 +61,7 @@ func snapshotID(s *cloudv1.Snapshot) string { return idOr(s.Status.SnapshotID, s
 
 func toSnapshot(s *cloudv1.Snapshot) Snapshot {
 	out := Snapshot{
-		SnapshotID: snapshotID(s), VolumeID: s.Spec.VolumeID, State: string(s.Status.State),
+		SnapshotID: snapshotID(s), VolumeID: cmp.Or(s.Spec.VolumeID, copiedVolumeID), State: string(s.Status.State),
 		Progress: fmt.Sprintf("%d%%", s.Status.Progress), Description: s.Spec.Description, OwnerID: s.Namespace,
 		VolumeSizeGiB: s.Status.VolumeSizeGiB, StartTime: s.CreationTimestamp.Time, Tags: TagsOf(s),
 	}
@@ -116,6 +120,12 @@ func (s *Service) CreateSnapshot(ctx context.Context, c Caller, in CreateSnapsho
 	default:
 		return nil, BadRequest(CodeIncorrectResource, "Volume '%s' is in the '%s' state.", in.VolumeID, volumeState(v))
 	}
+	return s.makeSnapshot(ctx, c, cloudv1.SnapshotSpec{VolumeID: in.VolumeID, Description: in.Description}, tags, v.Spec.SizeGiB)
+}
+
+// makeSnapshot makes a Snapshot of spec in the caller's project, held to its snapshot quota,
+// and returns it as EC2 shows it (of a volume of sizeGiB).
+func (s *Service) makeSnapshot(ctx context.Context, c Caller, spec cloudv1.SnapshotSpec, tags map[string]string, sizeGiB int32) (*Snapshot, error) {
 	q, err := s.ProjectQuota(ctx, c.Project())
 	if err != nil {
 		return nil, err
@@ -127,7 +137,7 @@ func (s *Service) CreateSnapshot(ctx context.Context, c Caller, in CreateSnapsho
 	}
 	snap := &cloudv1.Snapshot{
 		ObjectMeta: metav1.ObjectMeta{Name: ids.New(ids.Snapshot), Namespace: c.Project()},
-		Spec:       cloudv1.SnapshotSpec{VolumeID: in.VolumeID, Description: in.Description},
+		Spec:       spec,
 	}
 	SetTags(snap, tags)
 	if !gate.Unlimited() {
@@ -141,7 +151,7 @@ func (s *Service) CreateSnapshot(ctx context.Context, c Caller, in CreateSnapsho
 	}
 	s.AwaitCache(ctx, snap)
 	out := toSnapshot(snap)
-	out.VolumeSizeGiB = v.Spec.SizeGiB
+	out.VolumeSizeGiB = sizeGiB
 	if out.StartTime.IsZero() {
 		out.StartTime = s.cfg.Clock.Now()
 	}

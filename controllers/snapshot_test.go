@@ -150,6 +150,19 @@ func TestSnapshotSpecValidation(t *testing.T) {
 		t.Fatalf("changing the volume of a snapshot: %v", err)
 	}
 	s.Spec.VolumeID = "vol-0123456789abcdef0"
+	// A snapshot is of a volume or a copy of a snapshot: not both, not neither, and not changed.
+	for _, spec := range []cloudv1.SnapshotSpec{{}, {VolumeID: "vol-0123456789abcdef0", SourceSnapshotID: "snap-0123456789abcdef0"},
+		{SourceSnapshotID: "vol-0123456789abcdef0"}} {
+		bad := &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: "bad", Namespace: ns}, Spec: spec}
+		if err := env.Client.Create(ctx, bad); !apierrors.IsInvalid(err) {
+			t.Errorf("spec %+v: %v", spec, err)
+		}
+	}
+	changed := s.DeepCopy()
+	changed.Spec.VolumeID, changed.Spec.SourceSnapshotID = "", "snap-0123456789abcdef0"
+	if err := env.Client.Update(ctx, changed); !apierrors.IsInvalid(err) {
+		t.Fatalf("turning a snapshot into a copy: %v", err)
+	}
 	many := make([]string, 101)
 	for i := range many {
 		many[i] = fmt.Sprintf("p%d", i)
@@ -174,8 +187,8 @@ func TestSnapshotSpecValidation(t *testing.T) {
 	}
 }
 
-// A deleted snapshot keeps its objects while a volume (here another project's, of the shared
-// snapshot) is being filled from it, saying so, and goes once the volume is made.
+// A deleted snapshot keeps its objects while a volume or a copy (here another project's, of the
+// shared snapshot) is being made of it, saying so, and goes once they are made or gone.
 func TestDeletedSnapshotWaitsForTheVolumesMadeOfIt(t *testing.T) {
 	startManager(t)
 	ctx := context.Background()
@@ -200,15 +213,99 @@ func TestDeletedSnapshotWaitsForTheVolumesMadeOfIt(t *testing.T) {
 	}
 	volumeIs(t, filling, cloudv1.VolumeStateCreating, cloudv1.ReasonExporting)
 
+	// A copy of it in b under way (this manager has no object store, so it stays pending; its
+	// progress is set as a copy that had begun would have it).
+	copying := &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: "copying", Namespace: b},
+		Spec: cloudv1.SnapshotSpec{SourceSnapshotID: snap.Status.SnapshotID}}
+	if err := env.Client.Create(ctx, copying); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, shortWait, "the copy to be pending", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(copying), copying); err != nil {
+			return err
+		}
+		if copying.Status.State != cloudv1.SnapshotPending {
+			return fmt.Errorf("state %q", copying.Status.State)
+		}
+		return nil
+	})
+	if err := updateStatus(copying, func(s *cloudv1.Snapshot) { s.Status.Progress = 40 }); err != nil {
+		t.Fatal(err)
+	}
+
 	if err := env.Client.Delete(ctx, snap); err != nil {
 		t.Fatal(err)
 	}
-	waiting := snapshotReason(t, snap, cloudv1.ReasonWaitingForVolumes)
-	if waiting.DeletionTimestamp.IsZero() || !strings.Contains(conditions.Get(waiting, cloudv1.ReadyCondition).Message, "1 volume(s)") {
-		t.Fatalf("the deleted snapshot waiting: %+v", waiting.Status.Conditions)
-	}
-	// Made (its storage node reports it exported): the snapshot goes; the volume stays.
+	testenv.Eventually(t, shortWait, "the deleted snapshot to wait for the volume and the copy", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(snap), snap); err != nil {
+			return err
+		}
+		if c := conditions.Get(snap, cloudv1.ReadyCondition); snap.DeletionTimestamp.IsZero() || c == nil ||
+			c.Reason != cloudv1.ReasonWaitingForVolumes || !strings.Contains(c.Message, "the 2 volume(s) and copies") {
+			return fmt.Errorf("ready %+v", c)
+		}
+		return nil
+	})
+	// The volume made (its storage node reports it exported), and the copy deleted: the snapshot
+	// goes; the volume stays.
 	reportExported(t, filling, metav1.ConditionTrue, cloudv1.ReasonExported)
+	testenv.Eventually(t, shortWait, "the wait for the copy alone", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(snap), snap); err != nil {
+			return err
+		}
+		if c := conditions.Get(snap, cloudv1.ReadyCondition); c == nil || !strings.Contains(c.Message, "the 1 volume(s) and copies") {
+			return fmt.Errorf("ready %+v", c)
+		}
+		return nil
+	})
+	if err := env.Client.Delete(ctx, copying); err != nil {
+		t.Fatal(err)
+	}
 	gone(t, snap)
 	volumeIs(t, filling, cloudv1.VolumeStateAvailable, cloudv1.ReasonReady)
+}
+
+// A copy made with kubectl resolves its source with its own project's permission: another
+// project's snapshot not shared with it is not found (and the copy ends in error, having copied
+// nothing); a source not completed yet keeps it waiting; a failed source fails it.
+func TestSnapshotCopiesResolveTheirSourceForTheirProject(t *testing.T) {
+	startManager(t)
+	ctx := context.Background()
+	a, b := newNamespace(t), newNamespace(t)
+	storageNode(t, "sc-node", "sc-a", 100)
+	src := volumeIs(t, newVolume(t, a, "src", "sc-a", 1), cloudv1.VolumeStateCreating, cloudv1.ReasonExporting)
+	snap := &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: a}, Spec: cloudv1.SnapshotSpec{VolumeID: src.Status.VolumeID}}
+	if err := env.Client.Create(ctx, snap); err != nil {
+		t.Fatal(err)
+	}
+	snapshotReason(t, snap, cloudv1.ReasonPending)
+	copyOf := func(ns, name string) *cloudv1.Snapshot {
+		c := &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: cloudv1.SnapshotSpec{SourceSnapshotID: snap.Status.SnapshotID}}
+		if err := env.Client.Create(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	waiting := snapshotReason(t, copyOf(a, "waiting"), cloudv1.ReasonSourceNotCompleted)
+	if waiting.Status.State != cloudv1.SnapshotPending {
+		t.Fatalf("a copy of a pending snapshot is %q", waiting.Status.State)
+	}
+	stolen := snapshotReason(t, copyOf(b, "stolen"), cloudv1.ReasonSourceNotFound)
+	if msg := conditions.Get(stolen, cloudv1.ReadyCondition).Message; stolen.Status.State != cloudv1.SnapshotError ||
+		!strings.Contains(msg, "does not exist or is not shared with project "+b) || stolen.Status.VolumeSizeGiB != 0 {
+		t.Fatalf("another project's copy: %q, %q, %d GiB", stolen.Status.State, msg, stolen.Status.VolumeSizeGiB)
+	}
+	// The source fails: the waiting copy fails with it.
+	if err := updateStatus(snap, func(s *cloudv1.Snapshot) { s.Status.State = cloudv1.SnapshotError }); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, shortWait, "the copy of a failed snapshot to fail", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(waiting), waiting); err != nil {
+			return err
+		}
+		if c := conditions.Get(waiting, cloudv1.ReadyCondition); waiting.Status.State != cloudv1.SnapshotError || c == nil || c.Reason != cloudv1.ReasonSourceNotCompleted {
+			return fmt.Errorf("state %q, ready %+v", waiting.Status.State, c)
+		}
+		return nil
+	})
 }

@@ -392,6 +392,7 @@ var notices = map[string]string{
 	"volume-create": "Creating the volume.", "volume-attach": "Attaching the volume.",
 	"volume-detach": "Detaching the volume.", "volume-delete": "Deleting the volume.",
 	"snapshot-create": "Taking the snapshot.", "snapshot-delete": "Deleting the snapshot.",
+	"snapshot-copy":  "Copying the snapshot into this project.",
 	"snapshot-share": "Create volume permission added.", "snapshot-unshare": "Create volume permission removed.",
 	"volume-grow":      "Growing the volume. An instance it is attached to sees the new size after it is stopped and started.",
 	"address-allocate": "Address allocated.", "address-associate": "Address associated.",

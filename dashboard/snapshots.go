@@ -27,6 +27,7 @@ func (s *Server) snapshotRoutes() {
 	s.mux.HandleFunc("POST /snapshots/delete", s.authed(formRequest, s.deleteSnapshot))
 	s.mux.HandleFunc("POST /snapshots/restore", s.authed(formRequest, s.restoreSnapshot))
 	s.mux.HandleFunc("POST /snapshots/share", s.authed(formRequest, s.shareSnapshot))
+	s.mux.HandleFunc("POST /snapshots/copy", s.authed(formRequest, s.copySnapshot))
 }
 
 // ownSnapshot is one of the project's snapshots and whom it is shared with.
@@ -172,4 +173,11 @@ func (s *Server) shareSnapshot(rq *request) {
 	err := s.cfg.Service.ModifySnapshotAttribute(rq.ctx(), rq.caller, cloud.ModifySnapshotAttributeInput{
 		SnapshotID: rq.r.PostFormValue("id"), CreateVolumePermission: changes})
 	s.snapshotDone(rq, err, "/snapshots", done)
+}
+
+// copySnapshot copies a snapshot the project may use (one shared with it) into the project.
+func (s *Server) copySnapshot(rq *request) {
+	_, err := s.cfg.Service.CopySnapshot(rq.ctx(), rq.caller, cloud.CopySnapshotInput{SourceSnapshotID: rq.r.PostFormValue("id"),
+		SourceRegion: s.cfg.Service.Config().Region, Description: strings.TrimSpace(rq.r.PostFormValue("description"))})
+	s.snapshotDone(rq, err, "/snapshots", "snapshot-copy")
 }

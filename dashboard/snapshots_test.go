@@ -175,12 +175,39 @@ func TestSnapshotsThroughTheDashboard(t *testing.T) {
 		}
 		return nil
 	})
+	// The other project copies it from its page: its own, completed copy.
+	if r := ob.post("/snapshots/copy", url.Values{"csrf": {ob.csrf()}, "id": {snapID}, "description": {"kept"}}); r.status != http.StatusSeeOther ||
+		r.location != "/snapshots?done=snapshot-copy" {
+		t.Fatalf("copy: %d %q %s", r.status, r.location, field(t, flashError, r.body))
+	}
+	var copyID string
+	testenv.Eventually(t, longWait, "the other project's copy of "+snapID+" to complete", func() error {
+		out, err := other.ec2.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{OwnerIds: []string{"self"}})
+		if err != nil {
+			return err
+		}
+		if len(out.Snapshots) != 1 || out.Snapshots[0].State != types.SnapshotStateCompleted || aws.ToString(out.Snapshots[0].Description) != "kept" {
+			return fmt.Errorf("own snapshots %+v", out.Snapshots)
+		}
+		copyID = aws.ToString(out.Snapshots[0].SnapshotId)
+		return nil
+	})
+	defer func() {
+		if _, err := other.ec2.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(copyID)}); err != nil {
+			t.Logf("deleting %s: %v", copyID, err)
+		}
+	}()
 	// Unshared: gone from the other project's page and refused to it; its volume stays.
 	if r := share(b, url.Values{"project": {other.name}, "op": {"remove"}}); r.status != http.StatusSeeOther || r.location != "/snapshots?done=snapshot-unshare" {
 		t.Fatalf("unshare: %d %q %s", r.status, r.location, field(t, flashError, r.body))
 	}
-	if page := ob.get("/snapshots"); strings.Contains(page.body, snapID) {
-		t.Fatalf("the other project's page still lists %s", snapID)
+	if page := ob.get("/snapshots"); strings.Contains(page.body, snapID) || !strings.Contains(page.body, copyID) {
+		t.Fatalf("the other project's page after the unsharing: lists %s %v, its copy %s %v", snapID,
+			strings.Contains(page.body, snapID), copyID, strings.Contains(page.body, copyID))
+	}
+	if r := ob.post("/snapshots/copy", url.Values{"csrf": {ob.csrf()}, "id": {snapID}}); r.status < 400 ||
+		!strings.Contains(field(t, flashError, r.body), "InvalidSnapshot.NotFound") {
+		t.Fatalf("copying the unshared snapshot: %d %q", r.status, field(t, flashError, r.body))
 	}
 	theirs.Set("client_token", "another-restore")
 	if r := ob.post("/snapshots/restore", theirs); r.status < 400 || !strings.Contains(field(t, flashError, r.body), "InvalidSnapshot.NotFound") {

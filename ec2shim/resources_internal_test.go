@@ -44,6 +44,7 @@ func TestResourceShapesMatchTheModel(t *testing.T) {
 		{"DetachVolume", &detachVolumeInput{}, &volumeAttachmentItem{}},
 		{"CreateSnapshot", &createSnapshotInput{}, &snapshotItem{}},
 		{"DeleteSnapshot", &snapshotIDInput{}, &returnOutput{}},
+		{"CopySnapshot", &copySnapshotInput{}, &copySnapshotOutput{}},
 		{"DescribeSnapshots", &describeSnapshotsInput{}, &describeSnapshotsOutput{}},
 		{"DescribeSnapshotAttribute", &snapshotAttributeInput{}, &snapshotAttributeOutput{}},
 		{"ModifySnapshotAttribute", &modifySnapshotAttributeInput{}, &returnOutput{}},

@@ -48,6 +48,7 @@ func (s *Server) routes() map[string]action {
 		"DetachVolume":                 handle(s.detachVolume),
 		// Snapshots
 		"CreateSnapshot":            handle(s.createSnapshot),
+		"CopySnapshot":              handle(s.copySnapshot),
 		"DeleteSnapshot":            handle(s.deleteSnapshot),
 		"DescribeSnapshots":         handle(s.describeSnapshots),
 		"DescribeSnapshotAttribute": handle(s.describeSnapshotAttribute),

@@ -20,12 +20,15 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
 )
 
 // createVolumePermissions reads whom the owner's snapshot is shared with: "all" and user ids.
@@ -88,7 +91,7 @@ func TestSnapshotSharing(t *testing.T) {
 		t.Helper()
 		expectSnapshotNotFound(t, cl, snap, zone)
 		out, err := cl.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{})
-		if err != nil || len(out.Snapshots) != 0 {
+		if err != nil || slices.Contains(snapshotIDsOf(out.Snapshots), snap) {
 			t.Fatalf("%s lists %v (%v)", who, snapshotIDsOf(out.Snapshots), err)
 		}
 		_, err = cl.DescribeSnapshotAttribute(ctx, &ec2.DescribeSnapshotAttributeInput{SnapshotId: aws.String(snap),
@@ -232,6 +235,48 @@ func TestSnapshotSharing(t *testing.T) {
 		t.Fatal("b's volume does not hold the pattern of a's snapshot")
 	}
 
+	// b copies it into its own project (refusals first: nothing is made by them).
+	expectRefusals(t, "copy ", func() *ec2.CopySnapshotInput {
+		return &ec2.CopySnapshotInput{SourceSnapshotId: aws.String(snap), SourceRegion: aws.String("pinet")}
+	}, b.CopySnapshot, []refusal[ec2.CopySnapshotInput]{
+		{"other region", func(in *ec2.CopySnapshotInput) { in.SourceRegion = aws.String("us-east-1") }, "InvalidParameterValue"},
+		{"encrypted", func(in *ec2.CopySnapshotInput) { in.Encrypted = aws.Bool(true) }, "UnsupportedOperation"},
+		{"time-based", func(in *ec2.CopySnapshotInput) { in.CompletionDurationMinutes = aws.Int32(15) }, "UnsupportedOperation"},
+		{"long description", func(in *ec2.CopySnapshotInput) { in.Description = aws.String(strings.Repeat("d", 256)) }, "InvalidParameterValue"},
+		{"malformed source", func(in *ec2.CopySnapshotInput) { in.SourceSnapshotId = aws.String("snap-1") }, "InvalidSnapshotID.Malformed"},
+		{"unknown source", func(in *ec2.CopySnapshotInput) { in.SourceSnapshotId = aws.String("snap-0123456789abcdef0") }, "InvalidSnapshot.NotFound"},
+		{"tags for volumes", func(in *ec2.CopySnapshotInput) {
+			in.TagSpecifications = []types.TagSpecification{{ResourceType: types.ResourceTypeVolume, Tags: []types.Tag{{Key: aws.String("k")}}}}
+		}, "InvalidParameterValue"},
+		{"dry run", func(in *ec2.CopySnapshotInput) { in.DryRun = aws.Bool(true) }, "DryRunOperation"},
+	})
+	_, err = c.CopySnapshot(ctx, &ec2.CopySnapshotInput{SourceSnapshotId: aws.String(snap), SourceRegion: aws.String("pinet")})
+	expectCode(t, err, "InvalidSnapshot.NotFound")
+	if got := seen(b, &ec2.DescribeSnapshotsInput{OwnerIds: []string{"self"}}); len(got) != 0 {
+		t.Fatalf("refused copies made %v", got)
+	}
+	copied, err := b.CopySnapshot(ctx, &ec2.CopySnapshotInput{SourceSnapshotId: aws.String(snap), SourceRegion: aws.String("pinet"),
+		Description: aws.String("b's own"), TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeSnapshot,
+			Tags: []types.Tag{{Key: aws.String("from"), Value: aws.String("a")}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyID := aws.ToString(copied.SnapshotId)
+	if copyID == snap || len(copied.Tags) != 1 {
+		t.Fatalf("copy %+v", copied)
+	}
+	done := waitSnapshot(t, b, copyID)
+	if aws.ToString(done.OwnerId) != "snapshare-b" || aws.ToString(done.VolumeId) != "vol-ffffffff" || aws.ToInt32(done.VolumeSize) != 1 ||
+		aws.ToString(done.Description) != "b's own" {
+		t.Fatalf("b's copy: %+v", done)
+	}
+	if got := createVolumePermissions(t, b, copyID); got != "" {
+		t.Fatalf("the copy is shared with %q", got)
+	}
+	// a does not see b's copy.
+	_, err = a.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: []string{copyID}})
+	expectCode(t, err, "InvalidSnapshot.NotFound")
+
 	// Public, in the older form of the call: c sees it too; the group "all" is listed.
 	if _, err := a.ModifySnapshotAttribute(ctx, &ec2.ModifySnapshotAttributeInput{SnapshotId: aws.String(snap),
 		Attribute: types.SnapshotAttributeNameCreateVolumePermission, OperationType: types.OperationTypeAdd,
@@ -261,6 +306,23 @@ func TestSnapshotSharing(t *testing.T) {
 	private(c, "c")
 	waitVolumeState(t, b, theirs, types.VolumeStateAvailable, "none")
 	if _, err := b.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(theirs)}); err != nil {
+		t.Fatal(err)
+	}
+
+	// a deletes the original: b's copy is b's, and a volume of it holds a's pattern.
+	if _, err := a.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(snap)}); err != nil {
+		t.Fatal(err)
+	}
+	waitCount(t, longWait, "snapshare", &cloudv1.SnapshotList{}, 0, "a's Snapshot to go")
+	fromCopy, err := b.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String("snapshare-zone-b"), SnapshotId: aws.String(copyID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitVolumeState(t, b, aws.ToString(fromCopy.VolumeId), types.VolumeStateAvailable, "none")
+	if got := fileAt(t, backingFileOf(t, theirStore, "snapshare-b", aws.ToString(fromCopy.VolumeId)), 3<<20, len(pattern)); !bytes.Equal(got, pattern) {
+		t.Fatal("the volume of b's copy does not hold the pattern")
+	}
+	if _, err := b.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: fromCopy.VolumeId}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -32,6 +32,13 @@ const (
 	ReasonVolumeNotFound = "VolumeNotFound"
 	// ReasonVolumeNotExported: the volume has no storage yet, so there is nothing to copy.
 	ReasonVolumeNotExported = "VolumeNotExported"
+	// (ReasonSourceNotFound: spec.sourceSnapshotId names no snapshot the project may copy.)
+	// ReasonSourceNotCompleted: the snapshot to copy is not completed (pending or failed).
+	ReasonSourceNotCompleted = "SourceNotCompleted"
+	// ReasonCopying: the manager is copying the source snapshot's objects.
+	ReasonCopying = "Copying"
+	// ReasonCopyFailed: the source's objects could not be copied (the source went meanwhile).
+	ReasonCopyFailed = "CopyFailed"
 	// ReasonSnapshotFailed: the storage node could not copy the volume.
 	ReasonSnapshotFailed = "SnapshotFailed"
 	// ReasonWaitingForVolumes: the snapshot is deleted, and waits (at most ten minutes) until the
@@ -54,13 +61,23 @@ type CreateVolumePermission struct {
 	Projects []string `json:"projects,omitempty"`
 }
 
-// SnapshotSpec asks for a point-in-time copy of a volume.
+// SnapshotSpec asks for a point-in-time copy of a volume, or a copy of another snapshot.
+// +kubebuilder:validation:XValidation:rule="has(self.volumeId) != has(self.sourceSnapshotId)",message="a snapshot is of a volume (volumeId) or a copy of a snapshot (sourceSnapshotId), one of them"
+// +kubebuilder:validation:XValidation:rule="has(self.volumeId) == has(oldSelf.volumeId) && has(self.sourceSnapshotId) == has(oldSelf.sourceSnapshotId)",message="volumeId and sourceSnapshotId are immutable"
 type SnapshotSpec struct {
 	// volumeId is the EC2 id of a volume in the same project.
-	// +required
+	// +optional
 	// +kubebuilder:validation:Pattern=`^vol-[0-9a-f]{17}$`
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="volumeId is immutable"
-	VolumeID string `json:"volumeId"`
+	VolumeID string `json:"volumeId,omitempty"`
+
+	// sourceSnapshotId makes this snapshot a copy of a completed snapshot: one of the same
+	// project, or of another project that gave this one createVolumePermission. The copy is
+	// the project's own, and outlives the source.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^snap-[0-9a-f]{17}$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="sourceSnapshotId is immutable"
+	SourceSnapshotID string `json:"sourceSnapshotId,omitempty"`
 
 	// description is the user's note.
 	// +optional
@@ -131,6 +148,7 @@ type SnapshotStatus struct {
 // +kubebuilder:resource:shortName=snap,categories=pinet
 // +kubebuilder:printcolumn:name="ID",type=string,JSONPath=`.status.snapshotId`
 // +kubebuilder:printcolumn:name="Volume",type=string,JSONPath=`.spec.volumeId`
+// +kubebuilder:printcolumn:name="Source",type=string,JSONPath=`.spec.sourceSnapshotId`,priority=1
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
 // +kubebuilder:printcolumn:name="Progress",type=integer,JSONPath=`.status.progress`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

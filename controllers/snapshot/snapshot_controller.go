@@ -112,6 +112,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		}
 		s.Status.SnapshotID = id
 	}
+	if s.Spec.SourceSnapshotID != "" {
+		if s.Status.State == "" || s.Status.State == cloudv1.SnapshotPending {
+			return r.copySnapshot(ctx, s, now)
+		}
+		return reconcile.Result{}, nil
+	}
 	if s.Status.State == "" || (s.Status.State == cloudv1.SnapshotPending && s.Status.Node == "") {
 		return reconcile.Result{}, r.place(ctx, s, now)
 	}
@@ -234,6 +240,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&cloudv1.Snapshot{}).
 		Watches(&cloudv1.Volume{}, handler.EnqueueRequestsFromMapFunc(r.waitingOn)).
 		Watches(&cloudv1.Volume{}, handler.EnqueueRequestsFromMapFunc(r.restoredFrom)).
+		Watches(&cloudv1.Snapshot{}, handler.EnqueueRequestsFromMapFunc(r.copiesOf)).
+		Watches(&cloudv1.Snapshot{}, handler.EnqueueRequestsFromMapFunc(r.sourceOf)).
 		Watches(&cloudv1.Snapshot{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			return r.waitingForQuota(ctx, o.GetNamespace())
 		})).

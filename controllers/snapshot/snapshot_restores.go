@@ -26,6 +26,7 @@ import (
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/index"
+	"pinet.io/pinet/internal/refs"
 )
 
 // restoreGrace bounds how long a deleted snapshot waits for the volumes being filled from it: a
@@ -33,14 +34,18 @@ import (
 const restoreGrace = 10 * time.Minute
 
 // restoring counts the volumes, of any project, that a storage node is filling from the
-// snapshot: placed, not being deleted, neither exported nor failed. Deleting the snapshot's
-// objects under them would fail them, and in EC2 a volume made of a snapshot outlives it.
+// snapshot (placed, not being deleted, neither exported nor failed), and its copies being made.
+// Deleting the snapshot's objects under them would fail them, and in EC2 a volume made of a
+// snapshot, or a copy of it, outlives it.
 func (r *Reconciler) restoring(ctx context.Context, s *cloudv1.Snapshot) (int, error) {
 	list := &cloudv1.VolumeList{}
 	if err := r.Client.List(ctx, list, client.MatchingFields{index.VolumeSnapshot: s.Status.SnapshotID}); err != nil {
 		return 0, fmt.Errorf("listing the volumes made of %s: %w", s.Status.SnapshotID, err)
 	}
-	n := 0
+	n, err := r.copying(ctx, s)
+	if err != nil {
+		return 0, err
+	}
 	for i := range list.Items {
 		v := &list.Items[i]
 		// The snapshot a volume fills from is the one its controller found: the owner recorded.
@@ -69,7 +74,7 @@ func (r *Reconciler) awaitRestores(ctx context.Context, s *cloudv1.Snapshot, now
 		return 0, err
 	}
 	conditions.MarkFalse(s, cloudv1.ReadyCondition, cloudv1.ReasonWaitingForVolumes,
-		fmt.Sprintf("Deleted; its objects go once the %d volume(s) being made of it are made", n), now)
+		fmt.Sprintf("Deleted; its objects go once the %d volume(s) and copies being made of it are made", n), now)
 	return left, nil
 }
 
@@ -80,15 +85,49 @@ func (r *Reconciler) restoredFrom(ctx context.Context, o client.Object) []reconc
 	if v.Spec.SnapshotID == "" || v.Status.SnapshotOwner == "" {
 		return nil
 	}
+	return r.snapshotsWhere(ctx, isDeleted, client.InNamespace(v.Status.SnapshotOwner), client.MatchingFields{index.SnapshotID: v.Spec.SnapshotID})
+}
+
+func isDeleted(s *cloudv1.Snapshot) bool { return !s.DeletionTimestamp.IsZero() }
+
+// snapshotsWhere enqueues the snapshots that the options list and keep keeps.
+func (r *Reconciler) snapshotsWhere(ctx context.Context, keep func(*cloudv1.Snapshot) bool, opts ...client.ListOption) []reconcile.Request {
 	list := &cloudv1.SnapshotList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(v.Status.SnapshotOwner), client.MatchingFields{index.SnapshotID: v.Spec.SnapshotID}); err != nil {
+	if err := r.Client.List(ctx, list, opts...); err != nil {
 		return nil
 	}
 	var reqs []reconcile.Request
 	for i := range list.Items {
-		if s := &list.Items[i]; !s.DeletionTimestamp.IsZero() {
+		if s := &list.Items[i]; keep(s) {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(s)})
 		}
 	}
 	return reqs
+}
+
+// copying counts the copies of the snapshot being made (not being deleted) in projects that may
+// copy it.
+func (r *Reconciler) copying(ctx context.Context, s *cloudv1.Snapshot) (int, error) {
+	list := &cloudv1.SnapshotList{}
+	if err := r.Client.List(ctx, list, client.MatchingFields{index.SnapshotSource: s.Status.SnapshotID}); err != nil {
+		return 0, fmt.Errorf("listing the copies of %s: %w", s.Status.SnapshotID, err)
+	}
+	n := 0
+	for i := range list.Items {
+		c := &list.Items[i]
+		if c.Status.State == cloudv1.SnapshotPending && c.DeletionTimestamp.IsZero() && refs.SnapshotRestorableBy(s, c.Namespace) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// sourceOf enqueues the deleted snapshot a copy is made from, when the copy's change may end
+// the source's wait.
+func (r *Reconciler) sourceOf(ctx context.Context, o client.Object) []reconcile.Request {
+	c := o.(*cloudv1.Snapshot)
+	if c.Spec.SourceSnapshotID == "" {
+		return nil
+	}
+	return r.snapshotsWhere(ctx, isDeleted, client.MatchingFields{index.SnapshotID: c.Spec.SourceSnapshotID})
 }

@@ -58,6 +58,8 @@ const (
 	VolumeSnapshot = "spec.snapshotId"
 	// SnapshotID indexes Snapshots by status.snapshotId.
 	SnapshotID = "status.snapshotId"
+	// SnapshotSource indexes Snapshots by spec.sourceSnapshotId: the copies of a snapshot.
+	SnapshotSource = "spec.sourceSnapshotId"
 	// SnapshotVolume indexes Snapshots by spec.volumeId.
 	SnapshotVolume = "spec.volumeId"
 	// AllocationID indexes Addresses by status.allocationId.
@@ -116,6 +118,7 @@ func Register(ctx context.Context, fi client.FieldIndexer, fields ...string) err
 		{&cloudv1.Volume{}, VolumeID, func(o client.Object) []string { return one(o.(*cloudv1.Volume).Status.VolumeID) }},
 		{&cloudv1.Volume{}, VolumeSnapshot, func(o client.Object) []string { return one(o.(*cloudv1.Volume).Spec.SnapshotID) }},
 		{&cloudv1.Snapshot{}, SnapshotID, func(o client.Object) []string { return one(o.(*cloudv1.Snapshot).Status.SnapshotID) }},
+		{&cloudv1.Snapshot{}, SnapshotSource, func(o client.Object) []string { return one(o.(*cloudv1.Snapshot).Spec.SourceSnapshotID) }},
 		{&cloudv1.Snapshot{}, SnapshotVolume, func(o client.Object) []string { return one(o.(*cloudv1.Snapshot).Spec.VolumeID) }},
 		{&cloudv1.Address{}, AllocationID, func(o client.Object) []string { return one(o.(*cloudv1.Address).Status.AllocationID) }},
 		{&cloudv1.User{}, AccessKeyID, func(o client.Object) []string {

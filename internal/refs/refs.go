@@ -90,12 +90,18 @@ func SnapshotRestorableBy(snap *cloudv1.Snapshot, project string) bool {
 // Snapshot finds the snapshot with the EC2 id that project may make volumes of, not being
 // deleted. Only the id the snapshot controller claimed counts: an object's name is not claimed.
 func Snapshot(ctx context.Context, r client.Reader, project, id string) (*cloudv1.Snapshot, error) {
+	return SnapshotWhileDeleted(ctx, r, project, id, false)
+}
+
+// SnapshotWhileDeleted is Snapshot that, with deleted, also finds a snapshot being deleted:
+// for what already started using it, which its deletion waits for.
+func SnapshotWhileDeleted(ctx context.Context, r client.Reader, project, id string, deleted bool) (*cloudv1.Snapshot, error) {
 	list := &cloudv1.SnapshotList{}
 	if err := r.List(ctx, list, client.MatchingFields{index.SnapshotID: id}); err != nil {
 		return nil, fmt.Errorf("listing snapshots with id %s: %w", id, err)
 	}
 	for i := range list.Items {
-		if s := &list.Items[i]; s.DeletionTimestamp.IsZero() && SnapshotRestorableBy(s, project) {
+		if s := &list.Items[i]; (deleted || s.DeletionTimestamp.IsZero()) && SnapshotRestorableBy(s, project) {
 			return s, nil
 		}
 	}

@@ -169,13 +169,8 @@ func (s *Store) Save(ctx context.Context, id string, src io.ReaderAt, size int64
 		return nil, err
 	}
 	sortChunks(m.Chunks)
-	body, err := json.Marshal(m)
-	if err != nil {
+	if err := s.putManifest(ctx, id, m); err != nil {
 		return nil, err
-	}
-	if _, err := s.Client.PutObject(ctx, s.Bucket, s.manifestKey(id), bytes.NewReader(body), int64(len(body)),
-		minio.PutObjectOptions{ContentType: "application/json"}); err != nil {
-		return nil, fmt.Errorf("writing the manifest of snapshot %s: %w", id, err)
 	}
 	return m, nil
 }
@@ -311,6 +306,96 @@ func (s *Store) restoreChunk(ctx context.Context, id string, m *Manifest, c Chun
 	}
 	if _, err := dst.WriteAt(buf, c.Index*m.ChunkBytes); err != nil {
 		return fmt.Errorf("writing chunk %d of snapshot %s: %w", c.Index, id, err)
+	}
+	return nil
+}
+
+// CopyFrom copies completed snapshot srcID of src (the same object store, any bucket or prefix)
+// into this store as id, at most budget chunks per call (all when budget <= 0), chunk by chunk
+// with server-side copies, and the manifest last: until the copy is whole, id has no manifest,
+// so a half-made copy is never restored from. A call picks up where the last one stopped (the
+// chunks already copied are left alone), so a caller copies a big snapshot over several calls;
+// copied counts the chunks in place, of total; m is the manifest once the copy is whole.
+func (s *Store) CopyFrom(ctx context.Context, src *Store, srcID, id string, budget int) (_ *Manifest, copied, total int, _ error) {
+	if id == "" || srcID == "" {
+		return nil, 0, 0, fmt.Errorf("copying snapshot %q to %q: bad request", srcID, id)
+	}
+	m, err := src.Stat(ctx, srcID)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	have := map[string]bool{}
+	for o := range s.Client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: s.Prefix + id + "/", Recursive: true}) {
+		if o.Err != nil {
+			return nil, 0, 0, fmt.Errorf("listing the copy %s: %w", id, o.Err)
+		}
+		have[o.Key] = true
+	}
+	var missing []Chunk
+	for _, c := range m.Chunks {
+		if !have[s.chunkKey(id, c.Index)] {
+			missing = append(missing, c)
+		}
+	}
+	total, todo := len(m.Chunks), missing
+	if budget > 0 && len(todo) > budget {
+		todo = todo[:budget]
+	}
+	var (
+		errs = make(chan error, 1)
+		sem  = make(chan struct{}, s.parallel())
+		wg   sync.WaitGroup
+	)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for _, c := range todo {
+		select {
+		case sem <- struct{}{}:
+		case <-cctx.Done():
+		}
+		if cctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			_, err := s.Client.CopyObject(cctx, minio.CopyDestOptions{Bucket: s.Bucket, Object: s.chunkKey(id, c.Index)},
+				minio.CopySrcOptions{Bucket: src.Bucket, Object: src.chunkKey(srcID, c.Index)})
+			if err != nil {
+				select {
+				case errs <- fmt.Errorf("copying chunk %d of snapshot %s: %w", c.Index, srcID, err):
+				default:
+				}
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return nil, 0, total, err
+	default:
+	}
+	if err := cctx.Err(); err != nil {
+		return nil, 0, total, err
+	}
+	if copied = total - (len(missing) - len(todo)); copied < total {
+		return nil, copied, total, nil
+	}
+	if err := s.putManifest(ctx, id, m); err != nil {
+		return nil, copied, total, err
+	}
+	return m, copied, total, nil
+}
+
+func (s *Store) putManifest(ctx context.Context, id string, m *Manifest) error {
+	body, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if _, err := s.Client.PutObject(ctx, s.Bucket, s.manifestKey(id), bytes.NewReader(body), int64(len(body)),
+		minio.PutObjectOptions{ContentType: "application/json"}); err != nil {
+		return fmt.Errorf("writing the manifest of snapshot %s: %w", id, err)
 	}
 	return nil
 }

@@ -287,3 +287,58 @@ func TestRestoreRefusesDamage(t *testing.T) {
 		t.Fatal("a snapshot without an id was saved")
 	}
 }
+
+// A copy made a few chunks at a time has no manifest until it is whole, picks up where it
+// stopped, and then restores to the same bytes; the source is untouched. A missing source is
+// ErrNotFound, and leaves nothing.
+func TestCopyInSteps(t *testing.T) {
+	const mib = 1 << 20
+	src := store(t, mib)
+	size := int64(20 * mib)
+	data := map[int64][]byte{}
+	for _, off := range []int64{0, 2 * mib, 5*mib + 7, 11 * mib, 19 * mib} {
+		data[off] = randomBytes(t, 4096)
+	}
+	vol := sparseFile(t, size, data)
+	if _, err := src.Save(context.Background(), "snap-src", vol, size, nil); err != nil {
+		t.Fatal(err)
+	}
+	dst := &snapshot.Store{Client: src.Client, Bucket: src.Bucket, Prefix: t.Name() + "-copies/"}
+	ctx := context.Background()
+	var steps []string
+	for {
+		m, copied, total, err := dst.CopyFrom(ctx, src, "snap-src", "snap-copy", 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps = append(steps, fmt.Sprintf("%d/%d", copied, total))
+		if m != nil {
+			break
+		}
+		if _, err := dst.Stat(ctx, "snap-copy"); !errors.Is(err, snapshot.ErrNotFound) {
+			t.Fatalf("a half-made copy has a manifest: %v", err)
+		}
+		if len(steps) > 10 {
+			t.Fatalf("the copy does not end: %v", steps)
+		}
+	}
+	if got := strings.Join(steps, " "); got != "2/5 4/5 5/5" {
+		t.Fatalf("copy steps %s, want 2/5 4/5 5/5", got)
+	}
+	restored := sparseFile(t, size, nil)
+	if _, err := dst.Restore(ctx, "snap-copy", restored, nil); err != nil {
+		t.Fatal(err)
+	}
+	if digest(t, vol, size) != digest(t, restored, size) {
+		t.Fatal("the copy restores to other bytes")
+	}
+	if n := len(objectsUnder(t, src.Prefix+"snap-src/")); n != 6 {
+		t.Fatalf("the source holds %d objects, want 5 chunks and a manifest", n)
+	}
+	if _, _, _, err := dst.CopyFrom(ctx, src, "snap-none", "snap-copy2", 0); !errors.Is(err, snapshot.ErrNotFound) {
+		t.Fatalf("copying a missing snapshot: %v", err)
+	}
+	if keys := objectsUnder(t, dst.Prefix+"snap-copy2/"); len(keys) != 0 {
+		t.Fatalf("a failed copy left %v", keys)
+	}
+}

@@ -126,6 +126,17 @@ func (w *world) snapshotsCrossProject(t *testing.T) {
 		t.Fatalf("B sharing A's snapshot with itself through kubectl: %v", err)
 	}
 
+	// B's copy of A's snapshot through kubectl: not found, nothing copied.
+	stolenCopy := &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: "copy-of-a", Namespace: projectB},
+		Spec: cloudv1.SnapshotSpec{SourceSnapshotID: snapID}}
+	if err := w.bKube.Create(ctx, stolenCopy); err != nil {
+		t.Fatal(err)
+	}
+	snapshotState(t, stolenCopy, cloudv1.SnapshotError, cloudv1.ReasonSourceNotFound)
+	if stolenCopy.Status.StoredBytes != 0 || stolenCopy.Status.VolumeSizeGiB != 0 {
+		t.Fatalf("B's copy of A's snapshot: %+v", stolenCopy.Status)
+	}
+
 	// Shared by A, B's volume of it through kubectl is made (on B's behalf, read from A's part
 	// of the bucket) and holds A's bytes; B still may not change or delete A's snapshot.
 	if _, err := ea.ModifySnapshotAttribute(ctx, &ec2.ModifySnapshotAttributeInput{SnapshotId: aws.String(snapID),
@@ -149,6 +160,14 @@ func (w *world) snapshotsCrossProject(t *testing.T) {
 	if got := readAt(t, store.BackingFile(string(shared.UID)), 1<<20, len(pattern)); !bytes.Equal(got, pattern) {
 		t.Fatal("B's volume of the shared snapshot does not hold A's bytes")
 	}
+	// Shared, B's kubectl copy of it is made: B's own, completed.
+	sharedCopy := &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: "copy-shared", Namespace: projectB},
+		Spec: cloudv1.SnapshotSpec{SourceSnapshotID: snapID}}
+	if err := w.bKube.Create(ctx, sharedCopy); err != nil {
+		t.Fatal(err)
+	}
+	snapshotState(t, sharedCopy, cloudv1.SnapshotCompleted, cloudv1.ReasonReady)
+	waitSnapshot(t, eb, sharedCopy.Status.SnapshotID, types.SnapshotStateCompleted)
 	_, err = eb.ResetSnapshotAttribute(ctx, &ec2.ResetSnapshotAttributeInput{SnapshotId: aws.String(snapID),
 		Attribute: types.SnapshotAttributeNameCreateVolumePermission})
 	expectCode(t, err, "AuthFailure")
@@ -161,7 +180,7 @@ func (w *world) snapshotsCrossProject(t *testing.T) {
 		Attribute: types.SnapshotAttributeNameCreateVolumePermission}); err != nil {
 		t.Fatal(err)
 	}
-	for _, o := range []client.Object{thief, restore, shared} {
+	for _, o := range []client.Object{thief, restore, shared, stolenCopy, sharedCopy} {
 		if err := w.bKube.Delete(ctx, o); err != nil {
 			t.Fatal(err)
 		}
@@ -186,6 +205,20 @@ func (w *world) snapshotsCrossProject(t *testing.T) {
 	if _, err := ea.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(snapID)}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// snapshotState waits until the Snapshot is in state with its Ready condition's reason.
+func snapshotState(t *testing.T, s *cloudv1.Snapshot, state cloudv1.SnapshotState, reason string) {
+	t.Helper()
+	testenv.Eventually(t, longWait, fmt.Sprintf("%s/%s to be %s (%s)", s.Namespace, s.Name, state, reason), func() error {
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(s), s); err != nil {
+			return err
+		}
+		if c := conditions.Get(s, cloudv1.ReadyCondition); s.Status.State != state || c == nil || c.Reason != reason {
+			return fmt.Errorf("state %q, ready %+v", s.Status.State, c)
+		}
+		return nil
+	})
 }
 
 func waitVolume(t *testing.T, cl *ec2.Client, id string, want types.VolumeState) {
