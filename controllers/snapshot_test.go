@@ -20,6 +20,8 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -295,6 +297,20 @@ func TestSnapshotCopiesResolveTheirSourceForTheirProject(t *testing.T) {
 		!strings.Contains(msg, "does not exist or is not shared with project "+b) || stolen.Status.VolumeSizeGiB != 0 {
 		t.Fatalf("another project's copy: %q, %q, %d GiB", stolen.Status.State, msg, stolen.Status.VolumeSizeGiB)
 	}
+	// Its project is told, in an event of the copy, what its condition says.
+	testenv.Eventually(t, shortWait, "the copy's SourceNotFound event", func() error {
+		list := &eventsv1.EventList{}
+		if err := env.Client.List(ctx, list, client.InNamespace(b)); err != nil {
+			return err
+		}
+		for _, e := range list.Items {
+			if e.Reason == cloudv1.ReasonSourceNotFound && e.Type == corev1.EventTypeWarning && e.Regarding.Name == "stolen" &&
+				strings.Contains(e.Note, "is not shared with project "+b) {
+				return nil
+			}
+		}
+		return fmt.Errorf("%d events, none SourceNotFound", len(list.Items))
+	})
 	// The source fails: the waiting copy fails with it.
 	if err := updateStatus(snap, func(s *cloudv1.Snapshot) { s.Status.State = cloudv1.SnapshotError }); err != nil {
 		t.Fatal(err)

@@ -49,11 +49,11 @@ func (r *Reconciler) copySnapshot(ctx context.Context, s *cloudv1.Snapshot, now 
 	src, err := refs.SnapshotWhileDeleted(ctx, r.Client, s.Namespace, srcID, s.Status.Progress > 0)
 	switch {
 	case errors.Is(err, refs.ErrNotFound) && s.Status.Progress > 0:
-		copyFailed(s, cloudv1.ReasonCopyFailed, fmt.Sprintf("Snapshot %s went while it was copied", srcID), now)
+		r.copyFailed(s, cloudv1.ReasonCopyFailed, fmt.Sprintf("Snapshot %s went while it was copied", srcID), now)
 		return reconcile.Result{}, nil
 	case errors.Is(err, refs.ErrNotFound):
 		// The same words whether the source does not exist or is not shared with the project.
-		copyFailed(s, cloudv1.ReasonSourceNotFound, fmt.Sprintf("Snapshot %s does not exist or is not shared with project %s", srcID, s.Namespace), now)
+		r.copyFailed(s, cloudv1.ReasonSourceNotFound, fmt.Sprintf("Snapshot %s does not exist or is not shared with project %s", srcID, s.Namespace), now)
 		return reconcile.Result{}, nil
 	case err != nil:
 		return reconcile.Result{}, err
@@ -62,7 +62,7 @@ func (r *Reconciler) copySnapshot(ctx context.Context, s *cloudv1.Snapshot, now 
 		conditions.MarkFalse(s, cloudv1.ReadyCondition, cloudv1.ReasonSourceNotCompleted, fmt.Sprintf("Snapshot %s is not completed yet", srcID), now)
 		return reconcile.Result{}, nil
 	case src.Status.State != cloudv1.SnapshotCompleted:
-		copyFailed(s, cloudv1.ReasonSourceNotCompleted, fmt.Sprintf("Snapshot %s is %q, not completed", srcID, src.Status.State), now)
+		r.copyFailed(s, cloudv1.ReasonSourceNotCompleted, fmt.Sprintf("Snapshot %s is %q, not completed", srcID, src.Status.State), now)
 		return reconcile.Result{}, nil
 	}
 	s.Status.VolumeSizeGiB = src.Status.VolumeSizeGiB
@@ -81,7 +81,7 @@ func (r *Reconciler) copySnapshot(ctx context.Context, s *cloudv1.Snapshot, now 
 	m, copied, total, err := to.CopyFrom(ctx, from, srcID, s.Status.SnapshotID, copyBudget)
 	switch {
 	case errors.Is(err, snapshot.ErrNotFound):
-		copyFailed(s, cloudv1.ReasonCopyFailed, fmt.Sprintf("Snapshot %s holds no objects to copy", srcID), now)
+		r.copyFailed(s, cloudv1.ReasonCopyFailed, fmt.Sprintf("Snapshot %s holds no objects to copy", srcID), now)
 		return reconcile.Result{}, nil
 	case err != nil:
 		return reconcile.Result{}, fmt.Errorf("copying snapshot %s: %w", srcID, err)
@@ -93,11 +93,17 @@ func (r *Reconciler) copySnapshot(ctx context.Context, s *cloudv1.Snapshot, now 
 		return reconcile.Result{Requeue: true}, nil
 	}
 	s.Status.State, s.Status.Progress, s.Status.StoredBytes = cloudv1.SnapshotCompleted, 100, m.StoredBytes()
+	if r.Recorder != nil {
+		r.Recorder.Eventf(s, nil, "Normal", "Copied", "Copy", "Copied snapshot %s (%d bytes stored)", srcID, s.Status.StoredBytes)
+	}
 	return reconcile.Result{}, nil
 }
 
-// copyFailed ends a copy in error: only a new copy can do better.
-func copyFailed(s *cloudv1.Snapshot, reason, msg string, now metav1.Time) {
+// copyFailed ends a copy in error, telling its project why: only a new copy can do better.
+func (r *Reconciler) copyFailed(s *cloudv1.Snapshot, reason, msg string, now metav1.Time) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(s, nil, "Warning", reason, "Copy", "%s", msg)
+	}
 	s.Status.State = cloudv1.SnapshotError
 	conditions.MarkFalse(s, cloudv1.ReadyCondition, reason, msg, now)
 	conditions.MarkTrue(s, cloudv1.StalledCondition, reason, msg, now)
