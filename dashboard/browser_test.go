@@ -116,6 +116,15 @@ func TestBrowserLaunchFollowTerminate(t *testing.T) {
 		t.Fatalf("the row's name: %q %v", name, err)
 	}
 	screenshot(t, ctx, "dashboard-instances.png")
+	// At the test's 1280 px the list fits, with a public IP and a key name as wide as they come
+	// on the local cloud: no column hides behind a horizontal scroll.
+	if over, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(() => {
+		const cells = document.querySelectorAll("table#instances tbody tr[data-id] td");
+		cells[5].textContent = "10.128.255.254"; cells[6].textContent = "203.0.113.254"; cells[9].textContent = "my-key-pair";
+		const w = document.querySelector("table#instances").closest(".table-wrap");
+		return w.scrollWidth - w.clientWidth })()`)); err != nil || over > 0 {
+		t.Fatalf("the instance list is %d px wider than its box at 1280 px (%v)", over, err)
+	}
 
 	// The same instance through the EC2 API and as a custom resource.
 	out, err := p.ec2.DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
