@@ -16,6 +16,7 @@ package cloud
 
 import (
 	"context"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -50,14 +51,16 @@ func (s *Service) ownSnapshot(ctx context.Context, c Caller, verb, id string, dr
 	if err := s.authorize(ctx, c, verb, "snapshots", dryRun); err != nil {
 		return nil, err
 	}
-	snap, err := s.visibleSnapshot(ctx, c, id)
-	if err != nil {
-		return nil, err
+	// The project's own snapshots first: only a miss needs every project's, to tell a
+	// snapshot shared with it (AuthFailure) from none (NotFound).
+	snap, err := findOne(ctx, s, c, snapshotKind, id)
+	if err == nil {
+		return snap, nil
 	}
-	if snap.Namespace != c.Project() {
+	if _, verr := s.visibleSnapshot(ctx, c, id); verr == nil {
 		return nil, notAuthorizedForSnapshot(id)
 	}
-	return snap.DeepCopy(), nil
+	return nil, err
 }
 
 // checkSnapshotAttribute accepts the attributes a snapshot has.
@@ -142,7 +145,7 @@ func snapshotModification(in *ModifySnapshotAttributeInput) (*CreateVolumePermis
 	if len(changes.Add)+len(changes.Remove) == 0 {
 		return nil, BadRequest(CodeMissingParameter, "The request must name a group or a user id to add or remove")
 	}
-	for _, p := range append(append([]CreateVolumePermission{}, changes.Add...), changes.Remove...) {
+	for _, p := range slices.Concat(changes.Add, changes.Remove) {
 		if err := checkCreateVolumePermission(p); err != nil {
 			return nil, err
 		}

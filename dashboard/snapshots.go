@@ -50,6 +50,17 @@ type snapshotsData struct {
 	RestoreTokens map[string]string
 }
 
+// restoreForm is what a snapshot's restore form needs.
+type restoreForm struct {
+	ID, CSRF, Token string
+	Zones           []cloud.Zone
+}
+
+// RestoreForm is the restore form of the snapshot with the id, for the page's CSRF token.
+func (d snapshotsData) RestoreForm(id, csrf string) restoreForm {
+	return restoreForm{ID: id, CSRF: csrf, Token: d.RestoreTokens[id], Zones: d.Zones}
+}
+
 func (s *Server) snapshotsPage(rq *request) {
 	rq.view.Notice = noticeOf(rq.r)
 	s.showSnapshots(rq, http.StatusOK)

@@ -138,8 +138,8 @@ func (s *volumeSync) forget(ctx context.Context, key types.NamespacedName) error
 
 // ensureBacking makes the volume's backing file if it does not exist: sparse, of the volume's
 // size, filled from the volume's snapshot first (read from its owner's part of the snapshot
-// bucket, as snapshotSource says). It is made under a temporary name, so a crash never leaves a half-filled
-// file in place. An existing file smaller than the volume is grown.
+// bucket, as snapshotSource says). It is made under a temporary name, so a crash never leaves a
+// half-filled file in place. An existing file smaller than the volume is grown.
 func (s *volumeSync) ensureBacking(ctx context.Context, v *cloudv1.Volume, size int64) error {
 	path := s.exports.path(v.UID)
 	if fi, err := os.Stat(path); err == nil {

@@ -258,14 +258,19 @@ func (r *Reconciler) waitingOn(ctx context.Context, o client.Object) []reconcile
 	if v.Status.VolumeID == "" {
 		return nil
 	}
+	return r.snapshotsWhere(ctx, func(s *cloudv1.Snapshot) bool { return s.Status.Node == "" },
+		client.InNamespace(v.Namespace), client.MatchingFields{index.SnapshotVolume: v.Status.VolumeID})
+}
+
+// snapshotsWhere enqueues the snapshots that the options list and keep keeps.
+func (r *Reconciler) snapshotsWhere(ctx context.Context, keep func(*cloudv1.Snapshot) bool, opts ...client.ListOption) []reconcile.Request {
 	list := &cloudv1.SnapshotList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(v.Namespace), client.MatchingFields{index.SnapshotVolume: v.Status.VolumeID}); err != nil {
+	if err := r.Client.List(ctx, list, opts...); err != nil {
 		return nil
 	}
 	var reqs []reconcile.Request
 	for i := range list.Items {
-		s := &list.Items[i]
-		if s.Status.Node == "" {
+		if s := &list.Items[i]; keep(s) {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(s)})
 		}
 	}

@@ -69,11 +69,9 @@ func (r *Reconciler) copySnapshot(ctx context.Context, s *cloudv1.Snapshot, now 
 	if r.Store == nil {
 		return reconcile.Result{}, errors.New("copying a snapshot: no object store configured")
 	}
+	// The completed source's objects are in the bucket, so the bucket exists.
 	mc, err := r.Store(ctx)
 	if err != nil {
-		return reconcile.Result{}, err
-	}
-	if err := r.ensureBucket(ctx); err != nil {
 		return reconcile.Result{}, err
 	}
 	to := &snapshot.Store{Client: mc, Bucket: Bucket, Prefix: s.Namespace + "/"}

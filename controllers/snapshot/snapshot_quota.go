@@ -88,16 +88,8 @@ func (r *Reconciler) admitQuota(ctx context.Context, s *cloudv1.Snapshot, now me
 // waitingForQuota enqueues the snapshots of a namespace the quota refused so far: any change of
 // a snapshot there (one deleted frees room) or of the project's quota may let them in.
 func (r *Reconciler) waitingForQuota(ctx context.Context, namespace string) []reconcile.Request {
-	list := &cloudv1.SnapshotList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(namespace)); err != nil {
-		return nil
-	}
-	var reqs []reconcile.Request
-	for i := range list.Items {
-		s := &list.Items[i]
-		if c := conditions.Get(s, cloudv1.ReadyCondition); s.Status.State == "" && c != nil && c.Reason == cloudv1.ReasonQuotaExceeded {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(s)})
-		}
-	}
-	return reqs
+	return r.snapshotsWhere(ctx, func(s *cloudv1.Snapshot) bool {
+		c := conditions.Get(s, cloudv1.ReadyCondition)
+		return s.Status.State == "" && c != nil && c.Reason == cloudv1.ReasonQuotaExceeded
+	}, client.InNamespace(namespace))
 }

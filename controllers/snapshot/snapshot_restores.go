@@ -59,8 +59,8 @@ func (r *Reconciler) restoring(ctx context.Context, s *cloudv1.Snapshot) (int, e
 	return n, nil
 }
 
-// awaitRestores says how long a deleted snapshot still waits for the volumes being filled from
-// it (0: not at all; -1: until one of them changes).
+// awaitRestores says how long a deleted snapshot still waits for the volumes and copies being
+// made of it (0: not at all); their changes requeue it sooner (restoredFrom, sourceOf).
 func (r *Reconciler) awaitRestores(ctx context.Context, s *cloudv1.Snapshot, now metav1.Time) (time.Duration, error) {
 	if s.Status.SnapshotID == "" || s.Status.State != cloudv1.SnapshotCompleted {
 		return 0, nil
@@ -89,21 +89,6 @@ func (r *Reconciler) restoredFrom(ctx context.Context, o client.Object) []reconc
 }
 
 func isDeleted(s *cloudv1.Snapshot) bool { return !s.DeletionTimestamp.IsZero() }
-
-// snapshotsWhere enqueues the snapshots that the options list and keep keeps.
-func (r *Reconciler) snapshotsWhere(ctx context.Context, keep func(*cloudv1.Snapshot) bool, opts ...client.ListOption) []reconcile.Request {
-	list := &cloudv1.SnapshotList{}
-	if err := r.Client.List(ctx, list, opts...); err != nil {
-		return nil
-	}
-	var reqs []reconcile.Request
-	for i := range list.Items {
-		if s := &list.Items[i]; keep(s) {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(s)})
-		}
-	}
-	return reqs
-}
 
 // copying counts the copies of the snapshot being made (not being deleted) in projects that may
 // copy it.

@@ -180,10 +180,10 @@ func (g *StoreGrants) sharedWithAny(ctx context.Context, r client.Reader, projec
 	if err := r.List(ctx, snaps, client.InNamespace(project)); err != nil {
 		return false, fmt.Errorf("listing the snapshots of %s: %w", project, err)
 	}
+	// A snapshot being deleted counts too: it still serves the volumes being filled from it,
+	// which its controller waits for before removing the objects.
 	for i := range snaps.Items {
 		s := &snaps.Items[i]
-		// A snapshot being deleted still serves the volumes being filled from it: its
-		// controller waits for them before removing the objects.
 		if s.Status.SnapshotID != id {
 			continue
 		}

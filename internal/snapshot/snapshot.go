@@ -248,15 +248,31 @@ func (s *Store) Restore(ctx context.Context, id string, dst io.WriterAt, progres
 		return nil, err
 	}
 	total := m.StoredBytes()
+	var done atomic.Int64
+	err = s.eachChunk(ctx, m.Chunks, func(ctx context.Context, c Chunk) error {
+		if err := s.restoreChunk(ctx, id, m, c, dst); err != nil {
+			return err
+		}
+		report(progress, done.Add(c.Bytes), total)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// eachChunk runs do for each chunk, Parallel at a time; the first error stops the others and is
+// returned (or the context's, if it ended).
+func (s *Store) eachChunk(ctx context.Context, cs []Chunk, do func(context.Context, Chunk) error) error {
 	var (
-		done atomic.Int64
 		errs = make(chan error, 1)
 		sem  = make(chan struct{}, s.parallel())
 		wg   sync.WaitGroup
 	)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for _, c := range m.Chunks {
+	for _, c := range cs {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
@@ -267,27 +283,22 @@ func (s *Store) Restore(ctx context.Context, id string, dst io.WriterAt, progres
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := s.restoreChunk(ctx, id, m, c, dst); err != nil {
+			if err := do(ctx, c); err != nil {
 				select {
 				case errs <- err:
 				default:
 				}
 				cancel()
-				return
 			}
-			report(progress, done.Add(c.Bytes), total)
 		}()
 	}
 	wg.Wait()
 	select {
 	case err := <-errs:
-		return nil, err
+		return err
 	default:
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return ctx.Err()
 }
 
 func (s *Store) restoreChunk(ctx context.Context, id string, m *Manifest, c Chunk, dst io.WriterAt) error {
@@ -341,42 +352,15 @@ func (s *Store) CopyFrom(ctx context.Context, src *Store, srcID, id string, budg
 	if budget > 0 && len(todo) > budget {
 		todo = todo[:budget]
 	}
-	var (
-		errs = make(chan error, 1)
-		sem  = make(chan struct{}, s.parallel())
-		wg   sync.WaitGroup
-	)
-	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for _, c := range todo {
-		select {
-		case sem <- struct{}{}:
-		case <-cctx.Done():
+	err = s.eachChunk(ctx, todo, func(ctx context.Context, c Chunk) error {
+		_, err := s.Client.CopyObject(ctx, minio.CopyDestOptions{Bucket: s.Bucket, Object: s.chunkKey(id, c.Index)},
+			minio.CopySrcOptions{Bucket: src.Bucket, Object: src.chunkKey(srcID, c.Index)})
+		if err != nil {
+			return fmt.Errorf("copying chunk %d of snapshot %s: %w", c.Index, srcID, err)
 		}
-		if cctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			_, err := s.Client.CopyObject(cctx, minio.CopyDestOptions{Bucket: s.Bucket, Object: s.chunkKey(id, c.Index)},
-				minio.CopySrcOptions{Bucket: src.Bucket, Object: src.chunkKey(srcID, c.Index)})
-			if err != nil {
-				select {
-				case errs <- fmt.Errorf("copying chunk %d of snapshot %s: %w", c.Index, srcID, err):
-				default:
-				}
-				cancel()
-			}
-		}()
-	}
-	wg.Wait()
-	select {
-	case err := <-errs:
-		return nil, 0, total, err
-	default:
-	}
-	if err := cctx.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, 0, total, err
 	}
 	if copied = total - (len(missing) - len(todo)); copied < total {
