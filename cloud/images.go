@@ -134,6 +134,10 @@ func toImage(img *cloudv1.Image) Image {
 	if out.State == "" {
 		out.State = string(cloudv1.ImageStatePending)
 	}
+	if img.Spec.InstanceID != "" {
+		// EC2 shows an image made from an instance at owner/name.
+		out.Location = out.OwnerID + "/" + out.Name
+	}
 	if out.Architecture == "" {
 		out.Architecture = "x86_64"
 	}

@@ -103,6 +103,12 @@ func (s *Service) RegisterImage(ctx context.Context, c Caller, in RegisterImageI
 	if err != nil {
 		return "", err
 	}
+	return s.createImage(ctx, c, spec, tags)
+}
+
+// createImage makes the caller's Image of spec, tagged, registered by the caller, and claims its
+// name in the project: of two calls with one name, exactly one keeps an image.
+func (s *Service) createImage(ctx context.Context, c Caller, spec *cloudv1.ImageSpec, tags map[string]string) (string, error) {
 	img := &cloudv1.Image{
 		ObjectMeta: metav1.ObjectMeta{Name: ids.New(imagePrefix(spec.Type)), Namespace: c.Project()},
 		Spec:       *spec,
@@ -110,9 +116,9 @@ func (s *Service) RegisterImage(ctx context.Context, c Caller, in RegisterImageI
 	SetTags(img, tags)
 	img.Annotations[cloudv1.AnnotationRegisteredBy] = c.Principal.User
 	if err := s.cfg.Client.Create(ctx, img); err != nil {
-		return "", APIError(err, "image "+in.Name)
+		return "", APIError(err, "image "+spec.Name)
 	}
-	if err := s.claimImageName(ctx, c, in.Name, img); err != nil {
+	if err := s.claimImageName(ctx, c, spec.Name, img); err != nil {
 		if derr := s.Withdraw(ctx, img); derr != nil {
 			return "", fmt.Errorf("withdrawing image %s: %w (after: %w)", img.Name, derr, err)
 		}
@@ -122,14 +128,23 @@ func (s *Service) RegisterImage(ctx context.Context, c Caller, in RegisterImageI
 	return img.Name, nil
 }
 
+// refuseEBS refuses EBS block device mappings, which PiNet's images have none of; instance-store
+// ones are accepted and not recorded: an instance's disks come from its instance type.
+func refuseEBS(mappings []ImageBlockDevice, why string) error {
+	for _, m := range mappings {
+		if m.EBS {
+			return InvalidParam("EBS block device mappings are not supported (BlockDeviceMapping %s): %s", m.DeviceName, why)
+		}
+	}
+	return nil
+}
+
 // validateRegistration checks what needs no lookups. PiNet registers bundles only: there are no
 // EBS snapshots to register an image from. Instance-store mappings (VirtualName, NoDevice) are
 // accepted and not recorded: an instance's disks come from its instance type.
 func validateRegistration(in *RegisterImageInput) error {
-	for _, m := range in.BlockDeviceMappings {
-		if m.EBS {
-			return InvalidParam("EBS block device mappings are not supported (BlockDeviceMapping %s): PiNet registers instance-store images from bundles only", m.DeviceName)
-		}
+	if err := refuseEBS(in.BlockDeviceMappings, "PiNet registers instance-store images from bundles only"); err != nil {
+		return err
 	}
 	switch {
 	case in.Location == "" && (in.RootDeviceName != "" || len(in.BlockDeviceMappings) > 0):

@@ -321,7 +321,8 @@ func (s *Server) consoleJSON(rq *request) {
 }
 
 // instanceAction stops, starts, reboots or terminates one instance, turns its termination or
-// stop protection on or off, or changes its security groups or its name, through the service.
+// stop protection on or off, changes its security groups or its name, or makes an image of it,
+// through the service.
 func (s *Server) instanceAction(rq *request) {
 	id, action := rq.r.PathValue("id"), rq.r.PathValue("action")
 	in := cloud.InstanceIDsInput{InstanceIDs: []string{id}}
@@ -343,6 +344,14 @@ func (s *Server) instanceAction(rq *request) {
 		err = s.cfg.Service.ModifyInstanceAttribute(rq.ctx(), rq.caller, cloud.ModifyInstanceAttributeInput{InstanceID: id, DisableAPIStop: &on})
 	case "name":
 		err = s.rename(rq, id, strings.TrimSpace(rq.r.PostFormValue("name")))
+	case "image":
+		_, err = s.cfg.Service.CreateImage(rq.ctx(), rq.caller, cloud.CreateImageInput{InstanceID: id,
+			Name: strings.TrimSpace(rq.r.PostFormValue("name")), Description: strings.TrimSpace(rq.r.PostFormValue("description")),
+			NoReboot: rq.r.PostFormValue("no_reboot") == "on"})
+		if err == nil {
+			http.Redirect(rq.w, rq.r, "/images?done=image-create", http.StatusSeeOther)
+			return
+		}
 	case "groups":
 		groups := rq.r.PostForm["groups"]
 		if len(groups) == 0 {
@@ -400,7 +409,8 @@ var notices = map[string]string{
 	"group-create": "Security group created.", "group-delete": "Security group deleted.",
 	"group-authorize": "Rule added.", "group-revoke": "Rule removed.",
 	"image-share": "Launch permission added.", "image-unshare": "Launch permission removed.",
-	"image-deregister": "Image deregistered.", "project-create": "Project created.", "user-create": "User created.",
+	"image-deregister": "Image deregistered.",
+	"image-create": "Making the image: the instance's node is copying its root disk.", "project-create": "Project created.", "user-create": "User created.",
 	"user-rotate": "A new access key is being issued; the old one is retired.",
 }
 

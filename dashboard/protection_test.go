@@ -22,10 +22,13 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"pinet.io/pinet/internal/testenv"
 )
 
 // TestInstanceProtectionFromTheDashboard launches with termination and stop protection from
@@ -166,5 +169,70 @@ func TestInstanceGroupsFromTheDashboard(t *testing.T) {
 	}
 	if _, err := p.ec2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestInstanceImageFromTheDashboard makes an image of a running instance from its page, which
+// EC2 then shows and which becomes available; a bad name is refused in EC2's words, and
+// another project's user is answered not found and makes nothing.
+func TestInstanceImageFromTheDashboard(t *testing.T) {
+	c := theCloud(t)
+	p := newProject(t, c, "dash-image")
+	other := newProject(t, c, "dash-image-other")
+	c.AddNode(t, "dash-image-node", "pinet-1a", 8, 16384)
+	ctx := context.Background()
+	run, err := p.ec2.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(p.image), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+		InstanceType: "m1.tiny"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := aws.ToString(run.Instances[0].InstanceId)
+	imagesNamed := func(pr project, name string) []types.Image {
+		t.Helper()
+		out, err := pr.ec2.DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"self"},
+			Filters: []types.Filter{{Name: aws.String("name"), Values: []string{name}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Images
+	}
+	b := newBrowser(t, c)
+	b.signIn(p.creds)
+	testenv.Eventually(t, 2*time.Minute, id+" to offer an image of it", func() error {
+		if page := b.get("/instances/" + id); !strings.Contains(page.body, `action="/instances/`+id+`/image"`) {
+			return fmt.Errorf("no image form yet")
+		}
+		return nil
+	})
+	csrf := b.csrf()
+
+	if a := b.post("/instances/"+id+"/image", url.Values{"csrf": {csrf}, "name": {"x"}}); a.status != http.StatusBadRequest ||
+		!strings.Contains(html.UnescapeString(field(t, flashError, a.body)), "AMI names must be") {
+		t.Fatalf("a short name: %d, says %q", a.status, field(t, flashError, a.body))
+	}
+	ob := newBrowser(t, c)
+	ob.signIn(other.creds)
+	if a := ob.post("/instances/"+id+"/image", url.Values{"csrf": {ob.csrf()}, "name": {"stolen"}}); a.status != http.StatusNotFound {
+		t.Fatalf("another project imaging the instance: %d", a.status)
+	}
+	if imgs := imagesNamed(other, "stolen"); len(imgs) != 0 {
+		t.Fatalf("another project made %v", imgs)
+	}
+
+	a := b.post("/instances/"+id+"/image", url.Values{"csrf": {csrf}, "name": {"from the dashboard"},
+		"description": {"web server"}, "no_reboot": {"on"}})
+	if a.status != http.StatusSeeOther || a.location != "/images?done=image-create" {
+		t.Fatalf("creating the image: %d to %q %s", a.status, a.location, a.body)
+	}
+	testenv.Eventually(t, 2*time.Minute, "the image to be available", func() error {
+		imgs := imagesNamed(p, "from the dashboard")
+		if len(imgs) != 1 || imgs[0].State != types.ImageStateAvailable || aws.ToString(imgs[0].Description) != "web server" {
+			return fmt.Errorf("images %+v", imgs)
+		}
+		return nil
+	})
+	if page := b.get("/images?done=image-create"); !strings.Contains(page.body, "from the dashboard") ||
+		!strings.Contains(page.body, "copying its root disk") {
+		t.Fatal("the images page does not list the new image and say it is being made")
 	}
 }

@@ -90,14 +90,39 @@ func toRegisterImageOutput(id string) *registerImageOutput { return &registerIma
 
 // registerImage registers a bundle (cloud.Service.RegisterImage reads its manifest as the caller).
 func (s *Server) registerImage(ctx context.Context, who cloud.Caller, in *registerImageInput) (any, error) {
-	devices := make([]cloud.ImageBlockDevice, 0, len(in.BlockDeviceMappings))
-	for _, m := range in.BlockDeviceMappings {
-		devices = append(devices, cloud.ImageBlockDevice{DeviceName: m.DeviceName, EBS: m.EBS != nil})
-	}
+	devices := imageDevices(in.BlockDeviceMappings)
 	return encoded(toRegisterImageOutput)(s.svc.RegisterImage(ctx, who, cloud.RegisterImageInput{Location: in.ImageLocation,
 		Name: in.Name, Description: in.Description, Architecture: in.Architecture, KernelID: in.KernelID,
 		RamdiskID: in.RamdiskID, RootDeviceName: in.RootDeviceName, VirtualizationType: in.VirtualizationType,
 		BlockDeviceMappings: devices, TagSpecifications: toTagSpecifications(in.TagSpecifications), DryRun: in.DryRun}))
+}
+
+// imageDevices are a registration's or image creation's block device mappings as the service
+// judges them.
+func imageDevices(in []blockDeviceMappingInput) []cloud.ImageBlockDevice {
+	devices := make([]cloud.ImageBlockDevice, 0, len(in))
+	for _, m := range in {
+		devices = append(devices, cloud.ImageBlockDevice{DeviceName: m.DeviceName, EBS: m.EBS != nil})
+	}
+	return devices
+}
+
+type createImageInput struct {
+	InstanceID          string                    `ec2:"InstanceId,required"`
+	Name                string                    `ec2:"Name,required"`
+	Description         string                    `ec2:"Description"`
+	NoReboot            bool                      `ec2:"NoReboot"`
+	BlockDeviceMappings []blockDeviceMappingInput `ec2:"BlockDeviceMapping,list"`
+	TagSpecifications   []tagSpecification        `ec2:"TagSpecification,list"`
+	DryRun              bool                      `ec2:"DryRun"`
+}
+
+// createImage makes an image of an instance (cloud.Service.CreateImage).
+func (s *Server) createImage(ctx context.Context, who cloud.Caller, in *createImageInput) (any, error) {
+	devices := imageDevices(in.BlockDeviceMappings)
+	return encoded(toRegisterImageOutput)(s.svc.CreateImage(ctx, who, cloud.CreateImageInput{InstanceID: in.InstanceID,
+		Name: in.Name, Description: in.Description, NoReboot: in.NoReboot, BlockDeviceMappings: devices,
+		TagSpecifications: toTagSpecifications(in.TagSpecifications), DryRun: in.DryRun}))
 }
 
 type describeImagesInput struct {

@@ -31,6 +31,7 @@ func TestResourceShapesMatchTheModel(t *testing.T) {
 		{"DeleteKeyPair", &deleteKeyPairInput{}, &deleteKeyPairOutput{}},
 		{"DescribeKeyPairs", &describeKeyPairsInput{}, &describeKeyPairsOutput{}},
 		{"RegisterImage", &registerImageInput{}, &registerImageOutput{}},
+		{"CreateImage", &createImageInput{}, &registerImageOutput{}},
 		{"DeregisterImage", &deregisterImageInput{}, &returnOutput{}},
 		{"DescribeImages", &describeImagesInput{}, &describeImagesOutput{}},
 		{"DescribeImageAttribute", &describeImageAttributeInput{}, &imageAttributeOutput{}},

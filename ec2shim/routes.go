@@ -32,6 +32,7 @@ func (s *Server) routes() map[string]action {
 		"DescribeKeyPairs": handle(s.describeKeyPairs),
 		// Images
 		"RegisterImage":          handle(s.registerImage),
+		"CreateImage":            handle(s.createImage),
 		"DeregisterImage":        handle(s.deregisterImage),
 		"DescribeImages":         handle(s.describeImages),
 		"DescribeImageAttribute": handle(s.describeImageAttribute),

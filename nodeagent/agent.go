@@ -185,6 +185,8 @@ type virt interface {
 	Reboot(name string) error
 	Shutdown(name string) error
 	Destroy(name string) error
+	Suspend(name string) error
+	Resume(name string) error
 	Undefine(name string) error
 	AttachDevice(name, deviceXML string) error
 	DetachDevice(name, deviceXML string) error
@@ -329,6 +331,11 @@ func run(ctx context.Context, cfg Config, restCfg *rest.Config, conn virt) error
 	}
 	if err := sync.setupWithManager(mgr); err != nil {
 		return err
+	}
+	if cfg.ObjectStoreURL != "" {
+		if err := setupCapture(mgr, restCfg, cfg, sync); err != nil {
+			return err
+		}
 	}
 	attach := &volumeAttach{client: mgr.GetClient(), virt: conn, cfg: cfg, clock: clk,
 		recorder: mgr.GetEventRecorder("pinet-nodeagent"), chains: chains}

@@ -200,6 +200,10 @@ func TestNodeAgentRole(t *testing.T) {
 		{selected(attrs("watch", "keypairs", "", "", ""), cloudv1.NodeUseLabel("node-1")+"=true"), true},
 		{selected(attrs("list", "securitygroups", "", "p2", ""), cloudv1.NodeUseLabel("node-1")+"=true"), true},
 		{attrs("list", "images", "", "", ""), false},
+		// The images made of its instances, while it copies their disks (the capture label).
+		{selected(attrs("watch", "images", "", "", ""), cloudv1.LabelCaptureNode+"=node-1"), true},
+		{selected(attrs("list", "images", "", "", ""), cloudv1.LabelCaptureNode+"=node-2"), false},
+		{selected(attrs("list", "keypairs", "", "", ""), cloudv1.LabelCaptureNode+"=node-1"), false},
 		{selected(attrs("watch", "keypairs", "", "", ""), cloudv1.NodeUseLabel("node-2")+"=true"), false},
 		{attrs("get", "securitygroups", "", "p2", "default"), false},
 		{attrs("get", "namespaces", "", "", "kube-system"), true},

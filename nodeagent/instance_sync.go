@@ -76,6 +76,9 @@ type instanceSync struct {
 	// shutdowns remembers when a graceful shutdown was asked for, per instance UID.
 	mu        sync.Mutex
 	shutdowns map[types.UID]time.Time
+	// holds are the instances whose domain another part of the agent is acting on (a copy of
+	// its disk for an image): their reconciles wait.
+	holds map[types.UID]bool
 }
 
 // syncScope is one reconcile's view of an instance and its domain.
@@ -123,6 +126,11 @@ func (s *instanceSync) Reconcile(ctx context.Context, req reconcile.Request) (_ 
 	if inst.Status.InstanceID == "" {
 		return reconcile.Result{}, nil // the instance controller has not named it yet
 	}
+	if !s.enter(inst.UID) {
+		// The domain is being worked on (its disk copied); the end of that brings it back.
+		return reconcile.Result{RequeueAfter: heldRecheck}, nil
+	}
+	defer s.leave(inst.UID)
 	if s.writes.Behind(inst) {
 		// The cache has not shown this agent's last write yet; its event brings the instance back.
 		return reconcile.Result{}, nil
@@ -526,6 +534,44 @@ func (s *instanceSync) removeDomain(ctx context.Context, name string, uid types.
 		return fmt.Errorf("removing the files of %s: %w", name, err)
 	}
 	return nil
+}
+
+// heldRecheck is how soon an instance held by another part of the agent is looked at again.
+const heldRecheck = 2 * time.Second
+
+// enter marks the instance's domain as being acted on by a reconcile, unless someone else holds
+// it. Workers never reconcile one instance twice at once, so a hold that fails is a hold's.
+func (s *instanceSync) enter(uid types.UID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.holds[uid] {
+		return false
+	}
+	if s.holds == nil {
+		s.holds = map[types.UID]bool{}
+	}
+	s.holds[uid] = true
+	return true
+}
+
+func (s *instanceSync) leave(uid types.UID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.holds, uid)
+}
+
+// hold takes the instance's domain from the reconciles for the time of fn: it waits for one
+// under way to end (or ctx), and reconciles while fn runs wait for it.
+func (s *instanceSync) hold(ctx context.Context, uid types.UID, fn func() error) error {
+	for !s.enter(uid) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	defer s.leave(uid)
+	return fn()
 }
 
 func (s *instanceSync) shutdownAsked(uid types.UID, now time.Time) (time.Time, bool) {

@@ -64,6 +64,10 @@ const (
 	// LabelAttachNode names the node of the instance a Volume is attached to (the volume
 	// controller writes it while spec.attachTo names an instance bound to a node).
 	LabelAttachNode = "cloud.pinet.io/attach-node"
+	// LabelCaptureNode names the node copying the root disk of the instance an Image is made
+	// from (the image controller writes it while the copy is under way), so that the node's
+	// agent watches only the images it makes.
+	LabelCaptureNode = "cloud.pinet.io/capture-node"
 	// NodeUseLabelPrefix starts the label (NodeUseLabel) the manager puts on the KeyPairs,
 	// SecurityGroups and Images a node's instances use, one per node, so that each node agent
 	// watches only those; the node authorizer lets a node read no others.

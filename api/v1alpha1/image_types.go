@@ -32,6 +32,13 @@ const (
 	// ReasonSourceAccessDenied: the image's project may not read its location.
 	ReasonSourceAccessDenied = "SourceAccessDenied"
 	ReasonUnsupportedImage   = "UnsupportedImage"
+	// ReasonWaitingForInstance: the instance an image is made from is not on a node yet, or is
+	// changing state; the capture begins once it is running or stopped.
+	ReasonWaitingForInstance = "WaitingForInstance"
+	// ReasonCapturing: the instance's node is copying its root disk into the object store.
+	ReasonCapturing = "Capturing"
+	// ReasonCaptureFailed: the instance's node could not copy its root disk.
+	ReasonCaptureFailed = "CaptureFailed"
 )
 
 // ImageType is the EC2 image type; it decides the id prefix (ami-, aki-, ari-).
@@ -79,17 +86,35 @@ type LaunchPermission struct {
 	Projects []string `json:"projects,omitempty"`
 }
 
-// ImageSpec describes a registered image.
+// ImageSpec describes a registered image, or one made from an instance.
 // +kubebuilder:validation:XValidation:rule="self.type == 'machine' || (!has(self.kernelId) && !has(self.ramdiskId))",message="only machine images reference a kernel or ramdisk"
+// +kubebuilder:validation:XValidation:rule="has(self.imageLocation) != has(self.instanceId)",message="an image is registered from imageLocation or made from instanceId, one of them"
+// +kubebuilder:validation:XValidation:rule="!has(self.instanceId) || self.type == 'machine'",message="an image made from an instance is a machine image"
+// +kubebuilder:validation:XValidation:rule="has(self.imageLocation) == has(oldSelf.imageLocation) && has(self.instanceId) == has(oldSelf.instanceId)",message="an image's source never changes"
+// +kubebuilder:validation:XValidation:rule="(has(self.noReboot) && self.noReboot) == (has(oldSelf.noReboot) && oldSelf.noReboot)",message="noReboot is immutable"
 type ImageSpec struct {
 	// imageLocation is bucket/key of the bundle manifest (format Bundle) or of the plain image
 	// (format Raw) in the object store.
-	// +required
+	// +optional
 	// +kubebuilder:validation:MinLength=3
 	// +kubebuilder:validation:MaxLength=1024
 	// +kubebuilder:validation:Pattern=`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$`
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="imageLocation is immutable"
-	ImageLocation string `json:"imageLocation"`
+	ImageLocation string `json:"imageLocation,omitempty"`
+
+	// instanceId makes the image from an instance of the same namespace (EC2's CreateImage): its
+	// node copies the instance's root disk, as it is then, into the object store. The i- id the
+	// instance's controller claimed.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^i-[0-9a-f]{8,17}$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="instanceId is immutable"
+	InstanceID string `json:"instanceId,omitempty"`
+
+	// noReboot copies a running instance's disk while its guest runs (paused for the copy), as
+	// EC2's NoReboot: the file systems are as a crash would leave them. Otherwise the guest is
+	// shut down for the copy and started again.
+	// +optional
+	NoReboot bool `json:"noReboot,omitempty"`
 
 	// format is how the image is stored at imageLocation.
 	// +optional
@@ -168,6 +193,21 @@ type StoredImage struct {
 	SizeBytes int64 `json:"sizeBytes,omitempty"`
 }
 
+// ImageCapture is the copy of an instance's root disk its node makes for an image.
+type ImageCapture struct {
+	// node is the instance's node, which copies the disk.
+	// +kubebuilder:validation:MaxLength=253
+	Node string `json:"node"`
+	// instanceUID is the UID of the instance copied.
+	// +kubebuilder:validation:MaxLength=64
+	InstanceUID string `json:"instanceUID"`
+	// bucket and prefix of the copy's parts and the node's result record.
+	// +kubebuilder:validation:MaxLength=63
+	Bucket string `json:"bucket"`
+	// +kubebuilder:validation:MaxLength=1024
+	Prefix string `json:"prefix"`
+}
+
 // ImageStatus is what the image controller observed.
 type ImageStatus struct {
 	// observedGeneration is the generation the status was computed from.
@@ -197,6 +237,11 @@ type ImageStatus struct {
 	// stored is the verified plain image.
 	// +optional
 	Stored *StoredImage `json:"stored,omitempty"`
+
+	// capture is where an image made from an instance is being copied: the node the instance is
+	// on, which alone may write under the prefix, until the image is available or failed.
+	// +optional
+	Capture *ImageCapture `json:"capture,omitempty"`
 
 	// conditions: Ready.
 	// +optional

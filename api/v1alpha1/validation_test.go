@@ -75,6 +75,12 @@ func TestCreateValidation(t *testing.T) {
 		{"instance type tiny memory", &cloudv1.InstanceType{ObjectMeta: cluster("tinymem"), Spec: cloudv1.InstanceTypeSpec{VCPUs: 1, MemoryMiB: 8}}, "spec.memoryMiB"},
 		{"image kernel on kernel", &cloudv1.Image{ObjectMeta: meta("k"), Spec: cloudv1.ImageSpec{ImageLocation: "bucket/k.xml", Type: cloudv1.ImageTypeKernel, KernelID: "aki-0123456789abcdef0"}}, "only machine images"},
 		{"image bad location", &cloudv1.Image{ObjectMeta: meta("loc"), Spec: cloudv1.ImageSpec{ImageLocation: "no-slash"}}, "spec.imageLocation"},
+		{"image of no source", &cloudv1.Image{ObjectMeta: meta("nosrc"), Spec: cloudv1.ImageSpec{Name: "x"}}, "one of them"},
+		{"image of a location and an instance", &cloudv1.Image{ObjectMeta: meta("twosrc"),
+			Spec: cloudv1.ImageSpec{ImageLocation: "bucket/k.xml", InstanceID: "i-0123456789abcdef0"}}, "one of them"},
+		{"kernel image of an instance", &cloudv1.Image{ObjectMeta: meta("kinst"),
+			Spec: cloudv1.ImageSpec{InstanceID: "i-0123456789abcdef0", Type: cloudv1.ImageTypeKernel}}, "is a machine image"},
+		{"image of a bad instance id", &cloudv1.Image{ObjectMeta: meta("badinst"), Spec: cloudv1.ImageSpec{InstanceID: "web-1"}}, "spec.instanceId"},
 		{"volume zero size", &cloudv1.Volume{ObjectMeta: meta("v0"), Spec: cloudv1.VolumeSpec{SizeGiB: 0}}, "spec.sizeGiB"},
 		{"volume bad attach id", &cloudv1.Volume{ObjectMeta: meta("v1"), Spec: cloudv1.VolumeSpec{SizeGiB: 1, AttachTo: &cloudv1.VolumeAttachTarget{InstanceID: "web", Device: "/dev/sdf"}}}, "instanceId"},
 		{"pool bad cidr", &cloudv1.AddressPool{ObjectMeta: cluster("badpool"), Spec: cloudv1.AddressPoolSpec{CIDRs: []string{"300.1.1.0/24"}}}, "IPv4 CIDR"},
@@ -158,6 +164,28 @@ func TestTransitionRules(t *testing.T) {
 	img.Spec.ConfigDrive = ptr.To(true)
 	if err := env.Client.Update(ctx, img); err != nil {
 		t.Fatalf("setting an image's configDrive: %v", err)
+	}
+	// An image's source never changes: not its instance, nor from a location to an instance.
+	captured := &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "captured", Namespace: ns},
+		Spec: cloudv1.ImageSpec{InstanceID: "i-0123456789abcdef0"}}
+	if err := env.Client.Create(ctx, captured); err != nil {
+		t.Fatal(err)
+	}
+	for name, change := range map[string]func(){
+		"instance": func() { captured.Spec.InstanceID = "i-0123456789abcdef1" },
+		"noReboot": func() { captured.Spec.NoReboot = true },
+		"location": func() { captured.Spec.InstanceID, captured.Spec.ImageLocation = "", "bkt/img.manifest.xml" },
+	} {
+		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(captured), captured)
+		change()
+		if err := env.Client.Update(ctx, captured); err == nil || !strings.Contains(err.Error(), "immutable") && !strings.Contains(err.Error(), "never changes") {
+			t.Fatalf("changing a captured image's %s: %v", name, err)
+		}
+	}
+	_ = env.Client.Get(ctx, client.ObjectKeyFromObject(img), img)
+	img.Spec.ImageLocation, img.Spec.InstanceID = "", "i-0123456789abcdef0"
+	if err := env.Client.Update(ctx, img); err == nil || !strings.Contains(err.Error(), "never changes") {
+		t.Fatalf("changing a registered image into a captured one: %v", err)
 	}
 
 	vol := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "v", Namespace: ns}, Spec: cloudv1.VolumeSpec{SizeGiB: 5}}

@@ -39,6 +39,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/capture"
 	"pinet.io/pinet/internal/claims"
 	"pinet.io/pinet/internal/cloudca"
 	"pinet.io/pinet/internal/conditions"
@@ -76,6 +77,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=images,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=images/status;images/finalizers,verbs=get;update;patch
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=users,verbs=get;list;watch
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances,verbs=get;list;watch
 
 // Reconcile registers one image.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, reterr error) {
@@ -112,6 +114,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	case cloudv1.ImageStateAvailable, cloudv1.ImageStateFailed:
 		// The location is immutable: the outcome stands.
 		img.Status.ObservedGeneration = img.Generation
+		// A copy's node no longer watches the image. Removed only now, after the state was
+		// written: a pass that saw the label gone but the image still pending would give it back.
+		patch.SetLabel(img, cloudv1.LabelCaptureNode, "")
 		return reconcile.Result{}, nil
 	}
 	img.Status.State = cloudv1.ImageStatePending
@@ -124,6 +129,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		}
 		return reconcile.Result{}, err
 	}
+	if img.Spec.InstanceID != "" {
+		return r.reconcileCapture(ctx, img, now)
+	}
 	conditions.MarkFalse(img, cloudv1.ReadyCondition, cloudv1.ReasonImagePending, "Verifying and storing the image", now)
 
 	began := r.Clock.Now()
@@ -133,23 +141,33 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	case errors.As(err, &fail):
 		r.Metrics.ObserveImport("failed", r.Clock.Since(began))
 		log.FromContext(ctx).Info("Image failed", "reason", fail.reason, "detail", fail.message)
-		img.Status.State = cloudv1.ImageStateFailed
-		img.Status.StateReason = fail.message
-		conditions.MarkFalse(img, cloudv1.ReadyCondition, fail.reason, fail.message, now)
-		// The location is immutable and the outcome stands: only a new image can do better.
-		conditions.MarkTrue(img, cloudv1.StalledCondition, fail.reason, fail.message, now)
-		img.Status.ObservedGeneration = img.Generation
+		markFailed(img, fail.reason, fail.message, now)
 		return reconcile.Result{}, nil
 	case err != nil:
 		return reconcile.Result{}, err
 	}
 	r.Metrics.ObserveImport("stored", r.Clock.Since(began))
+	markStored(img, stored, now)
+	return reconcile.Result{}, nil
+}
+
+// markStored makes the image available from its stored copy.
+func markStored(img *cloudv1.Image, stored *cloudv1.StoredImage, now metav1.Time) {
 	img.Status.Stored = stored
 	img.Status.State = cloudv1.ImageStateAvailable
 	img.Status.StateReason = ""
 	conditions.MarkTrue(img, cloudv1.ReadyCondition, cloudv1.ReasonImageAvailable, "", now)
 	img.Status.ObservedGeneration = img.Generation
-	return reconcile.Result{}, nil
+}
+
+// markFailed ends the image failed for the reason. Its source is immutable and the outcome
+// stands: only a new image can do better.
+func markFailed(img *cloudv1.Image, reason, msg string, now metav1.Time) {
+	img.Status.State = cloudv1.ImageStateFailed
+	img.Status.StateReason = msg
+	conditions.MarkFalse(img, cloudv1.ReadyCondition, reason, msg, now)
+	conditions.MarkTrue(img, cloudv1.StalledCondition, reason, msg, now)
+	img.Status.ObservedGeneration = img.Generation
 }
 
 // assignIDs gives the image its ami-/aki-/ari- id, claimed cluster-wide: an Image named by an id
@@ -195,14 +213,22 @@ func (r *Reconciler) checkReferences(ctx context.Context, img *cloudv1.Image) (r
 }
 
 func (r *Reconciler) reconcileDelete(ctx context.Context, img *cloudv1.Image) error {
-	if img.Status.Stored != nil {
+	if img.Status.Stored != nil || img.Status.Capture != nil {
 		mc, err := r.Store(ctx)
 		if err != nil {
 			return err
 		}
-		err = mc.RemoveObject(ctx, img.Status.Stored.Bucket, img.Status.Stored.Key, minio.RemoveObjectOptions{})
-		if err != nil && minio.ToErrorResponse(err).Code != "NoSuchKey" {
-			return fmt.Errorf("removing the stored image: %w", err)
+		if st := img.Status.Stored; st != nil {
+			err = mc.RemoveObject(ctx, st.Bucket, st.Key, minio.RemoveObjectOptions{})
+			if err != nil && minio.ToErrorResponse(err).Code != "NoSuchKey" {
+				return fmt.Errorf("removing the stored image: %w", err)
+			}
+		}
+		// What a node copied for an image deleted before it was stored.
+		if cp := img.Status.Capture; cp != nil {
+			if err := capture.Remove(ctx, mc, cp.Bucket, cp.Prefix); err != nil {
+				return err
+			}
 		}
 	}
 	if err := r.Claims.ReleaseAll(ctx, img.UID); err != nil {
@@ -239,19 +265,27 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&cloudv1.Image{}).
 		Watches(&cloudv1.Image{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
-			list := &cloudv1.ImageList{}
-			if err := r.Client.List(ctx, list); err != nil {
-				return nil
-			}
-			var reqs []reconcile.Request
-			for i := range list.Items {
-				if s := list.Items[i].Status.State; s == "" || s == cloudv1.ImageStatePending {
-					reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-				}
-			}
-			return reqs
+			return r.pendingImages(ctx)
 		})).
+		// An instance that comes to be running or stopped (or goes) moves the images made of it.
+		Watches(&cloudv1.Instance{}, handler.EnqueueRequestsFromMapFunc(r.imagesOfInstance)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 2}).
 		Named("image").
 		Complete(r)
+}
+
+// pendingImages are the requests for the images (of those listed with opts) not yet available
+// or failed.
+func (r *Reconciler) pendingImages(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
+	list := &cloudv1.ImageList{}
+	if err := r.Client.List(ctx, list, opts...); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		if s := list.Items[i].Status.State; s == "" || s == cloudv1.ImageStatePending {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return reqs
 }

@@ -53,9 +53,27 @@ func failed(reason, format string, args ...any) *failure {
 }
 
 // store verifies what the image's location holds and writes the plain image to the store bucket.
-// It writes to a temporary key and renames (copies) it into place only when everything checked
-// out, so a failure leaves nothing usable.
 func (r *Reconciler) store(ctx context.Context, img *cloudv1.Image) (*cloudv1.StoredImage, error) {
+	src := source{project: img.Namespace}
+	var err error
+	if src.user, err = r.registrar(ctx, img); err != nil {
+		return nil, err
+	}
+	src.bucket, src.key, _ = strings.Cut(img.Spec.ImageLocation, "/")
+	// Only a machine image becomes a disk; a kernel or ramdisk is handed to QEMU as a file.
+	disk := img.Spec.Type == "" || img.Spec.Type == cloudv1.ImageTypeMachine
+	return r.storeFrom(ctx, img, func(mc *minio.Client, tmp string) (int64, string, error) {
+		src.mc = mc
+		if img.Spec.Format == cloudv1.ImageFormatRaw {
+			return r.copyRaw(ctx, mc, src, tmp, disk)
+		}
+		return r.unbundle(ctx, mc, img, src, tmp, disk)
+	})
+}
+
+// storeFrom has fill write the plain image to a temporary key of the store bucket, and moves it
+// into place only when everything checked out, so a failure leaves nothing usable.
+func (r *Reconciler) storeFrom(ctx context.Context, img *cloudv1.Image, fill func(mc *minio.Client, tmp string) (int64, string, error)) (*cloudv1.StoredImage, error) {
 	mc, err := r.Store(ctx)
 	if err != nil {
 		return nil, err
@@ -67,20 +85,7 @@ func (r *Reconciler) store(ctx context.Context, img *cloudv1.Image) (*cloudv1.St
 	// with the same id (were it ever to have one) can touch it.
 	final := img.Status.ImageID + "." + string(img.UID)
 	tmp := "incoming/" + final + "-" + ids.New("tmp")
-	src := source{mc: mc, project: img.Namespace}
-	if src.user, err = r.registrar(ctx, img); err != nil {
-		return nil, err
-	}
-	src.bucket, src.key, _ = strings.Cut(img.Spec.ImageLocation, "/")
-	// Only a machine image becomes a disk; a kernel or ramdisk is handed to QEMU as a file.
-	disk := img.Spec.Type == "" || img.Spec.Type == cloudv1.ImageTypeMachine
-	var size int64
-	var sum string
-	if img.Spec.Format == cloudv1.ImageFormatRaw {
-		size, sum, err = r.copyRaw(ctx, mc, src, tmp, disk)
-	} else {
-		size, sum, err = r.unbundle(ctx, mc, img, src, tmp, disk)
-	}
+	size, sum, err := fill(mc, tmp)
 	if err != nil {
 		_ = mc.RemoveObject(ctx, r.StoreBucket, tmp, minio.RemoveObjectOptions{})
 		return nil, err

@@ -23,6 +23,7 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/index"
+	"pinet.io/pinet/internal/patch"
 )
 
 // labelAttachNode labels the volume with the node of the instance it should be attached to, so
@@ -42,7 +43,7 @@ func (r *Reconciler) labelAttachNode(ctx context.Context, sc *scope) error {
 	if want == "" && attached(v) {
 		return nil // detaching: the agent holding the attachment must still see the volume
 	}
-	setLabel(v, cloudv1.LabelAttachNode, want)
+	patch.SetLabel(v, cloudv1.LabelAttachNode, want)
 	return nil
 }
 

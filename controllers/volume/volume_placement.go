@@ -30,6 +30,7 @@ import (
 	"pinet.io/pinet/internal/capacity"
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/ipam"
+	"pinet.io/pinet/internal/patch"
 	"pinet.io/pinet/internal/quota"
 )
 
@@ -39,7 +40,7 @@ func (r *Reconciler) place(ctx context.Context, sc *scope) (reconcile.Result, er
 	v := sc.v
 	if v.Status.AoE != nil {
 		// Placed: keep the label in step with the placement.
-		setLabel(v, cloudv1.LabelStorageNode, v.Status.AoE.Node)
+		patch.SetLabel(v, cloudv1.LabelStorageNode, v.Status.AoE.Node)
 		return reconcile.Result{}, r.grow(ctx, sc)
 	}
 	if err := r.resolveSnapshot(ctx, sc); err != nil || sc.blocked != "" {
@@ -68,7 +69,7 @@ func (r *Reconciler) place(ctx context.Context, sc *scope) (reconcile.Result, er
 	}
 	v.Status.AoE = &cloudv1.AoEAddress{Shelf: addr.Shelf, Slot: addr.Slot, Node: node}
 	v.Status.AvailabilityZone = zone
-	setLabel(v, cloudv1.LabelStorageNode, node)
+	patch.SetLabel(v, cloudv1.LabelStorageNode, node)
 	if r.Recorder != nil {
 		r.Recorder.Eventf(v, nil, "Normal", "Placed", "Place", "Placed on storage node %s as AoE e%d.%d", node, addr.Shelf, addr.Slot)
 	}
@@ -272,19 +273,6 @@ func inZone(zone string) string {
 		return ""
 	}
 	return " in zone " + zone
-}
-
-func setLabel(o client.Object, key, value string) {
-	l := o.GetLabels()
-	if value == "" {
-		delete(l, key)
-		return
-	}
-	if l == nil {
-		l = map[string]string{}
-	}
-	l[key] = value
-	o.SetLabels(l)
 }
 
 // freed enqueues the volumes waiting for room when a volume goes: its GiB are free.

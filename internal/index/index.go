@@ -45,6 +45,8 @@ const (
 	InstanceWaiting = "waitingFor"
 	// ImageID indexes Images by status.imageId.
 	ImageID = "status.imageId"
+	// ImageInstance indexes Images by spec.instanceId: the images being made of an instance.
+	ImageInstance = "spec.instanceId"
 	// KeyName indexes KeyPairs by their effective EC2 key name.
 	KeyName = "keyName"
 	// GroupID indexes SecurityGroups by status.groupId.
@@ -112,6 +114,7 @@ func Register(ctx context.Context, fi client.FieldIndexer, fields ...string) err
 		{&cloudv1.Instance{}, InstanceReservation, func(o client.Object) []string { return one(o.(*cloudv1.Instance).Status.ReservationID) }},
 		{&cloudv1.Instance{}, InstanceWaiting, func(o client.Object) []string { return instanceWaits(o.(*cloudv1.Instance)) }},
 		{&cloudv1.Image{}, ImageID, func(o client.Object) []string { return one(o.(*cloudv1.Image).Status.ImageID) }},
+		{&cloudv1.Image{}, ImageInstance, func(o client.Object) []string { return one(o.(*cloudv1.Image).Spec.InstanceID) }},
 		{&cloudv1.KeyPair{}, KeyName, func(o client.Object) []string { return one(o.(*cloudv1.KeyPair).EffectiveKeyName()) }},
 		{&cloudv1.SecurityGroup{}, GroupID, func(o client.Object) []string { return one(o.(*cloudv1.SecurityGroup).Status.GroupID) }},
 		{&cloudv1.SecurityGroup{}, GroupName, func(o client.Object) []string { return one(o.(*cloudv1.SecurityGroup).EffectiveGroupName()) }},

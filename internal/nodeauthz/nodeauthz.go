@@ -109,8 +109,15 @@ var narrowedKinds = map[string]narrowedKind{
 		object: func() client.Object { return &cloudv1.Snapshot{} }, given: "on node",
 	},
 	// What the node's instances use (the manager's node use labels, internal/nodeuse).
-	"keypairs":       usedKind(func() client.Object { return &cloudv1.KeyPair{} }),
-	"images":         usedKind(func() client.Object { return &cloudv1.Image{} }),
+	"keypairs": usedKind(func() client.Object { return &cloudv1.KeyPair{} }),
+	// An image is also the node's while the node copies the root disk of the instance it is
+	// made of (the image controller labels it so).
+	"images": {
+		labels: func(node string) []nodeLabel {
+			return []nodeLabel{{cloudv1.NodeUseLabel(node), cloudv1.NodeUseLabelValue}, {cloudv1.LabelCaptureNode, node}}
+		},
+		object: func() client.Object { return &cloudv1.Image{} }, given: "used or copied by node",
+	},
 	"securitygroups": usedKind(func() client.Object { return &cloudv1.SecurityGroup{} }),
 }
 

@@ -133,6 +133,8 @@ func (usedReader) Get(_ context.Context, key client.ObjectKey, obj client.Object
 		obj.SetLabels(map[string]string{cloudv1.NodeUseLabel("n1"): cloudv1.NodeUseLabelValue})
 	case "other":
 		obj.SetLabels(map[string]string{cloudv1.NodeUseLabel("n1"): "false", cloudv1.LabelHypervisor: "n1"})
+	case "copied":
+		obj.SetLabels(map[string]string{cloudv1.LabelCaptureNode: "n1"})
 	default:
 		return apierrors.NewNotFound(schema.GroupResource{}, key.Name)
 	}
@@ -156,7 +158,7 @@ func TestUsedObjects(t *testing.T) {
 		if d, reason := get("n1", res, "used"); d != NoOpinion {
 			t.Errorf("n1's %s: %v %q", res, d, reason)
 		}
-		if d, reason := get("n2", res, "used"); d != Deny || !strings.Contains(reason, "used by an instance on node n2") {
+		if d, reason := get("n2", res, "used"); d != Deny || !strings.Contains(reason, "node n2") {
 			t.Errorf("n1's %s read by n2: %v %q", res, d, reason)
 		}
 		if d, _ := get("n1", res, "other"); d != Deny {
@@ -165,6 +167,17 @@ func TestUsedObjects(t *testing.T) {
 		if d, _ := get("n1", res, "gone"); d != Deny {
 			t.Errorf("a missing %s: %v", res, d)
 		}
+	}
+	// An image being made of an instance is also its node's (the capture label), and only
+	// an image's.
+	if d, reason := get("n1", "images", "copied"); d != NoOpinion {
+		t.Errorf("the image n1 copies: %v %q", d, reason)
+	}
+	if d, _ := get("n2", "images", "copied"); d != Deny {
+		t.Errorf("the image n1 copies, read by n2: %v", d)
+	}
+	if d, _ := get("n1", "keypairs", "copied"); d != Deny {
+		t.Errorf("a key pair with the capture label: %v", d)
 	}
 }
 

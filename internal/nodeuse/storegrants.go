@@ -24,12 +24,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/capture"
 	"pinet.io/pinet/internal/refs"
 	"pinet.io/pinet/internal/s3client"
 )
 
 // StoreGrants decides, for the object store, what each node's user (s3client.NodeUser) may
 // reach: the stored objects of the images labelled for its node (what its instances boot from),
+// the copy it makes of an instance's root disk for an image made of the instance (read and
+// written, under the image's capture prefix, while the image is pending),
 // and in the snapshot bucket ("<project>/<snapshot id>/…") the objects of the snapshots its
 // storage copies (read and written) and of those its volumes are restored from (read), another
 // project's only while it is shared with the volume's project.
@@ -105,6 +108,9 @@ func (g *StoreGrants) liveLimiter(node string) *rate.Limiter {
 func (g *StoreGrants) allowed(ctx context.Context, r client.Reader, node, bucket, key string, put bool) (bool, error) {
 	switch bucket {
 	case s3client.ImageStoreBucket:
+		if ok, err := g.copiesImage(ctx, r, node, bucket, key); err != nil || ok {
+			return ok, err
+		}
 		if put {
 			return false, nil
 		}
@@ -123,6 +129,32 @@ func (g *StoreGrants) storesImage(ctx context.Context, r client.Reader, node, bu
 	}
 	for i := range list.Items {
 		if st := list.Items[i].Status.Stored; st != nil && st.Bucket == bucket && st.Key == key {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// copiesImage reports whether key is a part or the result of the copy node makes of an
+// instance's root disk for a pending image (status.capture, given to the node by the image
+// controller along with the capture-node label): read and written, until the image is stored or
+// failed.
+func (g *StoreGrants) copiesImage(ctx context.Context, r client.Reader, node, bucket, key string) (bool, error) {
+	if !strings.HasPrefix(key, "captures/") {
+		return false, nil
+	}
+	list := &cloudv1.ImageList{}
+	if err := r.List(ctx, list, client.MatchingLabels{cloudv1.LabelCaptureNode: node}); err != nil {
+		return false, fmt.Errorf("listing the images node %s copies: %w", node, err)
+	}
+	for i := range list.Items {
+		img := &list.Items[i]
+		cp := img.Status.Capture
+		if cp == nil || cp.Node != node || cp.Bucket != bucket || img.Status.State != cloudv1.ImageStatePending ||
+			!img.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if capture.Names(cp.Prefix, key) {
 			return true, nil
 		}
 	}

@@ -20,9 +20,11 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/capture"
 	"pinet.io/pinet/internal/s3client"
 )
 
@@ -166,5 +168,63 @@ func TestStoreGrantsBoundLiveReads(t *testing.T) {
 	}
 	if !ask("node-2", "objects/new2") || live.lists != 4 {
 		t.Fatalf("another node's live read: %d reads", live.lists)
+	}
+}
+
+// TestStoreGrantsOfImageCopies: a node reads and writes the parts and result of the copy it
+// makes for a pending image made of its instance (status.capture, and the label it watches),
+// nothing else under that prefix, nothing of another node's copy, and nothing once the image is
+// stored, failed or deleted — whatever labels the image's project puts on it.
+func TestStoreGrantsOfImageCopies(t *testing.T) {
+	copying := func(name, node, labelNode string, state cloudv1.ImageState) *cloudv1.Image {
+		i := &cloudv1.Image{ObjectMeta: meta("p", name), Status: cloudv1.ImageStatus{State: state}}
+		if node != "" {
+			i.Status.Capture = &cloudv1.ImageCapture{Node: node, InstanceUID: "uid", Bucket: s3client.ImageStoreBucket,
+				Prefix: capture.Prefix("ami-"+name, "u-"+types.UID(name))}
+		}
+		i.Labels = map[string]string{cloudv1.LabelCaptureNode: labelNode}
+		return i
+	}
+	deleting := copying("deleting", "node-1", "node-1", cloudv1.ImageStatePending)
+	deleting.DeletionTimestamp, deleting.Finalizers = &metav1.Time{Time: time.Now()}, []string{"test"}
+	objs := []client.Object{
+		copying("mine", "node-1", "node-1", cloudv1.ImageStatePending),
+		copying("theirs", "node-2", "node-2", cloudv1.ImageStatePending),
+		// Labelled for node-1 by its project, given to node-2 by the controller.
+		copying("relabelled", "node-2", "node-1", cloudv1.ImageStatePending),
+		// Labelled by its project, given to no node.
+		copying("unasked", "", "node-1", cloudv1.ImageStatePending),
+		copying("stored", "node-1", "node-1", cloudv1.ImageStateAvailable),
+		copying("failed", "node-1", "node-1", cloudv1.ImageStateFailed),
+		deleting,
+	}
+	g := &StoreGrants{Cache: fakeClient(t, objs...), Live: fakeClient(t, objs...)}
+	ctx := context.Background()
+	key := func(name, object string) string { return capture.Prefix("ami-"+name, "u-"+types.UID(name)) + object }
+	for _, c := range []struct {
+		node, bucket, key string
+		put, want         bool
+	}{
+		{"node-1", s3client.ImageStoreBucket, key("mine", "part-000000"), true, true},
+		{"node-1", s3client.ImageStoreBucket, key("mine", "part-000123"), false, true},
+		{"node-1", s3client.ImageStoreBucket, key("mine", "result"), true, true},
+		{"node-1", s3client.ImageStoreBucket, key("mine", "part-1"), true, false},
+		{"node-1", s3client.ImageStoreBucket, key("mine", "other"), true, false},
+		{"node-1", s3client.ImageStoreBucket, key("mine", ""), true, false},
+		{"node-1", s3client.SnapshotBucket, key("mine", "result"), true, false},
+		{"node-1", s3client.ImageStoreBucket, "ami-mine.u-mine", true, false},
+		{"node-2", s3client.ImageStoreBucket, key("mine", "result"), true, false},
+		{"node-1", s3client.ImageStoreBucket, key("theirs", "result"), false, false},
+		{"node-2", s3client.ImageStoreBucket, key("theirs", "part-000000"), true, true},
+		{"node-1", s3client.ImageStoreBucket, key("relabelled", "result"), true, false},
+		{"node-1", s3client.ImageStoreBucket, key("unasked", "result"), true, false},
+		{"node-1", s3client.ImageStoreBucket, key("stored", "part-000000"), true, false},
+		{"node-1", s3client.ImageStoreBucket, key("failed", "result"), false, false},
+		{"node-1", s3client.ImageStoreBucket, key("deleting", "result"), true, false},
+	} {
+		got, err := g.Allowed(ctx, s3client.NodeUser(c.node), c.bucket, c.key, c.put)
+		if err != nil || got != c.want {
+			t.Errorf("%s %s/%s put=%v = %v, %v; want %v", c.node, c.bucket, c.key, c.put, got, err, c.want)
+		}
 	}
 }

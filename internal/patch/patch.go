@@ -313,3 +313,17 @@ func setResourceVersion(body map[string]any, rv string) {
 	md["resourceVersion"] = rv
 	body["metadata"] = md
 }
+
+// SetLabel sets a label on obj, or with value "" removes it, for the next Patch to write.
+func SetLabel(obj metav1.Object, key, value string) {
+	l := obj.GetLabels()
+	if value == "" {
+		delete(l, key)
+		return
+	}
+	if l == nil {
+		l = map[string]string{}
+	}
+	l[key] = value
+	obj.SetLabels(l)
+}

@@ -110,6 +110,18 @@ func Info(ctx context.Context, path string) (format string, virtualSize int64, e
 	return info.Format, info.VirtualSize, nil
 }
 
+// Flatten writes the disk at path, with everything it is an overlay of, to out as one qcow2
+// file that names no other: the root disk of an image made of an instance. It reads a disk a
+// paused guest's QEMU holds (shared), so the guest must not be running.
+func Flatten(ctx context.Context, path, out string) error {
+	_ = os.Remove(out)
+	if _, err := run(ctx, "qemu-img", "convert", "-U", "-f", "qcow2", "-O", "qcow2", path, out); err != nil {
+		_ = os.Remove(out)
+		return err
+	}
+	return os.Chmod(out, FileMode)
+}
+
 func ensureRoot(ctx context.Context, path, basePath string, base Base, size int64) error {
 	size = max(size, base.VirtualSize)
 	if _, err := os.Stat(path); err == nil {

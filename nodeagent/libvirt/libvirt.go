@@ -351,6 +351,16 @@ func (c *Conn) Reboot(name string) error {
 	return c.withDomain(name, "rebooting", func(d *lv.Domain) error { return d.Reboot(0) })
 }
 
+// Suspend pauses the guest's CPUs; its disks stay as they are until Resume.
+func (c *Conn) Suspend(name string) error {
+	return c.withDomain(name, "pausing", func(d *lv.Domain) error { return d.Suspend() })
+}
+
+// Resume lets a paused guest run again.
+func (c *Conn) Resume(name string) error {
+	return c.withDomain(name, "resuming", func(d *lv.Domain) error { return d.Resume() })
+}
+
 // Destroy powers the domain off at once. Destroying a stopped domain is not an error.
 func (c *Conn) Destroy(name string) error {
 	return c.withDomain(name, "destroying", func(d *lv.Domain) error {

@@ -19,11 +19,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/objectstore"
 )
 
@@ -84,5 +88,48 @@ func (w *world) kubectlImageReadAsItsMaker(t *testing.T) {
 			t.Fatal(err)
 		}
 		w.waitImageFailed(t, img, cloudv1.ReasonSourceAccessDenied)
+	}
+}
+
+// imagesOfOthersInstance: B cannot make an image of A's running instance. The EC2 API does not
+// know the id in B; a kubectl Image naming it fails without any node being given the copy; B
+// cannot give a node the copy itself (an image's status is the controller's), nor make the
+// Image in A's namespace. A's instance runs on untouched (checkAUnchanged).
+func (w *world) imagesOfOthersInstance(t *testing.T) {
+	ctx := context.Background()
+	_, err := w.cloud.EC2(w.b).CreateImage(ctx, &ec2.CreateImageInput{InstanceId: aws.String(w.instA), Name: aws.String("a's disk")})
+	expectCode(t, err, "InvalidInstanceID.NotFound")
+
+	img := &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "copy-of-a", Namespace: projectB},
+		Spec: cloudv1.ImageSpec{InstanceID: w.instA}}
+	if err := w.bKube.Create(ctx, img); err != nil {
+		t.Fatal(err)
+	}
+	w.waitImageFailed(t, img, cloudv1.ReasonSourceNotFound)
+	if c := conditions.Get(img, cloudv1.ReadyCondition); !strings.Contains(c.Message, "does not exist in project "+projectB) {
+		t.Errorf("the refusal says %q", c.Message)
+	}
+	if img.Status.Capture != nil || img.Labels[cloudv1.LabelCaptureNode] != "" {
+		t.Fatalf("B's image of A's instance was given to a node: %+v %v", img.Status.Capture, img.Labels)
+	}
+
+	own := &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "copy-of-a-2", Namespace: projectB},
+		Spec: cloudv1.ImageSpec{InstanceID: "i-0123456789abcdef0"}}
+	if err := w.bKube.Create(ctx, own); err != nil {
+		t.Fatal(err)
+	}
+	inst := &cloudv1.Instance{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: projectA, Name: w.instA}, inst); err != nil {
+		t.Fatal(err)
+	}
+	own.Status.Capture = &cloudv1.ImageCapture{Node: w.node.Name, InstanceUID: string(inst.UID),
+		Bucket: "pinet-images", Prefix: "captures/x/"}
+	if err := w.bKube.Status().Update(ctx, own); !apierrors.IsForbidden(err) {
+		t.Fatalf("B writing its image's capture: %v", err)
+	}
+	inA := &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "copy-in-a", Namespace: projectA},
+		Spec: cloudv1.ImageSpec{InstanceID: w.instA}}
+	if err := w.bKube.Create(ctx, inA); !apierrors.IsForbidden(err) {
+		t.Fatalf("B making an image in A's namespace: %v", err)
 	}
 }

@@ -1,0 +1,244 @@
+// Copyright 2026 The PiNet Authors.
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+package nodeagent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/capture"
+	"pinet.io/pinet/internal/index"
+	"pinet.io/pinet/internal/s3client"
+	"pinet.io/pinet/nodeagent/disks"
+	"pinet.io/pinet/nodeagent/domainxml"
+	"pinet.io/pinet/nodeagent/libvirt"
+)
+
+// imageCapture copies, for an image made of one of the node's instances (EC2's CreateImage), the
+// instance's root disk into the object store under the prefix the image controller gave the
+// node: flattened from its overlay and base into one qcow2 file while the guest is shut down
+// (and started again) or, with noReboot, paused. It watches, in a cache of its own, only the
+// images labelled for its node, and records its result in the object store, where the image
+// controller reads it: it writes no Image.
+type imageCapture struct {
+	reader client.Reader
+	sync   *instanceSync
+	store  func(context.Context) (*minio.Client, error)
+}
+
+func setupCapture(mgr ctrl.Manager, restCfg *rest.Config, cfg Config, sync *instanceSync) error {
+	mine := labels.SelectorFromSet(labels.Set{cloudv1.LabelCaptureNode: cfg.NodeName})
+	c, err := cache.New(restCfg, cache.Options{
+		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
+		ByObject:         map[client.Object]cache.ByObject{&cloudv1.Image{}: {Label: mine}},
+		DefaultTransform: cache.TransformStripManagedFields(),
+	})
+	if err != nil {
+		return fmt.Errorf("creating the image copy cache: %w", err)
+	}
+	if err := mgr.Add(c); err != nil {
+		return err
+	}
+	storeCfg := s3client.Config{Endpoint: cfg.ObjectStoreURL, Region: cfg.Region,
+		SystemNamespace: cfg.SystemNamespace, User: s3client.NodeUser(cfg.NodeName)}
+	reader := mgr.GetAPIReader()
+	ic := &imageCapture{reader: c, sync: sync,
+		store: func(ctx context.Context) (*minio.Client, error) { return s3client.New(ctx, reader, storeCfg) }}
+	return ctrl.NewControllerManagedBy(mgr).Named("nodeagent-image-copy").
+		WatchesRawSource(source.Kind(c, &cloudv1.Image{}, &handler.TypedEnqueueRequestForObject[*cloudv1.Image]{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 2}).
+		Complete(ic)
+}
+
+// copyRecheck is how soon a copy that cannot begin yet (the instance not in this agent's cache,
+// its guest between states) is tried again.
+const copyRecheck = 2 * time.Second
+
+// Reconcile makes the copy for one image, once.
+func (c *imageCapture) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	img := &cloudv1.Image{}
+	if err := c.reader.Get(ctx, req.NamespacedName, img); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	cp := img.Status.Capture
+	if cp == nil || cp.Node != c.sync.cfg.NodeName || img.Status.State != cloudv1.ImageStatePending || !img.DeletionTimestamp.IsZero() {
+		return reconcile.Result{}, nil
+	}
+	mc, err := c.store(ctx)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if _, err := capture.ReadResult(ctx, mc, cp.Bucket, cp.Prefix); !errors.Is(err, capture.ErrNoResult) {
+		// Made (by this agent before a restart) or recorded as failed: the controller's now.
+		return reconcile.Result{}, nil
+	}
+	inst, err := c.instance(ctx, img)
+	if err != nil || inst == nil {
+		// Not in this agent's cache yet; the controller fails the image if the instance is gone.
+		return reconcile.Result{RequeueAfter: copyRecheck}, err
+	}
+	out := filepath.Join(c.sync.instanceDir(inst.Status.InstanceID), "image-"+img.Status.ImageID+".qcow2")
+	defer func() { _ = os.Remove(out) }()
+	var why string
+	var again bool
+	err = c.sync.hold(ctx, inst.UID, func() (err error) {
+		why, again, err = c.flatten(ctx, img, inst, out)
+		return err
+	})
+	switch {
+	case err != nil:
+		return reconcile.Result{}, err
+	case again:
+		return reconcile.Result{RequeueAfter: copyRecheck}, nil
+	case why != "":
+		log.FromContext(ctx).Info("Cannot copy the instance's disk", "instance", inst.Status.InstanceID, "reason", why)
+		return reconcile.Result{}, capture.Fail(ctx, mc, cp.Bucket, cp.Prefix, why)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if _, err := capture.Upload(ctx, mc, cp.Bucket, cp.Prefix, f, st.Size()); err != nil {
+		return reconcile.Result{}, err
+	}
+	log.FromContext(ctx).Info("Copied the instance's disk for an image", "instance", inst.Status.InstanceID,
+		"image", img.Status.ImageID, "bytes", st.Size())
+	return reconcile.Result{}, nil
+}
+
+// instance is the instance the image is made of, as this agent's cache has it: the one the
+// controller gave the copy for.
+func (c *imageCapture) instance(ctx context.Context, img *cloudv1.Image) (*cloudv1.Instance, error) {
+	list := &cloudv1.InstanceList{}
+	if err := c.sync.client.List(ctx, list, client.InNamespace(img.Namespace),
+		client.MatchingFields{index.InstanceID: img.Spec.InstanceID}); err != nil {
+		return nil, fmt.Errorf("finding instance %s: %w", img.Spec.InstanceID, err)
+	}
+	for i := range list.Items {
+		if inst := &list.Items[i]; string(inst.UID) == img.Status.Capture.InstanceUID && inst.Status.Hypervisor == c.sync.cfg.NodeName {
+			return inst, nil
+		}
+	}
+	return nil, nil
+}
+
+// flatten writes the instance's root disk to out with its guest quiet: shut down and started
+// again, or paused and resumed with noReboot. why says what stops the copy for good; again asks
+// for a later try (the guest between states).
+func (c *imageCapture) flatten(ctx context.Context, img *cloudv1.Image, inst *cloudv1.Instance, out string) (why string, again bool, err error) {
+	s := c.sync
+	name := inst.Status.InstanceID
+	d, err := s.virt.Lookup(name)
+	switch {
+	case errors.Is(err, libvirt.ErrNotFound):
+		return fmt.Sprintf("instance %s has no domain on node %s", name, s.cfg.NodeName), false, nil
+	case err != nil:
+		return "", false, err
+	}
+	if o, ok := domainxml.OwnerOf(d.XML); !ok || o.Cloud != s.cloudID || o.UID != string(inst.UID) {
+		return fmt.Sprintf("the domain %s on node %s is not instance %s's", name, s.cfg.NodeName, name), false, nil
+	}
+	root := filepath.Join(s.instanceDir(name), disks.RootFile)
+	if _, err := os.Stat(root); err != nil {
+		return fmt.Sprintf("instance %s has no root disk on node %s", name, s.cfg.NodeName), false, nil
+	}
+	var after func() error
+	switch {
+	case d.State == "shutoff":
+	case (d.State == "running" || d.State == "blocked") && img.Spec.NoReboot:
+		if err := s.virt.Suspend(name); err != nil {
+			return "", false, err
+		}
+		after = func() error { return s.virt.Resume(name) }
+	case d.State == "running" || d.State == "blocked":
+		if err := c.shutDown(ctx, inst); err != nil {
+			return "", false, err
+		}
+		after = func() error {
+			err := s.virt.Start(name)
+			if err == nil {
+				s.event(inst, "Normal", "Started", "Start", "Started domain %s again after copying its disk for image %s", name, img.Status.ImageID)
+			}
+			return err
+		}
+	default:
+		return "", true, nil // shutting down, paused by someone, …: once it settles
+	}
+	ferr := disks.Flatten(ctx, root, out)
+	if after != nil {
+		if err := after(); err != nil {
+			// The instance's reconcile takes it from here (a stopped domain of a running
+			// instance is started).
+			log.FromContext(ctx).Error(err, "Restoring the guest after copying its disk", "instance", name)
+		}
+	}
+	if ferr != nil {
+		return "", false, fmt.Errorf("copying the root disk of %s: %w", name, ferr)
+	}
+	return "", false, nil
+}
+
+// shutDown asks the guest to power off and waits for it, destroying it after the agent's
+// shutdown grace as a stop does. The agent remembers it asked, so the instance's reconcile does
+// not take the guest's power-off for the guest's own.
+func (c *imageCapture) shutDown(ctx context.Context, inst *cloudv1.Instance) error {
+	s := c.sync
+	name := inst.Status.InstanceID
+	s.shutdownAsked(inst.UID, s.clock.Now())
+	s.event(inst, "Normal", "ShuttingDown", "Shutdown", "Shutting domain %s down to copy its disk for an image", name)
+	if err := s.virt.Shutdown(name); err != nil {
+		return s.virt.Destroy(name)
+	}
+	deadline := time.Now().Add(s.cfg.ShutdownGrace)
+	for {
+		d, err := s.virt.Lookup(name)
+		if err != nil {
+			return err
+		}
+		if d.State == "shutoff" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return s.virt.Destroy(name)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
