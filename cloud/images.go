@@ -22,6 +22,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -30,6 +31,7 @@ import (
 	"pinet.io/pinet/ec2shim/query"
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/internal/index"
 	"pinet.io/pinet/internal/refs"
 )
 
@@ -186,11 +188,16 @@ func imageAttrs(item *Image) query.Attributes {
 // visibleImages lists the images the project may see and launch that have an id, oldest first.
 // Images being deregistered (deleted, waiting for their stored copy to go) are gone already.
 func (s *Service) visibleImages(ctx context.Context, c Caller) ([]*cloudv1.Image, error) {
-	list := &cloudv1.ImageList{}
-	if err := s.cfg.Client.List(ctx, list); err != nil {
-		return nil, fmt.Errorf("listing images: %w", err)
+	var all []*cloudv1.Image
+	seen := map[types.UID]bool{}
+	for _, scope := range sharedScopes(c.Project(), index.ImageSharedWith) {
+		list := &cloudv1.ImageList{}
+		if err := s.cfg.Client.List(ctx, list, scope); err != nil {
+			return nil, fmt.Errorf("listing images: %w", err)
+		}
+		all = appendUnseen(all, seen, pointers(list.Items))
 	}
-	return liveByAge(pointers(list.Items), imageIDFor(c.Project()), func(img *cloudv1.Image) bool {
+	return liveByAge(all, imageIDFor(c.Project()), func(img *cloudv1.Image) bool {
 		return refs.ImageVisibleTo(img, c.Project())
 	}), nil
 }

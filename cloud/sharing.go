@@ -18,7 +18,11 @@ import (
 	"slices"
 	"sort"
 
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"pinet.io/pinet/internal/index"
 )
 
 // Sharing: images (launch permission) and snapshots (create volume permission) are shared the
@@ -152,4 +156,22 @@ func applySharing(public *bool, projects *[]string, m *LaunchPermissionChanges, 
 	if len(*projects) == 0 {
 		*projects = nil
 	}
+}
+
+// sharedScopes are the lists that find what project may use of a shared kind: its own
+// namespace's objects, and the others' whose permission (indexed by field) names it or everyone.
+func sharedScopes(project, field string) []client.ListOption {
+	return []client.ListOption{client.InNamespace(project),
+		client.MatchingFields{field: project}, client.MatchingFields{field: index.SharedWithAll}}
+}
+
+// appendUnseen appends the objects not seen yet (a project's own object may also name it).
+func appendUnseen[T client.Object](to []T, seen map[types.UID]bool, objs []T) []T {
+	for _, o := range objs {
+		if !seen[o.GetUID()] {
+			seen[o.GetUID()] = true
+			to = append(to, o)
+		}
+	}
+	return to
 }

@@ -23,10 +23,12 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/ec2shim/query"
 	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/internal/index"
 	"pinet.io/pinet/internal/quota"
 	"pinet.io/pinet/internal/refs"
 )
@@ -217,11 +219,16 @@ func (s *Service) DescribeSnapshots(ctx context.Context, c Caller, in DescribeSn
 
 // visibleSnapshots are the live snapshots the caller's project may see, oldest first.
 func (s *Service) visibleSnapshots(ctx context.Context, c Caller) ([]*cloudv1.Snapshot, error) {
-	list := &cloudv1.SnapshotList{}
-	if err := s.cfg.Client.List(ctx, list); err != nil {
-		return nil, fmt.Errorf("listing snapshots: %w", err)
+	var all []*cloudv1.Snapshot
+	seen := map[types.UID]bool{}
+	for _, scope := range sharedScopes(c.Project(), index.SnapshotSharedWith) {
+		list := &cloudv1.SnapshotList{}
+		if err := s.cfg.Client.List(ctx, list, scope); err != nil {
+			return nil, fmt.Errorf("listing snapshots: %w", err)
+		}
+		all = appendUnseen(all, seen, pointers(list.Items))
 	}
-	return liveByAge(pointers(list.Items), snapshotIDFor(c.Project()), func(snap *cloudv1.Snapshot) bool {
+	return liveByAge(all, snapshotIDFor(c.Project()), func(snap *cloudv1.Snapshot) bool {
 		return refs.SnapshotRestorableBy(snap, c.Project())
 	}), nil
 }

@@ -45,6 +45,12 @@ const (
 	InstanceWaiting = "waitingFor"
 	// ImageID indexes Images by status.imageId.
 	ImageID = "status.imageId"
+	// ImageSharedWith indexes Images by the projects their launch permission names, and
+	// SharedWithAll when they are public: a project lists what it may launch without reading
+	// every project's images.
+	ImageSharedWith = "imageSharedWith"
+	// SnapshotSharedWith indexes Snapshots so by their create volume permission.
+	SnapshotSharedWith = "snapshotSharedWith"
 	// ImageInstance indexes Images by spec.instanceId: the images being made of an instance.
 	ImageInstance = "spec.instanceId"
 	// KeyName indexes KeyPairs by their effective EC2 key name.
@@ -69,6 +75,19 @@ const (
 	// AccessKeyID indexes Users by each of their access key ids.
 	AccessKeyID = "status.accessKeys.accessKeyId"
 )
+
+// SharedWithAll is the value of ImageSharedWith and SnapshotSharedWith for what is public: no
+// project is named so (project names are DNS labels).
+const SharedWithAll = "*"
+
+// sharedWith are the values of a permission's entry in ImageSharedWith or SnapshotSharedWith.
+func sharedWith(public bool, projects []string) []string {
+	out := slices.Clone(projects)
+	if public {
+		out = append(out, SharedWithAll)
+	}
+	return out
+}
 
 // Values of InstanceWaiting.
 const (
@@ -114,6 +133,14 @@ func Register(ctx context.Context, fi client.FieldIndexer, fields ...string) err
 		{&cloudv1.Instance{}, InstanceReservation, func(o client.Object) []string { return one(o.(*cloudv1.Instance).Status.ReservationID) }},
 		{&cloudv1.Instance{}, InstanceWaiting, func(o client.Object) []string { return instanceWaits(o.(*cloudv1.Instance)) }},
 		{&cloudv1.Image{}, ImageID, func(o client.Object) []string { return one(o.(*cloudv1.Image).Status.ImageID) }},
+		{&cloudv1.Image{}, ImageSharedWith, func(o client.Object) []string {
+			lp := o.(*cloudv1.Image).Spec.LaunchPermission
+			return sharedWith(lp.Public, lp.Projects)
+		}},
+		{&cloudv1.Snapshot{}, SnapshotSharedWith, func(o client.Object) []string {
+			p := o.(*cloudv1.Snapshot).Spec.CreateVolumePermission
+			return sharedWith(p.Public, p.Projects)
+		}},
 		{&cloudv1.Image{}, ImageInstance, func(o client.Object) []string { return one(o.(*cloudv1.Image).Spec.InstanceID) }},
 		{&cloudv1.KeyPair{}, KeyName, func(o client.Object) []string { return one(o.(*cloudv1.KeyPair).EffectiveKeyName()) }},
 		{&cloudv1.SecurityGroup{}, GroupID, func(o client.Object) []string { return one(o.(*cloudv1.SecurityGroup).Status.GroupID) }},

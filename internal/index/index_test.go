@@ -78,11 +78,47 @@ func TestInstanceWaits(t *testing.T) {
 }
 
 // recordingIndexer notes the indexes registered with it.
-type recordingIndexer struct{ fields []string }
+type recordingIndexer struct {
+	fields []string
+	funcs  map[string]client.IndexerFunc
+}
 
-func (r *recordingIndexer) IndexField(_ context.Context, obj client.Object, field string, _ client.IndexerFunc) error {
+func (r *recordingIndexer) IndexField(_ context.Context, obj client.Object, field string, fn client.IndexerFunc) error {
 	r.fields = append(r.fields, fmt.Sprintf("%T/%s", obj, field))
+	if r.funcs == nil {
+		r.funcs = map[string]client.IndexerFunc{}
+	}
+	r.funcs[field] = fn
 	return nil
+}
+
+// Images and snapshots are indexed by the projects they are shared with, and public ones by
+// SharedWithAll; a private one by nothing (its own project lists its namespace).
+func TestSharedWith(t *testing.T) {
+	r := &recordingIndexer{}
+	if err := Register(context.Background(), r, ImageSharedWith, SnapshotSharedWith); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		public   bool
+		projects []string
+		want     []string
+	}{
+		{false, nil, nil},
+		{false, []string{"a", "b"}, []string{"a", "b"}},
+		{true, nil, []string{SharedWithAll}},
+		{true, []string{"a"}, []string{"a", SharedWithAll}},
+	} {
+		img := &cloudv1.Image{Spec: cloudv1.ImageSpec{LaunchPermission: cloudv1.LaunchPermission{Public: c.public, Projects: c.projects}}}
+		snap := &cloudv1.Snapshot{}
+		snap.Spec.CreateVolumePermission.Public, snap.Spec.CreateVolumePermission.Projects = c.public, c.projects
+		if got := r.funcs[ImageSharedWith](img); !slices.Equal(got, c.want) {
+			t.Errorf("image shared %v/%v: %v, want %v", c.public, c.projects, got, c.want)
+		}
+		if got := r.funcs[SnapshotSharedWith](snap); !slices.Equal(got, c.want) {
+			t.Errorf("snapshot shared %v/%v: %v, want %v", c.public, c.projects, got, c.want)
+		}
+	}
 }
 
 // Register adds exactly the indexes named, every index when none is, and nothing when a name is
