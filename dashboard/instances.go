@@ -409,9 +409,9 @@ var notices = map[string]string{
 	"group-create": "Security group created.", "group-delete": "Security group deleted.",
 	"group-authorize": "Rule added.", "group-revoke": "Rule removed.",
 	"image-share": "Launch permission added.", "image-unshare": "Launch permission removed.",
-	"image-deregister": "Image deregistered.",
-	"image-create": "Making the image: the instance's node is copying its root disk.", "project-create": "Project created.", "user-create": "User created.",
-	"user-rotate": "A new access key is being issued; the old one is retired.",
+	"image-deregister": "Image deregistered.", "project-create": "Project created.", "user-create": "User created.",
+	"image-create": "Making the image: the instance's node is copying its root disk.",
+	"user-rotate":  "A new access key is being issued; the old one is retired.",
 }
 
 func noticeOf(r *http.Request) string { return notices[r.URL.Query().Get("done")] }

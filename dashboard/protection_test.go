@@ -179,10 +179,11 @@ func TestInstanceImageFromTheDashboard(t *testing.T) {
 	c := theCloud(t)
 	p := newProject(t, c, "dash-image")
 	other := newProject(t, c, "dash-image-other")
-	c.AddNode(t, "dash-image-node", "pinet-1a", 8, 16384)
+	// A zone of its own: the cloud's other nodes are other tests' (some stopped by now).
+	c.AddNode(t, "dash-image-node", "dash-image-zone", 8, 16384)
 	ctx := context.Background()
 	run, err := p.ec2.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(p.image), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
-		InstanceType: "m1.tiny"})
+		InstanceType: "m1.tiny", Placement: &types.Placement{AvailabilityZone: aws.String("dash-image-zone")}})
 	if err != nil {
 		t.Fatal(err)
 	}

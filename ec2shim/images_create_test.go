@@ -147,8 +147,9 @@ func TestCreateImageOfAnInstance(t *testing.T) {
 
 	launch := func(image string) string {
 		t.Helper()
+		// On this test's node: the cloud's other nodes are other tests' (some stopped by now).
 		out, err := ca.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(image), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
-			InstanceType: types.InstanceType("m1.tiny")})
+			InstanceType: types.InstanceType("m1.tiny"), Placement: &types.Placement{AvailabilityZone: aws.String(project + "-zone")}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -106,22 +106,25 @@ func (c *imageCapture) Reconcile(ctx context.Context, req reconcile.Request) (re
 		// Not in this agent's cache yet; the controller fails the image if the instance is gone.
 		return reconcile.Result{RequeueAfter: copyRecheck}, err
 	}
-	out := filepath.Join(c.sync.instanceDir(inst.Status.InstanceID), "image-"+img.Status.ImageID+".qcow2")
-	defer func() { _ = os.Remove(out) }()
-	var why string
-	var again bool
-	err = c.sync.hold(ctx, inst.UID, func() (err error) {
-		why, again, err = c.flatten(ctx, img, inst, out)
-		return err
-	})
-	switch {
-	case err != nil:
-		return reconcile.Result{}, err
-	case again:
-		return reconcile.Result{RequeueAfter: copyRecheck}, nil
-	case why != "":
-		log.FromContext(ctx).Info("Cannot copy the instance's disk", "instance", inst.Status.InstanceID, "reason", why)
-		return reconcile.Result{}, capture.Fail(ctx, mc, cp.Bucket, cp.Prefix, why)
+	// The flattened disk is kept until it is uploaded: an upload that fails is tried again from
+	// it, without taking the guest down a second time.
+	out := filepath.Join(c.sync.instanceDir(inst.Status.InstanceID), "image-"+img.Status.ImageID+"."+string(img.UID)+".qcow2")
+	if _, err := os.Stat(out); err != nil {
+		var why string
+		var again bool
+		err = c.sync.hold(ctx, inst.UID, func() (err error) {
+			why, again, err = c.flatten(ctx, img, inst, out)
+			return err
+		})
+		switch {
+		case err != nil:
+			return reconcile.Result{}, err
+		case again:
+			return reconcile.Result{RequeueAfter: copyRecheck}, nil
+		case why != "":
+			log.FromContext(ctx).Info("Cannot copy the instance's disk", "instance", inst.Status.InstanceID, "reason", why)
+			return reconcile.Result{}, capture.Fail(ctx, mc, cp.Bucket, cp.Prefix, why)
+		}
 	}
 	f, err := os.Open(out)
 	if err != nil {
@@ -135,6 +138,7 @@ func (c *imageCapture) Reconcile(ctx context.Context, req reconcile.Request) (re
 	if _, err := capture.Upload(ctx, mc, cp.Bucket, cp.Prefix, f, st.Size()); err != nil {
 		return reconcile.Result{}, err
 	}
+	_ = os.Remove(out)
 	log.FromContext(ctx).Info("Copied the instance's disk for an image", "instance", inst.Status.InstanceID,
 		"image", img.Status.ImageID, "bytes", st.Size())
 	return reconcile.Result{}, nil
@@ -189,6 +193,17 @@ func (c *imageCapture) flatten(ctx context.Context, img *cloudv1.Image, inst *cl
 			return "", false, err
 		}
 		after = func() error {
+			defer func() { _ = os.Remove(copyMarker(s, name)) }()
+			// A stop or termination asked for meanwhile is the instance's reconcile's to
+			// carry out: the guest stays off.
+			cur := &cloudv1.Instance{}
+			if err := s.client.Get(ctx, client.ObjectKeyFromObject(inst), cur); err != nil {
+				return err
+			}
+			if cur.Terminating() || cur.EffectiveDesiredState() == cloudv1.DesiredStopped {
+				s.forgetShutdown(inst.UID)
+				return nil
+			}
 			err := s.virt.Start(name)
 			if err == nil {
 				s.event(inst, "Normal", "Started", "Start", "Started domain %s again after copying its disk for image %s", name, img.Status.ImageID)
@@ -198,7 +213,11 @@ func (c *imageCapture) flatten(ctx context.Context, img *cloudv1.Image, inst *cl
 	default:
 		return "", true, nil // shutting down, paused by someone, …: once it settles
 	}
-	ferr := disks.Flatten(ctx, root, out)
+	// Written aside and renamed: only a whole copy is ever found at out.
+	ferr := disks.Flatten(ctx, root, out+".new")
+	if ferr == nil {
+		ferr = os.Rename(out+".new", out)
+	}
 	if after != nil {
 		if err := after(); err != nil {
 			// The instance's reconcile takes it from here (a stopped domain of a running
@@ -219,6 +238,11 @@ func (c *imageCapture) shutDown(ctx context.Context, inst *cloudv1.Instance) err
 	s := c.sync
 	name := inst.Status.InstanceID
 	s.shutdownAsked(inst.UID, s.clock.Now())
+	// Should the agent restart before the guest is up again, the marker tells the next one the
+	// power-off was the copy's, not the guest's own (which would make the instance stopped).
+	if err := os.WriteFile(copyMarker(s, name), nil, disks.FileMode); err != nil {
+		return err
+	}
 	s.event(inst, "Normal", "ShuttingDown", "Shutdown", "Shutting domain %s down to copy its disk for an image", name)
 	if err := s.virt.Shutdown(name); err != nil {
 		return s.virt.Destroy(name)
@@ -241,4 +265,17 @@ func (c *imageCapture) shutDown(ctx context.Context, inst *cloudv1.Instance) err
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// copyMarker is the file in an instance's directory that says its guest was shut down to copy
+// its disk and is to be started again.
+func copyMarker(s *instanceSync, instanceID string) string {
+	return filepath.Join(s.instanceDir(instanceID), "image-copy-shutdown")
+}
+
+// shutForCopy reports whether the instance's guest was shut down for a copy of its disk (by
+// this agent or one before a restart) and not started again yet.
+func (s *instanceSync) shutForCopy(instanceID string) bool {
+	_, err := os.Stat(copyMarker(s, instanceID))
+	return err == nil
 }

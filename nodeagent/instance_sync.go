@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -370,6 +371,7 @@ func (s *instanceSync) start(ctx context.Context, sc *syncScope) (reconcile.Resu
 		return reconcile.Result{}, err
 	}
 	sc.started = true
+	_ = os.Remove(copyMarker(s, name))
 	// A start that makes the instance running is told by the instance controller's Running
 	// event and by status.domain; only a start the state does not show (a domain started again
 	// under an instance that stays running) gets an event of its own: one write less for
@@ -408,7 +410,7 @@ func (s *instanceSync) noticePowerOff(ctx context.Context, sc *syncScope) bool {
 		return false
 	case !sc.started && (last == nil || !guestWasUp(last.State)):
 		return false
-	case s.shutdownPending(sc.inst.UID):
+	case s.shutdownPending(sc.inst.UID), s.shutForCopy(sc.inst.Status.InstanceID):
 		return false
 	}
 	log.FromContext(ctx).Info("The guest powered itself off", "domain", d.Name)

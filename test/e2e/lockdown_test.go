@@ -264,7 +264,7 @@ func TestNodeKubeconfigReadsOnlyItsNode(t *testing.T) {
 		{node, []string{"get", "keypairs", "-A"}, "may list keypairs only with the label selector node.cloud.pinet.io/" + node + "=true"},
 		{node, []string{"get", "images", "-A"}, "may list images only"},
 		{node, []string{"get", "securitygroups", "-A", "-l", "node.cloud.pinet.io/" + store + "=true"}, "may list securitygroups only"},
-		{store, []string{"get", "image", "-n", "admin", "no-such-image"}, "is not used by an instance on node " + store},
+		{store, []string{"get", "image", "-n", "admin", "no-such-image"}, "is not used or copied by node " + store},
 		// Object store keys: each node its own (the node store controller's users).
 		{node, []string{"get", "secret", "-n", "pinet-system", "pinet-user-pinet-node-" + store}, "is not this node's object store key"},
 		{store, []string{"get", "secret", "-n", "pinet-system", "pinet-user-pinet-node-" + node}, "is not this node's object store key"},
