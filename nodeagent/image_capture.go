@@ -97,9 +97,13 @@ func (c *imageCapture) Reconcile(ctx context.Context, req reconcile.Request) (re
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	if _, err := capture.ReadResult(ctx, mc, cp.Bucket, cp.Prefix); !errors.Is(err, capture.ErrNoResult) {
+	switch _, err := capture.ReadResult(ctx, mc, cp.Bucket, cp.Prefix); {
+	case err == nil, errors.Is(err, capture.ErrBadResult):
 		// Made (by this agent before a restart) or recorded as failed: the controller's now.
 		return reconcile.Result{}, nil
+	case !errors.Is(err, capture.ErrNoResult):
+		// The store may not know yet that the node makes this copy: later.
+		return reconcile.Result{}, err
 	}
 	inst, err := c.instance(ctx, img)
 	if err != nil || inst == nil {

@@ -95,8 +95,10 @@ func (r *Reconciler) reconcileCapture(ctx context.Context, img *cloudv1.Image, n
 	case errors.Is(err, capture.ErrNoResult):
 		img.Status.ObservedGeneration = img.Generation
 		return reconcile.Result{RequeueAfter: captureWait}, nil
-	case err != nil:
+	case errors.Is(err, capture.ErrBadResult):
 		return reconcile.Result{}, r.failCapture(ctx, img, cloudv1.ReasonCaptureFailed, err.Error(), now)
+	case err != nil:
+		return reconcile.Result{}, err // the store: tried again
 	case res.Failed != "":
 		return reconcile.Result{}, r.failCapture(ctx, img, cloudv1.ReasonCaptureFailed, res.Failed, now)
 	}
@@ -115,6 +117,9 @@ func (r *Reconciler) reconcileCapture(ctx context.Context, img *cloudv1.Image, n
 			minio.PutObjectOptions{ContentType: "application/octet-stream", PartSize: uploadPartSize(res.SizeBytes)})
 		if fail := check.verdict(); fail != nil {
 			return 0, "", fail
+		}
+		if bad := parts.Bad(); bad != nil {
+			return 0, "", failed(cloudv1.ReasonCaptureFailed, "%v", bad)
 		}
 		if err != nil {
 			return 0, "", fmt.Errorf("storing the copy of instance %s's disk: %w", img.Spec.InstanceID, err)

@@ -96,6 +96,9 @@ func (r Result) check() error {
 // ErrNoResult is returned by ReadResult while the node has not finished.
 var ErrNoResult = errors.New("the node has not finished the copy")
 
+// ErrBadResult is returned by ReadResult for a record that does not describe a copy.
+var ErrBadResult = errors.New("the copy's result record is not valid")
+
 // ReadResult reads the record under prefix.
 func ReadResult(ctx context.Context, mc *minio.Client, bucket, prefix string) (Result, error) {
 	obj, err := mc.GetObject(ctx, bucket, ResultKey(prefix), minio.GetObjectOptions{})
@@ -112,13 +115,13 @@ func ReadResult(ctx context.Context, mc *minio.Client, bucket, prefix string) (R
 	}
 	var r Result
 	if err := json.Unmarshal(data, &r); err != nil {
-		return Result{}, fmt.Errorf("the copy's result record is not valid: %w", err)
+		return Result{}, fmt.Errorf("%w: %v", ErrBadResult, err)
 	}
 	if len(r.Failed) > maxFailure {
 		r.Failed = r.Failed[:maxFailure]
 	}
 	if err := r.check(); err != nil {
-		return Result{}, fmt.Errorf("the copy's result record is not valid: %w", err)
+		return Result{}, fmt.Errorf("%w: %v", ErrBadResult, err)
 	}
 	return r, nil
 }
@@ -162,13 +165,14 @@ func Fail(ctx context.Context, mc *minio.Client, bucket, prefix, why string) err
 	return writeResult(ctx, mc, bucket, prefix, Result{Failed: why})
 }
 
-// Open reads the copy's parts in order as one stream of r.SizeBytes bytes; a part of another
-// size than the record says ends the stream with an error.
-func Open(ctx context.Context, mc *minio.Client, bucket, prefix string, r Result) io.ReadCloser {
-	return &partReader{ctx: ctx, mc: mc, bucket: bucket, prefix: prefix, res: r}
+// Open reads the copy's parts in order as one stream of r.SizeBytes bytes. A part missing, or of
+// another size than the record says, ends the stream with an error that Bad also returns.
+func Open(ctx context.Context, mc *minio.Client, bucket, prefix string, r Result) *Parts {
+	return &Parts{ctx: ctx, mc: mc, bucket: bucket, prefix: prefix, res: r}
 }
 
-type partReader struct {
+// Parts is the stream of a copy's parts.
+type Parts struct {
 	ctx            context.Context
 	mc             *minio.Client
 	bucket, prefix string
@@ -176,18 +180,30 @@ type partReader struct {
 	next           int
 	cur            io.ReadCloser
 	left           int64
+	bad            error
 }
 
-func (p *partReader) Read(b []byte) (int, error) {
+// Bad is the error, if any, that says the parts are not the copy their record describes (as
+// opposed to the store failing to serve them).
+func (p *Parts) Bad() error { return p.bad }
+
+func (p *Parts) fail(format string, args ...any) error {
+	p.bad = fmt.Errorf("%w: "+format, append([]any{ErrBadResult}, args...)...)
+	return p.bad
+}
+
+func (p *Parts) Read(b []byte) (int, error) {
 	for {
 		if p.cur != nil {
 			n, err := p.cur.Read(b)
 			p.left -= int64(n)
 			switch {
+			case err != nil && err != io.EOF && minio.ToErrorResponse(err).Code == "NoSuchKey":
+				return n, p.fail("part %d of the copy is missing", p.next-1)
 			case p.left < 0:
-				return n, fmt.Errorf("part %d of the copy is longer than its record says", p.next-1)
+				return n, p.fail("part %d of the copy is longer than its record says", p.next-1)
 			case err == io.EOF && p.left > 0:
-				return n, fmt.Errorf("part %d of the copy is shorter than its record says", p.next-1)
+				return n, p.fail("part %d of the copy is shorter than its record says", p.next-1)
 			case err == io.EOF:
 				p.cur.Close()
 				p.cur = nil
@@ -211,7 +227,8 @@ func (p *partReader) Read(b []byte) (int, error) {
 	}
 }
 
-func (p *partReader) Close() error {
+// Close closes the part being read.
+func (p *Parts) Close() error {
 	if p.cur != nil {
 		return p.cur.Close()
 	}

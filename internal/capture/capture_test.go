@@ -86,19 +86,34 @@ func TestUploadAndRead(t *testing.T) {
 		t.Fatalf("result %+v, %v; uploaded %+v", got, err, res)
 	}
 	read := func(r capture.Result) ([]byte, error) {
-		rc := capture.Open(ctx, mc, bucket, prefix, r)
-		defer rc.Close()
-		return io.ReadAll(rc)
+		parts := capture.Open(ctx, mc, bucket, prefix, r)
+		defer parts.Close()
+		data, err := io.ReadAll(parts)
+		if bad := parts.Bad(); (bad != nil) != (err != nil) || (bad != nil && !errors.Is(bad, capture.ErrBadResult)) {
+			t.Errorf("reading %+v: error %v, but Bad says %v", r, err, bad)
+		}
+		return data, err
 	}
 	back, err := read(got)
 	if err != nil || !bytes.Equal(back, disk) {
 		t.Fatalf("read back %d bytes (%v), want the %d uploaded", len(back), err, len(disk))
 	}
-	// A record claiming fewer or more bytes than the parts hold ends the stream in an error.
-	for _, r := range []capture.Result{{Parts: 2, SizeBytes: capture.PartBytes + 100}, {Parts: 2, SizeBytes: capture.PartBytes + 8192}} {
-		if _, err := read(r); err == nil || !strings.Contains(err.Error(), "than its record says") {
-			t.Errorf("reading %+v: %v", r, err)
+	// A record claiming fewer or more bytes or parts than are there ends the stream in an error.
+	for r, says := range map[capture.Result]string{
+		{Parts: 2, SizeBytes: capture.PartBytes + 100}:    "longer than its record says",
+		{Parts: 2, SizeBytes: capture.PartBytes + 8192}:   "shorter than its record says",
+		{Parts: 3, SizeBytes: 2*capture.PartBytes + 4096}: "shorter than its record says",
+	} {
+		if _, err := read(r); err == nil || !strings.Contains(err.Error(), says) {
+			t.Errorf("reading %+v: %v, want %q", r, err, says)
 		}
+	}
+	// A part gone from the store.
+	if err := mc.RemoveObject(ctx, bucket, capture.PartKey(prefix, 1), minio.RemoveObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := read(got); err == nil || !strings.Contains(err.Error(), "part 1 of the copy is missing") {
+		t.Errorf("reading with a part gone: %v", err)
 	}
 
 	// The node's failure is read back; a record that does not describe its parts is refused.
@@ -114,7 +129,7 @@ func TestUploadAndRead(t *testing.T) {
 		if _, err := mc.PutObject(ctx, bucket, capture.ResultKey(forged), strings.NewReader(body), int64(len(body)), minio.PutObjectOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := capture.ReadResult(ctx, mc, bucket, forged); err == nil || errors.Is(err, capture.ErrNoResult) {
+		if _, err := capture.ReadResult(ctx, mc, bucket, forged); !errors.Is(err, capture.ErrBadResult) {
 			t.Errorf("record %s: %v", body, err)
 		}
 	}
