@@ -38,6 +38,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -364,11 +365,25 @@ func (c *Cloud) addNode(t testing.TB, dir, uri, name, zone string, vcpus int32, 
 	}
 	n.Start()
 	t.Cleanup(func() {
+		// Cordoned first: the package's later tests share the cloud, and a node whose agent is
+		// gone stays Ready until its heartbeat turns stale, long enough for a launch to land on
+		// it and wait for ever.
+		c.cordon(t, name)
 		n.Stop()
 		conn.Close()
 	})
 	c.waitReady(t, &cloudv1.Hypervisor{ObjectMeta: metav1.ObjectMeta{Name: name}})
 	return n
+}
+
+// cordon makes the node's Hypervisor unschedulable, if it is still there.
+func (c *Cloud) cordon(t testing.TB, name string) {
+	t.Helper()
+	hv := &cloudv1.Hypervisor{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"unschedulable":true}}`))
+	if err := c.Env.Client.Patch(context.Background(), hv, patch); client.IgnoreNotFound(err) != nil {
+		t.Errorf("cordoning node %s: %v", name, err)
+	}
 }
 
 // Start runs the node's agent.
