@@ -78,6 +78,7 @@ const (
 	CodeUnsupported           = "UnsupportedOperation"
 	CodeVolumeLimit           = "VolumeLimitExceeded"
 	CodeSnapshotLimit         = "SnapshotLimitExceeded"
+	CodeResourceLimit         = "ResourceLimitExceeded"
 	CodeParamCombination      = "InvalidParameterCombination"
 	CodeAllocationMalformed   = "InvalidAllocationID.Malformed"
 	CodeAlreadyAssociated     = "Resource.AlreadyAssociated"

@@ -15,6 +15,7 @@
 package cloud
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -39,6 +40,7 @@ import (
 	"pinet.io/pinet/ec2shim/query"
 	"pinet.io/pinet/internal/bundle"
 	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/internal/quota"
 )
 
 const (
@@ -106,17 +108,34 @@ func (s *Service) RegisterImage(ctx context.Context, c Caller, in RegisterImageI
 	return s.createImage(ctx, c, spec, tags)
 }
 
-// createImage makes the caller's Image of spec, tagged, registered by the caller, and claims its
-// name in the project: of two calls with one name, exactly one keeps an image.
+// createImage makes the caller's Image of spec, tagged, registered by the caller, held to the
+// project's image quota, and claims its name in the project: of two calls with one name, exactly
+// one keeps an image.
 func (s *Service) createImage(ctx context.Context, c Caller, spec *cloudv1.ImageSpec, tags map[string]string) (string, error) {
+	q, err := s.ProjectQuota(ctx, c.Project())
+	if err != nil {
+		return "", err
+	}
+	gate := quota.Images(c.Project(), q)
+	overQuota := BadRequest(CodeResourceLimit, "The image quota of project %s is used up (%d images); deregister one first.",
+		c.Project(), ptr.Deref(q.Images, 0))
+	if fit, _, err := gate.Room(ctx, s.cfg.Client, []int64{1}, 1, 1); err != nil || fit == 0 {
+		return "", cmp.Or(err, error(overQuota))
+	}
 	img := &cloudv1.Image{
 		ObjectMeta: metav1.ObjectMeta{Name: ids.New(imagePrefix(spec.Type)), Namespace: c.Project()},
 		Spec:       *spec,
 	}
 	SetTags(img, tags)
 	img.Annotations[cloudv1.AnnotationRegisteredBy] = c.Principal.User
+	if !gate.Unlimited() {
+		quota.MarkPending(img)
+	}
 	if err := s.cfg.Client.Create(ctx, img); err != nil {
 		return "", APIError(err, "image "+spec.Name)
+	}
+	if err := s.admitOrWithdraw(ctx, gate, img, overQuota); err != nil {
+		return "", err
 	}
 	if err := s.claimImageName(ctx, c, spec.Name, img); err != nil {
 		if derr := s.Withdraw(ctx, img); derr != nil {

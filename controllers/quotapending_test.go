@@ -81,20 +81,27 @@ func deleteAndWait(t *testing.T, obj client.Object) {
 	})
 }
 
-// Addresses and volumes an EC2 call created and never decided on are left to their creator for
-// a while, then admitted (the mark goes, they count) or, over the quota, withdrawn.
+// Addresses, volumes and images an EC2 call created and never decided on are left to their
+// creator for a while, then admitted (the mark goes, they count) or, over the quota, withdrawn.
 func TestPendingAddressesAndVolumesOfACrashedCallAreDecided(t *testing.T) {
 	ctx := context.Background()
 	const project = "crashed-alloc"
-	quotaProject(t, project, cloudv1.ProjectQuota{Addresses: ptr.To[int32](2), Volumes: ptr.To[int32](1)}, false)
+	quotaProject(t, project, cloudv1.ProjectQuota{Addresses: ptr.To[int32](2), Volumes: ptr.To[int32](1), Images: ptr.To[int32](1)}, false)
 	first := &cloudv1.Address{ObjectMeta: metav1.ObjectMeta{Name: "eipalloc-0000000000000000a", Namespace: project}}
 	second := &cloudv1.Address{ObjectMeta: metav1.ObjectMeta{Name: "eipalloc-0000000000000000b", Namespace: project}}
 	vol := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "vol-0000000000000000a", Namespace: project},
 		Spec: cloudv1.VolumeSpec{SizeGiB: 1}}
 	kubectlMade := &cloudv1.Address{ObjectMeta: metav1.ObjectMeta{Name: "kubectl-made", Namespace: project}}
+	image := func(name string) *cloudv1.Image {
+		return &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: project},
+			Spec: cloudv1.ImageSpec{ImageLocation: "bucket/" + name + ".manifest.xml"}}
+	}
+	firstImage, secondImage := image("ami-0000000000000000a"), image("ami-0000000000000000b")
 	leftPending(t, first)
 	leftPending(t, second)
 	leftPending(t, vol)
+	leftPending(t, firstImage)
+	leftPending(t, secondImage)
 	if err := env.Client.Create(ctx, kubectlMade); err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +116,7 @@ func TestPendingAddressesAndVolumesOfACrashedCallAreDecided(t *testing.T) {
 	reconciler := func(k quotapending.Kind) *quotapending.Reconciler {
 		return &quotapending.Reconciler{Kind: k, Client: env.Client, APIReader: env.Client, Clock: clk}
 	}
-	addrs, vols := reconciler(quotapending.Addresses), reconciler(quotapending.Volumes)
+	addrs, vols, imgs := reconciler(quotapending.Addresses), reconciler(quotapending.Volumes), reconciler(quotapending.Images)
 	reconcile1 := func(r *quotapending.Reconciler, obj client.Object) reconcile.Result {
 		t.Helper()
 		res, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(obj)})
@@ -147,6 +154,16 @@ func TestPendingAddressesAndVolumesOfACrashedCallAreDecided(t *testing.T) {
 	mustGet(t, vol)
 	if quota.IsMarkedPending(vol) {
 		t.Error("the admitted volume keeps its quota-pending mark")
+	}
+	// Of the images, the first fits and the second is withdrawn.
+	reconcile1(imgs, firstImage)
+	mustGet(t, firstImage)
+	if quota.IsMarkedPending(firstImage) {
+		t.Error("the admitted image keeps its quota-pending mark")
+	}
+	reconcile1(imgs, secondImage)
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(secondImage), secondImage); !apierrors.IsNotFound(err) && secondImage.DeletionTimestamp.IsZero() {
+		t.Errorf("the image over the quota stays: %v", err)
 	}
 	// An address made with kubectl (never marked) is not the sweeper's: it stays as it is.
 	reconcile1(addrs, kubectlMade)

@@ -272,6 +272,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			Recorder: mgr.GetEventRecorder("pinet-quota"), Clock: clk}).SetupWithManager},
 		{"quota-pending volumes", (&quotapending.Reconciler{Kind: quotapending.Volumes, Client: c, APIReader: mgr.GetAPIReader(),
 			Recorder: mgr.GetEventRecorder("pinet-quota"), Clock: clk}).SetupWithManager},
+		{"quota-pending images", (&quotapending.Reconciler{Kind: quotapending.Images, Client: c, APIReader: mgr.GetAPIReader(),
+			Recorder: mgr.GetEventRecorder("pinet-quota"), Clock: clk}).SetupWithManager},
 		{"snapshot", (&snapshot.Reconciler{
 			Client: c, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("pinet-snapshot"), Clock: clk, Claims: idClaims, Store: systemStore,
 		}).SetupWithManager},
@@ -289,7 +291,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			name  string
 			setup func(ctrl.Manager) error
 		}{"image", (&image.Reconciler{
-			Client: c, Recorder: mgr.GetEventRecorder("pinet-image"), Clock: clk, CA: ca, Metrics: m,
+			Client: c, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("pinet-image"), Clock: clk, CA: ca, Metrics: m,
 			Store:           systemStore,
 			SystemNamespace: opts.SystemNamespace, Claims: idClaims,
 		}).SetupWithManager})

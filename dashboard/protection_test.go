@@ -27,7 +27,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/testenv"
 )
 
@@ -235,5 +238,31 @@ func TestInstanceImageFromTheDashboard(t *testing.T) {
 	if page := b.get("/images?done=image-create"); !strings.Contains(page.body, "from the dashboard") ||
 		!strings.Contains(page.body, "copying its root disk") {
 		t.Fatal("the images page does not list the new image and say it is being made")
+	}
+
+	// Past the project's image quota (its two images), the form is refused in EC2's words and
+	// makes nothing.
+	proj := &cloudv1.Project{ObjectMeta: metav1.ObjectMeta{Name: "dash-image"}}
+	if err := testenv.Update(ctx, c.Env.Client, proj, func(pr *cloudv1.Project) {
+		pr.Spec.Quota.Images, pr.Spec.Quota.Addresses = ptr.To[int32](2), ptr.To[int32](4)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, "the quota to be read", func() error {
+		out, err := p.ec2.DescribeAccountAttributes(ctx, &ec2.DescribeAccountAttributesInput{AttributeNames: []types.AccountAttributeName{"max-elastic-ips"}})
+		if err != nil {
+			return err
+		}
+		if got := aws.ToString(out.AccountAttributes[0].AttributeValues[0].AttributeValue); got != "4" {
+			return fmt.Errorf("max-elastic-ips %s", got)
+		}
+		return nil
+	})
+	if a := b.post("/instances/"+id+"/image", url.Values{"csrf": {csrf}, "name": {"one too many"}}); a.status != http.StatusBadRequest ||
+		!strings.Contains(html.UnescapeString(field(t, flashError, a.body)), "image quota of project dash-image is used up") {
+		t.Fatalf("an image past the quota: %d, says %q", a.status, field(t, flashError, a.body))
+	}
+	if imgs := imagesNamed(p, "one too many"); len(imgs) != 0 {
+		t.Fatalf("an image past the quota was made: %v", imgs)
 	}
 }

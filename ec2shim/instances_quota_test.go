@@ -341,6 +341,7 @@ func TestProjectQuotaDefaults(t *testing.T) {
 		{"volumeGiB", ptr.Deref(q.VolumeGiB, -1), cloudv1.DefaultQuotaVolumeGiB},
 		{"addresses", int64(ptr.Deref(q.Addresses, -1)), cloudv1.DefaultQuotaAddresses},
 		{"snapshots", int64(ptr.Deref(q.Snapshots, -1)), cloudv1.DefaultQuotaSnapshots},
+		{"images", int64(ptr.Deref(q.Images, -1)), cloudv1.DefaultQuotaImages},
 	} {
 		if l.got != l.want {
 			t.Errorf("default quota %s = %d, want %d", l.name, l.got, l.want)

@@ -38,7 +38,7 @@ const (
 
 // Default project quotas, as a new project gets them: EC2's five elastic IPs, and for the rest
 // the original cloud's defaults (10 instances, 20 cores, 50 GiB of RAM, 10 volumes, 1000 GiB),
-// and 20 snapshots (the original cloud had none).
+// and 20 snapshots and 20 images (the original cloud bounded neither).
 const (
 	DefaultQuotaInstances = 10
 	DefaultQuotaVCPUs     = 20
@@ -48,6 +48,9 @@ const (
 	DefaultQuotaAddresses = 5
 	// DefaultQuotaSnapshots allows two snapshots of each of the default quota's volumes.
 	DefaultQuotaSnapshots = 20
+	// DefaultQuotaImages allows a few bundles of kernel, ramdisk and machine image, and images
+	// of a few instances: each is a stored copy of a disk.
+	DefaultQuotaImages = 20
 )
 
 // InstanceQuotaAdmitted is an Instance condition owned by the instance controller: True once the
@@ -98,6 +101,12 @@ type ProjectQuota struct {
 	// +kubebuilder:default=20
 	// +kubebuilder:validation:Minimum=0
 	Snapshots *int32 `json:"snapshots,omitempty"`
+	// images bounds the number of images, machine, kernel and ramdisk, registered or made of
+	// an instance (of any state, until deregistered).
+	// +optional
+	// +kubebuilder:default=20
+	// +kubebuilder:validation:Minimum=0
+	Images *int32 `json:"images,omitempty"`
 	// addresses bounds the elastic IPs.
 	// +optional
 	// +kubebuilder:default=5

@@ -1163,6 +1163,11 @@ func (in *ProjectQuota) DeepCopyInto(out *ProjectQuota) {
 		*out = new(int32)
 		**out = **in
 	}
+	if in.Images != nil {
+		in, out := &in.Images, &out.Images
+		*out = new(int32)
+		**out = **in
+	}
 	if in.Addresses != nil {
 		in, out := &in.Addresses, &out.Addresses
 		*out = new(int32)

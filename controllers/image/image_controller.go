@@ -55,9 +55,11 @@ const ImageFinalizer = "cloud.pinet.io/image"
 
 // Reconciler reconciles Images.
 type Reconciler struct {
-	Client   client.Client
-	Recorder events.EventRecorder
-	Clock    clock.PassiveClock
+	Client client.Client
+	// APIReader reads the API server itself, as the quota ledger must.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Clock     clock.PassiveClock
 	// Store returns a client of the object store acting as the system user.
 	Store func(context.Context) (*minio.Client, error)
 	// CA returns the cloud CA, whose key decrypts bundles.
@@ -101,6 +103,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 
 	if !img.DeletionTimestamp.IsZero() {
 		return reconcile.Result{}, r.reconcileDelete(ctx, img)
+	}
+	// Admitted before anything is held for it: an image its creator withdraws, or one waiting
+	// for room, is deleted at once.
+	if img.Status.State == "" {
+		if ok, err := r.admitQuota(ctx, img, now); err != nil || !ok {
+			return reconcile.Result{}, err
+		}
 	}
 	if !controllerutil.ContainsFinalizer(img, ImageFinalizer) {
 		controllerutil.AddFinalizer(img, ImageFinalizer)
@@ -266,6 +275,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&cloudv1.Image{}).
 		Watches(&cloudv1.Image{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
 			return r.pendingImages(ctx)
+		})).
+		// A project's quota raised may admit its images waiting for room (an image deleted
+		// frees room too: the watch above).
+		Watches(&cloudv1.Project{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			return r.pendingImages(ctx, client.InNamespace(o.GetName()))
 		})).
 		// An instance that comes to be running or stopped (or goes) moves the images made of it.
 		Watches(&cloudv1.Instance{}, handler.EnqueueRequestsFromMapFunc(r.imagesOfInstance)).

@@ -13,10 +13,10 @@
 // limitations under the License.
 
 // Package quotapending finishes the quota decisions of EC2 calls that stopped half-way. The EC2
-// API creates an address or a volume marked quota-pending, admits it through the project's
-// ledger and then drops the mark, or withdraws the object if the quota refuses it. A manager
-// that crashes between the create and the decision leaves a pending object that counts for
-// nothing in the quota. Once its creator's grace is over, this controller makes the decision
+// API creates an address, a volume or an image marked quota-pending, admits it through the
+// project's ledger and then drops the mark, or withdraws the object if the quota refuses it. A
+// manager that crashes between the create and the decision leaves a pending object that counts
+// for nothing in the quota. Once its creator's grace is over, this controller makes the decision
 // the creator would have made: admitted, the mark goes; refused, the object is withdrawn (its
 // caller never got an answer, so no one holds its id). Instances are decided by the instance
 // controller itself (their QuotaAdmitted condition).
@@ -59,10 +59,12 @@ type Kind struct {
 	Gate func(project string, q cloudv1.ProjectQuota) *quota.Gate
 }
 
-// Addresses and Volumes are the kinds the EC2 API marks pending besides instances.
+// Addresses, Volumes and Images are the kinds the EC2 API marks pending besides instances
+// (and snapshots, whose controller admits them as it admits those made with kubectl).
 var (
 	Addresses = Kind{Name: "address", New: func() client.Object { return &cloudv1.Address{} }, Gate: quota.Addresses}
 	Volumes   = Kind{Name: "volume", New: func() client.Object { return &cloudv1.Volume{} }, Gate: quota.Volumes}
+	Images    = Kind{Name: "image", New: func() client.Object { return &cloudv1.Image{} }, Gate: quota.Images}
 )
 
 // Reconciler decides the pending objects of one kind whose creator is gone.
@@ -75,7 +77,7 @@ type Reconciler struct {
 	Clock     clock.PassiveClock
 }
 
-// +kubebuilder:rbac:groups=cloud.pinet.io,resources=addresses;volumes,verbs=get;list;watch;patch;delete
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=addresses;volumes;images,verbs=get;list;watch;patch;delete
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update
 
 // Reconcile admits or withdraws one pending object once its creator's grace is over.

@@ -48,24 +48,41 @@ func limit[T int32 | int64](field, unit string, v *T) Limit {
 
 // Addresses is the gate of a project's elastic IPs: their number.
 func Addresses(project string, q cloudv1.ProjectQuota) *Gate {
-	return &Gate{
-		Kind: "addresses", Project: project,
-		Limits: []Limit{limit("addresses", "address(es)", q.Addresses)},
-		Items: func(ctx context.Context, r client.Reader) ([]Item, error) {
+	return counted("addresses", project, limit("addresses", "address(es)", q.Addresses),
+		func(ctx context.Context, r client.Reader) ([]*cloudv1.Address, error) {
 			list := &cloudv1.AddressList{}
-			if err := r.List(ctx, list, client.InNamespace(project)); err != nil {
-				return nil, fmt.Errorf("listing addresses: %w", err)
+			err := r.List(ctx, list, client.InNamespace(project))
+			return pointers(list.Items), err
+		}, AddressAdmitted)
+}
+
+// counted is the gate of a kind bounded by the number of its objects: each not being deleted
+// counts one, pending while its creator's mark is on it or until admitted says otherwise.
+func counted[T client.Object](kind, project string, l Limit, list func(context.Context, client.Reader) ([]T, error), admitted func(T) bool) *Gate {
+	return &Gate{
+		Kind: kind, Project: project, Limits: []Limit{l},
+		Items: func(ctx context.Context, r client.Reader) ([]Item, error) {
+			objs, err := list(ctx, r)
+			if err != nil {
+				return nil, fmt.Errorf("listing %s: %w", kind, err)
 			}
-			items := make([]Item, 0, len(list.Items))
-			for i := range list.Items {
-				a := &list.Items[i]
-				if a.DeletionTimestamp.IsZero() {
-					items = append(items, Item{Name: a.Name, Use: []int64{1}, Pending: IsMarkedPending(a) || !AddressAdmitted(a)})
+			items := make([]Item, 0, len(objs))
+			for _, o := range objs {
+				if o.GetDeletionTimestamp().IsZero() {
+					items = append(items, Item{Name: o.GetName(), Use: []int64{1}, Pending: IsMarkedPending(o) || !admitted(o)})
 				}
 			}
 			return items, nil
 		},
 	}
+}
+
+func pointers[T any](items []T) []*T {
+	out := make([]*T, len(items))
+	for i := range items {
+		out[i] = &items[i]
+	}
+	return out
 }
 
 // Volumes is the gate of a project's volumes: their number and total size.
@@ -121,29 +138,31 @@ func GrowthName(v *cloudv1.Volume) string {
 // creator (an EC2 call) admits it, and until the snapshot controller has admitted it and started
 // it (status.state set); a refused one counts for nothing and is never copied.
 func Snapshots(project string, q cloudv1.ProjectQuota) *Gate {
-	return &Gate{
-		Kind: "snapshots", Project: project,
-		Limits: []Limit{limit("snapshots", "snapshot(s)", q.Snapshots)},
-		Items: func(ctx context.Context, r client.Reader) ([]Item, error) {
+	return counted("snapshots", project, limit("snapshots", "snapshot(s)", q.Snapshots),
+		func(ctx context.Context, r client.Reader) ([]*cloudv1.Snapshot, error) {
 			list := &cloudv1.SnapshotList{}
-			if err := r.List(ctx, list, client.InNamespace(project)); err != nil {
-				return nil, fmt.Errorf("listing snapshots: %w", err)
-			}
-			items := make([]Item, 0, len(list.Items))
-			for i := range list.Items {
-				s := &list.Items[i]
-				if s.DeletionTimestamp.IsZero() {
-					items = append(items, Item{Name: s.Name, Use: []int64{1},
-						Pending: IsMarkedPending(s) || !SnapshotAdmitted(s)})
-				}
-			}
-			return items, nil
-		},
-	}
+			err := r.List(ctx, list, client.InNamespace(project))
+			return pointers(list.Items), err
+		}, SnapshotAdmitted)
 }
 
 // SnapshotAdmitted tells whether the snapshot controller admitted a snapshot: it has started it.
 func SnapshotAdmitted(s *cloudv1.Snapshot) bool { return s.Status.State != "" }
+
+// Images is the gate of a project's images: their number. An image is pending while its
+// creator (an EC2 call) admits it, and until the image controller has admitted it and started
+// it (status.state set); a refused one counts for nothing and is never stored.
+func Images(project string, q cloudv1.ProjectQuota) *Gate {
+	return counted("images", project, limit("images", "image(s)", q.Images),
+		func(ctx context.Context, r client.Reader) ([]*cloudv1.Image, error) {
+			list := &cloudv1.ImageList{}
+			err := r.List(ctx, list, client.InNamespace(project))
+			return pointers(list.Items), err
+		}, ImageAdmitted)
+}
+
+// ImageAdmitted tells whether the image controller admitted an image: it has started it.
+func ImageAdmitted(img *cloudv1.Image) bool { return img.Status.State != "" }
 
 // Instances is the gate of a project's instances: their number, and the vCPUs and memory of
 // their instance types. An instance holds its share until it is terminated or being deleted
