@@ -71,6 +71,9 @@ type Options struct {
 	// NodeLostTimeout is how long a node may stay not ready before the domains of instances
 	// being removed from it are given up; 0 is instance.DefaultNodeLostTimeout.
 	NodeLostTimeout time.Duration
+	// CaptureNodeTimeout is how long an image's copy waits for its node once the node is not
+	// ready; 0 is image.DefaultCaptureNodeTimeout.
+	CaptureNodeTimeout time.Duration
 	// SeedInstanceTypes creates the default instance types in a cloud that has none.
 	SeedInstanceTypes bool
 	// SystemNamespace holds the cloud CA and the users' credentials.
@@ -293,7 +296,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		}{"image", (&image.Reconciler{
 			Client: c, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("pinet-image"), Clock: clk, CA: ca, Metrics: m,
 			Store:           systemStore,
-			SystemNamespace: opts.SystemNamespace, Claims: idClaims,
+			SystemNamespace: opts.SystemNamespace, Claims: idClaims, CaptureNodeTimeout: opts.CaptureNodeTimeout,
 		}).SetupWithManager})
 	}
 	for _, s := range setups {

@@ -284,3 +284,40 @@ func TestCreateImageOfAnInstance(t *testing.T) {
 	expectCode(t, err, "IncorrectInstanceState")
 	expectCount(t, project, &cloudv1.ImageList{}, 6)
 }
+
+// A node that stops answering before it copies its instance's disk fails the image once it has
+// not been ready for the cloud's capture timeout (CaptureFailed, naming the node), and nothing
+// of the copy is left; the node back finds its guest untouched and running, and copies a new
+// image of it.
+func TestImageOfAnInstanceOnALostNode(t *testing.T) {
+	const project = "capture-lost"
+	c, creds, cl := tenant(t, project)
+	node := c.AddNode(t, project+"-node", project+"-zone", 4, 8192)
+	ami := c.RegisterRawImage(t, creds, project, "disk", []byte(strings.Repeat("base", 1024)), false)
+	ctx := context.Background()
+	run, err := runIn(ctx, cl, ami, project+"-zone", "m1.tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := aws.ToString(run.Instances[0].InstanceId)
+	waitState(t, cl, id, types.InstanceStateNameRunning)
+
+	node.Stop() // the agent is gone; its domain runs on
+	lost := createImage(t, cl, id, "of a lost node", false)
+	img := waitImageState(t, cl, lost, types.ImageStateFailed)
+	if why := aws.ToString(img.StateReason.Message); !strings.Contains(why, "node capture-lost-node stopped before it copied the disk of instance "+id) ||
+		!strings.Contains(why, "has not been ready for") {
+		t.Errorf("the failed image says %q", why)
+	}
+	failed := copiedImage(t, c, project, lost)
+	admin := c.S3(t, c.AddUser(t, "capture-lost-admin", true, project))
+	expectNoObjects(t, admin, failed.Status.Capture.Bucket, failed.Status.Capture.Prefix)
+
+	node.Start()
+	if d := node.Domains(t)[id]; d.State != "running" {
+		t.Errorf("domain %s is %s after its node came back", id, d.State)
+	}
+	again := createImage(t, cl, id, "of the node back", true)
+	waitImageState(t, cl, again, types.ImageStateAvailable)
+	waitState(t, cl, id, types.InstanceStateNameRunning)
+}

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -32,13 +33,26 @@ import (
 	"pinet.io/pinet/internal/capture"
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/index"
+	"pinet.io/pinet/internal/nodelost"
 	"pinet.io/pinet/internal/patch"
 	"pinet.io/pinet/internal/s3client"
 )
 
-// captureWait is how often the controller looks for the node's result while a copy is made:
-// the node records it in the object store, which sends no events.
-const captureWait = 3 * time.Second
+const (
+	// captureWait is how often the controller looks for the node's result while a copy is
+	// made: the node records it in the object store, which sends no events.
+	captureWait = 3 * time.Second
+	// DefaultCaptureNodeTimeout is how long a copy waits for its node once the node is not
+	// ready, before the image fails: the project can ask again once the instance is back.
+	DefaultCaptureNodeTimeout = 10 * time.Minute
+)
+
+func (r *Reconciler) captureNodeTimeout() time.Duration {
+	if r.CaptureNodeTimeout > 0 {
+		return r.CaptureNodeTimeout
+	}
+	return DefaultCaptureNodeTimeout
+}
 
 // reconcileCapture makes an image of an instance of its project (spec.instanceId): it waits for
 // the instance to be running or stopped on a node, gives the copy of its root disk to that node
@@ -68,6 +82,11 @@ func (r *Reconciler) reconcileCapture(ctx context.Context, img *cloudv1.Image, n
 			img.Status.ObservedGeneration = img.Generation
 			return reconcile.Result{}, nil // the instance's changes bring the image back
 		}
+		// Given only to a node that is ready: from then on, the node not ready for the timeout
+		// fails the copy (below).
+		if stop, err := r.captureNodeReady(ctx, img, inst.Status.Hypervisor, now); err != nil || stop {
+			return reconcile.Result{RequeueAfter: captureWait}, err
+		}
 		mc, err := r.Store(ctx)
 		if err != nil {
 			return reconcile.Result{}, err
@@ -93,6 +112,15 @@ func (r *Reconciler) reconcileCapture(ctx context.Context, img *cloudv1.Image, n
 	res, err := capture.ReadResult(ctx, mc, cp.Bucket, cp.Prefix)
 	switch {
 	case errors.Is(err, capture.ErrNoResult):
+		// A node gone for good (deleted, or not ready past the timeout) will not answer.
+		lost, why, _, err := nodelost.Check(ctx, r.Client, cp.Node, now.Time, r.captureNodeTimeout())
+		if err != nil {
+			return reconcile.Result{}, err
+		}
+		if lost {
+			return reconcile.Result{}, r.failCapture(ctx, img, cloudv1.ReasonCaptureFailed,
+				fmt.Sprintf("node %s stopped before it copied the disk of instance %s: %s", cp.Node, img.Spec.InstanceID, why), now)
+		}
 		img.Status.ObservedGeneration = img.Generation
 		return reconcile.Result{RequeueAfter: captureWait}, nil
 	case errors.Is(err, capture.ErrBadResult):
@@ -138,6 +166,27 @@ func (r *Reconciler) reconcileCapture(ctx context.Context, img *cloudv1.Image, n
 	}
 	markStored(img, stored, now)
 	return reconcile.Result{}, nil
+}
+
+// captureNodeReady tells, for an image to be made of an instance on node, whether the copy
+// cannot be given yet: stop is true while the node is not ready (Ready=False,
+// WaitingForInstance), and when the node is gone (the image fails).
+func (r *Reconciler) captureNodeReady(ctx context.Context, img *cloudv1.Image, node string, now metav1.Time) (stop bool, _ error) {
+	hv := &cloudv1.Hypervisor{}
+	err := r.Client.Get(ctx, client.ObjectKey{Name: node}, hv)
+	switch {
+	case apierrors.IsNotFound(err) || (err == nil && !hv.DeletionTimestamp.IsZero()):
+		return true, r.failCapture(ctx, img, cloudv1.ReasonCaptureFailed,
+			fmt.Sprintf("node %s of instance %s is gone", node, img.Spec.InstanceID), now)
+	case err != nil:
+		return false, fmt.Errorf("getting hypervisor %s: %w", node, err)
+	case !conditions.IsTrue(hv, cloudv1.ReadyCondition):
+		conditions.MarkFalse(img, cloudv1.ReadyCondition, cloudv1.ReasonWaitingForInstance,
+			fmt.Sprintf("Waiting for node %s of instance %s to be ready", node, img.Spec.InstanceID), now)
+		img.Status.ObservedGeneration = img.Generation
+		return true, nil
+	}
+	return false, nil
 }
 
 // captureSource is the instance an image is made from: the one of the image's project holding

@@ -25,6 +25,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -74,12 +75,15 @@ type Reconciler struct {
 	Claims *claims.Claimer
 	// Metrics records how long imports take; nil records nothing.
 	Metrics *metrics.Controllers
+	// CaptureNodeTimeout: see DefaultCaptureNodeTimeout.
+	CaptureNodeTimeout time.Duration
 }
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=images,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=images/status;images/finalizers,verbs=get;update;patch
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=users,verbs=get;list;watch
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=instances,verbs=get;list;watch
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=hypervisors,verbs=get;list;watch
 
 // Reconcile registers one image.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, reterr error) {

@@ -16,12 +16,9 @@ package instance
 
 import (
 	"context"
-	"fmt"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -31,34 +28,13 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/index"
+	"pinet.io/pinet/internal/nodelost"
 )
 
 // DefaultNodeLostTimeout is how long a node may stay not ready before the domains of instances
 // being removed from it are given up. A node that comes back within it cleans up its own
 // domains; one that comes back later finds them orphaned and sweeps them.
 const DefaultNodeLostTimeout = 24 * time.Hour
-
-// nodeLost says whether the node an instance's domain lives on is gone for good: its
-// Hypervisor is deleted (or being deleted), or it has not been ready for the timeout. If not,
-// it returns how long until it would be (0: never, while the node is ready).
-func nodeLost(hv *cloudv1.Hypervisor, now time.Time, timeout time.Duration) (bool, string, time.Duration) {
-	if hv == nil {
-		return true, "its hypervisor was deleted", 0
-	}
-	if !hv.DeletionTimestamp.IsZero() {
-		return true, fmt.Sprintf("its hypervisor %s is being deleted", hv.Name), 0
-	}
-	ready := meta.FindStatusCondition(hv.Status.Conditions, cloudv1.ReadyCondition)
-	if ready == nil || ready.Status == metav1.ConditionTrue {
-		// Never judged, or ready: the node's agent does its own cleanup.
-		return false, "", 0
-	}
-	down := now.Sub(ready.LastTransitionTime.Time)
-	if down >= timeout {
-		return true, fmt.Sprintf("its hypervisor %s has not been ready for %s", hv.Name, down.Truncate(time.Second)), 0
-	}
-	return false, "", timeout - down
-}
 
 // releaseLostDomain gives up the domain of an instance being removed from a node that is gone
 // for good: it removes the node agent's domain finalizer, with an event saying why, so the
@@ -78,17 +54,10 @@ func (r *Reconciler) releaseLostDomain(ctx context.Context, s *scope) (reconcile
 		controllerutil.RemoveFinalizer(inst, cloudv1.DomainFinalizer)
 		return reconcile.Result{}, nil
 	}
-	var hv *cloudv1.Hypervisor
-	got := &cloudv1.Hypervisor{}
-	err := r.Client.Get(ctx, client.ObjectKey{Name: inst.Status.Hypervisor}, got)
-	switch {
-	case apierrors.IsNotFound(err):
-	case err != nil:
-		return reconcile.Result{}, fmt.Errorf("getting hypervisor %s: %w", inst.Status.Hypervisor, err)
-	default:
-		hv = got
+	lost, why, wait, err := nodelost.Check(ctx, r.Client, inst.Status.Hypervisor, s.now.Time, r.nodeLostTimeout())
+	if err != nil {
+		return reconcile.Result{}, err
 	}
-	lost, why, wait := nodeLost(hv, s.now.Time, r.nodeLostTimeout())
 	if !lost {
 		return reconcile.Result{RequeueAfter: wait}, nil
 	}

@@ -82,6 +82,11 @@ type Cloud struct {
 	done chan struct{}
 }
 
+// CaptureNodeTimeout is how long the test cloud's image copies wait for a node that is not
+// ready: short, for the tests of a node lost mid-copy (the cloud's nodes are ready while their
+// tests use them).
+const CaptureNodeTimeout = 5 * time.Second
+
 // Options tune the cloud.
 type Options struct {
 	// TerminatedRetention is how long terminated instances stay (default a minute).
@@ -151,6 +156,7 @@ func Start(env *testenv.Env, opts Options) (*Cloud, error) {
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
 		SeedInstanceTypes: true, SystemNamespace: testenv.SystemNamespace, ObjectStoreURL: c.S3URL,
 		Region: Region, TerminatedRetention: opts.TerminatedRetention, HeartbeatTimeout: 30 * time.Second,
+		CaptureNodeTimeout: CaptureNodeTimeout,
 		TenantSubnetPrefix: opts.TenantSubnetPrefix, InstanceWorkers: opts.InstanceWorkers,
 		Metrics: reg,
 	}); err != nil {

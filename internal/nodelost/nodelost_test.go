@@ -12,7 +12,7 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 
-package instance
+package nodelost
 
 import (
 	"testing"
@@ -23,7 +23,7 @@ import (
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 )
 
-func TestNodeLost(t *testing.T) {
+func TestJudge(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
 	node := func(status metav1.ConditionStatus, since time.Duration, deleting bool) *cloudv1.Hypervisor {
 		hv := &cloudv1.Hypervisor{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}
@@ -51,9 +51,9 @@ func TestNodeLost(t *testing.T) {
 		{"down past the timeout", node(metav1.ConditionFalse, 24*time.Hour, false), true, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			lost, why, wait := nodeLost(tc.hv, now, 24*time.Hour)
+			lost, why, wait := Judge(tc.hv, now, 24*time.Hour)
 			if lost != tc.lost || wait != tc.wait || (lost && why == "") {
-				t.Errorf("nodeLost = %v %q %s, want %v, wait %s", lost, why, wait, tc.lost, tc.wait)
+				t.Errorf("Judge = %v %q %s, want %v, wait %s", lost, why, wait, tc.lost, tc.wait)
 			}
 		})
 	}
