@@ -136,8 +136,8 @@ func toImage(img *cloudv1.Image) Image {
 	if out.State == "" {
 		out.State = string(cloudv1.ImageStatePending)
 	}
-	if img.Spec.InstanceID != "" {
-		// EC2 shows an image made from an instance at owner/name.
+	if img.Spec.ImageLocation == "" {
+		// EC2 shows an image made from an instance, or copied, at owner/name.
 		out.Location = out.OwnerID + "/" + out.Name
 	}
 	if out.Architecture == "" {

@@ -64,7 +64,7 @@ func (s *Service) CreateImage(ctx context.Context, c Caller, in CreateImageInput
 	if err != nil {
 		return "", err
 	}
-	return s.createImage(ctx, c, spec, tags)
+	return s.createImage(ctx, c, "", spec, tags, nil)
 }
 
 // validateCreateImage checks what needs no lookups.
@@ -72,14 +72,20 @@ func validateCreateImage(in *CreateImageInput) error {
 	if err := refuseEBS(in.BlockDeviceMappings, "PiNet's images are of the instance's root disk only"); err != nil {
 		return err
 	}
-	switch {
-	case in.InstanceID == "":
+	if in.InstanceID == "" {
 		return BadRequest(CodeMissingParameter, "The request must contain the parameter InstanceId")
-	case in.Name == "":
+	}
+	return validateNewImageName(in.Name, in.Description)
+}
+
+// validateNewImageName checks the name and description of an image made or copied.
+func validateNewImageName(name, description string) error {
+	switch {
+	case name == "":
 		return BadRequest(CodeMissingParameter, "The request must contain the parameter Name")
-	case !imageNamePattern.MatchString(in.Name):
-		return BadRequest(CodeAMINameMalformed, "AMI names must be between 3 and 128 characters long, and may contain letters, numbers, '(', ')', '.', '-', '/', '_', spaces, '[', ']', ''' and '@'")
-	case len(in.Description) > maxImageDescription:
+	case !imageNamePattern.MatchString(name):
+		return malformedImageName()
+	case len(description) > maxImageDescription:
 		return InvalidParam("The description is longer than %d characters", maxImageDescription)
 	}
 	return nil

@@ -21,6 +21,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -105,13 +106,16 @@ func (s *Service) RegisterImage(ctx context.Context, c Caller, in RegisterImageI
 	if err != nil {
 		return "", err
 	}
-	return s.createImage(ctx, c, spec, tags)
+	return s.createImage(ctx, c, "", spec, tags, nil)
 }
 
 // createImage makes the caller's Image of spec, tagged, registered by the caller, held to the
 // project's image quota, and claims its name in the project: of two calls with one name, exactly
 // one keeps an image.
-func (s *Service) createImage(ctx context.Context, c Caller, spec *cloudv1.ImageSpec, tags map[string]string) (string, error) {
+//
+// The image is named name, or by a new id when name is empty, and carries annotations besides
+// its tags.
+func (s *Service) createImage(ctx context.Context, c Caller, name string, spec *cloudv1.ImageSpec, tags, annotations map[string]string) (string, error) {
 	q, err := s.ProjectQuota(ctx, c.Project())
 	if err != nil {
 		return "", err
@@ -122,8 +126,11 @@ func (s *Service) createImage(ctx context.Context, c Caller, spec *cloudv1.Image
 	if fit, _, err := gate.Room(ctx, s.cfg.Client, []int64{1}, 1, 1); err != nil || fit == 0 {
 		return "", cmp.Or(err, error(overQuota))
 	}
+	if name == "" {
+		name = ids.New(imagePrefix(spec.Type))
+	}
 	img := &cloudv1.Image{
-		ObjectMeta: metav1.ObjectMeta{Name: ids.New(imagePrefix(spec.Type)), Namespace: c.Project()},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: c.Project(), Annotations: maps.Clone(annotations)},
 		Spec:       *spec,
 	}
 	SetTags(img, tags)
@@ -145,6 +152,11 @@ func (s *Service) createImage(ctx context.Context, c Caller, spec *cloudv1.Image
 	}
 	s.AwaitCache(ctx, img)
 	return img.Name, nil
+}
+
+// malformedImageName is EC2's answer to a name it does not take.
+func malformedImageName() error {
+	return BadRequest(CodeAMINameMalformed, "AMI names must be between 3 and 128 characters long, and may contain letters, numbers, '(', ')', '.', '-', '/', '_', spaces, '[', ']', ''' and '@'")
 }
 
 // refuseEBS refuses EBS block device mappings, which PiNet's images have none of; instance-store
@@ -173,7 +185,7 @@ func validateRegistration(in *RegisterImageInput) error {
 	case len(in.Location) > maxImageLocation || !imageLocationPattern.MatchString(in.Location):
 		return InvalidParam("Value (%s) for parameter ImageLocation is invalid. Expected bucket/path/name.manifest.xml.", clipID(in.Location))
 	case !imageNamePattern.MatchString(in.Name):
-		return BadRequest(CodeAMINameMalformed, "AMI names must be between 3 and 128 characters long, and may contain letters, numbers, '(', ')', '.', '-', '/', '_', spaces, '[', ']', ''' and '@'")
+		return malformedImageName()
 	case len(in.Description) > maxImageDescription:
 		return InvalidParam("The description is longer than %d characters", maxImageDescription)
 	case in.Architecture != "" && !slices.Contains(architectures, in.Architecture):

@@ -191,7 +191,7 @@ func (s *Service) CreateVolume(ctx context.Context, c Caller, in CreateVolumeInp
 	if err != nil {
 		return nil, err
 	}
-	hash := volumeRequestHash(in)
+	hash := requestHash(in)
 	name := ids.New(ids.Volume)
 	if in.ClientToken != "" {
 		seed, err := s.projectSeed(ctx, c, in.ClientToken)
@@ -270,9 +270,10 @@ func (s *Service) earlierVolume(ctx context.Context, c Caller, name, hash string
 	return v, nil
 }
 
-// volumeRequestHash fingerprints a CreateVolume request (DryRun is always false by the time it
-// is taken), so a retry with the same ClientToken can be told from a different request reusing it.
-func volumeRequestHash(in CreateVolumeInput) string {
+// requestHash fingerprints a request that carries a ClientToken (DryRun is always false by the
+// time it is taken), so a retry with the same token can be told from a different request
+// reusing it.
+func requestHash(in any) string {
 	data, _ := json.Marshal(in)
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:16])

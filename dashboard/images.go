@@ -25,6 +25,7 @@ func (s *Server) imageRoutes() {
 	s.mux.HandleFunc("GET /images", s.authed(pageRequest, s.imagesPage))
 	s.mux.HandleFunc("POST /images/share", s.authed(formRequest, s.shareImage))
 	s.mux.HandleFunc("POST /images/deregister", s.authed(formRequest, s.deregisterImage))
+	s.mux.HandleFunc("POST /images/copy", s.authed(formRequest, s.copyImage))
 	s.launchRoutes()
 }
 
@@ -153,4 +154,18 @@ func (s *Server) deregisterImage(rq *request) {
 		return
 	}
 	http.Redirect(rq.w, rq.r, "/images?done=image-deregister", http.StatusSeeOther)
+}
+
+// copyImage copies an image the project may launch (its own, public or shared with it) into an
+// image of the project's own.
+func (s *Server) copyImage(rq *request) {
+	_, err := s.cfg.Service.CopyImage(rq.ctx(), rq.caller, cloud.CopyImageInput{SourceImageID: rq.r.PostFormValue("id"),
+		SourceRegion: s.cfg.Service.Config().Region, Name: strings.TrimSpace(rq.r.PostFormValue("name"))})
+	if err != nil {
+		var status int
+		rq.view.Error, status = s.serviceError(rq.ctx(), err)
+		s.showImages(rq, status)
+		return
+	}
+	http.Redirect(rq.w, rq.r, "/images?done=image-copy", http.StatusSeeOther)
 }

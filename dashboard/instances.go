@@ -411,6 +411,7 @@ var notices = map[string]string{
 	"image-share": "Launch permission added.", "image-unshare": "Launch permission removed.",
 	"image-deregister": "Image deregistered.", "project-create": "Project created.", "user-create": "User created.",
 	"image-create": "Making the image: the instance's node is copying its root disk.",
+	"image-copy":   "Copying the image into this project.",
 	"user-rotate":  "A new access key is being issued; the old one is retired.",
 }
 

@@ -266,3 +266,59 @@ func TestInstanceImageFromTheDashboard(t *testing.T) {
 		t.Fatalf("an image past the quota was made: %v", imgs)
 	}
 }
+
+// TestImageCopyFromTheDashboard copies an image shared with the project from the images page
+// into one of its own, which stays when the owner unshares it; a private image of another
+// project is refused in EC2's words and nothing is made.
+func TestImageCopyFromTheDashboard(t *testing.T) {
+	c := theCloud(t)
+	owner := newProject(t, c, "dash-imgcopy")
+	p := newProject(t, c, "dash-imgcopy-user")
+	ctx := context.Background()
+	b := newBrowser(t, c)
+	b.signIn(p.creds)
+	copyForm := func(name string) answer {
+		return b.post("/images/copy", url.Values{"csrf": {b.csrf()}, "id": {owner.image}, "name": {name}})
+	}
+	if r := copyForm("not yet shared"); r.status != http.StatusBadRequest || !strings.Contains(field(t, flashError, r.body), "InvalidAMIID.NotFound") {
+		t.Fatalf("copying a private image: %d %q", r.status, field(t, flashError, r.body))
+	}
+	share := func(op string) {
+		t.Helper()
+		mod := &types.LaunchPermissionModifications{Add: []types.LaunchPermission{{UserId: aws.String(p.name)}}}
+		if op == "remove" {
+			mod = &types.LaunchPermissionModifications{Remove: mod.Add}
+		}
+		if _, err := owner.ec2.ModifyImageAttribute(ctx, &ec2.ModifyImageAttributeInput{ImageId: aws.String(owner.image), LaunchPermission: mod}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	share("add")
+	if page := b.get("/images"); !strings.Contains(page.body, `action="/images/copy"`) || !strings.Contains(page.body, owner.image) {
+		t.Fatal("the images page offers no copy of the shared image")
+	}
+	if r := copyForm("kept copy"); r.status != http.StatusSeeOther || r.location != "/images?done=image-copy" {
+		t.Fatalf("copying the shared image: %d %q %s", r.status, r.location, field(t, flashError, r.body))
+	}
+	var copied string
+	testenv.Eventually(t, 2*time.Minute, "the copy to be available", func() error {
+		out, err := p.ec2.DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"self"},
+			Filters: []types.Filter{{Name: aws.String("name"), Values: []string{"kept copy"}}}})
+		if err != nil {
+			return err
+		}
+		if len(out.Images) != 1 || out.Images[0].State != types.ImageStateAvailable {
+			return fmt.Errorf("images %+v", out.Images)
+		}
+		copied = aws.ToString(out.Images[0].ImageId)
+		return nil
+	})
+	share("remove")
+	if page := b.get("/images"); !strings.Contains(page.body, copied) || strings.Contains(page.body, `data-id="`+owner.image+`"`) {
+		t.Fatalf("after the unsharing the page lists the copy %v, the source %v", strings.Contains(page.body, copied),
+			strings.Contains(page.body, `data-id="`+owner.image+`"`))
+	}
+	if r := copyForm("too late"); r.status != http.StatusBadRequest || !strings.Contains(field(t, flashError, r.body), "InvalidAMIID.NotFound") {
+		t.Fatalf("copying the unshared image: %d %q", r.status, field(t, flashError, r.body))
+	}
+}

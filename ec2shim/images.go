@@ -125,6 +125,34 @@ func (s *Server) createImage(ctx context.Context, who cloud.Caller, in *createIm
 		TagSpecifications: toTagSpecifications(in.TagSpecifications), DryRun: in.DryRun}))
 }
 
+type copyImageInput struct {
+	SourceImageID                         string             `ec2:"SourceImageId,required"`
+	SourceRegion                          string             `ec2:"SourceRegion,required"`
+	Name                                  string             `ec2:"Name,required"`
+	Description                           string             `ec2:"Description"`
+	ClientToken                           string             `ec2:"ClientToken"`
+	CopyImageTags                         bool               `ec2:"CopyImageTags"`
+	Encrypted                             bool               `ec2:"Encrypted"`
+	KmsKeyID                              string             `ec2:"KmsKeyId"`
+	DestinationOutpostArn                 string             `ec2:"DestinationOutpostArn"`
+	DestinationAvailabilityZone           string             `ec2:"DestinationAvailabilityZone"`
+	DestinationAvailabilityZoneID         string             `ec2:"DestinationAvailabilityZoneId"`
+	SnapshotCopyCompletionDurationMinutes *int64             `ec2:"SnapshotCopyCompletionDurationMinutes"`
+	TagSpecifications                     []tagSpecification `ec2:"TagSpecification,list"`
+	DryRun                                bool               `ec2:"DryRun"`
+}
+
+// copyImage copies an image the caller may launch into its project (cloud.Service.CopyImage).
+func (s *Server) copyImage(ctx context.Context, who cloud.Caller, in *copyImageInput) (any, error) {
+	return encoded(toRegisterImageOutput)(s.svc.CopyImage(ctx, who, cloud.CopyImageInput{SourceImageID: in.SourceImageID,
+		SourceRegion: in.SourceRegion, Name: in.Name, Description: in.Description, ClientToken: in.ClientToken,
+		CopyImageTags: in.CopyImageTags, Encrypted: in.Encrypted, KmsKeyID: in.KmsKeyID,
+		DestinationOutpostArn: in.DestinationOutpostArn, DestinationAvailabilityZone: in.DestinationAvailabilityZone,
+		DestinationAvailabilityZoneID:         in.DestinationAvailabilityZoneID,
+		SnapshotCopyCompletionDurationMinutes: in.SnapshotCopyCompletionDurationMinutes,
+		TagSpecifications:                     toTagSpecifications(in.TagSpecifications), DryRun: in.DryRun}))
+}
+
 type describeImagesInput struct {
 	ImageIDs          []string `ec2:"ImageId,list"`
 	Owners            []string `ec2:"Owner,list"`

@@ -32,6 +32,7 @@ func TestResourceShapesMatchTheModel(t *testing.T) {
 		{"DescribeKeyPairs", &describeKeyPairsInput{}, &describeKeyPairsOutput{}},
 		{"RegisterImage", &registerImageInput{}, &registerImageOutput{}},
 		{"CreateImage", &createImageInput{}, &registerImageOutput{}},
+		{"CopyImage", &copyImageInput{}, &registerImageOutput{}},
 		{"DeregisterImage", &deregisterImageInput{}, &returnOutput{}},
 		{"DescribeImages", &describeImagesInput{}, &describeImagesOutput{}},
 		{"DescribeImageAttribute", &describeImageAttributeInput{}, &imageAttributeOutput{}},

@@ -33,6 +33,7 @@ func (s *Server) routes() map[string]action {
 		// Images
 		"RegisterImage":          handle(s.registerImage),
 		"CreateImage":            handle(s.createImage),
+		"CopyImage":              handle(s.copyImage),
 		"DeregisterImage":        handle(s.deregisterImage),
 		"DescribeImages":         handle(s.describeImages),
 		"DescribeImageAttribute": handle(s.describeImageAttribute),

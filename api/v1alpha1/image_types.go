@@ -86,11 +86,11 @@ type LaunchPermission struct {
 	Projects []string `json:"projects,omitempty"`
 }
 
-// ImageSpec describes a registered image, or one made from an instance.
+// ImageSpec describes a registered image, one made from an instance, or a copy of an image.
 // +kubebuilder:validation:XValidation:rule="self.type == 'machine' || (!has(self.kernelId) && !has(self.ramdiskId))",message="only machine images reference a kernel or ramdisk"
-// +kubebuilder:validation:XValidation:rule="has(self.imageLocation) != has(self.instanceId)",message="an image is registered from imageLocation or made from instanceId, one of them"
+// +kubebuilder:validation:XValidation:rule="(has(self.imageLocation) ? 1 : 0) + (has(self.instanceId) ? 1 : 0) + (has(self.sourceImageId) ? 1 : 0) == 1",message="an image is registered from imageLocation, made from instanceId or copied from sourceImageId, one of them"
 // +kubebuilder:validation:XValidation:rule="!has(self.instanceId) || self.type == 'machine'",message="an image made from an instance is a machine image"
-// +kubebuilder:validation:XValidation:rule="has(self.imageLocation) == has(oldSelf.imageLocation) && has(self.instanceId) == has(oldSelf.instanceId)",message="an image's source never changes"
+// +kubebuilder:validation:XValidation:rule="has(self.imageLocation) == has(oldSelf.imageLocation) && has(self.instanceId) == has(oldSelf.instanceId) && has(self.sourceImageId) == has(oldSelf.sourceImageId)",message="an image's source never changes"
 // +kubebuilder:validation:XValidation:rule="(has(self.noReboot) && self.noReboot) == (has(oldSelf.noReboot) && oldSelf.noReboot)",message="noReboot is immutable"
 type ImageSpec struct {
 	// imageLocation is bucket/key of the bundle manifest (format Bundle) or of the plain image
@@ -109,6 +109,15 @@ type ImageSpec struct {
 	// +kubebuilder:validation:Pattern=`^i-[0-9a-f]{8,17}$`
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="instanceId is immutable"
 	InstanceID string `json:"instanceId,omitempty"`
+
+	// sourceImageId makes the image a copy of another image (EC2's CopyImage): one the image's
+	// project may launch (its own, public, or shared with it) and of the same type. The copy
+	// is the project's own and stays when the source is deregistered or unshared; its kernel,
+	// ramdisk and other attributes are this spec's (the EC2 API fills them in from the source).
+	// +optional
+	// +kubebuilder:validation:Pattern=`^a[mkr]i-[0-9a-f]{8,17}$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="sourceImageId is immutable"
+	SourceImageID string `json:"sourceImageId,omitempty"`
 
 	// noReboot copies a running instance's disk while its guest runs (paused for the copy), as
 	// EC2's NoReboot: the file systems are as a crash would leave them. Otherwise the guest is

@@ -78,6 +78,11 @@ func TestCreateValidation(t *testing.T) {
 		{"image of no source", &cloudv1.Image{ObjectMeta: meta("nosrc"), Spec: cloudv1.ImageSpec{Name: "x"}}, "one of them"},
 		{"image of a location and an instance", &cloudv1.Image{ObjectMeta: meta("twosrc"),
 			Spec: cloudv1.ImageSpec{ImageLocation: "bucket/k.xml", InstanceID: "i-0123456789abcdef0"}}, "one of them"},
+		{"image of a location and a source image", &cloudv1.Image{ObjectMeta: meta("twosrc2"),
+			Spec: cloudv1.ImageSpec{ImageLocation: "bucket/k.xml", SourceImageID: "ami-0123456789abcdef0"}}, "one of them"},
+		{"image of an instance and a source image", &cloudv1.Image{ObjectMeta: meta("twosrc3"),
+			Spec: cloudv1.ImageSpec{InstanceID: "i-0123456789abcdef0", SourceImageID: "ami-0123456789abcdef0"}}, "one of them"},
+		{"image of a bad source id", &cloudv1.Image{ObjectMeta: meta("badsrc"), Spec: cloudv1.ImageSpec{SourceImageID: "web"}}, "spec.sourceImageId"},
 		{"kernel image of an instance", &cloudv1.Image{ObjectMeta: meta("kinst"),
 			Spec: cloudv1.ImageSpec{InstanceID: "i-0123456789abcdef0", Type: cloudv1.ImageTypeKernel}}, "is a machine image"},
 		{"image of a bad instance id", &cloudv1.Image{ObjectMeta: meta("badinst"), Spec: cloudv1.ImageSpec{InstanceID: "web-1"}}, "spec.instanceId"},
@@ -186,6 +191,27 @@ func TestTransitionRules(t *testing.T) {
 	img.Spec.ImageLocation, img.Spec.InstanceID = "", "i-0123456789abcdef0"
 	if err := env.Client.Update(ctx, img); err == nil || !strings.Contains(err.Error(), "never changes") {
 		t.Fatalf("changing a registered image into a captured one: %v", err)
+	}
+	copied := &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "copied", Namespace: ns},
+		Spec: cloudv1.ImageSpec{SourceImageID: "ami-0123456789abcdef0"}}
+	if err := env.Client.Create(ctx, copied); err != nil {
+		t.Fatal(err)
+	}
+	for name, change := range map[string]func(){
+		"source":   func() { copied.Spec.SourceImageID = "ami-0123456789abcdef1" },
+		"instance": func() { copied.Spec.SourceImageID, copied.Spec.InstanceID = "", "i-0123456789abcdef0" },
+		"location": func() { copied.Spec.SourceImageID, copied.Spec.ImageLocation = "", "bkt/img.manifest.xml" },
+	} {
+		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(copied), copied)
+		change()
+		if err := env.Client.Update(ctx, copied); err == nil || !strings.Contains(err.Error(), "immutable") && !strings.Contains(err.Error(), "never changes") {
+			t.Fatalf("changing a copied image's %s: %v", name, err)
+		}
+	}
+	_ = env.Client.Get(ctx, client.ObjectKeyFromObject(img), img)
+	img.Spec.ImageLocation, img.Spec.SourceImageID = "", "ami-0123456789abcdef0"
+	if err := env.Client.Update(ctx, img); err == nil || !strings.Contains(err.Error(), "never changes") {
+		t.Fatalf("changing a registered image into a copy: %v", err)
 	}
 
 	vol := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "v", Namespace: ns}, Spec: cloudv1.VolumeSpec{SizeGiB: 5}}

@@ -142,8 +142,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		}
 		return reconcile.Result{}, err
 	}
-	if img.Spec.InstanceID != "" {
+	switch {
+	case img.Spec.InstanceID != "":
 		return r.reconcileCapture(ctx, img, now)
+	case img.Spec.SourceImageID != "":
+		return r.reconcileCopy(ctx, img, now)
 	}
 	conditions.MarkFalse(img, cloudv1.ReadyCondition, cloudv1.ReasonImagePending, "Verifying and storing the image", now)
 

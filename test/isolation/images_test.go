@@ -16,6 +16,7 @@ package isolation_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -28,6 +29,8 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/testcloud"
+	"pinet.io/pinet/internal/testenv"
 	"pinet.io/pinet/objectstore"
 )
 
@@ -132,4 +135,60 @@ func (w *world) imagesOfOthersInstance(t *testing.T) {
 	if err := w.bKube.Create(ctx, inA); !apierrors.IsForbidden(err) {
 		t.Fatalf("B making an image in A's namespace: %v", err)
 	}
+}
+
+// copiesOfOthersImage: B cannot copy A's private image: the EC2 API does not know the id in B
+// (nor by a ClientToken retry), and a kubectl Image naming it fails SourceNotFound with nothing
+// stored. B cannot make the copy in A's namespace, nor name A's stored object by a copy of its
+// own image (a copy's source is an image id, read with B's rights). A's image stays A's
+// (checkAUnchanged).
+func (w *world) copiesOfOthersImage(t *testing.T) {
+	ctx := context.Background()
+	eb := w.cloud.EC2(w.b)
+	for _, token := range []string{"", "retry-1"} {
+		in := &ec2.CopyImageInput{SourceImageId: aws.String(w.amiA), SourceRegion: aws.String(testcloud.Region), Name: aws.String("a's image")}
+		if token != "" {
+			in.ClientToken = aws.String(token)
+		}
+		_, err := eb.CopyImage(ctx, in)
+		expectCode(t, err, "InvalidAMIID.NotFound")
+	}
+
+	img := &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "copy-of-a-image", Namespace: projectB},
+		Spec: cloudv1.ImageSpec{SourceImageID: w.amiA}}
+	if err := w.bKube.Create(ctx, img); err != nil {
+		t.Fatal(err)
+	}
+	w.waitImageFailed(t, img, cloudv1.ReasonSourceNotFound)
+	if c := conditions.Get(img, cloudv1.ReadyCondition); !strings.Contains(c.Message, "does not exist or is not shared with project "+projectB) {
+		t.Errorf("the refusal says %q", c.Message)
+	}
+	if img.Status.Stored != nil {
+		t.Fatalf("B's copy of A's private image was stored: %+v", img.Status.Stored)
+	}
+	inA := &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "copy-in-a-image", Namespace: projectA},
+		Spec: cloudv1.ImageSpec{SourceImageID: w.amiA}}
+	if err := w.bKube.Create(ctx, inA); !apierrors.IsForbidden(err) {
+		t.Fatalf("B copying into A's namespace: %v", err)
+	}
+	// B's own image named by A's id has an id of its own: a copy naming A's id is not of it,
+	// and never of A's.
+	w.uploadB(t, "bob-named", []byte("bob's disk named like A's id"))
+	named := w.bImage(t, w.amiA, bucketB+"/bob-named")
+	w.waitImage(t, named, cloudv1.ImageStateAvailable)
+	byName := &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "copy-by-name", Namespace: projectB},
+		Spec: cloudv1.ImageSpec{SourceImageID: w.amiA}}
+	if err := w.bKube.Create(ctx, byName); err != nil {
+		t.Fatal(err)
+	}
+	w.waitImageFailed(t, byName, cloudv1.ReasonSourceNotFound)
+	if err := w.bKube.Delete(ctx, named); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, shortWait, "B's image named like A's id to be gone", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(named), named); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("still there: %v", err)
+		}
+		return nil
+	})
 }

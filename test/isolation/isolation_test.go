@@ -164,6 +164,7 @@ func TestTenantIsolation(t *testing.T) {
 	t.Run("kubectl image from the system image store is refused", w.rawFromSystemStore)
 	t.Run("kubectl image is read as the user who made it", w.kubectlImageReadAsItsMaker)
 	t.Run("images of another project's instance", w.imagesOfOthersInstance)
+	t.Run("copies of another project's image", w.copiesOfOthersImage)
 	t.Run("kubectl image named like another project's ami id", w.imageNamedLikeOthersID)
 	t.Run("kubectl instance named like another project's instance id", w.instanceNamedLikeOthersID)
 	t.Run("kubectl key pair, group, volume and address named like another project's ids", w.objectsNamedLikeOthersIDs)
