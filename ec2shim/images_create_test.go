@@ -313,10 +313,22 @@ func TestImageOfAnInstanceOnALostNode(t *testing.T) {
 	admin := c.S3(t, c.AddUser(t, "capture-lost-admin", true, project))
 	expectNoObjects(t, admin, failed.Status.Capture.Bucket, failed.Status.Capture.Prefix)
 
+	// What an agent killed mid-upload would have left: the flattened disk of the image that
+	// failed meanwhile. The agent back removes it.
+	left := filepath.Join(node.StateDir(), "instances", id, "image-"+lost+"."+string(failed.UID)+".qcow2")
+	if err := os.WriteFile(left, []byte(strings.Repeat("disk", 1024)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	node.Start()
 	if d := node.Domains(t)[id]; d.State != "running" {
 		t.Errorf("domain %s is %s after its node came back", id, d.State)
 	}
+	testenv.Eventually(t, shortWait, "the agent back to remove the failed image's copy", func() error {
+		if _, err := os.Stat(left); !os.IsNotExist(err) {
+			return fmt.Errorf("%s is left (%v)", left, err)
+		}
+		return nil
+	})
 	again := createImage(t, cl, id, "of the node back", true)
 	waitImageState(t, cl, again, types.ImageStateAvailable)
 	waitState(t, cl, id, types.InstanceStateNameRunning)

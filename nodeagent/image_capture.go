@@ -20,9 +20,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -31,6 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -73,6 +76,15 @@ func setupCapture(mgr ctrl.Manager, restCfg *rest.Config, cfg Config, sync *inst
 	reader := mgr.GetAPIReader()
 	ic := &imageCapture{reader: c, sync: sync,
 		store: func(ctx context.Context) (*minio.Client, error) { return s3client.New(ctx, reader, storeCfg) }}
+	// Copies left by an agent before a restart, of images that ended meanwhile, go at start.
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		if c.WaitForCacheSync(ctx) {
+			ic.sweepCopies(ctx)
+		}
+		return nil
+	})); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).Named("nodeagent-image-copy").
 		WatchesRawSource(source.Kind(c, &cloudv1.Image{}, &handler.TypedEnqueueRequestForObject[*cloudv1.Image]{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 2}).
@@ -87,12 +99,17 @@ const copyRecheck = 2 * time.Second
 func (c *imageCapture) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	img := &cloudv1.Image{}
 	if err := c.reader.Get(ctx, req.NamespacedName, img); err != nil {
+		if apierrors.IsNotFound(err) {
+			// Stored, failed or deleted (it left this cache): its copy here is done with.
+			c.sweepCopies(ctx)
+		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	cp := img.Status.Capture
-	if cp == nil || cp.Node != c.sync.cfg.NodeName || img.Status.State != cloudv1.ImageStatePending || !img.DeletionTimestamp.IsZero() {
+	if !c.copiesHere(img) {
+		c.sweepCopies(ctx)
 		return reconcile.Result{}, nil
 	}
+	cp := img.Status.Capture
 	mc, err := c.store(ctx)
 	if err != nil {
 		return reconcile.Result{}, err
@@ -112,7 +129,7 @@ func (c *imageCapture) Reconcile(ctx context.Context, req reconcile.Request) (re
 	}
 	// The flattened disk is kept until it is uploaded: an upload that fails is tried again from
 	// it, without taking the guest down a second time.
-	out := filepath.Join(c.sync.instanceDir(inst.Status.InstanceID), "image-"+img.Status.ImageID+"."+string(img.UID)+".qcow2")
+	out := copyFile(c.sync.instanceDir(inst.Status.InstanceID), img.Status.ImageID, string(img.UID))
 	if _, err := os.Stat(out); err != nil {
 		var why string
 		var again bool
@@ -146,6 +163,58 @@ func (c *imageCapture) Reconcile(ctx context.Context, req reconcile.Request) (re
 	log.FromContext(ctx).Info("Copied the instance's disk for an image", "instance", inst.Status.InstanceID,
 		"image", img.Status.ImageID, "bytes", st.Size())
 	return reconcile.Result{}, nil
+}
+
+// copiesHere tells whether this node is to copy a disk for the image: pending, not being
+// deleted, and given to this node.
+func (c *imageCapture) copiesHere(img *cloudv1.Image) bool {
+	cp := img.Status.Capture
+	return cp != nil && cp.Node == c.sync.cfg.NodeName && img.Status.State == cloudv1.ImageStatePending && img.DeletionTimestamp.IsZero()
+}
+
+// sweepCopies removes the flattened disks (whole or partly written) of images this node no
+// longer copies for: stored, failed or deleted meanwhile. Each is the size of a root disk; left,
+// they would stay until their instance is terminated.
+func (c *imageCapture) sweepCopies(ctx context.Context) {
+	list := &cloudv1.ImageList{}
+	if err := c.reader.List(ctx, list); err != nil {
+		log.FromContext(ctx).Error(err, "Listing the images this node copies for")
+		return
+	}
+	keep := map[string]bool{}
+	for i := range list.Items {
+		if img := &list.Items[i]; c.copiesHere(img) {
+			keep[string(img.UID)] = true
+		}
+	}
+	for _, f := range staleCopies(filepath.Join(c.sync.cfg.StateDir, "instances"), keep) {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			log.FromContext(ctx).Error(err, "Removing the copy of a disk for an image that ended", "file", f)
+			continue
+		}
+		log.FromContext(ctx).Info("Removed the copy of a disk for an image that ended", "file", f)
+	}
+}
+
+// copyFile names the flattened disk of an instance's root for an image (and, with ".new", the
+// file it is written to first).
+func copyFile(instanceDir, imageID, uid string) string {
+	return filepath.Join(instanceDir, "image-"+imageID+"."+uid+".qcow2")
+}
+
+// staleCopies lists the flattened disks in the instance directories under dir whose image UID
+// keep does not hold.
+func staleCopies(dir string, keep map[string]bool) []string {
+	files, _ := filepath.Glob(filepath.Join(dir, "*", "image-*.qcow2*"))
+	var stale []string
+	for _, f := range files {
+		name := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(f), ".new"), ".qcow2")
+		_, uid, ok := strings.Cut(strings.TrimPrefix(name, "image-"), ".")
+		if ok && uid != "" && !keep[uid] {
+			stale = append(stale, f)
+		}
+	}
+	return stale
 }
 
 // instance is the instance the image is made of, as this agent's cache has it: the one the

@@ -17,6 +17,8 @@ package nodeagent
 import (
 	"context"
 	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
@@ -46,5 +48,34 @@ func TestGuestShutDownForACopyIsNotItsOwnPowerOff(t *testing.T) {
 	}
 	if s.noticePowerOff(context.Background(), scope()) {
 		t.Fatal("a guest shut down for a copy was taken for its own power-off")
+	}
+}
+
+// The flattened disks of images the node no longer copies for (whole, or partly written) are
+// found for removal; those of images it copies for, and the instances' own files, are not.
+func TestStaleCopiesOfEndedImages(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "i-0000000000000000a"), filepath.Join(dir, "i-0000000000000000b")
+	for _, d := range []string{a, b} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	current := copyFile(a, "ami-0000000000000000a", "uid-current")
+	ended := copyFile(a, "ami-0000000000000000b", "uid-ended")
+	partial := copyFile(b, "ami-0000000000000000c", "uid-gone") + ".new"
+	currentPartial := copyFile(b, "ami-0000000000000000d", "uid-current-2") + ".new"
+	own := []string{filepath.Join(a, "root.qcow2"), filepath.Join(b, "image-copy-shutdown"), filepath.Join(b, "console.log")}
+	for _, f := range append([]string{current, ended, partial, currentPartial}, own...) {
+		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := staleCopies(dir, map[string]bool{"uid-current": true, "uid-current-2": true})
+	slices.Sort(got)
+	want := []string{ended, partial}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("stale copies %v, want %v", got, want)
 	}
 }
