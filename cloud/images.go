@@ -16,6 +16,7 @@ package cloud
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -54,7 +55,9 @@ type Image struct {
 	Hypervisor                   string
 	// StateReasonCode and StateReasonMessage say why a failed image failed.
 	StateReasonCode, StateReasonMessage string
-	Tags                                map[string]string
+	// DeregistrationProtection is EC2's: disabled, enabled-with(out)-cooldown, disabled-until.
+	DeregistrationProtection string
+	Tags                     map[string]string
 }
 
 // imagePrefix is the id prefix of an image type.
@@ -115,23 +118,24 @@ func (s *Service) imageRefID(ctx context.Context, namespace, ref string) string 
 
 func toImage(img *cloudv1.Image) Image {
 	out := Image{
-		ID:                 ImageID(img),
-		Location:           img.Spec.ImageLocation,
-		State:              string(img.Status.State),
-		OwnerID:            imageOwner(img),
-		Created:            img.CreationTimestamp.Time,
-		Public:             img.Spec.LaunchPermission.Public,
-		Architecture:       img.Spec.Architecture,
-		Type:               string(img.Spec.Type),
-		KernelID:           img.Spec.KernelID,
-		RamdiskID:          img.Spec.RamdiskID,
-		Name:               imageName(img),
-		Description:        img.Spec.Description,
-		RootDeviceType:     "instance-store",
-		RootDeviceName:     img.Spec.RootDeviceName,
-		VirtualizationType: "hvm",
-		Hypervisor:         "xen",
-		Tags:               TagsOf(img),
+		ID:                       ImageID(img),
+		Location:                 img.Spec.ImageLocation,
+		State:                    string(img.Status.State),
+		OwnerID:                  imageOwner(img),
+		Created:                  img.CreationTimestamp.Time,
+		Public:                   img.Spec.LaunchPermission.Public,
+		Architecture:             img.Spec.Architecture,
+		Type:                     string(img.Spec.Type),
+		KernelID:                 img.Spec.KernelID,
+		RamdiskID:                img.Spec.RamdiskID,
+		Name:                     imageName(img),
+		Description:              img.Spec.Description,
+		RootDeviceType:           "instance-store",
+		RootDeviceName:           img.Spec.RootDeviceName,
+		VirtualizationType:       "hvm",
+		Hypervisor:               "xen",
+		Tags:                     TagsOf(img),
+		DeregistrationProtection: deregistrationProtection(img),
 	}
 	if out.State == "" {
 		out.State = string(cloudv1.ImageStatePending)
@@ -360,7 +364,23 @@ func (s *Service) DeregisterImage(ctx context.Context, c Caller, in DeregisterIm
 	if err != nil {
 		return err
 	}
-	if err := s.cfg.Client.Delete(ctx, img); client.IgnoreNotFound(err) != nil {
+	// Judged and deleted at one version of the image, read from the API server: a protection
+	// turned on since the cache's copy is not passed over.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur := &cloudv1.Image{}
+		if err := s.cfg.APIReader.Get(ctx, client.ObjectKeyFromObject(img), cur); err != nil {
+			return err
+		}
+		if err := refuseProtected(cur, in.ID); err != nil {
+			return err
+		}
+		return s.cfg.Client.Delete(ctx, cur, client.Preconditions{UID: &cur.UID, ResourceVersion: &cur.ResourceVersion})
+	})
+	if err := client.IgnoreNotFound(err); err != nil {
+		var apiErr *query.Error
+		if errors.As(err, &apiErr) {
+			return err
+		}
 		return APIError(err, "image "+in.ID)
 	}
 	s.releaseImageName(ctx, img)
@@ -383,11 +403,11 @@ type DescribeImageAttributeInput struct {
 }
 
 // imageAttributes are the attributes DescribeImageAttribute answers; those PiNet images never have
-// (boot mode, TPM, …) answer empty, deregistration protection "disabled".
+// (boot mode, TPM, …) answer empty.
 var imageAttributes = map[string]string{
 	"launchPermission": "", "blockDeviceMapping": "", "productCodes": "", "description": "", "kernel": "",
 	"ramdisk": "", "sriovNetSupport": "", "bootMode": "", "tpmSupport": "", "uefiData": "",
-	"lastLaunchedTime": "", "imdsSupport": "", "deregistrationProtection": "disabled",
+	"lastLaunchedTime": "", "imdsSupport": "", "deregistrationProtection": "",
 }
 
 // DescribeImageAttribute answers one attribute of a visible image. Who may launch it, and its
@@ -420,6 +440,8 @@ func (s *Service) DescribeImageAttribute(ctx context.Context, c Caller, in Descr
 		out.Value, _ = s.defaultImageIDs(ctx, img)
 	case "ramdisk":
 		_, out.Value = s.defaultImageIDs(ctx, img)
+	case "deregistrationProtection":
+		out.Value = deregistrationProtection(img)
 	}
 	return out, nil
 }

@@ -74,6 +74,9 @@ type Options struct {
 	// CaptureNodeTimeout is how long an image's copy waits for its node once the node is not
 	// ready; 0 is image.DefaultCaptureNodeTimeout.
 	CaptureNodeTimeout time.Duration
+	// ImageProtectionCooldown is how long an image stays protected after its deregistration
+	// protection with a cooldown is turned off; 0 is image.DefaultProtectionCooldown.
+	ImageProtectionCooldown time.Duration
 	// SeedInstanceTypes creates the default instance types in a cloud that has none.
 	SeedInstanceTypes bool
 	// SystemNamespace holds the cloud CA and the users' credentials.
@@ -297,6 +300,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			Client: c, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("pinet-image"), Clock: clk, CA: ca, Metrics: m,
 			Store:           systemStore,
 			SystemNamespace: opts.SystemNamespace, Claims: idClaims, CaptureNodeTimeout: opts.CaptureNodeTimeout,
+			ProtectionCooldown: opts.ImageProtectionCooldown,
 		}).SetupWithManager})
 	}
 	for _, s := range setups {

@@ -26,6 +26,7 @@ func (s *Server) imageRoutes() {
 	s.mux.HandleFunc("POST /images/share", s.authed(formRequest, s.shareImage))
 	s.mux.HandleFunc("POST /images/deregister", s.authed(formRequest, s.deregisterImage))
 	s.mux.HandleFunc("POST /images/copy", s.authed(formRequest, s.copyImage))
+	s.mux.HandleFunc("POST /images/protection", s.authed(formRequest, s.protectImage))
 	s.launchRoutes()
 }
 
@@ -118,13 +119,7 @@ func (s *Server) shareImage(rq *request) {
 	}
 	err := s.cfg.Service.ModifyImageAttribute(rq.ctx(), rq.caller, cloud.ModifyImageAttributeInput{
 		ID: rq.r.PostFormValue("id"), LaunchPermission: changes})
-	if err != nil {
-		var status int
-		rq.view.Error, status = s.serviceError(rq.ctx(), err)
-		s.showImages(rq, status)
-		return
-	}
-	http.Redirect(rq.w, rq.r, "/images?done="+done, http.StatusSeeOther)
+	s.imagesDone(rq, err, done)
 }
 
 // sharingChange reads a share form of an image or a snapshot (what): one permission, for
@@ -147,13 +142,7 @@ func sharingChange(r *http.Request, what string) (changes *cloud.LaunchPermissio
 // deregisterImage deregisters an own image; instances launched from it keep running.
 func (s *Server) deregisterImage(rq *request) {
 	err := s.cfg.Service.DeregisterImage(rq.ctx(), rq.caller, cloud.DeregisterImageInput{ID: rq.r.PostFormValue("id")})
-	if err != nil {
-		var status int
-		rq.view.Error, status = s.serviceError(rq.ctx(), err)
-		s.showImages(rq, status)
-		return
-	}
-	http.Redirect(rq.w, rq.r, "/images?done=image-deregister", http.StatusSeeOther)
+	s.imagesDone(rq, err, "image-deregister")
 }
 
 // copyImage copies an image the project may launch (its own, public or shared with it) into an
@@ -161,11 +150,38 @@ func (s *Server) deregisterImage(rq *request) {
 func (s *Server) copyImage(rq *request) {
 	_, err := s.cfg.Service.CopyImage(rq.ctx(), rq.caller, cloud.CopyImageInput{SourceImageID: rq.r.PostFormValue("id"),
 		SourceRegion: s.cfg.Service.Config().Region, Name: strings.TrimSpace(rq.r.PostFormValue("name"))})
+	s.imagesDone(rq, err, "image-copy")
+}
+
+// protectImage turns an own image's deregistration protection on (op enable, or enable-cooldown
+// for the cooldown) or off (disable).
+func (s *Server) protectImage(rq *request) {
+	in := cloud.ImageProtectionInput{ID: rq.r.PostFormValue("id")}
+	var err error
+	done := "image-protect"
+	switch rq.r.PostFormValue("op") {
+	case "enable", "enable-cooldown":
+		in.WithCooldown = rq.r.PostFormValue("op") == "enable-cooldown"
+		err = s.cfg.Service.EnableImageDeregistrationProtection(rq.ctx(), rq.caller, in)
+	case "disable":
+		done = "image-unprotect"
+		err = s.cfg.Service.DisableImageDeregistrationProtection(rq.ctx(), rq.caller, in)
+	default:
+		rq.view.Error = "Say whether to enable or disable the protection."
+		s.showImages(rq, http.StatusBadRequest)
+		return
+	}
+	s.imagesDone(rq, err, done)
+}
+
+// imagesDone answers a form of the images page: the page again with the service's error, or a
+// redirect to it with the notice done.
+func (s *Server) imagesDone(rq *request, err error, done string) {
 	if err != nil {
 		var status int
 		rq.view.Error, status = s.serviceError(rq.ctx(), err)
 		s.showImages(rq, status)
 		return
 	}
-	http.Redirect(rq.w, rq.r, "/images?done=image-copy", http.StatusSeeOther)
+	http.Redirect(rq.w, rq.r, "/images?done="+done, http.StatusSeeOther)
 }

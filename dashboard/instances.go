@@ -410,9 +410,10 @@ var notices = map[string]string{
 	"group-authorize": "Rule added.", "group-revoke": "Rule removed.",
 	"image-share": "Launch permission added.", "image-unshare": "Launch permission removed.",
 	"image-deregister": "Image deregistered.", "project-create": "Project created.", "user-create": "User created.",
-	"image-create": "Making the image: the instance's node is copying its root disk.",
-	"image-copy":   "Copying the image into this project.",
-	"user-rotate":  "A new access key is being issued; the old one is retired.",
+	"image-create":  "Making the image: the instance's node is copying its root disk.",
+	"image-copy":    "Copying the image into this project.",
+	"image-protect": "Deregistration protection enabled.", "image-unprotect": "Deregistration protection disabled.",
+	"user-rotate": "A new access key is being issued; the old one is retired.",
 }
 
 func noticeOf(r *http.Request) string { return notices[r.URL.Query().Get("done")] }

@@ -322,3 +322,44 @@ func TestImageCopyFromTheDashboard(t *testing.T) {
 		t.Fatalf("copying the unshared image: %d %q", r.status, field(t, flashError, r.body))
 	}
 }
+
+// TestImageProtectionFromTheDashboard protects an image from its page: deregistering it is then
+// refused in EC2's words until the protection is disabled; another project cannot change it.
+func TestImageProtectionFromTheDashboard(t *testing.T) {
+	c := theCloud(t)
+	p := newProject(t, c, "dash-imgprot")
+	other := newProject(t, c, "dash-imgprot-other")
+	b := newBrowser(t, c)
+	b.signIn(p.creds)
+	post := func(br *browser, path string, form url.Values) answer {
+		form.Set("csrf", br.csrf())
+		form.Set("id", p.image)
+		return br.post(path, form)
+	}
+	if r := post(b, "/images/protection", url.Values{"op": {"enable"}}); r.status != http.StatusSeeOther || r.location != "/images?done=image-protect" {
+		t.Fatalf("protect: %d %q %s", r.status, r.location, field(t, flashError, r.body))
+	}
+	testenv.Eventually(t, 30*time.Second, "the page to show the protection", func() error {
+		if page := b.get("/images"); !strings.Contains(page.body, "Deregistration protection: enabled-without-cooldown") {
+			return fmt.Errorf("not shown yet")
+		}
+		return nil
+	})
+	if r := post(b, "/images/deregister", url.Values{}); r.status != http.StatusBadRequest || !strings.Contains(field(t, flashError, r.body), "OperationNotPermitted") {
+		t.Fatalf("deregistering a protected image: %d %q", r.status, field(t, flashError, r.body))
+	}
+	ob := newBrowser(t, c)
+	ob.signIn(other.creds)
+	if r := post(ob, "/images/protection", url.Values{"op": {"disable"}}); r.status < 400 || !strings.Contains(field(t, flashError, r.body), "InvalidAMIID.NotFound") {
+		t.Fatalf("another project disabling the protection: %d %q", r.status, field(t, flashError, r.body))
+	}
+	if r := post(b, "/images/protection", url.Values{"op": {"disable"}}); r.status != http.StatusSeeOther || r.location != "/images?done=image-unprotect" {
+		t.Fatalf("unprotect: %d %q %s", r.status, r.location, field(t, flashError, r.body))
+	}
+	testenv.Eventually(t, 30*time.Second, "the image to be deregistered", func() error {
+		if r := post(b, "/images/deregister", url.Values{}); r.status != http.StatusSeeOther {
+			return fmt.Errorf("deregister: %d %q", r.status, field(t, flashError, r.body))
+		}
+		return nil
+	})
+}

@@ -51,6 +51,8 @@ type imageItem struct {
 	Hypervisor         string                       `xml:"hypervisor"`
 	StateReason        *stateReason                 `xml:"stateReason,omitempty"`
 	TagSet             *query.List[tagItem]         `xml:"tagSet,omitempty"`
+	// DeregistrationProtection is disabled, enabled-with(out)-cooldown or disabled-until.
+	DeregistrationProtection string `xml:"deregistrationProtection,omitempty"`
 }
 
 func toImageItem(img cloud.Image) imageItem {
@@ -61,6 +63,7 @@ func toImageItem(img cloud.Image) imageItem {
 		Name: img.Name, Description: img.Description, RootDeviceType: img.RootDeviceType,
 		RootDeviceName: img.RootDeviceName, BlockDeviceMapping: query.NewList[imageBlockDevice](),
 		VirtualizationType: img.VirtualizationType, Hypervisor: img.Hypervisor, TagSet: tagList(img.Tags),
+		DeregistrationProtection: img.DeregistrationProtection,
 	}
 	if img.StateReasonCode != "" {
 		item.StateReason = &stateReason{Code: img.StateReasonCode, Message: img.StateReasonMessage}
@@ -186,6 +189,39 @@ type deregisterImageInput struct {
 
 func (s *Server) deregisterImage(ctx context.Context, who cloud.Caller, in *deregisterImageInput) (any, error) {
 	return done(s.svc.DeregisterImage(ctx, who, cloud.DeregisterImageInput{ID: in.ImageID, DryRun: in.DryRun}))
+}
+
+type imageProtectionInput struct {
+	ImageID      string `ec2:"ImageId,required"`
+	WithCooldown bool   `ec2:"WithCooldown"`
+	DryRun       bool   `ec2:"DryRun"`
+}
+
+type disableImageProtectionInput struct {
+	ImageID string `ec2:"ImageId,required"`
+	DryRun  bool   `ec2:"DryRun"`
+}
+
+// returnStringOutput is the answer of the actions whose model gives "return" as a string.
+type returnStringOutput struct {
+	Return string `xml:"return"`
+}
+
+func (s *Server) enableImageProtection(ctx context.Context, who cloud.Caller, in *imageProtectionInput) (any, error) {
+	err := s.svc.EnableImageDeregistrationProtection(ctx, who, cloud.ImageProtectionInput{ID: in.ImageID,
+		WithCooldown: in.WithCooldown, DryRun: in.DryRun})
+	if err != nil {
+		return nil, err
+	}
+	return &returnStringOutput{Return: "true"}, nil
+}
+
+func (s *Server) disableImageProtection(ctx context.Context, who cloud.Caller, in *disableImageProtectionInput) (any, error) {
+	err := s.svc.DisableImageDeregistrationProtection(ctx, who, cloud.ImageProtectionInput{ID: in.ImageID, DryRun: in.DryRun})
+	if err != nil {
+		return nil, err
+	}
+	return &returnStringOutput{Return: "true"}, nil
 }
 
 // launchPermissionItem is EC2's LaunchPermission, in requests and responses.

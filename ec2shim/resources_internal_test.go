@@ -33,6 +33,8 @@ func TestResourceShapesMatchTheModel(t *testing.T) {
 		{"RegisterImage", &registerImageInput{}, &registerImageOutput{}},
 		{"CreateImage", &createImageInput{}, &registerImageOutput{}},
 		{"CopyImage", &copyImageInput{}, &registerImageOutput{}},
+		{"EnableImageDeregistrationProtection", &imageProtectionInput{}, &returnStringOutput{}},
+		{"DisableImageDeregistrationProtection", &disableImageProtectionInput{}, &returnStringOutput{}},
 		{"DeregisterImage", &deregisterImageInput{}, &returnOutput{}},
 		{"DescribeImages", &describeImagesInput{}, &describeImagesOutput{}},
 		{"DescribeImageAttribute", &describeImageAttributeInput{}, &imageAttributeOutput{}},

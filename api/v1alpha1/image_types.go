@@ -177,12 +177,30 @@ type ImageSpec struct {
 	// +optional
 	LaunchPermission LaunchPermission `json:"launchPermission,omitempty"`
 
+	// deregistrationProtection is EC2's: while set, no front door deregisters (deletes) the
+	// image. Turned off (unset) from EnabledWithCooldown, the image stays protected for the
+	// cloud's cooldown (status.deregistrationProtectedUntil).
+	// +optional
+	DeregistrationProtection DeregistrationProtection `json:"deregistrationProtection,omitempty"`
+
 	// configDrive is the default of spec.configDrive for instances of this machine image: whether
 	// they get the read-only meta-data disk (serial pinet-meta). Off when unset. The EC2 API has
 	// no parameter for it, so RunInstances always leaves it to the image.
 	// +optional
 	ConfigDrive *bool `json:"configDrive,omitempty"`
 }
+
+// DeregistrationProtection is EC2's deregistration protection of an image.
+// +kubebuilder:validation:Enum=Enabled;EnabledWithCooldown
+type DeregistrationProtection string
+
+const (
+	// DeregistrationProtected keeps the image from being deregistered (deleted) until turned off.
+	DeregistrationProtected DeregistrationProtection = "Enabled"
+	// DeregistrationProtectedWithCooldown also keeps it protected for a cooldown (24 h) after it
+	// is turned off.
+	DeregistrationProtectedWithCooldown DeregistrationProtection = "EnabledWithCooldown"
+)
 
 // StoredImage is where the plain, verified image is kept for nodes to download.
 type StoredImage struct {
@@ -247,6 +265,16 @@ type ImageStatus struct {
 	// +optional
 	Stored *StoredImage `json:"stored,omitempty"`
 
+	// deregistrationProtection is the protection the image controller last saw in spec: until
+	// it has seen the protection turned off (and set its cooldown), the image is still protected.
+	// +optional
+	DeregistrationProtection DeregistrationProtection `json:"deregistrationProtection,omitempty"`
+
+	// deregistrationProtectedUntil is when the cooldown of a protection turned off from
+	// EnabledWithCooldown ends; the controller removes it then.
+	// +optional
+	DeregistrationProtectedUntil *metav1.Time `json:"deregistrationProtectedUntil,omitempty"`
+
 	// capture is where an image made from an instance is being copied: the node the instance is
 	// on, which alone may write under the prefix, until the image is available or failed.
 	// +optional
@@ -287,6 +315,14 @@ type ImageList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []Image `json:"items"`
+}
+
+// DeregistrationProtected tells whether the image may not be deregistered: protection is on, or
+// was turned off but its cooldown has not ended, or the image controller has not yet seen it
+// turned off.
+func (i *Image) DeregistrationProtected() bool {
+	return i.Spec.DeregistrationProtection != "" || i.Status.DeregistrationProtection != "" ||
+		i.Status.DeregistrationProtectedUntil != nil
 }
 
 // GetConditions returns status.conditions.

@@ -618,6 +618,10 @@ func (in *ImageStatus) DeepCopyInto(out *ImageStatus) {
 		*out = new(StoredImage)
 		**out = **in
 	}
+	if in.DeregistrationProtectedUntil != nil {
+		in, out := &in.DeregistrationProtectedUntil, &out.DeregistrationProtectedUntil
+		*out = (*in).DeepCopy()
+	}
 	if in.Capture != nil {
 		in, out := &in.Capture, &out.Capture
 		*out = new(ImageCapture)

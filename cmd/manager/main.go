@@ -95,6 +95,8 @@ func parseFlags() flags {
 		"How long a node may stay not ready before the domains of instances being deleted from it are given up.")
 	flag.DurationVar(&f.opts.CaptureNodeTimeout, "capture-node-timeout", 10*time.Minute,
 		"How long an image's copy waits for its node once the node is not ready before the image fails.")
+	flag.DurationVar(&f.opts.ImageProtectionCooldown, "image-protection-cooldown", 24*time.Hour,
+		"How long an image stays protected after its deregistration protection with a cooldown is turned off.")
 	flag.StringVar(&f.s3Addr, "s3-bind-address", "127.0.0.1:3333", "Address of the S3 object store, e.g. :3333 for every interface (empty disables it).")
 	flag.StringVar(&f.s3DataDir, "s3-data-dir", "/var/lib/pinet/objects", "Directory of the object store's buckets.")
 	f.objectStore.bind(flag.CommandLine)

@@ -77,6 +77,8 @@ type Reconciler struct {
 	Metrics *metrics.Controllers
 	// CaptureNodeTimeout: see DefaultCaptureNodeTimeout.
 	CaptureNodeTimeout time.Duration
+	// ProtectionCooldown: see DefaultProtectionCooldown.
+	ProtectionCooldown time.Duration
 }
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=images,verbs=get;list;watch;update;patch
@@ -86,7 +88,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=hypervisors,verbs=get;list;watch
 
 // Reconcile registers one image.
-func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, reterr error) {
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res reconcile.Result, reterr error) {
 	img := &cloudv1.Image{}
 	if err := r.Client.Get(ctx, req.NamespacedName, img); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
@@ -107,6 +109,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 
 	if !img.DeletionTimestamp.IsZero() {
 		return reconcile.Result{}, r.reconcileDelete(ctx, img)
+	}
+	// Whatever the image's state: a protection's cooldown ends at its time.
+	if wait := r.trackProtection(img, now); wait > 0 {
+		defer func() {
+			if reterr == nil && (res.RequeueAfter == 0 || res.RequeueAfter > wait) {
+				res.RequeueAfter = wait
+			}
+		}()
 	}
 	// Admitted before anything is held for it: an image its creator withdraws, or one waiting
 	// for room, is deleted at once.

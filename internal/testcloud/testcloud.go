@@ -87,6 +87,10 @@ type Cloud struct {
 // tests use them).
 const CaptureNodeTimeout = 5 * time.Second
 
+// ImageProtectionCooldown is the test cloud's cooldown of an image's deregistration protection
+// (EC2's 24 hours).
+const ImageProtectionCooldown = 4 * time.Second
+
 // Options tune the cloud.
 type Options struct {
 	// TerminatedRetention is how long terminated instances stay (default a minute).
@@ -156,7 +160,7 @@ func Start(env *testenv.Env, opts Options) (*Cloud, error) {
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
 		SeedInstanceTypes: true, SystemNamespace: testenv.SystemNamespace, ObjectStoreURL: c.S3URL,
 		Region: Region, TerminatedRetention: opts.TerminatedRetention, HeartbeatTimeout: 30 * time.Second,
-		CaptureNodeTimeout: CaptureNodeTimeout,
+		CaptureNodeTimeout: CaptureNodeTimeout, ImageProtectionCooldown: ImageProtectionCooldown,
 		TenantSubnetPrefix: opts.TenantSubnetPrefix, InstanceWorkers: opts.InstanceWorkers,
 		Metrics: reg,
 	}); err != nil {

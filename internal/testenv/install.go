@@ -157,6 +157,17 @@ func waitForPolicies(ctx context.Context, cfg *rest.Config, c client.Client) err
 		_ = c.Patch(ctx, probeInstance, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"disableApiTermination":false}}`)))
 		_ = c.Delete(ctx, probeInstance)
 	}()
+	// The image protection policy guards deletions too: probed on a protected Image, unprotected
+	// and removed afterwards (no controller runs yet to record the protection in its status).
+	probeProtected := &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "testenv-probe-protected", Namespace: SystemNamespace},
+		Spec: cloudv1.ImageSpec{ImageLocation: "probe/probe", DeregistrationProtection: cloudv1.DeregistrationProtected}}
+	if err := c.Create(ctx, probeProtected); err != nil {
+		return fmt.Errorf("creating the policy probe: %w", err)
+	}
+	defer func() {
+		_ = c.Patch(ctx, probeProtected, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"deregistrationProtection":null}}`)))
+		_ = c.Delete(ctx, probeProtected)
+	}()
 	probes := []struct {
 		user   string
 		groups []string
@@ -176,6 +187,9 @@ func waitForPolicies(ctx context.Context, cfg *rest.Config, c client.Client) err
 		{"testenv-probe", []string{"system:masters"}, func(ctx context.Context, ic client.Client) error {
 			return ic.Delete(ctx, probeInstance.DeepCopy(), client.DryRunAll)
 		}, "has termination protection"},
+		{"testenv-probe", []string{"system:masters"}, func(ctx context.Context, ic client.Client) error {
+			return ic.Delete(ctx, probeProtected.DeepCopy(), client.DryRunAll)
+		}, "has deregistration protection"},
 		{"testenv-probe", []string{"system:masters"}, func(ctx context.Context, ic client.Client) error {
 			return ic.Create(ctx, &cloudv1.Volume{
 				ObjectMeta: metav1.ObjectMeta{Name: "testenv-probe", Namespace: SystemNamespace,

@@ -703,6 +703,10 @@ func (w *world) ec2CrossProject(t *testing.T) {
 	_, err = eb.ModifyImageAttribute(ctx, &ec2.ModifyImageAttributeInput{ImageId: aws.String(w.amiA),
 		LaunchPermission: &types.LaunchPermissionModifications{Add: []types.LaunchPermission{{Group: types.PermissionGroupAll}}}})
 	expectCode(t, err, "InvalidAMIID.NotFound")
+	_, err = eb.EnableImageDeregistrationProtection(ctx, &ec2.EnableImageDeregistrationProtectionInput{ImageId: aws.String(w.amiA)})
+	expectCode(t, err, "InvalidAMIID.NotFound")
+	_, err = eb.DisableImageDeregistrationProtection(ctx, &ec2.DisableImageDeregistrationProtectionInput{ImageId: aws.String(w.amiA)})
+	expectCode(t, err, "InvalidAMIID.NotFound")
 	_, err = eb.DeleteSecurityGroup(ctx, &ec2.DeleteSecurityGroupInput{GroupId: aws.String(w.sgA)})
 	expectCode(t, err, "InvalidGroup.NotFound")
 	_, err = eb.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{w.volA}})
