@@ -194,6 +194,22 @@ func TestCopyImage(t *testing.T) {
 	if m := kubectlCopy("imgcopy-b", "gitops-copy"); m.Status.State != cloudv1.ImageStateAvailable {
 		t.Errorf("b's kubectl copy of the shared image: %+v", m.Status)
 	}
+	// An image naming itself as its source (by the id it is named by) is not a copy of anything.
+	selfID := "ami-00000000000000ab1"
+	self := &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: selfID, Namespace: "imgcopy-b"},
+		Spec: cloudv1.ImageSpec{SourceImageID: selfID}}
+	if err := env.Client.Create(ctx, self); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, longWait, "the image copying itself to fail", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(self), self); err != nil {
+			return err
+		}
+		if self.Status.State != cloudv1.ImageStateFailed || !strings.Contains(self.Status.StateReason, "cannot be a copy of itself") {
+			return fmt.Errorf("state %q %q", self.Status.State, self.Status.StateReason)
+		}
+		return nil
+	})
 
 	// Unshared and deregistered, the source is gone; b's copy stays and boots.
 	if _, err := ca.ModifyImageAttribute(ctx, &ec2.ModifyImageAttributeInput{ImageId: aws.String(src),

@@ -52,6 +52,9 @@ func (r *Reconciler) reconcileCopy(ctx context.Context, img *cloudv1.Image, now 
 		return reconcile.Result{}, nil
 	case err != nil:
 		return reconcile.Result{}, err
+	case src.UID == img.UID:
+		markFailed(img, cloudv1.ReasonSourceNotFound, fmt.Sprintf("image %s cannot be a copy of itself", img.Spec.SourceImageID), now)
+		return reconcile.Result{}, nil
 	}
 	if typ := imageType(src); typ != imageType(img) {
 		markFailed(img, cloudv1.ReasonUnsupportedImage,
