@@ -54,23 +54,27 @@ func (s *Service) CopyImage(ctx context.Context, c Caller, in CopyImageInput) (s
 	if err != nil {
 		return "", err
 	}
-	src, err := s.visibleImage(ctx, c, in.SourceImageID)
-	if err != nil {
-		return "", err
+	if !validImageID(in.SourceImageID) {
+		return "", malformedImageID(in.SourceImageID)
 	}
-	if src.Status.State == cloudv1.ImageStateFailed {
-		return "", BadRequest(CodeAMIUnavailable, "The image id '[%s]' is no longer available: it failed", in.SourceImageID)
-	}
+	// A retry answers the first call's image even if the source has gone or been unshared since.
 	name, hash := "", requestHash(in)
 	if in.ClientToken != "" {
 		seed, err := s.projectSeed(ctx, c, in.ClientToken)
 		if err != nil {
 			return "", err
 		}
-		name = ids.Derive(imagePrefix(src.Spec.Type), seed)
+		name = ids.Derive(ids.Prefix(in.SourceImageID), seed)
 		if earlier, err := s.earlierImage(ctx, c, name, hash); earlier != "" || err != nil {
 			return earlier, err
 		}
+	}
+	src, err := s.visibleImage(ctx, c, in.SourceImageID)
+	if err != nil {
+		return "", err
+	}
+	if src.Status.State == cloudv1.ImageStateFailed {
+		return "", BadRequest(CodeAMIUnavailable, "The image id '[%s]' is no longer available: it failed", in.SourceImageID)
 	}
 	if err := s.imageNameFree(ctx, c, in.Name); err != nil {
 		return "", err

@@ -218,6 +218,13 @@ func TestCopyImage(t *testing.T) {
 	}
 	_, err = copyImage(cb, &ec2.CopyImageInput{Name: aws.String("too late")})
 	expectCode(t, err, "InvalidAMIID.NotFound")
+	// A retry of the first copy still answers its image.
+	again, err = copyImage(cb, &ec2.CopyImageInput{Name: aws.String("a's disk (copy)"), Description: aws.String("kept"),
+		CopyImageTags: aws.Bool(true), ClientToken: aws.String("copy-1"),
+		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeImage, Tags: []types.Tag{{Key: aws.String("mine"), Value: aws.String("b")}}}}})
+	if err != nil || again != copied {
+		t.Fatalf("the retried copy after the unsharing: %s, %v (first %s)", again, err, copied)
+	}
 	if _, err := ca.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: aws.String(src)}); err != nil {
 		t.Fatal(err)
 	}
