@@ -81,7 +81,7 @@ func (s *Service) CopyImage(ctx context.Context, c Caller, in CopyImageInput) (s
 	}
 	kernel, ramdisk := s.defaultImageIDs(ctx, src)
 	spec := &cloudv1.ImageSpec{
-		SourceImageID: ImageID(src), Type: imageType(src), Name: in.Name, Description: in.Description,
+		SourceImageID: ImageID(src), Type: src.EffectiveType(), Name: in.Name, Description: in.Description,
 		KernelID: kernel, RamdiskID: ramdisk, Architecture: src.Spec.Architecture,
 		RootDeviceName: src.Spec.RootDeviceName, ConfigDrive: src.Spec.ConfigDrive,
 	}
@@ -142,12 +142,4 @@ func (s *Service) earlierImage(ctx context.Context, c Caller, name, hash string)
 	}
 	s.AwaitCache(ctx, img)
 	return ImageID(img), nil
-}
-
-// imageType is an image's type, machine when unset.
-func imageType(img *cloudv1.Image) cloudv1.ImageType {
-	if img.Spec.Type == "" {
-		return cloudv1.ImageTypeMachine
-	}
-	return img.Spec.Type
 }

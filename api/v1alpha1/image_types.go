@@ -317,6 +317,15 @@ type ImageList struct {
 	Items           []Image `json:"items"`
 }
 
+// EffectiveType is the image's type, machine when unset (the CRD's default, for objects read
+// without it).
+func (i *Image) EffectiveType() ImageType {
+	if i.Spec.Type == "" {
+		return ImageTypeMachine
+	}
+	return i.Spec.Type
+}
+
 // DeregistrationProtected tells whether the image may not be deregistered: protection is on, or
 // was turned off but its cooldown has not ended, or the image controller has not yet seen it
 // turned off.

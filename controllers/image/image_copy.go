@@ -56,7 +56,7 @@ func (r *Reconciler) reconcileCopy(ctx context.Context, img *cloudv1.Image, now 
 		markFailed(img, cloudv1.ReasonSourceNotFound, fmt.Sprintf("image %s cannot be a copy of itself", img.Spec.SourceImageID), now)
 		return reconcile.Result{}, nil
 	}
-	if typ := imageType(src); typ != imageType(img) {
+	if typ := src.EffectiveType(); typ != img.EffectiveType() {
 		markFailed(img, cloudv1.ReasonUnsupportedImage,
 			fmt.Sprintf("image %s is a %s image; a copy of it must be one too (spec.type %s)", img.Spec.SourceImageID, typ, typ), now)
 		return reconcile.Result{}, nil
@@ -100,12 +100,4 @@ func (r *Reconciler) reconcileCopy(ctx context.Context, img *cloudv1.Image, now 
 	}
 	markStored(img, stored, now)
 	return reconcile.Result{}, nil
-}
-
-// imageType is an image's type, machine when unset.
-func imageType(img *cloudv1.Image) cloudv1.ImageType {
-	if img.Spec.Type == "" {
-		return cloudv1.ImageTypeMachine
-	}
-	return img.Spec.Type
 }

@@ -61,7 +61,7 @@ func (r *Reconciler) store(ctx context.Context, img *cloudv1.Image) (*cloudv1.St
 	}
 	src.bucket, src.key, _ = strings.Cut(img.Spec.ImageLocation, "/")
 	// Only a machine image becomes a disk; a kernel or ramdisk is handed to QEMU as a file.
-	disk := img.Spec.Type == "" || img.Spec.Type == cloudv1.ImageTypeMachine
+	disk := img.EffectiveType() == cloudv1.ImageTypeMachine
 	return r.storeFrom(ctx, img, func(mc *minio.Client, tmp string) (int64, string, error) {
 		src.mc = mc
 		if img.Spec.Format == cloudv1.ImageFormatRaw {
