@@ -16,6 +16,7 @@ package ec2shim_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -207,6 +208,33 @@ func TestCopyImage(t *testing.T) {
 		}
 		if self.Status.State != cloudv1.ImageStateFailed || !strings.Contains(self.Status.StateReason, "cannot be a copy of itself") {
 			return fmt.Errorf("state %q %q", self.Status.State, self.Status.StateReason)
+		}
+		return nil
+	})
+	// Copies naming each other in a ring would wait for each other forever: each fails.
+	ring := []string{"ami-00000000000000ab2", "ami-00000000000000ab3", "ami-00000000000000ab4"}
+	for i, id := range ring {
+		img := &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: id, Namespace: "imgcopy-b"},
+			Spec: cloudv1.ImageSpec{SourceImageID: ring[(i+1)%len(ring)]}}
+		if err := env.Client.Create(ctx, img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first found in the ring fails for it, the others for their failed source.
+	testenv.Eventually(t, longWait, "copies naming each other to fail", func() error {
+		loop := false
+		for _, id := range ring {
+			img := &cloudv1.Image{}
+			if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "imgcopy-b", Name: id}, img); err != nil {
+				return err
+			}
+			if img.Status.State != cloudv1.ImageStateFailed || img.Status.Stored != nil {
+				return fmt.Errorf("%s: state %q %q", id, img.Status.State, img.Status.StateReason)
+			}
+			loop = loop || strings.Contains(img.Status.StateReason, "waiting, through copies, for this image")
+		}
+		if !loop {
+			return errors.New("none failed for the ring")
 		}
 		return nil
 	})

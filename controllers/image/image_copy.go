@@ -35,16 +35,7 @@ import (
 // pending, and copies the source's stored object within the store into the copy's own, so the
 // copy outlives the source and its sharing.
 func (r *Reconciler) reconcileCopy(ctx context.Context, img *cloudv1.Image, now metav1.Time) (reconcile.Result, error) {
-	src, err := refs.Image(ctx, r.Client, img.Namespace, img.Spec.SourceImageID)
-	if errors.Is(err, refs.ErrNotFound) {
-		// An image of the project named by its id whose controller has not claimed it yet (the
-		// EC2 API names what it makes by its id): the claim brings the copy back.
-		own := &cloudv1.Image{}
-		getErr := r.Client.Get(ctx, client.ObjectKey{Namespace: img.Namespace, Name: img.Spec.SourceImageID}, own)
-		if getErr == nil && own.Status.ImageID == "" && own.DeletionTimestamp.IsZero() {
-			src, err = own, nil
-		}
-	}
+	src, err := r.copySource(ctx, img.Namespace, img.Spec.SourceImageID)
 	switch {
 	case errors.Is(err, refs.ErrNotFound) || (err == nil && !src.DeletionTimestamp.IsZero()):
 		markFailed(img, cloudv1.ReasonSourceNotFound,
@@ -67,6 +58,13 @@ func (r *Reconciler) reconcileCopy(ctx context.Context, img *cloudv1.Image, now 
 		markFailed(img, cloudv1.ReasonSourceNotFound, fmt.Sprintf("image %s failed; there is nothing to copy", img.Spec.SourceImageID), now)
 		return reconcile.Result{}, nil
 	default:
+		if loop, err := r.copiesBack(ctx, src, img); err != nil || loop {
+			if loop {
+				markFailed(img, cloudv1.ReasonSourceNotFound,
+					fmt.Sprintf("image %s is itself waiting, through copies, for this image; a copy cannot be made of itself", img.Spec.SourceImageID), now)
+			}
+			return reconcile.Result{}, err
+		}
 		// The source's changes bring the image back (the controller's watch of Images).
 		conditions.MarkFalse(img, cloudv1.ReadyCondition, cloudv1.ReasonImagePending,
 			fmt.Sprintf("Waiting for image %s to be available", img.Spec.SourceImageID), now)
@@ -100,4 +98,45 @@ func (r *Reconciler) reconcileCopy(ctx context.Context, img *cloudv1.Image, now 
 	}
 	markStored(img, stored, now)
 	return reconcile.Result{}, nil
+}
+
+// copySource resolves a copy's source with its project's rights: an image the project may
+// launch by its id or name, or one of the project named by its id whose controller has not
+// claimed it yet (the EC2 API names what it makes by its id; the claim brings the copy back).
+func (r *Reconciler) copySource(ctx context.Context, project, ref string) (*cloudv1.Image, error) {
+	src, err := refs.Image(ctx, r.Client, project, ref)
+	if !errors.Is(err, refs.ErrNotFound) {
+		return src, err
+	}
+	own := &cloudv1.Image{}
+	if getErr := r.Client.Get(ctx, client.ObjectKey{Namespace: project, Name: ref}, own); getErr == nil &&
+		own.Status.ImageID == "" && own.DeletionTimestamp.IsZero() {
+		return own, nil
+	}
+	return nil, err
+}
+
+// maxCopyChain bounds how far copiesBack follows pending copies of copies.
+const maxCopyChain = 32
+
+// copiesBack tells whether the pending source of img is itself waiting, through a chain of
+// pending copies, for img: such copies would wait for each other forever. Each link is read with
+// the rights of the project that made it, as its own reconcile reads it.
+func (r *Reconciler) copiesBack(ctx context.Context, src, img *cloudv1.Image) (bool, error) {
+	for range maxCopyChain {
+		if src.Spec.SourceImageID == "" || src.Status.State == cloudv1.ImageStateAvailable || src.Status.State == cloudv1.ImageStateFailed {
+			return false, nil
+		}
+		next, err := r.copySource(ctx, src.Namespace, src.Spec.SourceImageID)
+		switch {
+		case errors.Is(err, refs.ErrNotFound):
+			return false, nil // that copy fails, and its failure brings img back
+		case err != nil:
+			return false, err
+		case next.UID == img.UID:
+			return true, nil
+		}
+		src = next
+	}
+	return false, nil
 }
