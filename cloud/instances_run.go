@@ -23,7 +23,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -169,6 +171,9 @@ func (s *Service) RunInstances(ctx context.Context, c Caller, in RunInstancesInp
 	}
 	if refused != nil {
 		return nil, instanceLimit(refused)
+	}
+	if count, err = s.launchVolumeRoom(ctx, c, spec, int(in.MinCount), count); err != nil {
+		return nil, err
 	}
 	l := newLaunch(c.Project(), seed, in.ClientToken, count)
 	l.hash, l.spec, l.tags, l.mark = hash, spec, tags, !gate.Unlimited()
@@ -403,7 +408,7 @@ func (s *Service) validateRun(ctx context.Context, c Caller, in *RunInstancesInp
 	if err != nil {
 		return nil, err
 	}
-	bdms, err := blockDeviceMappings(in.BlockDeviceMappings)
+	bdms, err := s.blockDeviceMappings(ctx, c, in.BlockDeviceMappings)
 	if err != nil {
 		return nil, err
 	}
@@ -554,19 +559,30 @@ func shutdownBehavior(v string) (cloudv1.ShutdownBehavior, error) {
 	return "", InvalidParam("Value (%s) for parameter instanceInitiatedShutdownBehavior is invalid.", v)
 }
 
-func blockDeviceMappings(in []BlockDeviceMappingInput) ([]cloudv1.BlockDeviceMapping, error) {
+func (s *Service) blockDeviceMappings(ctx context.Context, c Caller, in []BlockDeviceMappingInput) ([]cloudv1.BlockDeviceMapping, error) {
 	var out []cloudv1.BlockDeviceMapping
-	seen := map[string]bool{}
+	rootSlot, _ := DeviceSlot(RootDevice)
+	slots := map[string]string{}
 	for _, m := range in {
 		if m.DeviceName == "" {
 			return nil, BadRequest(CodeMissingParameter, "The request must contain the parameter BlockDeviceMapping.DeviceName")
 		}
-		if seen[m.DeviceName] {
-			return nil, InvalidParam("The device %s is mapped more than once", m.DeviceName)
+		slot, ok := DeviceSlot(m.DeviceName)
+		if !ok {
+			return nil, InvalidParam("Invalid device name %s (expecting /dev/sdX, /dev/vdX or /dev/xvdX)", clipID(m.DeviceName))
 		}
-		seen[m.DeviceName] = true
+		if other, seen := slots[slot]; seen {
+			if other == m.DeviceName {
+				return nil, InvalidParam("The device %s is mapped more than once", m.DeviceName)
+			}
+			return nil, InvalidParam("The devices %s and %s name the same disk", other, m.DeviceName)
+		}
+		slots[slot] = m.DeviceName
 		if m.NoDevice != nil {
 			continue
+		}
+		if slot == rootSlot {
+			return nil, InvalidParam("The root device %s is the instance's own disk; map volumes and instance stores to other devices", m.DeviceName)
 		}
 		bdm := cloudv1.BlockDeviceMapping{DeviceName: m.DeviceName}
 		switch {
@@ -575,19 +591,77 @@ func blockDeviceMappings(in []BlockDeviceMappingInput) ([]cloudv1.BlockDeviceMap
 		case m.VirtualName != "":
 			bdm.VirtualName = ptr.To(m.VirtualName)
 		case m.EBS != nil:
-			if m.EBS.SnapshotID != "" {
-				return nil, InvalidParam("Snapshots are not supported (BlockDeviceMapping %s)", m.DeviceName)
+			ebs, err := s.launchVolume(ctx, c, m.DeviceName, m.EBS)
+			if err != nil {
+				return nil, err
 			}
-			if m.EBS.VolumeSize == nil || *m.EBS.VolumeSize < 1 {
-				return nil, BadRequest(CodeMissingParameter, "The request must contain the parameter BlockDeviceMapping.Ebs.VolumeSize for %s", m.DeviceName)
-			}
-			bdm.EBS = &cloudv1.EBSBlockDevice{VolumeSize: *m.EBS.VolumeSize, DeleteOnTermination: m.EBS.DeleteOnTermination}
+			bdm.EBS = ebs
 		default:
 			return nil, InvalidParam("The block device mapping for %s needs VirtualName or Ebs", m.DeviceName)
 		}
 		out = append(out, bdm)
 	}
 	return out, nil
+}
+
+// launchVolume checks the volume a mapping asks to be made at launch as CreateVolume checks one:
+// a snapshot the caller may use, completed, no larger than the size asked for (the snapshot's
+// when none is).
+func (s *Service) launchVolume(ctx context.Context, c Caller, device string, in *EBSInput) (*cloudv1.EBSBlockDevice, error) {
+	switch {
+	case in.Encrypted != nil && *in.Encrypted:
+		return nil, BadRequest(CodeUnsupported, "Encrypted volumes are not supported (BlockDeviceMapping %s).", device)
+	case in.VolumeType != "" && !slices.Contains(volumeTypes, in.VolumeType):
+		return nil, InvalidParam("Value (%s) for parameter volumeType is invalid. Valid values are %s.", clipID(in.VolumeType), strings.Join(volumeTypes, ", "))
+	case in.VolumeSize == nil && in.SnapshotID == "":
+		return nil, BadRequest(CodeMissingParameter, "The request must contain the parameter BlockDeviceMapping.Ebs.VolumeSize or SnapshotId for %s", device)
+	case in.VolumeSize != nil && (*in.VolumeSize < 1 || *in.VolumeSize > maxVolumeGiB):
+		return nil, InvalidParam("Volume size %d GiB is invalid for %s; a volume holds from 1 to %d GiB.", *in.VolumeSize, device, maxVolumeGiB)
+	}
+	vol := CreateVolumeInput{SizeGiB: in.VolumeSize, SnapshotID: in.SnapshotID}
+	if in.SnapshotID != "" {
+		if err := s.volumeSnapshot(ctx, c, &vol); err != nil {
+			return nil, err
+		}
+	}
+	return &cloudv1.EBSBlockDevice{VolumeSize: *vol.SizeGiB, SnapshotID: in.SnapshotID, DeleteOnTermination: in.DeleteOnTermination}, nil
+}
+
+// launchVolumeRoom bounds a launch to as many instances as the project's volume quota has room
+// for, with the volumes their block device mappings ask for: at least minimum, or the launch is
+// refused (VolumeLimitExceeded). As for instances, it is the cheap refusal: the volumes are made
+// once the instances are placed, admitted by the volume controller, and wait over the quota.
+func (s *Service) launchVolumeRoom(ctx context.Context, c Caller, spec *cloudv1.InstanceSpec, minimum, count int) (int, error) {
+	use := launchVolumes(spec)
+	if use[0] == 0 {
+		return count, nil
+	}
+	q, err := s.ProjectQuota(ctx, c.Project())
+	if err != nil {
+		return 0, err
+	}
+	fit, refused, err := quota.Volumes(c.Project(), q).Room(ctx, s.cfg.Client, use, minimum, count)
+	switch {
+	case err != nil:
+		return 0, err
+	case refused != nil:
+		return 0, BadRequest(CodeVolumeLimit, "The volume quota of project %s allows for %d more %s (project quota %s: %d); the launch needs at least %d.",
+			c.Project(), refused.Left(), refused.Limit.Unit, refused.Limit.Field, refused.Limit.Max, refused.Need)
+	}
+	return fit, nil
+}
+
+// launchVolumes is what each instance's block device mappings add to its project's volumes: their
+// number and GiB.
+func launchVolumes(spec *cloudv1.InstanceSpec) []int64 {
+	use := []int64{0, 0}
+	for _, m := range spec.BlockDeviceMappings {
+		if m.EBS != nil {
+			use[0]++
+			use[1] += int64(m.EBS.VolumeSize)
+		}
+	}
+	return use
 }
 
 // checkCapacity fails with InsufficientInstanceCapacity when no ready hypervisor (in the zone, if

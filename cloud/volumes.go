@@ -152,6 +152,9 @@ func toVolume(v *cloudv1.Volume, live liveInstances) Volume {
 		Tags:             TagsOf(v),
 	}
 	if a := attachmentOf(v, live); a != nil {
+		// A volume made at launch goes with the instance its mapping made it for, if the mapping
+		// said so; any other attachment is the volume's own.
+		a.DeleteOnTermination = v.DeletesWith(a.InstanceID)
 		out.Attachments = append(out.Attachments, *a)
 	}
 	return out

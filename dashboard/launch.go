@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 
+	"k8s.io/utils/ptr"
+
 	"pinet.io/pinet/cloud"
 )
 
@@ -36,7 +38,15 @@ type launchForm struct {
 	TerminationProtection, StopProtection bool
 	// ClientToken makes a form posted twice launch once.
 	ClientToken string
+	// VolumeGiB and VolumeSnapshot, when either is given, give each instance a volume at
+	// launchVolumeDevice; VolumeKeep keeps it after the instance terminates.
+	VolumeGiB      int32
+	VolumeSnapshot string
+	VolumeKeep     bool
 }
+
+// launchVolumeDevice is where the launch form's volume is attached.
+const launchVolumeDevice = "/dev/sdf"
 
 // launchData is the launch page's data: the form and its choices.
 type launchData struct {
@@ -47,6 +57,7 @@ type launchData struct {
 	Groups        []cloud.SecurityGroup
 	Zones         []cloud.Zone
 	SelectedGroup map[string]bool
+	VolumeDevice  string
 }
 
 func (s *Server) launchRoutes() {
@@ -62,7 +73,7 @@ func (s *Server) launchPage(rq *request) {
 // showLaunch renders the launch form with the choices the caller has.
 func (s *Server) showLaunch(rq *request, status int, f launchForm) {
 	ctx, c := rq.ctx(), rq.caller
-	d := launchData{Form: f, SelectedGroup: map[string]bool{}}
+	d := launchData{Form: f, SelectedGroup: map[string]bool{}, VolumeDevice: launchVolumeDevice}
 	for _, g := range f.Groups {
 		d.SelectedGroup[g] = true
 	}
@@ -102,12 +113,24 @@ func (s *Server) launch(rq *request) {
 		Name:                  strings.TrimSpace(r.PostFormValue("name")),
 		TerminationProtection: r.PostFormValue("termination_protection") != "",
 		StopProtection:        r.PostFormValue("stop_protection") != "",
+		VolumeSnapshot:        strings.TrimSpace(r.PostFormValue("volume_snapshot")),
+		VolumeKeep:            r.PostFormValue("volume_keep") != "",
 	}
 	count, err := strconv.Atoi(r.PostFormValue("count"))
 	f.Count = count
+	var volErr error
+	if gib := strings.TrimSpace(r.PostFormValue("volume_gib")); gib != "" {
+		var n int64
+		n, volErr = strconv.ParseInt(gib, 10, 32)
+		f.VolumeGiB = int32(n)
+	}
 	switch {
 	case err != nil || count < 1 || count > maxLaunchCount:
 		rq.view.Error = "Count must be a whole number from 1 to " + strconv.Itoa(maxLaunchCount) + "."
+		s.showLaunch(rq, http.StatusBadRequest, f)
+		return
+	case volErr != nil:
+		rq.view.Error = "Volume size must be a whole number of GiB."
 		s.showLaunch(rq, http.StatusBadRequest, f)
 		return
 	case f.Image == "":
@@ -123,6 +146,13 @@ func (s *Server) launch(rq *request) {
 	}
 	if f.Zone != "" {
 		in.Placement = &cloud.Placement{AvailabilityZone: f.Zone}
+	}
+	if f.VolumeGiB != 0 || f.VolumeSnapshot != "" {
+		ebs := &cloud.EBSInput{SnapshotID: f.VolumeSnapshot, DeleteOnTermination: ptr.To(!f.VolumeKeep)}
+		if f.VolumeGiB != 0 {
+			ebs.VolumeSize = ptr.To(f.VolumeGiB)
+		}
+		in.BlockDeviceMappings = []cloud.BlockDeviceMappingInput{{DeviceName: launchVolumeDevice, EBS: ebs}}
 	}
 	if f.Name != "" {
 		in.TagSpecifications = []cloud.TagSpecification{{ResourceType: "instance", Tags: []cloud.Tag{{Key: "Name", Value: f.Name}}}}

@@ -87,6 +87,81 @@ func TestVolumesThroughTheDashboard(t *testing.T) {
 	})
 }
 
+// TestLaunchVolumeFromTheDashboard launches an instance with a volume of its own from the
+// launch form: EC2 shows the volume attached to it at the form's device, kept after termination
+// as asked; a bad size or another project's snapshot is refused and launches nothing.
+func TestLaunchVolumeFromTheDashboard(t *testing.T) {
+	c := theCloud(t)
+	p := newProject(t, c, "dash-launchvol")
+	c.AddNode(t, "dash-launchvol-node", "dash-launchvol-zone", 4, 8192)
+	b := newBrowser(t, c)
+	b.signIn(p.creds)
+	ctx := context.Background()
+	form := b.get("/launch")
+	csrf := field(t, csrfField, form.body)
+	launch := func(extra url.Values) answer {
+		v := url.Values{"csrf": {csrf}, "image": {p.image}, "type": {"m1.tiny"}, "count": {"1"},
+			"zone": {"dash-launchvol-zone"}, "client_token": {field(t, clientToken, b.get("/launch").body)}}
+		for k, vals := range extra {
+			v[k] = vals
+		}
+		return b.post("/launch", v)
+	}
+	if r := launch(url.Values{"volume_gib": {"big"}}); r.status != http.StatusBadRequest ||
+		field(t, flashError, r.body) != "Volume size must be a whole number of GiB." {
+		t.Fatalf("a size that is no number: %d %s", r.status, field(t, flashError, r.body))
+	}
+	if r := launch(url.Values{"volume_snapshot": {"snap-0123456789abcdef0"}}); r.status < 400 ||
+		!strings.Contains(field(t, flashError, r.body), "InvalidSnapshot.NotFound") {
+		t.Fatalf("a snapshot the project cannot use: %d %s", r.status, field(t, flashError, r.body))
+	}
+	if ids := instancesOf(t, p); len(ids) != 0 {
+		t.Fatalf("refused launches made %v", ids)
+	}
+	if r := launch(url.Values{"volume_gib": {"3"}, "volume_keep": {"on"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("launch: %d %s", r.status, field(t, flashError, r.body))
+	}
+	ids := instancesOf(t, p)
+	if len(ids) != 1 {
+		t.Fatalf("EC2 shows %v, want one instance", ids)
+	}
+	// The zone has no storage node: the volume waits to be made, shown attaching to the instance.
+	var vol string
+	testenv.Eventually(t, longWait, "the instance's volume", func() error {
+		out, err := p.ec2.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{})
+		if err != nil {
+			return err
+		}
+		if len(out.Volumes) != 1 || len(out.Volumes[0].Attachments) != 1 {
+			return fmt.Errorf("volumes %+v", out.Volumes)
+		}
+		v, a := out.Volumes[0], out.Volumes[0].Attachments[0]
+		if aws.ToInt32(v.Size) != 3 || aws.ToString(a.InstanceId) != ids[0] || aws.ToString(a.Device) != "/dev/sdf" || aws.ToBool(a.DeleteOnTermination) {
+			return fmt.Errorf("volume %s of %d GiB at %s %s, deleteOnTermination %v", aws.ToString(v.VolumeId), aws.ToInt32(v.Size),
+				aws.ToString(a.InstanceId), aws.ToString(a.Device), aws.ToBool(a.DeleteOnTermination))
+		}
+		vol = aws.ToString(v.VolumeId)
+		return nil
+	})
+	if _, err := p.ec2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, longWait, "the instance to terminate, keeping "+vol, func() error {
+		out, err := p.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids})
+		if err != nil {
+			return err
+		}
+		if st := out.Reservations[0].Instances[0].State.Name; st != "terminated" {
+			return fmt.Errorf("instance %s", st)
+		}
+		vols, err := p.ec2.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{vol}})
+		if err != nil || len(vols.Volumes[0].Attachments) != 0 {
+			return fmt.Errorf("volume %+v (%v)", vols, err)
+		}
+		return nil
+	})
+}
+
 func TestAddressesThroughTheDashboard(t *testing.T) {
 	c := theCloud(t)
 	p := newProject(t, c, "dash-eips")

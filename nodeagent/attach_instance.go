@@ -98,12 +98,8 @@ func (s *instanceSync) blockDevices(ctx context.Context, inst *cloudv1.Instance)
 	var out []cloudv1.InstanceBlockDevice
 	for _, v := range attachedVolumes(ctx, s.client, inst) {
 		at := v.Status.Attachment
-		bd := cloudv1.InstanceBlockDevice{DeviceName: at.Device, VolumeID: v.Status.VolumeID, Status: at.State, AttachTime: at.AttachTime}
-		for _, m := range inst.Spec.BlockDeviceMappings {
-			if m.DeviceName == at.Device && m.EBS != nil {
-				bd.DeleteOnTermination = m.EBS.DeleteOnTermination == nil || *m.EBS.DeleteOnTermination
-			}
-		}
+		bd := cloudv1.InstanceBlockDevice{DeviceName: at.Device, VolumeID: v.Status.VolumeID, Status: at.State, AttachTime: at.AttachTime,
+			DeleteOnTermination: v.DeletesWith(inst.Status.InstanceID)}
 		if bd.VolumeID != "" && !slices.ContainsFunc(out, func(o cloudv1.InstanceBlockDevice) bool { return o.DeviceName == bd.DeviceName }) {
 			out = append(out, bd)
 		}

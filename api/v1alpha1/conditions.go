@@ -64,6 +64,13 @@ const (
 	// LabelAttachNode names the node of the instance a Volume is attached to (the volume
 	// controller writes it while spec.attachTo names an instance bound to a node).
 	LabelAttachNode = "cloud.pinet.io/attach-node"
+	// LabelLaunchInstance names, on a Volume the instance controller made for an instance's
+	// block device mapping, the instance's id.
+	LabelLaunchInstance = "cloud.pinet.io/launch-instance"
+	// AnnotationDeleteOnTermination ("true" or "false"), on such a Volume, is the mapping's
+	// deleteOnTermination: the instance controller deletes the volume when the instance
+	// terminates if it is still attached to it then.
+	AnnotationDeleteOnTermination = "cloud.pinet.io/delete-on-termination"
 	// LabelCaptureNode names the node copying the root disk of the instance an Image is made
 	// from (the image controller writes it while the copy is under way), so that the node's
 	// agent watches only the images it makes.

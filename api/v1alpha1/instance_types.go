@@ -40,6 +40,10 @@ const (
 	InstanceDomainDefined = "DomainDefined"
 	// InstanceGuestRunning is owned by the node agent: True while the domain is running.
 	InstanceGuestRunning = "GuestRunning"
+	// InstanceLaunchVolumes is owned by the instance controller, on instances whose block device
+	// mappings ask for volumes: set (Created) once it made them, after the instance was placed;
+	// never again, so a launch volume deleted later is not made anew.
+	InstanceLaunchVolumes = "LaunchVolumes"
 	// Ready (ReadyCondition) is owned by the instance controller and summarises the others.
 )
 
@@ -80,6 +84,9 @@ const (
 	ReasonAgentUnavailable      = "AgentUnavailable"
 	ReasonUserRequestedStop     = "UserRequestedStop"
 	ReasonUserRequestedShutdown = "UserRequestedShutdown"
+	// ReasonVolumesCreated: the instance controller made the volumes of the instance's block
+	// device mappings (LaunchVolumes).
+	ReasonVolumesCreated = "Created"
 )
 
 // AddressAssigned reasons.
@@ -152,18 +159,33 @@ const (
 	ShutdownBehaviorTerminate ShutdownBehavior = "terminate"
 )
 
-// EBSBlockDevice asks for a new volume made at launch.
+// EBSBlockDevice asks for a new volume made at launch: the instance controller makes it in the
+// instance's project and zone once the instance is placed, attached to the instance at the
+// mapping's device.
+// +kubebuilder:validation:XValidation:rule="has(self.volumeSize) || has(self.snapshotId)",message="an ebs mapping needs volumeSize, snapshotId or both"
 type EBSBlockDevice struct {
-	// volumeSize is the size of the volume in GiB.
-	// +required
+	// volumeSize is the size of the volume in GiB; unset, the snapshot's volume size.
+	// +optional
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=16384
-	VolumeSize int32 `json:"volumeSize"`
+	VolumeSize int32 `json:"volumeSize,omitempty"`
 
-	// deleteOnTermination removes the volume when the instance terminates.
+	// snapshotId fills the volume with a completed snapshot the instance's project may use (its
+	// own, or another project's that gave it createVolumePermission), as a Volume's snapshotId.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^snap-[0-9a-f]{17}$`
+	SnapshotID string `json:"snapshotId,omitempty"`
+
+	// deleteOnTermination removes the volume when the instance terminates, if it is still
+	// attached to it then.
 	// +optional
 	// +kubebuilder:default=true
 	DeleteOnTermination *bool `json:"deleteOnTermination,omitempty"`
+}
+
+// DeletesOnTermination tells whether the mapping's volume goes with its instance (the default).
+func (e *EBSBlockDevice) DeletesOnTermination() bool {
+	return e.DeleteOnTermination == nil || *e.DeleteOnTermination
 }
 
 // BlockDeviceMapping attaches a device to the instance at launch.
@@ -242,6 +264,7 @@ const MaxInstanceSecurityGroups = 16
 // InstanceSpec is what the user asks for.
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.availabilityZone) || (has(self.availabilityZone) && self.availabilityZone == oldSelf.availabilityZone)",message="availabilityZone is immutable"
 // +kubebuilder:validation:XValidation:rule="oldSelf.desiredState != 'Terminated' || self.desiredState == 'Terminated'",message="a terminated instance cannot be started or stopped"
+// +kubebuilder:validation:XValidation:rule="has(self.blockDeviceMappings) == has(oldSelf.blockDeviceMappings)",message="blockDeviceMappings are immutable"
 // +kubebuilder:validation:XValidation:rule="has(self.configDrive) == has(oldSelf.configDrive) && (!has(self.configDrive) || self.configDrive == oldSelf.configDrive)",message="configDrive is immutable"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.disableApiTermination) || !oldSelf.disableApiTermination || self.desiredState != 'Terminated' || oldSelf.desiredState == 'Terminated'",message="the instance has termination protection: set disableApiTermination to false before terminating it"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.disableApiStop) || !oldSelf.disableApiStop || self.desiredState != 'Stopped' || oldSelf.desiredState == 'Stopped'",message="the instance has stop protection: set disableApiStop to false before stopping it"

@@ -70,6 +70,12 @@ func TestCreateValidation(t *testing.T) {
 			"exactly one of virtualName and ebs"},
 		{"instance block device bad name", &cloudv1.Instance{ObjectMeta: meta("e"), Spec: cloudv1.InstanceSpec{ImageID: "x",
 			BlockDeviceMappings: []cloudv1.BlockDeviceMapping{{DeviceName: "sdb", VirtualName: ptr.To("ephemeral0")}}}}, "deviceName"},
+		{"instance ebs without size or snapshot", &cloudv1.Instance{ObjectMeta: meta("ebs0"), Spec: cloudv1.InstanceSpec{ImageID: "x",
+			BlockDeviceMappings: []cloudv1.BlockDeviceMapping{{DeviceName: "/dev/sdf", EBS: &cloudv1.EBSBlockDevice{}}}}},
+			"an ebs mapping needs volumeSize, snapshotId or both"},
+		{"instance ebs bad snapshot id", &cloudv1.Instance{ObjectMeta: meta("ebs1"), Spec: cloudv1.InstanceSpec{ImageID: "x",
+			BlockDeviceMappings: []cloudv1.BlockDeviceMapping{{DeviceName: "/dev/sdf", EBS: &cloudv1.EBSBlockDevice{SnapshotID: "vol-0123456789abcdef0"}}}}},
+			"snapshotId"},
 		{"instance type negative vcpus", &cloudv1.InstanceType{ObjectMeta: cluster("neg"), Spec: cloudv1.InstanceTypeSpec{VCPUs: -1, MemoryMiB: 512}}, "spec.vcpus"},
 		{"instance type negative swap", &cloudv1.InstanceType{ObjectMeta: cluster("negswap"), Spec: cloudv1.InstanceTypeSpec{VCPUs: 1, MemoryMiB: 512, SwapMiB: -1}}, "spec.swapMiB"},
 		{"instance type tiny memory", &cloudv1.InstanceType{ObjectMeta: cluster("tinymem"), Spec: cloudv1.InstanceTypeSpec{VCPUs: 1, MemoryMiB: 8}}, "spec.memoryMiB"},
@@ -133,6 +139,9 @@ func TestTransitionRules(t *testing.T) {
 	update(func(i *cloudv1.Instance) { i.Spec.ImageID = "other" }, "imageId is immutable")
 	update(func(i *cloudv1.Instance) { i.Spec.InstanceType = "m1.large" }, "only while the instance is stopped")
 	update(func(i *cloudv1.Instance) { i.Spec.ConfigDrive = ptr.To(true) }, "configDrive is immutable")
+	update(func(i *cloudv1.Instance) {
+		i.Spec.BlockDeviceMappings = []cloudv1.BlockDeviceMapping{{DeviceName: "/dev/sdf", EBS: &cloudv1.EBSBlockDevice{VolumeSize: 1}}}
+	}, "blockDeviceMappings are immutable")
 	// Once stopped, the type may change.
 	cur := &cloudv1.Instance{}
 	_ = env.Client.Get(ctx, client.ObjectKeyFromObject(inst), cur)

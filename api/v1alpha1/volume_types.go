@@ -287,6 +287,12 @@ type VolumeList struct {
 }
 
 // GetConditions returns status.conditions.
+// DeletesWith tells whether the volume goes when the instance with the id terminates: it was made
+// for that instance's block device mapping (LabelLaunchInstance), which said deleteOnTermination.
+func (v *Volume) DeletesWith(instanceID string) bool {
+	return instanceID != "" && v.Labels[LabelLaunchInstance] == instanceID && v.Annotations[AnnotationDeleteOnTermination] == "true"
+}
+
 func (v *Volume) GetConditions() []metav1.Condition { return v.Status.Conditions }
 
 // GivenSizeGiB is the size the volume has: status.sizeGiB, or spec.sizeGiB for a volume not yet

@@ -167,8 +167,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	quotaRes, quotaErr := r.admitQuota(ctx, s)
 	r.reconcileGuestShutdown(ctx, s)
 	addrErr := r.assignAddress(ctx, s)
+	volErr := r.reconcileLaunchVolumes(ctx, s)
 	res, err := r.reconcileRetention(ctx, s)
-	return soonest(res, quotaRes), errors.Join(err, quotaErr, addrErr)
+	return soonest(res, quotaRes), errors.Join(err, quotaErr, addrErr, volErr)
 }
 
 // reconcileDelete releases what the instance holds. The node agent removes its domain finalizer
@@ -176,6 +177,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 // cannot: its domain is given up (releaseLostDomain).
 func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (reconcile.Result, error) {
 	inst := s.instance
+	if err := r.deleteLaunchVolumes(ctx, inst); err != nil {
+		return reconcile.Result{}, err
+	}
 	res, err := r.releaseLostDomain(ctx, s)
 	if err != nil {
 		return res, err
@@ -235,6 +239,9 @@ func (r *Reconciler) reconcileRetention(ctx context.Context, s *scope) (reconcil
 	inst := s.instance
 	if inst.EffectiveDesiredState() != cloudv1.DesiredTerminated {
 		return reconcile.Result{}, nil
+	}
+	if err := r.deleteLaunchVolumes(ctx, inst); err != nil {
+		return reconcile.Result{}, err
 	}
 	if res, err := r.releaseLostDomain(ctx, s); err != nil || controllerutil.ContainsFinalizer(inst, cloudv1.DomainFinalizer) {
 		return res, err

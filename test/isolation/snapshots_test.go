@@ -117,6 +117,59 @@ func (w *world) snapshotsCrossProject(t *testing.T) {
 		t.Fatalf("A describing its snapshot id: %+v (%v)", out, err)
 	}
 
+	// A launch of B's asking for a volume of A's snapshot: the EC2 API refuses it and makes
+	// nothing; B's kubectl Instance gets its volume, which fails as if the snapshot did not exist
+	// and is given no storage, and goes with the instance.
+	var before cloudv1.InstanceList
+	if err := env.Client.List(ctx, &before, client.InNamespace(projectB)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = eb.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(w.bImageID(t, "bob-boot")), InstanceType: "m1.tiny",
+		MinCount: aws.Int32(1), MaxCount: aws.Int32(1), BlockDeviceMappings: []types.BlockDeviceMapping{
+			{DeviceName: aws.String("/dev/sdf"), Ebs: &types.EbsBlockDevice{SnapshotId: aws.String(snapID)}}}})
+	expectCode(t, err, "InvalidSnapshot.NotFound")
+	var after cloudv1.InstanceList
+	if err := env.Client.List(ctx, &after, client.InNamespace(projectB)); err != nil || len(after.Items) != len(before.Items) {
+		t.Fatalf("B's instances after the refused launch: %d, before %d (%v)", len(after.Items), len(before.Items), err)
+	}
+	launched := &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: "launch-from-a", Namespace: projectB},
+		Spec: cloudv1.InstanceSpec{ImageID: "bob-boot", InstanceType: "m1.tiny", BlockDeviceMappings: []cloudv1.BlockDeviceMapping{
+			{DeviceName: "/dev/vdc", EBS: &cloudv1.EBSBlockDevice{SnapshotID: snapID}}}}}
+	if err := w.bKube.Create(ctx, launched); err != nil {
+		t.Fatal(err)
+	}
+	launchVolumes := func() ([]cloudv1.Volume, error) {
+		list := &cloudv1.VolumeList{}
+		err := env.Client.List(ctx, list, client.InNamespace(projectB), client.MatchingLabels{cloudv1.LabelLaunchInstance: launched.Status.InstanceID})
+		return list.Items, err
+	}
+	testenv.Eventually(t, longWait, "the volume of B's launch to be refused", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(launched), launched); err != nil {
+			return err
+		}
+		if launched.Status.InstanceID == "" {
+			return errors.New("no id yet")
+		}
+		vols, err := launchVolumes()
+		if err != nil || len(vols) != 1 {
+			return fmt.Errorf("%d volumes (%v)", len(vols), err)
+		}
+		if c := conditions.Get(&vols[0], cloudv1.ReadyCondition); c == nil || c.Reason != cloudv1.ReasonSnapshotNotFound ||
+			vols[0].Status.State != cloudv1.VolumeStateError || vols[0].Status.AoE != nil || vols[0].Status.SnapshotOwner != "" {
+			return fmt.Errorf("volume %+v", vols[0].Status)
+		}
+		return nil
+	})
+	if err := w.bKube.Delete(ctx, launched); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, longWait, "the volume of B's launch to go with it", func() error {
+		if vols, err := launchVolumes(); err != nil || len(vols) != 0 {
+			return fmt.Errorf("%d volumes left (%v)", len(vols), err)
+		}
+		return nil
+	})
+
 	// Sharing is the owner's: B may not share A's snapshot with itself through either door.
 	_, err = eb.ModifySnapshotAttribute(ctx, &ec2.ModifySnapshotAttributeInput{SnapshotId: aws.String(snapID),
 		CreateVolumePermission: &types.CreateVolumePermissionModifications{Add: []types.CreateVolumePermission{{UserId: aws.String(projectB)}}}})

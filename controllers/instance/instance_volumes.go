@@ -1,0 +1,166 @@
+// Copyright 2026 The PiNet Authors.
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+package instance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/internal/refs"
+)
+
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=volumes,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=snapshots,verbs=get;list;watch
+
+// launchMappings are the instance's block device mappings that ask for a volume.
+func launchMappings(inst *cloudv1.Instance) []cloudv1.BlockDeviceMapping {
+	var out []cloudv1.BlockDeviceMapping
+	for _, m := range inst.Spec.BlockDeviceMappings {
+		if m.EBS != nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// LaunchVolumeName is the name of the volume made for the instance's mapping of device: derived
+// from the instance's UID, so that a reconcile repeated after a failed status write finds the
+// volume it made instead of making another.
+func LaunchVolumeName(inst *cloudv1.Instance, device string) string {
+	return ids.Derive(ids.Volume, "launch/"+string(inst.UID)+"/"+device)
+}
+
+// reconcileLaunchVolumes makes the volumes the instance's EBS block device mappings ask for, once
+// it is placed (so in its zone), each attached to it at the mapping's device; they are Volumes of
+// the instance's project like any other, admitted under its volume quota and placed, exported
+// and attached by the volume controller and the agents as a kubectl-made one would be. The
+// snapshot a mapping names is resolved there, with the project's rights. LaunchVolumes records
+// that they were made: a launch volume deleted later is not made again.
+func (r *Reconciler) reconcileLaunchVolumes(ctx context.Context, s *scope) error {
+	inst := s.instance
+	mappings := launchMappings(inst)
+	if len(mappings) == 0 || inst.Status.InstanceID == "" || inst.Status.Hypervisor == "" ||
+		inst.Status.AvailabilityZone == "" || inst.EffectiveDesiredState() == cloudv1.DesiredTerminated ||
+		findCondition(inst, cloudv1.InstanceLaunchVolumes) != nil {
+		return nil
+	}
+	made := make([]string, 0, len(mappings))
+	for _, m := range mappings {
+		name, err := r.launchVolume(ctx, inst, m)
+		if err != nil {
+			return err
+		}
+		made = append(made, name+" at "+m.DeviceName)
+	}
+	msg := "Created volume(s) " + strings.Join(made, ", ")
+	conditions.MarkTrue(inst, cloudv1.InstanceLaunchVolumes, cloudv1.ReasonVolumesCreated, msg, s.now)
+	if r.Recorder != nil {
+		r.Recorder.Eventf(inst, nil, "Normal", "VolumesCreated", "CreateVolumes", "%s", msg)
+	}
+	log.FromContext(ctx).Info("Created the instance's launch volumes", "volumes", made)
+	return nil
+}
+
+// launchVolume makes (or finds, made by an earlier reconcile) the volume of one mapping and
+// returns its name.
+func (r *Reconciler) launchVolume(ctx context.Context, inst *cloudv1.Instance, m cloudv1.BlockDeviceMapping) (string, error) {
+	size, err := r.launchVolumeSize(ctx, inst, m.EBS)
+	if err != nil {
+		return "", err
+	}
+	v := &cloudv1.Volume{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: LaunchVolumeName(inst, m.DeviceName), Namespace: inst.Namespace,
+			Labels:      map[string]string{cloudv1.LabelLaunchInstance: inst.Status.InstanceID},
+			Annotations: map[string]string{cloudv1.AnnotationDeleteOnTermination: strconv.FormatBool(m.EBS.DeletesOnTermination())},
+		},
+		Spec: cloudv1.VolumeSpec{
+			SizeGiB: size, AvailabilityZone: inst.Status.AvailabilityZone, SnapshotID: m.EBS.SnapshotID,
+			AttachTo: &cloudv1.VolumeAttachTarget{InstanceID: inst.Status.InstanceID, Device: m.DeviceName},
+		},
+	}
+	err = r.Client.Create(ctx, v)
+	if apierrors.IsAlreadyExists(err) {
+		existing := &cloudv1.Volume{}
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(v), existing); err != nil {
+			return "", fmt.Errorf("reading launch volume %s: %w", v.Name, err)
+		}
+		if existing.Labels[cloudv1.LabelLaunchInstance] != inst.Status.InstanceID {
+			return "", fmt.Errorf("volume %s/%s, the name of the launch volume of %s, is another volume", v.Namespace, v.Name, m.DeviceName)
+		}
+		return v.Name, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("creating the volume of %s: %w", m.DeviceName, err)
+	}
+	return v.Name, nil
+}
+
+// launchVolumeSize is the mapping's volumeSize, or without one the size of the snapshot's volume
+// if the project may use the snapshot. One it may not is left to the volume controller to refuse
+// (SnapshotNotFound), with the same words whether it exists or not: the volume is made at the
+// smallest size, to fail there.
+func (r *Reconciler) launchVolumeSize(ctx context.Context, inst *cloudv1.Instance, ebs *cloudv1.EBSBlockDevice) (int32, error) {
+	if ebs.VolumeSize > 0 {
+		return ebs.VolumeSize, nil
+	}
+	snap, err := refs.Snapshot(ctx, r.Client, inst.Namespace, ebs.SnapshotID)
+	switch {
+	case errors.Is(err, refs.ErrNotFound):
+		return 1, nil
+	case err != nil:
+		return 0, err
+	}
+	return max(snap.Status.VolumeSizeGiB, 1), nil
+}
+
+// deleteLaunchVolumes deletes, once the instance is terminated or deleted, its launch volumes
+// whose mapping said deleteOnTermination and that are still attached to it; each goes once the
+// node has detached it (the volume controller's finalizer).
+func (r *Reconciler) deleteLaunchVolumes(ctx context.Context, inst *cloudv1.Instance) error {
+	id := inst.Status.InstanceID
+	if id == "" || findCondition(inst, cloudv1.InstanceLaunchVolumes) == nil {
+		return nil
+	}
+	list := &cloudv1.VolumeList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(inst.Namespace), client.MatchingLabels{cloudv1.LabelLaunchInstance: id}); err != nil {
+		return fmt.Errorf("listing the launch volumes of %s: %w", id, err)
+	}
+	for i := range list.Items {
+		v := &list.Items[i]
+		if !v.DeletesWith(id) || v.Spec.AttachTo == nil || v.Spec.AttachTo.InstanceID != id || !v.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if err := r.Client.Delete(ctx, v, client.Preconditions{UID: &v.UID}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting launch volume %s: %w", v.Name, err)
+		}
+		if r.Recorder != nil {
+			r.Recorder.Eventf(inst, nil, "Normal", "DeletingVolume", "DeleteVolume",
+				"Deleting volume %s, attached at %s with deleteOnTermination", v.Name, v.Spec.AttachTo.Device)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,252 @@
+// Copyright 2026 The PiNet Authors.
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+package ec2shim_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/testenv"
+)
+
+// snapshotOfPattern makes a completed snapshot of a new volume of sizeGiB in zone holding pattern
+// at offset 1 MiB (written into its backing file on the storage node).
+func snapshotOfPattern(t *testing.T, cl *ec2.Client, store interface{ BackingFile(string) string }, project, zone string, sizeGiB int32, pattern []byte) string {
+	t.Helper()
+	ctx := context.Background()
+	vol := newVolume(t, cl, zone, sizeGiB)
+	waitVolumeState(t, cl, vol, types.VolumeStateAvailable, "none")
+	v := &cloudv1.Volume{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: project, Name: vol}, v); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(store.BackingFile(string(v.UID)), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(pattern, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := cl.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{VolumeId: aws.String(vol)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(waitSnapshot(t, cl, aws.ToString(out.SnapshotId)).SnapshotId)
+}
+
+// launchVolumesOf waits until DescribeVolumes shows n volumes attached to the instance, all in
+// use and attached, and returns them by device.
+func launchVolumesOf(t *testing.T, cl *ec2.Client, inst string, n int) map[string]types.Volume {
+	t.Helper()
+	byDevice := map[string]types.Volume{}
+	testenv.Eventually(t, longWait, fmt.Sprintf("%d volumes attached to %s", n, inst), func() error {
+		out, err := cl.DescribeVolumes(context.Background(), &ec2.DescribeVolumesInput{
+			Filters: []types.Filter{{Name: aws.String("attachment.instance-id"), Values: []string{inst}}}})
+		if err != nil {
+			return err
+		}
+		clear(byDevice)
+		for _, v := range out.Volumes {
+			if v.State != types.VolumeStateInUse || len(v.Attachments) != 1 || v.Attachments[0].State != types.VolumeAttachmentStateAttached {
+				return fmt.Errorf("%s: %s %s", aws.ToString(v.VolumeId), v.State, attachmentString(v))
+			}
+			byDevice[aws.ToString(v.Attachments[0].Device)] = v
+		}
+		if len(byDevice) != n {
+			return fmt.Errorf("%d attached volumes", len(byDevice))
+		}
+		return nil
+	})
+	return byDevice
+}
+
+// TestLaunchVolumes launches an instance whose block device mappings ask for a new empty volume
+// and for one from a snapshot: RunInstances checks them as CreateVolume would (a snapshot the
+// project may use, its size, the quota) and makes nothing when it refuses; the instance
+// controller makes both volumes in the instance's zone once it is placed, attached at their
+// devices by the instance's node, the one from the snapshot holding its bytes; terminating the
+// instance deletes the volume whose mapping said deleteOnTermination and leaves the other
+// available. A member's kubectl Instance gets the same, and one naming another project's
+// snapshot gets a volume that fails for it, reading nothing of it.
+func TestLaunchVolumes(t *testing.T) {
+	const project, zone = "launchvol", "launchvol-zone"
+	store, cl, ami := tenantWithStorage(t, project)
+	c := theCloud(t)
+	ctx := context.Background()
+	pattern := bytes.Repeat([]byte("launch-vol"), 512)
+	snap := snapshotOfPattern(t, cl, store, project, zone, 2, pattern)
+	otherStore, other, _ := tenantWithStorage(t, "launchvol-other")
+	private := snapshotOfPattern(t, other, otherStore, "launchvol-other", "launchvol-other-zone", 1, []byte("private"))
+
+	valid := func() *ec2.RunInstancesInput {
+		return &ec2.RunInstancesInput{ImageId: aws.String(ami), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+			InstanceType: "m1.tiny", Placement: &types.Placement{AvailabilityZone: aws.String(zone)},
+			BlockDeviceMappings: []types.BlockDeviceMapping{
+				{DeviceName: aws.String("/dev/sdf"), Ebs: &types.EbsBlockDevice{VolumeSize: aws.Int32(1), VolumeType: types.VolumeTypeGp3}},
+				{DeviceName: aws.String("/dev/sdg"), Ebs: &types.EbsBlockDevice{SnapshotId: aws.String(snap), DeleteOnTermination: aws.Bool(false)}},
+			}}
+	}
+	expectRefusals(t, "RunInstances ", valid, cl.RunInstances, []refusal[ec2.RunInstancesInput]{
+		{"without a size or a snapshot", func(in *ec2.RunInstancesInput) { in.BlockDeviceMappings[0].Ebs.VolumeSize = nil }, "MissingParameter"},
+		{"encrypted", func(in *ec2.RunInstancesInput) { in.BlockDeviceMappings[0].Ebs.Encrypted = aws.Bool(true) }, "UnsupportedOperation"},
+		{"an unknown type", func(in *ec2.RunInstancesInput) { in.BlockDeviceMappings[0].Ebs.VolumeType = "fast" }, "InvalidParameterValue"},
+		{"too large", func(in *ec2.RunInstancesInput) { in.BlockDeviceMappings[0].Ebs.VolumeSize = aws.Int32(16385) }, "InvalidParameterValue"},
+		{"smaller than the snapshot", func(in *ec2.RunInstancesInput) { in.BlockDeviceMappings[1].Ebs.VolumeSize = aws.Int32(1) }, "InvalidParameterValue"},
+		{"another project's snapshot", func(in *ec2.RunInstancesInput) { in.BlockDeviceMappings[1].Ebs.SnapshotId = aws.String(private) }, "InvalidSnapshot.NotFound"},
+		{"a malformed snapshot id", func(in *ec2.RunInstancesInput) { in.BlockDeviceMappings[1].Ebs.SnapshotId = aws.String("snap-nope") }, "InvalidSnapshotID.Malformed"},
+		{"the root device", func(in *ec2.RunInstancesInput) { in.BlockDeviceMappings[0].DeviceName = aws.String("/dev/sda1") }, "InvalidParameterValue"},
+		{"one disk twice", func(in *ec2.RunInstancesInput) { in.BlockDeviceMappings[1].DeviceName = aws.String("/dev/xvdf") }, "InvalidParameterValue"},
+		{"a device that is no disk", func(in *ec2.RunInstancesInput) { in.BlockDeviceMappings[0].DeviceName = aws.String("/dev/hda") }, "InvalidParameterValue"},
+	})
+	// Two volumes of a launch do not fit beside the snapshot's volume under a quota of two.
+	setQuota(t, cl, project, cloudv1.ProjectQuota{Volumes: ptr.To[int32](2)})
+	_, err := cl.RunInstances(ctx, valid())
+	expectCode(t, err, "VolumeLimitExceeded")
+	setQuota(t, cl, project, cloudv1.ProjectQuota{})
+	expectCount(t, project, &cloudv1.InstanceList{}, 0)
+	expectCount(t, project, &cloudv1.VolumeList{}, 1)
+
+	run, err := cl.RunInstances(ctx, valid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst := aws.ToString(run.Instances[0].InstanceId)
+	waitState(t, cl, inst, types.InstanceStateNameRunning)
+	vols := launchVolumesOf(t, cl, inst, 2)
+	empty, restored := vols["/dev/sdf"], vols["/dev/sdg"]
+	if aws.ToInt32(empty.Size) != 1 || aws.ToString(empty.SnapshotId) != "" || aws.ToString(empty.AvailabilityZone) != zone ||
+		!aws.ToBool(empty.Attachments[0].DeleteOnTermination) {
+		t.Errorf("the empty volume: %+v %+v", empty, empty.Attachments)
+	}
+	if aws.ToInt32(restored.Size) != 2 || aws.ToString(restored.SnapshotId) != snap || aws.ToString(restored.AvailabilityZone) != zone ||
+		aws.ToBool(restored.Attachments[0].DeleteOnTermination) {
+		t.Errorf("the volume from the snapshot: %+v %+v", restored, restored.Attachments)
+	}
+	if got := fileAt(t, backingFileOf(t, store, project, aws.ToString(restored.VolumeId)), 1<<20, len(pattern)); !bytes.Equal(got, pattern) {
+		t.Error("the volume made from the snapshot does not hold its bytes")
+	}
+	at := func(v types.Volume) string { return v.Attachments[0].AttachTime.UTC().Format(time.RFC3339) }
+	waitBlockDevices(t, cl, inst, fmt.Sprintf("/dev/sdf %s attached %s true\n/dev/sdg %s attached %s false",
+		aws.ToString(empty.VolumeId), at(empty), aws.ToString(restored.VolumeId), at(restored)))
+	obj := &cloudv1.Instance{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: project, Name: inst}, obj); err != nil {
+		t.Fatal(err)
+	}
+	if cond := conditions.Get(obj, cloudv1.InstanceLaunchVolumes); cond == nil || cond.Status != metav1.ConditionTrue ||
+		!strings.Contains(cond.Message, aws.ToString(empty.VolumeId)+" at /dev/sdf") {
+		t.Errorf("LaunchVolumes %+v", cond)
+	}
+
+	// Terminated: the volume that goes with it goes, the other stays, detached.
+	if _, err := cl.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{inst}}); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, cl, inst, types.InstanceStateNameTerminated)
+	testenv.Eventually(t, longWait, "the deleteOnTermination volume to go", func() error {
+		_, err := cl.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{aws.ToString(empty.VolumeId)}})
+		if apiCode(err) != "InvalidVolume.NotFound" {
+			return fmt.Errorf("DescribeVolumes answered %v", err)
+		}
+		return nil
+	})
+	waitVolumeState(t, cl, aws.ToString(restored.VolumeId), types.VolumeStateAvailable, "none")
+
+	// kubectl: a member's Instance gets its volume too; one naming another project's snapshot
+	// gets a volume that fails as if the snapshot did not exist.
+	kube, err := c.Env.ClientAs(cloudv1.UserPrefix+project+"-user", cloudv1.ProjectGroupPrefix+project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gitops := &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: "gitops", Namespace: project},
+		Spec: cloudv1.InstanceSpec{ImageID: ami, InstanceType: "m1.tiny", AvailabilityZone: zone,
+			BlockDeviceMappings: []cloudv1.BlockDeviceMapping{
+				{DeviceName: "/dev/vdc", EBS: &cloudv1.EBSBlockDevice{SnapshotID: snap}},
+				{DeviceName: "/dev/vdd", EBS: &cloudv1.EBSBlockDevice{SnapshotID: private}},
+			}}}
+	if err := kube.Create(ctx, gitops); err != nil {
+		t.Fatal(err)
+	}
+	var gitopsID string
+	testenv.Eventually(t, longWait, "the kubectl instance's volumes", func() error {
+		if err := kube.Get(ctx, client.ObjectKeyFromObject(gitops), gitops); err != nil {
+			return err
+		}
+		if gitopsID = gitops.Status.InstanceID; gitopsID == "" {
+			return errors.New("no id yet")
+		}
+		list := &cloudv1.VolumeList{}
+		if err := kube.List(ctx, list, client.InNamespace(project), client.MatchingLabels{cloudv1.LabelLaunchInstance: gitopsID}); err != nil {
+			return err
+		}
+		var got []string
+		for _, v := range list.Items {
+			ready := conditions.Get(&v, cloudv1.ReadyCondition)
+			if ready == nil {
+				return fmt.Errorf("%s has no Ready", v.Name)
+			}
+			got = append(got, fmt.Sprintf("%s %d %s %s", v.Spec.AttachTo.Device, v.Spec.SizeGiB, v.Status.State, ready.Reason))
+			if v.Spec.AttachTo.Device == "/dev/vdd" && !strings.Contains(ready.Message, "does not exist or is not shared with project "+project) {
+				return fmt.Errorf("vdd: %s", ready.Message)
+			}
+		}
+		if got, want := strings.Join(sorted(got...), ", "), "/dev/vdc 2 in-use Ready, /dev/vdd 1 error SnapshotNotFound"; got != want {
+			return fmt.Errorf("volumes %q, want %q", got, want)
+		}
+		return nil
+	})
+	// The mappings are the launch's: neither added nor changed afterwards; a mapping asks for
+	// a size or a snapshot.
+	err = testenv.Update(ctx, kube, gitops, func(i *cloudv1.Instance) {
+		i.Spec.BlockDeviceMappings = i.Spec.BlockDeviceMappings[:1]
+	})
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "blockDeviceMappings are immutable") {
+		t.Errorf("changing the mappings: %v", err)
+	}
+	bare := &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: "bare", Namespace: project},
+		Spec: cloudv1.InstanceSpec{ImageID: ami, InstanceType: "m1.tiny", AvailabilityZone: zone}}
+	if err := kube.Create(ctx, bare); err != nil {
+		t.Fatal(err)
+	}
+	err = testenv.Update(ctx, kube, bare, func(i *cloudv1.Instance) {
+		i.Spec.BlockDeviceMappings = []cloudv1.BlockDeviceMapping{{DeviceName: "/dev/vdc", EBS: &cloudv1.EBSBlockDevice{VolumeSize: 1}}}
+	})
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "blockDeviceMappings are immutable") {
+		t.Errorf("adding mappings: %v", err)
+	}
+	sizeless := &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: "sizeless", Namespace: project},
+		Spec: cloudv1.InstanceSpec{ImageID: ami, BlockDeviceMappings: []cloudv1.BlockDeviceMapping{{DeviceName: "/dev/vdc", EBS: &cloudv1.EBSBlockDevice{}}}}}
+	if err := kube.Create(ctx, sizeless); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "an ebs mapping needs volumeSize, snapshotId or both") {
+		t.Errorf("a mapping without a size or snapshot: %v", err)
+	}
+}
