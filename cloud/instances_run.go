@@ -41,6 +41,7 @@ import (
 	"pinet.io/pinet/internal/capacity"
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/internal/objtags"
 	"pinet.io/pinet/internal/quota"
 	"pinet.io/pinet/internal/refs"
 )
@@ -155,6 +156,10 @@ func (s *Service) RunInstances(ctx context.Context, c Caller, in RunInstancesInp
 	if err != nil {
 		return nil, err
 	}
+	volumeTags, err := SpecTags(in.TagSpecifications, "volume", "instance")
+	if err != nil {
+		return nil, err
+	}
 	maxCount, err := s.subnetRoom(ctx, c.Project(), int(in.MinCount), int(in.MaxCount))
 	if err != nil {
 		return nil, err
@@ -177,6 +182,9 @@ func (s *Service) RunInstances(ctx context.Context, c Caller, in RunInstancesInp
 	}
 	l := newLaunch(c.Project(), seed, in.ClientToken, count)
 	l.hash, l.spec, l.tags, l.mark = hash, spec, tags, !gate.Unlimited()
+	if launchVolumes(spec)[0] > 0 && len(volumeTags) > 0 {
+		l.volumeTags = objtags.Encode(volumeTags)
+	}
 	l.deadline = s.cfg.Clock.Now().Add(withdrawnWait)
 	var created []*cloudv1.Instance
 	for range launchRounds {
@@ -209,6 +217,9 @@ type launch struct {
 	names                                   []string
 	spec                                    *cloudv1.InstanceSpec
 	tags                                    map[string]string
+	// volumeTags are the tags of the volumes the instances' block device mappings ask for, as
+	// the instance controller gives them (AnnotationLaunchVolumeTags); "" for none.
+	volumeTags string
 	// mark marks the instances pending: the call admits them under the quota.
 	mark bool
 	// deadline bounds how long the call waits for instances of an earlier attempt with the same
@@ -337,6 +348,9 @@ func (l *launch) instance(i int, name string) *cloudv1.Instance {
 			},
 		},
 		Spec: *l.spec.DeepCopy(),
+	}
+	if l.volumeTags != "" {
+		inst.Annotations[cloudv1.AnnotationLaunchVolumeTags] = l.volumeTags
 	}
 	if l.clientToken != "" {
 		inst.Annotations[cloudv1.AnnotationClientToken] = l.clientToken

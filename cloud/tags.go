@@ -15,25 +15,18 @@
 package cloud
 
 import (
-	"encoding/json"
-	"regexp"
-
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"pinet.io/pinet/internal/objtags"
 )
 
-// Tags live on the objects themselves, visible to kubectl: all of them as JSON in one
-// annotation, and the ones that are valid label keys and values also as labels under
-// tags.cloud.pinet.io/, so `kubectl get -l tags.cloud.pinet.io/Name=web` selects by tag.
+// Tags live on the objects themselves (internal/objtags).
 const (
-	annotationTags = "cloud.pinet.io/tags"
-	tagLabelPrefix = "tags.cloud.pinet.io/"
 	// MaxTags is the most tags a resource may have.
 	MaxTags     = 50
 	maxTagKey   = 128
 	maxTagValue = 256
 )
-
-var labelSafe = regexp.MustCompile(`^([A-Za-z0-9][-A-Za-z0-9_.]{0,61}[A-Za-z0-9]|[A-Za-z0-9])?$`)
 
 // Tag is one EC2 tag.
 type Tag struct {
@@ -47,43 +40,10 @@ type TagSpecification struct {
 }
 
 // TagsOf reads an object's tags.
-func TagsOf(obj client.Object) map[string]string {
-	tags := map[string]string{}
-	if raw := obj.GetAnnotations()[annotationTags]; raw != "" {
-		_ = json.Unmarshal([]byte(raw), &tags)
-	}
-	return tags
-}
+func TagsOf(obj client.Object) map[string]string { return objtags.Of(obj) }
 
 // SetTags writes tags onto an object (the caller persists it).
-func SetTags(obj client.Object, tags map[string]string) {
-	ann := obj.GetAnnotations()
-	if ann == nil {
-		ann = map[string]string{}
-	}
-	labels := obj.GetLabels()
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	for k := range labels {
-		if len(k) > len(tagLabelPrefix) && k[:len(tagLabelPrefix)] == tagLabelPrefix {
-			delete(labels, k)
-		}
-	}
-	if len(tags) == 0 {
-		delete(ann, annotationTags)
-	} else {
-		raw, _ := json.Marshal(tags)
-		ann[annotationTags] = string(raw)
-	}
-	for k, v := range tags {
-		if labelSafe.MatchString(k) && k != "" && labelSafe.MatchString(v) {
-			labels[tagLabelPrefix+k] = v
-		}
-	}
-	obj.SetAnnotations(ann)
-	obj.SetLabels(labels)
-}
+func SetTags(obj client.Object, tags map[string]string) { objtags.Set(obj, tags) }
 
 // ValidateTags checks keys and values as EC2 does and returns them as a map.
 func ValidateTags(items []Tag) (map[string]string, error) {

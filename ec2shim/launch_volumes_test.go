@@ -115,6 +115,10 @@ func TestLaunchVolumes(t *testing.T) {
 			BlockDeviceMappings: []types.BlockDeviceMapping{
 				{DeviceName: aws.String("/dev/sdf"), Ebs: &types.EbsBlockDevice{VolumeSize: aws.Int32(1), VolumeType: types.VolumeTypeGp3}},
 				{DeviceName: aws.String("/dev/sdg"), Ebs: &types.EbsBlockDevice{SnapshotId: aws.String(snap), DeleteOnTermination: aws.Bool(false)}},
+			},
+			TagSpecifications: []types.TagSpecification{
+				{ResourceType: types.ResourceTypeInstance, Tags: []types.Tag{{Key: aws.String("Name"), Value: aws.String("db")}}},
+				{ResourceType: types.ResourceTypeVolume, Tags: []types.Tag{{Key: aws.String("backup"), Value: aws.String("nightly")}}},
 			}}
 	}
 	expectRefusals(t, "RunInstances ", valid, cl.RunInstances, []refusal[ec2.RunInstancesInput]{
@@ -155,6 +159,15 @@ func TestLaunchVolumes(t *testing.T) {
 	}
 	if got := fileAt(t, backingFileOf(t, store, project, aws.ToString(restored.VolumeId)), 1<<20, len(pattern)); !bytes.Equal(got, pattern) {
 		t.Error("the volume made from the snapshot does not hold its bytes")
+	}
+	// The launch's volume tags are the volumes', its instance tags the instance's.
+	for dev, v := range vols {
+		if len(v.Tags) != 1 || aws.ToString(v.Tags[0].Key) != "backup" || aws.ToString(v.Tags[0].Value) != "nightly" {
+			t.Errorf("the tags of the volume at %s: %+v", dev, v.Tags)
+		}
+	}
+	if tags := run.Instances[0].Tags; len(tags) != 1 || aws.ToString(tags[0].Key) != "Name" {
+		t.Errorf("the instance's tags: %+v", tags)
 	}
 	at := func(v types.Volume) string { return v.Attachments[0].AttachTime.UTC().Format(time.RFC3339) }
 	waitBlockDevices(t, cl, inst, fmt.Sprintf("/dev/sdf %s attached %s true\n/dev/sdg %s attached %s false",

@@ -71,6 +71,10 @@ const (
 	// deleteOnTermination: the instance controller deletes the volume when the instance
 	// terminates if it is still attached to it then.
 	AnnotationDeleteOnTermination = "cloud.pinet.io/delete-on-termination"
+	// AnnotationLaunchVolumeTags, on an Instance, holds the tags (as the tags annotation holds
+	// them) the instance controller gives the volumes its block device mappings ask for: EC2's
+	// TagSpecifications of ResourceType volume in RunInstances.
+	AnnotationLaunchVolumeTags = "cloud.pinet.io/launch-volume-tags"
 	// LabelCaptureNode names the node copying the root disk of the instance an Image is made
 	// from (the image controller writes it while the copy is under way), so that the node's
 	// agent watches only the images it makes.

@@ -29,6 +29,7 @@ import (
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/internal/objtags"
 	"pinet.io/pinet/internal/refs"
 )
 
@@ -101,6 +102,9 @@ func (r *Reconciler) launchVolume(ctx context.Context, inst *cloudv1.Instance, m
 			SizeGiB: size, AvailabilityZone: inst.Status.AvailabilityZone, SnapshotID: m.EBS.SnapshotID,
 			AttachTo: &cloudv1.VolumeAttachTarget{InstanceID: inst.Status.InstanceID, Device: m.DeviceName},
 		},
+	}
+	if raw := inst.Annotations[cloudv1.AnnotationLaunchVolumeTags]; raw != "" {
+		objtags.Set(v, objtags.Parse(raw))
 	}
 	err = r.Client.Create(ctx, v)
 	if apierrors.IsAlreadyExists(err) {
