@@ -422,7 +422,7 @@ func (s *Service) validateRun(ctx context.Context, c Caller, in *RunInstancesInp
 	if err != nil {
 		return nil, err
 	}
-	bdms, err := s.blockDeviceMappings(ctx, c, in.BlockDeviceMappings)
+	bdms, err := s.blockDeviceMappings(ctx, c, in.BlockDeviceMappings, it)
 	if err != nil {
 		return nil, err
 	}
@@ -573,9 +573,13 @@ func shutdownBehavior(v string) (cloudv1.ShutdownBehavior, error) {
 	return "", InvalidParam("Value (%s) for parameter instanceInitiatedShutdownBehavior is invalid.", v)
 }
 
-func (s *Service) blockDeviceMappings(ctx context.Context, c Caller, in []BlockDeviceMappingInput) ([]cloudv1.BlockDeviceMapping, error) {
+// blockDeviceMappings checks a launch's block device mappings for instances of type it: device
+// names of distinct disks, none the root disk, no volume at an instance-store disk of the type,
+// and each volume as launchVolume checks it.
+func (s *Service) blockDeviceMappings(ctx context.Context, c Caller, in []BlockDeviceMappingInput, it *cloudv1.InstanceType) ([]cloudv1.BlockDeviceMapping, error) {
 	var out []cloudv1.BlockDeviceMapping
 	rootSlot, _ := DeviceSlot(RootDevice)
+	stores := instanceStoreSlots(it)
 	slots := map[string]string{}
 	for _, m := range in {
 		if m.DeviceName == "" {
@@ -604,6 +608,9 @@ func (s *Service) blockDeviceMappings(ctx context.Context, c Caller, in []BlockD
 			return nil, InvalidParam("The block device mapping for %s sets both VirtualName and Ebs", m.DeviceName)
 		case m.VirtualName != "":
 			bdm.VirtualName = ptr.To(m.VirtualName)
+		case m.EBS != nil && stores[slot] != "":
+			return nil, InvalidParam("The device %s is the instance store %s of instance type %s; map volumes to other devices",
+				m.DeviceName, stores[slot], it.Name)
 		case m.EBS != nil:
 			ebs, err := s.launchVolume(ctx, c, m.DeviceName, m.EBS)
 			if err != nil {

@@ -20,6 +20,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -36,6 +37,7 @@ import (
 	"pinet.io/pinet/ec2shim/query"
 	"pinet.io/pinet/internal/ids"
 	"pinet.io/pinet/internal/quota"
+	"pinet.io/pinet/internal/refs"
 )
 
 // Volumes are Volume objects, placed and exported by storage nodes: a volume shows the state its
@@ -519,12 +521,21 @@ func (s *Service) checkAttachable(ctx context.Context, c Caller, v *cloudv1.Volu
 	return nil
 }
 
-// usedDeviceSlots are the disks of an instance: its root disk, its block device mappings and the
-// volumes attached (or attaching) to it.
+// usedDeviceSlots are the disks of an instance: its root disk, its instance-store disks, its
+// block device mappings and the volumes attached (or attaching) to it.
 func (s *Service) usedDeviceSlots(ctx context.Context, c Caller, inst *cloudv1.Instance, live liveInstances) (map[string]bool, error) {
 	used := map[string]bool{}
 	rootSlot, _ := DeviceSlot(RootDevice)
 	used[rootSlot] = true
+	it, err := refs.InstanceType(ctx, s.cfg.Client, inst.GivenInstanceType())
+	if err != nil && !errors.Is(err, refs.ErrNotFound) {
+		return nil, err
+	}
+	if it != nil {
+		for slot := range instanceStoreSlots(it) {
+			used[slot] = true
+		}
+	}
 	for _, m := range inst.Spec.BlockDeviceMappings {
 		if d, ok := DeviceSlot(m.DeviceName); ok {
 			used[d] = true
@@ -542,6 +553,16 @@ func (s *Service) usedDeviceSlots(ctx context.Context, c Caller, inst *cloudv1.I
 		}
 	}
 	return used, nil
+}
+
+// instanceStoreSlots maps the disk slots the instance-store disks of an instance of the type take
+// (b, c: its node defines them after the root disk) to their names.
+func instanceStoreSlots(it *cloudv1.InstanceType) map[string]string {
+	out := map[string]string{}
+	for i, name := range it.InstanceStoreDisks() {
+		out[string(rune('b'+i))] = name
+	}
+	return out
 }
 
 // DeviceSlot is the disk a device name stands for: /dev/sdf, /dev/xvdf and /dev/sdf1 are all

@@ -132,6 +132,9 @@ func TestLaunchVolumes(t *testing.T) {
 		{"the root device", func(in *ec2.RunInstancesInput) { in.BlockDeviceMappings[0].DeviceName = aws.String("/dev/sda1") }, "InvalidParameterValue"},
 		{"one disk twice", func(in *ec2.RunInstancesInput) { in.BlockDeviceMappings[1].DeviceName = aws.String("/dev/xvdf") }, "InvalidParameterValue"},
 		{"a device that is no disk", func(in *ec2.RunInstancesInput) { in.BlockDeviceMappings[0].DeviceName = aws.String("/dev/hda") }, "InvalidParameterValue"},
+		{"the type's instance store", func(in *ec2.RunInstancesInput) {
+			in.InstanceType, in.BlockDeviceMappings[0].DeviceName = "m1.small", aws.String("/dev/xvdc") // its swap
+		}, "InvalidParameterValue"},
 	})
 	// Two volumes of a launch do not fit beside the snapshot's volume under a quota of two.
 	setQuota(t, cl, project, cloudv1.ProjectQuota{Volumes: ptr.To[int32](2)})
@@ -194,6 +197,21 @@ func TestLaunchVolumes(t *testing.T) {
 		return nil
 	})
 	waitVolumeState(t, cl, aws.ToString(restored.VolumeId), types.VolumeStateAvailable, "none")
+	// Nor may a volume be attached where an instance has an instance-store disk.
+	small, err := cl.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(ami), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+		InstanceType: "m1.small", Placement: &types.Placement{AvailabilityZone: aws.String(zone)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	smallID := aws.ToString(small.Instances[0].InstanceId)
+	waitState(t, cl, smallID, types.InstanceStateNameRunning)
+	for _, dev := range []string{"/dev/sdb", "/dev/xvdc"} {
+		_, err := cl.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: restored.VolumeId, InstanceId: aws.String(smallID), Device: aws.String(dev)})
+		expectCode(t, err, "InvalidParameterValue")
+	}
+	if _, err := cl.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{smallID}}); err != nil {
+		t.Fatal(err)
+	}
 
 	// kubectl: a member's Instance gets its volume too; one naming another project's snapshot
 	// gets a volume that fails as if the snapshot did not exist.

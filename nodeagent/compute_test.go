@@ -27,6 +27,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
+	"libvirt.org/go/libvirtxml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
@@ -62,6 +63,31 @@ func TestDisksFollowTheInstanceType(t *testing.T) {
 	for _, want := range []string{"root.qcow2", "ephemeral0.img", "swap.img", "<entry name='serial'>" + inst.Status.InstanceID} {
 		if !strings.Contains(d.XML, want) {
 			t.Fatalf("domain XML lacks %q:\n%s", want, d.XML)
+		}
+	}
+	// The instance-store disks take the guest disks the type says they do, which the EC2 API
+	// keeps volumes from.
+	it := &cloudv1.InstanceType{}
+	if err := c.Env.Client.Get(context.Background(), client.ObjectKey{Name: "m1.small"}, it); err != nil {
+		t.Fatal(err)
+	}
+	dom := &libvirtxml.Domain{}
+	if err := dom.Unmarshal(d.XML); err != nil {
+		t.Fatal(err)
+	}
+	targets := map[string]string{}
+	for _, disk := range dom.Devices.Disks {
+		if disk.Source != nil && disk.Source.File != nil && disk.Target != nil {
+			targets[filepath.Base(disk.Source.File.File)] = disk.Target.Dev
+		}
+	}
+	stores := it.InstanceStoreDisks()
+	if len(stores) != 2 {
+		t.Fatalf("m1.small's instance stores: %v", stores)
+	}
+	for i, name := range stores {
+		if got, want := targets[name+".img"], "vd"+string(rune('b'+i)); got != want {
+			t.Errorf("%s is at %q, want %q (targets %v)", name, got, want, targets)
 		}
 	}
 

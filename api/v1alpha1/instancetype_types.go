@@ -128,6 +128,20 @@ type InstanceTypeList struct {
 // GetConditions returns status.conditions.
 func (t *InstanceType) GetConditions() []metav1.Condition { return t.Status.Conditions }
 
+// InstanceStoreDisks names the instance-store disks an instance of the type has after its root
+// disk, in the order its node defines them and so the guest disks they take (vdb, vdc): its
+// ephemeral disk (ephemeral0), then its swap. No volume may be attached at their device letters.
+func (t *InstanceType) InstanceStoreDisks() []string {
+	var out []string
+	if t.Spec.EphemeralDiskGiB > 0 {
+		out = append(out, "ephemeral0")
+	}
+	if t.Spec.SwapMiB > 0 {
+		out = append(out, "swap")
+	}
+	return out
+}
+
 // SetConditions sets status.conditions.
 func (t *InstanceType) SetConditions(c []metav1.Condition) { t.Status.Conditions = c }
 
