@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
@@ -226,8 +227,9 @@ func ruleOf(r cloudv1.IngressRule, sourceIDs []string) netfilter.Rule {
 }
 
 // metadataOf is what the metadata service tells a guest about itself: the facts of its meta-data
-// disk (writeMeta), its addresses, key, user data and groups.
-func metadataOf(g guestNet, key *cloudv1.KeyPair, groupNames []string) *metadata.Instance {
+// disk (writeMeta), its addresses, key, user data, groups and block devices; it, the type the
+// instance was given, is nil when the node's cache does not show it.
+func metadataOf(g guestNet, it *cloudv1.InstanceType, key *cloudv1.KeyPair, groupNames []string) *metadata.Instance {
 	inst := g.inst
 	host := inst.Status.PrivateDNSName
 	if host == "" {
@@ -250,7 +252,7 @@ func metadataOf(g guestNet, key *cloudv1.KeyPair, groupNames []string) *metadata
 		PublicIPv4:       g.public,
 		ReservationID:    inst.Status.ReservationID,
 		SecurityGroups:   groupNames,
-		BlockDevices:     []metadata.BlockDevice{{Name: "ami", Device: "/dev/vda"}, {Name: "root", Device: "/dev/vda"}},
+		BlockDevices:     blockDevicesOf(inst, it),
 	}
 	if len(inst.Spec.UserData) > 0 {
 		m.UserData = inst.Spec.UserData
@@ -259,4 +261,25 @@ func metadataOf(g guestNet, key *cloudv1.KeyPair, groupNames []string) *metadata
 		m.PublicKeys = []metadata.PublicKey{{Name: key.EffectiveKeyName(), OpenSSHKey: key.Spec.PublicKey}}
 	}
 	return m
+}
+
+// blockDevicesOf is the instance's block-device-mapping/ as EC2 tells it: ami and root its root
+// disk, its type's instance-store disks (ephemeral0, swap) at the guest disks they take, and
+// ebs1, ebs2, … the devices of the volumes its block device mappings ask for, named as the
+// mappings name them (cloud-init finds sdX under the vdX a virtio guest has).
+func blockDevicesOf(inst *cloudv1.Instance, it *cloudv1.InstanceType) []metadata.BlockDevice {
+	out := []metadata.BlockDevice{{Name: "ami", Device: "/dev/vda"}, {Name: "root", Device: "/dev/vda"}}
+	if it != nil {
+		for i, name := range it.InstanceStoreDisks() {
+			out = append(out, metadata.BlockDevice{Name: name, Device: "vd" + string(rune('b'+i))})
+		}
+	}
+	n := 0
+	for _, m := range inst.Spec.BlockDeviceMappings {
+		if m.EBS != nil {
+			n++
+			out = append(out, metadata.BlockDevice{Name: "ebs" + strconv.Itoa(n), Device: strings.TrimPrefix(m.DeviceName, "/dev/")})
+		}
+	}
+	return out
 }

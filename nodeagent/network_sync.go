@@ -224,7 +224,11 @@ func (s *networkSync) policy(ctx context.Context, plan nodeNet) (netfilter.Polic
 				return p, nil, err
 			}
 		}
-		facts[g.ip] = metadataOf(g, key, names)
+		it, err := refs.InstanceType(ctx, s.client, g.inst.GivenInstanceType())
+		if err != nil && !errors.Is(err, refs.ErrNotFound) {
+			return p, nil, err
+		}
+		facts[g.ip] = metadataOf(g, it, key, names)
 		if g.public.IsValid() && s.cfg.Network.PublicInterface != "" {
 			p.ElasticIPs = append(p.ElasticIPs, netfilter.ElasticIP{Public: g.public, Private: g.ip})
 		}
