@@ -74,6 +74,7 @@ const (
 	CodeVolumeZoneMismatch    = "InvalidVolume.ZoneMismatch"
 	CodeIncorrectResource     = "IncorrectState"
 	CodeSnapshotNotFound      = "InvalidSnapshot.NotFound"
+	CodeSnapshotInUse         = "InvalidSnapshot.InUse"
 	CodeZoneNotFound          = "InvalidZone.NotFound"
 	CodeUnsupported           = "UnsupportedOperation"
 	CodeVolumeLimit           = "VolumeLimitExceeded"

@@ -58,6 +58,16 @@ type Image struct {
 	// DeregistrationProtection is EC2's: disabled, enabled-with(out)-cooldown, disabled-until.
 	DeregistrationProtection string
 	Tags                     map[string]string
+	// Volumes are the image's EBS block device mappings: what its instances get at launch.
+	Volumes []ImageVolume
+}
+
+// ImageVolume is an EBS block device mapping of an image.
+type ImageVolume struct {
+	DeviceName, SnapshotID string
+	// VolumeSize is 0 for the snapshot's size.
+	VolumeSize          int32
+	DeleteOnTermination bool
 }
 
 // imagePrefix is the id prefix of an image type.
@@ -136,6 +146,10 @@ func toImage(img *cloudv1.Image) Image {
 		Hypervisor:               "xen",
 		Tags:                     TagsOf(img),
 		DeregistrationProtection: deregistrationProtection(img),
+	}
+	for _, m := range img.Spec.BlockDeviceMappings {
+		out.Volumes = append(out.Volumes, ImageVolume{DeviceName: m.DeviceName, SnapshotID: m.EBS.SnapshotID,
+			VolumeSize: m.EBS.VolumeSize, DeleteOnTermination: m.EBS.DeletesOnTermination()})
 	}
 	if out.State == "" {
 		out.State = string(cloudv1.ImageStatePending)
@@ -393,7 +407,9 @@ func (s *Service) DeregisterImage(ctx context.Context, c Caller, in DeregisterIm
 type ImageAttribute struct {
 	ImageID, Attribute string
 	LaunchPermissions  []LaunchPermission
-	Value              string
+	// Volumes are the blockDeviceMapping attribute's.
+	Volumes []ImageVolume
+	Value   string
 }
 
 // DescribeImageAttributeInput names an image and one of its attributes.
@@ -433,6 +449,8 @@ func (s *Service) DescribeImageAttribute(ctx context.Context, c Caller, in Descr
 		}
 		if in.Attribute == "launchPermission" {
 			out.LaunchPermissions = launchPermissions(img.Spec.LaunchPermission)
+		} else {
+			out.Volumes = toImage(img).Volumes
 		}
 	case "description":
 		out.Value = img.Spec.Description

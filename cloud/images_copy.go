@@ -76,6 +76,9 @@ func (s *Service) CopyImage(ctx context.Context, c Caller, in CopyImageInput) (s
 	if src.Status.State == cloudv1.ImageStateFailed {
 		return "", BadRequest(CodeAMIUnavailable, "The image id '[%s]' is no longer available: it failed", in.SourceImageID)
 	}
+	if len(src.Spec.BlockDeviceMappings) > 0 {
+		return "", BadRequest(CodeUnsupported, "Image %s maps volumes made of snapshots; PiNet copies an image's root disk only (copy the snapshots with CopySnapshot).", in.SourceImageID)
+	}
 	if err := s.imageNameFree(ctx, c, in.Name); err != nil {
 		return "", err
 	}

@@ -16,6 +16,13 @@ package cloud
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 )
@@ -27,7 +34,8 @@ type CreateImageInput struct {
 	// for the copy instead).
 	NoReboot bool
 	// BlockDeviceMappings are accepted as RegisterImage's are: instance-store ones, not
-	// recorded; an instance's disks come from its instance type.
+	// recorded (an instance's disks come from its instance type); NoDevice leaves the volume
+	// attached at the device out of the image.
 	BlockDeviceMappings []ImageBlockDevice
 	TagSpecifications   []TagSpecification
 	DryRun              bool
@@ -37,7 +45,10 @@ type CreateImageInput struct {
 // running or stopped, and returns its id at once, pending: the instance's node copies the disk
 // (shutting a running guest down and starting it again, unless NoReboot), then the image
 // controller checks and stores it. The image boots as its instance did: the instance's kernel
-// and ramdisk, or its image's, are its defaults.
+// and ramdisk, or its image's, are its defaults. Each volume attached to the instance (but those
+// a NoDevice mapping names) is snapshotted, and the image maps the snapshot at the volume's
+// device, so its instances get copies of the volumes; the image is available once the
+// snapshots are completed too.
 func (s *Service) CreateImage(ctx context.Context, c Caller, in CreateImageInput) (string, error) {
 	if err := s.authorize(ctx, c, "create", "images", in.DryRun); err != nil {
 		return "", err
@@ -64,12 +75,82 @@ func (s *Service) CreateImage(ctx context.Context, c Caller, in CreateImageInput
 	if err != nil {
 		return "", err
 	}
-	return s.createImage(ctx, c, "", spec, tags, nil)
+	vols, err := s.imagedVolumes(ctx, c, inst, in.BlockDeviceMappings)
+	if err != nil {
+		return "", err
+	}
+	snapTags, err := SpecTags(in.TagSpecifications, "snapshot", "image")
+	if err != nil {
+		return "", err
+	}
+	// The snapshots first, for the image's spec names them; withdrawn if the image is refused.
+	var made []client.Object
+	for _, v := range vols {
+		snap, err := s.makeSnapshot(ctx, c, cloudv1.SnapshotSpec{VolumeID: volumeID(v),
+			Description: fmt.Sprintf("Created by CreateImage(%s) for image %s", inst.Status.InstanceID, in.Name)}, snapTags, v.Spec.SizeGiB)
+		if err == nil {
+			made = append(made, &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: snap.SnapshotID, Namespace: c.Project()}})
+			at := attachmentOf(v, nil)
+			spec.BlockDeviceMappings = append(spec.BlockDeviceMappings, cloudv1.ImageBlockDeviceMapping{DeviceName: at.Device,
+				EBS: cloudv1.EBSBlockDevice{SnapshotID: snap.SnapshotID, VolumeSize: v.Spec.SizeGiB,
+					DeleteOnTermination: ptr.To(v.DeletesWith(inst.Status.InstanceID))}})
+			continue
+		}
+		return "", s.withdrawAfter(ctx, made, err)
+	}
+	id, err := s.createImage(ctx, c, "", spec, tags, nil)
+	if err != nil {
+		return "", s.withdrawAfter(ctx, made, err)
+	}
+	return id, nil
+}
+
+// withdrawAfter withdraws what a call made before it failed with err, and returns err.
+func (s *Service) withdrawAfter(ctx context.Context, made []client.Object, err error) error {
+	// The cleanup finishes even if the caller went away meanwhile.
+	if delErr := s.WithdrawAll(context.WithoutCancel(ctx), made); delErr != nil {
+		return fmt.Errorf("withdrawing what the call made after %q: %w", err.Error(), delErr)
+	}
+	return err
+}
+
+// imagedVolumes are the volumes attached (or attaching) to the instance that an image of it
+// records, in device order: all but those a NoDevice mapping names. Each must have storage to be
+// snapshotted.
+func (s *Service) imagedVolumes(ctx context.Context, c Caller, inst *cloudv1.Instance, mappings []ImageBlockDevice) ([]*cloudv1.Volume, error) {
+	left := map[string]bool{}
+	for _, m := range mappings {
+		if m.NoDevice {
+			left[m.DeviceName] = true
+		}
+	}
+	all, err := inProject(ctx, s, c, volumeKind)
+	if err != nil {
+		return nil, err
+	}
+	var out []*cloudv1.Volume
+	for _, v := range all {
+		at := attachmentOf(v, nil)
+		if at == nil || at.InstanceID != inst.Status.InstanceID || at.State == string(cloudv1.AttachmentDetaching) || left[at.Device] {
+			continue
+		}
+		switch v.Status.State {
+		case cloudv1.VolumeStateAvailable, cloudv1.VolumeStateInUse:
+		default:
+			return nil, BadRequest(CodeIncorrectResource, "Volume '%s', attached to %s at %s, is in the '%s' state; it cannot be snapshotted for the image.",
+				volumeID(v), inst.Status.InstanceID, at.Device, volumeState(v))
+		}
+		out = append(out, v)
+	}
+	slices.SortFunc(out, func(a, b *cloudv1.Volume) int {
+		return strings.Compare(attachmentOf(a, nil).Device, attachmentOf(b, nil).Device)
+	})
+	return out, nil
 }
 
 // validateCreateImage checks what needs no lookups.
 func validateCreateImage(in *CreateImageInput) error {
-	if err := refuseEBS(in.BlockDeviceMappings, "PiNet's images are of the instance's root disk only"); err != nil {
+	if err := refuseEBS(in.BlockDeviceMappings, "an image of an instance maps the volumes attached to it, and only those"); err != nil {
 		return err
 	}
 	if in.InstanceID == "" {

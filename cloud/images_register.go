@@ -67,6 +67,8 @@ var (
 type ImageBlockDevice struct {
 	DeviceName string
 	EBS        bool
+	// NoDevice says the request mapped the device to nothing.
+	NoDevice bool
 }
 
 // RegisterImageInput registers the bundle whose manifest is at Location (bucket/key).

@@ -148,7 +148,7 @@ func (s *Service) RunInstances(ctx context.Context, c Caller, in RunInstancesInp
 			return s.launchOutput(ctx, c, earlier)
 		}
 	}
-	spec, err := s.validateRun(ctx, c, &in)
+	spec, volumeUse, err := s.validateRun(ctx, c, &in)
 	if err != nil {
 		return nil, err
 	}
@@ -177,12 +177,12 @@ func (s *Service) RunInstances(ctx context.Context, c Caller, in RunInstancesInp
 	if refused != nil {
 		return nil, instanceLimit(refused)
 	}
-	if count, err = s.launchVolumeRoom(ctx, c, spec, int(in.MinCount), count); err != nil {
+	if count, err = s.launchVolumeRoom(ctx, c, volumeUse, int(in.MinCount), count); err != nil {
 		return nil, err
 	}
 	l := newLaunch(c.Project(), seed, in.ClientToken, count)
 	l.hash, l.spec, l.tags, l.mark = hash, spec, tags, !gate.Unlimited()
-	if launchVolumes(spec)[0] > 0 && len(volumeTags) > 0 {
+	if volumeUse[0] > 0 && len(volumeTags) > 0 {
 		l.volumeTags = objtags.Encode(volumeTags)
 	}
 	l.deadline = s.cfg.Clock.Now().Add(withdrawnWait)
@@ -392,7 +392,25 @@ func (s *Service) launchOutput(ctx context.Context, c Caller, launched []*cloudv
 
 // validateRun checks every reference a launch makes, as EC2 does before it launches anything,
 // and returns the instance spec.
-func (s *Service) validateRun(ctx context.Context, c Caller, in *RunInstancesInput) (*cloudv1.InstanceSpec, error) {
+// validateRun checks a launch and returns its instances' spec and what each adds to the project's
+// volumes (their number and GiB: the image's volumes and the launch's own).
+func (s *Service) validateRun(ctx context.Context, c Caller, in *RunInstancesInput) (*cloudv1.InstanceSpec, []int64, error) {
+	spec, err := s.validateRunSpec(ctx, c, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	img, err := refs.Image(ctx, s.cfg.Client, c.Project(), in.ImageID)
+	if err != nil {
+		return nil, nil, err
+	}
+	use, err := s.imageVolumes(ctx, c, img, spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	return spec, use, nil
+}
+
+func (s *Service) validateRunSpec(ctx context.Context, c Caller, in *RunInstancesInput) (*cloudv1.InstanceSpec, error) {
 	if err := checkRunParameters(in); err != nil {
 		return nil, err
 	}
@@ -597,6 +615,10 @@ func (s *Service) blockDeviceMappings(ctx context.Context, c Caller, in []BlockD
 		}
 		slots[slot] = m.DeviceName
 		if m.NoDevice != nil {
+			// Kept, so that it drops the image's mapping of the device (the root disk has none).
+			if slot != rootSlot {
+				out = append(out, cloudv1.BlockDeviceMapping{DeviceName: m.DeviceName, NoDevice: true})
+			}
 			continue
 		}
 		if slot == rootSlot {
@@ -652,8 +674,7 @@ func (s *Service) launchVolume(ctx context.Context, c Caller, device string, in 
 // for, with the volumes their block device mappings ask for: at least minimum, or the launch is
 // refused (VolumeLimitExceeded). As for instances, it is the cheap refusal: the volumes are made
 // once the instances are placed, admitted by the volume controller, and wait over the quota.
-func (s *Service) launchVolumeRoom(ctx context.Context, c Caller, spec *cloudv1.InstanceSpec, minimum, count int) (int, error) {
-	use := launchVolumes(spec)
+func (s *Service) launchVolumeRoom(ctx context.Context, c Caller, use []int64, minimum, count int) (int, error) {
 	if use[0] == 0 {
 		return count, nil
 	}
@@ -672,17 +693,51 @@ func (s *Service) launchVolumeRoom(ctx context.Context, c Caller, spec *cloudv1.
 	return fit, nil
 }
 
-// launchVolumes is what each instance's block device mappings add to its project's volumes: their
-// number and GiB.
-func launchVolumes(spec *cloudv1.InstanceSpec) []int64 {
+// imageVolumes checks the volumes of the image's block device mappings that the launch keeps
+// (cloudv1.LaunchVolumes) as the launch's own are checked — a snapshot the caller may use: another
+// project that shares its image must share the image's snapshots too —, and returns what an
+// instance's volumes add to the project's: their number and GiB.
+func (s *Service) imageVolumes(ctx context.Context, c Caller, img *cloudv1.Image, spec *cloudv1.InstanceSpec) ([]int64, error) {
 	use := []int64{0, 0}
+	own := map[string]bool{}
 	for _, m := range spec.BlockDeviceMappings {
-		if m.EBS != nil {
-			use[0]++
-			use[1] += int64(m.EBS.VolumeSize)
-		}
+		own[m.DeviceName] = true
 	}
-	return use
+	it, err := refs.InstanceType(ctx, s.cfg.Client, spec.InstanceType)
+	if err != nil {
+		return nil, err
+	}
+	stores := instanceStoreSlots(it)
+	for _, m := range cloudv1.LaunchVolumes(img, &cloudv1.Instance{Spec: *spec}) {
+		if !own[m.DeviceName] {
+			if slot, _ := DeviceSlot(m.DeviceName); stores[slot] != "" {
+				return nil, InvalidParam("Image %s maps a volume at %s, the instance store %s of instance type %s; launch another type or map %s to no device",
+					ImageID(img), m.DeviceName, stores[slot], it.Name, m.DeviceName)
+			}
+			if _, err := s.visibleSnapshot(ctx, c, m.EBS.SnapshotID); err != nil {
+				if qe := (*query.Error)(nil); errors.As(err, &qe) && qe.Code == CodeSnapshotNotFound {
+					return nil, BadRequest(CodeSnapshotNotFound, "The snapshot '%s' that image %s maps at %s is not shared with project %s.",
+						m.EBS.SnapshotID, ImageID(img), m.DeviceName, c.Project())
+				}
+				return nil, err
+			}
+			ebs, err := s.launchVolume(ctx, c, m.DeviceName, &EBSInput{VolumeSize: nonZero(m.EBS.VolumeSize), SnapshotID: m.EBS.SnapshotID})
+			if err != nil {
+				return nil, err
+			}
+			m.EBS = ebs
+		}
+		use[0]++
+		use[1] += int64(m.EBS.VolumeSize)
+	}
+	return use, nil
+}
+
+func nonZero(n int32) *int32 {
+	if n == 0 {
+		return nil
+	}
+	return &n
 }
 
 // checkCapacity fails with InsufficientInstanceCapacity when no ready hypervisor (in the zone, if

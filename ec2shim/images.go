@@ -23,11 +23,30 @@ import (
 
 // Images are served by the cloud service (cloud/images.go); these are their wire shapes.
 
-// imageBlockDevice is EC2's BlockDeviceMapping in responses; PiNet images have none (their
-// disks come from the instance type), so lists of it are always empty.
+// imageBlockDevice is EC2's BlockDeviceMapping in responses: an image's volumes (its instance
+// stores come from the instance type and are not listed).
 type imageBlockDevice struct {
-	DeviceName  string `xml:"deviceName"`
-	VirtualName string `xml:"virtualName,omitempty"`
+	DeviceName  string         `xml:"deviceName"`
+	VirtualName string         `xml:"virtualName,omitempty"`
+	EBS         *imageEBSShape `xml:"ebs,omitempty"`
+}
+
+// imageEBSShape is EC2's EbsBlockDevice of an image's mapping.
+type imageEBSShape struct {
+	SnapshotID          string `xml:"snapshotId"`
+	VolumeSize          int32  `xml:"volumeSize,omitempty"`
+	DeleteOnTermination bool   `xml:"deleteOnTermination"`
+	VolumeType          string `xml:"volumeType"`
+	Encrypted           bool   `xml:"encrypted"`
+}
+
+func toImageBlockDevices(vols []cloud.ImageVolume) query.List[imageBlockDevice] {
+	out := query.NewList[imageBlockDevice]()
+	for _, v := range vols {
+		out.Items = append(out.Items, imageBlockDevice{DeviceName: v.DeviceName, EBS: &imageEBSShape{
+			SnapshotID: v.SnapshotID, VolumeSize: v.VolumeSize, DeleteOnTermination: v.DeleteOnTermination, VolumeType: "standard"}})
+	}
+	return out
 }
 
 // imageItem is EC2's Image.
@@ -61,7 +80,7 @@ func toImageItem(img cloud.Image) imageItem {
 		CreationDate: img.Created.UTC().Format(query.TimestampLayout), IsPublic: img.Public,
 		Architecture: img.Architecture, ImageType: img.Type, KernelID: img.KernelID, RamdiskID: img.RamdiskID,
 		Name: img.Name, Description: img.Description, RootDeviceType: img.RootDeviceType,
-		RootDeviceName: img.RootDeviceName, BlockDeviceMapping: query.NewList[imageBlockDevice](),
+		RootDeviceName: img.RootDeviceName, BlockDeviceMapping: toImageBlockDevices(img.Volumes),
 		VirtualizationType: img.VirtualizationType, Hypervisor: img.Hypervisor, TagSet: tagList(img.Tags),
 		DeregistrationProtection: img.DeregistrationProtection,
 	}
@@ -105,7 +124,7 @@ func (s *Server) registerImage(ctx context.Context, who cloud.Caller, in *regist
 func imageDevices(in []blockDeviceMappingInput) []cloud.ImageBlockDevice {
 	devices := make([]cloud.ImageBlockDevice, 0, len(in))
 	for _, m := range in {
-		devices = append(devices, cloud.ImageBlockDevice{DeviceName: m.DeviceName, EBS: m.EBS != nil})
+		devices = append(devices, cloud.ImageBlockDevice{DeviceName: m.DeviceName, EBS: m.EBS != nil, NoDevice: m.NoDevice != nil})
 	}
 	return devices
 }
@@ -274,7 +293,8 @@ func toImageAttributeOutput(attr *cloud.ImageAttribute) *imageAttributeOutput {
 		out.LaunchPermission = &perms
 		return out
 	case "blockDeviceMapping":
-		out.BlockDeviceMapping = &query.List[imageBlockDevice]{}
+		devices := toImageBlockDevices(attr.Volumes)
+		out.BlockDeviceMapping = &devices
 		return out
 	case "productCodes":
 		out.ProductCodes = &query.List[productCodeItem]{}

@@ -34,6 +34,7 @@ import (
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/testcloud"
 	"pinet.io/pinet/internal/testenv"
 )
 
@@ -48,7 +49,18 @@ func snapshotOfPattern(t *testing.T, cl *ec2.Client, store interface{ BackingFil
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: project, Name: vol}, v); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(store.BackingFile(string(v.UID)), os.O_WRONLY, 0)
+	writePattern(t, store.BackingFile(string(v.UID)), pattern)
+	out, err := cl.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{VolumeId: aws.String(vol)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(waitSnapshot(t, cl, aws.ToString(out.SnapshotId)).SnapshotId)
+}
+
+// writePattern writes pattern into a file at 1 MiB.
+func writePattern(t *testing.T, path string, pattern []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,11 +70,6 @@ func snapshotOfPattern(t *testing.T, cl *ec2.Client, store interface{ BackingFil
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	out, err := cl.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{VolumeId: aws.String(vol)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return aws.ToString(waitSnapshot(t, cl, aws.ToString(out.SnapshotId)).SnapshotId)
 }
 
 // launchVolumesOf waits until DescribeVolumes shows n volumes attached to the instance, all in
@@ -280,4 +287,151 @@ func TestLaunchVolumes(t *testing.T) {
 	if err := kube.Create(ctx, sizeless); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "an ebs mapping needs volumeSize, snapshotId or both") {
 		t.Errorf("a mapping without a size or snapshot: %v", err)
 	}
+}
+
+// TestImageWithVolumes makes an image of an instance with two volumes attached, leaving one out
+// (NoDevice): the image maps a snapshot of the other, is available once the snapshot is
+// completed, and keeps the snapshot from being deleted. Its instances get a volume of the
+// snapshot — larger where the launch says so, none where the launch maps the device to nothing.
+// Another project the image is shared with cannot launch it with the volume until the snapshot
+// is shared too; a kubectl Image naming another project's snapshot fails; CopyImage refuses it.
+func TestImageWithVolumes(t *testing.T) {
+	const project, zone = "imgvol", "imgvol-zone"
+	store, cl, ami := tenantWithStorage(t, project)
+	ctx := context.Background()
+	_, _, other := tenant(t, "imgvol-other")
+
+	run, err := cl.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(ami), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+		InstanceType: "m1.tiny", Placement: &types.Placement{AvailabilityZone: aws.String(zone)},
+		BlockDeviceMappings: []types.BlockDeviceMapping{{DeviceName: aws.String("/dev/sdf"), Ebs: &types.EbsBlockDevice{VolumeSize: aws.Int32(1)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := aws.ToString(run.Instances[0].InstanceId)
+	waitState(t, cl, src, types.InstanceStateNameRunning)
+	left := newVolume(t, cl, zone, 1)
+	waitVolumeState(t, cl, left, types.VolumeStateAvailable, "none")
+	if _, err := cl.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: aws.String(left), InstanceId: aws.String(src), Device: aws.String("/dev/sdg")}); err != nil {
+		t.Fatal(err)
+	}
+	vols := launchVolumesOf(t, cl, src, 2)
+	data := vols["/dev/sdf"]
+	pattern := bytes.Repeat([]byte("image-vol "), 400)
+	writePattern(t, backingFileOf(t, store, project, aws.ToString(data.VolumeId)), pattern)
+
+	made, err := cl.CreateImage(ctx, &ec2.CreateImageInput{InstanceId: aws.String(src), Name: aws.String("with data"), NoReboot: aws.Bool(true),
+		BlockDeviceMappings: []types.BlockDeviceMapping{{DeviceName: aws.String("/dev/sdg"), NoDevice: aws.String("")}},
+		TagSpecifications:   []types.TagSpecification{{ResourceType: types.ResourceTypeSnapshot, Tags: []types.Tag{{Key: aws.String("of"), Value: aws.String("image")}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	image := aws.ToString(made.ImageId)
+	img := waitImageState(t, cl, image, types.ImageStateAvailable)
+	if len(img.BlockDeviceMappings) != 1 || aws.ToString(img.BlockDeviceMappings[0].DeviceName) != "/dev/sdf" || img.BlockDeviceMappings[0].Ebs == nil ||
+		aws.ToInt32(img.BlockDeviceMappings[0].Ebs.VolumeSize) != 1 || !aws.ToBool(img.BlockDeviceMappings[0].Ebs.DeleteOnTermination) {
+		t.Fatalf("the image's block device mappings: %+v", img.BlockDeviceMappings)
+	}
+	snap := aws.ToString(img.BlockDeviceMappings[0].Ebs.SnapshotId)
+	snaps, err := cl.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: []string{snap}})
+	if err != nil || len(snaps.Snapshots) != 1 || aws.ToString(snaps.Snapshots[0].VolumeId) != aws.ToString(data.VolumeId) ||
+		snaps.Snapshots[0].State != types.SnapshotStateCompleted || !strings.HasPrefix(aws.ToString(snaps.Snapshots[0].Description), "Created by CreateImage("+src+")") ||
+		len(snaps.Snapshots[0].Tags) != 1 {
+		t.Fatalf("the image's snapshot: %+v (%v)", snaps, err)
+	}
+	expectCount(t, project, &cloudv1.SnapshotList{}, 1) // the volume left out has none
+	attr, err := cl.DescribeImageAttribute(ctx, &ec2.DescribeImageAttributeInput{ImageId: aws.String(image), Attribute: types.ImageAttributeNameBlockDeviceMapping})
+	if err != nil || len(attr.BlockDeviceMappings) != 1 || aws.ToString(attr.BlockDeviceMappings[0].Ebs.SnapshotId) != snap {
+		t.Errorf("the blockDeviceMapping attribute: %+v (%v)", attr, err)
+	}
+	_, err = cl.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(snap)})
+	expectCode(t, err, "InvalidSnapshot.InUse")
+	_, err = cl.CopyImage(ctx, &ec2.CopyImageInput{SourceImageId: aws.String(image), SourceRegion: aws.String(testcloud.Region), Name: aws.String("copy")})
+	expectCode(t, err, "UnsupportedOperation")
+
+	// Launched: the image's volume, one larger, none.
+	launch := func(cl *ec2.Client, mappings ...types.BlockDeviceMapping) (string, error) {
+		out, err := cl.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(image), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+			InstanceType: "m1.tiny", Placement: &types.Placement{AvailabilityZone: aws.String(zone)}, BlockDeviceMappings: mappings})
+		if err != nil {
+			return "", err
+		}
+		return aws.ToString(out.Instances[0].InstanceId), nil
+	}
+	plain, err := launch(cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	larger, err := launch(cl, types.BlockDeviceMapping{DeviceName: aws.String("/dev/sdf"), Ebs: &types.EbsBlockDevice{SnapshotId: aws.String(snap), VolumeSize: aws.Int32(3)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare, err := launch(cl, types.BlockDeviceMapping{DeviceName: aws.String("/dev/sdf"), NoDevice: aws.String("")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for inst, size := range map[string]int32{plain: 1, larger: 3} {
+		v := launchVolumesOf(t, cl, inst, 1)["/dev/sdf"]
+		if aws.ToInt32(v.Size) != size || aws.ToString(v.SnapshotId) != snap || !aws.ToBool(v.Attachments[0].DeleteOnTermination) {
+			t.Errorf("%s's volume: %+v", inst, v)
+		}
+		if got := fileAt(t, backingFileOf(t, store, project, aws.ToString(v.VolumeId)), 1<<20, len(pattern)); !bytes.Equal(got, pattern) {
+			t.Errorf("%s's volume does not hold the snapshot's bytes", inst)
+		}
+	}
+	waitState(t, cl, bare, types.InstanceStateNameRunning)
+	bareObj := &cloudv1.Instance{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: project, Name: bare}, bareObj); err != nil {
+		t.Fatal(err)
+	}
+	if cond := conditions.Get(bareObj, cloudv1.InstanceLaunchVolumes); cond != nil {
+		t.Errorf("the launch that dropped the image's volume: %+v", cond)
+	}
+
+	// Shared with another project, the image launches there with its volume only once the
+	// snapshot is shared too.
+	if _, err := cl.ModifyImageAttribute(ctx, &ec2.ModifyImageAttributeInput{ImageId: aws.String(image),
+		LaunchPermission: &types.LaunchPermissionModifications{Add: []types.LaunchPermission{{UserId: aws.String("imgvol-other")}}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = launch(other)
+	expectCode(t, err, "InvalidSnapshot.NotFound")
+	expectCount(t, "imgvol-other", &cloudv1.InstanceList{}, 0)
+	if _, err := cl.ModifySnapshotAttribute(ctx, &ec2.ModifySnapshotAttributeInput{SnapshotId: aws.String(snap),
+		CreateVolumePermission: &types.CreateVolumePermissionModifications{Add: []types.CreateVolumePermission{{UserId: aws.String("imgvol-other")}}}}); err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := launch(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := launchVolumesOf(t, other, theirs, 1)["/dev/sdf"]; aws.ToString(v.SnapshotId) != snap {
+		t.Errorf("the other project's volume: %+v", v)
+	}
+
+	// An image may map its own project's snapshots only.
+	otherSnap := &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "maps-theirs", Namespace: "imgvol-other"},
+		Spec: cloudv1.ImageSpec{SourceImageID: ami, BlockDeviceMappings: []cloudv1.ImageBlockDeviceMapping{
+			{DeviceName: "/dev/sdf", EBS: cloudv1.EBSBlockDevice{SnapshotID: snap}}}}}
+	if err := env.Client.Create(ctx, otherSnap); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, longWait, "an image mapping another project's snapshot to fail", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(otherSnap), otherSnap); err != nil {
+			return err
+		}
+		if cond := conditions.Get(otherSnap, cloudv1.ReadyCondition); otherSnap.Status.State != cloudv1.ImageStateFailed ||
+			cond == nil || cond.Reason != cloudv1.ReasonSnapshotNotFound || otherSnap.Status.Stored != nil {
+			return fmt.Errorf("state %q %+v", otherSnap.Status.State, cond)
+		}
+		return nil
+	})
+
+	// Deregistered, the image no longer holds its snapshot.
+	if _, err := cl.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: aws.String(image)}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, longWait, "the snapshot to be deletable", func() error {
+		_, err := cl.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(snap)})
+		return err
+	})
 }

@@ -34,18 +34,27 @@ func TestBlockDevicesOf(t *testing.T) {
 		{DeviceName: "/dev/sdh", VirtualName: ptr.To("ephemeral1")},
 		{DeviceName: "/dev/xvdg", EBS: &cloudv1.EBSBlockDevice{SnapshotID: "snap-0123456789abcdef0"}},
 	}}}
+	image := &cloudv1.Image{Spec: cloudv1.ImageSpec{BlockDeviceMappings: []cloudv1.ImageBlockDeviceMapping{
+		{DeviceName: "/dev/sdj", EBS: cloudv1.EBSBlockDevice{SnapshotID: "snap-0123456789abcdef1"}},
+		{DeviceName: "/dev/sdf", EBS: cloudv1.EBSBlockDevice{SnapshotID: "snap-0123456789abcdef2"}},
+		{DeviceName: "/dev/sdk", EBS: cloudv1.EBSBlockDevice{SnapshotID: "snap-0123456789abcdef3"}},
+	}}}
+	launch.Spec.BlockDeviceMappings = append(launch.Spec.BlockDeviceMappings, cloudv1.BlockDeviceMapping{DeviceName: "/dev/sdk", NoDevice: true})
 	for _, tc := range []struct {
 		inst *cloudv1.Instance
+		img  *cloudv1.Image
 		it   *cloudv1.InstanceType
 		want string
 	}{
-		{&cloudv1.Instance{}, tiny, "[{ami /dev/vda} {root /dev/vda}]"},
-		{&cloudv1.Instance{}, small, "[{ami /dev/vda} {root /dev/vda} {ephemeral0 vdb} {swap vdc}]"},
-		{&cloudv1.Instance{}, nil, "[{ami /dev/vda} {root /dev/vda}]"},
-		{&cloudv1.Instance{}, &cloudv1.InstanceType{Spec: cloudv1.InstanceTypeSpec{SwapMiB: 256}}, "[{ami /dev/vda} {root /dev/vda} {swap vdb}]"},
-		{launch, small, "[{ami /dev/vda} {root /dev/vda} {ephemeral0 vdb} {swap vdc} {ebs1 sdf} {ebs2 xvdg}]"},
+		{&cloudv1.Instance{}, nil, tiny, "[{ami /dev/vda} {root /dev/vda}]"},
+		{&cloudv1.Instance{}, nil, small, "[{ami /dev/vda} {root /dev/vda} {ephemeral0 vdb} {swap vdc}]"},
+		{&cloudv1.Instance{}, nil, nil, "[{ami /dev/vda} {root /dev/vda}]"},
+		{&cloudv1.Instance{}, nil, &cloudv1.InstanceType{Spec: cloudv1.InstanceTypeSpec{SwapMiB: 256}}, "[{ami /dev/vda} {root /dev/vda} {swap vdb}]"},
+		{launch, nil, small, "[{ami /dev/vda} {root /dev/vda} {ephemeral0 vdb} {swap vdc} {ebs1 sdf} {ebs2 xvdg}]"},
+		// The image's volumes first, but for one the launch drops or maps itself.
+		{launch, image, tiny, "[{ami /dev/vda} {root /dev/vda} {ebs1 sdj} {ebs2 sdf} {ebs3 xvdg}]"},
 	} {
-		if got := fmt.Sprint(blockDevicesOf(tc.inst, tc.it)); got != tc.want {
+		if got := fmt.Sprint(blockDevicesOf(tc.it, cloudv1.LaunchVolumes(tc.img, tc.inst))); got != tc.want {
 			t.Errorf("%s of %v: %s, want %s", tc.inst.Name, tc.it, got, tc.want)
 		}
 	}

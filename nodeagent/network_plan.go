@@ -228,8 +228,9 @@ func ruleOf(r cloudv1.IngressRule, sourceIDs []string) netfilter.Rule {
 
 // metadataOf is what the metadata service tells a guest about itself: the facts of its meta-data
 // disk (writeMeta), its addresses, key, user data, groups and block devices; it, the type the
-// instance was given, is nil when the node's cache does not show it.
-func metadataOf(g guestNet, it *cloudv1.InstanceType, key *cloudv1.KeyPair, groupNames []string) *metadata.Instance {
+// instance was given, is nil when the node's cache does not show it, and volumes are the
+// mappings of its launch volumes (cloudv1.LaunchVolumes).
+func metadataOf(g guestNet, it *cloudv1.InstanceType, volumes []cloudv1.BlockDeviceMapping, key *cloudv1.KeyPair, groupNames []string) *metadata.Instance {
 	inst := g.inst
 	host := inst.Status.PrivateDNSName
 	if host == "" {
@@ -252,7 +253,7 @@ func metadataOf(g guestNet, it *cloudv1.InstanceType, key *cloudv1.KeyPair, grou
 		PublicIPv4:       g.public,
 		ReservationID:    inst.Status.ReservationID,
 		SecurityGroups:   groupNames,
-		BlockDevices:     blockDevicesOf(inst, it),
+		BlockDevices:     blockDevicesOf(it, volumes),
 	}
 	if len(inst.Spec.UserData) > 0 {
 		m.UserData = inst.Spec.UserData
@@ -265,21 +266,17 @@ func metadataOf(g guestNet, it *cloudv1.InstanceType, key *cloudv1.KeyPair, grou
 
 // blockDevicesOf is the instance's block-device-mapping/ as EC2 tells it: ami and root its root
 // disk, its type's instance-store disks (ephemeral0, swap) at the guest disks they take, and
-// ebs1, ebs2, … the devices of the volumes its block device mappings ask for, named as the
-// mappings name them (cloud-init finds sdX under the vdX a virtio guest has).
-func blockDevicesOf(inst *cloudv1.Instance, it *cloudv1.InstanceType) []metadata.BlockDevice {
+// ebs1, ebs2, … the devices of its launch volumes, named as the mappings name them (cloud-init
+// finds sdX under the vdX a virtio guest has).
+func blockDevicesOf(it *cloudv1.InstanceType, volumes []cloudv1.BlockDeviceMapping) []metadata.BlockDevice {
 	out := []metadata.BlockDevice{{Name: "ami", Device: "/dev/vda"}, {Name: "root", Device: "/dev/vda"}}
 	if it != nil {
 		for i, name := range it.InstanceStoreDisks() {
 			out = append(out, metadata.BlockDevice{Name: name, Device: "vd" + string(rune('b'+i))})
 		}
 	}
-	n := 0
-	for _, m := range inst.Spec.BlockDeviceMappings {
-		if m.EBS != nil {
-			n++
-			out = append(out, metadata.BlockDevice{Name: "ebs" + strconv.Itoa(n), Device: strings.TrimPrefix(m.DeviceName, "/dev/")})
-		}
+	for i, m := range volumes {
+		out = append(out, metadata.BlockDevice{Name: "ebs" + strconv.Itoa(i+1), Device: strings.TrimPrefix(m.DeviceName, "/dev/")})
 	}
 	return out
 }

@@ -228,7 +228,11 @@ func (s *networkSync) policy(ctx context.Context, plan nodeNet) (netfilter.Polic
 		if err != nil && !errors.Is(err, refs.ErrNotFound) {
 			return p, nil, err
 		}
-		facts[g.ip] = metadataOf(g, it, key, names)
+		img, err := refs.Image(ctx, s.client, g.inst.Namespace, g.inst.Spec.ImageID)
+		if err != nil && !errors.Is(err, refs.ErrNotFound) {
+			return p, nil, err
+		}
+		facts[g.ip] = metadataOf(g, it, cloudv1.LaunchVolumes(img, g.inst), key, names)
 		if g.public.IsValid() && s.cfg.Network.PublicInterface != "" {
 			p.ElasticIPs = append(p.ElasticIPs, netfilter.ElasticIP{Public: g.public, Private: g.ip})
 		}

@@ -92,6 +92,8 @@ type LaunchPermission struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.instanceId) || self.type == 'machine'",message="an image made from an instance is a machine image"
 // +kubebuilder:validation:XValidation:rule="has(self.imageLocation) == has(oldSelf.imageLocation) && has(self.instanceId) == has(oldSelf.instanceId) && has(self.sourceImageId) == has(oldSelf.sourceImageId)",message="an image's source never changes"
 // +kubebuilder:validation:XValidation:rule="(has(self.noReboot) && self.noReboot) == (has(oldSelf.noReboot) && oldSelf.noReboot)",message="noReboot is immutable"
+// +kubebuilder:validation:XValidation:rule="!has(self.blockDeviceMappings) || self.type == 'machine'",message="only machine images have block device mappings"
+// +kubebuilder:validation:XValidation:rule="has(self.blockDeviceMappings) == has(oldSelf.blockDeviceMappings)",message="blockDeviceMappings are immutable"
 type ImageSpec struct {
 	// imageLocation is bucket/key of the bundle manifest (format Bundle) or of the plain image
 	// (format Raw) in the object store.
@@ -188,6 +190,33 @@ type ImageSpec struct {
 	// no parameter for it, so RunInstances always leaves it to the image.
 	// +optional
 	ConfigDrive *bool `json:"configDrive,omitempty"`
+
+	// blockDeviceMappings are the volumes every instance of this machine image gets at launch,
+	// each made from a snapshot of the image's own project (EC2's EBS mappings of an AMI):
+	// CreateImage records the instance's attached volumes here. An instance's own mapping of a
+	// device replaces the image's (noDevice drops it). The image is available once every
+	// snapshot is completed.
+	// +optional
+	// +listType=map
+	// +listMapKey=deviceName
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="blockDeviceMappings are immutable"
+	BlockDeviceMappings []ImageBlockDeviceMapping `json:"blockDeviceMappings,omitempty"`
+}
+
+// ImageBlockDeviceMapping is a volume an instance of the image gets at launch.
+// +kubebuilder:validation:XValidation:rule="has(self.ebs.snapshotId)",message="an image's volume is made from a snapshot: ebs.snapshotId is required"
+type ImageBlockDeviceMapping struct {
+	// deviceName is the device the volume is attached at, e.g. /dev/sdf.
+	// +required
+	// +kubebuilder:validation:Pattern=`^/dev/(sd|vd|xvd)[a-z]{1,2}[0-9]*$`
+	// +kubebuilder:validation:MaxLength=32
+	DeviceName string `json:"deviceName"`
+
+	// ebs is the volume: a snapshot of the image's project, its size (the snapshot's when
+	// unset) and whether it goes with the instance.
+	// +required
+	EBS EBSBlockDevice `json:"ebs"`
 }
 
 // DeregistrationProtection is EC2's deregistration protection of an image.

@@ -188,8 +188,9 @@ func (e *EBSBlockDevice) DeletesOnTermination() bool {
 	return e.DeleteOnTermination == nil || *e.DeleteOnTermination
 }
 
-// BlockDeviceMapping attaches a device to the instance at launch.
-// +kubebuilder:validation:XValidation:rule="has(self.virtualName) != has(self.ebs)",message="exactly one of virtualName and ebs must be set"
+// BlockDeviceMapping attaches a device to the instance at launch, or (noDevice) keeps the image's
+// mapping of the device from it.
+// +kubebuilder:validation:XValidation:rule="(has(self.virtualName) ? 1 : 0) + (has(self.ebs) ? 1 : 0) + (has(self.noDevice) && self.noDevice ? 1 : 0) == 1",message="exactly one of virtualName, ebs and noDevice must be set"
 type BlockDeviceMapping struct {
 	// deviceName is the device the guest sees, e.g. /dev/sdb or /dev/vdb.
 	// +required
@@ -205,6 +206,34 @@ type BlockDeviceMapping struct {
 	// ebs creates a volume at launch.
 	// +optional
 	EBS *EBSBlockDevice `json:"ebs,omitempty"`
+
+	// noDevice drops the image's mapping of the device: the instance gets no volume there.
+	// +optional
+	NoDevice bool `json:"noDevice,omitempty"`
+}
+
+// LaunchVolumes are the mappings of the volumes an instance of img gets at launch: the image's,
+// each replaced by the instance's own mapping of the same device name (a noDevice one drops it),
+// then the instance's others; img may be nil (the instance's alone).
+func LaunchVolumes(img *Image, inst *Instance) []BlockDeviceMapping {
+	own := map[string]BlockDeviceMapping{}
+	for _, m := range inst.Spec.BlockDeviceMappings {
+		own[m.DeviceName] = m
+	}
+	var out []BlockDeviceMapping
+	if img != nil {
+		for _, m := range img.Spec.BlockDeviceMappings {
+			if _, replaced := own[m.DeviceName]; !replaced {
+				out = append(out, BlockDeviceMapping{DeviceName: m.DeviceName, EBS: m.EBS.DeepCopy()})
+			}
+		}
+	}
+	for _, m := range inst.Spec.BlockDeviceMappings {
+		if m.EBS != nil {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // MetadataOptions are an instance's metadata service settings.

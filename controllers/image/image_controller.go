@@ -152,6 +152,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res 
 		}
 		return reconcile.Result{}, err
 	}
+	if reason, msg, fatal, err := r.checkSnapshots(ctx, img); err != nil || reason != "" {
+		switch {
+		case fatal:
+			markFailed(img, reason, msg, now)
+		case reason != "":
+			conditions.MarkFalse(img, cloudv1.ReadyCondition, reason, msg, now)
+			img.Status.ObservedGeneration = img.Generation
+		}
+		return reconcile.Result{}, err
+	}
 	switch {
 	case img.Spec.InstanceID != "":
 		return r.reconcileCapture(ctx, img, now)
@@ -298,6 +308,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&cloudv1.Project{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			return r.pendingImages(ctx, client.InNamespace(o.GetName()))
 		})).
+		// A snapshot completing (or failing) moves the images whose volumes are made of it.
+		Watches(&cloudv1.Snapshot{}, handler.EnqueueRequestsFromMapFunc(r.imagesOfSnapshot)).
 		// An instance that comes to be running or stopped (or goes) moves the images made of it.
 		Watches(&cloudv1.Instance{}, handler.EnqueueRequestsFromMapFunc(r.imagesOfInstance)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 2}).

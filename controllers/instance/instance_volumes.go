@@ -36,17 +36,6 @@ import (
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=volumes,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=snapshots,verbs=get;list;watch
 
-// launchMappings are the instance's block device mappings that ask for a volume.
-func launchMappings(inst *cloudv1.Instance) []cloudv1.BlockDeviceMapping {
-	var out []cloudv1.BlockDeviceMapping
-	for _, m := range inst.Spec.BlockDeviceMappings {
-		if m.EBS != nil {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 // LaunchVolumeName is the name of the volume made for the instance's mapping of device: derived
 // from the instance's UID, so that a reconcile repeated after a failed status write finds the
 // volume it made instead of making another.
@@ -54,20 +43,37 @@ func LaunchVolumeName(inst *cloudv1.Instance, device string) string {
 	return ids.Derive(ids.Volume, "launch/"+string(inst.UID)+"/"+device)
 }
 
-// reconcileLaunchVolumes makes the volumes the instance's EBS block device mappings ask for, once
-// it is placed (so in its zone), each attached to it at the mapping's device; they are Volumes of
-// the instance's project like any other, admitted under its volume quota and placed, exported
-// and attached by the volume controller and the agents as a kubectl-made one would be. The
-// snapshot a mapping names is resolved there, with the project's rights. LaunchVolumes records
-// that they were made: a launch volume deleted later is not made again.
+// reconcileLaunchVolumes makes the volumes the instance gets at launch — its image's EBS block
+// device mappings and its own (cloudv1.LaunchVolumes) — once it is placed (so in its zone), each
+// attached to it at the mapping's device; they are Volumes of the instance's project like any
+// other, admitted under its volume quota and placed, exported and attached by the volume
+// controller and the agents as a kubectl-made one would be. The snapshot a mapping names is
+// resolved there, with the project's rights. Whether the instance gets volumes is decided once,
+// when its references are resolved (the image read then): LaunchVolumes False
+// (WaitingForScheduling) until they are made, then True (Created); an instance without any
+// costs nothing more, and a launch volume deleted later is not made again.
 func (r *Reconciler) reconcileLaunchVolumes(ctx context.Context, s *scope) error {
 	inst := s.instance
-	mappings := launchMappings(inst)
-	if len(mappings) == 0 || inst.Status.InstanceID == "" || inst.Status.Hypervisor == "" ||
-		inst.Status.AvailabilityZone == "" || inst.EffectiveDesiredState() == cloudv1.DesiredTerminated ||
-		findCondition(inst, cloudv1.InstanceLaunchVolumes) != nil {
+	cond := findCondition(inst, cloudv1.InstanceLaunchVolumes)
+	if cond == nil {
+		if s.image == nil || s.refErr != nil || len(cloudv1.LaunchVolumes(s.image, inst)) == 0 {
+			return nil
+		}
+		conditions.MarkFalse(inst, cloudv1.InstanceLaunchVolumes, cloudv1.ReasonWaitingForScheduling,
+			"The instance's volumes are made once it is placed", s.now)
+		cond = findCondition(inst, cloudv1.InstanceLaunchVolumes)
+	}
+	if cond.Status != metav1.ConditionFalse || cond.Reason != cloudv1.ReasonWaitingForScheduling ||
+		inst.Status.InstanceID == "" || inst.Status.Hypervisor == "" || inst.Status.AvailabilityZone == "" ||
+		inst.EffectiveDesiredState() == cloudv1.DesiredTerminated {
 		return nil
 	}
+	// The image as the project sees it now; one deregistered since leaves the instance's own.
+	img, err := refs.Image(ctx, r.Client, inst.Namespace, inst.Spec.ImageID)
+	if err != nil && !errors.Is(err, refs.ErrNotFound) {
+		return err
+	}
+	mappings := cloudv1.LaunchVolumes(img, inst)
 	made := make([]string, 0, len(mappings))
 	for _, m := range mappings {
 		name, err := r.launchVolume(ctx, inst, m)
@@ -77,8 +83,11 @@ func (r *Reconciler) reconcileLaunchVolumes(ctx context.Context, s *scope) error
 		made = append(made, name+" at "+m.DeviceName)
 	}
 	msg := "Created volume(s) " + strings.Join(made, ", ")
+	if len(made) == 0 {
+		msg = "The image's volumes are gone with it"
+	}
 	conditions.MarkTrue(inst, cloudv1.InstanceLaunchVolumes, cloudv1.ReasonVolumesCreated, msg, s.now)
-	if r.Recorder != nil {
+	if r.Recorder != nil && len(made) > 0 {
 		r.Recorder.Eventf(inst, nil, "Normal", "VolumesCreated", "CreateVolumes", "%s", msg)
 	}
 	log.FromContext(ctx).Info("Created the instance's launch volumes", "volumes", made)
