@@ -400,6 +400,9 @@ func (s *Service) validateRun(ctx context.Context, c Caller, in *RunInstancesInp
 		return nil, nil, err
 	}
 	img, err := refs.Image(ctx, s.cfg.Client, c.Project(), in.ImageID)
+	if errors.Is(err, refs.ErrNotFound) {
+		return nil, nil, imageNotFound(in.ImageID) // deregistered since it was checked
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -170,6 +170,35 @@ func (w *world) snapshotsCrossProject(t *testing.T) {
 		return nil
 	})
 
+	// A's public image that maps A's private snapshot: B may launch it, but not with the volume;
+	// B's own Image may not map A's snapshot either.
+	withVolume := &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "a-with-volume", Namespace: projectA},
+		Spec: cloudv1.ImageSpec{SourceImageID: w.amiA, LaunchPermission: cloudv1.LaunchPermission{Public: true},
+			BlockDeviceMappings: []cloudv1.ImageBlockDeviceMapping{{DeviceName: "/dev/sdf", EBS: cloudv1.EBSBlockDevice{SnapshotID: snapID}}}}}
+	if err := env.Client.Create(ctx, withVolume); err != nil {
+		t.Fatal(err)
+	}
+	w.waitImage(t, withVolume, cloudv1.ImageStateAvailable)
+	_, err = eb.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(withVolume.Status.ImageID), InstanceType: "m1.tiny",
+		MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
+	expectCode(t, err, "InvalidSnapshot.NotFound")
+	if err := env.Client.List(ctx, &after, client.InNamespace(projectB)); err != nil || len(after.Items) != len(before.Items) {
+		t.Fatalf("B's instances after the refused launch of A's image: %d, before %d (%v)", len(after.Items), len(before.Items), err)
+	}
+	mapsA := &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "maps-a", Namespace: projectB},
+		Spec: cloudv1.ImageSpec{SourceImageID: w.bImageID(t, "bob-boot"),
+			BlockDeviceMappings: []cloudv1.ImageBlockDeviceMapping{{DeviceName: "/dev/sdf", EBS: cloudv1.EBSBlockDevice{SnapshotID: snapID}}}}}
+	if err := w.bKube.Create(ctx, mapsA); err != nil {
+		t.Fatal(err)
+	}
+	w.waitImageFailed(t, mapsA, cloudv1.ReasonSnapshotNotFound)
+	if mapsA.Status.Stored != nil {
+		t.Fatalf("B's image mapping A's snapshot was stored: %+v", mapsA.Status)
+	}
+	if err := env.Client.Delete(ctx, withVolume); err != nil {
+		t.Fatal(err)
+	}
+
 	// Sharing is the owner's: B may not share A's snapshot with itself through either door.
 	_, err = eb.ModifySnapshotAttribute(ctx, &ec2.ModifySnapshotAttributeInput{SnapshotId: aws.String(snapID),
 		CreateVolumePermission: &types.CreateVolumePermissionModifications{Add: []types.CreateVolumePermission{{UserId: aws.String(projectB)}}}})
