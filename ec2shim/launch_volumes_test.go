@@ -108,8 +108,9 @@ func launchVolumesOf(t *testing.T, cl *ec2.Client, inst string, n int) map[strin
 // snapshot gets a volume that fails for it, reading nothing of it.
 func TestLaunchVolumes(t *testing.T) {
 	const project, zone = "launchvol", "launchvol-zone"
-	store, cl, ami := tenantWithStorage(t, project)
-	c := theCloud(t)
+	c, creds, cl := tenant(t, project)
+	store, compute := c.AddStorageNodes(t, project+"-store", project+"-node", zone)
+	ami := c.RegisterRawImage(t, creds, project, "disk", []byte("0123456789"), false)
 	ctx := context.Background()
 	pattern := bytes.Repeat([]byte("launch-vol"), 512)
 	snap := snapshotOfPattern(t, cl, store, project, zone, 2, pattern)
@@ -169,6 +170,14 @@ func TestLaunchVolumes(t *testing.T) {
 	}
 	if got := fileAt(t, backingFileOf(t, store, project, aws.ToString(restored.VolumeId)), 1<<20, len(pattern)); !bytes.Equal(got, pattern) {
 		t.Error("the volume made from the snapshot does not hold its bytes")
+	}
+	// The guest booted with them: its node waited for them before it defined the domain, rather
+	// than plug them into the running guest.
+	for dev, v := range vols {
+		expectNoEvent(t, project, aws.ToString(v.VolumeId), "Attached")
+		if d := compute.Domains(t)[inst]; !strings.Contains(d.XML, aws.ToString(v.VolumeId)) {
+			t.Errorf("the domain lacks the volume at %s:\n%s", dev, d.XML)
+		}
 	}
 	// The launch's volume tags are the volumes', its instance tags the instance's.
 	for dev, v := range vols {

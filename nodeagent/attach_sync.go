@@ -147,7 +147,8 @@ func (a *volumeAttach) attach(ctx context.Context, sc *attachScope) (reconcile.R
 	}
 	d, err := a.virt.Lookup(want.InstanceID)
 	if errors.Is(err, libvirt.ErrNotFound) {
-		a.chains.stop(ctx, sc.key)
+		// The chain stays: the instance is live on this node and its domain about to be
+		// defined, perhaps (a launch volume) holding the chain's socket already.
 		return reconcile.Result{}, a.fail(sc, cloudv1.ReasonInstanceNotRunning, fmt.Sprintf("Instance %s has no domain yet", want.InstanceID))
 	}
 	if err != nil {

@@ -190,6 +190,10 @@ func (s *instanceSync) Reconcile(ctx context.Context, req reconcile.Request) (_ 
 		return reconcile.Result{}, err
 	}
 	if sc.domain == nil {
+		if wait, err := s.awaitLaunchVolumes(ctx, sc); err != nil || wait > 0 {
+			sc.actionReason, sc.actionMsg = cloudv1.ReasonWaitingForVolumes, "Waiting for the volumes made for the instance to be exported"
+			return reconcile.Result{RequeueAfter: wait}, err
+		}
 		// A new domain is defined and, unless the instance is to stay stopped, started in the
 		// same reconcile: one launch, one status report.
 		if err := s.define(ctx, sc); err != nil || sc.actionReason != "" {

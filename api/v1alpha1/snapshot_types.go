@@ -42,7 +42,9 @@ const (
 	// ReasonSnapshotFailed: the storage node could not copy the volume.
 	ReasonSnapshotFailed = "SnapshotFailed"
 	// ReasonWaitingForVolumes: the snapshot is deleted, and waits (at most ten minutes) until the
-	// volumes being filled from it are made before its objects go.
+	// volumes being filled from it are made before its objects go. On an instance (DomainDefined
+	// and GuestRunning, the node agent's): a new instance waits (bounded) for its launch volumes
+	// to be exported before its domain is defined, so its guest boots with them.
 	ReasonWaitingForVolumes = "WaitingForVolumes"
 )
 
