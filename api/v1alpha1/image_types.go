@@ -206,6 +206,7 @@ type ImageSpec struct {
 
 // ImageBlockDeviceMapping is a volume an instance of the image gets at launch.
 // +kubebuilder:validation:XValidation:rule="has(self.ebs.snapshotId)",message="an image's volume is made from a snapshot: ebs.snapshotId is required"
+// +kubebuilder:validation:XValidation:rule="!self.deviceName.matches('^/dev/(sd|vd|xvd)a[0-9]*$')",message="the root device is the instance's own disk: map volumes to other devices"
 type ImageBlockDeviceMapping struct {
 	// deviceName is the device the volume is attached at, e.g. /dev/sdf.
 	// +required

@@ -191,6 +191,7 @@ func (e *EBSBlockDevice) DeletesOnTermination() bool {
 // BlockDeviceMapping attaches a device to the instance at launch, or (noDevice) keeps the image's
 // mapping of the device from it.
 // +kubebuilder:validation:XValidation:rule="(has(self.virtualName) ? 1 : 0) + (has(self.ebs) ? 1 : 0) + (has(self.noDevice) && self.noDevice ? 1 : 0) == 1",message="exactly one of virtualName, ebs and noDevice must be set"
+// +kubebuilder:validation:XValidation:rule="!has(self.ebs) || !self.deviceName.matches('^/dev/(sd|vd|xvd)a[0-9]*$')",message="the root device is the instance's own disk: map volumes to other devices"
 type BlockDeviceMapping struct {
 	// deviceName is the device the guest sees, e.g. /dev/sdb or /dev/vdb.
 	// +required

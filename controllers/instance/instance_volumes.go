@@ -36,10 +36,10 @@ import (
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=volumes,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=snapshots,verbs=get;list;watch
 
-// LaunchVolumeName is the name of the volume made for the instance's mapping of device: derived
+// launchVolumeName is the name of the volume made for the instance's mapping of device: derived
 // from the instance's UID, so that a reconcile repeated after a failed status write finds the
 // volume it made instead of making another.
-func LaunchVolumeName(inst *cloudv1.Instance, device string) string {
+func launchVolumeName(inst *cloudv1.Instance, device string) string {
 	return ids.Derive(ids.Volume, "launch/"+string(inst.UID)+"/"+device)
 }
 
@@ -103,7 +103,7 @@ func (r *Reconciler) launchVolume(ctx context.Context, inst *cloudv1.Instance, m
 	}
 	v := &cloudv1.Volume{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: LaunchVolumeName(inst, m.DeviceName), Namespace: inst.Namespace,
+			Name: launchVolumeName(inst, m.DeviceName), Namespace: inst.Namespace,
 			Labels:      map[string]string{cloudv1.LabelLaunchInstance: inst.Status.InstanceID},
 			Annotations: map[string]string{cloudv1.AnnotationDeleteOnTermination: strconv.FormatBool(m.EBS.DeletesOnTermination())},
 		},
