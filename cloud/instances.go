@@ -396,7 +396,19 @@ type ModifyInstanceAttributeInput struct {
 	// Groups, when given, are the ids of the project's security groups the instance is to be in
 	// instead of its present ones.
 	Groups []string
-	DryRun bool
+	// BlockDevices, when given, say whether the volumes attached at their devices go with the
+	// instance when it terminates.
+	BlockDevices []InstanceBlockDeviceInput
+	DryRun       bool
+}
+
+// InstanceBlockDeviceInput is EC2's InstanceBlockDeviceMappingSpecification: of an attached
+// volume, only DeleteOnTermination may change.
+type InstanceBlockDeviceInput struct {
+	DeviceName, VolumeID string
+	DeleteOnTermination  *bool
+	// NoDevice and VirtualName say the request had them, which are refused.
+	NoDevice, VirtualName bool
 }
 
 // ModifyInstanceAttribute changes an instance's type or user data while it is stopped, what
@@ -410,13 +422,16 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, c Caller, in Modi
 		return err
 	}
 	switch given(in.InstanceType != nil, in.UserData != nil, in.ShutdownBehavior != nil,
-		in.DisableAPITermination != nil, in.DisableAPIStop != nil, len(in.Groups) > 0) {
+		in.DisableAPITermination != nil, in.DisableAPIStop != nil, len(in.Groups) > 0, len(in.BlockDevices) > 0) {
 	case 0:
 		return BadRequest(CodeMissingParameter, "The request must contain an attribute to modify")
 	case 1:
 	default:
 		// One at a time, as in EC2: a call that set several would otherwise change only one.
 		return BadRequest(CodeParamCombination, "Only one attribute can be modified at a time")
+	}
+	if len(in.BlockDevices) > 0 {
+		return s.modifyDeleteOnTermination(ctx, c, inst, in.BlockDevices, in.DryRun)
 	}
 	if len(in.Groups) > 0 {
 		if in.Groups, err = s.instanceGroups(ctx, c, in.Groups); err != nil {
@@ -454,6 +469,67 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, c Caller, in Modi
 		}
 	}
 	s.AwaitCache(ctx, inst)
+	return nil
+}
+
+// modifyDeleteOnTermination sets whether the volumes attached to the instance at the devices go
+// with it when it terminates (EC2's DeleteOnTermination of an instance's block device mapping).
+// The volume records it (LabelLaunchInstance naming the instance, AnnotationDeleteOnTermination:
+// Volume.DeletesWith), as a volume made at launch does, and the instance controller deletes it
+// at termination. Every device is checked before any volume changes.
+func (s *Service) modifyDeleteOnTermination(ctx context.Context, c Caller, inst *cloudv1.Instance, devices []InstanceBlockDeviceInput, dryRun bool) error {
+	if err := s.authorize(ctx, c, "update", "volumes", dryRun); err != nil {
+		return err
+	}
+	live, err := s.liveInstanceIDs(ctx, inst.Namespace)
+	if err != nil {
+		return err
+	}
+	vols, err := inProject(ctx, s, c, volumeKind)
+	if err != nil {
+		return err
+	}
+	id := InstanceID(inst)
+	changes := make(map[*cloudv1.Volume]bool, len(devices))
+	for _, d := range devices {
+		switch {
+		case d.NoDevice || d.VirtualName:
+			return BadRequest(CodeUnsupported, "Only the DeleteOnTermination of a volume attached to the instance can be modified (%s).", clipID(d.DeviceName))
+		case d.DeviceName == "":
+			return BadRequest(CodeMissingParameter, "The request must contain the parameter BlockDeviceMapping.DeviceName")
+		case d.DeleteOnTermination == nil:
+			return BadRequest(CodeMissingParameter, "The request must contain the parameter BlockDeviceMapping.Ebs.DeleteOnTermination for %s", clipID(d.DeviceName))
+		}
+		var found *cloudv1.Volume
+		for _, v := range vols {
+			if a := attachmentOf(v, live); a != nil && a.InstanceID == id && a.Device == d.DeviceName {
+				found = v
+			}
+		}
+		switch {
+		case found == nil:
+			return InvalidParam("No volume is attached to instance %s at %s.", id, clipID(d.DeviceName))
+		case d.VolumeID != "" && d.VolumeID != volumeID(found):
+			return InvalidParam("Volume %s is not the volume attached to instance %s at %s.", clipID(d.VolumeID), id, d.DeviceName)
+		}
+		changes[found] = *d.DeleteOnTermination
+	}
+	for v, deletes := range changes {
+		err := s.change(ctx, v, func() error {
+			if v.Labels == nil {
+				v.Labels = map[string]string{}
+			}
+			if v.Annotations == nil {
+				v.Annotations = map[string]string{}
+			}
+			v.Labels[cloudv1.LabelLaunchInstance] = id
+			v.Annotations[cloudv1.AnnotationDeleteOnTermination] = strconv.FormatBool(deletes)
+			return nil
+		})
+		if err != nil {
+			return volumeKind.writeError(err, volumeID(v))
+		}
+	}
 	return nil
 }
 

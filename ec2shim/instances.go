@@ -220,11 +220,23 @@ type modifyInstanceAttributeInput struct {
 	UserData     *struct {
 		Value []byte `ec2:"Value"`
 	} `ec2:"UserData"`
-	ShutdownBehavior      *query.AttributeValue `ec2:"InstanceInitiatedShutdownBehavior"`
-	DisableAPITermination *attributeBoolean     `ec2:"DisableApiTermination"`
-	DisableAPIStop        *attributeBoolean     `ec2:"DisableApiStop"`
-	Groups                []string              `ec2:"GroupId,list"`
-	DryRun                bool                  `ec2:"DryRun"`
+	ShutdownBehavior      *query.AttributeValue     `ec2:"InstanceInitiatedShutdownBehavior"`
+	DisableAPITermination *attributeBoolean         `ec2:"DisableApiTermination"`
+	DisableAPIStop        *attributeBoolean         `ec2:"DisableApiStop"`
+	Groups                []string                  `ec2:"GroupId,list"`
+	BlockDeviceMappings   []instanceBlockDeviceSpec `ec2:"BlockDeviceMapping,list,max=32"`
+	DryRun                bool                      `ec2:"DryRun"`
+}
+
+// instanceBlockDeviceSpec is EC2's InstanceBlockDeviceMappingSpecification.
+type instanceBlockDeviceSpec struct {
+	DeviceName string `ec2:"DeviceName"`
+	EBS        *struct {
+		DeleteOnTermination *bool  `ec2:"DeleteOnTermination"`
+		VolumeID            string `ec2:"VolumeId"`
+	} `ec2:"Ebs"`
+	NoDevice    *string `ec2:"NoDevice"`
+	VirtualName string  `ec2:"VirtualName"`
 }
 
 // attributeBoolean is a boolean given as Name.Value (EC2's AttributeBooleanValue).
@@ -247,6 +259,13 @@ func (s *Server) modifyInstanceAttribute(ctx context.Context, who cloud.Caller, 
 		Groups: in.Groups, DryRun: in.DryRun}
 	if in.UserData != nil {
 		mod.UserData = &in.UserData.Value
+	}
+	for _, m := range in.BlockDeviceMappings {
+		d := cloud.InstanceBlockDeviceInput{DeviceName: m.DeviceName, NoDevice: m.NoDevice != nil, VirtualName: m.VirtualName != ""}
+		if m.EBS != nil {
+			d.DeleteOnTermination, d.VolumeID = m.EBS.DeleteOnTermination, m.EBS.VolumeID
+		}
+		mod.BlockDevices = append(mod.BlockDevices, d)
 	}
 	return done(s.svc.ModifyInstanceAttribute(ctx, who, mod))
 }

@@ -200,19 +200,60 @@ func TestLaunchVolumes(t *testing.T) {
 		t.Errorf("LaunchVolumes %+v", cond)
 	}
 
+	// ModifyInstanceAttribute turns each volume's DeleteOnTermination around; bad changes are
+	// refused and change nothing.
+	modify := func(mappings ...types.InstanceBlockDeviceMappingSpecification) *ec2.ModifyInstanceAttributeInput {
+		return &ec2.ModifyInstanceAttributeInput{InstanceId: aws.String(inst), BlockDeviceMappings: mappings}
+	}
+	keep := func(dev string, deletes bool) types.InstanceBlockDeviceMappingSpecification {
+		return types.InstanceBlockDeviceMappingSpecification{DeviceName: aws.String(dev), Ebs: &types.EbsInstanceBlockDeviceSpecification{DeleteOnTermination: aws.Bool(deletes)}}
+	}
+	for _, tc := range []struct {
+		name string
+		in   *ec2.ModifyInstanceAttributeInput
+		code string
+	}{
+		{"a device with no volume", modify(keep("/dev/sdz", true)), "InvalidParameterValue"},
+		{"another volume's id", modify(types.InstanceBlockDeviceMappingSpecification{DeviceName: aws.String("/dev/sdf"),
+			Ebs: &types.EbsInstanceBlockDeviceSpecification{DeleteOnTermination: aws.Bool(false), VolumeId: restored.VolumeId}}), "InvalidParameterValue"},
+		{"no DeleteOnTermination", modify(types.InstanceBlockDeviceMappingSpecification{DeviceName: aws.String("/dev/sdf"),
+			Ebs: &types.EbsInstanceBlockDeviceSpecification{}}), "MissingParameter"},
+		{"no device", modify(keep("/dev/sdf", false), types.InstanceBlockDeviceMappingSpecification{DeviceName: aws.String("/dev/sdg"), NoDevice: aws.String("")}), "UnsupportedOperation"},
+		{"with another attribute", func() *ec2.ModifyInstanceAttributeInput {
+			in := modify(keep("/dev/sdf", false))
+			in.DisableApiStop = &types.AttributeBooleanValue{Value: aws.Bool(true)}
+			return in
+		}(), "InvalidParameterCombination"},
+	} {
+		_, err := cl.ModifyInstanceAttribute(ctx, tc.in)
+		expectCode(t, err, tc.code)
+	}
+	_, err = other.ModifyInstanceAttribute(ctx, modify(keep("/dev/sdf", false)))
+	expectCode(t, err, "InvalidInstanceID.NotFound")
+	waitBlockDevices(t, cl, inst, fmt.Sprintf("/dev/sdf %s attached %s true\n/dev/sdg %s attached %s false",
+		aws.ToString(empty.VolumeId), at(empty), aws.ToString(restored.VolumeId), at(restored)))
+	if _, err := cl.ModifyInstanceAttribute(ctx, modify(keep("/dev/sdf", false), keep("/dev/sdg", true))); err != nil {
+		t.Fatal(err)
+	}
+	waitBlockDevices(t, cl, inst, fmt.Sprintf("/dev/sdf %s attached %s false\n/dev/sdg %s attached %s true",
+		aws.ToString(empty.VolumeId), at(empty), aws.ToString(restored.VolumeId), at(restored)))
+	if v := describeVolume(t, cl, aws.ToString(restored.VolumeId)); !aws.ToBool(v.Attachments[0].DeleteOnTermination) {
+		t.Errorf("DescribeVolumes of the volume that now goes with the instance: %+v", v.Attachments)
+	}
+
 	// Terminated: the volume that goes with it goes, the other stays, detached.
 	if _, err := cl.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{inst}}); err != nil {
 		t.Fatal(err)
 	}
 	waitState(t, cl, inst, types.InstanceStateNameTerminated)
 	testenv.Eventually(t, longWait, "the deleteOnTermination volume to go", func() error {
-		_, err := cl.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{aws.ToString(empty.VolumeId)}})
+		_, err := cl.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{aws.ToString(restored.VolumeId)}})
 		if apiCode(err) != "InvalidVolume.NotFound" {
 			return fmt.Errorf("DescribeVolumes answered %v", err)
 		}
 		return nil
 	})
-	waitVolumeState(t, cl, aws.ToString(restored.VolumeId), types.VolumeStateAvailable, "none")
+	waitVolumeState(t, cl, aws.ToString(empty.VolumeId), types.VolumeStateAvailable, "none")
 	// Nor may a volume be attached where an instance has an instance-store disk.
 	small, err := cl.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(ami), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
 		InstanceType: "m1.small", Placement: &types.Placement{AvailabilityZone: aws.String(zone)}})
@@ -222,7 +263,7 @@ func TestLaunchVolumes(t *testing.T) {
 	smallID := aws.ToString(small.Instances[0].InstanceId)
 	waitState(t, cl, smallID, types.InstanceStateNameRunning)
 	for _, dev := range []string{"/dev/sdb", "/dev/xvdc"} {
-		_, err := cl.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: restored.VolumeId, InstanceId: aws.String(smallID), Device: aws.String(dev)})
+		_, err := cl.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: empty.VolumeId, InstanceId: aws.String(smallID), Device: aws.String(dev)})
 		expectCode(t, err, "InvalidParameterValue")
 	}
 	if _, err := cl.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{smallID}}); err != nil {

@@ -65,11 +65,12 @@ const (
 	// controller writes it while spec.attachTo names an instance bound to a node).
 	LabelAttachNode = "cloud.pinet.io/attach-node"
 	// LabelLaunchInstance names, on a Volume the instance controller made for an instance's
-	// block device mapping, the instance's id.
+	// block device mapping, the instance's id; ModifyInstanceAttribute's DeleteOnTermination of
+	// an attached volume sets it too, naming the instance the volume is attached to.
 	LabelLaunchInstance = "cloud.pinet.io/launch-instance"
 	// AnnotationDeleteOnTermination ("true" or "false"), on such a Volume, is the mapping's
-	// deleteOnTermination: the instance controller deletes the volume when the instance
-	// terminates if it is still attached to it then.
+	// deleteOnTermination (or ModifyInstanceAttribute's): the instance controller deletes the
+	// volume when the instance terminates if it is still attached to it then.
 	AnnotationDeleteOnTermination = "cloud.pinet.io/delete-on-termination"
 	// AnnotationLaunchVolumeTags, on an Instance, holds the tags (as the tags annotation holds
 	// them) the instance controller gives the volumes its block device mappings ask for: EC2's

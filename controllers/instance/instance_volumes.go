@@ -29,6 +29,7 @@ import (
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/conditions"
 	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/internal/index"
 	"pinet.io/pinet/internal/objtags"
 	"pinet.io/pinet/internal/refs"
 )
@@ -150,17 +151,19 @@ func (r *Reconciler) launchVolumeSize(ctx context.Context, inst *cloudv1.Instanc
 	return max(snap.Status.VolumeSizeGiB, 1), nil
 }
 
-// deleteLaunchVolumes deletes, once the instance is terminated or deleted, its launch volumes
-// whose mapping said deleteOnTermination and that are still attached to it; each goes once the
-// node has detached it (the volume controller's finalizer).
+// deleteLaunchVolumes deletes, once the instance is terminated or deleted, the volumes that go
+// with it (Volume.DeletesWith: made for it at launch with deleteOnTermination, or given it by
+// ModifyInstanceAttribute) and are still attached to it; each goes once the node has detached it
+// (the volume controller's finalizer). The volumes asked to be attached to it are read from
+// the cache's index, not the project's others.
 func (r *Reconciler) deleteLaunchVolumes(ctx context.Context, inst *cloudv1.Instance) error {
 	id := inst.Status.InstanceID
-	if id == "" || findCondition(inst, cloudv1.InstanceLaunchVolumes) == nil {
+	if id == "" {
 		return nil
 	}
 	list := &cloudv1.VolumeList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(inst.Namespace), client.MatchingLabels{cloudv1.LabelLaunchInstance: id}); err != nil {
-		return fmt.Errorf("listing the launch volumes of %s: %w", id, err)
+	if err := r.Client.List(ctx, list, client.InNamespace(inst.Namespace), client.MatchingFields{index.VolumeAttachTo: id}); err != nil {
+		return fmt.Errorf("listing the volumes attached to %s: %w", id, err)
 	}
 	for i := range list.Items {
 		v := &list.Items[i]

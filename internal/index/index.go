@@ -61,6 +61,9 @@ const (
 	GroupName = "groupName"
 	// VolumeID indexes Volumes by status.volumeId.
 	VolumeID = "status.volumeId"
+	// VolumeAttachTo indexes Volumes by spec.attachTo.instanceId: an instance terminating finds
+	// the volumes that may go with it without reading its project's others.
+	VolumeAttachTo = "spec.attachTo.instanceId"
 	// VolumeSnapshot indexes Volumes by spec.snapshotId: a snapshot finds the volumes made of it
 	// in every project it is shared with.
 	VolumeSnapshot = "spec.snapshotId"
@@ -147,6 +150,12 @@ func Register(ctx context.Context, fi client.FieldIndexer, fields ...string) err
 		{&cloudv1.SecurityGroup{}, GroupName, func(o client.Object) []string { return one(o.(*cloudv1.SecurityGroup).EffectiveGroupName()) }},
 		{&cloudv1.Volume{}, VolumeID, func(o client.Object) []string { return one(o.(*cloudv1.Volume).Status.VolumeID) }},
 		{&cloudv1.Volume{}, VolumeSnapshot, func(o client.Object) []string { return one(o.(*cloudv1.Volume).Spec.SnapshotID) }},
+		{&cloudv1.Volume{}, VolumeAttachTo, func(o client.Object) []string {
+			if at := o.(*cloudv1.Volume).Spec.AttachTo; at != nil {
+				return one(at.InstanceID)
+			}
+			return nil
+		}},
 		{&cloudv1.Snapshot{}, SnapshotID, func(o client.Object) []string { return one(o.(*cloudv1.Snapshot).Status.SnapshotID) }},
 		{&cloudv1.Snapshot{}, SnapshotSource, func(o client.Object) []string { return one(o.(*cloudv1.Snapshot).Spec.SourceSnapshotID) }},
 		{&cloudv1.Snapshot{}, SnapshotVolume, func(o client.Object) []string { return one(o.(*cloudv1.Snapshot).Spec.VolumeID) }},
