@@ -113,11 +113,11 @@ func definitionVolumes(ctx context.Context, c client.Reader, inst *cloudv1.Insta
 		if want == nil || want.InstanceID != inst.Status.InstanceID || v.Status.AoE == nil || !v.DeletionTimestamp.IsZero() {
 			continue
 		}
+		if at != nil && at.State != "" && at.State != cloudv1.AttachmentDetached && (at.InstanceID != want.InstanceID || at.Device != want.Device) {
+			continue // held elsewhere, or moving: the attach reconciler detaches it first
+		}
 		switch {
 		case at != nil && at.State == cloudv1.AttachmentAttached:
-			if at.InstanceID != want.InstanceID || at.Device != want.Device {
-				continue // moving: the attach reconciler detaches it first
-			}
 		case at != nil && at.State == cloudv1.AttachmentDetaching:
 			continue
 		case !conditions.IsTrue(&v, cloudv1.VolumeExported):
