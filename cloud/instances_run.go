@@ -391,34 +391,15 @@ func (s *Service) launchOutput(ctx context.Context, c Caller, launched []*cloudv
 }
 
 // validateRun checks every reference a launch makes, as EC2 does before it launches anything,
-// and returns the instance spec.
-// validateRun checks a launch and returns its instances' spec and what each adds to the project's
-// volumes (their number and GiB: the image's volumes and the launch's own).
+// and returns the instance spec and what each instance adds to the project's volumes (their
+// number and GiB: the image's volumes and the launch's own).
 func (s *Service) validateRun(ctx context.Context, c Caller, in *RunInstancesInput) (*cloudv1.InstanceSpec, []int64, error) {
-	spec, err := s.validateRunSpec(ctx, c, in)
-	if err != nil {
-		return nil, nil, err
-	}
-	img, err := refs.Image(ctx, s.cfg.Client, c.Project(), in.ImageID)
-	if errors.Is(err, refs.ErrNotFound) {
-		return nil, nil, imageNotFound(in.ImageID) // deregistered since it was checked
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	use, err := s.imageVolumes(ctx, c, img, spec)
-	if err != nil {
-		return nil, nil, err
-	}
-	return spec, use, nil
-}
-
-func (s *Service) validateRunSpec(ctx context.Context, c Caller, in *RunInstancesInput) (*cloudv1.InstanceSpec, error) {
 	if err := checkRunParameters(in); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := s.checkRunImages(ctx, c, in); err != nil {
-		return nil, err
+	img, err := s.checkRunImages(ctx, c, in)
+	if err != nil {
+		return nil, nil, err
 	}
 	itName := in.InstanceType
 	if itName == "" {
@@ -426,36 +407,40 @@ func (s *Service) validateRunSpec(ctx context.Context, c Caller, in *RunInstance
 	}
 	it, err := refs.InstanceType(ctx, s.cfg.Client, itName)
 	if errors.Is(err, refs.ErrNotFound) {
-		return nil, InvalidParam("The instance type '%s' does not exist", itName)
+		return nil, nil, InvalidParam("The instance type '%s' does not exist", itName)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	groups, err := s.runReferences(ctx, c, in)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	zone, err := s.runZone(ctx, in)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	behavior, err := shutdownBehavior(in.ShutdownBehavior)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	bdms, err := s.blockDeviceMappings(ctx, c, in.BlockDeviceMappings, it)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	volumeUse, err := s.imageVolumes(ctx, c, img, bdms, it)
+	if err != nil {
+		return nil, nil, err
 	}
 	var metadataOptions *cloudv1.MetadataOptions
 	if in.MetadataOptions != nil {
 		if err := applyMetadataOptions(&metadataOptions, in.MetadataOptions); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	// Last, as EC2 does: whether the type fits on any hypervisor at all.
 	if err := s.checkCapacity(ctx, it, zone); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	return &cloudv1.InstanceSpec{
 		MetadataOptions:       metadataOptions,
@@ -472,7 +457,7 @@ func (s *Service) validateRunSpec(ctx context.Context, c Caller, in *RunInstance
 		ShutdownBehavior:      behavior,
 		DisableAPITermination: in.DisableAPITermination,
 		DisableAPIStop:        in.DisableAPIStop,
-	}, nil
+	}, volumeUse, nil
 }
 
 // checkRunParameters checks what a launch asks for on its own.
@@ -495,23 +480,23 @@ func checkRunParameters(in *RunInstancesInput) error {
 }
 
 // checkRunImages checks that the image is a machine image the caller's project may launch, and
-// its kernel and ramdisk images, when named, exist for it.
-func (s *Service) checkRunImages(ctx context.Context, c Caller, in *RunInstancesInput) error {
+// its kernel and ramdisk images, when named, exist for it; it returns the image.
+func (s *Service) checkRunImages(ctx context.Context, c Caller, in *RunInstancesInput) (*cloudv1.Image, error) {
 	if !ids.Valid(ids.Machine, in.ImageID) {
-		return BadRequest(CodeAMIMalformed, "Invalid id: \"%s\" (expecting \"ami-...\")", in.ImageID)
+		return nil, BadRequest(CodeAMIMalformed, "Invalid id: \"%s\" (expecting \"ami-...\")", in.ImageID)
 	}
 	img, err := refs.Image(ctx, s.cfg.Client, c.Project(), in.ImageID)
 	if errors.Is(err, refs.ErrNotFound) {
-		return imageNotFound(in.ImageID)
+		return nil, imageNotFound(in.ImageID)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if img.Spec.Type != cloudv1.ImageTypeMachine {
-		return BadRequest(CodeAMINotFound, "The image id '[%s]' is not a machine image", in.ImageID)
+		return nil, BadRequest(CodeAMINotFound, "The image id '[%s]' is not a machine image", in.ImageID)
 	}
 	if img.Status.State == cloudv1.ImageStateFailed {
-		return BadRequest(CodeAMIUnavailable, "Image %s is not available: %s", in.ImageID, img.Status.StateReason)
+		return nil, BadRequest(CodeAMIUnavailable, "Image %s is not available: %s", in.ImageID, img.Status.StateReason)
 	}
 	for _, ref := range []struct{ id, prefix, what string }{
 		{in.KernelID, ids.Kernel, "kernel"}, {in.RamdiskID, ids.Ramdisk, "ramdisk"},
@@ -520,10 +505,10 @@ func (s *Service) checkRunImages(ctx context.Context, c Caller, in *RunInstances
 			continue
 		}
 		if !ids.Valid(ref.prefix, ref.id) {
-			return BadRequest(CodeAMIMalformed, "Invalid id: \"%s\" (expecting \"%s-...\")", ref.id, ref.prefix)
+			return nil, BadRequest(CodeAMIMalformed, "Invalid id: \"%s\" (expecting \"%s-...\")", ref.id, ref.prefix)
 		}
 		if _, err := refs.Image(ctx, s.cfg.Client, c.Project(), ref.id); err != nil {
-			return BadRequest(CodeAMINotFound, "The %s image id '[%s]' does not exist", ref.what, ref.id)
+			return nil, BadRequest(CodeAMINotFound, "The %s image id '[%s]' does not exist", ref.what, ref.id)
 		}
 	}
 	// The image's own kernel and ramdisk, where the call names none, boot with the caller's
@@ -535,12 +520,12 @@ func (s *Service) checkRunImages(ctx context.Context, c Caller, in *RunInstances
 			continue
 		}
 		if _, err := refs.ImageDefault(ctx, s.cfg.Client, img, ref.dflt, c.Project()); errors.Is(err, refs.ErrNotFound) {
-			return BadRequest(CodeAMINotFound, "The %s image '[%s]' of image %s does not exist", ref.what, ref.dflt, in.ImageID)
+			return nil, BadRequest(CodeAMINotFound, "The %s image '[%s]' of image %s does not exist", ref.what, ref.dflt, in.ImageID)
 		} else if err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return img, nil
 }
 
 // runReferences checks the key pair and groups a launch names in the caller's project, and
@@ -697,34 +682,27 @@ func (s *Service) launchVolumeRoom(ctx context.Context, c Caller, use []int64, m
 }
 
 // imageVolumes checks the volumes of the image's block device mappings that the launch keeps
-// (cloudv1.LaunchVolumes) as the launch's own are checked — a snapshot the caller may use: another
-// project that shares its image must share the image's snapshots too —, and returns what an
-// instance's volumes add to the project's: their number and GiB.
-func (s *Service) imageVolumes(ctx context.Context, c Caller, img *cloudv1.Image, spec *cloudv1.InstanceSpec) ([]int64, error) {
+// beside its own mappings own (cloudv1.LaunchVolumes) as the launch's own are checked — a snapshot
+// the caller may use: another project that shares its image must share the image's snapshots
+// too —, and returns what an instance's volumes add to the project's: their number and GiB.
+func (s *Service) imageVolumes(ctx context.Context, c Caller, img *cloudv1.Image, own []cloudv1.BlockDeviceMapping, it *cloudv1.InstanceType) ([]int64, error) {
 	use := []int64{0, 0}
-	own := map[string]bool{}
-	for _, m := range spec.BlockDeviceMappings {
-		own[m.DeviceName] = true
-	}
-	it, err := refs.InstanceType(ctx, s.cfg.Client, spec.InstanceType)
-	if err != nil {
-		return nil, err
+	mine := map[string]bool{}
+	for _, m := range own {
+		mine[m.DeviceName] = true
 	}
 	stores := instanceStoreSlots(it)
-	for _, m := range cloudv1.LaunchVolumes(img, &cloudv1.Instance{Spec: *spec}) {
-		if !own[m.DeviceName] {
+	for _, m := range cloudv1.LaunchVolumes(img, &cloudv1.Instance{Spec: cloudv1.InstanceSpec{BlockDeviceMappings: own}}) {
+		if !mine[m.DeviceName] {
 			if slot, _ := DeviceSlot(m.DeviceName); stores[slot] != "" {
 				return nil, InvalidParam("Image %s maps a volume at %s, the instance store %s of instance type %s; launch another type or map %s to no device",
 					ImageID(img), m.DeviceName, stores[slot], it.Name, m.DeviceName)
 			}
-			if _, err := s.visibleSnapshot(ctx, c, m.EBS.SnapshotID); err != nil {
-				if qe := (*query.Error)(nil); errors.As(err, &qe) && qe.Code == CodeSnapshotNotFound {
-					return nil, BadRequest(CodeSnapshotNotFound, "The snapshot '%s' that image %s maps at %s is not shared with project %s.",
-						m.EBS.SnapshotID, ImageID(img), m.DeviceName, c.Project())
-				}
-				return nil, err
-			}
 			ebs, err := s.launchVolume(ctx, c, m.DeviceName, &EBSInput{VolumeSize: nonZero(m.EBS.VolumeSize), SnapshotID: m.EBS.SnapshotID})
+			if qe := (*query.Error)(nil); errors.As(err, &qe) && qe.Code == CodeSnapshotNotFound {
+				return nil, BadRequest(CodeSnapshotNotFound, "The snapshot '%s' that image %s maps at %s is not shared with project %s.",
+					m.EBS.SnapshotID, ImageID(img), m.DeviceName, c.Project())
+			}
 			if err != nil {
 				return nil, err
 			}
