@@ -18,6 +18,7 @@ import (
 	"context"
 	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -54,6 +55,9 @@ func (r *Reconciler) checkSnapshots(ctx context.Context, img *cloudv1.Image) (re
 }
 
 // ownSnapshot finds the project's own snapshot with the EC2 id, not being deleted; nil if none.
+// One of the project named by the id whose controller has not claimed it yet counts (it is
+// pending): CreateImage names the snapshots it makes by their ids in the same call, and the
+// claim brings the image back.
 func (r *Reconciler) ownSnapshot(ctx context.Context, project, id string) (*cloudv1.Snapshot, error) {
 	list := &cloudv1.SnapshotList{}
 	if err := r.Client.List(ctx, list, client.InNamespace(project), client.MatchingFields{index.SnapshotID: id}); err != nil {
@@ -63,6 +67,16 @@ func (r *Reconciler) ownSnapshot(ctx context.Context, project, id string) (*clou
 		if list.Items[i].DeletionTimestamp.IsZero() {
 			return &list.Items[i], nil
 		}
+	}
+	unclaimed := &cloudv1.Snapshot{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: project, Name: id}, unclaimed)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("getting snapshot %s: %w", id, err)
+	case unclaimed.Status.SnapshotID == "" && unclaimed.DeletionTimestamp.IsZero():
+		return unclaimed, nil
 	}
 	return nil, nil
 }
