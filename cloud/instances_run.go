@@ -15,6 +15,7 @@
 package cloud
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -424,7 +425,7 @@ func (s *Service) validateRun(ctx context.Context, c Caller, in *RunInstancesInp
 	if err != nil {
 		return nil, nil, err
 	}
-	bdms, err := s.blockDeviceMappings(ctx, c, in.BlockDeviceMappings, it)
+	bdms, err := s.blockDeviceMappings(ctx, c, img, in.BlockDeviceMappings, it)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -579,10 +580,16 @@ func shutdownBehavior(v string) (cloudv1.ShutdownBehavior, error) {
 	return "", InvalidParam("Value (%s) for parameter instanceInitiatedShutdownBehavior is invalid.", v)
 }
 
-// blockDeviceMappings checks a launch's block device mappings for instances of type it: device
-// names of distinct disks, none the root disk, no volume at an instance-store disk of the type,
-// and each volume as launchVolume checks it.
-func (s *Service) blockDeviceMappings(ctx context.Context, c Caller, in []BlockDeviceMappingInput, it *cloudv1.InstanceType) ([]cloudv1.BlockDeviceMapping, error) {
+// blockDeviceMappings checks a launch's block device mappings for instances of img of type it:
+// device names of distinct disks, none the root disk, no volume at an instance-store disk of the
+// type, and each volume as launchVolume checks it. A volume without a snapshot at a device img
+// maps one at keeps the image's snapshot (and, unless it says, the image's size and
+// deleteOnTermination), as on EC2: that is how a launch makes an image's volume larger.
+func (s *Service) blockDeviceMappings(ctx context.Context, c Caller, img *cloudv1.Image, in []BlockDeviceMappingInput, it *cloudv1.InstanceType) ([]cloudv1.BlockDeviceMapping, error) {
+	imaged := map[string]*cloudv1.EBSBlockDevice{}
+	for i := range img.Spec.BlockDeviceMappings {
+		imaged[img.Spec.BlockDeviceMappings[i].DeviceName] = &img.Spec.BlockDeviceMappings[i].EBS
+	}
 	var out []cloudv1.BlockDeviceMapping
 	rootSlot, _ := DeviceSlot(RootDevice)
 	stores := instanceStoreSlots(it)
@@ -622,7 +629,13 @@ func (s *Service) blockDeviceMappings(ctx context.Context, c Caller, in []BlockD
 			return nil, InvalidParam("The device %s is the instance store %s of instance type %s; map volumes to other devices",
 				m.DeviceName, stores[slot], it.Name)
 		case m.EBS != nil:
-			ebs, err := s.launchVolume(ctx, c, m.DeviceName, m.EBS)
+			in := *m.EBS
+			if from := imaged[m.DeviceName]; from != nil && in.SnapshotID == "" {
+				in.SnapshotID = from.SnapshotID
+				in.DeleteOnTermination = cmp.Or(in.DeleteOnTermination, from.DeleteOnTermination)
+				in.VolumeSize = cmp.Or(in.VolumeSize, nonZero(from.VolumeSize))
+			}
+			ebs, err := s.launchVolume(ctx, c, img, m.DeviceName, &in)
 			if err != nil {
 				return nil, err
 			}
@@ -635,10 +648,10 @@ func (s *Service) blockDeviceMappings(ctx context.Context, c Caller, in []BlockD
 	return out, nil
 }
 
-// launchVolume checks the volume a mapping asks to be made at launch as CreateVolume checks one:
-// a snapshot the caller may use, completed, no larger than the size asked for (the snapshot's
-// when none is).
-func (s *Service) launchVolume(ctx context.Context, c Caller, device string, in *EBSInput) (*cloudv1.EBSBlockDevice, error) {
+// launchVolume checks the volume a mapping asks to be made at launch of img as CreateVolume
+// checks one: a snapshot the caller may use or the image maps (refs.ImageSnapshot), completed, no
+// larger than the size asked for (the snapshot's when none is).
+func (s *Service) launchVolume(ctx context.Context, c Caller, img *cloudv1.Image, device string, in *EBSInput) (*cloudv1.EBSBlockDevice, error) {
 	switch {
 	case in.Encrypted != nil && *in.Encrypted:
 		return nil, BadRequest(CodeUnsupported, "Encrypted volumes are not supported (BlockDeviceMapping %s).", device)
@@ -651,7 +664,18 @@ func (s *Service) launchVolume(ctx context.Context, c Caller, device string, in 
 	}
 	vol := CreateVolumeInput{SizeGiB: in.VolumeSize, SnapshotID: in.SnapshotID}
 	if in.SnapshotID != "" {
-		if err := s.volumeSnapshot(ctx, c, &vol); err != nil {
+		snap, err := s.visibleSnapshot(ctx, c, in.SnapshotID)
+		if qe := (*query.Error)(nil); errors.As(err, &qe) && qe.Code == CodeSnapshotNotFound && refs.ImageMapsSnapshot(img, in.SnapshotID) {
+			if mapped, ierr := refs.ImageSnapshot(ctx, s.cfg.Client, img, c.Project(), in.SnapshotID, false); ierr == nil {
+				snap, err = mapped, nil
+			} else if !errors.Is(ierr, refs.ErrNotFound) {
+				return nil, ierr
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := snapshotFits(snap, &vol); err != nil {
 			return nil, err
 		}
 	}
@@ -682,9 +706,9 @@ func (s *Service) launchVolumeRoom(ctx context.Context, c Caller, use []int64, m
 }
 
 // imageVolumes checks the volumes of the image's block device mappings that the launch keeps
-// beside its own mappings own (cloudv1.LaunchVolumes) as the launch's own are checked — a snapshot
-// the caller may use: another project that shares its image must share the image's snapshots
-// too —, and returns what an instance's volumes add to the project's: their number and GiB.
+// beside its own mappings own (cloudv1.LaunchVolumes) as the launch's own are checked (the image's
+// snapshots are the launch's to use whether or not they are shared with the caller), and returns
+// what an instance's volumes add to the project's: their number and GiB.
 func (s *Service) imageVolumes(ctx context.Context, c Caller, img *cloudv1.Image, own []cloudv1.BlockDeviceMapping, it *cloudv1.InstanceType) ([]int64, error) {
 	use := []int64{0, 0}
 	mine := map[string]bool{}
@@ -698,10 +722,10 @@ func (s *Service) imageVolumes(ctx context.Context, c Caller, img *cloudv1.Image
 				return nil, InvalidParam("Image %s maps a volume at %s, the instance store %s of instance type %s; launch another type or map %s to no device",
 					ImageID(img), m.DeviceName, stores[slot], it.Name, m.DeviceName)
 			}
-			ebs, err := s.launchVolume(ctx, c, m.DeviceName, &EBSInput{VolumeSize: nonZero(m.EBS.VolumeSize), SnapshotID: m.EBS.SnapshotID})
+			ebs, err := s.launchVolume(ctx, c, img, m.DeviceName, &EBSInput{VolumeSize: nonZero(m.EBS.VolumeSize), SnapshotID: m.EBS.SnapshotID})
 			if qe := (*query.Error)(nil); errors.As(err, &qe) && qe.Code == CodeSnapshotNotFound {
-				return nil, BadRequest(CodeSnapshotNotFound, "The snapshot '%s' that image %s maps at %s is not shared with project %s.",
-					m.EBS.SnapshotID, ImageID(img), m.DeviceName, c.Project())
+				return nil, BadRequest(CodeSnapshotNotFound, "The snapshot '%s' that image %s maps at %s does not exist.",
+					m.EBS.SnapshotID, ImageID(img), m.DeviceName)
 			}
 			if err != nil {
 				return nil, err

@@ -319,6 +319,12 @@ func (s *Service) volumeSnapshot(ctx context.Context, c Caller, in *CreateVolume
 	if err != nil {
 		return err
 	}
+	return snapshotFits(snap, in)
+}
+
+// snapshotFits checks that a volume can be made of snap: completed, and no larger than the size
+// asked for, which defaults to the snapshot's volume size.
+func snapshotFits(snap *cloudv1.Snapshot, in *CreateVolumeInput) error {
 	if snap.Status.State != cloudv1.SnapshotCompleted {
 		return BadRequest(CodeIncorrectResource, "Snapshot '%s' is in the '%s' state.", in.SnapshotID, toSnapshot(snap).State)
 	}

@@ -343,8 +343,9 @@ func TestLaunchVolumes(t *testing.T) {
 // (NoDevice): the image maps a snapshot of the other, is available once the snapshot is
 // completed, and keeps the snapshot from being deleted. Its instances get a volume of the
 // snapshot — larger where the launch says so, none where the launch maps the device to nothing.
-// Another project the image is shared with cannot launch it with the volume until the snapshot
-// is shared too; a kubectl Image naming another project's snapshot fails; CopyImage refuses it.
+// Another project the image is shared with launches it with the volume without the snapshot
+// being shared (and no more: the snapshot stays hidden from it, and out of reach once the image
+// is unshared); a kubectl Image naming another project's snapshot fails; CopyImage refuses it.
 func TestImageWithVolumes(t *testing.T) {
 	const project, zone = "imgvol", "imgvol-zone"
 	store, cl, ami := tenantWithStorage(t, project)
@@ -437,26 +438,57 @@ func TestImageWithVolumes(t *testing.T) {
 		t.Errorf("the launch that dropped the image's volume: %+v", cond)
 	}
 
-	// Shared with another project, the image launches there with its volume only once the
-	// snapshot is shared too.
+	// Shared with another project, the image launches there with its volume, as on EC2, without
+	// the snapshot being shared: the launch's own mapping of the device without a snapshot
+	// keeps the image's, larger and kept at termination. The snapshot itself stays hidden from
+	// that project: not described, deleted, made into a volume or copied.
 	if _, err := cl.ModifyImageAttribute(ctx, &ec2.ModifyImageAttributeInput{ImageId: aws.String(image),
 		LaunchPermission: &types.LaunchPermissionModifications{Add: []types.LaunchPermission{{UserId: aws.String("imgvol-other")}}}}); err != nil {
-		t.Fatal(err)
-	}
-	_, err = launch(other)
-	expectCode(t, err, "InvalidSnapshot.NotFound")
-	expectCount(t, "imgvol-other", &cloudv1.InstanceList{}, 0)
-	if _, err := cl.ModifySnapshotAttribute(ctx, &ec2.ModifySnapshotAttributeInput{SnapshotId: aws.String(snap),
-		CreateVolumePermission: &types.CreateVolumePermissionModifications{Add: []types.CreateVolumePermission{{UserId: aws.String("imgvol-other")}}}}); err != nil {
 		t.Fatal(err)
 	}
 	theirs, err := launch(other)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := launchVolumesOf(t, other, theirs, 1)["/dev/sdf"]; aws.ToString(v.SnapshotId) != snap {
-		t.Errorf("the other project's volume: %+v", v)
+	resized, err := launch(other, types.BlockDeviceMapping{DeviceName: aws.String("/dev/sdf"), Ebs: &types.EbsBlockDevice{VolumeSize: aws.Int32(2), DeleteOnTermination: aws.Bool(false)}})
+	if err != nil {
+		t.Fatal(err)
 	}
+	for inst, size := range map[string]int32{theirs: 1, resized: 2} {
+		v := launchVolumesOf(t, other, inst, 1)["/dev/sdf"]
+		if aws.ToInt32(v.Size) != size || aws.ToString(v.SnapshotId) != snap || aws.ToBool(v.Attachments[0].DeleteOnTermination) != (inst == theirs) {
+			t.Errorf("the other project's volume of %s: %+v", inst, v)
+		}
+		if got := fileAt(t, backingFileOf(t, store, "imgvol-other", aws.ToString(v.VolumeId)), 1<<20, len(pattern)); !bytes.Equal(got, pattern) {
+			t.Errorf("the other project's volume of %s does not hold the snapshot's bytes", inst)
+		}
+	}
+	expectSnapshotNotFound(t, other, snap, zone)
+	_, err = other.CopySnapshot(ctx, &ec2.CopySnapshotInput{SourceSnapshotId: aws.String(snap), SourceRegion: aws.String(testcloud.Region)})
+	expectCode(t, err, "InvalidSnapshot.NotFound")
+	// Unshared, the image and its snapshot are out of reach again: neither a launch nor a
+	// kubectl Volume labelled as the earlier launch's gets the snapshot.
+	if _, err := cl.ModifyImageAttribute(ctx, &ec2.ModifyImageAttributeInput{ImageId: aws.String(image),
+		LaunchPermission: &types.LaunchPermissionModifications{Remove: []types.LaunchPermission{{UserId: aws.String("imgvol-other")}}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = launch(other)
+	expectCode(t, err, "InvalidAMIID.NotFound")
+	relabelled := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "relabelled", Namespace: "imgvol-other",
+		Labels: map[string]string{cloudv1.LabelLaunchInstance: theirs}},
+		Spec: cloudv1.VolumeSpec{SizeGiB: 1, AvailabilityZone: zone, SnapshotID: snap}}
+	if err := env.Client.Create(ctx, relabelled); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, longWait, "a volume of the unshared image's snapshot to fail", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(relabelled), relabelled); err != nil {
+			return err
+		}
+		if cond := conditions.Get(relabelled, cloudv1.ReadyCondition); cond == nil || cond.Reason != cloudv1.ReasonSnapshotNotFound || relabelled.Status.AoE != nil {
+			return fmt.Errorf("%+v, placed %+v", cond, relabelled.Status.AoE)
+		}
+		return nil
+	})
 
 	// An image may map its own project's snapshots only.
 	otherSnap := &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "maps-theirs", Namespace: "imgvol-other"},

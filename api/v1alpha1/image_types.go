@@ -176,6 +176,8 @@ type ImageSpec struct {
 	RootDeviceName string `json:"rootDeviceName,omitempty"`
 
 	// launchPermission lists who besides the owning project may launch the image; empty is private.
+	// Those it lists get, at launch, volumes of the snapshots the image maps, whether or not
+	// the snapshots are shared with them.
 	// +optional
 	LaunchPermission LaunchPermission `json:"launchPermission,omitempty"`
 
@@ -194,8 +196,9 @@ type ImageSpec struct {
 	// blockDeviceMappings are the volumes every instance of this machine image gets at launch,
 	// each made from a snapshot of the image's own project (EC2's EBS mappings of an AMI):
 	// CreateImage records the instance's attached volumes here. An instance's own mapping of a
-	// device replaces the image's (noDevice drops it). The image is available once every
-	// snapshot is completed.
+	// device replaces the image's (noDevice drops it; one without a snapshotId keeps the image's
+	// snapshot). The image is available once every snapshot is completed. Whoever may launch the
+	// image gets these volumes without the snapshots being shared with them.
 	// +optional
 	// +listType=map
 	// +listMapKey=deviceName

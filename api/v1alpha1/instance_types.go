@@ -171,7 +171,9 @@ type EBSBlockDevice struct {
 	VolumeSize int32 `json:"volumeSize,omitempty"`
 
 	// snapshotId fills the volume with a completed snapshot the instance's project may use (its
-	// own, or another project's that gave it createVolumePermission), as a Volume's snapshotId.
+	// own, another project's that gave it createVolumePermission, or one the instance's image
+	// maps), as a Volume's snapshotId. Unset on a device the image maps a volume at, the
+	// image's snapshot.
 	// +optional
 	// +kubebuilder:validation:Pattern=`^snap-[0-9a-f]{17}$`
 	SnapshotID string `json:"snapshotId,omitempty"`
@@ -215,24 +217,33 @@ type BlockDeviceMapping struct {
 
 // LaunchVolumes are the mappings of the volumes an instance of img gets at launch: the image's,
 // each replaced by the instance's own mapping of the same device name (a noDevice one drops it),
-// then the instance's others; img may be nil (the instance's alone).
+// then the instance's others; img may be nil (the instance's alone). As on EC2, an own ebs
+// mapping without a snapshotId of a device the image maps a volume at keeps the image's
+// snapshot: it changes the volume's size or deleteOnTermination, not what it holds.
 func LaunchVolumes(img *Image, inst *Instance) []BlockDeviceMapping {
 	own := map[string]BlockDeviceMapping{}
 	for _, m := range inst.Spec.BlockDeviceMappings {
 		own[m.DeviceName] = m
 	}
+	imaged := map[string]string{}
 	var out []BlockDeviceMapping
 	if img != nil {
 		for _, m := range img.Spec.BlockDeviceMappings {
+			imaged[m.DeviceName] = m.EBS.SnapshotID
 			if _, replaced := own[m.DeviceName]; !replaced {
 				out = append(out, BlockDeviceMapping{DeviceName: m.DeviceName, EBS: m.EBS.DeepCopy()})
 			}
 		}
 	}
 	for _, m := range inst.Spec.BlockDeviceMappings {
-		if m.EBS != nil {
-			out = append(out, m)
+		if m.EBS == nil {
+			continue
 		}
+		if snap := imaged[m.DeviceName]; m.EBS.SnapshotID == "" && snap != "" {
+			m.EBS = m.EBS.DeepCopy()
+			m.EBS.SnapshotID = snap
+		}
+		out = append(out, m)
 	}
 	return out
 }

@@ -15,6 +15,8 @@
 package v1alpha1_test
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -48,5 +50,41 @@ func TestInstanceTerminating(t *testing.T) {
 		if got := inst.Terminating(); got != tc.want {
 			t.Errorf("%s: Terminating() = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestLaunchVolumes: the image's volumes, each replaced by the instance's own mapping of the
+// device (dropped by noDevice; one without a snapshot keeps the image's, larger or kept), then
+// the instance's others; the image's spec is never changed.
+func TestLaunchVolumes(t *testing.T) {
+	keep := false
+	img := &cloudv1.Image{Spec: cloudv1.ImageSpec{BlockDeviceMappings: []cloudv1.ImageBlockDeviceMapping{
+		{DeviceName: "/dev/sdf", EBS: cloudv1.EBSBlockDevice{SnapshotID: "snap-f", VolumeSize: 2}},
+		{DeviceName: "/dev/sdg", EBS: cloudv1.EBSBlockDevice{SnapshotID: "snap-g"}},
+		{DeviceName: "/dev/sdh", EBS: cloudv1.EBSBlockDevice{SnapshotID: "snap-h"}},
+		{DeviceName: "/dev/sdi", EBS: cloudv1.EBSBlockDevice{SnapshotID: "snap-i"}},
+	}}}
+	inst := &cloudv1.Instance{Spec: cloudv1.InstanceSpec{BlockDeviceMappings: []cloudv1.BlockDeviceMapping{
+		{DeviceName: "/dev/sdg", EBS: &cloudv1.EBSBlockDevice{VolumeSize: 5, DeleteOnTermination: &keep}},
+		{DeviceName: "/dev/sdh", NoDevice: true},
+		{DeviceName: "/dev/sdi", EBS: &cloudv1.EBSBlockDevice{SnapshotID: "snap-mine"}},
+		{DeviceName: "/dev/sdj", EBS: &cloudv1.EBSBlockDevice{VolumeSize: 1}},
+	}}}
+	describe := func(ms []cloudv1.BlockDeviceMapping) []string {
+		var out []string
+		for _, m := range ms {
+			out = append(out, fmt.Sprintf("%s %s %d %v", m.DeviceName, m.EBS.SnapshotID, m.EBS.VolumeSize, m.EBS.DeletesOnTermination()))
+		}
+		return out
+	}
+	want := []string{"/dev/sdf snap-f 2 true", "/dev/sdg snap-g 5 false", "/dev/sdi snap-mine 0 true", "/dev/sdj  1 true"}
+	if got := describe(cloudv1.LaunchVolumes(img, inst)); !slices.Equal(got, want) {
+		t.Errorf("with the image: %q, want %q", got, want)
+	}
+	if got, want := describe(cloudv1.LaunchVolumes(nil, inst)), []string{"/dev/sdg  5 false", "/dev/sdi snap-mine 0 true", "/dev/sdj  1 true"}; !slices.Equal(got, want) {
+		t.Errorf("without the image: %q, want %q", got, want)
+	}
+	if inst.Spec.BlockDeviceMappings[0].EBS.SnapshotID != "" {
+		t.Error("LaunchVolumes changed the instance's spec")
 	}
 }

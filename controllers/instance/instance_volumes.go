@@ -49,7 +49,8 @@ func launchVolumeName(inst *cloudv1.Instance, device string) string {
 // attached to it at the mapping's device; they are Volumes of the instance's project like any
 // other, admitted under its volume quota and placed, exported and attached by the volume
 // controller and the agents as a kubectl-made one would be. The snapshot a mapping names is
-// resolved there, with the project's rights. Whether the instance gets volumes is decided once,
+// resolved there, with the project's rights and, for a snapshot the instance's image maps, the
+// image's (refs.VolumeSnapshot). Whether the instance gets volumes is decided once,
 // when its references are resolved (the image read then): LaunchVolumes False
 // (WaitingForScheduling) until they are made, then True (Created); an instance without any
 // costs nothing more, and a launch volume deleted later is not made again.
@@ -77,7 +78,7 @@ func (r *Reconciler) reconcileLaunchVolumes(ctx context.Context, s *scope) error
 	mappings := cloudv1.LaunchVolumes(img, inst)
 	made := make([]string, 0, len(mappings))
 	for _, m := range mappings {
-		name, err := r.launchVolume(ctx, inst, m)
+		name, err := r.launchVolume(ctx, inst, img, m)
 		if err != nil {
 			return err
 		}
@@ -97,8 +98,8 @@ func (r *Reconciler) reconcileLaunchVolumes(ctx context.Context, s *scope) error
 
 // launchVolume makes (or finds, made by an earlier reconcile) the volume of one mapping and
 // returns its name.
-func (r *Reconciler) launchVolume(ctx context.Context, inst *cloudv1.Instance, m cloudv1.BlockDeviceMapping) (string, error) {
-	size, err := r.launchVolumeSize(ctx, inst, m.EBS)
+func (r *Reconciler) launchVolume(ctx context.Context, inst *cloudv1.Instance, img *cloudv1.Image, m cloudv1.BlockDeviceMapping) (string, error) {
+	size, err := r.launchVolumeSize(ctx, inst, img, m.EBS)
 	if err != nil {
 		return "", err
 	}
@@ -134,14 +135,15 @@ func (r *Reconciler) launchVolume(ctx context.Context, inst *cloudv1.Instance, m
 }
 
 // launchVolumeSize is the mapping's volumeSize, or without one the size of the snapshot's volume
-// if the project may use the snapshot. One it may not is left to the volume controller to refuse
+// if the project may use the snapshot (its own, shared with it, or mapped by the image it
+// launches: refs.LaunchSnapshot). One it may not is left to the volume controller to refuse
 // (SnapshotNotFound), with the same words whether it exists or not: the volume is made at the
 // smallest size, to fail there.
-func (r *Reconciler) launchVolumeSize(ctx context.Context, inst *cloudv1.Instance, ebs *cloudv1.EBSBlockDevice) (int32, error) {
+func (r *Reconciler) launchVolumeSize(ctx context.Context, inst *cloudv1.Instance, img *cloudv1.Image, ebs *cloudv1.EBSBlockDevice) (int32, error) {
 	if ebs.VolumeSize > 0 {
 		return ebs.VolumeSize, nil
 	}
-	snap, err := refs.Snapshot(ctx, r.Client, inst.Namespace, ebs.SnapshotID)
+	snap, err := refs.LaunchSnapshot(ctx, r.Client, img, inst.Namespace, ebs.SnapshotID, false)
 	switch {
 	case errors.Is(err, refs.ErrNotFound):
 		return 1, nil

@@ -75,7 +75,7 @@ type Reconciler struct {
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=volumes,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=volumes/status;volumes/finalizers,verbs=get;update;patch
-// +kubebuilder:rbac:groups=cloud.pinet.io,resources=snapshots;hypervisors;instances;projects,verbs=get;list;watch
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=snapshots;hypervisors;instances;images;projects,verbs=get;list;watch
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update
 
 // scope is what one reconcile found out.

@@ -28,15 +28,16 @@ import (
 )
 
 // resolveSnapshot checks the snapshot a volume starts from: one the volume's project may use (its
-// own, or another project's that gave it createVolumePermission; any other is never found),
-// completed, and no larger than the volume. Otherwise the volume is never placed and ends in
-// error. The permission is read for the volume's project, whoever made the volume.
+// own, or another project's that gave it createVolumePermission; for a volume made at launch,
+// also one its instance's image maps: refs.VolumeSnapshot; any other is never found), completed,
+// and no larger than the volume. Otherwise the volume is never placed and ends in error. The
+// permission is read for the volume's project, whoever made the volume.
 func (r *Reconciler) resolveSnapshot(ctx context.Context, sc *scope) error {
 	v := sc.v
 	if v.Spec.SnapshotID == "" {
 		return nil
 	}
-	snap, err := refs.Snapshot(ctx, r.Client, v.Namespace, v.Spec.SnapshotID)
+	snap, err := refs.VolumeSnapshot(ctx, r.Client, v, false)
 	if err != nil && !errors.Is(err, refs.ErrNotFound) {
 		return err
 	}

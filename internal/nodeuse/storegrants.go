@@ -17,6 +17,7 @@ package nodeuse
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -35,7 +36,8 @@ import (
 // written, under the image's capture prefix, while the image is pending),
 // and in the snapshot bucket ("<project>/<snapshot id>/…") the objects of the snapshots its
 // storage copies (read and written) and of those its volumes are restored from (read), another
-// project's only while it is shared with the volume's project.
+// project's only while it is shared with the volume's project (or, for a volume made at launch,
+// mapped by an image the volume's project may launch).
 //
 // It reads the manager's cache and, when the cache says no, the API server: the label a binding
 // needs is given just before the binding, and the agent may ask before this cache has seen it.
@@ -163,9 +165,10 @@ func (g *StoreGrants) copiesImage(ctx context.Context, r client.Reader, node, bu
 
 // holdsSnapshot reports whether key, "<project>/<snapshot id>/<object>", is an object of a
 // snapshot of project that node copies (its storage-node label), or, for a read, of one a volume
-// node stores is restored from and that the volume's project may make volumes of (its own, or
-// shared with it). The permission is read here, for each volume, rather than trusted from the
-// volume's status, which its storage node writes.
+// node stores is restored from and that the volume's project may make volumes of (its own, shared
+// with it, or, for a volume made at launch, mapped by an image of project it may launch). The
+// permission is read here, for each volume, rather than trusted from the volume's status, which
+// its storage node writes.
 func (g *StoreGrants) holdsSnapshot(ctx context.Context, r client.Reader, node, key string, put bool) (bool, error) {
 	project, rest, _ := strings.Cut(key, "/")
 	id, object, _ := strings.Cut(rest, "/")
@@ -189,7 +192,7 @@ func (g *StoreGrants) holdsSnapshot(ctx context.Context, r client.Reader, node, 
 	if err := r.List(ctx, vols, mine); err != nil {
 		return false, fmt.Errorf("listing node %s's volumes: %w", node, err)
 	}
-	var others []string
+	var others []*cloudv1.Volume
 	for i := range vols.Items {
 		v := &vols.Items[i]
 		switch {
@@ -197,30 +200,52 @@ func (g *StoreGrants) holdsSnapshot(ctx context.Context, r client.Reader, node, 
 		case v.Namespace == project:
 			return true, nil
 		default:
-			others = append(others, v.Namespace)
+			others = append(others, v)
 		}
 	}
 	if len(others) == 0 {
 		return false, nil
 	}
-	return g.sharedWithAny(ctx, r, project, id, others)
+	return g.usableByAny(ctx, r, project, id, others)
 }
 
-// sharedWithAny reports whether project's snapshot id is shared with any of the projects.
-func (g *StoreGrants) sharedWithAny(ctx context.Context, r client.Reader, project, id string, projects []string) (bool, error) {
+// usableByAny reports whether project's snapshot id is one any of the volumes of other projects
+// may be made of: shared with its project, or, for a volume made at launch, mapped by an image of
+// project that its project may launch. The volume controller decided with the volume's own
+// instance's image (refs.VolumeSnapshot); here any such image will do, which reaches no more than
+// the volume's project could by launching it.
+func (g *StoreGrants) usableByAny(ctx context.Context, r client.Reader, project, id string, vols []*cloudv1.Volume) (bool, error) {
 	snaps := &cloudv1.SnapshotList{}
 	if err := r.List(ctx, snaps, client.InNamespace(project)); err != nil {
 		return false, fmt.Errorf("listing the snapshots of %s: %w", project, err)
 	}
 	// A snapshot being deleted counts too: it still serves the volumes being filled from it,
 	// which its controller waits for before removing the objects.
-	for i := range snaps.Items {
-		s := &snaps.Items[i]
-		if s.Status.SnapshotID != id {
+	i := slices.IndexFunc(snaps.Items, func(s cloudv1.Snapshot) bool { return s.Status.SnapshotID == id })
+	if i < 0 {
+		return false, nil
+	}
+	launched := false
+	for _, v := range vols {
+		if refs.SnapshotRestorableBy(&snaps.Items[i], v.Namespace) {
+			return true, nil
+		}
+		launched = launched || v.Labels[cloudv1.LabelLaunchInstance] != ""
+	}
+	if !launched {
+		return false, nil
+	}
+	imgs := &cloudv1.ImageList{}
+	if err := r.List(ctx, imgs, client.InNamespace(project)); err != nil {
+		return false, fmt.Errorf("listing the images of %s: %w", project, err)
+	}
+	for j := range imgs.Items {
+		img := &imgs.Items[j]
+		if !refs.ImageMapsSnapshot(img, id) {
 			continue
 		}
-		for _, p := range projects {
-			if refs.SnapshotRestorableBy(s, p) {
+		for _, v := range vols {
+			if v.Labels[cloudv1.LabelLaunchInstance] != "" && refs.ImageVisibleTo(img, v.Namespace) {
 				return true, nil
 			}
 		}

@@ -30,7 +30,9 @@ import (
 
 // TestStoreGrants: a node's user reaches the stored objects of the images labelled for its node
 // and the snapshot objects of its own storage's snapshots (and, to read, of the snapshots its
-// volumes are made from, another project's only while it is shared with the volume's project);
+// volumes are made from, another project's only while it is shared with the volume's project, or
+// for a volume made at launch, while an image of that project the volume's project may launch
+// maps it);
 // nothing of another node's, another project's, or another bucket; and a label the cache has not
 // seen yet is read live.
 func TestStoreGrants(t *testing.T) {
@@ -68,6 +70,18 @@ func TestStoreGrants(t *testing.T) {
 		// owner each names is not what grants the read.
 		volume("r", "vol-shared", "node-3", "snap-4", "p"), volume("r", "vol-public", "node-3", "snap-5", "p"),
 		volume("r", "vol-private", "node-3", "snap-6", "p"), volume("q", "vol-not-shared", "node-4", "snap-4", "p")}
+	// Project p's image, launchable by r, maps p's snap-8, shared with no one: read for r's volumes
+	// made at launch (labelled), not for r's other volumes nor for q's, which may not launch it.
+	launchedBy := func(v *cloudv1.Volume) *cloudv1.Volume {
+		v.Labels[cloudv1.LabelLaunchInstance] = "i-0123456789abcdef0"
+		return v
+	}
+	mapping := &cloudv1.Image{ObjectMeta: meta("p", "with-volume"), Spec: cloudv1.ImageSpec{
+		LaunchPermission:    cloudv1.LaunchPermission{Projects: []string{"r"}},
+		BlockDeviceMappings: []cloudv1.ImageBlockDeviceMapping{{DeviceName: "/dev/sdf", EBS: cloudv1.EBSBlockDevice{SnapshotID: "snap-8"}}}}}
+	objs = append(objs, mapping, snap("p", "s8", "node-2", "snap-8"),
+		launchedBy(volume("r", "vol-launched", "node-5", "snap-8", "p")), volume("r", "vol-plain", "node-6", "snap-8", "p"),
+		launchedBy(volume("q", "vol-not-launchable", "node-7", "snap-8", "p")), launchedBy(volume("r", "vol-unmapped", "node-8", "snap-6", "p")))
 	cache := fakeClient(t, objs...)
 	live := fakeClient(t, append(objs, img("new", "node-1", "objects/new"))...)
 	g := &StoreGrants{Cache: cache, Live: live}
@@ -107,6 +121,12 @@ func TestStoreGrants(t *testing.T) {
 		{"node-3", s3client.SnapshotBucket, "q/snap-4/manifest.json", false, false},
 		{"node-4", s3client.SnapshotBucket, "p/snap-4/manifest.json", false, false},
 		{"node-1", s3client.SnapshotBucket, "p/snap-4/manifest.json", false, false},
+		// Mapped by an image the volume's project may launch: read for a volume made at launch.
+		{"node-5", s3client.SnapshotBucket, "p/snap-8/manifest.json", false, true},
+		{"node-5", s3client.SnapshotBucket, "p/snap-8/chunk-000000000000", true, false},
+		{"node-6", s3client.SnapshotBucket, "p/snap-8/manifest.json", false, false},
+		{"node-7", s3client.SnapshotBucket, "p/snap-8/manifest.json", false, false},
+		{"node-8", s3client.SnapshotBucket, "p/snap-6/manifest.json", false, false},
 	} {
 		got, err := g.Allowed(ctx, s3client.NodeUser(c.user), c.bucket, c.key, c.put)
 		if err != nil || got != c.want {

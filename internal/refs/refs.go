@@ -108,6 +108,74 @@ func SnapshotWhileDeleted(ctx context.Context, r client.Reader, project, id stri
 	return nil, fmt.Errorf("snapshot %s: %w", id, ErrNotFound)
 }
 
+// ImageMapsSnapshot reports whether img maps the snapshot id at any of its devices.
+func ImageMapsSnapshot(img *cloudv1.Image, id string) bool {
+	return id != "" && slices.ContainsFunc(img.Spec.BlockDeviceMappings, func(m cloudv1.ImageBlockDeviceMapping) bool {
+		return m.EBS.SnapshotID == id
+	})
+}
+
+// ImageSnapshot finds the snapshot with the EC2 id that img maps, for an instance of project
+// launching img. As on EC2, an image's launchers get volumes of the snapshots it maps whether or
+// not those are shared with them: giving the image gives what it maps, and nothing more (the
+// snapshot stays hidden from their DescribeSnapshots, CreateVolume and CopySnapshot). Only a
+// snapshot of the image's own project counts — the image controller admits no other — and only
+// while project may launch img.
+func ImageSnapshot(ctx context.Context, r client.Reader, img *cloudv1.Image, project, id string, deleted bool) (*cloudv1.Snapshot, error) {
+	if !ImageVisibleTo(img, project) || !ImageMapsSnapshot(img, id) {
+		return nil, fmt.Errorf("snapshot %s: %w", id, ErrNotFound)
+	}
+	list := &cloudv1.SnapshotList{}
+	if err := r.List(ctx, list, client.InNamespace(img.Namespace), client.MatchingFields{index.SnapshotID: id}); err != nil {
+		return nil, fmt.Errorf("listing snapshots with id %s: %w", id, err)
+	}
+	for i := range list.Items {
+		if s := &list.Items[i]; deleted || s.DeletionTimestamp.IsZero() {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("snapshot %s: %w", id, ErrNotFound)
+}
+
+// LaunchSnapshot finds the snapshot with the EC2 id that a volume made at launch of img for
+// project starts from: one project may use (SnapshotWhileDeleted) or one img maps (ImageSnapshot).
+// img may be nil (deregistered since).
+func LaunchSnapshot(ctx context.Context, r client.Reader, img *cloudv1.Image, project, id string, deleted bool) (*cloudv1.Snapshot, error) {
+	snap, err := SnapshotWhileDeleted(ctx, r, project, id, deleted)
+	if img == nil || !errors.Is(err, ErrNotFound) {
+		return snap, err
+	}
+	return ImageSnapshot(ctx, r, img, project, id, deleted)
+}
+
+// VolumeSnapshot finds the snapshot v starts from, with the rights of v's project: one the
+// project may use, or, for a volume made at launch (LabelLaunchInstance naming an instance of the
+// project), one the instance's image maps, the image read as the project sees it now. The label
+// is the project's own to set: it can reach no snapshot but those of images the project may
+// launch, whose volumes it could have by launching them.
+func VolumeSnapshot(ctx context.Context, r client.Reader, v *cloudv1.Volume, deleted bool) (*cloudv1.Snapshot, error) {
+	snap, err := SnapshotWhileDeleted(ctx, r, v.Namespace, v.Spec.SnapshotID, deleted)
+	launchedBy := v.Labels[cloudv1.LabelLaunchInstance]
+	if launchedBy == "" || !errors.Is(err, ErrNotFound) {
+		return snap, err
+	}
+	inst, err := Instance(ctx, r, v.Namespace, launchedBy)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("snapshot %s: %w", v.Spec.SnapshotID, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	img, err := Image(ctx, r, v.Namespace, inst.Spec.ImageID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("snapshot %s: %w", v.Spec.SnapshotID, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ImageSnapshot(ctx, r, img, v.Namespace, v.Spec.SnapshotID, deleted)
+}
+
 // InstanceType gets an instance type by name.
 func InstanceType(ctx context.Context, r client.Reader, name string) (*cloudv1.InstanceType, error) {
 	it := &cloudv1.InstanceType{}

@@ -170,8 +170,10 @@ func (w *world) snapshotsCrossProject(t *testing.T) {
 		return nil
 	})
 
-	// A's public image that maps A's private snapshot: B may launch it, but not with the volume;
-	// B's own Image may not map A's snapshot either.
+	// A's public image that maps A's private snapshot: B launches it and gets its volume, made
+	// of A's snapshot (EC2's rule: an image gives its launchers what it maps), while the snapshot
+	// stays hidden from B's other calls. B's own Image may not map A's snapshot, and once A's image
+	// is private again a volume B labels as that launch's is refused.
 	withVolume := &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "a-with-volume", Namespace: projectA},
 		Spec: cloudv1.ImageSpec{SourceImageID: w.amiA, LaunchPermission: cloudv1.LaunchPermission{Public: true},
 			BlockDeviceMappings: []cloudv1.ImageBlockDeviceMapping{{DeviceName: "/dev/sdf", EBS: cloudv1.EBSBlockDevice{SnapshotID: snapID}}}}}
@@ -179,11 +181,50 @@ func (w *world) snapshotsCrossProject(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.waitImage(t, withVolume, cloudv1.ImageStateAvailable)
-	_, err = eb.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(withVolume.Status.ImageID), InstanceType: "m1.tiny",
+	run, err := eb.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(withVolume.Status.ImageID), InstanceType: "m1.tiny",
 		MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bLaunch := aws.ToString(run.Instances[0].InstanceId)
+	testenv.Eventually(t, longWait, "the volume of B's launch of A's image to resolve A's snapshot", func() error {
+		list := &cloudv1.VolumeList{}
+		if err := env.Client.List(ctx, list, client.InNamespace(projectB), client.MatchingLabels{cloudv1.LabelLaunchInstance: bLaunch}); err != nil {
+			return err
+		}
+		if len(list.Items) != 1 || list.Items[0].Spec.SnapshotID != snapID || list.Items[0].Status.SnapshotOwner != projectA {
+			return fmt.Errorf("%d volumes %+v", len(list.Items), list.Items)
+		}
+		return nil
+	})
+	_, err = eb.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: []string{snapID}})
 	expectCode(t, err, "InvalidSnapshot.NotFound")
-	if err := env.Client.List(ctx, &after, client.InNamespace(projectB)); err != nil || len(after.Items) != len(before.Items) {
-		t.Fatalf("B's instances after the refused launch of A's image: %d, before %d (%v)", len(after.Items), len(before.Items), err)
+	_, err = eb.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String(storageZone), SnapshotId: aws.String(snapID)})
+	expectCode(t, err, "InvalidSnapshot.NotFound")
+	private := client.RawPatch(apitypes.MergePatchType, []byte(`{"spec":{"launchPermission":{"public":false}}}`))
+	if err := env.Client.Patch(ctx, withVolume, private); err != nil {
+		t.Fatal(err)
+	}
+	relabelled := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "relabelled", Namespace: projectB,
+		Labels: map[string]string{cloudv1.LabelLaunchInstance: bLaunch}},
+		Spec: cloudv1.VolumeSpec{SizeGiB: 1, AvailabilityZone: storageZone, SnapshotID: snapID}}
+	if err := w.bKube.Create(ctx, relabelled); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, longWait, "B's volume labelled as the launch of A's private image to be refused", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(relabelled), relabelled); err != nil {
+			return err
+		}
+		if c := conditions.Get(relabelled, cloudv1.ReadyCondition); c == nil || c.Reason != cloudv1.ReasonSnapshotNotFound ||
+			relabelled.Status.AoE != nil || relabelled.Status.SnapshotOwner != "" {
+			return fmt.Errorf("condition %+v, status %+v", c, relabelled.Status)
+		}
+		return nil
+	})
+	for _, o := range []client.Object{relabelled, &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: bLaunch, Namespace: projectB}}} {
+		if err := w.bKube.Delete(ctx, o); err != nil {
+			t.Fatal(err)
+		}
 	}
 	mapsA := &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "maps-a", Namespace: projectB},
 		Spec: cloudv1.ImageSpec{SourceImageID: w.bImageID(t, "bob-boot"),
