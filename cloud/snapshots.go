@@ -24,7 +24,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/ec2shim/query"
@@ -171,17 +170,12 @@ type SnapshotIDInput struct {
 func (s *Service) DeleteSnapshot(ctx context.Context, c Caller, in SnapshotIDInput) error {
 	return deleteOne(ctx, s, c, snapshotKind, in.SnapshotID, in.DryRun, func(snap *cloudv1.Snapshot) error {
 		// An image of the project that maps it would launch instances with a volume of nothing.
-		images := &cloudv1.ImageList{}
-		if err := s.cfg.Client.List(ctx, images, client.InNamespace(snap.Namespace)); err != nil {
-			return fmt.Errorf("listing images: %w", err)
+		images, err := refs.ImagesMapping(ctx, s.cfg.Client, snap.Namespace, snapshotID(snap))
+		if err != nil {
+			return err
 		}
-		for i := range images.Items {
-			img := &images.Items[i]
-			for _, m := range img.Spec.BlockDeviceMappings {
-				if m.EBS.SnapshotID == snapshotID(snap) && img.DeletionTimestamp.IsZero() {
-					return BadRequest(CodeSnapshotInUse, "The snapshot %s is currently in use by %s", snapshotID(snap), ImageID(img))
-				}
-			}
+		if len(images) > 0 {
+			return BadRequest(CodeSnapshotInUse, "The snapshot %s is currently in use by %s", snapshotID(snap), ImageID(images[0]))
 		}
 		return nil
 	})

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -396,6 +397,29 @@ func TestImageWithVolumes(t *testing.T) {
 	}
 	_, err = cl.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(snap)})
 	expectCode(t, err, "InvalidSnapshot.InUse")
+	// Through kubectl too: the snapshot records the image holding it, and a member's delete is
+	// refused with it.
+	kube, err := theCloud(t).Env.ClientAs(cloudv1.UserPrefix+project+"-user", cloudv1.ProjectGroupPrefix+project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snapObj := &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: snap, Namespace: project}}
+	mappedBy := func(want ...string) {
+		t.Helper()
+		testenv.Eventually(t, longWait, fmt.Sprintf("the snapshot to be mapped by %q", want), func() error {
+			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(snapObj), snapObj); err != nil {
+				return err
+			}
+			if !slices.Equal(snapObj.Status.MappedBy, want) {
+				return fmt.Errorf("mapped by %q", snapObj.Status.MappedBy)
+			}
+			return nil
+		})
+	}
+	mappedBy(image)
+	if err := kube.Delete(ctx, snapObj.DeepCopy()); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "is in use by image(s) "+image) {
+		t.Fatalf("a member's kubectl delete of the mapped snapshot: %v", err)
+	}
 	_, err = cl.CopyImage(ctx, &ec2.CopyImageInput{SourceImageId: aws.String(image), SourceRegion: aws.String(testcloud.Region), Name: aws.String("copy")})
 	expectCode(t, err, "UnsupportedOperation")
 
@@ -508,12 +532,13 @@ func TestImageWithVolumes(t *testing.T) {
 		return nil
 	})
 
-	// Deregistered, the image no longer holds its snapshot.
+	// Deregistered, the image no longer holds its snapshot (the other project's image naming it
+	// never did): a member deletes it with kubectl.
 	if _, err := cl.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: aws.String(image)}); err != nil {
 		t.Fatal(err)
 	}
-	testenv.Eventually(t, longWait, "the snapshot to be deletable", func() error {
-		_, err := cl.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(snap)})
-		return err
-	})
+	mappedBy()
+	if err := kube.Delete(ctx, snapObj.DeepCopy()); err != nil {
+		t.Fatalf("deleting the snapshot no image maps: %v", err)
+	}
 }

@@ -135,6 +135,17 @@ type SnapshotStatus struct {
 	// +kubebuilder:validation:Minimum=0
 	StoredBytes int64 `json:"storedBytes,omitempty"`
 
+	// mappedBy are the images of the snapshot's project that map it (their block device
+	// mappings), by EC2 id or, before an image has one, by name. While there are any the
+	// snapshot is not deleted: EC2's DeleteSnapshot answers InvalidSnapshot.InUse, and the
+	// admission policy pinet-snapshot-protection refuses kubectl's delete. Another project's
+	// image never holds it.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=253
+	MappedBy []string `json:"mappedBy,omitempty"`
+
 	// conditions: Ready.
 	// +optional
 	// +listType=map
@@ -153,6 +164,7 @@ type SnapshotStatus struct {
 // +kubebuilder:printcolumn:name="Source",type=string,JSONPath=`.spec.sourceSnapshotId`,priority=1
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
 // +kubebuilder:printcolumn:name="Progress",type=integer,JSONPath=`.status.progress`
+// +kubebuilder:printcolumn:name="Mapped-By",type=string,JSONPath=`.status.mappedBy`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Snapshot struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -1455,6 +1455,11 @@ func (in *SnapshotStatus) DeepCopyInto(out *SnapshotStatus) {
 		in, out := &in.StartTime, &out.StartTime
 		*out = (*in).DeepCopy()
 	}
+	if in.MappedBy != nil {
+		in, out := &in.MappedBy, &out.MappedBy
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.Conditions != nil {
 		in, out := &in.Conditions, &out.Conditions
 		*out = make([]v1.Condition, len(*in))

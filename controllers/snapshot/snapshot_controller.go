@@ -73,7 +73,7 @@ type Reconciler struct {
 
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=snapshots,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=cloud.pinet.io,resources=snapshots/status;snapshots/finalizers,verbs=get;update;patch
-// +kubebuilder:rbac:groups=cloud.pinet.io,resources=volumes,verbs=get;list;watch
+// +kubebuilder:rbac:groups=cloud.pinet.io,resources=volumes;images,verbs=get;list;watch
 
 // Reconcile assigns, places or removes one snapshot.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, reterr error) {
@@ -111,6 +111,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 			return reconcile.Result{}, fmt.Errorf("assigning a snapshot id: %w", err)
 		}
 		s.Status.SnapshotID = id
+	}
+	if err := r.recordImages(ctx, s); err != nil {
+		return reconcile.Result{}, err
 	}
 	if s.Spec.SourceSnapshotID != "" {
 		if s.Status.State == "" || s.Status.State == cloudv1.SnapshotPending {
@@ -240,6 +243,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&cloudv1.Snapshot{}).
 		Watches(&cloudv1.Volume{}, handler.EnqueueRequestsFromMapFunc(r.waitingOn)).
 		Watches(&cloudv1.Volume{}, handler.EnqueueRequestsFromMapFunc(r.restoredFrom)).
+		Watches(&cloudv1.Image{}, handler.EnqueueRequestsFromMapFunc(r.mappedBy)).
 		Watches(&cloudv1.Snapshot{}, handler.EnqueueRequestsFromMapFunc(r.copiesOf)).
 		Watches(&cloudv1.Snapshot{}, handler.EnqueueRequestsFromMapFunc(r.sourceOf)).
 		Watches(&cloudv1.Snapshot{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {

@@ -53,6 +53,9 @@ const (
 	SnapshotSharedWith = "snapshotSharedWith"
 	// ImageInstance indexes Images by spec.instanceId: the images being made of an instance.
 	ImageInstance = "spec.instanceId"
+	// ImageSnapshot indexes Images by the snapshots their block device mappings name: the
+	// images that hold a snapshot from being deleted.
+	ImageSnapshot = "spec.blockDeviceMappings.ebs.snapshotId"
 	// KeyName indexes KeyPairs by their effective EC2 key name.
 	KeyName = "keyName"
 	// GroupID indexes SecurityGroups by status.groupId.
@@ -145,6 +148,13 @@ func Register(ctx context.Context, fi client.FieldIndexer, fields ...string) err
 			return sharedWith(p.Public, p.Projects)
 		}},
 		{&cloudv1.Image{}, ImageInstance, func(o client.Object) []string { return one(o.(*cloudv1.Image).Spec.InstanceID) }},
+		{&cloudv1.Image{}, ImageSnapshot, func(o client.Object) []string {
+			var out []string
+			for _, m := range o.(*cloudv1.Image).Spec.BlockDeviceMappings {
+				out = append(out, m.EBS.SnapshotID)
+			}
+			return out
+		}},
 		{&cloudv1.KeyPair{}, KeyName, func(o client.Object) []string { return one(o.(*cloudv1.KeyPair).EffectiveKeyName()) }},
 		{&cloudv1.SecurityGroup{}, GroupID, func(o client.Object) []string { return one(o.(*cloudv1.SecurityGroup).Status.GroupID) }},
 		{&cloudv1.SecurityGroup{}, GroupName, func(o client.Object) []string { return one(o.(*cloudv1.SecurityGroup).EffectiveGroupName()) }},

@@ -115,6 +115,24 @@ func ImageMapsSnapshot(img *cloudv1.Image, id string) bool {
 	})
 }
 
+// ImagesMapping are the images of project, not being deleted, that map the snapshot id: they
+// hold it from being deleted (EC2's InvalidSnapshot.InUse). Only the snapshot's own project's
+// images are asked: another project's image naming it never holds it (nor gets it: an image maps
+// only its own project's snapshots).
+func ImagesMapping(ctx context.Context, r client.Reader, project, id string) ([]*cloudv1.Image, error) {
+	list := &cloudv1.ImageList{}
+	if err := r.List(ctx, list, client.InNamespace(project), client.MatchingFields{index.ImageSnapshot: id}); err != nil {
+		return nil, fmt.Errorf("listing the images mapping %s: %w", id, err)
+	}
+	var out []*cloudv1.Image
+	for i := range list.Items {
+		if img := &list.Items[i]; img.DeletionTimestamp.IsZero() {
+			out = append(out, img)
+		}
+	}
+	return out, nil
+}
+
 // ImageSnapshot finds the snapshot with the EC2 id that img maps, for an instance of project
 // launching img. As on EC2, an image's launchers get volumes of the snapshots it maps whether or
 // not those are shared with them: giving the image gives what it maps, and nothing more (the

@@ -168,6 +168,20 @@ func waitForPolicies(ctx context.Context, cfg *rest.Config, c client.Client) err
 		_ = c.Patch(ctx, probeProtected, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"deregistrationProtection":null}}`)))
 		_ = c.Delete(ctx, probeProtected)
 	}()
+	// The snapshot protection policy guards deletions: probed on a Snapshot whose status an image
+	// maps, cleared before it is removed.
+	probeMapped := &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: "testenv-probe", Namespace: SystemNamespace},
+		Spec: cloudv1.SnapshotSpec{VolumeID: "vol-0123456789abcdef0"}}
+	if err := c.Create(ctx, probeMapped); err != nil {
+		return fmt.Errorf("creating the policy probe: %w", err)
+	}
+	defer func() {
+		_ = c.Status().Patch(ctx, probeMapped, client.RawPatch(types.MergePatchType, []byte(`{"status":{"mappedBy":null}}`)))
+		_ = c.Delete(ctx, probeMapped)
+	}()
+	if err := c.Status().Patch(ctx, probeMapped, client.RawPatch(types.MergePatchType, []byte(`{"status":{"mappedBy":["ami-0123456789abcdef0"]}}`))); err != nil {
+		return fmt.Errorf("marking the policy probe: %w", err)
+	}
 	probes := []struct {
 		user   string
 		groups []string
@@ -190,6 +204,9 @@ func waitForPolicies(ctx context.Context, cfg *rest.Config, c client.Client) err
 		{"testenv-probe", []string{"system:masters"}, func(ctx context.Context, ic client.Client) error {
 			return ic.Delete(ctx, probeProtected.DeepCopy(), client.DryRunAll)
 		}, "has deregistration protection"},
+		{"testenv-probe", []string{"system:masters"}, func(ctx context.Context, ic client.Client) error {
+			return ic.Delete(ctx, probeMapped.DeepCopy(), client.DryRunAll)
+		}, "is in use by image(s) ami-0123456789abcdef0"},
 		{"testenv-probe", []string{"system:masters"}, func(ctx context.Context, ic client.Client) error {
 			return ic.Create(ctx, &cloudv1.Volume{
 				ObjectMeta: metav1.ObjectMeta{Name: "testenv-probe", Namespace: SystemNamespace,

@@ -239,6 +239,18 @@ func (w *world) snapshotsCrossProject(t *testing.T) {
 	if err := env.Client.Delete(ctx, withVolume); err != nil {
 		t.Fatal(err)
 	}
+	// B's image naming A's snapshot never holds it: with A's image gone, nothing does, and A's
+	// own delete (below) is not refused.
+	testenv.Eventually(t, longWait, "A's snapshot to be mapped by no image", func() error {
+		snapObj := &cloudv1.Snapshot{}
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: projectA, Name: snapID}, snapObj); err != nil {
+			return err
+		}
+		if len(snapObj.Status.MappedBy) != 0 {
+			return fmt.Errorf("mapped by %q", snapObj.Status.MappedBy)
+		}
+		return nil
+	})
 
 	// Sharing is the owner's: B may not share A's snapshot with itself through either door.
 	_, err = eb.ModifySnapshotAttribute(ctx, &ec2.ModifySnapshotAttributeInput{SnapshotId: aws.String(snapID),
