@@ -15,6 +15,7 @@
 package cloud
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -68,6 +69,9 @@ type ImageVolume struct {
 	// VolumeSize is 0 for the snapshot's size.
 	VolumeSize          int32
 	DeleteOnTermination bool
+	// VolumeType (gp2 when the mapping names none), Iops and Throughput (0: none) of the volume.
+	VolumeType       string
+	Iops, Throughput int32
 }
 
 // imagePrefix is the id prefix of an image type.
@@ -149,7 +153,8 @@ func toImage(img *cloudv1.Image) Image {
 	}
 	for _, m := range img.Spec.BlockDeviceMappings {
 		out.Volumes = append(out.Volumes, ImageVolume{DeviceName: m.DeviceName, SnapshotID: m.EBS.SnapshotID,
-			VolumeSize: m.EBS.VolumeSize, DeleteOnTermination: m.EBS.DeletesOnTermination()})
+			VolumeSize: m.EBS.VolumeSize, DeleteOnTermination: m.EBS.DeletesOnTermination(),
+			VolumeType: string(cmp.Or(m.EBS.VolumeType, cloudv1.VolumeTypeGP2)), Iops: m.EBS.Iops, Throughput: m.EBS.Throughput})
 	}
 	if out.State == "" {
 		out.State = string(cloudv1.ImageStatePending)

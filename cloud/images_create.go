@@ -93,7 +93,8 @@ func (s *Service) CreateImage(ctx context.Context, c Caller, in CreateImageInput
 			at := attachmentOf(v, nil)
 			spec.BlockDeviceMappings = append(spec.BlockDeviceMappings, cloudv1.ImageBlockDeviceMapping{DeviceName: at.Device,
 				EBS: cloudv1.EBSBlockDevice{SnapshotID: snap.SnapshotID, VolumeSize: v.Spec.SizeGiB,
-					DeleteOnTermination: ptr.To(v.DeletesWith(inst.Status.InstanceID))}})
+					DeleteOnTermination: ptr.To(v.DeletesWith(inst.Status.InstanceID)),
+					VolumeType:          v.Spec.VolumeType, Iops: v.Spec.Iops, Throughput: v.Spec.Throughput}})
 			continue
 		}
 		return "", s.withdrawAfter(ctx, made, err)

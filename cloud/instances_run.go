@@ -24,9 +24,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -72,6 +70,9 @@ type EBSInput struct {
 	VolumeType          string
 	Encrypted           *bool
 	Iops                *int32
+	// Throughput is left out of the request's fingerprint when unset, so that a launch retried
+	// with its ClientToken is the same request it was before the parameter was taken.
+	Throughput *int32 `json:",omitempty"`
 }
 
 // BlockDeviceMappingInput maps one device of a launch: an instance store (VirtualName), a
@@ -634,6 +635,9 @@ func (s *Service) blockDeviceMappings(ctx context.Context, c Caller, img *cloudv
 				in.SnapshotID = from.SnapshotID
 				in.DeleteOnTermination = cmp.Or(in.DeleteOnTermination, from.DeleteOnTermination)
 				in.VolumeSize = cmp.Or(in.VolumeSize, nonZero(from.VolumeSize))
+				if in.VolumeType == "" && in.Iops == nil && in.Throughput == nil {
+					in.VolumeType, in.Iops, in.Throughput = string(from.VolumeType), nonZero(from.Iops), nonZero(from.Throughput)
+				}
 			}
 			ebs, err := s.launchVolume(ctx, c, img, m.DeviceName, &in)
 			if err != nil {
@@ -655,8 +659,6 @@ func (s *Service) launchVolume(ctx context.Context, c Caller, img *cloudv1.Image
 	switch {
 	case in.Encrypted != nil && *in.Encrypted:
 		return nil, BadRequest(CodeUnsupported, "Encrypted volumes are not supported (BlockDeviceMapping %s).", device)
-	case in.VolumeType != "" && !slices.Contains(volumeTypes, in.VolumeType):
-		return nil, InvalidParam("Value (%s) for parameter volumeType is invalid. Valid values are %s.", clipID(in.VolumeType), strings.Join(volumeTypes, ", "))
 	case in.VolumeSize == nil && in.SnapshotID == "":
 		return nil, BadRequest(CodeMissingParameter, "The request must contain the parameter BlockDeviceMapping.Ebs.VolumeSize or SnapshotId for %s", device)
 	case in.VolumeSize != nil && (*in.VolumeSize < 1 || *in.VolumeSize > maxVolumeGiB):
@@ -679,7 +681,12 @@ func (s *Service) launchVolume(ctx context.Context, c Caller, img *cloudv1.Image
 			return nil, err
 		}
 	}
-	return &cloudv1.EBSBlockDevice{VolumeSize: *vol.SizeGiB, SnapshotID: in.SnapshotID, DeleteOnTermination: in.DeleteOnTermination}, nil
+	vt, err := checkVolumeType(in.VolumeType, *vol.SizeGiB, in.Iops, in.Throughput)
+	if err != nil {
+		return nil, err
+	}
+	return &cloudv1.EBSBlockDevice{VolumeSize: *vol.SizeGiB, SnapshotID: in.SnapshotID, DeleteOnTermination: in.DeleteOnTermination,
+		VolumeType: vt.Type, Iops: vt.Iops, Throughput: vt.Throughput}, nil
 }
 
 // launchVolumeRoom bounds a launch to as many instances as the project's volume quota has room
@@ -722,7 +729,8 @@ func (s *Service) imageVolumes(ctx context.Context, c Caller, img *cloudv1.Image
 				return nil, InvalidParam("Image %s maps a volume at %s, the instance store %s of instance type %s; launch another type or map %s to no device",
 					ImageID(img), m.DeviceName, stores[slot], it.Name, m.DeviceName)
 			}
-			ebs, err := s.launchVolume(ctx, c, img, m.DeviceName, &EBSInput{VolumeSize: nonZero(m.EBS.VolumeSize), SnapshotID: m.EBS.SnapshotID})
+			ebs, err := s.launchVolume(ctx, c, img, m.DeviceName, &EBSInput{VolumeSize: nonZero(m.EBS.VolumeSize), SnapshotID: m.EBS.SnapshotID,
+				VolumeType: string(m.EBS.VolumeType), Iops: nonZero(m.EBS.Iops), Throughput: nonZero(m.EBS.Throughput)})
 			if qe := (*query.Error)(nil); errors.As(err, &qe) && qe.Code == CodeSnapshotNotFound {
 				return nil, BadRequest(CodeSnapshotNotFound, "The snapshot '%s' that image %s maps at %s does not exist.",
 					m.EBS.SnapshotID, ImageID(img), m.DeviceName)

@@ -23,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -56,9 +55,6 @@ const (
 	maxClientToken = 64
 )
 
-// volumeTypes EC2 knows; PiNet accepts them all and makes every volume the same kind.
-var volumeTypes = []string{"standard", "gp2", "gp3", "io1", "io2", "sc1", "st1"}
-
 // DeviceName is what AttachVolume accepts, the Volume CRD's pattern.
 var DeviceName = regexp.MustCompile(`^/dev/(sd|vd|xvd)([a-z]{1,2})[0-9]*$`)
 
@@ -75,10 +71,12 @@ type Volume struct {
 	VolumeID                                        string
 	SizeGiB                                         int32
 	SnapshotID, AvailabilityZone, State, VolumeType string
-	CreateTime                                      time.Time
-	Attachments                                     []VolumeAttachment
-	Encrypted, MultiAttachEnabled                   bool
-	Tags                                            map[string]string
+	// Iops and Throughput (MiB/s) are 0 where EC2 shows none.
+	Iops, Throughput              int32
+	CreateTime                    time.Time
+	Attachments                   []VolumeAttachment
+	Encrypted, MultiAttachEnabled bool
+	Tags                          map[string]string
 }
 
 // volumeID is the volume's EC2 id: the one in status, else its name when that is one (the API
@@ -150,7 +148,9 @@ func toVolume(v *cloudv1.Volume, live liveInstances) Volume {
 		State:            volumeState(v),
 		CreateTime:       v.CreationTimestamp.Time,
 		SnapshotID:       v.Spec.SnapshotID,
-		VolumeType:       "standard",
+		VolumeType:       string(v.EffectiveVolumeType()),
+		Iops:             v.EffectiveIops(),
+		Throughput:       v.EffectiveThroughput(),
 		Tags:             TagsOf(v),
 	}
 	if a := attachmentOf(v, live); a != nil {
@@ -179,18 +179,23 @@ type CreateVolumeInput struct {
 	SnapshotID                           string
 	AvailabilityZone, AvailabilityZoneID string
 	VolumeType                           string
-	Encrypted                            bool
-	ClientToken                          string
-	TagSpecifications                    []TagSpecification
-	DryRun                               bool
+	// Iops and Throughput are left out of the request's fingerprint when unset: a ClientToken
+	// retry of a call made before they were taken is the same request.
+	Iops              *int32 `json:",omitempty"`
+	Throughput        *int32 `json:",omitempty"`
+	Encrypted         bool
+	ClientToken       string
+	TagSpecifications []TagSpecification
+	DryRun            bool
 }
 
 // CreateVolume makes a Volume named by its id, admitted under the project's volume quota; with a
 // ClientToken the id derives from it, so a retried call meets the volume it made before.
 func (s *Service) CreateVolume(ctx context.Context, c Caller, in CreateVolumeInput) (*Volume, error) {
 	var zone string
+	var vt VolumeTypeSpec
 	tags, err := s.startCreate(ctx, c, "volumes", in.DryRun, func() (err error) {
-		zone, err = s.validateVolume(ctx, c, &in)
+		zone, vt, err = s.validateVolume(ctx, c, &in)
 		return err
 	}, in.TagSpecifications, "volume")
 	if err != nil {
@@ -220,7 +225,8 @@ func (s *Service) CreateVolume(ctx context.Context, c Caller, in CreateVolumeInp
 	v := &cloudv1.Volume{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: c.Project(),
 			Annotations: map[string]string{annotationRequestHash: hash}},
-		Spec: cloudv1.VolumeSpec{SizeGiB: *in.SizeGiB, AvailabilityZone: zone, SnapshotID: in.SnapshotID},
+		Spec: cloudv1.VolumeSpec{SizeGiB: *in.SizeGiB, AvailabilityZone: zone, SnapshotID: in.SnapshotID,
+			VolumeType: vt.Type, Iops: vt.Iops, Throughput: vt.Throughput},
 	}
 	if in.ClientToken != "" {
 		v.Annotations[cloudv1.AnnotationClientToken] = in.ClientToken
@@ -284,8 +290,19 @@ func requestHash(in any) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// validateVolume checks a CreateVolume request and returns the zone it names.
-func (s *Service) validateVolume(ctx context.Context, c Caller, in *CreateVolumeInput) (string, error) {
+// validateVolume checks a CreateVolume request and returns the zone it names and the volume's
+// type.
+func (s *Service) validateVolume(ctx context.Context, c Caller, in *CreateVolumeInput) (string, VolumeTypeSpec, error) {
+	zone, err := s.volumeZoneOf(ctx, c, in)
+	if err != nil {
+		return "", VolumeTypeSpec{}, err
+	}
+	vt, err := checkVolumeType(in.VolumeType, *in.SizeGiB, in.Iops, in.Throughput)
+	return zone, vt, err
+}
+
+// volumeZoneOf checks a CreateVolume request's snapshot, size and zone, and returns the zone.
+func (s *Service) volumeZoneOf(ctx context.Context, c Caller, in *CreateVolumeInput) (string, error) {
 	if in.SnapshotID != "" {
 		if err := s.volumeSnapshot(ctx, c, in); err != nil {
 			return "", err
@@ -298,8 +315,6 @@ func (s *Service) validateVolume(ctx context.Context, c Caller, in *CreateVolume
 		return "", InvalidParam("Volume size %d GiB is invalid; a volume holds from 1 to %d GiB.", *in.SizeGiB, maxVolumeGiB)
 	case in.Encrypted:
 		return "", BadRequest(CodeUnsupported, "Encrypted volumes are not supported.")
-	case in.VolumeType != "" && !slices.Contains(volumeTypes, in.VolumeType):
-		return "", InvalidParam("Value (%s) for parameter volumeType is invalid. Valid values are %s.", in.VolumeType, strings.Join(volumeTypes, ", "))
 	case len(in.ClientToken) > maxClientToken:
 		return "", InvalidParam("Value for parameter clientToken is too long; the limit is %d characters", maxClientToken)
 	case in.AvailabilityZone != "" && in.AvailabilityZoneID != "":

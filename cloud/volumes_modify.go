@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -56,7 +57,8 @@ func modificationOf(v *cloudv1.Volume, now time.Time) *VolumeModification {
 		return nil
 	}
 	out := &VolumeModification{VolumeID: volumeID(v), State: "modifying", OriginalSizeGiB: m.OriginalSizeGiB,
-		TargetSizeGiB: m.TargetSizeGiB, OriginalVolumeType: "standard", TargetVolumeType: "standard", StartTime: m.StartTime.Time}
+		TargetSizeGiB: m.TargetSizeGiB, OriginalVolumeType: string(v.EffectiveVolumeType()), TargetVolumeType: string(v.EffectiveVolumeType()),
+		StartTime: m.StartTime.Time}
 	if m.EndTime != nil {
 		out.State, out.Progress, out.EndTime = "completed", 100, m.EndTime.Time
 	} else if c := conditions.Get(v, cloudv1.VolumeResized); c != nil && c.Status == metav1.ConditionFalse {
@@ -65,8 +67,8 @@ func modificationOf(v *cloudv1.Volume, now time.Time) *VolumeModification {
 	return out
 }
 
-// ModifyVolumeInput asks for a volume's new size (VolumeType, Iops and Throughput only as a PiNet
-// volume already is: standard, none).
+// ModifyVolumeInput asks for a volume's new size (VolumeType, Iops and Throughput only as the
+// volume already is: a volume keeps the type it was made with).
 type ModifyVolumeInput struct {
 	VolumeID           string
 	SizeGiB            *int32
@@ -86,10 +88,12 @@ func (s *Service) ModifyVolume(ctx context.Context, c Caller, in ModifyVolumeInp
 		return nil, err
 	}
 	switch {
-	case in.VolumeType != "" && in.VolumeType != "standard":
-		return nil, InvalidParam("Volume type %s is not offered: PiNet volumes are standard.", in.VolumeType)
-	case in.Iops != nil || in.Throughput != nil:
-		return nil, BadRequest(CodeUnsupported, "PiNet volumes have no provisioned IOPS or throughput.")
+	case in.VolumeType != "" && !slices.Contains(volumeTypes, in.VolumeType):
+		return nil, InvalidParam("Value (%s) for parameter volumeType is invalid. Valid values are %s.", clipID(in.VolumeType), strings.Join(volumeTypes, ", "))
+	case in.VolumeType != "" && in.VolumeType != string(v.EffectiveVolumeType()),
+		in.Iops != nil && *in.Iops != v.EffectiveIops(), in.Throughput != nil && *in.Throughput != v.EffectiveThroughput():
+		return nil, BadRequest(CodeUnsupported, "Volume %s keeps the type, iops and throughput it was made with (%s); only its size can be modified.",
+			volumeID(v), typeString(v))
 	case in.MultiAttachEnabled != nil && *in.MultiAttachEnabled:
 		return nil, BadRequest(CodeUnsupported, "PiNet volumes attach to one instance at a time.")
 	case in.SizeGiB == nil:
@@ -199,4 +203,16 @@ func (m VolumeModification) attributes(name string) []string {
 		return []string{filterTime(m.StartTime)}
 	}
 	return nil
+}
+
+// typeString describes the volume's type with its iops and throughput, as EC2 shows them.
+func typeString(v *cloudv1.Volume) string {
+	out := string(v.EffectiveVolumeType())
+	if n := v.EffectiveIops(); n > 0 {
+		out += fmt.Sprintf(", %d iops", n)
+	}
+	if n := v.EffectiveThroughput(); n > 0 {
+		out += fmt.Sprintf(", %d MiB/s", n)
+	}
+	return out
 }

@@ -37,6 +37,8 @@ type imageEBSShape struct {
 	VolumeSize          int32  `xml:"volumeSize,omitempty"`
 	DeleteOnTermination bool   `xml:"deleteOnTermination"`
 	VolumeType          string `xml:"volumeType"`
+	Iops                int32  `xml:"iops,omitempty"`
+	Throughput          int32  `xml:"throughput,omitempty"`
 	Encrypted           bool   `xml:"encrypted"`
 }
 
@@ -44,7 +46,8 @@ func toImageBlockDevices(vols []cloud.ImageVolume) query.List[imageBlockDevice] 
 	out := query.NewList[imageBlockDevice]()
 	for _, v := range vols {
 		out.Items = append(out.Items, imageBlockDevice{DeviceName: v.DeviceName, EBS: &imageEBSShape{
-			SnapshotID: v.SnapshotID, VolumeSize: v.VolumeSize, DeleteOnTermination: v.DeleteOnTermination, VolumeType: "standard"}})
+			SnapshotID: v.SnapshotID, VolumeSize: v.VolumeSize, DeleteOnTermination: v.DeleteOnTermination, VolumeType: v.VolumeType,
+			Iops: v.Iops, Throughput: v.Throughput}})
 	}
 	return out
 }

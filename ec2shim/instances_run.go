@@ -29,6 +29,7 @@ type ebsInput struct {
 	VolumeType          string `ec2:"VolumeType"`
 	Encrypted           *bool  `ec2:"Encrypted"`
 	Iops                *int32 `ec2:"Iops"`
+	Throughput          *int32 `ec2:"Throughput"`
 }
 
 type blockDeviceMappingInput struct {

@@ -43,6 +43,8 @@ type volumeItem struct {
 	CreateTime         query.Timestamp                  `xml:"createTime"`
 	Attachments        query.List[volumeAttachmentItem] `xml:"attachmentSet"`
 	VolumeType         string                           `xml:"volumeType"`
+	Iops               int32                            `xml:"iops,omitempty"`
+	Throughput         int32                            `xml:"throughput,omitempty"`
 	Encrypted          bool                             `xml:"encrypted"`
 	MultiAttachEnabled bool                             `xml:"multiAttachEnabled"`
 	TagSet             *query.List[tagItem]             `xml:"tagSet,omitempty"`
@@ -61,7 +63,7 @@ func toVolumeItem(v cloud.Volume) volumeItem {
 	return volumeItem{VolumeID: v.VolumeID, Size: v.SizeGiB, SnapshotID: v.SnapshotID,
 		AvailabilityZone: v.AvailabilityZone, State: v.State, CreateTime: query.NewTimestamp(v.CreateTime),
 		Attachments: listOf(v.Attachments, toAttachmentItem),
-		VolumeType:  v.VolumeType, Encrypted: v.Encrypted, MultiAttachEnabled: v.MultiAttachEnabled, TagSet: tagList(v.Tags)}
+		VolumeType:  v.VolumeType, Iops: v.Iops, Throughput: v.Throughput, Encrypted: v.Encrypted, MultiAttachEnabled: v.MultiAttachEnabled, TagSet: tagList(v.Tags)}
 }
 
 type createVolumeInput struct {
@@ -70,6 +72,8 @@ type createVolumeInput struct {
 	AvailabilityZone   string             `ec2:"AvailabilityZone"`
 	AvailabilityZoneID string             `ec2:"AvailabilityZoneId"`
 	VolumeType         string             `ec2:"VolumeType"`
+	Iops               *int32             `ec2:"Iops"`
+	Throughput         *int32             `ec2:"Throughput"`
 	Encrypted          bool               `ec2:"Encrypted"`
 	ClientToken        string             `ec2:"ClientToken"`
 	TagSpecifications  []tagSpecification `ec2:"TagSpecification,list"`
@@ -79,7 +83,7 @@ type createVolumeInput struct {
 func (s *Server) createVolume(ctx context.Context, who cloud.Caller, in *createVolumeInput) (any, error) {
 	return encoded(byPointer(toVolumeItem))(s.svc.CreateVolume(ctx, who,
 		cloud.CreateVolumeInput{SizeGiB: in.Size, SnapshotID: in.SnapshotID, AvailabilityZone: in.AvailabilityZone,
-			AvailabilityZoneID: in.AvailabilityZoneID, VolumeType: in.VolumeType, Encrypted: in.Encrypted,
+			AvailabilityZoneID: in.AvailabilityZoneID, VolumeType: in.VolumeType, Iops: in.Iops, Throughput: in.Throughput, Encrypted: in.Encrypted,
 			ClientToken: in.ClientToken, TagSpecifications: toTagSpecifications(in.TagSpecifications), DryRun: in.DryRun}))
 }
 

@@ -111,7 +111,8 @@ func TestModifyVolume(t *testing.T) {
 		{ec2.ModifyVolumeInput{Size: aws.Int32(4)}, "InvalidParameterValue"},
 		{ec2.ModifyVolumeInput{Size: aws.Int32(16385)}, "InvalidParameterValue"},
 		{ec2.ModifyVolumeInput{}, "MissingParameter"},
-		{ec2.ModifyVolumeInput{Size: aws.Int32(5), VolumeType: types.VolumeTypeGp3}, "InvalidParameterValue"},
+		{ec2.ModifyVolumeInput{Size: aws.Int32(5), VolumeType: "gp9"}, "InvalidParameterValue"},
+		{ec2.ModifyVolumeInput{Size: aws.Int32(5), VolumeType: types.VolumeTypeGp3}, "UnsupportedOperation"},
 		{ec2.ModifyVolumeInput{Size: aws.Int32(5), Iops: aws.Int32(3000)}, "UnsupportedOperation"},
 		{ec2.ModifyVolumeInput{Size: aws.Int32(20)}, "VolumeLimitExceeded"}, // 16 GiB more, 8 left
 	} {

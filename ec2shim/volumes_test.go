@@ -154,7 +154,7 @@ func TestVolumeLifecycle(t *testing.T) {
 	}
 	v1 := aws.ToString(created.VolumeId)
 	if !strings.HasPrefix(v1, "vol-") || aws.ToInt32(created.Size) != 2 || aws.ToString(created.AvailabilityZone) != "vollife-zone" ||
-		created.State != types.VolumeStateCreating || created.VolumeType != types.VolumeTypeStandard || aws.ToBool(created.Encrypted) ||
+		created.State != types.VolumeStateCreating || created.VolumeType != types.VolumeTypeGp2 || aws.ToBool(created.Encrypted) ||
 		len(created.Tags) != 1 || created.CreateTime == nil || created.CreateTime.Before(before) {
 		t.Fatalf("created %+v", created)
 	}
@@ -238,7 +238,8 @@ func TestVolumeLifecycle(t *testing.T) {
 		{"volume-id", v2, []string{v2}},
 		{"tag:Name", "data", []string{v1}},
 		{"tag-key", "Name", []string{v1}},
-		{"volume-type", "standard", sorted(v1, v2)},
+		{"volume-type", "gp2", sorted(v1, v2)},
+		{"volume-type", "standard", nil},
 		{"create-time", "20*", sorted(v1, v2)},
 		{"size", "3", nil},
 	}, func(f []types.Filter) (*ec2.DescribeVolumesOutput, error) {
@@ -350,8 +351,8 @@ func TestVolumesRefuseBadInput(t *testing.T) {
 		}, "InvalidParameterValue"},
 		{"dry run", func(in *ec2.CreateVolumeInput) { in.DryRun = aws.Bool(true) }, "DryRunOperation"},
 	})
-	if got := signedQuery(t, c, creds, "CreateVolume", url.Values{"AvailabilityZone": {"volbad-zone"}, "Size": {"1"}, "Iops": {"100"}}); got != "UnknownParameter" {
-		t.Fatalf("Iops: %q", got)
+	if got := signedQuery(t, c, creds, "CreateVolume", url.Values{"AvailabilityZone": {"volbad-zone"}, "Size": {"1"}, "MultiAttachEnabled": {"true"}}); got != "UnknownParameter" {
+		t.Fatalf("MultiAttachEnabled: %q", got)
 	}
 
 	// The zone can be named by its id.

@@ -94,7 +94,8 @@ func (s *instanceSync) volumeDisks(ctx context.Context, inst *cloudv1.Instance, 
 			}
 		}
 		s.volumes.markPlugged(ctx, key, want.InstanceID, want.Device)
-		out = append(out, domainxml.Volume{Socket: c.Socket, Target: target, Serial: v.Status.VolumeID})
+		out = append(out, domainxml.Volume{Socket: c.Socket, Target: target, Serial: v.Status.VolumeID,
+			IOTune: domainxml.IOTune(domainxml.Limits(v.IOLimits()))})
 	}
 	return out
 }

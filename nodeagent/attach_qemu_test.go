@@ -201,10 +201,13 @@ func (f *qemuFixture) run(t *testing.T, spec domainxml.Spec) {
 	}
 }
 
-// plug hot-plugs the chain's volume as vdf and checks the live definition shows it.
+// plug hot-plugs the chain's volume as vdf, throttled as a gp2 volume of 1 GiB, and checks the
+// live definition shows it with QEMU's throttle.
 func (f *qemuFixture) plug(t *testing.T, name string) {
 	t.Helper()
-	disk, err := domainxml.MarshalVolume(domainxml.Volume{Socket: f.chain.Socket, Target: "vdf", Serial: "vol-0000000000000000a"})
+	gp2 := (&cloudv1.Volume{Spec: cloudv1.VolumeSpec{SizeGiB: 1}}).IOLimits()
+	disk, err := domainxml.MarshalVolume(domainxml.Volume{Socket: f.chain.Socket, Target: "vdf", Serial: "vol-0000000000000000a",
+		IOTune: domainxml.IOTune(domainxml.Limits(gp2))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,6 +220,11 @@ func (f *qemuFixture) plug(t *testing.T, name string) {
 	}
 	if sock, found, err := domainxml.DiskOf(d.XML, "vdf"); err != nil || !found || sock != f.chain.Socket {
 		t.Fatalf("live disk vdf: %q %v %v", sock, found, err)
+	}
+	for _, want := range []string{"<total_iops_sec>100</total_iops_sec>", "<total_iops_sec_max>3000</total_iops_sec_max>", "<size_iops_sec>262144</size_iops_sec>"} {
+		if !strings.Contains(d.XML, want) {
+			t.Fatalf("live disk vdf lacks QEMU's throttle %s:\n%s", want, d.XML)
+		}
 	}
 }
 

@@ -252,7 +252,8 @@ func (a *volumeAttach) resize(ctx context.Context, sc *attachScope, d libvirt.Do
 // plug hot-plugs the volume's disk into the domain; on failure its chain is stopped.
 func (a *volumeAttach) plug(ctx context.Context, sc *attachScope, target, sock string) error {
 	vol, want := sc.vol, sc.vol.Spec.AttachTo
-	x, err := domainxml.MarshalVolume(domainxml.Volume{Socket: sock, Target: target, Serial: vol.Status.VolumeID})
+	x, err := domainxml.MarshalVolume(domainxml.Volume{Socket: sock, Target: target, Serial: vol.Status.VolumeID,
+		IOTune: domainxml.IOTune(domainxml.Limits(vol.IOLimits()))})
 	if err != nil {
 		a.chains.stop(ctx, sc.key)
 		return err

@@ -163,6 +163,9 @@ const (
 // instance's project and zone once the instance is placed, attached to the instance at the
 // mapping's device.
 // +kubebuilder:validation:XValidation:rule="has(self.volumeSize) || has(self.snapshotId)",message="an ebs mapping needs volumeSize, snapshotId or both"
+// +kubebuilder:validation:XValidation:rule="!has(self.iops) || (has(self.volumeType) && self.volumeType in ['gp3', 'io1', 'io2'])",message="iops is for gp3, io1 and io2 volumes"
+// +kubebuilder:validation:XValidation:rule="!has(self.volumeType) || !(self.volumeType in ['io1', 'io2']) || has(self.iops)",message="io1 and io2 volumes need iops"
+// +kubebuilder:validation:XValidation:rule="!has(self.throughput) || (has(self.volumeType) && self.volumeType == 'gp3')",message="throughput is for gp3 volumes"
 type EBSBlockDevice struct {
 	// volumeSize is the size of the volume in GiB; unset, the snapshot's volume size.
 	// +optional
@@ -183,6 +186,18 @@ type EBSBlockDevice struct {
 	// +optional
 	// +kubebuilder:default=true
 	DeleteOnTermination *bool `json:"deleteOnTermination,omitempty"`
+
+	// volumeType, iops and throughput are the volume's, as a Volume's (gp2 when unset).
+	// +optional
+	VolumeType VolumeType `json:"volumeType,omitempty"`
+	// +optional
+	// +kubebuilder:validation:Minimum=100
+	// +kubebuilder:validation:Maximum=256000
+	Iops int32 `json:"iops,omitempty"`
+	// +optional
+	// +kubebuilder:validation:Minimum=125
+	// +kubebuilder:validation:Maximum=1000
+	Throughput int32 `json:"throughput,omitempty"`
 }
 
 // DeletesOnTermination tells whether the mapping's volume goes with its instance (the default).

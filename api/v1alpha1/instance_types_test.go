@@ -88,3 +88,32 @@ func TestLaunchVolumes(t *testing.T) {
 		t.Error("LaunchVolumes changed the instance's spec")
 	}
 }
+
+// TestIOLimits: what each volume type gives its guest, after EC2's figures.
+func TestIOLimits(t *testing.T) {
+	vol := func(typ cloudv1.VolumeType, gib, iops, throughput int32) *cloudv1.Volume {
+		return &cloudv1.Volume{Spec: cloudv1.VolumeSpec{VolumeType: typ, SizeGiB: gib, Iops: iops, Throughput: throughput}}
+	}
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		v    *cloudv1.Volume
+		want cloudv1.IOLimits
+	}{
+		// gp2 (the default): 3 per GiB, at least 100, bursting to 3000 on 5.4 million credits.
+		{vol("", 1, 0, 0), cloudv1.IOLimits{IOPS: 100, BurstIOPS: 3000, BurstSeconds: 5_400_000 / 2900, BytesPerSec: 250 * mib}},
+		{vol(cloudv1.VolumeTypeGP2, 2000, 0, 0), cloudv1.IOLimits{IOPS: 6000, BytesPerSec: 250 * mib}},
+		{vol(cloudv1.VolumeTypeGP2, 10000, 0, 0), cloudv1.IOLimits{IOPS: 16000, BytesPerSec: 250 * mib}},
+		{vol(cloudv1.VolumeTypeGP3, 1, 0, 0), cloudv1.IOLimits{IOPS: 3000, BytesPerSec: 125 * mib}},
+		{vol(cloudv1.VolumeTypeGP3, 8, 4000, 250), cloudv1.IOLimits{IOPS: 4000, BytesPerSec: 250 * mib}},
+		{vol(cloudv1.VolumeTypeIO1, 4, 200, 0), cloudv1.IOLimits{IOPS: 200, BytesPerSec: 1000 * mib}},
+		{vol(cloudv1.VolumeTypeIO2, 4, 4000, 0), cloudv1.IOLimits{IOPS: 4000, BytesPerSec: 4000 * mib}},
+		// st1: 40 MiB/s per TiB, bursting to 250 per TiB on a bucket of its size.
+		{vol(cloudv1.VolumeTypeST1, 1024, 0, 0), cloudv1.IOLimits{BytesPerSec: 40 * mib, BurstBytesPerSec: 250 * mib, BurstSeconds: (1 << 40) / (210 * mib)}},
+		{vol(cloudv1.VolumeTypeSC1, 16384, 0, 0), cloudv1.IOLimits{BytesPerSec: 192 * mib, BurstBytesPerSec: 250 * mib, BurstSeconds: (16384 << 30) / (58 * mib)}},
+		{vol(cloudv1.VolumeTypeStandard, 1, 0, 0), cloudv1.IOLimits{}},
+	} {
+		if got := tc.v.IOLimits(); got != tc.want {
+			t.Errorf("%s of %d GiB: %+v, want %+v", tc.v.Spec.VolumeType, tc.v.Spec.SizeGiB, got, tc.want)
+		}
+	}
+}

@@ -108,6 +108,19 @@ func TestCreateValidation(t *testing.T) {
 			"the root device is the instance's own disk"},
 		{"image of a bad instance id", &cloudv1.Image{ObjectMeta: meta("badinst"), Spec: cloudv1.ImageSpec{InstanceID: "web-1"}}, "spec.instanceId"},
 		{"volume zero size", &cloudv1.Volume{ObjectMeta: meta("v0"), Spec: cloudv1.VolumeSpec{SizeGiB: 0}}, "spec.sizeGiB"},
+		{"volume gp2 with iops", &cloudv1.Volume{ObjectMeta: meta("vt0"), Spec: cloudv1.VolumeSpec{SizeGiB: 8, Iops: 300}}, "iops is for gp3, io1 and io2 volumes"},
+		{"volume gp3 iops past 500 per GiB", &cloudv1.Volume{ObjectMeta: meta("vt1"), Spec: cloudv1.VolumeSpec{SizeGiB: 4,
+			VolumeType: cloudv1.VolumeTypeGP3, Iops: 3001}}, "beyond 3000 at most 500 per GiB"},
+		{"volume gp3 throughput past a quarter of its iops", &cloudv1.Volume{ObjectMeta: meta("vt2"), Spec: cloudv1.VolumeSpec{SizeGiB: 4,
+			VolumeType: cloudv1.VolumeTypeGP3, Throughput: 800}}, "at most a quarter of its iops"},
+		{"volume io2 past 1000 per GiB", &cloudv1.Volume{ObjectMeta: meta("vt3"), Spec: cloudv1.VolumeSpec{SizeGiB: 4,
+			VolumeType: cloudv1.VolumeTypeIO2, Iops: 4001}}, "at most 1000 per GiB"},
+		{"volume standard past 1024 GiB", &cloudv1.Volume{ObjectMeta: meta("vt4"), Spec: cloudv1.VolumeSpec{SizeGiB: 2048,
+			VolumeType: cloudv1.VolumeTypeStandard}}, "standard volumes hold at most 1024 GiB"},
+		{"volume unknown type", &cloudv1.Volume{ObjectMeta: meta("vt5"), Spec: cloudv1.VolumeSpec{SizeGiB: 1, VolumeType: "gp9"}}, "spec.volumeType"},
+		{"instance ebs io1 without iops", &cloudv1.Instance{ObjectMeta: meta("ebst"), Spec: cloudv1.InstanceSpec{ImageID: "x",
+			BlockDeviceMappings: []cloudv1.BlockDeviceMapping{{DeviceName: "/dev/sdf", EBS: &cloudv1.EBSBlockDevice{VolumeSize: 4, VolumeType: cloudv1.VolumeTypeIO1}}}}},
+			"io1 and io2 volumes need iops"},
 		{"volume bad attach id", &cloudv1.Volume{ObjectMeta: meta("v1"), Spec: cloudv1.VolumeSpec{SizeGiB: 1, AttachTo: &cloudv1.VolumeAttachTarget{InstanceID: "web", Device: "/dev/sdf"}}}, "instanceId"},
 		{"pool bad cidr", &cloudv1.AddressPool{ObjectMeta: cluster("badpool"), Spec: cloudv1.AddressPoolSpec{CIDRs: []string{"300.1.1.0/24"}}}, "IPv4 CIDR"},
 		{"pool v6", &cloudv1.AddressPool{ObjectMeta: cluster("v6pool"), Spec: cloudv1.AddressPoolSpec{CIDRs: []string{"2001:db8::/64"}}}, "IPv4 CIDR"},
@@ -245,6 +258,11 @@ func TestTransitionRules(t *testing.T) {
 	vol.Spec.SizeGiB = 4
 	if err := env.Client.Update(ctx, vol); err == nil || !strings.Contains(err.Error(), "cannot shrink") {
 		t.Fatalf("shrinking a volume: %v", err)
+	}
+	_ = env.Client.Get(ctx, client.ObjectKeyFromObject(vol), vol)
+	vol.Spec.VolumeType, vol.Spec.Iops = cloudv1.VolumeTypeIO1, 200
+	if err := env.Client.Update(ctx, vol); err == nil || !strings.Contains(err.Error(), "volumeType, iops and throughput are immutable") {
+		t.Fatalf("changing a volume's type: %v", err)
 	}
 
 	// EC2 ids in status never change once set.

@@ -123,6 +123,17 @@ type VolumeAttachTarget struct {
 
 // VolumeSpec is a block volume.
 // +kubebuilder:validation:XValidation:rule="has(self.snapshotId) == has(oldSelf.snapshotId)",message="snapshotId is immutable"
+// +kubebuilder:validation:XValidation:rule="has(self.volumeType) == has(oldSelf.volumeType) && has(self.iops) == has(oldSelf.iops) && has(self.throughput) == has(oldSelf.throughput)",message="volumeType, iops and throughput are immutable"
+// +kubebuilder:validation:XValidation:rule="!has(self.iops) || (has(self.volumeType) && self.volumeType in ['gp3', 'io1', 'io2'])",message="iops is for gp3, io1 and io2 volumes"
+// +kubebuilder:validation:XValidation:rule="!has(self.volumeType) || !(self.volumeType in ['io1', 'io2']) || has(self.iops)",message="io1 and io2 volumes need iops"
+// +kubebuilder:validation:XValidation:rule="!has(self.throughput) || (has(self.volumeType) && self.volumeType == 'gp3')",message="throughput is for gp3 volumes"
+// +kubebuilder:validation:XValidation:rule="!has(self.volumeType) || self.volumeType != 'gp3' || !has(self.iops) || (self.iops >= 3000 && self.iops <= 16000 && (self.iops == 3000 || self.iops <= 500 * self.sizeGiB))",message="a gp3 volume has 3000 to 16000 iops, beyond 3000 at most 500 per GiB"
+// +kubebuilder:validation:XValidation:rule="!has(self.volumeType) || self.volumeType != 'gp3' || !has(self.throughput) || (self.throughput >= 125 && self.throughput <= 1000 && self.throughput * 4 <= (has(self.iops) ? self.iops : 3000))",message="a gp3 volume has 125 to 1000 MiB/s of throughput, at most a quarter of its iops"
+// +kubebuilder:validation:XValidation:rule="!has(self.volumeType) || self.volumeType != 'io1' || (self.iops >= 100 && self.iops <= 64000 && self.iops <= 50 * self.sizeGiB)",message="an io1 volume has 100 to 64000 iops, at most 50 per GiB"
+// +kubebuilder:validation:XValidation:rule="!has(self.volumeType) || self.volumeType != 'io2' || (self.iops >= 100 && self.iops <= 256000 && self.iops <= 1000 * self.sizeGiB)",message="an io2 volume has 100 to 256000 iops, at most 1000 per GiB"
+// +kubebuilder:validation:XValidation:rule="!has(self.volumeType) || !(self.volumeType in ['io1', 'io2']) || self.sizeGiB >= 4",message="io1 and io2 volumes hold at least 4 GiB"
+// +kubebuilder:validation:XValidation:rule="!has(self.volumeType) || !(self.volumeType in ['st1', 'sc1']) || self.sizeGiB >= 125",message="st1 and sc1 volumes hold at least 125 GiB"
+// +kubebuilder:validation:XValidation:rule="!has(self.volumeType) || self.volumeType != 'standard' || self.sizeGiB <= 1024",message="standard volumes hold at most 1024 GiB"
 type VolumeSpec struct {
 	// sizeGiB is the size of the volume; it can grow, never shrink.
 	// +required
@@ -148,7 +159,43 @@ type VolumeSpec struct {
 	// attachTo attaches the volume to an instance; removing it detaches the volume.
 	// +optional
 	AttachTo *VolumeAttachTarget `json:"attachTo,omitempty"`
+
+	// volumeType is EC2's volume type, gp2 when unset (EC2's default). Every type is stored
+	// alike; what differs is the I/O the guest is given, which the compute node's QEMU holds the
+	// volume's disk to (IOLimits: gp2 3 IOPS per GiB with bursts to 3000, gp3 and io1/io2 their
+	// iops, st1/sc1 a throughput per TiB, standard unlimited).
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="volumeType is immutable"
+	VolumeType VolumeType `json:"volumeType,omitempty"`
+
+	// iops are the I/O operations per second of a gp3 (3000 when unset), io1 or io2 volume.
+	// +optional
+	// +kubebuilder:validation:Minimum=100
+	// +kubebuilder:validation:Maximum=256000
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="iops is immutable"
+	Iops int32 `json:"iops,omitempty"`
+
+	// throughput is the MiB/s of a gp3 volume (125 when unset).
+	// +optional
+	// +kubebuilder:validation:Minimum=125
+	// +kubebuilder:validation:Maximum=1000
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="throughput is immutable"
+	Throughput int32 `json:"throughput,omitempty"`
 }
+
+// VolumeType is EC2's volume type.
+// +kubebuilder:validation:Enum=standard;gp2;gp3;io1;io2;st1;sc1
+type VolumeType string
+
+const (
+	VolumeTypeStandard VolumeType = "standard"
+	VolumeTypeGP2      VolumeType = "gp2"
+	VolumeTypeGP3      VolumeType = "gp3"
+	VolumeTypeIO1      VolumeType = "io1"
+	VolumeTypeIO2      VolumeType = "io2"
+	VolumeTypeST1      VolumeType = "st1"
+	VolumeTypeSC1      VolumeType = "sc1"
+)
 
 // AoEAddress is where a volume is exported.
 type AoEAddress struct {

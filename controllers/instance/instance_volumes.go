@@ -82,6 +82,10 @@ func (r *Reconciler) reconcileLaunchVolumes(ctx context.Context, s *scope) error
 		if err != nil {
 			return err
 		}
+		if name == "" {
+			made = append(made, "none (refused) at "+m.DeviceName)
+			continue
+		}
 		made = append(made, name+" at "+m.DeviceName)
 	}
 	msg := "Created volume(s) " + strings.Join(made, ", ")
@@ -97,7 +101,7 @@ func (r *Reconciler) reconcileLaunchVolumes(ctx context.Context, s *scope) error
 }
 
 // launchVolume makes (or finds, made by an earlier reconcile) the volume of one mapping and
-// returns its name.
+// returns its name, or "" for one the Volume's admission rules refuse.
 func (r *Reconciler) launchVolume(ctx context.Context, inst *cloudv1.Instance, img *cloudv1.Image, m cloudv1.BlockDeviceMapping) (string, error) {
 	size, err := r.launchVolumeSize(ctx, inst, img, m.EBS)
 	if err != nil {
@@ -111,7 +115,8 @@ func (r *Reconciler) launchVolume(ctx context.Context, inst *cloudv1.Instance, i
 		},
 		Spec: cloudv1.VolumeSpec{
 			SizeGiB: size, AvailabilityZone: inst.Status.AvailabilityZone, SnapshotID: m.EBS.SnapshotID,
-			AttachTo: &cloudv1.VolumeAttachTarget{InstanceID: inst.Status.InstanceID, Device: m.DeviceName},
+			AttachTo:   &cloudv1.VolumeAttachTarget{InstanceID: inst.Status.InstanceID, Device: m.DeviceName},
+			VolumeType: m.EBS.VolumeType, Iops: m.EBS.Iops, Throughput: m.EBS.Throughput,
 		},
 	}
 	if raw := inst.Annotations[cloudv1.AnnotationLaunchVolumeTags]; raw != "" {
@@ -127,6 +132,14 @@ func (r *Reconciler) launchVolume(ctx context.Context, inst *cloudv1.Instance, i
 			return "", fmt.Errorf("volume %s/%s, the name of the launch volume of %s, is another volume", v.Namespace, v.Name, m.DeviceName)
 		}
 		return v.Name, nil
+	}
+	if apierrors.IsInvalid(err) {
+		// A kubectl mapping the Volume's rules refuse (an iops or size its type does not take):
+		// it is never made, which the instance's event says, rather than tried again.
+		if r.Recorder != nil {
+			r.Recorder.Eventf(inst, nil, "Warning", "InvalidVolume", "CreateVolume", "The volume of %s is refused: %v", m.DeviceName, err)
+		}
+		return "", nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("creating the volume of %s: %w", m.DeviceName, err)
