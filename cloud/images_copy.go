@@ -16,13 +16,16 @@ package cloud
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
 	"pinet.io/pinet/internal/ids"
+	"pinet.io/pinet/internal/refs"
 )
 
 // CopyImageInput copies an image the caller's project may launch into an image of its own.
@@ -45,9 +48,10 @@ type CopyImageInput struct {
 
 // CopyImage makes an image of the caller's project that is a copy of one it may launch (its own,
 // public, or shared with it), and returns its id at once, pending: the image controller copies
-// the stored image within the store. The copy is the project's: it stays when the source is
+// the stored image within the store, and the snapshots the source maps are copied into the
+// project (copyImageSnapshots). The copy is the project's: it stays when the source is
 // deregistered or no longer shared, and boots as the source does (its kernel, ramdisk,
-// architecture, root device and meta-data disk).
+// architecture, root device, meta-data disk and volumes).
 func (s *Service) CopyImage(ctx context.Context, c Caller, in CopyImageInput) (string, error) {
 	tags, err := s.startCreate(ctx, c, "images", in.DryRun, func() error { return s.validateCopyImage(&in) },
 		in.TagSpecifications, "image")
@@ -76,9 +80,6 @@ func (s *Service) CopyImage(ctx context.Context, c Caller, in CopyImageInput) (s
 	if src.Status.State == cloudv1.ImageStateFailed {
 		return "", BadRequest(CodeAMIUnavailable, "The image id '[%s]' is no longer available: it failed", in.SourceImageID)
 	}
-	if len(src.Spec.BlockDeviceMappings) > 0 {
-		return "", BadRequest(CodeUnsupported, "Image %s maps volumes made of snapshots; PiNet copies an image's root disk only (copy the snapshots with CopySnapshot).", in.SourceImageID)
-	}
 	if err := s.imageNameFree(ctx, c, in.Name); err != nil {
 		return "", err
 	}
@@ -99,12 +100,48 @@ func (s *Service) CopyImage(ctx context.Context, c Caller, in CopyImageInput) (s
 		}
 		tags = own
 	}
+	made, err := s.copyImageSnapshots(ctx, c, src, spec)
+	if err != nil {
+		return "", s.withdrawAfter(ctx, made, err)
+	}
 	id, err := s.createImage(ctx, c, name, spec, tags, map[string]string{annotationRequestHash: hash})
+	if err != nil {
+		err = s.withdrawAfter(ctx, made, err)
+	}
 	if apierrors.IsAlreadyExists(err) && name != "" {
 		// A retry racing the first call: the image is the first call's.
 		return s.earlierImage(ctx, c, name, hash)
 	}
 	return id, err
+}
+
+// copyImageSnapshots copies each snapshot the source image maps into the caller's project, as
+// EC2's CopyImage does, and maps the copies in spec at the source's devices (size, type and
+// deleteOnTermination kept). The copies are made through the image (spec.sourceImageId): the
+// caller may launch it, so it may have its snapshots whether or not they are shared with it.
+// They count under the snapshot quota; the image is pending until they are completed. It
+// returns what it made, for the caller to withdraw if the image is refused.
+func (s *Service) copyImageSnapshots(ctx context.Context, c Caller, src *cloudv1.Image, spec *cloudv1.ImageSpec) ([]client.Object, error) {
+	var made []client.Object
+	for _, m := range src.Spec.BlockDeviceMappings {
+		from, err := refs.ImageSnapshot(ctx, s.cfg.Client, src, c.Project(), m.EBS.SnapshotID, false)
+		if errors.Is(err, refs.ErrNotFound) {
+			return made, BadRequest(CodeSnapshotNotFound, "The snapshot '%s' that image %s maps at %s does not exist.", m.EBS.SnapshotID, ImageID(src), m.DeviceName)
+		}
+		if err != nil {
+			return made, err
+		}
+		snap, err := s.makeSnapshot(ctx, c, cloudv1.SnapshotSpec{SourceSnapshotID: m.EBS.SnapshotID, SourceImageID: ImageID(src),
+			Description: fmt.Sprintf("Copied for CopyImage(%s) from %s", ImageID(src), m.EBS.SnapshotID)}, nil, from.Status.VolumeSizeGiB)
+		if err != nil {
+			return made, err
+		}
+		made = append(made, &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: snap.SnapshotID, Namespace: c.Project()}})
+		ebs := *m.EBS.DeepCopy()
+		ebs.SnapshotID = snap.SnapshotID
+		spec.BlockDeviceMappings = append(spec.BlockDeviceMappings, cloudv1.ImageBlockDeviceMapping{DeviceName: m.DeviceName, EBS: ebs})
+	}
+	return made, nil
 }
 
 // validateCopyImage checks what needs no lookups.

@@ -346,7 +346,8 @@ func TestLaunchVolumes(t *testing.T) {
 // snapshot — larger where the launch says so, none where the launch maps the device to nothing.
 // Another project the image is shared with launches it with the volume without the snapshot
 // being shared (and no more: the snapshot stays hidden from it, and out of reach once the image
-// is unshared); a kubectl Image naming another project's snapshot fails; CopyImage refuses it.
+// is unshared); its copy of the image copies the snapshot into its own project and outlives the
+// sharing; a kubectl Image naming another project's snapshot fails.
 func TestImageWithVolumes(t *testing.T) {
 	const project, zone = "imgvol", "imgvol-zone"
 	store, cl, ami := tenantWithStorage(t, project)
@@ -420,8 +421,29 @@ func TestImageWithVolumes(t *testing.T) {
 	if err := kube.Delete(ctx, snapObj.DeepCopy()); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "is in use by image(s) "+image) {
 		t.Fatalf("a member's kubectl delete of the mapped snapshot: %v", err)
 	}
-	_, err = cl.CopyImage(ctx, &ec2.CopyImageInput{SourceImageId: aws.String(image), SourceRegion: aws.String(testcloud.Region), Name: aws.String("copy")})
-	expectCode(t, err, "UnsupportedOperation")
+	// Copied, the image's snapshot is copied with it: the copy maps a completed snapshot of the
+	// copier's own.
+	copyOf := func(cl *ec2.Client, name string) string {
+		t.Helper()
+		out, err := cl.CopyImage(ctx, &ec2.CopyImageInput{SourceImageId: aws.String(image), SourceRegion: aws.String(testcloud.Region), Name: aws.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp := waitImageState(t, cl, aws.ToString(out.ImageId), types.ImageStateAvailable)
+		if len(cp.BlockDeviceMappings) != 1 || aws.ToString(cp.BlockDeviceMappings[0].DeviceName) != "/dev/sdf" || cp.BlockDeviceMappings[0].Ebs == nil ||
+			aws.ToString(cp.BlockDeviceMappings[0].Ebs.SnapshotId) == snap || aws.ToInt32(cp.BlockDeviceMappings[0].Ebs.VolumeSize) != 1 {
+			t.Fatalf("the mappings of %s's copy: %+v", name, cp.BlockDeviceMappings)
+		}
+		copied := aws.ToString(cp.BlockDeviceMappings[0].Ebs.SnapshotId)
+		snaps, err := cl.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: []string{copied}})
+		if err != nil || len(snaps.Snapshots) != 1 || snaps.Snapshots[0].State != types.SnapshotStateCompleted ||
+			aws.ToString(snaps.Snapshots[0].OwnerId) != aws.ToString(cp.OwnerId) ||
+			!strings.HasPrefix(aws.ToString(snaps.Snapshots[0].Description), "Copied for CopyImage("+image+")") {
+			t.Fatalf("the snapshot of %s's copy: %+v (%v)", name, snaps, err)
+		}
+		return aws.ToString(out.ImageId)
+	}
+	copyOf(cl, "copy")
 
 	// Launched: the image's volume, one larger, none.
 	launch := func(cl *ec2.Client, mappings ...types.BlockDeviceMapping) (string, error) {
@@ -454,6 +476,10 @@ func TestImageWithVolumes(t *testing.T) {
 		}
 	}
 	waitState(t, cl, bare, types.InstanceStateNameRunning)
+	// The storage node holds 10 GiB: the larger volume goes, with its instance.
+	if _, err := cl.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{larger}}); err != nil {
+		t.Fatal(err)
+	}
 	bareObj := &cloudv1.Instance{}
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: project, Name: bare}, bareObj); err != nil {
 		t.Fatal(err)
@@ -490,6 +516,8 @@ func TestImageWithVolumes(t *testing.T) {
 	expectSnapshotNotFound(t, other, snap, zone)
 	_, err = other.CopySnapshot(ctx, &ec2.CopySnapshotInput{SourceSnapshotId: aws.String(snap), SourceRegion: aws.String(testcloud.Region)})
 	expectCode(t, err, "InvalidSnapshot.NotFound")
+	// Its copy of the image, snapshot and all, is its own, and outlives the sharing.
+	theirCopy := copyOf(other, "their copy")
 	// Unshared, the image and its snapshot are out of reach again: neither a launch nor a
 	// kubectl Volume labelled as the earlier launch's gets the snapshot.
 	if _, err := cl.ModifyImageAttribute(ctx, &ec2.ModifyImageAttributeInput{ImageId: aws.String(image),
@@ -498,6 +526,15 @@ func TestImageWithVolumes(t *testing.T) {
 	}
 	_, err = launch(other)
 	expectCode(t, err, "InvalidAMIID.NotFound")
+	fromCopy, err := other.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(theirCopy), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+		InstanceType: "m1.tiny", Placement: &types.Placement{AvailabilityZone: aws.String(zone)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := launchVolumesOf(t, other, aws.ToString(fromCopy.Instances[0].InstanceId), 1)["/dev/sdf"]
+	if got := fileAt(t, backingFileOf(t, store, "imgvol-other", aws.ToString(v.VolumeId)), 1<<20, len(pattern)); !bytes.Equal(got, pattern) {
+		t.Error("the volume of the other project's copy of the image does not hold the snapshot's bytes")
+	}
 	relabelled := &cloudv1.Volume{ObjectMeta: metav1.ObjectMeta{Name: "relabelled", Namespace: "imgvol-other",
 		Labels: map[string]string{cloudv1.LabelLaunchInstance: theirs}},
 		Spec: cloudv1.VolumeSpec{SizeGiB: 1, AvailabilityZone: zone, SnapshotID: snap}}

@@ -66,6 +66,8 @@ type CreateVolumePermission struct {
 // SnapshotSpec asks for a point-in-time copy of a volume, or a copy of another snapshot.
 // +kubebuilder:validation:XValidation:rule="has(self.volumeId) != has(self.sourceSnapshotId)",message="a snapshot is of a volume (volumeId) or a copy of a snapshot (sourceSnapshotId), one of them"
 // +kubebuilder:validation:XValidation:rule="has(self.volumeId) == has(oldSelf.volumeId) && has(self.sourceSnapshotId) == has(oldSelf.sourceSnapshotId)",message="volumeId and sourceSnapshotId are immutable"
+// +kubebuilder:validation:XValidation:rule="!has(self.sourceImageId) || has(self.sourceSnapshotId)",message="sourceImageId is for a copy of a snapshot (sourceSnapshotId) the image maps"
+// +kubebuilder:validation:XValidation:rule="has(self.sourceImageId) == has(oldSelf.sourceImageId)",message="sourceImageId is immutable"
 type SnapshotSpec struct {
 	// volumeId is the EC2 id of a volume in the same project.
 	// +optional
@@ -80,6 +82,14 @@ type SnapshotSpec struct {
 	// +kubebuilder:validation:Pattern=`^snap-[0-9a-f]{17}$`
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="sourceSnapshotId is immutable"
 	SourceSnapshotID string `json:"sourceSnapshotId,omitempty"`
+
+	// sourceImageId, for a copy, names an image the project may launch that maps the source
+	// snapshot: the source is then copied whether or not it is shared with the project, as an
+	// image's launchers get its snapshots' volumes (CopyImage copies an image's snapshots so).
+	// +optional
+	// +kubebuilder:validation:Pattern=`^ami-[0-9a-f]{17}$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="sourceImageId is immutable"
+	SourceImageID string `json:"sourceImageId,omitempty"`
 
 	// description is the user's note.
 	// +optional

@@ -108,6 +108,8 @@ func TestCreateValidation(t *testing.T) {
 			"the root device is the instance's own disk"},
 		{"image of a bad instance id", &cloudv1.Image{ObjectMeta: meta("badinst"), Spec: cloudv1.ImageSpec{InstanceID: "web-1"}}, "spec.instanceId"},
 		{"volume zero size", &cloudv1.Volume{ObjectMeta: meta("v0"), Spec: cloudv1.VolumeSpec{SizeGiB: 0}}, "spec.sizeGiB"},
+		{"snapshot of a volume through an image", &cloudv1.Snapshot{ObjectMeta: meta("st0"), Spec: cloudv1.SnapshotSpec{VolumeID: "vol-0123456789abcdef0",
+			SourceImageID: "ami-0123456789abcdef0"}}, "sourceImageId is for a copy of a snapshot"},
 		{"volume gp2 with iops", &cloudv1.Volume{ObjectMeta: meta("vt0"), Spec: cloudv1.VolumeSpec{SizeGiB: 8, Iops: 300}}, "iops is for gp3, io1 and io2 volumes"},
 		{"volume gp3 iops past 500 per GiB", &cloudv1.Volume{ObjectMeta: meta("vt1"), Spec: cloudv1.VolumeSpec{SizeGiB: 4,
 			VolumeType: cloudv1.VolumeTypeGP3, Iops: 3001}}, "beyond 3000 at most 500 per GiB"},

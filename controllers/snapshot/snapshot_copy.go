@@ -35,8 +35,9 @@ import (
 const copyBudget = 64
 
 // copySnapshot makes a snapshot a copy of spec.sourceSnapshotId: a completed snapshot the
-// project may use (its own, or shared with it; read with the project's permission, whoever made
-// the copy). The manager copies the objects within the snapshot bucket, from the source's
+// project may use (its own, shared with it, or mapped by the image spec.sourceImageId names and
+// the project may launch: refs.CopySource; read with the project's permission, whoever made the
+// copy). The manager copies the objects within the snapshot bucket, from the source's
 // owner's part into the project's, a budget of chunks per pass; the copy is completed once its
 // manifest is written.
 func (r *Reconciler) copySnapshot(ctx context.Context, s *cloudv1.Snapshot, now metav1.Time) (reconcile.Result, error) {
@@ -46,7 +47,7 @@ func (r *Reconciler) copySnapshot(ctx context.Context, s *cloudv1.Snapshot, now 
 	}
 	srcID := s.Spec.SourceSnapshotID
 	// A copy under way goes on from a source being deleted: the deletion waits for it.
-	src, err := refs.SnapshotWhileDeleted(ctx, r.Client, s.Namespace, srcID, s.Status.Progress > 0)
+	src, err := refs.CopySource(ctx, r.Client, s, s.Status.Progress > 0)
 	switch {
 	case errors.Is(err, refs.ErrNotFound) && s.Status.Progress > 0:
 		r.copyFailed(s, cloudv1.ReasonCopyFailed, fmt.Sprintf("Snapshot %s went while it was copied", srcID), now)

@@ -16,6 +16,7 @@ package snapshot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -91,7 +92,7 @@ func (r *Reconciler) restoredFrom(ctx context.Context, o client.Object) []reconc
 func isDeleted(s *cloudv1.Snapshot) bool { return !s.DeletionTimestamp.IsZero() }
 
 // copying counts the copies of the snapshot being made (not being deleted) in projects that may
-// copy it.
+// copy it: shared with them, or through an image of its project they may launch.
 func (r *Reconciler) copying(ctx context.Context, s *cloudv1.Snapshot) (int, error) {
 	list := &cloudv1.SnapshotList{}
 	if err := r.Client.List(ctx, list, client.MatchingFields{index.SnapshotSource: s.Status.SnapshotID}); err != nil {
@@ -100,8 +101,18 @@ func (r *Reconciler) copying(ctx context.Context, s *cloudv1.Snapshot) (int, err
 	n := 0
 	for i := range list.Items {
 		c := &list.Items[i]
-		if c.Status.State == cloudv1.SnapshotPending && c.DeletionTimestamp.IsZero() && refs.SnapshotRestorableBy(s, c.Namespace) {
+		if c.Status.State != cloudv1.SnapshotPending || !c.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if refs.SnapshotRestorableBy(s, c.Namespace) {
 			n++
+			continue
+		}
+		// A copy through an image (CopyImage's): the source it resolves is this one.
+		if src, err := refs.CopySource(ctx, r.Client, c, true); err == nil && src.UID == s.UID {
+			n++
+		} else if err != nil && !errors.Is(err, refs.ErrNotFound) {
+			return 0, err
 		}
 	}
 	return n, nil

@@ -166,6 +166,24 @@ func LaunchSnapshot(ctx context.Context, r client.Reader, img *cloudv1.Image, pr
 	return ImageSnapshot(ctx, r, img, project, id, deleted)
 }
 
+// CopySource finds the snapshot a copy s copies, with the rights of s's project: one the project
+// may use, or, for a copy naming spec.sourceImageId, one that image maps, the image read as the
+// project sees it now.
+func CopySource(ctx context.Context, r client.Reader, s *cloudv1.Snapshot, deleted bool) (*cloudv1.Snapshot, error) {
+	src, err := SnapshotWhileDeleted(ctx, r, s.Namespace, s.Spec.SourceSnapshotID, deleted)
+	if s.Spec.SourceImageID == "" || !errors.Is(err, ErrNotFound) {
+		return src, err
+	}
+	img, err := Image(ctx, r, s.Namespace, s.Spec.SourceImageID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("snapshot %s: %w", s.Spec.SourceSnapshotID, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ImageSnapshot(ctx, r, img, s.Namespace, s.Spec.SourceSnapshotID, deleted)
+}
+
 // VolumeSnapshot finds the snapshot v starts from, with the rights of v's project: one the
 // project may use, or, for a volume made at launch (LabelLaunchInstance naming an instance of the
 // project), one the instance's image maps, the image read as the project sees it now. The label

@@ -221,7 +221,33 @@ func (w *world) snapshotsCrossProject(t *testing.T) {
 		}
 		return nil
 	})
-	for _, o := range []client.Object{relabelled, &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: bLaunch, Namespace: projectB}}} {
+	// Nor does B copy A's snapshot through that image now, through A's public image that does
+	// not map it, or through an image of its own: each copy fails as if the snapshot did not
+	// exist, holding nothing.
+	unmapped := &cloudv1.Image{ObjectMeta: metav1.ObjectMeta{Name: "a-public-plain", Namespace: projectA},
+		Spec: cloudv1.ImageSpec{SourceImageID: w.amiA, LaunchPermission: cloudv1.LaunchPermission{Public: true}}}
+	if err := env.Client.Create(ctx, unmapped); err != nil {
+		t.Fatal(err)
+	}
+	w.waitImage(t, unmapped, cloudv1.ImageStateAvailable)
+	copies := []client.Object{}
+	for name, through := range map[string]string{"through-private": withVolume.Status.ImageID, "through-unmapped": unmapped.Status.ImageID,
+		"through-own": w.bImageID(t, "bob-boot")} {
+		cp := &cloudv1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: projectB},
+			Spec: cloudv1.SnapshotSpec{SourceSnapshotID: snapID, SourceImageID: through}}
+		if err := w.bKube.Create(ctx, cp); err != nil {
+			t.Fatal(err)
+		}
+		snapshotState(t, cp, cloudv1.SnapshotError, cloudv1.ReasonSourceNotFound)
+		if cp.Status.StoredBytes != 0 || cp.Status.VolumeSizeGiB != 0 {
+			t.Fatalf("B's copy of A's snapshot %s: %+v", name, cp.Status)
+		}
+		copies = append(copies, cp)
+	}
+	if err := env.Client.Delete(ctx, unmapped); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range append(copies, relabelled, &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: bLaunch, Namespace: projectB}}) {
 		if err := w.bKube.Delete(ctx, o); err != nil {
 			t.Fatal(err)
 		}
