@@ -133,10 +133,11 @@ func ImagesMapping(ctx context.Context, r client.Reader, project, id string) ([]
 	return out, nil
 }
 
-// ImageSnapshot finds the snapshot with the EC2 id that img maps, for an instance of project
-// launching img. As on EC2, an image's launchers get volumes of the snapshots it maps whether or
-// not those are shared with them: giving the image gives what it maps, and nothing more (the
-// snapshot stays hidden from their DescribeSnapshots, CreateVolume and CopySnapshot). Only a
+// ImageSnapshot finds the snapshot with the EC2 id that img maps, for project launching or
+// copying img. As on EC2, an image's launchers get volumes of the snapshots it maps (and its
+// copiers copies of them) whether or not those are shared with them: giving the image gives what
+// it maps, and nothing more (the snapshot stays hidden from their DescribeSnapshots, CreateVolume
+// and CopySnapshot). Only a
 // snapshot of the image's own project counts — the image controller admits no other — and only
 // while project may launch img.
 func ImageSnapshot(ctx context.Context, r client.Reader, img *cloudv1.Image, project, id string, deleted bool) (*cloudv1.Snapshot, error) {
