@@ -55,7 +55,16 @@ func TestVolumesThroughTheDashboard(t *testing.T) {
 	if noZone.status < 400 || !strings.Contains(field(t, flashError, noZone.body), "InvalidZone.NotFound") {
 		t.Fatalf("unknown zone: %d %s", noZone.status, field(t, flashError, noZone.body))
 	}
-	create := url.Values{"csrf": {csrf}, "size": {"2"}, "zone": {"dash-vols-zone"}, "client_token": {"dash-vol-once"}}
+	badIops := b.post("/volumes/create", url.Values{"csrf": {csrf}, "size": {"2"}, "zone": {"dash-vols-zone"}, "volume_type": {"gp3"}, "iops": {"many"}})
+	if badIops.status != http.StatusBadRequest || field(t, flashError, badIops.body) != "IOPS must be a whole number, at least 1, or empty." {
+		t.Fatalf("iops many: %d %s", badIops.status, field(t, flashError, badIops.body))
+	}
+	gp2Iops := b.post("/volumes/create", url.Values{"csrf": {csrf}, "size": {"2"}, "zone": {"dash-vols-zone"}, "volume_type": {"gp2"}, "iops": {"300"}})
+	if gp2Iops.status < 400 || !strings.Contains(field(t, flashError, gp2Iops.body), "InvalidParameterCombination") {
+		t.Fatalf("gp2 with iops: %d %s", gp2Iops.status, field(t, flashError, gp2Iops.body))
+	}
+	create := url.Values{"csrf": {csrf}, "size": {"2"}, "zone": {"dash-vols-zone"}, "client_token": {"dash-vol-once"},
+		"volume_type": {"gp3"}, "iops": {"3000"}, "throughput": {"200"}}
 	for range 2 {
 		if r := b.post("/volumes/create", create); r.status != http.StatusSeeOther {
 			t.Fatalf("create: %d %s", r.status, field(t, flashError, r.body))
@@ -65,12 +74,13 @@ func TestVolumesThroughTheDashboard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out.Volumes) != 1 || aws.ToInt32(out.Volumes[0].Size) != 2 {
-		t.Fatalf("EC2 shows %d volumes, want one of 2 GiB", len(out.Volumes))
+	if len(out.Volumes) != 1 || aws.ToInt32(out.Volumes[0].Size) != 2 || out.Volumes[0].VolumeType != "gp3" ||
+		aws.ToInt32(out.Volumes[0].Iops) != 3000 || aws.ToInt32(out.Volumes[0].Throughput) != 200 {
+		t.Fatalf("EC2 shows %d volumes, want one gp3 of 2 GiB, 3000 iops, 200 MiB/s: %+v", len(out.Volumes), out.Volumes)
 	}
 	id := aws.ToString(out.Volumes[0].VolumeId)
-	if page := b.get("/volumes"); !strings.Contains(page.body, id) {
-		t.Fatalf("the page does not list %s", id)
+	if page := b.get("/volumes"); !strings.Contains(page.body, id) || !strings.Contains(page.body, "gp3, 3000 IOPS, 200 MiB/s") {
+		t.Fatalf("the page does not list %s as gp3, 3000 IOPS, 200 MiB/s", id)
 	}
 	if r := b.post("/volumes/delete", url.Values{"csrf": {csrf}, "id": {id}}); r.status != http.StatusSeeOther {
 		t.Fatalf("delete: %d %s", r.status, field(t, flashError, r.body))

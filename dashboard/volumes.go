@@ -104,9 +104,36 @@ func (s *Server) createVolume(rq *request) {
 	if !ok {
 		return
 	}
+	iops, ok := s.optionalNumber(rq, "iops", "IOPS")
+	if !ok {
+		return
+	}
+	throughput, ok := s.optionalNumber(rq, "throughput", "Throughput")
+	if !ok {
+		return
+	}
+	// The type and its figures are the service's to judge, as the EC2 API's are.
 	_, err := s.cfg.Service.CreateVolume(rq.ctx(), rq.caller, cloud.CreateVolumeInput{SizeGiB: &n,
-		AvailabilityZone: rq.r.PostFormValue("zone"), ClientToken: rq.r.PostFormValue("client_token")})
+		AvailabilityZone: rq.r.PostFormValue("zone"), ClientToken: rq.r.PostFormValue("client_token"),
+		VolumeType: rq.r.PostFormValue("volume_type"), Iops: iops, Throughput: throughput})
 	s.volumeDone(rq, err, "volume-create")
+}
+
+// optionalNumber reads an optional whole number of the form (nil when empty); a bad one shows
+// the page with the reason.
+func (s *Server) optionalNumber(rq *request, name, label string) (*int32, bool) {
+	raw := strings.TrimSpace(rq.r.PostFormValue(name))
+	if raw == "" {
+		return nil, true
+	}
+	n, err := strconv.ParseInt(raw, 10, 32)
+	if err != nil || n < 1 {
+		rq.view.Error = label + " must be a whole number, at least 1, or empty."
+		s.showVolumes(rq, http.StatusBadRequest)
+		return nil, false
+	}
+	v := int32(n)
+	return &v, true
 }
 
 // sizeField reads the form's size in GiB; a bad one shows the page with the reason.
