@@ -193,7 +193,7 @@ type CreateVolumeInput struct {
 // ClientToken the id derives from it, so a retried call meets the volume it made before.
 func (s *Service) CreateVolume(ctx context.Context, c Caller, in CreateVolumeInput) (*Volume, error) {
 	var zone string
-	var vt VolumeTypeSpec
+	var vt volumeTypeSpec
 	tags, err := s.startCreate(ctx, c, "volumes", in.DryRun, func() (err error) {
 		zone, vt, err = s.validateVolume(ctx, c, &in)
 		return err
@@ -292,10 +292,10 @@ func requestHash(in any) string {
 
 // validateVolume checks a CreateVolume request and returns the zone it names and the volume's
 // type.
-func (s *Service) validateVolume(ctx context.Context, c Caller, in *CreateVolumeInput) (string, VolumeTypeSpec, error) {
+func (s *Service) validateVolume(ctx context.Context, c Caller, in *CreateVolumeInput) (string, volumeTypeSpec, error) {
 	zone, err := s.volumeZoneOf(ctx, c, in)
 	if err != nil {
-		return "", VolumeTypeSpec{}, err
+		return "", volumeTypeSpec{}, err
 	}
 	vt, err := checkVolumeType(in.VolumeType, *in.SizeGiB, in.Iops, in.Throughput)
 	return zone, vt, err

@@ -101,6 +101,10 @@ func (s *Service) ModifyVolume(ctx context.Context, c Caller, in ModifyVolumeInp
 	case *in.SizeGiB > maxVolumeGiB:
 		return nil, InvalidParam("Volume size %d GiB is invalid; a volume holds from 1 to %d GiB.", *in.SizeGiB, maxVolumeGiB)
 	}
+	// The size its type takes (a standard volume holds at most 1024 GiB).
+	if _, err := checkVolumeType(string(v.EffectiveVolumeType()), *in.SizeGiB, nonZero(v.Spec.Iops), nonZero(v.Spec.Throughput)); err != nil {
+		return nil, err
+	}
 	id := volumeID(v)
 	err = s.ChangeLatest(ctx, v, func() error {
 		if err := s.checkModifiable(ctx, c, v, *in.SizeGiB); err != nil {

@@ -16,6 +16,7 @@ package ec2shim_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -24,8 +25,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cloudv1 "pinet.io/pinet/api/v1alpha1"
+	"pinet.io/pinet/internal/conditions"
+	"pinet.io/pinet/internal/testenv"
 )
 
 // TestVolumeTypes: a volume keeps the type, iops and throughput it was made with (gp2 by
@@ -90,6 +94,16 @@ func TestVolumeTypes(t *testing.T) {
 	}
 	_, err = cl.ModifyVolume(ctx, &ec2.ModifyVolumeInput{VolumeId: aws.String(plain), VolumeType: types.VolumeTypeGp3})
 	expectCode(t, err, "UnsupportedOperation")
+	// Nor may a volume grow past what its type holds.
+	standard, err := cl.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String(zone), Size: aws.Int32(1), VolumeType: types.VolumeTypeStandard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cl.ModifyVolume(ctx, &ec2.ModifyVolumeInput{VolumeId: standard.VolumeId, Size: aws.Int32(2048)})
+	expectCode(t, err, "InvalidParameterValue")
+	if _, err := cl.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: standard.VolumeId}); err != nil {
+		t.Fatal(err)
+	}
 
 	// kubectl: the same rules, as the Volume's admission rules.
 	kube, err := c.Env.ClientAs(cloudv1.UserPrefix+project+"-user", cloudv1.ProjectGroupPrefix+project)
@@ -107,7 +121,30 @@ func TestVolumeTypes(t *testing.T) {
 			t.Errorf("a kubectl volume %+v: %v, want %q", spec, err, name)
 		}
 	}
-	expectCount(t, project, &cloudv1.VolumeList{}, 2)
+	// A kubectl Instance whose mapping the Volume's rules refuse (201 iops on 4 GiB of io1) gets no
+	// volume, and says so, rather than trying again.
+	refused := &cloudv1.Instance{ObjectMeta: metav1.ObjectMeta{Name: "refused-volume", Namespace: project},
+		Spec: cloudv1.InstanceSpec{ImageID: ami, InstanceType: "m1.tiny", AvailabilityZone: zone,
+			BlockDeviceMappings: []cloudv1.BlockDeviceMapping{{DeviceName: "/dev/sdh",
+				EBS: &cloudv1.EBSBlockDevice{VolumeSize: 4, VolumeType: cloudv1.VolumeTypeIO1, Iops: 201}}}}}
+	if err := kube.Create(ctx, refused); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, longWait, "the refused launch volume to be reported", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(refused), refused); err != nil {
+			return err
+		}
+		if c := conditions.Get(refused, cloudv1.InstanceLaunchVolumes); c == nil || c.Status != metav1.ConditionTrue ||
+			!strings.Contains(c.Message, "none (refused) at /dev/sdh") {
+			return fmt.Errorf("LaunchVolumes %+v", c)
+		}
+		return nil
+	})
+	if err := kube.Delete(ctx, refused); err != nil {
+		t.Fatal(err)
+	}
+	// The deleted standard volume may still be going.
+	testenv.Eventually(t, longWait, "the project's two volumes", func() error { return countIs(project, &cloudv1.VolumeList{}, 2) })
 
 	// The guest's disks: a launch's io1 volume throttled from the first definition, the gp3 one
 	// once attached.

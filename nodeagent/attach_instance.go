@@ -95,7 +95,7 @@ func (s *instanceSync) volumeDisks(ctx context.Context, inst *cloudv1.Instance, 
 		}
 		s.volumes.markPlugged(ctx, key, want.InstanceID, want.Device)
 		out = append(out, domainxml.Volume{Socket: c.Socket, Target: target, Serial: v.Status.VolumeID,
-			IOTune: domainxml.IOTune(domainxml.Limits(v.IOLimits()))})
+			IOTune: volumeIOTune(&v)})
 	}
 	return out
 }

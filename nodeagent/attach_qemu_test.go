@@ -205,9 +205,9 @@ func (f *qemuFixture) run(t *testing.T, spec domainxml.Spec) {
 // live definition shows it with QEMU's throttle.
 func (f *qemuFixture) plug(t *testing.T, name string) {
 	t.Helper()
-	gp2 := (&cloudv1.Volume{Spec: cloudv1.VolumeSpec{SizeGiB: 1}}).IOLimits()
+	gp2 := &cloudv1.Volume{Spec: cloudv1.VolumeSpec{SizeGiB: 1}}
 	disk, err := domainxml.MarshalVolume(domainxml.Volume{Socket: f.chain.Socket, Target: "vdf", Serial: "vol-0000000000000000a",
-		IOTune: domainxml.IOTune(domainxml.Limits(gp2))})
+		IOTune: volumeIOTune(gp2)})
 	if err != nil {
 		t.Fatal(err)
 	}

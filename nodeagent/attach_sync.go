@@ -253,7 +253,7 @@ func (a *volumeAttach) resize(ctx context.Context, sc *attachScope, d libvirt.Do
 func (a *volumeAttach) plug(ctx context.Context, sc *attachScope, target, sock string) error {
 	vol, want := sc.vol, sc.vol.Spec.AttachTo
 	x, err := domainxml.MarshalVolume(domainxml.Volume{Socket: sock, Target: target, Serial: vol.Status.VolumeID,
-		IOTune: domainxml.IOTune(domainxml.Limits(vol.IOLimits()))})
+		IOTune: volumeIOTune(vol)})
 	if err != nil {
 		a.chains.stop(ctx, sc.key)
 		return err

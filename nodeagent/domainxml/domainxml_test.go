@@ -225,39 +225,3 @@ func BenchmarkOwnerOf(b *testing.B) {
 		}
 	}
 }
-
-// TestVolumeIOTune: a volume's limits become its disk's throttle, an SSD's counting 256 KiB as
-// one operation; no limits, no throttle.
-func TestVolumeIOTune(t *testing.T) {
-	if IOTune(Limits{}) != nil {
-		t.Error("an unlimited volume got a throttle")
-	}
-	for _, tc := range []struct {
-		limits Limits
-		want   []string
-		absent []string
-	}{
-		{Limits{IOPS: 100, BurstIOPS: 3000, BurstSeconds: 1862, BytesPerSec: 250 << 20}, []string{
-			"<total_iops_sec>100</total_iops_sec>", "<total_iops_sec_max>3000</total_iops_sec_max>",
-			"<total_iops_sec_max_length>1862</total_iops_sec_max_length>", "<total_bytes_sec>262144000</total_bytes_sec>",
-			"<size_iops_sec>262144</size_iops_sec>"}, []string{"total_bytes_sec_max"}},
-		{Limits{BytesPerSec: 40 << 20, BurstBytesPerSec: 250 << 20, BurstSeconds: 5000}, []string{
-			"<total_bytes_sec>41943040</total_bytes_sec>", "<total_bytes_sec_max>262144000</total_bytes_sec_max>",
-			"<total_bytes_sec_max_length>5000</total_bytes_sec_max_length>"}, []string{"iops"}},
-	} {
-		x, err := MarshalVolume(Volume{Socket: "/run/v.sock", Target: "vdf", Serial: "vol-0123456789abcdef0", IOTune: IOTune(tc.limits)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, w := range tc.want {
-			if !strings.Contains(x, w) {
-				t.Errorf("%+v: the disk lacks %s:\n%s", tc.limits, w, x)
-			}
-		}
-		for _, a := range tc.absent {
-			if strings.Contains(x, a) {
-				t.Errorf("%+v: the disk has %s:\n%s", tc.limits, a, x)
-			}
-		}
-	}
-}

@@ -66,39 +66,6 @@ func VolumeDisk(v Volume) libvirtxml.DomainDisk {
 	}
 }
 
-// ssdOpBytes is the largest I/O an SSD volume counts as one operation, as EC2 counts them:
-// QEMU counts a larger one as several.
-const ssdOpBytes = 256 << 10
-
-// IOTune is the libvirt disk throttle of limits (nil when they limit nothing).
-func IOTune(l Limits) *libvirtxml.DomainDiskIOTune {
-	if l == (Limits{}) {
-		return nil
-	}
-	t := &libvirtxml.DomainDiskIOTune{
-		TotalIopsSec: uint64(l.IOPS), TotalBytesSec: uint64(l.BytesPerSec),
-		TotalIopsSecMax: uint64(l.BurstIOPS), TotalBytesSecMax: uint64(l.BurstBytesPerSec),
-	}
-	if l.IOPS > 0 {
-		t.SizeIopsSec = ssdOpBytes
-	}
-	if l.BurstIOPS > 0 {
-		t.TotalIopsSecMaxLength = uint64(l.BurstSeconds)
-	}
-	if l.BurstBytesPerSec > 0 {
-		t.TotalBytesSecMaxLength = uint64(l.BurstSeconds)
-	}
-	return t
-}
-
-// Limits are a volume's I/O limits (cloudv1.IOLimits): sustained and burst operations and bytes
-// per second, the burst held for at most BurstSeconds; zero is unlimited.
-type Limits struct {
-	IOPS, BurstIOPS               int64
-	BytesPerSec, BurstBytesPerSec int64
-	BurstSeconds                  int64
-}
-
 // MarshalVolume renders a volume's disk as the device XML libvirt's attach and detach take.
 func MarshalVolume(v Volume) (string, error) {
 	d := VolumeDisk(v)
